@@ -1,0 +1,75 @@
+"""Exception classes of :mod:`statetrack.automata`.
+
+Every error a user can trigger through the public API is one of these (or a subclass of
+:class:`AutomatonError`), with a message that says what was wrong and where. They subclass
+``ValueError`` (or ``KeyError`` for lookups) so generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+
+class AutomatonError(ValueError):
+    """Base class of every error raised by :mod:`statetrack.automata`."""
+
+
+class TransitionShapeError(AutomatonError):
+    """The transition table is not a 2-D integer array ``[n_states, n_symbols]``."""
+
+
+class TransitionTargetError(AutomatonError):
+    """A transition points outside ``0 .. n_states - 1`` (``-1`` marks a missing one)."""
+
+
+class StartStateError(AutomatonError):
+    """The start state is not one of the automaton's states."""
+
+
+class AcceptingStatesError(AutomatonError):
+    """The accepting set names states that do not exist or has the wrong shape."""
+
+
+class AlphabetError(AutomatonError):
+    """The alphabet is empty, has duplicate symbols, non-string symbols, or does not match."""
+
+
+class UnknownSymbolError(AutomatonError, KeyError):
+    """A word contains a symbol outside the alphabet."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class SerializationError(AutomatonError):
+    """A serialized automaton is malformed, foreign, or of an unsupported version."""
+
+
+class RegexError(AutomatonError):
+    """A regular expression cannot be parsed; ``column`` is the 1-based position."""
+
+    def __init__(self, message: str, pattern: str = "", column: int | None = None):
+        self.pattern = pattern
+        self.column = column
+        where = f" at column {column}" if column is not None else ""
+        text = f"{message}{where}"
+        if pattern and column is not None:
+            text += f"\n  {pattern}\n  {' ' * (column - 1)}^"
+        super().__init__(text)
+
+
+class MonoidLimitError(AutomatonError):
+    """The transition monoid has more elements than the ``limit`` allowed."""
+
+
+class UnknownLanguageError(AutomatonError, KeyError):
+    """A name is not in the registry of languages (:mod:`statetrack.automata.families`)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class AutomatonSizeError(AutomatonError):
+    """More states are reachable than a builder's ``max_states`` allows."""
+
+
+class AutomatonLabelError(AutomatonError):
+    """State labels do not match the number of states."""

@@ -1,0 +1,1 @@
+"""DFA -> linear RNN constructions: GH factors, group and cascade constructions, exporters."""

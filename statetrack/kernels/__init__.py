@@ -1,0 +1,1 @@
+"""DeltaProduct kernels: PyTorch reference, Triton kernels, the layer module, running constructions."""

@@ -1,0 +1,1 @@
+"""The theorems as executable checks: exact proofs, spectra, factorizations, finite precision."""
