@@ -1,0 +1,193 @@
+"""The ``statetrack`` command line.
+
+Subcommands
+-----------
+``statetrack check``
+    Runs every check on the built-in catalogue of languages
+    (:func:`statetrack.automata.families.catalogue`) and prints one row per language;
+    exits 1 if any check fails. ``--json FILE`` writes the same rows as JSON.
+``statetrack compile PATTERN``
+    Compiles a regex, a family spec (``"cyclic(5)"``) or a DFA JSON file into a linear RNN
+    and proves it (see :mod:`statetrack.cli_compile`).
+``statetrack figures``
+    Regenerates the figures in ``docs/figures``.
+``statetrack families``
+    Lists the registry of named languages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+
+@dataclass
+class Row:
+    """One line of ``statetrack check``: a catalogue language and what was checked on it."""
+
+    name: str
+    alphabet: list[str]
+    states: int | None = None
+    monoid_size: int | None = None
+    monoid_class: str | None = None
+    columns: dict[str, Any] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def _check_language(name: str, dfa, *, monoid_limit: int, theory: bool) -> Row:
+    from .automata.monoid import classify
+
+    t0 = time.perf_counter()
+    row = Row(name=name, alphabet=list(dfa.alphabet), states=dfa.n_states)
+    if not dfa.is_minimal():
+        row.failures.append(
+            f"catalogue DFA is not minimal ({dfa.n_states} states, minimal has "
+            f"{dfa.minimize().n_states})"
+        )
+    try:
+        cls = classify(dfa, limit=monoid_limit)
+        row.monoid_size = cls.size
+        row.monoid_class = cls.kind
+        row.columns["monoid"] = cls.short()
+    except Exception as e:  # noqa: BLE001 -- reported as a failed check, not a crash
+        row.failures.append(f"monoid: {type(e).__name__}: {e}")
+    if theory:
+        _theory_columns(dfa, row)
+    row.seconds = time.perf_counter() - t0
+    return row
+
+
+def _theory_columns(dfa, row: Row) -> None:
+    """Columns from the registry of theorems, when that package provides them."""
+    try:
+        from .theory.registry import run_all
+    except ImportError:
+        return
+    for result in run_all(dfa):
+        row.columns[result.column] = result.summary
+        if result.failed:
+            row.failures.append(f"{result.name}: {result.detail}")
+
+
+def _format_table(rows: list[Row]) -> str:
+    extra = []
+    for r in rows:
+        for k in r.columns:
+            if k not in extra and k != "monoid":
+                extra.append(k)
+    header = ["language", "alphabet", "states", "monoid", *extra, "ok"]
+    body = []
+    for r in rows:
+        alpha = "".join(r.alphabet) if all(len(s) == 1 for s in r.alphabet) else " ".join(r.alphabet)
+        if len(alpha) > 18:
+            alpha = alpha[:15] + "..."
+        body.append([r.name, alpha, str(r.states), str(r.columns.get("monoid", "-")),
+                     *[str(r.columns.get(k, "-")) for k in extra],
+                     "yes" if r.ok else "FAIL"])
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
+              for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)) for b in body]
+    return "\n".join(lines)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .automata.families import catalogue
+
+    entries = catalogue()
+    if args.only:
+        wanted = set(args.only)
+        entries = [e for e in entries if e.name in wanted or e.family in wanted]
+        if not entries:
+            print(f"statetrack check: no catalogue entry matches {sorted(wanted)}", file=sys.stderr)
+            return 2
+    rows = []
+    bar = tqdm(entries, desc="check", unit="lang", file=sys.stderr,
+               disable=args.quiet or not sys.stderr.isatty())
+    for e in bar:
+        bar.set_postfix_str(e.name)
+        rows.append(_check_language(e.name, e.dfa, monoid_limit=args.monoid_limit,
+                                    theory=not args.no_theory))
+    print(_format_table(rows))
+    failed = [r for r in rows if not r.ok]
+    for r in failed:
+        for f in r.failures:
+            print(f"FAIL {r.name}: {f}")
+    print(f"\n{len(rows) - len(failed)}/{len(rows)} languages pass every check")
+    if args.json:
+        payload = {"rows": [asdict(r) | {"ok": r.ok} for r in rows],
+                   "passed": len(rows) - len(failed), "failed": len(failed)}
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(payload, f, indent=2)
+    return 1 if failed else 0
+
+
+def cmd_families(args: argparse.Namespace) -> int:
+    from .automata.families import REGISTRY
+
+    for name, fam in REGISTRY.items():
+        print(f"{name:22s} {fam.summary}")
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from .theory.figures import make_figures
+
+    for path in make_figures(args.outdir):
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="statetrack", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("check", help="run every check on the built-in catalogue")
+    c.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
+    c.add_argument("--only", nargs="+", metavar="NAME", help="only these catalogue entries/families")
+    c.add_argument("--monoid-limit", type=int, default=1_000_000,
+                   help="largest transition monoid to enumerate (default 10^6)")
+    c.add_argument("--no-theory", action="store_true", help="skip the theorem columns")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(func=cmd_check)
+
+    f = sub.add_parser("families", help="list the registry of named languages")
+    f.set_defaults(func=cmd_families)
+
+    g = sub.add_parser("figures", help="regenerate the figures in docs/figures")
+    g.add_argument("--outdir", default="docs/figures")
+    g.set_defaults(func=cmd_figures)
+
+    try:
+        from . import cli_compile
+    except ImportError:
+        pass
+    else:
+        cli_compile.add_parser(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``statetrack`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
