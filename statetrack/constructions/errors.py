@@ -1,0 +1,68 @@
+"""Exception classes of :mod:`statetrack.constructions` (and of the exact verifier).
+
+Every error a user can trigger through the public API of the constructions, the exporters,
+the construction file format and :mod:`statetrack.theory.verify` is one of these, with a
+message that says what was wrong and where. They subclass ``ValueError`` so generic handlers
+keep working.
+"""
+
+from __future__ import annotations
+
+
+class ConstructionError(ValueError):
+    """Base class of every error raised by :mod:`statetrack.constructions`."""
+
+
+class ShapeError(ConstructionError):
+    """A key, value, initial state, query or code has the wrong shape for its layer."""
+
+
+class EigenvalueRangeError(ConstructionError):
+    """A delta step has ``beta * ||k||^2`` outside [0, 2] (eigenvalue outside [-1, 1]) or
+    ``beta`` outside [0, 2] (the range the kernels accept)."""
+
+
+class ExactValueError(ConstructionError):
+    """A weight is not an exact real number (a float, NaN, a symbol, a complex number), or
+    is not in the number field the model computes in."""
+
+
+class UnknownTokenError(ConstructionError, KeyError):
+    """A token or symbol is not in a layer's (or the model's) alphabet."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ReadoutError(ConstructionError):
+    """An exact output ``H^T q`` is not one of the readout's codes (the model left the
+    states its decoder knows), or the codes are not distinct."""
+
+
+class NotAGroupError(ConstructionError):
+    """The DFA's transition monoid is not a group (some letter is not a permutation of the
+    minimal DFA's states), so the one-layer group construction (Theorem 3) does not apply.
+    Such languages need the Krohn-Rhodes cascade construction (Theorem 4)."""
+
+
+class FormError(ConstructionError):
+    """A construction form (``"permutation"``, ``"rotation"``, ``"diagonal"``) does not exist
+    for this automaton, or is unknown."""
+
+
+class FactorMismatchError(ConstructionError):
+    """A list of GH factors does not multiply to the matrix it is claimed to equal."""
+
+
+class UnsupportedDtypeError(ConstructionError, TypeError):
+    """A float evaluation or an export asked for a dtype that is not supported (or needs
+    torch, which is not installed)."""
+
+
+class ConstructionFileError(ConstructionError):
+    """A construction file is corrupt, foreign, of an unsupported version, or does not
+    describe a valid construction."""
+
+
+class ReachableLimitError(ConstructionError):
+    """The exact verifier met more reachable states than its ``limit`` allows."""
