@@ -1,0 +1,106 @@
+"""Exception classes of :mod:`statetrack.theory` (spectra, factorizations, finite precision,
+the registry of theorems, figures).
+
+Every error a user can trigger through these modules is one of the classes below, or one of the
+classes of :mod:`statetrack.constructions.errors` that mean the same thing there and are
+re-exported here so that one ``except`` works for both packages:
+
+* :class:`FactorMismatchError` -- a list of GH factors does not multiply to the matrix it is
+  claimed to equal (raised by :func:`statetrack.theory.factorization.check_factorization`);
+* :class:`EigenvalueRangeError` -- a claimed GH factor ``I - beta k k^T`` has
+  ``beta * ||k||^2`` outside ``[0, 2]``, so it is not a GH matrix.
+
+All of them subclass ``ValueError`` (the lookup errors also ``KeyError``, the dtype error also
+``TypeError``) so generic handlers keep working.
+
+Examples
+--------
+>>> from statetrack.theory.errors import TheoryError, UnsupportedFormatError
+>>> issubclass(UnsupportedFormatError, TheoryError) and issubclass(UnsupportedFormatError, TypeError)
+True
+"""
+
+from __future__ import annotations
+
+from statetrack.constructions.errors import EigenvalueRangeError, FactorMismatchError
+
+__all__ = [
+    "TheoryError",
+    "MatrixInputError",
+    "NotOrthogonalError",
+    "NormBoundError",
+    "NotAPermutationError",
+    "FactorMismatchError",
+    "EigenvalueRangeError",
+    "UnsupportedFormatError",
+    "FiniteSetError",
+    "ModelError",
+    "UnknownTokenError",
+    "DecoderError",
+    "PeriodLimitError",
+    "UnknownTheoremError",
+]
+
+
+class TheoryError(ValueError):
+    """Base class of the errors raised by :mod:`statetrack.theory` itself."""
+
+
+class MatrixInputError(TheoryError):
+    """A matrix argument is not a finite, real, square 2-D matrix of the expected size, or a
+    mapping of matrices is empty or mixes sizes."""
+
+
+class NotOrthogonalError(MatrixInputError):
+    """:func:`~statetrack.theory.factorization.reflection_factors` got a matrix ``Q`` with
+    ``Q^T Q != I`` (exactly, for exact input; beyond the tolerance, for floats)."""
+
+
+class NormBoundError(MatrixInputError):
+    """:func:`~statetrack.theory.factorization.gh_factors` got a matrix whose spectral norm
+    exceeds 1, so it is not a product of GH matrices (Proposition 1)."""
+
+
+class NotAPermutationError(MatrixInputError):
+    """A sequence is not a permutation of ``0 .. n-1`` (or a matrix is not a permutation
+    matrix)."""
+
+
+class UnsupportedFormatError(TheoryError, TypeError):
+    """A finite-precision format (dtype) is unknown or not supported by
+    :mod:`statetrack.theory.finite_precision`."""
+
+
+class FiniteSetError(TheoryError):
+    """The value set ``D`` of a :class:`~statetrack.theory.finite_precision.FiniteSet` format is
+    empty, not one-dimensional, not finite, or has repeated values."""
+
+
+class ModelError(TheoryError):
+    """A finite-precision model is inconsistent: matrices of the wrong shape, layers with
+    different alphabets for ``A`` and ``B``, no layers, or a word that is empty."""
+
+
+class UnknownTokenError(TheoryError, KeyError):
+    """A token (input symbol, or a decoder output fed to the next layer) is not in a layer's
+    alphabet."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DecoderError(TheoryError):
+    """A layer's decoder raised, or returned something that is not hashable."""
+
+
+class PeriodLimitError(TheoryError):
+    """The state sequence under a periodic input did not repeat within ``max_steps`` steps
+    (the format has so many values that the orbit is too long to walk; try a coarser format or
+    a larger limit)."""
+
+
+class UnknownTheoremError(TheoryError, KeyError):
+    """A name is not in the registry of theorems (:mod:`statetrack.theory.registry`)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

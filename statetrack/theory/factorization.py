@@ -1,0 +1,623 @@
+r"""Proposition 1, constructively: matrices as products of generalized Householder factors.
+
+A *GH factor* is ``I - beta k k^T``. With ``k`` unnormalized (the form the kernels use) it is a
+generalized Householder matrix when ``beta * ||k||^2`` lies in ``[0, 2]``; its eigenvalues are
+``1`` (``n - 1`` times, on ``k``'s orthogonal complement) and ``1 - beta ||k||^2`` (on ``k``),
+so they lie in ``[-1, 1]``. Keeping ``k`` unnormalized keeps rational inputs rational: the
+reflection taking a unit vector ``x`` to ``e_i`` is ``I - beta k k^T`` with ``k = x - e_i`` and
+``beta = 2 / ||k||^2``, both rational when ``x`` is.
+
+Proposition 1 (Grazzi et al., ICLR 2025, arXiv 2411.12537, Sec. 4 and App. C):
+
+1. every product of GH matrices has spectral norm ``<= 1``
+   (:func:`spectral_norm_bound_holds`);
+2. every orthogonal ``Q`` is a product of at most ``n`` reflections (``beta ||k||^2 = 2``)
+   (:func:`reflection_factors`);
+3. every ``M`` with ``||M||_2 <= 1`` is a product of at most ``3n`` GH factors
+   (:func:`gh_factors`);
+4. a permutation moving ``m`` points is a product of ``m - c`` reflections, ``c`` its
+   non-trivial cycles (:func:`permutation_factors`).
+
+Derivations
+-----------
+*Reflections* (Householder QR of an orthogonal matrix). Let ``W_0 = Q``. At step ``i`` the first
+``i`` columns of ``W_i`` are ``e_0 .. e_{i-1}``; because ``W_i`` is orthogonal its first ``i``
+rows are ``e_0^T .. e_{i-1}^T`` too, so its column ``x = W_i e_i`` is a unit vector supported on
+rows ``i .. n-1``. If ``x != e_i``, the reflection ``H_i = I - beta k k^T`` with
+``k = x - e_i``, ``beta = 2/||k||^2`` satisfies ``k . x = 1 - x_i`` and ``||k||^2 = 2 - 2 x_i``,
+hence ``H_i x = x - k = e_i``, and it fixes ``e_0 .. e_{i-1}`` (``k`` is zero there). After
+``n - 1`` steps ``W = H_m ... H_1 Q`` is ``diag(1, ..., 1, d)`` with ``d = det Q = +-1``; a
+last reflection with ``k = e_{n-1}`` fixes ``d = -1``. Reflections are involutions, so
+``Q = H_1 H_2 ... H_m [R]``: at most ``n`` factors. In floats the first entry of ``k`` is
+computed as ``-(sum_{j>i} x_j^2) / (x_i + ||x||)`` when ``x_i > 0`` (Golub & Van Loan's
+cancellation-free form of ``x_i - ||x||``).
+
+*Contractions*. ``M = U S V^T`` (SVD) with ``S = diag(s)``, ``0 <= s_i <= 1`` when
+``||M|| <= 1``. ``U`` and ``V^T`` are orthogonal (``<= n`` reflections each) and
+``S = prod_i (I - (1 - s_i) e_i e_i^T)``, ``n`` GH factors with ``beta = 1 - s_i`` in
+``[0, 1]`` (eigenvalue ``s_i``). Total ``<= 3n``.
+
+*Permutations*. With ``P e_i = e_{p(i)}`` and the transposition matrix
+``T(a, b) = I - (e_a - e_b)(e_a - e_b)^T`` (``beta = 1``, ``beta ||k||^2 = 2``), a cycle
+``a_0 -> a_1 -> ... -> a_{m-1} -> a_0`` equals ``T(a_0, a_1) T(a_1, a_2) ... T(a_{m-2},
+a_{m-1})``: applying the right-most factor first, ``e_{a_j}`` is moved to ``e_{a_{j+1}}`` by
+``T(a_j, a_{j+1})`` and no factor further left touches ``a_{j+1}``; ``e_{a_{m-1}}`` walks
+down to ``e_{a_0}``. A cycle of length ``m`` costs ``m - 1`` factors; disjoint cycles commute.
+
+*Norm bound*. ``||I - beta k k^T||_2 = max(1, |1 - beta ||k||^2|) = 1`` and the norm is
+submultiplicative. The exact check tests ``I - M^T M`` for positive semidefiniteness by
+symmetric elimination over the rationals.
+
+Order convention
+----------------
+A factor list ``[F_1, ..., F_m]`` denotes the matrix product ``F_1 F_2 ... F_m`` (as written,
+:func:`multiply`). Applied to a state as DeltaProduct sub-steps
+``S <- (I - beta_j k_j k_j^T) S`` for ``j = 1..n_h``, the sub-steps compose to
+``F_{n_h} ... F_1``: feed the list reversed.
+
+Examples
+--------
+>>> from fractions import Fraction as F
+>>> q = [[F(3, 5), F(-4, 5)], [F(4, 5), F(3, 5)]]          # a rational rotation
+>>> fs = reflection_factors(q)
+>>> len(fs), [f.eigenvalue for f in fs]
+(2, [Fraction(-1, 1), Fraction(-1, 1)])
+>>> check_factorization(fs, q)                               # exact: no error, zero deviation
+Fraction(0, 1)
+>>> [f.key for f in permutation_factors([1, 2, 0])]          # the 3-cycle 0 -> 1 -> 2 -> 0
+[(Fraction(1, 1), Fraction(-1, 1), Fraction(0, 1)), (Fraction(0, 1), Fraction(1, 1), Fraction(-1, 1))]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ._linalg import as_matrix, exact_scalar, identity, to_float
+from ._linalg import norm_at_most_one as _norm_le_one
+from .errors import (
+    EigenvalueRangeError,
+    FactorMismatchError,
+    MatrixInputError,
+    NormBoundError,
+    NotAPermutationError,
+    NotOrthogonalError,
+)
+
+__all__ = [
+    "GHFactor",
+    "as_factor",
+    "reflection_factors",
+    "gh_factors",
+    "permutation_factors",
+    "permutation_matrix",
+    "permutation_cycles",
+    "multiply",
+    "check_factorization",
+    "spectral_norm_bound_holds",
+    "norm_at_most_one",
+    "DEFAULT_TOL",
+]
+
+#: Absolute tolerance of float factorizations (entries of a product vs. the input).
+DEFAULT_TOL = 1e-10
+
+
+@dataclass(frozen=True)
+class GHFactor:
+    """One factor ``I - beta k k^T`` with an unnormalized key ``k``.
+
+    Exact when every key entry and ``beta`` are rational (stored as
+    :class:`~fractions.Fraction`); otherwise everything is stored as Python floats.
+
+    Parameters
+    ----------
+    key : sequence of numbers
+        The (unnormalized) key ``k``; converted to a tuple.
+    beta : number
+        The step size; ``beta * ||k||^2`` in ``[0, 2]`` makes it a GH matrix.
+
+    Examples
+    --------
+    >>> f = GHFactor((1, -1), 1)            # the swap of two coordinates
+    >>> f.exact, f.eigenvalue, f.is_gh
+    (True, Fraction(-1, 1), True)
+    >>> f.matrix().tolist()
+    [[Fraction(0, 1), Fraction(1, 1)], [Fraction(1, 1), Fraction(0, 1)]]
+    >>> GHFactor((0.6, 0.8), 0.5).eigenvalue
+    0.5
+    """
+
+    key: tuple
+    beta: Any
+
+    def __post_init__(self) -> None:
+        try:
+            raw = tuple(self.key)
+        except TypeError as e:
+            raise MatrixInputError(f"GH key must be a sequence of numbers, got {self.key!r}") from e
+        if not raw:
+            raise MatrixInputError("GH key is empty")
+        qs = [exact_scalar(v) for v in raw]
+        qb = exact_scalar(self.beta)
+        if all(q is not None for q in qs) and qb is not None:
+            object.__setattr__(self, "key", tuple(qs))
+            object.__setattr__(self, "beta", qb)
+            return
+        try:
+            fk = tuple(float(v) for v in raw)
+            fb = float(self.beta)
+        except (TypeError, ValueError) as e:
+            raise MatrixInputError(f"GH key/beta must be real numbers: {e}") from e
+        if not all(math.isfinite(v) for v in (*fk, fb)):
+            raise MatrixInputError(f"GH key/beta must be finite, got key={fk}, beta={fb}")
+        object.__setattr__(self, "key", fk)
+        object.__setattr__(self, "beta", fb)
+
+    @property
+    def exact(self) -> bool:
+        """Whether key and beta are rational (the product is then computed exactly)."""
+        return isinstance(self.beta, Fraction)
+
+    @property
+    def n(self) -> int:
+        """Dimension of the factor."""
+        return len(self.key)
+
+    @property
+    def key_norm2(self):
+        """``||k||^2`` (a Fraction when exact)."""
+        return sum((v * v for v in self.key), Fraction(0) if self.exact else 0.0)
+
+    @property
+    def eigenvalue(self):
+        """The eigenvalue on ``k``: ``1 - beta ||k||^2`` (the others are all 1)."""
+        return 1 - self.beta * self.key_norm2
+
+    @property
+    def is_gh(self) -> bool:
+        """Whether ``beta ||k||^2`` is in ``[0, 2]`` (eigenvalue in ``[-1, 1]``); floats get
+        a ``1e-12`` slack."""
+        e = self.eigenvalue
+        if self.exact:
+            return -1 <= e <= 1
+        return -1 - 1e-12 <= e <= 1 + 1e-12
+
+    def matrix(self) -> np.ndarray:
+        """The dense matrix ``I - beta k k^T`` (object Fractions when exact, else float64)."""
+        k = np.array(self.key, dtype=object if self.exact else np.float64)
+        return identity(self.n, self.exact) - self.beta * np.outer(k, k)
+
+    def normalized(self) -> tuple[np.ndarray, float]:
+        """The paper's form ``I - b v v^T`` with ``||v|| = 1``: returns ``(v, b)`` in floats,
+        ``b = beta ||k||^2``.
+
+        >>> v, b = GHFactor((1, -1), 1).normalized()
+        >>> np.round(v, 4).tolist(), float(b)
+        ([0.7071, -0.7071], 2.0)
+        """
+        k = np.array([float(v) for v in self.key])
+        nk = float(np.linalg.norm(k))
+        if nk == 0.0:
+            return np.zeros_like(k), 0.0
+        return k / nk, float(self.beta * self.key_norm2)
+
+
+def as_factor(obj: Any) -> GHFactor:
+    """Coerce ``obj`` to a :class:`GHFactor`: a GHFactor, a ``(key, beta)`` pair, or any object
+    with ``key`` and ``beta`` attributes (e.g. a delta sub-step of a constructed LRNN).
+
+    >>> as_factor(((1, 0), 2)).eigenvalue
+    Fraction(-1, 1)
+    """
+    if isinstance(obj, GHFactor):
+        return obj
+    if hasattr(obj, "key") and hasattr(obj, "beta"):
+        return GHFactor(tuple(obj.key), obj.beta)
+    try:
+        key, beta = obj
+    except (TypeError, ValueError) as e:
+        raise MatrixInputError(
+            f"cannot read a GH factor from {type(obj).__name__}: expected a GHFactor, a "
+            "(key, beta) pair or an object with .key and .beta") from e
+    return GHFactor(tuple(key), beta)
+
+
+# ----------------------------------------------------------------------------- products
+
+
+def multiply(factors: Iterable[Any], n: int | None = None) -> np.ndarray:
+    """The product ``F_1 F_2 ... F_m`` of GH factors, in the order given.
+
+    Exact (object array of Fractions) when every factor is exact, float64 otherwise. An empty
+    list needs ``n`` and gives the identity.
+
+    >>> multiply([GHFactor((1, -1), 1), GHFactor((0, 1), 1)]).tolist()
+    [[Fraction(0, 1), Fraction(0, 1)], [Fraction(1, 1), Fraction(0, 1)]]
+    """
+    fs = [as_factor(f) for f in factors]
+    if not fs:
+        if n is None:
+            raise MatrixInputError("multiply() of an empty factor list needs the dimension n")
+        return identity(n, True)
+    dims = {f.n for f in fs}
+    if len(dims) != 1 or (n is not None and dims != {n}):
+        raise MatrixInputError(f"GH factors have mixed dimensions {sorted(dims)}"
+                               + (f" (expected {n})" if n is not None else ""))
+    exact = all(f.exact for f in fs)
+    dim = fs[0].n
+    m = identity(dim, exact)
+    for f in fs:
+        k = np.array(f.key, dtype=object if exact else np.float64)
+        # M (I - beta k k^T) = M - beta (M k) k^T
+        m = m - np.outer(m.dot(k) * (f.beta if exact else float(f.beta)), k)
+    return m
+
+
+def check_factorization(factors: Iterable[Any], m: Any, *, exact: bool | None = None,
+                        tol: float = DEFAULT_TOL):
+    """Verify that the factors multiply to ``m``; return the largest entry deviation.
+
+    Parameters
+    ----------
+    factors : iterable of GH factors (see :func:`as_factor`)
+    m : matrix
+    exact : bool, optional
+        Compare exactly (default when the factors and ``m`` are all exact) or to ``tol``.
+        ``exact=True`` with float data is an error.
+    tol : float
+        Absolute tolerance for float comparison, scaled by ``max(1, max |m_ij|)``.
+
+    Raises
+    ------
+    FactorMismatchError
+        The product differs from ``m`` (the message names the worst entry).
+
+    Examples
+    --------
+    >>> check_factorization([GHFactor((1, -1), 1)], [[0, 1], [1, 0]])
+    Fraction(0, 1)
+    >>> check_factorization([GHFactor((1, -1), 1)], [[1, 0], [0, 1]])
+    Traceback (most recent call last):
+    ...
+    statetrack.constructions.errors.FactorMismatchError: product of 1 GH factor(s) differs from the claimed matrix at [0, 0]: product has 0, matrix has 1 (exact comparison)
+    """
+    target, t_exact = as_matrix(m, name="claimed matrix")
+    fs = [as_factor(f) for f in factors]
+    prod = multiply(fs) if fs else multiply(fs, n=target.shape[0])
+    p_exact = prod.dtype == object
+    if prod.shape != target.shape:
+        raise FactorMismatchError(f"product of {len(fs)} GH factor(s) has shape {prod.shape}, "
+                                  f"the claimed matrix {target.shape}")
+    can_exact = t_exact and p_exact
+    if exact is None:
+        exact = can_exact
+    if exact and not can_exact:
+        raise MatrixInputError("exact=True needs exact (rational) factors and matrix; "
+                               f"factors exact: {p_exact}, matrix exact: {t_exact}")
+    if exact:
+        diff = prod - target
+        for (i, j), d in np.ndenumerate(diff):
+            if d != 0:
+                raise FactorMismatchError(
+                    f"product of {len(fs)} GH factor(s) differs from the claimed matrix at "
+                    f"[{i}, {j}]: product has {_fmt(prod[i, j])}, matrix has "
+                    f"{_fmt(target[i, j])} (exact comparison)")
+        return Fraction(0)
+    pf, tf = to_float(prod), to_float(target)
+    diff = np.abs(pf - tf)
+    worst = float(diff.max())
+    scale = max(1.0, float(np.abs(tf).max()))
+    if not worst <= tol * scale:
+        i, j = np.unravel_index(int(np.argmax(diff)), diff.shape)
+        raise FactorMismatchError(
+            f"product of {len(fs)} GH factor(s) differs from the claimed matrix at [{i}, {j}]: "
+            f"product has {pf[i, j]!r}, matrix has {tf[i, j]!r} (|diff| = {worst:.3g} > "
+            f"tol {tol * scale:.3g})")
+    return worst
+
+
+def _fmt(q: Any) -> str:
+    return str(q) if isinstance(q, Fraction) else repr(q)
+
+
+# ----------------------------------------------------------------------------- reflections
+
+
+def reflection_factors(q: Any, *, tol: float = DEFAULT_TOL) -> list[GHFactor]:
+    """Factor an orthogonal matrix into at most ``n`` reflections (``beta ||k||^2 = 2``).
+
+    Exact rational input (ints, Fractions, sympy Rationals) gives exact factors whose product
+    is ``q`` exactly; float input gives float factors accurate to about ``1e-13``.
+
+    Parameters
+    ----------
+    q : square matrix with ``q^T q = I``
+    tol : float
+        Orthogonality tolerance for float input.
+
+    Raises
+    ------
+    NotOrthogonalError
+        ``q^T q != I`` (exactly, or beyond ``tol``).
+
+    Examples
+    --------
+    >>> fs = reflection_factors([[0, 1, 0], [0, 0, 1], [1, 0, 0]])
+    >>> len(fs), all(f.eigenvalue == -1 for f in fs)
+    (2, True)
+    >>> q = np.linalg.qr(np.random.default_rng(0).normal(size=(4, 4)))[0]
+    >>> fs = reflection_factors(q)
+    >>> len(fs) <= 4 and check_factorization(fs, q) < 1e-12
+    True
+    """
+    m, exact = as_matrix(q, name="orthogonal matrix")
+    n = m.shape[0]
+    gram = m.T.dot(m) - identity(n, exact)
+    if exact:
+        bad = [(i, j) for (i, j), v in np.ndenumerate(gram) if v != 0]
+        if bad:
+            i, j = bad[0]
+            raise NotOrthogonalError(
+                f"matrix is not orthogonal: (Q^T Q)[{i}, {j}] = {gram[i, j] + (i == j)}, "
+                f"expected {int(i == j)}")
+    else:
+        worst = float(np.abs(gram).max())
+        if worst > tol * n:
+            i, j = np.unravel_index(int(np.argmax(np.abs(gram))), gram.shape)
+            raise NotOrthogonalError(
+                f"matrix is not orthogonal: |Q^T Q - I| = {worst:.3g} at [{i}, {j}] "
+                f"(tolerance {tol * n:.3g})")
+    return _reflections(m, exact)
+
+
+def _reflections(m: np.ndarray, exact: bool) -> list[GHFactor]:
+    n = m.shape[0]
+    w = m.copy()
+    out: list[GHFactor] = []
+    for i in range(n - 1):
+        x = w[i:, i]
+        if exact:
+            if x[0] == 1 and all(v == 0 for v in x[1:]):
+                continue
+            k = np.array([Fraction(0)] * n, dtype=object)
+            k[i:] = x
+            k[i] -= 1
+            beta = Fraction(2) / k.dot(k)
+        else:
+            tail2 = float(np.dot(x[1:], x[1:]))
+            norm = math.sqrt(float(x[0]) ** 2 + tail2)
+            if tail2 == 0.0 and x[0] > 0:
+                continue
+            k = np.zeros(n)
+            k[i:] = x
+            k[i] = -tail2 / (x[0] + norm) if x[0] > 0 else x[0] - norm
+            kk = float(k.dot(k))
+            if kk == 0.0:  # x == 0 cannot happen for an orthogonal input; guard anyway
+                continue
+            beta = 2.0 / kk
+        w = w - beta * np.outer(k, k.dot(w))
+        out.append(GHFactor(tuple(k), beta))
+    last = w[n - 1, n - 1]
+    if last < 0:
+        e = [Fraction(0)] * n if exact else [0.0] * n
+        e[n - 1] = Fraction(1) if exact else 1.0
+        out.append(GHFactor(tuple(e), Fraction(2) if exact else 2.0))
+    return out
+
+
+# ----------------------------------------------------------------------------- contractions
+
+
+def gh_factors(m: Any, *, tol: float = DEFAULT_TOL) -> list[GHFactor]:
+    """Factor a matrix with spectral norm ``<= 1`` into at most ``3n`` GH factors.
+
+    Exact input that is a permutation matrix, an orthogonal matrix or a diagonal matrix with
+    entries in ``[-1, 1]`` is factored exactly (:func:`permutation_factors`,
+    :func:`reflection_factors`, or ``n`` factors ``I - (1 - d_i) e_i e_i^T``); anything else
+    goes through the float SVD ``U S V^T`` (derivation in the module docstring).
+
+    Raises
+    ------
+    NormBoundError
+        ``||m||_2 > 1`` (beyond ``tol`` for floats), so no GH product equals ``m``.
+
+    Examples
+    --------
+    >>> m = np.array([[0.5, 0.25], [-0.25, 0.5]])
+    >>> fs = gh_factors(m)
+    >>> len(fs) <= 6 and all(f.is_gh for f in fs) and check_factorization(fs, m) < 1e-12
+    True
+    >>> [f.eigenvalue for f in gh_factors([[1, 0], [0, -1]])]
+    [Fraction(-1, 1)]
+    >>> gh_factors([[2.0]])
+    Traceback (most recent call last):
+    ...
+    statetrack.theory.errors.NormBoundError: matrix has spectral norm 2 > 1, so it is not a product of GH factors (Proposition 1)
+    """
+    a, exact = as_matrix(m, name="matrix")
+    n = a.shape[0]
+    if exact:
+        perm = _as_permutation(a)
+        if perm is not None:
+            return permutation_factors(perm)
+        if not (a.T.dot(a) - identity(n, True)).any():
+            return _reflections(a, True)
+        if all(a[i, j] == 0 for i in range(n) for j in range(n) if i != j):
+            d = [a[i, i] for i in range(n)]
+            for i, v in enumerate(d):
+                if not -1 <= v <= 1:
+                    raise NormBoundError(f"matrix has spectral norm {abs(v)} > 1 (diagonal "
+                                         f"entry [{i}, {i}] = {v}), so it is not a product of "
+                                         "GH factors (Proposition 1)")
+            return [GHFactor(tuple(Fraction(int(j == i)) for j in range(n)), 1 - v)
+                    for i, v in enumerate(d) if v != 1]
+        if not _norm_le_one(a, True):
+            raise NormBoundError(
+                f"matrix has spectral norm {np.linalg.norm(to_float(a), 2):.6g} > 1 (exact "
+                "test: I - M^T M is not positive semidefinite), so it is not a product of GH "
+                "factors (Proposition 1)")
+        a = to_float(a)
+    u, s, vt = np.linalg.svd(a)
+    if s[0] > 1 + tol:
+        raise NormBoundError(f"matrix has spectral norm {s[0]:.6g} > 1, so it is not a product "
+                             "of GH factors (Proposition 1)")
+    s = np.clip(s, 0.0, 1.0)
+    out = _reflections(u, False)
+    for i, si in enumerate(s):
+        if si < 1.0:
+            e = [0.0] * n
+            e[i] = 1.0
+            out.append(GHFactor(tuple(e), 1.0 - float(si)))
+    out += _reflections(vt, False)
+    return out
+
+
+# ----------------------------------------------------------------------------- permutations
+
+
+def _check_perm(perm: Any) -> list[int]:
+    try:
+        p = [int(v) for v in perm]
+        ok = all(float(v) == int(v) for v in perm)
+    except (TypeError, ValueError) as e:
+        raise NotAPermutationError(f"permutation must be a sequence of integers: {e}") from e
+    if not ok or sorted(p) != list(range(len(p))):
+        raise NotAPermutationError(
+            f"{list(perm)!r} is not a permutation of 0..{len(p) - 1} (it must list every index "
+            "exactly once; entry i is the image of i)")
+    if not p:
+        raise NotAPermutationError("permutation is empty")
+    return p
+
+
+def permutation_cycles(perm: Sequence[int]) -> list[tuple[int, ...]]:
+    """The non-trivial cycles of ``perm`` (``perm[i]`` = image of ``i``), each starting at
+    its smallest point.
+
+    >>> permutation_cycles([1, 2, 0, 4, 3, 5])
+    [(0, 1, 2), (3, 4)]
+    """
+    p = _check_perm(perm)
+    seen = [False] * len(p)
+    out = []
+    for s in range(len(p)):
+        if seen[s] or p[s] == s:
+            seen[s] = True
+            continue
+        cyc = []
+        i = s
+        while not seen[i]:
+            seen[i] = True
+            cyc.append(i)
+            i = p[i]
+        out.append(tuple(cyc))
+    return out
+
+
+def permutation_matrix(perm: Sequence[int]) -> np.ndarray:
+    """The matrix ``P`` with ``P e_i = e_{perm[i]}`` (int64).
+
+    >>> permutation_matrix([1, 2, 0]).tolist()
+    [[0, 0, 1], [1, 0, 0], [0, 1, 0]]
+    """
+    p = _check_perm(perm)
+    out = np.zeros((len(p), len(p)), dtype=np.int64)
+    out[p, np.arange(len(p))] = 1
+    return out
+
+
+def _as_permutation(a: np.ndarray) -> list[int] | None:
+    n = a.shape[0]
+    p = []
+    for j in range(n):
+        col = a[:, j]
+        ones = [i for i in range(n) if col[i] == 1]
+        if len(ones) != 1 or any(col[i] != 0 for i in range(n) if i != ones[0]):
+            return None
+        p.append(ones[0])
+    return p if sorted(p) == list(range(n)) else None
+
+
+def permutation_factors(perm: Sequence[int]) -> list[GHFactor]:
+    """A permutation moving ``m`` points as ``m - c`` transpositions ``I - (e_a - e_b)(e_a -
+    e_b)^T`` (integer keys, ``beta = 1``), ``c`` = number of non-trivial cycles.
+
+    ``perm[i]`` is the image of ``i``; the product (in list order) is
+    :func:`permutation_matrix` ``(perm)``.
+
+    Examples
+    --------
+    >>> fs = permutation_factors([1, 0, 3, 4, 2])      # (0 1)(2 3 4): 5 points, 2 cycles
+    >>> len(fs)
+    3
+    >>> bool((multiply(fs) == permutation_matrix([1, 0, 3, 4, 2])).all())
+    True
+    >>> permutation_factors([0, 0])
+    Traceback (most recent call last):
+    ...
+    statetrack.theory.errors.NotAPermutationError: [0, 0] is not a permutation of 0..1 (it must list every index exactly once; entry i is the image of i)
+    """
+    p = _check_perm(perm)
+    n = len(p)
+    out = []
+    for cyc in permutation_cycles(p):
+        for a, b in zip(cyc, cyc[1:]):
+            k = [Fraction(0)] * n
+            k[a], k[b] = Fraction(1), Fraction(-1)
+            out.append(GHFactor(tuple(k), Fraction(1)))
+    return out
+
+
+# ----------------------------------------------------------------------------- norm bound
+
+
+def spectral_norm_bound_holds(factors: Iterable[Any], *, tol: float = 1e-12) -> bool:
+    """Proposition 1 (first half) on a concrete list: the product of GH factors has spectral
+    norm ``<= 1``.
+
+    Exact factors are checked exactly (``I - M^T M`` positive semidefinite, by rational
+    elimination); float factors to ``tol``.
+
+    Raises
+    ------
+    EigenvalueRangeError
+        A factor is not a GH matrix (``beta ||k||^2`` outside ``[0, 2]``), so the proposition
+        says nothing about the product.
+
+    Examples
+    --------
+    >>> spectral_norm_bound_holds([GHFactor((1, 2), Fraction(1, 5)), GHFactor((1, -1), 1)])
+    True
+    >>> spectral_norm_bound_holds([GHFactor((1, 0), 3)])
+    Traceback (most recent call last):
+    ...
+    statetrack.constructions.errors.EigenvalueRangeError: factor 0 is not a GH matrix: beta * ||k||^2 = 3 is outside [0, 2] (eigenvalue -2 outside [-1, 1])
+    """
+    fs = [as_factor(f) for f in factors]
+    for i, f in enumerate(fs):
+        if not f.is_gh:
+            raise EigenvalueRangeError(
+                f"factor {i} is not a GH matrix: beta * ||k||^2 = {_fmt(1 - f.eigenvalue)} is "
+                f"outside [0, 2] (eigenvalue {_fmt(f.eigenvalue)} outside [-1, 1])")
+    if not fs:
+        return True
+    m = multiply(fs)
+    return _norm_le_one(m, m.dtype == object, tol)
+
+
+def norm_at_most_one(m: Any, *, tol: float = 1e-12) -> bool:
+    """Whether ``||m||_2 <= 1``: exactly for rational ``m`` (``I - m^T m`` positive
+    semidefinite), else to ``tol``.
+
+    >>> norm_at_most_one([[Fraction(3, 5), Fraction(4, 5)], [0, 0]])
+    True
+    >>> norm_at_most_one([[1, 1], [0, 0]])
+    False
+    """
+    a, exact = as_matrix(m, name="matrix", square=False)
+    return _norm_le_one(a, exact, tol)
