@@ -1,0 +1,504 @@
+"""Input validation shared by every DeltaProduct kernel (reference, recurrent, chunked, tabled).
+
+All kernels take fla's layout::
+
+    q             [B, T, H, K]
+    k             [B, T * n_h, H, K]      (n_h = num_householder, sub-steps interleaved)
+    v             [B, T * n_h, H, V]
+    beta          [B, T * n_h, H]         values in [0, 2]
+    g             [B, T, H]               optional log-gate
+    initial_state [B, H, K, V]            optional
+
+:func:`check_delta_product_inputs` checks all of it at once and returns the sizes as a
+:class:`DeltaProductDims`; the smaller helpers (:func:`check_tensor`, :func:`check_beta_range`,
+:func:`check_finite`, :func:`check_out_buffer`, ...) are for kernels with other inputs (the
+tabled path). Every failure raises a subclass of
+:class:`~statetrack.kernels.errors.KernelInputError` whose message names the argument.
+
+Checks that read tensor *values* (beta range, finiteness) synchronize with the device; the
+beta range check is on by default (one ``aminmax`` over ``beta``) and can be switched off
+by the caller; the finiteness check (every input) runs only on request.
+
+Examples
+--------
+>>> import torch
+>>> from statetrack.kernels._checks import check_delta_product_inputs
+>>> gen = torch.Generator().manual_seed(0)
+>>> q = torch.randn(2, 3, 1, 4, generator=gen)
+>>> k = torch.randn(2, 6, 1, 4, generator=gen)
+>>> v = torch.randn(2, 6, 1, 5, generator=gen)
+>>> beta = torch.rand(2, 6, 1, generator=gen)
+>>> d = check_delta_product_inputs(q, k, v, beta, num_householder=2)
+>>> (d.B, d.T, d.H, d.K, d.V, d.num_householder, d.scale == 4 ** -0.5)
+(2, 3, 1, 4, 5, 2, True)
+>>> check_delta_product_inputs(q, k[:, :5], v, beta, num_householder=2)
+Traceback (most recent call last):
+...
+statetrack.kernels.errors.KernelShapeError: k: expected shape [B, T*n_h, H, K] = [2, 6, 1, 4] (B=2, T=3, H=1, K=4 from q, n_h=2), got [2, 5, 1, 4]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from statetrack.kernels.errors import (
+    BetaRangeError,
+    KernelDeviceError,
+    KernelDtypeError,
+    KernelInputError,
+    KernelShapeError,
+    NonFiniteInputError,
+    SymbolRangeError,
+)
+
+__all__ = [
+    "FLOAT_DTYPES",
+    "DeltaProductDims",
+    "check_tensor",
+    "check_shape",
+    "check_same_device",
+    "check_num_householder",
+    "check_scale",
+    "check_beta_range",
+    "check_finite",
+    "check_out_buffer",
+    "check_symbols",
+    "check_delta_product_inputs",
+    "state_dtype_for",
+]
+
+#: Floating dtypes any kernel may accept (each kernel narrows this with ``dtypes=``).
+FLOAT_DTYPES: tuple[torch.dtype, ...] = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _fmt_shape(shape: Iterable[int]) -> str:
+    return "[" + ", ".join(str(int(s)) for s in shape) + "]"
+
+
+def _fmt_dtypes(dtypes: Iterable[torch.dtype]) -> str:
+    return ", ".join(str(d).replace("torch.", "") for d in dtypes)
+
+
+def state_dtype_for(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the state is accumulated in for inputs of ``dtype``.
+
+    float64 inputs keep a float64 state; every other dtype accumulates in float32.
+
+    Examples
+    --------
+    >>> import torch
+    >>> state_dtype_for(torch.bfloat16), state_dtype_for(torch.float64)
+    (torch.float32, torch.float64)
+    """
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def check_tensor(x: object, name: str, *, ndim: int | None = None,
+                 dtypes: Sequence[torch.dtype] | None = None) -> torch.Tensor:
+    """Check that ``x`` is a tensor with ``ndim`` dimensions and a dtype in ``dtypes``.
+
+    Parameters
+    ----------
+    x : object
+        The argument to check.
+    name : str
+        The argument's name, used in the error message.
+    ndim : int, optional
+        Required number of dimensions.
+    dtypes : sequence of torch.dtype, optional
+        Allowed dtypes.
+
+    Returns
+    -------
+    torch.Tensor
+        ``x`` itself.
+
+    Raises
+    ------
+    KernelDtypeError
+        ``x`` is not a tensor, or its dtype is not allowed.
+    KernelShapeError
+        ``x`` has the wrong number of dimensions.
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_tensor(torch.zeros(2, 3), "beta", ndim=3)
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.KernelShapeError: beta: expected 3 dimensions, got 2 (shape [2, 3])
+    """
+    if not isinstance(x, torch.Tensor):
+        raise KernelDtypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+    if ndim is not None and x.ndim != ndim:
+        raise KernelShapeError(
+            f"{name}: expected {ndim} dimensions, got {x.ndim} (shape {_fmt_shape(x.shape)})")
+    if dtypes is not None and x.dtype not in tuple(dtypes):
+        raise KernelDtypeError(
+            f"{name}: dtype {str(x.dtype).replace('torch.', '')} is not supported here "
+            f"(allowed: {_fmt_dtypes(dtypes)})")
+    return x
+
+
+def check_shape(x: torch.Tensor, name: str, expected: Sequence[int], layout: str,
+                origin: str = "") -> None:
+    """Check that ``x.shape == expected``; the message shows the layout and where sizes came from.
+
+    Raises
+    ------
+    KernelShapeError
+        The shapes differ.
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_shape(torch.zeros(1, 2), "g", (1, 3), "[B, T]", "from q")
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.KernelShapeError: g: expected shape [B, T] = [1, 3] (from q), got [1, 2]
+    """
+    if tuple(x.shape) != tuple(int(e) for e in expected):
+        where = f" ({origin})" if origin else ""
+        raise KernelShapeError(
+            f"{name}: expected shape {layout} = {_fmt_shape(expected)}{where}, "
+            f"got {_fmt_shape(x.shape)}")
+
+
+def check_same_device(tensors: dict[str, torch.Tensor | None]) -> torch.device:
+    """Check that all given tensors (``None`` entries skipped) are on one device.
+
+    Returns
+    -------
+    torch.device
+        The common device.
+
+    Raises
+    ------
+    KernelDeviceError
+        Two tensors are on different devices.
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_same_device({"q": torch.zeros(1), "g": None})
+    device(type='cpu')
+    """
+    first_name, device = None, None
+    for name, t in tensors.items():
+        if t is None:
+            continue
+        if device is None:
+            first_name, device = name, t.device
+        elif t.device != device:
+            raise KernelDeviceError(
+                f"{name}: is on device {t.device}, but {first_name} is on {device}; "
+                "all inputs must be on one device")
+    if device is None:
+        raise KernelInputError("no tensor given")
+    return device
+
+
+def check_num_householder(num_householder: object) -> int:
+    """Check that ``num_householder`` (n_h, GH sub-steps per token) is a positive int.
+
+    Raises
+    ------
+    KernelInputError
+        It is not an ``int`` >= 1.
+
+    Examples
+    --------
+    >>> check_num_householder(3)
+    3
+    """
+    if isinstance(num_householder, bool) or not isinstance(num_householder, int) \
+            or num_householder < 1:
+        raise KernelInputError(
+            f"num_householder: expected an int >= 1, got {num_householder!r}")
+    return int(num_householder)
+
+
+def check_scale(scale: object, K: int) -> float:
+    """Return the query scale: ``K ** -0.5`` when ``scale`` is None (as fla), else ``scale``.
+
+    Raises
+    ------
+    KernelInputError
+        ``scale`` is not a finite real number.
+
+    Examples
+    --------
+    >>> check_scale(None, 16), check_scale(1, 16)
+    (0.25, 1.0)
+    """
+    if scale is None:
+        return float(K) ** -0.5
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale):
+        raise KernelInputError(f"scale: expected a finite float or None, got {scale!r}")
+    return float(scale)
+
+
+def check_beta_range(beta: torch.Tensor, name: str = "beta", lo: float = 0.0,
+                     hi: float = 2.0) -> None:
+    """Check that every entry of ``beta`` is in ``[lo, hi]`` (and not NaN).
+
+    One ``aminmax`` reduction and one device synchronization.
+
+    Raises
+    ------
+    BetaRangeError
+        An entry is outside the range or NaN; the message gives the first offending index.
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_beta_range(torch.tensor([[0.5, 2.5]]))
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.BetaRangeError: beta: values must lie in [0, 2]; got 2.5 at index (0, 1)
+    """
+    if beta.numel() == 0:
+        return
+    b = beta.detach()
+    lo_v, hi_v = torch.aminmax(b)
+    lo_f, hi_f = float(lo_v), float(hi_v)
+    if lo_f >= lo and hi_f <= hi:  # False for NaN
+        return
+    bad = torch.isnan(b) | (b < lo) | (b > hi)
+    idx = tuple(int(i) for i in torch.nonzero(bad)[0].tolist())
+    val = float(b[idx])
+    what = "NaN" if math.isnan(val) else repr(val)
+    raise BetaRangeError(
+        f"{name}: values must lie in [{lo:g}, {hi:g}]; got {what} at index {idx}")
+
+
+def check_finite(tensors: dict[str, torch.Tensor | None]) -> None:
+    """Check that the given tensors (``None`` skipped) hold no NaN or infinity.
+
+    Raises
+    ------
+    NonFiniteInputError
+        Names the first tensor with a non-finite entry and that entry's index.
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_finite({"q": torch.tensor([1.0, float("nan")])})
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.NonFiniteInputError: q: holds a non-finite value (nan) at index (1,)
+    """
+    for name, t in tensors.items():
+        if t is None or not t.is_floating_point():
+            continue
+        ok = torch.isfinite(t.detach())
+        if not bool(ok.all()):
+            idx = tuple(int(i) for i in torch.nonzero(~ok)[0].tolist())
+            raise NonFiniteInputError(
+                f"{name}: holds a non-finite value ({float(t.detach()[idx])}) at index {idx}")
+
+
+def check_out_buffer(out: object, name: str, shape: Sequence[int], dtype: torch.dtype,
+                     device: torch.device, layout: str = "") -> torch.Tensor:
+    """Check a caller-supplied output buffer: tensor, exact shape, dtype, device, contiguous.
+
+    Raises
+    ------
+    KernelShapeError, KernelDtypeError, KernelDeviceError
+        The buffer does not fit.
+
+    Examples
+    --------
+    >>> import torch
+    >>> buf = torch.empty(1, 2, 1, 3)
+    >>> check_out_buffer(buf, "out", (1, 2, 1, 3), torch.float32, buf.device).shape
+    torch.Size([1, 2, 1, 3])
+    """
+    check_tensor(out, name)
+    assert isinstance(out, torch.Tensor)
+    check_shape(out, name, shape, layout or _fmt_shape(shape))
+    if out.dtype != dtype:
+        raise KernelDtypeError(
+            f"{name}: expected dtype {str(dtype).replace('torch.', '')}, "
+            f"got {str(out.dtype).replace('torch.', '')}")
+    if out.device != device:
+        raise KernelDeviceError(f"{name}: expected device {device}, got {out.device}")
+    if not out.is_contiguous():
+        raise KernelShapeError(f"{name}: must be contiguous")
+    return out
+
+
+def check_symbols(symbols: object, name: str, n_symbols: int) -> torch.Tensor:
+    """Check an integer symbol-id tensor ``[B, T]`` with ids in ``0 .. n_symbols - 1``.
+
+    Raises
+    ------
+    KernelDtypeError
+        Not an integer tensor.
+    KernelShapeError
+        Not two-dimensional.
+    SymbolRangeError
+        An id is out of range (the message gives its index).
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_symbols(torch.tensor([[0, 3]]), "symbols", 2)
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.SymbolRangeError: symbols: ids must lie in 0 .. 1 (the table has 2 symbols); got 3 at index (0, 1)
+    """
+    check_tensor(symbols, name, ndim=2,
+                 dtypes=(torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64))
+    assert isinstance(symbols, torch.Tensor)
+    if symbols.numel() == 0:
+        return symbols
+    lo, hi = torch.aminmax(symbols)
+    if int(lo) < 0 or int(hi) >= n_symbols:
+        bad = (symbols < 0) | (symbols >= n_symbols)
+        idx = tuple(int(i) for i in torch.nonzero(bad)[0].tolist())
+        raise SymbolRangeError(
+            f"{name}: ids must lie in 0 .. {n_symbols - 1} (the table has {n_symbols} "
+            f"symbols); got {int(symbols[idx])} at index {idx}")
+    return symbols
+
+
+_check_finite = check_finite  # the name is shadowed by a keyword argument below
+
+
+@dataclass(frozen=True)
+class DeltaProductDims:
+    """Sizes and dtypes of a validated DeltaProduct call.
+
+    Attributes
+    ----------
+    B, T, H, K, V : int
+        Batch, tokens, heads, key size, value size.
+    num_householder : int
+        n_h, GH sub-steps per token (``k`` has ``T * n_h`` rows).
+    scale : float
+        The query scale actually used.
+    dtype : torch.dtype
+        dtype of ``q``, ``k``, ``v`` (and of the output ``o``).
+    state_dtype : torch.dtype
+        dtype of the state and of the final state (float32, or float64 for float64 inputs).
+    device : torch.device
+        The common device.
+    """
+
+    B: int
+    T: int
+    H: int
+    K: int
+    V: int
+    num_householder: int
+    scale: float
+    dtype: torch.dtype
+    state_dtype: torch.dtype
+    device: torch.device
+
+
+def check_delta_product_inputs(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: torch.Tensor,
+    *,
+    num_householder: int = 1,
+    g: torch.Tensor | None = None,
+    scale: float | None = None,
+    initial_state: torch.Tensor | None = None,
+    dtypes: Sequence[torch.dtype] = FLOAT_DTYPES,
+    check_beta: bool = True,
+    check_finite: bool = False,
+    max_K: int | None = None,
+    max_V: int | None = None,
+) -> DeltaProductDims:
+    """Validate the arguments of a DeltaProduct kernel call (fla layout).
+
+    Rules: ``q``, ``k``, ``v`` share one dtype from ``dtypes``; ``beta``, ``g`` and
+    ``initial_state`` have that dtype or float32; all on one device; shapes as in the module
+    docstring; ``beta`` in [0, 2] (when ``check_beta``); no NaN/inf anywhere (when
+    ``check_finite``); ``K <= max_K`` and ``V <= max_V`` when given.
+
+    Parameters
+    ----------
+    q, k, v, beta, num_householder, g, scale, initial_state
+        The kernel's arguments (see the module docstring for the layout).
+    dtypes : sequence of torch.dtype
+        dtypes the calling kernel supports for ``q``, ``k``, ``v``.
+    check_beta : bool
+        Check that ``beta`` lies in [0, 2] (one reduction, one synchronization).
+    check_finite : bool
+        Check every input for NaN and infinity.
+    max_K, max_V : int, optional
+        Largest key / value size the calling kernel supports.
+
+    Returns
+    -------
+    DeltaProductDims
+        The sizes, the scale and the dtypes.
+
+    Raises
+    ------
+    KernelShapeError, KernelDtypeError, KernelDeviceError, BetaRangeError,
+    NonFiniteInputError, KernelInputError
+        With a message that names the argument.
+
+    Examples
+    --------
+    >>> import torch
+    >>> q = torch.zeros(1, 2, 1, 4); k = torch.zeros(1, 2, 1, 4); v = torch.zeros(1, 2, 1, 4)
+    >>> check_delta_product_inputs(q, k, v, torch.full((1, 2, 1), 3.0))
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.BetaRangeError: beta: values must lie in [0, 2]; got 3.0 at index (0, 0, 0)
+    """
+    n_h = check_num_householder(num_householder)
+    check_tensor(q, "q", ndim=4, dtypes=dtypes)
+    dtype = q.dtype
+    check_tensor(k, "k", ndim=4)
+    check_tensor(v, "v", ndim=4)
+    for name, t in (("k", k), ("v", v)):
+        if t.dtype != dtype:
+            raise KernelDtypeError(
+                f"{name}: dtype {str(t.dtype).replace('torch.', '')} differs from q's "
+                f"{str(dtype).replace('torch.', '')}; q, k and v must share one dtype")
+    side_dtypes = tuple(dict.fromkeys((dtype, torch.float32)))
+    check_tensor(beta, "beta", ndim=3, dtypes=side_dtypes)
+    if g is not None:
+        check_tensor(g, "g", ndim=3, dtypes=side_dtypes)
+    if initial_state is not None:
+        check_tensor(initial_state, "initial_state", ndim=4, dtypes=side_dtypes)
+    device = check_same_device({"q": q, "k": k, "v": v, "beta": beta, "g": g,
+                                "initial_state": initial_state})
+
+    B, T, H, K = (int(s) for s in q.shape)
+    V = int(v.shape[-1])
+    origin = f"B={B}, T={T}, H={H}, K={K} from q, n_h={n_h}"
+    check_shape(k, "k", (B, T * n_h, H, K), "[B, T*n_h, H, K]", origin)
+    check_shape(v, "v", (B, T * n_h, H, V), "[B, T*n_h, H, V]", origin + f", V={V} from v")
+    check_shape(beta, "beta", (B, T * n_h, H), "[B, T*n_h, H]", origin)
+    if g is not None:
+        check_shape(g, "g", (B, T, H), "[B, T, H]", f"B={B}, T={T}, H={H} from q")
+    if initial_state is not None:
+        check_shape(initial_state, "initial_state", (B, H, K, V), "[B, H, K, V]",
+                    f"B={B}, H={H}, K={K} from q, V={V} from v")
+    if K < 1 or V < 1:
+        raise KernelShapeError(f"q, v: K and V must be >= 1, got K={K}, V={V}")
+    if max_K is not None and K > max_K:
+        raise KernelShapeError(f"q: K={K} exceeds this kernel's maximum K={max_K}")
+    if max_V is not None and V > max_V:
+        raise KernelShapeError(f"v: V={V} exceeds this kernel's maximum V={max_V}")
+    s = check_scale(scale, K)
+    if check_finite:
+        _check_finite({"q": q, "k": k, "v": v, "beta": beta, "g": g,
+                       "initial_state": initial_state})
+    if check_beta:
+        check_beta_range(beta)
+    return DeltaProductDims(B=B, T=T, H=H, K=K, V=V, num_householder=n_h, scale=s,
+                            dtype=dtype, state_dtype=state_dtype_for(dtype), device=device)

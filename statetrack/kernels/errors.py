@@ -1,0 +1,57 @@
+"""Exception classes of :mod:`statetrack.kernels`.
+
+Every error a user can trigger through the kernels' public API is one of these, with a
+message that names the argument and says what was wrong. Input errors subclass
+:class:`KernelInputError` (itself a ``ValueError``), so ``except KernelInputError`` catches
+every bad-input case of every kernel (reference, recurrent, chunked, tabled).
+
+Examples
+--------
+>>> from statetrack.kernels.errors import KernelInputError, KernelShapeError
+>>> issubclass(KernelShapeError, KernelInputError), issubclass(KernelInputError, ValueError)
+(True, True)
+"""
+
+from __future__ import annotations
+
+
+class KernelError(Exception):
+    """Base class of every error raised by :mod:`statetrack.kernels`."""
+
+
+class KernelInputError(KernelError, ValueError):
+    """An argument of a kernel is invalid (base class of all input errors)."""
+
+
+class KernelShapeError(KernelInputError):
+    """A tensor has the wrong number of dimensions or a size that does not match the others
+    (for example ``k`` is not ``[B, T * n_h, H, K]`` for the ``q`` and ``num_householder``
+    given)."""
+
+
+class KernelDtypeError(KernelInputError):
+    """A tensor has a dtype the kernel does not support, or dtypes that must agree differ
+    (``q``, ``k``, ``v``), or an index tensor is not an integer tensor."""
+
+
+class KernelDeviceError(KernelInputError):
+    """Tensors live on different devices, or on a device the kernel cannot run on."""
+
+
+class BetaRangeError(KernelInputError):
+    """A ``beta`` is outside [0, 2] (the GH eigenvalue ``1 - beta ||k||^2`` would leave
+    [-1, 1] for unit keys) or is NaN."""
+
+
+class NonFiniteInputError(KernelInputError):
+    """An input holds NaN or infinity (checked only on request, ``check_finite=True``)."""
+
+
+class SymbolRangeError(KernelInputError):
+    """A symbol id of the tabled path is negative or not below the table's number of
+    symbols."""
+
+
+class KernelUnavailableError(KernelError, RuntimeError):
+    """The Triton kernel cannot run here: the tensors are on the CPU and the Triton
+    interpreter (``TRITON_INTERPRET=1``) is off, or Triton is missing."""
