@@ -98,7 +98,7 @@ from .errors import (
 
 __all__ = [
     "DeltaStep", "Readout", "Layer", "LRNN", "ExactTrace", "FloatTrace", "ExactRunner",
-    "to_exact", "to_matrix", "product", "check_product", "FLOAT_DTYPES",
+    "to_exact", "to_matrix", "to_vector", "product", "check_product", "FLOAT_DTYPES",
 ]
 
 #: dtype names accepted by :meth:`LRNN.evaluate_float` (bfloat16 needs torch).
@@ -132,8 +132,12 @@ def to_exact(x: Any, where: str = "value") -> sympy.Expr:
     ...
     statetrack.constructions.errors.ExactValueError: beta of step 1: 0.5 is a float; exact weights must be int, Fraction, str or sympy numbers
     """
+    if type(x) is int:
+        return sympy.Integer(x)
     if isinstance(x, (bool, np.bool_)):
         raise ExactValueError(f"{where}: {x!r} is a bool, not a number")
+    if isinstance(x, sympy.Rational):
+        return x
     if isinstance(x, (int, np.integer)):
         return sympy.Integer(int(x))
     if isinstance(x, Fraction):
@@ -202,6 +206,37 @@ def to_matrix(x: Any, where: str = "matrix", *, column: bool = False) -> sympy.I
     return sympy.ImmutableMatrix(vals)
 
 
+def to_vector(x: Any, where: str = "vector") -> tuple[sympy.Expr, ...]:
+    """A flat tuple of exact numbers (a key, value, query or code).
+
+    Examples
+    --------
+    >>> to_vector([1, "1/2", 0])
+    (1, 1/2, 0)
+    """
+    if isinstance(x, sympy.MatrixBase):
+        if x.cols != 1 and x.rows != 1:
+            raise ShapeError(f"{where}: expected a vector, got a {x.rows} x {x.cols} matrix")
+        items = list(x)
+    elif isinstance(x, (str, bytes)):
+        raise ShapeError(f"{where}: expected a sequence of numbers, got a string")
+    else:
+        try:
+            items = list(x)
+        except TypeError:
+            raise ShapeError(f"{where}: expected a sequence, got {type(x).__name__}") from None
+    if not items:
+        raise ShapeError(f"{where}: is empty")
+    if all(type(v) is int for v in items):
+        return tuple(sympy.Integer(v) for v in items)
+    out = []
+    for i, v in enumerate(items):
+        if isinstance(v, (list, tuple, np.ndarray, sympy.MatrixBase)):
+            raise ShapeError(f"{where}: expected a flat vector (entry {i} is a sequence)")
+        out.append(to_exact(v, f"{where}[{i}]"))
+    return tuple(out)
+
+
 def _compare(x: sympy.Expr, bound: sympy.Expr) -> int:
     """Sign of ``x - bound`` decided exactly (rational) or by a verified equality test."""
     d = x - bound
@@ -224,6 +259,10 @@ def _simp(e: sympy.Expr) -> sympy.Expr:
     return e if e.is_Rational else sympy.radsimp(sympy.expand(e))
 
 
+def _frac(e: sympy.Expr) -> Fraction:
+    return Fraction(int(e.p), int(e.q))
+
+
 # ---------------------------------------------------------------------- delta step
 @dataclass(frozen=True)
 class DeltaStep:
@@ -231,9 +270,9 @@ class DeltaStep:
 
     Parameters
     ----------
-    key : sequence of exact numbers, length K
+    key : sequence of exact numbers, length K (stored as a tuple of sympy numbers)
     beta : exact number in [0, 2] with ``beta * ||key||^2`` in [0, 2]
-    value : sequence of exact numbers, length V, or None for zeros (resolved by the layer)
+    value : sequence of exact numbers, length V, or None for zeros (the layer fills it in)
 
     Raises
     ------
@@ -244,8 +283,8 @@ class DeltaStep:
     Examples
     --------
     >>> s = DeltaStep(key=[1, -1, 0], beta=1)
-    >>> s.eigenvalue, s.is_identity
-    (-1, False)
+    >>> s.key, s.eigenvalue, s.is_identity, s.support
+    ((1, -1, 0), -1, False, (0, 1))
     >>> s.matrix()
     Matrix([
     [0, 1, 0],
@@ -262,10 +301,9 @@ class DeltaStep:
     value: Any = None
 
     def __post_init__(self) -> None:
-        key = to_matrix(self.key, "delta step key", column=True)
+        key = to_vector(self.key, "delta step key")
         beta = to_exact(self.beta, "delta step beta")
-        value = None if self.value is None else to_matrix(self.value, "delta step value",
-                                                          column=True)
+        value = None if self.value is None else to_vector(self.value, "delta step value")
         object.__setattr__(self, "key", key)
         object.__setattr__(self, "beta", beta)
         object.__setattr__(self, "value", value)
@@ -284,12 +322,22 @@ class DeltaStep:
     @property
     def dim(self) -> int:
         """K, the length of the key."""
-        return int(self.key.rows)
+        return len(self.key)
 
-    @property
+    @functools.cached_property
+    def support(self) -> tuple[int, ...]:
+        """Indices of the key's non-zero entries."""
+        return tuple(i for i, x in enumerate(self.key) if x != 0)
+
+    @functools.cached_property
+    def is_rational(self) -> bool:
+        return self.beta.is_Rational and all(self.key[i].is_Rational for i in self.support) \
+            and (self.value is None or all(v.is_Rational for v in self.value))
+
+    @functools.cached_property
     def strength(self) -> sympy.Expr:
         """``beta * ||k||^2`` in [0, 2]."""
-        return _simp(self.beta * (self.key.T * self.key)[0, 0])
+        return _simp(self.beta * sympy.Add(*[self.key[i] ** 2 for i in self.support]))
 
     @property
     def eigenvalue(self) -> sympy.Expr:
@@ -305,12 +353,16 @@ class DeltaStep:
     def is_integer_form(self) -> bool:
         """Keys in {0, 1, -1}, beta in {0, 1, 2}, integer values: exact in every float format
         as long as the states stay small integers."""
-        return (all(v in (-1, 0, 1) for v in self.key) and self.beta in (0, 1, 2)
+        return (all(self.key[i] in (-1, 1) for i in self.support) and self.beta in (0, 1, 2)
                 and (self.value is None or all(v.is_Integer for v in self.value)))
 
+    def key_vector(self) -> sympy.ImmutableMatrix:
+        """The key as a K x 1 column."""
+        return sympy.ImmutableMatrix(self.dim, 1, list(self.key))
+
     def matrix(self) -> sympy.ImmutableMatrix:
-        """The GH factor ``I - beta k k^T`` (K x K)."""
-        k = self.key
+        """The GH factor ``I - beta k k^T`` (K x K, dense)."""
+        k = self.key_vector()
         return sympy.ImmutableMatrix((sympy.eye(k.rows) - self.beta * k * k.T).applyfunc(_simp))
 
     def normalized(self) -> "DeltaStep":
@@ -319,13 +371,13 @@ class DeltaStep:
 
         Examples
         --------
-        >>> DeltaStep(key=[1, -1], beta=1).normalized().key.T
-        Matrix([[sqrt(2)/2, -sqrt(2)/2]])
+        >>> DeltaStep(key=[1, -1], beta=1).normalized().key
+        (sqrt(2)/2, -sqrt(2)/2)
         """
         if self.is_identity:
             return DeltaStep(key=[0] * self.dim, beta=0,
-                             value=None if self.value is None else [0] * self.value.rows)
-        norm = sympy.sqrt(_simp((self.key.T * self.key)[0, 0]))
+                             value=None if self.value is None else [0] * len(self.value))
+        norm = sympy.sqrt(_simp(sympy.Add(*[self.key[i] ** 2 for i in self.support])))
         key = [sympy.radsimp(v / norm) for v in self.key]
         value = None if self.value is None else [sympy.radsimp(v / norm) for v in self.value]
         return DeltaStep(key=key, beta=self.strength, value=value)
@@ -334,12 +386,64 @@ class DeltaStep:
         return DeltaStep(key=self.key, beta=self.beta, value=value)
 
 
+@functools.lru_cache(maxsize=256)
 def _identity_step(k: int, v: int) -> DeltaStep:
     return DeltaStep(key=[0] * k, beta=0, value=[0] * v)
 
 
-def product(steps: Sequence[DeltaStep], dim: int | None = None) -> sympy.ImmutableMatrix:
+# ---------------------------------------------------------------------- sparse exact algebra
+def _apply_steps(steps: Sequence[DeltaStep], rows: list[dict[int, Any]], *, additive: bool,
+                 rational: bool) -> list[dict[int, Any]]:
+    """Apply delta steps to a matrix stored as row dicts ``{col: value}`` (sparse).
+
+    ``S <- S - beta k (k^T S) [+ beta k v^T]``; only the rows in the key's support change, so
+    permutation-like products stay cheap whatever K is.
+    """
+    conv = _frac if rational else (lambda e: e)
+    for s in steps:
+        if not s.support or s.beta == 0:
+            continue
+        beta = conv(s.beta)
+        ks = [(i, conv(s.key[i])) for i in s.support]
+        ktS: dict[int, Any] = {}  # k^T S, a row
+        for i, ki in ks:
+            for c, x in rows[i].items():
+                ktS[c] = ktS.get(c, 0) + ki * x
+        if additive and s.value is not None:
+            for c, vc in enumerate(s.value):
+                if vc != 0:
+                    ktS[c] = ktS.get(c, 0) - conv(vc)
+        for i, ki in ks:
+            row = dict(rows[i])
+            f = beta * ki
+            for c, x in ktS.items():
+                if x != 0:
+                    y = row.get(c, 0) - f * x
+                    if not rational:
+                        y = _simp(sympy.sympify(y))
+                    if y == 0:
+                        row.pop(c, None)
+                    else:
+                        row[c] = y
+            rows[i] = row
+    return rows
+
+
+def _rows_to_sympy(rows: list[dict[int, Any]], n_cols: int,
+                   rational: bool) -> sympy.ImmutableSparseMatrix:
+    entries = {}
+    for i, row in enumerate(rows):
+        for c, x in row.items():
+            entries[(i, c)] = sympy.Rational(x.numerator, x.denominator) if rational \
+                else _simp(sympy.sympify(x))
+    return sympy.ImmutableSparseMatrix(len(rows), n_cols, entries)
+
+
+def product(steps: Sequence[DeltaStep], dim: int | None = None) -> sympy.ImmutableSparseMatrix:
     """``G_n ... G_1``, the product of the steps' GH factors (step 1 applied first).
+
+    Computed sparsely (only the rows in each key's support change), exactly: with Fractions
+    when every step is rational, else with sympy.
 
     Examples
     --------
@@ -349,16 +453,29 @@ def product(steps: Sequence[DeltaStep], dim: int | None = None) -> sympy.Immutab
     [1, 0, 0],
     [0, 1, 0]])
     """
-    if not steps:
-        if dim is None:
+    steps = list(steps)
+    if dim is None:
+        if not steps:
             raise ShapeError("product of no steps needs dim")
-        return sympy.ImmutableMatrix(sympy.eye(dim))
-    m = sympy.eye(steps[0].dim)
-    for s in steps:
-        if s.dim != m.rows:
-            raise ShapeError(f"steps have keys of lengths {m.rows} and {s.dim}")
-        m = s.matrix() * m
-    return sympy.ImmutableMatrix(m.applyfunc(_simp))
+        dim = steps[0].dim
+    for j, s in enumerate(steps):
+        if s.dim != dim:
+            raise ShapeError(f"step {j + 1} has a key of length {s.dim}, expected {dim}")
+    rational = all(s.is_rational for s in steps)
+    one = Fraction(1) if rational else _ONE
+    rows = [{i: one} for i in range(dim)]
+    return _rows_to_sympy(_apply_steps(steps, rows, additive=False, rational=rational), dim,
+                          rational)
+
+
+def _target_rows(target: Any, where: str) -> tuple[list[dict[int, sympy.Expr]], int]:
+    if isinstance(target, sympy.SparseMatrix) or isinstance(target, sympy.ImmutableSparseMatrix):
+        rows: list[dict[int, sympy.Expr]] = [{} for _ in range(target.rows)]
+        for (i, j), x in target.todok().items():
+            rows[i][j] = to_exact(x, f"{where}[{i}, {j}]")
+        return rows, target.cols
+    m = to_matrix(target, where)
+    return [{j: m[i, j] for j in range(m.cols) if m[i, j] != 0} for i in range(m.rows)], m.cols
 
 
 def check_product(steps: Sequence[DeltaStep], target: Any, *, where: str = "factors") -> None:
@@ -370,25 +487,29 @@ def check_product(steps: Sequence[DeltaStep], target: Any, *, where: str = "fact
     >>> check_product([DeltaStep([1, -1], 1)], [[1, 0], [0, 1]], where="letter 'a'")
     Traceback (most recent call last):
     ...
-    statetrack.constructions.errors.FactorMismatchError: letter 'a': the 1 GH factors multiply to Matrix([[0, 1], [1, 0]]), not to the claimed Matrix([[1, 0], [0, 1]]) (first difference at entry (0, 0))
+    statetrack.constructions.errors.FactorMismatchError: letter 'a': the 1 GH factors do not multiply to the claimed 2 x 2 matrix: entry (0, 0) is 0, the claim says 1
     """
-    target = to_matrix(target, f"{where}: target")
-    got = product(steps, target.rows)
-    if got.shape != target.shape:
-        raise FactorMismatchError(
-            f"{where}: the factors give a {got.shape} matrix, the claimed one is {target.shape}"
-        )
-    diff = [(i, j) for i in range(got.rows) for j in range(got.cols)
-            if _compare(got[i, j], target[i, j]) != 0]
-    if diff:
-        raise FactorMismatchError(
-            f"{where}: the {len(steps)} GH factors multiply to {got.tolist() and _short(got)}, "
-            f"not to the claimed {_short(target)} (first difference at entry {diff[0]})"
-        )
-
-
-def _short(m: sympy.MatrixBase) -> str:
-    return f"Matrix({m.tolist()})"
+    rows, n_cols = _target_rows(target, f"{where}: target")
+    n = len(rows)
+    if n != n_cols:
+        raise FactorMismatchError(f"{where}: the claimed matrix is {n} x {n_cols}, not square")
+    for j, s in enumerate(steps):
+        if s.dim != n:
+            raise FactorMismatchError(
+                f"{where}: step {j + 1} has a key of length {s.dim}, the claimed matrix is "
+                f"{n} x {n}"
+            )
+    got = product(steps, n).todok()
+    for i in range(n):
+        cols = set(rows[i]) | {c for (r, c) in got if r == i} if len(got) < 4 * n * n else \
+            set(range(n))
+        for c in sorted(cols):
+            a, b = got.get((i, c), _ZERO), rows[i].get(c, _ZERO)
+            if _compare(sympy.sympify(a), sympy.sympify(b)) != 0:
+                raise FactorMismatchError(
+                    f"{where}: the {len(steps)} GH factors do not multiply to the claimed "
+                    f"{n} x {n} matrix: entry ({i}, {c}) is {a}, the claim says {b}"
+                )
 
 
 # ---------------------------------------------------------------------- readout
@@ -398,8 +519,9 @@ class Readout:
 
     Parameters
     ----------
-    query : sequence of K exact numbers
-    codes : sequence of distinct outputs, each V exact numbers; code ``c`` is output class c
+    query : sequence of K exact numbers (stored as a tuple)
+    codes : sequence of distinct outputs, each V exact numbers (tuples); code ``c`` is the
+        output class c
     labels : optional names of the classes (e.g. DFA state labels)
 
     Examples
@@ -414,19 +536,26 @@ class Readout:
     labels: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        q = to_matrix(self.query, "readout query", column=True)
-        codes = tuple(to_matrix(c, f"readout code {i}", column=True)
-                      for i, c in enumerate(self.codes))
+        q = to_vector(self.query, "readout query")
+        codes = tuple(to_vector(c, f"readout code {i}") for i, c in enumerate(self.codes))
         if not codes:
             raise ShapeError("readout: needs at least one code")
-        v = codes[0].rows
+        v = len(codes[0])
         for i, c in enumerate(codes):
-            if c.rows != v:
-                raise ShapeError(f"readout: code {i} has {c.rows} entries, code 0 has {v}")
-        for i in range(len(codes)):
-            for j in range(i):
-                if all(_compare(a, b) == 0 for a, b in zip(codes[i], codes[j])):
-                    raise ReadoutError(f"readout: codes {j} and {i} are equal ({list(codes[i])})")
+            if len(c) != v:
+                raise ShapeError(f"readout: code {i} has {len(c)} entries, code 0 has {v}")
+        if all(x.is_Rational for c in codes for x in c):
+            seen: dict[tuple, int] = {}
+            for i, c in enumerate(codes):
+                if c in seen:
+                    raise ReadoutError(f"readout: codes {seen[c]} and {i} are equal ({list(c)})")
+                seen[c] = i
+        else:
+            for i in range(len(codes)):
+                for j in range(i):
+                    if all(_compare(a, b) == 0 for a, b in zip(codes[i], codes[j])):
+                        raise ReadoutError(
+                            f"readout: codes {j} and {i} are equal ({list(codes[i])})")
         object.__setattr__(self, "query", q)
         object.__setattr__(self, "codes", codes)
         if self.labels is not None:
@@ -442,17 +571,20 @@ class Readout:
     @property
     def dim(self) -> int:
         """K, the length of the query."""
-        return int(self.query.rows)
+        return len(self.query)
 
     @property
     def value_dim(self) -> int:
         """V, the length of each code."""
-        return int(self.codes[0].rows)
+        return len(self.codes[0])
 
-    def output(self, state: Any) -> sympy.ImmutableMatrix:
-        """The exact output ``S^T q`` (V x 1)."""
-        s = to_matrix(state, "state")
-        return sympy.ImmutableMatrix((s.T * self.query).applyfunc(_simp))
+    def output(self, state: Any) -> tuple[sympy.Expr, ...]:
+        """The exact output ``S^T q`` (V numbers)."""
+        s = state if isinstance(state, sympy.MatrixBase) else to_matrix(state, "state")
+        if s.rows != self.dim:
+            raise ShapeError(f"readout: state has {s.rows} rows, the query {self.dim}")
+        return tuple(_simp(sum((s[i, j] * self.query[i] for i in range(s.rows)), _ZERO))
+                     for j in range(s.cols))
 
     def decode_exact(self, state: Any) -> int:
         """The class whose code equals ``S^T q`` exactly; :class:`ReadoutError` if none."""
@@ -507,7 +639,9 @@ class Layer:
             raise ShapeError(f"layer: tokens must be non-empty strings, got {list(tokens)}")
         if len(set(tokens)) != len(tokens):
             raise ShapeError(f"layer: duplicate tokens in {list(tokens)}")
-        h0 = to_matrix(self.initial_state, "layer initial_state")
+        h0 = self.initial_state
+        if not isinstance(h0, sympy.ImmutableMatrix):
+            h0 = to_matrix(h0, "layer initial_state")
         k, v = h0.shape
         steps_in = list(self.steps)
         if len(steps_in) != len(tokens):
@@ -526,10 +660,10 @@ class Layer:
                     )
                 if s.value is None:
                     s = s.with_value([0] * v)
-                elif s.value.rows != v:
+                elif len(s.value) != v:
                     raise ShapeError(
                         f"layer: step {j + 1} of token {t!r} has a value of length "
-                        f"{s.value.rows}, the state has V = {v} columns"
+                        f"{len(s.value)}, the state has V = {v} columns"
                     )
                 new.append(s)
             new += [_identity_step(k, v)] * (n_h - len(new))
@@ -574,6 +708,13 @@ class Layer:
         """V, the number of state columns."""
         return int(self.initial_state.cols)
 
+    @functools.cached_property
+    def is_rational(self) -> bool:
+        return all(s.is_rational for row in self.steps for s in row) and \
+            all(x.is_Rational for x in self.initial_state) and \
+            all(x.is_Rational for x in self.readout.query) and \
+            all(x.is_Rational for c in self.readout.codes for x in c)
+
     def token_index(self, token: str | int) -> int:
         if isinstance(token, (int, np.integer)) and not isinstance(token, bool):
             if 0 <= int(token) < self.n_tokens:
@@ -584,16 +725,17 @@ class Layer:
         except ValueError:
             raise UnknownTokenError(f"token {token!r} is not one of {list(self.tokens)}") from None
 
-    def A(self, token: str | int) -> sympy.ImmutableMatrix:
-        """``A(x) = G_{n_h} ... G_1`` exactly (K x K)."""
-        return product(self.steps[self.token_index(token)])
+    def A(self, token: str | int) -> sympy.ImmutableSparseMatrix:
+        """``A(x) = G_{n_h} ... G_1`` exactly (K x K, a sympy sparse matrix)."""
+        return product(self.steps[self.token_index(token)], self.width)
 
-    def B(self, token: str | int) -> sympy.ImmutableMatrix:
+    def B(self, token: str | int) -> sympy.ImmutableSparseMatrix:
         """``B(x) = sum_j G_{n_h} ... G_{j+1} beta_j k_j v_j^T`` exactly (K x V)."""
-        b = sympy.zeros(self.width, self.value_dim)
-        for s in self.steps[self.token_index(token)]:
-            b = s.matrix() * b + s.beta * s.key * s.value.T
-        return sympy.ImmutableMatrix(b.applyfunc(_simp))
+        steps = self.steps[self.token_index(token)]
+        rational = all(s.is_rational for s in steps)
+        rows: list[dict[int, Any]] = [{} for _ in range(self.width)]
+        return _rows_to_sympy(_apply_steps(steps, rows, additive=True, rational=rational),
+                              self.value_dim, rational)
 
     def factor_eigenvalues(self, token: str | int) -> tuple[sympy.Expr, ...]:
         """The non-trivial eigenvalue of each of the token's GH factors (in [-1, 1])."""
@@ -605,24 +747,30 @@ class Layer:
         Keys: ``keys`` [n_tokens, n_h, K], ``betas`` [n_tokens, n_h], ``values``
         [n_tokens, n_h, V], ``initial_state`` [K, V], ``query`` [K], ``codes`` [C, V].
         """
-        return _float_tables(self)
+        return {k: v.copy() for k, v in _float_tables_cached(self).items()}
 
 
 def _to_float(e: sympy.Expr) -> float:
+    if e.is_Integer:
+        return float(int(e))
     return float(e) if e.is_Rational else float(sympy.N(e, 30))
 
 
 @functools.lru_cache(maxsize=64)
 def _float_tables_cached(layer: Layer) -> dict[str, np.ndarray]:
     n, h, k, v = layer.n_tokens, layer.n_h, layer.width, layer.value_dim
-    keys = np.array([[[_to_float(x) for x in s.key] for s in row] for row in layer.steps],
-                    dtype=np.float64).reshape(n, h, k)
-    betas = np.array([[_to_float(s.beta) for s in row] for row in layer.steps],
-                     dtype=np.float64).reshape(n, h)
-    values = np.array([[[_to_float(x) for x in s.value] for s in row] for row in layer.steps],
-                      dtype=np.float64).reshape(n, h, v)
-    h0 = np.array([[_to_float(x) for x in r] for r in layer.initial_state.tolist()],
-                  dtype=np.float64).reshape(k, v)
+    keys = np.zeros((n, h, k), dtype=np.float64)
+    betas = np.zeros((n, h), dtype=np.float64)
+    values = np.zeros((n, h, v), dtype=np.float64)
+    for t, row in enumerate(layer.steps):
+        for j, s in enumerate(row):
+            for i in s.support:
+                keys[t, j, i] = _to_float(s.key[i])
+            betas[t, j] = _to_float(s.beta)
+            values[t, j] = [_to_float(x) for x in s.value]
+    h0 = np.zeros((k, v), dtype=np.float64)
+    for (i, j), x in sympy.SparseMatrix(layer.initial_state).todok().items():
+        h0[i, j] = _to_float(x)
     q = np.array([_to_float(x) for x in layer.readout.query], dtype=np.float64)
     codes = np.array([[_to_float(x) for x in c] for c in layer.readout.codes],
                      dtype=np.float64).reshape(-1, v)
@@ -630,10 +778,6 @@ def _float_tables_cached(layer: Layer) -> dict[str, np.ndarray]:
     for a in out.values():
         a.setflags(write=False)
     return out
-
-
-def _float_tables(layer: Layer) -> dict[str, np.ndarray]:
-    return {k: v.copy() for k, v in _float_tables_cached(layer).items()}
 
 
 # ---------------------------------------------------------------------- traces
@@ -947,9 +1091,10 @@ class LRNN:
 class ExactRunner:
     """Exact stepping of an :class:`LRNN` in its number field.
 
-    States are tuples (one per layer) of ``K x V`` tuples of tuples of domain elements:
-    hashable and canonical (equal states compare equal). Used by :meth:`LRNN.evaluate` and by
-    :func:`statetrack.theory.verify.verify`.
+    States are tuples (one per layer) of ``K`` rows, each a tuple of ``V`` domain elements:
+    hashable and canonical (equal states compare equal). Each token applies its delta steps
+    sparsely (only the rows in a key's support change), so large one-hot constructions stay
+    cheap. Used by :meth:`LRNN.evaluate` and by :func:`statetrack.theory.verify.verify`.
 
     Attributes
     ----------
@@ -959,44 +1104,40 @@ class ExactRunner:
 
     def __init__(self, model: LRNN):
         self.model = model
-        entries = []
-        for layer in model.layers:
-            entries += list(layer.initial_state) + list(layer.readout.query)
-            for c in layer.readout.codes:
-                entries += list(c)
-            for row in layer.steps:
-                for s in row:
-                    entries += list(s.key) + [s.beta] + list(s.value)
-        irr = [e for e in entries if not e.is_Rational]
-        self.rational = not irr
+        self.rational = all(layer.is_rational for layer in model.layers)
         if self.rational:
             self.domain = sympy.QQ
         else:
-            gens = list(model.field_generators) or list(dict.fromkeys(irr))
+            gens = list(model.field_generators)
+            if not gens:
+                irr = []
+                for layer in model.layers:
+                    irr += list(layer.initial_state) + list(layer.readout.query)
+                    for c in layer.readout.codes:
+                        irr += list(c)
+                    for row in layer.steps:
+                        for s in row:
+                            irr += [s.key[i] for i in s.support] + [s.beta] + list(s.value)
+                gens = list(dict.fromkeys(e for e in irr if not e.is_Rational))
             self.domain = sympy.QQ.algebraic_field(*gens)
         dom = self.domain
         self._conv: dict[sympy.Expr, Any] = {}
-        self.A: list[list[tuple]] = []
-        self.B: list[list[tuple]] = []
+        self.steps: list[list[list[tuple]]] = []   # [layer][token] -> [(support pairs, beta, value)]
         self.H0: list[tuple] = []
         self.query: list[tuple] = []
         self.codes: list[dict[tuple, int]] = []
         for li, layer in enumerate(model.layers):
-            k, v = layer.width, layer.value_dim
-            a_list, b_list = [], []
+            per_token = []
             for row in layer.steps:
-                a = _eye(dom, k)
-                b = tuple(tuple(dom.zero for _ in range(v)) for _ in range(k))
+                ops = []
                 for s in row:
-                    key = [self.convert(x, f"layer {li} key") for x in s.key]
-                    beta = self.convert(s.beta, f"layer {li} beta")
-                    val = [self.convert(x, f"layer {li} value") for x in s.value]
-                    a = _delta_update(a, key, beta, [dom.zero] * k)
-                    b = _delta_update(b, key, beta, val)
-                a_list.append(a)
-                b_list.append(b)
-            self.A.append(a_list)
-            self.B.append(b_list)
+                    if s.is_identity:
+                        continue
+                    ks = tuple((i, self.convert(s.key[i], f"layer {li} key")) for i in s.support)
+                    val = tuple(self.convert(x, f"layer {li} value") for x in s.value)
+                    ops.append((ks, self.convert(s.beta, f"layer {li} beta"), val))
+                per_token.append(ops)
+            self.steps.append(per_token)
             self.H0.append(tuple(tuple(self.convert(x, f"layer {li} initial state") for x in r)
                                  for r in layer.initial_state.tolist()))
             self.query.append(tuple(self.convert(x, f"layer {li} query")
@@ -1028,13 +1169,23 @@ class ExactRunner:
         """The initial states of all layers."""
         return tuple(self.H0)
 
+    def output_value(self, layer: int, state: tuple) -> tuple:
+        """The exact output ``S^T q`` of one layer (V domain elements)."""
+        zero = self.domain.zero
+        out = [zero] * len(state[0])
+        for qi, row in zip(self.query[layer], state):
+            if qi:
+                for j, x in enumerate(row):
+                    if x:
+                        out[j] = out[j] + qi * x
+        return tuple(out)
+
     def output(self, layer: int, state: tuple) -> int:
         """Exact output class of one layer's state; :class:`ReadoutError` if not a code."""
-        dom = self.domain
-        q = self.query[layer]
-        o = tuple(_dot(dom, [row[j] for row in state], q) for j in range(len(state[0])))
+        o = self.output_value(layer, state)
         c = self.codes[layer].get(o)
         if c is None:
+            dom = self.domain
             raise ReadoutError(
                 f"layer {layer}: output {[str(dom.to_sympy(x)) for x in o]} is none of the "
                 f"readout's {len(self.codes[layer])} codes"
@@ -1045,8 +1196,26 @@ class ExactRunner:
         return tuple(self.output(i, s) for i, s in enumerate(states))
 
     def apply(self, layer: int, token: int, state: tuple) -> tuple:
-        """``A(token) S + B(token)`` for one layer."""
-        return _affine(self.domain, self.A[layer][token], state, self.B[layer][token])
+        """``A(token) S + B(token)`` for one layer, as the token's delta steps."""
+        ops = self.steps[layer][token]
+        if not ops:
+            return state
+        rows = list(state)
+        n_cols = len(rows[0])
+        for ks, beta, val in ops:
+            u = list(val)  # u = beta (v - S^T k)
+            for i, ki in ks:
+                r = rows[i]
+                for j in range(n_cols):
+                    if r[j]:
+                        u[j] = u[j] - ki * r[j]
+            if not any(u):
+                continue
+            u = [beta * x for x in u]
+            for i, ki in ks:
+                r = rows[i]
+                rows[i] = tuple(r[j] + ki * u[j] if u[j] else r[j] for j in range(n_cols))
+        return tuple(rows)
 
     def step(self, states: tuple, symbol: int) -> tuple[tuple, tuple[int, ...], tuple[int, ...]]:
         """One input symbol through every layer: (new states, output classes, tokens read)."""
@@ -1060,54 +1229,6 @@ class ExactRunner:
             outs.append(prev)
             toks.append(tok)
         return tuple(new), tuple(outs), tuple(toks)
-
-
-def _eye(dom: Any, k: int) -> tuple:
-    return tuple(tuple(dom.one if i == j else dom.zero for j in range(k)) for i in range(k))
-
-
-def _dot(dom: Any, a: Sequence, b: Sequence) -> Any:
-    acc = dom.zero
-    for x, y in zip(a, b):
-        if x and y:
-            acc = acc + x * y
-    return acc
-
-
-def _delta_update(s: tuple, key: list, beta: Any, val: list) -> tuple:
-    """``S + beta k (v - S^T k)^T`` on tuples (the delta rule)."""
-    cols = len(s[0])
-    if not beta or not any(key):
-        return s
-    dom_zero = beta - beta
-    u = []
-    for j in range(cols):
-        acc = dom_zero
-        for i, ki in enumerate(key):
-            if ki and s[i][j]:
-                acc = acc + ki * s[i][j]
-        u.append(beta * (val[j] - acc))
-    return tuple(tuple(s[i][j] + key[i] * u[j] if key[i] else s[i][j] for j in range(cols))
-                 for i in range(len(s)))
-
-
-def _affine(dom: Any, a: tuple, s: tuple, b: tuple) -> tuple:
-    k, v = len(s), len(s[0])
-    out = []
-    for i in range(k):
-        ai = a[i]
-        row = []
-        for j in range(v):
-            acc = b[i][j]
-            for m in range(k):
-                x = ai[m]
-                if x:
-                    y = s[m][j]
-                    if y:
-                        acc = acc + x * y
-            row.append(acc)
-        out.append(tuple(row))
-    return tuple(out)
 
 
 # ---------------------------------------------------------------------- float runs

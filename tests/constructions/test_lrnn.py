@@ -56,7 +56,7 @@ def delta_reference(steps, s):
     """S <- (I - beta k k^T) S + beta k v^T, directly from the definition (sympy)."""
     for st in steps:
         k = sympy.Matrix(st.key)
-        s = (sympy.eye(k.rows) - st.beta * k * k.T) * s + st.beta * k * sympy.Matrix(st.value).T
+        s = (sympy.eye(k.rows) - st.beta * k * k.T) * s + st.beta * k * sympy.Matrix([st.value])
     return s
 
 
@@ -102,7 +102,8 @@ def test_step_matrix_and_normalized_form_agree():
     assert n.beta == 2 and sum(x ** 2 for x in n.key) == 1
     assert n.matrix() == s.matrix()
     # same additive term beta k v^T
-    assert sympy.simplify(n.beta * n.key * n.value.T - s.beta * s.key * s.value.T) == \
+    kv = n.key_vector() * sympy.Matrix([n.value])
+    assert sympy.simplify(n.beta * kv - s.beta * s.key_vector() * sympy.Matrix([s.value])) == \
         sympy.zeros(3, 1)
     z = DeltaStep([0, 0], 2).normalized()
     assert z.is_identity and z.beta == 0
@@ -120,15 +121,30 @@ def test_product_order_is_last_step_leftmost():
     a, b = DeltaStep([1, -1, 0], 1), DeltaStep([0, 1, -1], 1)
     assert product([a, b]) == b.matrix() * a.matrix()
     assert product([a, b]) != a.matrix() * b.matrix()
+    big = [DeltaStep([1 if i == j else (-1 if i == j + 1 else 0) for i in range(300)], 1)
+           for j in range(299)]  # a 300-cycle, computed sparsely
+    p = product(big)
+    assert p.shape == (300, 300) and len(p.todok()) == 300
+    assert all(p[(j + 1) % 300, j] == 1 for j in range(300)) or \
+        all(p[j, (j + 1) % 300] == 1 for j in range(300))
 
 
 def test_check_product_raises_factor_mismatch():
     steps = [DeltaStep([1, -1, 0], 1), DeltaStep([1, 0, -1], 1)]
     check_product(steps, product(steps))
-    with pytest.raises(FactorMismatchError, match="first difference"):
+    with pytest.raises(FactorMismatchError, match=r"entry \(0, 0\) is 0, the claim says 1"):
+        check_product(steps, sympy.eye(3))
+    with pytest.raises(FactorMismatchError, match="entry"):
         check_product(steps[::-1], product(steps))
-    with pytest.raises(FactorMismatchError, match="matrix"):
+    with pytest.raises(FactorMismatchError, match="key of length 3"):
         check_product(steps, sympy.eye(2))
+    with pytest.raises(FactorMismatchError, match="not square"):
+        check_product(steps, [[1, 0, 0]])
+    # irrational factors (the rotation by 2 pi / 3 as two reflections)
+    rot = rotation_z3().layers[0].steps[0]
+    check_product(rot, rotation_z3().A("a"))
+    with pytest.raises(FactorMismatchError):
+        check_product(rot[::-1], rotation_z3().A("a"))
 
 
 # ------------------------------------------------------------------ layers and readouts
@@ -138,7 +154,7 @@ def test_layer_pads_and_fills_values():
                   readout=Readout(query=[1, 0], codes=[[1, 0], [0, 1]]))
     assert layer.n_h == 2 and layer.width == 2 and layer.value_dim == 2
     assert all(s.is_identity for s in layer.steps[1])
-    assert layer.steps[0][0].value.shape == (2, 1)
+    assert layer.steps[0][0].value == (0, 0)
     assert layer.A("b") == sympy.eye(2) and layer.B("b") == sympy.zeros(2, 2)
     assert layer.factor_eigenvalues("a") == (0, 0)
     tables = layer.float_tables()
@@ -253,7 +269,7 @@ def test_float_batch_array_and_errors():
 def test_algebraic_rotation_model_is_exact_in_its_field():
     m = rotation_z3()
     assert not m.is_rational and not m.exact_in_floats
-    assert m.A("a") == sympy.Matrix([[-sympy.Rational(1, 2), -sympy.sqrt(3) / 2],
+    assert sympy.Matrix(m.A("a")) == sympy.Matrix([[-sympy.Rational(1, 2), -sympy.sqrt(3) / 2],
                                      [sympy.sqrt(3) / 2, -sympy.Rational(1, 2)]])
     tr = m.evaluate("aeaa")
     assert tr.outputs[0] == (0, 1, 1, 2, 0)
