@@ -73,3 +73,22 @@ class AutomatonSizeError(AutomatonError):
 
 class AutomatonLabelError(AutomatonError):
     """State labels do not match the number of states."""
+
+
+class FamilyParameterError(AutomatonError):
+    """A family of :mod:`statetrack.automata.families` got a bad parameter or a bad spec.
+
+    ``param`` names the parameter (when one is at fault); ``column`` is the 1-based position
+    in ``spec`` (when the error comes from parsing a spec string such as ``"cyclic(m=0)"``).
+    """
+
+    def __init__(self, message: str, spec: str = "", column: int | None = None,
+                 param: str | None = None):
+        self.spec = spec
+        self.column = column
+        self.param = param
+        where = f" at column {column}" if column is not None else ""
+        text = f"{message}{where}"
+        if spec and column is not None:
+            text += f"\n  {spec}\n  {' ' * (column - 1)}^"
+        super().__init__(text)
