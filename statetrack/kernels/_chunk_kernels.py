@@ -1,0 +1,542 @@
+"""Triton kernels of the chunked DeltaProduct (see :mod:`statetrack.kernels.chunk`).
+
+The derivation, the buffer layouts and the meaning of every symbol are in the docstring of
+:mod:`statetrack.kernels.chunk`; this module holds only the kernels. Naming: ``BT`` is the chunk
+size (tokens per token chunk = sub-steps per sub-chunk), ``NH`` the number of Householder
+sub-steps per token, ``BK``/``BVF`` the key/value widths rounded up to a power of two, ``BV`` a
+block of value columns, ``MM`` the operand dtype of matrix products (the input dtype on a GPU;
+float32 under the interpreter, whose ``tl.dot`` mishandles bfloat16), ``PREC`` the
+``input_precision`` of float32 products.
+
+Internal buffers are head-major (``[B*H, rows, cols]``) and padded to whole chunks, so that every
+row a kernel reads was written by an earlier kernel (tests fill them with NaN first).
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _inv_unit_lower16(a):
+    """Inverse of ``I + a`` for a strictly lower triangular ``[16, 16]`` float32 block.
+
+    Forward substitution, one row per step: row ``i`` of the inverse is
+    ``e_i - sum_{m < i} a[i, m] * row_m``.
+    """
+    r = tl.arange(0, 16)
+    ti = (r[:, None] == r[None, :]).to(tl.float32)
+    for i in tl.static_range(1, 16):
+        a_i = tl.sum(tl.where(r[:, None] == i, a, 0.0), 0)
+        new = -tl.sum(a_i[:, None] * ti, 0) + (r == i).to(tl.float32)
+        ti = tl.where(r[:, None] == i, new[None, :], ti)
+    return ti
+
+
+@triton.jit
+def _mm32(a, b):
+    """float32 product of two small float32 blocks in full precision."""
+    return tl.dot(a, b, input_precision="ieee")
+
+
+@triton.jit
+def _a_block(ka, kb, ba, ga, gb, DIAG: tl.constexpr, USE_G: tl.constexpr, MM: tl.constexpr,
+             PREC: tl.constexpr):
+    """Block ``A_ab = diag(beta_a) (exp(G_a - G_b) * k_a k_b^T)``, strictly lower if ``DIAG``."""
+    r = tl.arange(0, 16)
+    kk = tl.dot(ka.to(MM), tl.trans(kb).to(MM), input_precision=PREC)
+    a = kk * ba[:, None]
+    if USE_G:
+        a = a * tl.exp(ga[:, None] - gb[None, :])
+    if DIAG:
+        a = tl.where(r[:, None] > r[None, :], a, 0.0)
+    return a
+
+
+@triton.jit
+def _store_block(ptr, blk, ld):
+    """Store a ``[16, 16]`` float32 block at ``ptr`` with leading dimension ``ld``."""
+    r = tl.arange(0, 16)
+    tl.store(ptr + r[:, None] * ld + r[None, :], blk.to(ptr.dtype.element_ty))
+
+
+@triton.jit
+def wy_fwd_kernel(
+    k, v, beta, gsub, w, u, tmat,
+    L,
+    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BVF: tl.constexpr,
+    BT: tl.constexpr, USE_G: tl.constexpr, STORE_T: tl.constexpr, MM: tl.constexpr,
+    PREC: tl.constexpr,
+):
+    """Per sub-chunk: T = (I + A)^{-1} by 16-blocks, W = T diag(beta e^G) K, U = T diag(beta) V.
+
+    Grid ``(NS, B*H)``. Writes ``w [B*H, Lp, K]``, ``u [B*H, Lp, V]`` and, if ``STORE_T``,
+    ``tmat [B*H, Lp, BT]`` (row ``i`` of the chunk's T), for every row of the padded chunk.
+    """
+    i_c = tl.program_id(0)
+    i_bh = tl.program_id(1).to(tl.int64)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    Lp = tl.num_programs(0) * BT
+    r16 = tl.arange(0, 16)
+    ck = tl.arange(0, BK)
+    cv = tl.arange(0, BVF)
+    # input layout [B, L, H, *]; row stride H*K
+    k_base = k + (i_b * L * H + i_h) * K
+    v_base = v + (i_b * L * H + i_h) * V
+    b_base = beta + i_b * L * H + i_h
+    if USE_G:
+        g_base = gsub + i_bh * Lp
+    w_base = w + i_bh * Lp * K
+    u_base = u + i_bh * Lp * V
+    if STORE_T:
+        t_base = tmat + i_bh * Lp * BT
+    row0 = i_c * BT
+
+    # block 0
+    p0 = row0 + r16
+    m0 = p0 < L
+    k0 = tl.load(k_base + p0[:, None] * (H * K) + ck[None, :],
+                 mask=m0[:, None] & (ck[None, :] < K), other=0.0)
+    v0 = tl.load(v_base + p0[:, None] * (H * V) + cv[None, :],
+                 mask=m0[:, None] & (cv[None, :] < V), other=0.0)
+    b0 = tl.load(b_base + p0 * H, mask=m0, other=0.0).to(tl.float32)
+    g0 = tl.zeros([16], dtype=tl.float32)
+    if USE_G:
+        g0 = tl.load(g_base + p0)
+    t00 = _inv_unit_lower16(_a_block(k0, k0, b0, g0, g0, True, USE_G, MM, PREC))
+    s0 = b0
+    if USE_G:
+        s0 = b0 * tl.exp(g0)
+    kb0 = (k0.to(tl.float32) * s0[:, None]).to(MM)
+    vb0 = (v0.to(tl.float32) * b0[:, None]).to(MM)
+    w0 = tl.dot(t00.to(MM), kb0, input_precision=PREC)
+    u0 = tl.dot(t00.to(MM), vb0, input_precision=PREC)
+    tl.store(w_base + p0[:, None] * K + ck[None, :], w0.to(w.dtype.element_ty), mask=ck[None, :] < K)
+    tl.store(u_base + p0[:, None] * V + cv[None, :], u0.to(u.dtype.element_ty), mask=cv[None, :] < V)
+    if STORE_T:
+        zero = tl.zeros([16, 16], dtype=tl.float32)
+        _store_block(t_base + row0 * BT, t00, BT)
+        if BT > 16:
+            _store_block(t_base + row0 * BT + 16, zero, BT)
+        if BT > 32:
+            _store_block(t_base + row0 * BT + 32, zero, BT)
+            _store_block(t_base + row0 * BT + 48, zero, BT)
+
+    if BT > 16:
+        p1 = row0 + 16 + r16
+        m1 = p1 < L
+        k1 = tl.load(k_base + p1[:, None] * (H * K) + ck[None, :],
+                     mask=m1[:, None] & (ck[None, :] < K), other=0.0)
+        v1 = tl.load(v_base + p1[:, None] * (H * V) + cv[None, :],
+                     mask=m1[:, None] & (cv[None, :] < V), other=0.0)
+        b1 = tl.load(b_base + p1 * H, mask=m1, other=0.0).to(tl.float32)
+        g1 = tl.zeros([16], dtype=tl.float32)
+        if USE_G:
+            g1 = tl.load(g_base + p1)
+        a10 = _a_block(k1, k0, b1, g1, g0, False, USE_G, MM, PREC)
+        t11 = _inv_unit_lower16(_a_block(k1, k1, b1, g1, g1, True, USE_G, MM, PREC))
+        t10 = -_mm32(t11, _mm32(a10, t00))
+        s1 = b1
+        if USE_G:
+            s1 = b1 * tl.exp(g1)
+        kb1 = (k1.to(tl.float32) * s1[:, None]).to(MM)
+        vb1 = (v1.to(tl.float32) * b1[:, None]).to(MM)
+        w1 = tl.dot(t10.to(MM), kb0, input_precision=PREC) + tl.dot(t11.to(MM), kb1, input_precision=PREC)
+        u1 = tl.dot(t10.to(MM), vb0, input_precision=PREC) + tl.dot(t11.to(MM), vb1, input_precision=PREC)
+        tl.store(w_base + p1[:, None] * K + ck[None, :], w1.to(w.dtype.element_ty), mask=ck[None, :] < K)
+        tl.store(u_base + p1[:, None] * V + cv[None, :], u1.to(u.dtype.element_ty), mask=cv[None, :] < V)
+        if STORE_T:
+            _store_block(t_base + (row0 + 16) * BT, t10, BT)
+            _store_block(t_base + (row0 + 16) * BT + 16, t11, BT)
+            if BT > 32:
+                _store_block(t_base + (row0 + 16) * BT + 32, zero, BT)
+                _store_block(t_base + (row0 + 16) * BT + 48, zero, BT)
+
+    if BT > 32:
+        p2 = row0 + 32 + r16
+        m2 = p2 < L
+        k2 = tl.load(k_base + p2[:, None] * (H * K) + ck[None, :],
+                     mask=m2[:, None] & (ck[None, :] < K), other=0.0)
+        v2 = tl.load(v_base + p2[:, None] * (H * V) + cv[None, :],
+                     mask=m2[:, None] & (cv[None, :] < V), other=0.0)
+        b2 = tl.load(b_base + p2 * H, mask=m2, other=0.0).to(tl.float32)
+        p3 = row0 + 48 + r16
+        m3 = p3 < L
+        k3 = tl.load(k_base + p3[:, None] * (H * K) + ck[None, :],
+                     mask=m3[:, None] & (ck[None, :] < K), other=0.0)
+        v3 = tl.load(v_base + p3[:, None] * (H * V) + cv[None, :],
+                     mask=m3[:, None] & (cv[None, :] < V), other=0.0)
+        b3 = tl.load(b_base + p3 * H, mask=m3, other=0.0).to(tl.float32)
+        g2 = tl.zeros([16], dtype=tl.float32)
+        g3 = tl.zeros([16], dtype=tl.float32)
+        if USE_G:
+            g2 = tl.load(g_base + p2)
+            g3 = tl.load(g_base + p3)
+        a20 = _a_block(k2, k0, b2, g2, g0, False, USE_G, MM, PREC)
+        a21 = _a_block(k2, k1, b2, g2, g1, False, USE_G, MM, PREC)
+        a30 = _a_block(k3, k0, b3, g3, g0, False, USE_G, MM, PREC)
+        a31 = _a_block(k3, k1, b3, g3, g1, False, USE_G, MM, PREC)
+        a32 = _a_block(k3, k2, b3, g3, g2, False, USE_G, MM, PREC)
+        t22 = _inv_unit_lower16(_a_block(k2, k2, b2, g2, g2, True, USE_G, MM, PREC))
+        t33 = _inv_unit_lower16(_a_block(k3, k3, b3, g3, g3, True, USE_G, MM, PREC))
+        t21 = -_mm32(t22, _mm32(a21, t11))
+        t32 = -_mm32(t33, _mm32(a32, t22))
+        t20 = -_mm32(t22, _mm32(a20, t00) + _mm32(a21, t10))
+        t31 = -_mm32(t33, _mm32(a31, t11) + _mm32(a32, t21))
+        t30 = -_mm32(t33, _mm32(a30, t00) + _mm32(a31, t10) + _mm32(a32, t20))
+        s2 = b2
+        s3 = b3
+        if USE_G:
+            s2 = b2 * tl.exp(g2)
+            s3 = b3 * tl.exp(g3)
+        kb2 = (k2.to(tl.float32) * s2[:, None]).to(MM)
+        vb2 = (v2.to(tl.float32) * b2[:, None]).to(MM)
+        kb3 = (k3.to(tl.float32) * s3[:, None]).to(MM)
+        vb3 = (v3.to(tl.float32) * b3[:, None]).to(MM)
+        w2 = (tl.dot(t20.to(MM), kb0, input_precision=PREC) + tl.dot(t21.to(MM), kb1, input_precision=PREC)
+              + tl.dot(t22.to(MM), kb2, input_precision=PREC))
+        u2 = (tl.dot(t20.to(MM), vb0, input_precision=PREC) + tl.dot(t21.to(MM), vb1, input_precision=PREC)
+              + tl.dot(t22.to(MM), vb2, input_precision=PREC))
+        w3 = (tl.dot(t30.to(MM), kb0, input_precision=PREC) + tl.dot(t31.to(MM), kb1, input_precision=PREC)
+              + tl.dot(t32.to(MM), kb2, input_precision=PREC) + tl.dot(t33.to(MM), kb3, input_precision=PREC))
+        u3 = (tl.dot(t30.to(MM), vb0, input_precision=PREC) + tl.dot(t31.to(MM), vb1, input_precision=PREC)
+              + tl.dot(t32.to(MM), vb2, input_precision=PREC) + tl.dot(t33.to(MM), vb3, input_precision=PREC))
+        tl.store(w_base + p2[:, None] * K + ck[None, :], w2.to(w.dtype.element_ty), mask=ck[None, :] < K)
+        tl.store(u_base + p2[:, None] * V + cv[None, :], u2.to(u.dtype.element_ty), mask=cv[None, :] < V)
+        tl.store(w_base + p3[:, None] * K + ck[None, :], w3.to(w.dtype.element_ty), mask=ck[None, :] < K)
+        tl.store(u_base + p3[:, None] * V + cv[None, :], u3.to(u.dtype.element_ty), mask=cv[None, :] < V)
+        if STORE_T:
+            _store_block(t_base + (row0 + 32) * BT, t20, BT)
+            _store_block(t_base + (row0 + 32) * BT + 16, t21, BT)
+            _store_block(t_base + (row0 + 32) * BT + 32, t22, BT)
+            _store_block(t_base + (row0 + 32) * BT + 48, zero, BT)
+            _store_block(t_base + (row0 + 48) * BT, t30, BT)
+            _store_block(t_base + (row0 + 48) * BT + 16, t31, BT)
+            _store_block(t_base + (row0 + 48) * BT + 32, t32, BT)
+            _store_block(t_base + (row0 + 48) * BT + 48, t33, BT)
+
+
+@triton.jit
+def fwd_state_kernel(
+    q, k, w, u, gsub, gtok, h0, o, ht, hbuf, dbuf,
+    T, L, NC, scale,
+    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    BT: tl.constexpr, NH: tl.constexpr, USE_G: tl.constexpr, USE_H0: tl.constexpr,
+    STORE_HT: tl.constexpr, COMPUTE_O: tl.constexpr, STORE_H: tl.constexpr,
+    STORE_D: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr,
+):
+    """Sequential pass over the chunks for one block of value columns.
+
+    Grid ``(cdiv(V, BV), B*H)``. For every sub-chunk: ``D = U - W S`` (the corrected values
+    ``delta``), then ``S <- e^{G_last} S + (K e^{G_last - G})^T D``. With ``COMPUTE_O`` it also
+    forms the outputs of each token chunk from the state at its start and the ``D`` of its
+    ``NH`` sub-chunks, never writing states; ``STORE_H``/``STORE_D`` save every sub-chunk's
+    starting state and ``D`` for the backward pass.
+    """
+    i_v = tl.program_id(0)
+    i_bh = tl.program_id(1).to(tl.int64)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    NS = NC * NH
+    Lp = NS * BT
+    r = tl.arange(0, BT)
+    ck = tl.arange(0, BK)
+    cv = i_v * BV + tl.arange(0, BV)
+    mk = ck < K
+    mv = cv < V
+    k_base = k + (i_b * L * H + i_h) * K
+    q_base = q + (i_b * T * H + i_h) * K
+    if COMPUTE_O:
+        o_base = o + (i_b * T * H + i_h) * V
+    w_base = w + i_bh * Lp * K
+    u_base = u + i_bh * Lp * V
+    if USE_G:
+        gs_base = gsub + i_bh * Lp
+        gt_base = gtok + i_bh * NC * BT
+    s = tl.zeros([BK, BV], dtype=tl.float32)
+    if USE_H0:
+        s += tl.load(h0 + i_bh * K * V + ck[:, None] * V + cv[None, :],
+                     mask=mk[:, None] & mv[None, :], other=0.0).to(tl.float32)
+    for c in range(NC):
+        if COMPUTE_O:
+            tq = c * BT + r
+            mq = tq < T
+            b_q = tl.load(q_base + tq[:, None] * (H * K) + ck[None, :],
+                          mask=mq[:, None] & mk[None, :], other=0.0)
+            acc = tl.dot(b_q.to(MM), s.to(MM), input_precision=PREC)
+            if USE_G:
+                gt = tl.load(gt_base + c * BT + r)
+                acc = acc * tl.exp(gt)[:, None]
+        for m in tl.static_range(NH):
+            i = c * NH + m
+            rows = i * BT + r
+            if STORE_H:
+                tl.store(hbuf + (i_bh * NS + i) * K * V + ck[:, None] * V + cv[None, :],
+                         s.to(hbuf.dtype.element_ty), mask=mk[:, None] & mv[None, :])
+            b_w = tl.load(w_base + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
+            b_u = tl.load(u_base + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
+            b_d = b_u.to(tl.float32) - tl.dot(b_w.to(MM), s.to(MM), input_precision=PREC)
+            if STORE_D:
+                tl.store(dbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :],
+                         b_d.to(dbuf.dtype.element_ty), mask=mv[None, :])
+            b_k = tl.load(k_base + rows[:, None] * (H * K) + ck[None, :],
+                          mask=(rows < L)[:, None] & mk[None, :], other=0.0)
+            if COMPUTE_O:
+                qk = tl.dot(b_q.to(MM), tl.trans(b_k).to(MM), input_precision=PREC)
+                tokc = (m * BT + r) // NH
+                causal = tokc[None, :] <= r[:, None]
+                if USE_G:
+                    gc = tl.load(gt_base + c * BT + tokc)
+                    qk = tl.where(causal, qk * tl.exp(gt[:, None] - gc[None, :]), 0.0)
+                else:
+                    qk = tl.where(causal, qk, 0.0)
+                acc += tl.dot(qk.to(MM), b_d.to(MM), input_precision=PREC)
+            if USE_G:
+                gs = tl.load(gs_base + rows)
+                gl = tl.load(gs_base + i * BT + BT - 1)
+                s = s * tl.exp(gl)
+                b_d = b_d * tl.exp(gl - gs)[:, None]
+            s += tl.dot(tl.trans(b_k).to(MM), b_d.to(MM), input_precision=PREC)
+        if COMPUTE_O:
+            tl.store(o_base + tq[:, None] * (H * V) + cv[None, :], (acc * scale).to(o.dtype.element_ty),
+                     mask=mq[:, None] & mv[None, :])
+    if STORE_HT:
+        tl.store(ht + i_bh * K * V + ck[:, None] * V + cv[None, :], s, mask=mk[:, None] & mv[None, :])
+
+
+@triton.jit
+def bwd_o_kernel(
+    q, k, do, hbuf, dbuf, gtok, dq, dko, dvloc, dgtok,
+    T, L, NC, scale,
+    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BVF: tl.constexpr,
+    BT: tl.constexpr, NH: tl.constexpr, USE_G: tl.constexpr, MM: tl.constexpr,
+    PREC: tl.constexpr,
+):
+    """Backward of the output formula, one token chunk per program (grid ``(NC, B*H)``).
+
+    Writes ``dq`` (final), ``dko`` (the keys' share from the outputs), ``dvloc`` (the deltas'
+    share from the outputs of their own token chunk) and ``dgtok`` (gradient of the token-level
+    cumulative gate).
+    """
+    i_c = tl.program_id(0)
+    i_bh = tl.program_id(1).to(tl.int64)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    NS = NC * NH
+    Lp = NS * BT
+    r = tl.arange(0, BT)
+    ck = tl.arange(0, BK)
+    cv = tl.arange(0, BVF)
+    mk = ck < K
+    mv = cv < V
+    tq = i_c * BT + r
+    mq = tq < T
+    b_q = tl.load(q + (i_b * T * H + i_h) * K + tq[:, None] * (H * K) + ck[None, :],
+                  mask=mq[:, None] & mk[None, :], other=0.0)
+    b_do = tl.load(do + (i_b * T * H + i_h) * V + tq[:, None] * (H * V) + cv[None, :],
+                   mask=mq[:, None] & mv[None, :], other=0.0)
+    b_s0 = tl.load(hbuf + (i_bh * NS + i_c * NH) * K * V + ck[:, None] * V + cv[None, :],
+                   mask=mk[:, None] & mv[None, :], other=0.0)
+    b_dq = tl.dot(b_do.to(MM), tl.trans(b_s0).to(MM), input_precision=PREC)
+    if USE_G:
+        gt = tl.load(gtok + i_bh * NC * BT + i_c * BT + r)
+        b_dq = b_dq * tl.exp(gt)[:, None]
+        dgt = tl.sum(b_dq * b_q.to(tl.float32), 1)
+    for m in tl.static_range(NH):
+        i = i_c * NH + m
+        rows = i * BT + r
+        b_k = tl.load(k + (i_b * L * H + i_h) * K + rows[:, None] * (H * K) + ck[None, :],
+                      mask=(rows < L)[:, None] & mk[None, :], other=0.0)
+        b_dl = tl.load(dbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
+        qk = tl.dot(b_q.to(MM), tl.trans(b_k).to(MM), input_precision=PREC)
+        dd = tl.dot(b_do.to(MM), tl.trans(b_dl).to(MM), input_precision=PREC)
+        tokc = (m * BT + r) // NH
+        causal = tokc[None, :] <= r[:, None]
+        if USE_G:
+            gc = tl.load(gtok + i_bh * NC * BT + i_c * BT + tokc)
+            dec = tl.where(causal, tl.exp(gt[:, None] - gc[None, :]), 0.0)
+        else:
+            dec = tl.where(causal, 1.0, 0.0)
+        p = qk * dec
+        x = dd * dec
+        b_dv = tl.dot(tl.trans(p).to(MM), b_do.to(MM), input_precision=PREC) * scale
+        tl.store(dvloc + i_bh * Lp * V + rows[:, None] * V + cv[None, :], b_dv, mask=mv[None, :])
+        b_dq += tl.dot(x.to(MM), b_k.to(MM), input_precision=PREC)
+        b_dk = tl.dot(tl.trans(x).to(MM), b_q.to(MM), input_precision=PREC) * scale
+        tl.store(dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :], b_dk, mask=mk[None, :])
+        if USE_G:
+            xg = x * qk
+            dgt += tl.sum(xg, 1)
+            col = tl.sum(xg, 0)
+            dgt -= tl.sum(tl.where(tokc[None, :] == r[:, None], col[None, :], 0.0), 1)
+    tl.store(dq + (i_b * T * H + i_h) * K + tq[:, None] * (H * K) + ck[None, :],
+             (b_dq * scale).to(dq.dtype.element_ty), mask=mq[:, None] & mk[None, :])
+    if USE_G:
+        tl.store(dgtok + i_bh * NC * BT + i_c * BT + r, dgt * scale)
+
+
+@triton.jit
+def bwd_state_kernel(
+    q, k, w, do, gsub, gtok, dht, dh0, dvloc, dhbuf, ddbuf,
+    T, L, NC, scale,
+    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    BT: tl.constexpr, NH: tl.constexpr, USE_G: tl.constexpr, USE_DHT: tl.constexpr,
+    STORE_DH0: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr,
+):
+    """Reverse sequential pass: gradients of the chunk-boundary states and total ``dD``.
+
+    Grid ``(cdiv(V, BV), B*H)``. ``dS`` holds the gradient of the state at the end of the
+    sub-chunk being processed; it is saved to ``dhbuf``, then
+    ``dD = dvloc + e^{G_last - G} K dS`` and ``dS <- e^{G_last} dS - W^T dD``; at the start of
+    each token chunk ``dS += scale (Q e^{G_tok})^T dO``.
+    """
+    i_v = tl.program_id(0)
+    i_bh = tl.program_id(1).to(tl.int64)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    NS = NC * NH
+    Lp = NS * BT
+    r = tl.arange(0, BT)
+    ck = tl.arange(0, BK)
+    cv = i_v * BV + tl.arange(0, BV)
+    mk = ck < K
+    mv = cv < V
+    k_base = k + (i_b * L * H + i_h) * K
+    w_base = w + i_bh * Lp * K
+    if USE_G:
+        gs_base = gsub + i_bh * Lp
+    ds = tl.zeros([BK, BV], dtype=tl.float32)
+    if USE_DHT:
+        ds += tl.load(dht + i_bh * K * V + ck[:, None] * V + cv[None, :],
+                      mask=mk[:, None] & mv[None, :], other=0.0).to(tl.float32)
+    for c in range(NC - 1, -1, -1):
+        for mm in tl.static_range(NH):
+            i = c * NH + (NH - 1 - mm)
+            rows = i * BT + r
+            tl.store(dhbuf + (i_bh * NS + i) * K * V + ck[:, None] * V + cv[None, :],
+                     ds.to(dhbuf.dtype.element_ty), mask=mk[:, None] & mv[None, :])
+            b_k = tl.load(k_base + rows[:, None] * (H * K) + ck[None, :],
+                          mask=(rows < L)[:, None] & mk[None, :], other=0.0)
+            b_w = tl.load(w_base + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
+            b_dd = tl.dot(b_k.to(MM), ds.to(MM), input_precision=PREC)
+            if USE_G:
+                gs = tl.load(gs_base + rows)
+                gl = tl.load(gs_base + i * BT + BT - 1)
+                b_dd = b_dd * tl.exp(gl - gs)[:, None]
+                ds = ds * tl.exp(gl)
+            b_dd += tl.load(dvloc + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
+            tl.store(ddbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :], b_dd, mask=mv[None, :])
+            ds -= tl.dot(tl.trans(b_w).to(MM), b_dd.to(MM), input_precision=PREC)
+        tq = c * BT + r
+        mq = tq < T
+        b_q = tl.load(q + (i_b * T * H + i_h) * K + tq[:, None] * (H * K) + ck[None, :],
+                      mask=mq[:, None] & mk[None, :], other=0.0).to(tl.float32)
+        b_do = tl.load(do + (i_b * T * H + i_h) * V + tq[:, None] * (H * V) + cv[None, :],
+                       mask=mq[:, None] & mv[None, :], other=0.0)
+        if USE_G:
+            gt = tl.load(gtok + i_bh * NC * BT + c * BT + r)
+            b_q = b_q * tl.exp(gt)[:, None]
+        ds += tl.dot(tl.trans(b_q * scale).to(MM), b_do.to(MM), input_precision=PREC)
+    if STORE_DH0:
+        tl.store(dh0 + i_bh * K * V + ck[:, None] * V + cv[None, :], ds, mask=mk[:, None] & mv[None, :])
+
+
+@triton.jit
+def bwd_wy_kernel(
+    k, v, beta, gsub, tmat, hbuf, dhbuf, dbuf, ddbuf, dko, dk, dv, dbeta, dgsub,
+    L,
+    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    BT: tl.constexpr, USE_G: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr,
+):
+    """Per sub-chunk: gradients of keys, values, betas and the sub-step cumulative gate.
+
+    Grid ``(NS, B*H)``. Combines ``dW = -dD S^T``, ``dU = dD``, the keys' share from the state
+    update, and the backward of ``W = T diag(beta e^G) K``, ``U = T diag(beta) V``,
+    ``T = (I + A)^{-1}``: ``dA = -T^T dT T^T`` on the strictly lower triangle.
+    """
+    i_c = tl.program_id(0)
+    i_bh = tl.program_id(1).to(tl.int64)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    NS = tl.num_programs(0)
+    Lp = NS * BT
+    r = tl.arange(0, BT)
+    ck = tl.arange(0, BK)
+    mk = ck < K
+    rows = i_c * BT + r
+    mr = rows < L
+    b_k = tl.load(k + (i_b * L * H + i_h) * K + rows[:, None] * (H * K) + ck[None, :],
+                  mask=mr[:, None] & mk[None, :], other=0.0).to(tl.float32)
+    b_b = tl.load(beta + i_b * L * H + i_h + rows * H, mask=mr, other=0.0).to(tl.float32)
+    b_t = tl.load(tmat + i_bh * Lp * BT + rows[:, None] * BT + r[None, :])
+    b_tt = tl.trans(b_t).to(MM)
+    dw = tl.zeros([BT, BK], dtype=tl.float32)
+    dsd = tl.zeros([BT, BK], dtype=tl.float32)
+    dT = tl.zeros([BT, BT], dtype=tl.float32)
+    db = tl.zeros([BT], dtype=tl.float32)
+    sdot = tl.zeros([BK], dtype=tl.float32)
+    h_base = (i_bh * NS + i_c) * K * V
+    for i_v in range(tl.cdiv(V, BV)):
+        cv = i_v * BV + tl.arange(0, BV)
+        mv = cv < V
+        b_s = tl.load(hbuf + h_base + ck[:, None] * V + cv[None, :], mask=mk[:, None] & mv[None, :], other=0.0)
+        b_ds = tl.load(dhbuf + h_base + ck[:, None] * V + cv[None, :], mask=mk[:, None] & mv[None, :], other=0.0)
+        b_d = tl.load(dbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
+        b_dd = tl.load(ddbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
+        b_v = tl.load(v + (i_b * L * H + i_h) * V + rows[:, None] * (H * V) + cv[None, :],
+                      mask=mr[:, None] & mv[None, :], other=0.0).to(tl.float32)
+        dw -= tl.dot(b_dd.to(MM), tl.trans(b_s).to(MM), input_precision=PREC)
+        dsd += tl.dot(b_d.to(MM), tl.trans(b_ds).to(MM), input_precision=PREC)
+        if USE_G:
+            sdot += tl.sum(b_s.to(tl.float32) * b_ds.to(tl.float32), 1)
+        vb = b_v * b_b[:, None]
+        dT += tl.dot(b_dd.to(MM), tl.trans(vb).to(MM), input_precision=PREC)
+        dvb = tl.dot(b_tt, b_dd.to(MM), input_precision=PREC)
+        tl.store(dv + (i_b * L * H + i_h) * V + rows[:, None] * (H * V) + cv[None, :],
+                 (dvb * b_b[:, None]).to(dv.dtype.element_ty), mask=mr[:, None] & mv[None, :])
+        db += tl.sum(dvb * b_v, 1)
+    if USE_G:
+        gs = tl.load(gsub + i_bh * Lp + rows)
+        gl = tl.load(gsub + i_bh * Lp + i_c * BT + BT - 1)
+        eg = tl.exp(gs)
+    else:
+        eg = tl.full([BT], 1.0, dtype=tl.float32)
+    kb = b_k * (b_b * eg)[:, None]
+    dT += tl.dot(dw.to(MM), tl.trans(kb).to(MM), input_precision=PREC)
+    dkb = tl.dot(b_tt, dw.to(MM), input_precision=PREC)
+    b_dk = tl.load(dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
+    b_dk += dkb * (b_b * eg)[:, None]
+    db += tl.sum(dkb * b_k, 1) * eg
+    if USE_G:
+        dg = tl.sum(dkb * kb, 1)
+        el = tl.exp(gl - gs)
+        gst = el * tl.sum(b_k * dsd, 1)
+        b_dk += el[:, None] * dsd
+        dg -= gst
+        dglast = tl.sum(gst, 0) + tl.exp(gl) * tl.sum(sdot, 0)
+    else:
+        b_dk += dsd
+    lower = r[:, None] > r[None, :]
+    dT = tl.where(lower, dT, 0.0)
+    da = -tl.dot(b_tt, tl.dot(dT.to(MM), b_tt, input_precision=PREC).to(MM), input_precision=PREC)
+    da = tl.where(lower, da, 0.0)
+    kk = tl.dot(b_k.to(MM), tl.trans(b_k).to(MM), input_precision=PREC)
+    if USE_G:
+        dec = tl.where(lower, tl.exp(gs[:, None] - gs[None, :]), 0.0)
+        p = da * dec
+    else:
+        p = da
+    db += tl.sum(p * kk, 1)
+    pb = p * b_b[:, None]
+    b_dk += tl.dot(pb.to(MM), b_k.to(MM), input_precision=PREC)
+    b_dk += tl.dot(tl.trans(pb).to(MM), b_k.to(MM), input_precision=PREC)
+    tl.store(dk + (i_b * L * H + i_h) * K + rows[:, None] * (H * K) + ck[None, :],
+             b_dk.to(dk.dtype.element_ty), mask=mr[:, None] & mk[None, :])
+    tl.store(dbeta + i_b * L * H + i_h + rows * H, db.to(dbeta.dtype.element_ty), mask=mr)
+    if USE_G:
+        daa = da * (b_b[:, None] * dec * kk)
+        dg += tl.sum(daa, 1) - tl.sum(daa, 0)
+        dg += tl.where(r == BT - 1, dglast, 0.0)
+        tl.store(dgsub + i_bh * Lp + rows, dg)

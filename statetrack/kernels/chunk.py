@@ -1,0 +1,354 @@
+r"""Chunked (WY / UT-transform) Triton kernel of the DeltaProduct recurrence, forward and backward.
+
+The recurrence
+--------------
+For each batch ``b`` and head ``h`` the state ``S`` is a ``[K, V]`` matrix. Token ``t`` brings a
+query ``q_t``, an optional log-gate ``g_t`` and ``n_h`` sub-steps ``(k, v, beta)``, stored
+interleaved: sub-step ``j`` of token ``t`` is row ``t * n_h + j`` of ``k``, ``v``, ``beta``::
+
+    S <- exp(g_t) S                                   (before the first sub-step only)
+    S <- (I - beta k k^T) S + beta k v^T              (each sub-step)
+    o_t = S^T (scale * q_t)                           (after the last sub-step)
+
+Read as one sequence of ``L = T * n_h`` sub-steps, this is the gated delta rule with the per-step
+log-gate ``g'_i = g_t`` if ``i = t * n_h`` and ``g'_i = 0`` otherwise, in which only every
+``n_h``-th position emits an output.
+
+WY form of one chunk
+--------------------
+Take a chunk of ``C`` consecutive sub-steps with starting state ``S_0`` and let
+``G_i = sum_{m <= i} g'_m`` (cumulative within the chunk), ``gamma_i = exp(g'_i)``. Write the
+update as ``S_i = gamma_i S_{i-1} + k_i delta_i^T`` with the *corrected value*
+
+.. math:: \delta_i = \beta_i (v_i - \gamma_i S_{i-1}^T k_i).
+
+Unrolling, ``S_i = e^{G_i} S_0 + sum_{j <= i} e^{G_i - G_j} k_j delta_j^T``. Substituting
+``S_{i-1}`` into ``delta_i``:
+
+.. math::
+    \delta_i + \sum_{j < i} \beta_i e^{G_i - G_j} (k_i \cdot k_j)\, \delta_j
+    = \beta_i v_i - \beta_i e^{G_i} S_0^T k_i .
+
+With ``A = strictly_lower(diag(beta) (E o K K^T))``, ``E_ij = e^{G_i - G_j}``, and
+``T = (I + A)^{-1}`` (the UT transform), the rows ``D = [delta_i]`` are
+
+.. math:: D = U - W S_0, \qquad U = T\,\mathrm{diag}(\beta) V, \qquad
+          W = T\,\mathrm{diag}(\beta e^{G}) K,
+
+and the state at the chunk's end (``G_l`` = last ``G``) is
+
+.. math:: S_C = e^{G_l} S_0 + (\mathrm{diag}(e^{G_l - G}) K)^T D .
+
+``delta_i`` is a property of the recurrence, not of the chunking, which is what lets the outputs
+use a different grouping than the state update.
+
+``T`` is computed in 16 x 16 blocks: each diagonal block ``(I + A_aa)^{-1}`` by forward
+substitution (row ``i`` is ``e_i - sum_{m<i} A_im row_m``), each off-diagonal block by
+``T_ab = -T_aa sum_{b <= m < a} A_am T_mb``. No power series is used (its partial sums can be
+huge when ``beta`` is near 2 even though ``T`` itself stays moderate).
+
+Outputs, token-aligned
+----------------------
+The chunk size ``BT`` (``chunk_size``) is both the number of *sub-steps* in a WY sub-chunk and
+the number of *tokens* in an output chunk; a token chunk is therefore exactly ``n_h``
+consecutive sub-chunks, and the state at its start is a sub-chunk boundary. With ``Gt`` the
+token-level cumulative gate within the token chunk and ``tok(i)`` the token of sub-step ``i``,
+the gates applied after sub-step ``i`` up to the end of token ``t`` are those of tokens
+``tok(i)+1 .. t``, so
+
+.. math:: o_t = \mathrm{scale}\Big(e^{Gt_t} q_t^T S_0
+          + \sum_{i:\ \mathrm{tok}(i) \le t} e^{Gt_t - Gt_{\mathrm{tok}(i)}} (q_t \cdot k_i)\, \delta_i\Big).
+
+Only the ``T`` real queries are used (no zero-padded interleaving of ``q``).
+
+Forward pass (two kernels)
+--------------------------
+1. ``wy_fwd_kernel`` (parallel over sub-chunks): ``A``, ``T``, ``W``, ``U``.
+2. ``fwd_state_kernel`` (sequential over chunks, parallel over batch, head and value blocks):
+   ``D = U - W S``, the state update, and the outputs of each token chunk, fused, so neither
+   the chunk states nor ``D`` are written to memory in the forward pass.
+
+Backward pass
+-------------
+Recompute ``T, W, U`` and the states at every sub-chunk start ``S^{(i)}`` and ``D`` (kernels 1
+and 2 with storing switched on). Then, with ``dO`` the output gradient:
+
+* ``bwd_o_kernel`` (per token chunk), from the output formula with
+  ``M_ti = [tok(i) <= t] e^{Gt_t - Gt_tok(i)}``, ``X = M o (dO D^T)``:
+  ``dq = scale (diag(e^{Gt}) dO S_0^T + X K)``, keys' share ``scale X^T Q``, deltas' share
+  ``dD_loc = scale (M o Q K^T)^T dO``, and
+  ``dGt_t += scale e^{Gt_t} q_t . (S_0 dO_t) + sum_i Y_ti``, ``dGt_tok(i) -= sum_t Y_ti`` with
+  ``Y = scale X o (Q K^T)``.
+* ``bwd_state_kernel`` (reverse sequential): ``dS`` = gradient of the state at a sub-chunk's end
+  (saved per sub-chunk); ``dD = dD_loc + diag(e^{G_l - G}) K dS``;
+  ``dS <- e^{G_l} dS - W^T dD``; at each token chunk's start
+  ``dS += scale (diag(e^{Gt}) Q)^T dO``. The last ``dS`` is the initial state's gradient.
+* ``bwd_wy_kernel`` (per sub-chunk): ``dW = -dD S_0^T``, ``dU = dD``; from the state update
+  ``dK += diag(e^{G_l - G}) D dS^T`` and ``dG_l += e^{G_l} <S_0, dS> + sum_j y_j``,
+  ``dG_j -= y_j`` with ``y_j = e^{G_l - G_j} k_j . (dS delta_j)``; from ``W`` and ``U``:
+  ``dT = dW (diag(beta e^G) K)^T + dU (diag(beta) V)^T``, ``dK += diag(beta e^G) T^T dW``,
+  ``dV = diag(beta) T^T dU``, ``dbeta += rows(T^T dW o K) e^G + rows(T^T dU o V)``,
+  ``dG += rows(T^T dW o diag(beta e^G) K)``; from ``T = (I + A)^{-1}``:
+  ``dA = -T^T dT T^T`` (strictly lower), ``P = dA o E``, ``dbeta += rows(P o K K^T)``,
+  ``dK += (diag(beta) P) K + (diag(beta) P)^T K``, ``dG_i += rows(dA o A)_i - cols(dA o A)_i``.
+* The gate gradient is ``dg'`` = reverse cumulative sum of ``dG`` within each sub-chunk, taken at
+  each token's first sub-step, plus the reverse cumulative sum of ``dGt`` within each token chunk.
+
+Precision: states and accumulators are float32; matrix-product operands are the input dtype
+(bfloat16 products with float32 accumulation for bfloat16 inputs, full-precision float32 products
+for float32 inputs). Under ``TRITON_INTERPRET=1`` (CPU tensors) every product is float32.
+
+Every buffer (outputs, gradients and internal scratch) is allocated through :func:`_alloc`, so a
+test can fill them all with NaN and check that every element read or returned was written.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+import triton
+import triton.language as tl
+
+from statetrack.kernels import _chunk_kernels as _kern
+
+__all__ = ["chunk_delta_product", "SUPPORTED_CHUNK_SIZES"]
+
+#: chunk sizes the kernels implement (the UT transform is unrolled in 16 x 16 blocks)
+SUPPORTED_CHUNK_SIZES = (16, 32, 64)
+
+_MM_DTYPE = {torch.bfloat16: tl.bfloat16, torch.float16: tl.float16, torch.float32: tl.float32}
+
+
+def _alloc(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Allocate an uninitialised buffer (the one allocation point; tests poison it)."""
+    return torch.empty(shape, dtype=dtype, device=device)
+
+
+def _pow2(n: int) -> int:
+    return max(16, triton.next_power_of_2(n))
+
+
+class _Plan:
+    """Shapes, block sizes and launch settings of one call."""
+
+    def __init__(self, q: torch.Tensor, v: torch.Tensor, num_householder: int, chunk_size: int,
+                 use_g: bool) -> None:
+        self.B, self.T, self.H, self.K = q.shape
+        self.V = v.shape[-1]
+        self.NH = num_householder
+        self.BT = chunk_size
+        self.L = self.T * self.NH
+        self.NC = triton.cdiv(self.T, self.BT)
+        self.NS = self.NC * self.NH
+        self.Lp = self.NS * self.BT
+        self.BK = _pow2(self.K)
+        self.BVF = _pow2(self.V)
+        self.use_g = use_g
+        self.dtype = q.dtype
+        self.device = q.device
+        self.interpret = q.device.type == "cpu"
+        if self.interpret:
+            self.MM = tl.float32
+            self.BV = 16
+            self.warps = {}
+        else:
+            self.MM = _MM_DTYPE[q.dtype]
+            two_byte = q.element_size() == 2
+            self.BV = min(self.BVF, 64 if two_byte else 32)
+            self.warps = {"wy": 4, "state": 4, "bwd_o": 8, "bwd_state": 4, "bwd_wy": 4}
+        self.PREC = "ieee"
+        self.NV = triton.cdiv(self.V, self.BV)
+
+    def opts(self, name: str) -> dict:
+        """Launch options (num_warps) for a kernel; none under the interpreter."""
+        if self.interpret:
+            return {}
+        return {"num_warps": self.warps[name], "num_stages": 2}
+
+    def common(self) -> dict:
+        return dict(H=self.H, K=self.K, V=self.V, BK=self.BK, BT=self.BT, MM=self.MM, PREC=self.PREC)
+
+
+def _gate_cumsums(g: torch.Tensor, p: _Plan) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chunk-local cumulative gates: per sub-step within sub-chunks, per token within token chunks.
+
+    Returns ``gsub [B*H, Lp]`` and ``gtok [B*H, NC*BT]`` (float32, zero-padded).
+    """
+    B, T, H, NH = p.B, p.T, p.H, p.NH
+    g32 = g.to(torch.float32)
+    gp = torch.zeros(B, T, NH, H, dtype=torch.float32, device=g.device)
+    gp[:, :, 0] = g32
+    gp = gp.reshape(B, p.L, H).permute(0, 2, 1)
+    gsub = torch.nn.functional.pad(gp, (0, p.Lp - p.L)).reshape(B * H, p.NS, p.BT).cumsum(-1)
+    gt = torch.nn.functional.pad(g32.permute(0, 2, 1), (0, p.NC * p.BT - T))
+    gtok = gt.reshape(B * H, p.NC, p.BT).cumsum(-1)
+    return gsub.reshape(B * H, p.Lp).contiguous(), gtok.reshape(B * H, p.NC * p.BT).contiguous()
+
+
+def _wy(k, v, beta, gsub, p: _Plan, store_t: bool):
+    w = _alloc((p.B * p.H, p.Lp, p.K), p.dtype, p.device)
+    u = _alloc((p.B * p.H, p.Lp, p.V), p.dtype, p.device)
+    tmat = _alloc((p.B * p.H, p.Lp, p.BT), torch.float32, p.device) if store_t else None
+    _kern.wy_fwd_kernel[(p.NS, p.B * p.H)](
+        k, v, beta, gsub, w, u, tmat, p.L,
+        BVF=p.BVF, USE_G=p.use_g, STORE_T=store_t, **p.common(), **p.opts("wy"))
+    return w, u, tmat
+
+
+def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state: bool):
+    w, u, _ = _wy(k, v, beta, gsub, p, store_t=False)
+    o = _alloc((p.B, p.T, p.H, p.V), p.dtype, p.device)
+    ht = _alloc((p.B, p.H, p.K, p.V), torch.float32, p.device) if output_final_state else None
+    _kern.fwd_state_kernel[(p.NV, p.B * p.H)](
+        q, k, w, u, gsub, gtok, h0, o, ht, None, None, p.T, p.L, p.NC, scale,
+        BV=p.BV, NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=output_final_state,
+        COMPUTE_O=True, STORE_H=False, STORE_D=False, **p.common(), **p.opts("state"))
+    return o, ht
+
+
+def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht):
+    BH = p.B * p.H
+    w, u, tmat = _wy(k, v, beta, gsub, p, store_t=True)
+    hbuf = _alloc((BH, p.NS, p.K, p.V), p.dtype, p.device)
+    dbuf = _alloc((BH, p.Lp, p.V), p.dtype, p.device)
+    _kern.fwd_state_kernel[(p.NV, BH)](
+        q, k, w, u, gsub, gtok, h0, None, None, hbuf, dbuf, p.T, p.L, p.NC, scale,
+        BV=p.BV, NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=False,
+        COMPUTE_O=False, STORE_H=True, STORE_D=True, **p.common(), **p.opts("state"))
+    dq = _alloc(q.shape, q.dtype, p.device)
+    dko = _alloc((BH, p.Lp, p.K), torch.float32, p.device)
+    dvloc = _alloc((BH, p.Lp, p.V), torch.float32, p.device)
+    dgtok = _alloc((BH, p.NC * p.BT), torch.float32, p.device) if p.use_g else None
+    _kern.bwd_o_kernel[(p.NC, BH)](
+        q, k, do, hbuf, dbuf, gtok, dq, dko, dvloc, dgtok, p.T, p.L, p.NC, scale,
+        BVF=p.BVF, NH=p.NH, USE_G=p.use_g, **p.common(), **p.opts("bwd_o"))
+    dhbuf = _alloc((BH, p.NS, p.K, p.V), p.dtype, p.device)
+    ddbuf = _alloc((BH, p.Lp, p.V), torch.float32, p.device)
+    dh0 = _alloc((p.B, p.H, p.K, p.V), torch.float32, p.device) if h0 is not None else None
+    _kern.bwd_state_kernel[(p.NV, BH)](
+        q, k, w, do, gsub, gtok, dht, dh0, dvloc, dhbuf, ddbuf, p.T, p.L, p.NC, scale,
+        BV=p.BV, NH=p.NH, USE_G=p.use_g, USE_DHT=dht is not None, STORE_DH0=h0 is not None,
+        **p.common(), **p.opts("bwd_state"))
+    dk = _alloc(k.shape, k.dtype, p.device)
+    dv = _alloc(v.shape, v.dtype, p.device)
+    dbeta = _alloc(beta.shape, beta.dtype, p.device)
+    dgsub = _alloc((BH, p.Lp), torch.float32, p.device) if p.use_g else None
+    _kern.bwd_wy_kernel[(p.NS, BH)](
+        k, v, beta, gsub, tmat, hbuf, dhbuf, dbuf, ddbuf, dko, dk, dv, dbeta, dgsub, p.L,
+        BV=p.BV, USE_G=p.use_g, **p.common(), **p.opts("bwd_wy"))
+    dg = None
+    if p.use_g:
+        rs = dgsub.reshape(BH, p.NS, p.BT).flip(-1).cumsum(-1).flip(-1).reshape(BH, p.Lp)
+        first = rs[:, : p.L].reshape(BH, p.T, p.NH)[:, :, 0]
+        rt = dgtok.reshape(BH, p.NC, p.BT).flip(-1).cumsum(-1).flip(-1).reshape(BH, p.NC * p.BT)
+        dg = (first + rt[:, : p.T]).reshape(p.B, p.H, p.T).permute(0, 2, 1)
+    return dq, dk, dv, dbeta, dg, dh0
+
+
+class _ChunkDeltaProduct(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, beta, g, h0, scale, num_householder, chunk_size, output_final_state):
+        p = _Plan(q, v, num_householder, chunk_size, g is not None)
+        if g is not None:
+            gsub, gtok = _gate_cumsums(g, p)
+        else:
+            gsub = gtok = None
+        o, ht = _forward(q, k, v, beta, gsub, gtok, h0, scale, p, output_final_state)
+        ctx.save_for_backward(q, k, v, beta, gsub, gtok, h0)
+        ctx.plan = p
+        ctx.scale = scale
+        ctx.g_dtype = g.dtype if g is not None else None
+        ctx.h0_dtype = h0.dtype if h0 is not None else None
+        return o, ht
+
+    @staticmethod
+    def backward(ctx, do, dht):
+        q, k, v, beta, gsub, gtok, h0 = ctx.saved_tensors
+        p = ctx.plan
+        do = do.contiguous()
+        if dht is not None:
+            dht = dht.to(torch.float32).contiguous()
+        dq, dk, dv, dbeta, dg, dh0 = _backward(q, k, v, beta, gsub, gtok, h0, ctx.scale, p, do, dht)
+        if dg is not None:
+            dg = dg.to(ctx.g_dtype)
+        if dh0 is not None:
+            dh0 = dh0.to(ctx.h0_dtype)
+        return dq, dk, dv, dbeta, dg, dh0, None, None, None, None
+
+
+def chunk_delta_product(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: torch.Tensor,
+    *,
+    num_householder: int = 1,
+    g: Optional[torch.Tensor] = None,
+    scale: Optional[float] = None,
+    initial_state: Optional[torch.Tensor] = None,
+    output_final_state: bool = False,
+    chunk_size: int = 64,
+) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """DeltaProduct by the chunked WY algorithm (Triton), differentiable in every input.
+
+    Parameters
+    ----------
+    q : torch.Tensor
+        Queries ``[B, T, H, K]`` (float32, float16 or bfloat16).
+    k : torch.Tensor
+        Keys ``[B, T * n_h, H, K]``, sub-steps interleaved (row ``t * n_h + j``); not normalized
+        inside.
+    v : torch.Tensor
+        Values ``[B, T * n_h, H, V]``, same dtype as ``q``.
+    beta : torch.Tensor
+        Step sizes ``[B, T * n_h, H]`` in ``[0, 2]``.
+    num_householder : int
+        ``n_h``, sub-steps per token.
+    g : torch.Tensor, optional
+        Log-gate ``[B, T, H]``; ``S <- exp(g_t) S`` before token ``t``'s first sub-step.
+    scale : float, optional
+        Query scale, default ``K ** -0.5``.
+    initial_state : torch.Tensor, optional
+        ``[B, H, K, V]``.
+    output_final_state : bool
+        Return the final state (float32) as well.
+    chunk_size : int
+        Sub-steps per WY sub-chunk and tokens per output chunk; one of
+        :data:`SUPPORTED_CHUNK_SIZES`.
+
+    Returns
+    -------
+    o : torch.Tensor
+        ``[B, T, H, V]`` in the dtype of ``q``.
+    final_state : torch.Tensor or None
+        ``[B, H, K, V]`` float32 if ``output_final_state``.
+
+    Examples
+    --------
+    A single reflection ``I - 2 e_0 e_0^T`` flips the sign of the first row of the state:
+
+    >>> import torch
+    >>> q = torch.zeros(1, 1, 1, 16); q[..., 0] = 1.0
+    >>> k = torch.zeros(1, 1, 1, 16); k[..., 0] = 1.0
+    >>> v = torch.zeros(1, 1, 1, 16)
+    >>> beta = torch.full((1, 1, 1), 2.0)
+    >>> h0 = torch.zeros(1, 1, 16, 16); h0[0, 0, 0, 3] = 1.0
+    >>> o, s = chunk_delta_product(q, k, v, beta, initial_state=h0, scale=1.0,
+    ...                            output_final_state=True, chunk_size=16)
+    >>> o[0, 0, 0, 3].item(), s[0, 0, 0, 3].item()
+    (-1.0, -1.0)
+    """
+    if chunk_size not in SUPPORTED_CHUNK_SIZES:
+        raise ValueError(f"chunk_size must be one of {SUPPORTED_CHUNK_SIZES}, got {chunk_size}")
+    if scale is None:
+        scale = q.shape[-1] ** -0.5
+    q, k, v, beta = (x.contiguous() for x in (q, k, v, beta))
+    if g is not None:
+        g = g.contiguous()
+    if initial_state is not None:
+        initial_state = initial_state.contiguous()
+    o, ht = _ChunkDeltaProduct.apply(q, k, v, beta, g, initial_state, float(scale), int(num_householder),
+                                     int(chunk_size), bool(output_final_state))
+    return o, ht
