@@ -1,0 +1,513 @@
+r"""Spectra of state-transition matrices: exact where possible, checked against the theory.
+
+What the theorems need from a spectrum
+--------------------------------------
+* Theorem 1 (parity) asks whether some ``A(x)`` has an eigenvalue that is *not a non-negative
+  real* -- a negative real or a non-real eigenvalue (:attr:`Spectrum.all_nonnegative_real`).
+* Theorem 2 (counting mod ``m``) asks whether some product ``A(x_1) ... A(x_j)`` has a
+  *non-real* eigenvalue (:attr:`Spectrum.has_complex` of the products in
+  :func:`check_spectrum`).
+* Proposition 1: a product of GH factors has spectral norm ``<= 1``, hence every eigenvalue
+  lies in the closed unit disk, and each factor's non-trivial eigenvalue
+  ``1 - beta ||k||^2`` lies in ``[-1, 1]``.
+
+How eigenvalues are computed (:func:`eigenvalues`)
+--------------------------------------------------
+1. *Permutation matrices* (exact 0/1 input, any size): a cycle of length ``L`` contributes the
+   ``L``-th roots of unity ``exp(2 pi i k / L)``, ``k = 0 .. L-1``. A cycle of even length has
+   exactly one negative eigenvalue (``-1``); a cycle of length ``L`` has ``L - 1 - [L even]``
+   non-real ones.
+2. *Triangular exact matrices*: the diagonal.
+3. *Other rational matrices of size <= cutoff* (default 8): the characteristic polynomial over
+   ``QQ`` (sympy, Berkowitz), split into square-free parts; each part's real roots are counted
+   exactly (Sturm sequences: ``Poly.count_roots``), which decides "negative real" and "non-real"
+   exactly; the roots themselves are exact sympy numbers (rationals, quadratic surds, or
+   ``CRootOf`` objects).
+4. Anything else (float input, irrational entries, larger matrices): ``numpy.linalg.eigvals``,
+   flagged ``exact=False``; "negative" and "non-real" are then decided with a tolerance.
+
+Examples
+--------
+>>> s = eigenvalues([[0, 1, 0], [0, 0, 1], [1, 0, 0]])      # a 3-cycle
+>>> s.exact, s.method, s.has_negative, s.has_complex
+(True, 'permutation', False, True)
+>>> sorted(round(abs(z), 12) for z in s.numeric)
+[1.0, 1.0, 1.0]
+>>> eigenvalues([[0, 1], [1, 0]]).values
+(1, -1)
+>>> r = check_spectrum({"0": [[1, 0], [0, 1]], "1": [[0, 1], [1, 0]]})
+>>> r.has_negative, r.has_complex, r.norms_at_most_one, r.ok
+(True, False, True, True)
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import sympy
+from mpmath.libmp.libhyper import NoConvergence
+
+from ._linalg import as_matrix, identity, norm_at_most_one, to_float
+from .errors import MatrixInputError
+from .factorization import GHFactor, as_factor, multiply
+
+__all__ = [
+    "Spectrum",
+    "eigenvalues",
+    "MatrixSpectrum",
+    "LayerSpectrum",
+    "SpectrumReport",
+    "check_spectrum",
+    "EXACT_CUTOFF",
+]
+
+#: Largest size for which a general rational matrix gets exact (sympy) eigenvalues.
+EXACT_CUTOFF = 8
+
+_X = sympy.Symbol("x")
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """The eigenvalues of one matrix (with multiplicity) and the facts the theorems use.
+
+    Attributes
+    ----------
+    values : tuple
+        Exact sympy numbers when ``exact``, else Python complex numbers.
+    numeric : tuple of complex
+        The same eigenvalues as complex floats (same order).
+    exact : bool
+        Whether ``values`` and the counts below were decided exactly.
+    method : str
+        ``"permutation"``, ``"triangular"``, ``"charpoly"`` or ``"numpy"``.
+    n_negative : int
+        Eigenvalues that are negative reals.
+    n_nonreal : int
+        Eigenvalues with non-zero imaginary part.
+    """
+
+    values: tuple
+    numeric: tuple
+    exact: bool
+    method: str
+    n_negative: int
+    n_nonreal: int
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def has_negative(self) -> bool:
+        """Some eigenvalue is a negative real number."""
+        return self.n_negative > 0
+
+    @property
+    def has_complex(self) -> bool:
+        """Some eigenvalue is not real."""
+        return self.n_nonreal > 0
+
+    @property
+    def all_nonnegative_real(self) -> bool:
+        """Every eigenvalue is a non-negative real (Theorem 1's hypothesis)."""
+        return not (self.has_negative or self.has_complex)
+
+    @property
+    def min_real(self) -> float:
+        """The smallest real part."""
+        return min(z.real for z in self.numeric)
+
+    @property
+    def max_abs(self) -> float:
+        """The spectral radius (numerically)."""
+        return max(abs(z) for z in self.numeric)
+
+
+def _perm_of(a: np.ndarray) -> list[int] | None:
+    n = a.shape[0]
+    perm = []
+    for j in range(n):
+        ones = [i for i in range(n) if a[i, j] == 1]
+        if len(ones) != 1 or any(a[i, j] != 0 for i in range(n) if i != ones[0]):
+            return None
+        perm.append(ones[0])
+    return perm if len(set(perm)) == n else None
+
+
+def _cycle_lengths(perm: Sequence[int]) -> list[int]:
+    seen = [False] * len(perm)
+    out = []
+    for s in range(len(perm)):
+        if seen[s]:
+            continue
+        L, i = 0, s
+        while not seen[i]:
+            seen[i] = True
+            i = perm[i]
+            L += 1
+        out.append(L)
+    return out
+
+
+def _root_of_unity(k: int, L: int) -> sympy.Expr:
+    return sympy.exp(2 * sympy.pi * sympy.I * sympy.Rational(k, L))
+
+
+def _num(e: Any) -> complex:
+    return complex(sympy.N(e, 30))
+
+
+def eigenvalues(m: Any, *, cutoff: int = EXACT_CUTOFF, tol: float = 1e-9) -> Spectrum:
+    """Eigenvalues of a square matrix, exactly where possible (see the module docstring).
+
+    Parameters
+    ----------
+    m : square matrix (nested lists, numpy array, sympy matrix; ints/Fractions for exact)
+    cutoff : int
+        Largest size of a general rational matrix solved exactly with sympy; larger ones (and
+        irrational or float input) use numpy and are flagged ``exact=False``.
+    tol : float
+        Tolerance of the numpy fallback when deciding "negative" and "non-real".
+
+    Examples
+    --------
+    >>> from fractions import Fraction as F
+    >>> s = eigenvalues([[F(1, 2), F(1, 2)], [F(1, 2), F(1, 2)]])
+    >>> s.method, s.values, s.all_nonnegative_real
+    ('charpoly', (0, 1), True)
+    >>> eigenvalues([[0.0, -1.0], [1.0, 0.0]]).exact
+    False
+    """
+    a, exact = as_matrix(m, name="matrix")
+    n = a.shape[0]
+    if exact:
+        perm = _perm_of(a)
+        if perm is not None:
+            vals, neg, nonreal = [], 0, 0
+            for L in _cycle_lengths(perm):
+                vals += [_root_of_unity(k, L) for k in range(L)]
+                neg += int(L % 2 == 0)
+                nonreal += L - 1 - int(L % 2 == 0)
+            return Spectrum(tuple(vals), tuple(_num(v) for v in vals), True, "permutation",
+                            neg, nonreal)
+        upper = all(a[i, j] == 0 for i in range(n) for j in range(i))
+        lower = all(a[i, j] == 0 for i in range(n) for j in range(i + 1, n))
+        if upper or lower:
+            vals = [sympy.Rational(a[i, i].numerator, a[i, i].denominator) for i in range(n)]
+            return Spectrum(tuple(vals), tuple(complex(float(v)) for v in vals), True,
+                            "triangular", sum(1 for v in vals if v < 0), 0)
+        if n <= cutoff:
+            return _charpoly_spectrum(a)
+    f = to_float(a)
+    ev = np.linalg.eigvals(f)
+    scale = max(1.0, float(np.abs(ev).max()) if len(ev) else 1.0)
+    nonreal = [abs(z.imag) > tol * scale for z in ev]
+    neg = [(not nr) and z.real < -tol * scale for z, nr in zip(ev, nonreal)]
+    vals = tuple(complex(z) for z in ev)
+    return Spectrum(vals, vals, False, "numpy", int(sum(neg)), int(sum(nonreal)))
+
+
+def _charpoly_spectrum(a: np.ndarray) -> Spectrum:
+    n = a.shape[0]
+    mat = sympy.Matrix(n, n, lambda i, j: sympy.Rational(a[i, j].numerator, a[i, j].denominator))
+    poly = sympy.Poly(mat.charpoly(_X).as_expr(), _X, domain=sympy.QQ)
+    _, parts = poly.sqf_list()
+    pairs: list[tuple[Any, complex]] = []
+    neg = nonreal = 0
+    for part, mult in parts:
+        deg = part.degree()
+        n_real = part.count_roots()
+        n_neg = part.count_roots(None, 0) - int(part.eval(0) == 0)
+        neg += mult * n_neg
+        nonreal += mult * (deg - n_real)
+        if deg <= 2:
+            roots = sympy.roots(part, multiple=True)
+            approx = [_num(r) for r in roots]
+        else:
+            # CRootOf objects (exact); their canonical order -- real roots ascending, then
+            # complex ones by real part, then imaginary part -- is also the order of nroots.
+            roots = part.all_roots()
+            approx = _nroots(part)
+        pairs += list(zip(roots, approx)) * mult
+    pairs.sort(key=lambda p: (p[1].real, p[1].imag))
+    return Spectrum(tuple(v for v, _ in pairs), tuple(z for _, z in pairs), True, "charpoly",
+                    neg, nonreal)
+
+
+def _nroots(part: sympy.Poly) -> list[complex]:
+    try:
+        return [complex(z) for z in part.nroots(n=17, maxsteps=200)]
+    except (NoConvergence, sympy.polys.polyerrors.PolynomialError):
+        roots = np.roots([float(c) for c in part.all_coeffs()])
+        return sorted((complex(z) for z in roots),
+                      key=lambda z: (abs(z.imag) > 1e-12, z.real, z.imag))
+
+
+# ----------------------------------------------------------------------------- reports
+
+
+@dataclass(frozen=True)
+class MatrixSpectrum:
+    """The spectrum of ``A(w)`` for a word ``w`` of tokens (one token: ``A(x)`` itself).
+
+    ``norm_at_most_one`` is decided exactly for rational matrices (``I - A^T A`` positive
+    semidefinite), to tolerance otherwise.
+    """
+
+    word: tuple[str, ...]
+    spectrum: Spectrum
+    norm_at_most_one: bool
+
+
+@dataclass(frozen=True)
+class LayerSpectrum:
+    """One layer: per token and per product word, the spectrum; per token the GH factors'
+    non-trivial eigenvalues (when the layer is given as factors)."""
+
+    layer: int
+    tokens: tuple[MatrixSpectrum, ...]
+    products: tuple[MatrixSpectrum, ...]
+    factor_eigenvalues: dict[str, tuple] | None
+    products_truncated: bool
+
+    @property
+    def all(self) -> tuple[MatrixSpectrum, ...]:
+        return self.tokens + self.products
+
+
+@dataclass(frozen=True)
+class SpectrumReport:
+    """What :func:`check_spectrum` found, over every layer, token and product word.
+
+    Attributes
+    ----------
+    layers : tuple of :class:`LayerSpectrum`
+    min_real : float
+        Smallest real part of any eigenvalue (of single tokens and of products).
+    max_abs : float
+        Largest modulus of any eigenvalue.
+    has_negative, has_complex : bool
+        Some ``A(x)`` or product has a negative real / a non-real eigenvalue.
+    tokens_have_negative, tokens_have_complex : bool
+        The same over single tokens only.
+    factors_in_range : bool or None
+        Every GH factor's eigenvalue ``1 - beta ||k||^2`` is in ``[-1, 1]`` (None: the input
+        had no factors, only matrices).
+    norms_at_most_one : bool
+        Every ``A(x)`` (and product) has spectral norm ``<= 1``.
+    in_unit_disk : bool
+        Every eigenvalue has modulus ``<= 1`` (implied exactly by the norm bound; otherwise
+        decided numerically).
+    exact : bool
+        Every spectrum and norm bound was decided exactly.
+    """
+
+    layers: tuple[LayerSpectrum, ...]
+    min_real: float
+    max_abs: float
+    has_negative: bool
+    has_complex: bool
+    tokens_have_negative: bool
+    tokens_have_complex: bool
+    factors_in_range: bool | None
+    norms_at_most_one: bool
+    in_unit_disk: bool
+    exact: bool
+
+    @property
+    def ok(self) -> bool:
+        """Proposition 1's conclusions hold: factors in ``[-1, 1]`` (when known), norms
+        ``<= 1``, eigenvalues in the closed unit disk."""
+        return self.factors_in_range is not False and self.norms_at_most_one and self.in_unit_disk
+
+    @property
+    def tokens_all_nonnegative_real(self) -> bool:
+        """Theorem 1's hypothesis: every ``A(x)`` has only non-negative real eigenvalues."""
+        return not (self.tokens_have_negative or self.tokens_have_complex)
+
+    def summary(self) -> str:
+        """One short line for a table (``statetrack check``).
+
+        >>> check_spectrum({"a": [[0, 1], [1, 0]]}).summary()
+        'eig in [-1, 1] (neg) |eig|<=1 ||A||<=1 exact'
+        """
+        if self.has_complex:
+            where = f"|eig|<={self.max_abs:.3g} complex"
+        else:
+            where = f"eig in [{self.min_real:.3g}, {self.max_abs:.3g}]"
+        parts = [where]
+        if self.has_negative:
+            parts.append("(neg)")
+        parts.append("|eig|<=1" if self.in_unit_disk else "|eig|>1!")
+        parts.append("||A||<=1" if self.norms_at_most_one else "||A||>1!")
+        if self.factors_in_range is False:
+            parts.append("GH factor outside [-1,1]!")
+        parts.append("exact" if self.exact else "numeric")
+        return " ".join(parts)
+
+
+def _layers_of(model: Any) -> list[tuple[tuple[str, ...], dict[str, np.ndarray], dict | None]]:
+    """Normalize the accepted inputs to ``[(tokens, {token: matrix}, {token: factors}|None)]``."""
+    if hasattr(model, "layers") and hasattr(model, "alphabet"):  # a constructed LRNN
+        out = []
+        for layer in model.layers:
+            mats, facs = {}, {}
+            for t in layer.tokens:
+                mats[t] = as_matrix(layer.A(t), name=f"A({t!r})")
+                facs[t] = tuple(s.eigenvalue for s in layer.steps[layer.token_index(t)])
+            out.append((tuple(layer.tokens), mats, facs))
+        return out
+    if isinstance(model, Mapping):
+        return [_layer_from_mapping(model, 0)]
+    if isinstance(model, (list, tuple)) and model and all(isinstance(x, Mapping) for x in model):
+        return [_layer_from_mapping(x, i) for i, x in enumerate(model)]
+    raise MatrixInputError(
+        f"check_spectrum takes a constructed LRNN, a mapping token -> matrix (or -> list of GH "
+        f"factors), or a list of such mappings (one per layer); got {type(model).__name__}")
+
+
+def _layer_from_mapping(mp: Mapping, li: int):
+    if not mp:
+        raise MatrixInputError(f"layer {li}: the mapping of tokens to matrices is empty")
+    mats, facs = {}, {}
+    any_factors = False
+    for t, v in mp.items():
+        name = f"layer {li}, A({t!r})"
+        if _is_factor_list(v):
+            fs = [as_factor(f) for f in v]
+            any_factors = True
+            if not fs:
+                raise MatrixInputError(f"{name}: an empty factor list has no dimension")
+            m = multiply(fs)
+            mats[str(t)] = (m, m.dtype == object)
+            facs[str(t)] = tuple(f.eigenvalue for f in fs)
+        else:
+            mats[str(t)] = as_matrix(v, name=name)
+            facs[str(t)] = ()
+    sizes = {m.shape for m, _ in mats.values()}
+    if len(sizes) != 1:
+        raise MatrixInputError(f"layer {li}: the matrices have different shapes {sorted(sizes)}")
+    return tuple(mats), mats, (facs if any_factors else None)
+
+
+def _is_factor_list(v: Any) -> bool:
+    if isinstance(v, (np.ndarray,)) or type(v).__module__.startswith("sympy"):
+        return False
+    try:
+        items = list(v)
+    except TypeError:
+        return False
+    return all(isinstance(x, GHFactor) or (hasattr(x, "key") and hasattr(x, "beta"))
+               or (isinstance(x, tuple) and len(x) == 2 and not np.isscalar(x[0]))
+               for x in items)
+
+
+def _factor_in_range(e: Any) -> bool:
+    if isinstance(e, (Fraction, int)):
+        return -1 <= e <= 1
+    if isinstance(e, float):
+        return -1 - 1e-12 <= e <= 1 + 1e-12
+    v = sympy.N(e, 40)
+    return bool(-1 - sympy.Float("1e-35") <= v <= 1 + sympy.Float("1e-35"))
+
+
+def check_spectrum(model: Any, *, word_length: int = 2, max_products: int = 256,
+                   cutoff: int = EXACT_CUTOFF, tol: float = 1e-10) -> SpectrumReport:
+    """Eigenvalues and norms of every ``A(x)`` and of products of up to ``word_length`` tokens.
+
+    Parameters
+    ----------
+    model : constructed LRNN, or mapping token -> matrix / list of GH factors, or a list of
+        such mappings (one per layer)
+    word_length : int
+        Products ``A(w) = A(w_L) ... A(w_1)`` (``w_1`` applied first) of every word of length
+        2 .. ``word_length`` are checked too, deduplicated by value (Theorem 2 looks at products
+        of up to ``2^(i-1)`` matrices in layer ``i``).
+    max_products : int
+        Cap on the number of distinct product matrices per layer
+        (:attr:`LayerSpectrum.products_truncated` says if it was hit).
+    cutoff : int
+        See :func:`eigenvalues`.
+    tol : float
+        Tolerance of float norm checks and of the numeric unit-disk check.
+
+    Examples
+    --------
+    >>> from fractions import Fraction as F
+    >>> from statetrack.theory.factorization import GHFactor
+    >>> r = check_spectrum({"a": [GHFactor((1, 0), F(1, 2))], "b": [GHFactor((1, 1), F(1, 4))]})
+    >>> r.factors_in_range, r.tokens_all_nonnegative_real, r.exact
+    (True, True, True)
+    >>> check_spectrum({"a": [[2, 0], [0, 1]]}).ok
+    False
+    """
+    if word_length < 1:
+        raise MatrixInputError(f"word_length must be >= 1, got {word_length}")
+    layers = _layers_of(model)
+    reports = []
+    for li, (tokens, mats, facs) in enumerate(layers):
+        tok_specs = []
+        for t in tokens:
+            m, ex = mats[t]
+            tok_specs.append(MatrixSpectrum((t,), eigenvalues(m, cutoff=cutoff),
+                                            norm_at_most_one(m, ex, tol)))
+        prods: list[MatrixSpectrum] = []
+        seen = {_key(mats[t][0]) for t in tokens}
+        truncated = False
+        for L in range(2, word_length + 1):
+            for w in itertools.product(tokens, repeat=L):
+                m = mats[w[0]][0]
+                ex = mats[w[0]][1]
+                for t in w[1:]:
+                    b, bex = mats[t]
+                    if ex and bex:
+                        m = b.dot(m)
+                    else:
+                        m = to_float(b).dot(to_float(m))
+                        ex = False
+                k = _key(m)
+                if k in seen:
+                    continue
+                if len(prods) >= max_products:
+                    truncated = True
+                    break
+                seen.add(k)
+                prods.append(MatrixSpectrum(w, eigenvalues(m, cutoff=cutoff),
+                                            norm_at_most_one(m, ex, tol)))
+            if truncated:
+                break
+        fe = None if facs is None else {t: facs[t] for t in tokens}
+        reports.append(LayerSpectrum(li, tuple(tok_specs), tuple(prods), fe, truncated))
+    every = [ms for r in reports for ms in r.all]
+    toks = [ms for r in reports for ms in r.tokens]
+    factor_vals = [e for r in reports if r.factor_eigenvalues is not None
+                   for es in r.factor_eigenvalues.values() for e in es]
+    has_factors = any(r.factor_eigenvalues is not None for r in reports)
+    norms = all(ms.norm_at_most_one for ms in every)
+    max_abs = max(ms.spectrum.max_abs for ms in every)
+    exact = all(ms.spectrum.exact for ms in every) and all(
+        mats[t][1] for _, mats, _ in layers for t in mats)
+    return SpectrumReport(
+        layers=tuple(reports),
+        min_real=min(ms.spectrum.min_real for ms in every),
+        max_abs=max_abs,
+        has_negative=any(ms.spectrum.has_negative for ms in every),
+        has_complex=any(ms.spectrum.has_complex for ms in every),
+        tokens_have_negative=any(ms.spectrum.has_negative for ms in toks),
+        tokens_have_complex=any(ms.spectrum.has_complex for ms in toks),
+        factors_in_range=(all(_factor_in_range(e) for e in factor_vals) if has_factors else None),
+        norms_at_most_one=norms,
+        in_unit_disk=norms or max_abs <= 1 + tol,
+        exact=exact,
+    )
+
+
+def _key(m: np.ndarray) -> bytes | tuple:
+    if m.dtype == object:
+        return tuple(m.ravel().tolist())
+    return np.round(m, 12).tobytes()
