@@ -92,3 +92,20 @@ class FamilyParameterError(AutomatonError):
         if spec and column is not None:
             text += f"\n  {spec}\n  {' ' * (column - 1)}^"
         super().__init__(text)
+
+
+class TransformationError(AutomatonError):
+    """A transformation (or a set of generators) is malformed: not a 1-D integer array,
+    lengths that disagree, or values outside ``0 .. n - 1``."""
+
+
+class NotInMonoidError(AutomatonError, KeyError):
+    """A transformation is well formed but is not an element of the monoid asked."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ElementIndexError(AutomatonError, IndexError):
+    """An element index of a :class:`~statetrack.automata.monoid.TransitionMonoid` is out of
+    range."""
