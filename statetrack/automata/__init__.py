@@ -1,10 +1,13 @@
-"""Deterministic finite automata: build, minimize, compare, serialize, draw.
+"""Deterministic finite automata: build, minimize, compare, classify, serialize, draw.
 
->>> from statetrack.automata import DFA
+>>> from statetrack.automata import DFA, families, classify
 >>> DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01").accepts("111")
 True
+>>> classify(families.get("symmetric(4)")).short()
+'group(24)'
 """
 
+from . import families
 from .dfa import DFA, RunResult
 from .errors import (
     AcceptingStatesError,
@@ -12,20 +15,28 @@ from .errors import (
     AutomatonError,
     AutomatonLabelError,
     AutomatonSizeError,
+    ElementIndexError,
+    FamilyParameterError,
     MonoidLimitError,
+    NotInMonoidError,
     RegexError,
     SerializationError,
     StartStateError,
+    TransformationError,
     TransitionShapeError,
     TransitionTargetError,
     UnknownLanguageError,
     UnknownSymbolError,
 )
+from .monoid import MaximalSubgroup, MonoidClass, TransitionMonoid, classify, compose, transition_monoid
 
 __all__ = [
-    "DFA", "RunResult",
+    "DFA", "RunResult", "families",
+    "transition_monoid", "classify", "compose", "TransitionMonoid", "MonoidClass",
+    "MaximalSubgroup",
     "AcceptingStatesError", "AlphabetError", "AutomatonError", "AutomatonLabelError",
-    "AutomatonSizeError", "MonoidLimitError", "RegexError", "SerializationError",
-    "StartStateError", "TransitionShapeError", "TransitionTargetError",
+    "AutomatonSizeError", "ElementIndexError", "FamilyParameterError", "MonoidLimitError",
+    "NotInMonoidError", "RegexError", "SerializationError", "StartStateError",
+    "TransformationError", "TransitionShapeError", "TransitionTargetError",
     "UnknownLanguageError", "UnknownSymbolError",
 ]
