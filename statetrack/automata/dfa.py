@@ -146,6 +146,10 @@ class DFA:
         self._index = {s: i for i, s in enumerate(self._alphabet)}
         self._single_char = all(len(s) == 1 for s in self._alphabet)
         if labels is not None:
+            if isinstance(labels, str) or not isinstance(labels, Iterable):
+                raise AutomatonLabelError(
+                    f"labels must be a sequence of {n} strings, got {type(labels).__name__}"
+                )
             labels = tuple(str(x) for x in labels)
             if len(labels) != n:
                 raise AutomatonLabelError(f"labels has {len(labels)} entries for {n} states")
@@ -289,6 +293,11 @@ class DFA:
             return out
         if isinstance(word, str):
             word = list(word) if self._single_char else word.split()
+        elif not isinstance(word, Sequence):
+            raise TypeError(
+                f"a word must be a str, a sequence of symbols or symbol indices, or a 1-D "
+                f"integer array; got {type(word).__name__}"
+            )
         out = np.empty(len(word), dtype=np.int64)
         index = self._index
         for i, s in enumerate(word):
@@ -305,20 +314,30 @@ class DFA:
 
     def decode(self, indices: Iterable[int]) -> tuple[str, ...]:
         """Symbol indices back to a tuple of symbols."""
-        return tuple(self._alphabet[int(i)] for i in indices)
+        return tuple(self._alphabet[self.symbol_index(i)] for i in indices)
 
     def format_word(self, word: Any) -> str:
         """A word as display text: concatenated for one-character symbols, else spaced."""
         syms = self.decode(self.encode(word))
         return "".join(syms) if self._single_char else " ".join(syms)
 
+    def _state(self, state: Any, what: str = "state") -> int:
+        """``state`` as an int in range, else :class:`StartStateError`."""
+        if isinstance(state, (bool, np.bool_)) or not isinstance(state, (int, np.integer)):
+            raise StartStateError(f"{what} must be an int, got {type(state).__name__}")
+        if not 0 <= int(state) < self.n_states:
+            raise StartStateError(
+                f"{what} {int(state)} is not a state (states are 0..{self.n_states - 1})"
+            )
+        return int(state)
+
     def step(self, state: int, symbol: str | int) -> int:
         """``delta(state, symbol)`` (``-1`` if missing)."""
-        return int(self._delta[state, self.symbol_index(symbol)])
+        return int(self._delta[self._state(state), self.symbol_index(symbol)])
 
     def final_state(self, word: Any, state: int | None = None) -> int:
         """State reached from ``state`` (default: start) after ``word``; -1 if it falls off."""
-        q = self._start if state is None else int(state)
+        q = self._start if state is None else self._state(state)
         delta = self._delta
         for a in self.encode(word):
             q = int(delta[q, a])
@@ -360,7 +379,8 @@ class DFA:
         table = np.vstack([np.where(self._delta < 0, dead, self._delta),
                            np.full((1, self.n_symbols), dead, dtype=np.int64)])
         states = np.full((n_words, L + 1), -1, dtype=np.int64)
-        cur = np.full(n_words, self._start if start is None else int(start), dtype=np.int64)
+        cur = np.full(n_words, self._start if start is None else self._state(start, "start"),
+                      dtype=np.int64)
         states[:, 0] = cur
         for t in range(L):
             live = t < lengths
@@ -448,9 +468,7 @@ class DFA:
 
         dfa = self.complete().canonical()
         blocks = minimal_partition(dfa._delta, dfa._accepting)
-        n_blocks = int(blocks.max()) + 1
-        rep = np.zeros(n_blocks, dtype=np.int64)
-        rep[blocks[::-1]] = np.arange(dfa.n_states)[::-1]  # smallest member of each block
+        _, rep = np.unique(blocks, return_index=True)  # smallest member of each block
         delta = blocks[dfa._delta[rep]]
         return DFA(delta, int(blocks[dfa._start]), dfa._accepting[rep], dfa._alphabet).canonical()
 
@@ -484,6 +502,7 @@ class DFA:
         >>> even.distinguishing_word(even.minimize()) is None
         True
         """
+        self._aligned(other)  # type and alphabet check first
         a, b = self.complete(), other.complete()
         da, db = a._delta, a._aligned(b)
         acc_a, acc_b = a._accepting, b._accepting
@@ -519,6 +538,7 @@ class DFA:
 
     def product(self, other: "DFA", accept: Callable[[bool, bool], bool]) -> "DFA":
         """Reachable product automaton, accepting where ``accept(in_self, in_other)``."""
+        self._aligned(other)  # type and alphabet check first
         a, b = self.complete(), other.complete()
         db = a._aligned(b)
         pairs = {}
@@ -660,12 +680,20 @@ class DFA:
                 )
         if not all(isinstance(x, int) and not isinstance(x, bool) for x in d["accepting"]):
             raise SerializationError(f"{source}: field 'accepting' must list state indices")
+        labels = d.get("labels")
+        if labels is not None and not (isinstance(labels, list)
+                                       and all(isinstance(x, str) for x in labels)):
+            raise SerializationError(f"{source}: field 'labels' must be a list of strings")
         try:
             delta = np.array(rows, dtype=np.int64).reshape(n, k)
             return cls(delta, d["start"], np.array(d["accepting"], dtype=np.int64),
-                       d["alphabet"], labels=d.get("labels"))
+                       d["alphabet"], labels=labels)
         except SerializationError:
             raise
+        except OverflowError as e:
+            raise SerializationError(
+                f"{source}: an integer in 'transitions' or 'accepting' does not fit in 64 bits"
+            ) from e
         except (ValueError, TypeError) as e:
             raise SerializationError(f"{source}: {e}") from e
 
@@ -693,6 +721,10 @@ class DFA:
                     text = f.read()
             except OSError as e:
                 raise SerializationError(f"{source}: cannot read ({e.strerror})") from e
+            except UnicodeDecodeError as e:
+                raise SerializationError(
+                    f"{source}: not UTF-8 text (byte {e.start}: {e.reason})"
+                ) from e
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
@@ -763,7 +795,9 @@ class DFA:
         from matplotlib.patches import Circle, FancyArrowPatch
 
         if self.n_states > max_states:
-            raise ValueError(f"{self.n_states} states is too many to draw (max_states={max_states})")
+            raise AutomatonSizeError(
+                f"{self.n_states} states is too many to draw (max_states={max_states})"
+            )
         if ax is None:
             _, ax = plt.subplots(figsize=(1.6 + 1.1 * min(self.n_states, 12),) * 2)
         g = nx.DiGraph()
@@ -836,6 +870,10 @@ def _check_alphabet(alphabet: Any, k: int | None) -> tuple[str, ...]:
         if k is None:
             raise AlphabetError("an alphabet is required")
         alphabet = [str(i) for i in range(k)]
+    if isinstance(alphabet, (int, float)) or not isinstance(alphabet, Iterable):
+        raise AlphabetError(
+            f"the alphabet must be a sequence of strings, got {type(alphabet).__name__}"
+        )
     alphabet = tuple(alphabet)
     if not alphabet:
         raise AlphabetError("the alphabet is empty")
@@ -856,6 +894,11 @@ def _check_alphabet(alphabet: Any, k: int | None) -> tuple[str, ...]:
 
 
 def _check_accepting(accepting: Any, n: int) -> np.ndarray:
+    if not isinstance(accepting, (np.ndarray, Iterable)) or isinstance(accepting, str):
+        raise AcceptingStatesError(
+            f"accepting must be a boolean mask or a list of state indices, got "
+            f"{type(accepting).__name__}"
+        )
     arr = np.asarray(list(accepting) if not isinstance(accepting, np.ndarray) else accepting)
     if arr.dtype == bool:
         if arr.shape != (n,):

@@ -75,6 +75,10 @@ class AutomatonLabelError(AutomatonError):
     """State labels do not match the number of states."""
 
 
+class StrategyArgumentError(AutomatonError):
+    """A hypothesis strategy of :mod:`statetrack.automata.strategies` got inconsistent bounds."""
+
+
 class FamilyParameterError(AutomatonError):
     """A family of :mod:`statetrack.automata.families` got a bad parameter or a bad spec.
 
