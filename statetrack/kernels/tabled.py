@@ -1,0 +1,675 @@
+r"""The construction path: DeltaProduct with per-symbol tables gathered inside the kernel.
+
+A constructed LRNN's keys, betas and values depend only on the input *symbol*, so instead of
+dense ``[B, T*n_h, H, K]`` tensors this path reads int symbol ids ``[B, T]`` and small tables
+
+* ``key_table``   ``[n_symbols, n_h, K]`` or ``[n_symbols, n_h, H, K]``,
+* ``beta_table``  ``[n_symbols, n_h]``    or ``[n_symbols, n_h, H]``,
+* ``value_table`` ``[n_symbols, n_h, V]`` or ``[n_symbols, n_h, H, V]``,
+
+(the forms without ``H`` are shared by every head) and gathers the rows of the current
+symbol in the kernel. The recurrence is the one of
+:func:`statetrack.kernels.reference.delta_product_ref` without a gate: for token ``t`` with
+symbol ``x = symbols[b, t]`` and ``j = 0 .. n_h - 1``::
+
+    S <- S - beta[x, j] k[x, j] (k[x, j]^T S) + beta[x, j] k[x, j] v[x, j]^T
+
+Tests prove it equals :func:`~statetrack.kernels.recurrent.fused_recurrent_delta_product` on
+the gathered dense tensors. Keys are not normalized; constructions use integer keys with
+``beta ||k||^2`` in [0, 2], exact in any binary float format (the tables may be bfloat16;
+the state is float32, float64 for float64 tables).
+
+What comes back (memory-sane by default)
+----------------------------------------
+* the final state ``[B, H, K, V]`` (always);
+* ``output="o"``: the readout ``o_t = S_t^T (scale q)`` for a fixed query ``q``
+  (``[K]`` or ``[H, K]``), ``[B, T, H, V]`` float32;
+* ``output="code"``: the index of the nearest code (``codes`` ``[C, V]`` or ``[H, C, V]``,
+  squared Euclidean distance, first index on ties) to ``o_t``, ``[B, T, H]`` int32: four
+  bytes a position, the readout class of :class:`statetrack.constructions.lrnn.Readout`;
+* ``output="none"``: only the final state;
+* ``return_states=True``: every state ``[B, T, H, K, V]`` (large: only on request).
+
+Time-parallel evaluation (chunks)
+---------------------------------
+The serial chain of a sequence is the bottleneck when there are few sequences and many
+tokens. With ``chunk_size = L < T`` the path splits each sequence into ``NC = ceil(T / L)``
+chunks and runs three kernels:
+
+1. *summary*, one program per (sequence, head, chunk): a token acts affinely,
+   ``S <- A_x S + B_x``, so the chunk's composite map ``S <- M_c S + C_c`` is obtained by
+   running the same recurrence on the augmented state ``[M | C]`` (``K x (K + V)``) from
+   ``[I | 0]``, with values ``[0 | v]`` (the identity columns see value 0);
+2. *scan*, one program per (sequence, head): ``S_{c+1} = M_c S_c + C_c`` over the chunks
+   (float32 ``tl.dot`` in IEEE mode), storing each chunk's start state and the final state;
+3. *run*, one program per (sequence, head, chunk): the recurrence from the chunk's start
+   state, writing the per-position outputs (skipped when ``output="none"`` and no states
+   are requested).
+
+The work is about ``(K + V) / V + 1`` times the sequential work, in exchange for ``NC``
+times the parallelism. For integer constructions every ``M_c``, ``C_c`` and state is a
+small-integer matrix, so the chunked result is bit-identical to the sequential one; for
+general float inputs it is the same function with a different rounding order.
+``chunk_size=None`` picks a size from the number of sequences (:func:`choose_chunk`).
+
+Examples
+--------
+Parity (one-hot state ``K = 2``, ``V = 1``; '1' swaps, '0' is the identity):
+
+>>> import torch
+>>> from statetrack.kernels.tabled import run_tabled
+>>> keys = torch.tensor([[[0.0, 0.0]], [[1.0, -1.0]]])      # [2 symbols, n_h=1, K=2]
+>>> betas = torch.tensor([[0.0], [1.0]])                     # [2, 1]
+>>> values = torch.zeros(2, 1, 1)                            # [2, 1, V=1]
+>>> words = torch.tensor([[1, 1, 0, 1, 0]])
+>>> res = run_tabled(words, keys, betas, values,
+...                  initial_state=torch.tensor([[[1.0], [0.0]]]),   # [H=1, K, V]
+...                  query=torch.tensor([0.0, 1.0]), output="o")
+>>> res.o[0, :, 0, 0].tolist(), res.final_state.flatten().tolist()
+([1.0, 0.0, 0.0, 1.0, 1.0], [0.0, 1.0])
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from statetrack.kernels._checks import (
+    FLOAT_DTYPES,
+    check_beta_range,
+    check_finite,
+    check_out_buffer,
+    check_same_device,
+    check_scale,
+    check_shape,
+    check_symbols,
+    check_tensor,
+    state_dtype_for,
+)
+from statetrack.kernels._triton import INTERPRET, require_runnable, tl, triton
+from statetrack.kernels.errors import KernelInputError, KernelShapeError
+
+__all__ = ["run_tabled", "TabledResult", "choose_chunk", "gather_tables", "MAX_KV"]
+
+#: Largest K and V of the tabled path (state in registers, K + V columns in the summary).
+MAX_KV = 64
+
+
+@dataclass(frozen=True)
+class TabledResult:
+    """What :func:`run_tabled` returns.
+
+    Attributes
+    ----------
+    final_state : torch.Tensor
+        ``[B, H, K, V]`` float32 (float64 for float64 tables).
+    o : torch.Tensor or None
+        ``[B, T, H, V]`` readouts ``S_t^T (scale q)`` (``output="o"``).
+    code : torch.Tensor or None
+        ``[B, T, H]`` int32 nearest-code indices (``output="code"``).
+    states : torch.Tensor or None
+        ``[B, T, H, K, V]`` states after each token (``return_states=True``).
+    chunk_size : int
+        Tokens per chunk actually used (``T`` means sequential).
+    """
+
+    final_state: torch.Tensor
+    o: torch.Tensor | None
+    code: torch.Tensor | None
+    states: torch.Tensor | None
+    chunk_size: int
+
+
+def choose_chunk(B: int, H: int, T: int, *, device: torch.device | None = None) -> int:
+    """Tokens per chunk: sequential unless there are too few sequences to fill the GPU.
+
+    With ``P = B * H`` serial chains, a GPU wants several thousand of them; below 4096
+    chains the sequence is cut into ``ceil(4096 / P)`` chunks of at least 256 tokens. Under
+    the interpreter (CPU) the run is sequential (least work).
+
+    Examples
+    --------
+    >>> import torch
+    >>> cuda = torch.device("cuda")
+    >>> choose_chunk(1024, 1, 4096, device=cuda), choose_chunk(64, 1, 65536, device=cuda)
+    (1024, 1024)
+    >>> choose_chunk(8192, 1, 4096, device=cuda), choose_chunk(2, 1, 100, device=cuda)
+    (4096, 100)
+    """
+    T = max(int(T), 1)
+    if device is not None and device.type != "cuda":
+        return T
+    P = max(1, B * H)
+    nc = min(math.ceil(4096 / P), max(1, T // 256))
+    return max(1, math.ceil(T / nc))
+
+
+def gather_tables(symbols: torch.Tensor, key_table: torch.Tensor, beta_table: torch.Tensor,
+                  value_table: torch.Tensor, H: int | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Dense ``k``, ``v``, ``beta`` (fla layout) of a tabled run, for the general kernels.
+
+    Parameters
+    ----------
+    symbols : torch.Tensor
+        ``[B, T]`` integer ids.
+    key_table, beta_table, value_table : torch.Tensor
+        As in :func:`run_tabled`.
+    H : int, optional
+        Heads, when the tables have no head axis (default 1).
+
+    Returns
+    -------
+    k, v, beta : torch.Tensor
+        ``[B, T*n_h, H, K]``, ``[B, T*n_h, H, V]``, ``[B, T*n_h, H]``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> k, v, b = gather_tables(torch.tensor([[1, 0]]), torch.eye(2).view(2, 1, 2),
+    ...                         torch.tensor([[0.5], [1.0]]), torch.ones(2, 1, 3))
+    >>> k.shape, v.shape, b.flatten().tolist()
+    (torch.Size([1, 2, 1, 2]), torch.Size([1, 2, 1, 3]), [1.0, 0.5])
+    """
+    kt, bt, vt, Ht = _normalize_tables(key_table, beta_table, value_table, H)
+    B, T = symbols.shape
+    n_h = kt.shape[1]
+    idx = symbols.long()
+    k = kt[idx].reshape(B, T * n_h, Ht, kt.shape[-1])
+    v = vt[idx].reshape(B, T * n_h, Ht, vt.shape[-1])
+    beta = bt[idx].reshape(B, T * n_h, Ht)
+    return k, v, beta
+
+
+def _normalize_tables(key_table, beta_table, value_table, H):
+    """Bring the tables to ``[S, n_h, H, K]``, ``[S, n_h, H]``, ``[S, n_h, H, V]`` (views)."""
+    if key_table.ndim == 3:
+        Ht = 1 if H is None else H
+        kt = key_table[:, :, None, :].expand(-1, -1, Ht, -1)
+        bt = beta_table[:, :, None].expand(-1, -1, Ht)
+        vt = value_table[:, :, None, :].expand(-1, -1, Ht, -1)
+    else:
+        Ht = key_table.shape[2]
+        kt, bt, vt = key_table, beta_table, value_table
+    return kt, bt, vt, Ht
+
+
+# ----------------------------------------------------------------------------- kernels
+
+
+@triton.jit
+def _token_rows(kt, bt, vt, x, i_h, o_j, o_k, o_c, c_off,
+                HT: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr):
+    # the n_h rows of symbol x for head i_h (HT == 1: tables shared by the heads)
+    # returns keys [NHP, BK], betas [NHP], values [NHP, BC] placed at columns c_off..c_off+V
+    h = i_h % HT
+    row = (x * NH + o_j) * HT + h                                     # [NHP]
+    m_j = o_j < NH
+    b_k = tl.load(kt + row[:, None] * K + o_k[None, :],
+                  mask=m_j[:, None] & (o_k < K)[None, :], other=0)
+    b_b = tl.load(bt + row, mask=m_j, other=0)
+    col = o_c - c_off
+    b_v = tl.load(vt + row[:, None] * V + col[None, :],
+                  mask=m_j[:, None] & ((col >= 0) & (col < V))[None, :], other=0)
+    return b_k, b_b, b_v
+
+
+@triton.jit
+def _token_step(b_s, b_k, b_b, b_v, o_j, NH: tl.constexpr, ACC: tl.constexpr):
+    # n_h GH sub-steps of one token on the state tile b_s [BK, BC]
+    for j in tl.static_range(NH):
+        sel = o_j == j
+        k_j = tl.sum(tl.where(sel[:, None], b_k, 0), axis=0).to(ACC)     # [BK]
+        v_j = tl.sum(tl.where(sel[:, None], b_v, 0), axis=0).to(ACC)     # [BC]
+        beta_j = tl.sum(tl.where(sel, b_b, 0), axis=0).to(ACC)
+        w = tl.sum(b_s * k_j[:, None], axis=0)                           # S^T k  [BC]
+        b_s += (beta_j * k_j)[:, None] * (v_j - w)[None, :]
+    return b_s
+
+
+@triton.jit
+def _tabled_run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht,
+                       scale, T, L,
+                       H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
+                       NH: tl.constexpr, NHP: tl.constexpr, BK: tl.constexpr,
+                       BV: tl.constexpr, C: tl.constexpr, BCC: tl.constexpr,
+                       H0_MODE: tl.constexpr, OUT_O: tl.constexpr, OUT_CODE: tl.constexpr,
+                       STORE_STATES: tl.constexpr, STORE_HT: tl.constexpr,
+                       ACC: tl.constexpr):
+    # one program per (sequence*head, chunk): run tokens [c*L, min(T, (c+1)*L))
+    i_bh = tl.program_id(0).to(tl.int64)
+    i_c = tl.program_id(1).to(tl.int64)
+    NC = tl.cdiv(T, L)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    o_k = tl.arange(0, BK)
+    o_v = tl.arange(0, BV)
+    o_j = tl.arange(0, NHP)
+    m_k = o_k < K
+    m_v = o_v < V
+    m_h = m_k[:, None] & m_v[None, :]
+    t0 = i_c * L
+    n_tok = tl.minimum(L, T - t0)
+
+    b_s = tl.zeros([BK, BV], dtype=ACC)
+    if H0_MODE == 1:        # [B, H, K, V]
+        b_s += tl.load(h0 + i_bh * K * V + o_k[:, None] * V + o_v[None, :], mask=m_h,
+                       other=0).to(ACC)
+    if H0_MODE == 2:        # [H, K, V], shared by the batch
+        b_s += tl.load(h0 + i_h * K * V + o_k[:, None] * V + o_v[None, :], mask=m_h,
+                       other=0).to(ACC)
+    if H0_MODE == 3:        # chunk start states [B*H, NC, K, V]
+        b_s += tl.load(starts + (i_bh * NC + i_c) * K * V + o_k[:, None] * V + o_v[None, :],
+                       mask=m_h, other=0).to(ACC)
+
+    if OUT_O or OUT_CODE:
+        b_q = tl.load(qv + i_h * K + o_k, mask=m_k, other=0).to(ACC) * scale
+    if OUT_CODE:
+        o_cc = tl.arange(0, BCC)
+        m_cc = o_cc < C
+        b_codes = tl.load(codes + (i_h * C + o_cc[:, None]) * V + o_v[None, :],
+                          mask=m_cc[:, None] & m_v[None, :], other=0).to(ACC)
+
+    p_sym = sym + i_b * T + t0
+    p_o = o + ((i_b * T + t0) * H + i_h) * V + o_v
+    p_cls = cls + (i_b * T + t0) * H + i_h
+    p_st = states + ((i_b * T + t0) * H + i_h) * K * V + o_k[:, None] * V + o_v[None, :]
+
+    # two-deep software pipeline: symbol of t+2 and table rows of t+1 load during step t
+    x0 = tl.load(p_sym).to(tl.int64)
+    x1 = tl.load(p_sym + 1, mask=1 < n_tok, other=0).to(tl.int64)
+    c_k, c_b, c_v = _token_rows(kt, bt, vt, x0, i_h, o_j, o_k, o_v, 0, HT, K, V, NH)
+    for t in range(0, n_tok):
+        x2 = tl.load(p_sym + 2, mask=t + 2 < n_tok, other=0).to(tl.int64)
+        n_k, n_b, n_v = _token_rows(kt, bt, vt, x1, i_h, o_j, o_k, o_v, 0, HT, K, V, NH)
+        b_s = _token_step(b_s, c_k, c_b, c_v, o_j, NH, ACC)
+        if OUT_O or OUT_CODE:
+            b_o = tl.sum(b_s * b_q[:, None], axis=0)                    # [BV]
+            if OUT_O:
+                tl.store(p_o, b_o.to(p_o.dtype.element_ty), mask=m_v)
+            if OUT_CODE:
+                diff = b_codes - b_o[None, :]
+                dist = tl.sum(diff * diff, axis=1)
+                dist = tl.where(m_cc, dist, float("inf"))
+                tl.store(p_cls, tl.argmin(dist, axis=0).to(tl.int32))
+        if STORE_STATES:
+            tl.store(p_st, b_s.to(p_st.dtype.element_ty), mask=m_h)
+        p_sym += 1
+        p_o += H * V
+        p_cls += H
+        p_st += H * K * V
+        x1 = x2
+        c_k = n_k
+        c_b = n_b
+        c_v = n_v
+
+    if STORE_HT:
+        if i_c == NC - 1:
+            tl.store(ht + i_bh * K * V + o_k[:, None] * V + o_v[None, :],
+                     b_s.to(ht.dtype.element_ty), mask=m_h)
+
+
+@triton.jit
+def _tabled_summary_kernel(sym, kt, bt, vt, summ, T, L,
+                           H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr,
+                           V: tl.constexpr, NH: tl.constexpr, NHP: tl.constexpr,
+                           BK: tl.constexpr, BW: tl.constexpr, ACC: tl.constexpr):
+    # composite affine map [M | C] (K x (K+V)) of one chunk, from [I | 0]
+    i_bh = tl.program_id(0).to(tl.int64)
+    i_c = tl.program_id(1).to(tl.int64)
+    NC = tl.cdiv(T, L)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    o_k = tl.arange(0, BK)
+    o_w = tl.arange(0, BW)
+    o_j = tl.arange(0, NHP)
+    t0 = i_c * L
+    n_tok = tl.minimum(L, T - t0)
+    b_s = tl.where(o_k[:, None] == o_w[None, :], 1.0, 0.0).to(ACC)   # [I | 0]
+    p_sym = sym + i_b * T + t0
+    x0 = tl.load(p_sym).to(tl.int64)
+    x1 = tl.load(p_sym + 1, mask=1 < n_tok, other=0).to(tl.int64)
+    c_k, c_b, c_v = _token_rows(kt, bt, vt, x0, i_h, o_j, o_k, o_w, K, HT, K, V, NH)
+    for t in range(0, n_tok):
+        x2 = tl.load(p_sym + 2, mask=t + 2 < n_tok, other=0).to(tl.int64)
+        n_k, n_b, n_v = _token_rows(kt, bt, vt, x1, i_h, o_j, o_k, o_w, K, HT, K, V, NH)
+        b_s = _token_step(b_s, c_k, c_b, c_v, o_j, NH, ACC)
+        p_sym += 1
+        x1 = x2
+        c_k = n_k
+        c_b = n_b
+        c_v = n_v
+    W = K + V
+    p = summ + (i_bh * NC + i_c) * K * W + o_k[:, None] * W + o_w[None, :]
+    tl.store(p, b_s.to(summ.dtype.element_ty), mask=(o_k < K)[:, None] & (o_w < W)[None, :])
+
+
+@triton.jit
+def _tabled_scan_kernel(h0, summ, starts, ht, T, L,
+                        H: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
+                        BD: tl.constexpr, BVD: tl.constexpr, H0_MODE: tl.constexpr,
+                        STORE_STARTS: tl.constexpr, ACC: tl.constexpr):
+    # S_{c+1} = M_c S_c + C_c over the chunks of one (sequence, head)
+    i_bh = tl.program_id(0).to(tl.int64)
+    i_h = i_bh % H
+    NC = tl.cdiv(T, L)
+    o_k = tl.arange(0, BD)
+    o_v = tl.arange(0, BVD)
+    m_k = o_k < K
+    m_v = o_v < V
+    m_h = m_k[:, None] & m_v[None, :]
+    m_m = m_k[:, None] & m_k[None, :]
+    W = K + V
+    b_s = tl.zeros([BD, BVD], dtype=ACC)
+    if H0_MODE == 1:
+        b_s += tl.load(h0 + i_bh * K * V + o_k[:, None] * V + o_v[None, :], mask=m_h,
+                       other=0).to(ACC)
+    if H0_MODE == 2:
+        b_s += tl.load(h0 + i_h * K * V + o_k[:, None] * V + o_v[None, :], mask=m_h,
+                       other=0).to(ACC)
+    p_m = summ + i_bh * NC * K * W + o_k[:, None] * W + o_k[None, :]
+    p_c = summ + i_bh * NC * K * W + o_k[:, None] * W + K + o_v[None, :]
+    p_st = starts + i_bh * NC * K * V + o_k[:, None] * V + o_v[None, :]
+    for c in range(0, NC):
+        if STORE_STARTS:
+            tl.store(p_st, b_s.to(starts.dtype.element_ty), mask=m_h)
+        b_m = tl.load(p_m, mask=m_m, other=0).to(ACC)
+        b_c = tl.load(p_c, mask=m_h, other=0).to(ACC)
+        b_s = tl.dot(b_m, b_s, input_precision="ieee", out_dtype=ACC) + b_c
+        p_m += K * W
+        p_c += K * W
+        p_st += K * V
+    tl.store(ht + i_bh * K * V + o_k[:, None] * V + o_v[None, :],
+             b_s.to(ht.dtype.element_ty), mask=m_h)
+
+
+# ----------------------------------------------------------------------------- API
+
+
+def _pow2(n: int, lo: int = 2) -> int:
+    return max(lo, int(triton.next_power_of_2(max(1, n))))
+
+
+def _warps(elements: int) -> int:
+    return max(1, min(8, elements // 1024))
+
+
+def run_tabled(
+    symbols: torch.Tensor,
+    key_table: torch.Tensor,
+    beta_table: torch.Tensor,
+    value_table: torch.Tensor,
+    *,
+    initial_state: torch.Tensor | None = None,
+    query: torch.Tensor | None = None,
+    codes: torch.Tensor | None = None,
+    scale: float = 1.0,
+    output: str = "o",
+    return_states: bool = False,
+    chunk_size: int | None = None,
+    o_out: torch.Tensor | None = None,
+    code_out: torch.Tensor | None = None,
+    states_out: torch.Tensor | None = None,
+    final_state_out: torch.Tensor | None = None,
+    check_beta: bool = True,
+    check_finite_inputs: bool = False,
+) -> TabledResult:
+    """Run the DeltaProduct recurrence on symbol ids with per-symbol tables (no gradients).
+
+    Parameters
+    ----------
+    symbols : torch.Tensor
+        ``[B, T]`` integer symbol ids in ``0 .. n_symbols - 1`` (any integer dtype).
+    key_table : torch.Tensor
+        ``[n_symbols, n_h, K]`` (shared by the heads) or ``[n_symbols, n_h, H, K]``.
+    beta_table : torch.Tensor
+        ``[n_symbols, n_h]`` or ``[n_symbols, n_h, H]``, values in [0, 2].
+    value_table : torch.Tensor
+        ``[n_symbols, n_h, V]`` or ``[n_symbols, n_h, H, V]``.
+    initial_state : torch.Tensor, optional
+        ``[B, H, K, V]`` or ``[H, K, V]`` (the same for every word); zeros when None.
+    query : torch.Tensor, optional
+        ``[K]`` or ``[H, K]``: the fixed readout query (needed for ``output`` "o", "code").
+    codes : torch.Tensor, optional
+        ``[C, V]`` or ``[H, C, V]``: the readout codes (needed for ``output="code"``).
+    scale : float
+        Query scale (default 1, the constructions' readout ``o = S^T q``).
+    output : {"o", "code", "none"}
+        Per-position output: readouts, nearest-code indices, or nothing.
+    return_states : bool
+        Also return every state ``[B, T, H, K, V]``.
+    chunk_size : int, optional
+        Tokens per chunk of the time-parallel evaluation; ``>= T`` is sequential; None
+        picks :func:`choose_chunk`.
+    o_out, code_out, states_out, final_state_out : torch.Tensor, optional
+        Output buffers (contiguous, exact shape and dtype); every entry is written.
+    check_beta : bool
+        Check ``beta_table`` in [0, 2].
+    check_finite_inputs : bool
+        Check the tables, initial state, query and codes for NaN/inf.
+
+    Returns
+    -------
+    TabledResult
+
+    Raises
+    ------
+    KernelInputError
+        (subclasses) for bad shapes, dtypes, devices, symbol ids, beta range, options.
+    KernelUnavailableError
+        The tensors are on the CPU and Triton is not in interpreter mode.
+
+    Examples
+    --------
+    Z_3 (count 'a' mod 3) as a 3-cycle of one-hot states, a product of two transpositions
+    (``n_h = 2``), read out as the code index:
+
+    >>> import torch
+    >>> e = torch.eye(3)
+    >>> keys = torch.stack([torch.zeros(2, 3), torch.stack([e[1] - e[2], e[0] - e[1]])])
+    >>> betas = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
+    >>> res = run_tabled(torch.tensor([[1, 1, 0, 1, 1]]), keys, betas, torch.zeros(2, 2, 1),
+    ...                  initial_state=e[:, :1].reshape(1, 3, 1),
+    ...                  query=torch.tensor([0.0, 1.0, 2.0]),
+    ...                  codes=torch.tensor([[0.0], [1.0], [2.0]]), output="code")
+    >>> res.code[0, :, 0].tolist()
+    [1, 2, 2, 0, 1]
+    """
+    # ---- validation
+    allowed = FLOAT_DTYPES
+    check_tensor(key_table, "key_table", dtypes=allowed)
+    if key_table.ndim not in (3, 4):
+        raise KernelShapeError(
+            f"key_table: expected [n_symbols, n_h, K] or [n_symbols, n_h, H, K], got "
+            f"{list(key_table.shape)}")
+    tdt = key_table.dtype
+    for name, t in (("beta_table", beta_table), ("value_table", value_table)):
+        check_tensor(t, name, dtypes=allowed)
+        if t.dtype != tdt:
+            from statetrack.kernels.errors import KernelDtypeError
+            raise KernelDtypeError(
+                f"{name}: dtype {str(t.dtype).replace('torch.', '')} differs from key_table's "
+                f"{str(tdt).replace('torch.', '')}; the tables must share one dtype")
+    S_, NH = int(key_table.shape[0]), int(key_table.shape[1])
+    K = int(key_table.shape[-1])
+    heads_in_table = key_table.ndim == 4
+    if heads_in_table:
+        HT = int(key_table.shape[2])
+        check_tensor(beta_table, "beta_table", ndim=3)
+        check_shape(beta_table, "beta_table", (S_, NH, HT), "[n_symbols, n_h, H]",
+                    "from key_table")
+        check_tensor(value_table, "value_table", ndim=4)
+        V = int(value_table.shape[-1])
+        check_shape(value_table, "value_table", (S_, NH, HT, V), "[n_symbols, n_h, H, V]",
+                    "from key_table")
+    else:
+        HT = 1
+        check_tensor(beta_table, "beta_table", ndim=2)
+        check_shape(beta_table, "beta_table", (S_, NH), "[n_symbols, n_h]", "from key_table")
+        check_tensor(value_table, "value_table", ndim=3)
+        V = int(value_table.shape[-1])
+        check_shape(value_table, "value_table", (S_, NH, V), "[n_symbols, n_h, V]",
+                    "from key_table")
+    if S_ < 1 or NH < 1 or K < 1 or V < 1:
+        raise KernelShapeError(
+            f"key_table, value_table: need n_symbols, n_h, K, V >= 1, got "
+            f"n_symbols={S_}, n_h={NH}, K={K}, V={V}")
+    if K > MAX_KV or V > MAX_KV:
+        raise KernelShapeError(
+            f"key_table, value_table: the tabled path supports K, V <= {MAX_KV}, got "
+            f"K={K}, V={V} (use fused_recurrent_delta_product on gathered tensors)")
+    check_symbols(symbols, "symbols", S_)
+    B, T = (int(s) for s in symbols.shape)
+
+    # heads: from the tables, else from the initial state, the query or the codes
+    if heads_in_table:
+        H = HT
+    elif isinstance(initial_state, torch.Tensor) and initial_state.ndim in (3, 4):
+        H = int(initial_state.shape[-3])
+    elif isinstance(query, torch.Tensor) and query.ndim == 2:
+        H = int(query.shape[0])
+    elif isinstance(codes, torch.Tensor) and codes.ndim == 3:
+        H = int(codes.shape[0])
+    else:
+        H = 1
+
+    if output not in ("o", "code", "none"):
+        raise KernelInputError(f"output: expected 'o', 'code' or 'none', got {output!r}")
+    sd = state_dtype_for(tdt)
+    h0_mode = 0
+    if initial_state is not None:
+        check_tensor(initial_state, "initial_state", dtypes=allowed)
+        if initial_state.ndim == 4:
+            check_shape(initial_state, "initial_state", (B, H, K, V), "[B, H, K, V]",
+                        f"B={B} from symbols, H={H}, K={K}, V={V} from the tables")
+            h0_mode = 1
+        elif initial_state.ndim == 3:
+            check_shape(initial_state, "initial_state", (H, K, V), "[H, K, V]",
+                        f"H={H}, K={K}, V={V} from the tables")
+            h0_mode = 2
+        else:
+            raise KernelShapeError(
+                f"initial_state: expected [B, H, K, V] or [H, K, V], got "
+                f"{list(initial_state.shape)}")
+    qv = None
+    if output in ("o", "code"):
+        if query is None:
+            raise KernelInputError(f"query: required for output={output!r}")
+        check_tensor(query, "query", dtypes=allowed)
+        if query.ndim == 1:
+            check_shape(query, "query", (K,), "[K]", "from key_table")
+            qv = query[None, :].expand(H, K)
+        else:
+            check_shape(query, "query", (H, K), "[H, K]", f"H={H}, K={K}")
+            qv = query
+    cv, C = None, 1
+    if output == "code":
+        if codes is None:
+            raise KernelInputError("codes: required for output='code'")
+        check_tensor(codes, "codes", dtypes=allowed)
+        if codes.ndim == 2:
+            C = int(codes.shape[0])
+            check_shape(codes, "codes", (C, V), "[C, V]", f"V={V} from value_table")
+            cv = codes[None].expand(H, C, V)
+        elif codes.ndim == 3:
+            C = int(codes.shape[1])
+            check_shape(codes, "codes", (H, C, V), "[H, C, V]", f"H={H}, V={V}")
+            cv = codes
+        else:
+            raise KernelShapeError(f"codes: expected [C, V] or [H, C, V], got {list(codes.shape)}")
+        if C < 1:
+            raise KernelShapeError("codes: need at least one code")
+    sc = check_scale(scale, K)
+    device = check_same_device({"symbols": symbols, "key_table": key_table,
+                                "beta_table": beta_table, "value_table": value_table,
+                                "initial_state": initial_state, "query": query,
+                                "codes": codes})
+    if check_finite_inputs:
+        check_finite({"key_table": key_table, "beta_table": beta_table,
+                      "value_table": value_table, "initial_state": initial_state,
+                      "query": query, "codes": codes})
+    if check_beta:
+        check_beta_range(beta_table, "beta_table")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
+                                   or chunk_size < 1):
+        raise KernelInputError(f"chunk_size: expected an int >= 1 or None, got {chunk_size!r}")
+    require_runnable(device, "run_tabled")
+
+    # ---- buffers
+    def buf(given, name, shape, dtype, layout):
+        if given is not None:
+            return check_out_buffer(given, name, shape, dtype, device, layout)
+        return torch.empty(shape, dtype=dtype, device=device)
+
+    ht = buf(final_state_out, "final_state_out", (B, H, K, V), sd, "[B, H, K, V]")
+    o = buf(o_out, "o_out", (B, T, H, V), sd, "[B, T, H, V]") if output == "o" else None
+    cls = buf(code_out, "code_out", (B, T, H), torch.int32, "[B, T, H]") \
+        if output == "code" else None
+    states = buf(states_out, "states_out", (B, T, H, K, V), sd, "[B, T, H, K, V]") \
+        if return_states else None
+    for name, given, used in (("o_out", o_out, o is not None), ("code_out", code_out, cls is not None),
+                              ("states_out", states_out, states is not None)):
+        if given is not None and not used:
+            raise KernelInputError(f"{name}: given, but this output is not requested")
+
+    L = min(T, chunk_size if chunk_size is not None else choose_chunk(B, H, T, device=device))
+    L = max(L, 1)
+    if T == 0 or B == 0:
+        if B:
+            if initial_state is None:
+                ht.zero_()
+            else:
+                ht.copy_(initial_state.expand(B, H, K, V) if h0_mode == 2 else initial_state)
+        return TabledResult(final_state=ht, o=o, code=cls, states=states, chunk_size=L)
+
+    # ---- launch
+    sym = symbols.contiguous()
+    kt = key_table.contiguous()
+    bt = beta_table.contiguous()
+    vt = value_table.contiguous()
+    h0 = initial_state.to(sd).contiguous() if initial_state is not None else None
+    qk = qv.to(sd).contiguous() if qv is not None else None
+    ck = cv.to(sd).contiguous() if cv is not None else None
+    acc = tl.float64 if sd == torch.float64 else tl.float32
+    BK, BV, NHP = _pow2(K), _pow2(V), _pow2(NH, lo=1)
+    BCC = _pow2(C)
+    NC = triton.cdiv(T, L)
+    dummy = ht
+    need_run = output != "none" or return_states
+    if NC == 1:
+        _tabled_run_kernel[(B * H, 1)](
+            sym, kt, bt, vt, h0 if h0 is not None else dummy, dummy,
+            qk if qk is not None else dummy, ck if ck is not None else dummy,
+            o if o is not None else dummy, cls if cls is not None else dummy,
+            states if states is not None else dummy, ht, sc, T, L,
+            H=H, HT=HT, K=K, V=V, NH=NH, NHP=NHP, BK=BK, BV=BV, C=C, BCC=BCC,
+            H0_MODE=h0_mode, OUT_O=o is not None, OUT_CODE=cls is not None,
+            STORE_STATES=states is not None, STORE_HT=True, ACC=acc,
+            num_warps=_warps(BK * BV), num_stages=1)
+        return TabledResult(final_state=ht, o=o, code=cls, states=states, chunk_size=L)
+
+    W = K + V
+    BW = _pow2(W)
+    summ = torch.empty(B * H, NC, K, W, dtype=sd, device=device)
+    _tabled_summary_kernel[(B * H, NC)](
+        sym, kt, bt, vt, summ, T, L, H=H, HT=HT, K=K, V=V, NH=NH, NHP=NHP, BK=BK, BW=BW,
+        ACC=acc, num_warps=_warps(BK * BW), num_stages=1)
+    starts = torch.empty(B * H, NC, K, V, dtype=sd, device=device) if need_run else summ
+    BD, BVD = max(16, BK), max(16, BV)
+    _tabled_scan_kernel[(B * H,)](
+        h0 if h0 is not None else dummy, summ, starts, ht, T, L, H=H, K=K, V=V, BD=BD,
+        BVD=BVD, H0_MODE=h0_mode, STORE_STARTS=need_run, ACC=acc,
+        num_warps=max(1, min(4, BD * BVD // 256)), num_stages=1)
+    if need_run:
+        _tabled_run_kernel[(B * H, NC)](
+            sym, kt, bt, vt, dummy, starts,
+            qk if qk is not None else dummy, ck if ck is not None else dummy,
+            o if o is not None else dummy, cls if cls is not None else dummy,
+            states if states is not None else dummy, ht, sc, T, L,
+            H=H, HT=HT, K=K, V=V, NH=NH, NHP=NHP, BK=BK, BV=BV, C=C, BCC=BCC,
+            H0_MODE=3, OUT_O=o is not None, OUT_CODE=cls is not None,
+            STORE_STATES=states is not None, STORE_HT=False, ACC=acc,
+            num_warps=_warps(BK * BV), num_stages=1)
+    return TabledResult(final_state=ht, o=o, code=cls, states=states, chunk_size=L)
