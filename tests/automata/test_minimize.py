@@ -45,8 +45,9 @@ def brute_force_nerode_classes(d: DFA) -> int:
     """Number of Myhill–Nerode classes of the reachable states of complete(d), by words.
 
     Two states of an n-state DFA that differ on some word differ on a word of length <= n - 2
-    (each Moore round that changes nothing ends the refinement, and there are at most n - 1
-    useful rounds), so words of length <= n suffice with room to spare.
+    (Moore's round r separates exactly the states told apart by words of length <= r; round 0
+    has at most 2 blocks, each round that splits nothing ends the refinement, and each other
+    round adds a block), so words of length <= n suffice with room to spare.
     """
     c = d.complete()
     ws = [w for n in range(c.n_states + 1) for w in itertools.product(c.alphabet, repeat=n)]
