@@ -17,9 +17,9 @@ toward shorter words over the first symbol.
 * :func:`dfas` -- DFAs with bounded states and alphabet, complete or partial;
 * :func:`permutation_dfas` -- DFAs in which every letter permutes the states (their transition
   monoid is a group);
-* :func:`words` -- words over a DFA's alphabet, as tuples of symbols.
-
-Regular expressions are drawn by ``statetrack.automata._regex_strategies.regexes``.
+* :func:`words` -- words over a DFA's alphabet, as tuples of symbols;
+* :func:`regexes` -- patterns of the regex dialect of :mod:`statetrack.automata.regex`
+  (defined in ``statetrack.automata._regex_strategies``, re-exported here).
 
 Examples
 --------
@@ -42,10 +42,11 @@ from typing import Any, Sequence
 import numpy as np
 from hypothesis import strategies as st
 
+from ._regex_strategies import regexes
 from .dfa import DFA, _check_alphabet
 from .errors import StrategyArgumentError
 
-__all__ = ["dfas", "permutation_dfas", "words", "default_alphabet"]
+__all__ = ["dfas", "permutation_dfas", "words", "regexes", "default_alphabet"]
 
 
 def default_alphabet(size: int) -> tuple[str, ...]:
