@@ -22,21 +22,23 @@ from .errors import (
     RegexError,
     SerializationError,
     StartStateError,
+    StrategyArgumentError,
     TransformationError,
     TransitionShapeError,
     TransitionTargetError,
     UnknownLanguageError,
     UnknownSymbolError,
 )
+from .regex import from_regex
 from .monoid import MaximalSubgroup, MonoidClass, TransitionMonoid, classify, compose, transition_monoid
 
 __all__ = [
-    "DFA", "RunResult", "families",
+    "DFA", "RunResult", "families", "from_regex",
     "transition_monoid", "classify", "compose", "TransitionMonoid", "MonoidClass",
     "MaximalSubgroup",
     "AcceptingStatesError", "AlphabetError", "AutomatonError", "AutomatonLabelError",
     "AutomatonSizeError", "ElementIndexError", "FamilyParameterError", "MonoidLimitError",
-    "NotInMonoidError", "RegexError", "SerializationError", "StartStateError",
+    "NotInMonoidError", "RegexError", "SerializationError", "StartStateError", "StrategyArgumentError",
     "TransformationError", "TransitionShapeError", "TransitionTargetError",
     "UnknownLanguageError", "UnknownSymbolError",
 ]
