@@ -1,0 +1,134 @@
+"""Shared fixtures of the kernel tests.
+
+* Importing :mod:`statetrack.kernels._triton` first makes Triton start in interpreter mode on
+  machines without CUDA (CI), so the kernels run on CPU tensors there.
+* ``@pytest.mark.gpu`` tests are skipped cleanly when no CUDA device is visible.
+* ``gen``: a ``torch.Generator`` with a *fresh* seed for every test (printed, so a failure
+  can be replayed with ``STATETRACK_TEST_SEED=<seed>``).
+* ``device``: CUDA when available, else CPU (interpreter).
+* ``poison_empty``: while active, ``torch.empty``/``torch.empty_like`` return NaN-filled
+  float tensors (integer ones filled with -7), so any output or intermediate entry a kernel
+  forgets to write shows up.
+* ``make_inputs``, ``as_float64``: random DeltaProduct inputs (unit keys, beta in [0, 2], negative
+  log-gates) in fla's layout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import statetrack.kernels._triton  # noqa: F401  (must precede any import of triton)
+
+import pytest
+import torch
+
+HAS_CUDA = torch.cuda.is_available()
+
+
+def pytest_collection_modifyitems(config, items):
+    if HAS_CUDA:
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def gen() -> torch.Generator:
+    env = os.environ.get("STATETRACK_TEST_SEED")
+    seed = int(env) if env else int.from_bytes(os.urandom(4), "little")
+    print(f"torch.Generator seed: {seed}")
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.fixture
+def device() -> torch.device:
+    return torch.device("cuda" if HAS_CUDA else "cpu")
+
+
+@contextlib.contextmanager
+def _poisoned_empty():
+    real_empty, real_empty_like = torch.empty, torch.empty_like
+
+    def fill(t):
+        if t.is_floating_point():
+            t.fill_(float("nan"))
+        elif t.dtype != torch.bool:
+            t.fill_(-7)
+        return t
+
+    def empty(*args, **kwargs):
+        return fill(real_empty(*args, **kwargs))
+
+    def empty_like(*args, **kwargs):
+        return fill(real_empty_like(*args, **kwargs))
+
+    torch.empty, torch.empty_like = empty, empty_like
+    try:
+        yield
+    finally:
+        torch.empty, torch.empty_like = real_empty, real_empty_like
+
+
+@pytest.fixture
+def poison_empty():
+    """Context manager factory: ``with poison_empty(): ...``."""
+    return _poisoned_empty
+
+
+def _make_inputs(gen: torch.Generator, *, B: int, T: int, H: int, K: int, V: int,
+                n_h: int = 1, dtype: torch.dtype = torch.float32, gate: bool = False,
+                initial_state: bool = False, device: torch.device | str = "cpu",
+                requires_grad: bool = False) -> dict[str, torch.Tensor | None]:
+    """Random inputs of the DeltaProduct kernels, drawn on the CPU from ``gen``.
+
+    Keys are unit vectors and ``beta`` is uniform in [0, 2] (so every GH factor is a
+    contraction); ``g`` is uniform in [-1, 0]; ``q``, ``v`` and the initial state are
+    standard normal. ``q``, ``k``, ``v``, ``beta`` have ``dtype``; ``g`` and the initial
+    state are float32 (float64 when ``dtype`` is float64).
+    """
+    side = torch.float64 if dtype == torch.float64 else torch.float32
+    TN = T * n_h
+    q = torch.randn(B, T, H, K, generator=gen, dtype=torch.float64)
+    k = torch.nn.functional.normalize(
+        torch.randn(B, TN, H, K, generator=gen, dtype=torch.float64), dim=-1)
+    v = torch.randn(B, TN, H, V, generator=gen, dtype=torch.float64)
+    beta = 2 * torch.rand(B, TN, H, generator=gen, dtype=torch.float64)
+    g = -torch.rand(B, T, H, generator=gen, dtype=torch.float64) if gate else None
+    h0 = torch.randn(B, H, K, V, generator=gen, dtype=torch.float64) if initial_state else None
+    out = {"q": q.to(dtype), "k": k.to(dtype), "v": v.to(dtype), "beta": beta.to(dtype),
+           "g": g.to(side) if g is not None else None,
+           "initial_state": h0.to(side) if h0 is not None else None}
+    for name, t in out.items():
+        if t is not None:
+            t = t.to(device)
+            if requires_grad:
+                t.requires_grad_(True)
+            out[name] = t
+    return out
+
+
+def _as_float64(inputs: dict[str, torch.Tensor | None], requires_grad: bool = False
+               ) -> dict[str, torch.Tensor | None]:
+    """Detached float64 copies of ``inputs`` (the same values), optionally requiring grad."""
+    res = {}
+    for name, t in inputs.items():
+        if t is None:
+            res[name] = None
+        else:
+            res[name] = t.detach().to(torch.float64).requires_grad_(requires_grad)
+    return res
+
+
+@pytest.fixture
+def make_inputs():
+    """The function :func:`_make_inputs` (random kernel inputs)."""
+    return _make_inputs
+
+
+@pytest.fixture
+def as_float64():
+    """The function :func:`_as_float64` (float64 copies for the reference)."""
+    return _as_float64

@@ -1,0 +1,283 @@
+"""The tabled construction path: equal to the general recurrent kernel on the gathered dense
+tensors (sequential and chunked, every output kind), exact recognition of group languages
+(parity, Z_3, S_5 with n_h up to 4) in bfloat16, poisoned outputs, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from statetrack.kernels import errors as E
+from statetrack.kernels.recurrent import fused_recurrent_delta_product
+from statetrack.kernels.tabled import MAX_KV, choose_chunk, gather_tables, run_tabled
+from statetrack.kernels.tolerances import assert_rel_close
+
+
+def _random_tables(gen, S, n_h, H, K, V, heads, dtype=torch.float32):
+    shape = (S, n_h, H) if heads else (S, n_h)
+    kt = torch.nn.functional.normalize(torch.randn(*shape, K, generator=gen), dim=-1)
+    bt = 2 * torch.rand(*shape, generator=gen)
+    vt = torch.randn(*shape, V, generator=gen)
+    return kt.to(dtype), bt.to(dtype), vt.to(dtype)
+
+
+def _general(symbols, kt, bt, vt, H, h0, query, n_h):
+    """The general kernel on the gathered dense inputs (readout: scale 1, fixed query)."""
+    B, T = symbols.shape
+    k, v, beta = gather_tables(symbols, kt, bt, vt, H)
+    K = k.shape[-1]
+    q = query.to(k.dtype).reshape(1, 1, -1, K).expand(B, T, H, K).contiguous()
+    if h0 is not None and h0.ndim == 3:
+        h0 = h0.expand(B, *h0.shape).contiguous()
+    return fused_recurrent_delta_product(q, k.contiguous(), v.contiguous(), beta.contiguous(),
+                                         num_householder=n_h, scale=1.0, initial_state=h0,
+                                         output_final_state=True)
+
+
+@pytest.mark.parametrize("B,T,H,K,V,n_h,heads,h0_kind,chunk", [
+    (2, 9, 2, 8, 4, 2, True, "batch", None),
+    (1, 17, 1, 4, 8, 3, False, "shared", 5),
+    (1, 9, 2, 4, 4, 1, False, "none", 4),
+    (1, 17, 1, 8, 8, 4, True, "batch", 1),
+    (2, 3, 1, 5, 3, 1, False, "batch", 2),
+    (1, 1, 1, 4, 4, 2, False, "shared", None),
+])
+def test_tabled_equals_general_kernel(gen, device, poison_empty, B, T, H, K, V, n_h, heads,
+                                      h0_kind, chunk):
+    S = 3
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, H, K, V, heads))
+    sym = torch.randint(0, S, (B, T), generator=gen).to(device)
+    h0 = {"batch": torch.randn(B, H, K, V, generator=gen),
+          "shared": torch.randn(H, K, V, generator=gen), "none": None}[h0_kind]
+    h0 = h0.to(device) if h0 is not None else None
+    query = torch.randn(H, K, generator=gen).to(device)
+    codes = torch.randn(H, 4, V, generator=gen).to(device)
+
+    nan = float("nan")
+    o_buf = torch.full((B, T, H, V), nan, device=device)
+    st_buf = torch.full((B, T, H, K, V), nan, device=device)
+    ht_buf = torch.full((B, H, K, V), nan, device=device)
+    code_buf = torch.full((B, T, H), -1, dtype=torch.int32, device=device)
+    with poison_empty():
+        r = run_tabled(sym, kt, bt, vt, initial_state=h0, query=query, output="o",
+                       return_states=True, chunk_size=chunk, o_out=o_buf, states_out=st_buf,
+                       final_state_out=ht_buf)
+        rc = run_tabled(sym, kt, bt, vt, initial_state=h0, query=query, codes=codes,
+                        output="code", chunk_size=chunk, code_out=code_buf)
+        rn = run_tabled(sym, kt, bt, vt, initial_state=h0, query=query, output="none",
+                        chunk_size=chunk)
+    assert r.o is o_buf and r.states is st_buf and r.final_state is ht_buf and rc.code is code_buf
+    assert r.chunk_size == min(T, chunk if chunk is not None else choose_chunk(B, H, T,
+                                                                                device=device))
+    o, ht = _general(sym, kt, bt, vt, H, h0, query, n_h)
+    assert_rel_close(r.o, o.double(), torch.float32, name="o")
+    assert_rel_close(r.final_state, ht.double(), torch.float32, name="final_state")
+    assert_rel_close(rn.final_state, ht.double(), torch.float32, name="final_state (none)")
+    assert_rel_close(r.states[:, -1], ht.double(), torch.float32, name="last state")
+    # every state reads out to the stored output
+    assert_rel_close(torch.einsum("bthkv,hk->bthv", r.states, query), r.o.double(),
+                     torch.float32, name="states vs o")
+    # codes: nearest code of the tabled readout (ties impossible for random codes)
+    dist = ((r.o[:, :, :, None, :] - codes[None, None]) ** 2).sum(-1)
+    assert torch.equal(rc.code, dist.argmin(-1).to(torch.int32))
+
+
+def test_chunked_equals_sequential(gen, device):
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, 4, 2, 1, 6, 5, False))
+    sym = torch.randint(0, 4, (2, 11), generator=gen).to(device)
+    q = torch.randn(6, generator=gen).to(device)
+    seq = run_tabled(sym, kt, bt, vt, query=q, chunk_size=11)
+    assert seq.chunk_size == 11
+    for L in (1, 3, 10):
+        ch = run_tabled(sym, kt, bt, vt, query=q, chunk_size=L)
+        assert ch.chunk_size == L
+        assert_rel_close(ch.o, seq.o.double(), torch.float32, name=f"o (chunk {L})")
+        assert_rel_close(ch.final_state, seq.final_state.double(), torch.float32,
+                         name=f"final_state (chunk {L})")
+
+
+# ----------------------------------------------------------------------------- constructions
+
+
+def _perm_construction(letters, n, n_h, dtype=torch.bfloat16):
+    """Tables of a group construction: letter = list of transpositions (applied first to
+    last), padded with identity steps; one-hot state (V = 1), query (0..n-1)."""
+    S = len(letters)
+    kt = torch.zeros(S, n_h, n)
+    bt = torch.zeros(S, n_h)
+    perm = np.tile(np.arange(n), (S, 1))
+    for a, swaps in enumerate(letters):
+        assert len(swaps) <= n_h
+        for j, (i1, i2) in enumerate(swaps):
+            kt[a, j, i1], kt[a, j, i2], bt[a, j] = 1.0, -1.0, 1.0
+            step = np.arange(n)
+            step[i1], step[i2] = i2, i1
+            perm[a] = step[perm[a]]
+    vt = torch.zeros(S, n_h, 1)
+    return kt.to(dtype), bt.to(dtype), vt.to(dtype), perm
+
+
+def _dfa_states(perm, symbols, start=0):
+    """Oracle: the state index after every token (numpy, vectorized over the batch)."""
+    sym = symbols.cpu().numpy()
+    B, T = sym.shape
+    out = np.empty((B, T), dtype=np.int64)
+    s = np.full(B, start)
+    for t in range(T):
+        s = perm[sym[:, t], s]
+        out[:, t] = s
+    return out
+
+
+S5_LETTERS = [[], [(0, 1)], [(1, 2), (2, 3), (3, 4), (0, 1)], [(0, 4), (1, 3)], [(2, 4)]]
+Z3_LETTERS = [[], [(1, 2), (0, 1)]]
+
+
+@pytest.mark.parametrize("letters,n,n_h", [([[], [(0, 1)]], 2, 1), (Z3_LETTERS, 3, 2),
+                                           (S5_LETTERS, 5, 4)])
+@pytest.mark.parametrize("chunk", [None, 4])
+def test_group_constructions_exact_in_bfloat16(gen, device, letters, n, n_h, chunk):
+    kt, bt, vt, perm = _perm_construction(letters, n, n_h)
+    kt, bt, vt = kt.to(device), bt.to(device), vt.to(device)
+    B, T = 2, 13
+    sym = torch.randint(0, len(letters), (B, T), generator=gen).to(device)
+    h0 = torch.zeros(1, n, 1)
+    h0[0, 0, 0] = 1.0
+    query = torch.arange(n, dtype=torch.float32)
+    codes = torch.arange(n, dtype=torch.float32)[:, None]
+    want = _dfa_states(perm, sym)
+    r = run_tabled(sym, kt, bt, vt, initial_state=h0.to(device), query=query.to(device),
+                   codes=codes.to(device), output="code", chunk_size=chunk)
+    assert np.array_equal(r.code[:, :, 0].cpu().numpy(), want)
+    ro = run_tabled(sym, kt, bt, vt, initial_state=h0.to(device), query=query.to(device),
+                    chunk_size=chunk)
+    assert np.array_equal(ro.o[:, :, 0, 0].cpu().numpy(), want.astype(np.float32))
+    # the general kernel on the gathered bf16 tensors agrees exactly
+    o, ht = _general(sym, kt, bt, vt, 1, h0.to(device).to(torch.bfloat16), query.to(device), n_h)
+    assert torch.equal(o[:, :, 0, 0].float().cpu(), torch.from_numpy(want).float())
+    assert torch.equal(ht, ro.final_state)
+
+
+def test_state_matrix_construction_with_values(gen, device):
+    # V = K: the state is a matrix, and values are written (a reset-like letter that
+    # overwrites slot 0 with e_1: key e_0, beta 1, value e_1); exact in float32
+    K = 3
+    e = torch.eye(K)
+    kt = torch.stack([torch.stack([e[0] - e[1]]), torch.stack([e[0]])])   # [2, 1, K]
+    bt = torch.tensor([[1.0], [1.0]])
+    vt = torch.stack([torch.zeros(1, K), e[1][None]])                     # [2, 1, K]
+    sym = torch.randint(0, 2, (3, 15), generator=gen)
+    h0 = torch.eye(K)[None]
+    query = torch.tensor([1.0, 2.0, 4.0])
+    args = [t.to(device) for t in (sym, kt, bt, vt)]
+    seq = run_tabled(*args, initial_state=h0.to(device), query=query.to(device), chunk_size=15)
+    ch = run_tabled(*args, initial_state=h0.to(device), query=query.to(device), chunk_size=4)
+    o, ht = _general(*args, 1, h0.to(device), query.to(device), 1)
+    assert torch.equal(seq.o, ch.o) and torch.equal(seq.o, o)
+    assert torch.equal(seq.final_state, ch.final_state) and torch.equal(seq.final_state, ht)
+    # exact check against explicit matrices
+    S = h0[0].double()
+    for t in range(15):
+        kk, vv = kt[sym[0, t], 0].double(), vt[sym[0, t], 0].double()
+        S = S - torch.outer(kk, kk @ S) + torch.outer(kk, vv)
+    assert torch.equal(seq.final_state[0, 0].double().cpu(), S)
+
+
+def test_empty_words(device):
+    kt, bt, vt, _ = _perm_construction([[], [(0, 1)]], 2, 1, dtype=torch.float32)
+    h0 = torch.tensor([[[1.0], [0.0]]], device=device)
+    r = run_tabled(torch.zeros(3, 0, dtype=torch.int64, device=device), kt.to(device),
+                   bt.to(device), vt.to(device), initial_state=h0,
+                   query=torch.tensor([0.0, 1.0], device=device))
+    assert r.o.shape == (3, 0, 1, 1) and torch.equal(r.final_state, h0.expand(3, 1, 2, 1))
+
+
+def test_choose_chunk():
+    cuda = torch.device("cuda")
+    assert choose_chunk(1, 1, 100, device=torch.device("cpu")) == 100
+    for B, T in [(1, 10 ** 6), (64, 65536), (1024, 4096), (5000, 300), (3, 7)]:
+        L = choose_chunk(B, 1, T, device=cuda)
+        nc = -(-T // L)
+        assert 1 <= L <= T
+        assert nc == 1 or L >= 256            # chunks are never shorter than 256 tokens
+        assert B * nc <= 4096 + B or nc == 1   # no more chains than needed
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _parity(device="cpu"):
+    kt, bt, vt, _ = _perm_construction([[], [(0, 1)]], 2, 1, dtype=torch.float32)
+    return kt.to(device), bt.to(device), vt.to(device)
+
+
+def test_tabled_input_errors(device):
+    kt, bt, vt = _parity(device)
+    sym = torch.tensor([[0, 1, 1]], device=device)
+    q = torch.tensor([0.0, 1.0], device=device)
+    with pytest.raises(E.SymbolRangeError, match=r"symbols: ids must lie in 0 \.\. 1 .* got 2"):
+        run_tabled(torch.tensor([[0, 2]], device=device), kt, bt, vt, query=q)
+    with pytest.raises(E.KernelDtypeError, match="symbols: dtype float32 is not supported"):
+        run_tabled(sym.float(), kt, bt, vt, query=q)
+    with pytest.raises(E.KernelShapeError, match=r"beta_table: expected shape \[n_symbols, n_h\]"):
+        run_tabled(sym, kt, bt[:1], vt, query=q)
+    with pytest.raises(E.KernelShapeError, match="key_table: expected"):
+        run_tabled(sym, kt[0], bt, vt, query=q)
+    with pytest.raises(E.KernelDtypeError, match="value_table: dtype float64 differs"):
+        run_tabled(sym, kt, bt, vt.double(), query=q)
+    with pytest.raises(E.BetaRangeError, match="beta_table: values must lie in"):
+        run_tabled(sym, kt, bt * 3, vt, query=q)
+    bad = kt.clone()
+    bad[1, 0, 0] = float("nan")
+    run_tabled(sym, bad, bt, vt, query=q)  # not checked by default
+    with pytest.raises(E.NonFiniteInputError, match="key_table: holds a non-finite value"):
+        run_tabled(sym, bad, bt, vt, query=q, check_finite_inputs=True)
+    with pytest.raises(E.KernelInputError, match="query: required for output='o'"):
+        run_tabled(sym, kt, bt, vt)
+    with pytest.raises(E.KernelInputError, match="codes: required for output='code'"):
+        run_tabled(sym, kt, bt, vt, query=q, output="code")
+    with pytest.raises(E.KernelInputError, match="output: expected"):
+        run_tabled(sym, kt, bt, vt, query=q, output="argmax")
+    with pytest.raises(E.KernelInputError, match="chunk_size: expected an int >= 1"):
+        run_tabled(sym, kt, bt, vt, query=q, chunk_size=0)
+    with pytest.raises(E.KernelShapeError, match=r"query: expected shape \[K\] = \[2\]"):
+        run_tabled(sym, kt, bt, vt, query=torch.zeros(3, device=device))
+    with pytest.raises(E.KernelShapeError, match=r"initial_state: expected shape \[B, H, K, V\]"):
+        run_tabled(sym, kt, bt, vt, query=q, initial_state=torch.zeros(2, 1, 2, 1, device=device))
+    with pytest.raises(E.KernelShapeError, match=r"o_out: expected shape \[B, T, H, V\]"):
+        run_tabled(sym, kt, bt, vt, query=q, o_out=torch.empty(1, 2, 1, 1, device=device))
+    with pytest.raises(E.KernelInputError, match="code_out: given, but this output is not"):
+        run_tabled(sym, kt, bt, vt, query=q,
+                   code_out=torch.empty(1, 3, 1, dtype=torch.int32, device=device))
+    big = torch.zeros(2, 1, MAX_KV + 1, device=device)
+    with pytest.raises(E.KernelShapeError, match="supports K, V <= 64"):
+        run_tabled(sym, big, bt, vt, output="none")
+    with pytest.raises(E.KernelDeviceError, match="query: is on device meta"):
+        run_tabled(sym, kt, bt, vt, query=torch.zeros(2, device="meta"))
+
+
+# ----------------------------------------------------------------------------- GPU, 10^6 tokens
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("letters,n,n_h", [([[], [(0, 1)]], 2, 1), (S5_LETTERS, 5, 4)])
+def test_exact_recognition_at_a_million_tokens(gen, letters, n, n_h):
+    dev = torch.device("cuda")
+    kt, bt, vt, perm = _perm_construction(letters, n, n_h)      # bfloat16 tables
+    kt, bt, vt = kt.to(dev), bt.to(dev), vt.to(dev)
+    B, T = 4, 10 ** 6
+    sym = torch.randint(0, len(letters), (B, T), generator=gen).to(dev)
+    h0 = torch.zeros(1, n, 1, device=dev)
+    h0[0, 0, 0] = 1.0
+    query = torch.arange(n, dtype=torch.float32, device=dev)
+    codes = query[:, None]
+    want = _dfa_states(perm, sym)
+    for chunk in (None, T):
+        r = run_tabled(sym, kt, bt, vt, initial_state=h0, query=query, codes=codes,
+                       output="code", chunk_size=chunk)
+        wrong = int((r.code[:, :, 0].cpu().numpy() != want).sum())
+        assert wrong == 0, f"tabled (chunk {r.chunk_size}): {wrong} wrong outputs"
+    o, _ = _general(sym, kt, bt, vt, 1, h0.to(torch.bfloat16), query, n_h)
+    wrong = int((o[:, :, 0, 0].float().cpu().numpy() != want).sum())
+    assert wrong == 0, f"general kernel (bf16): {wrong} wrong outputs"
