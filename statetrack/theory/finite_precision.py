@@ -1,0 +1,1185 @@
+r"""Finite-precision LRNNs: number formats, bit-exact eventual periods, Theorems 1 and 2.
+
+The model
+---------
+An :class:`FPModel` is a stack of :class:`FPLayer`. Layer ``l`` has a state ``H`` of shape
+``[n, d]``, and for each of its tokens ``x`` a list of affine *sub-steps* ``(A_j(x), B_j(x))``
+(one sub-step for a plain LRNN, ``n_h`` delta steps ``A_j = I - beta_j k_j k_j^T``,
+``B_j = beta_j k_j v_j^T`` for DeltaProduct). Reading symbol ``s_t`` at time ``t``::
+
+    tok_0 = s_t
+    for l = 0 .. L-1:
+        for each sub-step j of tok_l:   H_l <- cast(A_j(tok_l) H_l + B_j(tok_l))
+        y_l = dec_l(H_l, tok_l, s_t)      # the token of layer l + 1 (or the model's output)
+        tok_{l+1} = y_l
+
+so ``A(x) = A_{n_h}(x) ... A_1(x)``. ``cast`` rounds to the number format, once per sub-step
+(the exact result of each matrix product-and-add is rounded once, as in the paper's model).
+Weights and the initial state are cast to the format first (every quantity lives in the
+format). Decoders are arbitrary deterministic functions; the input of layer ``l + 1`` at time
+``t`` depends on layer ``l`` at time ``t`` only, as in the paper.
+
+Number formats
+--------------
+* :class:`BinaryFormat`: IEEE-style binary formats with round-to-nearest-even, gradual
+  underflow and overflow to infinity: ``float16``, ``bfloat16``, ``float32`` (and ``float64``).
+  Rounding is done on float64 values with ``frexp``/``ldexp``/``rint`` (every scaling is by a
+  power of two, hence exact) -- no torch, no ml_dtypes.
+* :class:`FiniteSet`: the paper's abstract format, a finite sorted set ``D`` of reals; ``cast``
+  is the nearest element of ``D`` with ties going to the smaller element (values beyond ``D``
+  go to its nearest end).
+
+Two arithmetic modes. ``exact=True`` computes every product-and-add exactly (Python
+:class:`~fractions.Fraction`) and rounds the exact value: the paper's model to the bit. The
+default for binary formats, ``exact=False``, accumulates in float64 and rounds the float64
+result; this equals the exact model except when the float64 accumulation itself rounds onto a
+midpoint of the target format (double rounding; rare, and harmless for the theorems below,
+which only need ``cast`` to be monotone). :class:`FiniteSet` defaults to ``exact=True``.
+
+Eventual periods (Brent)
+------------------------
+With finitely many values the joint state of all layers can take finitely many values, so
+under a periodic input ``w w w ...`` the sequence ``X_{i+1} = F(X_i)`` (``F`` = run one copy of
+``w``) is eventually periodic: ``X_{i + lambda} = X_i`` for ``i >= mu``. Brent's algorithm finds
+the least period ``lambda`` with ``O(mu + lambda)`` evaluations of ``F`` and two stored states;
+states are compared by their bit patterns (the bytes of all layers' float64 arrays, which are
+exact format values).
+
+Theorem 1 (parity), why the period must be 1
+---------------------------------------------
+Grazzi et al. (ICLR 2025, arXiv 2411.12537, Thm. 1): if every ``A(x)`` has only non-negative
+real eigenvalues, no finite-precision LRNN recognizes parity. Run ``1^t``; the joint state is
+eventually periodic with period ``lambda``. If ``lambda`` is odd, the words ``1^s`` and
+``1^(s + lambda)`` (``s >= mu``) reach the *same* state, so every output agrees on them (and on
+every continuation), while their parities differ: a counterexample
+(:func:`parity_counterexample`). Why ``lambda`` is 1 for diagonal (more generally triangular)
+matrices with non-negative diagonal, in this sequential model: a coordinate with
+``h <- cast(a h + c)``, ``a >= 0``, is a monotone non-decreasing map of ``h`` (``cast`` is
+monotone), and the orbit of a monotone map of a finite totally ordered set is monotone, hence
+eventually constant; for a triangular matrix the last coordinate is autonomous and becomes
+constant, then the next one sees a constant forcing, and so on; the next layer then reads an
+eventually constant token and the argument repeats at every depth.
+
+For general (non-triangular) matrices with non-negative real eigenvalues the paper's proof
+reasons about the exact powers ``A^t``, whose entries are eventually monotone, so that their
+rounding is eventually constant. A model that rounds *every step* can instead fall into a
+rounding limit cycle. :func:`rounding_cycle_example` is one, found by a random search and kept
+as a regression test: one layer, ``n = 2``, two sub-steps (float16-rounded GH matrices with
+``beta`` in [0, 1]) whose product ``A(1)`` has eigenvalues 0.2516 and 0.3924, yet in float16
+(exact or float64 accumulation alike) the state under ``1^t`` has pre-period 9 and period 2,
+oscillating by one ulp. Because the 11 states on the orbit are distinct and the period is even,
+``t mod 2`` is a function of the state, so a lookup-table decoder recognizes ``(11)*`` for
+every length: in this sequential rounding model Theorem 1's conclusion fails for this model.
+(In random searches such cycles appeared only with ``n_h = 2`` sub-steps, about 0.2% of
+single-layer models; never with one sub-step or with diagonal matrices, where they are
+impossible by the argument above.) :func:`parity_counterexample` therefore reports what it
+finds: an odd period gives a state-equality certificate; an even period is searched for two
+outputs of different parity that agree; if there are none, the result says so
+(``state_determines_parity``) and flags ``contradicts_theorem`` when the hypothesis holds. The
+negative-eigenvalue construction (``A(1) = -1``, or the swap of two coordinates) has period 2
+with alternating outputs: no counterexample, as it should.
+
+Theorem 2 (mod m), why periods are powers of two
+------------------------------------------------
+(Thm. 2 of the same paper.) For real triangular matrices the diagonal may be negative. A
+coordinate ``h <- cast(a h + c_t)`` with ``c_t`` periodic of period ``p`` (the coordinates below
+it, or a lower layer): over one period the composed map is a composition of monotone maps
+(non-decreasing if ``a >= 0``, non-increasing if ``a < 0``), hence monotone; its square is
+non-decreasing, so its orbit is eventually constant; the coordinate therefore has an eventual
+period dividing ``2p``. By induction over coordinates and layers every eventual period under
+``1^t`` is a power of two. A model that counts modulo ``m`` needs ``m | lambda`` (its outputs on
+``1^t`` must have least period ``m``), so for ``m`` not a power of two
+:func:`mod_counterexample` always finds ``1^t`` and ``1^(t + lambda)`` with the same state and
+different counts mod ``m``. The permutation (non-triangular) construction of ``Z_3`` has period
+3.
+
+Examples
+--------
+>>> import numpy as np
+>>> neg = FPModel.from_matrices({"1": [[-1.0]]}, initial_state=[[1.0]])    # A(1) = -1
+>>> eventual_period(neg, "1", "bfloat16").period
+2
+>>> pos = FPModel.from_matrices({"1": [[0.5]]}, B={"1": [[1.0]]}, initial_state=[[0.0]])
+>>> cert = parity_counterexample(pos, "bfloat16")
+>>> cert.found, cert.period, cert.kind
+(True, 1, 'state')
+>>> parity_counterexample(neg, "float16").found
+False
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .errors import (
+    DecoderError,
+    FiniteSetError,
+    ModelError,
+    PeriodLimitError,
+    UnknownTokenError,
+    UnsupportedFormatError,
+)
+
+__all__ = [
+    "NumberFormat",
+    "BinaryFormat",
+    "FiniteSet",
+    "FLOAT16",
+    "BFLOAT16",
+    "FLOAT32",
+    "FLOAT64",
+    "get_format",
+    "FPLayer",
+    "FPModel",
+    "ThresholdDecoder",
+    "FPTrace",
+    "run",
+    "PeriodResult",
+    "eventual_period",
+    "ParityCertificate",
+    "parity_counterexample",
+    "ModCertificate",
+    "mod_counterexample",
+    "from_lrnn",
+    "random_diagonal_model",
+    "random_triangular_model",
+    "random_gh_model",
+    "is_power_of_two",
+    "rounding_cycle_example",
+    "DEFAULT_MAX_STEPS",
+]
+
+#: Default cap on the number of word repetitions walked by :func:`eventual_period`.
+DEFAULT_MAX_STEPS = 200_000
+
+
+# ============================================================================ formats
+
+
+class NumberFormat(ABC):
+    """A finite set of values with a rounding function ``cast``."""
+
+    name: str
+
+    @abstractmethod
+    def cast(self, x: np.ndarray) -> np.ndarray:
+        """Round a float64 array to the format (returns float64 values of the format)."""
+
+    @abstractmethod
+    def cast_exact(self, q: Fraction) -> float:
+        """Round an exact rational to the format (a float64 value of the format)."""
+
+    @property
+    def exact_default(self) -> bool:
+        """Whether runs use exact arithmetic unless told otherwise."""
+        return False
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+@dataclass(frozen=True, repr=False)
+class BinaryFormat(NumberFormat):
+    """An IEEE-754-style binary format, round to nearest, ties to even.
+
+    Parameters
+    ----------
+    name : str
+    precision : int
+        Significand bits including the implicit leading bit (float16: 11, bfloat16: 8,
+        float32: 24, float64: 53).
+    emin, emax : int
+        Exponent range of normal numbers (float16: -14, 15; bfloat16 and float32: -126, 127).
+
+    Examples
+    --------
+    >>> FLOAT16.cast(np.array([1 + 2.0**-11, 1 + 3 * 2.0**-11, 70000.0])).tolist()
+    [1.0, 1.001953125, inf]
+    >>> BFLOAT16.max_value, FLOAT16.min_subnormal
+    (3.3895313892515355e+38, 5.960464477539063e-08)
+    >>> FLOAT16.cast_exact(Fraction(1, 3)) == float(np.float16(1 / 3))
+    True
+    """
+
+    name: str
+    precision: int
+    emin: int
+    emax: int
+
+    @property
+    def max_value(self) -> float:
+        return math.ldexp(2.0 - 2.0 ** (1 - self.precision), self.emax)
+
+    @property
+    def min_subnormal(self) -> float:
+        return math.ldexp(1.0, self.emin - self.precision + 1)
+
+    def cast(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if self.precision >= 53:
+            return x.copy()
+        _, e = np.frexp(x)                        # x = m 2^e, 0.5 <= |m| < 1
+        big_e = np.maximum(e.astype(np.int64) - 1, self.emin)  # x = 1.f 2^(e-1)
+        shift = big_e - (self.precision - 1)      # the quantum is 2^shift
+        y = np.ldexp(np.rint(np.ldexp(x, -shift)), shift)
+        with np.errstate(invalid="ignore"):
+            over = np.abs(y) > self.max_value
+        if over.any():
+            y = np.where(over, np.copysign(np.inf, x), y)
+        return y
+
+    def cast_exact(self, q: Fraction) -> float:
+        if q == 0:
+            return 0.0
+        neg = q < 0
+        num, den = abs(q.numerator), q.denominator
+        e = num.bit_length() - den.bit_length()   # floor(log2 |q|) is e or e - 1
+        if (num << max(-e, 0)) < (den << max(e, 0)):
+            e -= 1
+        shift = max(e, self.emin) - (self.precision - 1)
+        if shift <= 0:
+            n, r = divmod(num << -shift, den)
+            d = den
+        else:
+            d = den << shift
+            n, r = divmod(num, d)
+        if 2 * r > d or (2 * r == d and n % 2 == 1):
+            n += 1
+        val = math.ldexp(float(n), shift) if n.bit_length() <= 53 else math.inf
+        if val > self.max_value:
+            val = math.inf
+        return -val if neg else val
+
+
+FLOAT16 = BinaryFormat("float16", 11, -14, 15)
+BFLOAT16 = BinaryFormat("bfloat16", 8, -126, 127)
+FLOAT32 = BinaryFormat("float32", 24, -126, 127)
+FLOAT64 = BinaryFormat("float64", 53, -1022, 1023)
+
+
+class FiniteSet(NumberFormat):
+    """The paper's abstract format: values in a finite set ``D``; ``cast(x)`` is the nearest
+    element of ``D``, ties to the smaller one.
+
+    Parameters
+    ----------
+    values : 1-D array of finite reals (sorted and deduplicated here; at least one)
+    name : str, optional
+
+    Raises
+    ------
+    FiniteSetError
+        Empty, not one-dimensional, non-finite, or repeated values.
+
+    Examples
+    --------
+    >>> d = FiniteSet([-1, -0.5, 0, 0.5, 1])
+    >>> d.cast(np.array([0.25, 0.26, -0.75, 7.0])).tolist()
+    [0.0, 0.5, -1.0, 1.0]
+    >>> d.cast_exact(Fraction(1, 4)), d.exact_default
+    (0.0, True)
+    """
+
+    def __init__(self, values: Any, name: str | None = None):
+        try:
+            arr = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise FiniteSetError(f"finite set values must be real numbers: {e}") from e
+        if arr.ndim != 1 or arr.size == 0:
+            raise FiniteSetError(f"finite set needs a non-empty 1-D list of values, got shape "
+                                 f"{arr.shape}")
+        if not np.isfinite(arr).all():
+            raise FiniteSetError(f"finite set values must be finite, got {arr[~np.isfinite(arr)][:3]}")
+        srt = np.sort(arr)
+        if (np.diff(srt) == 0).any():
+            dup = srt[1:][np.diff(srt) == 0][0]
+            raise FiniteSetError(f"finite set has the value {dup} more than once")
+        srt.setflags(write=False)
+        self.values = srt
+        self._fracs = [Fraction(float(v)) for v in srt]
+        self.name = name or f"D[{srt.size}]"
+
+    @property
+    def exact_default(self) -> bool:
+        return True
+
+    def cast(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        d = self.values
+        idx = np.searchsorted(d, x, side="left")          # d[idx-1] < x <= d[idx]
+        hi = d[np.minimum(idx, d.size - 1)]
+        lo = d[np.maximum(idx - 1, 0)]
+        return np.where((hi - x) < (x - lo), hi, lo)
+
+    def cast_exact(self, q: Fraction) -> float:
+        fr = self._fracs
+        i = bisect.bisect_left(fr, q)
+        if i == 0:
+            return float(self.values[0])
+        if i == len(fr):
+            return float(self.values[-1])
+        lo, hi = fr[i - 1], fr[i]
+        return float(self.values[i] if (hi - q) < (q - lo) else self.values[i - 1])
+
+
+_ALIASES = {
+    "float16": FLOAT16, "fp16": FLOAT16, "half": FLOAT16, "f16": FLOAT16,
+    "bfloat16": BFLOAT16, "bf16": BFLOAT16,
+    "float32": FLOAT32, "fp32": FLOAT32, "single": FLOAT32, "f32": FLOAT32,
+    "float64": FLOAT64, "fp64": FLOAT64, "double": FLOAT64, "f64": FLOAT64,
+}
+
+
+def get_format(fmt: Any) -> NumberFormat:
+    """A :class:`NumberFormat` from a name (``"bfloat16"``, ``"fp16"``, ...), a numpy dtype, a
+    torch dtype (read by name; torch is not imported), or a format object.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        Anything else (e.g. ``"int8"``, ``"float8"``).
+
+    Examples
+    --------
+    >>> get_format("bf16").name, get_format(np.float16).name
+    ('bfloat16', 'float16')
+    >>> get_format("int8")
+    Traceback (most recent call last):
+    ...
+    statetrack.theory.errors.UnsupportedFormatError: unsupported number format 'int8'; use one of float16, bfloat16, float32, float64 (or aliases fp16, bf16, ...), or a FiniteSet
+    """
+    if isinstance(fmt, NumberFormat):
+        return fmt
+    name = None
+    if isinstance(fmt, str):
+        name = fmt
+    elif type(fmt).__module__ == "torch" or str(fmt).startswith("torch."):
+        name = str(fmt).split(".", 1)[-1]
+    else:
+        try:
+            name = np.dtype(fmt).name
+        except TypeError:
+            name = None
+    key = (name or "").strip().lower()
+    if key.startswith("torch."):
+        key = key[len("torch."):]
+    if key in _ALIASES:
+        return _ALIASES[key]
+    raise UnsupportedFormatError(
+        f"unsupported number format {fmt!r}; use one of float16, bfloat16, float32, float64 "
+        "(or aliases fp16, bf16, ...), or a FiniteSet")
+
+
+# ============================================================================ the model
+
+
+@dataclass(frozen=True)
+class ThresholdDecoder:
+    """A deterministic decoder: ``bit = [w . vec(H) + c > 0]``, output ``table[(token, bit)]``.
+
+    Used by the random model constructors; any callable ``(H, token, symbol) -> token`` works as
+    a decoder.
+
+    >>> dec = ThresholdDecoder(w=(1.0,), c=0.0, table={("1", 0): "a", ("1", 1): "b"})
+    >>> dec(np.array([[0.5]]), "1", "1"), dec(np.array([[-0.5]]), "1", "1")
+    ('b', 'a')
+    """
+
+    w: tuple
+    c: float
+    table: Mapping[tuple[str, int], Hashable]
+
+    def __call__(self, h: np.ndarray, token: str, symbol: str) -> Hashable:
+        s = float(np.dot(np.asarray(self.w), np.asarray(h, dtype=np.float64).ravel())) + self.c
+        return self.table[(token, int(s > 0))]
+
+    def __hash__(self) -> int:
+        return hash((self.w, self.c, tuple(sorted(self.table.items(), key=repr))))
+
+
+def _identity_decoder(h: np.ndarray, token: str, symbol: str) -> Hashable:
+    """Default top-layer decoder: the state's bytes (the output reveals the whole state)."""
+    return np.asarray(h, dtype=np.float64).tobytes()
+
+
+@dataclass(frozen=True, eq=False)
+class FPLayer:
+    """One layer of an :class:`FPModel`.
+
+    Parameters
+    ----------
+    tokens : sequence of str
+    steps : mapping token -> sequence of ``(A_j, B_j)`` (``A_j`` ``[n, n]``, ``B_j`` ``[n, d]``)
+    initial_state : ``[n, d]`` array (a 1-D array is a column, ``d = 1``)
+    decoder : callable ``(H, token, symbol) -> output``; for every layer but the top one the
+        output must be a token of the next layer. Default: the state's bytes.
+
+    Raises
+    ------
+    ModelError
+        Missing tokens, wrong shapes, non-finite entries.
+    """
+
+    tokens: tuple
+    steps: Mapping
+    initial_state: Any
+    decoder: Callable[[np.ndarray, str, str], Hashable] = _identity_decoder
+
+    def __post_init__(self) -> None:
+        tokens = tuple(str(t) for t in self.tokens)
+        if not tokens:
+            raise ModelError("layer has no tokens")
+        if len(set(tokens)) != len(tokens):
+            raise ModelError(f"layer has duplicate tokens {list(tokens)}")
+        h0 = _array(self.initial_state, "initial_state")
+        if h0.ndim == 1:
+            h0 = h0[:, None]
+        if h0.ndim != 2:
+            raise ModelError(f"initial_state must be [n, d], got shape {h0.shape}")
+        n, d = h0.shape
+        missing = [t for t in tokens if t not in self.steps]
+        if missing:
+            raise ModelError(f"no steps for token(s) {missing}")
+        extra = [t for t in self.steps if str(t) not in tokens]
+        if extra:
+            raise ModelError(f"steps given for unknown token(s) {extra}; tokens are {list(tokens)}")
+        steps = {}
+        for t in tokens:
+            row = []
+            for j, pair in enumerate(self.steps[t]):
+                try:
+                    a, b = pair
+                except (TypeError, ValueError):
+                    raise ModelError(f"step {j} of token {t!r} must be a pair (A, B)") from None
+                a = _array(a, f"A of step {j} of token {t!r}")
+                b = np.zeros((n, d)) if b is None else _array(b, f"B of step {j} of token {t!r}")
+                if b.ndim == 1:
+                    b = b[:, None]
+                if a.shape != (n, n):
+                    raise ModelError(f"A of step {j} of token {t!r} has shape {a.shape}, the state "
+                                     f"needs ({n}, {n})")
+                if b.shape != (n, d):
+                    raise ModelError(f"B of step {j} of token {t!r} has shape {b.shape}, the state "
+                                     f"is ({n}, {d})")
+                row.append((a, b))
+            if not row:
+                row = [(np.eye(n), np.zeros((n, d)))]
+            steps[t] = tuple(row)
+        if not callable(self.decoder):
+            raise ModelError("decoder must be callable (H, token, symbol) -> output")
+        object.__setattr__(self, "tokens", tokens)
+        object.__setattr__(self, "steps", steps)
+        object.__setattr__(self, "initial_state", h0)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.initial_state.shape
+
+    def A(self, token: str) -> np.ndarray:
+        """``A(x) = A_{n_h} ... A_1`` in float64 (before casting)."""
+        m = np.eye(self.shape[0])
+        for a, _ in self.steps[token]:
+            m = a @ m
+        return m
+
+
+def _array(x: Any, where: str) -> np.ndarray:
+    try:
+        a = np.array(x, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ModelError(f"{where} is not a real array: {e}") from e
+    if not np.isfinite(a).all():
+        raise ModelError(f"{where} has non-finite entries")
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class FPModel:
+    """A stack of :class:`FPLayer`; layer 0's tokens are the input alphabet.
+
+    Examples
+    --------
+    >>> m = FPModel.from_matrices({"0": [[1.0]], "1": [[-1.0]]}, initial_state=[[1.0]])
+    >>> m.alphabet, m.depth
+    (('0', '1'), 1)
+    """
+
+    layers: tuple
+
+    def __post_init__(self) -> None:
+        layers = tuple(self.layers)
+        if not layers:
+            raise ModelError("model has no layers")
+        if not all(isinstance(x, FPLayer) for x in layers):
+            raise ModelError("layers must be FPLayer objects")
+        object.__setattr__(self, "layers", layers)
+
+    @property
+    def alphabet(self) -> tuple[str, ...]:
+        return self.layers[0].tokens
+
+    @property
+    def depth(self) -> int:
+        return len(self.layers)
+
+    @classmethod
+    def from_matrices(cls, A: Mapping[str, Any], B: Mapping[str, Any] | None = None, *,
+                      initial_state: Any, decoder: Callable | None = None) -> "FPModel":
+        """A one-layer model with one sub-step per token: ``H <- cast(A(x) H + B(x))``."""
+        steps = {t: ((a, None if B is None else B.get(t)),) for t, a in A.items()}
+        layer = FPLayer(tuple(A), steps, initial_state,
+                        decoder if decoder is not None else _identity_decoder)
+        return cls((layer,))
+
+
+# ============================================================================ running
+
+
+class _Runner:
+    """Casts the weights once and steps the joint state (a tuple of float64 arrays)."""
+
+    def __init__(self, model: FPModel, fmt: NumberFormat, exact: bool):
+        self.model, self.fmt, self.exact = model, fmt, exact
+        self.tok_index = [{t: i for i, t in enumerate(layer.tokens)} for layer in model.layers]
+        self.steps = []
+        for layer in model.layers:
+            per_tok = []
+            for t in layer.tokens:
+                row = []
+                for a, b in layer.steps[t]:
+                    ac, bc = fmt.cast(a), fmt.cast(b)
+                    if exact:
+                        row.append((ac, bc, _fr(ac), _fr(bc)))
+                    else:
+                        row.append((ac, bc, None, None))
+                per_tok.append(row)
+            self.steps.append(per_tok)
+        self.h0 = tuple(fmt.cast(layer.initial_state) for layer in model.layers)
+
+    def cast_matrix(self, layer: int, token: str) -> np.ndarray:
+        """The product of the cast sub-step matrices (exact, as Fractions)."""
+        n = self.model.layers[layer].shape[0]
+        m = np.array([[Fraction(int(i == j)) for j in range(n)] for i in range(n)], dtype=object)
+        for ac, _, _, _ in self.steps[layer][self.tok_index[layer][token]]:
+            m = _fr(ac).dot(m)
+        return m
+
+    def step(self, states: tuple, symbol: str, t: int) -> tuple[tuple, Hashable]:
+        new = []
+        tok: Hashable = symbol
+        out: Hashable = None
+        for li, layer in enumerate(self.model.layers):
+            idx = self.tok_index[li].get(tok) if isinstance(tok, str) else None
+            if idx is None:
+                src = "input symbol" if li == 0 else f"output of layer {li - 1}"
+                raise UnknownTokenError(
+                    f"time {t}: {src} {tok!r} is not a token of layer {li} "
+                    f"{list(layer.tokens)}")
+            h = states[li]
+            for ac, bc, af, bf in self.steps[li][idx]:
+                if self.exact:
+                    exact_val = af.dot(_fr(h)) + bf
+                    h = np.array([[self.fmt.cast_exact(q) for q in row] for row in exact_val],
+                                 dtype=np.float64).reshape(h.shape)
+                else:
+                    h = self.fmt.cast(ac @ h + bc)
+            new.append(h)
+            try:
+                out = layer.decoder(h, tok, symbol)
+                hash(out)
+            except Exception as e:  # noqa: BLE001 -- user code; wrapped with its location
+                raise DecoderError(f"time {t}: decoder of layer {li} failed on token {tok!r}: "
+                                   f"{type(e).__name__}: {e}") from e
+            tok = out
+        return tuple(new), out
+
+
+def _fr(a: np.ndarray) -> np.ndarray:
+    return np.array([Fraction(float(v)) for v in a.ravel()], dtype=object).reshape(a.shape)
+
+
+def _key(states: tuple) -> bytes:
+    return b"".join(np.ascontiguousarray(s).tobytes() for s in states)
+
+
+def _word(model: FPModel, word: Any) -> tuple[str, ...]:
+    if isinstance(word, str):
+        alpha = model.alphabet
+        w = tuple(word) if all(len(a) == 1 for a in alpha) else tuple(word.split())
+    else:
+        w = tuple(str(s) for s in word)
+    for i, s in enumerate(w):
+        if s not in model.layers[0].tokens:
+            raise UnknownTokenError(f"symbol {s!r} at position {i} is not in the alphabet "
+                                    f"{list(model.alphabet)}")
+    return w
+
+
+def _runner(model: FPModel, fmt: Any, exact: bool | None) -> _Runner:
+    if not isinstance(model, FPModel):
+        raise ModelError(f"expected an FPModel (see from_lrnn for constructed LRNNs), got "
+                         f"{type(model).__name__}")
+    f = get_format(fmt)
+    return _Runner(model, f, f.exact_default if exact is None else bool(exact))
+
+
+@dataclass(frozen=True)
+class FPTrace:
+    """A run of one word: ``states[l]`` is ``[T + 1, n, d]`` (time 0 = initial state) and
+    ``outputs`` the top layer's output after each of the ``T`` symbols."""
+
+    word: tuple[str, ...]
+    states: tuple[np.ndarray, ...]
+    outputs: tuple
+    format: str
+
+
+def run(model: FPModel, word: Any, fmt: Any = "bfloat16", *, exact: bool | None = None) -> FPTrace:
+    """Run ``word`` through the model in a number format.
+
+    Examples
+    --------
+    >>> m = FPModel.from_matrices({"1": [[0.5]]}, B={"1": [[1.0]]}, initial_state=[[0.0]])
+    >>> run(m, "1111", "float16").states[0][:, 0, 0].tolist()
+    [0.0, 1.0, 1.5, 1.75, 1.875]
+    """
+    r = _runner(model, fmt, exact)
+    w = _word(model, word)
+    states = r.h0
+    hist = [[s] for s in states]
+    outs = []
+    for t, s in enumerate(w):
+        states, out = r.step(states, s, t + 1)
+        for li, h in enumerate(states):
+            hist[li].append(h)
+        outs.append(out)
+    return FPTrace(w, tuple(np.stack(h) for h in hist), tuple(outs), r.fmt.name)
+
+
+# ============================================================================ periods
+
+
+@dataclass(frozen=True)
+class PeriodResult:
+    """The eventual behaviour of the joint state under ``w w w ...``.
+
+    ``pre_period`` (mu) and ``period`` (lambda) count repetitions of ``word``: the state after
+    ``i`` copies equals the state after ``i + period`` copies for every ``i >= pre_period``,
+    and ``period`` is the least such number. ``evaluations`` is how many copies were run.
+    """
+
+    word: tuple[str, ...]
+    pre_period: int
+    period: int
+    evaluations: int
+    format: str
+    exact: bool
+
+    @property
+    def pre_period_symbols(self) -> int:
+        return self.pre_period * len(self.word)
+
+    @property
+    def period_symbols(self) -> int:
+        return self.period * len(self.word)
+
+
+def _brent(f: Callable[[Any], Any], x0: Any, key: Callable[[Any], bytes],
+           max_steps: int) -> tuple[int, int, int]:
+    evals = 0
+
+    def g(x):
+        nonlocal evals
+        evals += 1
+        if evals > max_steps:
+            raise PeriodLimitError(
+                f"the state did not repeat within max_steps={max_steps} applications of the "
+                "periodic word (use a coarser format, e.g. bfloat16, or raise max_steps)")
+        return f(x)
+
+    power = lam = 1
+    tortoise, hare = x0, g(x0)
+    kt, kh = key(tortoise), key(hare)
+    while kt != kh:
+        if power == lam:
+            tortoise, kt = hare, kh
+            power *= 2
+            lam = 0
+        hare = g(hare)
+        kh = key(hare)
+        lam += 1
+    tortoise = hare = x0
+    for _ in range(lam):
+        hare = g(hare)
+    mu = 0
+    while key(tortoise) != key(hare):
+        tortoise, hare = g(tortoise), g(hare)
+        mu += 1
+    return mu, lam, evals
+
+
+def eventual_period(model: FPModel, word_period: Any, fmt: Any = "bfloat16", *,
+                    max_steps: int = DEFAULT_MAX_STEPS, exact: bool | None = None) -> PeriodResult:
+    """Pre-period and least period of the joint state under the periodic input
+    ``word_period word_period ...``, found by Brent's algorithm on exact bit patterns.
+
+    Raises
+    ------
+    PeriodLimitError
+        No repetition within ``max_steps`` copies of the word.
+    ModelError
+        ``word_period`` is empty.
+
+    Examples
+    --------
+    >>> rot = FPModel.from_matrices({"1": [[0, 0, 1], [1, 0, 0], [0, 1, 0]]},
+    ...                             initial_state=[1.0, 0.0, 0.0])
+    >>> r = eventual_period(rot, "1", "float16")
+    >>> r.pre_period, r.period
+    (0, 3)
+    """
+    r = _runner(model, fmt, exact)
+    w = _word(model, word_period)
+    if not w:
+        raise ModelError("the periodic word is empty")
+    counter = [0]
+
+    def f(states):
+        for s in w:
+            counter[0] += 1
+            states, _ = r.step(states, s, counter[0])
+        return states
+
+    mu, lam, evals = _brent(f, r.h0, _key, max_steps)
+    return PeriodResult(w, mu, lam, evals, r.fmt.name, r.exact)
+
+
+def is_power_of_two(n: int) -> bool:
+    """``n = 2^k`` for some ``k >= 0``.
+
+    >>> [is_power_of_two(n) for n in (1, 2, 3, 4, 6)]
+    [True, True, False, True, False]
+    """
+    return n >= 1 and n & (n - 1) == 0
+
+
+def _outputs_from(r: _Runner, symbol: str, start: int, count: int) -> tuple[list, list]:
+    """Outputs (and state keys) after 1^t for t = start .. start + count - 1 (start >= 1)."""
+    states = r.h0
+    outs, keys = [], []
+    for t in range(1, start + count):
+        states, out = r.step(states, symbol, t)
+        if t >= start:
+            outs.append(out)
+            keys.append(_key(states))
+    return outs, keys
+
+
+def _hypothesis(r: _Runner, check: str) -> bool | None:
+    """Theorem 1 ("nonneg") or Theorem 2 ("triangular") hypothesis on the cast matrices."""
+    from .spectra import eigenvalues
+
+    for li, layer in enumerate(r.model.layers):
+        for t in layer.tokens:
+            m = r.cast_matrix(li, t)
+            n = m.shape[0]
+            if check == "triangular":
+                up = all(m[i, j] == 0 for i in range(n) for j in range(i))
+                lo = all(m[i, j] == 0 for i in range(n) for j in range(i + 1, n))
+                if not (up or lo):
+                    return False
+            else:
+                if not eigenvalues(m).all_nonnegative_real:
+                    return False
+    return True
+
+
+# ============================================================================ Theorem 1
+
+
+@dataclass(frozen=True)
+class ParityCertificate:
+    """Result of :func:`parity_counterexample`.
+
+    Attributes
+    ----------
+    found : bool
+        A counterexample was found: ``words`` have lengths of different parity and the model's
+        outputs on them are identical.
+    kind : str
+        ``"state"`` (the joint states are bit-identical: the model cannot tell the two words
+        apart after any continuation either), ``"output"`` (only the outputs agree), or
+        ``"none"``.
+    words : pair of words (tuples of symbols) or None
+    outputs : the model's outputs on the two words, or None
+    pre_period, period : the eventual behaviour of the state under ``1^t``
+    state_determines_parity : bool
+        The eventual period is even, so the parity of ``t`` is a function of the state on the
+        whole orbit of ``1^t``: some decoder recognizes ``(11)*`` on unary words.
+    nonnegative_eigenvalues : bool or None
+        Theorem 1's hypothesis on the (cast) matrices of every layer and token: every
+        eigenvalue is a non-negative real (decided exactly on the cast values). None when not
+        checked.
+    contradicts_theorem : bool
+        No counterexample although the hypothesis holds (the theorem says this cannot happen
+        in the paper's model; see the module docstring for the sequential model).
+    detail : str
+    """
+
+    found: bool
+    kind: str
+    words: tuple | None
+    outputs: tuple | None
+    pre_period: int
+    period: int
+    format: str
+    nonnegative_eigenvalues: bool | None
+    contradicts_theorem: bool
+    detail: str
+    number_format: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def state_determines_parity(self) -> bool:
+        return self.period % 2 == 0
+
+    def verify(self, model: FPModel, *, exact: bool | None = None) -> bool:
+        """Re-run both words from scratch and check the certificate's claims.
+
+        >>> m = FPModel.from_matrices({"1": [[0.25]]}, B={"1": [[1.0]]}, initial_state=[[0.0]])
+        >>> parity_counterexample(m, "float16").verify(m)
+        True
+        """
+        if not self.found:
+            return False
+        a, b = self.words
+        if (len(a) - len(b)) % 2 == 0:
+            return False
+        fmt = self.number_format if self.number_format is not None else self.format
+        ra, rb = run(model, a, fmt, exact=exact), run(model, b, fmt, exact=exact)
+        if ra.outputs[-1] != rb.outputs[-1]:
+            return False
+        if self.kind == "state":
+            return _key(tuple(s[-1] for s in ra.states)) == _key(tuple(s[-1] for s in rb.states))
+        return True
+
+
+def parity_counterexample(model: FPModel, fmt: Any = "bfloat16", *, symbol: str = "1",
+                          max_steps: int = DEFAULT_MAX_STEPS, exact: bool | None = None,
+                          check_hypothesis: bool = True) -> ParityCertificate:
+    """Theorem 1's certificate: two words ``1^s``, ``1^t`` of different parity on which the
+    model's outputs are identical, found by running ``1^t`` to its eventual cycle.
+
+    With eventual period ``lambda`` and pre-period ``mu`` of the joint state: if ``lambda`` is
+    odd, ``s = max(mu, 1)`` and ``t = s + lambda`` reach the same state (kind ``"state"``). If
+    ``lambda`` is even, the outputs along one cycle are searched for two positions of different
+    parity with equal outputs (kind ``"output"``); otherwise there is no counterexample (the
+    negative-eigenvalue construction: period 2, alternating outputs). The derivation of why
+    the period is 1 for non-negative eigenvalues is in the module docstring.
+
+    Parameters
+    ----------
+    model : FPModel (see :func:`from_lrnn` for constructed LRNNs)
+    fmt : number format (name, dtype, or :class:`NumberFormat`)
+    symbol : the input symbol repeated (default ``"1"``)
+    max_steps : cap on the walk (:class:`PeriodLimitError` beyond it)
+    exact : arithmetic mode (see the module docstring)
+    check_hypothesis : also decide Theorem 1's hypothesis on the cast matrices (exact
+        eigenvalues; costs up to ~0.3 s per non-triangular matrix)
+
+    Examples
+    --------
+    >>> m = FPModel.from_matrices({"1": [[0.9, 0.0], [0.0, 0.3]]}, B={"1": [[1.0], [-1.0]]},
+    ...                           initial_state=[[0.0], [0.0]])
+    >>> c = parity_counterexample(m, "bfloat16")
+    >>> c.found, c.kind, c.nonnegative_eigenvalues, (len(c.words[1]) - len(c.words[0])) % 2
+    (True, 'state', True, 1)
+    """
+    r = _runner(model, fmt, exact)
+    sym = _word(model, [symbol])[0]
+    pr = eventual_period(model, (sym,), r.fmt, max_steps=max_steps, exact=r.exact)
+    mu, lam = pr.pre_period, pr.period
+    hyp = _hypothesis(r, "nonneg") if check_hypothesis else None
+    s = max(mu, 1)
+    if lam % 2 == 1:
+        outs, _ = _outputs_from(r, sym, s, lam + 1)
+        if outs[0] != outs[-1]:  # equal states give equal outputs: a bug if this fires
+            raise AssertionError("equal states produced different outputs")
+        return ParityCertificate(
+            True, "state", ((sym,) * s, (sym,) * (s + lam)), (outs[0], outs[-1]), mu, lam,
+            r.fmt.name, hyp, False,
+            f"{sym}^{s} and {sym}^{s + lam} reach the same state (pre-period {mu}, odd period "
+            f"{lam}) in {r.fmt.name}", r.fmt)
+    outs, _ = _outputs_from(r, sym, s, lam)
+    for i in range(lam):
+        for j in range(i + 1, lam, 2):
+            if outs[i] == outs[j]:
+                return ParityCertificate(
+                    True, "output", ((sym,) * (s + i), (sym,) * (s + j)), (outs[i], outs[j]),
+                    mu, lam, r.fmt.name, hyp, False,
+                    f"{sym}^{s + i} and {sym}^{s + j} give the same output (states differ; even "
+                    f"period {lam}) in {r.fmt.name}", r.fmt)
+    return ParityCertificate(
+        False, "none", None, None, mu, lam, r.fmt.name, hyp, bool(hyp),
+        f"no counterexample: the state under {sym}^t has even period {lam} (pre-period {mu}) "
+        f"and outputs of different parity differ along the cycle in {r.fmt.name}"
+        + (" -- although every A(x) has only non-negative real eigenvalues" if hyp else ""),
+        r.fmt)
+
+
+# ============================================================================ Theorem 2
+
+
+@dataclass(frozen=True)
+class ModCertificate:
+    """Result of :func:`mod_counterexample`.
+
+    Attributes
+    ----------
+    found : bool
+        ``words = (1^t, 1^(t + period))`` with ``t = 0 mod m`` reach the same state although
+        ``period`` is not a multiple of ``m``: the model cannot count modulo ``m``.
+    m, pre_period, period : int
+    period_is_power_of_two : bool
+    triangular : bool or None
+        Theorem 2's hypothesis: every (cast) ``A(x)`` is upper or lower triangular.
+    contradicts_theorem : bool
+        The hypothesis holds but the period is not a power of two.
+    detail : str
+    """
+
+    found: bool
+    m: int
+    words: tuple | None
+    pre_period: int
+    period: int
+    period_is_power_of_two: bool
+    format: str
+    triangular: bool | None
+    contradicts_theorem: bool
+    detail: str
+
+
+def mod_counterexample(model: FPModel, m: int, fmt: Any = "bfloat16", *, symbol: str = "1",
+                       max_steps: int = DEFAULT_MAX_STEPS, exact: bool | None = None,
+                       check_hypothesis: bool = True) -> ModCertificate:
+    """Theorem 2's certificate: if the eventual period ``lambda`` of the state under ``1^t`` is
+    not a multiple of ``m``, the words ``1^t`` and ``1^(t + lambda)`` with ``t >= mu``,
+    ``t = 0 (mod m)`` reach the same state but differ in their count mod ``m``.
+
+    For real triangular matrices ``lambda`` is a power of two (module docstring), so for ``m``
+    not a power of two a counterexample always exists.
+
+    Examples
+    --------
+    >>> tri = FPModel.from_matrices({"1": [[-1.0, 0.5], [0.0, -0.5]]}, B={"1": [[0.0], [1.0]]},
+    ...                             initial_state=[[1.0], [0.0]])
+    >>> c = mod_counterexample(tri, 3, "bfloat16")
+    >>> c.found, c.period_is_power_of_two, c.triangular
+    (True, True, True)
+    >>> z3 = FPModel.from_matrices({"1": [[0, 0, 1], [1, 0, 0], [0, 1, 0]]},
+    ...                            initial_state=[1.0, 0.0, 0.0])
+    >>> mod_counterexample(z3, 3, "bfloat16").found
+    False
+    """
+    if int(m) != m or m < 2:
+        raise ModelError(f"m must be an integer >= 2, got {m!r}")
+    m = int(m)
+    r = _runner(model, fmt, exact)
+    sym = _word(model, [symbol])[0]
+    pr = eventual_period(model, (sym,), r.fmt, max_steps=max_steps, exact=r.exact)
+    mu, lam = pr.pre_period, pr.period
+    tri = _hypothesis(r, "triangular") if check_hypothesis else None
+    pow2 = is_power_of_two(lam)
+    contra = bool(tri) and not pow2
+    if lam % m != 0:
+        t = -(-max(mu, 1) // m) * m
+        return ModCertificate(
+            True, m, ((sym,) * t, (sym,) * (t + lam)), mu, lam, pow2, r.fmt.name, tri, contra,
+            f"{sym}^{t} (count 0 mod {m}) and {sym}^{t + lam} (count {lam % m} mod {m}) reach "
+            f"the same state: period {lam} is not a multiple of {m} in {r.fmt.name}")
+    return ModCertificate(
+        False, m, None, mu, lam, pow2, r.fmt.name, tri, contra,
+        f"no counterexample: the state under {sym}^t has period {lam}, a multiple of {m}, in "
+        f"{r.fmt.name}")
+
+
+# ============================================================================ adapters
+
+
+def from_lrnn(lrnn: Any, *, substeps: bool = True, output: str = "accept") -> FPModel:
+    """An :class:`FPModel` from a constructed :class:`statetrack.constructions.lrnn.LRNN`.
+
+    Each delta step becomes a sub-step ``(I - beta k k^T, beta k v^T)`` (``substeps=True``, the
+    kernel's granularity) or each token one step ``(A(x), B(x))`` (``substeps=False``). Layer
+    ``l``'s decoder computes ``o = S^T q``, takes the nearest readout code as its class ``c``,
+    and passes ``token_map[symbol][c]`` to layer ``l + 1``; the top layer outputs
+    ``accepting[c]`` (``output="accept"``) or ``c`` (``output="class"``).
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> fp = from_lrnn(_parity_example())
+    >>> c = parity_counterexample(fp, "bfloat16")
+    >>> c.found, c.period, c.nonnegative_eigenvalues
+    (False, 2, False)
+    """
+    if output not in ("accept", "class"):
+        raise ModelError(f"output must be 'accept' or 'class', got {output!r}")
+    from statetrack.constructions.lrnn import LRNN
+
+    if not isinstance(lrnn, LRNN):
+        raise ModelError(f"from_lrnn needs a constructed LRNN, got {type(lrnn).__name__}")
+    alphabet = tuple(lrnn.alphabet)
+    sym_index = {s: i for i, s in enumerate(alphabet)}
+    layers = []
+    n_layers = len(lrnn.layers)
+    for li, layer in enumerate(lrnn.layers):
+        tab = layer.float_tables()
+        keys, betas, values = tab["keys"], tab["betas"], tab["values"]
+        steps = {}
+        for ti, t in enumerate(layer.tokens):
+            if substeps:
+                row = []
+                for j in range(keys.shape[1]):
+                    k, beta, v = keys[ti, j], betas[ti, j], values[ti, j]
+                    row.append((np.eye(k.size) - beta * np.outer(k, k), beta * np.outer(k, v)))
+            else:
+                row = [(_sym_float(layer.A(t)), _sym_float(layer.B(t)))]
+            steps[t] = tuple(row)
+        nxt = lrnn.layers[li + 1] if li + 1 < n_layers else None
+        dec = _LrnnDecoder(query=tab["query"], codes=tab["codes"], sym_index=sym_index,
+                           token_map=None if nxt is None else nxt.token_map,
+                           next_tokens=None if nxt is None else nxt.tokens,
+                           accepting=tuple(lrnn.accepting) if output == "accept" else None)
+        layers.append(FPLayer(layer.tokens, steps, tab["initial_state"], dec))
+    return FPModel(tuple(layers))
+
+
+def _sym_float(m: Any) -> np.ndarray:
+    return np.array([[float(m[i, j].evalf(30)) for j in range(m.cols)] for i in range(m.rows)])
+
+
+@dataclass(frozen=True, eq=False)
+class _LrnnDecoder:
+    query: np.ndarray
+    codes: np.ndarray
+    sym_index: Mapping[str, int]
+    token_map: Any
+    next_tokens: Any
+    accepting: tuple | None
+
+    def __call__(self, h: np.ndarray, token: str, symbol: str) -> Hashable:
+        o = h.T @ self.query                                   # [V]
+        c = int(np.argmin(((self.codes - o[None, :]) ** 2).sum(axis=1)))
+        if self.token_map is not None:
+            return self.next_tokens[self.token_map[self.sym_index[symbol]][c]]
+        return self.accepting[c] if self.accepting is not None else c
+
+
+# ============================================================================ random models
+
+
+def _decoder_chain(rng: np.random.Generator, tokens: Sequence[str], n: int, d: int,
+                   next_tokens: Sequence[str]) -> ThresholdDecoder:
+    table = {(t, b): next_tokens[int(rng.integers(len(next_tokens)))]
+             for t in tokens for b in (0, 1)}
+    return ThresholdDecoder(tuple(float(x) for x in rng.normal(size=n * d)),
+                            float(rng.normal() * 0.1), table)
+
+
+def _random_model(rng: np.random.Generator, depth: int, n: int, d: int,
+                  alphabet: Sequence[str], make_steps: Callable[[], list]) -> FPModel:
+    if not isinstance(rng, np.random.Generator):
+        raise ModelError("rng must be a numpy.random.Generator (randomness is passed in)")
+    if depth < 1 or n < 1 or d < 1:
+        raise ModelError(f"depth, n and d must be >= 1, got {depth}, {n}, {d}")
+    alphabet = tuple(alphabet)
+    tokens = [alphabet] + [tuple(f"t{i}" for i in range(2)) for _ in range(depth - 1)]
+    layers = []
+    for li in range(depth):
+        steps = {t: make_steps() for t in tokens[li]}
+        h0 = rng.uniform(-1, 1, size=(n, d))
+        nxt = tokens[li + 1] if li + 1 < depth else ("0", "1")
+        layers.append(FPLayer(tokens[li], steps, h0, _decoder_chain(rng, tokens[li], n, d, nxt)))
+    return FPModel(tuple(layers))
+
+
+def random_diagonal_model(rng: np.random.Generator, *, n: int = 4, d: int = 1, depth: int = 1,
+                          low: float = 0.0, high: float = 1.0,
+                          alphabet: Sequence[str] = ("0", "1")) -> FPModel:
+    """A random model with diagonal ``A(x)``, entries uniform in ``[low, high]``; ``B`` and
+    ``H_0`` uniform in ``[-1, 1]``; random threshold decoders (layer ``l + 1`` has tokens
+    ``t0, t1``; the top layer outputs ``"0"``/``"1"``).
+
+    >>> m = random_diagonal_model(np.random.default_rng(0), n=3, depth=2)
+    >>> m.depth, m.alphabet, m.layers[1].tokens
+    (2, ('0', '1'), ('t0', 't1'))
+    """
+    def steps():
+        return [(np.diag(rng.uniform(low, high, size=n)), rng.uniform(-1, 1, size=(n, d)))]
+    return _random_model(rng, depth, n, d, alphabet, steps)
+
+
+def random_triangular_model(rng: np.random.Generator, *, n: int = 4, d: int = 1,
+                            depth: int = 1, low: float = -1.0, high: float = 1.0,
+                            lower: bool = False,
+                            alphabet: Sequence[str] = ("0", "1")) -> FPModel:
+    """Like :func:`random_diagonal_model` with upper (or ``lower``) triangular ``A(x)``: the
+    diagonal uniform in ``[low, high]``, the off-diagonal part uniform in ``[-1, 1] / n``."""
+    def steps():
+        a = np.triu(rng.uniform(-1, 1, size=(n, n)) / n, 1)
+        a = a + np.diag(rng.uniform(low, high, size=n))
+        return [(a.T if lower else a, rng.uniform(-1, 1, size=(n, d)))]
+    return _random_model(rng, depth, n, d, alphabet, steps)
+
+
+def random_gh_model(rng: np.random.Generator, *, n: int = 4, d: int = 1, depth: int = 1,
+                    n_h: int = 2, beta_low: float = 0.0, beta_high: float = 1.0,
+                    alphabet: Sequence[str] = ("0", "1")) -> FPModel:
+    """A random DeltaProduct-style model: per token ``n_h`` sub-steps ``(I - beta k k^T,
+    beta k v^T)`` with unit keys and ``beta`` uniform in ``[beta_low, beta_high]``.
+
+    With ``beta`` in ``[0, 1]`` and ``n_h <= 2`` every ``A(x)`` has eigenvalues in ``[0, 1]``
+    (Proposition 1), Theorem 1's hypothesis; with ``beta`` up to 2 they may be negative.
+    """
+    def steps():
+        row = []
+        for _ in range(n_h):
+            k = rng.normal(size=n)
+            k /= np.linalg.norm(k)
+            beta = rng.uniform(beta_low, beta_high)
+            v = rng.uniform(-1, 1, size=d)
+            row.append((np.eye(n) - beta * np.outer(k, k), beta * np.outer(k, v)))
+        return row
+    return _random_model(rng, depth, n, d, alphabet, steps)
+
+
+def rounding_cycle_example() -> FPModel:
+    """The float16 rounding limit cycle of the module docstring (Theorem 1 in the sequential
+    model): one layer, ``n = 2``, token ``"1"`` with two sub-steps; every weight is a float16
+    number (a multiple of ``2^-12``); ``A(1) = A_2 A_1`` has eigenvalues ~0.2516 and ~0.3924.
+
+    Examples
+    --------
+    >>> m = rounding_cycle_example()
+    >>> r = eventual_period(m, "1", "float16")
+    >>> r.pre_period, r.period
+    (9, 2)
+    >>> c = parity_counterexample(m, "float16")      # the default decoder shows the state
+    >>> c.found, c.state_determines_parity, c.nonnegative_eigenvalues, c.contradicts_theorem
+    (False, True, True, True)
+    """
+    q = 2.0 ** -12
+    a1 = np.array([[2250, -1294], [-1294, 3190]]) * q
+    b1 = np.array([[2222], [1556]]) * q
+    a2 = np.array([[2648, 1431], [1431, 2680]]) * q
+    b2 = np.array([[1133], [-1121]]) * q
+    h0 = np.array([[-2582], [3720]]) * q
+    return FPModel((FPLayer(("1",), {"1": ((a1, b1), (a2, b2))}, h0),))
