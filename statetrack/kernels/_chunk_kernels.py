@@ -14,8 +14,7 @@ row a kernel reads was written by an earlier kernel (tests fill them with NaN fi
 
 from __future__ import annotations
 
-import triton
-import triton.language as tl
+from statetrack.kernels._triton import tl, triton
 
 
 @triton.jit
@@ -259,49 +258,54 @@ def fwd_state_kernel(
     if USE_H0:
         s += tl.load(h0 + i_bh * K * V + ck[:, None] * V + cv[None, :],
                      mask=mk[:, None] & mv[None, :], other=0.0).to(tl.float32)
-    for c in range(NC):
+    if COMPUTE_O:
+        b_q = tl.zeros([BT, BK], dtype=q.dtype.element_ty)
+        acc = tl.zeros([BT, BV], dtype=tl.float32)
+        gt = tl.zeros([BT], dtype=tl.float32)
+    for i in range(NS):
+        c = i // NH
+        m = i % NH
+        rows = i * BT + r
+        if STORE_H:
+            tl.store(hbuf + (i_bh * NS + i) * K * V + ck[:, None] * V + cv[None, :],
+                     s.to(hbuf.dtype.element_ty), mask=mk[:, None] & mv[None, :])
+        b_w = tl.load(w_base + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
+        b_u = tl.load(u_base + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
+        b_k = tl.load(k_base + rows[:, None] * (H * K) + ck[None, :],
+                      mask=(rows < L)[:, None] & mk[None, :], other=0.0)
         if COMPUTE_O:
             tq = c * BT + r
-            mq = tq < T
-            b_q = tl.load(q_base + tq[:, None] * (H * K) + ck[None, :],
-                          mask=mq[:, None] & mk[None, :], other=0.0)
-            acc = tl.dot(b_q.to(MM), s.to(MM), input_precision=PREC)
-            if USE_G:
-                gt = tl.load(gt_base + c * BT + r)
-                acc = acc * tl.exp(gt)[:, None]
-        for m in tl.static_range(NH):
-            i = c * NH + m
-            rows = i * BT + r
-            if STORE_H:
-                tl.store(hbuf + (i_bh * NS + i) * K * V + ck[:, None] * V + cv[None, :],
-                         s.to(hbuf.dtype.element_ty), mask=mk[:, None] & mv[None, :])
-            b_w = tl.load(w_base + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
-            b_u = tl.load(u_base + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
-            b_d = b_u.to(tl.float32) - tl.dot(b_w.to(MM), s.to(MM), input_precision=PREC)
-            if STORE_D:
-                tl.store(dbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :],
-                         b_d.to(dbuf.dtype.element_ty), mask=mv[None, :])
-            b_k = tl.load(k_base + rows[:, None] * (H * K) + ck[None, :],
-                          mask=(rows < L)[:, None] & mk[None, :], other=0.0)
-            if COMPUTE_O:
-                qk = tl.dot(b_q.to(MM), tl.trans(b_k).to(MM), input_precision=PREC)
-                tokc = (m * BT + r) // NH
-                causal = tokc[None, :] <= r[:, None]
+            if m == 0:
+                # a new token chunk: its outputs start from the state at its start
+                b_q = tl.load(q_base + tq[:, None] * (H * K) + ck[None, :],
+                              mask=(tq < T)[:, None] & mk[None, :], other=0.0)
+                acc = tl.dot(b_q.to(MM), s.to(MM), input_precision=PREC)
                 if USE_G:
-                    gc = tl.load(gt_base + c * BT + tokc)
-                    qk = tl.where(causal, qk * tl.exp(gt[:, None] - gc[None, :]), 0.0)
-                else:
-                    qk = tl.where(causal, qk, 0.0)
-                acc += tl.dot(qk.to(MM), b_d.to(MM), input_precision=PREC)
-            if USE_G:
-                gs = tl.load(gs_base + rows)
-                gl = tl.load(gs_base + i * BT + BT - 1)
-                s = s * tl.exp(gl)
-                b_d = b_d * tl.exp(gl - gs)[:, None]
-            s += tl.dot(tl.trans(b_k).to(MM), b_d.to(MM), input_precision=PREC)
+                    gt = tl.load(gt_base + c * BT + r)
+                    acc = acc * tl.exp(gt)[:, None]
+        b_d = b_u.to(tl.float32) - tl.dot(b_w.to(MM), s.to(MM), input_precision=PREC)
+        if STORE_D:
+            tl.store(dbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :],
+                     b_d.to(dbuf.dtype.element_ty), mask=mv[None, :])
         if COMPUTE_O:
-            tl.store(o_base + tq[:, None] * (H * V) + cv[None, :], (acc * scale).to(o.dtype.element_ty),
-                     mask=mq[:, None] & mv[None, :])
+            qk = tl.dot(b_q.to(MM), tl.trans(b_k).to(MM), input_precision=PREC)
+            tokc = (m * BT + r) // NH
+            causal = tokc[None, :] <= r[:, None]
+            if USE_G:
+                gc = tl.load(gt_base + c * BT + tokc)
+                qk = tl.where(causal, qk * tl.exp(gt[:, None] - gc[None, :]), 0.0)
+            else:
+                qk = tl.where(causal, qk, 0.0)
+            acc += tl.dot(qk.to(MM), b_d.to(MM), input_precision=PREC)
+            if m == NH - 1:
+                tl.store(o_base + tq[:, None] * (H * V) + cv[None, :], (acc * scale).to(o.dtype.element_ty),
+                         mask=(tq < T)[:, None] & mv[None, :])
+        if USE_G:
+            gs = tl.load(gs_base + rows)
+            gl = tl.load(gs_base + i * BT + BT - 1)
+            s = s * tl.exp(gl)
+            b_d = b_d * tl.exp(gl - gs)[:, None]
+        s += tl.dot(tl.trans(b_k).to(MM), b_d.to(MM), input_precision=PREC)
     if STORE_HT:
         tl.store(ht + i_bh * K * V + ck[:, None] * V + cv[None, :], s, mask=mk[:, None] & mv[None, :])
 
@@ -310,7 +314,7 @@ def fwd_state_kernel(
 def bwd_o_kernel(
     q, k, do, hbuf, dbuf, gtok, dq, dko, dvloc, dgtok,
     T, L, NC, scale,
-    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BVF: tl.constexpr,
+    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     BT: tl.constexpr, NH: tl.constexpr, USE_G: tl.constexpr, MM: tl.constexpr,
     PREC: tl.constexpr,
 ):
@@ -318,7 +322,7 @@ def bwd_o_kernel(
 
     Writes ``dq`` (final), ``dko`` (the keys' share from the outputs), ``dvloc`` (the deltas'
     share from the outputs of their own token chunk) and ``dgtok`` (gradient of the token-level
-    cumulative gate).
+    cumulative gate). Value columns are visited in blocks of ``BV``.
     """
     i_c = tl.program_id(0)
     i_bh = tl.program_id(1).to(tl.int64)
@@ -328,18 +332,20 @@ def bwd_o_kernel(
     Lp = NS * BT
     r = tl.arange(0, BT)
     ck = tl.arange(0, BK)
-    cv = tl.arange(0, BVF)
     mk = ck < K
-    mv = cv < V
     tq = i_c * BT + r
     mq = tq < T
+    do_base = do + (i_b * T * H + i_h) * V
+    s0_base = hbuf + (i_bh * NS + i_c * NH) * K * V
     b_q = tl.load(q + (i_b * T * H + i_h) * K + tq[:, None] * (H * K) + ck[None, :],
                   mask=mq[:, None] & mk[None, :], other=0.0)
-    b_do = tl.load(do + (i_b * T * H + i_h) * V + tq[:, None] * (H * V) + cv[None, :],
-                   mask=mq[:, None] & mv[None, :], other=0.0)
-    b_s0 = tl.load(hbuf + (i_bh * NS + i_c * NH) * K * V + ck[:, None] * V + cv[None, :],
-                   mask=mk[:, None] & mv[None, :], other=0.0)
-    b_dq = tl.dot(b_do.to(MM), tl.trans(b_s0).to(MM), input_precision=PREC)
+    b_dq = tl.zeros([BT, BK], dtype=tl.float32)
+    for i_v in range(tl.cdiv(V, BV)):
+        cv = i_v * BV + tl.arange(0, BV)
+        mv = cv < V
+        b_do = tl.load(do_base + tq[:, None] * (H * V) + cv[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
+        b_s0 = tl.load(s0_base + ck[:, None] * V + cv[None, :], mask=mk[:, None] & mv[None, :], other=0.0)
+        b_dq += tl.dot(b_do.to(MM), tl.trans(b_s0).to(MM), input_precision=PREC)
     if USE_G:
         gt = tl.load(gtok + i_bh * NC * BT + i_c * BT + r)
         b_dq = b_dq * tl.exp(gt)[:, None]
@@ -349,9 +355,14 @@ def bwd_o_kernel(
         rows = i * BT + r
         b_k = tl.load(k + (i_b * L * H + i_h) * K + rows[:, None] * (H * K) + ck[None, :],
                       mask=(rows < L)[:, None] & mk[None, :], other=0.0)
-        b_dl = tl.load(dbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
         qk = tl.dot(b_q.to(MM), tl.trans(b_k).to(MM), input_precision=PREC)
-        dd = tl.dot(b_do.to(MM), tl.trans(b_dl).to(MM), input_precision=PREC)
+        dd = tl.zeros([BT, BT], dtype=tl.float32)
+        for i_v in range(tl.cdiv(V, BV)):
+            cv = i_v * BV + tl.arange(0, BV)
+            mv = cv < V
+            b_do = tl.load(do_base + tq[:, None] * (H * V) + cv[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
+            b_dl = tl.load(dbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
+            dd += tl.dot(b_do.to(MM), tl.trans(b_dl).to(MM), input_precision=PREC)
         tokc = (m * BT + r) // NH
         causal = tokc[None, :] <= r[:, None]
         if USE_G:
@@ -361,10 +372,15 @@ def bwd_o_kernel(
             dec = tl.where(causal, 1.0, 0.0)
         p = qk * dec
         x = dd * dec
-        b_dv = tl.dot(tl.trans(p).to(MM), b_do.to(MM), input_precision=PREC) * scale
-        tl.store(dvloc + i_bh * Lp * V + rows[:, None] * V + cv[None, :], b_dv, mask=mv[None, :])
+        pt = tl.trans(p * scale).to(MM)
+        for i_v in range(tl.cdiv(V, BV)):
+            cv = i_v * BV + tl.arange(0, BV)
+            mv = cv < V
+            b_do = tl.load(do_base + tq[:, None] * (H * V) + cv[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
+            b_dv = tl.dot(pt, b_do.to(MM), input_precision=PREC)
+            tl.store(dvloc + i_bh * Lp * V + rows[:, None] * V + cv[None, :], b_dv, mask=mv[None, :])
         b_dq += tl.dot(x.to(MM), b_k.to(MM), input_precision=PREC)
-        b_dk = tl.dot(tl.trans(x).to(MM), b_q.to(MM), input_precision=PREC) * scale
+        b_dk = tl.dot(tl.trans(x * scale).to(MM), b_q.to(MM), input_precision=PREC)
         tl.store(dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :], b_dk, mask=mk[None, :])
         if USE_G:
             xg = x * qk
@@ -411,34 +427,38 @@ def bwd_state_kernel(
     if USE_DHT:
         ds += tl.load(dht + i_bh * K * V + ck[:, None] * V + cv[None, :],
                       mask=mk[:, None] & mv[None, :], other=0.0).to(tl.float32)
-    for c in range(NC - 1, -1, -1):
-        for mm in tl.static_range(NH):
-            i = c * NH + (NH - 1 - mm)
-            rows = i * BT + r
-            tl.store(dhbuf + (i_bh * NS + i) * K * V + ck[:, None] * V + cv[None, :],
-                     ds.to(dhbuf.dtype.element_ty), mask=mk[:, None] & mv[None, :])
-            b_k = tl.load(k_base + rows[:, None] * (H * K) + ck[None, :],
-                          mask=(rows < L)[:, None] & mk[None, :], other=0.0)
-            b_w = tl.load(w_base + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
-            b_dd = tl.dot(b_k.to(MM), ds.to(MM), input_precision=PREC)
-            if USE_G:
-                gs = tl.load(gs_base + rows)
-                gl = tl.load(gs_base + i * BT + BT - 1)
-                b_dd = b_dd * tl.exp(gl - gs)[:, None]
-                ds = ds * tl.exp(gl)
-            b_dd += tl.load(dvloc + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
-            tl.store(ddbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :], b_dd, mask=mv[None, :])
-            ds -= tl.dot(tl.trans(b_w).to(MM), b_dd.to(MM), input_precision=PREC)
-        tq = c * BT + r
-        mq = tq < T
-        b_q = tl.load(q + (i_b * T * H + i_h) * K + tq[:, None] * (H * K) + ck[None, :],
-                      mask=mq[:, None] & mk[None, :], other=0.0).to(tl.float32)
-        b_do = tl.load(do + (i_b * T * H + i_h) * V + tq[:, None] * (H * V) + cv[None, :],
-                       mask=mq[:, None] & mv[None, :], other=0.0)
+    for ii in range(NS):
+        i = NS - 1 - ii
+        c = i // NH
+        m = i % NH
+        rows = i * BT + r
+        tl.store(dhbuf + (i_bh * NS + i) * K * V + ck[:, None] * V + cv[None, :],
+                 ds.to(dhbuf.dtype.element_ty), mask=mk[:, None] & mv[None, :])
+        b_k = tl.load(k_base + rows[:, None] * (H * K) + ck[None, :],
+                      mask=(rows < L)[:, None] & mk[None, :], other=0.0)
+        b_w = tl.load(w_base + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
+        b_dl = tl.load(dvloc + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
+        b_dd = tl.dot(b_k.to(MM), ds.to(MM), input_precision=PREC)
         if USE_G:
-            gt = tl.load(gtok + i_bh * NC * BT + c * BT + r)
-            b_q = b_q * tl.exp(gt)[:, None]
-        ds += tl.dot(tl.trans(b_q * scale).to(MM), b_do.to(MM), input_precision=PREC)
+            gs = tl.load(gs_base + rows)
+            gl = tl.load(gs_base + i * BT + BT - 1)
+            b_dd = b_dd * tl.exp(gl - gs)[:, None]
+            ds = ds * tl.exp(gl)
+        b_dd += b_dl
+        tl.store(ddbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :], b_dd, mask=mv[None, :])
+        ds -= tl.dot(tl.trans(b_w).to(MM), b_dd.to(MM), input_precision=PREC)
+        if m == 0:
+            # start of token chunk c: its outputs read the state here
+            tq = c * BT + r
+            mq = tq < T
+            b_q = tl.load(q + (i_b * T * H + i_h) * K + tq[:, None] * (H * K) + ck[None, :],
+                          mask=mq[:, None] & mk[None, :], other=0.0).to(tl.float32)
+            b_do = tl.load(do + (i_b * T * H + i_h) * V + tq[:, None] * (H * V) + cv[None, :],
+                           mask=mq[:, None] & mv[None, :], other=0.0)
+            if USE_G:
+                gt = tl.load(gtok + i_bh * NC * BT + c * BT + r)
+                b_q = b_q * tl.exp(gt)[:, None]
+            ds += tl.dot(tl.trans(b_q * scale).to(MM), b_do.to(MM), input_precision=PREC)
     if STORE_DH0:
         tl.store(dh0 + i_bh * K * V + ck[:, None] * V + cv[None, :], ds, mask=mk[:, None] & mv[None, :])
 
@@ -467,11 +487,8 @@ def bwd_wy_kernel(
     mk = ck < K
     rows = i_c * BT + r
     mr = rows < L
-    b_k = tl.load(k + (i_b * L * H + i_h) * K + rows[:, None] * (H * K) + ck[None, :],
-                  mask=mr[:, None] & mk[None, :], other=0.0).to(tl.float32)
     b_b = tl.load(beta + i_b * L * H + i_h + rows * H, mask=mr, other=0.0).to(tl.float32)
-    b_t = tl.load(tmat + i_bh * Lp * BT + rows[:, None] * BT + r[None, :])
-    b_tt = tl.trans(b_t).to(MM)
+    b_tt = tl.trans(tl.load(tmat + i_bh * Lp * BT + rows[:, None] * BT + r[None, :])).to(MM)
     dw = tl.zeros([BT, BK], dtype=tl.float32)
     dsd = tl.zeros([BT, BK], dtype=tl.float32)
     dT = tl.zeros([BT, BT], dtype=tl.float32)
@@ -486,57 +503,55 @@ def bwd_wy_kernel(
         b_d = tl.load(dbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
         b_dd = tl.load(ddbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
         b_v = tl.load(v + (i_b * L * H + i_h) * V + rows[:, None] * (H * V) + cv[None, :],
-                      mask=mr[:, None] & mv[None, :], other=0.0).to(tl.float32)
+                      mask=mr[:, None] & mv[None, :], other=0.0)
         dw -= tl.dot(b_dd.to(MM), tl.trans(b_s).to(MM), input_precision=PREC)
         dsd += tl.dot(b_d.to(MM), tl.trans(b_ds).to(MM), input_precision=PREC)
         if USE_G:
             sdot += tl.sum(b_s.to(tl.float32) * b_ds.to(tl.float32), 1)
-        vb = b_v * b_b[:, None]
-        dT += tl.dot(b_dd.to(MM), tl.trans(vb).to(MM), input_precision=PREC)
+        dT += tl.dot(b_dd.to(MM), tl.trans(b_v.to(tl.float32) * b_b[:, None]).to(MM), input_precision=PREC)
         dvb = tl.dot(b_tt, b_dd.to(MM), input_precision=PREC)
         tl.store(dv + (i_b * L * H + i_h) * V + rows[:, None] * (H * V) + cv[None, :],
                  (dvb * b_b[:, None]).to(dv.dtype.element_ty), mask=mr[:, None] & mv[None, :])
-        db += tl.sum(dvb * b_v, 1)
+        db += tl.sum(dvb * b_v.to(tl.float32), 1)
+    b_k = tl.load(k + (i_b * L * H + i_h) * K + rows[:, None] * (H * K) + ck[None, :],
+                  mask=mr[:, None] & mk[None, :], other=0.0)
+    b_dk = tl.load(dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
     if USE_G:
         gs = tl.load(gsub + i_bh * Lp + rows)
         gl = tl.load(gsub + i_bh * Lp + i_c * BT + BT - 1)
         eg = tl.exp(gs)
-    else:
-        eg = tl.full([BT], 1.0, dtype=tl.float32)
-    kb = b_k * (b_b * eg)[:, None]
-    dT += tl.dot(dw.to(MM), tl.trans(kb).to(MM), input_precision=PREC)
-    dkb = tl.dot(b_tt, dw.to(MM), input_precision=PREC)
-    b_dk = tl.load(dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
-    b_dk += dkb * (b_b * eg)[:, None]
-    db += tl.sum(dkb * b_k, 1) * eg
-    if USE_G:
-        dg = tl.sum(dkb * kb, 1)
         el = tl.exp(gl - gs)
-        gst = el * tl.sum(b_k * dsd, 1)
+        gst = el * tl.sum(b_k.to(tl.float32) * dsd, 1)
         b_dk += el[:, None] * dsd
-        dg -= gst
         dglast = tl.sum(gst, 0) + tl.exp(gl) * tl.sum(sdot, 0)
     else:
+        eg = tl.full([BT], 1.0, dtype=tl.float32)
         b_dk += dsd
+    sc = b_b * eg
+    kb = (b_k.to(tl.float32) * sc[:, None]).to(MM)
+    dT += tl.dot(dw.to(MM), tl.trans(kb), input_precision=PREC)
+    dkb = tl.dot(b_tt, dw.to(MM), input_precision=PREC)
+    b_dk += dkb * sc[:, None]
+    dkbk = tl.sum(dkb * b_k.to(tl.float32), 1)
+    db += dkbk * eg
+    if USE_G:
+        dg = dkbk * sc - gst
     lower = r[:, None] > r[None, :]
     dT = tl.where(lower, dT, 0.0)
     da = -tl.dot(b_tt, tl.dot(dT.to(MM), b_tt, input_precision=PREC).to(MM), input_precision=PREC)
-    da = tl.where(lower, da, 0.0)
-    kk = tl.dot(b_k.to(MM), tl.trans(b_k).to(MM), input_precision=PREC)
     if USE_G:
-        dec = tl.where(lower, tl.exp(gs[:, None] - gs[None, :]), 0.0)
-        p = da * dec
+        da = tl.where(lower, da * tl.exp(gs[:, None] - gs[None, :]), 0.0)
     else:
-        p = da
-    db += tl.sum(p * kk, 1)
-    pb = p * b_b[:, None]
-    b_dk += tl.dot(pb.to(MM), b_k.to(MM), input_precision=PREC)
-    b_dk += tl.dot(tl.trans(pb).to(MM), b_k.to(MM), input_precision=PREC)
+        da = tl.where(lower, da, 0.0)
+    pk = da * tl.dot(b_k.to(MM), tl.trans(b_k).to(MM), input_precision=PREC)
+    db += tl.sum(pk, 1)
+    pb = da * b_b[:, None]
+    b_dk += tl.dot((pb + tl.trans(pb)).to(MM), b_k.to(MM), input_precision=PREC)
     tl.store(dk + (i_b * L * H + i_h) * K + rows[:, None] * (H * K) + ck[None, :],
              b_dk.to(dk.dtype.element_ty), mask=mr[:, None] & mk[None, :])
     tl.store(dbeta + i_b * L * H + i_h + rows * H, db.to(dbeta.dtype.element_ty), mask=mr)
     if USE_G:
-        daa = da * (b_b[:, None] * dec * kk)
+        daa = pk * b_b[:, None]
         dg += tl.sum(daa, 1) - tl.sum(daa, 0)
         dg += tl.where(r == BT - 1, dglast, 0.0)
         tl.store(dgsub + i_bh * Lp + rows, dg)

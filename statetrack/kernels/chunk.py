@@ -104,19 +104,37 @@ test can fill them all with NaN and check that every element read or returned wa
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
-import triton
-import triton.language as tl
 
 from statetrack.kernels import _chunk_kernels as _kern
+from statetrack.kernels._checks import check_delta_product_inputs
+from statetrack.kernels._triton import INTERPRET, require_runnable, tl, triton
+from statetrack.kernels.errors import KernelInputError
 
-__all__ = ["chunk_delta_product", "SUPPORTED_CHUNK_SIZES"]
+__all__ = ["chunk_delta_product", "SUPPORTED_CHUNK_SIZES", "CHUNK_DTYPES", "MAX_KV"]
+
+#: input dtypes of ``q``, ``k``, ``v`` the chunked kernel accepts
+CHUNK_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+#: largest key / value size (tiles hold a whole padded row)
+MAX_KV = 256
 
 #: chunk sizes the kernels implement (the UT transform is unrolled in 16 x 16 blocks)
 SUPPORTED_CHUNK_SIZES = (16, 32, 64)
+
+#: per kernel: (value block width, num_warps, num_stages); keyed by "2-byte input dtype?"
+_GPU_CONFIG = {
+    True: {"wy": (0, 4, 2), "state": (32, 4, 2), "bwd_o": (64, 8, 2), "bwd_state": (64, 4, 2),
+           "bwd_wy": (64, 8, 2)},
+    False: {"wy": (0, 4, 2), "state": (32, 4, 2), "bwd_o": (32, 8, 2), "bwd_state": (32, 4, 2),
+            "bwd_wy": (32, 8, 2)},
+}
+#: the interpreter runs one program at a time; 16-wide value blocks exercise the block loops
+_INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "bwd_o": (16, 0, 0),
+                     "bwd_state": (16, 0, 0), "bwd_wy": (16, 0, 0)}
+#: benchmark sweeps set entries here (same format); empty in normal use
+_CONFIG_OVERRIDE: dict = {}
 
 _MM_DTYPE = {torch.bfloat16: tl.bfloat16, torch.float16: tl.float16, torch.float32: tl.float32}
 
@@ -148,24 +166,29 @@ class _Plan:
         self.use_g = use_g
         self.dtype = q.dtype
         self.device = q.device
-        self.interpret = q.device.type == "cpu"
+        self.interpret = INTERPRET
         if self.interpret:
             self.MM = tl.float32
-            self.BV = 16
-            self.warps = {}
+            self.cfg = dict(_INTERPRET_CONFIG)
         else:
             self.MM = _MM_DTYPE[q.dtype]
-            two_byte = q.element_size() == 2
-            self.BV = min(self.BVF, 64 if two_byte else 32)
-            self.warps = {"wy": 4, "state": 4, "bwd_o": 8, "bwd_state": 4, "bwd_wy": 4}
+            self.cfg = dict(_GPU_CONFIG[q.element_size() == 2])
+        self.cfg.update(_CONFIG_OVERRIDE)
         self.PREC = "ieee"
-        self.NV = triton.cdiv(self.V, self.BV)
+
+    def bv(self, name: str) -> int:
+        """Value-block width of kernel ``name`` (never wider than the padded V)."""
+        return min(self.BVF, self.cfg[name][0])
+
+    def nv(self, name: str) -> int:
+        return triton.cdiv(self.V, self.bv(name))
 
     def opts(self, name: str) -> dict:
-        """Launch options (num_warps) for a kernel; none under the interpreter."""
+        """Launch options (num_warps, num_stages) of kernel ``name``; none under the interpreter."""
         if self.interpret:
             return {}
-        return {"num_warps": self.warps[name], "num_stages": 2}
+        _, warps, stages = self.cfg[name]
+        return {"num_warps": warps, "num_stages": stages}
 
     def common(self) -> dict:
         return dict(H=self.H, K=self.K, V=self.V, BK=self.BK, BT=self.BT, MM=self.MM, PREC=self.PREC)
@@ -201,9 +224,9 @@ def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state:
     w, u, _ = _wy(k, v, beta, gsub, p, store_t=False)
     o = _alloc((p.B, p.T, p.H, p.V), p.dtype, p.device)
     ht = _alloc((p.B, p.H, p.K, p.V), torch.float32, p.device) if output_final_state else None
-    _kern.fwd_state_kernel[(p.NV, p.B * p.H)](
+    _kern.fwd_state_kernel[(p.nv("state"), p.B * p.H)](
         q, k, w, u, gsub, gtok, h0, o, ht, None, None, p.T, p.L, p.NC, scale,
-        BV=p.BV, NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=output_final_state,
+        BV=p.bv("state"), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=output_final_state,
         COMPUTE_O=True, STORE_H=False, STORE_D=False, **p.common(), **p.opts("state"))
     return o, ht
 
@@ -213,9 +236,9 @@ def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht):
     w, u, tmat = _wy(k, v, beta, gsub, p, store_t=True)
     hbuf = _alloc((BH, p.NS, p.K, p.V), p.dtype, p.device)
     dbuf = _alloc((BH, p.Lp, p.V), p.dtype, p.device)
-    _kern.fwd_state_kernel[(p.NV, BH)](
+    _kern.fwd_state_kernel[(p.nv("state"), BH)](
         q, k, w, u, gsub, gtok, h0, None, None, hbuf, dbuf, p.T, p.L, p.NC, scale,
-        BV=p.BV, NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=False,
+        BV=p.bv("state"), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=False,
         COMPUTE_O=False, STORE_H=True, STORE_D=True, **p.common(), **p.opts("state"))
     dq = _alloc(q.shape, q.dtype, p.device)
     dko = _alloc((BH, p.Lp, p.K), torch.float32, p.device)
@@ -223,13 +246,13 @@ def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht):
     dgtok = _alloc((BH, p.NC * p.BT), torch.float32, p.device) if p.use_g else None
     _kern.bwd_o_kernel[(p.NC, BH)](
         q, k, do, hbuf, dbuf, gtok, dq, dko, dvloc, dgtok, p.T, p.L, p.NC, scale,
-        BVF=p.BVF, NH=p.NH, USE_G=p.use_g, **p.common(), **p.opts("bwd_o"))
+        BV=p.bv("bwd_o"), NH=p.NH, USE_G=p.use_g, **p.common(), **p.opts("bwd_o"))
     dhbuf = _alloc((BH, p.NS, p.K, p.V), p.dtype, p.device)
     ddbuf = _alloc((BH, p.Lp, p.V), torch.float32, p.device)
     dh0 = _alloc((p.B, p.H, p.K, p.V), torch.float32, p.device) if h0 is not None else None
-    _kern.bwd_state_kernel[(p.NV, BH)](
+    _kern.bwd_state_kernel[(p.nv("bwd_state"), BH)](
         q, k, w, do, gsub, gtok, dht, dh0, dvloc, dhbuf, ddbuf, p.T, p.L, p.NC, scale,
-        BV=p.BV, NH=p.NH, USE_G=p.use_g, USE_DHT=dht is not None, STORE_DH0=h0 is not None,
+        BV=p.bv("bwd_state"), NH=p.NH, USE_G=p.use_g, USE_DHT=dht is not None, STORE_DH0=h0 is not None,
         **p.common(), **p.opts("bwd_state"))
     dk = _alloc(k.shape, k.dtype, p.device)
     dv = _alloc(v.shape, v.dtype, p.device)
@@ -237,7 +260,7 @@ def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht):
     dgsub = _alloc((BH, p.Lp), torch.float32, p.device) if p.use_g else None
     _kern.bwd_wy_kernel[(p.NS, BH)](
         k, v, beta, gsub, tmat, hbuf, dhbuf, dbuf, ddbuf, dko, dk, dv, dbeta, dgsub, p.L,
-        BV=p.BV, USE_G=p.use_g, **p.common(), **p.opts("bwd_wy"))
+        BV=p.bv("bwd_wy"), USE_G=p.use_g, **p.common(), **p.opts("bwd_wy"))
     dg = None
     if p.use_g:
         rs = dgsub.reshape(BH, p.NS, p.BT).flip(-1).cumsum(-1).flip(-1).reshape(BH, p.Lp)
@@ -290,6 +313,8 @@ def chunk_delta_product(
     initial_state: Optional[torch.Tensor] = None,
     output_final_state: bool = False,
     chunk_size: int = 64,
+    check_beta: bool = True,
+    check_finite: bool = False,
 ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     """DeltaProduct by the chunked WY algorithm (Triton), differentiable in every input.
 
@@ -317,6 +342,10 @@ def chunk_delta_product(
     chunk_size : int
         Sub-steps per WY sub-chunk and tokens per output chunk; one of
         :data:`SUPPORTED_CHUNK_SIZES`.
+    check_beta : bool
+        Check that ``beta`` lies in [0, 2] (one reduction and one device synchronization).
+    check_finite : bool
+        Check every input for NaN and infinity.
 
     Returns
     -------
@@ -324,6 +353,16 @@ def chunk_delta_product(
         ``[B, T, H, V]`` in the dtype of ``q``.
     final_state : torch.Tensor or None
         ``[B, H, K, V]`` float32 if ``output_final_state``.
+
+    Raises
+    ------
+    KernelInputError
+        (a subclass of it, naming the argument) for bad shapes, dtypes (float64 is not
+        supported here: use the reference or the recurrent kernel), devices, ``K`` or ``V``
+        above :data:`MAX_KV`, ``beta`` outside [0, 2], non-finite inputs when
+        ``check_finite``, or an unsupported ``chunk_size``.
+    KernelUnavailableError
+        CPU tensors while Triton was imported without the interpreter.
 
     Examples
     --------
@@ -340,10 +379,15 @@ def chunk_delta_product(
     >>> o[0, 0, 0, 3].item(), s[0, 0, 0, 3].item()
     (-1.0, -1.0)
     """
-    if chunk_size not in SUPPORTED_CHUNK_SIZES:
-        raise ValueError(f"chunk_size must be one of {SUPPORTED_CHUNK_SIZES}, got {chunk_size}")
-    if scale is None:
-        scale = q.shape[-1] ** -0.5
+    if isinstance(chunk_size, bool) or chunk_size not in SUPPORTED_CHUNK_SIZES:
+        raise KernelInputError(
+            f"chunk_size: must be one of {SUPPORTED_CHUNK_SIZES}, got {chunk_size!r}")
+    d = check_delta_product_inputs(q, k, v, beta, num_householder=num_householder, g=g, scale=scale,
+                                   initial_state=initial_state, dtypes=CHUNK_DTYPES,
+                                   check_beta=check_beta, check_finite=check_finite,
+                                   max_K=MAX_KV, max_V=MAX_KV)
+    require_runnable(d.device, "chunk_delta_product")
+    scale = d.scale
     q, k, v, beta = (x.contiguous() for x in (q, k, v, beta))
     if g is not None:
         g = g.contiguous()
