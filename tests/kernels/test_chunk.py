@@ -1,0 +1,209 @@
+"""The chunked (WY) Triton kernel against the float64 reference: outputs, final states and every
+gradient, relative errors bounded by the one tolerance table. Every buffer the kernel allocates
+(outputs, gradients, internal scratch) is NaN-poisoned first, so an element left unwritten
+fails the comparison. On CPU the kernels run through TRITON_INTERPRET=1 on tiny shapes; the
+``gpu`` tests run K = V = 128 at full lengths on CUDA."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from statetrack.kernels import errors as E
+from statetrack.kernels.chunk import SUPPORTED_CHUNK_SIZES, chunk_delta_product
+from statetrack.kernels.reference import delta_product_ref
+from statetrack.kernels.tolerances import assert_rel_close, rel_error
+
+NAMES = ("q", "k", "v", "beta", "g", "initial_state")
+
+
+def _compare(gen, make_inputs, as_float64, poison_empty, device, *, B, T, H, K, V, n_h, dtype,
+             gate, init, chunk_size, final=True, grads=True):
+    x = make_inputs(gen, B=B, T=T, H=H, K=K, V=V, n_h=n_h, dtype=dtype, gate=gate,
+                    initial_state=init, device=device, requires_grad=grads)
+    with poison_empty():
+        o, s = chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], num_householder=n_h,
+                                   g=x["g"], initial_state=x["initial_state"],
+                                   output_final_state=final, chunk_size=chunk_size)
+    assert o.shape == (B, T, H, V) and o.dtype == dtype
+    ref = as_float64(x, requires_grad=grads)
+    o_ref, s_ref = delta_product_ref(ref["q"], ref["k"], ref["v"], ref["beta"],
+                                     num_householder=n_h, g=ref["g"],
+                                     initial_state=ref["initial_state"],
+                                     output_final_state=final)
+    assert_rel_close(o, o_ref, dtype, name="o")
+    if final:
+        assert s.dtype == torch.float32 and s.shape == (B, H, K, V)
+        assert_rel_close(s, s_ref, dtype, name="final_state")
+    else:
+        assert s is None
+    if not grads:
+        return
+    do = torch.randn(o.shape, generator=gen, dtype=torch.float64)
+    dht = torch.randn(s_ref.shape, generator=gen, dtype=torch.float64) if final else None
+    names = [n for n in NAMES if x[n] is not None]
+
+    def loss(o_, s_):
+        val = (o_.double() * do.to(o_.device)).sum()
+        if final:
+            val = val + (s_.double() * dht.to(s_.device)).sum()
+        return val
+
+    with poison_empty():
+        got = torch.autograd.grad(loss(o, s), [x[n] for n in names])
+    want = torch.autograd.grad(loss(o_ref, s_ref), [ref[n] for n in names])
+    for n, a, b in zip(names, got, want):
+        assert a.dtype == x[n].dtype and a.shape == x[n].shape, n
+        assert_rel_close(a, b, dtype, kind="bwd", name=f"d{n}")
+
+
+CASES = [
+    # B, T, H, K, V, n_h, dtype, gate, init, chunk_size
+    (1, 1, 1, 8, 8, 1, torch.float32, False, False, 16),
+    (2, 5, 2, 16, 8, 2, torch.float32, True, True, 16),
+    (1, 33, 1, 8, 16, 3, torch.float32, True, False, 16),
+    (1, 33, 2, 16, 16, 4, torch.float32, False, True, 16),
+    (1, 70, 1, 16, 16, 1, torch.float32, True, True, 16),
+    (1, 70, 1, 8, 24, 2, torch.float32, True, True, 16),   # V not a power of two, 2 V blocks
+    (1, 5, 1, 16, 16, 4, torch.float32, True, True, 16),
+    (1, 70, 1, 16, 8, 3, torch.float32, False, False, 32),
+    (1, 33, 1, 16, 16, 2, torch.float32, True, True, 64),
+    (2, 70, 1, 16, 16, 4, torch.float32, True, True, 16),
+    (1, 33, 2, 16, 16, 3, torch.bfloat16, True, True, 16),
+    (1, 70, 1, 16, 16, 2, torch.bfloat16, False, True, 32),
+]
+
+
+@pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init,chunk_size", CASES)
+def test_chunk_matches_reference(gen, make_inputs, as_float64, poison_empty, device,
+                                 B, T, H, K, V, n_h, dtype, gate, init, chunk_size):
+    _compare(gen, make_inputs, as_float64, poison_empty, device, B=B, T=T, H=H, K=K, V=V,
+             n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=chunk_size)
+
+
+def test_without_final_state(gen, make_inputs, as_float64, poison_empty, device):
+    _compare(gen, make_inputs, as_float64, poison_empty, device, B=1, T=20, H=1, K=8, V=8,
+             n_h=2, dtype=torch.float32, gate=True, init=True, chunk_size=16, final=False)
+
+
+def test_chunk_size_does_not_change_the_function(gen, make_inputs, device):
+    x = make_inputs(gen, B=1, T=40, H=1, K=16, V=16, n_h=2, dtype=torch.float32, gate=True,
+                    initial_state=True, device=device)
+    outs = [chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], num_householder=2, g=x["g"],
+                                initial_state=x["initial_state"], output_final_state=True,
+                                chunk_size=c) for c in SUPPORTED_CHUNK_SIZES]
+    for o, s in outs[1:]:
+        assert rel_error(o, outs[0][0].double()) < 1e-5
+        assert rel_error(s, outs[0][1].double()) < 1e-5
+
+
+def test_gradient_of_a_subset_of_inputs(gen, make_inputs, as_float64, device):
+    x = make_inputs(gen, B=1, T=9, H=1, K=8, V=8, n_h=2, dtype=torch.float32, gate=True,
+                    device=device)
+    q = x["q"].clone().requires_grad_(True)
+    o, _ = chunk_delta_product(q, x["k"], x["v"], x["beta"], num_householder=2, g=x["g"],
+                               chunk_size=16)
+    (dq,) = torch.autograd.grad(o.sum(), [q])
+    ref = as_float64(x)
+    q64 = ref["q"].requires_grad_(True)
+    o_ref, _ = delta_product_ref(q64, ref["k"], ref["v"], ref["beta"], num_householder=2,
+                                 g=ref["g"])
+    (dq_ref,) = torch.autograd.grad(o_ref.sum(), [q64])
+    assert_rel_close(dq, dq_ref, torch.float32, kind="bwd", name="dq")
+
+
+def test_reflection_products_are_exact(device):
+    """Integer keys with beta = 1 (transpositions) keep one-hot states exact in bfloat16."""
+    K = V = 16
+    T, n_h = 37, 2
+    idx = torch.arange(T * n_h) % (K - 1)
+    k = torch.zeros(1, T * n_h, 1, K)
+    k[0, torch.arange(T * n_h), 0, idx] = 1.0
+    k[0, torch.arange(T * n_h), 0, idx + 1] = -1.0
+    beta = torch.ones(1, T * n_h, 1)
+    v = torch.zeros(1, T * n_h, 1, V)
+    q = torch.eye(K)[torch.arange(T) % K].reshape(1, T, 1, K)
+    h0 = torch.eye(K, V).reshape(1, 1, K, V)
+    args = [t.to(device) for t in (q, k, v, beta)]
+    o, s = chunk_delta_product(*(a.to(torch.bfloat16) for a in args), num_householder=n_h,
+                               initial_state=h0.to(device), scale=1.0, output_final_state=True,
+                               chunk_size=16)
+    o_ref, s_ref = delta_product_ref(*(a.double() for a in args), num_householder=n_h,
+                                     initial_state=h0.to(device).double(), scale=1.0,
+                                     output_final_state=True)
+    assert torch.equal(o.double(), o_ref) and torch.equal(s.double(), s_ref)
+
+
+def _small(device, dtype=torch.float32, T=3, n_h=1, K=4, V=4):
+    z = lambda *s: torch.zeros(*s, dtype=dtype, device=device)  # noqa: E731
+    return z(1, T, 1, K), z(1, T * n_h, 1, K), z(1, T * n_h, 1, V), z(1, T * n_h, 1)
+
+
+def test_bad_chunk_size(device):
+    with pytest.raises(E.KernelInputError, match="chunk_size"):
+        chunk_delta_product(*_small(device), chunk_size=48)
+
+
+def test_float64_is_rejected(device):
+    with pytest.raises(E.KernelDtypeError, match="q: dtype float64"):
+        chunk_delta_product(*_small(device, torch.float64))
+
+
+def test_mismatched_dtypes(device):
+    q, k, v, b = _small(device)
+    with pytest.raises(E.KernelDtypeError, match="^k: "):
+        chunk_delta_product(q, k.to(torch.bfloat16), v, b)
+
+
+def test_wrong_key_shape(device):
+    q, k, v, b = _small(device, n_h=2)
+    with pytest.raises(E.KernelShapeError, match=r"^k: expected shape \[B, T\*n_h, H, K\]"):
+        chunk_delta_product(q, k[:, :5], v, b, num_householder=2)
+
+
+def test_key_size_above_maximum(device):
+    with pytest.raises(E.KernelShapeError, match="K=257"):
+        chunk_delta_product(*_small(device, K=257))
+
+
+def test_beta_out_of_range(device):
+    q, k, v, b = _small(device)
+    b[0, 1, 0] = 2.5
+    with pytest.raises(E.BetaRangeError, match="beta"):
+        chunk_delta_product(q, k, v, b)
+
+
+def test_nan_input_on_request(device):
+    q, k, v, b = _small(device)
+    v[0, 2, 0, 1] = float("nan")
+    chunk_delta_product(q, k, v, b)  # not checked by default
+    with pytest.raises(E.NonFiniteInputError, match="^v: "):
+        chunk_delta_product(q, k, v, b, check_finite=True)
+
+
+def test_cpu_tensors_without_interpreter(monkeypatch):
+    import statetrack.kernels._triton as tri
+    monkeypatch.setattr(tri, "INTERPRET", False)
+    with pytest.raises(E.KernelUnavailableError, match="chunk_delta_product"):
+        chunk_delta_product(*_small("cpu"))
+
+
+GPU_CASES = [
+    # T, n_h, dtype, gate, init
+    (1, 1, torch.bfloat16, False, False),
+    (63, 2, torch.bfloat16, True, True),
+    (1000, 3, torch.bfloat16, True, False),
+    (4096, 1, torch.bfloat16, True, True),
+    (4096, 4, torch.bfloat16, False, True),
+    (63, 4, torch.float32, True, True),
+    (1000, 1, torch.float32, False, True),
+    (4096, 2, torch.float32, True, True),
+]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("T,n_h,dtype,gate,init", GPU_CASES)
+def test_chunk_full_size_gpu(gen, make_inputs, as_float64, poison_empty, T, n_h, dtype, gate,
+                             init):
+    _compare(gen, make_inputs, as_float64, poison_empty, torch.device("cuda"), B=1, T=T, H=2,
+             K=128, V=128, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
