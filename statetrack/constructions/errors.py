@@ -66,3 +66,7 @@ class ConstructionFileError(ConstructionError):
 
 class ReachableLimitError(ConstructionError):
     """The exact verifier met more reachable states than its ``limit`` allows."""
+
+
+class AlphabetMismatchError(ConstructionError):
+    """A model and a DFA (or a word) do not share the same alphabet."""

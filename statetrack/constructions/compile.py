@@ -1,0 +1,84 @@
+"""``compile(dfa)``: a DFA to a constructed LRNN, in one of the one-layer forms.
+
+Forms
+-----
+``"permutation"`` (default)
+    Theorem 3 (:func:`~statetrack.constructions.group.group_construction`): every DFA whose
+    minimal automaton's letters are permutations; one-hot states, ``K = |Q|``, integer keys,
+    exact in every float format.
+``"rotation"``
+    Cyclic transition groups only (:func:`~statetrack.constructions.diagonal.rotation_construction`):
+    ``K = 2``; exact in exact arithmetic, inexact in floats (see
+    :func:`statetrack.constructions.precision.float_horizon`).
+``"diagonal"``
+    Elementary abelian 2-groups only (:func:`~statetrack.constructions.diagonal.diagonal_construction`):
+    ``K = log2 |Q|``, entries ±1, exact in floats.
+
+DFAs whose transition monoid is not a group raise
+:class:`~statetrack.constructions.errors.NotAGroupError`: they need the Krohn–Rhodes cascade
+construction (Theorem 4), which is a separate module.
+
+Examples
+--------
+>>> from statetrack.automata import DFA
+>>> from statetrack.constructions.compile import compile
+>>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
+>>> [compile(parity, form=f).width for f in ("permutation", "rotation", "diagonal")]
+[2, 2, 1]
+>>> compile(DFA([[1, 1], [1, 1]], accepting=[1], alphabet="ab"))
+Traceback (most recent call last):
+...
+statetrack.constructions.errors.NotAGroupError: letter 'a' is not a permutation of the 2 states of the minimal DFA (it sends both states 0 and 1 to state 1), so the transition monoid is not a group and Theorem 3's one-layer construction does not apply; this language needs the Krohn-Rhodes cascade construction (Theorem 4)
+"""
+
+from __future__ import annotations
+
+from ..automata import DFA
+from .diagonal import diagonal_construction, rotation_construction
+from .errors import FormError
+from .group import group_construction
+from .lrnn import LRNN
+
+__all__ = ["compile", "compile_dfa", "FORMS"]
+
+#: The construction forms :func:`compile` knows.
+FORMS = ("permutation", "rotation", "diagonal")
+
+
+def compile(dfa: DFA, *, form: str = "permutation", normalized: bool = False,  # noqa: A001
+            name: str = "") -> LRNN:
+    """Compile a DFA into a one-layer LRNN (see the module docstring for the forms).
+
+    Parameters
+    ----------
+    dfa : DFA
+        Any DFA; it is minimized first, and the model's ``state_map`` refers to the states of
+        the minimal (canonically numbered) DFA, ``dfa.minimize()``.
+    form : {"permutation", "rotation", "diagonal"}
+    normalized : bool
+        The paper's normalized keys (unit keys, beta in [0, 2]; needs square roots, so float
+        runs become inexact). Only changes the permutation form (the other two already have
+        unit keys).
+    name : str
+        Stored on the model.
+
+    Raises
+    ------
+    NotAGroupError
+        The transition monoid is not a group.
+    FormError
+        An unknown form, or a form that does not exist for this automaton.
+    """
+    if not isinstance(dfa, DFA):
+        raise TypeError(f"compile expects a statetrack DFA, got {type(dfa).__name__}")
+    if form not in FORMS:
+        raise FormError(f"unknown form {form!r}; choose one of {list(FORMS)}")
+    if form == "permutation":
+        return group_construction(dfa, normalized=normalized, name=name)
+    if form == "rotation":
+        return rotation_construction(dfa, name=name)
+    return diagonal_construction(dfa, name=name)
+
+
+#: Alias that does not shadow the builtin when star-imported.
+compile_dfa = compile

@@ -1,0 +1,281 @@
+r"""Theorem 3: one LRNN layer for every automaton whose transition monoid is a group.
+
+Let ``D`` be a minimal complete DFA with states ``Q = {0, ..., n-1}`` in which every letter
+``a`` permutes the states: ``pi_a(q) = delta(q, a)`` is a bijection. (Equivalently, the
+transition monoid is a group: a finite monoid of bijections is closed under inverses.)
+
+Construction (Grazzi et al. 2025, Theorem 3, in the unnormalized integer form):
+
+* state ``H`` in ``R^{n x 1}`` (``K = n``, ``V = 1``), ``H_0 = e_{q_0}``;
+* ``A(a) = P_a``, the permutation matrix with ``P_a e_q = e_{pi_a(q)}``, ``B(a) = 0``;
+* readout ``o = H^T q`` with the query ``q = (c_0, ..., c_{n-1})``, ``c_p`` the p-th
+  non-negative integer that bfloat16 represents exactly (:func:`readout_codes`: ``c_p = p``
+  for ``p <= 256``, then every second integer up to 512, every fourth up to 1024, ...): for
+  ``H = e_p`` the output is ``c_p``, exactly, even when a kernel returns its outputs in
+  bfloat16; class ``p`` is DFA state ``p``. For at most 257 states ``o`` is the state index.
+
+By induction ``H_t = e_{delta(q_0, w)}`` after any word ``w``: the map
+``g(e_p) = p`` satisfies ``g(A(a) H + B(a)) = delta(g(H), a)`` on the reachable states
+``{e_p}``, which is the proof obligation that :func:`statetrack.theory.verify.verify` checks.
+
+Permutations as delta steps. The transposition of ``i`` and ``j`` is the GH factor
+``T(i, j) = I - (e_i - e_j)(e_i - e_j)^T`` (integer key ``e_i - e_j``, ``beta = 1``,
+``beta ||k||^2 = 2``, eigenvalue -1). A cycle ``c_0 -> c_1 -> ... -> c_{L-1} -> c_0`` of
+``pi`` is the composition, *first* ``(c_0 c_1)``, then ``(c_0 c_2)``, ..., *last*
+``(c_0 c_{L-1})``: after the first ``s`` swaps, ``c_0`` holds what started at ``c_{s}``'s
+predecessor chain — concretely the point starting at ``c_i`` (``i >= 1``) is untouched until
+swap ``(c_0 c_i)`` moves it to ``c_0`` and swap ``(c_0 c_{i+1})`` moves it on to
+``c_{i+1}``; the point at ``c_0`` goes to ``c_1`` at the first swap and stays; the point at
+``c_{L-1}`` reaches ``c_0`` at the last swap. So a cycle of length ``L`` costs ``L - 1``
+steps, and ``pi`` costs ``(points moved) - (non-trivial cycles) <= n - 1`` steps. As delta
+steps applied in this order (step 1 first) the product is ``A(a) = G_{n_h} ... G_1 = P_a``;
+:func:`group_construction` checks every letter's product exactly
+(:func:`~statetrack.constructions.lrnn.check_product`) before returning.
+
+All keys are in {0, 1, -1} and all betas are 1, so every float run in any binary format
+(bfloat16 included) computes exactly the one-hot states: each sub-step computes
+``u = beta (0 - k^T S)`` in {-1, 0, 1} and adds ``k u^T``, all small integers.
+
+The paper's normalized form (``normalized=True``): keys ``(e_i - e_j)/sqrt(2)``, ``beta = 2``;
+the same matrices exactly, but ``1/sqrt(2)`` is rounded in floats, so float runs are no
+longer exact (``exact_in_floats=False``).
+
+Examples
+--------
+>>> from statetrack.automata import DFA
+>>> from statetrack.constructions.group import group_construction
+>>> z3 = DFA.from_function(0, "ab", lambda q, a: (q + (a == "a")) % 3, lambda q: q == 0)
+>>> m = group_construction(z3)
+>>> m.width, m.n_h, m.A("a")
+(3, 2, Matrix([
+[0, 0, 1],
+[1, 0, 0],
+[0, 1, 0]]))
+>>> m.accepts("aaab"), m.accepts("ab")
+(True, False)
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import sympy
+
+from ..automata import DFA
+from .errors import NotAGroupError
+from .lrnn import LRNN, DeltaStep, Layer, Readout, check_product
+
+__all__ = [
+    "letter_permutations", "first_non_permutation", "is_group_dfa", "permutation_cycles",
+    "transposition_count", "transposition_steps", "permutation_target", "group_construction",
+    "readout_codes",
+]
+
+
+def first_non_permutation(dfa: DFA) -> tuple[int, int, int, int] | None:
+    """The first letter of the (complete) DFA that is not a permutation of its states.
+
+    Returns ``(letter, p, q, r)`` with ``p != q`` both sent to ``r`` by the letter, or None
+    when every letter is a permutation.
+
+    Examples
+    --------
+    >>> first_non_permutation(DFA([[1, 0], [0, 0]], alphabet="ab"))
+    (1, 0, 1, 0)
+    """
+    t = dfa.complete().transitions
+    for a in range(t.shape[1]):
+        col = t[:, a]
+        seen: dict[int, int] = {}
+        for p, r in enumerate(col.tolist()):
+            if r in seen:
+                return a, seen[r], p, r
+            seen[r] = p
+    return None
+
+
+def is_group_dfa(dfa: DFA, *, minimize: bool = True) -> bool:
+    """Whether the transition monoid of the (minimal, by default) DFA is a group.
+
+    Examples
+    --------
+    >>> is_group_dfa(DFA([[1, 0], [0, 1]], alphabet="ab"))
+    True
+    >>> is_group_dfa(DFA([[1, 1], [1, 0]], accepting=[1], alphabet="ab"))
+    False
+    """
+    d = dfa.minimize() if minimize else dfa.complete()
+    return first_non_permutation(d) is None
+
+
+def letter_permutations(dfa: DFA) -> np.ndarray:
+    """``[n_symbols, n_states]``: row ``a`` is the permutation ``q -> delta(q, a)``.
+
+    The DFA is used as given (complete it or minimize it first as needed).
+
+    Raises
+    ------
+    NotAGroupError
+        Naming the first letter that is not a permutation, with two states it merges.
+    """
+    d = dfa.complete()
+    bad = first_non_permutation(d)
+    if bad is not None:
+        a, p, q, r = bad
+        raise NotAGroupError(
+            f"letter {d.alphabet[a]!r} is not a permutation of the {d.n_states} states of the "
+            f"minimal DFA (it sends both states {p} and {q} to state {r}), so the transition "
+            f"monoid is not a group and Theorem 3's one-layer construction does not apply; "
+            f"this language needs the Krohn-Rhodes cascade construction (Theorem 4)"
+        )
+    return np.ascontiguousarray(d.transitions.T)
+
+
+def permutation_cycles(perm: Sequence[int]) -> list[tuple[int, ...]]:
+    """The non-trivial cycles ``(c_0, c_1, ...)`` with ``perm[c_i] = c_{i+1}``.
+
+    Examples
+    --------
+    >>> permutation_cycles([1, 2, 0, 3, 5, 4])
+    [(0, 1, 2), (4, 5)]
+    """
+    perm = [int(x) for x in perm]
+    seen = [False] * len(perm)
+    cycles = []
+    for s in range(len(perm)):
+        if seen[s]:
+            continue
+        cyc = [s]
+        seen[s] = True
+        x = perm[s]
+        while x != s:
+            cyc.append(x)
+            seen[x] = True
+            x = perm[x]
+        if len(cyc) > 1:
+            cycles.append(tuple(cyc))
+    return cycles
+
+
+def transposition_count(perm: Sequence[int]) -> int:
+    """Points moved minus non-trivial cycles: the number of swaps :func:`transposition_steps`
+    uses (the least possible number of transpositions).
+
+    Examples
+    --------
+    >>> transposition_count([1, 2, 0, 3, 5, 4])
+    3
+    """
+    return sum(len(c) - 1 for c in permutation_cycles(perm))
+
+
+def _swap_key(n: int, i: int, j: int) -> tuple:
+    key = [sympy.S.Zero] * n
+    key[i], key[j] = sympy.S.One, sympy.S.NegativeOne
+    return tuple(key)
+
+
+def transposition_steps(perm: Sequence[int], *, normalized: bool = False) -> tuple[DeltaStep, ...]:
+    """Delta steps (step 1 first) whose GH product is the permutation matrix of ``perm``.
+
+    The matrix is ``P`` with ``P e_q = e_{perm[q]}``; each step is the swap
+    ``I - (e_i - e_j)(e_i - e_j)^T`` (integer key, beta 1) or, if ``normalized``, the same
+    matrix with unit key ``(e_i - e_j)/sqrt(2)`` and beta 2.
+
+    Examples
+    --------
+    >>> [s.key for s in transposition_steps([1, 2, 0])]
+    [(1, -1, 0), (1, 0, -1)]
+    """
+    n = len(perm)
+    steps = []
+    for cyc in permutation_cycles(perm):
+        c0 = cyc[0]
+        for ci in cyc[1:]:
+            s = DeltaStep(key=_swap_key(n, c0, ci), beta=1)
+            steps.append(s.normalized() if normalized else s)
+    return tuple(steps)
+
+
+def permutation_target(perm: Sequence[int]) -> dict[tuple[int, int], int]:
+    """The permutation matrix ``P`` (``P e_q = e_{perm[q]}``) as a sparse dict.
+
+    Examples
+    --------
+    >>> permutation_target([1, 2, 0])
+    {(1, 0): 1, (2, 1): 1, (0, 2): 1}
+    """
+    return {(int(perm[q]), q): 1 for q in range(len(perm))}
+
+
+def readout_codes(n: int) -> list[int]:
+    """The first ``n`` non-negative integers that bfloat16 (8 significant bits) represents.
+
+    They are also exact in float16 up to 65504 and in float32/float64.
+
+    Examples
+    --------
+    >>> readout_codes(3), readout_codes(260)[-5:]
+    ([0, 1, 2], [255, 256, 258, 260, 262])
+    """
+    out = []
+    x = 0
+    while len(out) < n:
+        out.append(x)
+        step = 1 if x < 256 else 1 << (x.bit_length() - 8)
+        x += step
+    return out
+
+
+def group_construction(dfa: DFA, *, normalized: bool = False, minimize: bool = True,
+                       name: str = "") -> LRNN:
+    """Theorem 3: the one-layer LRNN of a DFA whose transition monoid is a group.
+
+    Parameters
+    ----------
+    dfa : DFA
+    normalized : bool
+        Unit keys and beta 2 (the paper's form; inexact in floats) instead of integer keys.
+    minimize : bool
+        Minimize first (default). With ``False`` the DFA is used as given (completed); it
+        must still have only permutation letters.
+    name : str
+        Stored on the model.
+
+    Returns
+    -------
+    LRNN
+        One layer, ``K = n`` states, ``V = 1``, ``n_h = max(1, max_a transposition_count)``
+        ``<= max(1, n - 1)``, ``form="permutation"``; ``state_map[c] = c`` refers to the
+        states of the minimal (canonically numbered) DFA.
+
+    Raises
+    ------
+    NotAGroupError
+        When some letter of the minimal DFA is not a permutation.
+
+    Examples
+    --------
+    >>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
+    >>> m = group_construction(parity)
+    >>> [s.key for s in m.layers[0].steps[1]], m.layers[0].steps[0][0].is_identity
+    ([(1, -1)], True)
+    """
+    d = dfa.minimize() if minimize else dfa.complete()
+    perms = letter_permutations(d)
+    n = d.n_states
+    steps = []
+    for a, perm in enumerate(perms):
+        st = transposition_steps(perm, normalized=normalized)
+        check_product(st, permutation_target(perm), where=f"letter {d.alphabet[a]!r}")
+        steps.append(st)
+    h0 = sympy.ImmutableMatrix(n, 1, [sympy.S.One if q == d.start else sympy.S.Zero
+                                      for q in range(n)])
+    labels = [d.state_label(q) for q in range(n)]
+    layer = Layer(tokens=d.alphabet, steps=steps, initial_state=h0,
+                  readout=Readout(query=readout_codes(n), codes=[[c] for c in readout_codes(n)],
+                                  labels=labels))
+    return LRNN(alphabet=d.alphabet, layers=(layer,), accepting=tuple(bool(x) for x in d.accepting),
+                state_map=tuple(range(n)), form="permutation",
+                exact_in_floats=not normalized or all(len(s) == 0 for s in steps), name=name)

@@ -1,0 +1,277 @@
+"""The construction file format: exact weights, the DFA, and the proof certificate, as JSON.
+
+Format ``statetrack.construction``, version 1 (one JSON object)::
+
+    {
+      "format": "statetrack.construction", "version": 1,
+      "name": str, "form": str, "exact_in_floats": bool,
+      "alphabet": [str],
+      "field_generators": [exact],          # [] for rational models
+      "accepting": [bool],                  # per output class of the top layer
+      "state_map": [int] | null,            # output class -> DFA state
+      "layers": [{
+          "tokens": [str], "width": K, "value_dim": V, "n_h": int,
+          "steps": [[{"key": [[i, exact], ...], "beta": exact, "value": [exact] * V}] * n_h]
+                   * n_tokens,              # keys sparse: only non-zero entries
+          "initial_state": [[i, j, exact], ...],   # sparse K x V
+          "query": [exact] * K, "codes": [[exact] * V], "labels": [str] | null,
+          "token_map": [[int]] | null
+      }],
+      "dfa": <statetrack.dfa object> | null,          # the automaton the model implements
+      "certificate": <statetrack.certificate> | null   # verify()'s proof
+    }
+
+An *exact* is a string sympy parses exactly (``"-3/4"``, ``"sqrt(2)/2"``,
+``"-sin(pi/7)"``): no floats anywhere, so a file loads back to an equal model.
+Any corrupt, foreign, or inconsistent file raises
+:class:`~statetrack.constructions.errors.ConstructionFileError` naming the field.
+
+Examples
+--------
+>>> from statetrack.constructions.lrnn import _parity_example
+>>> text = dumps(_parity_example())
+>>> loads(text).lrnn == _parity_example()
+True
+>>> loads('{"format": "statetrack.dfa", "version": 1}')
+Traceback (most recent call last):
+...
+statetrack.constructions.errors.ConstructionFileError: input: not a statetrack construction (field 'format' is 'statetrack.dfa', expected 'statetrack.construction')
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from os import PathLike
+from typing import Any
+
+import sympy
+
+from ..automata import DFA
+from ..automata.errors import AutomatonError
+from .errors import ConstructionError, ConstructionFileError
+from .lrnn import LRNN, DeltaStep, Layer, Readout, to_exact
+
+__all__ = ["Construction", "FORMAT_NAME", "FORMAT_VERSION", "to_dict", "from_dict", "dumps",
+           "loads", "save", "load"]
+
+FORMAT_NAME = "statetrack.construction"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Construction:
+    """What a construction file holds: the model, and optionally its DFA and certificate."""
+
+    lrnn: LRNN
+    dfa: DFA | None = None
+    certificate: Any = None  # statetrack.theory.verify.Certificate
+
+
+def _s(e: sympy.Expr) -> str:
+    return sympy.sstr(e, full_prec=True)
+
+
+def _layer_dict(layer: Layer) -> dict:
+    steps = []
+    for row in layer.steps:
+        steps.append([{"key": [[i, _s(st.key[i])] for i in st.support], "beta": _s(st.beta),
+                       "value": [_s(v) for v in st.value]} for st in row])
+    h0 = sympy.SparseMatrix(layer.initial_state).todok()
+    return {
+        "tokens": list(layer.tokens),
+        "width": layer.width,
+        "value_dim": layer.value_dim,
+        "n_h": layer.n_h,
+        "steps": steps,
+        "initial_state": [[i, j, _s(x)] for (i, j), x in sorted(h0.items())],
+        "query": [_s(x) for x in layer.readout.query],
+        "codes": [[_s(x) for x in c] for c in layer.readout.codes],
+        "labels": None if layer.readout.labels is None else list(layer.readout.labels),
+        "token_map": None if layer.token_map is None else [list(r) for r in layer.token_map],
+    }
+
+
+def to_dict(lrnn: LRNN, *, dfa: DFA | None = None, certificate: Any = None) -> dict:
+    """The JSON-ready dict of the format above."""
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "name": lrnn.name,
+        "form": lrnn.form,
+        "exact_in_floats": lrnn.exact_in_floats,
+        "alphabet": list(lrnn.alphabet),
+        "field_generators": [_s(g) for g in lrnn.field_generators],
+        "accepting": list(lrnn.accepting),
+        "state_map": None if lrnn.state_map is None else list(lrnn.state_map),
+        "layers": [_layer_dict(layer) for layer in lrnn.layers],
+        "dfa": None if dfa is None else dfa.to_dict(),
+        "certificate": None if certificate is None else certificate.to_dict(),
+    }
+
+
+def _need(d: dict, key: str, typ: type | tuple, where: str) -> Any:
+    if key not in d:
+        raise ConstructionFileError(f"{where}: missing field {key!r}")
+    val = d[key]
+    if not isinstance(val, typ) or (isinstance(val, bool) and typ is int):
+        names = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
+        raise ConstructionFileError(f"{where}: field {key!r} must be a {names}, got "
+                                    f"{type(val).__name__}")
+    return val
+
+
+def _exact(x: Any, where: str) -> sympy.Expr:
+    if not isinstance(x, str):
+        raise ConstructionFileError(f"{where}: exact numbers are stored as strings, got "
+                                    f"{type(x).__name__} {x!r}")
+    try:
+        return to_exact(x, where)
+    except ConstructionError as e:
+        raise ConstructionFileError(str(e)) from None
+
+
+def _int(x: Any, where: str) -> int:
+    if not isinstance(x, int) or isinstance(x, bool):
+        raise ConstructionFileError(f"{where}: expected an integer, got {x!r}")
+    return x
+
+
+def _layer_from(d: Any, where: str) -> Layer:
+    if not isinstance(d, dict):
+        raise ConstructionFileError(f"{where}: expected an object")
+    tokens = _need(d, "tokens", list, where)
+    k = _int(_need(d, "width", int, where), f"{where}.width")
+    v = _int(_need(d, "value_dim", int, where), f"{where}.value_dim")
+    if k < 1 or v < 1:
+        raise ConstructionFileError(f"{where}: width and value_dim must be >= 1")
+    rows = _need(d, "steps", list, where)
+    steps = []
+    for t, row in enumerate(rows):
+        if not isinstance(row, list):
+            raise ConstructionFileError(f"{where}.steps[{t}]: expected a list of steps")
+        new = []
+        for j, st in enumerate(row):
+            w = f"{where}.steps[{t}][{j}]"
+            if not isinstance(st, dict):
+                raise ConstructionFileError(f"{w}: expected an object")
+            key = [sympy.S.Zero] * k
+            for e in _need(st, "key", list, w):
+                if not (isinstance(e, list) and len(e) == 2):
+                    raise ConstructionFileError(f"{w}.key: entries must be [index, exact]")
+                i = _int(e[0], f"{w}.key")
+                if not 0 <= i < k:
+                    raise ConstructionFileError(f"{w}.key: index {i} outside 0..{k - 1}")
+                key[i] = _exact(e[1], f"{w}.key[{i}]")
+            beta = _exact(_need(st, "beta", str, w), f"{w}.beta")
+            value = [_exact(x, f"{w}.value") for x in _need(st, "value", list, w)]
+            new.append(DeltaStep(key=tuple(key), beta=beta, value=value))
+        steps.append(new)
+    h0 = [[sympy.S.Zero] * v for _ in range(k)]
+    for e in _need(d, "initial_state", list, where):
+        if not (isinstance(e, list) and len(e) == 3):
+            raise ConstructionFileError(f"{where}.initial_state: entries must be [i, j, exact]")
+        i, j = _int(e[0], f"{where}.initial_state"), _int(e[1], f"{where}.initial_state")
+        if not (0 <= i < k and 0 <= j < v):
+            raise ConstructionFileError(f"{where}.initial_state: entry ({i}, {j}) outside "
+                                        f"{k} x {v}")
+        h0[i][j] = _exact(e[2], f"{where}.initial_state[{i}][{j}]")
+    query = [_exact(x, f"{where}.query") for x in _need(d, "query", list, where)]
+    codes = [[_exact(x, f"{where}.codes") for x in c] if isinstance(c, list) else
+             _exact(c, f"{where}.codes") for c in _need(d, "codes", list, where)]
+    labels = d.get("labels")
+    tmap = d.get("token_map")
+    layer = Layer(tokens=tokens, steps=steps, initial_state=h0,
+                  readout=Readout(query=query, codes=codes, labels=labels), token_map=tmap)
+    n_h = d.get("n_h")
+    if n_h is not None and n_h != layer.n_h:
+        raise ConstructionFileError(f"{where}: n_h is {n_h} but the steps give {layer.n_h}")
+    return layer
+
+
+def from_dict(d: Any, *, source: str = "input") -> Construction:
+    """Load :func:`to_dict`'s output.
+
+    Raises
+    ------
+    ConstructionFileError
+        For a foreign format, an unknown version, or a missing/malformed/inconsistent field.
+    """
+    if not isinstance(d, dict):
+        raise ConstructionFileError(f"{source}: expected a JSON object, got {type(d).__name__}")
+    if d.get("format") != FORMAT_NAME:
+        raise ConstructionFileError(
+            f"{source}: not a statetrack construction (field 'format' is {d.get('format')!r}, "
+            f"expected {FORMAT_NAME!r})")
+    if d.get("version") != FORMAT_VERSION:
+        raise ConstructionFileError(f"{source}: unsupported version {d.get('version')!r} (this "
+                                    f"reader knows {FORMAT_VERSION})")
+    try:
+        layers = [_layer_from(x, f"{source}: layers[{i}]")
+                  for i, x in enumerate(_need(d, "layers", list, source))]
+        accepting = _need(d, "accepting", list, source)
+        if not all(isinstance(x, bool) for x in accepting):
+            raise ConstructionFileError(f"{source}: field 'accepting' must list booleans")
+        lrnn = LRNN(alphabet=_need(d, "alphabet", list, source), layers=layers,
+                    accepting=accepting, state_map=d.get("state_map"),
+                    form=str(d.get("form", "custom")),
+                    exact_in_floats=bool(d.get("exact_in_floats", False)),
+                    field_generators=[_exact(g, f"{source}: field_generators")
+                                      for g in d.get("field_generators", [])],
+                    name=str(d.get("name", "")))
+    except ConstructionFileError:
+        raise
+    except (ConstructionError, TypeError, ValueError) as e:
+        raise ConstructionFileError(f"{source}: invalid construction: {e}") from None
+    dfa = None
+    if d.get("dfa") is not None:
+        try:
+            dfa = DFA.from_dict(d["dfa"], source=f"{source}: dfa")
+        except AutomatonError as e:
+            raise ConstructionFileError(str(e)) from None
+    cert = None
+    if d.get("certificate") is not None:
+        from ..theory.verify import Certificate
+
+        try:
+            cert = Certificate.from_dict(d["certificate"])
+        except ConstructionFileError as e:
+            raise ConstructionFileError(f"{source}: certificate: {e}") from None
+    return Construction(lrnn=lrnn, dfa=dfa, certificate=cert)
+
+
+def dumps(lrnn: LRNN, *, dfa: DFA | None = None, certificate: Any = None,
+          indent: int | None = None) -> str:
+    """The construction as JSON text."""
+    return json.dumps(to_dict(lrnn, dfa=dfa, certificate=certificate), indent=indent)
+
+
+def loads(text: str, *, source: str = "input") -> Construction:
+    """Parse JSON text (see :func:`from_dict`)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConstructionFileError(f"{source}: invalid JSON at line {e.lineno} column "
+                                    f"{e.colno}: {e.msg}") from None
+    return from_dict(data, source=source)
+
+
+def save(path: str | PathLike, lrnn: LRNN, *, dfa: DFA | None = None,
+         certificate: Any = None) -> None:
+    """Write the construction file."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(dumps(lrnn, dfa=dfa, certificate=certificate) + "\n")
+
+
+def load(path: str | PathLike) -> Construction:
+    """Read a construction file; :class:`ConstructionFileError` if unreadable or invalid."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ConstructionFileError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConstructionFileError(f"{path}: not UTF-8 text (a binary file?)") from None
+    return loads(text, source=str(path))

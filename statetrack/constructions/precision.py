@@ -1,0 +1,323 @@
+r"""How long a float run of an inexact construction stays correct (rotation, normalized forms).
+
+The rotation form of ``Z_m`` and the paper's normalized keys are exact only in exact
+arithmetic: in floats the rounded keys make each GH factor slightly non-orthogonal and every
+operation rounds, so the state drifts from the exact one and, after enough tokens, decodes
+to the wrong class. :func:`float_horizon` answers "up to which length is a float run still
+correct?" in two ways.
+
+The float model
+---------------
+Weights are rounded once to the weights dtype (unit roundoff ``u_w``); the state, the
+arithmetic and the output ``o = S^T q`` are in the state dtype (``u_s``; the kernels keep the
+state in float32 for bfloat16 inputs); the output is finally rounded to the weights dtype
+(kernels return ``o`` in the inputs' dtype) and decoded to the nearest code. Each sub-step
+computes ``s = k^T S``, ``w = beta (v - s)``, ``S' = S + k w`` with every operation rounded
+(standard model ``fl(x op y) = (x op y)(1 + d)``, ``|d| <= u``, no underflow/overflow).
+
+Proven bound (``bound``)
+------------------------
+It applies when the exact matrices are orthogonal: every non-identity step is a reflection
+(``beta ||k||^2 = 2``) with zero value (so ``B = 0`` and ``||S_t||_F = ||H_0||_F = h``). For
+one reflection sub-step, with ``gamma_K = K u_s / (1 - K u_s)``,
+``||G^ - G|| <= eG = 2((1 + u_w)^3 - 1)`` (rounded ``beta`` and key) and
+``beta^ ||k^||^2 <= b2 = 2 (1 + u_w)^3``, the computed ``S'`` satisfies
+``||S' - G S||_F <= c ||S||_F`` with
+
+.. math::
+
+    c = e_G + b_2(\gamma_K(1+u_s) + u_s) + u_s(1+u_s)^2 b_2 (1+\gamma_K)
+        + u_s\,[1 + e_G + b_2(\gamma_K(1+u_s) + u_s)] .
+
+A token with ``n`` non-identity sub-steps then errs by at most ``rho ||S||`` with
+``rho = (1 + c)^n - 1`` (identity steps, ``beta = 0``, are exact). Since the exact ``A`` is
+orthogonal, the error ``e_t = S^_t - S_t`` obeys ``||e_t|| <= (1 + rho) ||e_{t-1}|| + rho h``,
+so ``||e_t|| <= (1 + rho)^t (e_0 + h) - h`` with ``e_0 <= ((1+u_w)(1+u_s) - 1) h``. The decoded
+output is right while
+``||q|| (E + kappa (h + E)) + u_w ||q|| (h + E)(1 + kappa) < gap / 2`` with
+``kappa = u_q + gamma_K (1 + u_q)``, ``u_q = (1+u_w)(1+u_s) - 1`` and ``gap`` the least
+distance between two codes. Solving for ``t`` gives ``bound``: every word of length
+``<= bound`` decodes correctly at every prefix, whatever its letters.
+
+Simulation (``simulated``)
+--------------------------
+The bound is a worst case. :func:`float_horizon` also runs each letter's power ``a^t`` through
+the same float model (numba, with bfloat16 and float16 emulated by round-to-nearest-even on
+the float64 bit pattern, ignoring the exponent range) and reports the first length at which
+some letter power decodes wrongly (None if none up to ``max_length``).
+
+Examples
+--------
+>>> from statetrack.automata import DFA
+>>> from statetrack.constructions.diagonal import rotation_construction
+>>> z5 = rotation_construction(DFA.from_function(0, "a", lambda q, a: (q + 1) % 5, lambda q: q == 0))
+>>> h = float_horizon(z5, "bfloat16", max_length=2000)
+>>> h.bound <= h.simulated <= 2000
+True
+>>> float_horizon(z5, "float32", max_length=1000).simulated is None
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import FormError, UnsupportedDtypeError
+from .lrnn import _TWO, LRNN, _compare, _dtype_name, _float_tables_cached
+
+__all__ = ["FloatHorizon", "float_horizon", "horizon_bound", "simulate_letter_powers",
+           "UNIT_ROUNDOFF"]
+
+#: Unit roundoff of each float format (half the spacing at 1).
+UNIT_ROUNDOFF = {"float64": 2.0 ** -53, "float32": 2.0 ** -24, "float16": 2.0 ** -11,
+                 "bfloat16": 2.0 ** -8}
+_MODE = {"float64": 0, "float32": 1, "bfloat16": 2, "float16": 3}
+
+
+@dataclass(frozen=True)
+class FloatHorizon:
+    """Lengths up to which a float run of a one-layer model decodes correctly.
+
+    Attributes
+    ----------
+    dtype, state_dtype : str
+        Weights and state formats.
+    bound : float
+        Proven: every word of length ``<= bound`` is decoded correctly at every prefix
+        (``inf`` for integer-form models that are exact in floats; ``-1`` when not even the
+        empty word is guaranteed).
+    simulated : int or None
+        First length at which some letter power ``a^t`` decodes wrongly in the simulated
+        float model; None if none up to ``max_length``.
+    max_length : int
+        The simulation's horizon.
+    """
+
+    dtype: str
+    state_dtype: str
+    bound: float
+    simulated: int | None
+    max_length: int
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["bound"] = "inf" if math.isinf(self.bound) else self.bound
+        return d
+
+    def summary(self) -> str:
+        if math.isinf(self.bound):
+            b = "all lengths"
+        elif self.bound < 0:
+            b = "no length guaranteed by the bound"
+        else:
+            b = f"lengths <= {int(self.bound)} (proven)"
+        s = (f"first failure at {self.simulated}" if self.simulated is not None
+             else f"none up to {self.max_length}")
+        return f"{self.dtype} weights / {self.state_dtype} state: correct for {b}; simulated: {s}"
+
+
+def _single_layer(lrnn: LRNN) -> None:
+    if lrnn.depth != 1:
+        raise FormError(f"float horizons are computed for one-layer models; this one has "
+                        f"{lrnn.depth} layers")
+
+
+def horizon_bound(lrnn: LRNN, dtype: Any, *, state_dtype: Any = None) -> float:
+    """The proven length bound of the module docstring.
+
+    Raises
+    ------
+    FormError
+        The model has more than one layer, or some step is not a reflection with zero value
+        (the bound needs orthogonal ``A`` and ``B = 0``).
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> horizon_bound(_parity_example(), "float32"), horizon_bound(_parity_example(), "bfloat16")
+    (453504.0, 6.0)
+
+    (A worst case: the parity construction is in fact exact at every length.)
+    """
+    _single_layer(lrnn)
+    w = _dtype_name(dtype)
+    s = _dtype_name(state_dtype) if state_dtype is not None else w
+    layer = lrnn.layers[0]
+    n_eff = 0
+    for t, row in zip(layer.tokens, layer.steps):
+        n = 0
+        for j, st in enumerate(row):
+            if st.is_identity:
+                continue
+            if _compare(st.strength, _TWO) != 0 or any(v != 0 for v in st.value):
+                raise FormError(
+                    f"the bound needs reflections with zero values; step {j + 1} of token "
+                    f"{t!r} has beta*||k||^2 = {st.strength} and value {list(st.value)}")
+            n += 1
+        n_eff = max(n_eff, n)
+    uw, us = UNIT_ROUNDOFF[w], UNIT_ROUNDOFF[s]
+    k = layer.width
+    gk = k * us / (1 - k * us)
+    eg = 2 * ((1 + uw) ** 3 - 1)
+    b2 = 2 * (1 + uw) ** 3
+    inner = gk * (1 + us) + us
+    c = eg + b2 * inner + us * (1 + us) ** 2 * b2 * (1 + gk) + us * (1 + eg + b2 * inner)
+    rho = (1 + c) ** n_eff - 1
+    tb = _float_tables_cached(layer)
+    h = float(np.linalg.norm(tb["initial_state"])) * (1 + 1e-12)
+    qn = float(np.linalg.norm(tb["query"])) * (1 + 1e-12)
+    codes = tb["codes"]
+    if len(codes) < 2:
+        return math.inf
+    diff = np.linalg.norm(codes[:, None, :] - codes[None, :, :], axis=-1)
+    gap = float(diff[~np.eye(len(codes), dtype=bool)].min()) * (1 - 1e-12)
+    uq = (1 + uw) * (1 + us) - 1
+    kappa = uq + gk * (1 + uq)
+    e0 = uq * h
+    e_max = (gap / (2 * qn) - h * (kappa + uw * (1 + kappa))) / (1 + kappa + uw * (1 + kappa))
+    if e_max <= e0:
+        return -1.0
+    if rho == 0:
+        return math.inf
+    return float(math.floor(math.log((e_max + h) / (e0 + h)) / math.log1p(rho) * (1 - 1e-12)))
+
+
+def _letter_orbit(lrnn: LRNN, token: int, cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact classes along ``a^t``: (tail classes, cycle classes)."""
+    r = lrnn.exact()
+    s = r.initial()[0]
+    seen: dict[tuple, int] = {}
+    classes = []
+    while s not in seen:
+        if len(classes) > cap:
+            raise FormError(f"token {token}'s exact orbit is longer than {cap}")
+        seen[s] = len(classes)
+        classes.append(r.output(0, s))
+        s = r.apply(0, token, s)
+    mu = seen[s]
+    return np.array(classes[:mu], dtype=np.int64), np.array(classes[mu:], dtype=np.int64)
+
+
+def _sim_kernel():
+    import numba
+
+    @numba.njit(cache=False)
+    def rnd(x, mode):
+        if mode == 0:
+            return x
+        if mode == 1:
+            return np.float64(np.float32(x))
+        drop = 45 if mode == 2 else 42
+        a = np.empty(1, np.float64)
+        a[0] = x
+        b = a.view(np.int64)
+        lsb = (b[0] >> drop) & 1
+        b[0] = (b[0] + ((np.int64(1) << (drop - 1)) - 1) + lsb) & ~((np.int64(1) << drop) - 1)
+        return a[0]
+
+    @numba.njit(cache=False)
+    def sim(keys, betas, values, h0, q, codes, tail, cycle, max_len, ms, mo):
+        n_h, k = keys.shape
+        v = values.shape[1]
+        s = h0.copy()
+        for i in range(k):
+            for j in range(v):
+                s[i, j] = rnd(s[i, j], ms)
+        o = np.empty(v)
+        for t in range(max_len + 1):
+            if t > 0:
+                for st in range(n_h):
+                    if betas[st] == 0.0:
+                        continue
+                    for j in range(v):
+                        acc = 0.0
+                        for i in range(k):
+                            if keys[st, i] != 0.0:
+                                acc = rnd(acc + rnd(keys[st, i] * s[i, j], ms), ms)
+                        w = rnd(betas[st] * rnd(values[st, j] - acc, ms), ms)
+                        for i in range(k):
+                            if keys[st, i] != 0.0:
+                                s[i, j] = rnd(s[i, j] + rnd(keys[st, i] * w, ms), ms)
+            for j in range(v):
+                acc = 0.0
+                for i in range(k):
+                    acc = rnd(acc + rnd(s[i, j] * q[i], ms), ms)
+                o[j] = rnd(acc, mo)
+            best = -1
+            bd = np.inf
+            for c in range(codes.shape[0]):
+                d = 0.0
+                for j in range(v):
+                    d += (o[j] - codes[c, j]) ** 2
+                if d < bd:
+                    bd = d
+                    best = c
+            want = tail[t] if t < tail.shape[0] else cycle[(t - tail.shape[0]) % cycle.shape[0]]
+            if best != want:
+                return t
+        return -1
+
+    return sim
+
+
+_SIM = None
+
+
+def simulate_letter_powers(lrnn: LRNN, dtype: Any, *, state_dtype: Any = None,
+                           max_length: int = 100_000) -> int | None:
+    """First ``t <= max_length`` at which some letter power ``a^t`` decodes wrongly in the
+    float model of the module docstring, or None."""
+    global _SIM
+    _single_layer(lrnn)
+    from .export import round_to_dtype
+
+    w = _dtype_name(dtype)
+    s = _dtype_name(state_dtype) if state_dtype is not None else w
+    if _SIM is None:
+        _SIM = _sim_kernel()
+    layer = lrnn.layers[0]
+    tb = _float_tables_cached(layer)
+    keys = round_to_dtype(tb["keys"], w)
+    betas = round_to_dtype(tb["betas"], w)
+    values = round_to_dtype(tb["values"], w)
+    h0 = round_to_dtype(tb["initial_state"], w)
+    q = round_to_dtype(tb["query"], w)
+    first = None
+    for a in range(layer.n_tokens):
+        if all(st.is_identity for st in layer.steps[a]):
+            continue
+        tail, cycle = _letter_orbit(lrnn, a, 1_000_000)
+        t = _SIM(keys[a], betas[a], values[a], h0, q, tb["codes"], tail, cycle,
+                 int(max_length), _MODE[s], _MODE[w])
+        if t >= 0 and (first is None or t < first):
+            first = int(t)
+    return first
+
+
+def float_horizon(lrnn: LRNN, dtype: Any = "float32", *, state_dtype: Any = None,
+                  max_length: int = 100_000) -> FloatHorizon:
+    """Proven and simulated lengths up to which float runs of ``lrnn`` stay correct.
+
+    Integer-form models (``exact_in_floats``) are exact at every length: ``bound = inf``
+    and the simulation still runs as a check.
+
+    Raises
+    ------
+    UnsupportedDtypeError
+        An unknown dtype.
+    FormError
+        More than one layer, or (for inexact models) steps that are not zero-value
+        reflections.
+    """
+    w = _dtype_name(dtype)
+    s = _dtype_name(state_dtype) if state_dtype is not None else w
+    if w not in UNIT_ROUNDOFF or s not in UNIT_ROUNDOFF:  # pragma: no cover - _dtype_name checks
+        raise UnsupportedDtypeError(f"unsupported dtype {dtype!r}")
+    bound = math.inf if lrnn.exact_in_floats else horizon_bound(lrnn, w, state_dtype=s)
+    sim = simulate_letter_powers(lrnn, w, state_dtype=s, max_length=max_length)
+    return FloatHorizon(dtype=w, state_dtype=s, bound=bound, simulated=sim,
+                        max_length=int(max_length))

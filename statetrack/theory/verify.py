@@ -1,0 +1,381 @@
+r"""The proof obligation: an LRNN *implements* a DFA, checked exactly over its reachable states.
+
+Definition (DESIGN.md). An LRNN implements a DFA ``D = (Q, Sigma, delta, q_0, F)`` if there is
+a surjective map ``g`` from the LRNN's reachable states onto ``Q`` with ``g(H_0) = q_0`` and
+``g(A(a) H + B(a)) = delta(g(H), a)`` for every reachable ``H`` and letter ``a``, and the
+readout agrees: the model accepts in state ``H`` iff ``g(H)`` is in ``F``. By induction on
+the length, the model then computes ``delta(q_0, w)`` (through ``g``) on *every* word ``w``:
+finitely many checks prove recognition for all lengths.
+
+Algorithm (:func:`verify`). Breadth-first search over the pairs ``(H, q)`` reachable from
+``(H_0, q_0)`` under ``(H, q) -> (A(a) H + B(a), delta(q, a))``, in exact arithmetic (the
+model's number field: rationals, or an algebraic field for the rotation form; states are
+canonical field elements, so equal states are recognized as equal). At each new pair:
+
+1. the exact readout of every layer must be one of its codes (else: a *readout*
+   counterexample);
+2. the model's accept bit must equal ``q in F`` (else: an *accept* counterexample);
+3. when the DFA is the minimal one the model was compiled for, the model's decoded state
+   ``state_map[class]`` must be ``q`` (else: a *state* counterexample).
+
+BFS visits pairs in order of the length of the word leading to them, so the first failure
+gives a shortest counterexample word. If no pair fails, ``g(H) = {q : (H, q) reached}``; it is
+a function unless some ``H`` is paired with two states (a *map* counterexample: two words
+reaching the same model state and different DFA states; against the minimal DFA this cannot
+happen without an accept failure, since two minimal states are separated by some suffix).
+Then every edge ``(H, q) -> (H', q')`` says ``g(H') = delta(g(H), a)``: the
+``|reachable| x |Sigma|`` transitions are all checked, ``g(H_0) = q_0`` holds by the start
+pair, and ``g`` is onto the reachable states of ``D`` because every reachable ``q`` appears in
+some pair. The :class:`Certificate` records the reachable set's size, ``g`` as a table and a
+shortest access word for every reachable model state (enough to recompute each state).
+
+:func:`check_words` is the independent, float-level check: all words of a given length (and
+so all their prefixes) and random long words run through
+:meth:`~statetrack.constructions.lrnn.LRNN.evaluate_float` must agree with the DFA at every
+prefix.
+
+Examples
+--------
+>>> from statetrack.automata import DFA
+>>> from statetrack.constructions.compile import compile
+>>> from statetrack.theory.verify import verify
+>>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
+>>> cert = verify(compile(parity), parity)
+>>> cert.ok, cert.reachable, cert.g, cert.transitions_checked
+(True, 2, (0, 1), 4)
+>>> even = parity.complement()
+>>> cex = verify(compile(parity), even)
+>>> cex.ok, cex.kind, cex.word
+(False, 'accept', ())
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..automata import DFA
+from ..constructions.errors import (
+    AlphabetMismatchError,
+    ConstructionFileError,
+    ReachableLimitError,
+    ReadoutError,
+)
+from ..constructions.lrnn import LRNN
+
+__all__ = ["Certificate", "Counterexample", "WordCheck", "verify", "check_words",
+           "ReachableLimitError", "CERTIFICATE_FORMAT"]
+
+CERTIFICATE_FORMAT = "statetrack.certificate"
+CERTIFICATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A proof that the model implements the DFA (see the module docstring).
+
+    Attributes
+    ----------
+    reachable : int
+        Number of reachable model states (tuples of layer states).
+    g : tuple of int
+        ``g[i]`` is the DFA state of the i-th reachable model state (BFS order).
+    words : tuple of tuple of str
+        A shortest word reaching each reachable model state (BFS order).
+    transitions_checked : int
+        ``reachable * n_symbols`` checked edges ``g(A(a) H + B(a)) = delta(g(H), a)``.
+    dfa_states : int
+        Number of reachable DFA states (``g`` is onto them).
+    field : str
+        The exact arithmetic used (``"ZZ"``, ``"QQ"`` or an algebraic field).
+    minimized : bool
+        Whether the check was against the minimal DFA.
+    """
+
+    reachable: int
+    g: tuple[int, ...]
+    words: tuple[tuple[str, ...], ...]
+    transitions_checked: int
+    dfa_states: int
+    field: str
+    minimized: bool
+    ok: bool = True
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (``format``, ``version`` and the attributes)."""
+        d = asdict(self)
+        d["g"] = list(self.g)
+        d["words"] = [list(w) for w in self.words]
+        return {"format": CERTIFICATE_FORMAT, "version": CERTIFICATE_VERSION, **d}
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "Certificate":
+        """Load :meth:`to_dict`'s output; :class:`ConstructionFileError` if malformed."""
+        if not isinstance(d, dict) or d.get("format") != CERTIFICATE_FORMAT:
+            raise ConstructionFileError(
+                f"not a statetrack certificate (format {d.get('format') if isinstance(d, dict) else type(d).__name__!r})")
+        if d.get("version") != CERTIFICATE_VERSION:
+            raise ConstructionFileError(f"unsupported certificate version {d.get('version')!r}")
+        try:
+            return cls(reachable=int(d["reachable"]), g=tuple(int(x) for x in d["g"]),
+                       words=tuple(tuple(str(s) for s in w) for w in d["words"]),
+                       transitions_checked=int(d["transitions_checked"]),
+                       dfa_states=int(d["dfa_states"]), field=str(d["field"]),
+                       minimized=bool(d["minimized"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConstructionFileError(f"malformed certificate: {type(e).__name__}: {e}") from None
+
+    def summary(self) -> str:
+        return (f"proved: {self.reachable} reachable states map onto {self.dfa_states} DFA "
+                f"states; {self.transitions_checked} transitions checked exactly over {self.field}")
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A word on which the model and the DFA disagree (or the map g fails to exist).
+
+    Attributes
+    ----------
+    kind : {"accept", "readout", "state", "map"}
+    word : tuple of str
+        A shortest word exhibiting the failure.
+    detail : str
+        What went wrong, in words.
+    other_word : tuple of str or None
+        For ``"map"``: a second word reaching the same model state but another DFA state.
+    """
+
+    kind: str
+    word: tuple[str, ...]
+    detail: str
+    other_word: tuple[str, ...] | None = None
+    ok: bool = False
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["word"] = list(self.word)
+        d["other_word"] = None if self.other_word is None else list(self.other_word)
+        return {"format": "statetrack.counterexample", "version": 1, **d}
+
+    def summary(self) -> str:
+        w = " ".join(self.word) if self.word else "(empty word)"
+        return f"counterexample ({self.kind}) on {w}: {self.detail}"
+
+
+def _symbol_map(lrnn: LRNN, dfa: DFA) -> list[int]:
+    if set(lrnn.alphabet) != set(dfa.alphabet):
+        raise AlphabetMismatchError(
+            f"the model's alphabet {list(lrnn.alphabet)} and the DFA's {list(dfa.alphabet)} "
+            f"differ"
+        )
+    return [dfa.symbol_index(s) for s in lrnn.alphabet]
+
+
+def verify(lrnn: LRNN, dfa: DFA, *, minimize: bool = True,
+           limit: int = 1_000_000) -> Certificate | Counterexample:
+    """Prove exactly that ``lrnn`` implements ``dfa``, or find a shortest counterexample.
+
+    Parameters
+    ----------
+    lrnn : LRNN
+    dfa : DFA
+        The automaton (any; with ``minimize`` it is replaced by ``dfa.minimize()``, whose
+        canonical state numbers are what :func:`~statetrack.constructions.compile.compile`
+        uses in ``state_map``; without it the completed DFA is used and ``state_map`` is not
+        checked).
+    limit : int
+        Most (model state, DFA state) pairs to explore (for a correct construction: the
+        number of reachable model states).
+
+    Returns
+    -------
+    Certificate or Counterexample
+        Test with ``result.ok``.
+
+    Raises
+    ------
+    ReachableLimitError
+        More than ``limit`` pairs are reachable.
+    AlphabetMismatchError
+        The model's and the DFA's alphabets differ.
+    """
+    d = dfa.minimize() if minimize else dfa.complete()
+    smap = _symbol_map(lrnn, d)
+    delta = d.transitions
+    acc = d.accepting
+    runner = lrnn.exact()
+    check_state = minimize and lrnn.state_map is not None
+    sym = lrnn.alphabet
+    k = len(sym)
+
+    def word_of(pair: tuple) -> tuple[str, ...]:
+        w = []
+        while parent[pair] is not None:
+            pair, a = parent[pair]
+            w.append(sym[a])
+        return tuple(reversed(w))
+
+    def judge(states: tuple, outs: tuple[int, ...], q: int) -> tuple[str, str] | None:
+        top = outs[-1]
+        if lrnn.accepting[top] != bool(acc[q]):
+            return ("accept", f"the model {'accepts' if lrnn.accepting[top] else 'rejects'} "
+                              f"but the DFA (state {q}) {'accepts' if acc[q] else 'rejects'}")
+        if check_state and lrnn.state_map[top] != q:
+            return ("state", f"the model decodes DFA state {lrnn.state_map[top]}, the DFA is "
+                             f"in state {q}")
+        return None
+
+    h0 = runner.initial()
+    start = (h0, d.start)
+    parent: dict[tuple, tuple | None] = {start: None}
+    try:
+        outs0 = runner.outputs(h0)
+    except ReadoutError as e:
+        return Counterexample("readout", (), str(e))
+    bad = judge(h0, outs0, d.start)
+    if bad:
+        return Counterexample(bad[0], (), bad[1])
+    queue = deque([start])
+    g_sets: dict[tuple, int] = {h0: d.start}
+    order = [h0]
+    conflict = None
+    while queue:
+        pair = queue.popleft()
+        states, q = pair
+        for a in range(k):
+            q2 = int(delta[q, smap[a]])
+            try:
+                new, outs, _ = runner.step(states, a)
+            except ReadoutError as e:
+                return Counterexample("readout", word_of(pair) + (sym[a],), str(e))
+            nxt = (new, q2)
+            if nxt in parent:
+                continue
+            parent[nxt] = (pair, a)
+            if len(parent) > limit:
+                raise ReachableLimitError(
+                    f"more than limit={limit} (model state, DFA state) pairs are reachable; "
+                    f"raise limit or check the construction"
+                )
+            bad = judge(new, outs, q2)
+            if bad:
+                return Counterexample(bad[0], word_of(nxt), bad[1])
+            if new in g_sets:
+                if g_sets[new] != q2 and conflict is None:
+                    conflict = (new, q2, nxt)
+            else:
+                g_sets[new] = q2
+                order.append(new)
+            queue.append(nxt)
+    if conflict is not None:
+        new, q2, nxt = conflict
+        first = word_of((new, g_sets[new]))
+        return Counterexample(
+            "map", word_of(nxt),
+            f"this word and {' '.join(first) or '(empty word)'} reach the same model state but "
+            f"DFA states {q2} and {g_sets[new]}: no map g exists", other_word=first)
+    reached_q = set(g_sets.values())
+    n_reach_dfa = len(d.reachable_states())
+    if len(reached_q) != n_reach_dfa:  # pragma: no cover -- impossible by construction of BFS
+        raise AssertionError("g is not onto the reachable DFA states")
+    words = tuple(word_of((h, g_sets[h])) for h in order)
+    return Certificate(reachable=len(order), g=tuple(g_sets[h] for h in order), words=words,
+                       transitions_checked=len(order) * k, dfa_states=n_reach_dfa,
+                       field=str(runner.domain), minimized=minimize)
+
+
+@dataclass(frozen=True)
+class WordCheck:
+    """Result of :func:`check_words`.
+
+    Attributes
+    ----------
+    ok : bool
+    n_words, n_prefixes : int
+        Words run, and prefixes compared (every prefix of every word).
+    mismatches : int
+        Prefixes on which the float model and the DFA disagree.
+    first_mismatch : tuple of str or None
+        A shortest disagreeing prefix.
+    dtype : str
+    """
+
+    ok: bool
+    n_words: int
+    n_prefixes: int
+    mismatches: int
+    first_mismatch: tuple[str, ...] | None
+    dtype: str
+
+
+def check_words(lrnn: LRNN, dfa: DFA, *, max_length: int = 6, n_random: int = 64,
+                random_length: int = 256, rng: np.random.Generator | None = None,
+                dtype: Any = "float32", max_words: int = 200_000) -> WordCheck:
+    """Run all words of length ``max_length`` and random words through the float model.
+
+    Every prefix of every word (so every word of length ``<= max_length``) is compared with
+    the DFA's accept bit.
+
+    Parameters
+    ----------
+    max_length : int
+        All ``|Sigma|^max_length`` words of this length (their prefixes cover the shorter
+        ones); capped by ``max_words`` (then the longest length that fits is used).
+    n_random, random_length : int
+        Random words drawn uniformly with ``rng`` (required when ``n_random > 0``).
+    dtype : float dtype name (see :meth:`~statetrack.constructions.lrnn.LRNN.evaluate_float`).
+
+    Examples
+    --------
+    >>> from statetrack.automata import DFA
+    >>> from statetrack.constructions.compile import compile
+    >>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
+    >>> r = check_words(compile(parity), parity, max_length=8, n_random=4,
+    ...                 rng=np.random.default_rng(0), dtype="bfloat16")
+    >>> r.ok, r.n_words, r.mismatches
+    (True, 260, 0)
+    """
+    smap = np.asarray(_symbol_map(lrnn, dfa), dtype=np.int64)
+    k = lrnn.n_symbols
+    if n_random > 0 and rng is None:
+        raise ValueError("check_words: pass rng (a numpy.random.Generator) for random words")
+    length = max(0, int(max_length))
+    while length > 0 and k ** length > max_words:
+        length -= 1
+    batches = []
+    if length >= 0:
+        all_words = np.array(list(itertools.product(range(k), repeat=length)),
+                             dtype=np.int64).reshape(-1, length)
+        batches.append(all_words)
+    if n_random > 0:
+        batches.append(rng.integers(0, k, size=(n_random, random_length), dtype=np.int64))
+    n_words = n_prefixes = mism = 0
+    first: tuple[str, ...] | None = None
+    name = None
+    for words in batches:
+        ft = lrnn.evaluate_float(words, dtype)
+        name = ft.dtype
+        res = dfa.run([smap[w] for w in words]) if len(words) else None
+        if res is None:
+            continue
+        q = res.states
+        want = np.where(q >= 0, dfa.accepting[np.maximum(q, 0)], False)
+        bad = ft.accepted != want
+        n_words += len(words)
+        n_prefixes += bad.size
+        mism += int(bad.sum())
+        if bad.any():
+            i, t = np.argwhere(bad)[np.argmin(np.argwhere(bad)[:, 1])]
+            cand = tuple(lrnn.alphabet[a] for a in words[i, :t])
+            if first is None or len(cand) < len(first):
+                first = cand
+    return WordCheck(ok=mism == 0, n_words=n_words, n_prefixes=n_prefixes, mismatches=mism,
+                     first_mismatch=first, dtype=name or str(dtype))
