@@ -102,7 +102,7 @@ def _convert(a: np.ndarray, name: str, backend: str):
             raise UnsupportedDtypeError("numpy has no bfloat16; use backend='torch'")
         return np.ascontiguousarray(a, dtype=np.dtype(name))
     torch = _torch()
-    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64)).to(getattr(torch, name))
+    return torch.from_numpy(np.array(a, dtype=np.float64)).to(getattr(torch, name))
 
 
 def _backend(backend: str, name: str) -> str:

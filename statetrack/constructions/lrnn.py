@@ -263,6 +263,19 @@ def _simp(e: sympy.Expr) -> sympy.Expr:
     return e if e.is_Rational else sympy.radsimp(sympy.expand(e))
 
 
+def _rational_if_exact(e: sympy.Expr) -> sympy.Expr:
+    """``e`` itself, or the rational number it provably equals (e.g. ``2 sin^2 + 2 cos^2``
+    -> 2): a rational candidate from 50 digits, confirmed by an exact test."""
+    e = _simp(e)
+    if e.is_Rational:
+        return e
+    try:
+        cand = sympy.Rational(str(sympy.N(e, 50))).limit_denominator(10 ** 6)
+    except (TypeError, ValueError):
+        return e
+    return cand if _compare(e, cand) == 0 else e
+
+
 def _frac(e: sympy.Expr) -> Fraction:
     return Fraction(int(e.p), int(e.q))
 
@@ -341,7 +354,7 @@ class DeltaStep:
     @functools.cached_property
     def strength(self) -> sympy.Expr:
         """``beta * ||k||^2`` in [0, 2]."""
-        return _simp(self.beta * sympy.Add(*[self.key[i] ** 2 for i in self.support]))
+        return _rational_if_exact(self.beta * sympy.Add(*[self.key[i] ** 2 for i in self.support]))
 
     @property
     def eigenvalue(self) -> sympy.Expr:

@@ -353,7 +353,7 @@ def check_words(lrnn: LRNN, dfa: DFA, *, max_length: int = 6, n_random: int = 64
     batches = []
     if length >= 0:
         all_words = np.array(list(itertools.product(range(k), repeat=length)),
-                             dtype=np.int64).reshape(-1, length)
+                             dtype=np.int64).reshape(k ** length, length)
         batches.append(all_words)
     if n_random > 0:
         batches.append(rng.integers(0, k, size=(n_random, random_length), dtype=np.int64))

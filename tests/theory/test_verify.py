@@ -1,0 +1,159 @@
+"""The exact proof obligation: certificates, shortest counterexamples, and the float check."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import sympy
+
+from statetrack.automata import DFA
+from statetrack.automata.families import get
+from statetrack.constructions.compile import compile
+from statetrack.constructions.errors import (
+    AlphabetMismatchError,
+    ConstructionFileError,
+    ReachableLimitError,
+)
+from statetrack.constructions.lrnn import LRNN, DeltaStep, Layer, Readout
+from statetrack.theory.verify import Certificate, Counterexample, check_words, verify
+
+
+def swap_letters(m: LRNN, a: int, b: int) -> LRNN:
+    """The same model with the factor lists of letters a and b exchanged (a broken model)."""
+    layer = m.layers[0]
+    steps = list(layer.steps)
+    steps[a], steps[b] = steps[b], steps[a]
+    new = Layer(tokens=layer.tokens, steps=steps, initial_state=layer.initial_state,
+                readout=layer.readout)
+    return LRNN(alphabet=m.alphabet, layers=(new,), accepting=m.accepting,
+                state_map=m.state_map, form=m.form)
+
+
+def shortest_bad_word(m: LRNN, dfa: DFA, max_len: int):
+    """Brute force: a shortest word where the exact model's decoded state or accept bit is
+    wrong."""
+    d = dfa.minimize()
+    for L in range(max_len + 1):
+        for w in itertools.product(m.alphabet, repeat=L):
+            tr = m.evaluate(list(w))
+            if tr.accepted[-1] != d.accepts(list(w)) or tr.dfa_states[-1] != d.final_state(list(w)):
+                return w
+    return None
+
+
+@pytest.mark.parametrize("spec", ["parity", "cyclic(6)", "symmetric(3)", "dihedral(5)",
+                                  "quaternion", "alternating(4)"])
+def test_certificate_contents_and_json(spec):
+    dfa = get(spec)
+    m = compile(dfa)
+    cert = verify(m, dfa)
+    assert cert.ok and cert.minimized and cert.field == "ZZ"
+    d = dfa.minimize()
+    assert cert.dfa_states == d.n_states == cert.reachable
+    # the access words reach the states g claims, in the DFA and in the model
+    for w, q in zip(cert.words, cert.g):
+        assert d.final_state(list(w)) == q
+        assert m.evaluate(list(w)).dfa_states[-1] == q
+    assert cert.words[0] == () and cert.g[0] == d.start
+    back = Certificate.from_dict(json.loads(cert.to_json()))
+    assert back == cert
+    assert "proved" in cert.summary()
+
+
+@pytest.mark.parametrize("spec, a, b", [("symmetric(3)", 0, 1), ("dihedral(4)", 0, 1),
+                                        ("alternating(4)", 0, 1), ("quaternion", 0, 1)])
+def test_broken_construction_gives_a_shortest_counterexample(spec, a, b):
+    dfa = get(spec)
+    m = swap_letters(compile(dfa), a, b)
+    cex = verify(m, dfa)
+    assert isinstance(cex, Counterexample) and not cex.ok
+    assert cex.kind in ("accept", "state")
+    w = shortest_bad_word(m, dfa, max_len=len(cex.word))
+    assert w is not None and len(w) == len(cex.word)
+    tr = m.evaluate(list(cex.word))
+    d = dfa.minimize()
+    assert tr.dfa_states[-1] != d.final_state(list(cex.word)) or \
+        tr.accepted[-1] != d.accepts(list(cex.word))
+    assert cex.to_dict()["format"] == "statetrack.counterexample"
+    assert "counterexample" in cex.summary()
+
+
+def test_accept_counterexample_without_state_map():
+    parity = get("parity")
+    m = compile(parity)
+    bare = LRNN(alphabet=m.alphabet, layers=m.layers, accepting=m.accepting)
+    cex = verify(bare, parity.complement())
+    assert cex.kind == "accept" and cex.word == ()
+    assert verify(bare, parity).ok
+
+
+def test_readout_counterexample():
+    grow = DeltaStep(key=[1, 0], beta=1, value=[2])  # writes 2 into slot 0: not a code
+    lay = Layer(tokens=("a",), steps=((grow,),), initial_state=[[1], [0]],
+                readout=Readout(query=[1, 0], codes=[[1], [0]]))
+    m = LRNN(alphabet=("a",), layers=(lay,), accepting=(True, False))
+    d = DFA([[0]], accepting=[0], alphabet="a")
+    cex = verify(m, d)
+    assert cex.kind == "readout" and cex.word == ("a",) and "none of" in cex.detail
+
+
+def test_map_counterexample_against_a_non_minimal_dfa():
+    # parity DFA with two copies of each state: 0 -> 1 -> 2 -> 3 -> 0 on '1'
+    dup = DFA([[0, 1], [1, 2], [2, 3], [3, 0]], accepting=[1, 3], alphabet="01")
+    m = compile(dup)  # the 2-state construction of the minimal DFA
+    assert verify(m, dup).ok  # against the minimal DFA: fine
+    cex = verify(m, dup, minimize=False)
+    assert cex.kind == "map" and cex.word == ("1", "1") and cex.other_word == ()
+
+
+def test_limits_and_alphabet_errors():
+    dfa = get("symmetric(4)")
+    m = compile(dfa)
+    with pytest.raises(ReachableLimitError, match="limit=5"):
+        verify(m, dfa, limit=5)
+    # an infinite reachable set: h <- h/2 + 1/2 never repeats
+    half = DeltaStep(key=[1], beta=sympy.Rational(1, 2), value=[1])
+    lay = Layer(tokens=("a",), steps=((half,),), initial_state=[[0]],
+                readout=Readout(query=[0], codes=[[0]]))
+    inf = LRNN(alphabet=("a",), layers=(lay,), accepting=(True,))
+    with pytest.raises(ReachableLimitError):
+        verify(inf, DFA([[0]], accepting=[0], alphabet="a"), limit=40)
+    with pytest.raises(AlphabetMismatchError, match="differ"):
+        verify(m, get("parity"))
+    with pytest.raises(ConstructionFileError):
+        Certificate.from_dict({"format": "statetrack.certificate", "version": 1})
+    with pytest.raises(ConstructionFileError, match="version"):
+        Certificate.from_dict({"format": "statetrack.certificate", "version": 7})
+
+
+def test_verify_proves_rotation_models_in_their_number_field():
+    dfa = get("cyclic(5)")
+    r = compile(dfa, form="rotation")
+    cert = verify(r, dfa)
+    assert cert.ok and cert.field.startswith("QQ<")
+
+
+def test_check_words_agrees_and_disagrees():
+    dfa = get("dihedral(4)")
+    m = compile(dfa)
+    r = check_words(m, dfa, max_length=4, n_random=8, random_length=100,
+                    rng=np.random.default_rng(0), dtype="bfloat16")
+    assert r.ok and r.n_words == 2 ** 4 + 8 and r.n_prefixes == 16 * 5 + 8 * 101
+    # words are capped by max_words: the longest length that fits is used
+    r2 = check_words(m, dfa, max_length=30, n_random=0, dtype="float32", max_words=100)
+    assert r2.n_words == 2 ** 6
+    broken = swap_letters(m, 0, 1)
+    rb = check_words(broken, dfa, max_length=4, n_random=0, dtype="float32")
+    assert not rb.ok and rb.mismatches > 0
+    assert len(rb.first_mismatch) == len(verify(broken, dfa).word) or \
+        verify(broken, dfa).kind == "state"
+    z7 = get("cyclic(7)")
+    rot = compile(z7, form="rotation")
+    bad = check_words(rot, z7, max_length=0, n_random=8, random_length=300,
+                      rng=np.random.default_rng(1), dtype="bfloat16")
+    assert not bad.ok
+    with pytest.raises(ValueError, match="rng"):
+        check_words(m, dfa, n_random=3)
