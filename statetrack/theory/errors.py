@@ -39,6 +39,7 @@ __all__ = [
     "DecoderError",
     "PeriodLimitError",
     "UnknownTheoremError",
+    "NotADFAError",
 ]
 
 
@@ -104,3 +105,8 @@ class UnknownTheoremError(TheoryError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class NotADFAError(TheoryError, TypeError):
+    """A theorem check (:mod:`statetrack.theory.registry`) got something that is not a
+    :class:`statetrack.automata.DFA`."""

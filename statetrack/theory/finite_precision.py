@@ -139,6 +139,7 @@ __all__ = [
     "FPLayer",
     "FPModel",
     "ThresholdDecoder",
+    "DeltaSubstep",
     "FPTrace",
     "run",
     "PeriodResult",
@@ -316,7 +317,17 @@ class FiniteSet(NumberFormat):
         idx = np.searchsorted(d, x, side="left")          # d[idx-1] < x <= d[idx]
         hi = d[np.minimum(idx, d.size - 1)]
         lo = d[np.maximum(idx - 1, 0)]
-        return np.where((hi - x) < (x - lo), hi, lo)
+        with np.errstate(invalid="ignore", over="ignore"):
+            up, down = hi - x, x - lo
+            out = np.where(up < down, hi, lo)
+            # float differences can round a near-tie either way: decide those exactly
+            scale = np.maximum(np.maximum(np.abs(hi), np.abs(lo)), np.abs(x))
+            near = np.abs(up - down) <= 8 * np.finfo(np.float64).eps * scale
+        near &= np.isfinite(x)
+        if near.any():
+            out = out.copy()
+            out[near] = [self.cast_exact(Fraction(float(v))) for v in x[near]]
+        return out
 
     def cast_exact(self, q: Fraction) -> float:
         fr = self._fracs
@@ -454,6 +465,13 @@ class FPLayer:
         for t in tokens:
             row = []
             for j, pair in enumerate(self.steps[t]):
+                if isinstance(pair, DeltaSubstep):
+                    if pair.key.shape != (n,) or pair.value.shape != (d,):
+                        raise ModelError(
+                            f"delta sub-step {j} of token {t!r} has key {pair.key.shape} and "
+                            f"value {pair.value.shape}; the state is ({n}, {d})")
+                    row.append(pair)
+                    continue
                 try:
                     a, b = pair
                 except (TypeError, ValueError):
@@ -469,8 +487,8 @@ class FPLayer:
                     raise ModelError(f"B of step {j} of token {t!r} has shape {b.shape}, the state "
                                      f"is ({n}, {d})")
                 row.append((a, b))
-            if not row:
-                row = [(np.eye(n), np.zeros((n, d)))]
+            if not row:  # no step: the identity
+                row = [DeltaSubstep(np.zeros(n), 0.0, np.zeros(d))]
             steps[t] = tuple(row)
         if not callable(self.decoder):
             raise ModelError("decoder must be callable (H, token, symbol) -> output")
@@ -485,9 +503,38 @@ class FPLayer:
     def A(self, token: str) -> np.ndarray:
         """``A(x) = A_{n_h} ... A_1`` in float64 (before casting)."""
         m = np.eye(self.shape[0])
-        for a, _ in self.steps[token]:
+        for st in self.steps[token]:
+            a = st.matrix() if isinstance(st, DeltaSubstep) else st[0]
             m = a @ m
         return m
+
+
+@dataclass(frozen=True, eq=False)
+class DeltaSubstep:
+    """A sub-step in the delta (kernel) form, ``H <- cast(H - beta k (k^T H) + beta k v^T)``:
+    the matrix ``I - beta k k^T`` is never formed, so layers with a large width ``n`` and many
+    sub-steps stay cheap. The weights ``k``, ``beta``, ``v`` are what gets cast to the format
+    (the kernel's inputs); the exact result of the sub-step is rounded once.
+
+    >>> s = DeltaSubstep(key=[1.0, -1.0], beta=1.0, value=[0.0])
+    >>> s.matrix().tolist()
+    [[0.0, 1.0], [1.0, 0.0]]
+    """
+
+    key: Any
+    beta: float
+    value: Any
+
+    def __post_init__(self) -> None:
+        k = _array(self.key, "delta key").ravel()
+        v = _array(self.value, "delta value").ravel()
+        b = float(_array(self.beta, "delta beta"))
+        object.__setattr__(self, "key", k)
+        object.__setattr__(self, "value", v)
+        object.__setattr__(self, "beta", b)
+
+    def matrix(self) -> np.ndarray:
+        return np.eye(self.key.size) - self.beta * np.outer(self.key, self.key)
 
 
 def _array(x: Any, where: str) -> np.ndarray:
@@ -553,12 +600,17 @@ class _Runner:
             per_tok = []
             for t in layer.tokens:
                 row = []
-                for a, b in layer.steps[t]:
-                    ac, bc = fmt.cast(a), fmt.cast(b)
-                    if exact:
-                        row.append((ac, bc, _fr(ac), _fr(bc)))
+                for st in layer.steps[t]:
+                    if isinstance(st, DeltaSubstep):
+                        k = fmt.cast(st.key)
+                        beta = float(fmt.cast(np.array([st.beta]))[0])
+                        v = fmt.cast(st.value)
+                        ex = (_fr(k), Fraction(beta), _fr(v)) if exact else None
+                        row.append(("delta", k, beta, v, ex))
                     else:
-                        row.append((ac, bc, None, None))
+                        ac, bc = fmt.cast(st[0]), fmt.cast(st[1])
+                        row.append(("dense", ac, bc, None,
+                                    (_fr(ac), _fr(bc)) if exact else None))
                 per_tok.append(row)
             self.steps.append(per_tok)
         self.h0 = tuple(fmt.cast(layer.initial_state) for layer in model.layers)
@@ -567,8 +619,12 @@ class _Runner:
         """The product of the cast sub-step matrices (exact, as Fractions)."""
         n = self.model.layers[layer].shape[0]
         m = np.array([[Fraction(int(i == j)) for j in range(n)] for i in range(n)], dtype=object)
-        for ac, _, _, _ in self.steps[layer][self.tok_index[layer][token]]:
-            m = _fr(ac).dot(m)
+        for kind, a, b, v, _ in self.steps[layer][self.tok_index[layer][token]]:
+            if kind == "delta":
+                k = _fr(a)
+                m = m - Fraction(b) * np.outer(k, k.dot(m))
+            else:
+                m = _fr(a).dot(m)
         return m
 
     def step(self, states: tuple, symbol: str, t: int) -> tuple[tuple, Hashable]:
@@ -583,13 +639,20 @@ class _Runner:
                     f"time {t}: {src} {tok!r} is not a token of layer {li} "
                     f"{list(layer.tokens)}")
             h = states[li]
-            for ac, bc, af, bf in self.steps[li][idx]:
+            for kind, a, b, v, ex in self.steps[li][idx]:
                 if self.exact:
-                    exact_val = af.dot(_fr(h)) + bf
+                    hf = _fr(h)
+                    if kind == "delta":
+                        kf, bf, vf = ex
+                        exact_val = hf + bf * np.outer(kf, vf - kf.dot(hf))
+                    else:
+                        exact_val = ex[0].dot(hf) + ex[1]
                     h = np.array([[self.fmt.cast_exact(q) for q in row] for row in exact_val],
                                  dtype=np.float64).reshape(h.shape)
+                elif kind == "delta":
+                    h = self.fmt.cast(h + b * np.outer(a, v - a @ h))
                 else:
-                    h = self.fmt.cast(ac @ h + bc)
+                    h = self.fmt.cast(a @ h + b)
             new.append(h)
             try:
                 out = layer.decoder(h, tok, symbol)
@@ -1016,8 +1079,9 @@ def mod_counterexample(model: FPModel, m: int, fmt: Any = "bfloat16", *, symbol:
 def from_lrnn(lrnn: Any, *, substeps: bool = True, output: str = "accept") -> FPModel:
     """An :class:`FPModel` from a constructed :class:`statetrack.constructions.lrnn.LRNN`.
 
-    Each delta step becomes a sub-step ``(I - beta k k^T, beta k v^T)`` (``substeps=True``, the
-    kernel's granularity) or each token one step ``(A(x), B(x))`` (``substeps=False``). Layer
+    Each non-identity delta step becomes a :class:`DeltaSubstep` (``substeps=True``, the
+    kernel's granularity; cheap for wide layers) or each token one dense step ``(A(x), B(x))``
+    (``substeps=False``; computed with sympy, so only for small layers). Layer
     ``l``'s decoder computes ``o = S^T q``, takes the nearest readout code as its class ``c``,
     and passes ``token_map[symbol][c]`` to layer ``l + 1``; the top layer outputs
     ``accepting[c]`` (``output="accept"``) or ``c`` (``output="class"``).
@@ -1048,8 +1112,9 @@ def from_lrnn(lrnn: Any, *, substeps: bool = True, output: str = "accept") -> FP
             if substeps:
                 row = []
                 for j in range(keys.shape[1]):
-                    k, beta, v = keys[ti, j], betas[ti, j], values[ti, j]
-                    row.append((np.eye(k.size) - beta * np.outer(k, k), beta * np.outer(k, v)))
+                    if betas[ti, j] == 0 or not keys[ti, j].any():
+                        continue  # an identity (padding) step
+                    row.append(DeltaSubstep(keys[ti, j], betas[ti, j], values[ti, j]))
             else:
                 row = [(_sym_float(layer.A(t)), _sym_float(layer.B(t)))]
             steps[t] = tuple(row)

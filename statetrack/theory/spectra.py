@@ -42,6 +42,8 @@ Examples
 
 from __future__ import annotations
 
+import cmath
+import functools
 import itertools
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -58,6 +60,7 @@ from .factorization import GHFactor, as_factor, multiply
 __all__ = [
     "Spectrum",
     "eigenvalues",
+    "permutation_spectrum",
     "MatrixSpectrum",
     "LayerSpectrum",
     "SpectrumReport",
@@ -154,8 +157,15 @@ def _cycle_lengths(perm: Sequence[int]) -> list[int]:
     return out
 
 
-def _root_of_unity(k: int, L: int) -> sympy.Expr:
-    return sympy.exp(2 * sympy.pi * sympy.I * sympy.Rational(k, L))
+@functools.lru_cache(maxsize=4096)
+def _root_of_unity(k: int, L: int) -> tuple[sympy.Expr, complex]:
+    """``exp(2 pi i k / L)`` exactly and as a complex float (exact for L in 1, 2, 4)."""
+    e = sympy.exp(2 * sympy.pi * sympy.I * sympy.Rational(k, L))
+    if (4 * k) % L == 0:
+        z = complex(e)
+    else:
+        z = cmath.exp(2j * cmath.pi * k / L)
+    return e, z
 
 
 def _num(e: Any) -> complex:
@@ -183,18 +193,15 @@ def eigenvalues(m: Any, *, cutoff: int = EXACT_CUTOFF, tol: float = 1e-9) -> Spe
     >>> eigenvalues([[0.0, -1.0], [1.0, 0.0]]).exact
     False
     """
+    fast = _fast_perm(m)
+    if fast is not None:
+        return permutation_spectrum(fast)
     a, exact = as_matrix(m, name="matrix")
     n = a.shape[0]
     if exact:
         perm = _perm_of(a)
         if perm is not None:
-            vals, neg, nonreal = [], 0, 0
-            for L in _cycle_lengths(perm):
-                vals += [_root_of_unity(k, L) for k in range(L)]
-                neg += int(L % 2 == 0)
-                nonreal += L - 1 - int(L % 2 == 0)
-            return Spectrum(tuple(vals), tuple(_num(v) for v in vals), True, "permutation",
-                            neg, nonreal)
+            return permutation_spectrum(perm)
         upper = all(a[i, j] == 0 for i in range(n) for j in range(i))
         lower = all(a[i, j] == 0 for i in range(n) for j in range(i + 1, n))
         if upper or lower:
@@ -210,6 +217,42 @@ def eigenvalues(m: Any, *, cutoff: int = EXACT_CUTOFF, tol: float = 1e-9) -> Spe
     neg = [(not nr) and z.real < -tol * scale for z, nr in zip(ev, nonreal)]
     vals = tuple(complex(z) for z in ev)
     return Spectrum(vals, vals, False, "numpy", int(sum(neg)), int(sum(nonreal)))
+
+
+def permutation_spectrum(perm: Sequence[int]) -> Spectrum:
+    """The exact spectrum of the permutation matrix ``P e_i = e_{perm[i]}`` (roots of unity,
+    one set per cycle).
+
+    >>> permutation_spectrum([1, 0, 2]).values
+    (1, -1, 1)
+    """
+    vals, nums, neg, nonreal = [], [], 0, 0
+    for L in _cycle_lengths([int(i) for i in perm]):
+        for k in range(L):
+            e, z = _root_of_unity(k, L)
+            vals.append(e)
+            nums.append(z)
+        neg += int(L % 2 == 0)
+        nonreal += L - 1 - int(L % 2 == 0)
+    return Spectrum(tuple(vals), tuple(nums), True, "permutation", neg, nonreal)
+
+
+def _fast_perm(m: Any) -> np.ndarray | None:
+    """The permutation of an integer (or 0/1 object) numpy matrix, vectorized; else None."""
+    if not isinstance(m, np.ndarray) or m.ndim != 2 or m.shape[0] != m.shape[1] or m.size == 0:
+        return None
+    if m.dtype.kind not in "iub" and m.dtype != object:
+        return None
+    try:
+        ones = m == 1
+        zeros = m == 0
+    except (TypeError, ValueError):
+        return None
+    ones, zeros = np.asarray(ones, dtype=bool), np.asarray(zeros, dtype=bool)
+    if not (ones | zeros).all() or not (ones.sum(axis=0) == 1).all() \
+            or not (ones.sum(axis=1) == 1).all():
+        return None
+    return np.argmax(ones, axis=0)
 
 
 def _charpoly_spectrum(a: np.ndarray) -> Spectrum:
@@ -358,8 +401,9 @@ def _layers_of(model: Any) -> list[tuple[tuple[str, ...], dict[str, np.ndarray],
         for layer in model.layers:
             mats, facs = {}, {}
             for t in layer.tokens:
-                mats[t] = as_matrix(layer.A(t), name=f"A({t!r})")
-                facs[t] = tuple(s.eigenvalue for s in layer.steps[layer.token_index(t)])
+                steps = layer.steps[layer.token_index(t)]
+                mats[t] = _steps_matrix(layer, t, steps)
+                facs[t] = tuple(s.eigenvalue for s in steps)
             out.append((tuple(layer.tokens), mats, facs))
         return out
     if isinstance(model, Mapping):
@@ -369,6 +413,28 @@ def _layers_of(model: Any) -> list[tuple[tuple[str, ...], dict[str, np.ndarray],
     raise MatrixInputError(
         f"check_spectrum takes a constructed LRNN, a mapping token -> matrix (or -> list of GH "
         f"factors), or a list of such mappings (one per layer); got {type(model).__name__}")
+
+
+def _steps_matrix(layer: Any, token: str, steps: Sequence[Any]) -> tuple[np.ndarray, bool]:
+    """``A(x) = G_{n_h} ... G_1``: in int64 (exact) when every key and beta is an integer,
+    without sympy (constructions of large groups have K in the hundreds); else via sympy."""
+    ints = all(getattr(s.beta, "is_Integer", False) and all(getattr(v, "is_Integer", False)
+                                                           for v in s.key) for s in steps)
+    if not ints:
+        return as_matrix(layer.A(token), name=f"A({token!r})")
+    k = layer.width
+    a = np.eye(k, dtype=np.int64)
+    for s in steps:
+        key = np.array([int(v) for v in s.key], dtype=np.int64)
+        beta = int(s.beta)
+        if beta == 0 or not key.any():
+            continue
+        nz = np.flatnonzero(key)
+        if beta == 1 and len(nz) == 2 and sorted(key[nz].tolist()) == [-1, 1]:
+            a[[nz[0], nz[1]]] = a[[nz[1], nz[0]]]          # a transposition: swap two rows
+        else:
+            a = a - beta * np.outer(key, key @ a)
+    return a, True
 
 
 def _layer_from_mapping(mp: Mapping, li: int):
@@ -451,36 +517,16 @@ def check_spectrum(model: Any, *, word_length: int = 2, max_products: int = 256,
     layers = _layers_of(model)
     reports = []
     for li, (tokens, mats, facs) in enumerate(layers):
-        tok_specs = []
-        for t in tokens:
-            m, ex = mats[t]
-            tok_specs.append(MatrixSpectrum((t,), eigenvalues(m, cutoff=cutoff),
-                                            norm_at_most_one(m, ex, tol)))
-        prods: list[MatrixSpectrum] = []
-        seen = {_key(mats[t][0]) for t in tokens}
-        truncated = False
-        for L in range(2, word_length + 1):
-            for w in itertools.product(tokens, repeat=L):
-                m = mats[w[0]][0]
-                ex = mats[w[0]][1]
-                for t in w[1:]:
-                    b, bex = mats[t]
-                    if ex and bex:
-                        m = b.dot(m)
-                    else:
-                        m = to_float(b).dot(to_float(m))
-                        ex = False
-                k = _key(m)
-                if k in seen:
-                    continue
-                if len(prods) >= max_products:
-                    truncated = True
-                    break
-                seen.add(k)
-                prods.append(MatrixSpectrum(w, eigenvalues(m, cutoff=cutoff),
-                                            norm_at_most_one(m, ex, tol)))
-            if truncated:
-                break
+        perms = {t: _fast_perm(mats[t][0]) for t in tokens}
+        if all(p is not None for p in perms.values()):
+            tok_specs, prods, truncated = _permutation_layer(tokens, perms, word_length,
+                                                             max_products)
+        else:
+            mats = {t: (as_matrix(m, name=f"A({t!r})") if m.dtype.kind in "iub" else (m, ex))
+                    for t, (m, ex) in mats.items()}
+            layers[li] = (tokens, mats, facs)
+            tok_specs, prods, truncated = _general_layer(tokens, mats, word_length,
+                                                         max_products, cutoff, tol)
         fe = None if facs is None else {t: facs[t] for t in tokens}
         reports.append(LayerSpectrum(li, tuple(tok_specs), tuple(prods), fe, truncated))
     every = [ms for r in reports for ms in r.all]
@@ -505,6 +551,55 @@ def check_spectrum(model: Any, *, word_length: int = 2, max_products: int = 256,
         in_unit_disk=norms or max_abs <= 1 + tol,
         exact=exact,
     )
+
+
+def _permutation_layer(tokens, perms, word_length, max_products):
+    """Every ``A(x)`` is a permutation: spectra by cycles, norms are 1, products compose."""
+    tok_specs = [MatrixSpectrum((t,), permutation_spectrum(perms[t]), True) for t in tokens]
+    seen = {perms[t].tobytes() for t in tokens}
+    prods: list[MatrixSpectrum] = []
+    for L in range(2, word_length + 1):
+        for w in itertools.product(tokens, repeat=L):
+            c = perms[w[0]]
+            for t in w[1:]:
+                c = perms[t][c]          # (P_b P_a) e_i = e_{b[a[i]]}
+            k = c.tobytes()
+            if k in seen:
+                continue
+            if len(prods) >= max_products:
+                return tok_specs, prods, True
+            seen.add(k)
+            prods.append(MatrixSpectrum(w, permutation_spectrum(c), True))
+    return tok_specs, prods, False
+
+
+def _general_layer(tokens, mats, word_length, max_products, cutoff, tol):
+    tok_specs = []
+    for t in tokens:
+        m, ex = mats[t]
+        tok_specs.append(MatrixSpectrum((t,), eigenvalues(m, cutoff=cutoff),
+                                        norm_at_most_one(m, ex, tol)))
+    prods: list[MatrixSpectrum] = []
+    seen = {_key(mats[t][0]) for t in tokens}
+    for L in range(2, word_length + 1):
+        for w in itertools.product(tokens, repeat=L):
+            m, ex = mats[w[0]]
+            for t in w[1:]:
+                b, bex = mats[t]
+                if ex and bex:
+                    m = b.dot(m)
+                else:
+                    m = to_float(b).dot(to_float(m))
+                    ex = False
+            k = _key(m)
+            if k in seen:
+                continue
+            if len(prods) >= max_products:
+                return tok_specs, prods, True
+            seen.add(k)
+            prods.append(MatrixSpectrum(w, eigenvalues(m, cutoff=cutoff),
+                                        norm_at_most_one(m, ex, tol)))
+    return tok_specs, prods, False
 
 
 def _key(m: np.ndarray) -> bytes | tuple:

@@ -20,6 +20,7 @@ from statetrack.theory.errors import (
     UnknownTokenError,
     UnsupportedFormatError,
 )
+from statetrack.theory.finite_precision import _fr
 from statetrack.theory.finite_precision import (
     BFLOAT16,
     FLOAT16,
@@ -27,6 +28,7 @@ from statetrack.theory.finite_precision import (
     FLOAT64,
     FiniteSet,
     FPLayer,
+    DeltaSubstep,
     FPModel,
     ThresholdDecoder,
     eventual_period,
@@ -119,14 +121,15 @@ def test_finite_set_ties_to_smaller():
 @given(st.lists(st.floats(-4, 4), min_size=1, max_size=8, unique=True),
        st.lists(st.floats(-6, 6), min_size=1, max_size=20))
 def test_finite_set_vector_cast_is_nearest(vals, xs):
+    """Reference in exact arithmetic: the nearest value, ties to the smaller."""
     d = FiniteSet(vals)
     got = d.cast(np.array(xs))
     for x, g in zip(xs, got):
-        dist = np.abs(d.values - x)
-        best = d.values[dist == dist.min()]
-        assert g in d.values and abs(g - x) == dist.min()
-        if len(best) > 1:
-            assert g == best.min()
+        qx = Fraction(x)
+        dist = {v: abs(Fraction(float(v)) - qx) for v in d.values}
+        best = min(dist.values())
+        assert g == min(v for v, dv in dist.items() if dv == best)
+        assert d.cast_exact(qx) == g
 
 
 def test_finite_set_errors():
@@ -427,3 +430,34 @@ def test_threshold_decoder_and_multi_symbol_alphabets():
     m = FPModel.from_matrices({"ab": [[-1.0]], "cd": [[1.0]]}, initial_state=[[1.0]])
     assert run(m, "ab cd ab").states[0][:, 0, 0].tolist() == [1.0, -1.0, -1.0, 1.0]
     assert eventual_period(m, ["ab", "cd"], "float16").period == 2
+
+
+@FAST
+@given(seeds, st.integers(1, 5), st.integers(1, 3), formats)
+def test_delta_substep_exact_semantics(seed, n, d, fmt):
+    """A DeltaSubstep's exact run is H <- cast(H + beta k (v - k^T H)^T) with the weights cast
+    to the format (recomputed here in Fractions), and its matrix is I - beta k k^T."""
+    rng = np.random.default_rng(seed)
+    f = get_format(fmt)
+    k = f.cast(rng.uniform(-1, 1, size=n))
+    beta = float(f.cast(np.array([rng.uniform(0, 2) / max(k @ k, 1e-3)]))[0])
+    v = f.cast(rng.uniform(-1, 1, size=d))
+    h0 = rng.uniform(-1, 1, size=(n, d))
+    delta = FPModel((FPLayer(("1",), {"1": (DeltaSubstep(k, beta, v),)}, h0),))
+    a = np.eye(n) - beta * np.outer(k, k)
+    ra = run(delta, "1" * 12, fmt, exact=True)
+    h = f.cast(h0)
+    for t in range(1, 13):
+        hf = _fr(h)
+        kf, vf = _fr(k), _fr(v)
+        val = hf + Fraction(beta) * np.outer(kf, vf - kf.dot(hf))
+        h = np.array([[f.cast_exact(q) for q in row] for row in val]).reshape(h.shape)
+        assert np.array_equal(ra.states[0][t], h)
+    assert np.allclose(delta.layers[0].A("1"), a)
+
+
+def test_delta_substep_errors():
+    with pytest.raises(ModelError, match="delta sub-step 0 of token '1'"):
+        FPLayer(("1",), {"1": (DeltaSubstep([1.0, 0.0], 1.0, [0.0]),)}, [[0.0]])
+    with pytest.raises(ModelError, match="non-finite"):
+        DeltaSubstep([np.nan], 1.0, [0.0])
