@@ -321,3 +321,18 @@ def test_field_mismatch_is_an_exact_value_error():
     with pytest.raises(ExactValueError, match="number field"):
         LRNN(alphabet=("a", "e"), layers=(lay,), accepting=(True, False, False),
              field_generators=(sympy.sqrt(2),)).exact()
+
+
+def test_error_classes_are_value_errors_and_exported():
+    import statetrack.constructions as c
+    from statetrack.constructions import errors
+
+    classes = [v for v in vars(errors).values()
+               if isinstance(v, type) and issubclass(v, Exception)]
+    assert len(classes) >= 13
+    for cls in classes:
+        assert issubclass(cls, errors.ConstructionError) and issubclass(cls, ValueError)
+        assert getattr(c, cls.__name__) is cls
+    assert issubclass(errors.UnknownTokenError, KeyError)
+    assert issubclass(errors.UnsupportedDtypeError, TypeError)
+    assert str(errors.UnknownTokenError("no such token")) == "no such token"
