@@ -95,8 +95,9 @@ and 2 with storing switched on). Then, with ``dO`` the output gradient:
   each token's first sub-step, plus the reverse cumulative sum of ``dGt`` within each token chunk.
 
 Precision: states and accumulators are float32; matrix-product operands are the input dtype
-(bfloat16 products with float32 accumulation for bfloat16 inputs, full-precision float32 products
-for float32 inputs). Under ``TRITON_INTERPRET=1`` (CPU tensors) every product is float32.
+(bfloat16 products with float32 accumulation for bfloat16 inputs; for float32 inputs, products in
+``tf32x3``, three tf32 passes, float32-level error on tensor cores). The 16 x 16 products of the
+UT transform are always exact float32. Under ``TRITON_INTERPRET=1`` every product is float32.
 
 Every buffer (outputs, gradients and internal scratch) is allocated through :func:`_alloc`, so a
 test can fill them all with NaN and check that every element read or returned was written.
@@ -125,14 +126,14 @@ SUPPORTED_CHUNK_SIZES = (16, 32, 64)
 
 #: per kernel: (value block width, num_warps, num_stages); keyed by "2-byte input dtype?"
 _GPU_CONFIG = {
-    True: {"wy": (0, 4, 2), "state": (32, 4, 2), "bwd_o": (64, 8, 2), "bwd_state": (64, 4, 2),
-           "bwd_wy": (64, 8, 2)},
-    False: {"wy": (0, 4, 2), "state": (32, 4, 2), "bwd_o": (32, 8, 2), "bwd_state": (32, 4, 2),
-            "bwd_wy": (32, 8, 2)},
+    True: {"wy": (0, 4, 2), "state": (32, 4, 2), "state_rec": (64, 4, 2), "bwd_o": (64, 8, 2),
+           "bwd_state": (64, 4, 2), "bwd_wy": (64, 8, 2)},
+    False: {"wy": (0, 4, 2), "state": (32, 4, 2), "state_rec": (32, 4, 2), "bwd_o": (32, 8, 2),
+            "bwd_state": (32, 4, 2), "bwd_wy": (32, 8, 2)},
 }
 #: the interpreter runs one program at a time; 16-wide value blocks exercise the block loops
-_INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "bwd_o": (16, 0, 0),
-                     "bwd_state": (16, 0, 0), "bwd_wy": (16, 0, 0)}
+_INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 0),
+                     "bwd_o": (16, 0, 0), "bwd_state": (16, 0, 0), "bwd_wy": (16, 0, 0)}
 #: benchmark sweeps set entries here (same format); empty in normal use
 _CONFIG_OVERRIDE: dict = {}
 
@@ -174,7 +175,8 @@ class _Plan:
             self.MM = _MM_DTYPE[q.dtype]
             self.cfg = dict(_GPU_CONFIG[q.element_size() == 2])
         self.cfg.update(_CONFIG_OVERRIDE)
-        self.PREC = "ieee"
+        # float32 products: three tf32 passes on the GPU (float32-level error on tensor cores)
+        self.PREC = "ieee" if self.interpret else "tf32x3"
 
     def bv(self, name: str) -> int:
         """Value-block width of kernel ``name`` (never wider than the padded V)."""
@@ -236,10 +238,10 @@ def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht):
     w, u, tmat = _wy(k, v, beta, gsub, p, store_t=True)
     hbuf = _alloc((BH, p.NS, p.K, p.V), p.dtype, p.device)
     dbuf = _alloc((BH, p.Lp, p.V), p.dtype, p.device)
-    _kern.fwd_state_kernel[(p.nv("state"), BH)](
+    _kern.fwd_state_kernel[(p.nv("state_rec"), BH)](
         q, k, w, u, gsub, gtok, h0, None, None, hbuf, dbuf, p.T, p.L, p.NC, scale,
-        BV=p.bv("state"), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=False,
-        COMPUTE_O=False, STORE_H=True, STORE_D=True, **p.common(), **p.opts("state"))
+        BV=p.bv("state_rec"), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=False,
+        COMPUTE_O=False, STORE_H=True, STORE_D=True, **p.common(), **p.opts("state_rec"))
     dq = _alloc(q.shape, q.dtype, p.device)
     dko = _alloc((BH, p.Lp, p.K), torch.float32, p.device)
     dvloc = _alloc((BH, p.Lp, p.V), torch.float32, p.device)

@@ -1,0 +1,250 @@
+"""Benchmark: the chunked DeltaProduct kernel against fla 0.6.0 at model shapes.
+
+Shapes: B=8, T=4096, H=16, K=V=128, bfloat16 inputs (keys L2-normalized, beta uniform in
+[0, 2], log-gate ``logsigmoid(N(0,1))`` as float32 where gated). Rows:
+
+* n_h = 1, no gate: ours vs ``fla.ops.delta_rule.chunk_delta_rule``;
+* n_h = 2 and 3, gated: ours vs ``fla.ops.gated_delta_product.chunk_gated_delta_product``.
+
+Each row is timed forward (inputs without ``requires_grad``) and forward+backward (``o``'s
+gradient a fixed random tensor, gradients of every input), as the median of
+``triton.testing.do_bench`` (CUDA-event timings after warm-up). Ours runs with
+``check_beta=False`` (fla checks nothing; the check is one reduction and one synchronization).
+
+The memory floor of a row is the time to read every input once and write every output once at
+the copy bandwidth measured in the same run (a large device-to-device copy, bytes read plus
+written): forward reads q, k, v, beta (and g) and writes o; backward reads those and dO and
+writes every gradient. ``floor_frac = floor / measured``.
+
+Also reported: a per-kernel breakdown (``torch.profiler``) for ours and fla, the relative
+difference between our outputs/gradients and fla's on the same inputs, and, with ``--sweep``,
+per-kernel timings of our launch configurations.
+
+Usage (on a CUDA machine; fla-core 0.6.0 importable)::
+
+    python benchmarks/kernels_model.py --out benchmarks/results/kernels_model.json [--sweep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from statetrack.kernels import chunk as chunk_mod  # noqa: E402
+from statetrack.kernels.chunk import chunk_delta_product  # noqa: E402
+
+B, T, H, K, V = 8, 4096, 16, 128, 128
+ROWS = [(1, False), (2, True), (3, True)]
+DT = torch.bfloat16
+
+
+def copy_bandwidth(do_bench) -> float:
+    """Device-to-device copy bandwidth in bytes/s (bytes read + bytes written)."""
+    n = 1 << 30  # 1 GiB each way
+    x = torch.randint(0, 255, (n,), dtype=torch.uint8, device="cuda")
+    y = torch.empty_like(x)
+    ms = do_bench(lambda: y.copy_(x), warmup=50, rep=300, return_mode="median")
+    del x, y
+    return 2 * n / (ms * 1e-3)
+
+
+def make_inputs(nh: int, gated: bool, seed: int) -> dict:
+    gen = torch.Generator(device="cuda").manual_seed(seed)
+    L = T * nh
+    q = torch.randn(B, T, H, K, generator=gen, device="cuda").to(DT)
+    k = torch.nn.functional.normalize(torch.randn(B, L, H, K, generator=gen, device="cuda"), dim=-1).to(DT)
+    v = torch.randn(B, L, H, V, generator=gen, device="cuda").to(DT)
+    beta = (2 * torch.rand(B, L, H, generator=gen, device="cuda")).to(DT)
+    g = torch.nn.functional.logsigmoid(torch.randn(B, T, H, generator=gen, device="cuda")) if gated else None
+    do = torch.randn(B, T, H, V, generator=gen, device="cuda").to(DT)
+    return dict(q=q, k=k, v=v, beta=beta, g=g, do=do)
+
+
+def floor_bytes(x: dict, nh: int) -> tuple[int, int]:
+    """(forward, backward) bytes: every input read once, every output written once."""
+    ins = [x["q"], x["k"], x["v"], x["beta"]] + ([x["g"]] if x["g"] is not None else [])
+    nb = lambda ts: sum(t.numel() * t.element_size() for t in ts)  # noqa: E731
+    o_bytes = x["do"].numel() * x["do"].element_size()
+    fwd = nb(ins) + o_bytes
+    bwd = nb(ins) + o_bytes + nb(ins)  # read inputs and dO, write one gradient per input
+    return fwd, bwd
+
+
+def ours(x: dict, nh: int):
+    return lambda q, k, v, beta, g: chunk_delta_product(q, k, v, beta, num_householder=nh, g=g,
+                                                        check_beta=False)
+
+
+def fla_fn(nh: int):
+    if nh == 1:
+        from fla.ops.delta_rule import chunk_delta_rule
+        return lambda q, k, v, beta, g: chunk_delta_rule(q, k, v, beta)
+    from fla.ops.gated_delta_product import chunk_gated_delta_product
+    return lambda q, k, v, beta, g: chunk_gated_delta_product(q, k, v, g, beta, num_householder=nh)
+
+
+def time_fwd_bwd(fn, x: dict, do_bench) -> tuple[float, float]:
+    names = ["q", "k", "v", "beta"] + (["g"] if x["g"] is not None else [])
+    plain = {n: x[n] for n in ["q", "k", "v", "beta", "g"]}
+    with torch.no_grad():
+        fwd = do_bench(lambda: fn(**plain), warmup=100, rep=500, return_mode="median")
+    leaves = {n: (x[n].detach().clone().requires_grad_(True) if n in names else None)
+              for n in ["q", "k", "v", "beta", "g"]}
+    do = x["do"]
+
+    def step():
+        o, _ = fn(**leaves)
+        o.backward(do)
+
+    fb = do_bench(step, warmup=100, rep=500, grad_to_none=[leaves[n] for n in names],
+                  return_mode="median")
+    return fwd, fb
+
+
+def grads_of(fn, x: dict) -> dict:
+    names = ["q", "k", "v", "beta"] + (["g"] if x["g"] is not None else [])
+    leaves = {n: (x[n].detach().clone().requires_grad_(True) if n in names else None)
+              for n in ["q", "k", "v", "beta", "g"]}
+    o, _ = fn(**leaves)
+    o.backward(x["do"])
+    out = {"o": o.detach().double()}
+    out.update({"d" + n: leaves[n].grad.detach().double() for n in names})
+    return out
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    if not bool(torch.isfinite(a).all()):
+        return float("inf")
+    return float((a - b).norm() / b.norm())
+
+
+def kernel_breakdown(fn, x: dict, iters: int = 5) -> dict:
+    """Mean CUDA time per call of each kernel (by name) over ``iters`` forward+backward steps."""
+    from torch.profiler import ProfilerActivity, profile
+    names = ["q", "k", "v", "beta"] + (["g"] if x["g"] is not None else [])
+    leaves = {n: (x[n].detach().clone().requires_grad_(True) if n in names else None)
+              for n in ["q", "k", "v", "beta", "g"]}
+    for _ in range(2):
+        o, _ = fn(**leaves)
+        o.backward(x["do"])
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(iters):
+            o, _ = fn(**leaves)
+            o.backward(x["do"])
+        torch.cuda.synchronize()
+    res = {}
+    for e in prof.key_averages():
+        t = getattr(e, "device_time_total", None)
+        if t is None:
+            t = e.cuda_time_total
+        if t > 0:
+            res[e.key[:60]] = round(t / iters / 1000.0, 4)  # ms per step
+    return dict(sorted(res.items(), key=lambda kv: -kv[1]))
+
+
+SWEEP = [
+    {"wy": (0, 4, 2), "state": (32, 4, 2), "state_rec": (64, 4, 2), "bwd_o": (64, 8, 2),
+     "bwd_state": (64, 4, 2), "bwd_wy": (64, 8, 2)},
+    {"wy": (0, 8, 2), "state": (64, 8, 2), "state_rec": (32, 4, 2), "bwd_o": (32, 8, 2),
+     "bwd_state": (32, 4, 2), "bwd_wy": (32, 8, 2)},
+    {"wy": (0, 4, 1), "state": (32, 8, 2), "state_rec": (64, 8, 2), "bwd_o": (64, 4, 2),
+     "bwd_state": (64, 8, 2), "bwd_wy": (64, 4, 2)},
+    {"wy": (0, 2, 2), "state": (32, 4, 3), "state_rec": (32, 4, 3), "bwd_o": (128, 8, 2),
+     "bwd_state": (32, 4, 3), "bwd_wy": (64, 8, 1)},
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/kernels_model.json")
+    ap.add_argument("--sweep", action="store_true", help="time our launch-configuration variants")
+    ap.add_argument("--rows", default="1,2,3", help="comma-separated n_h values")
+    args = ap.parse_args()
+    import triton
+    from triton.testing import do_bench
+    try:
+        import fla
+        fla_version = getattr(fla, "__version__", "?")
+    except ImportError:
+        fla = None
+        fla_version = None
+    info = {
+        "device": torch.cuda.get_device_name(),
+        "torch": torch.__version__, "triton": triton.__version__, "fla": fla_version,
+        "python": platform.python_version(), "cuda": torch.version.cuda,
+        "shape": dict(B=B, T=T, H=H, K=K, V=V, dtype=str(DT).replace("torch.", "")),
+        "timing": "triton.testing.do_bench median (CUDA events), warmup 100 ms, rep 500 ms",
+        "command": "python " + " ".join(sys.argv),
+    }
+    bw = copy_bandwidth(do_bench)
+    info["copy_bandwidth_TBps"] = round(bw / 1e12, 3)
+    print(f"copy bandwidth {bw / 1e12:.2f} TB/s", flush=True)
+    rows = []
+    sweep = []
+    wanted = {int(s) for s in args.rows.split(",")}
+    for nh, gated in ROWS:
+        if nh not in wanted:
+            continue
+        x = make_inputs(nh, gated, seed=1000 + nh)
+        fb_bytes = floor_bytes(x, nh)
+        row = {"n_h": nh, "gated": gated,
+               "peer": "chunk_delta_rule" if nh == 1 else "chunk_gated_delta_product",
+               "floor_fwd_ms": fb_bytes[0] / bw * 1e3, "floor_fwdbwd_ms": sum(fb_bytes) / bw * 1e3}
+        t0 = time.time()
+        row["ours_fwd_ms"], row["ours_fwdbwd_ms"] = time_fwd_bwd(ours(x, nh), x, do_bench)
+        row["ours_compile_and_time_s"] = round(time.time() - t0, 1)
+        row["ours_breakdown_ms"] = kernel_breakdown(ours(x, nh), x)
+        if fla is not None:
+            t0 = time.time()
+            row["fla_fwd_ms"], row["fla_fwdbwd_ms"] = time_fwd_bwd(fla_fn(nh), x, do_bench)
+            row["fla_autotune_and_time_s"] = round(time.time() - t0, 1)
+            row["fla_breakdown_ms"] = kernel_breakdown(fla_fn(nh), x)
+            row["ratio_fwd"] = row["fla_fwd_ms"] / row["ours_fwd_ms"]
+            row["ratio_fwdbwd"] = row["fla_fwdbwd_ms"] / row["ours_fwdbwd_ms"]
+            a, b = grads_of(ours(x, nh), x), grads_of(fla_fn(nh), x)
+            row["rel_diff_vs_fla"] = {n: rel(a[n], b[n]) for n in a}
+            del a, b
+        row["floor_frac_fwd"] = row["floor_fwd_ms"] / row["ours_fwd_ms"]
+        row["floor_frac_fwdbwd"] = row["floor_fwdbwd_ms"] / row["ours_fwdbwd_ms"]
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        if args.sweep and nh == 2:
+            for i, cfg in enumerate(SWEEP):
+                chunk_mod._CONFIG_OVERRIDE.clear()
+                chunk_mod._CONFIG_OVERRIDE.update(cfg)
+                try:
+                    f, fb = time_fwd_bwd(ours(x, nh), x, do_bench)
+                    entry = {"variant": i, "cfg": {k_: list(v_) for k_, v_ in cfg.items()},
+                             "fwd_ms": f, "fwdbwd_ms": fb,
+                             "breakdown_ms": kernel_breakdown(ours(x, nh), x)}
+                except Exception as exc:  # a configuration may not fit (shared memory)
+                    entry = {"variant": i, "error": repr(exc)[:300]}
+                sweep.append(entry)
+                print(json.dumps(entry), flush=True)
+            chunk_mod._CONFIG_OVERRIDE.clear()
+        del x
+        torch.cuda.empty_cache()
+    result = {"info": info, "rows": rows, "sweep": sweep}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    print(f"\n{'n_h':>3} {'gate':>4} | {'ours fwd':>8} {'fla fwd':>8} {'ratio':>6} {'floor%':>6} | "
+          f"{'ours f+b':>8} {'fla f+b':>8} {'ratio':>6} {'floor%':>6}   (ms; ratio = fla/ours)")
+    for r in rows:
+        print(f"{r['n_h']:>3} {str(r['gated'])[0]:>4} | {r['ours_fwd_ms']:8.3f} {r.get('fla_fwd_ms', float('nan')):8.3f} "
+              f"{r.get('ratio_fwd', float('nan')):6.2f} {100 * r['floor_frac_fwd']:5.1f}% | "
+              f"{r['ours_fwdbwd_ms']:8.3f} {r.get('fla_fwdbwd_ms', float('nan')):8.3f} "
+              f"{r.get('ratio_fwdbwd', float('nan')):6.2f} {100 * r['floor_frac_fwdbwd']:5.1f}%")
+
+
+if __name__ == "__main__":
+    main()
