@@ -44,13 +44,13 @@ Examples
 >>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
 >>> for r in run_all(parity):
 ...     print(f"{r.column:12s} {r.status:15s} {r.summary}")
-GH           pass            1 factors exact, eig in [-1, 1], ||A||<=1
-T1           pass            needs neg/complex eig: 1 (p=2); has
-T2           pass            not needed (periods 1, 2)
+GH           pass            1 exact, eig in [-1,1], ||A||<=1
+T1           pass            needed: 1(p=2); has
+T2           pass            not needed (p=1,2)
 construction pass            1x2 n_h=1 (bound 1)
 proof        pass            proved: 2 states
-fp           pass            bfloat16: = DFA
-cascade      not implemented not implemented yet
+fp           pass            bf16 = DFA
+cascade      not implemented not implemented
 >>> REGISTRY["thm1"].source.arxiv
 '2411.12537'
 """
@@ -75,6 +75,8 @@ PASS = "pass"
 FAIL = "fail"
 NOT_APPLICABLE = "not applicable"
 NOT_IMPLEMENTED = "not implemented"
+
+_SHORT = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "float64": "fp64"}
 
 #: Formats in which the construction is run by Theorem 3's ``fp`` column.
 DEFAULT_FORMATS = ("bfloat16",)
@@ -244,7 +246,7 @@ def _check_prop1(dfa: Any) -> TheoremResult:
     >>> z3 = DFA([[1], [2], [0]], accepting=[0], alphabet="a")
     >>> r = _check_prop1(z3)
     >>> r.status, r.columns
-    ('pass', (('GH', '2 factors exact, eig in [-1, 1], ||A||<=1'),))
+    ('pass', (('GH', '2 exact, eig in [-1,1], ||A||<=1'),))
     """
     from statetrack.constructions.group import letter_permutations
 
@@ -300,8 +302,7 @@ def _check_prop1(dfa: Any) -> TheoremResult:
     if problems:
         return TheoremResult("prop1", FAIL, (("GH", "FAIL"),), "; ".join(problems),
                              failed_column="GH")
-    summary = (f"{total} factors {'exact' if spec.exact else 'numeric'}, eig in [-1, 1], "
-               f"||A||<=1")
+    summary = f"{total} {'exact' if spec.exact else 'float'}, eig in [-1,1], ||A||<=1"
     return TheoremResult("prop1", PASS, (("GH", summary),),
                          f"{total} GH factors over {d.n_symbols} letters multiply exactly to the "
                          "letters' permutation matrices with m - c factors each; every factor's "
@@ -342,25 +343,25 @@ def _spectral_check(dfa: Any, key: str, column: str, what: str,
     ps = sorted({p for _, _, p in periods.values()})
     data = {"needs": tuple(need), "periods": {a: p for a, (_, _, p) in periods.items()}}
     if not need:
-        return TheoremResult(key, PASS, ((column, f"not needed (periods {', '.join(map(str, ps))})"),),
+        return TheoremResult(key, PASS, ((column, f"not needed (p={','.join(map(str, ps))})"),),
                              f"every letter's accept bits on a^t have eventual period "
                              f"{'1' if key == 'thm1' else 'a power of two'}: no {what} needed",
                              data)
-    shown = ", ".join(f"{a} (p={periods[a][2]})" for a in need[:2]) + (" ..." if len(need) > 2 else "")
+    shown = ", ".join(f"{a}(p={periods[a][2]})" for a in need[:2]) + (",..." if len(need) > 2 else "")
     lrnn, why = _construction(dfa)
     if lrnn is None:
-        return TheoremResult(key, NOT_APPLICABLE, ((column, f"needs {what}: {shown}"),),
+        return TheoremResult(key, NOT_APPLICABLE, ((column, f"needed: {shown}"),),
                              f"the language needs {what} for {need}; no one-layer construction "
                              f"to check ({why})", data)
     spec = _spectrum(dfa)
     by_token = {ms.word[0]: ms.spectrum for ms in spec.layers[0].tokens}
     missing = [a for a in need if not has(by_token[a])]
     if missing:
-        return TheoremResult(key, FAIL, ((column, f"needs {what}: {shown}; MISSING"),),
+        return TheoremResult(key, FAIL, ((column, f"needed: {shown}; MISSING"),),
                              f"the construction's A({missing[0]!r}) has no {what} although the "
                              f"letter's accept period is {periods[missing[0]][2]}", data,
                              failed_column=column)
-    return TheoremResult(key, PASS, ((column, f"needs {what}: {shown}; has"),),
+    return TheoremResult(key, PASS, ((column, f"needed: {shown}; has"),),
                          f"letters {need} need {what} and the construction's A(a) has one "
                          "(exact spectra)", data)
 
@@ -376,7 +377,7 @@ def _check_thm1(dfa: Any) -> TheoremResult:
     >>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
     >>> r = _check_thm1(parity)
     >>> r.status, r.data["needs"], r.columns[0][1]
-    ('pass', ('1',), 'needs neg/complex eig: 1 (p=2); has')
+    ('pass', ('1',), 'needed: 1(p=2); has')
     """
     return _spectral_check(dfa, "thm1", "T1", "neg/complex eig",
                            lambda s: not s.all_nonnegative_real)
@@ -393,7 +394,7 @@ def _check_thm2(dfa: Any) -> TheoremResult:
     >>> mod3 = DFA([[1], [2], [0]], accepting=[0], alphabet="a")
     >>> r = _check_thm2(mod3)
     >>> r.status, r.columns[0][1]
-    ('pass', 'needs complex eig: a (p=3); has')
+    ('pass', 'needed: a(p=3); has')
     """
     return _spectral_check(dfa, "thm2", "T2", "complex eig", lambda s: s.has_complex)
 
@@ -445,7 +446,7 @@ def _check_thm3(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
                              cert.summary(), data, failed_column="proof")
     data["reachable"] = cert.reachable
     fp_problems = _fp_against_dfa(lrnn, d, formats)
-    fp_text = "FAIL" if fp_problems else f"{'/'.join(formats)}: = DFA"
+    fp_text = "FAIL" if fp_problems else f"{'/'.join(_SHORT.get(f, f) for f in formats)} = DFA"
     cols = (("construction", construction), ("proof", f"proved: {cert.reachable} states"),
             ("fp", fp_text))
     if fp_problems:
@@ -497,7 +498,7 @@ def _check_thm4(dfa: Any) -> TheoremResult:
     ('not implemented', False, False)
     """
     _minimal(dfa)
-    return TheoremResult("thm4", NOT_IMPLEMENTED, (("cascade", "not implemented yet"),),
+    return TheoremResult("thm4", NOT_IMPLEMENTED, (("cascade", "not implemented"),),
                          "the Krohn-Rhodes cascade construction (Theorem 4) is a later issue")
 
 
