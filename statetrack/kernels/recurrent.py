@@ -156,7 +156,7 @@ def choose_blocks(K: int, V: int, BH: int, *, backward: bool = False,
 # ----------------------------------------------------------------------------- kernels
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["T"])
 def _fwd_kernel(q, k, v, beta, g, h0, o, ht, u, scale, T,
                 H: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
                 BK: tl.constexpr, BV: tl.constexpr, NH: tl.constexpr,
@@ -227,7 +227,7 @@ def _fwd_kernel(q, k, v, beta, g, h0, o, ht, u, scale, T,
         tl.store(p_ht, b_h.to(p_ht.dtype.element_ty), mask=m_h)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["T"])
 def _bwd_reverse_kernel(q, k, u, beta, g, do, dht, dv, dkp, dbp, dh0, scale, T,
                         B: tl.constexpr, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
                         BK: tl.constexpr, BV: tl.constexpr, NH: tl.constexpr,
@@ -298,7 +298,7 @@ def _bwd_reverse_kernel(q, k, u, beta, g, do, dht, dv, dkp, dbp, dh0, scale, T,
         tl.store(p_dh0, b_dh.to(p_dh0.dtype.element_ty), mask=m_h)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["T"])
 def _bwd_forward_kernel(q, k, v, beta, g, h0, do, dht, dv, dkp, dqp, dgp, dgc, scale, T,
                         B: tl.constexpr, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
                         BK: tl.constexpr, BV: tl.constexpr, NH: tl.constexpr,

@@ -229,7 +229,7 @@ def _token_step(b_s, b_k, b_b, b_v, o_j, NH: tl.constexpr, ACC: tl.constexpr):
     return b_s
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["T", "L"])
 def _tabled_run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht,
                        scale, T, L,
                        H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
@@ -311,7 +311,7 @@ def _tabled_run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, h
                      b_s.to(ht.dtype.element_ty), mask=m_h)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["T", "L"])
 def _tabled_summary_kernel(sym, kt, bt, vt, summ, T, L,
                            H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr,
                            V: tl.constexpr, NH: tl.constexpr, NHP: tl.constexpr,
@@ -346,7 +346,7 @@ def _tabled_summary_kernel(sym, kt, bt, vt, summ, T, L,
     tl.store(p, b_s.to(summ.dtype.element_ty), mask=(o_k < K)[:, None] & (o_w < W)[None, :])
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["T", "L"])
 def _tabled_scan_kernel(h0, summ, starts, ht, T, L,
                         H: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
                         BD: tl.constexpr, BVD: tl.constexpr, H0_MODE: tl.constexpr,
@@ -415,6 +415,7 @@ def run_tabled(
     final_state_out: torch.Tensor | None = None,
     check_beta: bool = True,
     check_finite_inputs: bool = False,
+    check_ids: bool = True,
 ) -> TabledResult:
     """Run the DeltaProduct recurrence on symbol ids with per-symbol tables (no gradients).
 
@@ -449,6 +450,9 @@ def run_tabled(
         Check ``beta_table`` in [0, 2].
     check_finite_inputs : bool
         Check the tables, initial state, query and codes for NaN/inf.
+    check_ids : bool
+        Check that every symbol id is in range (one reduction, one synchronization). Switch
+        it off only for ids known to be valid: an out-of-range id reads outside the tables.
 
     Returns
     -------
@@ -520,7 +524,11 @@ def run_tabled(
         raise KernelShapeError(
             f"key_table, value_table: the tabled path supports K, V <= {MAX_KV}, got "
             f"K={K}, V={V} (use fused_recurrent_delta_product on gathered tensors)")
-    check_symbols(symbols, "symbols", S_)
+    if check_ids:
+        check_symbols(symbols, "symbols", S_)
+    else:
+        check_tensor(symbols, "symbols", ndim=2, dtypes=(torch.int8, torch.uint8, torch.int16,
+                                                          torch.int32, torch.int64))
     B, T = (int(s) for s in symbols.shape)
 
     # heads: from the tables, else from the initial state, the query or the codes

@@ -1,0 +1,310 @@
+"""Construction-shape benchmark of the DeltaProduct kernels against fla, plus exactness at 10^6.
+
+Shapes (forward only, H = 1, K = V = 16, n_h = 1, bfloat16 inputs): (B=1024, T=4096) and
+(B=64, T=65536). Rows:
+
+* fla 0.6.0 ``fused_recurrent_delta_rule`` and ``chunk_delta_rule`` on dense bf16 q, k, v, beta;
+* ours, ``fused_recurrent_delta_product`` (general kernel) on the same dense tensors;
+* ours, ``run_tabled`` (construction path) on int32 symbol ids and bf16 per-symbol tables
+  (4 symbols), outputs ``o`` (float32) or the code index (int32); several chunk sizes.
+
+Times are medians of ``triton.testing.do_bench`` (device events). The memory floor of a row
+is (bytes its inputs and outputs must move, each once) / (measured device-to-device copy
+bandwidth, bytes read + written); ``floor %`` = floor / time.
+
+Exactness: parity and S_5 (letters: transpositions and products of up to 4 of them, n_h = 4)
+at T = 10^6 with bf16 tables / inputs, through the tabled path (chunked and sequential) and
+the general kernel; the number of wrong outputs against a numpy oracle must be 0.
+
+Run on a CUDA machine from the repository root::
+
+    python benchmarks/kernels_construction.py --json benchmarks/results/kernels_construction.json \
+        --md benchmarks/results/kernels_construction.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import statetrack.kernels._triton  # noqa: F401,E402  (before triton)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import triton  # noqa: E402
+from triton.testing import do_bench  # noqa: E402
+
+from statetrack.kernels.recurrent import fused_recurrent_delta_product  # noqa: E402
+from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
+from statetrack.kernels.tolerances import rel_error  # noqa: E402
+
+SHAPES = [(1024, 4096), (64, 65536)]
+EXACT_T = 10 ** 6
+K = V = 16
+N_SYMBOLS = 4
+DEV = "cuda"
+SMOKE = False   # --smoke: tiny shapes on the CPU through the interpreter, one timed call each
+
+
+def bench(fn, rep_ms: int = 300) -> float:
+    if SMOKE:
+        t0 = time.perf_counter()
+        fn()
+        return (time.perf_counter() - t0) * 1e3
+    return float(do_bench(fn, warmup=50, rep=rep_ms, return_mode="median"))
+
+
+def copy_bandwidth() -> float:
+    n = 1 << 12 if SMOKE else 1 << 29  # 1 GiB of float16
+    src = torch.randn(n, device=DEV, dtype=torch.float16)
+    dst = torch.empty_like(src)
+    ms = bench(lambda: dst.copy_(src), 200)
+    return 2 * src.numel() * src.element_size() / (ms * 1e-3)  # bytes/s, read + write
+
+
+def tables(gen: torch.Generator, dtype=torch.bfloat16):
+    kt = torch.nn.functional.normalize(torch.randn(N_SYMBOLS, 1, K, generator=gen), dim=-1)
+    bt = 2 * torch.rand(N_SYMBOLS, 1, generator=gen)
+    vt = torch.randn(N_SYMBOLS, 1, V, generator=gen)
+    return kt.to(dtype).to(DEV), bt.to(dtype).to(DEV), vt.to(dtype).to(DEV)
+
+
+def perm_tables(letters, n, n_h, dtype=torch.bfloat16):
+    S = len(letters)
+    kt = torch.zeros(S, n_h, n)
+    bt = torch.zeros(S, n_h)
+    perm = np.tile(np.arange(n), (S, 1))
+    for a, swaps in enumerate(letters):
+        for j, (i1, i2) in enumerate(swaps):
+            kt[a, j, i1], kt[a, j, i2], bt[a, j] = 1.0, -1.0, 1.0
+            step = np.arange(n)
+            step[i1], step[i2] = i2, i1
+            perm[a] = step[perm[a]]
+    return (kt.to(dtype).to(DEV), bt.to(dtype).to(DEV), torch.zeros(S, n_h, 1, dtype=dtype).to(DEV),
+            perm)
+
+
+def oracle(perm, sym):
+    s_np = sym.cpu().numpy()
+    B, T = s_np.shape
+    out = np.empty((B, T), dtype=np.int64)
+    s = np.zeros(B, dtype=np.int64)
+    for t in range(T):
+        s = perm[s_np[:, t], s]
+        out[:, t] = s
+    return out
+
+
+def exactness(gen) -> list[dict]:
+    rows = []
+    B, T = 4, EXACT_T
+    cases = [("parity", [[], [(0, 1)]], 2, 1),
+             ("S_5", [[], [(0, 1)], [(1, 2), (2, 3), (3, 4), (0, 1)], [(0, 4), (1, 3)],
+                      [(2, 4)]], 5, 4)]
+    for name, letters, n, n_h in cases:
+        kt, bt, vt, perm = perm_tables(letters, n, n_h)
+        sym = torch.randint(0, len(letters), (B, T), generator=gen).to(torch.int32).to(DEV)
+        t0 = time.time()
+        want = oracle(perm, sym)
+        t_oracle = time.time() - t0
+        h0 = torch.zeros(1, n, 1, device=DEV)
+        h0[0, 0, 0] = 1
+        query = torch.arange(n, dtype=torch.float32, device=DEV)
+        for chunk in (None, T):
+            r = run_tabled(sym, kt, bt, vt, initial_state=h0, query=query, codes=query[:, None],
+                           output="code", chunk_size=chunk)
+            wrong = int((r.code[:, :, 0].cpu().numpy() != want).sum())
+            rows.append({"language": name, "n_h": n_h, "path": "tabled", "chunk_size": r.chunk_size,
+                         "B": B, "T": T, "dtype": "bfloat16 tables", "wrong": wrong})
+        k, v, beta = gather_tables(sym, kt, bt, vt, 1)
+        q = query.to(torch.bfloat16).view(1, 1, 1, n).expand(B, T, 1, n).contiguous()
+        o, _ = fused_recurrent_delta_product(q, k.contiguous(), v.contiguous(),
+                                             beta.contiguous(), num_householder=n_h,
+                                             scale=1.0, initial_state=h0.expand(B, 1, n, 1)
+                                             .to(torch.bfloat16).contiguous())
+        wrong = int((o[:, :, 0, 0].float().cpu().numpy() != want).sum())
+        rows.append({"language": name, "n_h": n_h, "path": "general", "chunk_size": None,
+                     "B": B, "T": T, "dtype": "bfloat16 q/k/v/beta", "wrong": wrong,
+                     "oracle_s": round(t_oracle, 1)})
+        del k, v, beta, q, o
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", type=Path, required=True)
+    ap.add_argument("--md", type=Path, required=True)
+    ap.add_argument("--skip-exact", action="store_true")
+    ap.add_argument("--chunks", default="auto,T,2048,1024,512,256")
+    ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
+    args = ap.parse_args()
+    global SHAPES, EXACT_T, DEV, SMOKE
+    if args.smoke:
+        SHAPES, EXACT_T, DEV, SMOKE = [(2, 8)], 40, "cpu", True
+        args.chunks = "auto,T,4"
+    else:
+        assert torch.cuda.is_available(), "needs a CUDA device"
+    gen = torch.Generator().manual_seed(20251123)
+
+    try:
+        import fla  # noqa: F401
+        from fla.ops.delta_rule import chunk_delta_rule, fused_recurrent_delta_rule
+        fla_version = getattr(fla, "__version__", "?")
+    except Exception as exc:  # report, do not hide
+        print("fla import failed:", repr(exc))
+        chunk_delta_rule = fused_recurrent_delta_rule = None
+        fla_version = None
+
+    bw = copy_bandwidth()
+    print(f"copy bandwidth (read + write): {bw / 1e12:.2f} TB/s", flush=True)
+    rows: list[dict] = []
+    checks: list[dict] = []
+
+    for B, T in SHAPES:
+        kt, bt, vt = tables(gen)
+        sym = torch.randint(0, N_SYMBOLS, (B, T), generator=gen).to(torch.int32).to(DEV)
+        query = torch.nn.functional.normalize(torch.randn(K, generator=gen), dim=0).to(DEV)
+        k, v, beta = (t.contiguous() for t in gather_tables(sym, kt, bt, vt, 1))
+        q = query.to(torch.bfloat16).view(1, 1, 1, K).expand(B, T, 1, K).contiguous()
+        tokens = B * T
+        dense_bytes = tokens * (3 * K * 2 + 2 + V * 2)        # q, k, v, beta in; o out (bf16)
+        tab_o_bytes = tokens * (4 + V * 4)                     # int32 ids in; float32 o out
+        tab_code_bytes = tokens * (4 + 4)                      # int32 ids in; int32 code out
+        tab_none_bytes = tokens * 4
+
+        def add(impl, variant, fn, nbytes, rep=300):
+            fn()
+            if not SMOKE:
+                torch.cuda.synchronize()
+            ms = bench(fn, rep)
+            floor = nbytes / bw * 1e3
+            rows.append({"B": B, "T": T, "impl": impl, "variant": variant, "ms": ms,
+                         "floor_ms": floor, "floor_frac": floor / ms})
+            print(f"  B={B} T={T} {impl:28s} {variant:28s} {ms:8.3f} ms  floor {floor:.3f} ms "
+                  f"({100 * floor / ms:.1f}%)", flush=True)
+
+        print(f"shape B={B} T={T}", flush=True)
+        if fused_recurrent_delta_rule is not None:
+            add("fla fused_recurrent_delta_rule", "bf16",
+                lambda: fused_recurrent_delta_rule(q, k, v, beta, scale=1.0,
+                                                   output_final_state=True), dense_bytes)
+            add("fla chunk_delta_rule", "bf16",
+                lambda: chunk_delta_rule(q, k, v, beta, scale=1.0, output_final_state=True),
+                dense_bytes)
+        for bv in (None, 16, 8, 4):
+            add("ours fused_recurrent", f"bf16 block_v={bv or 'auto'}",
+                lambda bv=bv: fused_recurrent_delta_product(q, k, v, beta, scale=1.0,
+                                                            output_final_state=True,
+                                                            check_beta=False, block_v=bv),
+                dense_bytes)
+        for ch in args.chunks.split(","):
+            L = None if ch == "auto" else (T if ch == "T" else int(ch))
+            label = "auto" if L is None else ("sequential" if L >= T else str(L))
+            add("ours tabled o", f"chunk={label}",
+                lambda L=L: run_tabled(sym, kt, bt, vt, query=query, output="o", chunk_size=L,
+                                       check_beta=False, check_ids=False), tab_o_bytes)
+        add("ours tabled o", "chunk=auto, checks on",
+            lambda: run_tabled(sym, kt, bt, vt, query=query, output="o"), tab_o_bytes)
+        codes = torch.randn(3, V, generator=gen).to(DEV)
+        add("ours tabled code", "chunk=auto",
+            lambda: run_tabled(sym, kt, bt, vt, query=query, codes=codes, output="code",
+                               check_beta=False, check_ids=False), tab_code_bytes)
+        add("ours tabled none", "chunk=auto (final state)",
+            lambda: run_tabled(sym, kt, bt, vt, output="none", check_beta=False,
+                               check_ids=False), tab_none_bytes)
+
+        # correctness on these inputs
+        o_gen, s_gen = fused_recurrent_delta_product(q, k, v, beta, scale=1.0,
+                                                     output_final_state=True)
+        r = run_tabled(sym, kt, bt, vt, query=query, output="o")
+        r_seq = run_tabled(sym, kt, bt, vt, query=query, output="o", chunk_size=T)
+        chk = {"B": B, "T": T,
+               "tabled_vs_general_o": rel_error(r.o[:, :, :, :].to(torch.float64),
+                                                o_gen.double()),
+               "tabled_vs_general_state": rel_error(r.final_state, s_gen.double()),
+               "tabled_chunked_vs_sequential_o": rel_error(r.o, r_seq.o.double()),
+               "auto_chunk": r.chunk_size}
+        if fused_recurrent_delta_rule is not None:
+            o_fla, s_fla = fused_recurrent_delta_rule(q, k, v, beta, scale=1.0,
+                                                      output_final_state=True)
+            chk["general_vs_fla_fused_o"] = rel_error(o_gen, o_fla.double())
+            chk["general_vs_fla_fused_state"] = rel_error(s_gen, s_fla.double())
+        checks.append(chk)
+        print("  checks:", {a: (f"{b:.2e}" if isinstance(b, float) else b) for a, b in chk.items()},
+              flush=True)
+        del k, v, beta, q, o_gen, r, r_seq
+        if not SMOKE:
+            torch.cuda.empty_cache()
+
+    exact = [] if args.skip_exact else exactness(gen)
+    for e in exact:
+        print("  exact:", e, flush=True)
+
+    # summary: best of ours (tabled) vs faster fla kernel, per shape
+    summary = []
+    for B, T in SHAPES:
+        sel = [r for r in rows if (r["B"], r["T"]) == (B, T)]
+        fla_rows = [r for r in sel if r["impl"].startswith("fla")]
+        best_fla = min(fla_rows, key=lambda r: r["ms"]) if fla_rows else None
+        tab_auto = [r for r in sel if r["impl"] == "ours tabled o" and r["variant"] == "chunk=auto"][0]
+        best_tab = min((r for r in sel if r["impl"] == "ours tabled o"), key=lambda r: r["ms"])
+        gen_auto = [r for r in sel if r["impl"] == "ours fused_recurrent"][0]
+        s = {"B": B, "T": T, "fla_best": best_fla["impl"] if best_fla else None,
+             "fla_best_ms": best_fla["ms"] if best_fla else None,
+             "tabled_auto_ms": tab_auto["ms"], "tabled_best_ms": best_tab["ms"],
+             "tabled_best_variant": best_tab["variant"], "general_auto_ms": gen_auto["ms"]}
+        if best_fla:
+            s["speedup_tabled_auto"] = best_fla["ms"] / tab_auto["ms"]
+            s["speedup_general_auto"] = best_fla["ms"] / gen_auto["ms"]
+        summary.append(s)
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    except Exception:
+        commit = None
+    meta = {"device": "cpu (smoke)" if SMOKE else torch.cuda.get_device_name(), "sm_count":
+            0 if SMOKE else torch.cuda.get_device_properties(0).multi_processor_count,
+            "torch": torch.__version__, "triton": triton.__version__, "fla": fla_version,
+            "python": platform.python_version(), "copy_bandwidth_TBps": bw / 1e12,
+            "commit": commit, "command": " ".join(["python"] + sys.argv),
+            "timing": "triton.testing.do_bench(warmup=50 ms, rep=300 ms, return_mode='median')"}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"meta": meta, "rows": rows, "checks": checks,
+                                     "exactness": exact, "summary": summary}, indent=1))
+    lines = [f"Device: {meta['device']} ({meta['sm_count']} SMs); torch {meta['torch']}, "
+             f"triton {meta['triton']}, fla {meta['fla']}; copy bandwidth "
+             f"{meta['copy_bandwidth_TBps']:.2f} TB/s (read + write).", "",
+             "| B | T | implementation | variant | median ms | floor ms | floor % |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['B']} | {r['T']} | {r['impl']} | {r['variant']} | {r['ms']:.3f} | "
+                     f"{r['floor_ms']:.3f} | {100 * r['floor_frac']:.1f} |")
+    lines += ["", "| B | T | faster fla | fla ms | ours tabled (auto) ms | speedup | "
+              "ours general (auto) ms | speedup |", "|---|---|---|---|---|---|---|---|"]
+    for s in summary:
+        lines.append(f"| {s['B']} | {s['T']} | {s['fla_best']} | {s['fla_best_ms']:.3f} | "
+                     f"{s['tabled_auto_ms']:.3f} | {s.get('speedup_tabled_auto', math.nan):.1f}x | "
+                     f"{s['general_auto_ms']:.3f} | {s.get('speedup_general_auto', math.nan):.1f}x |"
+                     if s["fla_best"] else str(s))
+    if exact:
+        lines += ["", "| language | n_h | path | chunk | B | T | inputs | wrong outputs |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for e in exact:
+            lines.append(f"| {e['language']} | {e['n_h']} | {e['path']} | {e['chunk_size']} | "
+                         f"{e['B']} | {e['T']} | {e['dtype']} | {e['wrong']} |")
+    args.md.write_text("\n".join(lines) + "\n")
+    print()
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
