@@ -50,7 +50,8 @@ The work is about ``(K + V) / V + 1`` times the sequential work, in exchange for
 times the parallelism. For integer constructions every ``M_c``, ``C_c`` and state is a
 small-integer matrix, so the chunked result is bit-identical to the sequential one; for
 general float inputs it is the same function with a different rounding order.
-``chunk_size=None`` picks a size from the number of sequences (:func:`choose_chunk`).
+``chunk_size=None`` picks a size from the number of sequences (:func:`choose_chunk`):
+sequential from 768 sequences x heads on, chunked below.
 
 Examples
 --------
@@ -123,25 +124,31 @@ class TabledResult:
 
 
 def choose_chunk(B: int, H: int, T: int, *, device: torch.device | None = None) -> int:
-    """Tokens per chunk: sequential unless there are too few sequences to fill the GPU.
+    """Tokens per chunk: sequential unless there are too few sequences to keep a GPU busy.
 
-    With ``P = B * H`` serial chains, a GPU wants several thousand of them; below 4096
-    chains the sequence is cut into ``ceil(4096 / P)`` chunks of at least 256 tokens. Under
-    the interpreter (CPU) the run is sequential (least work).
+    The rule comes from the H100 measurements in ``benchmarks/kernels_construction.md``
+    (K = V = 16): a sequential run costs about ``T * 230 ns`` (latency of the serial chain,
+    while the chains fit on the GPU at once), the three chunked passes about
+    ``B * H * T * 0.33 ns`` (throughput); they break even near ``B * H = 700``. So with
+    ``P = B * H >= 768`` chains the run is sequential; below, the sequence is cut into
+    ``ceil(4096 / P)`` chunks of at least 256 tokens. Under the interpreter (CPU) the run is
+    always sequential (least work).
 
     Examples
     --------
     >>> import torch
     >>> cuda = torch.device("cuda")
     >>> choose_chunk(1024, 1, 4096, device=cuda), choose_chunk(64, 1, 65536, device=cuda)
-    (1024, 1024)
-    >>> choose_chunk(8192, 1, 4096, device=cuda), choose_chunk(2, 1, 100, device=cuda)
-    (4096, 100)
+    (4096, 1024)
+    >>> choose_chunk(4, 1, 10 ** 6, device=cuda), choose_chunk(2, 1, 100, device=cuda)
+    (977, 100)
     """
     T = max(int(T), 1)
     if device is not None and device.type != "cuda":
         return T
     P = max(1, B * H)
+    if P >= 768:
+        return T
     nc = min(math.ceil(4096 / P), max(1, T // 256))
     return max(1, math.ceil(T / nc))
 
