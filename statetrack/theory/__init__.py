@@ -1,1 +1,44 @@
-"""The theorems as executable checks: exact proofs, spectra, factorizations, finite precision."""
+"""The theorems as executable checks: exact proofs, spectra, factorizations, finite precision.
+
+>>> from statetrack.automata import families
+>>> from statetrack.constructions import compile
+>>> from statetrack.theory import verify
+>>> dfa = families.get("cyclic(5)")
+>>> verify(compile(dfa), dfa).reachable
+5
+
+Modules: ``verify`` (the exact proof obligation), ``spectra``, ``factorization``
+(Proposition 1), ``finite_precision`` (Theorems 1 and 2 as certificates), ``registry`` (the
+theorems, run by ``statetrack check``), ``figures``.
+"""
+
+from .factorization import (
+    GHFactor,
+    check_factorization,
+    gh_factors,
+    permutation_factors,
+    reflection_factors,
+    spectral_norm_bound_holds,
+)
+from .finite_precision import (
+    FiniteSet,
+    FPLayer,
+    FPModel,
+    eventual_period,
+    from_lrnn,
+    get_format,
+    mod_counterexample,
+    parity_counterexample,
+)
+from .registry import REGISTRY, run_all
+from .spectra import check_spectrum, eigenvalues
+from .verify import Certificate, Counterexample, check_words, verify
+
+__all__ = [
+    "GHFactor", "check_factorization", "gh_factors", "permutation_factors",
+    "reflection_factors", "spectral_norm_bound_holds",
+    "FiniteSet", "FPLayer", "FPModel", "eventual_period", "from_lrnn", "get_format",
+    "mod_counterexample", "parity_counterexample",
+    "REGISTRY", "run_all", "check_spectrum", "eigenvalues",
+    "Certificate", "Counterexample", "check_words", "verify",
+]
