@@ -4,9 +4,9 @@ The derivation, the buffer layouts and the meaning of every symbol are in the do
 :mod:`statetrack.kernels.chunk`; this module holds only the kernels. Naming: ``BT`` is the chunk
 size (tokens per token chunk = sub-steps per sub-chunk), ``NH`` the number of Householder
 sub-steps per token, ``BK``/``BVF`` the key/value widths rounded up to a power of two, ``BV`` a
-block of value columns, ``MM`` the operand dtype of matrix products (the input dtype on a GPU;
-float32 under the interpreter, whose ``tl.dot`` mishandles bfloat16), ``PREC`` the
-``input_precision`` of float32 products.
+block of value columns, ``MM`` the operand dtype of matrix products (the input dtype),
+``PREC`` the ``input_precision`` of float32 products, ``EMU`` (interpreter only) multiply the
+``MM``-rounded operands in float32, because the interpreter's ``tl.dot`` mishandles bfloat16.
 
 Internal buffers are head-major (``[B*H, rows, cols]``) and padded to whole chunks, so that every
 row a kernel reads was written by an earlier kernel (tests fill them with NaN first).
@@ -34,6 +34,38 @@ def _inv_unit_lower16(a):
 
 
 @triton.jit
+def _cvt(x, DT: tl.constexpr, EMU: tl.constexpr):
+    """``x.to(DT)`` rounding to nearest even, also under the interpreter (``EMU``).
+
+    The interpreter truncates float32 -> bfloat16 (twice the error of the GPU's rounding, and
+    biased); with ``EMU`` the rounding is done on the bits first, so the cast is exact.
+    """
+    if EMU:
+        if DT == tl.bfloat16:
+            u = x.to(tl.float32).to(tl.uint32, bitcast=True)
+            u = (u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000
+            return u.to(tl.float32, bitcast=True).to(DT)
+        else:
+            return x.to(DT)
+    else:
+        return x.to(DT)
+
+
+@triton.jit
+def _mma(a, b, MM: tl.constexpr, PREC: tl.constexpr, EMU: tl.constexpr):
+    """Matrix product of operands rounded to ``MM``, float32 accumulation.
+
+    With ``EMU`` the rounded operands are multiplied in float32 (the interpreter's ``tl.dot``
+    mishandles bfloat16); the result is the same up to summation order.
+    """
+    if EMU:
+        return tl.dot(_cvt(a, MM, EMU).to(tl.float32), _cvt(b, MM, EMU).to(tl.float32),
+                      input_precision="ieee")
+    else:
+        return tl.dot(a.to(MM), b.to(MM), input_precision=PREC)
+
+
+@triton.jit
 def _mm32(a, b):
     """float32 product of two small float32 blocks in full precision."""
     return tl.dot(a, b, input_precision="ieee")
@@ -41,10 +73,10 @@ def _mm32(a, b):
 
 @triton.jit
 def _a_block(ka, kb, ba, ga, gb, DIAG: tl.constexpr, USE_G: tl.constexpr, MM: tl.constexpr,
-             PREC: tl.constexpr):
+             PREC: tl.constexpr, EMU: tl.constexpr):
     """Block ``A_ab = diag(beta_a) (exp(G_a - G_b) * k_a k_b^T)``, strictly lower if ``DIAG``."""
     r = tl.arange(0, 16)
-    kk = tl.dot(ka.to(MM), tl.trans(kb).to(MM), input_precision=PREC)
+    kk = _mma(ka, tl.trans(kb), MM, PREC, EMU)
     a = kk * ba[:, None]
     if USE_G:
         a = a * tl.exp(ga[:, None] - gb[None, :])
@@ -66,7 +98,7 @@ def wy_fwd_kernel(
     L,
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BVF: tl.constexpr,
     BT: tl.constexpr, USE_G: tl.constexpr, STORE_T: tl.constexpr, MM: tl.constexpr,
-    PREC: tl.constexpr,
+    PREC: tl.constexpr, EMU: tl.constexpr,
 ):
     """Per sub-chunk: T = (I + A)^{-1} by 16-blocks, W = T diag(beta e^G) K, U = T diag(beta) V.
 
@@ -104,16 +136,16 @@ def wy_fwd_kernel(
     g0 = tl.zeros([16], dtype=tl.float32)
     if USE_G:
         g0 = tl.load(g_base + p0)
-    t00 = _inv_unit_lower16(_a_block(k0, k0, b0, g0, g0, True, USE_G, MM, PREC))
+    t00 = _inv_unit_lower16(_a_block(k0, k0, b0, g0, g0, True, USE_G, MM, PREC, EMU))
     s0 = b0
     if USE_G:
         s0 = b0 * tl.exp(g0)
-    kb0 = (k0.to(tl.float32) * s0[:, None]).to(MM)
-    vb0 = (v0.to(tl.float32) * b0[:, None]).to(MM)
-    w0 = tl.dot(t00.to(MM), kb0, input_precision=PREC)
-    u0 = tl.dot(t00.to(MM), vb0, input_precision=PREC)
-    tl.store(w_base + p0[:, None] * K + ck[None, :], w0.to(w.dtype.element_ty), mask=ck[None, :] < K)
-    tl.store(u_base + p0[:, None] * V + cv[None, :], u0.to(u.dtype.element_ty), mask=cv[None, :] < V)
+    kb0 = _cvt(k0.to(tl.float32) * s0[:, None], MM, EMU)
+    vb0 = _cvt(v0.to(tl.float32) * b0[:, None], MM, EMU)
+    w0 = _mma(t00, kb0, MM, PREC, EMU)
+    u0 = _mma(t00, vb0, MM, PREC, EMU)
+    tl.store(w_base + p0[:, None] * K + ck[None, :], _cvt(w0, w.dtype.element_ty, EMU), mask=ck[None, :] < K)
+    tl.store(u_base + p0[:, None] * V + cv[None, :], _cvt(u0, u.dtype.element_ty, EMU), mask=cv[None, :] < V)
     if STORE_T:
         zero = tl.zeros([16, 16], dtype=tl.float32)
         _store_block(t_base + row0 * BT, t00, BT)
@@ -134,18 +166,18 @@ def wy_fwd_kernel(
         g1 = tl.zeros([16], dtype=tl.float32)
         if USE_G:
             g1 = tl.load(g_base + p1)
-        a10 = _a_block(k1, k0, b1, g1, g0, False, USE_G, MM, PREC)
-        t11 = _inv_unit_lower16(_a_block(k1, k1, b1, g1, g1, True, USE_G, MM, PREC))
+        a10 = _a_block(k1, k0, b1, g1, g0, False, USE_G, MM, PREC, EMU)
+        t11 = _inv_unit_lower16(_a_block(k1, k1, b1, g1, g1, True, USE_G, MM, PREC, EMU))
         t10 = -_mm32(t11, _mm32(a10, t00))
         s1 = b1
         if USE_G:
             s1 = b1 * tl.exp(g1)
-        kb1 = (k1.to(tl.float32) * s1[:, None]).to(MM)
-        vb1 = (v1.to(tl.float32) * b1[:, None]).to(MM)
-        w1 = tl.dot(t10.to(MM), kb0, input_precision=PREC) + tl.dot(t11.to(MM), kb1, input_precision=PREC)
-        u1 = tl.dot(t10.to(MM), vb0, input_precision=PREC) + tl.dot(t11.to(MM), vb1, input_precision=PREC)
-        tl.store(w_base + p1[:, None] * K + ck[None, :], w1.to(w.dtype.element_ty), mask=ck[None, :] < K)
-        tl.store(u_base + p1[:, None] * V + cv[None, :], u1.to(u.dtype.element_ty), mask=cv[None, :] < V)
+        kb1 = _cvt(k1.to(tl.float32) * s1[:, None], MM, EMU)
+        vb1 = _cvt(v1.to(tl.float32) * b1[:, None], MM, EMU)
+        w1 = _mma(t10, kb0, MM, PREC, EMU) + _mma(t11, kb1, MM, PREC, EMU)
+        u1 = _mma(t10, vb0, MM, PREC, EMU) + _mma(t11, vb1, MM, PREC, EMU)
+        tl.store(w_base + p1[:, None] * K + ck[None, :], _cvt(w1, w.dtype.element_ty, EMU), mask=ck[None, :] < K)
+        tl.store(u_base + p1[:, None] * V + cv[None, :], _cvt(u1, u.dtype.element_ty, EMU), mask=cv[None, :] < V)
         if STORE_T:
             _store_block(t_base + (row0 + 16) * BT, t10, BT)
             _store_block(t_base + (row0 + 16) * BT + 16, t11, BT)
@@ -173,13 +205,13 @@ def wy_fwd_kernel(
         if USE_G:
             g2 = tl.load(g_base + p2)
             g3 = tl.load(g_base + p3)
-        a20 = _a_block(k2, k0, b2, g2, g0, False, USE_G, MM, PREC)
-        a21 = _a_block(k2, k1, b2, g2, g1, False, USE_G, MM, PREC)
-        a30 = _a_block(k3, k0, b3, g3, g0, False, USE_G, MM, PREC)
-        a31 = _a_block(k3, k1, b3, g3, g1, False, USE_G, MM, PREC)
-        a32 = _a_block(k3, k2, b3, g3, g2, False, USE_G, MM, PREC)
-        t22 = _inv_unit_lower16(_a_block(k2, k2, b2, g2, g2, True, USE_G, MM, PREC))
-        t33 = _inv_unit_lower16(_a_block(k3, k3, b3, g3, g3, True, USE_G, MM, PREC))
+        a20 = _a_block(k2, k0, b2, g2, g0, False, USE_G, MM, PREC, EMU)
+        a21 = _a_block(k2, k1, b2, g2, g1, False, USE_G, MM, PREC, EMU)
+        a30 = _a_block(k3, k0, b3, g3, g0, False, USE_G, MM, PREC, EMU)
+        a31 = _a_block(k3, k1, b3, g3, g1, False, USE_G, MM, PREC, EMU)
+        a32 = _a_block(k3, k2, b3, g3, g2, False, USE_G, MM, PREC, EMU)
+        t22 = _inv_unit_lower16(_a_block(k2, k2, b2, g2, g2, True, USE_G, MM, PREC, EMU))
+        t33 = _inv_unit_lower16(_a_block(k3, k3, b3, g3, g3, True, USE_G, MM, PREC, EMU))
         t21 = -_mm32(t22, _mm32(a21, t11))
         t32 = -_mm32(t33, _mm32(a32, t22))
         t20 = -_mm32(t22, _mm32(a20, t00) + _mm32(a21, t10))
@@ -190,22 +222,22 @@ def wy_fwd_kernel(
         if USE_G:
             s2 = b2 * tl.exp(g2)
             s3 = b3 * tl.exp(g3)
-        kb2 = (k2.to(tl.float32) * s2[:, None]).to(MM)
-        vb2 = (v2.to(tl.float32) * b2[:, None]).to(MM)
-        kb3 = (k3.to(tl.float32) * s3[:, None]).to(MM)
-        vb3 = (v3.to(tl.float32) * b3[:, None]).to(MM)
-        w2 = (tl.dot(t20.to(MM), kb0, input_precision=PREC) + tl.dot(t21.to(MM), kb1, input_precision=PREC)
-              + tl.dot(t22.to(MM), kb2, input_precision=PREC))
-        u2 = (tl.dot(t20.to(MM), vb0, input_precision=PREC) + tl.dot(t21.to(MM), vb1, input_precision=PREC)
-              + tl.dot(t22.to(MM), vb2, input_precision=PREC))
-        w3 = (tl.dot(t30.to(MM), kb0, input_precision=PREC) + tl.dot(t31.to(MM), kb1, input_precision=PREC)
-              + tl.dot(t32.to(MM), kb2, input_precision=PREC) + tl.dot(t33.to(MM), kb3, input_precision=PREC))
-        u3 = (tl.dot(t30.to(MM), vb0, input_precision=PREC) + tl.dot(t31.to(MM), vb1, input_precision=PREC)
-              + tl.dot(t32.to(MM), vb2, input_precision=PREC) + tl.dot(t33.to(MM), vb3, input_precision=PREC))
-        tl.store(w_base + p2[:, None] * K + ck[None, :], w2.to(w.dtype.element_ty), mask=ck[None, :] < K)
-        tl.store(u_base + p2[:, None] * V + cv[None, :], u2.to(u.dtype.element_ty), mask=cv[None, :] < V)
-        tl.store(w_base + p3[:, None] * K + ck[None, :], w3.to(w.dtype.element_ty), mask=ck[None, :] < K)
-        tl.store(u_base + p3[:, None] * V + cv[None, :], u3.to(u.dtype.element_ty), mask=cv[None, :] < V)
+        kb2 = _cvt(k2.to(tl.float32) * s2[:, None], MM, EMU)
+        vb2 = _cvt(v2.to(tl.float32) * b2[:, None], MM, EMU)
+        kb3 = _cvt(k3.to(tl.float32) * s3[:, None], MM, EMU)
+        vb3 = _cvt(v3.to(tl.float32) * b3[:, None], MM, EMU)
+        w2 = (_mma(t20, kb0, MM, PREC, EMU) + _mma(t21, kb1, MM, PREC, EMU)
+              + _mma(t22, kb2, MM, PREC, EMU))
+        u2 = (_mma(t20, vb0, MM, PREC, EMU) + _mma(t21, vb1, MM, PREC, EMU)
+              + _mma(t22, vb2, MM, PREC, EMU))
+        w3 = (_mma(t30, kb0, MM, PREC, EMU) + _mma(t31, kb1, MM, PREC, EMU)
+              + _mma(t32, kb2, MM, PREC, EMU) + _mma(t33, kb3, MM, PREC, EMU))
+        u3 = (_mma(t30, vb0, MM, PREC, EMU) + _mma(t31, vb1, MM, PREC, EMU)
+              + _mma(t32, vb2, MM, PREC, EMU) + _mma(t33, vb3, MM, PREC, EMU))
+        tl.store(w_base + p2[:, None] * K + ck[None, :], _cvt(w2, w.dtype.element_ty, EMU), mask=ck[None, :] < K)
+        tl.store(u_base + p2[:, None] * V + cv[None, :], _cvt(u2, u.dtype.element_ty, EMU), mask=cv[None, :] < V)
+        tl.store(w_base + p3[:, None] * K + ck[None, :], _cvt(w3, w.dtype.element_ty, EMU), mask=ck[None, :] < K)
+        tl.store(u_base + p3[:, None] * V + cv[None, :], _cvt(u3, u.dtype.element_ty, EMU), mask=cv[None, :] < V)
         if STORE_T:
             _store_block(t_base + (row0 + 32) * BT, t20, BT)
             _store_block(t_base + (row0 + 32) * BT + 16, t21, BT)
@@ -224,7 +256,7 @@ def fwd_state_kernel(
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     BT: tl.constexpr, NH: tl.constexpr, USE_G: tl.constexpr, USE_H0: tl.constexpr,
     STORE_HT: tl.constexpr, COMPUTE_O: tl.constexpr, STORE_H: tl.constexpr,
-    STORE_D: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr,
+    STORE_D: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr, EMU: tl.constexpr,
 ):
     """Sequential pass over the chunks for one block of value columns.
 
@@ -268,7 +300,7 @@ def fwd_state_kernel(
         rows = i * BT + r
         if STORE_H:
             tl.store(hbuf + (i_bh * NS + i) * K * V + ck[:, None] * V + cv[None, :],
-                     s.to(hbuf.dtype.element_ty), mask=mk[:, None] & mv[None, :])
+                     _cvt(s, hbuf.dtype.element_ty, EMU), mask=mk[:, None] & mv[None, :])
         b_w = tl.load(w_base + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
         b_u = tl.load(u_base + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
         b_k = tl.load(k_base + rows[:, None] * (H * K) + ck[None, :],
@@ -279,16 +311,16 @@ def fwd_state_kernel(
                 # a new token chunk: its outputs start from the state at its start
                 b_q = tl.load(q_base + tq[:, None] * (H * K) + ck[None, :],
                               mask=(tq < T)[:, None] & mk[None, :], other=0.0)
-                acc = tl.dot(b_q.to(MM), s.to(MM), input_precision=PREC)
+                acc = _mma(b_q, s, MM, PREC, EMU)
                 if USE_G:
                     gt = tl.load(gt_base + c * BT + r)
                     acc = acc * tl.exp(gt)[:, None]
-        b_d = b_u.to(tl.float32) - tl.dot(b_w.to(MM), s.to(MM), input_precision=PREC)
+        b_d = b_u.to(tl.float32) - _mma(b_w, s, MM, PREC, EMU)
         if STORE_D:
             tl.store(dbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :],
-                     b_d.to(dbuf.dtype.element_ty), mask=mv[None, :])
+                     _cvt(b_d, dbuf.dtype.element_ty, EMU), mask=mv[None, :])
         if COMPUTE_O:
-            qk = tl.dot(b_q.to(MM), tl.trans(b_k).to(MM), input_precision=PREC)
+            qk = _mma(b_q, tl.trans(b_k), MM, PREC, EMU)
             tokc = (m * BT + r) // NH
             causal = tokc[None, :] <= r[:, None]
             if USE_G:
@@ -296,16 +328,16 @@ def fwd_state_kernel(
                 qk = tl.where(causal, qk * tl.exp(gt[:, None] - gc[None, :]), 0.0)
             else:
                 qk = tl.where(causal, qk, 0.0)
-            acc += tl.dot(qk.to(MM), b_d.to(MM), input_precision=PREC)
+            acc += _mma(qk, b_d, MM, PREC, EMU)
             if m == NH - 1:
-                tl.store(o_base + tq[:, None] * (H * V) + cv[None, :], (acc * scale).to(o.dtype.element_ty),
+                tl.store(o_base + tq[:, None] * (H * V) + cv[None, :], _cvt(acc * scale, o.dtype.element_ty, EMU),
                          mask=(tq < T)[:, None] & mv[None, :])
         if USE_G:
             gs = tl.load(gs_base + rows)
             gl = tl.load(gs_base + i * BT + BT - 1)
             s = s * tl.exp(gl)
             b_d = b_d * tl.exp(gl - gs)[:, None]
-        s += tl.dot(tl.trans(b_k).to(MM), b_d.to(MM), input_precision=PREC)
+        s += _mma(tl.trans(b_k), b_d, MM, PREC, EMU)
     if STORE_HT:
         tl.store(ht + i_bh * K * V + ck[:, None] * V + cv[None, :], s, mask=mk[:, None] & mv[None, :])
 
@@ -316,7 +348,7 @@ def bwd_o_kernel(
     T, L, NC, scale,
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     BT: tl.constexpr, NH: tl.constexpr, USE_G: tl.constexpr, MM: tl.constexpr,
-    PREC: tl.constexpr,
+    PREC: tl.constexpr, EMU: tl.constexpr,
 ):
     """Backward of the output formula, one token chunk per program (grid ``(NC, B*H)``).
 
@@ -345,7 +377,7 @@ def bwd_o_kernel(
         mv = cv < V
         b_do = tl.load(do_base + tq[:, None] * (H * V) + cv[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
         b_s0 = tl.load(s0_base + ck[:, None] * V + cv[None, :], mask=mk[:, None] & mv[None, :], other=0.0)
-        b_dq += tl.dot(b_do.to(MM), tl.trans(b_s0).to(MM), input_precision=PREC)
+        b_dq += _mma(b_do, tl.trans(b_s0), MM, PREC, EMU)
     if USE_G:
         gt = tl.load(gtok + i_bh * NC * BT + i_c * BT + r)
         b_dq = b_dq * tl.exp(gt)[:, None]
@@ -355,14 +387,14 @@ def bwd_o_kernel(
         rows = i * BT + r
         b_k = tl.load(k + (i_b * L * H + i_h) * K + rows[:, None] * (H * K) + ck[None, :],
                       mask=(rows < L)[:, None] & mk[None, :], other=0.0)
-        qk = tl.dot(b_q.to(MM), tl.trans(b_k).to(MM), input_precision=PREC)
+        qk = _mma(b_q, tl.trans(b_k), MM, PREC, EMU)
         dd = tl.zeros([BT, BT], dtype=tl.float32)
         for i_v in range(tl.cdiv(V, BV)):
             cv = i_v * BV + tl.arange(0, BV)
             mv = cv < V
             b_do = tl.load(do_base + tq[:, None] * (H * V) + cv[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
             b_dl = tl.load(dbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
-            dd += tl.dot(b_do.to(MM), tl.trans(b_dl).to(MM), input_precision=PREC)
+            dd += _mma(b_do, tl.trans(b_dl), MM, PREC, EMU)
         tokc = (m * BT + r) // NH
         causal = tokc[None, :] <= r[:, None]
         if USE_G:
@@ -372,15 +404,15 @@ def bwd_o_kernel(
             dec = tl.where(causal, 1.0, 0.0)
         p = qk * dec
         x = dd * dec
-        pt = tl.trans(p * scale).to(MM)
+        pt = tl.trans(p * scale)
         for i_v in range(tl.cdiv(V, BV)):
             cv = i_v * BV + tl.arange(0, BV)
             mv = cv < V
             b_do = tl.load(do_base + tq[:, None] * (H * V) + cv[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
-            b_dv = tl.dot(pt, b_do.to(MM), input_precision=PREC)
+            b_dv = _mma(pt, b_do, MM, PREC, EMU)
             tl.store(dvloc + i_bh * Lp * V + rows[:, None] * V + cv[None, :], b_dv, mask=mv[None, :])
-        b_dq += tl.dot(x.to(MM), b_k.to(MM), input_precision=PREC)
-        b_dk = tl.dot(tl.trans(x * scale).to(MM), b_q.to(MM), input_precision=PREC)
+        b_dq += _mma(x, b_k, MM, PREC, EMU)
+        b_dk = _mma(tl.trans(x * scale), b_q, MM, PREC, EMU)
         tl.store(dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :], b_dk, mask=mk[None, :])
         if USE_G:
             xg = x * qk
@@ -388,7 +420,7 @@ def bwd_o_kernel(
             col = tl.sum(xg, 0)
             dgt -= tl.sum(tl.where(tokc[None, :] == r[:, None], col[None, :], 0.0), 1)
     tl.store(dq + (i_b * T * H + i_h) * K + tq[:, None] * (H * K) + ck[None, :],
-             (b_dq * scale).to(dq.dtype.element_ty), mask=mq[:, None] & mk[None, :])
+             _cvt(b_dq * scale, dq.dtype.element_ty, EMU), mask=mq[:, None] & mk[None, :])
     if USE_G:
         tl.store(dgtok + i_bh * NC * BT + i_c * BT + r, dgt * scale)
 
@@ -399,7 +431,7 @@ def bwd_state_kernel(
     T, L, NC, scale,
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     BT: tl.constexpr, NH: tl.constexpr, USE_G: tl.constexpr, USE_DHT: tl.constexpr,
-    STORE_DH0: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr,
+    STORE_DH0: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr, EMU: tl.constexpr,
 ):
     """Reverse sequential pass: gradients of the chunk-boundary states and total ``dD``.
 
@@ -433,12 +465,12 @@ def bwd_state_kernel(
         m = i % NH
         rows = i * BT + r
         tl.store(dhbuf + (i_bh * NS + i) * K * V + ck[:, None] * V + cv[None, :],
-                 ds.to(dhbuf.dtype.element_ty), mask=mk[:, None] & mv[None, :])
+                 _cvt(ds, dhbuf.dtype.element_ty, EMU), mask=mk[:, None] & mv[None, :])
         b_k = tl.load(k_base + rows[:, None] * (H * K) + ck[None, :],
                       mask=(rows < L)[:, None] & mk[None, :], other=0.0)
         b_w = tl.load(w_base + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
         b_dl = tl.load(dvloc + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
-        b_dd = tl.dot(b_k.to(MM), ds.to(MM), input_precision=PREC)
+        b_dd = _mma(b_k, ds, MM, PREC, EMU)
         if USE_G:
             gs = tl.load(gs_base + rows)
             gl = tl.load(gs_base + i * BT + BT - 1)
@@ -446,7 +478,7 @@ def bwd_state_kernel(
             ds = ds * tl.exp(gl)
         b_dd += b_dl
         tl.store(ddbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :], b_dd, mask=mv[None, :])
-        ds -= tl.dot(tl.trans(b_w).to(MM), b_dd.to(MM), input_precision=PREC)
+        ds -= _mma(tl.trans(b_w), b_dd, MM, PREC, EMU)
         if m == 0:
             # start of token chunk c: its outputs read the state here
             tq = c * BT + r
@@ -458,7 +490,7 @@ def bwd_state_kernel(
             if USE_G:
                 gt = tl.load(gtok + i_bh * NC * BT + c * BT + r)
                 b_q = b_q * tl.exp(gt)[:, None]
-            ds += tl.dot(tl.trans(b_q * scale).to(MM), b_do.to(MM), input_precision=PREC)
+            ds += _mma(tl.trans(b_q * scale), b_do, MM, PREC, EMU)
     if STORE_DH0:
         tl.store(dh0 + i_bh * K * V + ck[:, None] * V + cv[None, :], ds, mask=mk[:, None] & mv[None, :])
 
@@ -469,6 +501,7 @@ def bwd_wy_kernel(
     L,
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     BT: tl.constexpr, USE_G: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr,
+    EMU: tl.constexpr,
 ):
     """Per sub-chunk: gradients of keys, values, betas and the sub-step cumulative gate.
 
@@ -488,7 +521,7 @@ def bwd_wy_kernel(
     rows = i_c * BT + r
     mr = rows < L
     b_b = tl.load(beta + i_b * L * H + i_h + rows * H, mask=mr, other=0.0).to(tl.float32)
-    b_tt = tl.trans(tl.load(tmat + i_bh * Lp * BT + rows[:, None] * BT + r[None, :])).to(MM)
+    b_tt = tl.trans(tl.load(tmat + i_bh * Lp * BT + rows[:, None] * BT + r[None, :]))
     dw = tl.zeros([BT, BK], dtype=tl.float32)
     dsd = tl.zeros([BT, BK], dtype=tl.float32)
     dT = tl.zeros([BT, BT], dtype=tl.float32)
@@ -504,14 +537,14 @@ def bwd_wy_kernel(
         b_dd = tl.load(ddbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
         b_v = tl.load(v + (i_b * L * H + i_h) * V + rows[:, None] * (H * V) + cv[None, :],
                       mask=mr[:, None] & mv[None, :], other=0.0)
-        dw -= tl.dot(b_dd.to(MM), tl.trans(b_s).to(MM), input_precision=PREC)
-        dsd += tl.dot(b_d.to(MM), tl.trans(b_ds).to(MM), input_precision=PREC)
+        dw -= _mma(b_dd, tl.trans(b_s), MM, PREC, EMU)
+        dsd += _mma(b_d, tl.trans(b_ds), MM, PREC, EMU)
         if USE_G:
             sdot += tl.sum(b_s.to(tl.float32) * b_ds.to(tl.float32), 1)
-        dT += tl.dot(b_dd.to(MM), tl.trans(b_v.to(tl.float32) * b_b[:, None]).to(MM), input_precision=PREC)
-        dvb = tl.dot(b_tt, b_dd.to(MM), input_precision=PREC)
+        dT += _mma(b_dd, tl.trans(b_v.to(tl.float32) * b_b[:, None]), MM, PREC, EMU)
+        dvb = _mma(b_tt, b_dd, MM, PREC, EMU)
         tl.store(dv + (i_b * L * H + i_h) * V + rows[:, None] * (H * V) + cv[None, :],
-                 (dvb * b_b[:, None]).to(dv.dtype.element_ty), mask=mr[:, None] & mv[None, :])
+                 _cvt(dvb * b_b[:, None], dv.dtype.element_ty, EMU), mask=mr[:, None] & mv[None, :])
         db += tl.sum(dvb * b_v.to(tl.float32), 1)
     b_k = tl.load(k + (i_b * L * H + i_h) * K + rows[:, None] * (H * K) + ck[None, :],
                   mask=mr[:, None] & mk[None, :], other=0.0)
@@ -528,9 +561,9 @@ def bwd_wy_kernel(
         eg = tl.full([BT], 1.0, dtype=tl.float32)
         b_dk += dsd
     sc = b_b * eg
-    kb = (b_k.to(tl.float32) * sc[:, None]).to(MM)
-    dT += tl.dot(dw.to(MM), tl.trans(kb), input_precision=PREC)
-    dkb = tl.dot(b_tt, dw.to(MM), input_precision=PREC)
+    kb = _cvt(b_k.to(tl.float32) * sc[:, None], MM, EMU)
+    dT += _mma(dw, tl.trans(kb), MM, PREC, EMU)
+    dkb = _mma(b_tt, dw, MM, PREC, EMU)
     b_dk += dkb * sc[:, None]
     dkbk = tl.sum(dkb * b_k.to(tl.float32), 1)
     db += dkbk * eg
@@ -538,18 +571,18 @@ def bwd_wy_kernel(
         dg = dkbk * sc - gst
     lower = r[:, None] > r[None, :]
     dT = tl.where(lower, dT, 0.0)
-    da = -tl.dot(b_tt, tl.dot(dT.to(MM), b_tt, input_precision=PREC).to(MM), input_precision=PREC)
+    da = -_mma(b_tt, _mma(dT, b_tt, MM, PREC, EMU), MM, PREC, EMU)
     if USE_G:
         da = tl.where(lower, da * tl.exp(gs[:, None] - gs[None, :]), 0.0)
     else:
         da = tl.where(lower, da, 0.0)
-    pk = da * tl.dot(b_k.to(MM), tl.trans(b_k).to(MM), input_precision=PREC)
+    pk = da * _mma(b_k, tl.trans(b_k), MM, PREC, EMU)
     db += tl.sum(pk, 1)
     pb = da * b_b[:, None]
-    b_dk += tl.dot((pb + tl.trans(pb)).to(MM), b_k.to(MM), input_precision=PREC)
+    b_dk += _mma((pb + tl.trans(pb)), b_k, MM, PREC, EMU)
     tl.store(dk + (i_b * L * H + i_h) * K + rows[:, None] * (H * K) + ck[None, :],
-             b_dk.to(dk.dtype.element_ty), mask=mr[:, None] & mk[None, :])
-    tl.store(dbeta + i_b * L * H + i_h + rows * H, db.to(dbeta.dtype.element_ty), mask=mr)
+             _cvt(b_dk, dk.dtype.element_ty, EMU), mask=mr[:, None] & mk[None, :])
+    tl.store(dbeta + i_b * L * H + i_h + rows * H, _cvt(db, dbeta.dtype.element_ty, EMU), mask=mr)
     if USE_G:
         daa = pk * b_b[:, None]
         dg += tl.sum(daa, 1) - tl.sum(daa, 0)

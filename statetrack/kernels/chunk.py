@@ -97,7 +97,8 @@ and 2 with storing switched on). Then, with ``dO`` the output gradient:
 Precision: states and accumulators are float32; matrix-product operands are the input dtype
 (bfloat16 products with float32 accumulation for bfloat16 inputs; for float32 inputs, products in
 ``tf32x3``, three tf32 passes, float32-level error on tensor cores). The 16 x 16 products of the
-UT transform are always exact float32. Under ``TRITON_INTERPRET=1`` every product is float32.
+UT transform are always exact float32. Under ``TRITON_INTERPRET=1`` the operands are rounded
+to the input dtype as on the GPU and multiplied in float32.
 
 Every buffer (outputs, gradients and internal scratch) is allocated through :func:`_alloc`, so a
 test can fill them all with NaN and check that every element read or returned was written.
@@ -168,11 +169,10 @@ class _Plan:
         self.dtype = q.dtype
         self.device = q.device
         self.interpret = INTERPRET
+        self.MM = _MM_DTYPE[q.dtype]
         if self.interpret:
-            self.MM = tl.float32
             self.cfg = dict(_INTERPRET_CONFIG)
         else:
-            self.MM = _MM_DTYPE[q.dtype]
             self.cfg = dict(_GPU_CONFIG[q.element_size() == 2])
         self.cfg.update(_CONFIG_OVERRIDE)
         # float32 products: three tf32 passes on the GPU (float32-level error on tensor cores)
@@ -193,7 +193,8 @@ class _Plan:
         return {"num_warps": warps, "num_stages": stages}
 
     def common(self) -> dict:
-        return dict(H=self.H, K=self.K, V=self.V, BK=self.BK, BT=self.BT, MM=self.MM, PREC=self.PREC)
+        return dict(H=self.H, K=self.K, V=self.V, BK=self.BK, BT=self.BT, MM=self.MM, PREC=self.PREC,
+                    EMU=self.interpret)
 
 
 def _gate_cumsums(g: torch.Tensor, p: _Plan) -> tuple[torch.Tensor, torch.Tensor]:
