@@ -86,10 +86,10 @@ def _a_block(ka, kb, ba, ga, gb, DIAG: tl.constexpr, USE_G: tl.constexpr, MM: tl
 
 
 @triton.jit
-def _store_block(ptr, blk, ld):
+def _store_block(ptr, blk, ld, EMU: tl.constexpr):
     """Store a ``[16, 16]`` float32 block at ``ptr`` with leading dimension ``ld``."""
     r = tl.arange(0, 16)
-    tl.store(ptr + r[:, None] * ld + r[None, :], blk.to(ptr.dtype.element_ty))
+    tl.store(ptr + r[:, None] * ld + r[None, :], _cvt(blk, ptr.dtype.element_ty, EMU))
 
 
 @triton.jit
@@ -103,7 +103,8 @@ def wy_fwd_kernel(
     """Per sub-chunk: T = (I + A)^{-1} by 16-blocks, W = T diag(beta e^G) K, U = T diag(beta) V.
 
     Grid ``(NS, B*H)``. Writes ``w [B*H, Lp, K]``, ``u [B*H, Lp, V]`` and, if ``STORE_T``,
-    ``tmat [B*H, Lp, BT]`` (row ``i`` of the chunk's T), for every row of the padded chunk.
+    ``tmat [B*H, Lp, BT]`` (row ``i`` of the chunk's T, in the input dtype: the backward pass
+    rounds T to that dtype for its products anyway), for every row of the padded chunk.
     """
     i_c = tl.program_id(0)
     i_bh = tl.program_id(1).to(tl.int64)
@@ -148,12 +149,12 @@ def wy_fwd_kernel(
     tl.store(u_base + p0[:, None] * V + cv[None, :], _cvt(u0, u.dtype.element_ty, EMU), mask=cv[None, :] < V)
     if STORE_T:
         zero = tl.zeros([16, 16], dtype=tl.float32)
-        _store_block(t_base + row0 * BT, t00, BT)
+        _store_block(t_base + row0 * BT, t00, BT, EMU)
         if BT > 16:
-            _store_block(t_base + row0 * BT + 16, zero, BT)
+            _store_block(t_base + row0 * BT + 16, zero, BT, EMU)
         if BT > 32:
-            _store_block(t_base + row0 * BT + 32, zero, BT)
-            _store_block(t_base + row0 * BT + 48, zero, BT)
+            _store_block(t_base + row0 * BT + 32, zero, BT, EMU)
+            _store_block(t_base + row0 * BT + 48, zero, BT, EMU)
 
     if BT > 16:
         p1 = row0 + 16 + r16
@@ -179,11 +180,11 @@ def wy_fwd_kernel(
         tl.store(w_base + p1[:, None] * K + ck[None, :], _cvt(w1, w.dtype.element_ty, EMU), mask=ck[None, :] < K)
         tl.store(u_base + p1[:, None] * V + cv[None, :], _cvt(u1, u.dtype.element_ty, EMU), mask=cv[None, :] < V)
         if STORE_T:
-            _store_block(t_base + (row0 + 16) * BT, t10, BT)
-            _store_block(t_base + (row0 + 16) * BT + 16, t11, BT)
+            _store_block(t_base + (row0 + 16) * BT, t10, BT, EMU)
+            _store_block(t_base + (row0 + 16) * BT + 16, t11, BT, EMU)
             if BT > 32:
-                _store_block(t_base + (row0 + 16) * BT + 32, zero, BT)
-                _store_block(t_base + (row0 + 16) * BT + 48, zero, BT)
+                _store_block(t_base + (row0 + 16) * BT + 32, zero, BT, EMU)
+                _store_block(t_base + (row0 + 16) * BT + 48, zero, BT, EMU)
 
     if BT > 32:
         p2 = row0 + 32 + r16
@@ -239,14 +240,14 @@ def wy_fwd_kernel(
         tl.store(w_base + p3[:, None] * K + ck[None, :], _cvt(w3, w.dtype.element_ty, EMU), mask=ck[None, :] < K)
         tl.store(u_base + p3[:, None] * V + cv[None, :], _cvt(u3, u.dtype.element_ty, EMU), mask=cv[None, :] < V)
         if STORE_T:
-            _store_block(t_base + (row0 + 32) * BT, t20, BT)
-            _store_block(t_base + (row0 + 32) * BT + 16, t21, BT)
-            _store_block(t_base + (row0 + 32) * BT + 32, t22, BT)
-            _store_block(t_base + (row0 + 32) * BT + 48, zero, BT)
-            _store_block(t_base + (row0 + 48) * BT, t30, BT)
-            _store_block(t_base + (row0 + 48) * BT + 16, t31, BT)
-            _store_block(t_base + (row0 + 48) * BT + 32, t32, BT)
-            _store_block(t_base + (row0 + 48) * BT + 48, t33, BT)
+            _store_block(t_base + (row0 + 32) * BT, t20, BT, EMU)
+            _store_block(t_base + (row0 + 32) * BT + 16, t21, BT, EMU)
+            _store_block(t_base + (row0 + 32) * BT + 32, t22, BT, EMU)
+            _store_block(t_base + (row0 + 32) * BT + 48, zero, BT, EMU)
+            _store_block(t_base + (row0 + 48) * BT, t30, BT, EMU)
+            _store_block(t_base + (row0 + 48) * BT + 16, t31, BT, EMU)
+            _store_block(t_base + (row0 + 48) * BT + 32, t32, BT, EMU)
+            _store_block(t_base + (row0 + 48) * BT + 48, t33, BT, EMU)
 
 
 @triton.jit
@@ -521,7 +522,7 @@ def bwd_wy_kernel(
     rows = i_c * BT + r
     mr = rows < L
     b_b = tl.load(beta + i_b * L * H + i_h + rows * H, mask=mr, other=0.0).to(tl.float32)
-    b_tt = tl.trans(tl.load(tmat + i_bh * Lp * BT + rows[:, None] * BT + r[None, :]))
+    b_tt = _cvt(tl.trans(tl.load(tmat + i_bh * Lp * BT + rows[:, None] * BT + r[None, :])), MM, EMU)
     dw = tl.zeros([BT, BK], dtype=tl.float32)
     dsd = tl.zeros([BT, BK], dtype=tl.float32)
     dT = tl.zeros([BT, BT], dtype=tl.float32)

@@ -216,7 +216,7 @@ def _gate_cumsums(g: torch.Tensor, p: _Plan) -> tuple[torch.Tensor, torch.Tensor
 def _wy(k, v, beta, gsub, p: _Plan, store_t: bool):
     w = _alloc((p.B * p.H, p.Lp, p.K), p.dtype, p.device)
     u = _alloc((p.B * p.H, p.Lp, p.V), p.dtype, p.device)
-    tmat = _alloc((p.B * p.H, p.Lp, p.BT), torch.float32, p.device) if store_t else None
+    tmat = _alloc((p.B * p.H, p.Lp, p.BT), p.dtype, p.device) if store_t else None
     _kern.wy_fwd_kernel[(p.NS, p.B * p.H)](
         k, v, beta, gsub, w, u, tmat, p.L,
         BVF=p.BVF, USE_G=p.use_g, STORE_T=store_t, **p.common(), **p.opts("wy"))
