@@ -55,3 +55,27 @@ class SymbolRangeError(KernelInputError):
 class KernelUnavailableError(KernelError, RuntimeError):
     """The Triton kernel cannot run here: the tensors are on the CPU and the Triton
     interpreter (``TRITON_INTERPRET=1``) is off, or Triton is missing."""
+
+
+class RaggedWordsError(KernelShapeError):
+    """Words of different lengths where one ``[B, T]`` batch is required (``kernels.run``
+    takes words of equal length only)."""
+
+
+class UnknownSymbolError(KernelInputError):
+    """A word holds a symbol that is not in the constructed model's alphabet."""
+
+
+class LayerConfigError(KernelInputError):
+    """A :class:`~statetrack.kernels.layer.DeltaProductConfig` field, or an argument of the
+    layer built from it, is invalid (unknown mode, sizes < 1, mismatched input size)."""
+
+
+class StateDictError(KernelInputError):
+    """A construction state dict (``statetrack.constructions.export.state_dict``) lacks a key
+    or holds a tensor of the wrong shape for the layer being initialized."""
+
+
+class UnsupportedConstructionError(KernelInputError):
+    """A constructed LRNN is outside what an exporter or runner supports (for example a
+    multi-layer model, or non-zero values, in the fla exporter)."""
