@@ -1,18 +1,14 @@
 """The ``statetrack`` command line.
 
-Subcommands
------------
-``statetrack check``
-    Runs every check on the built-in catalogue of languages
-    (:func:`statetrack.automata.families.catalogue`) and prints one row per language;
-    exits 1 if any check fails. ``--json FILE`` writes the same rows as JSON.
-``statetrack compile PATTERN``
-    Compiles a regex, a family spec (``"cyclic(5)"``) or a DFA JSON file into a linear RNN
-    and proves it (see :mod:`statetrack.cli_compile`).
-``statetrack figures``
-    Regenerates the figures in ``docs/figures``.
-``statetrack families``
-    Lists the registry of named languages.
+Subcommands:
+
+- ``statetrack check``: runs every check on the built-in catalogue of languages
+  (``statetrack.automata.families.catalogue``), prints one row per language and a legend,
+  and exits 1 if any check fails. ``--json FILE`` writes the same rows as JSON.
+- ``statetrack compile PATTERN``: compiles a regex, a family spec (``cyclic(5)``) or a DFA
+  JSON file into a linear RNN and proves it (``statetrack.cli_compile``).
+- ``statetrack figures``: regenerates the figures in ``docs/figures``.
+- ``statetrack families``: lists the registry of named languages.
 """
 
 from __future__ import annotations
@@ -44,6 +40,7 @@ class Row:
 
 
 def _check_language(name: str, dfa, *, monoid_limit: int, theory: bool) -> Row:
+    from .automata.errors import MonoidLimitError
     from .automata.monoid import classify
 
     t0 = time.perf_counter()
@@ -58,6 +55,8 @@ def _check_language(name: str, dfa, *, monoid_limit: int, theory: bool) -> Row:
         row.monoid_size = cls.size
         row.monoid_class = cls.kind
         row.columns["monoid"] = cls.short()
+    except MonoidLimitError:
+        row.columns["monoid"] = f"> {monoid_limit} (skipped)"
     except Exception as e:  # noqa: BLE001 -- reported as a failed check, not a crash
         row.failures.append(f"monoid: {type(e).__name__}: {e}")
     if theory:
@@ -76,6 +75,27 @@ def _theory_columns(dfa, row: Row) -> None:
         row.columns[result.column] = result.summary
         if result.failed:
             row.failures.append(f"{result.name}: {result.detail}")
+
+
+LEGEND = {
+    "language": "catalogue entry (a family spec: statetrack compile accepts it)",
+    "alphabet": "the input symbols",
+    "states": "states of the minimal complete DFA",
+    "monoid": "transition monoid: class(size); class is trivial, group, aperiodic, "
+              "permutation-reset or general",
+}
+
+
+def _legend(rows: list[Row]) -> str:
+    legend = dict(LEGEND)
+    try:
+        from .theory.registry import COLUMN_LEGEND
+    except ImportError:
+        COLUMN_LEGEND = {}
+    used = {k for r in rows for k in r.columns}
+    legend.update({k: v for k, v in COLUMN_LEGEND.items() if k in used})
+    width = max(len(k) for k in legend)
+    return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in legend.items())
 
 
 def _format_table(rows: list[Row]) -> str:
@@ -108,10 +128,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     entries = catalogue()
     if args.only:
-        wanted = set(args.only)
-        entries = [e for e in entries if e.name in wanted or e.family in wanted]
-        if not entries:
-            print(f"statetrack check: no catalogue entry matches {sorted(wanted)}", file=sys.stderr)
+        try:
+            entries = _select(entries, args.only)
+        except ValueError as e:
+            print(f"statetrack check: {e}", file=sys.stderr)
             return 2
     rows = []
     bar = tqdm(entries, desc="check", unit="lang", file=sys.stderr,
@@ -121,6 +141,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         rows.append(_check_language(e.name, e.dfa, monoid_limit=args.monoid_limit,
                                     theory=not args.no_theory))
     print(_format_table(rows))
+    print("\ncolumns:\n" + _legend(rows))
+    if not args.no_theory:
+        print("  (Theorem 4, the Krohn-Rhodes cascade for non-group languages, is not "
+              "implemented yet: those rows have no construction.)")
     failed = [r for r in rows if not r.ok]
     for r in failed:
         for f in r.failures:
@@ -132,6 +156,36 @@ def cmd_check(args: argparse.Namespace) -> int:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(payload, f, indent=2)
     return 1 if failed else 0
+
+
+def _select(entries: list, wanted: Sequence[str]) -> list:
+    """Catalogue entries named in ``wanted`` (by spec or family); other family specs are built.
+
+    Raises ``ValueError`` (a usage error) for a name that is neither.
+    """
+    from .automata.errors import AutomatonError
+    from .automata.families import CatalogueEntry, get, parse_spec
+
+    chosen = []
+    for spec in wanted:
+        hits = [e for e in entries if spec in (e.name, e.family)]
+        if not hits:
+            try:
+                hits = [CatalogueEntry(name=spec, family=parse_spec(spec)[0], dfa=get(spec))]
+            except AutomatonError as e:
+                raise ValueError(f"no catalogue entry or family matches {spec!r}: {e}") from None
+        chosen += [h for h in hits if h not in chosen]
+    return chosen
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def cmd_families(args: argparse.Namespace) -> int:
@@ -156,8 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="run every check on the built-in catalogue")
     c.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
-    c.add_argument("--only", nargs="+", metavar="NAME", help="only these catalogue entries/families")
-    c.add_argument("--monoid-limit", type=int, default=1_000_000,
+    c.add_argument("--only", nargs="+", metavar="SPEC",
+                   help="only these catalogue entries, families, or other family specs "
+                        "such as 'cyclic(13)'")
+    c.add_argument("--monoid-limit", type=_positive_int, default=1_000_000,
                    help="largest transition monoid to enumerate (default 10^6)")
     c.add_argument("--no-theory", action="store_true", help="skip the theorem columns")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

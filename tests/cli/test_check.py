@@ -41,7 +41,7 @@ def test_check_fails_on_a_bad_catalogue_entry(monkeypatch, capsys):
 
 def test_check_unknown_only_is_a_usage_error(capsys):
     assert cli.main(["check", "--only", "no-such-language"]) == 2
-    assert "no catalogue entry matches" in capsys.readouterr().err
+    assert "no catalogue entry or family matches" in capsys.readouterr().err
 
 
 def test_families_lists_registry(capsys):
@@ -54,3 +54,47 @@ def test_unknown_command_exits_with_usage():
     with pytest.raises(SystemExit) as e:
         cli.main(["no-such-command"])
     assert e.value.code == 2
+
+
+def test_check_theory_failure_fails_the_row(monkeypatch, capsys):
+    from statetrack.theory import registry
+
+    real = registry.run_all
+
+    def broken(dfa):
+        cols = real(dfa)
+        return [type(c)(c.name, c.column, "BROKEN", "planted failure", c.status, True)
+                if i == 0 else c for i, c in enumerate(cols)]
+
+    monkeypatch.setattr(registry, "run_all", broken)
+    code = cli.main(["check", "--only", "parity", "-q"])
+    text = capsys.readouterr().out
+    assert code == 1
+    assert "BROKEN" in text and "FAIL parity" in text and "planted failure" in text
+
+
+def test_check_theory_columns_in_json(tmp_path):
+    out = tmp_path / "c.json"
+    assert cli.main(["check", "--only", "parity", "--json", str(out), "-q"]) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    assert len(row["columns"]) > 1  # the monoid plus the theorem columns
+    assert any("proved" in str(v) for v in row["columns"].values())
+
+
+def test_check_only_accepts_family_specs_outside_the_catalogue(capsys):
+    assert cli.main(["check", "--only", "cyclic(13)", "--no-theory", "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "cyclic(13)" in text and "group(13)" in text
+
+
+def test_check_monoid_over_limit_is_skipped_not_failed(capsys):
+    assert cli.main(["check", "--only", "symmetric(3)", "--monoid-limit", "5", "--no-theory",
+                     "-q"]) == 0
+    assert "> 5 (skipped)" in capsys.readouterr().out
+
+
+def test_check_rejects_nonpositive_monoid_limit(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["check", "--monoid-limit", "0"])
+    assert e.value.code == 2
+    assert "positive integer" in capsys.readouterr().err
