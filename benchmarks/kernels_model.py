@@ -3,8 +3,13 @@
 Shapes: B=8, T=4096, H=16, K=V=128, bfloat16 inputs (keys L2-normalized, beta uniform in
 [0, 2], log-gate ``logsigmoid(N(0,1))`` as float32 where gated). Rows:
 
-* n_h = 1, no gate: ours vs ``fla.ops.delta_rule.chunk_delta_rule``;
-* n_h = 2 and 3, gated: ours vs ``fla.ops.gated_delta_product.chunk_gated_delta_product``.
+* ``1u``: n_h = 1, no gate: ours vs ``fla.ops.delta_rule.chunk_delta_rule``;
+* ``2g``, ``3g``: n_h = 2, 3, gated: ours vs ``fla.ops.gated_delta_product.chunk_gated_delta_product``;
+* ``2u``, ``3u``: n_h = 2, 3, no gate: ours vs ``chunk_gated_delta_product`` with ``g=None``.
+
+fla 0.6.0 refuses the *gated* backward under Triton < 3.7.1 on Hopper (it raises, citing its
+issue #640: wrong results in ``chunk_bwd_dqkwg``); where it refuses, the row records the
+message and the forward+backward comparison uses the ungated rows.
 
 Each row is timed forward (inputs without ``requires_grad``) and forward+backward (``o``'s
 gradient a fixed random tensor, gradients of every input), as the median of
@@ -22,7 +27,8 @@ per-kernel timings of our launch configurations.
 
 Usage (on a CUDA machine; fla-core 0.6.0 importable)::
 
-    python benchmarks/kernels_model.py --out benchmarks/results/kernels_model.json [--sweep]
+    python benchmarks/kernels_model.py --out benchmarks/results/kernels_model.json \
+        [--rows 1u,2g,3g,2u,3u] [--fla 1u,2g,3g,2u,3u] [--sweep --sweep-row 1u]
 """
 
 from __future__ import annotations
@@ -43,7 +49,6 @@ from statetrack.kernels import chunk as chunk_mod  # noqa: E402
 from statetrack.kernels.chunk import chunk_delta_product  # noqa: E402
 
 B, T, H, K, V = 8, 4096, 16, 128, 128
-ROWS = [(1, False), (2, True), (3, True)]
 DT = torch.bfloat16
 
 
@@ -90,6 +95,12 @@ def fla_fn(nh: int):
         return lambda q, k, v, beta, g: chunk_delta_rule(q, k, v, beta)
     from fla.ops.gated_delta_product import chunk_gated_delta_product
     return lambda q, k, v, beta, g: chunk_gated_delta_product(q, k, v, g, beta, num_householder=nh)
+
+
+def time_fwd(fn, x: dict, do_bench) -> float:
+    plain = {n: x[n] for n in ["q", "k", "v", "beta", "g"]}
+    with torch.no_grad():
+        return do_bench(lambda: fn(**plain), warmup=25, rep=250, return_mode="median")
 
 
 def time_fwd_bwd(fn, x: dict, do_bench) -> tuple[float, float]:
@@ -164,7 +175,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/kernels_model.json")
     ap.add_argument("--sweep", action="store_true", help="time our launch-configuration variants")
-    ap.add_argument("--rows", default="1,2,3", help="comma-separated n_h values")
+    ap.add_argument("--rows", default="1u,2g,3g,2u,3u", help="rows: n_h then u (no gate) or g")
+    ap.add_argument("--fla", default="1u,2g,3g,2u,3u", help="rows also run through fla")
+    ap.add_argument("--sweep-row", default="1u", help="row of the --sweep")
     args = ap.parse_args()
     import triton
     from triton.testing import do_bench
@@ -182,61 +195,69 @@ def main() -> None:
         "timing": "triton.testing.do_bench median (CUDA events), warmup 25 ms, rep 250 ms",
         "command": "python " + " ".join(sys.argv),
     }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     bw = copy_bandwidth(do_bench)
     info["copy_bandwidth_TBps"] = round(bw / 1e12, 3)
     print(f"copy bandwidth {bw / 1e12:.2f} TB/s", flush=True)
     rows = []
     sweep = []
-    wanted = {int(s) for s in args.rows.split(",")}
-    for nh, gated in ROWS:
-        if nh not in wanted:
-            continue
+    fla_rows = set(args.fla.split(",")) if fla is not None and args.fla else set()
+    for spec in args.rows.split(","):
+        nh, gated = int(spec[:-1]), spec[-1] == "g"
         x = make_inputs(nh, gated, seed=1000 + nh)
         fb_bytes = floor_bytes(x, nh)
-        row = {"n_h": nh, "gated": gated,
+        row = {"row": spec, "n_h": nh, "gated": gated,
                "peer": "chunk_delta_rule" if nh == 1 else "chunk_gated_delta_product",
                "floor_fwd_ms": fb_bytes[0] / bw * 1e3, "floor_fwdbwd_ms": sum(fb_bytes) / bw * 1e3}
         t0 = time.time()
         row["ours_fwd_ms"], row["ours_fwdbwd_ms"] = time_fwd_bwd(ours(x, nh), x, do_bench)
         row["ours_compile_and_time_s"] = round(time.time() - t0, 1)
         row["ours_breakdown_ms"] = kernel_breakdown(ours(x, nh), x)
-        if fla is not None:
-            t0 = time.time()
-            row["fla_fwd_ms"], row["fla_fwdbwd_ms"] = time_fwd_bwd(fla_fn(nh), x, do_bench)
-            row["fla_autotune_and_time_s"] = round(time.time() - t0, 1)
-            row["fla_breakdown_ms"] = kernel_breakdown(fla_fn(nh), x)
-            row["ratio_fwd"] = row["fla_fwd_ms"] / row["ours_fwd_ms"]
-            row["ratio_fwdbwd"] = row["fla_fwdbwd_ms"] / row["ours_fwdbwd_ms"]
-            a, b = grads_of(ours(x, nh), x), grads_of(fla_fn(nh), x)
-            row["rel_diff_vs_fla"] = {n: rel(a[n], b[n]) for n in a}
-            del a, b
         row["floor_frac_fwd"] = row["floor_fwd_ms"] / row["ours_fwd_ms"]
         row["floor_frac_fwdbwd"] = row["floor_fwdbwd_ms"] / row["ours_fwdbwd_ms"]
-        rows.append(row)
         print(json.dumps(row), flush=True)
-        if args.sweep and nh == 2:
+        if args.sweep and spec == args.sweep_row:
             for i, cfg in enumerate(SWEEP):
                 chunk_mod._CONFIG_OVERRIDE.clear()
                 chunk_mod._CONFIG_OVERRIDE.update(cfg)
                 try:
                     f, fb = time_fwd_bwd(ours(x, nh), x, do_bench)
-                    entry = {"variant": i, "cfg": {k_: list(v_) for k_, v_ in cfg.items()},
+                    entry = {"row": spec, "variant": i, "cfg": {k_: list(v_) for k_, v_ in cfg.items()},
                              "fwd_ms": f, "fwdbwd_ms": fb,
                              "breakdown_ms": kernel_breakdown(ours(x, nh), x)}
                 except Exception as exc:  # a configuration may not fit (shared memory)
-                    entry = {"variant": i, "error": repr(exc)[:300]}
+                    entry = {"row": spec, "variant": i, "error": repr(exc)[:300]}
                 sweep.append(entry)
                 print(json.dumps(entry), flush=True)
             chunk_mod._CONFIG_OVERRIDE.clear()
+        if spec in fla_rows:
+            t0 = time.time()
+            row["fla_fwd_ms"] = time_fwd(fla_fn(nh), x, do_bench)
+            row["ratio_fwd"] = row["fla_fwd_ms"] / row["ours_fwd_ms"]
+            a = grads_of(ours(x, nh), x)
+            try:
+                row["fla_fwdbwd_ms"] = time_fwd_bwd(fla_fn(nh), x, do_bench)[1]
+                row["ratio_fwdbwd"] = row["fla_fwdbwd_ms"] / row["ours_fwdbwd_ms"]
+                b = grads_of(fla_fn(nh), x)
+                row["fla_breakdown_ms"] = kernel_breakdown(fla_fn(nh), x)
+            except RuntimeError as exc:
+                row["fla_fwdbwd_error"] = str(exc)[:300]
+                with torch.no_grad():
+                    b = {"o": fla_fn(nh)(**{n: x[n] for n in ["q", "k", "v", "beta", "g"]})[0].double()}
+            row["fla_autotune_and_time_s"] = round(time.time() - t0, 1)
+            row["rel_diff_vs_fla"] = {n: rel(a[n], b[n]) for n in b}
+            del a, b
+            print(json.dumps({k_: v_ for k_, v_ in row.items() if "breakdown" not in k_}), flush=True)
+        rows.append(row)
+        args.out.write_text(json.dumps({"info": info, "rows": rows, "sweep": sweep}, indent=1))
         del x
         torch.cuda.empty_cache()
     result = {"info": info, "rows": rows, "sweep": sweep}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
-    print(f"\n{'n_h':>3} {'gate':>4} | {'ours fwd':>8} {'fla fwd':>8} {'ratio':>6} {'floor%':>6} | "
+    print(f"\n{'row':>3} | {'ours fwd':>8} {'fla fwd':>8} {'ratio':>6} {'floor%':>6} | "
           f"{'ours f+b':>8} {'fla f+b':>8} {'ratio':>6} {'floor%':>6}   (ms; ratio = fla/ours)")
     for r in rows:
-        print(f"{r['n_h']:>3} {str(r['gated'])[0]:>4} | {r['ours_fwd_ms']:8.3f} {r.get('fla_fwd_ms', float('nan')):8.3f} "
+        print(f"{r['row']:>3} | {r['ours_fwd_ms']:8.3f} {r.get('fla_fwd_ms', float('nan')):8.3f} "
               f"{r.get('ratio_fwd', float('nan')):6.2f} {100 * r['floor_frac_fwd']:5.1f}% | "
               f"{r['ours_fwdbwd_ms']:8.3f} {r.get('fla_fwdbwd_ms', float('nan')):8.3f} "
               f"{r.get('ratio_fwdbwd', float('nan')):6.2f} {100 * r['floor_frac_fwdbwd']:5.1f}%")

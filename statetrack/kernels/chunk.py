@@ -70,8 +70,9 @@ Forward pass (two kernels)
 
 Backward pass
 -------------
-Recompute ``T, W, U`` and the states at every sub-chunk start ``S^{(i)}`` and ``D`` (kernels 1
-and 2 with storing switched on). Then, with ``dO`` the output gradient:
+When any input requires a gradient, the forward pass keeps ``T``, ``W`` and ``U`` (activation
+memory of about two key-sized tensors plus ``T``, ``[L, BT]``); the backward pass recomputes
+the states at every sub-chunk start ``S^{(i)}`` and ``D`` (kernel 2 with storing switched on). Then, with ``dO`` the output gradient:
 
 * ``bwd_o_kernel`` (per token chunk), from the output formula with
   ``M_ti = [tok(i) <= t] e^{Gt_t - Gt_tok(i)}``, ``X = M o (dO D^T)``:
@@ -223,20 +224,21 @@ def _wy(k, v, beta, gsub, p: _Plan, store_t: bool):
     return w, u, tmat
 
 
-def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state: bool):
-    w, u, _ = _wy(k, v, beta, gsub, p, store_t=False)
+def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state: bool,
+             keep_wy: bool = False):
+    w, u, tmat = _wy(k, v, beta, gsub, p, store_t=keep_wy)
     o = _alloc((p.B, p.T, p.H, p.V), p.dtype, p.device)
     ht = _alloc((p.B, p.H, p.K, p.V), torch.float32, p.device) if output_final_state else None
     _kern.fwd_state_kernel[(p.nv("state"), p.B * p.H)](
         q, k, w, u, gsub, gtok, h0, o, ht, None, None, p.T, p.L, p.NC, scale,
         BV=p.bv("state"), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=output_final_state,
         COMPUTE_O=True, STORE_H=False, STORE_D=False, **p.common(), **p.opts("state"))
-    return o, ht
+    return o, ht, ((w, u, tmat) if keep_wy else None)
 
 
-def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht):
+def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht, wy=None):
     BH = p.B * p.H
-    w, u, tmat = _wy(k, v, beta, gsub, p, store_t=True)
+    w, u, tmat = wy if wy is not None else _wy(k, v, beta, gsub, p, store_t=True)
     hbuf = _alloc((BH, p.NS, p.K, p.V), p.dtype, p.device)
     dbuf = _alloc((BH, p.Lp, p.V), p.dtype, p.device)
     _kern.fwd_state_kernel[(p.nv("state_rec"), BH)](
@@ -281,8 +283,11 @@ class _ChunkDeltaProduct(torch.autograd.Function):
             gsub, gtok = _gate_cumsums(g, p)
         else:
             gsub = gtok = None
-        o, ht = _forward(q, k, v, beta, gsub, gtok, h0, scale, p, output_final_state)
-        ctx.save_for_backward(q, k, v, beta, gsub, gtok, h0)
+        # with gradients wanted, keep W, U and T (2 |k|-sized buffers and one [L, BT]) for the
+        # backward pass instead of recomputing the UT transform there
+        keep = any(ctx.needs_input_grad[:6])
+        o, ht, wy = _forward(q, k, v, beta, gsub, gtok, h0, scale, p, output_final_state, keep)
+        ctx.save_for_backward(q, k, v, beta, gsub, gtok, h0, *(wy if wy is not None else ()))
         ctx.plan = p
         ctx.scale = scale
         ctx.g_dtype = g.dtype if g is not None else None
@@ -291,12 +296,13 @@ class _ChunkDeltaProduct(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, do, dht):
-        q, k, v, beta, gsub, gtok, h0 = ctx.saved_tensors
+        q, k, v, beta, gsub, gtok, h0, *wy = ctx.saved_tensors
         p = ctx.plan
         do = do.contiguous()
         if dht is not None:
             dht = dht.to(torch.float32).contiguous()
-        dq, dk, dv, dbeta, dg, dh0 = _backward(q, k, v, beta, gsub, gtok, h0, ctx.scale, p, do, dht)
+        dq, dk, dv, dbeta, dg, dh0 = _backward(q, k, v, beta, gsub, gtok, h0, ctx.scale, p, do, dht,
+                                               tuple(wy) if wy else None)
         if dg is not None:
             dg = dg.to(ctx.g_dtype)
         if dh0 is not None:
