@@ -1,0 +1,688 @@
+r"""Run a constructed LRNN through the kernels, and ``statetrack check --device``.
+
+:func:`run` takes a constructed model (:class:`statetrack.constructions.lrnn.LRNN`) and a
+batch of words, runs every layer through a DeltaProduct kernel, decodes each layer's output
+to its nearest code (its output class) between layers, and returns the accept bit and DFA
+state of every prefix, together with the backend it used.
+
+Choosing the kernel (``kernel="auto"``), per layer
+--------------------------------------------------
+* CUDA: the tabled construction path
+  (:func:`~statetrack.kernels.tabled.run_tabled`: symbol ids and per-symbol tables, decoded
+  to the nearest code inside the kernel) when ``K, V <= 64``; else the fused recurrent kernel
+  on gathered dense tensors when ``K <= 256`` (run over the time axis in segments that fit a
+  memory budget, each starting from the previous segment's final float32 state, which is the
+  same recurrence); else the PyTorch reference (slow).
+* CPU: Triton's interpreter (tabled, else recurrent) when the batch holds at most
+  :data:`INTERPRETER_MAX_TOKENS` tokens (the interpreter costs milliseconds a token), else
+  the PyTorch reference (:func:`~statetrack.kernels.reference.delta_product_ref`, segmented
+  like the recurrent kernel).
+
+``RunOutput.backend`` says what ran: ``"triton"`` (compiled kernels on a GPU),
+``"triton-interpreter"`` (the same kernels through ``TRITON_INTERPRET=1``) or
+``"reference"``; layers that ran on different backends give them joined by ``"+"``.
+
+Words
+-----
+A list of words, each a string (split into characters when every symbol is one character,
+else on whitespace) or a sequence of symbols or symbol ids; or an integer ``[B, T]`` array or
+tensor of symbol ids (``lrnn.alphabet`` order). All words must have the same length ``T``
+(pad or bucket them yourself): ragged words raise :class:`RaggedWordsError`.
+
+``statetrack check --device``
+-----------------------------
+:func:`device_check` runs every catalogue language that has a one-layer construction
+(:func:`statetrack.constructions.compile`; the others are skipped with a note) on random
+words and counts the positions where the kernel's accept bit or DFA state differs from the
+DFA's own run (a numpy loop over time on int arrays), with the throughput in symbols per
+second (wall time of :func:`run`, from host ids to host results).
+
+Examples
+--------
+>>> from statetrack.automata import DFA
+>>> from statetrack.constructions import compile
+>>> parity = compile(DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01"))
+>>> out = run(parity, ["1101", "0000"], device="cpu", kernel="reference")
+>>> out.accepted.tolist()
+[[False, True, False, False, True], [False, False, False, False, False]]
+>>> out.states[0].tolist(), out.backend
+([0, 1, 0, 0, 1], 'reference')
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from statetrack.kernels import _triton
+from statetrack.kernels.errors import (
+    KernelDeviceError,
+    KernelDtypeError,
+    KernelInputError,
+    KernelShapeError,
+    KernelUnavailableError,
+    RaggedWordsError,
+    SymbolRangeError,
+    UnknownSymbolError,
+)
+
+__all__ = ["run", "RunOutput", "encode_words", "resolve_device", "resolve_dtype",
+           "choose_kernel", "device_check", "DeviceCheckRow", "format_device_rows",
+           "dfa_states", "KERNELS", "INTERPRETER_MAX_TOKENS", "DEFAULT_LENGTH", "DEFAULT_BATCH"]
+
+#: Values of ``kernel``.
+KERNELS = ("auto", "tabled", "recurrent", "reference")
+#: Largest ``B * T`` that ``kernel="auto"`` sends through Triton's interpreter on the CPU.
+INTERPRETER_MAX_TOKENS = 256
+#: :func:`device_check` defaults by device type.
+DEFAULT_LENGTH = {"cuda": 10 ** 6, "cpu": 2000}
+DEFAULT_BATCH = {"cuda": 4, "cpu": 2}
+#: Bytes of gathered tensors per segment of the segmented (recurrent/reference) runs.
+SEGMENT_BYTES = {"cuda": 1 << 30, "cpu": 1 << 27}
+
+_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32,
+           "float64": torch.float64}
+_INT_DTYPES = (torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64)
+
+
+# ----------------------------------------------------------------------------- arguments
+def resolve_device(device: Any = "auto") -> torch.device:
+    """The device to run on: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``,
+    ``"cuda"``, ``"cuda:N"`` or a ``torch.device``.
+
+    Raises
+    ------
+    KernelDeviceError
+        An unknown or unsupported device.
+    KernelUnavailableError
+        CUDA asked for but not available.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device("tpu")
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.KernelDeviceError: device: unknown device 'tpu'; use 'auto', 'cpu', 'cuda' or 'cuda:N'
+    """
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if isinstance(device, torch.device):
+        dev = device
+    elif isinstance(device, str):
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, ValueError):
+            raise KernelDeviceError(
+                f"device: unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'") \
+                from None
+    else:
+        raise KernelDeviceError(
+            f"device: expected a str or torch.device, got {type(device).__name__}")
+    if dev.type not in ("cpu", "cuda"):
+        raise KernelDeviceError(
+            f"device: {dev} is not supported; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise KernelUnavailableError(f"device: {dev} was asked for, but no CUDA device is "
+                                     "visible (use device='cpu' or 'auto')")
+    return dev
+
+
+def resolve_dtype(dtype: Any) -> torch.dtype:
+    """The table dtype: a torch floating dtype or its name (``"bfloat16"``, ...).
+
+    Raises
+    ------
+    KernelDtypeError
+        Anything else.
+
+    Examples
+    --------
+    >>> resolve_dtype("float32"), resolve_dtype(torch.bfloat16)
+    (torch.float32, torch.bfloat16)
+    >>> resolve_dtype(torch.int32)
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.KernelDtypeError: dtype: expected one of ['bfloat16', 'float16', 'float32', 'float64'], got torch.int32
+    """
+    if isinstance(dtype, str) and dtype in _DTYPES:
+        return _DTYPES[dtype]
+    if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
+        return dtype
+    raise KernelDtypeError(f"dtype: expected one of {list(_DTYPES)}, got {dtype!r}")
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def encode_words(alphabet: Sequence[str], words: Any) -> np.ndarray | torch.Tensor:
+    """Words as symbol ids ``[B, T]`` (int64 numpy; an integer tensor is checked and returned).
+
+    Parameters
+    ----------
+    alphabet : sequence of str
+        The model's alphabet (id = position).
+    words : list of words, or an integer ``[B, T]`` array/tensor of ids
+        See the module docstring.
+
+    Raises
+    ------
+    RaggedWordsError
+        Words of different lengths.
+    UnknownSymbolError
+        A symbol not in the alphabet (message: word, position, symbol).
+    SymbolRangeError
+        An id outside ``0 .. len(alphabet) - 1``.
+    KernelDtypeError, KernelShapeError, KernelInputError
+        A non-integer array, an array that is not 2-D, a bare string.
+
+    Examples
+    --------
+    >>> encode_words(("a", "b"), ["abba", "bbbb"]).tolist()
+    [[0, 1, 1, 0], [1, 1, 1, 1]]
+    >>> encode_words(("a", "b"), ["ab", "aba"])
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.RaggedWordsError: words: all words must have the same length; words[0] has 2 symbols, words[1] has 3
+    """
+    n = len(alphabet)
+    if isinstance(words, torch.Tensor):
+        if words.dtype not in _INT_DTYPES:
+            raise KernelDtypeError(f"words: a tensor of symbol ids must be an integer tensor, "
+                                   f"got {_dtype_name(words.dtype)}")
+        if words.ndim != 2:
+            raise KernelShapeError(f"words: expected ids [B, T], got shape {list(words.shape)}")
+        if words.numel():
+            lo, hi = (int(x) for x in torch.aminmax(words))
+            if lo < 0 or hi >= n:
+                bad = torch.nonzero((words < 0) | (words >= n))[0].tolist()
+                raise SymbolRangeError(
+                    f"words: ids must lie in 0 .. {n - 1} (the alphabet has {n} symbols); got "
+                    f"{int(words[bad[0], bad[1]])} at index ({bad[0]}, {bad[1]})")
+        return words
+    if isinstance(words, np.ndarray) and words.dtype.kind not in "US":
+        if not np.issubdtype(words.dtype, np.integer):
+            raise KernelDtypeError(
+                f"words: an array of symbol ids must hold integers, got dtype {words.dtype}"
+                + (" (ragged words? they must all have the same length)"
+                   if words.dtype == object else ""))
+        if words.ndim != 2:
+            raise KernelShapeError(f"words: expected ids [B, T], got shape {list(words.shape)}")
+        if words.size and (words.min() < 0 or words.max() >= n):
+            b, t = (int(i) for i in np.argwhere((words < 0) | (words >= n))[0])
+            raise SymbolRangeError(
+                f"words: ids must lie in 0 .. {n - 1} (the alphabet has {n} symbols); got "
+                f"{int(words[b, t])} at index ({b}, {t})")
+        return words.astype(np.int64, copy=False)
+    if isinstance(words, (str, bytes)):
+        raise KernelInputError("words: got a single string; pass a list of words "
+                               "(wrap a single word in a list)")
+    try:
+        items = list(words)
+    except TypeError:
+        raise KernelInputError(f"words: expected a list of words or an id array, got "
+                               f"{type(words).__name__}") from None
+    index = {s: i for i, s in enumerate(alphabet)}
+    single = all(len(s) == 1 for s in alphabet)
+    cps = lut = None
+    if single:
+        cps = np.array([ord(s) for s in alphabet], dtype=np.int64)
+        order = np.argsort(cps)
+        cps, lut = cps[order], order.astype(np.int64)
+    rows = []
+    for w, word in enumerate(items):
+        if isinstance(word, str) and single:
+            code = np.frombuffer(word.encode("utf-32-le"), dtype="<u4").astype(np.int64)
+            pos = np.clip(np.searchsorted(cps, code), 0, n - 1)
+            bad = cps[pos] != code
+            if bad.any():
+                p = int(np.flatnonzero(bad)[0])
+                raise UnknownSymbolError(
+                    f"words[{w}]: symbol {word[p]!r} at position {p} is not in the alphabet "
+                    f"{list(alphabet)}")
+            rows.append(lut[pos])
+            continue
+        seq = word.split() if isinstance(word, str) else word
+        try:
+            seq = list(seq)
+        except TypeError:
+            raise KernelInputError(f"words[{w}]: expected a string or a sequence of symbols, "
+                                   f"got {type(word).__name__}") from None
+        row = np.empty(len(seq), dtype=np.int64)
+        for p, s in enumerate(seq):
+            if isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)):
+                if not 0 <= int(s) < n:
+                    raise SymbolRangeError(
+                        f"words[{w}]: id {int(s)} at position {p} is outside 0 .. {n - 1}")
+                row[p] = int(s)
+            else:
+                try:
+                    row[p] = index[s]
+                except (KeyError, TypeError):
+                    raise UnknownSymbolError(
+                        f"words[{w}]: symbol {s!r} at position {p} is not in the alphabet "
+                        f"{list(alphabet)}") from None
+        rows.append(row)
+    if not rows:
+        return np.zeros((0, 0), dtype=np.int64)
+    T = len(rows[0])
+    for w, r in enumerate(rows):
+        if len(r) != T:
+            raise RaggedWordsError(
+                f"words: all words must have the same length; words[0] has {T} symbols, "
+                f"words[{w}] has {len(r)}")
+    return np.stack(rows).astype(np.int64, copy=False)
+
+
+def choose_kernel(K: int, V: int, tokens: int, device: torch.device,
+                  kernel: str = "auto") -> tuple[str, str]:
+    """``(kernel, backend)`` for one layer of width ``K`` and value size ``V`` on ``device``
+    with ``tokens = B * T`` (see the module docstring).
+
+    Raises
+    ------
+    KernelInputError
+        An unknown ``kernel``.
+    KernelShapeError
+        A kernel asked for that does not support ``K`` or ``V``.
+    KernelUnavailableError
+        A Triton kernel asked for on the CPU while the interpreter is off.
+
+    Examples
+    --------
+    >>> choose_kernel(2, 1, 10 ** 6, torch.device("cpu"))
+    ('reference', 'reference')
+    >>> choose_kernel(720, 1, 10 ** 6, torch.device("cpu"), "tabled")
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.KernelShapeError: kernel: 'tabled' supports K, V <= 64, this layer has K=720, V=1
+    """
+    from statetrack.kernels.recurrent import MAX_K, MAX_V
+    from statetrack.kernels.tabled import MAX_KV
+
+    if kernel not in KERNELS:
+        raise KernelInputError(f"kernel: expected one of {KERNELS}, got {kernel!r}")
+    fits_tabled = K <= MAX_KV and V <= MAX_KV
+    fits_recurrent = K <= MAX_K and V <= MAX_V
+    if kernel == "tabled" and not fits_tabled:
+        raise KernelShapeError(f"kernel: 'tabled' supports K, V <= {MAX_KV}, this layer has "
+                               f"K={K}, V={V}")
+    if kernel == "recurrent" and not fits_recurrent:
+        raise KernelShapeError(f"kernel: 'recurrent' supports K <= {MAX_K}, V <= {MAX_V}, "
+                               f"this layer has K={K}, V={V}")
+    interp = _triton.INTERPRET
+    if kernel == "auto":
+        if device.type == "cuda" or (interp and tokens <= INTERPRETER_MAX_TOKENS):
+            kernel = "tabled" if fits_tabled else "recurrent" if fits_recurrent else "reference"
+        else:
+            kernel = "reference"
+    if kernel == "reference":
+        return "reference", "reference"
+    _triton.require_runnable(device, f"kernel {kernel!r}")
+    return kernel, ("triton-interpreter" if interp else "triton")
+
+
+# ----------------------------------------------------------------------------- running
+@dataclass(frozen=True)
+class RunOutput:
+    """What :func:`run` returns (numpy arrays on the host).
+
+    Attributes
+    ----------
+    accepted : numpy.ndarray
+        ``[B, T + 1]`` bool: the accept bit of every prefix (position 0: the empty prefix).
+    states : numpy.ndarray or None
+        ``[B, T + 1]`` int64 DFA states (``lrnn.state_map`` of the top layer's classes), or
+        None when the model has no ``state_map``.
+    classes : tuple of numpy.ndarray
+        Per layer, ``[B, T + 1]`` int64 output classes (nearest code).
+    backend : str
+        ``"triton"``, ``"triton-interpreter"`` or ``"reference"`` (joined by ``"+"`` when
+        layers differ).
+    kernels : tuple of str
+        Per layer, ``"tabled"``, ``"recurrent"`` or ``"reference"``.
+    device : str
+        The device it ran on.
+    dtype : str
+        The dtype of the kernel inputs (the tables).
+    """
+
+    accepted: np.ndarray
+    states: np.ndarray | None
+    classes: tuple[np.ndarray, ...]
+    backend: str
+    kernels: tuple[str, ...]
+    device: str
+    dtype: str
+
+
+def _segment_tokens(B: int, T: int, n_h: int, K: int, V: int, C: int, itemsize: int,
+                    budget: int) -> int:
+    per_token = B * (n_h * (K + V + 1) * itemsize + (K + V) * itemsize + C * V * 16 + 64)
+    return max(1, min(max(T, 1), budget // max(per_token, 1)))
+
+
+def _run_layer(layer: Any, tok: torch.Tensor, kernel: str, device: torch.device,
+               dtype: torch.dtype) -> torch.Tensor:
+    """Output classes ``[B, T + 1]`` (int64, on ``device``) of one constructed layer."""
+    from statetrack.constructions.export import symbol_tables
+    from statetrack.kernels.layer import nearest_code
+    from statetrack.kernels.recurrent import fused_recurrent_delta_product
+    from statetrack.kernels.reference import delta_product_ref
+    from statetrack.kernels.tabled import gather_tables, run_tabled
+
+    tb = symbol_tables(layer, dtype=_dtype_name(dtype), backend="torch")
+    kt, bt, vt = (tb[n].to(device) for n in ("key_table", "beta_table", "value_table"))
+    q, h0 = tb["query"].to(device), tb["initial_state"].to(device)
+    codes = torch.as_tensor(tb["codes"], dtype=torch.float64, device=device)     # [C, V]
+    n_h, K, V, C = layer.n_h, layer.width, layer.value_dim, codes.shape[0]
+    B, T = tok.shape
+    out = torch.empty(B, T + 1, dtype=torch.int64, device=device)
+    o0 = torch.einsum("kv,k->v", h0.to(torch.float64), q.to(torch.float64))
+    out[:, 0] = nearest_code(o0[None], codes)[0]
+    if T == 0 or B == 0:
+        return out
+    sd = torch.float64 if dtype == torch.float64 else torch.float32
+    if kernel == "tabled":
+        res = run_tabled(tok, kt, bt, vt, initial_state=h0[None], query=q,
+                         codes=codes.to(sd), output="code", check_beta=False, check_ids=False)
+        out[:, 1:] = res.code[:, :, 0]
+        return out
+    fn = fused_recurrent_delta_product if kernel == "recurrent" else delta_product_ref
+    seg = _segment_tokens(B, T, n_h, K, V, C, torch.finfo(dtype).bits // 8,
+                          SEGMENT_BYTES["cuda" if device.type == "cuda" else "cpu"])
+    state = h0.to(sd)[None, None].expand(B, 1, K, V).contiguous()
+    for a in range(0, T, seg):
+        b = min(T, a + seg)
+        k, v, beta = gather_tables(tok[:, a:b], kt, bt, vt)
+        qq = q.view(1, 1, 1, K).expand(B, b - a, 1, K)
+        o, state = fn(qq, k, v, beta, num_householder=n_h, scale=1.0, initial_state=state,
+                      output_final_state=True, check_beta=False)
+        out[:, 1 + a:1 + b] = nearest_code(o[:, :, 0, :], codes)
+    return out
+
+
+def run(lrnn: Any, words: Any, *, device: Any = "auto", dtype: Any = torch.bfloat16,
+        kernel: str = "auto") -> RunOutput:
+    """Run a constructed LRNN on a batch of equal-length words through the kernels.
+
+    Parameters
+    ----------
+    lrnn : statetrack.constructions.lrnn.LRNN
+        The constructed model (any depth).
+    words : list of words, or integer ``[B, T]`` ids (numpy or torch)
+        See the module docstring; all of length ``T``.
+    device : "auto", "cpu", "cuda", "cuda:N" or torch.device
+    dtype : torch dtype or name
+        dtype of the kernel inputs (the per-symbol tables, rounded from the exact weights);
+        the state is float32 (float64 for float64).
+    kernel : {"auto", "tabled", "recurrent", "reference"}
+
+    Returns
+    -------
+    RunOutput
+
+    Raises
+    ------
+    KernelInputError
+        (subclasses) bad words, dtype, device or kernel; see :func:`encode_words`,
+        :func:`resolve_device`, :func:`resolve_dtype`, :func:`choose_kernel`.
+    KernelUnavailableError
+        CUDA asked for without a GPU, or a Triton kernel on the CPU without the interpreter.
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> out = run(_parity_example(), np.array([[1, 1, 1]]), device="cpu", dtype="float32",
+    ...           kernel="reference")
+    >>> out.accepted[0].tolist(), out.kernels, out.dtype
+    ([False, True, False, True], ('reference',), 'float32')
+    """
+    from statetrack.constructions.lrnn import LRNN
+
+    if not isinstance(lrnn, LRNN):
+        raise KernelInputError(f"lrnn: expected a constructed LRNN, got {type(lrnn).__name__}")
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype)
+    if not isinstance(kernel, str) or kernel not in KERNELS:
+        raise KernelInputError(f"kernel: expected one of {KERNELS}, got {kernel!r}")
+    ids = encode_words(lrnn.alphabet, words)
+    sym = torch.as_tensor(ids).to(device=dev, dtype=torch.int64)
+    B, T = (int(s) for s in sym.shape)
+    classes: list[torch.Tensor] = []
+    kernels: list[str] = []
+    backends: list[str] = []
+    prev = None
+    for li, layer in enumerate(lrnn.layers):
+        kern, backend = choose_kernel(layer.width, layer.value_dim, B * T, dev, kernel)
+        if li == 0:
+            tok = sym
+        else:
+            tm = torch.as_tensor(np.asarray(layer.token_map, dtype=np.int64), device=dev)
+            tok = tm[sym, prev[:, 1:]]
+        with torch.no_grad():
+            cls = _run_layer(layer, tok, kern, dev, dt)
+        classes.append(cls)
+        kernels.append(kern)
+        if backend not in backends:
+            backends.append(backend)
+        prev = cls
+    top = classes[-1]
+    accepted = torch.as_tensor(lrnn.accepting, dtype=torch.bool, device=dev)[top]
+    states = None
+    if lrnn.state_map is not None:
+        states = torch.as_tensor(lrnn.state_map, dtype=torch.int64, device=dev)[top]
+    return RunOutput(
+        accepted=accepted.cpu().numpy(),
+        states=None if states is None else states.cpu().numpy(),
+        classes=tuple(c.cpu().numpy() for c in classes),
+        backend="+".join(backends), kernels=tuple(kernels), device=str(dev),
+        dtype=_dtype_name(dt))
+
+
+# ----------------------------------------------------------------------------- device check
+def dfa_states(dfa: Any, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The DFA's states and accept bits of every prefix of id words ``[B, T]`` (ids in the
+    DFA's alphabet order): ``(states [B, T + 1] int64, accepted [B, T + 1] bool)``; a missing
+    transition gives state -1 (not accepted) from there on.
+
+    A numpy loop over time on int arrays: about a microsecond a step for small batches.
+
+    Examples
+    --------
+    >>> from statetrack.automata import DFA
+    >>> st, acc = dfa_states(DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01"),
+    ...                      np.array([[1, 1, 0, 1]]))
+    >>> st.tolist(), acc.tolist()
+    ([[0, 1, 0, 0, 1]], [[False, True, False, False, True]])
+    """
+    delta = np.asarray(dfa.transitions, dtype=np.int64)
+    n = delta.shape[0]
+    table = np.vstack([np.where(delta < 0, n, delta), np.full((1, delta.shape[1]), n)])
+    ids = np.asarray(ids, dtype=np.int64)
+    B, T = ids.shape
+    cols = np.empty((T + 1, B), dtype=np.int64)
+    cur = np.full(B, int(dfa.start), dtype=np.int64)
+    cols[0] = cur
+    by_time = np.ascontiguousarray(ids.T)
+    for t in range(T):
+        cur = table[cur, by_time[t]]
+        cols[t + 1] = cur
+    states = cols.T.copy()
+    acc = np.concatenate([np.asarray(dfa.accepting, dtype=bool), [False]])[states]
+    states[states == n] = -1
+    return states, acc
+
+
+@dataclass
+class DeviceCheckRow:
+    """One language of ``statetrack check --device``.
+
+    Attributes
+    ----------
+    name : str
+        The catalogue entry.
+    backend : str
+        What ran (:attr:`RunOutput.backend`), or ``"-"`` when skipped.
+    length, batch : int
+        Word length and number of words actually run (0 when skipped).
+    mismatches : int or None
+        Positions ``(word, t)``, ``t = 0 .. T``, where the accept bit or the DFA state differ
+        from the DFA's run (must be 0); None when skipped or failed.
+    symbols_per_s : float or None
+        ``batch * length / seconds``.
+    kernel : str
+        Per-layer kernels, joined by ``"+"``.
+    seconds : float
+        Wall time of :func:`run`.
+    note : str
+        Why it was skipped, capped or failed.
+    status : str
+        ``"ok"``, ``"FAIL"`` (mismatches), ``"skipped"`` or ``"error"``.
+    """
+
+    name: str
+    backend: str
+    length: int
+    batch: int
+    mismatches: int | None
+    symbols_per_s: float | None
+    kernel: str = ""
+    seconds: float = 0.0
+    note: str = ""
+    status: str = "ok"
+
+    @property
+    def ok(self) -> bool:
+        """Not a failure (``ok`` or ``skipped``)."""
+        return self.status in ("ok", "skipped")
+
+
+def device_check(entries: Iterable[Any], device: Any, *, length: int | None = None,
+                 batch: int | None = None, rng: np.random.Generator,
+                 kernel: str = "auto", dtype: Any = torch.bfloat16,
+                 cpu_substep_budget: int = 20_000) -> list[DeviceCheckRow]:
+    """Run catalogue languages through :func:`run` on random words and count mismatches.
+
+    Parameters
+    ----------
+    entries : iterable of catalogue entries
+        Objects with ``name`` and ``dfa`` (:func:`statetrack.automata.families.catalogue`).
+    device : "cuda", "cpu", "auto", ...
+    length : int, optional
+        Word length; default :data:`DEFAULT_LENGTH` (10^6 on CUDA, 2000 on the CPU). On the
+        CPU it is capped at ``max(16, cpu_substep_budget // n_h)`` tokens per language (the
+        reference runs each GH sub-step from Python; the row's note says so).
+    batch : int, optional
+        Words per language; default :data:`DEFAULT_BATCH` (4 on CUDA, 2 on the CPU).
+    rng : numpy.random.Generator
+        Draws the words (uniform ids).
+    kernel : str
+        Passed to :func:`run`; on CUDA a language whose width no Triton kernel supports
+        (``K > 256``) is skipped with a note rather than sent to the slow reference.
+    dtype : torch dtype or name
+        Kernel input dtype (default bfloat16).
+    cpu_substep_budget : int
+        See ``length``.
+
+    Returns
+    -------
+    list of DeviceCheckRow
+        One per entry, in order. Languages without a one-layer construction
+        (:class:`~statetrack.constructions.errors.NotAGroupError`) are ``"skipped"``.
+
+    Examples
+    --------
+    >>> from statetrack.automata.families import catalogue
+    >>> entries = [e for e in catalogue() if e.name in ("parity", "at_least(3)")]
+    >>> rows = device_check(entries, "cpu", length=50, batch=2, kernel="reference",
+    ...                     rng=np.random.default_rng(0))
+    >>> [(r.name, r.status, r.mismatches, r.backend) for r in rows]
+    [('parity', 'ok', 0, 'reference'), ('at_least(3)', 'skipped', None, '-')]
+    """
+    from statetrack.constructions import NotAGroupError, compile
+    from statetrack.kernels.recurrent import MAX_K
+
+    if not isinstance(rng, np.random.Generator):
+        raise KernelInputError(f"rng: expected a numpy.random.Generator, got "
+                               f"{type(rng).__name__}")
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype)
+    kind = "cuda" if dev.type == "cuda" else "cpu"
+    T0 = DEFAULT_LENGTH[kind] if length is None else length
+    B = DEFAULT_BATCH[kind] if batch is None else batch
+    for name, val in (("length", T0), ("batch", B)):
+        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+            raise KernelInputError(f"{name}: expected an int >= 1, got {val!r}")
+    rows: list[DeviceCheckRow] = []
+    for e in entries:
+        try:
+            lrnn = compile(e.dfa, name=e.name)
+        except NotAGroupError:
+            rows.append(DeviceCheckRow(e.name, "-", 0, 0, None, None, status="skipped",
+                                       note="transition monoid is not a group: no one-layer "
+                                            "construction (needs the cascade, Theorem 4)"))
+            continue
+        if kind == "cuda" and kernel in ("auto", "recurrent", "tabled") and lrnn.width > MAX_K:
+            rows.append(DeviceCheckRow(e.name, "-", 0, 0, None, None, status="skipped",
+                                       note=f"K={lrnn.width} exceeds the Triton kernels' "
+                                            f"K <= {MAX_K}"))
+            continue
+        T, note = T0, ""
+        if kind == "cpu":
+            cap = max(16, cpu_substep_budget // lrnn.n_h)
+            if T > cap:
+                T, note = cap, (f"length capped from {T0} to {cap} on the CPU "
+                                f"(n_h={lrnn.n_h} sub-steps a token)")
+        mini = e.dfa.minimize()
+        perm = np.array([mini.alphabet.index(s) for s in lrnn.alphabet], dtype=np.int64)
+        ids = rng.integers(0, lrnn.n_symbols, size=(B, T), dtype=np.int64)
+        try:
+            t0 = time.perf_counter()
+            out = run(lrnn, ids, device=dev, dtype=dt, kernel=kernel)
+            secs = time.perf_counter() - t0
+        except Exception as err:  # noqa: BLE001 -- reported in the row, not a crash
+            rows.append(DeviceCheckRow(e.name, "-", T, B, None, None, status="error",
+                                       note=f"{type(err).__name__}: {err}"))
+            continue
+        want_states, want_acc = dfa_states(mini, perm[ids])
+        bad = out.accepted != want_acc
+        if out.states is not None:
+            bad |= out.states != want_states
+        mism = int(bad.sum())
+        rows.append(DeviceCheckRow(
+            e.name, out.backend, T, B, mism, B * T / secs if secs > 0 else math.inf,
+            kernel="+".join(out.kernels), seconds=secs, note=note,
+            status="ok" if mism == 0 else "FAIL"))
+    return rows
+
+
+def format_device_rows(rows: Sequence[DeviceCheckRow]) -> str:
+    """The rows of :func:`device_check` as a text table.
+
+    Examples
+    --------
+    >>> print(format_device_rows([DeviceCheckRow("parity", "reference", 2000, 2, 0, 1.5e4,
+    ...                                          kernel="reference")]))
+    language  backend    kernel     length  batch  mismatches  symbols/s  status  note
+    --------  ---------  ---------  ------  -----  ----------  ---------  ------  ----
+    parity    reference  reference  2000    2      0           1.50e+04   ok
+    """
+    header = ["language", "backend", "kernel", "length", "batch", "mismatches", "symbols/s",
+              "status", "note"]
+    body = [[r.name, r.backend, r.kernel or "-", str(r.length), str(r.batch),
+             "-" if r.mismatches is None else str(r.mismatches),
+             "-" if r.symbols_per_s is None else f"{r.symbols_per_s:.2e}", r.status, r.note]
+            for r in rows]
+    widths = [max([len(h)] + [len(b[i]) for b in body]) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
+             "  ".join("-" * w for w in widths).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)).rstrip() for b in body]
+    return "\n".join(lines)

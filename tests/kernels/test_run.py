@@ -1,0 +1,338 @@
+"""Tests of :mod:`statetrack.kernels.run`: running constructed LRNNs through the kernels and
+the ``statetrack check --device`` rows.
+
+Every result is compared with the DFA's own run (``dfa_states``, itself checked against
+``DFA.run``) or with the exact model (``LRNN.evaluate``), on random words from seeded numpy
+Generators. The Triton paths run through the interpreter on tiny shapes; the long runs are
+``gpu`` tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import statetrack.kernels.run as run_module
+from statetrack.automata import DFA
+from statetrack.automata.families import catalogue, get
+from statetrack.constructions import compile
+from statetrack.constructions.lrnn import LRNN, DeltaStep, Layer, Readout
+from statetrack.kernels._triton import INTERPRET
+from statetrack.kernels.errors import (
+    KernelDeviceError,
+    KernelDtypeError,
+    KernelInputError,
+    KernelShapeError,
+    KernelUnavailableError,
+    RaggedWordsError,
+    SymbolRangeError,
+    UnknownSymbolError,
+)
+from statetrack.kernels.run import (
+    INTERPRETER_MAX_TOKENS,
+    DeviceCheckRow,
+    choose_kernel,
+    device_check,
+    dfa_states,
+    encode_words,
+    format_device_rows,
+    run,
+)
+
+GROUPS = ["parity", "cyclic(5)", "symmetric(4)", "quaternion"]
+HAS_CUDA = torch.cuda.is_available()
+needs_interpreter = pytest.mark.skipif(not INTERPRET, reason="needs TRITON_INTERPRET=1 (CPU)")
+
+
+def _model(spec: str):
+    dfa = get(spec)
+    lrnn = compile(dfa)
+    mini = dfa.minimize()
+    perm = np.array([mini.alphabet.index(s) for s in lrnn.alphabet], dtype=np.int64)
+    return lrnn, mini, perm
+
+
+def _two_layer() -> LRNN:
+    """Layer 0: parity of 'b'; layer 1: count mod 3 the 'a's read while that parity is odd."""
+    swap = DeltaStep(key=[1, -1], beta=1)
+    l0 = Layer(tokens=("a", "b"), steps=((), (swap,)), initial_state=[[1], [0]],
+               readout=Readout(query=[0, 1], codes=[[0], [1]]))
+    cycle = (DeltaStep([0, 1, -1], 1), DeltaStep([1, -1, 0], 1))
+    l1 = Layer(tokens=("id", "inc"), steps=((), cycle), initial_state=[[1], [0], [0]],
+               readout=Readout(query=[0, 1, 2], codes=[[0], [1], [2]]),
+               token_map=[[0, 1], [0, 0]])
+    return LRNN(alphabet=("a", "b"), layers=(l0, l1), accepting=(True, False, False),
+                state_map=(0, 1, 2))
+
+
+# ----------------------------------------------------------------------------- the oracle
+def test_dfa_states_equals_dfa_run():
+    rng = np.random.default_rng(0)
+    partial = DFA([[1, -1], [0, 1]], accepting=[1], alphabet="ab")   # 'b' from 0 falls off
+    for dfa in (get("symmetric(3)"), partial):
+        ids = rng.integers(0, dfa.n_symbols, size=(6, 15))
+        st, acc = dfa_states(dfa, ids)
+        ref = dfa.run(ids)
+        np.testing.assert_array_equal(st, ref.states)
+        np.testing.assert_array_equal(acc[:, -1], ref.accepted)
+        want_acc = np.where(ref.states >= 0,
+                            np.asarray(dfa.accepting)[np.maximum(ref.states, 0)], False)
+        np.testing.assert_array_equal(acc, want_acc)
+
+
+# ----------------------------------------------------------------------------- reference path
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+@pytest.mark.parametrize("spec", GROUPS)
+def test_reference_backend_matches_dfa(spec, dtype):
+    lrnn, mini, perm = _model(spec)
+    rng = np.random.default_rng(100 + len(spec))
+    ids = rng.integers(0, lrnn.n_symbols, size=(3, 300))
+    out = run(lrnn, ids, device="cpu", dtype=dtype)
+    assert out.backend == "reference" and out.kernels == ("reference",)
+    assert out.dtype == str(dtype).replace("torch.", "") and out.device == "cpu"
+    want_states, want_acc = dfa_states(mini, perm[ids])
+    np.testing.assert_array_equal(out.states, want_states)
+    np.testing.assert_array_equal(out.accepted, want_acc)
+    assert out.accepted.dtype == bool and out.accepted.shape == (3, 301)
+    # the exact model agrees on one word
+    tr = lrnn.evaluate(ids[0, :40])
+    assert out.accepted[0, :41].tolist() == list(tr.accepted)
+    assert out.states[0, :41].tolist() == list(tr.dfa_states)
+
+
+def test_long_reference_run_in_segments(monkeypatch):
+    lrnn, mini, perm = _model("cyclic(5)")
+    # a tiny budget forces many segments, each starting from the last final state
+    monkeypatch.setitem(run_module.SEGMENT_BYTES, "cpu", 4096)
+    ids = np.random.default_rng(4).integers(0, 2, size=(2, 500))
+    seg = run_module._segment_tokens(2, 500, lrnn.n_h, lrnn.width, 1, 5, 2, 4096)
+    assert seg < 50
+    out = run(lrnn, ids, device="cpu", kernel="reference")
+    np.testing.assert_array_equal(out.states, dfa_states(mini, perm[ids])[0])
+
+
+# ----------------------------------------------------------------------------- interpreter
+@needs_interpreter
+@pytest.mark.parametrize("spec", GROUPS)
+def test_interpreter_backends_match_dfa(spec):
+    lrnn, mini, perm = _model(spec)
+    rng = np.random.default_rng(200 + len(spec))
+    ids = rng.integers(0, lrnn.n_symbols, size=(2, 6))
+    want_states, want_acc = dfa_states(mini, perm[ids])
+    for kernel, expect in (("auto", "tabled"), ("recurrent", "recurrent")):
+        out = run(lrnn, ids, device="cpu", kernel=kernel)
+        assert out.backend == "triton-interpreter" and out.kernels == (expect,)
+        np.testing.assert_array_equal(out.states, want_states)
+        np.testing.assert_array_equal(out.accepted, want_acc)
+
+
+def test_auto_picks_reference_above_the_interpreter_size():
+    lrnn, _, _ = _model("parity")
+    T = INTERPRETER_MAX_TOKENS // 2 + 1
+    out = run(lrnn, np.zeros((2, T), dtype=np.int64), device="cpu")
+    assert out.backend == "reference"
+    assert choose_kernel(2, 1, 2 * T, torch.device("cpu")) == ("reference", "reference")
+
+
+@needs_interpreter
+def test_two_layer_model_matches_exact_model():
+    lrnn = _two_layer()
+    rng = np.random.default_rng(9)
+    words = ["".join(rng.choice(["a", "b"], size=10)) for _ in range(3)]
+    for kernel in ("reference", "auto"):
+        out = run(lrnn, words, device="cpu", kernel=kernel)
+        assert len(out.kernels) == 2
+        for b, w in enumerate(words):
+            tr = lrnn.evaluate(w)
+            assert out.accepted[b].tolist() == list(tr.accepted)
+            assert out.states[b].tolist() == list(tr.dfa_states)
+            for layer in range(2):
+                assert out.classes[layer][b].tolist() == list(tr.outputs[layer])
+    assert out.backend == "triton-interpreter"
+
+
+# ----------------------------------------------------------------------------- words
+def test_word_forms_agree():
+    lrnn, mini, perm = _model("symmetric(3)")
+    rng = np.random.default_rng(12)
+    ids = rng.integers(0, lrnn.n_symbols, size=(3, 20))
+    assert lrnn.alphabet[0] == "t01"                    # multi-character symbols
+    strings = [" ".join(lrnn.alphabet[i] for i in row) for row in ids]
+    seqs = [[lrnn.alphabet[i] for i in row] for row in ids]
+    ref = run(lrnn, ids, device="cpu", kernel="reference")
+    for words in (strings, seqs, [list(r) for r in ids], torch.as_tensor(ids, dtype=torch.int32)):
+        out = run(lrnn, words, device="cpu", kernel="reference")
+        np.testing.assert_array_equal(out.states, ref.states)
+        np.testing.assert_array_equal(out.accepted, ref.accepted)
+    assert [mini.accepts(w) for w in seqs] == ref.accepted[:, -1].tolist()
+
+
+def test_multi_character_symbols_split_on_whitespace():
+    lrnn = compile(DFA([[1, 0], [0, 1]], accepting=[1], alphabet=["push", "nop"]))
+    out = run(lrnn, ["push nop push push", "nop nop nop nop"], device="cpu", kernel="reference")
+    assert out.accepted[:, -1].tolist() == [True, False]
+
+
+def test_empty_batches():
+    lrnn, _, _ = _model("parity")
+    out = run(lrnn, [], device="cpu")
+    assert out.accepted.shape == (0, 1)
+    out = run(lrnn, ["", ""], device="cpu")
+    assert out.accepted.tolist() == [[False], [False]] and out.states.tolist() == [[0], [0]]
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_bad_words():
+    lrnn, _, _ = _model("parity")
+    with pytest.raises(UnknownSymbolError, match=r"words\[1\]: symbol '2' at position 1"):
+        run(lrnn, ["01", "02"], device="cpu")
+    with pytest.raises(UnknownSymbolError, match="'x' at position 0"):
+        run(lrnn, [["x", "0"]], device="cpu")
+    with pytest.raises(RaggedWordsError, match=r"words\[2\] has 3"):
+        run(lrnn, ["01", "10", "011"], device="cpu")
+    with pytest.raises(RaggedWordsError):
+        run(lrnn, [[0, 1], [1]], device="cpu")
+    with pytest.raises(SymbolRangeError, match=r"got 2 at index \(1, 0\)"):
+        run(lrnn, np.array([[0, 1], [2, 0]]), device="cpu")
+    with pytest.raises(SymbolRangeError, match=r"got -1 at index \(0, 1\)"):
+        run(lrnn, torch.tensor([[0, -1]]), device="cpu")
+    with pytest.raises(SymbolRangeError, match="id 5 at position 0"):
+        run(lrnn, [[5, 0]], device="cpu")
+    with pytest.raises(KernelDtypeError, match="ragged"):
+        run(lrnn, np.array([np.array([0, 1]), np.array([1])], dtype=object), device="cpu")
+    with pytest.raises(KernelDtypeError, match="integers"):
+        run(lrnn, np.zeros((2, 3)), device="cpu")
+    with pytest.raises(KernelDtypeError, match="integer tensor"):
+        run(lrnn, torch.zeros(2, 3), device="cpu")
+    with pytest.raises(KernelShapeError, match=r"\[B, T\]"):
+        run(lrnn, np.zeros(3, dtype=np.int64), device="cpu")
+    with pytest.raises(KernelInputError, match="single string"):
+        run(lrnn, "0101", device="cpu")
+    with pytest.raises(KernelInputError, match="lrnn"):
+        run(get("parity"), ["01"], device="cpu")
+
+
+def test_bad_dtype_device_kernel():
+    lrnn, _, _ = _model("parity")
+    for dt in (torch.int32, "float8", np.float32, torch.complex64):
+        with pytest.raises(KernelDtypeError, match="dtype"):
+            run(lrnn, ["01"], device="cpu", dtype=dt)
+    for dev in ("tpu", "meta", 3):
+        with pytest.raises(KernelDeviceError, match="device"):
+            run(lrnn, ["01"], device=dev)
+    if not HAS_CUDA:
+        with pytest.raises(KernelUnavailableError, match="no CUDA device"):
+            run(lrnn, ["01"], device="cuda")
+    with pytest.raises(KernelInputError, match="kernel"):
+        run(lrnn, ["01"], device="cpu", kernel="fast")
+    big = compile(get("symmetric(5)"))
+    with pytest.raises(KernelShapeError, match="K=120"):
+        run(big, np.zeros((1, 2), dtype=np.int64), device="cpu", kernel="tabled")
+
+
+def test_encode_words_direct():
+    assert encode_words(("x", "y"), ["xyyx"]).tolist() == [[0, 1, 1, 0]]
+    assert encode_words(("x", "y"), np.array([[1, 0]], dtype=np.int8)).dtype == np.int64
+    assert encode_words(("x", "y"), np.array(["xy", "yy"])).tolist() == [[0, 1], [1, 1]]
+    with pytest.raises(KernelInputError, match="sequence"):
+        encode_words(("x", "y"), [3.5])
+
+
+# ----------------------------------------------------------------------------- device check
+def _entries(*names):
+    wanted = set(names)
+    return [e for e in catalogue() if e.name in wanted]
+
+
+def test_device_check_cpu_rows():
+    entries = _entries("parity", "symmetric(3)", "cyclic(5)", "at_least(3)")
+    rows = device_check(entries, "cpu", length=60, batch=3, kernel="reference",
+                        rng=np.random.default_rng(1))
+    assert [r.name for r in rows] == [e.name for e in entries]
+    for r in rows:
+        if r.name == "at_least(3)":
+            assert r.status == "skipped" and r.mismatches is None and "not a group" in r.note
+            assert r.ok
+        else:
+            assert r.status == "ok" and r.mismatches == 0 and r.ok
+            assert (r.length, r.batch, r.backend, r.kernel) == (60, 3, "reference", "reference")
+            assert r.symbols_per_s > 0 and r.seconds > 0
+    text = format_device_rows(rows)
+    assert "symmetric(3)" in text and "skipped" in text and "mismatches" in text
+
+
+def test_device_check_caps_cpu_length_and_defaults():
+    rows = device_check(_entries("symmetric(4)"), "cpu", batch=1, kernel="reference",
+                        rng=np.random.default_rng(2), cpu_substep_budget=240)
+    (r,) = rows
+    assert r.length == 20 and "capped from 2000 to 20" in r.note and r.mismatches == 0
+
+
+def test_device_check_reports_mismatches(monkeypatch):
+    real_run = run_module.run
+
+    def broken(*args, **kwargs):
+        out = real_run(*args, **kwargs)
+        acc = out.accepted.copy()
+        acc[0, 3] = ~acc[0, 3]
+        states = out.states.copy()
+        states[1, 5] = states[1, 5] + 1
+        return run_module.RunOutput(acc, states, out.classes, out.backend, out.kernels,
+                                    out.device, out.dtype)
+
+    monkeypatch.setattr(run_module, "run", broken)
+    (r,) = device_check(_entries("parity"), "cpu", length=10, batch=2, kernel="reference",
+                        rng=np.random.default_rng(3))
+    assert r.status == "FAIL" and r.mismatches == 2 and not r.ok
+
+
+def test_device_check_reports_errors(monkeypatch):
+    def failing(*args, **kwargs):
+        raise KernelUnavailableError("no kernel here")
+
+    monkeypatch.setattr(run_module, "run", failing)
+    (r,) = device_check(_entries("parity"), "cpu", length=10, batch=2,
+                        rng=np.random.default_rng(3))
+    assert r.status == "error" and "no kernel here" in r.note and not r.ok
+
+
+def test_device_check_bad_arguments():
+    with pytest.raises(KernelInputError, match="rng"):
+        device_check(_entries("parity"), "cpu", rng=0)
+    with pytest.raises(KernelInputError, match="length"):
+        device_check(_entries("parity"), "cpu", length=0, rng=np.random.default_rng(0))
+    with pytest.raises(KernelDeviceError):
+        device_check(_entries("parity"), "tpu", rng=np.random.default_rng(0))
+
+
+def test_row_status_property():
+    assert DeviceCheckRow("x", "-", 0, 0, None, None, status="skipped").ok
+    assert not DeviceCheckRow("x", "reference", 5, 1, 1, 1.0, status="FAIL").ok
+
+
+# ----------------------------------------------------------------------------- GPU
+@pytest.mark.gpu
+@pytest.mark.parametrize("kernel", ["tabled", "recurrent"])
+@pytest.mark.parametrize("spec", ["parity", "symmetric(5)"])
+def test_gpu_long_words_exact(spec, kernel):
+    lrnn, mini, perm = _model(spec)
+    if kernel == "tabled" and lrnn.width > 64:
+        pytest.skip("the tabled path supports K <= 64")
+    T = 10 ** 6 if spec == "parity" else 10 ** 5
+    ids = np.random.default_rng(0).integers(0, lrnn.n_symbols, size=(2, T))
+    out = run(lrnn, ids, device="cuda", dtype=torch.bfloat16, kernel=kernel)
+    assert out.backend == "triton" and out.kernels == (kernel,)
+    want_states, want_acc = dfa_states(mini, perm[ids])
+    assert int((out.states != want_states).sum()) == 0
+    assert int((out.accepted != want_acc).sum()) == 0
+
+
+@pytest.mark.gpu
+def test_gpu_device_check_small():
+    rows = device_check(_entries("parity", "cyclic(5)", "quaternion", "symmetric(6)"), "cuda",
+                        length=10 ** 5, batch=2, rng=np.random.default_rng(0))
+    by = {r.name: r for r in rows}
+    for name in ("parity", "cyclic(5)", "quaternion"):
+        assert by[name].status == "ok" and by[name].backend == "triton", by[name]
+    assert by["symmetric(6)"].status == "skipped" and "K=720" in by["symmetric(6)"].note
