@@ -1,0 +1,388 @@
+r"""Export a constructed LRNN for flash-linear-attention's own DeltaNet/DeltaProduct layers.
+
+fla's layers L2-normalize the keys and compute ``beta = 2 sigmoid(b)`` from a logit ``b``
+(``allow_neg_eigval=True``). A construction's sub-step ``(k, beta, v)`` is the same matrix as
+the normalized step ``(u, beta', v') = (k / ||k||, beta ||k||^2, v / ||k||)``
+(:meth:`statetrack.constructions.lrnn.DeltaStep.normalized`), and a reflection — every
+transposition ``e_i - e_j`` of the permutation form — has ``beta' = 2``: the logit would have
+to be ``+inf``. So the export is necessarily inexact; this module picks a finite logit ``L``
+and states the sequence length up to which the exported model still reads out the right
+state.
+
+The perturbation
+----------------
+With ``beta' = 2 sigmoid(L) = 2 - eps``, ``eps = 2 sigmoid(-L) = 2 / (1 + e^L)``, a reflection
+``G = I - 2 u u^T`` becomes ``G' = I - (2 - eps) u u^T = G + eps u u^T``. Steps with
+``beta'`` in (0, 2) get the logit ``log(beta' / (2 - beta'))`` (exact up to rounding), steps
+with a zero key are identities whatever their logit. Let ``R_t`` be the number of
+reflections among the first ``t`` tokens' sub-steps (at most ``r t``, ``r`` = the most
+reflections of one token), ``S_t`` the exact state and ``S'_t`` the exported model's.
+Values are zero (``B(x) = 0``; the exporter refuses others), so ``S_t = A_t S_{t-1}`` and
+
+.. math::
+
+    S'_t - S_t = A'_t (S'_{t-1} - S_{t-1}) + (A'_t - A_t) S_{t-1}, \qquad
+    A'_t - A_t = \sum_j G'_m \cdots G'_{j+1} (G'_j - G_j) G_{j-1} \cdots G_1 .
+
+*Stochastic bound* (the permutation form: every reflection key is ``(e_i - e_j)/sqrt 2``, the
+initial state a one-hot column ``e_{q_0}``, ``V = 1``). Then ``G'`` is the identity except the
+block ``[[eps/2, 1 - eps/2], [1 - eps/2, eps/2]]`` on ``{i, j}``: doubly stochastic, so every
+``A'`` is, and ``||A'||_1 = 1``; ``||G' - G||_1 = eps ||u u^T||_1 = eps``. By induction
+``||S'_t - S_t||_1 <= eps R_t``, and ``S'_t`` is a probability vector, so the mass on the true
+state ``s`` satisfies ``1 - S'_t[s] = ||S'_t - e_s||_1 / 2 <= eps R_t / 2``. The readout
+``o = S^T q`` moves by ``|o' - o| = |sum_i (q_i - q_s) S'_t[i]| <= span(q) eps R_t / 2``
+(``span = max q - min q``), and the nearest of the codes (``q_i``, at least ``d_min`` apart)
+is right while this is below ``d_min / 2``:
+
+.. math:: \text{correct while}\quad \varepsilon R_t < d_{\min} / \mathrm{span}(q) .
+
+For the group construction (``q = (0, 1, ..., n-1)``, ``d_min = 1``) the margin is
+``1 / (n - 1)``: ``eps R_t < 1`` for parity, ``< 1/5`` for S_3 (6 states). Reading the state
+by its argmax instead would need only ``eps R_t < 1`` (the true entry stays above 1/2).
+
+*Spectral bound* (any other one-layer construction with zero values): ``||G'||_2 <= 1``
+(eigenvalues 1 and ``-1 + eps``) and ``||G' - G||_2 = eps``, so
+``||S'_t - S_t||_F <= eps R_t ||S_0||_F`` (exact states have ``||S_t||_F <= ||S_0||_F``), and
+the readout is right while ``eps R_t ||S_0||_F ||q||_2 < d_min / 2``.
+
+Both bounds treat the exported weights as exact real numbers: they ignore floating-point
+rounding (float64: relative ``1e-16`` a step, far below any ``eps`` used here; in bfloat16
+or float32 the rounding itself dominates — e.g. ``2 sigmoid(L)`` rounds to exactly 2 in
+float32 for ``L >= 17.4``, while the normalized key ``(1, -1)/sqrt 2`` is not exact). The
+stated :attr:`Horizon.max_length` is for the worst word (``r`` reflections every token);
+words with fewer reflections stay correct longer (``R_t`` is what counts).
+
+How tight? For parity the bound is loose: the 2-state chain keeps mass
+``1/2 + (1 - eps)^R / 2 > 1/2`` on the true state in exact arithmetic, so it never reads out
+wrongly; in float64 it fails only once ``(1 - eps)^R / 2`` drops below float64 resolution
+around 1/2, near ``R = 37 / eps`` (37 times the bound). For larger groups the readout mean
+drifts towards the middle code and failures come within a small factor of the bound (the
+tests measure both).
+
+Layout
+------
+:func:`export_fla` returns fla's tensors for a batch of words (``H = 1``): ``q``
+``[B, T, 1, K]``, ``k`` ``[B, T*n_h, 1, K]`` (unit or zero keys), ``v``
+``[B, T*n_h, 1, V]``, ``beta_logit`` ``[B, T*n_h, 1]`` (``beta = 2 sigmoid(beta_logit)``),
+``initial_state`` ``[B, 1, K, V]``, plus ``scale = 1.0``, ``num_householder``, ``codes``
+``[C, V]`` and the :class:`Horizon`. :func:`fla_tables` gives the same per symbol (for
+one-hot projections ``k_proj``, ``b_proj``, ... of an fla layer). The query is the
+construction's (``(0, 1, ..., n-1)`` for groups) with ``scale = 1``: a consumer that also
+L2-normalizes ``q`` (fla's ``use_qk_l2norm_in_kernel=True``) or keeps fla's default scale
+``K ** -0.5`` must scale the codes by the same factor before decoding (the margin, relative
+to the code spacing, is unchanged).
+
+Examples
+--------
+>>> from statetrack.constructions.lrnn import _parity_example
+>>> h = horizon(_parity_example(), logit=10.0)
+>>> h.bound, h.reflections_per_token, h.margin, h.max_length
+('stochastic', 1, 1.0, 11013)
+>>> h.eps < 1e-4
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from statetrack.kernels.errors import KernelInputError, UnsupportedConstructionError
+
+__all__ = ["Horizon", "horizon", "logit_for_length", "fla_tables", "export_fla",
+           "run_exported", "decode_exported"]
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """How long an fla export stays correct (see the module docstring).
+
+    Attributes
+    ----------
+    logit : float
+        ``L``, the logit of every reflection (``beta = 2 sigmoid(L)``).
+    eps : float
+        ``2 - 2 sigmoid(L) = 2 / (1 + e^L)``.
+    reflections_per_token : int
+        ``r``, the most reflections (``beta' = 2``) in one token.
+    bound : str
+        ``"stochastic"`` (permutation form) or ``"spectral"``.
+    margin : float
+        The readout is right while ``eps * R < margin`` (``R`` = reflections so far).
+    max_reflections : int
+        The largest ``R`` with ``eps * R < margin``.
+    max_length : int
+        ``max_reflections // r``: every word of at most this many tokens reads out right
+        (``sys.maxsize`` when no token reflects, or ``eps`` is 0 in float64).
+    """
+
+    logit: float
+    eps: float
+    reflections_per_token: int
+    bound: str
+    margin: float
+    max_reflections: int
+    max_length: int
+
+
+def _eps(logit: float) -> float:
+    """``2 sigmoid(-L)`` without cancellation."""
+    return 2.0 / (1.0 + math.exp(logit)) if logit < 700 else 0.0
+
+
+def _normalized(lrnn: Any) -> dict[str, np.ndarray]:
+    """Unit keys, strengths ``beta ||k||^2``, values ``v / ||k||`` (float64 per symbol) of a
+    one-layer construction with zero values; raises for anything else."""
+    from statetrack.constructions.lrnn import LRNN
+
+    if not isinstance(lrnn, LRNN):
+        raise KernelInputError(f"lrnn: expected a constructed LRNN, got {type(lrnn).__name__}")
+    if lrnn.depth != 1:
+        raise UnsupportedConstructionError(
+            f"lrnn: the fla exporter handles one-layer constructions; this one has "
+            f"{lrnn.depth} layers (fla's layers have no decoder between layers)")
+    layer = lrnn.layers[0]
+    tb = layer.float_tables()
+    if np.any(tb["values"] != 0):
+        raise UnsupportedConstructionError(
+            "lrnn: the fla exporter needs zero values (B(x) = 0, as in the group "
+            "constructions); this construction writes values, and its horizon is not bounded "
+            "here")
+    keys, betas = tb["keys"], tb["betas"]                        # [S, n_h, K], [S, n_h]
+    norm2 = (keys ** 2).sum(-1)                                  # [S, n_h]
+    live = (norm2 > 0) & (betas > 0)
+    unit = np.where(live[..., None], keys / np.sqrt(np.where(live, norm2, 1.0))[..., None], 0.0)
+    strength = np.where(live, betas * norm2, 0.0)
+    exact_strength = np.zeros_like(strength, dtype=bool)         # strength == 2 exactly
+    for s, row in enumerate(layer.steps):
+        for j, step in enumerate(row):
+            exact_strength[s, j] = (not step.is_identity) and step.strength == 2
+    transposition = True
+    for s, row in enumerate(layer.steps):
+        for j, step in enumerate(row):
+            if step.is_identity:
+                continue
+            sup = step.support
+            if not (exact_strength[s, j] and len(sup) == 2
+                    and step.key[sup[0]] == -step.key[sup[1]]):
+                transposition = False
+    h0, q, codes = tb["initial_state"], tb["query"], tb["codes"]
+    one_hot = h0.shape[1] == 1 and np.sort(h0[:, 0]).tolist() == [0.0] * (h0.shape[0] - 1) + [1.0]
+    return {"unit": unit, "strength": strength, "reflection": exact_strength,
+            "stochastic": bool(transposition and one_hot), "initial_state": h0, "query": q,
+            "codes": codes, "n_h": layer.n_h}
+
+
+def horizon(lrnn: Any, logit: float) -> Horizon:
+    """The guaranteed horizon of :func:`export_fla` with reflection logit ``logit``.
+
+    Raises
+    ------
+    UnsupportedConstructionError
+        More than one layer, or non-zero values.
+    KernelInputError
+        ``logit`` is not a finite positive number.
+
+    Examples
+    --------
+    >>> from statetrack.automata.families import get
+    >>> from statetrack.constructions import compile
+    >>> h = horizon(compile(get("symmetric(3)")), logit=12.0)
+    >>> h.reflections_per_token, h.margin, h.max_length
+    (3, 0.2, 5425)
+    """
+    if isinstance(logit, bool) or not isinstance(logit, (int, float)) \
+            or not math.isfinite(logit) or logit <= 0:
+        raise KernelInputError(f"logit: expected a finite positive number, got {logit!r}")
+    t = _normalized(lrnn)
+    r = int(t["reflection"].sum(-1).max()) if t["reflection"].size else 0
+    q, codes = t["query"], t["codes"]
+    diffs = codes[:, None, :] - codes[None, :, :]
+    dist = np.sqrt((diffs ** 2).sum(-1))
+    d_min = float(dist[~np.eye(len(codes), dtype=bool)].min()) if len(codes) > 1 else math.inf
+    if t["stochastic"]:
+        span = float(q.max() - q.min())
+        margin, kind = (d_min / span if span > 0 else math.inf), "stochastic"
+    else:
+        s0 = float(np.sqrt((t["initial_state"] ** 2).sum()))
+        qn = float(np.sqrt((q ** 2).sum()))
+        margin, kind = (d_min / (2 * s0 * qn) if s0 * qn > 0 else math.inf), "spectral"
+    eps = _eps(float(logit))
+    if eps == 0 or r == 0 or math.isinf(margin):
+        max_r = max_len = np.iinfo(np.int64).max
+    else:
+        max_r = math.ceil(margin / eps) - 1          # largest R with eps * R < margin
+        while eps * (max_r + 1) < margin:
+            max_r += 1
+        while max_r > 0 and not eps * max_r < margin:
+            max_r -= 1
+        max_len = max_r // r
+    return Horizon(logit=float(logit), eps=eps, reflections_per_token=r, bound=kind,
+                   margin=margin, max_reflections=int(max_r), max_length=int(max_len))
+
+
+def logit_for_length(lrnn: Any, length: int) -> float:
+    """The smallest logit on the grid ``0.001 Z`` whose :func:`horizon` covers words of
+    ``length`` tokens.
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> L = logit_for_length(_parity_example(), 1000)
+    >>> horizon(_parity_example(), L).max_length >= 1000, round(L, 3)
+    (True, 7.601)
+    """
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        raise KernelInputError(f"length: expected an int >= 1, got {length!r}")
+    t = _normalized(lrnn)
+    r = int(t["reflection"].sum(-1).max()) if t["reflection"].size else 0
+    if r == 0:
+        return 1.0
+    margin = horizon(lrnn, 1.0).margin
+    if math.isinf(margin):
+        return 1.0
+    # need eps * r * length < margin, eps = 2 / (1 + e^L):  L > log(2 r length / margin - 1)
+    L = max(1e-3, math.ceil(math.log(max(2.0 * r * length / margin - 1.0, 1.0)) * 1000) / 1000)
+    while horizon(lrnn, L).max_length < length:
+        L = round(L + 1e-3, 3)
+    while L > 1e-3 and horizon(lrnn, round(L - 1e-3, 3)).max_length >= length:
+        L = round(L - 1e-3, 3)
+    return L
+
+
+def fla_tables(lrnn: Any, *, logit: float) -> dict[str, Any]:
+    """Per-symbol fla weights: unit keys, logits, values, query, initial state, codes.
+
+    Returns
+    -------
+    dict
+        ``key_table`` ``[S, n_h, K]`` (unit or zero rows), ``logit_table`` ``[S, n_h]``
+        (``+logit`` for reflections, ``log(beta' / (2 - beta'))`` for other steps, 0 for zero
+        keys), ``value_table`` ``[S, n_h, V]``, ``query`` ``[K]``, ``initial_state``
+        ``[K, V]``, ``codes`` ``[C, V]`` (float64 torch tensors), ``num_householder``,
+        ``horizon``.
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> t = fla_tables(_parity_example(), logit=8.0)
+    >>> t["logit_table"].tolist(), [round(x, 4) for x in t["key_table"][1, 0].tolist()]
+    ([[0.0], [8.0]], [0.7071, -0.7071])
+    """
+    h = horizon(lrnn, logit)
+    t = _normalized(lrnn)
+    s = t["strength"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mid = np.log(s / (2.0 - s))
+    lg = np.where(t["reflection"], float(logit), np.where((s > 0) & (s < 2), mid, 0.0))
+    S, n_h, K = t["unit"].shape
+    V = t["initial_state"].shape[1]
+    f = torch.float64
+    return {"key_table": torch.as_tensor(t["unit"], dtype=f),
+            "logit_table": torch.as_tensor(lg, dtype=f),
+            "value_table": torch.zeros(S, n_h, V, dtype=f),
+            "query": torch.as_tensor(t["query"], dtype=f),
+            "initial_state": torch.as_tensor(t["initial_state"], dtype=f),
+            "codes": torch.as_tensor(t["codes"], dtype=f),
+            "num_householder": n_h, "horizon": h}
+
+
+def export_fla(lrnn: Any, words: Any, *, logit: float | None = None,
+               length: int | None = None, dtype: torch.dtype = torch.float32
+               ) -> dict[str, Any]:
+    """fla-layout tensors (normalized keys, beta logits) of a construction for some words.
+
+    Parameters
+    ----------
+    lrnn : LRNN
+        A one-layer construction with zero values (the group constructions).
+    words : list of equal-length words or ``[B, T]`` ids
+        As in :func:`statetrack.kernels.run.encode_words`.
+    logit : float, optional
+        The reflection logit ``L``.
+    length : int, optional
+        Instead of ``logit``: the word length to guarantee (``logit_for_length``); default
+        the words' own length.
+    dtype : torch.dtype
+        Of the returned tensors (the logits are rounded too; ``2 sigmoid`` is applied by the
+        consumer).
+
+    Returns
+    -------
+    dict
+        ``q``, ``k``, ``v``, ``beta_logit``, ``initial_state``, ``scale``,
+        ``num_householder``, ``codes``, ``horizon`` (module docstring).
+
+    Raises
+    ------
+    UnsupportedConstructionError
+        More than one layer, or non-zero values.
+    KernelInputError
+        Both or bad ``logit`` and ``length``; bad words.
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> t = export_fla(_parity_example(), ["1101"], logit=12.0)
+    >>> t["k"].shape, t["beta_logit"].shape, t["horizon"].max_length
+    (torch.Size([1, 4, 1, 2]), torch.Size([1, 4, 1]), 81377)
+    """
+    from statetrack.kernels.run import encode_words
+
+    if logit is not None and length is not None:
+        raise KernelInputError("logit, length: give at most one of them")
+    ids = torch.as_tensor(encode_words(lrnn.alphabet, words)).long().cpu()
+    B, T = ids.shape
+    if logit is None:
+        logit = logit_for_length(lrnn, length if length is not None else max(T, 1))
+    tb = fla_tables(lrnn, logit=logit)
+    n_h = tb["num_householder"]
+    K, V = tb["key_table"].shape[-1], tb["value_table"].shape[-1]
+    k = tb["key_table"][ids].reshape(B, T * n_h, 1, K)
+    v = tb["value_table"][ids].reshape(B, T * n_h, 1, V)
+    b = tb["logit_table"][ids].reshape(B, T * n_h, 1)
+    q = tb["query"].view(1, 1, 1, K).expand(B, T, 1, K)
+    h0 = tb["initial_state"].view(1, 1, K, V).expand(B, 1, K, V)
+    return {"q": q.to(dtype).contiguous(), "k": k.to(dtype), "v": v.to(dtype),
+            "beta_logit": b.to(dtype), "initial_state": h0.to(dtype).contiguous(),
+            "scale": 1.0, "num_householder": n_h, "codes": tb["codes"],
+            "horizon": tb["horizon"]}
+
+
+def run_exported(t: dict[str, Any], *, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Run exported tensors through :func:`~statetrack.kernels.reference.delta_product_ref`
+    with ``beta = 2 sigmoid(beta_logit)`` computed in ``dtype``; returns ``o`` ``[B, T, 1, V]``.
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> t = export_fla(_parity_example(), ["1101"], logit=12.0, dtype=torch.float64)
+    >>> [round(x, 3) for x in run_exported(t)[0, :, 0, 0].tolist()]
+    [1.0, 0.0, 0.0, 1.0]
+    """
+    from statetrack.kernels.reference import delta_product_ref
+
+    q, k, v = (t[n].to(dtype) for n in ("q", "k", "v"))
+    beta = 2 * torch.sigmoid(t["beta_logit"].to(dtype))
+    o, _ = delta_product_ref(q, k, v, beta, num_householder=t["num_householder"],
+                             scale=t["scale"], initial_state=t["initial_state"].to(dtype))
+    return o
+
+
+def decode_exported(t: dict[str, Any], o: torch.Tensor) -> torch.Tensor:
+    """Nearest-code classes ``[B, T]`` of outputs ``o`` ``[B, T, 1, V]`` of an export.
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> t = export_fla(_parity_example(), ["1101"], logit=12.0, dtype=torch.float64)
+    >>> decode_exported(t, run_exported(t)).tolist()
+    [[1, 0, 0, 1]]
+    """
+    from statetrack.kernels.layer import nearest_code
+
+    return nearest_code(o[:, :, 0, :], t["codes"])
