@@ -54,10 +54,13 @@ words with fewer reflections stay correct longer (``R_t`` is what counts).
 
 How tight? For parity the bound is loose: the 2-state chain keeps mass
 ``1/2 + (1 - eps)^R / 2 > 1/2`` on the true state in exact arithmetic, so it never reads out
-wrongly; in float64 it fails only once ``(1 - eps)^R / 2`` drops below float64 resolution
-around 1/2, near ``R = 37 / eps`` (37 times the bound). For larger groups the readout mean
-drifts towards the middle code and failures come within a small factor of the bound (the
-tests measure both).
+wrongly. Its margin does vanish: once ``(1 - eps)^R / 2`` is below float64 resolution
+(``R`` near ``37 / eps``) the float64 readout alternates between ``1/2 + 2^-53`` and exactly
+``1/2``, and only the tie-break (first code) keeps it right; a lower-precision readout
+carries no information there. For larger groups the readout mean drifts towards the middle
+code and the export fails within a small factor of the stated length: measured on random
+words in float64, S_3 fails at 6-8 times it, Q_8 at 7-11, Z_5 at 8-10 (the tests check S_3
+fails within 10 times).
 
 Layout
 ------

@@ -279,7 +279,8 @@ def nearest_code(o: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
 
     Examples
     --------
-    >>> nearest_code(torch.tensor([[0.2], [0.5], [1.9]]), torch.tensor([[0.0], [1.0], [2.0]])).tolist()
+    >>> codes = torch.tensor([[0.0], [1.0], [2.0]])
+    >>> nearest_code(torch.tensor([[0.2], [0.5], [1.9]]), codes).tolist()
     [0, 0, 2]
     """
     c = codes.to(device=o.device, dtype=torch.float64)

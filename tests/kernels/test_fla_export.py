@@ -89,7 +89,8 @@ def test_export_layout_and_tables():
     for b in range(2):
         for s in range(5):
             rows = slice(s * n_h, (s + 1) * n_h)
-            assert torch.equal(t["k"][b, rows, 0].double(), tb["key_table"][ids[b, s]].float().double())
+            assert torch.equal(t["k"][b, rows, 0].double(),
+                               tb["key_table"][ids[b, s]].float().double())
             assert torch.equal(t["beta_logit"][b, rows, 0].double(),
                                tb["logit_table"][ids[b, s]].float().double())
     # every S_3 letter is three disjoint transpositions: three reflections at logit 6
