@@ -55,12 +55,12 @@ words with fewer reflections stay correct longer (``R_t`` is what counts).
 How tight? For parity the bound is loose: the 2-state chain keeps mass
 ``1/2 + (1 - eps)^R / 2 > 1/2`` on the true state in exact arithmetic, so it never reads out
 wrongly. Its margin does vanish: once ``(1 - eps)^R / 2`` is below float64 resolution
-(``R`` near ``37 / eps``) the float64 readout alternates between ``1/2 + 2^-53`` and exactly
+(``R`` near ``37 / eps``) the float64 readout alternates between ``1/2 + 2^-52`` and exactly
 ``1/2``, and only the tie-break (first code) keeps it right; a lower-precision readout
 carries no information there. For larger groups the readout mean drifts towards the middle
 code and the export fails within a small factor of the stated length: measured on random
-words in float64, S_3 fails at 6-8 times it, Q_8 at 7-11, Z_5 at 8-10 (the tests check S_3
-fails within 10 times).
+words in float64 with logits 5 and 7, S_3 fails at 6-9 times it, Q_8 at 7-19, Z_5 at 8-13
+(the tests check that S_3 fails within 10 times).
 
 Layout
 ------
