@@ -578,8 +578,9 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
     device : "cuda", "cpu", "auto", ...
     length : int, optional
         Word length; default :data:`DEFAULT_LENGTH` (10^6 on CUDA, 2000 on the CPU). On the
-        CPU it is capped at ``max(16, cpu_substep_budget // n_h)`` tokens per language (the
-        reference runs each GH sub-step from Python; the row's note says so).
+        CPU it is capped at ``max(16, cpu_substep_budget // (n_h * ceil(K / 128)))`` tokens
+        per language (the reference runs each GH sub-step from Python, and wide states cost
+        more; the row's note says so).
     batch : int, optional
         Words per language; default :data:`DEFAULT_BATCH` (4 on CUDA, 2 on the CPU).
     rng : numpy.random.Generator
@@ -637,10 +638,11 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
             continue
         T, note = T0, ""
         if kind == "cpu":
-            cap = max(16, cpu_substep_budget // lrnn.n_h)
+            cost = lrnn.n_h * math.ceil(lrnn.width / 128)
+            cap = max(16, cpu_substep_budget // cost)
             if T > cap:
                 T, note = cap, (f"length capped from {T0} to {cap} on the CPU "
-                                f"(n_h={lrnn.n_h} sub-steps a token)")
+                                f"(n_h={lrnn.n_h} sub-steps a token, K={lrnn.width})")
         mini = e.dfa.minimize()
         perm = np.array([mini.alphabet.index(s) for s in lrnn.alphabet], dtype=np.int64)
         ids = rng.integers(0, lrnn.n_symbols, size=(B, T), dtype=np.int64)

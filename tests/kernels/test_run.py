@@ -267,6 +267,10 @@ def test_device_check_caps_cpu_length_and_defaults():
                         rng=np.random.default_rng(2), cpu_substep_budget=240)
     (r,) = rows
     assert r.length == 20 and "capped from 2000 to 20" in r.note and r.mismatches == 0
+    (r,) = device_check(_entries("symmetric(5)"), "cpu", length=100, batch=1,
+                        kernel="reference", rng=np.random.default_rng(2),
+                        cpu_substep_budget=60 * 2 * 20)        # K = 120 <= 128: 40 tokens
+    assert r.length == 40 and "K=120" in r.note and r.mismatches == 0
 
 
 def test_device_check_reports_mismatches(monkeypatch):
