@@ -9,11 +9,11 @@ Generators. The Triton paths run through the interpreter on tiny shapes; the lon
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
-
-import statetrack.kernels.run as run_module
 from statetrack.automata import DFA
 from statetrack.automata.families import catalogue, get
 from statetrack.constructions import compile
@@ -39,6 +39,9 @@ from statetrack.kernels.run import (
     format_device_rows,
     run,
 )
+
+# the module itself (the package may export the function ``run`` under the same name)
+run_module = importlib.import_module("statetrack.kernels.run")
 
 GROUPS = ["parity", "cyclic(5)", "symmetric(4)", "quaternion"]
 HAS_CUDA = torch.cuda.is_available()
