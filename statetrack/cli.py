@@ -150,12 +150,37 @@ def cmd_check(args: argparse.Namespace) -> int:
         for f in r.failures:
             print(f"FAIL {r.name}: {f}")
     print(f"\n{len(rows) - len(failed)}/{len(rows)} languages pass every check")
+    device_rows, device_failed = [], []
+    if args.device:
+        import numpy as np
+
+        from .kernels.errors import KernelError
+        from .kernels.runner import device_check, format_device_rows
+
+        try:
+            device_rows = device_check(entries, args.device, length=args.length,
+                                       batch=args.batch, kernel=args.kernel,
+                                       rng=np.random.default_rng(args.seed))
+        except KernelError as e:
+            print(f"statetrack check: --device {args.device}: {e}", file=sys.stderr)
+            return 2
+        print()
+        print(format_device_rows(device_rows))
+        device_failed = [r for r in device_rows if not r.ok]
+        for r in device_failed:
+            print(f"FAIL {r.name} (--device {args.device}): {r.status}, "
+                  f"mismatches={r.mismatches} {r.note}".rstrip())
+        ran = [r for r in device_rows if r.status != "skipped"]
+        print(f"\n{len(ran) - len(device_failed)}/{len(ran)} constructions run with zero "
+              f"mismatches on {args.device} ({len(device_rows) - len(ran)} skipped)")
     if args.json:
         payload = {"rows": [asdict(r) | {"ok": r.ok} for r in rows],
                    "passed": len(rows) - len(failed), "failed": len(failed)}
+        if args.device:
+            payload["device_rows"] = [asdict(r) | {"ok": r.ok} for r in device_rows]
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(payload, f, indent=2)
-    return 1 if failed else 0
+    return 1 if failed or device_failed else 0
 
 
 def _select(entries: list, wanted: Sequence[str]) -> list:
@@ -217,6 +242,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest transition monoid to enumerate (default 10^6)")
     c.add_argument("--no-theory", action="store_true", help="skip the theorem columns")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    c.add_argument("--device", choices=["cuda", "cpu", "auto"],
+                   help="also run every language with a construction through the kernels on "
+                        "this device and compare with the DFA (mismatches, symbols/s)")
+    c.add_argument("--length", type=_positive_int, default=None,
+                   help="word length for --device (default 10^6 on cuda, 2000 on cpu)")
+    c.add_argument("--batch", type=_positive_int, default=None,
+                   help="words per language for --device (default 4 on cuda, 2 on cpu)")
+    c.add_argument("--kernel", choices=["auto", "tabled", "recurrent", "reference"],
+                   default="auto", help="kernel for --device (default: auto)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the --device words")
     c.set_defaults(func=cmd_check)
 
     f = sub.add_parser("families", help="list the registry of named languages")

@@ -1,5 +1,6 @@
 """DeltaProduct kernels: PyTorch reference, Triton kernels (fused recurrent, chunked, per-symbol
-tables).
+tables), the layer module, and running constructed LRNNs (:func:`run`, defined in
+:mod:`statetrack.kernels.runner`).
 
 Importing this package chooses Triton's interpreter when no CUDA device is present (see
 :mod:`statetrack.kernels._triton`), so the same kernels run on CPU-only machines, slowly.
@@ -24,12 +25,34 @@ from .errors import (
     KernelInputError,
     KernelShapeError,
     KernelUnavailableError,
+    LayerConfigError,
     NonFiniteInputError,
+    RaggedWordsError,
+    StateDictError,
     SymbolRangeError,
+    UnknownSymbolError,
+    UnsupportedConstructionError,
+)
+from .fla_export import (
+    Horizon,
+    decode_exported,
+    export_fla,
+    fla_tables,
+    horizon,
+    logit_for_length,
+    run_exported,
+)
+from .layer import (
+    ConstructedLRNN,
+    ConstructedOutput,
+    DeltaProductConfig,
+    DeltaProductLayer,
+    ShortConvolution,
 )
 from .recurrent import fused_recurrent_delta_product
 from .reference import delta_product_ref
 from .tabled import TabledResult, choose_chunk, gather_tables, run_tabled
+from .runner import DeviceCheckRow, RunOutput, device_check, format_device_rows, run
 from .tolerances import TOLERANCES, assert_rel_close, rel_error
 
 __all__ = [
@@ -38,5 +61,11 @@ __all__ = [
     "TOLERANCES", "assert_rel_close", "rel_error",
     "BetaRangeError", "KernelDeviceError", "KernelDtypeError", "KernelError",
     "KernelInputError", "KernelShapeError", "KernelUnavailableError", "NonFiniteInputError",
-    "SymbolRangeError",
+    "SymbolRangeError", "LayerConfigError", "RaggedWordsError", "StateDictError",
+    "UnknownSymbolError", "UnsupportedConstructionError",
+    "Horizon", "decode_exported", "export_fla", "fla_tables", "horizon", "logit_for_length",
+    "run_exported",
+    "ConstructedLRNN", "ConstructedOutput", "DeltaProductConfig", "DeltaProductLayer",
+    "ShortConvolution",
+    "DeviceCheckRow", "RunOutput", "device_check", "format_device_rows", "run",
 ]

@@ -304,7 +304,7 @@ def export_fla(lrnn: Any, words: Any, *, logit: float | None = None,
     lrnn : LRNN
         A one-layer construction with zero values (the group constructions).
     words : list of equal-length words or ``[B, T]`` ids
-        As in :func:`statetrack.kernels.run.encode_words`.
+        As in :func:`statetrack.kernels.runner.encode_words`.
     logit : float, optional
         The reflection logit ``L``.
     length : int, optional
@@ -334,7 +334,7 @@ def export_fla(lrnn: Any, words: Any, *, logit: float | None = None,
     >>> t["k"].shape, t["beta_logit"].shape, t["horizon"].max_length
     (torch.Size([1, 4, 1, 2]), torch.Size([1, 4, 1]), 81377)
     """
-    from statetrack.kernels.run import encode_words
+    from statetrack.kernels.runner import encode_words
 
     if logit is not None and length is not None:
         raise KernelInputError("logit, length: give at most one of them")

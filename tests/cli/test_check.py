@@ -98,3 +98,15 @@ def test_check_rejects_nonpositive_monoid_limit(capsys):
         cli.main(["check", "--monoid-limit", "0"])
     assert e.value.code == 2
     assert "positive integer" in capsys.readouterr().err
+
+
+def test_check_device_cpu_runs_constructions_through_the_kernels(tmp_path, capsys):
+    out = tmp_path / "d.json"
+    code = cli.main(["check", "--only", "parity", "cyclic(3)", "ab_star", "--no-theory", "-q",
+                     "--device", "cpu", "--length", "300", "--json", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "2/2 constructions run with zero mismatches on cpu (1 skipped)" in text
+    rows = {r["name"]: r for r in json.loads(out.read_text())["device_rows"]}
+    assert rows["parity"]["mismatches"] == 0 and rows["parity"]["length"] == 300
+    assert rows["ab_star"]["status"] == "skipped"

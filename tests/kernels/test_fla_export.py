@@ -28,7 +28,7 @@ from statetrack.kernels.fla_export import (
     logit_for_length,
     run_exported,
 )
-from statetrack.kernels.run import dfa_states
+from statetrack.kernels.runner import dfa_states
 
 
 def _model(spec: str, form: str = "permutation"):

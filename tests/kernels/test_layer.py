@@ -29,7 +29,7 @@ from statetrack.kernels.layer import (
     beta_logits,
     nearest_code,
 )
-from statetrack.kernels.run import dfa_states
+from statetrack.kernels.runner import dfa_states
 from statetrack.kernels.tolerances import assert_rel_close
 
 GROUPS = ["parity", "cyclic(5)", "symmetric(4)", "quaternion"]

@@ -1,4 +1,4 @@
-"""Tests of :mod:`statetrack.kernels.run`: running constructed LRNNs through the kernels and
+"""Tests of :mod:`statetrack.kernels.runner`: running constructed LRNNs through the kernels and
 the ``statetrack check --device`` rows.
 
 Every result is compared with the DFA's own run (``dfa_states``, itself checked against
@@ -29,7 +29,7 @@ from statetrack.kernels.errors import (
     SymbolRangeError,
     UnknownSymbolError,
 )
-from statetrack.kernels.run import (
+from statetrack.kernels.runner import (
     INTERPRETER_MAX_TOKENS,
     DeviceCheckRow,
     choose_kernel,
@@ -41,7 +41,7 @@ from statetrack.kernels.run import (
 )
 
 # the module itself (the package may export the function ``run`` under the same name)
-run_module = importlib.import_module("statetrack.kernels.run")
+run_module = importlib.import_module("statetrack.kernels.runner")
 
 GROUPS = ["parity", "cyclic(5)", "symmetric(4)", "quaternion"]
 HAS_CUDA = torch.cuda.is_available()
