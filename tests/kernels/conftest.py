@@ -132,3 +132,50 @@ def make_inputs():
 def as_float64():
     """The function :func:`_as_float64` (float64 copies for the reference)."""
     return _as_float64
+
+
+KERNEL_INPUTS = ("q", "k", "v", "beta", "g", "initial_state")
+
+
+def _check_against_reference(o, s, x, gen, *, n_h: int, dtype: torch.dtype, final: bool,
+                             grads: bool) -> None:
+    """Compare a kernel's ``(o, final_state)`` on inputs ``x`` with the float64 reference:
+    outputs, final state and (if ``grads``) every input gradient under a random cotangent,
+    each bounded by the tolerance table. Gradient buffers are NaN-poisoned."""
+    from statetrack.kernels.reference import delta_product_ref
+    from statetrack.kernels.tolerances import assert_rel_close
+
+    ref = _as_float64(x, requires_grad=grads)
+    o_ref, s_ref = delta_product_ref(ref["q"], ref["k"], ref["v"], ref["beta"],
+                                     num_householder=n_h, g=ref["g"],
+                                     initial_state=ref["initial_state"],
+                                     output_final_state=final)
+    assert_rel_close(o, o_ref, dtype, name="o")
+    if final:
+        assert_rel_close(s, s_ref, dtype, name="final_state")
+    else:
+        assert s is None
+    if not grads:
+        return
+    do = torch.randn(o.shape, generator=gen, dtype=torch.float64)
+    dht = torch.randn(s_ref.shape, generator=gen, dtype=torch.float64) if final else None
+    names = [n for n in KERNEL_INPUTS if x[n] is not None]
+
+    def loss(o_, s_):
+        val = (o_.double() * do.to(o_.device)).sum()
+        if final:
+            val = val + (s_.double() * dht.to(s_.device)).sum()
+        return val
+
+    with _poisoned_empty():
+        got = torch.autograd.grad(loss(o, s), [x[n] for n in names])
+    want = torch.autograd.grad(loss(o_ref, s_ref), [ref[n] for n in names])
+    for n, a, b in zip(names, got, want):
+        assert a.dtype == x[n].dtype and a.shape == x[n].shape, n
+        assert_rel_close(a, b, dtype, kind="bwd", name=f"d{n}")
+
+
+@pytest.fixture
+def check_against_reference():
+    """The function :func:`_check_against_reference`."""
+    return _check_against_reference

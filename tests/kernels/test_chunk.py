@@ -14,10 +14,9 @@ from statetrack.kernels.chunk import SUPPORTED_CHUNK_SIZES, chunk_delta_product
 from statetrack.kernels.reference import delta_product_ref
 from statetrack.kernels.tolerances import assert_rel_close, rel_error
 
-NAMES = ("q", "k", "v", "beta", "g", "initial_state")
 
 
-def _compare(gen, make_inputs, as_float64, poison_empty, device, *, B, T, H, K, V, n_h, dtype,
+def _compare(gen, make_inputs, check_against_reference, poison_empty, device, *, B, T, H, K, V, n_h, dtype,
              gate, init, chunk_size, final=True, grads=True):
     x = make_inputs(gen, B=B, T=T, H=H, K=K, V=V, n_h=n_h, dtype=dtype, gate=gate,
                     initial_state=init, device=device, requires_grad=grads)
@@ -26,35 +25,8 @@ def _compare(gen, make_inputs, as_float64, poison_empty, device, *, B, T, H, K, 
                                    g=x["g"], initial_state=x["initial_state"],
                                    output_final_state=final, chunk_size=chunk_size)
     assert o.shape == (B, T, H, V) and o.dtype == dtype
-    ref = as_float64(x, requires_grad=grads)
-    o_ref, s_ref = delta_product_ref(ref["q"], ref["k"], ref["v"], ref["beta"],
-                                     num_householder=n_h, g=ref["g"],
-                                     initial_state=ref["initial_state"],
-                                     output_final_state=final)
-    assert_rel_close(o, o_ref, dtype, name="o")
-    if final:
-        assert s.dtype == torch.float32 and s.shape == (B, H, K, V)
-        assert_rel_close(s, s_ref, dtype, name="final_state")
-    else:
-        assert s is None
-    if not grads:
-        return
-    do = torch.randn(o.shape, generator=gen, dtype=torch.float64)
-    dht = torch.randn(s_ref.shape, generator=gen, dtype=torch.float64) if final else None
-    names = [n for n in NAMES if x[n] is not None]
-
-    def loss(o_, s_):
-        val = (o_.double() * do.to(o_.device)).sum()
-        if final:
-            val = val + (s_.double() * dht.to(s_.device)).sum()
-        return val
-
-    with poison_empty():
-        got = torch.autograd.grad(loss(o, s), [x[n] for n in names])
-    want = torch.autograd.grad(loss(o_ref, s_ref), [ref[n] for n in names])
-    for n, a, b in zip(names, got, want):
-        assert a.dtype == x[n].dtype and a.shape == x[n].shape, n
-        assert_rel_close(a, b, dtype, kind="bwd", name=f"d{n}")
+    assert s is None or (s.dtype == torch.float32 and s.shape == (B, H, K, V))
+    check_against_reference(o, s, x, gen, n_h=n_h, dtype=dtype, final=final, grads=grads)
 
 
 CASES = [
@@ -75,14 +47,14 @@ CASES = [
 
 
 @pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init,chunk_size", CASES)
-def test_chunk_matches_reference(gen, make_inputs, as_float64, poison_empty, device,
+def test_chunk_matches_reference(gen, make_inputs, check_against_reference, poison_empty, device,
                                  B, T, H, K, V, n_h, dtype, gate, init, chunk_size):
-    _compare(gen, make_inputs, as_float64, poison_empty, device, B=B, T=T, H=H, K=K, V=V,
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K, V=V,
              n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=chunk_size)
 
 
-def test_without_final_state(gen, make_inputs, as_float64, poison_empty, device):
-    _compare(gen, make_inputs, as_float64, poison_empty, device, B=1, T=20, H=1, K=8, V=8,
+def test_without_final_state(gen, make_inputs, check_against_reference, poison_empty, device):
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=1, T=20, H=1, K=8, V=8,
              n_h=2, dtype=torch.float32, gate=True, init=True, chunk_size=16, final=False)
 
 
@@ -203,7 +175,7 @@ GPU_CASES = [
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("T,n_h,dtype,gate,init", GPU_CASES)
-def test_chunk_full_size_gpu(gen, make_inputs, as_float64, poison_empty, T, n_h, dtype, gate,
+def test_chunk_full_size_gpu(gen, make_inputs, check_against_reference, poison_empty, T, n_h, dtype, gate,
                              init):
-    _compare(gen, make_inputs, as_float64, poison_empty, torch.device("cuda"), B=1, T=T, H=2,
+    _compare(gen, make_inputs, check_against_reference, poison_empty, torch.device("cuda"), B=1, T=T, H=2,
              K=128, V=128, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)

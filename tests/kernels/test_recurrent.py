@@ -12,10 +12,9 @@ from statetrack.kernels.recurrent import choose_blocks, fused_recurrent_delta_pr
 from statetrack.kernels.reference import delta_product_ref
 from statetrack.kernels.tolerances import assert_rel_close
 
-NAMES = ("q", "k", "v", "beta", "g", "initial_state")
 
 
-def _compare(gen, make_inputs, as_float64, poison_empty, device, *, B, T, H, K, V, n_h,
+def _compare(gen, make_inputs, check_against_reference, poison_empty, device, *, B, T, H, K, V, n_h,
              dtype, gate, init, final=True, block_v=None, grads=True):
     x = make_inputs(gen, B=B, T=T, H=H, K=K, V=V, n_h=n_h, dtype=dtype, gate=gate,
                     initial_state=init, device=device, requires_grad=grads)
@@ -28,35 +27,8 @@ def _compare(gen, make_inputs, as_float64, poison_empty, device, *, B, T, H, K, 
             initial_state=x["initial_state"], output_final_state=final, out=o_buf,
             final_state_out=s_buf, block_v=block_v)
     assert o.data_ptr() == o_buf.data_ptr() and o.dtype == dtype
-    ref = as_float64(x, requires_grad=grads)
-    o_ref, s_ref = delta_product_ref(ref["q"], ref["k"], ref["v"], ref["beta"],
-                                     num_householder=n_h, g=ref["g"],
-                                     initial_state=ref["initial_state"],
-                                     output_final_state=final)
-    assert_rel_close(o, o_ref, dtype, name="o")
-    if final:
-        assert s.data_ptr() == s_buf.data_ptr()
-        assert_rel_close(s, s_ref, dtype, name="final_state")
-    else:
-        assert s is None
-    if not grads:
-        return
-    do = torch.randn(o.shape, generator=gen, dtype=torch.float64)
-    dht = torch.randn(s_ref.shape, generator=gen, dtype=torch.float64) if final else None
-    names = [n for n in NAMES if x[n] is not None]
-
-    def loss(o_, s_):
-        val = (o_.double() * do.to(o_.device)).sum()
-        if final:
-            val = val + (s_.double() * dht.to(s_.device)).sum()
-        return val
-
-    with poison_empty():
-        got = torch.autograd.grad(loss(o, s), [x[n] for n in names])
-    want = torch.autograd.grad(loss(o_ref, s_ref), [ref[n] for n in names])
-    for n, a, b in zip(names, got, want):
-        assert a.dtype == x[n].dtype, n
-        assert_rel_close(a, b, dtype, kind="bwd", name=f"d{n}")
+    assert s is None or s.data_ptr() == s_buf.data_ptr()
+    check_against_reference(o, s, x, gen, n_h=n_h, dtype=dtype, final=final, grads=grads)
 
 
 CASES = [
@@ -74,26 +46,26 @@ CASES = [
 
 
 @pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init", CASES)
-def test_kernel_matches_reference(gen, make_inputs, as_float64, poison_empty, device,
+def test_kernel_matches_reference(gen, make_inputs, check_against_reference, poison_empty, device,
                                   B, T, H, K, V, n_h, dtype, gate, init):
-    _compare(gen, make_inputs, as_float64, poison_empty, device, B=B, T=T, H=H, K=K, V=V,
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K, V=V,
              n_h=n_h, dtype=dtype, gate=gate, init=init)
 
 
 @pytest.mark.parametrize("block_v", [2, 4])
-def test_several_value_blocks(gen, make_inputs, as_float64, poison_empty, device, block_v):
+def test_several_value_blocks(gen, make_inputs, check_against_reference, poison_empty, device, block_v):
     # V split over programs: partial sums of dq, dk, dbeta and the gate terms
-    _compare(gen, make_inputs, as_float64, poison_empty, device, B=1, T=3, H=1, K=4, V=7,
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=1, T=3, H=1, K=4, V=7,
              n_h=2, dtype=torch.float32, gate=True, init=True, block_v=block_v)
 
 
-def test_without_final_state(gen, make_inputs, as_float64, poison_empty, device):
-    _compare(gen, make_inputs, as_float64, poison_empty, device, B=1, T=3, H=1, K=4, V=4,
+def test_without_final_state(gen, make_inputs, check_against_reference, poison_empty, device):
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=1, T=3, H=1, K=4, V=4,
              n_h=2, dtype=torch.float32, gate=True, init=True, final=False)
 
 
-def test_forward_only_float16(gen, make_inputs, as_float64, poison_empty, device):
-    _compare(gen, make_inputs, as_float64, poison_empty, device, B=1, T=17, H=1, K=8, V=8,
+def test_forward_only_float16(gen, make_inputs, check_against_reference, poison_empty, device):
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=1, T=17, H=1, K=8, V=8,
              n_h=1, dtype=torch.float16, gate=False, init=True, grads=False)
 
 
@@ -177,13 +149,13 @@ def test_choose_blocks():
 @pytest.mark.parametrize("T", [1, 63, 1000])
 @pytest.mark.parametrize("n_h", [1, 2, 3])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
-def test_full_size_on_gpu(gen, make_inputs, as_float64, poison_empty, T, n_h, dtype):
-    _compare(gen, make_inputs, as_float64, poison_empty, torch.device("cuda"), B=2, T=T, H=2,
+def test_full_size_on_gpu(gen, make_inputs, check_against_reference, poison_empty, T, n_h, dtype):
+    _compare(gen, make_inputs, check_against_reference, poison_empty, torch.device("cuda"), B=2, T=T, H=2,
              K=128, V=128, n_h=n_h, dtype=dtype, gate=True, init=True)
 
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("T", [63, 1000])
-def test_full_size_on_gpu_n_h_4_no_gate(gen, make_inputs, as_float64, poison_empty, T):
-    _compare(gen, make_inputs, as_float64, poison_empty, torch.device("cuda"), B=2, T=T, H=2,
+def test_full_size_on_gpu_n_h_4_no_gate(gen, make_inputs, check_against_reference, poison_empty, T):
+    _compare(gen, make_inputs, check_against_reference, poison_empty, torch.device("cuda"), B=2, T=T, H=2,
              K=128, V=128, n_h=4, dtype=torch.bfloat16, gate=False, init=False)
