@@ -153,3 +153,30 @@ def norm_at_most_one(m: np.ndarray, exact: bool, tol: float = 1e-10) -> bool:
         s = identity(n, True) - m.T.dot(m)
         return is_psd_exact(s)
     return bool(np.linalg.norm(m, 2) <= 1.0 + tol)
+
+
+def perm_of(m: Any) -> np.ndarray | None:
+    """The permutation ``p`` of a permutation matrix (``m e_j = e_{p[j]}``), else None.
+
+    Accepts integer/bool numpy arrays and exact object arrays (Fractions, ints); anything
+    else (floats, nested lists, non-square) gives None. Vectorized, so it is cheap for the
+    wide permutation constructions (``K`` in the hundreds).
+
+    >>> perm_of(np.array([[0, 0, 1], [1, 0, 0], [0, 1, 0]])).tolist()
+    [1, 2, 0]
+    >>> perm_of(np.array([[1, 1], [0, 0]])) is None
+    True
+    """
+    if not isinstance(m, np.ndarray) or m.ndim != 2 or m.shape[0] != m.shape[1] or m.size == 0:
+        return None
+    if m.dtype.kind not in "iub" and m.dtype != object:
+        return None
+    try:
+        ones = np.asarray(m == 1, dtype=bool)
+        zeros = np.asarray(m == 0, dtype=bool)
+    except (TypeError, ValueError):
+        return None
+    if ones.shape != m.shape or not (ones | zeros).all() or not (ones.sum(axis=0) == 1).all() \
+            or not (ones.sum(axis=1) == 1).all():
+        return None
+    return np.argmax(ones, axis=0)

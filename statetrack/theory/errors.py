@@ -30,6 +30,7 @@ __all__ = [
     "NotOrthogonalError",
     "NormBoundError",
     "NotAPermutationError",
+    "FactorOrderError",
     "FactorMismatchError",
     "EigenvalueRangeError",
     "UnsupportedFormatError",
@@ -65,6 +66,13 @@ class NormBoundError(MatrixInputError):
 class NotAPermutationError(MatrixInputError):
     """A sequence is not a permutation of ``0 .. n-1`` (or a matrix is not a permutation
     matrix)."""
+
+
+class FactorOrderError(MatrixInputError):
+    """A list mixes the two factor orders: GH factors in *matrix* order (``F_1 F_2 ... F_m``,
+    as written; what :func:`~statetrack.theory.factorization.multiply` reads by default) and
+    delta sub-steps in *application* order (step 1 applied first, so ``A = G_n ... G_1``; the
+    order of :func:`statetrack.constructions.lrnn.product` and of the kernels)."""
 
 
 class UnsupportedFormatError(TheoryError, TypeError):

@@ -39,10 +39,12 @@ cancellation-free form of ``x_i - ||x||``).
 
 *Permutations*. With ``P e_i = e_{p(i)}`` and the transposition matrix
 ``T(a, b) = I - (e_a - e_b)(e_a - e_b)^T`` (``beta = 1``, ``beta ||k||^2 = 2``), a cycle
-``a_0 -> a_1 -> ... -> a_{m-1} -> a_0`` equals ``T(a_0, a_1) T(a_1, a_2) ... T(a_{m-2},
-a_{m-1})``: applying the right-most factor first, ``e_{a_j}`` is moved to ``e_{a_{j+1}}`` by
-``T(a_j, a_{j+1})`` and no factor further left touches ``a_{j+1}``; ``e_{a_{m-1}}`` walks
-down to ``e_{a_0}``. A cycle of length ``m`` costs ``m - 1`` factors; disjoint cycles commute.
+``c_0 -> c_1 -> ... -> c_{L-1} -> c_0`` is the composition, applied first to last, of the swaps
+``(c_0 c_1), (c_0 c_2), ..., (c_0 c_{L-1})`` (derivation in
+:mod:`statetrack.constructions.group`, whose :func:`~statetrack.constructions.group.
+transposition_steps` this module reuses); in matrix order that is
+``T(c_0, c_{L-1}) ... T(c_0, c_2) T(c_0, c_1)``. A cycle of length ``L`` costs ``L - 1``
+factors; disjoint cycles commute.
 
 *Norm bound*. ``||I - beta k k^T||_2 = max(1, |1 - beta ||k||^2|) = 1`` and the norm is
 submultiplicative. The exact check tests ``I - M^T M`` for positive semidefiniteness by
@@ -50,10 +52,23 @@ symmetric elimination over the rationals.
 
 Order convention
 ----------------
-A factor list ``[F_1, ..., F_m]`` denotes the matrix product ``F_1 F_2 ... F_m`` (as written,
-:func:`multiply`). Applied to a state as DeltaProduct sub-steps
-``S <- (I - beta_j k_j k_j^T) S`` for ``j = 1..n_h``, the sub-steps compose to
-``F_{n_h} ... F_1``: feed the list reversed.
+Two orders meet here, and the code keeps them apart:
+
+* a list of :class:`GHFactor` (or ``(key, beta)`` pairs) is in *matrix* order: ``[F_1, ...,
+  F_m]`` denotes ``F_1 F_2 ... F_m`` as written. Every factorization of this module
+  (:func:`reflection_factors`, :func:`gh_factors`, :func:`permutation_factors`) returns this
+  order, and :func:`multiply` / :func:`check_factorization` read it by default;
+* a sequence of delta sub-steps (:class:`statetrack.constructions.lrnn.DeltaStep`, or any
+  object with ``key`` and ``beta`` that is not a :class:`GHFactor`) is in *application* order:
+  step 1 is applied to the state first, ``S <- (I - beta_j k_j k_j^T) S`` for ``j = 1..n_h``,
+  so the steps compose to ``A = G_{n_h} ... G_1`` -- the order of the kernels and of
+  :func:`statetrack.constructions.lrnn.product`.
+
+:func:`multiply` and :func:`check_factorization` take ``order="matrix"`` (default) or
+``order="applied"``; a sub-step in a list read in matrix order raises
+:class:`~statetrack.theory.errors.FactorOrderError` instead of silently giving the transpose
+(for a permutation, its inverse). :func:`as_factor` converts a single sub-step (no order
+involved).
 
 Examples
 --------
@@ -65,7 +80,11 @@ Examples
 >>> check_factorization(fs, q)                               # exact: no error, zero deviation
 Fraction(0, 1)
 >>> [f.key for f in permutation_factors([1, 2, 0])]          # the 3-cycle 0 -> 1 -> 2 -> 0
-[(Fraction(1, 1), Fraction(-1, 1), Fraction(0, 1)), (Fraction(0, 1), Fraction(1, 1), Fraction(-1, 1))]
+[(Fraction(1, 1), Fraction(0, 1), Fraction(-1, 1)), (Fraction(1, 1), Fraction(-1, 1), Fraction(0, 1))]
+>>> from statetrack.constructions.lrnn import DeltaStep
+>>> steps = [DeltaStep([1, -1, 0], 1), DeltaStep([1, 0, -1], 1)]   # applied first to last
+>>> bool((multiply(steps, order="applied") == permutation_matrix([1, 2, 0])).all())
+True
 """
 
 from __future__ import annotations
@@ -77,11 +96,14 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ._linalg import as_matrix, exact_scalar, identity, to_float
+from statetrack.constructions import group as _group
+
+from ._linalg import as_matrix, exact_scalar, identity, perm_of, to_float
 from ._linalg import norm_at_most_one as _norm_le_one
 from .errors import (
     EigenvalueRangeError,
     FactorMismatchError,
+    FactorOrderError,
     MatrixInputError,
     NormBoundError,
     NotAPermutationError,
@@ -211,6 +233,10 @@ def as_factor(obj: Any) -> GHFactor:
     """Coerce ``obj`` to a :class:`GHFactor`: a GHFactor, a ``(key, beta)`` pair, or any object
     with ``key`` and ``beta`` attributes (e.g. a delta sub-step of a constructed LRNN).
 
+    One factor has no order; to multiply a letter's sub-steps use
+    ``multiply(steps, order="applied")`` (a list of converted sub-steps is in application
+    order, and reading it in matrix order gives the transpose).
+
     >>> as_factor(((1, 0), 2)).eigenvalue
     Fraction(-1, 1)
     """
@@ -230,16 +256,52 @@ def as_factor(obj: Any) -> GHFactor:
 # ----------------------------------------------------------------------------- products
 
 
-def multiply(factors: Iterable[Any], n: int | None = None) -> np.ndarray:
-    """The product ``F_1 F_2 ... F_m`` of GH factors, in the order given.
+def _is_substep(obj: Any) -> bool:
+    """A delta sub-step (application order): has ``key`` and ``beta`` but is no GHFactor."""
+    return not isinstance(obj, (GHFactor, tuple, list)) and hasattr(obj, "key") \
+        and hasattr(obj, "beta")
+
+
+def _in_matrix_order(factors: Iterable[Any], order: str, caller: str) -> list[GHFactor]:
+    """The factors as GHFactors in matrix order (``F_1 F_2 ... F_m``)."""
+    items = list(factors)
+    if order == "applied":
+        return [as_factor(f) for f in reversed(items)]
+    if order != "matrix":
+        raise MatrixInputError(f"{caller}: order must be 'matrix' or 'applied', got {order!r}")
+    for i, f in enumerate(items):
+        if _is_substep(f):
+            raise FactorOrderError(
+                f"{caller} reads GH factors in matrix order (F_1 F_2 ... F_m, as written), but "
+                f"item {i} is a {type(f).__name__}, a delta sub-step listed in application order "
+                "(step 1 applied first); for the matrix G_n ... G_1 of a letter's sub-steps pass "
+                "order='applied' (or use statetrack.constructions.lrnn.product(steps))")
+    return [as_factor(f) for f in items]
+
+
+def multiply(factors: Iterable[Any], n: int | None = None, *,
+             order: str = "matrix") -> np.ndarray:
+    """The product of GH factors: ``F_1 F_2 ... F_m`` in matrix order (default), or
+    ``G_m ... G_1`` for delta sub-steps in application order (``order="applied"``, step 1
+    applied first; see the module docstring).
 
     Exact (object array of Fractions) when every factor is exact, float64 otherwise. An empty
     list needs ``n`` and gives the identity.
 
+    Raises
+    ------
+    FactorOrderError
+        A delta sub-step (e.g. a :class:`~statetrack.constructions.lrnn.DeltaStep`) in a list
+        read in matrix order.
+
+    Examples
+    --------
     >>> multiply([GHFactor((1, -1), 1), GHFactor((0, 1), 1)]).tolist()
     [[Fraction(0, 1), Fraction(0, 1)], [Fraction(1, 1), Fraction(0, 1)]]
+    >>> multiply([GHFactor((1, -1), 1), GHFactor((0, 1), 1)], order="applied").tolist()
+    [[Fraction(0, 1), Fraction(1, 1)], [Fraction(0, 1), Fraction(0, 1)]]
     """
-    fs = [as_factor(f) for f in factors]
+    fs = _in_matrix_order(factors, order, "multiply()")
     if not fs:
         if n is None:
             raise MatrixInputError("multiply() of an empty factor list needs the dimension n")
@@ -259,12 +321,14 @@ def multiply(factors: Iterable[Any], n: int | None = None) -> np.ndarray:
 
 
 def check_factorization(factors: Iterable[Any], m: Any, *, exact: bool | None = None,
-                        tol: float = DEFAULT_TOL):
+                        tol: float = DEFAULT_TOL, order: str = "matrix"):
     """Verify that the factors multiply to ``m``; return the largest entry deviation.
 
     Parameters
     ----------
     factors : iterable of GH factors (see :func:`as_factor`)
+        In matrix order, or delta sub-steps in application order with ``order="applied"``
+        (see :func:`multiply`).
     m : matrix
     exact : bool, optional
         Compare exactly (default when the factors and ``m`` are all exact) or to ``tol``.
@@ -272,10 +336,15 @@ def check_factorization(factors: Iterable[Any], m: Any, *, exact: bool | None = 
     tol : float
         Absolute tolerance for float comparison, scaled by ``max(1, max |m_ij|)``.
 
+    order : {"matrix", "applied"}
+        How the list is read (module docstring).
+
     Raises
     ------
     FactorMismatchError
         The product differs from ``m`` (the message names the worst entry).
+    FactorOrderError
+        A delta sub-step in a list read in matrix order.
 
     Examples
     --------
@@ -287,7 +356,7 @@ def check_factorization(factors: Iterable[Any], m: Any, *, exact: bool | None = 
     statetrack.constructions.errors.FactorMismatchError: product of 1 GH factor(s) differs from the claimed matrix at [0, 0]: product has 0, matrix has 1 (exact comparison)
     """
     target, t_exact = as_matrix(m, name="claimed matrix")
-    fs = [as_factor(f) for f in factors]
+    fs = _in_matrix_order(factors, order, "check_factorization()")
     prod = multiply(fs) if fs else multiply(fs, n=target.shape[0])
     p_exact = prod.dtype == object
     if prod.shape != target.shape:
@@ -316,7 +385,8 @@ def check_factorization(factors: Iterable[Any], m: Any, *, exact: bool | None = 
         i, j = np.unravel_index(int(np.argmax(diff)), diff.shape)
         raise FactorMismatchError(
             f"product of {len(fs)} GH factor(s) differs from the claimed matrix at [{i}, {j}]: "
-            f"product has {pf[i, j]!r}, matrix has {tf[i, j]!r} (|diff| = {worst:.3g} > "
+            f"product has {float(pf[i, j])!r}, matrix has {float(tf[i, j])!r} (|diff| = "
+            f"{worst:.3g} > "
             f"tol {tol * scale:.3g})")
     return worst
 
@@ -416,10 +486,20 @@ def _reflections(m: np.ndarray, exact: bool) -> list[GHFactor]:
 def gh_factors(m: Any, *, tol: float = DEFAULT_TOL) -> list[GHFactor]:
     """Factor a matrix with spectral norm ``<= 1`` into at most ``3n`` GH factors.
 
-    Exact input that is a permutation matrix, an orthogonal matrix or a diagonal matrix with
-    entries in ``[-1, 1]`` is factored exactly (:func:`permutation_factors`,
-    :func:`reflection_factors`, or ``n`` factors ``I - (1 - d_i) e_i e_i^T``); anything else
-    goes through the float SVD ``U S V^T`` (derivation in the module docstring).
+    Exactness guarantee. The factors are exact (rational keys and betas, and their product
+    equals ``m`` exactly) for exactly these inputs, all with rational entries:
+
+    * a permutation matrix: ``m - c`` transpositions (:func:`permutation_factors`);
+    * an orthogonal matrix: at most ``n`` reflections (:func:`reflection_factors`; a rational
+      orthogonal matrix always has rational reflections, module docstring);
+    * a diagonal matrix with entries in ``[-1, 1]``: one factor ``I - (1 - d_i) e_i e_i^T``
+      per entry ``d_i != 1``.
+
+    Every other input -- float input, and rational input that is none of the above -- goes
+    through the float SVD ``U S V^T`` and gives *float* factors (``GHFactor.exact`` is False)
+    whose product matches ``m`` to about ``1e-13`` per entry, not exactly: the singular values
+    and vectors of a rational matrix are in general irrational. The norm bound of rational
+    input is still decided exactly.
 
     Raises
     ------
@@ -434,6 +514,10 @@ def gh_factors(m: Any, *, tol: float = DEFAULT_TOL) -> list[GHFactor]:
     True
     >>> [f.eigenvalue for f in gh_factors([[1, 0], [0, -1]])]
     [Fraction(-1, 1)]
+    >>> from fractions import Fraction as F
+    >>> fs = gh_factors([[F(1, 2), F(1, 3)], [0, F(1, 4)]])      # rational, not exact: SVD
+    >>> any(f.exact for f in fs), check_factorization(fs, [[F(1, 2), F(1, 3)], [0, F(1, 4)]]) < 1e-12
+    (False, True)
     >>> gh_factors([[2.0]])
     Traceback (most recent call last):
     ...
@@ -442,7 +526,7 @@ def gh_factors(m: Any, *, tol: float = DEFAULT_TOL) -> list[GHFactor]:
     a, exact = as_matrix(m, name="matrix")
     n = a.shape[0]
     if exact:
-        perm = _as_permutation(a)
+        perm = perm_of(a)
         if perm is not None:
             return permutation_factors(perm)
         if not (a.T.dot(a) - identity(n, True)).any():
@@ -497,26 +581,20 @@ def _check_perm(perm: Any) -> list[int]:
 
 def permutation_cycles(perm: Sequence[int]) -> list[tuple[int, ...]]:
     """The non-trivial cycles of ``perm`` (``perm[i]`` = image of ``i``), each starting at
-    its smallest point.
+    its smallest point: :func:`statetrack.constructions.group.permutation_cycles` after
+    checking that ``perm`` is a permutation.
 
+    Raises
+    ------
+    NotAPermutationError
+        ``perm`` does not list every index ``0..n-1`` exactly once.
+
+    Examples
+    --------
     >>> permutation_cycles([1, 2, 0, 4, 3, 5])
     [(0, 1, 2), (3, 4)]
     """
-    p = _check_perm(perm)
-    seen = [False] * len(p)
-    out = []
-    for s in range(len(p)):
-        if seen[s] or p[s] == s:
-            seen[s] = True
-            continue
-        cyc = []
-        i = s
-        while not seen[i]:
-            seen[i] = True
-            cyc.append(i)
-            i = p[i]
-        out.append(tuple(cyc))
-    return out
+    return _group.permutation_cycles(_check_perm(perm))
 
 
 def permutation_matrix(perm: Sequence[int]) -> np.ndarray:
@@ -531,24 +609,19 @@ def permutation_matrix(perm: Sequence[int]) -> np.ndarray:
     return out
 
 
-def _as_permutation(a: np.ndarray) -> list[int] | None:
-    n = a.shape[0]
-    p = []
-    for j in range(n):
-        col = a[:, j]
-        ones = [i for i in range(n) if col[i] == 1]
-        if len(ones) != 1 or any(col[i] != 0 for i in range(n) if i != ones[0]):
-            return None
-        p.append(ones[0])
-    return p if sorted(p) == list(range(n)) else None
-
-
 def permutation_factors(perm: Sequence[int]) -> list[GHFactor]:
     """A permutation moving ``m`` points as ``m - c`` transpositions ``I - (e_a - e_b)(e_a -
     e_b)^T`` (integer keys, ``beta = 1``), ``c`` = number of non-trivial cycles.
 
-    ``perm[i]`` is the image of ``i``; the product (in list order) is
-    :func:`permutation_matrix` ``(perm)``.
+    ``perm[i]`` is the image of ``i``; the product in list (matrix) order is
+    :func:`permutation_matrix` ``(perm)``. These are the swaps of
+    :func:`statetrack.constructions.group.transposition_steps` (the Theorem 3 construction),
+    listed in matrix order, i.e. reversed.
+
+    Raises
+    ------
+    NotAPermutationError
+        ``perm`` does not list every index ``0..n-1`` exactly once.
 
     Examples
     --------
@@ -563,14 +636,7 @@ def permutation_factors(perm: Sequence[int]) -> list[GHFactor]:
     statetrack.theory.errors.NotAPermutationError: [0, 0] is not a permutation of 0..1 (it must list every index exactly once; entry i is the image of i)
     """
     p = _check_perm(perm)
-    n = len(p)
-    out = []
-    for cyc in permutation_cycles(p):
-        for a, b in zip(cyc, cyc[1:]):
-            k = [Fraction(0)] * n
-            k[a], k[b] = Fraction(1), Fraction(-1)
-            out.append(GHFactor(tuple(k), Fraction(1)))
-    return out
+    return [as_factor(s) for s in reversed(_group.transposition_steps(p))]
 
 
 # ----------------------------------------------------------------------------- norm bound

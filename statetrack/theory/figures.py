@@ -116,8 +116,28 @@ def _scatter_counts(ax, z: np.ndarray, **kw) -> None:
     ax.scatter(keys.real, keys.imag, s=25 + 90 * np.sqrt(counts / counts.max()), **kw)
 
 
-def make_figures(outdir: str | Path = "docs/figures") -> list[Path]:
-    """Write the figures (PNG) into ``outdir`` (created if needed); returns their paths."""
+def make_figures(outdir: str | Path = "docs/figures", *,
+                 languages: tuple[str, ...] = EIGEN_LANGUAGES, steps: int = 70) -> list[Path]:
+    """Write the figures (PNG) into ``outdir`` (created if needed); returns their paths.
+
+    Parameters
+    ----------
+    outdir : path
+        Folder for ``eigenvalues.png`` and ``parity_trajectory.png`` (overwritten).
+    languages : tuple of family specs
+        One panel of the eigenvalue figure each (default :data:`EIGEN_LANGUAGES`, the figure
+        in ``docs/figures``).
+    steps : int
+        Length of the parity trajectories.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     paths = make_figures(tmp, languages=("parity", "cyclic(3)"), steps=20)
+    ...     [(p.name, p.read_bytes()[:4]) for p in paths]
+    [('eigenvalues.png', b'\x89PNG'), ('parity_trajectory.png', b'\x89PNG')]
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -125,10 +145,10 @@ def make_figures(outdir: str | Path = "docs/figures") -> list[Path]:
     outdir.mkdir(parents=True, exist_ok=True)
     paths = []
 
-    eig = eigenvalue_data()
-    fig = Figure(figsize=(12, 4.4), dpi=130)
+    eig = eigenvalue_data(tuple(languages))
+    fig = Figure(figsize=(4 * len(eig), 4.4), dpi=130)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(eig))
+    axes = np.atleast_1d(fig.subplots(1, len(eig)))
     titles = {"parity": "parity", "cyclic(5)": "$Z_5$", "symmetric(5)": "$S_5$ (transpositions)"}
     for ax, (spec, d) in zip(axes, eig.items()):
         _unit_circle(ax)
@@ -151,7 +171,7 @@ def make_figures(outdir: str | Path = "docs/figures") -> list[Path]:
     fig.savefig(p)
     paths.append(p)
 
-    traj = trajectory_data()
+    traj = trajectory_data(steps)
     fig = Figure(figsize=(12, 4.2), dpi=130)
     FigureCanvasAgg(fig)
     left, right = fig.subplots(1, 2, sharey=True)

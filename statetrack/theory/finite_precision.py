@@ -696,7 +696,12 @@ def _runner(model: FPModel, fmt: Any, exact: bool | None) -> _Runner:
 @dataclass(frozen=True)
 class FPTrace:
     """A run of one word: ``states[l]`` is ``[T + 1, n, d]`` (time 0 = initial state) and
-    ``outputs`` the top layer's output after each of the ``T`` symbols."""
+    ``outputs`` the top layer's output after each of the ``T`` symbols.
+
+    >>> tr = run(FPModel.from_matrices({"1": [[-1.0]]}, initial_state=[[1.0]]), "111")
+    >>> tr.states[0].shape, tr.states[0][:, 0, 0].tolist(), tr.format
+    ((4, 1, 1), [1.0, -1.0, 1.0, -1.0], 'bfloat16')
+    """
 
     word: tuple[str, ...]
     states: tuple[np.ndarray, ...]
@@ -736,6 +741,13 @@ class PeriodResult:
     ``pre_period`` (mu) and ``period`` (lambda) count repetitions of ``word``: the state after
     ``i`` copies equals the state after ``i + period`` copies for every ``i >= pre_period``,
     and ``period`` is the least such number. ``evaluations`` is how many copies were run.
+
+    Examples
+    --------
+    >>> m = FPModel.from_matrices({"1": [[-1.0]]}, initial_state=[[1.0]])
+    >>> r = eventual_period(m, "11", "bfloat16")       # A(11) = 1: constant under (11)^t
+    >>> r.pre_period, r.period, r.period_symbols, r.format
+    (0, 1, 2, 'bfloat16')
     """
 
     word: tuple[str, ...]
@@ -894,6 +906,24 @@ class ParityCertificate:
         No counterexample although the hypothesis holds (the theorem says this cannot happen
         in the paper's model; see the module docstring for the sequential model).
     detail : str
+
+    Examples
+    --------
+    A decaying scalar (eigenvalue 1/2 >= 0) converges, so two words of different parity meet:
+
+    >>> pos = FPModel.from_matrices({"1": [[0.5]]}, B={"1": [[1.0]]}, initial_state=[[0.0]])
+    >>> c = parity_counterexample(pos, "bfloat16")
+    >>> c.found, c.kind, c.period, c.nonnegative_eigenvalues, c.contradicts_theorem
+    (True, 'state', 1, True, False)
+    >>> [len(w) for w in c.words], c.verify(pos)
+    ([9, 10], True)
+
+    With eigenvalue -1 the state alternates and tracks the parity: no certificate.
+
+    >>> neg = FPModel.from_matrices({"1": [[-1.0]]}, initial_state=[[1.0]])
+    >>> c = parity_counterexample(neg, "bfloat16")
+    >>> c.found, c.kind, c.period, c.state_determines_parity, c.nonnegative_eigenvalues
+    (False, 'none', 2, True, False)
     """
 
     found: bool
@@ -1015,6 +1045,24 @@ class ModCertificate:
     contradicts_theorem : bool
         The hypothesis holds but the period is not a power of two.
     detail : str
+
+    Examples
+    --------
+    A real diagonal matrix with a negative entry has a power-of-two period, so it cannot count
+    modulo 3; the permutation matrix of a 3-cycle (non-real eigenvalues) can.
+
+    >>> diag = FPModel.from_matrices({"1": [[-1.0, 0.0], [0.0, 0.5]]}, B={"1": [[0.0], [1.0]]},
+    ...                              initial_state=[[1.0], [0.0]])
+    >>> c = mod_counterexample(diag, 3, "bfloat16")
+    >>> c.found, c.period, c.period_is_power_of_two, c.triangular, c.contradicts_theorem
+    (True, 2, True, True, False)
+    >>> [len(w) for w in c.words]
+    [9, 11]
+    >>> z3 = FPModel.from_matrices({"1": [[0, 0, 1], [1, 0, 0], [0, 1, 0]]},
+    ...                            initial_state=[1.0, 0.0, 0.0])
+    >>> c = mod_counterexample(z3, 3, "bfloat16")
+    >>> c.found, c.period, c.words, c.triangular
+    (False, 3, None, False)
     """
 
     found: bool

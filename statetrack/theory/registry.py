@@ -12,28 +12,63 @@ id         result                                                          colum
            non-real eigenvalue
 ``thm3``   Theorem 3: group automata in one layer of GH products           ``construction``,
                                                                            ``proof``, ``fp``
-``thm4``   Theorem 4: every regular language, by a cascade                 ``cascade``
+``thm4``   Theorem 4: every regular language, by a cascade                 (none: not in the
+                                                                           table)
 =========  ==============================================================  ==================
 
 A check takes a DFA and returns a :class:`TheoremResult` whose ``status`` is one of
-:data:`PASS`, :data:`FAIL`, :data:`NOT_APPLICABLE` (e.g. Theorem 3 on a DFA that is not a group)
-or :data:`NOT_IMPLEMENTED` (Theorem 4: the cascade construction is a later issue; reported as
-such, never as a pass). :func:`run_all` runs every entry and flattens the results into one
-:class:`ColumnResult` per table column, which is what ``statetrack check`` prints.
+:data:`PASS`, :data:`FAIL`, :data:`NOT_APPLICABLE` (e.g. Theorem 3 on a DFA that is not a group),
+:data:`SKIPPED` (the transition monoid is larger than :data:`MONOID_LIMIT`) or
+:data:`NOT_IMPLEMENTED` (Theorem 4: the cascade construction is a later issue; reported as such
+by ``check("thm4", dfa)``, never as a pass). :func:`run_all` runs the entries of the table (all
+but Theorem 4) and flattens the results into one :class:`ColumnResult` per column, which is what
+``statetrack check`` prints: a short ``summary`` (at most :data:`SUMMARY_WIDTH` characters) in
+the cell, the long text in ``detail``, and :data:`COLUMN_LEGEND` explains the columns.
 
 How Theorems 1 and 2 are checked on a DFA
 -----------------------------------------
-For each letter ``a`` the minimal DFA's run on ``a^t`` is eventually periodic; let ``p_a`` be
-the least eventual period of its accept bits. The proofs of both theorems show that, in finite
-precision, a one-layer LRNN reading ``a^t`` has an eventually constant output when ``A(a)`` has
-only non-negative real eigenvalues, and an output whose eventual period is a power of two when
-``A(a)`` is real triangular (only real eigenvalues); see
-:mod:`statetrack.theory.finite_precision` for the derivation (and for the caveat about general
-matrices when every step is rounded). So a letter with ``p_a > 1`` *needs* an eigenvalue of
-``A(a)`` that is not a non-negative real (Theorem 1; parity is ``p = 2``), and a letter with
-``p_a`` not a power of two *needs* a non-real eigenvalue (Theorem 2, first layer). The check
-computes these needs from the DFA alone and, when Theorem 3 gives a construction, verifies
-that the construction's exact spectra meet them.
+Let ``D`` be the minimal complete DFA of the language ``L`` and ``M`` its transition monoid
+(the syntactic monoid of ``L``; :func:`statetrack.automata.monoid.transition_monoid`). An
+element ``x`` of ``M`` is the map ``q -> q.w`` of some word ``w`` (we take its shortlex-least
+word). Its powers ``x, x^2, x^3, ...`` are eventually periodic: ``x^(i + p) = x^i`` for
+``i >= iota``, with least *period* ``p`` (the lcm of the cycle lengths of the map) and *index*
+``iota`` (:func:`element_periods`).
+
+*The language sees the period.* Let ``q`` be a state and ``p_q`` the least eventual period of
+its orbit ``q.x^t``. Every state is reachable, ``q = q_0.u``, and distinct states are
+distinguished by some suffix ``v``; so the vector of membership bits ``[u w^t v in L]`` over
+the finitely many distinguishing suffixes ``v`` determines ``q.x^t`` and has least eventual
+period exactly ``p_q``. Over all states, ``p = lcm_q p_q``.
+
+*What an LRNN can do with ``w^t``.* Take a one-layer finite-precision LRNN (state ``H``,
+transition ``H <- A(a) H + B(a)`` per letter, each sub-step rounded) and write
+``A(w) = A(w_m) ... A(w_1)``. After the prefix ``u`` it reads ``w w w ...``; its state after
+each copy of ``w`` takes finitely many values, so it is eventually periodic with some period
+``lambda``, and the output on ``u w^t v`` is a function of that state (and ``v``): each
+``p_q`` divides ``lambda``. The papers' arguments bound ``lambda``:
+
+* Theorem 1 (Grazzi et al., Thm. 1): if ``A(w)`` has only non-negative real eigenvalues, the
+  rounded state under ``w^t`` becomes constant, ``lambda = 1``. Hence **if some element has
+  period** ``p > 1``, **an LRNN for** ``L`` **needs, for its word** ``w``, **an** ``A(w)``
+  **with an eigenvalue that is not a non-negative real** (negative or non-real). Parity is
+  ``w = 1``, ``p = 2``; but ``Z_3`` needs it too (``p = 3``), and so does any ``w`` of
+  period > 1, not only single letters. All periods are 1 exactly when ``M`` is aperiodic,
+  i.e. (Schutzenberger, McNaughton-Papert) ``L`` is star-free: only star-free languages need
+  nothing.
+* Theorem 2 (Thm. 2): if ``A(w)`` has only real eigenvalues, ``A(w)^2`` has only non-negative
+  ones and ``lambda`` divides 2 in one layer; with several layers the paper shows every
+  period is a power of two. Hence **if some element has a period that is not a power of two,
+  some product** ``A(w)`` **needs a non-real eigenvalue.** A period with an odd prime factor
+  ``r`` exists exactly when some subgroup of ``M`` has order divisible by ``r`` (Cauchy), e.g.
+  the 3-cycle ``t01 t12`` of ``S_3`` although every letter of ``symmetric(3)`` is a swap.
+
+The check lists the elements with the need (the *witnesses*), and, when Theorem 3 gives a
+one-layer construction, computes the exact spectrum of the construction's ``A(w)`` for every
+witness ``w`` (:func:`statetrack.theory.spectra.word_spectra`) and fails if one lacks the
+eigenvalue. (The argument is the papers' model of rounding; for general non-triangular
+matrices rounded at every step see the caveat in :mod:`statetrack.theory.finite_precision`.)
+Monoids with more than :data:`MONOID_LIMIT` elements are not enumerated: both columns then say
+``skipped``.
 
 Sources: Grazzi, Siems, Zela, Franke, Hutter, Pontil, "Unlocking State-Tracking in Linear RNNs
 Through Negative Eigenvalues", ICLR 2025, arXiv 2411.12537.
@@ -43,21 +78,23 @@ Examples
 >>> from statetrack.automata import DFA
 >>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
 >>> for r in run_all(parity):
-...     print(f"{r.column:12s} {r.status:15s} {r.summary}")
-GH           pass            1 exact, eig in [-1,1], ||A||<=1
-T1           pass            needed: 1(p=2); has
-T2           pass            not needed (p=1,2)
-construction pass            1x2 n_h=1 (bound 1)
-proof        pass            proved: 2 states
-fp           pass            bf16 = DFA
-cascade      not implemented not implemented
+...     print(f"{r.column:12s} {r.status:6s} {r.summary}")
+GH           pass   ok (1 factors)
+T1           pass   needed, has
+T2           pass   not needed
+construction pass   1x2 n_h=1/1
+proof        pass   proved (2)
+fp           pass   bf16 exact
 >>> REGISTRY["thm1"].source.arxiv
 '2411.12537'
+>>> print(COLUMN_LEGEND["T2"])
+Thm 2: a word w whose period is not a power of 2 needs a non-real eigenvalue of A(w); has/MISSING: in the construction
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -66,15 +103,38 @@ import numpy as np
 from .errors import NotADFAError, UnknownTheoremError
 
 __all__ = [
-    "PASS", "FAIL", "NOT_APPLICABLE", "NOT_IMPLEMENTED",
-    "Source", "Theorem", "TheoremResult", "ColumnResult",
-    "REGISTRY", "get", "check", "run_all", "unary_periods",
+    "PASS", "FAIL", "NOT_APPLICABLE", "NOT_IMPLEMENTED", "SKIPPED",
+    "MONOID_LIMIT", "SUMMARY_WIDTH", "COLUMN_LEGEND",
+    "Source", "Theorem", "TheoremResult", "ColumnResult", "ElementPeriod",
+    "REGISTRY", "get", "check", "run_all", "element_periods", "unary_periods",
 ]
 
 PASS = "pass"
 FAIL = "fail"
 NOT_APPLICABLE = "not applicable"
 NOT_IMPLEMENTED = "not implemented"
+SKIPPED = "skipped"
+
+#: Largest transition monoid that the T1/T2 checks enumerate; larger ones are ``skipped``.
+MONOID_LIMIT = 100_000
+
+#: Longest ``summary`` of a table cell (the long text is in ``detail``).
+SUMMARY_WIDTH = 22
+
+#: Column name -> one-line meaning, for the legend under ``statetrack check``'s table.
+COLUMN_LEGEND: dict[str, str] = {
+    "GH": "Prop. 1: every step is a GH factor (eig in [-1,1]); a letter's steps multiply exactly "
+          "to A(a); n/a: no construction",
+    "T1": "Thm 1: a word w of period > 1 needs an eigenvalue of A(w) that is not real >= 0; "
+          "has/MISSING: in the construction",
+    "T2": "Thm 2: a word w whose period is not a power of 2 needs a non-real eigenvalue of A(w); "
+          "has/MISSING: in the construction",
+    "construction": "Thm 3 (group monoids): layers x width, sub-steps n_h / the bound k-1 "
+                    "(k = most states a letter moves)",
+    "proof": "exact proof that the construction implements the DFA (number of reachable states)",
+    "fp": "the construction run in bfloat16 equals the DFA on a^t for every letter a, bit for "
+          "bit",
+}
 
 _SHORT = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "float64": "fp64"}
 
@@ -84,7 +144,11 @@ DEFAULT_FORMATS = ("bfloat16",)
 
 @dataclass(frozen=True)
 class Source:
-    """Where a result is stated."""
+    """Where a result is stated.
+
+    >>> str(Source("Grazzi et al.", "2411.12537", "Theorem 1"))
+    'Grazzi et al., arXiv 2411.12537, Theorem 1'
+    """
 
     paper: str
     arxiv: str
@@ -106,15 +170,27 @@ class TheoremResult:
     theorem : str
         The registry id.
     status : str
-        :data:`PASS`, :data:`FAIL`, :data:`NOT_APPLICABLE` or :data:`NOT_IMPLEMENTED`.
+        :data:`PASS`, :data:`FAIL`, :data:`NOT_APPLICABLE`, :data:`SKIPPED` or
+        :data:`NOT_IMPLEMENTED`.
     columns : tuple of (column, summary)
-        Short texts for the table.
+        Short texts for the table (at most :data:`SUMMARY_WIDTH` characters).
     detail : str
         What was checked or what went wrong, in words.
     data : mapping
-        Numbers behind the summary (e.g. ``reachable``, ``n_h``, ``bound``).
+        Numbers behind the summary (e.g. ``reachable``, ``n_h``, ``bound``; for Theorems 1
+        and 2 ``needed``, ``witness``, ``witness_period``, ``periods``, ``checked``).
     failed_column : str or None
         The column a failure belongs to (the others are informative).
+
+    Examples
+    --------
+    >>> from statetrack.automata import DFA
+    >>> z3 = DFA([[1], [2], [0]], accepting=[0], alphabet="a")      # counting mod 3
+    >>> r = check("thm2", z3)
+    >>> r.status, r.passed, r.failed, r.columns
+    ('pass', True, False, (('T2', 'needed, has'),))
+    >>> r.data["witness"], r.data["witness_period"], r.data["checked"]
+    (('a',), 3, 2)
     """
 
     theorem: str
@@ -135,7 +211,12 @@ class TheoremResult:
 
 @dataclass(frozen=True)
 class ColumnResult:
-    """One table cell from :func:`run_all` (the interface ``statetrack check`` reads)."""
+    """One table cell from :func:`run_all` (the interface ``statetrack check`` reads).
+
+    ``name`` is the theorem's name, ``column`` the column (a key of :data:`COLUMN_LEGEND`),
+    ``summary`` the cell (at most :data:`SUMMARY_WIDTH` characters), ``detail`` the long
+    text, ``failed`` whether this cell is where the theorem's check failed.
+    """
 
     name: str
     column: str
@@ -150,7 +231,8 @@ class Theorem:
     """A registry entry: a result, where it is stated, and the function that checks it.
 
     The worked example of each entry is the docstring of its check (:attr:`doc`), which runs
-    as a doctest.
+    as a doctest. ``in_table`` says whether :func:`run_all` (the ``statetrack check`` table)
+    runs it.
     """
 
     key: str
@@ -159,6 +241,7 @@ class Theorem:
     source: Source
     check: Callable[[Any], TheoremResult]
     columns: tuple[str, ...]
+    in_table: bool = True
 
     @property
     def doc(self) -> str:
@@ -200,10 +283,143 @@ def _spectrum(dfa: Any) -> Any:
     return None if lrnn is None else check_spectrum(lrnn, word_length=1)
 
 
+def _clip(text: str) -> str:
+    return text if len(text) <= SUMMARY_WIDTH else text[:SUMMARY_WIDTH - 3] + "..."
+
+
+def _fmt_word(w: Sequence[str]) -> str:
+    sep = "" if all(len(a) == 1 for a in w) else " "
+    return repr(sep.join(w))
+
+
+def _fmt_limit(limit: int) -> str:
+    k = round(math.log10(limit)) if limit > 0 else 0
+    return f"10^{k}" if limit >= 1000 and 10 ** k == limit else str(limit)
+
+
+# ============================================================================ periods
+
+
+@dataclass(frozen=True)
+class ElementPeriod:
+    """One element ``x`` of the transition monoid of the minimal DFA, with the powers of ``x``.
+
+    Attributes
+    ----------
+    element : int
+        Its index in :func:`statetrack.automata.monoid.transition_monoid` (BFS order).
+    word : tuple of str
+        Its shortlex-least word ``w`` (``x`` is ``q -> q.w``).
+    index : int
+        The least ``i >= 1`` with ``x^i = x^(i + period)``.
+    period : int
+        The least ``p >= 1`` with ``x^(i + p) = x^i`` for all ``i >= index``: the lcm of the
+        cycle lengths of ``x``.
+
+    Examples
+    --------
+    >>> from statetrack.automata import DFA
+    >>> [(e.word, e.period) for e in element_periods(DFA([[1], [2], [0]], accepting=[0], alphabet="a"))]
+    [((), 1), (('a',), 3), (('a', 'a'), 3)]
+    """
+
+    element: int
+    word: tuple[str, ...]
+    index: int
+    period: int
+
+
+def _power_periods(elements: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(index, period)`` of every row of ``elements`` ``[m, n]`` (transformations).
+
+    ``x^(2^j)`` by squaring until ``2^j >= n`` has the cyclic points as its image; the cycle
+    length of a cyclic point is the first ``L`` with ``x^L(q) = q``; the period is their lcm;
+    the index is the first ``i`` at which ``x^i`` maps every point onto a cycle (at least 1).
+    """
+    e = elements.astype(np.int64)
+    m, n = e.shape
+    rows = np.arange(m)[:, None]
+    p, k = e.copy(), 1
+    while k < n:
+        p = np.take_along_axis(p, p, axis=1)            # x^(2k)(q) = x^k(x^k(q))
+        k *= 2
+    cyc = np.zeros((m, n), dtype=bool)
+    cyc[rows, p] = True
+    length = np.zeros((m, n), dtype=np.int64)
+    y = e.copy()
+    ident = np.arange(n)[None, :]
+    for L in range(1, n + 1):
+        hit = cyc & (length == 0) & (y == ident)
+        length[hit] = L
+        if not (cyc & (length == 0)).any():
+            break
+        y = np.take_along_axis(e, y, axis=1)
+    period = np.lcm.reduce(np.where(cyc, length, 1), axis=1)
+    index = np.zeros(m, dtype=np.int64)
+    active = np.ones(m, dtype=bool)
+    y = np.broadcast_to(ident, (m, n)).copy()
+    i = 0
+    while active.any():
+        ok = np.take_along_axis(cyc, y, axis=1).all(axis=1)
+        index[active & ok] = i
+        active &= ~ok
+        y = np.take_along_axis(e, y, axis=1)
+        i += 1
+    return np.maximum(index, 1), period
+
+
+@functools.lru_cache(maxsize=32)
+def _element_periods(d: Any, limit: int) -> tuple[ElementPeriod, ...]:
+    from statetrack.automata.monoid import transition_monoid
+
+    mon = transition_monoid(d, limit=limit)
+    words = mon.words
+    out = []
+    chunk = max(1, 2_000_000 // max(mon.n_points, 1))   # bounded memory for wide monoids
+    for s in range(0, mon.size, chunk):
+        idx, per = _power_periods(np.asarray(mon.elements[s:s + chunk]))
+        out += [ElementPeriod(s + j, words[s + j], int(idx[j]), int(per[j]))
+                for j in range(len(idx))]
+    return tuple(out)
+
+
+def element_periods(dfa: Any, *, limit: int | None = None) -> tuple[ElementPeriod, ...]:
+    """Every element of the transition monoid of the minimal DFA with its index and period
+    under powers (BFS order: shortest words first; the identity is first, with period 1).
+
+    Parameters
+    ----------
+    dfa : DFA
+    limit : int, optional
+        The most monoid elements to enumerate (default :data:`MONOID_LIMIT`).
+
+    Raises
+    ------
+    MonoidLimitError
+        The monoid has more than ``limit`` elements
+        (:class:`statetrack.automata.errors.MonoidLimitError`).
+    NotADFAError
+        ``dfa`` is not a DFA.
+
+    Examples
+    --------
+    >>> from statetrack.automata import families
+    >>> sorted({e.period for e in element_periods(families.get("modular_arithmetic(5)"))})
+    [1, 2, 4, 5]
+    >>> [e.word for e in element_periods(families.get("symmetric(3)")) if e.period == 3][:1]
+    [('t01', 't02')]
+    """
+    return _element_periods(_minimal(dfa), MONOID_LIMIT if limit is None else int(limit))
+
+
 def unary_periods(dfa: Any) -> dict[str, tuple[int, int, int]]:
     """Per letter ``a``: ``(pre_period, state_period, accept_period)`` of the minimal DFA's run
     on ``a^t`` from the start state (``accept_period`` = least eventual period of the accept
     bits; a missing transition counts as a rejecting sink).
+
+    This is what Theorem 3's ``fp`` column compares a finite-precision run of ``a^t`` with. It
+    does *not* decide what Theorems 1 and 2 need: a period can show only from another state or
+    only for a word of several letters (:func:`element_periods`).
 
     >>> from statetrack.automata import DFA
     >>> unary_periods(DFA([[1, 0], [2, 1], [0, 2]], accepting=[0], alphabet="ab"))
@@ -236,27 +452,32 @@ def unary_periods(dfa: Any) -> dict[str, tuple[int, int, int]]:
 
 def _check_prop1(dfa: Any) -> TheoremResult:
     """Proposition 1 on Theorem 3's construction: every delta step is a GH factor (eigenvalue
-    in ``[-1, 1]``), the factors of each letter multiply exactly to its permutation matrix,
-    their number is ``m - c`` (points moved minus cycles), and every ``A(x)`` has spectral
-    norm ``<= 1``.
+    in ``[-1, 1]``), the factors of each letter multiply exactly (applied first to last) to its
+    permutation matrix, their number is ``m - c`` (points moved minus cycles), and every
+    ``A(x)`` has spectral norm ``<= 1``.
 
     Examples
     --------
     >>> from statetrack.automata import DFA
     >>> z3 = DFA([[1], [2], [0]], accepting=[0], alphabet="a")
     >>> r = _check_prop1(z3)
-    >>> r.status, r.columns
-    ('pass', (('GH', '2 exact, eig in [-1,1], ||A||<=1'),))
+    >>> r.status, r.columns, r.data
+    ('pass', (('GH', 'ok (2 factors)'),), {'factors': 2})
     """
     from statetrack.constructions.group import letter_permutations
 
-    from .factorization import as_factor, check_factorization, permutation_cycles, \
-        permutation_factors, permutation_matrix
     from .errors import FactorMismatchError
+    from .factorization import (
+        as_factor,
+        check_factorization,
+        permutation_cycles,
+        permutation_factors,
+        permutation_matrix,
+    )
 
     lrnn, why = _construction(dfa)
     if lrnn is None:
-        return TheoremResult("prop1", NOT_APPLICABLE, (("GH", "n/a (no construction)"),),
+        return TheoremResult("prop1", NOT_APPLICABLE, (("GH", "n/a"),),
                              f"no one-layer construction: {why}")
     d = _minimal(dfa)
     perms = letter_permutations(d)
@@ -285,7 +506,7 @@ def _check_prop1(dfa: Any) -> TheoremResult:
                                 f"{perm}")
         else:  # not all transpositions: multiply densely (exact), steps applied first-to-last
             try:
-                check_factorization(list(reversed(facs)), permutation_matrix(perm))
+                check_factorization(steps, permutation_matrix(perm), order="applied")
             except FactorMismatchError as e:
                 problems.append(f"letter {a!r}: {e}")
         if d.n_states <= 12:  # the constructive side: our own factorization agrees
@@ -302,11 +523,11 @@ def _check_prop1(dfa: Any) -> TheoremResult:
     if problems:
         return TheoremResult("prop1", FAIL, (("GH", "FAIL"),), "; ".join(problems),
                              failed_column="GH")
-    summary = f"{total} {'exact' if spec.exact else 'float'}, eig in [-1,1], ||A||<=1"
-    return TheoremResult("prop1", PASS, (("GH", summary),),
+    return TheoremResult("prop1", PASS, (("GH", f"ok ({total} factors)"),),
                          f"{total} GH factors over {d.n_symbols} letters multiply exactly to the "
                          "letters' permutation matrices with m - c factors each; every factor's "
-                         "eigenvalue is in [-1, 1] and every A(x) has norm <= 1 (exact)",
+                         "eigenvalue is in [-1, 1] and every A(x) has norm <= 1 ("
+                         f"{'exact' if spec.exact else 'numeric'} spectra)",
                          {"factors": total})
 
 
@@ -326,77 +547,116 @@ def _compose_transpositions(facs: Sequence[Any], n: int) -> list[int] | None:
 # ============================================================================ Theorems 1, 2
 
 
-def _needs(dfa: Any, which: str) -> tuple[list[str], dict]:
-    periods = unary_periods(dfa)
+def _needs_period(key: str, p: int) -> bool:
     from .finite_precision import is_power_of_two
 
-    if which == "thm1":
-        need = [a for a, (_, _, p) in periods.items() if p > 1]
-    else:
-        need = [a for a, (_, _, p) in periods.items() if not is_power_of_two(p)]
-    return need, periods
+    return p > 1 if key == "thm1" else not is_power_of_two(p)
 
 
-def _spectral_check(dfa: Any, key: str, column: str, what: str,
-                    has: Callable[[Any], bool]) -> TheoremResult:
-    need, periods = _needs(dfa, key)
-    ps = sorted({p for _, _, p in periods.values()})
-    data = {"needs": tuple(need), "periods": {a: p for a, (_, _, p) in periods.items()}}
+@functools.lru_cache(maxsize=16)
+def _witness_spectra(dfa: Any) -> dict[tuple[str, ...], Any]:
+    """word -> spectrum of the construction's ``A(w)`` (layer 0) for every element of period
+    > 1 (the witnesses of both theorems)."""
+    from .spectra import word_spectra
+
+    lrnn, _ = _construction(dfa)
+    words = [e.word for e in element_periods(dfa) if e.period > 1]
+    return dict(zip(words, word_spectra(lrnn, words)))
+
+
+_WHAT = {"thm1": "an eigenvalue that is not a non-negative real",
+         "thm2": "a non-real eigenvalue"}
+_CONDITION = {"thm1": "> 1", "thm2": "not a power of two"}
+
+
+def _spectral_check(dfa: Any, key: str, column: str, has: Callable[[Any], bool]) -> TheoremResult:
+    from statetrack.automata.errors import MonoidLimitError
+
+    what, cond = _WHAT[key], _CONDITION[key]
+    try:
+        elems = element_periods(dfa)
+    except MonoidLimitError:
+        return TheoremResult(key, SKIPPED, ((column, f"skipped (|M|>{_fmt_limit(MONOID_LIMIT)})"),),
+                             f"the transition monoid of the minimal DFA has more than "
+                             f"{MONOID_LIMIT} elements (MONOID_LIMIT); its element periods, which "
+                             f"decide whether {what} is needed, were not computed",
+                             {"needed": None})
+    periods = tuple(sorted({e.period for e in elems}))
+    need = [e for e in elems if _needs_period(key, e.period)]
+    data: dict[str, Any] = {"needed": bool(need), "periods": periods, "witness": None,
+                            "witness_period": None, "checked": 0}
     if not need:
-        return TheoremResult(key, PASS, ((column, f"not needed (p={','.join(map(str, ps))})"),),
-                             f"every letter's accept bits on a^t have eventual period "
-                             f"{'1' if key == 'thm1' else 'a power of two'}: no {what} needed",
-                             data)
-    shown = ", ".join(f"{a}(p={periods[a][2]})" for a in need[:2]) + (",..." if len(need) > 2 else "")
+        which = ("period 1 (the monoid is aperiodic: the language is star-free)"
+                 if key == "thm1" else
+                 f"a period that is a power of two (periods {', '.join(map(str, periods))})")
+        return TheoremResult(key, PASS, ((column, "not needed"),),
+                             f"every element of the transition monoid ({len(elems)} "
+                             f"element{'s' if len(elems) != 1 else ''}) "
+                             f"has {which} under powers, so no A(w) needs {what}", data)
+    w0, p0 = need[0].word, need[0].period
+    data.update(witness=w0, witness_period=p0)
+    why_needed = (f"{len(need)} of the {len(elems)} monoid elements have a period {cond} "
+                  f"(periods {', '.join(map(str, periods))}; shortest: w = {_fmt_word(w0)}, "
+                  f"period {p0}), so an LRNN needs {what} in A(w) for such w")
     lrnn, why = _construction(dfa)
     if lrnn is None:
-        return TheoremResult(key, NOT_APPLICABLE, ((column, f"needed: {shown}"),),
-                             f"the language needs {what} for {need}; no one-layer construction "
-                             f"to check ({why})", data)
-    spec = _spectrum(dfa)
-    by_token = {ms.word[0]: ms.spectrum for ms in spec.layers[0].tokens}
-    missing = [a for a in need if not has(by_token[a])]
+        return TheoremResult(key, NOT_APPLICABLE, ((column, "needed, n/a"),),
+                             f"{why_needed}; no one-layer construction to check ({why})", data)
+    if lrnn.depth != 1:
+        return TheoremResult(key, NOT_APPLICABLE, ((column, "needed, n/a"),),
+                             f"{why_needed}; the construction has {lrnn.depth} layers, and the "
+                             "one-layer argument says nothing about one layer of several", data)
+    spectra = _witness_spectra(dfa)
+    data["checked"] = len(need)
+    missing = [e for e in need if not has(spectra[e.word].spectrum)]
     if missing:
-        return TheoremResult(key, FAIL, ((column, f"needed: {shown}; MISSING"),),
-                             f"the construction's A({missing[0]!r}) has no {what} although the "
-                             f"letter's accept period is {periods[missing[0]][2]}", data,
+        e = missing[0]
+        nums = spectra[e.word].spectrum.numeric
+        ev = ", ".join(f"{z.real:.3g}" if abs(z.imag) < 1e-12 else f"{z:.3g}" for z in nums[:8])
+        return TheoremResult(key, FAIL, ((column, "needed, MISSING"),),
+                             f"{why_needed}; but the construction's A(w) for w = "
+                             f"{_fmt_word(e.word)} (period {e.period}) has no {what} "
+                             f"(eigenvalues {ev}{', ...' if len(nums) > 8 else ''}); "
+                             f"{len(missing)} of {len(need)} such words lack it", data,
                              failed_column=column)
-    return TheoremResult(key, PASS, ((column, f"needed: {shown}; has"),),
-                         f"letters {need} need {what} and the construction's A(a) has one "
-                         "(exact spectra)", data)
+    return TheoremResult(key, PASS, ((column, "needed, has"),),
+                         f"{why_needed}; the construction's A(w) has one for every such w "
+                         f"({len(need)} words, exact spectra)", data)
 
 
 def _check_thm1(dfa: Any) -> TheoremResult:
-    """Theorem 1 on a DFA: letters whose accept bits on ``a^t`` are not eventually constant
-    (parity: period 2) need ``A(a)`` to have an eigenvalue that is not a non-negative real; the
-    construction (when there is one) is checked to have it.
+    """Theorem 1 on a DFA: every word ``w`` whose transformation has period ``> 1`` under
+    powers (the language is not star-free; parity: ``w = 1``, period 2) needs ``A(w)`` to have
+    an eigenvalue that is not a non-negative real; the construction (when there is one) is
+    checked to have it for every such ``w``.
 
     Examples
     --------
     >>> from statetrack.automata import DFA
     >>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
     >>> r = _check_thm1(parity)
-    >>> r.status, r.data["needs"], r.columns[0][1]
-    ('pass', ('1',), 'needed: 1(p=2); has')
+    >>> r.status, r.data["witness"], r.data["periods"], r.columns[0][1]
+    ('pass', ('1',), (1, 2), 'needed, has')
     """
-    return _spectral_check(dfa, "thm1", "T1", "neg/complex eig",
-                           lambda s: not s.all_nonnegative_real)
+    return _spectral_check(dfa, "thm1", "T1", lambda s: not s.all_nonnegative_real)
 
 
 def _check_thm2(dfa: Any) -> TheoremResult:
-    """Theorem 2 on a DFA: letters whose accept bits on ``a^t`` have an eventual period that
-    is not a power of two (counting mod 3, 5, ...) need a non-real eigenvalue of ``A(a)``;
-    real diagonal or triangular matrices cannot provide it.
+    """Theorem 2 on a DFA: every word ``w`` whose transformation has a period that is not a
+    power of two (counting mod 3, 5, ...; also the 3-cycles of ``S_3``, words of two swaps)
+    needs a non-real eigenvalue of ``A(w)``; real diagonal or triangular matrices cannot
+    provide it.
 
     Examples
     --------
-    >>> from statetrack.automata import DFA
-    >>> mod3 = DFA([[1], [2], [0]], accepting=[0], alphabet="a")
-    >>> r = _check_thm2(mod3)
-    >>> r.status, r.columns[0][1]
-    ('pass', 'needed: a(p=3); has')
+    >>> from statetrack.automata import families
+    >>> r = _check_thm2(families.get("symmetric(3)"))        # every letter is a swap
+    >>> r.status, r.data["witness"], r.data["witness_period"], r.columns[0][1]
+    ('pass', ('t01', 't02'), 3, 'needed, has')
+    >>> _check_thm2(families.get("cyclic(4)")).columns[0][1]
+    'not needed'
     """
-    return _spectral_check(dfa, "thm2", "T2", "complex eig", lambda s: s.has_complex)
+    return _spectral_check(dfa, "thm2", "T2", lambda s: s.has_complex)
 
 
 # ============================================================================ Theorem 3
@@ -414,8 +674,8 @@ def _check_thm3(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
     >>> from statetrack.automata import DFA
     >>> z3 = DFA([[1, 0], [2, 1], [0, 2]], accepting=[0], alphabet="ab")
     >>> r = _check_thm3(z3)
-    >>> r.status, dict(r.columns)["construction"], dict(r.columns)["proof"]
-    ('pass', '1x3 n_h=2 (bound 2)', 'proved: 3 states')
+    >>> r.status, dict(r.columns)
+    ('pass', {'construction': '1x3 n_h=2/2', 'proof': 'proved (3)', 'fp': 'bf16 exact'})
     >>> _check_thm3(DFA([[1, 1], [1, 1]], accepting=[1], alphabet="ab")).status
     'not applicable'
     """
@@ -431,30 +691,35 @@ def _check_thm3(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
     d = _minimal(dfa)
     perms = letter_permutations(d)
     k = max(int(np.sum(p != np.arange(d.n_states))) for p in perms)
-    bound = max(k - 1, 1)
-    construction = f"{lrnn.depth}x{lrnn.width} n_h={lrnn.n_h} (bound {max(k - 1, 0)})"
-    data = {"layers": lrnn.depth, "width": lrnn.width, "n_h": lrnn.n_h, "bound": k - 1}
-    if lrnn.n_h > bound:
-        return TheoremResult("thm3", FAIL, (("construction", construction + " OVER BOUND"),
+    bound = max(k - 1, 0)
+    used = max(sum(1 for s in st if not s.is_identity) for layer in lrnn.layers
+               for st in layer.steps)
+    construction = f"{lrnn.depth}x{lrnn.width} n_h={lrnn.n_h}/{bound}"
+    data = {"layers": lrnn.depth, "width": lrnn.width, "n_h": lrnn.n_h, "bound": bound,
+            "factors_per_letter": used}
+    if used > bound:
+        return TheoremResult("thm3", FAIL, (("construction", _clip(construction + " OVER")),
                                             ("proof", "-"), ("fp", "-")),
-                             f"n_h = {lrnn.n_h} exceeds the bound k - 1 = {k - 1}", data,
+                             f"a letter uses {used} GH factors (n_h = {lrnn.n_h}); that exceeds "
+                             f"the bound k - 1 = {bound} (k = {k} states moved)", data,
                              failed_column="construction")
     cert = verify(lrnn, dfa)
     if not cert.ok:
-        return TheoremResult("thm3", FAIL, (("construction", construction),
-                                            ("proof", f"FAIL ({cert.kind})"), ("fp", "-")),
+        return TheoremResult("thm3", FAIL, (("construction", _clip(construction)),
+                                            ("proof", _clip(f"FAIL ({cert.kind})")), ("fp", "-")),
                              cert.summary(), data, failed_column="proof")
     data["reachable"] = cert.reachable
     fp_problems = _fp_against_dfa(lrnn, d, formats)
-    fp_text = "FAIL" if fp_problems else f"{'/'.join(_SHORT.get(f, f) for f in formats)} = DFA"
-    cols = (("construction", construction), ("proof", f"proved: {cert.reachable} states"),
-            ("fp", fp_text))
+    fp_text = "FAIL" if fp_problems else f"{'/'.join(_SHORT.get(f, f) for f in formats)} exact"
+    cols = (("construction", _clip(construction)), ("proof", f"proved ({cert.reachable})"),
+            ("fp", _clip(fp_text)))
     if fp_problems:
         return TheoremResult("thm3", FAIL, cols, "; ".join(fp_problems), data,
                              failed_column="fp")
     return TheoremResult("thm3", PASS, cols,
+                         f"one layer, width {lrnn.width}, n_h = {lrnn.n_h} <= k - 1 = {bound}; "
                          f"{cert.summary()}; in {', '.join(formats)} every a^t has the DFA's "
-                         "eventual period and outputs", data)
+                         "eventual period and outputs, bit for bit", data)
 
 
 def _fp_against_dfa(lrnn: Any, d: Any, formats: Sequence[str]) -> list[str]:
@@ -488,7 +753,8 @@ def _fp_against_dfa(lrnn: Any, d: Any, formats: Sequence[str]) -> list[str]:
 
 def _check_thm4(dfa: Any) -> TheoremResult:
     """Theorem 4 (every regular language by a Krohn-Rhodes cascade of permutation-reset
-    layers) is not implemented yet: the check says so, with its own status (never a pass).
+    layers) is not implemented yet: the check says so, with its own status (never a pass). It
+    is not a column of :func:`run_all`'s table.
 
     Examples
     --------
@@ -515,13 +781,15 @@ REGISTRY: dict[str, Theorem] = {
     "thm1": Theorem(
         "thm1", "Theorem 1",
         "A finite-precision LRNN (any depth) recognizes parity only if in some layer some A(x) "
-        "has an eigenvalue that is not a non-negative real.",
+        "has an eigenvalue that is not a non-negative real. For a language, every word w whose "
+        "transformation has period > 1 needs such an eigenvalue in A(w).",
         Source(_GRAZZI, "2411.12537", "Theorem 1"), _check_thm1, ("T1",)),
     "thm2": Theorem(
         "thm2", "Theorem 2",
         "A finite-precision LRNN counts modulo m (m not a power of 2) only if in some layer i "
         "some product A(x_1)...A(x_{2^(i-1)}) has a non-real eigenvalue; real diagonal or "
-        "triangular matrices cannot, even with negative entries.",
+        "triangular matrices cannot, even with negative entries. For a language, a word whose "
+        "period is not a power of 2 needs a product with a non-real eigenvalue.",
         Source(_GRAZZI, "2411.12537", "Theorem 2"), _check_thm2, ("T2",)),
     "thm3": Theorem(
         "thm3", "Theorem 3",
@@ -534,7 +802,7 @@ REGISTRY: dict[str, Theorem] = {
         "Every regular language is recognized by an LRNN with at most 2^|Q| layers of width "
         "<= |Q|, A(x) in M_n([-1, 1]) and non-negative integer B, via a Krohn-Rhodes cascade of "
         "permutation-reset automata.",
-        Source(_GRAZZI, "2411.12537", "Theorem 4"), _check_thm4, ("cascade",)),
+        Source(_GRAZZI, "2411.12537", "Theorem 4"), _check_thm4, ("cascade",), in_table=False),
 }
 
 
@@ -556,19 +824,53 @@ def get(key: str) -> Theorem:
 
 
 def check(key: str, dfa: Any) -> TheoremResult:
-    """Run one theorem's check on a DFA."""
+    """Run one theorem's check on a DFA (any entry, Theorem 4 included).
+
+    Raises
+    ------
+    UnknownTheoremError
+        ``key`` is not in :data:`REGISTRY`.
+    NotADFAError
+        ``dfa`` is not a :class:`statetrack.automata.DFA`.
+
+    Examples
+    --------
+    >>> from statetrack.automata import families
+    >>> r = check("thm1", families.get("tomita(3)"))     # not a group: nothing to check
+    >>> r.status, r.columns, r.data["witness"], r.data["witness_period"]
+    ('not applicable', (('T1', 'needed, n/a'),), ('0',), 2)
+    >>> check("thm4", families.get("parity")).status
+    'not implemented'
+    """
     return get(key).check(dfa)
 
 
 def run_all(dfa: Any) -> list[ColumnResult]:
-    """Run every registry entry on ``dfa``; one :class:`ColumnResult` per table column.
+    """Run every entry of the table (all but Theorem 4) on ``dfa``; one :class:`ColumnResult`
+    per column, in the order of :data:`COLUMN_LEGEND`.
 
-    A failure is attached to the column it concerns (``failed`` is True there only).
+    A failure is attached to the column it concerns (``failed`` is True there only); every
+    ``summary`` is at most :data:`SUMMARY_WIDTH` characters.
+
+    Examples
+    --------
+    >>> from statetrack.automata import families
+    >>> for r in run_all(families.get("aa_star")):
+    ...     print(f"{r.column:12s} {r.summary:12s} {r.failed}")
+    GH           n/a          False
+    T1           needed, n/a  False
+    T2           not needed   False
+    construction not a group  False
+    proof        -            False
+    fp           -            False
     """
     out = []
     for thm in REGISTRY.values():
+        if not thm.in_table:
+            continue
         res = thm.check(dfa)
         for col, summary in res.columns:
             failed = res.failed and (res.failed_column in (None, col))
-            out.append(ColumnResult(thm.name, col, summary, res.detail, res.status, failed))
+            out.append(ColumnResult(thm.name, col, _clip(summary), res.detail, res.status,
+                                    failed))
     return out

@@ -53,9 +53,9 @@ import numpy as np
 import sympy
 from mpmath.libmp.libhyper import NoConvergence
 
-from ._linalg import as_matrix, identity, norm_at_most_one, to_float
-from .errors import MatrixInputError
-from .factorization import GHFactor, as_factor, multiply
+from ._linalg import as_matrix, identity, norm_at_most_one, perm_of, to_float
+from .errors import FactorOrderError, MatrixInputError, UnknownTokenError
+from .factorization import GHFactor, _is_substep, as_factor, multiply, permutation_cycles
 
 __all__ = [
     "Spectrum",
@@ -65,6 +65,7 @@ __all__ = [
     "LayerSpectrum",
     "SpectrumReport",
     "check_spectrum",
+    "word_spectra",
     "EXACT_CUTOFF",
 ]
 
@@ -131,32 +132,6 @@ class Spectrum:
         return max(abs(z) for z in self.numeric)
 
 
-def _perm_of(a: np.ndarray) -> list[int] | None:
-    n = a.shape[0]
-    perm = []
-    for j in range(n):
-        ones = [i for i in range(n) if a[i, j] == 1]
-        if len(ones) != 1 or any(a[i, j] != 0 for i in range(n) if i != ones[0]):
-            return None
-        perm.append(ones[0])
-    return perm if len(set(perm)) == n else None
-
-
-def _cycle_lengths(perm: Sequence[int]) -> list[int]:
-    seen = [False] * len(perm)
-    out = []
-    for s in range(len(perm)):
-        if seen[s]:
-            continue
-        L, i = 0, s
-        while not seen[i]:
-            seen[i] = True
-            i = perm[i]
-            L += 1
-        out.append(L)
-    return out
-
-
 @functools.lru_cache(maxsize=4096)
 def _root_of_unity(k: int, L: int) -> tuple[sympy.Expr, complex]:
     """``exp(2 pi i k / L)`` exactly and as a complex float (exact for L in 1, 2, 4)."""
@@ -193,13 +168,13 @@ def eigenvalues(m: Any, *, cutoff: int = EXACT_CUTOFF, tol: float = 1e-9) -> Spe
     >>> eigenvalues([[0.0, -1.0], [1.0, 0.0]]).exact
     False
     """
-    fast = _fast_perm(m)
+    fast = perm_of(m)                 # numpy input: before the (slow) conversion to Fractions
     if fast is not None:
         return permutation_spectrum(fast)
     a, exact = as_matrix(m, name="matrix")
     n = a.shape[0]
     if exact:
-        perm = _perm_of(a)
+        perm = perm_of(a)
         if perm is not None:
             return permutation_spectrum(perm)
         upper = all(a[i, j] == 0 for i in range(n) for j in range(i))
@@ -220,14 +195,34 @@ def eigenvalues(m: Any, *, cutoff: int = EXACT_CUTOFF, tol: float = 1e-9) -> Spe
 
 
 def permutation_spectrum(perm: Sequence[int]) -> Spectrum:
-    """The exact spectrum of the permutation matrix ``P e_i = e_{perm[i]}`` (roots of unity,
-    one set per cycle).
+    """The exact spectrum of the permutation matrix ``P e_i = e_{perm[i]}``: the ``L``-th roots
+    of unity for each cycle of length ``L``, longest cycles first, fixed points (eigenvalue 1)
+    last.
 
+    The spectrum depends only on the cycle type, which is cached: the witnesses of a large
+    group (:func:`word_spectra`) share a few cycle types.
+
+    Raises
+    ------
+    NotAPermutationError
+        ``perm`` does not list every index ``0..n-1`` exactly once.
+
+    Examples
+    --------
     >>> permutation_spectrum([1, 0, 2]).values
     (1, -1, 1)
+    >>> permutation_spectrum([1, 2, 0]).n_nonreal
+    2
     """
+    p = [int(i) for i in perm]
+    lengths = sorted((len(c) for c in permutation_cycles(p)), reverse=True)
+    return _cycle_type_spectrum(tuple(lengths), len(p) - sum(lengths))
+
+
+@functools.lru_cache(maxsize=1024)
+def _cycle_type_spectrum(lengths: tuple[int, ...], fixed: int) -> Spectrum:
     vals, nums, neg, nonreal = [], [], 0, 0
-    for L in _cycle_lengths([int(i) for i in perm]):
+    for L in lengths + (1,) * fixed:
         for k in range(L):
             e, z = _root_of_unity(k, L)
             vals.append(e)
@@ -235,24 +230,6 @@ def permutation_spectrum(perm: Sequence[int]) -> Spectrum:
         neg += int(L % 2 == 0)
         nonreal += L - 1 - int(L % 2 == 0)
     return Spectrum(tuple(vals), tuple(nums), True, "permutation", neg, nonreal)
-
-
-def _fast_perm(m: Any) -> np.ndarray | None:
-    """The permutation of an integer (or 0/1 object) numpy matrix, vectorized; else None."""
-    if not isinstance(m, np.ndarray) or m.ndim != 2 or m.shape[0] != m.shape[1] or m.size == 0:
-        return None
-    if m.dtype.kind not in "iub" and m.dtype != object:
-        return None
-    try:
-        ones = m == 1
-        zeros = m == 0
-    except (TypeError, ValueError):
-        return None
-    ones, zeros = np.asarray(ones, dtype=bool), np.asarray(zeros, dtype=bool)
-    if not (ones | zeros).all() or not (ones.sum(axis=0) == 1).all() \
-            or not (ones.sum(axis=1) == 1).all():
-        return None
-    return np.argmax(ones, axis=0)
 
 
 def _charpoly_spectrum(a: np.ndarray) -> Spectrum:
@@ -445,13 +422,18 @@ def _layer_from_mapping(mp: Mapping, li: int):
     for t, v in mp.items():
         name = f"layer {li}, A({t!r})"
         if _is_factor_list(v):
-            fs = [as_factor(f) for f in v]
+            items = list(v)
             any_factors = True
-            if not fs:
+            if not items:
                 raise MatrixInputError(f"{name}: an empty factor list has no dimension")
-            m = multiply(fs)
+            sub = [_is_substep(x) for x in items]
+            if any(sub) and not all(sub):
+                raise FactorOrderError(
+                    f"{name}: the list mixes delta sub-steps (application order, step 1 applied "
+                    "first) with GH factors (matrix order, as written); give one kind per token")
+            m = multiply(items, order="applied" if all(sub) else "matrix")
             mats[str(t)] = (m, m.dtype == object)
-            facs[str(t)] = tuple(f.eigenvalue for f in fs)
+            facs[str(t)] = tuple(as_factor(f).eigenvalue for f in items)
         else:
             mats[str(t)] = as_matrix(v, name=name)
             facs[str(t)] = ()
@@ -489,7 +471,10 @@ def check_spectrum(model: Any, *, word_length: int = 2, max_products: int = 256,
     Parameters
     ----------
     model : constructed LRNN, or mapping token -> matrix / list of GH factors, or a list of
-        such mappings (one per layer)
+        such mappings (one per layer). A list of :class:`GHFactor` (or ``(key, beta)``
+        pairs) is read in matrix order (``F_1 F_2 ... F_m``); a list of delta sub-steps
+        (:class:`~statetrack.constructions.lrnn.DeltaStep`) in application order
+        (``A = G_n ... G_1``, step 1 first), as the kernels apply them.
     word_length : int
         Products ``A(w) = A(w_L) ... A(w_1)`` (``w_1`` applied first) of every word of length
         2 .. ``word_length`` are checked too, deduplicated by value (Theorem 2 looks at products
@@ -501,6 +486,12 @@ def check_spectrum(model: Any, *, word_length: int = 2, max_products: int = 256,
         See :func:`eigenvalues`.
     tol : float
         Tolerance of float norm checks and of the numeric unit-disk check.
+
+    Raises
+    ------
+    MatrixInputError
+        Unreadable input; :class:`~statetrack.theory.errors.FactorOrderError` when one
+        token's list mixes sub-steps and GH factors.
 
     Examples
     --------
@@ -517,7 +508,7 @@ def check_spectrum(model: Any, *, word_length: int = 2, max_products: int = 256,
     layers = _layers_of(model)
     reports = []
     for li, (tokens, mats, facs) in enumerate(layers):
-        perms = {t: _fast_perm(mats[t][0]) for t in tokens}
+        perms = {t: perm_of(mats[t][0]) for t in tokens}
         if all(p is not None for p in perms.values()):
             tok_specs, prods, truncated = _permutation_layer(tokens, perms, word_length,
                                                              max_products)
@@ -606,3 +597,89 @@ def _key(m: np.ndarray) -> bytes | tuple:
     if m.dtype == object:
         return tuple(m.ravel().tolist())
     return np.round(m, 12).tobytes()
+
+
+def word_spectra(model: Any, words: Iterable[Sequence[str]], *, layer: int = 0,
+                 cutoff: int = EXACT_CUTOFF, tol: float = 1e-10) -> tuple[MatrixSpectrum, ...]:
+    """The spectrum of ``A(w) = A(w_m) ... A(w_1)`` (``w_1`` applied first) for each given word.
+
+    The products are built incrementally from the longest already computed prefix, so a list of
+    shortlex-least words (the words of a transition monoid,
+    :attr:`statetrack.automata.monoid.TransitionMonoid.words`) costs one matrix product per
+    word. When every ``A(x)`` of the layer is a permutation matrix the products are composed as
+    permutations and their spectra read off the cycle type (exact, any width).
+
+    Parameters
+    ----------
+    model : as for :func:`check_spectrum`
+    words : iterable of words (sequences of tokens; the empty word gives the identity)
+    layer : int
+        Which layer's matrices.
+    cutoff, tol : see :func:`check_spectrum`.
+
+    Raises
+    ------
+    UnknownTokenError
+        A word uses a token that the layer does not have.
+    MatrixInputError
+        ``layer`` out of range, or unreadable ``model``.
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> [ms.spectrum.values for ms in word_spectra(_parity_example(), [("1",), ("1", "1")])]
+    [(1, -1), (1, 1)]
+    >>> z3 = {"a": [[0, 0, 1], [1, 0, 0], [0, 1, 0]]}
+    >>> word_spectra(z3, [("a",), ("a", "a", "a")])[1].spectrum.n_nonreal
+    0
+    """
+    layers = _layers_of(model)
+    if not isinstance(layer, (int, np.integer)) or not 0 <= layer < len(layers):
+        raise MatrixInputError(f"layer must be in 0..{len(layers) - 1}, got {layer!r}")
+    tokens, mats, _ = layers[layer]
+    words = [tuple(str(t) for t in w) for w in words]
+    for w in words:
+        for t in w:
+            if t not in mats:
+                raise UnknownTokenError(f"word {w!r}: token {t!r} is not one of layer {layer}'s "
+                                        f"tokens {list(tokens)}")
+    n = next(iter(mats.values()))[0].shape[0]
+    perms = {t: perm_of(m) for t, (m, _) in mats.items()}
+    if all(p is not None for p in perms.values()):
+        cache: dict[tuple, Any] = {(): np.arange(n)}
+
+        def perm(w: tuple) -> np.ndarray:
+            if w not in cache:
+                cache[w] = perms[w[-1]][perm(w[:-1])]     # (P_b P_w) e_i = e_{b[w[i]]}
+            return cache[w]
+
+        return tuple(MatrixSpectrum(w, permutation_spectrum(_iterative(perm, w, cache)), True)
+                     for w in words)
+    exact_mats = {t: (as_matrix(m, name=f"A({t!r})") if m.dtype.kind in "iub" else (m, ex))
+                  for t, (m, ex) in mats.items()}
+    mcache: dict[tuple, tuple[np.ndarray, bool]] = {(): (identity(n, True), True)}
+
+    def prod(w: tuple) -> tuple[np.ndarray, bool]:
+        if w not in mcache:
+            m, ex = prod(w[:-1])
+            b, bex = exact_mats[w[-1]]
+            mcache[w] = (b.dot(m), True) if ex and bex else (to_float(b).dot(to_float(m)), False)
+        return mcache[w]
+
+    out = []
+    for w in words:
+        m, ex = _iterative(prod, w, mcache)
+        out.append(MatrixSpectrum(w, eigenvalues(m, cutoff=cutoff, tol=tol),
+                                  norm_at_most_one(m, ex, tol)))
+    return tuple(out)
+
+
+def _iterative(f: Any, w: tuple, cache: dict) -> Any:
+    """``f(w)`` after filling the cache along ``w``'s prefixes from the shortest missing one
+    up (no deep recursion for long words)."""
+    k = len(w)
+    while k > 0 and w[:k] not in cache:
+        k -= 1
+    for j in range(k + 1, len(w) + 1):
+        f(w[:j])
+    return f(w)

@@ -10,9 +10,16 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from statetrack.automata import families
+from statetrack.constructions.compile import compile as compile_dfa
+from statetrack.constructions.group import permutation_cycles as group_cycles
+from statetrack.constructions.group import transposition_steps
+from statetrack.constructions.lrnn import DeltaStep
+from statetrack.theory._linalg import as_matrix
 from statetrack.theory.errors import (
     EigenvalueRangeError,
     FactorMismatchError,
+    FactorOrderError,
     MatrixInputError,
     NormBoundError,
     NotAPermutationError,
@@ -250,6 +257,9 @@ def test_permutation_factors(p):
         assert pm[v, i] == 1
     # gh_factors recognizes an exact permutation matrix
     assert gh_factors(pm) == fs
+    # one implementation: the Theorem 3 construction's swaps, listed in matrix order
+    assert fs == [as_factor(s) for s in reversed(transposition_steps(p))]
+    assert permutation_cycles(p) == group_cycles(p)
 
 
 def test_permutation_errors():
@@ -268,6 +278,40 @@ def test_multiply_order_is_matrix_product_order():
     assert (ab == a.matrix().dot(b.matrix())).all()
     assert not (ab == b.matrix().dot(a.matrix())).all()
     assert (multiply([], n=2) == np.eye(2, dtype=int)).all()
+
+
+def test_delta_steps_are_read_in_application_order():
+    """A letter's delta steps (step 1 applied first) multiply to A(a), not to its transpose:
+    for cyclic(3) the transpose is the inverse permutation."""
+    dfa = families.get("cyclic(3)")
+    lrnn = compile_dfa(dfa)
+    layer = lrnn.layers[0]
+    for a in dfa.alphabet:
+        steps = layer.steps[layer.token_index(a)]
+        target = permutation_matrix(dfa.letter(a))           # P e_q = e_{delta(q, a)}
+        assert (as_matrix(layer.A(a))[0] == target).all()
+        assert (multiply(steps, order="applied") == target).all()
+        assert check_factorization(steps, target, order="applied") == 0
+        with pytest.raises(FactorOrderError, match="order='applied'"):
+            multiply(steps)
+        with pytest.raises(FactorOrderError, match=r"lrnn\.product"):
+            check_factorization(steps, target)
+    steps = layer.steps[layer.token_index("1")]               # the 3-cycle, two swaps
+    assert len(steps) == 2
+    as_written = multiply([as_factor(s) for s in steps])     # converted: read as written
+    applied = multiply(steps, order="applied")
+    assert not (as_written == applied).all() and (as_written.T == applied).all()
+    with pytest.raises(FactorOrderError):
+        multiply([GHFactor((1, -1, 0), 1), DeltaStep([1, 0, -1], 1)])
+    with pytest.raises(MatrixInputError, match="order must be"):
+        multiply(steps, order="reversed")
+
+
+def test_float_mismatch_message_shows_plain_numbers():
+    with pytest.raises(FactorMismatchError) as e:
+        check_factorization([GHFactor((1.0, -1.0), 1.0)], np.eye(2))
+    assert "np.float64" not in str(e.value)
+    assert "product has 0.0, matrix has 1.0" in str(e.value)
 
 
 def test_multiply_and_check_errors():
@@ -337,7 +381,7 @@ def test_norm_bound_rejects_non_gh():
 
 
 def test_errors_are_theory_or_construction_errors():
-    for cls in (NotOrthogonalError, NormBoundError, NotAPermutationError):
+    for cls in (NotOrthogonalError, NormBoundError, NotAPermutationError, FactorOrderError):
         assert issubclass(cls, MatrixInputError) and issubclass(cls, TheoryError)
     assert issubclass(FactorMismatchError, ValueError)
     assert issubclass(EigenvalueRangeError, ValueError)

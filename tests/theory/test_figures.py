@@ -59,3 +59,11 @@ def test_parity_trajectories():
     d = data["-1"]
     assert d["period"] == 2 and d["pre_period"] == 0
     assert d["readout"].tolist() == [t % 2 for t in range(81)]
+
+
+def test_make_figures_takes_languages_and_steps(tmp_path):
+    paths = make_figures(tmp_path, languages=("cyclic(3)",), steps=10)
+    eig, traj = (imread(p) for p in paths)
+    assert eig.shape[1] == 4 * 130             # one 4-inch panel per language at 130 dpi
+    assert traj.shape[1] == 12 * 130
+    assert eig[..., :3].std() > 0.05 and traj[..., :3].std() > 0.05

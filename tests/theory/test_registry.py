@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
+from hypothesis import given, settings
 
 from statetrack.automata import DFA
 from statetrack.automata import families
+from statetrack.automata.monoid import transition_monoid
+from statetrack.automata.strategies import dfas
 from statetrack.constructions.lrnn import DeltaStep, Layer, LRNN, Readout
 from statetrack.theory import registry
 from statetrack.theory.errors import NotADFAError, UnknownTheoremError
 from statetrack.theory.registry import (
+    COLUMN_LEGEND,
     FAIL,
     NOT_APPLICABLE,
     NOT_IMPLEMENTED,
     PASS,
     REGISTRY,
+    SKIPPED,
     check,
+    element_periods,
     get,
     run_all,
     unary_periods,
 )
 
 GROUPS = ["parity", "cyclic(5)", "cyclic(12)", "dihedral(4)", "symmetric(4)", "alternating(4)",
-          "quaternion"]
-NON_GROUPS = ["at_least(3)", "aa_star", "flip_flop", "dyck(2)"]
+          "quaternion", "binary_divisible(3)"]
+NON_GROUPS = ["at_least(3)", "aa_star", "flip_flop", "dyck(2)", "tomita(3)",
+              "modular_arithmetic(5)"]
+TABLE_COLUMNS = ["GH", "T1", "T2", "construction", "proof", "fp"]
+SUMMARY_WIDTH = 22
 
 
 def test_entries_are_complete():
@@ -33,6 +45,13 @@ def test_entries_are_complete():
         assert thm.source.arxiv == "2411.12537" and thm.source.where == thm.name
         assert ">>>" in thm.doc  # a worked example
         assert "2411.12537" in str(thm.source)
+    assert [c for t in REGISTRY.values() if t.in_table for c in t.columns] == TABLE_COLUMNS
+
+
+def test_column_legend_covers_the_table():
+    assert list(COLUMN_LEGEND) == TABLE_COLUMNS
+    for col, text in COLUMN_LEGEND.items():
+        assert text and "\n" not in text and len(text) <= 120, col
 
 
 def test_unknown_theorem():
@@ -45,24 +64,44 @@ def test_unknown_theorem():
 def test_not_a_dfa():
     with pytest.raises(NotADFAError, match="got str"):
         check("thm3", "not a dfa")
+    with pytest.raises(NotADFAError):
+        element_periods([[0]])
 
 
 @pytest.mark.parametrize("spec", GROUPS)
-def test_group_languages_pass_everything_but_the_cascade(spec):
+def test_group_languages_pass_every_column(spec):
     dfa = families.get(spec)
     results = {key: check(key, dfa) for key in REGISTRY}
     for key in ("prop1", "thm1", "thm2", "thm3"):
         assert results[key].status == PASS, (key, results[key].detail)
     t3 = results["thm3"].data
     assert t3["layers"] == 1 and t3["width"] == dfa.minimize().n_states
-    assert t3["n_h"] <= max(t3["bound"], 1)              # the paper's bound k - 1
+    assert t3["n_h"] <= t3["bound"]              # the paper's bound k - 1
     assert t3["reachable"] == dfa.minimize().n_states
     assert results["thm4"].status == NOT_IMPLEMENTED
     assert not results["thm4"].passed and not results["thm4"].failed
-    cols = {r.column: r for r in run_all(dfa)}
-    assert set(cols) == {"GH", "T1", "T2", "construction", "proof", "fp", "cascade"}
-    assert not any(r.failed for r in cols.values())
-    assert cols["proof"].summary == f"proved: {t3['reachable']} states"
+    cols = run_all(dfa)
+    assert [r.column for r in cols] == TABLE_COLUMNS     # no "cascade" column
+    assert not any(r.failed for r in cols)
+    by = {r.column: r for r in cols}
+    assert by["proof"].summary == f"proved ({t3['reachable']})"
+    assert by["construction"].summary == f"1x{t3['width']} n_h={t3['n_h']}/{t3['bound']}"
+    assert by["GH"].summary == f"ok ({results['prop1'].data['factors']} factors)"
+    assert by["fp"].summary == "bf16 exact"
+    for r in cols:
+        assert len(r.summary) <= SUMMARY_WIDTH, (r.column, r.summary)
+        assert len(r.detail) > len(r.summary)
+
+
+def test_trivial_group_needs_no_factors():
+    """One state, every letter the identity: k = 0 states moved, so the bound k - 1 allows no
+    GH factor and the construction has n_h = 0."""
+    dfa = DFA([[0, 0]], accepting=[0], alphabet="ab")
+    t3 = check("thm3", dfa)
+    assert t3.status == PASS and t3.data["n_h"] == 0 == t3.data["bound"]
+    cols = {r.column: r.summary for r in run_all(dfa)}
+    assert cols == {"GH": "ok (0 factors)", "T1": "not needed", "T2": "not needed",
+                    "construction": "1x1 n_h=0/0", "proof": "proved (1)", "fp": "bf16 exact"}
 
 
 @pytest.mark.parametrize("spec", NON_GROUPS)
@@ -71,16 +110,125 @@ def test_non_group_languages_are_not_applicable(spec):
     res = check("thm3", dfa)
     assert res.status == NOT_APPLICABLE and "Theorem 4" in res.detail
     assert check("prop1", dfa).status == NOT_APPLICABLE
-    assert not any(r.failed for r in run_all(dfa))
+    cols = run_all(dfa)
+    assert not any(r.failed for r in cols)
+    assert all(len(r.summary) <= SUMMARY_WIDTH for r in cols)
 
 
-def test_theorem_needs_follow_the_periods():
-    assert check("thm2", families.get("cyclic(4)")).columns[0][1].startswith("not needed")
-    r = check("thm2", families.get("cyclic(6)"))
-    assert r.status == PASS and len(r.data["needs"]) == 1 and "has" in r.columns[0][1]
-    t1 = check("thm1", families.get("aa_star"))
-    assert t1.status == NOT_APPLICABLE and t1.data["needs"] == ("a",)
-    assert check("thm1", families.get("at_least(3)")).columns[0][1].startswith("not needed")
+def test_thm4_is_honest_but_not_a_column():
+    r = check("thm4", families.get("aa_star"))
+    assert r.status == NOT_IMPLEMENTED and r.columns == (("cascade", "not implemented"),)
+    assert "cascade" not in {c.column for c in run_all(families.get("aa_star"))}
+
+
+# ----------------------------------------------------------------------------- periods
+
+
+def _brute_periods(dfa):
+    """Least eventual period of every monoid element under powers, from the definition."""
+    m = transition_monoid(dfa.minimize())
+    out = {}
+    for i in range(m.size):
+        x = m.elements[i]
+        seen, p, t = {}, x.copy(), 1
+        while p.tobytes() not in seen:
+            seen[p.tobytes()] = t
+            p, t = x[p], t + 1
+        out[m.word_of(i)] = (seen[p.tobytes()], t - seen[p.tobytes()])
+    return out
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(dfas(max_states=6, max_alphabet_size=2))
+def test_element_periods_match_the_definition(dfa):
+    got = {e.word: (e.index, e.period) for e in element_periods(dfa)}
+    assert got == _brute_periods(dfa)
+
+
+def _is_power_of_two(n):
+    return n & (n - 1) == 0
+
+
+@pytest.mark.parametrize("spec", ["parity", "cyclic(4)", "cyclic(6)", "symmetric(3)", "quaternion",
+                                  "aa_star", "counter_reset(3)", "binary_divisible(3)",
+                                  "binary_divisible(6)", "tomita(3)", "tomita(5)", "at_least(3)",
+                                  "flip_flop", "dyck(2)", "contains(abb)", "even_pairs",
+                                  "modular_arithmetic(5)"])
+def test_needs_follow_the_monoid(spec):
+    """T1 is needed iff the monoid is not aperiodic (some element has period > 1); T2 iff some
+    subgroup has an order that is not a power of two (Cauchy: an element of odd prime order)."""
+    dfa = families.get(spec)
+    m = transition_monoid(dfa.minimize())
+    t1, t2 = check("thm1", dfa), check("thm2", dfa)
+    assert t1.data["needed"] == (not m.is_aperiodic())
+    odd = any(not _is_power_of_two(o) for o in m.maximal_subgroup_orders())
+    assert t2.data["needed"] == odd
+    for r in (t1, t2):
+        text = r.columns[0][1]
+        assert text.startswith("needed" if r.data["needed"] else "not needed")
+        if not r.data["needed"]:
+            assert r.status == PASS and r.data["witness"] is None
+        else:
+            w, p = r.data["witness"], r.data["witness_period"]
+            assert (p > 1) if r is t1 else (not _is_power_of_two(p))
+            assert _brute_periods(dfa)[w][1] == p
+
+
+def test_regressions_from_review():
+    """Letter powers from the start state missed these (monoid elements find them)."""
+    mod5 = check("thm2", families.get("modular_arithmetic(5)"))
+    assert mod5.data["needed"] and mod5.data["witness_period"] == 5
+    assert mod5.data["periods"] == (1, 2, 4, 5)
+    assert mod5.status == NOT_APPLICABLE and mod5.columns[0][1] == "needed, n/a"
+    for n in (3, 4):
+        s = check("thm2", families.get(f"symmetric({n})"))
+        assert s.status == PASS and s.columns[0][1] == "needed, has"
+        assert len(s.data["witness"]) == 2 and s.data["witness_period"] == 3  # a 3-cycle
+        assert s.data["checked"] >= 2
+    t3 = check("thm1", families.get("tomita(3)"))
+    assert t3.data["needed"] and t3.data["witness_period"] == 2
+    assert t3.status == NOT_APPLICABLE and t3.columns[0][1] == "needed, n/a"
+    bd3 = check("thm2", families.get("binary_divisible(3)"))
+    assert bd3.status == PASS and bd3.data["needed"] and bd3.data["witness_period"] == 3
+    bd6 = check("thm1", families.get("binary_divisible(6)"))
+    assert bd6.data["needed"]
+
+
+@pytest.mark.parametrize("spec", ["at_least(3)", "flip_flop", "dyck(3, 2)", "grid_world(5)",
+                                  "flip_flop_language", "first_symbol", "no_run(2)"])
+def test_aperiodic_languages_never_need(spec):
+    dfa = families.get(spec)
+    assert transition_monoid(dfa.minimize()).is_aperiodic()
+    assert {e.period for e in element_periods(dfa)} == {1}
+    for key in ("thm1", "thm2"):
+        r = check(key, dfa)
+        assert r.status == PASS and r.columns[0][1] == "not needed" and not r.data["needed"]
+
+
+def test_large_monoids_are_skipped(monkeypatch):
+    monkeypatch.setattr(registry, "MONOID_LIMIT", 10)
+    dfa = families.get("symmetric(3)")  # 6 elements: fine
+    assert check("thm1", dfa).status == PASS
+    big = families.get("tomita(3)")      # 27 elements > 10
+    for key in ("thm1", "thm2"):
+        r = check(key, big)
+        assert r.status == SKIPPED and not r.failed and not r.passed
+        assert r.columns[0][1] == "skipped (|M|>10)" and "10 elements" in r.detail
+    cols = {c.column: c for c in run_all(big)}
+    assert cols["T1"].summary.startswith("skipped") and not cols["T1"].failed
+    assert all(len(c.summary) <= SUMMARY_WIDTH for c in cols.values())
+
+
+def test_full_transformation_monoid_is_skipped_at_the_default_limit():
+    """T_7 (a 7-cycle, a swap and a merge generate all 7^7 = 823543 maps) is over 10^5."""
+    n = 7
+    rows = [[(q + 1) % n, {0: 1, 1: 0}.get(q, q), 0 if q == 1 else q] for q in range(n)]
+    dfa = DFA(rows, accepting=[0], alphabet="cts")
+    assert registry.MONOID_LIMIT == 100_000
+    cols = {r.column: r for r in run_all(dfa)}
+    for col in ("T1", "T2"):
+        assert cols[col].status == SKIPPED and cols[col].summary == "skipped (|M|>10^5)"
+        assert not cols[col].failed and "100000 elements" in cols[col].detail
 
 
 def test_unary_periods():
@@ -89,6 +237,9 @@ def test_unary_periods():
         assert lam == 1 and p == 1
     # a partial DFA: the missing transition is a rejecting sink
     assert unary_periods(DFA([[1], [-1]], accepting=[1], alphabet="a")) == {"a": (2, 1, 1)}
+
+
+# ----------------------------------------------------------------------------- failures
 
 
 def _broken_parity_model() -> LRNN:
@@ -108,21 +259,47 @@ def _overlong_parity_model() -> LRNN:
                 state_map=(0, 1))
 
 
+def _swap_for_z3_model() -> LRNN:
+    """Z_3 (count_mod(3)) with A(a) a swap of two of three states: eigenvalues 1, 1, -1, all
+    real, so the letter of period 3 lacks the non-real eigenvalue Theorem 2 asks for."""
+    sw = DeltaStep(key=[1, -1, 0], beta=1)
+    layer = Layer(tokens=("a", "b"), steps=((sw,), ()), initial_state=[[1], [0], [0]],
+                  readout=Readout(query=[0, 1, 2], codes=[[0], [1], [2]]))
+    return LRNN(alphabet=("a", "b"), layers=(layer,), accepting=(True, False, False),
+                state_map=(0, 1, 2))
+
+
 def test_failures_are_reported_on_their_column(monkeypatch):
     parity = families.get("parity")
     monkeypatch.setattr(registry, "_construction", lambda dfa: (_broken_parity_model(), None))
+    monkeypatch.setattr(registry, "_witness_spectra", registry._witness_spectra.__wrapped__)
     monkeypatch.setattr(registry, "_spectrum", registry._spectrum.__wrapped__)
     p1 = check("prop1", parity)
     assert p1.status == FAIL and "compose to" in p1.detail
     t1 = check("thm1", parity)
-    assert t1.status == FAIL and "no neg/complex eig" in t1.detail
+    assert t1.status == FAIL and t1.columns[0][1] == "needed, MISSING"
+    assert "w = '1'" in t1.detail and "not a non-negative real" in t1.detail
     t3 = check("thm3", parity)
     assert t3.status == FAIL and t3.failed_column == "proof"
-    failed = {r.column for r in run_all(parity) if r.failed}
-    assert failed == {"GH", "T1", "proof"}
+    cols = run_all(parity)
+    assert {r.column for r in cols if r.failed} == {"GH", "T1", "proof"}
+    assert all(len(r.summary) <= SUMMARY_WIDTH for r in cols)
     monkeypatch.setattr(registry, "_construction", lambda dfa: (_overlong_parity_model(), None))
     over = check("thm3", parity)
     assert over.status == FAIL and over.failed_column == "construction"
     assert "exceeds the bound" in over.detail
+    assert dict(over.columns)["construction"] == "1x2 n_h=3/1 OVER"
     p1 = check("prop1", parity)
     assert p1.status == FAIL and "needs only 1" in p1.detail
+
+
+def test_theorem2_failure_is_reported(monkeypatch):
+    z3 = families.get("count_mod(3)")
+    monkeypatch.setattr(registry, "_construction", lambda dfa: (_swap_for_z3_model(), None))
+    monkeypatch.setattr(registry, "_witness_spectra", registry._witness_spectra.__wrapped__)
+    t1, t2 = check("thm1", z3), check("thm2", z3)
+    assert t2.status == FAIL and t2.failed_column == "T2"
+    assert t2.columns[0][1] == "needed, MISSING" and "w = 'a' (period 3)" in t2.detail
+    # every witness is checked, not only letters: A(a) has eigenvalue -1, but A(aa) = I
+    assert t1.status == FAIL and "w = 'aa' (period 3)" in t1.detail
+    assert "1 of 2 such words" in t1.detail and t1.data["checked"] == 2

@@ -11,9 +11,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from statetrack.constructions.lrnn import DeltaStep, Layer, LRNN, Readout
-from statetrack.theory.errors import MatrixInputError
+from statetrack.automata import families
+from statetrack.constructions.compile import compile as compile_dfa
+from statetrack.theory import spectra
+from statetrack.theory._linalg import as_matrix
+from statetrack.theory.errors import (
+    FactorOrderError,
+    MatrixInputError,
+    NotAPermutationError,
+    UnknownTokenError,
+)
 from statetrack.theory.factorization import GHFactor, permutation_cycles, permutation_matrix
-from statetrack.theory.spectra import check_spectrum, eigenvalues
+from statetrack.theory.spectra import (
+    check_spectrum,
+    eigenvalues,
+    permutation_spectrum,
+    word_spectra,
+)
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None)
 
@@ -129,6 +143,8 @@ def test_triangular_and_fallbacks():
 
 
 def test_eigenvalue_input_errors():
+    with pytest.raises(NotAPermutationError, match="not a permutation"):
+        permutation_spectrum([0, 0])
     with pytest.raises(MatrixInputError, match="square"):
         eigenvalues([[1, 2]])
     with pytest.raises(MatrixInputError, match="not finite"):
@@ -190,3 +206,40 @@ def test_check_spectrum_input_errors():
         check_spectrum({"a": [[1]]}, word_length=0)
     with pytest.raises(MatrixInputError, match="empty factor list"):
         check_spectrum({"a": []})
+
+
+def test_mapping_of_delta_steps_is_read_in_application_order():
+    """check_spectrum({token: steps}) builds A(a) = G_n ... G_1 (cyclic(3): not the inverse)."""
+    dfa = families.get("cyclic(3)")
+    layer = compile_dfa(dfa).layers[0]
+    mapping = {a: layer.steps[layer.token_index(a)] for a in dfa.alphabet}
+    _, mats, facs = spectra._layer_from_mapping(mapping, 0)
+    for a in dfa.alphabet:
+        assert (mats[a][0] == as_matrix(layer.A(a))[0]).all()
+        assert (mats[a][0] == permutation_matrix(dfa.letter(a))).all()
+    assert facs["1"] == (-1, -1)
+    with pytest.raises(FactorOrderError, match="mixes"):
+        check_spectrum({"a": [mapping["1"][0], GHFactor((1, -1, 0), 1)]})
+
+
+def test_word_spectra_of_products():
+    # S_3 on 6 states: every letter is a swap (real spectrum), a product of two is a 3-cycle
+    lrnn = compile_dfa(families.get("symmetric(3)"))
+    a, b, c = lrnn.alphabet
+    s = word_spectra(lrnn, [(a,), (a, b), (a, b, a), (), (a, a)])
+    assert [ms.word for ms in s] == [(a,), (a, b), (a, b, a), (), (a, a)]
+    assert s[0].spectrum.has_negative and not s[0].spectrum.has_complex
+    assert s[1].spectrum.has_complex and s[1].spectrum.n_nonreal == 4   # two 3-cycles on 6
+    assert s[2].spectrum.has_negative and not s[2].spectrum.has_complex  # a swap again
+    assert s[3].spectrum.values == (1,) * 6 and s[4].spectrum.values == (1,) * 6
+    assert all(ms.spectrum.exact and ms.norm_at_most_one for ms in s)
+    # the general (non-permutation) path agrees with dense products, w_1 applied first
+    m = {"x": [[Fraction(1, 2), 0], [0, 1]], "y": [[0, 1], [1, 0]]}
+    got = word_spectra(m, [("x", "y"), ("y", "x", "x")])
+    xy = np.array([[0, 1], [1, 0]], dtype=object).dot(np.array(m["x"], dtype=object))
+    assert got[0].spectrum.values == eigenvalues(xy).values and got[0].norm_at_most_one
+    assert sorted(got[1].spectrum.values) == [-sympy.Rational(1, 2), sympy.Rational(1, 2)]
+    with pytest.raises(UnknownTokenError, match="'z'"):
+        word_spectra(m, [("x", "z")])
+    with pytest.raises(MatrixInputError, match="layer must be"):
+        word_spectra(m, [("x",)], layer=1)
