@@ -49,8 +49,9 @@ each copy of ``w`` takes finitely many values, so it is eventually periodic with
 
 * Theorem 1 (Grazzi et al., Thm. 1): if ``A(w)`` has only non-negative real eigenvalues, the
   rounded state under ``w^t`` becomes constant, ``lambda = 1``. Hence **if some element has
-  period** ``p > 1``, **an LRNN for** ``L`` **needs, for its word** ``w``, **an** ``A(w)``
-  **with an eigenvalue that is not a non-negative real** (negative or non-real). Parity is
+  period** ``p > 1``, **a one-layer LRNN for** ``L`` **needs, for its word** ``w``, **an**
+  ``A(w)`` **with an eigenvalue that is not a non-negative real** (negative or non-real; with
+  several layers, the paper's induction puts the need on some layer). Parity is
   ``w = 1``, ``p = 2``; but ``Z_3`` needs it too (``p = 3``), and so does any ``w`` of
   period > 1, not only single letters. All periods are 1 exactly when ``M`` is aperiodic,
   i.e. (Schutzenberger, McNaughton-Papert) ``L`` is star-free: only star-free languages need
@@ -781,8 +782,9 @@ REGISTRY: dict[str, Theorem] = {
     "thm1": Theorem(
         "thm1", "Theorem 1",
         "A finite-precision LRNN (any depth) recognizes parity only if in some layer some A(x) "
-        "has an eigenvalue that is not a non-negative real. For a language, every word w whose "
-        "transformation has period > 1 needs such an eigenvalue in A(w).",
+        "has an eigenvalue that is not a non-negative real. For a language and a one-layer "
+        "LRNN: every word w whose transformation has period > 1 needs such an eigenvalue in "
+        "A(w).",
         Source(_GRAZZI, "2411.12537", "Theorem 1"), _check_thm1, ("T1",)),
     "thm2": Theorem(
         "thm2", "Theorem 2",
