@@ -30,8 +30,8 @@ from .finite_precision import (
     mod_counterexample,
     parity_counterexample,
 )
-from .registry import REGISTRY, run_all
-from .spectra import check_spectrum, eigenvalues
+from .registry import COLUMN_LEGEND, REGISTRY, SKIPPED, element_periods, run_all
+from .spectra import check_spectrum, eigenvalues, word_spectra
 from .verify import Certificate, Counterexample, check_words, verify
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "reflection_factors", "spectral_norm_bound_holds",
     "FiniteSet", "FPLayer", "FPModel", "eventual_period", "from_lrnn", "get_format",
     "mod_counterexample", "parity_counterexample",
-    "REGISTRY", "run_all", "check_spectrum", "eigenvalues",
+    "REGISTRY", "run_all", "COLUMN_LEGEND", "SKIPPED", "element_periods",
+    "check_spectrum", "eigenvalues", "word_spectra",
     "Certificate", "Counterexample", "check_words", "verify",
 ]
