@@ -8,19 +8,26 @@
 
 Modules: :mod:`~statetrack.constructions.lrnn` (the typed model), ``group`` (Theorem 3),
 ``diagonal`` (diagonal and rotation forms), ``compile``, ``export`` (DeltaProduct tensors,
-tables, state dicts), ``io`` (construction files), ``precision`` (float horizons),
-``errors``.
+tables, state dicts), ``io`` (construction files, read unverified; the safe loader is
+:func:`statetrack.theory.verify.load_verified`), ``certificate`` (the proof certificate as
+data), ``exact_text`` (the whitelist parser of stored numbers), ``floats`` (dtype names and
+rounding without torch), ``precision`` (float horizons), ``errors``.
 """
 
+from .certificate import Certificate
 from .compile import FORMS, compile, compile_dfa
 from .errors import (
     AlphabetMismatchError,
+    BackendError,
     ConstructionError,
     ConstructionFileError,
     EigenvalueRangeError,
     ExactValueError,
     FactorMismatchError,
     FormError,
+    InputTypeError,
+    LayerIndexError,
+    MissingGeneratorError,
     NotAGroupError,
     ReachableLimitError,
     ReadoutError,
@@ -32,9 +39,9 @@ from .lrnn import LRNN, DeltaStep, ExactTrace, FloatTrace, Layer, Readout
 
 __all__ = [
     "compile", "compile_dfa", "FORMS",
-    "LRNN", "Layer", "Readout", "DeltaStep", "ExactTrace", "FloatTrace",
-    "AlphabetMismatchError", "ConstructionError", "ConstructionFileError",
+    "LRNN", "Layer", "Readout", "DeltaStep", "ExactTrace", "FloatTrace", "Certificate",
+    "AlphabetMismatchError", "BackendError", "ConstructionError", "ConstructionFileError",
     "EigenvalueRangeError", "ExactValueError", "FactorMismatchError", "FormError",
-    "NotAGroupError", "ReachableLimitError", "ReadoutError", "ShapeError", "UnknownTokenError",
+    "InputTypeError", "LayerIndexError", "MissingGeneratorError", "NotAGroupError", "ReachableLimitError", "ReadoutError", "ShapeError", "UnknownTokenError",
     "UnsupportedDtypeError",
 ]

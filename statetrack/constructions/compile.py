@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from ..automata import DFA
 from .diagonal import diagonal_construction, rotation_construction
-from .errors import FormError
+from .errors import FormError, InputTypeError
 from .group import group_construction
 from .lrnn import LRNN
 
@@ -62,15 +62,38 @@ def compile(dfa: DFA, *, form: str = "permutation", normalized: bool = False,  #
     name : str
         Stored on the model.
 
+    Returns
+    -------
+    LRNN
+        A one-layer model; verify it with :func:`statetrack.theory.verify.verify`.
+
     Raises
     ------
     NotAGroupError
         The transition monoid is not a group.
     FormError
         An unknown form, or a form that does not exist for this automaton.
+    InputTypeError
+        ``dfa`` is not a statetrack DFA.
+
+    Examples
+    --------
+    >>> from statetrack.automata import DFA
+    >>> z4 = DFA.from_function(0, "a", lambda q, a: (q + 1) % 4, lambda q: q == 0)
+    >>> m = compile(z4)
+    >>> m.form, m.width, m.n_h, m.accepts("aaaa"), m.accepts("aa")
+    ('permutation', 4, 3, True, False)
+    >>> r = compile(z4, form="rotation")
+    >>> r.width, r.exact_in_floats, r.accepts("aaaa")
+    (2, False, True)
+    >>> compile(z4, form="diagonal")
+    Traceback (most recent call last):
+    ...
+    statetrack.constructions.errors.FormError: no diagonal form: letter 'a' has order 4, but diagonal matrices with entries in [-1, 1] that act as a group have entries +-1 and square to the identity; use form='permutation' or 'rotation'
     """
     if not isinstance(dfa, DFA):
-        raise TypeError(f"compile expects a statetrack DFA, got {type(dfa).__name__}")
+        raise InputTypeError(f"compile: argument 'dfa' must be a statetrack DFA, got "
+                             f"{type(dfa).__name__}")
     if form not in FORMS:
         raise FormError(f"unknown form {form!r}; choose one of {list(FORMS)}")
     if form == "permutation":

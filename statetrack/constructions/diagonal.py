@@ -63,7 +63,7 @@ import numpy as np
 import sympy
 
 from ..automata import DFA
-from .errors import FormError
+from .errors import FormError, NotAGroupError
 from .group import letter_permutations
 from .lrnn import LRNN, DeltaStep, Layer, Readout, check_product
 
@@ -122,7 +122,7 @@ def is_elementary_abelian_2(dfa: DFA) -> bool:
     d = dfa.minimize()
     try:
         perms, ok, _ = transition_group(d)
-    except Exception:
+    except NotAGroupError:
         return False
     return ok is not None and all(np.array_equal(p[p], np.arange(d.n_states)) for p in perms)
 
@@ -138,7 +138,7 @@ def is_cyclic_group(dfa: DFA) -> bool:
     d = dfa.minimize()
     try:
         perms, ok, elems = transition_group(d)
-    except Exception:
+    except NotAGroupError:
         return False
     return ok is not None and _generator(elems) is not None
 
@@ -185,12 +185,13 @@ def diagonal_construction(dfa: DFA, *, name: str = "") -> LRNN:
     for a, p in enumerate(perms):
         if not np.array_equal(p[p], ident):
             o = _order(p)
+            why = (f" (Theorem 2: no diagonal real LRNN counts modulo {o})" if o & (o - 1)
+                   else "")
             raise FormError(
                 f"no diagonal form: letter {d.alphabet[a]!r} has order {o}, but diagonal "
                 f"matrices with entries in [-1, 1] that act as a group have entries +-1 and "
-                f"square to the identity (Theorem 2: no diagonal real LRNN counts modulo "
-                f"{o}); use form='permutation'" + (" or 'rotation'" if ok is not None and
-                                                    _generator(elems) is not None else "")
+                f"square to the identity{why}; use form='permutation'"
+                + (" or 'rotation'" if ok is not None and _generator(elems) is not None else "")
             )
     if ok is None:
         raise FormError(f"no diagonal form: {_non_commuting(perms, d.alphabet)}, but diagonal "

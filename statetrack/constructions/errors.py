@@ -70,3 +70,22 @@ class ReachableLimitError(ConstructionError):
 
 class AlphabetMismatchError(ConstructionError):
     """A model and a DFA (or a word) do not share the same alphabet."""
+
+
+class LayerIndexError(ConstructionError, IndexError):
+    """A layer index (``layer=``, ``index=``) is not one of the model's layers."""
+
+
+class BackendError(ConstructionError):
+    """An exporter was asked for an unknown array backend (``backend=`` must be ``"auto"``,
+    ``"numpy"`` or ``"torch"``)."""
+
+
+class InputTypeError(ConstructionError, TypeError):
+    """An argument has the wrong type: e.g. ``None`` where a model, a DFA or a word is
+    expected, or a seed where a ``numpy.random.Generator`` is expected."""
+
+
+class MissingGeneratorError(InputTypeError):
+    """A function that draws random words was not given its random generator (``rng``):
+    randomness is always passed in, never global."""

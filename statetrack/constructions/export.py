@@ -56,14 +56,19 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ShapeError, UnsupportedDtypeError
-from .lrnn import LRNN, Layer, _dtype_name, _float_tables_cached
+from .errors import BackendError, InputTypeError, ShapeError, UnsupportedDtypeError
+from .floats import dtype_name, round_to_dtype
+from .lrnn import LRNN, Layer, _float_tables_cached
 
 __all__ = ["symbol_tables", "export_tensors", "layer_tensors", "state_dict", "decode_outputs",
-           "run_numpy", "round_to_dtype"]
+           "run_numpy", "round_to_dtype", "kernel_n_h"]
+
+#: The backends the exporters can return arrays in.
+BACKENDS = ("auto", "numpy", "torch")
 
 
 def _torch():
+    """torch if importable (only to return torch tensors; nothing else here needs it)."""
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency of the project
@@ -71,43 +76,50 @@ def _torch():
     return torch
 
 
-def round_to_dtype(a: np.ndarray, dtype: Any) -> np.ndarray:
-    """float64 values rounded (to nearest even) to ``dtype`` and returned as float64.
+def kernel_n_h(layer: Layer) -> int:
+    """The number of sub-steps per token the exporters emit: ``max(layer.n_h, 1)``.
 
-    bfloat16 is emulated on the float64 bit pattern (no torch needed), ignoring the
-    exponent range (bfloat16 has float32's); float16/32 use numpy's casts.
+    A layer with ``n_h = 0`` (every ``A = I``, ``B = 0``: e.g. the one-state automaton) is
+    exported with one identity sub-step per token (``beta = 0``, zero key and value),
+    because the DeltaProduct kernels need ``num_householder >= 1``; this does not change
+    what the layer computes.
 
     Examples
     --------
-    >>> round_to_dtype(np.array([1 + 2 ** -8, 1 + 3 * 2 ** -8]), "bfloat16").tolist()  # ties to even
-    [1.0, 1.015625]
+    >>> from statetrack.automata import DFA
+    >>> from statetrack.constructions.compile import compile
+    >>> m = compile(DFA([[0, 0]], accepting=[0], alphabet="ab"))
+    >>> m.n_h, kernel_n_h(m.layers[0])
+    (0, 1)
     """
-    name = _dtype_name(dtype) if not (isinstance(dtype, str) and dtype == "bfloat16") \
-        else "bfloat16"
-    a = np.asarray(a, dtype=np.float64)
-    if name == "float64":
-        return a.copy()
-    if name in ("float32", "float16"):
-        return a.astype(name).astype(np.float64)
-    bits = a.view(np.int64).copy()
-    drop = 45  # 52 - 7 fraction bits
-    lsb = (bits >> drop) & 1
-    bits = (bits + ((1 << (drop - 1)) - 1) + lsb) & ~np.int64((1 << drop) - 1)
-    return bits.view(np.float64)
+    return max(layer.n_h, 1)
+
+
+def _padded_tables(layer: Layer) -> dict[str, np.ndarray]:
+    """The float64 tables with at least one (identity) sub-step per token."""
+    tb = _float_tables_cached(layer)
+    if layer.n_h >= 1:
+        return tb
+    n, k, v = layer.n_tokens, layer.width, layer.value_dim
+    return dict(tb, keys=np.zeros((n, 1, k)), betas=np.zeros((n, 1)), values=np.zeros((n, 1, v)))
 
 
 def _convert(a: np.ndarray, name: str, backend: str):
     if backend == "numpy":
         if name == "bfloat16":
-            raise UnsupportedDtypeError("numpy has no bfloat16; use backend='torch'")
+            raise UnsupportedDtypeError("numpy has no bfloat16; use backend='torch' (or "
+                                        "round_to_dtype(a, 'bfloat16') for float64 arrays of "
+                                        "bfloat16 values)")
         return np.ascontiguousarray(a, dtype=np.dtype(name))
     torch = _torch()
-    return torch.from_numpy(np.array(a, dtype=np.float64)).to(getattr(torch, name))
+    # round here (one rounding implementation); the cast of representable values is exact
+    return torch.from_numpy(round_to_dtype(a, name)).to(getattr(torch, name))
 
 
 def _backend(backend: str, name: str) -> str:
-    if backend not in ("auto", "numpy", "torch"):
-        raise ValueError(f"backend must be 'auto', 'numpy' or 'torch', got {backend!r}")
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise BackendError(f"backend={backend!r} is not supported; choose one of "
+                           f"{list(BACKENDS)}")
     if backend == "auto":
         backend = "torch" if _torch() is not None else "numpy"
     if backend == "torch" and _torch() is None:
@@ -124,6 +136,8 @@ def symbol_tables(layer: Layer | LRNN, *, dtype: Any = "float32", backend: str =
     layer : Layer or LRNN (then its layer ``index``)
     dtype : "float64", "float32", "float16" or "bfloat16"
     backend : "auto" (torch when importable), "numpy" or "torch"
+    index : int
+        Which layer of an LRNN.
 
     Returns
     -------
@@ -131,7 +145,15 @@ def symbol_tables(layer: Layer | LRNN, *, dtype: Any = "float32", backend: str =
         ``key_table [n_tokens, n_h, K]``, ``beta_table [n_tokens, n_h]``,
         ``value_table [n_tokens, n_h, V]``, ``query [K]``, ``initial_state [K, V]``,
         ``codes [C, V]`` (float64 numpy always: decoding is done in float64),
-        ``n_h`` (int), ``scale`` (1.0).
+        ``n_h`` (int, :func:`kernel_n_h`: a layer with ``n_h = 0`` gets one identity step),
+        ``scale`` (1.0).
+
+    Raises
+    ------
+    LayerIndexError
+        ``index`` is not a layer of the model.
+    BackendError, UnsupportedDtypeError
+        An unknown backend or dtype.
 
     Examples
     --------
@@ -139,12 +161,18 @@ def symbol_tables(layer: Layer | LRNN, *, dtype: Any = "float32", backend: str =
     >>> t = symbol_tables(_parity_example(), backend="numpy")
     >>> t["key_table"].tolist(), t["beta_table"].tolist()
     ([[[0.0, 0.0]], [[1.0, -1.0]]], [[0.0], [1.0]])
+    >>> symbol_tables(_parity_example(), index=3)
+    Traceback (most recent call last):
+    ...
+    statetrack.constructions.errors.LayerIndexError: index=3: the model has 1 layer (valid: 0..0, or -1..-1 from the top)
     """
     if isinstance(layer, LRNN):
-        layer = layer.layers[index]
-    name = _dtype_name(dtype) if dtype != "bfloat16" else "bfloat16"
+        layer = layer.layer(index, "index")
+    elif not isinstance(layer, Layer):
+        raise InputTypeError(f"layer: expected a Layer or an LRNN, got {type(layer).__name__}")
+    name = dtype_name(dtype)
     backend = _backend(backend, name)
-    tb = _float_tables_cached(layer)
+    tb = _padded_tables(layer)
     return {
         "key_table": _convert(tb["keys"], name, backend),
         "beta_table": _convert(tb["betas"], name, backend),
@@ -152,7 +180,7 @@ def symbol_tables(layer: Layer | LRNN, *, dtype: Any = "float32", backend: str =
         "query": _convert(tb["query"], name, backend),
         "initial_state": _convert(tb["initial_state"], name, backend),
         "codes": tb["codes"].copy(),
-        "n_h": layer.n_h,
+        "n_h": kernel_n_h(layer),
         "scale": 1.0,
     }
 
@@ -161,8 +189,38 @@ def layer_tensors(layer: Layer, tokens: np.ndarray, *, lengths: np.ndarray | Non
                   dtype: Any = "float32", backend: str = "auto") -> dict[str, Any]:
     """DeltaProduct tensors of one layer for token ids ``[B, T]`` (see the module table).
 
-    Positions ``t >= lengths[b]`` get identity sub-steps.
+    Positions ``t >= lengths[b]`` get identity sub-steps. A layer with ``n_h = 0`` is
+    exported with one identity sub-step per token (``n_h = 1``, see :func:`kernel_n_h`).
+
+    Parameters
+    ----------
+    layer : Layer
+    tokens : int array [B, T] of the layer's token ids
+    lengths : int array [B], optional (default: all T)
+    dtype, backend : as in :func:`symbol_tables`
+
+    Returns
+    -------
+    dict
+        ``k, v, beta, q, initial_state`` (the module table), ``scale`` (1.0), ``n_h``,
+        ``lengths`` (int64 numpy ``[B]``).
+
+    Raises
+    ------
+    ShapeError
+        ``tokens`` is not a 2-D integer array of token ids, or bad ``lengths``.
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> t = layer_tensors(_parity_example().layers[0], np.array([[1, 1, 0]]), lengths=[2],
+    ...                   backend="numpy")
+    >>> t["beta"][0, :, 0].tolist(), t["k"][0, :, 0].tolist()  # token 3 is past the length
+    ([1.0, 1.0, 0.0], [[1.0, -1.0], [1.0, -1.0], [0.0, 0.0]])
     """
+    if not isinstance(layer, Layer):
+        raise InputTypeError(f"layer: expected a Layer, got {type(layer).__name__} (use "
+                             f"export_tensors for a model, or model.layer(i))")
     tokens = np.asarray(tokens)
     if tokens.ndim != 2 or not np.issubdtype(tokens.dtype, np.integer):
         raise ShapeError(f"tokens must be a 2-D integer array [B, T], got shape {tokens.shape}")
@@ -174,10 +232,10 @@ def layer_tensors(layer: Layer, tokens: np.ndarray, *, lengths: np.ndarray | Non
     lengths = np.asarray(lengths, dtype=np.int64)
     if lengths.shape != (b,) or (lengths < 0).any() or (lengths > t).any():
         raise ShapeError(f"lengths must be [B] = [{b}] integers in 0..{t}")
-    name = _dtype_name(dtype) if dtype != "bfloat16" else "bfloat16"
+    name = dtype_name(dtype)
     backend = _backend(backend, name)
-    tb = _float_tables_cached(layer)
-    n_h, k, v = layer.n_h, layer.width, layer.value_dim
+    tb = _padded_tables(layer)
+    n_h, k, v = kernel_n_h(layer), layer.width, layer.value_dim
     live = (np.arange(t)[None, :] < lengths[:, None])                    # [B, T]
     keys = tb["keys"][tokens] * live[:, :, None, None]                   # [B, T, n_h, K]
     vals = tb["values"][tokens] * live[:, :, None, None]                 # [B, T, n_h, V]
@@ -208,10 +266,28 @@ def export_tensors(lrnn: LRNN, words: Any, *, dtype: Any = "float32",
     ------
     ShapeError
         The model has more than one layer.
+    BackendError
+        ``backend`` is not "auto", "numpy" or "torch".
+    UnsupportedDtypeError
+        An unknown dtype, or bfloat16 with the numpy backend.
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> t = export_tensors(_parity_example(), ["11", "1"], dtype="float64", backend="numpy")
+    >>> t["k"].shape, t["lengths"].tolist(), t["n_h"]
+    ((2, 2, 1, 2), [2, 1], 1)
+    >>> export_tensors(_parity_example(), ["1"], backend="jax")
+    Traceback (most recent call last):
+    ...
+    statetrack.constructions.errors.BackendError: backend='jax' is not supported; choose one of ['auto', 'numpy', 'torch']
     """
+    if not isinstance(lrnn, LRNN):
+        raise InputTypeError(f"lrnn: expected an LRNN, got {type(lrnn).__name__}")
     if lrnn.depth != 1:
         raise ShapeError(f"export_tensors handles one-layer models; this one has {lrnn.depth} "
                          f"layers (use layer_tensors per layer)")
+    _backend(backend, dtype_name(dtype))  # argument errors before any work
     sym, lengths = lrnn._batch(words)
     return layer_tensors(lrnn.layers[0], sym, lengths=lengths, dtype=dtype, backend=backend)
 
@@ -220,7 +296,8 @@ def state_dict(lrnn: LRNN, *, dtype: Any = "float32", backend: str = "auto") -> 
     """A flat ``state_dict``-style mapping that initializes the project's recurrent layer.
 
     See the module docstring for the keys. Tables are torch tensors with the torch backend
-    (numpy arrays otherwise).
+    (numpy arrays otherwise). Layers with ``n_h = 0`` get one identity step
+    (``num_householder = 1``, see :func:`kernel_n_h`).
 
     Examples
     --------
@@ -229,7 +306,9 @@ def state_dict(lrnn: LRNN, *, dtype: Any = "float32", backend: str = "auto") -> 
     >>> sorted(sd)[:4]
     ['layers.0.accepting', 'layers.0.beta_table', 'layers.0.codes', 'layers.0.initial_state']
     """
-    name = _dtype_name(dtype) if dtype != "bfloat16" else "bfloat16"
+    if not isinstance(lrnn, LRNN):
+        raise InputTypeError(f"lrnn: expected an LRNN, got {type(lrnn).__name__}")
+    name = dtype_name(dtype)
     backend = _backend(backend, name)
     out: dict[str, Any] = {}
     for i, layer in enumerate(lrnn.layers):
@@ -238,7 +317,7 @@ def state_dict(lrnn: LRNN, *, dtype: Any = "float32", backend: str = "auto") -> 
         for key in ("key_table", "beta_table", "value_table", "query", "initial_state"):
             out[p + key] = tb[key]
         out[p + "codes"] = _convert(tb["codes"], "float64", backend)
-        scalars = {"num_householder": np.array(layer.n_h, dtype=np.int64),
+        scalars = {"num_householder": np.array(tb["n_h"], dtype=np.int64),
                    "scale": np.array(1.0, dtype=np.float64)}
         if layer.token_map is not None:
             scalars["token_map"] = np.array(layer.token_map, dtype=np.int64)
@@ -255,11 +334,41 @@ def decode_outputs(lrnn: LRNN, o: Any, *, layer: int | None = None,
                    lengths: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Decode kernel outputs ``o [B, T, H=1, V]`` to classes, accept bits, DFA states.
 
-    Returns ``classes [B, T]`` (nearest code), and for the top layer ``accepted [B, T]``
-    (False beyond ``lengths``) and ``dfa_states [B, T]`` (-1 beyond; when ``state_map`` is
-    known). Positions are tokens 1..T (the kernel emits no output before the first token).
+    Parameters
+    ----------
+    lrnn : LRNN
+    o : numpy array or torch tensor [B, T, 1, V]
+    layer : int, optional
+        Which layer produced ``o`` (default: the top layer).
+    lengths : int array [B], optional
+        Word lengths; positions beyond them are not accepted and get DFA state -1.
+
+    Returns
+    -------
+    dict
+        ``classes [B, T]`` (nearest code), and for the top layer ``accepted [B, T]``
+        (False beyond ``lengths``) and ``dfa_states [B, T]`` (-1 beyond; when ``state_map``
+        is known). Positions are tokens 1..T (the kernel emits no output before the first
+        token).
+
+    Raises
+    ------
+    ShapeError
+        ``o`` does not have shape ``[B, T, 1, V]``.
+    LayerIndexError
+        ``layer`` is not a layer of the model.
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> o = np.array([[[[1.0]], [[0.02]], [[0.9]]]])        # [B=1, T=3, 1, V=1]
+    >>> dec = decode_outputs(_parity_example(), o, lengths=[2])
+    >>> dec["classes"].tolist(), dec["accepted"].tolist(), dec["dfa_states"].tolist()
+    ([[1, 0, 1]], [[True, False, False]], [[1, 0, -1]])
     """
-    li = lrnn.depth - 1 if layer is None else layer
+    if not isinstance(lrnn, LRNN):
+        raise InputTypeError(f"lrnn: expected an LRNN, got {type(lrnn).__name__}")
+    li = lrnn.depth - 1 if layer is None else _layer_index(lrnn, layer)
     codes = _float_tables_cached(lrnn.layers[li])["codes"]                  # [C, V]
     if hasattr(o, "detach"):
         o = o.detach().to("cpu").double().numpy()
@@ -279,11 +388,23 @@ def decode_outputs(lrnn: LRNN, o: Any, *, layer: int | None = None,
     return out
 
 
+def _layer_index(lrnn: LRNN, layer: Any) -> int:
+    lrnn.layer(layer, "layer")  # raises LayerIndexError
+    return int(layer) % lrnn.depth
+
+
 def run_numpy(t: dict[str, Any], *, dtype: Any = None) -> np.ndarray:
     """A small sequential numpy DeltaProduct recurrence over exported tensors (a reference
     for tests and docs; the kernels' own reference is ``statetrack.kernels.reference``).
 
     Arithmetic in ``dtype`` (default: the tensors' dtype). Returns ``o [B, T, 1, V]``.
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> t = export_tensors(_parity_example(), ["101"], backend="numpy")
+    >>> run_numpy(t)[0, :, 0, 0].tolist()
+    [1.0, 1.0, 0.0]
     """
     k, v, beta, q, h0 = (np.asarray(t[x]) for x in ("k", "v", "beta", "q", "initial_state"))
     dt = np.dtype(dtype) if dtype is not None else k.dtype

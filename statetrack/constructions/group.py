@@ -57,13 +57,13 @@ Examples
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import sympy
 
 from ..automata import DFA
-from .errors import NotAGroupError
+from .errors import InputTypeError, NotAGroupError
 from .lrnn import LRNN, DeltaStep, Layer, Readout, check_product
 
 __all__ = [
@@ -118,6 +118,16 @@ def letter_permutations(dfa: DFA) -> np.ndarray:
     ------
     NotAGroupError
         Naming the first letter that is not a permutation, with two states it merges.
+
+    Examples
+    --------
+    >>> z3 = DFA.from_function(0, "ab", lambda q, a: (q + (a == "a")) % 3, lambda q: q == 0)
+    >>> letter_permutations(z3).tolist()  # 'a' adds 1 mod 3, 'b' is the identity
+    [[1, 2, 0], [0, 1, 2]]
+    >>> letter_permutations(DFA([[1, 1], [1, 0]], accepting=[1], alphabet="ab"))
+    Traceback (most recent call last):
+    ...
+    statetrack.constructions.errors.NotAGroupError: letter 'a' is not a permutation of the 2 states of the minimal DFA (it sends both states 0 and 1 to state 1), so the transition monoid is not a group and Theorem 3's one-layer construction does not apply; this language needs the Krohn-Rhodes cascade construction (Theorem 4)
     """
     d = dfa.complete()
     bad = first_non_permutation(d)
@@ -135,12 +145,23 @@ def letter_permutations(dfa: DFA) -> np.ndarray:
 def permutation_cycles(perm: Sequence[int]) -> list[tuple[int, ...]]:
     """The non-trivial cycles ``(c_0, c_1, ...)`` with ``perm[c_i] = c_{i+1}``.
 
+    Stable public API (also used by :mod:`statetrack.theory.factorization`). Conventions:
+    ``perm`` is the map ``q -> perm[q]`` (the matrix ``P e_q = e_{perm[q]}``); each cycle
+    starts at its smallest point ``c_0`` and follows ``perm``
+    (``c_{i+1} = perm[c_i]``, ``perm[c_{L-1}] = c_0``); cycles are listed in increasing
+    order of ``c_0``; fixed points are omitted.
+
+    Raises
+    ------
+    InputTypeError
+        ``perm`` is not a permutation of ``0 .. n-1``.
+
     Examples
     --------
     >>> permutation_cycles([1, 2, 0, 3, 5, 4])
     [(0, 1, 2), (4, 5)]
     """
-    perm = [int(x) for x in perm]
+    perm = _as_permutation(perm)
     seen = [False] * len(perm)
     cycles = []
     for s in range(len(perm)):
@@ -156,6 +177,18 @@ def permutation_cycles(perm: Sequence[int]) -> list[tuple[int, ...]]:
         if len(cyc) > 1:
             cycles.append(tuple(cyc))
     return cycles
+
+
+def _as_permutation(perm: Any) -> list[int]:
+    try:
+        p = [int(x) for x in perm]
+    except (TypeError, ValueError):
+        raise InputTypeError(f"perm: expected a sequence of integers, got "
+                             f"{type(perm).__name__}") from None
+    if sorted(p) != list(range(len(p))):
+        raise InputTypeError(f"perm: {p[:20]}{' ...' if len(p) > 20 else ''} is not a "
+                             f"permutation of 0..{len(p) - 1}")
+    return p
 
 
 def transposition_count(perm: Sequence[int]) -> int:
@@ -177,17 +210,40 @@ def _swap_key(n: int, i: int, j: int) -> tuple:
 
 
 def transposition_steps(perm: Sequence[int], *, normalized: bool = False) -> tuple[DeltaStep, ...]:
-    """Delta steps (step 1 first) whose GH product is the permutation matrix of ``perm``.
+    """Delta steps whose GH product is the permutation matrix of ``perm``.
 
-    The matrix is ``P`` with ``P e_q = e_{perm[q]}``; each step is the swap
-    ``I - (e_i - e_j)(e_i - e_j)^T`` (integer key, beta 1) or, if ``normalized``, the same
-    matrix with unit key ``(e_i - e_j)/sqrt(2)`` and beta 2.
+    Stable public API (also used by :mod:`statetrack.theory.factorization`). Conventions:
+
+    * the matrix is ``P`` with ``P e_q = e_{perm[q]}``;
+    * the steps are in *application order*: step 1 is applied first, so
+      ``P = G_m ... G_2 G_1`` (the order of
+      :func:`~statetrack.constructions.lrnn.product` and of the kernels' sub-steps);
+    * for each cycle ``(c_0, ..., c_{L-1})`` of :func:`permutation_cycles` (in that order),
+      the swaps ``(c_0 c_1), (c_0 c_2), ..., (c_0 c_{L-1})``, in that order (``L - 1``
+      steps; see the module docstring for why this composes to the cycle);
+    * each step is the swap ``I - (e_i - e_j)(e_i - e_j)^T`` with integer key
+      ``e_i - e_j`` (``i = c_0``) and beta 1, or, if ``normalized``, the same matrix with
+      unit key ``(e_i - e_j)/sqrt(2)`` and beta 2;
+    * the identity gives ``()``; the count is :func:`transposition_count`, the least
+      possible.
+
+    Raises
+    ------
+    InputTypeError
+        ``perm`` is not a permutation of ``0 .. n-1``.
 
     Examples
     --------
     >>> [s.key for s in transposition_steps([1, 2, 0])]
     [(1, -1, 0), (1, 0, -1)]
+    >>> from statetrack.constructions.lrnn import product
+    >>> product(transposition_steps([1, 2, 0]))  # P e_0 = e_1, P e_1 = e_2, P e_2 = e_0
+    Matrix([
+    [0, 0, 1],
+    [1, 0, 0],
+    [0, 1, 0]])
     """
+    perm = _as_permutation(perm)
     n = len(perm)
     steps = []
     for cyc in permutation_cycles(perm):
@@ -246,9 +302,10 @@ def group_construction(dfa: DFA, *, normalized: bool = False, minimize: bool = T
     Returns
     -------
     LRNN
-        One layer, ``K = n`` states, ``V = 1``, ``n_h = max(1, max_a transposition_count)``
-        ``<= max(1, n - 1)``, ``form="permutation"``; ``state_map[c] = c`` refers to the
-        states of the minimal (canonically numbered) DFA.
+        One layer, ``K = n`` states, ``V = 1``, ``n_h = max_a transposition_count(a)``
+        ``<= n - 1`` (0 when every letter is the identity, e.g. a one-state DFA; the
+        exporters then pad with one identity step), ``form="permutation"``;
+        ``state_map[c] = c`` refers to the states of the minimal (canonically numbered) DFA.
 
     Raises
     ------

@@ -21,17 +21,35 @@ Format ``statetrack.construction``, version 1 (one JSON object)::
       "certificate": <statetrack.certificate> | null   # verify()'s proof
     }
 
-An *exact* is a string sympy parses exactly (``"-3/4"``, ``"sqrt(2)/2"``,
-``"-sin(pi/7)"``): no floats anywhere, so a file loads back to an equal model.
-Any corrupt, foreign, or inconsistent file raises
+An *exact* is a string in the whitelist grammar of
+:mod:`statetrack.constructions.exact_text` (integers, ``+ - * / **``, ``sqrt sin cos exp``,
+``pi``: ``"-3/4"``, ``"sqrt(2)/2"``, ``"-sin(pi/7)"``): no floats anywhere, so a file loads
+back to an equal model. Files are untrusted input: the strings are parsed by that whitelist
+parser, never evaluated (no ``eval``, no ``sympify``), and writing checks that every number
+reads back to the identical expression. Any corrupt, foreign, or inconsistent file raises
 :class:`~statetrack.constructions.errors.ConstructionFileError` naming the field.
+
+Verification on load (design)
+-----------------------------
+This module only *reads* files: :func:`load`, :func:`loads` and :func:`from_dict` check the
+format and rebuild the model, but they cannot check that the stored certificate is true,
+because the verifier lives in :mod:`statetrack.theory` and ``constructions`` must not import
+``theory``. What they return is therefore marked ``verified=False``, and its
+``certificate`` is only the file's *claim*. The safe entry point is
+:func:`statetrack.theory.verify.load_verified` (also ``loads_verified``): it loads with this
+module, re-runs :func:`~statetrack.theory.verify.verify` on the model and the stored DFA,
+refuses the file (``ConstructionFileError``) if verification fails or the recomputed
+certificate differs from the stored one, and returns the construction with
+``verified=True``; ``load_verified(path, verify=False)`` skips the proof for huge models.
+``statetrack compile`` uses ``load_verified``.
 
 Examples
 --------
 >>> from statetrack.constructions.lrnn import _parity_example
 >>> text = dumps(_parity_example())
->>> loads(text).lrnn == _parity_example()
-True
+>>> c = loads(text)
+>>> c.lrnn == _parity_example(), c.verified
+(True, False)
 >>> loads('{"format": "statetrack.dfa", "version": 1}')
 Traceback (most recent call last):
 ...
@@ -49,7 +67,9 @@ import sympy
 
 from ..automata import DFA
 from ..automata.errors import AutomatonError
-from .errors import ConstructionError, ConstructionFileError
+from .certificate import Certificate
+from .errors import ConstructionError, ConstructionFileError, InputTypeError
+from .exact_text import format_exact
 from .lrnn import LRNN, DeltaStep, Layer, Readout, to_exact
 
 __all__ = ["Construction", "FORMAT_NAME", "FORMAT_VERSION", "to_dict", "from_dict", "dumps",
@@ -61,22 +81,50 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class Construction:
-    """What a construction file holds: the model, and optionally its DFA and certificate."""
+    """What a construction file holds: the model, and optionally its DFA and certificate.
+
+    Attributes
+    ----------
+    lrnn : LRNN
+    dfa : DFA or None
+        The automaton the model is claimed to implement.
+    certificate : Certificate or None
+        With ``verified=False`` (what this module returns) only the file's claim; with
+        ``verified=True`` (what :func:`statetrack.theory.verify.load_verified` returns) the
+        certificate recomputed on load, equal to the stored one.
+    verified : bool
+        Whether the model was re-verified against ``dfa`` after loading.
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> c = Construction(_parity_example())
+    >>> c.dfa is None, c.certificate is None, c.verified
+    (True, True, False)
+    """
 
     lrnn: LRNN
     dfa: DFA | None = None
-    certificate: Any = None  # statetrack.theory.verify.Certificate
+    certificate: Certificate | None = None
+    verified: bool = False
 
 
-def _s(e: sympy.Expr) -> str:
-    return sympy.sstr(e, full_prec=True)
+def _s(e: sympy.Expr, where: str = "value") -> str:
+    try:
+        return format_exact(e, where)
+    except ConstructionError as err:
+        raise ConstructionFileError(str(err)) from None
 
 
-def _layer_dict(layer: Layer) -> dict:
+def _layer_dict(layer: Layer, li: int) -> dict:
+    w = f"layers[{li}]"
     steps = []
-    for row in layer.steps:
-        steps.append([{"key": [[i, _s(st.key[i])] for i in st.support], "beta": _s(st.beta),
-                       "value": [_s(v) for v in st.value]} for st in row])
+    for t, row in enumerate(layer.steps):
+        steps.append([{"key": [[i, _s(st.key[i], f"{w}.steps[{t}][{j}].key[{i}]")]
+                               for i in st.support],
+                       "beta": _s(st.beta, f"{w}.steps[{t}][{j}].beta"),
+                       "value": [_s(v, f"{w}.steps[{t}][{j}].value") for v in st.value]}
+                      for j, st in enumerate(row)])
     h0 = sympy.SparseMatrix(layer.initial_state).todok()
     return {
         "tokens": list(layer.tokens),
@@ -84,16 +132,37 @@ def _layer_dict(layer: Layer) -> dict:
         "value_dim": layer.value_dim,
         "n_h": layer.n_h,
         "steps": steps,
-        "initial_state": [[i, j, _s(x)] for (i, j), x in sorted(h0.items())],
-        "query": [_s(x) for x in layer.readout.query],
-        "codes": [[_s(x) for x in c] for c in layer.readout.codes],
+        "initial_state": [[i, j, _s(x, f"{w}.initial_state[{i}][{j}]")]
+                          for (i, j), x in sorted(h0.items())],
+        "query": [_s(x, f"{w}.query") for x in layer.readout.query],
+        "codes": [[_s(x, f"{w}.codes[{c}]") for x in code]
+                  for c, code in enumerate(layer.readout.codes)],
         "labels": None if layer.readout.labels is None else list(layer.readout.labels),
         "token_map": None if layer.token_map is None else [list(r) for r in layer.token_map],
     }
 
 
-def to_dict(lrnn: LRNN, *, dfa: DFA | None = None, certificate: Any = None) -> dict:
-    """The JSON-ready dict of the format above."""
+def to_dict(lrnn: LRNN, *, dfa: DFA | None = None,
+            certificate: Certificate | None = None) -> dict:
+    """The JSON-ready dict of the format above.
+
+    Raises
+    ------
+    InputTypeError
+        ``lrnn`` is not an LRNN, ``dfa`` not a DFA, or ``certificate`` not a
+        :class:`~statetrack.constructions.certificate.Certificate` (a counterexample is not
+        stored).
+    ConstructionFileError
+        A weight cannot be written exactly (it needs a function outside the grammar).
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> d = to_dict(_parity_example())
+    >>> d["format"], d["layers"][0]["steps"][1]
+    ('statetrack.construction', [{'key': [[0, '1'], [1, '-1']], 'beta': '1', 'value': ['0']}])
+    """
+    _check_args(lrnn, dfa, certificate)
     return {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
@@ -101,13 +170,23 @@ def to_dict(lrnn: LRNN, *, dfa: DFA | None = None, certificate: Any = None) -> d
         "form": lrnn.form,
         "exact_in_floats": lrnn.exact_in_floats,
         "alphabet": list(lrnn.alphabet),
-        "field_generators": [_s(g) for g in lrnn.field_generators],
+        "field_generators": [_s(g, "field_generators") for g in lrnn.field_generators],
         "accepting": list(lrnn.accepting),
         "state_map": None if lrnn.state_map is None else list(lrnn.state_map),
-        "layers": [_layer_dict(layer) for layer in lrnn.layers],
+        "layers": [_layer_dict(layer, li) for li, layer in enumerate(lrnn.layers)],
         "dfa": None if dfa is None else dfa.to_dict(),
         "certificate": None if certificate is None else certificate.to_dict(),
     }
+
+
+def _check_args(lrnn: Any, dfa: Any, certificate: Any) -> None:
+    if not isinstance(lrnn, LRNN):
+        raise InputTypeError(f"lrnn: expected an LRNN, got {type(lrnn).__name__}")
+    if dfa is not None and not isinstance(dfa, DFA):
+        raise InputTypeError(f"dfa: expected a statetrack DFA or None, got {type(dfa).__name__}")
+    if certificate is not None and not isinstance(certificate, Certificate):
+        raise InputTypeError(f"certificate: expected a Certificate or None, got "
+                             f"{type(certificate).__name__} (counterexamples are not stored)")
 
 
 def _need(d: dict, key: str, typ: type | tuple, where: str) -> Any:
@@ -190,12 +269,38 @@ def _layer_from(d: Any, where: str) -> Layer:
 
 
 def from_dict(d: Any, *, source: str = "input") -> Construction:
-    """Load :func:`to_dict`'s output.
+    """Load :func:`to_dict`'s output, *unverified* (see "Verification on load" above).
+
+    Parameters
+    ----------
+    d : dict
+        The parsed JSON object.
+    source : str
+        Named in error messages (a path, or "input").
+
+    Returns
+    -------
+    Construction
+        With ``verified=False``: the certificate, if any, is the file's claim. Use
+        :func:`statetrack.theory.verify.load_verified` to re-check it.
 
     Raises
     ------
     ConstructionFileError
-        For a foreign format, an unknown version, or a missing/malformed/inconsistent field.
+        For a foreign format, an unknown version, or a missing/malformed/inconsistent field;
+        also for numbers outside the whitelist grammar (nothing in the file is executed).
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> d = to_dict(_parity_example())
+    >>> from_dict(d).lrnn == _parity_example()
+    True
+    >>> d["layers"][0]["initial_state"][0][2] = "__import__('os').getcwd() and 1"
+    >>> from_dict(d, source="parity.json")
+    Traceback (most recent call last):
+    ...
+    statetrack.constructions.errors.ConstructionFileError: parity.json: layers[0].initial_state[0][0]: cannot read "__import__('os').getcwd() and 1" as an exact number: BoolOp is not allowed (only integers, + - * / **, unary -, sqrt, sin, cos, exp and pi, E)
     """
     if not isinstance(d, dict):
         raise ConstructionFileError(f"{source}: expected a JSON object, got {type(d).__name__}")
@@ -231,8 +336,6 @@ def from_dict(d: Any, *, source: str = "input") -> Construction:
             raise ConstructionFileError(str(e)) from None
     cert = None
     if d.get("certificate") is not None:
-        from ..theory.verify import Certificate
-
         try:
             cert = Certificate.from_dict(d["certificate"])
         except ConstructionFileError as e:
@@ -240,14 +343,40 @@ def from_dict(d: Any, *, source: str = "input") -> Construction:
     return Construction(lrnn=lrnn, dfa=dfa, certificate=cert)
 
 
-def dumps(lrnn: LRNN, *, dfa: DFA | None = None, certificate: Any = None,
+def dumps(lrnn: LRNN, *, dfa: DFA | None = None, certificate: Certificate | None = None,
           indent: int | None = None) -> str:
-    """The construction as JSON text."""
+    """The construction as JSON text (see :func:`to_dict`).
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> dumps(_parity_example())[:60]
+    '{"format": "statetrack.construction", "version": 1, "name": '
+    """
     return json.dumps(to_dict(lrnn, dfa=dfa, certificate=certificate), indent=indent)
 
 
 def loads(text: str, *, source: str = "input") -> Construction:
-    """Parse JSON text (see :func:`from_dict`)."""
+    """Parse JSON text, *unverified* (see :func:`from_dict`; the safe entry point is
+    :func:`statetrack.theory.verify.loads_verified`).
+
+    Raises
+    ------
+    ConstructionFileError
+        Invalid JSON (with line and column), or anything :func:`from_dict` refuses.
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> loads(dumps(_parity_example())).lrnn.accepts("1")
+    True
+    >>> loads("{oops")
+    Traceback (most recent call last):
+    ...
+    statetrack.constructions.errors.ConstructionFileError: input: invalid JSON at line 1 column 2: Expecting property name enclosed in double quotes
+    """
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise InputTypeError(f"text: expected JSON text, got {type(text).__name__}")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -257,14 +386,49 @@ def loads(text: str, *, source: str = "input") -> Construction:
 
 
 def save(path: str | PathLike, lrnn: LRNN, *, dfa: DFA | None = None,
-         certificate: Any = None) -> None:
-    """Write the construction file."""
+         certificate: Certificate | None = None) -> None:
+    """Write the construction file (the text of :func:`dumps`).
+
+    The text is built first, so a model that cannot be stored exactly leaves no file.
+
+    Raises
+    ------
+    OSError
+        The file cannot be written.
+    InputTypeError, ConstructionFileError
+        As :func:`to_dict`.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> path = os.path.join(tempfile.mkdtemp(), "parity.json")
+    >>> save(path, _parity_example())
+    >>> load(path).lrnn == _parity_example()
+    True
+    """
+    text = dumps(lrnn, dfa=dfa, certificate=certificate) + "\n"
     with open(path, "w", encoding="utf-8") as f:
-        f.write(dumps(lrnn, dfa=dfa, certificate=certificate) + "\n")
+        f.write(text)
 
 
 def load(path: str | PathLike) -> Construction:
-    """Read a construction file; :class:`ConstructionFileError` if unreadable or invalid."""
+    """Read a construction file, *unverified* (``verified=False``; see "Verification on load"
+    in the module docstring: :func:`statetrack.theory.verify.load_verified` is the safe
+    entry point).
+
+    Raises
+    ------
+    ConstructionFileError
+        The file is unreadable, not UTF-8, not JSON, or anything :func:`from_dict` refuses.
+
+    Examples
+    --------
+    >>> load("/nonexistent/c.json")
+    Traceback (most recent call last):
+    ...
+    statetrack.constructions.errors.ConstructionFileError: /nonexistent/c.json: cannot read (No such file or directory)
+    """
     try:
         with open(path, "rb") as f:
             raw = f.read()

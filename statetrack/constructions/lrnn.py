@@ -81,30 +81,31 @@ Matrix([
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import sympy
 
 from .errors import (
-    ExactValueError,
     EigenvalueRangeError,
+    ExactValueError,
     FactorMismatchError,
+    InputTypeError,
+    LayerIndexError,
     ReadoutError,
     ShapeError,
     UnknownTokenError,
-    UnsupportedDtypeError,
 )
+from .exact_text import parse_exact
+from .floats import FLOAT_DTYPES, dtype_name, round_to_dtype
 
 __all__ = [
     "DeltaStep", "Readout", "Layer", "LRNN", "ExactTrace", "FloatTrace", "ExactRunner",
     "to_exact", "to_matrix", "to_vector", "product", "check_product", "FLOAT_DTYPES",
 ]
 
-#: dtype names accepted by :meth:`LRNN.evaluate_float` (bfloat16 needs torch).
-FLOAT_DTYPES = ("float64", "float32", "float16", "bfloat16")
 
 _ZERO = sympy.Integer(0)
 _ONE = sympy.Integer(1)
@@ -116,7 +117,10 @@ def to_exact(x: Any, where: str = "value") -> sympy.Expr:
     """Convert ``x`` to an exact real sympy number.
 
     Accepts ``int``, ``fractions.Fraction``, numpy integers, strings such as ``"-3/4"`` or
-    ``"sqrt(2)/2"``, and real sympy numbers. Floats are refused: they are not exact.
+    ``"sqrt(2)/2"``, and real sympy numbers. Floats are refused: they are not exact. Strings
+    are read by :func:`~statetrack.constructions.exact_text.parse_exact`, a whitelist parser
+    (integers, ``+ - * / **``, ``sqrt sin cos exp``, ``pi``); they are never evaluated as
+    code.
 
     Raises
     ------
@@ -149,11 +153,7 @@ def to_exact(x: Any, where: str = "value") -> sympy.Expr:
             f"{where}: {x!r} is a float; exact weights must be int, Fraction, str or sympy numbers"
         )
     if isinstance(x, str):
-        try:
-            e = sympy.sympify(x, rational=True)
-        except (sympy.SympifyError, SyntaxError, TypeError, ValueError) as err:
-            raise ExactValueError(f"{where}: cannot parse {x!r} as an exact number ({err})") \
-                from None
+        e = parse_exact(x, where)  # a whitelist parser: strings are never evaluated
     elif isinstance(x, sympy.Basic):
         e = x
     else:
@@ -274,6 +274,17 @@ def _rational_if_exact(e: sympy.Expr) -> sympy.Expr:
     except (TypeError, ValueError):
         return e
     return cand if _compare(e, cand) == 0 else e
+
+
+def _as_sympy(x: Any) -> sympy.Expr:
+    """An internal number (int, Fraction or sympy) as a sympy number; never parses text."""
+    if isinstance(x, sympy.Basic):
+        return x
+    if isinstance(x, Fraction):
+        return sympy.Rational(x.numerator, x.denominator)
+    if isinstance(x, (int, np.integer)):
+        return sympy.Integer(int(x))
+    raise ExactValueError(f"internal: {type(x).__name__} {x!r} is not an exact number")
 
 
 def _frac(e: sympy.Expr) -> Fraction:
@@ -445,7 +456,7 @@ def _apply_steps(steps: Sequence[DeltaStep], rows: list[dict[int, Any]], *, addi
                 if x != 0:
                     y = row.get(c, 0) - f * x
                     if not rational:
-                        y = _simp(sympy.sympify(y))
+                        y = _simp(_as_sympy(y))
                     if y == 0:
                         row.pop(c, None)
                     else:
@@ -460,7 +471,7 @@ def _rows_to_sympy(rows: list[dict[int, Any]], n_cols: int,
     for i, row in enumerate(rows):
         for c, x in row.items():
             entries[(i, c)] = sympy.Rational(x.numerator, x.denominator) if rational \
-                else _simp(sympy.sympify(x))
+                else _simp(_as_sympy(x))
     return sympy.ImmutableSparseMatrix(len(rows), n_cols, entries)
 
 
@@ -549,7 +560,7 @@ def check_product(steps: Sequence[DeltaStep], target: Any, *, where: str = "fact
             if rational and b.is_Rational:
                 same = a == _frac(b)
             else:
-                same = _compare(sympy.sympify(a), b) == 0
+                same = _compare(_as_sympy(a), b) == 0
             if not same:
                 raise FactorMismatchError(
                     f"{where}: the {len(steps)} GH factors do not multiply to the claimed "
@@ -650,8 +661,11 @@ class Layer:
     tokens : sequence of str
         The layer's input tokens (for layer 0: the model's alphabet, in order).
     steps : sequence (one per token) of sequences of :class:`DeltaStep`
-        Shorter lists are padded with identity steps up to ``n_h = max(1, longest)``;
-        ``None`` values become zero vectors of length V.
+        Shorter lists are padded with identity steps up to ``n_h`` = the longest list;
+        ``None`` values become zero vectors of length V. ``n_h = 0`` (every token's list
+        empty: ``A = I``, ``B = 0`` for all tokens, e.g. a one-state automaton) is allowed;
+        the exporters pad such a layer with one identity step for the kernels, which need
+        ``n_h >= 1``.
     initial_state : K x V exact matrix
     readout : :class:`Readout`
     token_map : None for layer 0; for layer l > 0 a table ``[n_symbols][n_classes of layer
@@ -664,10 +678,13 @@ class Layer:
 
     Examples
     --------
-    >>> layer = Layer(tokens=("a",), steps=((),), initial_state=[[1]],
-    ...               readout=Readout(query=[1], codes=[[1]]))
+    >>> layer = Layer(tokens=("a", "b"), steps=((), (DeltaStep([1], 2),)), initial_state=[[1]],
+    ...               readout=Readout(query=[1], codes=[[1], [-1]]))
     >>> layer.n_h, layer.width, layer.value_dim, layer.steps[0][0].is_identity
     (1, 1, 1, True)
+    >>> Layer(tokens=("a",), steps=((),), initial_state=[[1]],
+    ...       readout=Readout(query=[1], codes=[[1]])).n_h
+    0
     """
 
     tokens: Any
@@ -691,7 +708,7 @@ class Layer:
         steps_in = list(self.steps)
         if len(steps_in) != len(tokens):
             raise ShapeError(f"layer: {len(steps_in)} step lists for {len(tokens)} tokens")
-        n_h = max([1] + [len(s) for s in steps_in])
+        n_h = max([0] + [len(s) for s in steps_in])
         steps = []
         for t, row in zip(tokens, steps_in):
             new = []
@@ -986,7 +1003,28 @@ class LRNN:
 
         Strings are split into characters when every symbol is one character, otherwise on
         whitespace.
+
+        Raises
+        ------
+        InputTypeError
+            ``word`` is not a string, a sequence or a 1-D integer array (e.g. None).
+        UnknownTokenError
+            A symbol is not in the alphabet (the message gives its position).
+
+        Examples
+        --------
+        >>> _parity_example().encode("0110").tolist()
+        [0, 1, 1, 0]
+        >>> _parity_example().encode(None)
+        Traceback (most recent call last):
+        ...
+        statetrack.constructions.errors.InputTypeError: word: expected a string, a sequence of symbols or a 1-D integer array, got NoneType
         """
+        if word is None or isinstance(word, (bytes, dict, set, int, float, np.generic)) or not (
+                isinstance(word, (str, np.ndarray)) or hasattr(word, "__len__")
+                and hasattr(word, "__iter__")):
+            raise InputTypeError(f"word: expected a string, a sequence of symbols or a 1-D "
+                                 f"integer array, got {type(word).__name__}")
         if isinstance(word, np.ndarray):
             if word.ndim != 1 or not np.issubdtype(word.dtype, np.integer):
                 raise UnknownTokenError(f"a word array must be 1-D integers, got {word.shape} "
@@ -1009,13 +1047,47 @@ class LRNN:
         return out
 
     # ------------------------------------------------------------ exact
+    def layer(self, index: int, where: str = "layer") -> Layer:
+        """Layer ``index`` (negative indices count from the top).
+
+        Raises
+        ------
+        LayerIndexError
+            ``index`` is not an integer in ``-depth .. depth - 1``; the message names the
+            argument ``where``.
+
+        Examples
+        --------
+        >>> _parity_example().layer(0).width
+        2
+        >>> _parity_example().layer(5)
+        Traceback (most recent call last):
+        ...
+        statetrack.constructions.errors.LayerIndexError: layer=5: the model has 1 layer (valid: 0..0, or -1..-1 from the top)
+        """
+        d = self.depth
+        if not isinstance(index, (int, np.integer)) or isinstance(index, bool) \
+                or not -d <= int(index) < d:
+            raise LayerIndexError(
+                f"{where}={index!r}: the model has {d} layer{'s' if d != 1 else ''} (valid: "
+                f"0..{d - 1}, or -{d}..-1 from the top)")
+        return self.layers[int(index)]
+
     def A(self, token: str | int, layer: int = 0) -> sympy.ImmutableMatrix:
-        """Exact ``A(token)`` of a layer (layer 0's tokens are the input symbols)."""
-        return self.layers[layer].A(token)
+        """Exact ``A(token)`` of a layer (layer 0's tokens are the input symbols).
+
+        Raises
+        ------
+        LayerIndexError
+            No such layer.
+        UnknownTokenError
+            No such token in that layer.
+        """
+        return self.layer(layer).A(token)
 
     def B(self, token: str | int, layer: int = 0) -> sympy.ImmutableMatrix:
-        """Exact ``B(token)`` of a layer."""
-        return self.layers[layer].B(token)
+        """Exact ``B(token)`` of a layer (see :meth:`A` for the errors)."""
+        return self.layer(layer).B(token)
 
     @functools.cached_property
     def _runner(self) -> "ExactRunner":
@@ -1073,9 +1145,14 @@ class LRNN:
         """Run a batch of words in a float format, mirroring the kernel's recurrence.
 
         Every weight is rounded from its exact value to ``dtype``; each sub-step computes
-        ``u = beta (v - S^T k)`` then ``S = S + k u^T`` with every operation rounded to
-        ``dtype`` (numpy for float64/32/16, torch for bfloat16, imported only then). The
-        output ``o = S^T q`` is decoded to the nearest code.
+        ``s = S^T k``, ``u = beta (v - s)`` then ``S = S + k u^T``, and the output is
+        ``o = S^T q``, decoded to the nearest code. float64, float32 and float16 run in numpy's
+        own arithmetic of that dtype; bfloat16 runs with numpy only (no torch): values are
+        kept as float64 numbers representable in bfloat16, and every elementwise operation is
+        computed in float64 and rounded by
+        :func:`~statetrack.constructions.floats.round_to_dtype` (correctly rounded, see
+        :mod:`statetrack.constructions.floats`); the dot products ``S^T k`` and ``S^T q``
+        are accumulated in float64 and rounded once (as kernels accumulate in a wider format).
 
         Parameters
         ----------
@@ -1083,12 +1160,27 @@ class LRNN:
         dtype : "float64", "float32", "float16", "bfloat16" (or the numpy/torch dtype)
         keep_states : also return the states (float64 copies, [N, T + 1, K, V] per layer)
 
+        Returns
+        -------
+        FloatTrace
+
         Raises
         ------
         UnsupportedDtypeError
-            Another dtype, or bfloat16 without torch.
+            Another dtype.
+        InputTypeError, UnknownTokenError
+            ``words`` is not a batch of words, or a symbol is not in the alphabet.
+
+        Examples
+        --------
+        >>> m = _parity_example()
+        >>> ft = m.evaluate_float(["1101", "0", ""], "bfloat16")
+        >>> ft.accepted.tolist()  # every prefix; False beyond a word's end
+        [[False, True, False, False, True], [False, False, False, False, False], [False, False, False, False, False]]
+        >>> ft.dfa_states[0].tolist(), ft.lengths.tolist()
+        ([0, 1, 0, 0, 1], [4, 1, 0])
         """
-        name = _dtype_name(dtype)
+        name = dtype_name(dtype)
         sym, lengths = self._batch(words)
         n, t_max = sym.shape
         outs_all = []
@@ -1123,6 +1215,9 @@ class LRNN:
         if isinstance(words, (str, np.ndarray)):
             raise UnknownTokenError("evaluate_float takes a batch (a list of words or a 2-D "
                                     "array); wrap a single word in a list")
+        if words is None or not hasattr(words, "__iter__"):
+            raise InputTypeError(f"words: expected a batch (a list of words or a 2-D integer "
+                                 f"array), got {type(words).__name__}")
         codes = [self.encode(w) for w in words]
         lengths = np.array([len(c) for c in codes], dtype=np.int64)
         t_max = int(lengths.max()) if len(codes) else 0
@@ -1254,6 +1349,32 @@ class ExactRunner:
             self._conv[e] = got
         return got
 
+    def transition_matrix(self, layer: int, token: int) -> list[list[Any]]:
+        """``A(token)`` of a layer as a dense K x K list of domain elements (exact and
+        canonical: two such matrices are equal iff their entries compare equal).
+
+        Examples
+        --------
+        >>> r = _parity_example().exact()
+        >>> r.transition_matrix(0, 1) == [[r.domain.zero, r.domain.one], [r.domain.one, r.domain.zero]]
+        True
+        """
+        lay = self.model.layer(layer)  # LayerIndexError if there is no such layer
+        li = int(layer) % self.model.depth
+        k = lay.width
+        dom = self.domain
+        rows = [[dom.one if i == j else dom.zero for j in range(k)] for i in range(k)]
+        for ks, beta, _ in self.steps[li][lay.token_index(token)]:
+            kt = [dom.zero] * k  # k^T A
+            for i, ki in ks:
+                for j in range(k):
+                    if rows[i][j]:
+                        kt[j] = kt[j] + ki * rows[i][j]
+            for i, ki in ks:
+                f = beta * ki
+                rows[i] = [rows[i][j] - f * kt[j] if kt[j] else rows[i][j] for j in range(k)]
+        return rows
+
     def to_sympy(self, state: tuple) -> sympy.ImmutableMatrix:
         """A domain state as an exact sympy matrix."""
         dom = self.domain
@@ -1346,49 +1467,36 @@ class ExactRunner:
 
 
 # ---------------------------------------------------------------------- float runs
-def _dtype_name(dtype: Any) -> str:
-    name = getattr(dtype, "name", None) or str(dtype)
-    name = name.replace("torch.", "")
-    aliases = {"double": "float64", "float": "float32", "half": "float16", "bf16": "bfloat16",
-               "fp32": "float32", "fp16": "float16", "fp64": "float64"}
-    name = aliases.get(name, name)
-    if name not in FLOAT_DTYPES:
-        raise UnsupportedDtypeError(f"dtype {dtype!r} is not supported; choose one of "
-                                    f"{list(FLOAT_DTYPES)}")
-    if name == "bfloat16":
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            raise UnsupportedDtypeError("bfloat16 needs torch, which is not installed") from None
-    return name
+#: Old private name of :func:`statetrack.constructions.floats.dtype_name`.
+_dtype_name = dtype_name
 
 
 def _run_layer_float(layer: Layer, tok: np.ndarray, name: str,
                      keep_states: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Run one layer on token ids [N, T]; returns output classes [N, T + 1] and states."""
+    """Run one layer on token ids [N, T]; returns output classes [N, T + 1] and states.
+
+    float64/32/16 use numpy's arithmetic in that dtype; bfloat16 keeps float64 arrays of
+    bfloat16 values and rounds after every operation (see :meth:`LRNN.evaluate_float`).
+    """
     tb = _float_tables_cached(layer)
     n, t_max = tok.shape
     k, v = layer.width, layer.value_dim
     if name == "bfloat16":
-        import torch
-
-        td = torch.bfloat16
-
         def cast(a):
-            return torch.from_numpy(np.array(a, dtype=np.float64)).to(td)
+            return round_to_dtype(a, "bfloat16")
 
-        def to64(a):
-            return a.to(torch.float64).numpy()
+        rnd = cast
 
-        einsum = torch.einsum
+        def einsum(spec, *ops):
+            return round_to_dtype(np.einsum(spec, *ops), "bfloat16")
     else:
         nd = np.dtype(name)
 
         def cast(a):
             return np.asarray(a, dtype=nd)
 
-        def to64(a):
-            return a.astype(np.float64)
+        def rnd(a):
+            return a.astype(nd, copy=False)
 
         def einsum(spec, *ops):
             return np.einsum(spec, *ops).astype(nd, copy=False)
@@ -1396,32 +1504,27 @@ def _run_layer_float(layer: Layer, tok: np.ndarray, name: str,
     keys, betas, values = cast(tb["keys"]), cast(tb["betas"]), cast(tb["values"])
     q = cast(tb["query"])
     codes = tb["codes"]
-    s = cast(np.broadcast_to(tb["initial_state"], (n, k, v)).copy())
+    s = cast(np.broadcast_to(tb["initial_state"], (n, k, v)))
     out = np.empty((n, t_max + 1), dtype=np.int64)
     states = np.empty((n, t_max + 1, k, v), dtype=np.float64) if keep_states else None
 
     def decode(s, t):
-        o = to64(einsum("nkv,k->nv", s, q))  # [N, V]
+        o = einsum("nkv,k->nv", s, q).astype(np.float64)  # [N, V]
         d = ((o[:, None, :] - codes[None, :, :]) ** 2).sum(-1)
         out[:, t] = np.argmin(d, axis=1)
         if keep_states:
-            states[:, t] = to64(s)
+            states[:, t] = s
 
     decode(s, 0)
-    tok_t = tok if name != "bfloat16" else tok
     for t in range(t_max):
-        ids = tok_t[:, t]
-        if name == "bfloat16":
-            import torch
-
-            ids = torch.as_tensor(ids)
+        ids = tok[:, t]
         for j in range(layer.n_h):
-            kk = keys[ids, j]            # [N, K]
-            bb = betas[ids, j]           # [N]
-            vv = values[ids, j]          # [N, V]
-            sk = einsum("nkv,nk->nv", s, kk)
-            u = bb[:, None] * (vv - sk)  # [N, V]
-            s = s + kk[:, :, None] * u[:, None, :]
+            kk = keys[ids, j]                       # [N, K]
+            bb = betas[ids, j]                      # [N]
+            vv = values[ids, j]                     # [N, V]
+            sk = einsum("nkv,nk->nv", s, kk)        # [N, V]
+            u = rnd(bb[:, None] * rnd(vv - sk))     # [N, V]
+            s = rnd(s + rnd(kk[:, :, None] * u[:, None, :]))
         decode(s, t + 1)
     return out, states
 

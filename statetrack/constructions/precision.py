@@ -67,7 +67,9 @@ from typing import Any
 import numpy as np
 
 from .errors import FormError, UnsupportedDtypeError
-from .lrnn import _TWO, LRNN, _compare, _dtype_name, _float_tables_cached
+from .floats import dtype_name as _dtype_name
+from .floats import round_to_dtype
+from .lrnn import _TWO, LRNN, _compare, _float_tables_cached
 
 __all__ = ["FloatHorizon", "float_horizon", "horizon_bound", "simulate_letter_powers",
            "UNIT_ROUNDOFF"]
@@ -95,6 +97,16 @@ class FloatHorizon:
         float model; None if none up to ``max_length``.
     max_length : int
         The simulation's horizon.
+
+    Examples
+    --------
+    >>> h = FloatHorizon("bfloat16", "float32", bound=12.0, simulated=None, max_length=500)
+    >>> print(h.summary())
+    bfloat16 weights / float32 state: proven correct up to length 12; simulated letter powers: no failure up to length 500
+    >>> print(FloatHorizon("bfloat16", "bfloat16", -1.0, 37, 500).summary())
+    bfloat16 weights / bfloat16 state: the proven bound guarantees no length (too coarse at this precision); simulated letter powers: first failure at length 37
+    >>> h.to_dict()["bound"], FloatHorizon("float32", "float32", math.inf, None, 9).to_dict()["bound"]
+    (12.0, 'inf')
     """
 
     dtype: str
@@ -104,20 +116,23 @@ class FloatHorizon:
     max_length: int
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict of the attributes (an infinite bound as ``"inf"``)."""
         d = asdict(self)
         d["bound"] = "inf" if math.isinf(self.bound) else self.bound
         return d
 
     def summary(self) -> str:
+        """One line: the proven length and the simulated first failure."""
         if math.isinf(self.bound):
-            b = "all lengths"
+            b = "proven correct at every length"
         elif self.bound < 0:
-            b = "no length guaranteed by the bound"
+            b = "the proven bound guarantees no length (too coarse at this precision)"
         else:
-            b = f"lengths <= {int(self.bound)} (proven)"
-        s = (f"first failure at {self.simulated}" if self.simulated is not None
-             else f"none up to {self.max_length}")
-        return f"{self.dtype} weights / {self.state_dtype} state: correct for {b}; simulated: {s}"
+            b = f"proven correct up to length {int(self.bound)}"
+        s = (f"first failure at length {self.simulated}" if self.simulated is not None
+             else f"no failure up to length {self.max_length}")
+        return (f"{self.dtype} weights / {self.state_dtype} state: {b}; simulated letter "
+                f"powers: {s}")
 
 
 def _single_layer(lrnn: LRNN) -> None:
@@ -273,8 +288,6 @@ def simulate_letter_powers(lrnn: LRNN, dtype: Any, *, state_dtype: Any = None,
     float model of the module docstring, or None."""
     global _SIM
     _single_layer(lrnn)
-    from .export import round_to_dtype
-
     w = _dtype_name(dtype)
     s = _dtype_name(state_dtype) if state_dtype is not None else w
     if _SIM is None:
@@ -305,6 +318,19 @@ def float_horizon(lrnn: LRNN, dtype: Any = "float32", *, state_dtype: Any = None
     Integer-form models (``exact_in_floats``) are exact at every length: ``bound = inf``
     and the simulation still runs as a check.
 
+    Parameters
+    ----------
+    lrnn : LRNN
+        A one-layer model.
+    dtype : weights dtype ("float64", "float32", "float16", "bfloat16")
+    state_dtype : state and arithmetic dtype (default: ``dtype``)
+    max_length : int
+        Length of the simulated letter powers.
+
+    Returns
+    -------
+    FloatHorizon
+
     Raises
     ------
     UnsupportedDtypeError
@@ -312,6 +338,16 @@ def float_horizon(lrnn: LRNN, dtype: Any = "float32", *, state_dtype: Any = None
     FormError
         More than one layer, or (for inexact models) steps that are not zero-value
         reflections.
+
+    Examples
+    --------
+    >>> from statetrack.automata import DFA
+    >>> from statetrack.constructions.diagonal import rotation_construction
+    >>> z3 = rotation_construction(DFA.from_function(0, "a", lambda q, a: (q + 1) % 3,
+    ...                                              lambda q: q == 0))
+    >>> h = float_horizon(z3, "bfloat16", state_dtype="float32", max_length=300)
+    >>> h.dtype, h.state_dtype, h.bound >= 0, h.simulated is None or h.simulated > h.bound
+    ('bfloat16', 'float32', True, True)
     """
     w = _dtype_name(dtype)
     s = _dtype_name(state_dtype) if state_dtype is not None else w

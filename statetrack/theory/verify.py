@@ -51,91 +51,32 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-import json
 from collections import deque
-from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from dataclasses import asdict, dataclass
+from os import PathLike
+from typing import Any
 
 import numpy as np
 
 from ..automata import DFA
+from ..constructions import io as _io
+from ..constructions.certificate import CERTIFICATE_FORMAT, CERTIFICATE_VERSION, Certificate
 from ..constructions.errors import (
     AlphabetMismatchError,
     ConstructionFileError,
+    InputTypeError,
+    MissingGeneratorError,
     ReachableLimitError,
     ReadoutError,
 )
+from ..constructions.io import Construction
 from ..constructions.lrnn import LRNN
 
 __all__ = ["Certificate", "Counterexample", "WordCheck", "verify", "check_words",
-           "ReachableLimitError", "CERTIFICATE_FORMAT"]
-
-CERTIFICATE_FORMAT = "statetrack.certificate"
-CERTIFICATE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Certificate:
-    """A proof that the model implements the DFA (see the module docstring).
-
-    Attributes
-    ----------
-    reachable : int
-        Number of reachable model states (tuples of layer states).
-    g : tuple of int
-        ``g[i]`` is the DFA state of the i-th reachable model state (BFS order).
-    words : tuple of tuple of str
-        A shortest word reaching each reachable model state (BFS order).
-    transitions_checked : int
-        ``reachable * n_symbols`` checked edges ``g(A(a) H + B(a)) = delta(g(H), a)``.
-    dfa_states : int
-        Number of reachable DFA states (``g`` is onto them).
-    field : str
-        The exact arithmetic used (``"ZZ"``, ``"QQ"`` or an algebraic field).
-    minimized : bool
-        Whether the check was against the minimal DFA.
-    """
-
-    reachable: int
-    g: tuple[int, ...]
-    words: tuple[tuple[str, ...], ...]
-    transitions_checked: int
-    dfa_states: int
-    field: str
-    minimized: bool
-    ok: bool = True
-
-    def to_dict(self) -> dict:
-        """A JSON-ready dict (``format``, ``version`` and the attributes)."""
-        d = asdict(self)
-        d["g"] = list(self.g)
-        d["words"] = [list(w) for w in self.words]
-        return {"format": CERTIFICATE_FORMAT, "version": CERTIFICATE_VERSION, **d}
-
-    def to_json(self, *, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
-
-    @classmethod
-    def from_dict(cls, d: Any) -> "Certificate":
-        """Load :meth:`to_dict`'s output; :class:`ConstructionFileError` if malformed."""
-        if not isinstance(d, dict) or d.get("format") != CERTIFICATE_FORMAT:
-            raise ConstructionFileError(
-                f"not a statetrack certificate (format {d.get('format') if isinstance(d, dict) else type(d).__name__!r})")
-        if d.get("version") != CERTIFICATE_VERSION:
-            raise ConstructionFileError(f"unsupported certificate version {d.get('version')!r}")
-        try:
-            return cls(reachable=int(d["reachable"]), g=tuple(int(x) for x in d["g"]),
-                       words=tuple(tuple(str(s) for s in w) for w in d["words"]),
-                       transitions_checked=int(d["transitions_checked"]),
-                       dfa_states=int(d["dfa_states"]), field=str(d["field"]),
-                       minimized=bool(d["minimized"]))
-        except (KeyError, TypeError, ValueError) as e:
-            raise ConstructionFileError(f"malformed certificate: {type(e).__name__}: {e}") from None
-
-    def summary(self) -> str:
-        return (f"proved: {self.reachable} reachable states map onto {self.dfa_states} DFA "
-                f"states; {self.transitions_checked} transitions checked exactly over {self.field}")
+           "verify_construction", "load_verified", "loads_verified", "ReachableLimitError",
+           "CERTIFICATE_FORMAT", "CERTIFICATE_VERSION"]
 
 
 @dataclass(frozen=True)
@@ -168,6 +109,15 @@ class Counterexample:
     def summary(self) -> str:
         w = " ".join(self.word) if self.word else "(empty word)"
         return f"counterexample ({self.kind}) on {w}: {self.detail}"
+
+
+def _check_model_and_dfa(func: str, lrnn: Any, dfa: Any) -> None:
+    if not isinstance(lrnn, LRNN):
+        raise InputTypeError(f"{func}: argument 'lrnn' must be a statetrack LRNN (a constructed "
+                             f"model), got {type(lrnn).__name__}")
+    if not isinstance(dfa, DFA):
+        raise InputTypeError(f"{func}: argument 'dfa' must be a statetrack DFA, got "
+                             f"{type(dfa).__name__}")
 
 
 def _symbol_map(lrnn: LRNN, dfa: DFA) -> list[int]:
@@ -206,7 +156,28 @@ def verify(lrnn: LRNN, dfa: DFA, *, minimize: bool = True,
         More than ``limit`` pairs are reachable.
     AlphabetMismatchError
         The model's and the DFA's alphabets differ.
+    InputTypeError
+        ``lrnn`` is not an LRNN or ``dfa`` not a DFA (e.g. None), or ``limit`` is not a
+        positive integer.
+
+    Examples
+    --------
+    >>> from statetrack.constructions.compile import compile
+    >>> z3 = DFA.from_function(0, "ab", lambda q, a: (q + (a == "a")) % 3, lambda q: q == 0)
+    >>> cert = verify(compile(z3), z3)
+    >>> cert.ok, cert.reachable, cert.g, cert.words
+    (True, 3, (0, 1, 2), ((), ('a',), ('a', 'a')))
+    >>> cex = verify(compile(z3), z3.complement())
+    >>> cex.ok, cex.kind, cex.word
+    (False, 'accept', ())
+    >>> verify(None, z3)
+    Traceback (most recent call last):
+    ...
+    statetrack.constructions.errors.InputTypeError: verify: argument 'lrnn' must be a statetrack LRNN (a constructed model), got NoneType
     """
+    _check_model_and_dfa("verify", lrnn, dfa)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise InputTypeError(f"verify: argument 'limit' must be a positive integer, got {limit!r}")
     d = dfa.minimize() if minimize else dfa.complete()
     smap = _symbol_map(lrnn, d)
     delta = d.transitions
@@ -330,8 +301,17 @@ def check_words(lrnn: LRNN, dfa: DFA, *, max_length: int = 6, n_random: int = 64
         All ``|Sigma|^max_length`` words of this length (their prefixes cover the shorter
         ones); capped by ``max_words`` (then the longest length that fits is used).
     n_random, random_length : int
-        Random words drawn uniformly with ``rng`` (required when ``n_random > 0``).
+        Random words drawn uniformly with ``rng``.
+    rng : numpy.random.Generator
+        Required when ``n_random > 0`` (there is no default seed: randomness is passed in).
     dtype : float dtype name (see :meth:`~statetrack.constructions.lrnn.LRNN.evaluate_float`).
+
+    Raises
+    ------
+    MissingGeneratorError
+        ``n_random > 0`` and ``rng`` is not a ``numpy.random.Generator``.
+    InputTypeError, AlphabetMismatchError
+        Bad ``lrnn``/``dfa``, or different alphabets.
 
     Examples
     --------
@@ -343,10 +323,15 @@ def check_words(lrnn: LRNN, dfa: DFA, *, max_length: int = 6, n_random: int = 64
     >>> r.ok, r.n_words, r.mismatches
     (True, 260, 0)
     """
+    _check_model_and_dfa("check_words", lrnn, dfa)
     smap = np.asarray(_symbol_map(lrnn, dfa), dtype=np.int64)
     k = lrnn.n_symbols
-    if n_random > 0 and rng is None:
-        raise ValueError("check_words: pass rng (a numpy.random.Generator) for random words")
+    if n_random > 0 and not isinstance(rng, np.random.Generator):
+        got = "no rng" if rng is None else f"rng of type {type(rng).__name__}"
+        raise MissingGeneratorError(
+            f"check_words: argument 'rng' must be a numpy.random.Generator when n_random > 0 "
+            f"(got {got}); randomness is passed in, e.g. rng=numpy.random.default_rng(0), "
+            f"or set n_random=0")
     length = max(0, int(max_length))
     while length > 0 and k ** length > max_words:
         length -= 1
@@ -379,3 +364,150 @@ def check_words(lrnn: LRNN, dfa: DFA, *, max_length: int = 6, n_random: int = 64
                 first = cand
     return WordCheck(ok=mism == 0, n_words=n_words, n_prefixes=n_prefixes, mismatches=mism,
                      first_mismatch=first, dtype=name or str(dtype))
+
+
+# ---------------------------------------------------------------------- verified loading
+def _differences(stored: Certificate, fresh: Certificate) -> list[str]:
+    out = []
+    for f in dataclasses.fields(Certificate):
+        a, b = getattr(stored, f.name), getattr(fresh, f.name)
+        if a != b:
+            sa, sb = str(a), str(b)
+            sa = sa if len(sa) <= 60 else sa[:57] + "..."
+            sb = sb if len(sb) <= 60 else sb[:57] + "..."
+            out.append(f"{f.name}: stored {sa}, recomputed {sb}")
+    return out
+
+
+def verify_construction(c: Construction, *, limit: int = 1_000_000,
+                        source: str = "input") -> Construction:
+    """Re-check a loaded construction: the model must implement its DFA, and a stored
+    certificate must equal the recomputed one.
+
+    Parameters
+    ----------
+    c : Construction
+        As returned by :func:`statetrack.constructions.io.load` (unverified).
+    limit : int
+        Passed to :func:`verify`.
+    source : str
+        Named in error messages.
+
+    Returns
+    -------
+    Construction
+        The same model and DFA with the recomputed certificate and ``verified=True``.
+
+    Raises
+    ------
+    ConstructionFileError
+        No DFA to verify against; the model does not implement the DFA (the message gives
+        the counterexample); the stored certificate differs from the recomputed one (the
+        message names the fields); or the alphabets differ.
+    ReachableLimitError
+        More than ``limit`` reachable pairs (load with ``verify=False`` to skip the proof).
+
+    Examples
+    --------
+    >>> from statetrack.constructions import io
+    >>> from statetrack.constructions.compile import compile
+    >>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
+    >>> m = compile(parity)
+    >>> c = io.loads(io.dumps(m, dfa=parity, certificate=verify(m, parity)))
+    >>> c.verified, verify_construction(c).verified
+    (False, True)
+    >>> bad = io.loads(io.dumps(m, dfa=parity.complement()))
+    >>> verify_construction(bad, source="odd.json")
+    Traceback (most recent call last):
+    ...
+    statetrack.constructions.errors.ConstructionFileError: odd.json: the model does not implement the stored DFA: counterexample (accept) on (empty word): the model rejects but the DFA (state 0) accepts
+    """
+    if not isinstance(c, Construction):
+        raise InputTypeError(f"verify_construction: argument 'c' must be a Construction, got "
+                             f"{type(c).__name__}")
+    if c.dfa is None:
+        what = "a certificate but no DFA to check it against" if c.certificate is not None \
+            else "no DFA, so there is nothing to verify the model against"
+        raise ConstructionFileError(
+            f"{source}: the file has {what}; load it with verify=False (or "
+            f"statetrack.constructions.io.load) to read it unverified")
+    minimize = c.certificate.minimized if c.certificate is not None else True
+    try:
+        fresh = verify(c.lrnn, c.dfa, minimize=minimize, limit=limit)
+    except AlphabetMismatchError as e:
+        raise ConstructionFileError(f"{source}: {e}") from None
+    except ReachableLimitError as e:
+        raise ReachableLimitError(f"{source}: {e}; pass verify=False to load it without "
+                                  f"re-verifying") from None
+    if not fresh.ok:
+        raise ConstructionFileError(f"{source}: the model does not implement the stored DFA: "
+                                    f"{fresh.summary()}")
+    if c.certificate is not None and c.certificate != fresh:
+        diff = "; ".join(_differences(c.certificate, fresh))
+        raise ConstructionFileError(f"{source}: the stored certificate is not the one the "
+                                    f"model and DFA give ({diff})")
+    return dataclasses.replace(c, certificate=fresh, verified=True)
+
+
+def loads_verified(text: str, *, verify: bool = True, limit: int = 1_000_000,
+                   source: str = "input") -> Construction:
+    """Parse a construction file's text and re-verify it (see :func:`load_verified`).
+
+    Examples
+    --------
+    >>> from statetrack.constructions import io
+    >>> from statetrack.constructions.lrnn import _parity_example
+    >>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
+    >>> loads_verified(io.dumps(_parity_example(), dfa=parity)).certificate.reachable
+    2
+    """
+    c = _io.loads(text, source=source)
+    return verify_construction(c, limit=limit, source=source) if verify else c
+
+
+def load_verified(path: str | PathLike, *, verify: bool = True,
+                  limit: int = 1_000_000) -> Construction:
+    """Read a construction file and prove it again: the safe way to load one.
+
+    :func:`statetrack.constructions.io.load` parses the file (with a whitelist parser:
+    nothing in it is executed); then :func:`verify_construction` re-runs :func:`verify`
+    on the stored model and DFA and compares the result with the stored certificate.
+
+    Parameters
+    ----------
+    path : str or path-like
+    verify : bool
+        ``False`` skips the proof (for huge models) and returns the unverified construction
+        (``verified=False``; its certificate is only the file's claim).
+    limit : int
+        Most reachable pairs the proof explores.
+
+    Returns
+    -------
+    Construction
+        ``verified=True`` with the recomputed certificate (or the unverified one, see
+        ``verify``).
+
+    Raises
+    ------
+    ConstructionFileError
+        The file is unreadable or corrupt, has no DFA, or its model, DFA and certificate do
+        not agree (a tampered or inconsistent file).
+    ReachableLimitError
+        The proof needs more than ``limit`` pairs.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from statetrack.constructions import io
+    >>> from statetrack.constructions.compile import compile
+    >>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
+    >>> m = compile(parity)
+    >>> path = os.path.join(tempfile.mkdtemp(), "parity.json")
+    >>> io.save(path, m, dfa=parity, certificate=verify(m, parity))
+    >>> c = load_verified(path)
+    >>> c.verified, c.certificate.ok, c.lrnn == m
+    (True, True, True)
+    """
+    c = _io.load(path)
+    return verify_construction(c, limit=limit, source=str(path)) if verify else c

@@ -66,8 +66,9 @@ def test_parity_diagonal_is_minus_one():
 def test_diagonal_form_refused_for_other_groups():
     with pytest.raises(FormError, match="order 3.*Theorem 2.*modulo 3.*rotation"):
         diagonal_construction(get("cyclic(3)"))
-    with pytest.raises(FormError, match="order 4"):
+    with pytest.raises(FormError, match="order 4") as info:
         diagonal_construction(get("cyclic(4)"))
+    assert "Theorem 2" not in str(info.value)  # 4 is a power of two: Theorem 2 says nothing
     with pytest.raises(FormError, match="do not commute"):
         diagonal_construction(get("symmetric(3)"))
     with pytest.raises(NotAGroupError):
@@ -80,7 +81,7 @@ def test_diagonal_form_refused_for_other_groups():
 def test_rotation_form_of_cyclic_groups_verifies_exactly(m):
     dfa = get(f"cyclic({m})")
     r = rotation_construction(dfa)
-    assert r.width == 2 and r.layers[0].value_dim == 1 and r.n_h == (2 if m > 1 else 1)
+    assert r.width == 2 and r.layers[0].value_dim == 1 and r.n_h == (2 if m > 1 else 0)
     assert r.exact_in_floats == (m <= 2)
     for a in r.alphabet:
         for s in r.layers[0].steps[r.symbol_index(a)]:
@@ -167,3 +168,16 @@ def test_horizon_errors():
                accepting=(True,))
     with pytest.raises(FormError, match="one-layer"):
         float_horizon(two, "float32")
+
+
+def test_horizon_summary_wording():
+    from statetrack.constructions.precision import FloatHorizon
+
+    assert FloatHorizon("bfloat16", "bfloat16", -1.0, 30, 100).summary() == (
+        "bfloat16 weights / bfloat16 state: the proven bound guarantees no length (too coarse "
+        "at this precision); simulated letter powers: first failure at length 30")
+    assert "proven correct up to length 7;" in FloatHorizon("float32", "float32", 7.0, None,
+                                                            100).summary()
+    assert "proven correct at every length" in FloatHorizon("float32", "float32", math.inf,
+                                                            None, 5).summary()
+    assert "no length guaranteed" not in FloatHorizon("f", "f", -1.0, None, 1).summary()

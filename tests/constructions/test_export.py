@@ -7,7 +7,14 @@ import pytest
 
 from statetrack.automata.families import get
 from statetrack.constructions.compile import compile
-from statetrack.constructions.errors import ShapeError, UnsupportedDtypeError
+from statetrack.automata import DFA
+from statetrack.constructions.errors import (
+    BackendError,
+    InputTypeError,
+    LayerIndexError,
+    ShapeError,
+    UnsupportedDtypeError,
+)
 from statetrack.constructions.export import (
     decode_outputs,
     export_tensors,
@@ -136,14 +143,26 @@ def test_diagonal_and_rotation_forms_export():
 
 
 def test_round_to_dtype_matches_torch_bfloat16():
-    x = np.random.default_rng(0).normal(size=20000) * np.exp(
-        np.random.default_rng(1).normal(size=20000) * 4)
+    # torch rounds float64 -> bfloat16 through float32 (two roundings), so compare on float32
+    # inputs, where its conversion is a single correct rounding; include subnormals, the
+    # overflow edge, infinities and NaN
+    rng = np.random.default_rng(0)
+    with np.errstate(over="ignore"):
+        x = (rng.normal(size=20000) * np.exp(rng.normal(size=20000) * 20)).astype(np.float32)
+    x = np.concatenate([x, np.float32([3.3e38, 3.4e38, -3.39e38, 1e-39, -7e-41, 2.0 ** -133,
+                                       3 * 2.0 ** -134, np.inf, -np.inf, np.nan, 0.0, -0.0])])
+    x = x.astype(np.float64)
     got = round_to_dtype(x, "bfloat16")
     want = torch.from_numpy(x).to(torch.bfloat16).double().numpy()
-    assert np.array_equal(got, want)
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    # from float64 ours is one correct rounding: 1 + 2^-8 + 2^-30 is above the tie
+    assert round_to_dtype([1 + 2.0 ** -8 + 2.0 ** -30], "bfloat16")[0] == 1 + 2.0 ** -7
+    assert round_to_dtype([1 + 2.0 ** -8], "bf16")[0] == 1.0  # the tie goes to even
     small = np.clip(x, -6e4, 6e4)
-    assert np.array_equal(round_to_dtype(small, "float16"),
-                          small.astype(np.float16).astype(np.float64))
+    with np.errstate(over="ignore"):
+        assert np.array_equal(round_to_dtype(small, "float16"),
+                              small.astype(np.float16).astype(np.float64), equal_nan=True)
 
 
 def test_export_errors():
@@ -152,8 +171,21 @@ def test_export_errors():
         export_tensors(m, ["01"], dtype="bfloat16", backend="numpy")
     with pytest.raises(UnsupportedDtypeError, match="int8"):
         export_tensors(m, ["01"], dtype="int8")
-    with pytest.raises(ValueError, match="backend"):
-        symbol_tables(m, backend="jax")
+    for call in (lambda: symbol_tables(m, backend="jax"),
+                 lambda: export_tensors(m, ["01"], backend="jax"),
+                 lambda: layer_tensors(m.layers[0], np.array([[0]]), backend="jax"),
+                 lambda: state_dict(m, backend=None)):
+        with pytest.raises(BackendError, match=r"backend=('jax'|None) is not supported; "
+                                               r"choose one of \['auto', 'numpy', 'torch'\]"):
+            call()
+    with pytest.raises(LayerIndexError, match=r"index=3: the model has 1 layer"):
+        symbol_tables(m, index=3)
+    with pytest.raises(LayerIndexError, match=r"layer=5"):
+        decode_outputs(m, np.zeros((1, 2, 1, 1)), layer=5)
+    with pytest.raises(InputTypeError, match="lrnn: expected an LRNN"):
+        export_tensors(None, ["01"])
+    with pytest.raises(InputTypeError, match="layer: expected a Layer"):
+        layer_tensors(m, np.array([[0]]))
     with pytest.raises(ShapeError, match="2-D integer"):
         layer_tensors(m.layers[0], np.zeros(3, dtype=np.int64))
     with pytest.raises(ShapeError, match="token ids"):
@@ -170,3 +202,29 @@ def test_export_errors():
         export_tensors(deep, ["01"])
     sd = state_dict(deep, backend="numpy")
     assert sd["layers.1.token_map"].shape == (2, 2) and "layers.0.accepting" not in sd
+
+
+def test_one_state_automaton_runs_through_the_kernel_reference():
+    """n_h = 0 in the model; the exporters pad one identity step for the kernels."""
+    d = DFA([[0, 0, 0]], accepting=[0], alphabet="abc")
+    m = compile(d)
+    assert m.n_h == 0
+    t = export_tensors(m, ["abc", "a"], dtype="bfloat16", backend="torch")
+    assert t["n_h"] == 1 and t["k"].shape == (2, 3, 1, 1) and not t["beta"].any()
+    o, _ = delta_product_ref(t["q"], t["k"], t["v"], t["beta"], num_householder=t["n_h"],
+                             scale=t["scale"], initial_state=t["initial_state"])
+    dec = decode_outputs(m, o, lengths=t["lengths"])
+    assert dec["accepted"].tolist() == [[True] * 3, [True, False, False]]
+    sd = state_dict(m, dtype="bfloat16", backend="torch")
+    assert int(sd["layers.0.num_householder"]) == 1
+    assert sd["layers.0.key_table"].shape == (3, 1, 1)
+
+
+def test_inexact_weights_are_correctly_rounded_in_torch_tensors():
+    """The rotation form's irrational keys: the bfloat16 tensors hold round_to_dtype's
+    (single, correct) rounding of the exact values, not torch's float64 -> float32 ->
+    bfloat16 double rounding."""
+    m = compile(get("cyclic(7)"), form="rotation")
+    tab = symbol_tables(m, dtype="bfloat16", backend="torch")
+    exact = m.layers[0].float_tables()["keys"]
+    assert np.array_equal(tab["key_table"].double().numpy(), round_to_dtype(exact, "bfloat16"))

@@ -11,7 +11,20 @@ from statetrack.automata import DFA
 from statetrack.automata.families import get
 from statetrack.automata.strategies import permutation_dfas
 from statetrack.constructions.compile import compile
-from statetrack.constructions.errors import FactorMismatchError, FormError, NotAGroupError
+from statetrack.constructions.errors import (
+    FactorMismatchError,
+    FormError,
+    InputTypeError,
+    NotAGroupError,
+)
+from statetrack.constructions.export import (
+    decode_outputs,
+    export_tensors,
+    kernel_n_h,
+    run_numpy,
+    state_dict,
+    symbol_tables,
+)
 from statetrack.constructions.group import (
     first_non_permutation,
     group_construction,
@@ -42,10 +55,12 @@ def _check_construction(dfa: DFA, m) -> None:
     n = d.n_states
     layer = m.layers[0]
     assert m.depth == 1 and m.width == n and layer.value_dim == 1
-    # n_h: the largest transposition count, <= k - 1 (k = most points moved), <= |Q| - 1
+    # n_h: the largest transposition count, <= k - 1 (k = most points moved, k >= 2 unless
+    # every letter is the identity, and then n_h = 0), <= |Q| - 1
     k = max(_moved(p) for p in perms)
-    assert m.n_h == max(1, max(transposition_count(p) for p in perms))
-    assert m.n_h <= max(1, k - 1) and m.n_h <= max(1, n - 1)
+    assert m.n_h == max(transposition_count(p) for p in perms)
+    assert (m.n_h <= k - 1) if k > 0 else (m.n_h == 0)
+    assert m.n_h <= n - 1
     for a, p in enumerate(perms):
         steps = [s for s in layer.steps[a] if not s.is_identity]
         assert len(steps) == transposition_count(p)
@@ -127,8 +142,10 @@ def test_non_group_dfa_is_refused_with_a_pointer_to_the_cascade():
             compile(contains_a, form=form)
     with pytest.raises(FormError, match="unknown form"):
         compile(get("parity"), form="spiral")
-    with pytest.raises(TypeError):
+    with pytest.raises(InputTypeError, match="argument 'dfa' must be a statetrack DFA"):
         compile("not a dfa")  # type: ignore[arg-type]
+    with pytest.raises(InputTypeError):
+        compile(None)  # type: ignore[arg-type]
 
 
 def test_minimization_first_and_state_map_refers_to_the_minimal_dfa():
@@ -142,16 +159,62 @@ def test_minimization_first_and_state_map_refers_to_the_minimal_dfa():
     assert m2.width == 2
 
 
-def test_one_state_dfa():
+def test_one_state_dfa_has_no_steps():
+    """A one-state DFA: every A = I, so n_h = 0 (no padding step in the model itself)."""
     for acc in ([], [0]):
         d = DFA([[0, 0]], accepting=acc, alphabet="ab")
-        m = compile(d)
-        assert m.width == 1 and m.n_h == 1 and all(s.is_identity for s in m.layers[0].steps[0])
-        cert = verify(m, d)
-        assert cert.ok and cert.reachable == 1
-        assert m.accepts("abba") == bool(acc)
-        ft = m.evaluate_float(["", "ab"], "bfloat16")
-        assert ft.accepted[:, :1].tolist() == [[bool(acc)], [bool(acc)]]
+        for form in ("permutation", "rotation", "diagonal"):
+            m = compile(d, form=form)
+            assert m.n_h == 0 and m.layers[0].steps == ((), ())
+            assert m.width == 1 or form == "rotation"
+            assert m.A("a") == sympy.eye(m.width) and not any(m.B("b"))
+            cert = verify(m, d)
+            assert cert.ok and cert.reachable == 1
+            assert m.accepts("abba") == bool(acc)
+            ft = m.evaluate_float(["", "ab", "bbb"], "bfloat16")
+            assert ft.accepted.tolist() == [[bool(acc), False, False, False],
+                                            [bool(acc)] * 3 + [False], [bool(acc)] * 4]
+
+
+def test_one_state_dfa_exports_with_one_identity_step():
+    m = compile(DFA([[0, 0]], accepting=[0], alphabet="ab"))
+    t = export_tensors(m, ["ab", "b"], dtype="float32", backend="numpy")
+    assert t["n_h"] == 1 and kernel_n_h(m.layers[0]) == 1
+    assert t["k"].shape == (2, 2, 1, 1) and not t["beta"].any() and not t["k"].any()
+    dec = decode_outputs(m, run_numpy(t), lengths=t["lengths"])
+    assert dec["accepted"].tolist() == [[True, True], [True, False]]
+    tab = symbol_tables(m, backend="numpy")
+    assert tab["key_table"].shape == (2, 1, 1) and tab["n_h"] == 1
+    sd = state_dict(m, backend="numpy")
+    assert int(sd["layers.0.num_householder"]) == 1
+
+
+def test_permutation_cycles_convention():
+    rng = np.random.default_rng(11)
+    for n in range(0, 12):
+        p = rng.permutation(n).tolist()
+        cycles = permutation_cycles(p)
+        starts = [c[0] for c in cycles]
+        assert starts == sorted(starts)
+        for c in cycles:
+            assert len(c) >= 2 and c[0] == min(c)
+            for i, x in enumerate(c):  # perm[c_i] = c_{i+1}, cyclically
+                assert p[x] == c[(i + 1) % len(c)]
+        covered = sorted(x for c in cycles for x in c)
+        assert covered == [q for q in range(n) if p[q] != q]
+        # application order: sub-step 1 first, i.e. P = G_m ... G_1 with P e_q = e_{p[q]}
+        st = transposition_steps(p)
+        pos = list(range(n))  # pos[x] = where the point starting at x is now
+        for s in st:
+            i, j = s.support
+            pos = [j if y == i else i if y == j else y for y in pos]
+        assert pos == p
+    with pytest.raises(InputTypeError, match="not a permutation"):
+        permutation_cycles([0, 0, 1])
+    with pytest.raises(InputTypeError, match="not a permutation"):
+        transposition_steps([1, 2])
+    with pytest.raises(InputTypeError, match="sequence of integers"):
+        transposition_count(None)
 
 
 def test_readout_codes_are_exact_in_bfloat16():

@@ -7,12 +7,14 @@ import json
 import pytest
 import sympy
 
+from statetrack.automata import DFA
 from statetrack.automata.families import get
 from statetrack.constructions import io as cio
+from statetrack.constructions.certificate import Certificate
 from statetrack.constructions.compile import compile
-from statetrack.constructions.errors import ConstructionFileError
+from statetrack.constructions.errors import ConstructionFileError, InputTypeError
 from statetrack.constructions.lrnn import LRNN, DeltaStep, Layer, Readout
-from statetrack.theory.verify import Certificate, verify
+from statetrack.theory.verify import verify
 
 
 def two_layer() -> LRNN:
@@ -33,6 +35,8 @@ def two_layer() -> LRNN:
     lambda: (compile(get("dihedral(4)"), normalized=True), get("dihedral(4)")),
     lambda: (compile(get("parity"), form="diagonal"), get("parity")),
     lambda: (two_layer(), None),
+    lambda: (compile(DFA([[0, 0]], accepting=[0], alphabet="ab")),
+             DFA([[0, 0]], accepting=[0], alphabet="ab")),
 ])
 def test_round_trip_is_exact(make, tmp_path):
     m, dfa = make()
@@ -40,7 +44,7 @@ def test_round_trip_is_exact(make, tmp_path):
     path = tmp_path / "c.json"
     cio.save(path, m, dfa=dfa.minimize() if dfa is not None else None, certificate=cert)
     back = cio.load(path)
-    assert back.lrnn == m
+    assert back.lrnn == m and back.lrnn.n_h == m.n_h and not back.verified
     assert back.lrnn.field_generators == m.field_generators
     assert back.lrnn.exact_in_floats == m.exact_in_floats and back.lrnn.form == m.form
     if dfa is not None:
@@ -83,7 +87,8 @@ def _mutate(fn):
      "field 'beta' must be a str, got float"),
     (_mutate(lambda d: d["layers"][0].update(query=[0, 1, 2])),
      "exact numbers are stored as strings"),
-    (_mutate(lambda d: d["layers"][0]["steps"][1][0].update(beta="1/0")), "not a finite"),
+    (_mutate(lambda d: d["layers"][0]["steps"][1][0].update(beta="1/0")), "division by zero"),
+    (_mutate(lambda d: d["layers"][0]["steps"][1][0].update(beta="zoo")), "name 'zoo'"),
     (_mutate(lambda d: d["layers"][0]["steps"][1][0].update(beta="5")), "outside"),
     (_mutate(lambda d: d["layers"][0]["steps"][1][0]["key"].append([7, "1"])),
      "index 7 outside"),
@@ -110,3 +115,72 @@ def test_unreadable_and_binary_files(tmp_path):
     b.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     with pytest.raises(ConstructionFileError, match="not UTF-8"):
         cio.load(b)
+
+
+PAYLOAD = "__import__('os').system('touch {marker}') + 1"
+
+
+@pytest.mark.parametrize("place", [
+    lambda d, p: d["layers"][0]["initial_state"][0].__setitem__(2, p),
+    lambda d, p: d["layers"][0]["steps"][1][0].update(beta=p),
+    lambda d, p: d["layers"][0]["steps"][1][0]["key"][0].__setitem__(1, p),
+    lambda d, p: d["layers"][0]["steps"][1][0]["value"].__setitem__(0, p),
+    lambda d, p: d["layers"][0]["query"].__setitem__(0, p),
+    lambda d, p: d["layers"][0]["codes"][0].__setitem__(0, p),
+    lambda d, p: d.update(field_generators=[p]),
+])
+def test_code_in_a_file_is_never_executed(place, tmp_path):
+    marker = tmp_path / "pwned"
+    d = good()
+    place(d, PAYLOAD.format(marker=marker))
+    path = tmp_path / "evil.json"
+    path.write_text(json.dumps(d))
+    with pytest.raises(ConstructionFileError, match="evil.json: .*cannot read.*not allowed"):
+        cio.load(path)
+    with pytest.raises(ConstructionFileError, match="not allowed"):
+        cio.from_dict(d)
+    assert not marker.exists()
+
+
+def test_huge_numbers_are_refused_quickly():
+    for text, msg in [("9**9**9**9", "exponent"), ("(2**200)**256", "bits"),
+                      ("1" * 3000, "characters"), ("+".join(["1"] * 500), "syntax nodes")]:
+        with pytest.raises(ConstructionFileError, match=msg):
+            cio.loads(_mutate(lambda d: d["layers"][0]["steps"][1][0].update(beta=text)))
+
+
+def test_numbers_outside_the_grammar_are_not_written():
+    step = DeltaStep(key=[1], beta=sympy.log(2))  # a valid weight, but not storable
+    lay = Layer(tokens=("a",), steps=((step,),), initial_state=[[1]],
+                readout=Readout(query=[1], codes=[[1]]))
+    m = LRNN(alphabet=("a",), layers=(lay,), accepting=(True,))
+    with pytest.raises(ConstructionFileError, match=r"layers\[0\]\.steps\[0\]\[0\]\.beta: "
+                                                    r"log\(2\) cannot be stored exactly"):
+        cio.dumps(m)
+
+
+def test_save_refuses_bad_arguments_and_leaves_no_file(tmp_path):
+    m = compile(get("parity"))
+    path = tmp_path / "x.json"
+    cex = verify(m, get("parity").complement())
+    with pytest.raises(InputTypeError, match="counterexamples are not stored"):
+        cio.save(path, m, dfa=get("parity"), certificate=cex)
+    with pytest.raises(InputTypeError, match="lrnn: expected an LRNN"):
+        cio.save(path, None)
+    with pytest.raises(InputTypeError, match="dfa: expected a statetrack DFA"):
+        cio.dumps(m, dfa="parity")
+    assert not path.exists()
+
+
+def test_loading_is_unverified_and_the_certificate_is_plain_data():
+    """io.load only reads; the stored certificate is a claim (theory.verify.load_verified
+    checks it). The Certificate class lives in constructions and theory re-exports it."""
+    from statetrack.theory.verify import Certificate as ReExported
+
+    assert ReExported is Certificate
+    m = compile(get("cyclic(3)"))
+    cert = verify(m, get("cyclic(3)"))
+    d = cio.to_dict(m, dfa=get("cyclic(3)"), certificate=cert)
+    d["certificate"]["g"] = [2, 1, 0]
+    c = cio.from_dict(d)
+    assert not c.verified and c.certificate.g == (2, 1, 0)

@@ -14,6 +14,8 @@ from statetrack.constructions.errors import (
     EigenvalueRangeError,
     ExactValueError,
     FactorMismatchError,
+    InputTypeError,
+    LayerIndexError,
     ReadoutError,
     ShapeError,
     UnknownTokenError,
@@ -68,6 +70,39 @@ def test_to_exact_accepts_exact_and_refuses_floats():
     for bad in (0.5, np.float32(1.0), True, "x + 1", "1/0", sympy.I, object(), "((("):
         with pytest.raises(ExactValueError):
             to_exact(bad, "w")
+
+
+def test_to_exact_never_executes_strings(tmp_path, monkeypatch):
+    marker = tmp_path / "pwned"
+    payloads = [f"__import__('os').system('touch {marker}') + 1",
+                f"open('{marker}', 'w').write('x')",
+                f"(lambda: __import__('os').system('touch {marker}'))()",
+                "().__class__.__base__.__subclasses__()",
+                f"exec(\"open('{marker}', 'w')\")",
+                "Symbol('x')", "Float('0.5')", "1.5", "2**10**10", "sqrt(2, 3)",
+                "S(1)", "pi.evalf()"]
+    for bad in payloads:
+        with pytest.raises(ExactValueError, match="cannot read|characters"):
+            to_exact(bad, "initial_state")
+    assert not marker.exists()
+    # the parser builds sympy objects itself: sympify is never called on text
+
+    import sys
+
+    module = sys.modules["sympy.core.sympify"]
+    original = module.sympify
+
+    def guarded(a, *args, **kwargs):
+        if isinstance(a, str):
+            raise AssertionError(f"sympify was called on the text {a!r}")
+        return original(a, *args, **kwargs)
+
+    monkeypatch.setattr(sympy, "sympify", guarded)
+    monkeypatch.setattr(module, "sympify", guarded)
+    assert to_exact("-2*cos(pi/7) + sin(pi/7)") == -2 * sympy.cos(sympy.pi / 7) + \
+        sympy.sin(sympy.pi / 7)
+    assert to_exact("sqrt(2)/2 - 3/4") == sympy.sqrt(2) / 2 - sympy.Rational(3, 4)
+    assert to_exact("exp(1) - E") == 0 and to_exact("-(2**(1/2))**2") == -2
 
 
 def test_to_matrix_shapes():
@@ -266,6 +301,101 @@ def test_float_batch_array_and_errors():
         m.evaluate_float("0101")
 
 
+def test_bad_layer_indices_and_words_are_package_errors():
+    m = parity_model()
+    for call in (lambda: m.A("1", layer=5), lambda: m.B("1", layer=5),
+                 lambda: m.A("1", layer=-2), lambda: m.A("1", layer="0"),
+                 lambda: m.layer(1), lambda: m.exact().transition_matrix(3, 0)):
+        with pytest.raises(LayerIndexError, match=r"the model has 1 layer \(valid: 0\.\.0"):
+            call()
+    assert issubclass(LayerIndexError, IndexError)
+    assert m.A("1", layer=-1) == m.A("1")
+    for call in (lambda: m.accepts(None), lambda: m.evaluate(None), lambda: m.encode(3),
+                 lambda: m.evaluate_float(None), lambda: m.evaluate_float(7)):
+        with pytest.raises(InputTypeError, match="got (NoneType|int)"):
+            call()
+
+
+def bf16(x: Fraction) -> Fraction:
+    """x rounded to bfloat16 (8 significant bits, ties to even), exactly, with Fractions
+    (normal range): an oracle independent of the float64 bit trick."""
+    if x == 0:
+        return Fraction(0)
+    e = abs(x).numerator.bit_length() - abs(x).denominator.bit_length()
+    if Fraction(2) ** e > abs(x):
+        e -= 1
+    ulp = Fraction(2) ** (e - 7)
+    return round(x / ulp) * ulp  # Fraction.__round__ rounds half to even
+
+
+def test_bfloat16_runs_without_torch_and_rounds_every_operation(monkeypatch):
+    """The rotation form of Z_5 (inexact in floats) in bfloat16, with torch made
+    unimportable, against an exact-rational oracle that rounds after every operation (dot
+    products summed exactly, then rounded once)."""
+    import sys
+
+    from statetrack.automata.families import get
+    from statetrack.constructions.compile import compile
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch -> ImportError
+    m = compile(get("cyclic(5)"), form="rotation")
+    layer = m.layers[0]
+    word = "1101" * 40
+    ft = m.evaluate_float([word], "bfloat16", keep_states=True)
+    tb = layer.float_tables()
+    F = lambda a: [bf16(Fraction(float(x))) for x in a]  # noqa: E731
+    keys = [[F(tb["keys"][t, j]) for j in range(layer.n_h)] for t in range(2)]
+    betas = [[bf16(Fraction(float(b))) for b in tb["betas"][t]] for t in range(2)]
+    s = F(tb["initial_state"][:, 0])
+    q = F(tb["query"])
+    want = [list(s)]
+    for ch in word:
+        t = int(ch)
+        for j in range(layer.n_h):
+            k, b = keys[t][j], betas[t][j]
+            sk = bf16(sum(ki * si for ki, si in zip(k, s)))
+            u = bf16(b * bf16(0 - sk))
+            s = [bf16(si + bf16(ki * u)) for si, ki in zip(s, k)]
+        want.append(list(s))
+    got = ft.states[0][0, :, :, 0]
+    assert [[Fraction(float(x)) for x in row] for row in got] == want
+    # and the decoded classes follow the oracle's outputs
+    codes = tb["codes"][:, 0]
+    cls = [int(np.argmin((float(bf16(sum(qi * si for qi, si in zip(q, st)))) - codes) ** 2))
+           for st in want]
+    assert ft.outputs[0][0].tolist() == cls
+    assert cls != [i % 5 for i in np.cumsum([0] + [int(c) for c in word])]  # it does drift
+
+
+def test_constructions_import_neither_theory_nor_torch():
+    """Dependency direction (automata <- constructions <- theory) and no torch: checked on
+    the source of every module, so a lazy import inside a function is caught too."""
+    import ast
+    import pathlib
+
+    import statetrack.constructions as pkg
+
+    for path in pathlib.Path(pkg.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        funcs = {}
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for sub in ast.walk(node):
+                    funcs.setdefault(id(sub), node.name)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                mods = [("." * node.level) + (node.module or "")]
+            else:
+                continue
+            for mod in mods:
+                assert "theory" not in mod, f"{path.name} imports {mod}"
+                if mod.split(".")[0] == "torch":
+                    assert (path.name, funcs.get(id(node))) == ("export.py", "_torch"), \
+                        f"{path.name} imports torch"
+
+
 def test_algebraic_rotation_model_is_exact_in_its_field():
     m = rotation_z3()
     assert not m.is_rational and not m.exact_in_floats
@@ -329,10 +459,14 @@ def test_error_classes_are_value_errors_and_exported():
 
     classes = [v for v in vars(errors).values()
                if isinstance(v, type) and issubclass(v, Exception)]
-    assert len(classes) >= 13
+    assert len(classes) >= 17
     for cls in classes:
         assert issubclass(cls, errors.ConstructionError) and issubclass(cls, ValueError)
         assert getattr(c, cls.__name__) is cls
     assert issubclass(errors.UnknownTokenError, KeyError)
     assert issubclass(errors.UnsupportedDtypeError, TypeError)
+    assert issubclass(errors.LayerIndexError, IndexError)
+    assert issubclass(errors.InputTypeError, TypeError)
+    assert issubclass(errors.MissingGeneratorError, errors.InputTypeError)
+    assert not issubclass(errors.BackendError, TypeError)
     assert str(errors.UnknownTokenError("no such token")) == "no such token"

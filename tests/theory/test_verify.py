@@ -12,13 +12,24 @@ import sympy
 from statetrack.automata import DFA
 from statetrack.automata.families import get
 from statetrack.constructions.compile import compile
+from statetrack.constructions import io as cio
 from statetrack.constructions.errors import (
     AlphabetMismatchError,
     ConstructionFileError,
+    InputTypeError,
+    MissingGeneratorError,
     ReachableLimitError,
 )
 from statetrack.constructions.lrnn import LRNN, DeltaStep, Layer, Readout
-from statetrack.theory.verify import Certificate, Counterexample, check_words, verify
+from statetrack.theory.verify import (
+    Certificate,
+    Counterexample,
+    check_words,
+    load_verified,
+    loads_verified,
+    verify,
+    verify_construction,
+)
 
 
 def swap_letters(m: LRNN, a: int, b: int) -> LRNN:
@@ -155,5 +166,83 @@ def test_check_words_agrees_and_disagrees():
     bad = check_words(rot, z7, max_length=0, n_random=8, random_length=300,
                       rng=np.random.default_rng(1), dtype="bfloat16")
     assert not bad.ok
-    with pytest.raises(ValueError, match="rng"):
+    with pytest.raises(MissingGeneratorError, match="argument 'rng' must be a numpy.random.Generator"):
         check_words(m, dfa, n_random=3)
+    with pytest.raises(MissingGeneratorError, match="rng of type int"):
+        check_words(m, dfa, n_random=3, rng=0)
+    assert check_words(m, dfa, max_length=2, n_random=0).ok  # no random words: no rng needed
+
+
+def test_bad_arguments_are_input_type_errors():
+    dfa = get("parity")
+    m = compile(dfa)
+    with pytest.raises(InputTypeError, match="verify: argument 'lrnn' must be a statetrack LRNN"):
+        verify(None, dfa)
+    with pytest.raises(InputTypeError, match="verify: argument 'dfa' must be a statetrack DFA"):
+        verify(m, "parity")
+    with pytest.raises(InputTypeError, match="argument 'limit'"):
+        verify(m, dfa, limit=0)
+    with pytest.raises(InputTypeError, match="check_words: argument 'lrnn'"):
+        check_words(None, dfa, n_random=0)
+    with pytest.raises(InputTypeError, match="argument 'c' must be a Construction"):
+        verify_construction(m)
+
+
+def _saved(tmp_path, spec="cyclic(3)", **kw):
+    dfa = get(spec)
+    m = compile(dfa, **kw)
+    d = cio.to_dict(m, dfa=dfa.minimize(), certificate=verify(m, dfa))
+    return m, d
+
+
+def _write(tmp_path, d, name="c.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(d))
+    return path
+
+
+def test_load_verified_accepts_an_honest_file(tmp_path):
+    for spec, kw in (("cyclic(3)", {}), ("cyclic(5)", {"form": "rotation"})):
+        m, d = _saved(tmp_path, spec, **kw)
+        c = load_verified(_write(tmp_path, d))
+        assert c.verified and c.lrnn == m and c.certificate.ok
+        assert c.certificate == Certificate.from_dict(d["certificate"])
+        assert loads_verified(json.dumps(d)).verified
+
+
+@pytest.mark.parametrize("tamper, msg", [
+    # the weights: letter '1' does nothing any more
+    (lambda d: [st.update(beta="0") for st in d["layers"][0]["steps"][1]],
+     "does not implement the stored DFA: counterexample"),
+    (lambda d: d["layers"][0]["steps"][1][0].update(beta="0"), "does not implement"),
+    # the DFA: another accepting set
+    (lambda d: d["dfa"].update(accepting=[1]), "does not implement the stored DFA"),
+    # the certificate: another map g, or another count
+    (lambda d: d["certificate"].update(g=[0, 2, 1]), r"stored certificate .*g: stored \(0, 2, 1\)"),
+    (lambda d: d["certificate"].update(reachable=4), "reachable: stored 4, recomputed 3"),
+    (lambda d: d["certificate"].update(field="QQ"), "field: stored QQ, recomputed ZZ"),
+    # a certificate without a DFA, and no DFA at all
+    (lambda d: d.update(dfa=None), "a certificate but no DFA"),
+    (lambda d: d.update(dfa=None, certificate=None), "no DFA, so there is nothing to verify"),
+    # a DFA over other symbols
+    (lambda d: d["dfa"].update(alphabet=["x", "y"]), "alphabet"),
+])
+def test_tampered_files_are_refused(tmp_path, tamper, msg):
+    m, d = _saved(tmp_path)
+    tamper(d)
+    path = _write(tmp_path, d, "tampered.json")
+    with pytest.raises(ConstructionFileError, match="tampered.json: .*" + msg):
+        load_verified(path)
+    with pytest.raises(ConstructionFileError, match=msg):
+        loads_verified(json.dumps(d))
+    # what io.load gives is only the claim, marked unverified; verify=False returns it too
+    assert not load_verified(path, verify=False).verified
+    assert not cio.load(path).verified
+
+
+def test_load_verified_limit(tmp_path):
+    m, d = _saved(tmp_path, "symmetric(4)")
+    path = _write(tmp_path, d)
+    with pytest.raises(ReachableLimitError, match="verify=False"):
+        load_verified(path, limit=3)
+    assert load_verified(path).verified
