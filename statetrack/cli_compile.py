@@ -2,57 +2,93 @@
 
 PATTERN is, in this order of precedence (``--kind`` forces one):
 
-1. a path to an existing file (or any name ending in ``.json``): a DFA in the JSON format
-   of :meth:`statetrack.automata.DFA.to_json`;
+1. a path to an existing file (or any name ending in ``.json``): a *construction file*
+   (format ``statetrack.construction``, written by ``--out``) is loaded with
+   :func:`statetrack.theory.verify.load_verified` -- its model is proved again against its
+   stored DFA and compared with its stored certificate -- and printed; any other file is read
+   as a DFA in the JSON format of :meth:`statetrack.automata.DFA.to_json`;
 2. a family spec of :mod:`statetrack.automata.families` (``parity``, ``cyclic(5)``,
    ``symmetric(n=4)``) when its name is registered or it has the form ``name(...)`` (an
    unknown name then gets the registry's "did you mean" error; use ``--kind regex`` for
-   such a regex);
+   such a regex); in auto mode a bare word that is not a family but is close to one
+   (``paritty``) is an error too, naming the family;
 3. a regular expression (:func:`statetrack.automata.regex.from_regex`; ``--alphabet`` sets
    the symbols).
 
 The command prints the minimal DFA (size, alphabet, start, accepting states and, for small
 DFAs, the transition table), its monoid class, the construction (layers, width, ``n_h``
 against Theorem 3's bound, the GH factors' eigenvalues and the eigenvalues of every
-``A(a)``), the exact proof verdict of :func:`statetrack.theory.verify.verify`, a float check
-of all short words and random long words, and, for forms that are inexact in floats, the
-lengths up to which float32 and bfloat16 stay correct. ``--out FILE`` writes the construction
-and its certificate in the format of :mod:`statetrack.constructions.io`.
+``A(a)``: from the cycle type for permutation matrices, else as roots of unity
+``exp(+-2 pi i p/q)`` proved exactly by ``A^Q = I`` in the model's number field, with their
+numeric values), the exact proof verdict of :func:`statetrack.theory.verify.verify`, a float
+check of all short words and random long words, and, for forms that are inexact in floats,
+the lengths up to which float32 and bfloat16 stay correct (float-check mismatches of such
+forms are expected and do not fail the command). ``--out FILE`` writes the construction and
+its certificate in the format of :mod:`statetrack.constructions.io`.
 
-Exit status: 0 proved (and the float check passed), 1 a counterexample or a float mismatch,
-2 bad input (the message says what was wrong).
+Exit status (also in ``statetrack compile --help``)::
+
+    exit status:
+      0  proved exactly (and the float check passed, for forms exact in floats)
+      1  a counterexample, an unfinished proof, or a float mismatch of a form exact in floats
+      2  bad input: unreadable PATTERN, a tampered construction file, a form that does not exist
+         for this automaton, a bad option (argparse's usage errors also exit 2)
+      3  unsupported for now: the language is not a group language and needs the Theorem 4
+         (Krohn-Rhodes cascade) construction, which is not implemented yet
 """
-
 from __future__ import annotations
 
 import argparse
+import difflib
+import json
 import math
 import os
 import re
 import sys
 from collections import Counter
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-__all__ = ["add_parser", "run", "resolve_pattern"]
+__all__ = ["add_parser", "run", "resolve_pattern", "EXIT_OK", "EXIT_FAILED", "EXIT_BAD_INPUT",
+           "EXIT_UNSUPPORTED"]
 
 _TABLE_MAX_STATES = 16
+#: Exit statuses (see the module docstring).
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNSUPPORTED = 0, 1, 2, 3
+_EXIT_HELP = """exit status:
+  0  proved exactly (and the float check passed, for forms exact in floats)
+  1  a counterexample, an unfinished proof, or a float mismatch of a form exact in floats
+  2  bad input: unreadable PATTERN, a tampered construction file, a form that does not
+     exist for this automaton, a bad option (argparse's usage errors also exit 2)
+  3  unsupported for now: not a group language; it needs the Theorem 4 (Krohn-Rhodes
+     cascade) construction, which is not implemented yet
+"""
+_UNSUPPORTED = ("unsupported for now: needs the Theorem 4 cascade construction (not "
+                "implemented yet)")
+#: Largest width for which eigenvalues of non-permutation matrices are identified exactly.
+_EXACT_EIG_MAX_K = 16
+#: Largest order q of a root of unity the eigenvalue printer tries to identify.
+_MAX_ROOT_ORDER = 10_000
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``compile`` subcommand to an argparse subparsers object."""
     p = subparsers.add_parser(
-        "compile", help="compile a regex, family or DFA file into a proven LRNN",
-        description=__doc__.split("\n\n")[0])
+        "compile", help="compile a regex, family, DFA file or construction file into a "
+                        "proven LRNN",
+        description=__doc__.split("\n\n")[0], epilog=_EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("pattern", metavar="PATTERN",
-                   help="a DFA JSON file, a family spec such as 'cyclic(5)', or a regex")
+                   help="a DFA or construction JSON file, a family spec such as 'cyclic(5)', "
+                        "or a regex")
     p.add_argument("--kind", choices=("auto", "file", "family", "regex"), default="auto",
                    help="how to read PATTERN (default: file, then family, then regex)")
     p.add_argument("--alphabet", default=None,
                    help="symbols of a regex (one character each), e.g. 'ab'")
     p.add_argument("--form", choices=("permutation", "rotation", "diagonal"),
-                   default="permutation", help="construction form (default: permutation)")
+                   default=None, help="construction form (default: permutation)")
     p.add_argument("--normalized", action="store_true",
                    help="the paper's unit keys (inexact in floats) instead of integer keys")
     p.add_argument("--out", metavar="FILE", help="write the construction and its certificate")
@@ -71,26 +107,56 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def resolve_pattern(pattern: str, *, kind: str = "auto", alphabet: str | None = None):
-    """``(dfa, how)``: the DFA named by PATTERN and how it was read."""
+def _is_construction_file(path: str) -> bool:
+    """Whether ``path`` is a JSON object with ``"format": "statetrack.construction"``."""
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("format") == "statetrack.construction"
+
+
+def resolve_pattern(pattern: str, *, kind: str = "auto", alphabet: str | None = None,
+                    limit: int = 1_000_000):
+    """``(source, how)``: what PATTERN names and how it was read.
+
+    ``source`` is a :class:`~statetrack.automata.DFA`, or for a construction file a
+    verified :class:`~statetrack.constructions.io.Construction`
+    (:func:`statetrack.theory.verify.load_verified`).
+
+    Raises
+    ------
+    AutomatonError
+        Unreadable DFA file, unknown family (also a bare word close to a family name in
+        auto mode: "did you mean ...?"), or a bad regex.
+    ConstructionError
+        A corrupt or tampered construction file.
+    """
     from .automata import DFA
     from .automata.errors import UnknownLanguageError
 
     if kind == "file" or (kind == "auto" and (os.path.isfile(pattern)
                                                or pattern.endswith(".json"))):
+        if _is_construction_file(pattern):
+            from .theory.verify import load_verified
+
+            return load_verified(pattern, limit=limit), "construction file"
         return DFA.from_json(pattern), "DFA file"
     if kind in ("auto", "family"):
-        try:
-            from .automata import families
-        except ImportError:  # pragma: no cover - families is part of the package
-            families = None
-        if families is not None:
-            name = pattern.split("(", 1)[0].strip()
-            looks_like_spec = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\s*\(.*\)", pattern.strip())
-            if kind == "family" or name in families.REGISTRY or looks_like_spec:
-                return families.get(pattern), "family"
-        elif kind == "family":  # pragma: no cover
-            raise UnknownLanguageError("the families module is not available")
+        from .automata import families
+
+        name = pattern.split("(", 1)[0].strip()
+        looks_like_spec = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\s*\(.*\)", pattern.strip())
+        if kind == "family" or name in families.REGISTRY or looks_like_spec:
+            return families.get(pattern), "family"
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", pattern.strip()):
+            close = difflib.get_close_matches(pattern.strip(), list(families.REGISTRY), n=1,
+                                              cutoff=0.8)
+            if close:
+                raise UnknownLanguageError(
+                    f"{pattern!r} is not a family; did you mean {close[0]!r}? use --kind regex "
+                    f"to compile it as a regex")
     from .automata.regex import from_regex
 
     return from_regex(pattern, alphabet), "regex"
@@ -101,7 +167,7 @@ def _fmt_word(w) -> str:
 
 
 def _dfa_lines(dfa) -> list[str]:
-    out = [f"minimal DFA: {dfa.n_states} states, alphabet {list(dfa.alphabet)}, start "
+    out = [f"minimal DFA: {_plural(dfa.n_states, 'state')}, alphabet {list(dfa.alphabet)}, start "
            f"{dfa.start}, accepting {list(dfa.accepting_states)[:20]}"
            f"{' ...' if len(dfa.accepting_states) > 20 else ''}"]
     if dfa.n_states <= _TABLE_MAX_STATES and dfa.n_symbols <= 16:
@@ -116,71 +182,183 @@ def _dfa_lines(dfa) -> list[str]:
     return out
 
 
-def _eig_summary(values) -> str:
-    """A multiset of eigenvalues as 'v (xk), ...'."""
-    import sympy
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
-    cnt: Counter = Counter()
-    order = []
-    for v in values:
-        s = str(v)
-        if s not in cnt:
-            order.append(s)
-        cnt[s] += 1
-    parts = [f"{s}" + (f" (x{cnt[s]})" if cnt[s] > 1 else "") for s in order]
+
+def _with_mult(text: str, mult: int) -> str:
+    return text + (f" (x{mult})" if mult > 1 else "")
+
+
+def _model_permutation(layer, token: int) -> list[int] | None:
+    """``perm`` with ``A(token) e_q = e_{perm[q]}`` when ``A(token)`` is a permutation
+    matrix (checked exactly on its sparse entries), else None."""
+    a = layer.A(token)
+    k = layer.width
+    perm = [-1] * k
+    for (i, j), x in a.todok().items():
+        if x != 1 or perm[j] != -1:
+            return None
+        perm[j] = i
+    return perm if sorted(perm) == list(range(k)) else None
+
+
+def _cycle_type_eigenvalues(perm: list[int]) -> str:
+    """Eigenvalues of a permutation matrix from its cycle type: a cycle of length L
+    contributes the L-th roots of unity (exact)."""
+    from .constructions.group import permutation_cycles
+
+    cycles = permutation_cycles(perm)
+    fixed = len(perm) - sum(len(c) for c in cycles)
+    lengths = Counter(len(c) for c in cycles)
+    ones = fixed + sum(lengths.values())
+    parts = [_with_mult("1", ones)]
+    if lengths.get(2):
+        parts.append(_with_mult("-1", lengths[2]))
+    for L in sorted(lengths):
+        if L > 2:
+            parts.append(_with_mult(f"exp(2 pi i k/{L}), k = 1..{L - 1}", lengths[L]))
+    return ", ".join(parts)
+
+
+def _mat_mul(a: list[list], b: list[list], zero) -> list[list]:
+    k = len(a)
+    out = []
+    for i in range(k):
+        row = []
+        for j in range(k):
+            acc = zero
+            for t in range(k):
+                if a[i][t] and b[t][j]:
+                    acc = acc + a[i][t] * b[t][j]
+            row.append(acc)
+        out.append(row)
+    return out
+
+
+def _is_identity_power(rows: list[list], q: int, dom) -> bool:
+    """Whether ``A^q = I`` exactly (domain arithmetic, repeated squaring)."""
+    k = len(rows)
+    result = [[dom.one if i == j else dom.zero for j in range(k)] for i in range(k)]
+    base = rows
+    while q:
+        if q & 1:
+            result = _mat_mul(result, base, dom.zero)
+        q >>= 1
+        if q:
+            base = _mat_mul(base, base, dom.zero)
+    return all(result[i][j] == (dom.one if i == j else dom.zero)
+               for i in range(k) for j in range(k))
+
+
+def _root_label(p: int, q: int, z: complex) -> str:
+    """``exp(2 pi i p/q)`` (0 < p/q < 1/2) with its conjugate, and the numeric values."""
+    return f"exp(+-2 pi i {p}/{q}) = {z.real:.6g} +- {abs(z.imag):.6g}i"
+
+
+def _general_eigenvalues(lrnn, li: int, token: int) -> str:
+    """Eigenvalues of a non-permutation ``A(token)``: numeric (numpy), identified as roots of
+    unity ``exp(2 pi i p/q)`` and proved by ``A^Q = I`` exactly (Q = lcm of the q's) in the
+    model's number field, when that holds; otherwise the numeric values, marked so."""
+    layer = lrnn.layers[li]
+    k = layer.width
+    a = layer.A(token)
+    num = np.zeros((k, k))
+    for (i, j), x in a.todok().items():
+        num[i, j] = float(x.evalf(30))
+    ev = np.linalg.eigvals(num)
+    fracs = []
+    for z in ev:
+        t = (math.atan2(z.imag, z.real) / (2 * math.pi)) % 1.0
+        f = Fraction(t).limit_denominator(_MAX_ROOT_ORDER)
+        if abs(abs(z) - 1) > 1e-9 or abs(float(f) - t) > 1e-9:
+            fracs = None
+            break
+        fracs.append(f % 1)
+    proved = False
+    if fracs is not None and k <= _EXACT_EIG_MAX_K:
+        order = math.lcm(*[f.denominator for f in fracs]) if fracs else 1
+        runner = lrnn.exact()
+        proved = _is_identity_power(runner.transition_matrix(li, token), order, runner.domain)
+    if not proved:
+        shown = Counter(f"{z.real:.6g}" + (f"{z.imag:+.6g}i" if abs(z.imag) > 1e-12 else "")
+                        for z in ev)
+        text = ", ".join(_with_mult(v, c) for v, c in shown.items())
+        return (text if len(text) <= 160 else text[:157] + "...") + " (numeric)"
+    cnt = Counter(fracs)
+    parts = []
+    if cnt.get(Fraction(0)):
+        parts.append(_with_mult("1", cnt[Fraction(0)]))
+    if cnt.get(Fraction(1, 2)):
+        parts.append(_with_mult("-1", cnt[Fraction(1, 2)]))
+    for f in sorted(x for x in cnt if 0 < x < Fraction(1, 2)):
+        z = complex(math.cos(2 * math.pi * f), math.sin(2 * math.pi * f))
+        pair = min(cnt[f], cnt.get(1 - f, 0))
+        parts.append(_with_mult(_root_label(f.numerator, f.denominator, z), pair))
     text = ", ".join(parts)
-    return text if len(text) <= 160 else text[:157] + "..."
+    return (text if len(text) <= 200 else text[:197] + "...") + \
+        f" (exact: A^{math.lcm(*[f.denominator for f in fracs]) if fracs else 1} = I)"
 
 
-def _letter_eigenvalues(lrnn, letter: str, perm) -> str:
-    """Eigenvalues of A(letter): from the cycle type for permutation matrices (a cycle of
-    length L contributes the L-th roots of unity), else exactly with sympy (K <= 8) or
-    numerically."""
-    import sympy
-
+def _letter_eigenvalues(lrnn, li: int, token: int) -> str:
+    """The eigenvalues of ``A(token)`` of layer ``li`` for the report."""
+    perm = _model_permutation(lrnn.layers[li], token)
     if perm is not None:
-        from .constructions.group import permutation_cycles
+        return _cycle_type_eigenvalues(perm)
+    return _general_eigenvalues(lrnn, li, token)
 
-        cycles = permutation_cycles(perm)
-        fixed = len(perm) - sum(len(c) for c in cycles)
-        lengths = Counter(len(c) for c in cycles)
-        ones = fixed + sum(lengths.values())
-        parts = [f"1 (x{ones})" if ones > 1 else "1"]
-        if lengths.get(2):
-            parts.append(f"-1 (x{lengths[2]})" if lengths[2] > 1 else "-1")
-        for L in sorted(lengths):
-            if L > 2:
-                c = lengths[L]
-                parts.append(f"exp(2 pi i k/{L}), k = 1..{L - 1}" + (f" (x{c})" if c > 1 else ""))
-        return ", ".join(parts)
-    layer = lrnn.layers[0]
-    a = sympy.Matrix(layer.A(letter))
-    if layer.width <= 8:
-        vals = []
-        for v, mult in a.eigenvals().items():
-            v = sympy.nsimplify(sympy.simplify(v.rewrite(sympy.exp)))
-            vals += [sympy.simplify(v)] * mult
-        return _eig_summary(vals)
-    ev = np.linalg.eigvals(np.array(a.evalf(30).tolist(), dtype=np.float64))
-    return _eig_summary([complex(round(z.real, 12), round(z.imag, 12)) for z in ev]) + \
-        " (numeric)"
+
+def _print_construction(lrnn, d, normalized: bool) -> None:
+    perms = None
+    layer0 = lrnn.layers[0]
+    if lrnn.depth == 1:
+        perms = [_model_permutation(layer0, a) for a in range(layer0.n_tokens)]
+    bound = ""
+    if perms is not None and all(p is not None for p in perms):
+        moved = max([sum(1 for q, x in enumerate(p) if q != x) for p in perms] + [0])
+        bound = (f" (Theorem 3 bound: k - 1 = {max(moved - 1, 0)}, where k = {moved} is the "
+                 f"most states one letter moves; at most |Q| - 1 = {d.n_states - 1})")
+    print(f"construction: form {lrnn.form}{' (normalized keys)' if normalized else ''}, "
+          f"{_plural(lrnn.depth, 'layer')}, width K = {lrnn.width}, "
+          f"V = {max(la.value_dim for la in lrnn.layers)}, n_h = {lrnn.n_h}{bound}; "
+          f"exact in floats: {'yes' if lrnn.exact_in_floats else 'no'}")
+    if lrnn.n_h == 0:
+        print("  every A is the identity (n_h = 0); exporters pad one identity step "
+              "(beta = 0) for the kernels")
+    for li, layer in enumerate(lrnn.layers):
+        prefix = f"  layer {li} " if lrnn.depth > 1 else "  "
+        for a, tok in enumerate(layer.tokens):
+            steps = [s for s in layer.steps[a] if not s.is_identity]
+            fe = sorted({str(s.eigenvalue) for s in steps})
+            eig = _letter_eigenvalues(lrnn, li, a)
+            factors = _plural(len(steps), "GH factor")
+            if fe:
+                factors += f" with eigenvalue{'s' if len(fe) > 1 else ''} {', '.join(fe)}"
+            print(f"{prefix}A({tok!r}): {factors}; eigenvalues of A: {eig}")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``statetrack compile``; returns the exit status."""
+    """Run ``statetrack compile``; returns the exit status (see the module docstring)."""
     from .automata.errors import AutomatonError
     from .constructions import io as cio
     from .constructions.compile import compile as compile_dfa
-    from .constructions.errors import ConstructionError
+    from .constructions.errors import ConstructionError, NotAGroupError
+    from .constructions.io import Construction
     from .theory.verify import check_words, verify
 
     err = sys.stderr
     try:
-        dfa, how = resolve_pattern(args.pattern, kind=args.kind, alphabet=args.alphabet)
+        source, how = resolve_pattern(args.pattern, kind=args.kind, alphabet=args.alphabet,
+                                      limit=args.limit)
     except (AutomatonError, ConstructionError, OSError) as e:
         print(f"statetrack compile: error: cannot read PATTERN {args.pattern!r}: {e}", file=err)
-        return 2
-    d = dfa.minimize()
+        return EXIT_BAD_INPUT
+    loaded = source if isinstance(source, Construction) else None
+    if loaded is not None and (args.form is not None or args.normalized):
+        print("statetrack compile: error: --form and --normalized do not apply to a "
+              "construction file (its model is fixed)", file=err)
+        return EXIT_BAD_INPUT
+    d = (loaded.dfa if loaded is not None else source).minimize()
     print(f"language: {args.pattern}  ({how})")
     for line in _dfa_lines(d):
         print(line)
@@ -192,54 +370,51 @@ def run(args: argparse.Namespace) -> int:
         pass
     except Exception as e:  # noqa: BLE001 -- a missing column must not stop the compile
         print(f"monoid: not computed ({type(e).__name__}: {e})")
-    try:
-        lrnn = compile_dfa(d, form=args.form, normalized=args.normalized, name=args.pattern)
-    except (ConstructionError, AutomatonError) as e:
-        print(f"statetrack compile: error: {e}", file=err)
-        return 2
-    layer = lrnn.layers[0]
-    perms = None
-    if lrnn.form == "permutation":
-        from .constructions.group import letter_permutations
-
-        perms = letter_permutations(d)
-        moved = max([int((p != np.arange(len(p))).sum()) for p in perms] + [0])
-        bound = f"Theorem 3 bound k - 1 = {max(moved - 1, 0)} (k = {moved}: most states moved by " \
-                f"one letter); never more than |Q| - 1 = {d.n_states - 1}"
+    form = args.form or "permutation"
+    if loaded is not None:
+        lrnn = loaded.lrnn
     else:
-        bound = f"form {lrnn.form}"
-    print(f"construction: form {lrnn.form}{' (normalized keys)' if args.normalized else ''}, "
-          f"{lrnn.depth} layer, width K = {lrnn.width}, V = {layer.value_dim}, "
-          f"n_h = {lrnn.n_h} ({bound}); exact in floats: "
-          f"{'yes' if lrnn.exact_in_floats else 'no'}")
-    for a, sym in enumerate(lrnn.alphabet):
-        steps = [s for s in layer.steps[a] if not s.is_identity]
-        fe = sorted({str(s.eigenvalue) for s in steps})
-        di = d.symbol_index(sym)
-        eig = _letter_eigenvalues(lrnn, sym, None if perms is None else perms[di])
-        print(f"  A({sym!r}): {len(steps)} GH factors"
-              f"{' with eigenvalue ' + ', '.join(fe) if fe else ''}; eigenvalues of A: {eig}")
-    status = 0
-    try:
-        proof = verify(lrnn, d, limit=args.limit)
-    except ConstructionError as e:
-        print(f"proof: not completed ({e})")
-        proof = None
-        status = 1
+        try:
+            lrnn = compile_dfa(d, form=form, normalized=args.normalized, name=args.pattern)
+        except NotAGroupError as e:
+            print(f"statetrack compile: {_UNSUPPORTED}\n  reason: {e}", file=err)
+            return EXIT_UNSUPPORTED
+        except (ConstructionError, AutomatonError) as e:
+            print(f"statetrack compile: error: {e}", file=err)
+            return EXIT_BAD_INPUT
+    _print_construction(lrnn, d, args.normalized)
+    status = EXIT_OK
+    if loaded is not None:
+        proof = loaded.certificate
+        print(f"proof: re-verified on load (the stored certificate matches): {proof.summary()}")
     else:
-        print(f"proof: {proof.summary()}")
-        if not proof.ok:
-            status = 1
+        try:
+            proof = verify(lrnn, d, limit=args.limit)
+        except ConstructionError as e:
+            print(f"proof: not completed ({e})")
+            proof = None
+            status = EXIT_FAILED
+        else:
+            print(f"proof: {proof.summary()}")
+            if not proof.ok:
+                status = EXIT_FAILED
     rng = np.random.default_rng(args.seed)
     for dt in ("float32", "bfloat16"):
         wc = check_words(lrnn, d, max_length=args.words, n_random=args.random,
                          random_length=args.random_length, rng=rng, dtype=dt,
                          max_words=100_000)
-        verdict = "ok" if wc.ok else (f"{wc.mismatches} MISMATCHES, first at "
-                                      f"{_fmt_word(wc.first_mismatch)}")
+        if wc.ok:
+            verdict = "ok"
+        elif lrnn.exact_in_floats:
+            verdict = (f"{wc.mismatches} MISMATCHES, first at {_fmt_word(wc.first_mismatch)} "
+                       f"(this form claims to be exact in floats: a failure)")
+            status = EXIT_FAILED
+        else:
+            verdict = (f"{wc.mismatches} mismatch{'es' if wc.mismatches != 1 else ''}"
+                       f", first at length {len(wc.first_mismatch)} (expected: the "
+                       f"{lrnn.form} form is inexact in floats; see the float horizon lines "
+                       f"below)")
         print(f"float check ({dt}): {wc.n_words} words, {wc.n_prefixes} prefixes: {verdict}")
-        if not wc.ok and lrnn.exact_in_floats:
-            status = 1
     if not lrnn.exact_in_floats:
         from .constructions.precision import float_horizon
 
@@ -255,7 +430,10 @@ def run(args: argparse.Namespace) -> int:
                      else None)
         except OSError as e:
             print(f"statetrack compile: error: cannot write {args.out}: {e.strerror}", file=err)
-            return 2
+            return EXIT_BAD_INPUT
+        except ConstructionError as e:
+            print(f"statetrack compile: error: cannot write {args.out}: {e}", file=err)
+            return EXIT_BAD_INPUT
         print(f"wrote {args.out} ({cio.FORMAT_NAME} v{cio.FORMAT_VERSION})")
     return status
 

@@ -16,7 +16,7 @@ FAST = ["--words", "3", "--random", "4", "--random-length", "32", "--horizon-len
 
 
 def run(capsys, *argv):
-    rc = main(["compile", *argv, *FAST])
+    rc = main(["compile", *FAST, *argv])  # later options (in argv) override FAST
     out, err = capsys.readouterr()
     return rc, out, err
 
@@ -27,8 +27,9 @@ def test_family_spec(capsys):
     assert "language: cyclic(5)  (family)" in out
     assert "minimal DFA: 5 states" in out and "  >*  0" in out
     assert "monoid: group(5)" in out
-    assert "width K = 5" in out and "n_h = 4" in out and "Theorem 3 bound k - 1 = 4" in out
+    assert "width K = 5" in out and "n_h = 4" in out and "Theorem 3 bound: k - 1 = 4" in out
     assert "A('1'): 4 GH factors with eigenvalue -1" in out
+    assert "A('0'): 0 GH factors; eigenvalues of A: 1 (x5)" in out
     assert "exp(2 pi i k/5), k = 1..4" in out
     assert "proof: proved: 5 reachable states map onto 5 DFA states; 10 transitions" in out
     assert "float check (bfloat16)" in out and "MISMATCH" not in out
@@ -63,8 +64,10 @@ def test_dfa_file_and_forms(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("argv, msg", [
-    (["(a|b)*a"], "not a permutation"),
     (["cylic(5)"], "did you mean 'cyclic'"),
+    (["paritty"], "'paritty' is not a family; did you mean 'parity'? use --kind regex to "
+                  "compile it as a regex"),
+    (["symetric"], "did you mean 'symmetric'?"),
     (["a(b"], "cannot read PATTERN"),
     (["/nonexistent/x.json"], "cannot read"),
     (["symmetric(3)", "--form", "rotation"], "not cyclic"),
@@ -75,11 +78,86 @@ def test_errors_exit_2_with_a_message(capsys, argv, msg):
     assert msg in err
 
 
-def test_corrupt_dfa_file(capsys, tmp_path):
+def test_corrupt_dfa_and_construction_files(capsys, tmp_path):
     p = tmp_path / "bad.json"
+    p.write_text(json.dumps({"format": "statetrack.dfa"}))
+    rc, out, err = run(capsys, str(p))
+    assert rc == 2 and "cannot read PATTERN" in err
     p.write_text(json.dumps({"format": "statetrack.construction"}))
     rc, out, err = run(capsys, str(p))
-    assert rc == 2 and "not a statetrack DFA" in err
+    assert rc == 2 and "unsupported version None" in err
+
+
+def test_non_group_languages_exit_3_as_unsupported(capsys):
+    for argv in (["(a|b)*a"], ["paritty", "--kind", "regex"], ["abba"]):
+        rc, out, err = run(capsys, *argv)
+        assert rc == 3, (argv, err)
+        assert ("statetrack compile: unsupported for now: needs the Theorem 4 cascade "
+                "construction (not implemented yet)") in err
+        assert "not a permutation" in err and "language:" in out
+
+
+def test_help_documents_the_exit_codes(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["compile", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "exit status:" in out
+    for line in ("  0  proved exactly", "  1  a counterexample", "  2  bad input",
+                 "  3  unsupported for now"):
+        assert line in out
+    with pytest.raises(SystemExit) as info:
+        main(["compile", "parity", "--form", "spiral"])
+    assert info.value.code == 2
+    capsys.readouterr()
+
+
+def test_rotation_form_report(capsys):
+    rc, out, err = run(capsys, "cyclic(5)", "--form", "rotation", "--random-length", "400")
+    assert rc == 0, err
+    # eigenvalues as roots of unity, proved exactly, with numeric values; no raw radicals
+    assert ("A('1'): 2 GH factors with eigenvalue -1; eigenvalues of A: exp(+-2 pi i 1/5) = "
+            "0.309017 +- 0.951057i (exact: A^5 = I)") in out
+    assert "sqrt" not in out.split("proof:")[0]
+    # bfloat16 mismatches of an inexact form are expected (exit 0), and say so
+    line = next(x for x in out.splitlines() if x.startswith("float check (bfloat16)"))
+    assert "MISMATCH" not in line
+    assert "expected: the rotation form is inexact in floats; see the float horizon" in line
+    assert "no length guaranteed" not in out and "proven correct" in out
+
+
+def test_parity_report_grammar(capsys):
+    rc, out, err = run(capsys, "parity")
+    assert rc == 0, err
+    assert "A('1'): 1 GH factor with eigenvalue -1; eigenvalues of A: 1, -1" in out
+    assert "1 GH factors" not in out and "1 layer," in out
+
+
+def test_one_state_language(capsys):
+    rc, out, err = run(capsys, "(a|b)*", "--alphabet", "ab")
+    assert rc == 0, err
+    assert "minimal DFA: 1 state," in out and "n_h = 0" in out
+    assert "proof: proved: 1 reachable state maps onto 1 DFA state; 2 transitions" in out
+
+
+def test_construction_file_as_pattern(capsys, tmp_path):
+    path = tmp_path / "z5.json"
+    rc, out, err = run(capsys, "cyclic(5)", "--form", "rotation", "--out", str(path))
+    assert rc == 0, err
+    rc, out, err = run(capsys, str(path))
+    assert rc == 0, err
+    assert f"language: {path}  (construction file)" in out
+    assert "proof: re-verified on load (the stored certificate matches): proved: 5" in out
+    assert "form rotation" in out and "exp(+-2 pi i 2/5)" not in out
+    rc, out, err = run(capsys, str(path), "--form", "permutation")
+    assert rc == 2 and "do not apply to a construction file" in err
+    # a tampered file is refused, naming the file
+    d = json.loads(path.read_text())
+    d["certificate"]["g"] = list(reversed(d["certificate"]["g"]))
+    path.write_text(json.dumps(d))
+    rc, out, err = run(capsys, str(path))
+    assert rc == 2 and "stored certificate is not the one" in err and str(path) in err
+    assert out == ""
 
 
 def test_cli_compile_module_entry_point(capsys):
