@@ -218,6 +218,12 @@ def _letter_orbit(lrnn: LRNN, token: int, cap: int) -> tuple[np.ndarray, np.ndar
 
 
 def _sim_kernel():
+    """``(sim, rnd)``: the numba simulation and its scalar rounding.
+
+    ``rnd`` is the scalar (numba) twin of
+    :func:`statetrack.constructions.floats.round_to_dtype` for the simulation's inner loop:
+    the same round-to-nearest-even on the float64 bit pattern, without the exponent range
+    (the simulated values stay near 1); tests check that the two agree there."""
     import numba
 
     @numba.njit(cache=False)
@@ -276,22 +282,23 @@ def _sim_kernel():
                 return t
         return -1
 
-    return sim
+    return sim, rnd
 
 
 _SIM = None
+_RND = None
 
 
 def simulate_letter_powers(lrnn: LRNN, dtype: Any, *, state_dtype: Any = None,
                            max_length: int = 100_000) -> int | None:
     """First ``t <= max_length`` at which some letter power ``a^t`` decodes wrongly in the
     float model of the module docstring, or None."""
-    global _SIM
+    global _SIM, _RND
     _single_layer(lrnn)
     w = _dtype_name(dtype)
     s = _dtype_name(state_dtype) if state_dtype is not None else w
     if _SIM is None:
-        _SIM = _sim_kernel()
+        _SIM, _RND = _sim_kernel()
     layer = lrnn.layers[0]
     tb = _float_tables_cached(layer)
     keys = round_to_dtype(tb["keys"], w)

@@ -181,3 +181,22 @@ def test_horizon_summary_wording():
     assert "proven correct at every length" in FloatHorizon("float32", "float32", math.inf,
                                                             None, 5).summary()
     assert "no length guaranteed" not in FloatHorizon("f", "f", -1.0, None, 1).summary()
+
+
+def test_simulation_rounding_agrees_with_round_to_dtype():
+    """The numba simulation's scalar rounding is a twin of floats.round_to_dtype (one
+    rounding rule): they agree on values in the normal range of every format."""
+    from statetrack.constructions import precision
+    from statetrack.constructions.floats import round_to_dtype
+
+    if precision._RND is None:
+        precision._SIM, precision._RND = precision._sim_kernel()
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=3000) * np.exp(rng.uniform(-8, 8, size=3000))
+    x[:4] = [1 + 2.0 ** -8, 1 + 3 * 2.0 ** -8, 1 + 2.0 ** -11, -(1 + 3 * 2.0 ** -11)]  # ties
+    for name in ("float64", "float32", "bfloat16", "float16"):
+        y = x[(np.abs(x) >= 2.0 ** -14) & (np.abs(x) <= 6e4)] if name == "float16" else x
+        assert len(y) > 2000
+        mode = precision._MODE[name]
+        got = np.array([precision._RND(float(v), mode) for v in y])
+        assert np.array_equal(got, round_to_dtype(y, name)), name
