@@ -4,7 +4,7 @@ PATTERN is, in this order of precedence (``--kind`` forces one):
 
 1. a path to an existing file (or any name ending in ``.json``): a *construction file*
    (format ``statetrack.construction``, written by ``--out``) is loaded with
-   :func:`statetrack.theory.verify.load_verified` -- its model is proved again against its
+   :func:`statetrack.theory.proof.load_verified` -- its model is proved again against its
    stored DFA and compared with its stored certificate -- and printed; any other file is read
    as a DFA in the JSON format of :meth:`statetrack.automata.DFA.to_json`;
 2. a family spec of :mod:`statetrack.automata.families` (``parity``, ``cyclic(5)``,
@@ -20,7 +20,7 @@ DFAs, the transition table), its monoid class, the construction (layers, width, 
 against Theorem 3's bound, the GH factors' eigenvalues and the eigenvalues of every
 ``A(a)``: from the cycle type for permutation matrices, else as roots of unity
 ``exp(+-2 pi i p/q)`` proved exactly by ``A^Q = I`` in the model's number field, with their
-numeric values), the exact proof verdict of :func:`statetrack.theory.verify.verify`, a float
+numeric values), the exact proof verdict of :func:`statetrack.theory.proof.verify`, a float
 check of all short words and random long words, and, for forms that are inexact in floats,
 the lengths up to which float32 and bfloat16 stay correct (float-check mismatches of such
 forms are expected and do not fail the command). ``--out FILE`` writes the construction and
@@ -123,7 +123,7 @@ def resolve_pattern(pattern: str, *, kind: str = "auto", alphabet: str | None = 
 
     ``source`` is a :class:`~statetrack.automata.DFA`, or for a construction file a
     verified :class:`~statetrack.constructions.io.Construction`
-    (:func:`statetrack.theory.verify.load_verified`).
+    (:func:`statetrack.theory.proof.load_verified`).
 
     Raises
     ------
@@ -139,7 +139,7 @@ def resolve_pattern(pattern: str, *, kind: str = "auto", alphabet: str | None = 
     if kind == "file" or (kind == "auto" and (os.path.isfile(pattern)
                                                or pattern.endswith(".json"))):
         if _is_construction_file(pattern):
-            from .theory.verify import load_verified
+            from .theory.proof import load_verified
 
             return load_verified(pattern, limit=limit), "construction file"
         return DFA.from_json(pattern), "DFA file"
@@ -344,7 +344,7 @@ def run(args: argparse.Namespace) -> int:
     from .constructions.compile import compile as compile_dfa
     from .constructions.errors import ConstructionError, NotAGroupError
     from .constructions.io import Construction
-    from .theory.verify import check_words, verify
+    from .theory.proof import check_words, verify
 
     err = sys.stderr
     try:

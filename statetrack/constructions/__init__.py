@@ -9,7 +9,7 @@
 Modules: :mod:`~statetrack.constructions.lrnn` (the typed model), ``group`` (Theorem 3),
 ``diagonal`` (diagonal and rotation forms), ``compile``, ``export`` (DeltaProduct tensors,
 tables, state dicts), ``io`` (construction files, read unverified; the safe loader is
-:func:`statetrack.theory.verify.load_verified`), ``certificate`` (the proof certificate as
+:func:`statetrack.theory.proof.load_verified`), ``certificate`` (the proof certificate as
 data), ``exact_text`` (the whitelist parser of stored numbers), ``floats`` (dtype names and
 rounding without torch), ``precision`` (float horizons), ``errors``.
 """

@@ -1,12 +1,12 @@
-"""The proof certificate of :func:`statetrack.theory.verify.verify`, as plain data.
+"""The proof certificate of :func:`statetrack.theory.proof.verify`, as plain data.
 
 A :class:`Certificate` records that a model implements a DFA (the definition and the
-algorithm that produces it are in :mod:`statetrack.theory.verify`). It lives here, in
+algorithm that produces it are in :mod:`statetrack.theory.proof`). It lives here, in
 :mod:`statetrack.constructions`, because construction files (:mod:`.io`) store it, and
 ``constructions`` must not import ``theory`` (dependencies flow ``automata`` <-
-``constructions`` <- ``theory``); :mod:`statetrack.theory.verify` re-exports it.
+``constructions`` <- ``theory``); :mod:`statetrack.theory.proof` re-exports it.
 
-A certificate read from a file is only a *claim*: :func:`statetrack.theory.verify.load_verified`
+A certificate read from a file is only a *claim*: :func:`statetrack.theory.proof.load_verified`
 recomputes it from the model and the DFA and refuses files whose claim differs.
 
 Examples
@@ -35,7 +35,7 @@ CERTIFICATE_VERSION = 1
 
 @dataclass(frozen=True)
 class Certificate:
-    """A proof that the model implements the DFA (see :mod:`statetrack.theory.verify`).
+    """A proof that the model implements the DFA (see :mod:`statetrack.theory.proof`).
 
     Attributes
     ----------
@@ -54,7 +54,7 @@ class Certificate:
     minimized : bool
         Whether the check was against the minimal DFA.
     ok : bool
-        Always True (a :class:`~statetrack.theory.verify.Counterexample` has ``ok=False``).
+        Always True (a :class:`~statetrack.theory.proof.Counterexample` has ``ok=False``).
 
     Examples
     --------
@@ -89,7 +89,7 @@ class Certificate:
         """Load :meth:`to_dict`'s output; :class:`ConstructionFileError` if malformed.
 
         Only the shape is checked here; whether the certificate is *true* is checked by
-        :func:`statetrack.theory.verify.load_verified`.
+        :func:`statetrack.theory.proof.load_verified`.
         """
         if not isinstance(d, dict) or d.get("format") != CERTIFICATE_FORMAT:
             got = d.get("format") if isinstance(d, dict) else type(d).__name__

@@ -65,7 +65,7 @@ def compile(dfa: DFA, *, form: str = "permutation", normalized: bool = False,  #
     Returns
     -------
     LRNN
-        A one-layer model; verify it with :func:`statetrack.theory.verify.verify`.
+        A one-layer model; verify it with :func:`statetrack.theory.proof.verify`.
 
     Raises
     ------

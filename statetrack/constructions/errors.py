@@ -1,7 +1,7 @@
 """Exception classes of :mod:`statetrack.constructions` (and of the exact verifier).
 
 Every error a user can trigger through the public API of the constructions, the exporters,
-the construction file format and :mod:`statetrack.theory.verify` is one of these, with a
+the construction file format and :mod:`statetrack.theory.proof` is one of these, with a
 message that says what was wrong and where. They subclass ``ValueError`` so generic handlers
 keep working.
 """

@@ -16,7 +16,7 @@ Construction (Grazzi et al. 2025, Theorem 3, in the unnormalized integer form):
 
 By induction ``H_t = e_{delta(q_0, w)}`` after any word ``w``: the map
 ``g(e_p) = p`` satisfies ``g(A(a) H + B(a)) = delta(g(H), a)`` on the reachable states
-``{e_p}``, which is the proof obligation that :func:`statetrack.theory.verify.verify` checks.
+``{e_p}``, which is the proof obligation that :func:`statetrack.theory.proof.verify` checks.
 
 Permutations as delta steps. The transposition of ``i`` and ``j`` is the GH factor
 ``T(i, j) = I - (e_i - e_j)(e_i - e_j)^T`` (integer key ``e_i - e_j``, ``beta = 1``,

@@ -36,8 +36,8 @@ format and rebuild the model, but they cannot check that the stored certificate 
 because the verifier lives in :mod:`statetrack.theory` and ``constructions`` must not import
 ``theory``. What they return is therefore marked ``verified=False``, and its
 ``certificate`` is only the file's *claim*. The safe entry point is
-:func:`statetrack.theory.verify.load_verified` (also ``loads_verified``): it loads with this
-module, re-runs :func:`~statetrack.theory.verify.verify` on the model and the stored DFA,
+:func:`statetrack.theory.proof.load_verified` (also ``loads_verified``): it loads with this
+module, re-runs :func:`~statetrack.theory.proof.verify` on the model and the stored DFA,
 refuses the file (``ConstructionFileError``) if verification fails or the recomputed
 certificate differs from the stored one, and returns the construction with
 ``verified=True``; ``load_verified(path, verify=False)`` skips the proof for huge models.
@@ -90,7 +90,7 @@ class Construction:
         The automaton the model is claimed to implement.
     certificate : Certificate or None
         With ``verified=False`` (what this module returns) only the file's claim; with
-        ``verified=True`` (what :func:`statetrack.theory.verify.load_verified` returns) the
+        ``verified=True`` (what :func:`statetrack.theory.proof.load_verified` returns) the
         certificate recomputed on load, equal to the stored one.
     verified : bool
         Whether the model was re-verified against ``dfa`` after loading.
@@ -282,7 +282,7 @@ def from_dict(d: Any, *, source: str = "input") -> Construction:
     -------
     Construction
         With ``verified=False``: the certificate, if any, is the file's claim. Use
-        :func:`statetrack.theory.verify.load_verified` to re-check it.
+        :func:`statetrack.theory.proof.load_verified` to re-check it.
 
     Raises
     ------
@@ -358,7 +358,7 @@ def dumps(lrnn: LRNN, *, dfa: DFA | None = None, certificate: Certificate | None
 
 def loads(text: str, *, source: str = "input") -> Construction:
     """Parse JSON text, *unverified* (see :func:`from_dict`; the safe entry point is
-    :func:`statetrack.theory.verify.loads_verified`).
+    :func:`statetrack.theory.proof.loads_verified`).
 
     Raises
     ------
@@ -414,7 +414,7 @@ def save(path: str | PathLike, lrnn: LRNN, *, dfa: DFA | None = None,
 
 def load(path: str | PathLike) -> Construction:
     """Read a construction file, *unverified* (``verified=False``; see "Verification on load"
-    in the module docstring: :func:`statetrack.theory.verify.load_verified` is the safe
+    in the module docstring: :func:`statetrack.theory.proof.load_verified` is the safe
     entry point).
 
     Raises

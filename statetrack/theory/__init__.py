@@ -7,7 +7,7 @@
 >>> verify(compile(dfa), dfa).reachable
 5
 
-Modules: ``verify`` (the exact proof obligation), ``spectra``, ``factorization``
+Modules: ``proof`` (the exact proof obligation: :func:`verify`, :func:`load_verified`), ``spectra``, ``factorization``
 (Proposition 1), ``finite_precision`` (Theorems 1 and 2 as certificates), ``registry`` (the
 theorems, run by ``statetrack check``), ``figures``.
 """
@@ -32,7 +32,15 @@ from .finite_precision import (
 )
 from .registry import COLUMN_LEGEND, REGISTRY, SKIPPED, element_periods, run_all
 from .spectra import check_spectrum, eigenvalues, word_spectra
-from .verify import Certificate, Counterexample, check_words, verify
+from .proof import (
+    Certificate,
+    Counterexample,
+    check_words,
+    load_verified,
+    loads_verified,
+    verify,
+    verify_construction,
+)
 
 __all__ = [
     "GHFactor", "check_factorization", "gh_factors", "permutation_factors",
@@ -41,5 +49,6 @@ __all__ = [
     "mod_counterexample", "parity_counterexample",
     "REGISTRY", "run_all", "COLUMN_LEGEND", "SKIPPED", "element_periods",
     "check_spectrum", "eigenvalues", "word_spectra",
-    "Certificate", "Counterexample", "check_words", "verify",
+    "Certificate", "Counterexample", "check_words", "verify", "load_verified", "loads_verified",
+    "verify_construction",
 ]

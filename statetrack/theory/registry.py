@@ -666,7 +666,7 @@ def _check_thm2(dfa: Any) -> TheoremResult:
 def _check_thm3(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremResult:
     """Theorem 3: a DFA whose transition monoid is a group is implemented by one layer with
     ``A(a)`` a product of at most ``k - 1`` GH factors (``k`` = most states moved by a letter).
-    Compiles the DFA, proves the construction exactly (:func:`statetrack.theory.verify.verify`:
+    Compiles the DFA, proves the construction exactly (:func:`statetrack.theory.proof.verify`:
     the reachable set and the map ``g``), and runs it in finite precision (eventual periods and
     outputs under every ``a^t`` equal the DFA's).
 
@@ -682,7 +682,7 @@ def _check_thm3(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
     """
     from statetrack.constructions.group import letter_permutations
 
-    from .verify import verify
+    from .proof import verify
 
     lrnn, why = _construction(dfa)
     cols_na = (("construction", "not a group"), ("proof", "-"), ("fp", "-"))

@@ -10,7 +10,7 @@ from statetrack.automata import DFA
 from statetrack.automata.families import get
 from statetrack.cli import main
 from statetrack.constructions import io as cio
-from statetrack.theory.verify import verify
+from statetrack.theory.proof import verify
 
 FAST = ["--words", "3", "--random", "4", "--random-length", "32", "--horizon-length", "200"]
 

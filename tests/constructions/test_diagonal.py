@@ -23,7 +23,7 @@ from statetrack.constructions.precision import (
     horizon_bound,
     simulate_letter_powers,
 )
-from statetrack.theory.verify import check_words, verify
+from statetrack.theory.proof import check_words, verify
 
 
 def klein_four() -> DFA:

@@ -37,7 +37,7 @@ from statetrack.constructions.group import (
     transposition_steps,
 )
 from statetrack.constructions.lrnn import check_product, product
-from statetrack.theory.verify import Certificate, check_words, verify
+from statetrack.theory.proof import Certificate, check_words, verify
 
 GROUP_SPECS = (["parity"] + [f"cyclic({m})" for m in range(2, 13)]
                + [f"dihedral({m})" for m in range(4, 9)]

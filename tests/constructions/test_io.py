@@ -14,7 +14,7 @@ from statetrack.constructions.certificate import Certificate
 from statetrack.constructions.compile import compile
 from statetrack.constructions.errors import ConstructionFileError, InputTypeError
 from statetrack.constructions.lrnn import LRNN, DeltaStep, Layer, Readout
-from statetrack.theory.verify import verify
+from statetrack.theory.proof import verify
 
 
 def two_layer() -> LRNN:
@@ -173,9 +173,9 @@ def test_save_refuses_bad_arguments_and_leaves_no_file(tmp_path):
 
 
 def test_loading_is_unverified_and_the_certificate_is_plain_data():
-    """io.load only reads; the stored certificate is a claim (theory.verify.load_verified
+    """io.load only reads; the stored certificate is a claim (theory.proof.load_verified
     checks it). The Certificate class lives in constructions and theory re-exports it."""
-    from statetrack.theory.verify import Certificate as ReExported
+    from statetrack.theory.proof import Certificate as ReExported
 
     assert ReExported is Certificate
     m = compile(get("cyclic(3)"))

@@ -21,7 +21,7 @@ from statetrack.constructions.errors import (
     ReachableLimitError,
 )
 from statetrack.constructions.lrnn import LRNN, DeltaStep, Layer, Readout
-from statetrack.theory.verify import (
+from statetrack.theory.proof import (
     Certificate,
     Counterexample,
     check_words,

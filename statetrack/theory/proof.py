@@ -38,7 +38,7 @@ Examples
 --------
 >>> from statetrack.automata import DFA
 >>> from statetrack.constructions.compile import compile
->>> from statetrack.theory.verify import verify
+>>> from statetrack.theory.proof import verify
 >>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
 >>> cert = verify(compile(parity), parity)
 >>> cert.ok, cert.reachable, cert.g, cert.transitions_checked
