@@ -29,6 +29,9 @@ Usage (on a CUDA machine; fla-core 0.6.0 importable)::
 
     python benchmarks/kernels_model.py --out benchmarks/results/kernels_model.json \
         [--rows 1u,2g,3g,2u,3u] [--fla 1u,2g,3g,2u,3u] [--sweep --sweep-row 1u]
+
+``--smoke`` runs every row at tiny shapes on the CPU (Triton interpreter, one timed call per
+measurement, no fla, no profiler): a check of the script's logic, not a measurement.
 """
 
 from __future__ import annotations
@@ -50,12 +53,24 @@ from statetrack.kernels.chunk import chunk_delta_product  # noqa: E402
 
 B, T, H, K, V = 8, 4096, 16, 128, 128
 DT = torch.bfloat16
+DEV = "cuda"
+SMOKE = False  # --smoke: tiny shapes on the CPU through the interpreter (logic check only)
+
+
+def _smoke_bench(fn, warmup=0, rep=0, grad_to_none=None, return_mode="median"):
+    """Stand-in for ``triton.testing.do_bench`` under ``--smoke``: one wall-clock call (ms)."""
+    if grad_to_none:
+        for t in grad_to_none:
+            t.grad = None
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1e3
 
 
 def copy_bandwidth(do_bench) -> float:
     """Device-to-device copy bandwidth in bytes/s (bytes read + bytes written)."""
-    n = 1 << 30  # 1 GiB each way
-    x = torch.randint(0, 255, (n,), dtype=torch.uint8, device="cuda")
+    n = 1 << 12 if SMOKE else 1 << 30  # 1 GiB each way
+    x = torch.randint(0, 255, (n,), dtype=torch.uint8, device=DEV)
     y = torch.empty_like(x)
     ms = do_bench(lambda: y.copy_(x), warmup=50, rep=300, return_mode="median")
     del x, y
@@ -63,14 +78,14 @@ def copy_bandwidth(do_bench) -> float:
 
 
 def make_inputs(nh: int, gated: bool, seed: int) -> dict:
-    gen = torch.Generator(device="cuda").manual_seed(seed)
+    gen = torch.Generator(device=DEV).manual_seed(seed)
     L = T * nh
-    q = torch.randn(B, T, H, K, generator=gen, device="cuda").to(DT)
-    k = torch.nn.functional.normalize(torch.randn(B, L, H, K, generator=gen, device="cuda"), dim=-1).to(DT)
-    v = torch.randn(B, L, H, V, generator=gen, device="cuda").to(DT)
-    beta = (2 * torch.rand(B, L, H, generator=gen, device="cuda")).to(DT)
-    g = torch.nn.functional.logsigmoid(torch.randn(B, T, H, generator=gen, device="cuda")) if gated else None
-    do = torch.randn(B, T, H, V, generator=gen, device="cuda").to(DT)
+    q = torch.randn(B, T, H, K, generator=gen, device=DEV).to(DT)
+    k = torch.nn.functional.normalize(torch.randn(B, L, H, K, generator=gen, device=DEV), dim=-1).to(DT)
+    v = torch.randn(B, L, H, V, generator=gen, device=DEV).to(DT)
+    beta = (2 * torch.rand(B, L, H, generator=gen, device=DEV)).to(DT)
+    g = torch.nn.functional.logsigmoid(torch.randn(B, T, H, generator=gen, device=DEV)) if gated else None
+    do = torch.randn(B, T, H, V, generator=gen, device=DEV).to(DT)
     return dict(q=q, k=k, v=v, beta=beta, g=g, do=do)
 
 
@@ -178,9 +193,18 @@ def main() -> None:
     ap.add_argument("--rows", default="1u,2g,3g,2u,3u", help="rows: n_h then u (no gate) or g")
     ap.add_argument("--fla", default="1u,2g,3g,2u,3u", help="rows also run through fla")
     ap.add_argument("--sweep-row", default="1u", help="row of the --sweep")
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny shapes on the CPU (interpreter), no fla: checks the logic only")
     args = ap.parse_args()
+    global B, T, H, K, V, DEV, SMOKE
+    if args.smoke:
+        import statetrack.kernels._triton  # noqa: F401  (interpreter on a CPU-only machine)
+        B, T, H, K, V, DEV, SMOKE = 1, 20, 1, 16, 16, "cpu", True
+        args.fla = ""
     import triton
     from triton.testing import do_bench
+    if SMOKE:
+        do_bench = _smoke_bench  # noqa: F811
     try:
         import fla
         fla_version = getattr(fla, "__version__", "?")
@@ -188,7 +212,7 @@ def main() -> None:
         fla = None
         fla_version = None
     info = {
-        "device": torch.cuda.get_device_name(),
+        "device": "cpu (smoke)" if SMOKE else torch.cuda.get_device_name(),
         "torch": torch.__version__, "triton": triton.__version__, "fla": fla_version,
         "python": platform.python_version(), "cuda": torch.version.cuda,
         "shape": dict(B=B, T=T, H=H, K=K, V=V, dtype=str(DT).replace("torch.", "")),
@@ -212,7 +236,7 @@ def main() -> None:
         t0 = time.time()
         row["ours_fwd_ms"], row["ours_fwdbwd_ms"] = time_fwd_bwd(ours(x, nh), x, do_bench)
         row["ours_compile_and_time_s"] = round(time.time() - t0, 1)
-        row["ours_breakdown_ms"] = kernel_breakdown(ours(x, nh), x)
+        row["ours_breakdown_ms"] = {} if SMOKE else kernel_breakdown(ours(x, nh), x)
         row["floor_frac_fwd"] = row["floor_fwd_ms"] / row["ours_fwd_ms"]
         row["floor_frac_fwdbwd"] = row["floor_fwdbwd_ms"] / row["ours_fwdbwd_ms"]
         print(json.dumps(row), flush=True)
@@ -251,7 +275,8 @@ def main() -> None:
         rows.append(row)
         args.out.write_text(json.dumps({"info": info, "rows": rows, "sweep": sweep}, indent=1))
         del x
-        torch.cuda.empty_cache()
+        if not SMOKE:
+            torch.cuda.empty_cache()
     result = {"info": info, "rows": rows, "sweep": sweep}
     args.out.write_text(json.dumps(result, indent=1))
     print(f"\n{'row':>3} | {'ours fwd':>8} {'fla fwd':>8} {'ratio':>6} {'floor%':>6} | "

@@ -1,0 +1,465 @@
+"""One entry point for the H100 session of issue 4: tests, exactness at 10^6, benchmarks.
+
+Run on the device machine from the repository root (``.whl`` carried, see
+``benchmarks/GPU_SESSION.md``)::
+
+    python3 benchmarks/gpu_session.py --part 1     # GPU tests || exactness, then construction bench
+    python3 benchmarks/gpu_session.py --part 2     # model-shape rows vs fla (fla autotunes)
+    python3 benchmarks/gpu_session.py --part 3     # `statetrack check --device cuda` + leftovers
+
+and here, on the CPU, to check the logic before spending device time::
+
+    python benchmarks/gpu_session.py --part all --dry-run --out /tmp/gs
+
+Steps (in order of importance):
+
+``tests``
+    ``pytest -m gpu tests/kernels -n 4``: every GPU-marked kernel test (layer, run, fla export,
+    chunk at K = V = 128 with gradients, recurrent, tabled). Dry run: collection only.
+``exact``
+    Every group language of ``statetrack.automata.families.catalogue()`` that compiles, run on
+    ``B = 4`` random words of ``T = 10^6`` symbols with bfloat16 tables through the tabled path
+    (``K, V <= 64``) and through the general recurrent kernel (``K <= 256``), compared with the
+    DFA's own run at every prefix (accept bit and state): wrong outputs must be 0. The DFA runs
+    (numpy) are computed up front in a process pool. ``symmetric(5)`` (K = 120, 60 sub-steps a
+    token) runs last through the recurrent kernel; it is timed on a 20 000-token prefix first
+    and its length is reduced only if the projection does not fit the time left (the row's
+    ``note`` says so). Runs concurrently with ``tests`` (both are correctness checks; the
+    symbols/s it reports are therefore not clean timings). Dry run: ``T = 12``, ``B = 2``,
+    Triton's interpreter on the CPU.
+``construction``
+    ``benchmarks/kernels_construction.py`` (alone on the GPU): construction shapes vs fla after
+    the ``choose_chunk`` change. Dry run: its ``--smoke``.
+``model``
+    ``benchmarks/kernels_model.py --rows 3u,1u,2g,3g --fla 3u,1u,2g,3g``: n_h = 3 ungated and
+    gated, n_h = 1 again with fla in the same run, n_h = 2 gated (fla forward). fla autotunes
+    each row anew (about 2 minutes a row). Dry run: its ``--smoke``.
+``cli``
+    ``python -m statetrack check --device cuda --no-theory`` with its defaults (10^6 x 4, kernel
+    auto): the command the issue names. Dry run: ``--device cpu --length 12 --batch 1``.
+
+Parts (one device command each, each under the 10-minute limit of one command):
+``1`` = tests || exact, then construction; ``2`` = model; ``3`` = cli, then construction
+again only if ``--with-construction``; ``all`` = everything (dry runs).
+
+Every step runs as a subprocess under its own time limit (and the part's ``--budget``); its
+console goes to ``OUT/logs_pN.txt``, results to ``OUT`` (at most 8 files, all at the top
+level, names of letters, digits, ``.``, ``_``, ``-``), and a summary table is printed last and
+written to ``OUT/summary_pN.md`` / ``.json``. ``OUT`` is ``$OUT`` when set, else ``--out``.
+Exit status: 0 when every step that ran passed, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+SITE = "/tmp/site"
+
+#: Per-step time limits in seconds on the device (a step also stops at the part's budget).
+LIMITS = {"tests": 300, "exact": 330, "construction": 240, "model": 560, "cli": 300}
+#: Per-step limits of a dry run (CPU, interpreter).
+DRY_LIMITS = {"tests": 120, "exact": 240, "construction": 120, "model": 120, "cli": 240}
+PARTS = {
+    "1": [("tests", "exact"), ("construction",)],
+    "2": [("model",)],
+    "3": [("cli",)],
+    "all": [("tests", "exact"), ("construction",), ("model",), ("cli",)],
+}
+EXACT_LENGTH = 10 ** 6
+EXACT_BATCH = 4
+#: The language run last through the recurrent kernel, timed first and shortened if needed.
+SLOW = "symmetric(5)"
+
+
+# ----------------------------------------------------------------------------- exact step
+def _oracle(args):
+    """DFA states/accept bits of one language's words (run in a worker process)."""
+    name, ids = args
+    from statetrack.automata.families import catalogue
+    from statetrack.kernels.runner import dfa_states  # numpy only; no CUDA touched
+
+    entry = [e for e in catalogue() if e.name == name][0]
+    from statetrack.constructions import compile
+
+    lrnn = compile(entry.dfa, name=name)
+    mini = entry.dfa.minimize()
+    import numpy as np
+
+    perm = np.array([mini.alphabet.index(s) for s in lrnn.alphabet], dtype=np.int64)
+    st, acc = dfa_states(mini, perm[ids])
+    return name, st, acc
+
+
+def exact_step(out_json: Path, budget_s: float, length: int, batch: int, dry: bool,
+               seed: int, only: list[str] | None) -> int:
+    """Run every compiling group language through the tabled path and the recurrent kernel.
+
+    Writes ``out_json`` after every row; returns 0 when every row that ran had 0 wrong outputs.
+    """
+    import multiprocessing as mp
+
+    import numpy as np
+
+    t_start = time.time()
+    deadline = t_start + budget_s
+    from statetrack.automata.families import catalogue
+    from statetrack.constructions import NotAGroupError, compile
+
+    langs, skipped = [], []
+    for e in catalogue():
+        if only and e.name not in only:
+            continue
+        try:
+            lrnn = compile(e.dfa, name=e.name)
+        except NotAGroupError:
+            continue  # not a group language: no one-layer construction (not in scope here)
+        except Exception as err:  # noqa: BLE001 -- reported, not hidden
+            skipped.append({"language": e.name, "why": f"compile failed: {type(err).__name__}: {err}"})
+            continue
+        langs.append((e.name, lrnn))
+    rng = np.random.default_rng(seed)
+    words = {n: rng.integers(0, l.n_symbols, size=(batch, length), dtype=np.int64)
+             for n, l in langs}
+    t0 = time.time()
+    # the DFA runs, before CUDA is touched (fork), in parallel
+    ctx = mp.get_context("fork")
+    with ctx.Pool(min(len(langs), max(1, (os.cpu_count() or 2) - 2))) as pool:
+        want = {n: (st, acc) for n, st, acc in pool.map(_oracle, [(n, words[n]) for n, _ in langs])}
+    t_oracle = time.time() - t0
+    print(f"exact: {len(langs)} group languages compiled; DFA runs of {batch} x {length} "
+          f"symbols each in {t_oracle:.1f} s", flush=True)
+
+    import torch
+
+    import statetrack.kernels._triton  # noqa: F401
+    from statetrack.kernels.recurrent import MAX_K
+    from statetrack.kernels.runner import run
+    from statetrack.kernels.tabled import MAX_KV
+
+    device = "cpu" if dry else "cuda"
+    meta = {"device": "cpu (dry run, interpreter)" if dry else torch.cuda.get_device_name(),
+            "length": length, "batch": batch, "dtype": "bfloat16", "seed": seed,
+            "oracle_s": round(t_oracle, 1), "budget_s": budget_s,
+            "note": "ran concurrently with the GPU tests: symbols/s are not clean timings"}
+    rows: list[dict] = []
+
+    def save() -> None:
+        out_json.write_text(json.dumps({"meta": meta, "rows": rows, "skipped": skipped},
+                                       indent=1))
+
+    def one(name, lrnn, kernel, T, note=""):
+        ids = words[name][:, :T]
+        st, acc = want[name]
+        t1 = time.perf_counter()
+        try:
+            out = run(lrnn, ids, device=device, dtype=torch.bfloat16, kernel=kernel)
+        except Exception as err:  # noqa: BLE001 -- reported in the row
+            row = {"language": name, "path": kernel, "K": lrnn.width, "n_h": lrnn.n_h,
+                   "B": batch, "T": T, "wrong": None, "status": "error",
+                   "note": f"{type(err).__name__}: {str(err)[:300]}"}
+        else:
+            secs = time.perf_counter() - t1
+            bad = out.accepted != acc[:, :T + 1]
+            if out.states is not None:
+                bad |= out.states != st[:, :T + 1]
+            wrong = int(bad.sum())
+            row = {"language": name, "path": kernel, "kernels": "+".join(out.kernels),
+                   "backend": out.backend, "K": lrnn.width, "n_h": lrnn.n_h, "B": batch,
+                   "T": T, "wrong": wrong, "seconds": round(secs, 2),
+                   "symbols_per_s": batch * T / secs if secs > 0 else None,
+                   "status": "ok" if wrong == 0 else "FAIL", "note": note}
+        rows.append(row)
+        save()
+        print(f"  {row['language']:22s} {row['path']:9s} K={row['K']:<4d} n_h={row['n_h']:<3d} "
+              f"T={row['T']:<8d} wrong={row['wrong']} {row.get('seconds', '-')} s "
+              f"{row['status']} {row['note']}", flush=True)
+        return row
+
+    # 1) tabled path: every language with K, V <= 64 (fast: chunked over time)
+    for name, lrnn in langs:
+        if lrnn.width <= MAX_KV and max(ly.value_dim for ly in lrnn.layers) <= MAX_KV:
+            one(name, lrnn, "tabled", length)
+        else:
+            skipped.append({"language": name, "path": "tabled",
+                            "why": f"K={lrnn.width} > {MAX_KV} (tabled path limit)"})
+    # 2) general recurrent kernel, cheapest first, SLOW last
+    order = sorted((x for x in langs if x[0] != SLOW), key=lambda x: x[1].n_h * x[1].width)
+    order += [x for x in langs if x[0] == SLOW]
+    for name, lrnn in order:
+        if lrnn.width > MAX_K:
+            skipped.append({"language": name, "path": "recurrent",
+                            "why": f"K={lrnn.width} > {MAX_K} (recurrent kernel limit)"})
+            continue
+        T, note = length, ""
+        if name == SLOW:
+            cal = min(length, 200 if dry else 20_000)
+            run(lrnn, words[name][:, :min(cal, 64)], device=device, kernel="recurrent")  # compile
+            t1 = time.perf_counter()
+            run(lrnn, words[name][:, :cal], device=device, kernel="recurrent")
+            per_token = (time.perf_counter() - t1) / cal
+            left = deadline - time.time() - 20  # margin: oracle comparison, JSON
+            projected = per_token * length
+            meta["slow_projection"] = {"language": name, "calibration_tokens": cal,
+                                       "s_per_token": per_token, "projected_s": projected,
+                                       "seconds_left": left}
+            if projected > left:
+                T = max(cal, int(left / per_token) // 10_000 * 10_000)
+                note = (f"length reduced from {length} to {T} to fit the time limit "
+                        f"(projected {projected:.0f} s for {length}, {left:.0f} s left)")
+                print(f"  {name}: {note}", flush=True)
+        one(name, lrnn, "recurrent", T, note)
+    meta["total_s"] = round(time.time() - t_start, 1)
+    save()
+    ran = [r for r in rows if r["status"] != "skipped"]
+    bad = [r for r in ran if r["status"] != "ok"]
+    print(f"exact: {len(ran) - len(bad)}/{len(ran)} language-paths with 0 wrong outputs; "
+          f"skipped: {skipped}", flush=True)
+    return 0 if not bad and ran else 1
+
+
+# ----------------------------------------------------------------------------- orchestration
+def step_command(step: str, out: Path, dry: bool, budget: float) -> list[str]:
+    me = str(Path(__file__).resolve())
+    if step == "tests":
+        if dry:
+            return [PY, "-m", "pytest", "-q", "-m", "gpu", "tests/kernels", "--collect-only",
+                    "-p", "no:cacheprovider"]
+        return [PY, "-m", "pytest", "-q", "-m", "gpu", "tests/kernels", "-n", "4",
+                "--durations=15", "-p", "no:cacheprovider", "-o", "addopts="]
+    if step == "exact":
+        cmd = [PY, me, "_exact", "--json", str(out / "exact_1e6.json"),
+               "--budget", str(int(budget))]
+        return cmd + (["--dry-run"] if dry else [])
+    if step == "construction":
+        cmd = [PY, "benchmarks/kernels_construction.py", "--json",
+               str(out / "kernels_construction.json"), "--md", str(out / "kernels_construction.md")]
+        return cmd + (["--smoke"] if dry else ["--chunks", "auto,T,2048,1024,512,256"])
+    if step == "model":
+        cmd = [PY, "benchmarks/kernels_model.py", "--out", str(out / "kernels_model.json"),
+               "--rows", "3u,1u,2g,3g", "--fla", "3u,1u,2g,3g"]
+        return cmd + (["--smoke"] if dry else [])
+    if step == "cli":
+        cmd = [PY, "-m", "statetrack", "check", "--no-theory", "-q", "--json",
+               str(out / "cli_check.json")]
+        return cmd + (["--device", "cpu", "--length", "12", "--batch", "1", "--kernel", "reference",
+                       "--only", "parity", "cyclic(3)", "symmetric(3)"] if dry
+                      else ["--device", "cuda"])
+    raise ValueError(step)
+
+
+def _tail(path: Path, n: int = 4000) -> str:
+    try:
+        return path.read_text(errors="replace")[-n:]
+    except OSError:
+        return ""
+
+
+def key_result(step: str, out: Path, log: Path, dry: bool) -> str:
+    """One line: what the step showed."""
+    text = _tail(log, 20000)
+    try:
+        if step == "tests":
+            m = re.findall(r"(\d+ (?:passed|failed|error|errors|skipped|tests collected)[^\n]*)", text)
+            return m[-1].strip() if m else "no pytest summary line"
+        if step == "exact":
+            d = json.loads((out / "exact_1e6.json").read_text())
+            rows = d["rows"]
+            ok = sum(r["status"] == "ok" for r in rows)
+            tab = sum(r["path"] == "tabled" for r in rows)
+            short = [f"{r['language']} T={r['T']}" for r in rows if r["T"] < d["meta"]["length"]]
+            wrong = sum(r["wrong"] or 0 for r in rows)
+            return (f"{ok}/{len(rows)} language-paths exact ({tab} tabled, {len(rows) - tab} "
+                    f"recurrent), {wrong} wrong outputs" + (f"; shortened: {short}" if short else ""))
+        if step == "construction":
+            d = json.loads((out / "kernels_construction.json").read_text())
+            return "; ".join(
+                f"B={s['B']} T={s['T']}: tabled auto {s['tabled_auto_ms']:.3f} ms, "
+                f"{s.get('speedup_tabled_auto', math.nan):.2f}x fla" for s in d["summary"])
+        if step == "model":
+            d = json.loads((out / "kernels_model.json").read_text())
+            return "; ".join(
+                f"{r['row']}: fwd {r.get('ratio_fwd', math.nan):.2f}x, "
+                f"f+b {r.get('ratio_fwdbwd', math.nan):.2f}x" for r in d["rows"])
+        if step == "cli":
+            m = re.findall(r"(\d+/\d+ constructions run with zero mismatches[^\n]*)", text)
+            return m[-1].strip() if m else "no summary line"
+    except Exception as err:  # noqa: BLE001 -- the summary must print whatever happened
+        return f"(no result: {type(err).__name__}: {err})"
+    return ""
+
+
+def versions(dry: bool) -> dict:
+    info = {"python": platform.python_version(), "executable": PY, "commit": None}
+    try:
+        info["commit"] = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True,
+                                        text=True, cwd=ROOT, timeout=10).stdout.strip() or None
+    except Exception:  # noqa: BLE001 -- the device copy has no git metadata
+        pass
+    info["commit"] = os.environ.get("STATETRACK_COMMIT") or info["commit"]
+    code = ("import torch, triton, numpy; print(torch.__version__, triton.__version__, "
+            "numpy.__version__, torch.version.cuda, torch.cuda.is_available() and "
+            "torch.cuda.get_device_name()); import importlib.util as u; "
+            "s = u.find_spec('fla'); print('fla', s and __import__('fla').__version__)")
+    r = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=120, env=child_env(dry))
+    info["versions"] = (r.stdout + r.stderr).strip()[-600:]
+    if not dry and shutil.which("nvidia-smi"):
+        r = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
+                            "--format=csv,noheader"], capture_output=True, text=True, timeout=30)
+        info["nvidia_smi"] = r.stdout.strip()
+    return info
+
+
+def child_env(dry: bool) -> dict:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    paths = [str(ROOT)] + ([] if dry else [SITE])
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    if dry:
+        env["TRITON_INTERPRET"] = "1"
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    return env
+
+
+def install_wheels(dry: bool) -> str:
+    """pip-install ``.whl/*.whl`` (no index, no deps) into /tmp/site (dry run: a temp dir)."""
+    wheels = sorted(glob.glob(str(ROOT / ".whl" / "*.whl")))
+    if not wheels:
+        return "no wheels in .whl/ (fla rows and the fla export test will be skipped)"
+    target = tempfile.mkdtemp(prefix="gs_site_") if dry else SITE
+    r = subprocess.run([PY, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
+                        "--no-cache-dir", "--upgrade", "--target", target, *wheels],
+                       capture_output=True, text=True, timeout=300)
+    ok = r.returncode == 0 and any(Path(target).glob("fla*"))
+    if dry:
+        shutil.rmtree(target, ignore_errors=True)
+    return (f"installed {[Path(w).name for w in wheels]} into {target}" if ok
+            else f"wheel install FAILED (rc {r.returncode}): {r.stderr[-500:]}")
+
+
+def run_group(steps, out: Path, dry: bool, deadline: float, results: list) -> None:
+    """Start the steps of one group at once, each under min(its limit, the part's deadline)."""
+    limits = DRY_LIMITS if dry else LIMITS
+    procs = []
+    for step in steps:
+        left = deadline - time.time()
+        limit = min(limits[step], left)
+        if limit < 30:
+            results.append({"step": step, "status": "not run", "rc": None, "seconds": 0,
+                            "result": f"only {left:.0f} s of the part's budget left"})
+            continue
+        log = out / f"log_{step}.txt"
+        cmd = step_command(step, out, dry, limit - 15)
+        fh = open(log, "w")
+        fh.write("$ " + " ".join(cmd) + "\n")
+        fh.flush()
+        p = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
+                             env=child_env(dry), start_new_session=True)
+        print(f"[{time.strftime('%H:%M:%S')}] started {step} (limit {limit:.0f} s)", flush=True)
+        procs.append((step, p, fh, log, time.time(), limit))
+    for step, p, fh, log, t0, limit in procs:
+        try:
+            rc = p.wait(timeout=max(1.0, t0 + limit - time.time()))
+            status = "ok" if rc == 0 else "FAIL"
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            rc, status = None, f"TIMEOUT after {limit:.0f} s"
+            fh.write(f"\n*** killed: step limit {limit:.0f} s reached ***\n")
+        fh.close()
+        secs = round(time.time() - t0, 1)
+        res = key_result(step, out, log, dry)
+        results.append({"step": step, "status": status, "rc": rc, "seconds": secs, "result": res})
+        print(f"[{time.strftime('%H:%M:%S')}] {step}: {status} in {secs} s: {res}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "_exact":
+        ap = argparse.ArgumentParser(prog="gpu_session.py _exact")
+        ap.add_argument("--json", type=Path, required=True)
+        ap.add_argument("--budget", type=float, default=LIMITS["exact"] - 15)
+        ap.add_argument("--dry-run", action="store_true")
+        ap.add_argument("--seed", type=int, default=20261123)
+        ap.add_argument("--only", nargs="+")
+        a = ap.parse_args(argv[1:])
+        length, batch = (12, 2) if a.dry_run else (EXACT_LENGTH, EXACT_BATCH)
+        return exact_step(a.json, a.budget, length, batch, a.dry_run, a.seed, a.only)
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--part", choices=sorted(PARTS), default="1")
+    ap.add_argument("--dry-run", "--cpu", dest="dry", action="store_true",
+                    help="tiny sizes on the CPU (interpreter / reference): checks the logic")
+    ap.add_argument("--out", type=Path, default=None, help="result folder (default: $OUT)")
+    ap.add_argument("--budget", type=float, default=570,
+                    help="seconds for the whole part (stay under the 600 s of one device command)")
+    ap.add_argument("--with-construction", action="store_true",
+                    help="part 3: also re-run the construction benchmark (if part 1 ran out)")
+    ap.add_argument("--steps", default=None,
+                    help="comma-separated steps to keep from the part (default: all of them)")
+    args = ap.parse_args(argv)
+    t_start = time.time()
+    deadline = t_start + args.budget
+    out = args.out or (Path(os.environ["OUT"]) if os.environ.get("OUT") else None)
+    if out is None:
+        ap.error("no result folder: set $OUT or pass --out")
+    out.mkdir(parents=True, exist_ok=True)
+    groups = [tuple(g) for g in PARTS[args.part]]
+    if args.part == "3" and args.with_construction:
+        groups.append(("construction",))
+    if args.steps:
+        keep = set(args.steps.split(","))
+        groups = [tuple(s for s in g if s in keep) for g in groups]
+        groups = [g for g in groups if g]
+    print(f"gpu_session part {args.part} ({'dry run' if args.dry else 'device'}), "
+          f"budget {args.budget:.0f} s, steps {groups}", flush=True)
+    info = {"part": args.part, "dry_run": args.dry, "started": time.strftime("%Y-%m-%d %H:%M:%S UTC",
+                                                                            time.gmtime())}
+    info["wheels"] = install_wheels(args.dry)
+    print(info["wheels"], flush=True)
+    info.update(versions(args.dry))
+    print(json.dumps(info, indent=1), flush=True)
+    results: list[dict] = []
+    for g in groups:
+        run_group(g, out, args.dry, deadline, results)
+    # logs: one file per part (at most 8 files come back from $OUT)
+    logname = out / f"logs_p{args.part}.txt"
+    with open(logname, "w") as fh:
+        for r in results:
+            log = out / f"log_{r['step']}.txt"
+            if log.exists():
+                fh.write(f"\n===== {r['step']}: {r['status']} ({r['seconds']} s) =====\n")
+                fh.write(log.read_text(errors="replace"))
+                log.unlink()
+    info["total_s"] = round(time.time() - t_start, 1)
+    (out / f"summary_p{args.part}.json").write_text(json.dumps({"info": info, "steps": results},
+                                                               indent=1))
+    lines = [f"# gpu_session part {args.part}" + (" (dry run)" if args.dry else ""), "",
+             f"commit {info['commit']}; {info['versions']}; {info.get('nvidia_smi', '')}; "
+             f"{info['wheels']}; total {info['total_s']} s", "",
+             "| step | status | seconds | result |", "|---|---|---|---|"]
+    lines += [f"| {r['step']} | {r['status']} | {r['seconds']} | {r['result']} |" for r in results]
+    (out / f"summary_p{args.part}.md").write_text("\n".join(lines) + "\n")
+    print("\n" + "\n".join(lines), flush=True)
+    print(f"files in {out}: {sorted(p.name for p in out.iterdir())}", flush=True)
+    return 0 if all(r["status"] == "ok" for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
