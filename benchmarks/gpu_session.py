@@ -31,7 +31,7 @@ Steps (in order of importance):
     ``benchmarks/kernels_construction.py`` (alone on the GPU): construction shapes vs fla after
     the ``choose_chunk`` change. Dry run: its ``--smoke``.
 ``model``
-    ``benchmarks/kernels_model.py --rows 3u,1u,2g,3g --fla 3u,1u,2g,3g``: n_h = 3 ungated and
+    ``benchmarks/kernels_model.py --rows 3u,1u,3g,2g --fla 3u,1u,3g,2g``: n_h = 3 ungated and
     gated, n_h = 1 again with fla in the same run, n_h = 2 gated (fla forward). fla autotunes
     each row anew (about 2 minutes a row). Dry run: its ``--smoke``.
 ``cli``
@@ -39,8 +39,9 @@ Steps (in order of importance):
     auto): the command the issue names. Dry run: ``--device cpu --length 12 --batch 1``.
 
 Parts (one device command each, each under the 10-minute limit of one command):
-``1`` = tests || exact, then construction; ``2`` = model; ``3`` = cli, then construction
-again only if ``--with-construction``; ``all`` = everything (dry runs).
+``1`` = tests || exact, then construction; ``2`` = model; ``3`` = cli; ``all`` = everything
+(dry runs). ``--steps a,b`` runs those steps instead (to finish what a part left, e.g.
+``--part 3 --steps cli,construction``), ``--model-rows`` picks the model rows.
 
 Every step runs as a subprocess under its own time limit (and the part's ``--budget``); its
 console goes to ``OUT/logs_pN.txt``, results to ``OUT`` (at most 8 files, all at the top
@@ -84,6 +85,8 @@ EXACT_LENGTH = 10 ** 6
 EXACT_BATCH = 4
 #: The language run last through the recurrent kernel, timed first and shortened if needed.
 SLOW = "symmetric(5)"
+#: Rows of the model step (``--model-rows``).
+MODEL_ROWS = "3u,1u,3g,2g"
 
 
 # ----------------------------------------------------------------------------- exact step
@@ -252,7 +255,7 @@ def step_command(step: str, out: Path, dry: bool, budget: float,
         return cmd + (["--smoke"] if dry else ["--chunks", "auto,T,2048,1024,512,256"])
     if step == "model":
         cmd = [PY, "benchmarks/kernels_model.py", "--out", str(out / "kernels_model.json"),
-               "--rows", "3u,1u,2g,3g", "--fla", "3u,1u,2g,3g"]
+               "--rows", MODEL_ROWS, "--fla", MODEL_ROWS]
         return cmd + (["--smoke"] if dry else [])
     if step == "cli":
         cmd = [PY, "-m", "statetrack", "check", "--no-theory", "-q", "--json",
@@ -290,12 +293,14 @@ def key_result(step: str, out: Path, log: Path, dry: bool) -> str:
             d = json.loads((out / "kernels_construction.json").read_text())
             return "; ".join(
                 f"B={s['B']} T={s['T']}: tabled auto {s['tabled_auto_ms']:.3f} ms, "
-                f"{s.get('speedup_tabled_auto', math.nan):.2f}x fla" for s in d["summary"])
+                f"{s.get('speedup_tabled_auto', math.nan):.2f}x the faster fla kernel"
+                for s in d["summary"])
         if step == "model":
             d = json.loads((out / "kernels_model.json").read_text())
             return "; ".join(
-                f"{r['row']}: fwd {r.get('ratio_fwd', math.nan):.2f}x, "
-                f"f+b {r.get('ratio_fwdbwd', math.nan):.2f}x" for r in d["rows"])
+                f"{r['row']}: ours {r['ours_fwd_ms']:.3f}/{r['ours_fwdbwd_ms']:.3f} ms, fla/ours "
+                f"fwd {r.get('ratio_fwd', math.nan):.2f}x f+b {r.get('ratio_fwdbwd', math.nan):.2f}x"
+                + (" (fla bwd refused)" if "fla_fwdbwd_error" in r else "") for r in d["rows"])
         if step == "cli":
             m = re.findall(r"(\d+/\d+ constructions run with zero mismatches[^\n]*)", text)
             return m[-1].strip() if m else "no summary line"
@@ -314,8 +319,9 @@ def versions(dry: bool) -> dict:
     info["commit"] = os.environ.get("STATETRACK_COMMIT") or info["commit"]
     code = ("import torch, triton, numpy; print(torch.__version__, triton.__version__, "
             "numpy.__version__, torch.version.cuda, torch.cuda.is_available() and "
-            "torch.cuda.get_device_name()); import importlib.util as u; "
-            "s = u.find_spec('fla'); print('fla', s and __import__('fla').__version__)")
+            "torch.cuda.get_device_name()); import importlib.metadata as m\n"
+            "try: print('fla-core', m.version('fla-core'))\n"
+            "except m.PackageNotFoundError: print('fla-core not installed')")
     r = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=120, env=child_env(dry))
     info["versions"] = (r.stdout + r.stderr).strip()[-600:]
     if not dry and shutil.which("nvidia-smi"):
@@ -411,10 +417,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="result folder (default: $OUT)")
     ap.add_argument("--budget", type=float, default=560,
                     help="seconds for the whole part (stay under the 600 s of one device command)")
-    ap.add_argument("--with-construction", action="store_true",
-                    help="part 3: also re-run the construction benchmark (if part 1 ran out)")
     ap.add_argument("--steps", default=None,
-                    help="comma-separated steps to keep from the part (default: all of them)")
+                    help="comma-separated steps to run instead of the part's (any of tests, "
+                         "exact, construction, model, cli; run in that order, tests and exact "
+                         "concurrently); --part then only names the output files")
+    ap.add_argument("--model-rows", default="3u,1u,3g,2g",
+                    help="rows of the model step (n_h then u/g), all also through fla")
     ap.add_argument("--exact-only", nargs="+", default=None, metavar="NAME",
                     help="exact step: only these catalogue languages (for quick dry runs)")
     args = ap.parse_args(argv)
@@ -425,12 +433,15 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("no result folder: set $OUT or pass --out")
     out.mkdir(parents=True, exist_ok=True)
     groups = [tuple(g) for g in PARTS[args.part]]
-    if args.part == "3" and args.with_construction:
-        groups.append(("construction",))
     if args.steps:
         keep = set(args.steps.split(","))
-        groups = [tuple(s for s in g if s in keep) for g in groups]
+        unknown = keep - {s for g in PARTS["all"] for s in g}
+        if unknown:
+            ap.error(f"--steps: unknown step(s) {sorted(unknown)}")
+        groups = [tuple(s for s in g if s in keep) for g in PARTS["all"]]
         groups = [g for g in groups if g]
+    global MODEL_ROWS
+    MODEL_ROWS = args.model_rows
     print(f"gpu_session part {args.part} ({'dry run' if args.dry else 'device'}), "
           f"budget {args.budget:.0f} s, steps {groups}", flush=True)
     info = {"part": args.part, "dry_run": args.dry, "started": time.strftime("%Y-%m-%d %H:%M:%S UTC",

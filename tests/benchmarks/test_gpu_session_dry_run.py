@@ -64,7 +64,7 @@ def test_dry_run_runs_every_step_and_writes_returnable_files(tmp_path):
     assert exact["meta"]["slow_projection"]["language"] == "symmetric(5)"
     assert {s["language"] for s in exact["skipped"]} == {"symmetric(5)", "symmetric(6)"}
     model = json.loads((out / "kernels_model.json").read_text())
-    assert [row["row"] for row in model["rows"]] == ["3u", "1u", "2g", "3g"]
+    assert [row["row"] for row in model["rows"]] == ["3u", "1u", "3g", "2g"]
     assert all(row["ours_fwd_ms"] > 0 and row["ours_fwdbwd_ms"] > 0 for row in model["rows"])
     cli = json.loads((out / "cli_check.json").read_text())
     assert any(r["status"] == "ok" and r["mismatches"] == 0 for r in cli["device_rows"])
