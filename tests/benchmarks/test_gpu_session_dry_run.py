@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -71,3 +72,24 @@ def test_dry_run_runs_every_step_and_writes_returnable_files(tmp_path):
     # the summary table is printed last
     assert r.stdout.rstrip().splitlines()[-1].startswith("files in")
     assert "| step | status | seconds | result |" in r.stdout
+
+
+def test_device_mode_installs_the_wheels_where_the_steps_look(tmp_path, monkeypatch):
+    """The device-mode install (not the dry run's temp dir) puts fla where PYTHONPATH points."""
+    gs = _module()
+    wheels = sorted((ROOT / ".whl").glob("*.whl"))
+    monkeypatch.setattr(gs, "SITE", str(tmp_path / "site"))
+    msg = gs.install_wheels(dry=False)
+    if not wheels:
+        assert msg.startswith("no wheels")
+        return
+    assert msg.startswith("installed"), msg
+    assert (tmp_path / "site" / "fla").is_dir()
+    env = gs.child_env(dry=False)
+    assert env["PYTHONPATH"].split(":")[:2] == [str(ROOT), str(tmp_path / "site")]
+    assert "TRITON_INTERPRET" not in env or env["TRITON_INTERPRET"] == os.environ.get("TRITON_INTERPRET")
+    # every device-mode command line names only files that exist
+    for step in ("tests", "exact", "construction", "model", "cli"):
+        cmd = gs.step_command(step, tmp_path, dry=False, budget=100)
+        scripts = [c for c in cmd if c.endswith(".py")]
+        assert all((ROOT / s).exists() or Path(s).exists() for s in scripts), cmd
