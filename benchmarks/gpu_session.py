@@ -21,12 +21,15 @@ Steps (in order of importance):
     ``B = 4`` random words of ``T = 10^6`` symbols with bfloat16 tables through the tabled path
     (``K, V <= 64``) and through the general recurrent kernel (``K <= 256``), compared with the
     DFA's own run at every prefix (accept bit and state): wrong outputs must be 0. The DFA runs
-    (numpy) are computed up front in a process pool. ``symmetric(5)`` (K = 120, 60 sub-steps a
-    token) runs last through the recurrent kernel; it is timed on a 20 000-token prefix first
-    and its length is reduced only if the projection does not fit the time left (the row's
-    ``note`` says so). Runs concurrently with ``tests`` (both are correctness checks; the
-    symbols/s it reports are therefore not clean timings). Dry run: ``T = 12``, ``B = 2``,
-    Triton's interpreter on the CPU.
+    (numpy) are computed up front in a process pool. The recurrent kernel is latency bound
+    (B = 4 words use 4 of 132 SMs), so after a sequential warm-up that compiles every variant
+    the languages run side by side, one thread and CUDA stream each (``--workers``, default
+    8; a row that fails under threads is retried alone). ``symmetric(5)`` (K = 120, 60
+    sub-steps a token) is timed alone on a 20 000-token prefix first; its length is reduced
+    only if the projection does not fit the time left (its row's ``note`` says so). Runs
+    concurrently with ``tests`` (both are correctness checks; the symbols/s it reports are
+    therefore not clean timings). Dry run: ``T = 12``, ``B = 2``, one worker, Triton's
+    interpreter on the CPU (which is not thread-safe).
 ``construction``
     ``benchmarks/kernels_construction.py`` (alone on the GPU): construction shapes vs fla after
     the ``choose_chunk`` change. Dry run: its ``--smoke``.
@@ -53,6 +56,7 @@ Exit status: 0 when every step that ran passed, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import math
@@ -64,6 +68,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -85,6 +90,8 @@ EXACT_LENGTH = 10 ** 6
 EXACT_BATCH = 4
 #: The language run last through the recurrent kernel, timed first and shortened if needed.
 SLOW = "symmetric(5)"
+#: Threads of the exact step's recurrent pass (``--exact-workers``; None: its default).
+EXACT_WORKERS: int | None = None
 #: Rows of the model step (``--model-rows``).
 MODEL_ROWS = "3u,1u,3g,2g"
 
@@ -109,7 +116,7 @@ def _oracle(args):
 
 
 def exact_step(out_json: Path, budget_s: float, length: int, batch: int, dry: bool,
-               seed: int, only: list[str] | None) -> int:
+               seed: int, only: list[str] | None, workers: int = 1) -> int:
     """Run every compiling group language through the tabled path and the recurrent kernel.
 
     Writes ``out_json`` after every row; returns 0 when every row that ran had 0 wrong outputs.
@@ -165,7 +172,10 @@ def exact_step(out_json: Path, budget_s: float, length: int, batch: int, dry: bo
         out_json.write_text(json.dumps({"meta": meta, "rows": rows, "skipped": skipped},
                                        indent=1))
 
-    def one(name, lrnn, kernel, T, note=""):
+    lock = threading.Lock()
+
+    def one(name, lrnn, kernel, T, note="", extra=""):
+        note = "; ".join(x for x in (note, extra) if x)
         ids = words[name][:, :T]
         st, acc = want[name]
         t1 = time.perf_counter()
@@ -186,8 +196,9 @@ def exact_step(out_json: Path, budget_s: float, length: int, batch: int, dry: bo
                    "T": T, "wrong": wrong, "seconds": round(secs, 2),
                    "symbols_per_s": batch * T / secs if secs > 0 else None,
                    "status": "ok" if wrong == 0 else "FAIL", "note": note}
-        rows.append(row)
-        save()
+        with lock:
+            rows.append(row)
+            save()
         print(f"  {row['language']:22s} {row['path']:9s} K={row['K']:<4d} n_h={row['n_h']:<3d} "
               f"T={row['T']:<8d} wrong={row['wrong']} {row.get('seconds', '-')} s "
               f"{row['status']} {row['note']}", flush=True)
@@ -200,32 +211,64 @@ def exact_step(out_json: Path, budget_s: float, length: int, batch: int, dry: bo
         else:
             skipped.append({"language": name, "path": "tabled",
                             "why": f"K={lrnn.width} > {MAX_KV} (tabled path limit)"})
-    # 2) general recurrent kernel, cheapest first, SLOW last
-    order = sorted((x for x in langs if x[0] != SLOW), key=lambda x: x[1].n_h * x[1].width)
-    order += [x for x in langs if x[0] == SLOW]
-    for name, lrnn in order:
+    # 2) general recurrent kernel. Latency bound (a few SMs per language), so the languages
+    #    run side by side: one thread and CUDA stream each, after a sequential warm-up that
+    #    compiles every variant. SLOW is timed alone on a prefix first and shortened only if
+    #    its projection does not fit the time left.
+    todo = []
+    for name, lrnn in langs:
         if lrnn.width > MAX_K:
             skipped.append({"language": name, "path": "recurrent",
                             "why": f"K={lrnn.width} > {MAX_K} (recurrent kernel limit)"})
-            continue
-        T, note = length, ""
-        if name == SLOW:
-            cal = min(length, 200 if dry else 20_000)
-            run(lrnn, words[name][:, :min(cal, 64)], device=device, kernel="recurrent")  # compile
-            t1 = time.perf_counter()
-            run(lrnn, words[name][:, :cal], device=device, kernel="recurrent")
-            per_token = (time.perf_counter() - t1) / cal
-            left = deadline - time.time() - 20  # margin: oracle comparison, JSON
-            projected = per_token * length
-            meta["slow_projection"] = {"language": name, "calibration_tokens": cal,
-                                       "s_per_token": per_token, "projected_s": projected,
-                                       "seconds_left": left}
-            if projected > left:
-                T = max(cal, int(left / per_token) // 10_000 * 10_000)
-                note = (f"length reduced from {length} to {T} to fit the time limit "
-                        f"(projected {projected:.0f} s for {length}, {left:.0f} s left)")
-                print(f"  {name}: {note}", flush=True)
-        one(name, lrnn, "recurrent", T, note)
+        else:
+            todo.append((name, lrnn))
+    t1 = time.time()
+    for name, lrnn in todo:
+        run(lrnn, words[name][:, :min(length, 64)], device=device, kernel="recurrent")
+    meta["recurrent_warmup_s"] = round(time.time() - t1, 1)
+    plan = {name: (length, "") for name, _ in todo}
+    slow = [x for x in todo if x[0] == SLOW]
+    if slow:
+        name, lrnn = slow[0]
+        cal = min(length, 200 if dry else 20_000)
+        t1 = time.perf_counter()
+        run(lrnn, words[name][:, :cal], device=device, kernel="recurrent")
+        per_token = (time.perf_counter() - t1) / cal
+        left = deadline - time.time() - 25  # margin: comparison with the DFA, JSON
+        projected = per_token * length
+        meta["slow_projection"] = {"language": name, "calibration_tokens": cal,
+                                   "s_per_token": per_token, "projected_s": projected,
+                                   "seconds_left": left}
+        if projected > left:
+            T = max(cal, int(left / per_token) // 10_000 * 10_000)
+            plan[name] = (T, f"length reduced from {length} to {T} to fit the time limit "
+                             f"(projected {projected:.0f} s for {length}, {left:.0f} s left)")
+            print(f"  {name}: {plan[name][1]}", flush=True)
+    # most expensive first, so the longest chains start at once
+    todo.sort(key=lambda x: -x[1].n_h * x[1].width)
+    if workers <= 1:
+        for name, lrnn in todo:
+            one(name, lrnn, "recurrent", *plan[name])
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def job(item):
+            name, lrnn = item
+            ctx = (torch.cuda.stream(torch.cuda.Stream()) if device == "cuda"
+                   else contextlib.nullcontext())
+            with ctx:
+                return one(name, lrnn, "recurrent", *plan[name])
+
+        t1 = time.time()
+        with ThreadPoolExecutor(max_workers=workers) as ex:
+            done = list(ex.map(job, todo))
+        meta["recurrent_concurrent_s"] = round(time.time() - t1, 1)
+        # a launch that failed under threads is retried alone, if there is time
+        for row, (name, lrnn) in zip(done, todo):
+            if row["status"] == "error" and deadline - time.time() > 60:
+                rows.remove(row)
+                one(name, lrnn, "recurrent", *plan[name],
+                    extra="retried sequentially after: " + row["note"][:200])
     meta["total_s"] = round(time.time() - t_start, 1)
     save()
     ran = [r for r in rows if r["status"] != "skipped"]
@@ -248,6 +291,7 @@ def step_command(step: str, out: Path, dry: bool, budget: float,
         cmd = [PY, me, "_exact", "--json", str(out / "exact_1e6.json"),
                "--budget", str(int(budget))]
         cmd += ["--only", *exact_only] if exact_only else []
+        cmd += ["--workers", str(EXACT_WORKERS)] if EXACT_WORKERS else []
         return cmd + (["--dry-run"] if dry else [])
     if step == "construction":
         cmd = [PY, "benchmarks/kernels_construction.py", "--json",
@@ -406,9 +450,13 @@ def main(argv: list[str] | None = None) -> int:
         ap.add_argument("--dry-run", action="store_true")
         ap.add_argument("--seed", type=int, default=20261123)
         ap.add_argument("--only", nargs="+")
+        ap.add_argument("--workers", type=int, default=None,
+                        help="languages run side by side through the recurrent kernel "
+                             "(default 8 on CUDA, 1 in a dry run)")
         a = ap.parse_args(argv[1:])
         length, batch = (12, 2) if a.dry_run else (EXACT_LENGTH, EXACT_BATCH)
-        return exact_step(a.json, a.budget, length, batch, a.dry_run, a.seed, a.only)
+        workers = a.workers if a.workers is not None else (1 if a.dry_run else 8)
+        return exact_step(a.json, a.budget, length, batch, a.dry_run, a.seed, a.only, workers)
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--part", choices=sorted(PARTS), default="1")
@@ -421,6 +469,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated steps to run instead of the part's (any of tests, "
                          "exact, construction, model, cli; run in that order, tests and exact "
                          "concurrently); --part then only names the output files")
+    ap.add_argument("--exact-workers", type=int, default=None,
+                    help="threads of the exact step's recurrent pass (default 8 on CUDA; "
+                         "1 = one language after the other)")
     ap.add_argument("--model-rows", default="3u,1u,3g,2g",
                     help="rows of the model step (n_h then u/g), all also through fla")
     ap.add_argument("--exact-only", nargs="+", default=None, metavar="NAME",
@@ -440,8 +491,8 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--steps: unknown step(s) {sorted(unknown)}")
         groups = [tuple(s for s in g if s in keep) for g in PARTS["all"]]
         groups = [g for g in groups if g]
-    global MODEL_ROWS
-    MODEL_ROWS = args.model_rows
+    global MODEL_ROWS, EXACT_WORKERS
+    MODEL_ROWS, EXACT_WORKERS = args.model_rows, args.exact_workers
     print(f"gpu_session part {args.part} ({'dry run' if args.dry else 'device'}), "
           f"budget {args.budget:.0f} s, steps {groups}", flush=True)
     info = {"part": args.part, "dry_run": args.dry, "started": time.strftime("%Y-%m-%d %H:%M:%S UTC",
