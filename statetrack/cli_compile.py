@@ -87,8 +87,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="how to read PATTERN (default: file, then family, then regex)")
     p.add_argument("--alphabet", default=None,
                    help="symbols of a regex (one character each), e.g. 'ab'")
-    p.add_argument("--form", choices=("permutation", "rotation", "diagonal"),
-                   default=None, help="construction form (default: permutation)")
+    p.add_argument("--form", choices=("permutation", "rotation", "diagonal", "faithful"),
+                   default=None, help="construction form (default: permutation; faithful: "
+                                      "the permutation matrix of a small faithful coset "
+                                      "action, K = V = m <= |Q|)")
     p.add_argument("--normalized", action="store_true",
                    help="the paper's unit keys (inexact in floats) instead of integer keys")
     p.add_argument("--out", metavar="FILE", help="write the construction and its certificate")
@@ -314,7 +316,13 @@ def _print_construction(lrnn, d, normalized: bool) -> None:
     if lrnn.depth == 1:
         perms = [_model_permutation(layer0, a) for a in range(layer0.n_tokens)]
     bound = ""
-    if perms is not None and all(p is not None for p in perms):
+    if lrnn.form == "faithful" and perms is not None and all(p is not None for p in perms):
+        n_g = layer0.readout.n_classes
+        bound = (f" (the letters permute m = {lrnn.width} cosets of a core-free subgroup of "
+                 f"order {n_g // max(lrnn.width, 1)} in the transition group of order {n_g}; "
+                 f"n_h <= m - 1 = {max(lrnn.width - 1, 0)}; the permutation form has "
+                 f"K = |Q| = {d.n_states}, V = 1)")
+    elif perms is not None and all(p is not None for p in perms):
         moved = max([sum(1 for q, x in enumerate(p) if q != x) for p in perms] + [0])
         bound = (f" (Theorem 3 bound: k - 1 = {max(moved - 1, 0)}, where k = {moved} is the "
                  f"most states one letter moves; at most |Q| - 1 = {d.n_states - 1})")
@@ -322,6 +330,10 @@ def _print_construction(lrnn, d, normalized: bool) -> None:
           f"{_plural(lrnn.depth, 'layer')}, width K = {lrnn.width}, "
           f"V = {max(la.value_dim for la in lrnn.layers)}, n_h = {lrnn.n_h}{bound}; "
           f"exact in floats: {'yes' if lrnn.exact_in_floats else 'no'}")
+    if lrnn.form == "faithful":
+        print(f"  state: the {lrnn.width} x {lrnn.width} permutation matrix of the group "
+              f"element (S_0 = I); readout: {layer0.readout.n_classes} classes, one per "
+              f"group element, each mapped to its DFA state")
     if lrnn.n_h == 0:
         print("  every A is the identity (n_h = 0); exporters pad one identity step "
               "(beta = 0) for the kernels")

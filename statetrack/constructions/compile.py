@@ -13,6 +13,12 @@ Forms
 ``"diagonal"``
     Elementary abelian 2-groups only (:func:`~statetrack.constructions.diagonal.diagonal_construction`):
     ``K = log2 |Q|``, entries ±1, exact in floats.
+``"faithful"``
+    Every group DFA (:func:`~statetrack.constructions.faithful.faithful_construction`): the
+    state is the ``m x m`` permutation matrix of a faithful action of the transition group on
+    the ``m`` cosets of a core-free subgroup found by a greedy search (``m <= |Q|``; S_5's
+    word problem: ``m = 5`` instead of ``|Q| = 120``), ``K = V = m``, integer keys, exact in
+    every float format, one readout class per group element.
 
 DFAs whose transition monoid is not a group raise
 :class:`~statetrack.constructions.errors.NotAGroupError`: they need the Krohn–Rhodes cascade
@@ -23,8 +29,8 @@ Examples
 >>> from statetrack.automata import DFA
 >>> from statetrack.constructions.compile import compile
 >>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
->>> [compile(parity, form=f).width for f in ("permutation", "rotation", "diagonal")]
-[2, 2, 1]
+>>> [compile(parity, form=f).width for f in FORMS]
+[2, 2, 1, 2]
 >>> compile(DFA([[1, 1], [1, 1]], accepting=[1], alphabet="ab"))
 Traceback (most recent call last):
 ...
@@ -36,13 +42,14 @@ from __future__ import annotations
 from ..automata import DFA
 from .diagonal import diagonal_construction, rotation_construction
 from .errors import FormError, InputTypeError
+from .faithful import faithful_construction
 from .group import group_construction
 from .lrnn import LRNN
 
 __all__ = ["compile", "compile_dfa", "FORMS"]
 
 #: The construction forms :func:`compile` knows.
-FORMS = ("permutation", "rotation", "diagonal")
+FORMS = ("permutation", "rotation", "diagonal", "faithful")
 
 
 def compile(dfa: DFA, *, form: str = "permutation", normalized: bool = False,  # noqa: A001
@@ -54,11 +61,11 @@ def compile(dfa: DFA, *, form: str = "permutation", normalized: bool = False,  #
     dfa : DFA
         Any DFA; it is minimized first, and the model's ``state_map`` refers to the states of
         the minimal (canonically numbered) DFA, ``dfa.minimize()``.
-    form : {"permutation", "rotation", "diagonal"}
+    form : {"permutation", "rotation", "diagonal", "faithful"}
     normalized : bool
         The paper's normalized keys (unit keys, beta in [0, 2]; needs square roots, so float
         runs become inexact). Only changes the permutation form (the other two already have
-        unit keys).
+        unit keys). Not available for the faithful form (:class:`FormError`).
     name : str
         Stored on the model.
 
@@ -100,6 +107,11 @@ def compile(dfa: DFA, *, form: str = "permutation", normalized: bool = False,  #
         return group_construction(dfa, normalized=normalized, name=name)
     if form == "rotation":
         return rotation_construction(dfa, name=name)
+    if form == "faithful":
+        if normalized:
+            raise FormError("the faithful form has no normalized variant (its swaps use "
+                            "integer keys); use form='permutation' with normalized=True")
+        return faithful_construction(dfa, name=name)
     return diagonal_construction(dfa, name=name)
 
 

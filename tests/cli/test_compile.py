@@ -167,3 +167,28 @@ def test_cli_compile_module_entry_point(capsys):
     assert "proof: proved" in capsys.readouterr().out
     dfa, how = cli_compile.resolve_pattern("parity")
     assert how == "family" and dfa == get("parity")
+
+
+def test_faithful_form(capsys, tmp_path):
+    """S_5's word problem: K = 5 (cosets of S_4) instead of K = |Q| = 120."""
+    out_file = tmp_path / "s5.json"
+    rc, out, err = run(capsys, "symmetric(5)", "--form", "faithful", "--out", str(out_file))
+    assert rc == 0, err
+    assert "form faithful" in out and "width K = 5, V = 5, n_h = 1" in out
+    assert "m = 5 cosets of a core-free subgroup of order 24" in out
+    assert "the permutation form has K = |Q| = 120" in out
+    assert "readout: 120 classes, one per group element" in out
+    assert "proof: proved: 120 reachable states map onto 120 DFA states" in out
+    assert "float check (bfloat16)" in out and "MISMATCH" not in out
+    c = cio.load(out_file)
+    assert c.lrnn.form == "faithful" and c.lrnn.width == 5 and verify(c.lrnn, c.dfa).ok
+    rc, out, err = run(capsys, str(out_file))
+    assert rc == 0, err
+    assert "re-verified on load" in out and "form faithful" in out
+
+
+def test_faithful_form_errors(capsys):
+    rc, out, err = run(capsys, "symmetric(3)", "--form", "faithful", "--normalized")
+    assert rc == 2 and "no normalized variant" in err
+    rc, out, err = run(capsys, "a*b", "--alphabet", "ab", "--form", "faithful")
+    assert rc == 3 and "unsupported for now" in err
