@@ -353,6 +353,24 @@ def key_result(step: str, out: Path, log: Path, dry: bool) -> str:
     return ""
 
 
+def exact_table(out: Path) -> list[str]:
+    """Markdown lines of the exact step's rows (empty when it did not run)."""
+    try:
+        d = json.loads((out / "exact_1e6.json").read_text())
+    except (OSError, ValueError):
+        return []
+    lines = ["", f"Exact recognition ({d['meta']['dtype']} tables/inputs, B = {d['meta']['batch']}, "
+             f"{d['meta']['device']}):", "",
+             "| language | path | K | n_h | T | wrong outputs | seconds | note |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(d["rows"], key=lambda r: (r["language"], r["path"])):
+        lines.append(f"| {r['language']} | {r['path']} | {r['K']} | {r['n_h']} | {r['T']} | "
+                     f"{r['wrong']} | {r.get('seconds', '-')} | {r['note']} |")
+    for sk in d["skipped"]:
+        lines.append(f"| {sk['language']} | {sk.get('path', '-')} | | | | skipped | | {sk['why']} |")
+    return lines
+
+
 def versions(dry: bool) -> dict:
     info = {"python": platform.python_version(), "executable": PY, "commit": None}
     try:
@@ -367,7 +385,7 @@ def versions(dry: bool) -> dict:
             "try: print('fla-core', m.version('fla-core'))\n"
             "except m.PackageNotFoundError: print('fla-core not installed')")
     r = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=120, env=child_env(dry))
-    info["versions"] = (r.stdout + r.stderr).strip()[-600:]
+    info["versions"] = (r.stdout + r.stderr).strip()[-600:].replace("\n", "; ")
     if not dry and shutil.which("nvidia-smi"):
         r = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
                             "--format=csv,noheader"], capture_output=True, text=True, timeout=30)
@@ -521,8 +539,9 @@ def main(argv: list[str] | None = None) -> int:
              f"{info['wheels']}; total {info['total_s']} s", "",
              "| step | status | seconds | result |", "|---|---|---|---|"]
     lines += [f"| {r['step']} | {r['status']} | {r['seconds']} | {r['result']} |" for r in results]
-    (out / f"summary_p{args.part}.md").write_text("\n".join(lines) + "\n")
     print("\n" + "\n".join(lines), flush=True)
+    lines += exact_table(out)
+    (out / f"summary_p{args.part}.md").write_text("\n".join(lines) + "\n")
     print(f"files in {out}: {sorted(p.name for p in out.iterdir())}", flush=True)
     return 0 if all(r["status"] == "ok" for r in results) else 1
 
