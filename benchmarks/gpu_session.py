@@ -181,16 +181,19 @@ def exact_step(out_json: Path, budget_s: float, length: int, batch: int, dry: bo
         t1 = time.perf_counter()
         try:
             out = run(lrnn, ids, device=device, dtype=torch.bfloat16, kernel=kernel)
+            secs = time.perf_counter() - t1
+            if out.accepted.shape != (batch, T + 1):
+                raise ValueError(f"accept bits of shape {out.accepted.shape}, expected "
+                                 f"{(batch, T + 1)}")
+            bad = out.accepted != acc[:, :T + 1]
+            if out.states is not None:
+                bad |= out.states != st[:, :T + 1]
+            wrong = int(bad.sum())
         except Exception as err:  # noqa: BLE001 -- reported in the row
             row = {"language": name, "path": kernel, "K": lrnn.width, "n_h": lrnn.n_h,
                    "B": batch, "T": T, "wrong": None, "status": "error",
                    "note": f"{type(err).__name__}: {str(err)[:300]}"}
         else:
-            secs = time.perf_counter() - t1
-            bad = out.accepted != acc[:, :T + 1]
-            if out.states is not None:
-                bad |= out.states != st[:, :T + 1]
-            wrong = int(bad.sum())
             row = {"language": name, "path": kernel, "kernels": "+".join(out.kernels),
                    "backend": out.backend, "K": lrnn.width, "n_h": lrnn.n_h, "B": batch,
                    "T": T, "wrong": wrong, "seconds": round(secs, 2),
@@ -224,7 +227,10 @@ def exact_step(out_json: Path, budget_s: float, length: int, batch: int, dry: bo
             todo.append((name, lrnn))
     t1 = time.time()
     for name, lrnn in todo:
-        run(lrnn, words[name][:, :min(length, 64)], device=device, kernel="recurrent")
+        try:  # a failure here shows again, with its message, in the language's row
+            run(lrnn, words[name][:, :min(length, 64)], device=device, kernel="recurrent")
+        except Exception as err:  # noqa: BLE001
+            print(f"  warm-up of {name} failed: {type(err).__name__}: {err}", flush=True)
     meta["recurrent_warmup_s"] = round(time.time() - t1, 1)
     plan = {name: (length, "") for name, _ in todo}
     slow = [x for x in todo if x[0] == SLOW]
@@ -232,7 +238,10 @@ def exact_step(out_json: Path, budget_s: float, length: int, batch: int, dry: bo
         name, lrnn = slow[0]
         cal = min(length, 200 if dry else 20_000)
         t1 = time.perf_counter()
-        run(lrnn, words[name][:, :cal], device=device, kernel="recurrent")
+        try:
+            run(lrnn, words[name][:, :cal], device=device, kernel="recurrent")
+        except Exception as err:  # noqa: BLE001 -- the full run's row reports it
+            print(f"  calibration of {name} failed: {type(err).__name__}: {err}", flush=True)
         per_token = (time.perf_counter() - t1) / cal
         left = deadline - time.time() - 25  # margin: comparison with the DFA, JSON
         projected = per_token * length
