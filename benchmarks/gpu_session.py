@@ -23,8 +23,8 @@ Steps (in order of importance):
     DFA's own run at every prefix (accept bit and state): wrong outputs must be 0. The DFA runs
     (numpy) are computed up front in a process pool. The recurrent kernel is latency bound
     (B = 4 words use 4 of 132 SMs), so after a sequential warm-up that compiles every variant
-    the languages run side by side, one thread and CUDA stream each (``--workers``, default
-    8; a row that fails under threads is retried alone). ``symmetric(5)`` (K = 120, 60
+    the languages run side by side, one thread and CUDA stream each (``--exact-workers``,
+    default 8; a row that fails under threads is retried alone). ``symmetric(5)`` (K = 120, 60
     sub-steps a token) is timed alone on a 20 000-token prefix first; its length is reduced
     only if the projection does not fit the time left (its row's ``note`` says so). Runs
     concurrently with ``tests`` (both are correctness checks; the symbols/s it reports are
@@ -39,7 +39,8 @@ Steps (in order of importance):
     each row anew (about 2 minutes a row). Dry run: its ``--smoke``.
 ``cli``
     ``python -m statetrack check --device cuda --no-theory`` with its defaults (10^6 x 4, kernel
-    auto): the command the issue names. Dry run: ``--device cpu --length 12 --batch 1``.
+    auto): the command the issue names. Dry run: ``--device cpu --length 12 --batch 1
+    --kernel reference`` on three languages.
 
 Parts (one device command each, each under the 10-minute limit of one command):
 ``1`` = tests || exact, then construction; ``2`` = model; ``3`` = cli; ``all`` = everything
@@ -50,7 +51,7 @@ Every step runs as a subprocess under its own time limit (and the part's ``--bud
 console goes to ``OUT/logs_pN.txt``, results to ``OUT`` (at most 8 files, all at the top
 level, names of letters, digits, ``.``, ``_``, ``-``), and a summary table is printed last and
 written to ``OUT/summary_pN.md`` / ``.json``. ``OUT`` is ``$OUT`` when set, else ``--out``.
-Exit status: 0 when every step that ran passed, 1 otherwise.
+Exit status: 0 when every step of the part ran and passed, 1 otherwise.
 """
 
 from __future__ import annotations
