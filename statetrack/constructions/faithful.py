@@ -66,6 +66,12 @@ is why several pools and restarts are tried and the smallest index wins. Abelian
 non-trivial core-free subgroup (cyclic groups, Q_8, ...) need ``m = |G|``, and then the
 action on ``Q`` is used (``|Q| <= |G|``).
 
+Only *transitive* actions (one coset space) are built. An intransitive faithful action on
+the disjoint union of several coset spaces ``G/H_1, G/H_2, ...`` with
+``∩_i core(H_i) = 1`` can be smaller (``Z_6`` on ``2 + 3`` points, ``Z_12`` on ``4 + 3``,
+``D_12`` on ``4 + 3``) and would fit the same layer (a block-diagonal permutation matrix);
+it is not implemented.
+
 Group arithmetic works on element indices only: the right Cayley table ``R[i, a]`` of the
 monoid and a left table ``L[i, a]`` (index of ``a·x_i``, built along the BFS tree
 ``x_i = x_{parent}·b``, so ``a·x_i = (a·x_{parent})·b``); ``x·y`` walks ``y``'s word through

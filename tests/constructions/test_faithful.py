@@ -198,3 +198,32 @@ def test_errors():
         faithful_construction("parity")  # type: ignore[arg-type]
     with pytest.raises(MissingGeneratorError, match="numpy.random.Generator"):
         faithful_construction(get("parity"), rng=0)  # type: ignore[arg-type]
+
+
+def test_one_state_and_non_minimal_dfas():
+    for acc in ([], [0]):
+        d = DFA([[0, 0]], accepting=acc, alphabet="ab")
+        m = compile(d, form="faithful")
+        assert m.width == 1 and m.n_h == 0 and verify(m, d).ok
+        assert m.accepts("abba") == bool(acc)
+    # parity with a duplicated odd state: the model refers to the minimal DFA (2 states)
+    d = DFA([[0, 1], [1, 2], [2, 3], [3, 0]], accepting=[1, 3], alphabet="ab")
+    m = compile(d, form="faithful")
+    assert m.width == 2 and verify(m, d).ok and set(m.state_map) == {0, 1}
+
+
+def test_group_tables_arithmetic():
+    mon = transition_monoid(get("symmetric(4)").minimize())
+    t = GroupTables(mon)
+    els = np.asarray(mon.elements)
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        x, y = (int(v) for v in rng.integers(0, t.order, size=2))
+        xy = mon.index(els[y][els[x]])  # first x, then y
+        assert t.multiply(np.array([x]), y)[0] == xy == t.left_multiply(x, np.array([y]))[0]
+        assert t.multiply(np.array([x]), t.inverse(x))[0] == 0
+    # the class of a transposition in S_4 has 6 elements, all of order 2
+    cls = t.conjugacy_class(int(t.right[0, 0]))
+    assert cls.size == 6 and (t.multiply(cls, 0) == cls).all()
+    assert all(t.multiply(np.array([c]), c)[0] == 0 for c in cls.tolist())
+    assert t.closure([int(t.right[0, a]) for a in range(t.k)]).size == 24
