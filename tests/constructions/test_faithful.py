@@ -227,3 +227,19 @@ def test_group_tables_arithmetic():
     assert cls.size == 6 and (t.multiply(cls, 0) == cls).all()
     assert all(t.multiply(np.array([c]), c)[0] == 0 for c in cls.tolist())
     assert t.closure([int(t.right[0, a]) for a in range(t.k)]).size == 24
+
+
+def test_exports_run_in_the_numpy_reference_recurrence():
+    """S_5 exports with K = V = 5, n_h = 1 (Theorem 3: K = 120, n_h = 60) and decodes to the
+    DFA's states."""
+    from statetrack.constructions.export import decode_outputs, export_tensors, run_numpy
+
+    d = get("symmetric(5)")
+    m = compile(d, form="faithful")
+    idx = np.random.default_rng(0).integers(0, d.n_symbols, size=(4, 30))
+    words = [[d.alphabet[i] for i in row] for row in idx]
+    for dtype in ("float32", "float16"):  # numpy has no bfloat16 (evaluate_float covers it)
+        t = export_tensors(m, words, dtype=dtype, backend="numpy")
+        assert t["k"].shape == (4, 30, 1, 5) and t["initial_state"].shape == (4, 1, 5, 5)
+        dec = decode_outputs(m, run_numpy(t), lengths=t["lengths"])
+        assert (np.asarray(dec["dfa_states"]) == d.minimize().run(list(idx)).states[:, 1:]).all()
