@@ -36,9 +36,12 @@ from .errors import (
     UnknownTokenError,
     UnsupportedDtypeError,
 )
+from .faithful import faithful_construction
+from .group import group_construction
 from .lrnn import LRNN, DeltaStep, ExactTrace, FloatTrace, Layer, Readout
 
 __all__ = [
+    "faithful_construction", "group_construction",
     "compile", "compile_dfa", "FORMS",
     "LRNN", "Layer", "Readout", "DeltaStep", "ExactTrace", "FloatTrace", "Certificate",
     "AlphabetMismatchError", "BackendError", "ConstructionError", "ConstructionFileError",
