@@ -18,8 +18,8 @@ import torch.nn.functional as F
 
 from statetrack.automata.families import get
 from statetrack.constructions import compile
+from statetrack.constructions.examples import two_layer_example
 from statetrack.constructions.export import state_dict
-from statetrack.constructions.lrnn import LRNN, DeltaStep, Layer, Readout
 from statetrack.kernels.errors import LayerConfigError, StateDictError
 from statetrack.kernels.layer import (
     ConstructedLRNN,
@@ -41,19 +41,6 @@ def _model(spec: str):
     mini = dfa.minimize()
     perm = np.array([mini.alphabet.index(s) for s in lrnn.alphabet], dtype=np.int64)
     return lrnn, mini, perm
-
-
-def _two_layer() -> LRNN:
-    """Layer 0: parity of 'b'; layer 1: count mod 3 the 'a's read while that parity is odd."""
-    swap = DeltaStep(key=[1, -1], beta=1)
-    l0 = Layer(tokens=("a", "b"), steps=((), (swap,)), initial_state=[[1], [0]],
-               readout=Readout(query=[0, 1], codes=[[0], [1]]))
-    cycle = (DeltaStep([0, 1, -1], 1), DeltaStep([1, -1, 0], 1))
-    l1 = Layer(tokens=("id", "inc"), steps=((), cycle), initial_state=[[1], [0], [0]],
-               readout=Readout(query=[0, 1, 2], codes=[[0], [1], [2]]),
-               token_map=[[0, 1], [0, 0]])
-    return LRNN(alphabet=("a", "b"), layers=(l0, l1), accepting=(True, False, False),
-                state_map=(0, 1, 2))
 
 
 # ----------------------------------------------------------------------------- constructions
@@ -186,7 +173,7 @@ def test_beta_logits_inverse_of_sigmoid():
 
 
 def test_two_layer_construction_matches_exact_model():
-    lrnn = _two_layer()
+    lrnn = two_layer_example()
     model = ConstructedLRNN.from_construction(lrnn, mode="reference")
     rng = np.random.default_rng(2)
     ids = rng.integers(0, 2, size=(5, 30))

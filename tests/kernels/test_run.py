@@ -17,7 +17,7 @@ import torch
 from statetrack.automata import DFA
 from statetrack.automata.families import catalogue, get
 from statetrack.constructions import compile
-from statetrack.constructions.lrnn import LRNN, DeltaStep, Layer, Readout
+from statetrack.constructions.examples import two_layer_example
 from statetrack.kernels._triton import INTERPRET
 from statetrack.kernels.errors import (
     KernelDeviceError,
@@ -54,19 +54,6 @@ def _model(spec: str):
     mini = dfa.minimize()
     perm = np.array([mini.alphabet.index(s) for s in lrnn.alphabet], dtype=np.int64)
     return lrnn, mini, perm
-
-
-def _two_layer() -> LRNN:
-    """Layer 0: parity of 'b'; layer 1: count mod 3 the 'a's read while that parity is odd."""
-    swap = DeltaStep(key=[1, -1], beta=1)
-    l0 = Layer(tokens=("a", "b"), steps=((), (swap,)), initial_state=[[1], [0]],
-               readout=Readout(query=[0, 1], codes=[[0], [1]]))
-    cycle = (DeltaStep([0, 1, -1], 1), DeltaStep([1, -1, 0], 1))
-    l1 = Layer(tokens=("id", "inc"), steps=((), cycle), initial_state=[[1], [0], [0]],
-               readout=Readout(query=[0, 1, 2], codes=[[0], [1], [2]]),
-               token_map=[[0, 1], [0, 0]])
-    return LRNN(alphabet=("a", "b"), layers=(l0, l1), accepting=(True, False, False),
-                state_map=(0, 1, 2))
 
 
 # ----------------------------------------------------------------------------- the oracle
@@ -140,7 +127,7 @@ def test_auto_picks_reference_above_the_interpreter_size():
 
 @needs_interpreter
 def test_two_layer_model_matches_exact_model():
-    lrnn = _two_layer()
+    lrnn = two_layer_example()
     rng = np.random.default_rng(9)
     words = ["".join(rng.choice(["a", "b"], size=10)) for _ in range(3)]
     for kernel in ("reference", "auto"):
