@@ -8,6 +8,16 @@ Every error a user can trigger through the public API is one of these (or a subc
 from __future__ import annotations
 
 
+def _at_column(message: str, text: str, column: int | None) -> str:
+    """``message`` with " at column N" and, when ``text`` is given, a caret under column N."""
+    if column is None:
+        return message
+    out = f"{message} at column {column}"
+    if text:
+        out += f"\n  {text}\n  {' ' * (column - 1)}^"
+    return out
+
+
 class AutomatonError(ValueError):
     """Base class of every error raised by :mod:`statetrack.automata`."""
 
@@ -49,11 +59,7 @@ class RegexError(AutomatonError):
     def __init__(self, message: str, pattern: str = "", column: int | None = None):
         self.pattern = pattern
         self.column = column
-        where = f" at column {column}" if column is not None else ""
-        text = f"{message}{where}"
-        if pattern and column is not None:
-            text += f"\n  {pattern}\n  {' ' * (column - 1)}^"
-        super().__init__(text)
+        super().__init__(_at_column(message, pattern, column))
 
 
 class MonoidLimitError(AutomatonError):
@@ -91,11 +97,7 @@ class FamilyParameterError(AutomatonError):
         self.spec = spec
         self.column = column
         self.param = param
-        where = f" at column {column}" if column is not None else ""
-        text = f"{message}{where}"
-        if spec and column is not None:
-            text += f"\n  {spec}\n  {' ' * (column - 1)}^"
-        super().__init__(text)
+        super().__init__(_at_column(message, spec, column))
 
 
 class TransformationError(AutomatonError):
