@@ -306,7 +306,9 @@ def step_command(step: str, out: Path, dry: bool, budget: float,
     if step == "construction":
         cmd = [PY, "benchmarks/kernels_construction.py", "--json",
                str(out / "kernels_construction.json"), "--md", str(out / "kernels_construction.md")]
-        return cmd + (["--smoke"] if dry else ["--chunks", "auto,T,2048,1024,512,256"])
+        earlier = Path("benchmarks/_tabled_earlier.py")   # optional, untracked: see GPU_SESSION.md
+        cmd += ["--compare", str(earlier)] if earlier.exists() else []
+        return cmd + (["--smoke"] if dry else [])
     if step == "model":
         cmd = [PY, "benchmarks/kernels_model.py", "--out", str(out / "kernels_model.json"),
                "--rows", MODEL_ROWS, "--fla", MODEL_ROWS]

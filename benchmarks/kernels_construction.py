@@ -143,8 +143,12 @@ def main() -> None:
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--md", type=Path, required=True)
     ap.add_argument("--skip-exact", action="store_true")
-    ap.add_argument("--chunks", default="auto,T,2048,1024,512,256")
+    ap.add_argument("--chunks", default="auto,T,4096,2048,1024,512,256,128")
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
+    ap.add_argument("--compare", type=Path, default=None,
+                    help="a file holding an earlier version of statetrack/kernels/tabled.py "
+                         "(e.g. from `git show <rev>:statetrack/kernels/tabled.py`): its "
+                         "run_tabled is timed in the same run as 'earlier tabled o'")
     args = ap.parse_args()
     global SHAPES, EXACT_T, DEV, SMOKE
     if args.smoke:
@@ -163,6 +167,13 @@ def main() -> None:
         chunk_delta_rule = fused_recurrent_delta_rule = None
         fla_version = None
 
+    earlier = None
+    if args.compare is not None and args.compare.exists():
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("statetrack_tabled_earlier", args.compare)
+        earlier = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = earlier
+        spec.loader.exec_module(earlier)
     bw = copy_bandwidth()
     print(f"copy bandwidth (read + write): {bw / 1e12:.2f} TB/s", flush=True)
     rows: list[dict] = []
@@ -211,6 +222,17 @@ def main() -> None:
             add("ours tabled o", f"chunk={label}",
                 lambda L=L: run_tabled(sym, kt, bt, vt, query=query, output="o", chunk_size=L,
                                        check_beta=False, check_ids=False), tab_o_bytes)
+        sym8 = sym.to(torch.uint8)
+        add("ours tabled o", "chunk=auto, uint8 ids",
+            lambda: run_tabled(sym8, kt, bt, vt, query=query, output="o", check_beta=False,
+                               check_ids=False), tab_o_bytes - 3 * tokens)
+        if earlier is not None:
+            for L in (None, T, 1024):
+                label = "auto" if L is None else ("sequential" if L >= T else str(L))
+                add("earlier tabled o", f"chunk={label}",
+                    lambda L=L: earlier.run_tabled(sym, kt, bt, vt, query=query, output="o",
+                                                   chunk_size=L, check_beta=False,
+                                                   check_ids=False), tab_o_bytes)
         add("ours tabled o", "chunk=auto, checks on",
             lambda: run_tabled(sym, kt, bt, vt, query=query, output="o"), tab_o_bytes)
         codes = torch.randn(3, V, generator=gen).to(DEV)
