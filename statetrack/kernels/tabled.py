@@ -206,115 +206,160 @@ def _normalize_tables(key_table, beta_table, value_table, H):
 # ----------------------------------------------------------------------------- kernels
 
 
-@triton.jit(do_not_specialize=["T", "L", "RS", "VS", "OS"])
-def _tabled_kernel(sym, kbt, bt, vbt, h0, starts, qv, codes, o, cls, states, ht,
-                   scale, T, L, RS, VS, OS,
-                   H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, WC: tl.constexpr,
-                   NH: tl.constexpr, BK: tl.constexpr, BC: tl.constexpr, C: tl.constexpr,
-                   BCC: tl.constexpr, H0_MODE: tl.constexpr, OUT_O: tl.constexpr,
-                   OUT_CODE: tl.constexpr, STORE_STATES: tl.constexpr, FINAL: tl.constexpr,
-                   ACC: tl.constexpr):
-    # One program per (sequence*head, chunk): the recurrence over tokens
-    # [c*L, min(T, (c+1)*L)) on a state tile [BK, BC] of which [K, WC] is real.
-    #
-    # Layout: every table row is read pre-broadcast to the tile's shape (``kbt`` holds each
-    # key as a [BK, BC] tile, ``vbt`` each value row as [BC]) with run-time strides, so the
-    # compiler keeps its default layout for the state: each thread holds one column and
-    # several rows, the reduction over K is in registers plus one shuffle, and no table row
-    # goes through shared memory. The loop runs over the NH sub-steps of every token (row
-    # ``(symbol * NH + j) * HT + head``); the rows of sub-step u + 1 and the symbol of
-    # u + 2 load while sub-step u computes, and ``S^T k`` of the next sub-step is reduced
-    # together with the readout of this one.
-    #
-    # H0_MODE: 0 zeros, 1 [B, H, K, WC], 2 [H, K, WC], 3 chunk starts [B*H, NC, K, WC],
-    #          4 [I | 0] (the chunk summary).
-    # FINAL:   0 no store, 1 final state of the last chunk into ht [B*H, K, WC],
-    #          2 every chunk's state into ht [B*H, NC, K, WC] (the summary).
+@triton.jit
+def _token_rows(kt, bt, vt, x, i_h, o_j, o_k, o_c, c_off,
+                HT: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr):
+    # the n_h rows of symbol x for head i_h (HT == 1: tables shared by the heads)
+    # returns keys [NHP, BK], betas [NHP], values [NHP, BC] placed at columns c_off..c_off+V
+    h = i_h % HT
+    row = (x * NH + o_j) * HT + h                                     # [NHP]
+    m_j = o_j < NH
+    b_k = tl.load(kt + row[:, None] * K + o_k[None, :],
+                  mask=m_j[:, None] & (o_k < K)[None, :], other=0)
+    b_b = tl.load(bt + row, mask=m_j, other=0)
+    col = o_c - c_off
+    b_v = tl.load(vt + row[:, None] * V + col[None, :],
+                  mask=m_j[:, None] & ((col >= 0) & (col < V))[None, :], other=0)
+    return b_k, b_b, b_v
+
+
+@triton.jit
+def _token_step(b_s, b_k, b_b, b_v, o_j, NH: tl.constexpr, ACC: tl.constexpr):
+    # n_h GH sub-steps of one token on the state tile b_s [BK, BC]
+    for j in tl.static_range(NH):
+        sel = o_j == j
+        k_j = tl.sum(tl.where(sel[:, None], b_k, 0), axis=0).to(ACC)     # [BK]
+        v_j = tl.sum(tl.where(sel[:, None], b_v, 0), axis=0).to(ACC)     # [BC]
+        beta_j = tl.sum(tl.where(sel, b_b, 0), axis=0).to(ACC)
+        w = tl.sum(b_s * k_j[:, None], axis=0)                           # S^T k  [BC]
+        b_s += (beta_j * k_j)[:, None] * (v_j - w)[None, :]
+    return b_s
+
+
+@triton.jit(do_not_specialize=["T", "L"])
+def _tabled_run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht,
+                       scale, T, L,
+                       H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
+                       NH: tl.constexpr, NHP: tl.constexpr, BK: tl.constexpr,
+                       BV: tl.constexpr, C: tl.constexpr, BCC: tl.constexpr,
+                       H0_MODE: tl.constexpr, OUT_O: tl.constexpr, OUT_CODE: tl.constexpr,
+                       STORE_STATES: tl.constexpr, STORE_HT: tl.constexpr,
+                       ACC: tl.constexpr, CLAMP: tl.constexpr = False, PIPE: tl.constexpr = 1):
+    # one program per (sequence*head, chunk): run tokens [c*L, min(T, (c+1)*L))
     i_bh = tl.program_id(0).to(tl.int64)
     i_c = tl.program_id(1).to(tl.int64)
     NC = tl.cdiv(T, L)
     i_b = i_bh // H
     i_h = i_bh % H
     o_k = tl.arange(0, BK)
-    o_c = tl.arange(0, BC)
+    o_v = tl.arange(0, BV)
+    o_j = tl.arange(0, NHP)
     m_k = o_k < K
-    m_c = o_c < WC
-    m_h = m_k[:, None] & m_c[None, :]
+    m_v = o_v < V
+    m_h = m_k[:, None] & m_v[None, :]
     t0 = i_c * L
-    n_tok = tl.minimum(L, T - t0).to(tl.int32)
-    last = n_tok * NH - 1
-    hh = (i_h % HT).to(tl.int32)
-    KW = K * WC
+    n_tok = tl.minimum(L, T - t0)
 
-    b_s = tl.zeros([BK, BC], dtype=ACC)
-    if H0_MODE == 1:
-        b_s += tl.load(h0 + i_bh * KW + o_k[:, None] * WC + o_c[None, :], mask=m_h,
+    b_s = tl.zeros([BK, BV], dtype=ACC)
+    if H0_MODE == 1:        # [B, H, K, V]
+        b_s += tl.load(h0 + i_bh * K * V + o_k[:, None] * V + o_v[None, :], mask=m_h,
                        other=0).to(ACC)
-    if H0_MODE == 2:
-        b_s += tl.load(h0 + i_h * KW + o_k[:, None] * WC + o_c[None, :], mask=m_h,
+    if H0_MODE == 2:        # [H, K, V], shared by the batch
+        b_s += tl.load(h0 + i_h * K * V + o_k[:, None] * V + o_v[None, :], mask=m_h,
                        other=0).to(ACC)
-    if H0_MODE == 3:
-        b_s += tl.load(starts + (i_bh * NC + i_c) * KW + o_k[:, None] * WC + o_c[None, :],
+    if H0_MODE == 3:        # chunk start states [B*H, NC, K, V]
+        b_s += tl.load(starts + (i_bh * NC + i_c) * K * V + o_k[:, None] * V + o_v[None, :],
                        mask=m_h, other=0).to(ACC)
-    if H0_MODE == 4:
-        b_s += tl.where(o_k[:, None] == o_c[None, :], 1.0, 0.0).to(ACC)
 
     if OUT_O or OUT_CODE:
         b_q = tl.load(qv + i_h * K + o_k, mask=m_k, other=0).to(ACC) * scale
     if OUT_CODE:
         o_cc = tl.arange(0, BCC)
         m_cc = o_cc < C
-        b_codes = tl.load(codes + (i_h * C + o_cc[:, None]) * WC + o_c[None, :],
-                          mask=m_cc[:, None] & m_c[None, :], other=0).to(ACC)
+        b_codes = tl.load(codes + (i_h * C + o_cc[:, None]) * V + o_v[None, :],
+                          mask=m_cc[:, None] & m_v[None, :], other=0).to(ACC)
 
     p_sym = sym + i_b * T + t0
-    row0 = (i_b * T + t0) * H + i_h          # output row of the chunk's first token
-    koff = o_k[:, None] * BC + o_c[None, :]
-    voff = o_c[None, :]
+    p_o = o + ((i_b * T + t0) * H + i_h) * V + o_v
+    p_cls = cls + (i_b * T + t0) * H + i_h
+    p_st = states + ((i_b * T + t0) * H + i_h) * K * V + o_k[:, None] * V + o_v[None, :]
 
-    x0 = tl.load(p_sym).to(tl.int32)
-    x1 = tl.load(p_sym + tl.minimum(1, last) // NH).to(tl.int32)
-    r0 = x0 * NH * HT + hh
-    c_k = tl.load(kbt + r0 * RS + koff)
-    c_b = tl.load(bt + r0)
-    c_v = tl.load(vbt + r0 * VS + voff)
-    w = tl.sum(b_s * c_k, axis=0)[None, :]                       # S^T k  [1, BC]
-    for u in range(0, last + 1):
-        x2 = tl.load(p_sym + tl.minimum(u + 2, last) // NH).to(tl.int32)
-        rn = (x1 * NH + (u + 1) % NH) * HT + hh
-        n_k = tl.load(kbt + rn * RS + koff)
-        n_b = tl.load(bt + rn)
-        n_v = tl.load(vbt + rn * VS + voff)
-        # S <- S + k (beta (v - S^T k))^T, i.e. S - beta k k^T S + beta k v^T
-        b_s += c_k * (c_b * (c_v - w))
-        w = tl.sum(b_s * n_k, axis=0)[None, :]
-        if u % NH == NH - 1:
-            t = u // NH
-            if OUT_O or OUT_CODE:
-                b_o = tl.sum(b_s * b_q[:, None], axis=0)[None, :]     # [1, BC]
-                if OUT_O:
-                    tl.store(o + (row0 + t * H) * OS + voff,
-                             b_o.to(o.dtype.element_ty), mask=m_c[None, :])
-                if OUT_CODE:
-                    diff = b_codes - b_o
-                    dist = tl.sum(diff * diff, axis=1)
-                    dist = tl.where(m_cc, dist, float("inf"))
-                    tl.store(cls + row0 + t * H, tl.argmin(dist, axis=0).to(tl.int32))
-            if STORE_STATES:
-                tl.store(states + (row0 + t * H) * KW + o_k[:, None] * WC + o_c[None, :],
-                         b_s.to(states.dtype.element_ty), mask=m_h)
+    # two-deep software pipeline: symbol of t+2 and table rows of t+1 load during step t
+    x0 = tl.load(p_sym).to(tl.int64)
+    x1 = tl.load(p_sym + 1, mask=1 < n_tok, other=0).to(tl.int64)
+    c_k, c_b, c_v = _token_rows(kt, bt, vt, x0, i_h, o_j, o_k, o_v, 0, HT, K, V, NH)
+    p_sym0 = p_sym
+    for t in tl.range(0, n_tok, num_stages=PIPE):
+        if CLAMP:
+            x2 = tl.load(p_sym0 + tl.minimum(t + 2, n_tok - 1)).to(tl.int64)
+        else:
+            x2 = tl.load(p_sym + 2, mask=t + 2 < n_tok, other=0).to(tl.int64)
+        n_k, n_b, n_v = _token_rows(kt, bt, vt, x1, i_h, o_j, o_k, o_v, 0, HT, K, V, NH)
+        b_s = _token_step(b_s, c_k, c_b, c_v, o_j, NH, ACC)
+        if OUT_O or OUT_CODE:
+            b_o = tl.sum(b_s * b_q[:, None], axis=0)                    # [BV]
+            if OUT_O:
+                tl.store(p_o, b_o.to(p_o.dtype.element_ty), mask=m_v)
+            if OUT_CODE:
+                diff = b_codes - b_o[None, :]
+                dist = tl.sum(diff * diff, axis=1)
+                dist = tl.where(m_cc, dist, float("inf"))
+                tl.store(p_cls, tl.argmin(dist, axis=0).to(tl.int32))
+        if STORE_STATES:
+            tl.store(p_st, b_s.to(p_st.dtype.element_ty), mask=m_h)
+        p_sym += 1
+        p_o += H * V
+        p_cls += H
+        p_st += H * K * V
         x1 = x2
         c_k = n_k
         c_b = n_b
         c_v = n_v
 
-    if FINAL == 1:
+    if STORE_HT:
         if i_c == NC - 1:
-            tl.store(ht + i_bh * KW + o_k[:, None] * WC + o_c[None, :],
+            tl.store(ht + i_bh * K * V + o_k[:, None] * V + o_v[None, :],
                      b_s.to(ht.dtype.element_ty), mask=m_h)
-    if FINAL == 2:
-        tl.store(ht + (i_bh * NC + i_c) * KW + o_k[:, None] * WC + o_c[None, :],
-                 b_s.to(ht.dtype.element_ty), mask=m_h)
+
+
+@triton.jit(do_not_specialize=["T", "L"])
+def _tabled_summary_kernel(sym, kt, bt, vt, summ, T, L,
+                           H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr,
+                           V: tl.constexpr, NH: tl.constexpr, NHP: tl.constexpr,
+                           BK: tl.constexpr, BW: tl.constexpr, ACC: tl.constexpr,
+                           CLAMP: tl.constexpr = False, PIPE: tl.constexpr = 1):
+    # composite affine map [M | C] (K x (K+V)) of one chunk, from [I | 0]
+    i_bh = tl.program_id(0).to(tl.int64)
+    i_c = tl.program_id(1).to(tl.int64)
+    NC = tl.cdiv(T, L)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    o_k = tl.arange(0, BK)
+    o_w = tl.arange(0, BW)
+    o_j = tl.arange(0, NHP)
+    t0 = i_c * L
+    n_tok = tl.minimum(L, T - t0)
+    b_s = tl.where(o_k[:, None] == o_w[None, :], 1.0, 0.0).to(ACC)   # [I | 0]
+    p_sym = sym + i_b * T + t0
+    x0 = tl.load(p_sym).to(tl.int64)
+    x1 = tl.load(p_sym + 1, mask=1 < n_tok, other=0).to(tl.int64)
+    c_k, c_b, c_v = _token_rows(kt, bt, vt, x0, i_h, o_j, o_k, o_w, K, HT, K, V, NH)
+    p_sym0 = p_sym
+    for t in tl.range(0, n_tok, num_stages=PIPE):
+        if CLAMP:
+            x2 = tl.load(p_sym0 + tl.minimum(t + 2, n_tok - 1)).to(tl.int64)
+        else:
+            x2 = tl.load(p_sym + 2, mask=t + 2 < n_tok, other=0).to(tl.int64)
+        n_k, n_b, n_v = _token_rows(kt, bt, vt, x1, i_h, o_j, o_k, o_w, K, HT, K, V, NH)
+        b_s = _token_step(b_s, c_k, c_b, c_v, o_j, NH, ACC)
+        p_sym += 1
+        x1 = x2
+        c_k = n_k
+        c_b = n_b
+        c_v = n_v
+    W = K + V
+    p = summ + (i_bh * NC + i_c) * K * W + o_k[:, None] * W + o_w[None, :]
+    tl.store(p, b_s.to(summ.dtype.element_ty), mask=(o_k < K)[:, None] & (o_w < W)[None, :])
 
 
 @triton.jit(do_not_specialize=["T", "L"])
@@ -387,6 +432,7 @@ def run_tabled(
     check_beta: bool = True,
     check_finite_inputs: bool = False,
     check_ids: bool = True,
+    _variant: dict | None = None,
 ) -> TabledResult:
     """Run the DeltaProduct recurrence on symbol ids with per-symbol tables (no gradients).
 
@@ -605,38 +651,43 @@ def run_tabled(
 
     # ---- launch
     sym = symbols.contiguous()
+    var = dict(_variant or {})
+    if var.pop("f32", False):
+        kt, bt, vt = (t.to(sd).contiguous() for t in (key_table, beta_table, value_table))
+    else:
+        kt = key_table.contiguous()
+        bt = beta_table.contiguous()
+        vt = value_table.contiguous()
+    knobs = {"CLAMP": bool(var.pop("clamp", False)), "PIPE": int(var.pop("pipe", 1))}
+    if var:
+        raise KernelInputError(f"_variant: unknown keys {sorted(var)}")
     h0 = initial_state.to(sd).contiguous() if initial_state is not None else None
     qk = qv.to(sd).contiguous() if qv is not None else None
     ck = cv.to(sd).contiguous() if cv is not None else None
     acc = tl.float64 if sd == torch.float64 else tl.float32
-    BK, BV = _pow2(K), _pow2(V)
+    BK, BV, NHP = _pow2(K), _pow2(V), _pow2(NH, lo=1)
     BCC = _pow2(C)
     NC = triton.cdiv(T, L)
     dummy = ht
     need_run = output != "none" or return_states
     if NC == 1:
-        kbt, bb, vbt = _tile_tables(key_table, beta_table, value_table, BK, BV, 0, sd)
-        _tabled_kernel[(B * H, 1)](
-            sym, kbt, bb, vbt, h0 if h0 is not None else dummy, dummy,
+        _tabled_run_kernel[(B * H, 1)](
+            sym, kt, bt, vt, h0 if h0 is not None else dummy, dummy,
             qk if qk is not None else dummy, ck if ck is not None else dummy,
             o if o is not None else dummy, cls if cls is not None else dummy,
-            states if states is not None else dummy, ht, sc, T, L, BK * BV, BV, V,
-            H=H, HT=HT, K=K, WC=V, NH=NH, BK=BK, BC=BV, C=C, BCC=BCC,
+            states if states is not None else dummy, ht, sc, T, L,
+            H=H, HT=HT, K=K, V=V, NH=NH, NHP=NHP, BK=BK, BV=BV, C=C, BCC=BCC,
             H0_MODE=h0_mode, OUT_O=o is not None, OUT_CODE=cls is not None,
-            STORE_STATES=states is not None, FINAL=1, ACC=acc,
+            STORE_STATES=states is not None, STORE_HT=True, ACC=acc, **knobs,
             num_warps=_warps(BK * BV), num_stages=1)
         return TabledResult(final_state=ht, o=o, code=cls, states=states, chunk_size=L)
 
-    # chunk summaries [M | C] (K x (K + V)) from [I | 0], values at columns K .. K + V - 1
     W = K + V
     BW = _pow2(W)
     summ = torch.empty(B * H, NC, K, W, dtype=sd, device=device)
-    kbw, bb, vbw = _tile_tables(key_table, beta_table, value_table, BK, BW, K, sd)
-    _tabled_kernel[(B * H, NC)](
-        sym, kbw, bb, vbw, dummy, dummy, dummy, dummy, dummy, dummy, dummy, summ, sc, T, L,
-        BK * BW, BW, W, H=H, HT=HT, K=K, WC=W, NH=NH, BK=BK, BC=BW, C=1, BCC=2,
-        H0_MODE=4, OUT_O=False, OUT_CODE=False, STORE_STATES=False, FINAL=2, ACC=acc,
-        num_warps=_warps(BK * BW), num_stages=1)
+    _tabled_summary_kernel[(B * H, NC)](
+        sym, kt, bt, vt, summ, T, L, H=H, HT=HT, K=K, V=V, NH=NH, NHP=NHP, BK=BK, BW=BW,
+        ACC=acc, **knobs, num_warps=_warps(BK * BW), num_stages=1)
     starts = torch.empty(B * H, NC, K, V, dtype=sd, device=device) if need_run else summ
     BD, BVD = max(16, BK), max(16, BV)
     _tabled_scan_kernel[(B * H,)](
@@ -644,33 +695,13 @@ def run_tabled(
         BVD=BVD, H0_MODE=h0_mode, STORE_STARTS=need_run, ACC=acc,
         num_warps=max(1, min(4, BD * BVD // 256)), num_stages=1)
     if need_run:
-        kbt, bb, vbt = _tile_tables(key_table, beta_table, value_table, BK, BV, 0, sd)
-        _tabled_kernel[(B * H, NC)](
-            sym, kbt, bb, vbt, dummy, starts,
+        _tabled_run_kernel[(B * H, NC)](
+            sym, kt, bt, vt, dummy, starts,
             qk if qk is not None else dummy, ck if ck is not None else dummy,
             o if o is not None else dummy, cls if cls is not None else dummy,
-            states if states is not None else dummy, ht, sc, T, L, BK * BV, BV, V,
-            H=H, HT=HT, K=K, WC=V, NH=NH, BK=BK, BC=BV, C=C, BCC=BCC,
+            states if states is not None else dummy, ht, sc, T, L,
+            H=H, HT=HT, K=K, V=V, NH=NH, NHP=NHP, BK=BK, BV=BV, C=C, BCC=BCC,
             H0_MODE=3, OUT_O=o is not None, OUT_CODE=cls is not None,
-            STORE_STATES=states is not None, FINAL=0, ACC=acc,
+            STORE_STATES=states is not None, STORE_HT=False, ACC=acc, **knobs,
             num_warps=_warps(BK * BV), num_stages=1)
     return TabledResult(final_state=ht, o=o, code=cls, states=states, chunk_size=L)
-
-
-def _tile_tables(key_table: torch.Tensor, beta_table: torch.Tensor, value_table: torch.Tensor,
-                 BK: int, BC: int, c_off: int, sd: torch.dtype
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The tables as the kernel reads them, in the state dtype (exact: a widening cast).
-
-    Row ``(symbol * n_h + j) * HT + head`` of ``[S, n_h, (HT,) K]`` becomes a ``[BK, BC]``
-    tile whose every column is the key (zero-padded rows), the value row is placed at
-    columns ``c_off .. c_off + V - 1`` of a ``[BC]`` row, and betas are one per row.
-    """
-    K, V = key_table.shape[-1], value_table.shape[-1]
-    kt = key_table.reshape(-1, K).to(sd)
-    rows = kt.shape[0]
-    kb = torch.zeros(rows, BK, BC, dtype=sd, device=kt.device)
-    kb[:, :K, :] = kt[:, :, None]
-    vb = torch.zeros(rows, BC, dtype=sd, device=kt.device)
-    vb[:, c_off:c_off + V] = value_table.reshape(rows, V)
-    return kb, beta_table.reshape(rows).to(sd).contiguous(), vb

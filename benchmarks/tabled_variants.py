@@ -1,0 +1,96 @@
+"""A/B of the tabled path's code variants at the construction shapes (H100), with fla in the same run.
+
+Times ``run_tabled`` (output ``o``, checks off) under the private ``_variant`` knobs
+
+* ``clamp``: symbol ids loaded unmasked at a clamped index (no predicated load in the loop);
+* ``pipe``:  ``tl.range(num_stages=pipe)`` on the token loop (Triton pipelines the symbol
+  load through shared memory, ``pipe - 1`` loads ahead);
+* ``f32``:   tables widened to float32 on the host (no bf16 unpacking in the loop);
+
+and uint8 against int32 symbol ids, sequentially at (B=1024, T=4096) and at 1024-token chunks
+at (B=64, T=65536), next to fla's fused recurrent and chunk delta rule on the same inputs.
+Medians of ``triton.testing.do_bench``. Run from the repository root on a CUDA machine::
+
+    python benchmarks/tabled_variants.py --json benchmarks/results/tabled_variants.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import statetrack.kernels._triton  # noqa: F401,E402  (sets the interpreter up before triton)
+
+import torch  # noqa: E402
+import triton  # noqa: E402
+from triton.testing import do_bench  # noqa: E402
+
+from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
+
+VARIANTS = [{}, {"clamp": True}, {"f32": True}, {"clamp": True, "f32": True}, {"pipe": 2},
+            {"pipe": 3}, {"pipe": 3, "f32": True}, {"pipe": 4, "f32": True},
+            {"clamp": True, "pipe": 3, "f32": True}]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", type=Path, required=True)
+    ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
+    args = ap.parse_args()
+    dev = "cpu" if args.smoke else "cuda"
+    shapes = [(2, 8, 4)] if args.smoke else [(1024, 4096, 4096), (64, 65536, 1024)]
+    bench = (lambda f: (f(), 0.0)[1]) if args.smoke else \
+        (lambda f: do_bench(f, warmup=50, rep=200, return_mode="median"))
+    gen = torch.Generator().manual_seed(20261123)
+    K = V = 16
+    rows = []
+    try:
+        from fla.ops.delta_rule import chunk_delta_rule, fused_recurrent_delta_rule
+    except Exception as exc:
+        print("fla import failed:", repr(exc))
+        chunk_delta_rule = fused_recurrent_delta_rule = None
+    for B, T, L in shapes:
+        kt = torch.nn.functional.normalize(torch.randn(4, 1, K, generator=gen), dim=-1)
+        kt, bt, vt = (kt.bfloat16().to(dev), (2 * torch.rand(4, 1, generator=gen)).bfloat16().to(dev),
+                      torch.randn(4, 1, V, generator=gen).bfloat16().to(dev))
+        sym = torch.randint(0, 4, (B, T), generator=gen).to(torch.int32).to(dev)
+        sym8 = sym.to(torch.uint8)
+        query = torch.randn(K, generator=gen).to(dev)
+        ref = run_tabled(sym, kt, bt, vt, query=query, chunk_size=L)
+        if fused_recurrent_delta_rule is not None:
+            k, v, beta = (t.contiguous() for t in gather_tables(sym, kt, bt, vt, 1))
+            q = query.bfloat16().view(1, 1, 1, K).expand(B, T, 1, K).contiguous()
+            for name, fn in (("fla fused_recurrent_delta_rule", fused_recurrent_delta_rule),
+                             ("fla chunk_delta_rule", chunk_delta_rule)):
+                ms = bench(lambda fn=fn: fn(q, k, v, beta, scale=1.0, output_final_state=True))
+                rows.append({"B": B, "T": T, "impl": name, "ms": ms})
+                print(f"B={B} T={T} {name:40s} {ms:.3f} ms", flush=True)
+            del k, v, beta, q
+        for var in VARIANTS:
+            for ids, s in (("int32", sym), ("uint8", sym8)):
+                label = f"tabled chunk={L if L < T else 'seq'} {ids} {var or 'baseline'}"
+                try:
+                    r = run_tabled(s, kt, bt, vt, query=query, chunk_size=L, _variant=var)
+                    err = float((r.o - ref.o).abs().max())
+                    ms = bench(lambda s=s, var=var: run_tabled(
+                        s, kt, bt, vt, query=query, chunk_size=L, check_beta=False,
+                        check_ids=False, _variant=var))
+                except Exception as exc:  # a variant that does not compile is a result too
+                    err, ms = None, None
+                    print(label, "failed:", repr(exc)[:300])
+                rows.append({"B": B, "T": T, "impl": label, "ms": ms, "max_abs_diff_o": err})
+                print(f"B={B} T={T} {label:60s} {ms if ms is None else round(ms, 3)} ms  "
+                      f"diff {err}", flush=True)
+    meta = {"device": dev if args.smoke else torch.cuda.get_device_name(),
+            "torch": torch.__version__, "triton": triton.__version__,
+            "command": " ".join(["python"] + sys.argv)}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
