@@ -34,6 +34,38 @@ def _inv_unit_lower16(a):
 
 
 @triton.jit
+def _inv_unit_lower16_rows(a, scratch):
+    """Inverse of ``I + a`` (``a`` strictly lower triangular ``[16, 16]`` float32) by forward
+    substitution on the transpose, reading the rows of ``a`` back from a float32 scratch block.
+
+    The same arithmetic as :func:`_inv_unit_lower16` (row ``i`` of the inverse is
+    ``e_i - sum_{m < i} a[i, m] * row_m``), but it keeps ``U = T^T``: then a step needs one
+    reduction along the tile's second axis, which lies inside a warp, and the row ``a[i, :]``
+    is a load instead of a reduction across warps. One synchronization per block (the scratch
+    store) instead of two per step.
+    """
+    r = tl.arange(0, 16)
+    tl.store(scratch + r[:, None] * 16 + r[None, :], a)
+    tl.debug_barrier()
+    u = (r[:, None] == r[None, :]).to(tl.float32)
+    for i in tl.static_range(1, 16):
+        a_i = tl.load(scratch + i * 16 + r[None, :] + 0 * r[:, None])     # a[i, :] on every row
+        col = (r == i).to(tl.float32) - tl.sum(u * a_i, 1)
+        u = tl.where(r[None, :] == i, col[:, None], u)
+    return tl.trans(u)
+
+
+@triton.jit
+def _inv16(a, scratch, INV: tl.constexpr):
+    """``(I + a)^{-1}``: substitution with rows from ``scratch`` (``INV == 1``) or with rows
+    extracted by reductions (``INV == 0``)."""
+    if INV == 1:
+        return _inv_unit_lower16_rows(a, scratch)
+    else:
+        return _inv_unit_lower16(a)
+
+
+@triton.jit
 def _cvt(x, DT: tl.constexpr, EMU: tl.constexpr):
     """``x.to(DT)`` rounding to nearest even, also under the interpreter (``EMU``).
 
@@ -94,11 +126,11 @@ def _store_block(ptr, blk, ld, EMU: tl.constexpr):
 
 @triton.jit
 def wy_fwd_kernel(
-    k, v, beta, gsub, w, u, tmat,
+    k, v, beta, gsub, w, u, tmat, scr,
     L,
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BVF: tl.constexpr,
     BT: tl.constexpr, USE_G: tl.constexpr, STORE_T: tl.constexpr, MM: tl.constexpr,
-    PREC: tl.constexpr, EMU: tl.constexpr,
+    PREC: tl.constexpr, EMU: tl.constexpr, INV: tl.constexpr = 1,
 ):
     """Per sub-chunk: T = (I + A)^{-1} by 16-blocks, W = T diag(beta e^G) K, U = T diag(beta) V.
 
@@ -125,6 +157,8 @@ def wy_fwd_kernel(
     if STORE_T:
         t_base = tmat + i_bh * Lp * BT
     row0 = i_c * BT
+    # float32 scratch of this program's diagonal blocks: [B*H, NS, BT // 16, 16, 16]
+    scr_base = scr + (i_bh * tl.num_programs(0) + i_c) * (BT * 16)
 
     # block 0
     p0 = row0 + r16
@@ -137,7 +171,7 @@ def wy_fwd_kernel(
     g0 = tl.zeros([16], dtype=tl.float32)
     if USE_G:
         g0 = tl.load(g_base + p0)
-    t00 = _inv_unit_lower16(_a_block(k0, k0, b0, g0, g0, True, USE_G, MM, PREC, EMU))
+    t00 = _inv16(_a_block(k0, k0, b0, g0, g0, True, USE_G, MM, PREC, EMU), scr_base + 0, INV)
     s0 = b0
     if USE_G:
         s0 = b0 * tl.exp(g0)
@@ -168,7 +202,7 @@ def wy_fwd_kernel(
         if USE_G:
             g1 = tl.load(g_base + p1)
         a10 = _a_block(k1, k0, b1, g1, g0, False, USE_G, MM, PREC, EMU)
-        t11 = _inv_unit_lower16(_a_block(k1, k1, b1, g1, g1, True, USE_G, MM, PREC, EMU))
+        t11 = _inv16(_a_block(k1, k1, b1, g1, g1, True, USE_G, MM, PREC, EMU), scr_base + 256, INV)
         t10 = -_mm32(t11, _mm32(a10, t00))
         s1 = b1
         if USE_G:
@@ -211,8 +245,8 @@ def wy_fwd_kernel(
         a30 = _a_block(k3, k0, b3, g3, g0, False, USE_G, MM, PREC, EMU)
         a31 = _a_block(k3, k1, b3, g3, g1, False, USE_G, MM, PREC, EMU)
         a32 = _a_block(k3, k2, b3, g3, g2, False, USE_G, MM, PREC, EMU)
-        t22 = _inv_unit_lower16(_a_block(k2, k2, b2, g2, g2, True, USE_G, MM, PREC, EMU))
-        t33 = _inv_unit_lower16(_a_block(k3, k3, b3, g3, g3, True, USE_G, MM, PREC, EMU))
+        t22 = _inv16(_a_block(k2, k2, b2, g2, g2, True, USE_G, MM, PREC, EMU), scr_base + 512, INV)
+        t33 = _inv16(_a_block(k3, k3, b3, g3, g3, True, USE_G, MM, PREC, EMU), scr_base + 768, INV)
         t21 = -_mm32(t22, _mm32(a21, t11))
         t32 = -_mm32(t33, _mm32(a32, t22))
         t20 = -_mm32(t22, _mm32(a20, t00) + _mm32(a21, t10))

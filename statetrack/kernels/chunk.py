@@ -136,7 +136,9 @@ _GPU_CONFIG = {
 #: the interpreter runs one program at a time; 16-wide value blocks exercise the block loops
 _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 0),
                      "bwd_o": (16, 0, 0), "bwd_state": (16, 0, 0), "bwd_wy": (16, 0, 0)}
-#: benchmark sweeps set entries here (same format); empty in normal use
+#: benchmark sweeps set entries here (same format, plus ``"inv"``: how the 16x16 diagonal
+#: blocks of the UT transform are inverted, 1 = substitution reading rows from a scratch
+#: copy, 0 = substitution extracting rows by reductions); empty in normal use
 _CONFIG_OVERRIDE: dict = {}
 
 _MM_DTYPE = {torch.bfloat16: tl.bfloat16, torch.float16: tl.float16, torch.float32: tl.float32}
@@ -218,9 +220,14 @@ def _wy(k, v, beta, gsub, p: _Plan, store_t: bool):
     w = _alloc((p.B * p.H, p.Lp, p.K), p.dtype, p.device)
     u = _alloc((p.B * p.H, p.Lp, p.V), p.dtype, p.device)
     tmat = _alloc((p.B * p.H, p.Lp, p.BT), p.dtype, p.device) if store_t else None
+    inv = p.cfg.get("inv", 1)
+    # float32 scratch for the diagonal blocks of A (read back row by row), 64 B per row
+    scr = torch.empty((p.B * p.H * p.Lp * 16 if inv == 1 else 1,), dtype=torch.float32,
+                      device=p.device)
     _kern.wy_fwd_kernel[(p.NS, p.B * p.H)](
-        k, v, beta, gsub, w, u, tmat, p.L,
-        BVF=p.BVF, USE_G=p.use_g, STORE_T=store_t, **p.common(), **p.opts("wy"))
+        k, v, beta, gsub, w, u, tmat, scr, p.L,
+        BVF=p.BVF, USE_G=p.use_g, STORE_T=store_t, INV=inv, **p.common(),
+        **p.opts("wy"))
     return w, u, tmat
 
 
