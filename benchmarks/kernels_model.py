@@ -179,10 +179,19 @@ def kernel_breakdown(fn, x: dict, iters: int = 5) -> dict:
 
 
 SWEEP = [
-    # the 16x16 diagonal inverses of the UT transform by the earlier substitution (rows
-    # extracted by reductions across warps) instead of rows read back from a scratch copy
-    {"inv": 0},
+    # one kernel's launch configuration (value block, warps, stages) changed at a time, so
+    # that one run's per-kernel breakdowns compare every kernel's options
+    {"bwd_wy": (32, 8, 2)},
+    {"bwd_wy": (64, 4, 2)},
+    {"bwd_o": (64, 4, 2)},
+    {"bwd_o": (32, 8, 2)},
+    {"bwd_state": (32, 4, 2)},
+    {"state": (64, 4, 2)},
+    {"state_rec": (32, 4, 2)},
+    {"wy": (0, 8, 2)},
 ]
+#: the sweep of run 4 (results/kernels_model_inv.json): the earlier diagonal inverses
+SWEEP_INV = [{"inv": 0}]
 
 
 def main() -> None:
