@@ -97,6 +97,22 @@ def test_chunked_equals_sequential(gen, device):
                          name=f"final_state (chunk {L})")
 
 
+@pytest.mark.parametrize("variant", [{"clamp": True}, {"pipe": 3}, {"f32": True},
+                                     {"clamp": True, "pipe": 2, "f32": True}])
+def test_code_variants_compute_the_same(gen, device, variant):
+    # the private knobs that benchmarks/tabled_variants.py times change how symbols and table
+    # rows are loaded, not the arithmetic: the results are bit-identical
+    kt, bt, vt = (t.to(device).bfloat16() for t in _random_tables(gen, 4, 2, 1, 6, 5, False))
+    sym = torch.randint(0, 4, (3, 29), generator=gen).to(device)
+    q = torch.randn(6, generator=gen).to(device)
+    for L in (29, 8):
+        base = run_tabled(sym, kt, bt, vt, query=q, chunk_size=L)
+        var = run_tabled(sym, kt, bt, vt, query=q, chunk_size=L, _variant=variant)
+        assert torch.equal(var.o, base.o) and torch.equal(var.final_state, base.final_state)
+    with pytest.raises(E.KernelInputError, match="_variant: unknown keys"):
+        run_tabled(sym, kt, bt, vt, query=q, _variant={"fast": True})
+
+
 # ----------------------------------------------------------------------------- constructions
 
 

@@ -1,0 +1,39 @@
+"""The kernel benchmarks' ``--smoke`` modes: their logic on tiny CPU shapes (interpreter).
+
+The numbers come from the H100; these runs only catch a broken script before device time is
+spent on it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(args, timeout=170):
+    r = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                       timeout=timeout)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return r
+
+
+def test_tabled_variants_smoke(tmp_path):
+    out = tmp_path / "tv.json"
+    _run(["benchmarks/tabled_variants.py", "--smoke", "--json", str(out)])
+    rows = json.loads(out.read_text())["rows"]
+    # every variant with both id dtypes, and each computed the baseline's outputs exactly
+    assert len(rows) == 2 * 9
+    assert all(r["max_abs_diff_o"] == 0.0 for r in rows)
+
+
+def test_kernels_model_sweep_smoke(tmp_path):
+    out = tmp_path / "km.json"
+    _run(["benchmarks/kernels_model.py", "--smoke", "--rows", "1u", "--sweep", "--sweep-row",
+          "1u", "--out", str(out)])
+    d = json.loads(out.read_text())
+    assert [r["row"] for r in d["rows"]] == ["1u"]
+    assert len(d["sweep"]) >= 1 and all("error" not in e for e in d["sweep"])
