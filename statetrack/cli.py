@@ -160,7 +160,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             device_rows = device_check(entries, args.device, length=args.length,
                                        batch=args.batch, kernel=args.kernel,
-                                       rng=np.random.default_rng(args.seed))
+                                       rng=np.random.default_rng(args.seed), form=args.form)
         except KernelError as e:
             print(f"statetrack check: --device {args.device}: {e}", file=sys.stderr)
             return 2
@@ -252,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--kernel", choices=["auto", "tabled", "recurrent", "reference"],
                    default="auto", help="kernel for --device (default: auto)")
     c.add_argument("--seed", type=int, default=0, help="seed of the --device words")
+    c.add_argument("--form", choices=["auto", "permutation", "faithful"], default="auto",
+                   help="construction run by --device: the Theorem 3 form on the DFA's "
+                        "states, the faithful (coset) form, or the narrower of the two "
+                        "(default: auto)")
     c.set_defaults(func=cmd_check)
 
     f = sub.add_parser("families", help="list the registry of named languages")

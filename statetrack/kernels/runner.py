@@ -546,6 +546,9 @@ class DeviceCheckRow:
         Why it was skipped, capped or failed.
     status : str
         ``"ok"``, ``"FAIL"`` (mismatches), ``"skipped"`` or ``"error"``.
+    form : str
+        The construction's form (``"permutation"``, ``"faithful"``), ``""`` when skipped
+        before compiling.
     """
 
     name: str
@@ -558,6 +561,7 @@ class DeviceCheckRow:
     seconds: float = 0.0
     note: str = ""
     status: str = "ok"
+    form: str = ""
 
     @property
     def ok(self) -> bool:
@@ -568,7 +572,7 @@ class DeviceCheckRow:
 def device_check(entries: Iterable[Any], device: Any, *, length: int | None = None,
                  batch: int | None = None, rng: np.random.Generator,
                  kernel: str = "auto", dtype: Any = torch.bfloat16,
-                 cpu_substep_budget: int = 20_000) -> list[DeviceCheckRow]:
+                 cpu_substep_budget: int = 20_000, form: str = "auto") -> list[DeviceCheckRow]:
     """Run catalogue languages through :func:`run` on random words and count mismatches.
 
     Parameters
@@ -592,6 +596,11 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
         Kernel input dtype (default bfloat16).
     cpu_substep_budget : int
         See ``length``.
+    form : {"auto", "permutation", "faithful"}
+        Which construction runs: :func:`statetrack.constructions.compile`'s Theorem 3 form on
+        the DFA's states, its faithful form (a permutation representation on cosets, often
+        much narrower: S_5 on 5 points instead of 120), or ``"auto"`` (default), the
+        narrower of the two (then fewer sub-steps; the permutation form on ties).
 
     Returns
     -------
@@ -608,7 +617,7 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
     >>> [(r.name, r.status, r.mismatches, r.backend) for r in rows]
     [('parity', 'ok', 0, 'reference'), ('at_least(3)', 'skipped', None, '-')]
     """
-    from statetrack.constructions import NotAGroupError, compile
+    from statetrack.constructions import NotAGroupError
     from statetrack.kernels.recurrent import MAX_K
 
     if not isinstance(rng, np.random.Generator):
@@ -622,10 +631,13 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
     for name, val in (("length", T0), ("batch", B)):
         if isinstance(val, bool) or not isinstance(val, int) or val < 1:
             raise KernelInputError(f"{name}: expected an int >= 1, got {val!r}")
+    if form not in ("auto", "permutation", "faithful"):
+        raise KernelInputError(f"form: expected 'auto', 'permutation' or 'faithful', got "
+                               f"{form!r}")
     rows: list[DeviceCheckRow] = []
     for e in entries:
         try:
-            lrnn = compile(e.dfa, name=e.name)
+            lrnn = _construction(e, form)
         except NotAGroupError:
             rows.append(DeviceCheckRow(e.name, "-", 0, 0, None, None, status="skipped",
                                        note="transition monoid is not a group: no one-layer "
@@ -634,7 +646,7 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
         if kind == "cuda" and kernel in ("auto", "recurrent", "tabled") and lrnn.width > MAX_K:
             rows.append(DeviceCheckRow(e.name, "-", 0, 0, None, None, status="skipped",
                                        note=f"K={lrnn.width} exceeds the Triton kernels' "
-                                            f"K <= {MAX_K}"))
+                                            f"K <= {MAX_K}", form=lrnn.form))
             continue
         T, note = T0, ""
         if kind == "cpu":
@@ -652,7 +664,7 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
             secs = time.perf_counter() - t0
         except Exception as err:  # noqa: BLE001 -- reported in the row, not a crash
             rows.append(DeviceCheckRow(e.name, "-", T, B, None, None, status="error",
-                                       note=f"{type(err).__name__}: {err}"))
+                                       note=f"{type(err).__name__}: {err}", form=lrnn.form))
             continue
         want_states, want_acc = dfa_states(mini, perm[ids])
         bad = out.accepted != want_acc
@@ -662,8 +674,19 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
         rows.append(DeviceCheckRow(
             e.name, out.backend, T, B, mism, B * T / secs if secs > 0 else math.inf,
             kernel="+".join(out.kernels), seconds=secs, note=note,
-            status="ok" if mism == 0 else "FAIL"))
+            status="ok" if mism == 0 else "FAIL", form=lrnn.form))
     return rows
+
+
+def _construction(entry: Any, form: str):
+    """The construction of ``entry`` in ``form``; ``"auto"``: the narrower of the two forms."""
+    from statetrack.constructions import compile
+
+    if form != "auto":
+        return compile(entry.dfa, name=entry.name, form=form)
+    perm = compile(entry.dfa, name=entry.name)
+    faithful = compile(entry.dfa, name=entry.name, form="faithful")
+    return faithful if (faithful.width, faithful.n_h) < (perm.width, perm.n_h) else perm
 
 
 def format_device_rows(rows: Sequence[DeviceCheckRow]) -> str:
@@ -672,14 +695,14 @@ def format_device_rows(rows: Sequence[DeviceCheckRow]) -> str:
     Examples
     --------
     >>> print(format_device_rows([DeviceCheckRow("parity", "reference", 2000, 2, 0, 1.5e4,
-    ...                                          kernel="reference")]))
-    language  backend    kernel     length  batch  mismatches  symbols/s  status  note
-    --------  ---------  ---------  ------  -----  ----------  ---------  ------  ----
-    parity    reference  reference  2000    2      0           1.50e+04   ok
+    ...                                          kernel="reference", form="permutation")]))
+    language  form         backend    kernel     length  batch  mismatches  symbols/s  status  note
+    --------  -----------  ---------  ---------  ------  -----  ----------  ---------  ------  ----
+    parity    permutation  reference  reference  2000    2      0           1.50e+04   ok
     """
-    header = ["language", "backend", "kernel", "length", "batch", "mismatches", "symbols/s",
-              "status", "note"]
-    body = [[r.name, r.backend, r.kernel or "-", str(r.length), str(r.batch),
+    header = ["language", "form", "backend", "kernel", "length", "batch", "mismatches",
+              "symbols/s", "status", "note"]
+    body = [[r.name, r.form or "-", r.backend, r.kernel or "-", str(r.length), str(r.batch),
              "-" if r.mismatches is None else str(r.mismatches),
              "-" if r.symbols_per_s is None else f"{r.symbols_per_s:.2e}", r.status, r.note]
             for r in rows]

@@ -254,13 +254,33 @@ def test_device_check_cpu_rows():
 
 def test_device_check_caps_cpu_length_and_defaults():
     rows = device_check(_entries("symmetric(4)"), "cpu", batch=1, kernel="reference",
-                        rng=np.random.default_rng(2), cpu_substep_budget=240)
+                        rng=np.random.default_rng(2), cpu_substep_budget=240,
+                        form="permutation")
     (r,) = rows
     assert r.length == 20 and "capped from 2000 to 20" in r.note and r.mismatches == 0
     (r,) = device_check(_entries("symmetric(5)"), "cpu", length=100, batch=1,
                         kernel="reference", rng=np.random.default_rng(2),
-                        cpu_substep_budget=60 * 2 * 20)        # K = 120 <= 128: 40 tokens
+                        cpu_substep_budget=60 * 2 * 20,        # K = 120 <= 128: 40 tokens
+                        form="permutation")
     assert r.length == 40 and "K=120" in r.note and r.mismatches == 0
+
+
+def test_device_check_picks_the_narrower_form():
+    entries = _entries("parity", "symmetric(4)", "symmetric(5)", "dihedral(5)")
+    rows = device_check(entries, "cpu", length=300, batch=2, kernel="reference",
+                        rng=np.random.default_rng(4))
+    forms = {r.name: r.form for r in rows}
+    # parity: both forms are the 2-point action (ties keep the permutation form); S_4, S_5 and
+    # D_5 act faithfully on 4, 5 and 5 points instead of 24, 120 and 10 states
+    assert forms == {"parity": "permutation", "symmetric(4)": "faithful",
+                     "symmetric(5)": "faithful", "dihedral(5)": "faithful"}
+    assert all(r.status == "ok" and r.mismatches == 0 and r.length == 300 for r in rows)
+    assert "faithful" in format_device_rows(rows)
+    (r,) = device_check(_entries("symmetric(4)"), "cpu", length=50, batch=1,
+                        kernel="reference", rng=np.random.default_rng(4), form="faithful")
+    assert r.form == "faithful" and r.mismatches == 0
+    with pytest.raises(KernelInputError, match="form: expected"):
+        device_check(entries, "cpu", rng=np.random.default_rng(0), form="rotation")
 
 
 def test_device_check_reports_mismatches(monkeypatch):
