@@ -224,6 +224,17 @@ def _token_rows(kt, bt, vt, x, i_h, o_j, o_k, o_c, c_off,
 
 
 @triton.jit
+def _symbol_ahead(p_sym0, p_sym, t, n_tok, CLAMP: tl.constexpr):
+    # the symbol id of token t + 2 (p_sym0: the chunk's first id, p_sym: token t's id); past
+    # the end: a masked load (0) or, with CLAMP, an unmasked load of the last id
+    if CLAMP:
+        x = tl.load(p_sym0 + tl.minimum(t + 2, n_tok - 1))
+    else:
+        x = tl.load(p_sym + 2, mask=t + 2 < n_tok, other=0)
+    return x.to(tl.int64)
+
+
+@triton.jit
 def _token_step(b_s, b_k, b_b, b_v, o_j, NH: tl.constexpr, ACC: tl.constexpr):
     # n_h GH sub-steps of one token on the state tile b_s [BK, BC]
     for j in tl.static_range(NH):
@@ -290,10 +301,7 @@ def _tabled_run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, h
     c_k, c_b, c_v = _token_rows(kt, bt, vt, x0, i_h, o_j, o_k, o_v, 0, HT, K, V, NH)
     p_sym0 = p_sym
     for t in tl.range(0, n_tok, num_stages=PIPE):
-        if CLAMP:
-            x2 = tl.load(p_sym0 + tl.minimum(t + 2, n_tok - 1)).to(tl.int64)
-        else:
-            x2 = tl.load(p_sym + 2, mask=t + 2 < n_tok, other=0).to(tl.int64)
+        x2 = _symbol_ahead(p_sym0, p_sym, t, n_tok, CLAMP)
         n_k, n_b, n_v = _token_rows(kt, bt, vt, x1, i_h, o_j, o_k, o_v, 0, HT, K, V, NH)
         b_s = _token_step(b_s, c_k, c_b, c_v, o_j, NH, ACC)
         if OUT_O or OUT_CODE:
@@ -346,10 +354,7 @@ def _tabled_summary_kernel(sym, kt, bt, vt, summ, T, L,
     c_k, c_b, c_v = _token_rows(kt, bt, vt, x0, i_h, o_j, o_k, o_w, K, HT, K, V, NH)
     p_sym0 = p_sym
     for t in tl.range(0, n_tok, num_stages=PIPE):
-        if CLAMP:
-            x2 = tl.load(p_sym0 + tl.minimum(t + 2, n_tok - 1)).to(tl.int64)
-        else:
-            x2 = tl.load(p_sym + 2, mask=t + 2 < n_tok, other=0).to(tl.int64)
+        x2 = _symbol_ahead(p_sym0, p_sym, t, n_tok, CLAMP)
         n_k, n_b, n_v = _token_rows(kt, bt, vt, x1, i_h, o_j, o_k, o_w, K, HT, K, V, NH)
         b_s = _token_step(b_s, c_k, c_b, c_v, o_j, NH, ACC)
         p_sym += 1
