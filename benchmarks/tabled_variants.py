@@ -6,6 +6,8 @@ Times ``run_tabled`` (output ``o``, checks off) under the private ``_variant`` k
 * ``pipe``:  ``tl.range(num_stages=pipe)`` on the token loop (Triton pipelines the symbol
   load through shared memory, ``pipe - 1`` loads ahead);
 * ``f32``:   tables widened to float32 on the host (no bf16 unpacking in the loop);
+* ``vk``:    the run passes through ``_tabled_vk_kernel`` (transposed state ``S^T``, one vector
+  load per key row, no shared memory in the loop), ``vk_summary`` the chunk summaries too;
 
 and uint8 against int32 symbol ids, sequentially at (B=1024, T=4096) and at 1024-token chunks
 at (B=64, T=65536), next to fla's fused recurrent and chunk delta rule on the same inputs.
@@ -33,7 +35,8 @@ from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
 
 VARIANTS = [{}, {"clamp": True}, {"f32": True}, {"clamp": True, "f32": True}, {"pipe": 2},
             {"pipe": 3}, {"pipe": 3, "f32": True}, {"pipe": 4, "f32": True},
-            {"clamp": True, "pipe": 3, "f32": True}]
+            {"clamp": True, "pipe": 3, "f32": True}, {"vk": True}, {"vk": True, "f32": True},
+            {"vk": True, "vk_summary": True}, {"vk_summary": True}]
 
 
 def main() -> None:

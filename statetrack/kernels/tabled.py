@@ -406,6 +406,100 @@ def _tabled_scan_kernel(h0, summ, starts, ht, T, L,
              b_s.to(ht.dtype.element_ty), mask=m_h)
 
 
+@triton.jit(do_not_specialize=["T", "L"])
+def _tabled_vk_kernel(sym, kp, bt, vb, h0, starts, qv, codes, o, cls, states, ht, scale, T, L,
+                      H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, WC: tl.constexpr,
+                      NH: tl.constexpr, BK: tl.constexpr, BC: tl.constexpr, C: tl.constexpr,
+                      BCC: tl.constexpr, H0_MODE: tl.constexpr, OUT_O: tl.constexpr,
+                      OUT_CODE: tl.constexpr, STORE_STATES: tl.constexpr, FINAL: tl.constexpr,
+                      ACC: tl.constexpr):
+    # The same recurrence as _tabled_run_kernel / _tabled_summary_kernel (the ``vk`` variant),
+    # holding the transposed state S^T [BC, BK] (row c = column c of S). A key row is one
+    # contiguous [1, BK] load (kp: keys zero-padded to BK; 16-bit tables make it one 16-byte
+    # vector per thread), and the compiler gives the state that load's layout: the K axis in
+    # registers and in two lanes, so S^T k is one shuffle and no row needs shared memory.
+    # Values come pre-broadcast along K (vb [rows, BC, BK], value of column c on row c). The
+    # loop runs over the NH sub-steps of every token (row (symbol * NH + j) * HT + head).
+    # H0_MODE: 0 zeros, 1 [B, H, K, WC], 2 [H, K, WC], 3 chunk starts, 4 [I | 0] (summary).
+    # FINAL: 0 none, 1 final state of the last chunk into ht, 2 every chunk's state (summary).
+    i_bh = tl.program_id(0).to(tl.int64)
+    i_c = tl.program_id(1).to(tl.int64)
+    NC = tl.cdiv(T, L)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    o_k = tl.arange(0, BK)
+    o_c = tl.arange(0, BC)
+    m_k = o_k < K
+    m_c = o_c < WC
+    m_h = m_c[:, None] & m_k[None, :]
+    t0 = i_c * L
+    n_tok = tl.minimum(L, T - t0).to(tl.int32)
+    last = n_tok * NH - 1
+    hh = (i_h % HT).to(tl.int32)
+    KW = K * WC
+    s_off = o_k[None, :] * WC + o_c[:, None]              # S[k, c] of a [K, WC] block
+
+    b_s = tl.zeros([BC, BK], dtype=ACC)
+    if H0_MODE == 1:
+        b_s += tl.load(h0 + i_bh * KW + s_off, mask=m_h, other=0).to(ACC)
+    if H0_MODE == 2:
+        b_s += tl.load(h0 + i_h * KW + s_off, mask=m_h, other=0).to(ACC)
+    if H0_MODE == 3:
+        b_s += tl.load(starts + (i_bh * NC + i_c) * KW + s_off, mask=m_h, other=0).to(ACC)
+    if H0_MODE == 4:
+        b_s += tl.where(o_c[:, None] == o_k[None, :], 1.0, 0.0).to(ACC)
+    if OUT_O or OUT_CODE:
+        b_q = tl.load(qv + i_h * K + o_k[None, :], mask=m_k[None, :], other=0).to(ACC) * scale
+    if OUT_CODE:
+        o_cc = tl.arange(0, BCC)
+        m_cc = o_cc < C
+        b_codes = tl.load(codes + (i_h * C + o_cc[None, :]) * WC + o_c[:, None],
+                          mask=m_c[:, None] & m_cc[None, :], other=0).to(ACC)   # [BC, BCC]
+
+    p_sym = sym + i_b * T + t0
+    row0 = (i_b * T + t0) * H + i_h
+    koff = o_k[None, :]
+    voff = o_c[:, None] * BK + o_k[None, :]
+    x0 = tl.load(p_sym).to(tl.int32)
+    x1 = tl.load(p_sym + tl.minimum(1, last) // NH).to(tl.int32)
+    r0 = x0 * NH * HT + hh
+    c_k = tl.load(kp + r0 * BK + koff).to(ACC)
+    c_bk = tl.load(bt + r0).to(ACC) * c_k
+    c_v = tl.load(vb + r0 * (BC * BK) + voff).to(ACC)
+    for u in range(0, last + 1):
+        x2 = tl.load(p_sym + tl.minimum(u + 2, last) // NH).to(tl.int32)
+        rn = (x1 * NH + (u + 1) % NH) * HT + hh
+        n_k = tl.load(kp + rn * BK + koff).to(ACC)
+        n_bk = tl.load(bt + rn).to(ACC) * n_k
+        n_v = tl.load(vb + rn * (BC * BK) + voff).to(ACC)
+        w = tl.sum(b_s * c_k, axis=1)                                 # S^T k  [BC]
+        b_s += c_bk * (c_v - w[:, None])                            # + (beta k)(v - S^T k)^T
+        if u % NH == NH - 1:
+            t = u // NH
+            if OUT_O or OUT_CODE:
+                b_o = tl.sum(b_s * b_q, axis=1)                       # [BC]
+                if OUT_O:
+                    tl.store(o + (row0 + t * H) * WC + o_c, b_o.to(o.dtype.element_ty),
+                             mask=m_c)
+                if OUT_CODE:
+                    diff = b_codes - b_o[:, None]
+                    dist = tl.sum(diff * diff, axis=0)
+                    dist = tl.where(m_cc, dist, float("inf"))
+                    tl.store(cls + row0 + t * H, tl.argmin(dist, axis=0).to(tl.int32))
+            if STORE_STATES:
+                tl.store(states + (row0 + t * H) * KW + s_off, b_s.to(states.dtype.element_ty),
+                         mask=m_h)
+        x1 = x2
+        c_k = n_k
+        c_bk = n_bk
+        c_v = n_v
+    if FINAL == 1:
+        if i_c == NC - 1:
+            tl.store(ht + i_bh * KW + s_off, b_s.to(ht.dtype.element_ty), mask=m_h)
+    if FINAL == 2:
+        tl.store(ht + (i_bh * NC + i_c) * KW + s_off, b_s.to(ht.dtype.element_ty), mask=m_h)
+
+
 # ----------------------------------------------------------------------------- API
 
 
@@ -475,6 +569,10 @@ def run_tabled(
     check_ids : bool
         Check that every symbol id is in range (one reduction, one synchronization). Switch
         it off only for ids known to be valid: an out-of-range id reads outside the tables.
+    _variant : dict, optional
+        Private code-variant knobs (``clamp``, ``pipe``, ``f32``, ``vk``, ``vk_summary``) that
+        ``benchmarks/tabled_variants.py`` times against each other on the GPU; the results are
+        the same (bit-identical, or to float32 rounding for ``vk``). Not a stable interface.
 
     Returns
     -------
@@ -664,8 +762,13 @@ def run_tabled(
         bt = beta_table.contiguous()
         vt = value_table.contiguous()
     knobs = {"CLAMP": bool(var.pop("clamp", False)), "PIPE": int(var.pop("pipe", 1))}
+    vk = bool(var.pop("vk", False))              # run passes through _tabled_vk_kernel
+    vk_sum = bool(var.pop("vk_summary", False))  # chunk summaries through it too
     if var:
         raise KernelInputError(f"_variant: unknown keys {sorted(var)}")
+    if (vk or vk_sum) and (knobs["CLAMP"] or knobs["PIPE"] != 1):
+        raise KernelInputError("_variant: 'vk' clamps its symbol loads itself and does not "
+                               "take 'clamp' or 'pipe'")
     h0 = initial_state.to(sd).contiguous() if initial_state is not None else None
     qk = qv.to(sd).contiguous() if qv is not None else None
     ck = cv.to(sd).contiguous() if cv is not None else None
@@ -675,24 +778,43 @@ def run_tabled(
     NC = triton.cdiv(T, L)
     dummy = ht
     need_run = output != "none" or return_states
+    outs = dict(OUT_O=o is not None, OUT_CODE=cls is not None, STORE_STATES=states is not None)
+    out_args = (qk if qk is not None else dummy, ck if ck is not None else dummy,
+                o if o is not None else dummy, cls if cls is not None else dummy,
+                states if states is not None else dummy)
+
+    def run_pass(grid, h0_arg, starts_arg, h0_mode_, final):
+        if vk:
+            kp, bp, vb = _vk_tables(kt, bt, vt, BK, BV, 0)
+            _tabled_vk_kernel[grid](
+                sym, kp, bp, vb, h0_arg, starts_arg, *out_args, ht, sc, T, L,
+                H=H, HT=HT, K=K, WC=V, NH=NH, BK=BK, BC=BV, C=C, BCC=BCC, H0_MODE=h0_mode_,
+                **outs, FINAL=int(final), ACC=acc, num_warps=_warps(BK * BV), num_stages=1)
+        else:
+            _tabled_run_kernel[grid](
+                sym, kt, bt, vt, h0_arg, starts_arg, *out_args, ht, sc, T, L,
+                H=H, HT=HT, K=K, V=V, NH=NH, NHP=NHP, BK=BK, BV=BV, C=C, BCC=BCC,
+                H0_MODE=h0_mode_, **outs, STORE_HT=final, ACC=acc, **knobs,
+                num_warps=_warps(BK * BV), num_stages=1)
+
     if NC == 1:
-        _tabled_run_kernel[(B * H, 1)](
-            sym, kt, bt, vt, h0 if h0 is not None else dummy, dummy,
-            qk if qk is not None else dummy, ck if ck is not None else dummy,
-            o if o is not None else dummy, cls if cls is not None else dummy,
-            states if states is not None else dummy, ht, sc, T, L,
-            H=H, HT=HT, K=K, V=V, NH=NH, NHP=NHP, BK=BK, BV=BV, C=C, BCC=BCC,
-            H0_MODE=h0_mode, OUT_O=o is not None, OUT_CODE=cls is not None,
-            STORE_STATES=states is not None, STORE_HT=True, ACC=acc, **knobs,
-            num_warps=_warps(BK * BV), num_stages=1)
+        run_pass((B * H, 1), h0 if h0 is not None else dummy, dummy, h0_mode, True)
         return TabledResult(final_state=ht, o=o, code=cls, states=states, chunk_size=L)
 
     W = K + V
     BW = _pow2(W)
     summ = torch.empty(B * H, NC, K, W, dtype=sd, device=device)
-    _tabled_summary_kernel[(B * H, NC)](
-        sym, kt, bt, vt, summ, T, L, H=H, HT=HT, K=K, V=V, NH=NH, NHP=NHP, BK=BK, BW=BW,
-        ACC=acc, **knobs, num_warps=_warps(BK * BW), num_stages=1)
+    if vk_sum:
+        kp, bp, vb = _vk_tables(kt, bt, vt, BK, BW, K)
+        _tabled_vk_kernel[(B * H, NC)](
+            sym, kp, bp, vb, dummy, dummy, dummy, dummy, dummy, dummy, dummy, summ, sc, T, L,
+            H=H, HT=HT, K=K, WC=W, NH=NH, BK=BK, BC=BW, C=1, BCC=2, H0_MODE=4, OUT_O=False,
+            OUT_CODE=False, STORE_STATES=False, FINAL=2, ACC=acc,
+            num_warps=_warps(BK * BW), num_stages=1)
+    else:
+        _tabled_summary_kernel[(B * H, NC)](
+            sym, kt, bt, vt, summ, T, L, H=H, HT=HT, K=K, V=V, NH=NH, NHP=NHP, BK=BK, BW=BW,
+            ACC=acc, **knobs, num_warps=_warps(BK * BW), num_stages=1)
     starts = torch.empty(B * H, NC, K, V, dtype=sd, device=device) if need_run else summ
     BD, BVD = max(16, BK), max(16, BV)
     _tabled_scan_kernel[(B * H,)](
@@ -700,13 +822,23 @@ def run_tabled(
         BVD=BVD, H0_MODE=h0_mode, STORE_STARTS=need_run, ACC=acc,
         num_warps=max(1, min(4, BD * BVD // 256)), num_stages=1)
     if need_run:
-        _tabled_run_kernel[(B * H, NC)](
-            sym, kt, bt, vt, dummy, starts,
-            qk if qk is not None else dummy, ck if ck is not None else dummy,
-            o if o is not None else dummy, cls if cls is not None else dummy,
-            states if states is not None else dummy, ht, sc, T, L,
-            H=H, HT=HT, K=K, V=V, NH=NH, NHP=NHP, BK=BK, BV=BV, C=C, BCC=BCC,
-            H0_MODE=3, OUT_O=o is not None, OUT_CODE=cls is not None,
-            STORE_STATES=states is not None, STORE_HT=False, ACC=acc, **knobs,
-            num_warps=_warps(BK * BV), num_stages=1)
+        run_pass((B * H, NC), dummy, starts, 3, False)
     return TabledResult(final_state=ht, o=o, code=cls, states=states, chunk_size=L)
+
+
+def _vk_tables(kt: torch.Tensor, bt: torch.Tensor, vt: torch.Tensor, BK: int, BC: int,
+               c_off: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Tables of the ``vk`` kernel, in the tables' own dtype (no rounding).
+
+    Keys ``[rows, BK]`` zero-padded; betas ``[rows]``; values ``[rows, BC, BK]``: the value of
+    column ``c`` repeated along K on row ``c_off + c`` (zero elsewhere). Rows are
+    ``(symbol * n_h + j) * HT + head`` of the ``[S, n_h, (HT,) ...]`` tables.
+    """
+    K, V = kt.shape[-1], vt.shape[-1]
+    k2 = kt.reshape(-1, K)
+    rows = k2.shape[0]
+    kp = torch.zeros(rows, BK, dtype=kt.dtype, device=kt.device)
+    kp[:, :K] = k2
+    vb = torch.zeros(rows, BC, BK, dtype=vt.dtype, device=vt.device)
+    vb[:, c_off:c_off + V, :] = vt.reshape(rows, V, 1)
+    return kp, bt.reshape(rows).contiguous(), vb

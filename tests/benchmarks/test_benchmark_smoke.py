@@ -25,9 +25,11 @@ def test_tabled_variants_smoke(tmp_path):
     out = tmp_path / "tv.json"
     _run(["benchmarks/tabled_variants.py", "--smoke", "--json", str(out)])
     rows = json.loads(out.read_text())["rows"]
-    # every variant with both id dtypes, and each computed the baseline's outputs exactly
-    assert len(rows) == 2 * 9
-    assert all(r["max_abs_diff_o"] == 0.0 for r in rows)
+    # every variant with both id dtypes; each computed the baseline's outputs (exactly, but for
+    # the vk kernel, which sums S^T k in another order)
+    assert len(rows) == 2 * 13
+    assert all(r["max_abs_diff_o"] is not None and r["max_abs_diff_o"] < 1e-4 for r in rows)
+    assert all(r["max_abs_diff_o"] == 0.0 for r in rows if "vk" not in r["impl"])
 
 
 def test_kernels_model_sweep_smoke(tmp_path):

@@ -98,19 +98,41 @@ def test_chunked_equals_sequential(gen, device):
 
 
 @pytest.mark.parametrize("variant", [{"clamp": True}, {"pipe": 3}, {"f32": True},
-                                     {"clamp": True, "pipe": 2, "f32": True}])
+                                     {"clamp": True, "pipe": 2, "f32": True}, {"vk": True},
+                                     {"vk": True, "f32": True}, {"vk_summary": True},
+                                     {"vk": True, "vk_summary": True}])
 def test_code_variants_compute_the_same(gen, device, variant):
     # the private knobs that benchmarks/tabled_variants.py times change how symbols and table
-    # rows are loaded, not the arithmetic: the results are bit-identical
+    # rows are loaded, not the arithmetic: the results are bit-identical. "vk" (the transposed
+    # state) sums S^T k in another order: equal to float32 rounding
     kt, bt, vt = (t.to(device).bfloat16() for t in _random_tables(gen, 4, 2, 1, 6, 5, False))
     sym = torch.randint(0, 4, (3, 29), generator=gen).to(device)
     q = torch.randn(6, generator=gen).to(device)
+    h0 = torch.randn(3, 1, 6, 5, generator=gen).to(device)
+    codes = torch.randn(4, 5, generator=gen).to(device)
     for L in (29, 8):
-        base = run_tabled(sym, kt, bt, vt, query=q, chunk_size=L)
-        var = run_tabled(sym, kt, bt, vt, query=q, chunk_size=L, _variant=variant)
-        assert torch.equal(var.o, base.o) and torch.equal(var.final_state, base.final_state)
+        base = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, chunk_size=L,
+                          return_states=True)
+        var = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, chunk_size=L,
+                         return_states=True, _variant=variant)
+        if variant.get("vk") or variant.get("vk_summary"):
+            for name in ("o", "final_state", "states"):
+                assert_rel_close(getattr(var, name), getattr(base, name).double(), torch.float32,
+                                 name=f"{name} (vk, chunk {L})")
+            base_c = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, codes=codes,
+                                output="code", chunk_size=L)
+            var_c = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, codes=codes,
+                               output="code", chunk_size=L, _variant=variant)
+            dist = ((var.o[:, :, :, None, :] - codes[None, None]) ** 2).sum(-1)
+            assert torch.equal(var_c.code, dist.argmin(-1).to(torch.int32))
+            assert (var_c.code != base_c.code).float().mean() < 0.05   # near-ties may differ
+        else:
+            assert torch.equal(var.o, base.o) and torch.equal(var.final_state, base.final_state)
+            assert torch.equal(var.states, base.states)
     with pytest.raises(E.KernelInputError, match="_variant: unknown keys"):
         run_tabled(sym, kt, bt, vt, query=q, _variant={"fast": True})
+    with pytest.raises(E.KernelInputError, match="does not take"):
+        run_tabled(sym, kt, bt, vt, query=q, _variant={"vk": True, "clamp": True})
 
 
 # ----------------------------------------------------------------------------- constructions
@@ -153,7 +175,8 @@ Z3_LETTERS = [[], [(1, 2), (0, 1)]]
 @pytest.mark.parametrize("letters,n,n_h", [([[], [(0, 1)]], 2, 1), (Z3_LETTERS, 3, 2),
                                            (S5_LETTERS, 5, 4)])
 @pytest.mark.parametrize("chunk", [None, 4])
-def test_group_constructions_exact_in_bfloat16(gen, device, letters, n, n_h, chunk):
+@pytest.mark.parametrize("variant", [None, {"vk": True, "vk_summary": True}])
+def test_group_constructions_exact_in_bfloat16(gen, device, letters, n, n_h, chunk, variant):
     kt, bt, vt, perm = _perm_construction(letters, n, n_h)
     kt, bt, vt = kt.to(device), bt.to(device), vt.to(device)
     B, T = 2, 13
@@ -164,10 +187,10 @@ def test_group_constructions_exact_in_bfloat16(gen, device, letters, n, n_h, chu
     codes = torch.arange(n, dtype=torch.float32)[:, None]
     want = _dfa_states(perm, sym)
     r = run_tabled(sym, kt, bt, vt, initial_state=h0.to(device), query=query.to(device),
-                   codes=codes.to(device), output="code", chunk_size=chunk)
+                   codes=codes.to(device), output="code", chunk_size=chunk, _variant=variant)
     assert np.array_equal(r.code[:, :, 0].cpu().numpy(), want)
     ro = run_tabled(sym, kt, bt, vt, initial_state=h0.to(device), query=query.to(device),
-                    chunk_size=chunk)
+                    chunk_size=chunk, _variant=variant)
     assert np.array_equal(ro.o[:, :, 0, 0].cpu().numpy(), want.astype(np.float32))
     # the general kernel on the gathered bf16 tensors agrees exactly
     o, ht = _general(sym, kt, bt, vt, 1, h0.to(device).to(torch.bfloat16), query.to(device), n_h)
