@@ -8,6 +8,11 @@ Times ``run_tabled`` (output ``o``, checks off) under the private ``_variant`` k
 * ``f32``:   tables widened to float32 on the host (no bf16 unpacking in the loop);
 * ``vk``:    the run passes through ``_tabled_vk_kernel`` (transposed state ``S^T``, one vector
   load per key row, no shared memory in the loop), ``vk_summary`` the chunk summaries too;
+* ``mm``:    every pass through ``_tabled_mm_kernel`` (a token's sub-steps composed into one
+  matrix per symbol, one tensor-core product a token: bfloat16 when exact, else tf32x3);
+
+and, with ``--construction SPEC`` (default ``cyclic(16)``: K = 16, n_h = 15), the default,
+``vk`` and ``mm`` paths on that construction's own tables (integer: ``mm`` runs in bfloat16),
 
 and uint8 against int32 symbol ids, sequentially at (B=1024, T=4096) and at 1024-token chunks
 at (B=64, T=65536), next to fla's fused recurrent and chunk delta rule on the same inputs.
@@ -36,13 +41,17 @@ from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
 VARIANTS = [{}, {"clamp": True}, {"f32": True}, {"clamp": True, "f32": True}, {"pipe": 2},
             {"pipe": 3}, {"pipe": 3, "f32": True}, {"pipe": 4, "f32": True},
             {"clamp": True, "pipe": 3, "f32": True}, {"vk": True}, {"vk": True, "f32": True},
-            {"vk": True, "vk_summary": True}, {"vk_summary": True}]
+            {"vk": True, "vk_summary": True}, {"vk_summary": True}, {"mm": True}]
+#: variants timed on a real construction's tables (many sub-steps a token)
+CONSTRUCTION_VARIANTS = [{}, {"vk": True}, {"mm": True}]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
+    ap.add_argument("--construction", default="cyclic(16)",
+                    help="family spec whose Theorem 3 construction is also timed ('' = none)")
     args = ap.parse_args()
     dev = "cpu" if args.smoke else "cuda"
     shapes = [(2, 8, 4)] if args.smoke else [(1024, 4096, 4096), (64, 65536, 1024)]
@@ -88,11 +97,44 @@ def main() -> None:
                 rows.append({"B": B, "T": T, "impl": label, "ms": ms, "max_abs_diff_o": err})
                 print(f"B={B} T={T} {label:60s} {ms if ms is None else round(ms, 3)} ms  "
                       f"diff {err}", flush=True)
+    if args.construction:
+        rows += construction_rows(args.construction, shapes, dev, bench, gen)
     meta = {"device": dev if args.smoke else torch.cuda.get_device_name(),
             "torch": torch.__version__, "triton": triton.__version__,
             "command": " ".join(["python"] + sys.argv)}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+
+
+def construction_rows(spec, shapes, dev, bench, gen):
+    """Default, vk and mm paths on the tables of ``spec``'s construction (output: codes)."""
+    from statetrack.automata import families
+    from statetrack.constructions import compile
+    from statetrack.constructions.export import symbol_tables
+
+    lrnn = compile(families.get(spec), name=spec)
+    tb = symbol_tables(lrnn, dtype="bfloat16", backend="torch")
+    kt, bt, vt = (tb[n].to(dev) for n in ("key_table", "beta_table", "value_table"))
+    q, h0 = tb["query"].to(dev), tb["initial_state"].to(dev)[None]
+    codes = torch.as_tensor(tb["codes"], dtype=torch.float32, device=dev)
+    rows = []
+    for B, T, L in shapes:
+        sym = torch.randint(0, kt.shape[0], (B, T), generator=gen).to(torch.uint8).to(dev)
+        ref = run_tabled(sym, kt, bt, vt, initial_state=h0, query=q, codes=codes,
+                         output="code", chunk_size=L)
+        for var in CONSTRUCTION_VARIANTS:
+            label = f"{spec} (K={lrnn.width}, n_h={lrnn.n_h}) chunk={L if L < T else 'seq'} " \
+                    f"{var or 'baseline'}"
+            r = run_tabled(sym, kt, bt, vt, initial_state=h0, query=q, codes=codes,
+                           output="code", chunk_size=L, _variant=var)
+            wrong = int((r.code != ref.code).sum())
+            ms = bench(lambda var=var: run_tabled(
+                sym, kt, bt, vt, initial_state=h0, query=q, codes=codes, output="code",
+                chunk_size=L, check_beta=False, check_ids=False, _variant=var))
+            rows.append({"B": B, "T": T, "impl": label, "ms": ms, "codes_differing": wrong})
+            print(f"B={B} T={T} {label:60s} {round(ms, 3)} ms  differing codes {wrong}",
+                  flush=True)
+    return rows
 
 
 if __name__ == "__main__":

@@ -500,6 +500,93 @@ def _tabled_vk_kernel(sym, kp, bt, vb, h0, starts, qv, codes, o, cls, states, ht
         tl.store(ht + (i_bh * NC + i_c) * KW + s_off, b_s.to(ht.dtype.element_ty), mask=m_h)
 
 
+@triton.jit(do_not_specialize=["T", "L"])
+def _tabled_mm_kernel(sym, at, bt, h0, starts, qv, codes, o, cls, states, ht, scale, T, L,
+                      H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, WC: tl.constexpr,
+                      BK: tl.constexpr, BC: tl.constexpr, C: tl.constexpr,
+                      BCC: tl.constexpr, H0_MODE: tl.constexpr, OUT_O: tl.constexpr,
+                      OUT_CODE: tl.constexpr, STORE_STATES: tl.constexpr, FINAL: tl.constexpr,
+                      MMD: tl.constexpr, PREC: tl.constexpr, ACC: tl.constexpr):
+    # The ``mm`` variant: a token's n_h sub-steps composed into one affine map per symbol
+    # (host, float64, rounded once): S <- A_x S + B_x, kept transposed,
+    # S^T <- S^T A_x^T + B_x^T, one [BC, BK] x [BK, BK] tensor-core product per token whatever
+    # n_h is (the product's output layout is its next left operand's, so the state never goes
+    # through shared memory). MMD is the operand dtype: bfloat16 when the host proved every
+    # value exact in it (integer maps that keep the state integer), else float32 with PREC
+    # "tf32x3" (float32-level accuracy). The same function as the sub-step recurrence with
+    # another rounding order; bit-identical for integer constructions.
+    # at: A_x^T [rows, BK, BK]; bt: B_x^T [rows, BC, BK] (B_x at rows c_off ..);
+    # rows = symbol * HT + head. H0_MODE / FINAL as in _tabled_vk_kernel.
+    i_bh = tl.program_id(0).to(tl.int64)
+    i_c = tl.program_id(1).to(tl.int64)
+    NC = tl.cdiv(T, L)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    o_k = tl.arange(0, BK)
+    o_c = tl.arange(0, BC)
+    m_k = o_k < K
+    m_c = o_c < WC
+    m_h = m_c[:, None] & m_k[None, :]
+    t0 = i_c * L
+    n_tok = tl.minimum(L, T - t0).to(tl.int32)
+    hh = (i_h % HT).to(tl.int32)
+    KW = K * WC
+    s_off = o_k[None, :] * WC + o_c[:, None]              # S[k, c] of a [K, WC] block
+
+    b_s = tl.zeros([BC, BK], dtype=ACC)
+    if H0_MODE == 1:
+        b_s += tl.load(h0 + i_bh * KW + s_off, mask=m_h, other=0).to(ACC)
+    if H0_MODE == 2:
+        b_s += tl.load(h0 + i_h * KW + s_off, mask=m_h, other=0).to(ACC)
+    if H0_MODE == 3:
+        b_s += tl.load(starts + (i_bh * NC + i_c) * KW + s_off, mask=m_h, other=0).to(ACC)
+    if H0_MODE == 4:
+        b_s += tl.where(o_c[:, None] == o_k[None, :], 1.0, 0.0).to(ACC)
+    if OUT_O or OUT_CODE:
+        b_q = tl.load(qv + i_h * K + o_k[None, :], mask=m_k[None, :], other=0).to(ACC) * scale
+    if OUT_CODE:
+        o_cc = tl.arange(0, BCC)
+        m_cc = o_cc < C
+        b_codes = tl.load(codes + (i_h * C + o_cc[None, :]) * WC + o_c[:, None],
+                          mask=m_c[:, None] & m_cc[None, :], other=0).to(ACC)   # [BC, BCC]
+
+    p_sym = sym + i_b * T + t0
+    row0 = (i_b * T + t0) * H + i_h
+    a_off = o_k[:, None] * BK + o_k[None, :]
+    b_off = o_c[:, None] * BK + o_k[None, :]
+    last = n_tok - 1
+    x1 = tl.load(p_sym + tl.minimum(1, last)).to(tl.int32)
+    r0 = tl.load(p_sym).to(tl.int32) * HT + hh
+    c_a = tl.load(at + r0 * (BK * BK) + a_off)
+    c_b = tl.load(bt + r0 * (BC * BK) + b_off)
+    for t in range(0, n_tok):
+        x2 = tl.load(p_sym + tl.minimum(t + 2, last)).to(tl.int32)
+        rn = x1 * HT + hh
+        n_a = tl.load(at + rn * (BK * BK) + a_off)
+        n_b = tl.load(bt + rn * (BC * BK) + b_off)
+        b_s = tl.dot(b_s.to(MMD), c_a.to(MMD), input_precision=PREC, out_dtype=ACC) + c_b
+        if OUT_O or OUT_CODE:
+            b_o = tl.sum(b_s * b_q, axis=1)                           # [BC]
+            if OUT_O:
+                tl.store(o + (row0 + t * H) * WC + o_c, b_o.to(o.dtype.element_ty), mask=m_c)
+            if OUT_CODE:
+                diff = b_codes - b_o[:, None]
+                dist = tl.sum(diff * diff, axis=0)
+                dist = tl.where(m_cc, dist, float("inf"))
+                tl.store(cls + row0 + t * H, tl.argmin(dist, axis=0).to(tl.int32))
+        if STORE_STATES:
+            tl.store(states + (row0 + t * H) * KW + s_off, b_s.to(states.dtype.element_ty),
+                     mask=m_h)
+        x1 = x2
+        c_a = n_a
+        c_b = n_b
+    if FINAL == 1:
+        if i_c == NC - 1:
+            tl.store(ht + i_bh * KW + s_off, b_s.to(ht.dtype.element_ty), mask=m_h)
+    if FINAL == 2:
+        tl.store(ht + (i_bh * NC + i_c) * KW + s_off, b_s.to(ht.dtype.element_ty), mask=m_h)
+
+
 # ----------------------------------------------------------------------------- API
 
 
@@ -764,11 +851,17 @@ def run_tabled(
     knobs = {"CLAMP": bool(var.pop("clamp", False)), "PIPE": int(var.pop("pipe", 1))}
     vk = bool(var.pop("vk", False))              # run passes through _tabled_vk_kernel
     vk_sum = bool(var.pop("vk_summary", False))  # chunk summaries through it too
+    mm = bool(var.pop("mm", False))              # every pass through _tabled_mm_kernel
     if var:
         raise KernelInputError(f"_variant: unknown keys {sorted(var)}")
-    if (vk or vk_sum) and (knobs["CLAMP"] or knobs["PIPE"] != 1):
-        raise KernelInputError("_variant: 'vk' clamps its symbol loads itself and does not "
-                               "take 'clamp' or 'pipe'")
+    if (vk or vk_sum or mm) and (knobs["CLAMP"] or knobs["PIPE"] != 1):
+        raise KernelInputError("_variant: 'vk' and 'mm' clamp their symbol loads themselves and "
+                               "do not take 'clamp' or 'pipe'")
+    if mm and (vk or vk_sum):
+        raise KernelInputError("_variant: 'mm' replaces every pass; it does not combine with 'vk'")
+    if mm and sd == torch.float64:
+        raise KernelInputError("_variant: 'mm' runs float32 matrix products; float64 tables "
+                               "take the default kernel")
     h0 = initial_state.to(sd).contiguous() if initial_state is not None else None
     qk = qv.to(sd).contiguous() if qv is not None else None
     ck = cv.to(sd).contiguous() if cv is not None else None
@@ -783,8 +876,27 @@ def run_tabled(
                 o if o is not None else dummy, cls if cls is not None else dummy,
                 states if states is not None else dummy)
 
+    BKM = max(16, BK)
+    mmd, prec = tl.float32, ("ieee" if INTERPRET else "tf32x3")
+    mm_run = _mm_tables(key_table, beta_table, value_table, BKM, max(16, BV), 0) if mm else None
+    if mm and mm_run[2] and (
+            h0 is None or bool(((h0 == h0.round()) & (h0.abs() <= 256)).all())):
+        # signed-permutation maps on a small-integer state: bfloat16 operands are exact
+        # (the summary's [M | C] is a signed permutation and zeros: exact too). The
+        # interpreter's bfloat16 tl.dot is wrong (see _chunk_kernels), and float32 operands
+        # hold the same exact values, so it multiplies those instead
+        mmd, prec = (tl.float32 if INTERPRET else tl.bfloat16), "ieee"
+
     def run_pass(grid, h0_arg, starts_arg, h0_mode_, final):
-        if vk:
+        if mm:
+            BVM = max(16, BV)
+            am, bm, _ = mm_run
+            _tabled_mm_kernel[grid](
+                sym, am, bm, h0_arg, starts_arg, *out_args, ht, sc, T, L,
+                H=H, HT=HT, K=K, WC=V, BK=BKM, BC=BVM, C=C, BCC=BCC, H0_MODE=h0_mode_, **outs,
+                FINAL=int(final), MMD=mmd, PREC=prec, ACC=acc, num_warps=_warps(BKM * BVM),
+                num_stages=1)
+        elif vk:
             kp, bp, vb = _vk_tables(kt, bt, vt, BK, BV, 0)
             _tabled_vk_kernel[grid](
                 sym, kp, bp, vb, h0_arg, starts_arg, *out_args, ht, sc, T, L,
@@ -804,7 +916,15 @@ def run_tabled(
     W = K + V
     BW = _pow2(W)
     summ = torch.empty(B * H, NC, K, W, dtype=sd, device=device)
-    if vk_sum:
+    if mm:
+        BWM = max(16, BW)
+        am, bm, _ = _mm_tables(key_table, beta_table, value_table, BKM, BWM, K)
+        _tabled_mm_kernel[(B * H, NC)](
+            sym, am, bm, dummy, dummy, dummy, dummy, dummy, dummy, dummy, summ, sc, T, L,
+            H=H, HT=HT, K=K, WC=W, BK=BKM, BC=BWM, C=1, BCC=2, H0_MODE=4, OUT_O=False,
+            OUT_CODE=False, STORE_STATES=False, FINAL=2, MMD=mmd, PREC=prec, ACC=acc,
+            num_warps=_warps(BKM * BWM), num_stages=1)
+    elif vk_sum:
         kp, bp, vb = _vk_tables(kt, bt, vt, BK, BW, K)
         _tabled_vk_kernel[(B * H, NC)](
             sym, kp, bp, vb, dummy, dummy, dummy, dummy, dummy, dummy, dummy, summ, sc, T, L,
@@ -842,3 +962,35 @@ def _vk_tables(kt: torch.Tensor, bt: torch.Tensor, vt: torch.Tensor, BK: int, BC
     vb = torch.zeros(rows, BC, BK, dtype=vt.dtype, device=vt.device)
     vb[:, c_off:c_off + V, :] = vt.reshape(rows, V, 1)
     return kp, bt.reshape(rows).contiguous(), vb
+
+
+def _mm_tables(key_table: torch.Tensor, beta_table: torch.Tensor, value_table: torch.Tensor,
+               BK: int, BC: int, c_off: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """Per-symbol affine maps of the ``mm`` kernel, transposed: ``S^T <- S^T A_x^T + B_x^T``.
+
+    ``A_x``, ``B_x`` compose a token's n_h sub-steps ``S <- (I - b k k^T) S + b k v^T``
+    (sub-step 0 first) in float64, rounded once to float32. Returns ``A^T`` ``[rows, BK, BK]``,
+    ``B^T`` ``[rows, BC, BK]`` (``B_x`` at state columns ``c_off ..``; rows are
+    ``symbol * HT + head``) and whether every ``A_x`` is a signed permutation matrix and every
+    ``B_x`` zero: then the state only ever permutes and flips its entries, and bfloat16
+    operands are exact for any word when the initial state is (the caller checks that).
+    """
+    kt, bt, vt, HT = _normalize_tables(key_table, beta_table, value_table, None)
+    k, b, v = kt.double(), bt.double(), vt.double()            # [S, NH, HT, K], ..., [.., V]
+    S_, NH, _, K = k.shape
+    V = v.shape[-1]
+    A = torch.eye(K, dtype=torch.float64, device=k.device).expand(S_, HT, K, K).clone()
+    Bm = torch.zeros(S_, HT, K, V, dtype=torch.float64, device=k.device)
+    for j in range(NH):
+        kj, bj, vj = k[:, j, :, :, None], b[:, j, :, None, None], v[:, j, :, None, :]
+        A = A - bj * kj * (kj.transpose(-1, -2) @ A)
+        Bm = Bm - bj * kj * (kj.transpose(-1, -2) @ Bm) + bj * kj * vj
+    A2 = A.reshape(-1, K, K)
+    signed_perm = bool(((A2 == 0) | (A2.abs() == 1)).all()
+                       and ((A2 != 0).sum(-1) == 1).all() and ((A2 != 0).sum(-2) == 1).all())
+    exact = signed_perm and bool((Bm == 0).all())
+    am = torch.zeros(S_ * HT, BK, BK, dtype=torch.float32, device=k.device)
+    am[:, :K, :K] = A2.transpose(-1, -2)
+    bm = torch.zeros(S_ * HT, BC, BK, dtype=torch.float32, device=k.device)
+    bm[:, c_off:c_off + V, :K] = Bm.reshape(-1, K, V).transpose(-1, -2)
+    return am, bm, exact
