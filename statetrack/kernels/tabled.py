@@ -406,6 +406,65 @@ def _tabled_scan_kernel(h0, summ, starts, ht, T, L,
              b_s.to(ht.dtype.element_ty), mask=m_h)
 
 
+@triton.jit
+def _st_start(h0, starts, i_bh, i_h, i_c, NC, KW, s_off, m_h, o_k, o_c,
+              BC: tl.constexpr, BK: tl.constexpr, H0_MODE: tl.constexpr, ACC: tl.constexpr):
+    # the transposed start state S^T [BC, BK] of the vk and mm kernels (H0_MODE: 0 zeros,
+    # 1 [B, H, K, WC], 2 [H, K, WC], 3 chunk starts [B*H, NC, K, WC], 4 [I | 0])
+    b_s = tl.zeros([BC, BK], dtype=ACC)
+    if H0_MODE == 1:
+        b_s += tl.load(h0 + i_bh * KW + s_off, mask=m_h, other=0).to(ACC)
+    if H0_MODE == 2:
+        b_s += tl.load(h0 + i_h * KW + s_off, mask=m_h, other=0).to(ACC)
+    if H0_MODE == 3:
+        b_s += tl.load(starts + (i_bh * NC + i_c) * KW + s_off, mask=m_h, other=0).to(ACC)
+    if H0_MODE == 4:
+        b_s += tl.where(o_c[:, None] == o_k[None, :], 1.0, 0.0).to(ACC)
+    return b_s
+
+
+@triton.jit
+def _st_readout_inputs(qv, codes, i_h, scale, o_k, m_k, o_c, m_c, K: tl.constexpr,
+                       WC: tl.constexpr, C: tl.constexpr, BC: tl.constexpr, BK: tl.constexpr,
+                       BCC: tl.constexpr, NEED_Q: tl.constexpr, NEED_CODES: tl.constexpr,
+                       ACC: tl.constexpr):
+    # query [1, BK] (scaled) and codes [BC, BCC] of the transposed readout (zeros if unused)
+    o_cc = tl.arange(0, BCC)
+    m_cc = o_cc < C
+    b_q = tl.zeros([1, BK], dtype=ACC)
+    b_codes = tl.zeros([BC, BCC], dtype=ACC)
+    if NEED_Q:
+        b_q += tl.load(qv + i_h * K + o_k[None, :], mask=m_k[None, :], other=0).to(ACC) * scale
+    if NEED_CODES:
+        b_codes += tl.load(codes + (i_h * C + o_cc[None, :]) * WC + o_c[:, None],
+                           mask=m_c[:, None] & m_cc[None, :], other=0).to(ACC)
+    return b_q, b_codes, m_cc
+
+
+@triton.jit
+def _st_readout(b_s, b_q, b_codes, m_cc, o, cls, row, o_c, m_c, WC: tl.constexpr,
+                OUT_O: tl.constexpr, OUT_CODE: tl.constexpr):
+    # readout o = S^T q of one token from the transposed state; o and/or its nearest code
+    b_o = tl.sum(b_s * b_q, axis=1)                                   # [BC]
+    if OUT_O:
+        tl.store(o + row * WC + o_c, b_o.to(o.dtype.element_ty), mask=m_c)
+    if OUT_CODE:
+        diff = b_codes - b_o[:, None]
+        dist = tl.sum(diff * diff, axis=0)
+        dist = tl.where(m_cc, dist, float("inf"))
+        tl.store(cls + row, tl.argmin(dist, axis=0).to(tl.int32))
+
+
+@triton.jit
+def _st_final(b_s, ht, i_bh, i_c, NC, KW, s_off, m_h, FINAL: tl.constexpr):
+    # FINAL 1: the last chunk's state into ht [B*H, K, WC]; 2: every chunk's (the summary)
+    if FINAL == 1:
+        if i_c == NC - 1:
+            tl.store(ht + i_bh * KW + s_off, b_s.to(ht.dtype.element_ty), mask=m_h)
+    if FINAL == 2:
+        tl.store(ht + (i_bh * NC + i_c) * KW + s_off, b_s.to(ht.dtype.element_ty), mask=m_h)
+
+
 @triton.jit(do_not_specialize=["T", "L"])
 def _tabled_vk_kernel(sym, kp, bt, vb, h0, starts, qv, codes, o, cls, states, ht, scale, T, L,
                       H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, WC: tl.constexpr,
@@ -439,22 +498,10 @@ def _tabled_vk_kernel(sym, kp, bt, vb, h0, starts, qv, codes, o, cls, states, ht
     KW = K * WC
     s_off = o_k[None, :] * WC + o_c[:, None]              # S[k, c] of a [K, WC] block
 
-    b_s = tl.zeros([BC, BK], dtype=ACC)
-    if H0_MODE == 1:
-        b_s += tl.load(h0 + i_bh * KW + s_off, mask=m_h, other=0).to(ACC)
-    if H0_MODE == 2:
-        b_s += tl.load(h0 + i_h * KW + s_off, mask=m_h, other=0).to(ACC)
-    if H0_MODE == 3:
-        b_s += tl.load(starts + (i_bh * NC + i_c) * KW + s_off, mask=m_h, other=0).to(ACC)
-    if H0_MODE == 4:
-        b_s += tl.where(o_c[:, None] == o_k[None, :], 1.0, 0.0).to(ACC)
-    if OUT_O or OUT_CODE:
-        b_q = tl.load(qv + i_h * K + o_k[None, :], mask=m_k[None, :], other=0).to(ACC) * scale
-    if OUT_CODE:
-        o_cc = tl.arange(0, BCC)
-        m_cc = o_cc < C
-        b_codes = tl.load(codes + (i_h * C + o_cc[None, :]) * WC + o_c[:, None],
-                          mask=m_c[:, None] & m_cc[None, :], other=0).to(ACC)   # [BC, BCC]
+    b_s = _st_start(h0, starts, i_bh, i_h, i_c, NC, KW, s_off, m_h, o_k, o_c, BC, BK,
+                    H0_MODE, ACC)
+    b_q, b_codes, m_cc = _st_readout_inputs(qv, codes, i_h, scale, o_k, m_k, o_c, m_c, K, WC,
+                                            C, BC, BK, BCC, OUT_O or OUT_CODE, OUT_CODE, ACC)
 
     p_sym = sym + i_b * T + t0
     row0 = (i_b * T + t0) * H + i_h
@@ -477,15 +524,8 @@ def _tabled_vk_kernel(sym, kp, bt, vb, h0, starts, qv, codes, o, cls, states, ht
         if u % NH == NH - 1:
             t = u // NH
             if OUT_O or OUT_CODE:
-                b_o = tl.sum(b_s * b_q, axis=1)                       # [BC]
-                if OUT_O:
-                    tl.store(o + (row0 + t * H) * WC + o_c, b_o.to(o.dtype.element_ty),
-                             mask=m_c)
-                if OUT_CODE:
-                    diff = b_codes - b_o[:, None]
-                    dist = tl.sum(diff * diff, axis=0)
-                    dist = tl.where(m_cc, dist, float("inf"))
-                    tl.store(cls + row0 + t * H, tl.argmin(dist, axis=0).to(tl.int32))
+                _st_readout(b_s, b_q, b_codes, m_cc, o, cls, row0 + t * H, o_c, m_c, WC,
+                            OUT_O, OUT_CODE)
             if STORE_STATES:
                 tl.store(states + (row0 + t * H) * KW + s_off, b_s.to(states.dtype.element_ty),
                          mask=m_h)
@@ -493,11 +533,7 @@ def _tabled_vk_kernel(sym, kp, bt, vb, h0, starts, qv, codes, o, cls, states, ht
         c_k = n_k
         c_bk = n_bk
         c_v = n_v
-    if FINAL == 1:
-        if i_c == NC - 1:
-            tl.store(ht + i_bh * KW + s_off, b_s.to(ht.dtype.element_ty), mask=m_h)
-    if FINAL == 2:
-        tl.store(ht + (i_bh * NC + i_c) * KW + s_off, b_s.to(ht.dtype.element_ty), mask=m_h)
+    _st_final(b_s, ht, i_bh, i_c, NC, KW, s_off, m_h, FINAL)
 
 
 @triton.jit(do_not_specialize=["T", "L"])
@@ -533,22 +569,10 @@ def _tabled_mm_kernel(sym, at, bt, h0, starts, qv, codes, o, cls, states, ht, sc
     KW = K * WC
     s_off = o_k[None, :] * WC + o_c[:, None]              # S[k, c] of a [K, WC] block
 
-    b_s = tl.zeros([BC, BK], dtype=ACC)
-    if H0_MODE == 1:
-        b_s += tl.load(h0 + i_bh * KW + s_off, mask=m_h, other=0).to(ACC)
-    if H0_MODE == 2:
-        b_s += tl.load(h0 + i_h * KW + s_off, mask=m_h, other=0).to(ACC)
-    if H0_MODE == 3:
-        b_s += tl.load(starts + (i_bh * NC + i_c) * KW + s_off, mask=m_h, other=0).to(ACC)
-    if H0_MODE == 4:
-        b_s += tl.where(o_c[:, None] == o_k[None, :], 1.0, 0.0).to(ACC)
-    if OUT_O or OUT_CODE:
-        b_q = tl.load(qv + i_h * K + o_k[None, :], mask=m_k[None, :], other=0).to(ACC) * scale
-    if OUT_CODE:
-        o_cc = tl.arange(0, BCC)
-        m_cc = o_cc < C
-        b_codes = tl.load(codes + (i_h * C + o_cc[None, :]) * WC + o_c[:, None],
-                          mask=m_c[:, None] & m_cc[None, :], other=0).to(ACC)   # [BC, BCC]
+    b_s = _st_start(h0, starts, i_bh, i_h, i_c, NC, KW, s_off, m_h, o_k, o_c, BC, BK,
+                    H0_MODE, ACC)
+    b_q, b_codes, m_cc = _st_readout_inputs(qv, codes, i_h, scale, o_k, m_k, o_c, m_c, K, WC,
+                                            C, BC, BK, BCC, OUT_O or OUT_CODE, OUT_CODE, ACC)
 
     p_sym = sym + i_b * T + t0
     row0 = (i_b * T + t0) * H + i_h
@@ -566,25 +590,15 @@ def _tabled_mm_kernel(sym, at, bt, h0, starts, qv, codes, o, cls, states, ht, sc
         n_b = tl.load(bt + rn * (BC * BK) + b_off)
         b_s = tl.dot(b_s.to(MMD), c_a.to(MMD), input_precision=PREC, out_dtype=ACC) + c_b
         if OUT_O or OUT_CODE:
-            b_o = tl.sum(b_s * b_q, axis=1)                           # [BC]
-            if OUT_O:
-                tl.store(o + (row0 + t * H) * WC + o_c, b_o.to(o.dtype.element_ty), mask=m_c)
-            if OUT_CODE:
-                diff = b_codes - b_o[:, None]
-                dist = tl.sum(diff * diff, axis=0)
-                dist = tl.where(m_cc, dist, float("inf"))
-                tl.store(cls + row0 + t * H, tl.argmin(dist, axis=0).to(tl.int32))
+            _st_readout(b_s, b_q, b_codes, m_cc, o, cls, row0 + t * H, o_c, m_c, WC, OUT_O,
+                        OUT_CODE)
         if STORE_STATES:
             tl.store(states + (row0 + t * H) * KW + s_off, b_s.to(states.dtype.element_ty),
                      mask=m_h)
         x1 = x2
         c_a = n_a
         c_b = n_b
-    if FINAL == 1:
-        if i_c == NC - 1:
-            tl.store(ht + i_bh * KW + s_off, b_s.to(ht.dtype.element_ty), mask=m_h)
-    if FINAL == 2:
-        tl.store(ht + (i_bh * NC + i_c) * KW + s_off, b_s.to(ht.dtype.element_ty), mask=m_h)
+    _st_final(b_s, ht, i_bh, i_c, NC, KW, s_off, m_h, FINAL)
 
 
 # ----------------------------------------------------------------------------- API
