@@ -544,7 +544,8 @@ class DeviceCheckRow:
     kernel : str
         Per-layer kernels, joined by ``"+"``.
     seconds : float
-        Wall time of :func:`run`.
+        Wall time of :func:`run` (after an untimed warm-up run on CUDA, so without Triton's
+        compilation; see :func:`device_check`'s ``warmup``).
     note : str
         Why it was skipped, capped or failed.
     status : str
@@ -575,7 +576,8 @@ class DeviceCheckRow:
 def device_check(entries: Iterable[Any], device: Any, *, length: int | None = None,
                  batch: int | None = None, rng: np.random.Generator,
                  kernel: str = "auto", dtype: Any = torch.bfloat16,
-                 cpu_substep_budget: int = 20_000, form: str = "auto") -> list[DeviceCheckRow]:
+                 cpu_substep_budget: int = 20_000, form: str = "auto",
+                 warmup: bool | None = None) -> list[DeviceCheckRow]:
     """Run catalogue languages through :func:`run` on random words and count mismatches.
 
     Parameters
@@ -604,6 +606,9 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
         the DFA's states, its faithful form (a permutation representation on cosets, often
         much narrower: S_5 on 5 points instead of 120), or ``"auto"`` (default), the
         narrower of the two (then fewer sub-steps; the permutation form on ties).
+    warmup : bool, optional
+        Run every language once untimed before the timed run, so that ``seconds`` and
+        ``symbols_per_s`` leave out Triton's compilation; default: on CUDA only.
 
     Returns
     -------
@@ -637,6 +642,7 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
     if form not in ("auto", "permutation", "faithful"):
         raise KernelInputError(f"form: expected 'auto', 'permutation' or 'faithful', got "
                                f"{form!r}")
+    warm = (kind == "cuda") if warmup is None else bool(warmup)
     rows: list[DeviceCheckRow] = []
     for e in entries:
         try:
@@ -662,6 +668,10 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
         perm = np.array([mini.alphabet.index(s) for s in lrnn.alphabet], dtype=np.int64)
         ids = rng.integers(0, lrnn.n_symbols, size=(B, T), dtype=np.int64)
         try:
+            if warm:
+                run(lrnn, ids, device=dev, dtype=dt, kernel=kernel)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
             t0 = time.perf_counter()
             out = run(lrnn, ids, device=dev, dtype=dt, kernel=kernel)
             secs = time.perf_counter() - t0

@@ -283,6 +283,25 @@ def test_device_check_picks_the_narrower_form():
         device_check(entries, "cpu", rng=np.random.default_rng(0), form="rotation")
 
 
+def test_device_check_warmup_runs_once_more_untimed(monkeypatch):
+    calls = []
+    real_run = run_module.run
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("kernel"))
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "run", counting)
+    entries = _entries("parity", "cyclic(3)")
+    rows = device_check(entries, "cpu", length=40, batch=2, kernel="reference",
+                        rng=np.random.default_rng(5), warmup=True)
+    assert len(calls) == 4 and all(r.status == "ok" and r.mismatches == 0 for r in rows)
+    calls.clear()
+    device_check(entries, "cpu", length=40, batch=2, kernel="reference",
+                 rng=np.random.default_rng(5))          # default on the CPU: no warm-up
+    assert len(calls) == 2
+
+
 def test_device_check_reports_mismatches(monkeypatch):
     real_run = run_module.run
 
