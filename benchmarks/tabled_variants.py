@@ -6,9 +6,9 @@ Times ``run_tabled`` (output ``o``, checks off) under the private ``_variant`` k
 * ``pipe``:  ``tl.range(num_stages=pipe)`` on the token loop (Triton pipelines the symbol
   load through shared memory, ``pipe - 1`` loads ahead);
 * ``f32``:   tables widened to float32 on the host (no bf16 unpacking in the loop);
-* ``vk``:    the run passes through ``_tabled_vk_kernel`` (transposed state ``S^T``, one vector
+* ``vk``:    the run passes through ``_tabled_kernels.vk_kernel`` (transposed state ``S^T``, one vector
   load per key row, no shared memory in the loop), ``vk_summary`` the chunk summaries too;
-* ``mm``:    every pass through ``_tabled_mm_kernel`` (a token's sub-steps composed into one
+* ``mm``:    every pass through ``_tabled_kernels.mm_kernel`` (a token's sub-steps composed into one
   matrix per symbol, one tensor-core product a token: bfloat16 when exact, else tf32x3);
 
 and, with ``--construction SPEC`` (default ``cyclic(16)``: K = 16, n_h = 15), the default,

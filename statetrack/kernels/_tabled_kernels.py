@@ -1,0 +1,413 @@
+"""Triton kernels of the construction path (see :mod:`statetrack.kernels.tabled`).
+
+:func:`statetrack.kernels.tabled.run_tabled` documents the recurrence, the table layouts and the
+time-parallel evaluation; this module holds only the kernels:
+
+* ``run_kernel``: the recurrence over one chunk of tokens (sequential when the chunk is
+  the whole sequence), with per-position readouts, codes or states;
+* ``summary_kernel``: a chunk's composite affine map ``[M | C]`` from ``[I | 0]``;
+* ``scan_kernel``: ``S_{c+1} = M_c S_c + C_c`` over the chunks;
+* ``vk_kernel`` and ``mm_kernel``: two candidate replacements for the first two
+  (transposed state; composed per-symbol maps) behind ``run_tabled(..., _variant=...)``, timed
+  against the default by ``benchmarks/tabled_variants.py``.
+"""
+
+from __future__ import annotations
+
+from statetrack.kernels._triton import tl, triton
+
+
+
+@triton.jit
+def _token_rows(kt, bt, vt, x, i_h, o_j, o_k, o_c, c_off,
+                HT: tl.constexpr, K: tl.constexpr, V: tl.constexpr, NH: tl.constexpr):
+    # the n_h rows of symbol x for head i_h (HT == 1: tables shared by the heads)
+    # returns keys [NHP, BK], betas [NHP], values [NHP, BC] placed at columns c_off..c_off+V
+    h = i_h % HT
+    row = (x * NH + o_j) * HT + h                                     # [NHP]
+    m_j = o_j < NH
+    b_k = tl.load(kt + row[:, None] * K + o_k[None, :],
+                  mask=m_j[:, None] & (o_k < K)[None, :], other=0)
+    b_b = tl.load(bt + row, mask=m_j, other=0)
+    col = o_c - c_off
+    b_v = tl.load(vt + row[:, None] * V + col[None, :],
+                  mask=m_j[:, None] & ((col >= 0) & (col < V))[None, :], other=0)
+    return b_k, b_b, b_v
+
+
+@triton.jit
+def _symbol_ahead(p_sym0, p_sym, t, n_tok, CLAMP: tl.constexpr):
+    # the symbol id of token t + 2 (p_sym0: the chunk's first id, p_sym: token t's id); past
+    # the end: a masked load (0) or, with CLAMP, an unmasked load of the last id
+    if CLAMP:
+        x = tl.load(p_sym0 + tl.minimum(t + 2, n_tok - 1))
+    else:
+        x = tl.load(p_sym + 2, mask=t + 2 < n_tok, other=0)
+    return x.to(tl.int64)
+
+
+@triton.jit
+def _token_step(b_s, b_k, b_b, b_v, o_j, NH: tl.constexpr, ACC: tl.constexpr):
+    # n_h GH sub-steps of one token on the state tile b_s [BK, BC]
+    for j in tl.static_range(NH):
+        sel = o_j == j
+        k_j = tl.sum(tl.where(sel[:, None], b_k, 0), axis=0).to(ACC)     # [BK]
+        v_j = tl.sum(tl.where(sel[:, None], b_v, 0), axis=0).to(ACC)     # [BC]
+        beta_j = tl.sum(tl.where(sel, b_b, 0), axis=0).to(ACC)
+        w = tl.sum(b_s * k_j[:, None], axis=0)                           # S^T k  [BC]
+        b_s += (beta_j * k_j)[:, None] * (v_j - w)[None, :]
+    return b_s
+
+
+@triton.jit(do_not_specialize=["T", "L"])
+def run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht,
+                       scale, T, L,
+                       H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
+                       NH: tl.constexpr, NHP: tl.constexpr, BK: tl.constexpr,
+                       BV: tl.constexpr, C: tl.constexpr, BCC: tl.constexpr,
+                       H0_MODE: tl.constexpr, OUT_O: tl.constexpr, OUT_CODE: tl.constexpr,
+                       STORE_STATES: tl.constexpr, STORE_HT: tl.constexpr,
+                       ACC: tl.constexpr, CLAMP: tl.constexpr = False, PIPE: tl.constexpr = 1):
+    # one program per (sequence*head, chunk): run tokens [c*L, min(T, (c+1)*L))
+    i_bh = tl.program_id(0).to(tl.int64)
+    i_c = tl.program_id(1).to(tl.int64)
+    NC = tl.cdiv(T, L)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    o_k = tl.arange(0, BK)
+    o_v = tl.arange(0, BV)
+    o_j = tl.arange(0, NHP)
+    m_k = o_k < K
+    m_v = o_v < V
+    m_h = m_k[:, None] & m_v[None, :]
+    t0 = i_c * L
+    n_tok = tl.minimum(L, T - t0)
+
+    b_s = tl.zeros([BK, BV], dtype=ACC)
+    if H0_MODE == 1:        # [B, H, K, V]
+        b_s += tl.load(h0 + i_bh * K * V + o_k[:, None] * V + o_v[None, :], mask=m_h,
+                       other=0).to(ACC)
+    if H0_MODE == 2:        # [H, K, V], shared by the batch
+        b_s += tl.load(h0 + i_h * K * V + o_k[:, None] * V + o_v[None, :], mask=m_h,
+                       other=0).to(ACC)
+    if H0_MODE == 3:        # chunk start states [B*H, NC, K, V]
+        b_s += tl.load(starts + (i_bh * NC + i_c) * K * V + o_k[:, None] * V + o_v[None, :],
+                       mask=m_h, other=0).to(ACC)
+
+    if OUT_O or OUT_CODE:
+        b_q = tl.load(qv + i_h * K + o_k, mask=m_k, other=0).to(ACC) * scale
+    if OUT_CODE:
+        o_cc = tl.arange(0, BCC)
+        m_cc = o_cc < C
+        b_codes = tl.load(codes + (i_h * C + o_cc[:, None]) * V + o_v[None, :],
+                          mask=m_cc[:, None] & m_v[None, :], other=0).to(ACC)
+
+    p_sym = sym + i_b * T + t0
+    p_o = o + ((i_b * T + t0) * H + i_h) * V + o_v
+    p_cls = cls + (i_b * T + t0) * H + i_h
+    p_st = states + ((i_b * T + t0) * H + i_h) * K * V + o_k[:, None] * V + o_v[None, :]
+
+    # two-deep software pipeline: symbol of t+2 and table rows of t+1 load during step t
+    x0 = tl.load(p_sym).to(tl.int64)
+    x1 = tl.load(p_sym + 1, mask=1 < n_tok, other=0).to(tl.int64)
+    c_k, c_b, c_v = _token_rows(kt, bt, vt, x0, i_h, o_j, o_k, o_v, 0, HT, K, V, NH)
+    p_sym0 = p_sym
+    for t in tl.range(0, n_tok, num_stages=PIPE):
+        x2 = _symbol_ahead(p_sym0, p_sym, t, n_tok, CLAMP)
+        n_k, n_b, n_v = _token_rows(kt, bt, vt, x1, i_h, o_j, o_k, o_v, 0, HT, K, V, NH)
+        b_s = _token_step(b_s, c_k, c_b, c_v, o_j, NH, ACC)
+        if OUT_O or OUT_CODE:
+            b_o = tl.sum(b_s * b_q[:, None], axis=0)                    # [BV]
+            if OUT_O:
+                tl.store(p_o, b_o.to(p_o.dtype.element_ty), mask=m_v)
+            if OUT_CODE:
+                diff = b_codes - b_o[None, :]
+                dist = tl.sum(diff * diff, axis=1)
+                dist = tl.where(m_cc, dist, float("inf"))
+                tl.store(p_cls, tl.argmin(dist, axis=0).to(tl.int32))
+        if STORE_STATES:
+            tl.store(p_st, b_s.to(p_st.dtype.element_ty), mask=m_h)
+        p_sym += 1
+        p_o += H * V
+        p_cls += H
+        p_st += H * K * V
+        x1 = x2
+        c_k = n_k
+        c_b = n_b
+        c_v = n_v
+
+    if STORE_HT:
+        if i_c == NC - 1:
+            tl.store(ht + i_bh * K * V + o_k[:, None] * V + o_v[None, :],
+                     b_s.to(ht.dtype.element_ty), mask=m_h)
+
+
+@triton.jit(do_not_specialize=["T", "L"])
+def summary_kernel(sym, kt, bt, vt, summ, T, L,
+                           H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr,
+                           V: tl.constexpr, NH: tl.constexpr, NHP: tl.constexpr,
+                           BK: tl.constexpr, BW: tl.constexpr, ACC: tl.constexpr,
+                           CLAMP: tl.constexpr = False, PIPE: tl.constexpr = 1):
+    # composite affine map [M | C] (K x (K+V)) of one chunk, from [I | 0]
+    i_bh = tl.program_id(0).to(tl.int64)
+    i_c = tl.program_id(1).to(tl.int64)
+    NC = tl.cdiv(T, L)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    o_k = tl.arange(0, BK)
+    o_w = tl.arange(0, BW)
+    o_j = tl.arange(0, NHP)
+    t0 = i_c * L
+    n_tok = tl.minimum(L, T - t0)
+    b_s = tl.where(o_k[:, None] == o_w[None, :], 1.0, 0.0).to(ACC)   # [I | 0]
+    p_sym = sym + i_b * T + t0
+    x0 = tl.load(p_sym).to(tl.int64)
+    x1 = tl.load(p_sym + 1, mask=1 < n_tok, other=0).to(tl.int64)
+    c_k, c_b, c_v = _token_rows(kt, bt, vt, x0, i_h, o_j, o_k, o_w, K, HT, K, V, NH)
+    p_sym0 = p_sym
+    for t in tl.range(0, n_tok, num_stages=PIPE):
+        x2 = _symbol_ahead(p_sym0, p_sym, t, n_tok, CLAMP)
+        n_k, n_b, n_v = _token_rows(kt, bt, vt, x1, i_h, o_j, o_k, o_w, K, HT, K, V, NH)
+        b_s = _token_step(b_s, c_k, c_b, c_v, o_j, NH, ACC)
+        p_sym += 1
+        x1 = x2
+        c_k = n_k
+        c_b = n_b
+        c_v = n_v
+    W = K + V
+    p = summ + (i_bh * NC + i_c) * K * W + o_k[:, None] * W + o_w[None, :]
+    tl.store(p, b_s.to(summ.dtype.element_ty), mask=(o_k < K)[:, None] & (o_w < W)[None, :])
+
+
+@triton.jit(do_not_specialize=["T", "L"])
+def scan_kernel(h0, summ, starts, ht, T, L,
+                        H: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
+                        BD: tl.constexpr, BVD: tl.constexpr, H0_MODE: tl.constexpr,
+                        STORE_STARTS: tl.constexpr, ACC: tl.constexpr):
+    # S_{c+1} = M_c S_c + C_c over the chunks of one (sequence, head)
+    i_bh = tl.program_id(0).to(tl.int64)
+    i_h = i_bh % H
+    NC = tl.cdiv(T, L)
+    o_k = tl.arange(0, BD)
+    o_v = tl.arange(0, BVD)
+    m_k = o_k < K
+    m_v = o_v < V
+    m_h = m_k[:, None] & m_v[None, :]
+    m_m = m_k[:, None] & m_k[None, :]
+    W = K + V
+    b_s = tl.zeros([BD, BVD], dtype=ACC)
+    if H0_MODE == 1:
+        b_s += tl.load(h0 + i_bh * K * V + o_k[:, None] * V + o_v[None, :], mask=m_h,
+                       other=0).to(ACC)
+    if H0_MODE == 2:
+        b_s += tl.load(h0 + i_h * K * V + o_k[:, None] * V + o_v[None, :], mask=m_h,
+                       other=0).to(ACC)
+    p_m = summ + i_bh * NC * K * W + o_k[:, None] * W + o_k[None, :]
+    p_c = summ + i_bh * NC * K * W + o_k[:, None] * W + K + o_v[None, :]
+    p_st = starts + i_bh * NC * K * V + o_k[:, None] * V + o_v[None, :]
+    for c in range(0, NC):
+        if STORE_STARTS:
+            tl.store(p_st, b_s.to(starts.dtype.element_ty), mask=m_h)
+        b_m = tl.load(p_m, mask=m_m, other=0).to(ACC)
+        b_c = tl.load(p_c, mask=m_h, other=0).to(ACC)
+        b_s = tl.dot(b_m, b_s, input_precision="ieee", out_dtype=ACC) + b_c
+        p_m += K * W
+        p_c += K * W
+        p_st += K * V
+    tl.store(ht + i_bh * K * V + o_k[:, None] * V + o_v[None, :],
+             b_s.to(ht.dtype.element_ty), mask=m_h)
+
+
+@triton.jit
+def _st_start(h0, starts, i_bh, i_h, i_c, NC, KW, s_off, m_h, o_k, o_c,
+              BC: tl.constexpr, BK: tl.constexpr, H0_MODE: tl.constexpr, ACC: tl.constexpr):
+    # the transposed start state S^T [BC, BK] of the vk and mm kernels (H0_MODE: 0 zeros,
+    # 1 [B, H, K, WC], 2 [H, K, WC], 3 chunk starts [B*H, NC, K, WC], 4 [I | 0])
+    b_s = tl.zeros([BC, BK], dtype=ACC)
+    if H0_MODE == 1:
+        b_s += tl.load(h0 + i_bh * KW + s_off, mask=m_h, other=0).to(ACC)
+    if H0_MODE == 2:
+        b_s += tl.load(h0 + i_h * KW + s_off, mask=m_h, other=0).to(ACC)
+    if H0_MODE == 3:
+        b_s += tl.load(starts + (i_bh * NC + i_c) * KW + s_off, mask=m_h, other=0).to(ACC)
+    if H0_MODE == 4:
+        b_s += tl.where(o_c[:, None] == o_k[None, :], 1.0, 0.0).to(ACC)
+    return b_s
+
+
+@triton.jit
+def _st_readout_inputs(qv, codes, i_h, scale, o_k, m_k, o_c, m_c, K: tl.constexpr,
+                       WC: tl.constexpr, C: tl.constexpr, BC: tl.constexpr, BK: tl.constexpr,
+                       BCC: tl.constexpr, NEED_Q: tl.constexpr, NEED_CODES: tl.constexpr,
+                       ACC: tl.constexpr):
+    # query [1, BK] (scaled) and codes [BC, BCC] of the transposed readout (zeros if unused)
+    o_cc = tl.arange(0, BCC)
+    m_cc = o_cc < C
+    b_q = tl.zeros([1, BK], dtype=ACC)
+    b_codes = tl.zeros([BC, BCC], dtype=ACC)
+    if NEED_Q:
+        b_q += tl.load(qv + i_h * K + o_k[None, :], mask=m_k[None, :], other=0).to(ACC) * scale
+    if NEED_CODES:
+        b_codes += tl.load(codes + (i_h * C + o_cc[None, :]) * WC + o_c[:, None],
+                           mask=m_c[:, None] & m_cc[None, :], other=0).to(ACC)
+    return b_q, b_codes, m_cc
+
+
+@triton.jit
+def _st_readout(b_s, b_q, b_codes, m_cc, o, cls, row, o_c, m_c, WC: tl.constexpr,
+                OUT_O: tl.constexpr, OUT_CODE: tl.constexpr):
+    # readout o = S^T q of one token from the transposed state; o and/or its nearest code
+    b_o = tl.sum(b_s * b_q, axis=1)                                   # [BC]
+    if OUT_O:
+        tl.store(o + row * WC + o_c, b_o.to(o.dtype.element_ty), mask=m_c)
+    if OUT_CODE:
+        diff = b_codes - b_o[:, None]
+        dist = tl.sum(diff * diff, axis=0)
+        dist = tl.where(m_cc, dist, float("inf"))
+        tl.store(cls + row, tl.argmin(dist, axis=0).to(tl.int32))
+
+
+@triton.jit
+def _st_final(b_s, ht, i_bh, i_c, NC, KW, s_off, m_h, FINAL: tl.constexpr):
+    # FINAL 1: the last chunk's state into ht [B*H, K, WC]; 2: every chunk's (the summary)
+    if FINAL == 1:
+        if i_c == NC - 1:
+            tl.store(ht + i_bh * KW + s_off, b_s.to(ht.dtype.element_ty), mask=m_h)
+    if FINAL == 2:
+        tl.store(ht + (i_bh * NC + i_c) * KW + s_off, b_s.to(ht.dtype.element_ty), mask=m_h)
+
+
+@triton.jit(do_not_specialize=["T", "L"])
+def vk_kernel(sym, kp, bt, vb, h0, starts, qv, codes, o, cls, states, ht, scale, T, L,
+                      H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, WC: tl.constexpr,
+                      NH: tl.constexpr, BK: tl.constexpr, BC: tl.constexpr, C: tl.constexpr,
+                      BCC: tl.constexpr, H0_MODE: tl.constexpr, OUT_O: tl.constexpr,
+                      OUT_CODE: tl.constexpr, STORE_STATES: tl.constexpr, FINAL: tl.constexpr,
+                      ACC: tl.constexpr):
+    # The same recurrence as run_kernel / summary_kernel (the ``vk`` variant),
+    # holding the transposed state S^T [BC, BK] (row c = column c of S). A key row is one
+    # contiguous [1, BK] load (kp: keys zero-padded to BK; 16-bit tables make it one 16-byte
+    # vector per thread), and the compiler gives the state that load's layout: the K axis in
+    # registers and in two lanes, so S^T k is one shuffle and no row needs shared memory.
+    # Values come pre-broadcast along K (vb [rows, BC, BK], value of column c on row c). The
+    # loop runs over the NH sub-steps of every token (row (symbol * NH + j) * HT + head).
+    # H0_MODE: 0 zeros, 1 [B, H, K, WC], 2 [H, K, WC], 3 chunk starts, 4 [I | 0] (summary).
+    # FINAL: 0 none, 1 final state of the last chunk into ht, 2 every chunk's state (summary).
+    i_bh = tl.program_id(0).to(tl.int64)
+    i_c = tl.program_id(1).to(tl.int64)
+    NC = tl.cdiv(T, L)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    o_k = tl.arange(0, BK)
+    o_c = tl.arange(0, BC)
+    m_k = o_k < K
+    m_c = o_c < WC
+    m_h = m_c[:, None] & m_k[None, :]
+    t0 = i_c * L
+    n_tok = tl.minimum(L, T - t0).to(tl.int32)
+    last = n_tok * NH - 1
+    hh = (i_h % HT).to(tl.int32)
+    KW = K * WC
+    s_off = o_k[None, :] * WC + o_c[:, None]              # S[k, c] of a [K, WC] block
+
+    b_s = _st_start(h0, starts, i_bh, i_h, i_c, NC, KW, s_off, m_h, o_k, o_c, BC, BK,
+                    H0_MODE, ACC)
+    b_q, b_codes, m_cc = _st_readout_inputs(qv, codes, i_h, scale, o_k, m_k, o_c, m_c, K, WC,
+                                            C, BC, BK, BCC, OUT_O or OUT_CODE, OUT_CODE, ACC)
+
+    p_sym = sym + i_b * T + t0
+    row0 = (i_b * T + t0) * H + i_h
+    koff = o_k[None, :]
+    voff = o_c[:, None] * BK + o_k[None, :]
+    x0 = tl.load(p_sym).to(tl.int32)
+    x1 = tl.load(p_sym + tl.minimum(1, last) // NH).to(tl.int32)
+    r0 = x0 * NH * HT + hh
+    c_k = tl.load(kp + r0 * BK + koff).to(ACC)
+    c_bk = tl.load(bt + r0).to(ACC) * c_k
+    c_v = tl.load(vb + r0 * (BC * BK) + voff).to(ACC)
+    for u in range(0, last + 1):
+        x2 = tl.load(p_sym + tl.minimum(u + 2, last) // NH).to(tl.int32)
+        rn = (x1 * NH + (u + 1) % NH) * HT + hh
+        n_k = tl.load(kp + rn * BK + koff).to(ACC)
+        n_bk = tl.load(bt + rn).to(ACC) * n_k
+        n_v = tl.load(vb + rn * (BC * BK) + voff).to(ACC)
+        w = tl.sum(b_s * c_k, axis=1)                                 # S^T k  [BC]
+        b_s += c_bk * (c_v - w[:, None])                            # + (beta k)(v - S^T k)^T
+        if u % NH == NH - 1:
+            t = u // NH
+            if OUT_O or OUT_CODE:
+                _st_readout(b_s, b_q, b_codes, m_cc, o, cls, row0 + t * H, o_c, m_c, WC,
+                            OUT_O, OUT_CODE)
+            if STORE_STATES:
+                tl.store(states + (row0 + t * H) * KW + s_off, b_s.to(states.dtype.element_ty),
+                         mask=m_h)
+        x1 = x2
+        c_k = n_k
+        c_bk = n_bk
+        c_v = n_v
+    _st_final(b_s, ht, i_bh, i_c, NC, KW, s_off, m_h, FINAL)
+
+
+@triton.jit(do_not_specialize=["T", "L"])
+def mm_kernel(sym, at, bt, h0, starts, qv, codes, o, cls, states, ht, scale, T, L,
+                      H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, WC: tl.constexpr,
+                      BK: tl.constexpr, BC: tl.constexpr, C: tl.constexpr,
+                      BCC: tl.constexpr, H0_MODE: tl.constexpr, OUT_O: tl.constexpr,
+                      OUT_CODE: tl.constexpr, STORE_STATES: tl.constexpr, FINAL: tl.constexpr,
+                      MMD: tl.constexpr, PREC: tl.constexpr, ACC: tl.constexpr):
+    # The ``mm`` variant: a token's n_h sub-steps composed into one affine map per symbol
+    # (host, float64, rounded once): S <- A_x S + B_x, kept transposed,
+    # S^T <- S^T A_x^T + B_x^T, one [BC, BK] x [BK, BK] tensor-core product per token whatever
+    # n_h is (the product's output layout is its next left operand's, so the state never goes
+    # through shared memory). MMD is the operand dtype: bfloat16 when the host proved every
+    # value exact in it (integer maps that keep the state integer), else float32 with PREC
+    # "tf32x3" (float32-level accuracy). The same function as the sub-step recurrence with
+    # another rounding order; bit-identical for integer constructions.
+    # at: A_x^T [rows, BK, BK]; bt: B_x^T [rows, BC, BK] (B_x at rows c_off ..);
+    # rows = symbol * HT + head. H0_MODE / FINAL as in vk_kernel.
+    i_bh = tl.program_id(0).to(tl.int64)
+    i_c = tl.program_id(1).to(tl.int64)
+    NC = tl.cdiv(T, L)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    o_k = tl.arange(0, BK)
+    o_c = tl.arange(0, BC)
+    m_k = o_k < K
+    m_c = o_c < WC
+    m_h = m_c[:, None] & m_k[None, :]
+    t0 = i_c * L
+    n_tok = tl.minimum(L, T - t0).to(tl.int32)
+    hh = (i_h % HT).to(tl.int32)
+    KW = K * WC
+    s_off = o_k[None, :] * WC + o_c[:, None]              # S[k, c] of a [K, WC] block
+
+    b_s = _st_start(h0, starts, i_bh, i_h, i_c, NC, KW, s_off, m_h, o_k, o_c, BC, BK,
+                    H0_MODE, ACC)
+    b_q, b_codes, m_cc = _st_readout_inputs(qv, codes, i_h, scale, o_k, m_k, o_c, m_c, K, WC,
+                                            C, BC, BK, BCC, OUT_O or OUT_CODE, OUT_CODE, ACC)
+
+    p_sym = sym + i_b * T + t0
+    row0 = (i_b * T + t0) * H + i_h
+    a_off = o_k[:, None] * BK + o_k[None, :]
+    b_off = o_c[:, None] * BK + o_k[None, :]
+    last = n_tok - 1
+    x1 = tl.load(p_sym + tl.minimum(1, last)).to(tl.int32)
+    r0 = tl.load(p_sym).to(tl.int32) * HT + hh
+    c_a = tl.load(at + r0 * (BK * BK) + a_off)
+    c_b = tl.load(bt + r0 * (BC * BK) + b_off)
+    for t in range(0, n_tok):
+        x2 = tl.load(p_sym + tl.minimum(t + 2, last)).to(tl.int32)
+        rn = x1 * HT + hh
+        n_a = tl.load(at + rn * (BK * BK) + a_off)
+        n_b = tl.load(bt + rn * (BC * BK) + b_off)
+        b_s = tl.dot(b_s.to(MMD), c_a.to(MMD), input_precision=PREC, out_dtype=ACC) + c_b
+        if OUT_O or OUT_CODE:
+            _st_readout(b_s, b_q, b_codes, m_cc, o, cls, row0 + t * H, o_c, m_c, WC, OUT_O,
+                        OUT_CODE)
+        if STORE_STATES:
+            tl.store(states + (row0 + t * H) * KW + s_off, b_s.to(states.dtype.element_ty),
+                     mask=m_h)
+        x1 = x2
+        c_a = n_a
+        c_b = n_b
+    _st_final(b_s, ht, i_bh, i_c, NC, KW, s_off, m_h, FINAL)
