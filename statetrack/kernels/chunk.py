@@ -63,7 +63,10 @@ Only the ``T`` real queries are used (no zero-padded interleaving of ``q``).
 
 Forward pass (two kernels)
 --------------------------
-1. ``wy_fwd_kernel`` (parallel over sub-chunks): ``A``, ``T``, ``W``, ``U``.
+1. ``wy_fwd_kernel`` (parallel over sub-chunks): ``A``, ``T``, ``W``, ``U``. ``T`` is inverted
+   by 16 x 16 blocks; each diagonal block by forward substitution on its transpose, reading
+   the rows of ``A`` back from a float32 scratch copy (64 bytes per sub-step row, transient),
+   so that a step synchronizes no warps; the off-diagonal blocks by exact float32 products.
 2. ``fwd_state_kernel`` (sequential over chunks, parallel over batch, head and value blocks):
    ``D = U - W S``, the state update, and the outputs of each token chunk, fused, so neither
    the chunk states nor ``D`` are written to memory in the forward pass.
@@ -222,9 +225,9 @@ def _wy(k, v, beta, gsub, p: _Plan, store_t: bool):
     u = _alloc((p.B * p.H, p.Lp, p.V), p.dtype, p.device)
     tmat = _alloc((p.B * p.H, p.Lp, p.BT), p.dtype, p.device) if store_t else None
     inv = p.cfg.get("inv", 1)
-    # float32 scratch for the diagonal blocks of A (read back row by row), 64 B per row
-    scr = torch.empty((p.B * p.H * p.Lp * 16 if inv == 1 else 1,), dtype=torch.float32,
-                      device=p.device)
+    # float32 scratch for the diagonal blocks of A (read back row by row), 64 B per row;
+    # transient (freed when the forward returns)
+    scr = _alloc((p.B * p.H * p.Lp * 16 if inv == 1 else 1,), torch.float32, p.device)
     _kern.wy_fwd_kernel[(p.NS, p.B * p.H)](
         k, v, beta, gsub, w, u, tmat, scr, p.L,
         BVF=p.BVF, USE_G=p.use_g, STORE_T=store_t, INV=inv, **p.common(),
