@@ -253,8 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
                    default="auto", help="kernel for --device (default: auto)")
     c.add_argument("--seed", type=int, default=0, help="seed of the --device words")
     c.add_argument("--form", choices=["auto", "permutation", "faithful"], default="auto",
-                   help="construction run by --device: the Theorem 3 form on the DFA's "
-                        "states, the faithful (coset) form, or the narrower of the two "
+                   help="with --device, the construction it runs: the Theorem 3 form on the "
+                        "DFA's states, the faithful (coset) form, or the narrower of the two "
                         "(default: auto)")
     c.set_defaults(func=cmd_check)
 

@@ -605,7 +605,9 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
         Which construction runs: :func:`statetrack.constructions.compile`'s Theorem 3 form on
         the DFA's states, its faithful form (a permutation representation on cosets, often
         much narrower: S_5 on 5 points instead of 120), or ``"auto"`` (default), the
-        narrower of the two (then fewer sub-steps; the permutation form on ties).
+        narrower of the two (then fewer sub-steps; the permutation form on ties; the faithful
+        form is searched only for groups of at most :data:`AUTO_FAITHFUL_LIMIT` elements). A
+        language whose group is too large for ``"faithful"`` is skipped with a note.
     warmup : bool, optional
         Run every language once untimed before the timed run, so that ``seconds`` and
         ``symbols_per_s`` leave out Triton's compilation; default: on CUDA only.
@@ -625,6 +627,7 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
     >>> [(r.name, r.status, r.mismatches, r.backend) for r in rows]
     [('parity', 'ok', 0, 'reference'), ('at_least(3)', 'skipped', None, '-')]
     """
+    from statetrack.automata.errors import MonoidLimitError
     from statetrack.constructions import NotAGroupError
     from statetrack.kernels.recurrent import MAX_K
 
@@ -651,6 +654,10 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
             rows.append(DeviceCheckRow(e.name, "-", 0, 0, None, None, status="skipped",
                                        note="transition monoid is not a group: no one-layer "
                                             "construction (needs the cascade, Theorem 4)"))
+            continue
+        except MonoidLimitError as err:
+            rows.append(DeviceCheckRow(e.name, "-", 0, 0, None, None, status="skipped",
+                                       note=f"no {form} form: {err}"))
             continue
         if kind == "cuda" and kernel in ("auto", "recurrent", "tabled") and lrnn.width > MAX_K:
             rows.append(DeviceCheckRow(e.name, "-", 0, 0, None, None, status="skipped",
@@ -691,14 +698,30 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
     return rows
 
 
+#: ``form="auto"`` looks for a faithful form only for transition groups up to this size: the
+#: search lists the group (S_6: 720 elements, 0.7 s), and a group as large as the 10,100-element
+#: one of binary_divisible(101) took a minute without giving a narrower form.
+AUTO_FAITHFUL_LIMIT = 5_000
+
+
 def _construction(entry: Any, form: str):
-    """The construction of ``entry`` in ``form``; ``"auto"``: the narrower of the two forms."""
+    """The construction of ``entry`` in ``form``; ``"auto"``: the narrower of the two forms.
+
+    Raises :class:`~statetrack.constructions.errors.NotAGroupError` (no one-layer
+    construction) and, for ``form="faithful"``, :class:`~statetrack.automata.errors.
+    MonoidLimitError` (a transition group too large to search).
+    """
+    from statetrack.automata.errors import MonoidLimitError
     from statetrack.constructions import compile
+    from statetrack.constructions.faithful import faithful_construction
 
     if form != "auto":
         return compile(entry.dfa, name=entry.name, form=form)
     perm = compile(entry.dfa, name=entry.name)
-    faithful = compile(entry.dfa, name=entry.name, form="faithful")
+    try:
+        faithful = faithful_construction(entry.dfa, name=entry.name, limit=AUTO_FAITHFUL_LIMIT)
+    except MonoidLimitError:
+        return perm
     return faithful if (faithful.width, faithful.n_h) < (perm.width, perm.n_h) else perm
 
 

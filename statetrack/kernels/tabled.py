@@ -274,9 +274,10 @@ def run_tabled(
         Check that every symbol id is in range (one reduction, one synchronization). Switch
         it off only for ids known to be valid: an out-of-range id reads outside the tables.
     _variant : dict, optional
-        Private code-variant knobs (``clamp``, ``pipe``, ``f32``, ``vk``, ``vk_summary``) that
-        ``benchmarks/tabled_variants.py`` times against each other on the GPU; the results are
-        the same (bit-identical, or to float32 rounding for ``vk``). Not a stable interface.
+        Private code-variant knobs (``clamp``, ``pipe``, ``f32``, ``vk``, ``vk_summary``,
+        ``mm``) that ``benchmarks/tabled_variants.py`` times against each other on the GPU;
+        the results are the same (bit-identical, or to float32 rounding for ``vk`` and ``mm``;
+        ``mm`` is bit-identical on integer constructions). Not a stable interface.
 
     Returns
     -------

@@ -283,6 +283,22 @@ def test_device_check_picks_the_narrower_form():
         device_check(entries, "cpu", rng=np.random.default_rng(0), form="rotation")
 
 
+def test_device_check_large_groups_do_not_stop_the_check():
+    # binary_divisible(163): a transition group of 26,406 elements (x -> 2x + b mod 163); "auto"
+    # does not search it for a faithful form, "faithful" skips it with a note
+    from statetrack.automata import families
+    from statetrack.automata.families import CatalogueEntry
+
+    e = CatalogueEntry("binary_divisible(163)", "binary_divisible",
+                       families.get("binary_divisible(163)").minimize())
+    (r,) = device_check([e], "cpu", length=20, batch=1, kernel="reference",
+                        rng=np.random.default_rng(6))
+    assert r.status == "ok" and r.mismatches == 0 and r.form == "permutation"
+    (r,) = device_check([e], "cpu", length=20, batch=1, kernel="reference",
+                        rng=np.random.default_rng(6), form="faithful")
+    assert r.status == "skipped" and r.ok and "no faithful form" in r.note
+
+
 def test_device_check_warmup_runs_once_more_untimed(monkeypatch):
     calls = []
     real_run = run_module.run
