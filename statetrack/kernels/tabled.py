@@ -477,6 +477,9 @@ def run_tabled(
                                "do not take 'clamp' or 'pipe'")
     if mm and (vk or vk_sum):
         raise KernelInputError("_variant: 'mm' replaces every pass; it does not combine with 'vk'")
+    if (vk or vk_sum or mm) and S_ * NH * HT * _pow2(K + V) * max(16, _pow2(K)) >= 2 ** 31:
+        raise KernelInputError("_variant: 'vk' and 'mm' index their tables with 32-bit offsets; "
+                               "these tables are too large for them")
     if mm and sd == torch.float64:
         raise KernelInputError("_variant: 'mm' runs float32 matrix products; float64 tables "
                                "take the default kernel")
