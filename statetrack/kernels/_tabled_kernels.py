@@ -61,13 +61,13 @@ def _token_step(b_s, b_k, b_b, b_v, o_j, NH: tl.constexpr, ACC: tl.constexpr):
 
 @triton.jit(do_not_specialize=["T", "L"])
 def run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht,
-                       scale, T, L,
-                       H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
-                       NH: tl.constexpr, NHP: tl.constexpr, BK: tl.constexpr,
-                       BV: tl.constexpr, C: tl.constexpr, BCC: tl.constexpr,
-                       H0_MODE: tl.constexpr, OUT_O: tl.constexpr, OUT_CODE: tl.constexpr,
-                       STORE_STATES: tl.constexpr, STORE_HT: tl.constexpr,
-                       ACC: tl.constexpr, CLAMP: tl.constexpr = False, PIPE: tl.constexpr = 1):
+               scale, T, L,
+               H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
+               NH: tl.constexpr, NHP: tl.constexpr, BK: tl.constexpr,
+               BV: tl.constexpr, C: tl.constexpr, BCC: tl.constexpr,
+               H0_MODE: tl.constexpr, OUT_O: tl.constexpr, OUT_CODE: tl.constexpr,
+               STORE_STATES: tl.constexpr, STORE_HT: tl.constexpr,
+               ACC: tl.constexpr, CLAMP: tl.constexpr = False, PIPE: tl.constexpr = 1):
     # one program per (sequence*head, chunk): run tokens [c*L, min(T, (c+1)*L))
     i_bh = tl.program_id(0).to(tl.int64)
     i_c = tl.program_id(1).to(tl.int64)
@@ -144,10 +144,10 @@ def run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht,
 
 @triton.jit(do_not_specialize=["T", "L"])
 def summary_kernel(sym, kt, bt, vt, summ, T, L,
-                           H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr,
-                           V: tl.constexpr, NH: tl.constexpr, NHP: tl.constexpr,
-                           BK: tl.constexpr, BW: tl.constexpr, ACC: tl.constexpr,
-                           CLAMP: tl.constexpr = False, PIPE: tl.constexpr = 1):
+                   H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr,
+                   V: tl.constexpr, NH: tl.constexpr, NHP: tl.constexpr,
+                   BK: tl.constexpr, BW: tl.constexpr, ACC: tl.constexpr,
+                   CLAMP: tl.constexpr = False, PIPE: tl.constexpr = 1):
     # composite affine map [M | C] (K x (K+V)) of one chunk, from [I | 0]
     i_bh = tl.program_id(0).to(tl.int64)
     i_c = tl.program_id(1).to(tl.int64)
@@ -181,9 +181,9 @@ def summary_kernel(sym, kt, bt, vt, summ, T, L,
 
 @triton.jit(do_not_specialize=["T", "L"])
 def scan_kernel(h0, summ, starts, ht, T, L,
-                        H: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
-                        BD: tl.constexpr, BVD: tl.constexpr, H0_MODE: tl.constexpr,
-                        STORE_STARTS: tl.constexpr, ACC: tl.constexpr):
+                H: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
+                BD: tl.constexpr, BVD: tl.constexpr, H0_MODE: tl.constexpr,
+                STORE_STARTS: tl.constexpr, ACC: tl.constexpr):
     # S_{c+1} = M_c S_c + C_c over the chunks of one (sequence, head)
     i_bh = tl.program_id(0).to(tl.int64)
     i_h = i_bh % H
