@@ -28,7 +28,7 @@ per-kernel timings of our launch configurations.
 Usage (on a CUDA machine; fla-core 0.6.0 importable)::
 
     python benchmarks/kernels_model.py --out benchmarks/results/kernels_model.json \
-        [--rows 1u,2g,3g,2u,3u] [--fla 1u,2g,3g,2u,3u] [--sweep --sweep-row 1u]
+        [--rows 1u,2g,3g,2u,3u] [--fla 1u,2g,3g,2u,3u] [--sweep --sweep-row 1u [--sweep-set configs|inv]]
 
 ``--smoke`` runs every row at tiny shapes on the CPU (Triton interpreter, one timed call per
 measurement, no fla, no profiler): a check of the script's logic, not a measurement.
@@ -190,8 +190,9 @@ SWEEP = [
     {"state_rec": (32, 4, 2)},
     {"wy": (0, 8, 2)},
 ]
-#: the sweep of run 4 (results/kernels_model_inv.json): the earlier diagonal inverses
+#: ``--sweep-set inv`` (run 4, results/kernels_model_inv.json): the earlier diagonal inverses
 SWEEP_INV = [{"inv": 0}]
+SWEEP_SETS = {"configs": SWEEP, "inv": SWEEP_INV}
 
 
 def main() -> None:
@@ -201,6 +202,8 @@ def main() -> None:
     ap.add_argument("--rows", default="1u,2g,3g,2u,3u", help="rows: n_h then u (no gate) or g")
     ap.add_argument("--fla", default="1u,2g,3g,2u,3u", help="rows also run through fla")
     ap.add_argument("--sweep-row", default="1u", help="rows of the --sweep (comma-separated)")
+    ap.add_argument("--sweep-set", choices=sorted(SWEEP_SETS), default="configs",
+                    help="what --sweep varies: launch configurations, or the diagonal inverses")
     ap.add_argument("--smoke", action="store_true",
                     help="tiny shapes on the CPU (interpreter), no fla: checks the logic only")
     args = ap.parse_args()
@@ -249,7 +252,7 @@ def main() -> None:
         row["floor_frac_fwdbwd"] = row["floor_fwdbwd_ms"] / row["ours_fwdbwd_ms"]
         print(json.dumps(row), flush=True)
         if args.sweep and spec in args.sweep_row.split(","):
-            for i, cfg in enumerate(SWEEP):
+            for i, cfg in enumerate(SWEEP_SETS[args.sweep_set]):
                 chunk_mod._CONFIG_OVERRIDE.clear()
                 chunk_mod._CONFIG_OVERRIDE.update(cfg)
                 try:
