@@ -1,21 +1,22 @@
-"""A/B of the tabled path's code variants at the construction shapes (H100), with fla in the same run.
+"""A/B of the tabled path's kernels at the construction shapes (H100), with fla in the same run.
 
-Times ``run_tabled`` (output ``o``, checks off) under the private ``_variant`` knobs
+Times ``run_tabled`` (output ``o``, checks off): the default (``cols_kernel`` for K <= 32:
+the state as K column vectors, one value column a thread, several words a warp) against the
+private ``_variant`` knobs
 
-* ``clamp``: symbol ids loaded unmasked at a clamped index (no predicated load in the loop);
-* ``pipe``:  ``tl.range(num_stages=pipe)`` on the token loop (Triton pipelines the symbol
-  load through shared memory, ``pipe - 1`` loads ahead);
-* ``f32``:   tables widened to float32 on the host (no bf16 unpacking in the loop);
-* ``vk``:    the run passes through ``_tabled_kernels.vk_kernel`` (transposed state ``S^T``, one vector
-  load per key row, no shared memory in the loop), ``vk_summary`` the chunk summaries too;
-* ``mm``:    every pass through ``_tabled_kernels.mm_kernel`` (a token's sub-steps composed into one
-  matrix per symbol, one tensor-core product a token: bfloat16 when exact, else tf32x3);
+* ``legacy``: ``run_kernel`` / ``summary_kernel`` (the state a register tile spread over the
+  threads: S^T k is a cross-thread reduction), the default before ``cols_kernel``;
+* ``vk``:     the run passes through ``_tabled_kernels.vk_kernel`` (transposed state ``S^T``);
+* ``mm``:     every pass through ``_tabled_kernels.mm_kernel`` (a token's sub-steps composed
+  into one matrix per symbol, one tensor-core product a token: bfloat16 when exact, else
+  tf32x3);
 
-and, with ``--construction SPEC`` (default ``cyclic(16)``: K = 16, n_h = 15), the default,
-``vk`` and ``mm`` paths on that construction's own tables (integer: ``mm`` runs in bfloat16),
-
-and uint8 against int32 symbol ids, sequentially at (B=1024, T=4096) and at 1024-token chunks
-at (B=64, T=65536), next to fla's fused recurrent and chunk delta rule on the same inputs.
+with uint8 and int32 symbol ids, sequentially at (B=1024, T=4096) and at 1024-token chunks
+at (B=64, T=65536) (and the default at other chunk sizes), next to fla's fused recurrent and
+chunk delta rule on the same inputs; and with ``--construction 'SPEC;SPEC'`` (default
+``cyclic(16);parity;symmetric(3)``) the same variants on those constructions' own tables
+(integer: ``mm`` runs in bfloat16), code output. The earlier load knobs (``clamp``, ``pipe``,
+``f32``: at most 5 %, ``results/tabled_variants.json``) apply to ``legacy`` only.
 Medians of ``triton.testing.do_bench``. Run from the repository root on a CUDA machine::
 
     python benchmarks/tabled_variants.py --json benchmarks/results/tabled_variants.json
@@ -38,20 +39,20 @@ from triton.testing import do_bench  # noqa: E402
 
 from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
 
-VARIANTS = [{}, {"clamp": True}, {"f32": True}, {"clamp": True, "f32": True}, {"pipe": 2},
-            {"pipe": 3}, {"pipe": 3, "f32": True}, {"pipe": 4, "f32": True},
-            {"clamp": True, "pipe": 3, "f32": True}, {"vk": True}, {"vk": True, "f32": True},
-            {"vk": True, "vk_summary": True}, {"vk_summary": True}, {"mm": True}]
+VARIANTS = [{}, {"legacy": True}, {"vk": True}, {"mm": True}]
+#: extra chunk sizes of the default kernel, per shape (to set choose_chunk's rule)
+EXTRA_CHUNKS = {(1024, 4096): [1024, 2048], (64, 65536): [512, 2048, 4096]}
 #: variants timed on a real construction's tables (many sub-steps a token)
-CONSTRUCTION_VARIANTS = [{}, {"vk": True}, {"mm": True}]
+CONSTRUCTION_VARIANTS = [{}, {"legacy": True}, {"vk": True}, {"mm": True}]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
-    ap.add_argument("--construction", default="cyclic(16)",
-                    help="family spec whose Theorem 3 construction is also timed ('' = none)")
+    ap.add_argument("--construction", default="cyclic(16);parity;symmetric(3)",
+                    help="';'-separated family specs whose constructions are also timed "
+                         "('' = none)")
     args = ap.parse_args()
     dev = "cpu" if args.smoke else "cuda"
     shapes = [(2, 8, 4)] if args.smoke else [(1024, 4096, 4096), (64, 65536, 1024)]
@@ -72,7 +73,7 @@ def main() -> None:
         sym = torch.randint(0, 4, (B, T), generator=gen).to(torch.int32).to(dev)
         sym8 = sym.to(torch.uint8)
         query = torch.randn(K, generator=gen).to(dev)
-        ref = run_tabled(sym, kt, bt, vt, query=query, chunk_size=L)
+        ref = run_tabled(sym, kt, bt, vt, query=query, chunk_size=L, _variant={"legacy": True})
         if fused_recurrent_delta_rule is not None:
             k, v, beta = (t.contiguous() for t in gather_tables(sym, kt, bt, vt, 1))
             q = query.bfloat16().view(1, 1, 1, K).expand(B, T, 1, K).contiguous()
@@ -82,14 +83,15 @@ def main() -> None:
                 rows.append({"B": B, "T": T, "impl": name, "ms": ms})
                 print(f"B={B} T={T} {name:40s} {ms:.3f} ms", flush=True)
             del k, v, beta, q
-        for var in VARIANTS:
+        runs = [(var, L) for var in VARIANTS] + [({}, c) for c in EXTRA_CHUNKS.get((B, T), [])]
+        for var, Lr in runs:
             for ids, s in (("int32", sym), ("uint8", sym8)):
-                label = f"tabled chunk={L if L < T else 'seq'} {ids} {var or 'baseline'}"
+                label = f"tabled chunk={Lr if Lr < T else 'seq'} {ids} {var or 'default'}"
                 try:
-                    r = run_tabled(s, kt, bt, vt, query=query, chunk_size=L, _variant=var)
+                    r = run_tabled(s, kt, bt, vt, query=query, chunk_size=Lr, _variant=var)
                     err = float((r.o - ref.o).abs().max())
-                    ms = bench(lambda s=s, var=var: run_tabled(
-                        s, kt, bt, vt, query=query, chunk_size=L, check_beta=False,
+                    ms = bench(lambda s=s, var=var, Lr=Lr: run_tabled(
+                        s, kt, bt, vt, query=query, chunk_size=Lr, check_beta=False,
                         check_ids=False, _variant=var))
                 except Exception as exc:  # a variant that does not compile is a result too
                     err, ms = None, None
@@ -97,8 +99,8 @@ def main() -> None:
                 rows.append({"B": B, "T": T, "impl": label, "ms": ms, "max_abs_diff_o": err})
                 print(f"B={B} T={T} {label:60s} {ms if ms is None else round(ms, 3)} ms  "
                       f"diff {err}", flush=True)
-    if args.construction:
-        rows += construction_rows(args.construction, shapes, dev, bench, gen)
+    for spec in filter(None, args.construction.split(";")):
+        rows += construction_rows(spec, shapes, dev, bench, gen)
     meta = {"device": dev if args.smoke else torch.cuda.get_device_name(),
             "torch": torch.__version__, "triton": triton.__version__,
             "command": " ".join(["python"] + sys.argv)}
@@ -121,10 +123,10 @@ def construction_rows(spec, shapes, dev, bench, gen):
     for B, T, L in shapes:
         sym = torch.randint(0, kt.shape[0], (B, T), generator=gen).to(torch.uint8).to(dev)
         ref = run_tabled(sym, kt, bt, vt, initial_state=h0, query=q, codes=codes,
-                         output="code", chunk_size=L)
+                         output="code", chunk_size=L, _variant={"legacy": True})
         for var in CONSTRUCTION_VARIANTS:
             label = f"{spec} (K={lrnn.width}, n_h={lrnn.n_h}) chunk={L if L < T else 'seq'} " \
-                    f"{var or 'baseline'}"
+                    f"{var or 'default'}"
             r = run_tabled(sym, kt, bt, vt, initial_state=h0, query=q, codes=codes,
                            output="code", chunk_size=L, _variant=var)
             wrong = int((r.code != ref.code).sum())

@@ -7,9 +7,11 @@ time-parallel evaluation; this module holds only the kernels:
   the whole sequence), with per-position readouts, codes or states;
 * ``summary_kernel``: a chunk's composite affine map ``[M | C]`` from ``[I | 0]``;
 * ``scan_kernel``: ``S_{c+1} = M_c S_c + C_c`` over the chunks;
-* ``vk_kernel`` and ``mm_kernel``: two candidate replacements for the first two
-  (transposed state; composed per-symbol maps) behind ``run_tabled(..., _variant=...)``, timed
-  against the default by ``benchmarks/tabled_variants.py``.
+* ``cols_kernel``: the default replacement of the first two for K <= 32: the state held as K
+  column vectors over the value rows, one row per thread (no reductions across threads);
+* ``vk_kernel`` and ``mm_kernel``: two further candidates (transposed state; composed
+  per-symbol maps) behind ``run_tabled(..., _variant=...)``, timed against the default by
+  ``benchmarks/tabled_variants.py``.
 """
 
 from __future__ import annotations
@@ -257,7 +259,14 @@ def _st_readout_inputs(qv, codes, i_h, scale, o_k, m_k, o_c, m_c, K: tl.constexp
 def _st_readout(b_s, b_q, b_codes, m_cc, o, cls, row, o_c, m_c, WC: tl.constexpr,
                 OUT_O: tl.constexpr, OUT_CODE: tl.constexpr):
     # readout o = S^T q of one token from the transposed state; o and/or its nearest code
-    b_o = tl.sum(b_s * b_q, axis=1)                                   # [BC]
+    _st_emit(tl.sum(b_s * b_q, axis=1), b_codes, m_cc, o, cls, row, o_c, m_c, WC, OUT_O,
+             OUT_CODE)
+
+
+@triton.jit
+def _st_emit(b_o, b_codes, m_cc, o, cls, row, o_c, m_c, WC: tl.constexpr,
+             OUT_O: tl.constexpr, OUT_CODE: tl.constexpr):
+    # store one token's readout b_o [BC] and/or the index of its nearest code
     if OUT_O:
         tl.store(o + row * WC + o_c, b_o.to(o.dtype.element_ty), mask=m_c)
     if OUT_CODE:
@@ -411,3 +420,172 @@ def mm_kernel(sym, at, bt, h0, starts, qv, codes, o, cls, states, ht, scale, T, 
         c_a = n_a
         c_b = n_b
     _st_final(b_s, ht, i_bh, i_c, NC, KW, s_off, m_h, FINAL)
+
+
+
+# ----------------------------------------------------------------------------- cols kernel
+# The state S [K, WC] is held as a tuple of K tensors over the value columns c (row j of S),
+# so a thread owns whole columns of S: S^T k is K fused multiply-adds inside the thread, with
+# no shuffle, shared memory or barrier. A program runs P words (or chunk summaries) side by
+# side, BW >= WC lanes each (P * BW >= 32 fills a warp). Each sub-step's keys reach a thread
+# as 16-byte loads of [BC, G] tiles split into G tensors [BC] (G = 4 float32 or 2 float64
+# values per 16 bytes; the split stays in registers).
+
+
+@triton.jit
+def _cols_table(p, K: tl.constexpr, G: tl.constexpr, BC: tl.constexpr):
+    # the K values p[r, 0 .. K-1] of each lane r (p [BC] pointers, 16-byte aligned rows padded
+    # to a multiple of G) as a tuple of K tensors [BC]
+    r = ()
+    o_g = tl.arange(0, G)
+    for g in tl.static_range(0, K, G):
+        x = tl.load(p[:, None] + g + o_g[None, :])                    # [BC, G]: one vector
+        if G == 4:
+            a, b = tl.split(tl.reshape(x, [BC, 2, 2]))
+            a0, a1 = tl.split(a)
+            b0, b1 = tl.split(b)
+            parts = (a0, b0, a1, b1)
+        else:
+            a0, a1 = tl.split(x)
+            parts = (a0, a1)
+        for i in tl.static_range(G):
+            if g + i < K:
+                r = r + (parts[i],)
+    return r
+
+
+@triton.jit
+def _cols_dot(s, k, K: tl.constexpr):
+    # sum_j s[j] * k[j] in four interleaved partial sums (a shorter dependent chain)
+    w0 = s[0] * k[0]
+    w1 = w0 * 0
+    w2 = w0 * 0
+    w3 = w0 * 0
+    for j in tl.static_range(1, K):
+        if j % 4 == 0:
+            w0 += s[j] * k[j]
+        if j % 4 == 1:
+            w1 += s[j] * k[j]
+        if j % 4 == 2:
+            w2 += s[j] * k[j]
+        if j % 4 == 3:
+            w3 += s[j] * k[j]
+    return (w0 + w1) + (w2 + w3)
+
+
+@triton.jit
+def _cols_load(p, m, WC: tl.constexpr, K: tl.constexpr, ACC: tl.constexpr):
+    # rows 0 .. K-1 of [K, WC] blocks (p [BC]: each lane's block + its column) as K tensors
+    s = ()
+    for j in tl.static_range(K):
+        s = s + (tl.load(p + j * WC, mask=m, other=0).to(ACC),)
+    return s
+
+
+@triton.jit
+def _cols_store(p, s, m, WC: tl.constexpr, K: tl.constexpr):
+    for j in tl.static_range(K):
+        tl.store(p + j * WC, s[j].to(p.dtype.element_ty), mask=m)
+
+
+@triton.jit(do_not_specialize=["T", "L", "BH"])
+def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, scale, T, L, BH,
+                H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, KP: tl.constexpr,
+                WC: tl.constexpr, BW: tl.constexpr, P: tl.constexpr, NH: tl.constexpr,
+                C: tl.constexpr, BCC: tl.constexpr, G: tl.constexpr, H0_MODE: tl.constexpr,
+                OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, STORE_STATES: tl.constexpr,
+                FINAL: tl.constexpr, ACC: tl.constexpr):
+    # The recurrence of run_kernel / summary_kernel on [K, WC] states (WC = V for a run,
+    # K + V for chunk summaries [M | C] from [I | 0]) of P (sequence*head) rows at once, one
+    # chunk each (program (i, c): rows i*P .. i*P+P-1 of BH, chunk c). pt: one packed row
+    # per sub-step, [k (KP) | beta k (KP) | v at columns c_off .. (BW)] in the accumulator
+    # dtype, rows (symbol * NH + j) * HT + head. A sub-step: d = v - S^T k (per column,
+    # inside the thread), S += (beta k) d^T. H0_MODE: 0 zeros, 1 [B, H, K, WC],
+    # 2 [H, K, WC], 3 chunk starts [BH, NC, K, WC], 4 [I | 0]. FINAL: 0 none, 1 the last
+    # chunk's state into ht [BH, K, WC], 2 every chunk's state [BH, NC, K, WC] (summaries).
+    BC: tl.constexpr = P * BW
+    RS: tl.constexpr = 2 * KP + BW
+    i_c = tl.program_id(1).to(tl.int64)
+    NC = tl.cdiv(T, L)
+    o_r = tl.arange(0, BC)
+    col = o_r % BW
+    i_bh = tl.program_id(0).to(tl.int64) * P + o_r // BW                 # [BC]
+    m_w = i_bh < BH
+    i_bh = tl.where(m_w, i_bh, 0)
+    m_c = m_w & (col < WC)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    t0 = i_c * L
+    n_tok = tl.minimum(L, T - t0).to(tl.int32)
+    last = n_tok * NH - 1
+    hh = (i_h % HT).to(tl.int32)
+    KW = K * WC
+
+    s = ()
+    if H0_MODE == 0:
+        for j in tl.static_range(K):
+            s = s + (tl.zeros([BC], dtype=ACC),)
+    if H0_MODE == 1:
+        s = _cols_load(h0 + i_bh * KW + col, m_c, WC, K, ACC)
+    if H0_MODE == 2:
+        s = _cols_load(h0 + i_h * KW + col, m_c, WC, K, ACC)
+    if H0_MODE == 3:
+        s = _cols_load(starts + (i_bh * NC + i_c) * KW + col, m_c, WC, K, ACC)
+    if H0_MODE == 4:
+        for j in tl.static_range(K):
+            s = s + (tl.where(col == j, 1.0, 0.0).to(ACC),)
+    q = ()
+    if OUT_O or OUT_CODE:
+        for j in tl.static_range(K):
+            q = q + (tl.load(qv + i_h * K + j).to(ACC) * scale,)
+    if OUT_CODE:
+        o_cc = tl.arange(0, BCC)
+        m_cc = o_cc < C
+        b_codes = tl.load(codes + (i_h[:, None] * C + o_cc[None, :]) * WC + col[:, None],
+                          mask=m_c[:, None] & m_cc[None, :], other=0).to(ACC)  # [BC, BCC]
+        g_bh = tl.program_id(0).to(tl.int64) * P + tl.arange(0, P)            # [P]
+        m_g = g_bh < BH
+        g_bh = tl.where(m_g, g_bh, 0)
+        p_cls = cls + ((g_bh // H) * T + t0) * H + g_bh % H
+
+    p_sym = sym + i_b * T + t0
+    tok = ((i_b * T + t0) * H + i_h)                                  # this token's row
+    x1 = tl.load(p_sym + tl.minimum(1, last) // NH).to(tl.int32)
+    p_r = pt + (tl.load(p_sym).to(tl.int32) * NH * HT + hh) * RS
+    c_k = _cols_table(p_r, K, G, BC)
+    c_bk = _cols_table(p_r + KP, K, G, BC)
+    c_v = tl.load(p_r + 2 * KP + col)
+    for u in range(0, last + 1):
+        x2 = tl.load(p_sym + tl.minimum(u + 2, last) // NH).to(tl.int32)
+        p_r = pt + ((x1 * NH + (u + 1) % NH) * HT + hh) * RS
+        n_k = _cols_table(p_r, K, G, BC)
+        n_bk = _cols_table(p_r + KP, K, G, BC)
+        n_v = tl.load(p_r + 2 * KP + col)
+        d = c_v - _cols_dot(s, c_k, K)                                # v - S^T k  [BC]
+        s2 = ()
+        for j in tl.static_range(K):
+            s2 = s2 + (s[j] + d * c_bk[j],)                           # + (beta k) d^T
+        s = s2
+        if u % NH == NH - 1:
+            if OUT_O or OUT_CODE:
+                b_o = _cols_dot(s, q, K)                              # S^T q  [BC]
+                if OUT_O:
+                    tl.store(o + tok * WC + col, b_o.to(o.dtype.element_ty), mask=m_c)
+                if OUT_CODE:
+                    diff = b_codes - b_o[:, None]
+                    dist = tl.sum(tl.reshape(diff * diff, [P, BW, BCC]), axis=1)  # [P, BCC]
+                    dist = tl.where(m_cc[None, :], dist, float("inf"))
+                    tl.store(p_cls, tl.argmin(dist, axis=1).to(tl.int32), mask=m_g)
+                    p_cls += H
+            if STORE_STATES:
+                _cols_store(states + tok * KW + col, s, m_c, WC, K)
+            tok += H
+        x1 = x2
+        c_k = n_k
+        c_bk = n_bk
+        c_v = n_v
+    if FINAL == 1:
+        if i_c == NC - 1:
+            _cols_store(ht + i_bh * KW + col, s, m_c, WC, K)
+    if FINAL == 2:
+        _cols_store(ht + (i_bh * NC + i_c) * KW + col, s, m_c, WC, K)

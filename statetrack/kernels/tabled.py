@@ -207,6 +207,11 @@ def _normalize_tables(key_table, beta_table, value_table, H):
 # ----------------------------------------------------------------------------- API
 
 
+#: the largest key dimension that ``cols_kernel`` (the default) runs; larger K takes
+#: ``run_kernel`` / ``summary_kernel`` (a register tile spread over the threads)
+COLS_MAX_K = 32
+
+
 def _pow2(n: int, lo: int = 2) -> int:
     return max(lo, int(triton.next_power_of_2(max(1, n))))
 
@@ -466,12 +471,18 @@ def run_tabled(
         kt = key_table.contiguous()
         bt = beta_table.contiguous()
         vt = value_table.contiguous()
+    f32 = "f32" in (_variant or {})
     knobs = {"CLAMP": bool(var.pop("clamp", False)), "PIPE": int(var.pop("pipe", 1))}
     vk = bool(var.pop("vk", False))              # run passes through _kern.vk_kernel
     vk_sum = bool(var.pop("vk_summary", False))  # chunk summaries through it too
     mm = bool(var.pop("mm", False))              # every pass through _kern.mm_kernel
+    legacy = bool(var.pop("legacy", False))      # run_kernel / summary_kernel, not cols
     if var:
         raise KernelInputError(f"_variant: unknown keys {sorted(var)}")
+    # the default: cols_kernel for every pass while K <= COLS_MAX_K (its state and two table
+    # rows stay in registers); any code-variant knob selects the kernels it applies to
+    cols = (K <= COLS_MAX_K and not (legacy or vk or vk_sum or mm or f32 or knobs["CLAMP"]
+                                     or knobs["PIPE"] != 1))
     if (vk or vk_sum or mm) and (knobs["CLAMP"] or knobs["PIPE"] != 1):
         raise KernelInputError("_variant: 'vk' and 'mm' clamp their symbol loads themselves and "
                                "do not take 'clamp' or 'pipe'")
@@ -508,8 +519,24 @@ def run_tabled(
         # hold the same exact values, so it multiplies those instead
         mmd, prec = (tl.float32 if INTERPRET else tl.bfloat16), "ieee"
 
+    if cols:
+        G = 2 if sd == torch.float64 else 4
+        KP = -(-K // G) * G
+        BWR, BWS = _pow2(V, lo=4), _pow2(K + V, lo=4)
+        if S_ * NH * HT * (2 * KP + BWS) >= 2 ** 31:
+            cols = False                  # 32-bit table offsets would overflow
+    if cols:
+        cols_meta = dict(H=H, HT=HT, K=K, KP=KP, NH=NH, C=C, BCC=BCC, G=G, ACC=acc,
+                         num_stages=1)
+        PR, PS = max(1, 32 // BWR), max(1, 32 // BWS)   # words a program: a warp's lanes
+
     def run_pass(grid, h0_arg, starts_arg, h0_mode_, final):
-        if mm:
+        if cols:
+            _kern.cols_kernel[(triton.cdiv(grid[0], PR), grid[1])](
+                sym, _cols_tables(kt, bt, vt, KP, BWR, 0, sd), h0_arg, starts_arg, *out_args,
+                ht, sc, T, L, B * H, WC=V, BW=BWR, P=PR, H0_MODE=h0_mode_, **outs,
+                FINAL=int(final), num_warps=max(1, PR * BWR // 32), **cols_meta)
+        elif mm:
             BVM = max(16, BV)
             am, bm, _ = mm_run
             _kern.mm_kernel[grid](
@@ -537,7 +564,13 @@ def run_tabled(
     W = K + V
     BW = _pow2(W)
     summ = torch.empty(B * H, NC, K, W, dtype=sd, device=device)
-    if mm:
+    if cols:
+        _kern.cols_kernel[(triton.cdiv(B * H, PS), NC)](
+            sym, _cols_tables(kt, bt, vt, KP, BWS, K, sd), dummy, dummy, dummy, dummy, dummy,
+            dummy, dummy, summ, sc, T, L, B * H, WC=W, BW=BWS, P=PS, H0_MODE=4, OUT_O=False,
+            OUT_CODE=False, STORE_STATES=False, FINAL=2, num_warps=max(1, PS * BWS // 32),
+            **cols_meta)
+    elif mm:
         BWM = max(16, BW)
         am, bm, _ = _mm_tables(key_table, beta_table, value_table, BKM, BWM, K)
         _kern.mm_kernel[(B * H, NC)](
@@ -565,6 +598,24 @@ def run_tabled(
     if need_run:
         run_pass((B * H, NC), dummy, starts, 3, False)
     return TabledResult(final_state=ht, o=o, code=cls, states=states, chunk_size=L)
+
+
+def _cols_tables(kt: torch.Tensor, bt: torch.Tensor, vt: torch.Tensor, KP: int, BC: int,
+                 c_off: int, dtype: torch.dtype) -> torch.Tensor:
+    """The packed table of ``cols_kernel``: one row per table row, in the state dtype.
+
+    Row ``(symbol * n_h + j) * HT + head`` of the ``[S, n_h, (HT,) ...]`` tables is
+    ``[k (zero-padded to KP) | beta * k (KP) | v at columns c_off .. c_off + V - 1 (BC)]``.
+    ``beta * k`` is rounded once in ``dtype``, as the other kernels round it in registers.
+    """
+    K, V = kt.shape[-1], vt.shape[-1]
+    k2 = kt.reshape(-1, K).to(dtype)
+    rows = k2.shape[0]
+    pt = torch.zeros(rows, 2 * KP + BC, dtype=dtype, device=kt.device)
+    pt[:, :K] = k2
+    pt[:, KP:KP + K] = bt.reshape(rows, 1).to(dtype) * k2
+    pt[:, 2 * KP + c_off:2 * KP + c_off + V] = vt.reshape(rows, V).to(dtype)
+    return pt
 
 
 def _vk_tables(kt: torch.Tensor, bt: torch.Tensor, vt: torch.Tensor, BK: int, BC: int,

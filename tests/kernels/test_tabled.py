@@ -42,6 +42,8 @@ def _general(symbols, kt, bt, vt, H, h0, query, n_h):
     (1, 17, 1, 8, 8, 4, True, "batch", 1),
     (2, 3, 1, 5, 3, 1, False, "batch", 2),
     (1, 1, 1, 4, 4, 2, False, "shared", None),
+    (2, 7, 1, 1, 1, 2, False, "shared", 3),
+    (1, 6, 1, 3, 2, 1, True, "batch", None),
 ])
 def test_tabled_equals_general_kernel(gen, device, poison_empty, B, T, H, K, V, n_h, heads,
                                       h0_kind, chunk):
@@ -83,6 +85,34 @@ def test_tabled_equals_general_kernel(gen, device, poison_empty, B, T, H, K, V, 
     assert torch.equal(rc.code, dist.argmin(-1).to(torch.int32))
 
 
+def test_cols_kernel_float64_and_its_limit(gen, device):
+    # the default kernel (cols_kernel) in float64 (two values a 16-byte load) equals the
+    # register-tile kernels to float64 rounding, sequential and chunked, every output; past
+    # COLS_MAX_K the default is the register-tile kernel itself (bit-identical)
+    from statetrack.kernels.tabled import COLS_MAX_K
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, 3, 2, 2, 5, 3, True, torch.float64))
+    sym = torch.randint(0, 3, (2, 13), generator=gen).to(device)
+    q = torch.randn(2, 5, generator=gen, dtype=torch.float64).to(device)
+    h0 = torch.randn(2, 2, 5, 3, generator=gen, dtype=torch.float64).to(device)
+    for L in (13, 4):
+        a = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, chunk_size=L,
+                       return_states=True)
+        b = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, chunk_size=L,
+                       return_states=True, _variant={"legacy": True})
+        assert a.o.dtype == torch.float64
+        for name in ("o", "final_state", "states"):
+            assert_rel_close(getattr(a, name), getattr(b, name), torch.float64,
+                             name=f"{name} (float64, chunk {L})")
+    K = COLS_MAX_K + 1
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, 2, 1, 1, K, 2, False))
+    sym = torch.randint(0, 2, (1, 6), generator=gen).to(device)
+    q = torch.randn(K, generator=gen).to(device)
+    for L in (6, 2):
+        a = run_tabled(sym, kt, bt, vt, query=q, chunk_size=L)
+        b = run_tabled(sym, kt, bt, vt, query=q, chunk_size=L, _variant={"legacy": True})
+        assert torch.equal(a.o, b.o) and torch.equal(a.final_state, b.final_state)
+
+
 def test_chunked_equals_sequential(gen, device):
     kt, bt, vt = (t.to(device) for t in _random_tables(gen, 4, 2, 1, 6, 5, False))
     sym = torch.randint(0, 4, (2, 11), generator=gen).to(device)
@@ -97,15 +127,16 @@ def test_chunked_equals_sequential(gen, device):
                          name=f"final_state (chunk {L})")
 
 
-@pytest.mark.parametrize("variant", [{"clamp": True}, {"pipe": 3}, {"f32": True},
+@pytest.mark.parametrize("variant", [{}, {"clamp": True}, {"pipe": 3}, {"f32": True},
                                      {"clamp": True, "pipe": 2, "f32": True}, {"vk": True},
                                      {"vk": True, "f32": True}, {"vk_summary": True},
                                      {"vk": True, "vk_summary": True}, {"mm": True}])
 def test_code_variants_compute_the_same(gen, device, variant):
-    # the private knobs that benchmarks/tabled_variants.py times change how symbols and table
-    # rows are loaded, not the arithmetic: the results are bit-identical. "vk" (the transposed
-    # state) sums S^T k in another order, "mm" composes each token's sub-steps into one map
-    # (float32 products): equal to float32 rounding
+    # against the register-tile kernels ({"legacy": True}): the private knobs that
+    # benchmarks/tabled_variants.py times change how symbols and table rows are loaded, not
+    # the arithmetic: the results are bit-identical. The default (cols_kernel) and "vk" sum
+    # S^T k in another order, "mm" composes each token's sub-steps into one map (float32
+    # products): equal to float32 rounding
     kt, bt, vt = (t.to(device).bfloat16() for t in _random_tables(gen, 4, 2, 1, 6, 5, False))
     sym = torch.randint(0, 4, (3, 29), generator=gen).to(device)
     q = torch.randn(6, generator=gen).to(device)
@@ -113,15 +144,15 @@ def test_code_variants_compute_the_same(gen, device, variant):
     codes = torch.randn(4, 5, generator=gen).to(device)
     for L in (29, 8):
         base = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, chunk_size=L,
-                          return_states=True)
+                          return_states=True, _variant={"legacy": True})
         var = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, chunk_size=L,
                          return_states=True, _variant=variant)
-        if variant.get("vk") or variant.get("vk_summary") or variant.get("mm"):
+        if not variant or variant.get("vk") or variant.get("vk_summary") or variant.get("mm"):
             for name in ("o", "final_state", "states"):
                 assert_rel_close(getattr(var, name), getattr(base, name).double(), torch.float32,
                                  name=f"{name} (vk, chunk {L})")
             base_c = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, codes=codes,
-                                output="code", chunk_size=L)
+                                output="code", chunk_size=L, _variant={"legacy": True})
             var_c = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, codes=codes,
                                output="code", chunk_size=L, _variant=variant)
             dist = ((var.o[:, :, :, None, :] - codes[None, None]) ** 2).sum(-1)
