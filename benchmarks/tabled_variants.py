@@ -1,22 +1,24 @@
 """A/B of the tabled path's kernels at the construction shapes (H100), with fla in the same run.
 
 Times ``run_tabled`` (output ``o``, checks off): the default (``cols_kernel`` for K <= 32:
-the state as K column vectors, one value column a thread, several words a warp) against the
-private ``_variant`` knobs
+the state as K column vectors, one value column a thread, ``32 / V`` words a warp) against
+the private ``_variant`` knobs
 
+* ``words``:  words a ``cols_kernel`` program (1: one word a warp, idle lanes when V < 32);
 * ``legacy``: ``run_kernel`` / ``summary_kernel`` (the state a register tile spread over the
   threads: S^T k is a cross-thread reduction), the default before ``cols_kernel``;
-* ``vk``:     the run passes through ``_tabled_kernels.vk_kernel`` (transposed state ``S^T``);
 * ``mm``:     every pass through ``_tabled_kernels.mm_kernel`` (a token's sub-steps composed
   into one matrix per symbol, one tensor-core product a token: bfloat16 when exact, else
   tf32x3);
 
 with uint8 and int32 symbol ids, sequentially at (B=1024, T=4096) and at 1024-token chunks
 at (B=64, T=65536) (and the default at other chunk sizes), next to fla's fused recurrent and
-chunk delta rule on the same inputs; and with ``--construction 'SPEC;SPEC'`` (default
-``cyclic(16);parity;symmetric(3)``) the same variants on those constructions' own tables
-(integer: ``mm`` runs in bfloat16), code output. The earlier load knobs (``clamp``, ``pipe``,
-``f32``: at most 5 %, ``results/tabled_variants.json``) apply to ``legacy`` only.
+chunk delta rule on the same inputs; ``--profile`` adds each kernel's device time (torch
+profiler) of the default at the chunked shape. With ``--construction 'SPEC;SPEC'`` the same
+variants run on those constructions' own tables (integer: ``mm`` runs in bfloat16), code
+output. Earlier candidates, measured and removed: load knobs of ``legacy`` (``clamp``,
+``pipe``, ``f32``: at most 5 %, ``results/tabled_variants.json``) and a transposed-state
+kernel ``vk`` (0.68 ms against 0.44 ms for ``cols_kernel``, ``results/tabled_variants_cols.json``).
 Medians of ``triton.testing.do_bench``. Run from the repository root on a CUDA machine::
 
     python benchmarks/tabled_variants.py --json benchmarks/results/tabled_variants.json
@@ -39,18 +41,21 @@ from triton.testing import do_bench  # noqa: E402
 
 from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
 
-VARIANTS = [{}, {"legacy": True}, {"vk": True}, {"mm": True}]
+VARIANTS = [{}, {"words": 1}, {"legacy": True}, {"mm": True}]
 #: extra chunk sizes of the default kernel, per shape (to set choose_chunk's rule)
 EXTRA_CHUNKS = {(1024, 4096): [1024, 2048], (64, 65536): [512, 2048, 4096]}
 #: variants timed on a real construction's tables (many sub-steps a token)
-CONSTRUCTION_VARIANTS = [{}, {"legacy": True}, {"vk": True}, {"mm": True}]
+CONSTRUCTION_VARIANTS = [{}, {"words": 1}, {"legacy": True}, {"mm": True}]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
-    ap.add_argument("--construction", default="cyclic(16);parity;symmetric(3)",
+    ap.add_argument("--profile", action="store_true",
+                    help="per-kernel device times of the default at the chunked shape")
+    ap.add_argument("--construction",
+                    default="cyclic(16);cyclic(8);alternating(4);symmetric(3);parity",
                     help="';'-separated family specs whose constructions are also timed "
                          "('' = none)")
     args = ap.parse_args()
@@ -99,6 +104,8 @@ def main() -> None:
                 rows.append({"B": B, "T": T, "impl": label, "ms": ms, "max_abs_diff_o": err})
                 print(f"B={B} T={T} {label:60s} {ms if ms is None else round(ms, 3)} ms  "
                       f"diff {err}", flush=True)
+    if args.profile and not args.smoke:
+        rows += profile_rows(shapes[-1], gen)
     for spec in filter(None, args.construction.split(";")):
         rows += construction_rows(spec, shapes, dev, bench, gen)
     meta = {"device": dev if args.smoke else torch.cuda.get_device_name(),
@@ -108,8 +115,41 @@ def main() -> None:
     args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
 
 
+def profile_rows(shape, gen):
+    """Device time of each kernel of the default path (torch profiler, 20 calls)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    B, T, L = shape
+    K = V = 16
+    kt = torch.nn.functional.normalize(torch.randn(4, 1, K, generator=gen), dim=-1)
+    kt, bt, vt = (kt.bfloat16().cuda(), (2 * torch.rand(4, 1, generator=gen)).bfloat16().cuda(),
+                  torch.randn(4, 1, V, generator=gen).bfloat16().cuda())
+    sym = torch.randint(0, 4, (B, T), generator=gen).to(torch.uint8).cuda()
+    query = torch.randn(K, generator=gen).cuda()
+    rows = []
+    for output in ("o", "none"):
+        def call():
+            run_tabled(sym, kt, bt, vt, query=query, chunk_size=L, output=output,
+                       check_beta=False, check_ids=False)
+        call()
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(20):
+                call()
+            torch.cuda.synchronize()
+        for ev in prof.key_averages():
+            us = getattr(ev, "device_time_total", getattr(ev, "cuda_time_total", 0.0))
+            if us <= 0:
+                continue
+            rows.append({"B": B, "T": T, "impl": f"profile output={output} chunk={L}",
+                         "kernel": ev.key[:80], "calls": ev.count, "us_per_call": us / 20})
+            print(f"profile B={B} T={T} output={output} {ev.key[:60]:60s} "
+                  f"{us / 20:9.1f} us/call  ({ev.count} launches)", flush=True)
+    return rows
+
+
 def construction_rows(spec, shapes, dev, bench, gen):
-    """Default, vk and mm paths on the tables of ``spec``'s construction (output: codes)."""
+    """The variants on the tables of ``spec``'s construction (output: codes)."""
     from statetrack.automata import families
     from statetrack.constructions import compile
     from statetrack.constructions.export import symbol_tables

@@ -9,9 +9,10 @@ time-parallel evaluation; this module holds only the kernels:
 * ``scan_kernel``: ``S_{c+1} = M_c S_c + C_c`` over the chunks;
 * ``cols_kernel``: the default replacement of the first two for K <= 32: the state held as K
   column vectors over the value rows, one row per thread (no reductions across threads);
-* ``vk_kernel`` and ``mm_kernel``: two further candidates (transposed state; composed
-  per-symbol maps) behind ``run_tabled(..., _variant=...)``, timed against the default by
-  ``benchmarks/tabled_variants.py``.
+* ``mm_kernel``: each token's sub-steps composed into one affine map per symbol, one
+  tensor-core product a token, behind ``run_tabled(..., _variant={"mm": True})``, timed
+  against the default by ``benchmarks/tabled_variants.py`` (it wins on integer
+  constructions with many sub-steps a token).
 """
 
 from __future__ import annotations
@@ -38,14 +39,9 @@ def _token_rows(kt, bt, vt, x, i_h, o_j, o_k, o_c, c_off,
 
 
 @triton.jit
-def _symbol_ahead(p_sym0, p_sym, t, n_tok, CLAMP: tl.constexpr):
-    # the symbol id of token t + 2 (p_sym0: the chunk's first id, p_sym: token t's id); past
-    # the end: a masked load (0) or, with CLAMP, an unmasked load of the last id
-    if CLAMP:
-        x = tl.load(p_sym0 + tl.minimum(t + 2, n_tok - 1))
-    else:
-        x = tl.load(p_sym + 2, mask=t + 2 < n_tok, other=0)
-    return x.to(tl.int64)
+def _symbol_ahead(p_sym, t, n_tok):
+    # the symbol id of token t + 2 (p_sym: token t's id); past the end: 0
+    return tl.load(p_sym + 2, mask=t + 2 < n_tok, other=0).to(tl.int64)
 
 
 @triton.jit
@@ -69,7 +65,7 @@ def run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht,
                BV: tl.constexpr, C: tl.constexpr, BCC: tl.constexpr,
                H0_MODE: tl.constexpr, OUT_O: tl.constexpr, OUT_CODE: tl.constexpr,
                STORE_STATES: tl.constexpr, STORE_HT: tl.constexpr,
-               ACC: tl.constexpr, CLAMP: tl.constexpr = False, PIPE: tl.constexpr = 1):
+               ACC: tl.constexpr):
     # one program per (sequence*head, chunk): run tokens [c*L, min(T, (c+1)*L))
     i_bh = tl.program_id(0).to(tl.int64)
     i_c = tl.program_id(1).to(tl.int64)
@@ -113,9 +109,8 @@ def run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht,
     x0 = tl.load(p_sym).to(tl.int64)
     x1 = tl.load(p_sym + 1, mask=1 < n_tok, other=0).to(tl.int64)
     c_k, c_b, c_v = _token_rows(kt, bt, vt, x0, i_h, o_j, o_k, o_v, 0, HT, K, V, NH)
-    p_sym0 = p_sym
-    for t in tl.range(0, n_tok, num_stages=PIPE):
-        x2 = _symbol_ahead(p_sym0, p_sym, t, n_tok, CLAMP)
+    for t in range(0, n_tok):
+        x2 = _symbol_ahead(p_sym, t, n_tok)
         n_k, n_b, n_v = _token_rows(kt, bt, vt, x1, i_h, o_j, o_k, o_v, 0, HT, K, V, NH)
         b_s = _token_step(b_s, c_k, c_b, c_v, o_j, NH, ACC)
         if OUT_O or OUT_CODE:
@@ -148,8 +143,7 @@ def run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht,
 def summary_kernel(sym, kt, bt, vt, summ, T, L,
                    H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr,
                    V: tl.constexpr, NH: tl.constexpr, NHP: tl.constexpr,
-                   BK: tl.constexpr, BW: tl.constexpr, ACC: tl.constexpr,
-                   CLAMP: tl.constexpr = False, PIPE: tl.constexpr = 1):
+                   BK: tl.constexpr, BW: tl.constexpr, ACC: tl.constexpr):
     # composite affine map [M | C] (K x (K+V)) of one chunk, from [I | 0]
     i_bh = tl.program_id(0).to(tl.int64)
     i_c = tl.program_id(1).to(tl.int64)
@@ -166,9 +160,8 @@ def summary_kernel(sym, kt, bt, vt, summ, T, L,
     x0 = tl.load(p_sym).to(tl.int64)
     x1 = tl.load(p_sym + 1, mask=1 < n_tok, other=0).to(tl.int64)
     c_k, c_b, c_v = _token_rows(kt, bt, vt, x0, i_h, o_j, o_k, o_w, K, HT, K, V, NH)
-    p_sym0 = p_sym
-    for t in tl.range(0, n_tok, num_stages=PIPE):
-        x2 = _symbol_ahead(p_sym0, p_sym, t, n_tok, CLAMP)
+    for t in range(0, n_tok):
+        x2 = _symbol_ahead(p_sym, t, n_tok)
         n_k, n_b, n_v = _token_rows(kt, bt, vt, x1, i_h, o_j, o_k, o_w, K, HT, K, V, NH)
         b_s = _token_step(b_s, c_k, c_b, c_v, o_j, NH, ACC)
         p_sym += 1
@@ -207,15 +200,19 @@ def scan_kernel(h0, summ, starts, ht, T, L,
     p_m = summ + i_bh * NC * K * W + o_k[:, None] * W + o_k[None, :]
     p_c = summ + i_bh * NC * K * W + o_k[:, None] * W + K + o_v[None, :]
     p_st = starts + i_bh * NC * K * V + o_k[:, None] * V + o_v[None, :]
+    # chunk c + 1's map loads while chunk c's product runs (the chain is the products only)
+    b_m = tl.load(p_m, mask=m_m, other=0).to(ACC)
+    b_c = tl.load(p_c, mask=m_h, other=0).to(ACC)
     for c in range(0, NC):
         if STORE_STARTS:
             tl.store(p_st, b_s.to(starts.dtype.element_ty), mask=m_h)
-        b_m = tl.load(p_m, mask=m_m, other=0).to(ACC)
-        b_c = tl.load(p_c, mask=m_h, other=0).to(ACC)
-        b_s = tl.dot(b_m, b_s, input_precision="ieee", out_dtype=ACC) + b_c
-        p_m += K * W
-        p_c += K * W
         p_st += K * V
+        nxt = tl.minimum(c + 1, NC - 1) * K * W              # the last chunk: reloads itself
+        n_m = tl.load(p_m + nxt, mask=m_m, other=0).to(ACC)
+        n_c = tl.load(p_c + nxt, mask=m_h, other=0).to(ACC)
+        b_s = tl.dot(b_m, b_s, input_precision="ieee", out_dtype=ACC) + b_c
+        b_m = n_m
+        b_c = n_c
     tl.store(ht + i_bh * K * V + o_k[:, None] * V + o_v[None, :],
              b_s.to(ht.dtype.element_ty), mask=m_h)
 
@@ -223,7 +220,7 @@ def scan_kernel(h0, summ, starts, ht, T, L,
 @triton.jit
 def _st_start(h0, starts, i_bh, i_h, i_c, NC, KW, s_off, m_h, o_k, o_c,
               BC: tl.constexpr, BK: tl.constexpr, H0_MODE: tl.constexpr, ACC: tl.constexpr):
-    # the transposed start state S^T [BC, BK] of the vk and mm kernels (H0_MODE: 0 zeros,
+    # the transposed start state S^T [BC, BK] of mm_kernel (H0_MODE: 0 zeros,
     # 1 [B, H, K, WC], 2 [H, K, WC], 3 chunk starts [B*H, NC, K, WC], 4 [I | 0])
     b_s = tl.zeros([BC, BK], dtype=ACC)
     if H0_MODE == 1:
@@ -259,14 +256,7 @@ def _st_readout_inputs(qv, codes, i_h, scale, o_k, m_k, o_c, m_c, K: tl.constexp
 def _st_readout(b_s, b_q, b_codes, m_cc, o, cls, row, o_c, m_c, WC: tl.constexpr,
                 OUT_O: tl.constexpr, OUT_CODE: tl.constexpr):
     # readout o = S^T q of one token from the transposed state; o and/or its nearest code
-    _st_emit(tl.sum(b_s * b_q, axis=1), b_codes, m_cc, o, cls, row, o_c, m_c, WC, OUT_O,
-             OUT_CODE)
-
-
-@triton.jit
-def _st_emit(b_o, b_codes, m_cc, o, cls, row, o_c, m_c, WC: tl.constexpr,
-             OUT_O: tl.constexpr, OUT_CODE: tl.constexpr):
-    # store one token's readout b_o [BC] and/or the index of its nearest code
+    b_o = tl.sum(b_s * b_q, axis=1)                                   # [BC]
     if OUT_O:
         tl.store(o + row * WC + o_c, b_o.to(o.dtype.element_ty), mask=m_c)
     if OUT_CODE:
@@ -287,83 +277,12 @@ def _st_final(b_s, ht, i_bh, i_c, NC, KW, s_off, m_h, FINAL: tl.constexpr):
 
 
 @triton.jit(do_not_specialize=["T", "L"])
-def vk_kernel(sym, kp, bt, vb, h0, starts, qv, codes, o, cls, states, ht, scale, T, L,
-                      H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, WC: tl.constexpr,
-                      NH: tl.constexpr, BK: tl.constexpr, BC: tl.constexpr, C: tl.constexpr,
-                      BCC: tl.constexpr, H0_MODE: tl.constexpr, OUT_O: tl.constexpr,
-                      OUT_CODE: tl.constexpr, STORE_STATES: tl.constexpr, FINAL: tl.constexpr,
-                      ACC: tl.constexpr):
-    # The same recurrence as run_kernel / summary_kernel (the ``vk`` variant),
-    # holding the transposed state S^T [BC, BK] (row c = column c of S). A key row is one
-    # contiguous [1, BK] load (kp: keys zero-padded to BK; 16-bit tables make it one 16-byte
-    # vector per thread), and the compiler gives the state that load's layout: the K axis in
-    # registers and in two lanes, so S^T k is one shuffle and no row needs shared memory.
-    # Values come pre-broadcast along K (vb [rows, BC, BK], value of column c on row c). The
-    # loop runs over the NH sub-steps of every token (row (symbol * NH + j) * HT + head).
-    # H0_MODE: 0 zeros, 1 [B, H, K, WC], 2 [H, K, WC], 3 chunk starts, 4 [I | 0] (summary).
-    # FINAL: 0 none, 1 final state of the last chunk into ht, 2 every chunk's state (summary).
-    i_bh = tl.program_id(0).to(tl.int64)
-    i_c = tl.program_id(1).to(tl.int64)
-    NC = tl.cdiv(T, L)
-    i_b = i_bh // H
-    i_h = i_bh % H
-    o_k = tl.arange(0, BK)
-    o_c = tl.arange(0, BC)
-    m_k = o_k < K
-    m_c = o_c < WC
-    m_h = m_c[:, None] & m_k[None, :]
-    t0 = i_c * L
-    n_tok = tl.minimum(L, T - t0).to(tl.int32)
-    last = n_tok * NH - 1
-    hh = (i_h % HT).to(tl.int32)
-    KW = K * WC
-    s_off = o_k[None, :] * WC + o_c[:, None]              # S[k, c] of a [K, WC] block
-
-    b_s = _st_start(h0, starts, i_bh, i_h, i_c, NC, KW, s_off, m_h, o_k, o_c, BC, BK,
-                    H0_MODE, ACC)
-    b_q, b_codes, m_cc = _st_readout_inputs(qv, codes, i_h, scale, o_k, m_k, o_c, m_c, K, WC,
-                                            C, BC, BK, BCC, OUT_O or OUT_CODE, OUT_CODE, ACC)
-
-    p_sym = sym + i_b * T + t0
-    row0 = (i_b * T + t0) * H + i_h
-    koff = o_k[None, :]
-    voff = o_c[:, None] * BK + o_k[None, :]
-    x0 = tl.load(p_sym).to(tl.int32)
-    x1 = tl.load(p_sym + tl.minimum(1, last) // NH).to(tl.int32)
-    r0 = x0 * NH * HT + hh
-    c_k = tl.load(kp + r0 * BK + koff).to(ACC)
-    c_bk = tl.load(bt + r0).to(ACC) * c_k
-    c_v = tl.load(vb + r0 * (BC * BK) + voff).to(ACC)
-    for u in range(0, last + 1):
-        x2 = tl.load(p_sym + tl.minimum(u + 2, last) // NH).to(tl.int32)
-        rn = (x1 * NH + (u + 1) % NH) * HT + hh
-        n_k = tl.load(kp + rn * BK + koff).to(ACC)
-        n_bk = tl.load(bt + rn).to(ACC) * n_k
-        n_v = tl.load(vb + rn * (BC * BK) + voff).to(ACC)
-        w = tl.sum(b_s * c_k, axis=1)                                 # S^T k  [BC]
-        b_s += c_bk * (c_v - w[:, None])                            # + (beta k)(v - S^T k)^T
-        if u % NH == NH - 1:
-            t = u // NH
-            if OUT_O or OUT_CODE:
-                _st_readout(b_s, b_q, b_codes, m_cc, o, cls, row0 + t * H, o_c, m_c, WC,
-                            OUT_O, OUT_CODE)
-            if STORE_STATES:
-                tl.store(states + (row0 + t * H) * KW + s_off, b_s.to(states.dtype.element_ty),
-                         mask=m_h)
-        x1 = x2
-        c_k = n_k
-        c_bk = n_bk
-        c_v = n_v
-    _st_final(b_s, ht, i_bh, i_c, NC, KW, s_off, m_h, FINAL)
-
-
-@triton.jit(do_not_specialize=["T", "L"])
 def mm_kernel(sym, at, bt, h0, starts, qv, codes, o, cls, states, ht, scale, T, L,
-                      H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, WC: tl.constexpr,
-                      BK: tl.constexpr, BC: tl.constexpr, C: tl.constexpr,
-                      BCC: tl.constexpr, H0_MODE: tl.constexpr, OUT_O: tl.constexpr,
-                      OUT_CODE: tl.constexpr, STORE_STATES: tl.constexpr, FINAL: tl.constexpr,
-                      MMD: tl.constexpr, PREC: tl.constexpr, ACC: tl.constexpr):
+              H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, WC: tl.constexpr,
+              BK: tl.constexpr, BC: tl.constexpr, C: tl.constexpr, BCC: tl.constexpr,
+              H0_MODE: tl.constexpr, OUT_O: tl.constexpr, OUT_CODE: tl.constexpr,
+              STORE_STATES: tl.constexpr, FINAL: tl.constexpr, MMD: tl.constexpr,
+              PREC: tl.constexpr, ACC: tl.constexpr):
     # The ``mm`` variant: a token's n_h sub-steps composed into one affine map per symbol
     # (host, float64, rounded once): S <- A_x S + B_x, kept transposed,
     # S^T <- S^T A_x^T + B_x^T, one [BC, BK] x [BK, BK] tensor-core product per token whatever
@@ -373,7 +292,9 @@ def mm_kernel(sym, at, bt, h0, starts, qv, codes, o, cls, states, ht, scale, T, 
     # "tf32x3" (float32-level accuracy). The same function as the sub-step recurrence with
     # another rounding order; bit-identical for integer constructions.
     # at: A_x^T [rows, BK, BK]; bt: B_x^T [rows, BC, BK] (B_x at rows c_off ..);
-    # rows = symbol * HT + head. H0_MODE / FINAL as in vk_kernel.
+    # rows = symbol * HT + head. H0_MODE: 0 zeros, 1 [B, H, K, WC], 2 [H, K, WC], 3 chunk
+    # starts, 4 [I | 0] (summary); FINAL: 0 none, 1 the last chunk's state into ht, 2 every
+    # chunk's state (summary).
     i_bh = tl.program_id(0).to(tl.int64)
     i_c = tl.program_id(1).to(tl.int64)
     NC = tl.cdiv(T, L)

@@ -30,6 +30,17 @@ What comes back (memory-sane by default)
 * ``output="none"``: only the final state;
 * ``return_states=True``: every state ``[B, T, H, K, V]`` (large: only on request).
 
+Kernels
+-------
+For ``K <= 32`` (:data:`COLS_MAX_K`) every pass runs ``cols_kernel``: the state is held as
+``K`` column vectors over the value index, one value column a thread, so ``S^T k`` is ``K``
+fused multiply-adds inside a thread (no cross-thread reduction), and a warp runs
+``32 / V`` words side by side; each sub-step reads one packed table row
+``[k | beta k | v]`` with 16-byte loads. Larger ``K`` takes ``run_kernel`` /
+``summary_kernel``, which spread a ``[K, V]`` register tile over the threads. Both compute
+the same recurrence (``S^T k`` summed in another order: equal to float32 rounding, and
+bit-identical for the integer constructions).
+
 Time-parallel evaluation (chunks)
 ---------------------------------
 The serial chain of a sequence is the bottleneck when there are few sequences and many
@@ -279,10 +290,12 @@ def run_tabled(
         Check that every symbol id is in range (one reduction, one synchronization). Switch
         it off only for ids known to be valid: an out-of-range id reads outside the tables.
     _variant : dict, optional
-        Private code-variant knobs (``clamp``, ``pipe``, ``f32``, ``vk``, ``vk_summary``,
-        ``mm``) that ``benchmarks/tabled_variants.py`` times against each other on the GPU;
-        the results are the same (bit-identical, or to float32 rounding for ``vk`` and ``mm``;
-        ``mm`` is bit-identical on integer constructions). Not a stable interface.
+        Private code-variant knobs that ``benchmarks/tabled_variants.py`` times against each
+        other on the GPU: ``legacy`` (``run_kernel`` / ``summary_kernel`` at any K),
+        ``mm`` (each token's sub-steps composed into one map per symbol, one tensor-core
+        product a token), ``words`` (words a ``cols_kernel`` program, a power of 2). The
+        results are the same function (to float32 rounding; bit-identical on integer
+        constructions). Not a stable interface.
 
     Returns
     -------
@@ -464,36 +477,32 @@ def run_tabled(
 
     # ---- launch
     sym = symbols.contiguous()
+    kt, bt, vt = (t.contiguous() for t in (key_table, beta_table, value_table))
     var = dict(_variant or {})
-    if var.pop("f32", False):
-        kt, bt, vt = (t.to(sd).contiguous() for t in (key_table, beta_table, value_table))
-    else:
-        kt = key_table.contiguous()
-        bt = beta_table.contiguous()
-        vt = value_table.contiguous()
-    f32 = "f32" in (_variant or {})
-    knobs = {"CLAMP": bool(var.pop("clamp", False)), "PIPE": int(var.pop("pipe", 1))}
-    vk = bool(var.pop("vk", False))              # run passes through _kern.vk_kernel
-    vk_sum = bool(var.pop("vk_summary", False))  # chunk summaries through it too
     mm = bool(var.pop("mm", False))              # every pass through _kern.mm_kernel
     legacy = bool(var.pop("legacy", False))      # run_kernel / summary_kernel, not cols
+    words = var.pop("words", None)               # cols_kernel: words a program (power of 2)
     if var:
         raise KernelInputError(f"_variant: unknown keys {sorted(var)}")
-    # the default: cols_kernel for every pass while K <= COLS_MAX_K (its state and two table
-    # rows stay in registers); any code-variant knob selects the kernels it applies to
-    cols = (K <= COLS_MAX_K and not (legacy or vk or vk_sum or mm or f32 or knobs["CLAMP"]
-                                     or knobs["PIPE"] != 1))
-    if (vk or vk_sum or mm) and (knobs["CLAMP"] or knobs["PIPE"] != 1):
-        raise KernelInputError("_variant: 'vk' and 'mm' clamp their symbol loads themselves and "
-                               "do not take 'clamp' or 'pipe'")
-    if mm and (vk or vk_sum):
-        raise KernelInputError("_variant: 'mm' replaces every pass; it does not combine with 'vk'")
-    if (vk or vk_sum or mm) and S_ * NH * HT * _pow2(K + V) * max(16, _pow2(K)) >= 2 ** 31:
-        raise KernelInputError("_variant: 'vk' and 'mm' index their tables with 32-bit offsets; "
-                               "these tables are too large for them")
+    if mm and legacy:
+        raise KernelInputError("_variant: 'mm' replaces every pass; it does not combine with "
+                               "'legacy'")
+    if mm and S_ * HT * _pow2(K + V) * max(16, _pow2(K)) >= 2 ** 31:
+        raise KernelInputError("_variant: 'mm' indexes its tables with 32-bit offsets; "
+                               "these tables are too large for it")
     if mm and sd == torch.float64:
         raise KernelInputError("_variant: 'mm' runs float32 matrix products; float64 tables "
                                "take the default kernel")
+    if words is not None and (isinstance(words, bool) or not isinstance(words, int)
+                              or words < 1 or words & (words - 1)):
+        raise KernelInputError(f"_variant: 'words' must be a power of 2, got {words!r}")
+    # the default: cols_kernel for every pass while K <= COLS_MAX_K (its state and two table
+    # rows stay in registers) and its 32-bit table offsets cannot overflow
+    G = 2 if sd == torch.float64 else 4
+    KP = -(-K // G) * G
+    BWR, BWS = _pow2(V, lo=4), _pow2(K + V, lo=4)
+    cols = (not (mm or legacy) and K <= COLS_MAX_K
+            and S_ * NH * HT * (2 * KP + BWS) < 2 ** 31)
     h0 = initial_state.to(sd).contiguous() if initial_state is not None else None
     qk = qv.to(sd).contiguous() if qv is not None else None
     ck = cv.to(sd).contiguous() if cv is not None else None
@@ -520,15 +529,11 @@ def run_tabled(
         mmd, prec = (tl.float32 if INTERPRET else tl.bfloat16), "ieee"
 
     if cols:
-        G = 2 if sd == torch.float64 else 4
-        KP = -(-K // G) * G
-        BWR, BWS = _pow2(V, lo=4), _pow2(K + V, lo=4)
-        if S_ * NH * HT * (2 * KP + BWS) >= 2 ** 31:
-            cols = False                  # 32-bit table offsets would overflow
-    if cols:
         cols_meta = dict(H=H, HT=HT, K=K, KP=KP, NH=NH, C=C, BCC=BCC, G=G, ACC=acc,
                          num_stages=1)
         PR, PS = max(1, 32 // BWR), max(1, 32 // BWS)   # words a program: a warp's lanes
+        if words is not None:
+            PR = PS = words
 
     def run_pass(grid, h0_arg, starts_arg, h0_mode_, final):
         if cols:
@@ -544,17 +549,11 @@ def run_tabled(
                 H=H, HT=HT, K=K, WC=V, BK=BKM, BC=BVM, C=C, BCC=BCC, H0_MODE=h0_mode_, **outs,
                 FINAL=int(final), MMD=mmd, PREC=prec, ACC=acc, num_warps=_warps(BKM * BVM),
                 num_stages=1)
-        elif vk:
-            kp, bp, vb = _vk_tables(kt, bt, vt, BK, BV, 0)
-            _kern.vk_kernel[grid](
-                sym, kp, bp, vb, h0_arg, starts_arg, *out_args, ht, sc, T, L,
-                H=H, HT=HT, K=K, WC=V, NH=NH, BK=BK, BC=BV, C=C, BCC=BCC, H0_MODE=h0_mode_,
-                **outs, FINAL=int(final), ACC=acc, num_warps=_warps(BK * BV), num_stages=1)
         else:
             _kern.run_kernel[grid](
                 sym, kt, bt, vt, h0_arg, starts_arg, *out_args, ht, sc, T, L,
                 H=H, HT=HT, K=K, V=V, NH=NH, NHP=NHP, BK=BK, BV=BV, C=C, BCC=BCC,
-                H0_MODE=h0_mode_, **outs, STORE_HT=final, ACC=acc, **knobs,
+                H0_MODE=h0_mode_, **outs, STORE_HT=final, ACC=acc,
                 num_warps=_warps(BK * BV), num_stages=1)
 
     if NC == 1:
@@ -578,17 +577,10 @@ def run_tabled(
             H=H, HT=HT, K=K, WC=W, BK=BKM, BC=BWM, C=1, BCC=2, H0_MODE=4, OUT_O=False,
             OUT_CODE=False, STORE_STATES=False, FINAL=2, MMD=mmd, PREC=prec, ACC=acc,
             num_warps=_warps(BKM * BWM), num_stages=1)
-    elif vk_sum:
-        kp, bp, vb = _vk_tables(kt, bt, vt, BK, BW, K)
-        _kern.vk_kernel[(B * H, NC)](
-            sym, kp, bp, vb, dummy, dummy, dummy, dummy, dummy, dummy, dummy, summ, sc, T, L,
-            H=H, HT=HT, K=K, WC=W, NH=NH, BK=BK, BC=BW, C=1, BCC=2, H0_MODE=4, OUT_O=False,
-            OUT_CODE=False, STORE_STATES=False, FINAL=2, ACC=acc,
-            num_warps=_warps(BK * BW), num_stages=1)
     else:
         _kern.summary_kernel[(B * H, NC)](
             sym, kt, bt, vt, summ, T, L, H=H, HT=HT, K=K, V=V, NH=NH, NHP=NHP, BK=BK, BW=BW,
-            ACC=acc, **knobs, num_warps=_warps(BK * BW), num_stages=1)
+            ACC=acc, num_warps=_warps(BK * BW), num_stages=1)
     starts = torch.empty(B * H, NC, K, V, dtype=sd, device=device) if need_run else summ
     BD, BVD = max(16, BK), max(16, BV)
     _kern.scan_kernel[(B * H,)](
@@ -616,24 +608,6 @@ def _cols_tables(kt: torch.Tensor, bt: torch.Tensor, vt: torch.Tensor, KP: int, 
     pt[:, KP:KP + K] = bt.reshape(rows, 1).to(dtype) * k2
     pt[:, 2 * KP + c_off:2 * KP + c_off + V] = vt.reshape(rows, V).to(dtype)
     return pt
-
-
-def _vk_tables(kt: torch.Tensor, bt: torch.Tensor, vt: torch.Tensor, BK: int, BC: int,
-               c_off: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Tables of the ``vk`` kernel, in the tables' own dtype (no rounding).
-
-    Keys ``[rows, BK]`` zero-padded; betas ``[rows]``; values ``[rows, BC, BK]``: the value of
-    column ``c`` repeated along K on row ``c_off + c`` (zero elsewhere). Rows are
-    ``(symbol * n_h + j) * HT + head`` of the ``[S, n_h, (HT,) ...]`` tables.
-    """
-    K, V = kt.shape[-1], vt.shape[-1]
-    k2 = kt.reshape(-1, K)
-    rows = k2.shape[0]
-    kp = torch.zeros(rows, BK, dtype=kt.dtype, device=kt.device)
-    kp[:, :K] = k2
-    vb = torch.zeros(rows, BC, BK, dtype=vt.dtype, device=vt.device)
-    vb[:, c_off:c_off + V, :] = vt.reshape(rows, V, 1)
-    return kp, bt.reshape(rows).contiguous(), vb
 
 
 def _mm_tables(key_table: torch.Tensor, beta_table: torch.Tensor, value_table: torch.Tensor,

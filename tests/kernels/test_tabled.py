@@ -127,16 +127,12 @@ def test_chunked_equals_sequential(gen, device):
                          name=f"final_state (chunk {L})")
 
 
-@pytest.mark.parametrize("variant", [{}, {"clamp": True}, {"pipe": 3}, {"f32": True},
-                                     {"clamp": True, "pipe": 2, "f32": True}, {"vk": True},
-                                     {"vk": True, "f32": True}, {"vk_summary": True},
-                                     {"vk": True, "vk_summary": True}, {"mm": True}])
+@pytest.mark.parametrize("variant", [{}, {"words": 1}, {"words": 16}, {"mm": True}])
 def test_code_variants_compute_the_same(gen, device, variant):
-    # against the register-tile kernels ({"legacy": True}): the private knobs that
-    # benchmarks/tabled_variants.py times change how symbols and table rows are loaded, not
-    # the arithmetic: the results are bit-identical. The default (cols_kernel) and "vk" sum
-    # S^T k in another order, "mm" composes each token's sub-steps into one map (float32
-    # products): equal to float32 rounding
+    # against the register-tile kernels ({"legacy": True}): the default (cols_kernel, any
+    # number of words a program) sums S^T k in another order, "mm" composes each token's
+    # sub-steps into one map (float32 products): equal to float32 rounding, and the codes
+    # are the nearest codes of the variant's own readouts
     kt, bt, vt = (t.to(device).bfloat16() for t in _random_tables(gen, 4, 2, 1, 6, 5, False))
     sym = torch.randint(0, 4, (3, 29), generator=gen).to(device)
     q = torch.randn(6, generator=gen).to(device)
@@ -147,26 +143,23 @@ def test_code_variants_compute_the_same(gen, device, variant):
                           return_states=True, _variant={"legacy": True})
         var = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, chunk_size=L,
                          return_states=True, _variant=variant)
-        if not variant or variant.get("vk") or variant.get("vk_summary") or variant.get("mm"):
-            for name in ("o", "final_state", "states"):
-                assert_rel_close(getattr(var, name), getattr(base, name).double(), torch.float32,
-                                 name=f"{name} (vk, chunk {L})")
-            base_c = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, codes=codes,
-                                output="code", chunk_size=L, _variant={"legacy": True})
-            var_c = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, codes=codes,
-                               output="code", chunk_size=L, _variant=variant)
-            dist = ((var.o[:, :, :, None, :] - codes[None, None]) ** 2).sum(-1)
-            assert torch.equal(var_c.code, dist.argmin(-1).to(torch.int32))
-            assert (var_c.code != base_c.code).float().mean() < 0.05   # near-ties may differ
-        else:
-            assert torch.equal(var.o, base.o) and torch.equal(var.final_state, base.final_state)
-            assert torch.equal(var.states, base.states)
+        for name in ("o", "final_state", "states"):
+            assert_rel_close(getattr(var, name), getattr(base, name).double(), torch.float32,
+                             name=f"{name} ({variant}, chunk {L})")
+        base_c = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, codes=codes,
+                            output="code", chunk_size=L, _variant={"legacy": True})
+        var_c = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, codes=codes,
+                           output="code", chunk_size=L, _variant=variant)
+        dist = ((var.o[:, :, :, None, :] - codes[None, None]) ** 2).sum(-1)
+        assert torch.equal(var_c.code, dist.argmin(-1).to(torch.int32))
+        assert (var_c.code != base_c.code).float().mean() < 0.05   # near-ties may differ
     with pytest.raises(E.KernelInputError, match="_variant: unknown keys"):
         run_tabled(sym, kt, bt, vt, query=q, _variant={"fast": True})
-    with pytest.raises(E.KernelInputError, match="do not take"):
-        run_tabled(sym, kt, bt, vt, query=q, _variant={"vk": True, "clamp": True})
     with pytest.raises(E.KernelInputError, match="does not combine"):
-        run_tabled(sym, kt, bt, vt, query=q, _variant={"vk": True, "mm": True})
+        run_tabled(sym, kt, bt, vt, query=q, _variant={"legacy": True, "mm": True})
+    for bad in (3, 0, True, 2.0):
+        with pytest.raises(E.KernelInputError, match="'words' must be a power of 2"):
+            run_tabled(sym, kt, bt, vt, query=q, _variant={"words": bad})
     with pytest.raises(E.KernelInputError, match="float64 tables"):
         run_tabled(sym, kt.double(), bt.double(), vt.double(), query=q.double(),
                    _variant={"mm": True})
@@ -212,7 +205,7 @@ Z3_LETTERS = [[], [(1, 2), (0, 1)]]
 @pytest.mark.parametrize("letters,n,n_h", [([[], [(0, 1)]], 2, 1), (Z3_LETTERS, 3, 2),
                                            (S5_LETTERS, 5, 4)])
 @pytest.mark.parametrize("chunk", [None, 4])
-@pytest.mark.parametrize("variant", [None, {"vk": True, "vk_summary": True}, {"mm": True}])
+@pytest.mark.parametrize("variant", [None, {"legacy": True}, {"mm": True}])
 def test_group_constructions_exact_in_bfloat16(gen, device, letters, n, n_h, chunk, variant):
     kt, bt, vt, perm = _perm_construction(letters, n, n_h)
     kt, bt, vt = kt.to(device), bt.to(device), vt.to(device)
