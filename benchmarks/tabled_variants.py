@@ -5,6 +5,8 @@ the state as K column vectors, one value column a thread, ``32 / V`` words a war
 the private ``_variant`` knobs
 
 * ``words``:  words a ``cols_kernel`` program (1: one word a warp, idle lanes when V < 32);
+* ``pf``:     ``cols_kernel`` loads the next sub-step's table row during this one (default:
+  in sequential runs only; more registers and row copies between iterations);
 * ``legacy``: ``run_kernel`` / ``summary_kernel`` (the state a register tile spread over the
   threads: S^T k is a cross-thread reduction), the default before ``cols_kernel``;
 * ``mm``:     every pass through ``_tabled_kernels.mm_kernel`` (a token's sub-steps composed
@@ -41,7 +43,7 @@ from triton.testing import do_bench  # noqa: E402
 
 from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
 
-VARIANTS = [{}, {"words": 1}, {"legacy": True}, {"mm": True}]
+VARIANTS = [{}, {"pf": True}, {"pf": False}, {"legacy": True}, {"mm": True}]
 #: extra chunk sizes of the default kernel, per shape (to set choose_chunk's rule)
 EXTRA_CHUNKS = {(1024, 4096): [1024, 2048], (64, 65536): [512, 2048, 4096]}
 #: variants timed on a real construction's tables (many sub-steps a token)

@@ -377,21 +377,28 @@ def _cols_table(p, K: tl.constexpr, G: tl.constexpr, BC: tl.constexpr):
 
 @triton.jit
 def _cols_dot(s, k, K: tl.constexpr):
-    # sum_j s[j] * k[j] in four interleaved partial sums (a shorter dependent chain)
-    w0 = s[0] * k[0]
-    w1 = w0 * 0
-    w2 = w0 * 0
-    w3 = w0 * 0
-    for j in tl.static_range(1, K):
+    # sum_j s[j] * k[j] in up to four interleaved partial sums (a shorter dependent chain)
+    w = ()
+    for j in tl.static_range(min(K, 4)):
+        w = w + (s[j] * k[j],)
+    for j in tl.static_range(4, K):
         if j % 4 == 0:
-            w0 += s[j] * k[j]
+            w = (w[0] + s[j] * k[j], w[1], w[2], w[3])
         if j % 4 == 1:
-            w1 += s[j] * k[j]
+            w = (w[0], w[1] + s[j] * k[j], w[2], w[3])
         if j % 4 == 2:
-            w2 += s[j] * k[j]
+            w = (w[0], w[1], w[2] + s[j] * k[j], w[3])
         if j % 4 == 3:
-            w3 += s[j] * k[j]
-    return (w0 + w1) + (w2 + w3)
+            w = (w[0], w[1], w[2], w[3] + s[j] * k[j])
+    if K == 1:
+        r = w[0]
+    elif K == 2:
+        r = w[0] + w[1]
+    elif K == 3:
+        r = (w[0] + w[1]) + w[2]
+    else:
+        r = (w[0] + w[1]) + (w[2] + w[3])
+    return r
 
 
 @triton.jit
@@ -415,17 +422,18 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, scale, T, L,
                 WC: tl.constexpr, BW: tl.constexpr, P: tl.constexpr, NH: tl.constexpr,
                 C: tl.constexpr, BCC: tl.constexpr, G: tl.constexpr, H0_MODE: tl.constexpr,
                 OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, STORE_STATES: tl.constexpr,
-                FINAL: tl.constexpr, ACC: tl.constexpr):
+                FINAL: tl.constexpr, PF: tl.constexpr, ACC: tl.constexpr):
     # The recurrence of run_kernel / summary_kernel on [K, WC] states (WC = V for a run,
     # K + V for chunk summaries [M | C] from [I | 0]) of P (sequence*head) rows at once, one
     # chunk each (program (i, c): rows i*P .. i*P+P-1 of BH, chunk c). pt: one packed row
-    # per sub-step, [k (KP) | beta k (KP) | v at columns c_off .. (BW)] in the accumulator
-    # dtype, rows (symbol * NH + j) * HT + head. A sub-step: d = v - S^T k (per column,
-    # inside the thread), S += (beta k) d^T. H0_MODE: 0 zeros, 1 [B, H, K, WC],
+    # per sub-step, [k (KP) | beta, 0 .. (G) | v at columns c_off .. (BW)] in the
+    # accumulator dtype, rows (symbol * NH + j) * HT + head. A sub-step: d = v - S^T k (per
+    # column, inside the thread), S += k (beta d)^T. Loading beta k instead would double the
+    # bytes every lane reads from L1 a sub-step, the summaries' bottleneck on the H100. H0_MODE: 0 zeros, 1 [B, H, K, WC],
     # 2 [H, K, WC], 3 chunk starts [BH, NC, K, WC], 4 [I | 0]. FINAL: 0 none, 1 the last
     # chunk's state into ht [BH, K, WC], 2 every chunk's state [BH, NC, K, WC] (summaries).
     BC: tl.constexpr = P * BW
-    RS: tl.constexpr = 2 * KP + BW
+    RS: tl.constexpr = KP + G + BW
     i_c = tl.program_id(1).to(tl.int64)
     NC = tl.cdiv(T, L)
     o_r = tl.arange(0, BC)
@@ -471,21 +479,30 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, scale, T, L,
 
     p_sym = sym + i_b * T + t0
     tok = ((i_b * T + t0) * H + i_h)                                  # this token's row
+    # PF: the next sub-step's table row loads during this one (for latency-bound runs: few
+    # warps a scheduler); without it the row loads at its sub-step (fewer registers, no
+    # copies of the row between iterations: for throughput-bound chunked passes)
     x1 = tl.load(p_sym + tl.minimum(1, last) // NH).to(tl.int32)
     p_r = pt + (tl.load(p_sym).to(tl.int32) * NH * HT + hh) * RS
-    c_k = _cols_table(p_r, K, G, BC)
-    c_bk = _cols_table(p_r + KP, K, G, BC)
-    c_v = tl.load(p_r + 2 * KP + col)
+    if PF:
+        c_k = _cols_table(p_r, K, G, BC)
+        c_b = tl.load(p_r + KP)
+        c_v = tl.load(p_r + KP + G + col)
     for u in range(0, last + 1):
         x2 = tl.load(p_sym + tl.minimum(u + 2, last) // NH).to(tl.int32)
+        if not PF:
+            c_k = _cols_table(p_r, K, G, BC)
+            c_b = tl.load(p_r + KP)
+            c_v = tl.load(p_r + KP + G + col)
         p_r = pt + ((x1 * NH + (u + 1) % NH) * HT + hh) * RS
-        n_k = _cols_table(p_r, K, G, BC)
-        n_bk = _cols_table(p_r + KP, K, G, BC)
-        n_v = tl.load(p_r + 2 * KP + col)
-        d = c_v - _cols_dot(s, c_k, K)                                # v - S^T k  [BC]
+        if PF:
+            n_k = _cols_table(p_r, K, G, BC)
+            n_b = tl.load(p_r + KP)
+            n_v = tl.load(p_r + KP + G + col)
+        d = c_b * (c_v - _cols_dot(s, c_k, K))                        # beta (v - S^T k)
         s2 = ()
         for j in tl.static_range(K):
-            s2 = s2 + (s[j] + d * c_bk[j],)                           # + (beta k) d^T
+            s2 = s2 + (s[j] + c_k[j] * d,)                            # + k d^T
         s = s2
         if u % NH == NH - 1:
             if OUT_O or OUT_CODE:
@@ -502,9 +519,10 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, scale, T, L,
                 _cols_store(states + tok * KW + col, s, m_c, WC, K)
             tok += H
         x1 = x2
-        c_k = n_k
-        c_bk = n_bk
-        c_v = n_v
+        if PF:
+            c_k = n_k
+            c_b = n_b
+            c_v = n_v
     if FINAL == 1:
         if i_c == NC - 1:
             _cols_store(ht + i_bh * KW + col, s, m_c, WC, K)

@@ -36,7 +36,7 @@ For ``K <= 32`` (:data:`COLS_MAX_K`) every pass runs ``cols_kernel``: the state 
 ``K`` column vectors over the value index, one value column a thread, so ``S^T k`` is ``K``
 fused multiply-adds inside a thread (no cross-thread reduction), and a warp runs
 ``32 / V`` words side by side; each sub-step reads one packed table row
-``[k | beta k | v]`` with 16-byte loads. Larger ``K`` takes ``run_kernel`` /
+``[k | beta | v]`` with 16-byte loads. Larger ``K`` takes ``run_kernel`` /
 ``summary_kernel``, which spread a ``[K, V]`` register tile over the threads. Both compute
 the same recurrence (``S^T k`` summed in another order: equal to float32 rounding, and
 bit-identical for the integer constructions).
@@ -293,7 +293,9 @@ def run_tabled(
         Private code-variant knobs that ``benchmarks/tabled_variants.py`` times against each
         other on the GPU: ``legacy`` (``run_kernel`` / ``summary_kernel`` at any K),
         ``mm`` (each token's sub-steps composed into one map per symbol, one tensor-core
-        product a token), ``words`` (words a ``cols_kernel`` program, a power of 2). The
+        product a token), ``words`` (words a ``cols_kernel`` program, a power of 2), ``pf``
+        (``cols_kernel`` loads the next sub-step's table row during this one; default: in
+        sequential runs only). The
         results are the same function (to float32 rounding; bit-identical on integer
         constructions). Not a stable interface.
 
@@ -482,6 +484,7 @@ def run_tabled(
     mm = bool(var.pop("mm", False))              # every pass through _kern.mm_kernel
     legacy = bool(var.pop("legacy", False))      # run_kernel / summary_kernel, not cols
     words = var.pop("words", None)               # cols_kernel: words a program (power of 2)
+    pf = var.pop("pf", None)                     # cols_kernel: prefetch rows (None: if seq)
     if var:
         raise KernelInputError(f"_variant: unknown keys {sorted(var)}")
     if mm and legacy:
@@ -502,7 +505,7 @@ def run_tabled(
     KP = -(-K // G) * G
     BWR, BWS = _pow2(V, lo=4), _pow2(K + V, lo=4)
     cols = (not (mm or legacy) and K <= COLS_MAX_K
-            and S_ * NH * HT * (2 * KP + BWS) < 2 ** 31)
+            and S_ * NH * HT * (KP + G + BWS) < 2 ** 31)
     h0 = initial_state.to(sd).contiguous() if initial_state is not None else None
     qk = qv.to(sd).contiguous() if qv is not None else None
     ck = cv.to(sd).contiguous() if cv is not None else None
@@ -538,9 +541,10 @@ def run_tabled(
     def run_pass(grid, h0_arg, starts_arg, h0_mode_, final):
         if cols:
             _kern.cols_kernel[(triton.cdiv(grid[0], PR), grid[1])](
-                sym, _cols_tables(kt, bt, vt, KP, BWR, 0, sd), h0_arg, starts_arg, *out_args,
+                sym, _cols_tables(kt, bt, vt, KP, G, BWR, 0, sd), h0_arg, starts_arg, *out_args,
                 ht, sc, T, L, B * H, WC=V, BW=BWR, P=PR, H0_MODE=h0_mode_, **outs,
-                FINAL=int(final), num_warps=max(1, PR * BWR // 32), **cols_meta)
+                FINAL=int(final), PF=bool(grid[1] == 1 if pf is None else pf),
+                num_warps=max(1, PR * BWR // 32), **cols_meta)
         elif mm:
             BVM = max(16, BV)
             am, bm, _ = mm_run
@@ -565,10 +569,10 @@ def run_tabled(
     summ = torch.empty(B * H, NC, K, W, dtype=sd, device=device)
     if cols:
         _kern.cols_kernel[(triton.cdiv(B * H, PS), NC)](
-            sym, _cols_tables(kt, bt, vt, KP, BWS, K, sd), dummy, dummy, dummy, dummy, dummy,
+            sym, _cols_tables(kt, bt, vt, KP, G, BWS, K, sd), dummy, dummy, dummy, dummy, dummy,
             dummy, dummy, summ, sc, T, L, B * H, WC=W, BW=BWS, P=PS, H0_MODE=4, OUT_O=False,
-            OUT_CODE=False, STORE_STATES=False, FINAL=2, num_warps=max(1, PS * BWS // 32),
-            **cols_meta)
+            OUT_CODE=False, STORE_STATES=False, FINAL=2, PF=bool(pf),
+            num_warps=max(1, PS * BWS // 32), **cols_meta)
     elif mm:
         BWM = max(16, BW)
         am, bm, _ = _mm_tables(key_table, beta_table, value_table, BKM, BWM, K)
@@ -592,21 +596,21 @@ def run_tabled(
     return TabledResult(final_state=ht, o=o, code=cls, states=states, chunk_size=L)
 
 
-def _cols_tables(kt: torch.Tensor, bt: torch.Tensor, vt: torch.Tensor, KP: int, BC: int,
-                 c_off: int, dtype: torch.dtype) -> torch.Tensor:
+def _cols_tables(kt: torch.Tensor, bt: torch.Tensor, vt: torch.Tensor, KP: int, G: int,
+                 BW: int, c_off: int, dtype: torch.dtype) -> torch.Tensor:
     """The packed table of ``cols_kernel``: one row per table row, in the state dtype.
 
     Row ``(symbol * n_h + j) * HT + head`` of the ``[S, n_h, (HT,) ...]`` tables is
-    ``[k (zero-padded to KP) | beta * k (KP) | v at columns c_off .. c_off + V - 1 (BC)]``.
-    ``beta * k`` is rounded once in ``dtype``, as the other kernels round it in registers.
+    ``[k (zero-padded to KP) | beta, 0 .. (G) | v at columns c_off .. c_off + V - 1 (BW)]``
+    (every part 16-byte aligned).
     """
     K, V = kt.shape[-1], vt.shape[-1]
-    k2 = kt.reshape(-1, K).to(dtype)
+    k2 = kt.reshape(-1, K)
     rows = k2.shape[0]
-    pt = torch.zeros(rows, 2 * KP + BC, dtype=dtype, device=kt.device)
+    pt = torch.zeros(rows, KP + G + BW, dtype=dtype, device=kt.device)
     pt[:, :K] = k2
-    pt[:, KP:KP + K] = bt.reshape(rows, 1).to(dtype) * k2
-    pt[:, 2 * KP + c_off:2 * KP + c_off + V] = vt.reshape(rows, V).to(dtype)
+    pt[:, KP] = bt.reshape(rows)
+    pt[:, KP + G + c_off:KP + G + c_off + V] = vt.reshape(rows, V)
     return pt
 
 

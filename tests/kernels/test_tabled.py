@@ -127,7 +127,8 @@ def test_chunked_equals_sequential(gen, device):
                          name=f"final_state (chunk {L})")
 
 
-@pytest.mark.parametrize("variant", [{}, {"words": 1}, {"words": 16}, {"mm": True}])
+@pytest.mark.parametrize("variant", [{}, {"words": 1}, {"words": 16, "pf": True},
+                                     {"pf": False}, {"mm": True}])
 def test_code_variants_compute_the_same(gen, device, variant):
     # against the register-tile kernels ({"legacy": True}): the default (cols_kernel, any
     # number of words a program) sums S^T k in another order, "mm" composes each token's
