@@ -92,7 +92,7 @@ def main() -> None:
             del k, v, beta, q
         runs = [(var, L) for var in VARIANTS] + [({}, c) for c in EXTRA_CHUNKS.get((B, T), [])]
         for var, Lr in runs:
-            for ids, s in (("int32", sym), ("uint8", sym8)):
+            for ids, s in (("int32", sym), ("uint8", sym8)) if not var else (("uint8", sym8),):
                 label = f"tabled chunk={Lr if Lr < T else 'seq'} {ids} {var or 'default'}"
                 try:
                     r = run_tabled(s, kt, bt, vt, query=query, chunk_size=Lr, _variant=var)
