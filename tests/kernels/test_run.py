@@ -382,6 +382,12 @@ def test_gpu_device_check_small():
     rows = device_check(_entries("parity", "cyclic(5)", "quaternion", "symmetric(6)"), "cuda",
                         length=10 ** 5, batch=2, rng=np.random.default_rng(0))
     by = {r.name: r for r in rows}
-    for name in ("parity", "cyclic(5)", "quaternion"):
+    for name in ("parity", "cyclic(5)", "quaternion", "symmetric(6)"):
         assert by[name].status == "ok" and by[name].backend == "triton", by[name]
-    assert by["symmetric(6)"].status == "skipped" and "K=720" in by["symmetric(6)"].note
+        assert by[name].mismatches == 0, by[name]
+    # form auto: S_6 on its 6 points; the Theorem 3 permutation form (K = 720) is past the
+    # tabled path's limit and is skipped with a note
+    assert by["symmetric(6)"].form == "faithful"
+    row, = device_check(_entries("symmetric(6)"), "cuda", length=10 ** 3, batch=2,
+                        rng=np.random.default_rng(0), form="permutation")
+    assert row.status == "skipped" and "K=720" in row.note
