@@ -9,7 +9,10 @@ Shapes: B=8, T=4096, H=16, K=V=128, bfloat16 inputs (keys L2-normalized, beta un
 
 fla 0.6.0 refuses the *gated* backward under Triton < 3.7.1 on Hopper (it raises, citing its
 issue #640: wrong results in ``chunk_bwd_dqkwg``); where it refuses, the row records the
-message and the forward+backward comparison uses the ungated rows.
+message and the forward+backward comparison uses the ungated rows. ``--fla-bypass-guard``
+switches that guard off (fla's module flag ``TRITON_ABOVE_3_7_1`` set to True, nothing else
+changed) to *time* fla's gated backward anyway; the row then says so, and its
+``rel_diff_vs_fla`` shows how far fla's gradients are from ours on this Triton.
 
 Each row is timed forward (inputs without ``requires_grad``) and forward+backward (``o``'s
 gradient a fixed random tensor, gradients of every input), as the median of
@@ -206,6 +209,9 @@ def main() -> None:
                     help="what --sweep varies: launch configurations, or the diagonal inverses")
     ap.add_argument("--smoke", action="store_true",
                     help="tiny shapes on the CPU (interpreter), no fla: checks the logic only")
+    ap.add_argument("--fla-bypass-guard", action="store_true",
+                    help="time fla's gated backward although fla refuses it on this Triton "
+                         "(its results there are wrong, per fla #640)")
     args = ap.parse_args()
     global B, T, H, K, V, DEV, SMOKE
     if args.smoke:
@@ -230,6 +236,11 @@ def main() -> None:
         "timing": "triton.testing.do_bench median (CUDA events), warmup 25 ms, rep 250 ms",
         "command": "python " + " ".join(sys.argv),
     }
+    if args.fla_bypass_guard and fla is not None:
+        import fla.ops.common.chunk_o as fla_chunk_o
+        info["fla_guard_bypassed"] = (f"fla.ops.common.chunk_o.TRITON_ABOVE_3_7_1 was "
+                                      f"{fla_chunk_o.TRITON_ABOVE_3_7_1}, set to True")
+        fla_chunk_o.TRITON_ABOVE_3_7_1 = True
     args.out.parent.mkdir(parents=True, exist_ok=True)
     bw = copy_bandwidth(do_bench)
     info["copy_bandwidth_TBps"] = round(bw / 1e12, 3)
@@ -280,6 +291,9 @@ def main() -> None:
                 with torch.no_grad():
                     b = {"o": fla_fn(nh)(**{n: x[n] for n in ["q", "k", "v", "beta", "g"]})[0].double()}
             row["fla_autotune_and_time_s"] = round(time.time() - t0, 1)
+            if gated and "fla_guard_bypassed" in info:
+                row["fla_note"] = ("fla's gated backward timed with its Triton guard bypassed; "
+                                   "fla says its results are wrong on this Triton (#640)")
             row["rel_diff_vs_fla"] = {n: rel(a[n], b[n]) for n in b}
             del a, b
             print(json.dumps({k_: v_ for k_, v_ in row.items() if "breakdown" not in k_}), flush=True)
