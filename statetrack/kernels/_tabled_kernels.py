@@ -207,7 +207,7 @@ def scan_kernel(h0, summ, starts, ht, T, L,
         if STORE_STARTS:
             tl.store(p_st, b_s.to(starts.dtype.element_ty), mask=m_h)
         p_st += K * V
-        nxt = tl.minimum(c + 1, NC - 1) * K * W              # the last chunk: reloads itself
+        nxt = tl.minimum(c + 1, NC - 1).to(tl.int64) * (K * W)  # last chunk: reloads itself
         n_m = tl.load(p_m + nxt, mask=m_m, other=0).to(ACC)
         n_c = tl.load(p_c + nxt, mask=m_h, other=0).to(ACC)
         b_s = tl.dot(b_m, b_s, input_precision="ieee", out_dtype=ACC) + b_c
