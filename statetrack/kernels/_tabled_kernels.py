@@ -7,8 +7,9 @@ time-parallel evaluation; this module holds only the kernels:
   the whole sequence), with per-position readouts, codes or states;
 * ``summary_kernel``: a chunk's composite affine map ``[M | C]`` from ``[I | 0]``;
 * ``scan_kernel``: ``S_{c+1} = M_c S_c + C_c`` over the chunks;
-* ``cols_kernel``: the default replacement of the first two for K <= 32: the state held as K
-  column vectors over the value rows, one row per thread (no reductions across threads);
+* ``cols_kernel``: the default replacement of the first two for K <= 32: the state held as
+  its K rows, each a tensor over the value columns, one column per thread (no reductions
+  across threads);
 * ``mm_kernel``: each token's sub-steps composed into one affine map per symbol, one
   tensor-core product a token, behind ``run_tabled(..., _variant={"mm": True})``, timed
   against the default by ``benchmarks/tabled_variants.py`` (it wins on integer
@@ -207,7 +208,7 @@ def scan_kernel(h0, summ, starts, ht, T, L,
         if STORE_STARTS:
             tl.store(p_st, b_s.to(starts.dtype.element_ty), mask=m_h)
         p_st += K * V
-        nxt = tl.minimum(c + 1, NC - 1).to(tl.int64) * (K * W)  # last chunk: reloads itself
+        nxt = tl.minimum(c + 1, NC - 1).to(tl.int64) * (K * W)    # last: reloads itself
         n_m = tl.load(p_m + nxt, mask=m_m, other=0).to(ACC)
         n_c = tl.load(p_c + nxt, mask=m_h, other=0).to(ACC)
         b_s = tl.dot(b_m, b_s, input_precision="ieee", out_dtype=ACC) + b_c

@@ -32,14 +32,16 @@ What comes back (memory-sane by default)
 
 Kernels
 -------
-For ``K <= 32`` (:data:`COLS_MAX_K`) every pass runs ``cols_kernel``: the state is held as
-``K`` column vectors over the value index, one value column a thread, so ``S^T k`` is ``K``
-fused multiply-adds inside a thread (no cross-thread reduction), and a warp runs
-``32 / V`` words side by side; each sub-step reads one packed table row
-``[k | beta | v]`` with 16-byte loads. Larger ``K`` takes ``run_kernel`` /
-``summary_kernel``, which spread a ``[K, V]`` register tile over the threads. Both compute
-the same recurrence (``S^T k`` summed in another order: equal to float32 rounding, and
-bit-identical for the integer constructions).
+For ``K <= 32`` (:data:`COLS_MAX_K`) the run and summary passes go through ``cols_kernel``:
+the state is held as ``K`` tensors (the rows of ``S``) over the value index, one value
+column a thread, so ``S^T k`` is ``K`` fused multiply-adds inside a thread (no cross-thread
+reduction), and a warp runs ``32 / max(4, next_pow2(V))`` words side by side (summaries:
+``K + V`` instead of ``V``; past 32 columns a word spans several warps); each sub-step reads
+one packed table row ``[k | beta | v]`` with 16-byte loads. Larger ``K`` (and tables or
+chunks too large for its 32-bit offsets) take ``run_kernel`` / ``summary_kernel``, which
+spread a ``[K, V]`` register tile over the threads. Both compute the same recurrence
+(``S^T k`` summed in another order: equal to float32 rounding, and bit-identical for the
+integer constructions). The scan over chunks is ``scan_kernel`` in both cases.
 
 Time-parallel evaluation (chunks)
 ---------------------------------
@@ -47,13 +49,13 @@ The serial chain of a sequence is the bottleneck when there are few sequences an
 tokens. With ``chunk_size = L < T`` the path splits each sequence into ``NC = ceil(T / L)``
 chunks and runs three kernels:
 
-1. *summary*, one program per (sequence, head, chunk): a token acts affinely,
+1. *summary*, per chunk (several (sequence, head) rows a program): a token acts affinely,
    ``S <- A_x S + B_x``, so the chunk's composite map ``S <- M_c S + C_c`` is obtained by
    running the same recurrence on the augmented state ``[M | C]`` (``K x (K + V)``) from
    ``[I | 0]``, with values ``[0 | v]`` (the identity columns see value 0);
 2. *scan*, one program per (sequence, head): ``S_{c+1} = M_c S_c + C_c`` over the chunks
    (float32 ``tl.dot`` in IEEE mode), storing each chunk's start state and the final state;
-3. *run*, one program per (sequence, head, chunk): the recurrence from the chunk's start
+3. *run*, per chunk (several rows a program): the recurrence from the chunk's start
    state, writing the per-position outputs (skipped when ``output="none"`` and no states
    are requested).
 
@@ -62,7 +64,7 @@ times the parallelism. For integer constructions every ``M_c``, ``C_c`` and stat
 small-integer matrix, so the chunked result is bit-identical to the sequential one; for
 general float inputs it is the same function with a different rounding order.
 ``chunk_size=None`` picks a size from the number of sequences (:func:`choose_chunk`):
-sequential from 768 sequences x heads on, chunked below.
+sequential from 640 sequences x heads on, chunked below.
 
 Examples
 --------
@@ -138,13 +140,15 @@ class TabledResult:
 def choose_chunk(B: int, H: int, T: int, *, device: torch.device | None = None) -> int:
     """Tokens per chunk: sequential unless there are too few sequences to keep a GPU busy.
 
-    The rule comes from the H100 measurements in ``benchmarks/kernels_construction.md``
-    (K = V = 16): a sequential run costs about ``T * 230 ns`` (latency of the serial chain,
-    while the chains fit on the GPU at once), the three chunked passes about
-    ``B * H * T * 0.33 ns`` (throughput); they break even near ``B * H = 700``. So with
-    ``P = B * H >= 768`` chains the run is sequential; below, the sequence is cut into
-    ``ceil(4096 / P)`` chunks of at least 256 tokens. Under the interpreter (CPU) the run is
-    always sequential (least work).
+    The rule comes from the H100 measurements of ``cols_kernel`` in
+    ``benchmarks/kernels_construction.md`` (K = V = 16, n_h = 1): a sequential run costs
+    about ``T * 98 ns`` (the latency of the serial chain, while the chains fit on the GPU at
+    once: 0.40 ms at T = 4096), the three chunked passes about ``B * H * T * 0.16 ns``
+    (throughput: 0.66 ms for 64 x 65536 tokens); they break even near ``B * H = 620``. So
+    with ``P = B * H >= 640`` chains the run is sequential; below, the sequence is cut into
+    ``ceil(4096 / P)`` chunks of at least 256 tokens (the chunked shape was as fast with 512-
+    and 1024-token chunks). The break-even is derived from those two shapes, not measured in
+    between. Under the interpreter (CPU) the run is always sequential (least work).
 
     Examples
     --------
@@ -159,7 +163,7 @@ def choose_chunk(B: int, H: int, T: int, *, device: torch.device | None = None) 
     if device is not None and device.type != "cuda":
         return T
     P = max(1, B * H)
-    if P >= 768:
+    if P >= 640:
         return T
     nc = min(math.ceil(4096 / P), max(1, T // 256))
     return max(1, math.ceil(T / nc))
@@ -288,7 +292,9 @@ def run_tabled(
         Check the tables, initial state, query and codes for NaN/inf.
     check_ids : bool
         Check that every symbol id is in range (one reduction, one synchronization). Switch
-        it off only for ids known to be valid: an out-of-range id reads outside the tables.
+        it off only for ids known to be valid: an out-of-range id is undefined behaviour (it
+        reads outside the tables, or, on CUDA where ids travel as one byte when there are
+        at most 256 symbols, the row of its value mod 256).
     _variant : dict, optional
         Private code-variant knobs that ``benchmarks/tabled_variants.py`` times against each
         other on the GPU: ``legacy`` (``run_kernel`` / ``summary_kernel`` at any K),
@@ -481,8 +487,7 @@ def run_tabled(
     sym = symbols.contiguous()
     if sym.is_cuda and sym.dtype != torch.uint8 and S_ <= 256:
         # one byte an id: a cache line holds 128 tokens' ids, not 32 (an L1 miss every 32
-        # tokens cost the latency-bound sequential run 28 % on the H100); ids out of range
-        # (check_ids=False) then wrap inside the tables instead of reading past them
+        # tokens cost the latency-bound sequential run 28 % on the H100)
         sym = sym.to(torch.uint8)
     kt, bt, vt = (t.contiguous() for t in (key_table, beta_table, value_table))
     var = dict(_variant or {})
@@ -495,22 +500,26 @@ def run_tabled(
     if mm and legacy:
         raise KernelInputError("_variant: 'mm' replaces every pass; it does not combine with "
                                "'legacy'")
-    if mm and S_ * HT * _pow2(K + V) * max(16, _pow2(K)) >= 2 ** 31:
+    if mm and S_ * HT * max(16, _pow2(K + V)) * max(16, _pow2(K)) >= 2 ** 31:
         raise KernelInputError("_variant: 'mm' indexes its tables with 32-bit offsets; "
                                "these tables are too large for it")
     if mm and sd == torch.float64:
         raise KernelInputError("_variant: 'mm' runs float32 matrix products; float64 tables "
                                "take the default kernel")
     if words is not None and (isinstance(words, bool) or not isinstance(words, int)
-                              or words < 1 or words & (words - 1)):
-        raise KernelInputError(f"_variant: 'words' must be a power of 2, got {words!r}")
-    # the default: cols_kernel for every pass while K <= COLS_MAX_K (its state and two table
-    # rows stay in registers) and its 32-bit table offsets cannot overflow
+                              or words not in (1, 2, 4, 8, 16, 32)):
+        raise KernelInputError(f"_variant: 'words' must be a power of 2 in 1 .. 32, got "
+                               f"{words!r}")
+    if pf is not None and not isinstance(pf, bool):
+        raise KernelInputError(f"_variant: 'pf' must be True, False or None, got {pf!r}")
+    # the default: cols_kernel for the summary and run passes while K <= COLS_MAX_K (its
+    # state and two table rows stay in registers) and its 32-bit offsets cannot overflow
+    # (table rows; sub-steps of one chunk)
     G = 2 if sd == torch.float64 else 4
     KP = -(-K // G) * G
     BWR, BWS = _pow2(V, lo=4), _pow2(K + V, lo=4)
     cols = (not (mm or legacy) and K <= COLS_MAX_K
-            and S_ * NH * HT * (KP + G + BWS) < 2 ** 31)
+            and S_ * NH * HT * (KP + G + BWS) < 2 ** 31 and L * NH < 2 ** 31)
     h0 = initial_state.to(sd).contiguous() if initial_state is not None else None
     qk = qv.to(sd).contiguous() if qv is not None else None
     ck = cv.to(sd).contiguous() if cv is not None else None

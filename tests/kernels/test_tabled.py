@@ -158,9 +158,11 @@ def test_code_variants_compute_the_same(gen, device, variant):
         run_tabled(sym, kt, bt, vt, query=q, _variant={"fast": True})
     with pytest.raises(E.KernelInputError, match="does not combine"):
         run_tabled(sym, kt, bt, vt, query=q, _variant={"legacy": True, "mm": True})
-    for bad in (3, 0, True, 2.0):
+    for bad in (3, 0, 64, True, 2.0):
         with pytest.raises(E.KernelInputError, match="'words' must be a power of 2"):
             run_tabled(sym, kt, bt, vt, query=q, _variant={"words": bad})
+    with pytest.raises(E.KernelInputError, match="'pf' must be"):
+        run_tabled(sym, kt, bt, vt, query=q, _variant={"pf": 1})
     with pytest.raises(E.KernelInputError, match="float64 tables"):
         run_tabled(sym, kt.double(), bt.double(), vt.double(), query=q.double(),
                    _variant={"mm": True})
@@ -266,6 +268,8 @@ def test_empty_words(device):
 def test_choose_chunk():
     cuda = torch.device("cuda")
     assert choose_chunk(1, 1, 100, device=torch.device("cpu")) == 100
+    assert choose_chunk(640, 1, 4096, device=cuda) == 4096     # sequential from 640 chains
+    assert choose_chunk(639, 1, 4096, device=cuda) < 4096
     for B, T in [(1, 10 ** 6), (64, 65536), (1024, 4096), (5000, 300), (3, 7)]:
         L = choose_chunk(B, 1, T, device=cuda)
         nc = -(-T // L)
