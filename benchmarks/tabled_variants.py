@@ -74,12 +74,8 @@ def main() -> None:
         print("fla import failed:", repr(exc))
         chunk_delta_rule = fused_recurrent_delta_rule = None
     for B, T, L in shapes:
-        kt = torch.nn.functional.normalize(torch.randn(4, 1, K, generator=gen), dim=-1)
-        kt, bt, vt = (kt.bfloat16().to(dev), (2 * torch.rand(4, 1, generator=gen)).bfloat16().to(dev),
-                      torch.randn(4, 1, V, generator=gen).bfloat16().to(dev))
-        sym = torch.randint(0, 4, (B, T), generator=gen).to(torch.int32).to(dev)
+        kt, bt, vt, sym, query = random_problem(gen, B, T, K, V, dev)
         sym8 = sym.to(torch.uint8)
-        query = torch.randn(K, generator=gen).to(dev)
         ref = run_tabled(sym, kt, bt, vt, query=query, chunk_size=L, _variant={"legacy": True})
         if fused_recurrent_delta_rule is not None:
             k, v, beta = (t.contiguous() for t in gather_tables(sym, kt, bt, vt, 1))
@@ -117,17 +113,23 @@ def main() -> None:
     args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
 
 
+def random_problem(gen, B, T, K, V, dev):
+    """Four symbols' bf16 tables (unit keys, beta in [0, 2]), int32 ids [B, T], a query."""
+    kt = torch.nn.functional.normalize(torch.randn(4, 1, K, generator=gen), dim=-1)
+    kt, bt, vt = (kt.bfloat16().to(dev), (2 * torch.rand(4, 1, generator=gen)).bfloat16().to(dev),
+                  torch.randn(4, 1, V, generator=gen).bfloat16().to(dev))
+    sym = torch.randint(0, 4, (B, T), generator=gen).to(torch.int32).to(dev)
+    return kt, bt, vt, sym, torch.randn(K, generator=gen).to(dev)
+
+
 def profile_rows(shape, gen):
     """Device time of each kernel of the default path (torch profiler, 20 calls)."""
     from torch.profiler import ProfilerActivity, profile
 
     B, T, L = shape
     K = V = 16
-    kt = torch.nn.functional.normalize(torch.randn(4, 1, K, generator=gen), dim=-1)
-    kt, bt, vt = (kt.bfloat16().cuda(), (2 * torch.rand(4, 1, generator=gen)).bfloat16().cuda(),
-                  torch.randn(4, 1, V, generator=gen).bfloat16().cuda())
-    sym = torch.randint(0, 4, (B, T), generator=gen).to(torch.uint8).cuda()
-    query = torch.randn(K, generator=gen).cuda()
+    kt, bt, vt, sym, query = random_problem(gen, B, T, K, V, "cuda")
+    sym = sym.to(torch.uint8)
     rows = []
     for output in ("o", "none"):
         def call():

@@ -46,6 +46,17 @@ def _symbol_ahead(p_sym, t, n_tok):
 
 
 @triton.jit
+def _program_chunk(T, L, H: tl.constexpr):
+    # program (sequence*head i_bh, chunk i_c) of a [B*H, NC] grid: its sequence, head, first
+    # token t0 and token count n_tok (all int64)
+    i_bh = tl.program_id(0).to(tl.int64)
+    i_c = tl.program_id(1).to(tl.int64)
+    NC = tl.cdiv(T, L)
+    t0 = i_c * L
+    return i_bh, i_c, NC, i_bh // H, i_bh % H, t0, tl.minimum(L, T - t0)
+
+
+@triton.jit
 def _token_step(b_s, b_k, b_b, b_v, o_j, NH: tl.constexpr, ACC: tl.constexpr):
     # n_h GH sub-steps of one token on the state tile b_s [BK, BC]
     for j in tl.static_range(NH):
@@ -68,19 +79,13 @@ def run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht,
                STORE_STATES: tl.constexpr, STORE_HT: tl.constexpr,
                ACC: tl.constexpr):
     # one program per (sequence*head, chunk): run tokens [c*L, min(T, (c+1)*L))
-    i_bh = tl.program_id(0).to(tl.int64)
-    i_c = tl.program_id(1).to(tl.int64)
-    NC = tl.cdiv(T, L)
-    i_b = i_bh // H
-    i_h = i_bh % H
+    i_bh, i_c, NC, i_b, i_h, t0, n_tok = _program_chunk(T, L, H)
     o_k = tl.arange(0, BK)
     o_v = tl.arange(0, BV)
     o_j = tl.arange(0, NHP)
     m_k = o_k < K
     m_v = o_v < V
     m_h = m_k[:, None] & m_v[None, :]
-    t0 = i_c * L
-    n_tok = tl.minimum(L, T - t0)
 
     b_s = tl.zeros([BK, BV], dtype=ACC)
     if H0_MODE == 1:        # [B, H, K, V]
@@ -146,16 +151,10 @@ def summary_kernel(sym, kt, bt, vt, summ, T, L,
                    V: tl.constexpr, NH: tl.constexpr, NHP: tl.constexpr,
                    BK: tl.constexpr, BW: tl.constexpr, ACC: tl.constexpr):
     # composite affine map [M | C] (K x (K+V)) of one chunk, from [I | 0]
-    i_bh = tl.program_id(0).to(tl.int64)
-    i_c = tl.program_id(1).to(tl.int64)
-    NC = tl.cdiv(T, L)
-    i_b = i_bh // H
-    i_h = i_bh % H
+    i_bh, i_c, NC, i_b, i_h, t0, n_tok = _program_chunk(T, L, H)
     o_k = tl.arange(0, BK)
     o_w = tl.arange(0, BW)
     o_j = tl.arange(0, NHP)
-    t0 = i_c * L
-    n_tok = tl.minimum(L, T - t0)
     b_s = tl.where(o_k[:, None] == o_w[None, :], 1.0, 0.0).to(ACC)   # [I | 0]
     p_sym = sym + i_b * T + t0
     x0 = tl.load(p_sym).to(tl.int64)
@@ -296,18 +295,13 @@ def mm_kernel(sym, at, bt, h0, starts, qv, codes, o, cls, states, ht, scale, T, 
     # rows = symbol * HT + head. H0_MODE: 0 zeros, 1 [B, H, K, WC], 2 [H, K, WC], 3 chunk
     # starts, 4 [I | 0] (summary); FINAL: 0 none, 1 the last chunk's state into ht, 2 every
     # chunk's state (summary).
-    i_bh = tl.program_id(0).to(tl.int64)
-    i_c = tl.program_id(1).to(tl.int64)
-    NC = tl.cdiv(T, L)
-    i_b = i_bh // H
-    i_h = i_bh % H
+    i_bh, i_c, NC, i_b, i_h, t0, n_tok = _program_chunk(T, L, H)
+    n_tok = n_tok.to(tl.int32)
     o_k = tl.arange(0, BK)
     o_c = tl.arange(0, BC)
     m_k = o_k < K
     m_c = o_c < WC
     m_h = m_c[:, None] & m_k[None, :]
-    t0 = i_c * L
-    n_tok = tl.minimum(L, T - t0).to(tl.int32)
     hh = (i_h % HT).to(tl.int32)
     KW = K * WC
     s_off = o_k[None, :] * WC + o_c[:, None]              # S[k, c] of a [K, WC] block

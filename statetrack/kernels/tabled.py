@@ -299,11 +299,10 @@ def run_tabled(
         Private code-variant knobs that ``benchmarks/tabled_variants.py`` times against each
         other on the GPU: ``legacy`` (``run_kernel`` / ``summary_kernel`` at any K),
         ``mm`` (each token's sub-steps composed into one map per symbol, one tensor-core
-        product a token), ``words`` (words a ``cols_kernel`` program, a power of 2), ``pf``
-        (``cols_kernel`` loads the next sub-step's table row during this one; default: in
-        sequential runs only). The
-        results are the same function (to float32 rounding; bit-identical on integer
-        constructions). Not a stable interface.
+        product a token), ``words`` (words a ``cols_kernel`` program, a power of 2 up to
+        32), ``pf`` (``cols_kernel`` loads the next sub-step's table row during this one;
+        default: in sequential runs only). The results are the same function (to float32
+        rounding; bit-identical on integer constructions). Not a stable interface.
 
     Returns
     -------
