@@ -89,3 +89,9 @@ class InputTypeError(ConstructionError, TypeError):
 class MissingGeneratorError(InputTypeError):
     """A function that draws random words was not given its random generator (``rng``):
     randomness is always passed in, never global."""
+
+
+class CascadeError(ConstructionError):
+    """A cascade cannot be compiled: a level map that is neither a permutation nor a
+    constant, a level too large for exact bfloat16 registers, or a reachable cascade state
+    that covers no DFA state."""

@@ -1,0 +1,487 @@
+r"""Theorem 4: a cascade of permutation–reset automata as a stack of LRNN layers.
+
+The input is a *cascade* covering a DFA (for example the holonomy decomposition of
+:func:`statetrack.automata.holonomy.holonomy_decomposition`): levels ``0 .. L-1``, level ``l``
+with ``n_l`` states, and for every level, letter ``a`` and tuple ``x^{<l}`` of the states of
+the levels below it a transformation ``f_l(a, x^{<l})`` of ``{0 .. n_l - 1}`` that is a
+permutation or a constant map. One step of the cascade on the letter ``a_t`` is
+
+.. math::
+
+    x^l_t = f_l(a_t,\ x^0_{t-1}, \dots, x^{l-1}_{t-1})\,(x^l_{t-1}), \qquad l = 0 .. L-1,
+
+every level reading the lower levels' states *before* the update, and a covering map sends
+the cascade state ``x_t`` to the DFA state ``delta(q_0, a_1 .. a_t)``.
+
+The timing trap, and the delay layers
+-------------------------------------
+In the LRNN data model (:mod:`statetrack.constructions.lrnn`) layer ``l`` reads, at time
+``t``, the input symbol and the output class of layer ``l - 1`` at the *same* time ``t``,
+after that layer's update: a stack passes ``x^{<l}_t``, while a cascade level needs
+``x^{<l}_{t-1}``. ``x^{<l}_{t-1}`` cannot be recovered from ``x^{<l}_t`` and ``a_t`` (a reset
+forgets), and a layer cannot copy its own state into a second register (the copy
+``[u; w] -> [u; u]`` has norm ``sqrt 2 > 1``, so it is no product of GH factors). The
+remedy is one *delay layer* ``D_l`` above each level layer ``L_l`` (but the top one): it
+holds level ``l``'s state twice, in a row ``p`` (previous) and a row ``c`` (current), and on
+each token
+
+1. swaps rows ``p`` and ``c`` (the reflection ``I - (e_p - e_c)(e_p - e_c)^T``, eigenvalue
+   -1): ``p`` now holds ``x^l_{t-1}``;
+2. overwrites row ``c`` with ``x^l_t``, read from its token (the projection
+   ``I - e_c e_c^T``, eigenvalue 0, with ``B = e_c v^T``).
+
+That is the block shift ``[u; w] -> [w; 0]`` plus a write, as DESIGN.md proposes, done in two
+GH factors because the rows hold numbers rather than one-hot vectors. Every layer also has
+one *register* row, overwritten on each token (one projection) with the tuples it must pass
+up: the stack is
+
+``L_0, D_0, L_1, D_1, ..., D_{L-2}, L_{L-1}``  (``2L - 1`` layers),
+
+where every layer above ``L_0`` reads its token ``(a_t, P_t)`` with the pair
+``P_t = (x^{<l}_{t-1}, x^{<l}_t)`` of tuples of the lower levels' states before and after
+the update (``L_l`` reads it from ``D_{l-1}``; ``D_l`` reads ``x^l_t`` and ``P_t`` from
+``L_l``), so
+
+* ``L_l`` applies ``f_l(a_t, x^{<l}_{t-1})`` to its component and writes ``P_t`` into its
+  register; its output is ``(x^l_t, P_t)``;
+* ``D_l`` shifts and writes ``x^l_t`` as above and writes ``(P_t, x^l_t)`` into its register;
+  its output is ``(x^{\le l}_{t-1}, x^{\le l}_t)``, the pair the next level needs;
+* the top layer's output holds ``x^{<L-1}_t`` and ``x^{L-1}_t``, the whole cascade state at
+  time ``t``, and its ``state_map`` is the covering map.
+
+Level layers
+------------
+Level ``l``'s state is the one-hot ``e_{x^l}`` in rows ``0 .. n_l - 1``, column 0 (``V``
+columns in all: column 0 for the component, the rest for the register's numbers). A
+permutation is the product of transpositions ``I - (e_i - e_j)(e_i - e_j)^T``
+(:func:`~statetrack.constructions.group.transposition_steps`, at most ``n_l - 1``
+factors); a constant map to ``c`` (a reset) is the ``n_l`` projections
+``I - e_i e_i^T`` (eigenvalue 0), each writing ``[i = c]`` into row ``i``: ``A = 0`` on the
+component and ``B`` the one-hot ``e_c``, as Theorem 4's reset letters. The readout query is
+``q_i = i`` on the component (so ``o_0 = x^l``) and 1 on the register row (so
+``o_{1..}`` are the register's numbers). A layer's token is one per reachable
+``(a, P)``; its ``token_map`` sends (input symbol, class of the layer below) to it.
+
+Exactness. All keys are in {0, 1, -1}, all betas are 1 and every value is a small
+non-negative integer (a level state's index, at most 256 so that bfloat16 holds it), so
+every float format computes the exact states, like the group construction. The readout's
+codes are the outputs of the reachable configurations, found by a breadth-first search over
+the cascade's reachable states (:meth:`CascadeStack.configurations`); the construction is
+proved by :func:`statetrack.theory.proof.verify` like every other.
+
+Size. With ``L`` levels of ``n_0 .. n_{L-1}`` states: ``2L - 1`` layers, widths
+``n_l + 1`` (``n_0`` for ``L_0``) and 3 for the delay layers, ``n_h <= n_l + 1`` (a reset
+costs ``n_l`` projections, a permutation at most ``n_l - 1`` transpositions, plus the
+register's write) and 3 for the delay layers. Theorem 4's proof bounds the stack by
+``2^|Q|`` layers of width ``|Q|``; a holonomy decomposition has at most ``|Q| - 1`` levels.
+
+Examples
+--------
+A two-level cascade built by hand: level 0 is a flip-flop (``s`` sets it, ``r`` resets
+it), level 1 counts ``a`` modulo 2 but only while level 0 was set:
+
+>>> from statetrack.constructions.cascade import TableCascade, cascade_construction
+>>> def act(level, letter, lower):
+...     if level == 0:
+...         return {"s": (1, 1), "r": (0, 0)}.get("sra"[letter], (0, 1))
+...     return (1, 0) if "sra"[letter] == "a" and lower[0] == 1 else (0, 1)
+>>> c = TableCascade(alphabet="sra", sizes=(2, 2), action=act, initial=(0, 0))
+>>> dfa = c.as_dfa(accept=lambda x: x[1] == 1)
+>>> m = cascade_construction(c, dfa, minimize=False)
+>>> m.depth, [layer.width for layer in m.layers], m.n_h
+(3, [2, 3, 3], 3)
+>>> m.accepts("sa"), m.accepts("as"), m.accepts("saa"), m.accepts("sara")
+(True, False, False, True)
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable, Sequence
+
+import sympy
+
+from ..automata import DFA
+from .errors import CascadeError, InputTypeError
+from .group import readout_codes, transposition_steps
+from .lrnn import LRNN, DeltaStep, Layer, Readout
+
+__all__ = ["TableCascade", "CascadeStack", "cascade_construction", "classify_map",
+           "MAX_LEVEL_STATES"]
+
+#: The largest level that keeps every register value an integer bfloat16 holds exactly.
+MAX_LEVEL_STATES = 257
+
+
+def classify_map(f: Sequence[int]) -> str:
+    """``"identity"``, ``"permutation"``, ``"constant"`` or ``"other"`` for a transformation.
+
+    A one-point map is the identity.
+
+    Examples
+    --------
+    >>> classify_map((0, 1, 2)), classify_map((2, 0, 1)), classify_map((1, 1, 1)), classify_map((0, 0, 1))
+    ('identity', 'permutation', 'constant', 'other')
+    """
+    f = tuple(int(x) for x in f)
+    if f == tuple(range(len(f))):
+        return "identity"
+    if sorted(f) == list(range(len(f))):
+        return "permutation"
+    if len(set(f)) == 1:
+        return "constant"
+    return "other"
+
+
+# ---------------------------------------------------------------------- a cascade by table
+class TableCascade:
+    """A cascade given by its level sizes and an action function (for tests and examples).
+
+    Parameters
+    ----------
+    alphabet : sequence of str
+    sizes : sequence of int, the number of states of each level (level 0 first)
+    action : callable ``(level, letter index, lower states tuple) -> tuple``, the
+        transformation of the level's states; must be a permutation or a constant map
+    initial : tuple of int, the initial cascade state
+
+    Examples
+    --------
+    >>> c = TableCascade("a", (3,), lambda l, a, low: (1, 2, 0), (0,))
+    >>> c.step((0,), 0), len(c.reachable())
+    ((1,), 3)
+    """
+
+    def __init__(self, alphabet: Any, sizes: Sequence[int],
+                 action: Callable[[int, int, tuple], Sequence[int]], initial: Sequence[int]):
+        self.alphabet = tuple(alphabet)
+        self.sizes = tuple(int(n) for n in sizes)
+        self._action = action
+        self.initial = tuple(int(x) for x in initial)
+        self._cache: dict[tuple, tuple[int, ...]] = {}
+        if len(self.initial) != len(self.sizes):
+            raise CascadeError(f"initial state {self.initial} has {len(self.initial)} levels, "
+                               f"the cascade {len(self.sizes)}")
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.sizes)
+
+    def level_size(self, level: int) -> int:
+        return self.sizes[level]
+
+    def action(self, level: int, letter: int, lower: tuple) -> tuple[int, ...]:
+        key = (level, letter, lower)
+        got = self._cache.get(key)
+        if got is None:
+            got = tuple(int(x) for x in self._action(level, letter, lower))
+            self._cache[key] = got
+        return got
+
+    def step(self, state: tuple, letter: int) -> tuple[int, ...]:
+        return tuple(self.action(l, letter, tuple(state[:l]))[state[l]]
+                     for l in range(self.n_levels))
+
+    def reachable(self) -> tuple[tuple[int, ...], ...]:
+        seen = {self.initial: None}
+        queue = deque([self.initial])
+        while queue:
+            x = queue.popleft()
+            for a in range(len(self.alphabet)):
+                y = self.step(x, a)
+                if y not in seen:
+                    seen[y] = None
+                    queue.append(y)
+        return tuple(seen)
+
+    def cover(self, state: tuple) -> int | None:
+        """The DFA state of :meth:`as_dfa` (the index of the reachable state)."""
+        return {x: i for i, x in enumerate(self.reachable())}.get(tuple(state))
+
+    def as_dfa(self, accept: Callable[[tuple], bool]) -> DFA:
+        """The DFA whose states are the reachable cascade states (in BFS order)."""
+        states = self.reachable()
+        index = {x: i for i, x in enumerate(states)}
+        table = [[index[self.step(x, a)] for a in range(len(self.alphabet))] for x in states]
+        return DFA(table, start=0, accepting=[i for i, x in enumerate(states) if accept(x)],
+                   alphabet=self.alphabet)
+
+
+# ---------------------------------------------------------------------- the stack
+def _sizes(cascade: Any) -> tuple[int, ...]:
+    if hasattr(cascade, "levels"):
+        return tuple(int(level.n_states) for level in cascade.levels)
+    return tuple(int(n) for n in cascade.sizes)
+
+
+@dataclass(frozen=True)
+class CascadeStack:
+    """The reachable behaviour of a cascade that the stack's tables are built from.
+
+    Attributes
+    ----------
+    sizes : states per level
+    initial : the initial cascade state
+    states : the reachable cascade states (BFS order, ``initial`` first)
+    edges : ``{(state, letter): next state}`` over the reachable states
+    """
+
+    sizes: tuple[int, ...]
+    initial: tuple[int, ...]
+    states: tuple[tuple[int, ...], ...]
+    edges: dict
+
+    @classmethod
+    def explore(cls, cascade: Any, n_letters: int, *, limit: int = 200_000) -> "CascadeStack":
+        """Breadth-first search from the cascade's initial state.
+
+        Raises
+        ------
+        CascadeError
+            A level action that is neither a permutation nor a constant map, an action of
+            the wrong length, or more than ``limit`` reachable states.
+        """
+        sizes = _sizes(cascade)
+        init = tuple(int(x) for x in cascade.initial)
+        checked: set = set()
+
+        def step(x: tuple, a: int) -> tuple:
+            out = []
+            for l in range(len(sizes)):
+                lower = x[:l]
+                f = tuple(int(v) for v in cascade.action(l, a, lower))
+                key = (l, a, lower)
+                if key not in checked:
+                    if len(f) != sizes[l] or any(not 0 <= v < sizes[l] for v in f):
+                        raise CascadeError(f"level {l}: the action of letter {a} under {lower} "
+                                           f"is {f}, not a map of {sizes[l]} states")
+                    if classify_map(f) == "other":
+                        raise CascadeError(f"level {l}: the action of letter {a} under {lower} "
+                                           f"is {f}, neither a permutation nor a constant map")
+                    checked.add(key)
+                out.append(f[x[l]])
+            return tuple(out)
+
+        seen = {init: None}
+        edges: dict = {}
+        queue = deque([init])
+        while queue:
+            x = queue.popleft()
+            for a in range(n_letters):
+                y = step(x, a)
+                edges[x, a] = y
+                if y not in seen:
+                    if len(seen) >= limit:
+                        raise CascadeError(f"the cascade has more than {limit} reachable states; "
+                                           f"raise `limit` to build it anyway")
+                    seen[y] = None
+                    queue.append(y)
+        return cls(sizes=sizes, initial=init, states=tuple(seen), edges=edges)
+
+    def configurations(self, level: int) -> list[tuple[tuple, tuple]]:
+        """The distinct pairs ``(x^{<level}_{t-1}, x^{<level}_t)`` of reachable steps (and the
+        initial pair ``(x_0^{<level}, x_0^{<level})``), in a fixed order."""
+        seen: dict = {(self.initial[:level], self.initial[:level]): None}
+        for (x, _a), y in self.edges.items():
+            seen.setdefault((x[:level], y[:level]), None)
+        return list(seen)
+
+
+def _onehot_key(k: int, i: int) -> tuple:
+    key = [sympy.S.Zero] * k
+    key[i] = sympy.S.One
+    return tuple(key)
+
+
+def _overwrite(k: int, row: int, value: Sequence[int]) -> DeltaStep:
+    """The projection ``I - e_row e_row^T`` (eigenvalue 0) writing ``value`` into ``row``."""
+    return DeltaStep(key=_onehot_key(k, row), beta=1, value=tuple(int(v) for v in value))
+
+
+def _embed(steps: Sequence[DeltaStep], k: int, v: int) -> list[DeltaStep]:
+    """Steps on the first ``len(key)`` rows, padded to ``k`` rows, with zero values."""
+    out = []
+    for s in steps:
+        key = tuple(s.key) + (sympy.S.Zero,) * (k - len(s.key))
+        out.append(DeltaStep(key=key, beta=s.beta, value=(0,) * v))
+    return out
+
+
+def _component_steps(f: tuple[int, ...], k: int, v: int) -> list[DeltaStep]:
+    """Delta steps applying the level map ``f`` to the one-hot in rows ``0 .. n - 1``."""
+    kind = classify_map(f)
+    if kind == "identity":
+        return []
+    if kind == "permutation":
+        return _embed(transposition_steps(f), k, v)
+    c = f[0]
+    return [_overwrite(k, i, (int(i == c),) + (0,) * (v - 1)) for i in range(len(f))]
+
+
+def _flat(pair: tuple[tuple, tuple]) -> tuple[int, ...]:
+    return tuple(pair[0]) + tuple(pair[1])
+
+
+def _label(x: Sequence[int]) -> str:
+    return ",".join(str(v) for v in x)
+
+
+def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name: str = "",
+                         limit: int = 200_000) -> LRNN:
+    """Theorem 4: the stack of layers that runs a cascade covering ``dfa``.
+
+    Parameters
+    ----------
+    cascade
+        A cascade over ``dfa``'s (minimal, with ``minimize``) automaton: attributes
+        ``initial`` (a tuple, one state per level), ``levels`` (objects with ``n_states``)
+        or ``sizes``, and the methods ``action(level, letter, lower)`` (a permutation or a
+        constant map of the level's states, given the lower levels' states before the
+        step) and ``cover(state)`` (the DFA state a cascade state stands for).
+    dfa : DFA
+        The automaton the cascade covers. With ``minimize`` (default) the model's
+        ``state_map`` refers to the states of ``dfa.minimize()`` and the cascade must cover
+        that automaton (decompose the minimal DFA); otherwise ``dfa`` is used as given
+        (completed).
+    name : str
+        Stored on the model.
+    limit : int
+        The most reachable cascade states explored.
+
+    Returns
+    -------
+    LRNN
+        ``2L - 1`` layers for ``L`` levels, ``form="cascade"``, integer keys, betas 1,
+        exact in every float format (see the module docstring).
+
+    Raises
+    ------
+    InputTypeError
+        ``dfa`` is not a DFA.
+    CascadeError
+        A level map that is neither a permutation nor a constant, a level with more than
+        :data:`MAX_LEVEL_STATES` states, a reachable cascade state that covers no DFA state,
+        or an alphabet that differs from the DFA's.
+
+    Examples
+    --------
+    A one-level cascade is a permutation–reset automaton itself (here a flip-flop with a
+    no-op letter): one layer, the resets as two projections each:
+
+    >>> ff = TableCascade("srn", (2,), lambda l, a, low: [(1, 1), (0, 0), (0, 1)][a], (0,))
+    >>> m = cascade_construction(ff, ff.as_dfa(lambda x: x[0] == 1), minimize=False)
+    >>> m.depth, m.width, m.n_h, m.accepts("snn"), m.accepts("snr")
+    (1, 2, 2, True, False)
+    """
+    if not isinstance(dfa, DFA):
+        raise InputTypeError(f"cascade_construction: argument 'dfa' must be a statetrack DFA, "
+                             f"got {type(dfa).__name__}")
+    d = dfa.minimize() if minimize else dfa.complete()
+    if tuple(getattr(cascade, "alphabet", d.alphabet)) != tuple(d.alphabet):
+        raise CascadeError(f"the cascade's alphabet {list(cascade.alphabet)} is not the DFA's "
+                           f"{list(d.alphabet)}")
+    n_sym = len(d.alphabet)
+    stack = CascadeStack.explore(cascade, n_sym, limit=limit)
+    sizes = stack.sizes
+    n_lev = len(sizes)
+    big = [l for l, n in enumerate(sizes) if n > MAX_LEVEL_STATES]
+    if big:
+        raise CascadeError(f"level {big[0]} has {sizes[big[0]]} states; the stack keeps level "
+                           f"states as bfloat16 integers, at most {MAX_LEVEL_STATES}")
+    cover: dict[tuple, int] = {}
+    for x in stack.states:
+        q = cascade.cover(x)
+        if q is None:
+            raise CascadeError(f"the reachable cascade state {x} covers no DFA state")
+        cover[x] = int(q)
+
+    layers: list[Layer] = []
+    # classes of the layer below, as hashable keys, in class order; the current layer's
+    # token for (symbol a, class c) is tokens[(a, key(c))]
+    below: list[Hashable] = []
+    init = stack.initial
+    for l in range(n_lev):
+        # ---------------------------------------------------------- level layer L_l
+        n = sizes[l]
+        pairs = stack.configurations(l)        # P = (x^{<l}_{t-1}, x^{<l}_t)
+        reg = 2 * l                             # register numbers
+        k = n + (1 if l else 0)
+        v = 1 + reg
+        tok_index: dict[tuple, int] = {}
+        tok_steps: list[list[DeltaStep]] = []
+        names: list[str] = []
+        if l == 0:
+            for a in range(n_sym):
+                f = cascade.action(0, a, ())
+                tok_index[(a, None)] = a
+                tok_steps.append(_component_steps(tuple(f), k, v))
+            names = list(d.alphabet)
+        else:
+            for a in range(n_sym):
+                for p in pairs:
+                    f = tuple(int(z) for z in cascade.action(l, a, p[0]))
+                    steps = _component_steps(f, k, v)
+                    steps.append(_overwrite(k, n, (0,) + _flat(p)))
+                    tok_index[(a, p)] = len(tok_steps)
+                    tok_steps.append(steps)
+                    names.append(f"{d.alphabet[a]}|{_label(p[0])}|{_label(p[1])}")
+        token_map = None
+        if l:
+            token_map = [[tok_index[(a, below[c])] for c in range(len(below))]
+                         for a in range(n_sym)]
+        # outputs of L_l: (x^l_t, P_t) for every reachable step, and the initial one
+        outs: dict[tuple, None] = {}
+        outs[(init[l], (init[:l], init[:l]))] = None
+        for (x, _a), y in stack.edges.items():
+            outs.setdefault((y[l], (x[:l], y[:l])), None)
+        out_keys = list(outs)
+        codes = [(s,) + _flat(p) for s, p in out_keys]
+        query = list(range(n)) + ([1] if l else [])
+        h0 = [[int(i == init[l])] + [0] * reg for i in range(n)]
+        if l:
+            h0.append([0] + list(_flat((init[:l], init[:l]))))
+        top = l == n_lev - 1
+        labels = [_label(p[1] + (s,)) for s, p in out_keys] if top else None
+        layers.append(Layer(tokens=tuple(names), steps=tok_steps, initial_state=h0,
+                            readout=Readout(query=query, codes=codes, labels=labels),
+                            token_map=token_map))
+        if top:
+            full = [p[1] + (s,) for s, p in out_keys]
+            state_map = []
+            for x in full:
+                if x not in cover:  # only reachable states appear; kept as a guard
+                    raise CascadeError(f"cascade state {x} is not reachable")
+                state_map.append(cover[x])
+            accepting = [bool(d.accepting[q]) for q in state_map]
+            break
+        below = out_keys
+
+        # ---------------------------------------------------------- delay layer D_l
+        # token: (x^l_t, P_t), the class of L_l (the input symbol is not needed)
+        kd, reg_d = 3, 2 * l + 1
+        vd = 1 + reg_d
+        d_tokens = {key: i for i, key in enumerate(out_keys)}
+        d_steps = []
+        d_names = []
+        swap = DeltaStep(key=(1, -1, 0), beta=1, value=(0,) * vd)
+        for s, p in out_keys:
+            d_steps.append([swap, _overwrite(kd, 1, (s,) + (0,) * reg_d),
+                            _overwrite(kd, 2, (0,) + _flat(p) + (s,))])
+            d_names.append(f"{s}|{_label(p[0])}|{_label(p[1])}")
+        d_map = [[d_tokens[below[c]] for c in range(len(below))] for _ in range(n_sym)]
+        # outputs of D_l: (x^l_{t-1}, P_t, x^l_t) -> next P = (x^{<=l}_{t-1}, x^{<=l}_t)
+        d_outs: dict[tuple, None] = {}
+        d_outs[(init[: l + 1], init[: l + 1])] = None
+        for (x, _a), y in stack.edges.items():
+            d_outs.setdefault((x[: l + 1], y[: l + 1]), None)
+        d_keys = list(d_outs)
+        d_codes = [(pp[0][l],) + _flat((pp[0][:l], pp[1][:l])) + (pp[1][l],) for pp in d_keys]
+        d_h0 = [[init[l]] + [0] * reg_d, [init[l]] + [0] * reg_d,
+                [0] + list(_flat((init[:l], init[:l]))) + [init[l]]]
+        layers.append(Layer(tokens=tuple(d_names), steps=d_steps, initial_state=d_h0,
+                            readout=Readout(query=[1, 0, 1], codes=d_codes),
+                            token_map=d_map))
+        below = d_keys
+    return LRNN(alphabet=d.alphabet, layers=tuple(layers), accepting=tuple(accepting),
+                state_map=tuple(state_map), form="cascade", exact_in_floats=True, name=name)
