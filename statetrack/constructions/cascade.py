@@ -418,14 +418,20 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
                 tok_steps.append(_component_steps(tuple(f), k, v))
             names = list(d.alphabet)
         else:
+            # one token per distinct (level map, P): letters that act alike share it
+            comp: dict[tuple, list[DeltaStep]] = {}
+            distinct: dict[tuple, int] = {}
             for a in range(n_sym):
                 for p in pairs:
                     f = tuple(int(z) for z in cascade.action(l, a, p[0]))
-                    steps = _component_steps(f, k, v)
-                    steps.append(_overwrite(k, n, (0,) + _flat(p)))
-                    tok_index[(a, p)] = len(tok_steps)
-                    tok_steps.append(steps)
-                    names.append(f"{d.alphabet[a]}|{_label(p[0])}|{_label(p[1])}")
+                    i = distinct.get((f, p))
+                    if i is None:
+                        if f not in comp:
+                            comp[f] = _component_steps(f, k, v)
+                        i = distinct[(f, p)] = len(tok_steps)
+                        tok_steps.append(comp[f] + [_overwrite(k, n, (0,) + _flat(p))])
+                        names.append(f"{'.'.join(map(str, f))}|{_label(p[0])}|{_label(p[1])}")
+                    tok_index[(a, p)] = i
         token_map = None
         if l:
             token_map = [[tok_index[(a, below[c])] for c in range(len(below))]
