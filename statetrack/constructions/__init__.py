@@ -20,6 +20,7 @@ from .compile import FORMS, compile, compile_dfa
 from .errors import (
     AlphabetMismatchError,
     BackendError,
+    CascadeError,
     ConstructionError,
     ConstructionFileError,
     EigenvalueRangeError,
@@ -44,7 +45,7 @@ __all__ = [
     "faithful_construction", "group_construction",
     "compile", "compile_dfa", "FORMS",
     "LRNN", "Layer", "Readout", "DeltaStep", "ExactTrace", "FloatTrace", "Certificate",
-    "AlphabetMismatchError", "BackendError", "ConstructionError", "ConstructionFileError",
+    "AlphabetMismatchError", "BackendError", "CascadeError", "ConstructionError", "ConstructionFileError",
     "EigenvalueRangeError", "ExactValueError", "FactorMismatchError", "FormError",
     "InputTypeError", "LayerIndexError", "MissingGeneratorError", "NotAGroupError", "ReachableLimitError", "ReadoutError", "ShapeError", "UnknownTokenError",
     "UnsupportedDtypeError",
