@@ -1080,6 +1080,10 @@ class Cascade:
         >>> c.action(0, 1, ()), c.action(0, 0, ())
         ((1, 0), (0, 1))
         """
+        if type(level) is int and type(letter) is int and type(lower) is tuple:
+            hit = self._actions.get((level, letter, lower))  # only valid keys are stored
+            if hit is not None:
+                return hit
         if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not (
                 0 <= int(level) < self.n_levels):
             raise CascadeStateError(f"level {level!r} out of range 0..{self.n_levels - 1}")
