@@ -29,10 +29,12 @@ the classes in a topological order (larger sets first, then Tarjan's order of th
 components). With L the largest depth of a non-singleton set, singletons are given depth
 ``L + 1``. Level ``d`` of the cascade (``d = 1..L``; index ``d - 1`` in :attr:`Cascade.levels`)
 holds the classes of depth d. This is SgpDec's convention (its ``DepthOfSet``); the *height*
-``L`` is the number of levels. (Eilenberg's bound "height ≤ |Q| - 1" does **not** hold for this
-height in general: an image can be strictly subducted by another image of the same size, e.g.
-``{0, 2} -> {1, 2}`` in the example below, which has 3 states and 3 levels; SgpDec's own manual
-shows a 6-level decomposition of a semigroup on 6 points.)
+``L`` is the number of levels. This is the fewest levels any assignment can use (tiles must sit
+strictly deeper, and so must strictly subducted images), but it is **not** bounded by
+``|Q| - 1`` in general (it is for T_n): an image can be strictly subducted by another image of
+the same size, e.g. ``{0, 2} -> {1, 2}`` in the example below, which has 3 states and 3 levels;
+SgpDec's own manual shows a 6-level decomposition of a semigroup on 6 points, and random DFAs
+often exceed ``|Q| - 1`` (``benchmarks/holonomy.md``).
 
 Tiles and holonomy groups
 -------------------------
