@@ -15,8 +15,11 @@ from .errors import (
     AutomatonError,
     AutomatonLabelError,
     AutomatonSizeError,
+    CascadeStateError,
+    DecompositionLimitError,
     ElementIndexError,
     FamilyParameterError,
+    HolonomyInputError,
     MonoidLimitError,
     NotInMonoidError,
     RegexError,
@@ -30,14 +33,27 @@ from .errors import (
     UnknownSymbolError,
 )
 from .regex import from_regex
+from .holonomy import (
+    Cascade,
+    Component,
+    CoverCounterexample,
+    CoverProof,
+    GroupName,
+    Level,
+    holonomy_decomposition,
+    verify_cover,
+)
 from .monoid import MaximalSubgroup, MonoidClass, TransitionMonoid, classify, compose, transition_monoid
 
 __all__ = [
     "DFA", "RunResult", "families", "from_regex",
     "transition_monoid", "classify", "compose", "TransitionMonoid", "MonoidClass",
     "MaximalSubgroup",
+    "holonomy_decomposition", "verify_cover", "Cascade", "Level", "Component", "GroupName",
+    "CoverProof", "CoverCounterexample",
     "AcceptingStatesError", "AlphabetError", "AutomatonError", "AutomatonLabelError",
-    "AutomatonSizeError", "ElementIndexError", "FamilyParameterError", "MonoidLimitError",
+    "AutomatonSizeError", "CascadeStateError", "DecompositionLimitError", "ElementIndexError",
+    "FamilyParameterError", "HolonomyInputError", "MonoidLimitError",
     "NotInMonoidError", "RegexError", "SerializationError", "StartStateError", "StrategyArgumentError",
     "TransformationError", "TransitionShapeError", "TransitionTargetError",
     "UnknownLanguageError", "UnknownSymbolError",

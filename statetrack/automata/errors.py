@@ -115,3 +115,18 @@ class NotInMonoidError(AutomatonError, KeyError):
 class ElementIndexError(AutomatonError, IndexError):
     """An element index of a :class:`~statetrack.automata.monoid.TransitionMonoid` is out of
     range."""
+
+
+class DecompositionLimitError(AutomatonError):
+    """The holonomy decomposition needs a skeleton (images of the state set, plus singletons)
+    larger than the ``max_skeleton`` allowed."""
+
+
+class HolonomyInputError(AutomatonError, TypeError):
+    """An argument of :mod:`statetrack.automata.holonomy` has the wrong type or value: not a
+    DFA, not a :class:`~statetrack.automata.holonomy.Cascade`, a bad ``max_skeleton``."""
+
+
+class CascadeStateError(AutomatonError):
+    """A cascade state, level, letter or context (tuple of lower-level states) is malformed
+    or out of range for the :class:`~statetrack.automata.holonomy.Cascade` asked."""
