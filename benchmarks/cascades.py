@@ -41,7 +41,7 @@ def row(spec: str) -> dict:
     return {
         "language": spec, "states": dfa.n_states, "letters": len(dfa.alphabet),
         "height": casc.height, "levels": len(casc.levels),
-        "cascade": str(casc).replace("\n", " | "),
+        "cascade": str(casc).replace("\n", "; "),
         "layers": model.depth, "widths": [layer.width for layer in model.layers],
         "n_h": [layer.n_h for layer in model.layers],
         "tokens": [layer.n_tokens for layer in model.layers],

@@ -73,7 +73,7 @@ Size. With ``L`` levels of ``n_0 .. n_{L-1}`` states: ``2L - 1`` layers, widths
 ``n_l + 1`` (``n_0`` for ``L_0``) and 3 for the delay layers, ``n_h <= n_l + 1`` (a reset
 costs ``n_l`` projections, a permutation at most ``n_l - 1`` transpositions, plus the
 register's write) and 3 for the delay layers. Theorem 4's proof bounds the stack by
-``2^|Q|`` layers of width ``|Q|``; a holonomy decomposition has at most ``|Q| - 1`` levels.
+``2^|Q|`` layers of width ``|Q|``; a holonomy decomposition has as many levels as the longest chain of strict subductions among the images of ``Q`` (not bounded by ``|Q| - 1``: ``contains(abb)`` has 4 states and 4 levels; see :mod:`statetrack.automata.holonomy`).
 
 Examples
 --------
@@ -308,15 +308,51 @@ def _embed(steps: Sequence[DeltaStep], k: int, v: int) -> list[DeltaStep]:
     return out
 
 
-def _component_steps(f: tuple[int, ...], k: int, v: int) -> list[DeltaStep]:
-    """Delta steps applying the level map ``f`` to the one-hot in rows ``0 .. n - 1``."""
+def _needed_permutation(f: tuple[int, ...], live: Sequence[int]) -> tuple[int, ...]:
+    """A permutation ``g`` with ``g(x) = f(x)`` for every ``x`` in ``live`` and the fewest
+    transpositions: the arrows ``x -> f(x)`` form cycles and paths; each path is closed
+    into a cycle through its end points (a path of ``m`` arrows costs ``m`` swaps, a cycle
+    of ``m`` points ``m - 1``), every other point is fixed.
+
+    Examples
+    --------
+    >>> _needed_permutation((1, 2, 3, 0), [0])      # only 0 -> 1 matters: one swap
+    (1, 0, 2, 3)
+    >>> _needed_permutation((1, 2, 3, 0), [0, 1, 2, 3])
+    (1, 2, 3, 0)
+    """
+    arrows = {x: f[x] for x in live if f[x] != x}
+    g = list(range(len(f)))
+    heads = set(arrows) - set(arrows.values())
+    for h in sorted(heads):          # paths h -> ... -> end: close them end -> h
+        x = h
+        while x in arrows:
+            g[x] = arrows[x]
+            x = arrows[x]
+        g[x] = h
+    for x, y in arrows.items():      # the rest lie on cycles of f
+        g[x] = y
+    return tuple(g)
+
+
+def _component_steps(f: tuple[int, ...], k: int, v: int,
+                     live: Sequence[int] | None = None) -> list[DeltaStep]:
+    """Delta steps applying the level map ``f`` to the one-hot in rows ``0 .. n - 1``.
+
+    ``live`` (default: every state) is the set of states the level can be in when the map
+    is applied; only they must be mapped right, so a permutation becomes the cheapest
+    permutation that agrees with ``f`` on them (:func:`_needed_permutation`), and a reset to
+    ``c`` zeroes only the live rows (projections) and writes row ``c``.
+    """
+    live = sorted(range(len(f)) if live is None else set(live))
     kind = classify_map(f)
-    if kind == "identity":
+    if kind == "identity" or all(f[x] == x for x in live):
         return []
     if kind == "permutation":
-        return _embed(transposition_steps(f), k, v)
+        return _embed(transposition_steps(_needed_permutation(f, live)), k, v)
     c = f[0]
-    return [_overwrite(k, i, (int(i == c),) + (0,) * (v - 1)) for i in range(len(f))]
+    rows = live + ([c] if c not in live else [])
+    return [_overwrite(k, i, (int(i == c),) + (0,) * (v - 1)) for i in rows]
 
 
 def _flat(pair: tuple[tuple, tuple]) -> tuple[int, ...]:
@@ -405,6 +441,9 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
         # ---------------------------------------------------------- level layer L_l
         n = sizes[l]
         pairs = stack.configurations(l)        # P = (x^{<l}_{t-1}, x^{<l}_t)
+        live: dict[tuple, set] = {}             # lower states -> states level l can be in
+        for x in stack.states:
+            live.setdefault(x[:l], set()).add(x[l])
         reg = 2 * l                             # register numbers
         k = n + (1 if l else 0)
         v = 1 + reg
@@ -415,7 +454,7 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
             for a in range(n_sym):
                 f = cascade.action(0, a, ())
                 tok_index[(a, None)] = a
-                tok_steps.append(_component_steps(tuple(f), k, v))
+                tok_steps.append(_component_steps(tuple(f), k, v, live[()]))
             names = list(d.alphabet)
         else:
             # one token per distinct (level map, P): letters that act alike share it
@@ -426,10 +465,10 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
                     f = tuple(int(z) for z in cascade.action(l, a, p[0]))
                     i = distinct.get((f, p))
                     if i is None:
-                        if f not in comp:
-                            comp[f] = _component_steps(f, k, v)
+                        if (f, p[0]) not in comp:
+                            comp[f, p[0]] = _component_steps(f, k, v, live[p[0]])
                         i = distinct[(f, p)] = len(tok_steps)
-                        tok_steps.append(comp[f] + [_overwrite(k, n, (0,) + _flat(p))])
+                        tok_steps.append(comp[f, p[0]] + [_overwrite(k, n, (0,) + _flat(p))])
                         names.append(f"{'.'.join(map(str, f))}|{_label(p[0])}|{_label(p[1])}")
                     tok_index[(a, p)] = i
         token_map = None

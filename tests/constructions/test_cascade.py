@@ -145,3 +145,49 @@ def test_classify_map():
     assert classify_map((1, 0)) == "permutation"
     assert classify_map((2, 2, 2)) == "constant"
     assert classify_map((0, 2, 2)) == "other"
+
+
+@settings(max_examples=200, deadline=None)
+@given(perm=st.permutations(list(range(7))), live=st.sets(st.integers(0, 6)))
+def test_needed_permutation_agrees_where_it_must_and_costs_no_more(perm, live):
+    from statetrack.constructions.cascade import _needed_permutation
+    from statetrack.constructions.group import transposition_count
+
+    f = tuple(perm)
+    g = _needed_permutation(f, sorted(live))
+    assert sorted(g) == list(range(7))
+    assert all(g[x] == f[x] for x in live)
+    assert transposition_count(g) <= transposition_count(f)
+    assert transposition_count(g) <= len(live)
+
+
+NON_GROUP = ["at_least(3)", "aa_star", "counter_reset(3)", "binary_divisible(6)", "flip_flop",
+             "flip_flop_language", "even_pairs", "modular_arithmetic(5)", "dyck(2)",
+             "dyck(3, 2)", "ab_star", "first_symbol", "last_symbol", "grid_world(5)",
+             "contains(abb)", "no_run(2)", "tomita(3)"]
+
+
+@pytest.mark.parametrize("spec", NON_GROUP)
+def test_catalogue_non_group_languages_compile_and_are_proved(spec):
+    from statetrack.automata import classify, families, holonomy_decomposition
+
+    dfa = families.get(spec)
+    assert classify(dfa).kind != "group"
+    d = dfa.minimize()
+    casc = holonomy_decomposition(d)
+    m = cascade_construction(casc, d)
+    cert = verify(m, dfa)            # against the minimal DFA: state_map checked too
+    assert cert.ok, cert
+    assert m.depth == 2 * len(casc.levels) - 1
+    rng = np.random.default_rng(0)
+    words = rng.integers(len(d.alphabet), size=(4, 50))
+    assert (m.evaluate_float(words, "bfloat16").dfa_states == d.run(words).states).all()
+
+
+def test_from_regex_examples():
+    from statetrack.automata import from_regex, holonomy_decomposition
+
+    for rx in ("(a|b)*abb", "(ab)*"):
+        d = from_regex(rx).minimize()
+        m = cascade_construction(holonomy_decomposition(d), d)
+        assert verify(m, from_regex(rx)).ok
