@@ -73,7 +73,17 @@ Size. With ``L`` levels of ``n_0 .. n_{L-1}`` states: ``2L - 1`` layers, widths
 ``n_l + 1`` (``n_0`` for ``L_0``) and 3 for the delay layers, ``n_h <= n_l + 1`` (a reset
 costs ``n_l`` projections, a permutation at most ``n_l - 1`` transpositions, plus the
 register's write) and 3 for the delay layers. Theorem 4's proof bounds the stack by
-``2^|Q|`` layers of width ``|Q|``; a holonomy decomposition has as many levels as the longest chain of strict subductions among the images of ``Q`` (not bounded by ``|Q| - 1``: ``contains(abb)`` has 4 states and 4 levels; see :mod:`statetrack.automata.holonomy`).
+``2^|Q|`` layers of width ``|Q|``; a holonomy decomposition has as many levels as the
+longest chain of strict subductions among the images of ``Q`` (not bounded by ``|Q| - 1``:
+``contains(abb)`` has 4 states and 4 levels; see :mod:`statetrack.automata.holonomy`), so
+the stack has fewer than twice that many layers.
+
+With the holonomy decomposition (default ``dont_care="reset"``) a level is in one
+component's tiles, or at 0, depending on the lower levels' states; a level map need only be
+right on the states the level can be in under its lower context (found from the reachable
+cascade states), so a reset zeroes only those rows and a permutation becomes the cheapest
+one that agrees with the map there: ``n_h`` follows the component's degree, not the level's
+width.
 
 Examples
 --------
