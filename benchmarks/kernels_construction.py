@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import statetrack.kernels._triton  # noqa: F401,E402  (before triton)
+import statetrack.kernels._common.triton  # noqa: F401,E402  (before triton)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -44,7 +44,7 @@ from triton.testing import do_bench  # noqa: E402
 
 from statetrack.kernels.recurrent import fused_recurrent_delta_product  # noqa: E402
 from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
-from statetrack.kernels.tolerances import rel_error  # noqa: E402
+from statetrack.kernels._common.tolerances import rel_error  # noqa: E402
 
 SHAPES = [(1024, 4096), (64, 65536)]
 EXACT_T = 10 ** 6

@@ -215,7 +215,7 @@ def main() -> None:
     args = ap.parse_args()
     global B, T, H, K, V, DEV, SMOKE
     if args.smoke:
-        import statetrack.kernels._triton  # noqa: F401  (interpreter on a CPU-only machine)
+        import statetrack.kernels._common.triton  # noqa: F401  (interpreter on a CPU-only machine)
         B, T, H, K, V, DEV, SMOKE = 1, 20, 1, 16, 16, "cpu", True
         args.fla = ""
     import triton

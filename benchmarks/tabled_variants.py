@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import statetrack.kernels._triton  # noqa: F401,E402  (sets the interpreter up before triton)
+import statetrack.kernels._common.triton  # noqa: F401,E402  (sets the interpreter up before triton)
 
 import torch  # noqa: E402
 import triton  # noqa: E402

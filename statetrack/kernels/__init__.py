@@ -3,7 +3,7 @@ tables), the layer module, and running constructed LRNNs (:func:`run`, defined i
 :mod:`statetrack.kernels.runner`).
 
 Importing this package chooses Triton's interpreter when no CUDA device is present (see
-:mod:`statetrack.kernels._triton`), so the same kernels run on CPU-only machines, slowly.
+:mod:`statetrack.kernels._common.triton`), so the same kernels run on CPU-only machines, slowly.
 
 >>> import torch
 >>> from statetrack.kernels import delta_product_ref
@@ -15,7 +15,7 @@ Importing this package chooses Triton's interpreter when no CUDA device is prese
 [1.0, 0.0]
 """
 
-from . import _triton  # noqa: F401  (must come first: picks the interpreter without CUDA)
+from ._common import triton as _triton  # noqa: F401  (first: picks the interpreter without CUDA)
 from .chunk import chunk_delta_product
 from .errors import (
     BetaRangeError,
@@ -53,7 +53,7 @@ from .recurrent import fused_recurrent_delta_product
 from .reference import delta_product_ref
 from .tabled import TabledResult, choose_chunk, gather_tables, run_tabled
 from .runner import DeviceCheckRow, RunOutput, device_check, format_device_rows, run
-from .tolerances import TOLERANCES, assert_rel_close, rel_error
+from ._common.tolerances import TOLERANCES, assert_rel_close, rel_error
 
 __all__ = [
     "chunk_delta_product", "fused_recurrent_delta_product", "delta_product_ref",

@@ -14,7 +14,7 @@ row a kernel reads was written by an earlier kernel (tests fill them with NaN fi
 
 from __future__ import annotations
 
-from statetrack.kernels._triton import tl, triton
+from statetrack.kernels._common.triton import tl, triton
 
 
 @triton.jit

@@ -18,7 +18,7 @@ time-parallel evaluation; this module holds only the kernels:
 
 from __future__ import annotations
 
-from statetrack.kernels._triton import tl, triton
+from statetrack.kernels._common.triton import tl, triton
 
 
 

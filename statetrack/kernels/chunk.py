@@ -115,8 +115,8 @@ from typing import Optional
 import torch
 
 from statetrack.kernels import _chunk_kernels as _kern
-from statetrack.kernels._checks import check_delta_product_inputs
-from statetrack.kernels._triton import INTERPRET, require_runnable, tl, triton
+from statetrack.kernels._common.checks import check_delta_product_inputs
+from statetrack.kernels._common.triton import INTERPRET, require_runnable, tl, triton
 from statetrack.kernels.errors import KernelInputError
 
 __all__ = ["chunk_delta_product", "SUPPORTED_CHUNK_SIZES", "CHUNK_DTYPES", "MAX_KV"]

@@ -76,8 +76,8 @@ from dataclasses import dataclass
 
 import torch
 
-from statetrack.kernels._checks import check_delta_product_inputs, check_out_buffer
-from statetrack.kernels._triton import INTERPRET, require_runnable, tl, triton
+from statetrack.kernels._common.checks import check_delta_product_inputs, check_out_buffer
+from statetrack.kernels._common.triton import INTERPRET, require_runnable, tl, triton
 
 __all__ = ["fused_recurrent_delta_product", "choose_blocks", "Blocks", "SUPPORTED_DTYPES",
            "MAX_K", "MAX_V"]

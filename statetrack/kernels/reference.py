@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import torch
 
-from statetrack.kernels._checks import FLOAT_DTYPES, check_delta_product_inputs
+from statetrack.kernels._common.checks import FLOAT_DTYPES, check_delta_product_inputs
 
 __all__ = ["delta_product_ref"]
 

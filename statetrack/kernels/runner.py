@@ -59,7 +59,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
-from statetrack.kernels import _triton
+from statetrack.kernels._common import triton as _triton
 from statetrack.kernels.errors import (
     KernelDeviceError,
     KernelDtypeError,

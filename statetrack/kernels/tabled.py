@@ -90,7 +90,7 @@ from dataclasses import dataclass
 
 import torch
 
-from statetrack.kernels._checks import (
+from statetrack.kernels._common.checks import (
     FLOAT_DTYPES,
     check_beta_range,
     check_finite,
@@ -103,7 +103,7 @@ from statetrack.kernels._checks import (
     state_dtype_for,
 )
 from statetrack.kernels import _tabled_kernels as _kern
-from statetrack.kernels._triton import INTERPRET, require_runnable, tl, triton
+from statetrack.kernels._common.triton import INTERPRET, require_runnable, tl, triton
 from statetrack.kernels.errors import KernelInputError, KernelShapeError
 
 __all__ = ["run_tabled", "TabledResult", "choose_chunk", "gather_tables", "MAX_KV"]

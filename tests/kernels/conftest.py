@@ -1,6 +1,6 @@
 """Shared fixtures of the kernel tests.
 
-* Importing :mod:`statetrack.kernels._triton` first makes Triton start in interpreter mode on
+* Importing :mod:`statetrack.kernels._common.triton` first makes Triton start in interpreter mode on
   machines without CUDA (CI), so the kernels run on CPU tensors there.
 * ``@pytest.mark.gpu`` tests are skipped cleanly when no CUDA device is visible.
 * ``gen``: a ``torch.Generator`` with a *fresh* seed for every test (printed, so a failure
@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-import statetrack.kernels._triton  # noqa: F401  (must precede any import of triton)
+import statetrack.kernels._common.triton  # noqa: F401  (must precede any import of triton)
 
 import pytest
 import torch
@@ -143,7 +143,7 @@ def _check_against_reference(o, s, x, gen, *, n_h: int, dtype: torch.dtype, fina
     outputs, final state and (if ``grads``) every input gradient under a random cotangent,
     each bounded by the tolerance table. Gradient buffers are NaN-poisoned."""
     from statetrack.kernels.reference import delta_product_ref
-    from statetrack.kernels.tolerances import assert_rel_close
+    from statetrack.kernels._common.tolerances import assert_rel_close
 
     ref = _as_float64(x, requires_grad=grads)
     o_ref, s_ref = delta_product_ref(ref["q"], ref["k"], ref["v"], ref["beta"],

@@ -12,7 +12,7 @@ import torch
 from statetrack.kernels import errors as E
 from statetrack.kernels.chunk import SUPPORTED_CHUNK_SIZES, chunk_delta_product
 from statetrack.kernels.reference import delta_product_ref
-from statetrack.kernels.tolerances import assert_rel_close, rel_error
+from statetrack.kernels._common.tolerances import assert_rel_close, rel_error
 
 
 
@@ -154,7 +154,7 @@ def test_nan_input_on_request(device):
 
 
 def test_cpu_tensors_without_interpreter(monkeypatch):
-    import statetrack.kernels._triton as tri
+    import statetrack.kernels._common.triton as tri
     monkeypatch.setattr(tri, "INTERPRET", False)
     with pytest.raises(E.KernelUnavailableError, match="chunk_delta_product"):
         chunk_delta_product(*_small("cpu"))

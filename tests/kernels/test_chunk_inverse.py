@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from statetrack.kernels._chunk_kernels import _inv16
-from statetrack.kernels._triton import tl, triton
-from statetrack.kernels.tolerances import rel_error
+from statetrack.kernels._common.triton import tl, triton
+from statetrack.kernels._common.tolerances import rel_error
 
 
 @triton.jit

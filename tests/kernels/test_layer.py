@@ -30,7 +30,7 @@ from statetrack.kernels.layer import (
     nearest_code,
 )
 from statetrack.kernels.runner import dfa_states
-from statetrack.kernels.tolerances import assert_rel_close
+from statetrack.kernels._common.tolerances import assert_rel_close
 
 GROUPS = ["parity", "cyclic(5)", "symmetric(4)", "quaternion"]
 

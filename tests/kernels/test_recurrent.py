@@ -10,7 +10,7 @@ import torch
 from statetrack.kernels import errors as E
 from statetrack.kernels.recurrent import choose_blocks, fused_recurrent_delta_product
 from statetrack.kernels.reference import delta_product_ref
-from statetrack.kernels.tolerances import assert_rel_close
+from statetrack.kernels._common.tolerances import assert_rel_close
 
 
 

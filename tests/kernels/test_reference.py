@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from statetrack.kernels import errors as E
-from statetrack.kernels._checks import check_out_buffer, check_symbols
-from statetrack.kernels._triton import require_runnable
+from statetrack.kernels._common.checks import check_out_buffer, check_symbols
+from statetrack.kernels._common.triton import require_runnable
 from statetrack.kernels.reference import delta_product_ref
-from statetrack.kernels.tolerances import TOLERANCES, assert_rel_close, rel_error
+from statetrack.kernels._common.tolerances import TOLERANCES, assert_rel_close, rel_error
 
 
 def _matrix_form(q, k, v, beta, g, h0, n_h, scale):

@@ -18,7 +18,7 @@ from statetrack.automata import DFA
 from statetrack.automata.families import catalogue, get
 from statetrack.constructions import compile
 from statetrack.constructions.examples import two_layer_example
-from statetrack.kernels._triton import INTERPRET
+from statetrack.kernels._common.triton import INTERPRET
 from statetrack.kernels.errors import (
     KernelDeviceError,
     KernelDtypeError,

@@ -11,7 +11,7 @@ import torch
 from statetrack.kernels import errors as E
 from statetrack.kernels.recurrent import fused_recurrent_delta_product
 from statetrack.kernels.tabled import MAX_KV, choose_chunk, gather_tables, run_tabled
-from statetrack.kernels.tolerances import assert_rel_close
+from statetrack.kernels._common.tolerances import assert_rel_close
 
 
 def _random_tables(gen, S, n_h, H, K, V, heads, dtype=torch.float32):

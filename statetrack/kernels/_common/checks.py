@@ -22,7 +22,7 @@ by the caller; the finiteness check (every input) runs only on request.
 Examples
 --------
 >>> import torch
->>> from statetrack.kernels._checks import check_delta_product_inputs
+>>> from statetrack.kernels._common.checks import check_delta_product_inputs
 >>> gen = torch.Generator().manual_seed(0)
 >>> q = torch.randn(2, 3, 1, 4, generator=gen)
 >>> k = torch.randn(2, 6, 1, 4, generator=gen)

@@ -11,7 +11,7 @@ not set ``TRITON_INTERPRET`` and no CUDA device is visible, it sets ``TRITON_INT
 
 Examples
 --------
->>> from statetrack.kernels._triton import INTERPRET, triton
+>>> from statetrack.kernels._common.triton import INTERPRET, triton
 >>> isinstance(INTERPRET, bool)
 True
 """
