@@ -158,7 +158,7 @@ def exact_step(out_json: Path, budget_s: float, length: int, batch: int, dry: bo
     import torch
 
     import statetrack.kernels._common.triton  # noqa: F401
-    from statetrack.kernels.recurrent import MAX_K
+    from statetrack.kernels.delta_product.fused_recurrent import MAX_K
     from statetrack.kernels.runner import run
     from statetrack.kernels.tabled import MAX_KV
 

@@ -42,7 +42,9 @@ import torch  # noqa: E402
 import triton  # noqa: E402
 from triton.testing import do_bench  # noqa: E402
 
-from statetrack.kernels.recurrent import fused_recurrent_delta_product  # noqa: E402
+from statetrack.kernels.delta_product.fused_recurrent import (  # noqa: E402
+    fused_recurrent_delta_product,
+)
 from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
 from statetrack.kernels._common.tolerances import rel_error  # noqa: E402
 

@@ -51,8 +51,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from statetrack.kernels import chunk as chunk_mod  # noqa: E402
-from statetrack.kernels.chunk import chunk_delta_product  # noqa: E402
+from statetrack.kernels.delta_product import chunk as chunk_mod  # noqa: E402
+from statetrack.kernels.delta_product.chunk import chunk_delta_product  # noqa: E402
 
 B, T, H, K, V = 8, 4096, 16, 128, 128
 DT = torch.bfloat16

@@ -395,7 +395,7 @@ def _layer_index(lrnn: LRNN, layer: Any) -> int:
 
 def run_numpy(t: dict[str, Any], *, dtype: Any = None) -> np.ndarray:
     """A small sequential numpy DeltaProduct recurrence over exported tensors (a reference
-    for tests and docs; the kernels' own reference is ``statetrack.kernels.reference``).
+    for tests and docs; the kernels' own reference is ``statetrack.kernels.delta_product.naive``).
 
     Arithmetic in ``dtype`` (default: the tensors' dtype). Returns ``o [B, T, 1, V]``.
 

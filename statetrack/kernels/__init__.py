@@ -16,7 +16,7 @@ Importing this package chooses Triton's interpreter when no CUDA device is prese
 """
 
 from ._common import triton as _triton  # noqa: F401  (first: picks the interpreter without CUDA)
-from .chunk import chunk_delta_product
+from .delta_product import chunk_delta_product, delta_product_ref, fused_recurrent_delta_product
 from .errors import (
     BetaRangeError,
     KernelDeviceError,
@@ -49,8 +49,6 @@ from .layer import (
     DeltaProductLayer,
     ShortConvolution,
 )
-from .recurrent import fused_recurrent_delta_product
-from .reference import delta_product_ref
 from .tabled import TabledResult, choose_chunk, gather_tables, run_tabled
 from .runner import DeviceCheckRow, RunOutput, device_check, format_device_rows, run
 from ._common.tolerances import TOLERANCES, assert_rel_close, rel_error

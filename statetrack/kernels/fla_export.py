@@ -357,7 +357,7 @@ def export_fla(lrnn: Any, words: Any, *, logit: float | None = None,
 
 
 def run_exported(t: dict[str, Any], *, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Run exported tensors through :func:`~statetrack.kernels.reference.delta_product_ref`
+    """Run exported tensors through :func:`~statetrack.kernels.delta_product_ref`
     with ``beta = 2 sigmoid(beta_logit)`` computed in ``dtype``; returns ``o`` ``[B, T, 1, V]``.
 
     Examples
@@ -367,7 +367,7 @@ def run_exported(t: dict[str, Any], *, dtype: torch.dtype = torch.float64) -> to
     >>> [round(x, 3) for x in run_exported(t)[0, :, 0, 0].tolist()]
     [1.0, 0.0, 0.0, 1.0]
     """
-    from statetrack.kernels.reference import delta_product_ref
+    from statetrack.kernels.delta_product.naive import delta_product_ref
 
     q, k, v = (t[n].to(dtype) for n in ("q", "k", "v"))
     beta = 2 * torch.sigmoid(t["beta_logit"].to(dtype))

@@ -21,9 +21,9 @@ per token:
 * optionally a log-gate ``g = logsigmoid(W_a x)`` per head (``S <- exp(g_t) S`` before the
   token's first sub-step);
 * the recurrence through ``mode`` = ``"recurrent"``
-  (:func:`~statetrack.kernels.recurrent.fused_recurrent_delta_product`), ``"chunk"``
-  (:func:`~statetrack.kernels.chunk.chunk_delta_product`) or ``"reference"``
-  (:func:`~statetrack.kernels.reference.delta_product_ref`), from a learned initial state
+  (:func:`~statetrack.kernels.fused_recurrent_delta_product`), ``"chunk"``
+  (:func:`~statetrack.kernels.delta_product.chunk.chunk_delta_product`) or ``"reference"``
+  (:func:`~statetrack.kernels.delta_product_ref`), from a learned initial state
   (``learn_initial_state``) or zeros;
 * optionally an RMSNorm over each head's ``V`` outputs and an output projection back to ``D``.
 
@@ -426,9 +426,9 @@ class DeltaProductLayer(nn.Module):
             ``[B, T, output_size]`` in ``x``'s dtype.
         final_state : torch.Tensor or None
         """
-        from statetrack.kernels.chunk import chunk_delta_product
-        from statetrack.kernels.recurrent import fused_recurrent_delta_product
-        from statetrack.kernels.reference import delta_product_ref
+        from statetrack.kernels.delta_product.chunk import chunk_delta_product
+        from statetrack.kernels.delta_product.fused_recurrent import fused_recurrent_delta_product
+        from statetrack.kernels.delta_product.naive import delta_product_ref
 
         c = self.config
         p = self.project(x)

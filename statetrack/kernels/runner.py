@@ -15,7 +15,7 @@ Choosing the kernel (``kernel="auto"``), per layer
   same recurrence); else the PyTorch reference (slow).
 * CPU: Triton's interpreter (tabled, else recurrent) when the batch holds at most
   :data:`INTERPRETER_MAX_TOKENS` tokens (the interpreter costs milliseconds a token), else
-  the PyTorch reference (:func:`~statetrack.kernels.reference.delta_product_ref`, segmented
+  the PyTorch reference (:func:`~statetrack.kernels.delta_product_ref`, segmented
   like the recurrent kernel).
 
 ``RunOutput.backend`` says what ran: ``"triton"`` (compiled kernels on a GPU),
@@ -304,7 +304,7 @@ def choose_kernel(K: int, V: int, tokens: int, device: torch.device,
     ...
     statetrack.kernels.errors.KernelShapeError: kernel: 'tabled' supports K, V <= 64, this layer has K=720, V=1
     """
-    from statetrack.kernels.recurrent import MAX_K, MAX_V
+    from statetrack.kernels.delta_product.fused_recurrent import MAX_K, MAX_V
     from statetrack.kernels.tabled import MAX_KV
 
     if kernel not in KERNELS:
@@ -374,8 +374,8 @@ def _run_layer(layer: Any, tok: torch.Tensor, kernel: str, device: torch.device,
     """Output classes ``[B, T + 1]`` (int64, on ``device``) of one constructed layer."""
     from statetrack.constructions.export import symbol_tables
     from statetrack.kernels.layer import nearest_code
-    from statetrack.kernels.recurrent import fused_recurrent_delta_product
-    from statetrack.kernels.reference import delta_product_ref
+    from statetrack.kernels.delta_product.fused_recurrent import fused_recurrent_delta_product
+    from statetrack.kernels.delta_product.naive import delta_product_ref
     from statetrack.kernels.tabled import gather_tables, run_tabled
 
     tb = symbol_tables(layer, dtype=_dtype_name(dtype), backend="torch")
@@ -629,7 +629,7 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
     """
     from statetrack.automata.errors import MonoidLimitError
     from statetrack.constructions import NotAGroupError
-    from statetrack.kernels.recurrent import MAX_K
+    from statetrack.kernels.delta_product.fused_recurrent import MAX_K
 
     if not isinstance(rng, np.random.Generator):
         raise KernelInputError(f"rng: expected a numpy.random.Generator, got "

@@ -9,12 +9,12 @@ dense ``[B, T*n_h, H, K]`` tensors this path reads int symbol ids ``[B, T]`` and
 
 (the forms without ``H`` are shared by every head) and gathers the rows of the current
 symbol in the kernel. The recurrence is the one of
-:func:`statetrack.kernels.reference.delta_product_ref` without a gate: for token ``t`` with
+:func:`statetrack.kernels.delta_product_ref` without a gate: for token ``t`` with
 symbol ``x = symbols[b, t]`` and ``j = 0 .. n_h - 1``::
 
     S <- S - beta[x, j] k[x, j] (k[x, j]^T S) + beta[x, j] k[x, j] v[x, j]^T
 
-Tests prove it equals :func:`~statetrack.kernels.recurrent.fused_recurrent_delta_product` on
+Tests prove it equals :func:`~statetrack.kernels.fused_recurrent_delta_product` on
 the gathered dense tensors. Keys are not normalized; constructions use integer keys with
 ``beta ||k||^2`` in [0, 2], exact in any binary float format (the tables may be bfloat16;
 the state is float32, float64 for float64 tables).

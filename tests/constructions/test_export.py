@@ -27,7 +27,7 @@ from statetrack.constructions.export import (
 from statetrack.constructions.lrnn import LRNN, DeltaStep, Layer, Readout
 
 torch = pytest.importorskip("torch")
-from statetrack.kernels.reference import delta_product_ref  # noqa: E402
+from statetrack.kernels.delta_product.naive import delta_product_ref  # noqa: E402
 
 SPECS = ["parity", "cyclic(5)", "symmetric(3)", "dihedral(4)", "alternating(4)", "quaternion",
          "symmetric(5)"]

@@ -142,7 +142,7 @@ def _check_against_reference(o, s, x, gen, *, n_h: int, dtype: torch.dtype, fina
     """Compare a kernel's ``(o, final_state)`` on inputs ``x`` with the float64 reference:
     outputs, final state and (if ``grads``) every input gradient under a random cotangent,
     each bounded by the tolerance table. Gradient buffers are NaN-poisoned."""
-    from statetrack.kernels.reference import delta_product_ref
+    from statetrack.kernels.delta_product.naive import delta_product_ref
     from statetrack.kernels._common.tolerances import assert_rel_close
 
     ref = _as_float64(x, requires_grad=grads)

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from statetrack.kernels import errors as E
-from statetrack.kernels.chunk import SUPPORTED_CHUNK_SIZES, chunk_delta_product
-from statetrack.kernels.reference import delta_product_ref
+from statetrack.kernels.delta_product.chunk import SUPPORTED_CHUNK_SIZES, chunk_delta_product
+from statetrack.kernels.delta_product.naive import delta_product_ref
 from statetrack.kernels._common.tolerances import assert_rel_close, rel_error
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from statetrack.kernels._chunk_kernels import _inv16
+from statetrack.kernels.delta_product._chunk_kernels import _inv16
 from statetrack.kernels._common.triton import tl, triton
 from statetrack.kernels._common.tolerances import rel_error
 

@@ -8,8 +8,11 @@ import pytest
 import torch
 
 from statetrack.kernels import errors as E
-from statetrack.kernels.recurrent import choose_blocks, fused_recurrent_delta_product
-from statetrack.kernels.reference import delta_product_ref
+from statetrack.kernels.delta_product.fused_recurrent import (
+    choose_blocks,
+    fused_recurrent_delta_product,
+)
+from statetrack.kernels.delta_product.naive import delta_product_ref
 from statetrack.kernels._common.tolerances import assert_rel_close
 
 

@@ -12,7 +12,7 @@ import torch
 from statetrack.kernels import errors as E
 from statetrack.kernels._common.checks import check_out_buffer, check_symbols
 from statetrack.kernels._common.triton import require_runnable
-from statetrack.kernels.reference import delta_product_ref
+from statetrack.kernels.delta_product.naive import delta_product_ref
 from statetrack.kernels._common.tolerances import TOLERANCES, assert_rel_close, rel_error
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from statetrack.kernels import errors as E
-from statetrack.kernels.recurrent import fused_recurrent_delta_product
+from statetrack.kernels.delta_product.fused_recurrent import fused_recurrent_delta_product
 from statetrack.kernels.tabled import MAX_KV, choose_chunk, gather_tables, run_tabled
 from statetrack.kernels._common.tolerances import assert_rel_close
 

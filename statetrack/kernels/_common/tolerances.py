@@ -1,7 +1,7 @@
 r"""The one table of tolerances for every kernel test, keyed by the input dtype.
 
 A kernel run on inputs of dtype ``d`` is compared with the float64 reference
-(:func:`statetrack.kernels.reference.delta_product_ref`) run on the *same* inputs upcast to
+(:func:`statetrack.kernels.delta_product_ref`) run on the *same* inputs upcast to
 float64 (so input rounding is not counted), by the relative error
 
 .. math::

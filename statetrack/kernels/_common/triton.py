@@ -78,7 +78,7 @@ def require_runnable(device: torch.device, what: str = "kernel") -> None:
         raise KernelUnavailableError(
             f"{what}: the tensors are on the CPU but Triton was imported without the "
             "interpreter; set TRITON_INTERPRET=1 before importing triton (or use "
-            "statetrack.kernels.reference)")
+            "statetrack.kernels.delta_product.naive)")
     raise KernelUnavailableError(
         f"{what}: cannot run on device {device} (tensors must be on a CUDA device, or on "
         "the CPU with TRITON_INTERPRET=1)")

@@ -1,10 +1,10 @@
-"""Triton kernels of the chunked DeltaProduct (see :mod:`statetrack.kernels.chunk`).
+"""Triton kernels of the chunked DeltaProduct (see :mod:`statetrack.kernels.delta_product.chunk`).
 
 The derivation, the buffer layouts and the meaning of every symbol are in the docstring of
-:mod:`statetrack.kernels.chunk`; this module holds only the kernels. Naming: ``BT`` is the chunk
-size (tokens per token chunk = sub-steps per sub-chunk), ``NH`` the number of Householder
-sub-steps per token, ``BK``/``BVF`` the key/value widths rounded up to a power of two, ``BV`` a
-block of value columns, ``MM`` the operand dtype of matrix products (the input dtype),
+:mod:`statetrack.kernels.delta_product.chunk`; this module holds only the kernels. Naming:
+``BT`` is the chunk size (tokens per token chunk = sub-steps per sub-chunk), ``NH`` the number
+of Householder sub-steps per token, ``BK``/``BVF`` the key/value widths rounded up to a power
+of two, ``BV`` a block of value columns, ``MM`` the operand dtype of matrix products (the input dtype),
 ``PREC`` the ``input_precision`` of float32 products, ``EMU`` (interpreter only) multiply the
 ``MM``-rounded operands in float32, because the interpreter's ``tl.dot`` mishandles bfloat16.
 

@@ -1,6 +1,6 @@
 r"""Fused recurrent Triton kernel of the DeltaProduct recurrence, forward and backward.
 
-Same signature, layout and semantics as :func:`statetrack.kernels.reference.delta_product_ref`
+Same signature, layout and semantics as :func:`statetrack.kernels.delta_product_ref`
 (read its module docstring for the recurrence); keys are not normalized inside.
 
 Forward
@@ -55,8 +55,8 @@ the same code runs under ``TRITON_INTERPRET=1``.
 Examples
 --------
 >>> import torch
->>> from statetrack.kernels.recurrent import fused_recurrent_delta_product
->>> from statetrack.kernels.reference import delta_product_ref
+>>> from statetrack.kernels.delta_product.fused_recurrent import fused_recurrent_delta_product
+>>> from statetrack.kernels.delta_product.naive import delta_product_ref
 >>> gen = torch.Generator().manual_seed(0)
 >>> q = torch.randn(1, 3, 1, 4, generator=gen)
 >>> k = torch.nn.functional.normalize(torch.randn(1, 6, 1, 4, generator=gen), dim=-1)
@@ -498,7 +498,7 @@ def fused_recurrent_delta_product(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """DeltaProduct recurrence through the fused recurrent Triton kernel (differentiable).
 
-    Same arguments and results as :func:`~statetrack.kernels.reference.delta_product_ref`;
+    Same arguments and results as :func:`~statetrack.kernels.delta_product_ref`;
     gradients flow to ``q``, ``k``, ``v``, ``beta``, ``g`` and ``initial_state``.
 
     Parameters

@@ -38,7 +38,7 @@ Parity: the state is one-hot ``e_q`` (``K = 2``, ``V = 1``), letter '1' swaps th
 ``(0, 1)`` reads the state index.
 
 >>> import torch
->>> from statetrack.kernels.reference import delta_product_ref
+>>> from statetrack.kernels.delta_product.naive import delta_product_ref
 >>> word = [1, 1, 0, 1]
 >>> k = torch.tensor([1.0, -1.0]).expand(1, 4, 1, 2)
 >>> beta = torch.tensor(word, dtype=torch.float32).view(1, 4, 1)

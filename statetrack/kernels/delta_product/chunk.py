@@ -114,7 +114,7 @@ from typing import Optional
 
 import torch
 
-from statetrack.kernels import _chunk_kernels as _kern
+from statetrack.kernels.delta_product import _chunk_kernels as _kern
 from statetrack.kernels._common.checks import check_delta_product_inputs
 from statetrack.kernels._common.triton import INTERPRET, require_runnable, tl, triton
 from statetrack.kernels.errors import KernelInputError
