@@ -148,8 +148,10 @@ def main() -> None:
     ap.add_argument("--chunks", default="auto,T,4096,2048,1024,512,256,128")
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
     ap.add_argument("--compare", type=Path, default=None,
-                    help="a file holding an earlier version of statetrack/kernels/tabled.py "
-                         "(e.g. from `git show <rev>:statetrack/kernels/tabled.py`): its "
+                    help="a file holding an earlier version of "
+                         "statetrack/kernels/tabled/tabled.py (e.g. from `git show "
+                         "<rev>:statetrack/kernels/tabled/tabled.py`; revisions before the "
+                         "kernels/ folder layout import modules that no longer exist): its "
                          "run_tabled is timed in the same run as 'earlier tabled o'")
     args = ap.parse_args()
     global SHAPES, EXACT_T, DEV, SMOKE

@@ -102,7 +102,7 @@ from statetrack.kernels._common.checks import (
     check_tensor,
     state_dtype_for,
 )
-from statetrack.kernels import _tabled_kernels as _kern
+from statetrack.kernels.tabled import _tabled_kernels as _kern
 from statetrack.kernels._common.triton import INTERPRET, require_runnable, tl, triton
 from statetrack.kernels.errors import KernelInputError, KernelShapeError
 

@@ -1,0 +1,12 @@
+"""The tabled op: DeltaProduct on symbol ids with per-symbol tables gathered inside the kernel
+(the construction path). :mod:`.tabled` holds the entry point :func:`run_tabled` and its
+derivation; :mod:`._tabled_kernels` the Triton kernels. Its reference is the general op on the
+gathered dense tensors (:func:`gather_tables`, then
+:func:`~statetrack.kernels.fused_recurrent_delta_product` or
+:func:`~statetrack.kernels.delta_product_ref`), which the tests compare it with.
+"""
+
+from .tabled import COLS_MAX_K, MAX_KV, TabledResult, choose_chunk, gather_tables, run_tabled
+
+__all__ = ["run_tabled", "TabledResult", "choose_chunk", "gather_tables", "MAX_KV",
+           "COLS_MAX_K"]
