@@ -26,8 +26,8 @@ For a kernel that gathers weights by symbol id, :func:`symbol_tables` gives
 [K, V]`` and the ``codes [C, V]``.
 
 :func:`state_dict` is the initializer of the project's own recurrent layer
-(``statetrack.kernels.layer``, written against this layout): a flat dict whose keys are
-``"{prefix}key_table"``, ``"beta_table"``, ``"value_table"``, ``"query"``,
+(``statetrack.kernels.layers.delta_product``, written against this layout): a flat dict
+whose keys are ``"{prefix}key_table"``, ``"beta_table"``, ``"value_table"``, ``"query"``,
 ``"initial_state"``, ``"codes"``, ``"accepting"`` (bool ``[C]``, top layer only, else absent),
 ``"state_map"`` (int64 ``[C]``, top layer only, when known), ``"token_map"`` (int64
 ``[n_symbols, C_prev]``, layers above the first) and ``"num_householder"``, ``"scale"``

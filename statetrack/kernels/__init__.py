@@ -33,8 +33,14 @@ from .errors import (
     UnknownSymbolError,
     UnsupportedConstructionError,
 )
-from .fla_export import (
+from .tabled import TabledResult, choose_chunk, gather_tables, run_tabled
+from .layers import (
+    ConstructedLRNN,
+    ConstructedOutput,
+    DeltaProductConfig,
+    DeltaProductLayer,
     Horizon,
+    ShortConvolution,
     decode_exported,
     export_fla,
     fla_tables,
@@ -42,14 +48,6 @@ from .fla_export import (
     logit_for_length,
     run_exported,
 )
-from .layer import (
-    ConstructedLRNN,
-    ConstructedOutput,
-    DeltaProductConfig,
-    DeltaProductLayer,
-    ShortConvolution,
-)
-from .tabled import TabledResult, choose_chunk, gather_tables, run_tabled
 from .runner import DeviceCheckRow, RunOutput, device_check, format_device_rows, run
 from ._common.tolerances import TOLERANCES, assert_rel_close, rel_error
 

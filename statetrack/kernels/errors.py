@@ -67,7 +67,7 @@ class UnknownSymbolError(KernelInputError):
 
 
 class LayerConfigError(KernelInputError):
-    """A :class:`~statetrack.kernels.layer.DeltaProductConfig` field, or an argument of the
+    """A :class:`~statetrack.kernels.DeltaProductConfig` field, or an argument of the
     layer built from it, is invalid (unknown mode, sizes < 1, mismatched input size)."""
 
 

@@ -373,7 +373,7 @@ def _run_layer(layer: Any, tok: torch.Tensor, kernel: str, device: torch.device,
                dtype: torch.dtype) -> torch.Tensor:
     """Output classes ``[B, T + 1]`` (int64, on ``device``) of one constructed layer."""
     from statetrack.constructions.export import symbol_tables
-    from statetrack.kernels.layer import nearest_code
+    from statetrack.kernels.layers.delta_product import nearest_code
     from statetrack.kernels.delta_product.fused_recurrent import fused_recurrent_delta_product
     from statetrack.kernels.delta_product.naive import delta_product_ref
     from statetrack.kernels.tabled import gather_tables, run_tabled

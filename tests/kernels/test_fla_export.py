@@ -1,4 +1,4 @@
-"""Tests of :mod:`statetrack.kernels.fla_export`: the fla export (unit keys, beta logits) and
+"""Tests of :mod:`statetrack.kernels.layers.fla_export`: the fla export (unit keys, beta logits) and
 its stated horizon.
 
 The exported tensors run through statetrack's float64 reference with ``beta = 2 sigmoid``;
@@ -20,7 +20,7 @@ from statetrack.automata.families import get
 from statetrack.constructions import compile
 from statetrack.constructions.lrnn import LRNN, DeltaStep, Layer, Readout
 from statetrack.kernels.errors import KernelInputError, UnsupportedConstructionError
-from statetrack.kernels.fla_export import (
+from statetrack.kernels.layers.fla_export import (
     decode_exported,
     export_fla,
     fla_tables,

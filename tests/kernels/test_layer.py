@@ -1,5 +1,5 @@
-"""Tests of :mod:`statetrack.kernels.layer`: the DeltaProduct layer and its construction
-initializer.
+"""Tests of :mod:`statetrack.kernels.layers.delta_product`: the DeltaProduct layer and its
+construction initializer.
 
 The construction tests feed one-hot words to layers initialized from catalogue group
 constructions and compare per-position DFA states, accept bits and final states with the
@@ -21,7 +21,7 @@ from statetrack.constructions import compile
 from statetrack.constructions.examples import two_layer_example
 from statetrack.constructions.export import state_dict
 from statetrack.kernels.errors import LayerConfigError, StateDictError
-from statetrack.kernels.layer import (
+from statetrack.kernels.layers.delta_product import (
     ConstructedLRNN,
     DeltaProductConfig,
     DeltaProductLayer,

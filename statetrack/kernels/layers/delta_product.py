@@ -52,7 +52,7 @@ only at ``b = -inf`` and ``+inf``. It is exact where every ``beta`` that matters
 ``e_i - e_j`` with ``beta = 1`` (its identity sub-steps have a zero key, for which ``beta``
 is irrelevant; they get logit 0). Other betas get the logit ``log(beta / (2 - beta))``,
 clamped to ``[-max_logit, max_logit]`` (so ``beta = 2`` becomes ``2 - 2/(1 + e^L)``): an
-approximation, whose horizon :mod:`statetrack.kernels.fla_export` bounds. With L2-normalized
+approximation, whose horizon :mod:`statetrack.kernels.layers.fla_export` bounds. With L2-normalized
 keys (fla's layers) a transposition needs ``beta = 2`` and the sigmoid path is never exact;
 that is the exporter's subject.
 

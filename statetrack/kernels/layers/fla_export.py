@@ -386,6 +386,6 @@ def decode_exported(t: dict[str, Any], o: torch.Tensor) -> torch.Tensor:
     >>> decode_exported(t, run_exported(t)).tolist()
     [[1, 0, 0, 1]]
     """
-    from statetrack.kernels.layer import nearest_code
+    from statetrack.kernels.layers.delta_product import nearest_code
 
     return nearest_code(o[:, :, 0, :], t["codes"])
