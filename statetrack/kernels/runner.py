@@ -60,8 +60,9 @@ import numpy as np
 import torch
 
 from statetrack.kernels._common import triton as _triton
+from statetrack.kernels._common.device import dtype_name as _dtype_name
+from statetrack.kernels._common.device import resolve_device, resolve_dtype
 from statetrack.kernels.errors import (
-    KernelDeviceError,
     KernelDtypeError,
     KernelInputError,
     KernelShapeError,
@@ -85,83 +86,10 @@ DEFAULT_BATCH = {"cuda": 4, "cpu": 2}
 #: Bytes of gathered tensors per segment of the segmented (recurrent/reference) runs.
 SEGMENT_BYTES = {"cuda": 1 << 30, "cpu": 1 << 27}
 
-_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32,
-           "float64": torch.float64}
 _INT_DTYPES = (torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64)
 
 
 # ----------------------------------------------------------------------------- arguments
-def resolve_device(device: Any = "auto") -> torch.device:
-    """The device to run on: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``,
-    ``"cuda"``, ``"cuda:N"`` or a ``torch.device``.
-
-    Raises
-    ------
-    KernelDeviceError
-        An unknown or unsupported device.
-    KernelUnavailableError
-        CUDA asked for but not available.
-
-    Examples
-    --------
-    >>> resolve_device("cpu")
-    device(type='cpu')
-    >>> resolve_device("tpu")
-    Traceback (most recent call last):
-    ...
-    statetrack.kernels.errors.KernelDeviceError: device: unknown device 'tpu'; use 'auto', 'cpu', 'cuda' or 'cuda:N'
-    """
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if isinstance(device, torch.device):
-        dev = device
-    elif isinstance(device, str):
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, ValueError):
-            raise KernelDeviceError(
-                f"device: unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'") \
-                from None
-    else:
-        raise KernelDeviceError(
-            f"device: expected a str or torch.device, got {type(device).__name__}")
-    if dev.type not in ("cpu", "cuda"):
-        raise KernelDeviceError(
-            f"device: {dev} is not supported; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise KernelUnavailableError(f"device: {dev} was asked for, but no CUDA device is "
-                                     "visible (use device='cpu' or 'auto')")
-    return dev
-
-
-def resolve_dtype(dtype: Any) -> torch.dtype:
-    """The table dtype: a torch floating dtype or its name (``"bfloat16"``, ...).
-
-    Raises
-    ------
-    KernelDtypeError
-        Anything else.
-
-    Examples
-    --------
-    >>> resolve_dtype("float32"), resolve_dtype(torch.bfloat16)
-    (torch.float32, torch.bfloat16)
-    >>> resolve_dtype(torch.int32)
-    Traceback (most recent call last):
-    ...
-    statetrack.kernels.errors.KernelDtypeError: dtype: expected one of ['bfloat16', 'float16', 'float32', 'float64'], got torch.int32
-    """
-    if isinstance(dtype, str) and dtype in _DTYPES:
-        return _DTYPES[dtype]
-    if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
-        return dtype
-    raise KernelDtypeError(f"dtype: expected one of {list(_DTYPES)}, got {dtype!r}")
-
-
-def _dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).replace("torch.", "")
-
-
 def encode_words(alphabet: Sequence[str], words: Any) -> np.ndarray | torch.Tensor:
     """Words as symbol ids ``[B, T]`` (int64 numpy; an integer tensor is checked and returned).
 
