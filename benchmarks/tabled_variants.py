@@ -2,7 +2,7 @@
 
 Times ``run_tabled`` (output ``o``, checks off): the default (``cols_kernel`` for K <= 32:
 the state as K column vectors, one value column a thread, ``32 / V`` words a warp) against
-the private ``_variant`` knobs
+the private ``_variant`` knobs (through ``statetrack.kernels.tabled.tabled._run_tabled_variant``)
 
 * ``words``:  words a ``cols_kernel`` program (1: one word a warp, idle lanes when V < 32);
 * ``pf``:     ``cols_kernel`` loads the next sub-step's table row during this one (default:
@@ -42,6 +42,7 @@ import triton  # noqa: E402
 from triton.testing import do_bench  # noqa: E402
 
 from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
+from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 
 VARIANTS = [{}, {"pf": True}, {"pf": False}, {"legacy": True}, {"mm": True}]
 #: extra chunk sizes of the default kernel, per shape (to set choose_chunk's rule)
@@ -76,7 +77,8 @@ def main() -> None:
     for B, T, L in shapes:
         kt, bt, vt, sym, query = random_problem(gen, B, T, K, V, dev)
         sym8 = sym.to(torch.uint8)
-        ref = run_tabled(sym, kt, bt, vt, query=query, chunk_size=L, _variant={"legacy": True})
+        ref = _run_tabled_variant(sym, kt, bt, vt, query=query, chunk_size=L,
+                                  _variant={"legacy": True})
         if fused_recurrent_delta_rule is not None:
             k, v, beta = (t.contiguous() for t in gather_tables(sym, kt, bt, vt, 1))
             q = query.bfloat16().view(1, 1, 1, K).expand(B, T, 1, K).contiguous()
@@ -91,9 +93,10 @@ def main() -> None:
             for ids, s in (("int32", sym), ("uint8", sym8)) if not var else (("uint8", sym8),):
                 label = f"tabled chunk={Lr if Lr < T else 'seq'} {ids} {var or 'default'}"
                 try:
-                    r = run_tabled(s, kt, bt, vt, query=query, chunk_size=Lr, _variant=var)
+                    r = _run_tabled_variant(s, kt, bt, vt, query=query, chunk_size=Lr,
+                                            _variant=var)
                     err = float((r.o - ref.o).abs().max())
-                    ms = bench(lambda s=s, var=var, Lr=Lr: run_tabled(
+                    ms = bench(lambda s=s, var=var, Lr=Lr: _run_tabled_variant(
                         s, kt, bt, vt, query=query, chunk_size=Lr, check_beta=False,
                         check_ids=False, _variant=var))
                 except Exception as exc:  # a variant that does not compile is a result too
@@ -166,15 +169,15 @@ def construction_rows(spec, shapes, dev, bench, gen):
     rows = []
     for B, T, L in shapes:
         sym = torch.randint(0, kt.shape[0], (B, T), generator=gen).to(torch.uint8).to(dev)
-        ref = run_tabled(sym, kt, bt, vt, initial_state=h0, query=q, codes=codes,
-                         output="code", chunk_size=L, _variant={"legacy": True})
+        ref = _run_tabled_variant(sym, kt, bt, vt, initial_state=h0, query=q, codes=codes,
+                                  output="code", chunk_size=L, _variant={"legacy": True})
         for var in CONSTRUCTION_VARIANTS:
             label = f"{spec} (K={lrnn.width}, n_h={lrnn.n_h}) chunk={L if L < T else 'seq'} " \
                     f"{var or 'default'}"
-            r = run_tabled(sym, kt, bt, vt, initial_state=h0, query=q, codes=codes,
-                           output="code", chunk_size=L, _variant=var)
+            r = _run_tabled_variant(sym, kt, bt, vt, initial_state=h0, query=q, codes=codes,
+                                    output="code", chunk_size=L, _variant=var)
             wrong = int((r.code != ref.code).sum())
-            ms = bench(lambda var=var: run_tabled(
+            ms = bench(lambda var=var: _run_tabled_variant(
                 sym, kt, bt, vt, initial_state=h0, query=q, codes=codes, output="code",
                 chunk_size=L, check_beta=False, check_ids=False, _variant=var))
             rows.append({"B": B, "T": T, "impl": label, "ms": ms, "codes_differing": wrong})

@@ -11,6 +11,7 @@ import torch
 from statetrack.kernels import errors as E
 from statetrack.kernels.delta_product.fused_recurrent import fused_recurrent_delta_product
 from statetrack.kernels.tabled import MAX_KV, choose_chunk, gather_tables, run_tabled
+from statetrack.kernels.tabled.tabled import _run_tabled_variant
 from statetrack.kernels._common.tolerances import assert_rel_close
 
 
@@ -97,8 +98,8 @@ def test_cols_kernel_float64_and_its_limit(gen, device):
     for L in (13, 4):
         a = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, chunk_size=L,
                        return_states=True)
-        b = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, chunk_size=L,
-                       return_states=True, _variant={"legacy": True})
+        b = _run_tabled_variant(sym, kt, bt, vt, query=q, initial_state=h0, chunk_size=L,
+                                return_states=True, _variant={"legacy": True})
         assert a.o.dtype == torch.float64
         for name in ("o", "final_state", "states"):
             assert_rel_close(getattr(a, name), getattr(b, name), torch.float64,
@@ -109,7 +110,8 @@ def test_cols_kernel_float64_and_its_limit(gen, device):
     q = torch.randn(K, generator=gen).to(device)
     for L in (6, 2):
         a = run_tabled(sym, kt, bt, vt, query=q, chunk_size=L)
-        b = run_tabled(sym, kt, bt, vt, query=q, chunk_size=L, _variant={"legacy": True})
+        b = _run_tabled_variant(sym, kt, bt, vt, query=q, chunk_size=L,
+                                _variant={"legacy": True})
         assert torch.equal(a.o, b.o) and torch.equal(a.final_state, b.final_state)
 
 
@@ -140,32 +142,48 @@ def test_code_variants_compute_the_same(gen, device, variant):
     h0 = torch.randn(3, 1, 6, 5, generator=gen).to(device)
     codes = torch.randn(4, 5, generator=gen).to(device)
     for L in (29, 8):
-        base = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, chunk_size=L,
-                          return_states=True, _variant={"legacy": True})
-        var = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, chunk_size=L,
-                         return_states=True, _variant=variant)
+        base = _run_tabled_variant(sym, kt, bt, vt, query=q, initial_state=h0, chunk_size=L,
+                                   return_states=True, _variant={"legacy": True})
+        var = _run_tabled_variant(sym, kt, bt, vt, query=q, initial_state=h0, chunk_size=L,
+                                  return_states=True, _variant=variant)
         for name in ("o", "final_state", "states"):
             assert_rel_close(getattr(var, name), getattr(base, name).double(), torch.float32,
                              name=f"{name} ({variant}, chunk {L})")
-        base_c = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, codes=codes,
-                            output="code", chunk_size=L, _variant={"legacy": True})
-        var_c = run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, codes=codes,
-                           output="code", chunk_size=L, _variant=variant)
+        base_c = _run_tabled_variant(sym, kt, bt, vt, query=q, initial_state=h0, codes=codes,
+                                     output="code", chunk_size=L, _variant={"legacy": True})
+        var_c = _run_tabled_variant(sym, kt, bt, vt, query=q, initial_state=h0, codes=codes,
+                                    output="code", chunk_size=L, _variant=variant)
         dist = ((var.o[:, :, :, None, :] - codes[None, None]) ** 2).sum(-1)
         assert torch.equal(var_c.code, dist.argmin(-1).to(torch.int32))
         assert (var_c.code != base_c.code).float().mean() < 0.05   # near-ties may differ
     with pytest.raises(E.KernelInputError, match="_variant: unknown keys"):
-        run_tabled(sym, kt, bt, vt, query=q, _variant={"fast": True})
+        _run_tabled_variant(sym, kt, bt, vt, query=q, _variant={"fast": True})
     with pytest.raises(E.KernelInputError, match="does not combine"):
-        run_tabled(sym, kt, bt, vt, query=q, _variant={"legacy": True, "mm": True})
+        _run_tabled_variant(sym, kt, bt, vt, query=q, _variant={"legacy": True, "mm": True})
     for bad in (3, 0, 64, True, 2.0):
         with pytest.raises(E.KernelInputError, match="'words' must be a power of 2"):
-            run_tabled(sym, kt, bt, vt, query=q, _variant={"words": bad})
+            _run_tabled_variant(sym, kt, bt, vt, query=q, _variant={"words": bad})
     with pytest.raises(E.KernelInputError, match="'pf' must be"):
-        run_tabled(sym, kt, bt, vt, query=q, _variant={"pf": 1})
+        _run_tabled_variant(sym, kt, bt, vt, query=q, _variant={"pf": 1})
     with pytest.raises(E.KernelInputError, match="float64 tables"):
-        run_tabled(sym, kt.double(), bt.double(), vt.double(), query=q.double(),
-                   _variant={"mm": True})
+        _run_tabled_variant(sym, kt.double(), bt.double(), vt.double(), query=q.double(),
+                            _variant={"mm": True})
+
+
+def test_variants_only_through_the_private_entry_point(device):
+    kt, bt, vt = torch.ones(2, 1, 3), torch.ones(2, 1), torch.zeros(2, 1, 2)
+    sym = torch.tensor([[1, 0, 1]])
+    args = (sym.to(device), kt.to(device), bt.to(device), vt.to(device))
+    q = torch.ones(3).to(device)
+    with pytest.raises(TypeError, match="_variant"):
+        run_tabled(*args, query=q, _variant={"legacy": True})
+    # the private entry point binds run_tabled's own signature: its defaults, its TypeError
+    with pytest.raises(TypeError, match="chunk"):
+        _run_tabled_variant(*args, query=q, chunk=2, _variant={"legacy": True})
+    a = _run_tabled_variant(*args, query=q, _variant={"legacy": True})
+    b = run_tabled(*args, query=q)
+    assert a.chunk_size == b.chunk_size == 3 and a.code is None and a.states is None
+    assert torch.equal(a.o, b.o) and torch.equal(a.final_state, b.final_state)
 
 
 # ----------------------------------------------------------------------------- constructions
@@ -219,11 +237,12 @@ def test_group_constructions_exact_in_bfloat16(gen, device, letters, n, n_h, chu
     query = torch.arange(n, dtype=torch.float32)
     codes = torch.arange(n, dtype=torch.float32)[:, None]
     want = _dfa_states(perm, sym)
-    r = run_tabled(sym, kt, bt, vt, initial_state=h0.to(device), query=query.to(device),
-                   codes=codes.to(device), output="code", chunk_size=chunk, _variant=variant)
+    r = _run_tabled_variant(sym, kt, bt, vt, initial_state=h0.to(device), query=query.to(device),
+                            codes=codes.to(device), output="code", chunk_size=chunk,
+                            _variant=variant)
     assert np.array_equal(r.code[:, :, 0].cpu().numpy(), want)
-    ro = run_tabled(sym, kt, bt, vt, initial_state=h0.to(device), query=query.to(device),
-                    chunk_size=chunk, _variant=variant)
+    ro = _run_tabled_variant(sym, kt, bt, vt, initial_state=h0.to(device), query=query.to(device),
+                             chunk_size=chunk, _variant=variant)
     assert np.array_equal(ro.o[:, :, 0, 0].cpu().numpy(), want.astype(np.float32))
     # the general kernel on the gathered bf16 tensors agrees exactly
     o, ht = _general(sym, kt, bt, vt, 1, h0.to(device).to(torch.bfloat16), query.to(device), n_h)

@@ -11,8 +11,8 @@ time-parallel evaluation; this module holds only the kernels:
   its K rows, each a tensor over the value columns, one column per thread (no reductions
   across threads);
 * ``mm_kernel``: each token's sub-steps composed into one affine map per symbol, one
-  tensor-core product a token, behind ``run_tabled(..., _variant={"mm": True})``, timed
-  against the default by ``benchmarks/tabled_variants.py`` (it wins on integer
+  tensor-core product a token, behind ``_run_tabled_variant(..., _variant={"mm": True})``,
+  timed against the default by ``benchmarks/tabled_variants.py`` (it wins on integer
   constructions with many sub-steps a token).
 """
 

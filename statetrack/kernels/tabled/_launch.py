@@ -1,0 +1,243 @@
+"""The launches of a tabled run: one launcher per kernel of the summary and run passes
+(:class:`ColsLauncher`, the default; :class:`MMLauncher` and :class:`LegacyLauncher`, the
+benchmark variants), and :func:`launch`, which runs a plan: one run pass when sequential,
+else a summary pass, the scan over chunks (``scan_kernel``) and a run pass from each chunk's
+start state. The kernels are in :mod:`._tabled_kernels`; the derivation in
+:mod:`statetrack.kernels.tabled.tabled`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from statetrack.kernels._common.triton import INTERPRET, tl, triton
+from statetrack.kernels.tabled import _tabled_kernels as _kern
+from statetrack.kernels.tabled._inputs import TabledBuffers, TabledInputs, normalize_tables
+from statetrack.kernels.tabled._plan import TabledPlan
+
+__all__ = ["launch", "ColsLauncher", "MMLauncher", "LegacyLauncher"]
+
+
+def _warps(elements: int) -> int:
+    return max(1, min(8, elements // 1024))
+
+
+class _Launcher:
+    """What every pass reads: the ids (one byte each on CUDA when they fit), contiguous
+    tables, the initial state, query and codes in the state dtype, and the output pointers
+    (``ht`` stands in for every absent tensor)."""
+
+    def __init__(self, inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan) -> None:
+        self.inp, self.buf, self.plan = inp, buf, plan
+        sd = inp.state_dtype
+        sym = inp.symbols.contiguous()
+        if sym.is_cuda and sym.dtype != torch.uint8 and inp.S <= 256:
+            # one byte an id: a cache line holds 128 tokens' ids, not 32 (an L1 miss every 32
+            # tokens cost the latency-bound sequential run 28 % on the H100)
+            sym = sym.to(torch.uint8)
+        self.sym = sym
+        self.kt, self.bt, self.vt = (t.contiguous() for t in (inp.key_table, inp.beta_table,
+                                                                inp.value_table))
+        self.h0 = inp.initial_state.to(sd).contiguous() if inp.initial_state is not None \
+            else None
+        qk = inp.query.to(sd).contiguous() if inp.query is not None else None
+        ck = inp.codes.to(sd).contiguous() if inp.codes is not None else None
+        self.dummy = dummy = buf.final_state
+        o, cls, states = buf.o, buf.code, buf.states
+        self.outs = dict(OUT_O=o is not None, OUT_CODE=cls is not None,
+                         STORE_STATES=states is not None)
+        self.out_args = (qk if qk is not None else dummy, ck if ck is not None else dummy,
+                         o if o is not None else dummy, cls if cls is not None else dummy,
+                         states if states is not None else dummy)
+
+    def run_pass(self, grid: tuple[int, int], h0_arg: torch.Tensor, starts_arg: torch.Tensor,
+                 h0_mode: int, final: bool) -> None:
+        """The recurrence over ``grid = (B * H, chunks)``, from ``h0_arg`` (``h0_mode`` 0-2)
+        or the chunks' start states (``h0_mode`` 3), writing the requested outputs and, when
+        ``final``, the final state."""
+        raise NotImplementedError
+
+    def summary_pass(self, summ: torch.Tensor) -> None:
+        """Each chunk's composite map ``[M_c | C_c]`` into ``summ`` ``[B*H, NC, K, K + V]``."""
+        raise NotImplementedError
+
+
+class ColsLauncher(_Launcher):
+    """``cols_kernel`` (the default while ``K <= COLS_MAX_K``): the state as ``K`` rows over
+    the value columns, one column a thread, several words a warp; packed table rows."""
+
+    def __init__(self, inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan) -> None:
+        super().__init__(inp, buf, plan)
+        self.meta = dict(H=inp.H, HT=inp.HT, K=inp.K, KP=plan.KP, NH=inp.NH, C=inp.C,
+                         BCC=plan.BCC, G=plan.G, ACC=plan.acc, num_stages=1)
+
+    def run_pass(self, grid, h0_arg, starts_arg, h0_mode, final):
+        inp, p = self.inp, self.plan
+        PR, BWR, pf = p.words_run, p.BWR, p.prefetch
+        _kern.cols_kernel[(triton.cdiv(grid[0], PR), grid[1])](
+            self.sym, _cols_tables(self.kt, self.bt, self.vt, p.KP, p.G, BWR, 0,
+                                   inp.state_dtype), h0_arg, starts_arg, *self.out_args,
+            self.buf.final_state, inp.scale, inp.T, p.chunk_size, inp.B * inp.H, WC=inp.V,
+            BW=BWR, P=PR, H0_MODE=h0_mode, **self.outs, FINAL=int(final),
+            PF=bool(grid[1] == 1 if pf is None else pf), num_warps=max(1, PR * BWR // 32),
+            **self.meta)
+
+    def summary_pass(self, summ):
+        inp, p, dummy = self.inp, self.plan, self.dummy
+        PS, BWS = p.words_summary, p.BWS
+        _kern.cols_kernel[(triton.cdiv(inp.B * inp.H, PS), p.n_chunks)](
+            self.sym, _cols_tables(self.kt, self.bt, self.vt, p.KP, p.G, BWS, inp.K,
+                                   inp.state_dtype), dummy, dummy, dummy, dummy, dummy,
+            dummy, dummy, summ, inp.scale, inp.T, p.chunk_size, inp.B * inp.H,
+            WC=inp.K + inp.V, BW=BWS, P=PS, H0_MODE=4, OUT_O=False, OUT_CODE=False,
+            STORE_STATES=False, FINAL=2, PF=bool(p.prefetch),
+            num_warps=max(1, PS * BWS // 32), **self.meta)
+
+
+class MMLauncher(_Launcher):
+    """``mm_kernel`` (the ``mm`` variant): each token's sub-steps composed into one affine
+    map per symbol, applied as one tensor-core product a token."""
+
+    def __init__(self, inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan) -> None:
+        super().__init__(inp, buf, plan)
+        self.BKM = max(16, plan.BK)
+        self.mmd, self.prec = tl.float32, ("ieee" if INTERPRET else "tf32x3")
+        self.tables = _mm_tables(inp.key_table, inp.beta_table, inp.value_table, self.BKM,
+                                 max(16, plan.BV), 0)
+        h0 = self.h0
+        if self.tables[2] and (
+                h0 is None or bool(((h0 == h0.round()) & (h0.abs() <= 256)).all())):
+            # signed-permutation maps on a small-integer state: bfloat16 operands are exact
+            # (the summary's [M | C] is a signed permutation and zeros: exact too). The
+            # interpreter's bfloat16 tl.dot is wrong (see _chunk_kernels), and float32
+            # operands hold the same exact values, so it multiplies those instead
+            self.mmd, self.prec = (tl.float32 if INTERPRET else tl.bfloat16), "ieee"
+
+    def run_pass(self, grid, h0_arg, starts_arg, h0_mode, final):
+        inp, p = self.inp, self.plan
+        BKM, BVM = self.BKM, max(16, p.BV)
+        am, bm, _ = self.tables
+        _kern.mm_kernel[grid](
+            self.sym, am, bm, h0_arg, starts_arg, *self.out_args, self.buf.final_state,
+            inp.scale, inp.T, p.chunk_size, H=inp.H, HT=inp.HT, K=inp.K, WC=inp.V, BK=BKM,
+            BC=BVM, C=inp.C, BCC=p.BCC, H0_MODE=h0_mode, **self.outs, FINAL=int(final),
+            MMD=self.mmd, PREC=self.prec, ACC=p.acc, num_warps=_warps(BKM * BVM),
+            num_stages=1)
+
+    def summary_pass(self, summ):
+        inp, p, dummy = self.inp, self.plan, self.dummy
+        W = inp.K + inp.V
+        BKM, BWM = self.BKM, max(16, p.BW)
+        am, bm, _ = _mm_tables(inp.key_table, inp.beta_table, inp.value_table, BKM, BWM, inp.K)
+        _kern.mm_kernel[(inp.B * inp.H, p.n_chunks)](
+            self.sym, am, bm, dummy, dummy, dummy, dummy, dummy, dummy, dummy, summ,
+            inp.scale, inp.T, p.chunk_size, H=inp.H, HT=inp.HT, K=inp.K, WC=W, BK=BKM,
+            BC=BWM, C=1, BCC=2, H0_MODE=4, OUT_O=False, OUT_CODE=False, STORE_STATES=False,
+            FINAL=2, MMD=self.mmd, PREC=self.prec, ACC=p.acc, num_warps=_warps(BKM * BWM),
+            num_stages=1)
+
+
+class LegacyLauncher(_Launcher):
+    """``run_kernel`` / ``summary_kernel`` (any ``K <= MAX_KV``; the ``legacy`` variant): a
+    ``[K, V]`` register tile spread over the threads, one (word, head) a program."""
+
+    def run_pass(self, grid, h0_arg, starts_arg, h0_mode, final):
+        inp, p = self.inp, self.plan
+        _kern.run_kernel[grid](
+            self.sym, self.kt, self.bt, self.vt, h0_arg, starts_arg, *self.out_args,
+            self.buf.final_state, inp.scale, inp.T, p.chunk_size, H=inp.H, HT=inp.HT,
+            K=inp.K, V=inp.V, NH=inp.NH, NHP=p.NHP, BK=p.BK, BV=p.BV, C=inp.C, BCC=p.BCC,
+            H0_MODE=h0_mode, **self.outs, STORE_HT=final, ACC=p.acc,
+            num_warps=_warps(p.BK * p.BV), num_stages=1)
+
+    def summary_pass(self, summ):
+        inp, p = self.inp, self.plan
+        BW = p.BW
+        _kern.summary_kernel[(inp.B * inp.H, p.n_chunks)](
+            self.sym, self.kt, self.bt, self.vt, summ, inp.T, p.chunk_size, H=inp.H,
+            HT=inp.HT, K=inp.K, V=inp.V, NH=inp.NH, NHP=p.NHP, BK=p.BK, BW=BW, ACC=p.acc,
+            num_warps=_warps(p.BK * BW), num_stages=1)
+
+
+LAUNCHERS = {"cols": ColsLauncher, "mm": MMLauncher, "legacy": LegacyLauncher}
+
+
+def launch(inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan) -> None:
+    """Fill ``buf`` by running ``plan`` on ``inp`` (see the module docstring); empty batches
+    and words launch nothing (the final state is the initial state, zeros without one)."""
+    B, T, H, K, V, sd = inp.B, inp.T, inp.H, inp.K, inp.V, inp.state_dtype
+    ht = buf.final_state
+    if T == 0 or B == 0:
+        if B:
+            if inp.initial_state is None:
+                ht.zero_()
+            else:
+                ht.copy_(inp.initial_state.expand(B, H, K, V) if inp.h0_mode == 2
+                         else inp.initial_state)
+        return
+    launcher = LAUNCHERS[plan.kernel](inp, buf, plan)
+    h0, dummy, NC = launcher.h0, launcher.dummy, plan.n_chunks
+    if NC == 1:
+        launcher.run_pass((B * H, 1), h0 if h0 is not None else dummy, dummy, inp.h0_mode, True)
+        return
+    summ = torch.empty(B * H, NC, K, K + V, dtype=sd, device=inp.device)
+    launcher.summary_pass(summ)
+    need_run = inp.output != "none" or inp.return_states
+    starts = torch.empty(B * H, NC, K, V, dtype=sd, device=inp.device) if need_run else summ
+    BD, BVD = max(16, plan.BK), max(16, plan.BV)
+    _kern.scan_kernel[(B * H,)](
+        h0 if h0 is not None else dummy, summ, starts, ht, T, plan.chunk_size, H=H, K=K, V=V,
+        BD=BD, BVD=BVD, H0_MODE=inp.h0_mode, STORE_STARTS=need_run, ACC=plan.acc,
+        num_warps=max(1, min(4, BD * BVD // 256)), num_stages=1)
+    if need_run:
+        launcher.run_pass((B * H, NC), dummy, starts, 3, False)
+
+
+def _cols_tables(kt: torch.Tensor, bt: torch.Tensor, vt: torch.Tensor, KP: int, G: int,
+                 BW: int, c_off: int, dtype: torch.dtype) -> torch.Tensor:
+    """The packed table of ``cols_kernel``: one row per table row, in the state dtype.
+
+    Row ``(symbol * n_h + j) * HT + head`` of the ``[S, n_h, (HT,) ...]`` tables is
+    ``[k (zero-padded to KP) | beta, 0 .. (G) | v at columns c_off .. c_off + V - 1 (BW)]``
+    (every part 16-byte aligned).
+    """
+    K, V = kt.shape[-1], vt.shape[-1]
+    k2 = kt.reshape(-1, K)
+    rows = k2.shape[0]
+    pt = torch.zeros(rows, KP + G + BW, dtype=dtype, device=kt.device)
+    pt[:, :K] = k2
+    pt[:, KP] = bt.reshape(rows)
+    pt[:, KP + G + c_off:KP + G + c_off + V] = vt.reshape(rows, V)
+    return pt
+
+
+def _mm_tables(key_table: torch.Tensor, beta_table: torch.Tensor, value_table: torch.Tensor,
+               BK: int, BC: int, c_off: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """Per-symbol affine maps of the ``mm`` kernel, transposed: ``S^T <- S^T A_x^T + B_x^T``.
+
+    ``A_x``, ``B_x`` compose a token's n_h sub-steps ``S <- (I - b k k^T) S + b k v^T``
+    (sub-step 0 first) in float64, rounded once to float32. Returns ``A^T`` ``[rows, BK, BK]``,
+    ``B^T`` ``[rows, BC, BK]`` (``B_x`` at state columns ``c_off ..``; rows are
+    ``symbol * HT + head``) and whether every ``A_x`` is a signed permutation matrix and every
+    ``B_x`` zero: then the state only ever permutes and flips its entries, and bfloat16
+    operands are exact for any word when the initial state is (the caller checks that).
+    """
+    kt, bt, vt, HT = normalize_tables(key_table, beta_table, value_table, None)
+    k, b, v = kt.double(), bt.double(), vt.double()            # [S, NH, HT, K], ..., [.., V]
+    S_, NH, _, K = k.shape
+    V = v.shape[-1]
+    A = torch.eye(K, dtype=torch.float64, device=k.device).expand(S_, HT, K, K).clone()
+    Bm = torch.zeros(S_, HT, K, V, dtype=torch.float64, device=k.device)
+    for j in range(NH):
+        kj, bj, vj = k[:, j, :, :, None], b[:, j, :, None, None], v[:, j, :, None, :]
+        A = A - bj * kj * (kj.transpose(-1, -2) @ A)
+        Bm = Bm - bj * kj * (kj.transpose(-1, -2) @ Bm) + bj * kj * vj
+    A2 = A.reshape(-1, K, K)
+    signed_perm = bool(((A2 == 0) | (A2.abs() == 1)).all()
+                       and ((A2 != 0).sum(-1) == 1).all() and ((A2 != 0).sum(-2) == 1).all())
+    exact = signed_perm and bool((Bm == 0).all())
+    am = torch.zeros(S_ * HT, BK, BK, dtype=torch.float32, device=k.device)
+    am[:, :K, :K] = A2.transpose(-1, -2)
+    bm = torch.zeros(S_ * HT, BC, BK, dtype=torch.float32, device=k.device)
+    bm[:, c_off:c_off + V, :K] = Bm.reshape(-1, K, V).transpose(-1, -2)
+    return am, bm, exact

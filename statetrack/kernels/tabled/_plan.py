@@ -1,0 +1,227 @@
+"""The plan of a tabled run: how many tokens a chunk (:func:`choose_chunk`), which kernel runs
+the summary and run passes, and the block sizes of the launches.
+
+The kernel is ``cols_kernel`` while ``K <= COLS_MAX_K`` (its state and two table rows stay in
+registers) and its 32-bit offsets cannot overflow (table rows; sub-steps of one chunk), else
+``run_kernel`` / ``summary_kernel`` ("legacy"). The benchmark variants (:class:`Variant`,
+reachable only through :func:`~statetrack.kernels.tabled.tabled._run_tabled_variant`) force
+the legacy kernels or ``mm_kernel``, or change how ``cols_kernel`` is launched.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from statetrack.kernels._common.triton import tl, triton
+from statetrack.kernels.errors import KernelInputError
+from statetrack.kernels.tabled._inputs import TabledInputs
+
+__all__ = ["COLS_MAX_K", "choose_chunk", "Variant", "TabledPlan", "make_plan"]
+
+#: the largest key dimension that ``cols_kernel`` (the default) runs; larger K takes
+#: ``run_kernel`` / ``summary_kernel`` (a register tile spread over the threads)
+COLS_MAX_K = 32
+
+
+def _pow2(n: int, lo: int = 2) -> int:
+    return max(lo, int(triton.next_power_of_2(max(1, n))))
+
+
+def choose_chunk(B: int, H: int, T: int, *, device: torch.device | None = None) -> int:
+    """Tokens per chunk: sequential unless there are too few sequences to keep a GPU busy.
+
+    The rule comes from the H100 measurements of ``cols_kernel`` in
+    ``benchmarks/kernels_construction.md`` (K = V = 16, n_h = 1): a sequential run costs
+    about ``T * 98 ns`` (the latency of the serial chain, while the chains fit on the GPU at
+    once: 0.40 ms at T = 4096), the three chunked passes about ``B * H * T * 0.16 ns``
+    (throughput: 0.66 ms for 64 x 65536 tokens); they break even near ``B * H = 620``. So
+    with ``P = B * H >= 640`` chains the run is sequential; below, the sequence is cut into
+    ``ceil(4096 / P)`` chunks of at least 256 tokens (the chunked shape was as fast with 512-
+    and 1024-token chunks). The break-even is derived from those two shapes, not measured in
+    between. Under the interpreter (CPU) the run is always sequential (least work).
+
+    Examples
+    --------
+    >>> import torch
+    >>> cuda = torch.device("cuda")
+    >>> choose_chunk(1024, 1, 4096, device=cuda), choose_chunk(64, 1, 65536, device=cuda)
+    (4096, 1024)
+    >>> choose_chunk(4, 1, 10 ** 6, device=cuda), choose_chunk(2, 1, 100, device=cuda)
+    (977, 100)
+    """
+    T = max(int(T), 1)
+    if device is not None and device.type != "cuda":
+        return T
+    P = max(1, B * H)
+    if P >= 640:
+        return T
+    nc = min(math.ceil(4096 / P), max(1, T // 256))
+    return max(1, math.ceil(T / nc))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Benchmark-only code variants of the tabled path (``_variant`` of
+    :func:`~statetrack.kernels.tabled.tabled._run_tabled_variant`), which
+    ``benchmarks/tabled_variants.py`` times against each other on the GPU. Every variant
+    computes the same function (to float32 rounding; bit-identical on integer constructions).
+
+    Attributes
+    ----------
+    mm : bool
+        Every pass through ``mm_kernel`` (each token's sub-steps composed into one map per
+        symbol, one tensor-core product a token).
+    legacy : bool
+        ``run_kernel`` / ``summary_kernel`` at any K, not ``cols_kernel``.
+    words : int or None
+        Words a ``cols_kernel`` program (a power of 2 up to 32); None: a warp's lanes.
+    pf : bool or None
+        ``cols_kernel`` loads the next sub-step's table row during this one; None: in
+        sequential runs only.
+    """
+
+    mm: bool = False
+    legacy: bool = False
+    words: int | None = None
+    pf: bool | None = None
+
+    @classmethod
+    def parse(cls, knobs: dict | None) -> "Variant":
+        """The variant named by a ``_variant`` dict (keys ``mm``, ``legacy``, ``words``,
+        ``pf``); None or ``{}`` is the default.
+
+        Raises
+        ------
+        KernelInputError
+            Unknown keys, ``mm`` with ``legacy``, a bad ``words`` or ``pf``.
+
+        Examples
+        --------
+        >>> Variant.parse({"words": 4})
+        Variant(mm=False, legacy=False, words=4, pf=None)
+        >>> Variant.parse({"fast": True})
+        Traceback (most recent call last):
+        ...
+        statetrack.kernels.errors.KernelInputError: _variant: unknown keys ['fast']
+        """
+        var = dict(knobs or {})
+        mm = bool(var.pop("mm", False))
+        legacy = bool(var.pop("legacy", False))
+        words = var.pop("words", None)
+        pf = var.pop("pf", None)
+        if var:
+            raise KernelInputError(f"_variant: unknown keys {sorted(var)}")
+        if mm and legacy:
+            raise KernelInputError("_variant: 'mm' replaces every pass; it does not combine "
+                                   "with 'legacy'")
+        if words is not None and (isinstance(words, bool) or not isinstance(words, int)
+                                  or words not in (1, 2, 4, 8, 16, 32)):
+            raise KernelInputError(f"_variant: 'words' must be a power of 2 in 1 .. 32, got "
+                                   f"{words!r}")
+        if pf is not None and not isinstance(pf, bool):
+            raise KernelInputError(f"_variant: 'pf' must be True, False or None, got {pf!r}")
+        return cls(mm=mm, legacy=legacy, words=words, pf=pf)
+
+
+@dataclass(frozen=True)
+class TabledPlan:
+    """What a tabled run launches (see the module docstring).
+
+    Attributes
+    ----------
+    kernel : {"cols", "mm", "legacy"}
+        The kernel of the summary and run passes (the scan is ``scan_kernel`` in every case).
+    chunk_size : int
+        Tokens a chunk, ``L`` (``T``: sequential).
+    n_chunks : int
+        ``ceil(T / L)`` (1: one run pass, no summary and scan).
+    acc : triton dtype
+        Accumulator dtype (float64 for float64 tables, else float32).
+    BK, BV, NHP, BCC, BW : int
+        ``K``, ``V``, ``n_h``, the number of codes and ``K + V`` (the summary's columns)
+        rounded up to powers of 2.
+    G, KP : int
+        ``cols_kernel``'s table packing: ``G`` elements are 16 bytes, ``KP`` = ``K`` padded
+        to a multiple of ``G``.
+    BWR, BWS : int
+        ``cols_kernel``'s columns a word in the run pass (``V``) and the summary (``K + V``).
+    words_run, words_summary : int
+        ``cols_kernel``'s words a program in the run pass and the summary.
+    prefetch : bool or None
+        The ``pf`` variant (None: prefetch in sequential runs only).
+    """
+
+    kernel: str
+    chunk_size: int
+    n_chunks: int
+    acc: Any
+    BK: int
+    BV: int
+    NHP: int
+    BCC: int
+    BW: int
+    G: int
+    KP: int
+    BWR: int
+    BWS: int
+    words_run: int
+    words_summary: int
+    prefetch: bool | None
+
+
+def make_plan(inp: TabledInputs, chunk_size: int | None,
+              variant: Variant = Variant()) -> TabledPlan:
+    """The plan of a run of checked inputs (``chunk_size`` as given to ``run_tabled``).
+
+    Raises
+    ------
+    KernelInputError
+        The ``mm`` variant on tables too large for its 32-bit offsets, or on float64 tables.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from statetrack.kernels.tabled._inputs import check_inputs
+    >>> inp = check_inputs(torch.zeros(2, 100, dtype=torch.int64), torch.ones(2, 1, 8),
+    ...                    torch.ones(2, 1), torch.zeros(2, 1, 4), initial_state=None,
+    ...                    query=torch.ones(8), codes=None, scale=1.0, output="o",
+    ...                    return_states=False, chunk_size=None, check_beta=True,
+    ...                    check_finite_inputs=False, check_ids=True)
+    >>> p = make_plan(inp, 30)
+    >>> p.kernel, p.chunk_size, p.n_chunks, p.words_run
+    ('cols', 30, 4, 8)
+    >>> make_plan(inp, None, Variant(legacy=True)).kernel
+    'legacy'
+    """
+    B, T, H, K, V, NH = inp.B, inp.T, inp.H, inp.K, inp.V, inp.NH
+    sd = inp.state_dtype
+    L = min(T, chunk_size if chunk_size is not None else choose_chunk(B, H, T,
+                                                                       device=inp.device))
+    L = max(L, 1)
+    mm, legacy = variant.mm, variant.legacy
+    if mm and inp.S * inp.HT * max(16, _pow2(K + V)) * max(16, _pow2(K)) >= 2 ** 31:
+        raise KernelInputError("_variant: 'mm' indexes its tables with 32-bit offsets; "
+                               "these tables are too large for it")
+    if mm and sd == torch.float64:
+        raise KernelInputError("_variant: 'mm' runs float32 matrix products; float64 tables "
+                               "take the default kernel")
+    # the default: cols_kernel for the summary and run passes while K <= COLS_MAX_K (its
+    # state and two table rows stay in registers) and its 32-bit offsets cannot overflow
+    # (table rows; sub-steps of one chunk)
+    G = 2 if sd == torch.float64 else 4
+    KP = -(-K // G) * G
+    BWR, BWS = _pow2(V, lo=4), _pow2(K + V, lo=4)
+    cols = (not (mm or legacy) and K <= COLS_MAX_K
+            and inp.S * NH * inp.HT * (KP + G + BWS) < 2 ** 31 and L * NH < 2 ** 31)
+    PR, PS = max(1, 32 // BWR), max(1, 32 // BWS)   # words a program: a warp's lanes
+    if variant.words is not None:
+        PR = PS = variant.words
+    return TabledPlan(
+        kernel="cols" if cols else "mm" if mm else "legacy", chunk_size=L,
+        n_chunks=triton.cdiv(T, L), acc=tl.float64 if sd == torch.float64 else tl.float32,
+        BK=_pow2(K), BV=_pow2(V), NHP=_pow2(NH, lo=1), BCC=_pow2(inp.C), BW=_pow2(K + V),
+        G=G, KP=KP, BWR=BWR, BWS=BWS, words_run=PR, words_summary=PS, prefetch=variant.pf)
