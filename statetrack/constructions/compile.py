@@ -19,6 +19,11 @@ Forms
     the ``m`` cosets of a core-free subgroup found by a greedy search (``m <= |Q|``; S_5's
     word problem: ``m = 5`` instead of ``|Q| = 120``), ``K = V = m``, integer keys, exact in
     every float format, one readout class per group element.
+``"auto"``
+    The narrower of ``"permutation"`` and ``"faithful"`` (smaller width, then fewer
+    sub-steps; the permutation form on ties). The faithful form is searched only for
+    transition groups of at most :data:`AUTO_FAITHFUL_LIMIT` elements; with
+    ``normalized=True`` (which the faithful form does not have) it is the permutation form.
 
 DFAs whose transition monoid is not a group raise
 :class:`~statetrack.constructions.errors.NotAGroupError`: they need the Krohn–Rhodes cascade
@@ -40,16 +45,21 @@ statetrack.constructions.errors.NotAGroupError: letter 'a' is not a permutation 
 from __future__ import annotations
 
 from ..automata import DFA
+from ..automata.errors import MonoidLimitError
 from .diagonal import diagonal_construction, rotation_construction
 from .errors import FormError, InputTypeError
 from .faithful import faithful_construction
 from .group import group_construction
 from .lrnn import LRNN
 
-__all__ = ["compile", "compile_dfa", "FORMS"]
+__all__ = ["compile", "compile_dfa", "FORMS", "AUTO_FAITHFUL_LIMIT"]
 
-#: The construction forms :func:`compile` knows.
+#: The construction forms :func:`compile` knows (besides ``"auto"``, a choice among them).
 FORMS = ("permutation", "rotation", "diagonal", "faithful")
+#: ``form="auto"`` looks for a faithful form only for transition groups up to this size: the
+#: search lists the group (S_6: 720 elements, 0.7 s), and a group as large as the 10,100-element
+#: one of binary_divisible(101) took a minute without giving a narrower form.
+AUTO_FAITHFUL_LIMIT = 5_000
 
 
 def compile(dfa: DFA, *, form: str = "permutation", normalized: bool = False,  # noqa: A001
@@ -61,7 +71,7 @@ def compile(dfa: DFA, *, form: str = "permutation", normalized: bool = False,  #
     dfa : DFA
         Any DFA; it is minimized first, and the model's ``state_map`` refers to the states of
         the minimal (canonically numbered) DFA, ``dfa.minimize()``.
-    form : {"permutation", "rotation", "diagonal", "faithful"}
+    form : {"permutation", "rotation", "diagonal", "faithful", "auto"}
     normalized : bool
         The paper's normalized keys (unit keys, beta in [0, 2]; needs square roots, so float
         runs become inexact). Only changes the permutation form (the other two already have
@@ -85,7 +95,7 @@ def compile(dfa: DFA, *, form: str = "permutation", normalized: bool = False,  #
 
     Examples
     --------
-    >>> from statetrack.automata import DFA
+    >>> from statetrack.automata import DFA, families
     >>> z4 = DFA.from_function(0, "a", lambda q, a: (q + 1) % 4, lambda q: q == 0)
     >>> m = compile(z4)
     >>> m.form, m.width, m.n_h, m.accepts("aaaa"), m.accepts("aa")
@@ -93,6 +103,9 @@ def compile(dfa: DFA, *, form: str = "permutation", normalized: bool = False,  #
     >>> r = compile(z4, form="rotation")
     >>> r.width, r.exact_in_floats, r.accepts("aaaa")
     (2, False, True)
+    >>> s4 = families.get("symmetric(4)")
+    >>> [(f, compile(s4, form=f).width) for f in ("permutation", "faithful", "auto")]
+    [('permutation', 24), ('faithful', 4), ('auto', 4)]
     >>> compile(z4, form="diagonal")
     Traceback (most recent call last):
     ...
@@ -101,6 +114,8 @@ def compile(dfa: DFA, *, form: str = "permutation", normalized: bool = False,  #
     if not isinstance(dfa, DFA):
         raise InputTypeError(f"compile: argument 'dfa' must be a statetrack DFA, got "
                              f"{type(dfa).__name__}")
+    if form == "auto":
+        return _narrower_form(dfa, normalized=normalized, name=name)
     if form not in FORMS:
         raise FormError(f"unknown form {form!r}; choose one of {list(FORMS)}")
     if form == "permutation":
@@ -113,6 +128,18 @@ def compile(dfa: DFA, *, form: str = "permutation", normalized: bool = False,  #
                             "integer keys); use form='permutation' with normalized=True")
         return faithful_construction(dfa, name=name)
     return diagonal_construction(dfa, name=name)
+
+
+def _narrower_form(dfa: DFA, *, normalized: bool, name: str) -> LRNN:
+    """``form="auto"``: the permutation form, or the faithful one when it is narrower."""
+    perm = group_construction(dfa, normalized=normalized, name=name)
+    if normalized:
+        return perm
+    try:
+        faithful = faithful_construction(dfa, name=name, limit=AUTO_FAITHFUL_LIMIT)
+    except MonoidLimitError:
+        return perm
+    return faithful if (faithful.width, faithful.n_h) < (perm.width, perm.n_h) else perm
 
 
 #: Alias that does not shadow the builtin when star-imported.
