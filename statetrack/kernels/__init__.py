@@ -1,6 +1,15 @@
-"""DeltaProduct kernels: PyTorch reference, Triton kernels (fused recurrent, chunked, per-symbol
-tables), the layer module, and running constructed LRNNs (:func:`run`, defined in
-:mod:`statetrack.kernels.runner`).
+"""DeltaProduct kernels, one folder per op with its PyTorch reference beside the Triton code
+(flash-linear-attention's layout), the torch modules, and running constructed LRNNs.
+
+- :mod:`.delta_product`: ``naive.py`` (:func:`delta_product_ref`, the reference),
+  ``fused_recurrent.py`` and ``chunk.py`` (Triton, forward and backward);
+- :mod:`.tabled`: :func:`run_tabled`, the construction path (symbol ids and per-symbol
+  tables gathered in the kernel); its reference is the general op on :func:`gather_tables`;
+- :mod:`.layers`: :class:`DeltaProductLayer`, :class:`ConstructedLRNN` and the export for
+  fla's own layers (:func:`export_fla`);
+- :mod:`.runner`: :func:`run`, a constructed LRNN on a batch of words;
+- :mod:`._common`: Triton's import, input checks, the tolerance table, device and dtype
+  resolution; :mod:`.errors`.
 
 Importing this package chooses Triton's interpreter when no CUDA device is present (see
 :mod:`statetrack.kernels._common.triton`), so the same kernels run on CPU-only machines, slowly.
@@ -16,6 +25,7 @@ Importing this package chooses Triton's interpreter when no CUDA device is prese
 """
 
 from ._common import triton as _triton  # noqa: F401  (first: picks the interpreter without CUDA)
+from ._common.tolerances import TOLERANCES, assert_rel_close, rel_error
 from .delta_product import chunk_delta_product, delta_product_ref, fused_recurrent_delta_product
 from .errors import (
     BetaRangeError,
@@ -33,7 +43,6 @@ from .errors import (
     UnknownSymbolError,
     UnsupportedConstructionError,
 )
-from .tabled import TabledResult, choose_chunk, gather_tables, run_tabled
 from .layers import (
     ConstructedLRNN,
     ConstructedOutput,
@@ -48,8 +57,8 @@ from .layers import (
     logit_for_length,
     run_exported,
 )
-from .runner import DeviceCheckRow, RunOutput, device_check, format_device_rows, run
-from ._common.tolerances import TOLERANCES, assert_rel_close, rel_error
+from .runner import RunOutput, run
+from .tabled import TabledResult, choose_chunk, gather_tables, run_tabled
 
 __all__ = [
     "chunk_delta_product", "fused_recurrent_delta_product", "delta_product_ref",
@@ -65,3 +74,16 @@ __all__ = [
     "ShortConvolution",
     "DeviceCheckRow", "RunOutput", "device_check", "format_device_rows", "run",
 ]
+
+#: Names that moved to :mod:`statetrack.cli.device` (``statetrack check --device`` is CLI
+#: reporting); still importable from here, loaded on first use so that the kernels do not
+#: import the command line.
+_FROM_CLI = ("DeviceCheckRow", "device_check", "format_device_rows")
+
+
+def __getattr__(name: str):
+    if name in _FROM_CLI:
+        from statetrack.cli import device
+
+        return getattr(device, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -161,7 +161,7 @@ def test_construction_file_as_pattern(capsys, tmp_path):
 
 
 def test_cli_compile_module_entry_point(capsys):
-    from statetrack import cli_compile
+    from statetrack.cli import compile as cli_compile
 
     assert cli_compile.main(["parity", *FAST]) == 0
     assert "proof: proved" in capsys.readouterr().out

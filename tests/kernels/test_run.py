@@ -29,14 +29,12 @@ from statetrack.kernels.errors import (
     SymbolRangeError,
     UnknownSymbolError,
 )
+from statetrack.cli.device import DeviceCheckRow, device_check, format_device_rows
 from statetrack.kernels.runner import (
     INTERPRETER_MAX_TOKENS,
-    DeviceCheckRow,
     choose_kernel,
-    device_check,
     dfa_states,
     encode_words,
-    format_device_rows,
     run,
 )
 

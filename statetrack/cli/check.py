@@ -1,14 +1,10 @@
-"""The ``statetrack`` command line.
+"""``statetrack check``: every check on the built-in catalogue of languages.
 
-Subcommands:
-
-- ``statetrack check``: runs every check on the built-in catalogue of languages
-  (``statetrack.automata.families.catalogue``), prints one row per language and a legend,
-  and exits 1 if any check fails. ``--json FILE`` writes the same rows as JSON.
-- ``statetrack compile PATTERN``: compiles a regex, a family spec (``cyclic(5)``) or a DFA
-  JSON file into a linear RNN and proves it (``statetrack.cli_compile``).
-- ``statetrack figures``: regenerates the figures in ``docs/figures``.
-- ``statetrack families``: lists the registry of named languages.
+Runs :func:`statetrack.automata.families.catalogue` (or the entries named by ``--only``)
+through the monoid classification and the registry of theorems (:mod:`statetrack.theory.
+registry`), prints one row per language and a legend, and exits 1 if any check fails.
+``--json FILE`` writes the same rows as JSON; ``--device`` also runs every language with a
+construction through the kernels (:mod:`statetrack.cli.device`).
 """
 
 from __future__ import annotations
@@ -19,6 +15,8 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
+
+__all__ = ["add_parser", "run", "Row", "LEGEND"]
 
 
 @dataclass
@@ -40,8 +38,8 @@ class Row:
 
 
 def _check_language(name: str, dfa, *, monoid_limit: int, theory: bool) -> Row:
-    from .automata.errors import MonoidLimitError
-    from .automata.monoid import classify
+    from ..automata.errors import MonoidLimitError
+    from ..automata.monoid import classify
 
     t0 = time.perf_counter()
     row = Row(name=name, alphabet=list(dfa.alphabet), states=dfa.n_states)
@@ -68,7 +66,7 @@ def _check_language(name: str, dfa, *, monoid_limit: int, theory: bool) -> Row:
 def _theory_columns(dfa, row: Row) -> None:
     """Columns from the registry of theorems, when that package provides them."""
     try:
-        from .theory.registry import run_all
+        from ..theory.registry import run_all
     except ImportError:
         return
     for result in run_all(dfa):
@@ -89,7 +87,7 @@ LEGEND = {
 def _legend(rows: list[Row]) -> str:
     legend = dict(LEGEND)
     try:
-        from .theory.registry import COLUMN_LEGEND
+        from ..theory.registry import COLUMN_LEGEND
     except ImportError:
         COLUMN_LEGEND = {}
     used = {k for r in rows for k in r.columns}
@@ -121,10 +119,11 @@ def _format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Run ``statetrack check``; returns the exit status (0 ok, 1 a failed check, 2 bad input)."""
     from tqdm import tqdm
 
-    from .automata.families import catalogue
+    from ..automata.families import catalogue
 
     entries = catalogue()
     if args.only:
@@ -154,8 +153,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.device:
         import numpy as np
 
-        from .kernels.errors import KernelError
-        from .kernels.runner import device_check, format_device_rows
+        from ..kernels.errors import KernelError
+        from .device import device_check, format_device_rows
 
         try:
             device_rows = device_check(entries, args.device, length=args.length,
@@ -188,8 +187,8 @@ def _select(entries: list, wanted: Sequence[str]) -> list:
 
     Raises ``ValueError`` (a usage error) for a name that is neither.
     """
-    from .automata.errors import AutomatonError
-    from .automata.families import CatalogueEntry, get, parse_spec
+    from ..automata.errors import AutomatonError
+    from ..automata.families import CatalogueEntry, get, parse_spec
 
     chosen = []
     for spec in wanted:
@@ -213,27 +212,9 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def cmd_families(args: argparse.Namespace) -> int:
-    from .automata.families import REGISTRY
-
-    for name, fam in REGISTRY.items():
-        print(f"{name:22s} {fam.summary}")
-    return 0
-
-
-def cmd_figures(args: argparse.Namespace) -> int:
-    from .theory.figures import make_figures
-
-    for path in make_figures(args.outdir):
-        print(path)
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="statetrack", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    c = sub.add_parser("check", help="run every check on the built-in catalogue")
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``check`` subcommand to an argparse subparsers object."""
+    c = subparsers.add_parser("check", help="run every check on the built-in catalogue")
     c.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
     c.add_argument("--only", nargs="+", metavar="SPEC",
                    help="only these catalogue entries, families, or other family specs "
@@ -256,33 +237,5 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --device, the construction it runs: the Theorem 3 form on the "
                         "DFA's states, the faithful (coset) form, or the narrower of the two "
                         "(default: auto)")
-    c.set_defaults(func=cmd_check)
-
-    f = sub.add_parser("families", help="list the registry of named languages")
-    f.set_defaults(func=cmd_families)
-
-    g = sub.add_parser("figures", help="regenerate the figures in docs/figures")
-    g.add_argument("--outdir", default="docs/figures")
-    g.set_defaults(func=cmd_figures)
-
-    try:
-        from . import cli_compile
-    except ImportError:
-        pass
-    else:
-        cli_compile.add_parser(sub)
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``statetrack`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    c.set_defaults(func=run)
+    return c

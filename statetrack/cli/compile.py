@@ -135,18 +135,18 @@ def resolve_pattern(pattern: str, *, kind: str = "auto", alphabet: str | None = 
     ConstructionError
         A corrupt or tampered construction file.
     """
-    from .automata import DFA
-    from .automata.errors import UnknownLanguageError
+    from ..automata import DFA
+    from ..automata.errors import UnknownLanguageError
 
     if kind == "file" or (kind == "auto" and (os.path.isfile(pattern)
                                                or pattern.endswith(".json"))):
         if _is_construction_file(pattern):
-            from .theory.proof import load_verified
+            from ..theory.proof import load_verified
 
             return load_verified(pattern, limit=limit), "construction file"
         return DFA.from_json(pattern), "DFA file"
     if kind in ("auto", "family"):
-        from .automata import families
+        from ..automata import families
 
         name = pattern.split("(", 1)[0].strip()
         looks_like_spec = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\s*\(.*\)", pattern.strip())
@@ -159,7 +159,7 @@ def resolve_pattern(pattern: str, *, kind: str = "auto", alphabet: str | None = 
                 raise UnknownLanguageError(
                     f"{pattern!r} is not a family; did you mean {close[0]!r}? use --kind regex "
                     f"to compile it as a regex")
-    from .automata.regex import from_regex
+    from ..automata.regex import from_regex
 
     return from_regex(pattern, alphabet), "regex"
 
@@ -208,7 +208,7 @@ def _model_permutation(layer, token: int) -> list[int] | None:
 def _cycle_type_eigenvalues(perm: list[int]) -> str:
     """Eigenvalues of a permutation matrix from its cycle type: a cycle of length L
     contributes the L-th roots of unity (exact)."""
-    from .constructions.group import permutation_cycles
+    from ..constructions.group import permutation_cycles
 
     cycles = permutation_cycles(perm)
     fixed = len(perm) - sum(len(c) for c in cycles)
@@ -351,12 +351,12 @@ def _print_construction(lrnn, d, normalized: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``statetrack compile``; returns the exit status (see the module docstring)."""
-    from .automata.errors import AutomatonError
-    from .constructions import io as cio
-    from .constructions.compile import compile as compile_dfa
-    from .constructions.errors import ConstructionError, NotAGroupError
-    from .constructions.io import Construction
-    from .theory.proof import check_words, verify
+    from ..automata.errors import AutomatonError
+    from ..constructions import io as cio
+    from ..constructions.compile import compile as compile_dfa
+    from ..constructions.errors import ConstructionError, NotAGroupError
+    from ..constructions.io import Construction
+    from ..theory.proof import check_words, verify
 
     err = sys.stderr
     try:
@@ -375,7 +375,7 @@ def run(args: argparse.Namespace) -> int:
     for line in _dfa_lines(d):
         print(line)
     try:
-        from .automata.monoid import classify
+        from ..automata.monoid import classify
 
         print(f"monoid: {classify(d, limit=max(args.limit, 1)).short()}")
     except ImportError:  # pragma: no cover
@@ -428,7 +428,7 @@ def run(args: argparse.Namespace) -> int:
                        f"below)")
         print(f"float check ({dt}): {wc.n_words} words, {wc.n_prefixes} prefixes: {verdict}")
     if not lrnn.exact_in_floats:
-        from .constructions.precision import float_horizon
+        from ..constructions.precision import float_horizon
 
         for dt, sd in (("float32", None), ("bfloat16", None), ("bfloat16", "float32")):
             try:
@@ -451,7 +451,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the subcommand alone (``python -m statetrack.cli_compile PATTERN``)."""
+    """Run the subcommand alone (``python -m statetrack.cli.compile PATTERN``)."""
     parser = argparse.ArgumentParser(prog="statetrack")
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser(sub)

@@ -1,0 +1,24 @@
+"""``statetrack families``: the registry of named languages, one line each."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``families`` subcommand to an argparse subparsers object."""
+    f = subparsers.add_parser("families", help="list the registry of named languages")
+    f.set_defaults(func=run)
+    return f
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print every registered family with its summary; returns 0."""
+    from ..automata.families import REGISTRY
+
+    for name, fam in REGISTRY.items():
+        print(f"{name:22s} {fam.summary}")
+    return 0
