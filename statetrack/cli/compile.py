@@ -20,10 +20,11 @@ DFAs, the transition table), its monoid class, the construction (layers, width, 
 against Theorem 3's bound, the GH factors' eigenvalues and the eigenvalues of every
 ``A(a)``: from the cycle type for permutation matrices, else as roots of unity
 ``exp(+-2 pi i p/q)`` proved exactly by ``A^Q = I`` in the model's number field, with their
-numeric values), the exact proof verdict of :func:`statetrack.theory.proof.verify`, a float
-check of all short words and random long words, and, for forms that are inexact in floats,
-the lengths up to which float32 and bfloat16 stay correct (float-check mismatches of such
-forms are expected and do not fail the command). ``--out FILE`` writes the construction and
+numeric values: :func:`statetrack.theory.letter_spectrum.letter_spectrum`), the exact proof
+verdict of :func:`statetrack.theory.proof.verify`, a float check of all short words and
+random long words, and, for forms that are inexact in floats, the lengths up to which float32
+and bfloat16 stay correct (float-check mismatches of such forms are expected and do not fail
+the command). ``--out FILE`` writes the construction and
 its certificate in the format of :mod:`statetrack.constructions.io`.
 
 Exit status (also in ``statetrack compile --help``)::
@@ -41,12 +42,9 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import math
 import os
 import re
 import sys
-from collections import Counter
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -67,10 +65,6 @@ _EXIT_HELP = """exit status:
 """
 _UNSUPPORTED = ("unsupported for now: needs the Theorem 4 cascade construction (not "
                 "implemented yet)")
-#: Largest width for which eigenvalues of non-permutation matrices are identified exactly.
-_EXACT_EIG_MAX_K = 16
-#: Largest order q of a root of unity the eigenvalue printer tries to identify.
-_MAX_ROOT_ORDER = 10_000
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -188,133 +182,13 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def _with_mult(text: str, mult: int) -> str:
-    return text + (f" (x{mult})" if mult > 1 else "")
-
-
-def _model_permutation(layer, token: int) -> list[int] | None:
-    """``perm`` with ``A(token) e_q = e_{perm[q]}`` when ``A(token)`` is a permutation
-    matrix (checked exactly on its sparse entries), else None."""
-    a = layer.A(token)
-    k = layer.width
-    perm = [-1] * k
-    for (i, j), x in a.todok().items():
-        if x != 1 or perm[j] != -1:
-            return None
-        perm[j] = i
-    return perm if sorted(perm) == list(range(k)) else None
-
-
-def _cycle_type_eigenvalues(perm: list[int]) -> str:
-    """Eigenvalues of a permutation matrix from its cycle type: a cycle of length L
-    contributes the L-th roots of unity (exact)."""
-    from ..constructions.group import permutation_cycles
-
-    cycles = permutation_cycles(perm)
-    fixed = len(perm) - sum(len(c) for c in cycles)
-    lengths = Counter(len(c) for c in cycles)
-    ones = fixed + sum(lengths.values())
-    parts = [_with_mult("1", ones)]
-    if lengths.get(2):
-        parts.append(_with_mult("-1", lengths[2]))
-    for L in sorted(lengths):
-        if L > 2:
-            parts.append(_with_mult(f"exp(2 pi i k/{L}), k = 1..{L - 1}", lengths[L]))
-    return ", ".join(parts)
-
-
-def _mat_mul(a: list[list], b: list[list], zero) -> list[list]:
-    k = len(a)
-    out = []
-    for i in range(k):
-        row = []
-        for j in range(k):
-            acc = zero
-            for t in range(k):
-                if a[i][t] and b[t][j]:
-                    acc = acc + a[i][t] * b[t][j]
-            row.append(acc)
-        out.append(row)
-    return out
-
-
-def _is_identity_power(rows: list[list], q: int, dom) -> bool:
-    """Whether ``A^q = I`` exactly (domain arithmetic, repeated squaring)."""
-    k = len(rows)
-    result = [[dom.one if i == j else dom.zero for j in range(k)] for i in range(k)]
-    base = rows
-    while q:
-        if q & 1:
-            result = _mat_mul(result, base, dom.zero)
-        q >>= 1
-        if q:
-            base = _mat_mul(base, base, dom.zero)
-    return all(result[i][j] == (dom.one if i == j else dom.zero)
-               for i in range(k) for j in range(k))
-
-
-def _root_label(p: int, q: int, z: complex) -> str:
-    """``exp(2 pi i p/q)`` (0 < p/q < 1/2) with its conjugate, and the numeric values."""
-    return f"exp(+-2 pi i {p}/{q}) = {z.real:.6g} +- {abs(z.imag):.6g}i"
-
-
-def _general_eigenvalues(lrnn, li: int, token: int) -> str:
-    """Eigenvalues of a non-permutation ``A(token)``: numeric (numpy), identified as roots of
-    unity ``exp(2 pi i p/q)`` and proved by ``A^Q = I`` exactly (Q = lcm of the q's) in the
-    model's number field, when that holds; otherwise the numeric values, marked so."""
-    layer = lrnn.layers[li]
-    k = layer.width
-    a = layer.A(token)
-    num = np.zeros((k, k))
-    for (i, j), x in a.todok().items():
-        num[i, j] = float(x.evalf(30))
-    ev = np.linalg.eigvals(num)
-    fracs = []
-    for z in ev:
-        t = (math.atan2(z.imag, z.real) / (2 * math.pi)) % 1.0
-        f = Fraction(t).limit_denominator(_MAX_ROOT_ORDER)
-        if abs(abs(z) - 1) > 1e-9 or abs(float(f) - t) > 1e-9:
-            fracs = None
-            break
-        fracs.append(f % 1)
-    proved = False
-    if fracs is not None and k <= _EXACT_EIG_MAX_K:
-        order = math.lcm(*[f.denominator for f in fracs]) if fracs else 1
-        runner = lrnn.exact()
-        proved = _is_identity_power(runner.transition_matrix(li, token), order, runner.domain)
-    if not proved:
-        shown = Counter(f"{z.real:.6g}" + (f"{z.imag:+.6g}i" if abs(z.imag) > 1e-12 else "")
-                        for z in ev)
-        text = ", ".join(_with_mult(v, c) for v, c in shown.items())
-        return (text if len(text) <= 160 else text[:157] + "...") + " (numeric)"
-    cnt = Counter(fracs)
-    parts = []
-    if cnt.get(Fraction(0)):
-        parts.append(_with_mult("1", cnt[Fraction(0)]))
-    if cnt.get(Fraction(1, 2)):
-        parts.append(_with_mult("-1", cnt[Fraction(1, 2)]))
-    for f in sorted(x for x in cnt if 0 < x < Fraction(1, 2)):
-        z = complex(math.cos(2 * math.pi * f), math.sin(2 * math.pi * f))
-        pair = min(cnt[f], cnt.get(1 - f, 0))
-        parts.append(_with_mult(_root_label(f.numerator, f.denominator, z), pair))
-    text = ", ".join(parts)
-    return (text if len(text) <= 200 else text[:197] + "...") + \
-        f" (exact: A^{math.lcm(*[f.denominator for f in fracs]) if fracs else 1} = I)"
-
-
-def _letter_eigenvalues(lrnn, li: int, token: int) -> str:
-    """The eigenvalues of ``A(token)`` of layer ``li`` for the report."""
-    perm = _model_permutation(lrnn.layers[li], token)
-    if perm is not None:
-        return _cycle_type_eigenvalues(perm)
-    return _general_eigenvalues(lrnn, li, token)
-
-
 def _print_construction(lrnn, d, normalized: bool) -> None:
+    from ..theory.letter_spectrum import letter_spectrum, model_permutation
+
     perms = None
     layer0 = lrnn.layers[0]
     if lrnn.depth == 1:
-        perms = [_model_permutation(layer0, a) for a in range(layer0.n_tokens)]
+        perms = [model_permutation(layer0, a) for a in range(layer0.n_tokens)]
     bound = ""
     if lrnn.form == "faithful" and perms is not None and all(p is not None for p in perms):
         n_g = layer0.readout.n_classes
@@ -342,7 +216,7 @@ def _print_construction(lrnn, d, normalized: bool) -> None:
         for a, tok in enumerate(layer.tokens):
             steps = [s for s in layer.steps[a] if not s.is_identity]
             fe = sorted({str(s.eigenvalue) for s in steps})
-            eig = _letter_eigenvalues(lrnn, li, a)
+            eig = letter_spectrum(lrnn, li, a).summary()
             factors = _plural(len(steps), "GH factor")
             if fe:
                 factors += f" with eigenvalue{'s' if len(fe) > 1 else ''} {', '.join(fe)}"
