@@ -7,9 +7,10 @@
 >>> verify(compile(dfa), dfa).reachable
 5
 
-Modules: ``proof`` (the exact proof obligation: :func:`verify`, :func:`load_verified`), ``spectra``, ``factorization``
-(Proposition 1), ``finite_precision`` (Theorems 1 and 2 as certificates), ``registry`` (the
-theorems, run by ``statetrack check``), ``figures``.
+Modules: ``proof`` (the exact proof obligation: :func:`verify`, :func:`load_verified`),
+``spectra``, ``letter_spectrum`` (one letter's eigenvalues named exactly, as ``statetrack
+compile`` prints them), ``factorization`` (Proposition 1), ``finite_precision`` (Theorems 1
+and 2 as certificates), ``registry`` (the theorems, run by ``statetrack check``), ``figures``.
 """
 
 from .factorization import (
