@@ -117,8 +117,8 @@ from .errors import CascadeError, InputTypeError
 from .group import readout_codes, transposition_steps
 from .lrnn import LRNN, DeltaStep, Layer, Readout
 
-__all__ = ["TableCascade", "CascadeStack", "cascade_construction", "classify_map",
-           "MAX_LEVEL_STATES"]
+__all__ = ["TableCascade", "CascadeStack", "cascade_construction", "compile_cascade",
+           "classify_map", "MAX_LEVEL_STATES"]
 
 #: The largest level that keeps every register value an integer bfloat16 holds exactly.
 MAX_LEVEL_STATES = 257
@@ -540,3 +540,47 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
         below = d_keys
     return LRNN(alphabet=d.alphabet, layers=tuple(layers), accepting=tuple(accepting),
                 state_map=tuple(state_map), form="cascade", exact_in_floats=True, name=name)
+
+
+def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",
+                    max_skeleton: int = 5000, progress: bool = False) -> LRNN:
+    """Theorem 4 for any DFA: its minimal automaton's holonomy cascade as a stack of layers.
+
+    Minimizes ``dfa``, decomposes it
+    (:func:`~statetrack.automata.holonomy.holonomy_decomposition`) and compiles the cascade
+    (:func:`cascade_construction`); the model's ``state_map`` refers to the states of
+    ``dfa.minimize()``, as for every form of :func:`~statetrack.constructions.compile.compile`.
+
+    Parameters
+    ----------
+    dfa : DFA
+    name : str
+        Stored on the model.
+    dont_care, max_skeleton, progress
+        Passed to the decomposition.
+
+    Raises
+    ------
+    InputTypeError
+        ``dfa`` is not a DFA.
+    DecompositionLimitError
+        The skeleton has more than ``max_skeleton`` sets (the message says how to raise it).
+    CascadeError
+        A level too wide for exact bfloat16 registers.
+
+    Examples
+    --------
+    >>> from statetrack.automata import from_regex
+    >>> m = compile_cascade(from_regex("(a|b)*abb"))
+    >>> m.form, m.depth, m.accepts("babb"), m.accepts("abba")
+    ('cascade', 5, True, False)
+    """
+    from ..automata.holonomy import holonomy_decomposition
+
+    if not isinstance(dfa, DFA):
+        raise InputTypeError(f"compile_cascade: argument 'dfa' must be a statetrack DFA, got "
+                             f"{type(dfa).__name__}")
+    d = dfa.minimize()
+    casc = holonomy_decomposition(d, max_skeleton=max_skeleton, progress=progress,
+                                  dont_care=dont_care)
+    return cascade_construction(casc, d, minimize=False, name=name)

@@ -1,8 +1,11 @@
-"""``compile(dfa)``: a DFA to a constructed LRNN, in one of the one-layer forms.
+"""``compile(dfa)``: any DFA to a constructed LRNN, in one of the forms below.
+
+The default (``form=None``) is the paper's construction: Theorem 3's ``"permutation"`` form
+when the transition monoid of the minimal DFA is a group, else Theorem 4's ``"cascade"``.
 
 Forms
 -----
-``"permutation"`` (default)
+``"permutation"``
     Theorem 3 (:func:`~statetrack.constructions.group.group_construction`): every DFA whose
     minimal automaton's letters are permutations; one-hot states, ``K = |Q|``, integer keys,
     exact in every float format.
@@ -19,15 +22,20 @@ Forms
     the ``m`` cosets of a core-free subgroup found by a greedy search (``m <= |Q|``; S_5's
     word problem: ``m = 5`` instead of ``|Q| = 120``), ``K = V = m``, integer keys, exact in
     every float format, one readout class per group element.
+``"cascade"``
+    Every DFA (Theorem 4, :func:`~statetrack.constructions.cascade.compile_cascade`): the
+    holonomy (Krohn–Rhodes) decomposition of the minimal DFA as a stack of ``2L - 1``
+    layers for ``L`` levels (a layer per level and a delay layer between levels), integer
+    keys, exact in every float format.
 ``"auto"``
-    The narrower of ``"permutation"`` and ``"faithful"`` (smaller width, then fewer
-    sub-steps; the permutation form on ties). The faithful form is searched only for
-    transition groups of at most :data:`AUTO_FAITHFUL_LIMIT` elements; with
-    ``normalized=True`` (which the faithful form does not have) it is the permutation form.
+    For group automata the narrower of ``"permutation"`` and ``"faithful"`` (smaller width,
+    then fewer sub-steps; the permutation form on ties; the faithful form is searched only
+    for transition groups of at most :data:`AUTO_FAITHFUL_LIMIT` elements; with
+    ``normalized=True``, which the faithful form does not have, the permutation form); for
+    every other DFA the cascade.
 
-DFAs whose transition monoid is not a group raise
-:class:`~statetrack.constructions.errors.NotAGroupError`: they need the Krohn–Rhodes cascade
-construction (Theorem 4), which is a separate module.
+The group forms refuse DFAs whose transition monoid is not a group with
+:class:`~statetrack.constructions.errors.NotAGroupError`.
 
 Examples
 --------
@@ -35,8 +43,11 @@ Examples
 >>> from statetrack.constructions.compile import compile
 >>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
 >>> [compile(parity, form=f).width for f in FORMS]
-[2, 2, 1, 2]
->>> compile(DFA([[1, 1], [1, 1]], accepting=[1], alphabet="ab"))
+[2, 2, 1, 2, 2]
+>>> constant = DFA([[1, 1], [1, 1]], accepting=[1], alphabet="ab")
+>>> compile(constant).form
+'cascade'
+>>> compile(constant, form="permutation")
 Traceback (most recent call last):
 ...
 statetrack.constructions.errors.NotAGroupError: letter 'a' is not a permutation of the 2 states of the minimal DFA (it sends both states 0 and 1 to state 1), so the transition monoid is not a group and Theorem 3's one-layer construction does not apply; this language needs the Krohn-Rhodes cascade construction (Theorem 4)
@@ -46,56 +57,65 @@ from __future__ import annotations
 
 from ..automata import DFA
 from ..automata.errors import MonoidLimitError
+from .cascade import compile_cascade
 from .diagonal import diagonal_construction, rotation_construction
 from .errors import FormError, InputTypeError
 from .faithful import faithful_construction
-from .group import group_construction
+from .group import group_construction, is_group_dfa
 from .lrnn import LRNN
 
 __all__ = ["compile", "compile_dfa", "FORMS", "AUTO_FAITHFUL_LIMIT"]
 
 #: The construction forms :func:`compile` knows (besides ``"auto"``, a choice among them).
-FORMS = ("permutation", "rotation", "diagonal", "faithful")
+FORMS = ("permutation", "rotation", "diagonal", "faithful", "cascade")
 #: ``form="auto"`` looks for a faithful form only for transition groups up to this size: the
 #: search lists the group (S_6: 720 elements, 0.7 s), and a group as large as the 10,100-element
 #: one of binary_divisible(101) took a minute without giving a narrower form.
 AUTO_FAITHFUL_LIMIT = 5_000
 
 
-def compile(dfa: DFA, *, form: str = "permutation", normalized: bool = False,  # noqa: A001
-            name: str = "") -> LRNN:
-    """Compile a DFA into a one-layer LRNN (see the module docstring for the forms).
+def compile(dfa: DFA, *, form: str | None = None, normalized: bool = False,  # noqa: A001
+            name: str = "", progress: bool = False) -> LRNN:
+    """Compile any DFA into an LRNN (see the module docstring for the forms).
 
     Parameters
     ----------
     dfa : DFA
         Any DFA; it is minimized first, and the model's ``state_map`` refers to the states of
         the minimal (canonically numbered) DFA, ``dfa.minimize()``.
-    form : {"permutation", "rotation", "diagonal", "faithful", "auto"}
+    form : {None, "permutation", "rotation", "diagonal", "faithful", "cascade", "auto"}
+        None (default): ``"permutation"`` for group automata, ``"cascade"`` otherwise.
     normalized : bool
         The paper's normalized keys (unit keys, beta in [0, 2]; needs square roots, so float
-        runs become inexact). Only changes the permutation form (the other two already have
-        unit keys). Not available for the faithful form (:class:`FormError`).
+        runs become inexact). Only changes the permutation form (the rotation and diagonal
+        forms already have unit keys). Not available for the faithful and cascade forms
+        (:class:`FormError`).
     name : str
         Stored on the model.
+    progress : bool
+        Progress bars on long decompositions (the cascade form).
 
     Returns
     -------
     LRNN
-        A one-layer model; verify it with :func:`statetrack.theory.proof.verify`.
+        One layer for the group forms, ``2L - 1`` for a cascade of ``L`` levels; prove it
+        with :func:`statetrack.theory.proof.verify`.
 
     Raises
     ------
     NotAGroupError
-        The transition monoid is not a group.
+        A group form asked for a DFA whose transition monoid is not a group.
     FormError
         An unknown form, or a form that does not exist for this automaton.
     InputTypeError
         ``dfa`` is not a statetrack DFA.
+    DecompositionLimitError
+        The cascade form on a DFA whose holonomy skeleton is too large (the message says
+        how to raise the limit).
 
     Examples
     --------
-    >>> from statetrack.automata import DFA, families
+    >>> from statetrack.automata import DFA, families, from_regex
     >>> z4 = DFA.from_function(0, "a", lambda q, a: (q + 1) % 4, lambda q: q == 0)
     >>> m = compile(z4)
     >>> m.form, m.width, m.n_h, m.accepts("aaaa"), m.accepts("aa")
@@ -106,6 +126,9 @@ def compile(dfa: DFA, *, form: str = "permutation", normalized: bool = False,  #
     >>> s4 = families.get("symmetric(4)")
     >>> [(f, compile(s4, form=f).width) for f in ("permutation", "faithful", "auto")]
     [('permutation', 24), ('faithful', 4), ('auto', 4)]
+    >>> c = compile(from_regex("(ab)*"))
+    >>> c.form, c.depth, c.accepts("abab"), c.accepts("aba")
+    ('cascade', 3, True, False)
     >>> compile(z4, form="diagonal")
     Traceback (most recent call last):
     ...
@@ -114,24 +137,32 @@ def compile(dfa: DFA, *, form: str = "permutation", normalized: bool = False,  #
     if not isinstance(dfa, DFA):
         raise InputTypeError(f"compile: argument 'dfa' must be a statetrack DFA, got "
                              f"{type(dfa).__name__}")
+    if form is None:
+        form = "permutation" if is_group_dfa(dfa) else "cascade"
     if form == "auto":
-        return _narrower_form(dfa, normalized=normalized, name=name)
+        if not is_group_dfa(dfa):
+            form = "cascade"
+        else:
+            return _narrower_form(dfa, normalized=normalized, name=name)
     if form not in FORMS:
-        raise FormError(f"unknown form {form!r}; choose one of {list(FORMS)}")
+        raise FormError(f"unknown form {form!r}; choose one of {list(FORMS) + ['auto']}")
     if form == "permutation":
         return group_construction(dfa, normalized=normalized, name=name)
     if form == "rotation":
         return rotation_construction(dfa, name=name)
+    if form in ("faithful", "cascade") and normalized:
+        raise FormError(f"the {form} form has no normalized variant (its steps use integer "
+                        f"keys); use form='permutation' with normalized=True")
     if form == "faithful":
-        if normalized:
-            raise FormError("the faithful form has no normalized variant (its swaps use "
-                            "integer keys); use form='permutation' with normalized=True")
         return faithful_construction(dfa, name=name)
+    if form == "cascade":
+        return compile_cascade(dfa, name=name, progress=progress)
     return diagonal_construction(dfa, name=name)
 
 
 def _narrower_form(dfa: DFA, *, normalized: bool, name: str) -> LRNN:
-    """``form="auto"``: the permutation form, or the faithful one when it is narrower."""
+    """``form="auto"`` on a group DFA: the permutation form, or the faithful one when it is
+    narrower."""
     perm = group_construction(dfa, normalized=normalized, name=name)
     if normalized:
         return perm

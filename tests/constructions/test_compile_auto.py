@@ -54,6 +54,9 @@ def test_auto_with_normalized_keys_is_the_permutation_form():
     assert m.form == "permutation" and not m.exact_in_floats
 
 
-def test_auto_needs_a_group():
+def test_auto_on_a_non_group_is_the_cascade():
+    d = DFA([[1, 1], [1, 1]], accepting=[1], alphabet="ab")
+    m = compile(d, form="auto")
+    assert m.form == "cascade" and verify(m, d).ok
     with pytest.raises(NotAGroupError):
-        compile(DFA([[1, 1], [1, 1]], accepting=[1], alphabet="ab"), form="auto")
+        compile(d, form="permutation")
