@@ -18,6 +18,8 @@ One module per subcommand (:mod:`.check` with :mod:`.device` for ``check --devic
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import Sequence
 
 __all__ = ["main", "build_parser"]
@@ -45,3 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (``statetrack compile cyclic | head -1``): stop quietly, and
+        # point stdout at /dev/null so that the interpreter's final flush does not raise
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141

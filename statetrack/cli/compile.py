@@ -34,8 +34,8 @@ Exit status (also in ``statetrack compile --help``)::
       1  a counterexample, an unfinished proof, or a float mismatch of a form exact in floats
       2  bad input: unreadable PATTERN, a tampered construction file, a form that does not exist
          for this automaton, a bad option (argparse's usage errors also exit 2)
-      3  unsupported for now: the language is not a group language and needs the Theorem 4
-         (Krohn-Rhodes cascade) construction, which is not implemented yet
+      3  unsupported: the construction is over a size limit (a holonomy skeleton over
+         --max-skeleton sets, or a cascade level too wide for exact bfloat16 registers)
 """
 from __future__ import annotations
 
@@ -60,11 +60,10 @@ _EXIT_HELP = """exit status:
   1  a counterexample, an unfinished proof, or a float mismatch of a form exact in floats
   2  bad input: unreadable PATTERN, a tampered construction file, a form that does not
      exist for this automaton, a bad option (argparse's usage errors also exit 2)
-  3  unsupported for now: not a group language; it needs the Theorem 4 (Krohn-Rhodes
-     cascade) construction, which is not implemented yet
+  3  unsupported: the construction is over a size limit (a holonomy skeleton over
+     --max-skeleton sets, or a cascade level too wide for exact bfloat16 registers)
 """
-_UNSUPPORTED = ("unsupported for now: needs the Theorem 4 cascade construction (not "
-                "implemented yet)")
+_UNSUPPORTED = "unsupported: the construction is over a size limit"
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -81,10 +80,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="how to read PATTERN (default: file, then family, then regex)")
     p.add_argument("--alphabet", default=None,
                    help="symbols of a regex (one character each), e.g. 'ab'")
-    p.add_argument("--form", choices=("permutation", "rotation", "diagonal", "faithful"),
-                   default=None, help="construction form (default: permutation; faithful: "
-                                      "the permutation matrix of a small faithful coset "
-                                      "action, K = V = m <= |Q|)")
+    p.add_argument("--form", choices=("auto", "permutation", "rotation", "diagonal",
+                                      "faithful", "cascade"),
+                   default=None, help="construction form (default: auto, the narrowest: "
+                                      "for group languages the permutation form or the "
+                                      "faithful one, the permutation matrix of a small "
+                                      "faithful coset action, K = V = m <= |Q|; for every "
+                                      "other language the Theorem 4 cascade)")
+    p.add_argument("--max-skeleton", type=int, default=5000, metavar="N",
+                   help="most sets in the holonomy skeleton of a cascade (default 5000)")
     p.add_argument("--normalized", action="store_true",
                    help="the paper's unit keys (inexact in floats) instead of integer keys")
     p.add_argument("--out", metavar="FILE", help="write the construction and its certificate")
@@ -182,6 +186,35 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+#: More tokens than this over all layers: per-layer summaries instead of a line per token.
+_TOKEN_LINES_MAX = 40
+
+
+def _print_cascade(lrnn, d) -> None:
+    """The holonomy levels and the stack, layer by layer (Theorem 4)."""
+    from ..automata.holonomy import holonomy_decomposition
+
+    casc = holonomy_decomposition(d)
+    levels = str(casc).splitlines()
+    print(f"  holonomy cascade of the minimal DFA: {_plural(len(levels), 'level')} "
+          f"(SgpDec style: level: (degree, group) per component, a bare degree for a pure "
+          f"reset component)")
+    for line in levels:
+        print(f"    {line}")
+    print(f"  stack: {_plural(lrnn.depth, 'layer')} = a layer per level and a delay layer "
+          f"between levels (2L - 1); the paper's bound (Krohn-Rhodes): at most "
+          f"2^|Q| = 2^{d.n_states} layers of width <= |Q| = {d.n_states}")
+    for li, layer in enumerate(lrnn.layers):
+        what = f"level {li // 2 + 1}" if li % 2 == 0 else f"delay after level {li // 2 + 1}"
+        eig = sorted({str(s.eigenvalue) for row in layer.steps for s in row
+                      if not s.is_identity})
+        print(f"    layer {li} ({what}): K = {layer.width}, V = {layer.value_dim}, "
+              f"n_h = {layer.n_h}, {_plural(layer.n_tokens, 'token')}, "
+              f"{layer.readout.n_classes} output class{'es' if layer.readout.n_classes != 1 else ''}; "
+              f"GH factor eigenvalues "
+              f"{{{', '.join(eig)}}}")
+
+
 def _print_construction(lrnn, d, normalized: bool) -> None:
     from ..theory.letter_spectrum import letter_spectrum, model_permutation
 
@@ -208,9 +241,13 @@ def _print_construction(lrnn, d, normalized: bool) -> None:
         print(f"  state: the {lrnn.width} x {lrnn.width} permutation matrix of the group "
               f"element (S_0 = I); readout: {layer0.readout.n_classes} classes, one per "
               f"group element, each mapped to its DFA state")
+    if lrnn.form == "cascade":
+        _print_cascade(lrnn, d)
     if lrnn.n_h == 0:
         print("  every A is the identity (n_h = 0); exporters pad one identity step "
               "(beta = 0) for the kernels")
+    if sum(layer.n_tokens for layer in lrnn.layers) > _TOKEN_LINES_MAX:
+        return
     for li, layer in enumerate(lrnn.layers):
         prefix = f"  layer {li} " if lrnn.depth > 1 else "  "
         for a, tok in enumerate(layer.tokens):
@@ -228,7 +265,10 @@ def run(args: argparse.Namespace) -> int:
     from ..automata.errors import AutomatonError
     from ..constructions import io as cio
     from ..constructions.compile import compile as compile_dfa
-    from ..constructions.errors import ConstructionError, NotAGroupError
+    from ..automata.errors import DecompositionLimitError
+    from ..constructions.cascade import compile_cascade
+    from ..constructions.errors import CascadeError, ConstructionError, FormError
+    from ..constructions.group import is_group_dfa
     from ..constructions.io import Construction
     from ..theory.proof import check_words, verify
 
@@ -256,13 +296,21 @@ def run(args: argparse.Namespace) -> int:
         pass
     except Exception as e:  # noqa: BLE001 -- a missing column must not stop the compile
         print(f"monoid: not computed ({type(e).__name__}: {e})")
-    form = args.form or "permutation"
+    form = args.form or "auto"
     if loaded is not None:
         lrnn = loaded.lrnn
     else:
         try:
-            lrnn = compile_dfa(d, form=form, normalized=args.normalized, name=args.pattern)
-        except NotAGroupError as e:
+            if form == "cascade" or (form == "auto" and not is_group_dfa(d)):
+                if args.normalized:
+                    raise FormError("the cascade form has no normalized variant (its steps "
+                                    "use integer keys); use --form permutation --normalized")
+                lrnn = compile_cascade(d, name=args.pattern, max_skeleton=args.max_skeleton,
+                                       progress=sys.stderr.isatty())
+            else:
+                lrnn = compile_dfa(d, form=form, normalized=args.normalized,
+                                   name=args.pattern)
+        except (DecompositionLimitError, CascadeError) as e:
             print(f"statetrack compile: {_UNSUPPORTED}\n  reason: {e}", file=err)
             return EXIT_UNSUPPORTED
         except (ConstructionError, AutomatonError) as e:

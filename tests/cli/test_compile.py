@@ -88,13 +88,22 @@ def test_corrupt_dfa_and_construction_files(capsys, tmp_path):
     assert rc == 2 and "unsupported version None" in err
 
 
-def test_non_group_languages_exit_3_as_unsupported(capsys):
-    for argv in (["(a|b)*a"], ["paritty", "--kind", "regex"], ["abba"]):
+def test_non_group_languages_compile_as_cascades_and_prove(capsys):
+    for argv in (["(a|b)*a"], ["paritty", "--kind", "regex"], ["abba"], ["(a|b)*abb"],
+                 ["(ab)*"], ["contains(abb)"]):
         rc, out, err = run(capsys, *argv)
-        assert rc == 3, (argv, err)
-        assert ("statetrack compile: unsupported for now: needs the Theorem 4 cascade "
-                "construction (not implemented yet)") in err
-        assert "not a permutation" in err and "language:" in out
+        assert rc == 0, (argv, err)
+        assert "construction: form cascade" in out and "holonomy cascade" in out
+        assert "proof: proved" in out and "MISMATCH" not in out
+    # a group form asked for a non-group language is bad input (exit 2) with the reason
+    rc, out, err = run(capsys, "(a|b)*a", "--form", "permutation")
+    assert rc == 2 and "not a permutation" in err
+
+
+def test_cascade_over_the_skeleton_limit_exits_3(capsys):
+    rc, out, err = run(capsys, "(a|b)*abb", "--max-skeleton", "2")
+    assert rc == 3 and "unsupported: the construction is over a size limit" in err
+    assert "max_skeleton" in err
 
 
 def test_help_documents_the_exit_codes(capsys):
@@ -104,7 +113,7 @@ def test_help_documents_the_exit_codes(capsys):
     out = capsys.readouterr().out
     assert "exit status:" in out
     for line in ("  0  proved exactly", "  1  a counterexample", "  2  bad input",
-                 "  3  unsupported for now"):
+                 "  3  unsupported: the construction is over a size limit"):
         assert line in out
     with pytest.raises(SystemExit) as info:
         main(["compile", "parity", "--form", "spiral"])
@@ -191,4 +200,4 @@ def test_faithful_form_errors(capsys):
     rc, out, err = run(capsys, "symmetric(3)", "--form", "faithful", "--normalized")
     assert rc == 2 and "no normalized variant" in err
     rc, out, err = run(capsys, "a*b", "--alphabet", "ab", "--form", "faithful")
-    assert rc == 3 and "unsupported for now" in err
+    assert rc == 2 and "not a permutation" in err   # no group form for a non-group
