@@ -98,15 +98,18 @@ def draw_cascade(cascade: Any, model: Any = None, *, title: str = "", ax: Any = 
     ax : matplotlib Axes, optional
         Draw the cascade panel there (the model panel is then left out).
     """
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
     deps = level_dependencies(cascade)
     n_lev = len(deps)
     if ax is None:
         ncols = 2 if model is not None else 1
-        fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 1.1 + 1.0 * max(n_lev, 2)),
-                                 squeeze=False)
+        rows = max(n_lev, (model.depth + 1) // 2 if model is not None else 0, 2)
+        fig = Figure(figsize=(5.2 * ncols, 1.1 + 1.0 * rows))
+        FigureCanvasAgg(fig)   # no pyplot state: figures are made in loops
+        axes = fig.subplots(1, ncols, squeeze=False)
         ax = axes[0, 0]
         ax_model = axes[0, 1] if model is not None else None
     else:
@@ -128,8 +131,8 @@ def draw_cascade(cascade: Any, model: Any = None, *, title: str = "", ax: Any = 
     for l, ds in enumerate(deps):
         for j in ds:
             (xj, yj), (xl, yl) = centers[j], centers[l]
-            x0 = max(xj, xl) - 0.1
-            ax.add_patch(FancyArrowPatch((x0, yj), (x0, yl), connectionstyle="arc3,rad=-0.35",
+            ax.add_patch(FancyArrowPatch((xj - 0.2, yj), (xl - 0.2, yl),
+                                         connectionstyle=f"arc3,rad={-0.2 - 0.1 * (l - j)}",
                                          arrowstyle="-|>", mutation_scale=10, color="#a33",
                                          lw=1.0))
     width = max(c[0] for c in centers.values()) + 1.2

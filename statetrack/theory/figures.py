@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["make_figures", "eigenvalue_data", "trajectory_data", "EIGEN_LANGUAGES",
+__all__ = ["make_figures", "eigenvalue_data", "trajectory_data", "cascade_languages",
+           "EIGEN_LANGUAGES",
            "TRAJECTORY_EIGENVALUES"]
 
 #: The languages of the eigenvalue figure (family specs).
@@ -116,8 +117,24 @@ def _scatter_counts(ax, z: np.ndarray, **kw) -> None:
     ax.scatter(keys.real, keys.imag, s=25 + 90 * np.sqrt(counts / counts.max()), **kw)
 
 
+def cascade_languages() -> tuple[str, ...]:
+    """The catalogue languages whose transition monoid is not a group (Theorem 4's cascades).
+
+    >>> "flip_flop" in cascade_languages() and "parity" not in cascade_languages()
+    True
+    """
+    from statetrack.automata import classify, families
+
+    return tuple(e.name for e in families.catalogue() if classify(e.dfa).kind != "group")
+
+
+def _slug(spec: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in spec).strip("_").replace("__", "_")
+
+
 def make_figures(outdir: str | Path = "docs/figures", *,
-                 languages: tuple[str, ...] = EIGEN_LANGUAGES, steps: int = 70) -> list[Path]:
+                 languages: tuple[str, ...] = EIGEN_LANGUAGES, steps: int = 70,
+                 cascades: tuple[str, ...] | None = None) -> list[Path]:
     """Write the figures (PNG) into ``outdir`` (created if needed); returns their paths.
 
     Parameters
@@ -129,14 +146,22 @@ def make_figures(outdir: str | Path = "docs/figures", *,
         in ``docs/figures``).
     steps : int
         Length of the parity trajectories.
+    cascades : tuple of family specs, optional
+        One figure each in ``outdir/cascades/`` (its holonomy levels, components and
+        dependencies beside the compiled stack:
+        :func:`statetrack.automata.cascade_drawing.draw_cascade`); default: every catalogue
+        language whose monoid is not a group (:func:`cascade_languages`).
 
     Examples
     --------
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     paths = make_figures(tmp, languages=("parity", "cyclic(3)"), steps=20)
-    ...     [(p.name, p.read_bytes()[:4]) for p in paths]
-    [('eigenvalues.png', b'\x89PNG'), ('parity_trajectory.png', b'\x89PNG')]
+    ...     paths = make_figures(tmp, languages=("parity", "cyclic(3)"), steps=20,
+    ...                          cascades=("contains(abb)",))
+    ...     names = [p.relative_to(tmp).as_posix() for p in paths]
+    ...     pngs = all(p.read_bytes()[1:4] == b'PNG' for p in paths)
+    >>> names, pngs
+    (['eigenvalues.png', 'parity_trajectory.png', 'cascades/contains_abb.png'], True)
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -202,4 +227,20 @@ def make_figures(outdir: str | Path = "docs/figures", *,
     p = outdir / "parity_trajectory.png"
     fig.savefig(p)
     paths.append(p)
+    from statetrack.automata import families
+    from statetrack.automata.cascade_drawing import draw_cascade
+    from statetrack.automata.holonomy import holonomy_decomposition
+    from statetrack.constructions.cascade import cascade_construction
+
+    cdir = outdir / "cascades"
+    for spec in cascade_languages() if cascades is None else cascades:
+        d = families.get(spec).minimize()
+        casc = holonomy_decomposition(d)
+        model = cascade_construction(casc, d, minimize=False)
+        fig = draw_cascade(casc, model, title=f"{spec}: {d.n_states} states, "
+                                               f"{len(casc.levels)} levels")
+        cdir.mkdir(parents=True, exist_ok=True)
+        path = cdir / f"{_slug(spec)}.png"
+        fig.savefig(path, dpi=110)
+        paths.append(path)
     return paths

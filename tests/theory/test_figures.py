@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.image import imread
 
 from statetrack.theory.figures import (
+    cascade_languages,
     EIGEN_LANGUAGES,
     eigenvalue_data,
     make_figures,
@@ -16,13 +17,21 @@ from statetrack.theory.figures import (
 def test_make_figures_writes_pngs(tmp_path):
     out = tmp_path / "figs"
     paths = make_figures(out)
-    assert [p.name for p in paths] == ["eigenvalues.png", "parity_trajectory.png"]
-    for p in paths:
+    assert [p.name for p in paths[:2]] == ["eigenvalues.png", "parity_trajectory.png"]
+    # one cascade figure per non-group catalogue language
+    assert [p.name for p in paths[2:]] == [
+        f"{''.join(c if c.isalnum() else '_' for c in s).strip('_').replace('__', '_')}.png"
+        for s in cascade_languages()]
+    assert len(paths) == 2 + 17
+    for p in paths[:2]:
         assert p.parent == out and p.stat().st_size > 10_000
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         img = imread(p)
         assert img.shape[0] > 300 and img.shape[1] > 1000
         assert img[..., :3].std() > 0.05  # not a blank canvas
+    for p in paths[2:]:
+        assert p.parent == out / "cascades" and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert imread(p)[..., :3].std() > 0.05
 
 
 def test_eigenvalues_of_permutation_constructions_are_roots_of_unity():
@@ -62,7 +71,7 @@ def test_parity_trajectories():
 
 
 def test_make_figures_takes_languages_and_steps(tmp_path):
-    paths = make_figures(tmp_path, languages=("cyclic(3)",), steps=10)
+    paths = make_figures(tmp_path, languages=("cyclic(3)",), steps=10, cascades=())
     eig, traj = (imread(p) for p in paths)
     assert eig.shape[1] == 4 * 130             # one 4-inch panel per language at 130 dpi
     assert traj.shape[1] == 12 * 130
