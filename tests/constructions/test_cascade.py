@@ -14,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 from statetrack.constructions.cascade import (
     MAX_LEVEL_STATES, TableCascade, cascade_construction, classify_map,
 )
+from statetrack.automata.strategies import dfas
 from statetrack.constructions.errors import CascadeError, InputTypeError
 from statetrack.theory.proof import verify
 
@@ -191,3 +192,21 @@ def test_from_regex_examples():
         d = from_regex(rx).minimize()
         m = cascade_construction(holonomy_decomposition(d), d)
         assert verify(m, from_regex(rx)).ok
+
+
+@settings(max_examples=200, deadline=None)
+@given(dfa=dfas(
+    max_states=8, max_alphabet_size=3, complete=False))
+def test_random_dfas_compile_to_a_proved_stack(dfa):
+    """Issue 9's property: any DFA (up to 8 states, 3 letters, partial ones completed) is
+    compiled by the default form (Theorem 3 for groups, Theorem 4's cascade otherwise) and
+    proved exactly against its minimal DFA; the stack also agrees in bfloat16."""
+    from statetrack.constructions.compile import compile
+
+    m = compile(dfa)
+    cert = verify(m, dfa)
+    assert cert.ok, cert
+    rng = np.random.default_rng(len(dfa.alphabet) * 100 + dfa.n_states)
+    d = dfa.minimize()
+    words = rng.integers(len(d.alphabet), size=(3, 40))
+    assert (m.evaluate_float(words, "bfloat16").dfa_states == d.run(words).states).all()
