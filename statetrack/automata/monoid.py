@@ -115,13 +115,17 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .alphabet import Alphabet, SymbolErrors
 from .errors import (
     ElementIndexError,
     MonoidLimitError,
     NotInMonoidError,
     TransformationError,
-    UnknownSymbolError,
 )
+
+#: Words of letters: symbols only (no indices), named "letters" and "generators".
+_LETTER_ERRORS = SymbolErrors(
+    unknown_message="letter {symbol!r} at position {position} is not a generator {alphabet}")
 
 __all__ = [
     "TransitionMonoid",
@@ -426,19 +430,12 @@ class TransitionMonoid:
         >>> m.evaluate("aaaa") == m.evaluate("a")
         True
         """
-        index = self._cache.get("letter_index")
-        if index is None:
-            index = self._cache["letter_index"] = {s: a for a, s in enumerate(self.letters)}
-        if isinstance(word, str):
-            word = list(word) if all(len(s) == 1 for s in self.letters) else word.split()
+        alphabet = self._cache.get("alphabet")
+        if alphabet is None:
+            alphabet = self._cache["alphabet"] = Alphabet(self.letters)
         i = 0
         rc = self.right_cayley
-        for pos, s in enumerate(word):
-            a = index.get(s) if isinstance(s, str) else None
-            if a is None:
-                raise UnknownSymbolError(
-                    f"letter {s!r} at position {pos} is not a generator {list(self.letters)}"
-                )
+        for a in alphabet.encode(word, errors=_LETTER_ERRORS, indices=False).tolist():
             i = int(rc[i, a])
         return i
 

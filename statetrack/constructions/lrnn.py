@@ -88,6 +88,8 @@ from typing import Any, Sequence
 import numpy as np
 import sympy
 
+from statetrack.automata.alphabet import Alphabet, SymbolErrors
+
 from .errors import (
     EigenvalueRangeError,
     ExactValueError,
@@ -106,6 +108,12 @@ __all__ = [
     "to_exact", "to_matrix", "to_vector", "product", "check_product", "FLOAT_DTYPES",
 ]
 
+
+#: Words of a constructed model: the construction package's errors.
+_WORD_ERRORS = SymbolErrors(
+    unknown=UnknownTokenError, bad_array=UnknownTokenError, bad_word=InputTypeError,
+    bad_word_message="word: expected a string, a sequence of symbols or a 1-D integer array, "
+                     "got {type}")
 
 _ZERO = sympy.Integer(0)
 _ONE = sympy.Integer(1)
@@ -1020,31 +1028,13 @@ class LRNN:
         ...
         statetrack.constructions.errors.InputTypeError: word: expected a string, a sequence of symbols or a 1-D integer array, got NoneType
         """
-        if word is None or isinstance(word, (bytes, dict, set, int, float, np.generic)) or not (
-                isinstance(word, (str, np.ndarray)) or hasattr(word, "__len__")
-                and hasattr(word, "__iter__")):
-            raise InputTypeError(f"word: expected a string, a sequence of symbols or a 1-D "
-                                 f"integer array, got {type(word).__name__}")
-        if isinstance(word, np.ndarray):
-            if word.ndim != 1 or not np.issubdtype(word.dtype, np.integer):
-                raise UnknownTokenError(f"a word array must be 1-D integers, got {word.shape} "
-                                        f"{word.dtype}")
-            bad = (word < 0) | (word >= self.n_symbols)
-            if bad.any():
-                p = int(np.flatnonzero(bad)[0])
-                raise UnknownTokenError(f"symbol index {int(word[p])} at position {p} out of "
-                                        f"range 0..{self.n_symbols - 1}")
-            return word.astype(np.int64)
-        if isinstance(word, str):
-            word = list(word) if all(len(a) == 1 for a in self.alphabet) else word.split()
-        out = np.empty(len(word), dtype=np.int64)
-        for i, s in enumerate(word):
-            try:
-                out[i] = self.symbol_index(s)
-            except UnknownTokenError:
-                raise UnknownTokenError(f"symbol {s!r} at position {i} is not in the alphabet "
-                                        f"{list(self.alphabet)}") from None
-        return out
+        return self.symbols.encode(word, errors=_WORD_ERRORS)
+
+    @functools.cached_property
+    def symbols(self) -> Alphabet:
+        """The input alphabet as an :class:`~statetrack.automata.alphabet.Alphabet` (the rule
+        that splits words into symbols)."""
+        return Alphabet(self.alphabet)
 
     # ------------------------------------------------------------ exact
     def layer(self, index: int, where: str = "layer") -> Layer:
@@ -1209,22 +1199,15 @@ class LRNN:
         if isinstance(words, np.ndarray) and words.ndim == 2:
             if not np.issubdtype(words.dtype, np.integer):
                 raise UnknownTokenError(f"a batch array must hold symbol indices, got {words.dtype}")
-            if words.size and (words.min() < 0 or words.max() >= self.n_symbols):
-                raise UnknownTokenError(f"symbol indices must be in 0..{self.n_symbols - 1}")
-            return words.astype(np.int64), np.full(words.shape[0], words.shape[1], np.int64)
+            sym = self.symbols.check_ids(words, errors=_WORD_ERRORS)
+            return sym, np.full(words.shape[0], words.shape[1], np.int64)
         if isinstance(words, (str, np.ndarray)):
             raise UnknownTokenError("evaluate_float takes a batch (a list of words or a 2-D "
                                     "array); wrap a single word in a list")
         if words is None or not hasattr(words, "__iter__"):
             raise InputTypeError(f"words: expected a batch (a list of words or a 2-D integer "
                                  f"array), got {type(words).__name__}")
-        codes = [self.encode(w) for w in words]
-        lengths = np.array([len(c) for c in codes], dtype=np.int64)
-        t_max = int(lengths.max()) if len(codes) else 0
-        sym = np.zeros((len(codes), t_max), dtype=np.int64)
-        for i, c in enumerate(codes):
-            sym[i, :len(c)] = c
-        return sym, lengths
+        return self.symbols.encode_batch(words, errors=_WORD_ERRORS)
 
 
 # ---------------------------------------------------------------------- exact runner

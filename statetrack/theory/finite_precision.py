@@ -118,6 +118,8 @@ from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from statetrack.automata.alphabet import Alphabet, SymbolErrors
+
 from .errors import (
     DecoderError,
     FiniteSetError,
@@ -672,17 +674,15 @@ def _key(states: tuple) -> bytes:
     return b"".join(np.ascontiguousarray(s).tobytes() for s in states)
 
 
+#: Words of a finite-precision model: symbols only (any object is read as its ``str``).
+_WORD_ERRORS = SymbolErrors(unknown=UnknownTokenError)
+
+
 def _word(model: FPModel, word: Any) -> tuple[str, ...]:
-    if isinstance(word, str):
-        alpha = model.alphabet
-        w = tuple(word) if all(len(a) == 1 for a in alpha) else tuple(word.split())
-    else:
-        w = tuple(str(s) for s in word)
-    for i, s in enumerate(w):
-        if s not in model.layers[0].tokens:
-            raise UnknownTokenError(f"symbol {s!r} at position {i} is not in the alphabet "
-                                    f"{list(model.alphabet)}")
-    return w
+    alpha = Alphabet(model.alphabet)
+    if not isinstance(word, str):
+        word = [str(s) for s in word]
+    return alpha.decode(alpha.encode(word, errors=_WORD_ERRORS, indices=False))
 
 
 def _runner(model: FPModel, fmt: Any, exact: bool | None) -> _Runner:
