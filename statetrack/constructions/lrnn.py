@@ -102,6 +102,7 @@ from .errors import (
 )
 from .exact_text import parse_exact
 from .floats import FLOAT_DTYPES, dtype_name, round_to_dtype
+from .stack import run_stack, step_stack, token_map_arrays
 
 __all__ = [
     "DeltaStep", "Readout", "Layer", "LRNN", "ExactTrace", "FloatTrace", "ExactRunner",
@@ -1173,19 +1174,14 @@ class LRNN:
         name = dtype_name(dtype)
         sym, lengths = self._batch(words)
         n, t_max = sym.shape
-        outs_all = []
         states_all = []
-        prev_out = None
-        for li, layer in enumerate(self.layers):
-            if li == 0:
-                tok = sym
-            else:
-                tm = np.asarray(layer.token_map, dtype=np.int64)
-                tok = tm[sym, prev_out[:, 1:]] if t_max else sym
-            out, states = _run_layer_float(layer, tok, name, keep_states)
-            outs_all.append(out)
+
+        def run_layer(li: int, tok: np.ndarray) -> np.ndarray:
+            out, states = _run_layer_float(self.layers[li], tok, name, keep_states)
             states_all.append(states)
-            prev_out = out
+            return out
+
+        outs_all = run_stack(token_map_arrays(self.layers), sym, run_layer)
         top = outs_all[-1]
         valid = np.arange(t_max + 1)[None, :] <= lengths[:, None]
         acc = np.asarray(self.accepting, dtype=bool)[top] & valid
@@ -1283,6 +1279,8 @@ class ExactRunner:
             self.codes.append({tuple(self.convert(x, f"layer {li} code") for x in c): i
                                for i, c in enumerate(layer.readout.codes)})
         self._token_maps = [layer.token_map for layer in model.layers]
+        # bound once: step() is the proof's inner loop
+        self._apply, self._output, self._read = self.apply, self.output, self.read
 
     def _sparse_affine(self, ops: list, k: int, v: int) -> tuple | None:
         """``(A rows, B rows)`` as sparse ``[(col, value)]`` lists, when applying them costs
@@ -1435,18 +1433,14 @@ class ExactRunner:
                 rows[i] = tuple(r[j] + ki * u[j] if u[j] else r[j] for j in range(n_cols))
         return tuple(rows)
 
+    def read(self, layer: int, symbol: int, prev: int) -> int:
+        """The token layer ``layer > 0`` reads: ``token_map[symbol][class of layer - 1]``."""
+        return self._token_maps[layer][symbol][prev]
+
     def step(self, states: tuple, symbol: int) -> tuple[tuple, tuple[int, ...], tuple[int, ...]]:
-        """One input symbol through every layer: (new states, output classes, tokens read)."""
-        new, outs, toks = [], [], []
-        prev = None
-        for li in range(len(states)):
-            tok = symbol if li == 0 else self._token_maps[li][symbol][prev]
-            s = self.apply(li, tok, states[li])
-            prev = self.output(li, s)
-            new.append(s)
-            outs.append(prev)
-            toks.append(tok)
-        return tuple(new), tuple(outs), tuple(toks)
+        """One input symbol through every layer: (new states, output classes, tokens read)
+        (:func:`~statetrack.constructions.stack.step_stack` in exact arithmetic)."""
+        return step_stack(symbol, states, self._apply, self._output, self._read)
 
 
 # ---------------------------------------------------------------------- float runs

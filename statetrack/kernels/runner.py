@@ -325,6 +325,7 @@ def run(lrnn: Any, words: Any, *, device: Any = "auto", dtype: Any = torch.bfloa
     ([False, True, False, True], ('reference',), 'float32')
     """
     from statetrack.constructions.lrnn import LRNN
+    from statetrack.constructions.stack import run_stack, token_map_arrays
 
     if not isinstance(lrnn, LRNN):
         raise KernelInputError(f"lrnn: expected a constructed LRNN, got {type(lrnn).__name__}")
@@ -335,24 +336,22 @@ def run(lrnn: Any, words: Any, *, device: Any = "auto", dtype: Any = torch.bfloa
     ids = encode_words(lrnn.alphabet, words)
     sym = torch.as_tensor(ids).to(device=dev, dtype=torch.int64)
     B, T = (int(s) for s in sym.shape)
-    classes: list[torch.Tensor] = []
     kernels: list[str] = []
     backends: list[str] = []
-    prev = None
-    for li, layer in enumerate(lrnn.layers):
+
+    def run_layer(li: int, tok: torch.Tensor) -> torch.Tensor:
+        layer = lrnn.layers[li]
         kern, backend = choose_kernel(layer.width, layer.value_dim, B * T, dev, kernel)
-        if li == 0:
-            tok = sym
-        else:
-            tm = torch.as_tensor(np.asarray(layer.token_map, dtype=np.int64), device=dev)
-            tok = tm[sym, prev[:, 1:]]
         with torch.no_grad():
             cls = _run_layer(layer, tok, kern, dev, dt)
-        classes.append(cls)
         kernels.append(kern)
         if backend not in backends:
             backends.append(backend)
-        prev = cls
+        return cls
+
+    token_maps = [None if tm is None else torch.as_tensor(tm, device=dev)
+                  for tm in token_map_arrays(lrnn.layers)]
+    classes = run_stack(token_maps, sym, run_layer)
     top = classes[-1]
     accepted = torch.as_tensor(lrnn.accepting, dtype=torch.bool, device=dev)[top]
     states = None
