@@ -356,7 +356,7 @@ class DFA:
         src, dst = src[order], dst[order]
         ptr = np.searchsorted(dst, np.arange(n + 1))
         mask = self._accepting.copy()
-        stack = list(np.flatnonzero(mask))
+        stack: list[int] = np.flatnonzero(mask).tolist()
         while stack:
             q = stack.pop()
             for p in src[ptr[q]: ptr[q + 1]]:
@@ -492,10 +492,10 @@ class DFA:
         self._aligned(other)  # type and alphabet check first
         a, b = self.complete(), other.complete()
         db = a._aligned(b)
-        pairs = {}
-        order = []
+        pairs: dict[tuple[int, int], int] = {}
+        order: list[tuple[int, int]] = []
 
-        def ident(p, q):
+        def ident(p: int, q: int) -> int:
             key = (p, q)
             i = pairs.get(key)
             if i is None:
@@ -663,7 +663,7 @@ class DFA:
         statetrack.automata.errors.SerializationError: input: not a statetrack DFA (field 'format' is 'other', expected 'statetrack.dfa')
         """
         source = "input"
-        text = text_or_path
+        text: Any = text_or_path
         if isinstance(text_or_path, PathLike) or (
                 isinstance(text_or_path, str) and not text_or_path.lstrip().startswith(("{", "["))):
             source = str(text_or_path)
@@ -834,8 +834,7 @@ def _check_alphabet(alphabet: Any, k: int | None) -> tuple[str, ...]:
         if any(c.isspace() for c in s) and len(s) > 1:
             raise AlphabetError(f"symbol {s!r} contains whitespace")
     if len(set(alphabet)) != len(alphabet):
-        seen = set()
-        dup = next(s for s in alphabet if s in seen or seen.add(s))
+        dup = next(s for i, s in enumerate(alphabet) if s in alphabet[:i])
         raise AlphabetError(f"duplicate symbol {dup!r} in the alphabet")
     if k is not None and len(alphabet) != k:
         raise AlphabetError(

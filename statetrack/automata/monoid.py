@@ -310,6 +310,18 @@ class TransitionMonoid:
     __slots__ = ("n_points", "letters", "generators", "elements", "right_cayley",
                  "_parent", "_letter", "_keys", "_sorted_keys", "_sorted_ids", "_cache")
 
+    n_points: int
+    letters: tuple[str, ...]
+    generators: np.ndarray
+    elements: np.ndarray
+    right_cayley: np.ndarray
+    _parent: np.ndarray
+    _letter: np.ndarray
+    _keys: _Keys
+    _sorted_keys: np.ndarray
+    _sorted_ids: np.ndarray
+    _cache: dict[str, Any]
+
     def __init__(self, letters: tuple[str, ...], generators: np.ndarray, elements: np.ndarray,
                  parent: np.ndarray, letter: np.ndarray, right_cayley: np.ndarray,
                  keys: _Keys, sorted_keys: np.ndarray, sorted_ids: np.ndarray):

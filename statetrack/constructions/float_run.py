@@ -101,7 +101,7 @@ def _run_layer_float(layer: Layer, tok: np.ndarray, name: str,
         o = einsum("nkv,k->nv", s, q).astype(np.float64)  # [N, V]
         d = ((o[:, None, :] - codes[None, :, :]) ** 2).sum(-1)
         out[:, t] = np.argmin(d, axis=1)
-        if keep_states:
+        if states is not None:
             states[:, t] = s
 
     decode(s, 0)

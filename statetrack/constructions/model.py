@@ -220,7 +220,7 @@ class Readout:
 
     query: Any
     codes: Any
-    labels: tuple[str, ...] | None = None
+    labels: Sequence[str] | None = None
 
     def __post_init__(self) -> None:
         q = to_vector(self.query, "readout query")
@@ -767,11 +767,12 @@ class LRNN:
         name = dtype_name(dtype)
         sym, lengths = self._batch(words)
         n, t_max = sym.shape
-        states_all = []
+        states_all: list[np.ndarray] = []
 
         def run_layer(li: int, tok: np.ndarray) -> np.ndarray:
             out, states = _run_layer_float(self.layers[li], tok, name, keep_states)
-            states_all.append(states)
+            if states is not None:
+                states_all.append(states)
             return out
 
         outs_all = run_stack(token_map_arrays(self.layers), sym, run_layer)

@@ -59,7 +59,12 @@ The same stack, one symbol at a time (states are the counts):
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .model import Layer
 
 __all__ = ["run_stack", "step_stack", "token_map_arrays"]
 
@@ -135,7 +140,7 @@ def step_stack(symbol: Any, states: Sequence[S], apply: Callable[[int, Any, S], 
     return tuple(new), tuple(outs), tuple(toks)
 
 
-def token_map_arrays(layers: Sequence[Any]) -> list[Any]:
+def token_map_arrays(layers: Sequence[Layer]) -> list[np.ndarray | None]:
     """The layers' token maps as int64 numpy arrays (``None`` for layer 0).
 
     Examples
