@@ -11,7 +11,7 @@ decodes every output to its nearest code. Stacking the layers is
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy
