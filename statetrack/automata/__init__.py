@@ -8,6 +8,7 @@ True
 """
 
 from . import families
+from .alphabet import Alphabet, SymbolErrors
 from .dfa import DFA, RunResult
 from .errors import (
     AcceptingStatesError,
@@ -46,7 +47,7 @@ from .holonomy import (
 from .monoid import MaximalSubgroup, MonoidClass, TransitionMonoid, classify, compose, transition_monoid
 
 __all__ = [
-    "DFA", "RunResult", "families", "from_regex",
+    "DFA", "RunResult", "Alphabet", "SymbolErrors", "families", "from_regex",
     "transition_monoid", "classify", "compose", "TransitionMonoid", "MonoidClass",
     "MaximalSubgroup",
     "holonomy_decomposition", "verify_cover", "Cascade", "Level", "Component", "GroupName",

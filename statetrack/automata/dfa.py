@@ -35,6 +35,7 @@ from typing import Any, Callable, Hashable, Iterable, Sequence
 
 import numpy as np
 
+from .alphabet import Alphabet
 from .errors import (
     AcceptingStatesError,
     AlphabetError,
@@ -44,7 +45,6 @@ from .errors import (
     StartStateError,
     TransitionShapeError,
     TransitionTargetError,
-    UnknownSymbolError,
 )
 
 Word = "str | Sequence[str] | Sequence[int] | np.ndarray"
@@ -115,7 +115,7 @@ class DFA:
     statetrack.automata.errors.TransitionTargetError: transition from state 0 on 'b' goes to 5, but states are 0..0 (-1 marks a missing transition)
     """
 
-    __slots__ = ("_delta", "_start", "_accepting", "_alphabet", "_index", "_labels", "_single_char")
+    __slots__ = ("_delta", "_start", "_accepting", "_alphabet", "_alpha", "_labels")
 
     def __init__(
         self,
@@ -143,8 +143,7 @@ class DFA:
         self._delta = _readonly(delta)
         self._start = int(start)
         self._accepting = _readonly(_check_accepting(accepting, n))
-        self._index = {s: i for i, s in enumerate(self._alphabet)}
-        self._single_char = all(len(s) == 1 for s in self._alphabet)
+        self._alpha = Alphabet(self._alphabet)
         if labels is not None:
             if isinstance(labels, str) or not isinstance(labels, Iterable):
                 raise AutomatonLabelError(
@@ -250,20 +249,15 @@ class DFA:
         return self._delta[:, self.symbol_index(symbol)]
 
     # ------------------------------------------------------------------ words
+    @property
+    def symbols(self) -> Alphabet:
+        """The alphabet as an :class:`~statetrack.automata.alphabet.Alphabet` (the rule that
+        splits words into symbols)."""
+        return self._alpha
+
     def symbol_index(self, symbol: str | int) -> int:
         """Column of ``symbol`` (a symbol or an index); :class:`UnknownSymbolError` if absent."""
-        if isinstance(symbol, (int, np.integer)) and not isinstance(symbol, bool):
-            if 0 <= int(symbol) < self.n_symbols:
-                return int(symbol)
-            raise UnknownSymbolError(
-                f"symbol index {int(symbol)} out of range 0..{self.n_symbols - 1}"
-            )
-        try:
-            return self._index[symbol]
-        except (KeyError, TypeError):
-            raise UnknownSymbolError(
-                f"symbol {symbol!r} is not in the alphabet {list(self._alphabet)}"
-            ) from None
+        return self._alpha.index(symbol)
 
     def encode(self, word: Any) -> np.ndarray:
         """A word as an int64 array of symbol indices.
@@ -277,49 +271,15 @@ class DFA:
         ...
         statetrack.automata.errors.UnknownSymbolError: symbol 'c' at position 2 is not in the alphabet ['a', 'b']
         """
-        if isinstance(word, np.ndarray):
-            if word.ndim != 1 or not np.issubdtype(word.dtype, np.integer):
-                raise UnknownSymbolError(
-                    f"a word given as an array must be 1-D integer symbol indices, got "
-                    f"shape {word.shape} dtype {word.dtype}"
-                )
-            out = word.astype(np.int64, copy=False)
-            if out.size and (out.min() < 0 or out.max() >= self.n_symbols):
-                pos = int(np.flatnonzero((out < 0) | (out >= self.n_symbols))[0])
-                raise UnknownSymbolError(
-                    f"symbol index {int(out[pos])} at position {pos} out of range "
-                    f"0..{self.n_symbols - 1}"
-                )
-            return out
-        if isinstance(word, str):
-            word = list(word) if self._single_char else word.split()
-        elif not isinstance(word, Sequence):
-            raise TypeError(
-                f"a word must be a str, a sequence of symbols or symbol indices, or a 1-D "
-                f"integer array; got {type(word).__name__}"
-            )
-        out = np.empty(len(word), dtype=np.int64)
-        index = self._index
-        for i, s in enumerate(word):
-            j = index.get(s) if isinstance(s, str) else None
-            if j is None:
-                if isinstance(s, (int, np.integer)) and not isinstance(s, bool) and 0 <= s < self.n_symbols:
-                    j = int(s)
-                else:
-                    raise UnknownSymbolError(
-                        f"symbol {s!r} at position {i} is not in the alphabet {list(self._alphabet)}"
-                    )
-            out[i] = j
-        return out
+        return self._alpha.encode(word)
 
     def decode(self, indices: Iterable[int]) -> tuple[str, ...]:
         """Symbol indices back to a tuple of symbols."""
-        return tuple(self._alphabet[self.symbol_index(i)] for i in indices)
+        return self._alpha.decode(indices)
 
     def format_word(self, word: Any) -> str:
         """A word as display text: concatenated for one-character symbols, else spaced."""
-        syms = self.decode(self.encode(word))
-        return "".join(syms) if self._single_char else " ".join(syms)
+        return self._alpha.format(self.encode(word))
 
     def _state(self, state: Any, what: str = "state") -> int:
         """``state`` as an int in range, else :class:`StartStateError`."""
@@ -360,16 +320,7 @@ class DFA:
         >>> r.accepted.tolist(), r.states.tolist()
         ([True, True, False], [[0, 1, -1], [0, 1, 1], [0, -1, -1]])
         """
-        if isinstance(words, np.ndarray) and words.ndim == 2:
-            codes = [self.encode(w) for w in words]
-        else:
-            codes = [self.encode(w) for w in words]
-        n_words = len(codes)
-        lengths = np.fromiter((len(c) for c in codes), dtype=np.int64, count=n_words)
-        L = int(lengths.max()) if n_words else 0
-        sym = np.zeros((n_words, L), dtype=np.int64)
-        for i, c in enumerate(codes):
-            sym[i, : len(c)] = c
+        sym, lengths = self._alpha.encode_batch(words)
         return self._run_codes(sym, lengths, start)
 
     def _run_codes(self, sym: np.ndarray, lengths: np.ndarray, start: int | None) -> RunResult:
@@ -405,7 +356,7 @@ class DFA:
         src, dst = src[order], dst[order]
         ptr = np.searchsorted(dst, np.arange(n + 1))
         mask = self._accepting.copy()
-        stack = list(np.flatnonzero(mask))
+        stack: list[int] = np.flatnonzero(mask).tolist()
         while stack:
             q = stack.pop()
             for p in src[ptr[q]: ptr[q + 1]]:
@@ -486,7 +437,7 @@ class DFA:
             raise AlphabetError(
                 f"alphabets differ: {sorted(self._alphabet)} vs {sorted(other._alphabet)}"
             )
-        return other._delta[:, [other._index[s] for s in self._alphabet]]
+        return other._delta[:, [other._alpha.index(s) for s in self._alphabet]]
 
     def distinguishing_word(self, other: "DFA") -> tuple[str, ...] | None:
         """A shortest word accepted by exactly one of the two DFAs, or None if equivalent.
@@ -541,10 +492,10 @@ class DFA:
         self._aligned(other)  # type and alphabet check first
         a, b = self.complete(), other.complete()
         db = a._aligned(b)
-        pairs = {}
-        order = []
+        pairs: dict[tuple[int, int], int] = {}
+        order: list[tuple[int, int]] = []
 
-        def ident(p, q):
+        def ident(p: int, q: int) -> int:
             key = (p, q)
             i = pairs.get(key)
             if i is None:
@@ -712,7 +663,7 @@ class DFA:
         statetrack.automata.errors.SerializationError: input: not a statetrack DFA (field 'format' is 'other', expected 'statetrack.dfa')
         """
         source = "input"
-        text = text_or_path
+        text: Any = text_or_path
         if isinstance(text_or_path, PathLike) or (
                 isinstance(text_or_path, str) and not text_or_path.lstrip().startswith(("{", "["))):
             source = str(text_or_path)
@@ -883,8 +834,7 @@ def _check_alphabet(alphabet: Any, k: int | None) -> tuple[str, ...]:
         if any(c.isspace() for c in s) and len(s) > 1:
             raise AlphabetError(f"symbol {s!r} contains whitespace")
     if len(set(alphabet)) != len(alphabet):
-        seen = set()
-        dup = next(s for s in alphabet if s in seen or seen.add(s))
+        dup = next(s for i, s in enumerate(alphabet) if s in alphabet[:i])
         raise AlphabetError(f"duplicate symbol {dup!r} in the alphabet")
     if k is not None and len(alphabet) != k:
         raise AlphabetError(

@@ -69,6 +69,9 @@ class MonoidLimitError(AutomatonError):
 class UnknownLanguageError(AutomatonError, KeyError):
     """A name is not in the registry of languages (:mod:`statetrack.automata.families`)."""
 
+    #: Close matches of the unknown name (set by :func:`statetrack.automata.families.get`).
+    suggestions: list[str]
+
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 

@@ -352,6 +352,7 @@ def _tokens(spec: str) -> list[tuple[str, str, int]]:
         if m is None:  # only whitespace left
             break
         kind = m.lastgroup
+        assert kind is not None  # every alternative of _TOKEN is a named group
         text = m.group(kind)
         col = m.start(kind) + 1
         if kind == "bad":
@@ -1000,7 +1001,7 @@ def _quaternion_units() -> list[tuple[int, int, int, int]]:
         for sign in (1, -1):
             v = [0, 0, 0, 0]
             v[axis] = sign
-            units.append(tuple(v))
+            units.append((v[0], v[1], v[2], v[3]))
     return units  # in the order of _Q8_NAMES
 
 

@@ -402,7 +402,9 @@ class GroupName:
             for g in gens:
                 if g not in current:
                     kept.append(g)
-                    current = set(_closure(kept, degree, _ENUMERATE_LIMIT))
+                    sub_elements = _closure(kept, degree, _ENUMERATE_LIMIT)
+                    assert sub_elements is not None  # a subgroup of an enumerated group
+                    current = set(sub_elements)
             order = len(elements)
         else:
             from sympy.combinatorics import Permutation, PermutationGroup
@@ -412,6 +414,7 @@ class GroupName:
                 if sub is None or not sub.contains(Permutation(list(g))):
                     kept.append(g)
                     sub = PermutationGroup([Permutation(list(h)) for h in kept])
+            assert sub is not None  # gens is not empty
             order = int(sub.order())
         kept_t = tuple(kept)
         return cls(_name(degree, kept_t, order, elements), order, degree, kept_t)
@@ -458,7 +461,7 @@ def _relations_search(elements: list, orders: list[int], degree: int, target: in
 
 def _name(degree: int, gens: tuple[tuple[int, ...], ...], order: int,
           elements: list | None) -> str:
-    orders = None
+    orders: list[int] = []  # element orders, when the elements are listed
     if elements is not None:
         orders = [_perm_order(e) for e in elements]
         if order in orders:
@@ -500,7 +503,9 @@ def _name(degree: int, gens: tuple[tuple[int, ...], ...], order: int,
         for r, o in zip(elements, orders):
             if o != half:
                 continue
-            rotations = frozenset(_closure([r], degree, half))
+            cyclic = _closure([r], degree, half)
+            assert cyclic is not None  # r has order half
+            rotations = frozenset(cyclic)
             if rotations in tried:
                 continue
             tried.add(rotations)
@@ -1329,7 +1334,7 @@ def verify_cover(cascade: Cascade, dfa: DFA) -> CoverProof:
         i += 1
         q = seen[x]
         for a in range(k):
-            y = []
+            y_levels = []
             for li in range(n_levels):
                 act = cascade.action(li, a, x[:li])
                 key = (li, a, x[:li])
@@ -1339,8 +1344,8 @@ def verify_cover(cascade: Cascade, dfa: DFA) -> CoverProof:
                         return fail(len(order), f"the action of letter {a} at level {li} in "
                                     f"context {x[:li]} {bad}", x, a, None, tuple(act))
                     checked.add(key)
-                y.append(int(act[x[li]]))
-            y = tuple(y)
+                y_levels.append(int(act[x[li]]))
+            y = tuple(y_levels)
             stepped = cascade.step(x, a)
             if tuple(stepped) != y:
                 return fail(len(order), f"step({x}, {a}) = {tuple(stepped)} but the levels' "

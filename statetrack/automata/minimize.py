@@ -90,7 +90,7 @@ from .errors import AcceptingStatesError, TransitionShapeError, TransitionTarget
 try:  # numba is a dependency; without it the kernel still runs (slowly) as Python
     import numba as _numba
 except ImportError:  # pragma: no cover - exercised only in stripped-down installs
-    _numba = None
+    _numba = None  # type: ignore[assignment]
 
 __all__ = ["minimal_partition", "hopcroft_partition", "moore_partition"]
 

@@ -115,13 +115,17 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .alphabet import Alphabet, SymbolErrors
 from .errors import (
     ElementIndexError,
     MonoidLimitError,
     NotInMonoidError,
     TransformationError,
-    UnknownSymbolError,
 )
+
+#: Words of letters: symbols only (no indices), named "letters" and "generators".
+_LETTER_ERRORS = SymbolErrors(
+    unknown_message="letter {symbol!r} at position {position} is not a generator {alphabet}")
 
 __all__ = [
     "TransitionMonoid",
@@ -306,6 +310,18 @@ class TransitionMonoid:
     __slots__ = ("n_points", "letters", "generators", "elements", "right_cayley",
                  "_parent", "_letter", "_keys", "_sorted_keys", "_sorted_ids", "_cache")
 
+    n_points: int
+    letters: tuple[str, ...]
+    generators: np.ndarray
+    elements: np.ndarray
+    right_cayley: np.ndarray
+    _parent: np.ndarray
+    _letter: np.ndarray
+    _keys: _Keys
+    _sorted_keys: np.ndarray
+    _sorted_ids: np.ndarray
+    _cache: dict[str, Any]
+
     def __init__(self, letters: tuple[str, ...], generators: np.ndarray, elements: np.ndarray,
                  parent: np.ndarray, letter: np.ndarray, right_cayley: np.ndarray,
                  keys: _Keys, sorted_keys: np.ndarray, sorted_ids: np.ndarray):
@@ -426,19 +442,12 @@ class TransitionMonoid:
         >>> m.evaluate("aaaa") == m.evaluate("a")
         True
         """
-        index = self._cache.get("letter_index")
-        if index is None:
-            index = self._cache["letter_index"] = {s: a for a, s in enumerate(self.letters)}
-        if isinstance(word, str):
-            word = list(word) if all(len(s) == 1 for s in self.letters) else word.split()
+        alphabet = self._cache.get("alphabet")
+        if alphabet is None:
+            alphabet = self._cache["alphabet"] = Alphabet(self.letters)
         i = 0
         rc = self.right_cayley
-        for pos, s in enumerate(word):
-            a = index.get(s) if isinstance(s, str) else None
-            if a is None:
-                raise UnknownSymbolError(
-                    f"letter {s!r} at position {pos} is not a generator {list(self.letters)}"
-                )
+        for a in alphabet.encode(word, errors=_LETTER_ERRORS, indices=False).tolist():
             i = int(rc[i, a])
         return i
 

@@ -526,7 +526,7 @@ def _nullable(node: tuple) -> bool:
     return node[2] == 0 or _nullable(node[1])
 
 
-def _glushkov(root: tuple, n_positions: int) -> tuple[list[int], list[_CharSet], int]:
+def _glushkov(root: tuple, n_positions: int) -> tuple[list[int], list[_CharSet | None], int]:
     """Follow sets (bit sets; index 0 is the start), position labels, accepting positions."""
     follow = [0] * (n_positions + 1)
     labels: list[_CharSet | None] = [None]
@@ -677,7 +677,9 @@ def from_regex(pattern: str, alphabet: Iterable[str] | str | None = None, *,
     # Pos_a for every symbol a: group positions by identical character sets first.
     by_set: dict[tuple, list] = {}
     for p in range(1, len(labels)):
-        entry = by_set.setdefault(labels[p].key(), [labels[p], 0])
+        label = labels[p]
+        assert label is not None  # only position 0 (the start) has no label
+        entry = by_set.setdefault(label.key(), [label, 0])
         entry[1] |= 1 << p
     pos_of = [0] * len(symbols)
     for cs, positions in by_set.values():
@@ -690,11 +692,11 @@ def from_regex(pattern: str, alphabet: Iterable[str] | str | None = None, *,
     rows: list[list[int]] = []
     for S in order:
         reach = 0
-        s = S
-        while s:
-            low = s & -s
+        bits = S
+        while bits:
+            low = bits & -bits
             reach |= follow[low.bit_length() - 1]
-            s ^= low
+            bits ^= low
         row = []
         for mask in pos_of:
             T = reach & mask

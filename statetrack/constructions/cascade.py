@@ -108,7 +108,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any, Callable, Hashable, Iterable, Sequence
 
 import sympy
 
@@ -346,7 +346,7 @@ def _needed_permutation(f: tuple[int, ...], live: Sequence[int]) -> tuple[int, .
 
 
 def _component_steps(f: tuple[int, ...], k: int, v: int,
-                     live: Sequence[int] | None = None) -> list[DeltaStep]:
+                     live: Iterable[int] | None = None) -> list[DeltaStep]:
     """Delta steps applying the level map ``f`` to the one-hot in rows ``0 .. n - 1``.
 
     ``live`` (default: every state) is the set of states the level can be in when the map
@@ -445,7 +445,7 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
     layers: list[Layer] = []
     # classes of the layer below, as hashable keys, in class order; the current layer's
     # token for (symbol a, class c) is tokens[(a, key(c))]
-    below: list[Hashable] = []
+    below: Sequence[Any] = []
     init = stack.initial
     for l in range(n_lev):
         # ---------------------------------------------------------- level layer L_l

@@ -57,7 +57,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, cast
 
 import numpy as np
 import sympy
@@ -76,7 +76,7 @@ def _compose(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return p[q]
 
 
-def transition_group(dfa: DFA) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+def transition_group(dfa: DFA) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray]]:
     """Letter permutations, and for an abelian group the element of each state.
 
     Returns ``(perms, None-or-elements)`` where ``perms`` is ``[n_symbols, n]`` and, when all
@@ -95,12 +95,14 @@ def transition_group(dfa: DFA) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]
     queue = [dfa.start]
     while queue:
         q = queue.pop()
+        g_q = elems[q]
+        assert g_q is not None  # q is queued once its element is known
         for a in range(len(perms)):
             r = int(perms[a][q])
             if elems[r] is None:
-                elems[r] = _compose(perms[a], elems[q])
+                elems[r] = _compose(perms[a], g_q)
                 queue.append(r)
-    return perms, np.array([1]), elems  # type: ignore[return-value]
+    return perms, np.array([1]), cast("list[np.ndarray]", elems)
 
 
 def _non_commuting(perms: np.ndarray, alphabet: Sequence[str]) -> str:
@@ -272,7 +274,7 @@ def rotation_construction(dfa: DFA, *, name: str = "") -> LRNN:
     exps = [power_of[p.tobytes()] for p in perms]
     state_exp = [power_of[elems[q].tobytes()] for q in range(m)]
     pi = sympy.pi
-    steps = []
+    steps: list[tuple[DeltaStep, ...]] = []
     for a, e in enumerate(exps):
         if e == 0:
             steps.append(())

@@ -334,7 +334,8 @@ def core_free_subgroup(tables: GroupTables, rng: np.random.Generator, *, restart
         return new if tables.is_core_free(new, label, reps) else None
 
     def best_improvement(pool: list[int]) -> np.ndarray:
-        sub, gens = np.array([0], dtype=np.int64), []
+        sub = np.array([0], dtype=np.int64)
+        gens: list[int] = []
         while True:
             inside = np.zeros(n, dtype=bool)
             inside[sub] = True
@@ -356,7 +357,8 @@ def core_free_subgroup(tables: GroupTables, rng: np.random.Generator, *, restart
             sub, gens = best, gens + [best_g]
 
     def first_fit(order: list[int]) -> np.ndarray:
-        sub, gens = np.array([0], dtype=np.int64), []
+        sub = np.array([0], dtype=np.int64)
+        gens: list[int] = []
         inside = np.zeros(n, dtype=bool)
         inside[0] = True
         for g in order:

@@ -275,7 +275,7 @@ def readout_codes(n: int) -> list[int]:
     >>> readout_codes(3), readout_codes(260)[-5:]
     ([0, 1, 2], [255, 256, 258, 260, 262])
     """
-    out = []
+    out: list[int] = []
     x = 0
     while len(out) < n:
         out.append(x)

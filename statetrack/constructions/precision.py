@@ -206,7 +206,7 @@ def _letter_orbit(lrnn: LRNN, token: int, cap: int) -> tuple[np.ndarray, np.ndar
     r = lrnn.exact()
     s = r.initial()[0]
     seen: dict[tuple, int] = {}
-    classes = []
+    classes: list[int] = []
     while s not in seen:
         if len(classes) > cap:
             raise FormError(f"token {token}'s exact orbit is longer than {cap}")

@@ -52,6 +52,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from statetrack.automata.alphabet import Alphabet, SymbolErrors
 from statetrack.kernels._common import triton as _triton
 from statetrack.kernels._common.device import dtype_name as _dtype_name
 from statetrack.kernels._common.device import resolve_device, resolve_dtype
@@ -76,6 +77,12 @@ INTERPRETER_MAX_TOKENS = 256
 SEGMENT_BYTES = {"cuda": 1 << 30, "cpu": 1 << 27}
 
 _INT_DTYPES = (torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64)
+#: Words given to the kernels: the kernel package's errors.
+_WORD_ERRORS = SymbolErrors(
+    unknown=UnknownSymbolError, out_of_range=SymbolRangeError,
+    range_message="id {value} at position {position} is outside 0 .. {last}",
+    bad_array=KernelInputError, bad_word=KernelInputError,
+    bad_word_message="expected a string or a sequence of symbols, got {type}")
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -132,70 +139,22 @@ def encode_words(alphabet: Sequence[str], words: Any) -> np.ndarray | torch.Tens
                    if words.dtype == object else ""))
         if words.ndim != 2:
             raise KernelShapeError(f"words: expected ids [B, T], got shape {list(words.shape)}")
-        if words.size and (words.min() < 0 or words.max() >= n):
-            b, t = (int(i) for i in np.argwhere((words < 0) | (words >= n))[0])
-            raise SymbolRangeError(
-                f"words: ids must lie in 0 .. {n - 1} (the alphabet has {n} symbols); got "
-                f"{int(words[b, t])} at index ({b}, {t})")
-        return words.astype(np.int64, copy=False)
+        return Alphabet(alphabet).check_ids(words, errors=_WORD_ERRORS)
     if isinstance(words, (str, bytes)):
         raise KernelInputError("words: got a single string; pass a list of words "
                                "(wrap a single word in a list)")
-    try:
-        items = list(words)
-    except TypeError:
+    if not hasattr(words, "__iter__"):
         raise KernelInputError(f"words: expected a list of words or an id array, got "
-                               f"{type(words).__name__}") from None
-    index = {s: i for i, s in enumerate(alphabet)}
-    single = all(len(s) == 1 for s in alphabet)
-    cps = lut = None
-    if single:
-        cps = np.array([ord(s) for s in alphabet], dtype=np.int64)
-        order = np.argsort(cps)
-        cps, lut = cps[order], order.astype(np.int64)
-    rows = []
-    for w, word in enumerate(items):
-        if isinstance(word, str) and single:
-            code = np.frombuffer(word.encode("utf-32-le"), dtype="<u4").astype(np.int64)
-            pos = np.clip(np.searchsorted(cps, code), 0, n - 1)
-            bad = cps[pos] != code
-            if bad.any():
-                p = int(np.flatnonzero(bad)[0])
-                raise UnknownSymbolError(
-                    f"words[{w}]: symbol {word[p]!r} at position {p} is not in the alphabet "
-                    f"{list(alphabet)}")
-            rows.append(lut[pos])
-            continue
-        seq = word.split() if isinstance(word, str) else word
-        try:
-            seq = list(seq)
-        except TypeError:
-            raise KernelInputError(f"words[{w}]: expected a string or a sequence of symbols, "
-                                   f"got {type(word).__name__}") from None
-        row = np.empty(len(seq), dtype=np.int64)
-        for p, s in enumerate(seq):
-            if isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)):
-                if not 0 <= int(s) < n:
-                    raise SymbolRangeError(
-                        f"words[{w}]: id {int(s)} at position {p} is outside 0 .. {n - 1}")
-                row[p] = int(s)
-            else:
-                try:
-                    row[p] = index[s]
-                except (KeyError, TypeError):
-                    raise UnknownSymbolError(
-                        f"words[{w}]: symbol {s!r} at position {p} is not in the alphabet "
-                        f"{list(alphabet)}") from None
-        rows.append(row)
-    if not rows:
-        return np.zeros((0, 0), dtype=np.int64)
-    T = len(rows[0])
-    for w, r in enumerate(rows):
-        if len(r) != T:
-            raise RaggedWordsError(
-                f"words: all words must have the same length; words[0] has {T} symbols, "
-                f"words[{w}] has {len(r)}")
-    return np.stack(rows).astype(np.int64, copy=False)
+                               f"{type(words).__name__}")
+    ids, lengths = Alphabet(alphabet).encode_batch(words, errors=_WORD_ERRORS,
+                                                   where="words[{i}]: ")
+    ragged = np.flatnonzero(lengths != lengths[0]) if len(lengths) else ()
+    if len(ragged):
+        w = int(ragged[0])
+        raise RaggedWordsError(
+            f"words: all words must have the same length; words[0] has {int(lengths[0])} "
+            f"symbols, words[{w}] has {int(lengths[w])}")
+    return ids
 
 
 def choose_kernel(K: int, V: int, tokens: int, device: torch.device,
@@ -366,6 +325,7 @@ def run(lrnn: Any, words: Any, *, device: Any = "auto", dtype: Any = torch.bfloa
     ([False, True, False, True], ('reference',), 'float32')
     """
     from statetrack.constructions.lrnn import LRNN
+    from statetrack.constructions.stack import run_stack, token_map_arrays
 
     if not isinstance(lrnn, LRNN):
         raise KernelInputError(f"lrnn: expected a constructed LRNN, got {type(lrnn).__name__}")
@@ -376,24 +336,22 @@ def run(lrnn: Any, words: Any, *, device: Any = "auto", dtype: Any = torch.bfloa
     ids = encode_words(lrnn.alphabet, words)
     sym = torch.as_tensor(ids).to(device=dev, dtype=torch.int64)
     B, T = (int(s) for s in sym.shape)
-    classes: list[torch.Tensor] = []
     kernels: list[str] = []
     backends: list[str] = []
-    prev = None
-    for li, layer in enumerate(lrnn.layers):
+
+    def run_layer(li: int, tok: torch.Tensor) -> torch.Tensor:
+        layer = lrnn.layers[li]
         kern, backend = choose_kernel(layer.width, layer.value_dim, B * T, dev, kernel)
-        if li == 0:
-            tok = sym
-        else:
-            tm = torch.as_tensor(np.asarray(layer.token_map, dtype=np.int64), device=dev)
-            tok = tm[sym, prev[:, 1:]]
         with torch.no_grad():
             cls = _run_layer(layer, tok, kern, dev, dt)
-        classes.append(cls)
         kernels.append(kern)
         if backend not in backends:
             backends.append(backend)
-        prev = cls
+        return cls
+
+    token_maps = [None if tm is None else torch.as_tensor(tm, device=dev)
+                  for tm in token_map_arrays(lrnn.layers)]
+    classes = run_stack(token_maps, sym, run_layer)
     top = classes[-1]
     accepted = torch.as_tensor(lrnn.accepting, dtype=torch.bool, device=dev)[top]
     states = None

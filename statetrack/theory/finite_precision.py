@@ -118,6 +118,9 @@ from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from statetrack.automata.alphabet import Alphabet, SymbolErrors
+from statetrack.constructions.stack import step_stack
+
 from .errors import (
     DecoderError,
     FiniteSetError,
@@ -628,40 +631,57 @@ class _Runner:
         return m
 
     def step(self, states: tuple, symbol: str, t: int) -> tuple[tuple, Hashable]:
-        new = []
-        tok: Hashable = symbol
-        out: Hashable = None
-        for li, layer in enumerate(self.model.layers):
-            idx = self.tok_index[li].get(tok) if isinstance(tok, str) else None
-            if idx is None:
-                src = "input symbol" if li == 0 else f"output of layer {li - 1}"
-                raise UnknownTokenError(
-                    f"time {t}: {src} {tok!r} is not a token of layer {li} "
-                    f"{list(layer.tokens)}")
-            h = states[li]
-            for kind, a, b, v, ex in self.steps[li][idx]:
-                if self.exact:
-                    hf = _fr(h)
-                    if kind == "delta":
-                        kf, bf, vf = ex
-                        exact_val = hf + bf * np.outer(kf, vf - kf.dot(hf))
-                    else:
-                        exact_val = ex[0].dot(hf) + ex[1]
-                    h = np.array([[self.fmt.cast_exact(q) for q in row] for row in exact_val],
-                                 dtype=np.float64).reshape(h.shape)
-                elif kind == "delta":
-                    h = self.fmt.cast(h + b * np.outer(a, v - a @ h))
-                else:
-                    h = self.fmt.cast(a @ h + b)
-            new.append(h)
+        """One symbol at time ``t`` through every layer
+        (:func:`~statetrack.constructions.stack.step_stack`): (new states, top output)."""
+        layers = self.model.layers
+        read_token: list[Hashable] = [symbol]  # the token the current layer read
+
+        def apply(li: int, tok: Hashable, h: np.ndarray) -> np.ndarray:
+            read_token[0] = tok
+            return self._apply(li, tok, h, t)
+
+        def output(li: int, h: np.ndarray) -> Hashable:
+            tok = read_token[0]
             try:
-                out = layer.decoder(h, tok, symbol)
+                out = layers[li].decoder(h, tok, symbol)
                 hash(out)
             except Exception as e:  # noqa: BLE001 -- user code; wrapped with its location
                 raise DecoderError(f"time {t}: decoder of layer {li} failed on token {tok!r}: "
                                    f"{type(e).__name__}: {e}") from e
-            tok = out
-        return tuple(new), out
+            return out
+
+        new, outs, _ = step_stack(symbol, states, apply, output, _next_token)
+        return new, outs[-1]
+
+    def _apply(self, li: int, tok: Hashable, h: np.ndarray, t: int) -> np.ndarray:
+        """Layer ``li``'s sub-steps for token ``tok`` on its state ``h``, in the format."""
+        layer = self.model.layers[li]
+        idx = self.tok_index[li].get(tok) if isinstance(tok, str) else None
+        if idx is None:
+            src = "input symbol" if li == 0 else f"output of layer {li - 1}"
+            raise UnknownTokenError(
+                f"time {t}: {src} {tok!r} is not a token of layer {li} "
+                f"{list(layer.tokens)}")
+        for kind, a, b, v, ex in self.steps[li][idx]:
+            if self.exact:
+                hf = _fr(h)
+                if kind == "delta":
+                    kf, bf, vf = ex
+                    exact_val = hf + bf * np.outer(kf, vf - kf.dot(hf))
+                else:
+                    exact_val = ex[0].dot(hf) + ex[1]
+                h = np.array([[self.fmt.cast_exact(q) for q in row] for row in exact_val],
+                             dtype=np.float64).reshape(h.shape)
+            elif kind == "delta":
+                h = self.fmt.cast(h + b * np.outer(a, v - a @ h))
+            else:
+                h = self.fmt.cast(a @ h + b)
+        return h
+
+
+def _next_token(layer: int, symbol: Hashable, prev: Hashable) -> Hashable:
+    """An FPModel's layer reads the previous layer's output (its decoder gives the token)."""
+    return prev
 
 
 def _fr(a: np.ndarray) -> np.ndarray:
@@ -672,17 +692,15 @@ def _key(states: tuple) -> bytes:
     return b"".join(np.ascontiguousarray(s).tobytes() for s in states)
 
 
+#: Words of a finite-precision model: symbols only (any object is read as its ``str``).
+_WORD_ERRORS = SymbolErrors(unknown=UnknownTokenError)
+
+
 def _word(model: FPModel, word: Any) -> tuple[str, ...]:
-    if isinstance(word, str):
-        alpha = model.alphabet
-        w = tuple(word) if all(len(a) == 1 for a in alpha) else tuple(word.split())
-    else:
-        w = tuple(str(s) for s in word)
-    for i, s in enumerate(w):
-        if s not in model.layers[0].tokens:
-            raise UnknownTokenError(f"symbol {s!r} at position {i} is not in the alphabet "
-                                    f"{list(model.alphabet)}")
-    return w
+    alpha = Alphabet(model.alphabet)
+    if not isinstance(word, str):
+        word = [str(s) for s in word]
+    return alpha.decode(alpha.encode(word, errors=_WORD_ERRORS, indices=False))
 
 
 def _runner(model: FPModel, fmt: Any, exact: bool | None) -> _Runner:

@@ -735,13 +735,15 @@ class ConstructedLRNN(nn.Module):
         n_sym = self.layers[0].config.hidden_size
         if symbols.numel() and (int(symbols.min()) < 0 or int(symbols.max()) >= n_sym):
             raise LayerConfigError(f"symbols: ids must lie in 0 .. {n_sym - 1}")
+        from statetrack.constructions.stack import run_stack
+
         sym = symbols.long()
         B, T = sym.shape
-        classes, finals = [], []
-        prev = None
-        for i, layer in enumerate(self.layers):
+        finals = []
+
+        def run_layer(i: int, tok: torch.Tensor) -> torch.Tensor:
+            layer = self.layers[i]
             c = layer.config
-            tok = sym if i == 0 else getattr(self, f"token_map_{i}")[sym, prev[:, 1:]]
             dt = layer.q_proj.weight.dtype
             x = F.one_hot(tok, c.hidden_size).to(dt)
             o, ht = layer(x, output_final_state=True)
@@ -751,10 +753,12 @@ class ConstructedLRNN(nn.Module):
             o0 = torch.einsum("hkv,hk->hv", layer.initial_state.to(torch.float64),
                               q0.to(torch.float64) * (c.scale if c.scale is not None else 1.0))
             c0 = nearest_code(o0.reshape(1, -1), codes).expand(B, 1)
-            cls_all = torch.cat([c0.to(cls_t.device), cls_t], dim=1)
-            classes.append(cls_all)
             finals.append(ht)
-            prev = cls_all
+            return torch.cat([c0.to(cls_t.device), cls_t], dim=1)
+
+        token_maps = [getattr(self, f"token_map_{i}") if i else None
+                      for i in range(len(self.layers))]
+        classes = run_stack(token_maps, sym, run_layer)
         top = classes[-1]
         acc = self.accepting[top]
         states = self.state_map[top] if self.state_map is not None else None

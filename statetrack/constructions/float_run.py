@@ -1,0 +1,118 @@
+r"""The float run of a constructed LRNN (the machinery of
+:meth:`~statetrack.constructions.model.LRNN.evaluate_float`).
+
+A layer's weights are rounded once from their exact values to float64 tables
+(:func:`float_tables`, cached per layer); :func:`run_layer_float` then runs one layer on a batch of
+token sequences in a float format, mirroring the kernel's recurrence sub-step by sub-step, and
+decodes every output to its nearest code. Stacking the layers is
+:func:`~statetrack.constructions.stack.run_stack`'s business.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+import numpy as np
+import sympy
+
+from .floats import dtype_name, round_to_dtype
+
+if TYPE_CHECKING:
+    from .model import Layer
+
+__all__ = ["float_tables", "run_layer_float"]
+
+
+def _to_float(e: sympy.Expr) -> float:
+    if e.is_Integer:
+        return float(int(e))
+    return float(e) if e.is_Rational else float(sympy.N(e, 30))
+
+
+@functools.lru_cache(maxsize=64)
+def _float_tables_cached(layer: Layer) -> dict[str, np.ndarray]:
+    n, h, k, v = layer.n_tokens, layer.n_h, layer.width, layer.value_dim
+    keys = np.zeros((n, h, k), dtype=np.float64)
+    betas = np.zeros((n, h), dtype=np.float64)
+    values = np.zeros((n, h, v), dtype=np.float64)
+    for t, row in enumerate(layer.steps):
+        for j, s in enumerate(row):
+            for i in s.support:
+                keys[t, j, i] = _to_float(s.key[i])
+            betas[t, j] = _to_float(s.beta)
+            values[t, j] = [_to_float(x) for x in s.value]
+    h0 = np.zeros((k, v), dtype=np.float64)
+    for (i, j), x in sympy.SparseMatrix(layer.initial_state).todok().items():
+        h0[i, j] = _to_float(x)
+    q = np.array([_to_float(x) for x in layer.readout.query], dtype=np.float64)
+    codes = np.array([[_to_float(x) for x in c] for c in layer.readout.codes],
+                     dtype=np.float64).reshape(-1, v)
+    out = dict(keys=keys, betas=betas, values=values, initial_state=h0, query=q, codes=codes)
+    for a in out.values():
+        a.setflags(write=False)
+    return out
+
+
+
+# ---------------------------------------------------------------------- float runs
+#: Old private name of :func:`statetrack.constructions.floats.dtype_name`.
+_dtype_name = dtype_name
+
+
+def _run_layer_float(layer: Layer, tok: np.ndarray, name: str,
+                     keep_states: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Run one layer on token ids [N, T]; returns output classes [N, T + 1] and states.
+
+    float64/32/16 use numpy's arithmetic in that dtype; bfloat16 keeps float64 arrays of
+    bfloat16 values and rounds after every operation (see :meth:`LRNN.evaluate_float`).
+    """
+    tb = _float_tables_cached(layer)
+    n, t_max = tok.shape
+    k, v = layer.width, layer.value_dim
+    if name == "bfloat16":
+        def cast(a):
+            return round_to_dtype(a, "bfloat16")
+
+        rnd = cast
+
+        def einsum(spec, *ops):
+            return round_to_dtype(np.einsum(spec, *ops), "bfloat16")
+    else:
+        nd = np.dtype(name)
+
+        def cast(a):
+            return np.asarray(a, dtype=nd)
+
+        def rnd(a):
+            return a.astype(nd, copy=False)
+
+        def einsum(spec, *ops):
+            return np.einsum(spec, *ops).astype(nd, copy=False)
+
+    keys, betas, values = cast(tb["keys"]), cast(tb["betas"]), cast(tb["values"])
+    q = cast(tb["query"])
+    codes = tb["codes"]
+    s = cast(np.broadcast_to(tb["initial_state"], (n, k, v)))
+    out = np.empty((n, t_max + 1), dtype=np.int64)
+    states = np.empty((n, t_max + 1, k, v), dtype=np.float64) if keep_states else None
+
+    def decode(s, t):
+        o = einsum("nkv,k->nv", s, q).astype(np.float64)  # [N, V]
+        d = ((o[:, None, :] - codes[None, :, :]) ** 2).sum(-1)
+        out[:, t] = np.argmin(d, axis=1)
+        if states is not None:
+            states[:, t] = s
+
+    decode(s, 0)
+    for t in range(t_max):
+        ids = tok[:, t]
+        for j in range(layer.n_h):
+            kk = keys[ids, j]                       # [N, K]
+            bb = betas[ids, j]                      # [N]
+            vv = values[ids, j]                     # [N, V]
+            sk = einsum("nkv,nk->nv", s, kk)        # [N, V]
+            u = rnd(bb[:, None] * rnd(vv - sk))     # [N, V]
+            s = rnd(s + rnd(kk[:, :, None] * u[:, None, :]))
+        decode(s, t + 1)
+    return out, states
