@@ -3,9 +3,13 @@
 Every error a user can trigger through the public API is one of these (or a subclass of
 :class:`AutomatonError`), with a message that says what was wrong and where. They subclass
 ``ValueError`` (or ``KeyError`` for lookups) so generic handlers keep working.
+:class:`AutomatonError` and :class:`UnknownSymbolError` (shared with the kernels) are defined
+in :mod:`statetrack.errors`, under the package's root :class:`~statetrack.errors.StatetrackError`.
 """
 
 from __future__ import annotations
+
+from statetrack.errors import AutomatonError, UnknownSymbolError
 
 
 def _at_column(message: str, text: str, column: int | None) -> str:
@@ -16,10 +20,6 @@ def _at_column(message: str, text: str, column: int | None) -> str:
     if text:
         out += f"\n  {text}\n  {' ' * (column - 1)}^"
     return out
-
-
-class AutomatonError(ValueError):
-    """Base class of every error raised by :mod:`statetrack.automata`."""
 
 
 class TransitionShapeError(AutomatonError):
@@ -40,13 +40,6 @@ class AcceptingStatesError(AutomatonError):
 
 class AlphabetError(AutomatonError):
     """The alphabet is empty, has duplicate symbols, non-string symbols, or does not match."""
-
-
-class UnknownSymbolError(AutomatonError, KeyError):
-    """A word contains a symbol outside the alphabet."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
 
 
 class SerializationError(AutomatonError):

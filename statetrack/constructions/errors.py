@@ -3,14 +3,15 @@
 Every error a user can trigger through the public API of the constructions, the exporters,
 the construction file format and :mod:`statetrack.theory.proof` is one of these, with a
 message that says what was wrong and where. They subclass ``ValueError`` so generic handlers
-keep working.
+keep working. :class:`ConstructionError`, :class:`UnknownTokenError` (shared with
+:mod:`statetrack.theory`) and :class:`UnsupportedDtypeError` (raised by
+:mod:`statetrack.floats`; ``UnsupportedFormatError`` in the theory) are defined in
+:mod:`statetrack.errors`, under the package's root :class:`~statetrack.errors.StatetrackError`.
 """
 
 from __future__ import annotations
 
-
-class ConstructionError(ValueError):
-    """Base class of every error raised by :mod:`statetrack.constructions`."""
+from statetrack.errors import ConstructionError, UnknownTokenError, UnsupportedDtypeError
 
 
 class ShapeError(ConstructionError):
@@ -25,13 +26,6 @@ class EigenvalueRangeError(ConstructionError):
 class ExactValueError(ConstructionError):
     """A weight is not an exact real number (a float, NaN, a symbol, a complex number), or
     is not in the number field the model computes in."""
-
-
-class UnknownTokenError(ConstructionError, KeyError):
-    """A token or symbol is not in a layer's (or the model's) alphabet."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
 
 
 class ReadoutError(ConstructionError):
@@ -52,11 +46,6 @@ class FormError(ConstructionError):
 
 class FactorMismatchError(ConstructionError):
     """A list of GH factors does not multiply to the matrix it is claimed to equal."""
-
-
-class UnsupportedDtypeError(ConstructionError, TypeError):
-    """A float evaluation or an export asked for a dtype that is not supported (or needs
-    torch, which is not installed)."""
 
 
 class ConstructionFileError(ConstructionError):

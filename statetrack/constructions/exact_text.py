@@ -46,6 +46,8 @@ from typing import Callable
 
 import sympy
 
+from statetrack.errors import StatetrackError
+
 from .errors import ExactValueError
 
 __all__ = ["parse_exact", "format_exact", "FUNCTIONS", "CONSTANTS", "MAX_LENGTH", "MAX_NODES",
@@ -71,7 +73,7 @@ MAX_RATIONAL_BITS = 4096
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 
 
-class _Refused(Exception):
+class _Refused(StatetrackError):
     """Internal: the text is outside the grammar (message says which piece)."""
 
 

@@ -4,6 +4,9 @@ Every error a user can trigger through the kernels' public API is one of these, 
 message that names the argument and says what was wrong. Input errors subclass
 :class:`KernelInputError` (itself a ``ValueError``), so ``except KernelInputError`` catches
 every bad-input case of every kernel (reference, recurrent, chunked, tabled).
+:class:`KernelError`, :class:`KernelInputError` and :class:`UnknownSymbolError` (shared with
+:mod:`statetrack.automata`) are defined in :mod:`statetrack.errors`, under the package's root
+:class:`~statetrack.errors.StatetrackError`.
 
 Examples
 --------
@@ -14,13 +17,7 @@ Examples
 
 from __future__ import annotations
 
-
-class KernelError(Exception):
-    """Base class of every error raised by :mod:`statetrack.kernels`."""
-
-
-class KernelInputError(KernelError, ValueError):
-    """An argument of a kernel is invalid (base class of all input errors)."""
+from statetrack.errors import KernelError, KernelInputError, UnknownSymbolError
 
 
 class KernelShapeError(KernelInputError):
@@ -60,10 +57,6 @@ class KernelUnavailableError(KernelError, RuntimeError):
 class RaggedWordsError(KernelShapeError):
     """Words of different lengths where one ``[B, T]`` batch is required (``kernels.run``
     takes words of equal length only)."""
-
-
-class UnknownSymbolError(KernelInputError):
-    """A word holds a symbol that is not in the constructed model's alphabet."""
 
 
 class LayerConfigError(KernelInputError):

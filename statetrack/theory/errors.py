@@ -10,6 +10,16 @@ re-exported here so that one ``except`` works for both packages:
 * :class:`EigenvalueRangeError` -- a claimed GH factor ``I - beta k k^T`` has
   ``beta * ||k||^2`` outside ``[0, 2]``, so it is not a GH matrix.
 
+:class:`TheoryError` and the two classes shared with the constructions are defined in
+:mod:`statetrack.errors`, under the package's root :class:`~statetrack.errors.StatetrackError`:
+
+* :class:`UnknownTokenError` -- a token (input symbol, or a decoder output fed to the next
+  layer) is not in a layer's alphabet; the same class as
+  :class:`statetrack.constructions.errors.UnknownTokenError`;
+* :class:`UnsupportedFormatError` -- a number format (dtype) that :mod:`statetrack.floats`
+  does not know; another name of
+  :class:`statetrack.constructions.errors.UnsupportedDtypeError`.
+
 All of them subclass ``ValueError`` (the lookup errors also ``KeyError``, the dtype error also
 ``TypeError``) so generic handlers keep working.
 
@@ -23,6 +33,8 @@ True
 from __future__ import annotations
 
 from statetrack.constructions.errors import EigenvalueRangeError, FactorMismatchError
+from statetrack.errors import TheoryError, UnknownTokenError
+from statetrack.errors import UnsupportedDtypeError as UnsupportedFormatError
 
 __all__ = [
     "TheoryError",
@@ -42,10 +54,6 @@ __all__ = [
     "UnknownTheoremError",
     "NotADFAError",
 ]
-
-
-class TheoryError(ValueError):
-    """Base class of the errors raised by :mod:`statetrack.theory` itself."""
 
 
 class MatrixInputError(TheoryError):
@@ -75,11 +83,6 @@ class FactorOrderError(MatrixInputError):
     order of :func:`statetrack.constructions.lrnn.product` and of the kernels)."""
 
 
-class UnsupportedFormatError(TheoryError, TypeError):
-    """A finite-precision format (dtype) is unknown or not supported by
-    :mod:`statetrack.theory.finite_precision`."""
-
-
 class FiniteSetError(TheoryError):
     """The value set ``D`` of a :class:`~statetrack.theory.finite_precision.FiniteSet` format is
     empty, not one-dimensional, not finite, or has repeated values."""
@@ -88,14 +91,6 @@ class FiniteSetError(TheoryError):
 class ModelError(TheoryError):
     """A finite-precision model is inconsistent: matrices of the wrong shape, layers with
     different alphabets for ``A`` and ``B``, no layers, or a word that is empty."""
-
-
-class UnknownTokenError(TheoryError, KeyError):
-    """A token (input symbol, or a decoder output fed to the next layer) is not in a layer's
-    alphabet."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
 
 
 class DecoderError(TheoryError):

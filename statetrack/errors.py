@@ -1,0 +1,99 @@
+"""The root of statetrack's exceptions: :class:`StatetrackError` and the classes shared by packages.
+
+Every exception class of the package derives from :class:`StatetrackError`, so one
+``except StatetrackError`` catches whatever statetrack raises on purpose. Below the root, each
+package has one base class, defined here (so that a class shared by two packages can derive
+from both) and re-exported by the package's own ``errors`` module, which defines the rest::
+
+    StatetrackError
+    +-- AutomatonError (ValueError)          statetrack.automata.errors
+    +-- ConstructionError (ValueError)       statetrack.constructions.errors
+    +-- TheoryError (ValueError)             statetrack.theory.errors
+    +-- KernelError                          statetrack.kernels.errors
+        +-- KernelInputError (ValueError)
+
+Three classes are shared (each one class, re-exported under its old import paths, so
+``except`` clauses written for either package keep working):
+
+* :class:`UnknownSymbolError`: a word holds a symbol outside an alphabet (automata, kernels);
+  an :class:`AutomatonError`, a :class:`KernelInputError` and a ``KeyError``.
+* :class:`UnknownTokenError`: a token is not in a layer's or a model's alphabet
+  (constructions, theory); a :class:`ConstructionError`, a :class:`TheoryError` and a
+  ``KeyError``.
+* :class:`UnsupportedDtypeError`: a number format (dtype) that :mod:`statetrack.floats` does
+  not know (constructions, theory, where it is also called ``UnsupportedFormatError``); a
+  :class:`ConstructionError`, a :class:`TheoryError` and a ``TypeError``.
+
+This module imports nothing (no numpy, torch or sympy), so every package can import it.
+
+Examples
+--------
+>>> from statetrack.errors import StatetrackError, UnknownSymbolError
+>>> from statetrack.automata.errors import AutomatonError
+>>> from statetrack.kernels.errors import KernelInputError
+>>> all(issubclass(UnknownSymbolError, c)
+...     for c in (StatetrackError, AutomatonError, KernelInputError, KeyError, ValueError))
+True
+>>> str(UnknownSymbolError("symbol 'c' is not in the alphabet"))  # not quoted as a KeyError is
+"symbol 'c' is not in the alphabet"
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "StatetrackError",
+    "AutomatonError",
+    "ConstructionError",
+    "TheoryError",
+    "KernelError",
+    "KernelInputError",
+    "UnknownSymbolError",
+    "UnknownTokenError",
+    "UnsupportedDtypeError",
+]
+
+
+class StatetrackError(Exception):
+    """Base class of every exception raised by statetrack."""
+
+
+class AutomatonError(StatetrackError, ValueError):
+    """Base class of every error raised by :mod:`statetrack.automata`."""
+
+
+class ConstructionError(StatetrackError, ValueError):
+    """Base class of every error raised by :mod:`statetrack.constructions`."""
+
+
+class TheoryError(StatetrackError, ValueError):
+    """Base class of the errors raised by :mod:`statetrack.theory` itself."""
+
+
+class KernelError(StatetrackError):
+    """Base class of every error raised by :mod:`statetrack.kernels`."""
+
+
+class KernelInputError(KernelError, ValueError):
+    """An argument of a kernel is invalid (base class of all kernel input errors)."""
+
+
+class _PlainMessage:
+    """Mixin for ``KeyError`` subclasses: ``str(e)`` is the message (``KeyError`` quotes it)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownSymbolError(_PlainMessage, AutomatonError, KernelInputError, KeyError):
+    """A word contains a symbol outside the alphabet (of a DFA, a monoid's generators, or a
+    constructed model run by the kernels)."""
+
+
+class UnknownTokenError(_PlainMessage, ConstructionError, TheoryError, KeyError):
+    """A token or symbol is not in a layer's (or the model's) alphabet; in a
+    finite-precision model also a decoder output that the next layer does not read."""
+
+
+class UnsupportedDtypeError(ConstructionError, TheoryError, TypeError):
+    """A number format (dtype) that :mod:`statetrack.floats` does not support, or an export
+    that needs torch, which is not installed."""
