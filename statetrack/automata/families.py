@@ -1,6 +1,6 @@
 r"""A registry of named regular languages, each built as a minimal complete DFA.
 
-Every entry of :data:`REGISTRY` is a :class:`Family`: a builder function with typed, range-checked
+Every entry of :data:`FAMILIES` is a :class:`Family`: a builder function with typed, range-checked
 parameters (:class:`Param`), a one-line summary, and a docstring that states the language
 exactly (alphabet, accepting set) with a worked example. :func:`get` builds a language from a
 spec string, :func:`catalogue` lists the built-in languages that ``statetrack check`` runs on.
@@ -68,8 +68,8 @@ from .dfa import DFA
 from .errors import FamilyParameterError, UnknownLanguageError
 
 __all__ = [
-    "Param", "Family", "CatalogueEntry", "REGISTRY", "register", "names", "get", "catalogue",
-    "parse_spec",
+    "Param", "Family", "CatalogueEntry", "FAMILIES", "REGISTRY", "register", "names", "get",
+    "catalogue", "parse_spec",
 ]
 
 
@@ -177,8 +177,8 @@ class Family:
 
     Examples
     --------
-    >>> from statetrack.automata.families import REGISTRY
-    >>> fam = REGISTRY["count_mod"]
+    >>> from statetrack.automata.families import FAMILIES
+    >>> fam = FAMILIES["count_mod"]
     >>> [p.name for p in fam.params]
     ['m', 'k']
     >>> fam(m=4, k=1).accepts("abaaaab")
@@ -263,16 +263,20 @@ class CatalogueEntry:
     dfa: DFA
 
 
-REGISTRY: dict[str, Family] = {}
-"""Every registered family, by name, in registration order."""
+FAMILIES: dict[str, Family] = {}
+"""Every registered family, by name, in registration order (the language catalogue's
+builders; the theorems are :data:`statetrack.theory.registry.THEOREMS`)."""
+
+#: The old name of :data:`FAMILIES` (the same dict).
+REGISTRY = FAMILIES
 
 
 def register(name: str | None = None, *, params: Sequence[Param] = (),
              summary: str | None = None) -> Callable[[Callable[..., DFA]], Callable[..., DFA]]:
-    """Decorator: register a builder as a :class:`Family` in :data:`REGISTRY`.
+    """Decorator: register a builder as a :class:`Family` in :data:`FAMILIES`.
 
     The decorated function validates its arguments (through the family) and caches results;
-    the raw builder stays reachable as ``REGISTRY[name].builder``.
+    the raw builder stays reachable as ``FAMILIES[name].builder``.
 
     Parameters
     ----------
@@ -291,7 +295,7 @@ def register(name: str | None = None, *, params: Sequence[Param] = (),
 
     def deco(builder: Callable[..., DFA]) -> Callable[..., DFA]:
         fam_name = name or builder.__name__
-        if fam_name in REGISTRY:
+        if fam_name in FAMILIES:
             raise FamilyParameterError(f"a family named {fam_name!r} is already registered")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", fam_name):
             raise FamilyParameterError(f"family name {fam_name!r} is not an identifier")
@@ -307,7 +311,7 @@ def register(name: str | None = None, *, params: Sequence[Param] = (),
         if not line:
             raise FamilyParameterError(f"{fam_name}: a family needs a summary or a docstring")
         fam = Family(fam_name, builder, line, tuple(params))
-        REGISTRY[fam_name] = fam
+        FAMILIES[fam_name] = fam
 
         @functools.wraps(builder)
         def validated(*args: Any, **kwargs: Any) -> DFA:
@@ -320,7 +324,7 @@ def register(name: str | None = None, *, params: Sequence[Param] = (),
 
 @functools.lru_cache(maxsize=256)
 def _build_cached(name: str, items: tuple[tuple[str, Any], ...]) -> DFA:
-    return REGISTRY[name].builder(**dict(items))
+    return FAMILIES[name].builder(**dict(items))
 
 
 def names() -> list[str]:
@@ -329,7 +333,7 @@ def names() -> list[str]:
     >>> names()[:3]
     ['aa_star', 'ab_star', 'alternating']
     """
-    return sorted(REGISTRY)
+    return sorted(FAMILIES)
 
 
 # ====================================================================== spec strings
@@ -477,9 +481,9 @@ def get(spec: str) -> DFA:
                ^
     """
     name, args, kwargs, key_cols = _parse(spec)
-    fam = REGISTRY.get(name)
+    fam = FAMILIES.get(name)
     if fam is None:
-        close = difflib.get_close_matches(name, list(REGISTRY), n=3, cutoff=0.6)
+        close = difflib.get_close_matches(name, list(FAMILIES), n=3, cutoff=0.6)
         hint = (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close
                 else f"; known languages: {', '.join(names())}")
         err = UnknownLanguageError(f"unknown language {name!r}{hint}")

@@ -148,10 +148,10 @@ def resolve_pattern(pattern: str, *, kind: str = "auto", alphabet: str | None = 
 
         name = pattern.split("(", 1)[0].strip()
         looks_like_spec = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\s*\(.*\)", pattern.strip())
-        if kind == "family" or name in families.REGISTRY or looks_like_spec:
+        if kind == "family" or name in families.FAMILIES or looks_like_spec:
             return families.get(pattern), "family"
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", pattern.strip()):
-            close = difflib.get_close_matches(pattern.strip(), list(families.REGISTRY), n=1,
+            close = difflib.get_close_matches(pattern.strip(), list(families.FAMILIES), n=1,
                                               cutoff=0.8)
             if close:
                 raise UnknownLanguageError(

@@ -17,8 +17,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Print every registered family with its summary; returns 0."""
-    from ..automata.families import REGISTRY
+    from ..automata.families import FAMILIES
 
-    for name, fam in REGISTRY.items():
+    for name, fam in FAMILIES.items():
         print(f"{name:22s} {fam.summary}")
     return 0

@@ -31,7 +31,7 @@ from .finite_precision import (
     mod_counterexample,
     parity_counterexample,
 )
-from .registry import COLUMN_LEGEND, REGISTRY, SKIPPED, element_periods, run_all
+from .registry import COLUMN_LEGEND, SKIPPED, THEOREMS, element_periods, run_all, theorem
 from .spectra import check_spectrum, eigenvalues, word_spectra
 from .proof import (
     Certificate,
@@ -48,7 +48,7 @@ __all__ = [
     "reflection_factors", "spectral_norm_bound_holds",
     "FiniteSet", "FPLayer", "FPModel", "eventual_period", "from_lrnn", "get_format",
     "mod_counterexample", "parity_counterexample",
-    "REGISTRY", "run_all", "COLUMN_LEGEND", "SKIPPED", "element_periods",
+    "THEOREMS", "theorem", "run_all", "COLUMN_LEGEND", "SKIPPED", "element_periods",
     "check_spectrum", "eigenvalues", "word_spectra",
     "Certificate", "Counterexample", "check_words", "verify", "load_verified", "loads_verified",
     "verify_construction",

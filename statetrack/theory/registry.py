@@ -1,6 +1,6 @@
 r"""The registry of theorems: each entry states a result of the papers and checks it on a DFA.
 
-Entries (:data:`REGISTRY`, keyed by a short id):
+Entries (:data:`THEOREMS`, keyed by a short id):
 
 =========  ==============================================================  ==================
 id         result                                                          columns
@@ -86,7 +86,7 @@ T2           pass   not needed
 construction pass   1x2 n_h=1/1
 proof        pass   proved (2)
 fp           pass   bf16 exact
->>> REGISTRY["thm1"].source.arxiv
+>>> THEOREMS["thm1"].source.arxiv
 '2411.12537'
 >>> print(COLUMN_LEGEND["T2"])
 Thm 2: a word w whose period is not a power of 2 needs a non-real eigenvalue of A(w); has/MISSING: in the construction
@@ -107,7 +107,7 @@ __all__ = [
     "PASS", "FAIL", "NOT_APPLICABLE", "NOT_IMPLEMENTED", "SKIPPED",
     "MONOID_LIMIT", "SUMMARY_WIDTH", "COLUMN_LEGEND",
     "Source", "Theorem", "TheoremResult", "ColumnResult", "ElementPeriod",
-    "REGISTRY", "get", "check", "run_all", "element_periods", "unary_periods",
+    "THEOREMS", "theorem", "check", "run_all", "element_periods", "unary_periods",
 ]
 
 PASS = "pass"
@@ -772,7 +772,7 @@ def _check_thm4(dfa: Any) -> TheoremResult:
 # ============================================================================ the registry
 
 
-REGISTRY: dict[str, Theorem] = {
+THEOREMS: dict[str, Theorem] = {
     "prop1": Theorem(
         "prop1", "Proposition 1",
         "Every product of GH matrices has spectral norm <= 1; every matrix of norm <= 1 is a "
@@ -808,21 +808,21 @@ REGISTRY: dict[str, Theorem] = {
 }
 
 
-def get(key: str) -> Theorem:
-    """The registry entry ``key``.
+def theorem(key: str) -> Theorem:
+    """The theorem registered as ``key`` (an entry of :data:`THEOREMS`).
 
-    >>> get("thm3").name
+    >>> theorem("thm3").name
     'Theorem 3'
-    >>> get("thm9")
+    >>> theorem("thm9")
     Traceback (most recent call last):
     ...
     statetrack.theory.errors.UnknownTheoremError: no theorem 'thm9' in the registry; known: prop1, thm1, thm2, thm3, thm4
     """
     try:
-        return REGISTRY[key]
+        return THEOREMS[key]
     except (KeyError, TypeError):
         raise UnknownTheoremError(f"no theorem {key!r} in the registry; known: "
-                                  f"{', '.join(REGISTRY)}") from None
+                                  f"{', '.join(THEOREMS)}") from None
 
 
 def check(key: str, dfa: Any) -> TheoremResult:
@@ -831,7 +831,7 @@ def check(key: str, dfa: Any) -> TheoremResult:
     Raises
     ------
     UnknownTheoremError
-        ``key`` is not in :data:`REGISTRY`.
+        ``key`` is not in :data:`THEOREMS`.
     NotADFAError
         ``dfa`` is not a :class:`statetrack.automata.DFA`.
 
@@ -844,7 +844,7 @@ def check(key: str, dfa: Any) -> TheoremResult:
     >>> check("thm4", families.get("parity")).status
     'not implemented'
     """
-    return get(key).check(dfa)
+    return theorem(key).check(dfa)
 
 
 def run_all(dfa: Any) -> list[ColumnResult]:
@@ -867,7 +867,7 @@ def run_all(dfa: Any) -> list[ColumnResult]:
     fp           -            False
     """
     out = []
-    for thm in REGISTRY.values():
+    for thm in THEOREMS.values():
         if not thm.in_table:
             continue
         res = thm.check(dfa)

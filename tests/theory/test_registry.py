@@ -21,14 +21,14 @@ from statetrack.theory.registry import (
     NOT_APPLICABLE,
     NOT_IMPLEMENTED,
     PASS,
-    REGISTRY,
     SKIPPED,
     check,
     element_periods,
-    get,
     run_all,
     unary_periods,
 )
+from statetrack.theory.registry import THEOREMS as REGISTRY
+from statetrack.theory.registry import theorem as get
 
 GROUPS = ["parity", "cyclic(5)", "cyclic(12)", "dihedral(4)", "symmetric(4)", "alternating(4)",
           "quaternion", "binary_divisible(3)"]
