@@ -24,10 +24,10 @@ from statetrack.kernels.layers.fla_export import (
     decode_exported,
     export_fla,
     fla_tables,
-    horizon,
     logit_for_length,
     run_exported,
 )
+from statetrack.kernels.fla_export import fla_export_horizon as horizon
 from statetrack.kernels.runner import dfa_states
 
 

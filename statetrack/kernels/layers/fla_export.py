@@ -78,7 +78,7 @@ to the code spacing, is unchanged).
 Examples
 --------
 >>> from statetrack.constructions.lrnn import _parity_example
->>> h = horizon(_parity_example(), logit=10.0)
+>>> h = fla_export_horizon(_parity_example(), logit=10.0)
 >>> h.bound, h.reflections_per_token, h.margin, h.max_length
 ('stochastic', 1, 1.0, 11013)
 >>> h.eps < 1e-4
@@ -96,7 +96,7 @@ import torch
 
 from statetrack.kernels.errors import KernelInputError, UnsupportedConstructionError
 
-__all__ = ["Horizon", "horizon", "logit_for_length", "fla_tables", "export_fla",
+__all__ = ["Horizon", "fla_export_horizon", "logit_for_length", "fla_tables", "export_fla",
            "run_exported", "decode_exported"]
 
 
@@ -180,7 +180,7 @@ def _normalized(lrnn: Any) -> dict[str, np.ndarray]:
             "codes": codes, "n_h": layer.n_h}
 
 
-def horizon(lrnn: Any, logit: float) -> Horizon:
+def fla_export_horizon(lrnn: Any, logit: float) -> Horizon:
     """The guaranteed horizon of :func:`export_fla` with reflection logit ``logit``.
 
     Raises
@@ -194,7 +194,7 @@ def horizon(lrnn: Any, logit: float) -> Horizon:
     --------
     >>> from statetrack.automata.families import get
     >>> from statetrack.constructions import compile
-    >>> h = horizon(compile(get("symmetric(3)")), logit=12.0)
+    >>> h = fla_export_horizon(compile(get("symmetric(3)")), logit=12.0)
     >>> h.reflections_per_token, h.margin, h.max_length
     (3, 0.2, 5425)
     """
@@ -229,14 +229,14 @@ def horizon(lrnn: Any, logit: float) -> Horizon:
 
 
 def logit_for_length(lrnn: Any, length: int) -> float:
-    """The smallest logit on the grid ``0.001 Z`` whose :func:`horizon` covers words of
+    """The smallest logit on the grid ``0.001 Z`` whose :func:`fla_export_horizon` covers words of
     ``length`` tokens.
 
     Examples
     --------
     >>> from statetrack.constructions.lrnn import _parity_example
     >>> L = logit_for_length(_parity_example(), 1000)
-    >>> horizon(_parity_example(), L).max_length >= 1000, round(L, 3)
+    >>> fla_export_horizon(_parity_example(), L).max_length >= 1000, round(L, 3)
     (True, 7.601)
     """
     if isinstance(length, bool) or not isinstance(length, int) or length < 1:
@@ -245,14 +245,14 @@ def logit_for_length(lrnn: Any, length: int) -> float:
     r = int(t["reflection"].sum(-1).max()) if t["reflection"].size else 0
     if r == 0:
         return 1.0
-    margin = horizon(lrnn, 1.0).margin
+    margin = fla_export_horizon(lrnn, 1.0).margin
     if math.isinf(margin):
         return 1.0
     # need eps * r * length < margin, eps = 2 / (1 + e^L):  L > log(2 r length / margin - 1)
     L = max(1e-3, math.ceil(math.log(max(2.0 * r * length / margin - 1.0, 1.0)) * 1000) / 1000)
-    while horizon(lrnn, L).max_length < length:
+    while fla_export_horizon(lrnn, L).max_length < length:
         L = round(L + 1e-3, 3)
-    while L > 1e-3 and horizon(lrnn, round(L - 1e-3, 3)).max_length >= length:
+    while L > 1e-3 and fla_export_horizon(lrnn, round(L - 1e-3, 3)).max_length >= length:
         L = round(L - 1e-3, 3)
     return L
 
@@ -276,7 +276,7 @@ def fla_tables(lrnn: Any, *, logit: float) -> dict[str, Any]:
     >>> t["logit_table"].tolist(), [round(x, 4) for x in t["key_table"][1, 0].tolist()]
     ([[0.0], [8.0]], [0.7071, -0.7071])
     """
-    h = horizon(lrnn, logit)
+    h = fla_export_horizon(lrnn, logit)
     t = _normalized(lrnn)
     s = t["strength"]
     with np.errstate(divide="ignore", invalid="ignore"):
