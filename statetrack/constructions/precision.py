@@ -42,9 +42,9 @@ distance between two codes. Solving for ``t`` gives ``bound``: every word of len
 Simulation (``simulated``)
 --------------------------
 The bound is a worst case. :func:`float_horizon` also runs each letter's power ``a^t`` through
-the same float model (numba, with bfloat16 and float16 emulated by round-to-nearest-even on
-the float64 bit pattern, ignoring the exponent range) and reports the first length at which
-some letter power decodes wrongly (None if none up to ``max_length``).
+the same float model (numba; every operation rounded by
+:func:`statetrack.floats.round_scalar`, the package's one rounding function) and reports the
+first length at which some letter power decodes wrongly (None if none up to ``max_length``).
 
 Examples
 --------
@@ -66,18 +66,15 @@ from typing import Any
 
 import numpy as np
 
+from statetrack.floats import FORMATS, UNIT_ROUNDOFF, jitted_round_scalar, round_to_dtype
+from statetrack.floats import dtype_name as _dtype_name
+
 from .errors import FormError, UnsupportedDtypeError
-from .floats import dtype_name as _dtype_name
-from .floats import round_to_dtype
 from .lrnn import _TWO, LRNN, _compare, _float_tables_cached
 
 __all__ = ["FloatHorizon", "float_horizon", "horizon_bound", "simulate_letter_powers",
            "UNIT_ROUNDOFF"]
 
-#: Unit roundoff of each float format (half the spacing at 1).
-UNIT_ROUNDOFF = {"float64": 2.0 ** -53, "float32": 2.0 ** -24, "float16": 2.0 ** -11,
-                 "bfloat16": 2.0 ** -8}
-_MODE = {"float64": 0, "float32": 1, "bfloat16": 2, "float16": 3}
 
 
 @dataclass(frozen=True)
@@ -218,36 +215,21 @@ def _letter_orbit(lrnn: LRNN, token: int, cap: int) -> tuple[np.ndarray, np.ndar
 
 
 def _sim_kernel():
-    """``(sim, rnd)``: the numba simulation and its scalar rounding.
-
-    ``rnd`` is the scalar (numba) twin of
-    :func:`statetrack.constructions.floats.round_to_dtype` for the simulation's inner loop:
-    the same round-to-nearest-even on the float64 bit pattern, without the exponent range
-    (the simulated values stay near 1); tests check that the two agree there."""
+    """The numba simulation; it rounds with :func:`statetrack.floats.round_scalar` (compiled),
+    the same function as every float cast of the package."""
     import numba
 
-    @numba.njit(cache=False)
-    def rnd(x, mode):
-        if mode == 0:
-            return x
-        if mode == 1:
-            return np.float64(np.float32(x))
-        drop = 45 if mode == 2 else 42
-        a = np.empty(1, np.float64)
-        a[0] = x
-        b = a.view(np.int64)
-        lsb = (b[0] >> drop) & 1
-        b[0] = (b[0] + ((np.int64(1) << (drop - 1)) - 1) + lsb) & ~((np.int64(1) << drop) - 1)
-        return a[0]
+    rnd = jitted_round_scalar()
 
     @numba.njit(cache=False)
-    def sim(keys, betas, values, h0, q, codes, tail, cycle, max_len, ms, mo):
+    def sim(keys, betas, values, h0, q, codes, tail, cycle, max_len, ps, es, xs, po, eo, xo):
+        # (ps, es, xs), (po, eo, xo): BinaryFormat.params of the state and the output formats
         n_h, k = keys.shape
         v = values.shape[1]
         s = h0.copy()
         for i in range(k):
             for j in range(v):
-                s[i, j] = rnd(s[i, j], ms)
+                s[i, j] = rnd(s[i, j], ps, es, xs)
         o = np.empty(v)
         for t in range(max_len + 1):
             if t > 0:
@@ -258,16 +240,18 @@ def _sim_kernel():
                         acc = 0.0
                         for i in range(k):
                             if keys[st, i] != 0.0:
-                                acc = rnd(acc + rnd(keys[st, i] * s[i, j], ms), ms)
-                        w = rnd(betas[st] * rnd(values[st, j] - acc, ms), ms)
+                                acc = rnd(acc + rnd(keys[st, i] * s[i, j], ps, es, xs),
+                                          ps, es, xs)
+                        w = rnd(betas[st] * rnd(values[st, j] - acc, ps, es, xs), ps, es, xs)
                         for i in range(k):
                             if keys[st, i] != 0.0:
-                                s[i, j] = rnd(s[i, j] + rnd(keys[st, i] * w, ms), ms)
+                                s[i, j] = rnd(s[i, j] + rnd(keys[st, i] * w, ps, es, xs),
+                                              ps, es, xs)
             for j in range(v):
                 acc = 0.0
                 for i in range(k):
-                    acc = rnd(acc + rnd(s[i, j] * q[i], ms), ms)
-                o[j] = rnd(acc, mo)
+                    acc = rnd(acc + rnd(s[i, j] * q[i], ps, es, xs), ps, es, xs)
+                o[j] = rnd(acc, po, eo, xo)
             best = -1
             bd = np.inf
             for c in range(codes.shape[0]):
@@ -282,23 +266,22 @@ def _sim_kernel():
                 return t
         return -1
 
-    return sim, rnd
+    return sim
 
 
 _SIM = None
-_RND = None
 
 
 def simulate_letter_powers(lrnn: LRNN, dtype: Any, *, state_dtype: Any = None,
                            max_length: int = 100_000) -> int | None:
     """First ``t <= max_length`` at which some letter power ``a^t`` decodes wrongly in the
     float model of the module docstring, or None."""
-    global _SIM, _RND
+    global _SIM
     _single_layer(lrnn)
     w = _dtype_name(dtype)
     s = _dtype_name(state_dtype) if state_dtype is not None else w
     if _SIM is None:
-        _SIM, _RND = _sim_kernel()
+        _SIM = _sim_kernel()
     layer = lrnn.layers[0]
     tb = _float_tables_cached(layer)
     keys = round_to_dtype(tb["keys"], w)
@@ -312,7 +295,7 @@ def simulate_letter_powers(lrnn: LRNN, dtype: Any, *, state_dtype: Any = None,
             continue
         tail, cycle = _letter_orbit(lrnn, a, 1_000_000)
         t = _SIM(keys[a], betas[a], values[a], h0, q, tb["codes"], tail, cycle,
-                 int(max_length), _MODE[s], _MODE[w])
+                 int(max_length), *FORMATS[s].params, *FORMATS[w].params)
         if t >= 0 and (first is None or t < first):
             first = int(t)
     return first

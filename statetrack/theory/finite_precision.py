@@ -21,10 +21,10 @@ format). Decoders are arbitrary deterministic functions; the input of layer ``l 
 
 Number formats
 --------------
-* :class:`BinaryFormat`: IEEE-style binary formats with round-to-nearest-even, gradual
-  underflow and overflow to infinity: ``float16``, ``bfloat16``, ``float32`` (and ``float64``).
-  Rounding is done on float64 values with ``frexp``/``ldexp``/``rint`` (every scaling is by a
-  power of two, hence exact) -- no torch, no ml_dtypes.
+* :class:`~statetrack.floats.BinaryFormat`: IEEE-style binary formats with
+  round-to-nearest-even, gradual underflow and overflow to infinity: ``float16``,
+  ``bfloat16``, ``float32`` (and ``float64``); defined, with :func:`get_format` and the
+  rounding rule, in :mod:`statetrack.floats` (re-exported here).
 * :class:`FiniteSet`: the paper's abstract format, a finite sorted set ``D`` of reals; ``cast``
   is the nearest element of ``D`` with ties going to the smaller element (values beyond ``D``
   go to its nearest end).
@@ -110,8 +110,6 @@ False
 from __future__ import annotations
 
 import bisect
-import math
-from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
@@ -120,6 +118,15 @@ import numpy as np
 
 from statetrack.automata.alphabet import Alphabet, SymbolErrors
 from statetrack.constructions.stack import step_stack
+from statetrack.floats import (
+    BFLOAT16,
+    FLOAT16,
+    FLOAT32,
+    FLOAT64,
+    BinaryFormat,
+    NumberFormat,
+    get_format,
+)
 
 from .errors import (
     DecoderError,
@@ -127,7 +134,6 @@ from .errors import (
     ModelError,
     PeriodLimitError,
     UnknownTokenError,
-    UnsupportedFormatError,
 )
 
 __all__ = [
@@ -165,107 +171,6 @@ DEFAULT_MAX_STEPS = 200_000
 
 
 # ============================================================================ formats
-
-
-class NumberFormat(ABC):
-    """A finite set of values with a rounding function ``cast``."""
-
-    name: str
-
-    @abstractmethod
-    def cast(self, x: np.ndarray) -> np.ndarray:
-        """Round a float64 array to the format (returns float64 values of the format)."""
-
-    @abstractmethod
-    def cast_exact(self, q: Fraction) -> float:
-        """Round an exact rational to the format (a float64 value of the format)."""
-
-    @property
-    def exact_default(self) -> bool:
-        """Whether runs use exact arithmetic unless told otherwise."""
-        return False
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name}>"
-
-
-@dataclass(frozen=True, repr=False)
-class BinaryFormat(NumberFormat):
-    """An IEEE-754-style binary format, round to nearest, ties to even.
-
-    Parameters
-    ----------
-    name : str
-    precision : int
-        Significand bits including the implicit leading bit (float16: 11, bfloat16: 8,
-        float32: 24, float64: 53).
-    emin, emax : int
-        Exponent range of normal numbers (float16: -14, 15; bfloat16 and float32: -126, 127).
-
-    Examples
-    --------
-    >>> FLOAT16.cast(np.array([1 + 2.0**-11, 1 + 3 * 2.0**-11, 70000.0])).tolist()
-    [1.0, 1.001953125, inf]
-    >>> BFLOAT16.max_value, FLOAT16.min_subnormal
-    (3.3895313892515355e+38, 5.960464477539063e-08)
-    >>> FLOAT16.cast_exact(Fraction(1, 3)) == float(np.float16(1 / 3))
-    True
-    """
-
-    name: str
-    precision: int
-    emin: int
-    emax: int
-
-    @property
-    def max_value(self) -> float:
-        return math.ldexp(2.0 - 2.0 ** (1 - self.precision), self.emax)
-
-    @property
-    def min_subnormal(self) -> float:
-        return math.ldexp(1.0, self.emin - self.precision + 1)
-
-    def cast(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
-        if self.precision >= 53:
-            return x.copy()
-        _, e = np.frexp(x)                        # x = m 2^e, 0.5 <= |m| < 1
-        big_e = np.maximum(e.astype(np.int64) - 1, self.emin)  # x = 1.f 2^(e-1)
-        shift = big_e - (self.precision - 1)      # the quantum is 2^shift
-        y = np.ldexp(np.rint(np.ldexp(x, -shift)), shift)
-        with np.errstate(invalid="ignore"):
-            over = np.abs(y) > self.max_value
-        if over.any():
-            y = np.where(over, np.copysign(np.inf, x), y)
-        return y
-
-    def cast_exact(self, q: Fraction) -> float:
-        if q == 0:
-            return 0.0
-        neg = q < 0
-        num, den = abs(q.numerator), q.denominator
-        e = num.bit_length() - den.bit_length()   # floor(log2 |q|) is e or e - 1
-        if (num << max(-e, 0)) < (den << max(e, 0)):
-            e -= 1
-        shift = max(e, self.emin) - (self.precision - 1)
-        if shift <= 0:
-            n, r = divmod(num << -shift, den)
-            d = den
-        else:
-            d = den << shift
-            n, r = divmod(num, d)
-        if 2 * r > d or (2 * r == d and n % 2 == 1):
-            n += 1
-        val = math.ldexp(float(n), shift) if n.bit_length() <= 53 else math.inf
-        if val > self.max_value:
-            val = math.inf
-        return -val if neg else val
-
-
-FLOAT16 = BinaryFormat("float16", 11, -14, 15)
-BFLOAT16 = BinaryFormat("bfloat16", 8, -126, 127)
-FLOAT32 = BinaryFormat("float32", 24, -126, 127)
-FLOAT64 = BinaryFormat("float64", 53, -1022, 1023)
 
 
 class FiniteSet(NumberFormat):
@@ -341,54 +246,6 @@ class FiniteSet(NumberFormat):
             return float(self.values[-1])
         lo, hi = fr[i - 1], fr[i]
         return float(self.values[i] if (hi - q) < (q - lo) else self.values[i - 1])
-
-
-_ALIASES = {
-    "float16": FLOAT16, "fp16": FLOAT16, "half": FLOAT16, "f16": FLOAT16,
-    "bfloat16": BFLOAT16, "bf16": BFLOAT16,
-    "float32": FLOAT32, "fp32": FLOAT32, "single": FLOAT32, "f32": FLOAT32,
-    "float64": FLOAT64, "fp64": FLOAT64, "double": FLOAT64, "f64": FLOAT64,
-}
-
-
-def get_format(fmt: Any) -> NumberFormat:
-    """A :class:`NumberFormat` from a name (``"bfloat16"``, ``"fp16"``, ...), a numpy dtype, a
-    torch dtype (read by name; torch is not imported), or a format object.
-
-    Raises
-    ------
-    UnsupportedFormatError
-        Anything else (e.g. ``"int8"``, ``"float8"``).
-
-    Examples
-    --------
-    >>> get_format("bf16").name, get_format(np.float16).name
-    ('bfloat16', 'float16')
-    >>> get_format("int8")
-    Traceback (most recent call last):
-    ...
-    statetrack.theory.errors.UnsupportedFormatError: unsupported number format 'int8'; use one of float16, bfloat16, float32, float64 (or aliases fp16, bf16, ...), or a FiniteSet
-    """
-    if isinstance(fmt, NumberFormat):
-        return fmt
-    name = None
-    if isinstance(fmt, str):
-        name = fmt
-    elif type(fmt).__module__ == "torch" or str(fmt).startswith("torch."):
-        name = str(fmt).split(".", 1)[-1]
-    else:
-        try:
-            name = np.dtype(fmt).name
-        except TypeError:
-            name = None
-    key = (name or "").strip().lower()
-    if key.startswith("torch."):
-        key = key[len("torch."):]
-    if key in _ALIASES:
-        return _ALIASES[key]
-    raise UnsupportedFormatError(
-        f"unsupported number format {fmt!r}; use one of float16, bfloat16, float32, float64 "
-        "(or aliases fp16, bf16, ...), or a FiniteSet")
 
 
 # ============================================================================ the model

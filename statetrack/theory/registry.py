@@ -101,6 +101,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from statetrack.floats import SHORT_NAMES
+
 from .errors import NotADFAError, UnknownTheoremError
 
 __all__ = [
@@ -137,7 +139,7 @@ COLUMN_LEGEND: dict[str, str] = {
           "bit",
 }
 
-_SHORT = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "float64": "fp64"}
+_SHORT = SHORT_NAMES
 
 #: Formats in which the construction is run by Theorem 3's ``fp`` column.
 DEFAULT_FORMATS = ("bfloat16",)

@@ -114,6 +114,7 @@ from typing import Optional
 
 import torch
 
+from statetrack.floats import next_pow2
 from statetrack.kernels.delta_product import _chunk_kernels as _kern
 from statetrack.kernels._common.checks import check_delta_product_inputs
 from statetrack.kernels._common.triton import INTERPRET, require_runnable, tl, triton
@@ -153,10 +154,6 @@ def _alloc(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> 
     return torch.empty(shape, dtype=dtype, device=device)
 
 
-def _pow2(n: int) -> int:
-    return max(16, triton.next_power_of_2(n))
-
-
 class _Plan:
     """Shapes, block sizes and launch settings of one call."""
 
@@ -170,8 +167,8 @@ class _Plan:
         self.NC = triton.cdiv(self.T, self.BT)
         self.NS = self.NC * self.NH
         self.Lp = self.NS * self.BT
-        self.BK = _pow2(self.K)
-        self.BVF = _pow2(self.V)
+        self.BK = next_pow2(self.K, lo=16)
+        self.BVF = next_pow2(self.V, lo=16)
         self.use_g = use_g
         self.dtype = q.dtype
         self.device = q.device

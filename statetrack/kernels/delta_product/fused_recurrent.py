@@ -76,6 +76,7 @@ from dataclasses import dataclass
 
 import torch
 
+from statetrack.floats import next_pow2
 from statetrack.kernels._common.checks import check_delta_product_inputs, check_out_buffer
 from statetrack.kernels._common.triton import INTERPRET, require_runnable, tl, triton
 
@@ -101,10 +102,6 @@ class Blocks:
     def elements(self) -> int:
         """State entries per program (``BK * BV``)."""
         return self.BK * self.BV
-
-
-def _pow2(n: int) -> int:
-    return max(2, int(triton.next_power_of_2(max(1, n))))
 
 
 def choose_blocks(K: int, V: int, BH: int, *, backward: bool = False,
@@ -139,14 +136,14 @@ def choose_blocks(K: int, V: int, BH: int, *, backward: bool = False,
     >>> choose_blocks(16, 16, 1, block_v=4)
     Blocks(BK=16, BV=4, num_warps=1)
     """
-    BK = _pow2(K)
+    BK = next_pow2(K, lo=2)
     if block_v is not None:
         if block_v < 2 or block_v & (block_v - 1):
             raise ValueError(f"block_v: expected a power of two >= 2, got {block_v}")
         BV = block_v
     else:
         cap = 2048 if backward else 1024
-        BV = min(_pow2(V), max(2, cap // BK))
+        BV = min(next_pow2(V, lo=2), max(2, cap // BK))
         while not INTERPRET and BV > 4 and BH * triton.cdiv(V, BV) < 256:
             BV //= 2
     num_warps = max(1, min(8, (BK * BV) // 1024))

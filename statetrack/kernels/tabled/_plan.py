@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from statetrack.floats import next_pow2
 from statetrack.kernels._common.triton import tl, triton
 from statetrack.kernels.errors import KernelInputError
 from statetrack.kernels.tabled._inputs import TabledInputs
@@ -25,10 +26,6 @@ __all__ = ["COLS_MAX_K", "choose_chunk", "Variant", "TabledPlan", "make_plan"]
 #: the largest key dimension that ``cols_kernel`` (the default) runs; larger K takes
 #: ``run_kernel`` / ``summary_kernel`` (a register tile spread over the threads)
 COLS_MAX_K = 32
-
-
-def _pow2(n: int, lo: int = 2) -> int:
-    return max(lo, int(triton.next_power_of_2(max(1, n))))
 
 
 def choose_chunk(B: int, H: int, T: int, *, device: torch.device | None = None) -> int:
@@ -203,7 +200,7 @@ def make_plan(inp: TabledInputs, chunk_size: int | None,
                                                                        device=inp.device))
     L = max(L, 1)
     mm, legacy = variant.mm, variant.legacy
-    if mm and inp.S * inp.HT * max(16, _pow2(K + V)) * max(16, _pow2(K)) >= 2 ** 31:
+    if mm and inp.S * inp.HT * next_pow2(K + V, lo=16) * next_pow2(K, lo=16) >= 2 ** 31:
         raise KernelInputError("_variant: 'mm' indexes its tables with 32-bit offsets; "
                                "these tables are too large for it")
     if mm and sd == torch.float64:
@@ -214,7 +211,7 @@ def make_plan(inp: TabledInputs, chunk_size: int | None,
     # (table rows; sub-steps of one chunk)
     G = 2 if sd == torch.float64 else 4
     KP = -(-K // G) * G
-    BWR, BWS = _pow2(V, lo=4), _pow2(K + V, lo=4)
+    BWR, BWS = next_pow2(V, lo=4), next_pow2(K + V, lo=4)
     cols = (not (mm or legacy) and K <= COLS_MAX_K
             and inp.S * NH * inp.HT * (KP + G + BWS) < 2 ** 31 and L * NH < 2 ** 31)
     PR, PS = max(1, 32 // BWR), max(1, 32 // BWS)   # words a program: a warp's lanes
@@ -223,5 +220,6 @@ def make_plan(inp: TabledInputs, chunk_size: int | None,
     return TabledPlan(
         kernel="cols" if cols else "mm" if mm else "legacy", chunk_size=L,
         n_chunks=triton.cdiv(T, L), acc=tl.float64 if sd == torch.float64 else tl.float32,
-        BK=_pow2(K), BV=_pow2(V), NHP=_pow2(NH, lo=1), BCC=_pow2(inp.C), BW=_pow2(K + V),
+        BK=next_pow2(K, lo=2), BV=next_pow2(V, lo=2), NHP=next_pow2(NH),
+        BCC=next_pow2(inp.C, lo=2), BW=next_pow2(K + V, lo=2),
         G=G, KP=KP, BWR=BWR, BWS=BWS, words_run=PR, words_summary=PS, prefetch=variant.pf)
