@@ -30,23 +30,25 @@ Rounding
 --------
 A :class:`BinaryFormat` with ``p`` significand bits and normal exponents ``emin .. emax``
 rounds a float64 value ``x`` to nearest, ties to even, with gradual underflow and overflow to
-infinity (IEEE 754). With ``x = m 2^e``, ``1/2 <= |m| < 1`` (``frexp``), the spacing of the
-format's values near ``x`` is ``2^s`` with ``s = max(e - 1, emin) - (p - 1)``: ``p`` bits
-below the leading bit in the normal range, the subnormal spacing ``2^(emin - p + 1)`` under
-``2^emin``. So
+infinity (IEEE 754). The spacing of the format's values near ``x`` is ``2^s`` with
+``s = max(E, emin) - (p - 1)``, ``E = floor(log2 |x|)``: ``p`` bits from the leading bit in
+the normal range, the subnormal spacing ``2^(emin - p + 1)`` below ``2^emin``; so
+``round(x) = rint(x 2^-s) 2^s``, ``rint`` rounding to the nearest integer with ties to even.
+On float64's bit pattern (sign, 11 exponent bits, 52 fraction bits) this is:
 
-.. math::
+* ``|x| >= 2^emin``: keep ``p - 1`` fraction bits. Add ``2^(d-1) - 1`` plus the lowest kept
+  bit to the pattern and clear the ``d = 53 - p`` dropped bits: the sum carries into the kept
+  bits exactly when the dropped part exceeds half a unit, or equals it and the kept part is
+  odd (ties to even); a carry out of the fraction moves to the next binade, as it should.
+* ``|x| < 2^emin``: ``rint(x 2^(p-1-emin)) 2^-(p-1-emin)``; both scalings are by powers of
+  two and exact in float64 (``|x 2^(p-1-emin)| < 2^(p-1)``, and the format's spacing is at
+  least float64's ``2^-1074``).
+* A result above :attr:`BinaryFormat.max_value` in magnitude becomes an infinity of ``x``'s
+  sign (IEEE overflow under round to nearest: a value at or beyond the midpoint between
+  ``max_value`` and ``2^(emax + 1)`` rounds up, ``max_value`` having an odd significand);
+  zeros keep their sign; infinities and NaN pass through; ``p = 53`` is the identity.
 
-    \mathrm{round}(x) = \mathrm{rint}(x\, 2^{-s})\, 2^{s},
-
-where both scalings are by powers of two and exact in float64 (``|x 2^-s| < 2^p``, and
-``2^s >= 2^-1074``), and ``rint`` rounds to the nearest integer with ties to even, the IEEE
-rule. A result above :attr:`BinaryFormat.max_value` in magnitude becomes an infinity of
-``x``'s sign (what IEEE overflow gives under round to nearest: a value at or beyond the
-midpoint between ``max_value`` and ``2^(emax + 1)`` rounds up, because ``max_value`` has an
-odd significand); zeros keep their sign; infinities and NaN pass through.
-
-:func:`round_scalar` is this formula for one value, the only implementation: numba compiles it
+:func:`round_scalar` is this rule for one value, the only implementation: numba compiles it
 (cached on disk) for the loop behind :meth:`BinaryFormat.cast` and :func:`round_to_dtype`, and
 other numba code calls the compiled function from :func:`jitted_round_scalar`. One
 operation of two values of a format with ``p <= 24``, computed in float64 and then rounded,
@@ -346,7 +348,7 @@ def round_to_dtype(a: Any, dtype: Any) -> np.ndarray:
 
 def round_scalar(x: float, precision: int, emin: int, max_value: float) -> float:
     """One float64 value rounded to the binary format ``(precision, emin, max_value)``
-    (:attr:`BinaryFormat.params`): the module docstring's formula.
+    (:attr:`BinaryFormat.params`): the module docstring's rule.
 
     Plain Python that numba compiles (:func:`jitted_round_scalar`); arrays go through
     :meth:`BinaryFormat.cast`.
@@ -360,9 +362,16 @@ def round_scalar(x: float, precision: int, emin: int, max_value: float) -> float
     """
     if precision >= 53:
         return x
-    _, e = math.frexp(x)
-    s = max(e - 1, emin) - (precision - 1)
-    y = math.ldexp(np.rint(math.ldexp(x, -s)), s)
+    b = np.float64(x).view(np.int64)
+    biased = (b >> 52) & 0x7FF                    # float64's biased exponent of x
+    if biased == 0x7FF:                           # infinity or NaN
+        return x
+    if biased < emin + 1023:                      # |x| < 2^emin: the subnormal grid
+        scale = math.ldexp(1.0, precision - 1 - emin)
+        return float(np.rint(x * scale) / scale)
+    drop = 53 - precision                         # fraction bits dropped
+    b = (b + ((1 << (drop - 1)) - 1) + ((b >> drop) & 1)) & ~((1 << drop) - 1)
+    y = float(np.int64(b).view(np.float64))
     if abs(y) > max_value:
         return math.copysign(math.inf, x)
     return y
