@@ -11,8 +11,8 @@ Modules: :mod:`~statetrack.constructions.lrnn` (the typed model), ``group`` (The
 faithful coset action of the transition group), ``compile``, ``export`` (DeltaProduct tensors,
 tables, state dicts), ``io`` (construction files, read unverified; the safe loader is
 :func:`statetrack.theory.proof.load_verified`), ``certificate`` (the proof certificate as
-data), ``exact_text`` (the whitelist parser of stored numbers), ``floats`` (dtype names and
-rounding without torch), ``precision`` (float horizons), ``errors``.
+data), ``exact_text`` (the whitelist parser of stored numbers), ``floats`` (re-exports
+:mod:`statetrack.floats`, the number formats), ``precision`` (float horizons), ``errors``.
 """
 
 from .certificate import Certificate
