@@ -47,6 +47,7 @@ __all__ = [
     "TheoryError",
     "KernelError",
     "KernelInputError",
+    "PlainKeyMessage",
     "UnknownSymbolError",
     "UnknownTokenError",
     "UnsupportedDtypeError",
@@ -77,19 +78,20 @@ class KernelInputError(KernelError, ValueError):
     """An argument of a kernel is invalid (base class of all kernel input errors)."""
 
 
-class _PlainMessage:
-    """Mixin for ``KeyError`` subclasses: ``str(e)`` is the message (``KeyError`` quotes it)."""
+class PlainKeyMessage:
+    """Mixin (not an exception) for the ``KeyError`` subclasses of the package: ``str(e)`` is
+    the message, where ``KeyError`` would quote it."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 
 
-class UnknownSymbolError(_PlainMessage, AutomatonError, KernelInputError, KeyError):
+class UnknownSymbolError(PlainKeyMessage, AutomatonError, KernelInputError, KeyError):
     """A word contains a symbol outside the alphabet (of a DFA, a monoid's generators, or a
     constructed model run by the kernels)."""
 
 
-class UnknownTokenError(_PlainMessage, ConstructionError, TheoryError, KeyError):
+class UnknownTokenError(PlainKeyMessage, ConstructionError, TheoryError, KeyError):
     """A token or symbol is not in a layer's (or the model's) alphabet; in a
     finite-precision model also a decoder output that the next layer does not read."""
 

@@ -88,8 +88,15 @@ def test_every_former_base_is_kept():
     for base in (AutomatonError, ConstructionError, TheoryError, KernelInputError):
         assert issubclass(base, ValueError) and issubclass(base, StatetrackError)
     assert not issubclass(KernelError, ValueError)
-    for cls in (root.UnknownSymbolError, root.UnknownTokenError):
+    from statetrack.automata.errors import NotInMonoidError, UnknownLanguageError
+    from statetrack.theory.errors import UnknownTheoremError
+
+    key_errors = [c for c in _exception_classes() if issubclass(c, KeyError)]
+    assert set(key_errors) == {root.UnknownSymbolError, root.UnknownTokenError,
+                               UnknownLanguageError, NotInMonoidError, UnknownTheoremError}
+    for cls in key_errors:
         assert str(cls("symbol 'x' is not known")) == "symbol 'x' is not known"  # not quoted
+        assert issubclass(cls, root.PlainKeyMessage)
 
 
 def test_raises_are_caught_by_every_old_handler():

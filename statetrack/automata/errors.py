@@ -9,7 +9,7 @@ in :mod:`statetrack.errors`, under the package's root :class:`~statetrack.errors
 
 from __future__ import annotations
 
-from statetrack.errors import AutomatonError, UnknownSymbolError
+from statetrack.errors import AutomatonError, PlainKeyMessage, UnknownSymbolError
 
 
 def _at_column(message: str, text: str, column: int | None) -> str:
@@ -59,14 +59,11 @@ class MonoidLimitError(AutomatonError):
     """The transition monoid has more elements than the ``limit`` allowed."""
 
 
-class UnknownLanguageError(AutomatonError, KeyError):
+class UnknownLanguageError(PlainKeyMessage, AutomatonError, KeyError):
     """A name is not in the registry of languages (:mod:`statetrack.automata.families`)."""
 
     #: Close matches of the unknown name (set by :func:`statetrack.automata.families.get`).
     suggestions: list[str]
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class AutomatonSizeError(AutomatonError):
@@ -101,11 +98,8 @@ class TransformationError(AutomatonError):
     lengths that disagree, or values outside ``0 .. n - 1``."""
 
 
-class NotInMonoidError(AutomatonError, KeyError):
+class NotInMonoidError(PlainKeyMessage, AutomatonError, KeyError):
     """A transformation is well formed but is not an element of the monoid asked."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class ElementIndexError(AutomatonError, IndexError):

@@ -33,7 +33,7 @@ True
 from __future__ import annotations
 
 from statetrack.constructions.errors import EigenvalueRangeError, FactorMismatchError
-from statetrack.errors import TheoryError, UnknownTokenError
+from statetrack.errors import PlainKeyMessage, TheoryError, UnknownTokenError
 from statetrack.errors import UnsupportedDtypeError as UnsupportedFormatError
 
 __all__ = [
@@ -103,11 +103,8 @@ class PeriodLimitError(TheoryError):
     a larger limit)."""
 
 
-class UnknownTheoremError(TheoryError, KeyError):
+class UnknownTheoremError(PlainKeyMessage, TheoryError, KeyError):
     """A name is not in the registry of theorems (:mod:`statetrack.theory.registry`)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class NotADFAError(TheoryError, TypeError):
