@@ -12,7 +12,9 @@ from both) and re-exported by the package's own ``errors`` module, which defines
     +-- KernelError                          statetrack.kernels.errors
         +-- KernelInputError (ValueError)
 
-Three classes are shared (each one class, re-exported under its old import paths, so
+The package bases are shown under their package's errors module (``__module__``), so a
+traceback reads ``statetrack.kernels.errors.KernelInputError`` as before. Three classes are
+shared (each one class, re-exported under its old import paths, so
 ``except`` clauses written for either package keep working):
 
 * :class:`UnknownSymbolError`: a word holds a symbol outside an alphabet (automata, kernels);
@@ -76,6 +78,17 @@ class KernelError(StatetrackError):
 
 class KernelInputError(KernelError, ValueError):
     """An argument of a kernel is invalid (base class of all kernel input errors)."""
+
+
+# The package bases are shown (in tracebacks, reprs and pickles) under the errors module of
+# their package, where users import them; each of those modules re-exports its base.
+for _cls, _home in ((AutomatonError, "statetrack.automata.errors"),
+                    (ConstructionError, "statetrack.constructions.errors"),
+                    (TheoryError, "statetrack.theory.errors"),
+                    (KernelError, "statetrack.kernels.errors"),
+                    (KernelInputError, "statetrack.kernels.errors")):
+    _cls.__module__ = _home
+del _cls, _home
 
 
 class PlainKeyMessage:

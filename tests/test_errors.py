@@ -13,14 +13,17 @@ import statetrack
 from statetrack import errors as root
 from statetrack.errors import StatetrackError
 
-#: ``python -m statetrack`` runs the command line on import.
-_NOT_IMPORTED = {"statetrack.__main__"}
+
+def _runs_on_import(name: str) -> bool:
+    """``__main__`` modules (``python -m statetrack``, ``python -m statetrack.cli``) run the
+    command line on import."""
+    return name.rsplit(".", 1)[-1] == "__main__"
 
 
 def _modules() -> list:
     mods = [statetrack]
     for info in pkgutil.walk_packages(statetrack.__path__, "statetrack."):
-        if info.name not in _NOT_IMPORTED:
+        if not _runs_on_import(info.name):
             mods.append(importlib.import_module(info.name))
     return mods
 
@@ -133,7 +136,7 @@ def test_raises_are_caught_by_every_old_handler():
 def test_names_do_not_collide():
     from statetrack.automata import families
     from statetrack.constructions import precision
-    from statetrack.kernels import fla_export
+    from statetrack.kernels.layers import fla_export
     from statetrack.theory import registry
 
     assert families.REGISTRY is families.FAMILIES and "parity" in families.FAMILIES
@@ -144,3 +147,20 @@ def test_names_do_not_collide():
     assert not set(registry.THEOREMS) & set(families.FAMILIES)
     assert not hasattr(fla_export, "horizon") and not hasattr(statetrack.kernels, "horizon")
     assert callable(fla_export.fla_export_horizon) and callable(precision.float_horizon)
+
+
+def test_bases_are_shown_under_their_package_and_pickle():
+    import pickle
+
+    homes = {root.AutomatonError: "statetrack.automata.errors",
+             root.ConstructionError: "statetrack.constructions.errors",
+             root.TheoryError: "statetrack.theory.errors",
+             root.KernelError: "statetrack.kernels.errors",
+             root.KernelInputError: "statetrack.kernels.errors",
+             root.UnknownSymbolError: "statetrack.errors",
+             root.UnknownTokenError: "statetrack.errors",
+             root.UnsupportedDtypeError: "statetrack.errors"}
+    for cls, home in homes.items():
+        assert cls.__module__ == home
+        back = pickle.loads(pickle.dumps(cls("message at position 3")))
+        assert type(back) is cls and str(back) == "message at position 3"

@@ -273,10 +273,11 @@ def test_next_pow2_matches_the_three_former_copies():
     triton = pytest.importorskip("triton")
     np2 = triton.next_power_of_2
     for n in range(0, 5000):
-        assert next_pow2(n, lo=2) == max(2, int(np2(max(1, n))))      # kernels.recurrent
-        for lo in (1, 2, 4):                                            # kernels.tabled
+        # kernels.delta_product.fused_recurrent
+        assert next_pow2(n, lo=2) == max(2, int(np2(max(1, n))))
+        for lo in (1, 2, 4):                                  # kernels.tabled._plan
             assert next_pow2(n, lo=lo) == max(lo, int(np2(max(1, n))))
-        assert next_pow2(n, lo=16) == max(16, np2(n))                  # kernels.chunk
+        assert next_pow2(n, lo=16) == max(16, np2(n))        # kernels.delta_product.chunk
     assert next_pow2(2 ** 40 + 1) == 2 ** 41 and next_pow2(-5) == 1
     for bad in (0, 3, -2):
         with pytest.raises(ValueError, match=f"lo={bad}"):

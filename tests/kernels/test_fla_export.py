@@ -27,7 +27,7 @@ from statetrack.kernels.layers.fla_export import (
     logit_for_length,
     run_exported,
 )
-from statetrack.kernels.fla_export import fla_export_horizon as horizon
+from statetrack.kernels.layers.fla_export import fla_export_horizon as horizon
 from statetrack.kernels.runner import dfa_states
 
 

@@ -20,8 +20,8 @@ from .fla_export import (
     Horizon,
     decode_exported,
     export_fla,
+    fla_export_horizon,
     fla_tables,
-    horizon,
     logit_for_length,
     run_exported,
 )
@@ -29,6 +29,6 @@ from .fla_export import (
 __all__ = [
     "ConstructedLRNN", "ConstructedOutput", "DeltaProductConfig", "DeltaProductLayer",
     "ShortConvolution", "nearest_code",
-    "Horizon", "decode_exported", "export_fla", "fla_tables", "horizon", "logit_for_length",
-    "run_exported",
+    "Horizon", "decode_exported", "export_fla", "fla_export_horizon", "fla_tables",
+    "logit_for_length", "run_exported",
 ]
