@@ -249,7 +249,8 @@ def test_binary_format_rejects_ranges_float64_cannot_hold(kw, where):
 
 
 def test_format_properties():
-    assert BFLOAT16.max_value == float(np.finfo(np.float32).max) * (1 - 2.0 ** -8) / (1 - 2.0 ** -24)
+    f32_max = float(np.finfo(np.float32).max)
+    assert BFLOAT16.max_value == f32_max * (1 - 2.0 ** -8) / (1 - 2.0 ** -24)
     assert FLOAT16.max_value == 65504.0 and FLOAT32.max_value == float(np.finfo(np.float32).max)
     assert FLOAT64.max_value == float(np.finfo(np.float64).max)
     assert FLOAT16.min_subnormal == 2.0 ** -24 and BFLOAT16.min_subnormal == 2.0 ** -133
