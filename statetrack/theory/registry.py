@@ -273,7 +273,7 @@ def _construction(dfa: Any) -> tuple[Any, str | None]:
 
     _minimal(dfa)
     try:
-        return compile_dfa(dfa), None
+        return compile_dfa(dfa, form="permutation"), None
     except NotAGroupError as e:
         return None, str(e)
 
