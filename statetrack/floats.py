@@ -48,7 +48,9 @@ On float64's bit pattern (sign, 11 exponent bits, 52 fraction bits) this is:
   ``max_value`` and ``2^(emax + 1)`` rounds up, ``max_value`` having an odd significand);
   zeros keep their sign; infinities and NaN pass through; ``p = 53`` is the identity.
 
-:func:`round_scalar` is this rule for one value, the only implementation: numba compiles it
+:func:`round_scalar` is this rule for one value (for float32 itself, below overflow, it
+calls the hardware's float64-to-float32 conversion, which follows the same IEEE rule and is
+faster), the only implementation: numba compiles it
 (cached on disk) for the loop behind :meth:`BinaryFormat.cast` and :func:`round_to_dtype`, and
 other numba code calls the compiled function from :func:`jitted_round_scalar`. One
 operation of two values of a format with ``p <= 24``, computed in float64 and then rounded,
@@ -362,6 +364,8 @@ def round_scalar(x: float, precision: int, emin: int, max_value: float) -> float
     """
     if precision >= 53:
         return x
+    if precision == 24 and emin == -126 and abs(x) <= max_value:
+        return float(np.float32(x))               # binary32 itself: the hardware's conversion
     b = np.float64(x).view(np.int64)
     biased = (b >> 52) & 0x7FF                    # float64's biased exponent of x
     if biased == 0x7FF:                           # infinity or NaN

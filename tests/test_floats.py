@@ -372,3 +372,16 @@ def test_old_import_paths_are_the_new_objects():
     for name in ("NumberFormat", "BinaryFormat", "FLOAT16", "BFLOAT16", "FLOAT32", "FLOAT64",
                  "get_format"):
         assert getattr(fp, name) is getattr(floats, name), name
+
+
+def test_float32_overflow_threshold_and_subnormals():
+    """float32 takes the hardware's conversion below overflow and the bit rule beyond it: the
+    seam at max_value is right on both sides."""
+    mx, half_ulp = FLOAT32.max_value, 2.0 ** (127 - 24)
+    x = np.array([mx, np.nextafter(mx, np.inf), mx + half_ulp, np.nextafter(mx + half_ulp, 0),
+                  -(mx + half_ulp), 2.0 ** -150, 3 * 2.0 ** -150, 2.0 ** -149 * 1.5])
+    want = [mx, mx, np.inf, mx, -np.inf, 0.0, 2.0 ** -148, 2.0 ** -148]
+    assert FLOAT32.cast(x).tolist() == want
+    rnd = jitted_round_scalar()
+    assert [rnd(float(v), *FLOAT32.params) for v in x] == want
+    assert [round_scalar(float(v), *FLOAT32.params) for v in x] == want
