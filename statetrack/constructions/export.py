@@ -56,8 +56,9 @@ from typing import Any
 
 import numpy as np
 
+from statetrack.floats import dtype_name, round_to_dtype
+
 from .errors import BackendError, InputTypeError, ShapeError, UnsupportedDtypeError
-from .floats import dtype_name, round_to_dtype
 from .lrnn import LRNN, Layer, _float_tables_cached
 
 __all__ = ["symbol_tables", "export_tensors", "layer_tensors", "state_dict", "decode_outputs",

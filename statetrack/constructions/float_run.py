@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy
 
-from .floats import dtype_name, round_to_dtype
+from statetrack.floats import dtype_name, round_to_dtype
 
 if TYPE_CHECKING:
     from .model import Layer
@@ -56,7 +56,7 @@ def _float_tables_cached(layer: Layer) -> dict[str, np.ndarray]:
 
 
 # ---------------------------------------------------------------------- float runs
-#: Old private name of :func:`statetrack.constructions.floats.dtype_name`.
+#: Old private name of :func:`statetrack.floats.dtype_name`.
 _dtype_name = dtype_name
 
 

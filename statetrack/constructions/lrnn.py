@@ -80,6 +80,8 @@ Matrix([
 
 from __future__ import annotations
 
+from statetrack.floats import FLOAT_DTYPES
+
 from .exact import (  # noqa: F401 -- re-exported, with the private helpers other modules use
     _ONE,
     _TWO,
@@ -98,7 +100,6 @@ from .exact import (  # noqa: F401 -- re-exported, with the private helpers othe
     to_vector,
 )
 from .float_run import _dtype_name, _float_tables_cached, _run_layer_float, _to_float  # noqa: F401
-from .floats import FLOAT_DTYPES
 from .model import (  # noqa: F401
     LRNN,
     DeltaStep,

@@ -26,6 +26,7 @@ import numpy as np
 import sympy
 
 from statetrack.automata.alphabet import Alphabet, SymbolErrors
+from statetrack.floats import dtype_name
 
 from .errors import (
     EigenvalueRangeError,
@@ -50,7 +51,6 @@ from .exact import (
     to_vector,
 )
 from .float_run import _float_tables_cached, _run_layer_float
-from .floats import dtype_name
 from .stack import run_stack, token_map_arrays
 
 __all__ = ["DeltaStep", "Readout", "Layer", "LRNN", "ExactTrace", "FloatTrace"]
@@ -734,8 +734,8 @@ class LRNN:
         own arithmetic of that dtype; bfloat16 runs with numpy only (no torch): values are
         kept as float64 numbers representable in bfloat16, and every elementwise operation is
         computed in float64 and rounded by
-        :func:`~statetrack.constructions.floats.round_to_dtype` (correctly rounded, see
-        :mod:`statetrack.constructions.floats`); the dot products ``S^T k`` and ``S^T q``
+        :func:`~statetrack.floats.round_to_dtype` (correctly rounded, see
+        :mod:`statetrack.floats`); the dot products ``S^T k`` and ``S^T q``
         are accumulated in float64 and rounded once (as kernels accumulate in a wider format).
 
         Parameters
