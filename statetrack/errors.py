@@ -12,9 +12,9 @@ from both) and re-exported by the package's own ``errors`` module, which defines
     +-- KernelError                          statetrack.kernels.errors
         +-- KernelInputError (ValueError)
 
-The package bases are shown under their package's errors module (``__module__``), so a
-traceback reads ``statetrack.kernels.errors.KernelInputError`` as before. Three classes are
-shared (each one class, re-exported under its old import paths, so
+Each class is shown (``__module__``) under the errors module it was imported from before, so
+tracebacks read as before (``statetrack.kernels.errors.KernelInputError``,
+``statetrack.automata.errors.UnknownSymbolError``). Three classes are shared (each one class, re-exported under its old import paths, so
 ``except`` clauses written for either package keep working):
 
 * :class:`UnknownSymbolError`: a word holds a symbol outside an alphabet (automata, kernels);
@@ -80,15 +80,6 @@ class KernelInputError(KernelError, ValueError):
     """An argument of a kernel is invalid (base class of all kernel input errors)."""
 
 
-# The package bases are shown (in tracebacks, reprs and pickles) under the errors module of
-# their package, where users import them; each of those modules re-exports its base.
-for _cls, _home in ((AutomatonError, "statetrack.automata.errors"),
-                    (ConstructionError, "statetrack.constructions.errors"),
-                    (TheoryError, "statetrack.theory.errors"),
-                    (KernelError, "statetrack.kernels.errors"),
-                    (KernelInputError, "statetrack.kernels.errors")):
-    _cls.__module__ = _home
-del _cls, _home
 
 
 class PlainKeyMessage:
@@ -112,3 +103,18 @@ class UnknownTokenError(PlainKeyMessage, ConstructionError, TheoryError, KeyErro
 class UnsupportedDtypeError(ConstructionError, TheoryError, TypeError):
     """A number format (dtype) that :mod:`statetrack.floats` does not support, or an export
     that needs torch, which is not installed."""
+
+
+# Each class is shown (in tracebacks, reprs and pickles) under the errors module where users
+# import it: a package base under its package, a shared class under the lower of its two
+# packages (the one that raises it first); each of those modules re-exports it.
+for _cls, _home in ((AutomatonError, "statetrack.automata.errors"),
+                    (ConstructionError, "statetrack.constructions.errors"),
+                    (TheoryError, "statetrack.theory.errors"),
+                    (KernelError, "statetrack.kernels.errors"),
+                    (KernelInputError, "statetrack.kernels.errors"),
+                    (UnknownSymbolError, "statetrack.automata.errors"),
+                    (UnknownTokenError, "statetrack.constructions.errors"),
+                    (UnsupportedDtypeError, "statetrack.constructions.errors")):
+    _cls.__module__ = _home
+del _cls, _home

@@ -289,7 +289,7 @@ def dtype_name(dtype: Any) -> str:
     >>> dtype_name("int8")
     Traceback (most recent call last):
     ...
-    statetrack.errors.UnsupportedDtypeError: unsupported number format 'int8'; use one of float64, float32, float16, bfloat16 or an alias (double, fp64, f64, float, single, fp32, f32, half, fp16, f16, bf16)
+    statetrack.constructions.errors.UnsupportedDtypeError: unsupported number format 'int8'; use one of float64, float32, float16, bfloat16 or an alias (double, fp64, f64, float, single, fp32, f32, half, fp16, f16, bf16)
     """
     name = _canonical(dtype)
     if name is None:
@@ -313,7 +313,7 @@ def get_format(fmt: Any) -> NumberFormat:
     >>> get_format("float8")
     Traceback (most recent call last):
     ...
-    statetrack.errors.UnsupportedDtypeError: unsupported number format 'float8'; use one of float64, float32, float16, bfloat16 or an alias (double, fp64, f64, float, single, fp32, f32, half, fp16, f16, bf16)
+    statetrack.constructions.errors.UnsupportedDtypeError: unsupported number format 'float8'; use one of float64, float32, float16, bfloat16 or an alias (double, fp64, f64, float, single, fp32, f32, half, fp16, f16, bf16)
     """
     if isinstance(fmt, NumberFormat):
         return fmt

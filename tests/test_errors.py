@@ -149,7 +149,7 @@ def test_names_do_not_collide():
     assert callable(fla_export.fla_export_horizon) and callable(precision.float_horizon)
 
 
-def test_bases_are_shown_under_their_package_and_pickle():
+def test_classes_are_shown_where_they_were_imported_and_pickle():
     import pickle
 
     homes = {root.AutomatonError: "statetrack.automata.errors",
@@ -157,9 +157,10 @@ def test_bases_are_shown_under_their_package_and_pickle():
              root.TheoryError: "statetrack.theory.errors",
              root.KernelError: "statetrack.kernels.errors",
              root.KernelInputError: "statetrack.kernels.errors",
-             root.UnknownSymbolError: "statetrack.errors",
-             root.UnknownTokenError: "statetrack.errors",
-             root.UnsupportedDtypeError: "statetrack.errors"}
+             root.UnknownSymbolError: "statetrack.automata.errors",
+             root.UnknownTokenError: "statetrack.constructions.errors",
+             root.UnsupportedDtypeError: "statetrack.constructions.errors",
+             root.StatetrackError: "statetrack.errors"}
     for cls, home in homes.items():
         assert cls.__module__ == home
         back = pickle.loads(pickle.dumps(cls("message at position 3")))

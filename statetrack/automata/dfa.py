@@ -269,7 +269,7 @@ class DFA:
         >>> DFA([[0, 0]], alphabet="ab").encode("abc")
         Traceback (most recent call last):
         ...
-        statetrack.errors.UnknownSymbolError: symbol 'c' at position 2 is not in the alphabet ['a', 'b']
+        statetrack.automata.errors.UnknownSymbolError: symbol 'c' at position 2 is not in the alphabet ['a', 'b']
         """
         return self._alpha.encode(word)
 
