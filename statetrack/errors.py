@@ -80,11 +80,11 @@ class KernelInputError(KernelError, ValueError):
     """An argument of a kernel is invalid (base class of all kernel input errors)."""
 
 
-
-
 class PlainKeyMessage:
     """Mixin (not an exception) for the ``KeyError`` subclasses of the package: ``str(e)`` is
     the message, where ``KeyError`` would quote it."""
+
+    args: tuple   # supplied by the exception class it is mixed into
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""

@@ -141,9 +141,6 @@ def run(args: argparse.Namespace) -> int:
                                     theory=not args.no_theory))
     print(_format_table(rows))
     print("\ncolumns:\n" + _legend(rows))
-    if not args.no_theory:
-        print("  (Theorem 4, the Krohn-Rhodes cascade for non-group languages, is not "
-              "implemented yet: those rows have no construction.)")
     failed = [r for r in rows if not r.ok]
     for r in failed:
         for f in r.failures:

@@ -12,16 +12,17 @@ id         result                                                          colum
            non-real eigenvalue
 ``thm3``   Theorem 3: group automata in one layer of GH products           ``construction``,
                                                                            ``proof``, ``fp``
-``thm4``   Theorem 4: every regular language, by a cascade                 (none: not in the
-                                                                           table)
+``thm4``   Theorem 4: every regular language, by a cascade                 the same three
+                                                                           (non-groups)
 =========  ==============================================================  ==================
 
 A check takes a DFA and returns a :class:`TheoremResult` whose ``status`` is one of
 :data:`PASS`, :data:`FAIL`, :data:`NOT_APPLICABLE` (e.g. Theorem 3 on a DFA that is not a group),
-:data:`SKIPPED` (the transition monoid is larger than :data:`MONOID_LIMIT`) or
-:data:`NOT_IMPLEMENTED` (Theorem 4: the cascade construction is a later issue; reported as such
-by ``check("thm4", dfa)``, never as a pass). :func:`run_all` runs the entries of the table (all
-but Theorem 4) and flattens the results into one :class:`ColumnResult` per column, which is what
+:data:`SKIPPED` (the transition monoid is larger than :data:`MONOID_LIMIT`, or a cascade over a
+size limit); :data:`NOT_IMPLEMENTED` is kept for entries whose check does not exist yet (none
+today). :func:`run_all` runs the entries of the table (Theorem 3's one-layer form for group
+languages, Theorem 4's cascade stack for the others) and flattens the results into one
+:class:`ColumnResult` per column, which is what
 ``statetrack check`` prints: a short ``summary`` (at most :data:`SUMMARY_WIDTH` characters) in
 the cell, the long text in ``detail``, and :data:`COLUMN_LEGEND` explains the columns.
 
@@ -127,16 +128,16 @@ SUMMARY_WIDTH = 22
 #: Column name -> one-line meaning, for the legend under ``statetrack check``'s table.
 COLUMN_LEGEND: dict[str, str] = {
     "GH": "Prop. 1: every step is a GH factor (eig in [-1,1]); a letter's steps multiply exactly "
-          "to A(a); n/a: no construction",
+          "to A(a) (groups)",
     "T1": "Thm 1: a word w of period > 1 needs an eigenvalue of A(w) that is not real >= 0; "
           "has/MISSING: in the construction",
     "T2": "Thm 2: a word w whose period is not a power of 2 needs a non-real eigenvalue of A(w); "
           "has/MISSING: in the construction",
-    "construction": "Thm 3 (group monoids): layers x width, sub-steps n_h / the bound k-1 "
-                    "(k = most states a letter moves)",
+    "construction": "Thm 3 (groups): layers x width, n_h / bound k-1 (k = most states a letter "
+                    "moves); Thm 4: layers x max width",
     "proof": "exact proof that the construction implements the DFA (number of reachable states)",
-    "fp": "the construction run in bfloat16 equals the DFA on a^t for every letter a, bit for "
-          "bit",
+    "fp": "the construction run in bfloat16 equals the DFA on a^t for every letter a and every t, "
+          "bit for bit",
 }
 
 _SHORT = SHORT_NAMES
@@ -480,8 +481,7 @@ def _check_prop1(dfa: Any) -> TheoremResult:
 
     lrnn, why = _construction(dfa)
     if lrnn is None:
-        return TheoremResult("prop1", NOT_APPLICABLE, (("GH", "n/a"),),
-                             f"no one-layer construction: {why}")
+        return _prop1_cascade(dfa, why)
     d = _minimal(dfa)
     perms = letter_permutations(d)
     layer = lrnn.layers[0]
@@ -754,21 +754,158 @@ def _fp_against_dfa(lrnn: Any, d: Any, formats: Sequence[str]) -> list[str]:
 # ============================================================================ Theorem 4
 
 
-def _check_thm4(dfa: Any) -> TheoremResult:
-    """Theorem 4 (every regular language by a Krohn-Rhodes cascade of permutation-reset
-    layers) is not implemented yet: the check says so, with its own status (never a pass). It
-    is not a column of :func:`run_all`'s table.
+def _prop1_cascade(dfa: Any, why: str | None) -> TheoremResult:
+    """Proposition 1 on Theorem 4's stack (a language whose monoid is not a group): every
+    sub-step of every token of every layer is a GH factor, its eigenvalue ``1 - beta ||k||^2``
+    computed exactly in [-1, 1]; by the proposition every ``A(token)`` then has spectral norm
+    ``<= 1``. (There is no letter matrix to compare the product with: a token's ``A`` is
+    defined by its factors.)
 
     Examples
     --------
-    >>> from statetrack.automata import DFA
-    >>> r = _check_thm4(DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01"))
-    >>> r.status, r.passed, r.failed
-    ('not implemented', False, False)
+    >>> from statetrack.automata import families
+    >>> r = _prop1_cascade(families.get("contains(abb)"), "not a group")
+    >>> r.status, r.columns, sorted(r.data["eigenvalues"])
+    ('pass', (('GH', 'ok (95 factors)'),), ['-1', '0'])
     """
-    _minimal(dfa)
-    return TheoremResult("thm4", NOT_IMPLEMENTED, (("cascade", "not implemented"),),
-                         "the Krohn-Rhodes cascade construction (Theorem 4) is a later issue")
+    lrnn, _, why4 = _cascade(dfa)
+    if lrnn is None:
+        return TheoremResult("prop1", NOT_APPLICABLE, (("GH", "n/a"),),
+                             f"no one-layer construction ({why}) and no cascade ({why4})")
+    total, eigs, bad = 0, set(), []
+    for li, layer in enumerate(lrnn.layers):
+        for t, row in enumerate(layer.steps):
+            for j, st in enumerate(row):
+                if st.is_identity:
+                    continue
+                total += 1
+                e = st.eigenvalue
+                eigs.add(str(e))
+                if not (-1 <= e <= 1 and 0 <= st.beta <= 2):
+                    bad.append(f"layer {li}, token {layer.tokens[t]!r}, step {j + 1}: "
+                               f"eigenvalue {e}")
+    data = {"factors": total, "eigenvalues": tuple(sorted(eigs)), "layers": lrnn.depth}
+    if bad:
+        return TheoremResult("prop1", FAIL, (("GH", _clip(f"FAIL ({len(bad)} steps)")),),
+                             "; ".join(bad[:3]), data)
+    return TheoremResult("prop1", PASS, (("GH", _clip(f"ok ({total} factors)")),),
+                         f"Theorem 4's stack: all {total} sub-steps over {lrnn.depth} layers are "
+                         f"GH factors (eigenvalues {', '.join(sorted(eigs))}); by Proposition 1 "
+                         f"every A(token) has spectral norm <= 1", data)
+
+
+@functools.lru_cache(maxsize=16)
+def _cascade(dfa: Any) -> tuple[Any, Any, str | None]:
+    """``(lrnn, cascade, None)`` from Theorem 4's compiler (the holonomy cascade of the
+    minimal DFA as a stack), or ``(None, None, reason)`` when it is over a size limit."""
+    from statetrack.automata.errors import DecompositionLimitError
+    from statetrack.automata.holonomy import holonomy_decomposition
+    from statetrack.constructions.cascade import cascade_construction
+    from statetrack.constructions.errors import CascadeError
+
+    d = _minimal(dfa)
+    try:
+        casc = holonomy_decomposition(d)
+        return cascade_construction(casc, d, minimize=False), casc, None
+    except (DecompositionLimitError, CascadeError) as e:
+        return None, None, str(e)
+
+
+def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremResult:
+    """Theorem 4: every regular language is recognized by a stack of LRNN layers whose
+    matrices are products of GH factors with eigenvalues in [-1, 1]. Decomposes the minimal
+    DFA (:func:`statetrack.automata.holonomy.holonomy_decomposition`), compiles the cascade
+    into ``2L - 1`` layers (:func:`statetrack.constructions.cascade.cascade_construction`),
+    checks every factor's eigenvalue, compares the size with the paper's bound (at most
+    ``2^|Q|`` layers of width at most ``|Q|``), proves the stack exactly
+    (:func:`statetrack.theory.proof.verify`) and runs it in finite precision (every ``a^t``
+    has the DFA's eventual period and outputs). A cascade over a size limit (a level wider
+    than bfloat16's exact integers, a skeleton over the decomposition's limit) is
+    ``skipped`` with the reason.
+
+    In ``statetrack check``'s table it fills the construction, proof and fp columns of the
+    languages whose monoid is not a group (Theorem 3 fills them for groups).
+
+    Examples
+    --------
+    >>> from statetrack.automata import families
+    >>> r = _check_thm4(families.get("contains(abb)"))
+    >>> r.status, dict(r.columns)
+    ('pass', {'construction': 'cascade 7x3 n_h=3', 'proof': 'proved (11)', 'fp': 'bf16 exact'})
+    >>> r.data["levels"], r.data["paper_bound_layers"]
+    (['1: 2', '2: 2', '3: 2', '4: 2'], '2^4')
+    """
+    from .proof import verify
+
+    lrnn, casc, why = _cascade(dfa)
+    d = _minimal(dfa)
+    if lrnn is None:
+        return TheoremResult("thm4", SKIPPED, (("construction", "cascade: over limit"),
+                                                ("proof", "-"), ("fp", "-")),
+                             f"the cascade construction is over a size limit: {why}")
+    bad = [(li, t) for li, layer in enumerate(lrnn.layers) for t, row in enumerate(layer.steps)
+           for st in row if not st.is_identity and not (-1 <= st.eigenvalue <= 1)]
+    levels = str(casc).splitlines()
+    data = {"method": "cascade", "levels": levels, "height": len(levels),
+            "layers": lrnn.depth, "widths": [layer.width for layer in lrnn.layers],
+            "n_h": [layer.n_h for layer in lrnn.layers],
+            "paper_bound_layers": f"2^{d.n_states}", "paper_bound_width": d.n_states}
+    construction = f"cascade {lrnn.depth}x{lrnn.width} n_h={lrnn.n_h}"
+    if bad:
+        li, t = bad[0]
+        return TheoremResult("thm4", FAIL, (("construction", _clip(construction + " NOT GH")),
+                                            ("proof", "-"), ("fp", "-")),
+                             f"layer {li}, token {lrnn.layers[li].tokens[t]!r}: a step with an "
+                             f"eigenvalue outside [-1, 1]", data, failed_column="construction")
+    cert = verify(lrnn, dfa)
+    if not cert.ok:
+        return TheoremResult("thm4", FAIL, (("construction", _clip(construction)),
+                                            ("proof", _clip(f"FAIL ({cert.kind})")), ("fp", "-")),
+                             cert.summary(), data, failed_column="proof")
+    data["reachable"] = cert.reachable
+    fp_problems = _fp_outputs_against_dfa(lrnn, d, formats)
+    fp_text = "FAIL" if fp_problems else f"{'/'.join(_SHORT.get(f, f) for f in formats)} exact"
+    cols = (("construction", _clip(construction)), ("proof", f"proved ({cert.reachable})"),
+            ("fp", _clip(fp_text)))
+    if fp_problems:
+        return TheoremResult("thm4", FAIL, cols, "; ".join(fp_problems), data,
+                             failed_column="fp")
+    return TheoremResult(
+        "thm4", PASS, cols,
+        f"holonomy cascade {' / '.join(levels)} ({len(levels)} levels) as {lrnn.depth} layers "
+        f"(widths {data['widths']}, n_h {data['n_h']}); the paper's bound: 2^{d.n_states} "
+        f"layers of width <= {d.n_states}; {cert.summary()}; in {', '.join(formats)} the "
+        f"outputs under every a^t equal the DFA's for every t, bit for bit", data)
+
+
+def _fp_outputs_against_dfa(lrnn: Any, d: Any, formats: Sequence[str]) -> list[str]:
+    """The rounded model's outputs under ``a^t`` equal the DFA's for *every* ``t``.
+
+    A stack's state holds more than the DFA's (the delay layers' previous states), so its
+    eventual period under ``a^t`` may start later than the DFA's; both runs are eventually
+    periodic (pre-period ``mu``, period ``lam`` for the model from
+    :func:`statetrack.theory.finite_precision.eventual_period`, ``mu_d``, ``lam_d`` for the
+    DFA), so agreeing for ``t <= max(mu, mu_d) + lcm(lam, lam_d)`` is agreeing forever."""
+    from .finite_precision import eventual_period, from_lrnn, run
+
+    periods = unary_periods(d)
+    fp = from_lrnn(lrnn, output="accept")
+    delta, acc = d.transitions, d.accepting
+    problems = []
+    for fmt in formats:
+        for ai, a in enumerate(d.alphabet):
+            mu_d, lam_d, _ = periods[a]
+            r = eventual_period(fp, (a,), fmt)
+            horizon = max(r.pre_period, mu_d) + math.lcm(r.period, lam_d)
+            tr = run(fp, (a,) * horizon, fmt)
+            q = int(d.start)
+            for t, out in enumerate(tr.outputs, start=1):
+                q = int(delta[q, ai])
+                if out != bool(acc[q]):
+                    problems.append(f"{fmt}: output on {a}^{t} is {out}, the DFA says "
+                                    f"{bool(acc[q])}")
+                    break
+    return problems
 
 
 # ============================================================================ the registry
@@ -806,7 +943,7 @@ THEOREMS: dict[str, Theorem] = {
         "Every regular language is recognized by an LRNN with at most 2^|Q| layers of width "
         "<= |Q|, A(x) in M_n([-1, 1]) and non-negative integer B, via a Krohn-Rhodes cascade of "
         "permutation-reset automata.",
-        Source(_GRAZZI, "2411.12537", "Theorem 4"), _check_thm4, ("cascade",), in_table=False),
+        Source(_GRAZZI, "2411.12537", "Theorem 4"), _check_thm4, ("construction", "proof", "fp")),
 }
 
 
@@ -843,15 +980,16 @@ def check(key: str, dfa: Any) -> TheoremResult:
     >>> r = check("thm1", families.get("tomita(3)"))     # not a group: nothing to check
     >>> r.status, r.columns, r.data["witness"], r.data["witness_period"]
     ('not applicable', (('T1', 'needed, n/a'),), ('0',), 2)
-    >>> check("thm4", families.get("parity")).status
-    'not implemented'
+    >>> check("thm4", families.get("parity")).status   # Theorem 4 holds for groups too
+    'pass'
     """
     return theorem(key).check(dfa)
 
 
 def run_all(dfa: Any) -> list[ColumnResult]:
-    """Run every entry of the table (all but Theorem 4) on ``dfa``; one :class:`ColumnResult`
-    per column, in the order of :data:`COLUMN_LEGEND`.
+    """Run the entries of the table on ``dfa``; one :class:`ColumnResult` per column, in the
+    order of :data:`COLUMN_LEGEND`. The construction, proof and fp columns come from
+    Theorem 3 for a language whose monoid is a group, else from Theorem 4 (the cascade).
 
     A failure is attached to the column it concerns (``failed`` is True there only); every
     ``summary`` is at most :data:`SUMMARY_WIDTH` characters.
@@ -861,18 +999,26 @@ def run_all(dfa: Any) -> list[ColumnResult]:
     >>> from statetrack.automata import families
     >>> for r in run_all(families.get("aa_star")):
     ...     print(f"{r.column:12s} {r.summary:12s} {r.failed}")
-    GH           n/a          False
+    GH           ok (4 factors) False
     T1           needed, n/a  False
     T2           not needed   False
-    construction not a group  False
-    proof        -            False
-    fp           -            False
+    construction cascade 1x3 n_h=3 False
+    proof        proved (3)   False
+    fp           bf16 exact   False
     """
     out = []
+    group = None
     for thm in THEOREMS.values():
         if not thm.in_table:
             continue
+        if thm.key == "thm4":
+            if group:      # Theorem 3 filled the construction columns of a group language
+                continue
         res = thm.check(dfa)
+        if thm.key == "thm3":
+            group = res.status != NOT_APPLICABLE
+            if not group:  # Theorem 4 fills them instead
+                continue
         for col, summary in res.columns:
             failed = res.failed and (res.failed_column in (None, col))
             out.append(ColumnResult(thm.name, col, _clip(summary), res.detail, res.status,

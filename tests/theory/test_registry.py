@@ -45,7 +45,10 @@ def test_entries_are_complete():
         assert thm.source.arxiv == "2411.12537" and thm.source.where == thm.name
         assert ">>>" in thm.doc  # a worked example
         assert "2411.12537" in str(thm.source)
-    assert [c for t in REGISTRY.values() if t.in_table for c in t.columns] == TABLE_COLUMNS
+    # Theorems 3 and 4 share the construction, proof and fp columns (groups / the others)
+    assert list(dict.fromkeys(c for t in REGISTRY.values() if t.in_table
+                              for c in t.columns)) == TABLE_COLUMNS
+    assert REGISTRY["thm3"].columns == REGISTRY["thm4"].columns
 
 
 def test_column_legend_covers_the_table():
@@ -78,10 +81,12 @@ def test_group_languages_pass_every_column(spec):
     assert t3["layers"] == 1 and t3["width"] == dfa.minimize().n_states
     assert t3["n_h"] <= t3["bound"]              # the paper's bound k - 1
     assert t3["reachable"] == dfa.minimize().n_states
-    assert results["thm4"].status == NOT_IMPLEMENTED
-    assert not results["thm4"].passed and not results["thm4"].failed
+    # Theorem 4 holds for group languages too (one level: the group on its tiles), but the
+    # table takes Theorem 3's one-layer form for them
+    assert results["thm4"].status == PASS and results["thm4"].data["height"] >= 1
     cols = run_all(dfa)
-    assert [r.column for r in cols] == TABLE_COLUMNS     # no "cascade" column
+    assert [r.column for r in cols] == TABLE_COLUMNS
+    assert {r.name for r in cols if r.column == "construction"} == {"Theorem 3"}
     assert not any(r.failed for r in cols)
     by = {r.column: r for r in cols}
     assert by["proof"].summary == f"proved ({t3['reachable']})"
@@ -105,20 +110,49 @@ def test_trivial_group_needs_no_factors():
 
 
 @pytest.mark.parametrize("spec", NON_GROUPS)
-def test_non_group_languages_are_not_applicable(spec):
+def test_non_group_languages_get_theorem_4(spec):
     dfa = families.get(spec)
     res = check("thm3", dfa)
     assert res.status == NOT_APPLICABLE and "Theorem 4" in res.detail
-    assert check("prop1", dfa).status == NOT_APPLICABLE
+    p1 = check("prop1", dfa)      # on the cascade's factors
+    assert p1.status == PASS and set(p1.data["eigenvalues"]) <= {"-1", "0"}
+    t4 = check("thm4", dfa)
+    assert t4.status == PASS, t4.detail
+    d = dfa.minimize()
+    assert t4.data["layers"] == 2 * t4.data["height"] - 1 <= 2 * t4.data["height"]
+    assert t4.data["paper_bound_layers"] == f"2^{d.n_states}"
+    assert t4.data["reachable"] >= d.n_states
     cols = run_all(dfa)
+    assert [r.column for r in cols] == TABLE_COLUMNS
     assert not any(r.failed for r in cols)
     assert all(len(r.summary) <= SUMMARY_WIDTH for r in cols)
+    by = {r.column: r for r in cols}
+    assert by["construction"].name == "Theorem 4"
+    assert by["construction"].summary.startswith(f"cascade {t4.data['layers']}x")
+    assert by["proof"].summary == f"proved ({t4.data['reachable']})"
+    assert by["fp"].summary == "bf16 exact"
 
 
-def test_thm4_is_honest_but_not_a_column():
+def test_thm4_fails_loudly_on_a_broken_stack(monkeypatch):
+    """The check must be able to fail: a stack whose top readout claims wrong DFA states."""
+    import dataclasses
+
+    from statetrack.theory import registry as R
+
+    dfa = families.get("contains(abb)")
+    lrnn, casc, _ = R._cascade(dfa)
+    bad = dataclasses.replace(lrnn, accepting=tuple(not a for a in lrnn.accepting))
+    monkeypatch.setattr(R, "_cascade", lambda d: (bad, casc, None))
+    r = check("thm4", dfa)
+    assert r.status == FAIL and r.failed and dict(r.columns)["proof"].startswith("FAIL")
+
+
+def test_thm4_over_a_limit_is_skipped_with_the_reason(monkeypatch):
+    from statetrack.theory import registry as R
+
+    monkeypatch.setattr(R, "_cascade", lambda d: (None, None, "level 0 has 720 states"))
     r = check("thm4", families.get("aa_star"))
-    assert r.status == NOT_IMPLEMENTED and r.columns == (("cascade", "not implemented"),)
-    assert "cascade" not in {c.column for c in run_all(families.get("aa_star"))}
+    assert r.status == SKIPPED and "720 states" in r.detail and not r.failed
 
 
 # ----------------------------------------------------------------------------- periods
