@@ -170,6 +170,12 @@ class GHFactor:
     """
 
     __slots__ = ("_n", "_support", "_values", "_beta", "_key", "_norm2")
+    _n: int
+    _support: tuple[int, ...]
+    _values: tuple
+    _beta: Any
+    _key: tuple | None
+    _norm2: Any
 
     def __init__(self, key: Any, beta: Any) -> None:
         try:
@@ -288,12 +294,14 @@ class GHFactor:
     @property
     def key(self) -> tuple:
         """The dense key ``k`` (a tuple of Fractions when exact, else of floats)."""
-        if self._key is None:
+        key = self._key
+        if key is None:
             k = [_ZERO] * self._n
             for i, v in zip(self._support, self._values):
                 k[i] = v
-            object.__setattr__(self, "_key", tuple(k))
-        return self._key
+            key = tuple(k)
+            object.__setattr__(self, "_key", key)
+        return key
 
     @property
     def beta(self) -> Any:
@@ -536,11 +544,11 @@ def check_factorization(factors: Iterable[Any], m: Any, *, exact: bool | None = 
     if exact:
         bad = np.argwhere(prod != target)                  # row-major: the first entry
         if len(bad):
-            i, j = (int(t) for t in bad[0])
+            bi, bj = (int(t) for t in bad[0])
             raise FactorMismatchError(
                 f"product of {len(fs)} GH factor(s) differs from the claimed matrix at "
-                f"[{i}, {j}]: product has {_fmt(prod[i, j])}, matrix has "
-                f"{_fmt(target[i, j])} (exact comparison)")
+                f"[{bi}, {bj}]: product has {_fmt(prod[bi, bj])}, matrix has "
+                f"{_fmt(target[bi, bj])} (exact comparison)")
         return Fraction(0)
     pf, tf = to_float(prod), to_float(target)
     diff = np.abs(pf - tf)

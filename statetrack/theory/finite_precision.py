@@ -474,7 +474,7 @@ class _Runner:
             keys = iter([fmt.cast(st.key) for st in delta])
             betas = iter([float(fmt.cast(np.array([st.beta]))[0]) for st in delta])
             vals = iter([fmt.cast(st.value) for st in delta])
-        row = []
+        row: list[tuple] = []
         for st in steps:
             if isinstance(st, DeltaSubstep):
                 k, beta, v = next(keys), float(next(betas)), next(vals)
