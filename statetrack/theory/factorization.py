@@ -738,6 +738,10 @@ def gh_factors(m: Any, *, tol: float = DEFAULT_TOL) -> list[GHFactor]:
 
 
 def _check_perm(perm: Any) -> list[int]:
+    if isinstance(perm, np.ndarray) and perm.ndim == 1 and perm.dtype.kind in "iu":
+        p = perm.tolist()                    # integers: only the permutation test is left
+        if p and sorted(p) == list(range(len(p))):
+            return p
     try:
         p = [int(v) for v in perm]
         ok = all(float(v) == int(v) for v in perm)

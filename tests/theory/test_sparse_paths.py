@@ -284,3 +284,26 @@ def test_runner_casts_each_token_as_the_eager_casts_did(fmt, seed):
         ref.append(h)
     got = run(model, "abcab", fmt, exact=False).states[0]
     assert np.array_equal(got, np.stack(ref))
+
+
+# ----------------------------------------------------------------------------- permutations
+
+@SETTINGS
+@given(st.lists(st.integers(0, 9), min_size=0, max_size=10),
+       st.sampled_from([np.int64, np.int32, np.uint8]), st.booleans())
+def test_integer_array_permutations_checked_as_lists_are(values, dtype, shuffle_perm):
+    from statetrack.theory.errors import NotAPermutationError
+    from statetrack.theory.factorization import _check_perm
+
+    if shuffle_perm:      # half the cases are permutations
+        values = list(np.random.default_rng(len(values)).permutation(len(values)))
+    arr = np.array(values, dtype=dtype)
+    as_list = [int(v) for v in values]
+    try:
+        expected = _check_perm([float(v) for v in as_list])     # the generic path
+    except NotAPermutationError:
+        with pytest.raises(NotAPermutationError):
+            _check_perm(arr)
+        return
+    got = _check_perm(arr)
+    assert got == expected == as_list and all(type(v) is int for v in got)
