@@ -90,13 +90,14 @@ True
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError
 from fractions import Fraction
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from statetrack.constructions import group as _group
+from statetrack.constructions.lrnn import DeltaStep
 
 from ._linalg import as_matrix, exact_scalar, identity, perm_of, to_float
 from ._linalg import norm_at_most_one as _norm_le_one
@@ -129,12 +130,17 @@ __all__ = [
 DEFAULT_TOL = 1e-10
 
 
-@dataclass(frozen=True)
 class GHFactor:
     """One factor ``I - beta k k^T`` with an unnormalized key ``k``.
 
     Exact when every key entry and ``beta`` are rational (stored as
     :class:`~fractions.Fraction`); otherwise everything is stored as Python floats.
+
+    An exact factor is held sparsely: its dimension, the indices of the key's non-zero entries
+    (:attr:`support`) and those entries (:attr:`values`). Norms, eigenvalues and products are
+    computed over the support, so a transposition key ``e_a - e_b`` costs the same at any
+    dimension; :attr:`key` is the dense tuple, built on first use. A float factor keeps its
+    dense key as given (signed zeros included) and computes as before.
 
     Parameters
     ----------
@@ -142,6 +148,10 @@ class GHFactor:
         The (unnormalized) key ``k``; converted to a tuple.
     beta : number
         The step size; ``beta * ||k||^2`` in ``[0, 2]`` makes it a GH matrix.
+
+    See Also
+    --------
+    GHFactor.from_support : an exact factor from its support, without the dense key.
 
     Examples
     --------
@@ -152,53 +162,184 @@ class GHFactor:
     [[Fraction(0, 1), Fraction(1, 1)], [Fraction(1, 1), Fraction(0, 1)]]
     >>> GHFactor((0.6, 0.8), 0.5).eigenvalue
     0.5
+    >>> g = GHFactor((0, 3, 0, -1), Fraction(1, 5))
+    >>> g.n, g.support, g.values, g.eigenvalue
+    (4, (1, 3), (Fraction(3, 1), Fraction(-1, 1)), Fraction(-1, 1))
+    >>> g == GHFactor.from_support(4, (1, 3), (3, -1), Fraction(1, 5))
+    True
     """
 
-    key: tuple
-    beta: Any
+    __slots__ = ("_n", "_support", "_values", "_beta", "_key", "_norm2")
+    _n: int
+    _support: tuple[int, ...]
+    _values: tuple
+    _beta: Any
+    _key: tuple | None
+    _norm2: Any
 
-    def __post_init__(self) -> None:
+    def __init__(self, key: Any, beta: Any) -> None:
         try:
-            raw = tuple(self.key)
+            raw = tuple(key)
         except TypeError as e:
-            raise MatrixInputError(f"GH key must be a sequence of numbers, got {self.key!r}") from e
+            raise MatrixInputError(f"GH key must be a sequence of numbers, got {key!r}") from e
         if not raw:
             raise MatrixInputError("GH key is empty")
-        qs = [exact_scalar(v) for v in raw]
-        qb = exact_scalar(self.beta)
-        if all(q is not None for q in qs) and qb is not None:
-            object.__setattr__(self, "key", tuple(qs))
-            object.__setattr__(self, "beta", qb)
+        qb = exact_scalar(beta)
+        qs = [exact_scalar(v) for v in raw] if qb is not None else None
+        if qs is not None and None not in qs:
+            support = tuple(i for i, q in enumerate(qs) if q)
+            self._set(len(qs), support, tuple(qs[i] for i in support), qb, None)
             return
         try:
             fk = tuple(float(v) for v in raw)
-            fb = float(self.beta)
+            fb = float(beta)
         except (TypeError, ValueError) as e:
             raise MatrixInputError(f"GH key/beta must be real numbers: {e}") from e
         if not all(math.isfinite(v) for v in (*fk, fb)):
             raise MatrixInputError(f"GH key/beta must be finite, got key={fk}, beta={fb}")
-        object.__setattr__(self, "key", fk)
-        object.__setattr__(self, "beta", fb)
+        support = tuple(i for i, v in enumerate(fk) if v != 0.0)
+        self._set(len(fk), support, tuple(fk[i] for i in support), fb, fk)
+
+    @classmethod
+    def from_support(cls, n: int, support: Sequence[int], values: Sequence[Any],
+                     beta: Any) -> "GHFactor":
+        """An exact factor of dimension ``n`` whose key is ``values[j]`` at index
+        ``support[j]`` and zero elsewhere (the dense key is never built).
+
+        Parameters
+        ----------
+        n : int
+            The dimension (length of the key).
+        support : sequence of int
+            Distinct indices in ``0..n-1``, in any order.
+        values : sequence of rational numbers
+            The key's entries there (zeros are allowed and dropped).
+        beta : rational number
+
+        Raises
+        ------
+        MatrixInputError
+            ``n < 1``, an index out of range or repeated, ``support`` and ``values`` of
+            different lengths, or a value or ``beta`` that is not rational.
+
+        Examples
+        --------
+        >>> f = GHFactor.from_support(720, (4, 2), (-1, 1), 1)     # a transposition of S_720
+        >>> f.support, f.eigenvalue, f.is_gh
+        ((2, 4), Fraction(-1, 1), True)
+        >>> f.key[:6]
+        (Fraction(0, 1), Fraction(0, 1), Fraction(1, 1), Fraction(0, 1), Fraction(-1, 1), Fraction(0, 1))
+        >>> GHFactor.from_support(3, (3,), (1,), 1)
+        Traceback (most recent call last):
+        ...
+        statetrack.theory.errors.MatrixInputError: GH support index 3 (position 0) is outside 0..2
+        """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise MatrixInputError(f"GH dimension n must be a positive integer, got {n!r}")
+        idx, vals = list(support), list(values)
+        if len(idx) != len(vals):
+            raise MatrixInputError(f"GH support has {len(idx)} indices but {len(vals)} values")
+        seen: dict[int, Fraction] = {}
+        for j, (i, v) in enumerate(zip(idx, vals)):
+            if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < n:
+                raise MatrixInputError(f"GH support index {i!r} (position {j}) is outside "
+                                       f"0..{int(n) - 1}")
+            if int(i) in seen:
+                raise MatrixInputError(f"GH support index {int(i)} is repeated (position {j})")
+            q = exact_scalar(v)
+            if q is None:
+                raise MatrixInputError(f"GH support value {v!r} (position {j}) is not rational; "
+                                       "float factors are built from a dense key")
+            seen[int(i)] = q
+        qb = exact_scalar(beta)
+        if qb is None:
+            raise MatrixInputError(f"GH beta {beta!r} is not rational; float factors are built "
+                                   "from a dense key")
+        order = sorted(i for i, q in seen.items() if q)
+        out = object.__new__(cls)
+        out._set(int(n), tuple(order), tuple(seen[i] for i in order), qb, None)
+        return out
+
+    def _set(self, n: int, support: tuple, values: tuple, beta: Any, key: tuple | None) -> None:
+        object.__setattr__(self, "_n", n)
+        object.__setattr__(self, "_support", support)
+        object.__setattr__(self, "_values", values)
+        object.__setattr__(self, "_beta", beta)
+        object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_norm2", None)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self):
+        return (_rebuild_factor, (self._n, self._support, self._values, self._beta, self._key))
+
+    def __repr__(self) -> str:
+        return f"GHFactor(key={self.key!r}, beta={self._beta!r})"
+
+    def __eq__(self, other: Any) -> bool:
+        # the dense keys are equal exactly when the supports and the values there are (a
+        # non-zero entry never equals a zero one)
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self._n, self._support, self._values, self._beta) == \
+            (other._n, other._support, other._values, other._beta)
+
+    def __hash__(self) -> int:
+        return hash((self._n, self._support, self._values, self._beta))
+
+    @property
+    def key(self) -> tuple:
+        """The dense key ``k`` (a tuple of Fractions when exact, else of floats)."""
+        key = self._key
+        if key is None:
+            k = [_ZERO] * self._n
+            for i, v in zip(self._support, self._values):
+                k[i] = v
+            key = tuple(k)
+            object.__setattr__(self, "_key", key)
+        return key
+
+    @property
+    def beta(self) -> Any:
+        """The step size (a Fraction when exact, else a float)."""
+        return self._beta
+
+    @property
+    def support(self) -> tuple[int, ...]:
+        """Indices of the key's non-zero entries, increasing."""
+        return self._support
+
+    @property
+    def values(self) -> tuple:
+        """The key's entries at :attr:`support`."""
+        return self._values
 
     @property
     def exact(self) -> bool:
         """Whether key and beta are rational (the product is then computed exactly)."""
-        return isinstance(self.beta, Fraction)
+        return isinstance(self._beta, Fraction)
 
     @property
     def n(self) -> int:
         """Dimension of the factor."""
-        return len(self.key)
+        return self._n
 
     @property
     def key_norm2(self):
-        """``||k||^2`` (a Fraction when exact)."""
-        return sum((v * v for v in self.key), Fraction(0) if self.exact else 0.0)
+        """``||k||^2`` (a Fraction when exact), summed over the support."""
+        if self._norm2 is None:
+            s = sum((v * v for v in self._values), Fraction(0) if self.exact else 0.0)
+            object.__setattr__(self, "_norm2", s)
+        return self._norm2
 
     @property
     def eigenvalue(self):
         """The eigenvalue on ``k``: ``1 - beta ||k||^2`` (the others are all 1)."""
-        return 1 - self.beta * self.key_norm2
+        return 1 - self._beta * self.key_norm2
 
     @property
     def is_gh(self) -> bool:
@@ -211,8 +352,15 @@ class GHFactor:
 
     def matrix(self) -> np.ndarray:
         """The dense matrix ``I - beta k k^T`` (object Fractions when exact, else float64)."""
-        k = np.array(self.key, dtype=object if self.exact else np.float64)
-        return identity(self.n, self.exact) - self.beta * np.outer(k, k)
+        if self.exact:
+            m = identity(self._n, True)
+            for i, vi in zip(self._support, self._values):
+                bvi = self._beta * vi
+                for j, vj in zip(self._support, self._values):
+                    m[i, j] = m[i, j] - bvi * vj
+            return m
+        k = np.array(self.key, dtype=np.float64)
+        return identity(self._n, False) - self._beta * np.outer(k, k)
 
     def normalized(self) -> tuple[np.ndarray, float]:
         """The paper's form ``I - b v v^T`` with ``||v|| = 1``: returns ``(v, b)`` in floats,
@@ -226,7 +374,16 @@ class GHFactor:
         nk = float(np.linalg.norm(k))
         if nk == 0.0:
             return np.zeros_like(k), 0.0
-        return k / nk, float(self.beta * self.key_norm2)
+        return k / nk, float(self._beta * self.key_norm2)
+
+
+_ZERO = Fraction(0)
+
+
+def _rebuild_factor(n, support, values, beta, key) -> GHFactor:
+    out = object.__new__(GHFactor)
+    out._set(n, support, values, beta, key)
+    return out
 
 
 def as_factor(obj: Any) -> GHFactor:
@@ -242,6 +399,12 @@ def as_factor(obj: Any) -> GHFactor:
     """
     if isinstance(obj, GHFactor):
         return obj
+    if isinstance(obj, DeltaStep):
+        # read over the step's support (its key is a tuple of sympy numbers, mostly zeros)
+        qb = exact_scalar(obj.beta)
+        vals = tuple(exact_scalar(obj.key[i]) for i in obj.support)
+        if qb is not None and None not in vals:
+            return _rebuild_factor(obj.dim, tuple(obj.support), vals, qb, None)
     if hasattr(obj, "key") and hasattr(obj, "beta"):
         return GHFactor(tuple(obj.key), obj.beta)
     try:
@@ -313,10 +476,20 @@ def multiply(factors: Iterable[Any], n: int | None = None, *,
     exact = all(f.exact for f in fs)
     dim = fs[0].n
     m = identity(dim, exact)
+    if exact:
+        # M (I - beta k k^T) = M - beta (M k) k^T changes only the columns in k's support
+        for f in fs:
+            s = list(f.support)
+            if not s:
+                continue
+            v = np.array(f.values, dtype=object)
+            cols = m[:, s]                                    # [n, |support|]
+            m[:, s] = cols - np.outer(cols.dot(v) * f.beta, v)
+        return m
     for f in fs:
-        k = np.array(f.key, dtype=object if exact else np.float64)
+        k = np.array(f.key, dtype=np.float64)
         # M (I - beta k k^T) = M - beta (M k) k^T
-        m = m - np.outer(m.dot(k) * (f.beta if exact else float(f.beta)), k)
+        m = m - np.outer(m.dot(k) * float(f.beta), k)
     return m
 
 
@@ -369,13 +542,13 @@ def check_factorization(factors: Iterable[Any], m: Any, *, exact: bool | None = 
         raise MatrixInputError("exact=True needs exact (rational) factors and matrix; "
                                f"factors exact: {p_exact}, matrix exact: {t_exact}")
     if exact:
-        diff = prod - target
-        for (i, j), d in np.ndenumerate(diff):
-            if d != 0:
-                raise FactorMismatchError(
-                    f"product of {len(fs)} GH factor(s) differs from the claimed matrix at "
-                    f"[{i}, {j}]: product has {_fmt(prod[i, j])}, matrix has "
-                    f"{_fmt(target[i, j])} (exact comparison)")
+        bad = np.argwhere(prod != target)                  # row-major: the first entry
+        if len(bad):
+            bi, bj = (int(t) for t in bad[0])
+            raise FactorMismatchError(
+                f"product of {len(fs)} GH factor(s) differs from the claimed matrix at "
+                f"[{bi}, {bj}]: product has {_fmt(prod[bi, bj])}, matrix has "
+                f"{_fmt(target[bi, bj])} (exact comparison)")
         return Fraction(0)
     pf, tf = to_float(prod), to_float(target)
     diff = np.abs(pf - tf)
@@ -565,6 +738,10 @@ def gh_factors(m: Any, *, tol: float = DEFAULT_TOL) -> list[GHFactor]:
 
 
 def _check_perm(perm: Any) -> list[int]:
+    if isinstance(perm, np.ndarray) and perm.ndim == 1 and perm.dtype.kind in "iu":
+        p = perm.tolist()                    # integers: only the permutation test is left
+        if p and sorted(p) == list(range(len(p))):
+            return p
     try:
         p = [int(v) for v in perm]
         ok = all(float(v) == int(v) for v in perm)

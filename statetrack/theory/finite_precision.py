@@ -450,30 +450,40 @@ class FPModel:
 
 
 class _Runner:
-    """Casts the weights once and steps the joint state (a tuple of float64 arrays)."""
+    """Casts the weights (each token's on first use) and steps the joint state (a tuple of
+    float64 arrays)."""
 
     def __init__(self, model: FPModel, fmt: NumberFormat, exact: bool):
         self.model, self.fmt, self.exact = model, fmt, exact
         self.tok_index = [{t: i for i, t in enumerate(layer.tokens)} for layer in model.layers]
-        self.steps = []
-        for layer in model.layers:
-            per_tok = []
-            for t in layer.tokens:
-                row = []
-                for st in layer.steps[t]:
-                    if isinstance(st, DeltaSubstep):
-                        k = fmt.cast(st.key)
-                        beta = float(fmt.cast(np.array([st.beta]))[0])
-                        v = fmt.cast(st.value)
-                        ex = (_fr(k), Fraction(beta), _fr(v)) if exact else None
-                        row.append(("delta", k, beta, v, ex))
-                    else:
-                        ac, bc = fmt.cast(st[0]), fmt.cast(st[1])
-                        row.append(("dense", ac, bc, None,
-                                    (_fr(ac), _fr(bc)) if exact else None))
-                per_tok.append(row)
-            self.steps.append(per_tok)
+        self.steps = [_CastSteps(self, li) for li in range(len(model.layers))]
         self.h0 = tuple(fmt.cast(layer.initial_state) for layer in model.layers)
+
+    def _cast_token(self, li: int, ti: int) -> list[tuple]:
+        """The cast sub-steps of token ``ti`` of layer ``li``: ``(kind, a, b, v, exact)``."""
+        fmt, exact = self.fmt, self.exact
+        layer = self.model.layers[li]
+        steps = layer.steps[layer.tokens[ti]]
+        delta = [st for st in steps if isinstance(st, DeltaSubstep)]
+        if len(delta) > 1 and type(fmt).cast is BinaryFormat.cast:
+            # a binary format rounds entry by entry: one call for all the token's sub-steps
+            keys = iter(fmt.cast(np.stack([st.key for st in delta])))
+            betas = iter(fmt.cast(np.array([st.beta for st in delta])).tolist())
+            vals = iter(fmt.cast(np.stack([st.value for st in delta])))
+        else:
+            keys = iter([fmt.cast(st.key) for st in delta])
+            betas = iter([float(fmt.cast(np.array([st.beta]))[0]) for st in delta])
+            vals = iter([fmt.cast(st.value) for st in delta])
+        row: list[tuple] = []
+        for st in steps:
+            if isinstance(st, DeltaSubstep):
+                k, beta, v = next(keys), float(next(betas)), next(vals)
+                ex = (_fr(k), Fraction(beta), _fr(v)) if exact else None
+                row.append(("delta", k, beta, v, ex))
+            else:
+                ac, bc = fmt.cast(st[0]), fmt.cast(st[1])
+                row.append(("dense", ac, bc, None, (_fr(ac), _fr(bc)) if exact else None))
+        return row
 
     def cast_matrix(self, layer: int, token: str) -> np.ndarray:
         """The product of the cast sub-step matrices (exact, as Fractions)."""
@@ -539,6 +549,21 @@ class _Runner:
 def _next_token(layer: int, symbol: Hashable, prev: Hashable) -> Hashable:
     """An FPModel's layer reads the previous layer's output (its decoder gives the token)."""
     return prev
+
+
+class _CastSteps:
+    """Layer ``li``'s cast sub-steps per token index, cast on first use (a check of one
+    letter of a wide layer casts only that letter's weights)."""
+
+    def __init__(self, runner: _Runner, li: int):
+        self._runner, self._li = runner, li
+        self._rows: dict[int, list[tuple]] = {}
+
+    def __getitem__(self, ti: int) -> list[tuple]:
+        row = self._rows.get(ti)
+        if row is None:
+            row = self._rows[ti] = self._runner._cast_token(self._li, ti)
+        return row
 
 
 def _fr(a: np.ndarray) -> np.ndarray:

@@ -395,14 +395,19 @@ def _layers_of(model: Any) -> list[tuple[tuple[str, ...], dict[str, np.ndarray],
 def _steps_matrix(layer: Any, token: str, steps: Sequence[Any]) -> tuple[np.ndarray, bool]:
     """``A(x) = G_{n_h} ... G_1``: in int64 (exact) when every key and beta is an integer,
     without sympy (constructions of large groups have K in the hundreds); else via sympy."""
-    ints = all(getattr(s.beta, "is_Integer", False) and all(getattr(v, "is_Integer", False)
-                                                           for v in s.key) for s in steps)
+    # a DeltaStep's key is zero (an exact Integer) off its support: read it there only
+    nonzero = [tuple(s.support) if hasattr(s, "support") else range(len(s.key)) for s in steps]
+    ints = all(getattr(s.beta, "is_Integer", False) and all(getattr(s.key[i], "is_Integer", False)
+                                                           for i in sup)
+               for s, sup in zip(steps, nonzero))
     if not ints:
         return as_matrix(layer.A(token), name=f"A({token!r})")
     k = layer.width
     a = np.eye(k, dtype=np.int64)
-    for s in steps:
-        key = np.array([int(v) for v in s.key], dtype=np.int64)
+    for s, sup in zip(steps, nonzero):
+        key = np.zeros(len(s.key), dtype=np.int64)
+        for i in sup:
+            key[i] = int(s.key[i])
         beta = int(s.beta)
         if beta == 0 or not key.any():
             continue
@@ -460,6 +465,8 @@ def _factor_in_range(e: Any) -> bool:
         return -1 <= e <= 1
     if isinstance(e, float):
         return -1 - 1e-12 <= e <= 1 + 1e-12
+    if getattr(e, "is_Integer", False):      # an integer is in [-1, 1] with or without the slack
+        return -1 <= int(e) <= 1
     v = sympy.N(e, 40)
     return bool(-1 - sympy.Float("1e-35") <= v <= 1 + sympy.Float("1e-35"))
 
