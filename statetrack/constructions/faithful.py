@@ -367,7 +367,7 @@ def _relative_base(letter_perms, q_perms, q0, limit):
     m = letter_perms.shape[1]
     base: list[int] = []
     while True:
-        best = None
+        best: tuple[int, int, int] | None = None
         for x in range(m):
             if x in base:
                 continue
@@ -376,6 +376,8 @@ def _relative_base(letter_perms, q_perms, q0, limit):
             cand = (len(pairs), -len({p[:-1] for p in pairs}), x)
             if best is None or cand < best:
                 best = cand
+        # a point is left: with all m points chosen T = 1 <= K (X is faithful) and we stopped
+        assert best is not None
         base.append(best[2])
         pairs, states = _orbit(letter_perms, q_perms, base, q0, limit)
         tuples = {p[:-1] for p in pairs}
