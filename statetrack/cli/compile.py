@@ -84,8 +84,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                                       "faithful", "cascade"),
                    default=None, help="construction form (default: auto, the narrowest: "
                                       "for group languages the permutation form or the "
-                                      "faithful one, the permutation matrix of a small "
-                                      "faithful coset action, K = V = m <= |Q|; for every "
+                                      "faithful one, a small faithful permutation action "
+                                      "of the group, K = m <= |Q|; for every "
                                       "other language the Theorem 4 cascade)")
     p.add_argument("--max-skeleton", type=int, default=5000, metavar="N",
                    help="most sets in the holonomy skeleton of a cascade (default 5000)")
@@ -224,9 +224,7 @@ def _print_construction(lrnn, d, normalized: bool) -> None:
         perms = [model_permutation(layer0, a) for a in range(layer0.n_tokens)]
     bound = ""
     if lrnn.form == "faithful" and perms is not None and all(p is not None for p in perms):
-        n_g = layer0.readout.n_classes
-        bound = (f" (the letters permute m = {lrnn.width} cosets of a core-free subgroup of "
-                 f"order {n_g // max(lrnn.width, 1)} in the transition group of order {n_g}; "
+        bound = (f" (the letters act faithfully on m = {lrnn.width} points; "
                  f"n_h <= m - 1 = {max(lrnn.width - 1, 0)}; the permutation form has "
                  f"K = |Q| = {d.n_states}, V = 1)")
     elif perms is not None and all(p is not None for p in perms):
@@ -238,9 +236,10 @@ def _print_construction(lrnn, d, normalized: bool) -> None:
           f"V = {max(la.value_dim for la in lrnn.layers)}, n_h = {lrnn.n_h}{bound}; "
           f"exact in floats: {'yes' if lrnn.exact_in_floats else 'no'}")
     if lrnn.form == "faithful":
-        print(f"  state: the {lrnn.width} x {lrnn.width} permutation matrix of the group "
-              f"element (S_0 = I); readout: {layer0.readout.n_classes} classes, one per "
-              f"group element, each mapped to its DFA state")
+        print(f"  state: the images of {layer0.value_dim} base point(s) under the group "
+              f"element (S_0 = their one-hot columns); readout: "
+              f"{layer0.readout.n_classes} classes, one per image of the base, each mapped "
+              f"to its DFA state")
     if lrnn.form == "cascade":
         _print_cascade(lrnn, d)
     if lrnn.n_h == 0:

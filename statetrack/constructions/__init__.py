@@ -7,8 +7,8 @@
 (2, 1, True)
 
 Modules: :mod:`~statetrack.constructions.lrnn` (the typed model), ``group`` (Theorem 3),
-``diagonal`` (diagonal and rotation forms), ``faithful`` (the permutation matrix of a small
-faithful coset action of the transition group), ``compile``, ``export`` (DeltaProduct tensors,
+``diagonal`` (diagonal and rotation forms), ``faithful`` (a small faithful permutation
+action of the transition group), ``compile``, ``export`` (DeltaProduct tensors,
 tables, state dicts), ``io`` (construction files, read unverified; the safe loader is
 :func:`statetrack.theory.proof.load_verified`), ``certificate`` (the proof certificate as
 data), ``exact_text`` (the whitelist parser of stored numbers), ``floats`` (re-exports

@@ -18,10 +18,12 @@ Forms
     ``K = log2 |Q|``, entries ±1, exact in floats.
 ``"faithful"``
     Every group DFA (:func:`~statetrack.constructions.faithful.faithful_construction`): the
-    state is the ``m x m`` permutation matrix of a faithful action of the transition group on
-    the ``m`` cosets of a core-free subgroup found by a greedy search (``m <= |Q|``; S_5's
-    word problem: ``m = 5`` instead of ``|Q| = 120``), ``K = V = m``, integer keys, exact in
-    every float format, one readout class per group element.
+    letters act by the permutation matrices of a small faithful action of the transition
+    group on ``m <= |Q|`` points (a union of block actions; S_5's word problem: ``m = 5``
+    instead of ``|Q| = 120``; Z_6 on 2 + 3 points), with a proven lower bound on the minimal
+    faithful degree; ``K = m``, ``V`` = the points of a relative base, integer keys, exact in
+    every float format, one readout class per image of the base (per group element for a
+    word problem).
 ``"cascade"``
     Every DFA (Theorem 4, :func:`~statetrack.constructions.cascade.compile_cascade`): the
     holonomy (Krohn–Rhodes) decomposition of the minimal DFA as a stack of ``2L - 1``
@@ -29,8 +31,8 @@ Forms
     keys, exact in every float format.
 ``"auto"``
     For group automata the narrower of ``"permutation"`` and ``"faithful"`` (smaller width,
-    then fewer sub-steps; the permutation form on ties; the faithful form is searched only
-    for transition groups of at most :data:`AUTO_FAITHFUL_LIMIT` elements; with
+    then fewer sub-steps; the permutation form on ties; the faithful form is taken only when
+    its readout has at most :data:`AUTO_FAITHFUL_LIMIT` classes; with
     ``normalized=True``, which the faithful form does not have, the permutation form); for
     every other DFA the cascade.
 
@@ -68,9 +70,9 @@ __all__ = ["compile", "compile_dfa", "FORMS", "AUTO_FAITHFUL_LIMIT"]
 
 #: The construction forms :func:`compile` knows (besides ``"auto"``, a choice among them).
 FORMS = ("permutation", "rotation", "diagonal", "faithful", "cascade")
-#: ``form="auto"`` looks for a faithful form only for transition groups up to this size: the
-#: search lists the group (S_6: 720 elements, 0.7 s), and a group as large as the 10,100-element
-#: one of binary_divisible(101) took a minute without giving a narrower form.
+#: ``form="auto"`` takes a faithful form only when its readout has at most this many classes
+#: (the ``limit`` of :func:`~statetrack.constructions.faithful.faithful_construction`; its
+#: search no longer lists the group, so the group's size does not matter).
 AUTO_FAITHFUL_LIMIT = 5_000
 
 

@@ -761,6 +761,7 @@ def _hypothesis(r: _Runner, check: str) -> bool | None:
     """Theorem 1 ("nonneg") or Theorem 2 ("triangular") hypothesis on the cast matrices."""
     from .spectra import eigenvalues
 
+    undecided = False
     for li, layer in enumerate(r.model.layers):
         for t in layer.tokens:
             m = r.cast_matrix(li, t)
@@ -771,9 +772,11 @@ def _hypothesis(r: _Runner, check: str) -> bool | None:
                 if not (up or lo):
                     return False
             else:
-                if not eigenvalues(m).all_nonnegative_real:
+                verdict = eigenvalues(m).nonnegative_real   # None: undecided (too large)
+                if verdict is False:
                     return False
-    return True
+                undecided = undecided or verdict is None
+    return None if undecided else True
 
 
 # ============================================================================ Theorem 1
@@ -801,7 +804,7 @@ class ParityCertificate:
     nonnegative_eigenvalues : bool or None
         Theorem 1's hypothesis on the (cast) matrices of every layer and token: every
         eigenvalue is a non-negative real (decided exactly on the cast values). None when not
-        checked.
+        checked, or undecided (a matrix above :data:`~statetrack.theory.spectra.EXACT_LIMIT`).
     contradicts_theorem : bool
         No counterexample although the hypothesis holds (the theorem says this cannot happen
         in the paper's model; see the module docstring for the sequential model).

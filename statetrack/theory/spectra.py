@@ -18,13 +18,23 @@ How eigenvalues are computed (:func:`eigenvalues`)
    exactly one negative eigenvalue (``-1``); a cycle of length ``L`` has ``L - 1 - [L even]``
    non-real ones.
 2. *Triangular exact matrices*: the diagonal.
-3. *Other rational matrices of size <= cutoff* (default 8): the characteristic polynomial over
-   ``QQ`` (sympy, Berkowitz), split into square-free parts; each part's real roots are counted
-   exactly (Sturm sequences: ``Poly.count_roots``), which decides "negative real" and "non-real"
-   exactly; the roots themselves are exact sympy numbers (rationals, quadratic surds, or
-   ``CRootOf`` objects).
-4. Anything else (float input, irrational entries, larger matrices): ``numpy.linalg.eigvals``,
-   flagged ``exact=False``; "negative" and "non-real" are then decided with a tolerance.
+3. *Other rational matrices of size <= limit* (default :data:`EXACT_LIMIT` = 64): the
+   characteristic polynomial over ``QQ`` (sympy's ``DomainMatrix.charpoly``, exact), whose real
+   roots are isolated exactly with multiplicities (``Poly.intervals``: continued fractions,
+   exact rational interval ends; with ``sup=0`` for the roots ``<= 0``). The number of
+   negative eigenvalues is the number of real roots in ``(-inf, 0]`` minus the multiplicity
+   of the root 0; the number of non-real ones is the degree minus the number of real roots.
+   Both are exact whatever the size of the roots (an eigenvalue ``-2^-40`` is negative).
+   Up to size ``cutoff`` (default 8) the eigenvalues themselves are returned as exact sympy
+   numbers (rationals, quadratic surds, ``CRootOf``; method ``"charpoly"``); above it
+   (method ``"isolation"``) the counts are exact but ``values`` are floats: the real roots
+   from intervals refined to width ``1e-30`` (so their signs are right), the non-real ones
+   from a numerical root finder (``values_exact=False``).
+4. Anything else (float input, irrational entries, exact matrices larger than ``limit``):
+   ``numpy.linalg.eigvals``, flagged ``exact=False``: the counts are then a numerical guess
+   with a tolerance, and :attr:`Spectrum.nonnegative_real` is ``None`` ("undecided").
+   Callers that must not guess read :attr:`Spectrum.nonnegative_real` (a tri-state) or
+   :meth:`Spectrum.require_exact` (raises :class:`UndecidedSpectrumError`).
 
 Examples
 --------
@@ -54,7 +64,7 @@ import sympy
 from mpmath.libmp.libhyper import NoConvergence
 
 from ._linalg import as_matrix, identity, norm_at_most_one, perm_of, to_float
-from .errors import FactorOrderError, MatrixInputError, UnknownTokenError
+from .errors import FactorOrderError, MatrixInputError, TheoryError, UnknownTokenError
 from .factorization import GHFactor, _is_substep, as_factor, multiply, permutation_cycles
 
 __all__ = [
@@ -67,10 +77,24 @@ __all__ = [
     "check_spectrum",
     "word_spectra",
     "EXACT_CUTOFF",
+    "EXACT_LIMIT",
+    "UndecidedSpectrumError",
+    "UnitCircleCount",
+    "unit_circle_eigenvalues",
 ]
 
-#: Largest size for which a general rational matrix gets exact (sympy) eigenvalues.
+#: Largest size for which a general rational matrix gets its eigenvalues as exact sympy numbers.
 EXACT_CUTOFF = 8
+
+#: Largest size for which a general rational matrix gets its eigenvalue counts (negative,
+#: non-real) decided exactly; larger ones are "undecided" (``exact=False``). A 64 x 64 rational
+#: matrix with small entries takes about a second (charpoly 1 s, root isolation 0.1 s).
+EXACT_LIMIT = 64
+
+
+class UndecidedSpectrumError(TheoryError):
+    """A question about a spectrum could not be decided exactly (float or irrational input, or
+    an exact matrix larger than the exact limit) and the caller asked not to guess."""
 
 _X = sympy.Symbol("x")
 
@@ -82,17 +106,22 @@ class Spectrum:
     Attributes
     ----------
     values : tuple
-        Exact sympy numbers when ``exact``, else Python complex numbers.
+        Exact sympy numbers when ``values_exact``, else Python floats / complex numbers.
     numeric : tuple of complex
         The same eigenvalues as complex floats (same order).
     exact : bool
-        Whether ``values`` and the counts below were decided exactly.
+        Whether the counts below (hence :attr:`has_negative`, :attr:`has_complex`,
+        :attr:`all_nonnegative_real`) were decided exactly. When False they are a numerical
+        guess (numpy with a tolerance) and :attr:`nonnegative_real` is None.
     method : str
-        ``"permutation"``, ``"triangular"``, ``"charpoly"`` or ``"numpy"``.
+        ``"permutation"``, ``"triangular"``, ``"charpoly"``, ``"isolation"`` or ``"numpy"``.
     n_negative : int
         Eigenvalues that are negative reals.
     n_nonreal : int
         Eigenvalues with non-zero imaginary part.
+    values_exact : bool
+        Whether ``values`` are exact sympy numbers (False for ``"isolation"``, whose counts
+        are exact but whose values are floats, and for ``"numpy"``).
     """
 
     values: tuple
@@ -101,6 +130,11 @@ class Spectrum:
     method: str
     n_negative: int
     n_nonreal: int
+    values_exact: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.values_exact is None:
+            object.__setattr__(self, "values_exact", bool(self.exact))
 
     @property
     def n(self) -> int:
@@ -120,6 +154,36 @@ class Spectrum:
     def all_nonnegative_real(self) -> bool:
         """Every eigenvalue is a non-negative real (Theorem 1's hypothesis)."""
         return not (self.has_negative or self.has_complex)
+
+    @property
+    def nonnegative_real(self) -> bool | None:
+        """Theorem 1's hypothesis as a tri-state: True (every eigenvalue is a non-negative
+        real, decided exactly), False (some eigenvalue is negative or non-real, decided
+        exactly) or None (undecided: the counts are a numerical guess).
+
+        >>> eigenvalues([[0.0, 1.0], [1.0, 0.0]]).nonnegative_real is None
+        True
+        >>> eigenvalues([[0, 1], [1, 0]]).nonnegative_real
+        False
+        """
+        return self.all_nonnegative_real if self.exact else None
+
+    def require_exact(self, what: str = "the spectrum") -> "Spectrum":
+        """``self`` when its counts were decided exactly, else :class:`UndecidedSpectrumError`.
+
+        >>> eigenvalues([[2, 1], [1, 2]]).require_exact().n_negative
+        0
+        >>> eigenvalues([[0.5]]).require_exact("A(a)")
+        Traceback (most recent call last):
+        ...
+        statetrack.theory.spectra.UndecidedSpectrumError: A(a): the eigenvalue counts are a numerical guess (method 'numpy', size 1); give exact (rational) entries, or a matrix of size <= EXACT_LIMIT
+        """
+        if not self.exact:
+            raise UndecidedSpectrumError(
+                f"{what}: the eigenvalue counts are a numerical guess (method {self.method!r}, "
+                f"size {self.n}); give exact (rational) entries, or a matrix of size "
+                f"<= EXACT_LIMIT")
+        return self
 
     @property
     def min_real(self) -> float:
@@ -147,17 +211,23 @@ def _num(e: Any) -> complex:
     return complex(sympy.N(e, 30))
 
 
-def eigenvalues(m: Any, *, cutoff: int = EXACT_CUTOFF, tol: float = 1e-9) -> Spectrum:
+def eigenvalues(m: Any, *, cutoff: int = EXACT_CUTOFF, tol: float = 1e-9,
+                limit: int = EXACT_LIMIT) -> Spectrum:
     """Eigenvalues of a square matrix, exactly where possible (see the module docstring).
 
     Parameters
     ----------
     m : square matrix (nested lists, numpy array, sympy matrix; ints/Fractions for exact)
     cutoff : int
-        Largest size of a general rational matrix solved exactly with sympy; larger ones (and
-        irrational or float input) use numpy and are flagged ``exact=False``.
+        Largest size of a general rational matrix whose eigenvalues are returned as exact
+        sympy numbers (method ``"charpoly"``).
     tol : float
-        Tolerance of the numpy fallback when deciding "negative" and "non-real".
+        Tolerance of the numpy fallback when guessing "negative" and "non-real".
+    limit : int
+        Largest size of a general rational matrix whose counts are decided exactly (method
+        ``"isolation"`` above ``cutoff``); larger ones, and irrational or float input, use
+        numpy and are flagged ``exact=False`` (undecided, see
+        :attr:`Spectrum.nonnegative_real`).
 
     Examples
     --------
@@ -167,6 +237,15 @@ def eigenvalues(m: Any, *, cutoff: int = EXACT_CUTOFF, tol: float = 1e-9) -> Spe
     ('charpoly', (0, 1), True)
     >>> eigenvalues([[0.0, -1.0], [1.0, 0.0]]).exact
     False
+
+    A 9 x 9 rational matrix (a companion matrix, not triangular) with the eigenvalue
+    ``-2^-40``: decided exactly.
+
+    >>> x = sympy.Symbol("x")
+    >>> p = sympy.Poly((x + sympy.Rational(1, 2**40)) * sympy.prod([x - k for k in range(1, 9)]))
+    >>> s = eigenvalues(sympy.Matrix.companion(p))
+    >>> s.method, s.exact, s.n_negative, s.nonnegative_real, s.min_real < 0
+    ('isolation', True, 1, False, True)
     """
     fast = perm_of(m)                 # numpy input: before the (slow) conversion to Fractions
     if fast is not None:
@@ -183,8 +262,8 @@ def eigenvalues(m: Any, *, cutoff: int = EXACT_CUTOFF, tol: float = 1e-9) -> Spe
             vals = [sympy.Rational(a[i, i].numerator, a[i, i].denominator) for i in range(n)]
             return Spectrum(tuple(vals), tuple(complex(float(v)) for v in vals), True,
                             "triangular", sum(1 for v in vals if v < 0), 0)
-        if n <= cutoff:
-            return _charpoly_spectrum(a)
+        if n <= limit:
+            return _charpoly_spectrum(a) if n <= cutoff else _isolation_spectrum(a)
     f = to_float(a)
     ev = np.linalg.eigvals(f)
     scale = max(1.0, float(np.abs(ev).max()) if len(ev) else 1.0)
@@ -259,6 +338,54 @@ def _charpoly_spectrum(a: np.ndarray) -> Spectrum:
                     neg, nonreal)
 
 
+def _exact_charpoly(a: np.ndarray) -> sympy.Poly:
+    """The characteristic polynomial of an exact (Fraction) matrix, over ``QQ``."""
+    from sympy.polys.matrices import DomainMatrix
+
+    n = a.shape[0]
+    qq = sympy.QQ
+    dm = DomainMatrix([[qq(a[i, j].numerator, a[i, j].denominator) for j in range(n)]
+                       for i in range(n)], (n, n), qq)
+    return sympy.Poly(dm.charpoly(), _X, domain=qq)
+
+
+def _isolation_spectrum(a: np.ndarray) -> Spectrum:
+    """Exact counts (real-root isolation of the exact characteristic polynomial), float values.
+
+    ``Poly.intervals`` returns disjoint isolating intervals with rational ends and the
+    multiplicity of each real root; the root 0 comes as ``(0, 0)`` and the negative and
+    positive roots are isolated separately (so an interval of a non-zero root does not
+    contain 0 in its interior; an interval that did would be decided by the sign of the
+    polynomial at its ends). The float values come from a numerical root finder on each
+    square-free part; an approximation of a real root that falls outside its isolating
+    interval is replaced by the interval's midpoint, so signs always agree with the counts.
+    """
+    poly = _exact_charpoly(a)
+    deg = poly.degree()
+    n_neg = n_real = 0
+    vals: list[complex] = []
+    for part, mult in poly.sqf_list()[1]:
+        real = []
+        for lo, hi in part.intervals(sqf=True):
+            lo, hi = sympy.Rational(lo), sympy.Rational(hi)
+            if lo < 0 < hi:                   # never seen; decide by a sign change on [lo, 0]
+                lo, hi = (lo, sympy.Integer(0)) if part.eval(lo) * part.eval(0) <= 0 else \
+                    (sympy.Integer(0), hi)
+            n_neg += mult * int(bool(hi <= 0) and not lo == hi == 0)
+            real.append((lo, hi))
+        n_real += mult * len(real)
+        zs = sorted(_nroots(part), key=lambda z: abs(z.imag))
+        approx_real = sorted(zs[:len(real)], key=lambda z: z.real)
+        for (lo, hi), z in zip(sorted(real), approx_real):
+            x = z.real
+            vals += [complex(x if float(lo) <= x <= float(hi) and (x < 0) == bool(lo < 0)
+                             else float((lo + hi) / 2))] * mult
+        vals += [complex(z) for z in zs[len(real):]] * mult
+    vals.sort(key=lambda z: (z.real, z.imag))
+    nums = tuple(vals)
+    return Spectrum(nums, nums, True, "isolation", n_neg, deg - n_real, values_exact=False)
+
+
 def _nroots(part: sympy.Poly) -> list[complex]:
     try:
         return [complex(z) for z in part.nroots(n=17, maxsteps=200)]
@@ -266,6 +393,106 @@ def _nroots(part: sympy.Poly) -> list[complex]:
         roots = np.roots([float(c) for c in part.all_coeffs()])
         return sorted((complex(z) for z in roots),
                       key=lambda z: (abs(z.imag) > 1e-12, z.real, z.imag))
+
+
+@dataclass(frozen=True)
+class UnitCircleCount:
+    """The eigenvalues of modulus exactly 1 of a rational matrix, counted with multiplicity.
+
+    Attributes
+    ----------
+    n : int
+        The size of the matrix.
+    n_one : int
+        Eigenvalues equal to 1.
+    n_minus_one : int
+        Eigenvalues equal to -1.
+    n_other : int
+        Other eigenvalues of modulus 1 (non-real; they come in conjugate pairs).
+    """
+
+    n: int
+    n_one: int
+    n_minus_one: int
+    n_other: int
+
+    @property
+    def n_unit(self) -> int:
+        """All eigenvalues of modulus 1."""
+        return self.n_one + self.n_minus_one + self.n_other
+
+
+def unit_circle_eigenvalues(m: Any, *, limit: int = EXACT_LIMIT) -> UnitCircleCount:
+    r"""Count the eigenvalues on the unit circle of a rational matrix, exactly.
+
+    With ``p`` the characteristic polynomial (over ``QQ``) stripped of its factor ``x^z`` and
+    ``p*(x) = x^{deg p} p(1/x)`` its reversal, every root ``lambda`` of ``p`` with
+    ``|lambda| = 1`` is a root of ``p*`` of the same multiplicity (``1/lambda`` is the
+    conjugate of ``lambda``, and ``p`` is real), so it is a root of ``g = gcd(p, p*)`` of the
+    same multiplicity. The roots ``1`` and ``-1`` are split off ``g`` by division; what is
+    left, ``g_0``, has its roots closed under ``lambda -> 1/lambda`` with equal multiplicities,
+    no root ``±1``, even degree ``2d``, constant term 1, and is palindromic:
+    ``g_0(x) = x^d h(x + 1/x)`` for a rational ``h`` of degree ``d`` (``x^k + x^{-k}`` is a
+    polynomial in ``y = x + 1/x``). A root ``lambda`` of ``g_0`` lies on the unit circle
+    exactly when ``y = lambda + 1/lambda = 2 Re(lambda)`` is real with ``|y| < 2`` (real
+    ``lambda`` off the circle give real ``|y| > 2``; non-real ``lambda`` off the circle give
+    non-real ``y``), and each such root ``y`` of ``h`` stands for the conjugate pair
+    ``lambda, conj(lambda)``. So the other unit-circle eigenvalues number twice the real roots
+    of ``h`` in ``(-2, 2)`` (exact real-root isolation; ``±2`` are not roots).
+
+    Parameters
+    ----------
+    m : square matrix with rational entries (ints, Fractions, sympy Rationals)
+    limit : int
+        The largest size handled.
+
+    Raises
+    ------
+    UndecidedSpectrumError
+        Float or irrational entries, or a matrix larger than ``limit``.
+
+    Examples
+    --------
+    >>> unit_circle_eigenvalues([[0, 0, 1], [1, 0, 0], [0, 1, 0]])   # 1, exp(±2 pi i / 3)
+    UnitCircleCount(n=3, n_one=1, n_minus_one=0, n_other=2)
+    >>> from fractions import Fraction as F
+    >>> unit_circle_eigenvalues([[F(1, 2), 0], [0, -1]])
+    UnitCircleCount(n=2, n_one=0, n_minus_one=1, n_other=0)
+    >>> unit_circle_eigenvalues([[F(3, 5), F(-4, 5)], [F(4, 5), F(3, 5)]]).n_other  # rotation
+    2
+    """
+    a, exact = as_matrix(m, name="matrix")
+    n = a.shape[0]
+    if not exact or n > limit:
+        why = "float or irrational entries" if not exact else f"size {n} > limit {limit}"
+        raise UndecidedSpectrumError(f"unit_circle_eigenvalues: cannot decide exactly ({why})")
+    qq = sympy.QQ
+    coeffs = _exact_charpoly(a).all_coeffs()
+    while coeffs and coeffs[-1] == 0:                       # strip x^z
+        coeffs.pop()
+    p = sympy.Poly(coeffs, _X, domain=qq)
+    g = sympy.gcd(p, sympy.Poly(coeffs[::-1], _X, domain=qq)).monic()
+    counts = []
+    for r in (1, -1):
+        k = 0
+        lin = sympy.Poly(_X - r, _X, domain=qq)
+        while g.degree() > 0 and g.eval(r) == 0:
+            g = g.quo(lin)
+            k += 1
+        counts.append(k)
+    c = g.all_coeffs()[::-1]                                 # c[i]: coefficient of x^i
+    two_d = len(c) - 1
+    if two_d % 2 or c != c[::-1]:                            # cannot happen (see above)
+        raise AssertionError(f"unit_circle_eigenvalues: gcd part {g} is not palindromic")
+    d = two_d // 2
+    y = sympy.Poly(_X, _X, domain=qq)
+    s_prev, s_cur = sympy.Poly(2, _X, domain=qq), y           # s_0 = 2, s_1 = y
+    h = sympy.Poly(c[d], _X, domain=qq)
+    for k in range(1, d + 1):
+        h = h + s_cur * c[d + k]
+        s_prev, s_cur = s_cur, y * s_cur - s_prev
+    inside = sum(mult for _, mult in h.intervals(inf=-2, sup=2)) if d else 0
+    return UnitCircleCount(n, counts[0], counts[1], 2 * inside)
 
 
 # ----------------------------------------------------------------------------- reports

@@ -45,3 +45,13 @@ def test_kernels_model_sweep_smoke(tmp_path):
     d = json.loads(out.read_text())
     assert [r["row"] for r in d["rows"]] == ["1u"]
     assert len(d["sweep"]) >= 1 and all("error" not in e for e in d["sweep"])
+
+
+def test_faithful_benchmark_smoke(tmp_path):
+    out, md = tmp_path / "f.json", tmp_path / "f.md"
+    _run(["benchmarks/faithful.py", "--smoke", "--json", str(out), "--markdown", str(md)])
+    rows = json.loads(out.read_text())["rows"]
+    assert rows and all(r["proof_ok"] for r in rows)
+    assert all(r["lower_bound"] <= r["degree"] for r in rows)
+    assert [r["degree"] for r in rows if r["case"] == "S_4 on 6 pairs"] == [6]
+    assert "| case |" in md.read_text()

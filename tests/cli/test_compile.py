@@ -183,10 +183,10 @@ def test_faithful_form(capsys, tmp_path):
     out_file = tmp_path / "s5.json"
     rc, out, err = run(capsys, "symmetric(5)", "--form", "faithful", "--out", str(out_file))
     assert rc == 0, err
-    assert "form faithful" in out and "width K = 5, V = 5, n_h = 1" in out
-    assert "m = 5 cosets of a core-free subgroup of order 24" in out
+    assert "form faithful" in out and "width K = 5, V = 4, n_h = 1" in out
+    assert "the letters act faithfully on m = 5 points" in out
     assert "the permutation form has K = |Q| = 120" in out
-    assert "readout: 120 classes, one per group element" in out
+    assert "readout: 120 classes, one per image of the base" in out
     assert "proof: proved: 120 reachable states map onto 120 DFA states" in out
     assert "float check (bfloat16)" in out and "MISMATCH" not in out
     c = cio.load(out_file)

@@ -23,6 +23,7 @@ from statetrack.theory.errors import (
 )
 from statetrack.theory.factorization import GHFactor, permutation_cycles, permutation_matrix
 from statetrack.theory.spectra import (
+    UndecidedSpectrumError,
     check_spectrum,
     eigenvalues,
     permutation_spectrum,
@@ -135,8 +136,14 @@ def test_triangular_and_fallbacks():
     assert not f.exact and f.method == "numpy" and f.n_nonreal == 2 and f.max_abs == pytest.approx(1)
     irr = eigenvalues(sympy.Matrix([[0, sympy.sqrt(2)], [sympy.sqrt(2), 0]]))
     assert not irr.exact and irr.n_negative == 1
-    big = eigenvalues([[1, 1, 0], [1, 0, 1], [0, 1, 1]], cutoff=2)
+    big = eigenvalues([[1, 1, 0], [1, 0, 1], [0, 1, 1]], limit=2)
     assert not big.exact and big.method == "numpy" and big.n_negative == 1
+    assert big.nonnegative_real is None
+    with pytest.raises(UndecidedSpectrumError, match="numerical guess"):
+        big.require_exact()
+    mid = eigenvalues([[1, 1, 0], [1, 0, 1], [0, 1, 1]], cutoff=2)
+    assert mid.exact and mid.method == "isolation" and mid.n_negative == 1
+    assert not mid.values_exact and mid.nonnegative_real is False
     small = eigenvalues([[1, 1, 0], [1, 0, 1], [0, 1, 1]])
     assert small.exact and small.method == "charpoly" and small.n_negative == 1
     assert sorted(small.values, key=float) == [-1, 1, 2]
