@@ -694,8 +694,6 @@ def _check_thm3(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
     """
     from statetrack.constructions.group import letter_permutations
 
-    from .proof import verify
-
     lrnn, why = _construction(dfa)
     cols_na = (("construction", "not a group"), ("proof", "-"), ("fp", "-"))
     if lrnn is None:
@@ -716,23 +714,35 @@ def _check_thm3(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
                              f"a letter uses {used} GH factors (n_h = {lrnn.n_h}); that exceeds "
                              f"the bound k - 1 = {bound} (k = {k} states moved)", data,
                              failed_column="construction")
+    return _prove_and_run(
+        "thm3", lrnn, dfa, construction, data, lambda: _fp_against_dfa(lrnn, d, formats), formats,
+        lambda cert: f"one layer, width {lrnn.width}, n_h = {lrnn.n_h} <= k - 1 = {bound}; "
+                     f"{cert.summary()}; in {', '.join(formats)} every a^t has the DFA's "
+                     "eventual period and outputs, bit for bit")
+
+
+def _prove_and_run(key: str, lrnn: Any, dfa: Any, construction: str, data: dict,
+                   fp_problems: Any, formats: Sequence[str],
+                   passed: Callable[[Any], str]) -> TheoremResult:
+    """The construction, proof and fp columns of Theorems 3 and 4: the exact proof
+    (:func:`statetrack.theory.proof.verify`), then the float check ``fp_problems`` (a callable
+    returning the problems found, run only when the proof holds); ``passed(cert)`` is the
+    detail of a pass."""
+    from .proof import verify
+
     cert = verify(lrnn, dfa)
     if not cert.ok:
-        return TheoremResult("thm3", FAIL, (("construction", _clip(construction)),
-                                            ("proof", _clip(f"FAIL ({cert.kind})")), ("fp", "-")),
+        return TheoremResult(key, FAIL, (("construction", _clip(construction)),
+                                         ("proof", _clip(f"FAIL ({cert.kind})")), ("fp", "-")),
                              cert.summary(), data, failed_column="proof")
     data["reachable"] = cert.reachable
-    fp_problems = _fp_against_dfa(lrnn, d, formats)
-    fp_text = "FAIL" if fp_problems else f"{'/'.join(_SHORT.get(f, f) for f in formats)} exact"
+    problems = fp_problems()
+    fp_text = "FAIL" if problems else f"{'/'.join(_SHORT.get(f, f) for f in formats)} exact"
     cols = (("construction", _clip(construction)), ("proof", f"proved ({cert.reachable})"),
             ("fp", _clip(fp_text)))
-    if fp_problems:
-        return TheoremResult("thm3", FAIL, cols, "; ".join(fp_problems), data,
-                             failed_column="fp")
-    return TheoremResult("thm3", PASS, cols,
-                         f"one layer, width {lrnn.width}, n_h = {lrnn.n_h} <= k - 1 = {bound}; "
-                         f"{cert.summary()}; in {', '.join(formats)} every a^t has the DFA's "
-                         "eventual period and outputs, bit for bit", data)
+    if problems:
+        return TheoremResult(key, FAIL, cols, "; ".join(problems), data, failed_column="fp")
+    return TheoremResult(key, PASS, cols, passed(cert), data)
 
 
 def _fp_against_dfa(lrnn: Any, d: Any, formats: Sequence[str]) -> list[str]:
@@ -845,8 +855,6 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
     >>> r.data["levels"], r.data["paper_bound_layers"]
     (['1: 2', '2: 2', '3: 2', '4: 2'], '2^4')
     """
-    from .proof import verify
-
     lrnn, casc, why = _cascade(dfa)
     d = _minimal(dfa)
     if lrnn is None:
@@ -867,25 +875,14 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
                                             ("proof", "-"), ("fp", "-")),
                              f"layer {li}, token {lrnn.layers[li].tokens[t]!r}: a step with an "
                              f"eigenvalue outside [-1, 1]", data, failed_column="construction")
-    cert = verify(lrnn, dfa)
-    if not cert.ok:
-        return TheoremResult("thm4", FAIL, (("construction", _clip(construction)),
-                                            ("proof", _clip(f"FAIL ({cert.kind})")), ("fp", "-")),
-                             cert.summary(), data, failed_column="proof")
-    data["reachable"] = cert.reachable
-    fp_problems = _fp_outputs_against_dfa(lrnn, d, formats)
-    fp_text = "FAIL" if fp_problems else f"{'/'.join(_SHORT.get(f, f) for f in formats)} exact"
-    cols = (("construction", _clip(construction)), ("proof", f"proved ({cert.reachable})"),
-            ("fp", _clip(fp_text)))
-    if fp_problems:
-        return TheoremResult("thm4", FAIL, cols, "; ".join(fp_problems), data,
-                             failed_column="fp")
-    return TheoremResult(
-        "thm4", PASS, cols,
-        f"holonomy cascade {' / '.join(levels)} ({len(levels)} levels) as {lrnn.depth} layers "
-        f"(widths {data['widths']}, n_h {data['n_h']}); the paper's bound: 2^{d.n_states} "
-        f"layers of width <= {d.n_states}; {cert.summary()}; in {', '.join(formats)} the "
-        f"outputs under every a^t equal the DFA's for every t, bit for bit", data)
+    return _prove_and_run(
+        "thm4", lrnn, dfa, construction, data, lambda: _fp_outputs_against_dfa(lrnn, d, formats),
+        formats,
+        lambda cert: f"holonomy cascade {' / '.join(levels)} ({len(levels)} levels) as "
+                     f"{lrnn.depth} layers (widths {data['widths']}, n_h {data['n_h']}); the "
+                     f"paper's bound: 2^{d.n_states} layers of width <= {d.n_states}; "
+                     f"{cert.summary()}; in {', '.join(formats)} the outputs under every a^t "
+                     f"equal the DFA's for every t, bit for bit")
 
 
 def _fp_outputs_against_dfa(lrnn: Any, d: Any, formats: Sequence[str]) -> list[str]:
