@@ -715,7 +715,8 @@ def _check_thm3(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
                              f"the bound k - 1 = {bound} (k = {k} states moved)", data,
                              failed_column="construction")
     return _prove_and_run(
-        "thm3", lrnn, dfa, construction, data, lambda: _fp_against_dfa(lrnn, d, formats), formats,
+        "thm3", lrnn, dfa, construction, data, lambda: _fp_against_dfa(lrnn, d, formats),
+        formats,
         lambda cert: f"one layer, width {lrnn.width}, n_h = {lrnn.n_h} <= k - 1 = {bound}; "
                      f"{cert.summary()}; in {', '.join(formats)} every a^t has the DFA's "
                      "eventual period and outputs, bit for bit")
@@ -745,7 +746,17 @@ def _prove_and_run(key: str, lrnn: Any, dfa: Any, construction: str, data: dict,
     return TheoremResult(key, PASS, cols, passed(cert), data)
 
 
-def _fp_against_dfa(lrnn: Any, d: Any, formats: Sequence[str]) -> list[str]:
+def _fp_against_dfa(lrnn: Any, d: Any, formats: Sequence[str], *,
+                    same_period: bool = True) -> list[str]:
+    """Problems of the rounded model under every ``a^t`` (empty: none), in each format.
+
+    With ``same_period`` (a one-layer construction whose state is the DFA's) the model's state
+    must have the DFA's pre-period ``mu_d`` and period ``lam_d`` under ``a^t``, and its
+    outputs must equal the DFA's up to ``mu_d + lam_d``. Without it (a stack: its state also
+    holds the delay layers' previous states, so its pre-period may start later) the outputs
+    must equal the DFA's up to ``max(mu, mu_d) + lcm(lam, lam_d)``, with ``mu``, ``lam`` the
+    model's own (:func:`statetrack.theory.finite_precision.eventual_period`). Both runs are
+    eventually periodic, so either way agreeing up there is agreeing for every ``t``."""
     from .finite_precision import eventual_period, from_lrnn, run
 
     periods = unary_periods(d)
@@ -756,11 +767,15 @@ def _fp_against_dfa(lrnn: Any, d: Any, formats: Sequence[str]) -> list[str]:
         for ai, a in enumerate(d.alphabet):
             mu_d, lam_d, _ = periods[a]
             r = eventual_period(fp, (a,), fmt)
-            if (r.pre_period, r.period) != (mu_d, lam_d):
-                problems.append(f"{fmt}: state under {a}^t has pre-period {r.pre_period} and "
-                                f"period {r.period}, the DFA {mu_d} and {lam_d}")
-                continue
-            tr = run(fp, (a,) * (mu_d + lam_d + 1), fmt)
+            if same_period:
+                if (r.pre_period, r.period) != (mu_d, lam_d):
+                    problems.append(f"{fmt}: state under {a}^t has pre-period {r.pre_period} "
+                                    f"and period {r.period}, the DFA {mu_d} and {lam_d}")
+                    continue
+                horizon = mu_d + lam_d + 1
+            else:
+                horizon = max(r.pre_period, mu_d) + math.lcm(r.period, lam_d)
+            tr = run(fp, (a,) * horizon, fmt)
             q = int(d.start)
             for t, out in enumerate(tr.outputs, start=1):
                 q = int(delta[q, ai])
@@ -876,43 +891,13 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
                              f"layer {li}, token {lrnn.layers[li].tokens[t]!r}: a step with an "
                              f"eigenvalue outside [-1, 1]", data, failed_column="construction")
     return _prove_and_run(
-        "thm4", lrnn, dfa, construction, data, lambda: _fp_outputs_against_dfa(lrnn, d, formats),
-        formats,
+        "thm4", lrnn, dfa, construction, data,
+        lambda: _fp_against_dfa(lrnn, d, formats, same_period=False), formats,
         lambda cert: f"holonomy cascade {' / '.join(levels)} ({len(levels)} levels) as "
                      f"{lrnn.depth} layers (widths {data['widths']}, n_h {data['n_h']}); the "
                      f"paper's bound: 2^{d.n_states} layers of width <= {d.n_states}; "
                      f"{cert.summary()}; in {', '.join(formats)} the outputs under every a^t "
                      f"equal the DFA's for every t, bit for bit")
-
-
-def _fp_outputs_against_dfa(lrnn: Any, d: Any, formats: Sequence[str]) -> list[str]:
-    """The rounded model's outputs under ``a^t`` equal the DFA's for *every* ``t``.
-
-    A stack's state holds more than the DFA's (the delay layers' previous states), so its
-    eventual period under ``a^t`` may start later than the DFA's; both runs are eventually
-    periodic (pre-period ``mu``, period ``lam`` for the model from
-    :func:`statetrack.theory.finite_precision.eventual_period`, ``mu_d``, ``lam_d`` for the
-    DFA), so agreeing for ``t <= max(mu, mu_d) + lcm(lam, lam_d)`` is agreeing forever."""
-    from .finite_precision import eventual_period, from_lrnn, run
-
-    periods = unary_periods(d)
-    fp = from_lrnn(lrnn, output="accept")
-    delta, acc = d.transitions, d.accepting
-    problems = []
-    for fmt in formats:
-        for ai, a in enumerate(d.alphabet):
-            mu_d, lam_d, _ = periods[a]
-            r = eventual_period(fp, (a,), fmt)
-            horizon = max(r.pre_period, mu_d) + math.lcm(r.period, lam_d)
-            tr = run(fp, (a,) * horizon, fmt)
-            q = int(d.start)
-            for t, out in enumerate(tr.outputs, start=1):
-                q = int(delta[q, ai])
-                if out != bool(acc[q]):
-                    problems.append(f"{fmt}: output on {a}^{t} is {out}, the DFA says "
-                                    f"{bool(acc[q])}")
-                    break
-    return problems
 
 
 # ============================================================================ the registry
