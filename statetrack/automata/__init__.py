@@ -32,6 +32,7 @@ from .errors import (
     TransitionTargetError,
     UnknownLanguageError,
     UnknownSymbolError,
+    WordTypeError,
 )
 from .regex import from_regex
 from .holonomy import (
@@ -57,5 +58,5 @@ __all__ = [
     "FamilyParameterError", "HolonomyInputError", "MonoidLimitError",
     "NotInMonoidError", "RegexError", "SerializationError", "StartStateError", "StrategyArgumentError",
     "TransformationError", "TransitionShapeError", "TransitionTargetError",
-    "UnknownLanguageError", "UnknownSymbolError",
+    "UnknownLanguageError", "UnknownSymbolError", "WordTypeError",
 ]

@@ -50,7 +50,7 @@ from typing import Any, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
-from .errors import AlphabetError, UnknownSymbolError
+from .errors import AlphabetError, UnknownSymbolError, WordTypeError
 
 __all__ = ["Alphabet", "SymbolErrors", "Word"]
 
@@ -102,7 +102,7 @@ class SymbolErrors:
     out_of_range: type[Exception] | None = None
     range_message: str = "symbol index {value} at position {position} out of range 0..{last}"
     bad_array: type[Exception] = UnknownSymbolError
-    bad_word: type[Exception] = TypeError
+    bad_word: type[Exception] = WordTypeError
     bad_word_message: str = ("a word must be a str, a sequence of symbols or symbol indices, or a "
                              "1-D integer array; got {type}")
 

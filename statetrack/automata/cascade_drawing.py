@@ -139,7 +139,9 @@ def draw_cascade(cascade: Any, model: Any = None, *, title: str = "", ax: Any = 
     ax.set_xlim(-1.6, width)
     ax.set_ylim(-0.8, n_lev - 0.3)
     ax.set_axis_off()
-    ax.set_title(title or "cascade (red: depends on the state of)", fontsize=10)
+    ax.set_title((f"{title}\n" if title else "") + "levels in SgpDec's numbering; a red arrow "
+                 "j -> l: level l's action\ndepends on level j's state (boxes: (degree, group) "
+                 "per component, a bare degree = resets only)", fontsize=8)
     if ax_model is not None:
         layers = model.layers
         for i, layer in enumerate(layers):
@@ -148,8 +150,9 @@ def draw_cascade(cascade: Any, model: Any = None, *, title: str = "", ax: Any = 
             ax_model.add_patch(FancyBboxPatch((0, y - 0.35), 3.2, 0.7, boxstyle="round,pad=0.03",
                                               fc="#eef6ea" if kind == "level" else "#f6f1e6",
                                               ec="#555"))
-            name = f"L{i // 2 + 1}" if kind == "level" else f"D{i // 2 + 1}"
-            ax_model.text(1.6, y, f"{name}: K={layer.width} V={layer.value_dim} "
+            name = (f"layer {i}: level {i // 2 + 1}" if kind == "level"
+                    else f"layer {i}: delay {i // 2 + 1}")
+            ax_model.text(1.6, y, f"{name}, K={layer.width} V={layer.value_dim} "
                                   f"n_h={layer.n_h}", ha="center", va="center", fontsize=8)
             if i:
                 ax_model.annotate("", (1.6, y - 0.36), (1.6, y - 0.64),

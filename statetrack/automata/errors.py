@@ -120,3 +120,8 @@ class HolonomyInputError(AutomatonError, TypeError):
 class CascadeStateError(AutomatonError):
     """A cascade state, level, letter or context (tuple of lower-level states) is malformed
     or out of range for the :class:`~statetrack.automata.holonomy.Cascade` asked."""
+
+
+class WordTypeError(AutomatonError, TypeError):
+    """A word is not a str, a sequence of symbols or indices, or a 1-D integer array (e.g.
+    None or an int)."""

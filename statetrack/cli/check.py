@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -125,6 +126,12 @@ def run(args: argparse.Namespace) -> int:
 
     from ..automata.families import catalogue
 
+    if args.json:
+        folder = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            print(f"statetrack check: error: --json {args.json}: the folder {folder} does not "
+                  f"exist or is not writable", file=sys.stderr)
+            return 2
     entries = catalogue()
     if args.only:
         try:

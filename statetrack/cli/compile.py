@@ -201,9 +201,13 @@ def _print_cascade(lrnn, d) -> None:
           f"reset component)")
     for line in levels:
         print(f"    {line}")
+    widest = max(layer.width for layer in lrnn.layers)
     print(f"  stack: {_plural(lrnn.depth, 'layer')} = a layer per level and a delay layer "
-          f"between levels (2L - 1); the paper's bound (Krohn-Rhodes): at most "
-          f"2^|Q| = 2^{d.n_states} layers of width <= |Q| = {d.n_states}")
+          f"between levels (2L - 1 for L levels); the paper's bound (Krohn-Rhodes): at most "
+          f"2^|Q| = 2^{d.n_states} layers of width <= |Q| = {d.n_states}"
+          + (f" (a level layer here is wider, K = {widest}: it holds the disjoint union of "
+             f"its components' tiles plus one register row, where the paper's layer holds "
+             f"one component)" if widest > d.n_states else ""))
     for li, layer in enumerate(lrnn.layers):
         what = f"level {li // 2 + 1}" if li % 2 == 0 else f"delay after level {li // 2 + 1}"
         eig = sorted({str(s.eigenvalue) for row in layer.steps for s in row
@@ -220,7 +224,7 @@ def _print_construction(lrnn, d, normalized: bool) -> None:
 
     perms = None
     layer0 = lrnn.layers[0]
-    if lrnn.depth == 1:
+    if lrnn.depth == 1 and lrnn.form != "cascade":
         perms = [model_permutation(layer0, a) for a in range(layer0.n_tokens)]
     bound = ""
     if lrnn.form == "faithful" and perms is not None and all(p is not None for p in perms):
@@ -310,7 +314,9 @@ def run(args: argparse.Namespace) -> int:
                 lrnn = compile_dfa(d, form=form, normalized=args.normalized,
                                    name=args.pattern)
         except (DecompositionLimitError, CascadeError) as e:
-            print(f"statetrack compile: {_UNSUPPORTED}\n  reason: {e}", file=err)
+            reason = re.sub(r"holonomy_decomposition\(dfa, max_skeleton=(\d+)\)",
+                            r"--max-skeleton \1", str(e))
+            print(f"statetrack compile: {_UNSUPPORTED}\n  reason: {reason}", file=err)
             return EXIT_UNSUPPORTED
         except (ConstructionError, AutomatonError) as e:
             print(f"statetrack compile: error: {e}", file=err)

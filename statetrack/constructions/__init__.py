@@ -15,6 +15,7 @@ data), ``exact_text`` (the whitelist parser of stored numbers), ``floats`` (re-e
 :mod:`statetrack.floats`, the number formats), ``precision`` (float horizons), ``errors``.
 """
 
+from .cascade import cascade_construction, compile_cascade
 from .certificate import Certificate
 from .compile import FORMS, compile, compile_dfa
 from .errors import (
@@ -42,7 +43,7 @@ from .group import group_construction
 from .lrnn import LRNN, DeltaStep, ExactTrace, FloatTrace, Layer, Readout
 
 __all__ = [
-    "faithful_construction", "group_construction",
+    "faithful_construction", "group_construction", "cascade_construction", "compile_cascade",
     "compile", "compile_dfa", "FORMS",
     "LRNN", "Layer", "Readout", "DeltaStep", "ExactTrace", "FloatTrace", "Certificate",
     "AlphabetMismatchError", "BackendError", "CascadeError", "ConstructionError", "ConstructionFileError",

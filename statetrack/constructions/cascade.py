@@ -423,6 +423,13 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
     if not isinstance(dfa, DFA):
         raise InputTypeError(f"cascade_construction: argument 'dfa' must be a statetrack DFA, "
                              f"got {type(dfa).__name__}")
+    missing = [a for a in ("initial", "action", "cover") if not hasattr(cascade, a)]
+    if missing or not (hasattr(cascade, "levels") or hasattr(cascade, "sizes")):
+        raise InputTypeError(f"cascade_construction: argument 'cascade' must be a cascade (a "
+                             f"holonomy Cascade or a TableCascade), got {type(cascade).__name__}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InputTypeError(f"cascade_construction: argument 'limit' must be a positive "
+                             f"integer, got {limit!r}")
     d = dfa.minimize() if minimize else dfa.complete()
     if tuple(getattr(cascade, "alphabet", d.alphabet)) != tuple(d.alphabet):
         raise CascadeError(f"the cascade's alphabet {list(cascade.alphabet)} is not the DFA's "
@@ -440,7 +447,13 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
         q = cascade.cover(x)
         if q is None:
             raise CascadeError(f"the reachable cascade state {x} covers no DFA state")
+        if not 0 <= int(q) < d.n_states:
+            raise CascadeError(f"the cascade state {x} covers state {q}, which the "
+                               f"{d.n_states}-state DFA does not have: the cascade does not "
+                               f"cover this DFA (decompose the DFA you compile)")
         cover[x] = int(q)
+    if n_lev == 0:
+        return _one_state_model(d, cover[stack.initial], name)
 
     layers: list[Layer] = []
     # classes of the layer below, as hashable keys, in class order; the current layer's
@@ -540,6 +553,15 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
         below = d_keys
     return LRNN(alphabet=d.alphabet, layers=tuple(layers), accepting=tuple(accepting),
                 state_map=tuple(state_map), form="cascade", exact_in_floats=True, name=name)
+
+
+def _one_state_model(d: DFA, q: int, name: str) -> LRNN:
+    """The cascade of a one-state automaton has no level: one layer of width 1 whose every
+    token is the identity (``n_h = 0``), one readout class, the DFA's only state."""
+    layer = Layer(tokens=d.alphabet, steps=[[] for _ in d.alphabet], initial_state=[[1]],
+                  readout=Readout(query=[1], codes=[[1]]))
+    return LRNN(alphabet=d.alphabet, layers=(layer,), accepting=(bool(d.accepting[q]),),
+                state_map=(q,), form="cascade", exact_in_floats=True, name=name)
 
 
 def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",

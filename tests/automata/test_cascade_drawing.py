@@ -32,7 +32,7 @@ def test_draw_cascade_with_its_stack(tmp_path):
     fig = draw_cascade(c, cascade_construction(c, dfa, minimize=False), title="t")
     assert len(fig.axes) == 2
     texts = [t.get_text() for t in fig.axes[1].texts]
-    assert sum(t.startswith("L") for t in texts) == 3 and sum(t.startswith("D") for t in texts) == 2
+    assert sum(": level" in t for t in texts) == 3 and sum(": delay" in t for t in texts) == 2
     out = tmp_path / "c.png"
     fig.savefig(out)
     assert out.stat().st_size > 1000

@@ -210,3 +210,27 @@ def test_random_dfas_compile_to_a_proved_stack(dfa):
     d = dfa.minimize()
     words = rng.integers(len(d.alphabet), size=(3, 40))
     assert (m.evaluate_float(words, "bfloat16").dfa_states == d.run(words).states).all()
+
+
+@pytest.mark.parametrize("accept", [True, False])
+def test_one_state_languages_have_a_one_layer_cascade(accept):
+    from statetrack.automata import DFA
+    from statetrack.constructions.cascade import compile_cascade
+
+    d = DFA([[0, 0]], start=0, accepting=[0] if accept else [], alphabet="ab")
+    m = compile_cascade(d)
+    assert (m.form, m.depth, m.width, m.n_h) == ("cascade", 1, 1, 0)
+    assert verify(m, d).ok and m.accepts("abba") == accept and m.accepts("") == accept
+
+
+def test_bad_cascade_arguments_are_refused_clearly():
+    from statetrack.automata import from_regex, holonomy_decomposition
+
+    abb = from_regex("(a|b)*abb").minimize()
+    with pytest.raises(InputTypeError, match="'cascade' must be a cascade"):
+        cascade_construction(None, abb)
+    casc = holonomy_decomposition(abb)
+    with pytest.raises(InputTypeError, match="'limit' must be a positive integer"):
+        cascade_construction(casc, abb, limit="x")
+    with pytest.raises(CascadeError, match="does not cover this DFA"):
+        cascade_construction(casc, from_regex("(a|b)*bb"))
