@@ -17,6 +17,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
+from ._args import positive_int
+
 __all__ = ["add_parser", "run", "Row", "LEGEND"]
 
 
@@ -206,14 +208,6 @@ def _select(entries: list, wanted: Sequence[str]) -> list:
     return chosen
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -223,16 +217,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     c.add_argument("--only", nargs="+", metavar="SPEC",
                    help="only these catalogue entries, families, or other family specs "
                         "such as 'cyclic(13)'")
-    c.add_argument("--monoid-limit", type=_positive_int, default=1_000_000,
+    c.add_argument("--monoid-limit", type=positive_int, default=1_000_000,
                    help="largest transition monoid to enumerate (default 10^6)")
     c.add_argument("--no-theory", action="store_true", help="skip the theorem columns")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     c.add_argument("--device", choices=["cuda", "cpu", "auto"],
                    help="also run every language with a construction through the kernels on "
                         "this device and compare with the DFA (mismatches, symbols/s)")
-    c.add_argument("--length", type=_positive_int, default=None,
+    c.add_argument("--length", type=positive_int, default=None,
                    help="word length for --device (default 10^6 on cuda, 2000 on cpu)")
-    c.add_argument("--batch", type=_positive_int, default=None,
+    c.add_argument("--batch", type=positive_int, default=None,
                    help="words per language for --device (default 4 on cuda, 2 on cpu)")
     c.add_argument("--kernel", choices=["auto", "tabled", "recurrent", "reference"],
                    default="auto", help="kernel for --device (default: auto)")

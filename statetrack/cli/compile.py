@@ -49,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from ._args import nonnegative_int, positive_int
+
 __all__ = ["add_parser", "run", "resolve_pattern", "EXIT_OK", "EXIT_FAILED", "EXIT_BAD_INPUT",
            "EXIT_UNSUPPORTED"]
 
@@ -87,21 +89,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                                       "faithful one, a small faithful permutation action "
                                       "of the group, K = m <= |Q|; for every "
                                       "other language the Theorem 4 cascade)")
-    p.add_argument("--max-skeleton", type=int, default=5000, metavar="N",
+    p.add_argument("--max-skeleton", type=positive_int, default=5000, metavar="N",
                    help="most sets in the holonomy skeleton of a cascade (default 5000)")
     p.add_argument("--normalized", action="store_true",
                    help="the paper's unit keys (inexact in floats) instead of integer keys")
     p.add_argument("--out", metavar="FILE", help="write the construction and its certificate")
-    p.add_argument("--words", type=int, default=8, metavar="L",
+    p.add_argument("--words", type=nonnegative_int, default=8, metavar="L",
                    help="float check: all words of length L (capped at 10^5 words; default 8)")
-    p.add_argument("--random", type=int, default=64, metavar="N",
+    p.add_argument("--random", type=nonnegative_int, default=64, metavar="N",
                    help="float check: N random words (default 64)")
-    p.add_argument("--random-length", type=int, default=512, metavar="T",
+    p.add_argument("--random-length", type=positive_int, default=512, metavar="T",
                    help="length of the random words (default 512)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random words")
-    p.add_argument("--horizon-length", type=int, default=100_000, metavar="T",
+    p.add_argument("--horizon-length", type=positive_int, default=100_000, metavar="T",
                    help="simulation length of the float horizon of inexact forms")
-    p.add_argument("--limit", type=int, default=1_000_000,
+    p.add_argument("--limit", type=positive_int, default=1_000_000,
                    help="most reachable states the exact proof explores")
     p.set_defaults(func=run)
     return p

@@ -201,3 +201,13 @@ def test_faithful_form_errors(capsys):
     assert rc == 2 and "no normalized variant" in err
     rc, out, err = run(capsys, "a*b", "--alphabet", "ab", "--form", "faithful")
     assert rc == 2 and "not a permutation" in err   # no group form for a non-group
+
+
+def test_numeric_options_are_validated_as_usage_errors(capsys):
+    for argv, what in ((["--limit", "0"], "--limit"), (["--words", "-1"], "--words"),
+                       (["--random", "-2"], "--random"), (["--max-skeleton", "x"], "--max-skeleton"),
+                       (["--random-length", "0"], "--random-length")):
+        with pytest.raises(SystemExit) as info:
+            main(["compile", "parity", *argv])
+        assert info.value.code == 2
+        assert f"argument {what}: expected a" in capsys.readouterr().err
