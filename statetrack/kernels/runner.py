@@ -54,7 +54,7 @@ import torch
 
 from statetrack.automata.alphabet import Alphabet, SymbolErrors
 from statetrack.kernels._common import triton as _triton
-from statetrack.kernels._common.device import dtype_name as _dtype_name
+from statetrack.kernels._common.device import torch_dtype_name as _dtype_name
 from statetrack.kernels._common.device import resolve_device, resolve_dtype
 from statetrack.kernels.errors import (
     KernelDtypeError,

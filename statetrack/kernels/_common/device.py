@@ -14,7 +14,7 @@ import torch
 
 from statetrack.kernels.errors import KernelDeviceError, KernelDtypeError, KernelUnavailableError
 
-__all__ = ["resolve_device", "resolve_dtype", "dtype_name"]
+__all__ = ["resolve_device", "resolve_dtype", "torch_dtype_name"]
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32,
            "float64": torch.float64}
@@ -87,10 +87,10 @@ def resolve_dtype(dtype: Any) -> torch.dtype:
     raise KernelDtypeError(f"dtype: expected one of {list(_DTYPES)}, got {dtype!r}")
 
 
-def dtype_name(dtype: torch.dtype) -> str:
+def torch_dtype_name(dtype: torch.dtype) -> str:
     """``torch.bfloat16`` -> ``"bfloat16"``.
 
-    >>> dtype_name(torch.float32)
+    >>> torch_dtype_name(torch.float32)
     'float32'
     """
     return str(dtype).replace("torch.", "")
