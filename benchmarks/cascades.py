@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -70,10 +69,11 @@ def main() -> None:
               f"({r['seconds_decompose']:.2f}+{r['seconds_compile']:.2f}+"
               f"{r['seconds_verify']:.2f} s)", flush=True)
         rows.append(r)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
+    from _machine import cpu_name, git_commit
+
+    commit = git_commit()
     meta = {"command": "python benchmarks/cascades.py" + (" --all" if args.all else ""),
-            "machine": f"{platform.machine()} CPU, {platform.python_version()}",
+            "machine": f"{cpu_name()}, Python {platform.python_version()}",
             "numpy": np.__version__, "commit": commit}
     Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = [

@@ -25,7 +25,6 @@ import datetime as _dt
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,27 +34,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _machine import cpu_name, git_commit  # noqa: E402
+
 from statetrack.automata import DFA, holonomy_decomposition, verify_cover  # noqa: E402
 
 TARGET_S = 60.0
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _load() -> float:
@@ -187,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{'met' if max(ten) < TARGET_S else 'MISSED'} (slowest {max(ten):.3f} s)")
     meta = dict(command="python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
                 date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                commit=_commit(), cpu=_cpu(), cores=os.cpu_count(), load_before=load_before,
+                commit=git_commit(), cpu=cpu_name(), cores=os.cpu_count(), load_before=load_before,
                 load_after=load_after, python=platform.python_version(),
                 numpy=np.__version__, seed=args.seed, samples=args.samples,
                 repeat=args.repeat, target=target)
