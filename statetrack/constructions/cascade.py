@@ -207,7 +207,9 @@ class TableCascade:
 
     def cover(self, state: tuple) -> int | None:
         """The DFA state of :meth:`as_dfa` (the index of the reachable state)."""
-        return {x: i for i, x in enumerate(self.reachable())}.get(tuple(state))
+        if not hasattr(self, "_index"):   # the reachable states, explored once
+            self._index = {x: i for i, x in enumerate(self.reachable())}
+        return self._index.get(tuple(state))
 
     def as_dfa(self, accept: Callable[[tuple], bool]) -> DFA:
         """The DFA whose states are the reachable cascade states (in BFS order)."""
