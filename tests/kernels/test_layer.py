@@ -63,16 +63,16 @@ def test_constructed_layer_reproduces_dfa_reference(spec):
 
 
 @pytest.mark.parametrize("spec", GROUPS)
-def test_constructed_layer_reproduces_dfa_recurrent_kernel(spec):
+def test_constructed_layer_reproduces_dfa_recurrent_kernel(spec, device):
     lrnn, mini, perm = _model(spec)
     rng = np.random.default_rng(7 + len(spec))
     ids = rng.integers(0, lrnn.n_symbols, size=(2, 7))
-    model = ConstructedLRNN.from_construction(lrnn, mode="recurrent", dtype=torch.float32)
+    model = ConstructedLRNN.from_construction(lrnn, mode="recurrent", dtype=torch.float32).to(device)
     assert model.layers[0].config.mode == "recurrent"
-    out = model(torch.as_tensor(ids))
+    out = model(torch.as_tensor(ids, device=device))
     want_states, want_acc = dfa_states(mini, perm[ids])
-    np.testing.assert_array_equal(out.states.numpy(), want_states)
-    np.testing.assert_array_equal(out.accepted.numpy(), want_acc)
+    np.testing.assert_array_equal(out.states.cpu().numpy(), want_states)
+    np.testing.assert_array_equal(out.accepted.cpu().numpy(), want_acc)
 
 
 def test_layer_fed_one_hot_outputs_the_state_index():
@@ -195,23 +195,24 @@ def _general_cfg(mode: str, **kw) -> DeltaProductConfig:
 
 
 @pytest.mark.parametrize("mode", ["recurrent", "chunk"])
-def test_kernel_modes_match_float64_reference(mode, gen):
+def test_kernel_modes_match_float64_reference(mode, gen, device):
     layer = DeltaProductLayer(_general_cfg(mode), generator=gen)
     with torch.no_grad():
         layer.initial_state.normal_(generator=gen)
     ref = DeltaProductLayer(_general_cfg("reference"), dtype=torch.float64)
     ref.load_state_dict({k: v.double() for k, v in layer.state_dict().items()})
+    layer.to(device)
     x = torch.randn(2, 5, 12, generator=gen)
-    y, s = layer(x, output_final_state=True)
+    y, s = layer(x.to(device), output_final_state=True)
     y_ref, s_ref = ref(x.double(), output_final_state=True)
-    assert_rel_close(y, y_ref, torch.float32, name=f"{mode} output")
-    assert_rel_close(s, s_ref, torch.float32, name=f"{mode} final state")
+    assert_rel_close(y.cpu(), y_ref, torch.float32, name=f"{mode} output")
+    assert_rel_close(s.cpu(), s_ref, torch.float32, name=f"{mode} final state")
     w = torch.randn(y.shape, generator=gen)
-    (y * w).sum().backward()
+    (y * w.to(device)).sum().backward()
     (y_ref * w.double()).sum().backward()
     for (name, p), p_ref in zip(layer.named_parameters(), ref.parameters()):
         assert p.grad is not None, name
-        assert_rel_close(p.grad, p_ref.grad, torch.float32, kind="bwd", name=f"grad {name}")
+        assert_rel_close(p.grad.cpu(), p_ref.grad, torch.float32, kind="bwd", name=f"grad {name}")
 
 
 def test_beta_modes_and_ranges(gen):

@@ -179,8 +179,12 @@ class _Plan:
         else:
             self.cfg = dict(_GPU_CONFIG[q.element_size() == 2])
         self.cfg.update(_CONFIG_OVERRIDE)
-        # float32 products: three tf32 passes on the GPU (float32-level error on tensor cores)
-        self.PREC = "ieee" if self.interpret else "tf32x3"
+        # float32 products in full float32 (FMA) on the GPU too. Triton 3.6's "tf32x3" (three
+        # tf32 tensor-core passes) reads shared memory out of range on the H200 in some
+        # specializations (compute-sanitizer: bwd_o_kernel at BK = 16, BT = 64; fwd_state_kernel
+        # at K = 128, T = 1 without gate or initial state); "ieee" ran clean in every probe.
+        # The fast path is 16-bit inputs, whose products do not use this setting.
+        self.PREC = "ieee"
 
     def bv(self, name: str) -> int:
         """Value-block width of kernel ``name`` (never wider than the padded V)."""
