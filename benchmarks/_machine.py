@@ -1,4 +1,5 @@
-"""What every benchmark records about where it ran: the CPU's name and the git commit.
+"""What every benchmark records about where it ran (the CPU's name, the git commit), and how it
+names the files it writes.
 
 Imported by the benchmark scripts, which run as ``python benchmarks/<name>.py`` (so this
 folder is on ``sys.path``)."""
@@ -21,6 +22,15 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def shown_path(path: Path) -> str:
+    """``path`` relative to the repository root when inside it, else absolute (for messages)."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def git_commit() -> str:

@@ -55,3 +55,16 @@ def test_faithful_benchmark_smoke(tmp_path):
     assert all(r["lower_bound"] <= r["degree"] for r in rows)
     assert [r["degree"] for r in rows if r["case"] == "S_4 on 6 pairs"] == [6]
     assert "| case |" in md.read_text()
+
+
+def test_monoid_benchmark_writes_outside_the_repository(tmp_path):
+    # issue 12: a --json path outside the repository was written and then the final message
+    # failed (Path.relative_to); the smoke mode checks the script on T_5 and S_5
+    out, md = tmp_path / "m.json", tmp_path / "m.md"
+    r = _run(["benchmarks/monoid.py", "--smoke", "--json", str(out), "--markdown", str(md)])
+    assert f"wrote {out} and {md}" in r.stdout
+    rows = json.loads(out.read_text())["results"]
+    assert [r["case"] for r in rows] == ["T_5", "S_5", "maximal subgroups of T_5"]
+    assert all(r["correct"] for r in rows)
+    assert rows[-1]["subgroup_orders"] == [1, 2, 6, 24, 120]
+    assert "not judged (--smoke)" in md.read_text()
