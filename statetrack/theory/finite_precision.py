@@ -81,17 +81,19 @@ with alternating outputs: no counterexample, as it should.
 
 Theorem 2 (mod m), why periods are powers of two
 ------------------------------------------------
-(Thm. 2 of the same paper.) For real triangular matrices the diagonal may be negative. A
-coordinate ``h <- cast(a h + c_t)`` with ``c_t`` periodic of period ``p`` (the coordinates below
-it, or a lower layer): over one period the composed map is a composition of monotone maps
-(non-decreasing if ``a >= 0``, non-increasing if ``a < 0``), hence monotone; its square is
-non-decreasing, so its orbit is eventually constant; the coordinate therefore has an eventual
-period dividing ``2p``. By induction over coordinates and layers every eventual period under
-``1^t`` is a power of two. A model that counts modulo ``m`` needs ``m | lambda`` (its outputs on
-``1^t`` must have least period ``m``), so for ``m`` not a power of two
-:func:`mod_counterexample` always finds ``1^t`` and ``1^(t + lambda)`` with the same state and
-different counts mod ``m``. The permutation (non-triangular) construction of ``Z_3`` has period
-3.
+(Thm. 2 of the same paper; statement, proofs and the exact hypothesis check in
+:mod:`statetrack.theory.mod_counting`.) The hypothesis is about *real* eigenvalues: if in
+every layer ``i`` every product of ``2^(i-1)`` matrices has a real spectrum, the state under
+``1^t`` has an eventual period dividing ``2^L`` (``L`` layers), and a model counting modulo
+``m`` needs ``m`` to divide that period. In the paper's rounding model this holds for every
+real spectrum. In this sequential model it is proved only for the triangular special case
+(every sub-step matrix of a layer triangular in one orientation; the abstract's corollary),
+by the monotone argument used for Theorem 1 above: a coordinate driven by a forcing of period
+``p`` has a period dividing ``2p``. Beyond that case rounding every step can cycle with any
+period (:func:`~statetrack.theory.mod_counting.sequential_mod3_example`: real eigenvalues,
+period 3 in bfloat16). :func:`mod_counterexample` reports the hypothesis (decided exactly),
+the triangular case, and the period it finds; the permutation (non-real) construction of
+``Z_3`` has period 3.
 
 Examples
 --------
@@ -944,10 +946,28 @@ class ModCertificate:
     m, pre_period, period : int
     period_is_power_of_two : bool
     triangular : bool or None
-        Theorem 2's hypothesis: every (cast) ``A(x)`` is upper or lower triangular.
+        The triangular special case (the abstract's corollary): in every layer every cast
+        sub-step matrix is upper triangular, or every one lower triangular
+        (:func:`~statetrack.theory.mod_counting.triangular_stack`). The period bound
+        ``2^depth`` is proved for it in this (sequential) model.
     contradicts_theorem : bool
-        The hypothesis holds but the period is not a power of two.
+        ``triangular`` holds but the period does not divide ``2^depth``: a contradiction of
+        the bound proved in this model (a bug if it ever fires).
     detail : str
+    real_eigenvalues : bool or None
+        Theorem 2's hypothesis, decided exactly on the cast weights: in every layer ``i``
+        (0-based) every product of ``2^i`` matrices has only real eigenvalues
+        (:func:`~statetrack.theory.mod_counting.real_spectrum`); None when not checked or
+        undecided.
+    depth : int
+        The model's number of layers.
+    real_witness : ``(layer, tokens)`` or None
+        A product with a non-real eigenvalue, when ``real_eigenvalues`` is False.
+
+    Properties ``theorem_excludes`` (Theorem 2, in the paper's rounding model, says the model
+    cannot count modulo ``m``) and ``rounding_escape`` (real spectra, not triangular, and a
+    period that does not divide ``2^depth``: this sequential model escapes the bound that the
+    paper's model obeys) tell how the period found relates to the theorem.
 
     Examples
     --------
@@ -978,6 +998,32 @@ class ModCertificate:
     triangular: bool | None
     contradicts_theorem: bool
     detail: str
+    real_eigenvalues: bool | None = None
+    depth: int = 1
+    real_witness: tuple | None = None
+
+    @property
+    def period_bound(self) -> int:
+        """``2^depth``: the period bound of a real stack (module :mod:`~statetrack.theory.
+        mod_counting`)."""
+        return 2 ** self.depth
+
+    @property
+    def theorem_excludes(self) -> bool | None:
+        """Theorem 2 (with periods ``2^(i-1)`` in layer ``i``) says, in the paper's rounding
+        model, that the model cannot count modulo ``m``: ``real_eigenvalues`` holds and ``m``
+        does not divide ``2^depth``. None when the hypothesis is undecided or not checked."""
+        if self.real_eigenvalues is None:
+            return None
+        return self.real_eigenvalues and self.period_bound % self.m != 0
+
+    @property
+    def rounding_escape(self) -> bool:
+        """Real spectra outside the triangular case, and a period that does not divide
+        ``2^depth``: the sequential model's rounding escapes the paper's bound (no
+        contradiction: the theorem is about the paper's model)."""
+        return bool(self.real_eigenvalues) and self.triangular is False \
+            and self.period_bound % self.period != 0
 
 
 def mod_counterexample(model: FPModel, m: int, fmt: Any = "bfloat16", *, symbol: str = "1",
@@ -987,21 +1033,50 @@ def mod_counterexample(model: FPModel, m: int, fmt: Any = "bfloat16", *, symbol:
     not a multiple of ``m``, the words ``1^t`` and ``1^(t + lambda)`` with ``t >= mu``,
     ``t = 0 (mod m)`` reach the same state but differ in their count mod ``m``.
 
-    For real triangular matrices ``lambda`` is a power of two (module docstring), so for ``m``
-    not a power of two a counterexample always exists.
+    The run is in this module's sequential model (a cast after every sub-step). With
+    ``check_hypothesis`` the certificate also decides, exactly on the cast weights, Theorem 2's
+    hypothesis (``real_eigenvalues``: every product of ``2^i`` matrices of layer ``i``,
+    0-based, has a real spectrum) and its triangular special case; under the hypothesis the
+    theorem bounds the period by ``2^depth`` in the paper's rounding model
+    (``theorem_excludes`` when ``m`` does not divide it). In this sequential model the bound is
+    proved for the triangular case, so a counterexample always exists there for ``m`` not
+    dividing ``2^depth``; for other real spectra a larger period is reported as a
+    ``rounding_escape`` (:mod:`statetrack.theory.mod_counting`).
+
+    Parameters
+    ----------
+    model : FPModel
+    m : int >= 2
+    fmt : number format
+    symbol : the input symbol repeated (default ``"1"``)
+    max_steps : cap on the walk (:class:`PeriodLimitError` beyond it)
+    exact : arithmetic mode (see the module docstring)
+    check_hypothesis : decide ``real_eigenvalues`` and ``triangular`` (exact; for layer ``i``
+        the products of ``2^i`` tokens, up to
+        :data:`~statetrack.theory.mod_counting.DEFAULT_MAX_PRODUCTS` per layer)
 
     Examples
     --------
     >>> tri = FPModel.from_matrices({"1": [[-1.0, 0.5], [0.0, -0.5]]}, B={"1": [[0.0], [1.0]]},
     ...                             initial_state=[[1.0], [0.0]])
     >>> c = mod_counterexample(tri, 3, "bfloat16")
-    >>> c.found, c.period_is_power_of_two, c.triangular
-    (True, True, True)
+    >>> c.found, c.period_is_power_of_two, c.triangular, c.real_eigenvalues, c.theorem_excludes
+    (True, True, True, True, True)
     >>> z3 = FPModel.from_matrices({"1": [[0, 0, 1], [1, 0, 0], [0, 1, 0]]},
     ...                            initial_state=[1.0, 0.0, 0.0])
-    >>> mod_counterexample(z3, 3, "bfloat16").found
-    False
+    >>> c = mod_counterexample(z3, 3, "bfloat16")
+    >>> c.found, c.real_eigenvalues, c.real_witness, c.theorem_excludes
+    (False, False, (0, ('1',)), False)
+
+    One layer with real eigenvalues has period at most 2, so it cannot count modulo 4 either:
+
+    >>> neg = FPModel.from_matrices({"1": [[-1.0]]}, initial_state=[[1.0]])
+    >>> c = mod_counterexample(neg, 4, "bfloat16")
+    >>> c.found, c.period, c.theorem_excludes
+    (True, 2, True)
     """
+    from .mod_counting import real_spectrum, triangular_stack
+
     if int(m) != m or m < 2:
         raise ModelError(f"m must be an integer >= 2, got {m!r}")
     m = int(m)
@@ -1009,19 +1084,40 @@ def mod_counterexample(model: FPModel, m: int, fmt: Any = "bfloat16", *, symbol:
     sym = _word(model, [symbol])[0]
     pr = eventual_period(model, (sym,), r.fmt, max_steps=max_steps, exact=r.exact)
     mu, lam = pr.pre_period, pr.period
-    tri = _hypothesis(r, "triangular") if check_hypothesis else None
+    depth = model.depth
+    tri = real = witness = None
+    if check_hypothesis:
+        tri = triangular_stack(model, r.fmt, exact=r.exact)
+        rep = real_spectrum(model, r.fmt, exact=r.exact)
+        real, witness = rep.real, rep.witness
+        if tri and real is not True:        # triangular products are triangular: real
+            raise AssertionError("a triangular stack with a non-real product")
     pow2 = is_power_of_two(lam)
-    contra = bool(tri) and not pow2
+    bound = 2 ** depth
+    contra = bool(tri) and bound % lam != 0
+    hyp = ("" if real is None else
+           f"; Theorem 2's hypothesis (real spectra of the products of 2^i matrices in layer i) "
+           + ("holds" + (", triangular case" if tri else "") if real else
+              f"fails (layer {witness[0]}, tokens {' '.join(witness[1])})"))
+    if real and bound % m != 0:
+        hyp += f", so in the paper's model the period divides {bound} and {m} is excluded"
+    if contra:
+        hyp += f"; CONTRADICTION: triangular, yet the period does not divide {bound}"
+    elif real and tri is False and bound % lam != 0:
+        hyp += (f"; rounding escape: the period does not divide {bound} in this sequential "
+                "model (not the paper's)")
+    model_name = f"{r.fmt.name}, rounded after every sub-step"
     if lam % m != 0:
         t = -(-max(mu, 1) // m) * m
         return ModCertificate(
             True, m, ((sym,) * t, (sym,) * (t + lam)), mu, lam, pow2, r.fmt.name, tri, contra,
             f"{sym}^{t} (count 0 mod {m}) and {sym}^{t + lam} (count {lam % m} mod {m}) reach "
-            f"the same state: period {lam} is not a multiple of {m} in {r.fmt.name}")
+            f"the same state: period {lam} is not a multiple of {m} ({model_name}){hyp}",
+            real, depth, witness)
     return ModCertificate(
         False, m, None, mu, lam, pow2, r.fmt.name, tri, contra,
-        f"no counterexample: the state under {sym}^t has period {lam}, a multiple of {m}, in "
-        f"{r.fmt.name}")
+        f"no counterexample: the state under {sym}^t has period {lam}, a multiple of {m} "
+        f"({model_name}){hyp}", real, depth, witness)
 
 
 # ============================================================================ adapters
