@@ -58,11 +58,16 @@ each copy of ``w`` takes finitely many values, so it is eventually periodic with
   i.e. (Schutzenberger, McNaughton-Papert) ``L`` is star-free: only star-free languages need
   nothing.
 * Theorem 2 (Thm. 2): if ``A(w)`` has only real eigenvalues, ``A(w)^2`` has only non-negative
-  ones and ``lambda`` divides 2 in one layer; with several layers the paper shows every
-  period is a power of two. Hence **if some element has a period that is not a power of two,
-  some product** ``A(w)`` **needs a non-real eigenvalue.** A period with an odd prime factor
-  ``r`` exists exactly when some subgroup of ``M`` has order divisible by ``r`` (Cauchy), e.g.
-  the 3-cycle ``t01 t12`` of ``S_3`` although every letter of ``symmetric(3)`` is a swap.
+  ones and ``lambda`` divides 2 in one layer; in a stack of ``L`` layers whose layer ``i``
+  has real spectra for its products over ``2^(i-1)`` copies of ``w``, ``lambda`` divides
+  ``2^L`` (:mod:`statetrack.theory.mod_counting`). Hence **one layer needs a non-real
+  eigenvalue of** ``A(w)`` **for every element of period** ``p > 2`` (``Z_4`` included), and
+  **a stack needs one at every depth when some period has an odd factor, and below** ``k``
+  **layers when the largest period is** ``2^k`` (``k`` real layers count modulo ``2^k``:
+  :func:`~statetrack.theory.mod_counting.binary_counter_stack`). A period with an odd prime
+  factor ``r`` exists exactly when some subgroup of ``M`` has order divisible by ``r``
+  (Cauchy), e.g. the 3-cycle ``t01 t12`` of ``S_3`` although every letter of
+  ``symmetric(3)`` is a swap.
 
 The check lists the elements with the need (the *witnesses*), and, when Theorem 3 gives a
 one-layer construction, computes the exact spectrum of the construction's ``A(w)`` for every
@@ -90,7 +95,7 @@ fp           pass   bf16 exact
 >>> THEOREMS["thm1"].source.arxiv
 '2411.12537'
 >>> print(COLUMN_LEGEND["T2"])
-Thm 2: a word w whose period is not a power of 2 needs a non-real eigenvalue of A(w); has/MISSING: in the construction
+Thm 2: 1L needs a non-real eig. of A(w), w of period > 2 (has/MISSING: construction); stacks: any depth, or real >=kL
 """
 
 from __future__ import annotations
@@ -131,8 +136,8 @@ COLUMN_LEGEND: dict[str, str] = {
           "to A(a) (groups)",
     "T1": "Thm 1: a word w of period > 1 needs an eigenvalue of A(w) that is not real >= 0; "
           "has/MISSING: in the construction",
-    "T2": "Thm 2: a word w whose period is not a power of 2 needs a non-real eigenvalue of A(w); "
-          "has/MISSING: in the construction",
+    "T2": "Thm 2: 1L needs a non-real eig. of A(w), w of period > 2 (has/MISSING: construction); "
+          "stacks: any depth, or real >=kL",
     "construction": "Thm 3 (groups): layers x width, n_h / bound k-1 (k = most states a letter "
                     "moves); Thm 4: layers x max width",
     "proof": "exact proof that the construction implements the DFA (number of reachable states)",
@@ -182,7 +187,9 @@ class TheoremResult:
         What was checked or what went wrong, in words.
     data : mapping
         Numbers behind the summary (e.g. ``reachable``, ``n_h``, ``bound``; for Theorems 1
-        and 2 ``needed``, ``witness``, ``witness_period``, ``periods``, ``checked``).
+        and 2 ``needed``, ``witness``, ``witness_period``, ``periods``, ``checked``; for
+        Theorem 2 ``needed`` is the one-layer need, and ``any_depth`` / ``real_depth`` say
+        what stacks need).
     failed_column : str or None
         The column a failure belongs to (the others are informative).
 
@@ -192,7 +199,7 @@ class TheoremResult:
     >>> z3 = DFA([[1], [2], [0]], accepting=[0], alphabet="a")      # counting mod 3
     >>> r = check("thm2", z3)
     >>> r.status, r.passed, r.failed, r.columns
-    ('pass', True, False, (('T2', 'needed, has'),))
+    ('pass', True, False, (('T2', '1L has; any depth'),))
     >>> r.data["witness"], r.data["witness_period"], r.data["checked"]
     (('a',), 3, 2)
     """
@@ -655,21 +662,91 @@ def _check_thm1(dfa: Any) -> TheoremResult:
 
 
 def _check_thm2(dfa: Any) -> TheoremResult:
-    """Theorem 2 on a DFA: every word ``w`` whose transformation has a period that is not a
-    power of two (counting mod 3, 5, ...; also the 3-cycles of ``S_3``, words of two swaps)
-    needs a non-real eigenvalue of ``A(w)``; real diagonal or triangular matrices cannot
-    provide it.
+    """Theorem 2 on a DFA, for one layer and for stacks. A real layer (``A(w)`` with only real
+    eigenvalues) has state period dividing 2 under ``w^t``, and a real stack of ``L`` layers
+    (layer ``i``'s products over ``2^(i-1)`` copies of ``w`` real) has period dividing
+    ``2^L`` (:mod:`statetrack.theory.mod_counting`). So every word ``w`` of period ``p > 2``
+    needs a non-real eigenvalue of ``A(w)`` in one layer (the construction, when there is a
+    one-layer one, is checked to have it for every such ``w``); a stack needs one at every
+    depth when some period has an odd factor, and below depth ``k`` when the largest period
+    is ``2^k``.
 
     Examples
     --------
     >>> from statetrack.automata import families
     >>> r = _check_thm2(families.get("symmetric(3)"))        # every letter is a swap
     >>> r.status, r.data["witness"], r.data["witness_period"], r.columns[0][1]
-    ('pass', ('t01', 't02'), 3, 'needed, has')
-    >>> _check_thm2(families.get("cyclic(4)")).columns[0][1]
+    ('pass', ('t01', 't02'), 3, '1L has; any depth')
+    >>> r = _check_thm2(families.get("cyclic(4)"))           # one layer needs it, 2 need not
+    >>> r.columns[0][1], r.data["needed"], r.data["real_depth"]
+    ('1L has; real >=2L', True, 2)
+    >>> _check_thm2(families.get("parity")).columns[0][1]
     'not needed'
     """
-    return _spectral_check(dfa, "thm2", "T2", lambda s: s.has_complex)
+    from statetrack.automata.errors import MonoidLimitError
+
+    from .mod_counting import one_layer_needs_nonreal, real_depth
+
+    what = "a non-real eigenvalue"
+    try:
+        elems = element_periods(dfa)
+    except MonoidLimitError:
+        return TheoremResult("thm2", SKIPPED, (("T2", f"skipped (|M|>{_fmt_limit(MONOID_LIMIT)})"),),
+                             f"the transition monoid of the minimal DFA has more than "
+                             f"{MONOID_LIMIT} elements (MONOID_LIMIT); its element periods, which "
+                             f"decide whether {what} is needed, were not computed",
+                             {"needed": None, "real_depth": None, "any_depth": None})
+    periods = tuple(sorted({e.period for e in elems}))
+    need = [e for e in elems if one_layer_needs_nonreal(e.period)]
+    odd = [e for e in elems if real_depth(e.period) is None]
+    depth = None if odd else max(real_depth(p) for p in periods)
+    data: dict[str, Any] = {"needed": bool(need), "any_depth": bool(odd), "real_depth": depth,
+                            "periods": periods, "witness": None, "witness_period": None,
+                            "checked": 0}
+    plist = ", ".join(map(str, periods))
+    if not need:
+        return TheoremResult("thm2", PASS, (("T2", "not needed"),),
+                             f"every element of the transition monoid ({len(elems)} "
+                             f"element{'s' if len(elems) != 1 else ''}) has period 1 or 2 under "
+                             f"powers (periods {plist}), which one layer with real spectra "
+                             f"reaches: no A(w) needs {what}", data)
+    w0, p0 = need[0].word, need[0].period
+    data.update(witness=w0, witness_period=p0)
+    if odd:
+        stack = "any depth"
+        why_stack = (f"a period with an odd factor (w = {_fmt_word(odd[0].word)}, period "
+                     f"{odd[0].period}) divides no 2^L, so a stack of any depth needs {what} in "
+                     "some layer i's product over 2^(i-1) copies of such a w")
+    else:
+        stack = f"real >={depth}L"
+        why_stack = (f"the largest period is 2^{depth}, so a stack of fewer than {depth} layers "
+                     f"needs {what} in some layer's product, while a stack of {depth} layers "
+                     "with real spectra is not excluded")
+    why_needed = (f"{len(need)} of the {len(elems)} monoid elements have a period that does not "
+                  f"divide 2 (periods {plist}; shortest: w = {_fmt_word(w0)}, period {p0}), so "
+                  f"one layer needs {what} in A(w) for such w; {why_stack}")
+    lrnn, why = _construction(dfa)
+    if lrnn is None or lrnn.depth != 1:
+        reason = why if lrnn is None else f"the construction has {lrnn.depth} layers"
+        return TheoremResult("thm2", NOT_APPLICABLE, (("T2", f"1L n/a; {stack}"),),
+                             f"{why_needed}; no one-layer construction to check ({reason})",
+                             data)
+    spectra = _witness_spectra(dfa)
+    data["checked"] = len(need)
+    missing = [e for e in need if not spectra[e.word].spectrum.has_complex]
+    if missing:
+        e = missing[0]
+        nums = spectra[e.word].spectrum.numeric
+        ev = ", ".join(f"{z.real:.3g}" if abs(z.imag) < 1e-12 else f"{z:.3g}" for z in nums[:8])
+        return TheoremResult("thm2", FAIL, (("T2", f"1L MISSING; {stack}"),),
+                             f"{why_needed}; but the construction's A(w) for w = "
+                             f"{_fmt_word(e.word)} (period {e.period}) has no {what} "
+                             f"(eigenvalues {ev}{', ...' if len(nums) > 8 else ''}); "
+                             f"{len(missing)} of {len(need)} such words lack it", data,
+                             failed_column="T2")
+    return TheoremResult("thm2", PASS, (("T2", f"1L has; {stack}"),),
+                         f"{why_needed}; the one-layer construction's A(w) has one for every "
+                         f"such w ({len(need)} words, exact spectra)", data)
 
 
 # ============================================================================ Theorem 3
@@ -921,8 +998,10 @@ THEOREMS: dict[str, Theorem] = {
         "thm2", "Theorem 2",
         "A finite-precision LRNN counts modulo m (m not a power of 2) only if in some layer i "
         "some product A(x_1)...A(x_{2^(i-1)}) has a non-real eigenvalue; real diagonal or "
-        "triangular matrices cannot, even with negative entries. For a language, a word whose "
-        "period is not a power of 2 needs a product with a non-real eigenvalue.",
+        "triangular matrices cannot, even with negative entries. The proof bounds the period "
+        "of an L-layer real stack by 2^L: for a language, one layer needs a non-real "
+        "eigenvalue of A(w) for every word w of period > 2, and a stack for every period "
+        "that does not divide 2^L.",
         Source(_GRAZZI, "2411.12537", "Theorem 2"), _check_thm2, ("T2",)),
     "thm3": Theorem(
         "thm3", "Theorem 3",

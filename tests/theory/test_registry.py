@@ -189,23 +189,56 @@ def _is_power_of_two(n):
                                   "flip_flop", "dyck(2)", "contains(abb)", "even_pairs",
                                   "modular_arithmetic(5)"])
 def test_needs_follow_the_monoid(spec):
-    """T1 is needed iff the monoid is not aperiodic (some element has period > 1); T2 iff some
-    subgroup has an order that is not a power of two (Cauchy: an element of odd prime order)."""
+    """T1 is needed iff the monoid is not aperiodic (some element has period > 1). T2 in one
+    layer iff some element has a period > 2 (a real layer reaches periods 1 and 2); at every
+    depth iff some subgroup has an order that is not a power of two (Cauchy: an element of odd
+    prime order); otherwise from log2(largest period) layers on a real stack is not
+    excluded."""
     dfa = families.get(spec)
     m = transition_monoid(dfa.minimize())
     t1, t2 = check("thm1", dfa), check("thm2", dfa)
     assert t1.data["needed"] == (not m.is_aperiodic())
+    periods = [p for _, p in _brute_periods(dfa).values()]
     odd = any(not _is_power_of_two(o) for o in m.maximal_subgroup_orders())
-    assert t2.data["needed"] == odd
+    assert t2.data["any_depth"] == odd == any(not _is_power_of_two(p) for p in periods)
+    assert t2.data["needed"] == any(p > 2 for p in periods)
+    assert t2.data["real_depth"] == (None if odd else max(1, int(math.log2(max(periods)))))
     for r in (t1, t2):
         text = r.columns[0][1]
-        assert text.startswith("needed" if r.data["needed"] else "not needed")
         if not r.data["needed"]:
+            assert text == "not needed"
             assert r.status == PASS and r.data["witness"] is None
-        else:
-            w, p = r.data["witness"], r.data["witness_period"]
-            assert (p > 1) if r is t1 else (not _is_power_of_two(p))
-            assert _brute_periods(dfa)[w][1] == p
+            continue
+        assert text.startswith("needed" if r is t1 else "1L ")
+        w, p = r.data["witness"], r.data["witness_period"]
+        assert (p > 1) if r is t1 else (p > 2)
+        assert _brute_periods(dfa)[w][1] == p
+    if t2.data["needed"]:
+        stack = "any depth" if odd else f"real >={t2.data['real_depth']}L"
+        assert t2.columns[0][1].endswith("; " + stack)
+
+
+@pytest.mark.parametrize("m", range(2, 13))
+def test_theorem2_columns_on_cyclic_groups(m):
+    """cyclic(m): one layer needs a non-real eigenvalue iff m > 2 (Z_4 included); stacks need
+    one at every depth iff m has an odd factor, else below log2(m) layers."""
+    r = check("thm2", families.get(f"cyclic({m})"))
+    pow2 = _is_power_of_two(m)
+    k = int(math.log2(m)) if pow2 else None
+    assert r.data["needed"] == (m > 2)
+    assert r.data["any_depth"] == (not pow2)
+    assert r.data["real_depth"] == k
+    assert r.status == PASS and not r.failed
+    expected = ("not needed" if m == 2 else
+                "1L has; any depth" if not pow2 else f"1L has; real >={k}L")
+    assert r.columns[0][1] == expected
+    if m > 2:                               # the generator's word, period m
+        assert r.data["witness"] == ("1",) and r.data["witness_period"] == m
+        assert r.data["checked"] >= 1 and "one layer needs a non-real" in r.detail
+    if pow2 and m > 2:
+        assert f"fewer than {k} layers" in r.detail
+    elif m > 2:
+        assert "any depth" in r.detail
 
 
 def test_regressions_from_review():
@@ -213,10 +246,10 @@ def test_regressions_from_review():
     mod5 = check("thm2", families.get("modular_arithmetic(5)"))
     assert mod5.data["needed"] and mod5.data["witness_period"] == 5
     assert mod5.data["periods"] == (1, 2, 4, 5)
-    assert mod5.status == NOT_APPLICABLE and mod5.columns[0][1] == "needed, n/a"
+    assert mod5.status == NOT_APPLICABLE and mod5.columns[0][1] == "1L n/a; any depth"
     for n in (3, 4):
         s = check("thm2", families.get(f"symmetric({n})"))
-        assert s.status == PASS and s.columns[0][1] == "needed, has"
+        assert s.status == PASS and s.columns[0][1] == "1L has; any depth"
         assert len(s.data["witness"]) == 2 and s.data["witness_period"] == 3  # a 3-cycle
         assert s.data["checked"] >= 2
     t3 = check("thm1", families.get("tomita(3)"))
@@ -333,7 +366,7 @@ def test_theorem2_failure_is_reported(monkeypatch):
     monkeypatch.setattr(registry, "_witness_spectra", registry._witness_spectra.__wrapped__)
     t1, t2 = check("thm1", z3), check("thm2", z3)
     assert t2.status == FAIL and t2.failed_column == "T2"
-    assert t2.columns[0][1] == "needed, MISSING" and "w = 'a' (period 3)" in t2.detail
+    assert t2.columns[0][1] == "1L MISSING; any depth" and "w = 'a' (period 3)" in t2.detail
     # every witness is checked, not only letters: A(a) has eigenvalue -1, but A(aa) = I
     assert t1.status == FAIL and "w = 'aa' (period 3)" in t1.detail
     assert "1 of 2 such words" in t1.detail and t1.data["checked"] == 2
