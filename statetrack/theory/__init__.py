@@ -10,7 +10,9 @@
 Modules: ``proof`` (the exact proof obligation: :func:`verify`, :func:`load_verified`),
 ``spectra``, ``letter_spectrum`` (one letter's eigenvalues named exactly, as ``statetrack
 compile`` prints them), ``factorization`` (Proposition 1), ``finite_precision`` (Theorems 1
-and 2 as certificates), ``registry`` (the theorems, run by ``statetrack check``), ``figures``.
+and 2 as certificates), ``mod_counting`` (Theorem 2's real-eigenvalue hypothesis, decided
+exactly, and its period bound ``2^depth``), ``registry`` (the theorems, run by ``statetrack
+check``), ``figures``.
 """
 
 from .factorization import (

@@ -194,6 +194,7 @@ def test_triangular_stacks_have_periods_dividing_2_to_the_depth(seed, kind, n, d
         model = random_triangular_model(rng, n=n, depth=depth, lower=kind == "lower")
     c = mod_counterexample(model, 2 ** (depth + 1), fmt)
     assert c.triangular is True and c.real_eigenvalues is True
+    assert real_spectrum(model, fmt).real is True           # decided on the products too
     assert 2 ** depth % c.period == 0 and not c.contradicts_theorem
     assert c.theorem_excludes is True and c.found
 
