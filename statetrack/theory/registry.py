@@ -718,10 +718,12 @@ def _check_thm2(dfa: Any) -> TheoremResult:
                      f"{odd[0].period}) divides no 2^L, so a stack of any depth needs {what} in "
                      "some layer i's product over 2^(i-1) copies of such a w")
     else:
+        top = max(elems, key=lambda e: e.period)
         stack = f"real >={depth}L"
-        why_stack = (f"the largest period is 2^{depth}, so a stack of fewer than {depth} layers "
-                     f"needs {what} in some layer's product, while a stack of {depth} layers "
-                     "with real spectra is not excluded")
+        why_stack = (f"the largest period is 2^{depth} (w = {_fmt_word(top.word)}), so a stack "
+                     f"of fewer than {depth} layers needs {what} in some layer i's product over "
+                     f"2^(i-1) copies of such a w, while a stack of {depth} layers with real "
+                     "spectra is not excluded")
     why_needed = (f"{len(need)} of the {len(elems)} monoid elements have a period that does not "
                   f"divide 2 (periods {plist}; shortest: w = {_fmt_word(w0)}, period {p0}), so "
                   f"one layer needs {what} in A(w) for such w; {why_stack}")
