@@ -60,6 +60,8 @@ def _delta_model(rng, n, betas, *, n_h=1, depth=1):
 # ============================================================== the hypothesis, decided exactly
 
 
+# beta = 3.5 (eigenvalue -2.5) overflows the state to inf and then NaN (inf - inf)
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 @settings(max_examples=25, deadline=None, derandomize=True, database=None)
 @given(st.integers(0, 10_000), st.integers(2, 5), st.sampled_from(FORMATS),
        st.sampled_from([3, 4, 5, 6]))
