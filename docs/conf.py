@@ -131,9 +131,19 @@ def _write_api_pages() -> None:
 
     out = DOCS / "api"
     out.mkdir(exist_ok=True)
+    seen: dict[int, str] = {}           # id of a class or function -> its first public path
+    expected: set[str] = set()
     for name in API_PACKAGES:
         mod = importlib.import_module(name)
-        public = list(getattr(mod, "__all__", ()))
+        public, again = [], []
+        for p in getattr(mod, "__all__", ()):
+            obj = getattr(mod, p)
+            if isinstance(obj, type) or callable(obj):
+                if id(obj) in seen:     # one object re-exported by two packages: one page
+                    again.append((p, seen[id(obj)]))
+                    continue
+                seen[id(obj)] = f"{name}.{p}"
+            public.append(p)
         title = f"``{name}``"
         lines = [title, "=" * len(title), "", f".. automodule:: {name}", "   :no-members:",
                  "   :no-index:", ""]
@@ -151,12 +161,23 @@ def _write_api_pages() -> None:
                 continue
             lines += [head, "-" * len(head), "", ".. autosummary::", "   :toctree: generated",
                       "   :nosignatures:", ""]
-            lines += [f"   {name}.{p}" for p in members]
+            lines += [f"   {p}" for p in members]
+            lines.append("")
+        for p in public:
+            expected.add(f"{name}.{p}.rst")
+        if again:
+            head = "Also exported here"
+            lines += [head, "-" * len(head), ""]
+            lines += [f"* ``{p}``: the same object as :obj:`{first}`" for p, first in again]
             lines.append("")
         text = "\n".join(lines)
         path = out / f"{name.split('.')[-1]}.rst"
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
+    # stub pages of names no longer public would be orphans (a warning): remove them
+    for stub in (out / "generated").glob("*.rst"):
+        if stub.name not in expected:
+            stub.unlink()
 
 
 if not QUICK:

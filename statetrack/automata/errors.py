@@ -27,7 +27,7 @@ class TransitionShapeError(AutomatonError):
 
 
 class TransitionTargetError(AutomatonError):
-    """A transition points outside ``0 .. n_states - 1`` (``-1`` marks a missing one)."""
+    """A transition points outside ``[0, n_states)`` (``-1`` marks a missing one)."""
 
 
 class StartStateError(AutomatonError):
@@ -95,7 +95,7 @@ class FamilyParameterError(AutomatonError):
 
 class TransformationError(AutomatonError):
     """A transformation (or a set of generators) is malformed: not a 1-D integer array,
-    lengths that disagree, or values outside ``0 .. n - 1``."""
+    lengths that disagree, or values outside ``[0, n)``."""
 
 
 class NotInMonoidError(PlainKeyMessage, AutomatonError, KeyError):

@@ -299,8 +299,9 @@ class Layer:
         ``n_h >= 1``.
     initial_state : K x V exact matrix
     readout : :class:`Readout`
-    token_map : None for layer 0; for layer l > 0 a table ``[n_symbols][n_classes of layer
-        l-1]`` of token indices (validated by :class:`LRNN`).
+    token_map : None or table of int
+        None for layer 0; for layer ``l > 0`` a table ``[n_symbols][n_classes of layer l-1]``
+        of token indices (validated by :class:`LRNN`).
 
     Raises
     ------

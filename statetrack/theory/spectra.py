@@ -835,7 +835,8 @@ def _key(m: np.ndarray) -> bytes | tuple:
 
 def word_spectra(model: Any, words: Iterable[Sequence[str]], *, layer: int = 0,
                  cutoff: int = EXACT_CUTOFF, tol: float = 1e-10) -> tuple[MatrixSpectrum, ...]:
-    """The spectrum of ``A(w) = A(w_m) ... A(w_1)`` (``w_1`` applied first) for each given word.
+    """The spectrum of ``A(w)``, the product ``A(w_m) A(w_{m-1})`` down to ``A(w_1)``
+    (``w_1`` applied first), for each given word.
 
     The products are built incrementally from the longest already computed prefix, so a list of
     shortlex-least words (the words of a transition monoid,

@@ -222,7 +222,7 @@ class DeltaProductConfig:
 
 class ShortConvolution(nn.Module):
     """Causal depthwise 1-D convolution over time on ``[B, T, C]`` (fla's short convolution,
-    without its decoding cache); output at ``t`` depends on inputs ``t - size + 1 .. t``.
+    without its decoding cache); output at ``t`` depends on inputs ``t - size + 1``, ..., ``t``.
 
     Examples
     --------
