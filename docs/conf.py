@@ -51,6 +51,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "sphinxcontrib.bibtex",
     "myst_parser",
+    "sphinx-mathjax-offline",     # MathJax served from _static: the math renders offline
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -191,6 +192,18 @@ def _generate(app) -> None:
     cli_help.write_help(DOCS / "_generated")
 
 
+def _doctest_pages_only(app) -> None:
+    """Under ``-b doctest``: the pages' examples only. The API pages' examples are the
+    docstrings', which ``pytest --doctest-modules`` runs in their modules' namespaces; and the
+    gallery runs only the example whose figure the index shows."""
+    if app.builder.name != "doctest":
+        return
+    app.config.exclude_patterns = list(app.config.exclude_patterns) + ["api", "api/**"]
+    app.config.suppress_warnings = list(app.config.suppress_warnings) + ["toc.excluded"]
+    app.config.sphinx_gallery_conf["filename_pattern"] = r"/plot_1_spectra"
+
+
 def setup(app):
+    app.connect("builder-inited", _doctest_pages_only, priority=100)
     app.connect("builder-inited", _generate)
     return {"parallel_read_safe": True}
