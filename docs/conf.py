@@ -17,12 +17,10 @@ without the API reference.
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
-import subprocess
+import re
 import sys
-import tempfile
 
 DOCS = pathlib.Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -39,7 +37,9 @@ QUICK = os.environ.get("STATETRACK_DOCS_QUICK", "") not in ("", "0")
 project = "statetrack"
 author = "the statetrack authors"
 copyright = "2026, the statetrack authors"
-release = version = "0.1.0"
+#: The version of pyproject.toml (read as text: tomllib is Python 3.11+).
+release = version = re.search(r'(?m)^version = "([^"]+)"',
+                              (ROOT / "pyproject.toml").read_text(encoding="utf-8")).group(1)
 
 # -- extensions ----------------------------------------------------------------------------
 extensions = [
