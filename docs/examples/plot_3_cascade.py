@@ -4,8 +4,8 @@ A Krohn--Rhodes cascade and its stack of layers
 
 Theorem 4 for a language whose monoid is not a group: the words over ``{a, b}`` whose
 second-to-last letter is ``a``. The holonomy decomposition covers its minimal DFA by a cascade
-of permutation--reset levels (left panel: levels bottom-up, arrows for what each level
-reads); :func:`statetrack.constructions.compile` turns the cascade into ``2L - 1`` layers, one
+of permutation--reset levels (left panel: the levels and their components, arrows for
+what each level reads); :func:`statetrack.constructions.compile` turns the cascade into ``2L - 1`` layers, one
 per level and a delay layer between levels (right panel), and
 :func:`statetrack.theory.verify` proves the stack.
 """
