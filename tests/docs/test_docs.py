@@ -36,11 +36,12 @@ GENERATED = ("_build", "_generated", "auto_examples", "generated", "sg_execution
 
 
 def _tree(tmp: pathlib.Path) -> pathlib.Path:
-    """A checkout-like folder: a copy of ``docs/``, links to the package and benchmarks."""
+    """A checkout-like folder: a copy of ``docs/``; links to the package, the benchmarks and
+    ``pyproject.toml``."""
     repo = tmp / "repo"
     repo.mkdir()
     shutil.copytree(ROOT / "docs", repo / "docs", ignore=shutil.ignore_patterns(*GENERATED))
-    for name in ("statetrack", "benchmarks"):
+    for name in ("statetrack", "benchmarks", "pyproject.toml"):
         (repo / name).symlink_to(ROOT / name)
     return repo
 
