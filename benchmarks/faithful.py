@@ -19,7 +19,8 @@ Run from the repository root::
     python benchmarks/faithful.py           # writes benchmarks/results/faithful.json and benchmarks/faithful.md
     python benchmarks/faithful.py --repeat 3 --smoke
 
-Exits with status 1 if a proof fails or a degree-<= 12 case misses the 2 s target.
+Exits with status 1 if a proof fails or (without ``--smoke``) a degree-<= 12 case misses the
+2 s target.
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                    classes=int(m.layers[0].readout.n_classes), n_h=m.n_h, seconds=round(secs, 4),
                    proof_ok=proved, within_target=(secs <= TARGET_S) if small else None)
         rows.append(row)
-        ok &= proved and (not small or secs <= TARGET_S)
+        # --smoke checks the script's logic (tests, on a loaded machine): no timing verdict
+        ok &= proved and (args.smoke or not small or secs <= TARGET_S)
         print(f"{name:32s} |G|={act.group_order:<11d} m={m.width:<3d} lb={act.lower_bound:<3d} "
               f"{secs:7.3f} s proof={'ok' if proved else 'FAIL'}", flush=True)
     load_after = os.getloadavg()[0]
