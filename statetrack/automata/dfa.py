@@ -56,7 +56,17 @@ SINK_LABEL = "sink"
 
 @dataclass(frozen=True)
 class RunResult:
-    """What :meth:`DFA.run` returns for a batch of N words.
+    """What :meth:`DFA.run` returns for a batch of N words (of any lengths).
+
+    Every batch runner of statetrack (:meth:`DFA.run`,
+    :meth:`~statetrack.constructions.model.LRNN.evaluate_float` and
+    :func:`statetrack.kernels.run`) takes words of different lengths and returns the same
+    three things: ``lengths`` (``[N]``), ``accepted_final`` (``[N]`` bool, the verdict on each
+    whole word) and ``final_states`` (``[N]``, the DFA state after each whole word), beside
+    per-prefix arrays ``[N, T + 1]`` (T the longest length) that hold ``-1`` (states) or
+    False (accept bits) beyond a word's length. Read a batch's verdicts from
+    ``accepted_final``: the last column of a per-prefix array is only the verdict for the
+    words of length T.
 
     Attributes
     ----------
@@ -68,13 +78,33 @@ class RunResult:
     lengths : np.ndarray
         ``[N]`` word lengths.
     accepted : np.ndarray
-        ``[N]`` bool, whether each word is accepted.
+        ``[N]`` bool, whether each word is accepted (the same array as
+        :attr:`accepted_final`).
+    accepted_prefixes : np.ndarray
+        ``[N, L + 1]`` bool, the accept bit of every prefix, False beyond a word's length
+        (the layout of ``accepted`` in the float and kernel runs).
+
+    Examples
+    --------
+    >>> d = DFA([[1, 0], [0, 1]], accepting=[1], alphabet="ab")
+    >>> r = d.run(["ab", "a", ""])
+    >>> r.accepted_final.tolist(), r.lengths.tolist(), r.final_states.tolist()
+    ([True, True, False], [2, 1, 0], [1, 1, 0])
+    >>> r.accepted_prefixes.tolist()
+    [[False, True, True], [False, True, False], [False, False, False]]
     """
 
     final_states: np.ndarray
     states: np.ndarray
     lengths: np.ndarray
     accepted: np.ndarray
+    accepted_prefixes: np.ndarray
+
+    @property
+    def accepted_final(self) -> np.ndarray:
+        """``[N]`` bool: whether each whole word is accepted (the name every batch runner
+        uses; :attr:`accepted` is the same array)."""
+        return self.accepted
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -340,7 +370,8 @@ class DFA:
         final = np.where(cur == dead, -1, cur)
         states[states == dead] = -1
         acc = np.concatenate([self._accepting, [False]])
-        return RunResult(final, states, lengths, acc[np.where(final < 0, n, final)])
+        # acc[-1] is False: a state of -1 (beyond a word's end, or fell off) is not accepted
+        return RunResult(final, states, lengths, acc[final], acc[states])
 
     # ------------------------------------------------------------------ structure
     def reachable_states(self) -> np.ndarray:

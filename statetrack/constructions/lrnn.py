@@ -74,8 +74,8 @@ Matrix([
 [1, 0]])
 >>> parity.accepts("1101"), parity.n_h, parity.width
 (True, 1, 2)
->>> parity.evaluate_float(["1101", "11"], dtype="float32").accepted[:, -1].tolist()
-[True, False]
+>>> parity.evaluate_float(["1101", "11", "1"], dtype="float32").accepted_final.tolist()
+[True, False, True]
 """
 
 from __future__ import annotations

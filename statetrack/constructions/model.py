@@ -470,14 +470,21 @@ class ExactTrace:
 
 @dataclass(frozen=True)
 class FloatTrace:
-    """A float run of a batch of N words, padded to the longest length T.
+    """A float run of a batch of N words (of any lengths), padded to the longest length T.
+
+    The same layout as every batch runner (:class:`statetrack.automata.RunResult`,
+    :class:`statetrack.kernels.RunOutput`): ``lengths`` and ``accepted_final`` per word,
+    per-prefix arrays ``[N, T + 1]`` that hold False or ``-1`` beyond a word's length. The
+    verdict on each word is :attr:`accepted_final` (``accepted[:, -1]`` is False for every
+    word shorter than T).
 
     Attributes
     ----------
     lengths : [N] int64
-    states : per layer, [N, T + 1, K, V] float64 copies of the states (None unless
-        ``keep_states``)
-    outputs : per layer, [N, T + 1] int64 decoded classes (nearest code)
+    states : per layer, [N, T + 1, K, V] float64 copies of the states, NaN beyond a word's
+        length (None unless ``keep_states``)
+    outputs : per layer, [N, T + 1] int64 decoded classes (nearest code), -1 beyond a word's
+        length
     accepted : [N, T + 1] bool accept bits of each prefix (False beyond a word's length)
     dfa_states : [N, T + 1] int64 via ``state_map`` (-1 beyond a word's length), or None
     dtype : the dtype name the run used
@@ -489,6 +496,18 @@ class FloatTrace:
     accepted: np.ndarray
     dfa_states: np.ndarray | None
     dtype: str
+
+    @property
+    def accepted_final(self) -> np.ndarray:
+        """``[N]`` bool: whether the float run accepts each whole word."""
+        return self.accepted[np.arange(len(self.lengths)), self.lengths]
+
+    @property
+    def final_states(self) -> np.ndarray | None:
+        """``[N]`` int64: the DFA state after each whole word (None without a ``state_map``)."""
+        if self.dfa_states is None:
+            return None
+        return self.dfa_states[np.arange(len(self.lengths)), self.lengths]
 
 
 # ---------------------------------------------------------------------- the model
@@ -742,6 +761,8 @@ class LRNN:
         Parameters
         ----------
         words : iterable of words, or a 2-D int array [N, T] of symbol indices
+            Words of any lengths: the batch is padded to the longest length T, and the
+            result carries each word's length and verdict (:attr:`FloatTrace.accepted_final`).
         dtype : "float64", "float32", "float16", "bfloat16" (or the numpy/torch dtype)
         keep_states : also return the states (float64 copies, [N, T + 1, K, V] per layer)
 
@@ -759,11 +780,13 @@ class LRNN:
         Examples
         --------
         >>> m = _parity_example()
-        >>> ft = m.evaluate_float(["1101", "0", ""], "bfloat16")
+        >>> ft = m.evaluate_float(["1101", "1", ""], "bfloat16")
+        >>> ft.accepted_final.tolist(), ft.final_states.tolist(), ft.lengths.tolist()
+        ([True, True, False], [1, 1, 0], [4, 1, 0])
         >>> ft.accepted.tolist()  # every prefix; False beyond a word's end
-        [[False, True, False, False, True], [False, False, False, False, False], [False, False, False, False, False]]
-        >>> ft.dfa_states[0].tolist(), ft.lengths.tolist()
-        ([0, 1, 0, 0, 1], [4, 1, 0])
+        [[False, True, False, False, True], [False, True, False, False, False], [False, False, False, False, False]]
+        >>> ft.dfa_states[1].tolist()
+        [0, 1, -1, -1, -1]
         """
         name = dtype_name(dtype)
         sym, lengths = self._batch(words)
@@ -778,13 +801,18 @@ class LRNN:
 
         outs_all = run_stack(token_map_arrays(self.layers), sym, run_layer)
         top = outs_all[-1]
-        valid = np.arange(t_max + 1)[None, :] <= lengths[:, None]
+        # the padding (symbol 0 beyond a word's end) ran too: hide what it computed
+        valid = np.arange(t_max + 1)[None, :] <= lengths[:, None]      # [N, T + 1]
         acc = np.asarray(self.accepting, dtype=bool)[top] & valid
         dfa = None
         if self.state_map is not None:
             dfa = np.where(valid, np.asarray(self.state_map, dtype=np.int64)[top], -1)
-        return FloatTrace(lengths=lengths, states=tuple(states_all) if keep_states else None,
-                          outputs=tuple(outs_all), accepted=acc, dfa_states=dfa, dtype=name)
+        outs = tuple(np.where(valid, o, -1) for o in outs_all)
+        states = None
+        if keep_states:
+            states = tuple(np.where(valid[:, :, None, None], st, np.nan) for st in states_all)
+        return FloatTrace(lengths=lengths, states=states, outputs=outs, accepted=acc,
+                          dfa_states=dfa, dtype=name)
 
     def _batch(self, words: Any) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(words, np.ndarray) and words.ndim == 2:

@@ -55,8 +55,9 @@ class KernelUnavailableError(KernelError, RuntimeError):
 
 
 class RaggedWordsError(KernelShapeError):
-    """Words of different lengths where one ``[B, T]`` batch is required (``kernels.run``
-    takes words of equal length only)."""
+    """Words of different lengths where one rectangular ``[B, T]`` batch is required
+    (:func:`~statetrack.kernels.runner.encode_words` and the fla export;
+    :func:`~statetrack.kernels.run` pads ragged words instead)."""
 
 
 class LayerConfigError(KernelInputError):

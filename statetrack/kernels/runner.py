@@ -26,8 +26,15 @@ Words
 -----
 A list of words, each a string (split into characters when every symbol is one character,
 else on whitespace) or a sequence of symbols or symbol ids; or an integer ``[B, T]`` array or
-tensor of symbol ids (``lrnn.alphabet`` order). All words must have the same length ``T``
-(pad or bucket them yourself): ragged words raise :class:`RaggedWordsError`.
+tensor of symbol ids (``lrnn.alphabet`` order), B words of length T. Words may have
+different lengths, as in every batch runner of statetrack (:meth:`DFA.run
+<statetrack.automata.DFA.run>`, :meth:`LRNN.evaluate_float
+<statetrack.constructions.model.LRNN.evaluate_float>`): they are padded to the longest
+length T (the padding runs through the kernel too, and is hidden afterwards), and
+:class:`RunOutput` carries each word's length, its verdict ``accepted_final`` and its final
+DFA state; the per-prefix arrays hold False or ``-1`` beyond a word's length.
+:func:`encode_words` (used by the fla export, whose layers take rectangular batches) still
+refuses ragged words (:class:`RaggedWordsError`); :func:`encode_batch` pads them.
 
 :func:`dfa_states` is the DFA's own run on id arrays (a numpy loop over time), the oracle of
 the tests and of ``statetrack check --device`` (:mod:`statetrack.cli.device`).
@@ -37,11 +44,13 @@ Examples
 >>> from statetrack.automata import DFA
 >>> from statetrack.constructions import compile
 >>> parity = compile(DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01"))
->>> out = run(parity, ["1101", "0000"], device="cpu", kernel="reference")
+>>> out = run(parity, ["1101", "1"], device="cpu", kernel="reference")
+>>> out.accepted_final.tolist(), out.lengths.tolist()
+([True, True], [4, 1])
 >>> out.accepted.tolist()
-[[False, True, False, False, True], [False, False, False, False, False]]
->>> out.states[0].tolist(), out.backend
-([0, 1, 0, 0, 1], 'reference')
+[[False, True, False, False, True], [False, True, False, False, False]]
+>>> out.states[1].tolist(), out.backend
+([0, 1, -1, -1, -1], 'reference')
 """
 
 from __future__ import annotations
@@ -66,7 +75,7 @@ from statetrack.kernels.errors import (
     UnknownSymbolError,
 )
 
-__all__ = ["run", "RunOutput", "encode_words", "resolve_device", "resolve_dtype",
+__all__ = ["run", "RunOutput", "encode_words", "encode_batch", "resolve_device", "resolve_dtype",
            "choose_kernel", "dfa_states", "KERNELS", "INTERPRETER_MAX_TOKENS"]
 
 #: Values of ``kernel``.
@@ -135,7 +144,7 @@ def encode_words(alphabet: Sequence[str], words: Any) -> np.ndarray | torch.Tens
         if not np.issubdtype(words.dtype, np.integer):
             raise KernelDtypeError(
                 f"words: an array of symbol ids must hold integers, got dtype {words.dtype}"
-                + (" (ragged words? they must all have the same length)"
+                + (" (words of different lengths? pass them as a list of words)"
                    if words.dtype == object else ""))
         if words.ndim != 2:
             raise KernelShapeError(f"words: expected ids [B, T], got shape {list(words.shape)}")
@@ -155,6 +164,36 @@ def encode_words(alphabet: Sequence[str], words: Any) -> np.ndarray | torch.Tens
             f"words: all words must have the same length; words[0] has {int(lengths[0])} "
             f"symbols, words[{w}] has {int(lengths[w])}")
     return ids
+
+
+def encode_batch(alphabet: Sequence[str], words: Any) -> tuple[np.ndarray | torch.Tensor,
+                                                                np.ndarray]:
+    """Words of any lengths as ``(ids [B, T], lengths [B])``: ids padded with 0 to the longest
+    length T (int64 numpy; an integer tensor is checked and returned, all of length T).
+
+    Parameters
+    ----------
+    alphabet : sequence of str
+        The model's alphabet (id = position).
+    words : list of words, or an integer ``[B, T]`` array/tensor of ids
+        See the module docstring.
+
+    Raises
+    ------
+    UnknownSymbolError, SymbolRangeError, KernelDtypeError, KernelShapeError, KernelInputError
+        As :func:`encode_words` (ragged words excepted).
+
+    Examples
+    --------
+    >>> ids, lengths = encode_batch(("a", "b"), ["ab", "bab", ""])
+    >>> ids.tolist(), lengths.tolist()
+    ([[0, 1, 0], [1, 0, 1], [0, 0, 0]], [2, 3, 0])
+    """
+    if isinstance(words, (torch.Tensor, str, bytes)) or not hasattr(words, "__iter__") \
+            or (isinstance(words, np.ndarray) and words.dtype.kind not in "US"):
+        ids = encode_words(alphabet, words)
+        return ids, np.full(int(ids.shape[0]), int(ids.shape[1]), dtype=np.int64)
+    return Alphabet(alphabet).encode_batch(words, errors=_WORD_ERRORS, where="words[{i}]: ")
 
 
 def choose_kernel(K: int, V: int, tokens: int, device: torch.device,
@@ -210,15 +249,22 @@ def choose_kernel(K: int, V: int, tokens: int, device: torch.device,
 class RunOutput:
     """What :func:`run` returns (numpy arrays on the host).
 
+    The layout of every batch runner (:class:`statetrack.automata.RunResult`,
+    :class:`statetrack.constructions.model.FloatTrace`): T is the longest word's length, and
+    the per-prefix arrays hold False or ``-1`` beyond a word's length; the verdict on each
+    word is :attr:`accepted_final`.
+
     Attributes
     ----------
     accepted : numpy.ndarray
-        ``[B, T + 1]`` bool: the accept bit of every prefix (position 0: the empty prefix).
+        ``[B, T + 1]`` bool: the accept bit of every prefix (position 0: the empty prefix),
+        False beyond a word's length.
     states : numpy.ndarray or None
-        ``[B, T + 1]`` int64 DFA states (``lrnn.state_map`` of the top layer's classes), or
-        None when the model has no ``state_map``.
+        ``[B, T + 1]`` int64 DFA states (``lrnn.state_map`` of the top layer's classes), -1
+        beyond a word's length, or None when the model has no ``state_map``.
     classes : tuple of numpy.ndarray
-        Per layer, ``[B, T + 1]`` int64 output classes (nearest code).
+        Per layer, ``[B, T + 1]`` int64 output classes (nearest code), -1 beyond a word's
+        length.
     backend : str
         ``"triton"``, ``"triton-interpreter"`` or ``"reference"`` (joined by ``"+"`` when
         layers differ).
@@ -228,6 +274,8 @@ class RunOutput:
         The device it ran on.
     dtype : str
         The dtype of the kernel inputs (the tables).
+    lengths : numpy.ndarray
+        ``[B]`` int64, each word's length.
     """
 
     accepted: np.ndarray
@@ -237,6 +285,19 @@ class RunOutput:
     kernels: tuple[str, ...]
     device: str
     dtype: str
+    lengths: np.ndarray
+
+    @property
+    def accepted_final(self) -> np.ndarray:
+        """``[B]`` bool: whether the kernel run accepts each whole word."""
+        return self.accepted[np.arange(len(self.lengths)), self.lengths]
+
+    @property
+    def final_states(self) -> np.ndarray | None:
+        """``[B]`` int64: the DFA state after each whole word (None without a ``state_map``)."""
+        if self.states is None:
+            return None
+        return self.states[np.arange(len(self.lengths)), self.lengths]
 
 
 def _segment_tokens(B: int, T: int, n_h: int, K: int, V: int, C: int, itemsize: int,
@@ -290,14 +351,14 @@ def _run_layer(layer: Any, tok: torch.Tensor, kernel: str, device: torch.device,
 
 def run(lrnn: Any, words: Any, *, device: Any = "auto", dtype: Any = torch.bfloat16,
         kernel: str = "auto") -> RunOutput:
-    """Run a constructed LRNN on a batch of equal-length words through the kernels.
+    """Run a constructed LRNN on a batch of words (of any lengths) through the kernels.
 
     Parameters
     ----------
     lrnn : statetrack.constructions.lrnn.LRNN
         The constructed model (any depth).
     words : list of words, or integer ``[B, T]`` ids (numpy or torch)
-        See the module docstring; all of length ``T``.
+        See the module docstring; padded to the longest length ``T``.
     device : "auto", "cpu", "cuda", "cuda:N" or torch.device
     dtype : torch dtype or name
         dtype of the kernel inputs (the per-symbol tables, rounded from the exact weights);
@@ -333,7 +394,7 @@ def run(lrnn: Any, words: Any, *, device: Any = "auto", dtype: Any = torch.bfloa
     dt = resolve_dtype(dtype)
     if not isinstance(kernel, str) or kernel not in KERNELS:
         raise KernelInputError(f"kernel: expected one of {KERNELS}, got {kernel!r}")
-    ids = encode_words(lrnn.alphabet, words)
+    ids, lengths = encode_batch(lrnn.alphabet, words)
     sym = torch.as_tensor(ids).to(device=dev, dtype=torch.int64)
     B, T = (int(s) for s in sym.shape)
     kernels: list[str] = []
@@ -357,12 +418,19 @@ def run(lrnn: Any, words: Any, *, device: Any = "auto", dtype: Any = torch.bfloa
     states = None
     if lrnn.state_map is not None:
         states = torch.as_tensor(lrnn.state_map, dtype=torch.int64, device=dev)[top]
+    if (lengths < T).any():
+        # the padding of the shorter words ran too: hide what it computed
+        lens = torch.as_tensor(lengths, device=dev)
+        valid = torch.arange(T + 1, device=dev)[None, :] <= lens[:, None]      # [B, T + 1]
+        accepted = accepted & valid
+        states = None if states is None else states.masked_fill(~valid, -1)
+        classes = [c.masked_fill(~valid, -1) for c in classes]
     return RunOutput(
         accepted=accepted.cpu().numpy(),
         states=None if states is None else states.cpu().numpy(),
         classes=tuple(c.cpu().numpy() for c in classes),
         backend="+".join(backends), kernels=tuple(kernels), device=str(dev),
-        dtype=_dtype_name(dt))
+        dtype=_dtype_name(dt), lengths=lengths)
 
 
 # ----------------------------------------------------------------------------- the DFA's run

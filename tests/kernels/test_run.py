@@ -177,17 +177,19 @@ def test_bad_words():
         run(lrnn, ["01", "02"], device="cpu")
     with pytest.raises(UnknownSymbolError, match="'x' at position 0"):
         run(lrnn, [["x", "0"]], device="cpu")
+    # ragged words are padded by run (tests/test_ragged.py); the rectangular encoder refuses them
+    assert run(lrnn, ["01", "10", "011"], device="cpu").accepted_final.tolist() == [True, True, False]
     with pytest.raises(RaggedWordsError, match=r"words\[2\] has 3"):
-        run(lrnn, ["01", "10", "011"], device="cpu")
+        encode_words(lrnn.alphabet, ["01", "10", "011"])
     with pytest.raises(RaggedWordsError):
-        run(lrnn, [[0, 1], [1]], device="cpu")
+        encode_words(lrnn.alphabet, [[0, 1], [1]])
     with pytest.raises(SymbolRangeError, match=r"got 2 at index \(1, 0\)"):
         run(lrnn, np.array([[0, 1], [2, 0]]), device="cpu")
     with pytest.raises(SymbolRangeError, match=r"got -1 at index \(0, 1\)"):
         run(lrnn, torch.tensor([[0, -1]]), device="cpu")
     with pytest.raises(SymbolRangeError, match="id 5 at position 0"):
         run(lrnn, [[5, 0]], device="cpu")
-    with pytest.raises(KernelDtypeError, match="ragged"):
+    with pytest.raises(KernelDtypeError, match="different lengths"):
         run(lrnn, np.array([np.array([0, 1]), np.array([1])], dtype=object), device="cpu")
     with pytest.raises(KernelDtypeError, match="integers"):
         run(lrnn, np.zeros((2, 3)), device="cpu")
@@ -326,7 +328,7 @@ def test_device_check_reports_mismatches(monkeypatch):
         states = out.states.copy()
         states[1, 5] = states[1, 5] + 1
         return run_module.RunOutput(acc, states, out.classes, out.backend, out.kernels,
-                                    out.device, out.dtype)
+                                    out.device, out.dtype, out.lengths)
 
     monkeypatch.setattr(run_module, "run", broken)
     (r,) = device_check(_entries("parity"), "cpu", length=10, batch=2, kernel="reference",
