@@ -1,11 +1,13 @@
 """Argument types shared by the subcommands (argparse turns their errors into usage errors,
-exit status 2)."""
+exit status 2), and :func:`cli_text`, which rewrites the Python spelling of an argument in a
+library error (``pass alphabet=``) as the command line's option (``--alphabet``)."""
 
 from __future__ import annotations
 
 import argparse
+import re
 
-__all__ = ["positive_int", "nonnegative_int"]
+__all__ = ["positive_int", "nonnegative_int", "regex_alphabet", "cli_text"]
 
 
 def _int_at_least(text: str, least: int, what: str) -> int:
@@ -38,3 +40,65 @@ def nonnegative_int(text: str) -> int:
     0
     """
     return _int_at_least(text, 0, "non-negative")
+
+
+def regex_alphabet(text: str) -> str:
+    """The ``--alphabet`` of a regex: its one-character symbols, as one string.
+
+    Whitespace is never a symbol: ``'ab'``, ``'a b'`` and ``'a  b'`` all mean the symbols
+    ``a`` and ``b``. A piece of more than one character between spaces is a usage error
+    (a regex reads one character per symbol), and so is an alphabet with no symbol.
+
+    >>> regex_alphabet("a b"), regex_alphabet("01")
+    ('ab', '01')
+    >>> regex_alphabet("push pop")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: a regex's symbols are single characters (spaces only separate them); got 'push' in 'push pop'
+    """
+    pieces = text.split()
+    if not pieces:
+        raise argparse.ArgumentTypeError(f"expected the regex's symbols, e.g. 'ab' or 'a b', "
+                                         f"got {text!r}")
+    if len(pieces) > 1:
+        long = [p for p in pieces if len(p) > 1]
+        if long:
+            raise argparse.ArgumentTypeError(
+                f"a regex's symbols are single characters (spaces only separate them); got "
+                f"{long[0]!r} in {text!r}")
+    return "".join(pieces)
+
+
+#: (pattern, replacement) applied in order by :func:`cli_text`: the library's advice in
+#: Python words, and the option of ``statetrack compile`` that does the same thing.
+_CLI_WORDS: tuple[tuple[str, str], ...] = (
+    (r"with alphabet=None", "without --alphabet"),
+    (r"\(alphabet=None\)", "(no --alphabet given)"),
+    (r"pass alphabet=", "pass the symbols with --alphabet"),
+    (r"use form='(\w+)' with normalized=True", r"use --form \1 --normalized"),
+    (r"use form='(\w+)' or '(\w+)'", r"use --form \1 or --form \2"),
+    (r"use form='(\w+)'", r"use --form \1"),
+    (r"holonomy_decomposition\(dfa, max_skeleton=(\d+)\)", r"--max-skeleton \1"),
+    (r"max_skeleton=(\d+)", r"--max-skeleton \1"),
+    (r"pass a larger limit, e\.g\. transition_monoid\(\.\.\., limit=(\d+)\)",
+     r"pass a larger one, e.g. --limit \1"),
+    (r"more than limit=(\d+) elements", r"more than --limit \1 elements"),
+    (r"more than limit=(\d+) \(model state", r"more than --limit \1 (model state"),
+    (r"raise limit or", "raise --limit or"),
+    (r"pass a larger limit, e\.g\.", "pass a larger one, e.g."),
+)
+
+
+def cli_text(message: str) -> str:
+    """``message`` (a library error) with the Python spelling of arguments replaced by the
+    options of ``statetrack compile``.
+
+    >>> cli_text("the pattern '.' names no character, so with alphabet=None its alphabet "
+    ...          "would be empty; pass alphabet=")
+    "the pattern '.' names no character, so without --alphabet its alphabet would be empty; pass the symbols with --alphabet"
+    >>> cli_text("no diagonal form ...; use form='permutation' or 'rotation'")
+    'no diagonal form ...; use --form permutation or --form rotation'
+    """
+    for pattern, repl in _CLI_WORDS:
+        message = re.sub(pattern, repl, message)
+    return message

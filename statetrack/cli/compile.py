@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from ._args import nonnegative_int, positive_int
+from ._args import cli_text, nonnegative_int, positive_int, regex_alphabet
 
 __all__ = ["add_parser", "run", "resolve_pattern", "EXIT_OK", "EXIT_FAILED", "EXIT_BAD_INPUT",
            "EXIT_UNSUPPORTED"]
@@ -80,8 +80,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "or a regex")
     p.add_argument("--kind", choices=("auto", "file", "family", "regex"), default="auto",
                    help="how to read PATTERN (default: file, then family, then regex)")
-    p.add_argument("--alphabet", default=None,
-                   help="symbols of a regex (one character each), e.g. 'ab'")
+    p.add_argument("--alphabet", default=None, type=regex_alphabet,
+                   help="symbols of a regex, one character each, e.g. 'ab' (whitespace is "
+                        "never a symbol: 'a b' is the same alphabet); only for a regex")
     p.add_argument("--form", choices=("auto", "permutation", "rotation", "diagonal",
                                       "faithful", "cascade"),
                    default=None, help="construction form (default: auto, the narrowest: "
@@ -282,7 +283,13 @@ def run(args: argparse.Namespace) -> int:
         source, how = resolve_pattern(args.pattern, kind=args.kind, alphabet=args.alphabet,
                                       limit=args.limit)
     except (AutomatonError, ConstructionError, OSError) as e:
-        print(f"statetrack compile: error: cannot read PATTERN {args.pattern!r}: {e}", file=err)
+        print(f"statetrack compile: error: cannot read PATTERN {args.pattern!r}: "
+              f"{cli_text(str(e))}", file=err)
+        return EXIT_BAD_INPUT
+    if args.alphabet is not None and how != "regex":
+        print(f"statetrack compile: error: --alphabet applies to a regex only; PATTERN "
+              f"{args.pattern!r} was read as a {how} (use --kind regex to read it as a regex)",
+              file=err)
         return EXIT_BAD_INPUT
     loaded = source if isinstance(source, Construction) else None
     if loaded is not None and (args.form is not None or args.normalized):
@@ -300,7 +307,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:  # pragma: no cover
         pass
     except Exception as e:  # noqa: BLE001 -- a missing column must not stop the compile
-        print(f"monoid: not computed ({type(e).__name__}: {e})")
+        print(f"monoid: not computed ({type(e).__name__}: {cli_text(str(e))})")
     form = args.form or "auto"
     if loaded is not None:
         lrnn = loaded.lrnn
@@ -316,12 +323,11 @@ def run(args: argparse.Namespace) -> int:
                 lrnn = compile_dfa(d, form=form, normalized=args.normalized,
                                    name=args.pattern)
         except (DecompositionLimitError, CascadeError) as e:
-            reason = re.sub(r"holonomy_decomposition\(dfa, max_skeleton=(\d+)\)",
-                            r"--max-skeleton \1", str(e))
+            reason = cli_text(str(e))
             print(f"statetrack compile: {_UNSUPPORTED}\n  reason: {reason}", file=err)
             return EXIT_UNSUPPORTED
         except (ConstructionError, AutomatonError) as e:
-            print(f"statetrack compile: error: {e}", file=err)
+            print(f"statetrack compile: error: {cli_text(str(e))}", file=err)
             return EXIT_BAD_INPUT
     _print_construction(lrnn, d, args.normalized)
     status = EXIT_OK
@@ -332,7 +338,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             proof = verify(lrnn, d, limit=args.limit)
         except ConstructionError as e:
-            print(f"proof: not completed ({e})")
+            print(f"proof: not completed ({cli_text(str(e))})")
             proof = None
             status = EXIT_FAILED
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -103,7 +104,7 @@ def test_non_group_languages_compile_as_cascades_and_prove(capsys):
 def test_cascade_over_the_skeleton_limit_exits_3(capsys):
     rc, out, err = run(capsys, "(a|b)*abb", "--max-skeleton", "2")
     assert rc == 3 and "unsupported: the construction is over a size limit" in err
-    assert "max_skeleton" in err
+    assert "more than --max-skeleton 2 sets" in err and "max_skeleton" not in err
 
 
 def test_help_documents_the_exit_codes(capsys):
@@ -211,3 +212,56 @@ def test_numeric_options_are_validated_as_usage_errors(capsys):
             main(["compile", "parity", *argv])
         assert info.value.code == 2
         assert f"argument {what}: expected a" in capsys.readouterr().err
+
+
+# a keyword argument as Python spells it (``alphabet=``, ``form='x'``, ``limit=3``)
+_PYTHON_SPEAK = re.compile(r"\b(alphabet|form|normalized|limit|max_skeleton)=")
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["."], "pass the symbols with --alphabet"),
+    (["[\u0100-\u0fff]", "--kind", "regex"], "pass the symbols with --alphabet"),
+    (["cyclic(3)", "--form", "diagonal"], "use --form permutation or --form rotation"),
+    (["cyclic(3)", "--form", "faithful", "--normalized"], "use --form permutation --normalized"),
+    (["(a|b)*abb", "--max-skeleton", "2"], "e.g. --max-skeleton 20"),
+])
+def test_errors_name_the_options_not_python_arguments(capsys, argv, option):
+    rc, out, err = run(capsys, *argv)
+    assert rc in (2, 3)
+    assert option in err, err
+    assert not _PYTHON_SPEAK.search(err), err
+
+
+def test_limit_messages_name_the_option(capsys):
+    rc, out, err = run(capsys, "cyclic(5)", "--limit", "3")
+    assert rc == 1
+    assert "monoid: not computed" in out and "more than --limit 3 elements" in out
+    assert "e.g. --limit 30" in out
+    assert "proof: not completed (more than --limit 3 (model state" in out
+    assert "raise --limit" in out
+    assert not _PYTHON_SPEAK.search(out), out
+
+
+@pytest.mark.parametrize("alphabet", ["a b", "ab", " a  b "])
+def test_alphabet_whitespace_separates_symbols(capsys, alphabet):
+    rc, out, err = run(capsys, "a+", "--alphabet", alphabet)
+    assert rc == 0, err
+    assert "alphabet ['a', 'b']" in out and "' '" not in out
+
+
+@pytest.mark.parametrize("alphabet, msg", [
+    ("push pop", "single characters (spaces only separate them); got 'push'"),
+    ("   ", "expected the regex's symbols"),
+])
+def test_bad_alphabet_is_a_usage_error(capsys, alphabet, msg):
+    with pytest.raises(SystemExit) as info:
+        main(["compile", "a+", "--alphabet", alphabet])
+    assert info.value.code == 2
+    assert "argument --alphabet: " in (err := capsys.readouterr().err) and msg in err
+
+
+def test_alphabet_with_a_family_is_an_error(capsys):
+    rc, out, err = run(capsys, "parity", "--alphabet", "01")
+    assert rc == 2 and "--alphabet applies to a regex only" in err and "a family" in err
+    rc, out, err = run(capsys, "parity", "--alphabet", "p a r i t y", "--kind", "regex")
+    assert rc == 0, err
