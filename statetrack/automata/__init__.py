@@ -12,6 +12,7 @@ from .alphabet import Alphabet, SymbolErrors
 from .dfa import DFA, RunResult
 from .errors import (
     AcceptingStatesError,
+    AutomatonArgumentError,
     AlphabetError,
     AutomatonError,
     AutomatonLabelError,
@@ -53,7 +54,7 @@ __all__ = [
     "MaximalSubgroup",
     "holonomy_decomposition", "verify_cover", "Cascade", "Level", "Component", "GroupName",
     "CoverProof", "CoverCounterexample",
-    "AcceptingStatesError", "AlphabetError", "AutomatonError", "AutomatonLabelError",
+    "AcceptingStatesError", "AlphabetError", "AutomatonArgumentError", "AutomatonError", "AutomatonLabelError",
     "AutomatonSizeError", "CascadeStateError", "DecompositionLimitError", "ElementIndexError",
     "FamilyParameterError", "HolonomyInputError", "MonoidLimitError",
     "NotInMonoidError", "RegexError", "SerializationError", "StartStateError", "StrategyArgumentError",

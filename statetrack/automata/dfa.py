@@ -38,6 +38,7 @@ import numpy as np
 from .alphabet import Alphabet
 from .errors import (
     AcceptingStatesError,
+    AutomatonArgumentError,
     AlphabetError,
     AutomatonLabelError,
     AutomatonSizeError,
@@ -463,7 +464,7 @@ class DFA:
     def _aligned(self, other: "DFA") -> np.ndarray:
         """Other's transition table with columns in this DFA's alphabet order."""
         if not isinstance(other, DFA):
-            raise TypeError(f"expected a DFA, got {type(other).__name__}")
+            raise AutomatonArgumentError(f"other: expected a DFA, got {type(other).__name__}")
         if set(other._alphabet) != set(self._alphabet):
             raise AlphabetError(
                 f"alphabets differ: {sorted(self._alphabet)} vs {sorted(other._alphabet)}"
@@ -733,6 +734,9 @@ class DFA:
           q1 -> q0 [label="1"];
         }
         """
+        if not isinstance(name, str):
+            raise AutomatonArgumentError(f"to_dot: name must be a str, got {name!r} "
+                                         f"({type(name).__name__})")
         lines = [f"digraph {name} {{", "  rankdir=LR;", "  __start [shape=point];",
                  f"  __start -> q{self._start};"]
         for q in range(self.n_states):
@@ -791,7 +795,8 @@ class DFA:
         layouts = {"kamada_kawai": nx.kamada_kawai_layout, "circular": nx.circular_layout,
                    "spring": lambda gg: nx.spring_layout(gg, seed=0), "shell": nx.shell_layout}
         if layout not in layouts:
-            raise ValueError(f"unknown layout {layout!r}; choose from {sorted(layouts)}")
+            raise AutomatonArgumentError(f"draw: unknown layout {layout!r}; choose from "
+                                         f"{sorted(layouts)}")
         pos = layouts[layout](g) if self.n_states > 1 else {0: np.zeros(2)}
         rad = 0.09
         for q, (x, y) in pos.items():

@@ -122,6 +122,11 @@ class CascadeStateError(AutomatonError):
     or out of range for the :class:`~statetrack.automata.holonomy.Cascade` asked."""
 
 
+class AutomatonArgumentError(AutomatonError, TypeError):
+    """An argument of a :class:`~statetrack.automata.DFA` method is of the wrong kind: not a
+    DFA where one is compared or combined with this one, an unknown drawing layout."""
+
+
 class WordTypeError(AutomatonError, TypeError):
     """A word is not a str, a sequence of symbols or indices, or a 1-D integer array (e.g.
     None or an int)."""

@@ -1244,6 +1244,9 @@ def holonomy_decomposition(dfa: DFA, *, max_skeleton: int = 5000, progress: bool
     if dont_care not in DONT_CARE_MODES:
         raise HolonomyInputError(f"holonomy_decomposition: dont_care must be one of "
                                  f"{list(DONT_CARE_MODES)}, got {dont_care!r}")
+    if not isinstance(progress, (bool, np.bool_)):
+        raise HolonomyInputError(f"holonomy_decomposition: progress must be True or False, got "
+                                 f"{progress!r} ({type(progress).__name__})")
     complete = dfa.complete()
     sk = _Skeleton(np.asarray(complete.transitions), int(max_skeleton), bool(progress))
     return Cascade(complete, sk, dont_care)

@@ -20,6 +20,7 @@ from .certificate import Certificate
 from .compile import FORMS, compile, compile_dfa
 from .errors import (
     AlphabetMismatchError,
+    ArgumentValueError,
     BackendError,
     CascadeError,
     ConstructionError,
@@ -46,7 +47,7 @@ __all__ = [
     "faithful_construction", "group_construction", "cascade_construction", "compile_cascade",
     "compile", "compile_dfa", "FORMS",
     "LRNN", "Layer", "Readout", "DeltaStep", "ExactTrace", "FloatTrace", "Certificate",
-    "AlphabetMismatchError", "BackendError", "CascadeError", "ConstructionError", "ConstructionFileError",
+    "AlphabetMismatchError", "ArgumentValueError", "BackendError", "CascadeError", "ConstructionError", "ConstructionFileError",
     "EigenvalueRangeError", "ExactValueError", "FactorMismatchError", "FormError",
     "InputTypeError", "LayerIndexError", "MissingGeneratorError", "NotAGroupError", "ReachableLimitError", "ReadoutError", "ShapeError", "UnknownTokenError",
     "UnsupportedDtypeError",

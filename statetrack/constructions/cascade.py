@@ -113,6 +113,7 @@ from typing import Any, Callable, Hashable, Iterable, Sequence
 import sympy
 
 from ..automata import DFA
+from ._args import check_flag, check_text
 from .errors import CascadeError, InputTypeError
 from .group import readout_codes, transposition_steps
 from .lrnn import LRNN, DeltaStep, Layer, Readout
@@ -429,6 +430,8 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
     if missing or not (hasattr(cascade, "levels") or hasattr(cascade, "sizes")):
         raise InputTypeError(f"cascade_construction: argument 'cascade' must be a cascade (a "
                              f"holonomy Cascade or a TableCascade), got {type(cascade).__name__}")
+    minimize = check_flag(minimize, "minimize", "cascade_construction")
+    name = check_text(name, "name", "cascade_construction")
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InputTypeError(f"cascade_construction: argument 'limit' must be a positive "
                              f"integer, got {limit!r}")
@@ -604,6 +607,8 @@ def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",
     if not isinstance(dfa, DFA):
         raise InputTypeError(f"compile_cascade: argument 'dfa' must be a statetrack DFA, got "
                              f"{type(dfa).__name__}")
+    name = check_text(name, "name", "compile_cascade")
+    progress = check_flag(progress, "progress", "compile_cascade")
     d = dfa.minimize()
     casc = holonomy_decomposition(d, max_skeleton=max_skeleton, progress=progress,
                                   dont_care=dont_care)

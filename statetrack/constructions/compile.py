@@ -61,6 +61,7 @@ from ..automata import DFA
 from ..automata.errors import MonoidLimitError
 from .cascade import compile_cascade
 from .diagonal import diagonal_construction, rotation_construction
+from ._args import check_flag, check_text
 from .errors import FormError, InputTypeError
 from .faithful import faithful_construction
 from .group import group_construction, is_group_dfa
@@ -139,6 +140,12 @@ def compile(dfa: DFA, *, form: str | None = None, normalized: bool = False,  # n
     if not isinstance(dfa, DFA):
         raise InputTypeError(f"compile: argument 'dfa' must be a statetrack DFA, got "
                              f"{type(dfa).__name__}")
+    normalized = check_flag(normalized, "normalized", "compile")
+    name = check_text(name, "name", "compile")
+    progress = check_flag(progress, "progress", "compile")
+    if form is not None and not isinstance(form, str):
+        raise FormError(f"compile: form must be None or one of {list(FORMS) + ['auto']}, got "
+                        f"{form!r} ({type(form).__name__})")
     if form is None:
         form = "permutation" if is_group_dfa(dfa) else "cascade"
     if form == "auto":

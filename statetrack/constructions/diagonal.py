@@ -63,6 +63,7 @@ import numpy as np
 import sympy
 
 from ..automata import DFA
+from ._args import check_dfa, check_text
 from .errors import FormError, NotAGroupError
 from .group import letter_permutations
 from .lrnn import LRNN, DeltaStep, Layer, Readout, check_product
@@ -180,6 +181,8 @@ def diagonal_construction(dfa: DFA, *, name: str = "") -> LRNN:
     ...
     statetrack.constructions.errors.FormError: no diagonal form: letter 'a' has order 3, but diagonal matrices with entries in [-1, 1] that act as a group have entries +-1 and square to the identity (Theorem 2: no diagonal real LRNN counts modulo 3); use form='permutation' or 'rotation'
     """
+    check_dfa(dfa, "diagonal_construction")
+    name = check_text(name, "name", "diagonal_construction")
     d = dfa.minimize()
     perms, ok, elems = transition_group(d)
     n = d.n_states
@@ -253,6 +256,8 @@ def rotation_construction(dfa: DFA, *, name: str = "") -> LRNN:
     [0, -1],
     [1,  0]])
     """
+    check_dfa(dfa, "rotation_construction")
+    name = check_text(name, "name", "rotation_construction")
     d = dfa.minimize()
     perms, ok, elems = transition_group(d)
     if ok is None:

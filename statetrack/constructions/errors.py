@@ -75,6 +75,10 @@ class InputTypeError(ConstructionError, TypeError):
     expected, or a seed where a ``numpy.random.Generator`` is expected."""
 
 
+class ArgumentValueError(ConstructionError):
+    """A plain argument (a limit, a count) has the right type but a value out of range."""
+
+
 class MissingGeneratorError(InputTypeError):
     """A function that draws random words was not given its random generator (``rng``):
     randomness is always passed in, never global."""

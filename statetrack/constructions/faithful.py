@@ -100,6 +100,7 @@ from sympy.combinatorics import Permutation, PermutationGroup
 
 from ..automata import DFA
 from ..automata.errors import MonoidLimitError
+from ._args import check_dfa, check_flag, check_positive_int, check_text
 from .errors import InputTypeError, MissingGeneratorError
 from .group import letter_permutations, permutation_target, readout_codes, transposition_steps
 from .lrnn import LRNN, Layer, Readout, check_product
@@ -440,6 +441,15 @@ def faithful_action(dfa: DFA, rng: np.random.Generator, *, seeds: int = 48,
     >>> act.m, act.lower_bound, sorted(act.pieces), act.orbit.shape
     (7, 7, [3, 4], (12, 2))
     """
+    check_dfa(dfa, "faithful_action")
+    if not isinstance(rng, np.random.Generator):
+        raise MissingGeneratorError(f"faithful_action: rng must be a numpy.random.Generator, "
+                                    f"got {type(rng).__name__}")
+    seeds, max_pieces, max_union, max_checks, limit = (
+        check_positive_int(v, k, "faithful_action") for k, v in (
+            ("seeds", seeds), ("max_pieces", max_pieces), ("max_union", max_union),
+            ("max_checks", max_checks), ("limit", limit)))
+    minimize = check_flag(minimize, "minimize", "faithful_action")
     d = dfa.minimize() if minimize else dfa.complete()
     perms = letter_permutations(d).astype(np.int64)   # NotAGroupError with a clear message
     n = d.n_states
@@ -511,6 +521,8 @@ def faithful_construction(dfa: DFA, *, rng: np.random.Generator | None = None,
     if not isinstance(rng, np.random.Generator):
         raise MissingGeneratorError(f"faithful_construction: rng must be a "
                                     f"numpy.random.Generator, got {type(rng).__name__}")
+    limit = check_positive_int(limit, "limit", "faithful_construction")
+    name = check_text(name, "name", "faithful_construction")
     d = dfa.minimize()
     act = faithful_action(d, rng, limit=limit, minimize=False, **search)
     m, v = act.m, len(act.base)

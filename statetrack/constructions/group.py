@@ -63,6 +63,7 @@ import numpy as np
 import sympy
 
 from ..automata import DFA
+from ._args import check_dfa, check_flag, check_text
 from .errors import InputTypeError, NotAGroupError
 from .lrnn import LRNN, DeltaStep, Layer, Readout, check_product
 
@@ -105,7 +106,8 @@ def is_group_dfa(dfa: DFA, *, minimize: bool = True) -> bool:
     >>> is_group_dfa(DFA([[1, 1], [1, 0]], accepting=[1], alphabet="ab"))
     False
     """
-    d = dfa.minimize() if minimize else dfa.complete()
+    check_dfa(dfa, "is_group_dfa")
+    d = dfa.minimize() if check_flag(minimize, "minimize", "is_group_dfa") else dfa.complete()
     return first_non_permutation(d) is None
 
 
@@ -244,6 +246,7 @@ def transposition_steps(perm: Sequence[int], *, normalized: bool = False) -> tup
     [0, 1, 0]])
     """
     perm = _as_permutation(perm)
+    normalized = check_flag(normalized, "normalized", "transposition_steps")
     n = len(perm)
     steps = []
     for cyc in permutation_cycles(perm):
@@ -319,6 +322,10 @@ def group_construction(dfa: DFA, *, normalized: bool = False, minimize: bool = T
     >>> [s.key for s in m.layers[0].steps[1]], m.layers[0].steps[0][0].is_identity
     ([(1, -1)], True)
     """
+    check_dfa(dfa, "group_construction")
+    normalized = check_flag(normalized, "normalized", "group_construction")
+    minimize = check_flag(minimize, "minimize", "group_construction")
+    name = check_text(name, "name", "group_construction")
     d = dfa.minimize() if minimize else dfa.complete()
     perms = letter_permutations(d)
     n = d.n_states

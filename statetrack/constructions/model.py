@@ -50,6 +50,7 @@ from .exact import (
     to_matrix,
     to_vector,
 )
+from ._args import check_flag, check_text
 from .float_run import _float_tables_cached, _run_layer_float
 from .stack import run_stack, token_map_arrays
 
@@ -575,12 +576,17 @@ class LRNN:
                     f"[classes of layer {i - 1}={want[1]}]"
                 )
         n_top = layers[-1].readout.n_classes
-        accepting = tuple(bool(x) for x in self.accepting)
+        accepting = tuple(check_flag(x, f"accepting[{i}]", "LRNN")
+                          for i, x in enumerate(self.accepting))
         if len(accepting) != n_top:
             raise ShapeError(f"LRNN: accepting has {len(accepting)} entries, the top layer has "
                              f"{n_top} output classes")
         state_map = None
         if self.state_map is not None:
+            for i, x in enumerate(self.state_map):
+                if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
+                    raise InputTypeError(f"LRNN: state_map[{i}] must be an int (a DFA state), "
+                                         f"got {x!r} ({type(x).__name__})")
             state_map = tuple(int(x) for x in self.state_map)
             if len(state_map) != n_top:
                 raise ShapeError(f"LRNN: state_map has {len(state_map)} entries, the top layer "
@@ -591,7 +597,10 @@ class LRNN:
         object.__setattr__(self, "accepting", accepting)
         object.__setattr__(self, "state_map", state_map)
         object.__setattr__(self, "field_generators", gens)
-        object.__setattr__(self, "exact_in_floats", bool(self.exact_in_floats))
+        object.__setattr__(self, "exact_in_floats",
+                           check_flag(self.exact_in_floats, "exact_in_floats", "LRNN"))
+        check_text(self.form, "form", "LRNN")
+        check_text(self.name, "name", "LRNN")
 
     # ------------------------------------------------------------ shape
     @property
@@ -788,6 +797,7 @@ class LRNN:
         >>> ft.dfa_states[1].tolist()
         [0, 1, -1, -1, -1]
         """
+        keep_states = check_flag(keep_states, "keep_states", "evaluate_float")
         name = dtype_name(dtype)
         sym, lengths = self._batch(words)
         n, t_max = sym.shape
