@@ -52,10 +52,29 @@ import numpy as np
 
 from .errors import AlphabetError, UnknownSymbolError, WordTypeError
 
-__all__ = ["Alphabet", "SymbolErrors", "Word"]
+__all__ = ["Alphabet", "SymbolErrors", "Word", "show_word", "SHOW_WORD_CHARS"]
 
 #: What a word may be (see the module docstring).
 Word = Union[str, Sequence[str], Sequence[int], np.ndarray]
+
+#: :func:`show_word` shortens a word to about this many characters.
+SHOW_WORD_CHARS = 40
+
+
+def show_word(word: Any) -> str:
+    """A short text of ``word`` for error messages: its repr (a string as given, a sequence or
+    an array as a list), cut to :data:`SHOW_WORD_CHARS` characters with ``...``.
+
+    >>> show_word("t01 t13"), show_word(np.array([0, 2])), show_word("ab" * 40)
+    ("'t01 t13'", '[0, 2]', "'abababababababababababababababababab...")
+    """
+    if isinstance(word, np.ndarray):
+        word = word.tolist()
+    elif isinstance(word, tuple):
+        word = list(word)
+    text = repr(word)
+    return text if len(text) <= SHOW_WORD_CHARS else text[:SHOW_WORD_CHARS - 3] + "..."
+
 
 #: Words at least this long given as strings over one-character symbols are looked up with
 #: numpy (code points and a sorted search) rather than a dictionary per character.
@@ -331,7 +350,8 @@ class Alphabet:
         longest word ``T``.
 
         ``where`` may contain ``{i}``, replaced by the word's position in the batch (e.g.
-        ``"words[{i}]: "``).
+        ``"words[{i}]: "``), and ``{word}``, replaced by the word itself (shortened to
+        :data:`SHOW_WORD_CHARS` characters; only composed when the word is bad).
 
         Examples
         --------
@@ -339,9 +359,24 @@ class Alphabet:
         Traceback (most recent call last):
         ...
         statetrack.automata.errors.UnknownSymbolError: words[1]: symbol 'x' at position 1 is not in the alphabet ['a', 'b']
+        >>> Alphabet("ab").encode_batch(["a", "bbx"], where="words[{i}] = {word}: ")
+        Traceback (most recent call last):
+        ...
+        statetrack.automata.errors.UnknownSymbolError: words[1] = 'bbx': symbol 'x' at position 2 is not in the alphabet ['a', 'b']
         """
-        codes = [self.encode(w, errors=errors, where=where.format(i=i), indices=indices)
-                 for i, w in enumerate(words)]
+        if "{word}" in where:
+            kinds = tuple({errors.unknown, errors.out_of_range or errors.unknown,
+                           errors.bad_array, errors.bad_word})
+            codes = []
+            for i, w in enumerate(words):
+                try:
+                    codes.append(self.encode(w, errors=errors, indices=indices))
+                except kinds as e:
+                    message = e.args[0] if e.args else str(e)
+                    raise type(e)(where.format(i=i, word=show_word(w)) + message) from None
+        else:
+            codes = [self.encode(w, errors=errors, where=where.format(i=i), indices=indices)
+                     for i, w in enumerate(words)]
         lengths = np.fromiter((len(c) for c in codes), dtype=np.int64, count=len(codes))
         t_max = int(lengths.max()) if len(codes) else 0
         ids = np.zeros((len(codes), t_max), dtype=np.int64)
@@ -358,12 +393,12 @@ class Alphabet:
         >>> Alphabet("ab").check_ids(np.array([[0, 1], [2, 0]]))
         Traceback (most recent call last):
         ...
-        statetrack.automata.errors.UnknownSymbolError: words: ids must lie in 0 .. 1 (the alphabet has 2 symbols); got 2 at index (1, 0)
+        statetrack.automata.errors.UnknownSymbolError: words: ids must lie in 0 .. 1 (the alphabet has 2 symbols); got 2 at index (1, 0), in words[1] = [2, 0]
         """
         n = len(self.symbols)
         if ids.size and (ids.min() < 0 or ids.max() >= n):
             b, t = (int(i) for i in np.argwhere((ids < 0) | (ids >= n))[0])
             raise (errors.out_of_range or errors.unknown)(
                 f"{where}: ids must lie in 0 .. {n - 1} (the alphabet has {n} symbols); got "
-                f"{int(ids[b, t])} at index ({b}, {t})")
+                f"{int(ids[b, t])} at index ({b}, {t}), in {where}[{b}] = {show_word(ids[b])}")
         return ids.astype(np.int64, copy=False)

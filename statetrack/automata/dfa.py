@@ -344,14 +344,23 @@ class DFA:
     def run(self, words: Iterable[Any], *, start: int | None = None) -> RunResult:
         """Run a batch of words (any lengths) at once, vectorized over the batch.
 
+        The result has the layout of every batch runner (:class:`RunResult`): ``lengths``,
+        ``accepted_final`` and ``final_states`` per word, per-prefix arrays padded with -1 or
+        False beyond a word's length. A bad word raises :class:`UnknownSymbolError` or
+        :class:`WordTypeError` naming it (``words[i] = 'text'``) and the position in it.
+
         Examples
         --------
         >>> d = DFA([[1, 0], [0, 1]], accepting=[1], alphabet="ab")
+        >>> d.run(["ab", "abc"])
+        Traceback (most recent call last):
+        ...
+        statetrack.automata.errors.UnknownSymbolError: words[1] = 'abc': symbol 'c' at position 2 is not in the alphabet ['a', 'b']
         >>> r = d.run(["a", "ab", ""])
         >>> r.accepted.tolist(), r.states.tolist()
         ([True, True, False], [[0, 1, -1], [0, 1, 1], [0, -1, -1]])
         """
-        sym, lengths = self._alpha.encode_batch(words)
+        sym, lengths = self._alpha.encode_batch(words, where="words[{i}] = {word}: ")
         return self._run_codes(sym, lengths, start)
 
     def _run_codes(self, sym: np.ndarray, lengths: np.ndarray, start: int | None) -> RunResult:

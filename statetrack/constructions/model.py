@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -61,6 +62,10 @@ _WORD_ERRORS = SymbolErrors(
     unknown=UnknownTokenError, bad_array=UnknownTokenError, bad_word=InputTypeError,
     bad_word_message="word: expected a string, a sequence of symbols or a 1-D integer array, "
                      "got {type}")
+#: Words of a batch (:meth:`LRNN.evaluate_float`): each message starts "words[i] = word: ".
+_BATCH_ERRORS = dataclasses.replace(
+    _WORD_ERRORS, bad_word_message="expected a string, a sequence of symbols or a 1-D integer "
+                                   "array, got {type}")
 
 
 # ---------------------------------------------------------------------- delta step
@@ -784,7 +789,8 @@ class LRNN:
         UnsupportedDtypeError
             Another dtype.
         InputTypeError, UnknownTokenError
-            ``words`` is not a batch of words, or a symbol is not in the alphabet.
+            ``words`` is not a batch of words, or a symbol is not in the alphabet; the message
+            names the word (``words[i] = 'text'``) and the position in it.
 
         Examples
         --------
@@ -836,7 +842,8 @@ class LRNN:
         if words is None or not hasattr(words, "__iter__"):
             raise InputTypeError(f"words: expected a batch (a list of words or a 2-D integer "
                                  f"array), got {type(words).__name__}")
-        return self.symbols.encode_batch(words, errors=_WORD_ERRORS)
+        return self.symbols.encode_batch(words, errors=_BATCH_ERRORS,
+                                         where="words[{i}] = {word}: ")
 
 
 def _parity_example() -> LRNN:
