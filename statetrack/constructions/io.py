@@ -4,7 +4,7 @@ Format ``statetrack.construction``, version 1 (one JSON object)::
 
     {
       "format": "statetrack.construction", "version": 1,
-      "name": str, "form": str, "exact_in_floats": bool,
+      "name": str, "form": str, "exact_in_floats": bool,   # form: one of STORED_FORMS
       "alphabet": [str],
       "field_generators": [exact],          # [] for rational models
       "accepting": [bool],                  # per output class of the top layer
@@ -72,11 +72,16 @@ from .errors import ConstructionError, ConstructionFileError, InputTypeError
 from .exact_text import format_exact
 from .lrnn import LRNN, DeltaStep, Layer, Readout, to_exact
 
-__all__ = ["Construction", "FORMAT_NAME", "FORMAT_VERSION", "to_dict", "from_dict", "dumps",
-           "loads", "save", "load"]
+__all__ = ["Construction", "FORMAT_NAME", "FORMAT_VERSION", "STORED_FORMS", "to_dict",
+           "from_dict", "dumps", "loads", "save", "load"]
 
 FORMAT_NAME = "statetrack.construction"
 FORMAT_VERSION = 1
+#: The values of a file's ``form`` (what the tools read it as: ``statetrack compile`` prints a
+#: faithful or cascade model by its form): the forms of
+#: :func:`~statetrack.constructions.compile.compile` and ``"custom"`` (a model built by hand,
+#: the default of :class:`~statetrack.constructions.lrnn.LRNN`). Loading refuses any other.
+STORED_FORMS = ("permutation", "rotation", "diagonal", "faithful", "cascade", "custom")
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,8 @@ def to_dict(lrnn: LRNN, *, dfa: DFA | None = None,
         :class:`~statetrack.constructions.certificate.Certificate` (a counterexample is not
         stored).
     ConstructionFileError
-        A weight cannot be written exactly (it needs a function outside the grammar).
+        A weight cannot be written exactly (it needs a function outside the grammar), or the
+        model's ``form`` is not one of :data:`STORED_FORMS` (the file would not load back).
 
     Examples
     --------
@@ -187,6 +193,10 @@ def _check_args(lrnn: Any, dfa: Any, certificate: Any) -> None:
     if certificate is not None and not isinstance(certificate, Certificate):
         raise InputTypeError(f"certificate: expected a Certificate or None, got "
                              f"{type(certificate).__name__} (counterexamples are not stored)")
+    if lrnn.form not in STORED_FORMS:
+        raise ConstructionFileError(f"lrnn.form is {lrnn.form!r}, which a construction file "
+                                    f"cannot store (one of {list(STORED_FORMS)}; a model built "
+                                    f"by hand is 'custom')")
 
 
 def _need(d: dict, key: str, typ: type | tuple, where: str) -> Any:
@@ -317,13 +327,16 @@ def from_dict(d: Any, *, source: str = "input") -> Construction:
         accepting = _need(d, "accepting", list, source)
         if not all(isinstance(x, bool) for x in accepting):
             raise ConstructionFileError(f"{source}: field 'accepting' must list booleans")
+        form = _need(d, "form", str, source)
+        if form not in STORED_FORMS:
+            raise ConstructionFileError(f"{source}: field 'form' is {form!r}, not a known form "
+                                        f"(one of {list(STORED_FORMS)})")
         lrnn = LRNN(alphabet=_need(d, "alphabet", list, source), layers=layers,
-                    accepting=accepting, state_map=d.get("state_map"),
-                    form=str(d.get("form", "custom")),
-                    exact_in_floats=bool(d.get("exact_in_floats", False)),
+                    accepting=accepting, state_map=d.get("state_map"), form=form,
+                    exact_in_floats=_need(d, "exact_in_floats", bool, source),
                     field_generators=[_exact(g, f"{source}: field_generators")
                                       for g in d.get("field_generators", [])],
-                    name=str(d.get("name", "")))
+                    name=_need(d, "name", str, source) if "name" in d else "")
     except ConstructionFileError:
         raise
     except (ConstructionError, TypeError, ValueError) as e:

@@ -98,6 +98,13 @@ def _mutate(fn):
     (_mutate(lambda d: d["dfa"].update(transitions="x")), "dfa"),
     (_mutate(lambda d: d.update(certificate={"format": "x"})), "certificate"),
     (_mutate(lambda d: d["layers"][0]["initial_state"].append([0, 3, "1"])), "outside"),
+    (_mutate(lambda d: d.update(form="spiral")),
+     r"field 'form' is 'spiral', not a known form \(one of \['permutation', "),
+    (_mutate(lambda d: d.update(form=3)), "field 'form' must be a str, got int"),
+    (_mutate(lambda d: d.pop("form")), "missing field 'form'"),
+    (_mutate(lambda d: d.update(exact_in_floats="yes")),
+     "field 'exact_in_floats' must be a bool, got str"),
+    (_mutate(lambda d: d.update(name=7)), "field 'name' must be a str, got int"),
 ])
 def test_corrupt_files_are_construction_file_errors(text, msg, tmp_path):
     with pytest.raises(ConstructionFileError, match=msg):
@@ -184,3 +191,17 @@ def test_loading_is_unverified_and_the_certificate_is_plain_data():
     d["certificate"]["g"] = [2, 1, 0]
     c = cio.from_dict(d)
     assert not c.verified and c.certificate.g == (2, 1, 0)
+
+
+def test_every_form_compile_builds_round_trips_and_others_are_refused():
+    from statetrack.constructions import FORMS, LRNN, compile
+
+    assert set(FORMS) < set(cio.STORED_FORMS)
+    m = compile(get("parity"))
+    for form in cio.STORED_FORMS:
+        alt = LRNN(alphabet=m.alphabet, layers=m.layers, accepting=m.accepting,
+                   state_map=m.state_map, form=form)
+        assert cio.loads(cio.dumps(alt)).lrnn.form == form
+    odd = LRNN(alphabet=m.alphabet, layers=m.layers, accepting=m.accepting, form="mine")
+    with pytest.raises(ConstructionFileError, match="lrnn.form is 'mine'.*'custom'"):
+        cio.dumps(odd)
