@@ -243,6 +243,36 @@ class Family:
     def _param_list(self) -> str:
         return ", ".join(p.name for p in self.params) or "none"
 
+    @property
+    def signature(self) -> str:
+        """The family's call with its defaults, as a spec that :func:`get` reads:
+        ``'cyclic(m=3)'``, ``'ab_star'`` (no parameters).
+
+        Examples
+        --------
+        >>> FAMILIES["count_mod"].signature, FAMILIES["ab_star"].signature
+        ('count_mod(m=3, k=0)', 'ab_star')
+        """
+        if not self.params:
+            return self.name
+        return f"{self.name}({', '.join(f'{p.name}={_format_value(p.default)}' for p in self.params)})"
+
+    def describe(self) -> str:
+        """The signature, the summary and one line per parameter (its range and meaning), as
+        ``statetrack families`` prints it.
+
+        Examples
+        --------
+        >>> print(FAMILIES["cyclic"].describe())
+        cyclic(m=5, generators=standard)
+            Word problem of the cyclic group Z_m: accept iff the letters sum to 0 mod m.
+            m: integer in 1..10000 -- the order of the group
+            generators: one of 'standard', 'all' -- which letters
+        """
+        lines = [self.signature, f"    {self.summary}"]
+        lines += [f"    {p.name}: {p.valid} -- {p.description}" for p in self.params]
+        return "\n".join(lines)
+
 
 @dataclass(frozen=True)
 class CatalogueEntry:

@@ -50,6 +50,24 @@ def test_families_lists_registry(capsys):
     assert "parity" in text and "symmetric" in text
 
 
+def test_families_show_signatures_and_parameter_ranges(capsys):
+    from statetrack.automata.families import FAMILIES, get
+
+    assert cli.main(["families"]) == 0
+    text = capsys.readouterr().out
+    assert "count_mod(m=3, k=0)\n" in text
+    assert "    m: integer in 1..100000 -- the modulus\n" in text
+    assert "    accept: one of 'odd', 'even' -- " in text
+    for fam in FAMILIES.values():
+        assert fam.signature in text
+        for p in fam.params:
+            assert f"    {p.name}: {p.valid} -- {p.description}" in text
+        assert get(fam.signature) == fam()      # the signature is a spec of the defaults
+    assert cli.main(["families", "--brief"]) == 0
+    brief = capsys.readouterr().out.splitlines()
+    assert len(brief) == len(FAMILIES) and brief[1].startswith("count_mod(m=3, k=0) ")
+
+
 def test_unknown_command_exits_with_usage():
     with pytest.raises(SystemExit) as e:
         cli.main(["no-such-command"])
