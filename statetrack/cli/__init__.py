@@ -7,7 +7,8 @@ Subcommands:
   and exits 1 if any check fails. ``--json FILE`` writes the same rows as JSON.
 - ``statetrack compile PATTERN``: compiles a regex, a family spec (``cyclic(5)``) or a DFA
   JSON file into a linear RNN and proves it (``statetrack.cli.compile``).
-- ``statetrack figures``: regenerates the figures in ``docs/figures``.
+- ``statetrack figures``: draws the toolkit's figures into ``--outdir`` (default
+  ``./statetrack-figures``; the repository's copies: ``--outdir docs/figures``).
 - ``statetrack families``: lists the registry of named languages.
 
 One module per subcommand (:mod:`.check` with :mod:`.device` for ``check --device``,

@@ -75,6 +75,7 @@ _CLI_WORDS: tuple[tuple[str, str], ...] = (
     (r"with alphabet=None", "without --alphabet"),
     (r"\(alphabet=None\)", "(no --alphabet given)"),
     (r"pass alphabet=", "pass the symbols with --alphabet"),
+    (r"use device='(\w+)' or '(\w+)'", r"use --device \1 or --device \2"),
     (r"use form='(\w+)' with normalized=True", r"use --form \1 --normalized"),
     (r"use form='(\w+)' or '(\w+)'", r"use --form \1 or --form \2"),
     (r"use form='(\w+)'", r"use --form \1"),
@@ -91,7 +92,7 @@ _CLI_WORDS: tuple[tuple[str, str], ...] = (
 
 def cli_text(message: str) -> str:
     """``message`` (a library error) with the Python spelling of arguments replaced by the
-    options of ``statetrack compile``.
+    options of ``statetrack compile`` and ``statetrack check``.
 
     >>> cli_text("the pattern '.' names no character, so with alphabet=None its alphabet "
     ...          "would be empty; pass alphabet=")

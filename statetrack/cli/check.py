@@ -17,9 +17,20 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
-from ._args import positive_int
+from ._args import cli_text, positive_int
 
-__all__ = ["add_parser", "run", "Row", "LEGEND"]
+__all__ = ["add_parser", "run", "Row", "LEGEND", "DESCRIPTION"]
+
+#: ``statetrack check --help``'s description.
+DESCRIPTION = (
+    "Checks every language of the built-in catalogue (or those named by --only), one row "
+    "per language: its minimal DFA, its transition monoid (size and class), and the theorem "
+    "checks: every step of the construction is a generalized Householder factor with "
+    "eigenvalue in [-1, 1] (Prop. 1), the eigenvalues the language needs (Theorems 1 and 2), "
+    "the construction (Theorem 3 for groups, Theorem 4's cascade stack for the others), its "
+    "exact proof, and a bfloat16 run, with a legend of the columns. --device also runs every construction through the kernels on "
+    "random words and counts mismatches with the DFA; --json FILE writes the rows as JSON. "
+    "A progress bar goes to stderr when it is a terminal (not with --quiet or --json).")
 
 
 @dataclass
@@ -134,6 +145,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"statetrack check: error: --json {args.json}: the folder {folder} does not "
                   f"exist or is not writable", file=sys.stderr)
             return 2
+    if args.device:
+        # before the theory table, which takes seconds: a missing GPU is bad input (exit 2)
+        from ..kernels._common.device import resolve_device
+        from ..kernels.errors import KernelError
+
+        try:
+            resolve_device(args.device)
+        except KernelError as e:
+            print(f"statetrack check: error: --device {args.device}: {cli_text(str(e))}",
+                  file=sys.stderr)
+            return 2
     entries = catalogue()
     if args.only:
         try:
@@ -143,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     rows = []
     bar = tqdm(entries, desc="check", unit="lang", file=sys.stderr,
-               disable=args.quiet or not sys.stderr.isatty())
+               disable=not show_progress(args))
     for e in bar:
         bar.set_postfix_str(e.name)
         rows.append(_check_language(e.name, e.dfa, monoid_limit=args.monoid_limit,
@@ -162,13 +184,19 @@ def run(args: argparse.Namespace) -> int:
         from ..kernels.errors import KernelError
         from .device import device_check, format_device_rows
 
+        dev_bar = tqdm(entries, desc=f"check --device {args.device}", unit="lang",
+                       file=sys.stderr, disable=not show_progress(args))
+        dev_bar_names = (dev_bar.set_postfix_str(e.name) or e for e in dev_bar)
         try:
-            device_rows = device_check(entries, args.device, length=args.length,
+            device_rows = device_check(dev_bar_names, args.device, length=args.length,
                                        batch=args.batch, kernel=args.kernel,
                                        rng=np.random.default_rng(args.seed), form=args.form)
         except KernelError as e:
-            print(f"statetrack check: --device {args.device}: {e}", file=sys.stderr)
+            print(f"statetrack check: error: --device {args.device}: {cli_text(str(e))}",
+                  file=sys.stderr)
             return 2
+        finally:
+            dev_bar.close()
         print()
         print(format_device_rows(device_rows))
         device_failed = [r for r in device_rows if not r.ok]
@@ -186,6 +214,12 @@ def run(args: argparse.Namespace) -> int:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(payload, f, indent=2)
     return 1 if failed or device_failed else 0
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Whether ``statetrack check`` draws progress bars: on stderr, only when stderr is a
+    terminal and neither ``--quiet`` nor ``--json`` was given."""
+    return not (args.quiet or args.json) and sys.stderr.isatty()
 
 
 def _select(entries: list, wanted: Sequence[str]) -> list:
@@ -212,7 +246,10 @@ def _select(entries: list, wanted: Sequence[str]) -> list:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``check`` subcommand to an argparse subparsers object."""
-    c = subparsers.add_parser("check", help="run every check on the built-in catalogue")
+    c = subparsers.add_parser(
+        "check", help="run every check on the built-in catalogue",
+        description=DESCRIPTION,
+        epilog="exit status: 0 every check passed, 1 a check failed, 2 bad input")
     c.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
     c.add_argument("--only", nargs="+", metavar="SPEC",
                    help="only these catalogue entries, families, or other family specs "
@@ -220,7 +257,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     c.add_argument("--monoid-limit", type=positive_int, default=1_000_000,
                    help="largest transition monoid to enumerate (default 10^6)")
     c.add_argument("--no-theory", action="store_true", help="skip the theorem columns")
-    c.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    c.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar (there is none either with --json or when stderr is "
+                        "not a terminal)")
     c.add_argument("--device", choices=["cuda", "cpu", "auto"],
                    help="also run every language with a construction through the kernels on "
                         "this device and compare with the DFA (mismatches, symbols/s)")

@@ -1,18 +1,43 @@
-"""``statetrack figures``: regenerates the figures in ``docs/figures``
-(:func:`statetrack.theory.figures.make_figures`), printing each path."""
+"""``statetrack figures``: draws the toolkit's figures as PNG files
+(:func:`statetrack.theory.figures.make_figures`), printing each path.
+
+The figures: the eigenvalues of the constructions on the unit circle, the finite-precision
+parity trajectories (Theorem 1), and each non-group catalogue language's holonomy cascade
+beside its compiled stack (in ``cascades/``). They go to ``--outdir``, by default
+``./statetrack-figures`` (created if needed), a folder whose name says what it holds, so
+that running the command elsewhere never writes into a ``docs/figures`` that happens to be
+there; the repository's own copies are made with ``statetrack figures --outdir docs/figures``
+from its root.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "DEFAULT_OUTDIR"]
+
+#: Where ``statetrack figures`` writes without ``--outdir`` (relative to the working folder).
+DEFAULT_OUTDIR = "statetrack-figures"
+#: ``statetrack figures --help``'s description.
+DESCRIPTION = (
+    "Draws the toolkit's figures as PNG files and prints their paths: the eigenvalues of the "
+    "constructions on the unit circle, the finite-precision parity trajectories (Theorem 1), "
+    "and each non-group catalogue language's holonomy cascade beside its compiled stack (in "
+    f"cascades/). They go to --outdir, by default ./{DEFAULT_OUTDIR} (a folder whose name "
+    "says what it holds, created if needed). The repository's own figures are made with "
+    "'statetrack figures --outdir docs/figures' from its root.")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``figures`` subcommand to an argparse subparsers object."""
-    g = subparsers.add_parser("figures", help="regenerate the figures in docs/figures")
-    g.add_argument("--outdir", default="docs/figures")
+    g = subparsers.add_parser(
+        "figures", help="draw the toolkit's figures (eigenvalues, trajectories, cascades)",
+        description=DESCRIPTION)
+    g.add_argument("--outdir", default=DEFAULT_OUTDIR, metavar="DIR",
+                   help=f"folder for the PNG files, created if needed (default: "
+                        f"./{DEFAULT_OUTDIR}; the repository's figures: --outdir docs/figures "
+                        f"from its root); existing files of the same names are overwritten")
     g.set_defaults(func=run)
     return g
 

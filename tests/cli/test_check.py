@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 
 import pytest
 
@@ -130,3 +132,70 @@ def test_check_device_cpu_runs_constructions_through_the_kernels(tmp_path, capsy
     # ab_star's monoid is not a group: it runs as Theorem 4's cascade stack
     assert rows["ab_star"]["status"] == "ok" and rows["ab_star"]["mismatches"] == 0
     assert rows["ab_star"]["form"] == "cascade"
+
+
+# ----------------------------------------------------------------------------- help, progress
+def test_check_help_has_a_description(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["check", "--help"])
+    assert info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Checks every language of the built-in catalogue" in out
+    assert "exit status: 0 every check passed, 1 a check failed, 2 bad input" in out
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("extra, tty, drawn", [
+    ([], True, True), (["--quiet"], True, False), ([], False, False),
+    (["--json", "JSON"], True, False),
+])
+def test_check_progress_bar_only_on_a_terminal(monkeypatch, capsys, tmp_path, extra, tty, drawn):
+    err = _Terminal() if tty else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    extra = [str(tmp_path / "c.json") if x == "JSON" else x for x in extra]
+    assert cli.main(["check", "--only", "parity", "cyclic(3)", "--no-theory", *extra]) == 0
+    assert ("check: 100%" in err.getvalue() and "2/2" in err.getvalue()) == drawn
+    assert "check:" not in capsys.readouterr().out
+
+
+def test_check_device_progress_bar(monkeypatch, capsys):
+    err = _Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert cli.main(["check", "--only", "parity", "--no-theory", "--device", "cpu",
+                     "--length", "8", "--batch", "1"]) == 0
+    assert "check --device cpu: 100%" in err.getvalue()
+    capsys.readouterr()
+
+
+def test_check_device_cuda_without_a_gpu_fails_before_the_table(monkeypatch, capsys):
+    from statetrack.cli import check as check_cli
+
+    called = []
+    monkeypatch.setattr(check_cli, "_check_language", lambda *a, **k: called.append(a))
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert cli.main(["check", "--only", "parity", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert "--device cuda: " in err and "use --device cpu or --device auto" in err
+    assert "device='cpu'" not in err and not called
+
+
+# ----------------------------------------------------------------------------- figures
+def test_figures_help_and_default_outdir(monkeypatch, capsys, tmp_path):
+    import statetrack.theory.figures as figs
+    from statetrack.cli.figures import DEFAULT_OUTDIR
+
+    with pytest.raises(SystemExit):
+        cli.main(["figures", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--outdir DIR folder for the PNG files" in out and "./statetrack-figures" in out
+    seen = []
+    monkeypatch.setattr(figs, "make_figures", lambda outdir: seen.append(outdir) or [])
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["figures"]) == 0
+    assert seen == [DEFAULT_OUTDIR] and DEFAULT_OUTDIR == "statetrack-figures"
+    assert cli.main(["figures", "--outdir", "here"]) == 0 and seen[-1] == "here"
+    capsys.readouterr()
