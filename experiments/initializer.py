@@ -9,8 +9,9 @@ readout ``o_t = H_t^T q`` takes, with the class -> DFA-state map. It becomes **h
 their random weights. Everything else is set so that the construction's readout reaches the
 head unchanged:
 
-* embedding ``E[x] = e_x + e_c`` (token ``x``'s own coordinate and a constant coordinate
-  ``c``; all rows have the same norm, so every RMSNorm divides every token by the same
+* embedding ``E[x] = e_x + e_c - t cbar`` (token ``x``'s own coordinate, a constant
+  coordinate ``c``, and minus ``t`` times the mean code in the code coordinates below, so that
+  the codes arrive centred; all rows have the same norm, so every RMSNorm divides every token by the same
   ``rho``; the attention norm's output is ``gamma e_x + ...``, ``gamma`` read off the module);
 * head 0's projections: ``W_k``, ``W_v`` columns ``x`` = the letter's keys and values (divided
   by ``gamma``), ``W_q`` every column = the query; ``W_b`` = the logits
@@ -20,14 +21,16 @@ head unchanged:
   (PAD) get zero keys, an identity; the short convolution of head 0's channels passes the
   current token (last tap 1, others 0); the learned initial state of head 0 is ``H_0``;
 * the layer's output projection reads head 0's first ``V_c`` outputs into ``V_c`` residual
-  coordinates (times ``mu``, chosen so that the largest code has norm 1) and nothing else;
+  coordinates (times ``mu = t / alpha``, ``t`` chosen so that the code directions below are
+  farthest apart) and nothing else;
   every other residual branch (later layers' output projections, every MLP's down
-  projection) starts at zero, so the residual stream at the top is ``E[x] + mu P(alpha o_t)``
-  with ``alpha = scale / ||q||``;
+  projection) starts at zero, so the residual stream at the top is ``E[x] + mu P o_t`` with
+  ``o_t = alpha code_t`` and ``alpha = scale / ||q||``: its code coordinates are
+  ``t (code_t - cbar)``;
 * the head's row of the class of DFA state ``s`` is the unit vector of the (constant, code)
   coordinates of the residual for the code of ``s``; other rows are 0. The final RMSNorm
   multiplies those coordinates by a positive number the same for all rows, so the argmax is
-  the code whose direction is nearest: directions ``(1, mu alpha c)`` of distinct codes are
+  the code whose direction is nearest: directions ``(1, t (c - cbar))`` of distinct codes are
   distinct, and the margin is checked (:class:`ConstructionInitError` below
   ``min_margin``).
 
@@ -115,6 +118,26 @@ def construction_target(task: Task) -> tuple[Any, str, dict[int, int], np.ndarra
                                 "(parity and the per-position DFA tasks have one)")
 
 
+def _directions(codes: torch.Tensor, t: float) -> torch.Tensor:
+    d = torch.cat([torch.ones(len(codes), 1, dtype=torch.float64), t * codes], dim=1)
+    return d / d.norm(dim=1, keepdim=True)
+
+
+def _margin(dirs: torch.Tensor) -> float:
+    """``1 - max cos`` between two distinct directions (1 for a single code)."""
+    if len(dirs) < 2:
+        return 1.0
+    off = dirs @ dirs.T - 2 * torch.eye(len(dirs), dtype=dirs.dtype)
+    return float(1 - off.max())
+
+
+def _best_code_scale(codes: torch.Tensor) -> float:
+    """The factor ``t`` (codes times ``t`` beside a constant 1) whose directions are farthest
+    apart, on a log grid: e.g. scalar codes 0..5 spread over angles up to ~70 degrees."""
+    grid = torch.logspace(-2, 1, 121, dtype=torch.float64).tolist()
+    return max(grid, key=lambda t: _margin(_directions(codes, t)))
+
+
 @torch.no_grad()
 def init_from_construction(model: Any, task: Task, *, min_margin: float = 1e-3,
                            max_logit: float = 20.0, logit_gap: float = 8.0) -> ConstructionInfo:
@@ -188,6 +211,9 @@ def init_from_construction(model: Any, task: Task, *, min_margin: float = 1e-3,
     E.zero_()
     E[:, :V_in] = torch.eye(V_in, dtype=E.dtype)
     E[:, const] = 1.0
+    center = codes.to(torch.float64).mean(0)              # codes enter centred
+    t = _best_code_scale(codes.to(torch.float64) - center)
+    E[:, V_in:V_in + Vc] = (-t * center).to(E.dtype)      # the same for every token
     gamma = float(model.blocks[0].attn_norm(E[:1].float())[0, 0])
 
     def rows(n: int, h: int, d: int) -> slice:            # rows of (j, h, :) in a '(n h d)' proj
@@ -226,8 +252,7 @@ def init_from_construction(model: Any, task: Task, *, min_margin: float = 1e-3,
     # --- readout: o_0 = alpha * codes; residual code coordinates V_in .. V_in + Vc
     scale = lc.scale if lc.scale is not None else K ** -0.5
     alpha = scale / float(query.norm())
-    cmax = float(codes.norm(dim=1).max())
-    mu = 1.0 / (alpha * cmax) if cmax > 0 else 1.0
+    mu = t / alpha
     op = layer.o_proj.weight                               # [D, H V]
     op.zero_()
     op[V_in:V_in + Vc, :Vc] = mu * torch.eye(Vc, dtype=op.dtype)
@@ -238,12 +263,8 @@ def init_from_construction(model: Any, task: Task, *, min_margin: float = 1e-3,
             block.mlp.down_proj.weight.zero_()
 
     # --- head: unit directions of (constant, code) per class
-    dirs = torch.cat([torch.ones(len(codes), 1, dtype=torch.float64),
-                      mu * alpha * codes.to(torch.float64)], dim=1)
-    dirs = dirs / dirs.norm(dim=1, keepdim=True)           # [C, 1 + Vc]
-    gram = dirs @ dirs.T
-    off = gram - 2 * torch.eye(len(codes), dtype=torch.float64)
-    margin = float(1 - off.max()) if len(codes) > 1 else 1.0
+    dirs = _directions(codes.to(torch.float64) - center, t)   # [C, 1 + Vc]
+    margin = _margin(dirs)
     if margin < min_margin:
         raise ConstructionInitError(f"{spec}: code directions too close (margin {margin:.2e})")
     hw = model.head.weight
@@ -258,7 +279,7 @@ def init_from_construction(model: Any, task: Task, *, min_margin: float = 1e-3,
         hw[y, V_in:V_in + Vc] = dirs[c, 1:].to(hw.dtype)
     # the logits at the codes, through the model's own final norm and head
     resid = E[:1].double().repeat(len(codes), 1)
-    resid[:, V_in:V_in + Vc] = mu * alpha * codes.double()
+    resid[:, V_in:V_in + Vc] = t * (codes.double() - center)
     lg = model.head(model.norm(resid.to(E.dtype))).double()          # [C, classes]
     right = torch.tensor([int(class_of_state[int(state_map[c])]) for c in range(len(codes))])
     top = lg.gather(1, right[:, None])[:, 0]

@@ -79,6 +79,8 @@ class TrainConfig:
 
     Model fields mirror :class:`experiments.model.ModelConfig`; ``init`` is ``"random"`` or
     ``"construction"``. Lengths are the paper's (see :mod:`experiments.tasks`).
+    ``stop_after > 0`` stops (checkpointed, not evaluated) after that many steps, as an
+    interrupted run would; rerunning without it resumes.
     """
 
     task: str = "parity"
@@ -117,6 +119,7 @@ class TrainConfig:
     name: str = ""
     resume: bool = True
     progress: bool = True
+    stop_after: int = 0
 
     def __post_init__(self) -> None:
         if self.init not in ("random", "construction"):
@@ -179,7 +182,8 @@ class TrainConfig:
 
 #: Fields that may differ between a checkpoint and the run resuming it.
 _RESUME_FREE = {"eval_lengths", "eval_examples", "eval_batch_size", "eval_at_start",
-                "checkpoint_every", "log_every", "out", "resume", "progress", "device", "kernel"}
+                "checkpoint_every", "log_every", "out", "resume", "progress", "device", "kernel",
+                "stop_after"}
 
 
 def smoke_config(**over: Any) -> TrainConfig:
@@ -470,6 +474,9 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
                               "loss_steps": loss_steps, "config": cfg.to_dict()}, ckpt_path)
             if world > 1:
                 dist.barrier()
+        if cfg.stop_after and done >= cfg.stop_after and done < cfg.steps:
+            bar.close()
+            return {**results, "steps_done": done, "stopped": True}
     bar.close()
     train_seconds = time.time() - t0
     rows = _eval_all(model, task, cfg, rank, world, device)
