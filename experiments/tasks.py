@@ -461,6 +461,8 @@ def verify(task: Task, ex: Examples) -> int:
                 raise LabelMismatchError(f"example {i}: bad layout {tok[i].tolist()}")
             word = "".join(sym[int(x)] for x in tok[i, :E])
             r = int(tgt[i, E]) - task.DIGIT0
+            if not 0 <= r < task.m:
+                raise LabelMismatchError(f"example {i}: label {int(tgt[i, E])} is not a digit")
             _expect_accepts(i, F.modular_arithmetic(task.m, r), word, True)
             _expect_accepts(i, F.modular_arithmetic(task.m, (r + 1) % task.m), word, False)
             _expect_one_label(i, tgt[i], E, int(tgt[i, E]))

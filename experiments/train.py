@@ -456,7 +456,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         sched.step()
         pending.append(loss.detach())
         done = step + 1
-        if done % cfg.log_every == 0 or done == cfg.steps:
+        if done % cfg.log_every == 0 or done in (cfg.steps, cfg.stop_after):
             vals = torch.stack(pending)
             if world > 1:
                 dist.all_reduce(vals)
@@ -466,7 +466,8 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             losses += vals_l
             pending = []
             bar.set_postfix(loss=f"{vals_l[-1]:.4f}", lr=f"{sched.get_last_lr()[0]:.2e}")
-        if cfg.checkpoint_every and (done % cfg.checkpoint_every == 0 or done == cfg.steps) \
+        if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0
+                or done in (cfg.steps, cfg.stop_after)) \
                 and not pending:
             if rank == 0:
                 _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
