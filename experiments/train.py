@@ -531,8 +531,9 @@ def config_from_args(argv: Sequence[str] | None = None) -> TrainConfig:
             if getattr(args, f.name) is not None}
     base: dict[str, Any] = {}
     if args.config:
-        base = TrainConfig.from_dict(json.loads(Path(args.config).read_text())).to_dict()
-        base["eval_lengths"] = tuple(base["eval_lengths"])
+        given = json.loads(Path(args.config).read_text())
+        TrainConfig.from_dict(given)                      # validates the file's fields
+        base = {k: (tuple(v) if k == "eval_lengths" else v) for k, v in given.items()}
     base.update(over)
     return smoke_config(**base) if args.smoke else TrainConfig(**base)
 
