@@ -1,0 +1,267 @@
+r"""One command per table: ``python -m experiments.tables --table NAME [--protocol reduced]``.
+
+Each table is a grid of :class:`experiments.train.TrainConfig` s (tasks x models x seeds). The
+command runs the runs that have no ``results.json`` yet (``--jobs N`` of them at once, each a
+``python -m experiments.train`` process: the models are small, so several share one GPU well),
+then aggregates every run's results into ``experiments/results/<table>.json`` and a Markdown
+table (``<table>.md``), and plots accuracy against test length into
+``docs/figures/experiments/`` (:mod:`experiments.plots`).
+
+Tables
+------
+``table3``
+    Grazzi et al. Table 3: parity (2 layers), modular arithmetic without and with brackets
+    (3 layers); DeltaNet and Mamba, eigenvalues in [0, 1] and [-1, 1]; scaled accuracy over
+    the test lengths, best and median of the seeds (the paper's Tables 3 and 5).
+``s5``
+    Section 5.2: S_5 with transpositions only, one DeltaNet layer, [0, 1] vs [-1, 1]; full S_3
+    and S_5 with DeltaProduct ``n_h = 1`` vs ``2`` ([-1, 1]); Z_60. Per-position labels,
+    sequence accuracy per length.
+``init``
+    The initializer experiment: parity, S_3 and flip-flop, the same architecture (linear q/k/v,
+    no per-head output norm, learned initial state) initialized at random or from the
+    construction; loss curves and accuracy before and after training.
+
+Protocols
+---------
+``paper``: width 128, 4 heads, short convolution 4, batch 1024, 100k steps, learning rates
+{1e-2, 1e-3, 5e-4, 1e-4}, 3 seeds, cosine to 1e-6 after 10 % warm-up, weight decay 0.1,
+clipping 1.0, every test length 40..256.
+
+``reduced`` (the default; what fits a few GPU-minutes): the same model and schedule shape,
+batch 256, 2000 steps (init: 1000), one learning rate 1e-3, 3 seeds, test lengths 40..256 in
+steps of 8 with 512 sequences each. ``smoke``: tiny CPU runs (tests).
+
+Modular arithmetic at 2000 steps is far from the paper's 100k (the paper's numbers there are
+for long training); the reduced protocol is meant to show the parity and S_5 separations
+and the initializer rows, and to be scaled up (``--steps``, ``--batch-size``) where time allows.
+
+Examples
+--------
+>>> cfgs = grid("table3", "reduced", layers=("deltaproduct",))
+>>> len(cfgs), cfgs[0].task, cfgs[0].num_layers, cfgs[0].steps
+(18, 'parity', 2, 2000)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from experiments.train import ROOT, TrainConfig, smoke_config
+
+__all__ = ["TABLES", "PROTOCOLS", "grid", "run_grid", "aggregate", "markdown", "main"]
+
+TABLES = ("table3", "s5", "init")
+PROTOCOLS: dict[str, dict[str, Any]] = {
+    "paper": dict(batch_size=1024, steps=100_000, eval_lengths=tuple(range(40, 257)),
+                  eval_examples=1024),
+    "reduced": dict(batch_size=256, steps=2000, eval_lengths=tuple(range(40, 257, 8)),
+                    eval_examples=512),
+}
+PAPER_LRS = (1e-2, 1e-3, 5e-4, 1e-4)
+SEEDS = (0, 1, 2)
+RANGES = ("[0,1]", "[-1,1]")
+
+
+def grid(table: str, protocol: str = "reduced", *, seeds: Sequence[int] = SEEDS,
+         layers: Sequence[str] = ("deltaproduct", "mamba"), out: str | None = None,
+         **over: Any) -> list[TrainConfig]:
+    """The configurations of ``table`` under ``protocol`` (``"paper"``, ``"reduced"`` or
+    ``"smoke"``), with field overrides ``over``.
+
+    Raises
+    ------
+    ValueError
+        Unknown table or protocol.
+    """
+    if table not in TABLES:
+        raise ValueError(f"table: expected one of {TABLES}, got {table!r}")
+    if protocol not in (*PROTOCOLS, "smoke"):
+        raise ValueError(f"protocol: expected one of {(*PROTOCOLS, 'smoke')}, got {protocol!r}")
+    out = out or str(ROOT / "experiments" / "results" / "runs" / f"{table}-{protocol}")
+    lrs = PAPER_LRS if protocol == "paper" else (1e-3,)
+    rows: list[dict[str, Any]] = []
+    if table == "table3":
+        for task, depth in (("parity", 2), ("mod_arith", 3), ("mod_arith_brackets", 3)):
+            for layer in layers:
+                for rng in RANGES:
+                    rows.append(dict(task=task, num_layers=depth, layer=layer, eigen_range=rng))
+    elif table == "s5":
+        for rng in RANGES:
+            rows.append(dict(task="s5_swaps", num_layers=1, eigen_range=rng))
+        for task in ("s3", "s5"):
+            for nh in (1, 2):
+                rows.append(dict(task=task, num_layers=1, num_householder=nh))
+        rows.append(dict(task="z60", num_layers=1, num_householder=2))
+    else:
+        for task, nh in (("parity", 1), ("s3", 4), ("flip_flop", 2)):
+            for init in ("random", "construction"):
+                rows.append(dict(task=task, num_layers=1, num_householder=nh, init=init,
+                                 activation="none", use_output_norm=False,
+                                 learn_initial_state=True, eval_at_start=True))
+    cfgs = []
+    for row in rows:
+        for lr in lrs:
+            for seed in seeds:
+                base: dict[str, Any] = dict(out=out, seed=seed, lr=lr, progress=False)
+                if protocol == "smoke":
+                    small = dict(hidden_size=32, num_heads=2, eval_lengths=(40,),
+                                 eval_examples=8, eval_batch_size=8, batch_size=8, steps=2)
+                    c = smoke_config(**{**base, **row, **small, **over})
+                else:
+                    p = dict(PROTOCOLS[protocol])
+                    if table == "init" and protocol == "reduced":
+                        p["steps"] = 1000
+                    c = TrainConfig(**{**base, **p, **row, **over})
+                cfgs.append(c)
+    return cfgs
+
+
+def _run_one(cfg: TrainConfig, env: dict[str, str]) -> tuple[str, int, str]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(cfg.to_dict(), f)
+        path = f.name
+    try:
+        r = subprocess.run([sys.executable, "-m", "experiments.train", "--config", path],
+                           cwd=ROOT, env=env, capture_output=True, text=True)
+    finally:
+        os.unlink(path)
+    return cfg.run_name, r.returncode, (r.stdout + r.stderr)[-2000:]
+
+
+def run_grid(cfgs: Sequence[TrainConfig], *, jobs: int = 1) -> list[tuple[str, int, str]]:
+    """Run every configuration without a ``results.json`` (``jobs`` processes at a time);
+    return ``(name, exit code, output tail)`` of each run started."""
+    from tqdm.auto import tqdm
+
+    todo = [c for c in cfgs if not (Path(c.out) / c.run_name / "results.json").exists()]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    out = []
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for res in tqdm(pool.map(lambda c: _run_one(c, env), todo), total=len(todo),
+                        desc="runs", dynamic_ncols=True):
+            out.append(res)
+            if res[1] != 0:
+                print(f"run {res[0]} failed (exit {res[1]}):\n{res[2]}", file=sys.stderr)
+    return out
+
+
+def _cell(cfg: dict[str, Any]) -> tuple:
+    return (cfg["task"], cfg["layer"], cfg["num_householder"], cfg["eigen_range"],
+            cfg["num_layers"], cfg["init"])
+
+
+def aggregate(cfgs: Sequence[TrainConfig]) -> dict[str, Any]:
+    """Per cell (task, layer, n_h, eigen range, depth, init): the runs' summaries, best and
+    median over seeds/learning rates of the mean scaled accuracy, and per-length curves."""
+    cells: dict[tuple, list[dict[str, Any]]] = {}
+    for c in cfgs:
+        p = Path(c.out) / c.run_name / "results.json"
+        if p.exists():
+            res = json.loads(p.read_text())
+            cells.setdefault(_cell(res["config"]), []).append(res)
+    table = []
+    for key, runs in sorted(cells.items(), key=lambda kv: str(kv[0])):
+        means = [r["summary"]["mean_scaled_accuracy"] for r in runs]
+        entry: dict[str, Any] = dict(zip(("task", "layer", "num_householder", "eigen_range",
+                                          "num_layers", "init"), key))
+        entry.update({
+            "runs": len(runs), "seeds": [r["config"]["seed"] for r in runs],
+            "lrs": [r["config"]["lr"] for r in runs],
+            "mean_scaled_accuracy": means, "best": float(np.max(means)),
+            "median": float(np.median(means)),
+            "lengths": [row["length"] for row in runs[0]["eval"]],
+            "scaled_by_run": [[row["scaled_accuracy"] for row in r["eval"]] for r in runs],
+            "environment": runs[0]["environment"]})
+        if runs[0]["task"]["per_position"]:
+            entry["sequence_by_run"] = [[row["sequence_accuracy"] for row in r["eval"]]
+                                        for r in runs]
+        if "eval_at_start" in runs[0]:
+            entry["scaled_at_start_by_run"] = [[row["scaled_accuracy"]
+                                                for row in r["eval_at_start"]] for r in runs]
+            entry["loss_curves"] = [r["loss_curve"] for r in runs]
+        table.append(entry)
+    return {"cells": table, "written": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def markdown(agg: dict[str, Any]) -> str:
+    """The aggregate as a Markdown table (best / median of the mean scaled accuracy)."""
+    lines = ["| task | model | eigenvalues | layers | init | runs | best | median |",
+             "|---|---|---|---|---|---|---|---|"]
+    for c in agg["cells"]:
+        model = ("DeltaNet" if c["num_householder"] == 1 else
+                 f"DeltaProduct n_h={c['num_householder']}") if c["layer"] == "deltaproduct" \
+            else "Mamba"
+        lines.append(f"| {c['task']} | {model} | {c['eigen_range']} | {c['num_layers']} | "
+                     f"{c['init']} | {c['runs']} | {c['best']:.3f} | {c['median']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _mamba_available() -> bool:
+    try:
+        from statetrack.kernels.layers import MambaLayer  # type: ignore[attr-defined]  # noqa
+    except ImportError:
+        return False
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point (module docstring)."""
+    p = argparse.ArgumentParser(prog="python -m experiments.tables", description=__doc__
+                                .split("\n")[0])
+    p.add_argument("--table", required=True, choices=TABLES)
+    p.add_argument("--protocol", default="reduced", choices=(*PROTOCOLS, "smoke"))
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once (processes)")
+    p.add_argument("--out", help="folder of the runs (default experiments/results/runs/...)")
+    p.add_argument("--results", default=str(ROOT / "experiments" / "results"),
+                   help="where <table>.json and <table>.md go")
+    p.add_argument("--figures", default=str(ROOT / "docs" / "figures" / "experiments"))
+    p.add_argument("--steps", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--kernel", choices=("auto", "recurrent", "chunk", "reference"))
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--skip-mamba", action="store_true",
+                   help="leave Mamba out (automatic when the checkout has no MambaLayer)")
+    a = p.parse_args(argv)
+    over = {k: v for k, v in (("steps", a.steps), ("batch_size", a.batch_size),
+                              ("device", a.device), ("kernel", a.kernel)) if v is not None}
+    layers = ("deltaproduct",) if a.skip_mamba or not _mamba_available() \
+        else ("deltaproduct", "mamba")
+    if "mamba" not in layers and a.table == "table3":
+        print("note: Mamba rows left out (no MambaLayer in this checkout)", file=sys.stderr)
+    cfgs = grid(a.table, a.protocol, seeds=[int(s) for s in a.seeds.split(",")],
+                layers=layers, out=a.out, **over)
+    failed = [r for r in run_grid(cfgs, jobs=a.jobs) if r[1] != 0]
+    agg = aggregate(cfgs)
+    agg.update({"table": a.table, "protocol": a.protocol, "failed_runs": [r[0] for r in failed]})
+    res_dir = Path(a.results)
+    res_dir.mkdir(parents=True, exist_ok=True)
+    stem = a.table if a.protocol != "smoke" else f"{a.table}-smoke"
+    (res_dir / f"{stem}.json").write_text(json.dumps(agg, indent=1) + "\n")
+    md = markdown(agg)
+    (res_dir / f"{stem}.md").write_text(md)
+    print(md)
+    if not a.no_plots:
+        from experiments.plots import plot_table
+
+        for path in plot_table(agg, Path(a.figures), stem):
+            print(f"figure: {path}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

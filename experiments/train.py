@@ -1,0 +1,556 @@
+r"""Train one model on one task and evaluate it at the test lengths: ``python -m experiments.train``.
+
+One run = one :class:`TrainConfig` (a frozen dataclass: no global state; every field is a
+command-line option, ``--help`` lists them). The run
+
+1. builds the task (:func:`experiments.tasks.make_task`) and the model
+   (:func:`experiments.model.build_model`, weights from ``torch.Generator().manual_seed(seed)``;
+   ``init="construction"`` then applies :func:`experiments.initializer.init_from_construction`);
+2. trains with AdamW (weight decay on matrices, not on norms, embeddings' siblings or initial
+   states), a linear warm-up over ``warmup_frac`` of the steps then a cosine decay to
+   ``min_lr``, and gradient clipping at ``grad_clip`` — the paper's recipe. Every step draws a
+   fresh batch (lengths uniform in ``[train_min_length, train_max_length]``) from
+   ``numpy.random.default_rng([seed, rank, step])``, so a resumed run sees the same data;
+3. checkpoints every ``checkpoint_every`` steps (model, optimizer, schedule, step, loss curve)
+   to ``<out>/<name>/checkpoint.pt`` and resumes from it when it exists;
+4. evaluates at every test length (one batch shape per length: no padding), on test sets drawn
+   from a seed shared by all runs, and writes ``<out>/<name>/results.json``: accuracy and
+   scaled accuracy per length (and, for per-position tasks, sequence accuracy), the loss curve,
+   device, versions and git commit.
+
+Distributed: under ``torchrun --nproc_per_node N`` every process trains on ``batch_size / N``
+examples with PyTorch's DistributedDataParallel (NCCL on GPUs, gloo on CPUs) and the test
+lengths are shared out between processes; rank 0 writes the files. Without ``torchrun`` it
+runs in one process on ``device`` (``"auto"``: CUDA when present).
+
+Examples
+--------
+A two-step run on the CPU (what ``--smoke`` does, smaller):
+
+>>> import tempfile
+>>> cfg = TrainConfig(task="parity", num_layers=1, hidden_size=8, num_heads=2, steps=2,
+...                   batch_size=4, eval_lengths=(40,), eval_examples=4, progress=False,
+...                   out=tempfile.mkdtemp(), name="doc")
+>>> res = run(cfg)
+>>> res["steps_done"], [r["length"] for r in res["eval"]], len(res["loss_curve"]["loss"])
+(2, [40], 2)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from experiments.model import ModelConfig, build_model
+from experiments.tasks import IGNORE, Task, make_task
+
+__all__ = ["TrainConfig", "run", "evaluate", "main", "parse_lengths", "ConfigError",
+           "PAPER_TEST_LENGTHS", "smoke_config"]
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Every test length of the paper (40 .. 256).
+PAPER_TEST_LENGTHS = tuple(range(40, 257))
+#: Seed of the test sets (the same for every run, so that runs are compared on one test set).
+EVAL_SEED = 20250101
+
+
+class ConfigError(ValueError):
+    """A :class:`TrainConfig` field is invalid, or a checkpoint belongs to another config."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run (every field is a command-line option of ``experiments.train``).
+
+    Model fields mirror :class:`experiments.model.ModelConfig`; ``init`` is ``"random"`` or
+    ``"construction"``. Lengths are the paper's (see :mod:`experiments.tasks`).
+    ``stop_after > 0`` stops (checkpointed, not evaluated) after that many steps, as an
+    interrupted run would; rerunning without it resumes.
+    """
+
+    task: str = "parity"
+    layer: str = "deltaproduct"
+    num_layers: int = 2
+    hidden_size: int = 128
+    num_heads: int = 4
+    num_householder: int = 1
+    eigen_range: str = "[-1,1]"
+    use_short_conv: bool = True
+    activation: str = "silu"
+    use_output_norm: bool = True
+    learn_initial_state: bool = False
+    mlp_ratio: int = 4
+    kernel: str = "auto"
+    init: str = "random"
+    seed: int = 0
+    steps: int = 1000
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    warmup_frac: float = 0.1
+    min_lr: float = 1e-6
+    grad_clip: float = 1.0
+    train_min_length: int = 3
+    train_max_length: int = 40
+    eval_lengths: tuple[int, ...] = tuple(range(40, 257, 8))
+    eval_examples: int = 512
+    eval_batch_size: int = 512
+    eval_at_start: bool = False
+    checkpoint_every: int = 500
+    log_every: int = 10
+    amp: bool = False
+    device: str = "auto"
+    out: str = "experiments/results/runs"
+    name: str = ""
+    resume: bool = True
+    progress: bool = True
+    stop_after: int = 0
+
+    def __post_init__(self) -> None:
+        if self.init not in ("random", "construction"):
+            raise ConfigError(f"init: expected 'random' or 'construction', got {self.init!r}")
+        for name in ("steps", "batch_size", "eval_examples", "eval_batch_size", "log_every",
+                     "train_min_length", "train_max_length"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{name}: expected an int >= 1, got {v!r}")
+        if self.train_max_length < self.train_min_length:
+            raise ConfigError("train_max_length: must be >= train_min_length")
+        if not self.eval_lengths or any(int(L) < 1 for L in self.eval_lengths):
+            raise ConfigError(f"eval_lengths: expected positive lengths, got {self.eval_lengths}")
+        for name in ("lr", "min_lr", "grad_clip"):
+            if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) > 0):
+                raise ConfigError(f"{name}: expected a positive number, got {getattr(self, name)!r}")
+        if not 0 <= self.warmup_frac < 1:
+            raise ConfigError(f"warmup_frac: expected a number in [0, 1), got {self.warmup_frac}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"device: expected 'auto', 'cpu' or 'cuda', got {self.device!r}")
+
+    @property
+    def run_name(self) -> str:
+        """``name``, or one made of the fields that tell runs of a grid apart."""
+        if self.name:
+            return self.name
+        nh = f"-nh{self.num_householder}" if self.num_householder > 1 else ""
+        rng = "pm1" if self.eigen_range == "[-1,1]" else "01"
+        return (f"{self.task}-{self.layer}{nh}-{rng}-L{self.num_layers}-D{self.hidden_size}"
+                f"-{self.init}-lr{self.lr:g}-s{self.seed}")
+
+    def model_config(self, task: Task) -> ModelConfig:
+        """The :class:`ModelConfig` of this run on ``task``."""
+        return ModelConfig(
+            vocab_size=task.vocab_size, num_classes=task.num_classes, layer=self.layer,
+            num_layers=self.num_layers, hidden_size=self.hidden_size, num_heads=self.num_heads,
+            num_householder=self.num_householder, eigen_range=self.eigen_range,
+            use_short_conv=self.use_short_conv, activation=self.activation,
+            use_output_norm=self.use_output_norm, learn_initial_state=self.learn_initial_state,
+            mlp_ratio=self.mlp_ratio, kernel=self.kernel)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        d = asdict(self)
+        d["eval_lengths"] = list(self.eval_lengths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        """Inverse of :meth:`to_dict` (unknown keys rejected)."""
+        known = {f.name for f in fields(cls)}
+        bad = sorted(set(d) - known)
+        if bad:
+            raise ConfigError(f"unknown TrainConfig fields {bad}")
+        d = dict(d)
+        if "eval_lengths" in d:
+            d["eval_lengths"] = tuple(int(x) for x in d["eval_lengths"])
+        return cls(**d)
+
+
+#: Fields that may differ between a checkpoint and the run resuming it.
+_RESUME_FREE = {"eval_lengths", "eval_examples", "eval_batch_size", "eval_at_start",
+                "checkpoint_every", "log_every", "out", "resume", "progress", "device", "kernel",
+                "stop_after"}
+
+
+def smoke_config(**over: Any) -> TrainConfig:
+    """A tiny two-step CPU configuration (``--smoke``), updated with ``over``."""
+    base = dict(num_layers=1, hidden_size=16, num_heads=2, steps=2, batch_size=8,
+                eval_lengths=(40, 48), eval_examples=8, eval_batch_size=8, checkpoint_every=1,
+                log_every=1, device="cpu", progress=False)
+    base.update(over)
+    return TrainConfig(**base)
+
+
+# ============================================================================ utilities
+def parse_lengths(spec: str) -> tuple[int, ...]:
+    """``"40,64,128"`` or ``"start:stop:step"`` (stop inclusive) or ``"paper"`` (40..256).
+
+    >>> parse_lengths("40:56:8"), parse_lengths("3,5")
+    ((40, 48, 56), (3, 5))
+    """
+    spec = spec.strip()
+    if spec == "paper":
+        return PAPER_TEST_LENGTHS
+    try:
+        if ":" in spec:
+            a, b, *c = (int(x) for x in spec.split(":"))
+            return tuple(range(a, b + 1, c[0] if c else 1))
+        return tuple(int(x) for x in spec.split(","))
+    except ValueError:
+        raise ConfigError(f"eval_lengths: cannot parse {spec!r} (use '40,64' or "
+                          "'40:256:8' or 'paper')") from None
+
+
+def _git_commit() -> dict[str, Any]:
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=10)
+        if head.returncode == 0:
+            return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"commit": os.environ.get("STATETRACK_COMMIT"), "dirty": None}
+
+
+def _environment(device: torch.device, world: int) -> dict[str, Any]:
+    import statetrack
+
+    env: dict[str, Any] = {
+        "device": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                   else platform.processor() or platform.machine()),
+        "device_type": device.type, "world_size": world, "python": platform.python_version(),
+        "torch": torch.__version__, "numpy": np.__version__,
+        "statetrack": getattr(statetrack, "__version__", None), **_git_commit()}
+    try:
+        import triton
+
+        env["triton"] = triton.__version__
+    except ImportError:
+        env["triton"] = None
+    return env
+
+
+def _setup_distributed(pref: str) -> tuple[int, int, torch.device]:
+    """``(rank, world, device)``; joins the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    want_cuda = pref == "cuda" or (pref == "auto" and torch.cuda.is_available())
+    if pref == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device: 'cuda' requested but CUDA is not available")
+    if world == 1:
+        return 0, 1, torch.device("cuda" if want_cuda else "cpu")
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if want_cuda:
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    else:
+        device = torch.device("cpu")
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if want_cuda else "gloo")
+    return rank, world, device
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (decay if p.ndim >= 2 and "initial_state" not in name and "embedding" not in name
+         else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _lr_lambda(cfg: TrainConfig):
+    warm = int(round(cfg.warmup_frac * cfg.steps))
+    floor = cfg.min_lr / cfg.lr
+
+    def f(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        t = (step - warm) / max(1, cfg.steps - warm)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+    return f
+
+
+def _to_device(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    t = torch.from_numpy(a)
+    return t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, task: Task, lengths: Sequence[int], *, examples: int,
+             batch_size: int, device: torch.device, amp: bool = False,
+             seed: int = EVAL_SEED) -> list[dict[str, Any]]:
+    """Accuracy per test length (batched by length; the test set of length L is drawn from
+    ``default_rng([seed, L])``).
+
+    Returns one dict per length: ``length``, ``n``, ``accuracy`` (of the label at the last
+    scored position: the answer, or the state after the whole sequence), ``scaled_accuracy``,
+    and for per-position tasks ``sequence_accuracy`` (every position right) and
+    ``token_accuracy``.
+    """
+    was = model.training
+    model.eval()
+    rows = []
+    for L in lengths:
+        rng = np.random.default_rng([seed, int(L)])
+        hit = seq = tok_hit = tok_n = 0
+        n_done = 0
+        while n_done < examples:
+            n = min(batch_size, examples - n_done)
+            ex = task.sample(rng, n, int(L), int(L))
+            x, y = _to_device(ex.tokens, device), _to_device(ex.targets, device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                pred = model(x).argmax(-1)
+            scored = y != IGNORE
+            right = (pred == y) & scored
+            last = scored.shape[1] - 1 - scored.flip(1).int().argmax(1)   # last scored position
+            ar = torch.arange(n, device=device)
+            hit += int(right[ar, last].sum())
+            seq += int((right | ~scored).all(1).sum())
+            tok_hit += int(right.sum())
+            tok_n += int(scored.sum())
+            n_done += n
+        acc = hit / examples
+        row = {"length": int(L), "n": examples, "accuracy": acc,
+               "scaled_accuracy": task.scaled(acc)}
+        if task.per_position:
+            row["sequence_accuracy"] = seq / examples
+            row["token_accuracy"] = tok_hit / tok_n
+        rows.append(row)
+    model.train(was)
+    return rows
+
+
+def _eval_all(model: torch.nn.Module, task: Task, cfg: TrainConfig, rank: int, world: int,
+              device: torch.device) -> list[dict[str, Any]]:
+    mine = list(cfg.eval_lengths)[rank::world]
+    rows = evaluate(model, task, mine, examples=cfg.eval_examples,
+                    batch_size=cfg.eval_batch_size, device=device, amp=cfg.amp)
+    if world > 1:
+        gathered: list[Any] = [None] * world
+        dist.all_gather_object(gathered, rows)
+        rows = [r for part in gathered for r in part]
+    return sorted(rows, key=lambda r: r["length"])
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    sc = [r["scaled_accuracy"] for r in rows]
+    out = {"mean_scaled_accuracy": float(np.mean(sc)), "min_scaled_accuracy": float(np.min(sc)),
+           "mean_accuracy": float(np.mean([r["accuracy"] for r in rows]))}
+    if "sequence_accuracy" in rows[0]:
+        out["mean_sequence_accuracy"] = float(np.mean([r["sequence_accuracy"] for r in rows]))
+    return out
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _atomic_json(obj: Any, path: Path) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+# ============================================================================ the run
+def run(cfg: TrainConfig) -> dict[str, Any]:
+    """Train and evaluate one configuration (module docstring); return the results dict
+    (also written to ``<out>/<run_name>/results.json`` by rank 0).
+
+    Raises
+    ------
+    ConfigError
+        A bad field, a batch size not divisible by the number of processes, or a checkpoint
+        written by a different configuration.
+    """
+    from tqdm.auto import tqdm
+
+    rank, world, device = _setup_distributed(cfg.device)
+    if cfg.batch_size % world:
+        raise ConfigError(f"batch_size: {cfg.batch_size} is not divisible by the "
+                          f"{world} processes")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    task = make_task(cfg.task)
+    mcfg = cfg.model_config(task)
+    model = build_model(mcfg, device="cpu", generator=torch.Generator().manual_seed(cfg.seed))
+    init_info = None
+    if cfg.init == "construction":
+        from experiments.initializer import init_from_construction
+
+        init_info = asdict(init_from_construction(model, task))
+    model = build_model_to(model, mcfg, device)
+    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr,
+                            fused=device.type == "cuda")
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
+    run_dir = Path(cfg.out) / cfg.run_name
+    ckpt_path = run_dir / "checkpoint.pt"
+    start, losses, loss_steps = 0, [], []
+    if rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        theirs = {k: v for k, v in ck["config"].items() if k not in _RESUME_FREE}
+        ours = {k: v for k, v in cfg.to_dict().items() if k not in _RESUME_FREE}
+        if theirs != ours:
+            diff = sorted(k for k in ours if theirs.get(k) != ours[k])
+            raise ConfigError(f"checkpoint {ckpt_path} was written by another configuration "
+                              f"(differs in {diff}); use another name or --no-resume")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        start, losses, loss_steps = ck["step"], ck["losses"], ck["loss_steps"]
+    env = _environment(device, world)
+    results: dict[str, Any] = {"config": cfg.to_dict(), "model_config": mcfg.to_dict(),
+                               "task": {"name": task.name, "chance": task.chance,
+                                        "per_position": task.per_position,
+                                        "vocab_size": task.vocab_size,
+                                        "num_classes": task.num_classes},
+                               "construction": init_info, "environment": env,
+                               "parameters": sum(p.numel() for p in model.parameters())}
+    if cfg.eval_at_start and start == 0:
+        results["eval_at_start"] = _eval_all(model, task, cfg, rank, world, device)
+    net: torch.nn.Module = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    per_rank = cfg.batch_size // world
+    t0 = time.time()
+    pending: list[torch.Tensor] = []
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps,
+               disable=not (cfg.progress and rank == 0), desc=cfg.run_name, dynamic_ncols=True)
+    model.train()
+    for step in bar:
+        rng = np.random.default_rng([cfg.seed, rank, step])
+        ex = task.sample(rng, per_rank, cfg.train_min_length, cfg.train_max_length)
+        x, y = _to_device(ex.tokens, device), _to_device(ex.targets, device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp):
+            logits = net(x)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
+                               ignore_index=IGNORE)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        sched.step()
+        pending.append(loss.detach())
+        done = step + 1
+        if done % cfg.log_every == 0 or done in (cfg.steps, cfg.stop_after):
+            vals = torch.stack(pending)
+            if world > 1:
+                dist.all_reduce(vals)
+                vals /= world
+            vals_l = vals.tolist()
+            loss_steps += list(range(done - len(vals_l) + 1, done + 1))
+            losses += vals_l
+            pending = []
+            bar.set_postfix(loss=f"{vals_l[-1]:.4f}", lr=f"{sched.get_last_lr()[0]:.2e}")
+        if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0
+                or done in (cfg.steps, cfg.stop_after)) \
+                and not pending:
+            if rank == 0:
+                _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                              "scheduler": sched.state_dict(), "step": done, "losses": losses,
+                              "loss_steps": loss_steps, "config": cfg.to_dict()}, ckpt_path)
+            if world > 1:
+                dist.barrier()
+        if cfg.stop_after and done >= cfg.stop_after and done < cfg.steps:
+            bar.close()
+            return {**results, "steps_done": done, "stopped": True}
+    bar.close()
+    train_seconds = time.time() - t0
+    rows = _eval_all(model, task, cfg, rank, world, device)
+    results.update({"steps_done": cfg.steps, "resumed_from": start,
+                    "train_seconds_this_process": train_seconds,
+                    "eval": rows, "summary": _summary(rows),
+                    "loss_curve": {"step": loss_steps, "loss": losses}})
+    if rank == 0:
+        _atomic_json(results, run_dir / "results.json")
+    return results
+
+
+def build_model_to(model: torch.nn.Module, mcfg: ModelConfig,
+                   device: torch.device) -> torch.nn.Module:
+    """Move a model built on the CPU to ``device``, re-resolving the kernel for it."""
+    from experiments.model import resolve_kernel
+
+    kernel = resolve_kernel(mcfg.kernel, device)
+    for block in getattr(model, "blocks", []):
+        inner = getattr(block.mixer, "inner", None)
+        if inner is not None and inner.config.mode != kernel:
+            inner.config = dataclasses.replace(inner.config, mode=kernel)
+    model.kernel = kernel
+    return model.to(device)
+
+
+# ============================================================================ CLI
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m experiments.train",
+                                description=__doc__.split("\n")[0])
+    p.add_argument("--smoke", action="store_true",
+                   help="a tiny two-step CPU run (other options still apply)")
+    p.add_argument("--config", help="a JSON file of TrainConfig fields (options override it)")
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+        elif f.name == "eval_lengths":
+            p.add_argument(flag, type=parse_lengths, default=None,
+                           help="'40,64', '40:256:8' or 'paper'")
+        else:
+            typ = {"int": int, "float": float, "str": str}.get(str(f.type), str)
+            p.add_argument(flag, type=typ, default=None)
+    return p
+
+
+def config_from_args(argv: Sequence[str] | None = None) -> TrainConfig:
+    """The :class:`TrainConfig` of a command line."""
+    args = _parser().parse_args(argv)
+    over = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
+            if getattr(args, f.name) is not None}
+    base: dict[str, Any] = {}
+    if args.config:
+        given = json.loads(Path(args.config).read_text())
+        TrainConfig.from_dict(given)                      # validates the file's fields
+        base = {k: (tuple(v) if k == "eval_lengths" else v) for k, v in given.items()}
+    base.update(over)
+    return smoke_config(**base) if args.smoke else TrainConfig(**base)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; prints the summary line and the results path."""
+    cfg = config_from_args(argv)
+    res = run(cfg)
+    if int(os.environ.get("RANK", "0")) == 0:
+        s = res["summary"]
+        print(f"{cfg.run_name}: mean scaled accuracy {s['mean_scaled_accuracy']:.3f} "
+              f"(min {s['min_scaled_accuracy']:.3f}) over {len(res['eval'])} test lengths; "
+              f"{Path(cfg.out) / cfg.run_name / 'results.json'}")
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The training entry point on the CPU: a two-step smoke run, checkpoint resume, the CLI, the
+results JSON, the tables' aggregation, and DDP with two gloo processes under torchrun."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from experiments.tables import aggregate, grid, markdown
+from experiments.train import ConfigError, TrainConfig, main, run, smoke_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_two_step_smoke_run(tmp_path):
+    cfg = smoke_config(task="s3", num_householder=2, out=str(tmp_path))
+    res = run(cfg)
+    saved = json.loads((tmp_path / cfg.run_name / "results.json").read_text())
+    assert saved["steps_done"] == 2 and saved["loss_curve"]["step"] == [1, 2]
+    assert all(math.isfinite(v) for v in saved["loss_curve"]["loss"])
+    assert [r["length"] for r in saved["eval"]] == [40, 48]
+    for r in saved["eval"]:
+        assert 0 <= r["accuracy"] <= 1 and "sequence_accuracy" in r
+        assert r["scaled_accuracy"] == pytest.approx((r["accuracy"] - 1 / 6) / (5 / 6))
+    env = saved["environment"]
+    assert env["torch"] == torch.__version__ and env["device_type"] == "cpu"
+    assert env["world_size"] == 1 and "commit" in env
+    assert res["summary"] == saved["summary"]
+
+
+def test_interrupted_run_resumes_to_the_same_model(tmp_path):
+    common = dict(task="parity", steps=4, out=str(tmp_path))
+    whole = smoke_config(name="whole", **common)
+    run(whole)
+    cut = smoke_config(name="cut", stop_after=2, **common)
+    part = run(cut)
+    assert part["stopped"] and part["steps_done"] == 2
+    assert not (tmp_path / "cut" / "results.json").exists()
+    res = run(smoke_config(name="cut", **common))
+    assert res["resumed_from"] == 2 and res["steps_done"] == 4
+    a = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)
+    assert a["losses"] == b["losses"]
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    with pytest.raises(ConfigError, match="differs in"):
+        run(smoke_config(name="cut", **{**common, "lr": 0.5}))
+
+
+def test_constructed_init_scores_one_before_training(tmp_path):
+    cfg = smoke_config(task="flip_flop", init="construction", activation="none",
+                       use_output_norm=False, learn_initial_state=True, num_householder=2,
+                       eval_at_start=True, eval_lengths=(40, 256), out=str(tmp_path))
+    res = run(cfg)
+    assert [r["accuracy"] for r in res["eval_at_start"]] == [1.0, 1.0]
+    assert res["construction"]["spec"] == "flip_flop"
+    assert res["loss_curve"]["loss"][0] < 0.01
+
+
+def test_cli_and_config_file(tmp_path, capsys):
+    conf = tmp_path / "c.json"
+    conf.write_text(json.dumps({"task": "mod_arith", "num_layers": 1}))
+    assert main(["--smoke", "--config", str(conf), "--out", str(tmp_path), "--name", "cli",
+                 "--eval-lengths", "41", "--no-use-short-conv"]) == 0
+    res = json.loads((tmp_path / "cli" / "results.json").read_text())
+    assert res["config"]["task"] == "mod_arith" and res["config"]["use_short_conv"] is False
+    assert [r["length"] for r in res["eval"]] == [41]
+    assert "mean scaled accuracy" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="init"):
+        TrainConfig(init="pretrained")
+
+
+def test_tables_grid_and_aggregate(tmp_path):
+    assert len(grid("table3", "reduced")) == 36
+    assert len(grid("s5", "paper", seeds=(0,))) == 7 * 4
+    cfgs = grid("init", "smoke", seeds=(0,), out=str(tmp_path))[:2]   # parity, both inits
+    for c in cfgs:
+        run(c)
+    agg = aggregate(cfgs)
+    assert [c["init"] for c in agg["cells"]] == ["construction", "random"]
+    assert all(len(c["loss_curves"]) == 1 for c in agg["cells"])
+    con = agg["cells"][0]
+    assert con["scaled_at_start_by_run"] == [[1.0]]
+    assert "| parity | DeltaNet | [-1,1] | 1 | construction | 1 |" in markdown(agg)
+
+
+def test_ddp_two_gloo_processes(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_port", str(29500 + os.getpid() % 1000), "-m", "experiments.train",
+           "--smoke", "--out", str(tmp_path), "--name", "ddp", "--steps", "3",
+           "--eval-lengths", "40,48,56"]
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    res = json.loads((tmp_path / "ddp" / "results.json").read_text())
+    assert res["environment"]["world_size"] == 2
+    # the test lengths were shared out (40, 56 on rank 0; 48 on rank 1) and gathered
+    assert [row["length"] for row in res["eval"]] == [40, 48, 56]
+    assert res["loss_curve"]["step"] == [1, 2, 3]
+    assert all(math.isfinite(v) for v in res["loss_curve"]["loss"])
