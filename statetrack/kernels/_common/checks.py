@@ -68,6 +68,8 @@ __all__ = [
     "check_out_buffer",
     "check_symbols",
     "check_delta_product_inputs",
+    "ScanDims",
+    "check_diagonal_scan_inputs",
     "state_dtype_for",
 ]
 
@@ -502,3 +504,70 @@ def check_delta_product_inputs(
         check_beta_range(beta)
     return DeltaProductDims(B=B, T=T, H=H, K=K, V=V, num_householder=n_h, scale=s,
                             dtype=dtype, state_dtype=state_dtype_for(dtype), device=device)
+
+
+@dataclass(frozen=True)
+class ScanDims:
+    """Sizes and dtypes of a diagonal scan call (:func:`check_diagonal_scan_inputs`)."""
+
+    B: int
+    T: int
+    D: int
+    dtype: torch.dtype
+    state_dtype: torch.dtype
+    device: torch.device
+
+
+def check_diagonal_scan_inputs(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    h0: torch.Tensor | None = None,
+    *,
+    dtypes: Sequence[torch.dtype] = FLOAT_DTYPES,
+    check_finite: bool = False,
+) -> ScanDims:
+    """Validate the arguments of a diagonal scan ``h_t = a_t * h_{t-1} + b_t``.
+
+    Rules: ``a`` and ``b`` are ``[B, T, D]`` tensors of one dtype from ``dtypes``; ``h0`` is
+    ``[B, D]`` of that dtype or float32; all on one device; no NaN/inf (when
+    ``check_finite``). The range of ``a`` is not checked (any real factor is a valid scan).
+
+    Returns
+    -------
+    ScanDims
+        The sizes and dtypes.
+
+    Raises
+    ------
+    KernelShapeError, KernelDtypeError, KernelDeviceError, NonFiniteInputError
+        With a message that names the argument.
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_diagonal_scan_inputs(torch.zeros(2, 3, 4), torch.zeros(2, 3, 4)).D
+    4
+    >>> check_diagonal_scan_inputs(torch.zeros(2, 3, 4), torch.zeros(2, 3, 5))
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.KernelShapeError: b: expected shape [B, T, D] = [2, 3, 4] (B=2, T=3, D=4 from a), got [2, 3, 5]
+    """
+    check_tensor(a, "a", ndim=3, dtypes=dtypes)
+    dtype = a.dtype
+    check_tensor(b, "b", ndim=3)
+    if b.dtype != dtype:
+        raise KernelDtypeError(
+            f"b: dtype {str(b.dtype).replace('torch.', '')} differs from a's "
+            f"{str(dtype).replace('torch.', '')}; a and b must share one dtype")
+    if h0 is not None:
+        check_tensor(h0, "h0", ndim=2, dtypes=tuple(dict.fromkeys((dtype, torch.float32))))
+    device = check_same_device({"a": a, "b": b, "h0": h0})
+    B, T, D = (int(s) for s in a.shape)
+    origin = f"B={B}, T={T}, D={D} from a"
+    check_shape(b, "b", (B, T, D), "[B, T, D]", origin)
+    if h0 is not None:
+        check_shape(h0, "h0", (B, D), "[B, D]", f"B={B}, D={D} from a")
+    if check_finite:
+        _check_finite({"a": a, "b": b, "h0": h0})
+    return ScanDims(B=B, T=T, D=D, dtype=dtype, state_dtype=state_dtype_for(dtype),
+                    device=device)
