@@ -3,10 +3,14 @@
 
 - :mod:`.delta_product`: ``naive.py`` (:func:`delta_product_ref`, the reference),
   ``fused_recurrent.py`` and ``chunk.py`` (Triton, forward and backward);
+- :mod:`.diagonal_scan`: :func:`diagonal_scan` (``h_t = a_t h_{t-1} + b_t``, chunked Triton
+  kernels forward and backward, a PyTorch fallback) and its reference
+  :func:`diagonal_scan_reference`;
 - :mod:`.tabled`: :func:`run_tabled`, the construction path (symbol ids and per-symbol
   tables gathered in the kernel); its reference is the general op on :func:`gather_tables`;
 - :mod:`.layers`: :class:`DeltaProductLayer`, :class:`ConstructedLRNN` and the export for
-  fla's own layers (:func:`export_fla`);
+  fla's own layers (:func:`export_fla`); :class:`MambaLayer` (diagonal transitions in [0, 1]
+  or Diag(2s - 1) in [-1, 1]);
 - :mod:`.runner`: :func:`run`, a constructed LRNN on a batch of words;
 - :mod:`._common`: Triton's import, input checks, the tolerance table, device and dtype
   resolution; :mod:`.errors`.
@@ -27,6 +31,7 @@ Importing this package chooses Triton's interpreter when no CUDA device is prese
 from ._common import triton as _triton  # noqa: F401  (first: picks the interpreter without CUDA)
 from ._common.tolerances import TOLERANCES, assert_rel_close, rel_error
 from .delta_product import chunk_delta_product, delta_product_ref, fused_recurrent_delta_product
+from .diagonal_scan import diagonal_scan, diagonal_scan_reference
 from .errors import (
     BetaRangeError,
     KernelDeviceError,
@@ -62,6 +67,7 @@ from .tabled import TabledResult, choose_chunk, gather_tables, run_tabled
 
 __all__ = [
     "chunk_delta_product", "fused_recurrent_delta_product", "delta_product_ref",
+    "diagonal_scan", "diagonal_scan_reference",
     "run_tabled", "TabledResult", "choose_chunk", "gather_tables",
     "TOLERANCES", "assert_rel_close", "rel_error",
     "BetaRangeError", "KernelDeviceError", "KernelDtypeError", "KernelError",

@@ -375,8 +375,8 @@ def diagonal_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = No
     >>> h = diagonal_scan(a, b, torch.ones(1, 1), backend="torch")
     >>> h[0, :, 0].tolist()
     [-1.0, 1.0, 1.0]
-    >>> h.sum().backward(); a.grad[0, :, 0].tolist()    # dh_t * h_{t-1}
-    [-1.0, -1.0, 1.0]
+    >>> h.sum().backward(); a.grad[0, :, 0].tolist()    # dh = (-1, 2, 1) times h_{t-1}
+    [-1.0, -2.0, 1.0]
     """
     d = check_diagonal_scan_inputs(a, b, h0, dtypes=SUPPORTED_DTYPES, check_finite=check_finite)
     which = resolve_backend(backend, d.device)
