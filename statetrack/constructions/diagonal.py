@@ -69,7 +69,7 @@ from .group import letter_permutations
 from .lrnn import LRNN, DeltaStep, Layer, Readout, check_product
 
 __all__ = ["transition_group", "diagonal_construction", "rotation_construction",
-           "is_elementary_abelian_2", "is_cyclic_group"]
+           "is_elementary_abelian_2", "is_cyclic_group", "z2_coordinates"]
 
 
 def _compose(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -162,28 +162,40 @@ def _generator(elems: list[np.ndarray]) -> np.ndarray | None:
     return None
 
 
-def diagonal_construction(dfa: DFA, *, name: str = "") -> LRNN:
-    """The diagonal (Mamba-style, entries ±1) one-layer form, where it exists.
+def z2_coordinates(dfa: DFA) -> tuple[int, list[int], list[int]]:
+    """Coordinates of a minimal DFA whose transition group is ``(Z_2)^r``.
+
+    A basis of the group is picked greedily among the letters; ``letter_bits[a]`` is letter
+    ``a``'s bit vector (an int, bit ``i`` = coordinate ``i``) and ``state_bits[p]`` the bit
+    vector of the element leading the start state to ``p``. Shared by the delta-step
+    diagonal form (:func:`diagonal_construction`) and Mamba's ``Diag(2 s - 1)`` form
+    (:func:`statetrack.constructions.mamba.mamba_construction`).
+
+    Parameters
+    ----------
+    dfa : DFA
+        A minimal DFA (call ``.minimize()`` first).
+
+    Returns
+    -------
+    r : int
+        The rank (``2^r`` states).
+    letter_bits, state_bits : list of int
 
     Raises
     ------
     NotAGroupError
-        Some letter of the minimal DFA is not a permutation.
+        Some letter is not a permutation.
     FormError
         The transition group is not an elementary abelian 2-group (a letter of order > 2 or
         two letters that do not commute); the message says which.
 
     Examples
     --------
-    >>> z3 = DFA.from_function(0, "a", lambda q, a: (q + 1) % 3, lambda q: q == 0)
-    >>> diagonal_construction(z3)
-    Traceback (most recent call last):
-    ...
-    statetrack.constructions.errors.FormError: no diagonal form: letter 'a' has order 3, but diagonal matrices with entries in [-1, 1] that act as a group have entries +-1 and square to the identity (Theorem 2: no diagonal real LRNN counts modulo 3); use form='permutation' or 'rotation'
+    >>> z2_coordinates(DFA([[1, 2], [0, 3], [3, 0], [2, 1]], alphabet="ab"))
+    (2, [1, 2], [0, 1, 2, 3])
     """
-    check_dfa(dfa, "diagonal_construction")
-    name = check_text(name, "name", "diagonal_construction")
-    d = dfa.minimize()
+    d = dfa
     perms, ok, elems = transition_group(d)
     n = d.n_states
     ident = np.arange(n)
@@ -217,8 +229,35 @@ def diagonal_construction(dfa: DFA, *, name: str = "") -> LRNN:
             members += new
             r += 1
         letter_bits.append(coords[key])
-    k = max(r, 1)
     state_bits = [coords[elems[q].tobytes()] for q in range(n)]
+    return r, letter_bits, state_bits
+
+
+def diagonal_construction(dfa: DFA, *, name: str = "") -> LRNN:
+    """The diagonal (Mamba-style, entries ±1) one-layer form, where it exists.
+
+    Raises
+    ------
+    NotAGroupError
+        Some letter of the minimal DFA is not a permutation.
+    FormError
+        The transition group is not an elementary abelian 2-group (a letter of order > 2 or
+        two letters that do not commute); the message says which.
+
+    Examples
+    --------
+    >>> z3 = DFA.from_function(0, "a", lambda q, a: (q + 1) % 3, lambda q: q == 0)
+    >>> diagonal_construction(z3)
+    Traceback (most recent call last):
+    ...
+    statetrack.constructions.errors.FormError: no diagonal form: letter 'a' has order 3, but diagonal matrices with entries in [-1, 1] that act as a group have entries +-1 and square to the identity (Theorem 2: no diagonal real LRNN counts modulo 3); use form='permutation' or 'rotation'
+    """
+    check_dfa(dfa, "diagonal_construction")
+    name = check_text(name, "name", "diagonal_construction")
+    d = dfa.minimize()
+    n = d.n_states
+    r, letter_bits, state_bits = z2_coordinates(d)
+    k = max(r, 1)
     steps = []
     for a, bits in enumerate(letter_bits):
         st = [DeltaStep(key=[1 if j == i else 0 for j in range(k)], beta=2)
