@@ -7,7 +7,8 @@
 (2, 1, True)
 
 Modules: :mod:`~statetrack.constructions.lrnn` (the typed model), ``group`` (Theorem 3),
-``diagonal`` (diagonal and rotation forms), ``faithful`` (a small faithful permutation
+``diagonal`` (diagonal and rotation forms), ``mamba`` (Mamba's ``Diag(2 s - 1)``
+parametrization: parity and ``Z_2`` counters, exactly), ``faithful`` (a small faithful permutation
 action of the transition group), ``compile``, ``export`` (DeltaProduct tensors,
 tables, state dicts), ``io`` (construction files, read unverified; the safe loader is
 :func:`statetrack.theory.proof.load_verified`), ``certificate`` (the proof certificate as
@@ -42,10 +43,12 @@ from .errors import (
 from .faithful import faithful_construction
 from .group import group_construction
 from .lrnn import LRNN, DeltaStep, ExactTrace, FloatTrace, Layer, Readout
+from .mamba import MambaForm, MambaProof, mamba_construction, verify_mamba_form
 
 __all__ = [
     "faithful_construction", "group_construction", "cascade_construction", "compile_cascade",
     "compile", "compile_dfa", "FORMS",
+    "MambaForm", "MambaProof", "mamba_construction", "verify_mamba_form",
     "LRNN", "Layer", "Readout", "DeltaStep", "ExactTrace", "FloatTrace", "Certificate",
     "AlphabetMismatchError", "ArgumentValueError", "BackendError", "CascadeError", "ConstructionError", "ConstructionFileError",
     "EigenvalueRangeError", "ExactValueError", "FactorMismatchError", "FormError",
