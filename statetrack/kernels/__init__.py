@@ -54,8 +54,11 @@ from .layers import (
     DeltaProductConfig,
     DeltaProductLayer,
     Horizon,
+    MambaConfig,
+    MambaLayer,
     ShortConvolution,
     decode_exported,
+    decode_mamba,
     export_fla,
     fla_export_horizon,
     fla_tables,
@@ -77,7 +80,7 @@ __all__ = [
     "Horizon", "decode_exported", "export_fla", "fla_export_horizon", "fla_tables",
     "logit_for_length", "run_exported",
     "ConstructedLRNN", "ConstructedOutput", "DeltaProductConfig", "DeltaProductLayer",
-    "ShortConvolution",
+    "ShortConvolution", "MambaConfig", "MambaLayer", "decode_mamba",
     "DeviceCheckRow", "RunOutput", "device_check", "format_device_rows", "run",
 ]
 
