@@ -348,30 +348,8 @@ class MambaLayer(nn.Module):
         s, _ = self._gate(self._split(x)[2])
         return s if self.config.eigen_range == "[0,1]" else 2 * s - 1
 
-    def forward(self, x: torch.Tensor, *, initial_state: torch.Tensor | None = None,
-                return_state: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Run the layer on ``x`` ``[B, T, hidden_size]``.
-
-        Parameters
-        ----------
-        x : torch.Tensor
-        initial_state : torch.Tensor, optional
-            ``[B, H, P, N]``; overrides the learned initial state (if any); zeros otherwise.
-        return_state : bool
-            Also return the final state ``[B, H, P, N]`` (float32; float64 for float64).
-
-        Returns
-        -------
-        y : torch.Tensor
-            ``[B, T, output_size]`` in ``x``'s dtype.
-        final_state : torch.Tensor
-            Only with ``return_state``.
-
-        Raises
-        ------
-        LayerConfigError
-            ``x`` or ``initial_state`` has the wrong shape or type.
-        """
+    def _scan(self, x: torch.Tensor, initial_state: torch.Tensor | None):
+        """The scan's states ``[B, T, H, P, N]`` and what the readout needs."""
         from statetrack.kernels.diagonal_scan import diagonal_scan, diagonal_scan_reference
 
         self._check_x(x)
@@ -401,7 +379,48 @@ class MambaLayer(nn.Module):
             h = diagonal_scan_reference(a_full.contiguous(), b_full.contiguous(), h0)
         else:
             h = diagonal_scan(a_full, b_full, h0, backend=c.backend, chunk_size=c.chunk_size)
-        h = h.reshape(B, T, H, P, N)
+        return h.reshape(B, T, H, P, N), h0, z, u, Cm
+
+    def states(self, x: torch.Tensor, *, initial_state: torch.Tensor | None = None
+               ) -> torch.Tensor:
+        """The states ``h_t`` after every token, ``[B, T, H, P, N]`` (float32; float64 for
+        float64 parameters).
+
+        Raises
+        ------
+        LayerConfigError
+            ``x`` or ``initial_state`` has the wrong shape or type.
+        """
+        return self._scan(x, initial_state)[0]
+
+    def forward(self, x: torch.Tensor, *, initial_state: torch.Tensor | None = None,
+                return_state: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Run the layer on ``x`` ``[B, T, hidden_size]``.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+        initial_state : torch.Tensor, optional
+            ``[B, H, P, N]``; overrides the learned initial state (if any); zeros otherwise.
+        return_state : bool
+            Also return the final state ``[B, H, P, N]`` (float32; float64 for float64).
+
+        Returns
+        -------
+        y : torch.Tensor
+            ``[B, T, output_size]`` in ``x``'s dtype.
+        final_state : torch.Tensor
+            Only with ``return_state``.
+
+        Raises
+        ------
+        LayerConfigError
+            ``x`` or ``initial_state`` has the wrong shape or type.
+        """
+        c = self.config
+        B, T = x.shape[0], x.shape[1]
+        h, h0, z, u, Cm = self._scan(x, initial_state)
+        sd = h.dtype
         o = (h * Cm.to(sd)[..., None, :]).sum(-1)                   # [B, T, H, P]
         if self.D is not None:
             o = o + self.D.to(sd)[:, None] * u.to(sd)
@@ -415,6 +434,7 @@ class MambaLayer(nn.Module):
         if self.out_proj is not None:
             y = self.out_proj(y)
         if return_state:
+            H, P, N = c.num_heads, c.head_size, c.state_size
             final = h[:, -1] if T else (h0.reshape(B, H, P, N) if h0 is not None else
                                         torch.zeros(B, H, P, N, dtype=sd, device=x.device))
             return y, final
