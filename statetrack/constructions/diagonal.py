@@ -19,7 +19,9 @@ element leading the start state to ``p``. Then
   distinct sign patterns.
 
 Parity is the case ``r = 1``: ``A(1) = -1``, ``A(0) = 1``. Every entry is an integer, so
-float runs are exact in every format.
+float runs are exact in every format. The same groups in Mamba's own parametrization
+(``A(x) = Diag(2 s(x) - 1)`` with gates ``s`` in [0, 1], and why the ``[0, 1]`` range
+``Diag(s)`` cannot track them: Theorem 1) are in :mod:`statetrack.constructions.mamba`.
 
 Rotation form (cyclic groups)
 -----------------------------

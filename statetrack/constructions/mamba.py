@@ -343,14 +343,15 @@ def mamba_construction(dfa: DFA, *, eigen_range: str = "[-1,1]", name: str = "")
         raise FormError(f"no Mamba form: {err} (a diagonal layer with real entries tracks only "
                         "(Z_2)^r: Theorem 2)") from None
     k = max(r, 1)
-    s = tuple(tuple(0 if bits >> i & 1 else 1 for i in range(k)) for bits in letter_bits)
-    b = tuple(tuple(1 if bits >> i & 1 else 0 for i in range(k)) for bits in letter_bits)
+    zero, one = Fraction(0), Fraction(1)
+    s = tuple(tuple(zero if bits >> i & 1 else one for i in range(k)) for bits in letter_bits)
+    b = tuple(tuple(one if bits >> i & 1 else zero for i in range(k)) for bits in letter_bits)
     # class c <-> the state whose bit vector is c
     by_bits = {bits: q for q, bits in enumerate(state_bits)}
     classes = sorted(by_bits)
-    return MambaForm(alphabet=tuple(d.alphabet), s=s, b=b, initial_state=(0,) * k,
-                     eigen_range=eigen_range, query=tuple(2 ** i for i in range(k)),
-                     codes=tuple(classes), state_map=tuple(by_bits[c] for c in classes),
+    return MambaForm(alphabet=tuple(d.alphabet), s=s, b=b, initial_state=(zero,) * k,
+                     eigen_range=eigen_range, query=tuple(Fraction(2 ** i) for i in range(k)),
+                     codes=tuple(Fraction(c) for c in classes), state_map=tuple(by_bits[c] for c in classes),
                      accepting=tuple(bool(d.accepting[by_bits[c]]) for c in classes),
                      name=name)
 
