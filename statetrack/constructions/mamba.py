@@ -85,8 +85,9 @@ from typing import Any, Iterable, Sequence
 
 from ..automata import DFA
 from ..floats import get_format
+from ._args import check_dfa, check_text
 from .diagonal import z2_coordinates
-from .errors import FormError, ReachableLimitError
+from .errors import FormError, InputTypeError, ReachableLimitError
 
 __all__ = ["EIGEN_RANGES", "MambaForm", "MambaProof", "mamba_construction",
            "verify_mamba_form", "eigenvalue_of"]
@@ -306,6 +307,8 @@ def mamba_construction(dfa: DFA, *, eigen_range: str = "[-1,1]", name: str = "")
 
     Raises
     ------
+    InputTypeError
+        ``dfa`` is not a DFA or ``name`` not a str.
     NotAGroupError
         Some letter of the minimal DFA is not a permutation.
     FormError
@@ -325,6 +328,8 @@ def mamba_construction(dfa: DFA, *, eigen_range: str = "[-1,1]", name: str = "")
     >>> f.accepts("ab"), f.accepts("cc"), f.accepts("aab")
     (True, False, False)
     """
+    check_dfa(dfa, "mamba_construction")
+    name = check_text(name, "name", "mamba_construction")
     eigenvalue_of(0, eigen_range)
     d = dfa.minimize()
     n = d.n_states
@@ -417,6 +422,8 @@ def verify_mamba_form(form: MambaForm, dfa: DFA, *, limit: int = 100_000,
     ------
     ReachableLimitError
         More than ``limit`` reachable states.
+    InputTypeError
+        ``form`` is not a :class:`MambaForm` or ``dfa`` not a DFA.
 
     Examples
     --------
@@ -433,6 +440,10 @@ def verify_mamba_form(form: MambaForm, dfa: DFA, *, limit: int = 100_000,
     >>> verify_mamba_form(bad, get("parity"), limit=50).reason
     "reachable state (3/2,) after '11' has readout 3/2, no class code"
     """
+    check_dfa(dfa, "verify_mamba_form")
+    if not isinstance(form, MambaForm):
+        raise InputTypeError(f"verify_mamba_form: argument 'form' must be a MambaForm, got "
+                        f"{type(form).__name__}")
     d = dfa.minimize()
     if tuple(d.alphabet) != form.alphabet:
         return MambaProof(False, f"alphabets differ: form {form.alphabet}, DFA "

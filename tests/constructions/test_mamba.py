@@ -13,6 +13,7 @@ from statetrack.automata import DFA
 from statetrack.automata.families import get
 from statetrack.constructions import (
     FormError,
+    InputTypeError,
     MambaForm,
     NotAGroupError,
     mamba_construction,
@@ -93,6 +94,12 @@ def test_refusals_outside_elementary_abelian_2_groups():
         mamba_construction(DFA([[1, 1], [1, 1]], accepting=[1], alphabet="ab"))
     with pytest.raises(FormError, match="eigen_range"):
         mamba_construction(get("parity"), eigen_range="[-2,2]")
+    with pytest.raises(InputTypeError, match="mamba_construction: argument 'dfa'"):
+        mamba_construction("01")
+    with pytest.raises(InputTypeError, match="name must be a str"):
+        mamba_construction(get("parity"), name=3)
+    with pytest.raises(InputTypeError, match="argument 'form'"):
+        verify_mamba_form(diagonal_construction(get("parity")), get("parity"))
 
 
 def _mutate(form: MambaForm, **changes) -> MambaForm:
