@@ -197,17 +197,14 @@ class _DeltaProductBlockLayer(nn.Module):
         return self.inner(x)[0]
 
 
-def _mamba_layer(cfg: ModelConfig, kernel: str) -> nn.Module:
-    try:
-        from statetrack.kernels.layers import MambaLayer  # type: ignore[attr-defined]
-    except ImportError as err:  # the diagonal-scan branch has not landed yet
-        raise ModelConfigError(
-            "layer='mamba' needs statetrack.kernels.layers.MambaLayer (the diagonal-scan "
-            f"kernel), which this checkout does not have ({err})") from None
+def _mamba_layer(cfg: ModelConfig, kernel: str, generator: torch.Generator | None) -> nn.Module:
+    from statetrack.kernels.layers import MambaLayer
+
     backend = "torch" if kernel == "reference" else ("triton" if kernel in ("chunk", "recurrent")
                                                      else "auto")
     return MambaLayer(cfg.hidden_size, num_heads=cfg.num_heads, state_size=cfg.mamba_state_size,
-                      eigen_range=cfg.eigen_range, conv_size=cfg.conv_size, backend=backend)
+                      eigen_range=cfg.eigen_range, conv_size=cfg.conv_size, backend=backend,
+                      generator=generator)
 
 
 class Block(nn.Module):
@@ -219,7 +216,7 @@ class Block(nn.Module):
         if cfg.layer == "deltaproduct":
             self.mixer: nn.Module = _DeltaProductBlockLayer(cfg, kernel, generator)
         else:
-            self.mixer = _mamba_layer(cfg, kernel)
+            self.mixer = _mamba_layer(cfg, kernel, generator)
         if cfg.mlp_ratio:
             self.mlp_norm: nn.Module | None = nn.RMSNorm(cfg.hidden_size, eps=cfg.norm_eps)
             self.mlp: nn.Module | None = SwiGLU(cfg.hidden_size, cfg.intermediate_size)

@@ -209,14 +209,6 @@ def markdown(agg: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _mamba_available() -> bool:
-    try:
-        from statetrack.kernels.layers import MambaLayer  # type: ignore[attr-defined]  # noqa
-    except ImportError:
-        return False
-    return True
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point (module docstring)."""
     p = argparse.ArgumentParser(prog="python -m experiments.tables", description=__doc__
@@ -234,15 +226,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--kernel", choices=("auto", "recurrent", "chunk", "reference"))
     p.add_argument("--no-plots", action="store_true")
-    p.add_argument("--skip-mamba", action="store_true",
-                   help="leave Mamba out (automatic when the checkout has no MambaLayer)")
+    p.add_argument("--skip-mamba", action="store_true", help="leave the Mamba rows out")
     a = p.parse_args(argv)
     over = {k: v for k, v in (("steps", a.steps), ("batch_size", a.batch_size),
                               ("device", a.device), ("kernel", a.kernel)) if v is not None}
-    layers = ("deltaproduct",) if a.skip_mamba or not _mamba_available() \
-        else ("deltaproduct", "mamba")
-    if "mamba" not in layers and a.table == "table3":
-        print("note: Mamba rows left out (no MambaLayer in this checkout)", file=sys.stderr)
+    layers = ("deltaproduct",) if a.skip_mamba else ("deltaproduct", "mamba")
     cfgs = grid(a.table, a.protocol, seeds=[int(s) for s in a.seeds.split(",")],
                 layers=layers, out=a.out, **over)
     failed = [r for r in run_grid(cfgs, jobs=a.jobs) if r[1] != 0]
