@@ -105,31 +105,39 @@ def _jit(func: Callable) -> Callable:
         return _numba.njit(cache=False)(func)
 
 
+def _index_dtype(n: int, k: int) -> type:
+    """int32 when every index the kernels store (at most ``n * k``) fits, else int64."""
+    return np.int32 if n * k < 2**31 - 1 else np.int64
+
+
 @_jit
-def _hopcroft_kernel(delta: np.ndarray, accepting: np.ndarray) -> np.ndarray:  # pragma: no cover
+def _hopcroft_blocks(delta: np.ndarray, accepting: np.ndarray, idx: Any) -> tuple:  # pragma: no cover
     # (numba-compiled; coverage tools do not see inside.)  See the module docstring.
+    # Returns (block id per state, number of blocks); ids are in creation order.
     n, k = delta.shape
-    # --- inverse transitions, CSR by (symbol, target) --------------------------------------
-    ptr = np.zeros(k * n + 1, dtype=np.int64)
+    nk = n * k
+    # --- inverse transitions, CSR by (symbol, target): count, prefix sums, fill backwards --
+    ptr = np.zeros(nk + 1, dtype=idx)
     for p in range(n):
         for a in range(k):
-            ptr[a * n + delta[p, a] + 1] += 1
-    for i in range(k * n):
-        ptr[i + 1] += ptr[i]
-    pred = np.empty(k * n, dtype=np.int64)
-    fill = ptr[:-1].copy()
-    for p in range(n):
+            ptr[a * n + delta[p, a]] += 1
+    total = 0
+    for i in range(nk):
+        total += ptr[i]
+        ptr[i] = total  # the end of bucket i, for now
+    ptr[nk] = total
+    pred = np.empty(nk, dtype=idx)
+    for p in range(n - 1, -1, -1):
         for a in range(k):
             j = a * n + delta[p, a]
-            pred[fill[j]] = p
-            fill[j] += 1
+            ptr[j] -= 1  # ends up at the start of bucket j
+            pred[ptr[j]] = p
     # --- refinable partition, initially {accepting, rejecting} -----------------------------
-    elems = np.empty(n, dtype=np.int64)
-    loc = np.empty(n, dtype=np.int64)
-    block = np.zeros(n, dtype=np.int64)
-    first = np.zeros(n, dtype=np.int64)
-    end = np.zeros(n, dtype=np.int64)
-    mid = np.zeros(n, dtype=np.int64)
+    # st[q] = (block of q, position of q in elems); blk[b] = (first, end of marked, end).
+    # Keeping each record in one row costs one cache miss per record instead of two or three.
+    elems = np.empty(n, dtype=idx)
+    st = np.empty((n, 2), dtype=idx)
+    blk = np.empty((n, 3), dtype=idx)
     n_acc = 0
     for q in range(n):
         if accepting[q]:
@@ -141,89 +149,171 @@ def _hopcroft_kernel(delta: np.ndarray, accepting: np.ndarray) -> np.ndarray:  #
             elems[pos] = q
             pos += 1
     for i in range(n):
-        loc[elems[i]] = i
-    worklist = np.empty(k * n, dtype=np.int64)  # entries b * k + a
+        q = elems[i]
+        st[q, 0] = 0 if i < n_acc else 1
+        st[q, 1] = i
+    worklist = np.empty(n, dtype=idx)  # block ids; each block is pushed at most once
     top = 0
     if n_acc == 0 or n_acc == n:
         n_blocks = 1
-        end[0] = n
+        for q in range(n):
+            st[q, 0] = 0
+        blk[0, 0] = 0
+        blk[0, 1] = 0
+        blk[0, 2] = n
     else:
         n_blocks = 2
-        end[0] = n_acc
-        first[1] = n_acc
-        mid[1] = n_acc
-        end[1] = n
-        for i in range(n_acc, n):
-            block[elems[i]] = 1
-        smaller = 0 if n_acc <= n - n_acc else 1
-        for a in range(k):
-            worklist[top] = smaller * k + a
-            top += 1
-    touched = np.empty(n, dtype=np.int64)
-    buf = np.empty(n, dtype=np.int64)
-    # --- refinement ----------------------------------------------------------------------
+        blk[0, 0] = 0
+        blk[0, 1] = 0
+        blk[0, 2] = n_acc
+        blk[1, 0] = n_acc
+        blk[1, 1] = n_acc
+        blk[1, 2] = n
+        worklist[0] = 0 if n_acc <= n - n_acc else 1
+        top = 1
+    touched = np.empty(n, dtype=idx)
+    buf = np.empty(n // 2 + 1, dtype=idx)  # a pushed block is at most half of its parent
+    # --- refinement: pop a block, split by its preimage under every symbol -------------------
     while top > 0:
         top -= 1
-        s_block = worklist[top] // k
-        a = worklist[top] - s_block * k
-        size = end[s_block] - first[s_block]
-        f0 = first[s_block]
+        s_block = worklist[top]
+        f0 = blk[s_block, 0]
+        size = blk[s_block, 2] - f0
         for i in range(size):
             buf[i] = elems[f0 + i]
-        n_touched = 0
-        for i in range(size):
-            j = a * n + buf[i]
-            for t in range(ptr[j], ptr[j + 1]):
-                p = pred[t]
-                b = block[p]
-                lp = loc[p]
-                mb = mid[b]
-                if lp >= mb:  # unmarked: swap it to the end of the marked prefix
-                    if mb == first[b]:
-                        touched[n_touched] = b
-                        n_touched += 1
-                    q = elems[mb]
-                    elems[mb] = p
-                    loc[p] = mb
-                    elems[lp] = q
-                    loc[q] = lp
-                    mid[b] = mb + 1
-        for i in range(n_touched):
-            b = touched[i]
-            f = first[b]
-            m = mid[b]
-            e = end[b]
-            if m == e:  # every state marked: no split
-                mid[b] = f
-                continue
-            nb = n_blocks
-            n_blocks += 1
-            if m - f <= e - m:  # the marked prefix is the smaller part
-                first[nb] = f
-                end[nb] = m
-                first[b] = m
-            else:
-                first[nb] = m
-                end[nb] = e
-                end[b] = m
-            mid[b] = first[b]
-            mid[nb] = first[nb]
-            for t in range(first[nb], end[nb]):
-                block[elems[t]] = nb
-            for c in range(k):
-                worklist[top] = nb * k + c
+        for a in range(k):
+            base = a * n
+            n_touched = 0
+            for i in range(size):
+                j = base + buf[i]
+                for t in range(ptr[j], ptr[j + 1]):
+                    p = pred[t]
+                    b = st[p, 0]
+                    lp = st[p, 1]
+                    mb = blk[b, 1]
+                    if lp >= mb:  # unmarked: swap it to the end of the marked prefix
+                        fb = blk[b, 0]
+                        if blk[b, 2] - fb == 1:  # a singleton never splits
+                            continue
+                        if mb == fb:
+                            touched[n_touched] = b
+                            n_touched += 1
+                        q = elems[mb]
+                        elems[mb] = p
+                        st[p, 1] = mb
+                        elems[lp] = q
+                        st[q, 1] = lp
+                        blk[b, 1] = mb + 1
+            for i in range(n_touched):
+                b = touched[i]
+                f = blk[b, 0]
+                m = blk[b, 1]
+                e = blk[b, 2]
+                if m == e:  # every state marked: no split
+                    blk[b, 1] = f
+                    continue
+                nb = n_blocks
+                n_blocks += 1
+                if m - f <= e - m:  # the marked prefix is the smaller part
+                    nf, ne = f, m
+                    blk[b, 0] = m
+                else:
+                    nf, ne = m, e
+                    blk[b, 2] = m
+                blk[b, 1] = blk[b, 0]
+                blk[nb, 0] = nf
+                blk[nb, 1] = nf
+                blk[nb, 2] = ne
+                for t in range(nf, ne):
+                    st[elems[t], 0] = nb
+                worklist[top] = nb
                 top += 1
-    # --- number blocks by their smallest state -------------------------------------------
-    remap = np.full(n_blocks, -1, dtype=np.int64)
-    out = np.empty(n, dtype=np.int64)
-    count = 0
+    block = np.empty(n, dtype=idx)
     for q in range(n):
+        block[q] = st[q, 0]
+    return block, n_blocks
+
+
+@_jit
+def _number_by_first_state(block: np.ndarray, n_blocks: int) -> np.ndarray:  # pragma: no cover
+    # Block ids 0..m-1 in the order of each block's smallest state.
+    remap = np.full(n_blocks, -1, dtype=np.int64)
+    out = np.empty(len(block), dtype=np.int64)
+    count = 0
+    for q in range(len(block)):
         b = block[q]
         if remap[b] < 0:
             remap[b] = count
             count += 1
         out[q] = remap[b]
     return out
+
+
+@_jit
+def _bfs_numbering(delta: np.ndarray, start: int, idx: Any) -> tuple:  # pragma: no cover
+    # Reachable states in breadth-first order (symbols in column order; -1 entries skipped):
+    # (order [r], new [n] with new[order[i]] = i and -1 for unreachable states).
+    n, k = delta.shape
+    new = np.full(n, -1, dtype=idx)
+    order = np.empty(n, dtype=idx)
+    order[0] = start
+    new[start] = 0
+    m = 1
+    i = 0
+    while i < m:
+        s = order[i]
+        for a in range(k):
+            t = delta[s, a]
+            if t >= 0 and new[t] < 0:
+                new[t] = m
+                order[m] = t
+                m += 1
+        i += 1
+    return order[:m], new
+
+
+@_jit
+def _renumber(delta: np.ndarray, order: np.ndarray, new: np.ndarray,
+              out: np.ndarray) -> None:  # pragma: no cover
+    # out[i, a] = new[delta[order[i], a]], keeping -1 (missing) as -1.
+    k = delta.shape[1]
+    for i in range(len(order)):
+        s = order[i]
+        for a in range(k):
+            t = delta[s, a]
+            out[i, a] = new[t] if t >= 0 else -1
+
+
+@_jit
+def _quotient_bfs(delta: np.ndarray, block: np.ndarray, n_blocks: int, start: int,
+                  accepting: np.ndarray, idx: Any) -> tuple:  # pragma: no cover
+    # The quotient by the partition `block`, its blocks numbered in breadth-first order from
+    # block[start]; each block is read through one representative (its smallest state).
+    n, k = delta.shape
+    rep = np.full(n_blocks, -1, dtype=idx)
+    for q in range(n - 1, -1, -1):
+        rep[block[q]] = q
+    new = np.full(n_blocks, -1, dtype=idx)
+    order = np.empty(n_blocks, dtype=idx)
+    out = np.empty((n_blocks, k), dtype=np.int64)
+    acc = np.empty(n_blocks, dtype=np.bool_)
+    b0 = block[start]
+    order[0] = b0
+    new[b0] = 0
+    m = 1
+    i = 0
+    while i < m:
+        r = rep[order[i]]
+        acc[i] = accepting[r]
+        for a in range(k):
+            t = block[delta[r, a]]
+            if new[t] < 0:
+                new[t] = m
+                order[m] = t
+                m += 1
+            out[i, a] = new[t]
+        i += 1
+    return out, acc, m
 
 
 def _check(delta: Any, accepting: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -281,7 +371,8 @@ def hopcroft_partition(delta: Any, accepting: Any) -> np.ndarray:
     [0, 1, 0, 1]
     """
     d, acc = _check(delta, accepting)
-    return _hopcroft_kernel(d, acc)
+    block, n_blocks = _hopcroft_blocks(d, acc, _index_dtype(*d.shape))
+    return _number_by_first_state(block, n_blocks)
 
 
 def moore_partition(delta: Any, accepting: Any) -> np.ndarray:
