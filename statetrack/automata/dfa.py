@@ -468,11 +468,9 @@ class DFA:
         Two minimal DFAs of the same language over the same alphabet order are equal
         (``==``) after :meth:`canonical`.
         """
-        from .minimize import _renumber
+        from .minimize import bfs_table
 
-        order, new = self._bfs_numbering()
-        delta = np.empty((len(order), self.n_symbols), dtype=np.int64)
-        _renumber(self._delta, order, new, delta)
+        order, delta = bfs_table(self._delta, self._start)
         labels = None if self._labels is None else tuple(self._labels[i] for i in order)
         return DFA._trusted(delta, 0, self._accepting[order], self._alphabet, labels)
 
@@ -487,21 +485,22 @@ class DFA:
         >>> d.minimize().n_states
         2
         """
-        from .minimize import _hopcroft_blocks, _index_dtype, _quotient_bfs, _renumber
+        from .minimize import _hopcroft_blocks, _index_dtype, _quotient_bfs, bfs_table
 
         c = self.complete()
         n, k = c._delta.shape
         idx = _index_dtype(n, k)
-        order, new = c._bfs_numbering()
-        if len(order) == n:  # all reachable: partition the table as it is, no copy
-            table, start, accepting = c._delta, c._start, c._accepting
-        else:  # the reachable part, in BFS order
-            table = np.empty((len(order), k), dtype=idx)
-            _renumber(c._delta, order, new, table)
-            start, accepting = 0, c._accepting[order]
-        del order, new
+        order, table = bfs_table(c._delta, c._start, idx)  # the reachable part, canonical
+        accepting = c._accepting[order]
+        r = len(order)
+        canonical = r == n and bool((order == np.arange(n)).all())
+        del order
         block, n_blocks = _hopcroft_blocks(table, accepting, idx)
-        delta, acc, m = _quotient_bfs(table, block, n_blocks, start, accepting, idx)
+        if n_blocks == r:  # already minimal: the canonical table is the answer
+            if canonical:
+                return DFA._trusted(c._delta, 0, c._accepting, c._alphabet)  # (read-only)
+            return DFA._trusted(table.astype(np.int64), 0, accepting, c._alphabet)
+        delta, acc, m = _quotient_bfs(table, block, n_blocks, 0, accepting, idx)
         assert m == n_blocks  # every block holds a reachable state
         return DFA._trusted(delta, 0, acc, c._alphabet)
 

@@ -116,25 +116,29 @@ def _hopcroft_blocks(delta: np.ndarray, accepting: np.ndarray, idx: Any) -> tupl
     # Returns (block id per state, number of blocks); ids are in creation order.
     n, k = delta.shape
     nk = n * k
-    # --- inverse transitions, CSR by (symbol, target): count, prefix sums, fill backwards --
-    ptr = np.zeros(nk + 1, dtype=idx)
+    # --- inverse transitions, CSR by target: count, prefix sums, fill backwards -------------
+    # The entry for p -a-> q is a * n + p, in q's bucket pred[ptr[q] : ptr[q + 1]], which is
+    # sorted ascending, so by symbol: the entries of symbol a are the run in a*n .. a*n+n-1.
+    ptr = np.zeros(n + 1, dtype=idx)
     for p in range(n):
         for a in range(k):
-            ptr[a * n + delta[p, a]] += 1
+            ptr[delta[p, a]] += 1
     total = 0
-    for i in range(nk):
-        total += ptr[i]
-        ptr[i] = total  # the end of bucket i, for now
-    ptr[nk] = total
+    for q in range(n):
+        total += ptr[q]
+        ptr[q] = total  # the end of bucket q, for now
+    ptr[n] = total
     pred = np.empty(nk, dtype=idx)
-    for p in range(n - 1, -1, -1):
-        for a in range(k):
-            j = a * n + delta[p, a]
-            ptr[j] -= 1  # ends up at the start of bucket j
-            pred[ptr[j]] = p
+    for a in range(k - 1, -1, -1):
+        for p in range(n - 1, -1, -1):
+            q = delta[p, a]
+            ptr[q] -= 1  # ends up at the start of bucket q
+            pred[ptr[q]] = a * n + p
     # --- refinable partition, initially {accepting, rejecting} -----------------------------
     # st[q] = (block of q, position of q in elems); blk[b] = (first, end of marked, end).
     # Keeping each record in one row costs one cache miss per record instead of two or three.
+    # A state alone in its block (it can never split) has st[q, 0] = ~b = -b - 1, so marking
+    # skips it without reading blk.
     elems = np.empty(n, dtype=idx)
     st = np.empty((n, 2), dtype=idx)
     blk = np.empty((n, 3), dtype=idx)
@@ -152,12 +156,16 @@ def _hopcroft_blocks(delta: np.ndarray, accepting: np.ndarray, idx: Any) -> tupl
         q = elems[i]
         st[q, 0] = 0 if i < n_acc else 1
         st[q, 1] = i
+    if n_acc == 1:
+        st[elems[0], 0] = ~st[elems[0], 0]
+    if n - n_acc == 1:
+        st[elems[n - 1], 0] = ~st[elems[n - 1], 0]
     worklist = np.empty(n, dtype=idx)  # block ids; each block is pushed at most once
     top = 0
     if n_acc == 0 or n_acc == n:
         n_blocks = 1
         for q in range(n):
-            st[q, 0] = 0
+            st[q, 0] = 0 if n > 1 else ~0
         blk[0, 0] = 0
         blk[0, 1] = 0
         blk[0, 2] = n
@@ -182,19 +190,25 @@ def _hopcroft_blocks(delta: np.ndarray, accepting: np.ndarray, idx: Any) -> tupl
         for i in range(size):
             buf[i] = elems[f0 + i]
         for a in range(k):
-            base = a * n
             n_touched = 0
+            lo = a * n
+            hi = lo + n
             for i in range(size):
-                j = base + buf[i]
-                for t in range(ptr[j], ptr[j + 1]):
-                    p = pred[t]
+                s = buf[i]
+                for t in range(ptr[s], ptr[s + 1]):
+                    e = pred[t]
+                    if e < lo:
+                        continue
+                    if e >= hi:
+                        break
+                    p = e - lo
                     b = st[p, 0]
+                    if b < 0:  # alone in its block
+                        continue
                     lp = st[p, 1]
                     mb = blk[b, 1]
                     if lp >= mb:  # unmarked: swap it to the end of the marked prefix
                         fb = blk[b, 0]
-                        if blk[b, 2] - fb == 1:  # a singleton never splits
-                            continue
                         if mb == fb:
                             touched[n_touched] = b
                             n_touched += 1
@@ -224,13 +238,17 @@ def _hopcroft_blocks(delta: np.ndarray, accepting: np.ndarray, idx: Any) -> tupl
                 blk[nb, 0] = nf
                 blk[nb, 1] = nf
                 blk[nb, 2] = ne
+                label = nb if ne - nf > 1 else ~nb
                 for t in range(nf, ne):
-                    st[elems[t], 0] = nb
+                    st[elems[t], 0] = label
+                if blk[b, 2] - blk[b, 0] == 1:
+                    st[elems[blk[b, 0]], 0] = ~b
                 worklist[top] = nb
                 top += 1
-    block = np.empty(n, dtype=idx)
+    block = elems  # no longer needed: reuse its memory
     for q in range(n):
-        block[q] = st[q, 0]
+        b = st[q, 0]
+        block[q] = b if b >= 0 else ~b
     return block, n_blocks
 
 
@@ -273,15 +291,54 @@ def _bfs_numbering(delta: np.ndarray, start: int, idx: Any) -> tuple:  # pragma:
 
 
 @_jit
-def _renumber(delta: np.ndarray, order: np.ndarray, new: np.ndarray,
-              out: np.ndarray) -> None:  # pragma: no cover
-    # out[i, a] = new[delta[order[i], a]], keeping -1 (missing) as -1.
-    k = delta.shape[1]
-    for i in range(len(order)):
+def _bfs_table(delta: np.ndarray, start: int, idx: Any, out: Any) -> tuple:  # pragma: no cover
+    # The reachable part renumbered in breadth-first order, in one pass: (order [r], table
+    # [r, k] of dtype `out`) with table[i, a] the BFS index of delta[order[i], a] (-1 kept).
+    # Both are views of arrays sized for all n states (see bfs_table).
+    n, k = delta.shape
+    new = np.full(n, -1, dtype=idx)
+    order = np.empty(n, dtype=idx)
+    table = np.empty((n, k), dtype=out)
+    order[0] = start
+    new[start] = 0
+    m = 1
+    i = 0
+    while i < m:
         s = order[i]
         for a in range(k):
             t = delta[s, a]
-            out[i, a] = new[t] if t >= 0 else -1
+            if t < 0:
+                table[i, a] = -1
+                continue
+            if new[t] < 0:
+                new[t] = m
+                order[m] = t
+                m += 1
+            table[i, a] = new[t]
+        i += 1
+    return order[:m], table[:m]
+
+
+def bfs_table(delta: np.ndarray, start: int, out: Any = np.int64) -> tuple[np.ndarray, np.ndarray]:
+    """The states reachable from ``start`` in breadth-first order, and the table renumbered.
+
+    Compiled, one pass. Returns ``(order, table)``: ``order[i]`` is the i-th state reached
+    (symbols taken in column order) and ``table[i, a]`` is the BFS index of
+    ``delta[order[i], a]``, or -1 where that is -1. ``order`` is int32 when ``n * k < 2^31``,
+    else int64; ``table`` has dtype ``out``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> order, table = bfs_table(np.array([[2, -1], [0, 0], [2, 0]]), 0)
+    >>> order.tolist(), table.tolist()
+    ([0, 2], [[1, -1], [1, 0]])
+    """
+    n, k = delta.shape
+    order, table = _bfs_table(delta, int(start), _index_dtype(n, k), out)
+    if len(order) < 0.9 * n:  # do not keep a large, mostly unused buffer alive
+        order, table = order.copy(), table.copy()
+    return order, table
 
 
 @_jit

@@ -353,6 +353,9 @@ def test_kernels_agree_in_both_index_widths_and_as_python(idx):
         order, new = _py(minimize_module._bfs_numbering)(delta, 0, idx)
         assert order.tolist() == d.reachable_states().tolist()
         assert (new[order] == np.arange(len(order))).all() and (new < 0).sum() == n - len(order)
+        order2, table = _py(minimize_module._bfs_table)(delta, 0, idx, idx)
+        assert order2.tolist() == order.tolist() and table.dtype == idx
+        assert table.tolist() == d.canonical().transitions.tolist()
         block, n_blocks = minimize_module._hopcroft_blocks(delta, acc, idx)
         out, acc_q, m = _py(minimize_module._quotient_bfs)(delta, block, n_blocks, 0, acc, idx)
         ref = reference_minimize(d)
