@@ -62,10 +62,8 @@ from typing import Callable
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from statetrack.automata import DFA  # noqa: E402
-from statetrack.automata.minimize import minimal_partition  # noqa: E402
+if "--child" not in sys.argv:  # a child imports the package named by its PYTHONPATH
+    sys.path.insert(0, str(ROOT))
 
 SYMBOLS = ("a", "b", "c", "d")
 SPEEDUP_TARGET = 20.0  # at 10^5 states
@@ -131,7 +129,9 @@ def export_revision(rev: str, dest: Path) -> str:
     return commit
 
 
-def random_dfa(n: int, rng: np.random.Generator) -> DFA:
+def random_dfa(n: int, rng: np.random.Generator):
+    from statetrack.automata import DFA
+
     delta = rng.integers(0, n, size=(n, len(SYMBOLS)), dtype=np.int64)
     accepting = rng.random(n) < 0.5
     return DFA(delta, 0, accepting, SYMBOLS)
@@ -146,7 +146,7 @@ def best_of(repeat: int, fn: Callable[[], object]) -> tuple[float, object]:
     return best, out
 
 
-def to_lib(d: DFA):
+def to_lib(d):
     from automata.fa.dfa import DFA as LibDFA
 
     rows = d.transitions.tolist()
@@ -208,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     import automata.base.config as lib_config
+
+    from statetrack.automata.minimize import minimal_partition
 
     lib_config.should_validate_automata = False
     lib_config.allow_mutable_automata = True

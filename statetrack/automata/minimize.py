@@ -28,45 +28,66 @@ into ``B ∩ pre_a(S)`` and ``B \ pre_a(S)`` where ``pre_a(S) = {p : delta(p, a)
 partition is stable (and then is the coarsest one refining {F, Q \ F}) when no splitter made of
 its own blocks splits any block.
 
-Hopcroft keeps a worklist W of splitters still to be applied. Initially W holds (C, a) for every
-symbol a, where C is the smaller of F and Q \ F (splitting by one side of a two-block split is
-as good as by the other, because ``pre_a(Q) = Q``). Pop (S, a) from W, mark every state of
-``pre_a(S)``, and split every block that has both marked and unmarked states. When B splits
-into B1 and B2, push (smaller of B1, B2, c) for every symbol c. This is enough in both cases:
+Hopcroft keeps a worklist W of splitters still to be applied. Here W holds *blocks*, and
+popping block S applies the splitters (S, a) for every symbol a in turn (one entry per block
+rather than one per block and symbol):
+the states of S are copied to a buffer first, then for each a every state of ``pre_a(S)`` is
+marked and every block with both marked and unmarked states is split. Initially W holds the
+smaller of F and Q \ F (splitting by one side of a two-block split is as good as by the
+other, because ``pre_a(Q) = Q``). When B splits into B1 and B2, the smaller part gets a new id
+and is pushed. This is enough in every case:
 
-* if (B, c) is still in W, B's id now names one part and the other part is pushed, so both
-  halves will be applied (the union of their splits equals the split by B and more);
-* if (B, c) was already applied, the partition is already split by B, and splitting by B and by
-  one part yields the split by the other part too (``pre_c(B2) = pre_c(B) \ pre_c(B1)``, as
-  ``delta`` is a function), so the smaller part suffices.
+* if B is still in W, B's id now names the other part, so both halves will be applied (the
+  union of their splits equals the split by B and more);
+* if B was already applied (or is the block being applied: its buffer still holds all of it),
+  the partition is already split by B, and splitting by B and by one part yields the split by
+  the other part too (``pre_c(B2) = pre_c(B) \ pre_c(B1)``, as ``delta`` is a function), so
+  the smaller part suffices.
 
-Cost ("process the smaller half"): a state s enters a splitter (S, a) only when S is at most
-half of the block that previously contained s, so for each symbol a, s lies in O(log n)
-applied splitters; each application of (S, a) costs ``|pre_a(S)| + |S|``. Summing the in-degrees
-gives O(k n log n) in total. The worklist never holds more than k entries per block, so at
-most k n entries, and it is kept as a stack.
+By induction every block of the current partition is a Boolean combination (differences) of
+sets that are applied or in W, so when W is empty the partition is stable under all its blocks.
+
+Cost ("process the smaller half"): a state s enters a pushed block only when that block is at
+most half of the block that previously contained s, so s lies in O(log n) applied splitters;
+applying S costs ``|S| + sum_a |pre_a(S)|``. Summing the in-degrees gives O(k n log n) in
+total. Each block is pushed at most once, so W never holds more than n entries.
 
 Data structures (after Valmari & Lehtinen, STACS 2008, "Efficient minimization of DFAs with
 partial transition functions", and Valmari, IPL 2012; re-derived here, not copied):
 
-* Inverse transitions in CSR form: for index ``a * n + q`` the predecessors
-  ``pred[ptr[a*n + q] : ptr[a*n + q + 1]]`` of q on a, built by one counting sort, O(k n).
+* Inverse transitions in CSR form by target: the entries of q are ``pred[ptr[q] : ptr[q+1]]``,
+  one ``a * n + p`` per transition ``p -a-> q``, sorted ascending and hence by symbol, so the
+  predecessors of q on a are the entries in ``a*n .. a*n + n - 1`` of that run. Built by one
+  counting sort, O(k n); ``ptr`` has n + 1 entries rather than k n + 1.
 * A refinable partition of the states: ``elems`` is a permutation of the states in which every
   block is a contiguous range ``first[b] .. end[b]-1``; ``loc[q]`` is the position of q in
   ``elems`` and ``block[q]`` its block. Marking q swaps it to the front of its block, just
   after the marked ones (``mid[b]`` is the end of the marked prefix), in O(1). A split turns
   the marked prefix or the unmarked suffix, whichever is smaller, into a new block, relabelling
   only its states, so a split costs O(smaller part) and marking O(1) per predecessor.
-* The states of the splitter are copied to a buffer before marking, because marking may reorder
-  the splitter's own range when it contains predecessors of itself.
+* Memory layout: ``(block[q], loc[q])`` is one row of an ``[n, 2]`` array and
+  ``(first, mid, end)`` one row of an ``[n, 3]`` array, so marking a predecessor touches two
+  records (two cache misses on large automata, where the accesses are random) rather than five
+  arrays. A state alone in its block is stored with block id ``~b`` and skipped at once; on
+  random automata most blocks end as singletons. All index arrays are int32 when
+  ``n * k < 2^31`` (half the memory traffic of int64), else int64.
 
-The kernel is compiled with ``numba.njit(cache=True)``. The first call in a fresh environment
-pays the compilation: 1.7–2.3 s measured on one shared AMD EPYC core. Later processes load the
-cached machine code from ``__pycache__`` (or numba's user-wide cache directory when the package
-directory is read-only) in about 0.4 s. If no cache location is writable the kernel is compiled
+:meth:`DFA.minimize` runs: one breadth-first pass from the start that writes the reachable
+part of the completed table renumbered in BFS order (canonical, int32); the partition; then
+either that table itself, when every block is a single state (the DFA was minimal already), or
+one more breadth-first pass over the blocks that writes the quotient directly in canonical
+numbering, reading each block through one representative state. Measured on random complete
+DFAs with 4 symbols (``benchmarks/minimize.py``, CPU time on a shared 2-core AMD EPYC under
+a load of about 9): 10^7 states in 11.7 s and 1.03 GiB peak resident memory during
+``minimize()`` (the version before, two ``canonical()`` passes around an int64 kernel: 54.3 s
+and 2.36 GiB, same run conditions, identical result).
+
+The kernels are compiled with ``numba.njit(cache=True)``. The first call in a fresh environment
+pays the compilation (a few seconds for all kernels). Later processes load the cached machine
+code from ``__pycache__`` (or numba's user-wide cache directory when the package directory is
+read-only) in well under a second. If no cache location is writable the kernels are compiled
 without caching, once per process. If numba is missing the same code runs as plain Python:
-correct, but about two orders of magnitude slower. Once compiled, a random complete DFA with
-4 symbols takes about 0.1 s at 10^5 states and 2.5 s at 10^6 (``benchmarks/minimize.py``).
+correct, but about two orders of magnitude slower.
 
 Examples
 --------
