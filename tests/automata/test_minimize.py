@@ -336,6 +336,23 @@ def test_large_minimize_equals_the_reference_pipeline():
     assert full.minimize() == reference_minimize(full)
 
 
+def test_the_three_endings_of_minimize():
+    # minimal and canonical (the table is shared, read-only), minimal but numbered otherwise,
+    # and not minimal (the quotient)
+    d = DFA([[1, 0], [2, 0], [2, 2]], 0, [False, False, True], "ab")  # contains "aa"
+    assert d.canonical() == d and reference_minimize(d) == d
+    m = d.minimize()
+    assert m == d and m.transitions is d.transitions and not m.transitions.flags.writeable
+    perm = np.array([2, 0, 1])  # old state q becomes perm[q]
+    shuffled = DFA(perm[d.transitions][np.argsort(perm)], int(perm[0]),
+                   d.accepting[np.argsort(perm)], "ab")
+    assert shuffled != d and shuffled.minimize() == d
+    # 3 copies state 0 and 4 copies state 2
+    doubled = DFA([[1, 3], [2, 0], [4, 2], [1, 0], [4, 2]], 0,
+                  [False, False, True, False, True], "ab")
+    assert doubled.minimize() == d == reference_minimize(doubled)
+
+
 @pytest.mark.parametrize("idx", [np.int32, np.int64])
 def test_kernels_agree_in_both_index_widths_and_as_python(idx):
     # the int64 path runs only for n * k >= 2^31 states, so it is exercised here directly;
