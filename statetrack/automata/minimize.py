@@ -77,10 +77,13 @@ part of the completed table renumbered in BFS order (canonical, int32); the part
 either that table itself, when every block is a single state (the DFA was minimal already), or
 one more breadth-first pass over the blocks that writes the quotient directly in canonical
 numbering, reading each block through one representative state. Measured on random complete
-DFAs with 4 symbols (``benchmarks/minimize.py``, CPU time on a shared 2-core AMD EPYC under
-a load of about 9): 10^7 states in 11.7 s and 1.03 GiB peak resident memory during
-``minimize()`` (the version before, two ``canonical()`` passes around an int64 kernel: 54.3 s
-and 2.36 GiB, same run conditions, identical result).
+DFAs with 4 symbols (``benchmarks/minimize.md``, each size in a fresh subprocess, CPU time on
+a 2-core AMD EPYC shared under a load of about 10): 10^7 states in 16.0 s of CPU time and
+1.05 GiB peak resident memory during ``minimize()``, against 54.9 s and 2.42 GiB for the
+version before (two ``canonical()`` passes around an int64 kernel with a worklist of k n
+entries) in the same run, with an identical result; 10^6 states in 1.1 s against 4.3 s. CPU
+time under such load varies by a third between runs (a standalone run of the 10^7 size took
+11.7 s).
 
 The kernels are compiled with ``numba.njit(cache=True)``. The first call in a fresh environment
 pays the compilation (a few seconds for all kernels). Later processes load the cached machine
