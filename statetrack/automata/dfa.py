@@ -187,6 +187,21 @@ class DFA:
 
     # ------------------------------------------------------------------ construction
     @classmethod
+    def _trusted(cls, delta: np.ndarray, start: int, accepting: np.ndarray,
+                 alphabet: tuple[str, ...], labels: tuple[str, ...] | None = None) -> "DFA":
+        """A DFA from parts already known to be valid, without the checks or copies of
+        ``__init__`` (internal: ``delta`` int64 ``[n, k]`` with entries in ``-1..n-1``,
+        ``accepting`` a bool ``[n]`` array, both owned by the result from now on)."""
+        self = object.__new__(cls)
+        self._delta = _readonly(delta)
+        self._start = int(start)
+        self._accepting = _readonly(accepting)
+        self._alphabet = alphabet
+        self._alpha = Alphabet(alphabet)
+        self._labels = labels
+        return self
+
+    @classmethod
     def from_function(
         cls,
         start: Hashable,
@@ -386,7 +401,17 @@ class DFA:
     # ------------------------------------------------------------------ structure
     def reachable_states(self) -> np.ndarray:
         """Indices of the states reachable from the start, in breadth-first order."""
-        return _bfs_order(self._delta, self._start)
+        return self._bfs_numbering()[0].astype(np.int64)
+
+    def _bfs_numbering(self) -> tuple[np.ndarray, np.ndarray]:
+        """(order, new): reachable states in BFS order, and each state's BFS index or -1.
+
+        Compiled (see :mod:`statetrack.automata.minimize`); both arrays are int32 when the
+        table is small enough (``n * k < 2^31``), else int64.
+        """
+        from .minimize import _bfs_numbering, _index_dtype
+
+        return _bfs_numbering(self._delta, self._start, _index_dtype(*self._delta.shape))
 
     def coreachable_mask(self) -> np.ndarray:
         """Boolean mask of the states from which an accepting state can be reached."""
@@ -414,8 +439,8 @@ class DFA:
         delta = np.vstack([np.where(self._delta < 0, n, self._delta),
                            np.full((1, self.n_symbols), n, dtype=np.int64)])
         labels = None if self._labels is None else self._labels + (SINK_LABEL,)
-        return DFA(delta, self._start, np.append(self._accepting, False), self._alphabet,
-                   labels=labels)
+        return DFA._trusted(delta, self._start, np.append(self._accepting, False),
+                            self._alphabet, labels)
 
     def trim(self) -> "DFA":
         """Keep only useful states (reachable and co-reachable); may return a partial DFA.
@@ -434,8 +459,8 @@ class DFA:
         new_id[keep] = np.arange(len(keep))
         delta = new_id[self._delta[keep]]  # -1 indexes the trailing -1
         labels = None if self._labels is None else tuple(self._labels[i] for i in keep)
-        return DFA(delta, int(new_id[self._start]), self._accepting[keep], self._alphabet,
-                   labels=labels)
+        return DFA._trusted(delta, int(new_id[self._start]), self._accepting[keep],
+                            self._alphabet, labels)
 
     def canonical(self) -> "DFA":
         """Reachable part, states renumbered in breadth-first order from the start.
@@ -443,7 +468,11 @@ class DFA:
         Two minimal DFAs of the same language over the same alphabet order are equal
         (``==``) after :meth:`canonical`.
         """
-        return self._restrict(self.reachable_states())
+        from .minimize import bfs_table
+
+        order, delta = bfs_table(self._delta, self._start)
+        labels = None if self._labels is None else tuple(self._labels[i] for i in order)
+        return DFA._trusted(delta, 0, self._accepting[order], self._alphabet, labels)
 
     def minimize(self) -> "DFA":
         """The minimal complete DFA of the same language, canonically numbered.
@@ -456,13 +485,24 @@ class DFA:
         >>> d.minimize().n_states
         2
         """
-        from .minimize import minimal_partition
+        from .minimize import _hopcroft_blocks, _index_dtype, _quotient_bfs, bfs_table
 
-        dfa = self.complete().canonical()
-        blocks = minimal_partition(dfa._delta, dfa._accepting)
-        _, rep = np.unique(blocks, return_index=True)  # smallest member of each block
-        delta = blocks[dfa._delta[rep]]
-        return DFA(delta, int(blocks[dfa._start]), dfa._accepting[rep], dfa._alphabet).canonical()
+        c = self.complete()
+        n, k = c._delta.shape
+        idx = _index_dtype(n, k)
+        order, table = bfs_table(c._delta, c._start, idx)  # the reachable part, canonical
+        accepting = c._accepting[order]
+        r = len(order)
+        canonical = r == n and bool((order == np.arange(n)).all())
+        del order
+        block, n_blocks = _hopcroft_blocks(table, accepting, idx)
+        if n_blocks == r:  # already minimal: the canonical table is the answer
+            if canonical:
+                return DFA._trusted(c._delta, 0, c._accepting, c._alphabet)  # (read-only)
+            return DFA._trusted(table.astype(np.int64), 0, accepting, c._alphabet)
+        delta, acc, m = _quotient_bfs(table, block, n_blocks, 0, accepting, idx)
+        assert m == n_blocks  # every block holds a reachable state
+        return DFA._trusted(delta, 0, acc, c._alphabet)
 
     def is_minimal(self) -> bool:
         """Whether this DFA is complete, all reachable, and has no equivalent states."""
@@ -917,22 +957,3 @@ def _check_accepting(accepting: Any, n: int) -> np.ndarray:
     mask[arr] = True
     return mask
 
-
-def _bfs_order(delta: np.ndarray, start: int) -> np.ndarray:
-    """Reachable states in BFS order, symbols in column order (layered, vectorized)."""
-    n = delta.shape[0]
-    seen = np.zeros(n, dtype=bool)
-    seen[start] = True
-    order = [np.array([start], dtype=np.int64)]
-    frontier = order[0]
-    while frontier.size:
-        succ = delta[frontier].ravel()  # row-major: parent order, then symbol order
-        succ = succ[succ >= 0]
-        succ = succ[~seen[succ]]
-        if not succ.size:
-            break
-        _, first = np.unique(succ, return_index=True)
-        frontier = succ[np.sort(first)]
-        seen[frontier] = True
-        order.append(frontier)
-    return np.concatenate(order)

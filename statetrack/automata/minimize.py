@@ -28,45 +28,69 @@ into ``B ∩ pre_a(S)`` and ``B \ pre_a(S)`` where ``pre_a(S) = {p : delta(p, a)
 partition is stable (and then is the coarsest one refining {F, Q \ F}) when no splitter made of
 its own blocks splits any block.
 
-Hopcroft keeps a worklist W of splitters still to be applied. Initially W holds (C, a) for every
-symbol a, where C is the smaller of F and Q \ F (splitting by one side of a two-block split is
-as good as by the other, because ``pre_a(Q) = Q``). Pop (S, a) from W, mark every state of
-``pre_a(S)``, and split every block that has both marked and unmarked states. When B splits
-into B1 and B2, push (smaller of B1, B2, c) for every symbol c. This is enough in both cases:
+Hopcroft keeps a worklist W of splitters still to be applied. Here W holds *blocks*, and
+popping block S applies the splitters (S, a) for every symbol a in turn (one entry per block
+rather than one per block and symbol):
+the states of S are copied to a buffer first, then for each a every state of ``pre_a(S)`` is
+marked and every block with both marked and unmarked states is split. Initially W holds the
+smaller of F and Q \ F (splitting by one side of a two-block split is as good as by the
+other, because ``pre_a(Q) = Q``). When B splits into B1 and B2, the smaller part gets a new id
+and is pushed. This is enough in every case:
 
-* if (B, c) is still in W, B's id now names one part and the other part is pushed, so both
-  halves will be applied (the union of their splits equals the split by B and more);
-* if (B, c) was already applied, the partition is already split by B, and splitting by B and by
-  one part yields the split by the other part too (``pre_c(B2) = pre_c(B) \ pre_c(B1)``, as
-  ``delta`` is a function), so the smaller part suffices.
+* if B is still in W, B's id now names the other part, so both halves will be applied (the
+  union of their splits equals the split by B and more);
+* if B was already applied (or is the block being applied: its buffer still holds all of it),
+  the partition is already split by B, and splitting by B and by one part yields the split by
+  the other part too (``pre_c(B2) = pre_c(B) \ pre_c(B1)``, as ``delta`` is a function), so
+  the smaller part suffices.
 
-Cost ("process the smaller half"): a state s enters a splitter (S, a) only when S is at most
-half of the block that previously contained s, so for each symbol a, s lies in O(log n)
-applied splitters; each application of (S, a) costs ``|pre_a(S)| + |S|``. Summing the in-degrees
-gives O(k n log n) in total. The worklist never holds more than k entries per block, so at
-most k n entries, and it is kept as a stack.
+By induction every block of the current partition is a Boolean combination (differences) of
+sets that are applied or in W, so when W is empty the partition is stable under all its blocks.
+
+Cost ("process the smaller half"): a state s enters a pushed block only when that block is at
+most half of the block that previously contained s, so s lies in O(log n) applied splitters;
+applying S costs ``|S| + sum_a |pre_a(S)|``. Summing the in-degrees gives O(k n log n) in
+total. Each block is pushed at most once, so W never holds more than n entries.
 
 Data structures (after Valmari & Lehtinen, STACS 2008, "Efficient minimization of DFAs with
 partial transition functions", and Valmari, IPL 2012; re-derived here, not copied):
 
-* Inverse transitions in CSR form: for index ``a * n + q`` the predecessors
-  ``pred[ptr[a*n + q] : ptr[a*n + q + 1]]`` of q on a, built by one counting sort, O(k n).
+* Inverse transitions in CSR form by target: the entries of q are ``pred[ptr[q] : ptr[q+1]]``,
+  one ``a * n + p`` per transition ``p -a-> q``, sorted ascending and hence by symbol, so the
+  predecessors of q on a are the entries in ``a*n .. a*n + n - 1`` of that run. Built by one
+  counting sort, O(k n); ``ptr`` has n + 1 entries rather than k n + 1.
 * A refinable partition of the states: ``elems`` is a permutation of the states in which every
   block is a contiguous range ``first[b] .. end[b]-1``; ``loc[q]`` is the position of q in
   ``elems`` and ``block[q]`` its block. Marking q swaps it to the front of its block, just
   after the marked ones (``mid[b]`` is the end of the marked prefix), in O(1). A split turns
   the marked prefix or the unmarked suffix, whichever is smaller, into a new block, relabelling
   only its states, so a split costs O(smaller part) and marking O(1) per predecessor.
-* The states of the splitter are copied to a buffer before marking, because marking may reorder
-  the splitter's own range when it contains predecessors of itself.
+* Memory layout: ``(block[q], loc[q])`` is one row of an ``[n, 2]`` array and
+  ``(first, mid, end)`` one row of an ``[n, 3]`` array, so marking a predecessor touches two
+  records (two cache misses on large automata, where the accesses are random) rather than five
+  arrays. A state alone in its block is stored with block id ``~b`` and skipped at once; on
+  random automata most blocks end as singletons. All index arrays are int32 when
+  ``n * k < 2^31`` (half the memory traffic of int64), else int64.
 
-The kernel is compiled with ``numba.njit(cache=True)``. The first call in a fresh environment
-pays the compilation: 1.7–2.3 s measured on one shared AMD EPYC core. Later processes load the
-cached machine code from ``__pycache__`` (or numba's user-wide cache directory when the package
-directory is read-only) in about 0.4 s. If no cache location is writable the kernel is compiled
+:meth:`DFA.minimize` runs: one breadth-first pass from the start that writes the reachable
+part of the completed table renumbered in BFS order (canonical, int32); the partition; then
+either that table itself, when every block is a single state (the DFA was minimal already), or
+one more breadth-first pass over the blocks that writes the quotient directly in canonical
+numbering, reading each block through one representative state. Measured on random complete
+DFAs with 4 symbols (``benchmarks/minimize.md``, each size in a fresh subprocess, CPU time on
+a 2-core AMD EPYC shared under a load of about 10): 10^7 states in 16.0 s of CPU time and
+1.05 GiB peak resident memory during ``minimize()``, against 54.9 s and 2.42 GiB for the
+version before (two ``canonical()`` passes around an int64 kernel with a worklist of k n
+entries) in the same run, with an identical result; 10^6 states in 1.1 s against 4.3 s. CPU
+time under such load varies by a third between runs (a standalone run of the 10^7 size took
+11.7 s).
+
+The kernels are compiled with ``numba.njit(cache=True)``. The first call in a fresh environment
+pays the compilation (a few seconds for all kernels). Later processes load the cached machine
+code from ``__pycache__`` (or numba's user-wide cache directory when the package directory is
+read-only) in well under a second. If no cache location is writable the kernels are compiled
 without caching, once per process. If numba is missing the same code runs as plain Python:
-correct, but about two orders of magnitude slower. Once compiled, a random complete DFA with
-4 symbols takes about 0.1 s at 10^5 states and 2.5 s at 10^6 (``benchmarks/minimize.py``).
+correct, but about two orders of magnitude slower.
 
 Examples
 --------
@@ -105,31 +129,43 @@ def _jit(func: Callable) -> Callable:
         return _numba.njit(cache=False)(func)
 
 
+def _index_dtype(n: int, k: int) -> type:
+    """int32 when every index the kernels store (at most ``n * k``) fits, else int64."""
+    return np.int32 if n * k < 2**31 - 1 else np.int64
+
+
 @_jit
-def _hopcroft_kernel(delta: np.ndarray, accepting: np.ndarray) -> np.ndarray:  # pragma: no cover
+def _hopcroft_blocks(delta: np.ndarray, accepting: np.ndarray, idx: Any) -> tuple:  # pragma: no cover
     # (numba-compiled; coverage tools do not see inside.)  See the module docstring.
+    # Returns (block id per state, number of blocks); ids are in creation order.
     n, k = delta.shape
-    # --- inverse transitions, CSR by (symbol, target) --------------------------------------
-    ptr = np.zeros(k * n + 1, dtype=np.int64)
+    nk = n * k
+    # --- inverse transitions, CSR by target: count, prefix sums, fill backwards -------------
+    # The entry for p -a-> q is a * n + p, in q's bucket pred[ptr[q] : ptr[q + 1]], which is
+    # sorted ascending, so by symbol: the entries of symbol a are the run in a*n .. a*n+n-1.
+    ptr = np.zeros(n + 1, dtype=idx)
     for p in range(n):
         for a in range(k):
-            ptr[a * n + delta[p, a] + 1] += 1
-    for i in range(k * n):
-        ptr[i + 1] += ptr[i]
-    pred = np.empty(k * n, dtype=np.int64)
-    fill = ptr[:-1].copy()
-    for p in range(n):
-        for a in range(k):
-            j = a * n + delta[p, a]
-            pred[fill[j]] = p
-            fill[j] += 1
+            ptr[delta[p, a]] += 1
+    total = 0
+    for q in range(n):
+        total += ptr[q]
+        ptr[q] = total  # the end of bucket q, for now
+    ptr[n] = total
+    pred = np.empty(nk, dtype=idx)
+    for a in range(k - 1, -1, -1):
+        for p in range(n - 1, -1, -1):
+            q = delta[p, a]
+            ptr[q] -= 1  # ends up at the start of bucket q
+            pred[ptr[q]] = a * n + p
     # --- refinable partition, initially {accepting, rejecting} -----------------------------
-    elems = np.empty(n, dtype=np.int64)
-    loc = np.empty(n, dtype=np.int64)
-    block = np.zeros(n, dtype=np.int64)
-    first = np.zeros(n, dtype=np.int64)
-    end = np.zeros(n, dtype=np.int64)
-    mid = np.zeros(n, dtype=np.int64)
+    # st[q] = (block of q, position of q in elems); blk[b] = (first, end of marked, end).
+    # Keeping each record in one row costs one cache miss per record instead of two or three.
+    # A state alone in its block (it can never split) has st[q, 0] = ~b = -b - 1, so marking
+    # skips it without reading blk.
+    elems = np.empty(n, dtype=idx)
+    st = np.empty((n, 2), dtype=idx)
+    blk = np.empty((n, 3), dtype=idx)
     n_acc = 0
     for q in range(n):
         if accepting[q]:
@@ -141,89 +177,224 @@ def _hopcroft_kernel(delta: np.ndarray, accepting: np.ndarray) -> np.ndarray:  #
             elems[pos] = q
             pos += 1
     for i in range(n):
-        loc[elems[i]] = i
-    worklist = np.empty(k * n, dtype=np.int64)  # entries b * k + a
+        q = elems[i]
+        st[q, 0] = 0 if i < n_acc else 1
+        st[q, 1] = i
+    if n_acc == 1:
+        st[elems[0], 0] = ~st[elems[0], 0]
+    if n - n_acc == 1:
+        st[elems[n - 1], 0] = ~st[elems[n - 1], 0]
+    worklist = np.empty(n, dtype=idx)  # block ids; each block is pushed at most once
     top = 0
     if n_acc == 0 or n_acc == n:
         n_blocks = 1
-        end[0] = n
+        for q in range(n):
+            st[q, 0] = 0 if n > 1 else ~0
+        blk[0, 0] = 0
+        blk[0, 1] = 0
+        blk[0, 2] = n
     else:
         n_blocks = 2
-        end[0] = n_acc
-        first[1] = n_acc
-        mid[1] = n_acc
-        end[1] = n
-        for i in range(n_acc, n):
-            block[elems[i]] = 1
-        smaller = 0 if n_acc <= n - n_acc else 1
-        for a in range(k):
-            worklist[top] = smaller * k + a
-            top += 1
-    touched = np.empty(n, dtype=np.int64)
-    buf = np.empty(n, dtype=np.int64)
-    # --- refinement ----------------------------------------------------------------------
+        blk[0, 0] = 0
+        blk[0, 1] = 0
+        blk[0, 2] = n_acc
+        blk[1, 0] = n_acc
+        blk[1, 1] = n_acc
+        blk[1, 2] = n
+        worklist[0] = 0 if n_acc <= n - n_acc else 1
+        top = 1
+    touched = np.empty(n, dtype=idx)
+    buf = np.empty(n // 2 + 1, dtype=idx)  # a pushed block is at most half of its parent
+    # --- refinement: pop a block, split by its preimage under every symbol -------------------
     while top > 0:
         top -= 1
-        s_block = worklist[top] // k
-        a = worklist[top] - s_block * k
-        size = end[s_block] - first[s_block]
-        f0 = first[s_block]
+        s_block = worklist[top]
+        f0 = blk[s_block, 0]
+        size = blk[s_block, 2] - f0
         for i in range(size):
             buf[i] = elems[f0 + i]
-        n_touched = 0
-        for i in range(size):
-            j = a * n + buf[i]
-            for t in range(ptr[j], ptr[j + 1]):
-                p = pred[t]
-                b = block[p]
-                lp = loc[p]
-                mb = mid[b]
-                if lp >= mb:  # unmarked: swap it to the end of the marked prefix
-                    if mb == first[b]:
-                        touched[n_touched] = b
-                        n_touched += 1
-                    q = elems[mb]
-                    elems[mb] = p
-                    loc[p] = mb
-                    elems[lp] = q
-                    loc[q] = lp
-                    mid[b] = mb + 1
-        for i in range(n_touched):
-            b = touched[i]
-            f = first[b]
-            m = mid[b]
-            e = end[b]
-            if m == e:  # every state marked: no split
-                mid[b] = f
-                continue
-            nb = n_blocks
-            n_blocks += 1
-            if m - f <= e - m:  # the marked prefix is the smaller part
-                first[nb] = f
-                end[nb] = m
-                first[b] = m
-            else:
-                first[nb] = m
-                end[nb] = e
-                end[b] = m
-            mid[b] = first[b]
-            mid[nb] = first[nb]
-            for t in range(first[nb], end[nb]):
-                block[elems[t]] = nb
-            for c in range(k):
-                worklist[top] = nb * k + c
+        for a in range(k):
+            n_touched = 0
+            lo = a * n
+            hi = lo + n
+            for i in range(size):
+                s = buf[i]
+                for t in range(ptr[s], ptr[s + 1]):
+                    e = pred[t]
+                    if e < lo:
+                        continue
+                    if e >= hi:
+                        break
+                    p = e - lo
+                    b = st[p, 0]
+                    if b < 0:  # alone in its block
+                        continue
+                    lp = st[p, 1]
+                    mb = blk[b, 1]
+                    if lp >= mb:  # unmarked: swap it to the end of the marked prefix
+                        fb = blk[b, 0]
+                        if mb == fb:
+                            touched[n_touched] = b
+                            n_touched += 1
+                        q = elems[mb]
+                        elems[mb] = p
+                        st[p, 1] = mb
+                        elems[lp] = q
+                        st[q, 1] = lp
+                        blk[b, 1] = mb + 1
+            for i in range(n_touched):
+                b = touched[i]
+                f = blk[b, 0]
+                m = blk[b, 1]
+                e = blk[b, 2]
+                if m == e:  # every state marked: no split
+                    blk[b, 1] = f
+                    continue
+                nb = n_blocks
+                n_blocks += 1
+                if m - f <= e - m:  # the marked prefix is the smaller part
+                    nf, ne = f, m
+                    blk[b, 0] = m
+                else:
+                    nf, ne = m, e
+                    blk[b, 2] = m
+                blk[b, 1] = blk[b, 0]
+                blk[nb, 0] = nf
+                blk[nb, 1] = nf
+                blk[nb, 2] = ne
+                label = nb if ne - nf > 1 else ~nb
+                for t in range(nf, ne):
+                    st[elems[t], 0] = label
+                if blk[b, 2] - blk[b, 0] == 1:
+                    st[elems[blk[b, 0]], 0] = ~b
+                worklist[top] = nb
                 top += 1
-    # --- number blocks by their smallest state -------------------------------------------
-    remap = np.full(n_blocks, -1, dtype=np.int64)
-    out = np.empty(n, dtype=np.int64)
-    count = 0
+    block = elems  # no longer needed: reuse its memory
     for q in range(n):
+        b = st[q, 0]
+        block[q] = b if b >= 0 else ~b
+    return block, n_blocks
+
+
+@_jit
+def _number_by_first_state(block: np.ndarray, n_blocks: int) -> np.ndarray:  # pragma: no cover
+    # Block ids 0..m-1 in the order of each block's smallest state.
+    remap = np.full(n_blocks, -1, dtype=np.int64)
+    out = np.empty(len(block), dtype=np.int64)
+    count = 0
+    for q in range(len(block)):
         b = block[q]
         if remap[b] < 0:
             remap[b] = count
             count += 1
         out[q] = remap[b]
     return out
+
+
+@_jit
+def _bfs_numbering(delta: np.ndarray, start: int, idx: Any) -> tuple:  # pragma: no cover
+    # Reachable states in breadth-first order (symbols in column order; -1 entries skipped):
+    # (order [r], new [n] with new[order[i]] = i and -1 for unreachable states).
+    n, k = delta.shape
+    new = np.full(n, -1, dtype=idx)
+    order = np.empty(n, dtype=idx)
+    order[0] = start
+    new[start] = 0
+    m = 1
+    i = 0
+    while i < m:
+        s = order[i]
+        for a in range(k):
+            t = delta[s, a]
+            if t >= 0 and new[t] < 0:
+                new[t] = m
+                order[m] = t
+                m += 1
+        i += 1
+    return order[:m], new
+
+
+@_jit
+def _bfs_table(delta: np.ndarray, start: int, idx: Any, out: Any) -> tuple:  # pragma: no cover
+    # The reachable part renumbered in breadth-first order, in one pass: (order [r], table
+    # [r, k] of dtype `out`) with table[i, a] the BFS index of delta[order[i], a] (-1 kept).
+    # Both are views of arrays sized for all n states (see bfs_table).
+    n, k = delta.shape
+    new = np.full(n, -1, dtype=idx)
+    order = np.empty(n, dtype=idx)
+    table = np.empty((n, k), dtype=out)
+    order[0] = start
+    new[start] = 0
+    m = 1
+    i = 0
+    while i < m:
+        s = order[i]
+        for a in range(k):
+            t = delta[s, a]
+            if t < 0:
+                table[i, a] = -1
+                continue
+            if new[t] < 0:
+                new[t] = m
+                order[m] = t
+                m += 1
+            table[i, a] = new[t]
+        i += 1
+    return order[:m], table[:m]
+
+
+def bfs_table(delta: np.ndarray, start: int, out: Any = np.int64) -> tuple[np.ndarray, np.ndarray]:
+    """The states reachable from ``start`` in breadth-first order, and the table renumbered.
+
+    Compiled, one pass. Returns ``(order, table)``: ``order[i]`` is the i-th state reached
+    (symbols taken in column order) and ``table[i, a]`` is the BFS index of
+    ``delta[order[i], a]``, or -1 where that is -1. ``order`` is int32 when ``n * k < 2^31``,
+    else int64; ``table`` has dtype ``out``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> order, table = bfs_table(np.array([[2, -1], [0, 0], [2, 0]]), 0)
+    >>> order.tolist(), table.tolist()
+    ([0, 2], [[1, -1], [1, 0]])
+    """
+    n, k = delta.shape
+    order, table = _bfs_table(delta, int(start), _index_dtype(n, k), out)
+    if len(order) < 0.9 * n:  # do not keep a large, mostly unused buffer alive
+        order, table = order.copy(), table.copy()
+    return order, table
+
+
+@_jit
+def _quotient_bfs(delta: np.ndarray, block: np.ndarray, n_blocks: int, start: int,
+                  accepting: np.ndarray, idx: Any) -> tuple:  # pragma: no cover
+    # The quotient by the partition `block`, its blocks numbered in breadth-first order from
+    # block[start]; each block is read through one representative (its smallest state).
+    n, k = delta.shape
+    rep = np.full(n_blocks, -1, dtype=idx)
+    for q in range(n - 1, -1, -1):
+        rep[block[q]] = q
+    new = np.full(n_blocks, -1, dtype=idx)
+    order = np.empty(n_blocks, dtype=idx)
+    out = np.empty((n_blocks, k), dtype=np.int64)
+    acc = np.empty(n_blocks, dtype=np.bool_)
+    b0 = block[start]
+    order[0] = b0
+    new[b0] = 0
+    m = 1
+    i = 0
+    while i < m:
+        r = rep[order[i]]
+        acc[i] = accepting[r]
+        for a in range(k):
+            t = block[delta[r, a]]
+            if new[t] < 0:
+                new[t] = m
+                order[m] = t
+                m += 1
+            out[i, a] = new[t]
+        i += 1
+    return out, acc, m
 
 
 def _check(delta: Any, accepting: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -281,7 +452,8 @@ def hopcroft_partition(delta: Any, accepting: Any) -> np.ndarray:
     [0, 1, 0, 1]
     """
     d, acc = _check(delta, accepting)
-    return _hopcroft_kernel(d, acc)
+    block, n_blocks = _hopcroft_blocks(d, acc, _index_dtype(*d.shape))
+    return _number_by_first_state(block, n_blocks)
 
 
 def moore_partition(delta: Any, accepting: Any) -> np.ndarray:

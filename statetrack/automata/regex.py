@@ -100,10 +100,12 @@ global relation ``follow(p)`` (positions that can come right after p):
 The Glushkov automaton has the states ``{0} ∪ {1..n}`` (0 is the start, ``follow(0) =
 first(e)``), no ε-moves, and a move ``p -a-> q`` iff ``q ∈ follow(p)`` and ``a ∈ C(q)``; state
 p accepts iff ``p ∈ last(e)``, or p = 0 and e is nullable. It accepts L(e) (Glushkov 1961;
-Berry & Sethi 1986). Sets of positions are Python ints used as bit sets, and with
-``F(S) = ∪_{p∈S} follow(p)`` and ``Pos_a = {q : a ∈ C(q)}`` the subset construction's move is
-``δ(S, a) = F(S) ∩ Pos_a``: one union per DFA state, then one AND per symbol. Finally
-:meth:`DFA.minimize` (Hopcroft) gives the minimal complete DFA in canonical numbering.
+Berry & Sethi 1986). Sets of positions are bit sets (Python ints while the follow sets are
+built), and with ``F(S) = ∪_{p∈S} follow(p)`` and ``Pos_a = {q : a ∈ C(q)}`` the subset
+construction's move is ``δ(S, a) = F(S) ∩ Pos_a``: one union per DFA state, then one AND per
+symbol. The subset construction runs compiled on arrays of 64-bit words, with the subsets
+interned in a hash table (:mod:`statetrack.automata._subset`); the empty subset is the sink.
+Finally :meth:`DFA.minimize` (Hopcroft) gives the minimal complete DFA in canonical numbering.
 
 Why this choice: Glushkov is ε-free with exactly n + 1 NFA states (Thompson's construction has
 about 2n and needs ε-closures), so each DFA state costs O(|S| + k) bit-set operations on
@@ -687,32 +689,17 @@ def from_regex(pattern: str, alphabet: Iterable[str] | str | None = None, *,
             if cs.contains(s):
                 pos_of[a] |= positions
 
-    ids = {1: 0}  # DFA state = bit set of Glushkov states; {0} is the start
-    order = [1]
-    rows: list[list[int]] = []
-    for S in order:
-        reach = 0
-        bits = S
-        while bits:
-            low = bits & -bits
-            reach |= follow[low.bit_length() - 1]
-            bits ^= low
-        row = []
-        for mask in pos_of:
-            T = reach & mask
-            if not T:
-                row.append(-1)
-                continue
-            j = ids.get(T)
-            if j is None:
-                j = ids[T] = len(order)
-                order.append(T)
-                if len(order) > max_states:
-                    raise AutomatonSizeError(
-                        f"the subset construction of {pattern!r} reached more than "
-                        f"max_states={max_states} states; raise max_states")
-            row.append(j)
-        rows.append(row)
-    delta = np.array(rows, dtype=np.int64).reshape(len(order), len(symbols))
-    accepting = np.array([bool(S & last) for S in order], dtype=bool)
-    return DFA(delta, 0, accepting, symbols).minimize()
+    from ._subset import bitsets, subset_construction
+
+    n_bits = len(follow)
+    with np.errstate(over="ignore"):  # hashing wraps around; only the Python fallback warns
+        delta, accepting, m, overflow = subset_construction(
+            bitsets(follow, n_bits), bitsets(pos_of, n_bits), bitsets([last], n_bits)[0],
+            int(max_states))
+    if overflow:
+        raise AutomatonSizeError(
+            f"the subset construction of {pattern!r} reached more than "
+            f"max_states={max_states} states; raise max_states")
+    if m < len(delta):
+        delta, accepting = delta[:m].copy(), accepting[:m].copy()
+    return DFA._trusted(delta, 0, accepting, symbols).minimize()

@@ -319,6 +319,27 @@ class TestStructure:
         assert c.accepting_states == (3,)
         assert c.canonical() == c
 
+    @settings(max_examples=80)
+    @given(dfas(max_states=9, max_alphabet_size=3, complete=False))
+    def test_canonical_equals_a_plain_bfs(self, d):
+        order = [d.start]
+        for q in order:  # queue BFS, symbols in column order
+            for t in d.transitions[q]:
+                if t >= 0 and int(t) not in order:
+                    order.append(int(t))
+        assert d.reachable_states().tolist() == order
+        new = {q: i for i, q in enumerate(order)}
+        c = d.canonical()
+        assert c.start == 0 and c.alphabet == d.alphabet
+        assert c.transitions.tolist() == [[new[int(t)] if t >= 0 else -1 for t in d.transitions[q]]
+                                          for q in order]
+        assert c.accepting.tolist() == d.accepting[order].tolist()
+        labelled = DFA(d.transitions, d.start, d.accepting, d.alphabet,
+                       labels=[f"s{q}" for q in range(d.n_states)])
+        assert [labelled.canonical().state_label(i) for i in range(len(order))] == \
+            [f"s{q}" for q in order]
+        assert not c.transitions.flags.writeable and not c.accepting.flags.writeable
+
     def test_reachable_and_coreachable(self):
         d = DFA([[1, 3], [1, 0], [0, 0], [3, 3]], accepting=[1], alphabet="ab")
         assert d.reachable_states().tolist() == [0, 1, 3]

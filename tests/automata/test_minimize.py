@@ -281,13 +281,103 @@ def test_input_arrays_are_not_modified():
     assert h.dtype == np.int64 and h.tolist() == moore_partition(delta, acc).tolist()
 
 
-def test_pure_python_kernel_matches_compiled():
-    # the code path used when numba is unavailable
-    py_func = getattr(minimize_module._hopcroft_kernel, "py_func", minimize_module._hopcroft_kernel)
+def _py(kernel):
+    return getattr(kernel, "py_func", kernel)
+
+
+def reference_minimize(d: DFA) -> DFA:
+    """DFA.minimize() from the definitions, independent of the compiled kernels.
+
+    Completion, the reachable states by a plain breadth-first search, Moore's partition of
+    them, the quotient through the smallest member of each block, and a second plain
+    breadth-first numbering of the quotient from the start block.
+    """
+    def bfs(table, start):
+        order, seen = [start], {start}
+        for q in order:
+            for t in table[q]:
+                if t >= 0 and int(t) not in seen:
+                    seen.add(int(t))
+                    order.append(int(t))
+        return order
+
+    c = d.complete()
+    table = c.transitions
+    reach = bfs(table, c.start)
+    new = {q: i for i, q in enumerate(reach)}
+    sub = np.array([[new[int(t)] for t in table[q]] for q in reach], dtype=np.int64)
+    acc = c.accepting[reach]
+    blocks = moore_partition(sub, acc)
+    m = int(blocks.max()) + 1
+    rep = [int(np.flatnonzero(blocks == b)[0]) for b in range(m)]
+    quot = blocks[sub[rep]]
+    order = bfs(quot, int(blocks[0]))
+    renum = {b: i for i, b in enumerate(order)}
+    out = np.array([[renum[int(t)] for t in quot[b]] for b in order], dtype=np.int64)
+    return DFA(out.reshape(len(order), c.n_symbols), 0, acc[rep][order], c.alphabet)
+
+
+@settings(max_examples=150)
+@given(dfas(max_states=9, max_alphabet_size=3, complete=False))
+def test_minimize_equals_the_reference_pipeline(d):
+    assert d.minimize() == reference_minimize(d)
+
+
+def test_large_minimize_equals_the_reference_pipeline():
+    # partial, with unreachable states: the BFS restriction path of DFA.minimize
+    rng = np.random.default_rng(21)
+    n, k = 3000, 3
+    delta = rng.integers(-1, n, size=(n, k))
+    delta[rng.random((n, k)) < 0.3] = -1
+    d = DFA(delta, 5, rng.random(n) < 0.3, "abc")
+    assert len(d.reachable_states()) < n
+    assert d.minimize() == reference_minimize(d)
+    full = DFA(rng.integers(0, n, size=(n, k)), 0, rng.random(n) < 0.5, "abc")
+    assert full.minimize() == reference_minimize(full)
+
+
+def test_the_three_endings_of_minimize():
+    # minimal and canonical (the table is shared, read-only), minimal but numbered otherwise,
+    # and not minimal (the quotient)
+    d = DFA([[1, 0], [2, 0], [2, 2]], 0, [False, False, True], "ab")  # contains "aa"
+    assert d.canonical() == d and reference_minimize(d) == d
+    m = d.minimize()
+    assert m == d and m.transitions is d.transitions and not m.transitions.flags.writeable
+    perm = np.array([2, 0, 1])  # old state q becomes perm[q]
+    shuffled = DFA(perm[d.transitions][np.argsort(perm)], int(perm[0]),
+                   d.accepting[np.argsort(perm)], "ab")
+    assert shuffled != d and shuffled.minimize() == d
+    # 3 copies state 0 and 4 copies state 2
+    doubled = DFA([[1, 3], [2, 0], [4, 2], [1, 0], [4, 2]], 0,
+                  [False, False, True, False, True], "ab")
+    assert doubled.minimize() == d == reference_minimize(doubled)
+
+
+@pytest.mark.parametrize("idx", [np.int32, np.int64])
+def test_kernels_agree_in_both_index_widths_and_as_python(idx):
+    # the int64 path runs only for n * k >= 2^31 states, so it is exercised here directly;
+    # the pure-Python path is what runs when numba is unavailable
     rng = np.random.default_rng(11)
-    for n, k in [(1, 1), (2, 1), (7, 2), (40, 3)]:
+    for n, k in [(1, 1), (2, 1), (7, 2), (40, 3), (300, 2)]:
         delta, acc = random_table(rng, n, k)
-        assert py_func(delta, acc).tolist() == hopcroft_partition(delta, acc).tolist()
+        want = moore_partition(delta, acc).tolist()
+        for kernel in (minimize_module._hopcroft_blocks, _py(minimize_module._hopcroft_blocks)):
+            block, n_blocks = kernel(delta, acc, idx)
+            assert block.dtype == idx
+            numbered = _py(minimize_module._number_by_first_state)(block, n_blocks)
+            assert numbered.tolist() == want
+        d = DFA(delta, 0, acc)
+        order, new = _py(minimize_module._bfs_numbering)(delta, 0, idx)
+        assert order.tolist() == d.reachable_states().tolist()
+        assert (new[order] == np.arange(len(order))).all() and (new < 0).sum() == n - len(order)
+        order2, table = _py(minimize_module._bfs_table)(delta, 0, idx, idx)
+        assert order2.tolist() == order.tolist() and table.dtype == idx
+        assert table.tolist() == d.canonical().transitions.tolist()
+        block, n_blocks = minimize_module._hopcroft_blocks(delta, acc, idx)
+        out, acc_q, m = _py(minimize_module._quotient_bfs)(delta, block, n_blocks, 0, acc, idx)
+        ref = reference_minimize(d)
+        assert m == ref.n_states and out[:m].tolist() == ref.transitions.tolist()
+        assert acc_q[:m].tolist() == ref.accepting.tolist()
 
 
 def test_jit_falls_back_when_no_cache_location(monkeypatch):

@@ -14,6 +14,7 @@ import itertools
 import re
 import warnings
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -202,6 +203,76 @@ def test_exponential_blowup_is_exact_and_guarded():
         from_regex("(a|b)*a(a|b){9}", "ab", max_states=100)
     with pytest.raises(AutomatonSizeError, match="positive int"):
         from_regex("a", "ab", max_states=0)
+
+
+def test_max_states_counts_the_non_empty_subsets():
+    # "ab" over "ab": subsets {0}, {1}, {2} and the empty one (the sink, not counted)
+    assert from_regex("ab", "ab", max_states=3).n_states == 4
+    with pytest.raises(AutomatonSizeError, match="max_states=2"):
+        from_regex("ab", "ab", max_states=2)
+
+
+@pytest.mark.parametrize("pattern, alphabet", [
+    ("x{70}|(a|b)*a(a|b){5}", "abx"),       # two words per subset, subsets spread over both
+    ("(a|b)*a(a|b){5}(x{64})?", "abx"),
+    ("((ab|b)*a?){3}c{60}(a|c)*", "abc"),
+])
+def test_subsets_of_more_than_64_positions(pattern, alphabet):
+    import random
+
+    rng = random.Random(5)
+    longer = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(60, 90)))
+              for _ in range(200)]
+    longer += [w for w in ["x" * 70, "a" + "ab" * 3 + "x" * 64, "ab" * 3 + "c" * 60 + "ac"]
+               if set(w) <= set(alphabet)]
+    d = assert_agrees(pattern, alphabet, all_words(alphabet, 6) + longer)
+    assert d.is_minimal()
+
+
+def test_compiled_and_python_subset_construction_agree():
+    from statetrack.automata import _subset
+
+    py = getattr(_subset.subset_construction, "py_func", _subset.subset_construction)
+    rng = np.random.default_rng(3)
+
+    def bits(n_bits, count):  # a set of `count` random positions (repeats allowed)
+        return sum(1 << int(b) for b in rng.integers(0, n_bits, size=count))
+
+    # one word (5 and 24 positions), one full word (64: 16,027 subsets, so the arrays grow
+    # and the table is rehashed several times) and three words (130)
+    sizes = []
+    for n_bits, k in [(5, 2), (24, 2), (64, 3), (130, 2)]:
+        follow = _subset.bitsets([bits(n_bits, 3) for _ in range(n_bits)], n_bits)
+        pos = _subset.bitsets([bits(n_bits, n_bits // 2) for _ in range(k)], n_bits)
+        last = _subset.bitsets([bits(n_bits, 4)], n_bits)[0]
+        with np.errstate(over="ignore"):
+            want = _subset.subset_construction(follow, pos, last, 10**6)
+            got = py(follow, pos, last, 10**6)
+        m = want[2]
+        assert got[2] == m and not want[3] and not got[3]
+        assert got[0][:m].tolist() == want[0][:m].tolist()
+        assert got[1][:m].tolist() == want[1][:m].tolist()
+        assert (want[0][:m] >= 0).all() and (want[0][:m] < m).all()
+        # replay the table with Python ints: each row is the definition's move, and the
+        # subsets named by different ids differ
+        as_int = [int.from_bytes(r.astype("<u8").tobytes(), "little") for r in follow]
+        pos_int = [int.from_bytes(r.astype("<u8").tobytes(), "little") for r in pos]
+        last_int = int.from_bytes(last.astype("<u8").tobytes(), "little")
+        subset = {0: 1}
+        for i in range(m):
+            reach = 0
+            for p in range(n_bits):
+                if subset[i] >> p & 1:
+                    reach |= as_int[p]
+            for a in range(k):
+                assert subset.setdefault(int(want[0][i, a]), reach & pos_int[a]) == \
+                    reach & pos_int[a]
+            assert bool(want[1][i]) == bool(subset[i] & last_int)
+        assert len(set(subset.values())) == m
+        sizes.append(m)
+    assert max(sizes) > 1024  # the arrays grew and the table was rehashed
+    with np.errstate(over="ignore"):
+        assert _subset.subset_construction(follow, pos, last, 1)[3]
 
 
 # ---------------------------------------------------------------- the alphabet
