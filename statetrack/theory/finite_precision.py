@@ -112,6 +112,7 @@ False
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
@@ -133,6 +134,7 @@ from statetrack.floats import (
 from .errors import (
     DecoderError,
     FiniteSetError,
+    FormatOverflowError,
     ModelError,
     PeriodLimitError,
     UnknownTokenError,
@@ -166,10 +168,22 @@ __all__ = [
     "is_power_of_two",
     "rounding_cycle_example",
     "DEFAULT_MAX_STEPS",
+    "PAPER",
+    "SEQUENTIAL",
+    "ROUNDING_MODELS",
+    "FormatOverflowError",
 ]
 
 #: Default cap on the number of word repetitions walked by :func:`eventual_period`.
 DEFAULT_MAX_STEPS = 200_000
+
+#: The paper's rounding model (Grazzi et al., App. B.1): the unrolled sum, each term rounded
+#: once, then the sum rounded; weights not cast (module docstring).
+PAPER = "paper"
+#: Rounding after every sub-step, weights cast first: what kernels do (module docstring).
+SEQUENTIAL = "sequential"
+#: The names of the rounding models, for the ``rounding=`` arguments and fields.
+ROUNDING_MODELS = (PAPER, SEQUENTIAL)
 
 
 # ============================================================================ formats
@@ -452,14 +466,18 @@ class FPModel:
 
 
 class _Runner:
-    """Casts the weights (each token's on first use) and steps the joint state (a tuple of
-    float64 arrays)."""
+    """The sequential model: casts the weights (each token's on first use) and steps the joint
+    state (a tuple of float64 arrays)."""
+
+    rounding = SEQUENTIAL
 
     def __init__(self, model: FPModel, fmt: NumberFormat, exact: bool):
         self.model, self.fmt, self.exact = model, fmt, exact
         self.tok_index = [{t: i for i, t in enumerate(layer.tokens)} for layer in model.layers]
         self.steps = [_CastSteps(self, li) for li in range(len(model.layers))]
         self.h0 = tuple(fmt.cast(layer.initial_state) for layer in model.layers)
+        for li, h in enumerate(self.h0):
+            _check_finite(h, fmt, SEQUENTIAL, step=0, layer=li, what="the initial state")
 
     def _cast_token(self, li: int, ti: int) -> list[tuple]:
         """The cast sub-steps of token ``ti`` of layer ``li``: ``(kind, a, b, v, exact)``."""
@@ -477,15 +495,26 @@ class _Runner:
             betas = iter([float(fmt.cast(np.array([st.beta]))[0]) for st in delta])
             vals = iter([fmt.cast(st.value) for st in delta])
         row: list[tuple] = []
-        for st in steps:
+        for j, st in enumerate(steps):
             if isinstance(st, DeltaSubstep):
                 k, beta, v = next(keys), float(next(betas)), next(vals)
+                for name, x in (("key", k), ("beta", np.array(beta)), ("value", v)):
+                    _check_finite(x, fmt, SEQUENTIAL, step=None, layer=li,
+                                  what=f"the {name} of sub-step {j} of token {layer.tokens[ti]!r}")
                 ex = (_fr(k), Fraction(beta), _fr(v)) if exact else None
                 row.append(("delta", k, beta, v, ex))
             else:
                 ac, bc = fmt.cast(st[0]), fmt.cast(st[1])
+                for name, x in (("A", ac), ("B", bc)):
+                    _check_finite(x, fmt, SEQUENTIAL, step=None, layer=li,
+                                  what=f"{name} of sub-step {j} of token {layer.tokens[ti]!r}")
                 row.append(("dense", ac, bc, None, (_fr(ac), _fr(bc)) if exact else None))
         return row
+
+    def matrix(self, layer: int, token: str) -> np.ndarray:
+        """``A(x)`` of the model, exactly (Fractions): the product of the cast sub-step
+        matrices (the sequential model casts the weights)."""
+        return self.cast_matrix(layer, token)
 
     def cast_matrix(self, layer: int, token: str) -> np.ndarray:
         """The product of the cast sub-step matrices (exact, as Fractions)."""
@@ -531,7 +560,7 @@ class _Runner:
             raise UnknownTokenError(
                 f"time {t}: {src} {tok!r} is not a token of layer {li} "
                 f"{list(layer.tokens)}")
-        for kind, a, b, v, ex in self.steps[li][idx]:
+        for j, (kind, a, b, v, ex) in enumerate(self.steps[li][idx]):
             if self.exact:
                 hf = _fr(h)
                 if kind == "delta":
@@ -541,10 +570,14 @@ class _Runner:
                     exact_val = ex[0].dot(hf) + ex[1]
                 h = np.array([[self.fmt.cast_exact(q) for q in row] for row in exact_val],
                              dtype=np.float64).reshape(h.shape)
-            elif kind == "delta":
-                h = self.fmt.cast(h + b * np.outer(a, v - a @ h))
             else:
-                h = self.fmt.cast(a @ h + b)
+                with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+                    if kind == "delta":
+                        h = self.fmt.cast(h + b * np.outer(a, v - a @ h))
+                    else:
+                        h = self.fmt.cast(a @ h + b)
+            _check_finite(h, self.fmt, SEQUENTIAL, step=t, layer=li,
+                          what=f"the state after sub-step {j} of token {tok!r}")
         return h
 
 
@@ -572,6 +605,20 @@ def _fr(a: np.ndarray) -> np.ndarray:
     return np.array([Fraction(float(v)) for v in a.ravel()], dtype=object).reshape(a.shape)
 
 
+def _check_finite(x: np.ndarray, fmt: NumberFormat, rounding: str, *, step: int | None,
+                  layer: int, what: str) -> None:
+    """Raise :class:`FormatOverflowError` if ``x`` (values of ``fmt``) is not all finite."""
+    if np.isfinite(x).all():
+        return
+    where = "a weight" if step is None else f"overflow at step {step}"
+    raise FormatOverflowError(
+        f"{where}: {what} in layer {layer} is beyond the finite values of {fmt.name} (rounded "
+        f"to {x[~np.isfinite(x)].ravel()[0]}) in the {rounding} rounding model. The paper's "
+        "number model (a finite set D of reals, Grazzi et al. App. B.1) has no infinity: this "
+        "run is outside the hypothesis of Theorems 1 and 2",
+        step, layer, rounding)
+
+
 def _key(states: tuple) -> bytes:
     return b"".join(np.ascontiguousarray(s).tobytes() for s in states)
 
@@ -587,11 +634,17 @@ def _word(model: FPModel, word: Any) -> tuple[str, ...]:
     return alpha.decode(alpha.encode(word, errors=_WORD_ERRORS, indices=False))
 
 
-def _runner(model: FPModel, fmt: Any, exact: bool | None) -> _Runner:
+def _runner(model: FPModel, fmt: Any, exact: bool | None,
+            rounding: str = SEQUENTIAL) -> "_Runner | _PaperRunner":
     if not isinstance(model, FPModel):
         raise ModelError(f"expected an FPModel (see from_lrnn for constructed LRNNs), got "
                          f"{type(model).__name__}")
     f = get_format(fmt)
+    if _rounding(rounding) == PAPER:
+        if exact is not None and not exact:
+            raise ModelError("exact=False is for the sequential model; the paper's rounding "
+                             "model is computed in exact arithmetic only")
+        return _PaperRunner(model, f)
     return _Runner(model, f, f.exact_default if exact is None else bool(exact))
 
 
@@ -609,28 +662,456 @@ class FPTrace:
     states: tuple[np.ndarray, ...]
     outputs: tuple
     format: str
+    rounding: str = SEQUENTIAL
 
 
-def run(model: FPModel, word: Any, fmt: Any = "bfloat16", *, exact: bool | None = None) -> FPTrace:
+def run(model: FPModel, word: Any, fmt: Any = "bfloat16", *, exact: bool | None = None,
+        rounding: str = SEQUENTIAL) -> FPTrace:
     """Run ``word`` through the model in a number format.
+
+    Parameters
+    ----------
+    model : FPModel
+    word : str or sequence of symbols
+    fmt : number format (name, dtype, or :class:`NumberFormat`)
+    exact : arithmetic mode of the sequential model (module docstring); the paper's model is
+        always exact
+    rounding : ``"sequential"`` (round after every sub-step, weights cast: what kernels do) or
+        ``"paper"`` (Grazzi et al.'s model: each term of the unrolled sum rounded, then the
+        sum; weights not cast); see the module docstring
+
+    Raises
+    ------
+    FormatOverflowError
+        A weight, or the state at some step, is beyond the format's finite values (the
+        message names the step and the layer).
 
     Examples
     --------
     >>> m = FPModel.from_matrices({"1": [[0.5]]}, B={"1": [[1.0]]}, initial_state=[[0.0]])
     >>> run(m, "1111", "float16").states[0][:, 0, 0].tolist()
     [0.0, 1.0, 1.5, 1.75, 1.875]
+
+    The two rounding models differ: in bfloat16, ``h <- h + 1`` sticks at 256 when each step
+    is rounded, while the paper's model rounds the exact count.
+
+    >>> count = FPModel.from_matrices({"1": [[1.0]]}, B={"1": [[1.0]]}, initial_state=[[256.0]])
+    >>> run(count, "11", "bfloat16").states[0][:, 0, 0].tolist()
+    [256.0, 256.0, 256.0]
+    >>> run(count, "11", "bfloat16", rounding="paper").states[0][:, 0, 0].tolist()
+    [256.0, 256.0, 258.0]
+    >>> double = FPModel.from_matrices({"1": [[2.0]]}, initial_state=[[1.0]])
+    >>> run(double, "1" * 200)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    statetrack.theory.errors.FormatOverflowError: overflow at step 128: ...
     """
-    r = _runner(model, fmt, exact)
+    r = _runner(model, fmt, exact, rounding)
     w = _word(model, word)
     states = r.h0
-    hist = [[s] for s in states]
+    hist = [[_state_array(s)] for s in states]
     outs = []
     for t, s in enumerate(w):
         states, out = r.step(states, s, t + 1)
         for li, h in enumerate(states):
-            hist[li].append(h)
+            hist[li].append(_state_array(h))
         outs.append(out)
-    return FPTrace(w, tuple(np.stack(h) for h in hist), tuple(outs), r.fmt.name)
+    return FPTrace(w, tuple(np.stack(h) for h in hist), tuple(outs), r.fmt.name, r.rounding)
+
+
+def _state_array(state: Any) -> np.ndarray:
+    return state.h if isinstance(state, _PaperState) else state
+
+
+# ============================================================================ the paper's model
+
+
+
+def _rounding(rounding: Any) -> str:
+    if rounding not in ROUNDING_MODELS:
+        raise ModelError(f"rounding must be one of {list(ROUNDING_MODELS)}, got {rounding!r}")
+    return rounding
+
+
+def _zeros(n: int, d: int) -> np.ndarray:
+    return np.array([[Fraction(0)] * d for _ in range(n)], dtype=object).reshape(n, d)
+
+
+class _ExactLayer:
+    """A layer's tokens as exact affine maps of the *uncast* weights (the float64 values read
+    as rationals): ``lin`` applies ``A(x)``, ``offset`` is ``B(x)`` (the token's affine map
+    applied to 0), ``matrix`` is ``A(x)``."""
+
+    def __init__(self, layer: FPLayer):
+        self.layer = layer
+        self._steps: dict[str, list[tuple]] = {}
+        self._offset: dict[str, np.ndarray] = {}
+
+    def steps(self, tok: str) -> list[tuple]:
+        row = self._steps.get(tok)
+        if row is None:
+            row = []
+            for st in self.layer.steps[tok]:
+                if isinstance(st, DeltaSubstep):
+                    row.append(("delta", _fr(st.key), Fraction(st.beta), _fr(st.value)))
+                else:
+                    row.append(("dense", _fr(st[0]), _fr(st[1])))
+            self._steps[tok] = row
+        return row
+
+    def lin(self, tok: str, x: np.ndarray) -> np.ndarray:
+        for st in self.steps(tok):
+            if st[0] == "delta":
+                x = x - st[2] * np.outer(st[1], st[1].dot(x))
+            else:
+                x = st[1].dot(x)
+        return x
+
+    def offset(self, tok: str) -> np.ndarray:
+        b = self._offset.get(tok)
+        if b is None:
+            b = _zeros(*self.layer.shape)
+            for st in self.steps(tok):
+                if st[0] == "delta":
+                    b = b - st[2] * np.outer(st[1], st[1].dot(b)) + st[2] * np.outer(st[1], st[3])
+                else:
+                    b = st[1].dot(b) + st[2]
+            self._offset[tok] = b
+        return b
+
+    def matrix(self, tok: str) -> np.ndarray:
+        n = self.layer.shape[0]
+        eye = np.array([[Fraction(int(i == j)) for j in range(n)] for i in range(n)],
+                       dtype=object)
+        return self.lin(tok, eye)
+
+
+def _cast_exact_array(fmt: NumberFormat, x: np.ndarray) -> np.ndarray:
+    return np.array([fmt.cast_exact(q) for q in x.ravel()], dtype=np.float64).reshape(x.shape)
+
+
+@dataclass(frozen=True, eq=False)
+class _PaperState:
+    """One layer in the paper's model after ``t`` tokens: the exact terms
+    ``A(x_t) ... A(x_{i+1}) B(x_i)`` (``i = 1 .. t``), the exact ``A(x_t) ... A(x_1) H_0``,
+    and the state ``h = cast(sum_i cast(term_i) + cast(init))``."""
+
+    terms: tuple
+    init: np.ndarray
+    h: np.ndarray
+
+
+class _PaperRunner:
+    """Steps the paper's model (exact arithmetic; O(t) exact products at step t)."""
+
+    exact = True
+    rounding = PAPER
+
+    def __init__(self, model: FPModel, fmt: NumberFormat):
+        self.model, self.fmt = model, fmt
+        self.layers = [_ExactLayer(layer) for layer in model.layers]
+        h0 = []
+        for li, layer in enumerate(model.layers):
+            init = _fr(layer.initial_state)
+            h = _cast_exact_array(fmt, init)
+            _check_finite(h, fmt, PAPER, step=0, layer=li, what="the initial state")
+            h0.append(_PaperState((), init, h))
+        self.h0 = tuple(h0)
+
+    def matrix(self, layer: int, token: str) -> np.ndarray:
+        """``A(x)`` of the uncast weights, exactly (Fractions): the paper's weights."""
+        return self.layers[layer].matrix(token)
+
+    def step(self, states: tuple, symbol: str, t: int) -> tuple[tuple, Hashable]:
+        layers = self.model.layers
+        read_token: list[Hashable] = [symbol]
+
+        def apply(li: int, tok: Hashable, st: _PaperState) -> _PaperState:
+            read_token[0] = tok
+            _token_index(self.model, li, tok, t)
+            ex, fmt = self.layers[li], self.fmt
+            terms = tuple(ex.lin(tok, x) for x in st.terms) + (ex.offset(tok),)
+            init = ex.lin(tok, st.init)
+            total = None
+            for x in terms + (init,):
+                c = _cast_exact_array(fmt, x)
+                _check_finite(c, fmt, PAPER, step=t, layer=li,
+                              what=f"a rounded term of the state after token {tok!r}")
+                total = _fr(c) if total is None else total + _fr(c)
+            h = _cast_exact_array(fmt, total)
+            _check_finite(h, fmt, PAPER, step=t, layer=li, what=f"the state after token {tok!r}")
+            return _PaperState(terms, init, h)
+
+        def output(li: int, st: _PaperState) -> Hashable:
+            return _decode(layers[li], st.h, read_token[0], symbol, li, t)
+
+        new, outs, _ = step_stack(symbol, states, apply, output, _next_token)
+        return new, outs[-1]
+
+
+def _token_index(model: FPModel, li: int, tok: Hashable, t: int) -> int:
+    layer = model.layers[li]
+    idx = layer.tokens.index(tok) if isinstance(tok, str) and tok in layer.tokens else None
+    if idx is None:
+        src = "input symbol" if li == 0 else f"output of layer {li - 1}"
+        raise UnknownTokenError(
+            f"time {t}: {src} {tok!r} is not a token of layer {li} {list(layer.tokens)}")
+    return idx
+
+
+def _decode(layer: FPLayer, h: np.ndarray, tok: Hashable, symbol: str, li: int,
+            t: int) -> Hashable:
+    try:
+        out = layer.decoder(h, tok, symbol)
+        hash(out)
+    except Exception as e:  # noqa: BLE001 -- user code; wrapped with its location
+        raise DecoderError(f"time {t}: decoder of layer {li} failed on token {tok!r}: "
+                           f"{type(e).__name__}: {e}") from e
+    return out
+
+
+# ============================================================================ the paper's model: eventual behaviour
+
+#: Widest layer for which :func:`eventual_period` (paper's model) looks for a contraction
+#: ``||A(w)^k||_inf < 1`` (exact powers of an ``n x n`` matrix).
+_POWER_WIDTH = 16
+#: Powers ``A(w)^k``, ``k = 1 ..`` this, tried for the contraction.
+_POWER_TRIES = 32
+#: A value beyond every finite set and binary format: its cast is the format's "end".
+_HUGE = Fraction(2) ** 1100
+
+
+def _zero_radius(fmt: NumberFormat) -> Fraction | None:
+    """An ``r0 > 0`` with ``cast(x) = 0`` whenever ``|x| < r0``; None when 0 is not a value
+    of ``fmt`` with such a neighbourhood (then no contraction argument applies)."""
+    if isinstance(fmt, BinaryFormat):
+        return Fraction(fmt.min_subnormal) / 2    # below half the least subnormal: to 0
+    if isinstance(fmt, FiniteSet):
+        v = fmt.values
+        i = int(np.searchsorted(v, 0.0))
+        if i == v.size or v[i] != 0.0:
+            return None
+        near = [abs(Fraction(float(v[j]))) for j in (i - 1, i + 1) if 0 <= j < v.size]
+        return min(near) / 2 if near else _HUGE
+    return None
+
+
+def _max_abs(x: np.ndarray) -> Fraction:
+    return max((abs(q) for q in x.ravel()), default=Fraction(0))
+
+
+def _inf_norm(m: np.ndarray) -> Fraction:
+    return max(sum((abs(q) for q in row), Fraction(0)) for row in m)
+
+
+def _contraction_bound(ex: _ExactLayer, w: tuple) -> tuple[int, Fraction] | None:
+    """``(k, M)`` with ``||A(w)^k||_inf < 1`` and ``M = max_{r < k} ||A(w)^r||_inf``, so that
+    ``||A(w)^s||_inf <= M`` for every ``s >= 0`` (``A^s = A^r (A^k)^q``); None if no
+    ``k <= _POWER_TRIES`` has it or the layer is wider than ``_POWER_WIDTH``."""
+    n = ex.layer.shape[0]
+    if n > _POWER_WIDTH:
+        return None
+    a = ex.matrix(w[0])
+    for s in w[1:]:
+        a = ex.lin(s, a)
+    p, bound = None, Fraction(1)
+    for k in range(1, _POWER_TRIES + 1):
+        p = a if p is None else a.dot(p)
+        norm = _inf_norm(p)
+        if norm < 1:
+            return k, bound
+        bound = max(bound, norm)
+    return None
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(a, b))
+
+
+@dataclass(frozen=True, eq=False)
+class _PaperOrbit:
+    """The proven eventual behaviour of one layer's paper-model state under ``w w w ...``:
+    ``h_at(t)`` is the state after ``t`` copies, ``h_at(t + lam) = h_at(t)`` for ``t >= mu``."""
+
+    mu: int
+    lam: int
+    evals: int
+    proof: str
+    h_at: Callable[[int], np.ndarray]
+
+
+def _paper_orbit(r: _PaperRunner, w: tuple, max_steps: int) -> _PaperOrbit:
+    """Decide the eventual behaviour of the paper's model under ``w^t`` (module docstring,
+    "The paper's model, decided")."""
+    model, fmt = r.model, r.fmt
+    if model.depth != 1:
+        raise ModelError(
+            f"the paper's rounding model: the eventual behaviour is decided for one-layer models "
+            f"only, this one has {model.depth} layers (run(..., rounding='paper') computes the "
+            "model at any depth)")
+    ex, m = r.layers[0], len(w)
+    shape = model.layers[0].shape
+    terms = []                               # Q_j = A(w_{j+1} .. w_m) B(w_j)
+    for j, s in enumerate(w):
+        x = ex.offset(s)
+        for s2 in w[j + 1:]:
+            x = ex.lin(s2, x)
+        terms.append(x)
+    start = tuple(terms) + (_fr(model.layers[0].initial_state),)
+    r0 = _zero_radius(fmt)
+    contraction = _contraction_bound(ex, w) if r0 is not None else None
+    top = fmt.max_value if isinstance(fmt, BinaryFormat) else (
+        float(np.abs(fmt.values).max()) if isinstance(fmt, FiniteSet) else 2.0 ** 1023)
+    grown = Fraction(2) ** 64 * max(Fraction(1), Fraction(top))
+    hs: list[np.ndarray] = []                # H_t
+    sums: list[np.ndarray] = []              # S_t = sum_{i < t} T_i (exact)
+    inits: list[np.ndarray] = []             # U_t = cast(A(w)^t H_0) (exact)
+    acc = [_zeros(*shape)]
+    evals = 0
+
+    def copies(i: int) -> str:
+        return f"after {i} cop{'y' if i == 1 else 'ies'} of the word {''.join(w)!r}"
+
+    def cast(x: np.ndarray, step: int, what: str) -> np.ndarray:
+        c = _cast_exact_array(fmt, x) + 0.0     # D is a set of reals: no signed zero
+        _check_finite(c, fmt, PAPER, step=step * m, layer=0, what=what)
+        return c
+
+    def visit(i: int, vs: tuple) -> None:
+        u = _fr(cast(vs[-1], i, f"the rounded A(w)^t H_0 {copies(i)}"))
+        s_i = acc[0]
+        hs.append(cast(s_i + u, i, f"the state {copies(i)}"))
+        sums.append(s_i)
+        inits.append(u)
+        for v in vs[:-1]:
+            s_i = s_i + _fr(cast(v, i + 1, f"a rounded term of the state {copies(i + 1)}"))
+        acc[0] = s_i
+
+    def advance(vs: tuple) -> tuple:
+        nonlocal evals
+        evals += 1
+        if evals > max_steps:
+            raise PeriodLimitError(
+                f"the paper's rounding model: no proof of the eventual behaviour within "
+                f"max_steps={max_steps} copies of the word (A(w)'s powers on H_0 and B neither "
+                "repeated exactly nor shrank below the format's rounding-to-zero radius)")
+        out = []
+        for v in vs:
+            for s in w:
+                v = ex.lin(s, v)
+            out.append(v)
+        return tuple(out)
+
+    def key(vs: tuple) -> tuple:
+        return tuple(q for v in vs for q in v.ravel())
+
+    def contracted(vs: tuple) -> bool:
+        size = max(map(_max_abs, vs))
+        if size > grown:
+            raise PeriodLimitError(
+                f"undecided in the paper's rounding model: |A(w)^{i} v| > 2^64 times the "
+                f"largest value of {fmt.name} (v = H_0 or a term B: A(w)'s powers grow on "
+                "it, e.g. an eigenvalue above 1). The toolkit decides the paper's model "
+                "when A(w)'s powers on H_0 and B repeat exactly or contract to 0; in a finite "
+                "set D such a run saturates at D's ends, which it does not prove")
+        return contraction is not None and contraction[1] * size < r0
+
+    def h_from(tail: int, lam: int, h_at: Callable[[int], np.ndarray]) -> tuple[int, int]:
+        # the least period (a divisor of lam) and the pre-period of a sequence periodic from tail
+        lam = min(d for d in range(1, lam + 1) if lam % d == 0 and
+                  all(_same(h_at(t), h_at(t + d)) for t in range(tail, tail + lam)))
+        mu = tail
+        while mu > 0 and _same(h_at(mu - 1), h_at(mu - 1 + lam)):
+            mu -= 1
+        return mu, lam
+
+    vs, i = start, 0
+    visit(0, vs)
+    tort, tort_i, power, lam = key(vs), 0, 1, 1
+    while not contracted(vs):
+        vs = advance(vs)
+        i += 1
+        visit(i, vs)
+        if key(vs) == tort:
+            break
+        if power == lam:
+            tort, tort_i, power, lam = key(vs), i, power * 2, 0
+        lam += 1
+    else:
+        k, bound = contraction
+        last = hs[i]
+        mu = i
+        while mu > 0 and _same(hs[mu - 1], last):
+            mu -= 1
+        return _PaperOrbit(
+            mu, 1, evals,
+            f"||A(w)^{k}||_inf < 1, so ||A(w)^s||_inf <= {float(bound):.6g} for all s; after "
+            f"{i} copies {float(bound):.6g} * max|A(w)^{i} v| < {float(r0):.6g} (below it "
+            f"{fmt.name} rounds to 0) for v = H_0 and each term B: every later rounded term is 0, "
+            f"so the state is constant from copy {i}",
+            lambda t: hs[t] if t < len(hs) else last)
+    # A(w)^(i + p) v = A(w)^i v exactly from some mu0 on: the rounded terms repeat with period p
+    p = lam
+    a, b = start, start
+    for _ in range(p):
+        b = advance(b)
+    mu0 = 0
+    while key(a) != key(b):
+        a, b, mu0 = advance(a), advance(b), mu0 + 1
+    drift = sums[mu0 + p] - sums[mu0]           # mu0 + p <= i: both were visited
+
+    def closed(t: int) -> np.ndarray:
+        q, rr = divmod(t - mu0, p)
+        return cast(sums[mu0 + rr] + q * drift + inits[mu0 + rr], t, f"the state {copies(t)}")
+
+    def h_at(t: int) -> np.ndarray:
+        return hs[t] if t < len(hs) else closed(t)
+
+    how = (f"A(w)^(i + {p}) v = A(w)^i v exactly for i >= {mu0} (v = H_0 and each term B), so "
+           f"the rounded terms repeat with period {p}")
+    moving = [(ab, drift[ab]) for ab in np.ndindex(*shape) if drift[ab] != 0]
+    if not moving:
+        mu, lam = h_from(mu0, p, h_at)
+        return _PaperOrbit(mu, lam, evals, how + "; their sum over a period is 0", h_at)
+    # a coordinate with drift c != 0 is base + q c (q = periods elapsed): monotone in q, it
+    # reaches the format's end (an infinity, or the end of a finite set) and stays there
+    firsts = []
+    for ab, c in moving:
+        end = fmt.cast_exact(_HUGE if c > 0 else -_HUGE)
+        for rr in range(p):
+            base = sums[mu0 + rr][ab] + inits[mu0 + rr][ab]
+
+            def at_end(q: int) -> bool:
+                return fmt.cast_exact(base + q * c) == end
+
+            hi = 1
+            while not at_end(hi):
+                hi *= 2
+            lo = -1                           # at_end(lo) is false or lo = -1
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if mid >= 0 and at_end(mid):
+                    hi = mid
+                else:
+                    lo = mid
+            firsts.append((mu0 + hi * p + rr, ab, end))
+    if not math.isfinite(firsts[0][2]):
+        t, ab, end = min(f for f in firsts if not math.isfinite(f[2]))
+        raise FormatOverflowError(
+            f"overflow at step {t * m}: coordinate {ab} of the state {copies(t)} is beyond the "
+            f"finite values of {fmt.name} (it grows by {float(drift[ab]):.6g} every {p} "
+            f"cop{'y' if p == 1 else 'ies'}: {how}) in the paper rounding model. The paper's "
+            "number model (a finite set D of reals, Grazzi et al. App. B.1) has no infinity: "
+            "this run is outside the hypothesis of Theorems 1 and 2", t * m, 0, PAPER)
+    tail = max(f[0] for f in firsts)
+    if tail > max_steps:
+        raise PeriodLimitError(
+            f"the paper's rounding model: the state saturates at the ends of {fmt.name} only "
+            f"after {tail} copies of the word, beyond max_steps={max_steps}")
+    mu, lam = h_from(max(tail, mu0), p, h_at)
+    return _PaperOrbit(mu, lam, evals,
+                       how + f"; coordinates {[ab for ab, _ in moving]} drift and reach the ends "
+                       f"of {fmt.name} by copy {tail}", h_at)
 
 
 # ============================================================================ periods
@@ -643,13 +1124,16 @@ class PeriodResult:
     ``pre_period`` (mu) and ``period`` (lambda) count repetitions of ``word``: the state after
     ``i`` copies equals the state after ``i + period`` copies for every ``i >= pre_period``,
     and ``period`` is the least such number. ``evaluations`` is how many copies were run.
+    ``rounding`` names the rounding model (``"sequential"`` or ``"paper"``) and ``proof`` says
+    why the behaviour holds for every ``i`` (a repeated state of a finite-state map in the
+    sequential model; an exact argument about ``A(w)``'s powers in the paper's model).
 
     Examples
     --------
     >>> m = FPModel.from_matrices({"1": [[-1.0]]}, initial_state=[[1.0]])
     >>> r = eventual_period(m, "11", "bfloat16")       # A(11) = 1: constant under (11)^t
-    >>> r.pre_period, r.period, r.period_symbols, r.format
-    (0, 1, 2, 'bfloat16')
+    >>> r.pre_period, r.period, r.period_symbols, r.format, r.rounding
+    (0, 1, 2, 'bfloat16', 'sequential')
     """
 
     word: tuple[str, ...]
@@ -658,6 +1142,8 @@ class PeriodResult:
     evaluations: int
     format: str
     exact: bool
+    rounding: str = SEQUENTIAL
+    proof: str = ""
 
     @property
     def pre_period_symbols(self) -> int:
@@ -703,16 +1189,26 @@ def _brent(f: Callable[[Any], Any], x0: Any, key: Callable[[Any], bytes],
 
 
 def eventual_period(model: FPModel, word_period: Any, fmt: Any = "bfloat16", *,
-                    max_steps: int = DEFAULT_MAX_STEPS, exact: bool | None = None) -> PeriodResult:
-    """Pre-period and least period of the joint state under the periodic input
-    ``word_period word_period ...``, found by Brent's algorithm on exact bit patterns.
+                    max_steps: int = DEFAULT_MAX_STEPS, exact: bool | None = None,
+                    rounding: str = SEQUENTIAL) -> PeriodResult:
+    """Pre-period and least period of the state under the periodic input
+    ``word_period word_period ...``.
+
+    In the sequential model (the default) the joint state of all layers is a finite-state map
+    of itself, and Brent's algorithm finds its cycle on exact bit patterns. In the paper's
+    model (``rounding="paper"``, one layer) the state is not a function of the previous state;
+    the behaviour is decided from ``A(w)``'s exact powers (module docstring, "The paper's
+    model, decided").
 
     Raises
     ------
     PeriodLimitError
-        No repetition within ``max_steps`` copies of the word.
+        No repetition (sequential) or no proof (paper) within ``max_steps`` copies of the word.
+    FormatOverflowError
+        The state overflows the format (``overflow at step k``): outside the paper's number
+        model, so no period is claimed.
     ModelError
-        ``word_period`` is empty.
+        ``word_period`` is empty; ``rounding="paper"`` on a model of several layers.
 
     Examples
     --------
@@ -721,11 +1217,20 @@ def eventual_period(model: FPModel, word_period: Any, fmt: Any = "bfloat16", *,
     >>> r = eventual_period(rot, "1", "float16")
     >>> r.pre_period, r.period
     (0, 3)
+    >>> r = eventual_period(rot, "1", "float16", rounding="paper")
+    >>> r.pre_period, r.period, r.rounding
+    (0, 3, 'paper')
+    >>> print(r.proof)
+    A(w)^(i + 3) v = A(w)^i v exactly for i >= 0 (v = H_0 and each term B), so the rounded terms repeat with period 3; their sum over a period is 0
     """
-    r = _runner(model, fmt, exact)
+    r = _runner(model, fmt, exact, rounding)
     w = _word(model, word_period)
     if not w:
         raise ModelError("the periodic word is empty")
+    if r.rounding == PAPER:
+        orbit = _paper_orbit(r, w, max_steps)
+        return PeriodResult(w, orbit.mu, orbit.lam, orbit.evals, r.fmt.name, True, PAPER,
+                            orbit.proof)
     counter = [0]
 
     def f(states):
@@ -735,7 +1240,9 @@ def eventual_period(model: FPModel, word_period: Any, fmt: Any = "bfloat16", *,
         return states
 
     mu, lam, evals = _brent(f, r.h0, _key, max_steps)
-    return PeriodResult(w, mu, lam, evals, r.fmt.name, r.exact)
+    return PeriodResult(w, mu, lam, evals, r.fmt.name, r.exact, SEQUENTIAL,
+                        f"Brent's algorithm: the joint state (a function of the previous one) "
+                        f"after {mu} and {mu + lam} copies is the same bit pattern")
 
 
 def is_power_of_two(n: int) -> bool:
@@ -759,14 +1266,15 @@ def _outputs_from(r: _Runner, symbol: str, start: int, count: int) -> tuple[list
     return outs, keys
 
 
-def _hypothesis(r: _Runner, check: str) -> bool | None:
-    """Theorem 1 ("nonneg") or Theorem 2 ("triangular") hypothesis on the cast matrices."""
+def _hypothesis(r: "_Runner | _PaperRunner", check: str) -> bool | None:
+    """Theorem 1 ("nonneg") or Theorem 2 ("triangular") hypothesis on the model's matrices
+    (cast in the sequential model, uncast in the paper's)."""
     from .spectra import eigenvalues
 
     undecided = False
     for li, layer in enumerate(r.model.layers):
         for t in layer.tokens:
-            m = r.cast_matrix(li, t)
+            m = r.matrix(li, t)
             n = m.shape[0]
             if check == "triangular":
                 up = all(m[i, j] == 0 for i in range(n) for j in range(i))
@@ -794,9 +1302,8 @@ class ParityCertificate:
         A counterexample was found: ``words`` have lengths of different parity and the model's
         outputs on them are identical.
     kind : str
-        ``"state"`` (the joint states are bit-identical: the model cannot tell the two words
-        apart after any continuation either), ``"output"`` (only the outputs agree), or
-        ``"none"``.
+        ``"state"`` (the states are bit-identical: no decoder of the state can tell the two
+        words apart), ``"output"`` (only the outputs agree), or ``"none"``.
     words : pair of words (tuples of symbols) or None
     outputs : the model's outputs on the two words, or None
     pre_period, period : the eventual behaviour of the state under ``1^t``
@@ -804,13 +1311,19 @@ class ParityCertificate:
         The eventual period is even, so the parity of ``t`` is a function of the state on the
         whole orbit of ``1^t``: some decoder recognizes ``(11)*`` on unary words.
     nonnegative_eigenvalues : bool or None
-        Theorem 1's hypothesis on the (cast) matrices of every layer and token: every
-        eigenvalue is a non-negative real (decided exactly on the cast values). None when not
-        checked, or undecided (a matrix above :data:`~statetrack.theory.spectra.EXACT_LIMIT`).
-    contradicts_theorem : bool
-        No counterexample although the hypothesis holds (the theorem says this cannot happen
-        in the paper's model; see the module docstring for the sequential model).
+        Theorem 1's hypothesis on the matrices of every layer and token: every eigenvalue is a
+        non-negative real (decided exactly; on the cast weights in the sequential model, the
+        uncast weights in the paper's). None when not checked, or undecided (a matrix above
+        :data:`~statetrack.theory.spectra.EXACT_LIMIT`).
+    contradicts_theorem : bool or None
+        Claimed in the paper's model only (``rounding="paper"``), the model of Theorem 1's
+        proof: True when there is no counterexample although the hypothesis holds (the theorem
+        says this cannot happen). None in the sequential model, where the theorem is not
+        proved: an even period there with the hypothesis holding is an observation about
+        that model (``detail`` says so), not a contradiction.
     detail : str
+    rounding : str
+        The rounding model, ``"paper"`` or ``"sequential"`` (module docstring).
 
     Examples
     --------
@@ -819,9 +1332,12 @@ class ParityCertificate:
     >>> pos = FPModel.from_matrices({"1": [[0.5]]}, B={"1": [[1.0]]}, initial_state=[[0.0]])
     >>> c = parity_counterexample(pos, "bfloat16")
     >>> c.found, c.kind, c.period, c.nonnegative_eigenvalues, c.contradicts_theorem
-    (True, 'state', 1, True, False)
+    (True, 'state', 1, True, None)
     >>> [len(w) for w in c.words], c.verify(pos)
     ([9, 10], True)
+    >>> c = parity_counterexample(pos, "bfloat16", rounding="paper")
+    >>> c.found, c.period, c.contradicts_theorem, c.rounding, c.verify(pos)
+    (True, 1, False, 'paper', True)
 
     With eigenvalue -1 the state alternates and tracks the parity: no certificate.
 
@@ -839,16 +1355,18 @@ class ParityCertificate:
     period: int
     format: str
     nonnegative_eigenvalues: bool | None
-    contradicts_theorem: bool
+    contradicts_theorem: bool | None
     detail: str
     number_format: Any = field(default=None, repr=False, compare=False)
+    rounding: str = SEQUENTIAL
 
     @property
     def state_determines_parity(self) -> bool:
         return self.period % 2 == 0
 
     def verify(self, model: FPModel, *, exact: bool | None = None) -> bool:
-        """Re-run both words from scratch and check the certificate's claims.
+        """Re-run both words from scratch, in the certificate's rounding model, and check the
+        certificate's claims.
 
         >>> m = FPModel.from_matrices({"1": [[0.25]]}, B={"1": [[1.0]]}, initial_state=[[0.0]])
         >>> parity_counterexample(m, "float16").verify(m)
@@ -860,7 +1378,8 @@ class ParityCertificate:
         if (len(a) - len(b)) % 2 == 0:
             return False
         fmt = self.number_format if self.number_format is not None else self.format
-        ra, rb = run(model, a, fmt, exact=exact), run(model, b, fmt, exact=exact)
+        ra = run(model, a, fmt, exact=exact, rounding=self.rounding)
+        rb = run(model, b, fmt, exact=exact, rounding=self.rounding)
         if ra.outputs[-1] != rb.outputs[-1]:
             return False
         if self.kind == "state":
@@ -870,16 +1389,18 @@ class ParityCertificate:
 
 def parity_counterexample(model: FPModel, fmt: Any = "bfloat16", *, symbol: str = "1",
                           max_steps: int = DEFAULT_MAX_STEPS, exact: bool | None = None,
-                          check_hypothesis: bool = True) -> ParityCertificate:
+                          check_hypothesis: bool = True,
+                          rounding: str = SEQUENTIAL) -> ParityCertificate:
     """Theorem 1's certificate: two words ``1^s``, ``1^t`` of different parity on which the
-    model's outputs are identical, found by running ``1^t`` to its eventual cycle.
+    model's outputs are identical, found from the eventual behaviour of the state under
+    ``1^t``.
 
-    With eventual period ``lambda`` and pre-period ``mu`` of the joint state: if ``lambda`` is
+    With eventual period ``lambda`` and pre-period ``mu`` of the state: if ``lambda`` is
     odd, ``s = max(mu, 1)`` and ``t = s + lambda`` reach the same state (kind ``"state"``). If
     ``lambda`` is even, the outputs along one cycle are searched for two positions of different
     parity with equal outputs (kind ``"output"``); otherwise there is no counterexample (the
-    negative-eigenvalue construction: period 2, alternating outputs). The derivation of why
-    the period is 1 for non-negative eigenvalues is in the module docstring.
+    negative-eigenvalue construction: period 2, alternating outputs). Why the period is 1 for
+    non-negative eigenvalues is in the module docstring, for each rounding model.
 
     Parameters
     ----------
@@ -887,9 +1408,17 @@ def parity_counterexample(model: FPModel, fmt: Any = "bfloat16", *, symbol: str 
     fmt : number format (name, dtype, or :class:`NumberFormat`)
     symbol : the input symbol repeated (default ``"1"``)
     max_steps : cap on the walk (:class:`PeriodLimitError` beyond it)
-    exact : arithmetic mode (see the module docstring)
-    check_hypothesis : also decide Theorem 1's hypothesis on the cast matrices (exact
-        eigenvalues; costs up to ~0.3 s per non-triangular matrix)
+    exact : arithmetic mode of the sequential model (see the module docstring)
+    check_hypothesis : also decide Theorem 1's hypothesis (exact eigenvalues; costs up to
+        ~0.3 s per non-triangular matrix)
+    rounding : ``"sequential"`` (default; any depth) or ``"paper"`` (one layer), the model in
+        which the words are run; ``contradicts_theorem`` is claimed in the paper's model only
+
+    Raises
+    ------
+    FormatOverflowError
+        The state overflows the format (``overflow at step k``): outside the paper's number
+        model (a finite set of reals), so neither a counterexample nor a contradiction.
 
     Examples
     --------
@@ -899,36 +1428,57 @@ def parity_counterexample(model: FPModel, fmt: Any = "bfloat16", *, symbol: str 
     >>> c.found, c.kind, c.nonnegative_eigenvalues, (len(c.words[1]) - len(c.words[0])) % 2
     (True, 'state', True, 1)
     """
-    r = _runner(model, fmt, exact)
+    r = _runner(model, fmt, exact, rounding)
     sym = _word(model, [symbol])[0]
-    pr = eventual_period(model, (sym,), r.fmt, max_steps=max_steps, exact=r.exact)
+    pr = eventual_period(model, (sym,), r.fmt, max_steps=max_steps, exact=r.exact,
+                         rounding=r.rounding)
     mu, lam = pr.pre_period, pr.period
     hyp = _hypothesis(r, "nonneg") if check_hypothesis else None
+    where = f"in {r.fmt.name}, {r.rounding} rounding model"
     s = max(mu, 1)
+
+    def cert(found: bool, kind: str, words: tuple | None, outs: tuple | None,
+             contra: bool | None, detail: str) -> ParityCertificate:
+        return ParityCertificate(found, kind, words, outs, mu, lam, r.fmt.name, hyp, contra,
+                                 detail, r.fmt, r.rounding)
+
+    if r.rounding == PAPER:
+        h_at = _paper_orbit(r, (sym,), max_steps).h_at
+        layer = model.layers[0]
+
+        def outputs(start: int, count: int) -> list:
+            return [_decode(layer, h_at(t), sym, sym, 0, t) for t in range(start, start + count)]
+    else:
+        def outputs(start: int, count: int) -> list:
+            return _outputs_from(r, sym, start, count)[0]
+
+    no_contra = False if r.rounding == PAPER else None
     if lam % 2 == 1:
-        outs, _ = _outputs_from(r, sym, s, lam + 1)
+        outs = outputs(s, lam + 1)
         if outs[0] != outs[-1]:  # equal states give equal outputs: a bug if this fires
             raise AssertionError("equal states produced different outputs")
-        return ParityCertificate(
-            True, "state", ((sym,) * s, (sym,) * (s + lam)), (outs[0], outs[-1]), mu, lam,
-            r.fmt.name, hyp, False,
-            f"{sym}^{s} and {sym}^{s + lam} reach the same state (pre-period {mu}, odd period "
-            f"{lam}) in {r.fmt.name}", r.fmt)
-    outs, _ = _outputs_from(r, sym, s, lam)
+        return cert(True, "state", ((sym,) * s, (sym,) * (s + lam)), (outs[0], outs[-1]),
+                    no_contra,
+                    f"{sym}^{s} and {sym}^{s + lam} reach the same state (pre-period {mu}, odd "
+                    f"period {lam}) {where}")
+    outs = outputs(s, lam)
     for i in range(lam):
         for j in range(i + 1, lam, 2):
             if outs[i] == outs[j]:
-                return ParityCertificate(
-                    True, "output", ((sym,) * (s + i), (sym,) * (s + j)), (outs[i], outs[j]),
-                    mu, lam, r.fmt.name, hyp, False,
-                    f"{sym}^{s + i} and {sym}^{s + j} give the same output (states differ; even "
-                    f"period {lam}) in {r.fmt.name}", r.fmt)
-    return ParityCertificate(
-        False, "none", None, None, mu, lam, r.fmt.name, hyp, bool(hyp),
-        f"no counterexample: the state under {sym}^t has even period {lam} (pre-period {mu}) "
-        f"and outputs of different parity differ along the cycle in {r.fmt.name}"
-        + (" -- although every A(x) has only non-negative real eigenvalues" if hyp else ""),
-        r.fmt)
+                return cert(True, "output", ((sym,) * (s + i), (sym,) * (s + j)),
+                            (outs[i], outs[j]), no_contra,
+                            f"{sym}^{s + i} and {sym}^{s + j} give the same output (states "
+                            f"differ; even period {lam}) {where}")
+    detail = (f"no counterexample: the state under {sym}^t has even period {lam} (pre-period "
+              f"{mu}) and outputs of different parity differ along the cycle {where}")
+    if hyp and r.rounding == PAPER:
+        detail += (" -- although every A(x) has only non-negative real eigenvalues: this "
+                   "contradicts Theorem 1")
+    elif hyp:
+        detail += (" -- although every A(x) has only non-negative real eigenvalues. Theorem 1 "
+                   "is proved in the paper's rounding model, not in this one: no contradiction "
+                   "is claimed (rounding='paper' decides the theorem's model)")
+    return cert(False, "none", None, None, bool(hyp) if r.rounding == PAPER else None, detail)
 
 
 # ============================================================================ Theorem 2
