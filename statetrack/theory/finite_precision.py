@@ -1,23 +1,57 @@
-r"""Finite-precision LRNNs: number formats, bit-exact eventual periods, Theorems 1 and 2.
+r"""Finite-precision LRNNs: number formats, two rounding models, eventual periods, Theorems 1
+and 2.
 
 The model
 ---------
 An :class:`FPModel` is a stack of :class:`FPLayer`. Layer ``l`` has a state ``H`` of shape
 ``[n, d]``, and for each of its tokens ``x`` a list of affine *sub-steps* ``(A_j(x), B_j(x))``
 (one sub-step for a plain LRNN, ``n_h`` delta steps ``A_j = I - beta_j k_j k_j^T``,
-``B_j = beta_j k_j v_j^T`` for DeltaProduct). Reading symbol ``s_t`` at time ``t``::
+``B_j = beta_j k_j v_j^T`` for DeltaProduct), so that in exact arithmetic a token acts as
+``H <- A(x) H + B(x)`` with ``A(x) = A_{n_h}(x) ... A_1(x)`` and ``B(x)`` the token's map
+applied to 0. Each layer's decoder ``dec_l(H, token, symbol)`` gives the token of layer
+``l + 1`` (or the model's output); the input of layer ``l + 1`` at time ``t`` depends on layer
+``l`` at time ``t`` only, as in the paper. Decoders are arbitrary deterministic functions.
 
-    tok_0 = s_t
-    for l = 0 .. L-1:
-        for each sub-step j of tok_l:   H_l <- cast(A_j(tok_l) H_l + B_j(tok_l))
-        y_l = dec_l(H_l, tok_l, s_t)      # the token of layer l + 1 (or the model's output)
-        tok_{l+1} = y_l
+Two rounding models
+-------------------
+Where the rounding ``cast`` (to the nearest value of the number format) is applied is part of
+the model, and the two models below are different: on :func:`rounding_cycle_example` the
+paper's model reaches a fixed point where the sequential one cycles with period 2. Every
+result says which model it is in (a ``rounding`` field; :data:`ROUNDING_MODELS`).
 
-so ``A(x) = A_{n_h}(x) ... A_1(x)``. ``cast`` rounds to the number format, once per sub-step
-(the exact result of each matrix product-and-add is rounded once, as in the paper's model).
-Weights and the initial state are cast to the format first (every quantity lives in the
-format). Decoders are arbitrary deterministic functions; the input of layer ``l + 1`` at time
-``t`` depends on layer ``l`` at time ``t`` only, as in the paper.
+``rounding="paper"`` (:data:`PAPER`) -- the model of the proof of Theorem 1 (Grazzi et al.,
+arXiv 2411.12537, App. B.1, after Merrill et al.). What the paper states, for the one-letter
+word ``1^k`` of one layer, with the weights ``A = A(1)``, ``B = B(1)`` *not* cast::
+
+    H_k = cast( sum_{i < k} cast(A^i B) + cast(A^k H_0) )
+
+(exact products and sums; each term rounded once, then the sum). The toolkit implements
+exactly this for one-letter words, with ``A^i B`` and ``A^k H_0`` computed in exact rational
+arithmetic from the float64 weights (and ``H_0`` uncast; ``H_0`` itself is the state
+``cast(H_0)`` at ``k = 0``). For a general word ``x_1 ... x_k`` -- which the paper does not
+state -- the toolkit generalises term by term, one rounded term per token read plus one for
+the initial state::
+
+    H_k = cast( sum_{i=1..k} cast(A(x_k) ... A(x_{i+1}) B(x_i)) + cast(A(x_k) ... A(x_1) H_0) )
+
+which is the paper's formula on ``1^k``. A layer above reads the decoded tokens of the layer
+below, and each layer's state follows the same formula in its own tokens. Values are compared
+as reals (the paper's ``D`` is a set of reals: no signed zero). The state is *not* a function
+of the previous state, so :func:`run` costs ``O(k)`` exact products at step ``k``. Only exact
+arithmetic (``exact=False`` is refused).
+
+``rounding="sequential"`` (:data:`SEQUENTIAL`, the default) -- what kernels do: the weights
+and the initial state are cast to the format first, and every sub-step is rounded,
+``H <- cast(A_j(x) H + B_j(x))`` (the exact result of each product-and-add rounded once).
+Its state is a function of the previous state, so the joint state of all layers under a
+periodic input is eventually periodic, found by Brent's algorithm. Theorem 1 is not proved in
+this model, and does not hold in it for every model (:func:`rounding_cycle_example`).
+
+Overflow. IEEE-style formats round values beyond their range to infinity, which the paper's
+``D`` (a finite set of reals) does not have; a run whose weights or state leave the finite
+values raises :class:`FormatOverflowError` naming the step (``overflow at step k``), in either
+model: such a run is outside the hypothesis of Theorems 1 and 2, and no period or certificate
+is claimed for it.
 
 Number formats
 --------------
@@ -29,15 +63,15 @@ Number formats
   is the nearest element of ``D`` with ties going to the smaller element (values beyond ``D``
   go to its nearest end).
 
-Two arithmetic modes. ``exact=True`` computes every product-and-add exactly (Python
-:class:`~fractions.Fraction`) and rounds the exact value: the paper's model to the bit. The
-default for binary formats, ``exact=False``, accumulates in float64 and rounds the float64
-result; this equals the exact model except when the float64 accumulation itself rounds onto a
-midpoint of the target format (double rounding; rare, and harmless for the theorems below,
-which only need ``cast`` to be monotone). :class:`FiniteSet` defaults to ``exact=True``.
+Two arithmetic modes for the sequential model. ``exact=True`` computes every product-and-add
+exactly (Python :class:`~fractions.Fraction`) and rounds the exact value. The default for
+binary formats, ``exact=False``, accumulates in float64 and rounds the float64 result; this
+equals the exact model except when the float64 accumulation itself rounds onto a midpoint of
+the target format (double rounding; rare, and harmless for the theorems below, which only need
+``cast`` to be monotone). :class:`FiniteSet` defaults to ``exact=True``.
 
-Eventual periods (Brent)
-------------------------
+Eventual periods (Brent), sequential model
+------------------------------------------
 With finitely many values the joint state of all layers can take finitely many values, so
 under a periodic input ``w w w ...`` the sequence ``X_{i+1} = F(X_i)`` (``F`` = run one copy of
 ``w``) is eventually periodic: ``X_{i + lambda} = X_i`` for ``i >= mu``. Brent's algorithm finds
@@ -45,39 +79,66 @@ the least period ``lambda`` with ``O(mu + lambda)`` evaluations of ``F`` and two
 states are compared by their bit patterns (the bytes of all layers' float64 arrays, which are
 exact format values).
 
+The paper's model, decided (one layer)
+--------------------------------------
+Under ``w^t`` write ``A = A(w)``, ``Q_j = A(w_{j+1} ... w_m) B(w_j)`` (the terms of one copy)
+and ``T_i = sum_j cast(A^i Q_j)``; the state after ``t`` copies is
+``H_t = cast(S_t + cast(A^t H_0))`` with ``S_t = sum_{i < t} T_i``. :func:`eventual_period`
+walks ``i = 0, 1, ...`` in exact arithmetic and stops at the first of two proofs:
+
+* *convergence*: let ``P`` be the spectral projection of ``A`` on its eigenvalue 1 (``P = 0``
+  if 1 is not an eigenvalue; the eigenvalue must not be defective) and ``R = A - P``, so
+  ``A^s = P + R^s``. If ``||R^k||_inf < 1`` for some ``k = 2^j <= 4096`` (width ``<= 16``),
+  then ``||R^s||_inf <= M`` for every ``s`` (``M`` a product of norms of ``R^(2^l)``, ``l < j``).
+  Once ``M max|A^i v - P v|`` is below the distance from ``P v`` to the nearest rounding
+  boundary of the format (a midpoint between neighbouring values; the limit must not lie on
+  one) for ``v = H_0`` and every ``Q_j``, every later rounded term equals the rounded limit:
+  the terms are constant from ``mu0 = i`` (period ``p = 1``). ``P = 0`` is a contraction, whose
+  rounded terms become 0;
+* *periodic powers*: ``A^(i + p) v = A^i v`` exactly for all the ``v`` (found by Brent on the
+  exact vectors), so the rounded terms repeat with period ``p`` from some ``mu0``.
+
+Then the *drift*, the sum of the rounded terms over a period: if it is 0 the states repeat with
+a period dividing ``p`` from ``mu0`` on; a non-zero drift makes a coordinate monotone in the
+number of periods, so it reaches the format's end: an infinity (``FormatOverflowError`` at the
+first such step, found by bisection) or the end of a finite set (saturation, after which the
+state is periodic). Otherwise :class:`PeriodLimitError` (undecided) after ``max_steps`` copies
+(default :data:`DEFAULT_PAPER_STEPS`), or as soon as ``|A^i v|`` exceeds ``2^64`` times the format's largest value.
+
 Theorem 1 (parity), why the period must be 1
 ---------------------------------------------
 Grazzi et al. (ICLR 2025, arXiv 2411.12537, Thm. 1): if every ``A(x)`` has only non-negative
-real eigenvalues, no finite-precision LRNN recognizes parity. Run ``1^t``; the joint state is
+real eigenvalues, no finite-precision LRNN recognizes parity. Run ``1^t``; the state is
 eventually periodic with period ``lambda``. If ``lambda`` is odd, the words ``1^s`` and
-``1^(s + lambda)`` (``s >= mu``) reach the *same* state, so every output agrees on them (and on
-every continuation), while their parities differ: a counterexample
-(:func:`parity_counterexample`). Why ``lambda`` is 1 for diagonal (more generally triangular)
-matrices with non-negative diagonal, in this sequential model: a coordinate with
-``h <- cast(a h + c)``, ``a >= 0``, is a monotone non-decreasing map of ``h`` (``cast`` is
-monotone), and the orbit of a monotone map of a finite totally ordered set is monotone, hence
-eventually constant; for a triangular matrix the last coordinate is autonomous and becomes
-constant, then the next one sees a constant forcing, and so on; the next layer then reads an
-eventually constant token and the argument repeats at every depth.
+``1^(s + lambda)`` (``s >= mu``) reach the *same* state, so every output agrees on them, while
+their parities differ: a counterexample (:func:`parity_counterexample`).
 
-For general (non-triangular) matrices with non-negative real eigenvalues the paper's proof
-reasons about the exact powers ``A^t``, whose entries are eventually monotone, so that their
-rounding is eventually constant. A model that rounds *every step* can instead fall into a
-rounding limit cycle. :func:`rounding_cycle_example` is one, found by a random search and kept
-as a regression test: one layer, ``n = 2``, two sub-steps (float16-rounded GH matrices with
-``beta`` in [0, 1]) whose product ``A(1)`` has eigenvalues 0.2516 and 0.3924, yet in float16
-(exact or float64 accumulation alike) the state under ``1^t`` has pre-period 9 and period 2,
-oscillating by one ulp. Because the 11 states on the orbit are distinct and the period is even,
-``t mod 2`` is a function of the state, so a lookup-table decoder recognizes ``(11)*`` for
-every length: in this sequential rounding model Theorem 1's conclusion fails for this model.
-(In random searches such cycles appeared only with ``n_h = 2`` sub-steps, about 0.2% of
-single-layer models; never with one sub-step or with diagonal matrices, where they are
-impossible by the argument above.) :func:`parity_counterexample` therefore reports what it
-finds: an odd period gives a state-equality certificate; an even period is searched for two
-outputs of different parity that agree; if there are none, the result says so
-(``state_determines_parity``) and flags ``contradicts_theorem`` when the hypothesis holds. The
+*In the paper's model* (the theorem's): the entries of the exact powers ``A^i v`` are
+eventually monotone when the eigenvalues are non-negative reals, so each rounded term is
+eventually constant, and so is the state (a non-zero constant term makes the sum grow until it
+leaves ``D``'s range, where ``cast`` is constant): period 1. The toolkit proves the cases above;
+``contradicts_theorem`` (no counterexample although the hypothesis holds) is claimed in this
+model only, and would be a bug of the theorem or of the toolkit.
+
+*In the sequential model*: for diagonal (more generally triangular) matrices with non-negative
+diagonal the period is still 1: a coordinate with ``h <- cast(a h + c)``, ``a >= 0``, is a
+monotone non-decreasing map of ``h`` (``cast`` is monotone), and the orbit of a monotone map of
+a finite totally ordered set is monotone, hence eventually constant; for a triangular matrix
+the last coordinate is autonomous and becomes constant, then the next one sees a constant
+forcing, and so on; the next layer then reads an eventually constant token and the argument
+repeats at every depth. For general (non-triangular) matrices a model that rounds *every step*
+can fall into a rounding limit cycle: :func:`rounding_cycle_example`, found by a random search
+and kept as a regression test, is one layer, ``n = 2``, two sub-steps (float16-rounded GH
+matrices with ``beta`` in [0, 1]) whose product ``A(1)`` has eigenvalues 0.2516 and 0.3924;
+in float16 its sequential state under ``1^t`` has pre-period 9 and period 2, oscillating by
+one ulp, so ``t mod 2`` is a function of the state there. This is an observation about the
+sequential model, not a contradiction of Theorem 1: in the paper's model the same weights
+reach a fixed point after 12 steps. (In random searches such cycles appeared only with
+``n_h = 2`` sub-steps, about 0.2% of single-layer models; never with one sub-step or with
+diagonal matrices, where they are impossible by the argument above.) There
+:func:`parity_counterexample` reports what it finds, with ``contradicts_theorem=None``. The
 negative-eigenvalue construction (``A(1) = -1``, or the swap of two coordinates) has period 2
-with alternating outputs: no counterexample, as it should.
+with alternating outputs in both models: no counterexample, as it should.
 
 Theorem 2 (mod m), why periods are powers of two
 ------------------------------------------------
@@ -107,6 +168,12 @@ Examples
 (True, 1, 'state')
 >>> parity_counterexample(neg, "float16").found
 False
+
+The two rounding models on the same weights:
+
+>>> m = rounding_cycle_example()
+>>> [eventual_period(m, "1", "float16", rounding=r).period for r in ROUNDING_MODELS]
+[1, 2]
 """
 
 from __future__ import annotations
@@ -168,14 +235,18 @@ __all__ = [
     "is_power_of_two",
     "rounding_cycle_example",
     "DEFAULT_MAX_STEPS",
+    "DEFAULT_PAPER_STEPS",
     "PAPER",
     "SEQUENTIAL",
     "ROUNDING_MODELS",
     "FormatOverflowError",
 ]
 
-#: Default cap on the number of word repetitions walked by :func:`eventual_period`.
+#: Default cap on the number of word repetitions walked by :func:`eventual_period`
+#: (sequential model).
 DEFAULT_MAX_STEPS = 200_000
+#: The same in the paper's model, whose walk is exact (rationals that grow with the step).
+DEFAULT_PAPER_STEPS = 2_000
 
 #: The paper's rounding model (Grazzi et al., App. B.1): the unrolled sum, each term rounded
 #: once, then the sum rounded; weights not cast (module docstring).
@@ -872,28 +943,68 @@ def _decode(layer: FPLayer, h: np.ndarray, tok: Hashable, symbol: str, li: int,
 
 # ============================================================================ the paper's model: eventual behaviour
 
-#: Widest layer for which :func:`eventual_period` (paper's model) looks for a contraction
-#: ``||A(w)^k||_inf < 1`` (exact powers of an ``n x n`` matrix).
+#: Widest layer for which :func:`eventual_period` (paper's model) looks for a convergence
+#: proof (exact linear algebra on ``n x n`` matrices).
 _POWER_WIDTH = 16
-#: Powers ``A(w)^k``, ``k = 1 ..`` this, tried for the contraction.
-_POWER_TRIES = 32
+#: Powers ``R^k``, ``k = 2^j <=`` this, tried for ``||R^k||_inf < 1`` (module docstring).
+_POWER_TRIES = 4096
+#: Copies walked, in the paper's model, looking for exactly periodic powers when ``A(w)``
+#: has no convergence certificate.
+_PERIODIC_WALK = 128
 #: A value beyond every finite set and binary format: its cast is the format's "end".
 _HUGE = Fraction(2) ** 1100
 
 
-def _zero_radius(fmt: NumberFormat) -> Fraction | None:
-    """An ``r0 > 0`` with ``cast(x) = 0`` whenever ``|x| < r0``; None when 0 is not a value
-    of ``fmt`` with such a neighbourhood (then no contraction argument applies)."""
-    if isinstance(fmt, BinaryFormat):
-        return Fraction(fmt.min_subnormal) / 2    # below half the least subnormal: to 0
+def _neighbours(fmt: NumberFormat, f: float) -> tuple[Fraction | None, Fraction | None] | None:
+    """The values of ``fmt`` just below and above its value ``f`` (None: no value on that side,
+    ``cast`` is constant beyond ``f``; for a binary format the value above ``max_value`` is
+    ``2^(emax + 1)``, where rounding to infinity starts at the midpoint). None: not known for
+    this kind of format."""
     if isinstance(fmt, FiniteSet):
         v = fmt.values
-        i = int(np.searchsorted(v, 0.0))
-        if i == v.size or v[i] != 0.0:
-            return None
-        near = [abs(Fraction(float(v[j]))) for j in (i - 1, i + 1) if 0 <= j < v.size]
-        return min(near) / 2 if near else _HUGE
-    return None
+        i = int(np.searchsorted(v, f))
+        lo = Fraction(float(v[i - 1])) if i > 0 else None
+        hi = Fraction(float(v[i + 1])) if i + 1 < v.size else None
+        return lo, hi
+    if not isinstance(fmt, BinaryFormat):
+        return None
+    sub = Fraction(fmt.min_subnormal)
+
+    def succ(x: Fraction) -> Fraction:             # x >= 0
+        if x == 0:
+            return sub
+        e = math.frexp(float(x))[1] - 1          # floor(log2 x)
+        return x + max(Fraction(2) ** (e - fmt.precision + 1), sub)
+
+    def pred(x: Fraction) -> Fraction:             # x > 0
+        e = math.frexp(float(x))[1] - 1
+        step = Fraction(2) ** (e - fmt.precision + 1)
+        if x == Fraction(2) ** e and e > fmt.emin:
+            step /= 2                             # below a power of two the spacing halves
+        return x - max(step, sub)
+
+    x = Fraction(f)
+    if x > 0:
+        return pred(x), succ(x)
+    if x < 0:
+        return -succ(-x), -pred(-x)
+    return -sub, sub
+
+
+def _margin(fmt: NumberFormat, c: Fraction) -> Fraction | None:
+    """A ``delta >= 0`` with ``cast(x) = cast(c)`` whenever ``|x - c| < delta`` (0 when ``c``
+    is a rounding boundary); None for a format whose values this module cannot enumerate."""
+    f = fmt.cast_exact(c)
+    if not math.isfinite(f):
+        return None
+    nb = _neighbours(fmt, f)
+    if nb is None:
+        return None
+    lo, hi = nb
+    x = Fraction(f)
+    below = _HUGE if lo is None else c - (lo + x) / 2
+    above = _HUGE if hi is None else (x + hi) / 2 - c
+    return max(Fraction(0), min(below, above))
 
 
 def _max_abs(x: np.ndarray) -> Fraction:
@@ -904,24 +1015,63 @@ def _inf_norm(m: np.ndarray) -> Fraction:
     return max(sum((abs(q) for q in row), Fraction(0)) for row in m)
 
 
-def _contraction_bound(ex: _ExactLayer, w: tuple) -> tuple[int, Fraction] | None:
-    """``(k, M)`` with ``||A(w)^k||_inf < 1`` and ``M = max_{r < k} ||A(w)^r||_inf``, so that
-    ``||A(w)^s||_inf <= M`` for every ``s >= 0`` (``A^s = A^r (A^k)^q``); None if no
-    ``k <= _POWER_TRIES`` has it or the layer is wider than ``_POWER_WIDTH``."""
-    n = ex.layer.shape[0]
+def _convergence(a: np.ndarray) -> tuple[np.ndarray, int, Fraction] | None:
+    """``(P, k, M)``: ``P`` the spectral projection of ``A`` on the eigenvalue 1 (0 if 1 is
+    not an eigenvalue), ``R = A - P`` with ``||R^k||_inf < 1`` for ``k = 2^j``, and
+    ``M = prod_{l < j} max(1, ||R^(2^l)||_inf)``; then ``A^s = P + R^s`` (``s >= 1``;
+    ``PR = RP = 0``) and ``||R^s||_inf <= M`` for all ``s >= 0`` (write ``s mod k`` in binary,
+    and ``||(R^k)^q|| <= 1``). None if the eigenvalue 1 is defective, no ``k <=
+    _POWER_TRIES`` works, or ``A`` is wider than ``_POWER_WIDTH``."""
+    import sympy
+
+    n = a.shape[0]
     if n > _POWER_WIDTH:
         return None
-    a = ex.matrix(w[0])
-    for s in w[1:]:
-        a = ex.lin(s, a)
-    p, bound = None, Fraction(1)
-    for k in range(1, _POWER_TRIES + 1):
-        p = a if p is None else a.dot(p)
-        norm = _inf_norm(p)
+    sa = sympy.Matrix(n, n, lambda i, j: sympy.Rational(a[i, j].numerator, a[i, j].denominator))
+    d = sa - sympy.eye(n)
+    kern = d.nullspace()
+    if kern:
+        if len((d * d).nullspace()) != len(kern):
+            return None                           # a Jordan block of 1: polynomial growth
+        basis = sympy.Matrix.hstack(*kern, *d.columnspace())
+        keep = sympy.diag(*([1] * len(kern) + [0] * (n - len(kern))))
+        sp = basis * keep * basis.inv()
+        p = np.array([[Fraction(int(sp[i, j].p), int(sp[i, j].q)) for j in range(n)]
+                      for i in range(n)], dtype=object)
+    else:
+        p = _zeros(n, n)
+    # Y approximates R^k (dyadic, _NORM_BITS bits after the point) with
+    # ||R^k - Y||_inf <= err, so ||R^k||_inf <= ||Y||_inf + err; squaring,
+    # ||R^2k - Y^2||_inf <= 2 ||Y|| err + err^2, plus the rounding of Y^2 (n 2^-bits/2 a row)
+    unit = Fraction(1, 1 << _NORM_BITS)
+    y, err = a - p, Fraction(0)
+    bound, k = Fraction(1), 1
+    while k <= _POWER_TRIES:
+        norm = _inf_norm(y) + err
         if norm < 1:
-            return k, bound
-        bound = max(bound, norm)
+            return p, k, bound
+        bound = _ceil_dyadic(bound * norm)        # >= 1 here
+        y, err = (_round_dyadic(y.dot(y)),
+                  _ceil_dyadic(2 * _inf_norm(y) * err + err * err + n * unit))
+        k *= 2
     return None
+
+
+#: Bits after the point of the dyadic approximations of ``R^(2^l)`` in :func:`_convergence`.
+_NORM_BITS = 256
+
+
+def _ceil_dyadic(q: Fraction) -> Fraction:
+    """The least multiple of ``2^-_NORM_BITS`` that is ``>= q`` (keeps bounds short)."""
+    scale = 1 << _NORM_BITS
+    return Fraction(-((-q.numerator * scale) // q.denominator), scale)
+
+
+def _round_dyadic(m: np.ndarray) -> np.ndarray:
+    """Each entry rounded to a multiple of ``2^-_NORM_BITS`` (error <= half of that)."""
+    scale = 1 << _NORM_BITS
+    return np.array([Fraction(round(q * scale), scale) for q in m.ravel()],
+                    dtype=object).reshape(m.shape)
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
@@ -958,11 +1108,25 @@ def _paper_orbit(r: _PaperRunner, w: tuple, max_steps: int) -> _PaperOrbit:
             x = ex.lin(s2, x)
         terms.append(x)
     start = tuple(terms) + (_fr(model.layers[0].initial_state),)
-    r0 = _zero_radius(fmt)
-    contraction = _contraction_bound(ex, w) if r0 is not None else None
+    a = ex.matrix(w[0])
+    for s in w[1:]:
+        a = ex.lin(s, a)
+    conv = _convergence(a)
+    limits = margins = None
+    if conv is not None:                     # the limits P v and their rounding margins
+        limits = [conv[0].dot(v) for v in start]
+        margins = []
+        for lim in limits:
+            ms = [_margin(fmt, q) for q in lim.ravel()]
+            margins.append(None if any(x is None or x == 0 for x in ms) else min(ms))
+        if any(x is None for x in margins):
+            conv = None
     top = fmt.max_value if isinstance(fmt, BinaryFormat) else (
         float(np.abs(fmt.values).max()) if isinstance(fmt, FiniteSet) else 2.0 ** 1023)
     grown = Fraction(2) ** 64 * max(Fraction(1), Fraction(top))
+    # without a convergence certificate only exact periodicity can end the walk, and periodic
+    # orbits of small matrices are short: stop early rather than grow rationals for nothing
+    limit = max_steps if conv is not None else min(max_steps, _PERIODIC_WALK)
     hs: list[np.ndarray] = []                # H_t
     sums: list[np.ndarray] = []              # S_t = sum_{i < t} T_i (exact)
     inits: list[np.ndarray] = []             # U_t = cast(A(w)^t H_0) (exact)
@@ -990,11 +1154,13 @@ def _paper_orbit(r: _PaperRunner, w: tuple, max_steps: int) -> _PaperOrbit:
     def advance(vs: tuple) -> tuple:
         nonlocal evals
         evals += 1
-        if evals > max_steps:
+        if evals > limit:
             raise PeriodLimitError(
-                f"the paper's rounding model: no proof of the eventual behaviour within "
-                f"max_steps={max_steps} copies of the word (A(w)'s powers on H_0 and B neither "
-                "repeated exactly nor shrank below the format's rounding-to-zero radius)")
+                f"undecided in the paper's rounding model: no proof of the eventual behaviour "
+                f"within {limit} copies of the word (A(w)'s powers on H_0 and B did not repeat "
+                "exactly, and " + ("did not come within rounding distance of their limits"
+                                   if conv is not None else "A(w) has no convergence "
+                                   "certificate (module docstring)") + f"; max_steps={max_steps})")
         out = []
         for v in vs:
             for s in w:
@@ -1005,60 +1171,55 @@ def _paper_orbit(r: _PaperRunner, w: tuple, max_steps: int) -> _PaperOrbit:
     def key(vs: tuple) -> tuple:
         return tuple(q for v in vs for q in v.ravel())
 
-    def contracted(vs: tuple) -> bool:
-        size = max(map(_max_abs, vs))
-        if size > grown:
+    def converged(i: int, vs: tuple) -> bool:
+        if max(map(_max_abs, vs)) > grown:
             raise PeriodLimitError(
                 f"undecided in the paper's rounding model: |A(w)^{i} v| > 2^64 times the "
                 f"largest value of {fmt.name} (v = H_0 or a term B: A(w)'s powers grow on "
                 "it, e.g. an eigenvalue above 1). The toolkit decides the paper's model "
-                "when A(w)'s powers on H_0 and B repeat exactly or contract to 0; in a finite "
+                "when A(w)'s powers on H_0 and B repeat exactly or converge; in a finite "
                 "set D such a run saturates at D's ends, which it does not prove")
-        return contraction is not None and contraction[1] * size < r0
-
-    def h_from(tail: int, lam: int, h_at: Callable[[int], np.ndarray]) -> tuple[int, int]:
-        # the least period (a divisor of lam) and the pre-period of a sequence periodic from tail
-        lam = min(d for d in range(1, lam + 1) if lam % d == 0 and
-                  all(_same(h_at(t), h_at(t + d)) for t in range(tail, tail + lam)))
-        mu = tail
-        while mu > 0 and _same(h_at(mu - 1), h_at(mu - 1 + lam)):
-            mu -= 1
-        return mu, lam
+        return conv is not None and all(conv[2] * _max_abs(v - lim) < mg
+                                        for v, lim, mg in zip(vs, limits, margins))
 
     vs, i = start, 0
     visit(0, vs)
-    tort, tort_i, power, lam = key(vs), 0, 1, 1
-    while not contracted(vs):
+    tort, power, lam = key(vs), 1, 1
+    periodic = False
+    while not converged(i, vs):
         vs = advance(vs)
         i += 1
         visit(i, vs)
         if key(vs) == tort:
+            periodic = True
             break
         if power == lam:
-            tort, tort_i, power, lam = key(vs), i, power * 2, 0
+            tort, power, lam = key(vs), power * 2, 0
         lam += 1
+    if periodic:
+        # A(w)^(i + p) v = A(w)^i v exactly from mu0 on: the rounded terms repeat with period p
+        p = lam
+        first, later = start, start
+        for _ in range(p):
+            later = advance(later)
+        mu0 = 0
+        while key(first) != key(later):
+            first, later, mu0 = advance(first), advance(later), mu0 + 1
+        drift = sums[mu0 + p] - sums[mu0]       # mu0 + p <= i: both were visited
+        how = (f"A(w)^(i + {p}) v = A(w)^i v exactly for i >= {mu0} (v = H_0 and each term "
+               f"B), so the rounded terms repeat with period {p}")
     else:
-        k, bound = contraction
-        last = hs[i]
-        mu = i
-        while mu > 0 and _same(hs[mu - 1], last):
-            mu -= 1
-        return _PaperOrbit(
-            mu, 1, evals,
-            f"||A(w)^{k}||_inf < 1, so ||A(w)^s||_inf <= {float(bound):.6g} for all s; after "
-            f"{i} copies {float(bound):.6g} * max|A(w)^{i} v| < {float(r0):.6g} (below it "
-            f"{fmt.name} rounds to 0) for v = H_0 and each term B: every later rounded term is 0, "
-            f"so the state is constant from copy {i}",
-            lambda t: hs[t] if t < len(hs) else last)
-    # A(w)^(i + p) v = A(w)^i v exactly from some mu0 on: the rounded terms repeat with period p
-    p = lam
-    a, b = start, start
-    for _ in range(p):
-        b = advance(b)
-    mu0 = 0
-    while key(a) != key(b):
-        a, b, mu0 = advance(a), advance(b), mu0 + 1
-    drift = sums[mu0 + p] - sums[mu0]           # mu0 + p <= i: both were visited
+        # |A(w)^s v - P v| <= M |A(w)^i v - P v| < margin for all s >= i: every rounded term is
+        # the rounded limit from copy i on
+        proj, k, bound = conv
+        p, mu0 = 1, i
+        drift = acc[0] - sums[i]
+        how = (f"A(w)^s = P + R^s with P the projection on A(w)'s eigenvalue 1 "
+               f"({'zero' if not any(q != 0 for q in proj.ravel()) else 'non-zero'}) and "
+               f"||R^{k}||_inf < 1, so ||R^s||_inf <= {float(bound):.6g}; after {i} copies "
+               f"A(w)^i v is within {float(bound):.6g}x of its limit P v by less than the "
+               f"distance from P v to a rounding boundary of {fmt.name} (v = H_0 and each "
+               "term B): every later rounded term equals the rounded limit")
 
     def closed(t: int) -> np.ndarray:
         q, rr = divmod(t - mu0, p)
@@ -1067,11 +1228,18 @@ def _paper_orbit(r: _PaperRunner, w: tuple, max_steps: int) -> _PaperOrbit:
     def h_at(t: int) -> np.ndarray:
         return hs[t] if t < len(hs) else closed(t)
 
-    how = (f"A(w)^(i + {p}) v = A(w)^i v exactly for i >= {mu0} (v = H_0 and each term B), so "
-           f"the rounded terms repeat with period {p}")
+    def settle(tail: int) -> tuple[int, int]:
+        # the least period (a divisor of p) and the pre-period of a sequence periodic from tail
+        lam = min(d for d in range(1, p + 1) if p % d == 0 and
+                  all(_same(h_at(t), h_at(t + d)) for t in range(tail, tail + p)))
+        mu = tail
+        while mu > 0 and _same(h_at(mu - 1), h_at(mu - 1 + lam)):
+            mu -= 1
+        return mu, lam
+
     moving = [(ab, drift[ab]) for ab in np.ndindex(*shape) if drift[ab] != 0]
     if not moving:
-        mu, lam = h_from(mu0, p, h_at)
+        mu, lam = settle(mu0)
         return _PaperOrbit(mu, lam, evals, how + "; their sum over a period is 0", h_at)
     # a coordinate with drift c != 0 is base + q c (q = periods elapsed): monotone in q, it
     # reaches the format's end (an infinity, or the end of a finite set) and stays there
@@ -1087,7 +1255,7 @@ def _paper_orbit(r: _PaperRunner, w: tuple, max_steps: int) -> _PaperOrbit:
             hi = 1
             while not at_end(hi):
                 hi *= 2
-            lo = -1                           # at_end(lo) is false or lo = -1
+            lo = -1                           # at_end(lo) is false, or lo = -1
             while hi - lo > 1:
                 mid = (lo + hi) // 2
                 if mid >= 0 and at_end(mid):
@@ -1108,7 +1276,7 @@ def _paper_orbit(r: _PaperRunner, w: tuple, max_steps: int) -> _PaperOrbit:
         raise PeriodLimitError(
             f"the paper's rounding model: the state saturates at the ends of {fmt.name} only "
             f"after {tail} copies of the word, beyond max_steps={max_steps}")
-    mu, lam = h_from(max(tail, mu0), p, h_at)
+    mu, lam = settle(max(tail, mu0))
     return _PaperOrbit(mu, lam, evals,
                        how + f"; coordinates {[ab for ab, _ in moving]} drift and reach the ends "
                        f"of {fmt.name} by copy {tail}", h_at)
@@ -1189,7 +1357,7 @@ def _brent(f: Callable[[Any], Any], x0: Any, key: Callable[[Any], bytes],
 
 
 def eventual_period(model: FPModel, word_period: Any, fmt: Any = "bfloat16", *,
-                    max_steps: int = DEFAULT_MAX_STEPS, exact: bool | None = None,
+                    max_steps: int | None = None, exact: bool | None = None,
                     rounding: str = SEQUENTIAL) -> PeriodResult:
     """Pre-period and least period of the state under the periodic input
     ``word_period word_period ...``.
@@ -1199,6 +1367,16 @@ def eventual_period(model: FPModel, word_period: Any, fmt: Any = "bfloat16", *,
     model (``rounding="paper"``, one layer) the state is not a function of the previous state;
     the behaviour is decided from ``A(w)``'s exact powers (module docstring, "The paper's
     model, decided").
+
+    Parameters
+    ----------
+    model : FPModel
+    word_period : str or sequence of symbols (not empty)
+    fmt : number format (name, dtype, or :class:`NumberFormat`)
+    max_steps : cap on the copies of the word walked (default :data:`DEFAULT_MAX_STEPS`, or
+        :data:`DEFAULT_PAPER_STEPS` in the paper's model)
+    exact : arithmetic mode of the sequential model (module docstring)
+    rounding : ``"sequential"`` or ``"paper"`` (module docstring)
 
     Raises
     ------
@@ -1228,7 +1406,7 @@ def eventual_period(model: FPModel, word_period: Any, fmt: Any = "bfloat16", *,
     if not w:
         raise ModelError("the periodic word is empty")
     if r.rounding == PAPER:
-        orbit = _paper_orbit(r, w, max_steps)
+        orbit = _paper_orbit(r, w, _max_steps(max_steps, PAPER))
         return PeriodResult(w, orbit.mu, orbit.lam, orbit.evals, r.fmt.name, True, PAPER,
                             orbit.proof)
     counter = [0]
@@ -1239,10 +1417,16 @@ def eventual_period(model: FPModel, word_period: Any, fmt: Any = "bfloat16", *,
             states, _ = r.step(states, s, counter[0])
         return states
 
-    mu, lam, evals = _brent(f, r.h0, _key, max_steps)
+    mu, lam, evals = _brent(f, r.h0, _key, _max_steps(max_steps, SEQUENTIAL))
     return PeriodResult(w, mu, lam, evals, r.fmt.name, r.exact, SEQUENTIAL,
                         f"Brent's algorithm: the joint state (a function of the previous one) "
                         f"after {mu} and {mu + lam} copies is the same bit pattern")
+
+
+def _max_steps(max_steps: int | None, rounding: str) -> int:
+    if max_steps is None:
+        return DEFAULT_PAPER_STEPS if rounding == PAPER else DEFAULT_MAX_STEPS
+    return max_steps
 
 
 def is_power_of_two(n: int) -> bool:
@@ -1388,7 +1572,7 @@ class ParityCertificate:
 
 
 def parity_counterexample(model: FPModel, fmt: Any = "bfloat16", *, symbol: str = "1",
-                          max_steps: int = DEFAULT_MAX_STEPS, exact: bool | None = None,
+                          max_steps: int | None = None, exact: bool | None = None,
                           check_hypothesis: bool = True,
                           rounding: str = SEQUENTIAL) -> ParityCertificate:
     """Theorem 1's certificate: two words ``1^s``, ``1^t`` of different parity on which the
@@ -1407,7 +1591,8 @@ def parity_counterexample(model: FPModel, fmt: Any = "bfloat16", *, symbol: str 
     model : FPModel (see :func:`from_lrnn` for constructed LRNNs)
     fmt : number format (name, dtype, or :class:`NumberFormat`)
     symbol : the input symbol repeated (default ``"1"``)
-    max_steps : cap on the walk (:class:`PeriodLimitError` beyond it)
+    max_steps : cap on the walk (:class:`PeriodLimitError` beyond it; default as in
+        :func:`eventual_period`)
     exact : arithmetic mode of the sequential model (see the module docstring)
     check_hypothesis : also decide Theorem 1's hypothesis (exact eigenvalues; costs up to
         ~0.3 s per non-triangular matrix)
@@ -1430,9 +1615,12 @@ def parity_counterexample(model: FPModel, fmt: Any = "bfloat16", *, symbol: str 
     """
     r = _runner(model, fmt, exact, rounding)
     sym = _word(model, [symbol])[0]
-    pr = eventual_period(model, (sym,), r.fmt, max_steps=max_steps, exact=r.exact,
-                         rounding=r.rounding)
-    mu, lam = pr.pre_period, pr.period
+    if r.rounding == PAPER:
+        orbit = _paper_orbit(r, (sym,), _max_steps(max_steps, PAPER))
+        mu, lam = orbit.mu, orbit.lam
+    else:
+        pr = eventual_period(model, (sym,), r.fmt, max_steps=max_steps, exact=r.exact)
+        mu, lam = pr.pre_period, pr.period
     hyp = _hypothesis(r, "nonneg") if check_hypothesis else None
     where = f"in {r.fmt.name}, {r.rounding} rounding model"
     s = max(mu, 1)
@@ -1443,11 +1631,11 @@ def parity_counterexample(model: FPModel, fmt: Any = "bfloat16", *, symbol: str 
                                  detail, r.fmt, r.rounding)
 
     if r.rounding == PAPER:
-        h_at = _paper_orbit(r, (sym,), max_steps).h_at
         layer = model.layers[0]
 
         def outputs(start: int, count: int) -> list:
-            return [_decode(layer, h_at(t), sym, sym, 0, t) for t in range(start, start + count)]
+            return [_decode(layer, orbit.h_at(t), sym, sym, 0, t)
+                    for t in range(start, start + count)]
     else:
         def outputs(start: int, count: int) -> list:
             return _outputs_from(r, sym, start, count)[0]
@@ -1825,19 +2013,27 @@ def random_gh_model(rng: np.random.Generator, *, n: int = 4, d: int = 1, depth: 
 
 
 def rounding_cycle_example() -> FPModel:
-    """The float16 rounding limit cycle of the module docstring (Theorem 1 in the sequential
-    model): one layer, ``n = 2``, token ``"1"`` with two sub-steps; every weight is a float16
-    number (a multiple of ``2^-12``); ``A(1) = A_2 A_1`` has eigenvalues ~0.2516 and ~0.3924.
+    """The float16 rounding limit cycle of the module docstring: one layer, ``n = 2``, token
+    ``"1"`` with two sub-steps; every weight is a float16 number (a multiple of ``2^-12``);
+    ``A(1) = A_2 A_1`` has eigenvalues ~0.2516 and ~0.3924 (Theorem 1's hypothesis).
+
+    In the sequential model (rounding after every sub-step) the state under ``1^t`` cycles
+    with period 2, so the state determines the parity of ``t``; in the paper's model, the
+    model of Theorem 1, it reaches a fixed point and a counterexample exists, as the theorem
+    says. Neither is a contradiction of the theorem.
 
     Examples
     --------
     >>> m = rounding_cycle_example()
     >>> r = eventual_period(m, "1", "float16")
-    >>> r.pre_period, r.period
-    (9, 2)
+    >>> r.pre_period, r.period, r.rounding
+    (9, 2, 'sequential')
     >>> c = parity_counterexample(m, "float16")      # the default decoder shows the state
     >>> c.found, c.state_determines_parity, c.nonnegative_eigenvalues, c.contradicts_theorem
-    (False, True, True, True)
+    (False, True, True, None)
+    >>> p = parity_counterexample(m, "float16", rounding="paper")
+    >>> p.found, p.kind, p.pre_period, p.period, p.contradicts_theorem, p.verify(m)
+    (True, 'state', 12, 1, False, True)
     """
     q = 2.0 ** -12
     a1 = np.array([[2250, -1294], [-1294, 3190]]) * q
