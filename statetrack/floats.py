@@ -216,6 +216,8 @@ class BinaryFormat(NumberFormat):
         e = num.bit_length() - den.bit_length()   # floor(log2 |q|) is e or e - 1
         if (num << max(-e, 0)) < (den << max(e, 0)):
             e -= 1
+        if e > self.emax:                         # |q| >= 2^(emax + 1): beyond max_value
+            return -math.inf if neg else math.inf
         shift = max(e, self.emin) - (self.precision - 1)
         if shift <= 0:
             n, r = divmod(num << -shift, den)

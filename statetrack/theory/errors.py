@@ -51,6 +51,7 @@ __all__ = [
     "UnknownTokenError",
     "DecoderError",
     "PeriodLimitError",
+    "FormatOverflowError",
     "UnknownTheoremError",
     "NotADFAError",
 ]
@@ -101,6 +102,29 @@ class PeriodLimitError(TheoryError):
     """The state sequence under a periodic input did not repeat within ``max_steps`` steps
     (the format has so many values that the orbit is too long to walk; try a coarser format or
     a larger limit)."""
+
+
+class FormatOverflowError(TheoryError):
+    """A finite-precision run left the finite values of its number format: a weight, a rounded
+    term or the state rounded to an infinity (or became NaN). The number model of Theorems 1
+    and 2 (Grazzi et al., App. B.1: every quantity in a finite set ``D`` of reals, values beyond
+    ``D`` going to its nearest end) has no infinity, so neither theorem says anything about
+    such a run: it is outside their hypothesis.
+
+    Attributes
+    ----------
+    step : int or None
+        The first step (symbols read) whose state is not finite; ``0`` for the initial state,
+        ``None`` for a weight.
+    layer : int or None
+    rounding : str or None
+        The rounding model of the run (``"paper"`` or ``"sequential"``).
+    """
+
+    def __init__(self, message: str, step: int | None = None, layer: int | None = None,
+                 rounding: str | None = None):
+        super().__init__(message)
+        self.step, self.layer, self.rounding = step, layer, rounding
 
 
 class UnknownTheoremError(PlainKeyMessage, TheoryError, KeyError):

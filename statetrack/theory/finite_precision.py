@@ -1,23 +1,57 @@
-r"""Finite-precision LRNNs: number formats, bit-exact eventual periods, Theorems 1 and 2.
+r"""Finite-precision LRNNs: number formats, two rounding models, eventual periods, Theorems 1
+and 2.
 
 The model
 ---------
 An :class:`FPModel` is a stack of :class:`FPLayer`. Layer ``l`` has a state ``H`` of shape
 ``[n, d]``, and for each of its tokens ``x`` a list of affine *sub-steps* ``(A_j(x), B_j(x))``
 (one sub-step for a plain LRNN, ``n_h`` delta steps ``A_j = I - beta_j k_j k_j^T``,
-``B_j = beta_j k_j v_j^T`` for DeltaProduct). Reading symbol ``s_t`` at time ``t``::
+``B_j = beta_j k_j v_j^T`` for DeltaProduct), so that in exact arithmetic a token acts as
+``H <- A(x) H + B(x)`` with ``A(x) = A_{n_h}(x) ... A_1(x)`` and ``B(x)`` the token's map
+applied to 0. Each layer's decoder ``dec_l(H, token, symbol)`` gives the token of layer
+``l + 1`` (or the model's output); the input of layer ``l + 1`` at time ``t`` depends on layer
+``l`` at time ``t`` only, as in the paper. Decoders are arbitrary deterministic functions.
 
-    tok_0 = s_t
-    for l = 0 .. L-1:
-        for each sub-step j of tok_l:   H_l <- cast(A_j(tok_l) H_l + B_j(tok_l))
-        y_l = dec_l(H_l, tok_l, s_t)      # the token of layer l + 1 (or the model's output)
-        tok_{l+1} = y_l
+Two rounding models
+-------------------
+Where the rounding ``cast`` (to the nearest value of the number format) is applied is part of
+the model, and the two models below are different: on :func:`rounding_cycle_example` the
+paper's model reaches a fixed point where the sequential one cycles with period 2. Every
+result says which model it is in (a ``rounding`` field; :data:`ROUNDING_MODELS`).
 
-so ``A(x) = A_{n_h}(x) ... A_1(x)``. ``cast`` rounds to the number format, once per sub-step
-(the exact result of each matrix product-and-add is rounded once, as in the paper's model).
-Weights and the initial state are cast to the format first (every quantity lives in the
-format). Decoders are arbitrary deterministic functions; the input of layer ``l + 1`` at time
-``t`` depends on layer ``l`` at time ``t`` only, as in the paper.
+``rounding="paper"`` (:data:`PAPER`) -- the model of the proof of Theorem 1 (Grazzi et al.,
+arXiv 2411.12537, App. B.1, after Merrill et al.). What the paper states, for the one-letter
+word ``1^k`` of one layer, with the weights ``A = A(1)``, ``B = B(1)`` *not* cast::
+
+    H_k = cast( sum_{i < k} cast(A^i B) + cast(A^k H_0) )
+
+(exact products and sums; each term rounded once, then the sum). The toolkit implements
+exactly this for one-letter words, with ``A^i B`` and ``A^k H_0`` computed in exact rational
+arithmetic from the float64 weights (and ``H_0`` uncast; ``H_0`` itself is the state
+``cast(H_0)`` at ``k = 0``). For a general word ``x_1 ... x_k`` -- which the paper does not
+state -- the toolkit generalises term by term, one rounded term per token read plus one for
+the initial state::
+
+    H_k = cast( sum_{i=1..k} cast(A(x_k) ... A(x_{i+1}) B(x_i)) + cast(A(x_k) ... A(x_1) H_0) )
+
+which is the paper's formula on ``1^k``. A layer above reads the decoded tokens of the layer
+below, and each layer's state follows the same formula in its own tokens. Values are compared
+as reals (the paper's ``D`` is a set of reals: no signed zero). The state is *not* a function
+of the previous state, so :func:`run` costs ``O(k)`` exact products at step ``k``. Only exact
+arithmetic (``exact=False`` is refused).
+
+``rounding="sequential"`` (:data:`SEQUENTIAL`, the default) -- what kernels do: the weights
+and the initial state are cast to the format first, and every sub-step is rounded,
+``H <- cast(A_j(x) H + B_j(x))`` (the exact result of each product-and-add rounded once).
+Its state is a function of the previous state, so the joint state of all layers under a
+periodic input is eventually periodic, found by Brent's algorithm. Theorem 1 is not proved in
+this model, and does not hold in it for every model (:func:`rounding_cycle_example`).
+
+Overflow. IEEE-style formats round values beyond their range to infinity, which the paper's
+``D`` (a finite set of reals) does not have; a run whose weights or state leave the finite
+values raises :class:`FormatOverflowError` naming the step (``overflow at step k``), in either
+model: such a run is outside the hypothesis of Theorems 1 and 2, and no period or certificate
+is claimed for it.
 
 Number formats
 --------------
@@ -29,15 +63,15 @@ Number formats
   is the nearest element of ``D`` with ties going to the smaller element (values beyond ``D``
   go to its nearest end).
 
-Two arithmetic modes. ``exact=True`` computes every product-and-add exactly (Python
-:class:`~fractions.Fraction`) and rounds the exact value: the paper's model to the bit. The
-default for binary formats, ``exact=False``, accumulates in float64 and rounds the float64
-result; this equals the exact model except when the float64 accumulation itself rounds onto a
-midpoint of the target format (double rounding; rare, and harmless for the theorems below,
-which only need ``cast`` to be monotone). :class:`FiniteSet` defaults to ``exact=True``.
+Two arithmetic modes for the sequential model. ``exact=True`` computes every product-and-add
+exactly (Python :class:`~fractions.Fraction`) and rounds the exact value. The default for
+binary formats, ``exact=False``, accumulates in float64 and rounds the float64 result; this
+equals the exact model except when the float64 accumulation itself rounds onto a midpoint of
+the target format (double rounding; rare, and harmless for the theorems below, which only need
+``cast`` to be monotone). :class:`FiniteSet` defaults to ``exact=True``.
 
-Eventual periods (Brent)
-------------------------
+Eventual periods (Brent), sequential model
+------------------------------------------
 With finitely many values the joint state of all layers can take finitely many values, so
 under a periodic input ``w w w ...`` the sequence ``X_{i+1} = F(X_i)`` (``F`` = run one copy of
 ``w``) is eventually periodic: ``X_{i + lambda} = X_i`` for ``i >= mu``. Brent's algorithm finds
@@ -45,39 +79,66 @@ the least period ``lambda`` with ``O(mu + lambda)`` evaluations of ``F`` and two
 states are compared by their bit patterns (the bytes of all layers' float64 arrays, which are
 exact format values).
 
+The paper's model, decided (one layer)
+--------------------------------------
+Under ``w^t`` write ``A = A(w)``, ``Q_j = A(w_{j+1} ... w_m) B(w_j)`` (the terms of one copy)
+and ``T_i = sum_j cast(A^i Q_j)``; the state after ``t`` copies is
+``H_t = cast(S_t + cast(A^t H_0))`` with ``S_t = sum_{i < t} T_i``. :func:`eventual_period`
+walks ``i = 0, 1, ...`` in exact arithmetic and stops at the first of two proofs:
+
+* *convergence*: let ``P`` be the spectral projection of ``A`` on its eigenvalue 1 (``P = 0``
+  if 1 is not an eigenvalue; the eigenvalue must not be defective) and ``R = A - P``, so
+  ``A^s = P + R^s``. If ``||R^k||_inf < 1`` for some ``k = 2^j <= 4096`` (width ``<= 16``),
+  then ``||R^s||_inf <= M`` for every ``s`` (``M`` a product of norms of ``R^(2^l)``, ``l < j``).
+  Once ``M max|A^i v - P v|`` is below the distance from ``P v`` to the nearest rounding
+  boundary of the format (a midpoint between neighbouring values; the limit must not lie on
+  one) for ``v = H_0`` and every ``Q_j``, every later rounded term equals the rounded limit:
+  the terms are constant from ``mu0 = i`` (period ``p = 1``). ``P = 0`` is a contraction, whose
+  rounded terms become 0;
+* *periodic powers*: ``A^(i + p) v = A^i v`` exactly for all the ``v`` (found by Brent on the
+  exact vectors), so the rounded terms repeat with period ``p`` from some ``mu0``.
+
+Then the *drift*, the sum of the rounded terms over a period: if it is 0 the states repeat with
+a period dividing ``p`` from ``mu0`` on; a non-zero drift makes a coordinate monotone in the
+number of periods, so it reaches the format's end: an infinity (``FormatOverflowError`` at the
+first such step, found by bisection) or the end of a finite set (saturation, after which the
+state is periodic). Otherwise :class:`PeriodLimitError` (undecided) after ``max_steps`` copies
+(default :data:`DEFAULT_PAPER_STEPS`), or as soon as ``|A^i v|`` exceeds ``2^64`` times the format's largest value.
+
 Theorem 1 (parity), why the period must be 1
 ---------------------------------------------
 Grazzi et al. (ICLR 2025, arXiv 2411.12537, Thm. 1): if every ``A(x)`` has only non-negative
-real eigenvalues, no finite-precision LRNN recognizes parity. Run ``1^t``; the joint state is
+real eigenvalues, no finite-precision LRNN recognizes parity. Run ``1^t``; the state is
 eventually periodic with period ``lambda``. If ``lambda`` is odd, the words ``1^s`` and
-``1^(s + lambda)`` (``s >= mu``) reach the *same* state, so every output agrees on them (and on
-every continuation), while their parities differ: a counterexample
-(:func:`parity_counterexample`). Why ``lambda`` is 1 for diagonal (more generally triangular)
-matrices with non-negative diagonal, in this sequential model: a coordinate with
-``h <- cast(a h + c)``, ``a >= 0``, is a monotone non-decreasing map of ``h`` (``cast`` is
-monotone), and the orbit of a monotone map of a finite totally ordered set is monotone, hence
-eventually constant; for a triangular matrix the last coordinate is autonomous and becomes
-constant, then the next one sees a constant forcing, and so on; the next layer then reads an
-eventually constant token and the argument repeats at every depth.
+``1^(s + lambda)`` (``s >= mu``) reach the *same* state, so every output agrees on them, while
+their parities differ: a counterexample (:func:`parity_counterexample`).
 
-For general (non-triangular) matrices with non-negative real eigenvalues the paper's proof
-reasons about the exact powers ``A^t``, whose entries are eventually monotone, so that their
-rounding is eventually constant. A model that rounds *every step* can instead fall into a
-rounding limit cycle. :func:`rounding_cycle_example` is one, found by a random search and kept
-as a regression test: one layer, ``n = 2``, two sub-steps (float16-rounded GH matrices with
-``beta`` in [0, 1]) whose product ``A(1)`` has eigenvalues 0.2516 and 0.3924, yet in float16
-(exact or float64 accumulation alike) the state under ``1^t`` has pre-period 9 and period 2,
-oscillating by one ulp. Because the 11 states on the orbit are distinct and the period is even,
-``t mod 2`` is a function of the state, so a lookup-table decoder recognizes ``(11)*`` for
-every length: in this sequential rounding model Theorem 1's conclusion fails for this model.
-(In random searches such cycles appeared only with ``n_h = 2`` sub-steps, about 0.2% of
-single-layer models; never with one sub-step or with diagonal matrices, where they are
-impossible by the argument above.) :func:`parity_counterexample` therefore reports what it
-finds: an odd period gives a state-equality certificate; an even period is searched for two
-outputs of different parity that agree; if there are none, the result says so
-(``state_determines_parity``) and flags ``contradicts_theorem`` when the hypothesis holds. The
+*In the paper's model* (the theorem's): the entries of the exact powers ``A^i v`` are
+eventually monotone when the eigenvalues are non-negative reals, so each rounded term is
+eventually constant, and so is the state (a non-zero constant term makes the sum grow until it
+leaves ``D``'s range, where ``cast`` is constant): period 1. The toolkit proves the cases above;
+``contradicts_theorem`` (no counterexample although the hypothesis holds) is claimed in this
+model only, and would be a bug of the theorem or of the toolkit.
+
+*In the sequential model*: for diagonal (more generally triangular) matrices with non-negative
+diagonal the period is still 1: a coordinate with ``h <- cast(a h + c)``, ``a >= 0``, is a
+monotone non-decreasing map of ``h`` (``cast`` is monotone), and the orbit of a monotone map of
+a finite totally ordered set is monotone, hence eventually constant; for a triangular matrix
+the last coordinate is autonomous and becomes constant, then the next one sees a constant
+forcing, and so on; the next layer then reads an eventually constant token and the argument
+repeats at every depth. For general (non-triangular) matrices a model that rounds *every step*
+can fall into a rounding limit cycle: :func:`rounding_cycle_example`, found by a random search
+and kept as a regression test, is one layer, ``n = 2``, two sub-steps (float16-rounded GH
+matrices with ``beta`` in [0, 1]) whose product ``A(1)`` has eigenvalues 0.2516 and 0.3924;
+in float16 its sequential state under ``1^t`` has pre-period 9 and period 2, oscillating by
+one ulp, so ``t mod 2`` is a function of the state there. This is an observation about the
+sequential model, not a contradiction of Theorem 1: in the paper's model the same weights
+reach a fixed point after 12 steps. (In random searches such cycles appeared only with
+``n_h = 2`` sub-steps, about 0.2% of single-layer models; never with one sub-step or with
+diagonal matrices, where they are impossible by the argument above.) There
+:func:`parity_counterexample` reports what it finds, with ``contradicts_theorem=None``. The
 negative-eigenvalue construction (``A(1) = -1``, or the swap of two coordinates) has period 2
-with alternating outputs: no counterexample, as it should.
+with alternating outputs in both models: no counterexample, as it should.
 
 Theorem 2 (mod m), why periods are powers of two
 ------------------------------------------------
@@ -107,11 +168,18 @@ Examples
 (True, 1, 'state')
 >>> parity_counterexample(neg, "float16").found
 False
+
+The two rounding models on the same weights:
+
+>>> m = rounding_cycle_example()
+>>> [eventual_period(m, "1", "float16", rounding=r).period for r in ROUNDING_MODELS]
+[1, 2]
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
@@ -133,6 +201,7 @@ from statetrack.floats import (
 from .errors import (
     DecoderError,
     FiniteSetError,
+    FormatOverflowError,
     ModelError,
     PeriodLimitError,
     UnknownTokenError,
@@ -166,10 +235,26 @@ __all__ = [
     "is_power_of_two",
     "rounding_cycle_example",
     "DEFAULT_MAX_STEPS",
+    "DEFAULT_PAPER_STEPS",
+    "PAPER",
+    "SEQUENTIAL",
+    "ROUNDING_MODELS",
+    "FormatOverflowError",
 ]
 
-#: Default cap on the number of word repetitions walked by :func:`eventual_period`.
+#: Default cap on the number of word repetitions walked by :func:`eventual_period`
+#: (sequential model).
 DEFAULT_MAX_STEPS = 200_000
+#: The same in the paper's model, whose walk is exact (rationals that grow with the step).
+DEFAULT_PAPER_STEPS = 2_000
+
+#: The paper's rounding model (Grazzi et al., App. B.1): the unrolled sum, each term rounded
+#: once, then the sum rounded; weights not cast (module docstring).
+PAPER = "paper"
+#: Rounding after every sub-step, weights cast first: what kernels do (module docstring).
+SEQUENTIAL = "sequential"
+#: The names of the rounding models, for the ``rounding=`` arguments and fields.
+ROUNDING_MODELS = (PAPER, SEQUENTIAL)
 
 
 # ============================================================================ formats
@@ -452,14 +537,18 @@ class FPModel:
 
 
 class _Runner:
-    """Casts the weights (each token's on first use) and steps the joint state (a tuple of
-    float64 arrays)."""
+    """The sequential model: casts the weights (each token's on first use) and steps the joint
+    state (a tuple of float64 arrays)."""
+
+    rounding = SEQUENTIAL
 
     def __init__(self, model: FPModel, fmt: NumberFormat, exact: bool):
         self.model, self.fmt, self.exact = model, fmt, exact
         self.tok_index = [{t: i for i, t in enumerate(layer.tokens)} for layer in model.layers]
         self.steps = [_CastSteps(self, li) for li in range(len(model.layers))]
         self.h0 = tuple(fmt.cast(layer.initial_state) for layer in model.layers)
+        for li, h in enumerate(self.h0):
+            _check_finite(h, fmt, SEQUENTIAL, step=0, layer=li, what="the initial state")
 
     def _cast_token(self, li: int, ti: int) -> list[tuple]:
         """The cast sub-steps of token ``ti`` of layer ``li``: ``(kind, a, b, v, exact)``."""
@@ -477,15 +566,26 @@ class _Runner:
             betas = iter([float(fmt.cast(np.array([st.beta]))[0]) for st in delta])
             vals = iter([fmt.cast(st.value) for st in delta])
         row: list[tuple] = []
-        for st in steps:
+        for j, st in enumerate(steps):
             if isinstance(st, DeltaSubstep):
                 k, beta, v = next(keys), float(next(betas)), next(vals)
+                for name, x in (("key", k), ("beta", np.array(beta)), ("value", v)):
+                    _check_finite(x, fmt, SEQUENTIAL, step=None, layer=li,
+                                  what=f"the {name} of sub-step {j} of token {layer.tokens[ti]!r}")
                 ex = (_fr(k), Fraction(beta), _fr(v)) if exact else None
                 row.append(("delta", k, beta, v, ex))
             else:
                 ac, bc = fmt.cast(st[0]), fmt.cast(st[1])
+                for name, x in (("A", ac), ("B", bc)):
+                    _check_finite(x, fmt, SEQUENTIAL, step=None, layer=li,
+                                  what=f"{name} of sub-step {j} of token {layer.tokens[ti]!r}")
                 row.append(("dense", ac, bc, None, (_fr(ac), _fr(bc)) if exact else None))
         return row
+
+    def matrix(self, layer: int, token: str) -> np.ndarray:
+        """``A(x)`` of the model, exactly (Fractions): the product of the cast sub-step
+        matrices (the sequential model casts the weights)."""
+        return self.cast_matrix(layer, token)
 
     def cast_matrix(self, layer: int, token: str) -> np.ndarray:
         """The product of the cast sub-step matrices (exact, as Fractions)."""
@@ -531,7 +631,7 @@ class _Runner:
             raise UnknownTokenError(
                 f"time {t}: {src} {tok!r} is not a token of layer {li} "
                 f"{list(layer.tokens)}")
-        for kind, a, b, v, ex in self.steps[li][idx]:
+        for j, (kind, a, b, v, ex) in enumerate(self.steps[li][idx]):
             if self.exact:
                 hf = _fr(h)
                 if kind == "delta":
@@ -541,10 +641,14 @@ class _Runner:
                     exact_val = ex[0].dot(hf) + ex[1]
                 h = np.array([[self.fmt.cast_exact(q) for q in row] for row in exact_val],
                              dtype=np.float64).reshape(h.shape)
-            elif kind == "delta":
-                h = self.fmt.cast(h + b * np.outer(a, v - a @ h))
             else:
-                h = self.fmt.cast(a @ h + b)
+                with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+                    if kind == "delta":
+                        h = self.fmt.cast(h + b * np.outer(a, v - a @ h))
+                    else:
+                        h = self.fmt.cast(a @ h + b)
+            _check_finite(h, self.fmt, SEQUENTIAL, step=t, layer=li,
+                          what=f"the state after sub-step {j} of token {tok!r}")
         return h
 
 
@@ -572,6 +676,20 @@ def _fr(a: np.ndarray) -> np.ndarray:
     return np.array([Fraction(float(v)) for v in a.ravel()], dtype=object).reshape(a.shape)
 
 
+def _check_finite(x: np.ndarray, fmt: NumberFormat, rounding: str, *, step: int | None,
+                  layer: int, what: str) -> None:
+    """Raise :class:`FormatOverflowError` if ``x`` (values of ``fmt``) is not all finite."""
+    if np.isfinite(x).all():
+        return
+    where = "a weight" if step is None else f"overflow at step {step}"
+    raise FormatOverflowError(
+        f"{where}: {what} in layer {layer} is beyond the finite values of {fmt.name} (rounded "
+        f"to {x[~np.isfinite(x)].ravel()[0]}) in the {rounding} rounding model. The paper's "
+        "number model (a finite set D of reals, Grazzi et al. App. B.1) has no infinity: this "
+        "run is outside the hypothesis of Theorems 1 and 2",
+        step, layer, rounding)
+
+
 def _key(states: tuple) -> bytes:
     return b"".join(np.ascontiguousarray(s).tobytes() for s in states)
 
@@ -587,11 +705,17 @@ def _word(model: FPModel, word: Any) -> tuple[str, ...]:
     return alpha.decode(alpha.encode(word, errors=_WORD_ERRORS, indices=False))
 
 
-def _runner(model: FPModel, fmt: Any, exact: bool | None) -> _Runner:
+def _runner(model: FPModel, fmt: Any, exact: bool | None,
+            rounding: str = SEQUENTIAL) -> "_Runner | _PaperRunner":
     if not isinstance(model, FPModel):
         raise ModelError(f"expected an FPModel (see from_lrnn for constructed LRNNs), got "
                          f"{type(model).__name__}")
     f = get_format(fmt)
+    if _rounding(rounding) == PAPER:
+        if exact is not None and not exact:
+            raise ModelError("exact=False is for the sequential model; the paper's rounding "
+                             "model is computed in exact arithmetic only")
+        return _PaperRunner(model, f)
     return _Runner(model, f, f.exact_default if exact is None else bool(exact))
 
 
@@ -609,28 +733,553 @@ class FPTrace:
     states: tuple[np.ndarray, ...]
     outputs: tuple
     format: str
+    rounding: str = SEQUENTIAL
 
 
-def run(model: FPModel, word: Any, fmt: Any = "bfloat16", *, exact: bool | None = None) -> FPTrace:
+def run(model: FPModel, word: Any, fmt: Any = "bfloat16", *, exact: bool | None = None,
+        rounding: str = SEQUENTIAL) -> FPTrace:
     """Run ``word`` through the model in a number format.
+
+    Parameters
+    ----------
+    model : FPModel
+    word : str or sequence of symbols
+    fmt : number format (name, dtype, or :class:`NumberFormat`)
+    exact : arithmetic mode of the sequential model (module docstring); the paper's model is
+        always exact
+    rounding : ``"sequential"`` (round after every sub-step, weights cast: what kernels do) or
+        ``"paper"`` (Grazzi et al.'s model: each term of the unrolled sum rounded, then the
+        sum; weights not cast); see the module docstring
+
+    Raises
+    ------
+    FormatOverflowError
+        A weight, or the state at some step, is beyond the format's finite values (the
+        message names the step and the layer).
 
     Examples
     --------
     >>> m = FPModel.from_matrices({"1": [[0.5]]}, B={"1": [[1.0]]}, initial_state=[[0.0]])
     >>> run(m, "1111", "float16").states[0][:, 0, 0].tolist()
     [0.0, 1.0, 1.5, 1.75, 1.875]
+
+    The two rounding models differ: in bfloat16, ``h <- h + 1`` sticks at 256 when each step
+    is rounded, while the paper's model rounds the exact count.
+
+    >>> count = FPModel.from_matrices({"1": [[1.0]]}, B={"1": [[1.0]]}, initial_state=[[256.0]])
+    >>> run(count, "11", "bfloat16").states[0][:, 0, 0].tolist()
+    [256.0, 256.0, 256.0]
+    >>> run(count, "11", "bfloat16", rounding="paper").states[0][:, 0, 0].tolist()
+    [256.0, 256.0, 258.0]
+    >>> double = FPModel.from_matrices({"1": [[2.0]]}, initial_state=[[1.0]])
+    >>> run(double, "1" * 200)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    statetrack.theory.errors.FormatOverflowError: overflow at step 128: ...
     """
-    r = _runner(model, fmt, exact)
+    r = _runner(model, fmt, exact, rounding)
     w = _word(model, word)
     states = r.h0
-    hist = [[s] for s in states]
+    hist = [[_state_array(s)] for s in states]
     outs = []
     for t, s in enumerate(w):
         states, out = r.step(states, s, t + 1)
         for li, h in enumerate(states):
-            hist[li].append(h)
+            hist[li].append(_state_array(h))
         outs.append(out)
-    return FPTrace(w, tuple(np.stack(h) for h in hist), tuple(outs), r.fmt.name)
+    return FPTrace(w, tuple(np.stack(h) for h in hist), tuple(outs), r.fmt.name, r.rounding)
+
+
+def _state_array(state: Any) -> np.ndarray:
+    return state.h if isinstance(state, _PaperState) else state
+
+
+# ============================================================================ the paper's model
+
+
+
+def _rounding(rounding: Any) -> str:
+    if rounding not in ROUNDING_MODELS:
+        raise ModelError(f"rounding must be one of {list(ROUNDING_MODELS)}, got {rounding!r}")
+    return rounding
+
+
+def _zeros(n: int, d: int) -> np.ndarray:
+    return np.array([[Fraction(0)] * d for _ in range(n)], dtype=object).reshape(n, d)
+
+
+class _ExactLayer:
+    """A layer's tokens as exact affine maps of the *uncast* weights (the float64 values read
+    as rationals): ``lin`` applies ``A(x)``, ``offset`` is ``B(x)`` (the token's affine map
+    applied to 0), ``matrix`` is ``A(x)``."""
+
+    def __init__(self, layer: FPLayer):
+        self.layer = layer
+        self._steps: dict[str, list[tuple]] = {}
+        self._offset: dict[str, np.ndarray] = {}
+
+    def steps(self, tok: str) -> list[tuple]:
+        row = self._steps.get(tok)
+        if row is None:
+            row = []
+            for st in self.layer.steps[tok]:
+                if isinstance(st, DeltaSubstep):
+                    row.append(("delta", _fr(st.key), Fraction(st.beta), _fr(st.value)))
+                else:
+                    row.append(("dense", _fr(st[0]), _fr(st[1])))
+            self._steps[tok] = row
+        return row
+
+    def lin(self, tok: str, x: np.ndarray) -> np.ndarray:
+        for st in self.steps(tok):
+            if st[0] == "delta":
+                x = x - st[2] * np.outer(st[1], st[1].dot(x))
+            else:
+                x = st[1].dot(x)
+        return x
+
+    def offset(self, tok: str) -> np.ndarray:
+        b = self._offset.get(tok)
+        if b is None:
+            b = _zeros(*self.layer.shape)
+            for st in self.steps(tok):
+                if st[0] == "delta":
+                    b = b - st[2] * np.outer(st[1], st[1].dot(b)) + st[2] * np.outer(st[1], st[3])
+                else:
+                    b = st[1].dot(b) + st[2]
+            self._offset[tok] = b
+        return b
+
+    def matrix(self, tok: str) -> np.ndarray:
+        n = self.layer.shape[0]
+        eye = np.array([[Fraction(int(i == j)) for j in range(n)] for i in range(n)],
+                       dtype=object)
+        return self.lin(tok, eye)
+
+
+def _cast_exact_array(fmt: NumberFormat, x: np.ndarray) -> np.ndarray:
+    return np.array([fmt.cast_exact(q) for q in x.ravel()], dtype=np.float64).reshape(x.shape)
+
+
+@dataclass(frozen=True, eq=False)
+class _PaperState:
+    """One layer in the paper's model after ``t`` tokens: the exact terms
+    ``A(x_t) ... A(x_{i+1}) B(x_i)`` (``i = 1 .. t``), the exact ``A(x_t) ... A(x_1) H_0``,
+    and the state ``h = cast(sum_i cast(term_i) + cast(init))``."""
+
+    terms: tuple
+    init: np.ndarray
+    h: np.ndarray
+
+
+class _PaperRunner:
+    """Steps the paper's model (exact arithmetic; O(t) exact products at step t)."""
+
+    exact = True
+    rounding = PAPER
+
+    def __init__(self, model: FPModel, fmt: NumberFormat):
+        self.model, self.fmt = model, fmt
+        self.layers = [_ExactLayer(layer) for layer in model.layers]
+        h0 = []
+        for li, layer in enumerate(model.layers):
+            init = _fr(layer.initial_state)
+            h = _cast_exact_array(fmt, init)
+            _check_finite(h, fmt, PAPER, step=0, layer=li, what="the initial state")
+            h0.append(_PaperState((), init, h))
+        self.h0 = tuple(h0)
+
+    def matrix(self, layer: int, token: str) -> np.ndarray:
+        """``A(x)`` of the uncast weights, exactly (Fractions): the paper's weights."""
+        return self.layers[layer].matrix(token)
+
+    def step(self, states: tuple, symbol: str, t: int) -> tuple[tuple, Hashable]:
+        layers = self.model.layers
+        read_token: list[Hashable] = [symbol]
+
+        def apply(li: int, tok: Hashable, st: _PaperState) -> _PaperState:
+            read_token[0] = tok
+            _token_index(self.model, li, tok, t)
+            ex, fmt = self.layers[li], self.fmt
+            terms = tuple(ex.lin(tok, x) for x in st.terms) + (ex.offset(tok),)
+            init = ex.lin(tok, st.init)
+            total = None
+            for x in terms + (init,):
+                c = _cast_exact_array(fmt, x)
+                _check_finite(c, fmt, PAPER, step=t, layer=li,
+                              what=f"a rounded term of the state after token {tok!r}")
+                total = _fr(c) if total is None else total + _fr(c)
+            h = _cast_exact_array(fmt, total)
+            _check_finite(h, fmt, PAPER, step=t, layer=li, what=f"the state after token {tok!r}")
+            return _PaperState(terms, init, h)
+
+        def output(li: int, st: _PaperState) -> Hashable:
+            return _decode(layers[li], st.h, read_token[0], symbol, li, t)
+
+        new, outs, _ = step_stack(symbol, states, apply, output, _next_token)
+        return new, outs[-1]
+
+
+def _token_index(model: FPModel, li: int, tok: Hashable, t: int) -> int:
+    layer = model.layers[li]
+    idx = layer.tokens.index(tok) if isinstance(tok, str) and tok in layer.tokens else None
+    if idx is None:
+        src = "input symbol" if li == 0 else f"output of layer {li - 1}"
+        raise UnknownTokenError(
+            f"time {t}: {src} {tok!r} is not a token of layer {li} {list(layer.tokens)}")
+    return idx
+
+
+def _decode(layer: FPLayer, h: np.ndarray, tok: Hashable, symbol: str, li: int,
+            t: int) -> Hashable:
+    try:
+        out = layer.decoder(h, tok, symbol)
+        hash(out)
+    except Exception as e:  # noqa: BLE001 -- user code; wrapped with its location
+        raise DecoderError(f"time {t}: decoder of layer {li} failed on token {tok!r}: "
+                           f"{type(e).__name__}: {e}") from e
+    return out
+
+
+# ============================================================================ the paper's model: eventual behaviour
+
+#: Widest layer for which :func:`eventual_period` (paper's model) looks for a convergence
+#: proof (exact linear algebra on ``n x n`` matrices).
+_POWER_WIDTH = 16
+#: Powers ``R^k``, ``k = 2^j <=`` this, tried for ``||R^k||_inf < 1`` (module docstring).
+_POWER_TRIES = 4096
+#: Copies walked, in the paper's model, looking for exactly periodic powers when ``A(w)``
+#: has no convergence certificate.
+_PERIODIC_WALK = 128
+#: A value beyond every finite set and binary format: its cast is the format's "end".
+_HUGE = Fraction(2) ** 1100
+
+
+def _neighbours(fmt: NumberFormat, f: float) -> tuple[Fraction | None, Fraction | None] | None:
+    """The values of ``fmt`` just below and above its value ``f`` (None: no value on that side,
+    ``cast`` is constant beyond ``f``; for a binary format the value above ``max_value`` is
+    ``2^(emax + 1)``, where rounding to infinity starts at the midpoint). None: not known for
+    this kind of format."""
+    if isinstance(fmt, FiniteSet):
+        v = fmt.values
+        i = int(np.searchsorted(v, f))
+        lo = Fraction(float(v[i - 1])) if i > 0 else None
+        hi = Fraction(float(v[i + 1])) if i + 1 < v.size else None
+        return lo, hi
+    if not isinstance(fmt, BinaryFormat):
+        return None
+    sub = Fraction(fmt.min_subnormal)
+
+    def succ(x: Fraction) -> Fraction:             # x >= 0
+        if x == 0:
+            return sub
+        e = math.frexp(float(x))[1] - 1          # floor(log2 x)
+        return x + max(Fraction(2) ** (e - fmt.precision + 1), sub)
+
+    def pred(x: Fraction) -> Fraction:             # x > 0
+        e = math.frexp(float(x))[1] - 1
+        step = Fraction(2) ** (e - fmt.precision + 1)
+        if x == Fraction(2) ** e and e > fmt.emin:
+            step /= 2                             # below a power of two the spacing halves
+        return x - max(step, sub)
+
+    x = Fraction(f)
+    if x > 0:
+        return pred(x), succ(x)
+    if x < 0:
+        return -succ(-x), -pred(-x)
+    return -sub, sub
+
+
+def _margin(fmt: NumberFormat, c: Fraction) -> Fraction | None:
+    """A ``delta >= 0`` with ``cast(x) = cast(c)`` whenever ``|x - c| < delta`` (0 when ``c``
+    is a rounding boundary); None for a format whose values this module cannot enumerate."""
+    f = fmt.cast_exact(c)
+    if not math.isfinite(f):
+        return None
+    nb = _neighbours(fmt, f)
+    if nb is None:
+        return None
+    lo, hi = nb
+    x = Fraction(f)
+    below = _HUGE if lo is None else c - (lo + x) / 2
+    above = _HUGE if hi is None else (x + hi) / 2 - c
+    return max(Fraction(0), min(below, above))
+
+
+def _max_abs(x: np.ndarray) -> Fraction:
+    return max((abs(q) for q in x.ravel()), default=Fraction(0))
+
+
+def _inf_norm(m: np.ndarray) -> Fraction:
+    return max(sum((abs(q) for q in row), Fraction(0)) for row in m)
+
+
+def _convergence(a: np.ndarray) -> tuple[np.ndarray, int, Fraction] | None:
+    """``(P, k, M)``: ``P`` the spectral projection of ``A`` on the eigenvalue 1 (0 if 1 is
+    not an eigenvalue), ``R = A - P`` with ``||R^k||_inf < 1`` for ``k = 2^j``, and
+    ``M = prod_{l < j} max(1, ||R^(2^l)||_inf)``; then ``A^s = P + R^s`` (``s >= 1``;
+    ``PR = RP = 0``) and ``||R^s||_inf <= M`` for all ``s >= 0`` (write ``s mod k`` in binary,
+    and ``||(R^k)^q|| <= 1``). None if the eigenvalue 1 is defective, no ``k <=
+    _POWER_TRIES`` works, or ``A`` is wider than ``_POWER_WIDTH``."""
+    import sympy
+
+    n = a.shape[0]
+    if n > _POWER_WIDTH:
+        return None
+    sa = sympy.Matrix(n, n, lambda i, j: sympy.Rational(a[i, j].numerator, a[i, j].denominator))
+    d = sa - sympy.eye(n)
+    kern = d.nullspace()
+    if kern:
+        if len((d * d).nullspace()) != len(kern):
+            return None                           # a Jordan block of 1: polynomial growth
+        basis = sympy.Matrix.hstack(*kern, *d.columnspace())
+        keep = sympy.diag(*([1] * len(kern) + [0] * (n - len(kern))))
+        sp = basis * keep * basis.inv()
+        p = np.array([[Fraction(int(sp[i, j].p), int(sp[i, j].q)) for j in range(n)]
+                      for i in range(n)], dtype=object)
+    else:
+        p = _zeros(n, n)
+    # Y approximates R^k (dyadic, _NORM_BITS bits after the point) with
+    # ||R^k - Y||_inf <= err, so ||R^k||_inf <= ||Y||_inf + err; squaring,
+    # ||R^2k - Y^2||_inf <= 2 ||Y|| err + err^2, plus the rounding of Y^2 (n 2^-bits/2 a row)
+    unit = Fraction(1, 1 << _NORM_BITS)
+    y, err = a - p, Fraction(0)
+    bound, k = Fraction(1), 1
+    while k <= _POWER_TRIES:
+        norm = _inf_norm(y) + err
+        if norm < 1:
+            return p, k, bound
+        bound = _ceil_dyadic(bound * norm)        # >= 1 here
+        y, err = (_round_dyadic(y.dot(y)),
+                  _ceil_dyadic(2 * _inf_norm(y) * err + err * err + n * unit))
+        k *= 2
+    return None
+
+
+#: Bits after the point of the dyadic approximations of ``R^(2^l)`` in :func:`_convergence`.
+_NORM_BITS = 256
+
+
+def _ceil_dyadic(q: Fraction) -> Fraction:
+    """The least multiple of ``2^-_NORM_BITS`` that is ``>= q`` (keeps bounds short)."""
+    scale = 1 << _NORM_BITS
+    return Fraction(-((-q.numerator * scale) // q.denominator), scale)
+
+
+def _round_dyadic(m: np.ndarray) -> np.ndarray:
+    """Each entry rounded to a multiple of ``2^-_NORM_BITS`` (error <= half of that)."""
+    scale = 1 << _NORM_BITS
+    return np.array([Fraction(round(q * scale), scale) for q in m.ravel()],
+                    dtype=object).reshape(m.shape)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(a, b))
+
+
+@dataclass(frozen=True, eq=False)
+class _PaperOrbit:
+    """The proven eventual behaviour of one layer's paper-model state under ``w w w ...``:
+    ``h_at(t)`` is the state after ``t`` copies, ``h_at(t + lam) = h_at(t)`` for ``t >= mu``."""
+
+    mu: int
+    lam: int
+    evals: int
+    proof: str
+    h_at: Callable[[int], np.ndarray]
+
+
+def _paper_orbit(r: _PaperRunner, w: tuple, max_steps: int) -> _PaperOrbit:
+    """Decide the eventual behaviour of the paper's model under ``w^t`` (module docstring,
+    "The paper's model, decided")."""
+    model, fmt = r.model, r.fmt
+    if model.depth != 1:
+        raise ModelError(
+            f"the paper's rounding model: the eventual behaviour is decided for one-layer models "
+            f"only, this one has {model.depth} layers (run(..., rounding='paper') computes the "
+            "model at any depth)")
+    ex, m = r.layers[0], len(w)
+    shape = model.layers[0].shape
+    terms = []                               # Q_j = A(w_{j+1} .. w_m) B(w_j)
+    for j, s in enumerate(w):
+        x = ex.offset(s)
+        for s2 in w[j + 1:]:
+            x = ex.lin(s2, x)
+        terms.append(x)
+    start = tuple(terms) + (_fr(model.layers[0].initial_state),)
+    a = ex.matrix(w[0])
+    for s in w[1:]:
+        a = ex.lin(s, a)
+    conv = _convergence(a)
+    limits = margins = None
+    if conv is not None:                     # the limits P v and their rounding margins
+        limits = [conv[0].dot(v) for v in start]
+        margins = []
+        for lim in limits:
+            ms = [_margin(fmt, q) for q in lim.ravel()]
+            margins.append(None if any(x is None or x == 0 for x in ms) else min(ms))
+        if any(x is None for x in margins):
+            conv = None
+    top = fmt.max_value if isinstance(fmt, BinaryFormat) else (
+        float(np.abs(fmt.values).max()) if isinstance(fmt, FiniteSet) else 2.0 ** 1023)
+    grown = Fraction(2) ** 64 * max(Fraction(1), Fraction(top))
+    # without a convergence certificate only exact periodicity can end the walk, and periodic
+    # orbits of small matrices are short: stop early rather than grow rationals for nothing
+    limit = max_steps if conv is not None else min(max_steps, _PERIODIC_WALK)
+    hs: list[np.ndarray] = []                # H_t
+    sums: list[np.ndarray] = []              # S_t = sum_{i < t} T_i (exact)
+    inits: list[np.ndarray] = []             # U_t = cast(A(w)^t H_0) (exact)
+    acc = [_zeros(*shape)]
+    evals = 0
+
+    def copies(i: int) -> str:
+        return f"after {i} cop{'y' if i == 1 else 'ies'} of the word {''.join(w)!r}"
+
+    def cast(x: np.ndarray, step: int, what: str) -> np.ndarray:
+        c = _cast_exact_array(fmt, x) + 0.0     # D is a set of reals: no signed zero
+        _check_finite(c, fmt, PAPER, step=step * m, layer=0, what=what)
+        return c
+
+    def visit(i: int, vs: tuple) -> None:
+        u = _fr(cast(vs[-1], i, f"the rounded A(w)^t H_0 {copies(i)}"))
+        s_i = acc[0]
+        hs.append(cast(s_i + u, i, f"the state {copies(i)}"))
+        sums.append(s_i)
+        inits.append(u)
+        for v in vs[:-1]:
+            s_i = s_i + _fr(cast(v, i + 1, f"a rounded term of the state {copies(i + 1)}"))
+        acc[0] = s_i
+
+    def advance(vs: tuple) -> tuple:
+        nonlocal evals
+        evals += 1
+        if evals > limit:
+            raise PeriodLimitError(
+                f"undecided in the paper's rounding model: no proof of the eventual behaviour "
+                f"within {limit} copies of the word (A(w)'s powers on H_0 and B did not repeat "
+                "exactly, and " + ("did not come within rounding distance of their limits"
+                                   if conv is not None else "A(w) has no convergence "
+                                   "certificate (module docstring)") + f"; max_steps={max_steps})")
+        out = []
+        for v in vs:
+            for s in w:
+                v = ex.lin(s, v)
+            out.append(v)
+        return tuple(out)
+
+    def key(vs: tuple) -> tuple:
+        return tuple(q for v in vs for q in v.ravel())
+
+    def converged(i: int, vs: tuple) -> bool:
+        if max(map(_max_abs, vs)) > grown:
+            raise PeriodLimitError(
+                f"undecided in the paper's rounding model: |A(w)^{i} v| > 2^64 times the "
+                f"largest value of {fmt.name} (v = H_0 or a term B: A(w)'s powers grow on "
+                "it, e.g. an eigenvalue above 1). The toolkit decides the paper's model "
+                "when A(w)'s powers on H_0 and B repeat exactly or converge; in a finite "
+                "set D such a run saturates at D's ends, which it does not prove")
+        return conv is not None and all(conv[2] * _max_abs(v - lim) < mg
+                                        for v, lim, mg in zip(vs, limits, margins))
+
+    vs, i = start, 0
+    visit(0, vs)
+    tort, power, lam = key(vs), 1, 1
+    periodic = False
+    while not converged(i, vs):
+        vs = advance(vs)
+        i += 1
+        visit(i, vs)
+        if key(vs) == tort:
+            periodic = True
+            break
+        if power == lam:
+            tort, power, lam = key(vs), power * 2, 0
+        lam += 1
+    if periodic:
+        # A(w)^(i + p) v = A(w)^i v exactly from mu0 on: the rounded terms repeat with period p
+        p = lam
+        first, later = start, start
+        for _ in range(p):
+            later = advance(later)
+        mu0 = 0
+        while key(first) != key(later):
+            first, later, mu0 = advance(first), advance(later), mu0 + 1
+        drift = sums[mu0 + p] - sums[mu0]       # mu0 + p <= i: both were visited
+        how = (f"A(w)^(i + {p}) v = A(w)^i v exactly for i >= {mu0} (v = H_0 and each term "
+               f"B), so the rounded terms repeat with period {p}")
+    else:
+        # |A(w)^s v - P v| <= M |A(w)^i v - P v| < margin for all s >= i: every rounded term is
+        # the rounded limit from copy i on
+        proj, k, bound = conv
+        p, mu0 = 1, i
+        drift = acc[0] - sums[i]
+        how = (f"A(w)^s = P + R^s with P the projection on A(w)'s eigenvalue 1 "
+               f"({'zero' if not any(q != 0 for q in proj.ravel()) else 'non-zero'}) and "
+               f"||R^{k}||_inf < 1, so ||R^s||_inf <= {float(bound):.6g}; after {i} copies "
+               f"A(w)^i v is within {float(bound):.6g}x of its limit P v by less than the "
+               f"distance from P v to a rounding boundary of {fmt.name} (v = H_0 and each "
+               "term B): every later rounded term equals the rounded limit")
+
+    def closed(t: int) -> np.ndarray:
+        q, rr = divmod(t - mu0, p)
+        return cast(sums[mu0 + rr] + q * drift + inits[mu0 + rr], t, f"the state {copies(t)}")
+
+    def h_at(t: int) -> np.ndarray:
+        return hs[t] if t < len(hs) else closed(t)
+
+    def settle(tail: int) -> tuple[int, int]:
+        # the least period (a divisor of p) and the pre-period of a sequence periodic from tail
+        lam = min(d for d in range(1, p + 1) if p % d == 0 and
+                  all(_same(h_at(t), h_at(t + d)) for t in range(tail, tail + p)))
+        mu = tail
+        while mu > 0 and _same(h_at(mu - 1), h_at(mu - 1 + lam)):
+            mu -= 1
+        return mu, lam
+
+    moving = [(ab, drift[ab]) for ab in np.ndindex(*shape) if drift[ab] != 0]
+    if not moving:
+        mu, lam = settle(mu0)
+        return _PaperOrbit(mu, lam, evals, how + "; their sum over a period is 0", h_at)
+    # a coordinate with drift c != 0 is base + q c (q = periods elapsed): monotone in q, it
+    # reaches the format's end (an infinity, or the end of a finite set) and stays there
+    firsts = []
+    for ab, c in moving:
+        end = fmt.cast_exact(_HUGE if c > 0 else -_HUGE)
+        for rr in range(p):
+            base = sums[mu0 + rr][ab] + inits[mu0 + rr][ab]
+
+            def at_end(q: int) -> bool:
+                return fmt.cast_exact(base + q * c) == end
+
+            hi = 1
+            while not at_end(hi):
+                hi *= 2
+            lo = -1                           # at_end(lo) is false, or lo = -1
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if mid >= 0 and at_end(mid):
+                    hi = mid
+                else:
+                    lo = mid
+            firsts.append((mu0 + hi * p + rr, ab, end))
+    if not math.isfinite(firsts[0][2]):
+        t, ab, end = min(f for f in firsts if not math.isfinite(f[2]))
+        raise FormatOverflowError(
+            f"overflow at step {t * m}: coordinate {ab} of the state {copies(t)} is beyond the "
+            f"finite values of {fmt.name} (it grows by {float(drift[ab]):.6g} every {p} "
+            f"cop{'y' if p == 1 else 'ies'}: {how}) in the paper rounding model. The paper's "
+            "number model (a finite set D of reals, Grazzi et al. App. B.1) has no infinity: "
+            "this run is outside the hypothesis of Theorems 1 and 2", t * m, 0, PAPER)
+    tail = max(f[0] for f in firsts)
+    if tail > max_steps:
+        raise PeriodLimitError(
+            f"the paper's rounding model: the state saturates at the ends of {fmt.name} only "
+            f"after {tail} copies of the word, beyond max_steps={max_steps}")
+    mu, lam = settle(max(tail, mu0))
+    return _PaperOrbit(mu, lam, evals,
+                       how + f"; coordinates {[ab for ab, _ in moving]} drift and reach the ends "
+                       f"of {fmt.name} by copy {tail}", h_at)
 
 
 # ============================================================================ periods
@@ -643,13 +1292,16 @@ class PeriodResult:
     ``pre_period`` (mu) and ``period`` (lambda) count repetitions of ``word``: the state after
     ``i`` copies equals the state after ``i + period`` copies for every ``i >= pre_period``,
     and ``period`` is the least such number. ``evaluations`` is how many copies were run.
+    ``rounding`` names the rounding model (``"sequential"`` or ``"paper"``) and ``proof`` says
+    why the behaviour holds for every ``i`` (a repeated state of a finite-state map in the
+    sequential model; an exact argument about ``A(w)``'s powers in the paper's model).
 
     Examples
     --------
     >>> m = FPModel.from_matrices({"1": [[-1.0]]}, initial_state=[[1.0]])
     >>> r = eventual_period(m, "11", "bfloat16")       # A(11) = 1: constant under (11)^t
-    >>> r.pre_period, r.period, r.period_symbols, r.format
-    (0, 1, 2, 'bfloat16')
+    >>> r.pre_period, r.period, r.period_symbols, r.format, r.rounding
+    (0, 1, 2, 'bfloat16', 'sequential')
     """
 
     word: tuple[str, ...]
@@ -658,6 +1310,8 @@ class PeriodResult:
     evaluations: int
     format: str
     exact: bool
+    rounding: str = SEQUENTIAL
+    proof: str = ""
 
     @property
     def pre_period_symbols(self) -> int:
@@ -703,16 +1357,36 @@ def _brent(f: Callable[[Any], Any], x0: Any, key: Callable[[Any], bytes],
 
 
 def eventual_period(model: FPModel, word_period: Any, fmt: Any = "bfloat16", *,
-                    max_steps: int = DEFAULT_MAX_STEPS, exact: bool | None = None) -> PeriodResult:
-    """Pre-period and least period of the joint state under the periodic input
-    ``word_period word_period ...``, found by Brent's algorithm on exact bit patterns.
+                    max_steps: int | None = None, exact: bool | None = None,
+                    rounding: str = SEQUENTIAL) -> PeriodResult:
+    """Pre-period and least period of the state under the periodic input
+    ``word_period word_period ...``.
+
+    In the sequential model (the default) the joint state of all layers is a finite-state map
+    of itself, and Brent's algorithm finds its cycle on exact bit patterns. In the paper's
+    model (``rounding="paper"``, one layer) the state is not a function of the previous state;
+    the behaviour is decided from ``A(w)``'s exact powers (module docstring, "The paper's
+    model, decided").
+
+    Parameters
+    ----------
+    model : FPModel
+    word_period : str or sequence of symbols (not empty)
+    fmt : number format (name, dtype, or :class:`NumberFormat`)
+    max_steps : cap on the copies of the word walked (default :data:`DEFAULT_MAX_STEPS`, or
+        :data:`DEFAULT_PAPER_STEPS` in the paper's model)
+    exact : arithmetic mode of the sequential model (module docstring)
+    rounding : ``"sequential"`` or ``"paper"`` (module docstring)
 
     Raises
     ------
     PeriodLimitError
-        No repetition within ``max_steps`` copies of the word.
+        No repetition (sequential) or no proof (paper) within ``max_steps`` copies of the word.
+    FormatOverflowError
+        The state overflows the format (``overflow at step k``): outside the paper's number
+        model, so no period is claimed.
     ModelError
-        ``word_period`` is empty.
+        ``word_period`` is empty; ``rounding="paper"`` on a model of several layers.
 
     Examples
     --------
@@ -721,11 +1395,20 @@ def eventual_period(model: FPModel, word_period: Any, fmt: Any = "bfloat16", *,
     >>> r = eventual_period(rot, "1", "float16")
     >>> r.pre_period, r.period
     (0, 3)
+    >>> r = eventual_period(rot, "1", "float16", rounding="paper")
+    >>> r.pre_period, r.period, r.rounding
+    (0, 3, 'paper')
+    >>> print(r.proof)
+    A(w)^(i + 3) v = A(w)^i v exactly for i >= 0 (v = H_0 and each term B), so the rounded terms repeat with period 3; their sum over a period is 0
     """
-    r = _runner(model, fmt, exact)
+    r = _runner(model, fmt, exact, rounding)
     w = _word(model, word_period)
     if not w:
         raise ModelError("the periodic word is empty")
+    if r.rounding == PAPER:
+        orbit = _paper_orbit(r, w, _max_steps(max_steps, PAPER))
+        return PeriodResult(w, orbit.mu, orbit.lam, orbit.evals, r.fmt.name, True, PAPER,
+                            orbit.proof)
     counter = [0]
 
     def f(states):
@@ -734,8 +1417,16 @@ def eventual_period(model: FPModel, word_period: Any, fmt: Any = "bfloat16", *,
             states, _ = r.step(states, s, counter[0])
         return states
 
-    mu, lam, evals = _brent(f, r.h0, _key, max_steps)
-    return PeriodResult(w, mu, lam, evals, r.fmt.name, r.exact)
+    mu, lam, evals = _brent(f, r.h0, _key, _max_steps(max_steps, SEQUENTIAL))
+    return PeriodResult(w, mu, lam, evals, r.fmt.name, r.exact, SEQUENTIAL,
+                        f"Brent's algorithm: the joint state (a function of the previous one) "
+                        f"after {mu} and {mu + lam} copies is the same bit pattern")
+
+
+def _max_steps(max_steps: int | None, rounding: str) -> int:
+    if max_steps is None:
+        return DEFAULT_PAPER_STEPS if rounding == PAPER else DEFAULT_MAX_STEPS
+    return max_steps
 
 
 def is_power_of_two(n: int) -> bool:
@@ -759,14 +1450,15 @@ def _outputs_from(r: _Runner, symbol: str, start: int, count: int) -> tuple[list
     return outs, keys
 
 
-def _hypothesis(r: _Runner, check: str) -> bool | None:
-    """Theorem 1 ("nonneg") or Theorem 2 ("triangular") hypothesis on the cast matrices."""
+def _hypothesis(r: "_Runner | _PaperRunner", check: str) -> bool | None:
+    """Theorem 1 ("nonneg") or Theorem 2 ("triangular") hypothesis on the model's matrices
+    (cast in the sequential model, uncast in the paper's)."""
     from .spectra import eigenvalues
 
     undecided = False
     for li, layer in enumerate(r.model.layers):
         for t in layer.tokens:
-            m = r.cast_matrix(li, t)
+            m = r.matrix(li, t)
             n = m.shape[0]
             if check == "triangular":
                 up = all(m[i, j] == 0 for i in range(n) for j in range(i))
@@ -794,9 +1486,8 @@ class ParityCertificate:
         A counterexample was found: ``words`` have lengths of different parity and the model's
         outputs on them are identical.
     kind : str
-        ``"state"`` (the joint states are bit-identical: the model cannot tell the two words
-        apart after any continuation either), ``"output"`` (only the outputs agree), or
-        ``"none"``.
+        ``"state"`` (the states are bit-identical: no decoder of the state can tell the two
+        words apart), ``"output"`` (only the outputs agree), or ``"none"``.
     words : pair of words (tuples of symbols) or None
     outputs : the model's outputs on the two words, or None
     pre_period, period : the eventual behaviour of the state under ``1^t``
@@ -804,13 +1495,19 @@ class ParityCertificate:
         The eventual period is even, so the parity of ``t`` is a function of the state on the
         whole orbit of ``1^t``: some decoder recognizes ``(11)*`` on unary words.
     nonnegative_eigenvalues : bool or None
-        Theorem 1's hypothesis on the (cast) matrices of every layer and token: every
-        eigenvalue is a non-negative real (decided exactly on the cast values). None when not
-        checked, or undecided (a matrix above :data:`~statetrack.theory.spectra.EXACT_LIMIT`).
-    contradicts_theorem : bool
-        No counterexample although the hypothesis holds (the theorem says this cannot happen
-        in the paper's model; see the module docstring for the sequential model).
+        Theorem 1's hypothesis on the matrices of every layer and token: every eigenvalue is a
+        non-negative real (decided exactly; on the cast weights in the sequential model, the
+        uncast weights in the paper's). None when not checked, or undecided (a matrix above
+        :data:`~statetrack.theory.spectra.EXACT_LIMIT`).
+    contradicts_theorem : bool or None
+        Claimed in the paper's model only (``rounding="paper"``), the model of Theorem 1's
+        proof: True when there is no counterexample although the hypothesis holds (the theorem
+        says this cannot happen). None in the sequential model, where the theorem is not
+        proved: an even period there with the hypothesis holding is an observation about
+        that model (``detail`` says so), not a contradiction.
     detail : str
+    rounding : str
+        The rounding model, ``"paper"`` or ``"sequential"`` (module docstring).
 
     Examples
     --------
@@ -819,9 +1516,12 @@ class ParityCertificate:
     >>> pos = FPModel.from_matrices({"1": [[0.5]]}, B={"1": [[1.0]]}, initial_state=[[0.0]])
     >>> c = parity_counterexample(pos, "bfloat16")
     >>> c.found, c.kind, c.period, c.nonnegative_eigenvalues, c.contradicts_theorem
-    (True, 'state', 1, True, False)
+    (True, 'state', 1, True, None)
     >>> [len(w) for w in c.words], c.verify(pos)
     ([9, 10], True)
+    >>> c = parity_counterexample(pos, "bfloat16", rounding="paper")
+    >>> c.found, c.period, c.contradicts_theorem, c.rounding, c.verify(pos)
+    (True, 1, False, 'paper', True)
 
     With eigenvalue -1 the state alternates and tracks the parity: no certificate.
 
@@ -839,16 +1539,18 @@ class ParityCertificate:
     period: int
     format: str
     nonnegative_eigenvalues: bool | None
-    contradicts_theorem: bool
+    contradicts_theorem: bool | None
     detail: str
     number_format: Any = field(default=None, repr=False, compare=False)
+    rounding: str = SEQUENTIAL
 
     @property
     def state_determines_parity(self) -> bool:
         return self.period % 2 == 0
 
     def verify(self, model: FPModel, *, exact: bool | None = None) -> bool:
-        """Re-run both words from scratch and check the certificate's claims.
+        """Re-run both words from scratch, in the certificate's rounding model, and check the
+        certificate's claims.
 
         >>> m = FPModel.from_matrices({"1": [[0.25]]}, B={"1": [[1.0]]}, initial_state=[[0.0]])
         >>> parity_counterexample(m, "float16").verify(m)
@@ -860,7 +1562,8 @@ class ParityCertificate:
         if (len(a) - len(b)) % 2 == 0:
             return False
         fmt = self.number_format if self.number_format is not None else self.format
-        ra, rb = run(model, a, fmt, exact=exact), run(model, b, fmt, exact=exact)
+        ra = run(model, a, fmt, exact=exact, rounding=self.rounding)
+        rb = run(model, b, fmt, exact=exact, rounding=self.rounding)
         if ra.outputs[-1] != rb.outputs[-1]:
             return False
         if self.kind == "state":
@@ -869,27 +1572,38 @@ class ParityCertificate:
 
 
 def parity_counterexample(model: FPModel, fmt: Any = "bfloat16", *, symbol: str = "1",
-                          max_steps: int = DEFAULT_MAX_STEPS, exact: bool | None = None,
-                          check_hypothesis: bool = True) -> ParityCertificate:
+                          max_steps: int | None = None, exact: bool | None = None,
+                          check_hypothesis: bool = True,
+                          rounding: str = SEQUENTIAL) -> ParityCertificate:
     """Theorem 1's certificate: two words ``1^s``, ``1^t`` of different parity on which the
-    model's outputs are identical, found by running ``1^t`` to its eventual cycle.
+    model's outputs are identical, found from the eventual behaviour of the state under
+    ``1^t``.
 
-    With eventual period ``lambda`` and pre-period ``mu`` of the joint state: if ``lambda`` is
+    With eventual period ``lambda`` and pre-period ``mu`` of the state: if ``lambda`` is
     odd, ``s = max(mu, 1)`` and ``t = s + lambda`` reach the same state (kind ``"state"``). If
     ``lambda`` is even, the outputs along one cycle are searched for two positions of different
     parity with equal outputs (kind ``"output"``); otherwise there is no counterexample (the
-    negative-eigenvalue construction: period 2, alternating outputs). The derivation of why
-    the period is 1 for non-negative eigenvalues is in the module docstring.
+    negative-eigenvalue construction: period 2, alternating outputs). Why the period is 1 for
+    non-negative eigenvalues is in the module docstring, for each rounding model.
 
     Parameters
     ----------
     model : FPModel (see :func:`from_lrnn` for constructed LRNNs)
     fmt : number format (name, dtype, or :class:`NumberFormat`)
     symbol : the input symbol repeated (default ``"1"``)
-    max_steps : cap on the walk (:class:`PeriodLimitError` beyond it)
-    exact : arithmetic mode (see the module docstring)
-    check_hypothesis : also decide Theorem 1's hypothesis on the cast matrices (exact
-        eigenvalues; costs up to ~0.3 s per non-triangular matrix)
+    max_steps : cap on the walk (:class:`PeriodLimitError` beyond it; default as in
+        :func:`eventual_period`)
+    exact : arithmetic mode of the sequential model (see the module docstring)
+    check_hypothesis : also decide Theorem 1's hypothesis (exact eigenvalues; costs up to
+        ~0.3 s per non-triangular matrix)
+    rounding : ``"sequential"`` (default; any depth) or ``"paper"`` (one layer), the model in
+        which the words are run; ``contradicts_theorem`` is claimed in the paper's model only
+
+    Raises
+    ------
+    FormatOverflowError
+        The state overflows the format (``overflow at step k``): outside the paper's number
+        model (a finite set of reals), so neither a counterexample nor a contradiction.
 
     Examples
     --------
@@ -899,36 +1613,60 @@ def parity_counterexample(model: FPModel, fmt: Any = "bfloat16", *, symbol: str 
     >>> c.found, c.kind, c.nonnegative_eigenvalues, (len(c.words[1]) - len(c.words[0])) % 2
     (True, 'state', True, 1)
     """
-    r = _runner(model, fmt, exact)
+    r = _runner(model, fmt, exact, rounding)
     sym = _word(model, [symbol])[0]
-    pr = eventual_period(model, (sym,), r.fmt, max_steps=max_steps, exact=r.exact)
-    mu, lam = pr.pre_period, pr.period
+    if r.rounding == PAPER:
+        orbit = _paper_orbit(r, (sym,), _max_steps(max_steps, PAPER))
+        mu, lam = orbit.mu, orbit.lam
+    else:
+        pr = eventual_period(model, (sym,), r.fmt, max_steps=max_steps, exact=r.exact)
+        mu, lam = pr.pre_period, pr.period
     hyp = _hypothesis(r, "nonneg") if check_hypothesis else None
+    where = f"in {r.fmt.name}, {r.rounding} rounding model"
     s = max(mu, 1)
+
+    def cert(found: bool, kind: str, words: tuple | None, outs: tuple | None,
+             contra: bool | None, detail: str) -> ParityCertificate:
+        return ParityCertificate(found, kind, words, outs, mu, lam, r.fmt.name, hyp, contra,
+                                 detail, r.fmt, r.rounding)
+
+    if r.rounding == PAPER:
+        layer = model.layers[0]
+
+        def outputs(start: int, count: int) -> list:
+            return [_decode(layer, orbit.h_at(t), sym, sym, 0, t)
+                    for t in range(start, start + count)]
+    else:
+        def outputs(start: int, count: int) -> list:
+            return _outputs_from(r, sym, start, count)[0]
+
+    no_contra = False if r.rounding == PAPER else None
     if lam % 2 == 1:
-        outs, _ = _outputs_from(r, sym, s, lam + 1)
+        outs = outputs(s, lam + 1)
         if outs[0] != outs[-1]:  # equal states give equal outputs: a bug if this fires
             raise AssertionError("equal states produced different outputs")
-        return ParityCertificate(
-            True, "state", ((sym,) * s, (sym,) * (s + lam)), (outs[0], outs[-1]), mu, lam,
-            r.fmt.name, hyp, False,
-            f"{sym}^{s} and {sym}^{s + lam} reach the same state (pre-period {mu}, odd period "
-            f"{lam}) in {r.fmt.name}", r.fmt)
-    outs, _ = _outputs_from(r, sym, s, lam)
+        return cert(True, "state", ((sym,) * s, (sym,) * (s + lam)), (outs[0], outs[-1]),
+                    no_contra,
+                    f"{sym}^{s} and {sym}^{s + lam} reach the same state (pre-period {mu}, odd "
+                    f"period {lam}) {where}")
+    outs = outputs(s, lam)
     for i in range(lam):
         for j in range(i + 1, lam, 2):
             if outs[i] == outs[j]:
-                return ParityCertificate(
-                    True, "output", ((sym,) * (s + i), (sym,) * (s + j)), (outs[i], outs[j]),
-                    mu, lam, r.fmt.name, hyp, False,
-                    f"{sym}^{s + i} and {sym}^{s + j} give the same output (states differ; even "
-                    f"period {lam}) in {r.fmt.name}", r.fmt)
-    return ParityCertificate(
-        False, "none", None, None, mu, lam, r.fmt.name, hyp, bool(hyp),
-        f"no counterexample: the state under {sym}^t has even period {lam} (pre-period {mu}) "
-        f"and outputs of different parity differ along the cycle in {r.fmt.name}"
-        + (" -- although every A(x) has only non-negative real eigenvalues" if hyp else ""),
-        r.fmt)
+                return cert(True, "output", ((sym,) * (s + i), (sym,) * (s + j)),
+                            (outs[i], outs[j]), no_contra,
+                            f"{sym}^{s + i} and {sym}^{s + j} give the same output (states "
+                            f"differ; even period {lam}) {where}")
+    detail = (f"no counterexample: the state under {sym}^t has even period {lam} (pre-period "
+              f"{mu}) and outputs of different parity differ along the cycle {where}")
+    if hyp and r.rounding == PAPER:
+        detail += (" -- although every A(x) has only non-negative real eigenvalues: this "
+                   "contradicts Theorem 1")
+    elif hyp:
+        detail += (" -- although every A(x) has only non-negative real eigenvalues. Theorem 1 "
+                   "is proved in the paper's rounding model, not in this one: no contradiction "
+                   "is claimed (rounding='paper' decides the theorem's model)")
+    return cert(False, "none", None, None, bool(hyp) if r.rounding == PAPER else None, detail)
 
 
 # ============================================================================ Theorem 2
@@ -1275,19 +2013,27 @@ def random_gh_model(rng: np.random.Generator, *, n: int = 4, d: int = 1, depth: 
 
 
 def rounding_cycle_example() -> FPModel:
-    """The float16 rounding limit cycle of the module docstring (Theorem 1 in the sequential
-    model): one layer, ``n = 2``, token ``"1"`` with two sub-steps; every weight is a float16
-    number (a multiple of ``2^-12``); ``A(1) = A_2 A_1`` has eigenvalues ~0.2516 and ~0.3924.
+    """The float16 rounding limit cycle of the module docstring: one layer, ``n = 2``, token
+    ``"1"`` with two sub-steps; every weight is a float16 number (a multiple of ``2^-12``);
+    ``A(1) = A_2 A_1`` has eigenvalues ~0.2516 and ~0.3924 (Theorem 1's hypothesis).
+
+    In the sequential model (rounding after every sub-step) the state under ``1^t`` cycles
+    with period 2, so the state determines the parity of ``t``; in the paper's model, the
+    model of Theorem 1, it reaches a fixed point and a counterexample exists, as the theorem
+    says. Neither is a contradiction of the theorem.
 
     Examples
     --------
     >>> m = rounding_cycle_example()
     >>> r = eventual_period(m, "1", "float16")
-    >>> r.pre_period, r.period
-    (9, 2)
+    >>> r.pre_period, r.period, r.rounding
+    (9, 2, 'sequential')
     >>> c = parity_counterexample(m, "float16")      # the default decoder shows the state
     >>> c.found, c.state_determines_parity, c.nonnegative_eigenvalues, c.contradicts_theorem
-    (False, True, True, True)
+    (False, True, True, None)
+    >>> p = parity_counterexample(m, "float16", rounding="paper")
+    >>> p.found, p.kind, p.pre_period, p.period, p.contradicts_theorem, p.verify(m)
+    (True, 'state', 12, 1, False, True)
     """
     q = 2.0 ** -12
     a1 = np.array([[2250, -1294], [-1294, 3190]]) * q

@@ -100,6 +100,7 @@ Thm 2: 1L needs a non-real eig. of A(w), w of period > 2 (has/MISSING: construct
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass, field
@@ -134,8 +135,8 @@ SUMMARY_WIDTH = 22
 COLUMN_LEGEND: dict[str, str] = {
     "GH": "Prop. 1: every step is a GH factor (eig in [-1,1]); a letter's steps multiply exactly "
           "to A(a) (groups)",
-    "T1": "Thm 1: a word w of period > 1 needs an eigenvalue of A(w) that is not real >= 0; "
-          "has/MISSING: in the construction",
+    "T1": "Thm 1 (paper's rounding model): w of period > 1 needs an eigenvalue of A(w) not"
+          " real >= 0; has/MISSING: in construction",
     "T2": "Thm 2: 1L needs a non-real eig. of A(w), w of period > 2 (has/MISSING: construction); "
           "stacks: any depth, or real >=kL",
     "construction": "Thm 3 (groups): layers x width, n_h / bound k-1 (k = most states a letter "
@@ -655,10 +656,23 @@ def _check_thm1(dfa: Any) -> TheoremResult:
     >>> from statetrack.automata import DFA
     >>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
     >>> r = _check_thm1(parity)
-    >>> r.status, r.data["witness"], r.data["periods"], r.columns[0][1]
-    ('pass', ('1',), (1, 2), 'needed, has')
+    >>> r.status, r.data["witness"], r.data["periods"], r.columns[0][1], r.data["model"]
+    ('pass', ('1',), (1, 2), 'needed, has', 'paper')
+    >>> "in the paper's rounding model" in r.detail
+    True
     """
-    return _spectral_check(dfa, "thm1", "T1", lambda s: not s.all_nonnegative_real)
+    res = _spectral_check(dfa, "thm1", "T1", lambda s: not s.all_nonnegative_real)
+    return dataclasses.replace(res, detail=res.detail + _THM1_MODEL,
+                               data={**res.data, "model": "paper"})
+
+
+#: Which model the Theorem 1 column checks (the model of the theorem's proof).
+_THM1_MODEL = (
+    ". Checked in the paper's rounding model (Grazzi et al., App. B.1: the state after k tokens "
+    "is cast(sum_{i<k} cast(A^i B) + cast(A^k H_0)), weights not cast; "
+    "statetrack.theory.finite_precision, rounding='paper'); rounding after every sub-step, as "
+    "kernels do, is another model, in which a non-triangular A(w) with non-negative "
+    "eigenvalues can keep a period-2 cycle (rounding_cycle_example)")
 
 
 def _check_thm2(dfa: Any) -> TheoremResult:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from statetrack.automata import families
 from statetrack.constructions import compile as compile_dfa
-from statetrack.theory.errors import ModelError
+from statetrack.theory.errors import FormatOverflowError, ModelError
 from statetrack.theory.finite_precision import (
     DeltaSubstep,
     FPLayer,
@@ -71,7 +71,15 @@ def test_single_delta_factor_is_flagged_as_unable_to_count(seed, n, fmt, m):
     The triangular check (the abstract's corollary) misses it."""
     rng = np.random.default_rng(seed)
     model = _delta_model(rng, n, betas=[-0.5, 0.3, 1.0, 1.7, 2.0, 3.5])
-    c = mod_counterexample(model, m, fmt)
+    try:
+        c = mod_counterexample(model, m, fmt)
+    except FormatOverflowError as e:
+        # |1 - beta| > 1 can grow the state beyond the format: no certificate on infinities
+        # (issue 13: overflow at step k, outside the theorems' number model); the hypothesis
+        # is still decided on the weights
+        assert e.step is not None and e.step >= 1 and e.rounding == "sequential"
+        assert real_spectrum(model, fmt).real is True
+        return
     assert c.real_eigenvalues is True and c.theorem_excludes is True
     assert c.triangular is False and not c.contradicts_theorem
     assert c.depth == 1 and c.period_bound == 2 and c.real_witness is None
@@ -79,7 +87,7 @@ def test_single_delta_factor_is_flagged_as_unable_to_count(seed, n, fmt, m):
     if c.found:
         a, b = c.words
         ra, rb = run(model, a, fmt), run(model, b, fmt)
-        assert ra.states[0][-1].tobytes() == rb.states[0][-1].tobytes()   # NaN too (beta 3.5)
+        assert ra.states[0][-1].tobytes() == rb.states[0][-1].tobytes()
         assert (len(b) - len(a)) % m != 0
 
 
