@@ -141,6 +141,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.json:
         folder = os.path.dirname(os.path.abspath(args.json))
+        if os.path.isdir(args.json):
+            print(f"statetrack check: error: --json {args.json}: is a folder; name a file "
+                  f"in it, e.g. --json {os.path.join(args.json, 'check.json')}",
+                  file=sys.stderr)
+            return 2
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
             print(f"statetrack check: error: --json {args.json}: the folder {folder} does not "
                   f"exist or is not writable", file=sys.stderr)
@@ -211,8 +216,14 @@ def run(args: argparse.Namespace) -> int:
                    "passed": len(rows) - len(failed), "failed": len(failed)}
         if args.device:
             payload["device_rows"] = [asdict(r) | {"ok": r.ok} for r in device_rows]
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=2)
+        try:
+            with open(args.json, "w", encoding="utf-8") as f:
+                json.dump(payload, f, indent=2)
+        except OSError as e:  # the early check cannot see everything (read-only mounts, /proc)
+            print(f"statetrack check: error: --json {args.json}: cannot write "
+                  f"({e.strerror or e}); the table above is complete, the JSON file is not "
+                  f"written", file=sys.stderr)
+            return 2
     return 1 if failed or device_failed else 0
 
 

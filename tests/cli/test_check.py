@@ -46,6 +46,30 @@ def test_check_unknown_only_is_a_usage_error(capsys):
     assert "no catalogue entry or family matches" in capsys.readouterr().err
 
 
+def test_check_json_to_a_folder_is_a_usage_error_before_any_check(tmp_path, monkeypatch,
+                                                                    capsys):
+    def no_checks(*a, **k):
+        raise AssertionError("the checks ran before --json was validated")
+
+    monkeypatch.setattr("statetrack.cli.check._check_language", no_checks)
+    assert cli.main(["check", "--only", "parity", "--json", str(tmp_path), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert f"--json {tmp_path}: is a folder" in err and "check.json" in err
+
+
+def test_check_json_write_failure_is_an_error_not_a_traceback(tmp_path, monkeypatch, capsys):
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("statetrack.cli.check.open", refuse, raising=False)
+    out = tmp_path / "rows.json"
+    assert cli.main(["check", "--only", "parity", "--no-theory", "--json", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "1/1 languages pass every check" in captured.out     # the table is still printed
+    assert f"--json {out}: cannot write (Permission denied)" in captured.err
+    assert not out.exists()
+
+
 def test_families_lists_registry(capsys):
     assert cli.main(["families"]) == 0
     text = capsys.readouterr().out
