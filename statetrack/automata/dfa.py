@@ -754,7 +754,17 @@ class DFA:
         Traceback (most recent call last):
         ...
         statetrack.automata.errors.SerializationError: input: not a statetrack DFA (field 'format' is 'other', expected 'statetrack.dfa')
+        >>> DFA.from_json(d.to_dict())
+        Traceback (most recent call last):
+        ...
+        statetrack.automata.errors.SerializationError: text_or_path: expected JSON text or a path, got dict; load a parsed JSON object with DFA.from_dict
         """
+        if isinstance(text_or_path, dict):
+            raise SerializationError("text_or_path: expected JSON text or a path, got dict; "
+                                     "load a parsed JSON object with DFA.from_dict")
+        if not isinstance(text_or_path, (str, bytes, bytearray, PathLike)):
+            raise SerializationError(f"text_or_path: expected JSON text or a path, got "
+                                     f"{type(text_or_path).__name__}")
         source = "input"
         text: Any = text_or_path
         if isinstance(text_or_path, PathLike) or (
