@@ -577,7 +577,7 @@ class TestSerialization:
             DFA.from_dict("not a dict")
 
     @pytest.mark.parametrize("value, pattern", [
-        (PARITY.to_dict(), r"got dict; load a parsed JSON object with DFA\.from_dict"),
+        (PARITY.to_dict(), r"expected JSON text or a path, got dict; load a parsed JSON object with DFA\.from_dict"),
         (None, r"expected JSON text or a path, got NoneType"),
         (3, r"expected JSON text or a path, got int"),
     ])
