@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
-from ._args import cli_text, positive_int
+from ._args import cli_text, monoid_limit_for, positive_int, size_note
 
 __all__ = ["add_parser", "run", "Row", "LEGEND", "DESCRIPTION"]
 
@@ -62,6 +62,7 @@ def _check_language(name: str, dfa, *, monoid_limit: int, theory: bool) -> Row:
             f"catalogue DFA is not minimal ({dfa.n_states} states, minimal has "
             f"{dfa.minimize().n_states})"
         )
+    monoid_limit = monoid_limit_for(dfa.n_states, monoid_limit)  # memory: elements x |Q|
     try:
         cls = classify(dfa, limit=monoid_limit)
         row.monoid_size = cls.size
@@ -168,6 +169,10 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as e:
             print(f"statetrack check: {e}", file=sys.stderr)
             return 2
+    for e in entries:
+        note = size_note("check", e.dfa.n_states)
+        if note:
+            print(f"{note} ({e.name})", file=sys.stderr, flush=True)
     rows = []
     bar = tqdm(entries, desc="check", unit="lang", file=sys.stderr,
                disable=not show_progress(args))

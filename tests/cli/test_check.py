@@ -223,3 +223,14 @@ def test_figures_help_and_default_outdir(monkeypatch, capsys, tmp_path):
     assert seen == [DEFAULT_OUTDIR] and DEFAULT_OUTDIR == "statetrack-figures"
     assert cli.main(["figures", "--outdir", "here"]) == 0 and seen[-1] == "here"
     capsys.readouterr()
+
+
+def test_check_bounds_the_monoid_by_memory_and_notes_a_large_dfa(capsys, monkeypatch):
+    monkeypatch.setattr("statetrack.cli._args.MONOID_ENTRIES", 12)   # 6 states: 2 elements
+    monkeypatch.setattr("statetrack.cli._args.SLOW_STATES", 6)
+    assert cli.main(["check", "--only", "symmetric(3)", "parity", "--no-theory", "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert "> 2 (skipped)" in out            # symmetric(3): 6 states, limit 12 // 6 = 2
+    assert "group(2)" in out                 # parity: 2 states, limit 6, monoid of size 2
+    assert "statetrack check: note: the minimal DFA has 6 states" in err and "(symmetric(3))" in err
+    assert "parity)" not in err
