@@ -234,3 +234,12 @@ def test_check_bounds_the_monoid_by_memory_and_notes_a_large_dfa(capsys, monkeyp
     assert "group(2)" in out                 # parity: 2 states, limit 6, monoid of size 2
     assert "statetrack check: note: the minimal DFA has 6 states" in err and "(symmetric(3))" in err
     assert "parity)" not in err
+
+
+def test_figures_to_an_unwritable_outdir_is_an_error_not_a_traceback(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert cli.main(["figures", "--outdir", str(blocker / "figs")]) == 2
+    err = capsys.readouterr().err
+    assert f"statetrack figures: error: --outdir {blocker / 'figs'}: cannot write (" in err
+    assert "Traceback" not in err and not (blocker / "figs").exists()
