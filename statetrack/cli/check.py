@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             entries = _select(entries, args.only)
         except ValueError as e:
-            print(f"statetrack check: {e}", file=sys.stderr)
+            print(f"statetrack check: error: --only: {e}", file=sys.stderr)
             return 2
     for e in entries:
         note = size_note("check", e.dfa.n_states)

@@ -43,7 +43,8 @@ def test_check_fails_on_a_bad_catalogue_entry(monkeypatch, capsys):
 
 def test_check_unknown_only_is_a_usage_error(capsys):
     assert cli.main(["check", "--only", "no-such-language"]) == 2
-    assert "no catalogue entry or family matches" in capsys.readouterr().err
+    assert "statetrack check: error: --only: no catalogue entry or family matches" in \
+        capsys.readouterr().err
 
 
 def test_check_json_to_a_folder_is_a_usage_error_before_any_check(tmp_path, monkeypatch,
