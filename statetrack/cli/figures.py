@@ -51,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         os.makedirs(args.outdir, exist_ok=True)
+        if sys.stderr.isatty():  # the paths come at the end; say what the seconds are for
+            print(f"statetrack figures: drawing the figures into {args.outdir} (seconds to "
+                  f"a minute) ...", file=sys.stderr, flush=True)
         paths = make_figures(args.outdir)
     except OSError as e:
         where = f" ({e.filename})" if e.filename and str(e.filename) != args.outdir else ""

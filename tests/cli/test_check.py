@@ -244,3 +244,15 @@ def test_figures_to_an_unwritable_outdir_is_an_error_not_a_traceback(tmp_path, c
     err = capsys.readouterr().err
     assert f"statetrack figures: error: --outdir {blocker / 'figs'}: cannot write (" in err
     assert "Traceback" not in err and not (blocker / "figs").exists()
+
+
+def test_figures_says_on_a_terminal_what_the_wait_is_for(monkeypatch, capsys, tmp_path):
+    import statetrack.theory.figures as figs
+
+    monkeypatch.setattr(figs, "make_figures", lambda outdir: [])
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert cli.main(["figures", "--outdir", str(tmp_path / "f")]) == 0
+    assert f"drawing the figures into {tmp_path / 'f'}" in capsys.readouterr().err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    assert cli.main(["figures", "--outdir", str(tmp_path / "f")]) == 0
+    assert capsys.readouterr().err == ""
