@@ -35,7 +35,7 @@ from typing import Any, Callable, Hashable, Iterable, Sequence
 
 import numpy as np
 
-from .alphabet import Alphabet
+from .alphabet import Alphabet, show_word
 from .errors import (
     AcceptingStatesError,
     AutomatonArgumentError,
@@ -46,6 +46,7 @@ from .errors import (
     StartStateError,
     TransitionShapeError,
     TransitionTargetError,
+    WordTypeError,
 )
 
 Word = "str | Sequence[str] | Sequence[int] | np.ndarray"
@@ -362,11 +363,18 @@ class DFA:
         The result has the layout of every batch runner (:class:`RunResult`): ``lengths``,
         ``accepted_final`` and ``final_states`` per word, per-prefix arrays padded with -1 or
         False beyond a word's length. A bad word raises :class:`UnknownSymbolError` or
-        :class:`WordTypeError` naming it (``words[i] = 'text'``) and the position in it.
+        :class:`WordTypeError` naming it (``words[i] = 'text'``) and the position in it; a
+        single string is refused (:class:`WordTypeError`) rather than read as a batch of
+        one-letter words, as in :meth:`LRNN.evaluate_float
+        <statetrack.constructions.LRNN.evaluate_float>` and :func:`statetrack.kernels.run`.
 
         Examples
         --------
         >>> d = DFA([[1, 0], [0, 1]], accepting=[1], alphabet="ab")
+        >>> d.run("ab")
+        Traceback (most recent call last):
+        ...
+        statetrack.automata.errors.WordTypeError: words: got a single string 'ab'; run takes a batch (a list of words): wrap a single word in a list, or use accepts(word) for one verdict
         >>> d.run(["ab", "abc"])
         Traceback (most recent call last):
         ...
@@ -375,6 +383,10 @@ class DFA:
         >>> r.accepted.tolist(), r.states.tolist()
         ([True, True, False], [[0, 1, -1], [0, 1, 1], [0, -1, -1]])
         """
+        if isinstance(words, str):
+            raise WordTypeError(f"words: got a single string {show_word(words)}; run takes a "
+                                f"batch (a list of words): wrap a single word in a list, or "
+                                f"use accepts(word) for one verdict")
         sym, lengths = self._alpha.encode_batch(words, where="words[{i}] = {word}: ")
         return self._run_codes(sym, lengths, start)
 
@@ -742,7 +754,17 @@ class DFA:
         Traceback (most recent call last):
         ...
         statetrack.automata.errors.SerializationError: input: not a statetrack DFA (field 'format' is 'other', expected 'statetrack.dfa')
+        >>> DFA.from_json(d.to_dict())
+        Traceback (most recent call last):
+        ...
+        statetrack.automata.errors.SerializationError: text_or_path: expected JSON text or a path, got dict; load a parsed JSON object with DFA.from_dict
         """
+        if isinstance(text_or_path, dict):
+            raise SerializationError("text_or_path: expected JSON text or a path, got dict; "
+                                     "load a parsed JSON object with DFA.from_dict")
+        if not isinstance(text_or_path, (str, bytes, bytearray, PathLike)):
+            raise SerializationError(f"text_or_path: expected JSON text or a path, got "
+                                     f"{type(text_or_path).__name__}")
         source = "input"
         text: Any = text_or_path
         if isinstance(text_or_path, PathLike) or (

@@ -7,7 +7,42 @@ from __future__ import annotations
 import argparse
 import re
 
-__all__ = ["positive_int", "nonnegative_int", "regex_alphabet", "cli_text"]
+__all__ = ["positive_int", "nonnegative_int", "regex_alphabet", "cli_text", "MONOID_ENTRIES",
+           "monoid_limit_for", "SLOW_STATES", "size_note"]
+
+#: Most entries (elements x states) of a transition monoid the commands enumerate: each
+#: element is a map of the DFA's states, so ``cyclic(10000)`` would hold 10^8 of them.
+MONOID_ENTRIES = 20_000_000
+#: From this many DFA states on, the commands say on stderr that the run can take minutes.
+SLOW_STATES = 1000
+
+
+def monoid_limit_for(n_states: int, limit: int) -> int:
+    """The element limit of a monoid enumeration: ``limit``, lowered so that the elements
+    (maps of ``n_states`` states each) stay within :data:`MONOID_ENTRIES` entries.
+
+    >>> monoid_limit_for(5, 1_000_000), monoid_limit_for(10_000, 1_000_000)
+    (1000000, 2000)
+    """
+    return max(1, min(int(limit), MONOID_ENTRIES // max(int(n_states), 1)))
+
+
+def size_note(command: str, n_states: int) -> str | None:
+    """The stderr note of ``statetrack <command>`` for a DFA of ``n_states`` states, or None
+    for a small one: the monoid, the construction (width up to ``|Q|``), the exact proof and
+    the float run all grow with it.
+
+    >>> size_note("compile", 8) is None
+    True
+    >>> print(size_note("compile", 10_000))
+    statetrack compile: note: the minimal DFA has 10000 states; the monoid, the construction (width up to |Q|), its exact proof and the float check grow with |Q| and can take many minutes (Ctrl-C stops)
+    """
+    if n_states < SLOW_STATES:
+        return None
+    return (f"statetrack {command}: note: the minimal DFA has {n_states} states; the "
+            f"monoid, the construction (width up to |Q|), its exact proof and the float check "
+            f"grow with |Q| and can take many minutes (Ctrl-C stops)")
+
 
 
 def _int_at_least(text: str, least: int, what: str) -> int:

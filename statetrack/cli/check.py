@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
-from ._args import cli_text, positive_int
+from ._args import cli_text, monoid_limit_for, positive_int, size_note
 
 __all__ = ["add_parser", "run", "Row", "LEGEND", "DESCRIPTION"]
 
@@ -62,6 +62,7 @@ def _check_language(name: str, dfa, *, monoid_limit: int, theory: bool) -> Row:
             f"catalogue DFA is not minimal ({dfa.n_states} states, minimal has "
             f"{dfa.minimize().n_states})"
         )
+    monoid_limit = monoid_limit_for(dfa.n_states, monoid_limit)  # memory: elements x |Q|
     try:
         cls = classify(dfa, limit=monoid_limit)
         row.monoid_size = cls.size
@@ -141,6 +142,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.json:
         folder = os.path.dirname(os.path.abspath(args.json))
+        if os.path.isdir(args.json):
+            print(f"statetrack check: error: --json {args.json}: is a folder; name a file "
+                  f"in it, e.g. --json {os.path.join(args.json, 'check.json')}",
+                  file=sys.stderr)
+            return 2
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
             print(f"statetrack check: error: --json {args.json}: the folder {folder} does not "
                   f"exist or is not writable", file=sys.stderr)
@@ -161,8 +167,12 @@ def run(args: argparse.Namespace) -> int:
         try:
             entries = _select(entries, args.only)
         except ValueError as e:
-            print(f"statetrack check: {e}", file=sys.stderr)
+            print(f"statetrack check: error: --only: {e}", file=sys.stderr)
             return 2
+    for e in entries:
+        note = size_note("check", e.dfa.n_states)
+        if note:
+            print(f"{note} ({e.name})", file=sys.stderr, flush=True)
     rows = []
     bar = tqdm(entries, desc="check", unit="lang", file=sys.stderr,
                disable=not show_progress(args))
@@ -211,8 +221,14 @@ def run(args: argparse.Namespace) -> int:
                    "passed": len(rows) - len(failed), "failed": len(failed)}
         if args.device:
             payload["device_rows"] = [asdict(r) | {"ok": r.ok} for r in device_rows]
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=2)
+        try:
+            with open(args.json, "w", encoding="utf-8") as f:
+                json.dump(payload, f, indent=2)
+        except OSError as e:  # the early check cannot see everything (read-only mounts, /proc)
+            print(f"statetrack check: error: --json {args.json}: cannot write "
+                  f"({e.strerror or e}); the table above is complete, the JSON file is not "
+                  f"written", file=sys.stderr)
+            return 2
     return 1 if failed or device_failed else 0
 
 

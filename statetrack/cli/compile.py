@@ -49,7 +49,8 @@ from typing import Any
 
 import numpy as np
 
-from ._args import cli_text, nonnegative_int, positive_int, regex_alphabet
+from ._args import (MONOID_ENTRIES, cli_text, monoid_limit_for, nonnegative_int, positive_int,
+                    regex_alphabet, size_note)
 
 __all__ = ["add_parser", "run", "resolve_pattern", "EXIT_OK", "EXIT_FAILED", "EXIT_BAD_INPUT",
            "EXIT_UNSUPPORTED"]
@@ -66,6 +67,8 @@ _EXIT_HELP = """exit status:
      --max-skeleton sets, or a cascade level too wide for exact bfloat16 registers)
 """
 _UNSUPPORTED = "unsupported: the construction is over a size limit"
+#: Most random symbols (--random x --random-length) of the float check.
+_RANDOM_SYMBOLS = 10_000_000
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -100,7 +103,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--random", type=nonnegative_int, default=64, metavar="N",
                    help="float check: N random words (default 64)")
     p.add_argument("--random-length", type=positive_int, default=512, metavar="T",
-                   help="length of the random words (default 512)")
+                   help="length of the random words (default 512; --random x --random-length "
+                        "is at most 10^7 symbols)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random words")
     p.add_argument("--horizon-length", type=positive_int, default=100_000, metavar="T",
                    help="simulation length of the float horizon of inexact forms")
@@ -279,6 +283,11 @@ def run(args: argparse.Namespace) -> int:
     from ..theory.proof import check_words, verify
 
     err = sys.stderr
+    if args.random * args.random_length > _RANDOM_SYMBOLS:
+        print(f"statetrack compile: error: --random {args.random} --random-length "
+              f"{args.random_length}: {args.random * args.random_length:.3g} random symbols, "
+              f"more than the float check's {_RANDOM_SYMBOLS:.0e}; lower one of them", file=err)
+        return EXIT_BAD_INPUT
     try:
         source, how = resolve_pattern(args.pattern, kind=args.kind, alphabet=args.alphabet,
                                       limit=args.limit)
@@ -300,12 +309,25 @@ def run(args: argparse.Namespace) -> int:
     print(f"language: {args.pattern}  ({how})")
     for line in _dfa_lines(d):
         print(line)
+    note = size_note("compile", d.n_states)
+    if note:
+        sys.stdout.flush()
+        print(note, file=err, flush=True)
+    monoid_limit = monoid_limit_for(d.n_states, args.limit)
     try:
+        from ..automata.errors import MonoidLimitError
         from ..automata.monoid import classify
 
-        print(f"monoid: {classify(d, limit=max(args.limit, 1)).short()}")
+        print(f"monoid: {classify(d, limit=monoid_limit).short()}")
     except ImportError:  # pragma: no cover
         pass
+    except MonoidLimitError as e:
+        if monoid_limit < args.limit:
+            print(f"monoid: not computed (more than {monoid_limit} elements, each a map of "
+                  f"the {d.n_states} states: past the {MONOID_ENTRIES:.0e}-entry memory "
+                  f"budget of the monoid enumeration)")
+        else:
+            print(f"monoid: not computed ({type(e).__name__}: {cli_text(str(e))})")
     except Exception as e:  # noqa: BLE001 -- a missing column must not stop the compile
         print(f"monoid: not computed ({type(e).__name__}: {cli_text(str(e))})")
     form = args.form or "auto"

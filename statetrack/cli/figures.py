@@ -13,6 +13,8 @@ from its root.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import Any
 
 __all__ = ["add_parser", "run", "DEFAULT_OUTDIR"]
@@ -43,9 +45,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the figures to ``args.outdir``; returns 0."""
+    """Write the figures to ``args.outdir``; returns 0, or 2 when the folder cannot be made
+    or written (a one-line error naming ``--outdir``, not a traceback)."""
     from ..theory.figures import make_figures
 
-    for path in make_figures(args.outdir):
+    try:
+        os.makedirs(args.outdir, exist_ok=True)
+        if sys.stderr.isatty():  # the paths come at the end; say what the seconds are for
+            print(f"statetrack figures: drawing the figures into {args.outdir} (seconds to "
+                  f"a minute) ...", file=sys.stderr, flush=True)
+        paths = make_figures(args.outdir)
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename and str(e.filename) != args.outdir else ""
+        print(f"statetrack figures: error: --outdir {args.outdir}: cannot write "
+              f"({e.strerror or e}){where}", file=sys.stderr)
+        return 2
+    for path in paths:
         print(path)
     return 0

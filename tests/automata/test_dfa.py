@@ -576,6 +576,15 @@ class TestSerialization:
         with pytest.raises(SerializationError, match=r"input: expected a JSON object, got str"):
             DFA.from_dict("not a dict")
 
+    @pytest.mark.parametrize("value, pattern", [
+        (PARITY.to_dict(), r"expected JSON text or a path, got dict; load a parsed JSON object with DFA\.from_dict"),
+        (None, r"expected JSON text or a path, got NoneType"),
+        (3, r"expected JSON text or a path, got int"),
+    ])
+    def test_from_json_of_a_non_text_names_the_argument(self, value, pattern):
+        with pytest.raises(SerializationError, match="text_or_path: " + pattern):
+            DFA.from_json(value)
+
 
 # --------------------------------------------------------------------------- display
 class TestDisplay:

@@ -43,7 +43,32 @@ def test_check_fails_on_a_bad_catalogue_entry(monkeypatch, capsys):
 
 def test_check_unknown_only_is_a_usage_error(capsys):
     assert cli.main(["check", "--only", "no-such-language"]) == 2
-    assert "no catalogue entry or family matches" in capsys.readouterr().err
+    assert "statetrack check: error: --only: no catalogue entry or family matches" in \
+        capsys.readouterr().err
+
+
+def test_check_json_to_a_folder_is_a_usage_error_before_any_check(tmp_path, monkeypatch,
+                                                                    capsys):
+    def no_checks(*a, **k):
+        raise AssertionError("the checks ran before --json was validated")
+
+    monkeypatch.setattr("statetrack.cli.check._check_language", no_checks)
+    assert cli.main(["check", "--only", "parity", "--json", str(tmp_path), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert f"--json {tmp_path}: is a folder" in err and "check.json" in err
+
+
+def test_check_json_write_failure_is_an_error_not_a_traceback(tmp_path, monkeypatch, capsys):
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("statetrack.cli.check.open", refuse, raising=False)
+    out = tmp_path / "rows.json"
+    assert cli.main(["check", "--only", "parity", "--no-theory", "--json", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "1/1 languages pass every check" in captured.out     # the table is still printed
+    assert f"--json {out}: cannot write (Permission denied)" in captured.err
+    assert not out.exists()
 
 
 def test_families_lists_registry(capsys):
@@ -199,3 +224,35 @@ def test_figures_help_and_default_outdir(monkeypatch, capsys, tmp_path):
     assert seen == [DEFAULT_OUTDIR] and DEFAULT_OUTDIR == "statetrack-figures"
     assert cli.main(["figures", "--outdir", "here"]) == 0 and seen[-1] == "here"
     capsys.readouterr()
+
+
+def test_check_bounds_the_monoid_by_memory_and_notes_a_large_dfa(capsys, monkeypatch):
+    monkeypatch.setattr("statetrack.cli._args.MONOID_ENTRIES", 12)   # 6 states: 2 elements
+    monkeypatch.setattr("statetrack.cli._args.SLOW_STATES", 6)
+    assert cli.main(["check", "--only", "symmetric(3)", "parity", "--no-theory", "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert "> 2 (skipped)" in out            # symmetric(3): 6 states, limit 12 // 6 = 2
+    assert "group(2)" in out                 # parity: 2 states, limit 6, monoid of size 2
+    assert "statetrack check: note: the minimal DFA has 6 states" in err and "(symmetric(3))" in err
+    assert "parity)" not in err
+
+
+def test_figures_to_an_unwritable_outdir_is_an_error_not_a_traceback(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert cli.main(["figures", "--outdir", str(blocker / "figs")]) == 2
+    err = capsys.readouterr().err
+    assert f"statetrack figures: error: --outdir {blocker / 'figs'}: cannot write (" in err
+    assert "Traceback" not in err and not (blocker / "figs").exists()
+
+
+def test_figures_says_on_a_terminal_what_the_wait_is_for(monkeypatch, capsys, tmp_path):
+    import statetrack.theory.figures as figs
+
+    monkeypatch.setattr(figs, "make_figures", lambda outdir: [])
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert cli.main(["figures", "--outdir", str(tmp_path / "f")]) == 0
+    assert f"drawing the figures into {tmp_path / 'f'}" in capsys.readouterr().err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    assert cli.main(["figures", "--outdir", str(tmp_path / "f")]) == 0
+    assert capsys.readouterr().err == ""

@@ -265,3 +265,35 @@ def test_alphabet_with_a_family_is_an_error(capsys):
     assert rc == 2 and "--alphabet applies to a regex only" in err and "a family" in err
     rc, out, err = run(capsys, "parity", "--alphabet", "p a r i t y", "--kind", "regex")
     assert rc == 0, err
+
+
+def test_too_many_random_symbols_is_refused_before_any_work(capsys, monkeypatch):
+    def no_work(*a, **k):
+        raise AssertionError("PATTERN was read before the options were checked")
+
+    monkeypatch.setattr("statetrack.cli.compile.resolve_pattern", no_work)
+    rc, out, err = run(capsys, "parity", "--random", "64", "--random-length", "100000000")
+    assert rc == 2 and out == ""
+    assert "--random 64 --random-length 100000000: 6.4e+09 random symbols" in err
+    assert "lower one of them" in err
+
+
+def test_monoid_of_a_wide_dfa_stays_within_the_memory_budget(capsys, monkeypatch):
+    # 7 states x 3 elements = 21 entries > 20: the enumeration stops at 2 elements, and the
+    # line says why in words of the command line, not a limit the user never set
+    monkeypatch.setattr("statetrack.cli._args.MONOID_ENTRIES", 20)
+    rc, out, err = run(capsys, "cyclic(7)")
+    assert rc == 0, err
+    assert ("monoid: not computed (more than 2 elements, each a map of the 7 states: past the "
+            in out) and "memory budget" in out
+    assert "proof: proved" in out
+
+
+def test_large_dfa_gets_a_note_on_stderr_before_the_slow_stages(capsys, monkeypatch):
+    monkeypatch.setattr("statetrack.cli._args.SLOW_STATES", 5)
+    rc, out, err = run(capsys, "cyclic(5)")
+    assert rc == 0
+    assert ("statetrack compile: note: the minimal DFA has 5 states; the monoid, the "
+            "construction") in err and "can take many minutes" in err
+    rc, out, err = run(capsys, "cyclic(4)")
+    assert rc == 0 and "note:" not in err
