@@ -86,7 +86,7 @@ Examples
 >>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
 >>> for r in run_all(parity):
 ...     print(f"{r.column:12s} {r.status:6s} {r.summary}")
-GH           pass   ok (1 factors)
+GH           pass   ok (1 factor)
 T1           pass   needed, has
 T2           pass   not needed
 construction pass   1x2 n_h=1/1
@@ -534,7 +534,7 @@ def _check_prop1(dfa: Any) -> TheoremResult:
     if problems:
         return TheoremResult("prop1", FAIL, (("GH", "FAIL"),), "; ".join(problems),
                              failed_column="GH")
-    return TheoremResult("prop1", PASS, (("GH", f"ok ({total} factors)"),),
+    return TheoremResult("prop1", PASS, (("GH", f"ok ({total} factor{'' if total == 1 else 's'})"),),
                          f"{total} GH factors over {d.n_symbols} letters multiply exactly to the "
                          "letters' permutation matrices with m - c factors each; every factor's "
                          "eigenvalue is in [-1, 1] and every A(x) has norm <= 1 ("
@@ -916,7 +916,7 @@ def _prop1_cascade(dfa: Any, why: str | None) -> TheoremResult:
     if bad:
         return TheoremResult("prop1", FAIL, (("GH", _clip(f"FAIL ({len(bad)} steps)")),),
                              "; ".join(bad[:3]), data)
-    return TheoremResult("prop1", PASS, (("GH", _clip(f"ok ({total} factors)")),),
+    return TheoremResult("prop1", PASS, (("GH", _clip(f"ok ({total} factor{'' if total == 1 else 's'})")),),
                          f"Theorem 4's stack: all {total} sub-steps over {lrnn.depth} layers are "
                          f"GH factors (eigenvalues {', '.join(sorted(eigs))}); by Proposition 1 "
                          f"every A(token) has spectral norm <= 1", data)
