@@ -164,7 +164,7 @@ def _generator(elems: list[np.ndarray]) -> np.ndarray | None:
     return None
 
 
-def z2_coordinates(dfa: DFA) -> tuple[int, list[int], list[int]]:
+def z2_coordinates(dfa: DFA, *, advice: bool = True) -> tuple[int, list[int], list[int]]:
     """Coordinates of a minimal DFA whose transition group is ``(Z_2)^r``.
 
     A basis of the group is picked greedily among the letters; ``letter_bits[a]`` is letter
@@ -177,6 +177,10 @@ def z2_coordinates(dfa: DFA) -> tuple[int, list[int], list[int]]:
     ----------
     dfa : DFA
         A minimal DFA (call ``.minimize()`` first).
+    advice : bool
+        End a refusal with the ``form=`` to use instead (the advice of
+        :func:`statetrack.constructions.compile`; callers without a ``form`` argument pass
+        False).
 
     Returns
     -------
@@ -209,12 +213,14 @@ def z2_coordinates(dfa: DFA) -> tuple[int, list[int], list[int]]:
             raise FormError(
                 f"no diagonal form: letter {d.alphabet[a]!r} has order {o}, but diagonal "
                 f"matrices with entries in [-1, 1] that act as a group have entries +-1 and "
-                f"square to the identity{why}; use form='permutation'"
-                + (" or 'rotation'" if ok is not None and _generator(elems) is not None else "")
+                f"square to the identity{why}"
+                + ("; use form='permutation'" if advice else "")
+                + (" or 'rotation'" if advice and ok is not None and _generator(elems) is not None
+                   else "")
             )
     if ok is None:
         raise FormError(f"no diagonal form: {_non_commuting(perms, d.alphabet)}, but diagonal "
-                        f"matrices commute; use form='permutation'")
+                        f"matrices commute" + ("; use form='permutation'" if advice else ""))
     # greedy basis of (Z_2)^r among the letters; coords maps an element to its bit vector
     coords: dict[bytes, int] = {ident.tobytes(): 0}
     members = [ident]

@@ -9,7 +9,8 @@ A Mamba-style layer (after its state expansion) is a diagonal LRNN: per channel 
 
     h_{t,i} = a_i(x_t)\, h_{t-1,i} + b_i(x_t),
 
-with a gate ``s_i(x)`` in [0, 1] computed from the input (Mamba: ``s = exp(-Delta A)``).
+with a gate ``s_i(x)`` in [0, 1] computed from the input (Mamba: ``s = exp(-Delta exp(w))``,
+``Delta > 0``; Mamba writes it ``exp(Delta A)`` with ``A = -exp(w) < 0``).
 Grazzi et al. (ICLR 2025, arXiv 2411.12537, Section 4 and Appendix E) compare two ranges:
 
 * ``eigen_range="[0,1]"``: ``a = s`` (Mamba as published), so every ``A(x) = Diag(s(x))`` has
@@ -74,7 +75,7 @@ True
 >>> mamba_construction(get("parity"), eigen_range="[0,1]")
 Traceback (most recent call last):
 ...
-statetrack.constructions.errors.FormError: no Mamba form with eigen_range='[0,1]': letter '1' permutes the states, but a diagonal transition with entries s in [0, 1] has only non-negative eigenvalues, and in finite precision the orbit of every channel under a repeated letter is monotone, hence eventually constant (Theorem 1: parity needs a negative eigenvalue); use eigen_range='[-1,1]'
+statetrack.constructions.errors.FormError: no Mamba form with eigen_range='[0,1]': letter '1' permutes the states, but a diagonal transition with entries s in [0, 1] has only non-negative eigenvalues, and in finite precision the orbit of every channel under a repeated letter is monotone, hence eventually constant (Theorem 1's argument; for parity: it needs an eigenvalue that is not a non-negative real); use eigen_range='[-1,1]'
 """
 
 from __future__ import annotations
@@ -334,19 +335,26 @@ def mamba_construction(dfa: DFA, *, eigen_range: str = "[-1,1]", name: str = "")
     d = dfa.minimize()
     n = d.n_states
     if eigen_range == "[0,1]":
+        # Only a letter that permutes the states and moves one is refused here: its orbit
+        # q, q.x, q.x^2, ... cycles with period > 1 in the minimal DFA. A letter that is not a
+        # permutation (a reset, say) is left to z2_coordinates (NotAGroupError): Theorem 1's
+        # argument says nothing about it.
         for x in range(len(d.alphabet)):
-            if any(int(d.transitions[q, x]) != q for q in range(n)):
+            col = [int(d.transitions[q, x]) for q in range(n)]
+            if len(set(col)) == n and any(c != q for q, c in enumerate(col)):
                 raise FormError(
                     f"no Mamba form with eigen_range='[0,1]': letter {d.alphabet[x]!r} permutes "
                     "the states, but a diagonal transition with entries s in [0, 1] has only "
                     "non-negative eigenvalues, and in finite precision the orbit of every "
                     "channel under a repeated letter is monotone, hence eventually constant "
-                    "(Theorem 1: parity needs a negative eigenvalue); use eigen_range='[-1,1]'")
+                    "(Theorem 1's argument; for parity: it needs an eigenvalue that is not a "
+                    "non-negative real); use eigen_range='[-1,1]'")
     try:
-        r, letter_bits, state_bits = z2_coordinates(d)
+        r, letter_bits, state_bits = z2_coordinates(d, advice=False)
     except FormError as err:
-        raise FormError(f"no Mamba form: {err} (a diagonal layer with real entries tracks only "
-                        "(Z_2)^r: Theorem 2)") from None
+        raise FormError(f"no Mamba form: {err} (a group that is not (Z_2)^r has an element of "
+                        "order > 2, and one layer of real diagonal matrices has eventual period "
+                        "at most 2 under a repeated word: Theorem 2's period bound)") from None
     k = max(r, 1)
     zero, one = Fraction(0), Fraction(1)
     s = tuple(tuple(zero if bits >> i & 1 else one for i in range(k)) for bits in letter_bits)

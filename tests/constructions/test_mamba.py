@@ -83,6 +83,30 @@ def test_unit_interval_range_refused_for_every_nontrivial_group():
     assert verify_mamba_form(form, triv).ok and form.a("a") == (1,)
 
 
+def test_unit_interval_refusal_only_for_permutation_letters():
+    # "contains a 1": the letter 1 is a reset, not a permutation, so Theorem 1's argument (a
+    # letter whose orbit cycles) does not apply; the refusal is that the DFA is not a group
+    contains1 = DFA([[0, 1], [1, 1]], accepting=[1], alphabet="01")
+    with pytest.raises(NotAGroupError):
+        mamba_construction(contains1, eigen_range="[0,1]")
+    # a reset next to a swap: the swap's orbit cycles, so the [0, 1] refusal names the swap
+    swap_reset = DFA([[1, 0], [0, 0]], accepting=[1], alphabet="sr")
+    with pytest.raises(FormError, match=r"letter 's' permutes the states.*Theorem 1"):
+        mamba_construction(swap_reset, eigen_range="[0,1]")
+
+
+def test_refusals_name_no_form_argument_and_cite_the_period_bound():
+    # mamba_construction has no form= argument: the delta-step advice must not leak in
+    for name in ("cyclic(3)", "cyclic(4)", "symmetric(3)"):
+        with pytest.raises(FormError) as info:
+            mamba_construction(get(name))
+        assert "form=" not in str(info.value)
+        assert "order > 2" in str(info.value) and "period bound" in str(info.value)
+    # diagonal_construction (which has form= through compile) keeps its advice
+    with pytest.raises(FormError, match="use form='permutation'"):
+        diagonal_construction(get("symmetric(3)"))
+
+
 def test_refusals_outside_elementary_abelian_2_groups():
     with pytest.raises(FormError, match="order 3.*Theorem 2"):
         mamba_construction(get("cyclic(3)"))
