@@ -73,6 +73,19 @@ cast eventually constant. The state's period divides ``2g = 2^i``; the decoder i
 of the state, the token and the input symbol, so layer ``i``'s output tokens obey the same
 bound, and the whole state's period divides ``2^L``.
 
+*Other words, and a suffix.* The registry applies the bound to ``u w^t v`` (a prefix, ``t``
+copies of a word ``w``, a suffix). In this model the state after ``u w^t v`` is not a function
+of the cast state after ``u w^t``, so the suffix needs the argument itself; it goes through
+unchanged. In layer 1 the tokens are periodic with period ``g = |w|`` from ``|u|`` on, and
+``R`` is a cyclic shift of ``A(w)``, which has the spectrum of ``A(w)`` up to zeros
+(``XY`` and ``YX`` share their non-zero eigenvalues), so ``A(w)`` real suffices. With ``t =
+t_0 + 2j``, every term of the state after ``u w^t v`` is a cast of ``(fixed matrix) R^(2j)
+(fixed vector)`` (source in ``u``, or the ``H_0`` term), depends on ``j`` not at all (source
+in ``v``), or is one of the terms with source in ``w^t``, which (indexed by their distance
+from the end of ``w^t``) are eventually constant along each residue modulo ``2g``, ``2g``
+more of them per step of ``j``. So the state after ``u w^t v`` is eventually periodic in
+``t`` with a period dividing 2, and, layer by layer as above, dividing ``2^L``.
+
 Proof in the sequential model, for the triangular special case
 --------------------------------------------------------------
 The toolkit's :mod:`~statetrack.theory.finite_precision` runs the *sequential* model (what

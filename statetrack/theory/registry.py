@@ -42,11 +42,16 @@ the finitely many distinguishing suffixes ``v`` determines ``q.x^t`` and has lea
 period exactly ``p_q``. Over all states, ``p = lcm_q p_q``.
 
 *What an LRNN can do with ``w^t``.* Take a one-layer finite-precision LRNN (state ``H``,
-transition ``H <- A(a) H + B(a)`` per letter, each sub-step rounded) and write
-``A(w) = A(w_m) ... A(w_1)``. After the prefix ``u`` it reads ``w w w ...``; its state after
-each copy of ``w`` takes finitely many values, so it is eventually periodic with some period
-``lambda``, and the output on ``u w^t v`` is a function of that state (and ``v``): each
-``p_q`` divides ``lambda``. The papers' arguments bound ``lambda``:
+transition ``H <- A(a) H + B(a)`` per letter) and write ``A(w) = A(w_m) ... A(w_1)``. After
+the prefix ``u`` it reads ``w w w ...``; when its output on ``u w^t v`` is eventually periodic
+in ``t`` with period ``lambda`` (for every ``v``), each ``p_q`` divides ``lambda``. The
+papers' arguments bound ``lambda`` in the papers' rounding model (Grazzi et al. App. B.1: the
+state is one cast of a sum of cast terms, not a recursion on cast states, so the bound is
+proved for ``u w^t v`` directly: :mod:`statetrack.theory.mod_counting`). With a cast after
+every sub-step (the sequential model, what kernels do) the state after each copy of ``w``
+takes finitely many values, so ``lambda`` exists, but the bounds below are proved there only
+for triangular (e.g. diagonal) matrices; other real spectra can escape them
+(:func:`~statetrack.theory.mod_counting.sequential_mod3_example`). The bounds:
 
 * Theorem 1 (Grazzi et al., Thm. 1): if ``A(w)`` has only non-negative real eigenvalues, the
   rounded state under ``w^t`` becomes constant, ``lambda = 1``. Hence **if some element has
