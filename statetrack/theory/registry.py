@@ -100,7 +100,7 @@ fp           pass   bf16 exact
 >>> THEOREMS["thm1"].source.arxiv
 '2411.12537'
 >>> print(COLUMN_LEGEND["T2"])
-Thm 2: 1L needs a non-real eig. of A(w), w of period > 2 (has/MISSING: construction); stacks: any depth, or real >=kL
+Thm 2: 1L needs a non-real eig. of A(w), w of period > 2 (has/MISSING); stacks: all L need one, or real >=kL allowed
 """
 
 from __future__ import annotations
@@ -142,8 +142,8 @@ COLUMN_LEGEND: dict[str, str] = {
           "to A(a) (groups)",
     "T1": "Thm 1 (paper's rounding model): w of period > 1 needs an eigenvalue of A(w) not"
           " real >= 0; has/MISSING: in construction",
-    "T2": "Thm 2: 1L needs a non-real eig. of A(w), w of period > 2 (has/MISSING: construction); "
-          "stacks: any depth, or real >=kL",
+    "T2": "Thm 2: 1L needs a non-real eig. of A(w), w of period > 2 (has/MISSING); "
+          "stacks: all L need one, or real >=kL allowed",
     "construction": "Thm 3 (groups): layers x width, n_h / bound k-1 (k = most states a letter "
                     "moves); Thm 4: layers x max width",
     "proof": "exact proof that the construction implements the DFA (number of reachable states)",
@@ -205,7 +205,7 @@ class TheoremResult:
     >>> z3 = DFA([[1], [2], [0]], accepting=[0], alphabet="a")      # counting mod 3
     >>> r = check("thm2", z3)
     >>> r.status, r.passed, r.failed, r.columns
-    ('pass', True, False, (('T2', '1L has; any depth'),))
+    ('pass', True, False, (('T2', '1L has; all L need'),))
     >>> r.data["witness"], r.data["witness_period"], r.data["checked"]
     (('a',), 3, 2)
     """
@@ -695,7 +695,7 @@ def _check_thm2(dfa: Any) -> TheoremResult:
     >>> from statetrack.automata import families
     >>> r = _check_thm2(families.get("symmetric(3)"))        # every letter is a swap
     >>> r.status, r.data["witness"], r.data["witness_period"], r.columns[0][1]
-    ('pass', ('t01', 't02'), 3, '1L has; any depth')
+    ('pass', ('t01', 't02'), 3, '1L has; all L need')
     >>> r = _check_thm2(families.get("cyclic(4)"))           # one layer needs it, 2 need not
     >>> r.columns[0][1], r.data["needed"], r.data["real_depth"]
     ('1L has; real >=2L', True, 2)
@@ -732,7 +732,7 @@ def _check_thm2(dfa: Any) -> TheoremResult:
     w0, p0 = need[0].word, need[0].period
     data.update(witness=w0, witness_period=p0)
     if odd:
-        stack = "any depth"
+        stack = "all L need"
         why_stack = (f"a period with an odd factor (w = {_fmt_word(odd[0].word)}, period "
                      f"{odd[0].period}) divides no 2^L, so a stack of any depth needs {what} in "
                      "some layer i's product over 2^(i-1) copies of such a w")

@@ -91,7 +91,8 @@ def test_group_languages_pass_every_column(spec):
     by = {r.column: r for r in cols}
     assert by["proof"].summary == f"proved ({t3['reachable']})"
     assert by["construction"].summary == f"1x{t3['width']} n_h={t3['n_h']}/{t3['bound']}"
-    assert by["GH"].summary == f"ok ({results['prop1'].data['factors']} factors)"
+    n = results['prop1'].data['factors']
+    assert by["GH"].summary == f"ok ({n} factor{'' if n == 1 else 's'})"
     assert by["fp"].summary == "bf16 exact"
     for r in cols:
         assert len(r.summary) <= SUMMARY_WIDTH, (r.column, r.summary)
@@ -214,7 +215,7 @@ def test_needs_follow_the_monoid(spec):
         assert (p > 1) if r is t1 else (p > 2)
         assert _brute_periods(dfa)[w][1] == p
     if t2.data["needed"]:
-        stack = "any depth" if odd else f"real >={t2.data['real_depth']}L"
+        stack = "all L need" if odd else f"real >={t2.data['real_depth']}L"
         assert t2.columns[0][1].endswith("; " + stack)
 
 
@@ -230,7 +231,7 @@ def test_theorem2_columns_on_cyclic_groups(m):
     assert r.data["real_depth"] == k
     assert r.status == PASS and not r.failed
     expected = ("not needed" if m == 2 else
-                "1L has; any depth" if not pow2 else f"1L has; real >={k}L")
+                "1L has; all L need" if not pow2 else f"1L has; real >={k}L")
     assert r.columns[0][1] == expected
     if m > 2:                               # the generator's word, period m
         assert r.data["witness"] == ("1",) and r.data["witness_period"] == m
@@ -246,10 +247,10 @@ def test_regressions_from_review():
     mod5 = check("thm2", families.get("modular_arithmetic(5)"))
     assert mod5.data["needed"] and mod5.data["witness_period"] == 5
     assert mod5.data["periods"] == (1, 2, 4, 5)
-    assert mod5.status == NOT_APPLICABLE and mod5.columns[0][1] == "1L n/a; any depth"
+    assert mod5.status == NOT_APPLICABLE and mod5.columns[0][1] == "1L n/a; all L need"
     for n in (3, 4):
         s = check("thm2", families.get(f"symmetric({n})"))
-        assert s.status == PASS and s.columns[0][1] == "1L has; any depth"
+        assert s.status == PASS and s.columns[0][1] == "1L has; all L need"
         assert len(s.data["witness"]) == 2 and s.data["witness_period"] == 3  # a 3-cycle
         assert s.data["checked"] >= 2
     t3 = check("thm1", families.get("tomita(3)"))
@@ -366,7 +367,7 @@ def test_theorem2_failure_is_reported(monkeypatch):
     monkeypatch.setattr(registry, "_witness_spectra", registry._witness_spectra.__wrapped__)
     t1, t2 = check("thm1", z3), check("thm2", z3)
     assert t2.status == FAIL and t2.failed_column == "T2"
-    assert t2.columns[0][1] == "1L MISSING; any depth" and "w = 'a' (period 3)" in t2.detail
+    assert t2.columns[0][1] == "1L MISSING; all L need" and "w = 'a' (period 3)" in t2.detail
     # every witness is checked, not only letters: A(a) has eigenvalue -1, but A(aa) = I
     assert t1.status == FAIL and "w = 'aa' (period 3)" in t1.detail
     assert "1 of 2 such words" in t1.detail and t1.data["checked"] == 2
