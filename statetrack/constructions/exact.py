@@ -476,7 +476,7 @@ class ExactRunner:
         In an algebraic field, sums, products and integer powers are computed by the field's
         own (exact) arithmetic from their converted parts, and ``cos(k pi/n)``,
         ``sin(k pi/n)`` by the angle-addition formulas from ``cos(pi/n)``, ``sin(pi/n)`` when
-        both are field generators; sympy's ``from_sympy`` (a minimal polynomial and a field
+        one of them is a field generator; sympy's ``from_sympy`` (a minimal polynomial and a field
         isomorphism per call, about 0.1-1 s each) is asked only for the remaining atoms
         (square roots, other cosines), each once. Field elements are canonical, so the
         result is the element ``from_sympy`` would give.
@@ -520,19 +520,19 @@ class ExactRunner:
         return got
 
     def _trig(self, e: sympy.Expr) -> Any:
-        """``cos(k pi/n)`` or ``sin(k pi/n)`` from the generators ``cos(pi/n), sin(pi/n)``
-        (angle addition in the field), or None."""
+        """``cos(k pi/n)`` or ``sin(k pi/n)`` by angle addition in the field from
+        ``cos(pi/n)`` and ``sin(pi/n)`` (converted once each), when one of them is a field
+        generator; else None (an atom the caller converts with ``from_sympy``)."""
         if e.func not in (sympy.cos, sympy.sin):
             return None
         r = e.args[0] / sympy.pi
         if not r.is_Rational:
             return None
         if not hasattr(self, "_unit_angles"):
-            gens = {(g.func, g.args[0] / sympy.pi) for g in self._generators
-                    if g.func in (sympy.cos, sympy.sin) and (g.args[0] / sympy.pi).is_Rational}
-            self._unit_angles = sorted(int(1 / r0) for f, r0 in gens
-                                       if f is sympy.cos and r0.p == 1
-                                       and (sympy.sin, r0) in gens)
+            angles = {g.args[0] / sympy.pi for g in self._generators
+                      if g.func in (sympy.cos, sympy.sin)}
+            self._unit_angles = sorted(int(r0.q) for r0 in angles
+                                       if r0.is_Rational and r0.p == 1)
             self._powers: dict[int, list] = {}
         for n in self._unit_angles:
             k = r * n

@@ -53,8 +53,12 @@ normal ``(-sin phi, cos phi)`` of its line (``phi = j theta / 2``): ``k = (-tan 
 ``cos 2 phi >= 0`` and ``k = (-1, cot phi)`` otherwise (so the free entry is in [-1, 1]), and
 ``beta = 2 / ||k||^2`` (``beta ||k||^2 = 2``: eigenvalue -1). ``tan phi = sin 2phi / (1 + cos
 2phi)`` and ``cot phi = sin 2phi / (1 - cos 2phi)``, so every weight lies in the number field
-``Q(cos theta, sin theta)`` (the model's ``field_generators``), where the exact verifier
-works. The readout is the rotation form's: the rational query ``q = (2, 1)``,
+``Q(cos theta, sin theta)``, where the exact verifier works. One generator suffices (the
+model's ``field_generators``): for even m, ``i = e^{i pi/2}`` is a power of
+``zeta = e^{i theta}``, so ``sin theta = (zeta - 1/zeta) / 2i`` lies in ``Q(zeta)``, whose real
+numbers are ``Q(cos theta)``; for odd m, ``sin theta = cos((m - 2) pi / 2m)`` with
+``m - 2`` prime to ``4m``, a generator of the real subfield of ``Q(e^{i pi / 2m})``, which
+contains ``cos theta`` and ``sin theta``. The readout is the rotation form's: the rational query ``q = (2, 1)``,
 ``o = 2 cos(k theta) + sin(k theta)``; two of the ``2m`` angles give the same value only if
 they are symmetric about the angle ``psi`` with ``tan psi = 1/2``, which would make ``2 psi``
 a rational multiple of ``pi`` -- impossible by Niven's theorem (``tan 2 psi = 4/3`` is
@@ -199,8 +203,8 @@ def modular_addition_construction(dfa: DFA, *, name: str = "") -> LRNN:
         Two layers: layer 0 ``K = 1`` with ``A(x) = -1``; layer 1 ``K = 2`` whose every token
         is one reflection (eigenvalue -1), ``2m`` readout classes; ``n_h = 1``, ``B = 0``,
         ``form="reflections"``, ``state_map`` the minimal DFA's states, ``field_generators``
-        ``(cos(pi/m), sin(pi/m))`` (none for ``m <= 2``), ``exact_in_floats`` only for
-        ``m <= 2``.
+        ``(cos(pi/m),)`` for even m, ``(sin(pi/m),)`` for odd m (none for ``m <= 2``),
+        ``exact_in_floats`` only for ``m <= 2``.
 
     Raises
     ------
@@ -252,8 +256,7 @@ def modular_addition_construction(dfa: DFA, *, name: str = "") -> LRNN:
     reflect = Layer(tokens=names, steps=steps, initial_state=[[1], [0]],
                     readout=Readout(query=[2, 1], codes=codes, labels=labels),
                     token_map=token_map)
-    gens = () if m <= 2 else tuple(g for g in (sympy.cos(theta), sympy.sin(theta))
-                                   if not g.is_Rational)
+    gens = () if m <= 2 else (sympy.cos(theta) if m % 2 == 0 else sympy.sin(theta),)
     return LRNN(alphabet=d.alphabet, layers=(counter, reflect),
                 accepting=tuple(bool(d.accepting[q]) for q in state_map),
                 state_map=tuple(state_map), form="reflections", exact_in_floats=m <= 2,
