@@ -14,6 +14,8 @@ id         result                                                          colum
                                                                            ``proof``, ``fp``
 ``thm4``   Theorem 4: every regular language, by a cascade                 the same three
                                                                            (non-groups)
+``thm3w``  Theorem 3's width: a faithful action of the group, against      ``width`` (not in
+           the minimal faithful degree mu(G)                               the table)
 ``thm6``   Theorem 6 (App. D): addition modulo m (cyclic groups) in two    ``T6``
            layers, a mod-2 counter and one 2x2 reflection per token
 =========  ==============================================================  ==================
@@ -984,6 +986,66 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
                      f"equal the DFA's for every t, bit for bit")
 
 
+# ============================================================================ Theorem 3's widths
+
+
+def _check_thm3_width(dfa: Any) -> TheoremResult:
+    """Theorem 3's width: the one layer of a group automaton can carry any faithful
+    permutation action of its transition group ``G`` instead of the action on the ``|Q|``
+    states; the least width is the minimal faithful degree ``mu(G)``. Builds the faithful
+    form (:func:`statetrack.constructions.faithful.faithful_construction`), proves it
+    (:func:`statetrack.theory.proof.verify`) and reports its width ``K = m`` against
+    ``mu(G)``: ``m = mu(G)`` when it is proved (``m`` meets a proven lower bound, or the
+    exhaustive search over the transitive actions of smaller degree found none faithful),
+    else the gap ``lower bound <= mu(G) <= m``. Not in ``statetrack check``'s table (the
+    search costs seconds on the catalogue's larger groups); every catalogue group reaches
+    ``mu(G)``.
+
+    Examples
+    --------
+    >>> from statetrack.automata import families
+    >>> r = _check_thm3_width(families.get("cyclic(6)"))        # Z_6 on 2 + 3 points
+    >>> r.status, r.columns, r.data["states"], r.data["pieces"]
+    ('pass', (('width', 'K=5 = mu(G)'),), 6, (2, 3))
+    >>> _check_thm3_width(families.get("aa_star")).status
+    'not applicable'
+    """
+    import numpy as np
+
+    from statetrack.constructions.errors import NotAGroupError
+    from statetrack.constructions.faithful import faithful_action, faithful_construction
+
+    from .proof import verify
+
+    d = _minimal(dfa)
+    try:
+        act = faithful_action(d, np.random.default_rng(0), minimize=False, readout=False)
+    except NotAGroupError as e:
+        return TheoremResult("thm3w", NOT_APPLICABLE, (("width", "not a group"),),
+                             f"Theorem 3 does not apply: {e}")
+    lrnn = faithful_construction(d, rng=np.random.default_rng(0))
+    m, mu, lb = lrnn.width, act.minimal_degree, act.lower_bound
+    data = {"states": d.n_states, "group_order": act.group_order, "width": m,
+            "minimal_degree": mu, "lower_bound": lb, "pieces": act.pieces}
+    cert = verify(lrnn, d)
+    if not cert.ok or m != act.m or m > d.n_states:
+        why = cert.summary() if not cert.ok else f"width {m} (search: {act.m}, |Q| = {d.n_states})"
+        return TheoremResult("thm3w", FAIL, (("width", "FAIL"),), why, data,
+                             failed_column="width")
+    data["reachable"] = cert.reachable
+    if mu is not None and mu == m:
+        return TheoremResult("thm3w", PASS, (("width", _clip(f"K={m} = mu(G)")),),
+                             f"|G| = {act.group_order} acts faithfully on {m} points "
+                             f"(pieces {'+'.join(map(str, act.pieces))}) instead of "
+                             f"|Q| = {d.n_states}; m = mu(G) is proved (a lower bound or an "
+                             f"exhaustive search); {cert.summary()}", data)
+    return TheoremResult("thm3w", PASS, (("width", _clip(f"K={m}, mu in [{lb},{m}]")),),
+                         f"|G| = {act.group_order} acts faithfully on {m} points instead of "
+                         f"|Q| = {d.n_states}; the gap: {lb} <= mu(G) <= {m} (the exhaustive "
+                         f"search runs for |G| <= exhaustive_max_order only); {cert.summary()}",
+                         data)
+
+
 # ============================================================================ Theorem 6
 
 
@@ -1116,6 +1178,13 @@ THEOREMS: dict[str, Theorem] = {
         "A(a) in M_{k-1}({-1, 1}) (k = most states moved by one letter), B = 0, and a one-hot "
         "readout.",
         Source(_GRAZZI, "2411.12537", "Theorem 3"), _check_thm3, ("construction", "proof", "fp")),
+    "thm3w": Theorem(
+        "thm3w", "Theorem 3",
+        "(Width.) The one layer of Theorem 3 can carry any faithful permutation action of the "
+        "transition group G; its least width is the minimal faithful degree mu(G) <= |Q| "
+        "(for abelian G the sum of the prime powers of a primary decomposition).",
+        Source(_GRAZZI, "2411.12537", "Theorem 3"), _check_thm3_width, ("width",),
+        in_table=False),
     "thm4": Theorem(
         "thm4", "Theorem 4",
         "Every regular language is recognized by an LRNN with at most 2^|Q| layers of width "
@@ -1140,7 +1209,7 @@ def theorem(key: str) -> Theorem:
     >>> theorem("thm9")
     Traceback (most recent call last):
     ...
-    statetrack.theory.errors.UnknownTheoremError: no theorem 'thm9' in the registry; known: prop1, thm1, thm2, thm3, thm4, thm6
+    statetrack.theory.errors.UnknownTheoremError: no theorem 'thm9' in the registry; known: prop1, thm1, thm2, thm3, thm3w, thm4, thm6
     """
     try:
         return THEOREMS[key]

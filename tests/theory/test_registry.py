@@ -39,7 +39,7 @@ SUMMARY_WIDTH = 22
 
 
 def test_entries_are_complete():
-    assert list(REGISTRY) == ["prop1", "thm1", "thm2", "thm3", "thm4", "thm6"]
+    assert list(REGISTRY) == ["prop1", "thm1", "thm2", "thm3", "thm3w", "thm4", "thm6"]
     for key, thm in REGISTRY.items():
         assert thm.key == key and thm.statement and thm.columns
         assert thm.source.arxiv == "2411.12537" and thm.source.where == thm.name
