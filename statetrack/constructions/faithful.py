@@ -618,12 +618,12 @@ def faithful_action(dfa: DFA, rng: np.random.Generator, *, seeds: int = 48,
     minimal = m if m <= lower else None
     if minimal is None and order <= exhaustive_max_order:
         fp = _presentation(perms)
-        for d in range(lower, m):           # the least d with a faithful union of degree d
-            acts = transitive_actions(perms, d + 1, group=g, presentation=fp)
+        for deg in range(lower, m):         # the least degree of a faithful union
+            acts = transitive_actions(perms, deg + 1, group=g, presentation=fp)
             if acts is None:
                 break
-            found = _least_faithful_union(acts, order, d + 1)
-            if found is not None or d == m - 1:
+            found = _least_faithful_union(acts, order, deg + 1)
+            if found is not None or deg == m - 1:
                 if found is not None:
                     letter_perms, sizes = found
                 minimal = lower = int(letter_perms.shape[1])
