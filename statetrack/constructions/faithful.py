@@ -603,6 +603,11 @@ def faithful_action(dfa: DFA, rng: np.random.Generator, *, seeds: int = 48,
             ("seeds", seeds), ("max_pieces", max_pieces), ("max_union", max_union),
             ("max_checks", max_checks), ("limit", limit)))
     minimize = check_flag(minimize, "minimize", "faithful_action")
+    readout = check_flag(readout, "readout", "faithful_action")
+    if isinstance(exhaustive_max_order, (bool, np.bool_)) or \
+            not isinstance(exhaustive_max_order, (int, np.integer)) or exhaustive_max_order < 0:
+        raise InputTypeError(f"faithful_action: exhaustive_max_order must be a non-negative "
+                             f"int, got {exhaustive_max_order!r}")
     d = dfa.minimize() if minimize else dfa.complete()
     perms = letter_permutations(d).astype(np.int64)   # NotAGroupError with a clear message
     n = d.n_states

@@ -97,8 +97,9 @@ import numpy as np
 import sympy
 
 from ..automata import DFA
+from ._args import check_dfa, check_text
 from .diagonal import _generator, transition_group
-from .errors import FormError, InputTypeError
+from .errors import FormError
 from .lrnn import LRNN, DeltaStep, Layer, Readout
 
 __all__ = ["modular_addition_construction", "letter_exponents", "reflection_step",
@@ -209,7 +210,7 @@ def modular_addition_construction(dfa: DFA, *, name: str = "") -> LRNN:
     Raises
     ------
     InputTypeError
-        ``dfa`` is not a DFA.
+        ``dfa`` is not a DFA, or ``name`` not a str.
     NotAGroupError
         Some letter of the minimal DFA is not a permutation.
     FormError
@@ -224,9 +225,8 @@ def modular_addition_construction(dfa: DFA, *, name: str = "") -> LRNN:
     >>> m.accepts("111"), m.accepts("1101"), m.accepts("11")
     (True, True, False)
     """
-    if not isinstance(dfa, DFA):
-        raise InputTypeError(f"modular_addition_construction: argument 'dfa' must be a "
-                             f"statetrack DFA, got {type(dfa).__name__}")
+    check_dfa(dfa, "modular_addition_construction")
+    name = check_text(name, "name", "modular_addition_construction")
     d = dfa.minimize()
     m, e, s = letter_exponents(d)
     flip = DeltaStep(key=[1], beta=2)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from statetrack.automata import DFA, families
+from statetrack.constructions.errors import InputTypeError
 from statetrack.constructions.faithful import (
     EXHAUSTIVE_MAX_ORDER,
     faithful_action,
@@ -151,3 +152,12 @@ def test_registry_width_row_on_the_catalogue_groups():
         assert r.data["minimal_degree"] == r.data["width"] <= r.data["states"]
         assert r.columns == (("width", f"K={r.data['width']} = mu(G)"),)
     assert check("thm3w", families.get("tomita(3)")).columns == (("width", "not a group"),)
+
+
+def test_bad_search_arguments():
+    dfa = families.get("cyclic(6)")
+    for bad in (-1, 2.5, True, None):
+        with pytest.raises(InputTypeError, match="exhaustive_max_order"):
+            faithful_action(dfa, np.random.default_rng(0), exhaustive_max_order=bad)
+    with pytest.raises(InputTypeError, match="readout"):
+        faithful_action(dfa, np.random.default_rng(0), readout="no")

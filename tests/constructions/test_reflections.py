@@ -190,6 +190,8 @@ def test_refusals():
         modular_addition_construction(families.get("flip_flop"))
     with pytest.raises(InputTypeError, match="'dfa'"):
         modular_addition_construction("cyclic(5, all)")
+    with pytest.raises(InputTypeError, match="name"):
+        modular_addition_construction(_addition(3), name=3)
 
 
 def test_readout_finds_equal_irrational_codes():
