@@ -100,6 +100,7 @@ from ..automata import DFA
 from ._args import check_dfa, check_text
 from .diagonal import _generator, transition_group
 from .errors import FormError
+from .exact_text import parse_exact
 from .lrnn import LRNN, DeltaStep, Layer, Readout
 
 __all__ = ["modular_addition_construction", "letter_exponents", "reflection_step",
@@ -144,6 +145,19 @@ def letter_exponents(dfa: DFA) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
     return m, e, s
 
 
+def _storable(e: sympy.Expr) -> sympy.Expr:
+    """``e``, or the equal expression that construction files write and read back unchanged:
+    printed and read (:func:`~statetrack.constructions.exact_text.parse_exact`, which
+    simplifies as it reads, e.g. ``-sqrt(2)/(2*(sqrt(2)/2 + 1))`` to
+    ``-sqrt(2)/(sqrt(2) + 2)``) until it is a fixed point."""
+    for _ in range(4):
+        back = parse_exact(sympy.sstr(e, full_prec=True))
+        if back == e:
+            break
+        e = back
+    return e
+
+
 def reflection_step(j: int, m: int) -> DeltaStep:
     """The delta step of ``F_j``, the reflection across the line at angle ``j pi / (2m)``.
 
@@ -172,7 +186,7 @@ def reflection_step(j: int, m: int) -> DeltaStep:
     else:
         x = s / (1 - c)          # |cot phi| < 1
         key = (sympy.S.NegativeOne, x)
-    return DeltaStep(key=key, beta=2 / (1 + x ** 2))
+    return DeltaStep(key=tuple(_storable(v) for v in key), beta=_storable(2 / (1 + x ** 2)))
 
 
 def reflection_class_sum(k: int, m: int) -> int:
@@ -248,7 +262,7 @@ def modular_addition_construction(dfa: DFA, *, name: str = "") -> LRNN:
             steps.append([cache[j]])
     token_map = [[tokens[ea, 0], tokens[ea, 1]] for ea in e]
     theta = sympy.pi / m
-    codes = [[2 * sympy.cos(k * theta) + sympy.sin(k * theta)] for k in range(2 * m)]
+    codes = [[_storable(2 * sympy.cos(k * theta) + sympy.sin(k * theta))] for k in range(2 * m)]
     by_sum = {sq: q for q, sq in enumerate(s)}
     state_map = [by_sum[reflection_class_sum(k, m)] for k in range(2 * m)]
     labels = [f"{d.state_label(q)}@{'even' if k % 2 == 0 else 'odd'}"

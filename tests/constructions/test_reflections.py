@@ -216,3 +216,17 @@ def test_exact_conversion_by_field_arithmetic_matches_from_sympy():
     inside = sympy.sqrt(2) * sympy.sqrt(5 - sympy.sqrt(5))              # = 4 sin(pi/5)
     assert inside.is_Mul
     assert run5.convert(inside) == run5.domain.from_sympy(4 * sympy.sin(pi / 5))
+
+
+@pytest.mark.parametrize("m", [3, 4, 5, 8])
+def test_construction_file_round_trips_and_reverifies(models, m):
+    """Every weight is stored exactly (printed and read back to the same expression) and the
+    loaded model re-verifies."""
+    from statetrack.constructions import io as cio
+    from statetrack.theory.proof import loads_verified
+
+    lrnn, dfa = models[m], _addition(m)
+    text = cio.dumps(lrnn, dfa=dfa, certificate=verify(lrnn, dfa))
+    back = loads_verified(text)
+    assert back.verified and back.lrnn.form == "reflections"
+    assert back.lrnn.layers[1].steps == lrnn.layers[1].steps
