@@ -87,7 +87,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="symbols of a regex, one character each, e.g. 'ab' (whitespace is "
                         "never a symbol: 'a b' is the same alphabet); only for a regex")
     p.add_argument("--form", choices=("auto", "permutation", "rotation", "diagonal",
-                                      "faithful", "cascade"),
+                                      "faithful", "cascade", "reflections"),
                    default=None, help="construction form (default: auto, the narrowest: "
                                       "for group languages the permutation form or the "
                                       "faithful one, a small faithful permutation action "
@@ -253,6 +253,11 @@ def _print_construction(lrnn, d, normalized: bool) -> None:
               f"to its DFA state")
     if lrnn.form == "cascade":
         _print_cascade(lrnn, d)
+    if lrnn.form == "reflections":
+        print(f"  Theorem 6 (App. D): layer 0 counts the position mod 2 (A = -1 for every "
+              f"input); layer 1 applies one 2x2 reflection per token (input, parity), "
+              f"{lrnn.layers[1].readout.n_classes} states u(k) = (cos k pi/m, sin k pi/m) "
+              f"for m = {d.n_states}: even positions at even k, odd positions at odd k")
     if lrnn.n_h == 0:
         print("  every A is the identity (n_h = 0); exporters pad one identity step "
               "(beta = 0) for the kernels")

@@ -9,7 +9,8 @@
 Modules: :mod:`~statetrack.constructions.lrnn` (the typed model), ``group`` (Theorem 3),
 ``diagonal`` (diagonal and rotation forms), ``mamba`` (Mamba's ``Diag(2 s - 1)``
 parametrization: parity and ``Z_2`` counters, exactly), ``faithful`` (a small faithful permutation
-action of the transition group), ``compile``, ``export`` (DeltaProduct tensors,
+action of the transition group), ``reflections`` (Theorem 6: addition modulo m with two
+layers of reflections), ``compile``, ``export`` (DeltaProduct tensors,
 tables, state dicts), ``io`` (construction files, read unverified; the safe loader is
 :func:`statetrack.theory.proof.load_verified`), ``certificate`` (the proof certificate as
 data), ``exact_text`` (the whitelist parser of stored numbers), ``floats`` (re-exports
@@ -42,11 +43,13 @@ from .errors import (
 )
 from .faithful import faithful_construction
 from .group import group_construction
+from .reflections import modular_addition_construction
 from .lrnn import LRNN, DeltaStep, ExactTrace, FloatTrace, Layer, Readout
 from .mamba import MambaForm, MambaProof, mamba_construction, verify_mamba_form
 
 __all__ = [
     "faithful_construction", "group_construction", "cascade_construction", "compile_cascade",
+    "modular_addition_construction",
     "compile", "compile_dfa", "FORMS",
     "MambaForm", "MambaProof", "mamba_construction", "verify_mamba_form",
     "LRNN", "Layer", "Readout", "DeltaStep", "ExactTrace", "FloatTrace", "Certificate",

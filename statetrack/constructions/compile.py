@@ -29,6 +29,12 @@ Forms
     holonomy (Krohn–Rhodes) decomposition of the minimal DFA as a stack of ``2L - 1``
     layers for ``L`` levels (a layer per level and a delay layer between levels), integer
     keys, exact in every float format.
+``"reflections"``
+    Cyclic transition groups only (Theorem 6, Appendix D;
+    :func:`~statetrack.constructions.reflections.modular_addition_construction`): two layers
+    whose every ``A`` is one reflection, a mod-2 counter (``K = 1``, ``A = -1``) and 2x2
+    reflections chosen by the input and the position's parity (``2m`` states); exact in exact
+    arithmetic, inexact in floats for ``m > 2``.
 ``"auto"``
     For group automata the narrower of ``"permutation"`` and ``"faithful"`` (smaller width,
     then fewer sub-steps; the permutation form on ties; the faithful form is taken only when
@@ -45,7 +51,7 @@ Examples
 >>> from statetrack.constructions.compile import compile
 >>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
 >>> [compile(parity, form=f).width for f in FORMS]
-[2, 2, 1, 2, 2]
+[2, 2, 1, 2, 2, 2]
 >>> constant = DFA([[1, 1], [1, 1]], accepting=[1], alphabet="ab")
 >>> compile(constant).form
 'cascade'
@@ -66,11 +72,12 @@ from .errors import FormError, InputTypeError
 from .faithful import faithful_construction
 from .group import group_construction, is_group_dfa
 from .lrnn import LRNN
+from .reflections import modular_addition_construction
 
 __all__ = ["compile", "compile_dfa", "FORMS", "AUTO_FAITHFUL_LIMIT"]
 
 #: The construction forms :func:`compile` knows (besides ``"auto"``, a choice among them).
-FORMS = ("permutation", "rotation", "diagonal", "faithful", "cascade")
+FORMS = ("permutation", "rotation", "diagonal", "faithful", "cascade", "reflections")
 #: ``form="auto"`` takes a faithful form only when its readout has at most this many classes
 #: (the ``limit`` of :func:`~statetrack.constructions.faithful.faithful_construction`; its
 #: search no longer lists the group, so the group's size does not matter).
@@ -86,7 +93,7 @@ def compile(dfa: DFA, *, form: str | None = None, normalized: bool = False,  # n
     dfa : DFA
         Any DFA; it is minimized first, and the model's ``state_map`` refers to the states of
         the minimal (canonically numbered) DFA, ``dfa.minimize()``.
-    form : {None, "permutation", "rotation", "diagonal", "faithful", "cascade", "auto"}
+    form : {None, "permutation", "rotation", "diagonal", "faithful", "cascade", "reflections", "auto"}
         None (default): ``"permutation"`` for group automata, ``"cascade"`` otherwise.
     normalized : bool
         The paper's normalized keys (unit keys, beta in [0, 2]; needs square roots, so float
@@ -162,6 +169,12 @@ def compile(dfa: DFA, *, form: str | None = None, normalized: bool = False,  # n
     if form in ("faithful", "cascade") and normalized:
         raise FormError(f"the {form} form has no normalized variant (its steps use integer "
                         f"keys); use form='permutation' with normalized=True")
+    if form == "reflections":
+        if normalized:
+            raise FormError("the reflections form has no normalized variant (its keys are "
+                            "(-tan, 1) or (-1, cot) of the reflection's angle); use "
+                            "form='permutation' with normalized=True")
+        return modular_addition_construction(dfa, name=name)
     if form == "faithful":
         return faithful_construction(dfa, name=name)
     if form == "cascade":

@@ -404,6 +404,7 @@ class ExactRunner:
                             irr += [s.key[i] for i in s.support] + [s.beta] + list(s.value)
                 gens = list(dict.fromkeys(e for e in irr if not e.is_Rational))
             self.domain = sympy.QQ.algebraic_field(*gens)
+        self._generators = [] if self.rational else list(gens)
         dom = self.domain
         self._conv: dict[sympy.Expr, Any] = {}
         self.steps: list[list[list[tuple]]] = []   # [layer][token] -> [(support pairs, beta, value)]
@@ -470,18 +471,85 @@ class ExactRunner:
         return ([tuple(r.items()) for r in a_rows], [tuple(r.items()) for r in b_rows])
 
     def convert(self, e: sympy.Expr, where: str = "value") -> Any:
-        """A sympy number as an element of the domain."""
+        """A sympy number as an element of the domain.
+
+        In an algebraic field, sums, products and integer powers are computed by the field's
+        own (exact) arithmetic from their converted parts, and ``cos(k pi/n)``,
+        ``sin(k pi/n)`` by the angle-addition formulas from ``cos(pi/n)``, ``sin(pi/n)`` when
+        one of them is a field generator; sympy's ``from_sympy`` (a minimal polynomial and a field
+        isomorphism per call, about 0.1-1 s each) is asked only for the remaining atoms
+        (square roots, other cosines), each once. Field elements are canonical, so the
+        result is the element ``from_sympy`` would give.
+        """
         got = self._conv.get(e)
         if got is None:
             try:
-                got = self.domain.from_sympy(e)
+                got = self._convert(e)
             except (sympy.polys.polyerrors.CoercionFailed, sympy.polys.polyerrors.NotAlgebraic,
-                    ValueError, TypeError) as err:
+                    ValueError, TypeError, ZeroDivisionError) as err:
                 raise ExactValueError(f"{where}: {e} is not in the model's number field "
                                       f"{self.domain} ({type(err).__name__}); pass "
                                       f"field_generators") from None
             self._conv[e] = got
         return got
+
+    def _convert(self, e: sympy.Expr) -> Any:
+        dom = self.domain
+        if e.is_Rational or dom in (sympy.ZZ, sympy.QQ):
+            return dom.from_sympy(e)
+        try:
+            if e.is_Add or e.is_Mul:
+                parts = [self._convert_cached(a) for a in e.args]
+                out = parts[0]
+                for x in parts[1:]:
+                    out = out + x if e.is_Add else out * x
+                return out
+            if e.is_Pow and e.exp.is_Integer:
+                base = self._convert_cached(e.base)
+                k = int(e.exp)
+                return base ** k if k >= 0 else dom.one / base ** (-k)
+        except (sympy.polys.polyerrors.CoercionFailed, sympy.polys.polyerrors.NotAlgebraic):
+            pass          # a part outside the field (sqrt(2) sqrt(8)): the whole may be inside
+        trig = self._trig(e)
+        return dom.from_sympy(e) if trig is None else trig
+
+    def _convert_cached(self, e: sympy.Expr) -> Any:
+        got = self._conv.get(e)
+        if got is None:
+            got = self._conv[e] = self._convert(e)
+        return got
+
+    def _trig(self, e: sympy.Expr) -> Any:
+        """``cos(k pi/n)`` or ``sin(k pi/n)`` by angle addition in the field from
+        ``cos(pi/n)`` and ``sin(pi/n)`` (converted once each), when one of them is a field
+        generator; else None (an atom the caller converts with ``from_sympy``)."""
+        if e.func not in (sympy.cos, sympy.sin):
+            return None
+        r = e.args[0] / sympy.pi
+        if not r.is_Rational:
+            return None
+        if not hasattr(self, "_unit_angles"):
+            angles = {g.args[0] / sympy.pi for g in self._generators
+                      if g.func in (sympy.cos, sympy.sin)}
+            self._unit_angles = sorted(int(r0.q) for r0 in angles
+                                       if r0.is_Rational and r0.p == 1)
+            self._powers: dict[int, list] = {}
+        for n in self._unit_angles:
+            k = r * n
+            if not k.is_Integer:
+                continue
+            k = int(k) % (2 * n)
+            pw = self._powers.get(n)
+            if pw is None:
+                c1 = self.domain.from_sympy(sympy.cos(sympy.pi / n))
+                s1 = self.domain.from_sympy(sympy.sin(sympy.pi / n))
+                pw = [(self.domain.one, self.domain.zero)]
+                for _ in range(2 * n - 1):
+                    c, s = pw[-1]
+                    pw.append((c * c1 - s * s1, s * c1 + c * s1))
+                self._powers[n] = pw
+            return pw[k][0] if e.func is sympy.cos else pw[k][1]
+        return None
 
     def transition_matrix(self, layer: int, token: int) -> list[list[Any]]:
         """``A(token)`` of a layer as a dense K x K list of domain elements (exact and

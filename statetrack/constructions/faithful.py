@@ -70,10 +70,27 @@ largest of:
 The upper bound is a search over block systems (``seeds`` minimal blocks ``{q_0, q}`` and
 their joins, at most ``max_pieces``) and over unions of at most ``max_union`` of them
 (pruned: ``sum k < m`` and ``|G|`` must divide the product of the pieces' image orders);
-it stops as soon as it meets the lower bound. Pieces are only block actions of ``Q``
+it stops as soon as it meets the lower bound. Pieces there are only block actions of ``Q``
 (overgroups of ``K``): when ``K`` is not trivial, smaller actions on cosets of subgroups
-that do not contain a conjugate of ``K`` are not searched (e.g. S_4 acting on the 6 pairs of
-4 points keeps width 6, not 4); the ``lower_bound`` field shows the gap.
+that do not contain a conjugate of ``K`` are not among them (S_4 acting on the 6 pairs of 4
+points: the stabilizer of a pair lies in no subgroup of index 4, so the block search keeps
+width 6 against the bound 4).
+
+*Exhaustive search* (groups of order at most ``exhaustive_max_order``, default
+:data:`EXHAUSTIVE_MAX_ORDER`, when the block search stays above the lower bound): for
+``d = lower, lower + 1, ...`` every transitive action of degree at most ``d`` is listed, one
+per conjugacy class of subgroups of index ``<= d`` (:func:`transitive_actions`: a
+presentation of ``G`` and Sims' low-index subgroups algorithm), and every union of them of
+total degree ``<= d`` is tested for faithfulness. Every faithful action is a union of
+transitive ones, each isomorphic to a listed one, so the first ``d`` with a faithful union
+is ``mu(G)``, proved (``minimal_degree``; ``lower_bound`` becomes ``mu(G)``). S_4 on the 6
+pairs gets width 4. Above the order limit the gap is reported: ``m > lower_bound`` and
+``minimal_degree`` None (S_5 on its 10 pairs: 10 against 5, unless the limit is raised to
+120, which costs sympy's presentation about 9 s).
+
+For the groups of the catalogue the block search already meets the lower bound (``m = mu``
+proved for every one: cyclic, dihedral, symmetric, alternating, quaternion;
+``benchmarks/faithful.md``).
 
 Examples
 --------
@@ -91,6 +108,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import sympy
@@ -106,7 +124,7 @@ from .group import letter_permutations, permutation_target, readout_codes, trans
 from .lrnn import LRNN, Layer, Readout, check_product
 
 __all__ = ["FaithfulAction", "block_system", "minimal_degree_lower_bound", "faithful_action",
-           "faithful_construction"]
+           "faithful_construction", "transitive_actions", "EXHAUSTIVE_MAX_ORDER"]
 
 
 def _group(perms: np.ndarray) -> PermutationGroup:
@@ -253,6 +271,11 @@ class FaithfulAction:
         ``|G|``.
     search_complete : bool
         Every union of collected pieces within the pruning rules was tried.
+    minimal_degree : int or None
+        ``mu(G)`` when it is proved: ``m`` meets the lower bound, or the exhaustive search
+        over the transitive actions of degree ``< m`` (:func:`transitive_actions`) ran and
+        found the least faithful union (then ``m = mu(G)`` and ``lower_bound = mu(G)``);
+        None when neither happened (a group over ``exhaustive_max_order`` with a gap).
     """
 
     m: int
@@ -264,6 +287,7 @@ class FaithfulAction:
     dfa_states: np.ndarray
     group_order: int
     search_complete: bool
+    minimal_degree: int | None = None
 
 
 def _minimal_pieces(perms, q0, rng, seeds):
@@ -363,6 +387,111 @@ class _UnionSearch:
                 return
 
 
+#: Groups up to this order get the exhaustive search (:func:`transitive_actions`) when the
+#: block search stays above the lower bound. Its cost is sympy's presentation of the group:
+#: measured on this project's 2-core CPU, S_4 on 6 pairs 1.4 s, A_5 on 6 points 0.3 s, but
+#: S_5 on 10 pairs 8.7 s and S_6 on 10 partitions 6.8 s (all closed: mu = 4, 5, 5, 6).
+EXHAUSTIVE_MAX_ORDER = 100
+
+
+def _presentation(perms: np.ndarray) -> tuple[Any, list[int]]:
+    """A presentation of ``<perms>`` on its distinct non-identity letters, and for each
+    letter the index of its generator (-1: the identity)."""
+    n = perms.shape[1]
+    ident = np.arange(n)
+    index: dict[bytes, int] = {}
+    gens: list[np.ndarray] = []
+    letter_gen = []
+    for p in perms:
+        if np.array_equal(p, ident):
+            letter_gen.append(-1)
+            continue
+        gi = index.setdefault(p.tobytes(), len(gens))
+        if gi == len(gens):
+            gens.append(p)
+        letter_gen.append(gi)
+    if not gens:
+        return None, letter_gen
+    fp = PermutationGroup([Permutation([int(x) for x in p]) for p in gens]).presentation(
+        eliminate_gens=False)
+    return (fp if len(fp.generators) == len(gens) else False), letter_gen
+
+
+def transitive_actions(perms: np.ndarray, below: int, *,
+                       group: PermutationGroup | None = None,
+                       presentation: Any = None) -> list[np.ndarray] | None:
+    """Every transitive action of ``G = <perms>`` of degree ``2 .. below - 1``, one per
+    conjugacy class of subgroups of that index, as ``[n_letters, d]`` letter actions.
+    ``presentation``: the result of ``_presentation(perms)`` when the caller has it.
+
+    A transitive action of degree ``d`` is the action on the cosets of a point stabilizer of
+    index ``d``, and conjugate stabilizers give isomorphic actions; so the list is every
+    transitive action up to relabelling the points. Computed with a presentation of ``G``
+    (:meth:`sympy.combinatorics.PermutationGroup.presentation`, on the distinct non-identity
+    letters as generators) and Sims' low-index subgroups algorithm
+    (:func:`sympy.combinatorics.fp_groups.low_index_subgroups`), whose coset tables are the
+    actions. Each is checked to be an action of ``G``: the letters acting on ``Q`` and on the
+    cosets together generate a group of order ``|G|`` (the graph of a homomorphism). Returns
+    None if a coset table fails that check (then nothing is claimed).
+
+    Examples
+    --------
+    >>> s3 = np.array([[1, 0, 2], [1, 2, 0]])          # S_3 on 3 points
+    >>> sorted(a.shape[1] for a in transitive_actions(s3, 7))  # on Z_2, on 3 points, regular
+    [2, 3, 6]
+    """
+    from sympy.combinatorics.fp_groups import low_index_subgroups
+
+    perms = np.asarray(perms, dtype=np.int64)
+    n = perms.shape[1]
+    fp, letter_gen = presentation if presentation is not None else _presentation(perms)
+    if fp is None or below <= 2:
+        return []
+    if fp is False:
+        return None
+    g = group if group is not None else _group(perms)
+    order = int(g.order())
+    out = []
+    for table in low_index_subgroups(fp, below - 1):
+        d = len(table.table)
+        if d < 2:
+            continue
+        on_cosets = [np.array([row[table.A_dict[x]] for row in table.table], dtype=np.int64)
+                     for x in fp.generators]
+        acts = np.stack([on_cosets[gi] if gi >= 0 else np.arange(d) for gi in letter_gen])
+        if int(_group(np.concatenate([perms, acts + n], axis=1)).order()) != order:
+            return None
+        out.append(acts)
+    return out
+
+
+def _least_faithful_union(acts: list[np.ndarray], order: int, below: int):
+    """The faithful union of distinct pieces with the least total degree ``< below``
+    (``(letter perms, sizes)``), or None; every subset is tried (pruned by the total and by
+    ``|G|`` dividing the product of the pieces' image orders)."""
+    acts = sorted(acts, key=lambda a: a.shape[1])
+    img = [int(_group(a).order()) for a in acts]
+    best: list = [below, None]
+
+    def dfs(start, combo, total, prod):
+        for j in range(start, len(acts)):
+            t = total + acts[j].shape[1]
+            if t >= best[0]:
+                return
+            c = combo + [j]
+            p = prod * img[j]
+            if p % order == 0:
+                offs = np.cumsum([0] + [acts[i].shape[1] for i in c])
+                joined = np.concatenate([acts[i] + offs[k] for k, i in enumerate(c)], axis=1)
+                if int(_group(joined).order()) == order:
+                    best[0], best[1] = t, (joined, [acts[i].shape[1] for i in c])
+                    continue
+            dfs(j + 1, c, t, p)
+
+    dfs(0, [], 0, 1)
+    return best[1]
+
+
 def _relative_base(letter_perms, q_perms, q0, limit):
     """Greedy points of ``X`` whose pointwise stabilizer fixes ``q0``, and their orbit."""
     m = letter_perms.shape[1]
@@ -409,7 +538,9 @@ def _orbit(letter_perms, q_perms, tup, q0, limit):
 
 def faithful_action(dfa: DFA, rng: np.random.Generator, *, seeds: int = 48,
                     max_pieces: int = 96, max_union: int = 4, max_checks: int = 400,
-                    limit: int = 1_000_000, minimize: bool = True) -> FaithfulAction:
+                    limit: int = 1_000_000, minimize: bool = True,
+                    exhaustive_max_order: int = EXHAUSTIVE_MAX_ORDER,
+                    readout: bool = True) -> FaithfulAction:
     """The faithful action and relative-base readout used by :func:`faithful_construction`.
 
     Parameters
@@ -423,6 +554,14 @@ def faithful_action(dfa: DFA, rng: np.random.Generator, *, seeds: int = 48,
         union, faithfulness checks (Schreier–Sims orders).
     limit : int
         The most readout classes.
+    exhaustive_max_order : int
+        When the block search stays above the lower bound and ``|G|`` is at most this, every
+        transitive action of smaller degree is listed (:func:`transitive_actions`) and the
+        least faithful union of them taken: ``m = mu(G)``, proved (``minimal_degree``).
+    readout : bool
+        Also choose the readout's base points and list their orbit (the classes); without
+        it ``base`` is empty and ``orbit``, ``dfa_states`` have no rows (only the degree is
+        wanted, e.g. by the theorem registry).
 
     Raises
     ------
@@ -433,6 +572,20 @@ def faithful_action(dfa: DFA, rng: np.random.Generator, *, seeds: int = 48,
 
     Examples
     --------
+    S_4 acting on the 6 pairs of 4 points: the block search finds no smaller action (the
+    stabilizer of a pair lies in no subgroup of index 4), the exhaustive one does:
+
+    >>> from itertools import combinations
+    >>> pairs = list(combinations(range(4), 2))
+    >>> on_pairs = lambda p: [pairs.index(tuple(sorted((p[a], p[b])))) for a, b in pairs]
+    >>> s4_pairs = DFA(np.array([on_pairs([1, 0, 2, 3]), on_pairs([1, 2, 3, 0])]).T,
+    ...                accepting=[0], alphabet="st")
+    >>> act = faithful_action(s4_pairs, np.random.default_rng(0))
+    >>> act.m, act.minimal_degree, act.pieces
+    (4, 4, (4,))
+    >>> faithful_action(s4_pairs, np.random.default_rng(0), exhaustive_max_order=0).m
+    6
+
     >>> from statetrack.automata.families import get
     >>> act = faithful_action(get("quaternion"), np.random.default_rng(0))
     >>> act.m, act.lower_bound, act.pieces  # Q_8: every non-trivial subgroup contains -1
@@ -450,6 +603,11 @@ def faithful_action(dfa: DFA, rng: np.random.Generator, *, seeds: int = 48,
             ("seeds", seeds), ("max_pieces", max_pieces), ("max_union", max_union),
             ("max_checks", max_checks), ("limit", limit)))
     minimize = check_flag(minimize, "minimize", "faithful_action")
+    readout = check_flag(readout, "readout", "faithful_action")
+    if isinstance(exhaustive_max_order, (bool, np.bool_)) or \
+            not isinstance(exhaustive_max_order, (int, np.integer)) or exhaustive_max_order < 0:
+        raise InputTypeError(f"faithful_action: exhaustive_max_order must be a non-negative "
+                             f"int, got {exhaustive_max_order!r}")
     d = dfa.minimize() if minimize else dfa.complete()
     perms = letter_permutations(d).astype(np.int64)   # NotAGroupError with a clear message
     n = d.n_states
@@ -461,12 +619,30 @@ def faithful_action(dfa: DFA, rng: np.random.Generator, *, seeds: int = 48,
     if lower < n:
         letter_perms, sizes, complete = _search(perms, q0, order, n, lower, rng, seeds,
                                                 max_pieces, max_union, max_checks)
-    base, orbit, states = _relative_base(letter_perms, perms, q0, limit)
+    m = int(letter_perms.shape[1])
+    minimal = m if m <= lower else None
+    if minimal is None and order <= exhaustive_max_order:
+        fp = _presentation(perms)
+        for deg in range(lower, m):         # the least degree of a faithful union
+            acts = transitive_actions(perms, deg + 1, group=g, presentation=fp)
+            if acts is None:
+                break
+            found = _least_faithful_union(acts, order, deg + 1)
+            if found is not None or deg == m - 1:
+                if found is not None:
+                    letter_perms, sizes = found
+                minimal = lower = int(letter_perms.shape[1])
+                complete = True
+                break
+    if readout:
+        base, orbit, states = _relative_base(letter_perms, perms, q0, limit)
+    else:
+        base, orbit, states = [], np.zeros((0, 0), np.int64), np.zeros(0, np.int64)
     return FaithfulAction(m=int(letter_perms.shape[1]), lower_bound=int(lower),
                           pieces=tuple(int(s) for s in sizes),
                           letter_perms=np.ascontiguousarray(letter_perms), base=tuple(base),
                           orbit=orbit, dfa_states=states, group_order=order,
-                          search_complete=complete)
+                          search_complete=complete, minimal_degree=minimal)
 
 
 def faithful_construction(dfa: DFA, *, rng: np.random.Generator | None = None,
@@ -485,7 +661,8 @@ def faithful_construction(dfa: DFA, *, rng: np.random.Generator | None = None,
     name : str
         Stored on the model.
     **search
-        ``seeds``, ``max_pieces``, ``max_union``, ``max_checks`` for :func:`faithful_action`.
+        ``seeds``, ``max_pieces``, ``max_union``, ``max_checks``, ``exhaustive_max_order``
+        for :func:`faithful_action`.
 
     Returns
     -------

@@ -81,7 +81,8 @@ FORMAT_VERSION = 1
 #: faithful or cascade model by its form): the forms of
 #: :func:`~statetrack.constructions.compile.compile` and ``"custom"`` (a model built by hand,
 #: the default of :class:`~statetrack.constructions.lrnn.LRNN`). Loading refuses any other.
-STORED_FORMS = ("permutation", "rotation", "diagonal", "faithful", "cascade", "custom")
+STORED_FORMS = ("permutation", "rotation", "diagonal", "faithful", "cascade", "reflections",
+                "custom")
 
 
 @dataclass(frozen=True)

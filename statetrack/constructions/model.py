@@ -206,6 +206,27 @@ def _identity_step(k: int, v: int) -> DeltaStep:
 
 
 # ---------------------------------------------------------------------- readout
+def _check_distinct_codes(codes: Sequence[tuple]) -> None:
+    """:class:`ReadoutError` if two codes are equal (exactly). Codes are sorted by a 60-digit
+    value of their first entry; only pairs whose values agree to 1e-40 (relative) in every
+    entry are compared exactly, so ``n`` irrational codes cost ``n`` evaluations instead of
+    ``n^2 / 2`` exact comparisons."""
+    nums = [tuple(sympy.N(x, 60) for x in c) for c in codes]
+
+    def near(x: Any, y: Any) -> bool:
+        return bool(abs(x - y) <= sympy.Float("1e-40") * max(1, abs(x), abs(y)))
+
+    order = sorted(range(len(codes)), key=lambda i: nums[i][0])
+    for a, i in enumerate(order):
+        for j in order[a + 1:]:
+            if not near(nums[i][0], nums[j][0]):
+                break
+            if all(near(x, y) for x, y in zip(nums[i], nums[j])) and \
+                    all(_compare(x, y) == 0 for x, y in zip(codes[i], codes[j])):
+                lo, hi = min(i, j), max(i, j)
+                raise ReadoutError(f"readout: codes {lo} and {hi} are equal ({list(codes[hi])})")
+
+
 @dataclass(frozen=True)
 class Readout:
     """The layer's decoder: ``o = S^T q`` and the finite list of exact outputs (codes).
@@ -244,11 +265,7 @@ class Readout:
                     raise ReadoutError(f"readout: codes {seen[c]} and {i} are equal ({list(c)})")
                 seen[c] = i
         else:
-            for i in range(len(codes)):
-                for j in range(i):
-                    if all(_compare(a, b) == 0 for a, b in zip(codes[i], codes[j])):
-                        raise ReadoutError(
-                            f"readout: codes {j} and {i} are equal ({list(codes[i])})")
+            _check_distinct_codes(codes)
         object.__setattr__(self, "query", q)
         object.__setattr__(self, "codes", codes)
         if self.labels is not None:

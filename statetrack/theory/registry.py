@@ -14,6 +14,10 @@ id         result                                                          colum
                                                                            ``proof``, ``fp``
 ``thm4``   Theorem 4: every regular language, by a cascade                 the same three
                                                                            (non-groups)
+``thm3w``  Theorem 3's width: a faithful action of the group, against      ``width`` (not in
+           the minimal faithful degree mu(G)                               the table)
+``thm6``   Theorem 6 (App. D): addition modulo m (cyclic groups) in two    ``T6``
+           layers, a mod-2 counter and one 2x2 reflection per token
 =========  ==============================================================  ==================
 
 A check takes a DFA and returns a :class:`TheoremResult` whose ``status`` is one of
@@ -97,6 +101,7 @@ T2           pass   not needed
 construction pass   1x2 n_h=1/1
 proof        pass   proved (2)
 fp           pass   bf16 exact
+T6           pass   2 layers, proved (4)
 >>> THEOREMS["thm1"].source.arxiv
 '2411.12537'
 >>> print(COLUMN_LEGEND["T2"])
@@ -149,6 +154,8 @@ COLUMN_LEGEND: dict[str, str] = {
     "proof": "exact proof that the construction implements the DFA (number of reachable states)",
     "fp": "the construction run in bfloat16 equals the DFA on a^t for every letter a and every t, "
           "bit for bit",
+    "T6": "Thm 6 (App. D): cyclic groups (addition mod m) in 2 layers: A = -1, then one 2x2 "
+          "reflection per token; exact proof",
 }
 
 _SHORT = SHORT_NAMES
@@ -998,6 +1005,166 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
                      f"equal the DFA's for every t, bit for bit")
 
 
+# ============================================================================ Theorem 3's widths
+
+
+def _check_thm3_width(dfa: Any) -> TheoremResult:
+    """Theorem 3's width: the one layer of a group automaton can carry any faithful
+    permutation action of its transition group ``G`` instead of the action on the ``|Q|``
+    states; the least width is the minimal faithful degree ``mu(G)``. Builds the faithful
+    form (:func:`statetrack.constructions.faithful.faithful_construction`), proves it
+    (:func:`statetrack.theory.proof.verify`) and reports its width ``K = m`` against
+    ``mu(G)``: ``m = mu(G)`` when it is proved (``m`` meets a proven lower bound, or the
+    exhaustive search over the transitive actions of smaller degree found none faithful),
+    else the gap ``lower bound <= mu(G) <= m``. Not in ``statetrack check``'s table (the
+    search costs seconds on the catalogue's larger groups); every catalogue group reaches
+    ``mu(G)``.
+
+    Examples
+    --------
+    >>> from statetrack.automata import families
+    >>> r = _check_thm3_width(families.get("cyclic(6)"))        # Z_6 on 2 + 3 points
+    >>> r.status, r.columns, r.data["states"], r.data["pieces"]
+    ('pass', (('width', 'K=5 = mu(G)'),), 6, (2, 3))
+    >>> _check_thm3_width(families.get("aa_star")).status
+    'not applicable'
+    """
+    import numpy as np
+
+    from statetrack.constructions.errors import NotAGroupError
+    from statetrack.constructions.faithful import faithful_action, faithful_construction
+
+    from .proof import verify
+
+    d = _minimal(dfa)
+    try:
+        act = faithful_action(d, np.random.default_rng(0), minimize=False, readout=False)
+    except NotAGroupError as e:
+        return TheoremResult("thm3w", NOT_APPLICABLE, (("width", "not a group"),),
+                             f"Theorem 3 does not apply: {e}")
+    lrnn = faithful_construction(d, rng=np.random.default_rng(0))
+    m, mu, lb = lrnn.width, act.minimal_degree, act.lower_bound
+    data = {"states": d.n_states, "group_order": act.group_order, "width": m,
+            "minimal_degree": mu, "lower_bound": lb, "pieces": act.pieces}
+    cert = verify(lrnn, d)
+    if not cert.ok or m != act.m or m > d.n_states:
+        why = cert.summary() if not cert.ok else f"width {m} (search: {act.m}, |Q| = {d.n_states})"
+        return TheoremResult("thm3w", FAIL, (("width", "FAIL"),), why, data,
+                             failed_column="width")
+    data["reachable"] = cert.reachable
+    if mu is not None and mu == m:
+        return TheoremResult("thm3w", PASS, (("width", _clip(f"K={m} = mu(G)")),),
+                             f"|G| = {act.group_order} acts faithfully on {m} points "
+                             f"(pieces {'+'.join(map(str, act.pieces))}) instead of "
+                             f"|Q| = {d.n_states}; m = mu(G) is proved (a lower bound or an "
+                             f"exhaustive search); {cert.summary()}", data)
+    return TheoremResult("thm3w", PASS, (("width", _clip(f"K={m}, mu in [{lb},{m}]")),),
+                         f"|G| = {act.group_order} acts faithfully on {m} points instead of "
+                         f"|Q| = {d.n_states}; the gap: {lb} <= mu(G) <= {m} (the exhaustive "
+                         f"search runs for |G| <= exhaustive_max_order only); {cert.summary()}",
+                         data)
+
+
+# ============================================================================ Theorem 6
+
+
+@functools.lru_cache(maxsize=16)
+def _reflection_stack(dfa: Any) -> tuple[Any, str | None]:
+    """``(lrnn, None)`` from Theorem 6's construction, or ``(None, reason)`` when the minimal
+    DFA's transition monoid is not a cyclic group."""
+    from statetrack.constructions.errors import FormError, NotAGroupError
+    from statetrack.constructions.reflections import modular_addition_construction
+
+    d = _minimal(dfa)
+    try:
+        return modular_addition_construction(d), None
+    except (FormError, NotAGroupError) as e:
+        return None, str(e)
+
+
+def _reflection_problems(lrnn: Any) -> list[str]:
+    """What keeps the stack from being Theorem 6's (empty: nothing): two layers; layer 0 of
+    width 1 with ``A(x) = -1`` (one GH factor, eigenvalue -1, zero value) for every input;
+    layer 1 of width 2 whose every token is one GH factor with eigenvalue -1 and zero value
+    and whose ``A`` is, exactly in the model's number field, a reflection of the plane
+    (symmetric, trace 0, ``A^2 = I``)."""
+    if lrnn.depth != 2 or [layer.width for layer in lrnn.layers] != [1, 2]:
+        return [f"the stack has {lrnn.depth} layers of widths "
+                f"{[layer.width for layer in lrnn.layers]}, not 2 layers of widths [1, 2]"]
+    problems = []
+    run = lrnn.exact()
+    dom = run.domain
+    for li, layer in enumerate(lrnn.layers):
+        for t, row in enumerate(layer.steps):
+            live = [s for s in row if not s.is_identity]
+            where = f"layer {li}, token {layer.tokens[t]!r}"
+            if len(live) != 1 or live[0].eigenvalue != -1 or any(v != 0 for v in live[0].value):
+                problems.append(f"{where}: not one GH factor with eigenvalue -1 and B = 0")
+                continue
+            a = run.transition_matrix(li, t)
+            if li == 0:
+                if a != [[-dom.one]]:
+                    problems.append(f"{where}: A is not -1")
+                continue
+            square = [[a[i][0] * a[0][j] + a[i][1] * a[1][j] for j in range(2)]
+                      for i in range(2)]
+            if a[0][1] != a[1][0] or a[0][0] + a[1][1] != dom.zero or \
+                    square != [[dom.one, dom.zero], [dom.zero, dom.one]]:
+                problems.append(f"{where}: A is not a reflection of the plane")
+    return problems
+
+
+def _check_thm6(dfa: Any) -> TheoremResult:
+    """Theorem 6 (Appendix D): addition modulo m is implemented by two layers whose every
+    transition matrix is one reflection (``M_1({-1})``): a mod-2 counter (width 1,
+    ``A(x) = -1``) and a layer of 2x2 reflections chosen by the input and the position's
+    parity, with ``2m`` states (:mod:`statetrack.constructions.reflections`). Applies to every
+    DFA whose minimal automaton's transition monoid is a cyclic group ``Z_m`` (addition
+    modulo m is ``cyclic(m, all)``: one letter per residue; the DFA's state is the running
+    sum). Builds the stack, checks exactly that every factor is a reflection (layer 1's ``A``
+    in the number field ``Q(cos pi/m, sin pi/m)``), and proves it against the DFA
+    (:func:`statetrack.theory.proof.verify`; ``state_map`` gives the running sum at every
+    prefix). The weights are irrational for ``m > 2``: no float claim is made.
+
+    Examples
+    --------
+    >>> from statetrack.automata import families
+    >>> r = _check_thm6(families.get("cyclic(5, all)"))     # addition modulo 5
+    >>> r.status, r.columns, r.data["states"], r.data["reachable"]
+    ('pass', (('T6', '2 layers, proved (10)'),), 10, 10)
+    >>> _check_thm6(families.get("symmetric(3)")).columns
+    (('T6', 'n/a'),)
+    """
+    from .proof import verify
+
+    lrnn, why = _reflection_stack(dfa)
+    if lrnn is None:
+        return TheoremResult("thm6", NOT_APPLICABLE, (("T6", "n/a"),),
+                             f"Theorem 6 does not apply: {why}")
+    m = _minimal(dfa).n_states
+    data: dict[str, Any] = {"m": m, "layers": lrnn.depth,
+                            "widths": [layer.width for layer in lrnn.layers],
+                            "n_h": lrnn.n_h, "states": lrnn.layers[1].readout.n_classes,
+                            "exact_in_floats": lrnn.exact_in_floats}
+    problems = _reflection_problems(lrnn)
+    if problems:
+        return TheoremResult("thm6", FAIL, (("T6", "FAIL (not reflections)"),),
+                             "; ".join(problems[:3]), data, failed_column="T6")
+    cert = verify(lrnn, dfa)
+    if not cert.ok:
+        return TheoremResult("thm6", FAIL, (("T6", _clip(f"FAIL ({cert.kind})")),),
+                             cert.summary(), data, failed_column="T6")
+    data["reachable"] = cert.reachable
+    floats = ("its weights are dyadic rationals, exact in every float format" if
+              lrnn.exact_in_floats else f"its weights lie in Q(cos pi/{m}, sin pi/{m}) and "
+              "are rounded in floats, so float runs are correct only up to some length "
+              "(no float claim)")
+    return TheoremResult("thm6", PASS, (("T6", _clip(f"2 layers, proved ({cert.reachable})")),),
+                         f"Z_{m}: layer 0 (width 1) has A(x) = -1 for every input, layer 1 "
+                         f"(width 2) one reflection per token (checked exactly), "
+                         f"{data['states']} states; {cert.summary()}; {floats}", data)
+
+
 # ============================================================================ the registry
 
 
@@ -1030,12 +1197,26 @@ THEOREMS: dict[str, Theorem] = {
         "A(a) in M_{k-1}({-1, 1}) (k = most states moved by one letter), B = 0, and a one-hot "
         "readout.",
         Source(_GRAZZI, "2411.12537", "Theorem 3"), _check_thm3, ("construction", "proof", "fp")),
+    "thm3w": Theorem(
+        "thm3w", "Theorem 3",
+        "(Width.) The one layer of Theorem 3 can carry any faithful permutation action of the "
+        "transition group G; its least width is the minimal faithful degree mu(G) <= |Q| "
+        "(for abelian G the sum of the prime powers of a primary decomposition).",
+        Source(_GRAZZI, "2411.12537", "Theorem 3"), _check_thm3_width, ("width",),
+        in_table=False),
     "thm4": Theorem(
         "thm4", "Theorem 4",
         "Every regular language is recognized by an LRNN with at most 2^|Q| layers of width "
         "<= |Q|, A(x) in M_n([-1, 1]) and non-negative integer B, via a Krohn-Rhodes cascade of "
         "permutation-reset automata.",
         Source(_GRAZZI, "2411.12537", "Theorem 4"), _check_thm4, ("construction", "proof", "fp")),
+    "thm6": Theorem(
+        "thm6", "Theorem 6",
+        "Addition modulo m is implemented by an LRNN with two layers whose transition matrices "
+        "are reflections: a mod-2 counter layer with A(x) = -1 (width 1), then a layer of 2x2 "
+        "reflections (A in M_1({-1})) with 2m states. Checked on every DFA whose transition "
+        "monoid is a cyclic group.",
+        Source(_GRAZZI, "2411.12537", "Theorem 6"), _check_thm6, ("T6",)),
 }
 
 
@@ -1047,7 +1228,7 @@ def theorem(key: str) -> Theorem:
     >>> theorem("thm9")
     Traceback (most recent call last):
     ...
-    statetrack.theory.errors.UnknownTheoremError: no theorem 'thm9' in the registry; known: prop1, thm1, thm2, thm3, thm4
+    statetrack.theory.errors.UnknownTheoremError: no theorem 'thm9' in the registry; known: prop1, thm1, thm2, thm3, thm3w, thm4, thm6
     """
     try:
         return THEOREMS[key]
@@ -1097,6 +1278,7 @@ def run_all(dfa: Any) -> list[ColumnResult]:
     construction cascade 1x3 n_h=3 False
     proof        proved (3)   False
     fp           bf16 exact   False
+    T6           n/a          False
     """
     out = []
     group = None

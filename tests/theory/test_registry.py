@@ -34,12 +34,12 @@ GROUPS = ["parity", "cyclic(5)", "cyclic(12)", "dihedral(4)", "symmetric(4)", "a
           "quaternion", "binary_divisible(3)"]
 NON_GROUPS = ["at_least(3)", "aa_star", "flip_flop", "dyck(2)", "tomita(3)",
               "modular_arithmetic(5)"]
-TABLE_COLUMNS = ["GH", "T1", "T2", "construction", "proof", "fp"]
+TABLE_COLUMNS = ["GH", "T1", "T2", "construction", "proof", "fp", "T6"]
 SUMMARY_WIDTH = 22
 
 
 def test_entries_are_complete():
-    assert list(REGISTRY) == ["prop1", "thm1", "thm2", "thm3", "thm4"]
+    assert list(REGISTRY) == ["prop1", "thm1", "thm2", "thm3", "thm3w", "thm4", "thm6"]
     for key, thm in REGISTRY.items():
         assert thm.key == key and thm.statement and thm.columns
         assert thm.source.arxiv == "2411.12537" and thm.source.where == thm.name
@@ -107,7 +107,8 @@ def test_trivial_group_needs_no_factors():
     assert t3.status == PASS and t3.data["n_h"] == 0 == t3.data["bound"]
     cols = {r.column: r.summary for r in run_all(dfa)}
     assert cols == {"GH": "ok (0 factors)", "T1": "not needed", "T2": "not needed",
-                    "construction": "1x1 n_h=0/0", "proof": "proved (1)", "fp": "bf16 exact"}
+                    "construction": "1x1 n_h=0/0", "proof": "proved (1)", "fp": "bf16 exact",
+                    "T6": "2 layers, proved (2)"}
 
 
 @pytest.mark.parametrize("spec", NON_GROUPS)
