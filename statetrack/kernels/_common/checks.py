@@ -19,6 +19,15 @@ Checks that read tensor *values* (beta range, finiteness) synchronize with the d
 beta range check is on by default (one ``aminmax`` over ``beta``) and can be switched off
 by the caller; the finiteness check (every input) runs only on request.
 
+Two helpers keep value checks off the per-call path of kernels whose calls repeat:
+
+* :class:`VerifiedTensors`: a check run once per tensor *version* (identity and PyTorch's
+  version counter, which every in-place write bumps) and remembered, for inputs that stay
+  the same across calls (per-symbol tables, a fixed query);
+* :class:`DeviceFlags`: a few int32 flags a kernel writes on the device (0: all well), read
+  back without synchronizing (an asynchronous copy into pinned host memory and a CUDA event),
+  and turned into an exception by a callback when :meth:`DeviceFlags.check` finds one set.
+
 Examples
 --------
 >>> import torch
@@ -40,7 +49,9 @@ statetrack.kernels.errors.KernelShapeError: k: expected shape [B, T*n_h, H, K] =
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -71,6 +82,8 @@ __all__ = [
     "ScanDims",
     "check_diagonal_scan_inputs",
     "state_dtype_for",
+    "VerifiedTensors",
+    "DeviceFlags",
 ]
 
 #: Floating dtypes any kernel may accept (each kernel narrows this with ``dtypes=``).
@@ -571,3 +584,179 @@ def check_diagonal_scan_inputs(
         _check_finite({"a": a, "b": b, "h0": h0})
     return ScanDims(B=B, T=T, D=D, dtype=dtype, state_dtype=state_dtype_for(dtype),
                     device=device)
+
+
+# ----------------------------------------------------------------------------- cached checks
+def _signature(t: torch.Tensor) -> tuple:
+    return (t.data_ptr(), tuple(t.shape), tuple(t.stride()), t.dtype, t.device, t._version)
+
+
+class VerifiedTensors:
+    """Remember which tensors passed a value check, by identity and version counter.
+
+    ``check(key, tensors, fn)`` runs ``fn()`` (which raises on bad values) unless the same
+    ``key`` was verified before on these very tensor objects with unchanged version counters,
+    data pointers, shapes, strides, dtypes and devices; only passing checks are remembered.
+    Any in-place write (``t.add_(1)``, ``t[0] = nan``, ``t.copy_(...)``, also through a view)
+    bumps ``t._version`` and so invalidates the entry; a tensor freed and another allocated
+    at the same address is a different object (the entries hold weak references and die with
+    their tensors). Writes that bypass autograd's counter (through ``t.data``, DLPack, or a
+    kernel writing into the storage) are not seen: such a tensor is checked again only after
+    :meth:`clear`. Inference-mode tensors have no version counter and are checked every time.
+
+    Parameters
+    ----------
+    maxsize : int
+        Entries kept (least recently used dropped first).
+
+    Examples
+    --------
+    >>> import torch
+    >>> cache, calls = VerifiedTensors(), []
+    >>> t = torch.ones(3)
+    >>> for _ in range(3):
+    ...     cache.check("finite", (t,), lambda: calls.append(1))
+    >>> len(calls)                     # checked once
+    1
+    >>> t[0] = 2.0                     # an in-place write: checked again
+    >>> cache.check("finite", (t,), lambda: calls.append(1)); len(calls)
+    2
+    """
+
+    def __init__(self, maxsize: int = 1024) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[tuple, tuple] = OrderedDict()
+
+    def _key(self, key: object, tensors: Sequence[torch.Tensor | None]) -> tuple | None:
+        ids = []
+        for t in tensors:
+            if t is None:
+                ids.append(None)
+                continue
+            if t.is_inference():
+                return None
+            ids.append(id(t))
+        return (key, tuple(ids))
+
+    def _signatures(self, tensors: Sequence[torch.Tensor | None]) -> tuple:
+        return tuple(None if t is None else _signature(t) for t in tensors)
+
+    def lookup(self, key: object, tensors: Sequence[torch.Tensor | None]) -> tuple[bool, object]:
+        """``(found, value)``: whether ``key`` was stored for these tensor versions, and the
+        value stored with it."""
+        k = self._key(key, tensors)
+        entry = self._entries.get(k) if k is not None else None
+        if entry is None:
+            return False, None
+        refs, sigs, value = entry
+        if any((r is None) != (t is None) or (r is not None and r() is not t)
+               for r, t in zip(refs, tensors)) or sigs != self._signatures(tensors):
+            del self._entries[k]
+            return False, None
+        self._entries.move_to_end(k)
+        return True, value
+
+    def store(self, key: object, tensors: Sequence[torch.Tensor | None],
+              value: object = None) -> None:
+        """Remember ``key`` (and ``value``) for the current versions of ``tensors``."""
+        k = self._key(key, tensors)
+        if k is None:
+            return
+        entries = self._entries
+
+        def drop(_ref, k=k):
+            entries.pop(k, None)
+
+        refs = tuple(None if t is None else weakref.ref(t, drop) for t in tensors)
+        entries[k] = (refs, self._signatures(tensors), value)
+        entries.move_to_end(k)
+        while len(entries) > self.maxsize:
+            entries.popitem(last=False)
+
+    def check(self, key: object, tensors: Sequence[torch.Tensor | None],
+              fn: Callable[[], None]) -> None:
+        """Run ``fn()`` unless ``key`` passed before on these tensor versions; remember a pass."""
+        found, _ = self.lookup(key, tensors)
+        if found:
+            return
+        fn()
+        self.store(key, tensors)
+
+    def clear(self) -> None:
+        """Forget every entry (the next check of every tensor runs again)."""
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class DeviceFlags:
+    """int32 flags written by kernels on the device, read back without synchronizing.
+
+    ``flags`` starts as zeros on the kernels' device; the kernels set entries to non-zero
+    values when something is wrong. :meth:`arm` (after the launches) starts an asynchronous
+    copy into pinned host memory and records a CUDA event behind it, so :meth:`ready` can
+    tell without waiting whether the values are home; :meth:`check` waits for that event only
+    (not for work queued later) and calls ``on_error(values)`` when any flag is set, which
+    raises. On the CPU the flags are host memory and ready as soon as the kernels returned.
+
+    Parameters
+    ----------
+    n : int
+        Number of flags.
+    device : torch.device
+        Where the kernels run.
+    on_error : callable
+        ``on_error(list_of_ints)``, called (once) when a flag is set; it raises.
+
+    Examples
+    --------
+    >>> import torch
+    >>> def fail(values):
+    ...     raise ValueError(f"flags {values}")
+    >>> f = DeviceFlags(2, torch.device("cpu"), fail)
+    >>> f.arm().ready(), f.check()
+    (True, None)
+    >>> g = DeviceFlags(2, torch.device("cpu"), fail)
+    >>> g.flags[1] = 1                  # what a kernel does on bad input
+    >>> g.arm().check()
+    Traceback (most recent call last):
+    ...
+    ValueError: flags [0, 1]
+    """
+
+    def __init__(self, n: int, device: torch.device,
+                 on_error: Callable[[list[int]], None]) -> None:
+        self.flags = torch.zeros(n, dtype=torch.int32, device=device)
+        self.on_error = on_error
+        self._host: torch.Tensor | None = None
+        self._event = None
+        self.checked = False
+
+    def arm(self) -> "DeviceFlags":
+        """Start bringing the flags home (call after the kernels are launched)."""
+        if self.flags.is_cuda:
+            self._host = torch.empty(self.flags.shape, dtype=torch.int32, pin_memory=True)
+            self._host.copy_(self.flags, non_blocking=True)
+            self._event = torch.cuda.Event()
+            self._event.record()
+        else:
+            self._host = self.flags
+        return self
+
+    def ready(self) -> bool:
+        """Whether :meth:`check` would return without waiting for the device."""
+        return self._event is None or bool(self._event.query())
+
+    def check(self) -> None:
+        """Wait for the flags (only them), and call ``on_error`` if one is set (once)."""
+        if self.checked:
+            return
+        if self._host is None:
+            self.arm()
+        if self._event is not None:
+            self._event.synchronize()
+        values = [int(v) for v in self._host.tolist()]
+        self.checked = True
+        if any(values):
+            self.on_error(values)

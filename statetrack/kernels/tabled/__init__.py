@@ -6,7 +6,18 @@ gathered dense tensors (:func:`gather_tables`, then
 :func:`~statetrack.kernels.delta_product_ref`), which the tests compare it with.
 """
 
-from .tabled import COLS_MAX_K, MAX_KV, TabledResult, choose_chunk, gather_tables, run_tabled
+from ._codes import CodeTable, CodeTableMissError, build_code_table
+from .tabled import (
+    COLS_MAX_K,
+    MAX_KV,
+    MAX_PENDING,
+    TabledResult,
+    check_pending,
+    choose_chunk,
+    gather_tables,
+    run_tabled,
+)
 
 __all__ = ["run_tabled", "TabledResult", "choose_chunk", "gather_tables", "MAX_KV",
-           "COLS_MAX_K"]
+           "COLS_MAX_K", "check_pending", "MAX_PENDING", "CodeTable", "CodeTableMissError",
+           "build_code_table"]

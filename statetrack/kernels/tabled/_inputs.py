@@ -1,6 +1,18 @@
 """Input checks of :func:`~statetrack.kernels.tabled.run_tabled`: every argument validated
 (each message names the bad argument), the dimensions read off the tables, and the output
 buffers (given ones checked, the others allocated).
+
+Shapes, dtypes and devices are checked on the host from metadata (no synchronization). The
+checks that read values run where they cost nothing per call (``sync_checks=False``):
+
+* symbol ids: in the kernels (:mod:`._tabled_kernels`, ``CHECK_IDS``), which clamp a bad id
+  into range and set a device flag that the host reads later;
+* beta range and finiteness of the tables, the initial state, the query and the codes: on
+  the host, once per tensor version (:data:`VERIFIED`, a
+  :class:`~statetrack.kernels._common.checks.VerifiedTensors`): the first call with a tensor
+  synchronizes once, later calls with the same unchanged tensor skip the check.
+
+With ``sync_checks=True`` every value check runs on the host at every call, before any launch.
 """
 
 from __future__ import annotations
@@ -11,6 +23,7 @@ import torch
 
 from statetrack.kernels._common.checks import (
     FLOAT_DTYPES,
+    VerifiedTensors,
     check_beta_range,
     check_finite,
     check_out_buffer,
@@ -25,10 +38,14 @@ from statetrack.kernels._common.triton import require_runnable
 from statetrack.kernels.errors import KernelDtypeError, KernelInputError, KernelShapeError
 
 __all__ = ["MAX_KV", "TabledInputs", "TabledBuffers", "check_inputs", "allocate_outputs",
-           "normalize_tables"]
+           "normalize_tables", "VERIFIED", "ID_DTYPES"]
 
 #: Largest K and V of the tabled path (state in registers, K + V columns in the summary).
 MAX_KV = 64
+#: Integer dtypes accepted for symbol ids.
+ID_DTYPES = (torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64)
+#: The value checks that passed, per tensor version (see the module docstring).
+VERIFIED = VerifiedTensors()
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,8 @@ class TabledInputs:
         ``"o"``, ``"code"`` or ``"none"``.
     return_states : bool
         Whether every state is stored.
+    check_ids_device : bool
+        Whether the kernels check the symbol ids (``check_ids`` without ``sync_checks``).
     device : torch.device
         The device of every tensor.
     state_dtype : torch.dtype
@@ -87,6 +106,7 @@ class TabledInputs:
     return_states: bool
     device: torch.device
     state_dtype: torch.dtype
+    check_ids_device: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,9 +123,14 @@ def check_inputs(symbols: torch.Tensor, key_table: torch.Tensor, beta_table: tor
                  value_table: torch.Tensor, *, initial_state: torch.Tensor | None,
                  query: torch.Tensor | None, codes: torch.Tensor | None, scale: float,
                  output: str, return_states: bool, chunk_size: int | None, check_beta: bool,
-                 check_finite_inputs: bool, check_ids: bool) -> TabledInputs:
+                 check_finite_inputs: bool, check_ids: bool,
+                 sync_checks: bool = False) -> TabledInputs:
     """Check the arguments of :func:`~statetrack.kernels.tabled.run_tabled` (same names and
     meanings) and read the dimensions off them.
+
+    With ``sync_checks=False`` the symbol ids are left to the kernels
+    (``TabledInputs.check_ids_device``) and the value checks of the other tensors are
+    remembered per tensor version (:data:`VERIFIED`); see the module docstring.
 
     Raises
     ------
@@ -171,11 +196,10 @@ def check_inputs(symbols: torch.Tensor, key_table: torch.Tensor, beta_table: tor
         raise KernelShapeError(
             f"key_table, value_table: the tabled path supports K, V <= {MAX_KV}, got "
             f"K={K}, V={V} (use fused_recurrent_delta_product on gathered tensors)")
-    if check_ids:
+    if check_ids and sync_checks:
         check_symbols(symbols, "symbols", S_)
     else:
-        check_tensor(symbols, "symbols", ndim=2, dtypes=(torch.int8, torch.uint8, torch.int16,
-                                                          torch.int32, torch.int64))
+        check_tensor(symbols, "symbols", ndim=2, dtypes=ID_DTYPES)
     B, T = (int(s) for s in symbols.shape)
 
     # heads: from the tables, else from the initial state, the query or the codes
@@ -242,11 +266,21 @@ def check_inputs(symbols: torch.Tensor, key_table: torch.Tensor, beta_table: tor
                                 "initial_state": initial_state, "query": query,
                                 "codes": codes})
     if check_finite_inputs:
-        check_finite({"key_table": key_table, "beta_table": beta_table,
-                      "value_table": value_table, "initial_state": initial_state,
-                      "query": query, "codes": codes})
+        for name, t in (("key_table", key_table), ("beta_table", beta_table),
+                        ("value_table", value_table), ("initial_state", initial_state),
+                        ("query", query), ("codes", codes)):
+            if t is None:
+                continue
+            if sync_checks:
+                check_finite({name: t})
+            else:
+                VERIFIED.check("finite", (t,), lambda name=name, t=t: check_finite({name: t}))
     if check_beta:
-        check_beta_range(beta_table, "beta_table")
+        if sync_checks:
+            check_beta_range(beta_table, "beta_table")
+        else:
+            VERIFIED.check("beta in [0, 2]", (beta_table,),
+                           lambda: check_beta_range(beta_table, "beta_table"))
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
                                    or chunk_size < 1):
         raise KernelInputError(f"chunk_size: expected an int >= 1 or None, got {chunk_size!r}")
@@ -256,7 +290,8 @@ def check_inputs(symbols: torch.Tensor, key_table: torch.Tensor, beta_table: tor
         symbols=symbols, key_table=key_table, beta_table=beta_table, value_table=value_table,
         initial_state=initial_state, h0_mode=h0_mode, query=qv, codes=cv, B=B, T=T, H=H,
         HT=HT, S=S_, NH=NH, K=K, V=V, C=C, scale=sc, output=output,
-        return_states=return_states, device=device, state_dtype=sd)
+        return_states=return_states, device=device, state_dtype=sd,
+        check_ids_device=bool(check_ids and not sync_checks))
 
 
 def allocate_outputs(inp: TabledInputs, *, o_out: torch.Tensor | None,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import torch
 
+from statetrack.kernels._common.checks import DeviceFlags
 from statetrack.kernels._common.triton import INTERPRET, tl, triton
 from statetrack.kernels.tabled import _tabled_kernels as _kern
+from statetrack.kernels.tabled._codes import CodeTable
 from statetrack.kernels.tabled._inputs import TabledBuffers, TabledInputs, normalize_tables
 from statetrack.kernels.tabled._plan import TabledPlan
 
@@ -22,20 +24,41 @@ def _warps(elements: int) -> int:
     return max(1, min(8, elements // 1024))
 
 
-class _Launcher:
-    """What every pass reads: the ids (one byte each on CUDA when they fit), contiguous
-    tables, the initial state, query and codes in the state dtype, and the output pointers
-    (``ht`` stands in for every absent tensor)."""
+def to_uint8_ids(sym: torch.Tensor, S: int, flags: DeviceFlags | None) -> torch.Tensor:
+    """``sym`` (contiguous, at most 256 symbols) as uint8 ids; with ``flags``, an id outside
+    ``0 .. S - 1`` sets ``flags[0]`` and is clamped (``ids_u8_kernel``: one pass, the bytes of
+    ``sym.to(torch.uint8)``)."""
+    out = torch.empty(sym.shape, dtype=torch.uint8, device=sym.device)
+    n, BLOCK = sym.numel(), 1024
+    if n:
+        _kern.ids_u8_kernel[(triton.cdiv(n, BLOCK),)](
+            sym, out, flags.flags if flags is not None else out, n, S,
+            CHECK=flags is not None, BLOCK=BLOCK)
+    return out
 
-    def __init__(self, inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan) -> None:
+
+class _Launcher:
+    """What every pass reads: the ids (one byte each when they fit), contiguous tables, the
+    initial state, query and codes in the state dtype, the output pointers (``ht`` stands
+    in for every absent tensor), and the device flags (``flags``: ids, code table)."""
+
+    def __init__(self, inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan,
+                 flags: DeviceFlags | None = None, code_table: CodeTable | None = None) -> None:
         self.inp, self.buf, self.plan = inp, buf, plan
         sd = inp.state_dtype
         sym = inp.symbols.contiguous()
-        if sym.is_cuda and sym.dtype != torch.uint8 and inp.S <= 256:
+        check = inp.check_ids_device and flags is not None
+        if sym.dtype != torch.uint8 and inp.S <= 256:
             # one byte an id: a cache line holds 128 tokens' ids, not 32 (an L1 miss every 32
-            # tokens cost the latency-bound sequential run 28 % on the H100)
-            sym = sym.to(torch.uint8)
-        self.sym = sym
+            # tokens cost the latency-bound sequential run 28 % on the H100); the narrowing
+            # pass checks the ids (257 would become 1, a valid id), so the passes need not
+            sym = to_uint8_ids(sym, inp.S, flags if check else None)
+            check = False
+        if sym.dtype == torch.uint8 and inp.S >= 256:
+            check = False                       # every byte is a valid id
+        self.sym, self.check_ids = sym, check
+        self.flags = flags.flags if flags is not None else buf.final_state
+        self.code_table = code_table
         self.kt, self.bt, self.vt = (t.contiguous() for t in (inp.key_table, inp.beta_table,
                                                                 inp.value_table))
         self.h0 = inp.initial_state.to(sd).contiguous() if inp.initial_state is not None \
@@ -66,10 +89,21 @@ class ColsLauncher(_Launcher):
     """``cols_kernel`` (the default while ``K <= COLS_MAX_K``): the state as ``K`` rows over
     the value columns, one column a thread, several words a warp; packed table rows."""
 
-    def __init__(self, inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan) -> None:
-        super().__init__(inp, buf, plan)
+    def __init__(self, inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan,
+                 flags: DeviceFlags | None = None, code_table: CodeTable | None = None) -> None:
+        super().__init__(inp, buf, plan, flags, code_table)
         self.meta = dict(H=inp.H, HT=inp.HT, K=inp.K, KP=plan.KP, NH=inp.NH, C=inp.C,
-                         BCC=plan.BCC, G=plan.G, ACC=plan.acc, num_stages=1)
+                         BCC=plan.BCC, G=plan.G, CHECK_IDS=self.check_ids, ACC=plan.acc,
+                         num_stages=1)
+        ct = code_table if self.outs["OUT_CODE"] else None
+        if ct is not None:
+            self.lut_w, self.lut = ct.on(inp.device, inp.state_dtype)
+            self.lut_meta = dict(CODE_LUT=True, V0=ct.column)
+            self.NZ = int(ct.table.shape[1])
+        else:
+            self.lut_w = self.lut = self.dummy
+            self.lut_meta = dict(CODE_LUT=False, V0=0)
+            self.NZ = 1
 
     def run_pass(self, grid, h0_arg, starts_arg, h0_mode, final):
         inp, p = self.inp, self.plan
@@ -77,10 +111,11 @@ class ColsLauncher(_Launcher):
         _kern.cols_kernel[(triton.cdiv(grid[0], PR), grid[1])](
             self.sym, _cols_tables(self.kt, self.bt, self.vt, p.KP, p.G, BWR, 0,
                                    inp.state_dtype), h0_arg, starts_arg, *self.out_args,
-            self.buf.final_state, inp.scale, inp.T, p.chunk_size, inp.B * inp.H, WC=inp.V,
+            self.buf.final_state, self.flags, self.lut_w, self.lut, inp.scale, inp.T,
+            p.chunk_size, inp.B * inp.H, inp.S, self.NZ, WC=inp.V,
             BW=BWR, P=PR, H0_MODE=h0_mode, **self.outs, FINAL=int(final),
             PF=bool(grid[1] == 1 if pf is None else pf), num_warps=max(1, PR * BWR // 32),
-            **self.meta)
+            **self.lut_meta, **self.meta)
 
     def summary_pass(self, summ):
         inp, p, dummy = self.inp, self.plan, self.dummy
@@ -88,18 +123,20 @@ class ColsLauncher(_Launcher):
         _kern.cols_kernel[(triton.cdiv(inp.B * inp.H, PS), p.n_chunks)](
             self.sym, _cols_tables(self.kt, self.bt, self.vt, p.KP, p.G, BWS, inp.K,
                                    inp.state_dtype), dummy, dummy, dummy, dummy, dummy,
-            dummy, dummy, summ, inp.scale, inp.T, p.chunk_size, inp.B * inp.H,
+            dummy, dummy, summ, self.flags, dummy, dummy, inp.scale, inp.T, p.chunk_size,
+            inp.B * inp.H, inp.S, 1,
             WC=inp.K + inp.V, BW=BWS, P=PS, H0_MODE=4, OUT_O=False, OUT_CODE=False,
             STORE_STATES=False, FINAL=2, PF=bool(p.prefetch),
-            num_warps=max(1, PS * BWS // 32), **self.meta)
+            num_warps=max(1, PS * BWS // 32), CODE_LUT=False, V0=0, **self.meta)
 
 
 class MMLauncher(_Launcher):
     """``mm_kernel`` (the ``mm`` variant): each token's sub-steps composed into one affine
     map per symbol, applied as one tensor-core product a token."""
 
-    def __init__(self, inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan) -> None:
-        super().__init__(inp, buf, plan)
+    def __init__(self, inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan,
+                 flags: DeviceFlags | None = None, code_table: CodeTable | None = None) -> None:
+        super().__init__(inp, buf, plan, flags, code_table)
         self.BKM = max(16, plan.BK)
         self.mmd, self.prec = tl.float32, ("ieee" if INTERPRET else "tf32x3")
         self.tables = _mm_tables(inp.key_table, inp.beta_table, inp.value_table, self.BKM,
@@ -119,10 +156,10 @@ class MMLauncher(_Launcher):
         am, bm, _ = self.tables
         _kern.mm_kernel[grid](
             self.sym, am, bm, h0_arg, starts_arg, *self.out_args, self.buf.final_state,
-            inp.scale, inp.T, p.chunk_size, H=inp.H, HT=inp.HT, K=inp.K, WC=inp.V, BK=BKM,
+            self.flags, inp.scale, inp.T, p.chunk_size, inp.S, H=inp.H, HT=inp.HT, K=inp.K, WC=inp.V, BK=BKM,
             BC=BVM, C=inp.C, BCC=p.BCC, H0_MODE=h0_mode, **self.outs, FINAL=int(final),
-            MMD=self.mmd, PREC=self.prec, ACC=p.acc, num_warps=_warps(BKM * BVM),
-            num_stages=1)
+            MMD=self.mmd, PREC=self.prec, CHECK_IDS=self.check_ids, ACC=p.acc,
+            num_warps=_warps(BKM * BVM), num_stages=1)
 
     def summary_pass(self, summ):
         inp, p, dummy = self.inp, self.plan, self.dummy
@@ -131,10 +168,10 @@ class MMLauncher(_Launcher):
         am, bm, _ = _mm_tables(inp.key_table, inp.beta_table, inp.value_table, BKM, BWM, inp.K)
         _kern.mm_kernel[(inp.B * inp.H, p.n_chunks)](
             self.sym, am, bm, dummy, dummy, dummy, dummy, dummy, dummy, dummy, summ,
-            inp.scale, inp.T, p.chunk_size, H=inp.H, HT=inp.HT, K=inp.K, WC=W, BK=BKM,
+            self.flags, inp.scale, inp.T, p.chunk_size, inp.S, H=inp.H, HT=inp.HT, K=inp.K, WC=W, BK=BKM,
             BC=BWM, C=1, BCC=2, H0_MODE=4, OUT_O=False, OUT_CODE=False, STORE_STATES=False,
-            FINAL=2, MMD=self.mmd, PREC=self.prec, ACC=p.acc, num_warps=_warps(BKM * BWM),
-            num_stages=1)
+            FINAL=2, MMD=self.mmd, PREC=self.prec, CHECK_IDS=self.check_ids, ACC=p.acc,
+            num_warps=_warps(BKM * BWM), num_stages=1)
 
 
 class LegacyLauncher(_Launcher):
@@ -145,26 +182,30 @@ class LegacyLauncher(_Launcher):
         inp, p = self.inp, self.plan
         _kern.run_kernel[grid](
             self.sym, self.kt, self.bt, self.vt, h0_arg, starts_arg, *self.out_args,
-            self.buf.final_state, inp.scale, inp.T, p.chunk_size, H=inp.H, HT=inp.HT,
-            K=inp.K, V=inp.V, NH=inp.NH, NHP=p.NHP, BK=p.BK, BV=p.BV, C=inp.C, BCC=p.BCC,
-            H0_MODE=h0_mode, **self.outs, STORE_HT=final, ACC=p.acc,
-            num_warps=_warps(p.BK * p.BV), num_stages=1)
+            self.buf.final_state, self.flags, inp.scale, inp.T, p.chunk_size, inp.S, H=inp.H,
+            HT=inp.HT, K=inp.K, V=inp.V, NH=inp.NH, NHP=p.NHP, BK=p.BK, BV=p.BV, C=inp.C,
+            BCC=p.BCC, H0_MODE=h0_mode, **self.outs, STORE_HT=final,
+            CHECK_IDS=self.check_ids, ACC=p.acc, num_warps=_warps(p.BK * p.BV), num_stages=1)
 
     def summary_pass(self, summ):
         inp, p = self.inp, self.plan
         BW = p.BW
         _kern.summary_kernel[(inp.B * inp.H, p.n_chunks)](
-            self.sym, self.kt, self.bt, self.vt, summ, inp.T, p.chunk_size, H=inp.H,
-            HT=inp.HT, K=inp.K, V=inp.V, NH=inp.NH, NHP=p.NHP, BK=p.BK, BW=BW, ACC=p.acc,
-            num_warps=_warps(p.BK * BW), num_stages=1)
+            self.sym, self.kt, self.bt, self.vt, summ, self.flags, inp.T, p.chunk_size, inp.S,
+            H=inp.H, HT=inp.HT, K=inp.K, V=inp.V, NH=inp.NH, NHP=p.NHP, BK=p.BK, BW=BW,
+            CHECK_IDS=self.check_ids, ACC=p.acc, num_warps=_warps(p.BK * BW), num_stages=1)
 
 
 LAUNCHERS = {"cols": ColsLauncher, "mm": MMLauncher, "legacy": LegacyLauncher}
 
 
-def launch(inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan) -> None:
+def launch(inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan,
+           flags: DeviceFlags | None = None, code_table: CodeTable | None = None) -> None:
     """Fill ``buf`` by running ``plan`` on ``inp`` (see the module docstring); empty batches
-    and words launch nothing (the final state is the initial state, zeros without one)."""
+    and words launch nothing (the final state is the initial state, zeros without one).
+    ``flags`` receives the device-side checks (ids when ``inp.check_ids_device``; code
+    table misses); ``code_table`` (``cols`` plans with ``output="code"`` only) replaces the
+    nearest-code argmin by the table lookup of :mod:`._codes`."""
     B, T, H, K, V, sd = inp.B, inp.T, inp.H, inp.K, inp.V, inp.state_dtype
     ht = buf.final_state
     if T == 0 or B == 0:
@@ -175,7 +216,8 @@ def launch(inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan) -> None:
                 ht.copy_(inp.initial_state.expand(B, H, K, V) if inp.h0_mode == 2
                          else inp.initial_state)
         return
-    launcher = LAUNCHERS[plan.kernel](inp, buf, plan)
+    launcher = LAUNCHERS[plan.kernel](inp, buf, plan, flags,
+                                      code_table if plan.kernel == "cols" else None)
     h0, dummy, NC = launcher.h0, launcher.dummy, plan.n_chunks
     if NC == 1:
         launcher.run_pass((B * H, 1), h0 if h0 is not None else dummy, dummy, inp.h0_mode, True)

@@ -21,6 +21,66 @@ from __future__ import annotations
 from statetrack.kernels._common.triton import tl, triton
 
 
+# ----------------------------------------------------------------------------- symbol ids
+# The device-side id check (CHECK_IDS): every id a kernel reads is taken as an unsigned
+# integer of its width (a negative id becomes a huge one), clamped to S - 1 before it
+# indexes a table (so a bad id never reads outside the tables) and folded into a running
+# maximum; a program whose maximum exceeds S - 1 writes 1 into flags[0] at its end. Two
+# integer operations an id, no reduction, no synchronization; the host reads the flag later
+# (:mod:`statetrack.kernels.tabled.tabled`, "When bad input raises").
+
+
+@triton.jit
+def _id_unsigned(x):
+    # ids as unsigned integers of their width (64-bit ids stay 64-bit: no truncation)
+    if x.dtype.primitive_bitwidth == 64:
+        u = x.to(tl.uint64)
+    else:
+        u = x.to(tl.int32).to(tl.uint32)
+    return u
+
+
+@triton.jit
+def _id_max0(x, CHECK: tl.constexpr):
+    # the running maximum's start value (0, in the unsigned type of the ids)
+    return tl.zeros_like(_id_unsigned(x))
+
+
+@triton.jit
+def _id_take(x, mx, S, CHECK: tl.constexpr):
+    # (id as int32, clamped into 0 .. S - 1 when CHECK; the running maximum updated)
+    if CHECK:
+        u = _id_unsigned(x)
+        mx = tl.maximum(mx, u)
+        r = tl.minimum(u, (S - 1).to(u.dtype)).to(tl.int32)
+    else:
+        r = x.to(tl.int32)
+    return r, mx
+
+
+@triton.jit
+def _id_flag(flags, mx, S, CHECK: tl.constexpr):
+    # flags[0] = 1 when an id above S - 1 was read (every lane with one writes the same 1)
+    if CHECK:
+        bad = mx > (S - 1).to(mx.dtype)
+        tl.store(flags + tl.zeros_like(mx).to(tl.int32), tl.full(mx.shape, 1, tl.int32),
+                 mask=bad)
+
+
+@triton.jit
+def ids_u8_kernel(src, dst, flags, n, S, CHECK: tl.constexpr, BLOCK: tl.constexpr):
+    # ids -> uint8 (the tables have at most 256 symbols): a cache line then holds 128 tokens'
+    # ids. With CHECK, an id outside 0 .. S - 1 sets flags[0] and is clamped into range
+    # (the narrowing would otherwise turn 257 into 1, a valid id).
+    i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    m = i < n
+    x = tl.load(src + i, mask=m, other=0)
+    mx = _id_max0(x, CHECK)
+    y, mx = _id_take(x, mx, S, CHECK)
+    tl.store(dst + i, y.to(tl.uint8), mask=m)
+    _id_flag(flags, tl.where(m, mx, 0), S, CHECK)
+
+
 
 @triton.jit
 def _token_rows(kt, bt, vt, x, i_h, o_j, o_k, o_c, c_off,
@@ -41,8 +101,8 @@ def _token_rows(kt, bt, vt, x, i_h, o_j, o_k, o_c, c_off,
 
 @triton.jit
 def _symbol_ahead(p_sym, t, n_tok):
-    # the symbol id of token t + 2 (p_sym: token t's id); past the end: 0
-    return tl.load(p_sym + 2, mask=t + 2 < n_tok, other=0).to(tl.int64)
+    # the symbol id of token t + 2 (p_sym: token t's id), as stored; past the end: 0
+    return tl.load(p_sym + 2, mask=t + 2 < n_tok, other=0)
 
 
 @triton.jit
@@ -70,14 +130,14 @@ def _token_step(b_s, b_k, b_b, b_v, o_j, NH: tl.constexpr, ACC: tl.constexpr):
 
 
 @triton.jit(do_not_specialize=["T", "L"])
-def run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht,
-               scale, T, L,
+def run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht, flags,
+               scale, T, L, S,
                H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
                NH: tl.constexpr, NHP: tl.constexpr, BK: tl.constexpr,
                BV: tl.constexpr, C: tl.constexpr, BCC: tl.constexpr,
                H0_MODE: tl.constexpr, OUT_O: tl.constexpr, OUT_CODE: tl.constexpr,
                STORE_STATES: tl.constexpr, STORE_HT: tl.constexpr,
-               ACC: tl.constexpr):
+               CHECK_IDS: tl.constexpr, ACC: tl.constexpr):
     # one program per (sequence*head, chunk): run tokens [c*L, min(T, (c+1)*L))
     i_bh, i_c, NC, i_b, i_h, t0, n_tok = _program_chunk(T, L, H)
     o_k = tl.arange(0, BK)
@@ -112,11 +172,16 @@ def run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht,
     p_st = states + ((i_b * T + t0) * H + i_h) * K * V + o_k[:, None] * V + o_v[None, :]
 
     # two-deep software pipeline: symbol of t+2 and table rows of t+1 load during step t
-    x0 = tl.load(p_sym).to(tl.int64)
-    x1 = tl.load(p_sym + 1, mask=1 < n_tok, other=0).to(tl.int64)
-    c_k, c_b, c_v = _token_rows(kt, bt, vt, x0, i_h, o_j, o_k, o_v, 0, HT, K, V, NH)
+    xr = tl.load(p_sym)
+    mx = _id_max0(xr, CHECK_IDS)
+    x0, mx = _id_take(xr, mx, S, CHECK_IDS)
+    x1, mx = _id_take(tl.load(p_sym + 1, mask=1 < n_tok, other=0), mx, S, CHECK_IDS)
+    x1 = x1.to(tl.int64)
+    c_k, c_b, c_v = _token_rows(kt, bt, vt, x0.to(tl.int64), i_h, o_j, o_k, o_v, 0, HT, K, V,
+                                NH)
     for t in range(0, n_tok):
-        x2 = _symbol_ahead(p_sym, t, n_tok)
+        x2, mx = _id_take(_symbol_ahead(p_sym, t, n_tok), mx, S, CHECK_IDS)
+        x2 = x2.to(tl.int64)
         n_k, n_b, n_v = _token_rows(kt, bt, vt, x1, i_h, o_j, o_k, o_v, 0, HT, K, V, NH)
         b_s = _token_step(b_s, c_k, c_b, c_v, o_j, NH, ACC)
         if OUT_O or OUT_CODE:
@@ -143,13 +208,15 @@ def run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht,
         if i_c == NC - 1:
             tl.store(ht + i_bh * K * V + o_k[:, None] * V + o_v[None, :],
                      b_s.to(ht.dtype.element_ty), mask=m_h)
+    _id_flag(flags, mx, S, CHECK_IDS)
 
 
 @triton.jit(do_not_specialize=["T", "L"])
-def summary_kernel(sym, kt, bt, vt, summ, T, L,
+def summary_kernel(sym, kt, bt, vt, summ, flags, T, L, S,
                    H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr,
                    V: tl.constexpr, NH: tl.constexpr, NHP: tl.constexpr,
-                   BK: tl.constexpr, BW: tl.constexpr, ACC: tl.constexpr):
+                   BK: tl.constexpr, BW: tl.constexpr, CHECK_IDS: tl.constexpr,
+                   ACC: tl.constexpr):
     # composite affine map [M | C] (K x (K+V)) of one chunk, from [I | 0]
     i_bh, i_c, NC, i_b, i_h, t0, n_tok = _program_chunk(T, L, H)
     o_k = tl.arange(0, BK)
@@ -157,11 +224,16 @@ def summary_kernel(sym, kt, bt, vt, summ, T, L,
     o_j = tl.arange(0, NHP)
     b_s = tl.where(o_k[:, None] == o_w[None, :], 1.0, 0.0).to(ACC)   # [I | 0]
     p_sym = sym + i_b * T + t0
-    x0 = tl.load(p_sym).to(tl.int64)
-    x1 = tl.load(p_sym + 1, mask=1 < n_tok, other=0).to(tl.int64)
-    c_k, c_b, c_v = _token_rows(kt, bt, vt, x0, i_h, o_j, o_k, o_w, K, HT, K, V, NH)
+    xr = tl.load(p_sym)
+    mx = _id_max0(xr, CHECK_IDS)
+    x0, mx = _id_take(xr, mx, S, CHECK_IDS)
+    x1, mx = _id_take(tl.load(p_sym + 1, mask=1 < n_tok, other=0), mx, S, CHECK_IDS)
+    x1 = x1.to(tl.int64)
+    c_k, c_b, c_v = _token_rows(kt, bt, vt, x0.to(tl.int64), i_h, o_j, o_k, o_w, K, HT, K, V,
+                                NH)
     for t in range(0, n_tok):
-        x2 = _symbol_ahead(p_sym, t, n_tok)
+        x2, mx = _id_take(_symbol_ahead(p_sym, t, n_tok), mx, S, CHECK_IDS)
+        x2 = x2.to(tl.int64)
         n_k, n_b, n_v = _token_rows(kt, bt, vt, x1, i_h, o_j, o_k, o_w, K, HT, K, V, NH)
         b_s = _token_step(b_s, c_k, c_b, c_v, o_j, NH, ACC)
         p_sym += 1
@@ -172,6 +244,7 @@ def summary_kernel(sym, kt, bt, vt, summ, T, L,
     W = K + V
     p = summ + (i_bh * NC + i_c) * K * W + o_k[:, None] * W + o_w[None, :]
     tl.store(p, b_s.to(summ.dtype.element_ty), mask=(o_k < K)[:, None] & (o_w < W)[None, :])
+    _id_flag(flags, mx, S, CHECK_IDS)
 
 
 @triton.jit(do_not_specialize=["T", "L"])
@@ -277,12 +350,12 @@ def _st_final(b_s, ht, i_bh, i_c, NC, KW, s_off, m_h, FINAL: tl.constexpr):
 
 
 @triton.jit(do_not_specialize=["T", "L"])
-def mm_kernel(sym, at, bt, h0, starts, qv, codes, o, cls, states, ht, scale, T, L,
+def mm_kernel(sym, at, bt, h0, starts, qv, codes, o, cls, states, ht, flags, scale, T, L, S,
               H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, WC: tl.constexpr,
               BK: tl.constexpr, BC: tl.constexpr, C: tl.constexpr, BCC: tl.constexpr,
               H0_MODE: tl.constexpr, OUT_O: tl.constexpr, OUT_CODE: tl.constexpr,
               STORE_STATES: tl.constexpr, FINAL: tl.constexpr, MMD: tl.constexpr,
-              PREC: tl.constexpr, ACC: tl.constexpr):
+              PREC: tl.constexpr, CHECK_IDS: tl.constexpr, ACC: tl.constexpr):
     # The ``mm`` variant: a token's n_h sub-steps composed into one affine map per symbol
     # (host, float64, rounded once): S <- A_x S + B_x, kept transposed,
     # S^T <- S^T A_x^T + B_x^T, one [BC, BK] x [BK, BK] tensor-core product per token whatever
@@ -316,12 +389,15 @@ def mm_kernel(sym, at, bt, h0, starts, qv, codes, o, cls, states, ht, scale, T, 
     a_off = o_k[:, None] * BK + o_k[None, :]
     b_off = o_c[:, None] * BK + o_k[None, :]
     last = n_tok - 1
-    x1 = tl.load(p_sym + tl.minimum(1, last)).to(tl.int32)
-    r0 = tl.load(p_sym).to(tl.int32) * HT + hh
+    xr = tl.load(p_sym)
+    mx = _id_max0(xr, CHECK_IDS)
+    x0, mx = _id_take(xr, mx, S, CHECK_IDS)
+    x1, mx = _id_take(tl.load(p_sym + tl.minimum(1, last)), mx, S, CHECK_IDS)
+    r0 = x0 * HT + hh
     c_a = tl.load(at + r0 * (BK * BK) + a_off)
     c_b = tl.load(bt + r0 * (BC * BK) + b_off)
     for t in range(0, n_tok):
-        x2 = tl.load(p_sym + tl.minimum(t + 2, last)).to(tl.int32)
+        x2, mx = _id_take(tl.load(p_sym + tl.minimum(t + 2, last)), mx, S, CHECK_IDS)
         rn = x1 * HT + hh
         n_a = tl.load(at + rn * (BK * BK) + a_off)
         n_b = tl.load(bt + rn * (BC * BK) + b_off)
@@ -336,6 +412,7 @@ def mm_kernel(sym, at, bt, h0, starts, qv, codes, o, cls, states, ht, scale, T, 
         c_a = n_a
         c_b = n_b
     _st_final(b_s, ht, i_bh, i_c, NC, KW, s_off, m_h, FINAL)
+    _id_flag(flags, mx, S, CHECK_IDS)
 
 
 
@@ -411,13 +488,15 @@ def _cols_store(p, s, m, WC: tl.constexpr, K: tl.constexpr):
         tl.store(p + j * WC, s[j].to(p.dtype.element_ty), mask=m)
 
 
-@triton.jit(do_not_specialize=["T", "L", "BH"])
-def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, scale, T, L, BH,
+@triton.jit(do_not_specialize=["T", "L", "BH", "S", "NZ"])
+def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, lut_w, lut, scale,
+                T, L, BH, S, NZ,
                 H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, KP: tl.constexpr,
                 WC: tl.constexpr, BW: tl.constexpr, P: tl.constexpr, NH: tl.constexpr,
                 C: tl.constexpr, BCC: tl.constexpr, G: tl.constexpr, H0_MODE: tl.constexpr,
                 OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, STORE_STATES: tl.constexpr,
-                FINAL: tl.constexpr, PF: tl.constexpr, ACC: tl.constexpr):
+                FINAL: tl.constexpr, PF: tl.constexpr, CHECK_IDS: tl.constexpr,
+                CODE_LUT: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr):
     # The recurrence of run_kernel / summary_kernel on [K, WC] states (WC = V for a run,
     # K + V for chunk summaries [M | C] from [I | 0]) of P (sequence*head) rows at once, one
     # chunk each (program (i, c): rows i*P .. i*P+P-1 of BH, chunk c). pt: one packed row
@@ -427,6 +506,10 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, scale, T, L,
     # bytes every lane reads from L1 a sub-step, the summaries' bottleneck on the H100. H0_MODE: 0 zeros, 1 [B, H, K, WC],
     # 2 [H, K, WC], 3 chunk starts [BH, NC, K, WC], 4 [I | 0]. FINAL: 0 none, 1 the last
     # chunk's state into ht [BH, K, WC], 2 every chunk's state [BH, NC, K, WC] (summaries).
+    # CODE_LUT (output "code" by a code table, see tabled/_codes.py): lane V0 of a word
+    # computes z = w . S[:, V0] - z0 (lut_w [H, K + 1]: w, then z0) in-thread and stores
+    # lut[head, z] (lut [H, NZ] int32): no reduction across lanes, no distances; a z that is
+    # not an integer in 0 .. NZ - 1, or an entry -1, stores -1 and sets flags[1].
     BC: tl.constexpr = P * BW
     RS: tl.constexpr = KP + G + BW
     i_c = tl.program_id(1).to(tl.int64)
@@ -459,10 +542,17 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, scale, T, L,
         for j in tl.static_range(K):
             s = s + (tl.where(col == j, 1.0, 0.0).to(ACC),)
     q = ()
-    if OUT_O or OUT_CODE:
+    if OUT_O or (OUT_CODE and not CODE_LUT):
         for j in tl.static_range(K):
             q = q + (tl.load(qv + i_h * K + j).to(ACC) * scale,)
-    if OUT_CODE:
+    if OUT_CODE and CODE_LUT:
+        w_lut = ()
+        for j in tl.static_range(K):
+            w_lut = w_lut + (tl.load(lut_w + i_h * (K + 1) + j).to(ACC),)
+        z0 = tl.load(lut_w + i_h * (K + 1) + K).to(ACC)
+        m_lut = m_w & (col == V0)
+        miss = tl.zeros([BC], dtype=tl.int32)
+    if OUT_CODE and not CODE_LUT:
         o_cc = tl.arange(0, BCC)
         m_cc = o_cc < C
         b_codes = tl.load(codes + (i_h[:, None] * C + o_cc[None, :]) * WC + col[:, None],
@@ -477,14 +567,17 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, scale, T, L,
     # PF: the next sub-step's table row loads during this one (for latency-bound runs: few
     # warps a scheduler); without it the row loads at its sub-step (fewer registers, no
     # copies of the row between iterations: for throughput-bound chunked passes)
-    x1 = tl.load(p_sym + tl.minimum(1, last) // NH).to(tl.int32)
-    p_r = pt + (tl.load(p_sym).to(tl.int32) * NH * HT + hh) * RS
+    xr = tl.load(p_sym)
+    mx = _id_max0(xr, CHECK_IDS)
+    x0, mx = _id_take(xr, mx, S, CHECK_IDS)
+    x1, mx = _id_take(tl.load(p_sym + tl.minimum(1, last) // NH), mx, S, CHECK_IDS)
+    p_r = pt + (x0 * NH * HT + hh) * RS
     if PF:
         c_k = _cols_table(p_r, K, G, BC)
         c_b = tl.load(p_r + KP)
         c_v = tl.load(p_r + KP + G + col)
     for u in range(0, last + 1):
-        x2 = tl.load(p_sym + tl.minimum(u + 2, last) // NH).to(tl.int32)
+        x2, mx = _id_take(tl.load(p_sym + tl.minimum(u + 2, last) // NH), mx, S, CHECK_IDS)
         if not PF:
             c_k = _cols_table(p_r, K, G, BC)
             c_b = tl.load(p_r + KP)
@@ -500,11 +593,20 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, scale, T, L,
             s2 = s2 + (s[j] + c_k[j] * d,)                            # + k d^T
         s = s2
         if u % NH == NH - 1:
-            if OUT_O or OUT_CODE:
+            if OUT_CODE and CODE_LUT:
+                z = _cols_dot(s, w_lut, K) - z0                       # [BC], lane V0's
+                zi = z.to(tl.int32)
+                ok = (z >= 0) & (z < NZ) & (zi.to(ACC) == z)
+                zi = tl.where(ok, zi, 0)
+                cc = tl.load(lut + i_h * NZ + zi, mask=m_lut, other=0)
+                cc = tl.where(ok, cc, -1)
+                tl.store(cls + tok, cc, mask=m_lut)
+                miss = tl.maximum(miss, tl.where(m_lut & (cc < 0), 1, 0))
+            if OUT_O or (OUT_CODE and not CODE_LUT):
                 b_o = _cols_dot(s, q, K)                              # S^T q  [BC]
                 if OUT_O:
                     tl.store(o + tok * WC + col, b_o.to(o.dtype.element_ty), mask=m_c)
-                if OUT_CODE:
+                if OUT_CODE and not CODE_LUT:
                     diff = b_codes - b_o[:, None]
                     dist = tl.sum(tl.reshape(diff * diff, [P, BW, BCC]), axis=1)  # [P, BCC]
                     dist = tl.where(m_cc[None, :], dist, float("inf"))
@@ -523,3 +625,6 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, scale, T, L,
             _cols_store(ht + i_bh * KW + col, s, m_c, WC, K)
     if FINAL == 2:
         _cols_store(ht + (i_bh * NC + i_c) * KW + col, s, m_c, WC, K)
+    _id_flag(flags, mx, S, CHECK_IDS)
+    if OUT_CODE and CODE_LUT:
+        tl.store(flags + 1 + tl.zeros_like(miss), tl.full([BC], 1, tl.int32), mask=miss > 0)

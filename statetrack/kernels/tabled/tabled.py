@@ -26,7 +26,9 @@ What comes back (memory-sane by default)
   (``[K]`` or ``[H, K]``), ``[B, T, H, V]`` float32;
 * ``output="code"``: the index of the nearest code (``codes`` ``[C, V]`` or ``[H, C, V]``,
   squared Euclidean distance, first index on ties) to ``o_t``, ``[B, T, H]`` int32: four
-  bytes a position, the readout class of :class:`statetrack.constructions.lrnn.Readout`;
+  bytes a position, the readout class of :class:`statetrack.constructions.lrnn.Readout`.
+  For an exact integer construction the kernel reads it from one lane through a code table
+  (:mod:`._codes`: ``code_table="auto"``), with the same result; else by the argmin;
 * ``output="none"``: only the final state;
 * ``return_states=True``: every state ``[B, T, H, K, V]`` (large: only on request).
 
@@ -66,6 +68,37 @@ general float inputs it is the same function with a different rounding order.
 ``chunk_size=None`` picks a size from the number of sequences (:func:`choose_chunk`):
 sequential from 640 sequences x heads on, chunked below.
 
+When bad input raises
+---------------------
+Shapes, dtypes, devices and options are checked on the host from metadata, at the call,
+before anything runs. The checks that read values cost no synchronization per call in the
+default call (``sync_checks=False``):
+
+* ``beta_table`` in [0, 2] (``check_beta``) and no NaN or infinity in the tables, the
+  initial state, the query and the codes (``check_finite_inputs``): checked on the host the
+  first time a tensor is seen and remembered for that tensor object while its version
+  counter is unchanged (any in-place write bumps it). The error is raised **at the call**,
+  before any launch; the first call with a new tensor synchronizes once.
+* symbol ids in ``0 .. n_symbols - 1`` (``check_ids``): checked by the kernels, which clamp
+  a bad id into range (the outputs of such a call are meaningless, but no memory outside the
+  tables is read) and set a device flag. The :class:`~statetrack.kernels.errors.SymbolRangeError`
+  (naming the first bad index and value while the ids tensor is alive and unchanged) is
+  raised by the first of:
+
+  1. the call itself, when the tensors are on the CPU (Triton's interpreter: the kernels
+     have finished when it returns, so reading the flag costs nothing);
+  2. :meth:`TabledResult.check` (waits for this call's kernels only);
+  3. :func:`check_pending` (waits for every earlier call's kernels);
+  4. on CUDA, the first later :func:`run_tabled` call that finds the bad call's kernels
+     finished (polled without waiting, before it launches anything; its message says
+     "an earlier run_tabled call"), and at the latest the call that would leave more than
+     :data:`MAX_PENDING` calls unchecked (it waits for the oldest).
+
+``sync_checks=True`` restores the synchronizing checks: every value check on the host at
+every call, raised at the call before any launch. A code table miss
+(:class:`~._codes.CodeTableMissError`, a state outside the table's reachable set) is
+reported like a bad id.
+
 Examples
 --------
 Parity (one-hot state ``K = 2``, ``V = 1``; '1' swaps, '0' is the identity):
@@ -86,13 +119,18 @@ Parity (one-hot state ``K = 2``, ``V = 1``; '1' swaps, '0' is the identity):
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from statetrack.kernels._common.checks import DeviceFlags, check_symbols
+from statetrack.kernels.errors import KernelError, KernelInputError, SymbolRangeError
+from statetrack.kernels.tabled._codes import CodeTable, CodeTableMissError, build_code_table
 from statetrack.kernels.tabled._inputs import (
     MAX_KV,
+    VERIFIED,
     allocate_outputs,
     check_inputs,
     normalize_tables,
@@ -101,7 +139,58 @@ from statetrack.kernels.tabled._launch import launch
 from statetrack.kernels.tabled._plan import COLS_MAX_K, Variant, choose_chunk, make_plan
 
 __all__ = ["run_tabled", "TabledResult", "choose_chunk", "gather_tables", "MAX_KV",
-           "COLS_MAX_K"]
+           "COLS_MAX_K", "check_pending", "CodeTable", "build_code_table", "MAX_PENDING"]
+
+#: Most calls whose device flags may be unread at once (on CUDA); the call that would leave
+#: more waits for the oldest and raises its error, if any.
+MAX_PENDING = 64
+_PENDING: list[DeviceFlags] = []
+
+
+def check_pending() -> None:
+    """Wait for every earlier :func:`run_tabled` call's device checks and raise the first
+    error found (a :class:`~statetrack.kernels.errors.SymbolRangeError` for a bad symbol id,
+    a :class:`~._codes.CodeTableMissError` for a code table miss).
+
+    Examples
+    --------
+    >>> check_pending()        # nothing pending
+    """
+    while _PENDING:
+        _earlier(_PENDING.pop(0))
+
+
+def _earlier(flags: DeviceFlags) -> None:
+    """``flags.check()``, its error (if any) re-raised as the same class, saying that it
+    belongs to an earlier call."""
+    try:
+        flags.check()
+    except (KernelInputError, KernelError) as exc:
+        raise type(exc)(f"an earlier run_tabled call: {exc}") from None
+
+
+def _poll_pending() -> None:
+    """Check, without waiting, every earlier call whose flags are home."""
+    for f in [f for f in _PENDING if f.checked or f.ready()]:
+        _PENDING.remove(f)
+        _earlier(f)
+
+
+def _flag_error(sym_ref: Any, S: int) -> Any:
+    def on_error(values: list[int]) -> None:
+        if values[0]:
+            sym = sym_ref()
+            if sym is not None:
+                check_symbols(sym, "symbols", S)          # raises, naming index and value
+            raise SymbolRangeError(
+                f"symbols: an id outside 0 .. {S - 1} (the table has {S} symbols) was read "
+                f"by the kernel; the ids tensor has since been freed or changed, so its "
+                f"position is not known")
+        raise CodeTableMissError(
+            "code: the kernel reached a state whose code the code table does not hold (it "
+            "was built for other inputs, or the arithmetic was not exact); run with "
+            "code_table=None for the nearest-code argmin")
+    return on_error
 
 
 @dataclass(frozen=True)
@@ -120,6 +209,13 @@ class TabledResult:
         ``[B, T, H, K, V]`` states after each token (``return_states=True``).
     chunk_size : int
         Tokens per chunk actually used (``T`` means sequential).
+    code_table : CodeTable or None
+        The code table the ``code`` output was read through (None: the argmin).
+
+    Notes
+    -----
+    :meth:`check` raises the errors of the device-side checks (see "When bad input raises"
+    in :mod:`statetrack.kernels.tabled.tabled`).
     """
 
     final_state: torch.Tensor
@@ -127,6 +223,36 @@ class TabledResult:
     code: torch.Tensor | None
     states: torch.Tensor | None
     chunk_size: int
+    code_table: CodeTable | None = None
+    _flags: DeviceFlags | None = field(default=None, repr=False, compare=False)
+
+    def check(self) -> "TabledResult":
+        """Wait for this call's device-side checks (not for later work) and raise their
+        error, if any; returns the result itself.
+
+        Raises
+        ------
+        SymbolRangeError
+            A symbol id was out of range (the message names the first bad index and value
+            while the ids tensor is alive and unchanged).
+        CodeTableMissError
+            The ``code`` output met a state its code table does not hold.
+
+        Examples
+        --------
+        >>> import torch
+        >>> keys = torch.tensor([[[0.0, 0.0]], [[1.0, -1.0]]])
+        >>> res = run_tabled(torch.tensor([[1, 0]]), keys, torch.tensor([[0.0], [1.0]]),
+        ...                  torch.zeros(2, 1, 1), query=torch.tensor([0.0, 1.0]))
+        >>> res.check() is res
+        True
+        """
+        f = self._flags
+        if f is not None:
+            if f in _PENDING:
+                _PENDING.remove(f)
+            f.check()
+        return self
 
 
 def gather_tables(symbols: torch.Tensor, key_table: torch.Tensor, beta_table: torch.Tensor,
@@ -184,8 +310,10 @@ def run_tabled(
     states_out: torch.Tensor | None = None,
     final_state_out: torch.Tensor | None = None,
     check_beta: bool = True,
-    check_finite_inputs: bool = False,
+    check_finite_inputs: bool = True,
     check_ids: bool = True,
+    sync_checks: bool = False,
+    code_table: CodeTable | str | None = "auto",
 ) -> TabledResult:
     """Run the DeltaProduct recurrence on symbol ids with per-symbol tables (no gradients).
 
@@ -217,14 +345,26 @@ def run_tabled(
     o_out, code_out, states_out, final_state_out : torch.Tensor, optional
         Output buffers (contiguous, exact shape and dtype); every entry is written.
     check_beta : bool
-        Check ``beta_table`` in [0, 2].
+        Check ``beta_table`` in [0, 2] (once per tensor version; see "When bad input
+        raises" in the module docstring).
     check_finite_inputs : bool
-        Check the tables, initial state, query and codes for NaN/inf.
+        Check the tables, initial state, query and codes for NaN/inf (once per tensor
+        version).
     check_ids : bool
-        Check that every symbol id is in range (one reduction, one synchronization). Switch
-        it off only for ids known to be valid: an out-of-range id is undefined behaviour (it
-        reads outside the tables, or, on CUDA where ids travel as one byte when there are
-        at most 256 symbols, the row of its value mod 256).
+        Check that every symbol id is in range (in the kernels: two integer operations an
+        id, no synchronization; the error is raised later, see the module docstring). Switch
+        it off only for ids known to be valid: an out-of-range id is then undefined
+        behaviour (it reads outside the tables, or, where ids travel as one byte when there
+        are at most 256 symbols, the row of its value mod 256).
+    sync_checks : bool
+        Run every value check on the host at every call, before any launch (one reduction
+        and one synchronization each), raising at the call.
+    code_table : "auto", CodeTable or None
+        How ``output="code"`` is computed by ``cols_kernel`` (``K <= 32``): "auto" builds
+        (once per set of tensors, on the host: :func:`~._codes.build_code_table`) and uses
+        the code table of an exact integer construction when there is one, else the argmin;
+        a :class:`CodeTable` (built by the caller for these inputs) is used as given; None
+        always takes the argmin.
 
     Returns
     -------
@@ -233,7 +373,11 @@ def run_tabled(
     Raises
     ------
     KernelInputError
-        (subclasses) for bad shapes, dtypes, devices, symbol ids, beta range, options.
+        (subclasses) for bad shapes, dtypes, devices, symbol ids, beta range, options; a
+        bad symbol id raises as described in the module docstring ("When bad input
+        raises"), possibly for an earlier call.
+    CodeTableMissError
+        As a bad symbol id, when the code table met a state it does not hold.
     KernelUnavailableError
         The tensors are on the CPU and Triton is not in interpreter mode.
 
@@ -265,7 +409,8 @@ def run_tabled(
                 output=output, return_states=return_states, chunk_size=chunk_size,
                 o_out=o_out, code_out=code_out, states_out=states_out,
                 final_state_out=final_state_out, check_beta=check_beta,
-                check_finite_inputs=check_finite_inputs, check_ids=check_ids)
+                check_finite_inputs=check_finite_inputs, check_ids=check_ids,
+                sync_checks=sync_checks, code_table=code_table)
 
 
 def _run_tabled_variant(*args: Any, _variant: dict | None = None, **kwargs: Any
@@ -320,16 +465,60 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
          codes: torch.Tensor | None, scale: float, output: str, return_states: bool,
          chunk_size: int | None, o_out: torch.Tensor | None, code_out: torch.Tensor | None,
          states_out: torch.Tensor | None, final_state_out: torch.Tensor | None,
-         check_beta: bool, check_finite_inputs: bool, check_ids: bool) -> TabledResult:
+         check_beta: bool, check_finite_inputs: bool, check_ids: bool, sync_checks: bool,
+         code_table: CodeTable | str | None) -> TabledResult:
     """Check, plan, launch (see :func:`run_tabled`)."""
+    if _PENDING:
+        _poll_pending()
     inp = check_inputs(symbols, key_table, beta_table, value_table,
                        initial_state=initial_state, query=query, codes=codes, scale=scale,
                        output=output, return_states=return_states, chunk_size=chunk_size,
                        check_beta=check_beta, check_finite_inputs=check_finite_inputs,
-                       check_ids=check_ids)
+                       check_ids=check_ids, sync_checks=bool(sync_checks))
     buf = allocate_outputs(inp, o_out=o_out, code_out=code_out, states_out=states_out,
                            final_state_out=final_state_out)
     plan = make_plan(inp, chunk_size, variant)
-    launch(inp, buf, plan)
+    ct = _code_table(inp, plan.kernel, code_table,
+                     (key_table, beta_table, value_table, initial_state, query, codes))
+    flags = None
+    if inp.B * inp.T > 0 and (inp.check_ids_device or ct is not None):
+        flags = DeviceFlags(2, inp.device, _flag_error(weakref.ref(symbols), inp.S))
+    launch(inp, buf, plan, flags, ct)
+    if flags is not None:
+        flags.arm()
+        if not flags.flags.is_cuda:
+            flags.check()
+        else:
+            _PENDING.append(flags)
+            if len(_PENDING) > MAX_PENDING:
+                _earlier(_PENDING.pop(0))
     return TabledResult(final_state=buf.final_state, o=buf.o, code=buf.code,
-                        states=buf.states, chunk_size=plan.chunk_size)
+                        states=buf.states, chunk_size=plan.chunk_size, code_table=ct,
+                        _flags=flags)
+
+
+def _code_table(inp: Any, kernel: str, code_table: CodeTable | str | None,
+                given: tuple) -> CodeTable | None:
+    """The code table a run uses (see ``code_table`` of :func:`run_tabled`); ``given``: the
+    tensors as passed (the cache's key: ``inp`` holds views made anew at every call)."""
+    if isinstance(code_table, str) and code_table != "auto" or not (
+            code_table is None or isinstance(code_table, (str, CodeTable))):
+        raise KernelInputError(f"code_table: expected 'auto', a CodeTable or None, got "
+                               f"{code_table!r}")
+    if inp.output != "code" or kernel != "cols" or code_table is None:
+        return None
+    if isinstance(code_table, CodeTable):
+        ct = code_table
+        if (ct.K, ct.V, ct.H) != (inp.K, inp.V, inp.H) or ct.table.shape[0] != inp.H:
+            raise KernelInputError(
+                f"code_table: built for K={ct.K}, V={ct.V}, H={ct.H}, this run has "
+                f"K={inp.K}, V={inp.V}, H={inp.H}")
+        return ct
+    key = ("code table", inp.H, inp.scale)
+    found, ct = VERIFIED.lookup(key, given)
+    if not found:
+        ct = build_code_table(inp.key_table, inp.beta_table, inp.value_table,
+                              initial_state=inp.initial_state, query=inp.query,
+                              codes=inp.codes, H=inp.H, scale=inp.scale)
+        VERIFIED.store(key, given, ct)
+    return ct

@@ -1,0 +1,281 @@
+r"""Code tables: the ``code`` output of an exact integer construction, read from one lane.
+
+The ``code`` output of :func:`~statetrack.kernels.tabled.run_tabled` is the index of the code
+nearest to the readout ``o_t = S_t^T (scale q)`` (squared Euclidean distance, first index on
+ties). Computed as written, every token needs the ``V`` columns of ``o_t`` (one a lane in
+``cols_kernel``) summed across lanes for each of the ``C`` distances, then an argmin over
+``C``. For a constructed layer the state is an exact small-integer matrix that takes only
+finitely many values, and then the code is a function of far less:
+
+1. *Reachable states.* From the initial state(s), apply every symbol's composite map
+   ``S <- A_x S + B_x`` (its ``n_h`` sub-steps, in float64, exact for integers) until no
+   new state appears (at most ``max_states``; more, and there is no table).
+2. *The code of each state*: the argmin of the exact integer distances, which is what the
+   kernel's float32 argmin computes when every quantity is an integer below ``2^24`` (the
+   bounds below make sure of that), with the same first-index rule on ties.
+3. *One column decides.* Find a value column ``V0`` and integer weights ``w`` such that
+   ``z = w . S[:, V0]`` takes a single code on every reachable state with that ``z``: first
+   ``w = scale q`` (then ``z`` is ``o_{V0}`` itself: for ``V = 1``, the readout), then the
+   mixed radix of the column's entries (``z`` then determines the whole column). The table
+   ``lut[z - z0]`` holds that code (``-1`` for the ``z`` of no reachable state), at most
+   ``max_entries`` entries a head.
+
+The kernel then computes ``z`` in lane ``V0`` (``K`` multiply-adds inside the thread, like
+``o``) and loads one int32 from a table in L1: no reduction across lanes and no distances.
+
+When are the codes identical to the argmin path's? When the kernel computes every state
+exactly: all inputs (tables, initial state, query, codes) integer-valued, every sub-step a
+generalized Householder step (``beta >= 0``, ``beta ||k||^2 <= 2``: every product of them
+has spectral norm <= 1, so an integer product is a signed partial permutation; a chunk's
+summary ``[M | C]`` then has ``M`` in {0, +-1} and ``|C| <= 2 max|S|``) and the bound
+``max|k| * max(beta) * (max|v| + K * X * max|k|) < 2^24`` with ``X`` a bound on every
+entry of a state between sub-steps (sequential and chunk summaries alike). Under these
+conditions float32 (or float64) arithmetic in any order is exact, every reachable state is
+one of those enumerated, and its code is the table's. The kernel still checks: a ``z`` that
+is not one of the table's sets a device flag (:class:`CodeTableMissError` on
+:meth:`TabledResult.check <statetrack.kernels.tabled.TabledResult.check>`), it never
+returns a wrong code silently.
+
+Examples
+--------
+Z_3 (a 3-cycle of one-hot states as two transpositions, ``V = 1``): ``z`` is the readout
+itself and the table maps it to the code:
+
+>>> import torch
+>>> e = torch.eye(3)
+>>> keys = torch.stack([torch.zeros(2, 3), torch.stack([e[1] - e[2], e[0] - e[1]])])
+>>> ct = build_code_table(keys, torch.tensor([[0.0, 0.0], [1.0, 1.0]]), torch.zeros(2, 2, 1),
+...                       initial_state=e[:, :1].reshape(1, 3, 1),
+...                       query=torch.tensor([0.0, 1.0, 2.0]),
+...                       codes=torch.tensor([[0.0], [1.0], [2.0]]), H=1)
+>>> ct.column, ct.n_states, ct.table.tolist()
+(0, 3, [[0, 1, 2]])
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from statetrack.kernels.errors import KernelError
+
+__all__ = ["CodeTable", "CodeTableMissError", "build_code_table", "EXACT_LIMIT"]
+
+#: Magnitude below which every integer is exact in float32 (the kernels' state dtype).
+EXACT_LIMIT = 2 ** 24
+
+
+class CodeTableMissError(KernelError, RuntimeError):
+    """The kernel met a state whose code the code table does not hold (the state left the
+    reachable set the table was built from: a table built for other inputs, or arithmetic
+    that was not exact)."""
+
+
+@dataclass(frozen=True)
+class CodeTable:
+    """A code table for the ``code`` output (see the module docstring).
+
+    Attributes
+    ----------
+    column : int
+        ``V0``, the value column whose lane reads the code.
+    weights : torch.Tensor
+        ``[H, K + 1]`` float64: ``w`` (``K``), then the offset ``z0``; ``z = w . S[:, V0] - z0``.
+    table : torch.Tensor
+        ``[H, NZ]`` int32: the code of ``z`` (``-1``: no reachable state has this ``z``).
+    n_states : int
+        Reachable states enumerated (the largest over the heads).
+    K, V, H : int
+        The dimensions it was built for.
+    """
+
+    column: int
+    weights: torch.Tensor
+    table: torch.Tensor
+    n_states: int
+    K: int
+    V: int
+    H: int
+    _on_device: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def on(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(weights, table)`` on ``device`` (weights in ``dtype``), copied once and kept."""
+        key = (str(device), dtype)
+        if key not in self._on_device:
+            self._on_device[key] = (self.weights.to(device=device, dtype=dtype).contiguous(),
+                                    self.table.to(device=device).contiguous())
+        return self._on_device[key]
+
+
+def _np64(t: Any) -> np.ndarray:
+    return t.detach().to("cpu", torch.float64).numpy()
+
+
+def _integral(*arrays: np.ndarray) -> bool:
+    return all(bool(np.all(np.isfinite(a))) and bool(np.all(a == np.round(a))) for a in arrays)
+
+
+def _maps(k: np.ndarray, b: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Composite maps ``A [S, K, K]``, ``B [S, K, V]`` of each symbol's sub-steps (float64)."""
+    S_, NH, K = k.shape
+    A = np.broadcast_to(np.eye(K), (S_, K, K)).copy()
+    Bm = np.zeros((S_, K, v.shape[-1]))
+    for j in range(NH):
+        kj, bj, vj = k[:, j, :, None], b[:, j, None, None], v[:, j, None, :]
+        A = A - bj * kj * (np.swapaxes(kj, -1, -2) @ A)
+        Bm = Bm - bj * kj * (np.swapaxes(kj, -1, -2) @ Bm) + bj * kj * vj
+    return A, Bm
+
+
+def _reachable(A: np.ndarray, Bm: np.ndarray, starts: np.ndarray,
+               max_states: int) -> np.ndarray | None:
+    """Every state reachable from ``starts [n, K, V]`` (breadth first), or None past
+    ``max_states``."""
+    K, V = starts.shape[1:]
+    start = np.unique(starts.reshape(len(starts), -1), axis=0)
+    seen = {row.tobytes() for row in start}
+    states = [start]
+    frontier = start
+    while len(frontier):
+        nxt = np.einsum("sij,njv->sniv", A, frontier.reshape(-1, K, V)) + Bm[:, None]
+        cand = np.unique(nxt.reshape(-1, K * V), axis=0)
+        new = np.array([r for r in cand if r.tobytes() not in seen]).reshape(-1, K * V)
+        for r in new:
+            seen.add(r.tobytes())
+        if len(seen) > max_states:
+            return None
+        states.append(new)
+        frontier = new
+    return np.concatenate(states).reshape(-1, K, V)
+
+
+def _column_key(cols: np.ndarray, w: np.ndarray, code: np.ndarray,
+                max_entries: int) -> tuple[float, int] | None:
+    """``(z0, NZ)`` when ``z = cols @ w`` determines ``code`` and spans at most
+    ``max_entries`` values, else None."""
+    z = cols @ w
+    if not _integral(z):
+        return None
+    pairs = np.unique(np.stack([z, code.astype(np.float64)], 1), axis=0)
+    if len(pairs) != len(np.unique(z)):
+        return None
+    z0, nz = float(z.min()), int(z.max() - z.min()) + 1
+    return (z0, nz) if nz <= max_entries else None
+
+
+def build_code_table(key_table: torch.Tensor, beta_table: torch.Tensor,
+                     value_table: torch.Tensor, *, initial_state: torch.Tensor | None,
+                     query: torch.Tensor, codes: torch.Tensor, H: int, scale: float = 1.0,
+                     max_states: int = 4096, max_entries: int = 1 << 16) -> CodeTable | None:
+    """The code table of an exact integer construction, or None when there is none.
+
+    Parameters
+    ----------
+    key_table, beta_table, value_table, initial_state, query, codes, scale
+        As in :func:`~statetrack.kernels.tabled.run_tabled` (any device: they are read on
+        the host, which synchronizes once with their device).
+    H : int
+        Heads.
+    max_states : int
+        Largest reachable set enumerated (per head).
+    max_entries : int
+        Largest table (per head).
+
+    Returns
+    -------
+    CodeTable or None
+        None when an input is not integer-valued, a sub-step is not a generalized
+        Householder step, the reachable set is larger than ``max_states``, a bound of the
+        module docstring fails, or no single value column decides the code.
+
+    Examples
+    --------
+    Random (non-integer) tables have no code table:
+
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> build_code_table(torch.randn(2, 1, 3, generator=g), torch.rand(2, 1, generator=g),
+    ...                  torch.randn(2, 1, 2, generator=g), initial_state=None,
+    ...                  query=torch.ones(3), codes=torch.zeros(1, 2), H=1) is None
+    True
+    """
+    k, b, v = _np64(key_table), _np64(beta_table), _np64(value_table)
+    if k.ndim == 3:
+        k, b, v = k[:, :, None], b[:, :, None], v[:, :, None]
+    HT, K, V = k.shape[2], k.shape[-1], v.shape[-1]
+    q = _np64(query).reshape(-1, K)
+    q = np.broadcast_to(q, (H, K)) * float(scale)
+    c = _np64(codes)
+    c = np.broadcast_to(c, (H,) + c.shape[-2:]) if c.ndim == 2 else c
+    h0 = None if initial_state is None else _np64(initial_state)
+    arrays = [k, b, v, q, c] + ([] if h0 is None else [h0])
+    if not _integral(*arrays):
+        return None
+    if (b < 0).any() or (b * (k * k).sum(-1) > 2).any():
+        return None
+    m_k, m_b, m_v = (float(np.abs(x).max(initial=0.0)) for x in (k, b, v))
+    m_q, m_c = float(np.abs(q).max(initial=0.0)), float(np.abs(c).max(initial=0.0))
+
+    per_head = []
+    for h in range(H):
+        hh = h % HT
+        A, Bm = _maps(k[:, :, hh], b[:, :, hh], v[:, :, hh])
+        if h0 is None:
+            starts = np.zeros((1, K, V))
+        elif h0.ndim == 3:
+            starts = h0[h][None]
+        else:
+            starts = h0[:, h]
+        R = _reachable(A, Bm, starts, max_states)
+        if R is None:
+            return None
+        X = 2 * float(np.abs(R).max(initial=0.0)) + 1          # full-token states, summaries
+        X_mid = math.sqrt(K) * X + k.shape[1] * m_b * math.sqrt(K) * m_k * m_v
+        if m_k * m_b * (m_v + K * X_mid * m_k) >= EXACT_LIMIT or K * X * m_q >= EXACT_LIMIT:
+            return None
+        o = np.einsum("nkv,k->nv", R, q[h])                    # exact integers
+        dist = ((c[h][None, :, :] - o[:, None, :]) ** 2).sum(-1)
+        if float(dist.max(initial=0.0)) >= EXACT_LIMIT:
+            return None
+        per_head.append((R, dist.argmin(1)))
+
+    best = None
+    for v0 in range(V):
+        choice = []
+        for h, (R, code) in enumerate(per_head):
+            cols = R[:, :, v0]
+            lo, span = cols.min(), cols.max() - cols.min() + 1
+            cands = [q[h]]
+            if span ** K <= max_entries:
+                cands.append(span ** np.arange(K, dtype=np.float64))
+            found = None
+            for w in cands:
+                if float(np.abs(w).sum()) * X >= EXACT_LIMIT:
+                    continue
+                key = _column_key(cols, w, code, max_entries)
+                if key is not None and (found is None or key[1] < found[2]):
+                    found = (w, key[0], key[1])
+            if found is None:
+                break
+            choice.append(found)
+        else:
+            total = sum(f[2] for f in choice)
+            if best is None or total < best[0]:
+                best = (total, v0, choice)
+    if best is None:
+        return None
+    _, v0, choice = best
+    NZ = max(f[2] for f in choice)
+    weights = torch.zeros(H, K + 1, dtype=torch.float64)
+    table = torch.full((H, NZ), -1, dtype=torch.int32)
+    for h, ((R, code), (w, z0, _)) in enumerate(zip(per_head, choice)):
+        weights[h, :K] = torch.from_numpy(np.ascontiguousarray(w))
+        weights[h, K] = z0
+        z = (R[:, :, v0] @ w - z0).astype(np.int64)
+        table[h, torch.from_numpy(z)] = torch.from_numpy(code.astype(np.int32))
+    return CodeTable(column=v0, weights=weights, table=table,
+                     n_states=max(len(R) for R, _ in per_head), K=K, V=V, H=H)
