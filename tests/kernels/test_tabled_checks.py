@@ -1,0 +1,228 @@
+"""Input checks of the tabled path that cost no synchronization: symbol ids checked in the
+kernels (every kernel and id width, raised at the call on the CPU, by ``check()``,
+``check_pending()`` or a later call), value checks of the tables remembered per tensor
+version (and forgotten on in-place writes), the synchronizing mode, and the messages."""
+
+from __future__ import annotations
+
+import re
+import weakref
+
+import pytest
+import torch
+
+from statetrack.kernels import errors as E
+from statetrack.kernels._common.checks import DeviceFlags, VerifiedTensors
+from statetrack.kernels.tabled import check_pending, run_tabled
+from statetrack.kernels.tabled import tabled as tabled_mod
+from statetrack.kernels.tabled._inputs import VERIFIED
+from statetrack.kernels.tabled.tabled import _flag_error, _run_tabled_variant
+
+
+def _parity(S=2, dtype=torch.float32):
+    """Parity on symbols 0 .. S-1: odd ids swap, even ids do nothing (K = 2, V = 1)."""
+    kt = torch.zeros(S, 1, 2, dtype=dtype)
+    bt = torch.zeros(S, 1, dtype=dtype)
+    kt[1::2, 0, 0], kt[1::2, 0, 1], bt[1::2, 0] = 1.0, -1.0, 1.0
+    return kt, bt, torch.zeros(S, 1, 1, dtype=dtype)
+
+
+H0 = torch.tensor([[[1.0], [0.0]]])
+Q = torch.tensor([0.0, 1.0])
+CODES = torch.tensor([[0.0], [1.0]])
+
+
+def _bad_id_run(sym, S=2, **kw):
+    kt, bt, vt = _parity(S)
+    return run_tabled(sym, kt, bt, vt, initial_state=H0, query=Q, **kw)
+
+
+# ----------------------------------------------------------------------------- symbol ids
+
+
+@pytest.mark.parametrize("bad,dtype,where", [
+    (2, torch.int64, (0, 3)), (-1, torch.int64, (1, 0)), (7, torch.int32, (1, 6)),
+    (300, torch.int32, (0, 0)), (-128, torch.int8, (0, 5)), (2 ** 33, torch.int64, (1, 2)),
+    (200, torch.uint8, (0, 7)),
+])
+@pytest.mark.parametrize("chunk", [None, 3])
+def test_out_of_range_ids_raise_at_the_call_on_the_cpu(bad, dtype, where, chunk):
+    # ids narrowed to one byte by the checking pass (<= 256 symbols, not uint8 already) or
+    # checked in the passes themselves (uint8 ids); sequential and chunked
+    sym = torch.tensor([[0, 1, 1, 0, 1, 0, 0, 1], [1, 1, 0, 0, 1, 1, 0, 1]], dtype=dtype)
+    sym[where] = bad
+    for output in ("o", "code", "none"):
+        with pytest.raises(E.SymbolRangeError,
+                           match=rf"symbols: ids must lie in 0 \.\. 1 \(the table has 2 "
+                                 rf"symbols\); got {bad} at index \({where[0]}, {where[1]}\)"):
+            _bad_id_run(sym, output=output, codes=CODES, chunk_size=chunk)
+
+
+@pytest.mark.parametrize("variant", [{"legacy": True}, {"mm": True}])
+@pytest.mark.parametrize("chunk", [None, 2])
+def test_out_of_range_ids_raise_in_every_kernel(variant, chunk):
+    kt, bt, vt = _parity()
+    for dtype, bad in ((torch.uint8, 9), (torch.int64, -3)):
+        sym = torch.tensor([[1, 0, 1, 1, 0]], dtype=dtype)
+        sym[0, 4] = bad
+        with pytest.raises(E.SymbolRangeError, match=rf"got {bad} at index \(0, 4\)"):
+            _run_tabled_variant(sym, kt, bt, vt, initial_state=H0, query=Q,
+                                chunk_size=chunk, _variant=variant)
+
+
+def test_more_than_256_symbols_are_checked_in_the_kernels():
+    # no one-byte narrowing: the kernels check int32 ids themselves
+    sym = torch.tensor([[299, 3, 0, 298]], dtype=torch.int32)
+    r = _bad_id_run(sym, S=300, output="code", codes=CODES)
+    assert r.code[0, :, 0].tolist() == [1, 0, 0, 0]
+    sym[0, 2] = 300
+    with pytest.raises(E.SymbolRangeError, match=r"0 \.\. 299 .* got 300 at index \(0, 2\)"):
+        _bad_id_run(sym, S=300)
+    sym[0, 2] = -5
+    with pytest.raises(E.SymbolRangeError, match=r"got -5 at index \(0, 2\)"):
+        _bad_id_run(sym, S=300, chunk_size=2, output="none")
+
+
+def test_valid_ids_and_switched_off_check_do_not_raise():
+    sym = torch.tensor([[1, 1, 0, 1]])
+    r = _bad_id_run(sym)
+    assert r.check() is r and r.o[0, :, 0, 0].tolist() == [1.0, 0.0, 0.0, 1.0]
+    # uint8 ids of a 256-symbol table are all valid: nothing to check, nothing raised
+    r = _bad_id_run(torch.tensor([[255, 1, 254]], dtype=torch.uint8), S=256)
+    assert r.o[0, :, 0, 0].tolist() == [1.0, 0.0, 0.0]
+
+
+def test_sync_checks_raise_before_any_launch():
+    sym = torch.tensor([[0, 1, 5, 1]])
+    out = torch.full((1, 4, 1, 1), -3.0)
+    with pytest.raises(E.SymbolRangeError, match=r"got 5 at index \(0, 2\)"):
+        _bad_id_run(sym, sync_checks=True, o_out=out)
+    assert (out == -3.0).all()            # nothing ran
+    with pytest.raises(E.SymbolRangeError, match=r"got 5 at index \(0, 2\)"):
+        _bad_id_run(sym, o_out=out)       # deferred: the kernels ran (clamped ids), then raise
+    assert not (out == -3.0).any()
+
+
+def test_the_message_when_the_ids_are_gone():
+    class Gone:
+        pass
+
+    dead = Gone()
+    ref = weakref.ref(dead)
+    del dead
+    with pytest.raises(E.SymbolRangeError, match=r"symbols: an id outside 0 \.\. 3 \(the table "
+                                                 r"has 4 symbols\) was read by the kernel; the "
+                                                 r"ids tensor has since been freed"):
+        _flag_error(ref, 4)([1, 0])
+    with pytest.raises(E.KernelError, match="code table does not hold"):
+        _flag_error(ref, 4)([0, 1])
+
+
+def test_pending_flags_raise_at_check_pending_and_at_the_next_call(monkeypatch):
+    # what a CUDA run leaves behind: flags read later. Simulated with host flags (ready at
+    # once), placed where run_tabled puts CUDA ones
+    sym = torch.tensor([[0, 1, 9]])
+    monkeypatch.setattr(tabled_mod, "_PENDING", [])
+
+    def pending():
+        f = DeviceFlags(2, torch.device("cpu"), _flag_error(weakref.ref(sym), 2))
+        f.flags[0] = 1
+        tabled_mod._PENDING.append(f.arm())
+        return f
+
+    pending()
+    with pytest.raises(E.SymbolRangeError,
+                       match=r"an earlier run_tabled call: symbols: ids must lie in 0 \.\. 1 "
+                             r".* got 9 at index \(0, 2\)"):
+        check_pending()
+    assert tabled_mod._PENDING == []
+    check_pending()                                  # raised once, gone
+    pending()
+    with pytest.raises(E.SymbolRangeError, match="an earlier run_tabled call"):
+        _bad_id_run(torch.tensor([[1, 0]]))          # a good call reports the earlier one
+    r = _bad_id_run(torch.tensor([[1, 0]]))          # and then runs again
+    assert r.o[0, :, 0, 0].tolist() == [1.0, 1.0]
+    f = pending()
+    res = tabled_mod.TabledResult(final_state=r.final_state, o=None, code=None, states=None,
+                                  chunk_size=2, _flags=f)
+    with pytest.raises(E.SymbolRangeError, match=r"got 9 at index \(0, 2\)"):
+        res.check()
+    assert tabled_mod._PENDING == []
+    res.check()                                      # once
+
+
+# ----------------------------------------------------------------------------- table values
+
+
+def test_non_finite_inputs_raise_naming_tensor_and_index():
+    kt, bt, vt = _parity()
+    sym = torch.tensor([[1, 0, 1]])
+    cases = {"key_table": kt, "beta_table": bt, "value_table": vt}
+    for name, t in cases.items():
+        bad = t.clone()
+        bad.view(-1)[-1] = float("inf")
+        args = {**cases, name: bad}
+        idx = tuple(i - 1 for i in bad.shape)
+        with pytest.raises(E.NonFiniteInputError,
+                           match=re.escape(f"{name}: holds a non-finite value (inf) at index "
+                                           f"{idx}")):
+            run_tabled(sym, args["key_table"], args["beta_table"], args["value_table"],
+                       initial_state=H0, query=Q)
+    for name, kw in (("initial_state", dict(initial_state=torch.full((1, 2, 1), float("nan")))),
+                     ("query", dict(query=torch.tensor([0.0, float("-inf")]))),
+                     ("codes", dict(codes=torch.tensor([[0.0], [float("nan")]]),
+                                    output="code"))):
+        kw = {"initial_state": H0, "query": Q, **kw}
+        with pytest.raises(E.NonFiniteInputError, match=rf"{name}: holds a non-finite value"):
+            run_tabled(sym, kt, bt, vt, **kw)
+
+
+def test_value_checks_run_once_per_tensor_version(monkeypatch):
+    from statetrack.kernels.tabled import _inputs
+
+    calls = []
+    real_finite, real_beta = _inputs.check_finite, _inputs.check_beta_range
+    monkeypatch.setattr(_inputs, "check_finite",
+                        lambda d: (calls.append(next(iter(d))), real_finite(d))[1])
+    monkeypatch.setattr(_inputs, "check_beta_range",
+                        lambda t, n: (calls.append(n + " range"), real_beta(t, n))[1])
+    kt, bt, vt = _parity()
+    h0, q = H0.clone(), Q.clone()                      # tensors no earlier test verified
+    sym = torch.tensor([[1, 0, 1]])
+    for _ in range(3):
+        run_tabled(sym, kt, bt, vt, initial_state=h0, query=q)
+    assert sorted(calls) == sorted(["key_table", "beta_table", "value_table", "initial_state",
+                                    "query", "beta_table range"])        # the first call only
+    calls.clear()
+    bt[1, 0] = 3.0                                     # an in-place write: checked again
+    with pytest.raises(E.BetaRangeError, match=r"beta_table: values must lie in \[0, 2\]; "
+                                               r"got 3\.0 at index \(1, 0\)"):
+        run_tabled(sym, kt, bt, vt, initial_state=H0, query=Q)
+    vt[0, 0, 0] = float("nan")                         # through an in-place write, too
+    with pytest.raises(E.NonFiniteInputError, match=r"value_table: .* at index \(0, 0, 0\)"):
+        run_tabled(sym, kt, bt[:, :].clamp(0, 2), vt, initial_state=H0, query=Q)
+    view = kt[:, :]                                    # a write through a view
+    view[0, 0, 1] = float("inf")
+    with pytest.raises(E.NonFiniteInputError, match=r"key_table: .* at index \(0, 0, 1\)"):
+        run_tabled(sym, kt, bt.clamp(0, 2), vt.nan_to_num(), initial_state=H0, query=Q)
+    calls.clear()
+    with pytest.raises(E.NonFiniteInputError):
+        run_tabled(sym, kt, bt.clamp(0, 2), vt.nan_to_num(), initial_state=H0, query=Q)
+    assert "key_table" in calls                        # failures are not remembered
+
+
+def test_verified_tensors_entries_die_with_their_tensors():
+    cache = VerifiedTensors(maxsize=2)
+    a, b, c = torch.ones(2), torch.ones(2), torch.ones(2)
+    for t in (a, b, c):
+        cache.store("k", (t,))
+    del t
+    assert len(cache) == 2                             # least recently used dropped
+    assert cache.lookup("k", (c,)) == (True, None) and cache.lookup("k", (a,))[0] is False
+    del c
+    assert len(cache) == 1
+    with torch.inference_mode():
+        t = torch.ones(2)
+    cache.store("k", (t,))                             # no version counter: not remembered
+    assert cache.lookup("k", (t,))[0] is False
+    assert len(VERIFIED) >= 0
