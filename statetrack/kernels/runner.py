@@ -313,9 +313,10 @@ def _run_layer(layer: Any, tok: torch.Tensor, kernel: str, device: torch.device,
     from statetrack.kernels.layers.delta_product import nearest_code
     from statetrack.kernels.delta_product.fused_recurrent import fused_recurrent_delta_product
     from statetrack.kernels.delta_product.naive import delta_product_ref
-    from statetrack.kernels.tabled import gather_tables, run_tabled
+    from statetrack.kernels.tabled import build_code_table, gather_tables, run_tabled
 
     tb = symbol_tables(layer, dtype=_dtype_name(dtype), backend="torch")
+    host_tables = {n: tb[n] for n in ("key_table", "beta_table", "value_table")}
     kt, bt, vt = (tb[n].to(device) for n in ("key_table", "beta_table", "value_table"))
     q, h0 = tb["query"].to(device), tb["initial_state"].to(device)
     codes = torch.as_tensor(tb["codes"], dtype=torch.float64, device=device)     # [C, V]
@@ -331,8 +332,14 @@ def _run_layer(layer: Any, tok: torch.Tensor, kernel: str, device: torch.device,
         # one-byte ids when they fit: the kernel reads them once per token, and the H100 run of
         # benchmarks/tabled_variants.py measured uint8 ids 3 % faster than int32 (sequential)
         ids = tok.to(torch.uint8) if kt.shape[0] <= 256 else tok
+        # the code read from one lane through a code table (an exact integer construction),
+        # built here from the host copies: no synchronization with the device
+        ct = build_code_table(*host_tables.values(), initial_state=tb["initial_state"][None],
+                              query=tb["query"], codes=torch.as_tensor(tb["codes"]).to(sd),
+                              H=1)
         res = run_tabled(ids, kt, bt, vt, initial_state=h0[None], query=q,
-                         codes=codes.to(sd), output="code", check_beta=False, check_ids=False)
+                         codes=codes.to(sd), output="code", check_beta=False, check_ids=False,
+                         check_finite_inputs=False, code_table=ct)
         out[:, 1:] = res.code[:, :, 0]
         return out
     fn = fused_recurrent_delta_product if kernel == "recurrent" else delta_product_ref

@@ -136,21 +136,21 @@ def _reachable(A: np.ndarray, Bm: np.ndarray, starts: np.ndarray,
     """Every state reachable from ``starts [n, K, V]`` (breadth first), or None past
     ``max_states``."""
     K, V = starts.shape[1:]
-    start = np.unique(starts.reshape(len(starts), -1), axis=0)
-    seen = {row.tobytes() for row in start}
-    states = [start]
-    frontier = start
+    row = np.dtype((np.void, 8 * K * V))                  # a state as one comparable item
+
+    def items(x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x.reshape(-1, K * V) + 0.0).view(row).ravel()  # -0 -> 0
+
+    seen = np.unique(items(starts))
+    frontier = seen
     while len(frontier):
-        nxt = np.einsum("sij,njv->sniv", A, frontier.reshape(-1, K, V)) + Bm[:, None]
-        cand = np.unique(nxt.reshape(-1, K * V), axis=0)
-        new = np.array([r for r in cand if r.tobytes() not in seen]).reshape(-1, K * V)
-        for r in new:
-            seen.add(r.tobytes())
+        f = frontier.view(np.float64).reshape(-1, K, V)
+        cand = np.unique(items(np.einsum("sij,njv->sniv", A, f) + Bm[:, None]))
+        frontier = cand[~np.isin(cand, seen)]
+        seen = np.union1d(seen, frontier)
         if len(seen) > max_states:
             return None
-        states.append(new)
-        frontier = new
-    return np.concatenate(states).reshape(-1, K, V)
+    return seen.view(np.float64).reshape(-1, K, V)
 
 
 def _column_key(cols: np.ndarray, w: np.ndarray, code: np.ndarray,

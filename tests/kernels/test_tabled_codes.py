@@ -1,0 +1,169 @@
+"""The ``code`` output through a code table (one lane, no cross-lane reduction): identical to
+the nearest-code argmin on the catalogue's constructions (sequential and chunked), a table
+only where the module's conditions hold, and a miss reported instead of a wrong code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from statetrack.automata.families import catalogue
+from statetrack.constructions import compile
+from statetrack.constructions.export import symbol_tables
+from statetrack.kernels import errors as E
+from statetrack.kernels.tabled import (
+    COLS_MAX_K,
+    CodeTable,
+    CodeTableMissError,
+    build_code_table,
+    run_tabled,
+)
+
+
+def _layers():
+    out = []
+    for entry in catalogue():
+        if entry.name == "symmetric(6)":          # K = 720: beyond the tabled path
+            continue
+        for i, layer in enumerate(compile(entry.dfa).layers):
+            out.append((f"{entry.name}[{i}]", layer))
+    return out
+
+
+LAYERS = _layers()
+
+
+def _tables(layer, dtype="bfloat16"):
+    tb = symbol_tables(layer, dtype=dtype, backend="torch")
+    return (tb["key_table"], tb["beta_table"], tb["value_table"], tb["initial_state"][None],
+            tb["query"], torch.as_tensor(tb["codes"], dtype=torch.float32))
+
+
+def _exact_codes(kt, bt, vt, h0, q, codes, sym):
+    """The nearest code of every prefix, in float64 on the host (exact for these integers)."""
+    k, b, v = (t.double().numpy() for t in (kt, bt, vt))
+    S = h0[0].double().numpy().copy()
+    qn, cn = q.double().numpy(), codes.double().numpy()
+    out = np.empty(sym.shape, dtype=np.int64)
+    for w in range(sym.shape[0]):
+        s = S.copy()
+        for t, x in enumerate(sym[w].tolist()):
+            for j in range(k.shape[1]):
+                kk = k[x, j]
+                s = s - b[x, j] * np.outer(kk, kk @ s) + b[x, j] * np.outer(kk, v[x, j])
+            o = s.T @ qn
+            out[w, t] = int(((cn - o) ** 2).sum(-1).argmin())
+    return out
+
+
+def test_every_group_layer_and_some_cascade_layers_have_a_table():
+    have = {name: build_code_table(*_tables(layer)[:3], initial_state=_tables(layer)[3],
+                                   query=_tables(layer)[4], codes=_tables(layer)[5], H=1)
+            for name, layer in LAYERS}
+    v1 = [name for name, layer in LAYERS if layer.value_dim == 1]
+    assert v1 and all(have[n] is not None for n in v1)      # one column: the readout itself
+    assert all(have[n].column == 0 and have[n].n_states >= 2 for n in v1)
+    # cascade layers (V > 1) where one column decides the code exist too
+    assert any(have[n] is not None for n, layer in LAYERS if layer.value_dim > 1)
+    # the table maps each layer's own codes: the group languages' readout is the state index
+    ct = have["cyclic(5)[0]"]
+    assert ct.table.tolist() == [[0, 1, 2, 3, 4]] and ct.n_states == 5
+
+
+def _has_table(layer):
+    kt, bt, vt, h0, q, codes = _tables(layer)
+    return build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes,
+                            H=1) is not None
+
+
+TABLED = [(n, ly) for n, ly in LAYERS if ly.width <= COLS_MAX_K and _has_table(ly)]
+
+
+@pytest.mark.parametrize("name,layer", TABLED, ids=[n for n, _ in TABLED])
+def test_codes_through_the_table_equal_the_argmin_on_the_catalogue(gen, name, layer):
+    # every catalogue layer with a code table that cols_kernel runs (K <= 32), bfloat16
+    # tables as `statetrack check` runs them, chunked (summaries, scan, run pass), against
+    # the argmin of the exact readout: what the argmin path computes on exact integers
+    # (test_table_and_argmin_agree_* compares the two kernel paths directly)
+    kt, bt, vt, h0, q, codes = _tables(layer)
+    sym = torch.randint(0, kt.shape[0], (2, 7), generator=gen)
+    lut = run_tabled(sym, kt, bt, vt, chunk_size=3, initial_state=h0, query=q, codes=codes,
+                     output="code")
+    assert lut.code_table is not None
+    want = _exact_codes(kt, bt, vt, h0, q, codes, sym)
+    assert np.array_equal(lut.code[:, :, 0].numpy(), want)
+
+
+@pytest.mark.parametrize("name,dtype,chunk", [
+    ("parity[0]", "float32", None), ("symmetric(4)[0]", "bfloat16", 5),
+    ("flip_flop_language[1]", "float32", 4), ("dihedral(8)[0]", "bfloat16", None),
+    ("modular_arithmetic(5)[1]", "bfloat16", 3)])
+def test_table_and_argmin_paths_agree(gen, name, dtype, chunk):
+    layer = dict(LAYERS)[name]
+    kt, bt, vt, h0, q, codes = _tables(layer, dtype=dtype)
+    sym = torch.randint(0, kt.shape[0], (3, 11), generator=gen)
+    kw = dict(initial_state=h0, query=q, codes=codes, output="code", chunk_size=chunk)
+    a = run_tabled(sym, kt, bt, vt, **kw)
+    b = run_tabled(sym, kt, bt, vt, code_table=None, **kw)
+    assert a.code_table is not None and b.code_table is None
+    assert torch.equal(a.code, b.code)
+    assert torch.equal(a.final_state, b.final_state)
+
+
+def test_no_table_where_the_conditions_fail(gen):
+    kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)["cyclic(3)[0]"], dtype="float32")
+    ok = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
+    assert ok is not None
+    assert build_code_table(kt, bt, vt, initial_state=h0 + 0.5, query=q, codes=codes,
+                            H=1) is None                       # not integer-valued
+    assert build_code_table(kt, bt * 1.5, vt, initial_state=h0, query=q, codes=codes,
+                            H=1) is None                       # beta ||k||^2 = 3 > 2
+    assert build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1,
+                            max_states=2) is None              # 3 reachable states
+    assert build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1,
+                            scale=0.5) is None                 # readout not integer
+    r = run_tabled(torch.randint(0, 2, (1, 5), generator=gen), kt, bt, vt, initial_state=h0,
+                   query=q, codes=codes, output="code", scale=0.5)
+    assert r.code_table is None
+
+
+def test_a_table_miss_raises_instead_of_a_wrong_code():
+    kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)["cyclic(3)[0]"], dtype="float32")
+    ct = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
+    sym = torch.tensor([[1, 1, 0, 1]])
+    # another initial state leaves the table's reachable set (o = 0, 2, 4: 4 is off the table)
+    with pytest.raises(CodeTableMissError, match="code table does not hold"):
+        run_tabled(sym, kt, bt, vt, initial_state=2 * h0, query=q, codes=codes, output="code",
+                   code_table=ct)
+    with pytest.raises(E.KernelInputError, match=r"code_table: built for K=3, V=1, H=1, this "
+                                                 r"run has K=3, V=1, H=2"):
+        run_tabled(sym, kt, bt, vt, initial_state=h0.expand(2, 3, 1), query=q, codes=codes,
+                   output="code", code_table=ct)
+    with pytest.raises(E.KernelInputError, match="code_table: expected 'auto', a CodeTable"):
+        run_tabled(sym, kt, bt, vt, initial_state=h0, query=q, codes=codes, output="code",
+                   code_table="lut")
+    assert isinstance(ct, CodeTable)
+
+
+def test_heads_with_their_own_tables(gen):
+    # two heads: Z_3 on head 0, parity embedded in K = 3 on head 1 (tables with a head axis)
+    e = torch.eye(3)
+    k = torch.zeros(2, 2, 2, 3)
+    k[1, 0, 0], k[1, 1, 0] = e[1] - e[2], e[0] - e[1]          # head 0: 3-cycle
+    k[1, 0, 1] = e[0] - e[1]                                   # head 1: swap 0 and 1
+    b = torch.zeros(2, 2, 2)
+    b[1, :, 0], b[1, 0, 1] = 1.0, 1.0
+    v = torch.zeros(2, 2, 2, 1)
+    h0 = e[:, :1].reshape(1, 3, 1).expand(2, 3, 1).contiguous()
+    q = torch.tensor([[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]])
+    codes = torch.tensor([[[0.0], [1.0], [2.0]], [[1.0], [0.0], [2.0]]])
+    sym = torch.randint(0, 2, (2, 7), generator=gen)
+    kw = dict(initial_state=h0, query=q, codes=codes, output="code")
+    a = run_tabled(sym, k, b, v, **kw)
+    c = run_tabled(sym, k, b, v, code_table=None, **kw)
+    assert a.code_table is not None and a.code_table.table.shape[0] == 2
+    assert torch.equal(a.code, c.code)
+    # head 1's code of state 0 is 1 (codes are swapped there)
+    counts = sym.cumsum(1)
+    assert torch.equal(a.code[:, :, 1], torch.where(counts % 2 == 0, 1, 0).int())
