@@ -6,7 +6,12 @@ Shapes (forward only, H = 1, K = V = 16, n_h = 1, bfloat16 inputs): (B=1024, T=4
 * fla 0.6.0 ``fused_recurrent_delta_rule`` and ``chunk_delta_rule`` on dense bf16 q, k, v, beta;
 * ours, ``fused_recurrent_delta_product`` (general kernel) on the same dense tensors;
 * ours, ``run_tabled`` (construction path) on int32 symbol ids and bf16 per-symbol tables
-  (4 symbols), outputs ``o`` (float32) or the code index (int32); several chunk sizes.
+  (4 symbols), outputs ``o`` (float32) or the code index (int32); several chunk sizes;
+  the default call (input checks on: ids checked in the kernels, table checks remembered per
+  tensor) against ``check_*=False`` and ``sync_checks=True`` (the synchronizing checks);
+* the ``code`` output of a permutation construction (K = 16, V = 1, n_h = 1, 16 codes: what
+  ``statetrack check`` reads) through its code table (one lane, no reduction) against the
+  argmin (``code_table=None``) and against its ``o`` output.
 
 Times are medians of ``triton.testing.do_bench`` (device events). The memory floor of a row
 is (bytes its inputs and outputs must move, each once) / (measured device-to-device copy
@@ -239,6 +244,12 @@ def main() -> None:
                                                    check_ids=False), tab_o_bytes)
         add("ours tabled o", "chunk=auto, checks on",
             lambda: run_tabled(sym, kt, bt, vt, query=query, output="o"), tab_o_bytes)
+        add("ours tabled o", "chunk=auto, checks on, uint8 ids",
+            lambda: run_tabled(sym8, kt, bt, vt, query=query, output="o"),
+            tab_o_bytes - 3 * tokens)
+        add("ours tabled o", "chunk=auto, checks on, sync_checks",
+            lambda: run_tabled(sym, kt, bt, vt, query=query, output="o", sync_checks=True),
+            tab_o_bytes)
         codes = torch.randn(3, V, generator=gen).to(DEV)
         add("ours tabled code", "chunk=auto",
             lambda: run_tabled(sym, kt, bt, vt, query=query, codes=codes, output="code",
@@ -247,17 +258,42 @@ def main() -> None:
             lambda: run_tabled(sym, kt, bt, vt, output="none", check_beta=False,
                                check_ids=False), tab_none_bytes)
 
+        # the code output of a construction (what `statetrack check` reads): K = 16, V = 1,
+        # n_h = 1, one-hot states permuted by transpositions, code = state index (C = 16)
+        pk, pb, pv, _ = perm_tables([[(0, 1)], [(1, 2)], [(2, 3)], [(0, 15)]], K, 1)
+        ph0 = torch.zeros(1, K, 1, device=DEV)
+        ph0[0, 0, 0] = 1
+        pq = torch.arange(K, dtype=torch.float32, device=DEV)
+        pc = pq[:, None].clone()
+        perm = dict(initial_state=ph0, query=pq, check_beta=False, check_ids=False,
+                    check_finite_inputs=False)
+        add("ours tabled o", "perm K=16 V=1",
+            lambda: run_tabled(sym, pk, pb, pv, output="o", **perm), tokens * (4 + 4))
+        add("ours tabled code", "perm K=16 V=1 C=16, argmin",
+            lambda: run_tabled(sym, pk, pb, pv, codes=pc, output="code", code_table=None,
+                               **perm), tab_code_bytes)
+        add("ours tabled code", "perm K=16 V=1 C=16, code table",
+            lambda: run_tabled(sym, pk, pb, pv, codes=pc, output="code", **perm),
+            tab_code_bytes)
+        add("ours tabled code", "perm K=16 V=1 C=16, code table, checks on",
+            lambda: run_tabled(sym, pk, pb, pv, initial_state=ph0, query=pq, codes=pc,
+                               output="code"), tab_code_bytes)
+
         # correctness on these inputs
         o_gen, s_gen = fused_recurrent_delta_product(q, k, v, beta, scale=1.0,
                                                      output_final_state=True)
         r = run_tabled(sym, kt, bt, vt, query=query, output="o")
         r_seq = run_tabled(sym, kt, bt, vt, query=query, output="o", chunk_size=T)
+        r_lut = run_tabled(sym, pk, pb, pv, codes=pc, output="code", **perm)
+        r_arg = run_tabled(sym, pk, pb, pv, codes=pc, output="code", code_table=None, **perm)
         chk = {"B": B, "T": T,
                "tabled_vs_general_o": rel_error(r.o[:, :, :, :].to(torch.float64),
                                                 o_gen.double()),
                "tabled_vs_general_state": rel_error(r.final_state, s_gen.double()),
                "tabled_chunked_vs_sequential_o": rel_error(r.o, r_seq.o.double()),
-               "auto_chunk": r.chunk_size}
+               "auto_chunk": r.chunk_size,
+               "perm_code_table_used": r_lut.code_table is not None,
+               "perm_code_table_vs_argmin_mismatches": int((r_lut.code != r_arg.code).sum())}
         if fused_recurrent_delta_rule is not None:
             o_fla, s_fla = fused_recurrent_delta_rule(q, k, v, beta, scale=1.0,
                                                       output_final_state=True)
@@ -266,7 +302,7 @@ def main() -> None:
         checks.append(chk)
         print("  checks:", {a: (f"{b:.2e}" if isinstance(b, float) else b) for a, b in chk.items()},
               flush=True)
-        del k, v, beta, q, o_gen, r, r_seq
+        del k, v, beta, q, o_gen, r, r_seq, r_lut, r_arg
         if not SMOKE:
             torch.cuda.empty_cache()
 
@@ -281,7 +317,8 @@ def main() -> None:
         fla_rows = [r for r in sel if r["impl"].startswith("fla")]
         best_fla = min(fla_rows, key=lambda r: r["ms"]) if fla_rows else None
         tab_auto = [r for r in sel if r["impl"] == "ours tabled o" and r["variant"] == "chunk=auto"][0]
-        best_tab = min((r for r in sel if r["impl"] == "ours tabled o"), key=lambda r: r["ms"])
+        best_tab = min((r for r in sel if r["impl"] == "ours tabled o"
+                        and not r["variant"].startswith("perm")), key=lambda r: r["ms"])
         gen_auto = [r for r in sel if r["impl"] == "ours fused_recurrent"][0]
         s = {"B": B, "T": T, "fla_best": best_fla["impl"] if best_fla else None,
              "fla_best_ms": best_fla["ms"] if best_fla else None,

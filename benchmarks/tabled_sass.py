@@ -1,0 +1,115 @@
+"""Cross-compile ``cols_kernel`` for sm_90 on a machine without a GPU and count what matters.
+
+For each variant (output ``o`` / ``code`` by argmin / ``code`` by a code table, ids checked
+in the kernel or not), at the construction benchmark's shape (K = V = 16, n_h = 1, C = 3,
+float32 state, uint8 ids), prints the registers and spills (``cuobjdump
+--dump-resource-usage``) and the SASS instruction counts of the whole kernel: shuffles
+(``SHFL``, the cross-lane reductions), global loads and stores, and all instructions. The
+per-token loop dominates, so differences between variants are per-token differences.
+
+Run from the repository root (no GPU needed; ``TRITON_INTERPRET`` must be unset)::
+
+    python benchmarks/tabled_sass.py [--chunked] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.pop("TRITON_INTERPRET", None)
+os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")   # what Triton 3.6 does (the device)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import triton  # noqa: E402
+from triton.backends.compiler import GPUTarget  # noqa: E402
+from triton.compiler import ASTSource  # noqa: E402
+
+from statetrack.kernels.tabled import _tabled_kernels as kern  # noqa: E402
+
+PTRS = {"sym": "*u8", "pt": "*fp32", "h0": "*fp32", "starts": "*fp32", "qv": "*fp32",
+        "codes": "*fp32", "o": "*fp32", "cls": "*i32", "states": "*fp32", "ht": "*fp32",
+        "flags": "*i32", "lut_w": "*fp32", "lut": "*i32"}
+SCALARS = {"scale": "fp32", "T": "i32", "L": "i32", "BH": "i32", "S": "i32", "NZ": "i32"}
+
+
+def variants(chunked: bool) -> dict[str, dict]:
+    K = V = 16
+    base = dict(H=1, HT=1, K=K, KP=16, WC=V, BW=16, P=2, NH=1, C=3, BCC=4, G=4,
+                H0_MODE=3 if chunked else 0, OUT_O=False, OUT_CODE=False, STORE_STATES=False,
+                FINAL=0 if chunked else 1, PF=not chunked, CHECK_IDS=False, CODE_LUT=False,
+                V0=0, ACC="fp32")
+    return {
+        "o": dict(base, OUT_O=True),
+        "o, ids checked": dict(base, OUT_O=True, CHECK_IDS=True),
+        "code (argmin)": dict(base, OUT_CODE=True),
+        "code (table)": dict(base, OUT_CODE=True, CODE_LUT=True),
+        "code (table), ids checked": dict(base, OUT_CODE=True, CODE_LUT=True, CHECK_IDS=True),
+        "none (final state)": dict(base),
+    }
+
+
+def tool(name: str) -> str:
+    return str(Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / name)
+
+
+def compile_one(consts: dict) -> dict:
+    consts = dict(consts)
+    acc = consts.pop("ACC")
+    sig = {**PTRS, **SCALARS}
+    sig.update({k: "constexpr" for k in consts})
+    sig["ACC"] = "constexpr"
+    import triton.language as tl
+    consts["ACC"] = tl.float32 if acc == "fp32" else tl.float64
+    src = ASTSource(kern.cols_kernel, sig, consts)
+    ck = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": 1,
+                                                                         "num_stages": 1})
+    with tempfile.TemporaryDirectory() as d:
+        cubin = Path(d) / "k.cubin"
+        cubin.write_bytes(ck.asm["cubin"])
+        usage = subprocess.run([tool("cuobjdump"), "--dump-resource-usage", str(cubin)],
+                               capture_output=True, text=True).stdout
+        sass = subprocess.run([tool("nvdisasm"), "-c", str(cubin)], capture_output=True,
+                              text=True).stdout
+    regs = re.search(r"REG:(\d+)", usage)
+    stack = re.search(r"STACK:(\d+)", usage)
+    ins = [ln for ln in sass.splitlines() if re.match(r"\s+/\*[0-9a-f]{4}\*/", ln)]
+
+    def count(pat: str) -> int:
+        return sum(1 for ln in ins if re.search(pat, ln))
+
+    return {"registers": int(regs.group(1)) if regs else None,
+            "stack_bytes": int(stack.group(1)) if stack else None,
+            "instructions": len(ins), "SHFL": count(r"\bSHFL\."), "LDG": count(r"\bLDG"),
+            "STG": count(r"\bSTG"), "BAR": count(r"\bBAR\b")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--chunked", action="store_true",
+                    help="the run pass of a chunked run (starts from chunk start states)")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    rows = {}
+    print(f"triton {triton.__version__}, sm_90, cols_kernel run pass, K = V = 16, n_h = 1, "
+          f"C = 3, {'chunked' if args.chunked else 'sequential'}")
+    print(f"{'variant':28s} {'regs':>5s} {'stack':>5s} {'instr':>6s} {'SHFL':>5s} "
+          f"{'LDG':>4s} {'STG':>4s}")
+    for name, consts in variants(args.chunked).items():
+        r = compile_one(consts)
+        rows[name] = r
+        print(f"{name:28s} {r['registers']!s:>5s} {r['stack_bytes']!s:>5s} "
+              f"{r['instructions']:6d} {r['SHFL']:5d} {r['LDG']:4d} {r['STG']:4d}")
+    if args.json:
+        args.json.write_text(json.dumps({"triton": triton.__version__, "rows": rows},
+                                        indent=1))
+
+
+if __name__ == "__main__":
+    main()
