@@ -32,9 +32,16 @@ Q = torch.tensor([0.0, 1.0])
 CODES = torch.tensor([[0.0], [1.0]])
 
 
-def _bad_id_run(sym, S=2, **kw):
-    kt, bt, vt = _parity(S)
-    return run_tabled(sym, kt, bt, vt, initial_state=H0, query=Q, **kw)
+def _on(device, kw):
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in kw.items()}
+
+
+def _bad_id_run(sym, S=2, device="cpu", **kw):
+    """A parity run, checked: on the CPU a bad id raises inside run_tabled, on CUDA in
+    ``check()`` (the kernels' flag is read there)."""
+    kt, bt, vt = (t.to(device) for t in _parity(S))
+    kw = _on(device, {"initial_state": H0, "query": Q, **kw})
+    return run_tabled(sym.to(device), kt, bt, vt, **kw).check()
 
 
 # ----------------------------------------------------------------------------- symbol ids
@@ -46,7 +53,7 @@ def _bad_id_run(sym, S=2, **kw):
     (200, torch.uint8, (0, 7)),
 ])
 @pytest.mark.parametrize("chunk", [None, 3])
-def test_out_of_range_ids_raise_at_the_call_on_the_cpu(bad, dtype, where, chunk):
+def test_out_of_range_ids_raise(device, bad, dtype, where, chunk):
     # ids narrowed to one byte by the checking pass (<= 256 symbols, not uint8 already) or
     # checked in the passes themselves (uint8 ids); sequential and chunked
     sym = torch.tensor([[0, 1, 1, 0, 1, 0, 0, 1], [1, 1, 0, 0, 1, 1, 0, 1]], dtype=dtype)
@@ -55,51 +62,52 @@ def test_out_of_range_ids_raise_at_the_call_on_the_cpu(bad, dtype, where, chunk)
         with pytest.raises(E.SymbolRangeError,
                            match=rf"symbols: ids must lie in 0 \.\. 1 \(the table has 2 "
                                  rf"symbols\); got {bad} at index \({where[0]}, {where[1]}\)"):
-            _bad_id_run(sym, output=output, codes=CODES, chunk_size=chunk)
+            _bad_id_run(sym, output=output, codes=CODES, chunk_size=chunk, device=device)
 
 
 @pytest.mark.parametrize("variant", [{"legacy": True}, {"mm": True}])
 @pytest.mark.parametrize("chunk", [None, 2])
-def test_out_of_range_ids_raise_in_every_kernel(variant, chunk):
-    kt, bt, vt = _parity()
+def test_out_of_range_ids_raise_in_every_kernel(device, variant, chunk):
+    kt, bt, vt = (t.to(device) for t in _parity())
     for dtype, bad in ((torch.uint8, 9), (torch.int64, -3)):
         sym = torch.tensor([[1, 0, 1, 1, 0]], dtype=dtype)
         sym[0, 4] = bad
         with pytest.raises(E.SymbolRangeError, match=rf"got {bad} at index \(0, 4\)"):
-            _run_tabled_variant(sym, kt, bt, vt, initial_state=H0, query=Q,
-                                chunk_size=chunk, _variant=variant)
+            _run_tabled_variant(sym.to(device), kt, bt, vt, initial_state=H0.to(device),
+                                query=Q.to(device), chunk_size=chunk,
+                                _variant=variant).check()
 
 
-def test_more_than_256_symbols_are_checked_in_the_kernels():
+def test_more_than_256_symbols_are_checked_in_the_kernels(device):
     # no one-byte narrowing: the kernels check int32 ids themselves
     sym = torch.tensor([[299, 3, 0, 298]], dtype=torch.int32)
-    r = _bad_id_run(sym, S=300, output="code", codes=CODES)
+    r = _bad_id_run(sym, S=300, output="code", codes=CODES, device=device)
     assert r.code[0, :, 0].tolist() == [1, 0, 0, 0]
     sym[0, 2] = 300
     with pytest.raises(E.SymbolRangeError, match=r"0 \.\. 299 .* got 300 at index \(0, 2\)"):
-        _bad_id_run(sym, S=300)
+        _bad_id_run(sym, S=300, device=device)
     sym[0, 2] = -5
     with pytest.raises(E.SymbolRangeError, match=r"got -5 at index \(0, 2\)"):
-        _bad_id_run(sym, S=300, chunk_size=2, output="none")
+        _bad_id_run(sym, S=300, chunk_size=2, output="none", device=device)
 
 
-def test_valid_ids_and_switched_off_check_do_not_raise():
+def test_valid_ids_do_not_raise(device):
     sym = torch.tensor([[1, 1, 0, 1]])
-    r = _bad_id_run(sym)
+    r = _bad_id_run(sym, device=device)
     assert r.check() is r and r.o[0, :, 0, 0].tolist() == [1.0, 0.0, 0.0, 1.0]
     # uint8 ids of a 256-symbol table are all valid: nothing to check, nothing raised
-    r = _bad_id_run(torch.tensor([[255, 1, 254]], dtype=torch.uint8), S=256)
+    r = _bad_id_run(torch.tensor([[255, 1, 254]], dtype=torch.uint8), S=256, device=device)
     assert r.o[0, :, 0, 0].tolist() == [1.0, 0.0, 0.0]
 
 
-def test_sync_checks_raise_before_any_launch():
+def test_sync_checks_raise_before_any_launch(device):
     sym = torch.tensor([[0, 1, 5, 1]])
-    out = torch.full((1, 4, 1, 1), -3.0)
+    out = torch.full((1, 4, 1, 1), -3.0, device=device)
     with pytest.raises(E.SymbolRangeError, match=r"got 5 at index \(0, 2\)"):
-        _bad_id_run(sym, sync_checks=True, o_out=out)
+        _bad_id_run(sym, sync_checks=True, o_out=out, device=device)
     assert (out == -3.0).all()            # nothing ran
     with pytest.raises(E.SymbolRangeError, match=r"got 5 at index \(0, 2\)"):
-        _bad_id_run(sym, o_out=out)       # deferred: the kernels ran (clamped ids), then raise
+        _bad_id_run(sym, o_out=out, device=device)   # deferred: the kernels ran (clamped ids)
     assert not (out == -3.0).any()
 
 
@@ -118,7 +126,7 @@ def test_the_message_when_the_ids_are_gone():
         _flag_error(ref, 4)([0, 1])
 
 
-def test_pending_flags_raise_at_check_pending_and_at_the_next_call(monkeypatch):
+def test_pending_flags_raise_at_check_pending_and_at_the_next_call(monkeypatch, device):
     # what a CUDA run leaves behind: flags read later. Simulated with host flags (ready at
     # once), placed where run_tabled puts CUDA ones
     sym = torch.tensor([[0, 1, 9]])
@@ -139,8 +147,8 @@ def test_pending_flags_raise_at_check_pending_and_at_the_next_call(monkeypatch):
     check_pending()                                  # raised once, gone
     pending()
     with pytest.raises(E.SymbolRangeError, match="an earlier run_tabled call"):
-        _bad_id_run(torch.tensor([[1, 0]]))          # a good call reports the earlier one
-    r = _bad_id_run(torch.tensor([[1, 0]]))          # and then runs again
+        _bad_id_run(torch.tensor([[1, 0]]), device=device)  # a good call reports the earlier
+    r = _bad_id_run(torch.tensor([[1, 0]]), device=device)  # and then runs again
     assert r.o[0, :, 0, 0].tolist() == [1.0, 1.0]
     f = pending()
     res = tabled_mod.TabledResult(final_state=r.final_state, o=None, code=None, states=None,
@@ -154,8 +162,8 @@ def test_pending_flags_raise_at_check_pending_and_at_the_next_call(monkeypatch):
 # ----------------------------------------------------------------------------- table values
 
 
-def test_non_finite_inputs_raise_naming_tensor_and_index():
-    kt, bt, vt = _parity()
+def test_non_finite_inputs_raise_naming_tensor_and_index(device):
+    kt, bt, vt = (t.to(device) for t in _parity())
     sym = torch.tensor([[1, 0, 1]])
     cases = {"key_table": kt, "beta_table": bt, "value_table": vt}
     for name, t in cases.items():
@@ -166,18 +174,18 @@ def test_non_finite_inputs_raise_naming_tensor_and_index():
         with pytest.raises(E.NonFiniteInputError,
                            match=re.escape(f"{name}: holds a non-finite value (inf) at index "
                                            f"{idx}")):
-            run_tabled(sym, args["key_table"], args["beta_table"], args["value_table"],
-                       initial_state=H0, query=Q)
+            run_tabled(sym.to(device), args["key_table"], args["beta_table"],
+                       args["value_table"], initial_state=H0.to(device), query=Q.to(device))
     for name, kw in (("initial_state", dict(initial_state=torch.full((1, 2, 1), float("nan")))),
                      ("query", dict(query=torch.tensor([0.0, float("-inf")]))),
                      ("codes", dict(codes=torch.tensor([[0.0], [float("nan")]]),
                                     output="code"))):
-        kw = {"initial_state": H0, "query": Q, **kw}
+        kw = _on(device, {"initial_state": H0, "query": Q, "codes": CODES, **kw})
         with pytest.raises(E.NonFiniteInputError, match=rf"{name}: holds a non-finite value"):
-            run_tabled(sym, kt, bt, vt, **kw)
+            run_tabled(sym.to(device), kt, bt, vt, **kw)
 
 
-def test_value_checks_run_once_per_tensor_version(monkeypatch):
+def test_value_checks_run_once_per_tensor_version(monkeypatch, device):
     from statetrack.kernels.tabled import _inputs
 
     calls = []
@@ -186,9 +194,10 @@ def test_value_checks_run_once_per_tensor_version(monkeypatch):
                         lambda d: (calls.append(next(iter(d))), real_finite(d))[1])
     monkeypatch.setattr(_inputs, "check_beta_range",
                         lambda t, n: (calls.append(n + " range"), real_beta(t, n))[1])
-    kt, bt, vt = _parity()
-    h0, q = H0.clone(), Q.clone()                      # tensors no earlier test verified
-    sym = torch.tensor([[1, 0, 1]])
+    kt, bt, vt = (t.to(device) for t in _parity())
+    h0, q = H0.to(device), Q.to(device)                # tensors no earlier test verified
+    h0, q = (h0.clone(), q.clone()) if h0 is H0 else (h0, q)
+    sym = torch.tensor([[1, 0, 1]], device=device)
     for _ in range(3):
         run_tabled(sym, kt, bt, vt, initial_state=h0, query=q)
     assert sorted(calls) == sorted(["key_table", "beta_table", "value_table", "initial_state",

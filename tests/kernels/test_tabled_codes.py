@@ -34,17 +34,19 @@ def _layers():
 LAYERS = _layers()
 
 
-def _tables(layer, dtype="bfloat16"):
+def _tables(layer, dtype="bfloat16", device="cpu"):
     tb = symbol_tables(layer, dtype=dtype, backend="torch")
-    return (tb["key_table"], tb["beta_table"], tb["value_table"], tb["initial_state"][None],
-            tb["query"], torch.as_tensor(tb["codes"], dtype=torch.float32))
+    return tuple(t.to(device) for t in (
+        tb["key_table"], tb["beta_table"], tb["value_table"], tb["initial_state"][None],
+        tb["query"], torch.as_tensor(tb["codes"], dtype=torch.float32)))
 
 
 def _exact_codes(kt, bt, vt, h0, q, codes, sym):
     """The nearest code of every prefix, in float64 on the host (exact for these integers)."""
-    k, b, v = (t.double().numpy() for t in (kt, bt, vt))
-    S = h0[0].double().numpy().copy()
-    qn, cn = q.double().numpy(), codes.double().numpy()
+    k, b, v = (t.double().cpu().numpy() for t in (kt, bt, vt))
+    S = h0[0].double().cpu().numpy().copy()
+    qn, cn = q.double().cpu().numpy(), codes.double().cpu().numpy()
+    sym = sym.cpu()
     out = np.empty(sym.shape, dtype=np.int64)
     for w in range(sym.shape[0]):
         s = S.copy()
@@ -81,37 +83,37 @@ TABLED = [(n, ly) for n, ly in LAYERS if ly.width <= COLS_MAX_K and _has_table(l
 
 
 @pytest.mark.parametrize("name,layer", TABLED, ids=[n for n, _ in TABLED])
-def test_codes_through_the_table_equal_the_argmin_on_the_catalogue(gen, name, layer):
+def test_codes_through_the_table_equal_the_argmin_on_the_catalogue(gen, device, name, layer):
     # every catalogue layer with a code table that cols_kernel runs (K <= 32), bfloat16
     # tables as `statetrack check` runs them, chunked (summaries, scan, run pass), against
     # the argmin of the exact readout: what the argmin path computes on exact integers
     # (test_table_and_argmin_agree_* compares the two kernel paths directly)
-    kt, bt, vt, h0, q, codes = _tables(layer)
-    sym = torch.randint(0, kt.shape[0], (2, 7), generator=gen)
+    kt, bt, vt, h0, q, codes = _tables(layer, device=device)
+    sym = torch.randint(0, kt.shape[0], (2, 7), generator=gen).to(device)
     lut = run_tabled(sym, kt, bt, vt, chunk_size=3, initial_state=h0, query=q, codes=codes,
                      output="code")
-    assert lut.code_table is not None
+    assert lut.check().code_table is not None
     want = _exact_codes(kt, bt, vt, h0, q, codes, sym)
-    assert np.array_equal(lut.code[:, :, 0].numpy(), want)
+    assert np.array_equal(lut.code[:, :, 0].cpu().numpy(), want)
 
 
 @pytest.mark.parametrize("name,dtype,chunk", [
     ("parity[0]", "float32", None), ("symmetric(4)[0]", "bfloat16", 5),
     ("flip_flop_language[1]", "float32", 4), ("dihedral(8)[0]", "bfloat16", None),
     ("modular_arithmetic(5)[1]", "bfloat16", 3)])
-def test_table_and_argmin_paths_agree(gen, name, dtype, chunk):
+def test_table_and_argmin_paths_agree(gen, device, name, dtype, chunk):
     layer = dict(LAYERS)[name]
-    kt, bt, vt, h0, q, codes = _tables(layer, dtype=dtype)
-    sym = torch.randint(0, kt.shape[0], (3, 11), generator=gen)
+    kt, bt, vt, h0, q, codes = _tables(layer, dtype=dtype, device=device)
+    sym = torch.randint(0, kt.shape[0], (3, 11), generator=gen).to(device)
     kw = dict(initial_state=h0, query=q, codes=codes, output="code", chunk_size=chunk)
-    a = run_tabled(sym, kt, bt, vt, **kw)
+    a = run_tabled(sym, kt, bt, vt, **kw).check()
     b = run_tabled(sym, kt, bt, vt, code_table=None, **kw)
     assert a.code_table is not None and b.code_table is None
     assert torch.equal(a.code, b.code)
     assert torch.equal(a.final_state, b.final_state)
 
 
-def test_no_table_where_the_conditions_fail(gen):
+def test_no_table_where_the_conditions_fail(gen, device):
     kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)["cyclic(3)[0]"], dtype="float32")
     ok = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
     assert ok is not None
@@ -123,19 +125,21 @@ def test_no_table_where_the_conditions_fail(gen):
                             max_states=2) is None              # 3 reachable states
     assert build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1,
                             scale=0.5) is None                 # readout not integer
-    r = run_tabled(torch.randint(0, 2, (1, 5), generator=gen), kt, bt, vt, initial_state=h0,
-                   query=q, codes=codes, output="code", scale=0.5)
+    r = run_tabled(torch.randint(0, 2, (1, 5), generator=gen).to(device), kt.to(device),
+                   bt.to(device), vt.to(device), initial_state=h0.to(device), query=q.to(device),
+                   codes=codes.to(device), output="code", scale=0.5)
     assert r.code_table is None
 
 
-def test_a_table_miss_raises_instead_of_a_wrong_code():
-    kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)["cyclic(3)[0]"], dtype="float32")
+def test_a_table_miss_raises_instead_of_a_wrong_code(device):
+    kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)["cyclic(3)[0]"], dtype="float32",
+                                       device=device)
     ct = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
-    sym = torch.tensor([[1, 1, 0, 1]])
+    sym = torch.tensor([[1, 1, 0, 1]], device=device)
     # another initial state leaves the table's reachable set (o = 0, 2, 4: 4 is off the table)
     with pytest.raises(CodeTableMissError, match="code table does not hold"):
         run_tabled(sym, kt, bt, vt, initial_state=2 * h0, query=q, codes=codes, output="code",
-                   code_table=ct)
+                   code_table=ct).check()
     with pytest.raises(E.KernelInputError, match=r"code_table: built for K=3, V=1, H=1, this "
                                                  r"run has K=3, V=1, H=2"):
         run_tabled(sym, kt, bt, vt, initial_state=h0.expand(2, 3, 1), query=q, codes=codes,
@@ -146,7 +150,7 @@ def test_a_table_miss_raises_instead_of_a_wrong_code():
     assert isinstance(ct, CodeTable)
 
 
-def test_heads_with_their_own_tables(gen):
+def test_heads_with_their_own_tables(gen, device):
     # two heads: Z_3 on head 0, parity embedded in K = 3 on head 1 (tables with a head axis)
     e = torch.eye(3)
     k = torch.zeros(2, 2, 2, 3)
@@ -159,11 +163,13 @@ def test_heads_with_their_own_tables(gen):
     q = torch.tensor([[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]])
     codes = torch.tensor([[[0.0], [1.0], [2.0]], [[1.0], [0.0], [2.0]]])
     sym = torch.randint(0, 2, (2, 7), generator=gen)
-    kw = dict(initial_state=h0, query=q, codes=codes, output="code")
-    a = run_tabled(sym, k, b, v, **kw)
-    c = run_tabled(sym, k, b, v, code_table=None, **kw)
+    kw = dict(initial_state=h0.to(device), query=q.to(device), codes=codes.to(device),
+              output="code")
+    k, b, v = k.to(device), b.to(device), v.to(device)
+    a = run_tabled(sym.to(device), k, b, v, **kw).check()
+    c = run_tabled(sym.to(device), k, b, v, code_table=None, **kw)
     assert a.code_table is not None and a.code_table.table.shape[0] == 2
     assert torch.equal(a.code, c.code)
     # head 1's code of state 0 is 1 (codes are swapped there)
     counts = sym.cumsum(1)
-    assert torch.equal(a.code[:, :, 1], torch.where(counts % 2 == 0, 1, 0).int())
+    assert torch.equal(a.code[:, :, 1].cpu(), torch.where(counts % 2 == 0, 1, 0).int())
