@@ -9,7 +9,8 @@ Choosing the kernel (``kernel="auto"``), per layer
 --------------------------------------------------
 * CUDA: the tabled construction path
   (:func:`~statetrack.kernels.tabled.run_tabled`: symbol ids and per-symbol tables, decoded
-  to the nearest code inside the kernel) when ``K, V <= 64``; else the fused recurrent kernel
+  to the nearest code inside the kernel, read from one lane through a code table when the
+  layer has one, :func:`~statetrack.kernels.tabled.build_code_table`) when ``K, V <= 64``; else the fused recurrent kernel
   on gathered dense tensors when ``K <= 256`` (run over the time axis in segments that fit a
   memory budget, each starting from the previous segment's final float32 state, which is the
   same recurrence); else the PyTorch reference (slow).

@@ -310,7 +310,7 @@ def test_tabled_input_errors(device):
     sym = torch.tensor([[0, 1, 1]], device=device)
     q = torch.tensor([0.0, 1.0], device=device)
     with pytest.raises(E.SymbolRangeError, match=r"symbols: ids must lie in 0 \.\. 1 .* got 2"):
-        run_tabled(torch.tensor([[0, 2]], device=device), kt, bt, vt, query=q)
+        run_tabled(torch.tensor([[0, 2]], device=device), kt, bt, vt, query=q).check()
     with pytest.raises(E.KernelDtypeError, match="symbols: dtype float32 is not supported"):
         run_tabled(sym.float(), kt, bt, vt, query=q)
     with pytest.raises(E.KernelShapeError, match=r"beta_table: expected shape \[n_symbols, n_h\]"):
