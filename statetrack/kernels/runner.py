@@ -308,8 +308,10 @@ def _segment_tokens(B: int, T: int, n_h: int, K: int, V: int, C: int, itemsize: 
 
 
 def _run_layer(layer: Any, tok: torch.Tensor, kernel: str, device: torch.device,
-               dtype: torch.dtype) -> torch.Tensor:
-    """Output classes ``[B, T + 1]`` (int64, on ``device``) of one constructed layer."""
+               dtype: torch.dtype, results: list | None = None) -> torch.Tensor:
+    """Output classes ``[B, T + 1]`` (int64, on ``device``) of one constructed layer; the
+    tabled path's results go into ``results`` (their device checks are read by the caller,
+    before its readback)."""
     from statetrack.constructions.export import symbol_tables
     from statetrack.kernels.layers.delta_product import nearest_code
     from statetrack.kernels.delta_product.fused_recurrent import fused_recurrent_delta_product
@@ -341,6 +343,8 @@ def _run_layer(layer: Any, tok: torch.Tensor, kernel: str, device: torch.device,
         res = run_tabled(ids, kt, bt, vt, initial_state=h0[None], query=q,
                          codes=codes.to(sd), output="code", check_beta=False, check_ids=False,
                          check_finite_inputs=False, code_table=ct)
+        if results is not None:
+            results.append(res)
         out[:, 1:] = res.code[:, :, 0]
         return out
     fn = fused_recurrent_delta_product if kernel == "recurrent" else delta_product_ref
@@ -407,12 +411,13 @@ def run(lrnn: Any, words: Any, *, device: Any = "auto", dtype: Any = torch.bfloa
     B, T = (int(s) for s in sym.shape)
     kernels: list[str] = []
     backends: list[str] = []
+    tabled: list = []
 
     def run_layer(li: int, tok: torch.Tensor) -> torch.Tensor:
         layer = lrnn.layers[li]
         kern, backend = choose_kernel(layer.width, layer.value_dim, B * T, dev, kernel)
         with torch.no_grad():
-            cls = _run_layer(layer, tok, kern, dev, dt)
+            cls = _run_layer(layer, tok, kern, dev, dt, tabled)
         kernels.append(kern)
         if backend not in backends:
             backends.append(backend)
@@ -421,6 +426,8 @@ def run(lrnn: Any, words: Any, *, device: Any = "auto", dtype: Any = torch.bfloa
     token_maps = [None if tm is None else torch.as_tensor(tm, device=dev)
                   for tm in token_map_arrays(lrnn.layers)]
     classes = run_stack(token_maps, sym, run_layer)
+    for res in tabled:                 # a code table miss raises here, before the readback
+        res.check()
     top = classes[-1]
     accepted = torch.as_tensor(lrnn.accepting, dtype=torch.bool, device=dev)[top]
     states = None

@@ -119,6 +119,7 @@ Parity (one-hot state ``K = 2``, ``V = 1``; '1' swaps, '0' is the identity):
 from __future__ import annotations
 
 import inspect
+import threading
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,6 +146,16 @@ __all__ = ["run_tabled", "TabledResult", "choose_chunk", "gather_tables", "MAX_K
 #: more waits for the oldest and raises its error, if any.
 MAX_PENDING = 64
 _PENDING: list[DeviceFlags] = []
+_PENDING_LOCK = threading.Lock()       # callers may run in threads (one CUDA stream each)
+
+
+def _take(select: Any) -> list[DeviceFlags]:
+    """Remove and return the pending flags ``select(flags)`` picks (under the lock)."""
+    with _PENDING_LOCK:
+        taken = [f for f in _PENDING if select(f)]
+        for f in taken:
+            _PENDING.remove(f)
+    return taken
 
 
 def check_pending() -> None:
@@ -156,8 +167,8 @@ def check_pending() -> None:
     --------
     >>> check_pending()        # nothing pending
     """
-    while _PENDING:
-        _earlier(_PENDING.pop(0))
+    for f in _take(lambda f: True):
+        _earlier(f)
 
 
 def _earlier(flags: DeviceFlags) -> None:
@@ -171,8 +182,7 @@ def _earlier(flags: DeviceFlags) -> None:
 
 def _poll_pending() -> None:
     """Check, without waiting, every earlier call whose flags are home."""
-    for f in [f for f in _PENDING if f.checked or f.ready()]:
-        _PENDING.remove(f)
+    for f in _take(lambda f: f.checked or f.ready()):
         _earlier(f)
 
 
@@ -249,8 +259,7 @@ class TabledResult:
         """
         f = self._flags
         if f is not None:
-            if f in _PENDING:
-                _PENDING.remove(f)
+            _take(lambda g: g is f)
             f.check()
         return self
 
@@ -489,9 +498,11 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
         if not flags.flags.is_cuda:
             flags.check()
         else:
-            _PENDING.append(flags)
-            if len(_PENDING) > MAX_PENDING:
-                _earlier(_PENDING.pop(0))
+            with _PENDING_LOCK:
+                _PENDING.append(flags)
+                oldest = _PENDING.pop(0) if len(_PENDING) > MAX_PENDING else None
+            if oldest is not None:
+                _earlier(oldest)
     return TabledResult(final_state=buf.final_state, o=buf.o, code=buf.code,
                         states=buf.states, chunk_size=plan.chunk_size, code_table=ct,
                         _flags=flags)
