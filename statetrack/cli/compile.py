@@ -245,7 +245,7 @@ def _print_construction(lrnn, d, normalized: bool) -> None:
     print(f"construction: form {lrnn.form}{' (normalized keys)' if normalized else ''}, "
           f"{_plural(lrnn.depth, 'layer')}, width K = {lrnn.width}, "
           f"V = {max(la.value_dim for la in lrnn.layers)}, n_h = {lrnn.n_h}{bound}; "
-          f"exact in floats: {'yes' if lrnn.exact_in_floats else 'no'}")
+          f"exact in floats: {_exact_in_floats_text(lrnn)}")
     if lrnn.form == "faithful":
         print(f"  state: the images of {layer0.value_dim} base point(s) under the group "
               f"element (S_0 = their one-hot columns); readout: "
@@ -273,6 +273,21 @@ def _print_construction(lrnn, d, normalized: bool) -> None:
             if fe:
                 factors += f" with eigenvalue{'s' if len(fe) > 1 else ''} {', '.join(fe)}"
             print(f"{prefix}A({tok!r}): {factors}; eigenvalues of A: {eig}")
+
+
+def _exact_in_floats_text(lrnn: Any) -> str:
+    """The float exactness proof (:meth:`~statetrack.constructions.lrnn.LRNN.float_exactness`)
+    in a few words: ``yes (proved ...)``, ``no (...)`` or which formats are proved."""
+    ex = lrnn.float_exactness()
+    proved = [f for f in ex.formats if ex.proved(f)]
+    if len(proved) == len(ex.formats):
+        return (f"yes (proved in {', '.join(ex.formats)} for every word: every product and sum "
+                f"is exact on the {ex.reachable} reachable states)")
+    first = next(f for f in ex.formats if not ex.proved(f))
+    why = f"{first}: {ex.reason(first)}"
+    if not proved:
+        return f"no ({why})"
+    return f"in {', '.join(proved)} (proved for every word); not proved in the others ({why})"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -379,9 +394,9 @@ def run(args: argparse.Namespace) -> int:
                          max_words=100_000)
         if wc.ok:
             verdict = "ok"
-        elif lrnn.exact_in_floats:
+        elif lrnn.float_exactness().proved(dt):
             verdict = (f"{wc.mismatches} MISMATCHES, first at {_fmt_word(wc.first_mismatch)} "
-                       f"(this form claims to be exact in floats: a failure)")
+                       f"(the model is proved exact in {dt}: a failure)")
             status = EXIT_FAILED
         else:
             verdict = (f"{wc.mismatches} mismatch{'es' if wc.mismatches != 1 else ''}"
@@ -389,7 +404,7 @@ def run(args: argparse.Namespace) -> int:
                        f"{lrnn.form} form is inexact in floats; see the float horizon lines "
                        f"below)")
         print(f"float check ({dt}): {wc.n_words} words, {wc.n_prefixes} prefixes: {verdict}")
-    if not lrnn.exact_in_floats:
+    if not all(lrnn.float_exactness().proved(dt) for dt in ("float32", "bfloat16")):
         from ..constructions.precision import float_horizon
 
         for dt, sd in (("float32", None), ("bfloat16", None), ("bfloat16", "float32")):

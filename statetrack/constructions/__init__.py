@@ -30,6 +30,7 @@ from .errors import (
     EigenvalueRangeError,
     ExactValueError,
     FactorMismatchError,
+    FormatRangeError,
     FormError,
     InputTypeError,
     LayerIndexError,
@@ -54,7 +55,7 @@ __all__ = [
     "MambaForm", "MambaProof", "mamba_construction", "verify_mamba_form",
     "LRNN", "Layer", "Readout", "DeltaStep", "ExactTrace", "FloatTrace", "Certificate",
     "AlphabetMismatchError", "ArgumentValueError", "BackendError", "CascadeError", "ConstructionError", "ConstructionFileError",
-    "EigenvalueRangeError", "ExactValueError", "FactorMismatchError", "FormError",
+    "EigenvalueRangeError", "ExactValueError", "FactorMismatchError", "FormError", "FormatRangeError",
     "InputTypeError", "LayerIndexError", "MissingGeneratorError", "NotAGroupError", "ReachableLimitError", "ReadoutError", "ShapeError", "UnknownTokenError",
     "UnsupportedDtypeError",
 ]

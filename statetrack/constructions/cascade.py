@@ -557,7 +557,7 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
                             token_map=d_map))
         below = d_keys
     return LRNN(alphabet=d.alphabet, layers=tuple(layers), accepting=tuple(accepting),
-                state_map=tuple(state_map), form="cascade", exact_in_floats=True, name=name)
+                state_map=tuple(state_map), form="cascade", name=name)
 
 
 def _one_state_model(d: DFA, q: int, name: str) -> LRNN:
@@ -566,7 +566,7 @@ def _one_state_model(d: DFA, q: int, name: str) -> LRNN:
     layer = Layer(tokens=d.alphabet, steps=[[] for _ in d.alphabet], initial_state=[[1]],
                   readout=Readout(query=[1], codes=[[1]]))
     return LRNN(alphabet=d.alphabet, layers=(layer,), accepting=(bool(d.accepting[q]),),
-                state_map=(q,), form="cascade", exact_in_floats=True, name=name)
+                state_map=(q,), form="cascade", name=name)
 
 
 def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",

@@ -15,7 +15,8 @@ Forms
     :func:`statetrack.constructions.precision.float_horizon`).
 ``"diagonal"``
     Elementary abelian 2-groups only (:func:`~statetrack.constructions.diagonal.diagonal_construction`):
-    ``K = log2 |Q|``, entries ±1, exact in floats.
+    ``K = log2 |Q|``, entries ±1, exact in floats while the codes fit (``|Q| <= 256`` in
+    bfloat16; :attr:`~statetrack.constructions.lrnn.LRNN.exact_in_floats` proves it).
 ``"faithful"``
     Every group DFA (:func:`~statetrack.constructions.faithful.faithful_construction`): the
     letters act by the permutation matrices of a small faithful action of the transition

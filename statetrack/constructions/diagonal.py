@@ -18,10 +18,15 @@ element leading the start state to ``p``. Then
 * readout ``q = (1, 2, 4, ..., 2^{r-1})``: ``o = sum_i (-1)^{x_i} 2^{i-1}`` is distinct for
   distinct sign patterns.
 
-Parity is the case ``r = 1``: ``A(1) = -1``, ``A(0) = 1``. Every entry is an integer, so
-float runs are exact in every format. The same groups in Mamba's own parametrization
-(``A(x) = Diag(2 s(x) - 1)`` with gates ``s`` in [0, 1], and why the ``[0, 1]`` range
-``Diag(s)`` cannot track them: Theorem 1) are in :mod:`statetrack.constructions.mamba`.
+Parity is the case ``r = 1``: ``A(1) = -1``, ``A(0) = 1``. Every entry is an integer; the
+outputs are odd integers of magnitude up to ``2^r - 1``, so float runs are exact in a format
+of ``p`` significand bits while ``r <= p`` (bfloat16: ``r <= 8``, 256 states); beyond, the
+codes themselves are not representable and
+:attr:`~statetrack.constructions.lrnn.LRNN.exact_in_floats` is False (the proof of
+:mod:`statetrack.constructions.float_exact` decides it).
+The same groups in Mamba's own parametrization (``A(x) = Diag(2 s(x) - 1)`` with gates ``s``
+in [0, 1], and why the ``[0, 1]`` range ``Diag(s)`` cannot track them: Theorem 1) are in
+:mod:`statetrack.constructions.mamba`.
 
 Rotation form (cyclic groups)
 -----------------------------
@@ -40,8 +45,9 @@ value only if they are symmetric about ``phi``, which would make ``phi`` a ratio
 
 Every weight lies in the number field ``Q(cos(pi/m), sin(pi/m))`` (the model's
 ``field_generators``), so the exact verifier works there. In floats the keys are rounded, the
-rotation is no longer orthogonal and the error grows with the length: this form is flagged
-``exact_in_floats=False``, and :func:`statetrack.constructions.precision.float_horizon`
+rotation is no longer orthogonal and the error grows with the length: for ``m > 2`` the
+model is not exact in floats (``exact_in_floats`` is False, its weights being irrational),
+and :func:`statetrack.constructions.precision.float_horizon`
 gives the length up to which a float format stays correct (a proven bound and a simulation).
 
 Examples
@@ -279,7 +285,7 @@ def diagonal_construction(dfa: DFA, *, name: str = "") -> LRNN:
                   readout=Readout(query=query, codes=codes,
                                   labels=[d.state_label(q) for q in range(n)]))
     return LRNN(alphabet=d.alphabet, layers=(layer,), accepting=tuple(bool(x) for x in d.accepting),
-                state_map=tuple(range(n)), form="diagonal", exact_in_floats=True, name=name)
+                state_map=tuple(range(n)), form="diagonal", name=name)
 
 
 def rotation_construction(dfa: DFA, *, name: str = "") -> LRNN:
@@ -345,8 +351,7 @@ def rotation_construction(dfa: DFA, *, name: str = "") -> LRNN:
                   readout=Readout(query=[2, 1], codes=codes,
                                   labels=[d.state_label(by_exp[c]) for c in range(m)]))
     gens = () if m <= 2 else (sympy.cos(pi / m), sympy.sin(pi / m))
-    exact = m <= 2
     return LRNN(alphabet=d.alphabet, layers=(layer,),
                 accepting=tuple(bool(d.accepting[by_exp[c]]) for c in range(m)),
                 state_map=tuple(by_exp[c] for c in range(m)), form="rotation",
-                exact_in_floats=exact, field_generators=gens, name=name)
+                field_generators=gens, name=name)

@@ -84,6 +84,12 @@ class MissingGeneratorError(InputTypeError):
     randomness is always passed in, never global."""
 
 
+class FormatRangeError(UnsupportedDtypeError):
+    """A model's weights or readout codes overflow a float format (e.g. the permutation
+    readout's codes above float16's largest value 65504): runs in that format are refused,
+    since ``inf`` weights give NaN outputs that decode to class 0."""
+
+
 class CascadeError(ConstructionError):
     """A cascade cannot be compiled: a level map that is neither a permutation nor a
     constant, a level too large for exact bfloat16 registers, or a reachable cascade state

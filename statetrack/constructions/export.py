@@ -59,6 +59,7 @@ import numpy as np
 from statetrack.floats import dtype_name, round_to_dtype
 
 from .errors import BackendError, InputTypeError, ShapeError, UnsupportedDtypeError
+from .float_run import check_format_range
 from .lrnn import LRNN, Layer, _float_tables_cached
 
 __all__ = ["symbol_tables", "export_tensors", "layer_tensors", "state_dict", "decode_outputs",
@@ -155,6 +156,9 @@ def symbol_tables(layer: Layer | LRNN, *, dtype: Any = "float32", backend: str =
         ``index`` is not a layer of the model.
     BackendError, UnsupportedDtypeError
         An unknown backend or dtype.
+    FormatRangeError
+        A weight or code above the dtype's largest finite value (float16 and more than
+        1280 permutation states).
 
     Examples
     --------
@@ -167,12 +171,14 @@ def symbol_tables(layer: Layer | LRNN, *, dtype: Any = "float32", backend: str =
     ...
     statetrack.constructions.errors.LayerIndexError: index=3: the model has 1 layer (valid: 0..0, or -1..-1 from the top)
     """
+    where = "the layer"
     if isinstance(layer, LRNN):
-        layer = layer.layer(index, "index")
+        layer, where = layer.layer(index, "index"), f"layer {index}"
     elif not isinstance(layer, Layer):
         raise InputTypeError(f"layer: expected a Layer or an LRNN, got {type(layer).__name__}")
     name = dtype_name(dtype)
     backend = _backend(backend, name)
+    check_format_range(layer, name, where)
     tb = _padded_tables(layer)
     return {
         "key_table": _convert(tb["keys"], name, backend),
@@ -235,6 +241,7 @@ def layer_tensors(layer: Layer, tokens: np.ndarray, *, lengths: np.ndarray | Non
         raise ShapeError(f"lengths must be [B] = [{b}] integers in 0..{t}")
     name = dtype_name(dtype)
     backend = _backend(backend, name)
+    check_format_range(layer, name, "the layer")
     tb = _padded_tables(layer)
     n_h, k, v = kernel_n_h(layer), layer.width, layer.value_dim
     live = (np.arange(t)[None, :] < lengths[:, None])                    # [B, T]

@@ -720,4 +720,4 @@ def faithful_construction(dfa: DFA, *, rng: np.random.Generator | None = None,
     state_map = tuple(int(s) for s in act.dfa_states)
     return LRNN(alphabet=d.alphabet, layers=(layer,),
                 accepting=tuple(bool(d.accepting[s]) for s in state_map),
-                state_map=state_map, form="faithful", exact_in_floats=True, name=name)
+                state_map=state_map, form="faithful", name=name)

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy
 
-from statetrack.floats import dtype_name, round_to_dtype
+from statetrack.floats import FORMATS, dtype_name, round_to_dtype
+
+from .errors import FormatRangeError
 
 if TYPE_CHECKING:
     from .model import Layer
 
-__all__ = ["float_tables", "run_layer_float"]
+__all__ = ["float_tables", "run_layer_float", "check_format_range"]
 
 
 def _to_float(e: sympy.Expr) -> float:
@@ -55,19 +57,80 @@ def _float_tables_cached(layer: Layer) -> dict[str, np.ndarray]:
 
 
 
+def _entry_name(layer: Layer, table: str, idx: tuple) -> str:
+    if table in ("keys", "betas", "values"):
+        t, j = idx[0], idx[1]
+        what = {"keys": f"key[{idx[2]}]" if len(idx) > 2 else "key",
+                "betas": "beta", "values": f"value[{idx[2]}]" if len(idx) > 2 else "value"}
+        return f"token {layer.tokens[t]!r}, step {j + 1}: {what[table]}"
+    if table == "initial_state":
+        return f"initial state [{idx[0]}, {idx[1]}]"
+    if table == "query":
+        return f"readout query[{idx[0]}]"
+    return f"readout code {idx[0]}"
+
+
+@functools.lru_cache(maxsize=256)
+def _range_problem(layer: Layer, name: str) -> str | None:
+    tb = _float_tables_cached(layer)
+    fmt = FORMATS[name]
+    for table in ("keys", "betas", "values", "initial_state", "query", "codes"):
+        a = tb[table]
+        bad = np.argwhere(np.abs(a) > fmt.max_value)
+        if len(bad):
+            idx = tuple(int(x) for x in bad[0])
+            return (f"{_entry_name(layer, table, idx)} = {a[idx]:g} is above {name}'s largest "
+                    f"finite value {fmt.max_value:g}")
+    return None
+
+
+def check_format_range(layer: Layer, dtype: object, where: str = "layer 0") -> None:
+    """Refuse a format that cannot hold a layer's weights or readout codes.
+
+    A weight above the format's largest finite value rounds to ``inf`` (and ``0 * inf`` is
+    NaN, so every output would decode to class 0); a code above it can never be output.
+
+    Raises
+    ------
+    FormatRangeError
+        The message names the entry, its value and the format's limit.
+
+    Examples
+    --------
+    >>> from statetrack.constructions.lrnn import Layer, Readout
+    >>> big = Layer(tokens=("a",), steps=((),), initial_state=[[1], [0]],
+    ...             readout=Readout(query=[1, 70000], codes=[[1], [70000]]))
+    >>> check_format_range(big, "bfloat16")
+    >>> check_format_range(big, "float16")
+    Traceback (most recent call last):
+    ...
+    statetrack.constructions.errors.FormatRangeError: float16 cannot run layer 0: readout query[1] = 70000 is above float16's largest finite value 65504 (it would round to inf, and 0 * inf = NaN); use bfloat16, float32 or float64
+    """
+    name = dtype_name(dtype)
+    problem = _range_problem(layer, name)
+    if problem is not None:
+        others = [f for f in ("bfloat16", "float32", "float64")
+                  if f != name and _range_problem(layer, f) is None]
+        raise FormatRangeError(f"{name} cannot run {where}: {problem} (it would round to "
+                               f"inf, and 0 * inf = NaN)"
+                               + (f"; use {', '.join(others[:-1])}{' or ' if len(others) > 1 else ''}"
+                                  f"{others[-1]}" if others else ""))
+
+
 # ---------------------------------------------------------------------- float runs
 #: Old private name of :func:`statetrack.floats.dtype_name`.
 _dtype_name = dtype_name
 
 
 def _run_layer_float(layer: Layer, tok: np.ndarray, name: str,
-                     keep_states: bool) -> tuple[np.ndarray, np.ndarray | None]:
+                     keep_states: bool, where: str = "layer 0") -> tuple[np.ndarray, np.ndarray | None]:
     """Run one layer on token ids [N, T]; returns output classes [N, T + 1] and states.
 
     float64/32/16 use numpy's arithmetic in that dtype; bfloat16 keeps float64 arrays of
     bfloat16 values and rounds after every operation (see :meth:`LRNN.evaluate_float`).
     """
     tb = _float_tables_cached(layer)
+    check_format_range(layer, name, where)
     n, t_max = tok.shape
     k, v = layer.width, layer.value_dim
     if name == "bfloat16":

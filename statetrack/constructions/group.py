@@ -34,11 +34,18 @@ steps applied in this order (step 1 first) the product is ``A(a) = G_{n_h} ... G
 
 All keys are in {0, 1, -1} and all betas are 1, so every float run in any binary format
 (bfloat16 included) computes exactly the one-hot states: each sub-step computes
-``u = beta (0 - k^T S)`` in {-1, 0, 1} and adds ``k u^T``, all small integers.
+``u = beta (0 - k^T S)`` in {-1, 0, 1} and adds ``k u^T``, all small integers; the output is
+the code ``c_p`` itself. :attr:`~statetrack.constructions.lrnn.LRNN.exact_in_floats` proves
+this per model (:mod:`statetrack.constructions.float_exact`). One limit: float16's largest
+finite value is 65504, and only the first :data:`FLOAT16_READOUT_LIMIT` = 1280 codes are
+below it. With more states the query overflows to ``inf`` in float16 (``0 * inf`` is NaN:
+every output would decode to class 0), so float16 runs of such a model are refused
+(:class:`~statetrack.constructions.errors.FormatRangeError`); bfloat16, float32 and float64
+hold every code.
 
 The paper's normalized form (``normalized=True``): keys ``(e_i - e_j)/sqrt(2)``, ``beta = 2``;
 the same matrices exactly, but ``1/sqrt(2)`` is rounded in floats, so float runs are no
-longer exact (``exact_in_floats=False``).
+longer exact (``exact_in_floats`` is False: no binary format holds ``1/sqrt(2)``).
 
 Examples
 --------
@@ -70,8 +77,12 @@ from .lrnn import LRNN, DeltaStep, Layer, Readout, check_product
 __all__ = [
     "letter_permutations", "first_non_permutation", "is_group_dfa", "permutation_cycles",
     "transposition_count", "transposition_steps", "permutation_target", "group_construction",
-    "readout_codes",
+    "readout_codes", "FLOAT16_READOUT_LIMIT",
 ]
+
+#: Most states whose readout codes (:func:`readout_codes`) float16 holds: the code of state
+#: 1280 is 65536, above float16's largest finite value 65504.
+FLOAT16_READOUT_LIMIT = 1280
 
 
 def first_non_permutation(dfa: DFA) -> tuple[int, int, int, int] | None:
@@ -342,4 +353,4 @@ def group_construction(dfa: DFA, *, normalized: bool = False, minimize: bool = T
                                   labels=labels))
     return LRNN(alphabet=d.alphabet, layers=(layer,), accepting=tuple(bool(x) for x in d.accepting),
                 state_map=tuple(range(n)), form="permutation",
-                exact_in_floats=not normalized or all(len(s) == 0 for s in steps), name=name)
+                name=name)

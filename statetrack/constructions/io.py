@@ -4,7 +4,7 @@ Format ``statetrack.construction``, version 1 (one JSON object)::
 
     {
       "format": "statetrack.construction", "version": 1,
-      "name": str, "form": str, "exact_in_floats": bool,   # form: one of STORED_FORMS
+      "name": str, "form": str,             # form: one of STORED_FORMS
       "alphabet": [str],
       "field_generators": [exact],          # [] for rational models
       "accepting": [bool],                  # per output class of the top layer
@@ -20,6 +20,10 @@ Format ``statetrack.construction``, version 1 (one JSON object)::
       "dfa": <statetrack.dfa object> | null,          # the automaton the model implements
       "certificate": <statetrack.certificate> | null   # verify()'s proof
     }
+
+Whether float runs are exact is not stored: it is a property of the weights that
+:attr:`~statetrack.constructions.lrnn.LRNN.exact_in_floats` proves on the loaded model. Files
+written before this rule have an ``"exact_in_floats"`` field; it is ignored (never trusted).
 
 An *exact* is a string in the whitelist grammar of
 :mod:`statetrack.constructions.exact_text` (integers, ``+ - * / **``, ``sqrt sin cos exp``,
@@ -175,7 +179,6 @@ def to_dict(lrnn: LRNN, *, dfa: DFA | None = None,
         "version": FORMAT_VERSION,
         "name": lrnn.name,
         "form": lrnn.form,
-        "exact_in_floats": lrnn.exact_in_floats,
         "alphabet": list(lrnn.alphabet),
         "field_generators": [_s(g, "field_generators") for g in lrnn.field_generators],
         "accepting": list(lrnn.accepting),
@@ -328,13 +331,14 @@ def from_dict(d: Any, *, source: str = "input") -> Construction:
         accepting = _need(d, "accepting", list, source)
         if not all(isinstance(x, bool) for x in accepting):
             raise ConstructionFileError(f"{source}: field 'accepting' must list booleans")
+        if "exact_in_floats" in d:  # written by older versions: checked for shape, never trusted
+            _need(d, "exact_in_floats", bool, source)
         form = _need(d, "form", str, source)
         if form not in STORED_FORMS:
             raise ConstructionFileError(f"{source}: field 'form' is {form!r}, not a known form "
                                         f"(one of {list(STORED_FORMS)})")
         lrnn = LRNN(alphabet=_need(d, "alphabet", list, source), layers=layers,
                     accepting=accepting, state_map=d.get("state_map"), form=form,
-                    exact_in_floats=_need(d, "exact_in_floats", bool, source),
                     field_generators=[_exact(g, f"{source}: field_generators")
                                       for g in d.get("field_generators", [])],
                     name=_need(d, "name", str, source) if "name" in d else "")

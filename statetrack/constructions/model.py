@@ -27,7 +27,7 @@ import numpy as np
 import sympy
 
 from statetrack.automata.alphabet import Alphabet, SymbolErrors
-from statetrack.floats import dtype_name
+from statetrack.floats import FLOAT_DTYPES, dtype_name
 
 from .errors import (
     EigenvalueRangeError,
@@ -52,6 +52,7 @@ from .exact import (
     to_vector,
 )
 from ._args import check_flag, check_text
+from .float_exact import float_exactness as _float_exactness
 from .float_run import _float_tables_cached, _run_layer_float
 from .stack import run_stack, token_map_arrays
 
@@ -547,15 +548,14 @@ class LRNN:
     state_map : optional sequence of int, the DFA state of each top-layer output class
     form : str
         How it was built (``"permutation"``, ``"rotation"``, ``"diagonal"``, ...).
-    exact_in_floats : bool
-        The constructor's claim that float runs in every supported dtype reproduce the exact
-        run for every length (integer form); False for the rotation and normalized forms.
-        :func:`statetrack.theory.proof.check_words` tests it.
     field_generators : sequence of exact numbers
         Generators of the number field all weights lie in (empty: rational, or inferred from
         the irrational weights).
     name : str
         Free text (e.g. the language).
+
+    Whether float runs are exact is not a parameter: :attr:`exact_in_floats` and
+    :meth:`float_exactness` prove it from the weights.
 
     Raises
     ------
@@ -569,7 +569,6 @@ class LRNN:
     accepting: Any
     state_map: Any = None
     form: str = "custom"
-    exact_in_floats: bool = True
     field_generators: Any = ()
     name: str = ""
 
@@ -619,8 +618,6 @@ class LRNN:
         object.__setattr__(self, "accepting", accepting)
         object.__setattr__(self, "state_map", state_map)
         object.__setattr__(self, "field_generators", gens)
-        object.__setattr__(self, "exact_in_floats",
-                           check_flag(self.exact_in_floats, "exact_in_floats", "LRNN"))
         check_text(self.form, "form", "LRNN")
         check_text(self.name, "name", "LRNN")
 
@@ -775,6 +772,46 @@ class LRNN:
         return self.accepting[outs[-1]]
 
     # ------------------------------------------------------------ floats
+    def float_exactness(self, formats: Sequence[str] | None = None, *,
+                        max_length: int | None = None, limit: int | None = None):
+        """Prove that float runs equal the exact run, per format
+        (:func:`statetrack.constructions.float_exact.float_exactness`; cached on the model
+        per arguments).
+
+        Examples
+        --------
+        >>> ex = _parity_example().float_exactness()
+        >>> ex.proved("bfloat16"), ex.horizon("float16", "float32")
+        (True, inf)
+        """
+        from .float_exact import DEFAULT_LIMIT
+
+        key = (None if formats is None else tuple(dtype_name(f) for f in formats),
+               max_length, DEFAULT_LIMIT if limit is None else limit)
+        cache = self.__dict__.setdefault("_float_exactness_cache", {})
+        got = cache.get(key)
+        if got is None:
+            got = cache[key] = _float_exactness(self, formats=FLOAT_DTYPES if key[0] is None
+                                                else key[0], max_length=max_length,
+                                                limit=key[2])
+        return got
+
+    @property
+    def exact_in_floats(self) -> bool:
+        """Proved: in every supported format (:data:`statetrack.floats.FLOAT_DTYPES`) the
+        float run equals the exact run on every word of every length.
+
+        Derived from the weights by :meth:`float_exactness` (every weight, product and sum of
+        the float recurrence is representable on every reachable state), never set by the
+        caller or read from a file.
+
+        Examples
+        --------
+        >>> _parity_example().exact_in_floats
+        True
+        """
+        return self.float_exactness().all_proved
+
     def evaluate_float(self, words: Any, dtype: Any = "float64", *,
                        keep_states: bool = False) -> FloatTrace:
         """Run a batch of words in a float format, mirroring the kernel's recurrence.
@@ -805,6 +842,10 @@ class LRNN:
         ------
         UnsupportedDtypeError
             Another dtype.
+        FormatRangeError
+            A weight or readout code of some layer is above the format's largest finite
+            value (e.g. the permutation readout of more than 1280 states in float16): the run
+            would give NaN outputs, so it is refused.
         InputTypeError, UnknownTokenError
             ``words`` is not a batch of words, or a symbol is not in the alphabet; the message
             names the word (``words[i] = 'text'``) and the position in it.
@@ -827,7 +868,8 @@ class LRNN:
         states_all: list[np.ndarray] = []
 
         def run_layer(li: int, tok: np.ndarray) -> np.ndarray:
-            out, states = _run_layer_float(self.layers[li], tok, name, keep_states)
+            out, states = _run_layer_float(self.layers[li], tok, name, keep_states,
+                                           f"layer {li}")
             if states is not None:
                 states_all.append(states)
             return out

@@ -39,6 +39,19 @@ output is right while
 distance between two codes. Solving for ``t`` gives ``bound``: every word of length
 ``<= bound`` decodes correctly at every prefix, whatever its letters.
 
+Exactness first
+---------------
+Before any bound, :func:`float_horizon` asks
+:func:`statetrack.constructions.float_exact.float_exactness` whether the float run *is* the
+exact run (every weight, product and sum representable on every reachable state, for
+weights in ``dtype`` and arithmetic in ``state_dtype``). Proved at every length: ``bound =
+inf``; proved up to some length (the search stopped): that length counts as a proven bound
+too. An infinite bound is reported only from that proof, never from a flag.
+
+A model whose weights or codes overflow ``dtype`` (above its largest finite value) is
+refused with :class:`~statetrack.constructions.errors.FormatRangeError`: its float run gives
+NaN, and no bound is meaningful.
+
 Simulation (``simulated``)
 --------------------------
 The bound is a worst case. :func:`float_horizon` also runs each letter's power ``a^t`` through
@@ -70,6 +83,7 @@ from statetrack.floats import FORMATS, UNIT_ROUNDOFF, jitted_round_scalar, round
 from statetrack.floats import dtype_name as _dtype_name
 
 from .errors import FormError, UnsupportedDtypeError
+from .float_run import check_format_range
 from .lrnn import _TWO, LRNN, _compare, _float_tables_cached
 
 __all__ = ["FloatHorizon", "float_horizon", "horizon_bound", "simulate_letter_powers",
@@ -146,6 +160,8 @@ def horizon_bound(lrnn: LRNN, dtype: Any, *, state_dtype: Any = None) -> float:
     FormError
         The model has more than one layer, or some step is not a reflection with zero value
         (the bound needs orthogonal ``A`` and ``B = 0``).
+    FormatRangeError
+        A weight or code overflows ``dtype`` or ``state_dtype``.
 
     Examples
     --------
@@ -159,6 +175,8 @@ def horizon_bound(lrnn: LRNN, dtype: Any, *, state_dtype: Any = None) -> float:
     w = _dtype_name(dtype)
     s = _dtype_name(state_dtype) if state_dtype is not None else w
     layer = lrnn.layers[0]
+    check_format_range(layer, w)
+    check_format_range(layer, s)
     n_eff = 0
     for t, row in zip(layer.tokens, layer.steps):
         n = 0
@@ -283,6 +301,8 @@ def simulate_letter_powers(lrnn: LRNN, dtype: Any, *, state_dtype: Any = None,
     if _SIM is None:
         _SIM = _sim_kernel()
     layer = lrnn.layers[0]
+    check_format_range(layer, w)
+    check_format_range(layer, s)
     tb = _float_tables_cached(layer)
     keys = round_to_dtype(tb["keys"], w)
     betas = round_to_dtype(tb["betas"], w)
@@ -305,8 +325,10 @@ def float_horizon(lrnn: LRNN, dtype: Any = "float32", *, state_dtype: Any = None
                   max_length: int = 100_000) -> FloatHorizon:
     """Proven and simulated lengths up to which float runs of ``lrnn`` stay correct.
 
-    Integer-form models (``exact_in_floats``) are exact at every length: ``bound = inf``
-    and the simulation still runs as a check.
+    The proven ``bound`` is the larger of two proofs: the exactness proof of
+    :func:`~statetrack.constructions.float_exact.float_exactness` (``inf`` when the float run
+    is the exact run at every length, as for integer-form models) and, for zero-value
+    reflections, the error bound :func:`horizon_bound`. The simulation always runs as a check.
 
     Parameters
     ----------
@@ -315,7 +337,8 @@ def float_horizon(lrnn: LRNN, dtype: Any = "float32", *, state_dtype: Any = None
     dtype : weights dtype ("float64", "float32", "float16", "bfloat16")
     state_dtype : state and arithmetic dtype (default: ``dtype``)
     max_length : int
-        Length of the simulated letter powers.
+        Length of the simulated letter powers; also the longest word the exactness proof
+        explores when the reachable set is infinite.
 
     Returns
     -------
@@ -325,8 +348,10 @@ def float_horizon(lrnn: LRNN, dtype: Any = "float32", *, state_dtype: Any = None
     ------
     UnsupportedDtypeError
         An unknown dtype.
+    FormatRangeError
+        A weight or code overflows ``dtype`` or ``state_dtype``.
     FormError
-        More than one layer, or (for inexact models) steps that are not zero-value
+        More than one layer, or (for models not proved exact) steps that are not zero-value
         reflections.
 
     Examples
@@ -343,7 +368,17 @@ def float_horizon(lrnn: LRNN, dtype: Any = "float32", *, state_dtype: Any = None
     s = _dtype_name(state_dtype) if state_dtype is not None else w
     if w not in UNIT_ROUNDOFF or s not in UNIT_ROUNDOFF:  # pragma: no cover - _dtype_name checks
         raise UnsupportedDtypeError(f"unsupported dtype {dtype!r}")
-    bound = math.inf if lrnn.exact_in_floats else horizon_bound(lrnn, w, state_dtype=s)
+    _single_layer(lrnn)
+    check_format_range(lrnn.layers[0], w)
+    check_format_range(lrnn.layers[0], s)
+    ex = lrnn.float_exactness((w, s), max_length=int(max_length))
+    bound = float(ex.horizon(w, s))
+    if not math.isinf(bound):
+        try:
+            bound = max(bound, horizon_bound(lrnn, w, state_dtype=s))
+        except FormError:
+            if bound < 0:
+                raise
     sim = simulate_letter_powers(lrnn, w, state_dtype=s, max_length=max_length)
     return FloatHorizon(dtype=w, state_dtype=s, bound=bound, simulated=sim,
                         max_length=int(max_length))
