@@ -348,8 +348,8 @@ class _Prover:
         if not e.is_Rational:
             for role in roles:
                 for fmt in list(self.alive[role]):
-                    self._fail(role, fmt, f"{where} = {e} is irrational (no binary format "
-                                          f"holds it)")
+                    self._fail(role, fmt, f"{where} is irrational (no binary format holds "
+                                          f"it)")
             raise _NotRational(where)
         x = _num(e)
         self.value(roles, x, lambda: where)
@@ -460,7 +460,7 @@ def float_exactness(lrnn: LRNN, *, formats: Sequence[str] = FLOAT_DTYPES,
     (True, 3, inf)
     >>> from statetrack.constructions.diagonal import rotation_construction
     >>> print(float_exactness(rotation_construction(z3)).reason("float64"))
-    weights: layer 0, token 'a', step 2: key[0] = -sqrt(3)/2 is irrational (no binary format holds it)
+    weights: layer 0, token 'a', step 2: key[0] is irrational (no binary format holds it)
     """
     from .model import LRNN
 

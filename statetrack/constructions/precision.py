@@ -217,14 +217,16 @@ def horizon_bound(lrnn: LRNN, dtype: Any, *, state_dtype: Any = None) -> float:
 
 
 def _letter_orbit(lrnn: LRNN, token: int, cap: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact classes along ``a^t``: (tail classes, cycle classes)."""
+    """Exact classes along ``a^t``: (tail classes, cycle classes). An orbit that does not
+    close within ``cap + 1`` states (e.g. a contraction) is returned as a tail of ``cap + 1``
+    classes (all the simulation reads) and a placeholder cycle."""
     r = lrnn.exact()
     s = r.initial()[0]
     seen: dict[tuple, int] = {}
     classes: list[int] = []
     while s not in seen:
         if len(classes) > cap:
-            raise FormError(f"token {token}'s exact orbit is longer than {cap}")
+            return np.array(classes, dtype=np.int64), np.zeros(1, dtype=np.int64)
         seen[s] = len(classes)
         classes.append(r.output(0, s))
         s = r.apply(0, token, s)
@@ -313,7 +315,7 @@ def simulate_letter_powers(lrnn: LRNN, dtype: Any, *, state_dtype: Any = None,
     for a in range(layer.n_tokens):
         if all(st.is_identity for st in layer.steps[a]):
             continue
-        tail, cycle = _letter_orbit(lrnn, a, 1_000_000)
+        tail, cycle = _letter_orbit(lrnn, a, int(max_length))
         t = _SIM(keys[a], betas[a], values[a], h0, q, tb["codes"], tail, cycle,
                  int(max_length), *FORMATS[s].params, *FORMATS[w].params)
         if t >= 0 and (first is None or t < first):

@@ -152,9 +152,8 @@ COLUMN_LEGEND: dict[str, str] = {
     "construction": "Thm 3 (groups): layers x width, n_h / bound k-1 (k = most states a letter "
                     "moves); Thm 4: layers x max width",
     "proof": "exact proof that the construction implements the DFA (number of reachable states)",
-    "fp": "bf16 exact: proved that the construction's bfloat16 run equals its exact run on every "
-          "word of every length (every product and sum exact on every reachable state); "
-          "'a^t ok, unproved': no proof, only every a^t and one word were run",
+    "fp": "exact: proved, the bf16 run is the exact run on every word (all sums and products "
+          "exact); unproved: a^t and 1 word run",
     "T6": "Thm 6 (App. D): cyclic groups (addition mod m) in 2 layers: A = -1, then one 2x2 "
           "reflection per token; exact proof",
 }

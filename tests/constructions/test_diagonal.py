@@ -158,7 +158,7 @@ def test_horizon_errors():
 
     lay = Layer(tokens=("a",), steps=((DeltaStep([1, 0], sympy.Rational(1, 2)),),),
                 initial_state=[[1], [1]], readout=Readout(query=[1, 0], codes=[[1], [0]]))
-    m = LRNN(alphabet=("a",), layers=(lay,), accepting=(True, False), exact_in_floats=False)
+    m = LRNN(alphabet=("a",), layers=(lay,), accepting=(True, False))
     with pytest.raises(FormError, match="reflections with zero values"):
         horizon_bound(m, "float32")
     two = LRNN(alphabet=("a",), layers=(lay, Layer(tokens=("x",), steps=((),),

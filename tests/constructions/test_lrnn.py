@@ -51,7 +51,7 @@ def rotation_z3() -> LRNN:
     layer = Layer(tokens=("a", "e"), steps=((r1, r2), ()), initial_state=[[1], [0]],
                   readout=Readout(query=[2, 1], codes=codes))
     return LRNN(alphabet=("a", "e"), layers=(layer,), accepting=(True, False, False),
-                state_map=(0, 1, 2), form="rotation", exact_in_floats=False)
+                state_map=(0, 1, 2), form="rotation")
 
 
 def delta_reference(steps, s):
