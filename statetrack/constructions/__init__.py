@@ -14,7 +14,8 @@ layers of reflections), ``compile``, ``export`` (DeltaProduct tensors,
 tables, state dicts), ``io`` (construction files, read unverified; the safe loader is
 :func:`statetrack.theory.proof.load_verified`), ``certificate`` (the proof certificate as
 data), ``exact_text`` (the whitelist parser of stored numbers), ``floats`` (re-exports
-:mod:`statetrack.floats`, the number formats), ``precision`` (float horizons), ``errors``.
+:mod:`statetrack.floats`, the number formats), ``float_exact`` (the proof that a float run is
+the exact run: ``LRNN.exact_in_floats``), ``precision`` (float horizons), ``errors``.
 """
 
 from .cascade import cascade_construction, compile_cascade

@@ -26,7 +26,8 @@ padded at the end with identity steps (``beta = 0``, zero key).
 
 Keys, betas and values are *exact*: sympy numbers, rational wherever possible. The preferred
 form for constructions is the unnormalized integer form (keys in {0, 1, -1}, ``beta`` in
-{0, 1, 2}), in which every float product is exact in any binary format, bfloat16 included.
+{0, 1, 2}), in which every float product is exact in any binary format, bfloat16 included, as
+long as states and outputs stay small (:attr:`LRNN.exact_in_floats` proves it per model).
 The paper's normalized form (unit key ``u = k/||k||``, ``beta' = beta ||k||^2``, value
 ``v/||k||``; the same matrices) is :meth:`DeltaStep.normalized`; it needs square roots and is
 therefore inexact in floats.
