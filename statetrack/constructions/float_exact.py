@@ -64,6 +64,7 @@ weights: layer 0, token 'a', step 1: beta = 2/3 is not a dyadic rational (no bin
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -244,10 +245,6 @@ def _num(x: Any) -> int | Fraction:
     return p if q == 1 else Fraction(p, q)
 
 
-class _NotRational(Exception):
-    pass
-
-
 # ---------------------------------------------------------------------- the search
 class _Prover:
     def __init__(self, lrnn: LRNN, formats: Sequence[str]):
@@ -258,6 +255,7 @@ class _Prover:
         self.word: Callable[[], tuple[str, ...]] = lambda: ()
         self.horizon = -1
         self.step_memo: dict[tuple, tuple] = {}
+        self.irrational = False
         self._small()
 
     # -- recording
@@ -292,11 +290,11 @@ class _Prover:
         if len(nz) < 2 or (all(type(t) is int for t in nz)
                            and sum(abs(t) for t in nz) <= self.small):
             return
-        fps = [_footprint(t) for t in nz]
-        if any(fp is None for fp in fps):
-            return  # a term already failed every format
+        fps = [fp for fp in map(_footprint, nz) if fp is not None]
+        if len(fps) < len(nz):
+            return  # a non-dyadic term: value() already failed every format
         lo = min(fp[1] for fp in fps)
-        mag = sum(fp[2] for fp in fps)
+        mag: int | Fraction = sum((fp[2] for fp in fps), 0)
         m = mag / Fraction(2) ** lo if lo < 0 else mag // (1 << lo)
         bits = (int(m) - 1).bit_length()
         for fmt in list(self.alive[ARITHMETIC]):
@@ -350,7 +348,8 @@ class _Prover:
                 for fmt in list(self.alive[role]):
                     self._fail(role, fmt, f"{where} is irrational (no binary format holds "
                                           f"it)")
-            raise _NotRational(where)
+            self.irrational = True
+            return 0
         x = _num(e)
         self.value(roles, x, lambda: where)
         return x
@@ -475,24 +474,29 @@ def float_exactness(lrnn: LRNN, *, formats: Sequence[str] = FLOAT_DTYPES,
                              f"None, got {max_length!r}")
     names = tuple(dict.fromkeys(dtype_name(f) for f in formats))
     pr = _Prover(lrnn, names)
-    try:
-        pr.tables()
-    except _NotRational:
+    pr.tables()
+    if pr.irrational:
         return FloatExactness(names, 0, -1, dict(pr.failures))
     sym = lrnn.alphabet
     maps = [layer.token_map for layer in lrnn.layers]
     start = tuple(pr.h0)
     parent: dict[tuple, tuple | None] = {start: None}
 
-    def word_of(cfg: tuple) -> tuple[str, ...]:
-        w = []
-        while parent[cfg] is not None:
-            cfg, a = parent[cfg]
+    def word_of(cfg: tuple, last: int | None = None) -> tuple[str, ...]:
+        """A shortest word reaching ``cfg`` (then reading symbol ``last``)."""
+        w: list[str] = []
+        node = parent[cfg]
+        while node is not None:
+            cfg, a = node
             w.append(sym[a])
-        return tuple(reversed(w))
+            node = parent[cfg]
+        w.reverse()
+        if last is not None:
+            w.append(sym[last])
+        return tuple(w)
 
     out_memo: dict[tuple, int | None] = {}
-    step_memo: dict[tuple, tuple] = {}
+    token_memo: dict[tuple, tuple] = {}
 
     def output(li: int, s: tuple) -> int | None:
         key = (li, s)
@@ -516,7 +520,7 @@ def float_exactness(lrnn: LRNN, *, formats: Sequence[str] = FLOAT_DTYPES,
         pr.horizon = depth - 1
         classes = {}
         for cfg in level:
-            pr.word = lambda cfg=cfg: word_of(cfg)
+            pr.word = functools.partial(word_of, cfg)
             cs = tuple(output(li, s) for li, s in enumerate(cfg))
             if None in cs:
                 return bad_readout(cs.index(None), cfg)
@@ -533,14 +537,14 @@ def float_exactness(lrnn: LRNN, *, formats: Sequence[str] = FLOAT_DTYPES,
         over = False
         for cfg in level:
             for a in range(len(sym)):
-                pr.word = lambda cfg=cfg, a=a: word_of(cfg) + (sym[a],)
+                pr.word = functools.partial(word_of, cfg, a)
                 new, c_prev = [], None
                 for li, s in enumerate(cfg):
                     tok = a if li == 0 else maps[li][a][c_prev]
                     key = (li, s, tok)
-                    s2 = step_memo.get(key)
+                    s2 = token_memo.get(key)
                     if s2 is None:
-                        s2 = step_memo[key] = pr.apply(li, tok, s)
+                        s2 = token_memo[key] = pr.apply(li, tok, s)
                     c_prev = output(li, s2) if li + 1 < len(cfg) else None
                     if li + 1 < len(cfg) and c_prev is None:
                         return bad_readout(li, cfg)
