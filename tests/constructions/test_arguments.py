@@ -77,7 +77,6 @@ CASES = [
      "cascade_construction: name"),
     (lambda: _lrnn(name=5), InputTypeError, "LRNN: name must be a str"),
     (lambda: _lrnn(form=5), InputTypeError, "LRNN: form must be a str"),
-    (lambda: _lrnn(exact_in_floats="no"), InputTypeError, "LRNN: exact_in_floats"),
     (lambda: _lrnn(accepting=("no", "yes")), InputTypeError,
      "LRNN: accepting[0] must be True or False, got 'no' (str)"),
     (lambda: _lrnn(state_map=("0", 1)), InputTypeError, "LRNN: state_map[0] must be an int"),
