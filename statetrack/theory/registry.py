@@ -893,7 +893,8 @@ def _fp_against_dfa(lrnn: Any, d: Any, formats: Sequence[str], *,
         ex = lrnn.float_exactness((fmt,))
         if ex.proved(fmt):
             continue
-        for f in {x for x in ex.failures.values() if x.horizon >= 0}:
+        first = {x.word: x for x in reversed(ex.failures.values()) if x.horizon >= 0}
+        for f in reversed(first.values()):  # one run per word, the first failure's reason
             tr = lrnn.evaluate_float([f.word], fmt)
             q = int(d.start)
             for t in range(len(f.word) + 1):
