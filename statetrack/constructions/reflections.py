@@ -64,8 +64,9 @@ they are symmetric about the angle ``psi`` with ``tan psi = 1/2``, which would m
 a rational multiple of ``pi`` -- impossible by Niven's theorem (``tan 2 psi = 4/3`` is
 rational but not 0 or ±1).
 
-In floats the weights are rounded for ``m > 2``: the model is flagged
-``exact_in_floats=False`` (as the rotation form), and float runs are correct only up to some
+In floats the weights are rounded for ``m > 2``: the model is not exact in floats
+(``exact_in_floats`` is False, as for the rotation form: the proof of
+:mod:`statetrack.constructions.float_exact` finds irrational weights), and float runs are correct only up to some
 length (:func:`statetrack.constructions.precision.float_horizon` gives it for one layer; the
 tests run the stack in float32 and float64 through the kernels runner). For ``m <= 2`` every
 weight is a small dyadic rational and float runs are exact.
@@ -219,7 +220,7 @@ def modular_addition_construction(dfa: DFA, *, name: str = "") -> LRNN:
         is one reflection (eigenvalue -1), ``2m`` readout classes; ``n_h = 1``, ``B = 0``,
         ``form="reflections"``, ``state_map`` the minimal DFA's states, ``field_generators``
         ``(cos(pi/m),)`` for even m, ``(sin(pi/m),)`` for odd m (none for ``m <= 2``),
-        ``exact_in_floats`` only for ``m <= 2``.
+        ``exact_in_floats`` (proved) only for ``m <= 2``.
 
     Raises
     ------
@@ -273,5 +274,5 @@ def modular_addition_construction(dfa: DFA, *, name: str = "") -> LRNN:
     gens = () if m <= 2 else (sympy.cos(theta) if m % 2 == 0 else sympy.sin(theta),)
     return LRNN(alphabet=d.alphabet, layers=(counter, reflect),
                 accepting=tuple(bool(d.accepting[q]) for q in state_map),
-                state_map=tuple(state_map), form="reflections", exact_in_floats=m <= 2,
+                state_map=tuple(state_map), form="reflections",
                 field_generators=gens, name=name)
