@@ -76,14 +76,15 @@ RANGES = ("[0,1]", "[-1,1]")
 
 def grid(table: str, protocol: str = "reduced", *, seeds: Sequence[int] = SEEDS,
          layers: Sequence[str] = ("deltaproduct", "mamba"), out: str | None = None,
-         **over: Any) -> list[TrainConfig]:
+         tasks: Sequence[str] | None = None, **over: Any) -> list[TrainConfig]:
     """The configurations of ``table`` under ``protocol`` (``"paper"``, ``"reduced"`` or
-    ``"smoke"``), with field overrides ``over``.
+    ``"smoke"``), with field overrides ``over``; ``tasks`` keeps only the rows of those tasks
+    (None: every row).
 
     Raises
     ------
     ValueError
-        Unknown table or protocol.
+        Unknown table or protocol, or a task the table has no row of.
     """
     if table not in TABLES:
         raise ValueError(f"table: expected one of {TABLES}, got {table!r}")
@@ -110,6 +111,13 @@ def grid(table: str, protocol: str = "reduced", *, seeds: Sequence[int] = SEEDS,
                 rows.append(dict(task=task, num_layers=1, num_householder=nh, init=init,
                                  activation="none", use_output_norm=False,
                                  learn_initial_state=True, eval_at_start=True))
+    if tasks is not None:
+        known = sorted({r["task"] for r in rows})
+        unknown = [t for t in tasks if t not in known]
+        if unknown:
+            raise ValueError(f"tasks: table {table!r} has no row of {unknown}; its tasks are "
+                             f"{known}")
+        rows = [r for r in rows if r["task"] in tasks]
     cfgs = []
     for row in rows:
         for lr in lrs:
@@ -227,13 +235,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--kernel", choices=("auto", "recurrent", "chunk", "reference"))
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--skip-mamba", action="store_true", help="leave the Mamba rows out")
+    p.add_argument("--tasks", help="comma-separated tasks: only these rows of the table "
+                   "(the aggregate still reads every finished run of the table)")
     a = p.parse_args(argv)
     over = {k: v for k, v in (("steps", a.steps), ("batch_size", a.batch_size),
                               ("device", a.device), ("kernel", a.kernel)) if v is not None}
     layers = ("deltaproduct",) if a.skip_mamba else ("deltaproduct", "mamba")
-    cfgs = grid(a.table, a.protocol, seeds=[int(s) for s in a.seeds.split(",")],
-                layers=layers, out=a.out, **over)
-    failed = [r for r in run_grid(cfgs, jobs=a.jobs) if r[1] != 0]
+    seeds = [int(s) for s in a.seeds.split(",")]
+    try:
+        tasks = a.tasks.split(",") if a.tasks else None
+        todo = grid(a.table, a.protocol, seeds=seeds, layers=layers, out=a.out, tasks=tasks,
+                    **over)
+    except ValueError as e:
+        p.error(str(e))
+    cfgs = grid(a.table, a.protocol, seeds=seeds, layers=layers, out=a.out, **over)
+    failed = [r for r in run_grid(todo, jobs=a.jobs) if r[1] != 0]
     agg = aggregate(cfgs)
     agg.update({"table": a.table, "protocol": a.protocol, "failed_runs": [r[0] for r in failed]})
     res_dir = Path(a.results)

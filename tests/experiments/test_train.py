@@ -80,6 +80,10 @@ def test_cli_and_config_file(tmp_path, capsys):
 def test_tables_grid_and_aggregate(tmp_path):
     assert len(grid("table3", "reduced")) == 36
     assert len(grid("s5", "paper", seeds=(0,))) == 7 * 4
+    parity = grid("table3", "reduced", tasks=("parity",))
+    assert len(parity) == 12 and {c.task for c in parity} == {"parity"}
+    with pytest.raises(ValueError, match="no row of.*s3"):
+        grid("table3", "reduced", tasks=("s3",))
     cfgs = grid("init", "smoke", seeds=(0,), out=str(tmp_path))[:2]   # parity, both inits
     for c in cfgs:
         run(c)
