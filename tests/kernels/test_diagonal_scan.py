@@ -32,10 +32,10 @@ def _compare(gen, poison_empty, device, *, B, T, D, dtype, init, backend, chunk_
     ref = [x.detach().double().requires_grad_() if x is not None else None for x in (a, b, h0)]
     h_ref = diagonal_scan_reference(*ref)
     assert_rel_close(h, h_ref, dtype, name="h")
-    g = torch.randn(B, T, D, generator=gen, dtype=torch.float64)
+    g = torch.randn(B, T, D, generator=gen, dtype=torch.float64).to(device)
     names = ["a", "b"] + (["h0"] if init else [])
     with poison_empty():
-        got = torch.autograd.grad((h.double() * g.to(h.device)).sum(),
+        got = torch.autograd.grad((h.double() * g).sum(),
                                   [x for x in (a, b, h0) if x is not None])
     want = torch.autograd.grad((h_ref * g).sum(), [x for x in ref if x is not None])
     for n, x, y, inp in zip(names, got, want, (a, b, h0)):
@@ -96,9 +96,9 @@ def test_gradcheck_reference_float64(gen):
 
 
 @pytest.mark.parametrize("backend,chunk_size", [("torch", 16), ("triton", 16)])
-def test_gradcheck_kernels_float64(gen, backend, chunk_size):
+def test_gradcheck_kernels_float64(gen, device, backend, chunk_size):
     # T = 21 spans two chunks of the Triton path, so the carries' gradients are checked too
-    a, b, h0 = _inputs(gen, 1, 21, 2, torch.float64, True)
+    a, b, h0 = _inputs(gen, 1, 21, 2, torch.float64, True, device=device)
     assert torch.autograd.gradcheck(
         lambda a, b, h0: diagonal_scan(a, b, h0, backend=backend, chunk_size=chunk_size),
         (a, b, h0))

@@ -39,11 +39,12 @@ def test_transitions_lie_in_their_range(gen, eigen_range, a_mode):
     assert y.shape == (4, 30, 8) and bool(torch.isfinite(y).all())
 
 
-def test_backends_agree_with_the_sequential_reference(gen):
+def test_backends_agree_with_the_sequential_reference(gen, device):
     layer = _layer(gen, learn_initial_state=True)
     with torch.no_grad():
         layer.initial_state.normal_(generator=gen)
-    x = torch.randn(2, 37, 8, generator=gen)
+    layer = layer.to(device)       # Triton needs CUDA tensors where CUDA is (interpreter: CPU)
+    x = torch.randn(2, 37, 8, generator=gen).to(device)
     ys = {}
     for backend in ("reference", "torch", "triton"):
         layer.config = layer.config.__class__(**{**layer.config.__dict__, "backend": backend,
@@ -113,15 +114,17 @@ def _flips(flips, accept):
                                              ("torch", 20_000, torch.bfloat16),
                                              ("reference", 2_000, torch.float32),
                                              ("triton", 2_000, torch.float32)])
-def test_constructed_layer_recognizes_parity_on_long_words(gen, backend, T, dtype):
+def test_constructed_layer_recognizes_parity_on_long_words(gen, device, backend, T, dtype):
     dfa = get("parity")
     form = mamba_construction(dfa)
     layer = MambaLayer.from_construction(form, backend=backend, dtype=dtype)
     assert layer.conv is not None        # the pass-through convolution is part of the run
     words = torch.randint(0, 2, (3, T), generator=gen)
     x = F.one_hot(words, 2).to(dtype)
+    if backend == "triton":               # CUDA tensors where CUDA is (interpreter: CPU)
+        layer, x = layer.to(device), x.to(device)
     with torch.no_grad():
-        y = layer(x)
+        y = layer(x).cpu()
     _, accepted = decode_mamba(form, y)
     want = (words.cumsum(1) % 2 == 1)     # '1' is symbol 1; accepted = odd number of ones
     assert dfa.alphabet == ("0", "1") and torch.equal(accepted, want)
