@@ -6,7 +6,7 @@ version (and forgotten on in-place writes), the synchronizing mode, and the mess
 from __future__ import annotations
 
 import re
-import weakref
+import gc
 
 import pytest
 import torch
@@ -111,19 +111,23 @@ def test_sync_checks_raise_before_any_launch(device):
     assert not (out == -3.0).any()
 
 
-def test_the_message_when_the_ids_are_gone():
-    class Gone:
-        pass
-
-    dead = Gone()
-    ref = weakref.ref(dead)
-    del dead
+def test_the_message_names_a_temporary_and_says_when_the_ids_changed():
+    # the flag's reader keeps the ids alive: a temporary (run_tabled(ids.cuda(), ...), freed
+    # before a CUDA flag is read) is still named
+    on_error = _flag_error(torch.tensor([[0, 5, 1]]), 4)
+    gc.collect()
+    with pytest.raises(E.SymbolRangeError, match=r"ids must lie in 0 \.\. 3 \(the table has 4 "
+                                                 r"symbols\); got 5 at index \(0, 1\)"):
+        on_error([1, 0])
+    sym = torch.tensor([[0, 5, 1]])
+    on_error = _flag_error(sym, 4)
+    sym[0, 1] = 2                                     # written to after the launch
     with pytest.raises(E.SymbolRangeError, match=r"symbols: an id outside 0 \.\. 3 \(the table "
                                                  r"has 4 symbols\) was read by the kernel; the "
-                                                 r"ids tensor has since been freed"):
-        _flag_error(ref, 4)([1, 0])
+                                                 r"ids tensor has been written to in place"):
+        on_error([1, 0])
     with pytest.raises(E.KernelError, match="code table does not hold"):
-        _flag_error(ref, 4)([0, 1])
+        _flag_error(sym, 4)([0, 1])
 
 
 def test_pending_flags_raise_at_check_pending_and_at_the_next_call(monkeypatch, device):
@@ -133,7 +137,7 @@ def test_pending_flags_raise_at_check_pending_and_at_the_next_call(monkeypatch, 
     monkeypatch.setattr(tabled_mod, "_PENDING", [])
 
     def pending():
-        f = DeviceFlags(2, torch.device("cpu"), _flag_error(weakref.ref(sym), 2))
+        f = DeviceFlags(2, torch.device("cpu"), _flag_error(sym, 2))
         f.flags[0] = 1
         tabled_mod._PENDING.append(f.arm())
         return f
@@ -206,17 +210,17 @@ def test_value_checks_run_once_per_tensor_version(monkeypatch, device):
     bt[1, 0] = 3.0                                     # an in-place write: checked again
     with pytest.raises(E.BetaRangeError, match=r"beta_table: values must lie in \[0, 2\]; "
                                                r"got 3\.0 at index \(1, 0\)"):
-        run_tabled(sym, kt, bt, vt, initial_state=H0, query=Q)
+        run_tabled(sym, kt, bt, vt, initial_state=h0, query=q)
     vt[0, 0, 0] = float("nan")                         # through an in-place write, too
     with pytest.raises(E.NonFiniteInputError, match=r"value_table: .* at index \(0, 0, 0\)"):
-        run_tabled(sym, kt, bt[:, :].clamp(0, 2), vt, initial_state=H0, query=Q)
+        run_tabled(sym, kt, bt[:, :].clamp(0, 2), vt, initial_state=h0, query=q)
     view = kt[:, :]                                    # a write through a view
     view[0, 0, 1] = float("inf")
     with pytest.raises(E.NonFiniteInputError, match=r"key_table: .* at index \(0, 0, 1\)"):
-        run_tabled(sym, kt, bt.clamp(0, 2), vt.nan_to_num(), initial_state=H0, query=Q)
+        run_tabled(sym, kt, bt.clamp(0, 2), vt.nan_to_num(), initial_state=h0, query=q)
     calls.clear()
     with pytest.raises(E.NonFiniteInputError):
-        run_tabled(sym, kt, bt.clamp(0, 2), vt.nan_to_num(), initial_state=H0, query=Q)
+        run_tabled(sym, kt, bt.clamp(0, 2), vt.nan_to_num(), initial_state=h0, query=q)
     assert "key_table" in calls                        # failures are not remembered
 
 

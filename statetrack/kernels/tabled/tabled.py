@@ -82,8 +82,9 @@ default call (``sync_checks=False``):
 * symbol ids in ``0 .. n_symbols - 1`` (``check_ids``): checked by the kernels, which clamp
   a bad id into range (the outputs of such a call are meaningless, but no memory outside the
   tables is read) and set a device flag. The :class:`~statetrack.kernels.errors.SymbolRangeError`
-  (naming the first bad index and value while the ids tensor is alive and unchanged) is
-  raised by the first of:
+  (naming the first bad index and value unless the ids were written to in place since the
+  call; the call keeps the ids tensor alive until its flag is read, so a temporary such as
+  ``run_tabled(ids.cuda(), ...)`` is still named) is raised by the first of:
 
   1. the call itself, when the tensors are on the CPU (Triton's interpreter: the kernels
      have finished when it returns, so reading the flag costs nothing);
@@ -120,7 +121,6 @@ from __future__ import annotations
 
 import inspect
 import threading
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,16 +186,21 @@ def _poll_pending() -> None:
         _earlier(f)
 
 
-def _flag_error(sym_ref: Any, S: int) -> Any:
+def _flag_error(sym: torch.Tensor, S: int) -> Any:
+    # The ids tensor is held (not a weak reference) until the flag is read: a temporary
+    # (``run_tabled(ids.cuda(), ...)``, the common call) would otherwise be freed before the
+    # check and the error could not name the position. Its version counter at launch tells
+    # whether it was written to since.
+    version = sym._version
+
     def on_error(values: list[int]) -> None:
         if values[0]:
-            sym = sym_ref()
-            if sym is not None:
+            if sym._version == version:
                 check_symbols(sym, "symbols", S)          # raises, naming index and value
             raise SymbolRangeError(
                 f"symbols: an id outside 0 .. {S - 1} (the table has {S} symbols) was read "
-                f"by the kernel; the ids tensor has since been freed or changed, so its "
-                f"position is not known")
+                f"by the kernel; the ids tensor has been written to in place since the "
+                f"call, so its position is not known")
         raise CodeTableMissError(
             "code: the kernel reached a state whose code the code table does not hold (it "
             "was built for other inputs, or the arithmetic was not exact); run with "
@@ -491,7 +496,7 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
                      (key_table, beta_table, value_table, initial_state, query, codes))
     flags = None
     if inp.B * inp.T > 0 and (inp.check_ids_device or ct is not None):
-        flags = DeviceFlags(2, inp.device, _flag_error(weakref.ref(symbols), inp.S))
+        flags = DeviceFlags(2, inp.device, _flag_error(symbols, inp.S))
     launch(inp, buf, plan, flags, ct)
     if flags is not None:
         flags.arm()
