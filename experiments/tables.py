@@ -235,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--kernel", choices=("auto", "recurrent", "chunk", "reference"))
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--skip-mamba", action="store_true", help="leave the Mamba rows out")
+    p.add_argument("--no-run", action="store_true",
+                   help="train nothing: aggregate and plot the runs already finished (e.g. "
+                        "those a GPU machine sent back)")
     p.add_argument("--tasks", help="comma-separated tasks: only these rows of the table "
                    "(the aggregate still reads every finished run of the table)")
     a = p.parse_args(argv)
@@ -249,9 +252,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         p.error(str(e))
     cfgs = grid(a.table, a.protocol, seeds=seeds, layers=layers, out=a.out, **over)
-    failed = [r for r in run_grid(todo, jobs=a.jobs) if r[1] != 0]
+    failed = [] if a.no_run else [r for r in run_grid(todo, jobs=a.jobs) if r[1] != 0]
     agg = aggregate(cfgs)
-    agg.update({"table": a.table, "protocol": a.protocol, "failed_runs": [r[0] for r in failed]})
+    done = {(c["task"], c["layer"], c["num_householder"], c["eigen_range"], c["num_layers"],
+             c["init"]) for c in agg["cells"]}
+    missing = sorted({c.run_name for c in cfgs if _cell(c.to_dict()) not in done})
+    agg.update({"table": a.table, "protocol": a.protocol, "failed_runs": [r[0] for r in failed],
+                "cells_not_run": missing})
     res_dir = Path(a.results)
     res_dir.mkdir(parents=True, exist_ok=True)
     stem = a.table if a.protocol != "smoke" else f"{a.table}-smoke"

@@ -216,6 +216,11 @@ def parse_lengths(spec: str) -> tuple[int, ...]:
 
 
 def _git_commit() -> dict[str, Any]:
+    # STATETRACK_COMMIT wins: a copied working tree (a GPU machine's) may carry a .git whose
+    # HEAD is older than the files sent with it
+    if os.environ.get("STATETRACK_COMMIT"):
+        return {"commit": os.environ["STATETRACK_COMMIT"], "dirty": None,
+                "commit_from": "STATETRACK_COMMIT"}
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True, timeout=10)

@@ -109,3 +109,14 @@ def test_ddp_two_gloo_processes(tmp_path):
     assert [row["length"] for row in res["eval"]] == [40, 48, 56]
     assert res["loss_curve"]["step"] == [1, 2, 3]
     assert all(math.isfinite(v) for v in res["loss_curve"]["loss"])
+
+
+def test_commit_named_by_the_environment_wins(monkeypatch):
+    # a GPU machine's copy of the tree may carry an older .git: the commit the caller names
+    # is the one recorded
+    from experiments.train import _git_commit
+
+    monkeypatch.setenv("STATETRACK_COMMIT", "abc1234")
+    assert _git_commit()["commit"] == "abc1234"
+    monkeypatch.delenv("STATETRACK_COMMIT")
+    assert _git_commit()["commit"] != "abc1234"
