@@ -357,7 +357,9 @@ def main() -> None:
         lines.append(f"| {s['B']} | {s['T']} | {s['fla_best']} | {s['fla_best_ms']:.3f} | "
                      f"{s['tabled_auto_ms']:.3f} | {s.get('speedup_tabled_auto', math.nan):.1f}x | "
                      f"{s['general_auto_ms']:.3f} | {s.get('speedup_general_auto', math.nan):.1f}x |"
-                     if s["fla_best"] else str(s))
+                     if s["fla_best"] else
+                     f"| {s['B']} | {s['T']} | fla not installed | — | {s['tabled_auto_ms']:.3f} "
+                     f"| — | {s['general_auto_ms']:.3f} | — |")
     if exact:
         lines += ["", "| language | n_h | path | chunk | B | T | inputs | wrong outputs |",
                   "|---|---|---|---|---|---|---|---|"]
