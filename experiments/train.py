@@ -152,14 +152,11 @@ class TrainConfig:
                 f"-{self.init}-lr{self.lr:g}-s{self.seed}")
 
     def model_config(self, task: Task) -> ModelConfig:
-        """The :class:`ModelConfig` of this run on ``task``."""
-        return ModelConfig(
-            vocab_size=task.vocab_size, num_classes=task.num_classes, layer=self.layer,
-            num_layers=self.num_layers, hidden_size=self.hidden_size, num_heads=self.num_heads,
-            num_householder=self.num_householder, eigen_range=self.eigen_range,
-            use_short_conv=self.use_short_conv, activation=self.activation,
-            use_output_norm=self.use_output_norm, learn_initial_state=self.learn_initial_state,
-            mlp_ratio=self.mlp_ratio, kernel=self.kernel)
+        """The :class:`ModelConfig` of this run on ``task``: every field the two classes share
+        by name is taken from this configuration, the vocabulary and classes from ``task``."""
+        mine = {f.name for f in fields(self)}
+        shared = {f.name: getattr(self, f.name) for f in fields(ModelConfig) if f.name in mine}
+        return ModelConfig(vocab_size=task.vocab_size, num_classes=task.num_classes, **shared)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""

@@ -120,3 +120,20 @@ def test_commit_named_by_the_environment_wins(monkeypatch):
     assert _git_commit()["commit"] == "abc1234"
     monkeypatch.delenv("STATETRACK_COMMIT")
     assert _git_commit()["commit"] != "abc1234"
+
+
+def test_model_config_takes_every_shared_field():
+    # the model part of a TrainConfig is derived by field name, so a field added to both
+    # classes reaches the model without a second list to keep in step
+    from dataclasses import fields
+
+    from experiments.model import ModelConfig
+    from experiments.tasks import make_task
+
+    cfg = TrainConfig(layer="mamba", num_layers=3, hidden_size=64, num_heads=2,
+                      eigen_range="[0,1]", use_short_conv=False, activation="none",
+                      mlp_ratio=2, kernel="reference")
+    mc = cfg.model_config(make_task("parity"))
+    shared = {f.name for f in fields(ModelConfig)} & {f.name for f in fields(TrainConfig)}
+    assert {"layer", "num_layers", "eigen_range", "kernel", "mlp_ratio"} <= shared
+    assert all(getattr(mc, n) == getattr(cfg, n) for n in shared)
