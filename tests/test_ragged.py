@@ -112,15 +112,15 @@ def test_encode_batch_pads_and_encode_words_stays_strict():
 def test_every_runner_refuses_a_single_string_instead_of_reading_its_letters_as_words():
     """``run("abb")`` would otherwise be a batch of three one-letter words, silently."""
     from statetrack.automata.errors import WordTypeError
-    from statetrack.constructions.errors import UnknownTokenError
+    from statetrack.constructions.errors import InputTypeError
     from statetrack.kernels.errors import KernelInputError
 
     dfa = from_regex("(a|b)*abb")
     m = compile(dfa)
     with pytest.raises(WordTypeError, match="single string 'abb'.*wrap a single word in a list"):
         dfa.run("abb")
-    with pytest.raises(UnknownTokenError, match="wrap a single word"):
-        m.evaluate_float("abb", "bfloat16")
+    with pytest.raises(InputTypeError, match="wrap a single word"):     # a type problem,
+        m.evaluate_float("abb", "bfloat16")                             # not an unknown symbol
     with pytest.raises(KernelInputError, match="single string"):
         run(m, "abb", device="cpu")
     assert dfa.run(["abb"]).accepted_final.tolist() == [True]

@@ -892,12 +892,14 @@ class LRNN:
     def _batch(self, words: Any) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(words, np.ndarray) and words.ndim == 2:
             if not np.issubdtype(words.dtype, np.integer):
-                raise UnknownTokenError(f"a batch array must hold symbol indices, got {words.dtype}")
+                raise InputTypeError(f"words: a batch array must hold symbol indices (integers), "
+                                     f"got dtype {words.dtype}")
             sym = self.symbols.check_ids(words, errors=_WORD_ERRORS)
             return sym, np.full(words.shape[0], words.shape[1], np.int64)
         if isinstance(words, (str, np.ndarray)):
-            raise UnknownTokenError("evaluate_float takes a batch (a list of words or a 2-D "
-                                    "array); wrap a single word in a list")
+            raise InputTypeError(f"words: got a single {type(words).__name__}; evaluate_float "
+                                 f"takes a batch (a list of words or a 2-D array): wrap a "
+                                 f"single word in a list")
         if words is None or not hasattr(words, "__iter__"):
             raise InputTypeError(f"words: expected a batch (a list of words or a 2-D integer "
                                  f"array), got {type(words).__name__}")

@@ -297,8 +297,10 @@ def test_float_batch_array_and_errors():
         m.evaluate("012")
     with pytest.raises(UnknownTokenError):
         m.evaluate_float(np.array([[0, 2]]))
-    with pytest.raises(UnknownTokenError, match="wrap a single word"):
+    with pytest.raises(InputTypeError, match="single str; evaluate_float takes a batch.*wrap"):
         m.evaluate_float("0101")
+    with pytest.raises(InputTypeError, match="symbol indices.*float64"):
+        m.evaluate_float(np.array([[0.0, 1.0]]))
 
 
 def test_bad_layer_indices_and_words_are_package_errors():
