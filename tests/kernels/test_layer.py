@@ -195,6 +195,22 @@ def _general_cfg(mode: str, **kw) -> DeltaProductConfig:
 
 
 @pytest.mark.parametrize("mode", ["recurrent", "chunk"])
+def test_layer_forward_runs_no_beta_range_check(mode, gen, device, monkeypatch):
+    # beta is in range by construction; the kernels' check would synchronise the device once
+    # per layer per training step
+    from statetrack.kernels._common import checks
+
+    def refuse(*a, **k):
+        raise AssertionError("the layer ran the beta range check")
+
+    monkeypatch.setattr(checks, "check_beta_range", refuse)
+    layer = DeltaProductLayer(_general_cfg(mode), generator=gen).to(device)
+    x = torch.randn(2, 5, 12, generator=gen).to(device)
+    y, _ = layer(x)
+    assert y.shape == (2, 5, 12) and bool(torch.isfinite(y).all())
+
+
+@pytest.mark.parametrize("mode", ["recurrent", "chunk"])
 def test_kernel_modes_match_float64_reference(mode, gen, device):
     layer = DeltaProductLayer(_general_cfg(mode), generator=gen)
     with torch.no_grad():

@@ -440,15 +440,20 @@ class DeltaProductLayer(nn.Module):
             h0 = h0.to(p["q"].dtype)
         args = dict(num_householder=c.num_householder, g=p["g"], scale=c.scale,
                     initial_state=h0, output_final_state=output_final_state)
+        # beta is in range by construction (a sigmoid or a clamp), so the kernels' range
+        # check (one reduction and a device synchronisation per call) is skipped: in a
+        # training step it would stall the host once per layer
+        kernel_args = dict(args, check_beta=False)
         if p["g"] is not None and p["g"].dtype not in (p["q"].dtype, torch.float32):
             args["g"] = p["g"].float()
         if c.mode == "reference":
             o, ht = delta_product_ref(p["q"], p["k"], p["v"], p["beta"], **args)
         elif c.mode == "recurrent":
-            o, ht = fused_recurrent_delta_product(p["q"], p["k"], p["v"], p["beta"], **args)
+            o, ht = fused_recurrent_delta_product(p["q"], p["k"], p["v"], p["beta"],
+                                                  **kernel_args)
         else:
             o, ht = chunk_delta_product(p["q"], p["k"], p["v"], p["beta"],
-                                        chunk_size=c.chunk_size, **args)
+                                        chunk_size=c.chunk_size, **kernel_args)
         if self.o_norm_weight is not None:
             of = o.float()
             of = of * torch.rsqrt(of.pow(2).mean(-1, keepdim=True) + c.norm_eps)
