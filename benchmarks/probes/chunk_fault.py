@@ -1,0 +1,74 @@
+"""Probe of the chunked kernel's H200 fault (issue 12): ``test_chunk_full_size_gpu`` at
+T = 1, K = V = 128, float32, n_h = 1, no gate, no initial state faults in
+``fwd_state_kernel`` (compute-sanitizer, session 7). Each launch configuration runs in its own
+process (an illegal access poisons the process) and prints one line: OK with the largest
+relative error against the float64 reference, or the error.
+
+    python benchmarks/probes/chunk_fault.py            # every variant
+    python benchmarks/probes/chunk_fault.py --one NAME # one variant, in this process
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+VARIANTS = {
+    # name: overrides of chunk._CONFIG_OVERRIDE (value block, num_warps, num_stages)
+    "default": {},
+    "stages1": {"state": (32, 4, 1), "state_rec": (32, 4, 1)},
+    "bv16": {"state": (16, 4, 2), "state_rec": (16, 4, 2)},
+    "warps8": {"state": (32, 8, 2), "state_rec": (32, 8, 2)},
+}
+
+
+def one(name: str, T: int = 1, device: str = "cuda") -> str:
+    import torch
+
+    from statetrack.kernels.delta_product import chunk
+    from statetrack.kernels.delta_product.naive import delta_product_ref
+
+    chunk._CONFIG_OVERRIDE.clear()
+    chunk._CONFIG_OVERRIDE.update(VARIANTS[name])
+    g = torch.Generator().manual_seed(0)
+    B, H, K, V = 1, 2, 128, 128
+    q = torch.randn(B, T, H, K, generator=g, dtype=torch.float64)
+    k = torch.nn.functional.normalize(torch.randn(B, T, H, K, generator=g,
+                                                  dtype=torch.float64), dim=-1)
+    v = torch.randn(B, T, H, V, generator=g, dtype=torch.float64)
+    beta = 2 * torch.rand(B, T, H, generator=g, dtype=torch.float64)
+    ins = [t.float().to(device).requires_grad_() for t in (q, k, v, beta)]
+    o, _ = chunk.chunk_delta_product(*ins, chunk_size=64)
+    o.sum().backward()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    ref = [t.detach().clone().requires_grad_() for t in (q, k, v, beta)]
+    o_ref, _ = delta_product_ref(*ref)
+    o_ref.sum().backward()
+    errs = [float((a.detach().cpu().double() - b.detach()).norm() / b.detach().norm())
+            for a, b in [(o, o_ref)] + [(x.grad, y.grad) for x, y in zip(ins, ref)]]
+    return f"{name}: OK, max relative error {max(errs):.2e}"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--one")
+    p.add_argument("--T", type=int, default=1)
+    p.add_argument("--device", default="cuda", help="cpu: through TRITON_INTERPRET=1 (a check)")
+    a = p.parse_args()
+    if a.one:
+        print(one(a.one, a.T, a.device), flush=True)
+        return 0
+    for name in VARIANTS:
+        r = subprocess.run([sys.executable, __file__, "--one", name, "--T", str(a.T),
+                            "--device", a.device],
+                           capture_output=True, text=True, timeout=120)
+        tail = (r.stdout + r.stderr).strip().splitlines()
+        print(tail[-1] if r.returncode == 0 else f"{name}: FAILED: {tail[-1] if tail else r.returncode}",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
