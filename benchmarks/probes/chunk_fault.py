@@ -23,12 +23,16 @@ VARIANTS = {
 }
 
 
-def one(name: str, T: int = 1, device: str = "cuda") -> str:
+def one(name: str, T: int = 1, device: str = "cuda", final_state: bool = True,
+        poison: bool = True) -> str:
     import torch
 
     from statetrack.kernels.delta_product import chunk
     from statetrack.kernels.delta_product.naive import delta_product_ref
 
+    if poison:                 # as the tests do: every buffer the kernels allocate is NaN
+        real = chunk._alloc
+        chunk._alloc = lambda shape, dtype, dev: real(shape, dtype, dev).fill_(float("nan"))
     chunk._CONFIG_OVERRIDE.clear()
     chunk._CONFIG_OVERRIDE.update(VARIANTS[name])
     g = torch.Generator().manual_seed(0)
@@ -39,13 +43,13 @@ def one(name: str, T: int = 1, device: str = "cuda") -> str:
     v = torch.randn(B, T, H, V, generator=g, dtype=torch.float64)
     beta = 2 * torch.rand(B, T, H, generator=g, dtype=torch.float64)
     ins = [t.float().to(device).requires_grad_() for t in (q, k, v, beta)]
-    o, _ = chunk.chunk_delta_product(*ins, chunk_size=64)
-    o.sum().backward()
+    o, ht = chunk.chunk_delta_product(*ins, chunk_size=64, output_final_state=final_state)
+    (o.sum() + (ht.sum() if final_state else 0)).backward()
     if device == "cuda":
         torch.cuda.synchronize()
     ref = [t.detach().clone().requires_grad_() for t in (q, k, v, beta)]
-    o_ref, _ = delta_product_ref(*ref)
-    o_ref.sum().backward()
+    o_ref, ht_ref = delta_product_ref(*ref, output_final_state=final_state)
+    (o_ref.sum() + (ht_ref.sum() if final_state else 0)).backward()
     errs = [float((a.detach().cpu().double() - b.detach()).norm() / b.detach().norm())
             for a, b in [(o, o_ref)] + [(x.grad, y.grad) for x, y in zip(ins, ref)]]
     return f"{name}: OK, max relative error {max(errs):.2e}"
@@ -56,13 +60,17 @@ def main() -> int:
     p.add_argument("--one")
     p.add_argument("--T", type=int, default=1)
     p.add_argument("--device", default="cuda", help="cpu: through TRITON_INTERPRET=1 (a check)")
+    p.add_argument("--no-final-state", action="store_true")
+    p.add_argument("--no-poison", action="store_true")
     a = p.parse_args()
     if a.one:
-        print(one(a.one, a.T, a.device), flush=True)
+        print(one(a.one, a.T, a.device, not a.no_final_state, not a.no_poison), flush=True)
         return 0
     for name in VARIANTS:
         r = subprocess.run([sys.executable, __file__, "--one", name, "--T", str(a.T),
-                            "--device", a.device],
+                            "--device", a.device]
+                           + ["--no-final-state"] * a.no_final_state
+                           + ["--no-poison"] * a.no_poison,
                            capture_output=True, text=True, timeout=120)
         tail = (r.stdout + r.stderr).strip().splitlines()
         print(tail[-1] if r.returncode == 0 else f"{name}: FAILED: {tail[-1] if tail else r.returncode}",
