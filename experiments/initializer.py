@@ -20,6 +20,16 @@ head unchanged:
   lie in ``[0, R]``, R = 2 for ``[-1, 1]`` and 1 for ``[0, 1]``); tokens that are not letters
   (PAD) get zero keys, an identity; the short convolution of head 0's channels passes the
   current token (last tap 1, others 0); the learned initial state of head 0 is ``H_0``;
+* the *identity sub-steps* (a zero key: a letter that needs fewer than ``n_h`` reflections, a
+  token that is not a letter, a sub-step beyond the construction's ``n_h``) get the beta logit
+  ``identity_logit``: 0 by default (``beta = R / 2``), which is exact because the key is zero,
+  but not robust: keys are L2-normalized (``eps = 1e-6``), so the first optimizer step (any
+  nonzero move of a column that feeds the key, about ``1e-5`` at the warm-up's first learning
+  rate) turns a zero key into a *unit* key, and the sub-step into ``I - (R/2) k k^T`` (for
+  ``[-1, 1]`` the projection off ``k``), which erases the state along ``k`` at every identity
+  letter. ``identity_logit=-max_logit`` closes these gates (``beta = R sigmoid(-20)``, about
+  ``4e-9 R``), so such a key leaves the state unchanged to about ``1e-8``; the model computes
+  the same function at the start either way (the section "Robustness" below);
 * the layer's output projection reads head 0's first ``V_c`` outputs into ``V_c`` residual
   coordinates (times ``mu = t / alpha``, ``t`` chosen so that the code directions below are
   farthest apart) and nothing else;
@@ -54,6 +64,30 @@ Examples
 >>> logits = model(torch.as_tensor(ex.tokens))
 >>> bool((logits.argmax(-1)[:, -1] == torch.as_tensor(ex.targets[:, -1])).all())
 True
+
+Robustness
+----------
+One AdamW step at the warm-up's first learning rate (``1e-5``) on the constructed model with
+the default identity logit 0 and with the gates closed: the first loses the parity (the
+bit ``0`` is an identity letter, and its key became a unit vector), the second stays exact.
+
+>>> def one_step(identity_logit):
+...     m = build_model(cfg, generator=torch.Generator().manual_seed(0))
+...     init_from_construction(m, task, identity_logit=identity_logit)
+...     x, y = torch.as_tensor(ex.tokens), torch.as_tensor(ex.targets)
+...     loss = lambda: torch.nn.functional.cross_entropy(m(x).flatten(0, 1), y.flatten(),
+...                                                      ignore_index=-100)
+...     opt = torch.optim.AdamW(m.parameters(), lr=1e-5)
+...     l0 = loss()
+...     l0.backward()
+...     opt.step()
+...     return l0.item(), loss().item()
+>>> before, after = one_step(0.0)
+>>> before < 1e-2, after > 1.0
+(True, True)
+>>> before, after = one_step(-20.0)
+>>> before < 1e-2, after < 1e-2
+(True, True)
 """
 
 from __future__ import annotations
@@ -140,15 +174,38 @@ def _best_code_scale(codes: torch.Tensor) -> float:
 
 @torch.no_grad()
 def init_from_construction(model: Any, task: Task, *, min_margin: float = 1e-3,
-                           max_logit: float = 20.0, logit_gap: float = 8.0) -> ConstructionInfo:
+                           max_logit: float = 20.0, logit_gap: float = 8.0,
+                           identity_logit: float = 0.0) -> ConstructionInfo:
     """Overwrite ``model``'s weights so that it computes the task's construction (module
     docstring); other heads of layer 0 and the rest of the model keep their weights.
+
+    Parameters
+    ----------
+    model : LRNNModel
+        Built with ``activation="none"``, ``use_output_norm=False``,
+        ``learn_initial_state=True``.
+    task : Task
+        Parity or a per-position DFA task.
+    min_margin : float
+        Smallest accepted gap between the code directions.
+    max_logit : float
+        Clamp of the beta logits.
+    logit_gap : float
+        The right class's logit over every other at the codes.
+    identity_logit : float
+        Beta logit of the identity sub-steps (zero keys), in ``[-max_logit, max_logit]``: 0
+        (the default, what the committed runs used) or ``-max_logit`` (gates closed, robust to
+        the first optimizer steps; module docstring).
+
+    Returns
+    -------
+    ConstructionInfo
 
     Raises
     ------
     ConstructionInitError
         No one-layer construction, an architecture that cannot hold it (the message names the
-        field), or a margin below ``min_margin``.
+        field), a margin below ``min_margin``, or an ``identity_logit`` out of range.
 
     Notes
     -----
@@ -168,6 +225,10 @@ def init_from_construction(model: Any, task: Task, *, min_margin: float = 1e-3,
             "the construction needs activation='none', use_output_norm=False and "
             f"learn_initial_state=True, got {cfg.activation!r}, {cfg.use_output_norm}, "
             f"{cfg.learn_initial_state}")
+    if not (isinstance(identity_logit, (int, float)) and math.isfinite(identity_logit)
+            and abs(identity_logit) <= max_logit):
+        raise ConstructionInitError(f"identity_logit: expected a number in [-{max_logit}, "
+                                    f"{max_logit}], got {identity_logit!r}")
     dfa, spec, letter_of_token, class_of_state = construction_target(task)
     lrnn = compile_lrnn(dfa)
     if lrnn.depth != 1:
@@ -203,7 +264,8 @@ def init_from_construction(model: Any, task: Task, *, min_margin: float = 1e-3,
                                     f"{float(beta_eff.max())}, the model allows {R}")
     frac = (beta_eff / R).clamp(0, 1)
     logit = torch.log(frac) - torch.log1p(-frac)
-    logit = torch.where(nk2 == 0, torch.zeros_like(logit), logit).clamp(-max_logit, max_logit)
+    logit = torch.where(nk2 == 0, torch.full_like(logit, float(identity_logit)),
+                        logit).clamp(-max_logit, max_logit)
 
     # --- embedding: e_x + e_c (coordinate V_in + Vc is the constant)
     const = V_in + Vc
@@ -226,6 +288,7 @@ def init_from_construction(model: Any, task: Task, *, min_margin: float = 1e-3,
         kw[rows(j, 0, K)] = 0.0
         vw[rows(j, 0, V)] = 0.0
         bw[j * H + 0] = 0.0
+        bw[j * H + 0, :V_in] = float(identity_logit) / gamma    # every token: identity
     qw[rows(0, 0, K)] = 0.0
     for tok, letter in letter_of_token.items():
         for j in range(NH):

@@ -61,6 +61,8 @@ def plot_table(agg: dict[str, Any], out_dir: str | Path, stem: str) -> list[Path
             style = _STYLES.get(c["layer"], "-")
             if c.get("init") == "construction":
                 style = ":"
+            elif c.get("init") == "construction_closed":
+                style = "-."
             ax.plot(x, np.median(y, 0), style, color=colour, label=f"{_label(c)} ({c['runs']})")
             ax.fill_between(x, y.min(0), y.max(0), color=colour, alpha=0.12)
         per_pos = any("sequence_by_run" in c for c in cells)
@@ -78,7 +80,8 @@ def plot_table(agg: dict[str, Any], out_dir: str | Path, stem: str) -> list[Path
         if curves:
             fig, ax = plt.subplots(figsize=(6, 3.6))
             for c in curves:
-                colour = "tab:green" if c.get("init") == "construction" else "tab:gray"
+                colour = {"construction": "tab:green", "construction_closed": "tab:blue"}.get(
+                    c.get("init"), "tab:gray")
                 for i, lc in enumerate(c["loss_curves"]):
                     ax.plot(lc["step"], lc["loss"], color=colour, alpha=0.7,
                             label=f"{c.get('init')} init" if i == 0 else None)

@@ -20,7 +20,10 @@ Tables
 ``init``
     The initializer experiment: parity, S_3 and flip-flop, the same architecture (linear q/k/v,
     no per-head output norm, learned initial state) initialized at random or from the
-    construction; loss curves and accuracy before and after training.
+    construction; loss curves and accuracy before and after training. ``--inits`` chooses the
+    arms (default ``random,construction``, the committed ones; ``construction_closed`` is the
+    construction with the identity sub-steps' beta gates closed, which the first AdamW steps
+    do not wreck: see :mod:`experiments.initializer`).
 
 Protocols
 ---------
@@ -58,7 +61,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from experiments.train import ROOT, TrainConfig, smoke_config
+from experiments.train import INITS, ROOT, TrainConfig, smoke_config
 
 __all__ = ["TABLES", "PROTOCOLS", "grid", "run_grid", "aggregate", "markdown", "main"]
 
@@ -76,18 +79,28 @@ RANGES = ("[0,1]", "[-1,1]")
 
 def grid(table: str, protocol: str = "reduced", *, seeds: Sequence[int] = SEEDS,
          layers: Sequence[str] = ("deltaproduct", "mamba"), out: str | None = None,
-         tasks: Sequence[str] | None = None, **over: Any) -> list[TrainConfig]:
+         tasks: Sequence[str] | None = None,
+         inits: Sequence[str] = ("random", "construction"), **over: Any) -> list[TrainConfig]:
     """The configurations of ``table`` under ``protocol`` (``"paper"``, ``"reduced"`` or
     ``"smoke"``), with field overrides ``over``; ``tasks`` keeps only the rows of those tasks
-    (None: every row).
+    (None: every row); ``inits`` are the arms of the ``init`` table (ignored by the others).
 
     Raises
     ------
     ValueError
-        Unknown table or protocol, or a task the table has no row of.
+        Unknown table, protocol or init, or a task the table has no row of.
+
+    Examples
+    --------
+    >>> [c.init for c in grid("init", seeds=(0,), tasks=("s3",),
+    ...                       inits=("construction", "construction_closed"))]
+    ['construction', 'construction_closed']
     """
     if table not in TABLES:
         raise ValueError(f"table: expected one of {TABLES}, got {table!r}")
+    bad = [i for i in inits if i not in INITS]
+    if bad or not inits:
+        raise ValueError(f"inits: expected some of {INITS}, got {list(inits)}")
     if protocol not in (*PROTOCOLS, "smoke"):
         raise ValueError(f"protocol: expected one of {(*PROTOCOLS, 'smoke')}, got {protocol!r}")
     out = out or str(ROOT / "experiments" / "results" / "runs" / f"{table}-{protocol}")
@@ -107,7 +120,7 @@ def grid(table: str, protocol: str = "reduced", *, seeds: Sequence[int] = SEEDS,
         rows.append(dict(task="z60", num_layers=1, num_householder=2))
     else:
         for task, nh in (("parity", 1), ("s3", 4), ("flip_flop", 2)):
-            for init in ("random", "construction"):
+            for init in inits:
                 rows.append(dict(task=task, num_layers=1, num_householder=nh, init=init,
                                  activation="none", use_output_norm=False,
                                  learn_initial_state=True, eval_at_start=True))
@@ -240,6 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "those a GPU machine sent back)")
     p.add_argument("--tasks", help="comma-separated tasks: only these rows of the table "
                    "(the aggregate still reads every finished run of the table)")
+    p.add_argument("--inits", default="random,construction",
+                   help=f"comma-separated arms of the init table, of {INITS}")
     a = p.parse_args(argv)
     over = {k: v for k, v in (("steps", a.steps), ("batch_size", a.batch_size),
                               ("device", a.device), ("kernel", a.kernel)) if v is not None}
@@ -247,16 +262,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     seeds = [int(s) for s in a.seeds.split(",")]
     try:
         tasks = a.tasks.split(",") if a.tasks else None
+        inits = a.inits.split(",")
         todo = grid(a.table, a.protocol, seeds=seeds, layers=layers, out=a.out, tasks=tasks,
-                    **over)
+                    inits=inits, **over)
     except ValueError as e:
         p.error(str(e))
-    cfgs = grid(a.table, a.protocol, seeds=seeds, layers=layers, out=a.out, **over)
+    # the aggregate reads every finished run of the table, of every init; the cells not run
+    # are listed for the committed arms and those asked for
+    cfgs = grid(a.table, a.protocol, seeds=seeds, layers=layers, out=a.out, inits=INITS,
+                **over)
+    arms = {"random", "construction", *inits}
     failed = [] if a.no_run else [r for r in run_grid(todo, jobs=a.jobs) if r[1] != 0]
     agg = aggregate(cfgs)
     done = {(c["task"], c["layer"], c["num_householder"], c["eigen_range"], c["num_layers"],
              c["init"]) for c in agg["cells"]}
-    missing = sorted({c.run_name for c in cfgs if _cell(c.to_dict()) not in done})
+    missing = sorted({c.run_name for c in cfgs
+                      if c.init in arms and _cell(c.to_dict()) not in done})
     agg.update({"table": a.table, "protocol": a.protocol, "failed_runs": [r[0] for r in failed],
                 "cells_not_run": missing})
     res_dir = Path(a.results)

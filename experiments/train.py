@@ -5,7 +5,9 @@ command-line option, ``--help`` lists them). The run
 
 1. builds the task (:func:`experiments.tasks.make_task`) and the model
    (:func:`experiments.model.build_model`, weights from ``torch.Generator().manual_seed(seed)``;
-   ``init="construction"`` then applies :func:`experiments.initializer.init_from_construction`);
+   ``init="construction"`` then applies :func:`experiments.initializer.init_from_construction`;
+   ``init="construction_closed"`` the same with the identity sub-steps' beta gates closed,
+   ``identity_logit=-20``, which survives the first optimizer steps);
 2. trains with AdamW (weight decay on matrices, not on norms, embeddings' siblings or initial
    states), a linear warm-up over ``warmup_frac`` of the steps then a cosine decay to
    ``min_lr``, and gradient clipping at ``grad_clip`` — the paper's recipe. Every step draws a
@@ -60,11 +62,13 @@ from experiments.model import ModelConfig, build_model
 from experiments.tasks import IGNORE, Task, make_task
 
 __all__ = ["TrainConfig", "run", "evaluate", "main", "parse_lengths", "ConfigError",
-           "PAPER_TEST_LENGTHS", "smoke_config"]
+           "PAPER_TEST_LENGTHS", "INITS", "smoke_config"]
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Every test length of the paper (40 .. 256).
 PAPER_TEST_LENGTHS = tuple(range(40, 257))
+#: Initializations (``TrainConfig.init``).
+INITS = ("random", "construction", "construction_closed")
 #: Seed of the test sets (the same for every run, so that runs are compared on one test set).
 EVAL_SEED = 20250101
 
@@ -77,8 +81,12 @@ class ConfigError(ValueError):
 class TrainConfig:
     """One training run (every field is a command-line option of ``experiments.train``).
 
-    Model fields mirror :class:`experiments.model.ModelConfig`; ``init`` is ``"random"`` or
-    ``"construction"``. Lengths are the paper's (see :mod:`experiments.tasks`).
+    Model fields mirror :class:`experiments.model.ModelConfig`; ``init`` is one of
+    :data:`INITS`: ``"random"``, ``"construction"`` (the construction as committed: identity
+    sub-steps with beta logit 0) or ``"construction_closed"`` (identity sub-steps' logit
+    ``-20``: the first AdamW steps no longer turn their zero keys into state-erasing
+    projections; see :mod:`experiments.initializer`). Lengths are the paper's (see
+    :mod:`experiments.tasks`).
     ``stop_after > 0`` stops (checkpointed, not evaluated) after that many steps, as an
     interrupted run would; rerunning without it resumes.
     """
@@ -122,8 +130,8 @@ class TrainConfig:
     stop_after: int = 0
 
     def __post_init__(self) -> None:
-        if self.init not in ("random", "construction"):
-            raise ConfigError(f"init: expected 'random' or 'construction', got {self.init!r}")
+        if self.init not in INITS:
+            raise ConfigError(f"init: expected one of {INITS}, got {self.init!r}")
         for name in ("steps", "batch_size", "eval_examples", "eval_batch_size", "log_every",
                      "train_min_length", "train_max_length"):
             v = getattr(self, name)
@@ -398,10 +406,12 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     mcfg = cfg.model_config(task)
     model = build_model(mcfg, device="cpu", generator=torch.Generator().manual_seed(cfg.seed))
     init_info = None
-    if cfg.init == "construction":
+    if cfg.init != "random":
         from experiments.initializer import init_from_construction
 
-        init_info = asdict(init_from_construction(model, task))
+        closed = cfg.init == "construction_closed"
+        init_info = asdict(init_from_construction(model, task,
+                                                  identity_logit=-20.0 if closed else 0.0))
     model = build_model_to(model, mcfg, device)
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr,
                             fused=device.type == "cuda")

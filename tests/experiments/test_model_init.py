@@ -115,6 +115,38 @@ def test_initializer_refusals():
         init_from_construction(build_model(_cfg(t, num_householder=1)), t)
     with pytest.raises(ConstructionInitError, match="eigen_range"):
         init_from_construction(build_model(_cfg(t, eigen_range="[0,1]")), t)
+    for bad in (-21.0, float("nan"), "closed"):
+        with pytest.raises(ConstructionInitError, match="identity_logit"):
+            init_from_construction(build_model(_cfg(t)), t, identity_logit=bad)
+
+
+def test_identity_logit_sets_only_the_zero_key_gates():
+    """``identity_logit`` changes the beta logits of the identity sub-steps of head 0 (zero
+    keys) and nothing else; the constructed model's outputs are the same."""
+    task = make_task("s3")
+    cfg = _cfg(task, num_layers=1, hidden_size=64, num_heads=2, num_householder=5)
+    a = build_model(cfg, generator=torch.Generator().manual_seed(0))
+    b = build_model(cfg, generator=torch.Generator().manual_seed(0))
+    init_from_construction(a, task)
+    init_from_construction(b, task, identity_logit=-20.0)
+    sa, sb = a.state_dict(), b.state_dict()
+    changed = [k for k in sa if not torch.equal(sa[k], sb[k])]
+    assert changed == ["blocks.0.mixer.inner.b_proj.weight"]
+    layer = b.blocks[0].mixer.inner
+    x = b.blocks[0].attn_norm(b.embedding.weight)[None]            # every token once
+    with torch.no_grad():
+        p, pa = layer.project(x), a.blocks[0].mixer.inner.project(x)
+    V, NH, H = task.vocab_size, 5, 2
+    raw_k = layer.k_proj(x).reshape(V, NH, H, -1)[:, :, 0].detach()
+    zero = raw_k.norm(dim=-1) == 0                                   # [V, n_h]
+    assert zero[:, 4].all() and zero.any() and not zero.all()       # sub-step 5 is extra
+    beta, beta_a = p["beta"].reshape(V, NH, H)[:, :, 0], pa["beta"].reshape(V, NH, H)[:, :, 0]
+    assert torch.all(beta[zero] < 1e-8) and torch.allclose(beta_a[zero], torch.ones(()))
+    assert torch.equal(beta[~zero], beta_a[~zero])
+    ex = task.sample(np.random.default_rng(1), 8, 64, 64)
+    with torch.no_grad():
+        tokens = torch.as_tensor(ex.tokens)
+        assert torch.equal(a(tokens), b(tokens))
 
 
 def test_gpu_kernel_path_matches_the_reference_in_the_model():

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from experiments.tables import aggregate, grid, markdown
-from experiments.train import ConfigError, TrainConfig, main, run, smoke_config
+from experiments.train import ConfigError, TrainConfig, _lr_lambda, main, run, smoke_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,6 +84,10 @@ def test_tables_grid_and_aggregate(tmp_path):
     assert len(parity) == 12 and {c.task for c in parity} == {"parity"}
     with pytest.raises(ValueError, match="no row of.*s3"):
         grid("table3", "reduced", tasks=("s3",))
+    with pytest.raises(ValueError, match="inits"):
+        grid("init", "reduced", inits=("pretrained",))
+    assert len(grid("init", "reduced", inits=("random", "construction", "construction_closed"))) \
+        == 3 * 3 * 3
     cfgs = grid("init", "smoke", seeds=(0,), out=str(tmp_path))[:2]   # parity, both inits
     for c in cfgs:
         run(c)
@@ -137,3 +141,31 @@ def test_model_config_takes_every_shared_field():
     shared = {f.name for f in fields(ModelConfig)} & {f.name for f in fields(TrainConfig)}
     assert {"layer", "num_layers", "eigen_range", "kernel", "mlp_ratio"} <= shared
     assert all(getattr(mc, n) == getattr(cfg, n) for n in shared)
+
+
+@pytest.mark.parametrize("task", ["s3", "parity"])
+def test_first_adamw_step_wrecks_the_construction_unless_identity_gates_are_closed(tmp_path,
+                                                                                   task):
+    """The init table's configuration (reduced protocol: AdamW lr 1e-3 with a 100-step warm-up,
+    so the first step's lr is 1e-5; weight decay 0.1; clipping 1.0), smaller batches, stopped
+    after one update. ``construction`` (as committed): the update moves the columns feeding
+    the identity sub-steps' zero keys by ~1e-5, L2 normalization makes those keys unit
+    vectors, and with beta 1 each identity letter projects the state off its key: the loss
+    jumps by orders of magnitude. ``construction_closed`` (beta logit -20 there): the loss
+    stays where it was."""
+    out = {}
+    for init in ("construction", "construction_closed"):
+        (cfg,) = grid("init", "reduced", seeds=(0,), tasks=(task,), inits=(init,),
+                      out=str(tmp_path), batch_size=32, stop_after=2, log_every=1,
+                      device="cpu", progress=False, eval_at_start=False)
+        assert (cfg.steps, cfg.lr, cfg.weight_decay, cfg.grad_clip) == (1000, 1e-3, 0.1, 1.0)
+        assert cfg.lr * _lr_lambda(cfg)(0) == pytest.approx(1e-5)     # the first step's lr
+        res = run(cfg)
+        assert res["stopped"] and res["steps_done"] == 2
+        ck = torch.load(tmp_path / cfg.run_name / "checkpoint.pt", weights_only=False)
+        out[init] = ck["losses"]                    # batch 0 before, batch 1 after the update
+    before, after = out["construction"]
+    assert before < 1e-3 and after > 1000 * before, out
+    closed_before, closed_after = out["construction_closed"]
+    assert closed_before == pytest.approx(before, rel=1e-6)        # the same function at start
+    assert closed_after < 10 * closed_before, out
