@@ -62,7 +62,7 @@ from experiments.model import ModelConfig, build_model
 from experiments.tasks import IGNORE, Task, make_task
 
 __all__ = ["TrainConfig", "run", "evaluate", "main", "parse_lengths", "ConfigError",
-           "PAPER_TEST_LENGTHS", "INITS", "smoke_config"]
+           "PAPER_TEST_LENGTHS", "INITS", "smoke_config", "cpu_kernel_note"]
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Every test length of the paper (40 .. 256).
@@ -148,6 +148,9 @@ class TrainConfig:
             raise ConfigError(f"warmup_frac: expected a number in [0, 1), got {self.warmup_frac}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device: expected 'auto', 'cpu' or 'cuda', got {self.device!r}")
+        if self.name and (Path(self.name).name != self.name or self.name in (".", "..")):
+            raise ConfigError(f"name: expected a plain folder name (no '/' or '..'), got "
+                              f"{self.name!r}")
 
     @property
     def run_name(self) -> str:
@@ -213,11 +216,42 @@ def parse_lengths(spec: str) -> tuple[int, ...]:
     try:
         if ":" in spec:
             a, b, *c = (int(x) for x in spec.split(":"))
-            return tuple(range(a, b + 1, c[0] if c else 1))
-        return tuple(int(x) for x in spec.split(","))
+            if len(c) > 1:
+                raise ValueError
+            lengths = tuple(range(a, b + 1, c[0] if c else 1))
+        else:
+            lengths = tuple(int(x) for x in spec.split(","))
     except ValueError:
         raise ConfigError(f"eval_lengths: cannot parse {spec!r} (use '40,64' or "
                           "'40:256:8' or 'paper')") from None
+    if not lengths:
+        raise ConfigError(f"eval_lengths: {spec!r} gives no length (start > stop?)")
+    return lengths
+
+
+def _lengths_arg(spec: str) -> tuple[int, ...]:
+    # argparse reports a ValueError as "invalid <function name> value"; this keeps the message
+    try:
+        return parse_lengths(spec)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def cpu_kernel_note(kernel: str, device: str) -> str | None:
+    """A note when a Triton kernel is asked for where there is no CUDA device: it then runs
+    through Triton's interpreter (``TRITON_INTERPRET=1``, set by :mod:`statetrack.kernels`),
+    which is correct but many times slower than ``--kernel reference``; None otherwise.
+
+    >>> cpu_kernel_note("reference", "cpu") is None, cpu_kernel_note("auto", "cpu") is None
+    (True, True)
+    >>> "interpreter" in cpu_kernel_note("chunk", "cpu")
+    True
+    """
+    on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+    if on_cpu and kernel in ("chunk", "recurrent"):
+        return (f"note: kernel {kernel!r} on the CPU runs through Triton's interpreter: "
+                "correct but slow (--kernel reference is the CPU default)")
+    return None
 
 
 def _git_commit() -> dict[str, Any]:
@@ -528,32 +562,89 @@ def _parser() -> argparse.ArgumentParser:
         if f.type in ("bool", bool):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         elif f.name == "eval_lengths":
-            p.add_argument(flag, type=parse_lengths, default=None,
+            p.add_argument(flag, type=_lengths_arg, default=None,
                            help="'40,64', '40:256:8' or 'paper'")
         else:
             typ = {"int": int, "float": float, "str": str}.get(str(f.type), str)
-            p.add_argument(flag, type=typ, default=None)
+            p.add_argument(flag, type=typ, default=None, help=_HELP.get(f.name))
     return p
 
 
+def _task_names() -> str:
+    from experiments.tasks import TASKS
+
+    return ", ".join(TASKS)
+
+
+#: One line of help for the fields whose values are not obvious (``--help``).
+_HELP = {
+    "task": f"{_task_names()} or dfa:<catalogue spec> (default parity)",
+    "layer": "deltaproduct or mamba",
+    "eigen_range": "'[-1,1]' or '[0,1]'",
+    "kernel": "auto, reference, recurrent or chunk (auto: chunk on CUDA, reference on the CPU)",
+    "init": " or ".join(INITS),
+    "device": "auto, cpu or cuda",
+    "out": "folder of the runs, relative to the current directory "
+           "(default experiments/results/runs)",
+    "name": "the run's folder under --out (default: made of the fields, e.g. "
+            "parity-deltaproduct-pm1-L2-D128-random-lr0.001-s0)",
+    "stop_after": "stop (checkpointed) after this many steps; 0: run to the end",
+}
+
+
 def config_from_args(argv: Sequence[str] | None = None) -> TrainConfig:
-    """The :class:`TrainConfig` of a command line."""
-    args = _parser().parse_args(argv)
+    """The :class:`TrainConfig` of a command line; a bad option or config file exits with
+    argparse's ``error:`` line (status 2)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
     over = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
             if getattr(args, f.name) is not None}
     base: dict[str, Any] = {}
-    if args.config:
-        given = json.loads(Path(args.config).read_text())
-        TrainConfig.from_dict(given)                      # validates the file's fields
-        base = {k: (tuple(v) if k == "eval_lengths" else v) for k, v in given.items()}
-    base.update(over)
-    return smoke_config(**base) if args.smoke else TrainConfig(**base)
+    try:
+        if args.config:
+            try:
+                given = json.loads(Path(args.config).read_text())
+            except OSError as e:
+                raise ConfigError(f"--config: cannot read {args.config!r}: "
+                                  f"{e.strerror or e}") from None
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"--config: {args.config!r} is not JSON: {e}") from None
+            if not isinstance(given, dict):
+                raise ConfigError(f"--config: {args.config!r} must hold a JSON object of "
+                                  f"TrainConfig fields, got {type(given).__name__}")
+            TrainConfig.from_dict(given)                      # validates the file's fields
+            base = {k: (tuple(v) if k == "eval_lengths" else v) for k, v in given.items()}
+        base.update(over)
+        return smoke_config(**base) if args.smoke else TrainConfig(**base)
+    except (ValueError, TypeError) as e:          # ConfigError is a ValueError
+        parser.error(str(e))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; prints the summary line and the results path."""
+    """Command-line entry point; prints the summary line and the results path.
+
+    A bad option exits with status 2 and argparse's ``error:`` line; a configuration that is
+    only found bad once the run starts (an unknown task, a model field, no CUDA device, a
+    checkpoint of another configuration, a task without a construction) prints one
+    ``error:`` line naming it and returns 2.
+    """
+    from experiments.initializer import ConstructionInitError
+    from experiments.model import ModelConfigError
+    from experiments.tasks import TaskError
+    from statetrack.errors import StatetrackError
+
     cfg = config_from_args(argv)
-    res = run(cfg)
+    note = cpu_kernel_note(cfg.kernel, cfg.device)
+    if note:
+        print(note, file=sys.stderr)
+    try:
+        res = run(cfg)
+    except (ConfigError, ModelConfigError, TaskError, ConstructionInitError,
+            StatetrackError) as e:
+        print(f"{_parser().prog}: error: {e}", file=sys.stderr)
+        if dist.is_initialized():
+            dist.destroy_process_group()
+        return 2
     if int(os.environ.get("RANK", "0")) == 0:
         s = res["summary"]
         print(f"{cfg.run_name}: mean scaled accuracy {s['mean_scaled_accuracy']:.3f} "
