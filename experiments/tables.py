@@ -259,21 +259,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     over = {k: v for k, v in (("steps", a.steps), ("batch_size", a.batch_size),
                               ("device", a.device), ("kernel", a.kernel)) if v is not None}
     layers = ("deltaproduct",) if a.skip_mamba else ("deltaproduct", "mamba")
-    seeds = [int(s) for s in a.seeds.split(",")]
     try:
-        tasks = a.tasks.split(",") if a.tasks else None
-        inits = a.inits.split(",")
-        todo = grid(a.table, a.protocol, seeds=seeds, layers=layers, out=a.out, tasks=tasks,
+        seeds = [int(s) for s in a.seeds.split(",")]
+    except ValueError:
+        p.error(f"--seeds: expected comma-separated integers, got {a.seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        p.error(f"--seeds: a seed given twice in {a.seeds!r} (its run would count twice)")
+    if a.jobs < 1:
+        p.error(f"--jobs: expected an int >= 1, got {a.jobs}")
+    tasks = None if a.tasks is None else a.tasks.split(",")
+    if tasks is not None and not all(tasks):
+        p.error(f"--tasks: expected comma-separated task names, got {a.tasks!r}")
+    if a.device == "cuda" and not a.no_run:
+        import torch
+
+        if not torch.cuda.is_available():
+            p.error("--device: 'cuda' requested but CUDA is not available")
+    # the runs are processes started in the repository root: a relative --out would land
+    # there while the aggregate below looks for it here
+    out = str(Path(a.out).resolve()) if a.out else None
+    inits = a.inits.split(",")
+    try:
+        todo = grid(a.table, a.protocol, seeds=seeds, layers=layers, out=out, tasks=tasks,
                     inits=inits, **over)
     except ValueError as e:
         p.error(str(e))
     # the aggregate reads every finished run of the table, of every init; the cells not run
     # are listed for the committed arms and those asked for
-    cfgs = grid(a.table, a.protocol, seeds=seeds, layers=layers, out=a.out, inits=INITS,
+    cfgs = grid(a.table, a.protocol, seeds=seeds, layers=layers, out=out, inits=INITS,
                 **over)
     arms = {"random", "construction", *inits}
+    if not a.no_run and todo:
+        from experiments.train import cpu_kernel_note
+
+        note = cpu_kernel_note(todo[0].kernel, todo[0].device)
+        if note:
+            print(note, file=sys.stderr)
     failed = [] if a.no_run else [r for r in run_grid(todo, jobs=a.jobs) if r[1] != 0]
     agg = aggregate(cfgs)
+    if not agg["cells"]:
+        # writing now would replace the table's aggregate (a committed one, by default) by an
+        # empty table
+        runs_dir = Path(cfgs[0].out) if cfgs else Path(".")
+        hint = ("; the finished runs are committed in experiments/results/runs_results.tgz: "
+                "unpack it into experiments/results/runs" if a.protocol == "reduced" else "")
+        print(f"{p.prog}: error: no finished run of table {a.table!r} ({a.protocol}) under "
+              f"{runs_dir}: nothing written{hint}", file=sys.stderr)
+        return 1
     done = {(c["task"], c["layer"], c["num_householder"], c["eigen_range"], c["num_layers"],
              c["init"]) for c in agg["cells"]}
     missing = sorted({c.run_name for c in cfgs

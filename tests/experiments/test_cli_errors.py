@@ -1,0 +1,163 @@
+"""Bad command lines of ``python -m experiments.train`` and ``python -m experiments.tables``
+end with one ``error:`` line naming the bad argument (exit status 2, or 1 where nothing was
+written), not a traceback; none of these tests trains more than the two steps of a smoke run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from experiments import tables, train
+from experiments.train import ConfigError, config_from_args, cpu_kernel_note, parse_lengths
+
+
+def _train_error(argv, capsys) -> str:
+    """The stderr of a command line that must exit with status 2."""
+    with pytest.raises(SystemExit) as exc:
+        rc = train.main(argv)
+        raise SystemExit(rc)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    # argparse's usage lines, then one error line (a spec error adds its column and caret)
+    return err.strip().split("python -m experiments.train: error: ", 1)[1]
+
+
+# ------------------------------------------------------------------ experiments.train
+def test_empty_or_reversed_eval_lengths_are_named(capsys):
+    with pytest.raises(ConfigError, match=r"'10:5' gives no length"):
+        parse_lengths("10:5")
+    with pytest.raises(ConfigError, match="cannot parse '1:2:3:4'"):
+        parse_lengths("1:2:3:4")
+    line = _train_error(["--smoke", "--eval-lengths", ""], capsys)
+    assert "argument --eval-lengths: eval_lengths: cannot parse ''" in line
+    assert "parse_lengths" not in line            # argparse's "invalid <function> value"
+    line = _train_error(["--smoke", "--eval-lengths", "10:5"], capsys)
+    assert "'10:5' gives no length" in line
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--steps", "0"], "steps: expected an int >= 1, got 0"),
+    (["--steps", "-3"], "steps: expected an int >= 1, got -3"),
+    (["--init", "pretrained"], "init: expected one of"),
+    (["--name", "../escape"], "name: expected a plain folder name"),
+    (["--config", "missing.json"], "--config: cannot read 'missing.json'"),
+])
+def test_bad_options_are_argparse_errors(argv, says, capsys, tmp_path):
+    line = _train_error(["--smoke", "--out", str(tmp_path), *argv], capsys)
+    assert says in line and "\n" not in line
+    assert not any(tmp_path.iterdir())            # nothing was started
+
+
+@pytest.mark.parametrize("content, says", [
+    ('{"task": "parity", "bogus": 1}', "unknown TrainConfig fields ['bogus']"),
+    ("[1, 2]", "must hold a JSON object of TrainConfig fields, got list"),
+    ("{bad", "is not JSON"),
+])
+def test_bad_config_files(content, says, tmp_path, capsys):
+    conf = tmp_path / "c.json"
+    conf.write_text(content)
+    with pytest.raises(SystemExit) as exc:
+        config_from_args(["--config", str(conf)])
+    assert exc.value.code == 2 and says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--task", "nosuch"], "task: unknown name 'nosuch'"),
+    (["--eigen-range", "[0,2]"], "eigen_range: expected one of"),
+    (["--layer", "lstm"], "layer: expected one of ('deltaproduct', 'mamba'), got 'lstm'"),
+    (["--num-householder", "0"], "num_householder: expected an int >= 1, got 0"),
+    (["--hidden-size", "10", "--num-heads", "3"], "hidden_size: 10 is not a multiple of"),
+    (["--layer", "mamba", "--init", "construction"], "layer: the initializer needs"),
+    (["--task", "dfa:nonsense("], "expected a value at column"),
+])
+def test_errors_found_when_the_run_starts_are_one_line(argv, says, capsys, tmp_path):
+    line = _train_error(["--smoke", "--out", str(tmp_path), *argv], capsys)
+    assert says in line and len(line.splitlines()) <= 3
+
+
+def test_cuda_without_cuda_is_one_error_line(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    line = _train_error(["--smoke", "--out", str(tmp_path), "--device", "cuda"], capsys)
+    assert "device: 'cuda' requested but CUDA is not available" in line
+
+
+def test_resuming_a_changed_config_is_one_error_line(capsys, tmp_path):
+    base = ["--smoke", "--out", str(tmp_path), "--name", "r"]
+    assert train.main(base) == 0
+    capsys.readouterr()
+    line = _train_error([*base, "--lr", "0.5"], capsys)
+    assert "written by another configuration (differs in ['lr'])" in line
+
+
+def test_triton_kernels_on_the_cpu_get_a_note(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for kernel in ("chunk", "recurrent"):
+        assert "Triton's interpreter" in cpu_kernel_note(kernel, "cpu")
+        assert "Triton's interpreter" in cpu_kernel_note(kernel, "auto")
+    assert cpu_kernel_note("reference", "cpu") is None
+    assert cpu_kernel_note("auto", "cpu") is None
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert cpu_kernel_note("chunk", "auto") is None
+
+
+# ------------------------------------------------------------------ experiments.tables
+def _tables_error(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exc:
+        tables.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--seeds", ""], "--seeds: expected comma-separated integers, got ''"),
+    (["--seeds", "a,b"], "--seeds: expected comma-separated integers, got 'a,b'"),
+    (["--seeds", "0,0"], "--seeds: a seed given twice"),
+    (["--jobs", "0"], "--jobs: expected an int >= 1, got 0"),
+    (["--tasks", ""], "--tasks: expected comma-separated task names, got ''"),
+    (["--tasks", "parity,"], "--tasks: expected comma-separated task names"),
+    (["--tasks", "mod_arith"], "table 'init' has no row of ['mod_arith']"),
+])
+def test_tables_bad_options(argv, says, capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(tables, "run_grid", lambda *a, **k: pytest.fail("ran"))
+    line = _tables_error(["--table", "init", "--protocol", "smoke", "--out", str(tmp_path),
+                          "--results", str(tmp_path / "r"), *argv], capsys)
+    assert line.startswith("python -m experiments.tables: error: ") and says in line
+
+
+def test_tables_cuda_without_cuda_is_refused_before_any_run(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(tables, "run_grid", lambda *a, **k: pytest.fail("ran"))
+    line = _tables_error(["--table", "init", "--protocol", "smoke", "--device", "cuda",
+                          "--out", str(tmp_path)], capsys)
+    assert "--device: 'cuda' requested but CUDA is not available" in line
+
+
+def test_no_run_without_finished_runs_writes_nothing(capsys, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "init.json").write_text('{"cells": ["committed"]}')
+    rc = tables.main(["--table", "init", "--no-run", "--no-plots", "--out",
+                      str(tmp_path / "runs"), "--results", str(results)])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "no finished run of table 'init' (reduced)" in err and "runs_results.tgz" in err
+    assert json.loads((results / "init.json").read_text()) == {"cells": ["committed"]}
+    assert not (results / "init.md").exists()
+
+
+def test_relative_out_is_where_the_runs_land_and_are_read(monkeypatch, tmp_path):
+    # the runs are processes started in the repository root: a relative --out must be
+    # resolved against the caller's directory before it is handed to them
+    seen = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tables, "run_grid", lambda cfgs, jobs: seen.extend(cfgs) or [])
+    rc = tables.main(["--table", "init", "--protocol", "smoke", "--tasks", "parity",
+                      "--seeds", "0", "--out", "rel", "--results", str(tmp_path / "r"),
+                      "--no-plots"])
+    assert rc == 1                                  # nothing finished: nothing written
+    assert len(seen) == 2 and {c.out for c in seen} == {str(tmp_path / "rel")}
