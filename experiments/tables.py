@@ -314,7 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "cells_not_run": missing})
     res_dir = Path(a.results)
     res_dir.mkdir(parents=True, exist_ok=True)
-    stem = a.table if a.protocol != "smoke" else f"{a.table}-smoke"
+    # the reduced protocol's aggregate is the committed one; others never overwrite it
+    stem = a.table if a.protocol == "reduced" else f"{a.table}-{a.protocol}"
     (res_dir / f"{stem}.json").write_text(json.dumps(agg, indent=1) + "\n")
     md = markdown(agg)
     (res_dir / f"{stem}.md").write_text(md)
