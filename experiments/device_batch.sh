@@ -4,7 +4,8 @@
 #
 #   bash experiments/device_batch.sh SECONDS TABLE[:TASK,TASK]:JOBS[:OPTIONS] ...
 #   e.g. bash experiments/device_batch.sh 480 table3:parity:8 init::6 table3:mod_arith:6:--skip-mamba
-# ST_TABLE_ARGS adds options to every table (e.g. "--protocol smoke" for a CPU try).
+# ST_TABLE_ARGS adds options to every table (e.g. "--protocol smoke" for a CPU try); ST_RUNS
+# moves the runs' folder (default experiments/results/runs of this checkout).
 #
 # The tables run at the same time (each with its JOBS processes); a table still running at
 # SECONDS is stopped (its finished runs are kept, unfinished ones are lost: the machine is
@@ -18,11 +19,13 @@
 set -u
 limit=$1; shift
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-runs=$PWD/experiments/results/runs
+runs=${ST_RUNS:-$PWD/experiments/results/runs}
 mkdir -p "$runs" "$OUT"
 pack() { (cd "$runs" && find . -name results.json -o -name '*.log' | tar czf "$OUT/runs.tgz.tmp" -T - \
           && mv "$OUT/runs.tgz.tmp" "$OUT/runs.tgz") 2>/dev/null; }
-( while sleep 20; do pack; done ) & packer=$!
+set -m        # the packer in its own process group, so stopping it stops its sleep too
+( while sleep 20; do pack; done ) >/dev/null 2>&1 & packer=$!
+set +m
 if command -v nvidia-cuda-mps-control >/dev/null && nvidia-cuda-mps-control -d 2>/dev/null; then
   echo "MPS daemon started"; mps=1; else echo "no MPS daemon"; mps=0; fi
 pids=()
@@ -33,10 +36,11 @@ for spec in "$@"; do
   [ -n "$tasks" ] && args+=(--tasks "$tasks")
   # shellcheck disable=SC2206
   args+=(${ST_TABLE_ARGS:-} ${opts:-})
+  # timeout signals the table's whole process group: its training runs stop with it
   timeout "$limit" python3 -m experiments.tables "${args[@]}" >"$runs/$table-${tasks:-all}.log" 2>&1 &
   pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done
-kill "$packer" 2>/dev/null; pack
+kill -- "-$packer" 2>/dev/null; pack
 [ "$mps" = 1 ] && echo quit | nvidia-cuda-mps-control
 (cd "$runs" && find . -name results.json | wc -l | xargs echo "finished runs:"; tail -n 12 ./*.log)
