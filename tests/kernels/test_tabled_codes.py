@@ -113,6 +113,41 @@ def test_table_and_argmin_paths_agree(gen, device, name, dtype, chunk):
     assert torch.equal(a.final_state, b.final_state)
 
 
+@pytest.mark.parametrize("code_table", ["auto", None])
+@pytest.mark.parametrize("name,chunk", [("symmetric(4)[0]", None), ("symmetric(4)[0]", 5),
+                                        ("dihedral(8)[0]", 4)])
+def test_one_byte_codes(gen, device, name, chunk, code_table):
+    # a uint8 code_out (at most 256 codes) gets the same indices as the int32 output, through
+    # the code table and the argmin, sequential and chunked: one byte a position
+    layer = dict(LAYERS)[name]
+    kt, bt, vt, h0, q, codes = _tables(layer, device=device)
+    sym = torch.randint(0, kt.shape[0], (2, 13), generator=gen).to(device)
+    kw = dict(initial_state=h0, query=q, codes=codes, output="code", chunk_size=chunk,
+              code_table=code_table)
+    wide = run_tabled(sym, kt, bt, vt, **kw).check()
+    buf = torch.full((2, 13, 1), 77, dtype=torch.uint8, device=device)
+    narrow = run_tabled(sym, kt, bt, vt, code_out=buf, **kw).check()
+    assert narrow.code is buf and buf.dtype == torch.uint8
+    assert torch.equal(buf.long(), wide.code.long())
+    assert torch.equal(buf.long().cpu(), torch.as_tensor(
+        _exact_codes(kt, bt, vt, h0, q, codes, sym))[..., None])
+
+
+def test_one_byte_codes_refused_past_256_codes(device):
+    kt = torch.zeros(2, 1, 2, device=device)
+    bt = torch.zeros(2, 1, device=device)
+    vt = torch.zeros(2, 1, 1, device=device)
+    codes = torch.arange(257, dtype=torch.float32, device=device)[:, None]
+    with pytest.raises(E.KernelDtypeError, match="code_out: a uint8 buffer .* C = 257"):
+        run_tabled(torch.zeros(1, 3, dtype=torch.long, device=device), kt, bt, vt,
+                   query=torch.ones(2, device=device), codes=codes, output="code",
+                   code_out=torch.empty(1, 3, 1, dtype=torch.uint8, device=device))
+    with pytest.raises(E.KernelDtypeError, match="code_out: expected dtype int32, got int16"):
+        run_tabled(torch.zeros(1, 3, dtype=torch.long, device=device), kt, bt, vt,
+                   query=torch.ones(2, device=device), codes=codes[:3], output="code",
+                   code_out=torch.empty(1, 3, 1, dtype=torch.int16, device=device))
+
+
 def test_no_table_where_the_conditions_fail(gen, device):
     kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)["cyclic(3)[0]"], dtype="float32")
     ok = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)

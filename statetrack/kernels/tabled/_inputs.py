@@ -311,7 +311,14 @@ def allocate_outputs(inp: TabledInputs, *, o_out: torch.Tensor | None,
 
     ht = buf(final_state_out, "final_state_out", (B, H, K, V), sd, "[B, H, K, V]")
     o = buf(o_out, "o_out", (B, T, H, V), sd, "[B, T, H, V]") if output == "o" else None
-    cls = buf(code_out, "code_out", (B, T, H), torch.int32, "[B, T, H]") \
+    code_dtype = torch.int32
+    if isinstance(code_out, torch.Tensor) and code_out.dtype == torch.uint8 and output == "code":
+        # one byte a position (a long word's codes: 1 byte a symbol instead of 4)
+        if inp.C > 256:
+            raise KernelDtypeError(f"code_out: a uint8 buffer holds code indices below 256; "
+                                   f"these codes have C = {inp.C} rows (pass an int32 buffer)")
+        code_dtype = torch.uint8
+    cls = buf(code_out, "code_out", (B, T, H), code_dtype, "[B, T, H]") \
         if output == "code" else None
     states = buf(states_out, "states_out", (B, T, H, K, V), sd, "[B, T, H, K, V]") \
         if return_states else None

@@ -219,7 +219,8 @@ class TabledResult:
     o : torch.Tensor or None
         ``[B, T, H, V]`` readouts ``S_t^T (scale q)`` (``output="o"``).
     code : torch.Tensor or None
-        ``[B, T, H]`` int32 nearest-code indices (``output="code"``).
+        ``[B, T, H]`` int32 nearest-code indices (``output="code"``; uint8 when ``code_out``
+        was a uint8 buffer).
     states : torch.Tensor or None
         ``[B, T, H, K, V]`` states after each token (``return_states=True``).
     chunk_size : int
@@ -358,6 +359,8 @@ def run_tabled(
         picks :func:`choose_chunk`.
     o_out, code_out, states_out, final_state_out : torch.Tensor, optional
         Output buffers (contiguous, exact shape and dtype); every entry is written.
+        ``code_out`` is int32, or uint8 (one byte a position, for long words) when there are
+        at most 256 codes.
     check_beta : bool
         Check ``beta_table`` in [0, 2] (once per tensor version; see "When bad input
         raises" in the module docstring).
