@@ -275,6 +275,10 @@ def main() -> None:
         add("ours tabled code", "perm K=16 V=1 C=16, code table",
             lambda: run_tabled(sym, pk, pb, pv, codes=pc, output="code", **perm),
             tab_code_bytes)
+        code8 = torch.empty(B, T, 1, dtype=torch.uint8, device=DEV)
+        add("ours tabled code", "perm K=16 V=1 C=16, code table, uint8 codes",
+            lambda: run_tabled(sym, pk, pb, pv, codes=pc, output="code", code_out=code8,
+                               **perm), tab_code_bytes - 3 * tokens)
         add("ours tabled code", "perm K=16 V=1 C=16, code table, checks on",
             lambda: run_tabled(sym, pk, pb, pv, initial_state=ph0, query=pq, codes=pc,
                                output="code"), tab_code_bytes)
@@ -286,6 +290,7 @@ def main() -> None:
         r_seq = run_tabled(sym, kt, bt, vt, query=query, output="o", chunk_size=T)
         r_lut = run_tabled(sym, pk, pb, pv, codes=pc, output="code", **perm)
         r_arg = run_tabled(sym, pk, pb, pv, codes=pc, output="code", code_table=None, **perm)
+        r_u8 = run_tabled(sym, pk, pb, pv, codes=pc, output="code", code_out=code8, **perm)
         chk = {"B": B, "T": T,
                "tabled_vs_general_o": rel_error(r.o[:, :, :, :].to(torch.float64),
                                                 o_gen.double()),
@@ -293,7 +298,8 @@ def main() -> None:
                "tabled_chunked_vs_sequential_o": rel_error(r.o, r_seq.o.double()),
                "auto_chunk": r.chunk_size,
                "perm_code_table_used": r_lut.code_table is not None,
-               "perm_code_table_vs_argmin_mismatches": int((r_lut.code != r_arg.code).sum())}
+               "perm_code_table_vs_argmin_mismatches": int((r_lut.code != r_arg.code).sum()),
+               "perm_uint8_codes_mismatches": int((r_u8.code.long() != r_lut.code.long()).sum())}
         if fused_recurrent_delta_rule is not None:
             o_fla, s_fla = fused_recurrent_delta_rule(q, k, v, beta, scale=1.0,
                                                       output_final_state=True)
