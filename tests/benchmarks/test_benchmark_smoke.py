@@ -70,3 +70,30 @@ def test_monoid_benchmark_writes_outside_the_repository(tmp_path):
     assert all(r["correct"] for r in rows)
     assert rows[-1]["subgroup_orders"] == [1, 2, 6, 24, 120]
     assert "not judged (--smoke)" in md.read_text()
+
+
+def test_long_word_smoke(tmp_path):
+    # one word through the chunked tabled path (chunks of 64) with one-byte ids and codes,
+    # checked position by position against the DFA on the host
+    out = tmp_path / "lw.json"
+    _run(["benchmarks/long_word.py", "--smoke", "--json", str(out)], timeout=600)
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["language"] for r in rows] == ["parity", "symmetric(5):faithful"]
+    assert all(r["status"] == "run" and r["chunk_size"] == 64 and r["wrong"] == 0
+               for r in rows)
+    assert rows[1]["K"] == 5 and rows[1]["codes"] == 120
+
+
+def test_long_word_counts_a_wrong_code():
+    # the host check is what makes the row "exact": it must see a single corrupted code
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.long_word import _count_wrong
+
+    delta = np.array([[0, 1], [1, 0]])                  # parity
+    ids = np.array([1, 1, 0, 1], dtype=np.uint8)
+    codes = np.array([1, 0, 0, 1], dtype=np.uint8)      # states after each symbol
+    assert _count_wrong(delta, 0, ids, codes, np.arange(2)) == (0, -1)
+    codes[2] = 1
+    assert _count_wrong(delta, 0, ids, codes, np.arange(2)) == (1, 2)

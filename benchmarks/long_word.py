@@ -1,0 +1,203 @@
+"""One very long word through the tabled path (issue 12): ``B = 1``, ``T = 10^9`` symbols by
+default, ids and codes at one byte a symbol, checked against the DFA on the host.
+
+For each language (a one-layer construction: parity, the faithful S_5, a cyclic group, ...):
+
+1. ids drawn on the host (numpy, seeded), copied to the device as uint8 ``[1, T]``;
+2. ``run_tabled(..., output="code", code_out=<uint8 [1, T, 1]>)``: the chunked evaluation
+   (parallel over time: one word gives no other parallelism), the code read through the
+   construction's code table;
+3. the codes copied back, and the DFA run on the host (a numba loop) over the same ids:
+   every position whose code names another state than the DFA's is counted wrong;
+4. symbols a second (one timed call after a warm-up on a short prefix), bytes of device
+   memory a symbol (peak allocated / T), and the memory floor (2 bytes a symbol: read an id,
+   write a code) over the copy bandwidth measured in the same run.
+
+Multi-layer stacks (cascades) are not run here yet (their layers pass codes through token
+maps: a second pass per layer); they are listed as such.
+
+    python benchmarks/long_word.py                      # 10^9 symbols, on CUDA
+    python benchmarks/long_word.py --T 100000000 --languages "parity;cyclic(7)"
+    python benchmarks/long_word.py --smoke              # CPU, interpreter, T = 256, chunk 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import statetrack.kernels._common.triton  # noqa: E402,F401  (interpreter on CPU-only machines)
+
+import numba  # noqa: E402
+import torch  # noqa: E402
+
+from benchmarks._machine import git_commit  # noqa: E402
+
+DEFAULT_LANGUAGES = "parity;cyclic(7);symmetric(5):faithful;dihedral(8)"
+
+
+@numba.njit(cache=True)
+def _count_wrong(delta, start, ids, codes, state_of_code):  # pragma: no cover (numba)
+    """Positions (after each symbol) where the code's state differs from the DFA's, and the
+    first such position (-1: none)."""
+    s = start
+    wrong = 0
+    first = -1
+    for t in range(ids.shape[0]):
+        s = delta[s, ids[t]]
+        if state_of_code[codes[t]] != s:
+            wrong += 1
+            if first < 0:
+                first = t
+    return wrong, first
+
+
+def _copy_bandwidth(device: torch.device, nbytes: int = 1 << 30) -> float:
+    """Read + write bytes a second of a device-to-device copy (the floor's yardstick)."""
+    if device.type != "cuda":
+        return float("nan")
+    a = torch.empty(nbytes, dtype=torch.uint8, device=device)
+    b = torch.empty_like(a)
+    b.copy_(a)
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(5):
+        b.copy_(a)
+    torch.cuda.synchronize()
+    return 2 * nbytes * 5 / (time.perf_counter() - t0)
+
+
+def run_language(spec: str, T: int, device: torch.device, seed: int = 0,
+                 chunk_size: int | None = None) -> dict:
+    """One language: the run, the check and the numbers (see the module docstring)."""
+    from statetrack.automata.families import get
+    from statetrack.constructions import compile
+    from statetrack.constructions.export import symbol_tables
+    from statetrack.kernels.tabled import build_code_table, run_tabled
+
+    name, _, form = spec.partition(":")
+    dfa = get(name)
+    lrnn = compile(dfa, form=form or None)
+    row: dict = {"language": spec, "T": T, "layers": len(lrnn.layers)}
+    if len(lrnn.layers) != 1 or lrnn.state_map is None:
+        row["status"] = "not run: a multi-layer stack (one pass per layer, not written yet)"
+        return row
+    layer = lrnn.layers[0]
+    tb = symbol_tables(layer, dtype="bfloat16", backend="torch")
+    S = tb["key_table"].shape[0]
+    C = len(tb["codes"])
+    row.update(K=layer.width, V=layer.value_dim, n_h=layer.n_h, symbols=S, codes=C)
+    if S > 256 or C > 256:
+        row["status"] = "not run: more than 256 symbols or codes (one-byte ids and codes)"
+        return row
+    kt, bt, vt = (tb[n].to(device) for n in ("key_table", "beta_table", "value_table"))
+    h0, q = tb["initial_state"][None].to(device), tb["query"].to(device)
+    codes = torch.as_tensor(tb["codes"], dtype=torch.float32)
+    ct = build_code_table(tb["key_table"], tb["beta_table"], tb["value_table"],
+                          initial_state=tb["initial_state"][None], query=tb["query"],
+                          codes=codes, H=1)
+    kw = dict(initial_state=h0, query=q, codes=codes.to(device), output="code",
+              code_table=ct, check_beta=False, check_finite_inputs=False,
+              chunk_size=chunk_size)
+
+    rng = np.random.default_rng(seed)
+    ids_host = rng.integers(0, S, size=T, dtype=np.uint8)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats(device)
+    base = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
+    ids = torch.from_numpy(ids_host).to(device)[None]
+    out = torch.empty(1, T, 1, dtype=torch.uint8, device=device)
+    warm = min(T, 1 << 16)                                   # compile the kernels first
+    run_tabled(ids[:, :warm], kt, bt, vt, code_out=out[:, :warm], **kw).check()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    res = run_tabled(ids, kt, bt, vt, code_out=out, **kw)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    res.check()                                              # ids in range, no table miss
+    peak = (torch.cuda.max_memory_allocated(device) - base) if device.type == "cuda" else None
+    codes_host = out[0, :, 0].cpu().numpy()
+    delta = np.asarray(dfa.transitions, dtype=np.int64)
+    state_of_code = np.asarray(lrnn.state_map, dtype=np.int64)
+    t1 = time.perf_counter()
+    wrong, first = _count_wrong(delta, int(dfa.start), ids_host, codes_host, state_of_code)
+    row.update(status="run", chunk_size=res.chunk_size, seconds=seconds,
+               symbols_per_second=T / seconds, wrong=int(wrong), first_wrong=int(first),
+               check_seconds=time.perf_counter() - t1,
+               device_bytes_per_symbol=None if peak is None else peak / T)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--T", type=int, default=10**9)
+    ap.add_argument("--languages", default=DEFAULT_LANGUAGES,
+                    help="';'-separated catalogue specs, ':form' for compile's form")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--chunk", type=int, help="tokens a chunk (default: run_tabled's choice)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="CPU (Triton interpreter): T = 256, chunks of 64, parity and S_5")
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--md", type=Path)
+    a = ap.parse_args(argv)
+    if a.T < 1:
+        ap.error(f"--T: expected a positive length, got {a.T}")
+    chunk = a.chunk
+    if a.smoke:
+        device, T = torch.device("cpu"), min(a.T, 256)
+        chunk = chunk or 64
+        if a.languages == DEFAULT_LANGUAGES:
+            a.languages = "parity;symmetric(5):faithful"
+    else:
+        if not torch.cuda.is_available():
+            ap.error("no CUDA device (use --smoke for a CPU check)")
+        device, T = torch.device("cuda"), a.T
+    bw = _copy_bandwidth(device)
+    rows = []
+    for spec in filter(None, (s.strip() for s in a.languages.split(";"))):
+        row = run_language(spec, T, device, a.seed, chunk)
+        if row.get("status") == "run" and bw == bw:
+            row["floor_seconds"] = 2 * T / bw
+            row["floor_fraction"] = row["floor_seconds"] / row["seconds"]
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    env = {"device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
+           "torch": torch.__version__, "commit": git_commit(), "copy_bandwidth": bw,
+           "command": " ".join(["python", "benchmarks/long_word.py", *(argv or sys.argv[1:])])}
+    if a.json:
+        a.json.write_text(json.dumps({"environment": env, "rows": rows}, indent=1) + "\n")
+    lines = [f"Device: {env['device']}; torch {env['torch']}; copy bandwidth "
+             f"{bw / 1e12:.2f} TB/s; T = {T:,}", "",
+             "| language | K | V | n_h | chunk | seconds | symbols/s | floor % | device B/symbol "
+             "| wrong |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["status"] != "run":
+            lines.append(f"| {r['language']} | {r.get('K', '')} | {r.get('V', '')} | "
+                         f"{r.get('n_h', '')} | — | {r['status']} | | | | |")
+            continue
+        fl = r.get("floor_fraction")
+        bps = r["device_bytes_per_symbol"]
+        lines.append(f"| {r['language']} | {r['K']} | {r['V']} | {r['n_h']} | "
+                     f"{r['chunk_size']} | {r['seconds']:.3f} | {r['symbols_per_second']:.3g} | "
+                     f"{'' if fl is None else f'{100 * fl:.1f}'} | "
+                     f"{'' if bps is None else f'{bps:.2f}'} | {r['wrong']} |")
+    md = "\n".join(lines) + "\n"
+    if a.md:
+        a.md.write_text(md)
+    print(md)
+    return 0 if all(r.get("wrong", 0) == 0 for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
