@@ -13,8 +13,9 @@ For each language (a one-layer construction: parity, the faithful S_5, a cyclic 
    memory a symbol (peak allocated / T), and the memory floor (2 bytes a symbol: read an id,
    write a code) over the copy bandwidth measured in the same run.
 
-Multi-layer stacks (cascades) are not run here yet (their layers pass codes through token
-maps: a second pass per layer); they are listed as such.
+Multi-layer stacks (Theorem 4's cascades) run layer by layer: the next layer's one-byte
+tokens come from the token map of the symbol and the layer below's code (the stack model's
+rule), so the device holds three bytes a symbol (ids, tokens, codes) plus the chunk summaries.
 
     python benchmarks/long_word.py                      # 10^9 symbols, on CUDA
     python benchmarks/long_word.py --T 100000000 --languages "parity;cyclic(7)"
@@ -41,7 +42,8 @@ import torch  # noqa: E402
 
 from benchmarks._machine import git_commit  # noqa: E402
 
-DEFAULT_LANGUAGES = "parity;cyclic(7);symmetric(5):faithful;dihedral(8)"
+DEFAULT_LANGUAGES = ("parity;cyclic(7);symmetric(5):faithful;dihedral(8);flip_flop_language;"
+                     "contains(abb)")
 
 
 @numba.njit(cache=True)
@@ -75,64 +77,106 @@ def _copy_bandwidth(device: torch.device, nbytes: int = 1 << 30) -> float:
     return 2 * nbytes * 5 / (time.perf_counter() - t0)
 
 
-def run_language(spec: str, T: int, device: torch.device, seed: int = 0,
-                 chunk_size: int | None = None) -> dict:
-    """One language: the run, the check and the numbers (see the module docstring)."""
-    from statetrack.automata.families import get
-    from statetrack.constructions import compile
+def _layer_call(layer, device: torch.device, chunk_size: int | None):
+    """The tables and ``run_tabled`` options of one constructed layer (code table read),
+    or the reason it cannot run with one-byte ids and codes."""
     from statetrack.constructions.export import symbol_tables
-    from statetrack.kernels.tabled import build_code_table, run_tabled
+    from statetrack.kernels.tabled import build_code_table
 
-    name, _, form = spec.partition(":")
-    dfa = get(name)
-    lrnn = compile(dfa, form=form or None)
-    row: dict = {"language": spec, "T": T, "layers": len(lrnn.layers)}
-    if len(lrnn.layers) != 1 or lrnn.state_map is None:
-        row["status"] = "not run: a multi-layer stack (one pass per layer, not written yet)"
-        return row
-    layer = lrnn.layers[0]
     tb = symbol_tables(layer, dtype="bfloat16", backend="torch")
-    S = tb["key_table"].shape[0]
-    C = len(tb["codes"])
-    row.update(K=layer.width, V=layer.value_dim, n_h=layer.n_h, symbols=S, codes=C)
+    S, C = tb["key_table"].shape[0], len(tb["codes"])
     if S > 256 or C > 256:
-        row["status"] = "not run: more than 256 symbols or codes (one-byte ids and codes)"
-        return row
-    kt, bt, vt = (tb[n].to(device) for n in ("key_table", "beta_table", "value_table"))
-    h0, q = tb["initial_state"][None].to(device), tb["query"].to(device)
+        return None, f"not run: a layer with {S} symbols and {C} codes (one byte each: <= 256)"
     codes = torch.as_tensor(tb["codes"], dtype=torch.float32)
     ct = build_code_table(tb["key_table"], tb["beta_table"], tb["value_table"],
                           initial_state=tb["initial_state"][None], query=tb["query"],
                           codes=codes, H=1)
-    kw = dict(initial_state=h0, query=q, codes=codes.to(device), output="code",
-              code_table=ct, check_beta=False, check_finite_inputs=False,
-              chunk_size=chunk_size)
+    tables = tuple(tb[n].to(device) for n in ("key_table", "beta_table", "value_table"))
+    kw = dict(initial_state=tb["initial_state"][None].to(device), query=tb["query"].to(device),
+              codes=codes.to(device), output="code", code_table=ct, check_beta=False,
+              check_finite_inputs=False, chunk_size=chunk_size)
+    return (tables, kw), None
+
+
+def _next_tokens(tm: torch.Tensor, ids: torch.Tensor, codes: torch.Tensor, out: torch.Tensor,
+                 block: int = 1 << 26) -> None:
+    """``out[t] = tm[ids[t], codes[t]]`` (the next layer's tokens; :func:`run_stack`'s rule),
+    in blocks so that the int64 indices stay small."""
+    for a in range(0, ids.numel(), block):
+        b = min(ids.numel(), a + block)
+        out[a:b] = tm[ids[a:b].long(), codes[a:b].long()].to(torch.uint8)
+
+
+def run_language(spec: str, T: int, device: torch.device, seed: int = 0,
+                 chunk_size: int | None = None) -> dict:
+    """One language: the run (every layer of its stack), the check and the numbers (see the
+    module docstring)."""
+    from statetrack.automata.families import get
+    from statetrack.constructions import compile
+    from statetrack.constructions.stack import token_map_arrays
+    from statetrack.kernels.tabled import run_tabled
+
+    name, _, form = spec.partition(":")
+    dfa = get(name)
+    lrnn = compile(dfa, form=form or None)
+    layers = lrnn.layers
+    row: dict = {"language": spec, "T": T, "layers": len(layers),
+                 "K": "/".join(str(l.width) for l in layers),
+                 "V": "/".join(str(l.value_dim) for l in layers),
+                 "n_h": "/".join(str(l.n_h) for l in layers)}
+    if lrnn.state_map is None:
+        row["status"] = "not run: no state map (the top codes do not name DFA states)"
+        return row
+    calls = []
+    for layer in layers:
+        call, why = _layer_call(layer, device, chunk_size)
+        if call is None:
+            row["status"] = why
+            return row
+        calls.append(call)
+    S0 = calls[0][0][0].shape[0]
+    tms = [None if m is None else torch.as_tensor(m, device=device)
+           for m in token_map_arrays(layers)]
 
     rng = np.random.default_rng(seed)
-    ids_host = rng.integers(0, S, size=T, dtype=np.uint8)
+    ids_host = rng.integers(0, S0, size=T, dtype=np.uint8)
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats(device)
     base = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
     ids = torch.from_numpy(ids_host).to(device)[None]
+    tok = ids if len(layers) == 1 else torch.empty_like(ids)
     out = torch.empty(1, T, 1, dtype=torch.uint8, device=device)
+
+    def stack(n: int) -> list:
+        """Every layer over the first ``n`` symbols; the top codes land in ``out``."""
+        results = []
+        for li, ((kt, bt, vt), kw) in enumerate(calls):
+            cur = ids if li == 0 else tok
+            results.append(run_tabled(cur[:, :n], kt, bt, vt, code_out=out[:, :n], **kw))
+            if li + 1 < len(calls):
+                _next_tokens(tms[li + 1], ids[0, :n], out[0, :n, 0], tok[0, :n])
+        return results
+
     warm = min(T, 1 << 16)                                   # compile the kernels first
-    run_tabled(ids[:, :warm], kt, bt, vt, code_out=out[:, :warm], **kw).check()
+    for r in stack(warm):
+        r.check()
     if device.type == "cuda":
         torch.cuda.synchronize()
     t0 = time.perf_counter()
-    res = run_tabled(ids, kt, bt, vt, code_out=out, **kw)
+    results = stack(T)
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
-    res.check()                                              # ids in range, no table miss
+    for r in results:
+        r.check()                                            # ids in range, no table miss
     peak = (torch.cuda.max_memory_allocated(device) - base) if device.type == "cuda" else None
     codes_host = out[0, :, 0].cpu().numpy()
     delta = np.asarray(dfa.transitions, dtype=np.int64)
     state_of_code = np.asarray(lrnn.state_map, dtype=np.int64)
     t1 = time.perf_counter()
     wrong, first = _count_wrong(delta, int(dfa.start), ids_host, codes_host, state_of_code)
-    row.update(status="run", chunk_size=res.chunk_size, seconds=seconds,
+    row.update(status="run", chunk_size=results[0].chunk_size, seconds=seconds,
                symbols_per_second=T / seconds, wrong=int(wrong), first_wrong=int(first),
                check_seconds=time.perf_counter() - t1,
                device_bytes_per_symbol=None if peak is None else peak / T)
@@ -147,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--chunk", type=int, help="tokens a chunk (default: run_tabled's choice)")
     ap.add_argument("--smoke", action="store_true",
-                    help="CPU (Triton interpreter): T = 256, chunks of 64, parity and S_5")
+                    help="CPU (Triton interpreter): T = 256, chunks of 64, parity, S_5 and "
+                         "the flip-flop cascade")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--md", type=Path)
     a = ap.parse_args(argv)
@@ -158,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         device, T = torch.device("cpu"), min(a.T, 256)
         chunk = chunk or 64
         if a.languages == DEFAULT_LANGUAGES:
-            a.languages = "parity;symmetric(5):faithful"
+            a.languages = "parity;symmetric(5):faithful;flip_flop_language"
     else:
         if not torch.cuda.is_available():
             ap.error("no CUDA device (use --smoke for a CPU check)")

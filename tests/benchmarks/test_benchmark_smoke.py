@@ -74,14 +74,15 @@ def test_monoid_benchmark_writes_outside_the_repository(tmp_path):
 
 def test_long_word_smoke(tmp_path):
     # one word through the chunked tabled path (chunks of 64) with one-byte ids and codes,
-    # checked position by position against the DFA on the host
+    # every layer of a stack, checked position by position against the DFA on the host
     out = tmp_path / "lw.json"
     _run(["benchmarks/long_word.py", "--smoke", "--json", str(out)], timeout=600)
     rows = json.loads(out.read_text())["rows"]
-    assert [r["language"] for r in rows] == ["parity", "symmetric(5):faithful"]
+    assert [r["language"] for r in rows] == ["parity", "symmetric(5):faithful",
+                                            "flip_flop_language"]
     assert all(r["status"] == "run" and r["chunk_size"] == 64 and r["wrong"] == 0
                for r in rows)
-    assert rows[1]["K"] == 5 and rows[1]["codes"] == 120
+    assert rows[1]["K"] == "5" and rows[2]["layers"] == 7      # a Theorem 4 cascade, 7 layers
 
 
 def test_long_word_counts_a_wrong_code():
