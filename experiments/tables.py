@@ -61,7 +61,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from experiments.train import INITS, ROOT, TrainConfig, smoke_config
+from experiments.train import _RESUME_FREE, INITS, ROOT, ConfigError, TrainConfig, smoke_config
 
 __all__ = ["TABLES", "PROTOCOLS", "grid", "run_grid", "aggregate", "markdown", "main"]
 
@@ -161,12 +161,37 @@ def _run_one(cfg: TrainConfig, env: dict[str, str]) -> tuple[str, int, str]:
     return cfg.run_name, r.returncode, (r.stdout + r.stderr)[-2000:]
 
 
+def finished(cfg: TrainConfig) -> dict[str, Any] | None:
+    """The results of ``cfg``'s finished run, None if it has not finished.
+
+    Raises
+    ------
+    ConfigError
+        A finished run of the same name was trained with other settings (run names do not
+        carry every field: ``--steps 4000`` into a folder of 2000-step runs would otherwise
+        be skipped as done, and aggregated as if it were the 4000-step run).
+    """
+    p = Path(cfg.out) / cfg.run_name / "results.json"
+    if not p.exists():
+        return None
+    res = json.loads(p.read_text())
+    want = cfg.to_dict()
+    diff = sorted(k for k, v in res["config"].items()
+                  if k not in _RESUME_FREE and k != "name" and k in want and want[k] != v)
+    if diff:
+        raise ConfigError(
+            f"{p}: a finished run of this name was trained with other settings ("
+            + ", ".join(f"{k}={res['config'][k]!r}, asked {want[k]!r}" for k in diff)
+            + "); use another --out for these runs")
+    return res
+
+
 def run_grid(cfgs: Sequence[TrainConfig], *, jobs: int = 1) -> list[tuple[str, int, str]]:
     """Run every configuration without a ``results.json`` (``jobs`` processes at a time);
     return ``(name, exit code, output tail)`` of each run started."""
     from tqdm.auto import tqdm
 
-    todo = [c for c in cfgs if not (Path(c.out) / c.run_name / "results.json").exists()]
+    todo = [c for c in cfgs if finished(c) is None]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     out = []
@@ -189,9 +214,8 @@ def aggregate(cfgs: Sequence[TrainConfig]) -> dict[str, Any]:
     median over seeds/learning rates of the mean scaled accuracy, and per-length curves."""
     cells: dict[tuple, list[dict[str, Any]]] = {}
     for c in cfgs:
-        p = Path(c.out) / c.run_name / "results.json"
-        if p.exists():
-            res = json.loads(p.read_text())
+        res = finished(c)
+        if res is not None:
             cells.setdefault(_cell(res["config"]), []).append(res)
     table = []
     for key, runs in sorted(cells.items(), key=lambda kv: str(kv[0])):
@@ -295,8 +319,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         note = cpu_kernel_note(todo[0].kernel, todo[0].device)
         if note:
             print(note, file=sys.stderr)
-    failed = [] if a.no_run else [r for r in run_grid(todo, jobs=a.jobs) if r[1] != 0]
-    agg = aggregate(cfgs)
+    try:
+        failed = [] if a.no_run else [r for r in run_grid(todo, jobs=a.jobs) if r[1] != 0]
+        agg = aggregate(cfgs)
+    except ConfigError as e:                 # a finished run of the same name, other settings
+        p.error(str(e))
     if not agg["cells"]:
         # writing now would replace the table's aggregate (a committed one, by default) by an
         # empty table

@@ -169,3 +169,25 @@ def test_first_adamw_step_wrecks_the_construction_unless_identity_gates_are_clos
     closed_before, closed_after = out["construction_closed"]
     assert closed_before == pytest.approx(before, rel=1e-6)        # the same function at start
     assert closed_after < 10 * closed_before, out
+
+
+def test_a_finished_run_with_other_settings_is_not_taken_for_done(tmp_path):
+    # run names do not carry the step count: asking for 3 steps where a 2-step run of the
+    # same name finished must not skip it (nor aggregate it as the 3-step run)
+    from experiments.tables import finished, run_grid
+
+    cfg = grid("init", "smoke", seeds=(0,), out=str(tmp_path), tasks=("parity",))[0]
+    run(cfg)
+    assert finished(cfg)["config"]["steps"] == cfg.steps == 2
+    longer = grid("init", "smoke", seeds=(0,), out=str(tmp_path), tasks=("parity",),
+                  steps=3)[0]
+    assert longer.run_name == cfg.run_name
+    with pytest.raises(ConfigError, match=r"other settings \(steps=2, asked 3\); use another "
+                                          r"--out"):
+        run_grid([longer])
+    with pytest.raises(ConfigError, match="other settings"):
+        aggregate([longer])
+    # fields that may differ between runs of one configuration do not count
+    other_place = grid("init", "smoke", seeds=(0,), out=str(tmp_path), tasks=("parity",),
+                       eval_lengths=(40, 48), kernel="reference")[0]
+    assert finished(other_place) is not None
