@@ -507,7 +507,7 @@ class MambaLayer(nn.Module):
 
 def decode_mamba(form: Any, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Classes and accept bits of a constructed layer's output ``y`` ``[B, T, r]``: the readout
-    ``query . y`` (float64) matched to the nearest code of ``form``.
+    ``y @ query`` (float64) matched to the nearest code of ``form``.
 
     Returns
     -------
