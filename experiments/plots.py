@@ -29,13 +29,14 @@ _COLOURS = {"[0,1]": "tab:blue", "[-1,1]": "tab:red"}
 _STYLES = {"deltaproduct": "-", "mamba": "--"}
 
 
-def _label(c: dict[str, Any]) -> str:
+def _label(c: dict[str, Any], with_lr: bool = False) -> str:
     if c["layer"] == "mamba":
         name = "Mamba"
     else:
         name = "DeltaNet" if c["num_householder"] == 1 else f"DeltaProduct$_{{{c['num_householder']}}}$"
     init = f", {c['init']} init" if c.get("init", "random") != "random" else ""
-    return f"{name} {c['eigen_range']}{init}"
+    lr = f", lr {c['lr']:g}" if with_lr and "lr" in c else ""
+    return f"{name} {c['eigen_range']}{init}{lr}"
 
 
 def plot_table(agg: dict[str, Any], out_dir: str | Path, stem: str) -> list[Path]:
@@ -52,18 +53,21 @@ def plot_table(agg: dict[str, Any], out_dir: str | Path, stem: str) -> list[Path
     tasks = sorted({c["task"] for c in agg["cells"]})
     for task in tasks:
         cells = [c for c in agg["cells"] if c["task"] == task]
+        with_lr = len({c.get("lr") for c in cells}) > 1
         fig, ax = plt.subplots(figsize=(6, 3.6))
         for c in cells:
             key = "sequence_by_run" if "sequence_by_run" in c else "scaled_by_run"
             y = np.array(c[key], dtype=float)
             x = np.array(c["lengths"])
             colour = _COLOURS.get(c["eigen_range"], "k")
+            if with_lr and c.get("lr") != max(x.get("lr", 0) for x in cells):
+                colour = {"[0,1]": "tab:cyan", "[-1,1]": "tab:orange"}.get(c["eigen_range"], "k")
             style = _STYLES.get(c["layer"], "-")
             if c.get("init") == "construction":
                 style = ":"
             elif c.get("init") == "construction_closed":
                 style = "-."
-            ax.plot(x, np.median(y, 0), style, color=colour, label=f"{_label(c)} ({c['runs']})")
+            ax.plot(x, np.median(y, 0), style, color=colour, label=f"{_label(c, with_lr)} ({c['runs']})")
             ax.fill_between(x, y.min(0), y.max(0), color=colour, alpha=0.12)
         per_pos = any("sequence_by_run" in c for c in cells)
         ax.set_xlabel("test length")

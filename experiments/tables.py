@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -80,15 +81,19 @@ RANGES = ("[0,1]", "[-1,1]")
 def grid(table: str, protocol: str = "reduced", *, seeds: Sequence[int] = SEEDS,
          layers: Sequence[str] = ("deltaproduct", "mamba"), out: str | None = None,
          tasks: Sequence[str] | None = None,
-         inits: Sequence[str] = ("random", "construction"), **over: Any) -> list[TrainConfig]:
+         inits: Sequence[str] = ("random", "construction"),
+         lrs: Sequence[float] | None = None, **over: Any) -> list[TrainConfig]:
     """The configurations of ``table`` under ``protocol`` (``"paper"``, ``"reduced"`` or
     ``"smoke"``), with field overrides ``over``; ``tasks`` keeps only the rows of those tasks
-    (None: every row); ``inits`` are the arms of the ``init`` table (ignored by the others).
+    (None: every row); ``inits`` are the arms of the ``init`` table (ignored by the others);
+    ``lrs`` the learning rates (None: the protocol's, :data:`PAPER_LRS` for ``"paper"``,
+    ``1e-3`` otherwise; run names carry the learning rate, so several share one folder).
 
     Raises
     ------
     ValueError
-        Unknown table, protocol or init, or a task the table has no row of.
+        Unknown table, protocol or init, a task the table has no row of, or a learning
+        rate that is not a positive number.
 
     Examples
     --------
@@ -104,7 +109,12 @@ def grid(table: str, protocol: str = "reduced", *, seeds: Sequence[int] = SEEDS,
     if protocol not in (*PROTOCOLS, "smoke"):
         raise ValueError(f"protocol: expected one of {(*PROTOCOLS, 'smoke')}, got {protocol!r}")
     out = out or str(ROOT / "experiments" / "results" / "runs" / f"{table}-{protocol}")
-    lrs = PAPER_LRS if protocol == "paper" else (1e-3,)
+    if lrs is None:
+        lrs = PAPER_LRS if protocol == "paper" else (1e-3,)
+    elif not lrs or any(isinstance(lr, bool) or not (lr > 0 and math.isfinite(lr)) for lr in lrs):
+        raise ValueError(f"lrs: expected positive learning rates, got {list(lrs)}")
+    elif len(set(lrs)) != len(lrs):
+        raise ValueError(f"lrs: a learning rate given twice in {list(lrs)}")
     rows: list[dict[str, Any]] = []
     if table == "table3":
         for task, depth in (("parity", 2), ("mod_arith", 3), ("mod_arith_brackets", 3)):
@@ -204,14 +214,17 @@ def run_grid(cfgs: Sequence[TrainConfig], *, jobs: int = 1) -> list[tuple[str, i
     return out
 
 
+_CELL_KEYS = ("task", "layer", "num_householder", "eigen_range", "num_layers", "init", "lr")
+
+
 def _cell(cfg: dict[str, Any]) -> tuple:
-    return (cfg["task"], cfg["layer"], cfg["num_householder"], cfg["eigen_range"],
-            cfg["num_layers"], cfg["init"])
+    return tuple(cfg[k] for k in _CELL_KEYS)
 
 
 def aggregate(cfgs: Sequence[TrainConfig]) -> dict[str, Any]:
-    """Per cell (task, layer, n_h, eigen range, depth, init): the runs' summaries, best and
-    median over seeds/learning rates of the mean scaled accuracy, and per-length curves."""
+    """Per cell (task, layer, n_h, eigen range, depth, init, learning rate): the runs'
+    summaries, best and median over seeds of the mean scaled accuracy, and per-length
+    curves."""
     cells: dict[tuple, list[dict[str, Any]]] = {}
     for c in cfgs:
         res = finished(c)
@@ -220,8 +233,7 @@ def aggregate(cfgs: Sequence[TrainConfig]) -> dict[str, Any]:
     table = []
     for key, runs in sorted(cells.items(), key=lambda kv: str(kv[0])):
         means = [r["summary"]["mean_scaled_accuracy"] for r in runs]
-        entry: dict[str, Any] = dict(zip(("task", "layer", "num_householder", "eigen_range",
-                                          "num_layers", "init"), key))
+        entry: dict[str, Any] = dict(zip(_CELL_KEYS, key))
         entry.update({
             "runs": len(runs), "seeds": [r["config"]["seed"] for r in runs],
             "lrs": [r["config"]["lr"] for r in runs],
@@ -243,14 +255,14 @@ def aggregate(cfgs: Sequence[TrainConfig]) -> dict[str, Any]:
 
 def markdown(agg: dict[str, Any]) -> str:
     """The aggregate as a Markdown table (best / median of the mean scaled accuracy)."""
-    lines = ["| task | model | eigenvalues | layers | init | runs | best | median |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| task | model | eigenvalues | layers | init | lr | runs | best | median |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for c in agg["cells"]:
         model = ("DeltaNet" if c["num_householder"] == 1 else
                  f"DeltaProduct n_h={c['num_householder']}") if c["layer"] == "deltaproduct" \
             else "Mamba"
         lines.append(f"| {c['task']} | {model} | {c['eigen_range']} | {c['num_layers']} | "
-                     f"{c['init']} | {c['runs']} | {c['best']:.3f} | {c['median']:.3f} |")
+                     f"{c['init']} | {c['lr']:g} | {c['runs']} | {c['best']:.3f} | {c['median']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -277,6 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "those a GPU machine sent back)")
     p.add_argument("--tasks", help="comma-separated tasks: only these rows of the table "
                    "(the aggregate still reads every finished run of the table)")
+    p.add_argument("--lrs", help="comma-separated learning rates (default: the protocol's; "
+                   "1e-3 for reduced, the paper's four for paper)")
     p.add_argument("--inits", default="random,construction",
                    help=f"comma-separated arms of the init table, of {INITS}")
     a = p.parse_args(argv)
@@ -303,15 +317,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     # there while the aggregate below looks for it here
     out = str(Path(a.out).resolve()) if a.out else None
     inits = a.inits.split(",")
+    lrs = None
+    if a.lrs is not None:
+        try:
+            lrs = [float(x) for x in a.lrs.split(",")]
+        except ValueError:
+            p.error(f"--lrs: expected comma-separated numbers, got {a.lrs!r}")
     try:
         todo = grid(a.table, a.protocol, seeds=seeds, layers=layers, out=out, tasks=tasks,
-                    inits=inits, **over)
+                    inits=inits, lrs=lrs, **over)
     except ValueError as e:
         p.error(str(e))
     # the aggregate reads every finished run of the table, of every init; the cells not run
     # are listed for the committed arms and those asked for
     cfgs = grid(a.table, a.protocol, seeds=seeds, layers=layers, out=out, inits=INITS,
-                **over)
+                lrs=lrs, **over)
     arms = {"random", "construction", *inits}
     if not a.no_run and todo:
         from experiments.train import cpu_kernel_note
@@ -333,8 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{p.prog}: error: no finished run of table {a.table!r} ({a.protocol}) under "
               f"{runs_dir}: nothing written{hint}", file=sys.stderr)
         return 1
-    done = {(c["task"], c["layer"], c["num_householder"], c["eigen_range"], c["num_layers"],
-             c["init"]) for c in agg["cells"]}
+    done = {tuple(c[k] for k in _CELL_KEYS) for c in agg["cells"]}
     missing = sorted({c.run_name for c in cfgs
                       if c.init in arms and _cell(c.to_dict()) not in done})
     agg.update({"table": a.table, "protocol": a.protocol, "failed_runs": [r[0] for r in failed],

@@ -121,12 +121,27 @@ def _tables_error(argv, capsys) -> str:
     (["--tasks", ""], "--tasks: expected comma-separated task names, got ''"),
     (["--tasks", "parity,"], "--tasks: expected comma-separated task names"),
     (["--tasks", "mod_arith"], "table 'init' has no row of ['mod_arith']"),
+    (["--lrs", "fast"], "--lrs: expected comma-separated numbers, got 'fast'"),
+    (["--lrs", "1e-3,"], "--lrs: expected comma-separated numbers"),
+    (["--lrs", "0"], "lrs: expected positive learning rates, got [0.0]"),
+    (["--lrs", "nan"], "lrs: expected positive learning rates"),
+    (["--lrs", "inf"], "lrs: expected positive learning rates"),
+    (["--lrs", "1e-3,0.001"], "lrs: a learning rate given twice"),
 ])
 def test_tables_bad_options(argv, says, capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(tables, "run_grid", lambda *a, **k: pytest.fail("ran"))
     line = _tables_error(["--table", "init", "--protocol", "smoke", "--out", str(tmp_path),
                           "--results", str(tmp_path / "r"), *argv], capsys)
     assert line.startswith("python -m experiments.tables: error: ") and says in line
+
+
+def test_tables_lrs_make_one_run_per_learning_rate_in_one_folder(tmp_path):
+    cfgs = tables.grid("table3", "reduced", seeds=(0,), layers=("deltaproduct",),
+                       tasks=("parity",), lrs=(1e-3, 1e-2), out=str(tmp_path))
+    assert sorted({c.lr for c in cfgs}) == [1e-3, 1e-2]
+    assert len({c.run_name for c in cfgs}) == len(cfgs) == 4      # names differ by lr
+    assert {c.lr for c in tables.grid("table3", "paper", tasks=("parity",))} == \
+        set(tables.PAPER_LRS)
 
 
 def test_tables_cuda_without_cuda_is_refused_before_any_run(monkeypatch, capsys, tmp_path):

@@ -96,7 +96,7 @@ def test_tables_grid_and_aggregate(tmp_path):
     assert all(len(c["loss_curves"]) == 1 for c in agg["cells"])
     con = agg["cells"][0]
     assert con["scaled_at_start_by_run"] == [[1.0]]
-    assert "| parity | DeltaNet | [-1,1] | 1 | construction | 1 |" in markdown(agg)
+    assert "| parity | DeltaNet | [-1,1] | 1 | construction | 0.001 | 1 |" in markdown(agg)
 
 
 def test_ddp_two_gloo_processes(tmp_path):
