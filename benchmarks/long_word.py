@@ -183,6 +183,32 @@ def run_language(spec: str, T: int, device: torch.device, seed: int = 0,
     return row
 
 
+def _write(json_path: Path | None, md_path: Path | None, env: dict, rows: list[dict], T: int,
+           bw: float) -> str:
+    """Write the JSON and Markdown of the rows so far; return the Markdown."""
+    if json_path:
+        json_path.write_text(json.dumps({"environment": env, "rows": rows}, indent=1) + "\n")
+    lines = [f"Device: {env['device']}; torch {env['torch']}; copy bandwidth "
+             f"{bw / 1e12:.2f} TB/s; T = {T:,}", "",
+             "| language | K | V | n_h | chunk | seconds | symbols/s | floor % | device B/symbol "
+             "| wrong |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["status"] != "run":
+            lines.append(f"| {r['language']} | {r.get('K', '')} | {r.get('V', '')} | "
+                         f"{r.get('n_h', '')} | — | {r['status']} | | | | |")
+            continue
+        fl = r.get("floor_fraction")
+        bps = r["device_bytes_per_symbol"]
+        lines.append(f"| {r['language']} | {r['K']} | {r['V']} | {r['n_h']} | "
+                     f"{r['chunk_size']} | {r['seconds']:.3f} | {r['symbols_per_second']:.3g} | "
+                     f"{'' if fl is None else f'{100 * fl:.1f}'} | "
+                     f"{'' if bps is None else f'{bps:.2f}'} | {r['wrong']} |")
+    md = "\n".join(lines) + "\n"
+    if md_path:
+        md_path.write_text(md)
+    return md
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--T", type=int, default=10**9)
@@ -209,7 +235,10 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("no CUDA device (use --smoke for a CPU check)")
         device, T = torch.device("cuda"), a.T
     bw = _copy_bandwidth(device)
-    rows = []
+    env = {"device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
+           "torch": torch.__version__, "commit": git_commit(), "copy_bandwidth": bw,
+           "command": " ".join(["python", "benchmarks/long_word.py", *(argv or sys.argv[1:])])}
+    rows: list[dict] = []
     for spec in filter(None, (s.strip() for s in a.languages.split(";"))):
         row = run_language(spec, T, device, a.seed, chunk)
         if row.get("status") == "run" and bw == bw:
@@ -217,30 +246,9 @@ def main(argv: list[str] | None = None) -> int:
             row["floor_fraction"] = row["floor_seconds"] / row["seconds"]
         print(json.dumps(row), flush=True)
         rows.append(row)
-    env = {"device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
-           "torch": torch.__version__, "commit": git_commit(), "copy_bandwidth": bw,
-           "command": " ".join(["python", "benchmarks/long_word.py", *(argv or sys.argv[1:])])}
-    if a.json:
-        a.json.write_text(json.dumps({"environment": env, "rows": rows}, indent=1) + "\n")
-    lines = [f"Device: {env['device']}; torch {env['torch']}; copy bandwidth "
-             f"{bw / 1e12:.2f} TB/s; T = {T:,}", "",
-             "| language | K | V | n_h | chunk | seconds | symbols/s | floor % | device B/symbol "
-             "| wrong |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        if r["status"] != "run":
-            lines.append(f"| {r['language']} | {r.get('K', '')} | {r.get('V', '')} | "
-                         f"{r.get('n_h', '')} | — | {r['status']} | | | | |")
-            continue
-        fl = r.get("floor_fraction")
-        bps = r["device_bytes_per_symbol"]
-        lines.append(f"| {r['language']} | {r['K']} | {r['V']} | {r['n_h']} | "
-                     f"{r['chunk_size']} | {r['seconds']:.3f} | {r['symbols_per_second']:.3g} | "
-                     f"{'' if fl is None else f'{100 * fl:.1f}'} | "
-                     f"{'' if bps is None else f'{bps:.2f}'} | {r['wrong']} |")
-    md = "\n".join(lines) + "\n"
-    if a.md:
-        a.md.write_text(md)
-    print(md)
+        # written after every language: a run stopped by a time limit keeps what finished
+        md = _write(a.json, a.md, env, rows, T, bw)
+    print(md if rows else "no language run")
     return 0 if all(r.get("wrong", 0) == 0 for r in rows) else 1
 
 
