@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 __all__ = ["ModelConfig", "Block", "SwiGLU", "LRNNModel", "build_model", "ModelConfigError",
-           "LAYERS", "EIGEN_RANGES", "resolve_kernel"]
+           "LAYERS", "EIGEN_RANGES", "resolve_kernel", "mamba_backend"]
 
 LAYERS = ("deltaproduct", "mamba")
 EIGEN_RANGES = ("[-1,1]", "[0,1]")
@@ -197,11 +197,21 @@ class _DeltaProductBlockLayer(nn.Module):
         return self.inner(x)[0]
 
 
+def mamba_backend(kernel: str) -> str:
+    """The diagonal scan's backend for a resolved ``kernel``: the PyTorch scan for
+    ``"reference"``, the Triton kernel for ``"chunk"`` and ``"recurrent"``.
+
+    >>> mamba_backend("reference"), mamba_backend("chunk"), mamba_backend("auto")
+    ('torch', 'triton', 'auto')
+    """
+    return "torch" if kernel == "reference" else ("triton" if kernel in ("chunk", "recurrent")
+                                                  else "auto")
+
+
 def _mamba_layer(cfg: ModelConfig, kernel: str, generator: torch.Generator | None) -> nn.Module:
     from statetrack.kernels.layers import MambaLayer
 
-    backend = "torch" if kernel == "reference" else ("triton" if kernel in ("chunk", "recurrent")
-                                                     else "auto")
+    backend = mamba_backend(kernel)
     return MambaLayer(cfg.hidden_size, num_heads=cfg.num_heads, state_size=cfg.mamba_state_size,
                       eigen_range=cfg.eigen_range, conv_size=cfg.conv_size, backend=backend,
                       generator=generator)

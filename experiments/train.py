@@ -538,14 +538,19 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
 
 def build_model_to(model: torch.nn.Module, mcfg: ModelConfig,
                    device: torch.device) -> torch.nn.Module:
-    """Move a model built on the CPU to ``device``, re-resolving the kernel for it."""
-    from experiments.model import resolve_kernel
+    """Move a model built on the CPU to ``device``, re-resolving the kernel for it: the
+    DeltaProduct layers' mode and the Mamba layers' scan backend (a model built on the CPU
+    has the PyTorch ones; on CUDA they become the Triton kernels)."""
+    from experiments.model import mamba_backend, resolve_kernel
 
     kernel = resolve_kernel(mcfg.kernel, device)
     for block in getattr(model, "blocks", []):
         inner = getattr(block.mixer, "inner", None)
         if inner is not None and inner.config.mode != kernel:
             inner.config = dataclasses.replace(inner.config, mode=kernel)
+        scan = getattr(block.mixer, "config", None)
+        if scan is not None and hasattr(scan, "backend"):
+            block.mixer.config = dataclasses.replace(scan, backend=mamba_backend(kernel))
     model.kernel = kernel
     return model.to(device)
 

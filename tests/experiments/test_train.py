@@ -3,6 +3,7 @@ results JSON, the tables' aggregation, and DDP with two gloo processes under tor
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -191,3 +192,32 @@ def test_a_finished_run_with_other_settings_is_not_taken_for_done(tmp_path):
     other_place = grid("init", "smoke", seeds=(0,), out=str(tmp_path), tasks=("parity",),
                        eval_lengths=(40, 48), kernel="reference")[0]
     assert finished(other_place) is not None
+
+
+def test_moving_a_cpu_built_model_switches_every_layer_to_the_triton_kernels():
+    """A model built on the CPU has the PyTorch scan; moved for the Triton kernels its Mamba
+    layers must use the Triton scan too (the session-8 bug: every Mamba GPU run of session 7
+    trained through the PyTorch scan, slower and memory-hungry), with the same outputs."""
+    from experiments.model import ModelConfig, build_model
+    from experiments.train import build_model_to
+
+    for layer in ("mamba", "deltaproduct"):
+        mcfg = ModelConfig(vocab_size=3, num_classes=3, num_layers=2, hidden_size=16,
+                           num_heads=2, layer=layer, kernel="chunk")
+        # as in run(): built on the CPU with kernel "auto" (the PyTorch paths), then moved to
+        # a device where "auto" means the Triton kernels (here: "chunk" on the CPU)
+        model = build_model(dataclasses.replace(mcfg, kernel="auto"), device="cpu",
+                            generator=torch.Generator().manual_seed(0))
+        x = torch.tensor([[1, 2, 2, 1, 2, 1, 1, 2]])
+        with torch.no_grad():
+            before = model(x)
+        if layer == "mamba":
+            assert {b.mixer.config.backend for b in model.blocks} == {"torch"}
+        moved = build_model_to(model, mcfg, torch.device("cpu"))
+        if layer == "mamba":
+            assert {b.mixer.config.backend for b in moved.blocks} == {"triton"}
+        else:
+            assert {b.mixer.inner.config.mode for b in moved.blocks} == {"chunk"}
+        with torch.no_grad():
+            after = moved(x)
+        torch.testing.assert_close(after, before, atol=1e-4, rtol=1e-4)
