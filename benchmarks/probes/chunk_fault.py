@@ -20,11 +20,13 @@ VARIANTS = {
     "stages1": {"state": (32, 4, 1), "state_rec": (32, 4, 1)},
     "bv16": {"state": (16, 4, 2), "state_rec": (16, 4, 2)},
     "warps8": {"state": (32, 8, 2), "state_rec": (32, 8, 2)},
+    "bv64": {"state": (64, 4, 2), "state_rec": (64, 4, 2)},
+    "warps2": {"state": (32, 2, 2), "state_rec": (32, 2, 2)},
 }
 
 
 def one(name: str, T: int = 1, device: str = "cuda", final_state: bool = True,
-        poison: bool = True) -> str:
+        poison: bool = True, dtype: str = "bfloat16") -> str:
     import torch
 
     from statetrack.kernels.delta_product import chunk
@@ -42,7 +44,8 @@ def one(name: str, T: int = 1, device: str = "cuda", final_state: bool = True,
                                                   dtype=torch.float64), dim=-1)
     v = torch.randn(B, T, H, V, generator=g, dtype=torch.float64)
     beta = 2 * torch.rand(B, T, H, generator=g, dtype=torch.float64)
-    ins = [t.float().to(device).requires_grad_() for t in (q, k, v, beta)]
+    # the failing test's parameter id says dtype0: bfloat16 (the first of its dtypes)
+    ins = [t.to(getattr(torch, dtype)).to(device).requires_grad_() for t in (q, k, v, beta)]
     o, ht = chunk.chunk_delta_product(*ins, chunk_size=64, output_final_state=final_state)
     (o.sum() + (ht.sum() if final_state else 0)).backward()
     if device == "cuda":
@@ -62,13 +65,15 @@ def main() -> int:
     p.add_argument("--device", default="cuda", help="cpu: through TRITON_INTERPRET=1 (a check)")
     p.add_argument("--no-final-state", action="store_true")
     p.add_argument("--no-poison", action="store_true")
+    p.add_argument("--dtype", default="bfloat16", choices=("bfloat16", "float32"))
     a = p.parse_args()
     if a.one:
-        print(one(a.one, a.T, a.device, not a.no_final_state, not a.no_poison), flush=True)
+        print(one(a.one, a.T, a.device, not a.no_final_state, not a.no_poison, a.dtype),
+              flush=True)
         return 0
     for name in VARIANTS:
         r = subprocess.run([sys.executable, __file__, "--one", name, "--T", str(a.T),
-                            "--device", a.device]
+                            "--device", a.device, "--dtype", a.dtype]
                            + ["--no-final-state"] * a.no_final_state
                            + ["--no-poison"] * a.no_poison,
                            capture_output=True, text=True, timeout=120)
