@@ -81,21 +81,14 @@ def _layer_call(layer, device: torch.device, chunk_size: int | None):
     """The tables and ``run_tabled`` options of one constructed layer (code table read),
     or the reason it cannot run with one-byte ids and codes."""
     from statetrack.constructions.export import symbol_tables
-    from statetrack.kernels.tabled import build_code_table
+    from statetrack.kernels.runner import tabled_code_call
 
     tb = symbol_tables(layer, dtype="bfloat16", backend="torch")
     S, C = tb["key_table"].shape[0], len(tb["codes"])
     if S > 256 or C > 256:
         return None, f"not run: a layer with {S} symbols and {C} codes (one byte each: <= 256)"
-    codes = torch.as_tensor(tb["codes"], dtype=torch.float32)
-    ct = build_code_table(tb["key_table"], tb["beta_table"], tb["value_table"],
-                          initial_state=tb["initial_state"][None], query=tb["query"],
-                          codes=codes, H=1)
-    tables = tuple(tb[n].to(device) for n in ("key_table", "beta_table", "value_table"))
-    kw = dict(initial_state=tb["initial_state"][None].to(device), query=tb["query"].to(device),
-              codes=codes.to(device), output="code", code_table=ct, check_beta=False,
-              check_finite_inputs=False, chunk_size=chunk_size)
-    return (tables, kw), None
+    tables, kw = tabled_code_call(tb, device, torch.bfloat16)
+    return (tables, {**kw, "chunk_size": chunk_size}), None
 
 
 def _next_tokens(tm: torch.Tensor, ids: torch.Tensor, codes: torch.Tensor, out: torch.Tensor,

@@ -77,7 +77,8 @@ from statetrack.kernels.errors import (
 )
 
 __all__ = ["run", "RunOutput", "encode_words", "encode_batch", "resolve_device", "resolve_dtype",
-           "choose_kernel", "dfa_states", "KERNELS", "INTERPRETER_MAX_TOKENS"]
+           "choose_kernel", "dfa_states", "KERNELS", "INTERPRETER_MAX_TOKENS",
+           "tabled_code_call"]
 
 #: Values of ``kernel``.
 KERNELS = ("auto", "tabled", "recurrent", "reference")
@@ -307,6 +308,43 @@ def _segment_tokens(B: int, T: int, n_h: int, K: int, V: int, C: int, itemsize: 
     return max(1, min(max(T, 1), budget // max(per_token, 1)))
 
 
+def tabled_code_call(tables: dict, device: torch.device, dtype: torch.dtype
+                     ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], dict]:
+    """The arguments of a :func:`~statetrack.kernels.tabled.run_tabled` call that gives one
+    constructed layer's output class (``output="code"``): the key, beta and value tables on
+    ``device``, and the keyword arguments (initial state, query, codes, and a code table built
+    from the host copies, so no synchronization with the device; the construction's tables
+    are in range by construction, so the value checks are off).
+
+    ``tables`` is :func:`statetrack.constructions.export.symbol_tables` of the layer (host
+    tensors, in ``dtype``); the codes are float64 for a float64 run, float32 otherwise.
+
+    Examples
+    --------
+    >>> from statetrack.automata.families import parity
+    >>> from statetrack.constructions import compile
+    >>> from statetrack.constructions.export import symbol_tables
+    >>> from statetrack.kernels.tabled import run_tabled
+    >>> layer = compile(parity()).layers[0]
+    >>> tb = symbol_tables(layer, dtype="float32", backend="torch")
+    >>> (kt, bt, vt), kw = tabled_code_call(tb, torch.device("cpu"), torch.float32)
+    >>> run_tabled(torch.tensor([[1, 1, 0, 1]]), kt, bt, vt, **kw).code[0, :, 0].tolist()
+    [1, 0, 0, 1]
+    """
+    from statetrack.kernels.tabled import build_code_table
+
+    sd = torch.float64 if dtype == torch.float64 else torch.float32
+    codes = torch.as_tensor(tables["codes"]).to(sd)
+    names = ("key_table", "beta_table", "value_table")
+    ct = build_code_table(*(tables[n] for n in names),
+                          initial_state=tables["initial_state"][None], query=tables["query"],
+                          codes=codes, H=1)
+    kw = dict(initial_state=tables["initial_state"][None].to(device),
+              query=tables["query"].to(device), codes=codes.to(device), output="code",
+              code_table=ct, check_beta=False, check_finite_inputs=False)
+    return tuple(tables[n].to(device) for n in names), kw
+
+
 def _run_layer(layer: Any, tok: torch.Tensor, kernel: str, device: torch.device,
                dtype: torch.dtype, results: list | None = None) -> torch.Tensor:
     """Output classes ``[B, T + 1]`` (int64, on ``device``) of one constructed layer; the
@@ -316,10 +354,9 @@ def _run_layer(layer: Any, tok: torch.Tensor, kernel: str, device: torch.device,
     from statetrack.kernels.layers.delta_product import nearest_code
     from statetrack.kernels.delta_product.fused_recurrent import fused_recurrent_delta_product
     from statetrack.kernels.delta_product.naive import delta_product_ref
-    from statetrack.kernels.tabled import build_code_table, gather_tables, run_tabled
+    from statetrack.kernels.tabled import gather_tables, run_tabled
 
     tb = symbol_tables(layer, dtype=_dtype_name(dtype), backend="torch")
-    host_tables = {n: tb[n] for n in ("key_table", "beta_table", "value_table")}
     kt, bt, vt = (tb[n].to(device) for n in ("key_table", "beta_table", "value_table"))
     q, h0 = tb["query"].to(device), tb["initial_state"].to(device)
     codes = torch.as_tensor(tb["codes"], dtype=torch.float64, device=device)     # [C, V]
@@ -335,14 +372,9 @@ def _run_layer(layer: Any, tok: torch.Tensor, kernel: str, device: torch.device,
         # one-byte ids when they fit: the kernel reads them once per token, and the H100 run of
         # benchmarks/tabled_variants.py measured uint8 ids 3 % faster than int32 (sequential)
         ids = tok.to(torch.uint8) if kt.shape[0] <= 256 else tok
-        # the code read from one lane through a code table (an exact integer construction),
-        # built here from the host copies: no synchronization with the device
-        ct = build_code_table(*host_tables.values(), initial_state=tb["initial_state"][None],
-                              query=tb["query"], codes=torch.as_tensor(tb["codes"]).to(sd),
-                              H=1)
-        res = run_tabled(ids, kt, bt, vt, initial_state=h0[None], query=q,
-                         codes=codes.to(sd), output="code", check_beta=False, check_ids=False,
-                         check_finite_inputs=False, code_table=ct)
+        # the code read from one lane through a code table (an exact integer construction)
+        tables, kw = tabled_code_call(tb, device, dtype)
+        res = run_tabled(ids, *tables, check_ids=False, **kw)
         if results is not None:
             results.append(res)
         out[:, 1:] = res.code[:, :, 0]
