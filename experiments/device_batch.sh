@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run experiment tables on one GPU machine inside a time limit, packing every finished run's
-# results.json into $OUT/runs.tgz (one file: the device returns at most 8) as it goes.
+# results.json (and every run's progress.json: how far an unfinished run got, at what rate)
+# into $OUT/runs.tgz (one file: the device returns at most 8) as it goes.
 #
 #   bash experiments/device_batch.sh SECONDS TABLE[:TASK,TASK]:JOBS[:OPTIONS] ...
 #   e.g. bash experiments/device_batch.sh 480 table3:parity:8 init::6 table3:mod_arith:6:--skip-mamba
@@ -21,7 +22,7 @@ limit=$1; shift
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 runs=${ST_RUNS:-$PWD/experiments/results/runs}
 mkdir -p "$runs" "$OUT"
-pack() { (cd "$runs" && find . -name results.json -o -name '*.log' | tar czf "$OUT/runs.tgz.tmp" -T - \
+pack() { (cd "$runs" && find . -name results.json -o -name progress.json -o -name '*.log' | tar czf "$OUT/runs.tgz.tmp" -T - \
           && mv "$OUT/runs.tgz.tmp" "$OUT/runs.tgz") 2>/dev/null; }
 set -m        # the packer in its own process group, so stopping it stops its sleep too
 ( while sleep 20; do pack; done ) >/dev/null 2>&1 & packer=$!

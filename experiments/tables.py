@@ -280,6 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--figures", default=str(ROOT / "docs" / "figures" / "experiments"))
     p.add_argument("--steps", type=int)
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--eval-every", type=int, help="evaluate at 40, 128 and 256 every this many "
+                   "steps (each run's eval_curve); default: only at the end")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--kernel", choices=("auto", "recurrent", "chunk", "reference"))
     p.add_argument("--no-plots", action="store_true")
@@ -295,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help=f"comma-separated arms of the init table, of {INITS}")
     a = p.parse_args(argv)
     over = {k: v for k, v in (("steps", a.steps), ("batch_size", a.batch_size),
+                              ("eval_every", a.eval_every),
                               ("device", a.device), ("kernel", a.kernel)) if v is not None}
     layers = ("deltaproduct",) if a.skip_mamba else ("deltaproduct", "mamba")
     try:

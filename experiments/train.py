@@ -14,7 +14,11 @@ command-line option, ``--help`` lists them). The run
    fresh batch (lengths uniform in ``[train_min_length, train_max_length]``) from
    ``numpy.random.default_rng([seed, rank, step])``, so a resumed run sees the same data;
 3. checkpoints every ``checkpoint_every`` steps (model, optimizer, schedule, step, loss curve)
-   to ``<out>/<name>/checkpoint.pt`` and resumes from it when it exists;
+   to ``<out>/<name>/checkpoint.pt`` and resumes from it when it exists. With
+   ``eval_every > 0`` it also evaluates at ``curve_lengths`` every ``eval_every`` steps
+   (``eval_curve`` in the results: does the accuracy at long lengths still rise?). Rank 0
+   writes ``<out>/<name>/progress.json`` (step, seconds, steps a second, loss) at most every
+   :data:`PROGRESS_SECONDS`, so a run stopped by a time limit still tells how far it got;
 4. evaluates at every test length (one batch shape per length: no padding), on test sets drawn
    from a seed shared by all runs, and writes ``<out>/<name>/results.json``: accuracy and
    scaled accuracy per length (and, for per-position tasks, sequence accuracy), the loss curve,
@@ -69,6 +73,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPER_TEST_LENGTHS = tuple(range(40, 257))
 #: Initializations (``TrainConfig.init``).
 INITS = ("random", "construction", "construction_closed")
+#: Least seconds between two writes of a run's ``progress.json``.
+PROGRESS_SECONDS = 10.0
 #: Seed of the test sets (the same for every run, so that runs are compared on one test set).
 EVAL_SEED = 20250101
 
@@ -119,6 +125,8 @@ class TrainConfig:
     eval_examples: int = 512
     eval_batch_size: int = 512
     eval_at_start: bool = False
+    eval_every: int = 0
+    curve_lengths: tuple[int, ...] = (40, 128, 256)
     checkpoint_every: int = 500
     log_every: int = 10
     amp: bool = False
@@ -141,6 +149,12 @@ class TrainConfig:
             raise ConfigError("train_max_length: must be >= train_min_length")
         if not self.eval_lengths or any(int(L) < 1 for L in self.eval_lengths):
             raise ConfigError(f"eval_lengths: expected positive lengths, got {self.eval_lengths}")
+        if not self.curve_lengths or any(int(L) < 1 for L in self.curve_lengths):
+            raise ConfigError(f"curve_lengths: expected positive lengths, got "
+                              f"{self.curve_lengths}")
+        if isinstance(self.eval_every, bool) or not isinstance(self.eval_every, int) \
+                or self.eval_every < 0:
+            raise ConfigError(f"eval_every: expected an int >= 0, got {self.eval_every!r}")
         for name in ("lr", "min_lr", "grad_clip"):
             if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) > 0):
                 raise ConfigError(f"{name}: expected a positive number, got {getattr(self, name)!r}")
@@ -173,6 +187,7 @@ class TrainConfig:
         """JSON-ready fields."""
         d = asdict(self)
         d["eval_lengths"] = list(self.eval_lengths)
+        d["curve_lengths"] = list(self.curve_lengths)
         return d
 
     @classmethod
@@ -183,13 +198,15 @@ class TrainConfig:
         if bad:
             raise ConfigError(f"unknown TrainConfig fields {bad}")
         d = dict(d)
-        if "eval_lengths" in d:
-            d["eval_lengths"] = tuple(int(x) for x in d["eval_lengths"])
+        for key in ("eval_lengths", "curve_lengths"):
+            if key in d:
+                d[key] = tuple(int(x) for x in d[key])
         return cls(**d)
 
 
 #: Fields that may differ between a checkpoint and the run resuming it.
 _RESUME_FREE = {"eval_lengths", "eval_examples", "eval_batch_size", "eval_at_start",
+                "eval_every", "curve_lengths",
                 "checkpoint_every", "log_every", "out", "resume", "progress", "device", "kernel",
                 "stop_after"}
 
@@ -384,8 +401,9 @@ def evaluate(model: torch.nn.Module, task: Task, lengths: Sequence[int], *, exam
 
 
 def _eval_all(model: torch.nn.Module, task: Task, cfg: TrainConfig, rank: int, world: int,
-              device: torch.device) -> list[dict[str, Any]]:
-    mine = list(cfg.eval_lengths)[rank::world]
+              device: torch.device, lengths: Sequence[int] | None = None
+              ) -> list[dict[str, Any]]:
+    mine = list(cfg.eval_lengths if lengths is None else lengths)[rank::world]
     rows = evaluate(model, task, mine, examples=cfg.eval_examples,
                     batch_size=cfg.eval_batch_size, device=device, amp=cfg.amp)
     if world > 1:
@@ -453,6 +471,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     run_dir = Path(cfg.out) / cfg.run_name
     ckpt_path = run_dir / "checkpoint.pt"
     start, losses, loss_steps = 0, [], []
+    curve: list[dict[str, Any]] = []
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.resume and ckpt_path.exists():
@@ -467,6 +486,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         start, losses, loss_steps = ck["step"], ck["losses"], ck["loss_steps"]
+        curve = list(ck.get("eval_curve", []))
     env = _environment(device, world)
     results: dict[str, Any] = {"config": cfg.to_dict(), "model_config": mcfg.to_dict(),
                                "task": {"name": task.name, "chance": task.chance,
@@ -483,6 +503,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             model, device_ids=[device.index] if device.type == "cuda" else None)
     per_rank = cfg.batch_size // world
     t0 = time.time()
+    last_progress = 0.0
     pending: list[torch.Tensor] = []
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps,
                disable=not (cfg.progress and rank == 0), desc=cfg.run_name, dynamic_ncols=True)
@@ -512,13 +533,25 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             losses += vals_l
             pending = []
             bar.set_postfix(loss=f"{vals_l[-1]:.4f}", lr=f"{sched.get_last_lr()[0]:.2e}")
+            now = time.time()
+            if rank == 0 and (now - last_progress >= PROGRESS_SECONDS
+                              or done in (cfg.steps, cfg.stop_after)):
+                last_progress = now
+                _atomic_json({"step": done, "steps": cfg.steps, "resumed_from": start,
+                              "seconds": now - t0, "steps_per_second":
+                              (done - start) / max(now - t0, 1e-9), "loss": vals_l[-1]},
+                             run_dir / "progress.json")
+        if cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps:
+            rows = _eval_all(model, task, cfg, rank, world, device, cfg.curve_lengths)
+            curve.append({"step": done, "rows": rows})
         if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0
                 or done in (cfg.steps, cfg.stop_after)) \
                 and not pending:
             if rank == 0:
                 _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                               "scheduler": sched.state_dict(), "step": done, "losses": losses,
-                              "loss_steps": loss_steps, "config": cfg.to_dict()}, ckpt_path)
+                              "loss_steps": loss_steps, "config": cfg.to_dict(),
+                              "eval_curve": curve}, ckpt_path)
             if world > 1:
                 dist.barrier()
         if cfg.stop_after and done >= cfg.stop_after and done < cfg.steps:
@@ -531,6 +564,13 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
                     "train_seconds_this_process": train_seconds,
                     "eval": rows, "summary": _summary(rows),
                     "loss_curve": {"step": loss_steps, "loss": losses}})
+    if cfg.eval_every:
+        # the curve's last point is the final evaluation (plus any curve length it lacks)
+        extra = sorted(set(cfg.curve_lengths) - set(cfg.eval_lengths))
+        more = _eval_all(model, task, cfg, rank, world, device, extra) if extra else []
+        last = sorted([r for r in rows if r["length"] in set(cfg.curve_lengths)] + more,
+                      key=lambda r: r["length"])
+        results["eval_curve"] = curve + [{"step": cfg.steps, "rows": last}]
     if rank == 0:
         _atomic_json(results, run_dir / "results.json")
     return results
@@ -566,9 +606,11 @@ def _parser() -> argparse.ArgumentParser:
         flag = "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
-        elif f.name == "eval_lengths":
+        elif f.name in ("eval_lengths", "curve_lengths"):
             p.add_argument(flag, type=_lengths_arg, default=None,
-                           help="'40,64', '40:256:8' or 'paper'")
+                           help="'40,64', '40:256:8' or 'paper'" + (
+                               " (the lengths of the --eval-every curve; default 40,128,256)"
+                               if f.name == "curve_lengths" else ""))
         else:
             typ = {"int": int, "float": float, "str": str}.get(str(f.type), str)
             p.add_argument(flag, type=typ, default=None, help=_HELP.get(f.name))
@@ -594,6 +636,8 @@ _HELP = {
     "name": "the run's folder under --out (default: made of the fields, e.g. "
             "parity-deltaproduct-pm1-L2-D128-random-lr0.001-s0)",
     "stop_after": "stop (checkpointed) after this many steps; 0: run to the end",
+    "eval_every": "evaluate at --curve-lengths every this many steps (the accuracy curve "
+                  "over training, in results.json as eval_curve); 0: only at the end",
 }
 
 

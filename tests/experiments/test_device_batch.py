@@ -3,6 +3,7 @@ finished runs packed into one file under $OUT, a table stopped at the time limit
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -42,6 +43,13 @@ def test_two_tables_side_by_side_are_packed(tmp_path):
     assert sum("init-reduced/flip_flop-" in n for n in names) == 2
     assert "finished runs: 4" in r.stdout
     assert not list((tmp_path / "out").glob("*.tmp"))       # packed atomically
+    # every run's progress file travels too (for a run stopped by the limit it is all that
+    # tells how far it got)
+    with tarfile.open(tmp_path / "out" / "runs.tgz") as t:
+        progress = sorted(n for n in t.getnames() if n.endswith("progress.json"))
+        assert [p.replace("progress", "results") for p in progress] == names
+        last = json.loads(t.extractfile(progress[0]).read())
+    assert last["step"] == last["steps"] == 2
 
 
 def _processes_with(marker: str) -> list[int]:

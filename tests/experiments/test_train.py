@@ -221,3 +221,29 @@ def test_moving_a_cpu_built_model_switches_every_layer_to_the_triton_kernels():
         with torch.no_grad():
             after = moved(x)
         torch.testing.assert_close(after, before, atol=1e-4, rtol=1e-4)
+
+
+def test_eval_curve_and_progress_file_survive_a_resume(tmp_path):
+    """--eval-every records the accuracy at --curve-lengths during training (kept in the
+    checkpoint across a resume); progress.json tells how far a run got."""
+    common = dict(out=str(tmp_path), name="curve", steps=4, eval_every=2, curve_lengths=(40, 56),
+                  checkpoint_every=2, eval_lengths=(40, 48))
+    stopped = run(smoke_config(stop_after=2, **common))
+    assert stopped["stopped"]
+    prog = json.loads((tmp_path / "curve" / "progress.json").read_text())
+    assert prog["step"] == 2 and prog["steps"] == 4 and prog["steps_per_second"] > 0
+    res = run(smoke_config(**common))
+    assert [p["step"] for p in res["eval_curve"]] == [2, 4]
+    assert [[r["length"] for r in p["rows"]] for p in res["eval_curve"]] == [[40, 56], [40, 56]]
+    # the curve's last point is the final evaluation where the lengths are shared
+    assert res["eval_curve"][1]["rows"][0] == res["eval"][0]
+    assert json.loads((tmp_path / "curve" / "progress.json").read_text())["step"] == 4
+    assert json.loads((tmp_path / "curve" / "results.json").read_text())["eval_curve"] \
+        == res["eval_curve"]
+
+
+def test_eval_every_is_validated():
+    with pytest.raises(ConfigError, match="eval_every"):
+        TrainConfig(eval_every=-1)
+    with pytest.raises(ConfigError, match="curve_lengths"):
+        TrainConfig(curve_lengths=())
