@@ -700,6 +700,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"(min {s['min_scaled_accuracy']:.3f}) over {len(res['eval'])} test lengths; "
               f"{Path(cfg.out) / cfg.run_name / 'results.json'}")
     if dist.is_initialized():
+        # every rank reaches the teardown before any leaves: a rank tearing down gloo while
+        # its peer has already exited aborted once in CI's two-process test (exit -6)
+        dist.barrier()
         dist.destroy_process_group()
     return 0
 
