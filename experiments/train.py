@@ -701,7 +701,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{Path(cfg.out) / cfg.run_name / 'results.json'}")
     if dist.is_initialized():
         # every rank reaches the teardown before any leaves: a rank tearing down gloo while
-        # its peer has already exited aborted once in CI's two-process test (exit -6)
+        # its peer has already exited aborted once at exit in the two-process test (exit -6)
         dist.barrier()
         dist.destroy_process_group()
     return 0
