@@ -162,14 +162,22 @@ def kernel_breakdown(fn, x: dict, iters: int = 5) -> dict:
     names = ["q", "k", "v", "beta"] + (["g"] if x["g"] is not None else [])
     leaves = {n: (x[n].detach().clone().requires_grad_(True) if n in names else None)
               for n in ["q", "k", "v", "beta", "g"]}
-    for _ in range(2):
+    def step():
+        # gradients dropped first, as do_bench(grad_to_none=...) does for the timed rows: kept,
+        # autograd would add each new gradient into the old one, an elementwise kernel per
+        # input that is not part of the path (it was: 0.28 ms at n_h = 1 and 0.46 ms at 2g in
+        # the H100/H200 breakdowns, exactly the bytes of q, k, v read twice and written once)
+        for n in names:
+            leaves[n].grad = None
         o, _ = fn(**leaves)
         o.backward(x["do"])
+
+    for _ in range(2):
+        step()
     torch.cuda.synchronize()
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         for _ in range(iters):
-            o, _ = fn(**leaves)
-            o.backward(x["do"])
+            step()
         torch.cuda.synchronize()
     res = {}
     for e in prof.key_averages():
