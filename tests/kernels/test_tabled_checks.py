@@ -163,6 +163,32 @@ def test_pending_flags_raise_at_check_pending_and_at_the_next_call(monkeypatch, 
     res.check()                                      # once
 
 
+def test_polling_stops_at_the_first_flag_not_home(monkeypatch):
+    """The poll at each call queries the oldest pending flags only up to the first that is
+    not home (one query per call in the steady state, not one per pending call)."""
+    queried = []
+
+    class Fake:
+        def __init__(self, name, home):
+            self.name, self.home, self.checked = name, home, False
+
+        def ready(self):
+            queried.append(self.name)
+            return self.home
+
+        def check(self):
+            self.checked = True
+
+    fakes = [Fake("a", True), Fake("b", True), Fake("c", False), Fake("d", True)]
+    monkeypatch.setattr(tabled_mod, "_PENDING", list(fakes))
+    tabled_mod._poll_pending()
+    assert queried == ["a", "b", "c"]                    # d not asked
+    assert tabled_mod._PENDING == fakes[2:] and fakes[0].checked and fakes[1].checked
+    fakes[2].home = True
+    tabled_mod._poll_pending()
+    assert tabled_mod._PENDING == [] and all(f.checked for f in fakes)
+
+
 # ----------------------------------------------------------------------------- table values
 
 

@@ -181,8 +181,19 @@ def _earlier(flags: DeviceFlags) -> None:
 
 
 def _poll_pending() -> None:
-    """Check, without waiting, every earlier call whose flags are home."""
-    for f in _take(lambda f: f.checked or f.ready()):
+    """Check, without waiting, the earlier calls whose flags are home: from the oldest, up to
+    the first that is not (calls on one stream finish in order, so one event query usually
+    settles it; querying all of up to :data:`MAX_PENDING` events on every call cost the
+    host more than a small call's kernels take)."""
+    with _PENDING_LOCK:
+        n = 0
+        for f in _PENDING:
+            if not (f.checked or f.ready()):
+                break
+            n += 1
+        taken = _PENDING[:n]
+        del _PENDING[:n]
+    for f in taken:
         _earlier(f)
 
 
