@@ -22,7 +22,7 @@ limit=$1; shift
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 runs=${ST_RUNS:-$PWD/experiments/results/runs}
 mkdir -p "$runs" "$OUT"
-pack() { (cd "$runs" && find . -name results.json -o -name progress.json -o -name '*.log' | tar czf "$OUT/runs.tgz.tmp" -T - \
+pack() { (cd "$runs" && find . -name results.json -o -name progress.json -o -name profile.json -o -name '*.log' | tar czf "$OUT/runs.tgz.tmp" -T - \
           && mv "$OUT/runs.tgz.tmp" "$OUT/runs.tgz") 2>/dev/null; }
 set -m        # the packer in its own process group, so stopping it stops its sleep too
 ( while sleep 20; do pack; done ) >/dev/null 2>&1 & packer=$!

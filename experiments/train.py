@@ -75,6 +75,8 @@ PAPER_TEST_LENGTHS = tuple(range(40, 257))
 INITS = ("random", "construction", "construction_closed")
 #: Least seconds between two writes of a run's ``progress.json``.
 PROGRESS_SECONDS = 10.0
+#: Training steps before ``profile_steps`` starts (compiles and allocator warm-up).
+PROFILE_WARMUP = 10
 #: Seed of the test sets (the same for every run, so that runs are compared on one test set).
 EVAL_SEED = 20250101
 
@@ -136,6 +138,7 @@ class TrainConfig:
     resume: bool = True
     progress: bool = True
     stop_after: int = 0
+    profile_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.init not in INITS:
@@ -152,9 +155,10 @@ class TrainConfig:
         if not self.curve_lengths or any(int(L) < 1 for L in self.curve_lengths):
             raise ConfigError(f"curve_lengths: expected positive lengths, got "
                               f"{self.curve_lengths}")
-        if isinstance(self.eval_every, bool) or not isinstance(self.eval_every, int) \
-                or self.eval_every < 0:
-            raise ConfigError(f"eval_every: expected an int >= 0, got {self.eval_every!r}")
+        for name in ("eval_every", "profile_steps"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"{name}: expected an int >= 0, got {v!r}")
         for name in ("lr", "min_lr", "grad_clip"):
             if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) > 0):
                 raise ConfigError(f"{name}: expected a positive number, got {getattr(self, name)!r}")
@@ -208,7 +212,7 @@ class TrainConfig:
 _RESUME_FREE = {"eval_lengths", "eval_examples", "eval_batch_size", "eval_at_start",
                 "eval_every", "curve_lengths",
                 "checkpoint_every", "log_every", "out", "resume", "progress", "device", "kernel",
-                "stop_after"}
+                "stop_after", "profile_steps"}
 
 
 def smoke_config(**over: Any) -> TrainConfig:
@@ -422,6 +426,52 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+class _Profile:
+    """torch.profiler over some training steps; :meth:`finish` writes what a step costs."""
+
+    def __init__(self, device: torch.device) -> None:
+        from torch.profiler import ProfilerActivity, profile
+
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda"
+                                         else [])
+        self.device = device
+        self._sync()
+        self.prof = profile(activities=acts)
+        self.prof.start()
+        self.t0 = time.perf_counter()
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def finish(self, steps: int, run_dir: Path) -> dict[str, Any]:
+        self._sync()
+        wall = time.perf_counter() - self.t0
+        self.prof.stop()
+        ev = self.prof.key_averages()
+
+        def dev(e: Any) -> float:
+            return float(getattr(e, "self_device_time_total", 0.0) or 0.0)
+        kernels = [e for e in ev if dev(e) > 0]
+        summary = {
+            "steps": steps, "device": str(self.device),
+            "wall_ms_per_step": 1e3 * wall / steps,
+            "device_busy_ms_per_step": sum(dev(e) for e in kernels) / 1e3 / steps,
+            "kernels_per_step": sum(e.count for e in kernels) / steps,
+            "top_device": [{"name": e.key[:80], "ms_per_step": dev(e) / 1e3 / steps,
+                            "calls_per_step": e.count / steps}
+                           for e in sorted(kernels, key=dev, reverse=True)[:15]],
+            "top_cpu": [{"name": e.key[:80], "self_cpu_ms_per_step":
+                         e.self_cpu_time_total / 1e3 / steps, "calls_per_step": e.count / steps}
+                        for e in sorted(ev, key=lambda e: e.self_cpu_time_total,
+                                        reverse=True)[:15]],
+        }
+        _atomic_json(summary, run_dir / "profile.json")
+        sort = "self_cuda_time_total" if kernels else "self_cpu_time_total"
+        (run_dir / "profile.txt").write_text(ev.table(sort_by=sort, row_limit=30))
+        return summary
+
+
 def _atomic_save(obj: Any, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
@@ -508,7 +558,11 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps,
                disable=not (cfg.progress and rank == 0), desc=cfg.run_name, dynamic_ncols=True)
     model.train()
+    prof_at = start + min(PROFILE_WARMUP, max(0, cfg.steps - start - cfg.profile_steps))
+    prof = None
     for step in bar:
+        if cfg.profile_steps and rank == 0 and step == prof_at:
+            prof = _Profile(device)
         rng = np.random.default_rng([cfg.seed, rank, step])
         ex = task.sample(rng, per_rank, cfg.train_min_length, cfg.train_max_length)
         x, y = _to_device(ex.tokens, device), _to_device(ex.targets, device)
@@ -523,6 +577,9 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         sched.step()
         pending.append(loss.detach())
         done = step + 1
+        if prof is not None and done - prof_at == cfg.profile_steps:
+            prof.finish(cfg.profile_steps, run_dir)
+            prof = None
         if done % cfg.log_every == 0 or done in (cfg.steps, cfg.stop_after):
             vals = torch.stack(pending)
             if world > 1:
@@ -555,8 +612,12 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             if world > 1:
                 dist.barrier()
         if cfg.stop_after and done >= cfg.stop_after and done < cfg.steps:
+            if prof is not None:
+                prof.finish(done - prof_at, run_dir)
             bar.close()
             return {**results, "steps_done": done, "stopped": True}
+    if prof is not None:                     # fewer steps left than asked to profile
+        prof.finish(cfg.steps - prof_at, run_dir)
     bar.close()
     train_seconds = time.time() - t0
     rows = _eval_all(model, task, cfg, rank, world, device)
@@ -636,6 +697,9 @@ _HELP = {
     "name": "the run's folder under --out (default: made of the fields, e.g. "
             "parity-deltaproduct-pm1-L2-D128-random-lr0.001-s0)",
     "stop_after": "stop (checkpointed) after this many steps; 0: run to the end",
+    "profile_steps": "profile this many training steps (after a warm-up of "
+                     f"{PROFILE_WARMUP}) with torch.profiler: profile.json and profile.txt "
+                     "in the run's folder (time a step, device time a step, kernels a step)",
     "eval_every": "evaluate at --curve-lengths every this many steps (the accuracy curve "
                   "over training, in results.json as eval_curve); 0: only at the end",
 }

@@ -247,3 +247,16 @@ def test_eval_every_is_validated():
         TrainConfig(eval_every=-1)
     with pytest.raises(ConfigError, match="curve_lengths"):
         TrainConfig(curve_lengths=())
+
+
+def test_profile_steps_write_what_a_step_costs(tmp_path):
+    res = run(smoke_config(out=str(tmp_path), name="prof", steps=14, profile_steps=3))
+    prof = json.loads((tmp_path / "prof" / "profile.json").read_text())
+    assert prof["steps"] == 3 and prof["wall_ms_per_step"] > 0
+    assert prof["top_cpu"] and all(r["calls_per_step"] > 0 for r in prof["top_cpu"])
+    assert prof["device_busy_ms_per_step"] == 0 and prof["kernels_per_step"] == 0   # CPU run
+    assert "Self CPU" in (tmp_path / "prof" / "profile.txt").read_text()
+    assert res["steps_done"] == 14
+    # fewer steps than the warm-up plus the profile: the profile takes the last steps
+    run(smoke_config(out=str(tmp_path), name="short", steps=4, profile_steps=3))
+    assert json.loads((tmp_path / "short" / "profile.json").read_text())["steps"] == 3
