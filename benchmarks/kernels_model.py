@@ -121,30 +121,40 @@ def time_fwd(fn, x: dict, do_bench) -> float:
         return do_bench(lambda: fn(**plain), warmup=25, rep=250, return_mode="median")
 
 
-def time_fwd_bwd(fn, x: dict, do_bench) -> tuple[float, float]:
+def fwd_bwd_step(fn, x: dict):
+    """``(step, leaves, names)``: ``step()`` runs one forward+backward of ``fn`` on leaf copies
+    of ``x``'s inputs (``leaves``; ``names`` those requiring grad), their gradients dropped
+    first, as ``do_bench(grad_to_none=...)`` does for the timed rows. Kept, autograd would add
+    each new gradient into the old one: an elementwise kernel per input that is not part of
+    the path (it showed in earlier breakdowns as 0.28 ms at 1u and 0.46 ms at 2g, exactly the
+    bytes of q, k, v read twice and written once)."""
     names = ["q", "k", "v", "beta"] + (["g"] if x["g"] is not None else [])
+    leaves = {n: (x[n].detach().clone().requires_grad_(True) if n in names else None)
+              for n in ["q", "k", "v", "beta", "g"]}
+
+    def step():
+        for n in names:
+            leaves[n].grad = None
+        o, _ = fn(**leaves)
+        o.backward(x["do"])
+        return o
+
+    return step, leaves, names
+
+
+def time_fwd_bwd(fn, x: dict, do_bench) -> tuple[float, float]:
     plain = {n: x[n] for n in ["q", "k", "v", "beta", "g"]}
     with torch.no_grad():
         fwd = do_bench(lambda: fn(**plain), warmup=25, rep=250, return_mode="median")
-    leaves = {n: (x[n].detach().clone().requires_grad_(True) if n in names else None)
-              for n in ["q", "k", "v", "beta", "g"]}
-    do = x["do"]
-
-    def step():
-        o, _ = fn(**leaves)
-        o.backward(do)
-
+    step, leaves, names = fwd_bwd_step(fn, x)
     fb = do_bench(step, warmup=25, rep=250, grad_to_none=[leaves[n] for n in names],
                   return_mode="median")
     return fwd, fb
 
 
 def grads_of(fn, x: dict) -> dict:
-    names = ["q", "k", "v", "beta"] + (["g"] if x["g"] is not None else [])
-    leaves = {n: (x[n].detach().clone().requires_grad_(True) if n in names else None)
-              for n in ["q", "k", "v", "beta", "g"]}
-    o, _ = fn(**leaves)
-    o.backward(x["do"])
+    step, leaves, names = fwd_bwd_step(fn, x)
+    o = step()
     out = {"o": o.detach().double()}
     out.update({"d" + n: leaves[n].grad.detach().double() for n in names})
     return out
@@ -159,18 +169,7 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
 def kernel_breakdown(fn, x: dict, iters: int = 5) -> dict:
     """Mean CUDA time per call of each kernel (by name) over ``iters`` forward+backward steps."""
     from torch.profiler import ProfilerActivity, profile
-    names = ["q", "k", "v", "beta"] + (["g"] if x["g"] is not None else [])
-    leaves = {n: (x[n].detach().clone().requires_grad_(True) if n in names else None)
-              for n in ["q", "k", "v", "beta", "g"]}
-    def step():
-        # gradients dropped first, as do_bench(grad_to_none=...) does for the timed rows: kept,
-        # autograd would add each new gradient into the old one, an elementwise kernel per
-        # input that is not part of the path (it was: 0.28 ms at n_h = 1 and 0.46 ms at 2g in
-        # the H100/H200 breakdowns, exactly the bytes of q, k, v read twice and written once)
-        for n in names:
-            leaves[n].grad = None
-        o, _ = fn(**leaves)
-        o.backward(x["do"])
+    step, _, _ = fwd_bwd_step(fn, x)
 
     for _ in range(2):
         step()

@@ -124,17 +124,7 @@ def build_workload(name: str, smoke: bool = False) -> Callable[[], Any]:
             km.DT = torch.float32
         nh, gated = int(name[6]), name[7] == "g"
         x = km.make_inputs(nh, gated, seed=0)
-        fn = km.ours(x, nh)
-        names = ["q", "k", "v", "beta"] + (["g"] if gated else [])
-        leaves = {n: (x[n].detach().clone().requires_grad_(True) if n in names else None)
-                  for n in ["q", "k", "v", "beta", "g"]}
-
-        def step():
-            for n in names:
-                leaves[n].grad = None
-            o, _ = fn(**leaves)
-            o.backward(x["do"])
-        return step
+        return km.fwd_bwd_step(km.ours(x, nh), x)[0]
     raise ValueError(f"workload: expected one of {sorted(WORKLOADS)}, got {name!r}")
 
 
