@@ -59,7 +59,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["IGNORE", "Examples", "Task", "ParityTask", "ModArithTask", "ModArithBracketsTask",
-           "DFATask", "TASKS", "make_task", "verify", "TaskError", "LabelMismatchError"]
+           "DFATask", "TASKS", "make_task", "verify", "TaskError", "LabelMismatchError",
+           "pad_examples"]
 
 #: Target value of unlabeled positions (``torch.nn.functional.cross_entropy``'s default).
 IGNORE = -100
@@ -137,6 +138,40 @@ class Task:
     def scaled(self, accuracy: float) -> float:
         """``(accuracy - chance) / (1 - chance)``."""
         return (accuracy - self.chance) / (1.0 - self.chance)
+
+    @property
+    def pad_token(self) -> int:
+        """The token that right-pads the shorter sequences of a batch (``pad`` where the task
+        defines one, else ``0``: parity's and modular arithmetic's PAD)."""
+        return int(getattr(self, "pad", 0))
+
+    def width(self, max_length: int) -> int:
+        """Token positions of a batch whose longest sequence has length ``max_length`` (what
+        :meth:`sample` returns then; a fixed training shape pads every batch to it).
+
+        >>> make_task("parity").width(40), make_task("s5").width(40)
+        (39, 40)
+        """
+        return int(self.sample(np.random.default_rng(0), 1, max_length, max_length)
+                   .tokens.shape[1])
+
+
+def pad_examples(task: Task, ex: Examples, width: int) -> Examples:
+    """``ex`` right-padded to ``width`` positions (the task's PAD token, :data:`IGNORE`
+    targets): for causal models the same function and the same loss as ``ex``.
+
+    >>> task = make_task("parity")
+    >>> ex = task.sample(np.random.default_rng(1), 2, 4, 4)
+    >>> pad_examples(task, ex, 5).tokens.tolist()
+    [[1, 2, 2, 0, 0], [2, 1, 1, 0, 0]]
+    """
+    n, T = ex.tokens.shape
+    if T > width:
+        raise TaskError(f"{task.name}: a batch of {T} positions does not fit width {width}")
+    tokens = np.full((n, width), task.pad_token, dtype=ex.tokens.dtype)
+    targets = np.full((n, width), IGNORE, dtype=ex.targets.dtype)
+    tokens[:, :T], targets[:, :T] = ex.tokens, ex.targets
+    return Examples(tokens, targets, ex.lengths)
 
 
 # ============================================================================ parity

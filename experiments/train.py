@@ -139,6 +139,7 @@ class TrainConfig:
     progress: bool = True
     stop_after: int = 0
     profile_steps: int = 0
+    cuda_graph: bool = False
 
     def __post_init__(self) -> None:
         if self.init not in INITS:
@@ -212,7 +213,7 @@ class TrainConfig:
 _RESUME_FREE = {"eval_lengths", "eval_examples", "eval_batch_size", "eval_at_start",
                 "eval_every", "curve_lengths",
                 "checkpoint_every", "log_every", "out", "resume", "progress", "device", "kernel",
-                "stop_after", "profile_steps"}
+                "stop_after", "profile_steps", "cuda_graph"}
 
 
 def smoke_config(**over: Any) -> TrainConfig:
@@ -426,6 +427,87 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _train_step(net: torch.nn.Module, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """Forward, loss, backward, clipping, AdamW (the caller zeroes the gradients); the loss."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.amp,
+                        cache_enabled=False):
+        logits = net(x)
+    loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
+                           ignore_index=IGNORE)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+    return loss
+
+
+class _GraphStep:
+    """The training step (:func:`_train_step`) captured once as a CUDA graph and replayed
+    (``cuda_graph=True``): the models are small, so an eager step is bound by launching its
+    kernels one by one from Python, which a replay does at once.
+
+    Every batch is right-padded to one width (:meth:`experiments.tasks.Task.width` of the
+    longest training length; PAD tokens and ignored targets: the same loss for these causal
+    models), copied into the graph's input buffers, and the graph replayed. The first
+    :attr:`WARMUP` steps run eagerly on a side stream (they compile the kernels and let the
+    allocator and AdamW's state settle, as CUDA graph capture requires), then the step is
+    captured with the gradients set to None, so that the captured backward writes them
+    instead of accumulating. ``emulate=True`` (CPU tests) runs the same data path with the
+    capture replaced by an eager call on the static buffers.
+    """
+
+    WARMUP = 3
+
+    def __init__(self, net: torch.nn.Module, model: torch.nn.Module,
+                 opt: torch.optim.Optimizer, cfg: TrainConfig, task: Task,
+                 device: torch.device, emulate: bool = False) -> None:
+        from experiments.tasks import pad_examples
+
+        self.net, self.model, self.opt, self.cfg, self.task = net, model, opt, cfg, task
+        self.device, self.emulate = device, emulate
+        self.width = task.width(cfg.train_max_length)
+        self._pad = pad_examples
+        self.n = 0
+        self.graph: Any = None
+        self.sx = self.sy = self.sloss = None
+
+    def _eager(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.opt.zero_grad(set_to_none=True)
+        return _train_step(self.net, self.model, self.opt, x, y, self.cfg)
+
+    def __call__(self, ex: Any) -> torch.Tensor:
+        ex = self._pad(self.task, ex, self.width)
+        x, y = _to_device(ex.tokens, self.device), _to_device(ex.targets, self.device)
+        if self.graph is None and self.n < self.WARMUP:
+            self.n += 1
+            if self.emulate:
+                return self._eager(x, y).detach()
+            side = torch.cuda.Stream(self.device)
+            side.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(side):
+                loss = self._eager(x, y).detach()
+            torch.cuda.current_stream(self.device).wait_stream(side)
+            return loss
+        if self.graph is None:
+            self.sx, self.sy = x.clone(), y.clone()
+            if self.emulate:
+                self.graph = lambda: self._eager(self.sx, self.sy)
+            else:
+                self.opt.zero_grad(set_to_none=True)
+                self.graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(self.graph):
+                    self.sloss = _train_step(self.net, self.model, self.opt, self.sx, self.sy,
+                                             self.cfg)
+        else:
+            self.sx.copy_(x, non_blocking=True)
+            self.sy.copy_(y, non_blocking=True)
+        if self.emulate:
+            self.sloss = self.graph()
+        else:
+            self.graph.replay()
+        return self.sloss.detach().clone()
+
+
 class _Profile:
     """torch.profiler over some training steps; :meth:`finish` writes what a step costs."""
 
@@ -515,8 +597,15 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         init_info = asdict(init_from_construction(model, task,
                                                   identity_logit=-20.0 if closed else 0.0))
     model = build_model_to(model, mcfg, device)
-    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr,
-                            fused=device.type == "cuda")
+    use_graph = cfg.cuda_graph and device.type == "cuda" and world == 1
+    if cfg.cuda_graph and not use_graph and rank == 0:
+        print("note: --cuda-graph needs one process on a CUDA device; this run is eager",
+              file=sys.stderr)
+    # a graph replays the optimizer's kernels: the learning rate must be a device tensor the
+    # scheduler fills in place (LambdaLR does so for tensor learning rates)
+    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay),
+                            lr=torch.tensor(cfg.lr, device=device) if use_graph else cfg.lr,
+                            fused=device.type == "cuda", capturable=use_graph)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
     run_dir = Path(cfg.out) / cfg.run_name
     ckpt_path = run_dir / "checkpoint.pt"
@@ -558,6 +647,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps,
                disable=not (cfg.progress and rank == 0), desc=cfg.run_name, dynamic_ncols=True)
     model.train()
+    graph = _GraphStep(net, model, opt, cfg, task, device) if use_graph else None
     prof_at = start + min(PROFILE_WARMUP, max(0, cfg.steps - start - cfg.profile_steps))
     prof = None
     for step in bar:
@@ -565,17 +655,14 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             prof = _Profile(device)
         rng = np.random.default_rng([cfg.seed, rank, step])
         ex = task.sample(rng, per_rank, cfg.train_min_length, cfg.train_max_length)
-        x, y = _to_device(ex.tokens, device), _to_device(ex.targets, device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp):
-            logits = net(x)
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
-                               ignore_index=IGNORE)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
+        if graph is not None:
+            loss = graph(ex)
+        else:
+            x, y = _to_device(ex.tokens, device), _to_device(ex.targets, device)
+            opt.zero_grad(set_to_none=True)
+            loss = _train_step(net, model, opt, x, y, cfg).detach()
         sched.step()
-        pending.append(loss.detach())
+        pending.append(loss)
         done = step + 1
         if prof is not None and done - prof_at == cfg.profile_steps:
             prof.finish(cfg.profile_steps, run_dir)
@@ -589,7 +676,8 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             loss_steps += list(range(done - len(vals_l) + 1, done + 1))
             losses += vals_l
             pending = []
-            bar.set_postfix(loss=f"{vals_l[-1]:.4f}", lr=f"{sched.get_last_lr()[0]:.2e}")
+            bar.set_postfix(loss=f"{vals_l[-1]:.4f}",
+                            lr=f"{cfg.lr * _lr_lambda(cfg)(min(done, cfg.steps - 1)):.2e}")
             now = time.time()
             if rank == 0 and (now - last_progress >= PROGRESS_SECONDS
                               or done in (cfg.steps, cfg.stop_after)):
@@ -666,7 +754,8 @@ def _parser() -> argparse.ArgumentParser:
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                           help=_HELP.get(f.name))
         elif f.name in ("eval_lengths", "curve_lengths"):
             p.add_argument(flag, type=_lengths_arg, default=None,
                            help="'40,64', '40:256:8' or 'paper'" + (
@@ -697,6 +786,8 @@ _HELP = {
     "name": "the run's folder under --out (default: made of the fields, e.g. "
             "parity-deltaproduct-pm1-L2-D128-random-lr0.001-s0)",
     "stop_after": "stop (checkpointed) after this many steps; 0: run to the end",
+    "cuda_graph": "capture the training step once as a CUDA graph and replay it (one "
+                  "process on CUDA; batches padded to one width); experimental",
     "profile_steps": "profile this many training steps (after a warm-up of "
                      f"{PROFILE_WARMUP}) with torch.profiler: profile.json and profile.txt "
                      "in the run's folder (time a step, device time a step, kernels a step)",
