@@ -280,6 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--figures", default=str(ROOT / "docs" / "figures" / "experiments"))
     p.add_argument("--steps", type=int)
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--cuda-graph", action="store_true",
+                   help="each run's training step as a CUDA graph (experimental; see "
+                        "experiments.train --help)")
     p.add_argument("--eval-every", type=int, help="evaluate at 40, 128 and 256 every this many "
                    "steps (each run's eval_curve); default: only at the end")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
@@ -298,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = p.parse_args(argv)
     over = {k: v for k, v in (("steps", a.steps), ("batch_size", a.batch_size),
                               ("eval_every", a.eval_every),
+                              ("cuda_graph", True if a.cuda_graph else None),
                               ("device", a.device), ("kernel", a.kernel)) if v is not None}
     layers = ("deltaproduct",) if a.skip_mamba else ("deltaproduct", "mamba")
     try:
