@@ -124,7 +124,7 @@ def _store_block(ptr, blk, ld, EMU: tl.constexpr):
     tl.store(ptr + r[:, None] * ld + r[None, :], _cvt(blk, ptr.dtype.element_ty, EMU))
 
 
-@triton.jit(do_not_specialize=["L"])
+@triton.jit
 def wy_fwd_kernel(
     k, v, beta, gsub, w, u, tmat, scr,
     L,
@@ -284,9 +284,7 @@ def wy_fwd_kernel(
             _store_block(t_base + (row0 + 48) * BT + 48, t33, BT, EMU)
 
 
-# lengths not specialized: Triton compiles an int argument equal to 1 as a constant, and
-# the T = 1 specialization of fwd_state_kernel (bf16, BV = 32, 4 warps) faulted on the H200
-@triton.jit(do_not_specialize=["T", "L", "NC"])
+@triton.jit
 def fwd_state_kernel(
     q, k, w, u, gsub, gtok, h0, o, ht, hbuf, dbuf,
     T, L, NC, scale,
@@ -379,7 +377,7 @@ def fwd_state_kernel(
         tl.store(ht + i_bh * K * V + ck[:, None] * V + cv[None, :], s, mask=mk[:, None] & mv[None, :])
 
 
-@triton.jit(do_not_specialize=["T", "L", "NC"])
+@triton.jit
 def bwd_o_kernel(
     q, k, do, hbuf, dbuf, gtok, dq, dko, dvloc, dgtok,
     T, L, NC, scale,
@@ -462,7 +460,7 @@ def bwd_o_kernel(
         tl.store(dgtok + i_bh * NC * BT + i_c * BT + r, dgt * scale)
 
 
-@triton.jit(do_not_specialize=["T", "L", "NC"])
+@triton.jit
 def bwd_state_kernel(
     q, k, w, do, gsub, gtok, dht, dh0, dvloc, dhbuf, ddbuf,
     T, L, NC, scale,
@@ -532,7 +530,7 @@ def bwd_state_kernel(
         tl.store(dh0 + i_bh * K * V + ck[:, None] * V + cv[None, :], ds, mask=mk[:, None] & mv[None, :])
 
 
-@triton.jit(do_not_specialize=["L"])
+@triton.jit
 def bwd_wy_kernel(
     k, v, beta, gsub, tmat, hbuf, dhbuf, dbuf, ddbuf, dko, dk, dv, dbeta, dgsub,
     L,
