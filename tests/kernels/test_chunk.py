@@ -179,3 +179,23 @@ def test_chunk_full_size_gpu(gen, make_inputs, check_against_reference, poison_e
                              init):
     _compare(gen, make_inputs, check_against_reference, poison_empty, torch.device("cuda"), B=1, T=T, H=2,
              K=128, V=128, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
+
+
+def test_one_token_16bit_calls_use_the_value_block_that_ran_clean(monkeypatch):
+    """The H200 fault workaround (session 8): T = 1 with 16-bit inputs launches the state
+    kernels with 64-wide value blocks (16/32 faulted in Triton 3.6's T = 1 specialization);
+    other lengths and float32 keep the tuned blocks."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setattr(chunk, "INTERPRET", False)
+    v = torch.zeros(1, 1, 2, 128)
+    for T, dtype, one_token_16bit in ((1, torch.bfloat16, True), (2, torch.bfloat16, False),
+                                      (1, torch.float32, False), (1, torch.float16, True)):
+        q = torch.zeros(1, T, 2, 128, dtype=dtype)
+        p = chunk._Plan(q, v, 1, 64, False)
+        tuned = chunk._GPU_CONFIG[q.element_size() == 2]
+        for name in ("state", "state_rec"):
+            want = 64 if one_token_16bit else tuned[name][0]
+            assert p.bv(name) == want, (T, dtype, name)
+            assert p.opts(name) == {"num_warps": tuned[name][1], "num_stages": tuned[name][2]}
+    assert chunk._GPU_CONFIG[True]["state"][0] == 32      # the case the workaround changes

@@ -178,6 +178,15 @@ class _Plan:
             self.cfg = dict(_INTERPRET_CONFIG)
         else:
             self.cfg = dict(_GPU_CONFIG[q.element_size() == 2])
+        if not self.interpret and q.element_size() == 2 and self.T == 1:
+            # Triton compiles an int argument equal to 1 as a constant; on the H200 (Triton
+            # 3.6) that T = 1 specialization of fwd_state_kernel with 16-bit inputs faulted
+            # ("out-of-range shared address" in its tl.dot) with value blocks of 16 or 32 at 4
+            # or 8 warps, and ran clean with 64-wide blocks (benchmarks/probes/chunk_fault.py,
+            # session 8). A one-token call costs nothing either way.
+            for name in ("state", "state_rec"):
+                _, warps, stages = self.cfg[name]
+                self.cfg[name] = (64, warps, stages)
         self.cfg.update(_CONFIG_OVERRIDE)
         # float32 products in full float32 (FMA) on the GPU too. Triton 3.6's "tf32x3" (three
         # tf32 tensor-core passes) reads shared memory out of range on the H200 in some
