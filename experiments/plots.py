@@ -39,6 +39,47 @@ def _label(c: dict[str, Any], with_lr: bool = False) -> str:
     return f"{name} {c['eigen_range']}{init}{lr}"
 
 
+def _colour(c: dict[str, Any], cells: list[dict[str, Any]], with_lr: bool) -> str:
+    """Red / blue for [-1, 1] / [0, 1]; orange / cyan for the smaller learning rates when a
+    task's cells have several."""
+    if with_lr and c.get("lr") != max(x.get("lr", 0) for x in cells):
+        return {"[0,1]": "tab:cyan", "[-1,1]": "tab:orange"}.get(c["eigen_range"], "k")
+    return _COLOURS.get(c["eigen_range"], "k")
+
+
+def _plot_eval_curves(cells: list[dict[str, Any]], task: str, path: Path, with_lr: bool,
+                      plt: Any) -> Path:
+    """Accuracy at the curve lengths against the training step (runs made with
+    ``--eval-every``): one panel per length, median over a cell's runs."""
+    lengths = sorted({row["length"] for c in cells for run in c["eval_curves"]
+                      for point in run for row in point["rows"]})
+    fig, axes = plt.subplots(1, len(lengths), figsize=(3.2 * len(lengths), 3.2), sharey=True,
+                             squeeze=False)
+    for ax, L in zip(axes[0], lengths):
+        for c in cells:
+            key = "sequence_accuracy" if "sequence_by_run" in c else "scaled_accuracy"
+            series = []
+            for run in c["eval_curves"]:
+                pts = {p["step"]: r[key] for p in run for r in p["rows"] if r["length"] == L}
+                series.append(pts)
+            steps = sorted(set.intersection(*(set(s) for s in series)))
+            if not steps:
+                continue
+            y = np.median([[s[t] for t in steps] for s in series], axis=0)
+            style = _STYLES.get(c["layer"], "-")
+            ax.plot(steps, y, style, marker=".", color=_colour(c, cells, with_lr),
+                    label=_label(c, with_lr))
+        ax.set_title(f"length {L}")
+        ax.set_xlabel("step")
+    axes[0][0].set_ylabel("scaled accuracy (median over runs)")
+    axes[0][-1].legend(fontsize=6)
+    fig.suptitle(f"{task}: accuracy during training")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_table(agg: dict[str, Any], out_dir: str | Path, stem: str) -> list[Path]:
     """Write ``<stem>_<task>.png`` (and ``<stem>_<task>_loss.png`` where loss curves exist)
     into ``out_dir``; return the paths."""
@@ -59,9 +100,7 @@ def plot_table(agg: dict[str, Any], out_dir: str | Path, stem: str) -> list[Path
             key = "sequence_by_run" if "sequence_by_run" in c else "scaled_by_run"
             y = np.array(c[key], dtype=float)
             x = np.array(c["lengths"])
-            colour = _COLOURS.get(c["eigen_range"], "k")
-            if with_lr and c.get("lr") != max(x.get("lr", 0) for x in cells):
-                colour = {"[0,1]": "tab:cyan", "[-1,1]": "tab:orange"}.get(c["eigen_range"], "k")
+            colour = _colour(c, cells, with_lr)
             style = _STYLES.get(c["layer"], "-")
             if c.get("init") == "construction":
                 style = ":"
@@ -80,6 +119,10 @@ def plot_table(agg: dict[str, Any], out_dir: str | Path, stem: str) -> list[Path
         fig.savefig(p, dpi=120)
         plt.close(fig)
         paths.append(p)
+        with_curve = [c for c in cells if c.get("eval_curves")]
+        if with_curve:
+            paths.append(_plot_eval_curves(with_curve, task, out / f"{stem}_{task}_curve.png",
+                                           with_lr, plt))
         curves = [c for c in cells if c.get("loss_curves")]
         if curves:
             fig, ax = plt.subplots(figsize=(6, 3.6))

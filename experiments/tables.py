@@ -245,6 +245,8 @@ def aggregate(cfgs: Sequence[TrainConfig]) -> dict[str, Any]:
         if runs[0]["task"]["per_position"]:
             entry["sequence_by_run"] = [[row["sequence_accuracy"] for row in r["eval"]]
                                         for r in runs]
+        if all(r.get("eval_curve") for r in runs):
+            entry["eval_curves"] = [r["eval_curve"] for r in runs]
         if "eval_at_start" in runs[0]:
             entry["scaled_at_start_by_run"] = [[row["scaled_accuracy"]
                                                 for row in r["eval_at_start"]] for r in runs]

@@ -308,3 +308,18 @@ def test_cuda_graph_without_cuda_runs_eagerly_with_a_note(tmp_path, capsys):
     res = run(smoke_config(out=str(tmp_path), name="g", cuda_graph=True))
     assert res["steps_done"] == 2
     assert "--cuda-graph needs one process on a CUDA device" in capsys.readouterr().err
+
+
+def test_eval_curves_are_aggregated_and_plotted(tmp_path):
+    from experiments.plots import plot_table
+
+    cfgs = grid("table3", "smoke", seeds=(0,), layers=("deltaproduct",), tasks=("parity",),
+                out=str(tmp_path / "runs"), eval_every=1, steps=2)
+    for c in cfgs:
+        run(c)
+    agg = aggregate(cfgs)
+    assert all(len(c["eval_curves"]) == 1 and [p["step"] for p in c["eval_curves"][0]] == [1, 2]
+               for c in agg["cells"])
+    paths = plot_table(agg, tmp_path / "fig", "t")
+    assert tmp_path / "fig" / "t_parity_curve.png" in paths
+    assert (tmp_path / "fig" / "t_parity_curve.png").stat().st_size > 1000
