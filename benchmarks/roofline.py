@@ -187,6 +187,12 @@ def parse_ncu_csv(text: str) -> list[dict[str, Any]]:
     ``Metric Name`` and ``Metric Value`` columns); lines ncu prints before the table (its
     ``==PROF==`` log, the program's own output) are skipped.
 
+    Raises
+    ------
+    ValueError
+        When the text holds no table (no ``Kernel Name`` header), its header has no ``ID``
+        column, or the table has no kernel rows (ncu profiled nothing).
+
     Examples
     --------
     >>> raw = '''==PROF== Connected to process 1
@@ -199,12 +205,15 @@ def parse_ncu_csv(text: str) -> list[dict[str, Any]]:
     [('cols_kernel', 1024.0, 2048.0), ('cols_kernel', 1000.0, None)]
     """
     lines = text.splitlines()
-    start = next((i for i, ln in enumerate(lines) if '"Kernel Name"' in ln), None)
+    start = next((i for i, ln in enumerate(lines)
+                  if "Kernel Name" in ln and "Kernel Name" in next(csv.reader([ln]), [])), None)
     if start is None:
         raise ValueError("no ncu CSV table (no 'Kernel Name' header) in the output")
     rows = list(csv.reader(io.StringIO("\n".join(lines[start:]))))
     head = rows[0]
     col = {h: i for i, h in enumerate(head)}
+    if "ID" not in col:
+        raise ValueError(f"the ncu CSV header (line {start + 1}) has no 'ID' column")
     out: list[dict[str, Any]] = []
     if "Metric Name" in col:                                   # --page details
         by_id: dict[str, dict[str, Any]] = {}
@@ -215,6 +224,8 @@ def parse_ncu_csv(text: str) -> list[dict[str, Any]]:
             short = METRICS.get(r[col["Metric Name"]])
             if short:
                 rec[short] = _number(r[col["Metric Value"]])
+        if not by_id:
+            raise ValueError("the ncu CSV table has no kernel rows")
         return list(by_id.values())
     for r in rows[1:]:
         if len(r) < len(head) or not r[col["ID"]].strip():   # the units row, blank lines
@@ -224,6 +235,8 @@ def parse_ncu_csv(text: str) -> list[dict[str, Any]]:
             if name in col:
                 rec[short] = _number(r[col[name]])
         out.append(rec)
+    if not out:
+        raise ValueError("the ncu CSV table has no kernel rows")
     return out
 
 
@@ -304,7 +317,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
                     help=f"comma-separated, of {', '.join(WORKLOADS)}")
     ap.add_argument("--workload", help="(internal) run one workload: what ncu profiles")
@@ -322,11 +335,31 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.repeats < 1:
         ap.error(f"--repeats: expected an int >= 1, got {a.repeats}")
+    if a.timeout < 1:
+        ap.error(f"--timeout: expected seconds >= 1, got {a.timeout}")
+    for opt, path in (("--json", a.json), ("--md", a.md)):
+        if path is not None and path.is_dir():
+            ap.error(f"{opt}: {str(path)!r} is a folder (expected a file name)")
+        if path is not None and not path.parent.is_dir():
+            ap.error(f"{opt}: folder {str(path.parent)!r} does not exist")
+    if a.csv_dir is not None and a.csv_dir.exists() and not a.csv_dir.is_dir():
+        ap.error(f"--csv-dir: {str(a.csv_dir)!r} exists and is not a folder")
+    if a.workload is not None and a.workload not in WORKLOADS:
+        ap.error(f"--workload: expected one of {sorted(WORKLOADS)}, got {a.workload!r}")
+    if a.smoke and not a.workload:
+        ap.error("--smoke needs --workload NAME (the one workload to run on the CPU)")
     if a.workload and not a.parse:
-        if a.workload not in WORKLOADS:
-            ap.error(f"--workload: expected one of {sorted(WORKLOADS)}, got {a.workload!r}")
+        if a.dry_run:
+            ap.error("--dry-run prints the ncu commands of --workloads; --workload runs one "
+                     "workload (leave it out)")
         if a.smoke:
             os.environ.setdefault("TRITON_INTERPRET", "1")
+        else:
+            import torch
+
+            if not torch.cuda.is_available():
+                ap.error(f"--workload {a.workload}: needs a CUDA device (--smoke runs it on "
+                         "the CPU)")
         run_workload(a.workload, a.repeats, a.smoke)
         return 0
     names = [w for w in a.workloads.split(",") if w]
@@ -336,9 +369,18 @@ def main(argv: list[str] | None = None) -> int:
     if a.parse:
         if not a.workload:
             ap.error("--parse needs --workload (the workload the CSV profiled)")
-        results = {"workloads": [{"workload": a.workload,
-                                  "kernels": summarize(parse_ncu_csv(a.parse.read_text()))}]}
+        try:
+            text = a.parse.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            ap.error(f"--parse: cannot read {str(a.parse)!r}: "
+                     f"{getattr(exc, 'strerror', None) or exc}")
+        try:
+            launches = parse_ncu_csv(text)
+        except ValueError as exc:
+            ap.error(f"--parse: {str(a.parse)!r}: {exc}")
+        results = {"workloads": [{"workload": a.workload, "kernels": summarize(launches)}]}
         _write(results, a)
+        print(markdown(results), end="")
         return 0
     if a.dry_run:
         for w in names:

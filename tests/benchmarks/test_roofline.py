@@ -144,3 +144,62 @@ def test_every_workload_runs_on_the_cpu(workload):
                         "--repeats", "1"], cwd=ROOT, capture_output=True, text=True,
                        timeout=300, env=env)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+
+
+def test_tables_without_kernel_rows_or_id_column_are_errors():
+    with pytest.raises(ValueError, match="no kernel rows"):
+        roofline.parse_ncu_csv('"ID","Kernel Name","gpu__time_duration.sum"\n"","","nsecond"\n')
+    with pytest.raises(ValueError, match="no kernel rows"):
+        roofline.parse_ncu_csv('"ID","Kernel Name","Metric Name","Metric Value"\n')
+    with pytest.raises(ValueError, match="no 'ID' column"):
+        roofline.parse_ncu_csv('"Kernel Name","gpu__time_duration.sum"\n"k","5"\n')
+
+
+def test_an_unquoted_header_is_found():
+    rows = roofline.parse_ncu_csv('ID,Kernel Name,gpu__time_duration.sum\n,,nsecond\n0,k,"1,500"\n')
+    assert [(r["kernel"], r["ns"]) for r in rows] == [("k", 1500.0)]
+
+
+def test_parse_prints_and_writes_the_tables(tmp_path):
+    (tmp_path / "raw.csv").write_text(RAW)
+    r = subprocess.run([sys.executable, str(SCRIPT), "--parse", "raw.csv", "--workload",
+                        "model_1u_fwd_bwd", "--json", "r.json"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "| `cols_kernel` | 3 | 2.0 |" in r.stdout           # the table without --md too
+    (w,) = json.loads((tmp_path / "r.json").read_text())["workloads"]
+    assert w["workload"] == "model_1u_fwd_bwd" and len(w["kernels"]) == 2
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--parse", "missing.csv", "--workload", "model_1u_fwd_bwd"],
+     "--parse: cannot read 'missing.csv': No such file"),
+    (["--parse", ".", "--workload", "model_1u_fwd_bwd"], "--parse: cannot read '.'"),
+    (["--parse", "empty.csv", "--workload", "model_1u_fwd_bwd"], "no ncu CSV table"),
+    (["--parse", "log.csv", "--workload", "model_1u_fwd_bwd"], "no ncu CSV table"),
+    (["--parse", "head.csv", "--workload", "model_1u_fwd_bwd"], "has no kernel rows"),
+    (["--parse", "raw.csv", "--workload", "nope"], "--workload: expected one of"),
+    (["--parse", "raw.csv", "--workload", "model_1u_fwd_bwd", "--json", "no/r.json"],
+     "--json: folder 'no' does not exist"),
+    (["--parse", "raw.csv", "--workload", "model_1u_fwd_bwd", "--md", "."],
+     "--md: '.' is a folder"),
+    (["--dry-run", "--csv-dir", "raw.csv"], "--csv-dir: 'raw.csv' exists and is not a folder"),
+    (["--dry-run", "--timeout", "0"], "--timeout: expected seconds >= 1"),
+    (["--repeats", "-1"], "--repeats: expected an int >= 1, got -1"),
+    (["--repeats", "abc"], "invalid int value: 'abc'"),
+    (["--smoke"], "--smoke needs --workload"),
+    (["--workload", "model_1u_fwd_bwd", "--dry-run"], "--dry-run prints the ncu commands"),
+    (["--workload", "tabled_o_1024x4096"], "needs a CUDA device"),
+])
+def test_bad_files_and_paths_are_one_error_line(tmp_path, argv, says):
+    (tmp_path / "raw.csv").write_text(RAW)
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "log.csv").write_text("==PROF== Disconnected from process 1\n")
+    (tmp_path / "head.csv").write_text('"ID","Kernel Name","gpu__time_duration.sum"\n'
+                                       '"","","nsecond"\n')
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")        # no device, even on a GPU machine
+    r = subprocess.run([sys.executable, str(SCRIPT), *argv], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=60, env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("roofline.py: error: ") and says in last
