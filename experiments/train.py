@@ -226,8 +226,9 @@ def smoke_config(**over: Any) -> TrainConfig:
 
 
 # ============================================================================ utilities
-def parse_lengths(spec: str) -> tuple[int, ...]:
-    """``"40,64,128"`` or ``"start:stop:step"`` (stop inclusive) or ``"paper"`` (40..256).
+def parse_lengths(spec: str, what: str = "eval_lengths") -> tuple[int, ...]:
+    """``"40,64,128"`` or ``"start:stop:step"`` (stop inclusive) or ``"paper"`` (40..256);
+    ``what`` names the field in the :class:`ConfigError` (empty: no name).
 
     >>> parse_lengths("40:56:8"), parse_lengths("3,5")
     ((40, 48, 56), (3, 5))
@@ -244,17 +245,19 @@ def parse_lengths(spec: str) -> tuple[int, ...]:
         else:
             lengths = tuple(int(x) for x in spec.split(","))
     except ValueError:
-        raise ConfigError(f"eval_lengths: cannot parse {spec!r} (use '40,64' or "
+        raise ConfigError(f"{what}{': ' if what else ''}cannot parse {spec!r} (use '40,64' or "
                           "'40:256:8' or 'paper')") from None
     if not lengths:
-        raise ConfigError(f"eval_lengths: {spec!r} gives no length (start > stop?)")
+        raise ConfigError(f"{what}{': ' if what else ''}{spec!r} gives no length "
+                          "(start > stop?)")
     return lengths
 
 
 def _lengths_arg(spec: str) -> tuple[int, ...]:
     # argparse reports a ValueError as "invalid <function name> value"; this keeps the message
+    # (without a field name: argparse's "argument --curve-lengths: " names the option)
     try:
-        return parse_lengths(spec)
+        return parse_lengths(spec, what="")
     except ConfigError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 

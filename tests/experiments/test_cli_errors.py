@@ -32,10 +32,15 @@ def test_empty_or_reversed_eval_lengths_are_named(capsys):
     with pytest.raises(ConfigError, match="cannot parse '1:2:3:4'"):
         parse_lengths("1:2:3:4")
     line = _train_error(["--smoke", "--eval-lengths", ""], capsys)
-    assert "argument --eval-lengths: eval_lengths: cannot parse ''" in line
+    assert "argument --eval-lengths: cannot parse ''" in line
     assert "parse_lengths" not in line            # argparse's "invalid <function> value"
     line = _train_error(["--smoke", "--eval-lengths", "10:5"], capsys)
     assert "'10:5' gives no length" in line
+    # the curve's lengths are named as such, not as eval_lengths
+    for spec in ("", ",", "40,,128"):
+        line = _train_error(["--smoke", "--curve-lengths", spec], capsys)
+        assert f"argument --curve-lengths: cannot parse {spec!r}" in line
+        assert "eval_lengths" not in line
 
 
 @pytest.mark.parametrize("argv, says", [
