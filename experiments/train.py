@@ -651,7 +651,9 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
                disable=not (cfg.progress and rank == 0), desc=cfg.run_name, dynamic_ncols=True)
     model.train()
     graph = _GraphStep(net, model, opt, cfg, task, device) if use_graph else None
-    prof_at = start + min(PROFILE_WARMUP, max(0, cfg.steps - start - cfg.profile_steps))
+    # the profile ends by this run's last step: --stop-after's when it stops the run early
+    end = max(start + 1, cfg.stop_after) if 0 < cfg.stop_after < cfg.steps else cfg.steps
+    prof_at = start + min(PROFILE_WARMUP, max(0, end - start - cfg.profile_steps))
     prof = None
     for step in bar:
         if cfg.profile_steps and rank == 0 and step == prof_at:
@@ -828,7 +830,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> TrainConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; prints the summary line and the results path.
+    """Command-line entry point; prints the summary line and the results path (a run that
+    ``--stop-after`` stopped: how far it got and its checkpoint).
 
     A bad option exits with status 2 and argparse's ``error:`` line; a configuration that is
     only found bad once the run starts (an unknown task, a model field, no CUDA device, a
@@ -852,7 +855,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if dist.is_initialized():
             dist.destroy_process_group()
         return 2
-    if int(os.environ.get("RANK", "0")) == 0:
+    if int(os.environ.get("RANK", "0")) == 0 and res.get("stopped"):
+        print(f"{cfg.run_name}: stopped after {res['steps_done']} of {cfg.steps} steps "
+              f"(--stop-after), not evaluated; rerun without --stop-after to resume from "
+              f"{Path(cfg.out) / cfg.run_name / 'checkpoint.pt'}")
+    elif int(os.environ.get("RANK", "0")) == 0:
         s = res["summary"]
         print(f"{cfg.run_name}: mean scaled accuracy {s['mean_scaled_accuracy']:.3f} "
               f"(min {s['min_scaled_accuracy']:.3f}) over {len(res['eval'])} test lengths; "

@@ -260,6 +260,24 @@ def test_profile_steps_write_what_a_step_costs(tmp_path):
     # fewer steps than the warm-up plus the profile: the profile takes the last steps
     run(smoke_config(out=str(tmp_path), name="short", steps=4, profile_steps=3))
     assert json.loads((tmp_path / "short" / "profile.json").read_text())["steps"] == 3
+    # --stop-after ends the run early: the profile still takes its steps before the stop
+    # (was: none at all when the stop came before the warm-up's end, fewer steps near it)
+    for stop, name in ((5, "stop5"), (12, "stop12")):
+        part = run(smoke_config(out=str(tmp_path), name=name, steps=20, profile_steps=3,
+                                stop_after=stop))
+        assert part["stopped"] and part["steps_done"] == stop
+        assert json.loads((tmp_path / name / "profile.json").read_text())["steps"] == 3
+
+
+def test_stop_after_on_the_command_line_says_how_far_it_got(tmp_path, capsys):
+    assert main(["--smoke", "--steps", "4", "--stop-after", "2", "--out", str(tmp_path),
+                 "--name", "cut"]) == 0                                  # was a KeyError
+    out = capsys.readouterr().out
+    assert "cut: stopped after 2 of 4 steps" in out and "checkpoint.pt" in out
+    assert not (tmp_path / "cut" / "results.json").exists()
+    assert main(["--smoke", "--steps", "4", "--out", str(tmp_path), "--name", "cut"]) == 0
+    assert "mean scaled accuracy" in capsys.readouterr().out
+    assert json.loads((tmp_path / "cut" / "results.json").read_text())["resumed_from"] == 2
 
 
 @pytest.mark.parametrize("task_name, layer", [("parity", "deltaproduct"), ("mod_arith", "mamba"),
