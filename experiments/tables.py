@@ -64,7 +64,8 @@ import numpy as np
 
 from experiments.train import _RESUME_FREE, INITS, ROOT, ConfigError, TrainConfig, smoke_config
 
-__all__ = ["TABLES", "PROTOCOLS", "grid", "run_grid", "aggregate", "markdown", "main"]
+__all__ = ["TABLES", "PROTOCOLS", "grid", "run_grid", "aggregate", "markdown", "main",
+           "finished", "finished_lrs"]
 
 TABLES = ("table3", "s5", "init")
 PROTOCOLS: dict[str, dict[str, Any]] = {
@@ -196,6 +197,21 @@ def finished(cfg: TrainConfig) -> dict[str, Any] | None:
     return res
 
 
+def finished_lrs(runs_dir: Path) -> set[float]:
+    """The learning rates of the finished runs (``<run>/results.json``) in ``runs_dir``.
+
+    >>> finished_lrs(Path("/nonexistent"))
+    set()
+    """
+    lrs = set()
+    for p in sorted(runs_dir.glob("*/results.json")):
+        try:
+            lrs.add(float(json.loads(p.read_text())["config"]["lr"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue                  # not a run's results: finished() decides what is read
+    return lrs
+
+
 def run_grid(cfgs: Sequence[TrainConfig], *, jobs: int = 1) -> list[tuple[str, int, str]]:
     """Run every configuration without a ``results.json`` (``jobs`` processes at a time);
     return ``(name, exit code, output tail)`` of each run started."""
@@ -296,8 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "those a GPU machine sent back)")
     p.add_argument("--tasks", help="comma-separated tasks: only these rows of the table "
                    "(the aggregate still reads every finished run of the table)")
-    p.add_argument("--lrs", help="comma-separated learning rates (default: the protocol's; "
-                   "1e-3 for reduced, the paper's four for paper)")
+    p.add_argument("--lrs", help="comma-separated learning rates to run (default: the "
+                   "protocol's; 1e-3 for reduced, the paper's four for paper); the aggregate "
+                   "also reads the finished runs of other learning rates in the runs' folder")
     p.add_argument("--inits", default="random,construction",
                    help=f"comma-separated arms of the init table, of {INITS}")
     a = p.parse_args(argv)
@@ -337,10 +354,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     inits=inits, lrs=lrs, **over)
     except ValueError as e:
         p.error(str(e))
-    # the aggregate reads every finished run of the table, of every init; the cells not run
-    # are listed for the committed arms and those asked for
+    # the aggregate reads every finished run of the table, of every init and every learning
+    # rate found in the runs' folder (a command without --lrs must not drop the cells of
+    # another learning rate from the table it rewrites); the cells not run are listed for
+    # the committed arms and the learning rates asked for
+    asked_lrs = {c.lr for c in todo}
+    agg_lrs = sorted(asked_lrs | finished_lrs(Path(todo[0].out)), reverse=True)
     cfgs = grid(a.table, a.protocol, seeds=seeds, layers=layers, out=out, inits=INITS,
-                lrs=lrs, **over)
+                lrs=agg_lrs, **over)
     arms = {"random", "construction", *inits}
     if not a.no_run and todo:
         from experiments.train import cpu_kernel_note
@@ -364,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     done = {tuple(c[k] for k in _CELL_KEYS) for c in agg["cells"]}
     missing = sorted({c.run_name for c in cfgs
-                      if c.init in arms and _cell(c.to_dict()) not in done})
+                      if c.init in arms and c.lr in asked_lrs and _cell(c.to_dict()) not in done})
     agg.update({"table": a.table, "protocol": a.protocol, "failed_runs": [r[0] for r in failed],
                 "cells_not_run": missing})
     res_dir = Path(a.results)

@@ -341,3 +341,25 @@ def test_eval_curves_are_aggregated_and_plotted(tmp_path):
     paths = plot_table(agg, tmp_path / "fig", "t")
     assert tmp_path / "fig" / "t_parity_curve.png" in paths
     assert (tmp_path / "fig" / "t_parity_curve.png").stat().st_size > 1000
+
+
+def test_tables_aggregate_keeps_the_finished_runs_of_other_learning_rates(tmp_path, capsys):
+    """A command without --lrs rewrites the table: the finished runs of another learning rate
+    in the runs' folder stay in it (they were dropped: the committed table3 has lr 1e-2 rows
+    that ``--table table3 --no-run`` lost)."""
+    from experiments import tables
+
+    runs = tmp_path / "runs"
+    (c,) = [c for c in grid("table3", "smoke", seeds=(0,), layers=("deltaproduct",),
+                            tasks=("parity",), lrs=(1e-2,), out=str(runs))
+            if c.eigen_range == "[-1,1]"]
+    run(c)
+    assert tables.finished_lrs(runs) == {1e-2}
+    assert tables.main(["--table", "table3", "--protocol", "smoke", "--no-run", "--no-plots",
+                        "--out", str(runs), "--results", str(tmp_path / "r")]) == 0
+    agg = json.loads((tmp_path / "r" / "table3-smoke.json").read_text())
+    assert [(x["task"], x["eigen_range"], x["lr"], x["runs"]) for x in agg["cells"]] == [
+        ("parity", "[-1,1]", 0.01, 1)]
+    assert "| parity | DeltaNet | [-1,1] | 2 | random | 0.01 | 1 |" in capsys.readouterr().out
+    # the cells not run are those of the learning rates asked for (the default 1e-3)
+    assert agg["cells_not_run"] and all("-lr0.001-" in n for n in agg["cells_not_run"])
