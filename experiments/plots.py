@@ -2,9 +2,11 @@ r"""Figures of the experiment tables: accuracy against test length, and loss cur
 
 :func:`plot_table` takes the aggregate of :func:`experiments.tables.aggregate` and writes, per
 task, scaled accuracy (per-position tasks: sequence accuracy) against test length: one line
-per model (colour: eigenvalues in [0, 1] or [-1, 1]; line style: the layer type), the median
-over seeds with the min..max band. For the initializer table it also draws the training loss
-of random against constructed initialization.
+per model (colour: eigenvalues in [0, 1] or [-1, 1], another shade per learning rate when a
+task's cells have several; line style: the layer type, or the init), the median over seeds
+with the min..max band. Where the runs were made with ``--eval-every`` it also draws the
+accuracy at the curve lengths against the training step, and for the initializer table the
+training loss of random against constructed initialization.
 
 Examples
 --------
@@ -39,12 +41,25 @@ def _label(c: dict[str, Any], with_lr: bool = False) -> str:
     return f"{name} {c['eigen_range']}{init}{lr}"
 
 
+#: per eigenvalue range, the colours of a task's learning rates from the largest down
+_LR_COLOURS = {"[-1,1]": ("tab:red", "tab:orange", "tab:brown", "tab:pink"),
+               "[0,1]": ("tab:blue", "tab:cyan", "tab:purple", "tab:green")}
+
+
 def _colour(c: dict[str, Any], cells: list[dict[str, Any]], with_lr: bool) -> str:
-    """Red / blue for [-1, 1] / [0, 1]; orange / cyan for the smaller learning rates when a
-    task's cells have several."""
-    if with_lr and c.get("lr") != max(x.get("lr", 0) for x in cells):
-        return {"[0,1]": "tab:cyan", "[-1,1]": "tab:orange"}.get(c["eigen_range"], "k")
-    return _COLOURS.get(c["eigen_range"], "k")
+    """Red / blue for [-1, 1] / [0, 1]; when a task's cells have several learning rates, the
+    largest keeps these and the smaller ones take orange / cyan, brown / purple, pink / green
+    (one colour per learning rate, up to four: the paper protocol's).
+
+    >>> cells = [{"eigen_range": "[-1,1]", "lr": lr} for lr in (1e-2, 1e-3, 5e-4)]
+    >>> [_colour(c, cells, True) for c in cells]
+    ['tab:red', 'tab:orange', 'tab:brown']
+    """
+    if not with_lr:
+        return _COLOURS.get(c["eigen_range"], "k")
+    lrs = sorted({x.get("lr", 0) for x in cells}, reverse=True)
+    shades = _LR_COLOURS.get(c["eigen_range"], ("k",))
+    return shades[lrs.index(c.get("lr", 0)) % len(shades)]
 
 
 def _plot_eval_curves(cells: list[dict[str, Any]], task: str, path: Path, with_lr: bool,
@@ -71,7 +86,8 @@ def _plot_eval_curves(cells: list[dict[str, Any]], task: str, path: Path, with_l
                     label=_label(c, with_lr))
         ax.set_title(f"length {L}")
         ax.set_xlabel("step")
-    axes[0][0].set_ylabel("scaled accuracy (median over runs)")
+    per_pos = any("sequence_by_run" in c for c in cells)
+    axes[0][0].set_ylabel(("sequence" if per_pos else "scaled") + " accuracy (median over runs)")
     axes[0][-1].legend(fontsize=6)
     fig.suptitle(f"{task}: accuracy during training")
     fig.tight_layout()
@@ -81,8 +97,9 @@ def _plot_eval_curves(cells: list[dict[str, Any]], task: str, path: Path, with_l
 
 
 def plot_table(agg: dict[str, Any], out_dir: str | Path, stem: str) -> list[Path]:
-    """Write ``<stem>_<task>.png`` (and ``<stem>_<task>_loss.png`` where loss curves exist)
-    into ``out_dir``; return the paths."""
+    """Write ``<stem>_<task>.png`` (and ``<stem>_<task>_curve.png`` where the runs have an
+    ``eval_curve``, ``<stem>_<task>_loss.png`` where loss curves exist) into ``out_dir``;
+    return the paths."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -106,7 +123,9 @@ def plot_table(agg: dict[str, Any], out_dir: str | Path, stem: str) -> list[Path
                 style = ":"
             elif c.get("init") == "construction_closed":
                 style = "-."
-            ax.plot(x, np.median(y, 0), style, color=colour, label=f"{_label(c, with_lr)} ({c['runs']})")
+            # a marker where the test lengths are too few to draw a line (one length: none)
+            ax.plot(x, np.median(y, 0), style, color=colour, marker="o" if len(x) < 3 else None,
+                    label=f"{_label(c, with_lr)} ({c['runs']})")
             ax.fill_between(x, y.min(0), y.max(0), color=colour, alpha=0.12)
         per_pos = any("sequence_by_run" in c for c in cells)
         ax.set_xlabel("test length")

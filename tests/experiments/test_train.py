@@ -363,3 +363,33 @@ def test_tables_aggregate_keeps_the_finished_runs_of_other_learning_rates(tmp_pa
     assert "| parity | DeltaNet | [-1,1] | 2 | random | 0.01 | 1 |" in capsys.readouterr().out
     # the cells not run are those of the learning rates asked for (the default 1e-3)
     assert agg["cells_not_run"] and all("-lr0.001-" in n for n in agg["cells_not_run"])
+
+
+def test_plots_tell_four_learning_rates_apart_and_label_per_position_curves(tmp_path,
+                                                                           monkeypatch):
+    """The paper protocol's four learning rates: one colour each per eigenvalue range (the
+    three smaller ones shared one colour); a per-position task's curve panel says sequence
+    accuracy, which it plots; a single test length is drawn (a marker, not an empty line)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from experiments.plots import plot_table
+
+    figs = []
+    monkeypatch.setattr(plt, "close", lambda fig=None: figs.append(fig))
+    curve = [[{"step": 1, "rows": [{"length": 40, "sequence_accuracy": 0.5,
+                                    "scaled_accuracy": 0.1}]}]]
+    cells = [{"task": "s3", "layer": "deltaproduct", "num_householder": 1, "eigen_range": rng,
+              "num_layers": 1, "init": "random", "lr": lr, "runs": 1, "lengths": [40],
+              "scaled_by_run": [[0.1]], "sequence_by_run": [[0.5]], "eval_curves": curve}
+             for rng in ("[-1,1]", "[0,1]") for lr in (1e-2, 1e-3, 5e-4, 1e-4)]
+    paths = plot_table({"cells": cells}, tmp_path, "t")
+    assert [p.name for p in paths] == ["t_s3.png", "t_s3_curve.png"]
+    by_length, by_step = figs
+    lines = by_length.axes[0].get_lines()
+    assert len({ln.get_color() for ln in lines}) == 8
+    assert all(ln.get_marker() == "o" for ln in lines)
+    assert by_step.axes[0].get_ylabel() == "sequence accuracy (median over runs)"
+    assert len({ln.get_color() for ln in by_step.axes[0].get_lines()}) == 8
