@@ -49,6 +49,9 @@ def test_empty_or_reversed_eval_lengths_are_named(capsys):
     (["--init", "pretrained"], "init: expected one of"),
     (["--name", "../escape"], "name: expected a plain folder name"),
     (["--config", "missing.json"], "--config: cannot read 'missing.json'"),
+    (["--eval-every", "-1"], "eval_every: expected an int >= 0, got -1"),
+    (["--profile-steps", "-2"], "profile_steps: expected an int >= 0, got -2"),
+    (["--curve-lengths", "0,40"], "curve_lengths: expected positive lengths"),
 ])
 def test_bad_options_are_argparse_errors(argv, says, capsys, tmp_path):
     line = _train_error(["--smoke", "--out", str(tmp_path), *argv], capsys)
@@ -132,6 +135,9 @@ def _tables_error(argv, capsys) -> str:
     (["--lrs", "nan"], "lrs: expected positive learning rates"),
     (["--lrs", "inf"], "lrs: expected positive learning rates"),
     (["--lrs", "1e-3,0.001"], "lrs: a learning rate given twice"),
+    (["--lrs", "1e-3,,1e-2"], "--lrs: expected comma-separated numbers, got '1e-3,,1e-2'"),
+    (["--lrs", "-1"], "lrs: expected positive learning rates, got [-1.0]"),
+    (["--eval-every", "-1"], "eval_every: expected an int >= 0, got -1"),
 ])
 def test_tables_bad_options(argv, says, capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(tables, "run_grid", lambda *a, **k: pytest.fail("ran"))

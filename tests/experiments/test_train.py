@@ -242,6 +242,19 @@ def test_eval_curve_and_progress_file_survive_a_resume(tmp_path):
         == res["eval_curve"]
 
 
+def test_a_resume_may_change_eval_every_and_a_long_eval_every_gives_the_final_point(tmp_path):
+    common = dict(out=str(tmp_path), name="c", steps=6, eval_lengths=(40,),
+                  curve_lengths=(40,))
+    run(smoke_config(stop_after=2, eval_every=2, **common))
+    res = run(smoke_config(eval_every=3, **common))                  # a resume-free field
+    assert res["resumed_from"] == 2
+    assert [p["step"] for p in res["eval_curve"]] == [2, 3, 6]
+    res = run(smoke_config(out=str(tmp_path), name="long", steps=3, eval_every=10,
+                           eval_lengths=(40,), curve_lengths=(40,)))
+    assert [p["step"] for p in res["eval_curve"]] == [3]
+    assert res["eval_curve"][0]["rows"] == res["eval"]
+
+
 def test_eval_every_is_validated():
     with pytest.raises(ConfigError, match="eval_every"):
         TrainConfig(eval_every=-1)
