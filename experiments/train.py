@@ -821,8 +821,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> TrainConfig:
             if not isinstance(given, dict):
                 raise ConfigError(f"--config: {args.config!r} must hold a JSON object of "
                                   f"TrainConfig fields, got {type(given).__name__}")
-            TrainConfig.from_dict(given)                      # validates the file's fields
-            base = {k: (tuple(v) if k == "eval_lengths" else v) for k, v in given.items()}
+            valid = TrainConfig.from_dict(given)              # validates the file's fields
+            base = {k: getattr(valid, k) for k in given}      # lengths as tuples
         base.update(over)
         return smoke_config(**base) if args.smoke else TrainConfig(**base)
     except (ValueError, TypeError) as e:          # ConfigError is a ValueError

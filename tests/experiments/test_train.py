@@ -76,6 +76,14 @@ def test_cli_and_config_file(tmp_path, capsys):
     assert "mean scaled accuracy" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="init"):
         TrainConfig(init="pretrained")
+    # a config file's lengths become tuples, as the options' do (curve_lengths stayed a list:
+    # a config unequal to the same one built from options, and unhashable)
+    from experiments.train import config_from_args
+
+    conf.write_text(json.dumps({"curve_lengths": [40, 56], "eval_lengths": [41]}))
+    cfg = config_from_args(["--config", str(conf)])
+    assert cfg == TrainConfig(curve_lengths=(40, 56), eval_lengths=(41,))
+    hash(cfg)
 
 
 def test_tables_grid_and_aggregate(tmp_path):
