@@ -4,8 +4,13 @@ Each table is a grid of :class:`experiments.train.TrainConfig` s (tasks x models
 command runs the runs that have no ``results.json`` yet (``--jobs N`` of them at once, each a
 ``python -m experiments.train`` process: the models are small, so several share one GPU well),
 then aggregates every run's results into ``experiments/results/<table>.json`` and a Markdown
-table (``<table>.md``), and plots accuracy against test length into
-``docs/figures/experiments/`` (:mod:`experiments.plots`).
+table (``<table>.md``; ``<table>-<protocol>.*`` for the paper and smoke protocols), and plots
+accuracy against test length into ``docs/figures/experiments/`` (:mod:`experiments.plots`).
+A cell is a task, model, eigenvalue range, depth, init and learning rate: ``--lrs`` runs
+several learning rates into one folder (run names carry it), and the aggregate reads the
+finished runs of every learning rate found there. ``--eval-every N`` has every run record
+its accuracy at lengths 40, 128 and 256 every N steps (``eval_curve``; plotted against the
+step).
 
 Tables
 ------

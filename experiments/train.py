@@ -16,7 +16,8 @@ command-line option, ``--help`` lists them). The run
 3. checkpoints every ``checkpoint_every`` steps (model, optimizer, schedule, step, loss curve)
    to ``<out>/<name>/checkpoint.pt`` and resumes from it when it exists. With
    ``eval_every > 0`` it also evaluates at ``curve_lengths`` every ``eval_every`` steps
-   (``eval_curve`` in the results: does the accuracy at long lengths still rise?). Rank 0
+   (``eval_curve`` in the results, whose last point is the final evaluation: does the
+   accuracy at long lengths still rise?). Rank 0
    writes ``<out>/<name>/progress.json`` (step, seconds, steps a second, loss) at most every
    :data:`PROGRESS_SECONDS`, so a run stopped by a time limit still tells how far it got;
 4. evaluates at every test length (one batch shape per length: no padding), on test sets drawn
@@ -797,7 +798,8 @@ _HELP = {
                      f"{PROFILE_WARMUP}) with torch.profiler: profile.json and profile.txt "
                      "in the run's folder (time a step, device time a step, kernels a step)",
     "eval_every": "evaluate at --curve-lengths every this many steps (the accuracy curve "
-                  "over training, in results.json as eval_curve); 0: only at the end",
+                  "over training, in results.json as eval_curve; its last point is the final "
+                  "evaluation); 0: no curve",
 }
 
 
