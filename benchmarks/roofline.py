@@ -20,8 +20,9 @@ makes the tables from a saved ncu CSV; ``--smoke`` runs one workload's Python on
 (Triton's interpreter, tiny shapes) to check that it runs.
 
 Verdicts (:func:`verdict`), from the Speed-of-Light percentages of the kernel's peak:
-``memory`` when DRAM throughput is at least 60 %, ``L2`` / ``L1`` when that cache's
-throughput is (and above DRAM's), ``issue`` when the schedulers issue at least 60 % of the
+``unknown`` when ncu wrote none of the throughput counters; ``memory`` when DRAM
+throughput is at least 60 %, ``L2`` / ``L1`` when that cache's throughput is (and above
+DRAM's), ``issue`` when the schedulers issue at least 60 % of the
 cycles (instruction-bound), otherwise ``latency``: the warps wait, and the largest stall
 reason says on what (``long_scoreboard``: global loads; ``barrier``; ``short_scoreboard``:
 shared memory; ``wait``: fixed-latency dependencies; ``mio_throttle``, ``lg_throttle``:
@@ -272,6 +273,8 @@ def verdict(m: dict[str, Any], high: float = 60.0) -> tuple[str, str | None]:
     ('latency', 'long_scoreboard')
     >>> verdict({"dram_pct": 5.0, "l1_pct": 75.0, "issue_pct": 40.0})
     ('L1', None)
+    >>> verdict({"ns": 1000.0})              # ncu wrote no throughput counter
+    ('unknown', None)
     """
     def get(k: str) -> float:
         v = m.get(k)
@@ -279,6 +282,8 @@ def verdict(m: dict[str, Any], high: float = 60.0) -> tuple[str, str | None]:
 
     stalls = {s: get(f"stall_{s}") for s in STALLS if s != "selected"}
     top = max(stalls, key=stalls.get) if any(v > 0 for v in stalls.values()) else None
+    if all(m.get(k) is None for k in ("dram_pct", "l2_pct", "l1_pct", "issue_pct")):
+        return "unknown", top                 # no throughput counter: nothing to judge by
     dram, l2, l1, issue = get("dram_pct"), get("l2_pct"), get("l1_pct"), get("issue_pct")
     if dram >= high:
         return "memory", None

@@ -59,7 +59,7 @@ def test_details_page_is_read_too():
                '"1","fwd_state_kernel","","gpu__time_duration.sum","nsecond","4,000"\n')
     rows = roofline.summarize(roofline.parse_ncu_csv(details))
     assert [(r["kernel"], r["ns"], r["verdict"]) for r in rows] == [
-        ("bwd_wy_kernel", 9000.0, "issue"), ("fwd_state_kernel", 4000.0, "latency")]
+        ("bwd_wy_kernel", 9000.0, "issue"), ("fwd_state_kernel", 4000.0, "unknown")]
 
 
 def test_output_without_a_table_is_an_error():
@@ -72,7 +72,8 @@ def test_output_without_a_table_is_an_error():
     ({"dram_pct": 59.0, "l2_pct": 70.0}, "L2"),
     ({"dram_pct": 10.0, "l1_pct": 65.0, "issue_pct": 80.0}, "L1"),
     ({"dram_pct": 10.0, "l1_pct": 20.0, "issue_pct": 80.0}, "issue"),
-    ({}, "latency"),
+    ({}, "unknown"),
+    ({"dram_pct": 10.0}, "latency"),
 ])
 def test_verdicts(metrics, bound):
     assert roofline.verdict(metrics)[0] == bound
