@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run experiment tables on one GPU machine inside a time limit, packing every finished run's
 # results.json (and every run's progress.json: how far an unfinished run got, at what rate)
-# into $OUT/runs.tgz (one file: the device returns at most 8) as it goes.
+# into $OUT/runs.tgz (one file: the device returns at most 8) as it goes; at the end it
+# prints, for every run the limit stopped, its step, rate and loss.
 #
 #   bash experiments/device_batch.sh SECONDS TABLE[:TASK,TASK]:JOBS[:OPTIONS] ...
 #   e.g. bash experiments/device_batch.sh 480 table3:parity:8 init::6 table3:mod_arith:6:--skip-mamba
@@ -45,3 +46,14 @@ for p in "${pids[@]}"; do wait "$p"; done
 kill -- "-$packer" 2>/dev/null; pack
 [ "$mps" = 1 ] && echo quit | nvidia-cuda-mps-control
 (cd "$runs" && find . -name results.json | wc -l | xargs echo "finished runs:"; tail -n 12 ./*.log)
+# runs the limit stopped: how far each got, and at what rate (from its progress.json)
+echo
+python3 - "$runs" <<'PY'
+import json, sys
+from pathlib import Path
+for p in sorted(Path(sys.argv[1]).glob("**/progress.json")):
+    if not (p.parent / "results.json").exists():
+        d = json.loads(p.read_text())
+        print(f"unfinished: {p.parent.name}: step {d['step']} of {d['steps']}, "
+              f"{d['steps_per_second']:.2f} steps/s, loss {d['loss']:.4f}")
+PY

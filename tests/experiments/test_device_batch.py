@@ -75,4 +75,10 @@ def test_a_table_past_the_limit_is_stopped_with_its_runs(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     done = len(_packed(tmp_path))
     assert f"finished runs: {done}" in r.stdout and done < 6
+    # every run the limit stopped after its first progress write is listed with its step
+    unfinished = [ln for ln in r.stdout.splitlines() if ln.startswith("unfinished: ")]
+    started = [p for p in (tmp_path / "runs").glob("**/progress.json")
+               if not (p.parent / "results.json").exists()]
+    assert len(unfinished) == len(started)
+    assert all(" of 3000, " in ln for ln in unfinished)
     assert _processes_with(f"ST_RUNS={tmp_path / 'runs'}") == []
