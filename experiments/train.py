@@ -359,6 +359,26 @@ def _lr_lambda(cfg: TrainConfig):
     return f
 
 
+def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig
+               ) -> torch.optim.lr_scheduler.LambdaLR:
+    """The warm-up + cosine schedule. With a tensor learning rate (a CUDA graph replays the
+    optimizer's kernels, which read it from the device) LambdaLR fills the tensor in place;
+    its base rates are kept as Python floats, so that computing a step's rate does not read
+    a device tensor back (a synchronisation every step).
+
+    >>> p = torch.nn.Parameter(torch.zeros(2))
+    >>> opt = torch.optim.AdamW([p], lr=torch.tensor(1e-3))
+    >>> cfg = TrainConfig(steps=10, lr=1e-3, warmup_frac=0.5)
+    >>> sched = _scheduler(opt, cfg)
+    >>> sched.base_lrs, [round(float(opt.param_groups[0]["lr"]), 6) for _ in range(1)]
+    ([0.001], [0.0002])
+    """
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
+    if any(isinstance(g["lr"], torch.Tensor) for g in opt.param_groups):
+        sched.base_lrs = [float(cfg.lr)] * len(opt.param_groups)
+    return sched
+
+
 def _to_device(a: np.ndarray, device: torch.device) -> torch.Tensor:
     t = torch.from_numpy(a)
     return t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t
@@ -610,7 +630,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay),
                             lr=torch.tensor(cfg.lr, device=device) if use_graph else cfg.lr,
                             fused=device.type == "cuda", capturable=use_graph)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
+    sched = _scheduler(opt, cfg)
     run_dir = Path(cfg.out) / cfg.run_name
     ckpt_path = run_dir / "checkpoint.pt"
     start, losses, loss_steps = 0, [], []

@@ -415,3 +415,27 @@ def test_plots_tell_four_learning_rates_apart_and_label_per_position_curves(tmp_
     assert all(ln.get_marker() == "o" for ln in lines)
     assert by_step.axes[0].get_ylabel() == "sequence accuracy (median over runs)"
     assert len({ln.get_color() for ln in by_step.axes[0].get_lines()}) == 8
+
+
+def test_tensor_learning_rate_follows_the_schedule_without_reading_the_device(monkeypatch):
+    """The CUDA-graph optimizer's learning rate is a tensor filled in place each step, with the
+    same values as the float schedule, computed from float base rates (no device read)."""
+    from experiments.train import _lr_lambda, _scheduler
+
+    cfg = TrainConfig(steps=20, lr=1e-3)
+    p1, p2 = torch.nn.Parameter(torch.zeros(3)), torch.nn.Parameter(torch.zeros(3))
+    opt_t = torch.optim.AdamW([p1], lr=torch.tensor(cfg.lr))
+    opt_f = torch.optim.AdamW([p2], lr=cfg.lr)
+    st, sf = _scheduler(opt_t, cfg), _scheduler(opt_f, cfg)
+    lr_tensor = opt_t.param_groups[0]["lr"]
+    assert st.base_lrs == [cfg.lr] and all(isinstance(b, float) for b in st.base_lrs)
+    monkeypatch.setattr(torch.Tensor, "item", lambda self: pytest.fail("read the device"))
+    for step in range(cfg.steps):
+        want = cfg.lr * _lr_lambda(cfg)(step)
+        assert opt_t.param_groups[0]["lr"] is lr_tensor            # filled in place
+        assert float(lr_tensor.double()) == pytest.approx(want, rel=1e-6)
+        assert opt_f.param_groups[0]["lr"] == pytest.approx(want, rel=1e-12)
+        opt_t.step()
+        opt_f.step()
+        st.step()
+        sf.step()
