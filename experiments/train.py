@@ -64,7 +64,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from experiments.model import ModelConfig, build_model
-from experiments.tasks import IGNORE, Task, make_task
+from experiments.tasks import IGNORE, Task, make_task, pad_examples
 
 __all__ = ["TrainConfig", "run", "evaluate", "main", "parse_lengths", "ConfigError",
            "PAPER_TEST_LENGTHS", "INITS", "smoke_config", "cpu_kernel_note"]
@@ -485,12 +485,9 @@ class _GraphStep:
     def __init__(self, net: torch.nn.Module, model: torch.nn.Module,
                  opt: torch.optim.Optimizer, cfg: TrainConfig, task: Task,
                  device: torch.device, emulate: bool = False) -> None:
-        from experiments.tasks import pad_examples
-
         self.net, self.model, self.opt, self.cfg, self.task = net, model, opt, cfg, task
         self.device, self.emulate = device, emulate
         self.width = task.width(cfg.train_max_length)
-        self._pad = pad_examples
         self.n = 0
         self.graph: Any = None
         self.sx = self.sy = self.sloss = None
@@ -500,7 +497,7 @@ class _GraphStep:
         return _train_step(self.net, self.model, self.opt, x, y, self.cfg)
 
     def __call__(self, ex: Any) -> torch.Tensor:
-        ex = self._pad(self.task, ex, self.width)
+        ex = pad_examples(self.task, ex, self.width)
         x, y = _to_device(ex.tokens, self.device), _to_device(ex.targets, self.device)
         if self.graph is None and self.n < self.WARMUP:
             self.n += 1
@@ -667,6 +664,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     per_rank = cfg.batch_size // world
     t0 = time.time()
     last_progress = 0.0
+    lr_at = _lr_lambda(cfg)
     pending: list[torch.Tensor] = []
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps,
                disable=not (cfg.progress and rank == 0), desc=cfg.run_name, dynamic_ncols=True)
@@ -703,7 +701,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             losses += vals_l
             pending = []
             bar.set_postfix(loss=f"{vals_l[-1]:.4f}",
-                            lr=f"{cfg.lr * _lr_lambda(cfg)(min(done, cfg.steps - 1)):.2e}")
+                            lr=f"{cfg.lr * lr_at(min(done, cfg.steps - 1)):.2e}")
             now = time.time()
             if rank == 0 and (now - last_progress >= PROGRESS_SECONDS
                               or done in (cfg.steps, cfg.stop_after)):

@@ -183,8 +183,9 @@ def _earlier(flags: DeviceFlags) -> None:
 def _poll_pending() -> None:
     """Check, without waiting, the earlier calls whose flags are home: from the oldest, up to
     the first that is not (calls on one stream finish in order, so one event query usually
-    settles it; querying all of up to :data:`MAX_PENDING` events on every call cost the
-    host more than a small call's kernels take)."""
+    settles it; querying all of up to :data:`MAX_PENDING` events on every call is host work
+    of the order of a small call's kernels, the suspected cause, not yet measured, of a
+    slower default call on the H200)."""
     with _PENDING_LOCK:
         n = 0
         for f in _PENDING:
