@@ -143,7 +143,8 @@ _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 
                      "bwd_o": (16, 0, 0), "bwd_state": (16, 0, 0), "bwd_wy": (16, 0, 0)}
 #: benchmark sweeps set entries here (same format, plus ``"inv"``: how the 16x16 diagonal
 #: blocks of the UT transform are inverted, 1 = substitution reading rows from a scratch
-#: copy, 0 = substitution extracting rows by reductions); empty in normal use
+#: copy, 0 = substitution extracting rows by reductions; and ``"prec"``: the ``tl.dot``
+#: input precision of float32 products, ``"ieee"`` unless set); empty in normal use
 _CONFIG_OVERRIDE: dict = {}
 
 _MM_DTYPE = {torch.bfloat16: tl.bfloat16, torch.float16: tl.float16, torch.float32: tl.float32}
@@ -193,7 +194,7 @@ class _Plan:
         # specializations (compute-sanitizer: bwd_o_kernel at BK = 16, BT = 64; fwd_state_kernel
         # at K = 128, T = 1 without gate or initial state); "ieee" ran clean in every probe.
         # The fast path is 16-bit inputs, whose products do not use this setting.
-        self.PREC = "ieee"
+        self.PREC = self.cfg.get("prec", "ieee")
 
     def bv(self, name: str) -> int:
         """Value-block width of kernel ``name`` (never wider than the padded V)."""
