@@ -47,6 +47,9 @@ __all__ = ["ModelConfig", "Block", "SwiGLU", "LRNNModel", "build_model", "ModelC
 LAYERS = ("deltaproduct", "mamba")
 EIGEN_RANGES = ("[-1,1]", "[0,1]")
 _KERNELS = ("auto", "recurrent", "chunk", "reference")
+#: chunk sizes of the chunked kernel (``statetrack.kernels.delta_product.SUPPORTED_CHUNK_SIZES``,
+#: not imported here: that module imports Triton)
+CHUNK_SIZES = (16, 32, 64)
 
 
 class ModelConfigError(ValueError):
@@ -88,6 +91,12 @@ class ModelConfig:
     kernel : {"auto", "recurrent", "chunk", "reference"}
         DeltaProduct kernel; ``"auto"`` is ``"chunk"`` on CUDA and ``"reference"`` (PyTorch)
         on the CPU.
+    chunk_size : {16, 32, 64}
+        Chunk size of the chunked DeltaProduct kernel. 16 by default: at the training shape
+        (batch 256, length <= 40, float32) a training step's backward spent 63 % of the
+        step in the chunk-64 ``bwd_wy_kernel`` (2.6 ms a call on the H200, against 0.10 ms at
+        chunk 16; same function, ``benchmarks/probes/train_shape.py``). Runs before session 9
+        used 64 (their results JSON lack this field).
 
     Examples
     --------
@@ -114,6 +123,7 @@ class ModelConfig:
     mlp_ratio: int = 4
     norm_eps: float = 1e-5
     kernel: str = "auto"
+    chunk_size: int = 16
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "num_classes", "num_layers", "hidden_size", "num_heads",
@@ -129,6 +139,9 @@ class ModelConfig:
             if getattr(self, name) not in allowed:
                 raise ModelConfigError(
                     f"{name}: expected one of {allowed}, got {getattr(self, name)!r}")
+        if self.chunk_size not in CHUNK_SIZES or isinstance(self.chunk_size, bool):
+            raise ModelConfigError(f"chunk_size: expected one of {CHUNK_SIZES}, "
+                                   f"got {self.chunk_size!r}")
         if self.hidden_size % self.num_heads:
             raise ModelConfigError(f"hidden_size: {self.hidden_size} is not a multiple of "
                                    f"num_heads={self.num_heads}")
@@ -191,7 +204,7 @@ class _DeltaProductBlockLayer(nn.Module):
             use_short_conv=cfg.use_short_conv, conv_size=cfg.conv_size,
             activation=cfg.activation, l2_normalize=True, use_output_norm=cfg.use_output_norm,
             use_output_proj=True, learn_initial_state=cfg.learn_initial_state, mode=kernel,
-            norm_eps=cfg.norm_eps), generator=generator)
+            norm_eps=cfg.norm_eps, chunk_size=cfg.chunk_size), generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.inner(x)[0]

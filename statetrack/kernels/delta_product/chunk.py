@@ -138,6 +138,12 @@ _GPU_CONFIG = {
     False: {"wy": (0, 4, 2), "state": (32, 4, 2), "state_rec": (32, 4, 2), "bwd_o": (32, 8, 2),
             "bwd_state": (32, 4, 2), "bwd_wy": (32, 8, 2)},
 }
+#: ``bwd_wy`` at chunk sizes below 64, keyed by (chunk size, "2-byte input dtype?"): measured
+#: on the H200 at the experiments' training shape (B 256, T 40, 4 heads, K = V = 32;
+#: ``benchmarks/probes/train_shape.py``, session 9): float32 at chunk 16 0.10 ms a call with
+#: these settings vs 0.22 ms with the chunk-64 ones (and 2.6 ms at chunk 64)
+_BWD_WY_SMALL_BT = {(16, False): (32, 2, 2), (16, True): (32, 2, 2),
+                    (32, False): (16, 4, 2), (32, True): (32, 2, 2)}
 #: the interpreter runs one program at a time; 16-wide value blocks exercise the block loops
 _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 0),
                      "bwd_o": (16, 0, 0), "bwd_state": (16, 0, 0), "bwd_wy": (16, 0, 0)}
@@ -179,6 +185,9 @@ class _Plan:
             self.cfg = dict(_INTERPRET_CONFIG)
         else:
             self.cfg = dict(_GPU_CONFIG[q.element_size() == 2])
+            small = _BWD_WY_SMALL_BT.get((chunk_size, q.element_size() == 2))
+            if small is not None:
+                self.cfg["bwd_wy"] = small
         if not self.interpret and q.element_size() == 2 and self.T == 1:
             # Triton compiles an int argument equal to 1 as a constant; on the H200 (Triton
             # 3.6) that T = 1 specialization of fwd_state_kernel with 16-bit inputs faulted
