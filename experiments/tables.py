@@ -312,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--kernel", choices=("auto", "recurrent", "chunk", "reference"))
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--skip-mamba", action="store_true", help="leave the Mamba rows out")
+    p.add_argument("--only-mamba", action="store_true", help="only the Mamba rows (table3)")
+    p.add_argument("--eval-batch-size", type=int,
+                   help="examples a forward pass at evaluation (lower it where runs share a GPU)")
     p.add_argument("--no-run", action="store_true",
                    help="train nothing: aggregate and plot the runs already finished (e.g. "
                         "those a GPU machine sent back)")
@@ -325,9 +328,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = p.parse_args(argv)
     over = {k: v for k, v in (("steps", a.steps), ("batch_size", a.batch_size),
                               ("eval_every", a.eval_every),
+                              ("eval_batch_size", a.eval_batch_size),
                               ("cuda_graph", True if a.cuda_graph else None),
                               ("device", a.device), ("kernel", a.kernel)) if v is not None}
-    layers = ("deltaproduct",) if a.skip_mamba else ("deltaproduct", "mamba")
+    if a.skip_mamba and a.only_mamba:
+        p.error("--skip-mamba and --only-mamba: choose one")
+    layers = (("deltaproduct",) if a.skip_mamba else ("mamba",) if a.only_mamba
+              else ("deltaproduct", "mamba"))
     try:
         seeds = [int(s) for s in a.seeds.split(",")]
     except ValueError:
