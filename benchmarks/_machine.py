@@ -6,6 +6,7 @@ folder is on ``sys.path``)."""
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -34,7 +35,13 @@ def shown_path(path: Path) -> str:
 
 
 def git_commit() -> str:
-    """The short hash of the repository's HEAD, or ``"unknown"`` outside a checkout."""
+    """The short hash of the repository's HEAD, or ``"unknown"`` outside a checkout.
+
+    ``STATETRACK_COMMIT`` wins where set: a GPU machine's copy of the tree may carry an older
+    ``.git`` than the code it runs.
+    """
+    if os.environ.get("STATETRACK_COMMIT"):
+        return os.environ["STATETRACK_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
                               capture_output=True, check=True).stdout.strip()

@@ -45,6 +45,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:                     # run as a script: benchmarks/ is importable
+    sys.path.insert(0, str(ROOT))
+from benchmarks._machine import git_commit  # noqa: E402
+
+
+def _triton_version() -> str | None:
+    """Triton's version, None where it is not installed."""
+    if importlib.util.find_spec("triton") is None:
+        return None
+    import triton
+
+    return triton.__version__
 
 #: ncu metric name -> short name in the results
 METRICS = {
@@ -298,6 +310,8 @@ def verdict(m: dict[str, Any], high: float = 60.0) -> tuple[str, str | None]:
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [f"Device: {results.get('device', '?')}; ncu {results.get('ncu_version', '?')}; "
+             f"commit {results.get('commit', '?')}, torch {results.get('torch', '?')}, "
+             f"triton {results.get('triton', '?')}; "
              "medians over the profiled launches; `%` = percent of that unit's peak.", ""]
     for w in results["workloads"]:
         lines += [f"### {w['workload']}: {WORKLOADS.get(w['workload'], '')}", ""]
@@ -402,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
         "ncu_version": " ".join(subprocess.run([a.ncu, "--version"], capture_output=True,
                                                text=True).stdout.strip().splitlines()[-1:]),
         "metrics": metrics, "metrics_not_available": sorted(set(METRICS) - set(metrics)),
-        "repeats": a.repeats, "workloads": []}
+        "repeats": a.repeats, "commit": git_commit(), "torch": torch.__version__,
+        "triton": _triton_version(), "workloads": []}
     for w in names:
         cmd = ncu_command(a.ncu, w, a.repeats, metrics)
         entry: dict[str, Any] = {"workload": w, "command": " ".join(cmd)}

@@ -98,16 +98,44 @@ def run_group(group: str, B: int, T: int, H: int, D: int, NH: int, reps: int,
     return rows
 
 
+def markdown(rows: list[dict]) -> str:
+    """One line per (group, bwd_wy setting): the five kernels' device ms, their sum, the error."""
+    names = ("wy_fwd", "fwd_state", "bwd_o", "bwd_state", "bwd_wy")
+    out = ["| dtype, precision, chunk | bwd_wy (BV, warps, stages) | " + " | ".join(names)
+           + " | kernels sum ms | max rel. error |",
+           "|---|---|" + "---|" * (len(names) + 2)]
+    for r in rows:
+        if "kernel_ms" not in r:
+            out.append(f"| {r['group']} | {tuple(r.get('bwd_wy', ())) or '—'} | "
+                       + " | ".join("—" for _ in names)
+                       + f" | — | {r.get('error', 'no timing')[:60]} |")
+            continue
+        ms = [r["kernel_ms"].get(n + "_kernel", float("nan")) for n in names]
+        out.append(f"| {r['group']} | {tuple(r['bwd_wy'])} | "
+                   + " | ".join(f"{m:.3f}" for m in ms)
+                   + f" | {sum(ms):.3f} | {r['max_rel_err']:.1e} |")
+    return "\n".join(out) + "\n"
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--group", help="dtype,precision,chunk_size: run one group in this process")
     p.add_argument("--json", help="write every group's rows here")
+    p.add_argument("--md", help="write the Markdown table here")
+    p.add_argument("--from-json", help="no run: the Markdown table of an earlier --json file")
     p.add_argument("--shape", default="256,40,4,32,1", help="B,T,H,D,n_h")
     p.add_argument("--reps", type=int, default=20)
     p.add_argument("--device", default="cuda", help="cpu: a check through TRITON_INTERPRET=1")
     p.add_argument("--groups", default=",".join(g.replace(",", ":") for g in GROUPS),
                    help="groups to run, as dtype:precision:chunk, comma separated")
     a = p.parse_args()
+    if a.from_json:
+        text = markdown(json.load(open(a.from_json)))
+        if a.md:
+            open(a.md, "w").write(text)
+        else:
+            print(text, end="")
+        return 0
     B, T, H, D, NH = (int(x) for x in a.shape.split(","))
     if a.group:
         run_group(a.group, B, T, H, D, NH, a.reps, a.device)
@@ -129,6 +157,8 @@ def main() -> int:
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)
+    if a.md:
+        open(a.md, "w").write(markdown(rows))
     return 0
 
 

@@ -109,9 +109,13 @@ def test_driver_profiles_each_workload_and_writes_the_tables(tmp_path):
     out, md = tmp_path / "r.json", tmp_path / "r.md"
     r = subprocess.run([sys.executable, str(SCRIPT), "--ncu", str(fake), "--workloads",
                         "tabled_o_1024x4096", "--json", str(out), "--md", str(md)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+                       cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, STATETRACK_COMMIT="feedbee"))
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(out.read_text())
+    # what ran is recorded: the commit a GPU machine is told (its .git may be older)
+    assert res["commit"] == "feedbee" and res["torch"]
+    assert "commit feedbee, torch " in md.read_text()
     assert set(res["metrics"]) == {"gpu__time_duration.sum", "dram__bytes_read.sum"}
     assert "smsp__issue_active.avg.pct_of_peak_sustained_active" in res["metrics_not_available"]
     assert res["ncu_version"] == "Version 2025.3.1"
