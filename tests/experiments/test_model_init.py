@@ -165,3 +165,21 @@ def test_gpu_kernel_path_matches_the_reference_in_the_model():
     assert torch.allclose(y, yr, atol=1e-5)
     for (n, p), (_, q) in zip(m.named_parameters(), r.named_parameters()):
         assert torch.allclose(p.grad, q.grad, atol=1e-4, rtol=1e-3), n
+
+
+def test_chunk_size_is_validated_and_reaches_the_layer():
+    from statetrack.kernels.delta_product.chunk import SUPPORTED_CHUNK_SIZES
+
+    from experiments.model import CHUNK_SIZES
+
+    assert CHUNK_SIZES == tuple(SUPPORTED_CHUNK_SIZES)
+    for bad in (8, 0, True, "16", 128):
+        with pytest.raises(ModelConfigError, match="chunk_size"):
+            ModelConfig(vocab_size=3, num_classes=3, chunk_size=bad)
+    assert ModelConfig(vocab_size=3, num_classes=3).chunk_size == 16
+    cfg = ModelConfig(vocab_size=3, num_classes=3, num_layers=1, hidden_size=16, num_heads=2,
+                      chunk_size=32)
+    model = build_model(cfg, generator=torch.Generator().manual_seed(0))
+    inner = [m for m in model.modules()
+             if hasattr(m, "config") and hasattr(m.config, "chunk_size")]
+    assert inner and all(m.config.chunk_size == 32 for m in inner)

@@ -199,3 +199,36 @@ def test_one_token_16bit_calls_use_the_value_block_that_ran_clean(monkeypatch):
             assert p.bv(name) == want, (T, dtype, name)
             assert p.opts(name) == {"num_warps": tuned[name][1], "num_stages": tuned[name][2]}
     assert chunk._GPU_CONFIG[True]["state"][0] == 32      # the case the workaround changes
+
+
+@pytest.mark.parametrize("chunk_size", [16, 32, 64])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_bwd_wy_settings_follow_the_chunk_size(monkeypatch, chunk_size, dtype):
+    """Below chunk 64 the backward WY kernel takes the launch settings the H200 probe chose at
+    the training shape (session 9); chunk 64 and every other kernel keep the tuned ones; a
+    sweep's override still wins."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setattr(chunk, "INTERPRET", False)
+    q = torch.zeros(2, 40, 4, 32, dtype=dtype)
+    v = torch.zeros(2, 40, 4, 32)
+    p = chunk._Plan(q, v, 1, chunk_size, False)
+    tuned = chunk._GPU_CONFIG[dtype == torch.bfloat16]
+    small = chunk._BWD_WY_SMALL_BT.get((chunk_size, dtype == torch.bfloat16))
+    want = small if chunk_size < 64 else tuned["bwd_wy"]
+    assert want is not None
+    assert p.cfg["bwd_wy"] == want
+    assert p.opts("bwd_wy") == {"num_warps": want[1], "num_stages": want[2]}
+    assert p.bv("bwd_wy") == min(32, want[0])
+    assert all(p.cfg[n] == tuned[n] for n in tuned if n != "bwd_wy")
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "bwd_wy", (16, 8, 3))
+    assert chunk._Plan(q, v, 1, chunk_size, False).cfg["bwd_wy"] == (16, 8, 3)
+
+
+def test_float32_product_precision_is_ieee_unless_a_sweep_sets_it(monkeypatch):
+    from statetrack.kernels.delta_product import chunk
+
+    q = torch.zeros(1, 8, 2, 16)
+    assert chunk._Plan(q, q, 1, 16, False).PREC == "ieee"
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "prec", "tf32")
+    assert chunk._Plan(q, q, 1, 16, False).PREC == "tf32"
