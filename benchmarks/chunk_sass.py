@@ -1,0 +1,142 @@
+"""Cross-compile the chunked DeltaProduct kernels' WY kernels for sm_90 without a GPU and
+report registers, stack (spills) and local-memory traffic per launch setting.
+
+The roofline (session 9, ``results/roofline_h200.md``) found ``wy_fwd_kernel`` and
+``bwd_wy_kernel`` latency-bound on ``long_scoreboard`` stalls at the 255-register cap; local
+memory (spills) shows up as exactly that stall. This script compiles either kernel at a
+shape and dtype for a list of (value block, warps, stages) settings and prints, per setting,
+the registers a thread, the stack bytes, and the count of local loads/stores (``LDL``/``STL``)
+in the SASS. It uses the Triton installed here (the device runs Triton 3.6; install that
+version in a separate environment to read exactly what the device compiles).
+
+A caution from the first use: under Triton 3.9 the float32 chunk-16 ``bwd_wy`` compiles to
+255 registers and 920 B of stack at (32, 2, 2) and without spills at (32, 8, 2), yet on the
+H200 (Triton 3.6) (32, 2, 2) was the faster of the two (0.10 vs 0.22 ms,
+``results/train_shape_h200.md``): spills predict only within one Triton version, and a
+timing decides.
+
+    python benchmarks/chunk_sass.py                                   # bwd_wy, model shape 1u
+    python benchmarks/chunk_sass.py --dtype float32 --K 32 --chunk 16 --configs 32:2:2,32:8:2
+    python benchmarks/chunk_sass.py --kernel wy_fwd --json OUT.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNELS = ("bwd_wy", "wy_fwd")
+DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
+DEFAULT_CONFIGS = "16:8:2,32:8:2,64:8:2,64:4:2,32:4:2"
+
+
+def _parse_configs(text: str) -> list[tuple[int, int, int]]:
+    out = []
+    for part in text.split(","):
+        bits = part.split(":")
+        if len(bits) != 3 or not all(b.isdigit() for b in bits):
+            raise ValueError(f"--configs: expected BV:WARPS:STAGES items, got {part!r}")
+        bv, warps, stages = (int(b) for b in bits)
+        if bv < 16 or bv & (bv - 1) or warps not in (1, 2, 4, 8, 16) or stages < 1:
+            raise ValueError(f"--configs: {part!r}: the value block must be a power of two "
+                             ">= 16, warps one of 1, 2, 4, 8, 16, stages >= 1")
+        out.append((bv, warps, stages))
+    return out
+
+
+def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, warps: int,
+                stages: int, gate: bool = False) -> dict:
+    """Compile ``kernel`` for sm_90 and return its resource usage and SASS counts."""
+    os.environ.pop("TRITON_INTERPRET", None)
+    os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+    import triton
+    import triton.language as tl
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from statetrack.kernels.delta_product import _chunk_kernels as kern
+
+    p = "*" + DTYPES[dtype]
+    f32 = "*fp32"
+    BK = max(16, triton.next_power_of_2(K))
+    mm = {"bfloat16": tl.bfloat16, "float16": tl.float16, "float32": tl.float32}[dtype]
+    common = dict(H=4, K=K, V=V, BK=BK, BT=chunk, USE_G=gate, MM=mm, PREC="ieee", EMU=False)
+    if kernel == "bwd_wy":
+        fn = kern.bwd_wy_kernel
+        sig = dict(k=p, v=p, beta=p, gsub=f32, tmat=p, hbuf=p, dhbuf=p, dbuf=p, ddbuf=f32,
+                   dko=f32, dk=p, dv=p, dbeta=p, dgsub=f32, L="i32")
+        consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))))
+    else:
+        fn = kern.wy_fwd_kernel
+        sig = dict(k=p, v=p, beta=p, gsub=f32, w=p, u=p, tmat=p, scr=f32, L="i32")
+        consts = dict(common, BVF=max(16, triton.next_power_of_2(V)), STORE_T=True, INV=1)
+    sig.update({name: "constexpr" for name in consts})
+    ck = triton.compile(ASTSource(fn, sig, consts), target=GPUTarget("cuda", 90, 32),
+                        options={"num_warps": warps, "num_stages": stages})
+    tools = Path(triton.__file__).parent / "backends" / "nvidia" / "bin"
+    with tempfile.TemporaryDirectory() as d:
+        cubin = Path(d) / "k.cubin"
+        cubin.write_bytes(ck.asm["cubin"])
+        usage = subprocess.run([str(tools / "cuobjdump"), "--dump-resource-usage", str(cubin)],
+                               capture_output=True, text=True).stdout
+        sass = subprocess.run([str(tools / "nvdisasm"), "-c", str(cubin)],
+                              capture_output=True, text=True).stdout
+    ins = [ln for ln in sass.splitlines() if re.match(r"\s+/\*[0-9a-f]{4}\*/", ln)]
+
+    def field(name: str) -> int | None:
+        m = re.search(rf"{name}:(\d+)", usage)
+        return int(m.group(1)) if m else None
+
+    return {"kernel": kernel, "dtype": dtype, "K": K, "V": V, "chunk": chunk, "gate": gate,
+            "block_v": bv, "num_warps": warps, "num_stages": stages,
+            "registers": field("REG"), "stack_bytes": field("STACK"),
+            "LDL": sum(1 for ln in ins if re.search(r"\bLDL", ln)),
+            "STL": sum(1 for ln in ins if re.search(r"\bSTL", ln)),
+            "triton": triton.__version__}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--kernel", default="bwd_wy", choices=KERNELS)
+    ap.add_argument("--dtype", default="bfloat16", choices=tuple(DTYPES))
+    ap.add_argument("--K", type=int, default=128)
+    ap.add_argument("--V", type=int, default=None, help="default: K")
+    ap.add_argument("--chunk", type=int, default=64, choices=(16, 32, 64))
+    ap.add_argument("--gate", action="store_true")
+    ap.add_argument("--configs", default=DEFAULT_CONFIGS,
+                    help="comma-separated BV:WARPS:STAGES (BV ignored by wy_fwd)")
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args(argv)
+    V = a.V if a.V is not None else a.K
+    if not (1 <= a.K <= 256 and 1 <= V <= 256):
+        ap.error(f"--K/--V: expected 1..256, got {a.K}/{V}")
+    try:
+        configs = _parse_configs(a.configs)
+    except ValueError as exc:
+        ap.error(str(exc))
+    rows = []
+    for bv, warps, stages in configs:
+        r = compile_one(a.kernel, a.dtype, a.K, V, a.chunk, bv, warps, stages, a.gate)
+        rows.append(r)
+        print(f"{a.kernel} {a.dtype} K={a.K} V={V} chunk={a.chunk} BV={bv} warps={warps} "
+              f"stages={stages}: {r['registers']} registers, {r['stack_bytes']} B stack, "
+              f"LDL {r['LDL']}, STL {r['STL']}", flush=True)
+    if a.json:
+        try:
+            a.json.write_text(json.dumps(rows, indent=1))
+        except OSError as exc:
+            ap.error(f"--json: cannot write {a.json}: {exc.strerror}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

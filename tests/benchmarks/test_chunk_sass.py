@@ -1,0 +1,46 @@
+"""benchmarks/chunk_sass.py: the WY kernels cross-compiled for sm_90 without a GPU."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "chunk_sass.py"
+
+
+def _run(*argv, timeout=300):
+    return subprocess.run([sys.executable, str(SCRIPT), *argv], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("kernel", ["bwd_wy", "wy_fwd"])
+def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
+    out = tmp_path / "r.json"
+    r = _run("--kernel", kernel, "--dtype", "float32", "--K", "16", "--chunk", "16",
+             "--configs", "16:4:1", "--json", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    (row,) = json.loads(out.read_text())
+    assert row["kernel"] == kernel and row["num_warps"] == 4 and row["chunk"] == 16
+    assert 16 <= row["registers"] <= 255          # a real sm_90 resource report
+    assert row["stack_bytes"] >= 0 and row["LDL"] >= 0 and row["STL"] >= 0
+    assert f"{kernel} float32 K=16 V=16 chunk=16" in r.stdout
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--configs", "32:4"], "expected BV:WARPS:STAGES"),
+    (["--configs", "24:4:2"], "power of two"),
+    (["--configs", "32:3:2"], "warps one of"),
+    (["--configs", "a:b:c"], "expected BV:WARPS:STAGES"),
+    (["--K", "0"], "--K/--V: expected 1..256"),
+    (["--chunk", "8"], "invalid choice"),
+    (["--kernel", "nope"], "invalid choice"),
+])
+def test_bad_options_are_one_error_line(argv, says):
+    r = _run(*argv, timeout=60)
+    assert r.returncode == 2
+    assert says in r.stderr and "Traceback" not in r.stderr
