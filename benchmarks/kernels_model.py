@@ -202,7 +202,13 @@ SWEEP = [
 ]
 #: ``--sweep-set inv`` (run 4, results/kernels_model_inv.json): the earlier diagonal inverses
 SWEEP_INV = [{"inv": 0}]
-SWEEP_SETS = {"configs": SWEEP, "inv": SWEEP_INV}
+#: ``--sweep-set bwd_wy`` (session 9): ``bwd_wy`` value blocks of 16, whose sm_90 compile has
+#: the fewest spills (``benchmarks/chunk_sass.py`` under Triton 3.9: 192 B of stack at
+#: (16, 8, 2) vs 816 B at the default (64, 8, 2)); never timed yet. Spills did not predict
+#: speed everywhere (``wy`` at 8 warps has none and was 1.8x slower on the H100): time it.
+SWEEP_BWD_WY = [{"bwd_wy": (16, 8, 2)}, {"bwd_wy": (16, 8, 1)}, {"bwd_wy": (16, 16, 2)},
+                {"bwd_wy": (32, 8, 1)}]
+SWEEP_SETS = {"configs": SWEEP, "inv": SWEEP_INV, "bwd_wy": SWEEP_BWD_WY}
 
 
 def main() -> None:

@@ -47,6 +47,18 @@ def test_kernels_model_sweep_smoke(tmp_path):
     assert len(d["sweep"]) >= 1 and all("error" not in e for e in d["sweep"])
 
 
+def test_kernels_model_bwd_wy_sweep_set_smoke(tmp_path):
+    """The session-9 set (bwd_wy value blocks of 16) runs, one entry per setting, no errors."""
+    out = tmp_path / "km.json"
+    _run(["benchmarks/kernels_model.py", "--smoke", "--rows", "1u", "--fla", "", "--sweep",
+          "--sweep-row", "1u", "--sweep-set", "bwd_wy", "--out", str(out)])
+    d = json.loads(out.read_text())
+    assert [e["cfg"] for e in d["sweep"]] == [
+        {"bwd_wy": [16, 8, 2]}, {"bwd_wy": [16, 8, 1]}, {"bwd_wy": [16, 16, 2]},
+        {"bwd_wy": [32, 8, 1]}]
+    assert all("error" not in e and e["fwdbwd_ms"] > 0 for e in d["sweep"])
+
+
 def test_faithful_benchmark_smoke(tmp_path):
     out, md = tmp_path / "f.json", tmp_path / "f.md"
     _run(["benchmarks/faithful.py", "--smoke", "--json", str(out), "--markdown", str(md)])
