@@ -203,10 +203,11 @@ def test_a_finished_run_with_other_settings_is_not_taken_for_done(tmp_path):
     assert finished(other_place) is not None
 
 
-def test_moving_a_cpu_built_model_switches_every_layer_to_the_triton_kernels():
+def test_moving_a_cpu_built_model_switches_every_layer_to_the_device_paths():
     """A model built on the CPU has the PyTorch scan; moved for the Triton kernels its Mamba
-    layers must use the Triton scan too (the session-8 bug: every Mamba GPU run of session 7
-    trained through the PyTorch scan, slower and memory-hungry), with the same outputs."""
+    layers must switch too (the session-8 bug: every Mamba GPU run of session 7 trained
+    through the PyTorch scan, slower and memory-hungry), to the SSD readout for "chunk"
+    (session 9) and the Triton scan for "recurrent", with the same outputs."""
     from experiments.model import ModelConfig, build_model
     from experiments.train import build_model_to
 
@@ -224,7 +225,12 @@ def test_moving_a_cpu_built_model_switches_every_layer_to_the_triton_kernels():
             assert {b.mixer.config.backend for b in model.blocks} == {"torch"}
         moved = build_model_to(model, mcfg, torch.device("cpu"))
         if layer == "mamba":
-            assert {b.mixer.config.backend for b in moved.blocks} == {"triton"}
+            assert {b.mixer.config.backend for b in moved.blocks} == {"ssd"}
+            rec = build_model_to(model, dataclasses.replace(mcfg, kernel="recurrent"),
+                                 torch.device("cpu"))
+            assert {b.mixer.config.backend for b in rec.blocks} == {"triton"}
+            with torch.no_grad():
+                torch.testing.assert_close(rec(x), before, atol=1e-4, rtol=1e-4)
         else:
             assert {b.mixer.inner.config.mode for b in moved.blocks} == {"chunk"}
         with torch.no_grad():

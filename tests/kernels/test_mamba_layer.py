@@ -46,11 +46,11 @@ def test_backends_agree_with_the_sequential_reference(gen, device):
     layer = layer.to(device)       # Triton needs CUDA tensors where CUDA is (interpreter: CPU)
     x = torch.randn(2, 37, 8, generator=gen).to(device)
     ys = {}
-    for backend in ("reference", "torch", "triton"):
+    for backend in ("reference", "torch", "triton", "ssd"):
         layer.config = layer.config.__class__(**{**layer.config.__dict__, "backend": backend,
                                                  "chunk_size": 16})
         ys[backend] = layer(x)
-    for backend in ("torch", "triton"):
+    for backend in ("torch", "triton", "ssd"):
         assert_rel_close(ys[backend], ys["reference"].double(), torch.float32, name=backend)
 
 
@@ -110,7 +110,8 @@ def _flips(flips, accept):
     return DFA.from_function(0, "".join(flips), lambda q, x: q ^ flips[x], lambda q: q in accept)
 
 
-@pytest.mark.parametrize("backend,T,dtype", [("torch", 20_000, torch.float32),
+@pytest.mark.parametrize("backend,T,dtype", [("ssd", 20_000, torch.float32),
+                                             ("torch", 20_000, torch.float32),
                                              ("torch", 20_000, torch.bfloat16),
                                              ("reference", 2_000, torch.float32),
                                              ("triton", 2_000, torch.float32)])
@@ -172,3 +173,76 @@ def test_unit_interval_layer_cannot_tell_odd_from_even_lengths(gen, a_mode):
     with torch.no_grad():
         hp = MambaLayer.from_construction(form, backend="torch").states(ones)
     assert not bool((hp[:, 1:] == hp[:, :-1]).any())
+
+
+def _sequential(a, u, Bm, Cm, h0):
+    """The recurrence step by step (the definition the SSD form must equal)."""
+    h = h0.clone()
+    outs = []
+    for t in range(a.shape[1]):
+        h = a[:, t, :, None, None] * h + u[:, t, :, :, None] * Bm[:, t, :, None, :]
+        outs.append((h * Cm[:, t, :, None, :]).sum(-1))
+    return (torch.stack(outs, 1) if outs else u.new_zeros(u.shape)), h
+
+
+@pytest.mark.parametrize("T", [0, 1, 5, 16, 37])
+@pytest.mark.parametrize("chunk_size", [1, 4, 16, 64])
+def test_ssd_readout_is_the_recurrence(gen, T, chunk_size):
+    from statetrack.kernels.layers.diagonal import ssd_readout
+
+    B, H, P, N = 2, 3, 4, 5
+    a = 2 * torch.rand(B, T, H, generator=gen, dtype=torch.float64) - 1
+    if T > 3:                      # exact zeros and both ends of [-1, 1] are ordinary values
+        a[:, 1, 0], a[:, 2, 1], a[:, 3, 2] = 0.0, -1.0, 1.0
+    u = torch.randn(B, T, H, P, generator=gen, dtype=torch.float64)
+    Bm = torch.randn(B, T, H, N, generator=gen, dtype=torch.float64)
+    Cm = torch.randn(B, T, H, N, generator=gen, dtype=torch.float64)
+    h0 = torch.randn(B, H, P, N, generator=gen, dtype=torch.float64)
+    want_o, want_h = _sequential(a, u, Bm, Cm, h0)
+    o, h = ssd_readout(a, u, Bm, Cm, h0, chunk_size=chunk_size, return_state=True)
+    assert o.shape == (B, T, H, P) and h.shape == (B, H, P, N)
+    assert torch.allclose(o, want_o, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(h, want_h, rtol=1e-12, atol=1e-12)
+    o0 = ssd_readout(a, u, Bm, Cm, chunk_size=chunk_size)         # no initial state: zeros
+    assert torch.allclose(o0, _sequential(a, u, Bm, Cm, torch.zeros_like(h0))[0],
+                          rtol=1e-12, atol=1e-12)
+
+
+def test_ssd_readout_gradients_match_the_recurrence(gen):
+    from statetrack.kernels.layers.diagonal import ssd_readout
+
+    B, T, H, P, N = 2, 11, 2, 3, 2
+    ins = [2 * torch.rand(B, T, H, generator=gen, dtype=torch.float64) - 1,
+           torch.randn(B, T, H, P, generator=gen, dtype=torch.float64),
+           torch.randn(B, T, H, N, generator=gen, dtype=torch.float64),
+           torch.randn(B, T, H, N, generator=gen, dtype=torch.float64),
+           torch.randn(B, H, P, N, generator=gen, dtype=torch.float64)]
+    ins[0][:, 4, 1] = 0.0          # a zero transition: cumprod's backward must handle it
+    a = [t.clone().requires_grad_() for t in ins]
+    b = [t.clone().requires_grad_() for t in ins]
+    w = torch.randn(B, T, H, P, generator=gen, dtype=torch.float64)
+    o, h = ssd_readout(*a, chunk_size=4, return_state=True)
+    ((o * w).sum() + h.sum()).backward()
+    o2, h2 = _sequential(*b)
+    ((o2 * w).sum() + h2.sum()).backward()
+    for x, y in zip(a, b):
+        assert torch.allclose(x.grad, y.grad, rtol=1e-10, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda *t: ssd_readout(*t, chunk_size=3),
+                                    [t.clone().requires_grad_() for t in ins])
+
+
+def test_ssd_backend_states_and_errors(gen):
+    from statetrack.kernels.layers.diagonal import ssd_readout
+
+    layer = _layer(gen, backend="ssd", chunk_size=16)
+    ref = _layer(gen, backend="torch", chunk_size=16)
+    ref.load_state_dict(layer.state_dict())
+    x = torch.randn(2, 23, 8, generator=gen)
+    y, h = layer(x, return_state=True)
+    y2, h2 = ref(x, return_state=True)
+    assert_rel_close(y, y2.double(), torch.float32)
+    assert_rel_close(h, h2.double(), torch.float32)
+    assert layer.states(x).shape == (2, 23, 2, 4, 4)     # states() still runs the scan
+    with pytest.raises(E.LayerConfigError, match="chunk_size"):
+        ssd_readout(torch.zeros(1, 2, 1), torch.zeros(1, 2, 1, 1), torch.zeros(1, 2, 1, 1),
+                    torch.zeros(1, 2, 1, 1), chunk_size=0)

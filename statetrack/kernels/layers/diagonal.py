@@ -27,6 +27,13 @@ gated output), on :func:`statetrack.kernels.diagonal_scan`. For ``x`` ``[B, T, D
   ``o * silu(z)`` (``gate``), an RMSNorm (``use_output_norm``) and the output projection back
   to ``hidden_size`` (``use_output_proj``).
 
+With ``backend="ssd"`` the readout is computed in the state-space-duality (Mamba-2) form,
+per chunk of ``Q = chunk_size`` tokens, never forming the states of every token:
+``o_t = sum_{s <= t} (prod_{r=s+1..t} a_r) (C_t . B_s) u_s`` inside a chunk, plus the state
+carried in from the previous chunk, ``(prod_{r=start..t} a_r) h_start C_t`` (see
+:func:`ssd_readout`). The products of transitions are cumulative products (never divisions),
+so transitions of 0 and negative transitions are exact cases, not special ones.
+
 The call ``layer(x)`` returns ``y`` ``[B, T, hidden_size]`` (``[B, T, d_inner]`` without the
 output projection); ``layer(x, return_state=True)`` returns ``(y, h_T)`` with the final state
 ``[B, H, P, N]``.
@@ -79,14 +86,14 @@ from statetrack.kernels.errors import LayerConfigError, StateDictError
 from .delta_product import ShortConvolution, nearest_code
 
 __all__ = ["MambaConfig", "MambaLayer", "decode_mamba", "EIGEN_RANGES", "A_MODES",
-           "LAYER_BACKENDS"]
+           "LAYER_BACKENDS", "ssd_readout"]
 
 #: Ranges of the transition entries.
 EIGEN_RANGES = ("[-1,1]", "[0,1]")
 #: How the gate value ``s`` in [0, 1] is computed.
 A_MODES = ("exp", "sigmoid", "raw")
 #: Scans a layer can run through: the kernel's three and the sequential reference.
-LAYER_BACKENDS = ("auto", "triton", "torch", "reference")
+LAYER_BACKENDS = ("auto", "triton", "torch", "reference", "ssd")
 _ACTIVATIONS = ("silu", "none")
 
 
@@ -104,9 +111,11 @@ class MambaConfig:
     eigen_range : {"[-1,1]", "[0,1]"}
         ``a = 2 s - 1`` or ``a = s``.
     conv_size : int
-    backend : {"auto", "triton", "torch", "reference"}
+    backend : {"auto", "triton", "torch", "reference", "ssd"}
         The scan (:func:`~statetrack.kernels.diagonal_scan` backends, or the sequential
-        :func:`~statetrack.kernels.diagonal_scan_reference`).
+        :func:`~statetrack.kernels.diagonal_scan_reference`), or ``"ssd"``: the readout
+        computed without the ``[B, T, H, P, N]`` states (:func:`ssd_readout`, PyTorch; the
+        same function, a fraction of the memory traffic at short lengths).
     expand : int
         ``d_inner = expand * hidden_size`` when ``head_dim`` is None.
     head_dim : int or None
@@ -115,7 +124,7 @@ class MambaConfig:
     activation : {"silu", "none"}
     use_short_conv, gate, use_d_skip, use_output_norm, use_output_proj, learn_initial_state : bool
     chunk_size : int
-        Chunk of the Triton scan.
+        Chunk of the Triton scan, and of ``"ssd"``.
     norm_eps : float
     bias : bool
         Biases on the projections.
@@ -199,6 +208,88 @@ class MambaConfig:
     def output_size(self) -> int:
         """``hidden_size`` with the output projection, else ``d_inner``."""
         return self.hidden_size if self.use_output_proj else self.d_inner
+
+
+def ssd_readout(a: torch.Tensor, u: torch.Tensor, Bm: torch.Tensor, Cm: torch.Tensor,
+                h0: torch.Tensor | None = None, *, chunk_size: int = 64,
+                return_state: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """The readout ``o_t = h_t C_t`` of ``h_t = a_t h_{t-1} + u_t B_t^T`` without the states.
+
+    Per head the transition ``a_t`` is a scalar, so the readout is a masked "attention"
+    ``o = (L o (C B^T)) u`` with ``L[t, s] = prod_{r=s+1..t} a_r`` (``s <= t``), computed per
+    chunk of ``chunk_size`` tokens; the state at each chunk's end carries the rest. Memory is
+    ``O(B H T Q)`` for chunks of ``Q`` tokens instead of the ``O(B T H P N)`` of the states.
+
+    Parameters
+    ----------
+    a : torch.Tensor
+        ``[B, T, H]`` transitions (any real values).
+    u : torch.Tensor
+        ``[B, T, H, P]`` inputs (already scaled by ``Delta`` where the layer does that).
+    Bm, Cm : torch.Tensor
+        ``[B, T, H, N]``.
+    h0 : torch.Tensor, optional
+        ``[B, H, P, N]`` initial state (zeros if omitted).
+    chunk_size : int
+        Tokens per chunk ``Q`` (the quadratic part is ``Q x Q``).
+    return_state : bool
+        Also return the final state ``[B, H, P, N]``.
+
+    Returns
+    -------
+    o : torch.Tensor
+        ``[B, T, H, P]``.
+    final_state : torch.Tensor
+        Only with ``return_state``.
+
+    Examples
+    --------
+    Against the states of the recurrence:
+
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> a = 2 * torch.rand(2, 7, 3, generator=g, dtype=torch.float64) - 1
+    >>> u = torch.randn(2, 7, 3, 4, generator=g, dtype=torch.float64)
+    >>> Bm, Cm = torch.randn(2, 2, 7, 3, 5, generator=g, dtype=torch.float64)
+    >>> h = torch.zeros(2, 3, 4, 5, dtype=torch.float64)
+    >>> outs = []
+    >>> for t in range(7):
+    ...     h = a[:, t, :, None, None] * h + u[:, t, :, :, None] * Bm[:, t, :, None, :]
+    ...     outs.append((h * Cm[:, t, :, None, :]).sum(-1))
+    >>> o, hT = ssd_readout(a, u, Bm, Cm, chunk_size=3, return_state=True)
+    >>> bool(torch.allclose(o, torch.stack(outs, 1))), bool(torch.allclose(hT, h))
+    (True, True)
+    """
+    B, T, H = a.shape
+    P, N = u.shape[-1], Bm.shape[-1]
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise LayerConfigError(f"chunk_size: expected an int >= 1, got {chunk_size!r}")
+    state = (torch.zeros(B, H, P, N, dtype=u.dtype, device=u.device) if h0 is None
+             else h0.to(u.dtype))
+    outs = []
+    for t0 in range(0, T, chunk_size):
+        t1 = min(T, t0 + chunk_size)
+        Q = t1 - t0
+        ac = a[:, t0:t1].permute(0, 2, 1)                            # [B, H, Q]
+        # L[t, s] = prod_{r=s+1..t} a_r: the cumulative product down the column s of a
+        # matrix holding a_t below the diagonal and 1 on and above it, then masked to s <= t
+        below = torch.ones(Q, Q, dtype=torch.bool, device=a.device).tril(-1)
+        m = torch.where(below, ac[..., :, None], torch.ones((), dtype=a.dtype, device=a.device))
+        lmat = torch.cumprod(m, dim=-2).tril()                       # [B, H, Q, Q]
+        uc, bc, cc = u[:, t0:t1], Bm[:, t0:t1], Cm[:, t0:t1]
+        w = lmat * torch.einsum("bthn,bshn->bhts", cc, bc)
+        o = torch.einsum("bhts,bshp->bthp", w, uc)
+        # the state carried in: (prod_{r=t0..t} a_r) C_t . h
+        pref = torch.cumprod(ac, dim=-1)                             # [B, H, Q]
+        o = o + pref.permute(0, 2, 1)[..., None] * torch.einsum("bthn,bhpn->bthp", cc, state)
+        outs.append(o)
+        if t1 < T or return_state:
+            # state at the chunk's end: sum_s L[Q-1, s] u_s B_s^T + (prod of the chunk) h
+            state = (torch.einsum("bhs,bshp,bshn->bhpn", lmat[..., Q - 1, :], uc, bc)
+                     + pref[..., Q - 1, None, None] * state)
+    o = torch.cat(outs, 1) if outs else u.new_zeros(B, 0, H, P)
+    return (o, state) if return_state else o
 
 
 class MambaLayer(nn.Module):
@@ -348,10 +439,10 @@ class MambaLayer(nn.Module):
         s, _ = self._gate(self._split(x)[2])
         return s if self.config.eigen_range == "[0,1]" else 2 * s - 1
 
-    def _scan(self, x: torch.Tensor, initial_state: torch.Tensor | None):
-        """The scan's states ``[B, T, H, P, N]`` and what the readout needs."""
-        from statetrack.kernels.diagonal_scan import diagonal_scan, diagonal_scan_reference
-
+    def _recurrence(self, x: torch.Tensor, initial_state: torch.Tensor | None):
+        """The recurrence's parts: ``a`` ``[B, T, H]``, ``uf`` (the input, times ``Delta``
+        where the mode has it) ``[B, T, H, P]``, ``B``, ``C`` ``[B, T, H, N]``, the initial
+        state ``[B, H, P, N]`` or None, and ``z``, ``u`` for the output."""
         self._check_x(x)
         c = self.config
         B, T, _ = x.shape
@@ -364,8 +455,6 @@ class MambaLayer(nn.Module):
         sd = s.dtype
         a = s if c.eigen_range == "[0,1]" else 2 * s - 1
         uf = u.to(sd) if delta is None else u.to(sd) * delta[..., None]
-        a_full = a[..., None, None].expand(B, T, H, P, N).reshape(B, T, H * P * N)
-        b_full = (uf[..., :, None] * Bm.to(sd)[..., None, :]).reshape(B, T, H * P * N)
         h0 = initial_state
         if h0 is not None:
             if not isinstance(h0, torch.Tensor) or tuple(h0.shape) != (B, H, P, N):
@@ -374,12 +463,27 @@ class MambaLayer(nn.Module):
         elif self.initial_state is not None:
             h0 = self.initial_state[None].expand(B, H, P, N)
         if h0 is not None:
-            h0 = h0.reshape(B, H * P * N).to(sd)
+            h0 = h0.to(sd)
+        return a, uf, Bm.to(sd), Cm.to(sd), h0, z, u
+
+    def _scan(self, x: torch.Tensor, initial_state: torch.Tensor | None):
+        """The scan's states ``[B, T, H, P, N]`` and what the readout needs."""
+        from statetrack.kernels.diagonal_scan import diagonal_scan, diagonal_scan_reference
+
+        c = self.config
+        a, uf, Bm, Cm, h0, z, u = self._recurrence(x, initial_state)
+        B, T, H, P = uf.shape
+        N = Bm.shape[-1]
+        a_full = a[..., None, None].expand(B, T, H, P, N).reshape(B, T, H * P * N)
+        b_full = (uf[..., :, None] * Bm[..., None, :]).reshape(B, T, H * P * N)
+        h0f = h0.reshape(B, H * P * N) if h0 is not None else None
         if c.backend == "reference":
-            h = diagonal_scan_reference(a_full.contiguous(), b_full.contiguous(), h0)
+            h = diagonal_scan_reference(a_full.contiguous(), b_full.contiguous(), h0f)
         else:
-            h = diagonal_scan(a_full, b_full, h0, backend=c.backend, chunk_size=c.chunk_size)
-        return h.reshape(B, T, H, P, N), h0, z, u, Cm
+            # "ssd" asks for the states only through states(): they come from the scan
+            backend = "auto" if c.backend == "ssd" else c.backend
+            h = diagonal_scan(a_full, b_full, h0f, backend=backend, chunk_size=c.chunk_size)
+        return h.reshape(B, T, H, P, N), h0f, z, u, Cm
 
     def states(self, x: torch.Tensor, *, initial_state: torch.Tensor | None = None
                ) -> torch.Tensor:
@@ -419,9 +523,17 @@ class MambaLayer(nn.Module):
         """
         c = self.config
         B, T = x.shape[0], x.shape[1]
-        h, h0, z, u, Cm = self._scan(x, initial_state)
-        sd = h.dtype
-        o = (h * Cm.to(sd)[..., None, :]).sum(-1)                   # [B, T, H, P]
+        final = None
+        if c.backend == "ssd":
+            a, uf, Bm, Cm, h0s, z, u = self._recurrence(x, initial_state)
+            sd = uf.dtype
+            r = ssd_readout(a, uf, Bm, Cm, h0s, chunk_size=c.chunk_size,
+                            return_state=return_state)
+            o, final = r if return_state else (r, None)
+        else:
+            h, h0, z, u, Cm = self._scan(x, initial_state)
+            sd = h.dtype
+            o = (h * Cm.to(sd)[..., None, :]).sum(-1)               # [B, T, H, P]
         if self.D is not None:
             o = o + self.D.to(sd)[:, None] * u.to(sd)
         o = o.reshape(B, T, c.d_inner)
@@ -433,6 +545,8 @@ class MambaLayer(nn.Module):
         y = o.to(x.dtype)
         if self.out_proj is not None:
             y = self.out_proj(y)
+        if return_state and final is not None:
+            return y, final
         if return_state:
             H, P, N = c.num_heads, c.head_size, c.state_size
             final = h[:, -1] if T else (h0.reshape(B, H, P, N) if h0 is not None else
