@@ -18,7 +18,7 @@ from .delta_product import (
     ShortConvolution,
     nearest_code,
 )
-from .diagonal import MambaConfig, MambaLayer, decode_mamba
+from .diagonal import MambaConfig, MambaLayer, decode_mamba, ssd_readout
 from .fla_export import (
     Horizon,
     decode_exported,
@@ -31,7 +31,7 @@ from .fla_export import (
 
 __all__ = [
     "ConstructedLRNN", "ConstructedOutput", "DeltaProductConfig", "DeltaProductLayer",
-    "ShortConvolution", "nearest_code", "MambaConfig", "MambaLayer", "decode_mamba",
+    "ShortConvolution", "nearest_code", "MambaConfig", "MambaLayer", "decode_mamba", "ssd_readout",
     "Horizon", "decode_exported", "export_fla", "fla_export_horizon", "fla_tables",
     "logit_for_length", "run_exported",
 ]
