@@ -246,3 +246,20 @@ def test_ssd_backend_states_and_errors(gen):
     with pytest.raises(E.LayerConfigError, match="chunk_size"):
         ssd_readout(torch.zeros(1, 2, 1), torch.zeros(1, 2, 1, 1), torch.zeros(1, 2, 1, 1),
                     torch.zeros(1, 2, 1, 1), chunk_size=0)
+
+
+def test_segment_products_and_their_gradient_without_division(gen):
+    """L[t, s] = prod_{r=s+1..t} a_r and its gradient by products only: zeros (one, two in a
+    row) and -1 are ordinary inputs; gradcheck in float64."""
+    from statetrack.kernels.layers.diagonal import _SegmentProducts
+
+    a = 2 * torch.rand(3, 9, generator=gen, dtype=torch.float64) - 1
+    a[0, 3] = 0.0
+    a[1, 4] = a[1, 5] = 0.0
+    a[2, 2] = -1.0
+    lmat = _SegmentProducts.apply(a)
+    for t in range(9):
+        for s in range(9):
+            want = torch.prod(a[:, s + 1:t + 1], dim=-1) if s <= t else torch.zeros(3)
+            assert torch.equal(lmat[:, t, s], want.to(lmat.dtype)), (t, s)
+    assert torch.autograd.gradcheck(_SegmentProducts.apply, (a.clone().requires_grad_(),))

@@ -31,8 +31,10 @@ With ``backend="ssd"`` the readout is computed in the state-space-duality (Mamba
 per chunk of ``Q = chunk_size`` tokens, never forming the states of every token:
 ``o_t = sum_{s <= t} (prod_{r=s+1..t} a_r) (C_t . B_s) u_s`` inside a chunk, plus the state
 carried in from the previous chunk, ``(prod_{r=start..t} a_r) h_start C_t`` (see
-:func:`ssd_readout`). The products of transitions are cumulative products (never divisions),
-so transitions of 0 and negative transitions are exact cases, not special ones.
+:func:`ssd_readout`). The products of transitions are cumulative products, and their
+gradients products of those (never divisions, and no host read: the step can be captured in
+a CUDA graph), so transitions of 0 and negative transitions are exact cases, not special
+ones.
 
 The call ``layer(x)`` returns ``y`` ``[B, T, hidden_size]`` (``[B, T, d_inner]`` without the
 output projection); ``layer(x, return_state=True)`` returns ``(y, h_T)`` with the final state
@@ -210,6 +212,31 @@ class MambaConfig:
         return self.hidden_size if self.use_output_proj else self.d_inner
 
 
+class _SegmentProducts(torch.autograd.Function):
+    """``L[..., t, s] = prod_{r=s+1..t} a[..., r]`` for ``s <= t`` (1 on the diagonal), 0 above.
+
+    The backward is products of ``L`` with itself, no division: with ``X = L^T dL``,
+    ``da[r] = sum_{s < r} L[r-1, s] X[r, s]``. (PyTorch's own ``cumprod`` backward tests
+    the input for zeros with a host read, a synchronisation a CUDA graph cannot hold.)
+    """
+
+    @staticmethod
+    def forward(ctx, a):
+        n = a.shape[-1]
+        below = torch.ones(n, n, dtype=torch.bool, device=a.device).tril(-1)
+        m = torch.where(below, a[..., :, None], torch.ones((), dtype=a.dtype, device=a.device))
+        lmat = torch.cumprod(m, dim=-2).tril()
+        ctx.save_for_backward(lmat)
+        return lmat
+
+    @staticmethod
+    def backward(ctx, g):
+        (lmat,) = ctx.saved_tensors
+        x = lmat.transpose(-1, -2) @ g.tril()                 # X[r, s] = sum_t L[t, r] g[t, s]
+        shifted = torch.cat([torch.zeros_like(lmat[..., :1, :]), lmat[..., :-1, :]], dim=-2)
+        return (shifted * x).sum(-1)
+
+
 def ssd_readout(a: torch.Tensor, u: torch.Tensor, Bm: torch.Tensor, Cm: torch.Tensor,
                 h0: torch.Tensor | None = None, *, chunk_size: int = 64,
                 return_state: bool = False
@@ -272,16 +299,15 @@ def ssd_readout(a: torch.Tensor, u: torch.Tensor, Bm: torch.Tensor, Cm: torch.Te
         t1 = min(T, t0 + chunk_size)
         Q = t1 - t0
         ac = a[:, t0:t1].permute(0, 2, 1)                            # [B, H, Q]
-        # L[t, s] = prod_{r=s+1..t} a_r: the cumulative product down the column s of a
-        # matrix holding a_t below the diagonal and 1 on and above it, then masked to s <= t
-        below = torch.ones(Q, Q, dtype=torch.bool, device=a.device).tril(-1)
-        m = torch.where(below, ac[..., :, None], torch.ones((), dtype=a.dtype, device=a.device))
-        lmat = torch.cumprod(m, dim=-2).tril()                       # [B, H, Q, Q]
+        # segment products over the chunk with a leading 1: column 0 of the result is
+        # prod_{r=t0..t} a_r (what the carried-in state is multiplied by), the rest
+        # L[t, s] = prod_{r=s+1..t} a_r
+        lall = _SegmentProducts.apply(torch.cat([torch.ones_like(ac[..., :1]), ac], -1))
+        lmat, pref = lall[..., 1:, 1:], lall[..., 1:, 0]               # [B,H,Q,Q], [B,H,Q]
         uc, bc, cc = u[:, t0:t1], Bm[:, t0:t1], Cm[:, t0:t1]
         w = lmat * torch.einsum("bthn,bshn->bhts", cc, bc)
         o = torch.einsum("bhts,bshp->bthp", w, uc)
         # the state carried in: (prod_{r=t0..t} a_r) C_t . h
-        pref = torch.cumprod(ac, dim=-1)                             # [B, H, Q]
         o = o + pref.permute(0, 2, 1)[..., None] * torch.einsum("bthn,bhpn->bthp", cc, state)
         outs.append(o)
         if t1 < T or return_state:
