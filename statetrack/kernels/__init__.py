@@ -64,6 +64,7 @@ from .layers import (
     fla_tables,
     logit_for_length,
     run_exported,
+    ssd_readout,
 )
 from .runner import RunOutput, run
 from .tabled import TabledResult, choose_chunk, gather_tables, run_tabled
@@ -80,7 +81,7 @@ __all__ = [
     "Horizon", "decode_exported", "export_fla", "fla_export_horizon", "fla_tables",
     "logit_for_length", "run_exported",
     "ConstructedLRNN", "ConstructedOutput", "DeltaProductConfig", "DeltaProductLayer",
-    "ShortConvolution", "MambaConfig", "MambaLayer", "decode_mamba",
+    "ShortConvolution", "MambaConfig", "MambaLayer", "decode_mamba", "ssd_readout",
     "DeviceCheckRow", "RunOutput", "device_check", "format_device_rows", "run",
 ]
 
