@@ -178,6 +178,13 @@ def _tables_error(argv, capsys) -> str:
     (["--lrs", "1e-3,,1e-2"], "--lrs: expected comma-separated numbers, got '1e-3,,1e-2'"),
     (["--lrs", "-1"], "lrs: expected positive learning rates, got [-1.0]"),
     (["--eval-every", "-1"], "eval_every: expected an int >= 0, got -1"),
+    (["--eval-batch-size", "0"], "eval_batch_size: expected an int >= 1, got 0"),
+    (["--eval-batch-size", "-1"], "eval_batch_size: expected an int >= 1, got -1"),
+    (["--eval-batch-size", "-1", "--no-run"], "eval_batch_size: expected an int >= 1"),
+    (["--skip-mamba", "--only-mamba"], "--skip-mamba and --only-mamba: choose one"),
+    # the init and s5 tables have no Mamba row: --only-mamba trained all their rows
+    (["--only-mamba"], "--only-mamba: table 'init' has no Mamba rows (only table3 has)"),
+    (["--only-mamba", "--no-run"], "--only-mamba: table 'init' has no Mamba rows"),
 ])
 def test_tables_bad_options(argv, says, capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(tables, "run_grid", lambda *a, **k: pytest.fail("ran"))
