@@ -347,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--csv-dir", type=Path, help="keep ncu's raw CSV per workload here")
     ap.add_argument("--parse", type=Path, help="make the tables from this saved ncu CSV "
                     "(with --workload naming it)")
-    ap.add_argument("--dry-run", action="store_true", help="print the ncu commands only")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="print the ncu commands only (runs nothing; ncu need not be here)")
     ap.add_argument("--smoke", action="store_true",
                     help="run one workload's Python on the CPU (interpreter, tiny shapes)")
     ap.add_argument("--timeout", type=int, default=240, help="seconds per workload")
@@ -402,6 +403,9 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(results), end="")
         return 0
     if a.dry_run:
+        if shutil.which(a.ncu) is None:
+            print(f"note: {a.ncu!r} (Nsight Compute) is not found here: these commands are "
+                  "for the GPU machine, nothing was profiled", file=sys.stderr)
         for w in names:
             print(" ".join(ncu_command(a.ncu, w, a.repeats)))
         return 0

@@ -311,8 +311,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--kernel", choices=("auto", "recurrent", "chunk", "reference"))
     p.add_argument("--no-plots", action="store_true")
-    p.add_argument("--skip-mamba", action="store_true", help="leave the Mamba rows out")
-    p.add_argument("--only-mamba", action="store_true", help="only the Mamba rows (table3)")
+    p.add_argument("--skip-mamba", action="store_true",
+                   help="run no Mamba row (the aggregate still reads the finished ones)")
+    p.add_argument("--only-mamba", action="store_true",
+                   help="run only the Mamba rows, table3's (the aggregate still reads every "
+                        "finished run)")
     p.add_argument("--eval-batch-size", type=int,
                    help="examples a forward pass at evaluation (lower it where runs share a GPU)")
     p.add_argument("--no-run", action="store_true",
@@ -333,6 +336,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                               ("device", a.device), ("kernel", a.kernel)) if v is not None}
     if a.skip_mamba and a.only_mamba:
         p.error("--skip-mamba and --only-mamba: choose one")
+    if a.only_mamba and a.table != "table3":
+        # the other tables' rows are all DeltaProduct: the grid ignores the layers, so this
+        # would train every row of the table, the opposite of what was asked
+        p.error(f"--only-mamba: table {a.table!r} has no Mamba rows (only table3 has)")
     layers = (("deltaproduct",) if a.skip_mamba else ("mamba",) if a.only_mamba
               else ("deltaproduct", "mamba"))
     try:
@@ -366,14 +373,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     inits=inits, lrs=lrs, **over)
     except ValueError as e:
         p.error(str(e))
-    # the aggregate reads every finished run of the table, of every init and every learning
-    # rate found in the runs' folder (a command without --lrs must not drop the cells of
-    # another learning rate from the table it rewrites); the cells not run are listed for
-    # the committed arms and the learning rates asked for
+    # the aggregate reads every finished run of the table, of both layer types, every init
+    # and every learning rate found in the runs' folder (a command with --only-mamba or
+    # --skip-mamba, or without --lrs, must not drop the other cells from the table it
+    # rewrites); the cells not run are listed for the committed arms and the learning rates
+    # asked for
     asked_lrs = {c.lr for c in todo}
     agg_lrs = sorted(asked_lrs | finished_lrs(Path(todo[0].out)), reverse=True)
-    cfgs = grid(a.table, a.protocol, seeds=seeds, layers=layers, out=out, inits=INITS,
-                lrs=agg_lrs, **over)
+    cfgs = grid(a.table, a.protocol, seeds=seeds, layers=("deltaproduct", "mamba"), out=out,
+                inits=INITS, lrs=agg_lrs, **over)
     arms = {"random", "construction", *inits}
     if not a.no_run and todo:
         from experiments.train import cpu_kernel_note

@@ -63,7 +63,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from experiments.model import ModelConfig, build_model
+from experiments.model import CHUNK_SIZES, ModelConfig, build_model
 from experiments.tasks import IGNORE, Task, make_task, pad_examples
 
 __all__ = ["TrainConfig", "run", "evaluate", "main", "parse_lengths", "ConfigError",
@@ -167,6 +167,12 @@ class TrainConfig:
                 raise ConfigError(f"{name}: expected a positive number, got {getattr(self, name)!r}")
         if not 0 <= self.warmup_frac < 1:
             raise ConfigError(f"warmup_frac: expected a number in [0, 1), got {self.warmup_frac}")
+        if (isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int)
+                or self.chunk_size not in CHUNK_SIZES):
+            # checked here too (ModelConfig checks it when the run starts): a bad value is an
+            # argparse error before anything starts, whatever the layer or the kernel
+            raise ConfigError(f"chunk_size: expected one of {CHUNK_SIZES}, got "
+                              f"{self.chunk_size!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device: expected 'auto', 'cpu' or 'cuda', got {self.device!r}")
         if self.name and (Path(self.name).name != self.name or self.name in (".", "..")):
@@ -640,7 +646,10 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         theirs = {k: v for k, v in ck["config"].items() if k not in _RESUME_FREE}
         ours = {k: v for k, v in cfg.to_dict().items() if k not in _RESUME_FREE}
         if theirs != ours:
-            diff = sorted(k for k in ours if theirs.get(k) != ours[k])
+            # both sides' keys: a field only the checkpoint has (written by a newer version)
+            # is a difference too, named as such
+            diff = sorted(k for k in set(ours) | set(theirs)
+                          if k not in ours or k not in theirs or theirs[k] != ours[k])
             raise ConfigError(f"checkpoint {ckpt_path} was written by another configuration "
                               f"(differs in {diff}); use another name or --no-resume")
         model.load_state_dict(ck["model"])

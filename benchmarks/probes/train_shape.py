@@ -9,25 +9,146 @@ size and input dtype, with each kernel's device time from the profiler and the l
 relative error against the float64 reference (so a faster setting is judged with its error).
 
 Each group (dtype, precision, chunk size) runs in its own process (a fault poisons only it).
+It needs a CUDA device for timings; ``--device cpu`` runs the kernels through Triton's
+interpreter at a tiny shape to check the probe itself (errors against float64, no timings).
 
-    python benchmarks/probes/train_shape.py --json OUT.json      # every group
-    python benchmarks/probes/train_shape.py --group float32,ieee,64 # one group, JSON lines
+    python benchmarks/probes/train_shape.py --json OUT.json --md OUT.md   # every group
+    python benchmarks/probes/train_shape.py --group float32,ieee,64       # one group, JSON lines
+    python benchmarks/probes/train_shape.py --group bfloat16,ieee,64 --bwd-wy 32:4:2  # one setting
+    python benchmarks/probes/train_shape.py --from-json OUT.json          # the table again
+    TRITON_INTERPRET=1 python benchmarks/probes/train_shape.py --device cpu \
+        --shape 2,20,2,16,1 --groups float32:ieee:16                      # a check on the CPU
+
+A bad option ends in one ``error:`` line naming it (exit status 2).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
 WY_CONFIGS = [(32, 8, 2), (32, 4, 2), (32, 4, 1), (32, 2, 2), (16, 4, 2), (16, 2, 1)]
 GROUPS = [f"{d},{p},{c}" for d, p in (("float32", "ieee"), ("float32", "tf32"), ("bfloat16", "ieee"))
           for c in (64, 32, 16)]
+#: what a group may name: the chunked kernel's input dtypes, ``tl.dot`` input precisions of
+#: float32 products and chunk sizes (``statetrack.kernels.delta_product.chunk``)
+DTYPES = ("float32", "bfloat16", "float16")
+PRECISIONS = ("ieee", "tf32", "tf32x3")
+CHUNK_SIZES = (16, 32, 64)
+
+
+class ProbeArgError(ValueError):
+    """A bad option value of the probe (:func:`main` prints it as one ``error:`` line)."""
+
+
+def parse_shape(spec: str) -> tuple[int, int, int, int, int]:
+    """``"B,T,H,D,n_h"``: five positive integers.
+
+    >>> parse_shape("256,40,4,32,1")
+    (256, 40, 4, 32, 1)
+    >>> try:
+    ...     parse_shape("1,2")
+    ... except ProbeArgError as e:
+    ...     print(e)
+    --shape: expected B,T,H,D,n_h (five positive integers), got '1,2'
+    """
+    try:
+        vals = tuple(int(x) for x in spec.split(","))
+    except ValueError:
+        vals = ()
+    if len(vals) != 5 or min(vals) < 1:
+        raise ProbeArgError(f"--shape: expected B,T,H,D,n_h (five positive integers), "
+                            f"got {spec!r}")
+    return vals  # type: ignore[return-value]
+
+
+def parse_group(spec: str, sep: str = ",", what: str = "--group") -> str:
+    """One group ``dtype<sep>precision<sep>chunk`` checked, as ``"dtype,precision,chunk"``.
+
+    >>> parse_group("float32:ieee:16", sep=":")
+    'float32,ieee,16'
+    >>> try:
+    ...     parse_group("float32,ieee,8")
+    ... except ProbeArgError as e:
+    ...     print(e)
+    --group: chunk size '8' of 'float32,ieee,8': expected one of (16, 32, 64)
+    """
+    parts = spec.split(sep)
+    if len(parts) != 3:
+        raise ProbeArgError(f"{what}: expected dtype{sep}precision{sep}chunk (e.g. "
+                            f"float32{sep}ieee{sep}16), got {spec!r}")
+    dtype, prec, cs = parts
+    if dtype not in DTYPES:
+        raise ProbeArgError(f"{what}: dtype {dtype!r} of {spec!r}: expected one of {DTYPES}")
+    if prec not in PRECISIONS:
+        raise ProbeArgError(f"{what}: precision {prec!r} of {spec!r}: expected one of "
+                            f"{PRECISIONS}")
+    if cs not in {str(c) for c in CHUNK_SIZES}:
+        raise ProbeArgError(f"{what}: chunk size {cs!r} of {spec!r}: expected one of "
+                            f"{CHUNK_SIZES}")
+    return f"{dtype},{prec},{cs}"
+
+
+def parse_groups(spec: str) -> list[str]:
+    """``--groups``: comma-separated ``dtype:precision:chunk``, each checked.
+
+    >>> parse_groups("float32:ieee:16,bfloat16:ieee:64")
+    ['float32,ieee,16', 'bfloat16,ieee,64']
+    """
+    return [parse_group(g, sep=":", what="--groups") for g in spec.split(",")]
+
+
+def parse_bwd_wy(spec: str) -> list[tuple[int, int, int]]:
+    """``--bwd-wy``: comma-separated ``BV:warps:stages`` launch settings of ``bwd_wy``.
+
+    >>> parse_bwd_wy("32:4:2,16:2:1")
+    [(32, 4, 2), (16, 2, 1)]
+    """
+    out = []
+    for item in spec.split(","):
+        try:
+            bv, warps, stages = (int(x) for x in item.split(":"))
+        except ValueError:
+            bv = warps = stages = 0
+        if min(bv, warps, stages) < 1:
+            raise ProbeArgError(f"--bwd-wy: expected comma-separated BV:warps:stages of "
+                                f"positive integers (e.g. 32:4:2), got {spec!r}")
+        out.append((bv, warps, stages))
+    return out
+
+
+def load_rows(path: str) -> list[dict]:
+    """The rows of an earlier ``--json`` file: a JSON list of objects with a ``"group"``;
+    a timed row's ``kernel_ms`` an object and its ``max_rel_err`` a number."""
+    try:
+        with open(path) as f:
+            rows = json.load(f)
+    except OSError as e:
+        raise ProbeArgError(f"--from-json: cannot read {path!r}: {e.strerror or e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ProbeArgError(f"--from-json: {path!r} is not JSON: {e}") from None
+    if not isinstance(rows, list):
+        raise ProbeArgError(f"--from-json: {path!r} must hold a JSON list of the probe's rows "
+                            f"(what --json writes), got {type(rows).__name__}")
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict) or not isinstance(r.get("group"), str):
+            raise ProbeArgError(f"--from-json: {path!r}: row {i} is not one of the probe's "
+                                f"rows (an object with a 'group')")
+        if "kernel_ms" in r and not (
+                isinstance(r["kernel_ms"], dict)
+                and all(isinstance(v, (int, float)) for v in r["kernel_ms"].values())
+                and isinstance(r.get("max_rel_err"), (int, float))):
+            raise ProbeArgError(f"--from-json: {path!r}: row {i} has kernel_ms but not as the "
+                                f"probe writes it (kernel name -> ms, with max_rel_err)")
+    return rows
 
 
 def run_group(group: str, B: int, T: int, H: int, D: int, NH: int, reps: int,
-              device: str = "cuda") -> list[dict]:
+              device: str = "cuda", configs: list[tuple[int, int, int]] | None = None
+              ) -> list[dict]:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
@@ -50,7 +171,7 @@ def run_group(group: str, B: int, T: int, H: int, D: int, NH: int, reps: int,
     dev = [t.to(getattr(torch, dtype)).to(device).requires_grad_() for t in (q, k, v, beta)]
     do_d = do.to(getattr(torch, dtype)).to(device)
     rows = []
-    for cfg in WY_CONFIGS:
+    for cfg in configs or WY_CONFIGS:
         chunk._CONFIG_OVERRIDE.clear()
         chunk._CONFIG_OVERRIDE.update({"bwd_wy": cfg, "prec": prec})
 
@@ -106,9 +227,13 @@ def markdown(rows: list[dict]) -> str:
            "|---|---|" + "---|" * (len(names) + 2)]
     for r in rows:
         if "kernel_ms" not in r:
-            out.append(f"| {r['group']} | {tuple(r.get('bwd_wy', ())) or '—'} | "
+            # an error, or a row of --device cpu: its error against float64, no timing
+            what = r.get("error") or (f"{r['max_rel_err']:.1e} (no timing)"
+                                      if isinstance(r.get("max_rel_err"), (int, float))
+                                      else "no timing")
+            out.append(f"| {r['group']} | {tuple(r.get('bwd_wy') or ()) or '—'} | "
                        + " | ".join("—" for _ in names)
-                       + f" | — | {r.get('error', 'no timing')[:60]} |")
+                       + f" | — | {str(what)[:60]} |")
             continue
         ms = [r["kernel_ms"].get(n + "_kernel", float("nan")) for n in names]
         out.append(f"| {r['group']} | {tuple(r['bwd_wy'])} | "
@@ -117,48 +242,123 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--group", help="dtype,precision,chunk_size: run one group in this process")
+def _line(grp: str, row: dict) -> str:
+    """One printed line of a row: the timings where there are some, else the error."""
+    head = f"{grp:22s} {str(row.get('bwd_wy')):14s}"
+    if "error" in row:
+        return f"{head} {row['error']}"
+    err = f"err {row.get('max_rel_err', float('nan')):.1e}"
+    if "fwd_bwd_ms" not in row:
+        return f"{head} {err} (no timing off CUDA)"
+    wy = row.get("kernel_ms", {}).get("bwd_wy_kernel", float("nan"))
+    return f"{head} fwd+bwd {row['fwd_bwd_ms']:7.3f} ms  bwd_wy {wy:7.3f} ms  {err}"
+
+
+def _write(path: str, text: str, opt: str) -> None:
+    try:
+        with open(path, "w") as f:
+            f.write(text)
+    except OSError as e:
+        raise ProbeArgError(f"{opt}: cannot write {path!r}: {e.strerror or e}") from None
+
+
+def _check_out(path: str | None, opt: str) -> None:
+    """Refuse an output path that cannot be written before any group runs (a GPU call's
+    results would be lost at the end)."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ProbeArgError(f"{opt}: {path!r} is a folder (expected a file name)")
+    if not os.path.isdir(folder):
+        raise ProbeArgError(f"{opt}: folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise ProbeArgError(f"{opt}: cannot write {path!r} (permission denied)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point (module docstring); a bad option exits with status 2 and one
+    ``error:`` line."""
+    p = argparse.ArgumentParser(prog="train_shape.py", description=__doc__.split("\n")[0])
+    p.add_argument("--group", help="dtype,precision,chunk_size (or with ':'): run one group "
+                   "in this process (JSON lines on stdout)")
     p.add_argument("--json", help="write every group's rows here")
     p.add_argument("--md", help="write the Markdown table here")
-    p.add_argument("--from-json", help="no run: the Markdown table of an earlier --json file")
-    p.add_argument("--shape", default="256,40,4,32,1", help="B,T,H,D,n_h")
-    p.add_argument("--reps", type=int, default=20)
-    p.add_argument("--device", default="cuda", help="cpu: a check through TRITON_INTERPRET=1")
+    p.add_argument("--from-json", help="no run: the Markdown table of an earlier --json file "
+                   "(printed, or written to --md)")
+    p.add_argument("--shape", default="256,40,4,32,1", help="B,T,H,D,n_h (default: the "
+                   "experiments' training shape 256,40,4,32,1)")
+    p.add_argument("--reps", type=int, default=20, help="timed repetitions a setting")
+    p.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
+                   help="cuda (timings), or cpu: a check of the probe through Triton's "
+                        "interpreter at a tiny --shape (errors only, no timings)")
     p.add_argument("--groups", default=",".join(g.replace(",", ":") for g in GROUPS),
-                   help="groups to run, as dtype:precision:chunk, comma separated")
-    a = p.parse_args()
+                   help=f"groups to run, as dtype:precision:chunk, comma separated (dtype of "
+                        f"{DTYPES}, precision of {PRECISIONS}, chunk of {CHUNK_SIZES}; "
+                        f"default: all {len(GROUPS)})")
+    p.add_argument("--bwd-wy", help="bwd_wy launch settings to run, as BV:warps:stages, comma "
+                   f"separated (default: all {len(WY_CONFIGS)})")
+    p.add_argument("--timeout", type=int, default=300, help="seconds a group")
+    a = p.parse_args(argv)
+    try:
+        return _main(a)
+    except ProbeArgError as e:
+        p.error(str(e))
+
+
+def _main(a: argparse.Namespace) -> int:
+    _check_out(a.md, "--md")
     if a.from_json:
-        text = markdown(json.load(open(a.from_json)))
+        text = markdown(load_rows(a.from_json))
         if a.md:
-            open(a.md, "w").write(text)
+            _write(a.md, text, "--md")
         else:
             print(text, end="")
         return 0
-    B, T, H, D, NH = (int(x) for x in a.shape.split(","))
+    _check_out(a.json, "--json")
+    B, T, H, D, NH = parse_shape(a.shape)
+    if a.reps < 1:
+        raise ProbeArgError(f"--reps: expected an int >= 1, got {a.reps}")
+    if a.timeout < 1:
+        raise ProbeArgError(f"--timeout: expected seconds >= 1, got {a.timeout}")
+    configs = parse_bwd_wy(a.bwd_wy) if a.bwd_wy else None
+    groups = ([parse_group(a.group, sep=":" if ":" in a.group else ",")] if a.group
+              else parse_groups(a.groups))
+    if a.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ProbeArgError("--device: no CUDA device here (the timings need one; "
+                                "--device cpu checks the probe through Triton's interpreter "
+                                "at a tiny --shape)")
+    if a.device == "cpu" and B * T * H * D > 2 * 40 * 4 * 32 and not a.group:
+        print(f"note: --device cpu runs the kernels through Triton's interpreter: at --shape "
+              f"{a.shape} a group may take minutes (a check: --shape 2,20,2,16,1)",
+              file=sys.stderr)
     if a.group:
-        run_group(a.group, B, T, H, D, NH, a.reps, a.device)
+        run_group(groups[0], B, T, H, D, NH, a.reps, a.device, configs)
         return 0
     rows = []
-    for grp in a.groups.split(","):
-        grp = grp.replace(":", ",")
-        r = subprocess.run([sys.executable, __file__, "--group", grp, "--shape", a.shape,
-                            "--reps", str(a.reps), "--device", a.device], capture_output=True, text=True, timeout=300)
-        got = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
-        if r.returncode and len(got) < len(WY_CONFIGS):
-            got.append({"group": grp, "error": f"exit {r.returncode}: {r.stderr[-400:]}"})
+    for grp in groups:
+        cmd = [sys.executable, __file__, "--group", grp, "--shape", a.shape, "--reps",
+               str(a.reps), "--device", a.device] + (["--bwd-wy", a.bwd_wy] if a.bwd_wy else [])
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
+            out, err, rc = r.stdout, r.stderr, r.returncode
+        except subprocess.TimeoutExpired as exc:
+            def text(b: bytes | str | None) -> str:
+                return b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
+            out, err, rc = text(exc.stdout), f"timed out after {a.timeout} s (--timeout)", -1
+        got = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        if rc and len(got) < len(configs or WY_CONFIGS):
+            got.append({"group": grp, "error": f"exit {rc}: {err.strip()[-400:]}"})
         for row in got:
-            wy = row.get("kernel_ms", {}).get("bwd_wy_kernel")
-            print(f"{grp:22s} {str(row.get('bwd_wy')):14s} fwd+bwd {row.get('fwd_bwd_ms', float('nan')):7.3f} ms"
-                  f"  bwd_wy {wy if wy is not None else float('nan'):7.3f} ms"
-                  f"  err {row.get('max_rel_err', float('nan')):.1e} {row.get('error', '')}", flush=True)
+            print(_line(grp, row), flush=True)
         rows += got
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        _write(a.json, json.dumps(rows, indent=1) + "\n", "--json")
     if a.md:
-        open(a.md, "w").write(markdown(rows))
+        _write(a.md, markdown(rows), "--md")
     return 0
 
 

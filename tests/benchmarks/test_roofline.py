@@ -142,6 +142,23 @@ def test_bad_options_are_one_error_line(argv, says):
     assert says in r.stderr.strip().splitlines()[-1]
 
 
+def test_dry_run_without_ncu_prints_the_commands_and_says_ncu_is_not_here(tmp_path):
+    r = subprocess.run([sys.executable, str(SCRIPT), "--dry-run", "--ncu", "/nonexistent/ncu",
+                        "--workloads", "tabled_o_1024x4096,model_1u_fwd_bwd"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == ("note: '/nonexistent/ncu' (Nsight Compute) is not found here: "
+                                "these commands are for the GPU machine, nothing was profiled")
+    cmds = r.stdout.strip().splitlines()
+    assert [c.split()[0] for c in cmds] == ["/nonexistent/ncu"] * 2
+    assert [c.split()[-3] for c in cmds] == ["tabled_o_1024x4096", "model_1u_fwd_bwd"]
+    fake = _fake_ncu(tmp_path)                    # where ncu is there: no note
+    r = subprocess.run([sys.executable, str(SCRIPT), "--dry-run", "--ncu", str(fake)],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stderr == ""
+    assert len(r.stdout.strip().splitlines()) == len(roofline.WORKLOADS)
+
+
 @pytest.mark.parametrize("workload", sorted(roofline.WORKLOADS))
 def test_every_workload_runs_on_the_cpu(workload):
     env = dict(os.environ, TRITON_INTERPRET="1")

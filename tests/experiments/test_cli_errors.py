@@ -52,6 +52,12 @@ def test_empty_or_reversed_eval_lengths_are_named(capsys):
     (["--eval-every", "-1"], "eval_every: expected an int >= 0, got -1"),
     (["--profile-steps", "-2"], "profile_steps: expected an int >= 0, got -2"),
     (["--curve-lengths", "0,40"], "curve_lengths: expected positive lengths"),
+    (["--chunk-size", "8"], "chunk_size: expected one of (16, 32, 64), got 8"),
+    (["--chunk-size", "0"], "chunk_size: expected one of (16, 32, 64), got 0"),
+    (["--chunk-size", "128"], "chunk_size: expected one of (16, 32, 64), got 128"),
+    (["--chunk-size", "x"], "argument --chunk-size: invalid int value: 'x'"),
+    # the Mamba layers have no chunk size, but a bad one is still refused, not ignored
+    (["--chunk-size", "8", "--layer", "mamba"], "chunk_size: expected one of"),
 ])
 def test_bad_options_are_argparse_errors(argv, says, capsys, tmp_path):
     line = _train_error(["--smoke", "--out", str(tmp_path), *argv], capsys)
@@ -63,6 +69,11 @@ def test_bad_options_are_argparse_errors(argv, says, capsys, tmp_path):
     ('{"task": "parity", "bogus": 1}', "unknown TrainConfig fields ['bogus']"),
     ("[1, 2]", "must hold a JSON object of TrainConfig fields, got list"),
     ("{bad", "is not JSON"),
+    ('{"chunk_size": 8}', "chunk_size: expected one of (16, 32, 64), got 8"),
+    ('{"chunk_size": "32"}', "chunk_size: expected one of (16, 32, 64), got '32'"),
+    ('{"chunk_size": 32.0}', "chunk_size: expected one of (16, 32, 64), got 32.0"),
+    ('{"chunk_size": true}', "chunk_size: expected one of (16, 32, 64), got True"),
+    ('{"chunk_size": null}', "chunk_size: expected one of (16, 32, 64), got None"),
 ])
 def test_bad_config_files(content, says, tmp_path, capsys):
     conf = tmp_path / "c.json"
@@ -98,6 +109,35 @@ def test_resuming_a_changed_config_is_one_error_line(capsys, tmp_path):
     capsys.readouterr()
     line = _train_error([*base, "--lr", "0.5"], capsys)
     assert "written by another configuration (differs in ['lr'])" in line
+
+
+def test_a_checkpoint_field_this_version_lacks_is_named(capsys, tmp_path):
+    # a checkpoint written by a newer version (a field this one does not know) was refused
+    # with "differs in []": the message named nothing
+    base = ["--smoke", "--steps", "4", "--out", str(tmp_path), "--name", "r"]
+    assert train.main([*base, "--stop-after", "2"]) == 0
+    capsys.readouterr()
+    path = tmp_path / "r" / "checkpoint.pt"
+    ck = torch.load(path, weights_only=False)
+    ck["config"]["future_field"] = 3
+    torch.save(ck, path)
+    line = _train_error(base, capsys)
+    assert "(differs in ['future_field'])" in line
+
+
+def test_an_older_checkpoint_without_chunk_size_resumes(capsys, tmp_path):
+    # runs checkpointed before chunk_size existed resume (the chunk size changes how the
+    # kernel computes, not the function), at any chunk size
+    base = ["--smoke", "--steps", "4", "--out", str(tmp_path), "--name", "r"]
+    assert train.main([*base, "--stop-after", "2"]) == 0
+    path = tmp_path / "r" / "checkpoint.pt"
+    ck = torch.load(path, weights_only=False)
+    del ck["config"]["chunk_size"]
+    torch.save(ck, path)
+    assert train.main([*base, "--chunk-size", "32"]) == 0
+    res = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert res["resumed_from"] == 2 and res["steps_done"] == 4
+    assert res["config"]["chunk_size"] == 32 and res["model_config"]["chunk_size"] == 32
 
 
 def test_triton_kernels_on_the_cpu_get_a_note(monkeypatch):
@@ -138,6 +178,13 @@ def _tables_error(argv, capsys) -> str:
     (["--lrs", "1e-3,,1e-2"], "--lrs: expected comma-separated numbers, got '1e-3,,1e-2'"),
     (["--lrs", "-1"], "lrs: expected positive learning rates, got [-1.0]"),
     (["--eval-every", "-1"], "eval_every: expected an int >= 0, got -1"),
+    (["--eval-batch-size", "0"], "eval_batch_size: expected an int >= 1, got 0"),
+    (["--eval-batch-size", "-1"], "eval_batch_size: expected an int >= 1, got -1"),
+    (["--eval-batch-size", "-1", "--no-run"], "eval_batch_size: expected an int >= 1"),
+    (["--skip-mamba", "--only-mamba"], "--skip-mamba and --only-mamba: choose one"),
+    # the init and s5 tables have no Mamba row: --only-mamba trained all their rows
+    (["--only-mamba"], "--only-mamba: table 'init' has no Mamba rows (only table3 has)"),
+    (["--only-mamba", "--no-run"], "--only-mamba: table 'init' has no Mamba rows"),
 ])
 def test_tables_bad_options(argv, says, capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(tables, "run_grid", lambda *a, **k: pytest.fail("ran"))

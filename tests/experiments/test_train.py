@@ -393,6 +393,34 @@ def test_tables_aggregate_keeps_the_finished_runs_of_other_learning_rates(tmp_pa
     assert agg["cells_not_run"] and all("-lr0.001-" in n for n in agg["cells_not_run"])
 
 
+def test_tables_aggregate_keeps_the_other_layer_types_finished_runs(tmp_path, capsys,
+                                                                    monkeypatch):
+    """``--only-mamba`` / ``--skip-mamba`` choose the runs to train, not the table: the
+    table they rewrite keeps the other layer type's finished rows (``--only-mamba --no-run``
+    wrote a table3 of Mamba rows only). A huge ``--eval-batch-size`` is one batch of the
+    evaluation's examples."""
+    from experiments import tables
+
+    runs = tmp_path / "runs"
+    for layer in ("deltaproduct", "mamba"):
+        (c,) = [c for c in grid("table3", "smoke", seeds=(0,), layers=(layer,),
+                                tasks=("parity",), out=str(runs), eval_batch_size=10**9)
+                if c.eigen_range == "[-1,1]"]
+        run(c)
+    rows = {"| parity | DeltaNet | [-1,1] | 2 | random | 0.001 | 1 |",
+            "| parity | Mamba | [-1,1] | 2 | random | 0.001 | 1 |"}
+    monkeypatch.setattr(tables, "run_grid", lambda *a, **k: pytest.fail("ran"))
+    for flag in ("--only-mamba", "--skip-mamba"):
+        assert tables.main(["--table", "table3", "--protocol", "smoke", "--no-run",
+                            "--no-plots", flag, "--eval-batch-size", str(10**9), "--out",
+                            str(runs), "--results", str(tmp_path / "r")]) == 0
+        out = capsys.readouterr().out
+        assert all(r in out for r in rows), (flag, out)
+        agg = json.loads((tmp_path / "r" / "table3-smoke.json").read_text())
+        assert sorted((x["layer"], x["eigen_range"]) for x in agg["cells"]) == [
+            ("deltaproduct", "[-1,1]"), ("mamba", "[-1,1]")]
+
+
 def test_plots_tell_four_learning_rates_apart_and_label_per_position_curves(tmp_path,
                                                                            monkeypatch):
     """The paper protocol's four learning rates: one colour each per eigenvalue range (the
