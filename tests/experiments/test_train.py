@@ -308,9 +308,11 @@ def test_stop_after_on_the_command_line_says_how_far_it_got(tmp_path, capsys):
     assert json.loads((tmp_path / "cut" / "results.json").read_text())["resumed_from"] == 2
 
 
-@pytest.mark.parametrize("task_name, layer", [("parity", "deltaproduct"), ("mod_arith", "mamba"),
-                                              ("s3", "deltaproduct")])
-def test_graph_step_data_path_matches_the_eager_step(task_name, layer):
+@pytest.mark.parametrize("task_name, layer, kernel", [
+    ("parity", "deltaproduct", "auto"), ("mod_arith", "mamba", "auto"),
+    ("mod_arith", "mamba", "chunk"),            # the Mamba layer's SSD readout
+    ("s3", "deltaproduct", "auto")])
+def test_graph_step_data_path_matches_the_eager_step(task_name, layer, kernel):
     """The CUDA-graph step's data path (batches padded to one width, static input buffers,
     warm-up steps, then replays), with the capture emulated on the CPU: the same losses and
     the same weights as the eager loop on the unpadded batches."""
@@ -321,7 +323,7 @@ def test_graph_step_data_path_matches_the_eager_step(task_name, layer):
     from experiments.train import _GraphStep, _param_groups, _to_device, _train_step
 
     cfg = smoke_config(task=task_name, layer=layer, num_layers=2, hidden_size=16,
-                       num_heads=2, batch_size=6)
+                       num_heads=2, batch_size=6, kernel=kernel)
     task = make_task(task_name)
     models, opts = [], []
     for _ in range(2):
@@ -348,6 +350,43 @@ def test_graph_step_data_path_matches_the_eager_step(task_name, layer):
     assert padded > 0                                  # some batches were really padded
     for a, b in zip(models[0].parameters(), models[1].parameters()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("layer, kernel", [("deltaproduct", "chunk"), ("mamba", "chunk"),
+                                           ("mamba", "recurrent")])
+def test_cuda_graph_step_captures_and_matches_eager_gpu(layer, kernel):
+    """On a GPU: the training step is really captured (no op in it reads the device: the
+    SSD readout's own backward exists for this) and its replays give the eager losses."""
+    import numpy as np
+
+    from experiments.model import build_model
+    from experiments.tasks import make_task
+    from experiments.train import _GraphStep, _param_groups, _to_device, _train_step
+
+    dev = torch.device("cuda")
+    cfg = smoke_config(task="parity", layer=layer, num_layers=2, hidden_size=32, num_heads=2,
+                       batch_size=16, kernel=kernel, device="cuda")
+    task = make_task("parity")
+    models, opts = [], []
+    for graphed in (False, True):               # as run() builds them
+        m = build_model(cfg.model_config(task), device=dev,
+                        generator=torch.Generator().manual_seed(0))
+        models.append(m)
+        opts.append(torch.optim.AdamW(
+            _param_groups(m, cfg.weight_decay), fused=True, capturable=graphed,
+            lr=torch.tensor(cfg.lr, device=dev) if graphed else cfg.lr))
+    graph = _GraphStep(models[1], models[1], opts[1], cfg, task, dev)
+    width = task.width(cfg.train_max_length)
+    for step in range(_GraphStep.WARMUP + 3):
+        ex = task.sample(np.random.default_rng([3, step]), 16, cfg.train_min_length,
+                         cfg.train_max_length)
+        x, y = _to_device(ex.tokens, dev), _to_device(ex.targets, dev)
+        opts[0].zero_grad(set_to_none=True)
+        eager = _train_step(models[0], models[0], opts[0], x, y, cfg).detach()
+        torch.testing.assert_close(graph(ex), eager, rtol=1e-3, atol=1e-4)
+    assert graph.graph is not None and graph.sx.shape[1] == width
 
 
 def test_cuda_graph_without_cuda_runs_eagerly_with_a_note(tmp_path, capsys):
