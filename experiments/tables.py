@@ -316,6 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--only-mamba", action="store_true",
                    help="run only the Mamba rows, table3's (the aggregate still reads every "
                         "finished run)")
+    p.add_argument("--chunk-size", type=int, choices=(16, 32, 64),
+                   help="chunk size of the chunked DeltaProduct kernel (default 16; same "
+                        "function, not part of a run's identity)")
     p.add_argument("--eval-batch-size", type=int,
                    help="examples a forward pass at evaluation (lower it where runs share a GPU)")
     p.add_argument("--no-run", action="store_true",
@@ -332,6 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     over = {k: v for k, v in (("steps", a.steps), ("batch_size", a.batch_size),
                               ("eval_every", a.eval_every),
                               ("eval_batch_size", a.eval_batch_size),
+                              ("chunk_size", a.chunk_size),
                               ("cuda_graph", True if a.cuda_graph else None),
                               ("device", a.device), ("kernel", a.kernel)) if v is not None}
     if a.skip_mamba and a.only_mamba:

@@ -181,6 +181,7 @@ def _tables_error(argv, capsys) -> str:
     (["--eval-batch-size", "0"], "eval_batch_size: expected an int >= 1, got 0"),
     (["--eval-batch-size", "-1"], "eval_batch_size: expected an int >= 1, got -1"),
     (["--eval-batch-size", "-1", "--no-run"], "eval_batch_size: expected an int >= 1"),
+    (["--chunk-size", "8"], "--chunk-size: invalid choice: 8"),
     (["--skip-mamba", "--only-mamba"], "--skip-mamba and --only-mamba: choose one"),
     # the init and s5 tables have no Mamba row: --only-mamba trained all their rows
     (["--only-mamba"], "--only-mamba: table 'init' has no Mamba rows (only table3 has)"),
@@ -234,3 +235,14 @@ def test_relative_out_is_where_the_runs_land_and_are_read(monkeypatch, tmp_path)
                       "--no-plots"])
     assert rc == 1                                  # nothing finished: nothing written
     assert len(seen) == 2 and {c.out for c in seen} == {str(tmp_path / "rel")}
+
+
+def test_tables_chunk_size_reaches_every_run(tmp_path, monkeypatch):
+    """``--chunk-size`` is passed to every run the table trains (and the runs it finds
+    finished with another chunk size still count: the chunk size is not part of a run's
+    identity)."""
+    seen = []
+    monkeypatch.setattr(tables, "run_grid", lambda cfgs, *a, **k: (seen.extend(cfgs), [])[1])
+    tables.main(["--table", "init", "--protocol", "smoke", "--out", str(tmp_path),
+                 "--results", str(tmp_path / "r"), "--no-plots", "--chunk-size", "32"])
+    assert seen and {c.chunk_size for c in seen} == {32}
