@@ -51,6 +51,7 @@ from statetrack.kernels.delta_product.fused_recurrent import (  # noqa: E402
     fused_recurrent_delta_product,
 )
 from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
+from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 from statetrack.kernels._common.tolerances import rel_error  # noqa: E402
 
 SHAPES = [(1024, 4096), (64, 65536)]
@@ -59,6 +60,8 @@ K = V = 16
 N_SYMBOLS = 4
 DEV = "cuda"
 SMOKE = False   # --smoke: tiny shapes on the CPU through the interpreter, one timed call each
+#: words a cols_kernel program tried on the perm code rows (benchmark variant, session 9)
+PERM_WORDS = (1, 2, 4)
 
 
 def bench(fn, rep_ms: int = 300) -> float:
@@ -282,6 +285,13 @@ def main() -> None:
         add("ours tabled code", "perm K=16 V=1 C=16, code table, checks on",
             lambda: run_tabled(sym, pk, pb, pv, initial_state=ph0, query=pq, codes=pc,
                                output="code"), tab_code_bytes)
+        # words a program (default 32 / 4 = 8 at V = 1: B = 1024 makes only 128 one-warp
+        # programs, 1.6 % occupancy in the session-9 roofline): fewer words, more warps
+        for words in PERM_WORDS:
+            add("ours tabled code", f"perm K=16 V=1 C=16, code table, words={words}",
+                lambda words=words: _run_tabled_variant(sym, pk, pb, pv, codes=pc,
+                                                        output="code", _variant={"words": words},
+                                                        **perm), tab_code_bytes)
 
         # correctness on these inputs
         o_gen, s_gen = fused_recurrent_delta_product(q, k, v, beta, scale=1.0,
@@ -291,6 +301,8 @@ def main() -> None:
         r_lut = run_tabled(sym, pk, pb, pv, codes=pc, output="code", **perm)
         r_arg = run_tabled(sym, pk, pb, pv, codes=pc, output="code", code_table=None, **perm)
         r_u8 = run_tabled(sym, pk, pb, pv, codes=pc, output="code", code_out=code8, **perm)
+        r_words = {w: _run_tabled_variant(sym, pk, pb, pv, codes=pc, output="code",
+                                          _variant={"words": w}, **perm) for w in PERM_WORDS}
         chk = {"B": B, "T": T,
                "tabled_vs_general_o": rel_error(r.o[:, :, :, :].to(torch.float64),
                                                 o_gen.double()),
@@ -299,7 +311,9 @@ def main() -> None:
                "auto_chunk": r.chunk_size,
                "perm_code_table_used": r_lut.code_table is not None,
                "perm_code_table_vs_argmin_mismatches": int((r_lut.code != r_arg.code).sum()),
-               "perm_uint8_codes_mismatches": int((r_u8.code.long() != r_lut.code.long()).sum())}
+               "perm_uint8_codes_mismatches": int((r_u8.code.long() != r_lut.code.long()).sum()),
+               "perm_words_codes_mismatches": {w: int((rw.code != r_lut.code).sum())
+                                               for w, rw in r_words.items()}}
         if fused_recurrent_delta_rule is not None:
             o_fla, s_fla = fused_recurrent_delta_rule(q, k, v, beta, scale=1.0,
                                                       output_final_state=True)
