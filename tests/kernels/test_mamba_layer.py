@@ -5,6 +5,8 @@ under a repeated input becomes constant in floats: Theorem 1)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -263,3 +265,71 @@ def test_segment_products_and_their_gradient_without_division(gen):
             want = torch.prod(a[:, s + 1:t + 1], dim=-1) if s <= t else torch.zeros(3)
             assert torch.equal(lmat[:, t, s], want.to(lmat.dtype)), (t, s)
     assert torch.autograd.gradcheck(_SegmentProducts.apply, (a.clone().requires_grad_(),))
+
+
+def _ssd_inputs(gen, B=2, T=9, H=3, P=2, N=4, dtype=torch.float64):
+    return (2 * torch.rand(B, T, H, generator=gen, dtype=dtype) - 1,
+            torch.randn(B, T, H, P, generator=gen, dtype=dtype),
+            torch.randn(B, T, H, N, generator=gen, dtype=dtype),
+            torch.randn(B, T, H, N, generator=gen, dtype=dtype))
+
+
+@pytest.mark.parametrize("which, bad, err, says", [
+    # sizes that broadcast (a size-1 dimension) or chunks sliced past a short tensor's end
+    # ran without an error and returned a wrong readout
+    ("u", lambda t: t[:, :5], E.KernelShapeError, "u: expected shape [B, T, H, P]"),
+    ("Bm", lambda t: t[:, :, :1], E.KernelShapeError, "Bm: expected shape [B, T, H, N]"),
+    ("Bm", lambda t: t[..., :1], E.KernelShapeError, "Cm: expected shape [B, T, H, N]"),
+    ("Cm", lambda t: t[:1], E.KernelShapeError, "Cm: expected shape [B, T, H, N]"),
+    ("a", lambda t: t[..., :1], E.KernelShapeError, "u: expected shape [B, T, H, P]"),
+    ("h0", lambda t: t[..., :1], E.KernelShapeError, "h0: expected shape [B, H, P, N]"),
+    ("a", lambda t: t[..., None], E.KernelShapeError, "a: expected 3 dimensions"),
+    ("u", lambda t: t.float(), E.KernelDtypeError, "u: dtype float32 differs from a's"),
+    ("a", lambda t: t.float(), E.KernelDtypeError, "differs from a's float32"),
+    ("h0", lambda t: t.bfloat16(), E.KernelDtypeError, "h0"),
+    ("a", lambda t: (t > 0).long(), E.KernelDtypeError, "a: dtype int64"),
+    ("Cm", lambda t: t.tolist(), E.KernelDtypeError, "Cm: expected a torch.Tensor"),
+])
+def test_ssd_readout_rejects_inputs_that_do_not_fit(gen, which, bad, err, says):
+    from statetrack.kernels.layers.diagonal import ssd_readout
+
+    args = dict(zip(("a", "u", "Bm", "Cm"), _ssd_inputs(gen)))
+    args["h0"] = torch.randn(2, 3, 2, 4, generator=gen, dtype=torch.float64)
+    args[which] = bad(args[which])
+    with pytest.raises(err, match=re.escape(says)):
+        ssd_readout(**args, chunk_size=4, return_state=True)
+
+
+def test_ssd_readout_accumulates_16bit_inputs_in_float32(gen):
+    """bfloat16 inputs: the products and the state carried between chunks in float32 (as the
+    scans do); the readout comes back in bfloat16, the state in float32. Accumulated in
+    bfloat16, the final state was off by 0.75 % here."""
+    from statetrack.kernels.layers.diagonal import ssd_readout
+
+    a, u, Bm, Cm = _ssd_inputs(gen, B=1, T=600, H=2, P=4, N=4)
+    a = 0.995 + 0.005 * (a + 1) / 2                  # long memory: the carry matters
+    ins = [t.bfloat16() for t in (a, 0.1 * u, Bm, Cm)]
+    h0 = torch.randn(1, 2, 4, 4, generator=gen)
+    want_o, want_h = _sequential(*[t.double() for t in ins], h0.double())
+    o, h = ssd_readout(*ins, h0, chunk_size=64, return_state=True)
+    assert o.dtype == torch.bfloat16 and h.dtype == torch.float32
+    assert_rel_close(o, want_o, torch.bfloat16)
+    assert_rel_close(h, want_h, torch.float32)
+    o2, h2 = ssd_readout(*ins, h0.bfloat16(), chunk_size=64, return_state=True)  # 16-bit h0
+    assert h2.dtype == torch.float32 and o2.dtype == torch.bfloat16
+
+
+def test_ssd_readout_stays_float32_under_autocast(gen):
+    """Autocast casts einsum's products to bfloat16; the readout and the carried state are
+    the float32 recurrence's all the same (the scans' backends are not cast either)."""
+    from statetrack.kernels.layers.diagonal import ssd_readout
+
+    a, u, Bm, Cm = (t.float() for t in _ssd_inputs(gen, B=2, T=400, H=2, P=4, N=4))
+    a = 0.98 + 0.02 * (a + 1) / 2
+    want_o, want_h = _sequential(*[t.double() for t in (a, u, Bm, Cm)],
+                                 torch.zeros(2, 2, 4, 4, dtype=torch.float64))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        o, h = ssd_readout(a, u, Bm, Cm, chunk_size=64, return_state=True)
+    assert o.dtype == h.dtype == torch.float32
+    assert_rel_close(o, want_o, torch.float32)
+    assert_rel_close(h, want_h, torch.float32)

@@ -75,6 +75,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +84,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from statetrack.kernels.errors import LayerConfigError, StateDictError
+from statetrack.kernels._common.checks import (FLOAT_DTYPES, check_same_device, check_shape,
+                                               check_tensor, state_dtype_for)
+from statetrack.kernels.errors import KernelDtypeError, LayerConfigError, StateDictError
 
 from .delta_product import ShortConvolution, nearest_code
 
@@ -248,16 +251,20 @@ def ssd_readout(a: torch.Tensor, u: torch.Tensor, Bm: torch.Tensor, Cm: torch.Te
     chunk of ``chunk_size`` tokens; the state at each chunk's end carries the rest. Memory is
     ``O(B H T Q)`` for chunks of ``Q`` tokens instead of the ``O(B T H P N)`` of the states.
 
+    Everything is computed in float32 (float64 for float64 inputs), autocast or not: the
+    products of 16-bit inputs and the state carried from chunk to chunk are not rounded to
+    16 bits (as in :func:`~statetrack.kernels.diagonal_scan`).
+
     Parameters
     ----------
     a : torch.Tensor
-        ``[B, T, H]`` transitions (any real values).
+        ``[B, T, H]`` transitions (any real values); float16, bfloat16, float32 or float64.
     u : torch.Tensor
         ``[B, T, H, P]`` inputs (already scaled by ``Delta`` where the layer does that).
     Bm, Cm : torch.Tensor
         ``[B, T, H, N]``.
     h0 : torch.Tensor, optional
-        ``[B, H, P, N]`` initial state (zeros if omitted).
+        ``[B, H, P, N]`` initial state (zeros if omitted), of the inputs' dtype or float32.
     chunk_size : int
         Tokens per chunk ``Q`` (the quadratic part is ``Q x Q``).
     return_state : bool
@@ -266,9 +273,18 @@ def ssd_readout(a: torch.Tensor, u: torch.Tensor, Bm: torch.Tensor, Cm: torch.Te
     Returns
     -------
     o : torch.Tensor
-        ``[B, T, H, P]``.
+        ``[B, T, H, P]`` in the inputs' dtype.
     final_state : torch.Tensor
-        Only with ``return_state``.
+        Only with ``return_state``; float32 (float64 for float64 inputs).
+
+    Raises
+    ------
+    KernelShapeError, KernelDtypeError, KernelDeviceError
+        ``a``, ``u``, ``Bm``, ``Cm`` are not ``[B, T, H]``, ``[B, T, H, P]`` and
+        ``[B, T, H, N]`` tensors of one floating dtype on one device, or ``h0`` is not
+        ``[B, H, P, N]`` of their dtype or float32 there.
+    LayerConfigError
+        ``chunk_size`` is not an int >= 1.
 
     Examples
     --------
@@ -288,12 +304,52 @@ def ssd_readout(a: torch.Tensor, u: torch.Tensor, Bm: torch.Tensor, Cm: torch.Te
     >>> bool(torch.allclose(o, torch.stack(outs, 1))), bool(torch.allclose(hT, h))
     (True, True)
     """
-    B, T, H = a.shape
-    P, N = u.shape[-1], Bm.shape[-1]
+    B, T, H, P, N = _check_ssd_inputs(a, u, Bm, Cm, h0)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise LayerConfigError(f"chunk_size: expected an int >= 1, got {chunk_size!r}")
-    state = (torch.zeros(B, H, P, N, dtype=u.dtype, device=u.device) if h0 is None
-             else h0.to(u.dtype))
+    dtype = a.dtype
+    sd = state_dtype_for(dtype)
+    # autocast would run the einsums' products in 16 bits; the recurrence is float32 here as
+    # in the scans (a context manager: nothing read from the device, capturable)
+    dev = a.device.type
+    off = (torch.autocast(dev, enabled=False) if torch.amp.is_autocast_available(dev)
+           else contextlib.nullcontext())
+    with off:
+        o, state = _ssd_chunks(a.to(sd), u.to(sd), Bm.to(sd), Cm.to(sd),
+                               None if h0 is None else h0.to(sd), chunk_size, return_state)
+    o = o.to(dtype)
+    return (o, state) if return_state else o
+
+
+def _check_ssd_inputs(a, u, Bm, Cm, h0) -> tuple[int, int, int, int, int]:
+    """``B, T, H, P, N`` of :func:`ssd_readout`'s arguments, checked (metadata only)."""
+    check_tensor(a, "a", ndim=3, dtypes=FLOAT_DTYPES)
+    for name, t in (("u", u), ("Bm", Bm), ("Cm", Cm)):
+        check_tensor(t, name, ndim=4)
+        if t.dtype != a.dtype:
+            raise KernelDtypeError(
+                f"{name}: dtype {str(t.dtype).replace('torch.', '')} differs from a's "
+                f"{str(a.dtype).replace('torch.', '')}; a, u, Bm and Cm must share one dtype")
+    B, T, H = (int(s) for s in a.shape)
+    P, N = int(u.shape[-1]), int(Bm.shape[-1])
+    origin = f"B={B}, T={T}, H={H} from a"
+    check_shape(u, "u", (B, T, H, P), "[B, T, H, P]", origin)
+    check_shape(Bm, "Bm", (B, T, H, N), "[B, T, H, N]", f"{origin}, N={N} from Bm")
+    check_shape(Cm, "Cm", (B, T, H, N), "[B, T, H, N]", f"{origin}, N={N} from Bm")
+    if h0 is not None:
+        check_tensor(h0, "h0", ndim=4,
+                     dtypes=tuple(dict.fromkeys((a.dtype, state_dtype_for(a.dtype)))))
+        check_shape(h0, "h0", (B, H, P, N), "[B, H, P, N]", f"B={B}, H={H} from a, P={P} "
+                    f"from u, N={N} from Bm")
+    check_same_device({"a": a, "u": u, "Bm": Bm, "Cm": Cm, "h0": h0})
+    return B, T, H, P, N
+
+
+def _ssd_chunks(a, u, Bm, Cm, h0, chunk_size, return_state):
+    """:func:`ssd_readout`'s computation on checked inputs of one dtype: ``(o, state)``."""
+    B, T, H = a.shape
+    P, N = u.shape[-1], Bm.shape[-1]
+    state = torch.zeros(B, H, P, N, dtype=u.dtype, device=u.device) if h0 is None else h0
     outs = []
     for t0 in range(0, T, chunk_size):
         t1 = min(T, t0 + chunk_size)
@@ -315,7 +371,7 @@ def ssd_readout(a: torch.Tensor, u: torch.Tensor, Bm: torch.Tensor, Cm: torch.Te
             state = (torch.einsum("bhs,bshp,bshn->bhpn", lmat[..., Q - 1, :], uc, bc)
                      + pref[..., Q - 1, None, None] * state)
     o = torch.cat(outs, 1) if outs else u.new_zeros(B, 0, H, P)
-    return (o, state) if return_state else o
+    return o, state
 
 
 class MambaLayer(nn.Module):
