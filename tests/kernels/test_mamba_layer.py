@@ -317,6 +317,14 @@ def test_ssd_readout_accumulates_16bit_inputs_in_float32(gen):
     assert_rel_close(h, want_h, torch.float32)
     o2, h2 = ssd_readout(*ins, h0.bfloat16(), chunk_size=64, return_state=True)  # 16-bit h0
     assert h2.dtype == torch.float32 and o2.dtype == torch.bfloat16
+    # float64 inputs take a float32 initial state too (as diagonal_scan's h0)
+    a64, u64, B64, C64 = _ssd_inputs(gen)
+    h32 = torch.randn(2, 3, 2, 4, generator=gen)
+    o3, h3 = ssd_readout(a64, u64, B64, C64, h32, chunk_size=4, return_state=True)
+    w3, wh3 = _sequential(a64, u64, B64, C64, h32.double())
+    assert h3.dtype == torch.float64
+    assert torch.allclose(o3, w3, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(h3, wh3, rtol=1e-12, atol=1e-12)
 
 
 def test_ssd_readout_stays_float32_under_autocast(gen):

@@ -338,7 +338,7 @@ def _check_ssd_inputs(a, u, Bm, Cm, h0) -> tuple[int, int, int, int, int]:
     check_shape(Cm, "Cm", (B, T, H, N), "[B, T, H, N]", f"{origin}, N={N} from Bm")
     if h0 is not None:
         check_tensor(h0, "h0", ndim=4,
-                     dtypes=tuple(dict.fromkeys((a.dtype, state_dtype_for(a.dtype)))))
+                     dtypes=tuple(dict.fromkeys((a.dtype, torch.float32))))
         check_shape(h0, "h0", (B, H, P, N), "[B, H, P, N]", f"B={B}, H={H} from a, P={P} "
                     f"from u, N={N} from Bm")
     check_same_device({"a": a, "u": u, "Bm": Bm, "Cm": Cm, "h0": h0})
@@ -647,7 +647,7 @@ class MambaLayer(nn.Module):
         Parameters
         ----------
         form : statetrack.constructions.mamba.MambaForm
-        backend : {"auto", "triton", "torch", "reference"}
+        backend : {"auto", "triton", "torch", "reference", "ssd"}
         conv_size : int
             The (pass-through) convolution's size.
         use_short_conv : bool
