@@ -52,6 +52,15 @@ _KERNELS = ("auto", "recurrent", "chunk", "reference")
 CHUNK_SIZES = (16, 32, 64)
 
 
+def valid_chunk_size(value: Any) -> bool:
+    """Whether ``value`` is one of :data:`CHUNK_SIZES` as an int (not a bool, not 16.0).
+
+    >>> valid_chunk_size(16), valid_chunk_size(16.0), valid_chunk_size(True)
+    (True, False, False)
+    """
+    return isinstance(value, int) and not isinstance(value, bool) and value in CHUNK_SIZES
+
+
 class ModelConfigError(ValueError):
     """A :class:`ModelConfig` field is invalid (the message names it)."""
 
@@ -139,7 +148,7 @@ class ModelConfig:
             if getattr(self, name) not in allowed:
                 raise ModelConfigError(
                     f"{name}: expected one of {allowed}, got {getattr(self, name)!r}")
-        if self.chunk_size not in CHUNK_SIZES or isinstance(self.chunk_size, bool):
+        if not valid_chunk_size(self.chunk_size):
             raise ModelConfigError(f"chunk_size: expected one of {CHUNK_SIZES}, "
                                    f"got {self.chunk_size!r}")
         if self.hidden_size % self.num_heads:

@@ -63,7 +63,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from experiments.model import CHUNK_SIZES, ModelConfig, build_model
+from experiments.model import CHUNK_SIZES, ModelConfig, build_model, valid_chunk_size
 from experiments.tasks import IGNORE, Task, make_task, pad_examples
 
 __all__ = ["TrainConfig", "run", "evaluate", "main", "parse_lengths", "ConfigError",
@@ -167,8 +167,7 @@ class TrainConfig:
                 raise ConfigError(f"{name}: expected a positive number, got {getattr(self, name)!r}")
         if not 0 <= self.warmup_frac < 1:
             raise ConfigError(f"warmup_frac: expected a number in [0, 1), got {self.warmup_frac}")
-        if (isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int)
-                or self.chunk_size not in CHUNK_SIZES):
+        if not valid_chunk_size(self.chunk_size):
             # checked here too (ModelConfig checks it when the run starts): a bad value is an
             # argparse error before anything starts, whatever the layer or the kernel
             raise ConfigError(f"chunk_size: expected one of {CHUNK_SIZES}, got "
