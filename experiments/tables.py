@@ -133,6 +133,9 @@ def grid(table: str, protocol: str = "reduced", *, seeds: Sequence[int] = SEEDS,
         for task in ("s3", "s5"):
             for nh in (1, 2):
                 rows.append(dict(task=task, num_layers=1, num_householder=nh))
+        # S_5's permutation representation needs n - 1 = 4 reflections for a 5-cycle (Theorem
+        # 3's count): the one row of the table that can represent every letter of full S_5
+        rows.append(dict(task="s5", num_layers=1, num_householder=4))
         rows.append(dict(task="z60", num_layers=1, num_householder=2))
     else:
         for task, nh in (("parity", 1), ("s3", 4), ("flip_flop", 2)):

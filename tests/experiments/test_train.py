@@ -88,7 +88,10 @@ def test_cli_and_config_file(tmp_path, capsys):
 
 def test_tables_grid_and_aggregate(tmp_path):
     assert len(grid("table3", "reduced")) == 36
-    assert len(grid("s5", "paper", seeds=(0,))) == 7 * 4
+    assert len(grid("s5", "paper", seeds=(0,))) == 8 * 4
+    # full S_5 at n_h = 1, 2 and 4 (4 reflections: the count its permutation representation needs)
+    assert sorted(c.num_householder for c in grid("s5", "reduced", seeds=(0,), tasks=("s5",))) \
+        == [1, 2, 4]
     parity = grid("table3", "reduced", tasks=("parity",))
     assert len(parity) == 12 and {c.task for c in parity} == {"parity"}
     with pytest.raises(ValueError, match="no row of.*s3"):
