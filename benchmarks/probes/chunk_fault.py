@@ -13,6 +13,13 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
+
+#: the repository root, so that the package imports without PYTHONPATH (as the other
+#: benchmarks do; a device call that ran the probe from the root without it failed)
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 VARIANTS = {
     # name: overrides of chunk._CONFIG_OVERRIDE (value block, num_warps, num_stages)

@@ -29,6 +29,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+#: the repository root, so that the package imports without PYTHONPATH (as the other
+#: benchmarks do; a device call that ran the probe from the root without it failed)
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 WY_CONFIGS = [(32, 8, 2), (32, 4, 2), (32, 4, 1), (32, 2, 2), (16, 4, 2), (16, 2, 1)]
 GROUPS = [f"{d},{p},{c}" for d, p in (("float32", "ieee"), ("float32", "tf32"), ("bfloat16", "ieee"))

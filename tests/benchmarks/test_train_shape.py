@@ -145,3 +145,20 @@ def test_the_probe_checks_on_the_cpu_without_timings(tmp_path):
     assert "(no timing off CUDA)" in r.stdout
     assert f"| float32,ieee,16 | (32, 4, 2) |" in md.read_text()
     assert f"{row['max_rel_err']:.1e} (no timing) |" in md.read_text()
+
+
+def test_the_probes_find_the_package_without_pythonpath():
+    # a device call ran the probe from the repository root without PYTHONPATH on a machine
+    # where the package is not installed: ModuleNotFoundError. Both probes now put the root
+    # on sys.path themselves, as the other benchmarks do.
+    assert train_shape.ROOT == ROOT and (ROOT / "statetrack" / "__init__.py").is_file()
+    assert str(ROOT) in sys.path
+    fault = importlib.util.module_from_spec(importlib.util.spec_from_file_location(
+        "chunk_fault", ROOT / "benchmarks" / "probes" / "chunk_fault.py"))
+    saved = list(sys.path)
+    try:
+        sys.path[:] = [p for p in sys.path if p != str(ROOT)]
+        fault.__spec__.loader.exec_module(fault)
+        assert fault.ROOT == ROOT and sys.path[0] == str(ROOT)
+    finally:
+        sys.path[:] = saved
