@@ -13,7 +13,9 @@ Shapes (forward only, H = 1, K = V = 16, n_h = 1, bfloat16 inputs): (B=1024, T=4
   ``statetrack check`` reads) through its code table (one lane, no reduction) against the
   argmin (``code_table=None``) and against its ``o`` output.
 
-Times are medians of ``triton.testing.do_bench`` (device events). The memory floor of a row
+Times are medians of ``triton.testing.do_bench`` (device events); beside them every row has
+the host's time to return from a call and the wall time a call in a loop of back-to-back
+calls (:func:`host_times`: is the call host-bound?). The memory floor of a row
 is (bytes its inputs and outputs must move, each once) / (measured device-to-device copy
 bandwidth, bytes read + written); ``floor %`` = floor / time.
 
@@ -70,6 +72,32 @@ def bench(fn, rep_ms: int = 300) -> float:
         fn()
         return (time.perf_counter() - t0) * 1e3
     return float(do_bench(fn, warmup=50, rep=rep_ms, return_mode="median"))
+
+
+#: calls of the host-time measurement (fewer than ``tabled.MAX_PENDING``, so that no call
+#: waits for an earlier call's device flags)
+HOST_CALLS = 32
+
+
+def host_times(fn, calls: int = HOST_CALLS) -> tuple[float, float]:
+    """``(host_ms, loop_ms)`` a call of ``fn``: the host's time to return from ``calls``
+    back-to-back calls without synchronising, and the wall time until their work is done
+    (synchronised once at the end), each divided by ``calls``. ``host_ms`` near or above the
+    device time means the call is host-bound: its device time then depends on how fast the
+    host is, and do_bench's per-iteration events can see the host's gaps (the suspect for
+    checks-on rows that cost +1.5 % in one run and +50 % in another)."""
+    if SMOKE:
+        calls = 2                 # the interpreter: seconds a call
+    else:
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    t1 = time.perf_counter()
+    if not SMOKE:
+        torch.cuda.synchronize()
+    t2 = time.perf_counter()
+    return (t1 - t0) * 1e3 / calls, (t2 - t0) * 1e3 / calls
 
 
 def copy_bandwidth() -> float:
@@ -208,9 +236,11 @@ def main() -> None:
             if not SMOKE:
                 torch.cuda.synchronize()
             ms = bench(fn, rep)
+            host_ms, loop_ms = host_times(fn)
             floor = nbytes / bw * 1e3
             rows.append({"B": B, "T": T, "impl": impl, "variant": variant, "ms": ms,
-                         "floor_ms": floor, "floor_frac": floor / ms})
+                         "floor_ms": floor, "floor_frac": floor / ms, "host_ms": host_ms,
+                         "loop_ms": loop_ms})
             print(f"  B={B} T={T} {impl:28s} {variant:28s} {ms:8.3f} ms  floor {floor:.3f} ms "
                   f"({100 * floor / ms:.1f}%)", flush=True)
 
@@ -366,11 +396,15 @@ def main() -> None:
     lines = [f"Device: {meta['device']} ({meta['sm_count']} SMs); torch {meta['torch']}, "
              f"triton {meta['triton']}, fla {meta['fla']}; copy bandwidth "
              f"{meta['copy_bandwidth_TBps']:.2f} TB/s (read + write).", "",
-             "| B | T | implementation | variant | median ms | floor ms | floor % |",
-             "|---|---|---|---|---|---|---|"]
+             f"Host ms: the host's time to return from a call, loop ms: wall time a call in "
+             f"{HOST_CALLS} back-to-back calls (no cache flush between them).", "",
+             "| B | T | implementation | variant | median ms | floor ms | floor % | host ms "
+             "| loop ms |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['B']} | {r['T']} | {r['impl']} | {r['variant']} | {r['ms']:.3f} | "
-                     f"{r['floor_ms']:.3f} | {100 * r['floor_frac']:.1f} |")
+                     f"{r['floor_ms']:.3f} | {100 * r['floor_frac']:.1f} | "
+                     f"{r['host_ms']:.3f} | {r['loop_ms']:.3f} |")
     lines += ["", "| B | T | faster fla | fla ms | ours tabled (auto) ms | speedup | "
               "ours general (auto) ms | speedup |", "|---|---|---|---|---|---|---|---|"]
     for s in summary:

@@ -122,7 +122,9 @@ def test_kernels_construction_smoke(tmp_path):
     variants = {r["variant"] for r in d["rows"]}
     assert {f"perm K=16 V=1 C=16, code table, words={w}" for w in (1, 2, 4)} <= variants
     assert all(r["ms"] > 0 for r in d["rows"])
+    # host time a call and wall time a call in a loop (the loop's includes the host's)
+    assert all(0 < r["host_ms"] <= r["loop_ms"] for r in d["rows"])
     (chk,) = d["checks"]
     assert chk["perm_words_codes_mismatches"] == {"1": 0, "2": 0, "4": 0}
     assert chk["perm_code_table_vs_argmin_mismatches"] == 0
-    assert "words=2" in md.read_text()
+    assert "words=2" in md.read_text() and "| host ms | loop ms |" in md.read_text()
