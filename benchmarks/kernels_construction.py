@@ -62,8 +62,10 @@ K = V = 16
 N_SYMBOLS = 4
 DEV = "cuda"
 SMOKE = False   # --smoke: tiny shapes on the CPU through the interpreter, one timed call each
-#: words a cols_kernel program tried on the perm code rows (benchmark variant, session 9)
-PERM_WORDS = (1, 2, 4)
+#: the "late" readout order of cols_kernel (benchmark variant, session 10: a token's readout
+#: computed beside the next token's S^T k); the words-a-program rows of session 9 are gone
+#: (no setting beat the default: kernels_construction.md, session 10)
+LATE = {"late": True}
 
 
 def bench(fn, rep_ms: int = 300) -> float:
@@ -264,6 +266,10 @@ def main() -> None:
             add("ours tabled o", f"chunk={label}",
                 lambda L=L: run_tabled(sym, kt, bt, vt, query=query, output="o", chunk_size=L,
                                        check_beta=False, check_ids=False), tab_o_bytes)
+        add("ours tabled o", "chunk=auto, late readout",
+            lambda: _run_tabled_variant(sym, kt, bt, vt, query=query, output="o",
+                                        check_beta=False, check_ids=False, _variant=LATE),
+            tab_o_bytes)
         sym8 = sym.to(torch.uint8)
         add("ours tabled o", "chunk=auto, uint8 ids",
             lambda: run_tabled(sym8, kt, bt, vt, query=query, output="o", check_beta=False,
@@ -315,13 +321,13 @@ def main() -> None:
         add("ours tabled code", "perm K=16 V=1 C=16, code table, checks on",
             lambda: run_tabled(sym, pk, pb, pv, initial_state=ph0, query=pq, codes=pc,
                                output="code"), tab_code_bytes)
-        # words a program (default 32 / 4 = 8 at V = 1: B = 1024 makes only 128 one-warp
-        # programs, 1.6 % occupancy in the session-9 roofline): fewer words, more warps
-        for words in PERM_WORDS:
-            add("ours tabled code", f"perm K=16 V=1 C=16, code table, words={words}",
-                lambda words=words: _run_tabled_variant(sym, pk, pb, pv, codes=pc,
-                                                        output="code", _variant={"words": words},
-                                                        **perm), tab_code_bytes)
+        # the late readout order on the perm rows: the code by table (the code goal) and o
+        add("ours tabled o", "perm K=16 V=1, late readout",
+            lambda: _run_tabled_variant(sym, pk, pb, pv, output="o", _variant=LATE, **perm),
+            tokens * (4 + 4))
+        add("ours tabled code", "perm K=16 V=1 C=16, code table, late readout",
+            lambda: _run_tabled_variant(sym, pk, pb, pv, codes=pc, output="code",
+                                        _variant=LATE, **perm), tab_code_bytes)
 
         # correctness on these inputs
         o_gen, s_gen = fused_recurrent_delta_product(q, k, v, beta, scale=1.0,
@@ -331,8 +337,9 @@ def main() -> None:
         r_lut = run_tabled(sym, pk, pb, pv, codes=pc, output="code", **perm)
         r_arg = run_tabled(sym, pk, pb, pv, codes=pc, output="code", code_table=None, **perm)
         r_u8 = run_tabled(sym, pk, pb, pv, codes=pc, output="code", code_out=code8, **perm)
-        r_words = {w: _run_tabled_variant(sym, pk, pb, pv, codes=pc, output="code",
-                                          _variant={"words": w}, **perm) for w in PERM_WORDS}
+        r_late = _run_tabled_variant(sym, kt, bt, vt, query=query, output="o", _variant=LATE)
+        r_lut_late = _run_tabled_variant(sym, pk, pb, pv, codes=pc, output="code",
+                                         _variant=LATE, **perm)
         chk = {"B": B, "T": T,
                "tabled_vs_general_o": rel_error(r.o[:, :, :, :].to(torch.float64),
                                                 o_gen.double()),
@@ -342,8 +349,9 @@ def main() -> None:
                "perm_code_table_used": r_lut.code_table is not None,
                "perm_code_table_vs_argmin_mismatches": int((r_lut.code != r_arg.code).sum()),
                "perm_uint8_codes_mismatches": int((r_u8.code.long() != r_lut.code.long()).sum()),
-               "perm_words_codes_mismatches": {w: int((rw.code != r_lut.code).sum())
-                                               for w, rw in r_words.items()}}
+               # the late order is the same arithmetic: bit-identical or a bug
+               "late_o_bit_identical": bool(torch.equal(r_late.o, r.o)),
+               "perm_late_codes_mismatches": int((r_lut_late.code != r_lut.code).sum())}
         if fused_recurrent_delta_rule is not None:
             o_fla, s_fla = fused_recurrent_delta_rule(q, k, v, beta, scale=1.0,
                                                       output_final_state=True)

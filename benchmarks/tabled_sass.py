@@ -7,6 +7,15 @@ float32 state, uint8 ids), prints the registers and spills (``cuobjdump
 (``SHFL``, the cross-lane reductions), global loads and stores, and all instructions. The
 per-token loop dominates, so differences between variants are per-token differences.
 
+Pointer arguments are compiled as 16-byte aligned, as the launcher specializes them at run
+time (without that, before session 10, the compile split the tables' vector loads into
+scalar ones with shared-memory round trips: 133 instructions a token instead of 85). The
+``loop`` column is the longest loop's body: the per-token loop. To see what the device
+compiles, run it with the device's Triton (3.6) in front of the path::
+
+    pip install --no-deps --target /tmp/t36 triton==3.6.0
+    PYTHONPATH=/tmp/t36:$PWD python benchmarks/tabled_sass.py
+
 Run from the repository root (no GPU needed; ``TRITON_INTERPRET`` must be unset)::
 
     python benchmarks/tabled_sass.py [--chunked] [--json PATH]
@@ -44,9 +53,12 @@ def variants(chunked: bool) -> dict[str, dict]:
     base = dict(H=1, HT=1, K=K, KP=16, WC=V, BW=16, P=2, NH=1, C=3, BCC=4, G=4,
                 H0_MODE=3 if chunked else 0, OUT_O=False, OUT_CODE=False, STORE_STATES=False,
                 FINAL=0 if chunked else 1, PF=not chunked, CHECK_IDS=False, CODE_LUT=False,
-                V0=0, ACC="fp32")
+                V0=0, ACC="fp32", LATE=False)
     return {
         "o": dict(base, OUT_O=True),
+        "o, late readout": dict(base, OUT_O=True, LATE=True),
+        "code (table), late readout": dict(base, OUT_CODE=True, CODE_LUT=True, LATE=True),
+        "code (argmin), late readout": dict(base, OUT_CODE=True, LATE=True),
         "o, ids checked": dict(base, OUT_O=True, CHECK_IDS=True),
         "code (argmin)": dict(base, OUT_CODE=True),
         "code (table)": dict(base, OUT_CODE=True, CODE_LUT=True),
@@ -67,7 +79,11 @@ def compile_one(consts: dict) -> dict:
     sig["ACC"] = "constexpr"
     import triton.language as tl
     consts["ACC"] = tl.float32 if acc == "fp32" else tl.float64
-    src = ASTSource(kern.cols_kernel, sig, consts)
+    # pointer arguments 16-byte aligned, as the launcher specializes them at run time
+    # (torch allocations are): without this the compile splits the tables' vector loads
+    names = kern.cols_kernel.arg_names
+    attrs = {(names.index(p),): [["tt.divisibility", 16]] for p in PTRS}
+    src = ASTSource(kern.cols_kernel, sig, consts, attrs)
     ck = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": 1,
                                                                          "num_stages": 1})
     with tempfile.TemporaryDirectory() as d:
@@ -84,9 +100,23 @@ def compile_one(consts: dict) -> dict:
     def count(pat: str) -> int:
         return sum(1 for ln in ins if re.search(pat, ln))
 
+    # the longest loop: a branch back to a label above it; its body is the instructions
+    # between the label and the branch (the per-token loop of a run pass)
+    labels, loop, n = {}, 0, 0
+    for ln in sass.splitlines():
+        m = re.match(r"(\.L_x_\d+):", ln.strip())
+        if m:
+            labels[m.group(1)] = n
+        elif re.match(r"\s+/\*[0-9a-f]{4}\*/", ln):
+            b = re.search(r"\bBRA\b.*`\((\.L_x_\d+)\)", ln)
+            if b and b.group(1) in labels:
+                loop = max(loop, n - labels[b.group(1)] + 1)
+            n += 1
+
     return {"registers": int(regs.group(1)) if regs else None,
             "stack_bytes": int(stack.group(1)) if stack else None,
-            "instructions": len(ins), "SHFL": count(r"\bSHFL\."), "LDG": count(r"\bLDG"),
+            "instructions": len(ins), "loop": loop, "SHFL": count(r"\bSHFL\."),
+            "LDG": count(r"\bLDG"),
             "STG": count(r"\bSTG"), "BAR": count(r"\bBAR\b")}
 
 
@@ -99,13 +129,14 @@ def main() -> None:
     rows = {}
     print(f"triton {triton.__version__}, sm_90, cols_kernel run pass, K = V = 16, n_h = 1, "
           f"C = 3, {'chunked' if args.chunked else 'sequential'}")
-    print(f"{'variant':28s} {'regs':>5s} {'stack':>5s} {'instr':>6s} {'SHFL':>5s} "
-          f"{'LDG':>4s} {'STG':>4s}")
+    print(f"{'variant':28s} {'regs':>5s} {'stack':>5s} {'instr':>6s} {'loop':>5s} "
+          f"{'SHFL':>5s} {'LDG':>4s} {'STG':>4s}")
     for name, consts in variants(args.chunked).items():
         r = compile_one(consts)
         rows[name] = r
         print(f"{name:28s} {r['registers']!s:>5s} {r['stack_bytes']!s:>5s} "
-              f"{r['instructions']:6d} {r['SHFL']:5d} {r['LDG']:4d} {r['STG']:4d}")
+              f"{r['instructions']:6d} {r['loop']:5d} {r['SHFL']:5d} {r['LDG']:4d} "
+              f"{r['STG']:4d}")
     if args.json:
         args.json.write_text(json.dumps({"triton": triton.__version__, "rows": rows},
                                         indent=1))

@@ -113,18 +113,19 @@ def test_long_word_counts_a_wrong_code():
 
 
 def test_kernels_construction_smoke(tmp_path):
-    """The construction benchmark's rows at a tiny CPU shape, incl. the words-per-program
-    variants of the perm code rows (session 9), which must give the default's codes."""
+    """The construction benchmark's rows at a tiny CPU shape, incl. the late-readout variant
+    rows (session 10), which must give the default's outputs bit for bit."""
     out, md = tmp_path / "kc.json", tmp_path / "kc.md"
     _run(["benchmarks/kernels_construction.py", "--smoke", "--skip-exact", "--json", str(out),
           "--md", str(md)])
     d = json.loads(out.read_text())
     variants = {r["variant"] for r in d["rows"]}
-    assert {f"perm K=16 V=1 C=16, code table, words={w}" for w in (1, 2, 4)} <= variants
+    assert {"chunk=auto, late readout", "perm K=16 V=1, late readout",
+            "perm K=16 V=1 C=16, code table, late readout"} <= variants
     assert all(r["ms"] > 0 for r in d["rows"])
     # host time a call and wall time a call in a loop (the loop's includes the host's)
     assert all(0 < r["host_ms"] <= r["loop_ms"] for r in d["rows"])
     (chk,) = d["checks"]
-    assert chk["perm_words_codes_mismatches"] == {"1": 0, "2": 0, "4": 0}
+    assert chk["late_o_bit_identical"] is True and chk["perm_late_codes_mismatches"] == 0
     assert chk["perm_code_table_vs_argmin_mismatches"] == 0
-    assert "words=2" in md.read_text() and "| host ms | loop ms |" in md.read_text()
+    assert "late readout" in md.read_text() and "| host ms | loop ms |" in md.read_text()

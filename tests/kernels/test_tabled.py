@@ -170,6 +170,37 @@ def test_code_variants_compute_the_same(gen, device, variant):
                             _variant={"mm": True})
 
 
+@pytest.mark.parametrize("n_h,H,heads,words", [(1, 1, False, None), (1, 2, True, 1),
+                                                 (2, 1, False, None)])
+def test_late_readout_is_bit_identical(gen, device, n_h, H, heads, words):
+    # the "late" order computes each readout one step later, from the same state with the
+    # same operations: o, codes (argmin), states and final state equal bit for bit,
+    # sequential and chunked, with an initial state and without; at n_h = 2 the kernel runs
+    # as without it
+    kt, bt, vt = (t.to(device).bfloat16() for t in _random_tables(gen, 4, n_h, H, 6, 5, heads))
+    sym = torch.randint(0, 4, (3, 29), generator=gen).to(device)
+    q = torch.randn(6, generator=gen).to(device)
+    h0 = torch.randn(3, H, 6, 5, generator=gen).to(device)
+    codes = torch.randn(4, 5, generator=gen).to(device)
+    late = {"late": True} if words is None else {"late": True, "words": words}
+    for L, init in ((29, h0), (8, h0), (29, None), (1, None)):
+        kw = dict(query=q, initial_state=init, chunk_size=L)
+        a = _run_tabled_variant(sym, kt, bt, vt, return_states=True, **kw)
+        b = _run_tabled_variant(sym, kt, bt, vt, return_states=True, _variant=late, **kw)
+        for name in ("o", "final_state", "states"):
+            assert torch.equal(getattr(a, name), getattr(b, name)), (name, L)
+        ac = _run_tabled_variant(sym, kt, bt, vt, codes=codes, output="code", **kw)
+        bc = _run_tabled_variant(sym, kt, bt, vt, codes=codes, output="code", _variant=late,
+                                 **kw)
+        assert torch.equal(ac.code, bc.code) and torch.equal(ac.final_state, bc.final_state)
+    for bad in (1, None, "yes"):
+        with pytest.raises(E.KernelInputError, match="'late' must be True or False"):
+            _run_tabled_variant(sym, kt, bt, vt, query=q, _variant={"late": bad})
+    for other in ("mm", "legacy"):
+        with pytest.raises(E.KernelInputError, match="'late' is a cols_kernel order"):
+            _run_tabled_variant(sym, kt, bt, vt, query=q, _variant={"late": True, other: True})
+
+
 def test_variants_only_through_the_private_entry_point(device):
     kt, bt, vt = torch.ones(2, 1, 3), torch.ones(2, 1), torch.zeros(2, 1, 2)
     sym = torch.tensor([[1, 0, 1]])

@@ -113,6 +113,30 @@ def test_table_and_argmin_paths_agree(gen, device, name, dtype, chunk):
     assert torch.equal(a.final_state, b.final_state)
 
 
+@pytest.mark.parametrize("name,chunk", [("parity[0]", None), ("symmetric(4)[0]", 5),
+                                        ("cyclic(3)[0]", None)])
+def test_late_readout_codes_through_the_table(gen, device, name, chunk):
+    # the "late" order (benchmark variant: a token's code computed at the next token's step)
+    # stores the same codes through the code table, and a table miss still raises
+    from statetrack.kernels.tabled.tabled import _run_tabled_variant
+
+    layer = dict(LAYERS)[name]
+    kt, bt, vt, h0, q, codes = _tables(layer, device=device)
+    sym = torch.randint(0, kt.shape[0], (3, 17), generator=gen).to(device)
+    kw = dict(initial_state=h0, query=q, codes=codes, output="code", chunk_size=chunk)
+    a = _run_tabled_variant(sym, kt, bt, vt, **kw).check()
+    b = _run_tabled_variant(sym, kt, bt, vt, _variant={"late": True}, **kw).check()
+    assert a.code_table is not None and b.code_table is not None
+    assert torch.equal(a.code, b.code) and torch.equal(a.final_state, b.final_state)
+    assert torch.equal(b.code[:, :, 0].cpu(), torch.as_tensor(
+        _exact_codes(kt, bt, vt, h0, q, codes, sym), dtype=b.code.dtype))
+    if name == "cyclic(3)[0]":
+        ct = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
+        with pytest.raises(CodeTableMissError, match="code table does not hold"):
+            _run_tabled_variant(sym, kt, bt, vt, initial_state=2 * h0, query=q, codes=codes,
+                                output="code", code_table=ct, _variant={"late": True}).check()
+
+
 @pytest.mark.parametrize("code_table", ["auto", None])
 @pytest.mark.parametrize("name,chunk", [("symmetric(4)[0]", None), ("symmetric(4)[0]", 5),
                                         ("dihedral(8)[0]", 4)])

@@ -79,27 +79,33 @@ class Variant:
     pf : bool or None
         ``cols_kernel`` loads the next sub-step's table row during this one; None: in
         sequential runs only.
+    late : bool
+        ``cols_kernel`` computes a token's readout (``o`` or ``code``) at the next token's
+        step, beside its ``S^T k`` (two independent chains a warp can interleave); n_h = 1
+        only (at n_h > 1 the kernel runs as without it). Bit-identical outputs.
     """
 
     mm: bool = False
     legacy: bool = False
     words: int | None = None
     pf: bool | None = None
+    late: bool = False
 
     @classmethod
     def parse(cls, knobs: dict | None) -> "Variant":
         """The variant named by a ``_variant`` dict (keys ``mm``, ``legacy``, ``words``,
-        ``pf``); None or ``{}`` is the default.
+        ``pf``, ``late``); None or ``{}`` is the default.
 
         Raises
         ------
         KernelInputError
-            Unknown keys, ``mm`` with ``legacy``, a bad ``words`` or ``pf``.
+            Unknown keys, ``mm`` or ``legacy`` with ``late``, ``mm`` with ``legacy``, a bad
+            ``words``, ``pf`` or ``late``.
 
         Examples
         --------
         >>> Variant.parse({"words": 4})
-        Variant(mm=False, legacy=False, words=4, pf=None)
+        Variant(mm=False, legacy=False, words=4, pf=None, late=False)
         >>> Variant.parse({"fast": True})
         Traceback (most recent call last):
         ...
@@ -110,6 +116,7 @@ class Variant:
         legacy = bool(var.pop("legacy", False))
         words = var.pop("words", None)
         pf = var.pop("pf", None)
+        late = var.pop("late", False)
         if var:
             raise KernelInputError(f"_variant: unknown keys {sorted(var)}")
         if mm and legacy:
@@ -121,7 +128,12 @@ class Variant:
                                    f"{words!r}")
         if pf is not None and not isinstance(pf, bool):
             raise KernelInputError(f"_variant: 'pf' must be True, False or None, got {pf!r}")
-        return cls(mm=mm, legacy=legacy, words=words, pf=pf)
+        if not isinstance(late, bool):
+            raise KernelInputError(f"_variant: 'late' must be True or False, got {late!r}")
+        if late and (mm or legacy):
+            raise KernelInputError("_variant: 'late' is a cols_kernel order; it does not "
+                                   "combine with 'mm' or 'legacy'")
+        return cls(mm=mm, legacy=legacy, words=words, pf=pf, late=late)
 
 
 @dataclass(frozen=True)
@@ -150,6 +162,8 @@ class TabledPlan:
         ``cols_kernel``'s words a program in the run pass and the summary.
     prefetch : bool or None
         The ``pf`` variant (None: prefetch in sequential runs only).
+    late : bool
+        The ``late`` variant (readouts one step late in ``cols_kernel``'s run pass).
     """
 
     kernel: str
@@ -168,6 +182,7 @@ class TabledPlan:
     words_run: int
     words_summary: int
     prefetch: bool | None
+    late: bool = False
 
 
 def make_plan(inp: TabledInputs, chunk_size: int | None,
@@ -222,4 +237,5 @@ def make_plan(inp: TabledInputs, chunk_size: int | None,
         n_chunks=triton.cdiv(T, L), acc=tl.float64 if sd == torch.float64 else tl.float32,
         BK=next_pow2(K, lo=2), BV=next_pow2(V, lo=2), NHP=next_pow2(NH),
         BCC=next_pow2(inp.C, lo=2), BW=next_pow2(K + V, lo=2),
-        G=G, KP=KP, BWR=BWR, BWS=BWS, words_run=PR, words_summary=PS, prefetch=variant.pf)
+        G=G, KP=KP, BWR=BWR, BWS=BWS, words_run=PR, words_summary=PS, prefetch=variant.pf,
+        late=variant.late)

@@ -488,6 +488,49 @@ def _cols_store(p, s, m, WC: tl.constexpr, K: tl.constexpr):
         tl.store(p + j * WC, s[j].to(p.dtype.element_ty), mask=m)
 
 
+@triton.jit
+def _cols_out(s, ok, tok, p_cls, miss, q, w_lut, z0, lut, cls, o, b_codes, m_cc, m_lut, m_c,
+              m_g, col, i_h, NZ, H: tl.constexpr, K: tl.constexpr, WC: tl.constexpr,
+              P: tl.constexpr, BW: tl.constexpr, BCC: tl.constexpr, OUT_O: tl.constexpr,
+              OUT_CODE: tl.constexpr, CODE_LUT: tl.constexpr, GATE: tl.constexpr,
+              ACC: tl.constexpr):
+    # the readout of state s for token row tok (o, or the code by table or argmin); with
+    # GATE, stored only where ok (a scalar: False at the late readout's first iteration, which
+    # has no token yet). Returns the updated miss flags and code pointer.
+    if OUT_CODE and CODE_LUT:
+        z = _cols_dot(s, w_lut, K) - z0                               # [BC], lane V0's
+        zi = z.to(tl.int32)
+        hit = (z >= 0) & (z < NZ) & (zi.to(ACC) == z)
+        zi = tl.where(hit, zi, 0)
+        m = m_lut
+        if GATE:
+            m = tl.where(ok, m, False)
+        cc = tl.load(lut + i_h * NZ + zi, mask=m, other=0)
+        cc = tl.where(hit, cc, -1)
+        tl.store(cls + tok, cc, mask=m)
+        miss = tl.maximum(miss, tl.where(m & (cc < 0), 1, 0))
+    if OUT_O or (OUT_CODE and not CODE_LUT):
+        b_o = _cols_dot(s, q, K)                                      # S^T q  [BC]
+        if OUT_O:
+            m = m_c
+            if GATE:
+                m = tl.where(ok, m, False)
+            tl.store(o + tok * WC + col, b_o.to(o.dtype.element_ty), mask=m)
+        if OUT_CODE and not CODE_LUT:
+            diff = b_codes - b_o[:, None]
+            dist = tl.sum(tl.reshape(diff * diff, [P, BW, BCC]), axis=1)  # [P, BCC]
+            dist = tl.where(m_cc[None, :], dist, float("inf"))
+            m = m_g
+            if GATE:
+                m = tl.where(ok, m, False)
+            tl.store(p_cls, tl.argmin(dist, axis=1).to(tl.int32), mask=m)
+            if GATE:
+                p_cls += tl.where(ok, H, 0)
+            else:
+                p_cls += H
+    return miss, p_cls
+
+
 @triton.jit(do_not_specialize=["T", "L", "BH", "S", "NZ"])
 def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, lut_w, lut, scale,
                 T, L, BH, S, NZ,
@@ -496,7 +539,8 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, lut_w
                 C: tl.constexpr, BCC: tl.constexpr, G: tl.constexpr, H0_MODE: tl.constexpr,
                 OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, STORE_STATES: tl.constexpr,
                 FINAL: tl.constexpr, PF: tl.constexpr, CHECK_IDS: tl.constexpr,
-                CODE_LUT: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr):
+                CODE_LUT: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr,
+                LATE: tl.constexpr = False):
     # The recurrence of run_kernel / summary_kernel on [K, WC] states (WC = V for a run,
     # K + V for chunk summaries [M | C] from [I | 0]) of P (sequence*head) rows at once, one
     # chunk each (program (i, c): rows i*P .. i*P+P-1 of BH, chunk c). pt: one packed row
@@ -510,7 +554,13 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, lut_w
     # computes z = w . S[:, V0] - z0 (lut_w [H, K + 1]: w, then z0) in-thread and stores
     # lut[head, z] (lut [H, NZ] int32): no reduction across lanes, no distances; a z that is
     # not an integer in 0 .. NZ - 1, or an entry -1, stores -1 and sets flags[1].
+    # LATE (a benchmark variant, n_h = 1 only): token t's readout is computed at the top of
+    # iteration t + 1, beside S^T k of the next token, which reads the same state: two
+    # independent dependency chains in one basic block, which a warp issues interleaved
+    # (the sequential run is latency-bound at one warp a scheduler); the last token's after
+    # the loop. The same operations on the same state: bit-identical outputs.
     BC: tl.constexpr = P * BW
+    LT: tl.constexpr = LATE and NH == 1
     RS: tl.constexpr = KP + G + BW
     i_c = tl.program_id(1).to(tl.int64)
     NC = tl.cdiv(T, L)
@@ -541,8 +591,17 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, lut_w
     if H0_MODE == 4:
         for j in tl.static_range(K):
             s = s + (tl.where(col == j, 1.0, 0.0).to(ACC),)
-    q = ()
+    q = s                     # placeholders where an output does not use them (never read)
+    w_lut = s
+    z0 = 0.0
+    m_lut = m_w
+    miss = tl.zeros([BC], dtype=tl.int32)
+    b_codes = tl.zeros([BC, BCC], dtype=ACC)
+    m_cc = tl.arange(0, BCC) < C
+    p_cls = cls
+    m_g = tl.arange(0, P) < 0
     if OUT_O or (OUT_CODE and not CODE_LUT):
+        q = ()
         for j in tl.static_range(K):
             q = q + (tl.load(qv + i_h * K + j).to(ACC) * scale,)
     if OUT_CODE and CODE_LUT:
@@ -587,31 +646,20 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, lut_w
             n_k = _cols_table(p_r, K, G, BC)
             n_b = tl.load(p_r + KP)
             n_v = tl.load(p_r + KP + G + col)
+        if LT:                # the previous token's readout, beside this token's S^T k
+            miss, p_cls = _cols_out(s, u > 0, tok - H, p_cls, miss, q, w_lut, z0, lut, cls, o,
+                                    b_codes, m_cc, m_lut, m_c, m_g, col, i_h, NZ, H, K, WC, P,
+                                    BW, BCC, OUT_O, OUT_CODE, CODE_LUT, True, ACC)
         d = c_b * (c_v - _cols_dot(s, c_k, K))                        # beta (v - S^T k)
         s2 = ()
         for j in tl.static_range(K):
             s2 = s2 + (s[j] + c_k[j] * d,)                            # + k d^T
         s = s2
         if u % NH == NH - 1:
-            if OUT_CODE and CODE_LUT:
-                z = _cols_dot(s, w_lut, K) - z0                       # [BC], lane V0's
-                zi = z.to(tl.int32)
-                ok = (z >= 0) & (z < NZ) & (zi.to(ACC) == z)
-                zi = tl.where(ok, zi, 0)
-                cc = tl.load(lut + i_h * NZ + zi, mask=m_lut, other=0)
-                cc = tl.where(ok, cc, -1)
-                tl.store(cls + tok, cc, mask=m_lut)
-                miss = tl.maximum(miss, tl.where(m_lut & (cc < 0), 1, 0))
-            if OUT_O or (OUT_CODE and not CODE_LUT):
-                b_o = _cols_dot(s, q, K)                              # S^T q  [BC]
-                if OUT_O:
-                    tl.store(o + tok * WC + col, b_o.to(o.dtype.element_ty), mask=m_c)
-                if OUT_CODE and not CODE_LUT:
-                    diff = b_codes - b_o[:, None]
-                    dist = tl.sum(tl.reshape(diff * diff, [P, BW, BCC]), axis=1)  # [P, BCC]
-                    dist = tl.where(m_cc[None, :], dist, float("inf"))
-                    tl.store(p_cls, tl.argmin(dist, axis=1).to(tl.int32), mask=m_g)
-                    p_cls += H
+            if not LT:
+                miss, p_cls = _cols_out(s, True, tok, p_cls, miss, q, w_lut, z0, lut, cls, o,
+                                        b_codes, m_cc, m_lut, m_c, m_g, col, i_h, NZ, H, K,
+                                        WC, P, BW, BCC, OUT_O, OUT_CODE, CODE_LUT, False, ACC)
             if STORE_STATES:
                 _cols_store(states + tok * KW + col, s, m_c, WC, K)
             tok += H
@@ -620,6 +668,10 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, lut_w
             c_k = n_k
             c_b = n_b
             c_v = n_v
+    if LT:
+        miss, p_cls = _cols_out(s, last >= 0, tok - H, p_cls, miss, q, w_lut, z0, lut, cls, o,
+                                b_codes, m_cc, m_lut, m_c, m_g, col, i_h, NZ, H, K, WC, P, BW,
+                                BCC, OUT_O, OUT_CODE, CODE_LUT, True, ACC)
     if FINAL == 1:
         if i_c == NC - 1:
             _cols_store(ht + i_bh * KW + col, s, m_c, WC, K)
