@@ -28,6 +28,7 @@ def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     assert row["kernel"] == kernel and row["num_warps"] == 4 and row["chunk"] == 16
     assert 16 <= row["registers"] <= 255          # a real sm_90 resource report
     assert row["stack_bytes"] >= 0 and row["LDL"] >= 0 and row["STL"] >= 0
+    assert row["shared_bytes"] > 0                # both kernels stage tl.dot operands
     assert f"{kernel} float32 K=16 V=16 chunk=16" in r.stdout
 
 
@@ -44,3 +45,20 @@ def test_bad_options_are_one_error_line(argv, says):
     r = _run(*argv, timeout=60)
     assert r.returncode == 2
     assert says in r.stderr and "Traceback" not in r.stderr
+
+
+def test_tabled_sass_reports_the_per_token_loop(tmp_path):
+    # benchmarks/tabled_sass.py: cols_kernel compiled for sm_90 with aligned pointers (as at
+    # run time), every variant incl. the late readout, with the per-token loop's length
+    out = tmp_path / "t.json"
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tabled_sass.py"), "--json",
+                        str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert {"o", "o, late readout", "code (table)", "code (table), late readout"} <= set(rows)
+    for name, row in rows.items():
+        assert 0 < row["loop"] < row["instructions"], name
+        assert row["STG"] > 0 and row["LDG"] > 0, name
+    # a token's loop reads its table row: the outputs' loops are longer than the final
+    # state's alone
+    assert rows["o"]["loop"] > rows["none (final state)"]["loop"]
