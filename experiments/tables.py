@@ -67,7 +67,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from experiments.train import _RESUME_FREE, INITS, ROOT, ConfigError, TrainConfig, smoke_config
+from experiments.train import (_RESUME_FREE, INITS, ROOT, ConfigError, TrainConfig,
+                               check_folder, smoke_config)
 
 __all__ = ["TABLES", "PROTOCOLS", "grid", "run_grid", "aggregate", "markdown", "main",
            "finished", "finished_lrs"]
@@ -332,8 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--lrs", help="comma-separated learning rates to run (default: the "
                    "protocol's; 1e-3 for reduced, the paper's four for paper); the aggregate "
                    "also reads the finished runs of other learning rates in the runs' folder")
-    p.add_argument("--inits", default="random,construction",
-                   help=f"comma-separated arms of the init table, of {INITS}")
+    p.add_argument("--inits", help=f"comma-separated arms of the init table, of {INITS} "
+                   "(default random,construction)")
     a = p.parse_args(argv)
     over = {k: v for k, v in (("steps", a.steps), ("batch_size", a.batch_size),
                               ("eval_every", a.eval_every),
@@ -343,6 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                               ("device", a.device), ("kernel", a.kernel)) if v is not None}
     if a.skip_mamba and a.only_mamba:
         p.error("--skip-mamba and --only-mamba: choose one")
+    if a.inits is not None and a.table != "init":
+        p.error(f"--inits: table {a.table!r} has no init arms (only init has)")
     if a.only_mamba and a.table != "table3":
         # the other tables' rows are all DeltaProduct: the grid ignores the layers, so this
         # would train every row of the table, the opposite of what was asked
@@ -368,7 +371,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the runs are processes started in the repository root: a relative --out would land
     # there while the aggregate below looks for it here
     out = str(Path(a.out).resolve()) if a.out else None
-    inits = a.inits.split(",")
+    inits = (a.inits or "random,construction").split(",")
+    # a file where a folder goes: refused now, not by mkdir once the runs (or the aggregate)
+    # are done
+    for what, folder in (("--out", out), ("--results", a.results),
+                         ("--figures", None if a.no_plots else a.figures)):
+        if folder is not None:
+            try:
+                check_folder(folder, what)
+            except ConfigError as e:
+                p.error(str(e))
     lrs = None
     if a.lrs is not None:
         try:

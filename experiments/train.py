@@ -158,13 +158,24 @@ class TrainConfig:
         if not self.curve_lengths or any(int(L) < 1 for L in self.curve_lengths):
             raise ConfigError(f"curve_lengths: expected positive lengths, got "
                               f"{self.curve_lengths}")
-        for name in ("eval_every", "profile_steps"):
+        for name in ("eval_every", "profile_steps", "stop_after", "checkpoint_every"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ConfigError(f"{name}: expected an int >= 0, got {v!r}")
+        # numpy's and torch's generators take seeds in [0, 2**64); outside, the run would end
+        # in their exception, not in an error naming the option
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) \
+                or not 0 <= self.seed < 2 ** 64:
+            raise ConfigError(f"seed: expected an int in [0, 2**64), got {self.seed!r}")
         for name in ("lr", "min_lr", "grad_clip"):
-            if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) > 0):
-                raise ConfigError(f"{name}: expected a positive number, got {getattr(self, name)!r}")
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and v > 0):
+                raise ConfigError(f"{name}: expected a positive number, got {v!r}")
+            if not math.isfinite(v):
+                raise ConfigError(f"{name}: expected a finite positive number, got {v!r}")
+        wd = self.weight_decay
+        if not (isinstance(wd, (int, float)) and math.isfinite(wd) and wd >= 0):
+            raise ConfigError(f"weight_decay: expected a finite number >= 0, got {wd!r}")
         if not 0 <= self.warmup_frac < 1:
             raise ConfigError(f"warmup_frac: expected a number in [0, 1), got {self.warmup_frac}")
         if not valid_chunk_size(self.chunk_size):
@@ -233,6 +244,27 @@ def smoke_config(**over: Any) -> TrainConfig:
 
 
 # ============================================================================ utilities
+def check_folder(path: str | Path, what: str) -> None:
+    """Raise :class:`ConfigError` naming ``what`` if ``path`` cannot be a folder: it, or the
+    nearest of its parents that exists, is a file (``mkdir`` would fail deep inside a run).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile() as f:
+    ...     check_folder(f.name + "/runs", "out")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    experiments.train.ConfigError: out: '...' is a file, not a folder
+    >>> check_folder(tempfile.gettempdir(), "out")
+    """
+    p = Path(path).absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"{what}: {str(p)!r} is a file, not a folder")
+
+
 def parse_lengths(spec: str, what: str = "eval_lengths") -> tuple[int, ...]:
     """``"40,64,128"`` or ``"start:stop:step"`` (stop inclusive) or ``"paper"`` (40..256);
     ``what`` names the field in the :class:`ConfigError` (empty: no name).
@@ -606,6 +638,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     """
     from tqdm.auto import tqdm
 
+    check_folder(cfg.out, "out")
     rank, world, device = _setup_distributed(cfg.device)
     if cfg.batch_size % world:
         raise ConfigError(f"batch_size: {cfg.batch_size} is not divisible by the "

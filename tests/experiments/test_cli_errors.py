@@ -246,3 +246,69 @@ def test_tables_chunk_size_reaches_every_run(tmp_path, monkeypatch):
     tables.main(["--table", "init", "--protocol", "smoke", "--out", str(tmp_path),
                  "--results", str(tmp_path / "r"), "--no-plots", "--chunk-size", "32"])
     assert seen and {c.chunk_size for c in seen} == {32}
+
+
+# ------------------------------------------------------------------ cold pass (cold10)
+@pytest.mark.parametrize("argv, says", [
+    # numpy's "expected non-negative integer" / torch's "Overflow when unpacking long long"
+    # came out as tracebacks once the run started
+    (["--seed", "-1"], "seed: expected an int in [0, 2**64), got -1"),
+    (["--seed", str(2 ** 64)], "seed: expected an int in [0, 2**64)"),
+    # an infinite learning rate reached the kernel's input check ("beta: values must lie in
+    # [0, 2]; got NaN"), which names no option
+    (["--lr", "inf"], "lr: expected a finite positive number, got inf"),
+    (["--min-lr", "inf"], "min_lr: expected a finite positive number, got inf"),
+    (["--grad-clip", "inf"], "grad_clip: expected a finite positive number, got inf"),
+    # accepted silently: a negative decay grows the weights; -1 stopped after the first step
+    (["--weight-decay", "-1"], "weight_decay: expected a finite number >= 0, got -1.0"),
+    (["--weight-decay", "nan"], "weight_decay: expected a finite number >= 0, got nan"),
+    (["--stop-after", "-1"], "stop_after: expected an int >= 0, got -1"),
+    (["--checkpoint-every", "-1"], "checkpoint_every: expected an int >= 0, got -1"),
+])
+def test_cold_pass_bad_train_options(argv, says, capsys, tmp_path):
+    line = _train_error(["--smoke", "--out", str(tmp_path), *argv], capsys)
+    assert says in line and "\n" not in line
+    assert not any(tmp_path.iterdir())
+
+
+def test_train_out_that_is_a_file_is_one_error_line(capsys, tmp_path):
+    # was NotADirectoryError from mkdir, with a traceback
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for out in (afile, afile / "sub"):
+        line = _train_error(["--smoke", "--out", str(out)], capsys)
+        assert f"out: {str(afile)!r} is a file, not a folder" in line
+    assert afile.read_text() == "x"
+
+
+def test_tables_negative_seed_is_refused_before_any_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(tables, "run_grid", lambda *a, **k: pytest.fail("ran"))
+    line = _tables_error(["--table", "table3", "--protocol", "smoke", "--seeds", "0,-1",
+                          "--out", str(tmp_path)], capsys)
+    assert "seed: expected an int in [0, 2**64), got -1" in line
+
+
+@pytest.mark.parametrize("which", ["--out", "--results", "--figures"])
+def test_tables_folder_that_is_a_file_is_refused_first(which, capsys, tmp_path, monkeypatch):
+    # --results or --figures a file was FileExistsError from mkdir (--figures after the
+    # aggregate had been written); --out a file started every run, each failing
+    monkeypatch.setattr(tables, "run_grid", lambda *a, **k: pytest.fail("ran"))
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    folders = {"--out": str(tmp_path / "runs"), "--results": str(tmp_path / "r"),
+               "--figures": str(tmp_path / "f")}
+    folders[which] = str(afile / "sub") if which == "--figures" else str(afile)
+    argv = ["--table", "s5", "--protocol", "smoke"]
+    for k, v in folders.items():
+        argv += [k, v]
+    line = _tables_error(argv, capsys)
+    assert f"{which}: {str(afile)!r} is a file, not a folder" in line
+    assert not (tmp_path / "r").exists() and afile.read_text() == "x"
+
+
+def test_tables_inits_outside_the_init_table_is_refused(capsys, tmp_path, monkeypatch):
+    # was ignored: --table table3 --inits random trained table3's usual rows
+    monkeypatch.setattr(tables, "run_grid", lambda *a, **k: pytest.fail("ran"))
+    line = _tables_error(["--table", "table3", "--protocol", "smoke", "--inits", "random",
+                          "--out", str(tmp_path)], capsys)
+    assert "--inits: table 'table3' has no init arms (only init has)" in line
