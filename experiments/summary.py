@@ -212,6 +212,12 @@ def main(argv: list[str] | None = None) -> int:
         for out, name in ((a.figure, "--figure"), (a.md, "--md")):
             if out is not None and out.is_dir():
                 raise SummaryError(f"{name}: {str(out)!r} is a folder; give a file name")
+            # a file where one of its folders goes: mkdir would fail after the work
+            up = None if out is None else out.absolute().parent
+            while up is not None and not up.exists() and up != up.parent:
+                up = up.parent
+            if up is not None and up.exists() and not up.is_dir():
+                raise SummaryError(f"{name}: {str(up)!r} is a file, not a folder")
     except SummaryError as exc:
         ap.error(str(exc))
     rows = summary_rows(sources)

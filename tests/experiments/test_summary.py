@@ -89,6 +89,9 @@ def test_the_committed_results(tmp_path, capsys):
     (["mod_arith={t3}"], "has no mod_arith cell"),
     (["parity={t3}", "parity={t3}"], "a task given twice"),
     (["parity={t3}", "--figure", "{dir}"], "--figure: .* is a folder"),
+    # a file where the output's folder goes was FileExistsError from mkdir (a traceback)
+    (["parity={t3}", "--figure", "{bad}/x.png"], "--figure: .*bad.json' is a file, not a folder"),
+    (["parity={t3}", "--md", "{bad}/sub/x.md"], "--md: .*bad.json' is a file, not a folder"),
 ])
 def test_bad_inputs_are_one_error_line(tmp_path, capsys, argv, says):
     bad = tmp_path / "bad.json"
