@@ -151,6 +151,11 @@ class ModelConfig:
         if not valid_chunk_size(self.chunk_size):
             raise ModelConfigError(f"chunk_size: expected one of {CHUNK_SIZES}, "
                                    f"got {self.chunk_size!r}")
+        if self.layer == "mamba" and self.num_householder != 1:
+            # the diagonal layer has one transition a token, no Householder sub-steps: the
+            # value would be ignored (and still name the run as if it mattered)
+            raise ModelConfigError(f"num_householder: the mamba layer has no Householder "
+                                   f"sub-steps; expected 1, got {self.num_householder}")
         if self.hidden_size % self.num_heads:
             raise ModelConfigError(f"hidden_size: {self.hidden_size} is not a multiple of "
                                    f"num_heads={self.num_heads}")

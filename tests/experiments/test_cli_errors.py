@@ -90,6 +90,9 @@ def test_bad_config_files(content, says, tmp_path, capsys):
     (["--num-householder", "0"], "num_householder: expected an int >= 1, got 0"),
     (["--hidden-size", "10", "--num-heads", "3"], "hidden_size: 10 is not a multiple of"),
     (["--layer", "mamba", "--init", "construction"], "layer: the initializer needs"),
+    # was ignored silently (the diagonal layer has no sub-steps)
+    (["--layer", "mamba", "--num-householder", "2"],
+     "num_householder: the mamba layer has no Householder sub-steps; expected 1, got 2"),
     (["--task", "dfa:nonsense("], "expected a value at column"),
 ])
 def test_errors_found_when_the_run_starts_are_one_line(argv, says, capsys, tmp_path):
