@@ -5,7 +5,8 @@ task, scaled accuracy (per-position tasks: sequence accuracy) against test lengt
 per model (colour: eigenvalues in [0, 1] or [-1, 1], another shade per learning rate when a
 task's cells have several; line style: the layer type, or the init), the median over seeds
 with the min..max band. Where the runs were made with ``--eval-every`` it also draws the
-accuracy at the curve lengths against the training step, and for the initializer table the
+accuracy at the curve lengths against the training step (per-position tasks: also the
+fraction of positions right, dotted), and for the initializer table the
 training loss of random against constructed initialization.
 
 Examples
@@ -70,24 +71,31 @@ def _plot_eval_curves(cells: list[dict[str, Any]], task: str, path: Path, with_l
                       for point in run for row in point["rows"]})
     fig, axes = plt.subplots(1, len(lengths), figsize=(3.2 * len(lengths), 3.2), sharey=True,
                              squeeze=False)
+    per_pos = any("sequence_by_run" in c for c in cells)
     for ax, L in zip(axes[0], lengths):
         for c in cells:
-            key = "sequence_accuracy" if "sequence_by_run" in c else "scaled_accuracy"
-            series = []
-            for run in c["eval_curves"]:
-                pts = {p["step"]: r[key] for p in run for r in p["rows"] if r["length"] == L}
-                series.append(pts)
-            steps = sorted(set.intersection(*(set(s) for s in series)))
-            if not steps:
-                continue
-            y = np.median([[s[t] for t in steps] for s in series], axis=0)
-            style = _STYLES.get(c["layer"], "-")
-            ax.plot(steps, y, style, marker=".", color=_colour(c, cells, with_lr),
-                    label=_label(c, with_lr))
+            # per-position tasks: sequence accuracy (solid/dashed), and the fraction of
+            # positions right (dotted; where no sequence is right yet, the only signal)
+            keys = ("sequence_accuracy", "token_accuracy") if "sequence_by_run" in c \
+                else ("scaled_accuracy",)
+            for key in keys:
+                series = []
+                for run in c["eval_curves"]:
+                    pts = {p["step"]: r[key] for p in run for r in p["rows"]
+                           if r["length"] == L and key in r}
+                    series.append(pts)
+                steps = sorted(set.intersection(*(set(s) for s in series)))
+                if not steps:
+                    continue
+                y = np.median([[s[t] for t in steps] for s in series], axis=0)
+                style = ":" if key == "token_accuracy" else _STYLES.get(c["layer"], "-")
+                label = _label(c, with_lr) + (", positions" if key == "token_accuracy" else "")
+                ax.plot(steps, y, style, marker=".", color=_colour(c, cells, with_lr),
+                        label=label)
         ax.set_title(f"length {L}")
         ax.set_xlabel("step")
-    per_pos = any("sequence_by_run" in c for c in cells)
-    axes[0][0].set_ylabel(("sequence" if per_pos else "scaled") + " accuracy (median over runs)")
+    axes[0][0].set_ylabel(("accuracy, median of runs\n(solid: sequences, dotted: positions)"
+                           if per_pos else "scaled accuracy (median over runs)"), fontsize=8)
     axes[0][-1].legend(fontsize=6)
     fig.suptitle(f"{task}: accuracy during training")
     fig.tight_layout()

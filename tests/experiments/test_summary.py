@@ -109,3 +109,4 @@ def test_bad_inputs_are_one_error_line(tmp_path, capsys, argv, says):
     assert "error:" in err and "Traceback" not in err
     import re
     assert re.search(says, err), err
+
