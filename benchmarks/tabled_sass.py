@@ -71,6 +71,36 @@ def tool(name: str) -> str:
     return str(Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / name)
 
 
+_INSTR = re.compile(r"\s+/\*[0-9a-f]{4,}\*/")       # an instruction line (its address)
+
+
+def loop_length(sass: str) -> int:
+    """The longest loop body in ``nvdisasm -c`` output: for each branch back to a label above
+    it, the instructions from the label to the branch (inclusive); 0 without one.
+
+    Examples
+    --------
+    >>> text = "\\n".join(["        /*0000*/  MOV R1, c[0x0][0x28] ;", ".L_x_0:",
+    ...                   "        /*0010*/  IADD3 R2, R2, 0x1, RZ ;",
+    ...                   "        /*0020*/  @P0 BRA `(.L_x_1) ;",
+    ...                   "        /*0030*/  @P1 BRA `(.L_x_0) ;", ".L_x_1:",
+    ...                   "        /*10000*/  EXIT ;", ".L_x_2:", "        /*10010*/  BRA `(.L_x_2);"])
+    >>> loop_length(text)
+    3
+    """
+    labels, loop, n = {}, 0, 0
+    for ln in sass.splitlines():
+        m = re.match(r"(\.L_x_\d+):", ln.strip())
+        if m:
+            labels[m.group(1)] = n
+        elif _INSTR.match(ln):
+            b = re.search(r"\bBRA\b.*`\((\.L_x_\d+)\)", ln)
+            if b and b.group(1) in labels:
+                loop = max(loop, n - labels[b.group(1)] + 1)
+            n += 1
+    return loop
+
+
 def compile_one(consts: dict) -> dict:
     consts = dict(consts)
     acc = consts.pop("ACC")
@@ -95,23 +125,12 @@ def compile_one(consts: dict) -> dict:
                               text=True).stdout
     regs = re.search(r"REG:(\d+)", usage)
     stack = re.search(r"STACK:(\d+)", usage)
-    ins = [ln for ln in sass.splitlines() if re.match(r"\s+/\*[0-9a-f]{4}\*/", ln)]
+    ins = [ln for ln in sass.splitlines() if _INSTR.match(ln)]
 
     def count(pat: str) -> int:
         return sum(1 for ln in ins if re.search(pat, ln))
 
-    # the longest loop: a branch back to a label above it; its body is the instructions
-    # between the label and the branch (the per-token loop of a run pass)
-    labels, loop, n = {}, 0, 0
-    for ln in sass.splitlines():
-        m = re.match(r"(\.L_x_\d+):", ln.strip())
-        if m:
-            labels[m.group(1)] = n
-        elif re.match(r"\s+/\*[0-9a-f]{4}\*/", ln):
-            b = re.search(r"\bBRA\b.*`\((\.L_x_\d+)\)", ln)
-            if b and b.group(1) in labels:
-                loop = max(loop, n - labels[b.group(1)] + 1)
-            n += 1
+    loop = loop_length(sass)       # the per-token loop of a run pass
 
     return {"registers": int(regs.group(1)) if regs else None,
             "stack_bytes": int(stack.group(1)) if stack else None,

@@ -3,7 +3,8 @@ r"""Table 3 side by side: the paper's numbers and ours, as one figure and one Ma
 Each task's cells come from a ``table3.json`` written by ``python -m experiments.tables --table
 table3`` (the runs of one step count: parity at 4000 steps, modular arithmetic at 12,000,
 ...). Per model and eigenvalue range the learning rate whose best seed is best is taken, as
-the paper takes the best of its grid; the table gives that cell's best and median of the
+the paper takes the best of its grid (a tie goes to the better median; a cell whose best is
+NaN, a diverged seed, only where no other cell has a number); the table gives that cell's best and median of the
 seeds beside the paper's Table 3 (best of 3) and, for DeltaNet [-1, 1], Table 5 (median).
 
 Command (the committed results)::
@@ -67,11 +68,18 @@ class SummaryError(ValueError):
 
 
 def _pick(cells: list[dict[str, Any]], task: str, layer: str, rng: str) -> dict | None:
-    """The cell of the best learning rate (by its best seed) for one model, or None."""
+    """The cell of the best learning rate (by its best seed, then its median) for one model,
+    or None. NaN ranks below every number (``max`` alone keeps a NaN that comes first: a
+    comparison with NaN is False)."""
     mine = [c for c in cells if c.get("task") == task and c.get("layer") == layer
             and c.get("eigen_range") == rng and c.get("num_householder", 1) == 1
             and c.get("init", "random") == "random" and c.get("runs", 0) > 0]
-    return max(mine, key=lambda c: c["best"]) if mine else None
+
+    def rank(c: dict[str, Any]) -> tuple[float, float]:
+        vals = (c.get("best", math.nan), c.get("median", math.nan))
+        return tuple(-math.inf if math.isnan(v) else v for v in vals)
+
+    return max(mine, key=rank) if mine else None
 
 
 def summary_rows(sources: dict[str, tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -143,7 +151,8 @@ def plot_summary(rows: list[dict[str, Any]], path: str | Path) -> Path:
         ax.plot(x + 0.2, [r["median"] for r in mine], "o", color="k", markersize=4)
         for i, r in enumerate(mine):
             if math.isnan(r["best"]):
-                ax.text(x[i] + 0.2, 0.02, "not run", rotation=90, fontsize=7, ha="center")
+                ax.text(x[i] + 0.2, 0.02, "not run" if not r["runs"] else "NaN", rotation=90,
+                        fontsize=7, ha="center")
         ax.set_xticks(x, [f"{r['model']}\n{r['range']}" for r in mine], fontsize=8)
         ax.set_title(f"{_TASK_TITLES[task]} ({mine[0]['source']})", fontsize=9)
         ax.set_ylim(-0.05, 1.05)
@@ -188,12 +197,23 @@ def _load(spec: str) -> tuple[str, tuple[str, dict[str, Any]]]:
             or not isinstance(agg.get("cells"), list):
         raise SummaryError(f"{spec!r}: not a table3 aggregate (expected the table3.json of "
                            f"python -m experiments.tables --table table3)")
-    if not any(isinstance(c, dict) and c.get("task") == task for c in agg["cells"]):
+    for i, c in enumerate(agg["cells"]):
+        if not isinstance(c, dict):
+            raise SummaryError(f"{spec!r}: cells[{i}] is not an object")
+    if not any(c.get("task") == task for c in agg["cells"]):
         raise SummaryError(f"{spec!r}: the file has no {task} cell")
-    bad = [c for c in agg["cells"] if isinstance(c, dict) and c.get("task") == task
-           and not all(isinstance(c.get(k), (int, float)) for k in ("best", "median", "runs"))]
-    if bad:
-        raise SummaryError(f"{spec!r}: a {task} cell without numeric best, median and runs")
+
+    def number(x: Any) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    for i, c in enumerate(agg["cells"]):
+        if c.get("task") != task:
+            continue
+        if not all(number(c.get(k)) for k in ("best", "median", "runs")):
+            raise SummaryError(f"{spec!r}: cells[{i}], a {task} cell, without numeric best, "
+                               f"median and runs")
+        if c.get("lr") is not None and not number(c["lr"]):
+            raise SummaryError(f"{spec!r}: cells[{i}]: lr {c['lr']!r} is not a number")
     return task, (p.parent.name, agg)
 
 
@@ -206,9 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--md", type=Path, help="write the Markdown table here (else: print it)")
     a = ap.parse_args(argv)
     try:
-        sources = dict(_load(s) for s in a.sources)
-        if len(sources) != len(a.sources):
-            raise SummaryError("a task given twice")
+        sources = {}
+        for spec in a.sources:
+            task, src = _load(spec)
+            if task in sources:
+                raise SummaryError(f"{spec!r}: the task {task!r} is given twice")
+            sources[task] = src
         for out, name in ((a.figure, "--figure"), (a.md, "--md")):
             if out is not None and out.is_dir():
                 raise SummaryError(f"{name}: {str(out)!r} is a folder; give a file name")

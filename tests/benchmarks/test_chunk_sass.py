@@ -62,3 +62,15 @@ def test_tabled_sass_reports_the_per_token_loop(tmp_path):
     # a token's loop reads its table row: the outputs' loops are longer than the final
     # state's alone
     assert rows["o"]["loop"] > rows["none (final state)"]["loop"]
+
+
+def test_tabled_sass_loop_length_parser():
+    # benchmarks/tabled_sass.loop_length's doctest (in a subprocess: importing the script
+    # unsets TRITON_INTERPRET): the longest backward branch, the trap's self-loop and forward
+    # branches aside, addresses past 0xffff counted
+    code = ("import doctest, sys; sys.path.insert(0, 'benchmarks'); import tabled_sass; "
+            "r = doctest.testmod(tabled_sass); assert r.attempted >= 2, r; "
+            "sys.exit(1 if r.failed else 0)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]

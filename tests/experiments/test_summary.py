@@ -50,6 +50,36 @@ def test_the_best_learning_rate_by_its_best_seed_and_missing_cells():
     assert "| parity | Mamba [0,1] | 0.000 | — | — | — | — | 0 | 4k |" in md
 
 
+def test_nan_ranks_last_and_a_tie_goes_to_the_better_median(tmp_path):
+    nan = math.nan
+    cells = [  # a diverged learning rate first: max() alone kept it (NaN compares False)
+        _cell("parity", "deltaproduct", "[-1,1]", 1e-1, nan, nan),
+        _cell("parity", "deltaproduct", "[-1,1]", 1e-3, 0.95, 0.70),
+        _cell("parity", "deltaproduct", "[-1,1]", 1e-2, 0.90, 0.90),
+        # a tie on the best seed: the better median wins, whichever comes first
+        _cell("parity", "mamba", "[-1,1]", 1e-3, 1.0, 0.50),
+        _cell("parity", "mamba", "[-1,1]", 1e-2, 1.0, 0.99),
+        _cell("parity", "mamba", "[-1,1]", 3e-2, 1.0, nan),
+        # only NaN: the cell is shown (runs 3), its numbers NaN
+        _cell("parity", "mamba", "[0,1]", 1e-3, nan, nan)]
+    rows = {(r["layer"], r["range"]): r
+            for r in summary_rows({"parity": ("4k", {"table": "table3", "cells": cells})})}
+    dn = rows[("deltaproduct", "[-1,1]")]
+    assert (dn["best"], dn["median"], dn["lr"]) == (0.95, 0.70, 1e-3)
+    mb = rows[("mamba", "[-1,1]")]
+    assert (mb["best"], mb["median"], mb["lr"]) == (1.0, 0.99, 1e-2)
+    m0 = rows[("mamba", "[0,1]")]
+    assert math.isnan(m0["best"]) and m0["runs"] == 3 and m0["lr"] == 1e-3
+    assert "| parity | Mamba [0,1] | 0.000 | — | — | — | 0.001 | 3 | 4k |" in markdown(
+        list(rows.values()))
+    # the figure takes NaN (a run cell without a number) and a missing cell alike
+    t3 = tmp_path / "table3.json"
+    t3.write_text(json.dumps({"table": "table3", "cells": cells}))
+    fig = tmp_path / "f.png"
+    assert main([f"parity={t3}", "--figure", str(fig), "--md", str(tmp_path / "t.md")]) == 0
+    assert fig.read_bytes()[:4] == b"\x89PNG"
+
+
 def test_the_paper_numbers_are_table_3_and_table_5():
     # the issue's table (Grazzi et al., Table 3) and Table 5's medians, as REFERENCES.md has
     assert [PAPER_TABLE3[m]["parity"] for m in MODELS] == [0.000, 1.000, 0.017, 1.000]
@@ -87,7 +117,12 @@ def test_the_committed_results(tmp_path, capsys):
     (["parity={bad}"], "not a JSON file"),
     (["parity={s5}"], "not a table3 aggregate"),
     (["mod_arith={t3}"], "has no mod_arith cell"),
-    (["parity={t3}", "parity={t3}"], "a task given twice"),
+    (["parity={t3}", "parity={t3}"], "the task 'parity' is given twice"),
+    # a cell that is not an object was AttributeError in the row picker; a string lr was
+    # ValueError in the Markdown table (tracebacks)
+    (["parity={odd}"], r"cells\[1\] is not an object"),
+    (["parity={strlr}"], r"cells\[0\]: lr '1e-3' is not a number"),
+    (["parity={boolbest}"], r"cells\[0\], a parity cell, without numeric best"),
     (["parity={t3}", "--figure", "{dir}"], "--figure: .* is a folder"),
     # a file where the output's folder goes was FileExistsError from mkdir (a traceback)
     (["parity={t3}", "--figure", "{bad}/x.png"], "--figure: .*bad.json' is a file, not a folder"),
@@ -101,7 +136,17 @@ def test_bad_inputs_are_one_error_line(tmp_path, capsys, argv, says):
     t3 = tmp_path / "table3.json"
     t3.write_text(json.dumps({"table": "table3", "cells": [
         _cell("parity", "mamba", "[0,1]", 1e-3, 0.0, 0.0)]}))
-    argv = [a.format(bad=bad, s5=s5, t3=t3, dir=tmp_path) for a in argv]
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps({"table": "table3", "cells": [
+        _cell("parity", "mamba", "[0,1]", 1e-3, 0.0, 0.0), ["parity"]]}))
+    strlr = tmp_path / "strlr.json"
+    strlr.write_text(json.dumps({"table": "table3", "cells": [
+        _cell("parity", "mamba", "[0,1]", "1e-3", 0.0, 0.0)]}))
+    boolbest = tmp_path / "boolbest.json"
+    boolbest.write_text(json.dumps({"table": "table3", "cells": [
+        _cell("parity", "mamba", "[0,1]", 1e-3, True, 0.0)]}))
+    argv = [a.format(bad=bad, s5=s5, t3=t3, dir=tmp_path, odd=odd, strlr=strlr,
+                     boolbest=boolbest) for a in argv]
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2

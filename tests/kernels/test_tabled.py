@@ -201,6 +201,41 @@ def test_late_readout_is_bit_identical(gen, device, n_h, H, heads, words):
             _run_tabled_variant(sym, kt, bt, vt, query=q, _variant={"late": True, other: True})
 
 
+@pytest.mark.parametrize("H,heads,words,h0_kind", [(2, True, None, "shared"),
+                                               (3, False, 2, "batch"), (2, True, 4, "none")])
+def test_late_readout_across_programs_heads_and_chunks(gen, device, poison_empty, H, heads,
+                                                       words, h0_kind):
+    # the late order with several words a program (P = 4 by default at V = 5) over several
+    # heads, the last program part-filled (B * H = 6 or 9 rows), an initial state per head
+    # ([H, K, V]) or per word, chunks that do not divide T (the last one token), prefetch
+    # forced either way, states and codes (argmin) at once: bit-identical to the default,
+    # and no output left unwritten (poisoned buffers)
+    kt, bt, vt = (t.to(device).bfloat16() for t in _random_tables(gen, 4, 1, H, 6, 5, heads))
+    sym = torch.randint(0, 4, (3, 13), generator=gen).to(device)
+    q = torch.randn(H, 6, generator=gen).to(device)
+    codes = torch.randn(H, 4, 5, generator=gen).to(device)
+    h0 = {"shared": torch.randn(H, 6, 5, generator=gen),
+          "batch": torch.randn(3, H, 6, 5, generator=gen), "none": None}[h0_kind]
+    h0 = h0.to(device) if h0 is not None else None
+    knobs = {} if words is None else {"words": words}
+    for L, pf in ((13, None), (4, None), (1, None), (13, False), (4, True)):
+        if pf is not None:
+            knobs = dict(knobs, pf=pf)
+        kw = dict(query=q, initial_state=h0, chunk_size=L, return_states=True)
+        with poison_empty():
+            a = _run_tabled_variant(sym, kt, bt, vt, _variant=knobs, **kw)
+            b = _run_tabled_variant(sym, kt, bt, vt, _variant=dict(knobs, late=True), **kw)
+            ac = _run_tabled_variant(sym, kt, bt, vt, codes=codes, output="code",
+                                     _variant=knobs, **kw)
+            bc = _run_tabled_variant(sym, kt, bt, vt, codes=codes, output="code",
+                                     _variant=dict(knobs, late=True), **kw)
+        for name in ("o", "final_state", "states"):
+            assert torch.equal(getattr(a, name), getattr(b, name)), (name, L, pf)
+        for name in ("code", "final_state", "states"):
+            assert torch.equal(getattr(ac, name), getattr(bc, name)), (name, L, pf)
+        assert bool((bc.code >= 0).all() and (bc.code < 4).all())
+
+
 def test_variants_only_through_the_private_entry_point(device):
     kt, bt, vt = torch.ones(2, 1, 3), torch.ones(2, 1), torch.zeros(2, 1, 2)
     sym = torch.tensor([[1, 0, 1]])

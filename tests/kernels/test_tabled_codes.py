@@ -117,7 +117,10 @@ def test_table_and_argmin_paths_agree(gen, device, name, dtype, chunk):
                                         ("cyclic(3)[0]", None)])
 def test_late_readout_codes_through_the_table(gen, device, name, chunk):
     # the "late" order (benchmark variant: a token's code computed at the next token's step)
-    # stores the same codes through the code table, and a table miss still raises
+    # stores the same codes through the code table, and a table miss still raises. Only
+    # parity[0] is n_h = 1; at symmetric(4)[0] (n_h = 12) and cyclic(3)[0] (n_h = 2) the
+    # order is inert (the kernel runs as the default): the late order's misses, heads and
+    # chunks are in the two tests below
     from statetrack.kernels.tabled.tabled import _run_tabled_variant
 
     layer = dict(LAYERS)[name]
@@ -135,6 +138,78 @@ def test_late_readout_codes_through_the_table(gen, device, name, chunk):
         with pytest.raises(CodeTableMissError, match="code table does not hold"):
             _run_tabled_variant(sym, kt, bt, vt, initial_state=2 * h0, query=q, codes=codes,
                                 output="code", code_table=ct, _variant={"late": True}).check()
+
+
+@pytest.mark.parametrize("words,h0_kind", [(None, "shared"), (2, "batch")])
+def test_late_readout_codes_table_heads_chunks_one_byte(gen, device, words, h0_kind):
+    # the late order through the code table at n_h = 1 (binary_divisible(3)[0]; the layers
+    # above are n_h > 1 but parity, where the late order is inert), on two heads whose codes
+    # differ, several words a program or two, chunks that do not divide T, int32 and uint8
+    # code buffers: the default's codes, which are the exact ones
+    from statetrack.kernels.tabled.tabled import _run_tabled_variant
+
+    kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)["binary_divisible(3)[0]"], device=device)
+    assert kt.shape[1] == 1                                      # n_h = 1: the late order runs
+    kt, bt, vt = (torch.stack([t, t], 2) for t in (kt, bt, vt))  # [S, 1, 2, ...]
+    q2, codes2 = torch.stack([q, q]), torch.stack([codes, codes.flip(0)])
+    h0 = h0.expand(2, *h0.shape[1:]).contiguous()                 # [H, K, V]
+    if h0_kind == "batch":
+        h0 = h0[None].expand(5, *h0.shape).contiguous()
+    sym = torch.randint(0, kt.shape[0], (5, 11), generator=gen).to(device)
+    want = torch.as_tensor(_exact_codes(kt[:, :, 0], bt[:, :, 0], vt[:, :, 0], h0.reshape(
+        -1, *h0.shape[-2:])[:1], q, codes, sym), dtype=torch.int32)
+    knobs = {} if words is None else {"words": words}
+    for chunk in (None, 4, 1):
+        kw = dict(initial_state=h0, query=q2, codes=codes2, output="code", chunk_size=chunk)
+        a = _run_tabled_variant(sym, kt, bt, vt, _variant=knobs, **kw).check()
+        b = _run_tabled_variant(sym, kt, bt, vt, _variant=dict(knobs, late=True), **kw).check()
+        buf = torch.full((5, 11, 2), 77, dtype=torch.uint8, device=device)
+        n = _run_tabled_variant(sym, kt, bt, vt, _variant=dict(knobs, late=True), code_out=buf,
+                                **kw).check()
+        assert a.code_table is not None and b.code_table is not None and n.code is buf
+        assert torch.equal(a.code, b.code) and torch.equal(a.final_state, b.final_state)
+        assert torch.equal(buf.int(), b.code), chunk
+        assert torch.equal(b.code[:, :, 0].cpu(), want), chunk
+        assert torch.equal(b.code[:, :, 1].cpu(), 2 - want), chunk     # head 1: codes flipped
+
+
+def _write_swap_tables(device):
+    # n_h = 1, K = 2, V = 1, readout S[0, 0]: symbol 0 writes 1 into S[0, 0], symbol 1 swaps
+    # rows 0 and 1, symbol 2 is the identity; from the zero state S[:, 0] is 0/1 in each row
+    e = torch.eye(2)
+    kt = torch.stack([e[0], e[0] - e[1], e[0]])[:, None]
+    bt = torch.tensor([[1.0], [1.0], [0.0]])
+    vt = torch.tensor([[[1.0]], [[0.0]], [[0.0]]])
+    q, codes = e[0], torch.tensor([[0.0], [1.0]])
+    return tuple(t.to(device) for t in (kt, bt, vt, q, codes))
+
+
+@pytest.mark.parametrize("chunk", [None, 2])
+def test_late_readout_misses_exactly_where_the_default_does(device, chunk):
+    # the late order's first iteration reads out the initial state, which is no token's:
+    # its gate keeps an off-table initial state from reporting a miss; the last token's
+    # readout (after the loop) still reports one. Both as the default does
+    from statetrack.kernels.tabled.tabled import _run_tabled_variant
+
+    kt, bt, vt, q, codes = _write_swap_tables(device)
+    ct = build_code_table(kt, bt, vt, initial_state=torch.zeros(1, 2, 1, device=device),
+                          query=q, codes=codes, H=1)
+    assert ct is not None and ct.n_states == 4 and ct.table.tolist() == [[0, 1]]
+    kw = dict(query=q, codes=codes, output="code", code_table=ct, chunk_size=chunk)
+    # readout 0.5 of the initial state is off the table; the first token writes S[0, 0] = 1
+    off = torch.tensor([[[[0.5], [0.0]]]], device=device)
+    sym = torch.tensor([[0, 2, 1, 1, 2]], device=device)
+    for var in ({}, {"late": True}):
+        r = _run_tabled_variant(sym, kt, bt, vt, initial_state=off, _variant=var, **kw).check()
+        assert r.code.flatten().tolist() == [1, 1, 0, 1, 1], var
+    # S[1, 0] = 5 reaches the readout only at the last token (the swap): a miss there only
+    far = torch.tensor([[[[0.0], [5.0]]]], device=device)
+    sym = torch.tensor([[2, 2, 2, 1]], device=device)
+    for var in ({}, {"late": True}):
+        with pytest.raises(CodeTableMissError, match="code table does not hold"):
+            _run_tabled_variant(sym, kt, bt, vt, initial_state=far, _variant=var, **kw).check()
+        r = _run_tabled_variant(sym[:, :3], kt, bt, vt, initial_state=far, _variant=var, **kw)
+        assert r.check().code.flatten().tolist() == [0, 0, 0], var
 
 
 @pytest.mark.parametrize("code_table", ["auto", None])
