@@ -29,6 +29,7 @@ def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     assert 16 <= row["registers"] <= 255          # a real sm_90 resource report
     assert row["stack_bytes"] >= 0 and row["LDL"] >= 0 and row["STL"] >= 0
     assert row["shared_bytes"] > 0                # both kernels stage tl.dot operands
+    assert row["L"] == 4096                       # the model rows' (divisible by 16)
     assert f"{kernel} float32 K=16 V=16 chunk=16" in r.stdout
 
 
@@ -38,6 +39,7 @@ def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     (["--configs", "32:3:2"], "warps one of"),
     (["--configs", "a:b:c"], "expected BV:WARPS:STAGES"),
     (["--K", "0"], "--K/--V: expected 1..256"),
+    (["--L", "0"], "--L: expected an int >= 1"),
     (["--chunk", "8"], "invalid choice"),
     (["--kernel", "nope"], "invalid choice"),
 ])
