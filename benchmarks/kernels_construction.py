@@ -205,7 +205,9 @@ def main() -> None:
         from fla.ops.delta_rule import chunk_delta_rule, fused_recurrent_delta_rule
         fla_version = getattr(fla, "__version__", "?")
     except Exception as exc:  # report, do not hide
-        print("fla import failed:", repr(exc))
+        print(f"WARNING: fla import failed ({exc!r}): no fla rows, no ratios. On the device: "
+              f"carry .whl and pip install --no-index --no-deps "
+              f".whl/fla_core-0.6.0-py3-none-any.whl", file=sys.stderr, flush=True)
         chunk_delta_rule = fused_recurrent_delta_rule = None
         fla_version = None
 

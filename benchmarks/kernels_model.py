@@ -238,9 +238,16 @@ def main() -> None:
     try:
         import fla
         fla_version = getattr(fla, "__version__", "?")
-    except ImportError:
+    except ImportError as exc:
         fla = None
         fla_version = None
+        if args.fla:
+            # said first and loudly: session 10's call ran a minute of device time without
+            # fla (the wheel was not carried) and only its table showed nan ratios
+            print(f"WARNING: --fla {args.fla}: fla is not importable ({exc}); every fla column "
+                  f"will be nan. On the device: carry .whl and pip install --no-index "
+                  f"--no-deps .whl/fla_core-0.6.0-py3-none-any.whl", file=sys.stderr,
+                  flush=True)
     info = {
         "device": "cpu (smoke)" if SMOKE else torch.cuda.get_device_name(),
         "torch": torch.__version__, "triton": triton.__version__, "fla": fla_version,
