@@ -35,6 +35,25 @@ ROOT = Path(__file__).resolve().parents[1]
 KERNELS = ("bwd_wy", "wy_fwd")
 DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 DEFAULT_CONFIGS = "16:8:2,32:8:2,64:8:2,64:4:2,32:4:2"
+_INSTR = re.compile(r"\s+/\*[0-9a-f]{4,}\*/")       # an instruction line (its address)
+
+
+def sass_counts(sass: str) -> dict[str, int]:
+    """The local loads and stores (``LDL``, ``STL``) among the instructions of ``nvdisasm -c``
+    output, every address counted (past 0xffff the address has more than four digits).
+
+    Examples
+    --------
+    >>> text = "\\n".join(["        /*0000*/  LDL R1, [R1] ;", ".L_x_0:",
+    ...                   "        /*fff0*/  STL [R1], R2 ;",
+    ...                   "        /*10000*/  LDL.64 R2, [R1+0x8] ;",
+    ...                   "        /*1a2b0*/  STL.128 [R1], R4 ;", "        /*1a2c0*/  EXIT ;"])
+    >>> sass_counts(text)
+    {'instructions': 5, 'LDL': 2, 'STL': 2}
+    """
+    ins = [ln for ln in sass.splitlines() if _INSTR.match(ln)]
+    return {"instructions": len(ins), "LDL": sum(1 for ln in ins if re.search(r"\bLDL", ln)),
+            "STL": sum(1 for ln in ins if re.search(r"\bSTL", ln))}
 
 
 def _parse_configs(text: str) -> list[tuple[int, int, int]]:
@@ -96,7 +115,7 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
                                capture_output=True, text=True).stdout
         sass = subprocess.run([str(tools / "nvdisasm"), "-c", str(cubin)],
                               capture_output=True, text=True).stdout
-    ins = [ln for ln in sass.splitlines() if re.match(r"\s+/\*[0-9a-f]{4}\*/", ln)]
+    counts = sass_counts(sass)
 
     def field(name: str) -> int | None:
         m = re.search(rf"{name}:(\d+)", usage)
@@ -106,8 +125,7 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
             "block_v": bv, "num_warps": warps, "num_stages": stages, "L": L,
             "registers": field("REG"), "stack_bytes": field("STACK"),
             "shared_bytes": int(ck.metadata.shared),
-            "LDL": sum(1 for ln in ins if re.search(r"\bLDL", ln)),
-            "STL": sum(1 for ln in ins if re.search(r"\bSTL", ln)),
+            "LDL": counts["LDL"], "STL": counts["STL"],
             "triton": triton.__version__}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib.util
 import json
 import subprocess
 import sys
@@ -76,3 +78,22 @@ def test_tabled_sass_loop_length_parser():
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+
+
+def _chunk_sass():
+    spec = importlib.util.spec_from_file_location("chunk_sass", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_local_memory_is_counted_past_address_0xffff():
+    # the instruction filter matched four-digit addresses only: a kernel longer than 4096
+    # instructions (float32 K=128 bwd_wy at (64, 4, 2): 102616) had its LDL/STL counted in
+    # its first 64 KB alone (717 / 1537 of 40826 / 22750)
+    sass = "\n".join([f"        /*{16 * i:04x}*/  {'LDL' if i % 3 else 'STL'} R1, [R1] ;"
+                      for i in range(5000)] + ["        /*13880*/  EXIT ;"])
+    counts = _chunk_sass().sass_counts(sass)
+    assert counts == {"instructions": 5001, "LDL": 3333, "STL": 1667}
+    r = doctest.testmod(_chunk_sass())
+    assert r.attempted >= 2 and r.failed == 0
