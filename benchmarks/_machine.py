@@ -47,3 +47,38 @@ def git_commit() -> str:
                               capture_output=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def output_problem(path: Path | str | None) -> str | None:
+    """Why ``path`` cannot be written as an output file, or ``None`` (also for no path).
+
+    Checked before a run starts, so a run's results are not lost at its end (a benchmark
+    reports it as ``--json: <problem>`` through ``argparse``'s ``error``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> output_problem(d / "r.json") is None and output_problem(None) is None
+    True
+    >>> output_problem(d) == f"{str(d)!r} is a folder (expected a file name)"
+    True
+    >>> _ = (d / "f").write_text("")
+    >>> output_problem(d / "f" / "r.json") == f"{str(d / 'f')!r} is a file, not a folder"
+    True
+    >>> output_problem(d / "no" / "r.json") == f"folder {str(d / 'no')!r} does not exist"
+    True
+    """
+    if path is None:
+        return None
+    path = Path(path)
+    folder = path.absolute().parent
+    if path.is_dir():
+        return f"{str(path)!r} is a folder (expected a file name)"
+    if folder.exists() and not folder.is_dir():
+        return f"{str(folder)!r} is a file, not a folder"
+    if not folder.is_dir():
+        return f"folder {str(folder)!r} does not exist"
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return f"cannot write {str(path)!r} (permission denied)"
+    return None

@@ -40,6 +40,7 @@ import triton  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
+from benchmarks._machine import git_commit, output_problem  # noqa: E402
 from statetrack.kernels.tabled import _tabled_kernels as kern  # noqa: E402
 
 PTRS = {"sym": "*u8", "pt": "*fp32", "h0": "*fp32", "starts": "*fp32", "qv": "*fp32",
@@ -139,12 +140,14 @@ def compile_one(consts: dict) -> dict:
             "STG": count(r"\bSTG"), "BAR": count(r"\bBAR\b")}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--chunked", action="store_true",
                     help="the run pass of a chunked run (starts from chunk start states)")
     ap.add_argument("--json", type=Path, default=None)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    if (problem := output_problem(args.json)) is not None:
+        ap.error(f"--json: {problem}")
     rows = {}
     print(f"triton {triton.__version__}, sm_90, cols_kernel run pass, K = V = 16, n_h = 1, "
           f"C = 3, {'chunked' if args.chunked else 'sequential'}")
@@ -157,9 +160,21 @@ def main() -> None:
               f"{r['instructions']:6d} {r['loop']:5d} {r['SHFL']:5d} {r['LDG']:4d} "
               f"{r['STG']:4d}")
     if args.json:
-        args.json.write_text(json.dumps({"triton": triton.__version__, "rows": rows},
-                                        indent=1))
+        c = variants(args.chunked)["o"]
+        shape = {"K": c["K"], "V": c["WC"], "n_h": c["NH"], "C": c["C"], "state": "float32",
+                 "ids": PTRS["sym"][1:]}
+        given = sys.argv[1:] if argv is None else argv
+        doc = {"tool": "benchmarks/tabled_sass.py", "triton": triton.__version__,
+               "target": "sm_90", "kernel": "cols_kernel",
+               "pass": "chunked" if args.chunked else "sequential", "shape": shape,
+               "commit": git_commit(), "command": " ".join(["python", "benchmarks/tabled_sass.py", *given]),
+               "rows": rows}
+        try:
+            args.json.write_text(json.dumps(doc, indent=1))
+        except OSError as exc:
+            ap.error(f"--json: cannot write {str(args.json)!r}: {exc.strerror or exc}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

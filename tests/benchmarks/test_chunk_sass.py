@@ -58,7 +58,12 @@ def test_tabled_sass_reports_the_per_token_loop(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tabled_sass.py"), "--json",
                         str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
-    rows = json.loads(out.read_text())["rows"]
+    doc = json.loads(out.read_text())
+    rows = doc["rows"]
+    # self-describing: which tool, pass, shape and command made it
+    assert doc["tool"] == "benchmarks/tabled_sass.py" and doc["pass"] == "sequential"
+    assert doc["shape"]["K"] == doc["shape"]["V"] == 16 and doc["shape"]["n_h"] == 1
+    assert doc["command"].endswith(f"--json {out}") and doc["triton"]
     assert {"o", "o, late readout", "code (table)", "code (table), late readout"} <= set(rows)
     for name, row in rows.items():
         assert 0 < row["loop"] < row["instructions"], name
@@ -97,3 +102,18 @@ def test_local_memory_is_counted_past_address_0xffff():
     assert counts == {"instructions": 5001, "LDL": 3333, "STL": 1667}
     r = doctest.testmod(_chunk_sass())
     assert r.attempted >= 2 and r.failed == 0
+
+
+@pytest.mark.parametrize("where, says", [
+    (".", "--json: '.' is a folder (expected a file name)"),
+    ("no/such/t.json", "--json: folder "),
+    ("file/t.json", "is a file, not a folder"),
+])
+def test_tabled_sass_bad_json_path_is_one_error_line_before_compiling(tmp_path, where, says):
+    # a folder, a missing folder, a path inside a file: a traceback at the end before
+    (tmp_path / "file").write_text("")
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tabled_sass.py"), "--json",
+                        where], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("tabled_sass.py: error: --json: ")
+    assert says in r.stderr and r.stdout == ""              # nothing compiled
