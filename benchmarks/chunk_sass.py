@@ -130,7 +130,7 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--kernel", default="bwd_wy", choices=KERNELS)
     ap.add_argument("--dtype", default="bfloat16", choices=tuple(DTYPES))
     ap.add_argument("--K", type=int, default=128)
@@ -154,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
         configs = _parse_configs(a.configs)
     except ValueError as exc:
         ap.error(str(exc))
+    if a.json is not None:
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+        from benchmarks._machine import output_problem
+        if (problem := output_problem(a.json)) is not None:
+            ap.error(f"--json: {problem}")
     rows = []
     for bv, warps, stages in configs:
         r = compile_one(a.kernel, a.dtype, a.K, V, a.chunk, bv, warps, stages, a.gate, a.L)

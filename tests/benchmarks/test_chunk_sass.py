@@ -44,11 +44,22 @@ def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     (["--L", "0"], "--L: expected an int >= 1"),
     (["--chunk", "8"], "invalid choice"),
     (["--kernel", "nope"], "invalid choice"),
+    # said before the compiles (was: after all of them)
+    (["--json", str(ROOT / "benchmarks" / "chunk_sass.py" / "r.json")], "is a file, not a folder"),
+    (["--json", "/no/such/folder/r.json"], "--json: folder '/no/such/folder' does not exist"),
 ])
 def test_bad_options_are_one_error_line(argv, says):
     r = _run(*argv, timeout=60)
     assert r.returncode == 2
-    assert says in r.stderr and "Traceback" not in r.stderr
+    assert says in r.stderr and "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_help_says_the_whole_first_paragraph():
+    # the description was the docstring's first line, cut mid-sentence ("... without a GPU and")
+    r = _run("--help", timeout=60)
+    assert r.returncode == 0
+    assert "without a GPU and report registers, stack (spills) and local-memory" in " ".join(
+        r.stdout.split())
 
 
 def test_tabled_sass_reports_the_per_token_loop(tmp_path):
