@@ -192,12 +192,21 @@ def main() -> None:
                          "kernels/ folder layout import modules that no longer exist): its "
                          "run_tabled is timed in the same run as 'earlier tabled o'")
     args = ap.parse_args()
+    for opt, path in (("--json", args.json), ("--md", args.md)):
+        # before any timing (the results were lost at the end); a missing folder is made
+        if path.is_dir():
+            ap.error(f"{opt}: {str(path)!r} is a folder (expected a file name)")
+        above = next((f for f in path.absolute().parents if f.exists()), None)
+        if above is not None and not above.is_dir():
+            ap.error(f"{opt}: {str(above)!r} is a file, not a folder")
+    if args.compare is not None and not args.compare.is_file():
+        ap.error(f"--compare: no file {str(args.compare)!r}")
     global SHAPES, EXACT_T, DEV, SMOKE
     if args.smoke:
         SHAPES, EXACT_T, DEV, SMOKE = [(2, 8)], 40, "cpu", True
         args.chunks = "auto,T,4"
-    else:
-        assert torch.cuda.is_available(), "needs a CUDA device"
+    elif not torch.cuda.is_available():
+        ap.error("no CUDA device here (--smoke runs the logic on the CPU)")
     gen = torch.Generator().manual_seed(20251123)
 
     try:
@@ -212,7 +221,7 @@ def main() -> None:
         fla_version = None
 
     earlier = None
-    if args.compare is not None and args.compare.exists():
+    if args.compare is not None:
         import importlib.util
         spec = importlib.util.spec_from_file_location("statetrack_tabled_earlier", args.compare)
         earlier = importlib.util.module_from_spec(spec)

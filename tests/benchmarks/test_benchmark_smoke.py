@@ -7,9 +7,12 @@ spent on it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,3 +132,24 @@ def test_kernels_construction_smoke(tmp_path):
     assert chk["late_o_bit_identical"] is True and chk["perm_late_codes_mismatches"] == 0
     assert chk["perm_code_table_vs_argmin_mismatches"] == 0
     assert "late readout" in md.read_text() and "| host ms | loop ms |" in md.read_text()
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--json", "."], "--json: '.' is a folder (expected a file name)"),
+    (["--md", "f/kc.md"], "is a file, not a folder"),
+    (["--compare", "no_such_tabled.py"], "--compare: no file 'no_such_tabled.py'"),
+    ([], "no CUDA device here (--smoke runs the logic on the CPU)"),
+])
+def test_kernels_construction_bad_options_are_one_error_line(tmp_path, argv, says):
+    # were tracebacks at the end of the run (outputs), an assert (no CUDA), or silence
+    # (--compare of a missing file timed nothing and said nothing)
+    (tmp_path / "f").write_text("")
+    smoke = ["--smoke", "--skip-exact"] if argv else []
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "kernels_construction.py"),
+                        *smoke, "--json", "kc.json", "--md", "kc.md", *argv], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("kernels_construction.py: error: ") and says in last, last
+    assert not (tmp_path / "kc.json").exists()
