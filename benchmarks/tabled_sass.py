@@ -58,12 +58,14 @@ def variants(chunked: bool) -> dict[str, dict]:
     return {
         "o": dict(base, OUT_O=True),
         "o, late readout": dict(base, OUT_O=True, LATE=True),
-        "code (table), late readout": dict(base, OUT_CODE=True, CODE_LUT=True, LATE=True),
+        # the code table's readout is late by default (session 11); its early order beside
+        "code (table), early readout": dict(base, OUT_CODE=True, CODE_LUT=True),
         "code (argmin), late readout": dict(base, OUT_CODE=True, LATE=True),
         "o, ids checked": dict(base, OUT_O=True, CHECK_IDS=True),
         "code (argmin)": dict(base, OUT_CODE=True),
-        "code (table)": dict(base, OUT_CODE=True, CODE_LUT=True),
-        "code (table), ids checked": dict(base, OUT_CODE=True, CODE_LUT=True, CHECK_IDS=True),
+        "code (table)": dict(base, OUT_CODE=True, CODE_LUT=True, LATE=True),
+        "code (table), ids checked": dict(base, OUT_CODE=True, CODE_LUT=True, CHECK_IDS=True,
+                                          LATE=True),
         "none (final state)": dict(base),
     }
 

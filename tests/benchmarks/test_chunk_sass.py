@@ -75,7 +75,7 @@ def test_tabled_sass_reports_the_per_token_loop(tmp_path):
     assert doc["tool"] == "benchmarks/tabled_sass.py" and doc["pass"] == "sequential"
     assert doc["shape"]["K"] == doc["shape"]["V"] == 16 and doc["shape"]["n_h"] == 1
     assert doc["command"].endswith(f"--json {out}") and doc["triton"]
-    assert {"o", "o, late readout", "code (table)", "code (table), late readout"} <= set(rows)
+    assert {"o", "o, late readout", "code (table)", "code (table), early readout"} <= set(rows)
     for name, row in rows.items():
         assert 0 < row["loop"] < row["instructions"], name
         assert row["STG"] > 0 and row["LDG"] > 0, name

@@ -79,17 +79,23 @@ class Variant:
     pf : bool or None
         ``cols_kernel`` loads the next sub-step's table row during this one; None: in
         sequential runs only.
-    late : bool
+    late : bool or None
         ``cols_kernel`` computes a token's readout (``o`` or ``code``) at the next token's
         step, beside its ``S^T k`` (two independent chains a warp can interleave); n_h = 1
-        only (at n_h > 1 the kernel runs as without it). Bit-identical outputs.
+        only (at n_h > 1 the kernel runs as without it). None (the default): on where the
+        readout is a code table (the ``code`` output of a construction: 17 % faster on the
+        H200, session 11), off otherwise (``o`` lost 19 % at (1024, 4096)). The same
+        operations on the same states: bit-identical wherever the arithmetic is exact (the
+        constructions' tables); with arbitrary float tables on CUDA the compiler may fuse
+        multiply-adds differently in the two orders (seen at 2 words a program, <= 2e-6 of
+        values near 5), so outputs agree to rounding there.
     """
 
     mm: bool = False
     legacy: bool = False
     words: int | None = None
     pf: bool | None = None
-    late: bool = False
+    late: bool | None = None
 
     @classmethod
     def parse(cls, knobs: dict | None) -> "Variant":
@@ -105,7 +111,7 @@ class Variant:
         Examples
         --------
         >>> Variant.parse({"words": 4})
-        Variant(mm=False, legacy=False, words=4, pf=None, late=False)
+        Variant(mm=False, legacy=False, words=4, pf=None, late=None)
         >>> Variant.parse({"fast": True})
         Traceback (most recent call last):
         ...
@@ -116,7 +122,7 @@ class Variant:
         legacy = bool(var.pop("legacy", False))
         words = var.pop("words", None)
         pf = var.pop("pf", None)
-        late = var.pop("late", False)
+        late = var.pop("late", None)
         if var:
             raise KernelInputError(f"_variant: unknown keys {sorted(var)}")
         if mm and legacy:
@@ -128,8 +134,9 @@ class Variant:
                                    f"{words!r}")
         if pf is not None and not isinstance(pf, bool):
             raise KernelInputError(f"_variant: 'pf' must be True, False or None, got {pf!r}")
-        if not isinstance(late, bool):
-            raise KernelInputError(f"_variant: 'late' must be True or False, got {late!r}")
+        if late is not None and not isinstance(late, bool):
+            raise KernelInputError(f"_variant: 'late' must be True, False or None, got "
+                                   f"{late!r}")
         if late and (mm or legacy):
             raise KernelInputError("_variant: 'late' is a cols_kernel order; it does not "
                                    "combine with 'mm' or 'legacy'")
@@ -162,8 +169,9 @@ class TabledPlan:
         ``cols_kernel``'s words a program in the run pass and the summary.
     prefetch : bool or None
         The ``pf`` variant (None: prefetch in sequential runs only).
-    late : bool
-        The ``late`` variant (readouts one step late in ``cols_kernel``'s run pass).
+    late : bool or None
+        The ``late`` variant (readouts one step late in ``cols_kernel``'s run pass; None:
+        where the readout is a code table, decided by the launcher, which knows the table).
     """
 
     kernel: str
@@ -182,7 +190,7 @@ class TabledPlan:
     words_run: int
     words_summary: int
     prefetch: bool | None
-    late: bool = False
+    late: bool | None = None
 
 
 def make_plan(inp: TabledInputs, chunk_size: int | None,

@@ -554,11 +554,13 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, lut_w
     # computes z = w . S[:, V0] - z0 (lut_w [H, K + 1]: w, then z0) in-thread and stores
     # lut[head, z] (lut [H, NZ] int32): no reduction across lanes, no distances; a z that is
     # not an integer in 0 .. NZ - 1, or an entry -1, stores -1 and sets flags[1].
-    # LATE (a benchmark variant, n_h = 1 only): token t's readout is computed at the top of
-    # iteration t + 1, beside S^T k of the next token, which reads the same state: two
-    # independent dependency chains in one basic block, which a warp issues interleaved
-    # (the sequential run is latency-bound at one warp a scheduler); the last token's after
-    # the loop. The same operations on the same state: bit-identical outputs.
+    # LATE (n_h = 1 only; the default where the readout is a code table): token t's readout
+    # is computed at the top of iteration t + 1, beside S^T k of the next token, which reads
+    # the same state: two independent dependency chains in one basic block, which a warp
+    # issues interleaved (the sequential run is latency-bound at one warp a scheduler); the
+    # last token's after the loop. The same operations on the same state: bit-identical
+    # where the arithmetic is exact; with float tables the compiler may contract
+    # multiply-adds differently in the two orders (rounding-level differences on CUDA).
     BC: tl.constexpr = P * BW
     LT: tl.constexpr = LATE and NH == 1
     RS: tl.constexpr = KP + G + BW
