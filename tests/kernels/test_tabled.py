@@ -230,16 +230,16 @@ def test_late_readout_is_bit_identical(gen, device, n_h, H, heads, words):
             _run_tabled_variant(sym, kt, bt, vt, query=q, _variant={"late": True, other: True})
 
 
-def test_exact_tables_are_exact(gen):
+def test_exact_tables_are_exact(gen, device):
     # the premise of the bit-identity tests: every value a run of _exact_tables takes is an
     # integer, so float32 arithmetic on it is exact (checked against float64)
-    kt, bt, vt = _exact_tables(gen, 5, 1, 2, 6, 5, True)
-    sym = torch.randint(0, 5, (2, 40), generator=gen)
-    h0 = _int_like(gen, 2, 2, 6, 5)
-    r32 = run_tabled(sym, kt, bt, vt, initial_state=h0, query=torch.ones(6),
-                     return_states=True)
+    kt, bt, vt = (t.to(device) for t in _exact_tables(gen, 5, 1, 2, 6, 5, True))
+    sym = torch.randint(0, 5, (2, 40), generator=gen).to(device)
+    h0 = _int_like(gen, 2, 2, 6, 5).to(device)
+    q = torch.ones(6, device=device)
+    r32 = run_tabled(sym, kt, bt, vt, initial_state=h0, query=q, return_states=True)
     r64 = run_tabled(sym, kt.double(), bt.double(), vt.double(), initial_state=h0.double(),
-                     query=torch.ones(6, dtype=torch.float64), return_states=True)
+                     query=q.double(), return_states=True)
     assert torch.equal(r32.states.double(), r64.states)
     assert torch.equal(r64.states, r64.states.round())
     assert float(r64.states.abs().max()) <= 3.0
