@@ -1,5 +1,6 @@
-"""What every benchmark records about where it ran (the CPU's name, the git commit), and how it
-names the files it writes.
+"""What every benchmark records about where it ran (the CPU's name, the git commit), how it
+names the files it writes and checks them before it runs, and the checks of options that
+several benchmarks share.
 
 Imported by the benchmark scripts, which run as ``python benchmarks/<name>.py`` (so this
 folder is on ``sys.path``)."""
@@ -128,3 +129,31 @@ def describe(script: str, argv: list[str] | None, **fields) -> dict:
     given = sys.argv[1:] if argv is None else list(argv)
     return {"tool": tool, **fields, "commit": git_commit(),
             "command": shlex.join(["python", tool, *given])}
+
+
+def model_rows(option: str, text: str, empty: bool = False) -> list[str]:
+    """The rows of ``kernels_model.py --rows`` (``--fla``, ``--sweep-row``, ``gpu_session.py
+    --model-rows``: named by ``option``): comma-separated ``<n_h><u|g>`` (``n_h`` an integer
+    >= 1, ``g`` gated); none only where ``empty``. Checked before a run starts.
+
+    Raises
+    ------
+    ValueError
+        Naming the option and the item that is not a row.
+
+    Examples
+    --------
+    >>> model_rows("--rows", "1u,2g,12u")
+    ['1u', '2g', '12u']
+    >>> model_rows("--rows", "1u,2x")
+    Traceback (most recent call last):
+    ...
+    ValueError: --rows: '2x' is not a row (n_h >= 1 then u, no gate, or g, gated: 1u, 2g)
+    """
+    items = [s for s in text.split(",") if s] if empty else text.split(",")
+    for s in items:
+        if not (s[:-1].isdigit() and s[:-1].isascii() and int(s[:-1]) >= 1
+                and s[-1:] in ("u", "g")):
+            raise ValueError(f"{option}: {s!r} is not a row (n_h >= 1 then u, no gate, or g, "
+                             "gated: 1u, 2g)")
+    return items
