@@ -1,5 +1,6 @@
-"""What every benchmark records about where it ran (the CPU's name, the git commit), and how it
-names the files it writes.
+"""What every benchmark records about where it ran (the CPU's name, the git commit), how it
+names the files it writes and checks them before it runs, and the checks of options that
+several benchmarks share.
 
 Imported by the benchmark scripts, which run as ``python benchmarks/<name>.py`` (so this
 folder is on ``sys.path``)."""
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,11 +52,13 @@ def git_commit() -> str:
         return "unknown"
 
 
-def output_problem(path: Path | str | None) -> str | None:
+def output_problem(path: Path | str | None, make_folder: bool = False) -> str | None:
     """Why ``path`` cannot be written as an output file, or ``None`` (also for no path).
 
     Checked before a run starts, so a run's results are not lost at its end (a benchmark
-    reports it as ``--json: <problem>`` through ``argparse``'s ``error``).
+    reports it as ``--json: <problem>`` through ``argparse``'s ``error``). With
+    ``make_folder`` (a tool that makes its output's folder) a missing folder is no problem
+    where it can be made: below an existing, writable folder.
 
     Examples
     --------
@@ -68,6 +73,11 @@ def output_problem(path: Path | str | None) -> str | None:
     True
     >>> output_problem(d / "no" / "r.json") == f"folder {str(d / 'no')!r} does not exist"
     True
+    >>> output_problem(d / "no" / "r.json", make_folder=True) is None
+    True
+    >>> output_problem(d / "f" / "a" / "r.json", make_folder=True) == (
+    ...     f"{str(d / 'f')!r} is a file, not a folder")
+    True
     """
     if path is None:
         return None
@@ -78,7 +88,72 @@ def output_problem(path: Path | str | None) -> str | None:
     if folder.exists() and not folder.is_dir():
         return f"{str(folder)!r} is a file, not a folder"
     if not folder.is_dir():
-        return f"folder {str(folder)!r} does not exist"
+        if not make_folder:
+            return f"folder {str(folder)!r} does not exist"
+        above = next(f for f in folder.parents if f.exists())
+        if not above.is_dir():
+            return f"{str(above)!r} is a file, not a folder"
+        if not os.access(above, os.W_OK | os.X_OK):
+            return f"cannot make folder {str(folder)!r} (permission denied)"
+        return None
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         return f"cannot write {str(path)!r} (permission denied)"
     return None
+
+
+def check_outputs(ap, outputs: dict[str, Path | str | None], make_folder: bool = False) -> None:
+    """``ap.error`` (one line, exit status 2) for the first of ``outputs`` (option -> path)
+    that cannot be written (:func:`output_problem`); call it right after ``parse_args``."""
+    for option, path in outputs.items():
+        if (problem := output_problem(path, make_folder)) is not None:
+            ap.error(f"{option}: {problem}")
+
+
+def describe(script: str, argv: list[str] | None, **fields) -> dict:
+    """The head of a tool's JSON, so that the file says what made it: ``tool`` (its path in
+    the repository), ``fields`` (what it measured: pass, shape, ...), ``commit`` and the
+    ``command`` (``argv``: the arguments given to ``main``, None for the command line's).
+
+    Examples
+    --------
+    >>> d = describe("/x/benchmarks/chunk_sass.py", ["--K", "16", "--json", "a b.json"],
+    ...              kernel="bwd_wy_kernel")
+    >>> d["tool"], d["kernel"]
+    ('benchmarks/chunk_sass.py', 'bwd_wy_kernel')
+    >>> print(d["command"])
+    python benchmarks/chunk_sass.py --K 16 --json 'a b.json'
+    >>> list(d)
+    ['tool', 'kernel', 'commit', 'command']
+    """
+    tool = f"benchmarks/{Path(script).name}"
+    given = sys.argv[1:] if argv is None else list(argv)
+    return {"tool": tool, **fields, "commit": git_commit(),
+            "command": shlex.join(["python", tool, *given])}
+
+
+def model_rows(option: str, text: str, empty: bool = False) -> list[str]:
+    """The rows of ``kernels_model.py --rows`` (``--fla``, ``--sweep-row``, ``gpu_session.py
+    --model-rows``: named by ``option``): comma-separated ``<n_h><u|g>`` (``n_h`` an integer
+    >= 1, ``g`` gated); none only where ``empty``. Checked before a run starts.
+
+    Raises
+    ------
+    ValueError
+        Naming the option and the item that is not a row.
+
+    Examples
+    --------
+    >>> model_rows("--rows", "1u,2g,12u")
+    ['1u', '2g', '12u']
+    >>> model_rows("--rows", "1u,2x")
+    Traceback (most recent call last):
+    ...
+    ValueError: --rows: '2x' is not a row (n_h >= 1 then u, no gate, or g, gated: 1u, 2g)
+    """
+    items = [s for s in text.split(",") if s] if empty else text.split(",")
+    for s in items:
+        if not (s[:-1].isdigit() and s[:-1].isascii() and int(s[:-1]) >= 1
+                and s[-1:] in ("u", "g")):
+            raise ValueError(f"{option}: {s!r} is not a row (n_h >= 1 then u, no gate, or g, "
+                             "gated: 1u, 2g)")
+    return items

@@ -52,6 +52,8 @@ def row(spec: str) -> dict:
 
 
 def main() -> None:
+    from _machine import check_outputs, cpu_name, git_commit
+
     from statetrack.automata import classify, families
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -59,6 +61,7 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/cascades.json")
     ap.add_argument("--md", default="benchmarks/cascades.md")
     args = ap.parse_args()
+    check_outputs(ap, {"--out": args.out, "--md": args.md})     # before the catalogue's runs
     specs = [e.name for e in families.catalogue()
              if args.all or classify(e.dfa).kind != "group"]
     rows = []
@@ -69,8 +72,6 @@ def main() -> None:
               f"({r['seconds_decompose']:.2f}+{r['seconds_compile']:.2f}+"
               f"{r['seconds_verify']:.2f} s)", flush=True)
         rows.append(r)
-    from _machine import cpu_name, git_commit
-
     commit = git_commit()
     meta = {"command": "python benchmarks/cascades.py" + (" --all" if args.all else ""),
             "machine": f"{cpu_name()}, Python {platform.python_version()}",

@@ -15,6 +15,9 @@ H200 (Triton 3.6) (32, 2, 2) was the faster of the two (0.10 vs 0.22 ms,
 ``results/train_shape_h200.md``): spills predict only within one Triton version, and a
 timing decides.
 
+``--json PATH`` writes the rows under what made them (tool, Triton version, kernel, pass,
+shape, commit and command), as ``tabled_sass.py`` does.
+
     python benchmarks/chunk_sass.py                                   # bwd_wy, model shape 1u
     python benchmarks/chunk_sass.py --dtype float32 --K 32 --chunk 16 --configs 32:2:2,32:8:2
     python benchmarks/chunk_sass.py --kernel wy_fwd --json OUT.json
@@ -32,6 +35,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:                     # run as a script: benchmarks/ is importable
+    sys.path.insert(0, str(ROOT))
+from benchmarks._machine import describe, output_problem  # noqa: E402
+
 KERNELS = ("bwd_wy", "wy_fwd")
 DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 DEFAULT_CONFIGS = "16:8:2,32:8:2,64:8:2,64:4:2,32:4:2"
@@ -154,12 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         configs = _parse_configs(a.configs)
     except ValueError as exc:
         ap.error(str(exc))
-    if a.json is not None:
-        if str(ROOT) not in sys.path:
-            sys.path.insert(0, str(ROOT))
-        from benchmarks._machine import output_problem
-        if (problem := output_problem(a.json)) is not None:
-            ap.error(f"--json: {problem}")
+    if (problem := output_problem(a.json)) is not None:
+        ap.error(f"--json: {problem}")
     rows = []
     for bv, warps, stages in configs:
         r = compile_one(a.kernel, a.dtype, a.K, V, a.chunk, bv, warps, stages, a.gate, a.L)
@@ -168,10 +171,16 @@ def main(argv: list[str] | None = None) -> int:
               f"stages={stages}: {r['registers']} registers, {r['stack_bytes']} B stack, "
               f"{r['shared_bytes']} B shared, LDL {r['LDL']}, STL {r['STL']}", flush=True)
     if a.json:
+        doc = describe(__file__, argv, triton=rows[0]["triton"], target="sm_90",
+                       kernel=f"{a.kernel}_kernel",
+                       **{"pass": "backward" if a.kernel == "bwd_wy" else "forward"},
+                       shape={"dtype": a.dtype, "K": a.K, "V": V, "chunk": a.chunk,
+                              "gate": a.gate, "L": a.L})
+        doc["rows"] = rows
         try:
-            a.json.write_text(json.dumps(rows, indent=1))
+            a.json.write_text(json.dumps(doc, indent=1))
         except OSError as exc:
-            ap.error(f"--json: cannot write {a.json}: {exc.strerror}")
+            ap.error(f"--json: cannot write {str(a.json)!r}: {exc.strerror or exc}")
     return 0
 
 

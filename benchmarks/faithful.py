@@ -40,7 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _machine import cpu_name, git_commit  # noqa: E402
+from _machine import check_outputs, cpu_name, git_commit  # noqa: E402
 
 from statetrack.automata import DFA  # noqa: E402
 from statetrack.automata.families import get  # noqa: E402
@@ -104,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "faithful.json")
     ap.add_argument("--markdown", type=Path, default=ROOT / "benchmarks" / "faithful.md")
     args = ap.parse_args(argv)
+    if args.repeat < 1:
+        ap.error(f"--repeat: expected an int >= 1, got {args.repeat}")
+    # before the cases run (were written, or failed, at the end); missing folders are made
+    check_outputs(ap, {"--json": args.json, "--markdown": args.markdown}, make_folder=True)
     load_before = os.getloadavg()[0]
     rows, ok = [], True
     for name, family, dfa in cases(args.smoke, args.seed):
@@ -134,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         commit=git_commit(), cpu=cpu_name(), cores=os.cpu_count(),
         load_avg_1min_before=round(load_before, 2), load_avg_1min_after=round(load_after, 2),
         python=platform.python_version(), numpy=np.__version__, target_seconds=TARGET_S)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
+    for path in (args.json, args.markdown):
+        path.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(dict(meta=meta, rows=rows), indent=1) + "\n")
     small = [r for r in rows if r["family"] != "catalogue"]
     lines = [

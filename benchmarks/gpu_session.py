@@ -512,6 +512,22 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (Path(os.environ["OUT"]) if os.environ.get("OUT") else None)
     if out is None:
         ap.error("no result folder: set $OUT or pass --out")
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from benchmarks._machine import model_rows, output_problem
+
+    # before any step (a file as --out was a traceback; a bad model row or worker count failed
+    # its step minutes in, after the tests and the exact step)
+    if out.exists() and not out.is_dir():
+        ap.error(f"--out: {str(out)!r} is a file (expected a result folder)")
+    if (problem := output_problem(out / f"summary_p{args.part}.json", True)) is not None:
+        ap.error(f"--out: {problem}")
+    try:
+        model_rows("--model-rows", args.model_rows)
+    except ValueError as exc:
+        ap.error(str(exc))
+    if args.exact_workers is not None and args.exact_workers < 1:
+        ap.error(f"--exact-workers: expected an int >= 1, got {args.exact_workers}")
     out.mkdir(parents=True, exist_ok=True)
     groups = [tuple(g) for g in PARTS[args.part]]
     if args.steps:

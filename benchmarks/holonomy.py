@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _machine import cpu_name, git_commit  # noqa: E402
+from _machine import check_outputs, cpu_name, git_commit  # noqa: E402
 
 from statetrack.automata import DFA, holonomy_decomposition, verify_cover  # noqa: E402
 
@@ -159,6 +159,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "holonomy.json"))
     p.add_argument("--md", default=str(ROOT / "benchmarks" / "holonomy.md"))
     args = p.parse_args(argv)
+    for opt, value, least in (("--min-states", args.min_states, 1),
+                              ("--samples", args.samples, 1), ("--repeat", args.repeat, 1)):
+        if value < least:
+            p.error(f"{opt}: expected an int >= {least}, got {value}")
+    if args.max_states < args.min_states:
+        p.error(f"--max-states: expected >= --min-states ({args.min_states}), got "
+                f"{args.max_states}")
+    if not all(1 <= k <= 3 for k in args.letters):
+        p.error(f"--letters: expected ints in 1..3 (the letters of 'abc'), got {args.letters}")
+    check_outputs(p, {"--json": args.json, "--md": args.md})   # before the runs, not after
     if args.smoke:
         args.min_states, args.max_states, args.samples, args.repeat = 5, 6, 2, 1
     load_before = _load()

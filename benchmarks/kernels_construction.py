@@ -55,6 +55,7 @@ from statetrack.kernels.delta_product.fused_recurrent import (  # noqa: E402
 from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
 from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 from statetrack.kernels._common.tolerances import rel_error  # noqa: E402
+from benchmarks._machine import check_outputs  # noqa: E402
 
 SHAPES = [(1024, 4096), (64, 65536)]
 EXACT_T = 10 ** 6
@@ -68,6 +69,41 @@ SMOKE = False   # --smoke: tiny shapes on the CPU through the interpreter, one t
 #: default: kernels_construction.md, session 10)
 LATE = {"late": True}
 EARLY = {"late": False}
+
+
+def chunk_sizes(text: str) -> list[int | str]:
+    """The chunk sizes of ``--chunks``: comma-separated ``auto`` (``run_tabled``'s choice),
+    ``T`` (the whole sequence: sequential) or tokens a chunk (an integer >= 1, what
+    ``run_tabled`` accepts; no power of two needed). ``auto`` must be among them: the summary
+    compares its row with fla.
+
+    Raises
+    ------
+    ValueError
+        Naming the item that is none of these, or saying that ``auto`` is missing.
+
+    Examples
+    --------
+    >>> chunk_sizes("auto,T,4096,100")
+    ['auto', 'T', 4096, 100]
+    >>> chunk_sizes("auto,0")
+    Traceback (most recent call last):
+    ...
+    ValueError: --chunks: '0' is not auto, T or an integer >= 1 (tokens a chunk)
+    """
+    out: list[int | str] = []
+    for item in text.split(","):
+        if item in ("auto", "T"):
+            out.append(item)
+        elif item.isdigit() and item.isascii() and int(item) >= 1:
+            out.append(int(item))
+        else:
+            raise ValueError(f"--chunks: {item!r} is not auto, T or an integer >= 1 (tokens "
+                             "a chunk)")
+    if "auto" not in out:
+        raise ValueError(f"--chunks: {text!r} has no 'auto' (the summary compares the auto "
+                         "row with fla)")
+    return out
 
 
 def bench(fn, rep_ms: int = 300) -> float:
@@ -185,7 +221,10 @@ def main() -> None:
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--md", type=Path, required=True)
     ap.add_argument("--skip-exact", action="store_true")
-    ap.add_argument("--chunks", default="auto,T,4096,2048,1024,512,256,128")
+    ap.add_argument("--chunks", default=None,
+                    help="comma-separated chunk sizes of the tabled o rows: auto, T "
+                         "(sequential) or tokens a chunk (an integer >= 1); auto among them "
+                         "(default auto,T,4096,2048,1024,512,256,128; --smoke: auto,T,4)")
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
     ap.add_argument("--compare", type=Path, default=None,
                     help="a file holding an earlier version of "
@@ -194,19 +233,18 @@ def main() -> None:
                          "kernels/ folder layout import modules that no longer exist): its "
                          "run_tabled is timed in the same run as 'earlier tabled o'")
     args = ap.parse_args()
-    for opt, path in (("--json", args.json), ("--md", args.md)):
-        # before any timing (the results were lost at the end); a missing folder is made
-        if path.is_dir():
-            ap.error(f"{opt}: {str(path)!r} is a folder (expected a file name)")
-        above = next((f for f in path.absolute().parents if f.exists()), None)
-        if above is not None and not above.is_dir():
-            ap.error(f"{opt}: {str(above)!r} is a file, not a folder")
+    # before any timing (the results were lost at the end); a missing folder is made
+    check_outputs(ap, {"--json": args.json, "--md": args.md}, make_folder=True)
     if args.compare is not None and not args.compare.is_file():
         ap.error(f"--compare: no file {str(args.compare)!r}")
+    try:        # checked here, not at the first tabled row after the fla and general rows
+        chunks = chunk_sizes(args.chunks or ("auto,T,4" if args.smoke else
+                                             "auto,T,4096,2048,1024,512,256,128"))
+    except ValueError as exc:
+        ap.error(str(exc))
     global SHAPES, EXACT_T, DEV, SMOKE
     if args.smoke:
         SHAPES, EXACT_T, DEV, SMOKE = [(2, 8)], 40, "cpu", True
-        args.chunks = "auto,T,4"
     elif not torch.cuda.is_available():
         ap.error("no CUDA device here (--smoke runs the logic on the CPU)")
     gen = torch.Generator().manual_seed(20251123)
@@ -273,8 +311,8 @@ def main() -> None:
                                                             output_final_state=True,
                                                             check_beta=False, block_v=bv),
                 dense_bytes)
-        for ch in args.chunks.split(","):
-            L = None if ch == "auto" else (T if ch == "T" else int(ch))
+        for ch in chunks:
+            L = None if ch == "auto" else (T if ch == "T" else ch)
             label = "auto" if L is None else ("sequential" if L >= T else str(L))
             add("ours tabled o", f"chunk={label}",
                 lambda L=L: run_tabled(sym, kt, bt, vt, query=query, output="o", chunk_size=L,
@@ -416,6 +454,7 @@ def main() -> None:
             "commit": commit, "command": " ".join(["python"] + sys.argv),
             "timing": "triton.testing.do_bench(warmup=50 ms, rep=300 ms, return_mode='median')"}
     args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.md.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"meta": meta, "rows": rows, "checks": checks,
                                      "exactness": exact, "summary": summary}, indent=1))
     lines = [f"Device: {meta['device']} ({meta['sm_count']} SMs); torch {meta['torch']}, "

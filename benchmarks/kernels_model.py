@@ -51,6 +51,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._machine import check_outputs, model_rows  # noqa: E402
 from statetrack.kernels.delta_product import chunk as chunk_mod  # noqa: E402
 from statetrack.kernels.delta_product.chunk import chunk_delta_product  # noqa: E402
 
@@ -226,6 +227,20 @@ def main() -> None:
                     help="time fla's gated backward although fla refuses it on this Triton "
                          "(its results there are wrong, per fla #640)")
     args = ap.parse_args()
+    # before the copy bandwidth and the rows (a bad row was an int('x') mid-run, or a row
+    # silently taken as ungated; a bad --out a traceback at the end of the first row)
+    try:
+        rows_run = model_rows("--rows", args.rows)
+        model_rows("--fla", args.fla, empty=True)
+        sweep_rows = model_rows("--sweep-row", args.sweep_row)
+    except ValueError as exc:
+        ap.error(str(exc))
+    if args.sweep and not set(sweep_rows) & set(rows_run):
+        ap.error(f"--sweep-row: none of {args.sweep_row!r} is in --rows {args.rows!r} (the "
+                 "sweep would time nothing)")
+    check_outputs(ap, {"--out": args.out}, make_folder=True)
+    if not args.smoke and not torch.cuda.is_available():
+        ap.error("no CUDA device here (--smoke runs the logic on the CPU)")
     global B, T, H, K, V, DEV, SMOKE
     if args.smoke:
         import statetrack.kernels._common.triton  # noqa: F401  (interpreter on a CPU-only machine)
@@ -268,7 +283,7 @@ def main() -> None:
     rows = []
     sweep = []
     fla_rows = set(args.fla.split(",")) if fla is not None and args.fla else set()
-    for spec in args.rows.split(","):
+    for spec in rows_run:
         nh, gated = int(spec[:-1]), spec[-1] == "g"
         x = make_inputs(nh, gated, seed=1000 + nh)
         fb_bytes = floor_bytes(x, nh)
@@ -282,7 +297,7 @@ def main() -> None:
         row["floor_frac_fwd"] = row["floor_fwd_ms"] / row["ours_fwd_ms"]
         row["floor_frac_fwdbwd"] = row["floor_fwdbwd_ms"] / row["ours_fwdbwd_ms"]
         print(json.dumps(row), flush=True)
-        if args.sweep and spec in args.sweep_row.split(","):
+        if args.sweep and spec in sweep_rows:
             for i, cfg in enumerate(SWEEP_SETS[args.sweep_set]):
                 chunk_mod._CONFIG_OVERRIDE.clear()
                 chunk_mod._CONFIG_OVERRIDE.update(cfg)

@@ -40,7 +40,7 @@ import statetrack.kernels._common.triton  # noqa: E402,F401  (interpreter on CPU
 import numba  # noqa: E402
 import torch  # noqa: E402
 
-from benchmarks._machine import git_commit  # noqa: E402
+from benchmarks._machine import check_outputs, git_commit  # noqa: E402
 
 DEFAULT_LANGUAGES = ("parity;cyclic(7);symmetric(5):faithful;dihedral(8);flip_flop_language;"
                      "contains(abb)")
@@ -202,6 +202,35 @@ def _write(json_path: Path | None, md_path: Path | None, env: dict, rows: list[d
     return md
 
 
+def language_problem(languages: str) -> str | None:
+    """Why ``--languages`` cannot run (a spec ``families.get`` refuses, a form ``compile``
+    does not know, no language at all), or None; checked before the first language runs.
+
+    Examples
+    --------
+    >>> language_problem("parity;symmetric(5):faithful") is None
+    True
+    >>> print(language_problem("parity;cyclic(7):twisted").split(";")[0])
+    'cyclic(7):twisted': unknown form 'twisted'
+    """
+    from statetrack.automata.errors import AutomatonError
+    from statetrack.automata.families import get
+    from statetrack.constructions.compile import FORMS
+
+    specs = [s.strip() for s in languages.split(";") if s.strip()]
+    if not specs:
+        return f"no language in {languages!r}"
+    for spec in specs:
+        name, _, form = spec.partition(":")
+        try:
+            get(name)
+        except AutomatonError as exc:
+            return f"{spec!r}: {str(exc).splitlines()[0]}"
+        if form and form not in (*FORMS, "auto"):
+            return f"{spec!r}: unknown form {form!r}; choose one of {[*FORMS, 'auto']}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--T", type=int, default=10**9)
@@ -217,6 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.T < 1:
         ap.error(f"--T: expected a positive length, got {a.T}")
+    if a.chunk is not None and a.chunk < 1:
+        ap.error(f"--chunk: expected tokens a chunk >= 1, got {a.chunk}")
+    if (problem := language_problem(a.languages)) is not None:
+        ap.error(f"--languages: {problem}")
+    # before the first language (at T = 10^9 a run of seconds; were tracebacks at its end)
+    check_outputs(ap, {"--json": a.json, "--md": a.md})
     chunk = a.chunk
     if a.smoke:
         device, T = torch.device("cpu"), min(a.T, 256)

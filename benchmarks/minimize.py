@@ -206,6 +206,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.child is not None:
         child(args.child, args.seed)
         return 0
+    from _machine import check_outputs
+
+    for opt, values in (("--sizes", args.sizes), ("--process-sizes", args.process_sizes),
+                        ("--repeat", [args.repeat])):
+        if any(v < 1 for v in values):
+            ap.error(f"{opt}: expected ints >= 1, got {' '.join(map(str, values))}")
+    # before the runs (were written, or failed, at the end); missing folders are made
+    check_outputs(ap, {"--out-json": args.out_json, "--out-md": args.out_md}, make_folder=True)
 
     import automata.base.config as lib_config
 
@@ -307,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         "automata_lib_config": {"should_validate_automata": False, "allow_mutable_automata": True},
         "baseline_rev": args.baseline_rev, "baseline_commit": baseline_commit,
     }
-    args.out_json.parent.mkdir(parents=True, exist_ok=True)
+    for path in (args.out_json, args.out_md):
+        path.parent.mkdir(parents=True, exist_ok=True)
     args.out_json.write_text(json.dumps({"meta": meta, "results": rows,
                                          "subprocess_results": process_rows,
                                          "targets": targets, "ok": bool(ok)}, indent=2) + "\n")

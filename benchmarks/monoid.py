@@ -39,7 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _machine import cpu_name, git_commit, shown_path  # noqa: E402
+from _machine import check_outputs, cpu_name, git_commit, shown_path  # noqa: E402
 
 from statetrack.automata.monoid import transition_monoid  # noqa: E402
 
@@ -96,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "monoid.json")
     ap.add_argument("--markdown", type=Path, default=ROOT / "benchmarks" / "monoid.md")
     args = ap.parse_args(argv)
+    if args.repeat < 1:
+        ap.error(f"--repeat: expected an int >= 1, got {args.repeat}")
+    # before the cases run (were written, or failed, at the end); missing folders are made
+    check_outputs(ap, {"--json": args.json, "--markdown": args.markdown}, make_folder=True)
 
     load_before = os.getloadavg()[0]
     rows = []
@@ -140,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         repeat=args.repeat, timing="best of repeat, wall clock (time.perf_counter)",
         t7_target_s=T7_TARGET_S, t7_target_met=target_met,
     )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
+    for path in (args.json, args.markdown):
+        path.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(dict(meta=meta, results=rows), indent=2) + "\n")
 
     lines = [

@@ -86,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.child is not None:
         child(args.child)
         return 0
+    from _machine import check_outputs
+
+    if any(k < 0 for k in args.ks):
+        ap.error(f"--ks: expected ints >= 0, got {' '.join(map(str, args.ks))}")
+    # before the runs (were written, or failed, at the end); missing folders are made
+    check_outputs(ap, {"--out-json": args.out_json, "--out-md": args.out_md}, make_folder=True)
 
     rows, ok, commit = [], True, None
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(), "numpy": np.__version__,
         "numba": version("numba"), "baseline_rev": args.baseline_rev, "baseline_commit": commit,
     }
-    args.out_json.parent.mkdir(parents=True, exist_ok=True)
+    for path in (args.out_json, args.out_md):
+        path.parent.mkdir(parents=True, exist_ok=True)
     args.out_json.write_text(json.dumps({"meta": meta, "results": rows, "targets": targets,
                                          "ok": bool(ok)}, indent=2) + "\n")
     args.out_md.write_text(render_md(meta, rows, targets, ok))

@@ -47,7 +47,7 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:                     # run as a script: benchmarks/ is importable
     sys.path.insert(0, str(ROOT))
-from benchmarks._machine import git_commit  # noqa: E402
+from benchmarks._machine import check_outputs, git_commit  # noqa: E402
 
 
 def _triton_version() -> str | None:
@@ -357,13 +357,16 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--repeats: expected an int >= 1, got {a.repeats}")
     if a.timeout < 1:
         ap.error(f"--timeout: expected seconds >= 1, got {a.timeout}")
-    for opt, path in (("--json", a.json), ("--md", a.md)):
-        if path is not None and path.is_dir():
-            ap.error(f"{opt}: {str(path)!r} is a folder (expected a file name)")
-        if path is not None and not path.parent.is_dir():
-            ap.error(f"{opt}: folder {str(path.parent)!r} does not exist")
+    # before anything runs (a file, a missing folder, no permission: one line, not a
+    # traceback after the profiles); --csv-dir is made where missing
+    check_outputs(ap, {"--json": a.json, "--md": a.md})
     if a.csv_dir is not None and a.csv_dir.exists() and not a.csv_dir.is_dir():
         ap.error(f"--csv-dir: {str(a.csv_dir)!r} exists and is not a folder")
+    if a.csv_dir is not None and a.csv_dir.is_dir() and not os.access(a.csv_dir,
+                                                                       os.W_OK | os.X_OK):
+        ap.error(f"--csv-dir: cannot write in {str(a.csv_dir)!r} (permission denied)")
+    if a.csv_dir is not None and not a.csv_dir.exists():
+        check_outputs(ap, {"--csv-dir": a.csv_dir / "w.csv"}, make_folder=True)
     if a.workload is not None and a.workload not in WORKLOADS:
         ap.error(f"--workload: expected one of {sorted(WORKLOADS)}, got {a.workload!r}")
     if a.smoke and not a.workload:

@@ -40,7 +40,7 @@ import triton  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
-from benchmarks._machine import git_commit, output_problem  # noqa: E402
+from benchmarks._machine import describe, output_problem  # noqa: E402
 from statetrack.kernels.tabled import _tabled_kernels as kern  # noqa: E402
 
 PTRS = {"sym": "*u8", "pt": "*fp32", "h0": "*fp32", "starts": "*fp32", "qv": "*fp32",
@@ -165,12 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         c = variants(args.chunked)["o"]
         shape = {"K": c["K"], "V": c["WC"], "n_h": c["NH"], "C": c["C"], "state": "float32",
                  "ids": PTRS["sym"][1:]}
-        given = sys.argv[1:] if argv is None else argv
-        doc = {"tool": "benchmarks/tabled_sass.py", "triton": triton.__version__,
-               "target": "sm_90", "kernel": "cols_kernel",
-               "pass": "chunked" if args.chunked else "sequential", "shape": shape,
-               "commit": git_commit(), "command": " ".join(["python", "benchmarks/tabled_sass.py", *given]),
-               "rows": rows}
+        doc = describe(__file__, argv, triton=triton.__version__, target="sm_90",
+                       kernel="cols_kernel",
+                       **{"pass": "chunked" if args.chunked else "sequential"}, shape=shape)
+        doc["rows"] = rows
         try:
             args.json.write_text(json.dumps(doc, indent=1))
         except OSError as exc:

@@ -41,6 +41,7 @@ import torch  # noqa: E402
 import triton  # noqa: E402
 from triton.testing import do_bench  # noqa: E402
 
+from benchmarks._machine import check_outputs  # noqa: E402
 from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
 from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 
@@ -62,6 +63,19 @@ def main() -> None:
                     help="';'-separated family specs whose constructions are also timed "
                          "('' = none)")
     args = ap.parse_args()
+    # before any timing: the output (written at the end), the construction specs (were read
+    # after every other row was timed), the device
+    check_outputs(ap, {"--json": args.json}, make_folder=True)
+    from statetrack.automata import families
+    from statetrack.automata.errors import AutomatonError
+
+    for spec in filter(None, args.construction.split(";")):
+        try:
+            families.get(spec)
+        except AutomatonError as exc:
+            ap.error(f"--construction: {spec!r}: {str(exc).splitlines()[0]}")
+    if not args.smoke and not torch.cuda.is_available():
+        ap.error("no CUDA device here (--smoke runs the logic on the CPU)")
     dev = "cpu" if args.smoke else "cuda"
     shapes = [(2, 8, 4)] if args.smoke else [(1024, 4096, 4096), (64, 65536, 1024)]
     bench = (lambda f: (f(), 0.0)[1]) if args.smoke else \

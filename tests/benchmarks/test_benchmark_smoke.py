@@ -118,13 +118,17 @@ def test_long_word_counts_a_wrong_code():
 def test_kernels_construction_smoke(tmp_path):
     """The construction benchmark's rows at a tiny CPU shape, incl. the late-readout variant
     rows (session 10), which must give the default's outputs bit for bit."""
-    out, md = tmp_path / "kc.json", tmp_path / "kc.md"
+    # the Markdown in a folder not there yet: made, as the JSON's is (was: a traceback after
+    # the run); --chunks is the caller's under --smoke too (was: replaced by auto,T,4)
+    out, md = tmp_path / "kc.json", tmp_path / "new" / "kc.md"
     _run(["benchmarks/kernels_construction.py", "--smoke", "--skip-exact", "--json", str(out),
-          "--md", str(md)])
+          "--md", str(md), "--chunks", "auto,T,3"])
     d = json.loads(out.read_text())
     variants = {r["variant"] for r in d["rows"]}
     assert {"chunk=auto, late readout", "perm K=16 V=1, late readout",
             "perm K=16 V=1 C=16, code table, late readout"} <= variants
+    assert [r["variant"] for r in d["rows"] if r["impl"] == "ours tabled o"][:3] == [
+        "chunk=auto", "chunk=sequential", "chunk=3"]
     assert all(r["ms"] > 0 for r in d["rows"])
     # host time a call and wall time a call in a loop (the loop's includes the host's)
     assert all(0 < r["host_ms"] <= r["loop_ms"] for r in d["rows"])
@@ -139,6 +143,14 @@ def test_kernels_construction_smoke(tmp_path):
     (["--md", "f/kc.md"], "is a file, not a folder"),
     (["--compare", "no_such_tabled.py"], "--compare: no file 'no_such_tabled.py'"),
     ([], "no CUDA device here (--smoke runs the logic on the CPU)"),
+    (["--md", "f/new/kc.md"], "/f' is a file, not a folder"),
+    # --chunks: checked before the CUDA check and any timing (a GPU run with --chunks foo
+    # timed the fla and general rows, then stopped at int('foo') with a traceback)
+    (["--chunks", "foo"], "--chunks: 'foo' is not auto, T or an integer >= 1"),
+    (["--chunks", "auto,0"], "--chunks: '0' is not auto, T or an integer >= 1"),
+    (["--chunks", "auto,-64"], "--chunks: '-64' is not auto, T or an integer >= 1"),
+    (["--chunks", "auto,,T"], "--chunks: '' is not auto, T or an integer >= 1"),
+    (["--chunks", "T,1024"], "--chunks: 'T,1024' has no 'auto' (the summary compares"),
 ])
 def test_kernels_construction_bad_options_are_one_error_line(tmp_path, argv, says):
     # were tracebacks at the end of the run (outputs), an assert (no CUDA), or silence
@@ -152,4 +164,21 @@ def test_kernels_construction_bad_options_are_one_error_line(tmp_path, argv, say
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("kernels_construction.py: error: ") and says in last, last
-    assert not (tmp_path / "kc.json").exists()
+    assert not (tmp_path / "kc.json").exists() and r.stdout == ""      # nothing timed
+
+
+def test_kernels_construction_bad_chunks_before_the_cuda_check(tmp_path):
+    # a GPU run (no --smoke) is told of a bad --chunks, not of a missing device first
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "kernels_construction.py"),
+                        "--json", "kc.json", "--md", "kc.md", "--chunks", "auto,512,1e3"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines()[-1] == (
+        "kernels_construction.py: error: --chunks: '1e3' is not auto, T or an integer >= 1 "
+        "(tokens a chunk)")
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.kernels_construction import chunk_sizes
+
+    assert chunk_sizes("auto,T,4096,100") == ["auto", "T", 4096, 100]   # no power of two
+    assert chunk_sizes("7,auto") == [7, "auto"]

@@ -26,7 +26,15 @@ def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     r = _run("--kernel", kernel, "--dtype", "float32", "--K", "16", "--chunk", "16",
              "--configs", "16:4:1", "--json", str(out))
     assert r.returncode == 0, r.stderr[-2000:]
-    (row,) = json.loads(out.read_text())
+    doc = json.loads(out.read_text())
+    # self-describing, as tabled_sass's: which tool, kernel, pass, shape and command made it
+    assert doc["tool"] == "benchmarks/chunk_sass.py" and doc["kernel"] == f"{kernel}_kernel"
+    assert doc["pass"] == ("backward" if kernel == "bwd_wy" else "forward")
+    assert doc["shape"] == {"dtype": "float32", "K": 16, "V": 16, "chunk": 16, "gate": False,
+                            "L": 4096}
+    assert doc["command"].startswith(f"python benchmarks/chunk_sass.py --kernel {kernel} ")
+    assert doc["command"].endswith(f"--json {out}") and doc["commit"] and doc["triton"]
+    (row,) = doc["rows"]
     assert row["kernel"] == kernel and row["num_warps"] == 4 and row["chunk"] == 16
     assert 16 <= row["registers"] <= 255          # a real sm_90 resource report
     assert row["stack_bytes"] >= 0 and row["LDL"] >= 0 and row["STL"] >= 0

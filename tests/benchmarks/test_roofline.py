@@ -202,7 +202,11 @@ def test_parse_prints_and_writes_the_tables(tmp_path):
     (["--parse", "head.csv", "--workload", "model_1u_fwd_bwd"], "has no kernel rows"),
     (["--parse", "raw.csv", "--workload", "nope"], "--workload: expected one of"),
     (["--parse", "raw.csv", "--workload", "model_1u_fwd_bwd", "--json", "no/r.json"],
-     "--json: folder 'no' does not exist"),
+     "--json: folder '{tmp}/no' does not exist"),
+    (["--parse", "raw.csv", "--workload", "model_1u_fwd_bwd", "--json", "raw.csv/r.json"],
+     "--json: '{tmp}/raw.csv' is a file, not a folder"),
+    (["--dry-run", "--csv-dir", "raw.csv/csv"], "--csv-dir: '{tmp}/raw.csv' is a file, not a "
+                                                 "folder"),
     (["--parse", "raw.csv", "--workload", "model_1u_fwd_bwd", "--md", "."],
      "--md: '.' is a folder"),
     (["--dry-run", "--csv-dir", "raw.csv"], "--csv-dir: 'raw.csv' exists and is not a folder"),
@@ -224,4 +228,24 @@ def test_bad_files_and_paths_are_one_error_line(tmp_path, argv, says):
                        text=True, timeout=60, env=env)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
     last = r.stderr.strip().splitlines()[-1]
-    assert last.startswith("roofline.py: error: ") and says in last
+    assert last.startswith("roofline.py: error: ") and says.format(tmp=tmp_path) in last, last
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--json", "no/r.json"], "--json: folder '{tmp}/no' does not exist"),
+    (["--md", "f/r.md"], "--md: '{tmp}/f' is a file, not a folder"),
+    (["--json", "."], "--json: '.' is a folder (expected a file name)"),
+    (["--csv-dir", "f/csv"], "--csv-dir: '{tmp}/f' is a file, not a folder"),
+])
+def test_a_bad_output_path_is_refused_before_anything_is_profiled(tmp_path, argv, says):
+    # were: --md inside a file, or a --csv-dir below a file, a traceback after the first
+    # workload's profile; now output_problem's line before ncu is asked anything
+    fake = _fake_ncu(tmp_path)
+    (tmp_path / "f").write_text("")
+    r = subprocess.run([sys.executable, str(SCRIPT), "--ncu", str(fake), "--workloads",
+                        "tabled_o_1024x4096", *argv], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("roofline.py: error: ") and says.format(tmp=tmp_path) in last, last
+    assert not (tmp_path / "args").exists() and r.stdout == ""          # nothing profiled
