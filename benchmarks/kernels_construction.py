@@ -35,7 +35,6 @@ import argparse
 import json
 import math
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -55,7 +54,7 @@ from statetrack.kernels.delta_product.fused_recurrent import (  # noqa: E402
 from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
 from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 from statetrack.kernels._common.tolerances import rel_error  # noqa: E402
-from benchmarks._machine import check_outputs  # noqa: E402
+from benchmarks._machine import check_outputs, git_commit  # noqa: E402
 
 SHAPES = [(1024, 4096), (64, 65536)]
 EXACT_T = 10 ** 6
@@ -442,11 +441,7 @@ def main() -> None:
             s["speedup_general_auto"] = best_fla["ms"] / gen_auto["ms"]
         summary.append(s)
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).resolve().parents[1]).stdout.strip()
-    except Exception:
-        commit = None
+    commit = git_commit()     # STATETRACK_COMMIT first: the device's copy has a stale .git
     meta = {"device": "cpu (smoke)" if SMOKE else torch.cuda.get_device_name(), "sm_count":
             0 if SMOKE else torch.cuda.get_device_properties(0).multi_processor_count,
             "torch": torch.__version__, "triton": triton.__version__, "fla": fla_version,
