@@ -46,7 +46,7 @@ from statetrack.kernels.tabled import _tabled_kernels as kern  # noqa: E402
 PTRS = {"sym": "*u8", "pt": "*fp32", "h0": "*fp32", "starts": "*fp32", "qv": "*fp32",
         "codes": "*fp32", "o": "*fp32", "cls": "*i32", "states": "*fp32", "ht": "*fp32",
         "flags": "*i32", "lut_w": "*fp32", "lut": "*i32"}
-SCALARS = {"scale": "fp32", "T": "i32", "L": "i32", "BH": "i32", "S": "i32", "NZ": "i32"}
+SCALARS = {"gen": "i32", "scale": "fp32", "T": "i32", "L": "i32", "BH": "i32", "S": "i32", "NZ": "i32"}
 
 
 def variants(chunked: bool) -> dict[str, dict]:

@@ -138,7 +138,7 @@ def test_pending_flags_raise_at_check_pending_and_at_the_next_call(monkeypatch, 
 
     def pending():
         f = DeviceFlags(2, torch.device("cpu"), _flag_error(sym, 2))
-        f.flags[0] = 1
+        f.flags[0] = f.gen                           # what a kernel stores on a bad id
         tabled_mod._PENDING.append(f.arm())
         return f
 

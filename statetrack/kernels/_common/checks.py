@@ -24,9 +24,11 @@ Two helpers keep value checks off the per-call path of kernels whose calls repea
 * :class:`VerifiedTensors`: a check run once per tensor *version* (identity and PyTorch's
   version counter, which every in-place write bumps) and remembered, for inputs that stay
   the same across calls (per-symbol tables, a fixed query);
-* :class:`DeviceFlags`: a few int32 flags a kernel writes on the device (0: all well), read
-  back without synchronizing (an asynchronous copy into pinned host memory and a CUDA event),
-  and turned into an exception by a callback when :meth:`DeviceFlags.check` finds one set.
+* :class:`DeviceFlags`: a few int32 flags a kernel writes on the device, read back without
+  synchronizing (an asynchronous copy into pinned host memory and a CUDA event), and turned
+  into an exception by a callback when :meth:`DeviceFlags.check` finds one set. The flags are
+  a slot of a per-device :class:`FlagRing` allocated once; a kernel marks a flag by storing
+  the call's generation, so no slot is zeroed between calls.
 
 Examples
 --------
@@ -49,6 +51,8 @@ statetrack.kernels.errors.KernelShapeError: k: expected shape [B, T*n_h, H, K] =
 from __future__ import annotations
 
 import math
+import os
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -84,6 +88,8 @@ __all__ = [
     "state_dtype_for",
     "VerifiedTensors",
     "DeviceFlags",
+    "FlagRing",
+    "flag_ring",
 ]
 
 #: Floating dtypes any kernel may accept (each kernel narrows this with ``dtypes=``).
@@ -690,15 +696,160 @@ class VerifiedTensors:
         return len(self._entries)
 
 
+# ----------------------------------------------------------------------------- device flags
+#: Slots a flag ring allocates at once, per device: more than the calls whose flags may be
+#: pending together (``tabled.MAX_PENDING``) plus a call in flight in each of a few threads;
+#: a ring whose slots are all held grows by one slot at a time.
+RING_SLOTS = 72
+
+#: Generations a slot runs through (1 .. GEN_LIMIT, int32) before a fresh, zeroed slot takes
+#: its place: within one slot's life no generation repeats, so a value an earlier call left
+#: in it can never equal the current one.
+GEN_LIMIT = 2 ** 31 - 1
+
+#: Let the kernels write their flags straight into pinned host memory (mapped into the
+#: device's address space under UVA) instead of a device slot copied home after the launches.
+#: Off by default: not yet run on a GPU (``STATETRACK_MAPPED_FLAGS=1`` before the first call
+#: switches it on, for rings made from then on).
+MAPPED_FLAGS = os.environ.get("STATETRACK_MAPPED_FLAGS", "") == "1"
+
+
+class _Slot:
+    """One call's flags: ``dev`` (what the kernels write), ``host`` (where the host reads them;
+    ``dev`` itself on the CPU and when mapped), the CUDA event behind the copy home, the last
+    generation handed out and whether a call holds the slot."""
+
+    __slots__ = ("dev", "host", "event", "gen", "held")
+
+    def __init__(self, dev: torch.Tensor, host: torch.Tensor, event: object) -> None:
+        self.dev, self.host, self.event, self.gen, self.held = dev, host, event, 0, False
+
+
+class FlagRing:
+    """Reusable slots of ``n`` int32 flags on one device, allocated once.
+
+    A call takes a slot and the slot's next generation ``g`` (:meth:`acquire`), its kernels
+    store ``g`` into a flag on error, and it gives the slot back once the host has read it
+    (:meth:`release`). Nothing is zeroed between calls: a flag counts as set when it holds
+    ``g``, and values older calls left there hold older generations. A slot is never handed
+    out twice at once: a call that finds every slot held gets a new one, which joins the
+    ring. :meth:`retire` drops a slot whose kernels may still be running (a failed launch).
+
+    Parameters
+    ----------
+    device : torch.device
+        Where the kernels run.
+    n : int
+        Flags a slot.
+    slots : int
+        Slots allocated at once.
+    mapped : bool
+        On CUDA: the kernels write into pinned host memory (:data:`MAPPED_FLAGS`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> ring = FlagRing(torch.device("cpu"), 2, slots=1)
+    >>> a, ga = ring.acquire()
+    >>> b, gb = ring.acquire()                  # every slot held: the ring grows
+    >>> a is b, ring.size
+    (False, 2)
+    >>> ring.release(a)
+    >>> c, gc = ring.acquire()                  # a again, at its next generation
+    >>> c is a, (ga, gc)
+    (True, (1, 2))
+    """
+
+    def __init__(self, device: torch.device, n: int, slots: int = RING_SLOTS,
+                 mapped: bool = False) -> None:
+        self.device, self.n = device, n
+        self.cuda = device.type == "cuda"
+        self.mapped = bool(mapped) and self.cuda
+        self.size = 0
+        self._lock = threading.Lock()
+        self._free = self._new(slots)
+        self._retired: list[_Slot] = []
+
+    def _new(self, count: int) -> list[_Slot]:
+        if self.cuda:
+            host = torch.zeros(count, self.n, dtype=torch.int32, pin_memory=True)
+            dev = host if self.mapped else torch.zeros(count, self.n, dtype=torch.int32,
+                                                        device=self.device)
+        else:
+            host = dev = torch.zeros(count, self.n, dtype=torch.int32, device=self.device)
+        self.size += count
+        return [_Slot(d, h, torch.cuda.Event() if self.cuda else None)
+                for d, h in zip(dev.unbind(0), host.unbind(0))]
+
+    def acquire(self) -> tuple[_Slot, int]:
+        """A free slot (a new one when none is) and its next generation."""
+        with self._lock:
+            slot = self._free.pop() if self._free else self._new(1)[0]
+            if slot.gen >= GEN_LIMIT:       # its generations spent: a zeroed slot instead
+                self.size -= 1
+                slot = self._new(1)[0]
+            slot.gen += 1
+            slot.held = True
+            return slot, slot.gen
+
+    def release(self, slot: _Slot) -> None:
+        """Give ``slot`` back (its call's flags have been read)."""
+        with self._lock:
+            if not slot.held:
+                raise RuntimeError("a flag slot given back twice")
+            slot.held = False
+            self._free.append(slot)
+
+    def retire(self, slot: _Slot) -> None:
+        """Take ``slot`` out of use for good: kernels still queued may write into it (a
+        failed launch), so it is never handed out again, nor freed (its memory could go to
+        another tensor while they run)."""
+        with self._lock:
+            if not slot.held:
+                raise RuntimeError("a flag slot given back twice")
+            slot.held = False
+            self.size -= 1
+            self._retired.append(slot)
+
+
+_RINGS: dict[tuple, FlagRing] = {}
+_RINGS_LOCK = threading.Lock()
+
+
+def flag_ring(device: torch.device, n: int) -> FlagRing:
+    """The ring of ``n``-flag slots on ``device`` (made at the first call for it).
+
+    Examples
+    --------
+    >>> import torch
+    >>> flag_ring(torch.device("cpu"), 2) is flag_ring(torch.device("cpu"), 2)
+    True
+    """
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    key = (device, n, MAPPED_FLAGS)
+    ring = _RINGS.get(key)
+    if ring is None:
+        with _RINGS_LOCK:
+            ring = _RINGS.get(key)
+            if ring is None:
+                ring = _RINGS[key] = FlagRing(device, n, mapped=MAPPED_FLAGS)
+    return ring
+
+
 class DeviceFlags:
     """int32 flags written by kernels on the device, read back without synchronizing.
 
-    ``flags`` starts as zeros on the kernels' device; the kernels set entries to non-zero
-    values when something is wrong. :meth:`arm` (after the launches) starts an asynchronous
-    copy into pinned host memory and records a CUDA event behind it, so :meth:`ready` can
-    tell without waiting whether the values are home; :meth:`check` waits for that event only
-    (not for work queued later) and calls ``on_error(values)`` when any flag is set, which
-    raises. On the CPU the flags are host memory and ready as soon as the kernels returned.
+    ``flags`` is a slot of a per-device :class:`FlagRing` (allocated once, reused, never
+    zeroed); the kernels store :attr:`gen`, this call's generation, into entries when
+    something is wrong. :meth:`arm` (after the launches) starts an asynchronous copy of the
+    slot into pinned host memory and records the slot's CUDA event behind it, so
+    :meth:`ready` can tell without waiting whether the values are home; :meth:`check` waits
+    for that event only (not for work queued later), gives the slot back, and calls
+    ``on_error(hits)`` (``hits[i]``: 1 where flag ``i`` holds :attr:`gen`, else 0) when any
+    flag is set, which raises. On the CPU the flags are host memory and ready as soon as the
+    kernels returned. Per call on CUDA: one 8-byte copy and one event record
+    (with :data:`MAPPED_FLAGS`, the event record alone).
 
     Parameters
     ----------
@@ -708,55 +859,77 @@ class DeviceFlags:
         Where the kernels run.
     on_error : callable
         ``on_error(list_of_ints)``, called (once) when a flag is set; it raises.
+    ring : FlagRing, optional
+        The slots to draw from (default: :func:`flag_ring` of ``device``).
 
     Examples
     --------
     >>> import torch
-    >>> def fail(values):
-    ...     raise ValueError(f"flags {values}")
-    >>> f = DeviceFlags(2, torch.device("cpu"), fail)
+    >>> def fail(hits):
+    ...     raise ValueError(f"flags {hits}")
+    >>> ring = FlagRing(torch.device("cpu"), 2, slots=1)
+    >>> f = DeviceFlags(2, torch.device("cpu"), fail, ring=ring)
     >>> f.arm().ready(), f.check()
     (True, None)
-    >>> g = DeviceFlags(2, torch.device("cpu"), fail)
-    >>> g.flags[1] = 1                  # what a kernel does on bad input
+    >>> g = DeviceFlags(2, torch.device("cpu"), fail, ring=ring)
+    >>> g.flags[1] = g.gen              # what a kernel does on bad input
     >>> g.arm().check()
     Traceback (most recent call last):
     ...
     ValueError: flags [0, 1]
+    >>> h = DeviceFlags(2, torch.device("cpu"), fail, ring=ring)   # the same slot, reused
+    >>> h.flags.tolist(), h.check()     # g's value is stale: h's generation is another
+    ([0, 2], None)
     """
 
-    def __init__(self, n: int, device: torch.device,
-                 on_error: Callable[[list[int]], None]) -> None:
-        self.flags = torch.zeros(n, dtype=torch.int32, device=device)
+    def __init__(self, n: int, device: torch.device, on_error: Callable[[list[int]], None],
+                 ring: FlagRing | None = None) -> None:
+        self._ring = flag_ring(device, n) if ring is None else ring
+        if self._ring.n != n:
+            raise ValueError(f"ring: its slots hold {self._ring.n} flags, not n={n}")
+        self._slot, self.gen = self._ring.acquire()
+        self.flags = self._slot.dev
         self.on_error = on_error
-        self._host: torch.Tensor | None = None
-        self._event = None
         self.checked = False
+        self._armed = False
+        self._lock = threading.Lock()
 
     def arm(self) -> "DeviceFlags":
         """Start bringing the flags home (call after the kernels are launched)."""
-        if self.flags.is_cuda:
-            self._host = torch.empty(self.flags.shape, dtype=torch.int32, pin_memory=True)
-            self._host.copy_(self.flags, non_blocking=True)
-            self._event = torch.cuda.Event()
-            self._event.record()
-        else:
-            self._host = self.flags
+        slot = self._slot
+        if slot.event is not None and not self.checked:
+            if not self._ring.mapped:
+                slot.host.copy_(slot.dev, non_blocking=True)
+            slot.event.record(torch.cuda.current_stream(self._ring.device))
+        self._armed = True
         return self
 
     def ready(self) -> bool:
         """Whether :meth:`check` would return without waiting for the device."""
-        return self._event is None or bool(self._event.query())
+        event = self._slot.event
+        return self.checked or event is None or bool(event.query())
 
     def check(self) -> None:
-        """Wait for the flags (only them), and call ``on_error`` if one is set (once)."""
-        if self.checked:
-            return
-        if self._host is None:
-            self.arm()
-        if self._event is not None:
-            self._event.synchronize()
-        values = [int(v) for v in self._host.tolist()]
-        self.checked = True
-        if any(values):
-            self.on_error(values)
+        """Wait for the flags (only them), give the slot back, and call ``on_error`` if one
+        is set (once; a concurrent call waits for the first)."""
+        with self._lock:
+            if self.checked:
+                return
+            if not self._armed:
+                self.arm()
+            slot = self._slot
+            if slot.event is not None:
+                slot.event.synchronize()
+            hits = [int(v == self.gen) for v in slot.host.tolist()]
+            self.checked = True
+            self._ring.release(slot)
+        if any(hits):
+            self.on_error(hits)
+
+    def discard(self) -> None:
+        """Drop the flags unread (a launch failed: kernels already queued may still write
+        into the slot, so the slot leaves the ring for good)."""
+        with self._lock:
+            if not self.checked:
+                self.checked = True
+                self._ring.retire(self._slot)

@@ -26,13 +26,14 @@ def _warps(elements: int) -> int:
 
 def to_uint8_ids(sym: torch.Tensor, S: int, flags: DeviceFlags | None) -> torch.Tensor:
     """``sym`` (contiguous, at most 256 symbols) as uint8 ids; with ``flags``, an id outside
-    ``0 .. S - 1`` sets ``flags[0]`` and is clamped (``ids_u8_kernel``: one pass, the bytes of
-    ``sym.to(torch.uint8)``)."""
+    ``0 .. S - 1`` sets ``flags[0]`` (to ``flags.gen``) and is clamped (``ids_u8_kernel``: one
+    pass, the bytes of ``sym.to(torch.uint8)``)."""
     out = torch.empty(sym.shape, dtype=torch.uint8, device=sym.device)
     n, BLOCK = sym.numel(), 1024
     if n:
         _kern.ids_u8_kernel[(triton.cdiv(n, BLOCK),)](
-            sym, out, flags.flags if flags is not None else out, n, S,
+            sym, out, flags.flags if flags is not None else out,
+            flags.gen if flags is not None else 0, n, S,
             CHECK=flags is not None, BLOCK=BLOCK)
     return out
 
@@ -58,6 +59,7 @@ class _Launcher:
             check = False                       # every byte is a valid id
         self.sym, self.check_ids = sym, check
         self.flags = flags.flags if flags is not None else buf.final_state
+        self.gen = flags.gen if flags is not None else 0      # what a set flag holds
         self.code_table = code_table
         self.kt, self.bt, self.vt = (t.contiguous() for t in (inp.key_table, inp.beta_table,
                                                                 inp.value_table))
@@ -111,7 +113,7 @@ class ColsLauncher(_Launcher):
         _kern.cols_kernel[(triton.cdiv(grid[0], PR), grid[1])](
             self.sym, _cols_tables(self.kt, self.bt, self.vt, p.KP, p.G, BWR, 0,
                                    inp.state_dtype), h0_arg, starts_arg, *self.out_args,
-            self.buf.final_state, self.flags, self.lut_w, self.lut, inp.scale, inp.T,
+            self.buf.final_state, self.flags, self.gen, self.lut_w, self.lut, inp.scale, inp.T,
             p.chunk_size, inp.B * inp.H, inp.S, self.NZ, WC=inp.V,
             BW=BWR, P=PR, H0_MODE=h0_mode, **self.outs, FINAL=int(final),
             PF=bool(grid[1] == 1 if pf is None else pf), num_warps=max(1, PR * BWR // 32),
@@ -124,8 +126,8 @@ class ColsLauncher(_Launcher):
         _kern.cols_kernel[(triton.cdiv(inp.B * inp.H, PS), p.n_chunks)](
             self.sym, _cols_tables(self.kt, self.bt, self.vt, p.KP, p.G, BWS, inp.K,
                                    inp.state_dtype), dummy, dummy, dummy, dummy, dummy,
-            dummy, dummy, summ, self.flags, dummy, dummy, inp.scale, inp.T, p.chunk_size,
-            inp.B * inp.H, inp.S, 1,
+            dummy, dummy, summ, self.flags, self.gen, dummy, dummy, inp.scale, inp.T,
+            p.chunk_size, inp.B * inp.H, inp.S, 1,
             WC=inp.K + inp.V, BW=BWS, P=PS, H0_MODE=4, OUT_O=False, OUT_CODE=False,
             STORE_STATES=False, FINAL=2, PF=bool(p.prefetch),
             num_warps=max(1, PS * BWS // 32), CODE_LUT=False, V0=0, **self.meta)
@@ -157,10 +159,10 @@ class MMLauncher(_Launcher):
         am, bm, _ = self.tables
         _kern.mm_kernel[grid](
             self.sym, am, bm, h0_arg, starts_arg, *self.out_args, self.buf.final_state,
-            self.flags, inp.scale, inp.T, p.chunk_size, inp.S, H=inp.H, HT=inp.HT, K=inp.K, WC=inp.V, BK=BKM,
-            BC=BVM, C=inp.C, BCC=p.BCC, H0_MODE=h0_mode, **self.outs, FINAL=int(final),
-            MMD=self.mmd, PREC=self.prec, CHECK_IDS=self.check_ids, ACC=p.acc,
-            num_warps=_warps(BKM * BVM), num_stages=1)
+            self.flags, self.gen, inp.scale, inp.T, p.chunk_size, inp.S, H=inp.H, HT=inp.HT,
+            K=inp.K, WC=inp.V, BK=BKM, BC=BVM, C=inp.C, BCC=p.BCC, H0_MODE=h0_mode,
+            **self.outs, FINAL=int(final), MMD=self.mmd, PREC=self.prec,
+            CHECK_IDS=self.check_ids, ACC=p.acc, num_warps=_warps(BKM * BVM), num_stages=1)
 
     def summary_pass(self, summ):
         inp, p, dummy = self.inp, self.plan, self.dummy
@@ -169,10 +171,10 @@ class MMLauncher(_Launcher):
         am, bm, _ = _mm_tables(inp.key_table, inp.beta_table, inp.value_table, BKM, BWM, inp.K)
         _kern.mm_kernel[(inp.B * inp.H, p.n_chunks)](
             self.sym, am, bm, dummy, dummy, dummy, dummy, dummy, dummy, dummy, summ,
-            self.flags, inp.scale, inp.T, p.chunk_size, inp.S, H=inp.H, HT=inp.HT, K=inp.K, WC=W, BK=BKM,
-            BC=BWM, C=1, BCC=2, H0_MODE=4, OUT_O=False, OUT_CODE=False, STORE_STATES=False,
-            FINAL=2, MMD=self.mmd, PREC=self.prec, CHECK_IDS=self.check_ids, ACC=p.acc,
-            num_warps=_warps(BKM * BWM), num_stages=1)
+            self.flags, self.gen, inp.scale, inp.T, p.chunk_size, inp.S, H=inp.H, HT=inp.HT,
+            K=inp.K, WC=W, BK=BKM, BC=BWM, C=1, BCC=2, H0_MODE=4, OUT_O=False, OUT_CODE=False,
+            STORE_STATES=False, FINAL=2, MMD=self.mmd, PREC=self.prec,
+            CHECK_IDS=self.check_ids, ACC=p.acc, num_warps=_warps(BKM * BWM), num_stages=1)
 
 
 class LegacyLauncher(_Launcher):
@@ -183,18 +185,19 @@ class LegacyLauncher(_Launcher):
         inp, p = self.inp, self.plan
         _kern.run_kernel[grid](
             self.sym, self.kt, self.bt, self.vt, h0_arg, starts_arg, *self.out_args,
-            self.buf.final_state, self.flags, inp.scale, inp.T, p.chunk_size, inp.S, H=inp.H,
-            HT=inp.HT, K=inp.K, V=inp.V, NH=inp.NH, NHP=p.NHP, BK=p.BK, BV=p.BV, C=inp.C,
-            BCC=p.BCC, H0_MODE=h0_mode, **self.outs, STORE_HT=final,
+            self.buf.final_state, self.flags, self.gen, inp.scale, inp.T, p.chunk_size, inp.S,
+            H=inp.H, HT=inp.HT, K=inp.K, V=inp.V, NH=inp.NH, NHP=p.NHP, BK=p.BK, BV=p.BV,
+            C=inp.C, BCC=p.BCC, H0_MODE=h0_mode, **self.outs, STORE_HT=final,
             CHECK_IDS=self.check_ids, ACC=p.acc, num_warps=_warps(p.BK * p.BV), num_stages=1)
 
     def summary_pass(self, summ):
         inp, p = self.inp, self.plan
         BW = p.BW
         _kern.summary_kernel[(inp.B * inp.H, p.n_chunks)](
-            self.sym, self.kt, self.bt, self.vt, summ, self.flags, inp.T, p.chunk_size, inp.S,
-            H=inp.H, HT=inp.HT, K=inp.K, V=inp.V, NH=inp.NH, NHP=p.NHP, BK=p.BK, BW=BW,
-            CHECK_IDS=self.check_ids, ACC=p.acc, num_warps=_warps(p.BK * BW), num_stages=1)
+            self.sym, self.kt, self.bt, self.vt, summ, self.flags, self.gen, inp.T,
+            p.chunk_size, inp.S, H=inp.H, HT=inp.HT, K=inp.K, V=inp.V, NH=inp.NH, NHP=p.NHP,
+            BK=p.BK, BW=BW, CHECK_IDS=self.check_ids, ACC=p.acc, num_warps=_warps(p.BK * BW),
+            num_stages=1)
 
 
 LAUNCHERS = {"cols": ColsLauncher, "mm": MMLauncher, "legacy": LegacyLauncher}

@@ -25,9 +25,12 @@ from statetrack.kernels._common.triton import tl, triton
 # The device-side id check (CHECK_IDS): every id a kernel reads is taken as an unsigned
 # integer of its width (a negative id becomes a huge one), clamped to S - 1 before it
 # indexes a table (so a bad id never reads outside the tables) and folded into a running
-# maximum; a program whose maximum exceeds S - 1 writes 1 into flags[0] at its end. Two
-# integer operations an id, no reduction, no synchronization; the host reads the flag later
-# (:mod:`statetrack.kernels.tabled.tabled`, "When bad input raises").
+# maximum; a program whose maximum exceeds S - 1 writes the call's generation ``gen`` (a
+# positive int32, a scalar argument the kernels are not specialized on) into flags[0] at its
+# end. Two integer operations an id, no reduction, no synchronization; the host reads the
+# flag later (:mod:`statetrack.kernels.tabled.tabled`, "When bad input raises"). The flags
+# are a slot of a ring reused from call to call, never zeroed: a flag counts as set only
+# when it holds this call's generation (:class:`statetrack.kernels._common.checks.DeviceFlags`).
 
 
 @triton.jit
@@ -59,26 +62,26 @@ def _id_take(x, mx, S, CHECK: tl.constexpr):
 
 
 @triton.jit
-def _id_flag(flags, mx, S, CHECK: tl.constexpr):
-    # flags[0] = 1 when an id above S - 1 was read (every lane with one writes the same 1)
+def _id_flag(flags, gen, mx, S, CHECK: tl.constexpr):
+    # flags[0] = gen when an id above S - 1 was read (every lane with one writes the same gen)
     if CHECK:
         bad = mx > (S - 1).to(mx.dtype)
-        tl.store(flags + tl.zeros_like(mx).to(tl.int32), tl.full(mx.shape, 1, tl.int32),
-                 mask=bad)
+        zero = tl.zeros_like(mx).to(tl.int32)
+        tl.store(flags + zero, zero + gen, mask=bad)
 
 
-@triton.jit
-def ids_u8_kernel(src, dst, flags, n, S, CHECK: tl.constexpr, BLOCK: tl.constexpr):
+@triton.jit(do_not_specialize=["gen"])
+def ids_u8_kernel(src, dst, flags, gen, n, S, CHECK: tl.constexpr, BLOCK: tl.constexpr):
     # ids -> uint8 (the tables have at most 256 symbols): a cache line then holds 128 tokens'
-    # ids. With CHECK, an id outside 0 .. S - 1 sets flags[0] and is clamped into range
-    # (the narrowing would otherwise turn 257 into 1, a valid id).
+    # ids. With CHECK, an id outside 0 .. S - 1 sets flags[0] (to gen) and is clamped into
+    # range (the narrowing would otherwise turn 257 into 1, a valid id).
     i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m = i < n
     x = tl.load(src + i, mask=m, other=0)
     mx = _id_max0(x, CHECK)
     y, mx = _id_take(x, mx, S, CHECK)
     tl.store(dst + i, y.to(tl.uint8), mask=m)
-    _id_flag(flags, tl.where(m, mx, 0), S, CHECK)
+    _id_flag(flags, gen, tl.where(m, mx, 0), S, CHECK)
 
 
 
@@ -129,8 +132,8 @@ def _token_step(b_s, b_k, b_b, b_v, o_j, NH: tl.constexpr, ACC: tl.constexpr):
     return b_s
 
 
-@triton.jit(do_not_specialize=["T", "L"])
-def run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht, flags,
+@triton.jit(do_not_specialize=["T", "L", "gen"])
+def run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht, flags, gen,
                scale, T, L, S,
                H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
                NH: tl.constexpr, NHP: tl.constexpr, BK: tl.constexpr,
@@ -208,11 +211,11 @@ def run_kernel(sym, kt, bt, vt, h0, starts, qv, codes, o, cls, states, ht, flags
         if i_c == NC - 1:
             tl.store(ht + i_bh * K * V + o_k[:, None] * V + o_v[None, :],
                      b_s.to(ht.dtype.element_ty), mask=m_h)
-    _id_flag(flags, mx, S, CHECK_IDS)
+    _id_flag(flags, gen, mx, S, CHECK_IDS)
 
 
-@triton.jit(do_not_specialize=["T", "L"])
-def summary_kernel(sym, kt, bt, vt, summ, flags, T, L, S,
+@triton.jit(do_not_specialize=["T", "L", "gen"])
+def summary_kernel(sym, kt, bt, vt, summ, flags, gen, T, L, S,
                    H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr,
                    V: tl.constexpr, NH: tl.constexpr, NHP: tl.constexpr,
                    BK: tl.constexpr, BW: tl.constexpr, CHECK_IDS: tl.constexpr,
@@ -244,7 +247,7 @@ def summary_kernel(sym, kt, bt, vt, summ, flags, T, L, S,
     W = K + V
     p = summ + (i_bh * NC + i_c) * K * W + o_k[:, None] * W + o_w[None, :]
     tl.store(p, b_s.to(summ.dtype.element_ty), mask=(o_k < K)[:, None] & (o_w < W)[None, :])
-    _id_flag(flags, mx, S, CHECK_IDS)
+    _id_flag(flags, gen, mx, S, CHECK_IDS)
 
 
 @triton.jit(do_not_specialize=["T", "L"])
@@ -349,8 +352,9 @@ def _st_final(b_s, ht, i_bh, i_c, NC, KW, s_off, m_h, FINAL: tl.constexpr):
         tl.store(ht + (i_bh * NC + i_c) * KW + s_off, b_s.to(ht.dtype.element_ty), mask=m_h)
 
 
-@triton.jit(do_not_specialize=["T", "L"])
-def mm_kernel(sym, at, bt, h0, starts, qv, codes, o, cls, states, ht, flags, scale, T, L, S,
+@triton.jit(do_not_specialize=["T", "L", "gen"])
+def mm_kernel(sym, at, bt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, scale, T,
+              L, S,
               H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, WC: tl.constexpr,
               BK: tl.constexpr, BC: tl.constexpr, C: tl.constexpr, BCC: tl.constexpr,
               H0_MODE: tl.constexpr, OUT_O: tl.constexpr, OUT_CODE: tl.constexpr,
@@ -412,7 +416,7 @@ def mm_kernel(sym, at, bt, h0, starts, qv, codes, o, cls, states, ht, flags, sca
         c_a = n_a
         c_b = n_b
     _st_final(b_s, ht, i_bh, i_c, NC, KW, s_off, m_h, FINAL)
-    _id_flag(flags, mx, S, CHECK_IDS)
+    _id_flag(flags, gen, mx, S, CHECK_IDS)
 
 
 
@@ -531,9 +535,9 @@ def _cols_out(s, ok, tok, p_cls, miss, q, w_lut, z0, lut, cls, o, b_codes, m_cc,
     return miss, p_cls
 
 
-@triton.jit(do_not_specialize=["T", "L", "BH", "S", "NZ"])
-def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, lut_w, lut, scale,
-                T, L, BH, S, NZ,
+@triton.jit(do_not_specialize=["T", "L", "BH", "S", "NZ", "gen"])
+def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, lut_w, lut,
+                scale, T, L, BH, S, NZ,
                 H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, KP: tl.constexpr,
                 WC: tl.constexpr, BW: tl.constexpr, P: tl.constexpr, NH: tl.constexpr,
                 C: tl.constexpr, BCC: tl.constexpr, G: tl.constexpr, H0_MODE: tl.constexpr,
@@ -553,7 +557,7 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, lut_w
     # CODE_LUT (output "code" by a code table, see tabled/_codes.py): lane V0 of a word
     # computes z = w . S[:, V0] - z0 (lut_w [H, K + 1]: w, then z0) in-thread and stores
     # lut[head, z] (lut [H, NZ] int32): no reduction across lanes, no distances; a z that is
-    # not an integer in 0 .. NZ - 1, or an entry -1, stores -1 and sets flags[1].
+    # not an integer in 0 .. NZ - 1, or an entry -1, stores -1 and sets flags[1] (to gen).
     # LATE (n_h = 1 only; the default where the readout is a code table): token t's readout
     # is computed at the top of iteration t + 1, beside S^T k of the next token, which reads
     # the same state: two independent dependency chains in one basic block, which a warp
@@ -679,6 +683,7 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, lut_w
             _cols_store(ht + i_bh * KW + col, s, m_c, WC, K)
     if FINAL == 2:
         _cols_store(ht + (i_bh * NC + i_c) * KW + col, s, m_c, WC, K)
-    _id_flag(flags, mx, S, CHECK_IDS)
+    _id_flag(flags, gen, mx, S, CHECK_IDS)
     if OUT_CODE and CODE_LUT:
-        tl.store(flags + 1 + tl.zeros_like(miss), tl.full([BC], 1, tl.int32), mask=miss > 0)
+        zero = tl.zeros_like(miss).to(tl.int32)
+        tl.store(flags + 1 + zero, zero + gen, mask=miss > 0)

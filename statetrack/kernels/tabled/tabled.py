@@ -511,8 +511,15 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
                      (key_table, beta_table, value_table, initial_state, query, codes))
     flags = None
     if inp.B * inp.T > 0 and (inp.check_ids_device or ct is not None):
+        # a slot of the device's flag ring: no allocation, no fill; arm() below is one
+        # 8-byte copy home and one event record
         flags = DeviceFlags(2, inp.device, _flag_error(symbols, inp.S))
-    launch(inp, buf, plan, flags, ct)
+    try:
+        launch(inp, buf, plan, flags, ct)
+    except BaseException:
+        if flags is not None:
+            flags.discard()
+        raise
     if flags is not None:
         flags.arm()
         if not flags.flags.is_cuda:
