@@ -12,8 +12,14 @@ import pytest
 import torch
 
 from statetrack.kernels import errors as E
+from statetrack.kernels._common import checks
 from statetrack.kernels._common.checks import DeviceFlags, VerifiedTensors
-from statetrack.kernels.tabled import check_pending, run_tabled
+from statetrack.kernels.tabled import (
+    CodeTableMissError,
+    build_code_table,
+    check_pending,
+    run_tabled,
+)
 from statetrack.kernels.tabled import tabled as tabled_mod
 from statetrack.kernels.tabled._inputs import VERIFIED
 from statetrack.kernels.tabled.tabled import _flag_error, _run_tabled_variant
@@ -265,3 +271,232 @@ def test_verified_tensors_entries_die_with_their_tensors():
     cache.store("k", (t,))                             # no version counter: not remembered
     assert cache.lookup("k", (t,))[0] is False
     assert len(VERIFIED) >= 0
+
+
+# ----------------------------------------------------------------------------- the flag ring
+# run_tabled's flags are a slot of a per-device ring (allocated once, never zeroed); the
+# kernels mark a flag with the call's generation. Internals (ring._free, slot.dev) are read
+# here to show that a slot is really reused with a stale value in it.
+
+
+@pytest.fixture
+def tiny_rings(monkeypatch):
+    """Fresh flag rings of one slot each; returns a function giving the one ring in use."""
+    monkeypatch.setattr(checks, "_RINGS", {})
+    monkeypatch.setattr(checks, "RING_SLOTS", 1)
+
+    def ring():
+        (only,) = checks._RINGS.values()
+        return only
+    return ring
+
+
+def _parity_code_table(device):
+    kt, bt, vt = (t.to(device) for t in _parity())
+    ct = build_code_table(kt, bt, vt, initial_state=H0.to(device), query=Q.to(device),
+                          codes=CODES.to(device), H=1)
+    assert ct is not None
+    return kt, bt, vt, ct
+
+
+def test_a_reused_slot_does_not_report_an_earlier_calls_error(tiny_rings, device):
+    # call 1 stores its generation into the slot (a bad id); call 2 gets the same slot, the
+    # stale value still there, and raises nothing: its generation is another
+    with pytest.raises(E.SymbolRangeError, match=r"got 5 at index \(0, 1\)"):
+        _bad_id_run(torch.tensor([[1, 5, 0]]), device=device)
+    ring = tiny_rings()
+    (slot,) = ring._free
+    assert ring.size == 1 and slot.gen == 1 and slot.dev.tolist() == [1, 0]
+    r = _bad_id_run(torch.tensor([[1, 1, 0]]), device=device)
+    assert r.o[0, :, 0, 0].tolist() == [1.0, 0.0, 0.0]
+    assert ring._free == [slot] and slot.gen == 2 and slot.dev.tolist() == [1, 0]
+    # a code table miss (flag 1), then a good code run and a bad id through the same slot
+    kt, bt, vt, ct = _parity_code_table(device)
+    sym = torch.tensor([[1, 0, 1]], device=device)
+    kw = dict(query=Q.to(device), codes=CODES.to(device), output="code", code_table=ct)
+    with pytest.raises(CodeTableMissError, match="code table does not hold"):
+        run_tabled(sym, kt, bt, vt, initial_state=2 * H0.to(device), **kw).check()
+    assert slot.dev.tolist() == [1, 3]
+    r = run_tabled(sym, kt, bt, vt, initial_state=H0.to(device), **kw).check()
+    assert r.code[0, :, 0].tolist() == [1, 1, 0]
+    with pytest.raises(E.SymbolRangeError, match=r"got 2 at index \(0, 2\)"):
+        run_tabled(torch.tensor([[1, 0, 2]], device=device), kt, bt, vt,
+                   initial_state=H0.to(device), **kw).check()
+    assert ring._free == [slot] and ring.size == 1 and slot.dev.tolist() == [5, 3]
+
+
+def test_a_slot_whose_generations_are_spent_is_replaced_by_a_zeroed_one(monkeypatch):
+    # generations 1 .. GEN_LIMIT, then a fresh slot: a stale value can never equal the
+    # generation of a later call of the same slot
+    monkeypatch.setattr(checks, "GEN_LIMIT", 2)
+    ring = checks.FlagRing(torch.device("cpu"), 2, slots=1)
+    raised = []
+    f1 = DeviceFlags(2, torch.device("cpu"), raised.append, ring=ring)
+    f1.flags[0] = f1.gen                              # generation 1: an error
+    f1.check()
+    f2 = DeviceFlags(2, torch.device("cpu"), raised.append, ring=ring)
+    f2.check()
+    f3 = DeviceFlags(2, torch.device("cpu"), raised.append, ring=ring)
+    assert (f1.gen, f2.gen, f3.gen) == (1, 2, 1)      # f3's generation is f1's again ...
+    assert f3.flags.data_ptr() != f1.flags.data_ptr() and f3.flags.tolist() == [0, 0]
+    f3.check()                                        # ... in a new slot: nothing reported
+    assert raised == [[1, 0]] and ring.size == 1
+
+
+def test_more_pending_calls_than_slots(monkeypatch):
+    # a ring of 2 slots and 5 calls pending at once: it grows to 5 (no slot handed out
+    # twice), each call reports its own error only, and the next 5 calls reuse the 5 slots
+    ring = checks.FlagRing(torch.device("cpu"), 2, slots=2)
+    raised = []
+    fs = [DeviceFlags(2, torch.device("cpu"), lambda h, i=i: raised.append((i, h)), ring=ring)
+          for i in range(5)]
+    assert ring.size == 5 and len({f.flags.data_ptr() for f in fs}) == 5
+    fs[1].flags[0] = fs[1].gen
+    fs[3].flags[1] = fs[3].gen
+    for f in fs:
+        f.arm().check()
+    assert raised == [(1, [1, 0]), (3, [0, 1])]
+    fs[3].check()                                     # once
+    assert len(raised) == 2
+    with pytest.raises(RuntimeError, match="given back twice"):
+        ring.release(fs[0]._slot)
+    again = [DeviceFlags(2, torch.device("cpu"), lambda h: raised.append(h), ring=ring)
+             for _ in range(5)]
+    assert ring.size == 5 and {f.flags.data_ptr() for f in again} == {
+        f.flags.data_ptr() for f in fs}
+    for f in again:
+        f.check()                                     # the stale values are not reported
+    assert len(raised) == 2
+
+
+class _Deferred(DeviceFlags):
+    """CPU flags read after the call, as CUDA ones are; ``home`` says whether ready()."""
+
+    home = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.deferred = True
+
+    def ready(self):
+        return self.checked or _Deferred.home
+
+
+def test_the_pending_path_with_a_tiny_ring(tiny_rings, monkeypatch):
+    # run_tabled's CUDA path on the CPU: flags left pending after the call. MAX_PENDING = 2
+    # and one slot: the ring grows to what is pending (MAX_PENDING + 1 at most, in one
+    # thread), an error is raised once, by the call that waits for it or check_pending
+    monkeypatch.setattr(tabled_mod, "DeviceFlags", _Deferred)
+    monkeypatch.setattr(tabled_mod, "_PENDING", [])
+    monkeypatch.setattr(tabled_mod, "MAX_PENDING", 2)
+    monkeypatch.setattr(_Deferred, "home", False)          # the "device" lags: no polling
+    good, bad = torch.tensor([[1, 0, 1]]), torch.tensor([[1, 7, 1]])
+    kt, bt, vt = _parity()
+
+    def run(sym):
+        return run_tabled(sym, kt, bt, vt, initial_state=H0, query=Q)
+
+    r1 = run(bad)                                          # pending: nothing raised yet
+    run(good)
+    assert len(tabled_mod._PENDING) == 2 and tiny_rings().size == 2
+    with pytest.raises(E.SymbolRangeError, match=r"an earlier run_tabled call: .* got 7 at "
+                                                 r"index \(0, 1\)"):
+        run(good)                                          # the third waits for the oldest
+    ring = tiny_rings()
+    assert len(tabled_mod._PENDING) == 2 and ring.size == 3 and len(ring._free) == 1
+    r1.check()                                             # already reported: once
+    for _ in range(4):
+        run(good)                                          # no stale error, no growth
+    assert ring.size == 3
+    r = run(bad)
+    with pytest.raises(E.SymbolRangeError, match=r"^symbols: .* got 7 at index \(0, 1\)"):
+        r.check()
+    check_pending()                                        # the good ones: nothing
+    assert tabled_mod._PENDING == [] and len(ring._free) == 3
+    monkeypatch.setattr(_Deferred, "home", True)           # polled by the next call
+    run(bad)
+    with pytest.raises(E.SymbolRangeError, match="an earlier run_tabled call"):
+        run(good)                          # raised by the poll, before this call launched
+    assert tabled_mod._PENDING == [] and len(ring._free) == 3
+
+
+def test_a_failed_launch_retires_its_slot(tiny_rings, monkeypatch):
+    # kernels queued before a launch failed may still write into the slot: it is not reused
+    with pytest.raises(E.SymbolRangeError):
+        _bad_id_run(torch.tensor([[1, 9]]))
+    ring = tiny_rings()
+    (slot,) = ring._free
+
+    def failing(inp, buf, plan, flags, ct):
+        flags.flags[0] = flags.gen
+        raise RuntimeError("launch failed")
+
+    monkeypatch.setattr(tabled_mod, "launch", failing)
+    with pytest.raises(RuntimeError, match="launch failed"):
+        _bad_id_run(torch.tensor([[1, 0]]))
+    assert ring._free == [] and ring.size == 0 and ring._retired == [slot]
+    monkeypatch.undo()
+    monkeypatch.setattr(checks, "_RINGS", {(torch.device("cpu"), 2, checks.MAPPED_FLAGS): ring})
+    r = _bad_id_run(torch.tensor([[1, 0]]))                # a new slot
+    assert r.o[0, :, 0, 0].tolist() == [1.0, 1.0] and ring.size == 1
+    assert ring._free[0] is not slot
+
+
+def test_flags_in_threads(tiny_rings, monkeypatch):
+    # 4 threads, each a stream of its own on CUDA, calling run_tabled with good and bad ids,
+    # their flags pending (the CUDA path) and polled by each other's calls: every error
+    # reaches a caller once, naming its own call's position, and a slot is never held twice
+    # (release would raise). The interpreter's kernels are not thread-safe (one global grid
+    # index): the launches alone are serialized
+    import threading
+
+    monkeypatch.setattr(tabled_mod, "DeviceFlags", _Deferred)
+    monkeypatch.setattr(tabled_mod, "_PENDING", [])
+    monkeypatch.setattr(tabled_mod, "MAX_PENDING", 3)
+    real_launch, launch_lock = tabled_mod.launch, threading.Lock()
+
+    def serialized(*args):
+        with launch_lock:
+            real_launch(*args)
+
+    monkeypatch.setattr(tabled_mod, "launch", serialized)
+    kt, bt, vt = _parity()
+    caught, results, expected = [], [], []
+    lock = threading.Lock()
+
+    def work(i):
+        for j in range(8):
+            sym = torch.tensor([[1, 0, 1, 1, 0, 1]])
+            if (i + j) % 3 == 0:
+                sym[0, (i + j) % 6] = 10 + 4 * i + j // 3      # a value unique to the call
+                with lock:
+                    expected.append((10 + 4 * i + j // 3, (i + j) % 6))
+            try:
+                r = run_tabled(sym, kt, bt, vt, initial_state=H0, query=Q)
+                with lock:
+                    results.append(r)
+            except E.SymbolRangeError as e:
+                with lock:
+                    caught.append(str(e))
+        try:
+            check_pending()
+        except E.SymbolRangeError as e:
+            with lock:
+                caught.append(str(e))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:                                     # what the threads left unread
+        try:
+            r.check()
+        except E.SymbolRangeError as e:
+            caught.append(str(e))
+    check_pending()
+    found = [re.search(r"got (\d+) at index \(0, (\d)\)", c) for c in caught]
+    assert None not in found, caught                   # no error without a bad id
+    assert sorted((int(m.group(1)), int(m.group(2))) for m in found) == sorted(expected)
+    ring = tiny_rings()
+    assert tabled_mod._PENDING == [] and len(ring._free) == ring.size

@@ -833,7 +833,8 @@ def flag_ring(device: torch.device, n: int) -> FlagRing:
         with _RINGS_LOCK:
             ring = _RINGS.get(key)
             if ring is None:
-                ring = _RINGS[key] = FlagRing(device, n, mapped=MAPPED_FLAGS)
+                ring = _RINGS[key] = FlagRing(device, n, slots=RING_SLOTS,
+                                              mapped=MAPPED_FLAGS)
     return ring
 
 
@@ -889,6 +890,8 @@ class DeviceFlags:
             raise ValueError(f"ring: its slots hold {self._ring.n} flags, not n={n}")
         self._slot, self.gen = self._ring.acquire()
         self.flags = self._slot.dev
+        #: whether the flags are read after the call returns (CUDA: the kernels still run)
+        self.deferred = self._slot.event is not None
         self.on_error = on_error
         self.checked = False
         self._armed = False

@@ -522,7 +522,7 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
         raise
     if flags is not None:
         flags.arm()
-        if not flags.flags.is_cuda:
+        if not flags.deferred:
             flags.check()
         else:
             with _PENDING_LOCK:
