@@ -351,6 +351,8 @@ def test_more_pending_calls_than_slots(monkeypatch):
     fs = [DeviceFlags(2, torch.device("cpu"), lambda h, i=i: raised.append((i, h)), ring=ring)
           for i in range(5)]
     assert ring.size == 5 and len({f.flags.data_ptr() for f in fs}) == 5
+    # every slot 16-byte aligned, as a fresh tensor (else Triton compiles each kernel twice)
+    assert all(f.flags.data_ptr() % 16 == 0 and f.flags.shape == (2,) for f in fs)
     fs[1].flags[0] = fs[1].gen
     fs[3].flags[1] = fs[3].gen
     for f in fs:
@@ -500,3 +502,37 @@ def test_flags_in_threads(tiny_rings, monkeypatch):
     assert sorted((int(m.group(1)), int(m.group(2))) for m in found) == sorted(expected)
     ring = tiny_rings()
     assert tabled_mod._PENDING == [] and len(ring._free) == ring.size
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("mapped", [False, True])
+def test_cuda_flags_pending_reused_and_mapped(monkeypatch, mapped):
+    # on the device: the flags copied home (the default) or written by the kernels straight
+    # into pinned host memory (MAPPED_FLAGS, off by default); errors deferred past the call,
+    # reported once, a reused slot's stale value not reported, the slot never zeroed
+    monkeypatch.setattr(checks, "MAPPED_FLAGS", mapped)
+    monkeypatch.setattr(checks, "_RINGS", {})
+    monkeypatch.setattr(checks, "RING_SLOTS", 2)
+    monkeypatch.setattr(tabled_mod, "_PENDING", [])
+    kt, bt, vt = (t.cuda() for t in _parity())
+    kw = dict(initial_state=H0.cuda(), query=Q.cuda())
+    bad = run_tabled(torch.tensor([[1, 0, 6]]).cuda(), kt, bt, vt, **kw)   # no raise here
+    (ring,) = checks._RINGS.values()
+    assert ring.mapped == mapped and bad._flags.flags.is_cuda != mapped
+    with pytest.raises(E.SymbolRangeError, match=r"^an earlier run_tabled call: .* got 6 at "
+                                                 r"index \(0, 2\)"):
+        check_pending()
+    bad.check()                                                      # once
+    monkeypatch.setattr(tabled_mod, "_poll_pending", lambda: None)   # 5 pending at once
+    for _ in range(2):
+        rs = [run_tabled(torch.tensor([[1, 1, 0]]).cuda(), kt, bt, vt, **kw)
+              for _ in range(5)]
+        assert len(tabled_mod._PENDING) == 5 and ring.size == 5      # grown once, reused
+        check_pending()
+    assert [r.check().o[0, :, 0, 0].tolist() for r in rs] == [[1.0, 0.0, 0.0]] * 5
+    assert sorted(s.dev.tolist()[0] for s in ring._free) == [0] * 4 + [1]   # gen 1's stays
+    _, _, _, ct = _parity_code_table("cuda")
+    with pytest.raises(CodeTableMissError, match="code table does not hold"):
+        run_tabled(torch.tensor([[1, 0, 1]]).cuda(), kt, bt, vt, initial_state=2 * H0.cuda(),
+                   query=Q.cuda(), codes=CODES.cuda(), output="code", code_table=ct).check()
+    check_pending()

@@ -771,14 +771,18 @@ class FlagRing:
         self._retired: list[_Slot] = []
 
     def _new(self, count: int) -> list[_Slot]:
+        # rows of a multiple of 16 bytes: every slot 16-byte aligned, as a fresh allocation
+        # is (Triton specializes a kernel on its pointers' alignment: an 8-byte aligned slot
+        # would compile every kernel a second time)
+        shape = (count, -(-self.n // 4) * 4)
         if self.cuda:
-            host = torch.zeros(count, self.n, dtype=torch.int32, pin_memory=True)
-            dev = host if self.mapped else torch.zeros(count, self.n, dtype=torch.int32,
+            host = torch.zeros(shape, dtype=torch.int32, pin_memory=True)
+            dev = host if self.mapped else torch.zeros(shape, dtype=torch.int32,
                                                         device=self.device)
         else:
-            host = dev = torch.zeros(count, self.n, dtype=torch.int32, device=self.device)
+            host = dev = torch.zeros(shape, dtype=torch.int32, device=self.device)
         self.size += count
-        return [_Slot(d, h, torch.cuda.Event() if self.cuda else None)
+        return [_Slot(d[:self.n], h[:self.n], torch.cuda.Event() if self.cuda else None)
                 for d, h in zip(dev.unbind(0), host.unbind(0))]
 
     def acquire(self) -> tuple[_Slot, int]:
