@@ -346,6 +346,7 @@ def test_a_slot_whose_generations_are_spent_is_replaced_by_a_zeroed_one(monkeypa
 def test_more_pending_calls_than_slots(monkeypatch):
     # a ring of 2 slots and 5 calls pending at once: it grows to 5 (no slot handed out
     # twice), each call reports its own error only, and the next 5 calls reuse the 5 slots
+    assert checks.RING_SLOTS > tabled_mod.MAX_PENDING      # run_tabled's rings: no growth
     ring = checks.FlagRing(torch.device("cpu"), 2, slots=2)
     raised = []
     fs = [DeviceFlags(2, torch.device("cpu"), lambda h, i=i: raised.append((i, h)), ring=ring)

@@ -143,7 +143,9 @@ __all__ = ["run_tabled", "TabledResult", "choose_chunk", "gather_tables", "MAX_K
            "COLS_MAX_K", "check_pending", "CodeTable", "build_code_table", "MAX_PENDING"]
 
 #: Most calls whose device flags may be unread at once (on CUDA); the call that would leave
-#: more waits for the oldest and raises its error, if any.
+#: more waits for the oldest and raises its error, if any. Each holds a slot of the device's
+#: flag ring (:class:`~statetrack.kernels._common.checks.FlagRing`, ``RING_SLOTS`` = 72
+#: slots, more than this: the ring grows only when threads add calls in flight).
 MAX_PENDING = 64
 _PENDING: list[DeviceFlags] = []
 _PENDING_LOCK = threading.Lock()       # callers may run in threads (one CUDA stream each)
