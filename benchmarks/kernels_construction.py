@@ -55,6 +55,7 @@ from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
 from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 from statetrack.kernels._common.tolerances import rel_error  # noqa: E402
 from benchmarks._machine import check_outputs, git_commit  # noqa: E402
+from statetrack.kernels._common.checks import MAPPED_FLAGS  # noqa: E402
 
 SHAPES = [(1024, 4096), (64, 65536)]
 EXACT_T = 10 ** 6
@@ -447,6 +448,9 @@ def main() -> None:
             "torch": torch.__version__, "triton": triton.__version__, "fla": fla_version,
             "python": platform.python_version(), "copy_bandwidth_TBps": bw / 1e12,
             "commit": commit, "command": " ".join(["python"] + sys.argv),
+            # where the checked calls' flags live (STATETRACK_MAPPED_FLAGS=1: pinned host
+            # memory the kernels write; else device slots copied home)
+            "mapped_flags": MAPPED_FLAGS,
             "timing": "triton.testing.do_bench(warmup=50 ms, rep=300 ms, return_mode='median')"}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.md.parent.mkdir(parents=True, exist_ok=True)

@@ -137,6 +137,7 @@ def test_kernels_construction_smoke(tmp_path):
     assert chk["late_o_bit_identical"] is True and chk["perm_early_codes_mismatches"] == 0
     assert chk["late_o_rel_error"] == 0.0
     assert chk["perm_code_table_vs_argmin_mismatches"] == 0
+    assert d["meta"]["mapped_flags"] is False        # the default: device slots copied home
     assert "late readout" in md.read_text() and "| host ms | loop ms |" in md.read_text()
 
 
