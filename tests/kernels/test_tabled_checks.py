@@ -548,3 +548,33 @@ def test_cuda_flags_pending_reused_and_mapped(monkeypatch, mapped):
         run_tabled(torch.tensor([[1, 0, 1]]).cuda(), kt, bt, vt, initial_state=2 * H0.cuda(),
                    query=Q.cuda(), codes=CODES.cuda(), output="code", code_table=ct).check()
     check_pending()
+
+
+def test_an_error_leaves_the_later_pending_calls_pending(monkeypatch):
+    # three pending calls with bad ids: check_pending (and the poll at a call) raises the
+    # oldest's error; the others stay pending, each with its slot and its own error, which
+    # the next checks report in turn. Dropped unchecked, their slots would stay held for
+    # good (the ring growing at every such error) and their errors would be lost
+    monkeypatch.setattr(tabled_mod, "_PENDING", [])
+    ring = checks.FlagRing(torch.device("cpu"), 2, slots=3)
+
+    def pending(bad):
+        f = DeviceFlags(2, torch.device("cpu"), _flag_error(torch.tensor([[0, bad]]), 2),
+                        ring=ring)
+        f.flags[0] = f.gen
+        tabled_mod._PENDING.append(f.arm())
+
+    for bad in (5, 6, 7):
+        pending(bad)
+    for bad, left in ((5, 2), (6, 1)):
+        with pytest.raises(E.SymbolRangeError, match=rf"earlier .* got {bad} at index"):
+            check_pending()
+        assert len(tabled_mod._PENDING) == left and len(ring._free) == 3 - left
+    for bad in (8, 9):
+        pending(bad)
+    for bad, left in ((7, 2), (8, 1), (9, 0)):                  # the poll: all home
+        with pytest.raises(E.SymbolRangeError, match=rf"earlier .* got {bad} at index"):
+            tabled_mod._poll_pending()
+        assert len(tabled_mod._PENDING) == left
+    check_pending()
+    assert ring.size == 3 and len(ring._free) == 3

@@ -163,14 +163,28 @@ def _take(select: Any) -> list[DeviceFlags]:
 def check_pending() -> None:
     """Wait for every earlier :func:`run_tabled` call's device checks and raise the first
     error found (a :class:`~statetrack.kernels.errors.SymbolRangeError` for a bad symbol id,
-    a :class:`~._codes.CodeTableMissError` for a code table miss).
+    a :class:`~._codes.CodeTableMissError` for a code table miss); the calls after the one
+    that raised stay pending (another call of this function reports the next error).
 
     Examples
     --------
     >>> check_pending()        # nothing pending
     """
-    for f in _take(lambda f: True):
-        _earlier(f)
+    _check_in_order(_take(lambda f: True))
+
+
+def _check_in_order(taken: list[DeviceFlags]) -> None:
+    """Check ``taken`` (flags removed from the pending list), oldest first; at the first
+    error the ones not yet checked go back to the front of the pending list before it is
+    raised: each holds a slot of the flag ring (given back only by its check) and may hold
+    an error of its own, reported by a later poll or check."""
+    for i, f in enumerate(taken):
+        try:
+            _earlier(f)
+        except BaseException:
+            with _PENDING_LOCK:
+                _PENDING[:0] = taken[i + 1:]
+            raise
 
 
 def _earlier(flags: DeviceFlags) -> None:
@@ -196,8 +210,7 @@ def _poll_pending() -> None:
             n += 1
         taken = _PENDING[:n]
         del _PENDING[:n]
-    for f in taken:
-        _earlier(f)
+    _check_in_order(taken)
 
 
 def _flag_error(sym: torch.Tensor, S: int) -> Any:
