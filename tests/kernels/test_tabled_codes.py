@@ -12,6 +12,7 @@ from statetrack.automata.families import catalogue
 from statetrack.constructions import compile
 from statetrack.constructions.export import symbol_tables
 from statetrack.kernels import errors as E
+from statetrack.kernels._common.triton import INTERPRET
 from statetrack.kernels.tabled import (
     COLS_MAX_K,
     CodeTable,
@@ -208,6 +209,37 @@ def test_late_order_is_the_default_exactly_where_a_code_table_reads_out(device, 
         seen.clear()
         _run_tabled_variant(sym, kt, bt, vt, _variant=var, **kw, **extra).check()
         assert seen == [want], (extra, var, seen)
+
+
+@pytest.mark.skipif(not INTERPRET, reason="spies on the kernel's body: Triton's interpreter")
+def test_the_late_order_moves_the_readout(monkeypatch):
+    # what the launcher picks really changes the loop (the outputs cannot tell, they are the
+    # same): in the late order every readout is gated (computed at the next token's step,
+    # the first skipped: T + 1 of them), in the early one none is; at n_h = 2 the order is
+    # inert. Counted in the interpreter, which runs the kernel's body as Python
+    from statetrack.kernels.tabled import _tabled_kernels as kern
+    from statetrack.kernels.tabled.tabled import _run_tabled_variant
+
+    gated, real = [], kern._cols_out
+
+    def spy(*args):
+        gated.append(args[-2])                                        # GATE
+        return real(*args)
+
+    monkeypatch.setattr(kern, "_cols_out", spy)
+    for name, n_h in (("parity[0]", 1), ("cyclic(3)[0]", 2)):
+        kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)[name])
+        assert kt.shape[1] == n_h
+        sym = torch.randint(0, kt.shape[0], (1, 7), generator=torch.Generator().manual_seed(1))
+        kw = dict(initial_state=h0, query=q, chunk_size=7)
+        for extra, var, want in ((dict(codes=codes, output="code"), {}, [True] * 8),
+                                 (dict(codes=codes, output="code"), {"late": False}, [False] * 7),
+                                 (dict(output="o"), {}, [False] * 7),
+                                 (dict(output="o"), {"late": True}, [True] * 8)):
+            gated.clear()
+            r = _run_tabled_variant(sym, kt, bt, vt, _variant=var, **kw, **extra).check()
+            assert r.code_table is not None or extra["output"] == "o"
+            assert gated == (want if n_h == 1 else [False] * 7), (name, extra, var, gated)
 
 
 def _write_swap_tables(device):
