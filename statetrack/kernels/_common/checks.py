@@ -709,8 +709,9 @@ GEN_LIMIT = 2 ** 31 - 1
 
 #: Let the kernels write their flags straight into pinned host memory (mapped into the
 #: device's address space under UVA) instead of a device slot copied home after the launches.
-#: Off by default: not yet run on a GPU (``STATETRACK_MAPPED_FLAGS=1`` before the first call
-#: switches it on, for rings made from then on).
+#: Off by default: tested on the H200 and timed there once (session 11), an A/B against the
+#: copy still to come (``STATETRACK_MAPPED_FLAGS=1`` before the first call switches it on,
+#: for rings made from then on).
 MAPPED_FLAGS = os.environ.get("STATETRACK_MAPPED_FLAGS", "") == "1"
 
 
