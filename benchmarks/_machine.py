@@ -7,6 +7,7 @@ folder is on ``sys.path``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shlex
@@ -107,6 +108,26 @@ def check_outputs(ap, outputs: dict[str, Path | str | None], make_folder: bool =
     for option, path in outputs.items():
         if (problem := output_problem(path, make_folder)) is not None:
             ap.error(f"{option}: {problem}")
+
+
+def write_json(ap, option: str, path: Path, doc: object) -> None:
+    """Write ``doc`` as indented JSON to ``path``; a path that cannot be written ends the
+    tool with one ``ap.error`` line naming ``option`` (the paths were checked at the start
+    with :func:`check_outputs`; this covers what changed since).
+
+    Examples
+    --------
+    >>> import argparse, json, tempfile
+    >>> from pathlib import Path
+    >>> p = Path(tempfile.mkdtemp()) / "r.json"
+    >>> write_json(argparse.ArgumentParser(), "--json", p, {"rows": []})
+    >>> json.loads(p.read_text())
+    {'rows': []}
+    """
+    try:
+        path.write_text(json.dumps(doc, indent=1))
+    except OSError as exc:
+        ap.error(f"{option}: cannot write {str(path)!r}: {exc.strerror or exc}")
 
 
 def describe(script: str, argv: list[str] | None, **fields) -> dict:

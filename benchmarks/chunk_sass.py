@@ -26,7 +26,6 @@ shape, commit and command), as ``tabled_sass.py`` does.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -37,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:                     # run as a script: benchmarks/ is importable
     sys.path.insert(0, str(ROOT))
-from benchmarks._machine import describe, output_problem  # noqa: E402
+from benchmarks._machine import describe, output_problem, write_json  # noqa: E402
 
 KERNELS = ("bwd_wy", "wy_fwd")
 DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
@@ -177,10 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                        shape={"dtype": a.dtype, "K": a.K, "V": V, "chunk": a.chunk,
                               "gate": a.gate, "L": a.L})
         doc["rows"] = rows
-        try:
-            a.json.write_text(json.dumps(doc, indent=1))
-        except OSError as exc:
-            ap.error(f"--json: cannot write {str(a.json)!r}: {exc.strerror or exc}")
+        write_json(ap, "--json", a.json, doc)
     return 0
 
 

@@ -24,7 +24,6 @@ Run from the repository root (no GPU needed; ``TRITON_INTERPRET`` must be unset)
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -40,7 +39,7 @@ import triton  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
-from benchmarks._machine import describe, output_problem  # noqa: E402
+from benchmarks._machine import describe, output_problem, write_json  # noqa: E402
 from statetrack.kernels.tabled import _tabled_kernels as kern  # noqa: E402
 
 PTRS = {"sym": "*u8", "pt": "*fp32", "h0": "*fp32", "starts": "*fp32", "qv": "*fp32",
@@ -169,10 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                        kernel="cols_kernel",
                        **{"pass": "chunked" if args.chunked else "sequential"}, shape=shape)
         doc["rows"] = rows
-        try:
-            args.json.write_text(json.dumps(doc, indent=1))
-        except OSError as exc:
-            ap.error(f"--json: cannot write {str(args.json)!r}: {exc.strerror or exc}")
+        write_json(ap, "--json", args.json, doc)
     return 0
 
 
