@@ -623,3 +623,147 @@ def bwd_wy_kernel(
         dg += tl.sum(daa, 1) - tl.sum(daa, 0)
         dg += tl.where(r == BT - 1, dglast, 0.0)
         tl.store(dgsub + i_bh * Lp + rows, dg)
+
+
+@triton.jit
+def bwd_wy_v_kernel(
+    k, v, beta, gsub, tmat, hbuf, dhbuf, dbuf, ddbuf, dko, dv, dwbuf, dtbuf, dbbuf, dlast, dgsub,
+    L,
+    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    BT: tl.constexpr, USE_G: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr,
+    EMU: tl.constexpr,
+):
+    """First half of the split ``bwd_wy`` (non-default): the value-block loop.
+
+    Grid ``(NS, B*H)``. The loop of :func:`bwd_wy_kernel` (``dV`` final), then the sums over
+    the value columns for :func:`bwd_wy_t_kernel`: ``dW = -dD S^T`` to ``dwbuf`` (the input
+    dtype: its only uses are products, which round it to that dtype anyway), the values'
+    share of ``dT`` to ``dtbuf`` and of ``dbeta`` to ``dbbuf`` (float32). The state update's
+    key share ``diag(e^{G_l - G}) D dS^T`` is added to ``dko`` in place (each program owns
+    its sub-chunk's rows); with the gate, ``-y`` goes to ``dgsub`` and ``dG_l``'s share to
+    ``dlast [B*H, NS]``.
+    """
+    i_c = tl.program_id(0)
+    i_bh = tl.program_id(1).to(tl.int64)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    NS = tl.num_programs(0)
+    Lp = NS * BT
+    r = tl.arange(0, BT)
+    ck = tl.arange(0, BK)
+    mk = ck < K
+    rows = i_c * BT + r
+    mr = rows < L
+    b_b = tl.load(beta + i_b * L * H + i_h + rows * H, mask=mr, other=0.0).to(tl.float32)
+    b_tt = _cvt(tl.trans(tl.load(tmat + i_bh * Lp * BT + rows[:, None] * BT + r[None, :])), MM, EMU)
+    dw = tl.zeros([BT, BK], dtype=tl.float32)
+    dsd = tl.zeros([BT, BK], dtype=tl.float32)
+    dT = tl.zeros([BT, BT], dtype=tl.float32)
+    db = tl.zeros([BT], dtype=tl.float32)
+    sdot = tl.zeros([BK], dtype=tl.float32)
+    h_base = (i_bh * NS + i_c) * K * V
+    for i_v in range(tl.cdiv(V, BV)):
+        cv = i_v * BV + tl.arange(0, BV)
+        mv = cv < V
+        b_s = tl.load(hbuf + h_base + ck[:, None] * V + cv[None, :], mask=mk[:, None] & mv[None, :], other=0.0)
+        b_ds = tl.load(dhbuf + h_base + ck[:, None] * V + cv[None, :], mask=mk[:, None] & mv[None, :], other=0.0)
+        b_d = tl.load(dbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
+        b_dd = tl.load(ddbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
+        b_v = tl.load(v + (i_b * L * H + i_h) * V + rows[:, None] * (H * V) + cv[None, :],
+                      mask=mr[:, None] & mv[None, :], other=0.0)
+        dw -= _mma(b_dd, tl.trans(b_s), MM, PREC, EMU)
+        dsd += _mma(b_d, tl.trans(b_ds), MM, PREC, EMU)
+        if USE_G:
+            sdot += tl.sum(b_s.to(tl.float32) * b_ds.to(tl.float32), 1)
+        dT += _mma(b_dd, tl.trans(b_v.to(tl.float32) * b_b[:, None]), MM, PREC, EMU)
+        dvb = _mma(b_tt, b_dd, MM, PREC, EMU)
+        tl.store(dv + (i_b * L * H + i_h) * V + rows[:, None] * (H * V) + cv[None, :],
+                 _cvt(dvb * b_b[:, None], dv.dtype.element_ty, EMU), mask=mr[:, None] & mv[None, :])
+        db += tl.sum(dvb * b_v.to(tl.float32), 1)
+    tl.store(dwbuf + i_bh * Lp * K + rows[:, None] * K + ck[None, :],
+             _cvt(dw, dwbuf.dtype.element_ty, EMU), mask=mk[None, :])
+    tl.store(dtbuf + i_bh * Lp * BT + rows[:, None] * BT + r[None, :], dT)
+    tl.store(dbbuf + i_bh * Lp + rows, db)
+    dko_ptr = dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :]
+    b_dk = tl.load(dko_ptr, mask=mk[None, :], other=0.0)
+    if USE_G:
+        b_k = tl.load(k + (i_b * L * H + i_h) * K + rows[:, None] * (H * K) + ck[None, :],
+                      mask=mr[:, None] & mk[None, :], other=0.0)
+        gs = tl.load(gsub + i_bh * Lp + rows)
+        gl = tl.load(gsub + i_bh * Lp + i_c * BT + BT - 1)
+        el = tl.exp(gl - gs)
+        gst = el * tl.sum(b_k.to(tl.float32) * dsd, 1)
+        b_dk += el[:, None] * dsd
+        tl.store(dgsub + i_bh * Lp + rows, -gst)
+        tl.store(dlast + i_bh * NS + i_c, tl.sum(gst, 0) + tl.exp(gl) * tl.sum(sdot, 0))
+    else:
+        b_dk += dsd
+    tl.store(dko_ptr, b_dk, mask=mk[None, :])
+
+
+@triton.jit
+def bwd_wy_t_kernel(
+    k, beta, gsub, tmat, dko, dwbuf, dtbuf, dbbuf, dlast, dk, dbeta, dgsub,
+    L,
+    H: tl.constexpr, K: tl.constexpr, BK: tl.constexpr, BT: tl.constexpr, USE_G: tl.constexpr,
+    MM: tl.constexpr, PREC: tl.constexpr, EMU: tl.constexpr,
+):
+    """Second half of the split ``bwd_wy`` (non-default): the ``dT`` / ``dA`` chain.
+
+    Grid ``(NS, B*H)``. Reads what :func:`bwd_wy_v_kernel` left (``dW``, the partial ``dT``
+    and ``dbeta``, ``dko`` with the state update's share, the gate's partial ``dG``) and
+    finishes ``dK``, ``dbeta`` and ``dG`` with the same arithmetic, in the same order, as the
+    part of :func:`bwd_wy_kernel` after its value-block loop. No value column is read.
+    """
+    i_c = tl.program_id(0)
+    i_bh = tl.program_id(1).to(tl.int64)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    NS = tl.num_programs(0)
+    Lp = NS * BT
+    r = tl.arange(0, BT)
+    ck = tl.arange(0, BK)
+    mk = ck < K
+    rows = i_c * BT + r
+    mr = rows < L
+    b_b = tl.load(beta + i_b * L * H + i_h + rows * H, mask=mr, other=0.0).to(tl.float32)
+    b_tt = _cvt(tl.trans(tl.load(tmat + i_bh * Lp * BT + rows[:, None] * BT + r[None, :])), MM, EMU)
+    dw = tl.load(dwbuf + i_bh * Lp * K + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
+    dT = tl.load(dtbuf + i_bh * Lp * BT + rows[:, None] * BT + r[None, :])
+    db = tl.load(dbbuf + i_bh * Lp + rows)
+    b_k = tl.load(k + (i_b * L * H + i_h) * K + rows[:, None] * (H * K) + ck[None, :],
+                  mask=mr[:, None] & mk[None, :], other=0.0)
+    b_dk = tl.load(dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
+    if USE_G:
+        gs = tl.load(gsub + i_bh * Lp + rows)
+        eg = tl.exp(gs)
+    else:
+        eg = tl.full([BT], 1.0, dtype=tl.float32)
+    sc = b_b * eg
+    kb = _cvt(b_k.to(tl.float32) * sc[:, None], MM, EMU)
+    dT += _mma(dw, tl.trans(kb), MM, PREC, EMU)
+    dkb = _mma(b_tt, dw, MM, PREC, EMU)
+    b_dk += dkb * sc[:, None]
+    dkbk = tl.sum(dkb * b_k.to(tl.float32), 1)
+    db += dkbk * eg
+    if USE_G:
+        dg = dkbk * sc + tl.load(dgsub + i_bh * Lp + rows)
+    lower = r[:, None] > r[None, :]
+    dT = tl.where(lower, dT, 0.0)
+    da = -_mma(b_tt, _mma(dT, b_tt, MM, PREC, EMU), MM, PREC, EMU)
+    if USE_G:
+        da = tl.where(lower, da * tl.exp(gs[:, None] - gs[None, :]), 0.0)
+    else:
+        da = tl.where(lower, da, 0.0)
+    pk = da * _mma(b_k, tl.trans(b_k), MM, PREC, EMU)
+    db += tl.sum(pk, 1)
+    pb = da * b_b[:, None]
+    b_dk += _mma((pb + tl.trans(pb)), b_k, MM, PREC, EMU)
+    tl.store(dk + (i_b * L * H + i_h) * K + rows[:, None] * (H * K) + ck[None, :],
+             _cvt(b_dk, dk.dtype.element_ty, EMU), mask=mr[:, None] & mk[None, :])
+    tl.store(dbeta + i_b * L * H + i_h + rows * H, _cvt(db, dbeta.dtype.element_ty, EMU), mask=mr)
+    if USE_G:
+        daa = pk * b_b[:, None]
+        dg += tl.sum(daa, 1) - tl.sum(daa, 0)
+        dg += tl.where(r == BT - 1, tl.load(dlast + i_bh * NS + i_c), 0.0)
+        tl.store(dgsub + i_bh * Lp + rows, dg)

@@ -134,10 +134,17 @@ SUPPORTED_CHUNK_SIZES = (16, 32, 64)
 _GPU_CONFIG = {
     # 16-bit inputs: bwd_o and bwd_state from the H100 sweep (results/kernels_model_sweep.json)
     True: {"wy": (0, 4, 2), "state": (32, 4, 2), "state_rec": (64, 4, 2), "bwd_o": (64, 4, 2),
-           "bwd_state": (32, 4, 2), "bwd_wy": (64, 8, 2)},
+           "bwd_state": (32, 4, 2), "bwd_wy": (64, 8, 2),
+           "bwd_wy_v": (64, 8, 2), "bwd_wy_t": (0, 4, 2)},
     False: {"wy": (0, 4, 2), "state": (32, 4, 2), "state_rec": (32, 4, 2), "bwd_o": (32, 8, 2),
-            "bwd_state": (32, 4, 2), "bwd_wy": (32, 8, 2)},
+            "bwd_state": (32, 4, 2), "bwd_wy": (32, 8, 2),
+            "bwd_wy_v": (32, 8, 2), "bwd_wy_t": (0, 4, 2)},
 }
+#: ``bwd_wy_v`` / ``bwd_wy_t`` above are the two kernels of the split ``bwd_wy`` (issue 12),
+#: used only when ``_CONFIG_OVERRIDE["wy_split"]`` is true (a benchmark sweep sets it; not
+#: the default until timed on the device): the value-block loop, then the ``dT`` / ``dA``
+#: chain, with ``dW``, the partial ``dT`` and ``dbeta`` through global memory. Their settings
+#: are untimed first guesses (the chunk-64 ``bwd_wy`` ones; 4 warps for the loop-free half).
 #: ``bwd_wy`` at chunk sizes below 64, keyed by (chunk size, "2-byte input dtype?"): measured
 #: on the H200 at the experiments' training shape (B 256, T 40, 4 heads, K = V = 32;
 #: ``benchmarks/probes/train_shape.py``, session 9): float32 at chunk 16 0.10 ms a call with
@@ -146,11 +153,13 @@ _BWD_WY_SMALL_BT = {(16, False): (32, 2, 2), (16, True): (32, 2, 2),
                     (32, False): (16, 4, 2), (32, True): (32, 2, 2)}
 #: the interpreter runs one program at a time; 16-wide value blocks exercise the block loops
 _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 0),
-                     "bwd_o": (16, 0, 0), "bwd_state": (16, 0, 0), "bwd_wy": (16, 0, 0)}
+                     "bwd_o": (16, 0, 0), "bwd_state": (16, 0, 0), "bwd_wy": (16, 0, 0),
+                     "bwd_wy_v": (16, 0, 0), "bwd_wy_t": (0, 0, 0)}
 #: benchmark sweeps set entries here (same format, plus ``"inv"``: how the 16x16 diagonal
 #: blocks of the UT transform are inverted, 1 = substitution reading rows from a scratch
-#: copy, 0 = substitution extracting rows by reductions; and ``"prec"``: the ``tl.dot``
-#: input precision of float32 products, ``"ieee"`` unless set); empty in normal use
+#: copy, 0 = substitution extracting rows by reductions; ``"prec"``: the ``tl.dot``
+#: input precision of float32 products, ``"ieee"`` unless set; and ``"wy_split"``: true runs
+#: the backward WY step as two kernels, ``bwd_wy_v`` then ``bwd_wy_t``); empty in normal use
 _CONFIG_OVERRIDE: dict = {}
 
 _MM_DTYPE = {torch.bfloat16: tl.bfloat16, torch.float16: tl.float16, torch.float32: tl.float32}
@@ -267,6 +276,32 @@ def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state:
     return o, ht, ((w, u, tmat) if keep_wy else None)
 
 
+def _bwd_wy_split(k, v, beta, gsub, tmat, hbuf, dhbuf, dbuf, ddbuf, dko, dk, dv, dbeta, dgsub,
+                  p: _Plan) -> None:
+    """The backward WY step as two kernels (non-default; ``_CONFIG_OVERRIDE["wy_split"]``).
+
+    ``bwd_wy_v_kernel`` runs the value-block loop and leaves, per sub-step row, ``dW`` (input
+    dtype, ``K`` wide), the values' share of ``dT`` (float32, ``BT`` wide) and of ``dbeta``
+    (float32), and adds the state update's key share to ``dko`` in place;
+    ``bwd_wy_t_kernel`` runs the ``dT`` / ``dA`` chain. Extra memory, transient:
+    ``B*H*Lp*(K*itemsize + 4*BT + 4)`` bytes plus ``4*B*H*NS`` with the gate (bf16, B 8,
+    H 16, K = 128, chunk 64: 258 MiB at ``L = 4096``, twice that at n_h = 2).
+    """
+    BH = p.B * p.H
+    dwbuf = _alloc((BH, p.Lp, p.K), p.dtype, p.device)
+    dtbuf = _alloc((BH, p.Lp, p.BT), torch.float32, p.device)
+    dbbuf = _alloc((BH, p.Lp), torch.float32, p.device)
+    dlast = _alloc((BH, p.NS), torch.float32, p.device) if p.use_g else None
+    _kern.bwd_wy_v_kernel[(p.NS, BH)](
+        k, v, beta, gsub, tmat, hbuf, dhbuf, dbuf, ddbuf, dko, dv, dwbuf, dtbuf, dbbuf, dlast,
+        dgsub, p.L, BV=p.bv("bwd_wy_v"), USE_G=p.use_g, **p.common(), **p.opts("bwd_wy_v"))
+    c = p.common()
+    del c["V"]
+    _kern.bwd_wy_t_kernel[(p.NS, BH)](
+        k, beta, gsub, tmat, dko, dwbuf, dtbuf, dbbuf, dlast, dk, dbeta, dgsub, p.L,
+        USE_G=p.use_g, **c, **p.opts("bwd_wy_t"))
+
+
 def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht, wy=None):
     BH = p.B * p.H
     w, u, tmat = wy if wy is not None else _wy(k, v, beta, gsub, p, store_t=True)
@@ -294,9 +329,12 @@ def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht, wy=None):
     dv = _alloc(v.shape, v.dtype, p.device)
     dbeta = _alloc(beta.shape, beta.dtype, p.device)
     dgsub = _alloc((BH, p.Lp), torch.float32, p.device) if p.use_g else None
-    _kern.bwd_wy_kernel[(p.NS, BH)](
-        k, v, beta, gsub, tmat, hbuf, dhbuf, dbuf, ddbuf, dko, dk, dv, dbeta, dgsub, p.L,
-        BV=p.bv("bwd_wy"), USE_G=p.use_g, **p.common(), **p.opts("bwd_wy"))
+    if p.cfg.get("wy_split", False):
+        _bwd_wy_split(k, v, beta, gsub, tmat, hbuf, dhbuf, dbuf, ddbuf, dko, dk, dv, dbeta, dgsub, p)
+    else:
+        _kern.bwd_wy_kernel[(p.NS, BH)](
+            k, v, beta, gsub, tmat, hbuf, dhbuf, dbuf, ddbuf, dko, dk, dv, dbeta, dgsub, p.L,
+            BV=p.bv("bwd_wy"), USE_G=p.use_g, **p.common(), **p.opts("bwd_wy"))
     dg = None
     if p.use_g:
         rs = dgsub.reshape(BH, p.NS, p.BT).flip(-1).cumsum(-1).flip(-1).reshape(BH, p.Lp)
