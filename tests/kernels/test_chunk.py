@@ -232,3 +232,96 @@ def test_float32_product_precision_is_ieee_unless_a_sweep_sets_it(monkeypatch):
     assert chunk._Plan(q, q, 1, 16, False).PREC == "ieee"
     monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "prec", "tf32")
     assert chunk._Plan(q, q, 1, 16, False).PREC == "tf32"
+
+
+# --- the split backward WY step (issue 12; non-default, selected by a sweep's override) ----
+
+SPLIT_CASES = [
+    # B, T, H, K, V, n_h, dtype, gate, init, chunk_size
+    (1, 70, 1, 8, 24, 2, torch.float32, True, True, 16),    # V not a power of two, 2 V blocks
+    (1, 70, 1, 16, 8, 3, torch.float32, False, False, 32),
+    (1, 33, 1, 16, 16, 2, torch.float32, True, True, 64),
+    (1, 33, 2, 16, 16, 3, torch.bfloat16, True, True, 16),
+    (1, 70, 1, 16, 16, 2, torch.bfloat16, False, True, 32),
+]
+
+
+@pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init,chunk_size", SPLIT_CASES)
+def test_split_bwd_wy_matches_reference(monkeypatch, gen, make_inputs, check_against_reference,
+                                        poison_empty, device, B, T, H, K, V, n_h, dtype, gate,
+                                        init, chunk_size):
+    """With ``wy_split`` every gradient still matches the float64 reference within the table,
+    every buffer (the split's intermediates included) NaN-poisoned first."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "wy_split", True)
+    calls = []
+    real = chunk._bwd_wy_split
+    monkeypatch.setattr(chunk, "_bwd_wy_split", lambda *a: (calls.append(1), real(*a)))
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
+             V=V, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=chunk_size)
+    assert calls, "the split path was not taken"
+
+
+def _grads(chunk, x, n_h, chunk_size, split, gen_seed):
+    ins = {n: (t.detach().clone().requires_grad_(True) if t is not None else None)
+           for n, t in x.items()}
+    chunk._CONFIG_OVERRIDE.pop("wy_split", None)
+    if split:
+        chunk._CONFIG_OVERRIDE["wy_split"] = True
+    try:
+        o, s = chunk.chunk_delta_product(ins["q"], ins["k"], ins["v"], ins["beta"],
+                                         num_householder=n_h, g=ins["g"],
+                                         initial_state=ins["initial_state"],
+                                         output_final_state=True, chunk_size=chunk_size)
+    finally:
+        chunk._CONFIG_OVERRIDE.pop("wy_split", None)
+    g = torch.Generator().manual_seed(gen_seed)
+    do = torch.randn(o.shape, generator=g).to(o.device)
+    dht = torch.randn(s.shape, generator=g).to(s.device)
+    names = [n for n in ins if ins[n] is not None and ins[n].is_floating_point()]
+    loss = (o.float() * do).sum() + (s * dht).sum()
+    return dict(zip(names, torch.autograd.grad(loss, [ins[n] for n in names])))
+
+
+@pytest.mark.parametrize("dtype,gate,init,n_h,chunk_size", [
+    (torch.float32, True, True, 2, 16), (torch.float32, False, False, 1, 32),
+    (torch.bfloat16, True, False, 2, 64)])
+def test_split_bwd_wy_equals_the_default(monkeypatch, gen, make_inputs, device, dtype, gate, init,
+                                         n_h, chunk_size):
+    """The split does the default's arithmetic in the default's order (``dW`` is stored in the
+    input dtype, to which its products round it anyway), so through the interpreter the
+    gradients are bitwise equal; on a GPU the compiles may fuse differently, so there the
+    difference is bounded by the tolerance table instead."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
+    x = make_inputs(gen, B=1, T=37, H=2, K=16, V=24, n_h=n_h, dtype=dtype, gate=gate,
+                    initial_state=init, device=device)
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+    a = _grads(chunk, x, n_h, chunk_size, False, seed)
+    b = _grads(chunk, x, n_h, chunk_size, True, seed)
+    assert a.keys() == b.keys() and {"q", "k", "v", "beta"} <= a.keys()
+    for n in a:
+        if device.type == "cpu":
+            assert torch.equal(a[n], b[n]), n
+        else:
+            assert_rel_close(b[n], a[n].double(), dtype, kind="bwd", name=f"d{n}")
+
+
+def test_default_backward_does_not_split(monkeypatch, gen, make_inputs, device):
+    """The split is opt-in: without ``wy_split`` in the override the single kernel runs."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
+
+    def refuse(*a):
+        raise AssertionError("the split bwd_wy ran by default")
+
+    monkeypatch.setattr(chunk, "_bwd_wy_split", refuse)
+    x = make_inputs(gen, B=1, T=9, H=1, K=8, V=8, n_h=1, dtype=torch.float32, gate=True,
+                    device=device, requires_grad=True)
+    o, _ = chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], g=x["g"], chunk_size=16)
+    (dk,) = torch.autograd.grad(o.sum(), [x["k"]])
+    assert torch.isfinite(dk).all()
+    assert "wy_split" not in chunk._Plan(x["q"], x["v"], 1, 16, True).cfg
