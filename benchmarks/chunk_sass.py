@@ -21,6 +21,14 @@ shape, commit and command), as ``tabled_sass.py`` does.
     python benchmarks/chunk_sass.py                                   # bwd_wy, model shape 1u
     python benchmarks/chunk_sass.py --dtype float32 --K 32 --chunk 16 --configs 32:2:2,32:8:2
     python benchmarks/chunk_sass.py --kernel wy_fwd --json OUT.json
+    python benchmarks/chunk_sass.py --kernel bwd_wy_v --configs 64:8:2,64:4:2   # split bwd_wy
+    python benchmarks/chunk_sass.py --kernel bwd_wy_t --configs 64:4:2,64:8:2
+
+``bwd_wy_v`` and ``bwd_wy_t`` are the two kernels of the non-default split ``bwd_wy``
+(issue 12: the value-block loop, then the ``dT`` / ``dA`` chain); ``bwd_wy_t`` has no value
+block (its BV is ignored). Each row also says how many blocks of that setting fit on one
+H200 SM by registers and by shared memory (65536 registers, 228 KB of shared memory a SM,
+227 KB a block at most; registers are allocated per warp in units of 256).
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ if str(ROOT) not in sys.path:                     # run as a script: benchmarks/
     sys.path.insert(0, str(ROOT))
 from benchmarks._machine import describe, output_problem, write_json  # noqa: E402
 
-KERNELS = ("bwd_wy", "wy_fwd")
+KERNELS = ("bwd_wy", "wy_fwd", "bwd_wy_v", "bwd_wy_t")
 DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 DEFAULT_CONFIGS = "16:8:2,32:8:2,64:8:2,64:4:2,32:4:2"
 _INSTR = re.compile(r"\s+/\*[0-9a-f]{4,}\*/")       # an instruction line (its address)
@@ -60,6 +68,30 @@ def sass_counts(sass: str) -> dict[str, int]:
     ins = [ln for ln in sass.splitlines() if _INSTR.match(ln)]
     return {"instructions": len(ins), "LDL": sum(1 for ln in ins if re.search(r"\bLDL", ln)),
             "STL": sum(1 for ln in ins if re.search(r"\bSTL", ln))}
+
+
+def blocks_per_sm(regs: int | None, shared: int, warps: int) -> dict[str, int | None]:
+    """How many blocks fit on one H200 (sm_90) SM by registers and by shared memory.
+
+    Registers: 65536 a SM, allocated per warp in units of 256 (``regs`` a thread rounded up
+    to a multiple of 8); shared memory: 228 KB a SM with 1 KB reserved per block, 227 KB a
+    block at most. The block limit of 32 a SM is not binding for these kernels.
+
+    Examples
+    --------
+    >>> blocks_per_sm(251, 131072, 8)          # the default bwd_wy at the model shape
+    {'blocks_by_regs': 1, 'blocks_by_shared': 1}
+    >>> blocks_per_sm(128, 65536, 8)
+    {'blocks_by_regs': 2, 'blocks_by_shared': 3}
+    >>> blocks_per_sm(255, 0, 4)
+    {'blocks_by_regs': 2, 'blocks_by_shared': 32}
+    """
+    by_regs = None
+    if regs:
+        per_warp = -(-regs * 32 // 256) * 256
+        by_regs = 65536 // (per_warp * warps)
+    by_shared = 32 if shared == 0 else (228 * 1024) // (shared + 1024)
+    return {"blocks_by_regs": by_regs, "blocks_by_shared": by_shared}
 
 
 def _parse_configs(text: str) -> list[tuple[int, int, int]]:
@@ -102,6 +134,16 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
         sig = dict(k=p, v=p, beta=p, gsub=f32, tmat=p, hbuf=p, dhbuf=p, dbuf=p, ddbuf=f32,
                    dko=f32, dk=p, dv=p, dbeta=p, dgsub=f32, L="i32")
         consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))))
+    elif kernel == "bwd_wy_v":
+        fn = kern.bwd_wy_v_kernel
+        sig = dict(k=p, v=p, beta=p, gsub=f32, tmat=p, hbuf=p, dhbuf=p, dbuf=p, ddbuf=f32,
+                   dko=f32, dv=p, dwbuf=p, dtbuf=f32, dbbuf=f32, dlast=f32, dgsub=f32, L="i32")
+        consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))))
+    elif kernel == "bwd_wy_t":
+        fn = kern.bwd_wy_t_kernel
+        sig = dict(k=p, beta=p, gsub=f32, tmat=p, dko=f32, dwbuf=p, dtbuf=f32, dbbuf=f32,
+                   dlast=f32, dk=p, dbeta=p, dgsub=f32, L="i32")
+        consts = {n: c for n, c in common.items() if n != "V"}
     else:
         fn = kern.wy_fwd_kernel
         sig = dict(k=p, v=p, beta=p, gsub=f32, w=p, u=p, tmat=p, scr=f32, L="i32")
@@ -131,7 +173,8 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
             "block_v": bv, "num_warps": warps, "num_stages": stages, "L": L,
             "registers": field("REG"), "stack_bytes": field("STACK"),
             "shared_bytes": int(ck.metadata.shared),
-            "LDL": counts["LDL"], "STL": counts["STL"],
+            "instructions": counts["instructions"], "LDL": counts["LDL"], "STL": counts["STL"],
+            **blocks_per_sm(field("REG"), int(ck.metadata.shared), warps),
             "triton": triton.__version__}
 
 
@@ -168,11 +211,13 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(r)
         print(f"{a.kernel} {a.dtype} K={a.K} V={V} chunk={a.chunk} BV={bv} warps={warps} "
               f"stages={stages}: {r['registers']} registers, {r['stack_bytes']} B stack, "
-              f"{r['shared_bytes']} B shared, LDL {r['LDL']}, STL {r['STL']}", flush=True)
+              f"{r['shared_bytes']} B shared, {r['instructions']} instructions, LDL {r['LDL']}, "
+              f"STL {r['STL']}; blocks/SM by registers {r['blocks_by_regs']}, by shared "
+              f"{r['blocks_by_shared']}", flush=True)
     if a.json:
         doc = describe(__file__, argv, triton=rows[0]["triton"], target="sm_90",
                        kernel=f"{a.kernel}_kernel",
-                       **{"pass": "backward" if a.kernel == "bwd_wy" else "forward"},
+                       **{"pass": "backward" if a.kernel.startswith("bwd") else "forward"},
                        shape={"dtype": a.dtype, "K": a.K, "V": V, "chunk": a.chunk,
                               "gate": a.gate, "L": a.L})
         doc["rows"] = rows

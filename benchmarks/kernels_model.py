@@ -31,7 +31,7 @@ per-kernel timings of our launch configurations.
 Usage (on a CUDA machine; fla-core 0.6.0 importable)::
 
     python benchmarks/kernels_model.py --out benchmarks/results/kernels_model.json \
-        [--rows 1u,2g,3g,2u,3u] [--fla 1u,2g,3g,2u,3u] [--sweep --sweep-row 1u [--sweep-set configs|inv]]
+        [--rows 1u,2g,3g,2u,3u] [--fla 1u,2g,3g,2u,3u] [--sweep --sweep-row 1u [--sweep-set configs|inv|bwd_wy|bwd_wy_split]]
 
 ``--smoke`` runs every row at tiny shapes on the CPU (Triton interpreter, one timed call per
 measurement, no fla, no profiler): a check of the script's logic, not a measurement.
@@ -209,7 +209,22 @@ SWEEP_INV = [{"inv": 0}]
 #: speed everywhere (``wy`` at 8 warps has none and was 1.8x slower on the H100): time it.
 SWEEP_BWD_WY = [{"bwd_wy": (16, 8, 2)}, {"bwd_wy": (16, 8, 1)}, {"bwd_wy": (16, 16, 2)},
                 {"bwd_wy": (32, 8, 1)}]
-SWEEP_SETS = {"configs": SWEEP, "inv": SWEEP_INV, "bwd_wy": SWEEP_BWD_WY}
+#: ``--sweep-set bwd_wy_split`` (issue 12, session 13): ``bwd_wy`` split in two kernels, the
+#: value-block loop (``bwd_wy_v``) and the ``dT`` / ``dA`` chain (``bwd_wy_t``), never timed
+#: yet. sm_90 compiles under Triton 3.6 at the model shape (bf16, K = V = 128, chunk 64,
+#: no gate; ``benchmarks/chunk_sass.py --kernel bwd_wy_v|bwd_wy_t``): ``bwd_wy_v`` (64, 8, 2)
+#: 220 registers, 128 KB shared (1 block a SM); (32, 4, 2) 255 registers, 176 B stack,
+#: 68 KB (2 a SM); (64, 4, 1) 255, 424 B, 64 KB (2 a SM); ``bwd_wy_t`` at 4 warps 255
+#: registers, 96 B stack, 64 KB (2 a SM). The first entry keeps the loop at the default's
+#: launch settings, so it times the split alone.
+SWEEP_BWD_WY_SPLIT = [
+    {"wy_split": True},
+    {"wy_split": True, "bwd_wy_v": (32, 4, 2)},
+    {"wy_split": True, "bwd_wy_v": (64, 4, 1)},
+    {"wy_split": True, "bwd_wy_v": (32, 4, 2), "bwd_wy_t": (0, 8, 2)},
+]
+SWEEP_SETS = {"configs": SWEEP, "inv": SWEEP_INV, "bwd_wy": SWEEP_BWD_WY,
+              "bwd_wy_split": SWEEP_BWD_WY_SPLIT}
 
 
 def main() -> None:

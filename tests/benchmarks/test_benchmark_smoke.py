@@ -62,6 +62,19 @@ def test_kernels_model_bwd_wy_sweep_set_smoke(tmp_path):
     assert all("error" not in e and e["fwdbwd_ms"] > 0 for e in d["sweep"])
 
 
+def test_kernels_model_bwd_wy_split_sweep_set_smoke(tmp_path):
+    """The issue-12 set (bwd_wy split in two kernels) runs, one entry per setting, no errors."""
+    out = tmp_path / "km.json"
+    _run(["benchmarks/kernels_model.py", "--smoke", "--rows", "1u", "--fla", "", "--sweep",
+          "--sweep-row", "1u", "--sweep-set", "bwd_wy_split", "--out", str(out)])
+    d = json.loads(out.read_text())
+    assert [e["cfg"] for e in d["sweep"]] == [
+        {"wy_split": True}, {"wy_split": True, "bwd_wy_v": [32, 4, 2]},
+        {"wy_split": True, "bwd_wy_v": [64, 4, 1]},
+        {"wy_split": True, "bwd_wy_v": [32, 4, 2], "bwd_wy_t": [0, 8, 2]}]
+    assert all("error" not in e and e["fwdbwd_ms"] > 0 for e in d["sweep"])
+
+
 def test_faithful_benchmark_smoke(tmp_path):
     out, md = tmp_path / "f.json", tmp_path / "f.md"
     _run(["benchmarks/faithful.py", "--smoke", "--json", str(out), "--markdown", str(md)])

@@ -20,7 +20,7 @@ def _run(*argv, timeout=300):
                           text=True, timeout=timeout)
 
 
-@pytest.mark.parametrize("kernel", ["bwd_wy", "wy_fwd"])
+@pytest.mark.parametrize("kernel", ["bwd_wy", "wy_fwd", "bwd_wy_v", "bwd_wy_t"])
 def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     out = tmp_path / "r.json"
     r = _run("--kernel", kernel, "--dtype", "float32", "--K", "16", "--chunk", "16",
@@ -29,7 +29,7 @@ def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     doc = json.loads(out.read_text())
     # self-describing, as tabled_sass's: which tool, kernel, pass, shape and command made it
     assert doc["tool"] == "benchmarks/chunk_sass.py" and doc["kernel"] == f"{kernel}_kernel"
-    assert doc["pass"] == ("backward" if kernel == "bwd_wy" else "forward")
+    assert doc["pass"] == ("backward" if kernel.startswith("bwd") else "forward")
     assert doc["shape"] == {"dtype": "float32", "K": 16, "V": 16, "chunk": 16, "gate": False,
                             "L": 4096}
     assert doc["command"].startswith(f"python benchmarks/chunk_sass.py --kernel {kernel} ")
@@ -40,6 +40,9 @@ def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     assert row["stack_bytes"] >= 0 and row["LDL"] >= 0 and row["STL"] >= 0
     assert row["shared_bytes"] > 0                # both kernels stage tl.dot operands
     assert row["L"] == 4096                       # the model rows' (divisible by 16)
+    assert row["instructions"] > 0
+    assert row["blocks_by_regs"] == 65536 // (-(-row["registers"] * 32 // 256) * 256 * 4)
+    assert row["blocks_by_shared"] == 228 * 1024 // (row["shared_bytes"] + 1024)
     assert f"{kernel} float32 K=16 V=16 chunk=16" in r.stdout
 
 

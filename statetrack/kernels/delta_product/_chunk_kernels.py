@@ -733,7 +733,6 @@ def bwd_wy_t_kernel(
     db = tl.load(dbbuf + i_bh * Lp + rows)
     b_k = tl.load(k + (i_b * L * H + i_h) * K + rows[:, None] * (H * K) + ck[None, :],
                   mask=mr[:, None] & mk[None, :], other=0.0)
-    b_dk = tl.load(dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
     if USE_G:
         gs = tl.load(gsub + i_bh * Lp + rows)
         eg = tl.exp(gs)
@@ -743,6 +742,7 @@ def bwd_wy_t_kernel(
     kb = _cvt(b_k.to(tl.float32) * sc[:, None], MM, EMU)
     dT += _mma(dw, tl.trans(kb), MM, PREC, EMU)
     dkb = _mma(b_tt, dw, MM, PREC, EMU)
+    b_dk = tl.load(dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
     b_dk += dkb * sc[:, None]
     dkbk = tl.sum(dkb * b_k.to(tl.float32), 1)
     db += dkbk * eg
