@@ -209,7 +209,7 @@ SWEEP_INV = [{"inv": 0}]
 #: speed everywhere (``wy`` at 8 warps has none and was 1.8x slower on the H100): time it.
 SWEEP_BWD_WY = [{"bwd_wy": (16, 8, 2)}, {"bwd_wy": (16, 8, 1)}, {"bwd_wy": (16, 16, 2)},
                 {"bwd_wy": (32, 8, 1)}]
-#: ``--sweep-set bwd_wy_split`` (issue 12, session 13): ``bwd_wy`` split in two kernels, the
+#: ``--sweep-set bwd_wy_split`` (issue 12, session 11): ``bwd_wy`` split in two kernels, the
 #: value-block loop (``bwd_wy_v``) and the ``dT`` / ``dA`` chain (``bwd_wy_t``), never timed
 #: yet. sm_90 compiles under Triton 3.6 at the model shape (bf16, K = V = 128, chunk 64,
 #: no gate; ``benchmarks/chunk_sass.py --kernel bwd_wy_v|bwd_wy_t``): ``bwd_wy_v`` (64, 8, 2)
