@@ -117,8 +117,8 @@ class ColsLauncher(_Launcher):
             p.chunk_size, inp.B * inp.H, inp.S, self.NZ, WC=inp.V,
             BW=BWR, P=PR, H0_MODE=h0_mode, **self.outs, FINAL=int(final),
             PF=bool(grid[1] == 1 if pf is None else pf), num_warps=max(1, PR * BWR // 32),
-            LATE=self.lut_meta["CODE_LUT"] if p.late is None else p.late, **self.lut_meta,
-            **self.meta)
+            LATE=(self.lut_meta["CODE_LUT"] and inp.NH == 1) if p.late is None else p.late,
+            **self.lut_meta, **self.meta)
 
     def summary_pass(self, summ):
         inp, p, dummy = self.inp, self.plan, self.dummy
