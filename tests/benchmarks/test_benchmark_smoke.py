@@ -50,28 +50,22 @@ def test_kernels_model_sweep_smoke(tmp_path):
     assert len(d["sweep"]) >= 1 and all("error" not in e for e in d["sweep"])
 
 
-def test_kernels_model_bwd_wy_sweep_set_smoke(tmp_path):
-    """The session-9 set (bwd_wy value blocks of 16) runs, one entry per setting, no errors."""
+@pytest.mark.parametrize("sweep_set, cfgs", [
+    # session 9: bwd_wy value blocks of 16
+    ("bwd_wy", [{"bwd_wy": [16, 8, 2]}, {"bwd_wy": [16, 8, 1]}, {"bwd_wy": [16, 16, 2]},
+                {"bwd_wy": [32, 8, 1]}]),
+    # issue 12, session 11: bwd_wy split in two kernels
+    ("bwd_wy_split", [{"wy_split": True}, {"wy_split": True, "bwd_wy_v": [32, 4, 2]},
+                      {"wy_split": True, "bwd_wy_v": [64, 4, 1]},
+                      {"wy_split": True, "bwd_wy_v": [32, 4, 2], "bwd_wy_t": [0, 8, 2]}]),
+])
+def test_kernels_model_bwd_wy_sweep_sets_smoke(tmp_path, sweep_set, cfgs):
+    """A bwd_wy sweep set runs, one entry per setting in its order, no errors."""
     out = tmp_path / "km.json"
     _run(["benchmarks/kernels_model.py", "--smoke", "--rows", "1u", "--fla", "", "--sweep",
-          "--sweep-row", "1u", "--sweep-set", "bwd_wy", "--out", str(out)])
+          "--sweep-row", "1u", "--sweep-set", sweep_set, "--out", str(out)])
     d = json.loads(out.read_text())
-    assert [e["cfg"] for e in d["sweep"]] == [
-        {"bwd_wy": [16, 8, 2]}, {"bwd_wy": [16, 8, 1]}, {"bwd_wy": [16, 16, 2]},
-        {"bwd_wy": [32, 8, 1]}]
-    assert all("error" not in e and e["fwdbwd_ms"] > 0 for e in d["sweep"])
-
-
-def test_kernels_model_bwd_wy_split_sweep_set_smoke(tmp_path):
-    """The issue-12 set (bwd_wy split in two kernels) runs, one entry per setting, no errors."""
-    out = tmp_path / "km.json"
-    _run(["benchmarks/kernels_model.py", "--smoke", "--rows", "1u", "--fla", "", "--sweep",
-          "--sweep-row", "1u", "--sweep-set", "bwd_wy_split", "--out", str(out)])
-    d = json.loads(out.read_text())
-    assert [e["cfg"] for e in d["sweep"]] == [
-        {"wy_split": True}, {"wy_split": True, "bwd_wy_v": [32, 4, 2]},
-        {"wy_split": True, "bwd_wy_v": [64, 4, 1]},
-        {"wy_split": True, "bwd_wy_v": [32, 4, 2], "bwd_wy_t": [0, 8, 2]}]
+    assert [e["cfg"] for e in d["sweep"]] == cfgs
     assert all("error" not in e and e["fwdbwd_ms"] > 0 for e in d["sweep"])
 
 
