@@ -8,13 +8,14 @@ argument. :func:`statetrack.kernels.run` resolves its ``device`` and ``dtype`` h
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
 
 from statetrack.kernels.errors import KernelDeviceError, KernelDtypeError, KernelUnavailableError
 
-__all__ = ["resolve_device", "resolve_dtype", "torch_dtype_name"]
+__all__ = ["device_guard", "resolve_device", "resolve_dtype", "torch_dtype_name"]
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32,
            "float64": torch.float64}
@@ -94,3 +95,24 @@ def torch_dtype_name(dtype: torch.dtype) -> str:
     'float32'
     """
     return str(dtype).replace("torch.", "")
+
+
+def device_guard(device: torch.device) -> contextlib.AbstractContextManager:
+    """A context in which ``device`` is the current CUDA device, for launching kernels.
+
+    Triton launches a kernel on the *current* CUDA device's stream, whatever device its
+    tensors live on: a call with tensors on ``cuda:1`` while ``cuda:0`` is current would run
+    on the wrong device. Every entry point of the package that launches Triton kernels runs
+    them inside this guard. It switches the device only when ``device`` is a CUDA device other
+    than the current one (the single-GPU call pays one query); for the CPU (the Triton
+    interpreter) it does nothing.
+
+    Examples
+    --------
+    >>> with device_guard(torch.device("cpu")):
+    ...     pass
+    """
+    if device.type != "cuda" or device.index is None \
+            or device.index == torch.cuda.current_device():
+        return contextlib.nullcontext()
+    return torch.cuda.device(device)

@@ -117,6 +117,7 @@ import torch
 from statetrack.floats import next_pow2
 from statetrack.kernels.delta_product import _chunk_kernels as _kern
 from statetrack.kernels._common.checks import check_delta_product_inputs
+from statetrack.kernels._common.device import device_guard
 from statetrack.kernels._common.triton import INTERPRET, require_runnable, tl, triton
 from statetrack.kernels.errors import KernelInputError
 
@@ -355,7 +356,9 @@ class _ChunkDeltaProduct(torch.autograd.Function):
         # with gradients wanted, keep W, U and T (2 |k|-sized buffers and one [L, BT]) for the
         # backward pass instead of recomputing the UT transform there
         keep = any(ctx.needs_input_grad[:6])
-        o, ht, wy = _forward(q, k, v, beta, gsub, gtok, h0, scale, p, output_final_state, keep)
+        with device_guard(q.device):
+            o, ht, wy = _forward(q, k, v, beta, gsub, gtok, h0, scale, p, output_final_state,
+                                 keep)
         ctx.save_for_backward(q, k, v, beta, gsub, gtok, h0, *(wy if wy is not None else ()))
         ctx.plan = p
         ctx.scale = scale
@@ -370,8 +373,9 @@ class _ChunkDeltaProduct(torch.autograd.Function):
         do = do.contiguous()
         if dht is not None:
             dht = dht.to(torch.float32).contiguous()
-        dq, dk, dv, dbeta, dg, dh0 = _backward(q, k, v, beta, gsub, gtok, h0, ctx.scale, p, do, dht,
-                                               tuple(wy) if wy else None)
+        with device_guard(q.device):
+            dq, dk, dv, dbeta, dg, dh0 = _backward(q, k, v, beta, gsub, gtok, h0, ctx.scale, p,
+                                                   do, dht, tuple(wy) if wy else None)
         if dg is not None:
             dg = dg.to(ctx.g_dtype)
         if dh0 is not None:

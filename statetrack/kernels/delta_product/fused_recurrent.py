@@ -78,6 +78,7 @@ import torch
 
 from statetrack.floats import next_pow2
 from statetrack.kernels._common.checks import check_delta_product_inputs, check_out_buffer
+from statetrack.kernels._common.device import device_guard
 from statetrack.kernels._common.triton import INTERPRET, require_runnable, tl, triton
 
 __all__ = ["fused_recurrent_delta_product", "choose_blocks", "Blocks", "SUPPORTED_DTYPES",
@@ -452,8 +453,9 @@ class _FusedRecurrentDeltaProduct(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, beta, g, h0, scale, NH, output_final_state, block_v, out, ht_out):
         save_u = any(ctx.needs_input_grad[:6])
-        o, ht, u = _fwd(q, k, v, beta, g, h0, scale, NH, output_final_state, save_u,
-                        block_v, out, ht_out)
+        with device_guard(q.device):
+            o, ht, u = _fwd(q, k, v, beta, g, h0, scale, NH, output_final_state, save_u,
+                            block_v, out, ht_out)
         dirty = [t for t in (out, ht_out) if t is not None]
         if dirty:
             ctx.mark_dirty(*dirty)
@@ -468,8 +470,9 @@ class _FusedRecurrentDeltaProduct(torch.autograd.Function):
         if dht is not None:
             dht = dht.contiguous()
         need_dh0 = h0 is not None and ctx.needs_input_grad[5]
-        dq, dk, dv, db, dg, dh0 = _bwd(q, k, v, u, beta, g, h0, do, dht, ctx.scale, ctx.NH,
-                                       ctx.block_v, need_dh0)
+        with device_guard(q.device):
+            dq, dk, dv, db, dg, dh0 = _bwd(q, k, v, u, beta, g, h0, do, dht, ctx.scale, ctx.NH,
+                                           ctx.block_v, need_dh0)
         return (dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), db.to(beta.dtype),
                 dg.to(g.dtype) if dg is not None else None,
                 dh0.to(h0.dtype) if dh0 is not None else None,

@@ -60,6 +60,7 @@ import torch
 
 from statetrack.floats import next_pow2
 from statetrack.kernels._common.checks import check_diagonal_scan_inputs
+from statetrack.kernels._common.device import device_guard
 from statetrack.kernels._common.triton import INTERPRET, require_runnable, tl, triton
 from statetrack.kernels.errors import KernelInputError
 
@@ -303,7 +304,8 @@ class _DiagonalScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a, b, h0, backend, chunk_size):
         if backend == "triton":
-            h, _ = _scan_triton(a, b, h0, reverse=False, chunk_size=chunk_size)
+            with device_guard(a.device):
+                h, _ = _scan_triton(a, b, h0, reverse=False, chunk_size=chunk_size)
         else:
             h = _scan_torch(a, b, h0, reverse=False)
         ctx.save_for_backward(a, h, h0)
@@ -315,8 +317,9 @@ class _DiagonalScan(torch.autograd.Function):
         a, h, h0 = ctx.saved_tensors
         g = g.contiguous().to(a.dtype)
         if ctx.backend == "triton":
-            dh, da = _scan_triton(a, g, h0, reverse=True, chunk_size=ctx.chunk_size, hs=h,
-                                  want_da=True)
+            with device_guard(a.device):
+                dh, da = _scan_triton(a, g, h0, reverse=True, chunk_size=ctx.chunk_size, hs=h,
+                                      want_da=True)
         else:
             dh = _scan_torch(a, g, None, reverse=True)
             sd = torch.float64 if a.dtype == torch.float64 else torch.float32

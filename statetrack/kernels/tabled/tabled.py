@@ -127,6 +127,7 @@ from typing import Any
 import torch
 
 from statetrack.kernels._common.checks import DeviceFlags, check_symbols
+from statetrack.kernels._common.device import device_guard
 from statetrack.kernels.errors import KernelError, KernelInputError, SymbolRangeError
 from statetrack.kernels.tabled._codes import CodeTable, CodeTableMissError, build_code_table
 from statetrack.kernels.tabled._inputs import (
@@ -519,24 +520,25 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
                        output=output, return_states=return_states, chunk_size=chunk_size,
                        check_beta=check_beta, check_finite_inputs=check_finite_inputs,
                        check_ids=check_ids, sync_checks=bool(sync_checks))
-    buf = allocate_outputs(inp, o_out=o_out, code_out=code_out, states_out=states_out,
-                           final_state_out=final_state_out)
-    plan = make_plan(inp, chunk_size, variant)
-    ct = _code_table(inp, plan.kernel, code_table,
-                     (key_table, beta_table, value_table, initial_state, query, codes))
-    flags = None
-    if inp.B * inp.T > 0 and (inp.check_ids_device or ct is not None):
-        # a slot of the device's flag ring: no allocation, no fill; arm() below is one
-        # 8-byte copy home and one event record
-        flags = DeviceFlags(2, inp.device, _flag_error(symbols, inp.S))
-    try:
-        launch(inp, buf, plan, flags, ct)
-    except BaseException:
+    with device_guard(inp.device):    # Triton launches on the current device's stream
+        buf = allocate_outputs(inp, o_out=o_out, code_out=code_out, states_out=states_out,
+                               final_state_out=final_state_out)
+        plan = make_plan(inp, chunk_size, variant)
+        ct = _code_table(inp, plan.kernel, code_table,
+                         (key_table, beta_table, value_table, initial_state, query, codes))
+        flags = None
+        if inp.B * inp.T > 0 and (inp.check_ids_device or ct is not None):
+            # a slot of the device's flag ring: no allocation, no fill; arm() below is one
+            # 8-byte copy home and one event record (on the current stream: the guard's)
+            flags = DeviceFlags(2, inp.device, _flag_error(symbols, inp.S))
+        try:
+            launch(inp, buf, plan, flags, ct)
+        except BaseException:
+            if flags is not None:
+                flags.discard()
+            raise
         if flags is not None:
-            flags.discard()
-        raise
-    if flags is not None:
-        flags.arm()
+            flags.arm()
         if not flags.deferred:
             flags.check()
         else:
