@@ -31,7 +31,7 @@ per-kernel timings of our launch configurations.
 Usage (on a CUDA machine; fla-core 0.6.0 importable)::
 
     python benchmarks/kernels_model.py --out benchmarks/results/kernels_model.json \
-        [--rows 1u,2g,3g,2u,3u] [--fla 1u,2g,3g,2u,3u] [--sweep --sweep-row 1u [--sweep-set configs|inv|bwd_wy|bwd_wy_split]]
+        [--rows 1u,2g,3g,2u,3u] [--fla 1u,2g,3g,2u,3u] [--sweep --sweep-row 1u [--sweep-set configs|inv|bwd_wy|bwd_wy_split|save_states]]
 
 ``--smoke`` runs every row at tiny shapes on the CPU (Triton interpreter, one timed call per
 measurement, no fla, no profiler): a check of the script's logic, not a measurement.
@@ -223,8 +223,19 @@ SWEEP_BWD_WY_SPLIT = [
     {"wy_split": True, "bwd_wy_v": (64, 4, 1)},
     {"wy_split": True, "bwd_wy_v": (32, 4, 2), "bwd_wy_t": (0, 8, 2)},
 ]
+#: ``--sweep-set save_states`` (issue 12, session 12): the forward pass stores the sub-chunk
+#: states and ``D`` when gradients are wanted, so the backward skips its recomputing
+#: ``fwd_state_kernel`` (``state_rec``, ~0.28 ms of the 1u step on the H200 in session 9)
+#: at the price of the stores in the forward and 384 MiB of activations at 1u; never timed
+#: yet. With the split ``bwd_wy`` too, and with the forward's state pass at the recompute's
+#: 64-wide value blocks (its stores then match the recompute's layout of work).
+SWEEP_SAVE_STATES = [
+    {"save_states": True},
+    {"save_states": True, "state": (64, 4, 2)},
+    {"save_states": True, "wy_split": True},
+]
 SWEEP_SETS = {"configs": SWEEP, "inv": SWEEP_INV, "bwd_wy": SWEEP_BWD_WY,
-              "bwd_wy_split": SWEEP_BWD_WY_SPLIT}
+              "bwd_wy_split": SWEEP_BWD_WY_SPLIT, "save_states": SWEEP_SAVE_STATES}
 
 
 def main() -> None:
@@ -235,7 +246,7 @@ def main() -> None:
     ap.add_argument("--fla", default="1u,2g,3g,2u,3u", help="rows also run through fla")
     ap.add_argument("--sweep-row", default="1u", help="rows of the --sweep (comma-separated)")
     ap.add_argument("--sweep-set", choices=sorted(SWEEP_SETS), default="configs",
-                    help="what --sweep varies: launch configurations, or the diagonal inverses")
+                    help="what --sweep varies (SWEEP_SETS: launch configurations, kernel variants)")
     ap.add_argument("--smoke", action="store_true",
                     help="tiny shapes on the CPU (interpreter), no fla: checks the logic only")
     ap.add_argument("--fla-bypass-guard", action="store_true",

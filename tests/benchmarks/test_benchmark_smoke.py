@@ -58,6 +58,9 @@ def test_kernels_model_sweep_smoke(tmp_path):
     ("bwd_wy_split", [{"wy_split": True}, {"wy_split": True, "bwd_wy_v": [32, 4, 2]},
                       {"wy_split": True, "bwd_wy_v": [64, 4, 1]},
                       {"wy_split": True, "bwd_wy_v": [32, 4, 2], "bwd_wy_t": [0, 8, 2]}]),
+    # issue 12, session 12: states and D kept from the forward pass
+    ("save_states", [{"save_states": True}, {"save_states": True, "state": [64, 4, 2]},
+                     {"save_states": True, "wy_split": True}]),
 ])
 def test_kernels_model_bwd_wy_sweep_sets_smoke(tmp_path, sweep_set, cfgs):
     """A bwd_wy sweep set runs, one entry per setting in its order, no errors."""

@@ -263,25 +263,30 @@ def test_split_bwd_wy_matches_reference(monkeypatch, gen, make_inputs, check_aga
     assert calls, "the split path was not taken"
 
 
-def _grads(chunk, x, n_h, chunk_size, split, gen_seed):
+def _grads(chunk, x, n_h, chunk_size, override, gen_seed):
+    """Output, final state and every input's gradient under a random cotangent, with
+    ``override`` (a dict) as the kernels' ``_CONFIG_OVERRIDE`` during the forward pass (the
+    plan the backward runs is made there)."""
     ins = {n: (t.detach().clone().requires_grad_(True) if t is not None else None)
            for n, t in x.items()}
-    chunk._CONFIG_OVERRIDE.pop("wy_split", None)
-    if split:
-        chunk._CONFIG_OVERRIDE["wy_split"] = True
+    saved = dict(chunk._CONFIG_OVERRIDE)
+    chunk._CONFIG_OVERRIDE.clear()
+    chunk._CONFIG_OVERRIDE.update(override)
     try:
         o, s = chunk.chunk_delta_product(ins["q"], ins["k"], ins["v"], ins["beta"],
                                          num_householder=n_h, g=ins["g"],
                                          initial_state=ins["initial_state"],
                                          output_final_state=True, chunk_size=chunk_size)
     finally:
-        chunk._CONFIG_OVERRIDE.pop("wy_split", None)
+        chunk._CONFIG_OVERRIDE.clear()
+        chunk._CONFIG_OVERRIDE.update(saved)
     g = torch.Generator().manual_seed(gen_seed)
     do = torch.randn(o.shape, generator=g).to(o.device)
     dht = torch.randn(s.shape, generator=g).to(s.device)
     names = [n for n in ins if ins[n] is not None and ins[n].is_floating_point()]
     loss = (o.float() * do).sum() + (s * dht).sum()
-    return dict(zip(names, torch.autograd.grad(loss, [ins[n] for n in names])))
+    grads = dict(zip(names, torch.autograd.grad(loss, [ins[n] for n in names])))
+    return {"o": o.detach(), "final_state": s.detach(), **{f"d{n}": g for n, g in grads.items()}}
 
 
 @pytest.mark.parametrize("dtype,gate,init,n_h,chunk_size", [
@@ -299,14 +304,20 @@ def test_split_bwd_wy_equals_the_default(monkeypatch, gen, make_inputs, device, 
     x = make_inputs(gen, B=1, T=37, H=2, K=16, V=24, n_h=n_h, dtype=dtype, gate=gate,
                     initial_state=init, device=device)
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
-    a = _grads(chunk, x, n_h, chunk_size, False, seed)
-    b = _grads(chunk, x, n_h, chunk_size, True, seed)
-    assert a.keys() == b.keys() and {"q", "k", "v", "beta"} <= a.keys()
+    a = _grads(chunk, x, n_h, chunk_size, {}, seed)
+    b = _grads(chunk, x, n_h, chunk_size, {"wy_split": True}, seed)
+    _assert_same(a, b, device, dtype)
+
+
+def _assert_same(a, b, device, dtype):
+    """Bitwise equal through the interpreter; within the tolerance table on a GPU."""
+    assert a.keys() == b.keys() and {"o", "dq", "dk", "dv", "dbeta"} <= a.keys()
     for n in a:
         if device.type == "cpu":
             assert torch.equal(a[n], b[n]), n
         else:
-            assert_rel_close(b[n], a[n].double(), dtype, kind="bwd", name=f"d{n}")
+            kind = "fwd" if n in ("o", "final_state") else "bwd"
+            assert_rel_close(b[n], a[n].double(), dtype, kind=kind, name=n)
 
 
 def test_default_backward_does_not_split(monkeypatch, gen, make_inputs, device):
@@ -325,3 +336,90 @@ def test_default_backward_does_not_split(monkeypatch, gen, make_inputs, device):
     (dk,) = torch.autograd.grad(o.sum(), [x["k"]])
     assert torch.isfinite(dk).all()
     assert "wy_split" not in chunk._Plan(x["q"], x["v"], 1, 16, True).cfg
+
+
+# --- states and D kept from the forward pass (issue 12; non-default: "save_states") --------
+
+def _count_state_buffers(monkeypatch, chunk):
+    """Spy on ``_state_buffers``: the list gets "fwd" or "bwd" per call, by the caller."""
+    calls = []
+    real = chunk._state_buffers
+
+    def spy(p):
+        import inspect
+        calls.append(inspect.stack()[1].function)
+        return real(p)
+
+    monkeypatch.setattr(chunk, "_state_buffers", spy)
+    return calls
+
+
+@pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init,chunk_size", [
+    (1, 70, 1, 8, 24, 2, torch.float32, True, True, 16),    # V not a power of two, 2 V blocks
+    (2, 33, 2, 16, 16, 3, torch.float32, False, False, 32),
+    (1, 33, 1, 16, 16, 1, torch.bfloat16, True, True, 64),
+])
+def test_saved_states_match_reference(monkeypatch, gen, make_inputs, check_against_reference,
+                                      poison_empty, device, B, T, H, K, V, n_h, dtype, gate,
+                                      init, chunk_size):
+    """With ``save_states`` the forward pass stores the states and ``D`` and the backward
+    does not recompute them (the state buffers are made once, by the forward); every
+    gradient matches the float64 reference, every buffer NaN-poisoned first."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "save_states", True)
+    calls = _count_state_buffers(monkeypatch, chunk)
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
+             V=V, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=chunk_size)
+    assert calls == ["_forward"]
+
+
+@pytest.mark.parametrize("dtype,gate,init,n_h,chunk_size", [
+    (torch.float32, True, True, 2, 16), (torch.float32, False, False, 1, 32),
+    (torch.bfloat16, True, False, 2, 64)])
+def test_saved_states_equal_the_recomputed_ones(monkeypatch, gen, make_inputs, device, dtype,
+                                                gate, init, n_h, chunk_size):
+    """The forward's stored states and ``D`` are the recomputation's (same arithmetic): the
+    outputs and gradients are bitwise equal through the interpreter, within the tolerance
+    table on a GPU (other launch settings there); with the split ``bwd_wy`` as well."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
+    x = make_inputs(gen, B=1, T=37, H=2, K=16, V=24, n_h=n_h, dtype=dtype, gate=gate,
+                    initial_state=init, device=device)
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+    a = _grads(chunk, x, n_h, chunk_size, {}, seed)
+    _assert_same(a, _grads(chunk, x, n_h, chunk_size, {"save_states": True}, seed), device, dtype)
+    _assert_same(a, _grads(chunk, x, n_h, chunk_size, {"save_states": True, "wy_split": True},
+                           seed), device, dtype)
+
+
+def test_saved_states_only_when_gradients_are_wanted(monkeypatch, gen, make_inputs, device):
+    """Without gradients the forward stores nothing (no state buffers); by default (no
+    override) the backward recomputes them; kept states survive a second backward pass."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"save_states": True})
+    calls = _count_state_buffers(monkeypatch, chunk)
+    x = make_inputs(gen, B=1, T=20, H=1, K=8, V=8, n_h=2, dtype=torch.float32, gate=True,
+                    initial_state=True, device=device)
+    with torch.no_grad():
+        o_plain, _ = chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], num_householder=2,
+                                         g=x["g"], initial_state=x["initial_state"],
+                                         chunk_size=16)
+    assert calls == []
+    q = x["q"].clone().requires_grad_(True)
+    o, _ = chunk_delta_product(q, x["k"], x["v"], x["beta"], num_householder=2, g=x["g"],
+                               initial_state=x["initial_state"], chunk_size=16)
+    assert calls == ["_forward"] and torch.equal(o.detach(), o_plain)
+    (d1,) = torch.autograd.grad(o.sum(), [q], retain_graph=True)
+    (d2,) = torch.autograd.grad(o.sum(), [q])
+    assert calls == ["_forward"] and torch.equal(d1, d2) and torch.isfinite(d1).all()
+
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
+    calls.clear()
+    o, _ = chunk_delta_product(q, x["k"], x["v"], x["beta"], num_householder=2, g=x["g"],
+                               initial_state=x["initial_state"], chunk_size=16)
+    (d3,) = torch.autograd.grad(o.sum(), [q])
+    assert calls == ["_backward"] and torch.equal(d1, d3)
+    assert "save_states" not in chunk._Plan(x["q"], x["v"], 2, 16, True).cfg

@@ -75,7 +75,13 @@ Backward pass
 -------------
 When any input requires a gradient, the forward pass keeps ``T``, ``W`` and ``U`` (activation
 memory of about two key-sized tensors plus ``T``, ``[L, BT]``); the backward pass recomputes
-the states at every sub-chunk start ``S^{(i)}`` and ``D`` (kernel 2 with storing switched on). Then, with ``dO`` the output gradient:
+the states at every sub-chunk start ``S^{(i)}`` and ``D`` (kernel 2 with storing switched on).
+With ``_CONFIG_OVERRIDE["save_states"]`` (opt-in, issue 12: not the default until timed on
+the device) the forward pass stores them instead, in the same kernel that forms the
+outputs, and the backward pass skips that kernel: one launch less, at the price of
+``S^{(i)}`` and ``D`` as activation memory (``NS K V + L V`` elements in the input dtype per
+batch row and head: 384 MiB at B 8, T 4096, H 16, K = V = 128 and chunk 64 in bf16, as much
+as ``q``, ``k`` and ``v`` together). Then, with ``dO`` the output gradient:
 
 * ``bwd_o_kernel`` (per token chunk), from the output formula with
   ``M_ti = [tok(i) <= t] e^{Gt_t - Gt_tok(i)}``, ``X = M o (dO D^T)``:
@@ -160,7 +166,9 @@ _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 
 #: blocks of the UT transform are inverted, 1 = substitution reading rows from a scratch
 #: copy, 0 = substitution extracting rows by reductions; ``"prec"``: the ``tl.dot``
 #: input precision of float32 products, ``"ieee"`` unless set; and ``"wy_split"``: true runs
-#: the backward WY step as two kernels, ``bwd_wy_v`` then ``bwd_wy_t``); empty in normal use
+#: the backward WY step as two kernels, ``bwd_wy_v`` then ``bwd_wy_t``; ``"save_states"``: true
+#: makes a forward pass that keeps activations for the backward also store the sub-chunk
+#: states and ``D``, so the backward does not recompute them); empty in normal use
 _CONFIG_OVERRIDE: dict = {}
 
 _MM_DTYPE = {torch.bfloat16: tl.bfloat16, torch.float16: tl.float16, torch.float32: tl.float32}
@@ -265,16 +273,27 @@ def _wy(k, v, beta, gsub, p: _Plan, store_t: bool):
     return w, u, tmat
 
 
+def _state_buffers(p: _Plan) -> tuple[torch.Tensor, torch.Tensor]:
+    """``hbuf`` (every sub-chunk's starting state) and ``dbuf`` (``D``), in the input dtype."""
+    return (_alloc((p.B * p.H, p.NS, p.K, p.V), p.dtype, p.device),
+            _alloc((p.B * p.H, p.Lp, p.V), p.dtype, p.device))
+
+
 def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state: bool,
              keep_wy: bool = False):
+    """Outputs and final state; with ``keep_wy`` also what the backward reuses: ``(W, U, T)``
+    and, when ``p.cfg["save_states"]``, ``(hbuf, dbuf)`` (else None)."""
     w, u, tmat = _wy(k, v, beta, gsub, p, store_t=keep_wy)
     o = _alloc((p.B, p.T, p.H, p.V), p.dtype, p.device)
     ht = _alloc((p.B, p.H, p.K, p.V), torch.float32, p.device) if output_final_state else None
+    states = _state_buffers(p) if keep_wy and p.cfg.get("save_states", False) else None
+    hbuf, dbuf = states if states is not None else (None, None)
     _kern.fwd_state_kernel[(p.nv("state"), p.B * p.H)](
-        q, k, w, u, gsub, gtok, h0, o, ht, None, None, p.T, p.L, p.NC, scale,
+        q, k, w, u, gsub, gtok, h0, o, ht, hbuf, dbuf, p.T, p.L, p.NC, scale,
         BV=p.bv("state"), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=output_final_state,
-        COMPUTE_O=True, STORE_H=False, STORE_D=False, **p.common(), **p.opts("state"))
-    return o, ht, ((w, u, tmat) if keep_wy else None)
+        COMPUTE_O=True, STORE_H=states is not None, STORE_D=states is not None, **p.common(),
+        **p.opts("state"))
+    return o, ht, ((w, u, tmat) if keep_wy else None), states
 
 
 def _bwd_wy_split(k, v, beta, gsub, tmat, hbuf, dhbuf, dbuf, ddbuf, dko, dk, dv, dbeta, dgsub,
@@ -303,15 +322,20 @@ def _bwd_wy_split(k, v, beta, gsub, tmat, hbuf, dhbuf, dbuf, ddbuf, dko, dk, dv,
         USE_G=p.use_g, **c, **p.opts("bwd_wy_t"))
 
 
-def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht, wy=None):
+def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht, wy=None, states=None):
+    """Every input's gradient; ``wy`` and ``states`` as kept by :func:`_forward` (recomputed
+    when None)."""
     BH = p.B * p.H
     w, u, tmat = wy if wy is not None else _wy(k, v, beta, gsub, p, store_t=True)
-    hbuf = _alloc((BH, p.NS, p.K, p.V), p.dtype, p.device)
-    dbuf = _alloc((BH, p.Lp, p.V), p.dtype, p.device)
-    _kern.fwd_state_kernel[(p.nv("state_rec"), BH)](
-        q, k, w, u, gsub, gtok, h0, None, None, hbuf, dbuf, p.T, p.L, p.NC, scale,
-        BV=p.bv("state_rec"), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=False,
-        COMPUTE_O=False, STORE_H=True, STORE_D=True, **p.common(), **p.opts("state_rec"))
+    if states is not None:
+        hbuf, dbuf = states
+    else:
+        hbuf, dbuf = _state_buffers(p)
+        _kern.fwd_state_kernel[(p.nv("state_rec"), BH)](
+            q, k, w, u, gsub, gtok, h0, None, None, hbuf, dbuf, p.T, p.L, p.NC, scale,
+            BV=p.bv("state_rec"), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None,
+            STORE_HT=False, COMPUTE_O=False, STORE_H=True, STORE_D=True, **p.common(),
+            **p.opts("state_rec"))
     dq = _alloc(q.shape, q.dtype, p.device)
     dko = _alloc((BH, p.Lp, p.K), torch.float32, p.device)
     dvloc = _alloc((BH, p.Lp, p.V), torch.float32, p.device)
@@ -357,9 +381,11 @@ class _ChunkDeltaProduct(torch.autograd.Function):
         # backward pass instead of recomputing the UT transform there
         keep = any(ctx.needs_input_grad[:6])
         with device_guard(q.device):
-            o, ht, wy = _forward(q, k, v, beta, gsub, gtok, h0, scale, p, output_final_state,
-                                 keep)
-        ctx.save_for_backward(q, k, v, beta, gsub, gtok, h0, *(wy if wy is not None else ()))
+            o, ht, wy, states = _forward(q, k, v, beta, gsub, gtok, h0, scale, p,
+                                         output_final_state, keep)
+        ctx.n_states = 2 if states is not None else 0
+        ctx.save_for_backward(q, k, v, beta, gsub, gtok, h0, *(states or ()),
+                              *(wy if wy is not None else ()))
         ctx.plan = p
         ctx.scale = scale
         ctx.g_dtype = g.dtype if g is not None else None
@@ -368,14 +394,15 @@ class _ChunkDeltaProduct(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, do, dht):
-        q, k, v, beta, gsub, gtok, h0, *wy = ctx.saved_tensors
+        q, k, v, beta, gsub, gtok, h0, *rest = ctx.saved_tensors
+        states, wy = tuple(rest[:ctx.n_states]) or None, rest[ctx.n_states:]
         p = ctx.plan
         do = do.contiguous()
         if dht is not None:
             dht = dht.to(torch.float32).contiguous()
         with device_guard(q.device):
             dq, dk, dv, dbeta, dg, dh0 = _backward(q, k, v, beta, gsub, gtok, h0, ctx.scale, p,
-                                                   do, dht, tuple(wy) if wy else None)
+                                                   do, dht, tuple(wy) if wy else None, states)
         if dg is not None:
             dg = dg.to(ctx.g_dtype)
         if dh0 is not None:
