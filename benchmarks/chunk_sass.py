@@ -26,7 +26,9 @@ shape, commit and command), as ``tabled_sass.py`` does.
 
 ``bwd_wy_v`` and ``bwd_wy_t`` are the two kernels of the non-default split ``bwd_wy``
 (issue 12: the value-block loop, then the ``dT`` / ``dA`` chain); ``bwd_wy_t`` has no value
-block (its BV is ignored). Each row also says how many blocks of that setting fit on one
+block (its BV is ignored). ``fwd_state`` is the state pass as the forward runs it (outputs
+only), ``fwd_state_save`` the same pass also storing the states and ``D`` (the opt-in
+``save_states``, issue 12), ``state_rec`` the backward's recomputation (stores only). Each row also says how many blocks of that setting fit on one
 H200 SM by registers and by shared memory (65536 registers, 228 KB of shared memory a SM,
 227 KB a block at most; registers are allocated per warp in units of 256).
 """
@@ -46,7 +48,11 @@ if str(ROOT) not in sys.path:                     # run as a script: benchmarks/
     sys.path.insert(0, str(ROOT))
 from benchmarks._machine import describe, output_problem, write_json  # noqa: E402
 
-KERNELS = ("bwd_wy", "wy_fwd", "bwd_wy_v", "bwd_wy_t")
+KERNELS = ("bwd_wy", "wy_fwd", "bwd_wy_v", "bwd_wy_t", "fwd_state", "fwd_state_save",
+           "state_rec")
+#: the variants of one Triton function: its name in the JSON's ``kernel``
+_FUNCTIONS = {"fwd_state": "fwd_state_kernel", "fwd_state_save": "fwd_state_kernel",
+              "state_rec": "fwd_state_kernel"}
 DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 DEFAULT_CONFIGS = "16:8:2,32:8:2,64:8:2,64:4:2,32:4:2"
 _INSTR = re.compile(r"\s+/\*[0-9a-f]{4,}\*/")       # an instruction line (its address)
@@ -144,6 +150,14 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
         sig = dict(k=p, beta=p, gsub=f32, tmat=p, dko=f32, dwbuf=p, dtbuf=f32, dbbuf=f32,
                    dlast=f32, dk=p, dbeta=p, dgsub=f32, L="i32")
         consts = {n: c for n, c in common.items() if n != "V"}
+    elif kernel in ("fwd_state", "fwd_state_save", "state_rec"):
+        fn = kern.fwd_state_kernel
+        sig = dict(q=p, k=p, w=p, u=p, gsub=f32, gtok=f32, h0=f32, o=p, ht=f32, hbuf=p, dbuf=p,
+                   T="i32", L="i32", NC="i32", scale="fp32")
+        store = kernel != "fwd_state"
+        consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))), NH=1,
+                      USE_H0=False, STORE_HT=False, COMPUTE_O=kernel != "state_rec",
+                      STORE_H=store, STORE_D=store)
     else:
         fn = kern.wy_fwd_kernel
         sig = dict(k=p, v=p, beta=p, gsub=f32, w=p, u=p, tmat=p, scr=f32, L="i32")
@@ -152,7 +166,8 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
     # pointer arguments 16-byte aligned, as the launcher specializes torch's allocations at
     # run time (an unaligned compile splits vector loads: not what the device runs)
     attrs = {(fn.arg_names.index(a),): [["tt.divisibility", 16]]
-             for a, t in sig.items() if t.startswith("*") or (a == "L" and L % 16 == 0)}
+             for a, t in sig.items()
+             if t.startswith("*") or (a in ("L", "T") and L % 16 == 0)}
     ck = triton.compile(ASTSource(fn, sig, consts, attrs), target=GPUTarget("cuda", 90, 32),
                         options={"num_warps": warps, "num_stages": stages})
     tools = Path(triton.__file__).parent / "backends" / "nvidia" / "bin"
@@ -216,8 +231,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['blocks_by_shared']}", flush=True)
     if a.json:
         doc = describe(__file__, argv, triton=rows[0]["triton"], target="sm_90",
-                       kernel=f"{a.kernel}_kernel",
-                       **{"pass": "backward" if a.kernel.startswith("bwd") else "forward"},
+                       kernel=_FUNCTIONS.get(a.kernel, f"{a.kernel}_kernel"),
+                       **({"variant": a.kernel} if a.kernel in _FUNCTIONS else {}),
+                       **{"pass": "backward" if a.kernel.startswith("bwd")
+                          or a.kernel == "state_rec" else "forward"},
                        shape={"dtype": a.dtype, "K": a.K, "V": V, "chunk": a.chunk,
                               "gate": a.gate, "L": a.L})
         doc["rows"] = rows

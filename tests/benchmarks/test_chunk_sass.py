@@ -20,7 +20,8 @@ def _run(*argv, timeout=300):
                           text=True, timeout=timeout)
 
 
-@pytest.mark.parametrize("kernel", ["bwd_wy", "wy_fwd", "bwd_wy_v", "bwd_wy_t"])
+@pytest.mark.parametrize("kernel", ["bwd_wy", "wy_fwd", "bwd_wy_v", "bwd_wy_t", "fwd_state",
+                                    "fwd_state_save", "state_rec"])
 def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     out = tmp_path / "r.json"
     r = _run("--kernel", kernel, "--dtype", "float32", "--K", "16", "--chunk", "16",
@@ -28,8 +29,13 @@ def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     assert r.returncode == 0, r.stderr[-2000:]
     doc = json.loads(out.read_text())
     # self-describing, as tabled_sass's: which tool, kernel, pass, shape and command made it
-    assert doc["tool"] == "benchmarks/chunk_sass.py" and doc["kernel"] == f"{kernel}_kernel"
-    assert doc["pass"] == ("backward" if kernel.startswith("bwd") else "forward")
+    assert doc["tool"] == "benchmarks/chunk_sass.py"
+    if kernel in ("fwd_state", "fwd_state_save", "state_rec"):   # one function, three passes
+        assert doc["kernel"] == "fwd_state_kernel" and doc["variant"] == kernel
+    else:
+        assert doc["kernel"] == f"{kernel}_kernel" and "variant" not in doc
+    assert doc["pass"] == ("backward" if kernel.startswith("bwd") or kernel == "state_rec"
+                           else "forward")
     assert doc["shape"] == {"dtype": "float32", "K": 16, "V": 16, "chunk": 16, "gate": False,
                             "L": 4096}
     assert doc["command"].startswith(f"python benchmarks/chunk_sass.py --kernel {kernel} ")
