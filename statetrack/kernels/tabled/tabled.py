@@ -539,6 +539,7 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
             raise
         if flags is not None:
             flags.arm()
+    if flags is not None:
         if not flags.deferred:
             flags.check()
         else:
