@@ -142,19 +142,18 @@ def test_tabled_launches_inside_the_guard(monkeypatch, gen):
 
 # ---- two GPUs ---------------------------------------------------------------------------
 
-def _late(x: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
-    """``x`` on ``device``, written there only after a ~50 ms sleep on ``device``'s stream (the
-    buffer holds NaN, or -1 for integers, until then): a kernel that runs on another stream,
-    without waiting for ``device``'s, reads the poison."""
-    if x is None:
-        return None
-    src = x.detach().to(device)
-    buf = torch.full_like(src, -1 if not x.is_floating_point() else float("nan"))
+def _late(xs: list[torch.Tensor], device: torch.device) -> list[torch.Tensor]:
+    """``xs`` on ``device``, written there only after a ~50 ms sleep on ``device``'s stream
+    (the buffers hold NaN, or -1 for integers, until then): a kernel that runs on another
+    stream, without waiting for ``device``'s, reads the poison."""
+    srcs = [x.detach().to(device) for x in xs]
+    bufs = [torch.full_like(s, -1 if not s.is_floating_point() else float("nan")) for s in srcs]
     torch.cuda.synchronize(device)
     with torch.cuda.device(device):
         torch.cuda._sleep(100_000_000)
-        buf.copy_(src)    # device to device: queued behind the sleep, the host goes on
-    return buf.detach().requires_grad_(x.requires_grad)
+        for b, s in zip(bufs, srcs):
+            b.copy_(s)    # device to device: queued behind the sleep, the host goes on
+    return [b.requires_grad_(x.requires_grad) for b, x in zip(bufs, xs)]
 
 
 def _families(gen, make_inputs):
@@ -210,7 +209,7 @@ def test_every_family_runs_on_the_tensors_device(gen, make_inputs):
         want = fn(*(t.to(zero).detach().requires_grad_(t.requires_grad)
                     if t.is_floating_point() else t.to(zero) for t in cpu_inputs))
         torch.cuda.set_device(zero)
-        got = fn(*(_late(t, one) for t in cpu_inputs))
+        got = fn(*_late(cpu_inputs, one))
         assert torch.cuda.current_device() == 0, f"{name}: the guard left cuda:1 current"
         for i, (w, g) in enumerate(zip(want, got)):
             assert g.device == one, f"{name}: output {i} on {g.device}"
