@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
-from ._args import cli_text, monoid_limit_for, positive_int, size_note
+from ._args import cli_text, monoid_limit_for, nonnegative_int, positive_int, size_note
 
 __all__ = ["add_parser", "run", "Row", "LEGEND", "DESCRIPTION"]
 
@@ -285,7 +285,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="words per language for --device (default 4 on cuda, 2 on cpu)")
     c.add_argument("--kernel", choices=["auto", "tabled", "recurrent", "reference"],
                    default="auto", help="kernel for --device (default: auto)")
-    c.add_argument("--seed", type=int, default=0, help="seed of the --device words")
+    c.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the --device words")
     c.add_argument("--form", choices=["auto", "permutation", "faithful"], default="auto",
                    help="with --device, the construction it runs: the Theorem 3 form on the "
                         "DFA's states, the faithful (coset) form, or the narrower of the two "

@@ -105,7 +105,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--random-length", type=positive_int, default=512, metavar="T",
                    help="length of the random words (default 512; --random x --random-length "
                         "is at most 10^7 symbols)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random words")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the random words")
     p.add_argument("--horizon-length", type=positive_int, default=100_000, metavar="T",
                    help="simulation length of the float horizon of inexact forms")
     p.add_argument("--limit", type=positive_int, default=1_000_000,

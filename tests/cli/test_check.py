@@ -145,6 +145,16 @@ def test_check_rejects_nonpositive_monoid_limit(capsys):
     assert "positive integer" in capsys.readouterr().err
 
 
+def test_check_rejects_a_negative_seed_before_any_work(capsys):
+    # numpy's default_rng takes no negative seed: a usage error, not a traceback after the rows
+    with pytest.raises(SystemExit) as e:
+        cli.main(["check", "--only", "parity", "--device", "cpu", "--seed", "-1"])
+    assert e.value.code == 2
+    captured = capsys.readouterr()
+    assert "argument --seed: expected a non-negative integer, got -1" in captured.err
+    assert captured.out == ""
+
+
 def test_check_device_cpu_runs_constructions_through_the_kernels(tmp_path, capsys):
     out = tmp_path / "d.json"
     code = cli.main(["check", "--only", "parity", "cyclic(3)", "ab_star", "--no-theory", "-q",

@@ -207,7 +207,8 @@ def test_faithful_form_errors(capsys):
 def test_numeric_options_are_validated_as_usage_errors(capsys):
     for argv, what in ((["--limit", "0"], "--limit"), (["--words", "-1"], "--words"),
                        (["--random", "-2"], "--random"), (["--max-skeleton", "x"], "--max-skeleton"),
-                       (["--random-length", "0"], "--random-length")):
+                       (["--random-length", "0"], "--random-length"),
+                       (["--seed", "-1"], "--seed")):
         with pytest.raises(SystemExit) as info:
             main(["compile", "parity", *argv])
         assert info.value.code == 2
