@@ -13,6 +13,15 @@ from statetrack.automata import DFA
 from statetrack.automata.families import CatalogueEntry
 
 
+def test_version_option_prints_the_package_version(capsys):
+    import statetrack
+
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out == f"statetrack {statetrack.__version__}\n"
+
+
 def test_check_subset_passes_and_writes_json(tmp_path, capsys):
     out = tmp_path / "check.json"
     code = cli.main(["check", "--only", "parity", "symmetric(3)", "ab_star", "--json", str(out),
