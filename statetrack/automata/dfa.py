@@ -709,6 +709,9 @@ class DFA:
                     f"{source}: field {key!r} must be a {typ.__name__}, got "
                     f"{type(d[key]).__name__}"
                 )
+        if not d["alphabet"]:
+            raise SerializationError(
+                f"{source}: field 'alphabet' is empty (a DFA needs at least one symbol)")
         n = d["n_states"]
         rows = d["transitions"]
         if len(rows) != n:

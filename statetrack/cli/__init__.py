@@ -33,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     from . import check, families, figures
     from . import compile as compile_
 
+    from statetrack import __version__
+
     p = argparse.ArgumentParser(prog="statetrack", description=__doc__.split("\n\n")[0])
+    p.add_argument("--version", action="version", version=f"statetrack {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (check, families, figures, compile_):
         module.add_parser(sub)

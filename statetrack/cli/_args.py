@@ -5,10 +5,11 @@ library error (``pass alphabet=``) as the command line's option (``--alphabet``)
 from __future__ import annotations
 
 import argparse
+import os
 import re
 
 __all__ = ["positive_int", "nonnegative_int", "regex_alphabet", "cli_text", "MONOID_ENTRIES",
-           "monoid_limit_for", "SLOW_STATES", "size_note"]
+           "monoid_limit_for", "SLOW_STATES", "size_note", "output_file_problem"]
 
 #: Most entries (elements x states) of a transition monoid the commands enumerate: each
 #: element is a map of the DFA's states, so ``cyclic(10000)`` would hold 10^8 of them.
@@ -43,6 +44,24 @@ def size_note(command: str, n_states: int) -> str | None:
             f"monoid, the construction (width up to |Q|), its exact proof and the float check "
             f"grow with |Q| and can take many minutes (Ctrl-C stops)")
 
+
+
+def output_file_problem(option: str, path: str, example: str) -> str | None:
+    """Why ``path`` (given to ``option``) cannot be written, checked before any work; None
+    if it can (its folder exists and is writable, and it is not a folder itself).
+
+    >>> output_file_problem("--json", "/", "check.json")
+    '--json /: is a folder; name a file in it, e.g. --json /check.json'
+    >>> output_file_problem("--out", "/no/such/folder/c.json", "c.json")
+    '--out /no/such/folder/c.json: the folder /no/such/folder does not exist or is not writable'
+    """
+    if os.path.isdir(path):
+        return (f"{option} {path}: is a folder; name a file in it, e.g. {option} "
+                f"{os.path.join(path, example)}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        return f"{option} {path}: the folder {folder} does not exist or is not writable"
+    return None
 
 
 def _int_at_least(text: str, least: int, what: str) -> int:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
-from ._args import cli_text, monoid_limit_for, positive_int, size_note
+from ._args import (cli_text, monoid_limit_for, nonnegative_int, output_file_problem,
+                    positive_int, size_note)
 
 __all__ = ["add_parser", "run", "Row", "LEGEND", "DESCRIPTION"]
 
@@ -140,17 +140,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ..automata.families import catalogue
 
-    if args.json:
-        folder = os.path.dirname(os.path.abspath(args.json))
-        if os.path.isdir(args.json):
-            print(f"statetrack check: error: --json {args.json}: is a folder; name a file "
-                  f"in it, e.g. --json {os.path.join(args.json, 'check.json')}",
-                  file=sys.stderr)
-            return 2
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            print(f"statetrack check: error: --json {args.json}: the folder {folder} does not "
-                  f"exist or is not writable", file=sys.stderr)
-            return 2
+    problem = args.json and output_file_problem("--json", args.json, "check.json")
+    if problem:
+        print(f"statetrack check: error: {problem}", file=sys.stderr)
+        return 2
     if args.device:
         # before the theory table, which takes seconds: a missing GPU is bad input (exit 2)
         from ..kernels._common.device import resolve_device
@@ -285,7 +278,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="words per language for --device (default 4 on cuda, 2 on cpu)")
     c.add_argument("--kernel", choices=["auto", "tabled", "recurrent", "reference"],
                    default="auto", help="kernel for --device (default: auto)")
-    c.add_argument("--seed", type=int, default=0, help="seed of the --device words")
+    c.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the --device words")
     c.add_argument("--form", choices=["auto", "permutation", "faithful"], default="auto",
                    help="with --device, the construction it runs: the Theorem 3 form on the "
                         "DFA's states, the faithful (coset) form, or the narrower of the two "

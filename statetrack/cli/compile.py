@@ -49,8 +49,8 @@ from typing import Any
 
 import numpy as np
 
-from ._args import (MONOID_ENTRIES, cli_text, monoid_limit_for, nonnegative_int, positive_int,
-                    regex_alphabet, size_note)
+from ._args import (MONOID_ENTRIES, cli_text, monoid_limit_for, nonnegative_int,
+                    output_file_problem, positive_int, regex_alphabet, size_note)
 
 __all__ = ["add_parser", "run", "resolve_pattern", "EXIT_OK", "EXIT_FAILED", "EXIT_BAD_INPUT",
            "EXIT_UNSUPPORTED"]
@@ -105,7 +105,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--random-length", type=positive_int, default=512, metavar="T",
                    help="length of the random words (default 512; --random x --random-length "
                         "is at most 10^7 symbols)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random words")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the random words")
     p.add_argument("--horizon-length", type=positive_int, default=100_000, metavar="T",
                    help="simulation length of the float horizon of inexact forms")
     p.add_argument("--limit", type=positive_int, default=1_000_000,
@@ -307,6 +307,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"statetrack compile: error: --random {args.random} --random-length "
               f"{args.random_length}: {args.random * args.random_length:.3g} random symbols, "
               f"more than the float check's {_RANDOM_SYMBOLS:.0e}; lower one of them", file=err)
+        return EXIT_BAD_INPUT
+    problem = args.out and output_file_problem("--out", args.out, "construction.json")
+    if problem:     # before the proof, which can take minutes
+        print(f"statetrack compile: error: {problem}", file=err)
         return EXIT_BAD_INPUT
     try:
         source, how = resolve_pattern(args.pattern, kind=args.kind, alphabet=args.alphabet,

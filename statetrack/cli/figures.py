@@ -49,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
     or written (a one-line error naming ``--outdir``, not a traceback)."""
     from ..theory.figures import make_figures
 
+    if os.path.exists(args.outdir) and not os.path.isdir(args.outdir):
+        print(f"statetrack figures: error: --outdir {args.outdir}: is a file, not a folder; "
+              f"name a folder (created if needed)", file=sys.stderr)
+        return 2
     try:
         os.makedirs(args.outdir, exist_ok=True)
         if sys.stderr.isatty():  # the paths come at the end; say what the seconds are for

@@ -238,6 +238,22 @@ def _layer_from(d: Any, where: str) -> Layer:
     v = _int(_need(d, "value_dim", int, where), f"{where}.value_dim")
     if k < 1 or v < 1:
         raise ConstructionFileError(f"{where}: width and value_dim must be >= 1")
+    # the declared sizes must agree with the stored lists before anything is allocated by
+    # them (a width of 10**12 with a 5-entry query was a MemoryError)
+    query_in = _need(d, "query", list, where)
+    if len(query_in) != k:
+        raise ConstructionFileError(f"{where}: width is {k} but the query has "
+                                    f"{len(query_in)} entries")
+    codes_in = _need(d, "codes", list, where)
+    for c, code in enumerate(codes_in):
+        if not isinstance(code, list) or len(code) != v:
+            got = (f"{len(code)} entries" if isinstance(code, list)
+                   else f"a {type(code).__name__}")
+            raise ConstructionFileError(f"{where}.codes[{c}]: expected a list of value_dim = "
+                                        f"{v} exact numbers, got {got}")
+    n_h = d.get("n_h")
+    if n_h is not None:
+        _int(n_h, f"{where}.n_h")
     rows = _need(d, "steps", list, where)
     steps = []
     for t, row in enumerate(rows):
@@ -269,14 +285,12 @@ def _layer_from(d: Any, where: str) -> Layer:
             raise ConstructionFileError(f"{where}.initial_state: entry ({i}, {j}) outside "
                                         f"{k} x {v}")
         h0[i][j] = _exact(e[2], f"{where}.initial_state[{i}][{j}]")
-    query = [_exact(x, f"{where}.query") for x in _need(d, "query", list, where)]
-    codes = [[_exact(x, f"{where}.codes") for x in c] if isinstance(c, list) else
-             _exact(c, f"{where}.codes") for c in _need(d, "codes", list, where)]
+    query = [_exact(x, f"{where}.query") for x in query_in]
+    codes = [[_exact(x, f"{where}.codes") for x in c] for c in codes_in]
     labels = d.get("labels")
     tmap = d.get("token_map")
     layer = Layer(tokens=tokens, steps=steps, initial_state=h0,
                   readout=Readout(query=query, codes=codes, labels=labels), token_map=tmap)
-    n_h = d.get("n_h")
     if n_h is not None and n_h != layer.n_h:
         raise ConstructionFileError(f"{where}: n_h is {n_h} but the steps give {layer.n_h}")
     return layer

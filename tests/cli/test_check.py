@@ -13,6 +13,15 @@ from statetrack.automata import DFA
 from statetrack.automata.families import CatalogueEntry
 
 
+def test_version_option_prints_the_package_version(capsys):
+    import statetrack
+
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out == f"statetrack {statetrack.__version__}\n"
+
+
 def test_check_subset_passes_and_writes_json(tmp_path, capsys):
     out = tmp_path / "check.json"
     code = cli.main(["check", "--only", "parity", "symmetric(3)", "ab_star", "--json", str(out),
@@ -143,6 +152,16 @@ def test_check_rejects_nonpositive_monoid_limit(capsys):
         cli.main(["check", "--monoid-limit", "0"])
     assert e.value.code == 2
     assert "positive integer" in capsys.readouterr().err
+
+
+def test_check_rejects_a_negative_seed_before_any_work(capsys):
+    # numpy's default_rng takes no negative seed: a usage error, not a traceback after the rows
+    with pytest.raises(SystemExit) as e:
+        cli.main(["check", "--only", "parity", "--device", "cpu", "--seed", "-1"])
+    assert e.value.code == 2
+    captured = capsys.readouterr()
+    assert "argument --seed: expected a non-negative integer, got -1" in captured.err
+    assert captured.out == ""
 
 
 def test_check_device_cpu_runs_constructions_through_the_kernels(tmp_path, capsys):

@@ -207,7 +207,8 @@ def test_faithful_form_errors(capsys):
 def test_numeric_options_are_validated_as_usage_errors(capsys):
     for argv, what in ((["--limit", "0"], "--limit"), (["--words", "-1"], "--words"),
                        (["--random", "-2"], "--random"), (["--max-skeleton", "x"], "--max-skeleton"),
-                       (["--random-length", "0"], "--random-length")):
+                       (["--random-length", "0"], "--random-length"),
+                       (["--seed", "-1"], "--seed")):
         with pytest.raises(SystemExit) as info:
             main(["compile", "parity", *argv])
         assert info.value.code == 2
@@ -297,3 +298,13 @@ def test_large_dfa_gets_a_note_on_stderr_before_the_slow_stages(capsys, monkeypa
             "construction") in err and "can take many minutes" in err
     rc, out, err = run(capsys, "cyclic(4)")
     assert rc == 0 and "note:" not in err
+
+
+def test_an_unwritable_out_is_refused_before_the_proof(tmp_path, capsys):
+    # checked first (the proof of a large group takes minutes): nothing on stdout
+    rc, out, err = run(capsys, "cyclic(5)", "--out", str(tmp_path / "no" / "c.json"))
+    assert rc == 2 and out == ""
+    assert f"--out {tmp_path / 'no' / 'c.json'}: the folder {tmp_path / 'no'} does not exist" in err
+    rc, out, err = run(capsys, "cyclic(5)", "--out", str(tmp_path))
+    assert rc == 2 and out == ""
+    assert f"--out {tmp_path}: is a folder; name a file in it" in err

@@ -20,7 +20,7 @@ from statetrack.automata.families import get
 from statetrack.constructions import compile
 from statetrack.constructions.examples import two_layer_example
 from statetrack.constructions.export import state_dict
-from statetrack.kernels.errors import LayerConfigError, StateDictError
+from statetrack.kernels.errors import KernelInputError, LayerConfigError, StateDictError
 from statetrack.kernels.layers.delta_product import (
     ConstructedLRNN,
     DeltaProductConfig,
@@ -331,6 +331,31 @@ def test_state_dict_errors():
         ConstructedLRNN.from_state_dict({k: v for k, v in sd.items() if "accepting" not in k})
     with pytest.raises(StateDictError, match="layer"):
         DeltaProductLayer.from_construction(lrnn, layer=1)
+
+
+def test_from_construction_wants_a_constructed_lrnn():
+    # a DFA or a family spec is not a construction: the package's error naming the argument
+    for wrong in (get("parity"), "parity"):
+        with pytest.raises(KernelInputError,
+                           match=rf"lrnn: expected a constructed LRNN, got {type(wrong).__name__}"):
+            DeltaProductLayer.from_construction(wrong)
+
+
+def test_input_of_another_dtype_is_a_layer_error_outside_autocast():
+    lrnn, _, _ = _model("parity")
+    layer = DeltaProductLayer.from_construction(lrnn, mode="reference")    # float32
+    x = F.one_hot(torch.tensor([[1, 1, 0, 1]]), 2)
+    for dtype in (torch.float64, torch.bfloat16):
+        with pytest.raises(LayerConfigError, match=rf"x: dtype {dtype} differs from the layer's "
+                                                   rf"parameters' torch.float32"):
+            layer(x.to(dtype))
+    want = layer(x.float())[0]
+    assert want[0, :, 0].tolist() == [1.0, 0.0, 0.0, 1.0]
+    assert torch.equal(layer.to(torch.float64)(x.double())[0], want.double())
+    # under autocast the projections cast their inputs: no dtype error
+    layer = DeltaProductLayer.from_construction(lrnn, mode="reference")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert layer(x.to(torch.bfloat16))[0][0, :, 0].float().tolist() == [1.0, 0.0, 0.0, 1.0]
 
 
 def test_constructed_model_symbol_errors():

@@ -101,6 +101,10 @@ def test_option_errors(gen):
         _layer(gen)(torch.zeros(1, 2, 7))
     with pytest.raises(E.LayerConfigError, match="initial_state"):
         _layer(gen)(torch.zeros(1, 2, 8), initial_state=torch.zeros(1, 2))
+    # an input of another dtype than the (float32) parameters: the layer's error, not torch's
+    with pytest.raises(E.LayerConfigError, match=r"x: dtype torch.float64 differs from the "
+                                                 r"layer's parameters' torch.float32"):
+        _layer(gen)(torch.zeros(1, 2, 8, dtype=torch.float64))
     with pytest.raises(E.StateDictError, match="MambaForm"):
         MambaLayer.from_construction(get("parity"))
 

@@ -114,6 +114,16 @@ def test_valid_ids_do_not_raise(device):
     assert r.o[0, :, 0, 0].tolist() == [1.0, 0.0, 0.0]
 
 
+@pytest.mark.parametrize("kw", [{"check_ids": False}, {"sync_checks": True}])
+def test_runs_without_a_device_flag_return_their_result(device, kw):
+    # ids unchecked, or checked on the host before the launch: no flag slot is taken (no code
+    # table either), and the call still returns (statetrack.kernels.run does this per layer)
+    r = _bad_id_run(torch.tensor([[1, 1, 0, 1]]), device=device, **kw)
+    assert r.o[0, :, 0, 0].tolist() == [1.0, 0.0, 0.0, 1.0]
+    r = _bad_id_run(torch.zeros(2, 0, dtype=torch.int64), device=device)   # B * T = 0
+    assert r.o.shape == (2, 0, 1, 1)
+
+
 def test_sync_checks_raise_before_any_launch(device):
     sym = torch.tensor([[0, 1, 5, 1]])
     out = torch.full((1, 4, 1, 1), -3.0, device=device)

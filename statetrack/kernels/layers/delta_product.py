@@ -87,7 +87,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from statetrack.kernels.errors import LayerConfigError, StateDictError
+from statetrack.kernels.errors import KernelInputError, LayerConfigError, StateDictError
 
 __all__ = ["DeltaProductConfig", "DeltaProductLayer", "ShortConvolution", "ConstructedLRNN",
            "ConstructedOutput", "MODES", "BETA_MODES", "beta_logits", "nearest_code"]
@@ -262,6 +262,33 @@ def beta_logits(beta: torch.Tensor, *, beta_range: float = 2.0,
     return logit.clamp(-max_logit, max_logit)
 
 
+def check_input_like(x: torch.Tensor, weight: torch.Tensor) -> None:
+    """A layer's input ``x`` on its parameters' device and, outside ``torch.autocast``, of
+    their dtype (the first projection would fail with torch's own message otherwise).
+
+    Raises
+    ------
+    LayerConfigError
+        Naming ``x``, both devices or dtypes and the fix.
+
+    Examples
+    --------
+    >>> w = torch.zeros(2, 2)
+    >>> check_input_like(torch.zeros(1, 3, 2), w)
+    >>> check_input_like(torch.zeros(1, 3, 2, dtype=torch.float64), w)
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.LayerConfigError: x: dtype torch.float64 differs from the layer's parameters' torch.float32; cast one of them (layer.to(torch.float64) or x.to(torch.float32)), or run under torch.autocast
+    """
+    if x.device != weight.device:
+        raise LayerConfigError(f"x: is on device {x.device}, but the layer's parameters are on "
+                               f"{weight.device}; move one of them (layer.to(x.device))")
+    if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
+        raise LayerConfigError(f"x: dtype {x.dtype} differs from the layer's parameters' "
+                               f"{weight.dtype}; cast one of them (layer.to({x.dtype}) or "
+                               f"x.to({weight.dtype})), or run under torch.autocast")
+
+
 def nearest_code(o: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     """Index of the nearest code (squared Euclidean distance, first index on ties).
 
@@ -377,7 +404,8 @@ class DeltaProductLayer(nn.Module):
         Raises
         ------
         LayerConfigError
-            ``x`` is not a ``[B, T, hidden_size]`` floating tensor.
+            ``x`` is not a ``[B, T, hidden_size]`` floating tensor, or not on the parameters'
+            device, or (outside ``torch.autocast``) not of their dtype.
         """
         c = self.config
         if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[-1] != c.hidden_size \
@@ -386,6 +414,7 @@ class DeltaProductLayer(nn.Module):
                    else f"{x.dtype} tensor of shape {list(x.shape)}")
             raise LayerConfigError(
                 f"x: expected a floating [B, T, hidden_size={c.hidden_size}] tensor, got {got}")
+        check_input_like(x, self.q_proj.weight)
         B, T, _ = x.shape
         H, K, V, NH = c.num_heads, c.head_k_dim, c.head_v_dim, c.num_householder
         q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
@@ -614,11 +643,16 @@ class DeltaProductLayer(nn.Module):
 
         Raises
         ------
+        KernelInputError
+            ``lrnn`` is not a constructed LRNN.
         StateDictError
             ``layer`` is not a layer index of ``lrnn``.
         """
         from statetrack.constructions.export import state_dict
+        from statetrack.constructions.lrnn import LRNN
 
+        if not isinstance(lrnn, LRNN):
+            raise KernelInputError(f"lrnn: expected a constructed LRNN, got {type(lrnn).__name__}")
         if not (isinstance(layer, int) and 0 <= layer < lrnn.depth):
             raise StateDictError(f"layer: expected an index in 0..{lrnn.depth - 1}, got {layer!r}")
         sd = state_dict(lrnn, dtype="float64", backend="torch")

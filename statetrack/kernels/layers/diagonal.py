@@ -88,7 +88,7 @@ from statetrack.kernels._common.checks import (FLOAT_DTYPES, check_same_device, 
                                                check_tensor, state_dtype_for)
 from statetrack.kernels.errors import KernelDtypeError, LayerConfigError, StateDictError
 
-from .delta_product import ShortConvolution, nearest_code
+from .delta_product import ShortConvolution, check_input_like, nearest_code
 
 __all__ = ["MambaConfig", "MambaLayer", "decode_mamba", "EIGEN_RANGES", "A_MODES",
            "LAYER_BACKENDS", "ssd_readout"]
@@ -481,6 +481,7 @@ class MambaLayer(nn.Module):
                    else f"{x.dtype} tensor of shape {list(x.shape)}")
             raise LayerConfigError(
                 f"x: expected a floating [B, T, hidden_size={c.hidden_size}] tensor, got {got}")
+        check_input_like(x, self.in_proj.weight)
 
     def _split(self, x: torch.Tensor):
         c = self.config

@@ -1,0 +1,15 @@
+"""``statetrack figures``: its bad inputs (the drawing itself: tests/theory/test_figures.py)."""
+
+from __future__ import annotations
+
+from statetrack import cli
+
+
+def test_outdir_that_is_a_file_is_named_as_such(tmp_path, capsys):
+    f = tmp_path / "notes.txt"
+    f.write_text("kept")
+    assert cli.main(["figures", "--outdir", str(f)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (f"statetrack figures: error: --outdir {f}: is a file, not a folder; "
+                            f"name a folder (created if needed)\n")
+    assert captured.out == "" and f.read_text() == "kept"
