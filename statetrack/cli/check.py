@@ -134,6 +134,11 @@ def _format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+#: the options of the --device run, with their defaults (None: chosen by the device); given
+#: without --device they would do nothing, which is an error
+_DEVICE_OPTIONS = {"length": None, "batch": None, "kernel": "auto", "seed": 0, "form": "auto"}
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``statetrack check``; returns the exit status (0 ok, 1 a failed check, 2 bad input)."""
     from tqdm import tqdm
@@ -144,6 +149,14 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"statetrack check: error: {problem}", file=sys.stderr)
         return 2
+    device_only = [f"--{name}" for name in _DEVICE_OPTIONS if getattr(args, name) is not None]
+    if device_only and not args.device:
+        print(f"statetrack check: error: {', '.join(device_only)} only "
+              f"appl{'ies' if len(device_only) == 1 else 'y'} with --device", file=sys.stderr)
+        return 2
+    for name, default in _DEVICE_OPTIONS.items():
+        if getattr(args, name) is None and default is not None:
+            setattr(args, name, default)
     if args.device:
         # before the theory table, which takes seconds: a missing GPU is bad input (exit 2)
         from ..kernels._common.device import resolve_device
@@ -277,9 +290,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     c.add_argument("--batch", type=positive_int, default=None,
                    help="words per language for --device (default 4 on cuda, 2 on cpu)")
     c.add_argument("--kernel", choices=["auto", "tabled", "recurrent", "reference"],
-                   default="auto", help="kernel for --device (default: auto)")
-    c.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the --device words")
-    c.add_argument("--form", choices=["auto", "permutation", "faithful"], default="auto",
+                   default=None, help="kernel for --device (default: auto)")
+    c.add_argument("--seed", type=nonnegative_int, default=None,
+                   help="seed of the --device words (default 0)")
+    c.add_argument("--form", choices=["auto", "permutation", "faithful"], default=None,
                    help="with --device, the construction it runs: the Theorem 3 form on the "
                         "DFA's states, the faithful (coset) form, or the narrower of the two "
                         "(default: auto)")

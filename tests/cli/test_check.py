@@ -6,6 +6,7 @@ import io
 import json
 import sys
 
+import numpy as np
 import pytest
 
 from statetrack import cli
@@ -176,6 +177,42 @@ def test_check_device_cpu_runs_constructions_through_the_kernels(tmp_path, capsy
     # ab_star's monoid is not a group: it runs as Theorem 4's cascade stack
     assert rows["ab_star"]["status"] == "ok" and rows["ab_star"]["mismatches"] == 0
     assert rows["ab_star"]["form"] == "cascade"
+
+
+@pytest.mark.parametrize("extra, names", [
+    (["--kernel", "tabled"], "--kernel only applies"),
+    (["--length", "10", "--seed", "3"], "--length, --seed only apply"),
+    (["--form", "faithful", "--batch", "2"], "--batch, --form only apply"),
+    (["--seed", "0"], "--seed only applies"),     # the default value given explicitly
+])
+def test_check_device_options_without_device_are_an_error(monkeypatch, capsys, extra, names):
+    """Options of the --device run would do nothing without --device: a usage error (exit 2)
+    before any work, naming them."""
+    from statetrack.cli import check as check_cli
+
+    called = []
+    monkeypatch.setattr(check_cli, "_check_language", lambda *a, **k: called.append(a))
+    assert cli.main(["check", "--only", "parity", *extra]) == 2
+    captured = capsys.readouterr()
+    assert f"statetrack check: error: {names} with --device" in captured.err
+    assert captured.out == "" and not called
+
+
+def test_check_device_options_defaults_reach_the_device_run(monkeypatch, capsys):
+    from statetrack.cli import device as device_cli
+
+    seen = {}
+
+    def fake(names, device, **kw):
+        seen.update(kw, device=device)
+        return []
+
+    monkeypatch.setattr(device_cli, "device_check", fake)
+    assert cli.main(["check", "--only", "parity", "--no-theory", "-q", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    assert seen["kernel"] == "auto" and seen["form"] == "auto" and seen["length"] is None
+    assert seen["batch"] is None and seen["device"] == "cpu"
+    assert seen["rng"].integers(1 << 30) == np.random.default_rng(0).integers(1 << 30)
 
 
 # ----------------------------------------------------------------------------- help, progress
