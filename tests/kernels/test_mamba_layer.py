@@ -86,6 +86,24 @@ def test_return_state_and_initial_state(gen):
     assert_rel_close(y2, y[:, 3:].double(), torch.float32)
 
 
+def test_a_config_object_as_delta_product_layer_takes_one(gen):
+    """``MambaLayer(MambaConfig(...))`` builds the same layer as the fields do; a config with
+    fields beside it is an error naming them."""
+    from statetrack.kernels.layers.diagonal import MambaConfig
+
+    cfg = MambaConfig(hidden_size=8, num_heads=2, state_size=4, backend="torch", gate=False)
+    a = MambaLayer(cfg, generator=torch.Generator().manual_seed(3))
+    b = MambaLayer(8, num_heads=2, state_size=4, backend="torch", gate=False,
+                   generator=torch.Generator().manual_seed(3))
+    assert a.config == b.config == cfg
+    x = torch.randn(2, 5, 8, generator=gen)
+    assert torch.equal(a(x), b(x))
+    for extra, name in [({"num_heads": 4}, "num_heads"),     # the default's value, given
+                        ({"expand": 2}, "expand"), ({"eigen_range": "[0,1]"}, "eigen_range")]:
+        with pytest.raises(E.LayerConfigError, match=f"not both \\(got {name}\\)"):
+            MambaLayer(cfg, **extra)
+
+
 def test_option_errors(gen):
     with pytest.raises(E.LayerConfigError, match="eigen_range"):
         MambaLayer(8, eigen_range="[-2,2]")

@@ -374,12 +374,25 @@ def _ssd_chunks(a, u, Bm, Cm, h0, chunk_size, return_state):
     return o, state
 
 
+class _Default:
+    """A keyword default that shows as its value and tells "not given" apart from "given the
+    default's value" (a :class:`MambaConfig` passed whole refuses fields beside it)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
 class MambaLayer(nn.Module):
     """Mamba-style diagonal layer with transitions in [0, 1] or ``Diag(2 s - 1)`` in [-1, 1].
 
     Parameters
     ----------
-    hidden_size : int
+    hidden_size : int or MambaConfig
+        The model width, or a whole :class:`MambaConfig` (as :class:`DeltaProductLayer` takes
+        its config; then no other configuration argument may be given).
     num_heads, state_size, eigen_range, conv_size, backend
         See :class:`MambaConfig` (the contract's arguments).
     generator : torch.Generator, optional
@@ -408,19 +421,35 @@ class MambaLayer(nn.Module):
     >>> a = layer.transitions(x)
     >>> a.shape, bool((a > -1).all() and (a < 1).all())
     (torch.Size([3, 5, 2]), True)
+    >>> MambaLayer(MambaConfig(hidden_size=16, num_heads=2), backend="torch").config.num_heads
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.LayerConfigError: MambaLayer: give either a MambaConfig or its fields, not both (got backend)
+    >>> MambaLayer(MambaConfig(hidden_size=16, num_heads=2)).config.num_heads
+    2
     """
 
-    def __init__(self, hidden_size: int, *, num_heads: int = 4, state_size: int = 16,
-                 eigen_range: str = "[-1,1]", conv_size: int = 4, backend: str = "auto",
+    def __init__(self, hidden_size: int | MambaConfig, *, num_heads: int = _Default(4),
+                 state_size: int = _Default(16), eigen_range: str = _Default("[-1,1]"),
+                 conv_size: int = _Default(4), backend: str = _Default("auto"),
                  generator: torch.Generator | None = None, device: Any = None,
                  dtype: torch.dtype | None = None, **options: Any):
         super().__init__()
-        try:
-            cfg = MambaConfig(hidden_size=hidden_size, num_heads=num_heads,
-                              state_size=state_size, eigen_range=eigen_range,
-                              conv_size=conv_size, backend=backend, **options)
-        except TypeError as err:
-            raise LayerConfigError(f"MambaLayer: {err}") from None
+        fields = {"num_heads": num_heads, "state_size": state_size, "eigen_range": eigen_range,
+                  "conv_size": conv_size, "backend": backend}
+        if isinstance(hidden_size, MambaConfig):
+            extra = [n for n, v in fields.items() if not isinstance(v, _Default)] + list(options)
+            if extra:
+                raise LayerConfigError(f"MambaLayer: give either a MambaConfig or its fields, "
+                                       f"not both (got {', '.join(extra)})")
+            cfg = hidden_size
+        else:
+            try:
+                cfg = MambaConfig(hidden_size=hidden_size, **{
+                    n: v.value if isinstance(v, _Default) else v for n, v in fields.items()},
+                    **options)
+            except TypeError as err:
+                raise LayerConfigError(f"MambaLayer: {err}") from None
         self.config = c = cfg
         kw = {"device": device, "dtype": dtype}
         H, N, E = c.num_heads, c.state_size, c.d_inner
