@@ -69,9 +69,9 @@ from ..automata.errors import MonoidLimitError
 from .cascade import compile_cascade
 from .diagonal import diagonal_construction, rotation_construction
 from ._args import check_flag, check_text
-from .errors import FormError, InputTypeError
+from .errors import ConstructionSizeError, FormError, InputTypeError
 from .faithful import faithful_construction
-from .group import group_construction, is_group_dfa
+from .group import group_construction, is_group_dfa, permutation_form_size
 from .lrnn import LRNN
 from .reflections import modular_addition_construction
 
@@ -185,15 +185,26 @@ def compile(dfa: DFA, *, form: str | None = None, normalized: bool = False,  # n
 
 def _narrower_form(dfa: DFA, *, normalized: bool, name: str) -> LRNN:
     """``form="auto"`` on a group DFA: the permutation form, or the faithful one when it is
-    narrower."""
-    perm = group_construction(dfa, normalized=normalized, name=name)
+    narrower. Only the chosen form is built (the permutation form's size is known without
+    building it: for ``symmetric(n)``'s Cayley DFA it is ``n!`` wide)."""
     if normalized:
-        return perm
+        return group_construction(dfa, normalized=True, name=name)
+    size = permutation_form_size(dfa)
     try:
         faithful = faithful_construction(dfa, name=name, limit=AUTO_FAITHFUL_LIMIT)
-    except MonoidLimitError:
-        return perm
-    return faithful if (faithful.width, faithful.n_h) < (perm.width, perm.n_h) else perm
+    except MonoidLimitError as e:
+        not_tried = e
+    else:
+        if (faithful.width, faithful.n_h) < size:
+            return faithful
+        not_tried = None
+    try:
+        return group_construction(dfa, name=name)
+    except ConstructionSizeError as e:
+        if not_tried is None:
+            raise
+        raise ConstructionSizeError(f"{e}; nor could form='auto' build the faithful form: "
+                                    f"{not_tried}") from None
 
 
 #: Alias that does not shadow the builtin when star-imported.

@@ -33,6 +33,11 @@ class ReadoutError(ConstructionError):
     states its decoder knows), or the codes are not distinct."""
 
 
+class ConstructionSizeError(ConstructionError):
+    """The construction asked for would be too large to build exactly (its size is given in
+    the message, with the budget and what to try instead)."""
+
+
 class NotAGroupError(ConstructionError):
     """The DFA's transition monoid is not a group (some letter is not a permutation of the
     minimal DFA's states), so the one-layer group construction (Theorem 3) does not apply.

@@ -124,7 +124,14 @@ from .group import letter_permutations, permutation_target, readout_codes, trans
 from .lrnn import LRNN, Layer, Readout, check_product
 
 __all__ = ["FaithfulAction", "block_system", "minimal_degree_lower_bound", "faithful_action",
-           "faithful_construction", "transitive_actions", "EXHAUSTIVE_MAX_ORDER"]
+           "faithful_construction", "transitive_actions", "EXHAUSTIVE_MAX_ORDER",
+           "MAX_GROUP_ENTRIES"]
+
+#: Most entries (``|Q|^2``) the group computations of :func:`faithful_action` may hold: the
+#: Schreier-Sims transversal of a group acting transitively on the DFA's ``|Q|`` states keeps
+#: up to ``|Q|`` permutations of ``|Q|`` points (``symmetric(8)``'s Cayley DFA, 40320 states:
+#: 1.6e9 entries, 13 GB, hours).
+MAX_GROUP_ENTRIES = 20_000_000
 
 
 def _group(perms: np.ndarray) -> PermutationGroup:
@@ -568,7 +575,9 @@ def faithful_action(dfa: DFA, rng: np.random.Generator, *, seeds: int = 48,
     NotAGroupError
         Some letter of the minimal DFA is not a permutation.
     MonoidLimitError
-        The readout would need more than ``limit`` classes.
+        The readout would need more than ``limit`` classes, or the minimal DFA has so many
+        states that the group computations would hold more than :data:`MAX_GROUP_ENTRIES`
+        entries (checked first).
 
     Examples
     --------
@@ -611,6 +620,11 @@ def faithful_action(dfa: DFA, rng: np.random.Generator, *, seeds: int = 48,
     d = dfa.minimize() if minimize else dfa.complete()
     perms = letter_permutations(d).astype(np.int64)   # NotAGroupError with a clear message
     n = d.n_states
+    if n * n > MAX_GROUP_ENTRIES:
+        raise MonoidLimitError(
+            f"faithful_action: the group acts on the {n} states of the minimal DFA; its "
+            f"Schreier-Sims computations would hold up to {n * n:.2g} entries, past the "
+            f"budget of {MAX_GROUP_ENTRIES:.0e} (MAX_GROUP_ENTRIES)")
     q0 = int(d.start)
     g = _group(perms)
     order = int(g.order())

@@ -71,14 +71,19 @@ import sympy
 
 from ..automata import DFA
 from ._args import check_dfa, check_flag, check_text
-from .errors import InputTypeError, NotAGroupError
+from .errors import ConstructionSizeError, InputTypeError, NotAGroupError
 from .lrnn import LRNN, DeltaStep, Layer, Readout, check_product
 
 __all__ = [
     "letter_permutations", "first_non_permutation", "is_group_dfa", "permutation_cycles",
     "transposition_count", "transposition_steps", "permutation_target", "group_construction",
-    "readout_codes", "FLOAT16_READOUT_LIMIT",
+    "readout_codes", "FLOAT16_READOUT_LIMIT", "permutation_form_size", "MAX_KEY_ENTRIES",
 ]
+
+#: Most key entries (``width * n_h * letters``) :func:`group_construction` builds: each is an
+#: exact number, and past a few 10^7 the construction, its proof and its float check take
+#: hours (``symmetric(8)``'s Cayley DFA would need 2.3e10).
+MAX_KEY_ENTRIES = 20_000_000
 
 #: Most states whose readout codes (:func:`readout_codes`) float16 holds: the code of state
 #: 1280 is 65536, above float16's largest finite value 65504.
@@ -298,6 +303,27 @@ def readout_codes(n: int) -> list[int]:
     return out
 
 
+def permutation_form_size(dfa: DFA, *, minimize: bool = True) -> tuple[int, int]:
+    """``(width, n_h)`` of :func:`group_construction`'s model, without building it: the
+    states of the (minimal) DFA and the most transpositions a letter needs.
+
+    Raises
+    ------
+    NotAGroupError
+        When some letter of the (minimal) DFA is not a permutation.
+
+    Examples
+    --------
+    >>> from statetrack.automata import families
+    >>> permutation_form_size(families.get("symmetric(4)"))   # 24 states; a swap: 12 pairs
+    (24, 12)
+    """
+    check_dfa(dfa, "permutation_form_size")
+    d = dfa.minimize() if minimize else dfa.complete()
+    perms = letter_permutations(d)
+    return d.n_states, max((transposition_count(p) for p in perms.tolist()), default=0)
+
+
 def group_construction(dfa: DFA, *, normalized: bool = False, minimize: bool = True,
                        name: str = "") -> LRNN:
     """Theorem 3: the one-layer LRNN of a DFA whose transition monoid is a group.
@@ -325,6 +351,9 @@ def group_construction(dfa: DFA, *, normalized: bool = False, minimize: bool = T
     ------
     NotAGroupError
         When some letter of the minimal DFA is not a permutation.
+    ConstructionSizeError
+        When the model would hold more than :data:`MAX_KEY_ENTRIES` key entries (checked
+        before anything is built).
 
     Examples
     --------
@@ -340,6 +369,15 @@ def group_construction(dfa: DFA, *, normalized: bool = False, minimize: bool = T
     d = dfa.minimize() if minimize else dfa.complete()
     perms = letter_permutations(d)
     n = d.n_states
+    n_h = max((transposition_count(p) for p in perms.tolist()), default=0)
+    entries = n * n_h * len(perms)
+    if entries > MAX_KEY_ENTRIES:
+        raise ConstructionSizeError(
+            f"the permutation form of this {n}-state group DFA would have width {n} and "
+            f"n_h {n_h}: {entries:.2g} exact key entries over {len(perms)} letters, past the "
+            f"budget of {MAX_KEY_ENTRIES:.0e} (MAX_KEY_ENTRIES); the faithful form "
+            f"(form='faithful') is as narrow as the group's least faithful permutation "
+            f"representation")
     steps = []
     for a, perm in enumerate(perms):
         st = transposition_steps(perm, normalized=normalized)

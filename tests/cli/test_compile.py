@@ -308,3 +308,18 @@ def test_an_unwritable_out_is_refused_before_the_proof(tmp_path, capsys):
     rc, out, err = run(capsys, "cyclic(5)", "--out", str(tmp_path))
     assert rc == 2 and out == ""
     assert f"--out {tmp_path}: is a folder; name a file in it" in err
+
+
+def test_a_group_too_large_for_every_form_is_one_line_exit_2(monkeypatch, capsys):
+    """symmetric(8) (40320 states) ran for hours and 13 GB before failing; now both forms'
+    budgets refuse it before building anything. Here symmetric(4) under small budgets."""
+    from statetrack.constructions import faithful as faithful_mod
+    from statetrack.constructions import group as group_mod
+
+    monkeypatch.setattr(group_mod, "MAX_KEY_ENTRIES", 100)
+    monkeypatch.setattr(faithful_mod, "MAX_GROUP_ENTRIES", 100)
+    assert main(["compile", "symmetric(4)"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("statetrack compile: error: the permutation form")
+    assert "past the budget of 1e+02 (MAX_KEY_ENTRIES)" in err[0]
+    assert "Traceback" not in err[0]

@@ -61,3 +61,72 @@ def test_auto_on_a_non_group_is_the_cascade():
     assert m.form == "cascade" and verify(m, d).ok
     with pytest.raises(NotAGroupError):
         compile(d, form="permutation")
+
+
+# --- size budgets: symmetric(8)'s Cayley DFA (40320 states) ran for hours before -----------
+
+@pytest.mark.parametrize("spec", ["parity", "cyclic(6)", "symmetric(3)", "symmetric(4)",
+                                  "dihedral(5)", "quaternion", "dihedral(4)"])
+def test_permutation_form_size_is_the_built_models(spec):
+    from statetrack.constructions.group import permutation_form_size
+
+    dfa = families.get(spec)
+    perm = compile(dfa, form="permutation")
+    assert permutation_form_size(dfa) == (perm.width, perm.n_h)
+
+
+def test_permutation_form_past_its_budget_is_refused_before_building(monkeypatch):
+    from statetrack.constructions import group as group_mod
+    from statetrack.constructions.errors import ConstructionSizeError
+
+    s3 = families.get("symmetric(3)")            # 6 states, n_h 3, 3 letters: 54 entries
+    monkeypatch.setattr(group_mod, "MAX_KEY_ENTRIES", 54)
+    assert compile(s3, form="permutation").width == 6
+    monkeypatch.setattr(group_mod, "MAX_KEY_ENTRIES", 53)
+    monkeypatch.setattr(group_mod, "transposition_steps",
+                        lambda *a, **k: pytest.fail("built past the budget"))
+    with pytest.raises(ConstructionSizeError, match=r"width 6 and n_h 3: 54 exact key entries "
+                                                    r"over 3 letters, past the budget of 5e\+01"):
+        compile(s3, form="permutation")
+
+
+def test_faithful_action_past_its_budget_is_refused_before_schreier_sims(monkeypatch):
+    from statetrack.automata.errors import MonoidLimitError
+    from statetrack.constructions import faithful as faithful_mod
+
+    s4 = families.get("symmetric(4)")            # 24 states: 576 entries
+    monkeypatch.setattr(faithful_mod, "MAX_GROUP_ENTRIES", 576)
+    assert compile(s4, form="faithful").width == 4
+    monkeypatch.setattr(faithful_mod, "MAX_GROUP_ENTRIES", 575)
+    monkeypatch.setattr(faithful_mod, "_group", lambda *a: pytest.fail("group built"))
+    with pytest.raises(MonoidLimitError, match="acts on the 24 states .* 5.8e\\+02 entries"):
+        compile(s4, form="faithful")
+
+
+def test_auto_builds_only_the_form_it_returns(monkeypatch):
+    from statetrack.constructions import group as group_mod
+
+    built = []
+    real = compile_mod.group_construction
+    monkeypatch.setattr(compile_mod, "group_construction",
+                        lambda *a, **k: (built.append(1), real(*a, **k))[1])
+    assert compile(families.get("symmetric(4)"), form="auto").form == "faithful"
+    assert built == []                           # the 24-wide permutation form never built
+    assert compile(families.get("cyclic(5)"), form="auto").form == "permutation"
+    assert built == [1]
+    assert group_mod.MAX_KEY_ENTRIES == 20_000_000
+
+
+def test_auto_past_both_budgets_says_why_for_both(monkeypatch):
+    from statetrack.constructions import faithful as faithful_mod
+    from statetrack.constructions import group as group_mod
+    from statetrack.constructions.errors import ConstructionSizeError
+
+    monkeypatch.setattr(group_mod, "MAX_KEY_ENTRIES", 100)
+    monkeypatch.setattr(faithful_mod, "MAX_GROUP_ENTRIES", 100)
+    with pytest.raises(ConstructionSizeError) as info:
+        compile(families.get("symmetric(4)"), form="auto")
+    text = str(info.value)
+    assert "width 24 and n_h 12" in text
+    assert "nor could form='auto' build the faithful form: faithful_action: the group acts " \
+           "on the 24 states" in text
