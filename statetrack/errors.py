@@ -43,6 +43,7 @@ True
 from __future__ import annotations
 
 __all__ = [
+    "type_phrase",
     "StatetrackError",
     "AutomatonError",
     "ConstructionError",
@@ -118,3 +119,14 @@ for _cls, _home in ((AutomatonError, "statetrack.automata.errors"),
                     (UnsupportedDtypeError, "statetrack.constructions.errors")):
     _cls.__module__ = _home
 del _cls, _home
+
+
+def type_phrase(typ: type | tuple[type, ...]) -> str:
+    """A type (or a tuple of types) with its article, for messages: "an int", "a list or
+    dict".
+
+    >>> type_phrase(int), type_phrase((list, dict))
+    ('an int', 'a list or dict')
+    """
+    names = " or ".join(t.__name__ for t in (typ if isinstance(typ, tuple) else (typ,)))
+    return f"{'an' if names[0] in 'aeiou' else 'a'} {names}"

@@ -36,6 +36,7 @@ from typing import Any, Callable, Hashable, Iterable, Sequence
 import numpy as np
 
 from .alphabet import Alphabet, show_word
+from ..errors import type_phrase
 from .errors import (
     AcceptingStatesError,
     AutomatonArgumentError,
@@ -706,7 +707,7 @@ class DFA:
                 raise SerializationError(f"{source}: missing field {key!r}")
             if not isinstance(d[key], typ) or isinstance(d[key], bool):
                 raise SerializationError(
-                    f"{source}: field {key!r} must be a {typ.__name__}, got "
+                    f"{source}: field {key!r} must be {type_phrase(typ)}, got "
                     f"{type(d[key]).__name__}"
                 )
         if not d["alphabet"]:

@@ -73,6 +73,7 @@ from ..automata import DFA
 from ..automata.errors import AutomatonError
 from .certificate import Certificate
 from .errors import ConstructionError, ConstructionFileError, InputTypeError
+from ..errors import type_phrase
 from .exact_text import format_exact
 from .lrnn import LRNN, DeltaStep, Layer, Readout, to_exact
 
@@ -208,8 +209,7 @@ def _need(d: dict, key: str, typ: type | tuple, where: str) -> Any:
         raise ConstructionFileError(f"{where}: missing field {key!r}")
     val = d[key]
     if not isinstance(val, typ) or (isinstance(val, bool) and typ is int):
-        names = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
-        raise ConstructionFileError(f"{where}: field {key!r} must be a {names}, got "
+        raise ConstructionFileError(f"{where}: field {key!r} must be {type_phrase(typ)}, got "
                                     f"{type(val).__name__}")
     return val
 
