@@ -71,6 +71,7 @@ import sympy
 
 from ..automata import DFA
 from ..automata.errors import AutomatonError
+from . import group
 from .certificate import Certificate
 from .errors import ConstructionError, ConstructionFileError, InputTypeError
 from ..errors import type_phrase
@@ -255,6 +256,15 @@ def _layer_from(d: Any, where: str) -> Layer:
     if n_h is not None:
         _int(n_h, f"{where}.n_h")
     rows = _need(d, "steps", list, where)
+    n_steps = sum(len(row) for row in rows if isinstance(row, list))
+    if k * max(n_steps, v) > group.MAX_KEY_ENTRIES:
+        # the keys are stored sparse but built dense, as the initial state: a small file
+        # could ask for 10^10 exact entries
+        raise ConstructionFileError(
+            f"{where}: width {k} with {n_steps} steps and value_dim {v} needs "
+            f"{k * max(n_steps, v):.2g} exact entries (keys and initial state, built dense), "
+            f"past the budget of "
+            f"{group.MAX_KEY_ENTRIES:.0e} (constructions.group.MAX_KEY_ENTRIES)")
     steps = []
     for t, row in enumerate(rows):
         if not isinstance(row, list):

@@ -216,3 +216,18 @@ def test_every_form_compile_builds_round_trips_and_others_are_refused():
     odd = LRNN(alphabet=m.alphabet, layers=m.layers, accepting=m.accepting, form="mine")
     with pytest.raises(ConstructionFileError, match="lrnn.form is 'mine'.*'custom'"):
         cio.dumps(odd)
+
+
+def test_a_file_asking_for_too_many_exact_entries_is_refused_before_building():
+    """Keys are stored sparse and the initial state as entries, both built dense: a small
+    file declaring width 5000 and value_dim 5000 (consistent query and codes) would build
+    2.5e7 exact entries, past the construction budget."""
+    def big(d):
+        layer = d["layers"][0]
+        layer.update(width=5000, value_dim=5000, query=["0"] * 5000)
+        layer["codes"] = [["0"] * 5000 for _ in layer["codes"]]
+
+    with pytest.raises(ConstructionFileError,
+                       match=r"layers\[0\]: width 5000 with \d+ steps and value_dim 5000 needs "
+                             r"2\.5e\+07 exact entries .* past the budget of 2e\+07"):
+        cio.loads(_mutate(big))
