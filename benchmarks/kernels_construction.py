@@ -55,7 +55,9 @@ from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
 from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 from statetrack.kernels._common.tolerances import rel_error  # noqa: E402
 from benchmarks._machine import check_outputs, git_commit  # noqa: E402
+from statetrack.kernels._common import checks as checks_mod  # noqa: E402
 from statetrack.kernels._common.checks import MAPPED_FLAGS  # noqa: E402
+from statetrack.kernels.tabled import check_pending  # noqa: E402
 
 SHAPES = [(1024, 4096), (64, 65536)]
 EXACT_T = 10 ** 6
@@ -138,6 +140,44 @@ def host_times(fn, calls: int = HOST_CALLS) -> tuple[float, float]:
         torch.cuda.synchronize()
     t2 = time.perf_counter()
     return (t1 - t0) * 1e3 / calls, (t2 - t0) * 1e3 / calls
+
+
+#: the variants of ``--flags-ab``: input checks off, on with flags copied home from a device
+#: slot (the default), on with flags the kernels write into pinned host memory
+FLAG_VARIANTS = ("checks off", "checks on, copy flags", "checks on, mapped flags")
+
+
+def flags_ab(run_off, run_on, rounds: int, rep_ms: int = 300) -> dict:
+    """The input checks' cost with each flag mode, interleaved in one process: ``rounds``
+    rounds, each timing :data:`FLAG_VARIANTS` in an order rotated by one every round (no
+    variant always first), :data:`checks.MAPPED_FLAGS` switched between them (it picks the
+    flag ring of the calls from then on; pending flags are drained first). Separate processes
+    on a shared host disagreed by more than the effect (session 11: +0 % mapped in one run,
+    the copy's run cut short).
+
+    Returns ``{"rounds": [{variant: ms}], "median_ms": {variant: ms},
+    "cost_pct": {variant: % over checks off}}`` (medians over the rounds)."""
+    saved = checks_mod.MAPPED_FLAGS
+    per_round = []
+    try:
+        for i in range(rounds):
+            order = FLAG_VARIANTS[i % 3:] + FLAG_VARIANTS[:i % 3]
+            got = {}
+            for name in order:
+                check_pending()
+                checks_mod.MAPPED_FLAGS = name.endswith("mapped flags")
+                fn = run_off if name == "checks off" else run_on
+                fn()                                    # the mode's ring made, compiled
+                if not SMOKE:
+                    torch.cuda.synchronize()
+                got[name] = bench(fn, rep_ms)
+            check_pending()
+            per_round.append(got)
+    finally:
+        checks_mod.MAPPED_FLAGS = saved
+    med = {n: float(np.median([r[n] for r in per_round])) for n in FLAG_VARIANTS}
+    return {"rounds": per_round, "median_ms": med,
+            "cost_pct": {n: 100 * (med[n] / med["checks off"] - 1) for n in FLAG_VARIANTS[1:]}}
 
 
 def copy_bandwidth() -> float:
@@ -226,6 +266,10 @@ def main() -> None:
                          "(sequential) or tokens a chunk (an integer >= 1); auto among them "
                          "(default auto,T,4096,2048,1024,512,256,128; --smoke: auto,T,4)")
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
+    ap.add_argument("--flags-ab", type=int, default=0, metavar="ROUNDS",
+                    help="also time the default call's input checks with copied and with "
+                         "mapped flags against checks off, interleaved in ROUNDS rounds "
+                         "(tabled o, chunk=auto, int32 ids; default 0: not run)")
     ap.add_argument("--compare", type=Path, default=None,
                     help="a file holding an earlier version of "
                          "statetrack/kernels/tabled/tabled.py (e.g. from `git show "
@@ -235,6 +279,8 @@ def main() -> None:
     args = ap.parse_args()
     # before any timing (the results were lost at the end); a missing folder is made
     check_outputs(ap, {"--json": args.json, "--md": args.md}, make_folder=True)
+    if args.flags_ab < 0:
+        ap.error(f"--flags-ab: expected a number of rounds >= 0, got {args.flags_ab}")
     if args.compare is not None and not args.compare.is_file():
         ap.error(f"--compare: no file {str(args.compare)!r}")
     try:        # checked here, not at the first tabled row after the fla and general rows
@@ -271,6 +317,7 @@ def main() -> None:
     print(f"copy bandwidth (read + write): {bw / 1e12:.2f} TB/s", flush=True)
     rows: list[dict] = []
     checks: list[dict] = []
+    ab: list[dict] = []
 
     for B, T in SHAPES:
         kt, bt, vt = tables(gen)
@@ -381,6 +428,16 @@ def main() -> None:
             lambda: _run_tabled_variant(sym, pk, pb, pv, codes=pc, output="code",
                                         _variant=EARLY, **perm), tab_code_bytes)
 
+        if args.flags_ab:
+            res = flags_ab(lambda: run_tabled(sym, kt, bt, vt, query=query, output="o",
+                                              check_beta=False, check_ids=False),
+                           lambda: run_tabled(sym, kt, bt, vt, query=query, output="o"),
+                           args.flags_ab)
+            ab.append({"B": B, "T": T, **res})
+            print(f"  flags A/B ({args.flags_ab} rounds): medians "
+                  f"{ {n: round(m, 4) for n, m in res['median_ms'].items()} }, cost % "
+                  f"{ {n: round(c, 1) for n, c in res['cost_pct'].items()} }", flush=True)
+
         # correctness on these inputs
         o_gen, s_gen = fused_recurrent_delta_product(q, k, v, beta, scale=1.0,
                                                      output_final_state=True)
@@ -455,7 +512,8 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.md.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"meta": meta, "rows": rows, "checks": checks,
-                                     "exactness": exact, "summary": summary}, indent=1))
+                                     "exactness": exact, "summary": summary,
+                                     "flags_ab": ab}, indent=1))
     lines = [f"Device: {meta['device']} ({meta['sm_count']} SMs); torch {meta['torch']}, "
              f"triton {meta['triton']}, fla {meta['fla']}; copy bandwidth "
              f"{meta['copy_bandwidth_TBps']:.2f} TB/s (read + write).", "",
@@ -477,6 +535,16 @@ def main() -> None:
                      if s["fla_best"] else
                      f"| {s['B']} | {s['T']} | fla not installed | — | {s['tabled_auto_ms']:.3f} "
                      f"| — | {s['general_auto_ms']:.3f} | — |")
+    if ab:
+        lines += ["", f"Input checks by flag mode, interleaved (`--flags-ab {args.flags_ab}`: "
+                  f"medians of the rounds' medians; tabled o, chunk=auto, int32 ids):", "",
+                  "| B | T | " + " | ".join(f"{n} ms" for n in FLAG_VARIANTS)
+                  + " | copy cost | mapped cost |", "|---|---|---|---|---|---|---|"]
+        for a in ab:
+            m, c = a["median_ms"], a["cost_pct"]
+            lines.append(f"| {a['B']} | {a['T']} | "
+                         + " | ".join(f"{m[n]:.3f}" for n in FLAG_VARIANTS)
+                         + f" | {c[FLAG_VARIANTS[1]]:+.1f} % | {c[FLAG_VARIANTS[2]]:+.1f} % |")
     if exact:
         lines += ["", "| language | n_h | path | chunk | B | T | inputs | wrong outputs |",
                   "|---|---|---|---|---|---|---|---|"]

@@ -149,6 +149,37 @@ def test_kernels_construction_smoke(tmp_path):
     assert chk["perm_code_table_vs_argmin_mismatches"] == 0
     assert d["meta"]["mapped_flags"] is False        # the default: device slots copied home
     assert "late readout" in md.read_text() and "| host ms | loop ms |" in md.read_text()
+    assert d["flags_ab"] == []                        # not asked for
+
+
+def test_kernels_construction_flags_ab_smoke(tmp_path, monkeypatch):
+    """--flags-ab: every variant timed in every round, in rotated orders, the flag mode
+    switched for each and restored after; the Markdown table."""
+    out, md = tmp_path / "kc.json", tmp_path / "kc.md"
+    _run(["benchmarks/kernels_construction.py", "--smoke", "--skip-exact", "--json", str(out),
+          "--md", str(md), "--chunks", "auto", "--flags-ab", "3"])
+    (ab,) = json.loads(out.read_text())["flags_ab"]
+    names = ["checks off", "checks on, copy flags", "checks on, mapped flags"]
+    assert len(ab["rounds"]) == 3 and all(list(r) == names[i:] + names[:i]
+                                          for i, r in enumerate(ab["rounds"]))
+    assert all(ab["median_ms"][n] > 0 for n in names) and list(ab["cost_pct"]) == names[1:]
+    assert "| copy cost | mapped cost |" in md.read_text()
+
+    # in process: the mode each call ran under, and the module flag restored
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("kc_ab", ROOT / "benchmarks" /
+                                                  "kernels_construction.py")
+    kc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kc)
+    monkeypatch.setattr(kc, "SMOKE", True)
+    monkeypatch.setattr(kc, "bench", lambda fn, rep: fn() or 1.0)
+    seen = []
+    res = kc.flags_ab(lambda: seen.append(("off", kc.checks_mod.MAPPED_FLAGS)),
+                      lambda: seen.append(("on", kc.checks_mod.MAPPED_FLAGS)), rounds=1)
+    assert seen == [("off", False), ("off", False), ("on", False), ("on", False),
+                    ("on", True), ("on", True)]
+    assert kc.checks_mod.MAPPED_FLAGS is False and res["cost_pct"] == {
+        "checks on, copy flags": 0.0, "checks on, mapped flags": 0.0}
 
 
 @pytest.mark.parametrize("argv, says", [
@@ -164,6 +195,7 @@ def test_kernels_construction_smoke(tmp_path):
     (["--chunks", "auto,-64"], "--chunks: '-64' is not auto, T or an integer >= 1"),
     (["--chunks", "auto,,T"], "--chunks: '' is not auto, T or an integer >= 1"),
     (["--chunks", "T,1024"], "--chunks: 'T,1024' has no 'auto' (the summary compares"),
+    (["--flags-ab", "-1"], "--flags-ab: expected a number of rounds >= 0, got -1"),
 ])
 def test_kernels_construction_bad_options_are_one_error_line(tmp_path, argv, says):
     # were tracebacks at the end of the run (outputs), an assert (no CUDA), or silence
