@@ -18,10 +18,17 @@ import pytest
 import torch
 
 from statetrack.kernels._common import device as device_mod
+from statetrack.kernels._common.triton import INTERPRET
 from statetrack.kernels.delta_product import chunk as chunk_mod
 from statetrack.kernels.delta_product import fused_recurrent as recurrent_mod
 from statetrack.kernels.diagonal_scan import scan as scan_mod
 from statetrack.kernels.tabled import tabled as tabled_mod
+
+#: the tests that run CPU tensors through Triton's interpreter: on a CUDA machine Triton is
+#: imported without it and CPU tensors are refused (KernelUnavailableError), so there the
+#: two-GPU test below is the test
+_interpreter_only = pytest.mark.skipif(
+    not INTERPRET, reason="CPU tensors need Triton's interpreter; the GPUs have their own test")
 
 
 def test_guard_switches_only_to_another_cuda_device(monkeypatch):
@@ -92,6 +99,7 @@ def _spy_on(monkeypatch, module, helpers):
     return spy, calls
 
 
+@_interpreter_only
 def test_chunk_launches_inside_the_guard(monkeypatch, gen, make_inputs):
     spy, calls = _spy_on(monkeypatch, chunk_mod, ["_forward", "_backward"])
     x = make_inputs(gen, B=1, T=16, H=1, K=16, V=16, n_h=2, gate=True, initial_state=True,
@@ -104,6 +112,7 @@ def test_chunk_launches_inside_the_guard(monkeypatch, gen, make_inputs):
     assert spy.devices == [torch.device("cpu")] * 2 and spy.depth == 0
 
 
+@_interpreter_only
 def test_recurrent_launches_inside_the_guard(monkeypatch, gen, make_inputs):
     spy, calls = _spy_on(monkeypatch, recurrent_mod, ["_fwd", "_bwd"])
     x = make_inputs(gen, B=1, T=5, H=1, K=4, V=4, n_h=2, gate=True, initial_state=True,
@@ -116,6 +125,7 @@ def test_recurrent_launches_inside_the_guard(monkeypatch, gen, make_inputs):
     assert spy.devices == [torch.device("cpu")] * 2 and spy.depth == 0
 
 
+@_interpreter_only
 def test_diagonal_scan_launches_inside_the_guard(monkeypatch, gen):
     spy, calls = _spy_on(monkeypatch, scan_mod, ["_scan_triton"])
     a = (2 * torch.rand(1, 20, 3, generator=gen) - 1).requires_grad_(True)
@@ -126,6 +136,7 @@ def test_diagonal_scan_launches_inside_the_guard(monkeypatch, gen):
     assert spy.devices == [torch.device("cpu")] * 2 and spy.depth == 0
 
 
+@_interpreter_only
 def test_tabled_launches_inside_the_guard(monkeypatch, gen):
     spy, calls = _spy_on(monkeypatch, tabled_mod, ["launch", "DeviceFlags"])
     S, H, K, V = 3, 1, 4, 4
@@ -222,6 +233,7 @@ def test_every_family_runs_on_the_tensors_device(gen, make_inputs):
                                        msg=lambda m, n=name, j=i: f"{n} output {j}: {m}")
 
 
+@_interpreter_only
 def test_the_two_gpu_families_run_and_repeat_bitwise(gen, make_inputs):
     """The two-GPU test's calls, on the CPU (interpreter): each runs and gives the same bits
     twice (the GPU test's equality rests on that determinism)."""
