@@ -309,9 +309,10 @@ def test_split_bwd_wy_equals_the_default(monkeypatch, gen, make_inputs, device, 
     _assert_same(a, b, device, dtype)
 
 
-def _assert_same(a, b, device, dtype):
-    """Bitwise equal through the interpreter; within the tolerance table on a GPU."""
-    assert a.keys() == b.keys() and {"o", "dq", "dk", "dv", "dbeta"} <= a.keys()
+def _assert_same(a, b, device, dtype, need=("o", "dq", "dk", "dv", "dbeta")):
+    """Bitwise equal through the interpreter; within the tolerance table on a GPU (``a``
+    the reference)."""
+    assert a.keys() == b.keys() and set(need) <= a.keys()
     for n in a:
         if device.type == "cpu":
             assert torch.equal(a[n], b[n]), n
@@ -411,7 +412,11 @@ def test_saved_states_only_when_gradients_are_wanted(monkeypatch, gen, make_inpu
     q = x["q"].clone().requires_grad_(True)
     o, _ = chunk_delta_product(q, x["k"], x["v"], x["beta"], num_householder=2, g=x["g"],
                                initial_state=x["initial_state"], chunk_size=16)
-    assert calls == ["_forward"] and torch.equal(o.detach(), o_plain)
+    assert calls == ["_forward"]
+    # the storing forward and the plain one are two compiles of fwd_state_kernel (and the
+    # backward's recompute a third): bitwise equal through the interpreter, within the
+    # tolerance table on a GPU, as in test_saved_states_equal_the_recomputed_ones
+    _assert_same({"o": o_plain}, {"o": o.detach()}, device, torch.float32, need=())
     (d1,) = torch.autograd.grad(o.sum(), [q], retain_graph=True)
     (d2,) = torch.autograd.grad(o.sum(), [q])
     assert calls == ["_forward"] and torch.equal(d1, d2) and torch.isfinite(d1).all()
@@ -421,5 +426,6 @@ def test_saved_states_only_when_gradients_are_wanted(monkeypatch, gen, make_inpu
     o, _ = chunk_delta_product(q, x["k"], x["v"], x["beta"], num_householder=2, g=x["g"],
                                initial_state=x["initial_state"], chunk_size=16)
     (d3,) = torch.autograd.grad(o.sum(), [q])
-    assert calls == ["_backward"] and torch.equal(d1, d3)
+    assert calls == ["_backward"]
+    _assert_same({"dq": d3}, {"dq": d1}, device, torch.float32, need=())
     assert "save_states" not in chunk._Plan(x["q"], x["v"], 2, 16, True).cfg
