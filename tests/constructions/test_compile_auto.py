@@ -130,3 +130,32 @@ def test_auto_past_both_budgets_says_why_for_both(monkeypatch):
     assert "width 24 and n_h 12" in text
     assert "nor could form='auto' build the faithful form: faithful_action: the group acts " \
            "on the 24 states" in text
+
+
+def test_the_key_budget_holds_for_the_faithful_form_too(monkeypatch):
+    """cyclic(n)'s faithful form is its permutation form (Z_n has no smaller faithful action):
+    under a budget below its entries both forms are refused alike, before building. Before,
+    form='faithful' built past the budget a model whose file the reader refuses, and
+    form='auto' built it, discarded it and raised the permutation form's error
+    (cyclic(4096): 50 s, then 'past the budget'; form='faithful' built it)."""
+    from statetrack.constructions import faithful as faithful_mod
+    from statetrack.constructions import group as group_mod
+    from statetrack.constructions import io as cio
+    from statetrack.constructions.errors import ConstructionSizeError
+
+    c5 = families.get("cyclic(5)")               # width 5, n_h 4, 2 letters: 40 entries
+    monkeypatch.setattr(group_mod, "MAX_KEY_ENTRIES", 40)
+    for form in ("faithful", "auto"):
+        m = compile(c5, form=form)
+        assert (m.width, m.n_h) == (5, 4)
+        assert cio.loads(cio.dumps(m)).lrnn.width == 5    # built within it: reads back
+    monkeypatch.setattr(group_mod, "MAX_KEY_ENTRIES", 39)
+    monkeypatch.setattr(faithful_mod, "transposition_steps",
+                        lambda *a, **k: pytest.fail("faithful form built past the budget"))
+    with pytest.raises(ConstructionSizeError, match=r"faithful form .* width 5 and n_h 4: "
+                                                    r"40 exact key entries .* 4e\+01"):
+        compile(c5, form="faithful")
+    with pytest.raises(ConstructionSizeError) as info:
+        compile(c5, form="auto")
+    assert "width 5 and n_h 4: 40 exact key entries" in str(info.value)
+    assert "nor could form='auto' build the faithful form" in str(info.value)
