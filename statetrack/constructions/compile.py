@@ -185,14 +185,15 @@ def compile(dfa: DFA, *, form: str | None = None, normalized: bool = False,  # n
 
 def _narrower_form(dfa: DFA, *, normalized: bool, name: str) -> LRNN:
     """``form="auto"`` on a group DFA: the permutation form, or the faithful one when it is
-    narrower. Only the chosen form is built (the permutation form's size is known without
-    building it: for ``symmetric(n)``'s Cayley DFA it is ``n!`` wide)."""
+    narrower. The permutation form is built only when chosen (its size is known without
+    building it: for ``symmetric(n)``'s Cayley DFA it is ``n!`` wide); the faithful form is
+    built first, to compare."""
     if normalized:
         return group_construction(dfa, normalized=True, name=name)
     size = permutation_form_size(dfa)
     try:
         faithful = faithful_construction(dfa, name=name, limit=AUTO_FAITHFUL_LIMIT)
-    except MonoidLimitError as e:
+    except (MonoidLimitError, ConstructionSizeError) as e:
         not_tried = e
     else:
         if (faithful.width, faithful.n_h) < size:

@@ -119,8 +119,10 @@ from sympy.combinatorics import Permutation, PermutationGroup
 from ..automata import DFA
 from ..automata.errors import MonoidLimitError
 from ._args import check_dfa, check_flag, check_positive_int, check_text
-from .errors import InputTypeError, MissingGeneratorError
-from .group import letter_permutations, permutation_target, readout_codes, transposition_steps
+from . import group as _group_module
+from .errors import ConstructionSizeError, InputTypeError, MissingGeneratorError
+from .group import (letter_permutations, permutation_target, readout_codes, transposition_count,
+                    transposition_steps)
 from .lrnn import LRNN, Layer, Readout, check_product
 
 __all__ = ["FaithfulAction", "block_system", "minimal_degree_lower_bound", "faithful_action",
@@ -692,6 +694,10 @@ def faithful_construction(dfa: DFA, *, rng: np.random.Generator | None = None,
         Some letter of the minimal DFA is not a permutation.
     MonoidLimitError
         The readout would need more than ``limit`` classes.
+    ConstructionSizeError
+        The model would hold more key entries (``width * n_h * letters``) than
+        :data:`~statetrack.constructions.group.MAX_KEY_ENTRIES`, the permutation form's
+        budget (checked after the search, before the steps are built).
     InputTypeError
         ``dfa`` is not a DFA.
     MissingGeneratorError
@@ -717,6 +723,16 @@ def faithful_construction(dfa: DFA, *, rng: np.random.Generator | None = None,
     d = dfa.minimize()
     act = faithful_action(d, rng, limit=limit, minimize=False, **search)
     m, v = act.m, len(act.base)
+    n_h = max((transposition_count(p) for p in act.letter_perms), default=0)
+    entries = m * n_h * len(act.letter_perms)
+    if entries > _group_module.MAX_KEY_ENTRIES:
+        # the permutation form's budget: the same steps on as many points past it would
+        # take hours to build, prove and check, and the construction reader refuses the file
+        raise ConstructionSizeError(
+            f"the faithful form of this group would have width {m} (the narrowest faithful "
+            f"action found) and n_h {n_h}: {entries:.2g} exact key entries over "
+            f"{len(act.letter_perms)} letters, past the budget of "
+            f"{_group_module.MAX_KEY_ENTRIES:.0e} (MAX_KEY_ENTRIES)")
     steps = []
     for a, perm in enumerate(act.letter_perms):
         st = transposition_steps(perm)
