@@ -191,6 +191,7 @@ def _narrower_form(dfa: DFA, *, normalized: bool, name: str) -> LRNN:
     if normalized:
         return group_construction(dfa, normalized=True, name=name)
     size = permutation_form_size(dfa)
+    not_tried: Exception | None = None      # why the faithful form was not built
     try:
         faithful = faithful_construction(dfa, name=name, limit=AUTO_FAITHFUL_LIMIT)
     except (MonoidLimitError, ConstructionSizeError) as e:
@@ -198,7 +199,6 @@ def _narrower_form(dfa: DFA, *, normalized: bool, name: str) -> LRNN:
     else:
         if (faithful.width, faithful.n_h) < size:
             return faithful
-        not_tried = None
     try:
         return group_construction(dfa, name=name)
     except ConstructionSizeError as e:
