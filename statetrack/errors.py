@@ -129,4 +129,4 @@ def type_phrase(typ: type | tuple[type, ...]) -> str:
     ('an int', 'a list or dict')
     """
     names = " or ".join(t.__name__ for t in (typ if isinstance(typ, tuple) else (typ,)))
-    return f"{'an' if names[0] in 'aeiou' else 'a'} {names}"
+    return f"{'an' if names[0].lower() in 'aeiou' else 'a'} {names}"

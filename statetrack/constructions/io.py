@@ -257,13 +257,16 @@ def _layer_from(d: Any, where: str) -> Layer:
         _int(n_h, f"{where}.n_h")
     rows = _need(d, "steps", list, where)
     n_steps = sum(len(row) for row in rows if isinstance(row, list))
-    if k * max(n_steps, v) > group.MAX_KEY_ENTRIES:
+    big = max(k * n_steps, k * v)
+    if big > group.MAX_KEY_ENTRIES:
         # the keys are stored sparse but built dense, as the initial state: a small file
-        # could ask for 10^10 exact entries
+        # could ask for 10^10 exact entries. The budget is the constructions' own (keys:
+        # width x steps), so that every model they build reads back
+        what = "keys (width x steps)" if k * n_steps >= k * v else \
+            "initial state (width x value_dim)"
         raise ConstructionFileError(
-            f"{where}: width {k} with {n_steps} steps and value_dim {v} needs "
-            f"{k * max(n_steps, v):.2g} exact entries (keys and initial state, built dense), "
-            f"past the budget of "
+            f"{where}: width {k} with {n_steps} steps and value_dim {v}: its {what} would be "
+            f"built dense as {big:.2g} exact entries, past the budget of "
             f"{group.MAX_KEY_ENTRIES:.0e} (constructions.group.MAX_KEY_ENTRIES)")
     steps = []
     for t, row in enumerate(rows):

@@ -219,15 +219,17 @@ def test_every_form_compile_builds_round_trips_and_others_are_refused():
 
 
 def test_a_file_asking_for_too_many_exact_entries_is_refused_before_building():
-    """Keys are stored sparse and the initial state as entries, both built dense: a small
-    file declaring width 5000 and value_dim 5000 (consistent query and codes) would build
-    2.5e7 exact entries, past the construction budget."""
+    """Keys are stored sparse and the initial state as entries, both built dense: a 0.3 MB
+    file declaring width 15000 and value_dim 15000 (consistent query and codes) would build
+    an initial state of 2.3e8 exact entries, past the construction budget."""
     def big(d):
         layer = d["layers"][0]
-        layer.update(width=5000, value_dim=5000, query=["0"] * 5000)
-        layer["codes"] = [["0"] * 5000 for _ in layer["codes"]]
+        layer.update(width=15000, value_dim=15000, query=["0"] * 15000)
+        layer["codes"] = [["0"] * 15000 for _ in layer["codes"]]
 
+    steps = sum(len(row) for row in json.loads(_mutate(big))["layers"][0]["steps"])
     with pytest.raises(ConstructionFileError,
-                       match=r"layers\[0\]: width 5000 with \d+ steps and value_dim 5000 needs "
-                             r"2\.5e\+07 exact entries .* past the budget of 2e\+07"):
+                       match=rf"layers\[0\]: width 15000 with {steps} steps and value_dim "
+                             r"15000: its initial state \(width x value_dim\) would be built "
+                             r"dense as 2\.2e\+08 exact entries, past the budget of 2e\+08"):
         cio.loads(_mutate(big))
