@@ -39,7 +39,10 @@ Forms
 ``"auto"``
     For group automata the narrower of ``"permutation"`` and ``"faithful"`` (smaller width,
     then fewer sub-steps; the permutation form on ties; the faithful form is taken only when
-    its readout has at most :data:`AUTO_FAITHFUL_LIMIT` classes; with
+    its readout has at most :data:`AUTO_FAITHFUL_LIMIT` classes, unless the permutation form
+    is past its size budget (:data:`~statetrack.constructions.group.MAX_KEY_ENTRIES`), when
+    the faithful form is the only one left and gets the faithful construction's own limit,
+    as ``symmetric(7)``'s 5040 classes do; with
     ``normalized=True``, which the faithful form does not have, the permutation form); for
     every other DFA the cascade.
 
@@ -71,6 +74,7 @@ from .diagonal import diagonal_construction, rotation_construction
 from ._args import check_flag, check_text
 from .errors import ConstructionSizeError, FormError, InputTypeError
 from .faithful import faithful_construction
+from . import group as _group
 from .group import group_construction, is_group_dfa, permutation_form_size
 from .lrnn import LRNN
 from .reflections import modular_addition_construction
@@ -191,9 +195,13 @@ def _narrower_form(dfa: DFA, *, normalized: bool, name: str) -> LRNN:
     if normalized:
         return group_construction(dfa, normalized=True, name=name)
     size = permutation_form_size(dfa)
+    perm_fits = size[0] * size[1] * len(dfa.alphabet) <= _group.MAX_KEY_ENTRIES
     not_tried: Exception | None = None      # why the faithful form was not built
     try:
-        faithful = faithful_construction(dfa, name=name, limit=AUTO_FAITHFUL_LIMIT)
+        # the auto limit bounds the time spent on a form that may lose; with no permutation
+        # form to fall back on, the faithful construction's own limit
+        faithful = faithful_construction(dfa, name=name, limit=AUTO_FAITHFUL_LIMIT) \
+            if perm_fits else faithful_construction(dfa, name=name)
     except (MonoidLimitError, ConstructionSizeError) as e:
         not_tried = e
     else:

@@ -170,3 +170,20 @@ def test_the_budget_keeps_large_cyclic_groups():
     assert width * n_h * len(c.alphabet) <= MAX_KEY_ENTRIES
     m = compile(c, form="permutation")
     assert (m.width, m.n_h) == (4096, 4095)
+
+
+def test_auto_takes_a_large_faithful_readout_when_the_permutation_form_is_too_large(
+        monkeypatch):
+    """symmetric(7): the permutation form is past its budget (2.7e8 entries) and the faithful
+    readout has 5040 classes (past AUTO_FAITHFUL_LIMIT); auto gave up, though
+    form='faithful' builds and proves it in about a minute. The auto limit only bounds a form
+    that may lose: with no permutation form to fall back on, the faithful form gets the
+    construction's own limit. Here symmetric(3) under small limits."""
+    from statetrack.constructions import group as group_mod
+
+    s3 = families.get("symmetric(3)")            # permutation: 54 entries; faithful: 6 classes
+    monkeypatch.setattr(compile_mod, "AUTO_FAITHFUL_LIMIT", 2)
+    assert compile(s3, form="auto").form == "permutation"     # fits: the auto limit holds
+    monkeypatch.setattr(group_mod, "MAX_KEY_ENTRIES", 53)
+    m = compile(s3, form="auto")
+    assert (m.form, m.width) == ("faithful", 3) and verify(m, s3).ok
