@@ -6,7 +6,9 @@ PATTERN is, in this order of precedence (``--kind`` forces one):
    (format ``statetrack.construction``, written by ``--out``) is loaded with
    :func:`statetrack.theory.proof.load_verified` -- its model is proved again against its
    stored DFA and compared with its stored certificate -- and printed; any other file is read
-   as a DFA in the JSON format of :meth:`statetrack.automata.DFA.to_json`;
+   as a DFA in the JSON format of :meth:`statetrack.automata.DFA.to_json`; a path to an
+   existing folder (a name with a path separator) is an error in auto mode, a mistyped file
+   name far more often than a regex;
 2. a family spec of :mod:`statetrack.automata.families` (``parity``, ``cyclic(5)``,
    ``symmetric(n=4)``) when its name is registered or it has the form ``name(...)`` (an
    unknown name then gets the registry's "did you mean" error; use ``--kind regex`` for
@@ -150,6 +152,12 @@ def resolve_pattern(pattern: str, *, kind: str = "auto", alphabet: str | None = 
 
             return load_verified(pattern, limit=limit), "construction file"
         return DFA.from_json(pattern), "DFA file"
+    if kind == "auto" and os.sep in pattern and os.path.isdir(pattern):
+        from ..automata.errors import SerializationError
+
+        # a path to a folder is a mistyped file name far more often than a regex over '/'
+        raise SerializationError(f"{pattern!r} is a folder, not a DFA or construction file; "
+                                 f"use --kind regex to compile it as a regex")
     if kind in ("auto", "family"):
         from ..automata import families
 

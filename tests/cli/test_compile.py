@@ -71,6 +71,10 @@ def test_dfa_file_and_forms(capsys, tmp_path):
     (["symetric"], "did you mean 'symmetric'?"),
     (["a(b"], "cannot read PATTERN"),
     (["/nonexistent/x.json"], "cannot read"),
+    # an existing folder named by a path: a mistyped file, not the regex '/tmp' (a bare '.',
+    # also a folder, stays the regex it is)
+    (["/"], "'/' is a folder, not a DFA or construction file; use --kind regex to compile "
+            "it as a regex"),
     (["symmetric(3)", "--form", "rotation"], "not cyclic"),
 ])
 def test_errors_exit_2_with_a_message(capsys, argv, msg):
