@@ -119,9 +119,8 @@ from sympy.combinatorics import Permutation, PermutationGroup
 from ..automata import DFA
 from ..automata.errors import MonoidLimitError
 from ._args import check_dfa, check_flag, check_positive_int, check_text
-from . import group as _group_module
-from .errors import ConstructionSizeError, InputTypeError, MissingGeneratorError
-from .group import (letter_permutations, permutation_target, readout_codes, transposition_count,
+from .errors import InputTypeError, MissingGeneratorError
+from .group import (check_key_budget, letter_permutations, permutation_target, readout_codes,
                     transposition_steps)
 from .lrnn import LRNN, Layer, Readout, check_product
 
@@ -723,16 +722,10 @@ def faithful_construction(dfa: DFA, *, rng: np.random.Generator | None = None,
     d = dfa.minimize()
     act = faithful_action(d, rng, limit=limit, minimize=False, **search)
     m, v = act.m, len(act.base)
-    n_h = max((transposition_count(p) for p in act.letter_perms), default=0)
-    entries = m * n_h * len(act.letter_perms)
-    if entries > _group_module.MAX_KEY_ENTRIES:
-        # the permutation form's budget: the same steps on as many points past it would
-        # take hours to build, prove and check, and the construction reader refuses the file
-        raise ConstructionSizeError(
-            f"the faithful form of this group would have width {m} (the narrowest faithful "
-            f"action found) and n_h {n_h}: {entries:.2g} exact key entries over "
-            f"{len(act.letter_perms)} letters, past the budget of "
-            f"{_group_module.MAX_KEY_ENTRIES:.0e} (MAX_KEY_ENTRIES)")
+    # the permutation form's budget: the same steps on as many points past it would take
+    # hours to build, prove and check, and the construction reader refuses the file
+    check_key_budget(act.letter_perms, "the faithful form of this group (on the narrowest "
+                     "faithful action found)")
     steps = []
     for a, perm in enumerate(act.letter_perms):
         st = transposition_steps(perm)

@@ -78,6 +78,7 @@ __all__ = [
     "letter_permutations", "first_non_permutation", "is_group_dfa", "permutation_cycles",
     "transposition_count", "transposition_steps", "permutation_target", "group_construction",
     "readout_codes", "FLOAT16_READOUT_LIMIT", "permutation_form_size", "MAX_KEY_ENTRIES",
+    "check_key_budget",
 ]
 
 #: Most key entries (``width * n_h * letters``) :func:`group_construction` builds: the keys
@@ -321,8 +322,33 @@ def permutation_form_size(dfa: DFA, *, minimize: bool = True) -> tuple[int, int]
     """
     check_dfa(dfa, "permutation_form_size")
     d = dfa.minimize() if minimize else dfa.complete()
-    perms = letter_permutations(d)
-    return d.n_states, max((transposition_count(p) for p in perms.tolist()), default=0)
+    return d.n_states, _most_transpositions(letter_permutations(d))
+
+
+def _most_transpositions(perms: Sequence | np.ndarray) -> int:
+    """``n_h`` of the transposition steps of these letter permutations (0 for none)."""
+    return max((transposition_count(list(p)) for p in perms), default=0)
+
+
+def check_key_budget(perms: Sequence | np.ndarray, form: str, hint: str = "") -> int:
+    """``n_h`` of the steps of ``perms`` (letter permutations of ``width`` points), or
+    :class:`ConstructionSizeError` when those steps would hold more than
+    :data:`MAX_KEY_ENTRIES` key entries (``width * n_h * letters``); ``form`` opens the
+    message ("the permutation form of ..."), ``hint`` ends it. Checked before any step is
+    built, by every form made of transposition steps.
+
+    >>> check_key_budget([[1, 2, 0]], "the permutation form")
+    2
+    """
+    n_h = _most_transpositions(perms)
+    width = len(perms[0]) if len(perms) else 0
+    entries = width * n_h * len(perms)
+    if entries > MAX_KEY_ENTRIES:
+        raise ConstructionSizeError(
+            f"{form} would have width {width} and n_h {n_h}: {entries:.2g} exact key entries "
+            f"over {len(perms)} letters, past "
+            f"the budget of {MAX_KEY_ENTRIES:.0e} (MAX_KEY_ENTRIES){hint}")
+    return n_h
 
 
 def group_construction(dfa: DFA, *, normalized: bool = False, minimize: bool = True,
@@ -370,15 +396,9 @@ def group_construction(dfa: DFA, *, normalized: bool = False, minimize: bool = T
     d = dfa.minimize() if minimize else dfa.complete()
     perms = letter_permutations(d)
     n = d.n_states
-    n_h = max((transposition_count(p) for p in perms.tolist()), default=0)
-    entries = n * n_h * len(perms)
-    if entries > MAX_KEY_ENTRIES:
-        raise ConstructionSizeError(
-            f"the permutation form of this {n}-state group DFA would have width {n} and "
-            f"n_h {n_h}: {entries:.2g} exact key entries over {len(perms)} letters, past the "
-            f"budget of {MAX_KEY_ENTRIES:.0e} (MAX_KEY_ENTRIES); the faithful form "
-            f"(form='faithful') is as narrow as the group's least faithful permutation "
-            f"representation")
+    check_key_budget(perms, f"the permutation form of this {n}-state group DFA",
+                     "; the faithful form (form='faithful') is as narrow as the group's least "
+                     "faithful permutation representation")
     steps = []
     for a, perm in enumerate(perms):
         st = transposition_steps(perm, normalized=normalized)
