@@ -8,7 +8,8 @@ suite checks this on random patterns). Every pattern this module accepts is a va
 pattern with the same meaning; some valid Python patterns are refused (see *Refused*).
 Symbols are single characters.
 
-Grammar (``ε`` is the empty string; comments ``(?#...)`` may stand wherever a piece may)::
+Grammar (``ε`` is the empty string; comments ``(?#...)`` may stand wherever a piece may; as
+in Python, a backslash in a comment hides the next character, so ``(?#\))`` is one comment)::
 
     regex      := branch ( '|' branch )*            -- a|  and  |a  have an empty branch
     branch     := piece*
@@ -303,8 +304,10 @@ class _Parser:
                 total += new_size - size
                 items[-1] = [("rep", node, m, n), new_size, True]
             elif c == "(" and self.p.startswith("(?#", start):
-                end = self.p.find(")", start)
-                if end < 0:
+                end = start + 3
+                while end < len(self.p) and self.p[end] != ")":
+                    end += 2 if self.p[end] == "\\" else 1  # as in Python, "\)" goes on
+                if end >= len(self.p):
                     raise self.error("missing ')': this comment is never closed", start)
                 self.i = end + 1
             else:

@@ -408,6 +408,20 @@ def test_malformed_patterns_are_malformed_for_python_too():
             re.compile(p)
 
 
+def test_a_backslash_in_a_comment_hides_the_next_character():
+    """As in Python's parser: ``\\)`` does not close a comment (it used to, silently
+    turning the rest of the comment into pattern text)."""
+    d = assert_agrees(r"(?#\)(|b)a", "ab", AB_WORDS)
+    assert d == from_regex("a", "ab")
+    assert assert_agrees(r"a(?#\\)b", "ab", AB_WORDS) == from_regex("ab", "ab")
+    for p in (r"(?#\)", r"a(?#b\)", "(?#\\"):
+        with pytest.raises(re.error):
+            re.compile(p)
+        with pytest.raises(RegexError, match="comment is never closed") as e:
+            from_regex(p, "ab")
+        assert e.value.column == p.index("(") + 1
+
+
 def test_pattern_must_be_a_string():
     with pytest.raises(RegexError, match="must be a str, got bytes"):
         from_regex(b"a", "ab")
