@@ -360,7 +360,8 @@ def _run_layer(layer: Any, tok: torch.Tensor, kernel: str, device: torch.device,
     kt, bt, vt = (tb[n].to(device) for n in ("key_table", "beta_table", "value_table"))
     q, h0 = tb["query"].to(device), tb["initial_state"].to(device)
     codes = torch.as_tensor(tb["codes"], dtype=torch.float64, device=device)     # [C, V]
-    n_h, K, V, C = layer.n_h, layer.width, layer.value_dim, codes.shape[0]
+    # the tables' n_h: a layer with n_h = 0 (every A = I) has one identity step (kernel_n_h)
+    n_h, K, V, C = tb["n_h"], layer.width, layer.value_dim, codes.shape[0]
     B, T = tok.shape
     out = torch.empty(B, T + 1, dtype=torch.int64, device=device)
     o0 = torch.einsum("kv,k->v", h0.to(torch.float64), q.to(torch.float64))

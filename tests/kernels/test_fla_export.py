@@ -109,6 +109,19 @@ def test_export_layout_and_tables():
         assert torch.allclose(A, exact, rtol=0, atol=1e-15)
 
 
+def test_export_of_a_layer_without_sub_steps():
+    """One state, every A = I (n_h = 0): exported with one identity step, as kernel_n_h
+    pads (it used to export num_householder = 0, which the kernels refuse)."""
+    from statetrack.automata import DFA
+
+    m = compile(DFA([[0, 0]], accepting=[0], alphabet="ab"))
+    assert m.n_h == 0
+    t = export_fla(m, ["abb", "bab"])
+    assert t["num_householder"] == 1 and t["k"].shape == (2, 3, 1, 1)
+    assert not t["k"].any()
+    assert _states(m, t).tolist() == [[0] * 3] * 2
+
+
 def test_length_argument_chooses_the_logit():
     m, _, _ = _model("parity")
     t = export_fla(m, ["0110" * 5], dtype=torch.float64)

@@ -140,6 +140,25 @@ def test_two_layer_model_matches_exact_model():
     assert out.backend == "triton-interpreter"
 
 
+@pytest.mark.parametrize("accepting", [[0], []])
+@pytest.mark.parametrize("kernel", ["reference", "recurrent", "tabled"])
+def test_layers_without_sub_steps_run_in_every_kernel(kernel, accepting):
+    """Sigma* and the empty language: one state, every A = I, so n_h = 0 (the exporters pad
+    one identity step). The reference and recurrent paths used to pass n_h = 0 on to the
+    kernel, which refused it (on a CPU without the interpreter every run of Sigma* failed)."""
+    if kernel != "reference" and not INTERPRET:
+        pytest.skip("needs TRITON_INTERPRET=1 (CPU)")
+    dfa = DFA([[0, 0]], accepting=accepting, alphabet="ab")
+    words = ["abba", "", "b"]
+    for form in ("permutation", "cascade", "rotation"):
+        lrnn = compile(dfa, form=form)
+        assert lrnn.n_h == 0
+        out = run(lrnn, words, device="cpu", kernel=kernel, dtype="float32")
+        assert out.kernels == (kernel,)
+        assert out.accepted_final.tolist() == [bool(accepting)] * 3
+        assert out.states.tolist() == [[0] * 5, [0, -1, -1, -1, -1], [0, 0, -1, -1, -1]]
+
+
 # ----------------------------------------------------------------------------- words
 def test_word_forms_agree():
     lrnn, mini, perm = _model("symmetric(3)")

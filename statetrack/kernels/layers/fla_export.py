@@ -156,6 +156,9 @@ def _normalized(lrnn: Any) -> dict[str, np.ndarray]:
             "constructions); this construction writes values, and its horizon is not bounded "
             "here")
     keys, betas = tb["keys"], tb["betas"]                        # [S, n_h, K], [S, n_h]
+    if keys.shape[1] == 0:  # n_h = 0 (every A = I): one identity step, as kernel_n_h pads
+        keys = np.zeros((keys.shape[0], 1, keys.shape[2]))
+        betas = np.zeros((keys.shape[0], 1))
     norm2 = (keys ** 2).sum(-1)                                  # [S, n_h]
     live = (norm2 > 0) & (betas > 0)
     unit = np.where(live[..., None], keys / np.sqrt(np.where(live, norm2, 1.0))[..., None], 0.0)
