@@ -19,6 +19,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
+from statetrack.constructions.export import kernel_n_h
 from statetrack.kernels import runner
 from statetrack.kernels._common.device import resolve_device, resolve_dtype
 from statetrack.kernels.errors import KernelInputError
@@ -174,7 +175,9 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
             continue
         T, note = T0, ""
         if kind == "cpu":
-            cost = sum(layer.n_h * math.ceil(layer.width / 128) for layer in lrnn.layers)
+            # kernel_n_h: the kernels run one identity step for a layer with n_h = 0
+            cost = sum(kernel_n_h(layer) * math.ceil(layer.width / 128)
+                       for layer in lrnn.layers)
             cap = max(16, cpu_substep_budget // cost)
             if T > cap:
                 T, note = cap, (f"length capped from {T0} to {cap} on the CPU "

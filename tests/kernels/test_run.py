@@ -283,6 +283,16 @@ def test_device_check_caps_cpu_length_and_defaults():
     assert r.length == 40 and "K=120" in r.note and r.mismatches == 0
 
 
+def test_device_check_of_a_one_state_language():
+    """cyclic(1) has one state and n_h = 0: the CPU length cap divided by zero
+    (``statetrack check --only 'cyclic(1)' --device cpu`` crashed)."""
+    from types import SimpleNamespace
+
+    entry = SimpleNamespace(name="cyclic(1)", dfa=get("cyclic(1)"))
+    (r,) = device_check([entry], "cpu", length=30, batch=2, rng=np.random.default_rng(3))
+    assert r.status == "ok" and r.mismatches == 0 and r.length == 30
+
+
 def test_device_check_picks_the_narrower_form():
     entries = _entries("parity", "symmetric(4)", "symmetric(5)", "dihedral(5)")
     rows = device_check(entries, "cpu", length=300, batch=2, kernel="reference",
