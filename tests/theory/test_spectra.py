@@ -250,3 +250,4 @@ def test_word_spectra_of_products():
         word_spectra(m, [("x", "z")])
     with pytest.raises(MatrixInputError, match="layer must be"):
         word_spectra(m, [("x",)], layer=1)
+
