@@ -859,7 +859,8 @@ def word_spectra(model: Any, words: Iterable[Sequence[str]], *, layer: int = 0,
     UnknownTokenError
         A word uses a token that the layer does not have.
     MatrixInputError
-        ``layer`` out of range, unreadable ``model``, or a bad ``tol``.
+        ``layer`` out of range, unreadable ``model``, ``words`` not a list of words (a single
+        string is refused rather than read as a list of one-letter words), or a bad ``tol``.
 
     Examples
     --------
@@ -871,6 +872,11 @@ def word_spectra(model: Any, words: Iterable[Sequence[str]], *, layer: int = 0,
     0
     """
     tol = check_tol(tol, "word_spectra")
+    if isinstance(words, (str, bytes)) or words is None or not hasattr(words, "__iter__"):
+        raise MatrixInputError(
+            f"word_spectra: argument 'words' must be a list of words (each a sequence of "
+            f"tokens), got {type(words).__name__} {words!r:.40}"
+            + ("; wrap a single word in a list" if isinstance(words, (str, bytes)) else ""))
     layers = _layers_of(model)
     if not isinstance(layer, (int, np.integer)) or not 0 <= layer < len(layers):
         raise MatrixInputError(f"layer must be in 0..{len(layers) - 1}, got {layer!r}")
