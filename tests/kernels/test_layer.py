@@ -380,3 +380,20 @@ def test_gpu_constructed_layer_bf16_long(mode, spec):
     ids = np.random.default_rng(0).integers(0, lrnn.n_symbols, size=(4, 4096))
     out = model(torch.as_tensor(ids, device="cuda"))
     np.testing.assert_array_equal(out.states.cpu().numpy(), dfa_states(mini, perm[ids])[0])
+
+
+@pytest.mark.parametrize("max_logit", [-1.0, 0, float("nan"), "20", None, True])
+def test_a_max_logit_that_is_not_positive_is_refused_by_name(max_logit):
+    """``from_construction(..., beta_mode="sigmoid", max_logit=-1)`` built a layer that clamped
+    every logit to ``[1, -1]``, i.e. to -1: beta 0.54 for every step, a wrong S_3 layer with no
+    error; ``max_logit=nan`` failed only at the first forward, as a beta out of range."""
+    s3 = compile(get("symmetric(3)"))
+    with pytest.raises(LayerConfigError, match=r"^max_logit: expected a real number > 0 .*got "):
+        DeltaProductLayer.from_construction(s3, mode="reference", beta_mode="sigmoid",
+                                            max_logit=max_logit)
+    ids = torch.tensor([[0, 1, 1, 0, 2, 1]])
+    x = F.one_hot(ids, 3).float()
+    raw = DeltaProductLayer.from_construction(s3, mode="reference")(x)[0]
+    wide = DeltaProductLayer.from_construction(s3, mode="reference", beta_mode="sigmoid",
+                                               max_logit=float("inf"))(x)[0]
+    assert torch.equal(wide, raw)

@@ -79,6 +79,7 @@ Parity: feed one-hot symbols to the layer initialized from the construction; the
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -255,7 +256,15 @@ def beta_logits(beta: torch.Tensor, *, beta_range: float = 2.0,
     --------
     >>> beta_logits(torch.tensor([0.0, 1.0, 2.0]), max_logit=10.0).tolist()
     [-10.0, 0.0, 10.0]
+    >>> beta_logits(torch.tensor([0.0]), max_logit=-1.0)
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.LayerConfigError: max_logit: expected a real number > 0 (the logits are clamped to [-max_logit, max_logit]), got -1.0
     """
+    if (isinstance(max_logit, bool) or not isinstance(max_logit, numbers.Real)
+            or not max_logit > 0):
+        raise LayerConfigError(f"max_logit: expected a real number > 0 (the logits are clamped "
+                               f"to [-max_logit, max_logit]), got {max_logit!r}")
     b = beta.to(torch.float64) / beta_range
     logit = torch.log(b) - torch.log1p(-b)
     logit = torch.where(b == 0.5, torch.zeros_like(logit), logit)
