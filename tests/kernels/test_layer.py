@@ -397,3 +397,20 @@ def test_a_max_logit_that_is_not_positive_is_refused_by_name(max_logit):
     wide = DeltaProductLayer.from_construction(s3, mode="reference", beta_mode="sigmoid",
                                                max_logit=float("inf"))(x)[0]
     assert torch.equal(wide, raw)
+
+
+@pytest.mark.parametrize("dtype", ["float32", np.float32, torch.int32, torch.complex64, 32])
+def test_a_dtype_that_is_not_a_floating_torch_dtype_is_refused_by_name(dtype):
+    """``dtype=torch.int32`` ended in torch's "Only Tensors of floating point and complex dtype
+    can require gradients", ``dtype="float32"`` in "empty(): argument 'dtype' must be
+    torch.dtype", both from inside nn.Linear."""
+    s3 = compile(get("symmetric(3)"))
+    with pytest.raises(LayerConfigError, match=r"^dtype: expected None or a floating "
+                                               r"torch.dtype .*got "):
+        DeltaProductLayer.from_construction(s3, mode="reference", dtype=dtype)
+    with pytest.raises(LayerConfigError, match=r"^dtype: "):
+        DeltaProductLayer(DeltaProductConfig(hidden_size=4, num_heads=1, head_k_dim=4,
+                                             head_v_dim=4, mode="reference"), dtype=dtype)
+    assert DeltaProductLayer.from_construction(s3, mode="reference",
+                                               dtype=torch.float64).q_proj.weight.dtype \
+        == torch.float64

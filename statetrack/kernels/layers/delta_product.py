@@ -356,6 +356,9 @@ class DeltaProductLayer(nn.Module):
         if not isinstance(config, DeltaProductConfig):
             raise LayerConfigError(
                 f"config: expected a DeltaProductConfig, got {type(config).__name__}")
+        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise LayerConfigError(f"dtype: expected None or a floating torch.dtype (e.g. "
+                                   f"torch.float32), got {dtype!r}")
         self.config = config
         c = config
         kw = {"device": device, "dtype": dtype}
