@@ -414,3 +414,19 @@ def test_a_dtype_that_is_not_a_floating_torch_dtype_is_refused_by_name(dtype):
     assert DeltaProductLayer.from_construction(s3, mode="reference",
                                                dtype=torch.float64).q_proj.weight.dtype \
         == torch.float64
+
+
+@pytest.mark.parametrize("name", ["key_table", "beta_table", "value_table", "query",
+                                  "initial_state"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 1j])
+def test_from_tables_refuses_a_table_that_is_not_finite_and_real(name, bad):
+    """A NaN key table built a layer without a word (its outputs all NaN), and a complex one
+    lost its imaginary part with only torch's UserWarning."""
+    tables = {k.removeprefix("layers.0."): v for k, v in
+              state_dict(compile(get("symmetric(3)")), dtype="float64", backend="numpy").items()}
+    args = {k: np.array(tables[k], dtype=complex if bad == 1j and k == name else np.float64)
+            for k in ("key_table", "beta_table", "value_table", "query", "initial_state")}
+    args[name].flat[1] = bad
+    with pytest.raises(StateDictError, match=rf"^{name}: (values must be finite; got .* at "
+                                             rf"index \(|expected real numbers, got dtype)"):
+        DeltaProductLayer.from_tables(*args.values(), mode="reference")

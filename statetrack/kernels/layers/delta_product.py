@@ -554,7 +554,15 @@ class DeltaProductLayer(nn.Module):
                 t = torch.as_tensor(np.asarray(a) if not isinstance(a, torch.Tensor) else a)
             except (TypeError, ValueError) as err:
                 raise StateDictError(f"{name}: not an array ({err})") from None
-            return t.detach().to(torch.float64).cpu()
+            if t.is_complex():
+                raise StateDictError(f"{name}: expected real numbers, got dtype {t.dtype}")
+            t = t.detach().to(torch.float64).cpu()
+            bad = torch.nonzero(~torch.isfinite(t))
+            if len(bad):
+                at = tuple(int(i) for i in bad[0])
+                raise StateDictError(f"{name}: values must be finite; got {float(t[at])} at "
+                                     f"index {at}")
+            return t
 
         kt, bt, vt = tens(key_table, "key_table"), tens(beta_table, "beta_table"), \
             tens(value_table, "value_table")
