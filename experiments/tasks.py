@@ -449,6 +449,9 @@ def make_task(name: str) -> Task:
     ...
     experiments.tasks.TaskError: task: unknown name 'parrity'; known: parity, mod_arith, mod_arith_brackets, s3, s3_swaps, s5, s5_swaps, z60, flip_flop, dfa:<spec>
     """
+    if not isinstance(name, str):
+        raise TaskError(f"task: expected a task name (a str), got {type(name).__name__} "
+                        f"{name!r}; known: {', '.join(TASKS)}, dfa:<spec>")
     if name in TASKS:
         return TASKS[name]()
     if name.startswith("dfa:"):

@@ -194,3 +194,10 @@ def test_sample_refuses_an_rng_that_is_not_a_generator(name, rng):
                                         rf"numpy.random.Generator .*got "):
         task.sample(rng, 2, task.min_length, task.min_length + 2)
 
+
+@pytest.mark.parametrize("name", [None, 3, 2.5])
+def test_make_task_refuses_a_name_that_is_not_a_string(name):
+    """``make_task(None)`` ended in "'NoneType' object has no attribute 'startswith'"."""
+    with pytest.raises(TaskError, match=r"^task: expected a task name \(a str\), got .*known: "
+                                        r"parity"):
+        make_task(name)
