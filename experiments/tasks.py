@@ -93,7 +93,10 @@ class Examples:
     lengths: np.ndarray
 
 
-def _check_lengths(task: "Task", n: int, min_length: int, max_length: int) -> None:
+def _check_lengths(task: "Task", rng: Any, n: int, min_length: int, max_length: int) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise TaskError(f"{task.name}: rng must be a numpy.random.Generator (randomness is "
+                        f"passed in, e.g. numpy.random.default_rng(0)), got {type(rng).__name__}")
     for name, v in (("n", n), ("min_length", min_length), ("max_length", max_length)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise TaskError(f"{task.name}: {name} must be an int, got {v!r}")
@@ -194,7 +197,7 @@ class ParityTask(Task):
         >>> ex.tokens.tolist(), ex.targets.tolist()
         ([[1, 2, 2], [2, 1, 1]], [[-100, -100, 1], [-100, -100, 2]])
         """
-        _check_lengths(self, n, min_length, max_length)
+        _check_lengths(self, rng, n, min_length, max_length)
         lengths = rng.integers(min_length, max_length + 1, size=n)
         T = int(lengths.max()) - 1
         bits = rng.integers(0, 2, size=(n, T))
@@ -238,7 +241,7 @@ class ModArithTask(Task):
         >>> ex.tokens.tolist(), ex.targets.tolist()   # 4 - 0 + 0 = 4 (mod 5)
         ([[9, 2, 5, 1, 5, 4]], [[-100, -100, -100, -100, -100, 9]])
         """
-        _check_lengths(self, n, min_length, max_length)
+        _check_lengths(self, rng, n, min_length, max_length)
         m = self.m
         lengths = rng.integers(min_length, max_length + 1, size=n)
         E = self.expression_length(lengths)
@@ -325,7 +328,7 @@ class ModArithBracketsTask(Task):
         >>> " ".join(t.symbols[i] for i in ex.tokens[0]), int(ex.targets[0, -1])
         ('( - 3 - 1 ) =', 1)
         """
-        _check_lengths(self, n, min_length, max_length)
+        _check_lengths(self, rng, n, min_length, max_length)
         lengths = rng.integers(min_length, max_length + 1, size=n)
         E = np.maximum(lengths, 5) - 3
         T = int(E.max()) + 1
@@ -394,7 +397,7 @@ class DFATask(Task):
 
     def sample(self, rng: np.random.Generator, n: int, min_length: int,
                max_length: int) -> Examples:
-        _check_lengths(self, n, min_length, max_length)
+        _check_lengths(self, rng, n, min_length, max_length)
         dfa = self.dfa
         k = dfa.n_symbols
         lengths = rng.integers(min_length, max_length + 1, size=n)
@@ -446,6 +449,9 @@ def make_task(name: str) -> Task:
     ...
     experiments.tasks.TaskError: task: unknown name 'parrity'; known: parity, mod_arith, mod_arith_brackets, s3, s3_swaps, s5, s5_swaps, z60, flip_flop, dfa:<spec>
     """
+    if not isinstance(name, str):
+        raise TaskError(f"task: expected a task name (a str), got {type(name).__name__} "
+                        f"{name!r}; known: {', '.join(TASKS)}, dfa:<spec>")
     if name in TASKS:
         return TASKS[name]()
     if name.startswith("dfa:"):

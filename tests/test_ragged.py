@@ -124,3 +124,23 @@ def test_every_runner_refuses_a_single_string_instead_of_reading_its_letters_as_
     with pytest.raises(KernelInputError, match="single string"):
         run(m, "abb", device="cpu")
     assert dfa.run(["abb"]).accepted_final.tolist() == [True]
+
+
+@pytest.mark.parametrize("words", [None, 5, 2.5])
+def test_every_runner_refuses_a_batch_that_is_not_a_collection_with_a_type_error_naming_words(
+        words):
+    """``dfa.run(None)`` ended in Python's "'NoneType' object is not iterable" from inside the
+    alphabet's encoder, where ``evaluate_float`` and ``kernels.run`` name the argument."""
+    from statetrack.automata.errors import WordTypeError
+    from statetrack.constructions.errors import InputTypeError
+    from statetrack.kernels.errors import KernelInputError
+
+    dfa = from_regex("(a|b)*abb")
+    m = compile(dfa)
+    kind = type(words).__name__
+    with pytest.raises(WordTypeError, match=f"^words: expected a batch .*got {kind}$"):
+        dfa.run(words)
+    with pytest.raises(InputTypeError, match=f"^words: expected a batch .*got {kind}$"):
+        m.evaluate_float(words, "bfloat16")
+    with pytest.raises(KernelInputError, match=f"^words: expected .*got {kind}$"):
+        run(m, words, device="cpu")

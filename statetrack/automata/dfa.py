@@ -388,6 +388,9 @@ class DFA:
             raise WordTypeError(f"words: got a single string {show_word(words)}; run takes a "
                                 f"batch (a list of words): wrap a single word in a list, or "
                                 f"use accepts(word) for one verdict")
+        if words is None or not hasattr(words, "__iter__"):
+            raise WordTypeError(f"words: expected a batch (a list of words or a 2-D integer "
+                                f"array), got {type(words).__name__}")
         sym, lengths = self._alpha.encode_batch(words, where="words[{i}] = {word}: ")
         return self._run_codes(sym, lengths, start)
 

@@ -91,6 +91,26 @@ def as_matrix(m: Any, *, name: str = "matrix", square: bool = True) -> tuple[np.
     return out, False
 
 
+def check_tol(tol: Any, where: str, name: str = "tol") -> float:
+    """``tol`` as a float, after checking that it is a finite non-negative real number.
+
+    A negative tolerance made the float tests fail with false messages ("spectral norm 1 > 1"),
+    a NaN made every comparison pass, and a string failed inside the arithmetic.
+
+    >>> check_tol(1e-10, "gh_factors")
+    1e-10
+    >>> check_tol(-1, "gh_factors")
+    Traceback (most recent call last):
+    ...
+    statetrack.theory.errors.MatrixInputError: gh_factors: argument 'tol' must be a finite real number >= 0, got -1
+    """
+    if (isinstance(tol, (bool, np.bool_)) or not isinstance(tol, numbers.Real)
+            or not np.isfinite(float(tol)) or tol < 0):
+        raise MatrixInputError(f"{where}: argument {name!r} must be a finite real number >= 0, "
+                               f"got {tol!r}")
+    return float(tol)
+
+
 def _check_finite(a: np.ndarray, name: str) -> None:
     bad = np.argwhere(~np.isfinite(a))
     if len(bad):

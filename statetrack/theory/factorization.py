@@ -99,7 +99,7 @@ import numpy as np
 from statetrack.constructions import group as _group
 from statetrack.constructions.lrnn import DeltaStep
 
-from ._linalg import as_matrix, exact_scalar, identity, perm_of, to_float
+from ._linalg import as_matrix, check_tol, exact_scalar, identity, perm_of, to_float
 from ._linalg import norm_at_most_one as _norm_le_one
 from .errors import (
     EigenvalueRangeError,
@@ -528,6 +528,7 @@ def check_factorization(factors: Iterable[Any], m: Any, *, exact: bool | None = 
     ...
     statetrack.constructions.errors.FactorMismatchError: product of 1 GH factor(s) differs from the claimed matrix at [0, 0]: product has 0, matrix has 1 (exact comparison)
     """
+    tol = check_tol(tol, "check_factorization")
     target, t_exact = as_matrix(m, name="claimed matrix")
     fs = _in_matrix_order(factors, order, "check_factorization()")
     prod = multiply(fs) if fs else multiply(fs, n=target.shape[0])
@@ -598,6 +599,7 @@ def reflection_factors(q: Any, *, tol: float = DEFAULT_TOL) -> list[GHFactor]:
     >>> len(fs) <= 4 and check_factorization(fs, q) < 1e-12
     True
     """
+    tol = check_tol(tol, "reflection_factors")
     m, exact = as_matrix(q, name="orthogonal matrix")
     n = m.shape[0]
     gram = m.T.dot(m) - identity(n, exact)
@@ -696,6 +698,7 @@ def gh_factors(m: Any, *, tol: float = DEFAULT_TOL) -> list[GHFactor]:
     ...
     statetrack.theory.errors.NormBoundError: matrix has spectral norm 2 > 1, so it is not a product of GH factors (Proposition 1)
     """
+    tol = check_tol(tol, "gh_factors")
     a, exact = as_matrix(m, name="matrix")
     n = a.shape[0]
     if exact:
@@ -841,6 +844,7 @@ def spectral_norm_bound_holds(factors: Iterable[Any], *, tol: float = 1e-12) -> 
     ...
     statetrack.constructions.errors.EigenvalueRangeError: factor 0 is not a GH matrix: beta * ||k||^2 = 3 is outside [0, 2] (eigenvalue -2 outside [-1, 1])
     """
+    tol = check_tol(tol, "spectral_norm_bound_holds")
     fs = [as_factor(f) for f in factors]
     for i, f in enumerate(fs):
         if not f.is_gh:
@@ -862,5 +866,6 @@ def norm_at_most_one(m: Any, *, tol: float = 1e-12) -> bool:
     >>> norm_at_most_one([[1, 1], [0, 0]])
     False
     """
+    tol = check_tol(tol, "norm_at_most_one")
     a, exact = as_matrix(m, name="matrix", square=False)
     return _norm_le_one(a, exact, tol)

@@ -1426,7 +1426,11 @@ def eventual_period(model: FPModel, word_period: Any, fmt: Any = "bfloat16", *,
 def _max_steps(max_steps: int | None, rounding: str) -> int:
     if max_steps is None:
         return DEFAULT_PAPER_STEPS if rounding == PAPER else DEFAULT_MAX_STEPS
-    return max_steps
+    if (isinstance(max_steps, (bool, np.bool_)) or not isinstance(max_steps, (int, np.integer))
+            or max_steps < 1):
+        raise ModelError(f"max_steps must be a positive integer (copies of the periodic word "
+                         f"to walk), got {max_steps!r}")
+    return int(max_steps)
 
 
 def is_power_of_two(n: int) -> bool:

@@ -311,7 +311,8 @@ def check_words(lrnn: LRNN, dfa: DFA, *, max_length: int = 6, n_random: int = 64
     MissingGeneratorError
         ``n_random > 0`` and ``rng`` is not a ``numpy.random.Generator``.
     InputTypeError, AlphabetMismatchError
-        Bad ``lrnn``/``dfa``, or different alphabets.
+        Bad ``lrnn``/``dfa``, a count that is not an integer in range (``max_length`` and
+        ``n_random`` >= 0, ``random_length`` and ``max_words`` >= 1), or different alphabets.
 
     Examples
     --------
@@ -324,6 +325,13 @@ def check_words(lrnn: LRNN, dfa: DFA, *, max_length: int = 6, n_random: int = 64
     (True, 260, 0)
     """
     _check_model_and_dfa("check_words", lrnn, dfa)
+    for name, value, least in (("max_length", max_length, 0), ("n_random", n_random, 0),
+                               ("random_length", random_length, 1),
+                               ("max_words", max_words, 1)):
+        if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
+                or value < least):
+            raise InputTypeError(f"check_words: argument {name!r} must be an integer >= "
+                                 f"{least}, got {value!r}")
     smap = np.asarray(_symbol_map(lrnn, dfa), dtype=np.int64)
     k = lrnn.n_symbols
     if n_random > 0 and not isinstance(rng, np.random.Generator):

@@ -63,7 +63,7 @@ import numpy as np
 import sympy
 from mpmath.libmp.libhyper import NoConvergence
 
-from ._linalg import as_matrix, identity, norm_at_most_one, perm_of, to_float
+from ._linalg import as_matrix, check_tol, identity, norm_at_most_one, perm_of, to_float
 from .errors import FactorOrderError, MatrixInputError, TheoryError, UnknownTokenError
 from .factorization import GHFactor, _is_substep, as_factor, multiply, permutation_cycles
 
@@ -247,6 +247,7 @@ def eigenvalues(m: Any, *, cutoff: int = EXACT_CUTOFF, tol: float = 1e-9,
     >>> s.method, s.exact, s.n_negative, s.nonnegative_real, s.min_real < 0
     ('isolation', True, 1, False, True)
     """
+    tol = check_tol(tol, "eigenvalues")
     fast = perm_of(m)                 # numpy input: before the (slow) conversion to Fractions
     if fast is not None:
         return permutation_spectrum(fast)
@@ -739,6 +740,7 @@ def check_spectrum(model: Any, *, word_length: int = 2, max_products: int = 256,
     """
     if word_length < 1:
         raise MatrixInputError(f"word_length must be >= 1, got {word_length}")
+    tol = check_tol(tol, "check_spectrum")
     layers = _layers_of(model)
     reports = []
     for li, (tokens, mats, facs) in enumerate(layers):
@@ -857,7 +859,8 @@ def word_spectra(model: Any, words: Iterable[Sequence[str]], *, layer: int = 0,
     UnknownTokenError
         A word uses a token that the layer does not have.
     MatrixInputError
-        ``layer`` out of range, or unreadable ``model``.
+        ``layer`` out of range, unreadable ``model``, ``words`` not a list of words (a single
+        string is refused rather than read as a list of one-letter words), or a bad ``tol``.
 
     Examples
     --------
@@ -868,6 +871,12 @@ def word_spectra(model: Any, words: Iterable[Sequence[str]], *, layer: int = 0,
     >>> word_spectra(z3, [("a",), ("a", "a", "a")])[1].spectrum.n_nonreal
     0
     """
+    tol = check_tol(tol, "word_spectra")
+    if isinstance(words, (str, bytes)) or words is None or not hasattr(words, "__iter__"):
+        raise MatrixInputError(
+            f"word_spectra: argument 'words' must be a list of words (each a sequence of "
+            f"tokens), got {type(words).__name__} {words!r:.40}"
+            + ("; wrap a single word in a list" if isinstance(words, (str, bytes)) else ""))
     layers = _layers_of(model)
     if not isinstance(layer, (int, np.integer)) or not 0 <= layer < len(layers):
         raise MatrixInputError(f"layer must be in 0..{len(layers) - 1}, got {layer!r}")

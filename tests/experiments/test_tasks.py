@@ -4,6 +4,7 @@ an independent oracle per task (Python arithmetic, permutation products)."""
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -181,3 +182,22 @@ def test_bad_arguments():
         make_task("s3").sample(np.random.default_rng(0), 0, 1, 5)
     with pytest.raises(ValueError, match="depth"):
         modular_arithmetic_brackets(5, 17, 0)
+
+
+@pytest.mark.parametrize("name", ["parity", "mod_arith", "mod_arith_brackets", "s3_swaps",
+                                  "dfa:cyclic(3)"])
+@pytest.mark.parametrize("rng", [0, None, np.random.RandomState(0)])
+def test_sample_refuses_an_rng_that_is_not_a_generator(name, rng):
+    """``task.sample(0, ...)`` ended in "'int' object has no attribute 'integers'"."""
+    task = make_task(name)
+    with pytest.raises(TaskError, match=rf"^{re.escape(name)}: rng must be a "
+                                        rf"numpy.random.Generator .*got "):
+        task.sample(rng, 2, task.min_length, task.min_length + 2)
+
+
+@pytest.mark.parametrize("name", [None, 3, 2.5])
+def test_make_task_refuses_a_name_that_is_not_a_string(name):
+    """``make_task(None)`` ended in "'NoneType' object has no attribute 'startswith'"."""
+    with pytest.raises(TaskError, match=r"^task: expected a task name \(a str\), got .*known: "
+                                        r"parity"):
+        make_task(name)

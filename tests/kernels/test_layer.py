@@ -380,3 +380,53 @@ def test_gpu_constructed_layer_bf16_long(mode, spec):
     ids = np.random.default_rng(0).integers(0, lrnn.n_symbols, size=(4, 4096))
     out = model(torch.as_tensor(ids, device="cuda"))
     np.testing.assert_array_equal(out.states.cpu().numpy(), dfa_states(mini, perm[ids])[0])
+
+
+@pytest.mark.parametrize("max_logit", [-1.0, 0, float("nan"), "20", None, True])
+def test_a_max_logit_that_is_not_positive_is_refused_by_name(max_logit):
+    """``from_construction(..., beta_mode="sigmoid", max_logit=-1)`` built a layer that clamped
+    every logit to ``[1, -1]``, i.e. to -1: beta 0.54 for every step, a wrong S_3 layer with no
+    error; ``max_logit=nan`` failed only at the first forward, as a beta out of range."""
+    s3 = compile(get("symmetric(3)"))
+    with pytest.raises(LayerConfigError, match=r"^max_logit: expected a real number > 0 .*got "):
+        DeltaProductLayer.from_construction(s3, mode="reference", beta_mode="sigmoid",
+                                            max_logit=max_logit)
+    ids = torch.tensor([[0, 1, 1, 0, 2, 1]])
+    x = F.one_hot(ids, 3).float()
+    raw = DeltaProductLayer.from_construction(s3, mode="reference")(x)[0]
+    wide = DeltaProductLayer.from_construction(s3, mode="reference", beta_mode="sigmoid",
+                                               max_logit=float("inf"))(x)[0]
+    assert torch.equal(wide, raw)
+
+
+@pytest.mark.parametrize("dtype", ["float32", np.float32, torch.int32, torch.complex64, 32])
+def test_a_dtype_that_is_not_a_floating_torch_dtype_is_refused_by_name(dtype):
+    """``dtype=torch.int32`` ended in torch's "Only Tensors of floating point and complex dtype
+    can require gradients", ``dtype="float32"`` in "empty(): argument 'dtype' must be
+    torch.dtype", both from inside nn.Linear."""
+    s3 = compile(get("symmetric(3)"))
+    with pytest.raises(LayerConfigError, match=r"^dtype: expected None or a floating "
+                                               r"torch.dtype .*got "):
+        DeltaProductLayer.from_construction(s3, mode="reference", dtype=dtype)
+    with pytest.raises(LayerConfigError, match=r"^dtype: "):
+        DeltaProductLayer(DeltaProductConfig(hidden_size=4, num_heads=1, head_k_dim=4,
+                                             head_v_dim=4, mode="reference"), dtype=dtype)
+    assert DeltaProductLayer.from_construction(s3, mode="reference",
+                                               dtype=torch.float64).q_proj.weight.dtype \
+        == torch.float64
+
+
+@pytest.mark.parametrize("name", ["key_table", "beta_table", "value_table", "query",
+                                  "initial_state"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 1j])
+def test_from_tables_refuses_a_table_that_is_not_finite_and_real(name, bad):
+    """A NaN key table built a layer without a word (its outputs all NaN), and a complex one
+    lost its imaginary part with only torch's UserWarning."""
+    tables = {k.removeprefix("layers.0."): v for k, v in
+              state_dict(compile(get("symmetric(3)")), dtype="float64", backend="numpy").items()}
+    args = {k: np.array(tables[k], dtype=complex if bad == 1j and k == name else np.float64)
+            for k in ("key_table", "beta_table", "value_table", "query", "initial_state")}
+    args[name].flat[1] = bad
+    with pytest.raises(StateDictError, match=rf"^{name}: (values must be finite; got .* at "
+                                             rf"index \(|expected real numbers, got dtype)"):
+        DeltaProductLayer.from_tables(*args.values(), mode="reference")

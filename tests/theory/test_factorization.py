@@ -385,3 +385,34 @@ def test_errors_are_theory_or_construction_errors():
         assert issubclass(cls, MatrixInputError) and issubclass(cls, TheoryError)
     assert issubclass(FactorMismatchError, ValueError)
     assert issubclass(EigenvalueRangeError, ValueError)
+
+
+@pytest.mark.parametrize("tol", [-1, -1e-12, float("nan"), float("inf"), "1e-9", None, True])
+def test_a_bad_tolerance_is_refused_by_name_before_any_arithmetic(tol):
+    """``gh_factors(eye(2), tol=-1)`` said "spectral norm 1 > 1", a NaN tolerance made every
+    float comparison pass, and a string failed inside ``1 + tol``."""
+    from statetrack.theory import spectra
+    from statetrack.theory.factorization import norm_at_most_one, spectral_norm_bound_holds
+
+    swap = [[0, 1], [1, 0]]
+    calls = {
+        "gh_factors": lambda: gh_factors(np.eye(2), tol=tol),
+        "reflection_factors": lambda: reflection_factors(swap, tol=tol),
+        "check_factorization": lambda: check_factorization(permutation_factors([1, 0]), swap,
+                                                           tol=tol),
+        "spectral_norm_bound_holds": lambda: spectral_norm_bound_holds([GHFactor((1, -1), 1)],
+                                                                       tol=tol),
+        "norm_at_most_one": lambda: norm_at_most_one(swap, tol=tol),
+        "eigenvalues": lambda: spectra.eigenvalues([[0.5, 0.1], [0.2, 0.3]], tol=tol),
+        "check_spectrum": lambda: spectra.check_spectrum({"a": swap}, tol=tol),
+        "word_spectra": lambda: spectra.word_spectra({"a": swap}, [("a",)], tol=tol),
+    }
+    for name, call in calls.items():
+        with pytest.raises(MatrixInputError, match=rf"^{name}: argument 'tol' must be a finite "
+                                                   rf"real number >= 0, got "):
+            call()
+
+
+def test_a_zero_tolerance_is_allowed():
+    assert len(gh_factors(np.eye(2) * 0.5, tol=0)) == 2
+    assert check_factorization(permutation_factors([1, 0]), [[0, 1], [1, 0]], tol=0) == 0

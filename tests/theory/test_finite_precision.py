@@ -462,3 +462,20 @@ def test_delta_substep_errors():
         FPLayer(("1",), {"1": (DeltaSubstep([1.0, 0.0], 1.0, [0.0]),)}, [[0.0]])
     with pytest.raises(ModelError, match="non-finite"):
         DeltaSubstep([np.nan], 1.0, [0.0])
+
+
+@pytest.mark.parametrize("max_steps", [0, -1, 2.5, "100", True])
+@pytest.mark.parametrize("rounding", ["sequential", "paper"])
+def test_a_max_steps_that_is_not_a_positive_integer_is_refused_by_name(max_steps, rounding):
+    """``max_steps=0`` or ``-1`` ended in "the state did not repeat within max_steps=-1
+    applications" (a PeriodLimitError: "undecided, raise the limit") instead of naming the
+    bad argument."""
+    model = rounding_cycle_example()
+    calls = [lambda: eventual_period(model, "1", max_steps=max_steps, rounding=rounding),
+             lambda: parity_counterexample(model, max_steps=max_steps, rounding=rounding)]
+    if rounding == "sequential":
+        calls.append(lambda: mod_counterexample(model, 3, max_steps=max_steps))
+    for call in calls:
+        with pytest.raises(ModelError, match=r"^max_steps must be a positive integer .*got "):
+            call()
+    assert eventual_period(model, "1", max_steps=100, rounding=rounding).period >= 1

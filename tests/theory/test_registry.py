@@ -57,6 +57,20 @@ def test_column_legend_covers_the_table():
         assert text and "\n" not in text and len(text) <= 120, col
 
 
+def test_the_theorem_index_page_names_each_entrys_check_columns():
+    """docs/theory/index.rst lists, per result, its ``statetrack check`` columns; Theorem 6's
+    row said "(being added)" after its ``T6`` column had landed."""
+    import pathlib
+    import re
+
+    page = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "theory"
+            / "index.rst").read_text()
+    rows = re.findall(r"\* - :doc:`(\w+)`\n\s+- .*\n\s+- .*\n\s+- (.*)\n", page)
+    assert [key for key, _ in rows] == [k for k, t in REGISTRY.items() if t.in_table]
+    for key, cell in rows:
+        assert cell == ", ".join(f"``{c}``" for c in REGISTRY[key].columns), key
+
+
 def test_unknown_theorem():
     with pytest.raises(UnknownTheoremError, match="known: prop1"):
         get("theorem 5")

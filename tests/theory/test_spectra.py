@@ -250,3 +250,14 @@ def test_word_spectra_of_products():
         word_spectra(m, [("x", "z")])
     with pytest.raises(MatrixInputError, match="layer must be"):
         word_spectra(m, [("x",)], layer=1)
+
+
+@pytest.mark.parametrize("words", ["11", b"11", None, 3])
+def test_word_spectra_refuses_words_that_are_not_a_list_of_words(words):
+    """``word_spectra(model, "11")`` read the string as two one-letter words and returned the
+    spectrum of ``A(1)`` twice, not that of ``A(1 1)``."""
+    model = {"1": [[0, 1], [1, 0]]}
+    with pytest.raises(MatrixInputError, match=r"^word_spectra: argument 'words' must be a list "
+                                               r"of words"):
+        word_spectra(model, words)
+    assert [ms.spectrum.values for ms in word_spectra(model, ["11"])] == [(1, 1)]

@@ -246,3 +246,18 @@ def test_load_verified_limit(tmp_path):
     with pytest.raises(ReachableLimitError, match="verify=False"):
         load_verified(path, limit=3)
     assert load_verified(path).verified
+
+
+@pytest.mark.parametrize("name, value", [("max_length", -1), ("max_length", 2.5),
+                                         ("n_random", -1), ("n_random", "8"),
+                                         ("random_length", 0), ("random_length", -5),
+                                         ("max_words", 0), ("max_words", True)])
+def test_check_words_refuses_a_count_out_of_range_by_name(name, value):
+    """``max_length=-1`` was read as 0, ``n_random=-1`` as 0, ``max_words=0`` still checked one
+    word, ``random_length=0`` drew empty "random" words: all silently."""
+    dfa = get("parity")
+    kwargs = dict(max_length=2, n_random=2, random_length=4, rng=np.random.default_rng(0))
+    kwargs[name] = value
+    with pytest.raises(InputTypeError, match=rf"^check_words: argument '{name}' must be an "
+                                             rf"integer >= [01], got "):
+        check_words(compile(dfa), dfa, **kwargs)

@@ -79,6 +79,7 @@ Parity: feed one-hot symbols to the layer initialized from the construction; the
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -255,7 +256,15 @@ def beta_logits(beta: torch.Tensor, *, beta_range: float = 2.0,
     --------
     >>> beta_logits(torch.tensor([0.0, 1.0, 2.0]), max_logit=10.0).tolist()
     [-10.0, 0.0, 10.0]
+    >>> beta_logits(torch.tensor([0.0]), max_logit=-1.0)
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.LayerConfigError: max_logit: expected a real number > 0 (the logits are clamped to [-max_logit, max_logit]), got -1.0
     """
+    if (isinstance(max_logit, bool) or not isinstance(max_logit, numbers.Real)
+            or not max_logit > 0):
+        raise LayerConfigError(f"max_logit: expected a real number > 0 (the logits are clamped "
+                               f"to [-max_logit, max_logit]), got {max_logit!r}")
     b = beta.to(torch.float64) / beta_range
     logit = torch.log(b) - torch.log1p(-b)
     logit = torch.where(b == 0.5, torch.zeros_like(logit), logit)
@@ -347,6 +356,9 @@ class DeltaProductLayer(nn.Module):
         if not isinstance(config, DeltaProductConfig):
             raise LayerConfigError(
                 f"config: expected a DeltaProductConfig, got {type(config).__name__}")
+        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise LayerConfigError(f"dtype: expected None or a floating torch.dtype (e.g. "
+                                   f"torch.float32), got {dtype!r}")
         self.config = config
         c = config
         kw = {"device": device, "dtype": dtype}
@@ -542,7 +554,15 @@ class DeltaProductLayer(nn.Module):
                 t = torch.as_tensor(np.asarray(a) if not isinstance(a, torch.Tensor) else a)
             except (TypeError, ValueError) as err:
                 raise StateDictError(f"{name}: not an array ({err})") from None
-            return t.detach().to(torch.float64).cpu()
+            if t.is_complex():
+                raise StateDictError(f"{name}: expected real numbers, got dtype {t.dtype}")
+            t = t.detach().to(torch.float64).cpu()
+            bad = torch.nonzero(~torch.isfinite(t))
+            if len(bad):
+                at = tuple(int(i) for i in bad[0])
+                raise StateDictError(f"{name}: values must be finite; got {float(t[at])} at "
+                                     f"index {at}")
+            return t
 
         kt, bt, vt = tens(key_table, "key_table"), tens(beta_table, "beta_table"), \
             tens(value_table, "value_table")
