@@ -111,6 +111,26 @@ def check_tol(tol: Any, where: str, name: str = "tol") -> float:
     return float(tol)
 
 
+def check_size(value: Any, where: str, name: str) -> int:
+    """``value`` as an int, after checking that it is an integer >= 0 (a matrix size bound).
+
+    ``eigenvalues(m, cutoff=-1)`` and ``limit=0`` were taken without complaint (every matrix
+    then silently fell to the numpy fallback).
+
+    >>> check_size(8, "eigenvalues", "cutoff")
+    8
+    >>> check_size(-1, "eigenvalues", "cutoff")
+    Traceback (most recent call last):
+    ...
+    statetrack.theory.errors.MatrixInputError: eigenvalues: argument 'cutoff' must be an integer >= 0, got -1
+    """
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
+            or value < 0):
+        raise MatrixInputError(f"{where}: argument {name!r} must be an integer >= 0, "
+                               f"got {value!r}")
+    return int(value)
+
+
 def _check_finite(a: np.ndarray, name: str) -> None:
     bad = np.argwhere(~np.isfinite(a))
     if len(bad):

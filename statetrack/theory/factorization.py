@@ -745,7 +745,14 @@ def _check_perm(perm: Any) -> list[int]:
         p = perm.tolist()                    # integers: only the permutation test is left
         if p and sorted(p) == list(range(len(p))):
             return p
+    if isinstance(perm, (str, bytes)):
+        raise NotAPermutationError(
+            f"permutation must be a sequence of integers, not a {type(perm).__name__} "
+            f"({perm!r}); write the images as a list, e.g. [1, 0, 2]")
     try:
+        bad = [v for v in perm if isinstance(v, (str, bytes, bool, np.bool_))]
+        if bad:                              # int('1') and int(True) would read them as ints
+            raise TypeError(f"entry {bad[0]!r} is a {type(bad[0]).__name__}, not an integer")
         p = [int(v) for v in perm]
         ok = all(float(v) == int(v) for v in perm)
     except (TypeError, ValueError) as e:

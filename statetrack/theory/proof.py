@@ -287,7 +287,7 @@ class WordCheck:
     dtype: str
 
 
-def check_words(lrnn: LRNN, dfa: DFA, *, max_length: int = 6, n_random: int = 64,
+def check_words(lrnn: LRNN, dfa: DFA, *, max_length: int = 6, n_random: int | None = None,
                 random_length: int = 256, rng: np.random.Generator | None = None,
                 dtype: Any = "float32", max_words: int = 200_000) -> WordCheck:
     """Run all words of length ``max_length`` and random words through the float model.
@@ -300,8 +300,11 @@ def check_words(lrnn: LRNN, dfa: DFA, *, max_length: int = 6, n_random: int = 64
     max_length : int
         All ``|Sigma|^max_length`` words of this length (their prefixes cover the shorter
         ones); capped by ``max_words`` (then the longest length that fits is used).
-    n_random, random_length : int
-        Random words drawn uniformly with ``rng``.
+    n_random : int or None
+        Random words drawn uniformly with ``rng``. None (the default): 64 when ``rng`` is
+        given, none otherwise (so ``check_words(lrnn, dfa)`` runs the exhaustive words only).
+    random_length : int
+        Length of each random word.
     rng : numpy.random.Generator
         Required when ``n_random > 0`` (there is no default seed: randomness is passed in).
     dtype : float dtype name (see :meth:`~statetrack.constructions.lrnn.LRNN.evaluate_float`).
@@ -319,12 +322,16 @@ def check_words(lrnn: LRNN, dfa: DFA, *, max_length: int = 6, n_random: int = 64
     >>> from statetrack.automata import DFA
     >>> from statetrack.constructions.compile import compile
     >>> parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
+    >>> check_words(compile(parity), parity).n_words     # the 2^6 words of length 6
+    64
     >>> r = check_words(compile(parity), parity, max_length=8, n_random=4,
     ...                 rng=np.random.default_rng(0), dtype="bfloat16")
     >>> r.ok, r.n_words, r.mismatches
     (True, 260, 0)
     """
     _check_model_and_dfa("check_words", lrnn, dfa)
+    if n_random is None:
+        n_random = 64 if rng is not None else 0
     for name, value, least in (("max_length", max_length, 0), ("n_random", n_random, 0),
                                ("random_length", random_length, 1),
                                ("max_words", max_words, 1)):

@@ -63,7 +63,7 @@ import numpy as np
 import sympy
 from mpmath.libmp.libhyper import NoConvergence
 
-from ._linalg import as_matrix, check_tol, identity, norm_at_most_one, perm_of, to_float
+from ._linalg import as_matrix, check_size, check_tol, identity, norm_at_most_one, perm_of, to_float
 from .errors import FactorOrderError, MatrixInputError, TheoryError, UnknownTokenError
 from .factorization import GHFactor, _is_substep, as_factor, multiply, permutation_cycles
 
@@ -248,6 +248,8 @@ def eigenvalues(m: Any, *, cutoff: int = EXACT_CUTOFF, tol: float = 1e-9,
     ('isolation', True, 1, False, True)
     """
     tol = check_tol(tol, "eigenvalues")
+    cutoff = check_size(cutoff, "eigenvalues", "cutoff")
+    limit = check_size(limit, "eigenvalues", "limit")
     fast = perm_of(m)                 # numpy input: before the (slow) conversion to Fractions
     if fast is not None:
         return permutation_spectrum(fast)
@@ -462,6 +464,7 @@ def unit_circle_eigenvalues(m: Any, *, limit: int = EXACT_LIMIT) -> UnitCircleCo
     >>> unit_circle_eigenvalues([[F(3, 5), F(-4, 5)], [F(4, 5), F(3, 5)]]).n_other  # rotation
     2
     """
+    limit = check_size(limit, "unit_circle_eigenvalues", "limit")
     a, exact = as_matrix(m, name="matrix")
     n = a.shape[0]
     if not exact or n > limit:
@@ -741,6 +744,7 @@ def check_spectrum(model: Any, *, word_length: int = 2, max_products: int = 256,
     if word_length < 1:
         raise MatrixInputError(f"word_length must be >= 1, got {word_length}")
     tol = check_tol(tol, "check_spectrum")
+    cutoff = check_size(cutoff, "check_spectrum", "cutoff")
     layers = _layers_of(model)
     reports = []
     for li, (tokens, mats, facs) in enumerate(layers):
@@ -872,6 +876,7 @@ def word_spectra(model: Any, words: Iterable[Sequence[str]], *, layer: int = 0,
     0
     """
     tol = check_tol(tol, "word_spectra")
+    cutoff = check_size(cutoff, "word_spectra", "cutoff")
     if isinstance(words, (str, bytes)) or words is None or not hasattr(words, "__iter__"):
         raise MatrixInputError(
             f"word_spectra: argument 'words' must be a list of words (each a sequence of "

@@ -416,3 +416,37 @@ def test_a_bad_tolerance_is_refused_by_name_before_any_arithmetic(tol):
 def test_a_zero_tolerance_is_allowed():
     assert len(gh_factors(np.eye(2) * 0.5, tol=0)) == 2
     assert check_factorization(permutation_factors([1, 0]), [[0, 1], [1, 0]], tol=0) == 0
+
+
+@pytest.mark.parametrize("value", [-1, 2.5, "8", None, True])
+def test_a_bad_size_bound_is_refused_by_name(value):
+    """``eigenvalues(m, cutoff=-1)`` and ``limit=0`` were accepted without complaint (cold pass
+    finding); ``cutoff`` and ``limit`` of every spectrum function are integers >= 0."""
+    from statetrack.theory import spectra
+
+    swap = [[0, 1], [1, 0]]
+    calls = {
+        ("eigenvalues", "cutoff"): lambda: spectra.eigenvalues(swap, cutoff=value),
+        ("eigenvalues", "limit"): lambda: spectra.eigenvalues(swap, limit=value),
+        ("unit_circle_eigenvalues", "limit"):
+            lambda: spectra.unit_circle_eigenvalues(swap, limit=value),
+        ("check_spectrum", "cutoff"): lambda: spectra.check_spectrum({"a": swap}, cutoff=value),
+        ("word_spectra", "cutoff"):
+            lambda: spectra.word_spectra({"a": swap}, [("a",)], cutoff=value),
+    }
+    for (name, arg), call in calls.items():
+        with pytest.raises(MatrixInputError, match=rf"^{name}: argument '{arg}' must be an "
+                                                   rf"integer >= 0, got "):
+            call()
+    assert spectra.eigenvalues(swap, cutoff=0, limit=0).n == 2     # zero bounds are allowed
+
+
+@pytest.mark.parametrize("perm, what", [("102", "not a str"), (["1", "0"], "entry '1' is a str"),
+                                        ([True, False], "entry True is a bool"),
+                                        (b"\x01\x00", "not a bytes")])
+def test_permutation_entries_that_only_convert_to_ints_are_refused(perm, what):
+    """``permutation_factors("102")``, ``["1", "0"]`` and ``[True, False]`` were read as the
+    integer permutations they convert to (cold pass finding); integral floats still pass."""
+    with pytest.raises(NotAPermutationError, match=what):
+        permutation_factors(perm)
+    assert len(permutation_factors([1.0, 0.0])) == 1

@@ -261,3 +261,20 @@ def test_check_words_refuses_a_count_out_of_range_by_name(name, value):
     with pytest.raises(InputTypeError, match=rf"^check_words: argument '{name}' must be an "
                                              rf"integer >= [01], got "):
         check_words(compile(dfa), dfa, **kwargs)
+
+
+def test_check_words_defaults_run_without_a_generator_and_draw_with_one():
+    """With ``n_random=64`` as its default and no default ``rng``, ``check_words(lrnn, dfa)``
+    always raised: the defaults could not be used as they stood (cold pass finding). Now the
+    default draws random words only when a generator is passed; an explicit count still needs
+    one."""
+    dfa = get("parity")
+    m = compile(dfa)
+    plain = check_words(m, dfa)
+    assert plain.ok and plain.n_words == 2 ** 6
+    drawn = check_words(m, dfa, rng=np.random.default_rng(0), random_length=8)
+    assert drawn.ok and drawn.n_words == 2 ** 6 + 64
+    with pytest.raises(MissingGeneratorError, match="n_random > 0"):
+        check_words(m, dfa, n_random=3)
+    with pytest.raises(MissingGeneratorError, match="rng of type int"):
+        check_words(m, dfa, rng=5)
