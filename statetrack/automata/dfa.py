@@ -780,6 +780,12 @@ class DFA:
             try:
                 with open(text_or_path, encoding="utf-8") as f:
                     text = f.read()
+            except FileNotFoundError as e:
+                if isinstance(text_or_path, str):    # text that is neither JSON nor a file
+                    raise SerializationError(
+                        f"{source}: neither JSON text (which starts with '{{') nor the path of "
+                        f"an existing file") from e
+                raise SerializationError(f"{source}: cannot read ({e.strerror})") from e
             except OSError as e:
                 raise SerializationError(f"{source}: cannot read ({e.strerror})") from e
             except UnicodeDecodeError as e:

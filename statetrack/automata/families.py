@@ -203,8 +203,7 @@ class Family:
         """Validated parameters (defaults filled in) for ``self(*args, **params)``."""
         if len(args) > len(self.params):
             raise FamilyParameterError(
-                f"{self.name} takes at most {len(self.params)} parameter(s) "
-                f"({self._param_list()}), got {len(args)} positional")
+                f"{self._arity()}, got {len(args)} positional")
         given = dict(params)
         for p, v in zip(self.params, args):
             if p.name in given:
@@ -242,6 +241,12 @@ class Family:
 
     def _param_list(self) -> str:
         return ", ".join(p.name for p in self.params) or "none"
+
+    def _arity(self) -> str:
+        # "takes no parameters" / "takes at most 2 parameter(s) (m, accept)"
+        if not self.params:
+            return f"{self.name} takes no parameters (write it as {self.name!r})"
+        return f"{self.name} takes at most {len(self.params)} parameter(s) ({self._param_list()})"
 
     @property
     def signature(self) -> str:
@@ -521,7 +526,7 @@ def get(spec: str) -> DFA:
         raise err
     if len(args) > len(fam.params):
         raise FamilyParameterError(
-            f"{name} takes at most {len(fam.params)} parameter(s) ({fam._param_list()})",
+            fam._arity(),
             spec, args[len(fam.params)][1])
     located: dict[str, tuple[Any, int]] = {}
     for p, (v, col) in zip(fam.params, args):

@@ -576,6 +576,12 @@ class TestSerialization:
             DFA.from_json(tmp_path / "missing.json")
         with pytest.raises(SerializationError, match=r"cannot read"):
             DFA.from_json(tmp_path)  # a directory
+        # text that is neither JSON nor a file: said so, not "cannot read (No such file ...)"
+        # about a path the user never meant (cold pass finding)
+        with pytest.raises(SerializationError, match=r"^not json: neither JSON text \(which "
+                                                      r"starts with '\{'\) nor the path of an "
+                                                      r"existing file$"):
+            DFA.from_json("not json")
         with pytest.raises(SerializationError, match=r"input: expected a JSON object, got str"):
             DFA.from_dict("not a dict")
 

@@ -475,7 +475,9 @@ def test_unknown_language_suggests_close_names():
     (lambda: F.cyclic(q=1), "cyclic has no parameter 'q'; parameters: m, generators"),
     (lambda: F.cyclic(5, m=5), "given twice"),
     (lambda: F.cyclic(5, "all", 1), "at most 2 parameter"),
-    (lambda: F.REGISTRY["ab_star"](1), "at most 0 parameter(s) (none)"),
+    (lambda: F.REGISTRY["ab_star"](1), "ab_star takes no parameters (write it as 'ab_star'), "
+                                       "got 1 positional"),
+    (lambda: F.REGISTRY["flip_flop"](3), "flip_flop takes no parameters (write it as 'flip_flop')"),
     (lambda: F.parity(accept="maybe"), "must be one of 'odd', 'even'"),
     (lambda: F.parity(accept=1), "must be a string, got int"),
     (lambda: F.contains(""), "must be a non-empty string"),
@@ -598,3 +600,10 @@ def test_catalogue_contents():
     sizes = {e.name: e.dfa.n_states for e in entries}
     assert sizes["symmetric(6)"] == 720 and sizes["alternating(5)"] == 60
     assert sizes["dihedral(8)"] == 16 and sizes["quaternion"] == 8
+
+
+def test_a_spec_with_arguments_for_a_family_without_parameters():
+    """``flip_flop(3)`` said "takes at most 0 parameter(s) (none)" (cold pass finding)."""
+    with pytest.raises(FamilyParameterError, match=r"^flip_flop takes no parameters \(write it "
+                                                   r"as 'flip_flop'\) at column 11"):
+        F.get("flip_flop(3)")
