@@ -430,3 +430,35 @@ def test_from_tables_refuses_a_table_that_is_not_finite_and_real(name, bad):
     with pytest.raises(StateDictError, match=rf"^{name}: (values must be finite; got .* at "
                                              rf"index \(|expected real numbers, got dtype)"):
         DeltaProductLayer.from_tables(*args.values(), mode="reference")
+
+
+@pytest.mark.parametrize("device", ["nope", "cuda:x", True, -1, 2.5, object()])
+def test_a_bad_device_is_refused_by_name_in_both_layer_types(device):
+    """``device="nope"`` ended in torch's RuntimeError listing every device type it knows, from
+    inside nn.Linear (cold pass finding); the Mamba layer did not check its dtype either."""
+    from statetrack.kernels import MambaLayer
+
+    s3 = compile(get("symmetric(3)"))
+    msg = r"^device: expected None, a torch.device, a device string .*got "
+    with pytest.raises(LayerConfigError, match=msg):
+        DeltaProductLayer.from_construction(s3, mode="reference", device=device)
+    with pytest.raises(LayerConfigError, match=msg):
+        MambaLayer(8, device=device)
+    with pytest.raises(LayerConfigError, match=r"^dtype: expected None or a floating"):
+        MambaLayer(8, dtype=torch.int32)
+    assert MambaLayer(8, device=torch.device("cpu")).A_log.device.type == "cpu"
+    assert DeltaProductLayer.from_construction(s3, mode="reference", device="cpu") \
+        .q_proj.weight.device.type == "cpu"
+
+
+@pytest.mark.parametrize("scale", ["x", None, float("nan"), float("inf"), True])
+def test_from_tables_refuses_a_bad_scale_by_name(scale):
+    """``from_tables(..., scale="x")`` ended in a bare ``ValueError`` from ``float("x")``, and
+    ``scale=None`` would have been the config's default 1/sqrt(K), silently (cold pass
+    finding)."""
+    sd = state_dict(compile(get("parity")))
+    tables = [sd["layers.0." + n] for n in ("key_table", "beta_table", "value_table", "query",
+                                            "initial_state")]
+    with pytest.raises(LayerConfigError, match=r"^scale: expected a finite float"):
+        DeltaProductLayer.from_tables(*tables, scale=scale)
+    assert DeltaProductLayer.from_state_dict(sd, scale=np.float64(1.0)).config.scale == 1.0

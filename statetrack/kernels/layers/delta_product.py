@@ -271,6 +271,43 @@ def beta_logits(beta: torch.Tensor, *, beta_range: float = 2.0,
     return logit.clamp(-max_logit, max_logit)
 
 
+def check_factory_kwargs(device: Any, dtype: Any) -> None:
+    """Check a layer's ``device`` and ``dtype`` arguments before any parameter is built.
+
+    Without it a bad ``dtype`` failed inside ``nn.Linear`` with torch's own message, and a
+    bad device string with a ``RuntimeError`` listing every device type torch knows.
+
+    Raises
+    ------
+    LayerConfigError
+        ``dtype`` is not None or a floating ``torch.dtype``, or ``device`` is not None, a
+        ``torch.device``, a device string or a CUDA index.
+
+    Examples
+    --------
+    >>> check_factory_kwargs("cpu", torch.float32)
+    >>> check_factory_kwargs("nope", None)
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.LayerConfigError: device: expected None, a torch.device, a device string such as 'cpu' or 'cuda:0', or a CUDA index, got 'nope'
+    """
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise LayerConfigError(f"dtype: expected None or a floating torch.dtype (e.g. "
+                               f"torch.float32), got {dtype!r}")
+    if device is None or isinstance(device, torch.device):
+        return
+    ok = isinstance(device, str) or (isinstance(device, (int, np.integer))
+                                     and not isinstance(device, (bool, np.bool_)) and device >= 0)
+    if ok:
+        try:
+            torch.device(device)
+        except (RuntimeError, TypeError, ValueError):
+            ok = False
+    if not ok:
+        raise LayerConfigError(f"device: expected None, a torch.device, a device string such as "
+                               f"'cpu' or 'cuda:0', or a CUDA index, got {device!r}")
+
+
 def check_input_like(x: torch.Tensor, weight: torch.Tensor) -> None:
     """A layer's input ``x`` on its parameters' device and, outside ``torch.autocast``, of
     their dtype (the first projection would fail with torch's own message otherwise).
@@ -356,9 +393,7 @@ class DeltaProductLayer(nn.Module):
         if not isinstance(config, DeltaProductConfig):
             raise LayerConfigError(
                 f"config: expected a DeltaProductConfig, got {type(config).__name__}")
-        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-            raise LayerConfigError(f"dtype: expected None or a floating torch.dtype (e.g. "
-                                   f"torch.float32), got {dtype!r}")
+        check_factory_kwargs(device, dtype)
         self.config = config
         c = config
         kw = {"device": device, "dtype": dtype}
@@ -595,11 +630,16 @@ class DeltaProductLayer(nn.Module):
             raise LayerConfigError(f"beta_mode: expected one of {BETA_MODES}, got {beta_mode!r}")
         if bt.numel() and (float(bt.min()) < 0 or float(bt.max()) > 2):
             raise StateDictError("beta_table: values must lie in [0, 2]")
+        if scale is None:                  # the config would read None as 1/sqrt(K)
+            raise LayerConfigError("scale: expected a finite float (the tables' query scale; "
+                                   "the constructions read o = S^T q: 1), got None")
         cfg = DeltaProductConfig(
             hidden_size=S, num_heads=H, head_k_dim=K, head_v_dim=V, num_householder=NH,
             allow_neg_eigval=True, beta_mode=beta_mode, use_gate=False, use_short_conv=False,
             activation="none", l2_normalize=False, use_output_norm=False,
-            use_output_proj=False, learn_initial_state=True, scale=float(scale), mode=mode,
+            use_output_proj=False, learn_initial_state=True,
+            scale=float(scale) if isinstance(scale, numbers.Real) and not isinstance(scale, bool)
+            else scale, mode=mode,
             chunk_size=chunk_size)
         layer = cls(cfg, device=device, dtype=dtype)
         with torch.no_grad():

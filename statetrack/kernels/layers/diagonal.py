@@ -88,7 +88,7 @@ from statetrack.kernels._common.checks import (FLOAT_DTYPES, check_same_device, 
                                                check_tensor, state_dtype_for)
 from statetrack.kernels.errors import KernelDtypeError, LayerConfigError, StateDictError
 
-from .delta_product import ShortConvolution, check_input_like, nearest_code
+from .delta_product import ShortConvolution, check_factory_kwargs, check_input_like, nearest_code
 
 __all__ = ["MambaConfig", "MambaLayer", "decode_mamba", "EIGEN_RANGES", "A_MODES",
            "LAYER_BACKENDS", "ssd_readout"]
@@ -450,6 +450,7 @@ class MambaLayer(nn.Module):
                     **options)
             except TypeError as err:
                 raise LayerConfigError(f"MambaLayer: {err}") from None
+        check_factory_kwargs(device, dtype)
         self.config = c = cfg
         kw = {"device": device, "dtype": dtype}
         H, N, E = c.num_heads, c.state_size, c.d_inner
