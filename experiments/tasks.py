@@ -53,6 +53,7 @@ Examples
 from __future__ import annotations
 
 import functools
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,7 +140,17 @@ class Task:
         raise NotImplementedError
 
     def scaled(self, accuracy: float) -> float:
-        """``(accuracy - chance) / (1 - chance)``."""
+        """``(accuracy - chance) / (1 - chance)``.
+
+        Raises
+        ------
+        TaskError
+            ``accuracy`` is not a real number in ``[0, 1]`` (1.5 gave 2.0 without complaint).
+        """
+        if (isinstance(accuracy, (bool, np.bool_)) or not isinstance(accuracy, numbers.Real)
+                or not 0.0 <= float(accuracy) <= 1.0):
+            raise TaskError(f"{self.name}: accuracy must be a real number in [0, 1], got "
+                            f"{accuracy!r}")
         return (accuracy - self.chance) / (1.0 - self.chance)
 
     @property
@@ -481,6 +492,12 @@ def verify(task: Task, ex: Examples) -> int:
     """
     from statetrack.automata import families as F
 
+    if not isinstance(task, Task):
+        raise TaskError(f"verify: task must be a Task (from make_task), got "
+                        f"{type(task).__name__}")
+    if not isinstance(ex, Examples):
+        raise TaskError(f"verify: ex must be the Examples of task.sample, got "
+                        f"{type(ex).__name__}")
     tok, tgt, lengths = ex.tokens, ex.targets, ex.lengths
     n = tok.shape[0]
     if isinstance(task, ParityTask):

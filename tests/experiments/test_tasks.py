@@ -201,3 +201,26 @@ def test_make_task_refuses_a_name_that_is_not_a_string(name):
     with pytest.raises(TaskError, match=r"^task: expected a task name \(a str\), got .*known: "
                                         r"parity"):
         make_task(name)
+
+
+@pytest.mark.parametrize("acc", [1.5, -0.1, float("nan"), "0.5", None, True])
+def test_scaled_refuses_an_accuracy_outside_0_1(acc):
+    """``Task.scaled(1.5)`` returned 2.0 without complaint (cold pass finding)."""
+    task = make_task("parity")
+    with pytest.raises(TaskError, match=r"^parity: accuracy must be a real number in \[0, 1\]"):
+        task.scaled(acc)
+    assert task.scaled(0.5) == 0.0 and task.scaled(1) == 1.0 and task.scaled(np.float64(0.75)) \
+        == 0.5
+
+
+def test_verify_refuses_arguments_that_are_not_a_task_and_its_examples():
+    """``verify(task, None)`` ended in an AttributeError about ``tokens`` (cold pass finding)."""
+    task = make_task("parity")
+    ex = task.sample(np.random.default_rng(0), 2, 4, 4)
+    with pytest.raises(TaskError, match=r"^verify: ex must be the Examples of task.sample, "
+                                        r"got NoneType"):
+        verify(task, None)
+    with pytest.raises(TaskError, match=r"^verify: task must be a Task \(from make_task\), "
+                                        r"got str"):
+        verify("parity", ex)
+    assert verify(task, ex) == 2
