@@ -145,8 +145,8 @@ SUMMARY_WIDTH = 22
 COLUMN_LEGEND: dict[str, str] = {
     "GH": "Prop. 1: every step is a GH factor (eig in [-1,1]); a letter's steps multiply exactly "
           "to A(a) (groups)",
-    "T1": "Thm 1 (paper's rounding model): w of period > 1 needs an eigenvalue of A(w) not"
-          " real >= 0; has/MISSING: in construction",
+    "T1": "Thm 1 (paper's rounding model), 1L: w of period > 1 needs an eig. of A(w) not real"
+          " >= 0; has/MISSING: in construction",
     "T2": "Thm 2: 1L needs a non-real eig. of A(w), w of period > 2 (has/MISSING); "
           "stacks: all L need one, or real >=kL allowed",
     "construction": "Thm 3 (groups): layers x width, n_h / bound k-1 (k = most states a letter "
@@ -630,7 +630,9 @@ def _spectral_check(dfa: Any, key: str, column: str, has: Callable[[Any], bool])
     data.update(witness=w0, witness_period=p0)
     why_needed = (f"{len(need)} of the {len(elems)} monoid elements have a period {cond} "
                   f"(periods {', '.join(map(str, periods))}; shortest: w = {_fmt_word(w0)}, "
-                  f"period {p0}), so an LRNN needs {what} in A(w) for such w")
+                  f"period {p0}), so a one-layer LRNN needs {what} in A(w) for such w (a "
+                  f"stack needs one in some layer: the theorem as stated, which the one-layer "
+                  f"form extends from parity's letter to every such word)")
     lrnn, why = _construction(dfa)
     if lrnn is None:
         return TheoremResult(key, NOT_APPLICABLE, ((column, "needed, n/a"),),
