@@ -477,8 +477,10 @@ def unary_periods(dfa: Any) -> dict[str, tuple[int, int, int]]:
 def _check_prop1(dfa: Any) -> TheoremResult:
     """Proposition 1 on Theorem 3's construction: every delta step is a GH factor (eigenvalue
     in ``[-1, 1]``), the factors of each letter multiply exactly (applied first to last) to its
-    permutation matrix, their number is ``m - c`` (points moved minus cycles), and every
-    ``A(x)`` has spectral norm ``<= 1``.
+    permutation matrix, and every ``A(x)`` has spectral norm ``<= 1``. The factor count is held
+    to ``m - c`` (points moved minus non-trivial cycles, ``= rank(P - I)``, the least number of
+    reflections whose product is ``P``), sharper than the proposition's ``n - 1`` for
+    permutation matrices.
 
     Examples
     --------
@@ -519,9 +521,10 @@ def _check_prop1(dfa: Any) -> TheoremResult:
         moved = sum(1 for i, v in enumerate(perm) if i != v)
         expected = moved - len(permutation_cycles(perm))
         if len(facs) > expected:
-            problems.append(f"letter {a!r}: {len(facs)} factors, Proposition 1 needs only "
-                            f"{expected} (= {moved} moved - {len(permutation_cycles(perm))} "
-                            "cycles)")
+            problems.append(f"letter {a!r}: {len(facs)} factors, more than the least number "
+                            f"{expected} = rank(P - I) (= {moved} moved - "
+                            f"{len(permutation_cycles(perm))} cycles; Proposition 1's bound is "
+                            f"n - 1 = {d.n_states - 1})")
         got = _compose_transpositions(facs, d.n_states)
         if got is not None:
             if got != perm:
@@ -548,7 +551,9 @@ def _check_prop1(dfa: Any) -> TheoremResult:
                              failed_column="GH")
     return TheoremResult("prop1", PASS, (("GH", f"ok ({total} factor{'' if total == 1 else 's'})"),),
                          f"{total} GH factors over {d.n_symbols} letters multiply exactly to the "
-                         "letters' permutation matrices with m - c factors each; every factor's "
+                         "letters' permutation matrices with m - c = rank(P - I) factors each "
+                         f"(the least; Proposition 1 bounds it by n - 1 = {d.n_states - 1}); "
+                         "every factor's "
                          "eigenvalue is in [-1, 1] and every A(x) has norm <= 1 ("
                          f"{'exact' if spec.exact else 'numeric'} spectra)",
                          {"factors": total})
@@ -1214,8 +1219,10 @@ THEOREMS: dict[str, Theorem] = {
     "prop1": Theorem(
         "prop1", "Proposition 1",
         "Every product of GH matrices has spectral norm <= 1; every matrix of norm <= 1 is a "
-        "product of at most 3n GH factors; orthogonal matrices of at most n reflections; a "
-        "permutation moving m points of m - c reflections (c = non-trivial cycles).",
+        "product of at most 3n GH factors; orthogonal matrices of at most n reflections; "
+        "permutation matrices of at most n - 1. (The check holds each letter to the sharper "
+        "m - c = rank(P - I) reflections, m points moved, c non-trivial cycles: the least "
+        "number, not the proposition's n - 1.)",
         Source(_GRAZZI, "2411.12537", "Proposition 1"), _check_prop1, ("GH",)),
     "thm1": Theorem(
         "thm1", "Theorem 1",

@@ -373,7 +373,8 @@ def test_failures_are_reported_on_their_column(monkeypatch):
     assert "exceeds the bound" in over.detail
     assert dict(over.columns)["construction"] == "1x2 n_h=3/1 OVER"
     p1 = check("prop1", parity)
-    assert p1.status == FAIL and "needs only 1" in p1.detail
+    assert p1.status == FAIL and "more than the least number 1 = rank(P - I)" in p1.detail
+    assert "Proposition 1's bound is n - 1 = 1" in p1.detail
 
 
 def test_theorem2_failure_is_reported(monkeypatch):
@@ -386,3 +387,23 @@ def test_theorem2_failure_is_reported(monkeypatch):
     # every witness is checked, not only letters: A(a) has eigenvalue -1, but A(aa) = I
     assert t1.status == FAIL and "w = 'aa' (period 3)" in t1.detail
     assert "1 of 2 such words" in t1.detail and t1.data["checked"] == 2
+
+
+def test_prop1_states_the_papers_permutation_bound_and_labels_the_sharper_count():
+    """Proposition 1 puts permutation matrices in M_{n-1}({-1, 1}); the check holds letters to
+    m - c = rank(P - I), which is the least count (each GH factor differs from I by rank one)
+    and at most n - 1. The statement and the pass detail name both, not m - c as the paper's."""
+    from statetrack.theory.factorization import permutation_factors
+
+    stmt = REGISTRY["prop1"].statement
+    assert "at most n - 1" in stmt and "not the proposition's n - 1" in stmt
+    rng = np.random.default_rng(13)
+    for n in (2, 5, 9):
+        for _ in range(5):
+            perm = [int(x) for x in rng.permutation(n)]
+            p = np.zeros((n, n))
+            p[perm, np.arange(n)] = 1.0
+            least = int(np.linalg.matrix_rank(p - np.eye(n)))
+            assert len(permutation_factors(perm)) == least <= n - 1
+    r = check("prop1", families.get("symmetric(3)"))
+    assert r.status == PASS and "Proposition 1 bounds it by n - 1 = 5" in r.detail
