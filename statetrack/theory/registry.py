@@ -149,8 +149,8 @@ COLUMN_LEGEND: dict[str, str] = {
           " >= 0; has/MISSING: in construction",
     "T2": "Thm 2: 1L needs a non-real eig. of A(w), w of period > 2 (has/MISSING); "
           "stacks: all L need one, or real >=kL allowed",
-    "construction": "Thm 3 (groups): layers x width, n_h / bound k-1 (k = most states a letter "
-                    "moves); Thm 4: layers x max width",
+    "construction": "Thm 3 (groups): layers x width, n_h / bound k-1 (k: most states a letter "
+                    "moves); Thm 4 (d>1 variant): layers x max width",
     "proof": "exact proof that the construction implements the DFA (number of reachable states)",
     "fp": "exact: proved, the bf16 run is the exact run on every word (all sums and products "
           "exact); unproved: a^t and 1 word run",
@@ -998,17 +998,66 @@ def _cascade(dfa: Any) -> tuple[Any, Any, str | None]:
         return None, None, str(e)
 
 
+def _thm4_bound_problems(lrnn: Any, n_states: int) -> list[str]:
+    """What keeps a stack from Theorem 4's conclusion for a minimal DFA of ``n_states``
+    states, on every count but one (empty: nothing): at most ``2^|Q|`` layers; every layer of
+    width ``n <= |Q|``; every ``A(x)`` in ``M_n([-1, 1])`` (at most ``n`` GH factors, each
+    with eigenvalue in ``[-1, 1]``); every ``B(x)`` with non-negative integer entries. The
+    one left out is the value width: the paper's layers have ``d = 1``, the toolkit's cascade
+    layers carry ``V >= 1`` value columns (its register), which :func:`_check_thm4` reports as
+    a variant rather than a failure.
+
+    Examples
+    --------
+    >>> from statetrack.automata import families
+    >>> lrnn, _, _ = _cascade(families.get("contains(abb)"))     # 7 layers of width <= 3
+    >>> _thm4_bound_problems(lrnn, 4)
+    []
+    >>> for p in _thm4_bound_problems(lrnn, 2):
+    ...     print(p)
+    7 layers > 2^|Q| = 4
+    layer 1 has width 3 > |Q| = 2
+    """
+    problems = []
+    if lrnn.depth > 2 ** n_states:
+        problems.append(f"{lrnn.depth} layers > 2^|Q| = {2 ** n_states}")
+    for li, layer in enumerate(lrnn.layers):
+        if layer.width > n_states:
+            problems.append(f"layer {li} has width {layer.width} > |Q| = {n_states}")
+            break
+    for li, layer in enumerate(lrnn.layers):
+        for t, row in enumerate(layer.steps):
+            live = [st for st in row if not st.is_identity]
+            where = f"layer {li}, token {layer.tokens[t]!r}"
+            if len(live) > layer.width:
+                problems.append(f"{where}: A is a product of {len(live)} GH factors > n = "
+                                f"{layer.width} (not in M_n)")
+                return problems
+            if any(not (-1 <= st.eigenvalue <= 1) for st in live):
+                problems.append(f"{where}: a GH factor with an eigenvalue outside [-1, 1]")
+                return problems
+            if not all(x.is_integer and x >= 0 for x in layer.B(t)):
+                problems.append(f"{where}: B has an entry that is not a non-negative integer")
+                return problems
+    return problems
+
+
 def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremResult:
     """Theorem 4: every regular language is recognized by a stack of LRNN layers whose
     matrices are products of GH factors with eigenvalues in [-1, 1]. Decomposes the minimal
     DFA (:func:`statetrack.automata.holonomy.holonomy_decomposition`), compiles the cascade
     into ``2L - 1`` layers (:func:`statetrack.constructions.cascade.cascade_construction`),
-    checks every factor's eigenvalue, compares the size with the paper's bound (at most
-    ``2^|Q|`` layers of width at most ``|Q|``), proves the stack exactly
+    checks the conclusion's counts (:func:`_thm4_bound_problems`: at most ``2^|Q|`` layers of
+    width ``n <= |Q|``, every ``A(x)`` in ``M_n([-1, 1])``, every ``B(x)`` non-negative
+    integer; a stack outside them fails), proves the stack exactly
     (:func:`statetrack.theory.proof.verify`) and runs it in finite precision (every ``a^t``
     has the DFA's eventual period and outputs). A cascade over a size limit (a level wider
     than bfloat16's exact integers, a skeleton over the decomposition's limit) is
     ``skipped`` with the reason.
+
+    A variant, said in the detail and ``data["value_dim"]``: the paper's layers have a state
+    of ``d = 1`` column, the cascade's layers ``V`` columns (their registers), so the stack
+    is the theorem's with ``d = V`` (``V = 1`` only for a one-level cascade).
 
     In ``statetrack check``'s table it fills the construction, proof and fp columns of the
     languages whose monoid is not a group (Theorem 3 fills them for groups).
@@ -1021,6 +1070,8 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
     ('pass', {'construction': 'cascade 7x3 n_h=3', 'proof': 'proved (11)', 'fp': 'bf16 exact'})
     >>> r.data["levels"], r.data["paper_bound_layers"]
     (['1: 2', '2: 2', '3: 2', '4: 2'], '2^4')
+    >>> r.data["value_dim"], r.data["paper_value_dim"], "a variant of Theorem 4" in r.detail
+    (7, 1, True)
     """
     lrnn, casc, why = _cascade(dfa)
     d = _minimal(dfa)
@@ -1028,28 +1079,32 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
         return TheoremResult("thm4", SKIPPED, (("construction", "cascade: over limit"),
                                                 ("proof", "-"), ("fp", "-")),
                              f"the cascade construction is over a size limit: {why}")
-    bad = [(li, t) for li, layer in enumerate(lrnn.layers) for t, row in enumerate(layer.steps)
-           for st in row if not st.is_identity and not (-1 <= st.eigenvalue <= 1)]
     levels = str(casc).splitlines()
+    value_dim = max(layer.value_dim for layer in lrnn.layers)
     data = {"method": "cascade", "levels": levels, "height": len(levels),
             "layers": lrnn.depth, "widths": [layer.width for layer in lrnn.layers],
             "n_h": [layer.n_h for layer in lrnn.layers],
-            "paper_bound_layers": f"2^{d.n_states}", "paper_bound_width": d.n_states}
+            "paper_bound_layers": f"2^{d.n_states}", "paper_bound_width": d.n_states,
+            "value_dim": value_dim, "paper_value_dim": 1}
     construction = f"cascade {lrnn.depth}x{lrnn.width} n_h={lrnn.n_h}"
-    if bad:
-        li, t = bad[0]
-        return TheoremResult("thm4", FAIL, (("construction", _clip(construction + " NOT GH")),
+    problems = _thm4_bound_problems(lrnn, d.n_states)
+    if problems:
+        return TheoremResult("thm4", FAIL, (("construction", _clip(construction + " OVER")),
                                             ("proof", "-"), ("fp", "-")),
-                             f"layer {li}, token {lrnn.layers[li].tokens[t]!r}: a step with an "
-                             f"eigenvalue outside [-1, 1]", data, failed_column="construction")
+                             "outside Theorem 4's conclusion: " + "; ".join(problems), data,
+                             failed_column="construction")
+    variant = ("" if value_dim == 1 else
+               f"; a variant of Theorem 4: its layers carry up to V = {value_dim} value columns "
+               f"(a state of shape [n, V], the levels' registers), where the paper's have d = 1")
     return _prove_and_run(
         "thm4", lrnn, dfa, construction, data,
         lambda: _fp_against_dfa(lrnn, d, formats, same_period=False), formats,
         lambda cert: f"holonomy cascade {' / '.join(levels)} ({len(levels)} levels) as "
-                     f"{lrnn.depth} layers (widths {data['widths']}, n_h {data['n_h']}); the "
-                     f"paper's bound: 2^{d.n_states} layers of width <= {d.n_states}; "
-                     f"{cert.summary()}; in {', '.join(formats)} the outputs under every a^t "
-                     f"equal the DFA's for every t, bit for bit")
+                     f"{lrnn.depth} layers (widths {data['widths']}, n_h {data['n_h']}), "
+                     f"within the paper's bound of 2^{d.n_states} layers of width <= "
+                     f"{d.n_states}, every A(x) in M_n([-1, 1]) and every B(x) a non-negative "
+                     f"integer matrix{variant}; {cert.summary()}; in {', '.join(formats)} the "
+                     f"outputs under every a^t equal the DFA's for every t, bit for bit")
 
 
 # ============================================================================ Theorem 3's widths
@@ -1256,8 +1311,9 @@ THEOREMS: dict[str, Theorem] = {
     "thm4": Theorem(
         "thm4", "Theorem 4",
         "Every regular language is recognized by an LRNN with at most 2^|Q| layers of width "
-        "<= |Q|, A(x) in M_n([-1, 1]) and non-negative integer B, via a Krohn-Rhodes cascade of "
-        "permutation-reset automata.",
+        "<= |Q|, d = 1, A(x) in M_n([-1, 1]) and non-negative integer B, via a Krohn-Rhodes "
+        "cascade of permutation-reset automata. (Checked as a variant: the toolkit's holonomy "
+        "cascade meets every count but d; its layers carry V >= 1 value columns.)",
         Source(_GRAZZI, "2411.12537", "Theorem 4"), _check_thm4, ("construction", "proof", "fp")),
     "thm6": Theorem(
         "thm6", "Theorem 6",

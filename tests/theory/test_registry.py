@@ -407,3 +407,32 @@ def test_prop1_states_the_papers_permutation_bound_and_labels_the_sharper_count(
             assert len(permutation_factors(perm)) == least <= n - 1
     r = check("prop1", families.get("symmetric(3)"))
     assert r.status == PASS and "Proposition 1 bounds it by n - 1 = 5" in r.detail
+
+
+def test_thm4_checks_the_conclusions_counts_and_labels_the_value_width():
+    """Theorem 4's conclusion: <= 2^|Q| layers of width n <= |Q|, d = 1, A(x) in
+    M_n([-1, 1]), B non-negative integer. The check fails a stack outside the counts and says
+    that its layers have d = V value columns (a variant) rather than d = 1."""
+    d = families.get("contains(abb)")
+    lrnn, _, _ = registry._cascade(d)
+    assert registry._thm4_bound_problems(lrnn, d.minimize().n_states) == []
+    problems = registry._thm4_bound_problems(lrnn, 2)       # as if |Q| were 2
+    assert problems[0] == "7 layers > 2^|Q| = 4" and "width 3 > |Q| = 2" in problems[1]
+    # a token whose B has a negative entry is outside the conclusion
+    layer = lrnn.layers[0]
+    t = next(i for i, row in enumerate(layer.steps)
+             if any(st.value is not None and any(v != 0 for v in st.value) for st in row))
+    row = [st.with_value([-v for v in st.value]) if st.value is not None else st
+           for st in layer.steps[t]]
+    bad = Layer(tokens=layer.tokens, steps=[row if i == t else r
+                                            for i, r in enumerate(layer.steps)],
+                initial_state=layer.initial_state, readout=layer.readout)
+    assert "not a non-negative integer" in registry._thm4_bound_problems(
+        LRNN(lrnn.alphabet, [bad], accepting=[False] * bad.readout.n_classes), 4)[0]
+    r = check("thm4", d)
+    assert r.status == PASS and r.data["value_dim"] == 7 and r.data["paper_value_dim"] == 1
+    assert "a variant of Theorem 4" in r.detail and "d = 1" in r.detail
+    one = check("thm4", families.get("aa_star"))          # one level: d = 1, no variant
+    assert one.data["value_dim"] == 1 and "variant" not in one.detail
+    assert "d>1 variant" in COLUMN_LEGEND["construction"]
+    assert "d = 1" in REGISTRY["thm4"].statement
