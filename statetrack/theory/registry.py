@@ -789,8 +789,9 @@ def _check_thm2(dfa: Any) -> TheoremResult:
 
 def _check_thm3(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremResult:
     """Theorem 3: a DFA whose transition monoid is a group is implemented by one layer with
-    ``A(a)`` a product of at most ``k - 1`` GH factors (``k`` = most states moved by a letter).
-    Compiles the DFA, proves the construction exactly (:func:`statetrack.theory.proof.verify`:
+    ``A(a)`` a product of at most ``k - 1`` GH factors (``k`` = most states moved by a letter)
+    and ``B = 0``. Compiles the DFA, checks ``B(a) = 0`` and the factor count, proves the
+    construction exactly (:func:`statetrack.theory.proof.verify`:
     the reachable set and the map ``g``), and runs it in finite precision (eventual periods and
     outputs under every ``a^t`` equal the DFA's).
 
@@ -820,6 +821,14 @@ def _check_thm3(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
     construction = f"{lrnn.depth}x{lrnn.width} n_h={lrnn.n_h}/{bound}"
     data = {"layers": lrnn.depth, "width": lrnn.width, "n_h": lrnn.n_h, "bound": bound,
             "factors_per_letter": used}
+    nonzero_b = [layer.tokens[t] for layer in lrnn.layers for t in range(layer.n_tokens)
+                 if any(x != 0 for x in layer.B(t))]
+    if nonzero_b:
+        return TheoremResult("thm3", FAIL, (("construction", _clip(construction + " B!=0")),
+                                            ("proof", "-"), ("fp", "-")),
+                             f"token {nonzero_b[0]!r} has B(x) != 0; Theorem 3's layer has B = 0 "
+                             f"(a pure product of GH factors)", data,
+                             failed_column="construction")
     if used > bound:
         return TheoremResult("thm3", FAIL, (("construction", _clip(construction + " OVER")),
                                             ("proof", "-"), ("fp", "-")),
@@ -1298,8 +1307,9 @@ THEOREMS: dict[str, Theorem] = {
     "thm3": Theorem(
         "thm3", "Theorem 3",
         "An automaton whose transition monoid is a group is implemented by one LRNN layer with "
-        "A(a) in M_{k-1}({-1, 1}) (k = most states moved by one letter), B = 0, and a one-hot "
-        "readout.",
+        "A(a) in M_{k-1}({-1, 1}) (k = most states moved by one letter) and B = 0. (The "
+        "paper starts from H_0 = (1, ..., n)^T; the toolkit from the one-hot initial state, "
+        "with a one-hot readout.)",
         Source(_GRAZZI, "2411.12537", "Theorem 3"), _check_thm3, ("construction", "proof", "fp")),
     "thm3w": Theorem(
         "thm3w", "Theorem 3",

@@ -436,3 +436,21 @@ def test_thm4_checks_the_conclusions_counts_and_labels_the_value_width():
     assert one.data["value_dim"] == 1 and "variant" not in one.detail
     assert "d>1 variant" in COLUMN_LEGEND["construction"]
     assert "d = 1" in REGISTRY["thm4"].statement
+
+
+def test_thm3_fails_a_layer_with_b_nonzero(monkeypatch):
+    """Theorem 3's layer has B = 0: a parity layer whose swap also writes a value
+    (B(1) != 0) is not the theorem's construction, and the check says so on its column."""
+    sw = DeltaStep(key=[1, -1], beta=1, value=[1])       # the swap, plus B(1) = k v^T != 0
+    layer = Layer(tokens=("0", "1"), steps=((), (sw,)), initial_state=[[1], [0]],
+                  readout=Readout(query=[0, 1], codes=[[0], [1]]))
+    model = LRNN(alphabet=("0", "1"), layers=(layer,), accepting=(False, True),
+                 state_map=(0, 1))
+    assert any(x != 0 for x in layer.B("1"))
+    monkeypatch.setattr(registry, "_construction", lambda dfa: (model, None))
+    r = check("thm3", families.get("parity"))
+    assert r.status == FAIL and r.failed_column == "construction"
+    assert "token '1' has B(x) != 0" in r.detail
+    assert dict(r.columns)["construction"].endswith("B!=0")
+    monkeypatch.undo()
+    assert check("thm3", families.get("parity")).status == PASS
