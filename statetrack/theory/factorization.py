@@ -15,8 +15,10 @@ Proposition 1 (Grazzi et al., ICLR 2025, arXiv 2411.12537, Sec. 4 and App. C):
    (:func:`reflection_factors`);
 3. every ``M`` with ``||M||_2 <= 1`` is a product of at most ``3n`` GH factors
    (:func:`gh_factors`);
-4. a permutation moving ``m`` points is a product of ``m - c`` reflections, ``c`` its
-   non-trivial cycles (:func:`permutation_factors`).
+4. a permutation matrix is a product of at most ``n - 1`` reflections
+   (:func:`permutation_factors`, which uses ``m - c``: ``m`` points moved, ``c`` non-trivial
+   cycles; ``m - c = rank(P - I) <= n - 1`` is the least number of reflections whose product
+   is ``P``, a sharpening of the proposition, not its statement).
 
 Derivations
 -----------

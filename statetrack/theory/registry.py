@@ -145,12 +145,12 @@ SUMMARY_WIDTH = 22
 COLUMN_LEGEND: dict[str, str] = {
     "GH": "Prop. 1: every step is a GH factor (eig in [-1,1]); a letter's steps multiply exactly "
           "to A(a) (groups)",
-    "T1": "Thm 1 (paper's rounding model): w of period > 1 needs an eigenvalue of A(w) not"
-          " real >= 0; has/MISSING: in construction",
+    "T1": "Thm 1 (paper's rounding model), 1L: w of period > 1 needs an eig. of A(w) not real"
+          " >= 0; has/MISSING: in construction",
     "T2": "Thm 2: 1L needs a non-real eig. of A(w), w of period > 2 (has/MISSING); "
           "stacks: all L need one, or real >=kL allowed",
-    "construction": "Thm 3 (groups): layers x width, n_h / bound k-1 (k = most states a letter "
-                    "moves); Thm 4: layers x max width",
+    "construction": "Thm 3 (groups): layers x width, n_h / bound k-1 (k: most states a letter "
+                    "moves); Thm 4 (d>1 variant): layers x max width",
     "proof": "exact proof that the construction implements the DFA (number of reachable states)",
     "fp": "exact: proved, the bf16 run is the exact run on every word (all sums and products "
           "exact); unproved: a^t and 1 word run",
@@ -477,8 +477,10 @@ def unary_periods(dfa: Any) -> dict[str, tuple[int, int, int]]:
 def _check_prop1(dfa: Any) -> TheoremResult:
     """Proposition 1 on Theorem 3's construction: every delta step is a GH factor (eigenvalue
     in ``[-1, 1]``), the factors of each letter multiply exactly (applied first to last) to its
-    permutation matrix, their number is ``m - c`` (points moved minus cycles), and every
-    ``A(x)`` has spectral norm ``<= 1``.
+    permutation matrix, and every ``A(x)`` has spectral norm ``<= 1``. The factor count is held
+    to ``m - c`` (points moved minus non-trivial cycles, ``= rank(P - I)``, the least number of
+    reflections whose product is ``P``), sharper than the proposition's ``n - 1`` for
+    permutation matrices.
 
     Examples
     --------
@@ -519,9 +521,10 @@ def _check_prop1(dfa: Any) -> TheoremResult:
         moved = sum(1 for i, v in enumerate(perm) if i != v)
         expected = moved - len(permutation_cycles(perm))
         if len(facs) > expected:
-            problems.append(f"letter {a!r}: {len(facs)} factors, Proposition 1 needs only "
-                            f"{expected} (= {moved} moved - {len(permutation_cycles(perm))} "
-                            "cycles)")
+            problems.append(f"letter {a!r}: {len(facs)} factors, more than the least number "
+                            f"{expected} = rank(P - I) (= {moved} moved - "
+                            f"{len(permutation_cycles(perm))} cycles; Proposition 1's bound is "
+                            f"n - 1 = {d.n_states - 1})")
         got = _compose_transpositions(facs, d.n_states)
         if got is not None:
             if got != perm:
@@ -548,7 +551,9 @@ def _check_prop1(dfa: Any) -> TheoremResult:
                              failed_column="GH")
     return TheoremResult("prop1", PASS, (("GH", f"ok ({total} factor{'' if total == 1 else 's'})"),),
                          f"{total} GH factors over {d.n_symbols} letters multiply exactly to the "
-                         "letters' permutation matrices with m - c factors each; every factor's "
+                         "letters' permutation matrices with m - c = rank(P - I) factors each "
+                         f"(the least; Proposition 1 bounds it by n - 1 = {d.n_states - 1}); "
+                         "every factor's "
                          "eigenvalue is in [-1, 1] and every A(x) has norm <= 1 ("
                          f"{'exact' if spec.exact else 'numeric'} spectra)",
                          {"factors": total})
@@ -630,7 +635,9 @@ def _spectral_check(dfa: Any, key: str, column: str, has: Callable[[Any], bool])
     data.update(witness=w0, witness_period=p0)
     why_needed = (f"{len(need)} of the {len(elems)} monoid elements have a period {cond} "
                   f"(periods {', '.join(map(str, periods))}; shortest: w = {_fmt_word(w0)}, "
-                  f"period {p0}), so an LRNN needs {what} in A(w) for such w")
+                  f"period {p0}), so a one-layer LRNN needs {what} in A(w) for such w (a "
+                  f"stack needs one in some layer: the theorem as stated, which the one-layer "
+                  f"form extends from parity's letter to every such word)")
     lrnn, why = _construction(dfa)
     if lrnn is None:
         return TheoremResult(key, NOT_APPLICABLE, ((column, "needed, n/a"),),
@@ -782,8 +789,9 @@ def _check_thm2(dfa: Any) -> TheoremResult:
 
 def _check_thm3(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremResult:
     """Theorem 3: a DFA whose transition monoid is a group is implemented by one layer with
-    ``A(a)`` a product of at most ``k - 1`` GH factors (``k`` = most states moved by a letter).
-    Compiles the DFA, proves the construction exactly (:func:`statetrack.theory.proof.verify`:
+    ``A(a)`` a product of at most ``k - 1`` GH factors (``k`` = most states moved by a letter)
+    and ``B = 0``. Compiles the DFA, checks ``B(a) = 0`` and the factor count, proves the
+    construction exactly (:func:`statetrack.theory.proof.verify`:
     the reachable set and the map ``g``), and runs it in finite precision (eventual periods and
     outputs under every ``a^t`` equal the DFA's).
 
@@ -813,6 +821,14 @@ def _check_thm3(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
     construction = f"{lrnn.depth}x{lrnn.width} n_h={lrnn.n_h}/{bound}"
     data = {"layers": lrnn.depth, "width": lrnn.width, "n_h": lrnn.n_h, "bound": bound,
             "factors_per_letter": used}
+    nonzero_b = [layer.tokens[t] for layer in lrnn.layers for t in range(layer.n_tokens)
+                 if any(x != 0 for x in layer.B(t))]
+    if nonzero_b:
+        return TheoremResult("thm3", FAIL, (("construction", _clip(construction + " B!=0")),
+                                            ("proof", "-"), ("fp", "-")),
+                             f"token {nonzero_b[0]!r} has B(x) != 0; Theorem 3's layer has B = 0 "
+                             f"(a pure product of GH factors)", data,
+                             failed_column="construction")
     if used > bound:
         return TheoremResult("thm3", FAIL, (("construction", _clip(construction + " OVER")),
                                             ("proof", "-"), ("fp", "-")),
@@ -991,17 +1007,66 @@ def _cascade(dfa: Any) -> tuple[Any, Any, str | None]:
         return None, None, str(e)
 
 
+def _thm4_bound_problems(lrnn: Any, n_states: int) -> list[str]:
+    """What keeps a stack from Theorem 4's conclusion for a minimal DFA of ``n_states``
+    states, on every count but one (empty: nothing): at most ``2^|Q|`` layers; every layer of
+    width ``n <= |Q|``; every ``A(x)`` in ``M_n([-1, 1])`` (at most ``n`` GH factors, each
+    with eigenvalue in ``[-1, 1]``); every ``B(x)`` with non-negative integer entries. The
+    one left out is the value width: the paper's layers have ``d = 1``, the toolkit's cascade
+    layers carry ``V >= 1`` value columns (its register), which :func:`_check_thm4` reports as
+    a variant rather than a failure.
+
+    Examples
+    --------
+    >>> from statetrack.automata import families
+    >>> lrnn, _, _ = _cascade(families.get("contains(abb)"))     # 7 layers of width <= 3
+    >>> _thm4_bound_problems(lrnn, 4)
+    []
+    >>> for p in _thm4_bound_problems(lrnn, 2):
+    ...     print(p)
+    7 layers > 2^|Q| = 4
+    layer 1 has width 3 > |Q| = 2
+    """
+    problems = []
+    if lrnn.depth > 2 ** n_states:
+        problems.append(f"{lrnn.depth} layers > 2^|Q| = {2 ** n_states}")
+    for li, layer in enumerate(lrnn.layers):
+        if layer.width > n_states:
+            problems.append(f"layer {li} has width {layer.width} > |Q| = {n_states}")
+            break
+    for li, layer in enumerate(lrnn.layers):
+        for t, row in enumerate(layer.steps):
+            live = [st for st in row if not st.is_identity]
+            where = f"layer {li}, token {layer.tokens[t]!r}"
+            if len(live) > layer.width:
+                problems.append(f"{where}: A is a product of {len(live)} GH factors > n = "
+                                f"{layer.width} (not in M_n)")
+                return problems
+            if any(not (-1 <= st.eigenvalue <= 1) for st in live):
+                problems.append(f"{where}: a GH factor with an eigenvalue outside [-1, 1]")
+                return problems
+            if not all(x.is_integer and x >= 0 for x in layer.B(t)):
+                problems.append(f"{where}: B has an entry that is not a non-negative integer")
+                return problems
+    return problems
+
+
 def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremResult:
     """Theorem 4: every regular language is recognized by a stack of LRNN layers whose
     matrices are products of GH factors with eigenvalues in [-1, 1]. Decomposes the minimal
     DFA (:func:`statetrack.automata.holonomy.holonomy_decomposition`), compiles the cascade
     into ``2L - 1`` layers (:func:`statetrack.constructions.cascade.cascade_construction`),
-    checks every factor's eigenvalue, compares the size with the paper's bound (at most
-    ``2^|Q|`` layers of width at most ``|Q|``), proves the stack exactly
+    checks the conclusion's counts (:func:`_thm4_bound_problems`: at most ``2^|Q|`` layers of
+    width ``n <= |Q|``, every ``A(x)`` in ``M_n([-1, 1])``, every ``B(x)`` non-negative
+    integer; a stack outside them fails), proves the stack exactly
     (:func:`statetrack.theory.proof.verify`) and runs it in finite precision (every ``a^t``
     has the DFA's eventual period and outputs). A cascade over a size limit (a level wider
     than bfloat16's exact integers, a skeleton over the decomposition's limit) is
     ``skipped`` with the reason.
+
+    A variant, said in the detail and ``data["value_dim"]``: the paper's layers have a state
+    of ``d = 1`` column, the cascade's layers ``V`` columns (their registers), so the stack
+    is the theorem's with ``d = V`` (``V = 1`` only for a one-level cascade).
 
     In ``statetrack check``'s table it fills the construction, proof and fp columns of the
     languages whose monoid is not a group (Theorem 3 fills them for groups).
@@ -1014,6 +1079,8 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
     ('pass', {'construction': 'cascade 7x3 n_h=3', 'proof': 'proved (11)', 'fp': 'bf16 exact'})
     >>> r.data["levels"], r.data["paper_bound_layers"]
     (['1: 2', '2: 2', '3: 2', '4: 2'], '2^4')
+    >>> r.data["value_dim"], r.data["paper_value_dim"], "a variant of Theorem 4" in r.detail
+    (7, 1, True)
     """
     lrnn, casc, why = _cascade(dfa)
     d = _minimal(dfa)
@@ -1021,28 +1088,32 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
         return TheoremResult("thm4", SKIPPED, (("construction", "cascade: over limit"),
                                                 ("proof", "-"), ("fp", "-")),
                              f"the cascade construction is over a size limit: {why}")
-    bad = [(li, t) for li, layer in enumerate(lrnn.layers) for t, row in enumerate(layer.steps)
-           for st in row if not st.is_identity and not (-1 <= st.eigenvalue <= 1)]
     levels = str(casc).splitlines()
+    value_dim = max(layer.value_dim for layer in lrnn.layers)
     data = {"method": "cascade", "levels": levels, "height": len(levels),
             "layers": lrnn.depth, "widths": [layer.width for layer in lrnn.layers],
             "n_h": [layer.n_h for layer in lrnn.layers],
-            "paper_bound_layers": f"2^{d.n_states}", "paper_bound_width": d.n_states}
+            "paper_bound_layers": f"2^{d.n_states}", "paper_bound_width": d.n_states,
+            "value_dim": value_dim, "paper_value_dim": 1}
     construction = f"cascade {lrnn.depth}x{lrnn.width} n_h={lrnn.n_h}"
-    if bad:
-        li, t = bad[0]
-        return TheoremResult("thm4", FAIL, (("construction", _clip(construction + " NOT GH")),
+    problems = _thm4_bound_problems(lrnn, d.n_states)
+    if problems:
+        return TheoremResult("thm4", FAIL, (("construction", _clip(construction + " OVER")),
                                             ("proof", "-"), ("fp", "-")),
-                             f"layer {li}, token {lrnn.layers[li].tokens[t]!r}: a step with an "
-                             f"eigenvalue outside [-1, 1]", data, failed_column="construction")
+                             "outside Theorem 4's conclusion: " + "; ".join(problems), data,
+                             failed_column="construction")
+    variant = ("" if value_dim == 1 else
+               f"; a variant of Theorem 4: its layers carry up to V = {value_dim} value columns "
+               f"(a state of shape [n, V], the levels' registers), where the paper's have d = 1")
     return _prove_and_run(
         "thm4", lrnn, dfa, construction, data,
         lambda: _fp_against_dfa(lrnn, d, formats, same_period=False), formats,
         lambda cert: f"holonomy cascade {' / '.join(levels)} ({len(levels)} levels) as "
-                     f"{lrnn.depth} layers (widths {data['widths']}, n_h {data['n_h']}); the "
-                     f"paper's bound: 2^{d.n_states} layers of width <= {d.n_states}; "
-                     f"{cert.summary()}; in {', '.join(formats)} the outputs under every a^t "
-                     f"equal the DFA's for every t, bit for bit")
+                     f"{lrnn.depth} layers (widths {data['widths']}, n_h {data['n_h']}), "
+                     f"within the paper's bound of 2^{d.n_states} layers of width <= "
+                     f"{d.n_states}, every A(x) in M_n([-1, 1]) and every B(x) a non-negative "
+                     f"integer matrix{variant}; {cert.summary()}; in {', '.join(formats)} the "
+                     f"outputs under every a^t equal the DFA's for every t, bit for bit")
 
 
 # ============================================================================ Theorem 3's widths
@@ -1212,8 +1283,10 @@ THEOREMS: dict[str, Theorem] = {
     "prop1": Theorem(
         "prop1", "Proposition 1",
         "Every product of GH matrices has spectral norm <= 1; every matrix of norm <= 1 is a "
-        "product of at most 3n GH factors; orthogonal matrices of at most n reflections; a "
-        "permutation moving m points of m - c reflections (c = non-trivial cycles).",
+        "product of at most 3n GH factors; orthogonal matrices of at most n reflections; "
+        "permutation matrices of at most n - 1. (The check holds each letter to the sharper "
+        "m - c = rank(P - I) reflections, m points moved, c non-trivial cycles: the least "
+        "number, not the proposition's n - 1.)",
         Source(_GRAZZI, "2411.12537", "Proposition 1"), _check_prop1, ("GH",)),
     "thm1": Theorem(
         "thm1", "Theorem 1",
@@ -1234,8 +1307,9 @@ THEOREMS: dict[str, Theorem] = {
     "thm3": Theorem(
         "thm3", "Theorem 3",
         "An automaton whose transition monoid is a group is implemented by one LRNN layer with "
-        "A(a) in M_{k-1}({-1, 1}) (k = most states moved by one letter), B = 0, and a one-hot "
-        "readout.",
+        "A(a) in M_{k-1}({-1, 1}) (k = most states moved by one letter) and B = 0. (The "
+        "paper starts from H_0 = (1, ..., n)^T; the toolkit from the one-hot initial state, "
+        "with a one-hot readout.)",
         Source(_GRAZZI, "2411.12537", "Theorem 3"), _check_thm3, ("construction", "proof", "fp")),
     "thm3w": Theorem(
         "thm3w", "Theorem 3",
@@ -1247,8 +1321,9 @@ THEOREMS: dict[str, Theorem] = {
     "thm4": Theorem(
         "thm4", "Theorem 4",
         "Every regular language is recognized by an LRNN with at most 2^|Q| layers of width "
-        "<= |Q|, A(x) in M_n([-1, 1]) and non-negative integer B, via a Krohn-Rhodes cascade of "
-        "permutation-reset automata.",
+        "<= |Q|, d = 1, A(x) in M_n([-1, 1]) and non-negative integer B, via a Krohn-Rhodes "
+        "cascade of permutation-reset automata. (Checked as a variant: the toolkit's holonomy "
+        "cascade meets every count but d; its layers carry V >= 1 value columns.)",
         Source(_GRAZZI, "2411.12537", "Theorem 4"), _check_thm4, ("construction", "proof", "fp")),
     "thm6": Theorem(
         "thm6", "Theorem 6",

@@ -373,7 +373,8 @@ def test_failures_are_reported_on_their_column(monkeypatch):
     assert "exceeds the bound" in over.detail
     assert dict(over.columns)["construction"] == "1x2 n_h=3/1 OVER"
     p1 = check("prop1", parity)
-    assert p1.status == FAIL and "needs only 1" in p1.detail
+    assert p1.status == FAIL and "more than the least number 1 = rank(P - I)" in p1.detail
+    assert "Proposition 1's bound is n - 1 = 1" in p1.detail
 
 
 def test_theorem2_failure_is_reported(monkeypatch):
@@ -386,3 +387,70 @@ def test_theorem2_failure_is_reported(monkeypatch):
     # every witness is checked, not only letters: A(a) has eigenvalue -1, but A(aa) = I
     assert t1.status == FAIL and "w = 'aa' (period 3)" in t1.detail
     assert "1 of 2 such words" in t1.detail and t1.data["checked"] == 2
+
+
+def test_prop1_states_the_papers_permutation_bound_and_labels_the_sharper_count():
+    """Proposition 1 puts permutation matrices in M_{n-1}({-1, 1}); the check holds letters to
+    m - c = rank(P - I), which is the least count (each GH factor differs from I by rank one)
+    and at most n - 1. The statement and the pass detail name both, not m - c as the paper's."""
+    from statetrack.theory.factorization import permutation_factors
+
+    stmt = REGISTRY["prop1"].statement
+    assert "at most n - 1" in stmt and "not the proposition's n - 1" in stmt
+    rng = np.random.default_rng(13)
+    for n in (2, 5, 9):
+        for _ in range(5):
+            perm = [int(x) for x in rng.permutation(n)]
+            p = np.zeros((n, n))
+            p[perm, np.arange(n)] = 1.0
+            least = int(np.linalg.matrix_rank(p - np.eye(n)))
+            assert len(permutation_factors(perm)) == least <= n - 1
+    r = check("prop1", families.get("symmetric(3)"))
+    assert r.status == PASS and "Proposition 1 bounds it by n - 1 = 5" in r.detail
+
+
+def test_thm4_checks_the_conclusions_counts_and_labels_the_value_width():
+    """Theorem 4's conclusion: <= 2^|Q| layers of width n <= |Q|, d = 1, A(x) in
+    M_n([-1, 1]), B non-negative integer. The check fails a stack outside the counts and says
+    that its layers have d = V value columns (a variant) rather than d = 1."""
+    d = families.get("contains(abb)")
+    lrnn, _, _ = registry._cascade(d)
+    assert registry._thm4_bound_problems(lrnn, d.minimize().n_states) == []
+    problems = registry._thm4_bound_problems(lrnn, 2)       # as if |Q| were 2
+    assert problems[0] == "7 layers > 2^|Q| = 4" and "width 3 > |Q| = 2" in problems[1]
+    # a token whose B has a negative entry is outside the conclusion
+    layer = lrnn.layers[0]
+    t = next(i for i, row in enumerate(layer.steps)
+             if any(st.value is not None and any(v != 0 for v in st.value) for st in row))
+    row = [st.with_value([-v for v in st.value]) if st.value is not None else st
+           for st in layer.steps[t]]
+    bad = Layer(tokens=layer.tokens, steps=[row if i == t else r
+                                            for i, r in enumerate(layer.steps)],
+                initial_state=layer.initial_state, readout=layer.readout)
+    assert "not a non-negative integer" in registry._thm4_bound_problems(
+        LRNN(lrnn.alphabet, [bad], accepting=[False] * bad.readout.n_classes), 4)[0]
+    r = check("thm4", d)
+    assert r.status == PASS and r.data["value_dim"] == 7 and r.data["paper_value_dim"] == 1
+    assert "a variant of Theorem 4" in r.detail and "d = 1" in r.detail
+    one = check("thm4", families.get("aa_star"))          # one level: d = 1, no variant
+    assert one.data["value_dim"] == 1 and "variant" not in one.detail
+    assert "d>1 variant" in COLUMN_LEGEND["construction"]
+    assert "d = 1" in REGISTRY["thm4"].statement
+
+
+def test_thm3_fails_a_layer_with_b_nonzero(monkeypatch):
+    """Theorem 3's layer has B = 0: a parity layer whose swap also writes a value
+    (B(1) != 0) is not the theorem's construction, and the check says so on its column."""
+    sw = DeltaStep(key=[1, -1], beta=1, value=[1])       # the swap, plus B(1) = k v^T != 0
+    layer = Layer(tokens=("0", "1"), steps=((), (sw,)), initial_state=[[1], [0]],
+                  readout=Readout(query=[0, 1], codes=[[0], [1]]))
+    model = LRNN(alphabet=("0", "1"), layers=(layer,), accepting=(False, True),
+                 state_map=(0, 1))
+    assert any(x != 0 for x in layer.B("1"))
+    monkeypatch.setattr(registry, "_construction", lambda dfa: (model, None))
+    r = check("thm3", families.get("parity"))
+    assert r.status == FAIL and r.failed_column == "construction"
+    assert "token '1' has B(x) != 0" in r.detail
+    assert dict(r.columns)["construction"].endswith("B!=0")
+    monkeypatch.undo()
+    assert check("thm3", families.get("parity")).status == PASS

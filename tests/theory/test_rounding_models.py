@@ -282,3 +282,19 @@ def test_registry_thm1_column_names_its_model():
         assert "in the paper's rounding model" in r.detail and r.data["model"] == "paper"
     col = next(c for c in run_all(families.get("parity")) if c.column == "T1")
     assert "paper's rounding model" in col.detail and col.summary == "needed, has"
+
+
+def test_registry_thm1_column_says_it_is_the_one_layer_extension():
+    """Theorem 1 speaks of single letters in *some* layer of a stack; the T1 column of every
+    word ``w`` and ``A(w)``, which only one layer defines: the legend and the detail say so."""
+    from statetrack.automata import families
+    from statetrack.theory.registry import COLUMN_LEGEND, check
+
+    assert "1L" in COLUMN_LEGEND["T1"]
+    for name in ("parity", "symmetric(3)", "aa_star"):
+        r = check("thm1", families.get(name))
+        assert r.data["needed"]
+        assert "a one-layer LRNN needs" in r.detail and "in some layer" in r.detail
+        assert "so an LRNN needs" not in r.detail
+    # a star-free language needs nothing, at any depth: no one-layer qualifier to add
+    assert check("thm1", families.get("flip_flop")).columns == (("T1", "not needed"),)
