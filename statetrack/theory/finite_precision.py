@@ -1706,8 +1706,9 @@ class ModCertificate:
     real_witness : ``(layer, tokens)`` or None
         A product with a non-real eigenvalue, when ``real_eigenvalues`` is False.
 
-    Properties ``theorem_excludes`` (Theorem 2, in the paper's rounding model, says the model
-    cannot count modulo ``m``) and ``rounding_escape`` (real spectra, not triangular, and a
+    Properties ``theorem_excludes`` (Theorem 2's period bound, in the paper's rounding model,
+    excludes counting modulo ``m``: the statement for ``m`` not a power of two, the bound of its
+    proof for ``m = 2^k`` above ``2^depth``) and ``rounding_escape`` (real spectra, not triangular, and a
     period that does not divide ``2^depth``: this sequential model escapes the bound that the
     paper's model obeys) tell how the period found relates to the theorem.
 
@@ -1752,9 +1753,12 @@ class ModCertificate:
 
     @property
     def theorem_excludes(self) -> bool | None:
-        """Theorem 2 (with periods ``2^(i-1)`` in layer ``i``) says, in the paper's rounding
-        model, that the model cannot count modulo ``m``: ``real_eigenvalues`` holds and ``m``
-        does not divide ``2^depth``. None when the hypothesis is undecided or not checked."""
+        """Theorem 2's period bound (with periods ``2^(i-1)`` in layer ``i``) excludes, in the
+        paper's rounding model, counting modulo ``m``: ``real_eigenvalues`` holds and ``m``
+        does not divide ``2^depth``. For ``m`` not a power of two this is the theorem's
+        statement; for ``m = 2^k > 2^depth`` (e.g. 4 in one layer) it is the bound the proof
+        gives (the period divides ``2^depth``), which the statement does not name. None when
+        the hypothesis is undecided or not checked."""
         if self.real_eigenvalues is None:
             return None
         return self.real_eigenvalues and self.period_bound % self.m != 0
