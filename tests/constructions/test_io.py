@@ -126,6 +126,51 @@ def test_corrupt_files_are_construction_file_errors(text, msg, tmp_path):
         cio.load(p)
 
 
+def cascade_file() -> dict:
+    """A file with labels and a token map (the cascade's upper layers have both)."""
+    return cio.to_dict(compile(get("ab_star")), dfa=get("ab_star"))
+
+
+@pytest.mark.parametrize("value, msg", [
+    (float("inf"), r"layers\[1\]\.token_map\[0\]\[0\]: expected an integer, got inf"),
+    (1.5, r"token_map\[0\]\[0\]: expected an integer, got 1\.5"),
+    (True, r"token_map\[0\]\[0\]: expected an integer, got True"),
+    ("1", r"token_map\[0\]\[0\]: expected an integer, got '1'"),
+])
+def test_token_map_entries_must_be_integers(value, msg):
+    # found by the corrupted-file campaign: Layer read the entries with int(), so inf was a
+    # bare OverflowError and 1.5, true and "1" loaded silently as token 1
+    d = cascade_file()
+    d["layers"][1]["token_map"][0][0] = value
+    with pytest.raises(ConstructionFileError, match=msg):
+        cio.loads(json.dumps(d))
+
+
+@pytest.mark.parametrize("field, value, msg", [
+    ("labels", "ab", r"layers\[2\]: field 'labels' must be null or a list of strings, got the "
+                     r"string 'ab'"),
+    ("labels", 3, "field 'labels' must be null or a list of strings, got the number 3"),
+    ("token_map", {}, "field 'token_map' must be null or a list of lists of token indices, "
+                      "got an object"),
+    ("token_map", [1], r"token_map\[0\]: expected a list of token indices, got the number 1"),
+])
+def test_labels_and_token_map_have_their_types(field, value, msg):
+    d = cascade_file()
+    d["layers"][2][field] = value
+    with pytest.raises(ConstructionFileError, match=msg):
+        cio.loads(json.dumps(d))
+
+
+@pytest.mark.parametrize("label", [None, 1.5, {"a": 1}, ["x"]])
+def test_a_label_that_is_not_a_string_is_refused(label):
+    # it loaded as its str() ('None', '1.5', ...) before
+    d = cascade_file()
+    d["layers"][2]["labels"][0] = label
+    with pytest.raises(ConstructionFileError, match="field 'labels' must be null or a list "
+                                                     "of strings, got a list"):
+        cio.loads(json.dumps(d))
+
+
 def test_unreadable_and_binary_files(tmp_path):
     with pytest.raises(ConstructionFileError, match="cannot read"):
         cio.load(tmp_path / "missing.json")
