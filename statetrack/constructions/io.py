@@ -379,7 +379,7 @@ def from_dict(d: Any, *, source: str = "input") -> Construction:
         raise ConstructionFileError(
             f"{source}: not a statetrack construction (field 'format' is {d.get('format')!r}, "
             f"expected {FORMAT_NAME!r})")
-    if d.get("version") != FORMAT_VERSION:
+    if type(d.get("version")) is not int or d["version"] != FORMAT_VERSION:  # not true, 1.0
         raise ConstructionFileError(f"{source}: unsupported version {d.get('version')!r} (this "
                                     f"reader knows {FORMAT_VERSION})")
     try:
@@ -397,7 +397,8 @@ def from_dict(d: Any, *, source: str = "input") -> Construction:
         lrnn = LRNN(alphabet=_need(d, "alphabet", list, source), layers=layers,
                     accepting=accepting, state_map=d.get("state_map"), form=form,
                     field_generators=[_exact(g, f"{source}: field_generators")
-                                      for g in d.get("field_generators", [])],
+                                      for g in (_need(d, "field_generators", list, source)
+                                                if "field_generators" in d else [])],
                     name=_need(d, "name", str, source) if "name" in d else "")
     except ConstructionFileError:
         raise

@@ -81,6 +81,14 @@ def _mutate(fn):
     ("[1, 2]", "expected a JSON object"),
     (json.dumps(get("parity").to_dict()), "not a statetrack construction"),
     (_mutate(lambda d: d.update(version=99)), "unsupported version 99"),
+    # true and 1.0 compare equal to 1 in Python and loaded as version 1
+    (_mutate(lambda d: d.update(version=True)), "unsupported version True"),
+    (_mutate(lambda d: d.update(version=1.0)), r"unsupported version 1\.0"),
+    (_mutate(lambda d: d["dfa"].update(version=True)), r"dfa: unsupported version True"),
+    (_mutate(lambda d: d.update(field_generators="")),
+     "field 'field_generators' must be a list, got str"),
+    (_mutate(lambda d: d.update(field_generators={})),
+     "field 'field_generators' must be a list, got dict"),
     (_mutate(lambda d: d.pop("layers")), "missing field 'layers'"),
     (_mutate(lambda d: d.update(layers={})), "field 'layers' must be a list"),
     (_mutate(lambda d: d["layers"][0]["steps"][1][0].update(beta=0.5)),
@@ -233,6 +241,16 @@ def test_save_refuses_bad_arguments_and_leaves_no_file(tmp_path):
     with pytest.raises(InputTypeError, match="dfa: expected a statetrack DFA"):
         cio.dumps(m, dfa="parity")
     assert not path.exists()
+
+
+@pytest.mark.parametrize("version", [True, 1.0])
+def test_a_certificate_version_must_be_the_integer_1(version):
+    m = compile(get("cyclic(3)"))
+    d = cio.to_dict(m, dfa=get("cyclic(3)"), certificate=verify(m, get("cyclic(3)")))
+    d["certificate"]["version"] = version
+    with pytest.raises(ConstructionFileError,
+                       match=f"certificate: unsupported certificate version {version!r}"):
+        cio.loads(json.dumps(d))
 
 
 def test_loading_is_unverified_and_the_certificate_is_plain_data():
