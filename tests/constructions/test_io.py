@@ -296,3 +296,60 @@ def test_a_file_asking_for_too_many_exact_entries_is_refused_before_building():
                              r"15000: its initial state \(width x value_dim\) would be built "
                              r"dense as 2\.2e\+08 exact entries, past the budget of 2e\+08"):
         cio.loads(_mutate(big))
+
+
+# ------------------------------------------------------------------ every field, every wrong type
+def _json_type(x) -> str:
+    if x is None:
+        return "null"
+    if isinstance(x, bool):
+        return "bool"
+    for typ, name in ((int, "int"), (float, "float"), (str, "str"), (list, "list")):
+        if isinstance(x, typ):
+            return name
+    return "object"
+
+
+def _fields(x, path=()):
+    """Every (path, value) of a parsed JSON file (the first two entries of each list)."""
+    yield path, x
+    items = x.items() if isinstance(x, dict) else enumerate(x[:2]) if isinstance(x, list) else ()
+    for k, v in items:
+        yield from _fields(v, path + (k,))
+
+
+#: JSON values of every type (NaN and Infinity are what Python's json writes and reads)
+_WRONG = [None, True, 7, 1.5, float("nan"), float("inf"), "x", [], {}]
+_MAY_BE_NULL = {"labels", "token_map", "state_map", "dfa", "certificate", "n_h"}
+
+
+def test_a_value_of_the_wrong_json_type_in_any_field_is_refused():
+    """Differential over the whole format: every field of a file with a DFA, a certificate,
+    labels and a token map, replaced by a value of each other JSON type, must be refused with
+    ConstructionFileError (never another exception, never a silent conversion). The campaign
+    that wrote it found token_map entries read with int() (1.5 and true loaded as 1, inf an
+    OverflowError), labels str()-ed, and version true / 1.0 read as 1."""
+    m, dfa = compile(get("ab_star")), get("ab_star")
+    good_file = cio.to_dict(m, dfa=dfa, certificate=verify(m, dfa))
+    assert cio.loads(json.dumps(good_file)).lrnn == m
+    tried, wrong = 0, []
+    for path, value in list(_fields(good_file)):
+        for bad in _WRONG:
+            if not path or _json_type(bad) == _json_type(value) or (
+                    bad is None and path[-1] in _MAY_BE_NULL):
+                continue
+            d = json.loads(json.dumps(good_file))
+            parent = d
+            for p in path[:-1]:
+                parent = parent[p]
+            parent[path[-1]] = bad
+            tried += 1
+            try:
+                cio.loads(json.dumps(d))
+                wrong.append((path, bad, "loaded"))
+            except ConstructionFileError:
+                pass
+            except Exception as e:  # noqa: BLE001 -- the point is that none escapes
+                wrong.append((path, bad, type(e).__name__))
+    assert tried > 1000
+    assert wrong == []
