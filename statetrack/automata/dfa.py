@@ -699,7 +699,7 @@ class DFA:
                 f"{source}: not a statetrack DFA (field 'format' is {d.get('format')!r}, "
                 f"expected {FORMAT_NAME!r})"
             )
-        if d.get("version") != FORMAT_VERSION:
+        if type(d.get("version")) is not int or d["version"] != FORMAT_VERSION:  # not true, 1.0
             raise SerializationError(
                 f"{source}: unsupported version {d.get('version')!r} (this reader knows "
                 f"{FORMAT_VERSION})"

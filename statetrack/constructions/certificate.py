@@ -94,7 +94,7 @@ class Certificate:
         if not isinstance(d, dict) or d.get("format") != CERTIFICATE_FORMAT:
             got = d.get("format") if isinstance(d, dict) else type(d).__name__
             raise ConstructionFileError(f"not a statetrack certificate (format {got!r})")
-        if d.get("version") != CERTIFICATE_VERSION:
+        if type(d.get("version")) is not int or d["version"] != CERTIFICATE_VERSION:  # not true, 1.0
             raise ConstructionFileError(f"unsupported certificate version {d.get('version')!r}")
         if d.get("ok", True) is not True:
             raise ConstructionFileError("a certificate must have ok = true")

@@ -225,6 +225,19 @@ def _exact(x: Any, where: str) -> sympy.Expr:
         raise ConstructionFileError(str(e)) from None
 
 
+def _json_type(x: Any) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    if x is None:
+        return "null"
+    if isinstance(x, bool):
+        return "a boolean"
+    if isinstance(x, (int, float)):
+        return f"the number {x!r}"
+    if isinstance(x, str):
+        return f"the string {x!r}"
+    return "a list" if isinstance(x, list) else "an object"
+
+
 def _int(x: Any, where: str) -> int:
     if not isinstance(x, int) or isinstance(x, bool):
         raise ConstructionFileError(f"{where}: expected an integer, got {x!r}")
@@ -301,7 +314,24 @@ def _layer_from(d: Any, where: str) -> Layer:
     query = [_exact(x, f"{where}.query") for x in query_in]
     codes = [[_exact(x, f"{where}.codes") for x in c] for c in codes_in]
     labels = d.get("labels")
+    if labels is not None and not (isinstance(labels, list)
+                                   and all(isinstance(x, str) for x in labels)):
+        # Readout turns every label into a string: a string here would be read as one label
+        # per character, a number as its text
+        raise ConstructionFileError(f"{where}: field 'labels' must be null or a list of "
+                                    f"strings, got {_json_type(labels)}")
     tmap = d.get("token_map")
+    if tmap is not None:
+        if not isinstance(tmap, list):
+            raise ConstructionFileError(f"{where}: field 'token_map' must be null or a list of "
+                                        f"lists of token indices, got {_json_type(tmap)}")
+        for r, row in enumerate(tmap):
+            if not isinstance(row, list):
+                raise ConstructionFileError(f"{where}.token_map[{r}]: expected a list of token "
+                                            f"indices, got {_json_type(row)}")
+            for c, x in enumerate(row):
+                # Layer reads entries with int(): 1.5 and true would pass as 1, inf overflow
+                _int(x, f"{where}.token_map[{r}][{c}]")
     layer = Layer(tokens=tokens, steps=steps, initial_state=h0,
                   readout=Readout(query=query, codes=codes, labels=labels), token_map=tmap)
     if n_h is not None and n_h != layer.n_h:
@@ -349,7 +379,7 @@ def from_dict(d: Any, *, source: str = "input") -> Construction:
         raise ConstructionFileError(
             f"{source}: not a statetrack construction (field 'format' is {d.get('format')!r}, "
             f"expected {FORMAT_NAME!r})")
-    if d.get("version") != FORMAT_VERSION:
+    if type(d.get("version")) is not int or d["version"] != FORMAT_VERSION:  # not true, 1.0
         raise ConstructionFileError(f"{source}: unsupported version {d.get('version')!r} (this "
                                     f"reader knows {FORMAT_VERSION})")
     try:
@@ -367,7 +397,8 @@ def from_dict(d: Any, *, source: str = "input") -> Construction:
         lrnn = LRNN(alphabet=_need(d, "alphabet", list, source), layers=layers,
                     accepting=accepting, state_map=d.get("state_map"), form=form,
                     field_generators=[_exact(g, f"{source}: field_generators")
-                                      for g in d.get("field_generators", [])],
+                                      for g in (_need(d, "field_generators", list, source)
+                                                if "field_generators" in d else [])],
                     name=_need(d, "name", str, source) if "name" in d else "")
     except ConstructionFileError:
         raise

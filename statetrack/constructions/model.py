@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -228,6 +229,13 @@ def _check_distinct_codes(codes: Sequence[tuple]) -> None:
                 raise ReadoutError(f"readout: codes {lo} and {hi} are equal ({list(codes[hi])})")
 
 
+def _token_index(x: Any) -> int:
+    """An integer token index (Python or numpy int, not bool, not a float)."""
+    if isinstance(x, (bool, np.bool_)):
+        raise TypeError("a boolean is not a token index")
+    return operator.index(x)
+
+
 @dataclass(frozen=True)
 class Readout:
     """The layer's decoder: ``o = S^T q`` and the finite list of exact outputs (codes).
@@ -395,9 +403,11 @@ class Layer:
         tmap = None
         if self.token_map is not None:
             try:
-                tmap = tuple(tuple(int(x) for x in row) for row in self.token_map)
+                # operator.index, not int: int() truncated 1.5 to 1 and overflowed on inf
+                tmap = tuple(tuple(_token_index(x) for x in row) for row in self.token_map)
             except (TypeError, ValueError):
-                raise ShapeError("layer: token_map must be a table of token indices") from None
+                raise ShapeError("layer: token_map must be a table of token indices "
+                                 "(integers)") from None
             bad = [x for row in tmap for x in row if not 0 <= x < len(tokens)]
             if bad:
                 raise ShapeError(f"layer: token_map entry {bad[0]} is not a token index "

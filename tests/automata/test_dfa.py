@@ -507,6 +507,8 @@ class TestSerialization:
         ({"format": None}, r"field 'format' is None"),
         ({"version": 2}, r"unsupported version 2 \(this reader knows 1\)"),
         ({"version": "1"}, r"unsupported version '1'"),
+        ({"version": True}, r"unsupported version True"),  # true == 1 in Python
+        ({"version": 1.0}, r"unsupported version 1\.0"),
         ({"alphabet": None}, r"missing field 'alphabet'"),
         ({"start": None}, r"missing field 'start'"),
         ({"start": 0.0}, r"field 'start' must be an int, got float"),

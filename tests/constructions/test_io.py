@@ -81,6 +81,14 @@ def _mutate(fn):
     ("[1, 2]", "expected a JSON object"),
     (json.dumps(get("parity").to_dict()), "not a statetrack construction"),
     (_mutate(lambda d: d.update(version=99)), "unsupported version 99"),
+    # true and 1.0 compare equal to 1 in Python and loaded as version 1
+    (_mutate(lambda d: d.update(version=True)), "unsupported version True"),
+    (_mutate(lambda d: d.update(version=1.0)), r"unsupported version 1\.0"),
+    (_mutate(lambda d: d["dfa"].update(version=True)), r"dfa: unsupported version True"),
+    (_mutate(lambda d: d.update(field_generators="")),
+     "field 'field_generators' must be a list, got str"),
+    (_mutate(lambda d: d.update(field_generators={})),
+     "field 'field_generators' must be a list, got dict"),
     (_mutate(lambda d: d.pop("layers")), "missing field 'layers'"),
     (_mutate(lambda d: d.update(layers={})), "field 'layers' must be a list"),
     (_mutate(lambda d: d["layers"][0]["steps"][1][0].update(beta=0.5)),
@@ -124,6 +132,51 @@ def test_corrupt_files_are_construction_file_errors(text, msg, tmp_path):
     p.write_text(text)
     with pytest.raises(ConstructionFileError, match="bad.json"):
         cio.load(p)
+
+
+def cascade_file() -> dict:
+    """A file with labels and a token map (the cascade's upper layers have both)."""
+    return cio.to_dict(compile(get("ab_star")), dfa=get("ab_star"))
+
+
+@pytest.mark.parametrize("value, msg", [
+    (float("inf"), r"layers\[1\]\.token_map\[0\]\[0\]: expected an integer, got inf"),
+    (1.5, r"token_map\[0\]\[0\]: expected an integer, got 1\.5"),
+    (True, r"token_map\[0\]\[0\]: expected an integer, got True"),
+    ("1", r"token_map\[0\]\[0\]: expected an integer, got '1'"),
+])
+def test_token_map_entries_must_be_integers(value, msg):
+    # found by the corrupted-file campaign: Layer read the entries with int(), so inf was a
+    # bare OverflowError and 1.5, true and "1" loaded silently as token 1
+    d = cascade_file()
+    d["layers"][1]["token_map"][0][0] = value
+    with pytest.raises(ConstructionFileError, match=msg):
+        cio.loads(json.dumps(d))
+
+
+@pytest.mark.parametrize("field, value, msg", [
+    ("labels", "ab", r"layers\[2\]: field 'labels' must be null or a list of strings, got the "
+                     r"string 'ab'"),
+    ("labels", 3, "field 'labels' must be null or a list of strings, got the number 3"),
+    ("token_map", {}, "field 'token_map' must be null or a list of lists of token indices, "
+                      "got an object"),
+    ("token_map", [1], r"token_map\[0\]: expected a list of token indices, got the number 1"),
+])
+def test_labels_and_token_map_have_their_types(field, value, msg):
+    d = cascade_file()
+    d["layers"][2][field] = value
+    with pytest.raises(ConstructionFileError, match=msg):
+        cio.loads(json.dumps(d))
+
+
+@pytest.mark.parametrize("label", [None, 1.5, {"a": 1}, ["x"]])
+def test_a_label_that_is_not_a_string_is_refused(label):
+    # it loaded as its str() ('None', '1.5', ...) before
+    d = cascade_file()
+    d["layers"][2]["labels"][0] = label
+    with pytest.raises(ConstructionFileError, match="field 'labels' must be null or a list "
+                                                     "of strings, got a list"):
+        cio.loads(json.dumps(d))
 
 
 def test_unreadable_and_binary_files(tmp_path):
@@ -190,6 +243,16 @@ def test_save_refuses_bad_arguments_and_leaves_no_file(tmp_path):
     assert not path.exists()
 
 
+@pytest.mark.parametrize("version", [True, 1.0])
+def test_a_certificate_version_must_be_the_integer_1(version):
+    m = compile(get("cyclic(3)"))
+    d = cio.to_dict(m, dfa=get("cyclic(3)"), certificate=verify(m, get("cyclic(3)")))
+    d["certificate"]["version"] = version
+    with pytest.raises(ConstructionFileError,
+                       match=f"certificate: unsupported certificate version {version!r}"):
+        cio.loads(json.dumps(d))
+
+
 def test_loading_is_unverified_and_the_certificate_is_plain_data():
     """io.load only reads; the stored certificate is a claim (theory.proof.load_verified
     checks it). The Certificate class lives in constructions and theory re-exports it."""
@@ -233,3 +296,60 @@ def test_a_file_asking_for_too_many_exact_entries_is_refused_before_building():
                              r"15000: its initial state \(width x value_dim\) would be built "
                              r"dense as 2\.2e\+08 exact entries, past the budget of 2e\+08"):
         cio.loads(_mutate(big))
+
+
+# ------------------------------------------------------------------ every field, every wrong type
+def _json_type(x) -> str:
+    if x is None:
+        return "null"
+    if isinstance(x, bool):
+        return "bool"
+    for typ, name in ((int, "int"), (float, "float"), (str, "str"), (list, "list")):
+        if isinstance(x, typ):
+            return name
+    return "object"
+
+
+def _fields(x, path=()):
+    """Every (path, value) of a parsed JSON file (the first two entries of each list)."""
+    yield path, x
+    items = x.items() if isinstance(x, dict) else enumerate(x[:2]) if isinstance(x, list) else ()
+    for k, v in items:
+        yield from _fields(v, path + (k,))
+
+
+#: JSON values of every type (NaN and Infinity are what Python's json writes and reads)
+_WRONG = [None, True, 7, 1.5, float("nan"), float("inf"), "x", [], {}]
+_MAY_BE_NULL = {"labels", "token_map", "state_map", "dfa", "certificate", "n_h"}
+
+
+def test_a_value_of_the_wrong_json_type_in_any_field_is_refused():
+    """Differential over the whole format: every field of a file with a DFA, a certificate,
+    labels and a token map, replaced by a value of each other JSON type, must be refused with
+    ConstructionFileError (never another exception, never a silent conversion). The campaign
+    that wrote it found token_map entries read with int() (1.5 and true loaded as 1, inf an
+    OverflowError), labels str()-ed, and version true / 1.0 read as 1."""
+    m, dfa = compile(get("ab_star")), get("ab_star")
+    good_file = cio.to_dict(m, dfa=dfa, certificate=verify(m, dfa))
+    assert cio.loads(json.dumps(good_file)).lrnn == m
+    tried, wrong = 0, []
+    for path, value in list(_fields(good_file)):
+        for bad in _WRONG:
+            if not path or _json_type(bad) == _json_type(value) or (
+                    bad is None and path[-1] in _MAY_BE_NULL):
+                continue
+            d = json.loads(json.dumps(good_file))
+            parent = d
+            for p in path[:-1]:
+                parent = parent[p]
+            parent[path[-1]] = bad
+            tried += 1
+            try:
+                cio.loads(json.dumps(d))
+                wrong.append((path, bad, "loaded"))
+            except ConstructionFileError:
+                pass
+            except Exception as e:  # noqa: BLE001 -- the point is that none escapes
+                wrong.append((path, bad, type(e).__name__))
+    assert tried > 1000
+    assert wrong == []

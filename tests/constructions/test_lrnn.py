@@ -245,6 +245,20 @@ def test_A_B_match_the_delta_recurrence():
 
 
 # ------------------------------------------------------------------ the model
+@pytest.mark.parametrize("entry", [1.5, float("inf"), True, "1"])
+def test_token_map_entries_must_be_integers(entry):
+    # int() read 1.5 and True as token 1 and raised a bare OverflowError on inf
+    lay = parity_model().layers[0]
+    with pytest.raises(ShapeError, match=r"token_map must be a table of token indices"):
+        dataclasses.replace(lay, token_map=[[0, entry], [0, 1]])
+
+
+def test_token_map_takes_numpy_integers():
+    lay = parity_model().layers[0]
+    assert dataclasses.replace(lay, token_map=np.array([[0, 1], [1, 0]])).token_map == (
+        (0, 1), (1, 0))
+
+
 def test_model_validation():
     lay = parity_model().layers[0]
     with pytest.raises(ShapeError, match="must be the alphabet"):
