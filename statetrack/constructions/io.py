@@ -31,7 +31,9 @@ An *exact* is a string in the whitelist grammar of
 back to an equal model. Files are untrusted input: the strings are parsed by that whitelist
 parser, never evaluated (no ``eval``, no ``sympify``), and writing checks that every number
 reads back to the identical expression. Any corrupt, foreign, or inconsistent file raises
-:class:`~statetrack.constructions.errors.ConstructionFileError` naming the field.
+:class:`~statetrack.constructions.errors.ConstructionFileError` naming the field; so does a
+field the format does not have (a typo in an optional field, ``"label"`` for ``"labels"``,
+would otherwise be dropped without a word).
 
 Verification on load (design)
 -----------------------------
@@ -61,6 +63,8 @@ statetrack.constructions.errors.ConstructionFileError: input: not a statetrack c
 """
 
 from __future__ import annotations
+
+import difflib
 
 import json
 from dataclasses import dataclass
@@ -244,9 +248,28 @@ def _int(x: Any, where: str) -> int:
     return x
 
 
+_TOP_FIELDS = ("format", "version", "name", "form", "alphabet", "field_generators",
+               "accepting", "state_map", "layers", "dfa", "certificate",
+               "exact_in_floats")          # the last: written by older versions
+_LAYER_FIELDS = ("tokens", "width", "value_dim", "n_h", "steps", "initial_state", "query",
+                 "codes", "labels", "token_map")
+_STEP_FIELDS = ("key", "beta", "value")
+
+
+def _no_unknown(d: dict, known: tuple, where: str) -> None:
+    # a typo in an optional field ("label" for "labels") was silently dropped
+    extra = [k for k in d if k not in known]
+    if extra:
+        close = difflib.get_close_matches(str(extra[0]), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConstructionFileError(f"{where}: unknown field {extra[0]!r}{hint}; the fields "
+                                    f"are {', '.join(known)}")
+
+
 def _layer_from(d: Any, where: str) -> Layer:
     if not isinstance(d, dict):
         raise ConstructionFileError(f"{where}: expected an object")
+    _no_unknown(d, _LAYER_FIELDS, where)
     tokens = _need(d, "tokens", list, where)
     k = _int(_need(d, "width", int, where), f"{where}.width")
     v = _int(_need(d, "value_dim", int, where), f"{where}.value_dim")
@@ -290,6 +313,7 @@ def _layer_from(d: Any, where: str) -> Layer:
             w = f"{where}.steps[{t}][{j}]"
             if not isinstance(st, dict):
                 raise ConstructionFileError(f"{w}: expected an object")
+            _no_unknown(st, _STEP_FIELDS, w)
             key = [sympy.S.Zero] * k
             for e in _need(st, "key", list, w):
                 if not (isinstance(e, list) and len(e) == 2):
@@ -382,6 +406,7 @@ def from_dict(d: Any, *, source: str = "input") -> Construction:
     if type(d.get("version")) is not int or d["version"] != FORMAT_VERSION:  # not true, 1.0
         raise ConstructionFileError(f"{source}: unsupported version {d.get('version')!r} (this "
                                     f"reader knows {FORMAT_VERSION})")
+    _no_unknown(d, _TOP_FIELDS, source)
     try:
         layers = [_layer_from(x, f"{source}: layers[{i}]")
                   for i, x in enumerate(_need(d, "layers", list, source))]

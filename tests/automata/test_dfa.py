@@ -662,3 +662,14 @@ class TestDisplay:
         assert (d == "parity") is False
         many = DFA(np.zeros((12, 1), dtype=int), accepting=range(12))
         assert repr(many).endswith("accepting=[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]...)")
+
+
+def test_a_dfa_file_with_a_field_the_format_does_not_have_is_refused():
+    """A typo in the optional 'labels' ("label") was silently dropped (fuzz campaign finding)."""
+    d = PARITY.to_dict()
+    d["label"] = ["even", "odd"]
+    with pytest.raises(SerializationError, match=r"^input: unknown field 'label' \(did you mean "
+                                                 r"'labels'\?\); the fields are format, "):
+        DFA.from_dict(d)
+    del d["label"]
+    assert DFA.from_dict(d) == PARITY

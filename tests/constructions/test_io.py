@@ -353,3 +353,28 @@ def test_a_value_of_the_wrong_json_type_in_any_field_is_refused():
                 wrong.append((path, bad, type(e).__name__))
     assert tried > 1000
     assert wrong == []
+
+
+@pytest.mark.parametrize("where, edit, msg", [
+    ("top", lambda d: d.update(certficate=None),
+     r"^input: unknown field 'certficate' \(did you mean 'certificate'\?\); the fields are "),
+    ("layer", lambda d: d["layers"][0].update(label=["even", "odd"]),
+     r"^input: layers\[0\]: unknown field 'label' \(did you mean 'labels'\?\)"),
+    ("step", lambda d: d["layers"][0]["steps"][1][0].update(bta="1"),
+     r"^input: layers\[0\]\.steps\[1\]\[0\]: unknown field 'bta' \(did you mean 'beta'\?\)"),
+    ("top, no close name", lambda d: d.update(zzz=1), r"^input: unknown field 'zzz'; the fields"),
+])
+def test_a_field_the_format_does_not_have_is_refused_with_the_nearest_name(where, edit, msg):
+    """Unknown fields were ignored, so a typo in an optional field ("label" for "labels") was
+    dropped without a word (fuzz campaign design finding)."""
+    d = cio.to_dict(compile(get("parity")), dfa=get("parity"))
+    assert cio.from_dict(json.loads(json.dumps(d))).lrnn == compile(get("parity"))
+    edit(d)
+    with pytest.raises(ConstructionFileError, match=msg):
+        cio.from_dict(d)
+
+
+def test_a_file_of_an_older_version_with_exact_in_floats_still_loads():
+    d = cio.to_dict(compile(get("parity")))
+    d["exact_in_floats"] = True
+    assert cio.from_dict(d).lrnn == compile(get("parity"))
