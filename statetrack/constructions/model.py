@@ -278,6 +278,11 @@ class Readout:
         object.__setattr__(self, "query", q)
         object.__setattr__(self, "codes", codes)
         if self.labels is not None:
+            if isinstance(self.labels, (str, bytes)) or not hasattr(self.labels, "__iter__"):
+                # a string would be read as one label per character
+                raise InputTypeError(f"readout: labels must be None or a sequence of strings, "
+                                     f"one per code, got {type(self.labels).__name__} "
+                                     f"{self.labels!r}")
             labels = tuple(str(x) for x in self.labels)
             if len(labels) != len(codes):
                 raise ShapeError(f"readout: {len(labels)} labels for {len(codes)} codes")

@@ -486,3 +486,13 @@ def test_error_classes_are_value_errors_and_exported():
     assert issubclass(errors.MissingGeneratorError, errors.InputTypeError)
     assert not issubclass(errors.BackendError, TypeError)
     assert str(errors.UnknownTokenError("no such token")) == "no such token"
+
+
+@pytest.mark.parametrize("labels", ["ab", b"ab", 5])
+def test_readout_labels_that_are_a_string_or_not_a_sequence_are_refused(labels):
+    """``Readout(labels="ab")`` was read as one label per character (fuzz campaign finding,
+    the file reader already refused it)."""
+    with pytest.raises(InputTypeError, match=r"^readout: labels must be None or a sequence of "
+                                             r"strings, one per code, got "):
+        Readout(query=[0, 1], codes=[[0], [1]], labels=labels)
+    assert Readout(query=[0, 1], codes=[[0], [1]], labels=("a", "b")).labels == ("a", "b")
