@@ -26,7 +26,8 @@ tracebacks read as before (``statetrack.kernels.errors.KernelInputError``,
   not know (constructions, theory, where it is also called ``UnsupportedFormatError``); a
   :class:`ConstructionError`, a :class:`TheoryError` and a ``TypeError``.
 
-This module imports nothing (no numpy, torch or sympy), so every package can import it.
+This module imports nothing but the standard library (no numpy, torch or sympy), so every
+package can import it.
 
 Examples
 --------
@@ -42,8 +43,11 @@ True
 
 from __future__ import annotations
 
+from typing import Any, Iterable, Sequence
+
 __all__ = [
     "type_phrase",
+    "unknown_field",
     "StatetrackError",
     "AutomatonError",
     "ConstructionError",
@@ -130,3 +134,25 @@ def type_phrase(typ: type | tuple[type, ...]) -> str:
     """
     names = " or ".join(t.__name__ for t in (typ if isinstance(typ, tuple) else (typ,)))
     return f"{'an' if names[0].lower() in 'aeiou' else 'a'} {names}"
+
+
+def unknown_field(fields: Iterable[Any], known: Sequence[str], where: str) -> str | None:
+    """The message for the first of ``fields`` not in ``known`` (None when all are known).
+
+    File readers refuse a field their format does not have: a typo in an optional field
+    (``"label"`` for ``"labels"``) would otherwise be dropped without a word. The message
+    names the nearest known field when one is close.
+
+    >>> unknown_field(["format", "label"], ("format", "labels"), "dfa.json")
+    "dfa.json: unknown field 'label' (did you mean 'labels'?); the fields are format, labels"
+    >>> unknown_field(["format"], ("format", "labels"), "dfa.json") is None
+    True
+    """
+    import difflib
+
+    extra = [f for f in fields if f not in known]
+    if not extra:
+        return None
+    close = difflib.get_close_matches(str(extra[0]), known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{where}: unknown field {extra[0]!r}{hint}; the fields are {', '.join(known)}"

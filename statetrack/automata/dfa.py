@@ -27,8 +27,6 @@ True
 
 from __future__ import annotations
 
-import difflib
-
 import json
 from collections import deque
 from dataclasses import dataclass
@@ -38,7 +36,7 @@ from typing import Any, Callable, Hashable, Iterable, Sequence
 import numpy as np
 
 from .alphabet import Alphabet, show_word
-from ..errors import type_phrase
+from ..errors import type_phrase, unknown_field
 from .errors import (
     AcceptingStatesError,
     AutomatonArgumentError,
@@ -706,14 +704,10 @@ class DFA:
                 f"{source}: unsupported version {d.get('version')!r} (this reader knows "
                 f"{FORMAT_VERSION})"
             )
-        known = ("format", "version", "alphabet", "n_states", "start", "accepting",
-                 "transitions", "labels")
-        extra = [key for key in d if key not in known]
-        if extra:                 # a typo in the optional 'labels' was silently dropped
-            close = difflib.get_close_matches(str(extra[0]), known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise SerializationError(f"{source}: unknown field {extra[0]!r}{hint}; the fields "
-                                     f"are {', '.join(known)}")
+        bad = unknown_field(d, ("format", "version", "alphabet", "n_states", "start",
+                                "accepting", "transitions", "labels"), source)
+        if bad:
+            raise SerializationError(bad)
         for key, typ in (("alphabet", list), ("n_states", int), ("start", int),
                          ("accepting", list), ("transitions", list)):
             if key not in d:

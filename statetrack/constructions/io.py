@@ -64,8 +64,6 @@ statetrack.constructions.errors.ConstructionFileError: input: not a statetrack c
 
 from __future__ import annotations
 
-import difflib
-
 import json
 from dataclasses import dataclass
 from os import PathLike
@@ -78,7 +76,7 @@ from ..automata.errors import AutomatonError
 from . import group
 from .certificate import Certificate
 from .errors import ConstructionError, ConstructionFileError, InputTypeError
-from ..errors import type_phrase
+from ..errors import type_phrase, unknown_field
 from .exact_text import format_exact
 from .lrnn import LRNN, DeltaStep, Layer, Readout, to_exact
 
@@ -257,13 +255,9 @@ _STEP_FIELDS = ("key", "beta", "value")
 
 
 def _no_unknown(d: dict, known: tuple, where: str) -> None:
-    # a typo in an optional field ("label" for "labels") was silently dropped
-    extra = [k for k in d if k not in known]
-    if extra:
-        close = difflib.get_close_matches(str(extra[0]), known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConstructionFileError(f"{where}: unknown field {extra[0]!r}{hint}; the fields "
-                                    f"are {', '.join(known)}")
+    bad = unknown_field(d, known, where)
+    if bad:
+        raise ConstructionFileError(bad)
 
 
 def _layer_from(d: Any, where: str) -> Layer:
