@@ -752,16 +752,17 @@ def _check_perm(perm: Any) -> list[int]:
             f"permutation must be a sequence of integers, not a {type(perm).__name__} "
             f"({perm!r}); write the images as a list, e.g. [1, 0, 2]")
     try:
-        bad = [v for v in perm if isinstance(v, (str, bytes, bool, np.bool_))]
+        items = list(perm)                   # once: an iterator is read a single time
+        bad = [v for v in items if isinstance(v, (str, bytes, bool, np.bool_))]
         if bad:                              # int('1') and int(True) would read them as ints
             raise TypeError(f"entry {bad[0]!r} is a {type(bad[0]).__name__}, not an integer")
-        p = [int(v) for v in perm]
-        ok = all(float(v) == int(v) for v in perm)
+        p = [int(v) for v in items]
+        ok = all(float(v) == int(v) for v in items)
     except (TypeError, ValueError) as e:
         raise NotAPermutationError(f"permutation must be a sequence of integers: {e}") from e
     if not ok or sorted(p) != list(range(len(p))):
         raise NotAPermutationError(
-            f"{list(perm)!r} is not a permutation of 0..{len(p) - 1} (it must list every index "
+            f"{items!r} is not a permutation of 0..{len(p) - 1} (it must list every index "
             "exactly once; entry i is the image of i)")
     if not p:
         raise NotAPermutationError("permutation is empty")

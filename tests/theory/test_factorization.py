@@ -450,3 +450,6 @@ def test_permutation_entries_that_only_convert_to_ints_are_refused(perm, what):
     with pytest.raises(NotAPermutationError, match=what):
         permutation_factors(perm)
     assert len(permutation_factors([1.0, 0.0])) == 1
+    assert len(permutation_factors(iter([1, 0, 2]))) == 1    # an iterator is read once
+    with pytest.raises(NotAPermutationError, match=r"\[1\.5, 0\] is not a permutation"):
+        permutation_factors(iter([1.5, 0]))
