@@ -95,6 +95,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                                       "faithful one, a small faithful permutation action "
                                       "of the group, K = m <= |Q|; for every "
                                       "other language the Theorem 4 cascade)")
+    p.add_argument("--packed", action="store_true",
+                   help="a cascade with Theorem 4's d = 1: each layer's register packed into "
+                        "one number (V = 1); exact in bfloat16 while the codes stay <= 256")
     p.add_argument("--max-skeleton", type=positive_int, default=5000, metavar="N",
                    help="most sets in the holonomy skeleton of a cascade (default 5000)")
     p.add_argument("--normalized", action="store_true",
@@ -223,6 +226,12 @@ def _print_cascade(lrnn, d) -> None:
           + (f" (a level layer here is wider, K = {widest}: it holds the disjoint union of "
              f"its components' tiles plus one register row, where the paper's layer holds "
              f"one component)" if widest > d.n_states else ""))
+    v = max(layer.value_dim for layer in lrnn.layers)
+    print(("  value width: d = 1, Theorem 4's (one level: no register)" if lrnn.depth == 1 else
+           "  value width: d = 1 in every layer, Theorem 4's (each register packed into one "
+           "number)") if v == 1 else
+          f"  value width: up to V = {v} (the registers' numbers in columns, each a level "
+          f"state); Theorem 4's d = 1 is --packed")
     for li, layer in enumerate(lrnn.layers):
         what = f"level {li // 2 + 1}" if li % 2 == 0 else f"delay after level {li // 2 + 1}"
         eig = sorted({str(s.eigenvalue) for row in layer.steps for s in row
@@ -333,9 +342,9 @@ def run(args: argparse.Namespace) -> int:
               file=err)
         return EXIT_BAD_INPUT
     loaded = source if isinstance(source, Construction) else None
-    if loaded is not None and (args.form is not None or args.normalized):
-        print("statetrack compile: error: --form and --normalized do not apply to a "
-              "construction file (its model is fixed)", file=err)
+    if loaded is not None and (args.form is not None or args.normalized or args.packed):
+        print("statetrack compile: error: --form, --normalized and --packed do not apply to "
+              "a construction file (its model is fixed)", file=err)
         return EXIT_BAD_INPUT
     d = (loaded.dfa if loaded is not None else source).minimize()
     print(f"language: {args.pattern}  ({how})")
@@ -372,8 +381,12 @@ def run(args: argparse.Namespace) -> int:
                     raise FormError("the cascade form has no normalized variant (its steps "
                                     "use integer keys); use --form permutation --normalized")
                 lrnn = compile_cascade(d, name=args.pattern, max_skeleton=args.max_skeleton,
-                                       progress=sys.stderr.isatty())
+                                       progress=sys.stderr.isatty(), packed=args.packed)
             else:
+                if args.packed:
+                    raise FormError(f"--packed is an option of the cascade form (Theorem 4's "
+                                    f"d = 1); the {form} form of this group language has no "
+                                    f"registers to pack")
                 lrnn = compile_dfa(d, form=form, normalized=args.normalized,
                                    name=args.pattern)
         except (DecompositionLimitError, CascadeError) as e:

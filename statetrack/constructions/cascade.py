@@ -49,6 +49,22 @@ the update (``L_l`` reads it from ``D_{l-1}``; ``D_l`` reads ``x^l_t`` and ``P_t
 * the top layer's output holds ``x^{<L-1}_t`` and ``x^{L-1}_t``, the whole cascade state at
   time ``t``, and its ``state_map`` is the covering map.
 
+The paper's d = 1: packed registers
+-----------------------------------
+Theorem 4's layers have value width ``d = 1`` (a state that is a vector). With
+``packed=True`` every register is one number: a level layer writes ``r(P_t)`` into its
+register row and outputs ``o = x^l_t + r(P_t)`` (query ``0 .. n_l - 1`` on the component,
+1 on the register); a delay layer writes ``r(x^l_t, P_t)`` and outputs
+``o = x^l_{t-1} + r(x^l_t, P_t)`` (query ``(1, 0, 1)``). The numbers ``r >= 0`` are chosen
+greedily (:func:`_pack`) so that the reachable outputs of a layer have distinct codes: a code
+then names the tuple it stands for, as the tuple of columns does by default. Widths, ``n_h``,
+keys and betas are the default's; only the values and the readout change. The price is
+range: a code is about the number of the layer's reachable outputs (up to 214 on the
+catalogue, every form exact in bfloat16), and beyond 256 bfloat16 no longer holds the codes
+(``grid_world(9)``: 509); :attr:`~statetrack.constructions.lrnn.LRNN.exact_in_floats` says,
+per model. The default keeps every number a level state (at most 256) in ``V = 2L - 1``
+columns, exact in every format on every cascade.
+
 Level layers
 ------------
 Level ``l``'s state is the one-hot ``e_{x^l}`` in rows ``0 .. n_l - 1``, column 0 (``V``
@@ -372,12 +388,38 @@ def _flat(pair: tuple[tuple, tuple]) -> tuple[int, ...]:
     return tuple(pair[0]) + tuple(pair[1])
 
 
+def _pack(outputs: Sequence[tuple[Hashable, int]]) -> dict[Hashable, int]:
+    """Register numbers for the packed form: the outputs are pairs ``(key, x)`` (a register's
+    content and a small number the layer adds to it, a level state), the output code of
+    ``(key, x)`` is ``r(key) + x``; returns the least ``r(key) >= 0``, taken greedily key by
+    key (the keys with the most numbers first), that keeps every code distinct.
+
+    Examples
+    --------
+    >>> _pack([("p", 0), ("p", 1), ("q", 1), ("s", 0)])    # codes: p 0, 1; q 2; s 3
+    {'p': 0, 'q': 1, 's': 3}
+    """
+    groups: dict[Hashable, list[int]] = {}
+    for key, x in outputs:
+        groups.setdefault(key, []).append(int(x))
+    used: set[int] = set()
+    out: dict[Hashable, int] = {}
+    for key in sorted(groups, key=lambda g: -len(groups[g])):   # stable: ties in order
+        xs = groups[key]
+        r = 0
+        while any(r + x in used for x in xs):
+            r += 1
+        used.update(r + x for x in xs)
+        out[key] = r
+    return out
+
+
 def _label(x: Sequence[int]) -> str:
     return ",".join(str(v) for v in x)
 
 
 def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name: str = "",
-                         limit: int = 200_000) -> LRNN:
+                         limit: int = 200_000, packed: bool = False) -> LRNN:
     """Theorem 4: the stack of layers that runs a cascade covering ``dfa``.
 
     Parameters
@@ -397,12 +439,19 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
         Stored on the model.
     limit : int
         The most reachable cascade states explored.
+    packed : bool
+        Theorem 4's value width ``d = 1``: every register is one number (see "The paper's
+        d = 1" in the module docstring), so every layer's state is a vector. Default: the
+        registers' numbers in value columns (``V = 2L - 1`` at the top), which keeps every
+        number small enough for bfloat16 on larger cascades.
 
     Returns
     -------
     LRNN
-        ``2L - 1`` layers for ``L`` levels, ``form="cascade"``, integer keys, betas 1,
-        exact in every float format (see the module docstring).
+        ``2L - 1`` layers for ``L`` levels, ``form="cascade"``, integer keys, betas 1;
+        exact in every float format with the default registers, and in every format whose
+        integers hold the packed codes with ``packed=True`` (see the module docstring;
+        :attr:`~statetrack.constructions.lrnn.LRNN.exact_in_floats` says).
 
     Raises
     ------
@@ -431,6 +480,7 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
         raise InputTypeError(f"cascade_construction: argument 'cascade' must be a cascade (a "
                              f"holonomy Cascade or a TableCascade), got {type(cascade).__name__}")
     minimize = check_flag(minimize, "minimize", "cascade_construction")
+    packed = check_flag(packed, "packed", "cascade_construction")
     name = check_text(name, "name", "cascade_construction")
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InputTypeError(f"cascade_construction: argument 'limit' must be a positive "
@@ -472,9 +522,21 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
         live: dict[tuple, set] = {}             # lower states -> states level l can be in
         for x in stack.states:
             live.setdefault(x[:l], set()).add(x[l])
-        reg = 2 * l                             # register numbers
+        # outputs of L_l: (x^l_t, P_t) for every reachable step, and the initial one
+        outs: dict[tuple, None] = {}
+        outs[(init[l], (init[:l], init[:l]))] = None
+        for (x, _a), y in stack.edges.items():
+            outs.setdefault((y[l], (x[:l], y[:l])), None)
+        out_keys = list(outs)
+        reg = 2 * l                             # register numbers (columns form)
         k = n + (1 if l else 0)
-        v = 1 + reg
+        v = 1 if packed else 1 + reg
+        # packed: the register holds one number r(P), the output is x^l + r(P)
+        r_of = _pack([(p, s) for s, p in out_keys]) if packed else {}
+
+        def register(p: tuple) -> tuple[int, ...]:
+            return (r_of[p],) if packed else (0,) + _flat(p)
+
         tok_index: dict[tuple, int] = {}
         tok_steps: list[list[DeltaStep]] = []
         names: list[str] = []
@@ -496,24 +558,21 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
                         if (f, p[0]) not in comp:
                             comp[f, p[0]] = _component_steps(f, k, v, live[p[0]])
                         i = distinct[(f, p)] = len(tok_steps)
-                        tok_steps.append(comp[f, p[0]] + [_overwrite(k, n, (0,) + _flat(p))])
+                        tok_steps.append(comp[f, p[0]] + [_overwrite(k, n, register(p))])
                         names.append(f"{'.'.join(map(str, f))}|{_label(p[0])}|{_label(p[1])}")
                     tok_index[(a, p)] = i
         token_map = None
         if l:
             token_map = [[tok_index[(a, below[c])] for c in range(len(below))]
                          for a in range(n_sym)]
-        # outputs of L_l: (x^l_t, P_t) for every reachable step, and the initial one
-        outs: dict[tuple, None] = {}
-        outs[(init[l], (init[:l], init[:l]))] = None
-        for (x, _a), y in stack.edges.items():
-            outs.setdefault((y[l], (x[:l], y[:l])), None)
-        out_keys = list(outs)
-        codes = [(s,) + _flat(p) for s, p in out_keys]
+        if packed:
+            codes = [(s + r_of[p],) for s, p in out_keys]
+        else:
+            codes = [(s,) + _flat(p) for s, p in out_keys]
         query = list(range(n)) + ([1] if l else [])
-        h0 = [[int(i == init[l])] + [0] * reg for i in range(n)]
+        h0 = [[int(i == init[l])] + [0] * (v - 1) for i in range(n)]
         if l:
-            h0.append([0] + list(_flat((init[:l], init[:l]))))
+            h0.append(list(register((init[:l], init[:l]))))
         top = l == n_lev - 1
         labels = [_label(p[1] + (s,)) for s, p in out_keys] if top else None
         layers.append(Layer(tokens=tuple(names), steps=tok_steps, initial_state=h0,
@@ -532,26 +591,37 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
 
         # ---------------------------------------------------------- delay layer D_l
         # token: (x^l_t, P_t), the class of L_l (the input symbol is not needed)
-        kd, reg_d = 3, 2 * l + 1
-        vd = 1 + reg_d
-        d_tokens = {key: i for i, key in enumerate(out_keys)}
-        d_steps = []
-        d_names = []
-        swap = DeltaStep(key=(1, -1, 0), beta=1, value=(0,) * vd)
-        for s, p in out_keys:
-            d_steps.append([swap, _overwrite(kd, 1, (s,) + (0,) * reg_d),
-                            _overwrite(kd, 2, (0,) + _flat(p) + (s,))])
-            d_names.append(f"{s}|{_label(p[0])}|{_label(p[1])}")
-        d_map = [[d_tokens[below[c]] for c in range(len(below))] for _ in range(n_sym)]
         # outputs of D_l: (x^l_{t-1}, P_t, x^l_t) -> next P = (x^{<=l}_{t-1}, x^{<=l}_t)
         d_outs: dict[tuple, None] = {}
         d_outs[(init[: l + 1], init[: l + 1])] = None
         for (x, _a), y in stack.edges.items():
             d_outs.setdefault((x[: l + 1], y[: l + 1]), None)
         d_keys = list(d_outs)
-        d_codes = [(pp[0][l],) + _flat((pp[0][:l], pp[1][:l])) + (pp[1][l],) for pp in d_keys]
-        d_h0 = [[init[l]] + [0] * reg_d, [init[l]] + [0] * reg_d,
-                [0] + list(_flat((init[:l], init[:l]))) + [init[l]]]
+        kd, reg_d = 3, 2 * l + 1
+        vd = 1 if packed else 1 + reg_d
+        # packed: the register holds r(x^l_t, P_t), the output is x^l_{t-1} + r
+        rd_of = (_pack([((pp[1][l], (pp[0][:l], pp[1][:l])), pp[0][l]) for pp in d_keys])
+                 if packed else {})
+
+        def d_register(s: int, p: tuple) -> tuple[int, ...]:
+            return (rd_of[(s, p)],) if packed else (0,) + _flat(p) + (s,)
+
+        d_tokens = {key: i for i, key in enumerate(out_keys)}
+        d_steps = []
+        d_names = []
+        swap = DeltaStep(key=(1, -1, 0), beta=1, value=(0,) * vd)
+        for s, p in out_keys:
+            d_steps.append([swap, _overwrite(kd, 1, (s,) + (0,) * (vd - 1)),
+                            _overwrite(kd, 2, d_register(s, p))])
+            d_names.append(f"{s}|{_label(p[0])}|{_label(p[1])}")
+        d_map = [[d_tokens[below[c]] for c in range(len(below))] for _ in range(n_sym)]
+        if packed:
+            d_codes = [(pp[0][l] + rd_of[(pp[1][l], (pp[0][:l], pp[1][:l]))],) for pp in d_keys]
+        else:
+            d_codes = [(pp[0][l],) + _flat((pp[0][:l], pp[1][:l])) + (pp[1][l],)
+                       for pp in d_keys]
+        d_h0 = [[init[l]] + [0] * (vd - 1), [init[l]] + [0] * (vd - 1),
+                list(d_register(init[l], (init[:l], init[:l])))]
         layers.append(Layer(tokens=tuple(d_names), steps=d_steps, initial_state=d_h0,
                             readout=Readout(query=[1, 0, 1], codes=d_codes),
                             token_map=d_map))
@@ -570,7 +640,8 @@ def _one_state_model(d: DFA, q: int, name: str) -> LRNN:
 
 
 def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",
-                    max_skeleton: int = 5000, progress: bool = False) -> LRNN:
+                    max_skeleton: int = 5000, progress: bool = False,
+                    packed: bool = False) -> LRNN:
     """Theorem 4 for any DFA: its minimal automaton's holonomy cascade as a stack of layers.
 
     Minimizes ``dfa``, decomposes it
@@ -585,6 +656,8 @@ def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",
         Stored on the model.
     dont_care, max_skeleton, progress
         Passed to the decomposition.
+    packed : bool
+        Theorem 4's ``d = 1`` (see :func:`cascade_construction`).
 
     Raises
     ------
@@ -601,6 +674,11 @@ def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",
     >>> m = compile_cascade(from_regex("(a|b)*abb"))
     >>> m.form, m.depth, m.accepts("babb"), m.accepts("abba")
     ('cascade', 5, True, False)
+    >>> [layer.value_dim for layer in m.layers]                       # the registers' columns
+    [1, 2, 3, 4, 5]
+    >>> p = compile_cascade(from_regex("(a|b)*abb"), packed=True)     # Theorem 4's d = 1
+    >>> [layer.value_dim for layer in p.layers], p.exact_in_floats
+    ([1, 1, 1, 1, 1], True)
     """
     from ..automata.holonomy import holonomy_decomposition
 
@@ -609,7 +687,8 @@ def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",
                              f"{type(dfa).__name__}")
     name = check_text(name, "name", "compile_cascade")
     progress = check_flag(progress, "progress", "compile_cascade")
+    packed = check_flag(packed, "packed", "compile_cascade")
     d = dfa.minimize()
     casc = holonomy_decomposition(d, max_skeleton=max_skeleton, progress=progress,
                                   dont_care=dont_care)
-    return cascade_construction(casc, d, minimize=False, name=name)
+    return cascade_construction(casc, d, minimize=False, name=name, packed=packed)

@@ -150,7 +150,7 @@ COLUMN_LEGEND: dict[str, str] = {
     "T2": "Thm 2: 1L needs a non-real eig. of A(w), w of period > 2 (has/MISSING); "
           "stacks: all L need one, or real >=kL allowed",
     "construction": "Thm 3 (groups): layers x width, n_h / bound k-1 (k: most states a letter "
-                    "moves); Thm 4 (d>1 variant): layers x max width",
+                    "moves); Thm 4 (d = 1): layers x max width",
     "proof": "exact proof that the construction implements the DFA (number of reachable states)",
     "fp": "exact: proved, the bf16 run is the exact run on every word (all sums and products "
           "exact); unproved: a^t and 1 word run",
@@ -991,9 +991,11 @@ def _prop1_cascade(dfa: Any, why: str | None) -> TheoremResult:
 
 
 @functools.lru_cache(maxsize=16)
-def _cascade(dfa: Any) -> tuple[Any, Any, str | None]:
+def _cascade(dfa: Any, packed: bool = True) -> tuple[Any, Any, str | None]:
     """``(lrnn, cascade, None)`` from Theorem 4's compiler (the holonomy cascade of the
-    minimal DFA as a stack), or ``(None, None, reason)`` when it is over a size limit."""
+    minimal DFA as a stack; ``packed``: the theorem's ``d = 1`` form, else the register
+    columns :func:`~statetrack.constructions.compile.compile` gives), or
+    ``(None, None, reason)`` when it is over a size limit."""
     from statetrack.automata.errors import DecompositionLimitError
     from statetrack.automata.holonomy import holonomy_decomposition
     from statetrack.constructions.cascade import cascade_construction
@@ -1002,19 +1004,17 @@ def _cascade(dfa: Any) -> tuple[Any, Any, str | None]:
     d = _minimal(dfa)
     try:
         casc = holonomy_decomposition(d)
-        return cascade_construction(casc, d, minimize=False), casc, None
+        return cascade_construction(casc, d, minimize=False, packed=packed), casc, None
     except (DecompositionLimitError, CascadeError) as e:
         return None, None, str(e)
 
 
 def _thm4_bound_problems(lrnn: Any, n_states: int) -> list[str]:
     """What keeps a stack from Theorem 4's conclusion for a minimal DFA of ``n_states``
-    states, on every count but one (empty: nothing): at most ``2^|Q|`` layers; every layer of
-    width ``n <= |Q|``; every ``A(x)`` in ``M_n([-1, 1])`` (at most ``n`` GH factors, each
-    with eigenvalue in ``[-1, 1]``); every ``B(x)`` with non-negative integer entries. The
-    one left out is the value width: the paper's layers have ``d = 1``, the toolkit's cascade
-    layers carry ``V >= 1`` value columns (its register), which :func:`_check_thm4` reports as
-    a variant rather than a failure.
+    states (empty: nothing): at most ``2^|Q|`` layers; every layer of width ``n <= |Q|`` and
+    value width ``d = 1`` (a state that is a vector); every ``A(x)`` in ``M_n([-1, 1])`` (at
+    most ``n`` GH factors, each with eigenvalue in ``[-1, 1]``); every ``B(x)`` with
+    non-negative integer entries.
 
     Examples
     --------
@@ -1026,6 +1026,9 @@ def _thm4_bound_problems(lrnn: Any, n_states: int) -> list[str]:
     ...     print(p)
     7 layers > 2^|Q| = 4
     layer 1 has width 3 > |Q| = 2
+    >>> cols, _, _ = _cascade(families.get("contains(abb)"), packed=False)
+    >>> _thm4_bound_problems(cols, 4)     # the register columns: d = 7
+    ['layer 6 has d = 7 value columns > 1']
     """
     problems = []
     if lrnn.depth > 2 ** n_states:
@@ -1034,6 +1037,10 @@ def _thm4_bound_problems(lrnn: Any, n_states: int) -> list[str]:
         if layer.width > n_states:
             problems.append(f"layer {li} has width {layer.width} > |Q| = {n_states}")
             break
+    wide = [(layer.value_dim, li) for li, layer in enumerate(lrnn.layers) if layer.value_dim > 1]
+    if wide:
+        v, li = max(wide)
+        problems.append(f"layer {li} has d = {v} value columns > 1")
     for li, layer in enumerate(lrnn.layers):
         for t, row in enumerate(layer.steps):
             live = [st for st in row if not st.is_identity]
@@ -1052,21 +1059,25 @@ def _thm4_bound_problems(lrnn: Any, n_states: int) -> list[str]:
 
 
 def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremResult:
-    """Theorem 4: every regular language is recognized by a stack of LRNN layers whose
-    matrices are products of GH factors with eigenvalues in [-1, 1]. Decomposes the minimal
-    DFA (:func:`statetrack.automata.holonomy.holonomy_decomposition`), compiles the cascade
-    into ``2L - 1`` layers (:func:`statetrack.constructions.cascade.cascade_construction`),
-    checks the conclusion's counts (:func:`_thm4_bound_problems`: at most ``2^|Q|`` layers of
-    width ``n <= |Q|``, every ``A(x)`` in ``M_n([-1, 1])``, every ``B(x)`` non-negative
-    integer; a stack outside them fails), proves the stack exactly
-    (:func:`statetrack.theory.proof.verify`) and runs it in finite precision (every ``a^t``
-    has the DFA's eventual period and outputs). A cascade over a size limit (a level wider
-    than bfloat16's exact integers, a skeleton over the decomposition's limit) is
-    ``skipped`` with the reason.
+    """Theorem 4: every regular language is recognized by a stack of LRNN layers of value
+    width ``d = 1`` whose matrices are products of GH factors with eigenvalues in [-1, 1].
+    Decomposes the minimal DFA (:func:`statetrack.automata.holonomy.holonomy_decomposition`),
+    compiles the cascade into ``2L - 1`` layers of ``d = 1`` (the packed registers of
+    :func:`statetrack.constructions.cascade.cascade_construction`), checks the conclusion's
+    counts (:func:`_thm4_bound_problems`: at most ``2^|Q|`` layers of width ``n <= |Q|`` and
+    ``d = 1``, every ``A(x)`` in ``M_n([-1, 1])``, every ``B(x)`` non-negative integer; a
+    stack outside them fails), proves the stack exactly (:func:`statetrack.theory.proof.verify`)
+    and runs it in finite precision (proved exact, or every ``a^t`` against the DFA). A
+    cascade over a size limit (a level wider than bfloat16's exact integers, a skeleton over
+    the decomposition's limit) is ``skipped`` with the reason.
 
-    A variant, said in the detail and ``data["value_dim"]``: the paper's layers have a state
-    of ``d = 1`` column, the cascade's layers ``V`` columns (their registers), so the stack
-    is the theorem's with ``d = V`` (``V = 1`` only for a one-level cascade).
+    The fp column: the theorem is a statement in exact arithmetic, and a ``d = 1`` stack
+    packs each register into one number, which can outgrow a float format's integers
+    (bfloat16 holds them up to 256). When the packed stack's float run is not proved exact in
+    every format of ``formats``, the fp column is that of the stack
+    :func:`~statetrack.constructions.compile.compile` gives (the registers in ``V`` value
+    columns, each number a level state), itself proved exactly first; the detail and
+    ``data["fp_form"]`` say which.
 
     In ``statetrack check``'s table it fills the construction, proof and fp columns of the
     languages whose monoid is not a group (Theorem 3 fills them for groups).
@@ -1079,9 +1090,11 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
     ('pass', {'construction': 'cascade 7x3 n_h=3', 'proof': 'proved (11)', 'fp': 'bf16 exact'})
     >>> r.data["levels"], r.data["paper_bound_layers"]
     (['1: 2', '2: 2', '3: 2', '4: 2'], '2^4')
-    >>> r.data["value_dim"], r.data["paper_value_dim"], "a variant of Theorem 4" in r.detail
-    (7, 1, True)
+    >>> r.data["value_dim"], r.data["paper_value_dim"], r.data["fp_form"]
+    (1, 1, 'packed')
     """
+    from .proof import verify
+
     lrnn, casc, why = _cascade(dfa)
     d = _minimal(dfa)
     if lrnn is None:
@@ -1094,7 +1107,7 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
             "layers": lrnn.depth, "widths": [layer.width for layer in lrnn.layers],
             "n_h": [layer.n_h for layer in lrnn.layers],
             "paper_bound_layers": f"2^{d.n_states}", "paper_bound_width": d.n_states,
-            "value_dim": value_dim, "paper_value_dim": 1}
+            "value_dim": value_dim, "paper_value_dim": 1, "fp_form": "packed"}
     construction = f"cascade {lrnn.depth}x{lrnn.width} n_h={lrnn.n_h}"
     problems = _thm4_bound_problems(lrnn, d.n_states)
     if problems:
@@ -1102,18 +1115,32 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
                                             ("proof", "-"), ("fp", "-")),
                              "outside Theorem 4's conclusion: " + "; ".join(problems), data,
                              failed_column="construction")
-    variant = ("" if value_dim == 1 else
-               f"; a variant of Theorem 4: its layers carry up to V = {value_dim} value columns "
-               f"(a state of shape [n, V], the levels' registers), where the paper's have d = 1")
+    run_model, fp_note = lrnn, ""
+    unproved = [f for f in formats if not lrnn.float_exactness((f,)).proved(f)]
+    if unproved:
+        cols, _, _ = _cascade(dfa, packed=False)
+        cert = verify(lrnn, dfa)           # the theorem's stack, proved before the swap
+        if not cert.ok:
+            return TheoremResult("thm4", FAIL, (("construction", _clip(construction)),
+                                                ("proof", _clip(f"FAIL ({cert.kind})")),
+                                                ("fp", "-")),
+                                 cert.summary(), data, failed_column="proof")
+        top = max(abs(float(c[0])) for layer in lrnn.layers for c in layer.readout.codes)
+        v = max(layer.value_dim for layer in cols.layers)
+        run_model, data["fp_form"] = cols, "columns"
+        fp_note = (f"; the d = 1 stack is proved exactly ({cert.summary()}), but its packed "
+                   f"codes (up to {top:g}) are not proved exact in {', '.join(unproved)}, so "
+                   f"the proof and fp columns are those of compile()'s register-column stack "
+                   f"(d = {v}, every number a level state)")
     return _prove_and_run(
-        "thm4", lrnn, dfa, construction, data,
-        lambda: _fp_against_dfa(lrnn, d, formats, same_period=False), formats,
+        "thm4", run_model, dfa, construction, data,
+        lambda: _fp_against_dfa(run_model, d, formats, same_period=False), formats,
         lambda cert: f"holonomy cascade {' / '.join(levels)} ({len(levels)} levels) as "
-                     f"{lrnn.depth} layers (widths {data['widths']}, n_h {data['n_h']}), "
-                     f"within the paper's bound of 2^{d.n_states} layers of width <= "
-                     f"{d.n_states}, every A(x) in M_n([-1, 1]) and every B(x) a non-negative "
-                     f"integer matrix{variant}; {cert.summary()}; in {', '.join(formats)} the "
-                     f"outputs under every a^t equal the DFA's for every t, bit for bit")
+                     f"{lrnn.depth} layers (widths {data['widths']}, n_h {data['n_h']}, "
+                     f"d = 1: each register packed into one number), within the paper's bound "
+                     f"of 2^{d.n_states} layers of width <= {d.n_states}, every A(x) in "
+                     f"M_n([-1, 1]) and every B(x) a non-negative integer matrix{fp_note}; "
+                     f"{cert.summary()}")
 
 
 # ============================================================================ Theorem 3's widths
@@ -1322,8 +1349,7 @@ THEOREMS: dict[str, Theorem] = {
         "thm4", "Theorem 4",
         "Every regular language is recognized by an LRNN with at most 2^|Q| layers of width "
         "<= |Q|, d = 1, A(x) in M_n([-1, 1]) and non-negative integer B, via a Krohn-Rhodes "
-        "cascade of permutation-reset automata. (Checked as a variant: the toolkit's holonomy "
-        "cascade meets every count but d; its layers carry V >= 1 value columns.)",
+        "cascade of permutation-reset automata.",
         Source(_GRAZZI, "2411.12537", "Theorem 4"), _check_thm4, ("construction", "proof", "fp")),
     "thm6": Theorem(
         "thm6", "Theorem 6",

@@ -64,6 +64,29 @@ def _check(c: TableCascade, rng: np.random.Generator) -> None:
     want = dfa.run(words)
     assert (tr.dfa_states == want.states).all()
     assert (tr.accepted[:, -1] == want.accepted).all()
+    p = _check_packed(c, dfa, m)
+    if p.exact_in_floats:
+        assert (p.evaluate_float(words, "bfloat16").dfa_states == want.states).all()
+
+
+def _check_packed(c, dfa, m):
+    """The packed form (Theorem 4's d = 1) of the same cascade: the same layers, widths and
+    factors, one value column everywhere, proved exactly; in bfloat16 when it is proved
+    exact there."""
+    p = cascade_construction(c, dfa, minimize=False, packed=True)
+    assert all(layer.value_dim == 1 for layer in p.layers)
+    assert [x.width for x in p.layers] == [x.width for x in m.layers]
+    assert [x.n_h for x in p.layers] == [x.n_h for x in m.layers]
+    for a, b in zip(p.layers, m.layers):      # the same keys and betas, token by token
+        assert [[(s.key, s.beta) for s in row] for row in a.steps] == \
+               [[(s.key, s.beta) for s in row] for row in b.steps]
+    cert = verify(p, dfa, minimize=False)
+    assert cert.ok, cert
+    codes = [int(x[0]) for layer in p.layers for x in layer.readout.codes]
+    assert min(codes) >= 0
+    if max(codes) <= 256:        # every number an integer bfloat16 holds
+        assert p.exact_in_floats
+    return p
 
 
 @settings(max_examples=60, deadline=None)
@@ -183,6 +206,32 @@ def test_catalogue_non_group_languages_compile_and_are_proved(spec):
     rng = np.random.default_rng(0)
     words = rng.integers(len(d.alphabet), size=(4, 50))
     assert (m.evaluate_float(words, "bfloat16").dfa_states == d.run(words).states).all()
+    # Theorem 4's d = 1: the packed stack, proved, exact in every format on the catalogue
+    p = cascade_construction(casc, d, packed=True)
+    assert max(layer.value_dim for layer in p.layers) == 1 and p.exact_in_floats
+    assert verify(p, dfa).ok
+    assert (p.evaluate_float(words, "bfloat16").dfa_states == d.run(words).states).all()
+
+
+@settings(max_examples=300, deadline=None)
+@given(groups=st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9)), max_size=40))
+def test_pack_keeps_codes_distinct_with_least_registers(groups):
+    """``_pack``: the codes ``r(key) + x`` of distinct outputs are distinct, every register
+    is a non-negative integer, and each is the least that was free when its key was placed
+    (so no register could be lowered without a collision among the keys placed before)."""
+    from statetrack.constructions.cascade import _pack
+
+    outs = list(dict.fromkeys(groups))                 # distinct (key, x) outputs
+    r = _pack(outs)
+    codes = [r[k] + x for k, x in outs]
+    assert len(set(codes)) == len(codes) and all(v >= 0 for v in r.values())
+    by_key: dict = {}
+    for k, x in outs:
+        by_key.setdefault(k, set()).add(x)
+    for k, xs in by_key.items():
+        others = {r[j] + x for j, ys in by_key.items() if j != k for x in ys}
+        if r[k] > 0:       # one lower was taken by some key: a collision below r[k]
+            assert any(not {r0 + x for x in xs}.isdisjoint(others) for r0 in range(r[k]))
 
 
 def test_from_regex_examples():

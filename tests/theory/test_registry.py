@@ -409,10 +409,10 @@ def test_prop1_states_the_papers_permutation_bound_and_labels_the_sharper_count(
     assert r.status == PASS and "Proposition 1 bounds it by n - 1 = 5" in r.detail
 
 
-def test_thm4_checks_the_conclusions_counts_and_labels_the_value_width():
+def test_thm4_checks_the_conclusions_counts_with_d_equal_one():
     """Theorem 4's conclusion: <= 2^|Q| layers of width n <= |Q|, d = 1, A(x) in
-    M_n([-1, 1]), B non-negative integer. The check fails a stack outside the counts and says
-    that its layers have d = V value columns (a variant) rather than d = 1."""
+    M_n([-1, 1]), B non-negative integer. The check builds the packed stack (d = 1) and fails
+    a stack outside the counts, the register-column stack (d = V > 1) included."""
     d = families.get("contains(abb)")
     lrnn, _, _ = registry._cascade(d)
     assert registry._thm4_bound_problems(lrnn, d.minimize().n_states) == []
@@ -429,13 +429,29 @@ def test_thm4_checks_the_conclusions_counts_and_labels_the_value_width():
                 initial_state=layer.initial_state, readout=layer.readout)
     assert "not a non-negative integer" in registry._thm4_bound_problems(
         LRNN(lrnn.alphabet, [bad], accepting=[False] * bad.readout.n_classes), 4)[0]
+    cols, _, _ = registry._cascade(d, packed=False)        # compile()'s form: d = 7
+    assert registry._thm4_bound_problems(cols, 4) == ["layer 6 has d = 7 value columns > 1"]
     r = check("thm4", d)
-    assert r.status == PASS and r.data["value_dim"] == 7 and r.data["paper_value_dim"] == 1
-    assert "a variant of Theorem 4" in r.detail and "d = 1" in r.detail
-    one = check("thm4", families.get("aa_star"))          # one level: d = 1, no variant
-    assert one.data["value_dim"] == 1 and "variant" not in one.detail
-    assert "d>1 variant" in COLUMN_LEGEND["construction"]
-    assert "d = 1" in REGISTRY["thm4"].statement
+    assert r.status == PASS and r.data["value_dim"] == 1 and r.data["paper_value_dim"] == 1
+    assert r.data["fp_form"] == "packed" and "variant" not in r.detail
+    assert "d = 1: each register packed into one number" in r.detail
+    assert "Thm 4 (d = 1)" in COLUMN_LEGEND["construction"]
+    assert "d = 1" in REGISTRY["thm4"].statement and "variant" not in REGISTRY["thm4"].statement
+
+
+def test_thm4_fp_column_falls_back_to_the_register_columns_when_packed_codes_outgrow_bf16():
+    """grid_world(9)'s packed codes reach 509, beyond bfloat16's integers: the d = 1 stack is
+    proved exactly, and the fp column is the register-column stack's (proved too), said in
+    the detail; with float32 alone the packed stack is exact and keeps the column."""
+    g = families.get("grid_world(9)")
+    packed, _, _ = registry._cascade(g)
+    assert not packed.float_exactness(("bfloat16",)).proved("bfloat16")
+    r = check("thm4", g)
+    assert r.status == PASS and r.data["value_dim"] == 1 and r.data["fp_form"] == "columns"
+    assert "not proved exact in bfloat16" in r.detail and "register-column stack" in r.detail
+    assert dict(r.columns)["fp"] == "bf16 exact"
+    r32 = registry._check_thm4(g, formats=("float32",))
+    assert r32.status == PASS and r32.data["fp_form"] == "packed"
 
 
 def test_thm3_fails_a_layer_with_b_nonzero(monkeypatch):
