@@ -105,6 +105,24 @@ def test_non_group_languages_compile_as_cascades_and_prove(capsys):
     assert rc == 2 and "not a permutation" in err
 
 
+def test_packed_cascade_has_d_equal_one_and_says_so(capsys, tmp_path):
+    """--packed: Theorem 4's d = 1 (V = 1 in every layer), proved; the default says how to get
+    it; a group language or a construction file refuses the option (exit 2)."""
+    rc, out, err = run(capsys, "contains(abb)", "--packed", "--out", str(tmp_path / "c.json"))
+    assert rc == 0, err
+    assert "construction: form cascade, 7 layers, width K = 3, V = 1" in out
+    assert "value width: d = 1 in every layer" in out and "proof: proved" in out
+    loaded = cio.load(tmp_path / "c.json")
+    assert max(layer.value_dim for layer in loaded.lrnn.layers) == 1
+    assert verify(loaded.lrnn, get("contains(abb)")).ok
+    rc, out, err = run(capsys, "contains(abb)")
+    assert rc == 0 and "V = 7" in out and "Theorem 4's d = 1 is --packed" in out
+    rc, out, err = run(capsys, "parity", "--packed")
+    assert rc == 2 and "--packed is an option of the cascade form" in err
+    rc, out, err = run(capsys, str(tmp_path / "c.json"), "--packed")
+    assert rc == 2 and "--packed do not apply to a construction file" in err
+
+
 def test_cascade_over_the_skeleton_limit_exits_3(capsys):
     rc, out, err = run(capsys, "(a|b)*abb", "--max-skeleton", "2")
     assert rc == 3 and "unsupported: the construction is over a size limit" in err
