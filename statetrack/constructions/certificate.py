@@ -25,12 +25,16 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..errors import unknown_field
 from .errors import ConstructionFileError
 
 __all__ = ["Certificate", "CERTIFICATE_FORMAT", "CERTIFICATE_VERSION"]
 
 CERTIFICATE_FORMAT = "statetrack.certificate"
 CERTIFICATE_VERSION = 1
+#: The fields of a certificate file (what :meth:`Certificate.to_dict` writes).
+_FIELDS = ("format", "version", "reachable", "g", "words", "transitions_checked",
+           "dfa_states", "field", "minimized", "ok")
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,9 @@ class Certificate:
             raise ConstructionFileError(f"unsupported certificate version {d.get('version')!r}")
         if d.get("ok", True) is not True:
             raise ConstructionFileError("a certificate must have ok = true")
+        extra = unknown_field(d, _FIELDS, "certificate")
+        if extra:
+            raise ConstructionFileError(extra)
         try:
             ints = {k: d[k] for k in ("reachable", "transitions_checked", "dfa_states")}
             for k, v in ints.items():

@@ -253,6 +253,18 @@ def test_a_certificate_version_must_be_the_integer_1(version):
         cio.loads(json.dumps(d))
 
 
+def test_a_certificate_field_the_format_does_not_have_is_refused():
+    """A typo in a certificate field ("reachabel") is named, with the nearest known field,
+    instead of being dropped; every field the writer writes still loads."""
+    m = compile(get("cyclic(3)"))
+    d = cio.to_dict(m, dfa=get("cyclic(3)"), certificate=verify(m, get("cyclic(3)")))
+    assert cio.loads(json.dumps(d)).certificate is not None
+    d["certificate"]["reachabel"] = 3
+    with pytest.raises(ConstructionFileError,
+                       match="unknown field 'reachabel' \\(did you mean 'reachable'\\?\\)"):
+        cio.loads(json.dumps(d))
+
+
 def test_loading_is_unverified_and_the_certificate_is_plain_data():
     """io.load only reads; the stored certificate is a claim (theory.proof.load_verified
     checks it). The Certificate class lives in constructions and theory re-exports it."""
