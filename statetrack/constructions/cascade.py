@@ -78,9 +78,11 @@ component and ``B`` the one-hot ``e_c``, as Theorem 4's reset letters. The reado
 ``o_{1..}`` are the register's numbers). A layer's token is one per reachable
 ``(a, P)``; its ``token_map`` sends (input symbol, class of the layer below) to it.
 
-Exactness. All keys are in {0, 1, -1}, all betas are 1 and every value is a small
-non-negative integer (a level state's index, at most 256 so that bfloat16 holds it), so
-every float format computes the exact states, like the group construction. The readout's
+Exactness. All keys are in {0, 1, -1}, all betas are 1 and, with the default registers,
+every value is a small non-negative integer (a level state's index, at most 256 so that
+bfloat16 holds it), so every float format computes the exact states, like the group
+construction (``packed=True`` trades this for ``d = 1``: its codes can pass 256, see above;
+:attr:`~statetrack.constructions.lrnn.LRNN.exact_in_floats` says). The readout's
 codes are the outputs of the reachable configurations, found by a breadth-first search over
 the cascade's reachable states (:meth:`CascadeStack.configurations`); the construction is
 proved by :func:`statetrack.theory.proof.verify` like every other.

@@ -118,9 +118,36 @@ def test_packed_cascade_has_d_equal_one_and_says_so(capsys, tmp_path):
     rc, out, err = run(capsys, "contains(abb)")
     assert rc == 0 and "V = 7" in out and "Theorem 4's d = 1 is --packed" in out
     rc, out, err = run(capsys, "parity", "--packed")
-    assert rc == 2 and "--packed is an option of the cascade form" in err
+    assert rc == 2 and "--packed applies to the cascade form only" in err
     rc, out, err = run(capsys, str(tmp_path / "c.json"), "--packed")
     assert rc == 2 and "--packed do not apply to a construction file" in err
+
+
+def test_packed_refusal_names_the_form_and_not_a_group_it_is_not(capsys):
+    """--packed with a form other than the cascade is refused (exit 2) without calling a
+    non-group language a group language; with the auto form of a group language the message
+    says what auto chose and how to get Theorem 4's packed stack."""
+    rc, out, err = run(capsys, "contains(abb)", "--packed", "--form", "permutation")
+    assert rc == 2 and "group language" not in err
+    assert "--packed applies to the cascade form only" in err and "--form permutation" in err
+    rc, out, err = run(capsys, "parity", "--packed")
+    assert rc == 2 and "Theorem 3's one-layer" in err and "--form cascade --packed" in err
+    rc, out, err = run(capsys, "parity", "--packed", "--form", "cascade")
+    assert rc == 0, err
+
+
+def test_packed_codes_beyond_bfloat16_say_why_floats_mismatch(capsys):
+    """grid_world(9) packed: codes up to 509, which bfloat16 does not hold. The expected
+    mismatches give the reason the proof stops and the way out (the register columns), not
+    "the cascade form is inexact", and the multi-layer horizon note is said once."""
+    rc, out, err = run(capsys, "grid_world(9)", "--packed", "--words", "8")
+    assert rc == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("float check (bfloat16)"))
+    assert "mismatch" in line and "MISMATCH" not in line
+    assert "the cascade form is inexact" not in line
+    assert "not proved exact in bfloat16" in line and "output[0] = 509" in line
+    assert "without --packed" in line
+    assert sum(x.startswith("float horizon") for x in out.splitlines()) == 1
 
 
 def test_cascade_over_the_skeleton_limit_exits_3(capsys):
