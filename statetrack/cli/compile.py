@@ -98,6 +98,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--packed", action="store_true",
                    help="a cascade with Theorem 4's d = 1: each layer's register packed into "
                         "one number (V = 1); exact in bfloat16 while the codes stay <= 256")
+    p.add_argument("--per-component", action="store_true",
+                   help="a cascade with a layer per holonomy component, as Theorem 4's proof "
+                        "has it (narrower layers, more of them), instead of a layer per level")
     p.add_argument("--max-skeleton", type=positive_int, default=5000, metavar="N",
                    help="most sets in the holonomy skeleton of a cascade (default 5000)")
     p.add_argument("--normalized", action="store_true",
@@ -232,8 +235,12 @@ def _print_cascade(lrnn, d) -> None:
            "number)") if v == 1 else
           f"  value width: up to V = {v} (the registers' numbers in columns, each a level "
           f"state); Theorem 4's d = 1 is --packed")
+    units = [f"level {i + 1}" for i in range(len(casc.levels))]
+    if lrnn.depth == 2 * sum(len(lv.components) for lv in casc.levels) - 1 != 2 * len(units) - 1:
+        units = [f"level {i + 1}" + (f" component {j + 1}" if len(lv.components) > 1 else "")
+                 for i, lv in enumerate(casc.levels) for j in range(len(lv.components))]
     for li, layer in enumerate(lrnn.layers):
-        what = f"level {li // 2 + 1}" if li % 2 == 0 else f"delay after level {li // 2 + 1}"
+        what = units[li // 2] if li % 2 == 0 else f"delay after {units[li // 2]}"
         eig = sorted({str(s.eigenvalue) for row in layer.steps for s in row
                       if not s.is_identity})
         print(f"    layer {li} ({what}): K = {layer.width}, V = {layer.value_dim}, "
@@ -342,9 +349,10 @@ def run(args: argparse.Namespace) -> int:
               file=err)
         return EXIT_BAD_INPUT
     loaded = source if isinstance(source, Construction) else None
-    if loaded is not None and (args.form is not None or args.normalized or args.packed):
-        print("statetrack compile: error: --form, --normalized and --packed do not apply to "
-              "a construction file (its model is fixed)", file=err)
+    if loaded is not None and (args.form is not None or args.normalized or args.packed
+                               or args.per_component):
+        print("statetrack compile: error: --form, --normalized, --packed and --per-component "
+              "do not apply to a construction file (its model is fixed)", file=err)
         return EXIT_BAD_INPUT
     d = (loaded.dfa if loaded is not None else source).minimize()
     print(f"language: {args.pattern}  ({how})")
@@ -381,16 +389,21 @@ def run(args: argparse.Namespace) -> int:
                     raise FormError("the cascade form has no normalized variant (its steps "
                                     "use integer keys); use --form permutation --normalized")
                 lrnn = compile_cascade(d, name=args.pattern, max_skeleton=args.max_skeleton,
-                                       progress=sys.stderr.isatty(), packed=args.packed)
+                                       progress=sys.stderr.isatty(), packed=args.packed,
+                                       per_component=args.per_component)
             else:
-                if args.packed:
+                for flag, on, what in (("--packed", args.packed, "Theorem 4's d = 1"),
+                                       ("--per-component", args.per_component,
+                                        "a layer per holonomy component")):
+                    if not on:
+                        continue
                     raise FormError(
-                        "--packed applies to the cascade form only (Theorem 4's d = 1); "
-                        + (f"--form {form} has no registers to pack (drop --packed, or use "
-                           f"--form cascade --packed)" if form != "auto" else
-                           "this language's monoid is a group, so the auto form is Theorem "
-                           "3's one-layer construction, which has no registers to pack; use "
-                           "--form cascade --packed for Theorem 4's stack"))
+                        f"{flag} applies to the cascade form only ({what}); "
+                        + (f"--form {form} is not a cascade (drop {flag}, or use "
+                           f"--form cascade {flag})" if form != "auto" else
+                           f"this language's monoid is a group, so the auto form is Theorem "
+                           f"3's one-layer construction, not a cascade; use --form cascade "
+                           f"{flag} for Theorem 4's stack"))
                 lrnn = compile_dfa(d, form=form, normalized=args.normalized,
                                    name=args.pattern)
         except (DecompositionLimitError, CascadeError) as e:

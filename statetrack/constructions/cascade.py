@@ -96,6 +96,12 @@ longest chain of strict subductions among the images of ``Q`` (not bounded by ``
 ``contains(abb)`` has 4 states and 4 levels; see :mod:`statetrack.automata.holonomy`), so
 the stack has fewer than twice that many layers.
 
+A layer per level puts a level's components side by side in one layer; Theorem 4's proof
+gives each component a layer of its own, which :class:`ComponentCascade` does (a level per
+component; ``compile_cascade(per_component=True)``): more layers, each as narrow as its
+component (plus the register row), which keeps the width within ``|Q|`` where a level of
+several components would not.
+
 With the holonomy decomposition (default ``dont_care="reset"``) a level is in one
 component's tiles, or at 0, depending on the lower levels' states; a level map need only be
 right on the states the level can be in under its lower context (found from the reachable
@@ -136,8 +142,8 @@ from .errors import CascadeError, InputTypeError
 from .group import readout_codes, transposition_steps
 from .lrnn import LRNN, DeltaStep, Layer, Readout
 
-__all__ = ["TableCascade", "CascadeStack", "cascade_construction", "compile_cascade",
-           "classify_map", "MAX_LEVEL_STATES"]
+__all__ = ["TableCascade", "CascadeStack", "ComponentCascade", "cascade_construction",
+           "compile_cascade", "classify_map", "MAX_LEVEL_STATES"]
 
 #: The largest level that keeps every register value an integer bfloat16 holds exactly.
 MAX_LEVEL_STATES = 257
@@ -317,6 +323,152 @@ class CascadeStack:
         for (x, _a), y in self.edges.items():
             seen.setdefault((x[:level], y[:level]), None)
         return list(seen)
+
+
+class ComponentCascade:
+    """A cascade with one level per *component*: a holonomy level that is the disjoint union
+    of several components' states becomes one level per component (Theorem 4's proof puts
+    each component of the Krohn–Rhodes cascade in a layer of its own).
+
+    Which component of a level the cover reads is decided by the levels below (the stage of
+    the tile chain; a level the chain skips sits at 0), so in a reachable state the slot of
+    level ``l``'s coordinate is a function ``S_l`` of the coordinates below it, found here
+    from the reachable states. The split state holds, per component, its own coordinate; a
+    component that is not the one ``S_l`` names after the step is reset to 0, the one it
+    names gets the level's map restricted to its slot (a round trip permutes inside its slot;
+    a change of slot is a reset, a constant). The split cascade therefore simulates the
+    original step for step: decoding ``c_l = offset(S_l) + y_{l, S_l}`` level by level gives
+    the original state, and :meth:`cover` is the original cover of it.
+
+    Parameters
+    ----------
+    cascade
+        A cascade whose levels have ``components`` (``offset``, ``degree``), e.g.
+        :func:`~statetrack.automata.holonomy.holonomy_decomposition`'s.
+    n_letters : int
+    limit : int
+        The most reachable states explored (of the original cascade).
+
+    Raises
+    ------
+    CascadeError
+        The levels have no components, or the slot of a level's coordinate is not decided by
+        the levels below it (e.g. ``dont_care="identity"``, which leaves a skipped level's
+        stale coordinate in place).
+
+    Examples
+    --------
+    >>> from statetrack.automata import families, holonomy_decomposition
+    >>> d = families.get("tomita(3)").minimize()
+    >>> casc = holonomy_decomposition(d)
+    >>> str(casc.levels[1]), casc.levels[1].n_states     # two components, 4 states
+    ('2: (2,C2) (2,C2)', 4)
+    >>> split = ComponentCascade(casc, len(d.alphabet))
+    >>> split.sizes                                         # one level per component
+    (2, 2, 2, 2, 2, 2)
+    >>> x = split.initial
+    >>> all(split.cover(x := split.step(x, a)) == q for a, q in
+    ...     zip([0, 1, 1, 0, 1], d.run([[0, 1, 1, 0, 1]]).states[0, 1:]))
+    True
+    """
+
+    def __init__(self, cascade: Any, n_letters: int, *, limit: int = 200_000):
+        levels = getattr(cascade, "levels", None)
+        if levels is None or not all(hasattr(lv, "components") for lv in levels):
+            raise CascadeError("splitting levels into components needs a cascade whose levels "
+                               "list their components (a holonomy decomposition)")
+        self._casc = cascade
+        self.alphabet = tuple(getattr(cascade, "alphabet", ()))
+        # (original level, offset, degree) per split level, in order
+        self._parts: list[tuple[int, int, int]] = []
+        self._first: list[int] = []           # original level -> its first split level
+        for li, lv in enumerate(levels):
+            self._first.append(len(self._parts))
+            for comp in lv.components:
+                self._parts.append((li, int(comp.offset), int(comp.degree)))
+        self.sizes = tuple(g for _, _, g in self._parts)
+        self._n_orig = len(levels)
+        states = CascadeStack.explore(cascade, n_letters, limit=limit).states
+        self._slot: list[dict[tuple, int]] = [{} for _ in levels]   # prefix -> part index
+        for x in states:
+            for li in range(self._n_orig):
+                j = self._part_of(li, x[li])
+                got = self._slot[li].setdefault(x[:li], j)
+                if got != j:
+                    raise CascadeError(f"level {li}: its coordinate lies in the slots of two "
+                                       f"components under the same lower levels {x[:li]}; "
+                                       f"the split needs the slot decided by the levels below "
+                                       f"(dont_care='reset')")
+        self.initial = self._split(tuple(cascade.initial))
+        self._cache: dict[tuple, tuple[int, ...]] = {}
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.sizes)
+
+    def _part_of(self, li: int, c: int) -> int:
+        for j in range(self._first[li], len(self._parts)):
+            orig, off, g = self._parts[j]
+            if orig != li:
+                break
+            if off <= c < off + g:
+                return j
+        raise CascadeError(f"level {li}: coordinate {c} lies in no component's slot")
+
+    def _split(self, x: tuple) -> tuple[int, ...]:
+        out = [0] * len(self._parts)
+        for li, c in enumerate(x):
+            j = self._part_of(li, c)
+            out[j] = c - self._parts[j][1]
+        return tuple(out)
+
+    def _join(self, y: Sequence[int], upto: int) -> tuple[int, ...] | None:
+        """The original coordinates of the levels below original level ``upto`` (None when
+        a prefix is not reachable)."""
+        x: list[int] = []
+        for li in range(upto):
+            j = self._slot[li].get(tuple(x))
+            if j is None:
+                return None
+            x.append(self._parts[j][1] + int(y[j]))
+        return tuple(x)
+
+    def action(self, level: int, letter: int, lower: tuple) -> tuple[int, ...]:
+        """The map of split level ``level``'s states for ``letter`` under the split levels
+        below it (before the step)."""
+        key = (level, letter, tuple(lower))
+        got = self._cache.get(key)
+        if got is not None:
+            return got
+        li, off, g = self._parts[level]
+        x = self._join(lower, li)
+        if x is None:          # an unreachable context: any permutation-or-constant map does
+            got = tuple(range(g))
+        else:
+            f = self._casc.action(li, letter, x)
+            new = tuple(self._casc.action(i, letter, x[:i])[x[i]] for i in range(li))
+            j_new = self._slot[li].get(new)
+            j_old = self._slot[li][x]
+            if j_new != level:
+                got = (0,) * g
+            elif j_old == level:
+                got = tuple(int(f[off + y]) - off for y in range(g))
+            else:                      # the slot changes: the level's map is a reset
+                got = (int(f[self._parts[j_old][1]]) - off,) * g
+            if any(not 0 <= v < g for v in got):
+                raise CascadeError(f"level {li}: the map {f} of letter {letter} under {x} "
+                                   f"leaves component {level - self._first[li]}'s slot")
+        self._cache[key] = got
+        return got
+
+    def step(self, state: tuple, letter: int) -> tuple[int, ...]:
+        return tuple(self.action(l, letter, tuple(state[:l]))[state[l]]
+                     for l in range(len(self.sizes)))
+
+    def cover(self, state: Sequence[int]) -> int | None:
+        """The original cascade's cover of the joined state."""
+        x = self._join(state, self._n_orig)
+        return None if x is None else self._casc.cover(x)
 
 
 def _onehot_key(k: int, i: int) -> tuple:
@@ -643,7 +795,7 @@ def _one_state_model(d: DFA, q: int, name: str) -> LRNN:
 
 def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",
                     max_skeleton: int = 5000, progress: bool = False,
-                    packed: bool = False) -> LRNN:
+                    packed: bool = False, per_component: bool = False) -> LRNN:
     """Theorem 4 for any DFA: its minimal automaton's holonomy cascade as a stack of layers.
 
     Minimizes ``dfa``, decomposes it
@@ -660,6 +812,9 @@ def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",
         Passed to the decomposition.
     packed : bool
         Theorem 4's ``d = 1`` (see :func:`cascade_construction`).
+    per_component : bool
+        One level per component (:class:`ComponentCascade`), as Theorem 4's proof has it:
+        narrower layers (a level's components no longer share one), more of them.
 
     Raises
     ------
@@ -672,7 +827,7 @@ def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",
 
     Examples
     --------
-    >>> from statetrack.automata import from_regex
+    >>> from statetrack.automata import families, from_regex
     >>> m = compile_cascade(from_regex("(a|b)*abb"))
     >>> m.form, m.depth, m.accepts("babb"), m.accepts("abba")
     ('cascade', 5, True, False)
@@ -681,6 +836,11 @@ def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",
     >>> p = compile_cascade(from_regex("(a|b)*abb"), packed=True)     # Theorem 4's d = 1
     >>> [layer.value_dim for layer in p.layers], p.exact_in_floats
     ([1, 1, 1, 1, 1], True)
+    >>> t3 = families.get("tomita(3)")       # level 2 has two components: 4 + 1 rows
+    >>> [x.width for x in compile_cascade(t3).layers]
+    [2, 3, 5, 3, 3, 3, 3, 3, 3]
+    >>> [x.width for x in compile_cascade(t3, per_component=True).layers]
+    [2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3]
     """
     from ..automata.holonomy import holonomy_decomposition
 
@@ -690,7 +850,10 @@ def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",
     name = check_text(name, "name", "compile_cascade")
     progress = check_flag(progress, "progress", "compile_cascade")
     packed = check_flag(packed, "packed", "compile_cascade")
+    per_component = check_flag(per_component, "per_component", "compile_cascade")
     d = dfa.minimize()
     casc = holonomy_decomposition(d, max_skeleton=max_skeleton, progress=progress,
                                   dont_care=dont_care)
+    if per_component:
+        casc = ComponentCascade(casc, len(d.alphabet))
     return cascade_construction(casc, d, minimize=False, name=name, packed=packed)

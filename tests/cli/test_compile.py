@@ -120,7 +120,20 @@ def test_packed_cascade_has_d_equal_one_and_says_so(capsys, tmp_path):
     rc, out, err = run(capsys, "parity", "--packed")
     assert rc == 2 and "--packed applies to the cascade form only" in err
     rc, out, err = run(capsys, str(tmp_path / "c.json"), "--packed")
-    assert rc == 2 and "--packed do not apply to a construction file" in err
+    assert rc == 2 and "--packed and --per-component do not apply to a construction" in err
+
+
+def test_per_component_puts_each_holonomy_component_in_a_layer(capsys):
+    """--per-component: tomita(3)'s level of two components becomes two layers (11 layers of
+    width 3 instead of 9 with one of width 5), proved; refused for a group form."""
+    rc, out, err = run(capsys, "tomita(3)", "--per-component", "--packed")
+    assert rc == 0, err
+    assert "construction: form cascade, 11 layers, width K = 3, V = 1" in out
+    assert "proof: proved" in out
+    rc, out, err = run(capsys, "tomita(3)")
+    assert rc == 0 and "construction: form cascade, 9 layers, width K = 5" in out
+    rc, out, err = run(capsys, "parity", "--per-component")
+    assert rc == 2 and "--per-component applies to the cascade form only" in err
 
 
 def test_packed_refusal_names_the_form_and_not_a_group_it_is_not(capsys):

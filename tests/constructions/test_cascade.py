@@ -283,3 +283,50 @@ def test_bad_cascade_arguments_are_refused_clearly():
         cascade_construction(casc, abb, limit="x")
     with pytest.raises(CascadeError, match="does not cover this DFA"):
         cascade_construction(casc, from_regex("(a|b)*bb"))
+
+
+@settings(max_examples=80, deadline=None)
+@given(dfa=dfas(max_states=7, max_alphabet_size=3))
+def test_a_layer_per_component_simulates_the_holonomy_cascade(dfa):
+    """ComponentCascade (a level per holonomy component): its stack is proved against the
+    DFA in both register forms, no layer is wider than the per-level stack's widest, and
+    every split state decodes to the original cascade's state along any word."""
+    from statetrack.automata import holonomy_decomposition
+    from statetrack.constructions.cascade import ComponentCascade
+
+    d = dfa.minimize()
+    casc = holonomy_decomposition(d)
+    split = ComponentCascade(casc, len(d.alphabet))
+    assert split.n_levels == sum(len(lv.components) for lv in casc.levels)
+    per_level = cascade_construction(casc, d, minimize=False)
+    for packed in (False, True):
+        m = cascade_construction(split, d, minimize=False, packed=packed)
+        assert verify(m, d, minimize=False).ok
+        assert m.width <= max(per_level.width, 1)
+    rng = np.random.default_rng(d.n_states)
+    x, y = tuple(casc.initial), split.initial
+    for a in rng.integers(len(d.alphabet), size=40).tolist():
+        x = tuple(casc.action(l, a, x[:l])[x[l]] for l in range(len(x)))
+        y = split.step(y, a)
+        assert split._join(y, len(x)) == x and split.cover(y) == casc.cover(x)
+
+
+def test_component_split_needs_components_decided_below():
+    from statetrack.automata import families, holonomy_decomposition
+    from statetrack.constructions.cascade import ComponentCascade, compile_cascade
+
+    c = TableCascade("a", (3,), lambda l, a, low: (1, 2, 0), (0,))
+    with pytest.raises(CascadeError, match="list their components"):
+        ComponentCascade(c, 1)
+    from statetrack.automata import DFA
+
+    stale = DFA([[1, 2, 1], [3, 2, 4], [0, 0, 1], [1, 2, 0], [5, 5, 2], [2, 0, 1]], start=0,
+                accepting=[0], alphabet="abc").minimize()
+    ident = holonomy_decomposition(stale, dont_care="identity")  # stale don't-care coordinates
+    with pytest.raises(CascadeError, match="slots of two components under the same lower"):
+        ComponentCascade(ident, len(stale.alphabet))
+    d = families.get("tomita(3)").minimize()
+    with pytest.raises(InputTypeError, match="compile_cascade: per_component"):
+        compile_cascade(d, per_component="yes")
+    m = compile_cascade(d, per_component=True, packed=True)
+    assert verify(m, d).ok and m.depth == 11 and m.width == 3

@@ -135,7 +135,9 @@ def test_non_group_languages_get_theorem_4(spec):
     t4 = check("thm4", dfa)
     assert t4.status == PASS, t4.detail
     d = dfa.minimize()
-    assert t4.data["layers"] == 2 * t4.data["height"] - 1 <= 2 * t4.data["height"]
+    # a layer per component (Theorem 4's proof), a delay layer between two
+    assert t4.data["layers"] == 2 * t4.data["components"] - 1
+    assert t4.data["components"] >= t4.data["height"]
     assert t4.data["paper_bound_layers"] == f"2^{d.n_states}"
     assert t4.data["reachable"] >= d.n_states
     cols = run_all(dfa)
@@ -147,6 +149,47 @@ def test_non_group_languages_get_theorem_4(spec):
     assert by["construction"].summary.startswith(f"cascade {t4.data['layers']}x")
     assert by["proof"].summary == f"proved ({t4.data['reachable']})"
     assert by["fp"].summary == "bf16 exact"
+
+
+# Two random DFAs whose holonomy cascades have a level of two components: a layer per level
+# is wider than |Q| (5 + 1 register > 5; 4 + 2 + 1 > 6), a layer per component is not.
+_TWO_COMPONENT_LEVELS = [
+    DFA([[1, 1], [0, 2], [3, 3], [4, 3], [2, 4]], start=0, accepting=[0, 3], alphabet="ab"),
+    DFA([[0, 1], [2, 3], [4, 3], [0, 2], [5, 3], [1, 4]], start=0, accepting=[1, 2, 5],
+        alphabet="ab"),
+]
+
+
+@pytest.mark.parametrize("dfa", _TWO_COMPONENT_LEVELS)
+def test_thm4_puts_each_component_in_a_layer_of_its_own(dfa):
+    """Theorem 4's width bound n <= |Q| holds with a layer per component, as the proof has
+    it, where a layer per holonomy level (the disjoint union of its components' tiles) is too
+    wide; the split stack is proved and simulates the cascade."""
+    from statetrack.automata import holonomy_decomposition
+    from statetrack.constructions.cascade import cascade_construction
+
+    d = dfa.minimize()
+    casc = holonomy_decomposition(d)
+    assert any(len(lv.components) > 1 for lv in casc.levels)
+    per_level = cascade_construction(casc, d, minimize=False, packed=True)
+    assert any("width" in p for p in registry._thm4_bound_problems(per_level, d.n_states))
+    r = check("thm4", dfa)
+    assert r.status == PASS, r.detail
+    assert max(r.data["widths"]) <= d.n_states
+    assert r.data["layers"] == 2 * r.data["components"] - 1 > 2 * len(casc.levels) - 1
+    assert "one per component" in r.detail
+
+
+def test_thm4_fails_where_a_component_is_wider_than_q():
+    """A holonomy component can have more tiles than the DFA has states ((8,C4) for a
+    6-state DFA): no layer per component fits n <= |Q|, and the check says so (it does not
+    claim the theorem false: its proof uses another decomposition)."""
+    d = DFA([[1, 2, 2], [3, 4, 2], [0, 4, 0], [4, 0, 2], [0, 0, 5], [5, 1, 2]], start=0,
+            accepting=[0, 1, 2, 3, 5], alphabet="abc")
+    r = check("thm4", d)
+    assert r.status == FAIL and r.failed_column == "construction"
+    assert "layer 2 has width 9 > |Q| = 6" in r.detail
+    assert "not a counterexample to the theorem" in r.detail
 
 
 def test_thm4_fails_loudly_on_a_broken_stack(monkeypatch):
