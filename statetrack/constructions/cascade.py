@@ -854,6 +854,5 @@ def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",
     d = dfa.minimize()
     casc = holonomy_decomposition(d, max_skeleton=max_skeleton, progress=progress,
                                   dont_care=dont_care)
-    if per_component:
-        casc = ComponentCascade(casc, len(d.alphabet))
-    return cascade_construction(casc, d, minimize=False, name=name, packed=packed)
+    levels: Any = ComponentCascade(casc, len(d.alphabet)) if per_component else casc
+    return cascade_construction(levels, d, minimize=False, name=name, packed=packed)
