@@ -1143,10 +1143,14 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
     return _prove_and_run(
         "thm4", run_model, dfa, construction, data,
         lambda: _fp_against_dfa(run_model, d, formats, same_period=False), formats,
-        lambda cert: f"holonomy cascade {' / '.join(levels)} ({len(levels)} levels) as "
-                     f"{lrnn.depth} layers, one per component and a delay layer between two "
+        lambda cert: f"holonomy cascade {' / '.join(levels)} ({len(levels)} "
+                     f"level{'s' if len(levels) != 1 else ''}) as {lrnn.depth} "
+                     f"layer{'s' if lrnn.depth != 1 else ''}, one per component and a delay "
+                     f"layer between two "
                      f"(widths {data['widths']}, n_h {data['n_h']}, "
-                     f"d = 1: each register packed into one number), within the paper's bound "
+                     f"d = 1: "
+                     f"{'one component, no register' if lrnn.depth == 1 else 'each register packed into one number'}"
+                     f"), within the paper's bound "
                      f"of 2^{d.n_states} layers of width <= {d.n_states}, every A(x) in "
                      f"M_n([-1, 1]) and every B(x) a non-negative integer matrix{fp_note}; "
                      f"{cert.summary()}")

@@ -513,3 +513,9 @@ def test_thm3_fails_a_layer_with_b_nonzero(monkeypatch):
     assert dict(r.columns)["construction"].endswith("B!=0")
     monkeypatch.undo()
     assert check("thm3", families.get("parity")).status == PASS
+
+
+def test_thm4_one_component_says_there_is_no_register():
+    r = check("thm4", families.get("flip_flop"))
+    assert r.status == PASS and r.data["layers"] == 1
+    assert "d = 1: one component, no register" in r.detail and "packed" not in r.detail
