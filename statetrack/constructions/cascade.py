@@ -328,7 +328,8 @@ class CascadeStack:
 class ComponentCascade:
     """A cascade with one level per *component*: a holonomy level that is the disjoint union
     of several components' states becomes one level per component (Theorem 4's proof puts
-    each component of the Krohn–Rhodes cascade in a layer of its own).
+    each component of the Krohn–Rhodes cascade in a layer of its own), and a component whose
+    group has several orbits on its tiles becomes two levels, the orbit and the position in it.
 
     Which component of a level the cover reads is decided by the levels below (the stage of
     the tile chain; a level the chain skips sits at 0), so in a reachable state the slot of
@@ -340,6 +341,15 @@ class ComponentCascade:
     original step for step: decoding ``c_l = offset(S_l) + y_{l, S_l}`` level by level gives
     the original state, and :meth:`cover` is the original cover of it.
 
+    Orbits. The permutations a component applies (over the reachable states) preserve the
+    orbits of the group they generate on its tiles. With ``orbits=True`` (default) a component
+    of a non-trivial group with more than one orbit is two levels: the orbit of its tile (a
+    reset level: a permutation leaves it alone, a reset names the target's orbit) and the
+    tile's position in its orbit (the permutation restricted to the orbit the level below
+    holds, the identity on the positions that orbit does not have; a reset names the
+    target's position). A component ``(10,C5)`` (ten tiles, two orbits of five) becomes levels
+    of 2 and 5 states: narrower than the ten.
+
     Parameters
     ----------
     cascade
@@ -348,6 +358,8 @@ class ComponentCascade:
     n_letters : int
     limit : int
         The most reachable states explored (of the original cascade).
+    orbits : bool
+        Split components of several orbits (see above).
 
     Raises
     ------
@@ -372,33 +384,84 @@ class ComponentCascade:
     True
     """
 
-    def __init__(self, cascade: Any, n_letters: int, *, limit: int = 200_000):
+    def __init__(self, cascade: Any, n_letters: int, *, limit: int = 200_000,
+                 orbits: bool = True):
         levels = getattr(cascade, "levels", None)
         if levels is None or not all(hasattr(lv, "components") for lv in levels):
             raise CascadeError("splitting levels into components needs a cascade whose levels "
                                "list their components (a holonomy decomposition)")
         self._casc = cascade
         self.alphabet = tuple(getattr(cascade, "alphabet", ()))
-        # (original level, offset, degree) per split level, in order
-        self._parts: list[tuple[int, int, int]] = []
-        self._first: list[int] = []           # original level -> its first split level
-        for li, lv in enumerate(levels):
-            self._first.append(len(self._parts))
-            for comp in lv.components:
-                self._parts.append((li, int(comp.offset), int(comp.degree)))
-        self.sizes = tuple(g for _, _, g in self._parts)
         self._n_orig = len(levels)
-        states = CascadeStack.explore(cascade, n_letters, limit=limit).states
-        self._slot: list[dict[tuple, int]] = [{} for _ in levels]   # prefix -> part index
-        for x in states:
+        # components: (original level, offset, degree); _comp_first[li]: first of level li
+        self._comps: list[tuple[int, int, int]] = []
+        self._comp_first: list[int] = []
+        for li, lv in enumerate(levels):
+            self._comp_first.append(len(self._comps))
+            for comp in lv.components:
+                self._comps.append((li, int(comp.offset), int(comp.degree)))
+        stack = CascadeStack.explore(cascade, n_letters, limit=limit)
+        self._slot: list[dict[tuple, int]] = [{} for _ in levels]   # prefix -> component
+        for x in stack.states:
             for li in range(self._n_orig):
-                j = self._part_of(li, x[li])
+                j = self._comp_of(li, x[li])
                 got = self._slot[li].setdefault(x[:li], j)
                 if got != j:
                     raise CascadeError(f"level {li}: its coordinate lies in the slots of two "
                                        f"components under the same lower levels {x[:li]}; "
                                        f"the split needs the slot decided by the levels below "
                                        f"(dont_care='reset')")
+        # orbits of each component's permutations over the reachable states
+        parent = list(range(sum(g for _, _, g in self._comps)))
+        base = [0]
+        for _, _, g in self._comps:
+            base.append(base[-1] + g)
+
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        moved = [False] * len(self._comps)
+        for x in stack.states:
+            for a in range(n_letters):
+                for li in range(self._n_orig):
+                    f = cascade.action(li, a, x[:li])
+                    if classify_map(f) != "permutation":
+                        continue
+                    j = self._slot[li][x[:li]]
+                    _, off, g = self._comps[j]
+                    for t in range(g):
+                        if f[off + t] != off + t:
+                            moved[j] = True
+                            parent[find(base[j] + t)] = find(base[j] + f[off + t] - off)
+        # parts: (component, kind) with kind "whole", "orbit" or "position"
+        self._parts: list[tuple[int, str]] = []
+        self._orbit: list[tuple[int, ...]] = []         # per component: tile -> orbit
+        self._pos: list[tuple[int, ...]] = []           # per component: tile -> position
+        self._tile: list[dict[tuple[int, int], int]] = []  # (orbit, position) -> tile
+        self._part_first: list[int] = []                # component -> its first part
+        sizes = []
+        for j, (_, _, g) in enumerate(self._comps):
+            roots: dict[int, int] = {}
+            orb = tuple(roots.setdefault(find(base[j] + t), len(roots)) for t in range(g))
+            count = [0] * len(roots)
+            pos = []
+            for t in range(g):
+                pos.append(count[orb[t]])
+                count[orb[t]] += 1
+            self._orbit.append(orb)
+            self._pos.append(tuple(pos))
+            self._tile.append({(orb[t], pos[t]): t for t in range(g)})
+            self._part_first.append(len(self._parts))
+            if orbits and moved[j] and 1 < len(roots) < g:
+                self._parts += [(j, "orbit"), (j, "position")]
+                sizes += [len(roots), max(count)]
+            else:
+                self._parts.append((j, "whole"))
+                sizes.append(g)
+        self.sizes = tuple(sizes)
         self.initial = self._split(tuple(cascade.initial))
         self._cache: dict[tuple, tuple[int, ...]] = {}
 
@@ -406,31 +469,45 @@ class ComponentCascade:
     def n_levels(self) -> int:
         return len(self.sizes)
 
-    def _part_of(self, li: int, c: int) -> int:
-        for j in range(self._first[li], len(self._parts)):
-            orig, off, g = self._parts[j]
+    def _comp_of(self, li: int, c: int) -> int:
+        for j in range(self._comp_first[li], len(self._comps)):
+            orig, off, g = self._comps[j]
             if orig != li:
                 break
             if off <= c < off + g:
                 return j
         raise CascadeError(f"level {li}: coordinate {c} lies in no component's slot")
 
+    def _coords(self, j: int, t: int) -> tuple[int, ...]:
+        """The split coordinates of tile ``t`` of component ``j`` (one or two)."""
+        if self._parts[self._part_first[j]][1] == "whole":
+            return (t,)
+        return (self._orbit[j][t], self._pos[j][t])
+
     def _split(self, x: tuple) -> tuple[int, ...]:
         out = [0] * len(self._parts)
         for li, c in enumerate(x):
-            j = self._part_of(li, c)
-            out[j] = c - self._parts[j][1]
+            j = self._comp_of(li, c)
+            for i, v in enumerate(self._coords(j, c - self._comps[j][1])):
+                out[self._part_first[j] + i] = v
         return tuple(out)
 
     def _join(self, y: Sequence[int], upto: int) -> tuple[int, ...] | None:
         """The original coordinates of the levels below original level ``upto`` (None when
-        a prefix is not reachable)."""
+        a prefix is not reachable or names no tile)."""
         x: list[int] = []
         for li in range(upto):
             j = self._slot[li].get(tuple(x))
             if j is None:
                 return None
-            x.append(self._parts[j][1] + int(y[j]))
+            k = self._part_first[j]
+            if self._parts[k][1] == "whole":
+                t = int(y[k])
+            else:
+                t = self._tile[j].get((int(y[k]), int(y[k + 1])))
+                if t is None:
+                    return None
+            x.append(self._comps[j][1] + t)
         return tuple(x)
 
     def action(self, level: int, letter: int, lower: tuple) -> tuple[int, ...]:
@@ -440,24 +517,33 @@ class ComponentCascade:
         got = self._cache.get(key)
         if got is not None:
             return got
-        li, off, g = self._parts[level]
+        j, kind = self._parts[level]
+        li, off, _ = self._comps[j]
+        g = self.sizes[level]
         x = self._join(lower, li)
+        which = {"whole": 0, "orbit": 0, "position": 1}[kind]
         if x is None:          # an unreachable context: any permutation-or-constant map does
             got = tuple(range(g))
         else:
             f = self._casc.action(li, letter, x)
             new = tuple(self._casc.action(i, letter, x[:i])[x[i]] for i in range(li))
-            j_new = self._slot[li].get(new)
             j_old = self._slot[li][x]
-            if j_new != level:
+            if self._slot[li].get(new) != j:
                 got = (0,) * g
-            elif j_old == level:
-                got = tuple(int(f[off + y]) - off for y in range(g))
-            else:                      # the slot changes: the level's map is a reset
-                got = (int(f[self._parts[j_old][1]]) - off,) * g
+            elif j_old != j or classify_map(f) == "constant":   # a reset: name the target
+                target = int(f[self._comps[j_old][1]]) - off
+                got = (self._coords(j, target)[which],) * g
+            elif kind == "whole":
+                got = tuple(int(f[off + t]) - off for t in range(g))
+            elif kind == "orbit":      # a permutation keeps every orbit
+                got = tuple(range(g))
+            else:                      # the position, in the orbit the level below holds
+                o = int(lower[level - 1])
+                got = tuple(self._pos[j][int(f[off + self._tile[j][(o, p)]]) - off]
+                            if (o, p) in self._tile[j] else p for p in range(g))
             if any(not 0 <= v < g for v in got):
                 raise CascadeError(f"level {li}: the map {f} of letter {letter} under {x} "
-                                   f"leaves component {level - self._first[li]}'s slot")
+                                   f"leaves component {j - self._comp_first[li]}'s slot")
         self._cache[key] = got
         return got
 

@@ -1145,7 +1145,8 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
         lambda: _fp_against_dfa(run_model, d, formats, same_period=False), formats,
         lambda cert: f"holonomy cascade {' / '.join(levels)} ({len(levels)} "
                      f"level{'s' if len(levels) != 1 else ''}) as {lrnn.depth} "
-                     f"layer{'s' if lrnn.depth != 1 else ''}, one per component and a delay "
+                     f"layer{'s' if lrnn.depth != 1 else ''}, one per component (two for a "
+                     f"component of several orbits) and a delay "
                      f"layer between two "
                      f"(widths {data['widths']}, n_h {data['n_h']}, "
                      f"d = 1: "

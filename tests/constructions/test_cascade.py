@@ -297,7 +297,10 @@ def test_a_layer_per_component_simulates_the_holonomy_cascade(dfa):
     d = dfa.minimize()
     casc = holonomy_decomposition(d)
     split = ComponentCascade(casc, len(d.alphabet))
-    assert split.n_levels == sum(len(lv.components) for lv in casc.levels)
+    degrees = [c.degree for lv in casc.levels for c in lv.components]
+    assert len(degrees) <= split.n_levels <= 2 * len(degrees)
+    assert max(split.sizes, default=0) <= max(degrees, default=0)
+    assert ComponentCascade(casc, len(d.alphabet), orbits=False).sizes == tuple(degrees)
     per_level = cascade_construction(casc, d, minimize=False)
     for packed in (False, True):
         m = cascade_construction(split, d, minimize=False, packed=packed)

@@ -136,8 +136,12 @@ def test_non_group_languages_get_theorem_4(spec):
     assert t4.status == PASS, t4.detail
     d = dfa.minimize()
     # a layer per component (Theorem 4's proof), a delay layer between two
-    assert t4.data["layers"] == 2 * t4.data["components"] - 1
-    assert t4.data["components"] >= t4.data["height"]
+    from statetrack.automata import holonomy_decomposition
+    from statetrack.constructions.cascade import ComponentCascade
+
+    split = ComponentCascade(holonomy_decomposition(d), len(d.alphabet))
+    assert t4.data["layers"] == 2 * split.n_levels - 1
+    assert split.n_levels >= t4.data["components"] >= t4.data["height"]
     assert t4.data["paper_bound_layers"] == f"2^{d.n_states}"
     assert t4.data["reachable"] >= d.n_states
     cols = run_all(dfa)
@@ -176,19 +180,48 @@ def test_thm4_puts_each_component_in_a_layer_of_its_own(dfa):
     r = check("thm4", dfa)
     assert r.status == PASS, r.detail
     assert max(r.data["widths"]) <= d.n_states
-    assert r.data["layers"] == 2 * r.data["components"] - 1 > 2 * len(casc.levels) - 1
+    from statetrack.constructions.cascade import ComponentCascade
+
+    split = ComponentCascade(casc, len(d.alphabet))      # a level per component (or orbit)
+    assert r.data["layers"] == 2 * split.n_levels - 1 > 2 * len(casc.levels) - 1
+    assert split.n_levels >= r.data["components"] > len(casc.levels)
     assert "one per component" in r.detail
 
 
-def test_thm4_fails_where_a_component_is_wider_than_q():
-    """A holonomy component can have more tiles than the DFA has states ((8,C4) for a
-    6-state DFA): no layer per component fits n <= |Q|, and the check says so (it does not
-    claim the theorem false: its proof uses another decomposition)."""
-    d = DFA([[1, 2, 2], [3, 4, 2], [0, 4, 0], [4, 0, 2], [0, 0, 5], [5, 1, 2]], start=0,
-            accepting=[0, 1, 2, 3, 5], alphabet="abc")
+def test_thm4_splits_a_component_of_several_orbits():
+    """A holonomy component can have more tiles than the DFA has states: (8,C4) on 6 states,
+    (10,C5) on 6. Its group has two orbits on the tiles, so the component is two levels (the
+    orbit, 2 states; the position in it, 4 or 5) and every layer fits n <= |Q|."""
+    from statetrack.automata import holonomy_decomposition
+    from statetrack.constructions.cascade import ComponentCascade
+
+    for d, comp, sizes in [
+        (DFA([[1, 2, 2], [3, 4, 2], [0, 4, 0], [4, 0, 2], [0, 0, 5], [5, 1, 2]], start=0,
+             accepting=[0, 1, 2, 3, 5], alphabet="abc"), "(8,C4)", (2, 4)),
+        (DFA([[1, 2, 3], [4, 4, 0], [2, 1, 2], [4, 3, 3], [5, 5, 2], [2, 0, 4]], start=0,
+             accepting=[0, 5], alphabet="abc"), "(10,C5)", (2, 5)),
+    ]:
+        d = d.minimize()
+        casc = holonomy_decomposition(d)
+        assert comp in str(casc) and d.n_states == 6
+        whole = ComponentCascade(casc, len(d.alphabet), orbits=False)
+        assert max(whole.sizes) > d.n_states
+        split = ComponentCascade(casc, len(d.alphabet))
+        assert sizes in zip(split.sizes, split.sizes[1:])
+        r = check("thm4", d)
+        assert r.status == PASS, r.detail
+        assert max(r.data["widths"]) <= d.n_states
+
+
+def test_thm4_fails_where_a_transitive_component_is_wider_than_q():
+    """(10,C10) on an 8-state DFA: one orbit of ten tiles, so no layer per component fits
+    n <= |Q|; the check fails and says it is this construction's failure, not a
+    counterexample to the theorem."""
+    d = DFA([[1, 2], [3, 4], [4, 4], [2, 5], [0, 5], [6, 0], [5, 7], [4, 3]], start=0,
+            accepting=[0, 4], alphabet="ab")
     r = check("thm4", d)
     assert r.status == FAIL and r.failed_column == "construction"
-    assert "layer 2 has width 9 > |Q| = 6" in r.detail
+    assert "has width 11 > |Q| = 8" in r.detail
     assert "not a counterexample to the theorem" in r.detail
 
 
