@@ -339,7 +339,8 @@ def test_default_backward_does_not_split(monkeypatch, gen, make_inputs, device):
     assert "wy_split" not in chunk._Plan(x["q"], x["v"], 1, 16, True).cfg
 
 
-# --- states and D kept from the forward pass (issue 12; non-default: "save_states") --------
+# --- states and D kept from the forward pass (issue 12; "save_states", the GPU default for
+# 16-bit inputs since session 14) -----------------------------------------------------------
 
 def _count_state_buffers(monkeypatch, chunk):
     """Spy on ``_state_buffers``: the list gets "fwd" or "bwd" per call, by the caller."""
@@ -429,3 +430,19 @@ def test_saved_states_only_when_gradients_are_wanted(monkeypatch, gen, make_inpu
     assert calls == ["_backward"]
     _assert_same({"dq": d3}, {"dq": d1}, device, torch.float32, need=())
     assert "save_states" not in chunk._Plan(x["q"], x["v"], 2, 16, True).cfg
+
+
+def test_saved_states_are_the_gpu_default_for_16_bit_inputs(monkeypatch):
+    """The GPU launch plan keeps the states for 16-bit inputs (timed faster on the H200,
+    session 14) and not for float32; an override of False turns it off. The plan is built
+    as on the GPU (the interpreter's plan has its own settings); nothing is launched."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setattr(chunk, "INTERPRET", False)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
+    for dtype, want in ((torch.bfloat16, True), (torch.float16, True), (torch.float32, False)):
+        q = torch.zeros(1, 64, 1, 16, dtype=dtype)
+        assert chunk._Plan(q, q, 1, 64, False).cfg.get("save_states", False) is want
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"save_states": False})
+    q = torch.zeros(1, 64, 1, 16, dtype=torch.bfloat16)
+    assert chunk._Plan(q, q, 1, 64, False).cfg["save_states"] is False

@@ -76,9 +76,11 @@ Backward pass
 When any input requires a gradient, the forward pass keeps ``T``, ``W`` and ``U`` (activation
 memory of about two key-sized tensors plus ``T``, ``[L, BT]``); the backward pass recomputes
 the states at every sub-chunk start ``S^{(i)}`` and ``D`` (kernel 2 with storing switched on).
-With ``_CONFIG_OVERRIDE["save_states"]`` (opt-in, issue 12: not the default until timed on
-the device) the forward pass stores them instead, in the same kernel that forms the
-outputs, and the backward pass skips that kernel: one launch less, at the price of
+With ``save_states`` (the default for 16-bit inputs on the GPU since session 14, when the
+H200 timed it at the model shape: forward+backward 2.97 -> 2.82 ms at n_h = 1, 6.84 -> 6.74 ms
+at n_h = 2 gated; ``_CONFIG_OVERRIDE["save_states"] = False`` turns it off, ``True`` turns it
+on for float32 and the interpreter) the forward pass stores them instead, in the same kernel
+that forms the outputs, and the backward pass skips that kernel: one launch less, at the price of
 ``S^{(i)}`` and ``D`` as activation memory (``NS K V + L V`` elements in the input dtype per
 batch row and head: 384 MiB at B 8, T 4096, H 16, K = V = 128 and chunk 64 in bf16, as much
 as ``q``, ``k`` and ``v`` together). Then, with ``dO`` the output gradient:
@@ -140,16 +142,18 @@ SUPPORTED_CHUNK_SIZES = (16, 32, 64)
 #: per kernel: (value block width, num_warps, num_stages); keyed by "2-byte input dtype?"
 _GPU_CONFIG = {
     # 16-bit inputs: bwd_o and bwd_state from the H100 sweep (results/kernels_model_sweep.json)
+    # "save_states" (below): the H200 sweep of session 14 (results/kernels_model_save_h200.json)
     True: {"wy": (0, 4, 2), "state": (32, 4, 2), "state_rec": (64, 4, 2), "bwd_o": (64, 4, 2),
            "bwd_state": (32, 4, 2), "bwd_wy": (64, 8, 2),
-           "bwd_wy_v": (64, 8, 2), "bwd_wy_t": (0, 4, 2)},
+           "bwd_wy_v": (64, 8, 2), "bwd_wy_t": (0, 4, 2), "save_states": True},
     False: {"wy": (0, 4, 2), "state": (32, 4, 2), "state_rec": (32, 4, 2), "bwd_o": (32, 8, 2),
             "bwd_state": (32, 4, 2), "bwd_wy": (32, 8, 2),
             "bwd_wy_v": (32, 8, 2), "bwd_wy_t": (0, 4, 2)},
 }
 #: ``bwd_wy_v`` / ``bwd_wy_t`` above are the two kernels of the split ``bwd_wy`` (issue 12),
-#: used only when ``_CONFIG_OVERRIDE["wy_split"]`` is true (a benchmark sweep sets it; not
-#: the default until timed on the device): the value-block loop, then the ``dT`` / ``dA``
+#: used only when ``_CONFIG_OVERRIDE["wy_split"]`` is true (a benchmark sweep sets it; timed on
+#: the H200 in session 14, it lost: 1u forward+backward 3.14 ms vs 2.97, 2g 6.89 vs 6.84,
+#: results/kernels_model_split_h200.json): the value-block loop, then the ``dT`` / ``dA``
 #: chain, with ``dW``, the partial ``dT`` and ``dbeta`` through global memory. Their settings
 #: are untimed first guesses (the chunk-64 ``bwd_wy`` ones; 4 warps for the loop-free half).
 #: ``bwd_wy`` at chunk sizes below 64, keyed by (chunk size, "2-byte input dtype?"): measured
