@@ -65,3 +65,41 @@ def test_gpu_cascade_long_words_exact(spec, kernel):
     want_states, want_acc = dfa_states(mini, perm[ids])
     assert int((out.states != want_states).sum()) == 0
     assert int((out.accepted != want_acc).sum()) == 0
+
+
+def _theorem4_stack(spec):
+    """The stack the thm4 check proves: a layer per holonomy component, packed (d = 1)."""
+    from statetrack.automata import holonomy_decomposition
+    from statetrack.constructions.cascade import ComponentCascade, cascade_construction
+
+    mini = families.get(spec).minimize()
+    casc = holonomy_decomposition(mini)
+    lrnn = cascade_construction(ComponentCascade(casc, len(mini.alphabet)), mini,
+                                minimize=False, packed=True)
+    assert max(layer.value_dim for layer in lrnn.layers) == 1
+    perm = np.array([mini.alphabet.index(s) for s in lrnn.alphabet], dtype=np.int64)
+    return lrnn, mini, perm
+
+
+@pytest.mark.parametrize("kernel", ["reference", "tabled"])
+@pytest.mark.parametrize("spec", ["tomita(3)", "modular_arithmetic(5)"])
+def test_theorem4_packed_stack_runs_exactly_through_the_kernels(spec, kernel, device):
+    """Theorem 4's own stack (d = 1, a layer per component; tomita(3) 11 layers) runs through
+    the kernels in bfloat16 and gives the DFA's states at every position."""
+    lrnn, mini, perm = _theorem4_stack(spec)
+    T = 40 if device.type == "cpu" and kernel != "reference" else 400
+    ids = np.random.default_rng(len(spec)).integers(0, lrnn.n_symbols, size=(2, T))
+    out = run(lrnn, ids, device=device, dtype=torch.bfloat16, kernel=kernel)
+    assert out.kernels == (kernel,) * lrnn.depth
+    want_states, want_acc = dfa_states(mini, perm[ids])
+    assert (out.states == want_states).all() and (out.accepted == want_acc).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("spec", SPECS)
+def test_gpu_theorem4_packed_stack_long_words_exact(spec):
+    lrnn, mini, perm = _theorem4_stack(spec)
+    ids = np.random.default_rng(0).integers(0, lrnn.n_symbols, size=(2, 10 ** 6))
+    out = run(lrnn, ids, device="cuda", dtype=torch.bfloat16, kernel="tabled")
+    want_states, _ = dfa_states(mini, perm[ids])
+    assert int((out.states != want_states).sum()) == 0
