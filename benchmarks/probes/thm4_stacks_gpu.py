@@ -45,7 +45,8 @@ def main() -> int:
             continue
         casc = holonomy_decomposition(d)
         stacks = (("per-component packed",
-                   cascade_construction(ComponentCascade(casc, len(d.alphabet)), d,
+                   cascade_construction(ComponentCascade(casc, len(d.alphabet),
+                                                         max_width=d.n_states), d,
                                         minimize=False, packed=True)),
                   ("per-level columns", cascade_construction(casc, d, minimize=False)))
         for name, m in stacks:

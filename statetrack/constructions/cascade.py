@@ -342,8 +342,9 @@ class ComponentCascade:
     the original state, and :meth:`cover` is the original cover of it.
 
     Orbits. The permutations a component applies (over the reachable states) preserve the
-    orbits of the group they generate on its tiles. With ``orbits=True`` (default) a component
-    of a non-trivial group with more than one orbit is two levels: the orbit of its tile (a
+    orbits of the group they generate on its tiles. With ``max_width`` a component whose
+    layer would be wider (its tiles, plus the register row above the first level) and whose
+    non-trivial group has more than one orbit is two levels: the orbit of its tile (a
     reset level: a permutation leaves it alone, a reset names the target's orbit) and the
     tile's position in its orbit (the permutation restricted to the orbit the level below
     holds, the identity on the positions that orbit does not have; a reset names the
@@ -358,8 +359,9 @@ class ComponentCascade:
     n_letters : int
     limit : int
         The most reachable states explored (of the original cascade).
-    orbits : bool
-        Split components of several orbits (see above).
+    max_width : int or None
+        Split the components of several orbits whose layer would be wider than this (see
+        above); None (default): never. Theorem 4's stack uses ``|Q|``.
 
     Raises
     ------
@@ -385,7 +387,11 @@ class ComponentCascade:
     """
 
     def __init__(self, cascade: Any, n_letters: int, *, limit: int = 200_000,
-                 orbits: bool = True):
+                 max_width: int | None = None):
+        if max_width is not None and (isinstance(max_width, bool)
+                                      or not isinstance(max_width, int) or max_width < 1):
+            raise InputTypeError(f"ComponentCascade: max_width must be a positive integer or "
+                                 f"None, got {max_width!r}")
         levels = getattr(cascade, "levels", None)
         if levels is None or not all(hasattr(lv, "components") for lv in levels):
             raise CascadeError("splitting levels into components needs a cascade whose levels "
@@ -455,7 +461,8 @@ class ComponentCascade:
             self._pos.append(tuple(pos))
             self._tile.append({(orb[t], pos[t]): t for t in range(g)})
             self._part_first.append(len(self._parts))
-            if orbits and moved[j] and 1 < len(roots) < g:
+            wide = max_width is not None and g + (1 if self._parts else 0) > max_width
+            if wide and moved[j] and 1 < len(roots) < g:
                 self._parts += [(j, "orbit"), (j, "position")]
                 sizes += [len(roots), max(count)]
             else:
@@ -502,12 +509,12 @@ class ComponentCascade:
                 return None
             k = self._part_first[j]
             if self._parts[k][1] == "whole":
-                t = int(y[k])
-            else:
-                t = self._tile[j].get((int(y[k]), int(y[k + 1])))
-                if t is None:
-                    return None
-            x.append(self._comps[j][1] + t)
+                x.append(self._comps[j][1] + int(y[k]))
+                continue
+            tile = self._tile[j].get((int(y[k]), int(y[k + 1])))
+            if tile is None:
+                return None
+            x.append(self._comps[j][1] + tile)
         return tuple(x)
 
     def action(self, level: int, letter: int, lower: tuple) -> tuple[int, ...]:
@@ -900,7 +907,8 @@ def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",
         Theorem 4's ``d = 1`` (see :func:`cascade_construction`).
     per_component : bool
         One level per component (:class:`ComponentCascade`), as Theorem 4's proof has it:
-        narrower layers (a level's components no longer share one), more of them.
+        narrower layers (a level's components no longer share one), more of them; a
+        component wider than ``|Q|`` is split into its orbits where it has several.
 
     Raises
     ------
@@ -940,5 +948,6 @@ def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",
     d = dfa.minimize()
     casc = holonomy_decomposition(d, max_skeleton=max_skeleton, progress=progress,
                                   dont_care=dont_care)
-    levels: Any = ComponentCascade(casc, len(d.alphabet)) if per_component else casc
+    levels: Any = (ComponentCascade(casc, len(d.alphabet), max_width=d.n_states)
+                   if per_component else casc)
     return cascade_construction(levels, d, minimize=False, name=name, packed=packed)

@@ -1005,7 +1005,8 @@ def _cascade(dfa: Any, packed: bool = True) -> tuple[Any, Any, str | None]:
     d = _minimal(dfa)
     try:
         casc = holonomy_decomposition(d)
-        split = ComponentCascade(casc, len(d.alphabet)) if packed else casc
+        split = (ComponentCascade(casc, len(d.alphabet), max_width=d.n_states) if packed
+                 else casc)
         return cascade_construction(split, d, minimize=False, packed=packed), casc, None
     except (DecompositionLimitError, CascadeError) as e:
         return None, None, str(e)
@@ -1146,7 +1147,7 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
         lambda cert: f"holonomy cascade {' / '.join(levels)} ({len(levels)} "
                      f"level{'s' if len(levels) != 1 else ''}) as {lrnn.depth} "
                      f"layer{'s' if lrnn.depth != 1 else ''}, one per component (two for a "
-                     f"component of several orbits) and a delay "
+                     f"component wider than |Q| with several orbits) and a delay "
                      f"layer between two "
                      f"(widths {data['widths']}, n_h {data['n_h']}, "
                      f"d = 1: "

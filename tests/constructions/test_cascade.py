@@ -296,11 +296,12 @@ def test_a_layer_per_component_simulates_the_holonomy_cascade(dfa):
 
     d = dfa.minimize()
     casc = holonomy_decomposition(d)
-    split = ComponentCascade(casc, len(d.alphabet))
+    # max_width=1: every component of several orbits is split (the orbit code exercised)
+    split = ComponentCascade(casc, len(d.alphabet), max_width=1)
     degrees = [c.degree for lv in casc.levels for c in lv.components]
     assert len(degrees) <= split.n_levels <= 2 * len(degrees)
     assert max(split.sizes, default=0) <= max(degrees, default=0)
-    assert ComponentCascade(casc, len(d.alphabet), orbits=False).sizes == tuple(degrees)
+    assert ComponentCascade(casc, len(d.alphabet)).sizes == tuple(degrees)
     per_level = cascade_construction(casc, d, minimize=False)
     for packed in (False, True):
         m = cascade_construction(split, d, minimize=False, packed=packed)
@@ -333,3 +334,17 @@ def test_component_split_needs_components_decided_below():
         compile_cascade(d, per_component="yes")
     m = compile_cascade(d, per_component=True, packed=True)
     assert verify(m, d).ok and m.depth == 11 and m.width == 3
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "3"])
+def test_component_split_max_width_is_checked(bad):
+    from statetrack.automata import families, holonomy_decomposition
+    from statetrack.constructions.cascade import ComponentCascade
+
+    d = families.get("aa_star").minimize()
+    with pytest.raises(InputTypeError, match="max_width must be a positive integer or None"):
+        ComponentCascade(holonomy_decomposition(d), len(d.alphabet), max_width=bad)
+    # aa_star's (3,C2) has two orbits but fits |Q| = 3: not split at max_width=|Q|
+    casc = holonomy_decomposition(d)
+    assert ComponentCascade(casc, len(d.alphabet), max_width=3).sizes == (3,)
+    assert ComponentCascade(casc, len(d.alphabet), max_width=2).sizes == (2, 2)

@@ -74,7 +74,8 @@ def _theorem4_stack(spec):
 
     mini = families.get(spec).minimize()
     casc = holonomy_decomposition(mini)
-    lrnn = cascade_construction(ComponentCascade(casc, len(mini.alphabet)), mini,
+    split = ComponentCascade(casc, len(mini.alphabet), max_width=mini.n_states)
+    lrnn = cascade_construction(split, mini,
                                 minimize=False, packed=True)
     assert max(layer.value_dim for layer in lrnn.layers) == 1
     perm = np.array([mini.alphabet.index(s) for s in lrnn.alphabet], dtype=np.int64)

@@ -139,7 +139,8 @@ def test_non_group_languages_get_theorem_4(spec):
     from statetrack.automata import holonomy_decomposition
     from statetrack.constructions.cascade import ComponentCascade
 
-    split = ComponentCascade(holonomy_decomposition(d), len(d.alphabet))
+    split = ComponentCascade(holonomy_decomposition(d), len(d.alphabet),
+                             max_width=d.n_states)
     assert t4.data["layers"] == 2 * split.n_levels - 1
     assert split.n_levels >= t4.data["components"] >= t4.data["height"]
     assert t4.data["paper_bound_layers"] == f"2^{d.n_states}"
@@ -182,7 +183,7 @@ def test_thm4_puts_each_component_in_a_layer_of_its_own(dfa):
     assert max(r.data["widths"]) <= d.n_states
     from statetrack.constructions.cascade import ComponentCascade
 
-    split = ComponentCascade(casc, len(d.alphabet))      # a level per component (or orbit)
+    split = ComponentCascade(casc, len(d.alphabet), max_width=d.n_states)
     assert r.data["layers"] == 2 * split.n_levels - 1 > 2 * len(casc.levels) - 1
     assert split.n_levels >= r.data["components"] > len(casc.levels)
     assert "one per component" in r.detail
@@ -204,9 +205,9 @@ def test_thm4_splits_a_component_of_several_orbits():
         d = d.minimize()
         casc = holonomy_decomposition(d)
         assert comp in str(casc) and d.n_states == 6
-        whole = ComponentCascade(casc, len(d.alphabet), orbits=False)
+        whole = ComponentCascade(casc, len(d.alphabet))
         assert max(whole.sizes) > d.n_states
-        split = ComponentCascade(casc, len(d.alphabet))
+        split = ComponentCascade(casc, len(d.alphabet), max_width=d.n_states)
         assert sizes in zip(split.sizes, split.sizes[1:])
         r = check("thm4", d)
         assert r.status == PASS, r.detail
