@@ -991,9 +991,9 @@ def _prop1_cascade(dfa: Any, why: str | None) -> TheoremResult:
 
 
 @functools.lru_cache(maxsize=16)
-def _cascade(dfa: Any, packed: bool = True) -> tuple[Any, Any, str | None]:
+def _cascade(dfa: Any, paper: bool = True) -> tuple[Any, Any, str | None]:
     """``(lrnn, cascade, None)`` from Theorem 4's compiler (the holonomy cascade of the
-    minimal DFA as a stack; ``packed``: the theorem's form, one layer per component
+    minimal DFA as a stack; ``paper``: the theorem's form, one layer per component
     (:class:`~statetrack.constructions.cascade.ComponentCascade`) and ``d = 1``; else the
     stack :func:`~statetrack.constructions.compile.compile` gives, a layer per level and the
     registers in columns), or ``(None, None, reason)`` when it is over a size limit."""
@@ -1005,9 +1005,9 @@ def _cascade(dfa: Any, packed: bool = True) -> tuple[Any, Any, str | None]:
     d = _minimal(dfa)
     try:
         casc = holonomy_decomposition(d)
-        split = (ComponentCascade(casc, len(d.alphabet), max_width=d.n_states) if packed
+        split = (ComponentCascade(casc, len(d.alphabet), max_width=d.n_states) if paper
                  else casc)
-        return cascade_construction(split, d, minimize=False, packed=packed), casc, None
+        return cascade_construction(split, d, minimize=False, packed=paper), casc, None
     except (DecompositionLimitError, CascadeError) as e:
         return None, None, str(e)
 
@@ -1029,7 +1029,7 @@ def _thm4_bound_problems(lrnn: Any, n_states: int) -> list[str]:
     ...     print(p)
     7 layers > 2^|Q| = 4
     layer 1 has width 3 > |Q| = 2
-    >>> cols, _, _ = _cascade(families.get("contains(abb)"), packed=False)
+    >>> cols, _, _ = _cascade(families.get("contains(abb)"), paper=False)
     >>> _thm4_bound_problems(cols, 4)     # the register columns: d = 7
     ['layer 6 has d = 7 value columns > 1']
     """
@@ -1127,7 +1127,7 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
     run_model, fp_note = lrnn, ""
     unproved = [f for f in formats if not lrnn.float_exactness((f,)).proved(f)]
     if unproved:
-        cols, _, _ = _cascade(dfa, packed=False)
+        cols, _, _ = _cascade(dfa, paper=False)
         cert = verify(lrnn, dfa)           # the theorem's stack, proved before the swap
         if not cert.ok:
             return TheoremResult("thm4", FAIL, (("construction", _clip(construction)),

@@ -506,7 +506,7 @@ def test_thm4_checks_the_conclusions_counts_with_d_equal_one():
                 initial_state=layer.initial_state, readout=layer.readout)
     assert "not a non-negative integer" in registry._thm4_bound_problems(
         LRNN(lrnn.alphabet, [bad], accepting=[False] * bad.readout.n_classes), 4)[0]
-    cols, _, _ = registry._cascade(d, packed=False)        # compile()'s form: d = 7
+    cols, _, _ = registry._cascade(d, paper=False)        # compile()'s form: d = 7
     assert registry._thm4_bound_problems(cols, 4) == ["layer 6 has d = 7 value columns > 1"]
     r = check("thm4", d)
     assert r.status == PASS and r.data["value_dim"] == 1 and r.data["paper_value_dim"] == 1
