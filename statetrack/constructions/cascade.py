@@ -515,6 +515,8 @@ class ComponentCascade:
             if tile is None:
                 return None
             x.append(self._comps[j][1] + tile)
+        if upto < self._n_orig and tuple(x) not in self._slot[upto]:
+            return None        # each shorter prefix is reachable, the whole one is not
         return tuple(x)
 
     def action(self, level: int, letter: int, lower: tuple) -> tuple[int, ...]:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from statetrack.constructions.cascade import (
-    MAX_LEVEL_STATES, TableCascade, cascade_construction, classify_map,
+    CascadeStack, MAX_LEVEL_STATES, TableCascade, cascade_construction, classify_map,
 )
 from statetrack.automata.strategies import dfas
 from statetrack.constructions.errors import CascadeError, InputTypeError
@@ -348,3 +348,28 @@ def test_component_split_max_width_is_checked(bad):
     casc = holonomy_decomposition(d)
     assert ComponentCascade(casc, len(d.alphabet), max_width=3).sizes == (3,)
     assert ComponentCascade(casc, len(d.alphabet), max_width=2).sizes == (2, 2)
+
+
+def test_component_split_unreachable_context_is_a_map_not_a_key_error():
+    """action() under a split context whose lower levels decode to an unreachable prefix of
+    the original cascade (each shorter prefix reachable, the whole one not) is the identity,
+    as documented; it raised KeyError from the slot table."""
+    import itertools
+
+    from statetrack.automata import DFA, holonomy_decomposition
+    from statetrack.constructions.cascade import ComponentCascade
+
+    d = DFA([[2, 0, 1], [1, 2, 0], [0, 2, 1]], start=0, accepting=[1, 2],
+            alphabet="abc").minimize()
+    casc = holonomy_decomposition(d)
+    split = ComponentCascade(casc, len(d.alphabet))
+    assert split.sizes == (3, 2, 2)
+    # (0, 1): level 0 at tile 0 is reachable, level 1 at tile 1 under it is not
+    assert all(y[:2] != (0, 1) for y in CascadeStack.explore(split, 3).states)
+    assert split._join((0, 1), 2) is None
+    assert split.action(2, 0, (0, 1)) == (0, 1)
+    for level, size in enumerate(split.sizes):
+        for lower in itertools.product(*(range(n) for n in split.sizes[:level])):
+            for a in range(len(d.alphabet)):
+                f = split.action(level, a, lower)
+                assert len(f) == size and classify_map(f) != "other"
