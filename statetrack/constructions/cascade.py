@@ -325,11 +325,129 @@ class CascadeStack:
         return list(seen)
 
 
+# ------------------------------------------------- splitting a component into levels
+def _close(cls: Sequence[int], gens: Sequence[tuple[int, ...]],
+           merge: tuple[int, int] | None = None) -> tuple[int, ...]:
+    """The finest partition coarser than ``cls`` (a class id per point), with the points of
+    ``merge`` in one class, that every permutation of ``gens`` maps onto itself (class to
+    class). A partition that each generator maps into itself is mapped onto itself by the
+    group they generate (a permutation of a finite set cannot shrink it)."""
+    n = len(cls)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    pairs: list[tuple[int, int]] = []
+    first: dict[int, int] = {}
+    for t, c in enumerate(cls):
+        pairs.append((first.setdefault(c, t), t))
+    if merge is not None:
+        pairs.append(merge)
+    queue = []
+    for u, v in pairs:
+        ru, rv = find(u), find(v)
+        if ru != rv:
+            parent[ru] = rv
+            queue.append((u, v))
+    while queue:
+        u, v = queue.pop()
+        for s in gens:
+            ru, rv = find(s[u]), find(s[v])
+            if ru != rv:
+                parent[ru] = rv
+                queue.append((s[u], s[v]))
+    ids: dict[int, int] = {}
+    return tuple(ids.setdefault(find(t), len(ids)) for t in range(n))
+
+
+def _step_width(fine: Sequence[int], coarse: Sequence[int]) -> int:
+    """The most classes of ``fine`` inside one class of ``coarse`` (a level's width)."""
+    inside: dict[int, set[int]] = {}
+    for f, c in zip(fine, coarse):
+        inside.setdefault(c, set()).add(f)
+    return max(len(v) for v in inside.values())
+
+
+def _partition_chain(n: int, gens: Sequence[tuple[int, ...]],
+                     limit: int) -> list[tuple[int, ...]]:
+    """A chain of partitions of ``range(n)`` that ``gens`` preserve, from the points to one
+    class, each step at most ``limit`` classes inside a class where one can be found (else
+    as narrow as single merges make it).
+
+    Between two partitions of the chain a coarser one is sought greedily: classes are merged
+    (and closed under the group) as long as the lower step stays within ``limit``; the upper
+    step is then split the same way. For the regular action of ``C10`` with limit 7 that is
+    two levels, 2 and 5; a primitive group (no block system) stays one level.
+
+    >>> r = tuple((t + 1) % 10 for t in range(10))       # C10 on ten points
+    >>> [_step_width(a, b) for a, b in zip(*(lambda c: (c, c[1:]))(_partition_chain(10, [r], 7)))]
+    [5, 2]
+    >>> len(_partition_chain(5, [(1, 2, 3, 4, 0)], 3))     # C5: primitive, one step
+    2
+    """
+    bottom, top = tuple(range(n)), (0,) * n
+
+    def between(lo: tuple[int, ...], hi: tuple[int, ...]) -> list[tuple[int, ...]]:
+        w = _step_width(lo, hi)
+        if w <= max(limit, 1):
+            return []
+        q, best, best_w = lo, None, w
+        for x in range(n):
+            for y in range(x + 1, n):
+                if hi[x] != hi[y] or q[x] == q[y]:
+                    continue
+                cand = _close(q, gens, (x, y))
+                if cand == hi:
+                    continue
+                if _step_width(lo, cand) <= limit:
+                    q = cand
+                elif q is lo:
+                    cw = max(_step_width(lo, cand), _step_width(cand, hi))
+                    if cw < best_w:
+                        best, best_w = cand, cw
+        if q is lo:
+            if best is None:
+                return []
+            q = best
+        return between(lo, q) + [q] + between(q, hi)
+
+    return [bottom] + between(bottom, top) + [top]
+
+
+def _chain_coords(chain: Sequence[tuple[int, ...]]) -> tuple[tuple[int, ...], ...]:
+    """Per point, its coordinates along a chain of partitions (finest first): coordinate
+    ``i`` (``i = 0`` the coarsest step) is the label of the point's class of the finer
+    partition of step ``i`` among the classes inside its class of the coarser one, labels
+    in the order of the classes' least points.
+
+    >>> _chain_coords([(0, 1, 2, 3), (0, 1, 0, 1), (0, 0, 0, 0)])
+    ((0, 0), (1, 0), (0, 1), (1, 1))
+    """
+    n = len(chain[0])
+    steps = len(chain) - 1
+    coords = [[0] * steps for _ in range(n)]
+    for i in range(steps):
+        fine, coarse = chain[steps - 1 - i], chain[steps - i]
+        label: dict[tuple[int, int], int] = {}
+        count: dict[int, int] = {}
+        for t in range(n):
+            key = (coarse[t], fine[t])
+            if key not in label:
+                label[key] = count.get(coarse[t], 0)
+                count[coarse[t]] = label[key] + 1
+            coords[t][i] = label[key]
+    return tuple(tuple(c) for c in coords)
+
+
 class ComponentCascade:
     """A cascade with one level per *component*: a holonomy level that is the disjoint union
     of several components' states becomes one level per component (Theorem 4's proof puts
-    each component of the Krohn–Rhodes cascade in a layer of its own), and a component whose
-    group has several orbits on its tiles becomes two levels, the orbit and the position in it.
+    each component of the Krohn–Rhodes cascade in a layer of its own), and a component wider
+    than ``max_width`` becomes several levels along classes of tiles its group preserves.
 
     Which component of a level the cover reads is decided by the levels below (the stage of
     the tile chain; a level the chain skips sits at 0), so in a reachable state the slot of
@@ -341,15 +459,18 @@ class ComponentCascade:
     original step for step: decoding ``c_l = offset(S_l) + y_{l, S_l}`` level by level gives
     the original state, and :meth:`cover` is the original cover of it.
 
-    Orbits. The permutations a component applies (over the reachable states) preserve the
-    orbits of the group they generate on its tiles. With ``max_width`` a component whose
-    layer would be wider (its tiles, plus the register row above the first level) and whose
-    non-trivial group has more than one orbit is two levels: the orbit of its tile (a
-    reset level: a permutation leaves it alone, a reset names the target's orbit) and the
-    tile's position in its orbit (the permutation restricted to the orbit the level below
-    holds, the identity on the positions that orbit does not have; a reset names the
-    target's position). A component ``(10,C5)`` (ten tiles, two orbits of five) becomes levels
-    of 2 and 5 states: narrower than the ten.
+    Narrowing a component. The permutations a component applies (over the reachable states)
+    generate a group on its tiles. With ``max_width`` a component whose layer would be wider
+    (its tiles, plus the register row above the first level) is split along a chain of
+    partitions of its tiles that the group maps onto themselves (its orbits, the blocks of
+    an imprimitive action, any partition where the group is trivial), from one class to the
+    tiles, a level per step: level ``i`` holds which class of the finer partition the tile
+    lies in, among those inside its class of the coarser one. A permutation maps classes to
+    classes, so on each level it is a permutation given the levels below (the identity on
+    labels the class below does not have); a reset names the target's labels. The chain is
+    found greedily (:func:`_partition_chain`): ``(10,C5)`` (two orbits of five) becomes
+    levels of 2 and 5 states, ``(10,C10)`` (one orbit; two blocks of five) too. A primitive
+    group preserves no partition and stays one level.
 
     Parameters
     ----------
@@ -360,8 +481,8 @@ class ComponentCascade:
     limit : int
         The most reachable states explored (of the original cascade).
     max_width : int or None
-        Split the components of several orbits whose layer would be wider than this (see
-        above); None (default): never. Theorem 4's stack uses ``|Q|``.
+        Split the components whose layer would be wider than this (see above); None
+        (default): never. Theorem 4's stack uses ``|Q|``.
 
     Raises
     ------
@@ -417,57 +538,41 @@ class ComponentCascade:
                                        f"components under the same lower levels {x[:li]}; "
                                        f"the split needs the slot decided by the levels below "
                                        f"(dont_care='reset')")
-        # orbits of each component's permutations over the reachable states
-        parent = list(range(sum(g for _, _, g in self._comps)))
-        base = [0]
-        for _, _, g in self._comps:
-            base.append(base[-1] + g)
-
-        def find(i: int) -> int:
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-
-        moved = [False] * len(self._comps)
+        # each component's permutations (restricted to its slot) over the reachable states
+        gens: list[set[tuple[int, ...]]] = [set() for _ in self._comps]
         for x in stack.states:
             for a in range(n_letters):
                 for li in range(self._n_orig):
                     f = cascade.action(li, a, x[:li])
-                    if classify_map(f) != "permutation":
-                        continue
                     j = self._slot[li][x[:li]]
                     _, off, g = self._comps[j]
-                    for t in range(g):
-                        if f[off + t] != off + t:
-                            moved[j] = True
-                            parent[find(base[j] + t)] = find(base[j] + f[off + t] - off)
-        # parts: (component, kind) with kind "whole", "orbit" or "position"
-        self._parts: list[tuple[int, str]] = []
-        self._orbit: list[tuple[int, ...]] = []         # per component: tile -> orbit
-        self._pos: list[tuple[int, ...]] = []           # per component: tile -> position
-        self._tile: list[dict[tuple[int, int], int]] = []  # (orbit, position) -> tile
-        self._part_first: list[int] = []                # component -> its first part
+                    h = tuple(int(f[off + t]) - off for t in range(g))
+                    if classify_map(h) == "permutation":
+                        gens[j].add(h)
+        # per component: a chain of partitions of its tiles that its permutations preserve,
+        # finest (the tiles) to coarsest (one class); a level per step of the chain
+        self._coord: list[tuple[tuple[int, ...], ...]] = []   # per component: tile -> coords
+        self._tile: list[dict[tuple[int, ...], int]] = []     # coords -> tile
+        self._rep: list[dict[tuple[int, ...], int]] = []      # coords prefix -> a tile
+        self._part_first: list[int] = []                      # component -> its first part
+        self._parts: list[tuple[int, int]] = []               # (component, depth)
         sizes = []
         for j, (_, _, g) in enumerate(self._comps):
-            roots: dict[int, int] = {}
-            orb = tuple(roots.setdefault(find(base[j] + t), len(roots)) for t in range(g))
-            count = [0] * len(roots)
-            pos = []
-            for t in range(g):
-                pos.append(count[orb[t]])
-                count[orb[t]] += 1
-            self._orbit.append(orb)
-            self._pos.append(tuple(pos))
-            self._tile.append({(orb[t], pos[t]): t for t in range(g)})
-            self._part_first.append(len(self._parts))
             wide = max_width is not None and g + (1 if self._parts else 0) > max_width
-            if wide and moved[j] and 1 < len(roots) < g:
-                self._parts += [(j, "orbit"), (j, "position")]
-                sizes += [len(roots), max(count)]
-            else:
-                self._parts.append((j, "whole"))
-                sizes.append(g)
+            chain = (_partition_chain(g, sorted(gens[j]), max_width - 1) if wide
+                     else [tuple(range(g)), (0,) * g])
+            coords = _chain_coords(chain)
+            self._coord.append(coords)
+            self._tile.append({c: t for t, c in enumerate(coords)})
+            rep: dict[tuple[int, ...], int] = {}
+            for t, c in enumerate(coords):
+                for i in range(len(c) + 1):
+                    rep.setdefault(c[:i], t)
+            self._rep.append(rep)
+            self._part_first.append(len(self._parts))
+            for depth in range(len(chain) - 1):
+                self._parts.append((j, depth))
+                sizes.append(1 + max(c[depth] for c in coords))
         self.sizes = tuple(sizes)
         self.initial = self._split(tuple(cascade.initial))
         self._cache: dict[tuple, tuple[int, ...]] = {}
@@ -486,10 +591,8 @@ class ComponentCascade:
         raise CascadeError(f"level {li}: coordinate {c} lies in no component's slot")
 
     def _coords(self, j: int, t: int) -> tuple[int, ...]:
-        """The split coordinates of tile ``t`` of component ``j`` (one or two)."""
-        if self._parts[self._part_first[j]][1] == "whole":
-            return (t,)
-        return (self._orbit[j][t], self._pos[j][t])
+        """The split coordinates of tile ``t`` of component ``j`` (one per level of it)."""
+        return self._coord[j][t]
 
     def _split(self, x: tuple) -> tuple[int, ...]:
         out = [0] * len(self._parts)
@@ -508,10 +611,8 @@ class ComponentCascade:
             if j is None:
                 return None
             k = self._part_first[j]
-            if self._parts[k][1] == "whole":
-                x.append(self._comps[j][1] + int(y[k]))
-                continue
-            tile = self._tile[j].get((int(y[k]), int(y[k + 1])))
+            n = len(self._coord[j][0])
+            tile = self._tile[j].get(tuple(int(v) for v in y[k:k + n]))
             if tile is None:
                 return None
             x.append(self._comps[j][1] + tile)
@@ -526,30 +627,33 @@ class ComponentCascade:
         got = self._cache.get(key)
         if got is not None:
             return got
-        j, kind = self._parts[level]
+        j, depth = self._parts[level]
         li, off, _ = self._comps[j]
         g = self.sizes[level]
         x = self._join(lower, li)
-        which = {"whole": 0, "orbit": 0, "position": 1}[kind]
         if x is None:          # an unreachable context: any permutation-or-constant map does
             got = tuple(range(g))
         else:
             f = self._casc.action(li, letter, x)
             new = tuple(self._casc.action(i, letter, x[:i])[x[i]] for i in range(li))
             j_old = self._slot[li][x]
+            h = tuple(int(f[off + t]) - off for t in range(self._comps[j][2]))
             if self._slot[li].get(new) != j:
                 got = (0,) * g
-            elif j_old != j or classify_map(f) == "constant":   # a reset: name the target
+            elif j_old != j or classify_map(h) == "constant":   # a reset: name the target
                 target = int(f[self._comps[j_old][1]]) - off
-                got = (self._coords(j, target)[which],) * g
-            elif kind == "whole":
-                got = tuple(int(f[off + t]) - off for t in range(g))
-            elif kind == "orbit":      # a permutation keeps every orbit
-                got = tuple(range(g))
-            else:                      # the position, in the orbit the level below holds
-                o = int(lower[level - 1])
-                got = tuple(self._pos[j][int(f[off + self._tile[j][(o, p)]]) - off]
-                            if (o, p) in self._tile[j] else p for p in range(g))
+                got = (self._coords(j, target)[depth],) * g
+            elif len(self._coord[j][0]) == 1:      # the component whole: its map
+                got = h
+            elif classify_map(h) not in ("permutation", "identity"):
+                raise CascadeError(f"level {li}: component {j - self._comp_first[li]} is "
+                                   f"split into levels but letter {letter} under {x} maps it "
+                                   f"by {h}, neither a permutation nor a reset")
+            else:              # a permutation moves the class the levels below hold
+                below = tuple(int(v) for v in lower[level - depth:level])
+                rep = self._rep[j]
+                got = tuple(self._coord[j][h[rep[below + (p,)]]][depth]
+                            if below + (p,) in rep else p for p in range(g))
             if any(not 0 <= v < g for v in got):
                 raise CascadeError(f"level {li}: the map {f} of letter {letter} under {x} "
                                    f"leaves component {j - self._comp_first[li]}'s slot")
@@ -910,7 +1014,8 @@ def compile_cascade(dfa: DFA, *, name: str = "", dont_care: str = "reset",
     per_component : bool
         One level per component (:class:`ComponentCascade`), as Theorem 4's proof has it:
         narrower layers (a level's components no longer share one), more of them; a
-        component wider than ``|Q|`` is split into its orbits where it has several.
+        component wider than ``|Q|`` is split along classes of tiles its group preserves
+        (orbits, blocks), where it has some.
 
     Raises
     ------

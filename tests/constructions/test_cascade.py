@@ -296,10 +296,11 @@ def test_a_layer_per_component_simulates_the_holonomy_cascade(dfa):
 
     d = dfa.minimize()
     casc = holonomy_decomposition(d)
-    # max_width=1: every component of several orbits is split (the orbit code exercised)
+    # max_width=1: every component whose group preserves a partition of its tiles is split
+    # (as far as single merges narrow it: the chain code exercised)
     split = ComponentCascade(casc, len(d.alphabet), max_width=1)
     degrees = [c.degree for lv in casc.levels for c in lv.components]
-    assert len(degrees) <= split.n_levels <= 2 * len(degrees)
+    assert len(degrees) <= split.n_levels <= sum(degrees)
     assert max(split.sizes, default=0) <= max(degrees, default=0)
     assert ComponentCascade(casc, len(d.alphabet)).sizes == tuple(degrees)
     per_level = cascade_construction(casc, d, minimize=False)
@@ -373,3 +374,62 @@ def test_component_split_unreachable_context_is_a_map_not_a_key_error():
             for a in range(len(d.alphabet)):
                 f = split.action(level, a, lower)
                 assert len(f) == size and classify_map(f) != "other"
+
+
+def _is_coarser(fine, coarse):
+    return all(coarse[x] == coarse[y] for x in range(len(fine)) for y in range(len(fine))
+               if fine[x] == fine[y])
+
+
+@settings(max_examples=120, deadline=None)
+@given(n=st.integers(1, 12), data=st.data())
+def test_partition_chain_is_preserved_and_names_every_point(n, data):
+    """_partition_chain: from the points to one class, each partition strictly coarser than
+    the one before and mapped onto itself by every generator; the coordinates name each
+    point once, and a level's width is the most classes inside a class."""
+    from statetrack.constructions.cascade import _chain_coords, _partition_chain, _step_width
+
+    gens = data.draw(st.lists(st.permutations(range(n)).map(tuple), max_size=3))
+    limit = data.draw(st.integers(0, n + 1))
+    chain = _partition_chain(n, gens, limit)
+    assert chain[0] == tuple(range(n)) and chain[-1] == (0,) * n
+    for fine, coarse in zip(chain, chain[1:]):
+        assert _is_coarser(fine, coarse)
+        assert len(set(coarse)) < len(set(fine)) or n == 1     # one point: one level
+    for p in chain:
+        for s in gens:
+            image = {}
+            for t in range(n):                 # class of t -> class of s(t), one-valued
+                assert image.setdefault(p[t], p[s[t]]) == p[s[t]]
+    coords = _chain_coords(chain)
+    assert len(set(coords)) == n and all(len(c) == len(chain) - 1 for c in coords)
+    widths = [1 + max(c[i] for c in coords) for i in range(len(chain) - 1)]
+    assert widths == [_step_width(f, c) for f, c in zip(chain[-2::-1], chain[:0:-1])]
+    if not gens and limit >= 2:                # every partition is preserved: all fit
+        assert max(widths) <= limit
+
+
+def test_partition_chain_follows_blocks_and_stops_at_primitive_groups():
+    from itertools import combinations
+
+    from statetrack.constructions.cascade import _partition_chain, _step_width
+
+    def widths(chain):
+        return [_step_width(f, c) for f, c in zip(chain, chain[1:])]
+
+    c10 = tuple((t + 1) % 10 for t in range(10))
+    assert widths(_partition_chain(10, [c10], 7)) == [5, 2]
+    assert widths(_partition_chain(10, [c10], 10)) == [10]      # fits: not split
+    assert sorted(widths(_partition_chain(10, [c10], 2))) == [2, 5]   # C5 is primitive
+    # S5 on the ten 2-subsets of five points: primitive, no partition to split along
+    pairs = list(combinations(range(5), 2))
+    idx = {p: i for i, p in enumerate(pairs)}
+
+    def on_pairs(perm):
+        return tuple(idx[tuple(sorted((perm[a], perm[b])))] for a, b in pairs)
+
+    s5 = [on_pairs((1, 2, 3, 4, 0)), on_pairs((1, 0, 2, 3, 4))]
+    assert widths(_partition_chain(10, s5, 7)) == [10]
+    # two orbits of five (C5 on each): orbit, then the place in it
+    two = tuple((t + 1) % 5 + 5 * (t // 5) for t in range(10))
+    assert widths(_partition_chain(10, [two], 7)) == [5, 2]

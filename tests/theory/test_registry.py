@@ -214,13 +214,46 @@ def test_thm4_splits_a_component_of_several_orbits():
         assert max(r.data["widths"]) <= d.n_states
 
 
-def test_thm4_fails_where_a_transitive_component_is_wider_than_q():
-    """(10,C10) on an 8-state DFA: one orbit of ten tiles, so no layer per component fits
-    n <= |Q|; the check fails and says it is this construction's failure, not a
-    counterexample to the theorem."""
+def test_thm4_splits_a_transitive_component_along_blocks():
+    """(10,C10) on an 8-state DFA: one orbit of ten tiles, wider than |Q| = 8 (with the
+    register row, 11). C10 preserves the partition of the tiles into two blocks of five, so
+    the component becomes two levels (which block, 2; the place in it, 5) and the stack
+    fits Theorem 4's width bound."""
+    from statetrack.automata import holonomy_decomposition
+    from statetrack.constructions.cascade import ComponentCascade
+
+    d = DFA([[1, 2], [3, 4], [4, 4], [2, 5], [0, 5], [6, 0], [5, 7], [4, 3]], start=0,
+            accepting=[0, 4], alphabet="ab").minimize()
+    casc = holonomy_decomposition(d)
+    assert "(10,C10)" in str(casc) and d.n_states == 8
+    assert 10 in ComponentCascade(casc, len(d.alphabet)).sizes
+    split = ComponentCascade(casc, len(d.alphabet), max_width=d.n_states)
+    assert 10 not in split.sizes and (2, 5) in zip(split.sizes, split.sizes[1:])
+    r = check("thm4", d)
+    assert r.status == PASS, r.detail
+    assert max(r.data["widths"]) <= d.n_states
+
+
+def test_thm4_fails_where_a_component_cannot_be_narrowed(monkeypatch):
+    """Where a component stays wider than |Q| (a primitive group on its tiles has no
+    classes to split along), the check fails and says it is this construction's failure,
+    not a counterexample to the theorem. Simulated on the (10,C10) DFA by splitting at no
+    width (ComponentCascade without max_width)."""
+    from statetrack.constructions import cascade as C
+
     d = DFA([[1, 2], [3, 4], [4, 4], [2, 5], [0, 5], [6, 0], [5, 7], [4, 3]], start=0,
             accepting=[0, 4], alphabet="ab")
-    r = check("thm4", d)
+    real = C.ComponentCascade
+
+    def no_split(casc, n_letters, *, limit=200_000, max_width=None):
+        return real(casc, n_letters, limit=limit)
+
+    monkeypatch.setattr(C, "ComponentCascade", no_split)
+    registry._cascade.cache_clear()
+    try:
+        r = check("thm4", d)
+    finally:
+        registry._cascade.cache_clear()
     assert r.status == FAIL and r.failed_column == "construction"
     assert "has width 11 > |Q| = 8" in r.detail
     assert "not a counterexample to the theorem" in r.detail
