@@ -372,16 +372,22 @@ def _step_width(fine: Sequence[int], coarse: Sequence[int]) -> int:
     return max(len(v) for v in inside.values())
 
 
-def _partition_chain(n: int, gens: Sequence[tuple[int, ...]],
-                     limit: int) -> list[tuple[int, ...]]:
+def _partition_chain(n: int, gens: Sequence[tuple[int, ...]], limit: int,
+                     top_limit: int | None = None,
+                     max_lattice: int = 400) -> list[tuple[int, ...]]:
     """A chain of partitions of ``range(n)`` that ``gens`` preserve, from the points to one
-    class, each step at most ``limit`` classes inside a class where one can be found (else
-    as narrow as single merges make it).
+    class, each step at most ``limit`` classes inside a class (the last step, into one
+    class, at most ``top_limit``, default ``limit``) where one can be found, else as narrow
+    as single merges make it.
 
-    Between two partitions of the chain a coarser one is sought greedily: classes are merged
+    Where the group preserves at most ``max_lattice`` partitions, all are listed and the best
+    chain through them is taken (least over the limits, then fewest steps). Otherwise a
+    coarser partition between two of the chain is sought greedily: classes are merged
     (and closed under the group) as long as the lower step stays within ``limit``; the upper
-    step is then split the same way. For the regular action of ``C10`` with limit 7 that is
-    two levels, 2 and 5; a primitive group (no block system) stays one level.
+    step is then split the same way. Only merges of an orbit's least point with another
+    point are tried: any other merge is the image of one of those under the group, and gives
+    the same partition. For the regular action of ``C10`` with limit 7 that is two levels,
+    2 and 5; a primitive group (no block system) stays one level.
 
     >>> r = tuple((t + 1) % 10 for t in range(10))       # C10 on ten points
     >>> [_step_width(a, b) for a, b in zip(*(lambda c: (c, c[1:]))(_partition_chain(10, [r], 7)))]
@@ -390,14 +396,19 @@ def _partition_chain(n: int, gens: Sequence[tuple[int, ...]],
     2
     """
     bottom, top = tuple(range(n)), (0,) * n
+    top_limit = limit if top_limit is None else top_limit
+    reps = _orbit_leaders(n, gens)
+    lattice = _partition_lattice(n, gens, reps, max_lattice)
+    if lattice is not None:
+        return _best_chain(lattice, limit, top_limit)
 
     def between(lo: tuple[int, ...], hi: tuple[int, ...]) -> list[tuple[int, ...]]:
         w = _step_width(lo, hi)
-        if w <= max(limit, 1):
+        if w <= max(top_limit if hi == top else limit, 1):
             return []
         q, best, best_w = lo, None, w
-        for x in range(n):
-            for y in range(x + 1, n):
+        for x in reps:
+            for y in range(n):
                 if hi[x] != hi[y] or q[x] == q[y]:
                     continue
                 cand = _close(q, gens, (x, y))
@@ -416,6 +427,117 @@ def _partition_chain(n: int, gens: Sequence[tuple[int, ...]],
         return between(lo, q) + [q] + between(q, hi)
 
     return [bottom] + between(bottom, top) + [top]
+
+
+def _orbit_leaders(n: int, gens: Sequence[tuple[int, ...]]) -> list[int]:
+    """The least point of each orbit of the group ``gens`` generate on ``range(n)``.
+
+    >>> _orbit_leaders(6, [(1, 0, 3, 2, 4, 5), (0, 3, 2, 1, 4, 5)])
+    [0, 4, 5]
+    """
+    leader = list(range(n))
+    for t in range(n):
+        if leader[t] != t:
+            continue
+        stack = [t]
+        while stack:
+            u = stack.pop()
+            for g in gens:
+                if leader[g[u]] != t and g[u] > t:
+                    leader[g[u]] = t
+                    stack.append(g[u])
+    return sorted(set(leader))
+
+
+def _partition_lattice(n: int, gens: Sequence[tuple[int, ...]], reps: Sequence[int],
+                       cap: int) -> list[tuple[int, ...]] | None:
+    """Every partition of ``range(n)`` that ``gens`` preserve (found from the points by
+    merging an orbit's least point with another class and closing under the group: every
+    such partition is reached so), or None when there are more than ``cap``."""
+    bottom = tuple(range(n))
+    seen = {bottom}
+    out = [bottom]
+    for p in out:
+        for x in reps:
+            tried = {p[x]}
+            for y in range(n):
+                if p[y] in tried:
+                    continue
+                tried.add(p[y])
+                q = _close(p, gens, (x, y))
+                if q not in seen:
+                    if len(out) >= cap:
+                        return None
+                    seen.add(q)
+                    out.append(q)
+    return out
+
+
+def _best_chain(lattice: Sequence[tuple[int, ...]], limit: int,
+                top_limit: int) -> list[tuple[int, ...]]:
+    """The chain through ``lattice`` (from the points to one class) whose widest step is
+    least over its limit, then with the fewest steps, then the narrowest."""
+    n = len(lattice[0])
+    bottom, top = tuple(range(n)), (0,) * n
+    nodes = sorted(set(lattice) | {top}, key=lambda p: len(set(p)))   # coarse first
+    size = {p: len(set(p)) for p in nodes}
+    best: dict[tuple[int, ...], tuple[tuple[int, int, int], tuple[int, ...] | None]] = {
+        top: ((0, 0, 0), None)}
+    for i, p in enumerate(nodes):
+        if p == top:
+            continue
+        choice = None
+        for up in nodes[:i]:
+            if size[up] >= size[p] or up not in best or not _is_coarser_partition(p, up):
+                continue
+            w = _step_width(p, up)
+            over = w - (top_limit if up == top else limit)
+            (e, k, sw), _ = best[up]
+            cost = (max(e, over, 0), k + 1, max(sw, w))
+            if choice is None or cost < choice[0]:
+                choice = (cost, up)
+        if choice is not None:
+            best[p] = choice
+    chain = [bottom]
+    while chain[-1] != top:
+        nxt = best[chain[-1]][1]
+        assert nxt is not None
+        chain.append(nxt)
+    return chain
+
+
+def _is_coarser_partition(fine: Sequence[int], coarse: Sequence[int]) -> bool:
+    """Whether each class of ``fine`` lies inside one class of ``coarse``."""
+    of: dict[int, int] = {}
+    return all(of.setdefault(f, c) == c for f, c in zip(fine, coarse))
+
+
+def _chain_excess(chain: Sequence[tuple[int, ...]], limit: int, top_limit: int) -> int:
+    """How far the widest step of a chain is over its limit (0: every step fits)."""
+    w = [_step_width(f, c) for f, c in zip(chain, chain[1:])]
+    return max([x - limit for x in w[:-1]] + [w[-1] - top_limit, 0])
+
+
+def _group_elements(gens: Sequence[tuple[int, ...]], n: int,
+                    cap: int) -> list[tuple[int, ...]] | None:
+    """The elements of the permutation group ``gens`` generate on ``range(n)`` (the
+    identity first), or None when there are more than ``cap``.
+
+    >>> len(_group_elements([(1, 2, 3, 4, 0), (1, 0, 2, 3, 4)], 5, 1000))    # S5
+    120
+    """
+    ident = tuple(range(n))
+    seen = {ident: 0}
+    out = [ident]
+    for e in out:
+        for g in gens:
+            ge = tuple(g[v] for v in e)
+            if ge not in seen:
+                if len(out) >= cap:
+                    return None
+                seen[ge] = len(out)
+                out.append(ge)
+    return out
 
 
 def _chain_coords(chain: Sequence[tuple[int, ...]]) -> tuple[tuple[int, ...], ...]:
@@ -508,11 +630,14 @@ class ComponentCascade:
     """
 
     def __init__(self, cascade: Any, n_letters: int, *, limit: int = 200_000,
-                 max_width: int | None = None):
+                 max_width: int | None = None, max_group: int = 2000):
         if max_width is not None and (isinstance(max_width, bool)
                                       or not isinstance(max_width, int) or max_width < 1):
             raise InputTypeError(f"ComponentCascade: max_width must be a positive integer or "
                                  f"None, got {max_width!r}")
+        if isinstance(max_group, bool) or not isinstance(max_group, int) or max_group < 1:
+            raise InputTypeError(f"ComponentCascade: max_group must be a positive integer, "
+                                 f"got {max_group!r}")
         levels = getattr(cascade, "levels", None)
         if levels is None or not all(hasattr(lv, "components") for lv in levels):
             raise CascadeError("splitting levels into components needs a cascade whose levels "
@@ -551,23 +676,52 @@ class ComponentCascade:
                         gens[j].add(h)
         # per component: a chain of partitions of its tiles that its permutations preserve,
         # finest (the tiles) to coarsest (one class); a level per step of the chain
-        self._coord: list[tuple[tuple[int, ...], ...]] = []   # per component: tile -> coords
+        self._coord: list[tuple[tuple[int, ...], ...]] = []   # per component: point -> coords
         self._tile: list[dict[tuple[int, ...], int]] = []     # coords -> tile
-        self._rep: list[dict[tuple[int, ...], int]] = []      # coords prefix -> a tile
+        self._rep: list[dict[tuple[int, ...], int]] = []      # coords prefix -> a point
+        self._point: list[tuple[int, ...]] = []               # tile -> its point
+        # a lifted component: (element -> point, point -> element); None: points are tiles
+        self._group: list[tuple[dict[tuple[int, ...], int], list[tuple[int, ...]]] | None] = []
         self._part_first: list[int] = []                      # component -> its first part
         self._parts: list[tuple[int, int]] = []               # (component, depth)
+        self.lifted: list[int] = []                           # components run as their group
         sizes = []
         for j, (_, _, g) in enumerate(self._comps):
-            wide = max_width is not None and g + (1 if self._parts else 0) > max_width
-            chain = (_partition_chain(g, sorted(gens[j]), max_width - 1) if wide
-                     else [tuple(range(g)), (0,) * g])
+            top_limit = (max_width or 0) - (1 if self._parts else 0)
+            wide = max_width is not None and g > top_limit
+            chain = [tuple(range(g)), (0,) * g]
+            pi, group = tuple(range(g)), None
+            if wide:
+                assert max_width is not None
+                gl = sorted(gens[j])
+                chain = _partition_chain(g, gl, max_width - 1, top_limit)
+                elems = (_group_elements(gl, g, max_group) if gl and
+                         _chain_excess(chain, max_width - 1, top_limit) else None)
+                if elems is not None and len(elems) > 1:
+                    # the group acting on itself, a copy per orbit of tiles; the point
+                    # (copy c, element e) stands for the tile e(leader of orbit c)
+                    index = {e: i for i, e in enumerate(elems)}
+                    leaders, m = _orbit_leaders(g, gl), len(elems)
+                    mult = [tuple(c * m + index[tuple(h[v] for v in e)]
+                                  for c in range(len(leaders)) for e in elems) for h in gl]
+                    lift = _partition_chain(len(mult[0]), mult, max_width - 1, top_limit)
+                    if (_chain_excess(lift, max_width - 1, top_limit)
+                            < _chain_excess(chain, max_width - 1, top_limit)):
+                        chain, group = lift, (index, elems)
+                        pi = tuple(e[r] for r in leaders for e in elems)
+                        self.lifted.append(j)
             coords = _chain_coords(chain)
             self._coord.append(coords)
-            self._tile.append({c: t for t, c in enumerate(coords)})
+            self._tile.append({c: pi[y] for y, c in enumerate(coords)})
+            point = [-1] * g
+            for y in range(len(pi) - 1, -1, -1):
+                point[pi[y]] = y
+            self._point.append(tuple(point))
+            self._group.append(group)
             rep: dict[tuple[int, ...], int] = {}
-            for t, c in enumerate(coords):
+            for y, c in enumerate(coords):
                 for i in range(len(c) + 1):
-                    rep.setdefault(c[:i], t)
+                    rep.setdefault(c[:i], y)
             self._rep.append(rep)
             self._part_first.append(len(self._parts))
             for depth in range(len(chain) - 1):
@@ -591,8 +745,23 @@ class ComponentCascade:
         raise CascadeError(f"level {li}: coordinate {c} lies in no component's slot")
 
     def _coords(self, j: int, t: int) -> tuple[int, ...]:
-        """The split coordinates of tile ``t`` of component ``j`` (one per level of it)."""
-        return self._coord[j][t]
+        """The split coordinates of tile ``t`` of component ``j`` (one per level of it; of
+        the group element standing for the tile where the component is lifted)."""
+        return self._coord[j][self._point[j][t]]
+
+    def _moved(self, j: int, h: tuple[int, ...], y: int) -> int:
+        """The point ``y`` of component ``j`` after the tile permutation ``h`` (on a lifted
+        component the group element ``h`` times the element ``y``)."""
+        lift = self._group[j]
+        if lift is None:
+            return h[y]
+        index, elems = lift
+        copy, i = divmod(y, len(elems))
+        got = index.get(tuple(h[v] for v in elems[i]))
+        if got is None:
+            raise CascadeError(f"component {j}: the map {h} is not in the group it was "
+                               f"lifted to")
+        return copy * len(elems) + got
 
     def _split(self, x: tuple) -> tuple[int, ...]:
         out = [0] * len(self._parts)
@@ -652,7 +821,7 @@ class ComponentCascade:
             else:              # a permutation moves the class the levels below hold
                 below = tuple(int(v) for v in lower[level - depth:level])
                 rep = self._rep[j]
-                got = tuple(self._coord[j][h[rep[below + (p,)]]][depth]
+                got = tuple(self._coord[j][self._moved(j, h, rep[below + (p,)])][depth]
                             if below + (p,) in rep else p for p in range(g))
             if any(not 0 <= v < g for v in got):
                 raise CascadeError(f"level {li}: the map {f} of letter {letter} under {x} "

@@ -1121,9 +1121,9 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
                                             ("proof", "-"), ("fp", "-")),
                              "the toolkit's stack is outside Theorem 4's conclusion: "
                              + "; ".join(problems) + " (a failure of this construction, one "
-                             "layer per holonomy component, split along classes of tiles its group "
-                             "preserves, which a primitive group does not have; not a "
-                             "counterexample to the "
+                             "layer per holonomy component, split along classes of tiles or of "
+                             "group elements its group preserves, here not narrow enough; "
+                             "not a counterexample to the "
                              "theorem, whose proof cites Maler and Pnueli's cascade)", data,
                              failed_column="construction")
     run_model, fp_note = lrnn, ""
@@ -1150,7 +1150,9 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
                      f"level{'s' if len(levels) != 1 else ''}) as {lrnn.depth} "
                      f"layer{'s' if lrnn.depth != 1 else ''}, one per component (a component "
                      f"wider than |Q| split into levels along classes of tiles its group "
-                     f"preserves: orbits, blocks) and a delay layer between two "
+                     f"preserves: orbits, blocks; or, where the tiles have too few, along "
+                     f"cosets of subgroups with the group acting on itself) and a delay "
+                     f"layer between two "
                      f"(widths {data['widths']}, n_h {data['n_h']}, "
                      f"d = 1: "
                      f"{'one component, no register' if lrnn.depth == 1 else 'each register packed into one number'}"

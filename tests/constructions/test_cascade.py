@@ -345,10 +345,14 @@ def test_component_split_max_width_is_checked(bad):
     d = families.get("aa_star").minimize()
     with pytest.raises(InputTypeError, match="max_width must be a positive integer or None"):
         ComponentCascade(holonomy_decomposition(d), len(d.alphabet), max_width=bad)
-    # aa_star's (3,C2) has two orbits but fits |Q| = 3: not split at max_width=|Q|
+    with pytest.raises(InputTypeError, match="max_group must be a positive integer"):
+        ComponentCascade(holonomy_decomposition(d), len(d.alphabet), max_group=bad)
+    # aa_star's (3,C2) has two orbits ({0, 1} and {2}) but fits |Q| = 3: not split at
+    # max_width=|Q|; at 2 its orbit split (levels 2, 2, the second under a register row:
+    # 3 wide) is no narrower than the whole (3), so it stays whole
     casc = holonomy_decomposition(d)
     assert ComponentCascade(casc, len(d.alphabet), max_width=3).sizes == (3,)
-    assert ComponentCascade(casc, len(d.alphabet), max_width=2).sizes == (2, 2)
+    assert ComponentCascade(casc, len(d.alphabet), max_width=2).sizes == (3,)
 
 
 def test_component_split_unreachable_context_is_a_map_not_a_key_error():
@@ -433,3 +437,28 @@ def test_partition_chain_follows_blocks_and_stops_at_primitive_groups():
     # two orbits of five (C5 on each): orbit, then the place in it
     two = tuple((t + 1) % 5 + 5 * (t // 5) for t in range(10))
     assert widths(_partition_chain(10, [two], 7)) == [5, 2]
+
+
+def test_a_lifted_component_simulates_its_tiles():
+    """(10,S5) on 5 states runs as S5 acting on itself (a tile read off an element): along
+    random words the split state decodes to the original cascade's state, and the stack of
+    the lifted cascade is proved against the DFA in both register forms."""
+    from statetrack.automata import DFA, holonomy_decomposition
+    from statetrack.constructions.cascade import ComponentCascade
+
+    cyc, swap = [1, 2, 3, 4, 0], [1, 0, 2, 3, 4]
+    d = DFA([[cyc[q], swap[q], q % 2] for q in range(5)], start=0, accepting=[0],
+            alphabet="abc").minimize()
+    casc = holonomy_decomposition(d)
+    split = ComponentCascade(casc, len(d.alphabet), max_width=d.n_states)
+    assert split.lifted == [0] and max(split.sizes) <= 5
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        x, y = tuple(casc.initial), split.initial
+        for a in rng.integers(3, size=30).tolist():
+            x = tuple(casc.action(l, a, x[:l])[x[l]] for l in range(len(x)))
+            y = split.step(y, a)
+            assert split._join(y, len(x)) == x and split.cover(y) == casc.cover(x)
+    for packed in (False, True):
+        m = cascade_construction(split, d, minimize=False, packed=packed)
+        assert verify(m, d, minimize=False).ok and m.width <= 5

@@ -234,9 +234,31 @@ def test_thm4_splits_a_transitive_component_along_blocks():
     assert max(r.data["widths"]) <= d.n_states
 
 
+def test_thm4_runs_a_primitive_component_as_its_group():
+    """(10,S5) on a 5-state DFA (S5 on the ten 2-subsets of five states: primitive, so no
+    partition of the tiles narrows it). The component runs as S5 acting on itself, a tile
+    read off an element; the cosets of a subgroup chain (index 5 on top, where no register
+    row sits) give levels of width <= 5 = |Q|."""
+    from statetrack.automata import holonomy_decomposition
+    from statetrack.constructions.cascade import ComponentCascade
+
+    cyc, swap = [1, 2, 3, 4, 0], [1, 0, 2, 3, 4]
+    d = DFA([[cyc[q], swap[q], q % 2] for q in range(5)], start=0, accepting=[0],
+            alphabet="abc").minimize()
+    casc = holonomy_decomposition(d)
+    assert "(10,S5)" in str(casc) and d.n_states == 5
+    split = ComponentCascade(casc, len(d.alphabet), max_width=5)
+    assert split.lifted == [0] and split.sizes[0] == 5 and max(split.sizes[1:]) <= 4
+    # without the lift (a group cap of 1 element) the component stays ten wide
+    assert ComponentCascade(casc, len(d.alphabet), max_width=5, max_group=1).sizes[0] == 10
+    r = check("thm4", d)
+    assert r.status == PASS, r.detail
+    assert max(r.data["widths"]) <= 5 and "acting on itself" in r.detail
+
+
 def test_thm4_fails_where_a_component_cannot_be_narrowed(monkeypatch):
-    """Where a component stays wider than |Q| (a primitive group on its tiles has no
-    classes to split along), the check fails and says it is this construction's failure,
+    """Where a component stays wider than |Q| (no partition of its tiles or of its group
+    narrows it enough, or the group is over the size cap), the check fails and says it is this construction's failure,
     not a counterexample to the theorem. Simulated on the (10,C10) DFA by splitting at no
     width (ComponentCascade without max_width)."""
     from statetrack.constructions import cascade as C
