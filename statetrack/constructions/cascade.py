@@ -397,6 +397,8 @@ def _partition_chain(n: int, gens: Sequence[tuple[int, ...]], limit: int,
     """
     bottom, top = tuple(range(n)), (0,) * n
     top_limit = limit if top_limit is None else top_limit
+    if n <= 1:
+        return [bottom, top]               # one point: one level of one state
     reps = _orbit_leaders(n, gens)
     lattice = _partition_lattice(n, gens, reps, max_lattice)
     if lattice is not None:
@@ -540,6 +542,83 @@ def _group_elements(gens: Sequence[tuple[int, ...]], n: int,
     return out
 
 
+def _lift_on_tiles(g: int, gens: Sequence[tuple[int, ...]], limit: int, top_limit: int,
+                   cap: int) -> tuple[list[tuple[int, ...]], tuple[int, ...], Any] | None:
+    """The group of tile permutations ``gens`` acting on itself, a copy per orbit of
+    tiles (the point ``(c, e)`` stands for the tile ``e(leader of orbit c)``), with the best
+    chain of partitions of it :func:`_partition_chain` finds (cosets of subgroups): ``(chain,
+    tile of each point, (element index, elements, tile permutation -> element))``, or None
+    when the group is trivial or has more than ``cap`` elements (or ``400 // orbits``, the
+    listing's reach)."""
+    leaders = _orbit_leaders(g, gens)
+    elems = _group_elements(gens, g, min(cap, 400 // len(leaders))) if gens else None
+    if elems is None or len(elems) < 2:
+        return None
+    index = {e: i for i, e in enumerate(elems)}
+    m = len(elems)
+    mult = [tuple(c * m + index[tuple(h[v] for v in e)]
+                  for c in range(len(leaders)) for e in elems) for h in gens]
+    chain = _partition_chain(len(mult[0]), mult, limit, top_limit)
+    pi = tuple(e[r] for r in leaders for e in elems)
+    return chain, pi, (index, elems, {h: h for h in gens})
+
+
+def _lift_on_points(tiles: Sequence[frozenset], gens: Sequence[tuple[int, ...]],
+                    cap: int) -> tuple[list[tuple[int, ...]], tuple[int, ...], Any] | None:
+    """The group acting on itself through its action on the component's *points*: the
+    states its tiles cover, grouped into atoms (the states lying in the same tiles), on
+    which the tile permutations act (an atom's tiles go to another atom's tiles) and
+    faithfully (a permutation fixing every atom fixes every tile, tiles being maximal).
+    An element is a permutation of the atoms; the chain of partitions is by the images of
+    the atoms in turn, so a level holds where the next atom goes given where the ones before
+    it went: at most (number of atoms) - i choices on level i. A copy per orbit of tiles
+    (the point ``(c, e)`` stands for the tile ``e(leader of orbit c)``) sits on top.
+    ``(chain, tile of each point, (element index, elements, tile permutation -> element))``
+    or None (no tiles known, a trivial group, more than ``cap`` elements, or tiles that do
+    not carry an action on atoms)."""
+    if not tiles or not gens:
+        return None
+    g = len(tiles)
+    sig: dict[Any, frozenset] = {}
+    for x in sorted(set().union(*tiles)):
+        sig[x] = frozenset(i for i, t in enumerate(tiles) if x in t)
+    atoms = sorted(set(sig.values()), key=lambda a: sorted(a))
+    aidx = {a: i for i, a in enumerate(atoms)}
+    conv: dict[tuple[int, ...], tuple[int, ...]] = {}
+    for h in gens:
+        image = [aidx.get(frozenset(h[i] for i in a)) for a in atoms]
+        if any(v is None for v in image) or len(set(image)) != len(atoms):
+            return None
+        conv[h] = tuple(int(v) for v in image if v is not None)
+    tile_of = {frozenset(aidx[sig[x]] for x in t): i for i, t in enumerate(tiles)}
+    if len(tile_of) != g:
+        return None
+    elems = _group_elements(list(conv.values()), len(atoms), cap)
+    if elems is None or len(elems) < 2:
+        return None
+    index = {e: i for i, e in enumerate(elems)}
+    leaders = _orbit_leaders(g, gens)
+    lead_atoms = [sorted(aidx[sig[x]] for x in tiles[r]) for r in leaders]
+    pi = []
+    for la in lead_atoms:
+        for e in elems:
+            t = tile_of.get(frozenset(e[a] for a in la))
+            if t is None:
+                return None
+            pi.append(t)
+    keys = [(c,) + e for c in range(len(leaders)) for e in elems]
+    chain: list[tuple[int, ...]] = []
+    for depth in range(len(atoms) + 1, -1, -1):      # finest (whole key) to one class
+        ids: dict[tuple, int] = {}
+        part = tuple(ids.setdefault(k[:depth], len(ids)) for k in keys)
+        if not chain or len(set(part)) != len(set(chain[-1])):
+            chain.append(part)
+    if len(chain) == 1:
+        chain.append(chain[0])
+    return chain, tuple(pi), (index, elems, conv)
+
+
+
 def _chain_coords(chain: Sequence[tuple[int, ...]]) -> tuple[tuple[int, ...], ...]:
     """Per point, its coordinates along a chain of partitions (finest first): coordinate
     ``i`` (``i = 0`` the coarsest step) is the label of the point's class of the finer
@@ -605,6 +684,10 @@ class ComponentCascade:
     max_width : int or None
         Split the components whose layer would be wider than this (see above); None
         (default): never. Theorem 4's stack uses ``|Q|``.
+    max_group : int
+        The most elements of a group a component may be lifted to (run as the group acting
+        on itself where its tiles have no narrow enough chain; default 200: ``S5`` fits,
+        ``S6`` does not, its lifted stack having too many reachable states to prove).
 
     Raises
     ------
@@ -630,7 +713,7 @@ class ComponentCascade:
     """
 
     def __init__(self, cascade: Any, n_letters: int, *, limit: int = 200_000,
-                 max_width: int | None = None, max_group: int = 2000):
+                 max_width: int | None = None, max_group: int = 200):
         if max_width is not None and (isinstance(max_width, bool)
                                       or not isinstance(max_width, int) or max_width < 1):
             raise InputTypeError(f"ComponentCascade: max_width must be a positive integer or "
@@ -647,11 +730,13 @@ class ComponentCascade:
         self._n_orig = len(levels)
         # components: (original level, offset, degree); _comp_first[li]: first of level li
         self._comps: list[tuple[int, int, int]] = []
+        self._tiles: list[tuple[frozenset, ...]] = []   # per component: its tiles, if known
         self._comp_first: list[int] = []
         for li, lv in enumerate(levels):
             self._comp_first.append(len(self._comps))
             for comp in lv.components:
                 self._comps.append((li, int(comp.offset), int(comp.degree)))
+                self._tiles.append(tuple(getattr(comp, "tiles", ()) or ()))
         stack = CascadeStack.explore(cascade, n_letters, limit=limit)
         self._slot: list[dict[tuple, int]] = [{} for _ in levels]   # prefix -> component
         for x in stack.states:
@@ -680,8 +765,9 @@ class ComponentCascade:
         self._tile: list[dict[tuple[int, ...], int]] = []     # coords -> tile
         self._rep: list[dict[tuple[int, ...], int]] = []      # coords prefix -> a point
         self._point: list[tuple[int, ...]] = []               # tile -> its point
-        # a lifted component: (element -> point, point -> element); None: points are tiles
-        self._group: list[tuple[dict[tuple[int, ...], int], list[tuple[int, ...]]] | None] = []
+        # a lifted component: (element -> index, elements, tile permutation -> element);
+        # None: its points are its tiles
+        self._group: list[Any] = []
         self._part_first: list[int] = []                      # component -> its first part
         self._parts: list[tuple[int, int]] = []               # (component, depth)
         self.lifted: list[int] = []                           # components run as their group
@@ -695,21 +781,18 @@ class ComponentCascade:
                 assert max_width is not None
                 gl = sorted(gens[j])
                 chain = _partition_chain(g, gl, max_width - 1, top_limit)
-                elems = (_group_elements(gl, g, max_group) if gl and
-                         _chain_excess(chain, max_width - 1, top_limit) else None)
-                if elems is not None and len(elems) > 1:
-                    # the group acting on itself, a copy per orbit of tiles; the point
-                    # (copy c, element e) stands for the tile e(leader of orbit c)
-                    index = {e: i for i, e in enumerate(elems)}
-                    leaders, m = _orbit_leaders(g, gl), len(elems)
-                    mult = [tuple(c * m + index[tuple(h[v] for v in e)]
-                                  for c in range(len(leaders)) for e in elems) for h in gl]
-                    lift = _partition_chain(len(mult[0]), mult, max_width - 1, top_limit)
-                    if (_chain_excess(lift, max_width - 1, top_limit)
-                            < _chain_excess(chain, max_width - 1, top_limit)):
-                        chain, group = lift, (index, elems)
-                        pi = tuple(e[r] for r in leaders for e in elems)
-                        self.lifted.append(j)
+                lim = max_width - 1
+                best = (_chain_excess(chain, lim, top_limit), len(chain))
+                for lift in (_lift_on_points(self._tiles[j], gl, max_group),
+                             _lift_on_tiles(g, gl, lim, top_limit, max_group)):
+                    if lift is None:
+                        continue
+                    cost = (_chain_excess(lift[0], lim, top_limit), len(lift[0]))
+                    if cost < best:
+                        best = cost
+                        chain, pi, group = lift[0], lift[1], lift[2]
+                if group is not None:
+                    self.lifted.append(j)
             coords = _chain_coords(chain)
             self._coord.append(coords)
             self._tile.append({c: pi[y] for y, c in enumerate(coords)})
@@ -755,9 +838,10 @@ class ComponentCascade:
         lift = self._group[j]
         if lift is None:
             return h[y]
-        index, elems = lift
+        index, elems, conv = lift
         copy, i = divmod(y, len(elems))
-        got = index.get(tuple(h[v] for v in elems[i]))
+        hp = conv.get(h)
+        got = None if hp is None else index.get(tuple(hp[v] for v in elems[i]))
         if got is None:
             raise CascadeError(f"component {j}: the map {h} is not in the group it was "
                                f"lifted to")
@@ -811,6 +895,10 @@ class ComponentCascade:
                 got = (0,) * g
             elif j_old != j or classify_map(h) == "constant":   # a reset: name the target
                 target = int(f[self._comps[j_old][1]]) - off
+                if not 0 <= target < self._comps[j][2]:
+                    raise CascadeError(f"level {li}: the reset of letter {letter} under {x} "
+                                       f"names no tile of component "
+                                       f"{j - self._comp_first[li]}")
                 got = (self._coords(j, target)[depth],) * g
             elif len(self._coord[j][0]) == 1:      # the component whole: its map
                 got = h
