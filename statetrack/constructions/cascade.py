@@ -838,6 +838,8 @@ class ComponentCascade:
         lift = self._group[j]
         if lift is None:
             return h[y]
+        if h == tuple(range(len(h))):      # the identity: not among the generators
+            return y
         index, elems, conv = lift
         copy, i = divmod(y, len(elems))
         hp = conv.get(h)

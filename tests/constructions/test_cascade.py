@@ -462,3 +462,9 @@ def test_a_lifted_component_simulates_its_tiles():
     for packed in (False, True):
         m = cascade_construction(split, d, minimize=False, packed=packed)
         assert verify(m, d, minimize=False).ok and m.width <= 5
+    # a context where the component is left alone (the identity, which is not one of the
+    # group's generators) keeps every element (CI's hypothesis run found a KeyError-like
+    # CascadeError here)
+    n_points = len(split._coord[0])
+    ident = tuple(range(casc.levels[0].components[0].degree))
+    assert [split._moved(0, ident, y) for y in range(n_points)] == list(range(n_points))
