@@ -138,7 +138,7 @@ import sympy
 
 from ..automata import DFA
 from ._args import check_flag, check_text
-from .errors import CascadeError, InputTypeError
+from .errors import CascadeError, CascadeLimitError, InputTypeError
 from .group import readout_codes, transposition_steps
 from .lrnn import LRNN, DeltaStep, Layer, Readout
 
@@ -310,7 +310,7 @@ class CascadeStack:
                 edges[x, a] = y
                 if y not in seen:
                     if len(seen) >= limit:
-                        raise CascadeError(f"the cascade has more than {limit} reachable states; "
+                        raise CascadeLimitError(f"the cascade has more than {limit} reachable states; "
                                            f"raise `limit` to build it anyway")
                     seen[y] = None
                     queue.append(y)
@@ -1107,7 +1107,7 @@ def cascade_construction(cascade: Any, dfa: DFA, *, minimize: bool = True, name:
     n_lev = len(sizes)
     big = [l for l, n in enumerate(sizes) if n > MAX_LEVEL_STATES]
     if big:
-        raise CascadeError(f"level {big[0]} has {sizes[big[0]]} states; the stack keeps level "
+        raise CascadeLimitError(f"level {big[0]} has {sizes[big[0]]} states; the stack keeps level "
                            f"states as bfloat16 integers, at most {MAX_LEVEL_STATES}")
     cover: dict[tuple, int] = {}
     for x in stack.states:

@@ -99,3 +99,9 @@ class CascadeError(ConstructionError):
     """A cascade cannot be compiled: a level map that is neither a permutation nor a
     constant, a level too large for exact bfloat16 registers, or a reachable cascade state
     that covers no DFA state."""
+
+
+class CascadeLimitError(CascadeError):
+    """A cascade is over a size limit (more reachable states than ``limit``, a level wider
+    than bfloat16's exact integers): not a wrong cascade, one too large to build. Checks
+    report it as skipped; every other :class:`CascadeError` is a failure."""

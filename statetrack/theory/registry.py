@@ -964,7 +964,7 @@ def _prop1_cascade(dfa: Any, why: str | None) -> TheoremResult:
     >>> r.status, r.columns, sorted(r.data["eigenvalues"])
     ('pass', (('GH', 'ok (95 factors)'),), ['-1', '0'])
     """
-    lrnn, _, why4 = _cascade(dfa)
+    lrnn, _, why4, _ = _cascade(dfa)
     if lrnn is None:
         return TheoremResult("prop1", NOT_APPLICABLE, (("GH", "n/a"),),
                              f"no one-layer construction ({why}) and no cascade ({why4})")
@@ -991,25 +991,31 @@ def _prop1_cascade(dfa: Any, why: str | None) -> TheoremResult:
 
 
 @functools.lru_cache(maxsize=16)
-def _cascade(dfa: Any, paper: bool = True) -> tuple[Any, Any, str | None]:
-    """``(lrnn, cascade, None)`` from Theorem 4's compiler (the holonomy cascade of the
-    minimal DFA as a stack; ``paper``: the theorem's form, one layer per component
+def _cascade(dfa: Any, paper: bool = True) -> tuple[Any, Any, str | None, bool]:
+    """``(lrnn, cascade, None, False)`` from Theorem 4's compiler (the holonomy cascade of
+    the minimal DFA as a stack; ``paper``: the theorem's form, one layer per component
     (:class:`~statetrack.constructions.cascade.ComponentCascade`) and ``d = 1``; else the
     stack :func:`~statetrack.constructions.compile.compile` gives, a layer per level and the
-    registers in columns), or ``(None, None, reason)`` when it is over a size limit."""
+    registers in columns), or ``(None, None, reason, over_limit)`` when it cannot be built:
+    ``over_limit`` is true for a size limit (the decomposition's skeleton, the reachable
+    cascade states, a level wider than bfloat16's integers), false for any other
+    :class:`~statetrack.constructions.errors.CascadeError` (a construction that went wrong:
+    checks report it as a failure, not as skipped)."""
     from statetrack.automata.errors import DecompositionLimitError
     from statetrack.automata.holonomy import holonomy_decomposition
     from statetrack.constructions.cascade import ComponentCascade, cascade_construction
-    from statetrack.constructions.errors import CascadeError
+    from statetrack.constructions.errors import CascadeError, CascadeLimitError
 
     d = _minimal(dfa)
     try:
         casc = holonomy_decomposition(d)
         split = (ComponentCascade(casc, len(d.alphabet), max_width=d.n_states) if paper
                  else casc)
-        return cascade_construction(split, d, minimize=False, packed=paper), casc, None
-    except (DecompositionLimitError, CascadeError) as e:
-        return None, None, str(e)
+        return cascade_construction(split, d, minimize=False, packed=paper), casc, None, False
+    except (DecompositionLimitError, CascadeLimitError) as e:
+        return None, None, str(e), True
+    except CascadeError as e:
+        return None, None, str(e), False
 
 
 def _thm4_bound_problems(lrnn: Any, n_states: int) -> list[str]:
@@ -1022,14 +1028,14 @@ def _thm4_bound_problems(lrnn: Any, n_states: int) -> list[str]:
     Examples
     --------
     >>> from statetrack.automata import families
-    >>> lrnn, _, _ = _cascade(families.get("contains(abb)"))     # 7 layers of width <= 3
+    >>> lrnn, *_ = _cascade(families.get("contains(abb)"))     # 7 layers of width <= 3
     >>> _thm4_bound_problems(lrnn, 4)
     []
     >>> for p in _thm4_bound_problems(lrnn, 2):
     ...     print(p)
     7 layers > 2^|Q| = 4
     layer 1 has width 3 > |Q| = 2
-    >>> cols, _, _ = _cascade(families.get("contains(abb)"), paper=False)
+    >>> cols, *_ = _cascade(families.get("contains(abb)"), paper=False)
     >>> _thm4_bound_problems(cols, 4)     # the register columns: d = 7
     ['layer 6 has d = 7 value columns > 1']
     """
@@ -1100,12 +1106,18 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
     """
     from .proof import verify
 
-    lrnn, casc, why = _cascade(dfa)
+    lrnn, casc, why, over_limit = _cascade(dfa)
     d = _minimal(dfa)
-    if lrnn is None:
+    if lrnn is None and over_limit:
         return TheoremResult("thm4", SKIPPED, (("construction", "cascade: over limit"),
                                                 ("proof", "-"), ("fp", "-")),
                              f"the cascade construction is over a size limit: {why}")
+    if lrnn is None:
+        return TheoremResult("thm4", FAIL, (("construction", "cascade: ERROR"),
+                                             ("proof", "-"), ("fp", "-")),
+                             f"the cascade construction failed: {why} (a failure of the "
+                             "toolkit's construction, not a counterexample to the theorem)",
+                             {"method": "cascade"}, failed_column="construction")
     levels = str(casc).splitlines()
     value_dim = max(layer.value_dim for layer in lrnn.layers)
     data = {"method": "cascade", "levels": levels, "height": len(levels),
@@ -1129,7 +1141,7 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
     run_model, fp_note = lrnn, ""
     unproved = [f for f in formats if not lrnn.float_exactness((f,)).proved(f)]
     if unproved:
-        cols, _, _ = _cascade(dfa, paper=False)
+        cols, _, why_cols, _ = _cascade(dfa, paper=False)
         cert = verify(lrnn, dfa)           # the theorem's stack, proved before the swap
         if not cert.ok:
             return TheoremResult("thm4", FAIL, (("construction", _clip(construction)),
@@ -1137,12 +1149,18 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
                                                 ("fp", "-")),
                                  cert.summary(), data, failed_column="proof")
         top = max(abs(float(c[0])) for layer in lrnn.layers for c in layer.readout.codes)
-        v = max(layer.value_dim for layer in cols.layers)
-        run_model, data["fp_form"] = cols, "columns"
-        fp_note = (f"; the d = 1 stack is proved exactly ({cert.summary()}), but its packed "
-                   f"codes (up to {top:g}) are not proved exact in {', '.join(unproved)}, so "
-                   f"the proof and fp columns are those of compile()'s register-column stack "
-                   f"(d = {v}, every number a level state)")
+        if cols is None:
+            fp_note = (f"; the d = 1 stack is proved exactly ({cert.summary()}), its packed "
+                       f"codes (up to {top:g}) are not proved exact in {', '.join(unproved)}, "
+                       f"and compile()'s register-column stack could not be built ({why_cols}): "
+                       f"the fp column runs the packed stack against the DFA")
+        else:
+            v = max(layer.value_dim for layer in cols.layers)
+            run_model, data["fp_form"] = cols, "columns"
+            fp_note = (f"; the d = 1 stack is proved exactly ({cert.summary()}), but its packed "
+                       f"codes (up to {top:g}) are not proved exact in {', '.join(unproved)}, so "
+                       f"the proof and fp columns are those of compile()'s register-column "
+                       f"stack (d = {v}, every number a level state)")
     return _prove_and_run(
         "thm4", run_model, dfa, construction, data,
         lambda: _fp_against_dfa(run_model, d, formats, same_period=False), formats,

@@ -288,19 +288,60 @@ def test_thm4_fails_loudly_on_a_broken_stack(monkeypatch):
     from statetrack.theory import registry as R
 
     dfa = families.get("contains(abb)")
-    lrnn, casc, _ = R._cascade(dfa)
+    lrnn, casc, *_ = R._cascade(dfa)
     bad = dataclasses.replace(lrnn, accepting=tuple(not a for a in lrnn.accepting))
-    monkeypatch.setattr(R, "_cascade", lambda d: (bad, casc, None))
+    monkeypatch.setattr(R, "_cascade", lambda d: (bad, casc, None, False))
     r = check("thm4", dfa)
     assert r.status == FAIL and r.failed and dict(r.columns)["proof"].startswith("FAIL")
 
 
-def test_thm4_over_a_limit_is_skipped_with_the_reason(monkeypatch):
-    from statetrack.theory import registry as R
+def _thm4_with_construction_raising(monkeypatch, exc):
+    """thm4 on aa_star with Theorem 4's compiler raising ``exc`` (through the real
+    ``registry._cascade``, so its sorting of errors is what is tested)."""
+    from statetrack.constructions import cascade as C
 
-    monkeypatch.setattr(R, "_cascade", lambda d: (None, None, "level 0 has 720 states"))
-    r = check("thm4", families.get("aa_star"))
+    def boom(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(C, "cascade_construction", boom)
+    registry._cascade.cache_clear()
+    try:
+        return check("thm4", families.get("aa_star"))
+    finally:
+        registry._cascade.cache_clear()
+
+
+def test_thm4_over_a_limit_is_skipped_with_the_reason(monkeypatch):
+    from statetrack.constructions.errors import CascadeLimitError
+
+    r = _thm4_with_construction_raising(monkeypatch, CascadeLimitError("level 0 has 720 states"))
     assert r.status == SKIPPED and "720 states" in r.detail and not r.failed
+    assert dict(r.columns)["construction"] == "cascade: over limit"
+
+
+def test_thm4_a_construction_error_is_a_failure_not_a_skip(monkeypatch):
+    """A CascadeError that is not a size limit is a construction that went wrong: the check
+    must fail with the reason, never report it as skipped."""
+    from statetrack.constructions.errors import CascadeError
+
+    r = _thm4_with_construction_raising(
+        monkeypatch, CascadeError("level 1: the map (0, 0, 1) is not in the group"))
+    assert r.status == FAIL and r.failed and r.failed_column == "construction"
+    assert "not in the group" in r.detail and "construction failed" in r.detail
+    assert dict(r.columns)["construction"] == "cascade: ERROR"
+
+
+def test_cascade_limit_errors_are_raised_as_such():
+    """The two size limits of the cascade compiler raise CascadeLimitError (a subclass of
+    CascadeError, so callers catching CascadeError still catch them)."""
+    from statetrack.automata.holonomy import holonomy_decomposition
+    from statetrack.constructions.cascade import cascade_construction
+    from statetrack.constructions.errors import CascadeError, CascadeLimitError
+
+    d = families.get("contains(abb)").minimize()
+    with pytest.raises(CascadeLimitError, match="more than 3 reachable states"):
+        cascade_construction(holonomy_decomposition(d), d, limit=3)
+    assert issubclass(CascadeLimitError, CascadeError)
 
 
 # ----------------------------------------------------------------------------- periods
@@ -546,7 +587,7 @@ def test_thm4_checks_the_conclusions_counts_with_d_equal_one():
     M_n([-1, 1]), B non-negative integer. The check builds the packed stack (d = 1) and fails
     a stack outside the counts, the register-column stack (d = V > 1) included."""
     d = families.get("contains(abb)")
-    lrnn, _, _ = registry._cascade(d)
+    lrnn, *_ = registry._cascade(d)
     assert registry._thm4_bound_problems(lrnn, d.minimize().n_states) == []
     problems = registry._thm4_bound_problems(lrnn, 2)       # as if |Q| were 2
     assert problems[0] == "7 layers > 2^|Q| = 4" and "width 3 > |Q| = 2" in problems[1]
@@ -561,7 +602,7 @@ def test_thm4_checks_the_conclusions_counts_with_d_equal_one():
                 initial_state=layer.initial_state, readout=layer.readout)
     assert "not a non-negative integer" in registry._thm4_bound_problems(
         LRNN(lrnn.alphabet, [bad], accepting=[False] * bad.readout.n_classes), 4)[0]
-    cols, _, _ = registry._cascade(d, paper=False)        # compile()'s form: d = 7
+    cols, *_ = registry._cascade(d, paper=False)        # compile()'s form: d = 7
     assert registry._thm4_bound_problems(cols, 4) == ["layer 6 has d = 7 value columns > 1"]
     r = check("thm4", d)
     assert r.status == PASS and r.data["value_dim"] == 1 and r.data["paper_value_dim"] == 1
@@ -576,7 +617,7 @@ def test_thm4_fp_column_falls_back_to_the_register_columns_when_packed_codes_out
     proved exactly, and the fp column is the register-column stack's (proved too), said in
     the detail; with float32 alone the packed stack is exact and keeps the column."""
     g = families.get("grid_world(9)")
-    packed, _, _ = registry._cascade(g)
+    packed, *_ = registry._cascade(g)
     assert not packed.float_exactness(("bfloat16",)).proved("bfloat16")
     r = check("thm4", g)
     assert r.status == PASS and r.data["value_dim"] == 1 and r.data["fp_form"] == "columns"
