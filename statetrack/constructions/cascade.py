@@ -547,9 +547,9 @@ def _lift_on_tiles(g: int, gens: Sequence[tuple[int, ...]], limit: int, top_limi
     """The group of tile permutations ``gens`` acting on itself, a copy per orbit of
     tiles (the point ``(c, e)`` stands for the tile ``e(leader of orbit c)``), with the best
     chain of partitions of it :func:`_partition_chain` finds (cosets of subgroups): ``(chain,
-    tile of each point, (element index, elements, tile permutation -> element))``, or None
-    when the group is trivial or has more than ``cap`` elements (or ``400 // orbits``, the
-    listing's reach)."""
+    tile of each point, (point index, point keys, tile permutation -> its action on keys))``
+    (a key is ``(c, *e)``), or None when the group is trivial or has more than ``cap``
+    elements (or ``400 // orbits``, the listing's reach)."""
     leaders = _orbit_leaders(g, gens)
     elems = _group_elements(gens, g, min(cap, 400 // len(leaders))) if gens else None
     if elems is None or len(elems) < 2:
@@ -560,22 +560,26 @@ def _lift_on_tiles(g: int, gens: Sequence[tuple[int, ...]], limit: int, top_limi
                   for c in range(len(leaders)) for e in elems) for h in gens]
     chain = _partition_chain(len(mult[0]), mult, limit, top_limit)
     pi = tuple(e[r] for r in leaders for e in elems)
-    return chain, pi, (index, elems, {h: h for h in gens})
+    keys = [(c,) + e for c in range(len(leaders)) for e in elems]
+    return chain, pi, ({k: y for y, k in enumerate(keys)}, keys, {h: h for h in gens})
 
 
 def _lift_on_points(tiles: Sequence[frozenset], gens: Sequence[tuple[int, ...]],
                     cap: int) -> tuple[list[tuple[int, ...]], tuple[int, ...], Any] | None:
-    """The group acting on itself through its action on the component's *points*: the
+    """The component lifted through its group's action on the component's *points*: the
     states its tiles cover, grouped into atoms (the states lying in the same tiles), on
-    which the tile permutations act (an atom's tiles go to another atom's tiles) and
-    faithfully (a permutation fixing every atom fixes every tile, tiles being maximal).
-    An element is a permutation of the atoms; the chain of partitions is by the images of
-    the atoms in turn, so a level holds where the next atom goes given where the ones before
-    it went: at most (number of atoms) - i choices on level i. A copy per orbit of tiles
-    (the point ``(c, e)`` stands for the tile ``e(leader of orbit c)``) sits on top.
-    ``(chain, tile of each point, (element index, elements, tile permutation -> element))``
-    or None (no tiles known, a trivial group, more than ``cap`` elements, or tiles that do
-    not carry an action on atoms)."""
+    which the tile permutations act (an atom's tiles go to another atom's tiles). A tile is
+    a set of atoms; a copy per orbit of tiles, whose points are the images of the orbit's
+    leader tile's atoms *in order* (the point ``(c, a_1, ..., a_k)`` stands for the tile
+    ``{a_1, ..., a_k}``): the group's action on ordered tuples of atoms, a quotient of its
+    action on itself that still tells the tile, with a permutation acting entrywise. The
+    chain of partitions is by the images in turn, so a level holds where the next atom of
+    the leader goes given where the ones before it went: at most (number of atoms) - i
+    choices on level i. Only the leader's atoms are tracked, not a whole element: ``S6``
+    on the fifteen 2-subsets of six states lifts to the 30 ordered pairs, not 720 elements.
+    ``(chain, tile of each point, (point index, point keys, tile permutation -> atom
+    permutation))`` or None (no tiles known, no permutations, more than ``cap`` points, or
+    tiles that do not carry an action on atoms)."""
     if not tiles or not gens:
         return None
     g = len(tiles)
@@ -593,30 +597,37 @@ def _lift_on_points(tiles: Sequence[frozenset], gens: Sequence[tuple[int, ...]],
     tile_of = {frozenset(aidx[sig[x]] for x in t): i for i, t in enumerate(tiles)}
     if len(tile_of) != g:
         return None
-    elems = _group_elements(list(conv.values()), len(atoms), cap)
-    if elems is None or len(elems) < 2:
-        return None
-    index = {e: i for i, e in enumerate(elems)}
-    leaders = _orbit_leaders(g, gens)
-    lead_atoms = [sorted(aidx[sig[x]] for x in tiles[r]) for r in leaders]
-    pi = []
-    for la in lead_atoms:
-        for e in elems:
-            t = tile_of.get(frozenset(e[a] for a in la))
-            if t is None:
+    perms = list(conv.values())
+    keys: list[tuple[int, ...]] = []
+    pi: list[int] = []
+    for c, r in enumerate(_orbit_leaders(g, gens)):
+        lead = tuple(sorted({aidx[sig[x]] for x in tiles[r]}))
+        orbit, seen = [lead], {lead}
+        for t in orbit:
+            for p in perms:
+                u = tuple(p[a] for a in t)
+                if u not in seen:
+                    if len(keys) + len(orbit) >= cap:
+                        return None
+                    seen.add(u)
+                    orbit.append(u)
+        for t in orbit:
+            tile = tile_of.get(frozenset(t))
+            if tile is None:
                 return None
-            pi.append(t)
-    keys = [(c,) + e for c in range(len(leaders)) for e in elems]
+            keys.append((c,) + t)
+            pi.append(tile)
+    if len(keys) <= g:            # no more points than tiles: nothing is gained
+        return None
     chain: list[tuple[int, ...]] = []
-    for depth in range(len(atoms) + 1, -1, -1):      # finest (whole key) to one class
+    for depth in range(max(map(len, keys)) + 1, -1, -1):     # finest (whole key) to one class
         ids: dict[tuple, int] = {}
         part = tuple(ids.setdefault(k[:depth], len(ids)) for k in keys)
         if not chain or len(set(part)) != len(set(chain[-1])):
             chain.append(part)
     if len(chain) == 1:
         chain.append(chain[0])
-    return chain, tuple(pi), (index, elems, conv)
-
+    return chain, tuple(pi), ({k: y for y, k in enumerate(keys)}, keys, conv)
 
 
 def _chain_coords(chain: Sequence[tuple[int, ...]]) -> tuple[tuple[int, ...], ...]:
@@ -671,7 +682,12 @@ class ComponentCascade:
     labels the class below does not have); a reset names the target's labels. The chain is
     found greedily (:func:`_partition_chain`): ``(10,C5)`` (two orbits of five) becomes
     levels of 2 and 5 states, ``(10,C10)`` (one orbit; two blocks of five) too. A primitive
-    group preserves no partition and stays one level.
+    group preserves no partition of its tiles; such a component is *lifted* (listed in
+    :attr:`lifted`): it runs on the ordered images of a tile's atoms (the states lying in
+    the same tiles), or as its group acting on itself, whichever chain is narrower, and a
+    tile is read off the point (:func:`_lift_on_points`, :func:`_lift_on_tiles`):
+    ``(10,S5)`` on five states becomes levels of 5 and 4 (the ordered pairs of states),
+    ``(15,S6)`` on six states levels of 6 and 5.
 
     Parameters
     ----------
@@ -685,9 +701,8 @@ class ComponentCascade:
         Split the components whose layer would be wider than this (see above); None
         (default): never. Theorem 4's stack uses ``|Q|``.
     max_group : int
-        The most elements of a group a component may be lifted to (run as the group acting
-        on itself where its tiles have no narrow enough chain; default 200: ``S5`` fits,
-        ``S6`` does not, its lifted stack having too many reachable states to prove).
+        The most points a lifted component may have (group elements, or ordered tuples of
+        atom images; default 200).
 
     Raises
     ------
@@ -765,8 +780,8 @@ class ComponentCascade:
         self._tile: list[dict[tuple[int, ...], int]] = []     # coords -> tile
         self._rep: list[dict[tuple[int, ...], int]] = []      # coords prefix -> a point
         self._point: list[tuple[int, ...]] = []               # tile -> its point
-        # a lifted component: (element -> index, elements, tile permutation -> element);
-        # None: its points are its tiles
+        # a lifted component: (key -> point, point keys, tile permutation -> its action on
+        # a key's entries); None: its points are its tiles
         self._group: list[Any] = []
         self._part_first: list[int] = []                      # component -> its first part
         self._parts: list[tuple[int, int]] = []               # (component, depth)
@@ -834,20 +849,21 @@ class ComponentCascade:
 
     def _moved(self, j: int, h: tuple[int, ...], y: int) -> int:
         """The point ``y`` of component ``j`` after the tile permutation ``h`` (on a lifted
-        component the group element ``h`` times the element ``y``)."""
+        component, ``h`` acting on the point's key entrywise: a group element times the
+        element, or the images of the leader's atoms under ``h``)."""
         lift = self._group[j]
         if lift is None:
             return h[y]
         if h == tuple(range(len(h))):      # the identity: not among the generators
             return y
-        index, elems, conv = lift
-        copy, i = divmod(y, len(elems))
+        index, keys, conv = lift
         hp = conv.get(h)
-        got = None if hp is None else index.get(tuple(hp[v] for v in elems[i]))
+        key = keys[y]
+        got = None if hp is None else index.get((key[0],) + tuple(hp[v] for v in key[1:]))
         if got is None:
             raise CascadeError(f"component {j}: the map {h} is not in the group it was "
                                f"lifted to")
-        return copy * len(elems) + got
+        return got
 
     def _split(self, x: tuple) -> tuple[int, ...]:
         out = [0] * len(self._parts)

@@ -1134,7 +1134,8 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
                              "the toolkit's stack is outside Theorem 4's conclusion: "
                              + "; ".join(problems) + " (a failure of this construction, one "
                              "layer per holonomy component, split along classes of tiles or of "
-                             "group elements its group preserves, here not narrow enough; "
+                             "lifted points (ordered atom images, group elements) its group "
+                             "preserves, here not narrow enough or over max_group; "
                              "not a counterexample to the "
                              "theorem, whose proof cites Maler and Pnueli's cascade)", data,
                              failed_column="construction")
@@ -1168,8 +1169,9 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
                      f"level{'s' if len(levels) != 1 else ''}) as {lrnn.depth} "
                      f"layer{'s' if lrnn.depth != 1 else ''}, one per component (a component "
                      f"wider than |Q| split into levels along classes of tiles its group "
-                     f"preserves: orbits, blocks; or, where the tiles have too few, along "
-                     f"cosets of subgroups with the group acting on itself) and a delay "
+                     f"preserves: orbits, blocks; or, where the tiles have too few, lifted: "
+                     f"the ordered images of a tile's atoms, or the group acting on itself "
+                     f"along cosets of subgroups) and a delay "
                      f"layer between two "
                      f"(widths {data['widths']}, n_h {data['n_h']}, "
                      f"d = 1: "

@@ -295,6 +295,29 @@ def test_thm4_fails_loudly_on_a_broken_stack(monkeypatch):
     assert r.status == FAIL and r.failed and dict(r.columns)["proof"].startswith("FAIL")
 
 
+def test_thm4_lifts_s6_on_pairs_to_ordered_pairs():
+    """(15,S6) on a 6-state DFA (S6 on the fifteen 2-subsets of six states; the survey's
+    case that stayed too wide while a lift tracked whole elements, 720 of them): lifted to
+    the ordered pairs of states (30 points, levels 6 and 5), it passes in well under a
+    second. (21,S7) on seven states likewise."""
+    from statetrack.automata import holonomy_decomposition
+    from statetrack.constructions.cascade import ComponentCascade
+
+    for n in (6, 7):
+        cyc, swap = [(q + 1) % n for q in range(n)], [1, 0] + list(range(2, n))
+        d = DFA([[cyc[q], swap[q], q % 2] for q in range(n)], start=0, accepting=[0],
+                alphabet="abc").minimize()
+        casc = holonomy_decomposition(d)
+        assert f"({n * (n - 1) // 2},S{n})" in str(casc) and d.n_states == n
+        split = ComponentCascade(casc, len(d.alphabet), max_width=n)
+        assert split.lifted == [0] and split.sizes[:2] == (n, n - 1)
+        assert len(split._coord[0]) == n * (n - 1)          # ordered pairs, not n! elements
+        registry._cascade.cache_clear()
+        r = check("thm4", d)
+        assert r.status == PASS, r.detail
+        assert max(r.data["widths"]) <= n
+
+
 def _thm4_with_construction_raising(monkeypatch, exc):
     """thm4 on aa_star with Theorem 4's compiler raising ``exc`` (through the real
     ``registry._cascade``, so its sorting of errors is what is tested)."""
