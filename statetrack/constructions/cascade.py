@@ -399,6 +399,9 @@ def _partition_chain(n: int, gens: Sequence[tuple[int, ...]], limit: int,
     top_limit = limit if top_limit is None else top_limit
     if n <= 1:
         return [bottom, top]               # one point: one level of one state
+    if limit >= 2 and top_limit >= 1 and all(g == bottom for g in gens) and n > 6:
+        # a trivial group keeps every partition: more than 400 (Bell(7) = 877) to list
+        return _radix_chain(n, limit, top_limit)
     reps = _orbit_leaders(n, gens)
     lattice = _partition_lattice(n, gens, reps, max_lattice)
     if lattice is not None:
@@ -429,6 +432,24 @@ def _partition_chain(n: int, gens: Sequence[tuple[int, ...]], limit: int,
         return between(lo, q) + [q] + between(q, hi)
 
     return [bottom] + between(bottom, top) + [top]
+
+
+def _radix_chain(n: int, limit: int, top_limit: int) -> list[tuple[int, ...]]:
+    """The shortest chain of partitions of ``range(n)`` whose steps are at most ``limit``
+    wide below the top and ``top_limit`` at the top, for a trivial group (every partition is
+    preserved): the points' digits in base ``limit``, the top step holding the rest (over
+    ``top_limit`` only where no chain of any length fits, i.e. never for ``limit >= 2``).
+    Linear in ``n`` a level, where the greedy search is cubic.
+
+    >>> [len(set(p)) for p in _radix_chain(300, 6, 7)]       # 300 -> 50 -> 9 -> 2 -> 1
+    [300, 50, 9, 2, 1]
+    >>> [_step_width(a, b) for a, b in zip(*(lambda c: (c, c[1:]))(_radix_chain(300, 6, 7)))]
+    [6, 6, 6, 2]
+    """
+    levels = 1
+    while top_limit * limit ** (levels - 1) < n:
+        levels += 1
+    return [tuple(t // limit ** i for t in range(n)) for i in range(levels)] + [(0,) * n]
 
 
 def _orbit_leaders(n: int, gens: Sequence[tuple[int, ...]]) -> list[int]:

@@ -468,3 +468,27 @@ def test_a_lifted_component_simulates_its_tiles():
     n_points = len(split._coord[0])
     ident = tuple(range(casc.levels[0].components[0].degree))
     assert [split._moved(0, ident, y) for y in range(n_points)] == list(range(n_points))
+
+
+def test_partition_chain_of_a_trivial_group_is_the_shortest_radix_chain():
+    """A trivial group keeps every partition: the chain is the points' digits (linear a
+    level, where the greedy search was cubic: 63 s at 300 points), every step within its
+    limit and no chain shorter (top_limit * limit^(L-1) >= n needs L steps)."""
+    from statetrack.constructions.cascade import _partition_chain, _step_width
+
+    for n in range(2, 40):
+        for limit in range(2, 7):
+            for top_limit in (limit, limit + 1):
+                for gens in ([], [tuple(range(n))]):          # none, or the identity
+                    chain = _partition_chain(n, gens, limit, top_limit)
+                    assert chain[0] == tuple(range(n)) and chain[-1] == (0,) * n
+                    w = [_step_width(f, c) for f, c in zip(chain, chain[1:])]
+                    assert max(w[:-1] + [0]) <= limit and w[-1] <= top_limit
+                    least = 1
+                    while top_limit * limit ** (least - 1) < n:
+                        least += 1
+                    assert len(w) == least, (n, limit, top_limit, w)     # (n <= 6: listed)
+                    for fine, coarse in zip(chain, chain[1:]):
+                        assert _is_coarser(fine, coarse) and len(set(coarse)) < len(set(fine))
+    big = _partition_chain(300, [], 6, 7)          # seconds before, now instant
+    assert [len(set(p)) for p in big] == [300, 50, 9, 2, 1]
