@@ -318,6 +318,30 @@ def test_thm4_lifts_s6_on_pairs_to_ordered_pairs():
         assert max(r.data["widths"]) <= n
 
 
+def test_thm4_lifts_s7_on_triples_within_the_default_cap():
+    """(35,S7) on a 7-state DFA (S7 on the 3-subsets of seven states): 210 ordered triples,
+    within the default max_group (500), levels 7, 6, 5; thm4 passes with every layer at
+    most |Q| wide. With a cap below 210 it stays 35 wide and the check fails it with the
+    construction's reason."""
+    from statetrack.automata import holonomy_decomposition
+    from statetrack.constructions.cascade import ComponentCascade
+
+    n = 7
+    cyc, swap = [(q + 1) % n for q in range(n)], [1, 0] + list(range(2, n))
+    d = DFA([[cyc[q], swap[q], q % 3] for q in range(n)], start=0, accepting=[0],
+            alphabet="abc").minimize()
+    casc = holonomy_decomposition(d)
+    assert "(35,S7)" in str(casc)
+    split = ComponentCascade(casc, len(d.alphabet), max_width=n)
+    assert split.lifted == [0] and split.sizes[:3] == (7, 6, 5)
+    assert len(split._coord[0]) == 210
+    assert ComponentCascade(casc, len(d.alphabet), max_width=n, max_group=209).sizes[0] == 35
+    registry._cascade.cache_clear()
+    r = check("thm4", d)
+    assert r.status == PASS, r.detail
+    assert max(r.data["widths"]) <= n
+
+
 def _thm4_with_construction_raising(monkeypatch, exc):
     """thm4 on aa_star with Theorem 4's compiler raising ``exc`` (through the real
     ``registry._cascade``, so its sorting of errors is what is tested)."""
