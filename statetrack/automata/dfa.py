@@ -921,10 +921,33 @@ class DFA:
 
 
 def _check_transitions(transitions: Any) -> np.ndarray:
+    if isinstance(transitions, (list, tuple)):
+        lengths = [len(r) if isinstance(r, (list, tuple, np.ndarray)) else None
+                   for r in transitions]
+        if any(n is not None for n in lengths) and len(set(lengths)) > 1:
+            q = next(i for i, n in enumerate(lengths) if n != lengths[0])
+            raise TransitionShapeError(
+                f"transitions has ragged rows: row 0 has {lengths[0]} "
+                f"entr{'y' if lengths[0] == 1 else 'ies'}, row {q} "
+                + ("is not a list" if lengths[q] is None else
+                   f"has {lengths[q]} entr{'y' if lengths[q] == 1 else 'ies'}"))
+        for q, row in enumerate(transitions):
+            if isinstance(row, (list, tuple)):
+                for a, x in enumerate(row):
+                    if isinstance(x, (bool, np.bool_)) or x is None or isinstance(x, str):
+                        raise TransitionShapeError(f"transitions must hold integers: row "
+                                                   f"{q}, column {a} is {x!r}")
     try:
         arr = np.asarray(transitions)
-    except (ValueError, TypeError) as e:
-        raise TransitionShapeError(f"transitions is not a rectangular table: {e}") from None
+    except (ValueError, TypeError):
+        raise TransitionShapeError("transitions is not a rectangular table of integers "
+                                   "[n_states, n_symbols]") from None
+    if arr.dtype == object and arr.ndim == 2:
+        q, a = next((i, j) for i in range(arr.shape[0]) for j in range(arr.shape[1])
+                    if isinstance(arr[i, j], (bool, np.bool_))
+                    or not isinstance(arr[i, j], (int, np.integer)))
+        raise TransitionShapeError(f"transitions must hold integers: row {q}, column {a} is "
+                                   f"{arr[q, a]!r}")
     if arr.dtype == object or arr.ndim != 2:
         raise TransitionShapeError(
             f"transitions must be a 2-D table [n_states, n_symbols], got shape {arr.shape}"

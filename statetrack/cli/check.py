@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -245,21 +246,40 @@ def show_progress(args: argparse.Namespace) -> bool:
 
 
 def _select(entries: list, wanted: Sequence[str]) -> list:
-    """Catalogue entries named in ``wanted`` (by spec or family); other family specs are built.
+    """Catalogue entries named in ``wanted`` (by spec or family); other family specs are
+    built; anything else is read as ``statetrack compile`` reads its PATTERN (a DFA or
+    construction file, else a regex over its own symbols).
 
-    Raises ``ValueError`` (a usage error) for a name that is neither.
+    Raises ``ValueError`` (a usage error) for a name that is none of these.
     """
     from ..automata.errors import AutomatonError
-    from ..automata.families import CatalogueEntry, get, parse_spec
+    from ..automata.families import FAMILIES, CatalogueEntry, get, parse_spec
+    from ..constructions.errors import ConstructionError
+    from .compile import resolve_pattern
 
     chosen = []
     for spec in wanted:
         hits = [e for e in entries if spec in (e.name, e.family)]
         if not hits:
             try:
-                hits = [CatalogueEntry(name=spec, family=parse_spec(spec)[0], dfa=get(spec))]
-            except AutomatonError as e:
-                raise ValueError(f"no catalogue entry or family matches {spec!r}: {e}") from None
+                family = parse_spec(spec)[0]
+                if family not in FAMILIES:
+                    raise AutomatonError(f"no family {family!r}")
+                hits = [CatalogueEntry(name=spec, family=family, dfa=get(spec))]
+            except AutomatonError as e_family:
+                if not (os.path.exists(spec) or spec.endswith(".json")
+                        or any(c in spec for c in "|*+?()[]{}")):
+                    raise ValueError(f"no catalogue entry or family matches {spec!r} "
+                                     f"({e_family}); a DFA file or a regex is read too, a "
+                                     f"regex here having an operator (write the word ab as "
+                                     f"'(ab)')") from None
+                try:
+                    source, how = resolve_pattern(spec)
+                except (AutomatonError, ConstructionError, OSError) as e:
+                    raise ValueError(f"{spec!r} is no catalogue entry or family spec, "
+                                     f"and as a DFA file or regex: {e}") from None
+                dfa = getattr(source, "dfa", source).minimize()
+                hits = [CatalogueEntry(name=spec, family=how, dfa=dfa)]
         chosen += [h for h in hits if h not in chosen]
     return chosen
 
@@ -275,7 +295,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     c.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
     c.add_argument("--only", nargs="+", metavar="SPEC",
                    help="only these catalogue entries, families, or other family specs "
-                        "such as 'cyclic(13)'")
+                        "such as 'cyclic(13)'; anything else is read as `statetrack "
+                        "compile` reads PATTERN: a DFA file, or a regex such as "
+                        "'(a|b)*a(a|b){3}'")
     c.add_argument("--monoid-limit", type=positive_int, default=1_000_000,
                    help="largest transition monoid to enumerate (default 10^6)")
     c.add_argument("--no-theory", action="store_true", help="skip the theorem columns")

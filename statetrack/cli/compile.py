@@ -211,9 +211,10 @@ def _plural(n: int, word: str) -> str:
 _TOKEN_LINES_MAX = 40
 
 
-def _print_cascade(lrnn, d) -> None:
+def _print_cascade(lrnn, d, per_component: bool = False) -> None:
     """The holonomy levels and the stack, layer by layer (Theorem 4)."""
     from ..automata.holonomy import holonomy_decomposition
+    from ..constructions.cascade import ComponentCascade
 
     casc = holonomy_decomposition(d)
     levels = str(casc).splitlines()
@@ -223,22 +224,31 @@ def _print_cascade(lrnn, d) -> None:
     for line in levels:
         print(f"    {line}")
     widest = max(layer.width for layer in lrnn.layers)
-    print(f"  stack: {_plural(lrnn.depth, 'layer')} = a layer per level and a delay layer "
-          f"between levels (2L - 1 for L levels); the paper's bound (Krohn-Rhodes): at most "
-          f"2^|Q| = 2^{d.n_states} layers of width <= |Q| = {d.n_states}"
-          + (f" (a level layer here is wider, K = {widest}: it holds the disjoint union of "
-             f"its components' tiles plus one register row, where the paper's layer holds "
-             f"one component)" if widest > d.n_states else ""))
+    if per_component:
+        units = ComponentCascade(casc, len(d.alphabet), max_width=d.n_states).level_labels()
+        how = ("a layer per component (a component wider than |Q| split into several, "
+               "narrowed along classes its group preserves or lifted) and a delay layer "
+               "between two (2L - 1 layers for L levels after the split)")
+    else:
+        units = [f"level {i + 1}" for i in range(len(casc.levels))]
+        how = "a layer per level and a delay layer between levels (2L - 1 for L levels)"
+    if len(units) != (lrnn.depth + 1) // 2:       # a stack this printer does not know
+        units = [f"stage {i + 1}" for i in range((lrnn.depth + 1) // 2)]
+    print(f"  stack: {_plural(lrnn.depth, 'layer')} = {how}; the paper's bound "
+          f"(Krohn-Rhodes): at most 2^|Q| = 2^{d.n_states} layers of width <= |Q| = "
+          f"{d.n_states}"
+          + (f" (a layer here is wider, K = {widest}: a level's layer holds all its "
+             f"components' tiles, plus a register row above the first level, where the "
+             f"paper's layer holds one component; --per-component narrows them)"
+             if widest > d.n_states and not per_component else
+             f" (a layer here is wider, K = {widest}: a component this construction could "
+             f"not narrow)" if widest > d.n_states else ""))
     v = max(layer.value_dim for layer in lrnn.layers)
     print(("  value width: d = 1, Theorem 4's (one level: no register)" if lrnn.depth == 1 else
            "  value width: d = 1 in every layer, Theorem 4's (each register packed into one "
            "number)") if v == 1 else
           f"  value width: up to V = {v} (the registers' numbers in columns, each a level "
           f"state); Theorem 4's d = 1 is --packed")
-    units = [f"level {i + 1}" for i in range(len(casc.levels))]
-    if lrnn.depth == 2 * sum(len(lv.components) for lv in casc.levels) - 1 != 2 * len(units) - 1:
-        units = [f"level {i + 1}" + (f" component {j + 1}" if len(lv.components) > 1 else "")
-                 for i, lv in enumerate(casc.levels) for j in range(len(lv.components))]
     for li, layer in enumerate(lrnn.layers):
         what = units[li // 2] if li % 2 == 0 else f"delay after {units[li // 2]}"
         eig = sorted({str(s.eigenvalue) for row in layer.steps for s in row
@@ -250,7 +260,7 @@ def _print_cascade(lrnn, d) -> None:
               f"{{{', '.join(eig)}}}")
 
 
-def _print_construction(lrnn, d, normalized: bool) -> None:
+def _print_construction(lrnn, d, normalized: bool, per_component: bool = False) -> None:
     from ..theory.letter_spectrum import letter_spectrum, model_permutation
 
     perms = None
@@ -276,7 +286,7 @@ def _print_construction(lrnn, d, normalized: bool) -> None:
               f"{layer0.readout.n_classes} classes, one per image of the base, each mapped "
               f"to its DFA state")
     if lrnn.form == "cascade":
-        _print_cascade(lrnn, d)
+        _print_cascade(lrnn, d, per_component)
     if lrnn.form == "reflections":
         print(f"  Theorem 6 (App. D): layer 0 counts the position mod 2 (A = -1 for every "
               f"input); layer 1 applies one 2x2 reflection per token (input, parity), "
@@ -413,7 +423,7 @@ def run(args: argparse.Namespace) -> int:
         except (ConstructionError, AutomatonError) as e:
             print(f"statetrack compile: error: {cli_text(str(e))}", file=err)
             return EXIT_BAD_INPUT
-    _print_construction(lrnn, d, args.normalized)
+    _print_construction(lrnn, d, args.normalized, bool(args.per_component))
     status = EXIT_OK
     if loaded is not None:
         proof = loaded.certificate
@@ -431,6 +441,9 @@ def run(args: argparse.Namespace) -> int:
                 status = EXIT_FAILED
     rng = np.random.default_rng(args.seed)
     for dt in ("float32", "bfloat16"):
+        if sys.stderr.isatty():         # seconds on large stacks: say what is running
+            print(f"float check ({dt}): running every word up to length {args.words} and "
+                  f"{args.random} random words ...", file=sys.stderr, flush=True)
         wc = check_words(lrnn, d, max_length=args.words, n_random=args.random,
                          random_length=args.random_length, rng=rng, dtype=dt,
                          max_words=100_000)

@@ -134,6 +134,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterable, Sequence
 
+import numpy as np
 import sympy
 
 from ..automata import DFA
@@ -202,6 +203,33 @@ class TableCascade:
     @property
     def n_levels(self) -> int:
         return len(self.sizes)
+
+    def level_labels(self) -> list[str]:
+        """A label per split level, bottom first: its holonomy level, the component within
+        it (where the level has several), the step of a narrowed component (``part i/n``)
+        and ``lifted`` for a component run on lifted points.
+
+        >>> from statetrack.automata import DFA, holonomy_decomposition
+        >>> cyc, swap = [1, 2, 3, 4, 5, 0], [1, 0, 2, 3, 4, 5]     # (15,S6) on six states
+        >>> d = DFA([[cyc[q], swap[q], q % 2] for q in range(6)], start=0, accepting=[0],
+        ...         alphabet="abc").minimize()
+        >>> ComponentCascade(holonomy_decomposition(d), 3, max_width=6).level_labels()
+        ['level 1 part 1/2 (lifted)', 'level 1 part 2/2 (lifted)', 'level 2']
+        """
+        out = []
+        for j, depth in self._parts:
+            li = self._comps[j][0]
+            n_comp = sum(1 for c in self._comps if c[0] == li)
+            n_part = len(self._coord[j][0])
+            label = f"level {li + 1}"
+            if n_comp > 1:
+                label += f" component {j - self._comp_first[li] + 1}"
+            if n_part > 1:
+                label += f" part {depth + 1}/{n_part}"
+            if j in self.lifted:
+                label += " (lifted)"
+            out.append(label)
+        return out
 
     def level_size(self, level: int) -> int:
         return self.sizes[level]
@@ -759,6 +787,15 @@ class ComponentCascade:
         if isinstance(max_group, bool) or not isinstance(max_group, int) or max_group < 1:
             raise InputTypeError(f"ComponentCascade: max_group must be a positive integer, "
                                  f"got {max_group!r}")
+        if (isinstance(n_letters, bool) or not isinstance(n_letters, (int, np.integer))
+                or n_letters < 1):
+            raise InputTypeError(f"ComponentCascade: n_letters must be a positive integer "
+                                 f"(the cascade's alphabet size), got {n_letters!r}")
+        n_alpha = len(getattr(cascade, "alphabet", ()) or ())
+        if n_alpha and n_letters != n_alpha:
+            raise InputTypeError(f"ComponentCascade: n_letters is {n_letters}, but the "
+                                 f"cascade's alphabet has {n_alpha} letters")
+        n_letters = int(n_letters)
         levels = getattr(cascade, "levels", None)
         if levels is None or not all(hasattr(lv, "components") for lv in levels):
             raise CascadeError("splitting levels into components needs a cascade whose levels "
@@ -855,6 +892,33 @@ class ComponentCascade:
     @property
     def n_levels(self) -> int:
         return len(self.sizes)
+
+    def level_labels(self) -> list[str]:
+        """A label per split level, bottom first: its holonomy level, the component within
+        it (where the level has several), the step of a narrowed component (``part i/n``)
+        and ``lifted`` for a component run on lifted points.
+
+        >>> from statetrack.automata import DFA, holonomy_decomposition
+        >>> cyc, swap = [1, 2, 3, 4, 5, 0], [1, 0, 2, 3, 4, 5]     # (15,S6) on six states
+        >>> d = DFA([[cyc[q], swap[q], q % 2] for q in range(6)], start=0, accepting=[0],
+        ...         alphabet="abc").minimize()
+        >>> ComponentCascade(holonomy_decomposition(d), 3, max_width=6).level_labels()
+        ['level 1 part 1/2 (lifted)', 'level 1 part 2/2 (lifted)', 'level 2']
+        """
+        out = []
+        for j, depth in self._parts:
+            li = self._comps[j][0]
+            n_comp = sum(1 for c in self._comps if c[0] == li)
+            n_part = len(self._coord[j][0])
+            label = f"level {li + 1}"
+            if n_comp > 1:
+                label += f" component {j - self._comp_first[li] + 1}"
+            if n_part > 1:
+                label += f" part {depth + 1}/{n_part}"
+            if j in self.lifted:
+                label += " (lifted)"
+            out.append(label)
+        return out
 
     def _comp_of(self, li: int, c: int) -> int:
         for j in range(self._comp_first[li], len(self._comps)):

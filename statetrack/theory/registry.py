@@ -1072,8 +1072,9 @@ def _check_thm4(dfa: Any, formats: Sequence[str] = DEFAULT_FORMATS) -> TheoremRe
     width ``d = 1`` whose matrices are products of GH factors with eigenvalues in [-1, 1].
     Decomposes the minimal DFA (:func:`statetrack.automata.holonomy.holonomy_decomposition`),
     compiles the cascade as the proof does, a layer per component
-    (:class:`~statetrack.constructions.cascade.ComponentCascade`; ``2C - 1`` layers for ``C``
-    components, a delay layer between two) of ``d = 1`` (the packed registers of
+    (:class:`~statetrack.constructions.cascade.ComponentCascade`; ``2L - 1`` layers for ``L``
+    levels: one per component, several for a component narrowed or lifted, a delay layer
+    between two) of ``d = 1`` (the packed registers of
     :func:`statetrack.constructions.cascade.cascade_construction`), checks the conclusion's
     counts (:func:`_thm4_bound_problems`: at most ``2^|Q|`` layers of width ``n <= |Q|`` and
     ``d = 1``, every ``A(x)`` in ``M_n([-1, 1])``, every ``B(x)`` non-negative integer; a

@@ -53,11 +53,16 @@ def naive_accepts(d: DFA, word) -> bool:
 class TestValidation:
     @pytest.mark.parametrize("table, pattern", [
         ([0, 1], r"2-D table .* got shape \(2,\)"),
-        ([[0, 1], [0]], r"(ragged rows|not a rectangular table)"),
+        ([[0, 1], [0]], r"ragged rows: row 0 has 2 entries, row 1 has 1 entry$"),
+        ([[0, 1], 1], r"ragged rows: row 0 has 2 entries, row 1 is not a list$"),
+        ([[0, 1], [1, None]], r"must hold integers: row 1, column 1 is None$"),
+        ([[0, 1], [1, True]], r"must hold integers: row 1, column 1 is True$"),
         (np.zeros((0, 2), dtype=int), r"at least one state \(transitions has 0 rows\)"),
         ([[0.5, 0]], r"must hold integers, got dtype float64"),
-        ([[True, False]], r"must hold integers, got dtype bool"),
-        ([["a", "b"]], r"must hold integers, got dtype <U1"),
+        ([[True, False]], r"must hold integers: row 0, column 0 is True"),
+        (np.array([[True, False]]), r"must hold integers, got dtype bool"),
+        ([["a", "b"]], r"must hold integers: row 0, column 0 is 'a'"),
+        (np.array([["a", "b"]]), r"must hold integers, got dtype <U1"),
         (None, r"2-D table .* got shape \(\)"),
     ])
     def test_transition_shape(self, table, pattern):

@@ -53,8 +53,31 @@ def test_check_fails_on_a_bad_catalogue_entry(monkeypatch, capsys):
 
 def test_check_unknown_only_is_a_usage_error(capsys):
     assert cli.main(["check", "--only", "no-such-language"]) == 2
-    assert "statetrack check: error: --only: no catalogue entry or family matches" in \
-        capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "statetrack check: error: --only: no catalogue entry or family matches" in err
+    assert "a regex here having an operator" in err           # says what else it reads
+    assert cli.main(["check", "--only", "(ab"]) == 2          # a bad regex: its own message
+    err = capsys.readouterr().err
+    assert "is no catalogue entry or family spec, and as a DFA file or regex" in err
+    assert "never closed" in err
+
+
+def test_check_only_reads_a_regex_and_a_dfa_file(capsys, tmp_path):
+    """--only takes what `statetrack compile` takes: a regex (with an operator) and a DFA
+    file are checked like catalogue entries, every theorem column included."""
+    from statetrack.automata import DFA
+
+    cyc, swap = [1, 2, 3, 4, 5, 0], [1, 0, 2, 3, 4, 5]
+    f = tmp_path / "s6.json"
+    DFA([[cyc[q], swap[q], q % 2] for q in range(6)], start=0, accepting=[0],
+        alphabet="ctm").to_json(f)
+    out = tmp_path / "rows.json"
+    code = cli.main(["check", "--only", "(a|b)*a(a|b)", str(f), "--json", str(out), "-q"])
+    assert code == 0, capsys.readouterr()
+    rows = {r["name"]: r for r in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {"(a|b)*a(a|b)", str(f)} and all(r["ok"] for r in rows.values())
+    assert rows["(a|b)*a(a|b)"]["states"] == 4 and rows[str(f)]["states"] == 6
+    assert rows[str(f)]["columns"]["construction"].startswith("cascade")
 
 
 def test_check_json_to_a_folder_is_a_usage_error_before_any_check(tmp_path, monkeypatch,

@@ -136,6 +136,29 @@ def test_per_component_puts_each_holonomy_component_in_a_layer(capsys):
     assert rc == 2 and "--per-component applies to the cascade form only" in err
 
 
+def test_per_component_prints_a_lifted_component_layer_by_layer(capsys, tmp_path):
+    """A DFA whose holonomy component is lifted ((15,S6) on six states: levels 6 and 5) and
+    so becomes more layers than it has components: the printer labels each layer (it raised
+    an IndexError before), the stack is within |Q| and proved; without --per-component the
+    15-wide level layer is explained as the level's tiles, not as several components."""
+    cyc, swap = [1, 2, 3, 4, 5, 0], [1, 0, 2, 3, 4, 5]
+    d = DFA([[cyc[q], swap[q], q % 2] for q in range(6)], start=0, accepting=[0],
+            alphabet="ctm")
+    f = tmp_path / "s6.json"
+    d.to_json(f)
+    rc, out, err = run(capsys, str(f), "--per-component", "--packed")
+    assert rc == 0, err
+    assert "construction: form cascade, 5 layers, width K = 6, V = 1" in out
+    assert "layer 0 (level 1 part 1/2 (lifted)): K = 6" in out
+    assert "layer 2 (level 1 part 2/2 (lifted)): K = 6" in out
+    assert "layer 4 (level 2): K = 3" in out
+    assert "2L - 1 layers for L levels after the split" in out and "proof: proved" in out
+    rc, out, err = run(capsys, str(f))
+    assert rc == 0, err
+    assert "K = 15: a level's layer holds all its components' tiles" in out
+    assert "--per-component narrows them" in out
+
+
 def test_packed_refusal_names_the_form_and_not_a_group_it_is_not(capsys):
     """--packed with a form other than the cascade is refused (exit 2) without calling a
     non-group language a group language; with the auto form of a group language the message

@@ -347,6 +347,11 @@ def test_component_split_max_width_is_checked(bad):
         ComponentCascade(holonomy_decomposition(d), len(d.alphabet), max_width=bad)
     with pytest.raises(InputTypeError, match="max_group must be a positive integer"):
         ComponentCascade(holonomy_decomposition(d), len(d.alphabet), max_group=bad)
+    with pytest.raises(InputTypeError, match="n_letters must be a positive integer"):
+        ComponentCascade(holonomy_decomposition(d), bad)
+    with pytest.raises(InputTypeError, match="n_letters is 3, but the cascade's alphabet "
+                                             "has 2 letters"):
+        ComponentCascade(holonomy_decomposition(d), 3)
     # aa_star's (3,C2) has two orbits ({0, 1} and {2}) but fits |Q| = 3: not split at
     # max_width=|Q|; at 2 its orbit split (levels 2, 2, the second under a register row:
     # 3 wide) is no narrower than the whole (3), so it stays whole
