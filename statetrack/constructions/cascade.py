@@ -626,6 +626,8 @@ def _lift_on_points(tiles: Sequence[frozenset], gens: Sequence[tuple[int, ...]],
     the leader goes given where the ones before it went: at most (number of atoms) - i
     choices on level i. Only the leader's atoms are tracked, not a whole element: ``S6``
     on the fifteen 2-subsets of six states lifts to the 30 ordered pairs, not 720 elements.
+    Where the atoms outside the leader tile are fewer, they are tracked instead (a tile is
+    the complement of their images): ``S6`` on the 4-subsets lifts to ordered pairs too.
     ``(chain, tile of each point, (point index, point keys, tile permutation -> atom
     permutation))`` or None (no tiles known, no permutations, more than ``cap`` points, or
     tiles that do not carry an action on atoms)."""
@@ -649,8 +651,12 @@ def _lift_on_points(tiles: Sequence[frozenset], gens: Sequence[tuple[int, ...]],
     perms = list(conv.values())
     keys: list[tuple[int, ...]] = []
     pi: list[int] = []
+    everything = set(range(len(atoms)))
     for c, r in enumerate(_orbit_leaders(g, gens)):
-        lead = tuple(sorted({aidx[sig[x]] for x in tiles[r]}))
+        inside = {aidx[sig[x]] for x in tiles[r]}
+        # a tile is known from its atoms or from the rest (the complement): track fewer
+        outside = len(everything - inside) < len(inside)
+        lead = tuple(sorted(everything - inside if outside else inside))
         orbit, seen = [lead], {lead}
         for t in orbit:
             for p in perms:
@@ -661,7 +667,7 @@ def _lift_on_points(tiles: Sequence[frozenset], gens: Sequence[tuple[int, ...]],
                     seen.add(u)
                     orbit.append(u)
         for t in orbit:
-            tile = tile_of.get(frozenset(t))
+            tile = tile_of.get(frozenset(everything - set(t)) if outside else frozenset(t))
             if tile is None:
                 return None
             keys.append((c,) + t)

@@ -497,3 +497,29 @@ def test_partition_chain_of_a_trivial_group_is_the_shortest_radix_chain():
                         assert _is_coarser(fine, coarse) and len(set(coarse)) < len(set(fine))
     big = _partition_chain(300, [], 6, 7)          # seconds before, now instant
     assert [len(set(p)) for p in big] == [300, 50, 9, 2, 1]
+
+
+def test_a_lift_tracks_the_complement_where_it_is_smaller():
+    """(15,S6) on the 4-subsets of six states (a random DFA of helper-42's fuzz, where the
+    component stayed 15 wide): the two atoms outside the leader tile are tracked, 30
+    points and levels 6, 5 (the four inside would give 360 points and levels 6, 5, 4, 3);
+    the split simulates the cascade and its stack is proved."""
+    from statetrack.automata import DFA, holonomy_decomposition
+    from statetrack.constructions.cascade import ComponentCascade
+
+    d = DFA([[2, 2, 1], [0, 1, 5], [3, 5, 4], [4, 0, 5], [5, 3, 5], [1, 4, 0]], start=0,
+            accepting=[1, 2, 3], alphabet="abc").minimize()
+    casc = holonomy_decomposition(d)
+    assert str(casc).splitlines()[0] == "1: (15,S6)"
+    assert all(len(t) == 4 for t in casc.levels[0].components[0].tiles)
+    split = ComponentCascade(casc, 3, max_width=d.n_states)
+    assert split.lifted == [0] and split.sizes[:2] == (6, 5) and len(split._coord[0]) == 30
+    rng = np.random.default_rng(11)
+    for _ in range(10):
+        x, y = tuple(casc.initial), split.initial
+        for a in rng.integers(3, size=30).tolist():
+            x = tuple(casc.action(l, a, x[:l])[x[l]] for l in range(len(x)))
+            y = split.step(y, a)
+            assert split._join(y, len(x)) == x and split.cover(y) == casc.cover(x)
+    m = cascade_construction(split, d, minimize=False, packed=False)
+    assert verify(m, d, minimize=False).ok and m.width <= d.n_states
