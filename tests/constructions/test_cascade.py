@@ -523,3 +523,45 @@ def test_a_lift_tracks_the_complement_where_it_is_smaller():
             assert split._join(y, len(x)) == x and split.cover(y) == casc.cover(x)
     m = cascade_construction(split, d, minimize=False, packed=False)
     assert verify(m, d, minimize=False).ok and m.width <= d.n_states
+
+
+def test_a_lifted_component_tracks_the_atoms_outside_a_big_tile():
+    """S6 on the fifteen 4-subsets of six states and S7 on the twenty-one 5-subsets of
+    seven (tiles of more atoms than are left outside them) lift to the ordered pairs of
+    states *outside* a tile (30 and 42 points, levels n and n - 1), not to the ordered
+    4- and 5-tuples inside (360 points; 2520, over max_group, which left (21,S7) 21 wide
+    and thm4 failing before the complement): every generator moves a point to one that
+    tells the moved tile, the split state decodes to the original cascade's state along
+    random words, and the 6-state stack is proved in both forms."""
+    from statetrack.automata import DFA, holonomy_decomposition
+    from statetrack.constructions.cascade import ComponentCascade
+
+    for n in (6, 7):
+        cyc, swap = [(q + 1) % n for q in range(n)], [1, 0] + list(range(2, n))
+        rank = [min(q, n - 3) for q in range(n)]        # image of n - 2 states
+        d = DFA([[cyc[q], swap[q], rank[q]] for q in range(n)], start=0, accepting=[0],
+                alphabet="abc").minimize()
+        casc = holonomy_decomposition(d)
+        tiles = casc.levels[0].components[0].tiles
+        assert d.n_states == n and len(tiles) == n * (n - 1) // 2
+        assert {len(t) for t in tiles} == {n - 2}
+        split = ComponentCascade(casc, len(d.alphabet), max_width=n)
+        assert split.lifted == [0] and split.sizes[:2] == (n, n - 1)
+        assert len(split._coord[0]) == n * (n - 1)      # ordered pairs outside a tile
+        assert max(split.sizes) <= n
+        _, keys, conv = split._group[0]
+        tile_of_point = [split._tile[0][c] for c in split._coord[0]]
+        for h in conv:
+            for y in range(len(keys)):
+                assert tile_of_point[split._moved(0, h, y)] == h[tile_of_point[y]]
+        rng = np.random.default_rng(n)
+        for _ in range(10):
+            x, y = tuple(casc.initial), split.initial
+            for a in rng.integers(3, size=40).tolist():
+                x = tuple(casc.action(l, a, x[:l])[x[l]] for l in range(len(x)))
+                y = split.step(y, a)
+                assert split._join(y, len(x)) == x and split.cover(y) == casc.cover(x)
+        if n == 6:
+            for packed in (False, True):
+                m = cascade_construction(split, d, minimize=False, packed=packed)
+                assert verify(m, d, minimize=False).ok and m.width <= n
