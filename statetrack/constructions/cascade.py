@@ -204,33 +204,6 @@ class TableCascade:
     def n_levels(self) -> int:
         return len(self.sizes)
 
-    def level_labels(self) -> list[str]:
-        """A label per split level, bottom first: its holonomy level, the component within
-        it (where the level has several), the step of a narrowed component (``part i/n``)
-        and ``lifted`` for a component run on lifted points.
-
-        >>> from statetrack.automata import DFA, holonomy_decomposition
-        >>> cyc, swap = [1, 2, 3, 4, 5, 0], [1, 0, 2, 3, 4, 5]     # (15,S6) on six states
-        >>> d = DFA([[cyc[q], swap[q], q % 2] for q in range(6)], start=0, accepting=[0],
-        ...         alphabet="abc").minimize()
-        >>> ComponentCascade(holonomy_decomposition(d), 3, max_width=6).level_labels()
-        ['level 1 part 1/2 (lifted)', 'level 1 part 2/2 (lifted)', 'level 2']
-        """
-        out = []
-        for j, depth in self._parts:
-            li = self._comps[j][0]
-            n_comp = sum(1 for c in self._comps if c[0] == li)
-            n_part = len(self._coord[j][0])
-            label = f"level {li + 1}"
-            if n_comp > 1:
-                label += f" component {j - self._comp_first[li] + 1}"
-            if n_part > 1:
-                label += f" part {depth + 1}/{n_part}"
-            if j in self.lifted:
-                label += " (lifted)"
-            out.append(label)
-        return out
-
     def level_size(self, level: int) -> int:
         return self.sizes[level]
 
