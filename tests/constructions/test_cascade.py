@@ -286,6 +286,18 @@ def test_bad_cascade_arguments_are_refused_clearly():
 
 
 @settings(max_examples=80, deadline=None)
+def _assert_split_simulates(casc, split, seed, n_words, length, n_letters):
+    """Along random words the split state decodes to the original cascade's state, step by
+    step, and covers the same DFA state."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n_words):
+        x, y = tuple(casc.initial), split.initial
+        for a in rng.integers(n_letters, size=length).tolist():
+            x = tuple(casc.action(l, a, x[:l])[x[l]] for l in range(len(x)))
+            y = split.step(y, a)
+            assert split._join(y, len(x)) == x and split.cover(y) == casc.cover(x)
+
+
 @given(dfa=dfas(max_states=7, max_alphabet_size=3))
 def test_a_layer_per_component_simulates_the_holonomy_cascade(dfa):
     """ComponentCascade (a level per holonomy component): its stack is proved against the
@@ -308,12 +320,7 @@ def test_a_layer_per_component_simulates_the_holonomy_cascade(dfa):
         m = cascade_construction(split, d, minimize=False, packed=packed)
         assert verify(m, d, minimize=False).ok
         assert m.width <= max(per_level.width, 1)
-    rng = np.random.default_rng(d.n_states)
-    x, y = tuple(casc.initial), split.initial
-    for a in rng.integers(len(d.alphabet), size=40).tolist():
-        x = tuple(casc.action(l, a, x[:l])[x[l]] for l in range(len(x)))
-        y = split.step(y, a)
-        assert split._join(y, len(x)) == x and split.cover(y) == casc.cover(x)
+    _assert_split_simulates(casc, split, d.n_states, 1, 40, len(d.alphabet))
 
 
 def test_component_split_needs_components_decided_below():
@@ -457,13 +464,7 @@ def test_a_lifted_component_simulates_its_tiles():
     casc = holonomy_decomposition(d)
     split = ComponentCascade(casc, len(d.alphabet), max_width=d.n_states)
     assert split.lifted == [0] and max(split.sizes) <= 5
-    rng = np.random.default_rng(5)
-    for _ in range(20):
-        x, y = tuple(casc.initial), split.initial
-        for a in rng.integers(3, size=30).tolist():
-            x = tuple(casc.action(l, a, x[:l])[x[l]] for l in range(len(x)))
-            y = split.step(y, a)
-            assert split._join(y, len(x)) == x and split.cover(y) == casc.cover(x)
+    _assert_split_simulates(casc, split, 5, 20, 30, 3)
     for packed in (False, True):
         m = cascade_construction(split, d, minimize=False, packed=packed)
         assert verify(m, d, minimize=False).ok and m.width <= 5
@@ -514,13 +515,7 @@ def test_a_lift_tracks_the_complement_where_it_is_smaller():
     assert all(len(t) == 4 for t in casc.levels[0].components[0].tiles)
     split = ComponentCascade(casc, 3, max_width=d.n_states)
     assert split.lifted == [0] and split.sizes[:2] == (6, 5) and len(split._coord[0]) == 30
-    rng = np.random.default_rng(11)
-    for _ in range(10):
-        x, y = tuple(casc.initial), split.initial
-        for a in rng.integers(3, size=30).tolist():
-            x = tuple(casc.action(l, a, x[:l])[x[l]] for l in range(len(x)))
-            y = split.step(y, a)
-            assert split._join(y, len(x)) == x and split.cover(y) == casc.cover(x)
+    _assert_split_simulates(casc, split, 11, 10, 30, 3)
     m = cascade_construction(split, d, minimize=False, packed=False)
     assert verify(m, d, minimize=False).ok and m.width <= d.n_states
 
@@ -554,13 +549,7 @@ def test_a_lifted_component_tracks_the_atoms_outside_a_big_tile():
         for h in conv:
             for y in range(len(keys)):
                 assert tile_of_point[split._moved(0, h, y)] == h[tile_of_point[y]]
-        rng = np.random.default_rng(n)
-        for _ in range(10):
-            x, y = tuple(casc.initial), split.initial
-            for a in rng.integers(3, size=40).tolist():
-                x = tuple(casc.action(l, a, x[:l])[x[l]] for l in range(len(x)))
-                y = split.step(y, a)
-                assert split._join(y, len(x)) == x and split.cover(y) == casc.cover(x)
+        _assert_split_simulates(casc, split, n, 10, 40, 3)
         if n == 6:
             for packed in (False, True):
                 m = cascade_construction(split, d, minimize=False, packed=packed)
