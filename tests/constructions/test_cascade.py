@@ -285,7 +285,6 @@ def test_bad_cascade_arguments_are_refused_clearly():
         cascade_construction(casc, from_regex("(a|b)*bb"))
 
 
-@settings(max_examples=80, deadline=None)
 def _assert_split_simulates(casc, split, seed, n_words, length, n_letters):
     """Along random words the split state decodes to the original cascade's state, step by
     step, and covers the same DFA state."""
@@ -298,6 +297,7 @@ def _assert_split_simulates(casc, split, seed, n_words, length, n_letters):
             assert split._join(y, len(x)) == x and split.cover(y) == casc.cover(x)
 
 
+@settings(max_examples=80, deadline=None)
 @given(dfa=dfas(max_states=7, max_alphabet_size=3))
 def test_a_layer_per_component_simulates_the_holonomy_cascade(dfa):
     """ComponentCascade (a level per holonomy component): its stack is proved against the
