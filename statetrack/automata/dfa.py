@@ -920,6 +920,17 @@ class DFA:
         return ax
 
 
+def _refuse_entry(rows: Sequence[Any], bad: Callable[[Any], bool]) -> None:
+    """Raise naming the first entry of a table (a sequence of rows) for which ``bad``
+    holds."""
+    for q, row in enumerate(rows):
+        if isinstance(row, (list, tuple)):
+            for a, x in enumerate(row):
+                if bad(x):
+                    raise TransitionShapeError(f"transitions must hold integers: "
+                                               f"row {q}, column {a} is {x!r}")
+
+
 def _check_transitions(transitions: Any) -> np.ndarray:
     if isinstance(transitions, (list, tuple)):
         lengths = [len(r) if isinstance(r, (list, tuple, np.ndarray)) else None
@@ -931,23 +942,17 @@ def _check_transitions(transitions: Any) -> np.ndarray:
                 f"entr{'y' if lengths[0] == 1 else 'ies'}, row {q} "
                 + ("is not a list" if lengths[q] is None else
                    f"has {lengths[q]} entr{'y' if lengths[q] == 1 else 'ies'}"))
-        for q, row in enumerate(transitions):
-            if isinstance(row, (list, tuple)):
-                for a, x in enumerate(row):
-                    if isinstance(x, (bool, np.bool_)) or x is None or isinstance(x, str):
-                        raise TransitionShapeError(f"transitions must hold integers: row "
-                                                   f"{q}, column {a} is {x!r}")
+        # numpy would turn a bool into an int and a str into a string table: name them here
+        _refuse_entry(transitions, lambda x: isinstance(x, (bool, np.bool_, str)) or x is None)
     try:
         arr = np.asarray(transitions)
     except (ValueError, TypeError):
         raise TransitionShapeError("transitions is not a rectangular table of integers "
                                    "[n_states, n_symbols]") from None
     if arr.dtype == object and arr.ndim == 2:
-        q, a = next((i, j) for i in range(arr.shape[0]) for j in range(arr.shape[1])
-                    if isinstance(arr[i, j], (bool, np.bool_))
-                    or not isinstance(arr[i, j], (int, np.integer)))
-        raise TransitionShapeError(f"transitions must hold integers: row {q}, column {a} is "
-                                   f"{arr[q, a]!r}")
+        _refuse_entry(arr.tolist(), lambda x: isinstance(x, (bool, np.bool_))
+                      or not isinstance(x, (int, np.integer))
+                      or not -1 <= x < np.iinfo(np.int64).max)
     if arr.dtype == object or arr.ndim != 2:
         raise TransitionShapeError(
             f"transitions must be a 2-D table [n_states, n_symbols], got shape {arr.shape}"

@@ -232,6 +232,10 @@ def _print_cascade(lrnn, d, per_component: bool = False) -> None:
     else:
         units = [f"level {i + 1}" for i in range(len(casc.levels))]
         how = "a layer per level and a delay layer between levels (2L - 1 for L levels)"
+    if not per_component and len(units) != (lrnn.depth + 1) // 2:
+        # a loaded file's per-component stack (no component split): a layer per component
+        units = [f"level {i + 1}" + (f" component {j + 1}" if len(lv.components) > 1 else "")
+                 for i, lv in enumerate(casc.levels) for j in range(len(lv.components))]
     if len(units) != (lrnn.depth + 1) // 2:       # a stack this printer does not know
         units = [f"stage {i + 1}" for i in range((lrnn.depth + 1) // 2)]
     print(f"  stack: {_plural(lrnn.depth, 'layer')} = {how}; the paper's bound "

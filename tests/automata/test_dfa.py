@@ -57,6 +57,7 @@ class TestValidation:
         ([[0, 1], 1], r"ragged rows: row 0 has 2 entries, row 1 is not a list$"),
         ([[0, 1], [1, None]], r"must hold integers: row 1, column 1 is None$"),
         ([[0, 1], [1, True]], r"must hold integers: row 1, column 1 is True$"),
+        ([[2 ** 70, 0]], r"must hold integers: row 0, column 0 is 1180591620717411303424$"),
         (np.zeros((0, 2), dtype=int), r"at least one state \(transitions has 0 rows\)"),
         ([[0.5, 0]], r"must hold integers, got dtype float64"),
         ([[True, False]], r"must hold integers: row 0, column 0 is True"),
