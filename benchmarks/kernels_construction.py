@@ -71,6 +71,9 @@ SMOKE = False   # --smoke: tiny shapes on the CPU through the interpreter, one t
 #: default: kernels_construction.md, session 10)
 LATE = {"late": True}
 EARLY = {"late": False}
+#: the "deep" order of cols_kernel's sequential run (session 17: four sub-steps an iteration,
+#: their table rows loaded first, maxnreg 255 so that ptxas keeps the loads there)
+DEEP = {"deep": True}
 
 
 def chunk_sizes(text: str) -> list[int | str]:
@@ -368,6 +371,10 @@ def main() -> None:
             lambda: _run_tabled_variant(sym, kt, bt, vt, query=query, output="o",
                                         check_beta=False, check_ids=False, _variant=LATE),
             tab_o_bytes)
+        add("ours tabled o", "chunk=auto, deep",
+            lambda: _run_tabled_variant(sym, kt, bt, vt, query=query, output="o",
+                                        check_beta=False, check_ids=False, _variant=DEEP),
+            tab_o_bytes)
         sym8 = sym.to(torch.uint8)
         add("ours tabled o", "chunk=auto, uint8 ids",
             lambda: run_tabled(sym8, kt, bt, vt, query=query, output="o", check_beta=False,
@@ -427,6 +434,12 @@ def main() -> None:
         add("ours tabled code", "perm K=16 V=1 C=16, code table, early readout",
             lambda: _run_tabled_variant(sym, pk, pb, pv, codes=pc, output="code",
                                         _variant=EARLY, **perm), tab_code_bytes)
+        add("ours tabled o", "perm K=16 V=1, deep",
+            lambda: _run_tabled_variant(sym, pk, pb, pv, output="o", _variant=DEEP, **perm),
+            tokens * (4 + 4))
+        add("ours tabled code", "perm K=16 V=1 C=16, code table, deep",
+            lambda: _run_tabled_variant(sym, pk, pb, pv, codes=pc, output="code",
+                                        _variant=DEEP, **perm), tab_code_bytes)
 
         if args.flags_ab:
             res = flags_ab(lambda: run_tabled(sym, kt, bt, vt, query=query, output="o",
@@ -449,6 +462,9 @@ def main() -> None:
         r_late = _run_tabled_variant(sym, kt, bt, vt, query=query, output="o", _variant=LATE)
         r_lut_early = _run_tabled_variant(sym, pk, pb, pv, codes=pc, output="code",
                                           _variant=EARLY, **perm)
+        r_deep = _run_tabled_variant(sym, kt, bt, vt, query=query, output="o", _variant=DEEP)
+        r_lut_deep = _run_tabled_variant(sym, pk, pb, pv, codes=pc, output="code",
+                                         _variant=DEEP, **perm)
         chk = {"B": B, "T": T,
                "tabled_vs_general_o": rel_error(r.o[:, :, :, :].to(torch.float64),
                                                 o_gen.double()),
@@ -463,7 +479,11 @@ def main() -> None:
                "late_o_bit_identical": bool(torch.equal(r_late.o, r.o)),
                "late_o_rel_error": rel_error(r_late.o, r.o.double()),
                # on exact tables bit-identical: no code may differ
-               "perm_early_codes_mismatches": int((r_lut_early.code != r_lut.code).sum())}
+               "perm_early_codes_mismatches": int((r_lut_early.code != r_lut.code).sum()),
+               # the deep order: the same sub-steps (equal to rounding on float tables)
+               "deep_o_bit_identical": bool(torch.equal(r_deep.o, r.o)),
+               "deep_o_rel_error": rel_error(r_deep.o, r.o.double()),
+               "perm_deep_codes_mismatches": int((r_lut_deep.code != r_lut.code).sum())}
         if fused_recurrent_delta_rule is not None:
             o_fla, s_fla = fused_recurrent_delta_rule(q, k, v, beta, scale=1.0,
                                                       output_final_state=True)

@@ -52,11 +52,15 @@ def variants(chunked: bool) -> dict[str, dict]:
     K = V = 16
     base = dict(H=1, HT=1, K=K, KP=16, WC=V, BW=16, P=2, NH=1, C=3, BCC=4, G=4,
                 H0_MODE=3 if chunked else 0, OUT_O=False, OUT_CODE=False, STORE_STATES=False,
-                FINAL=0 if chunked else 1, PF=not chunked, CHECK_IDS=False, CODE_LUT=False,
+                FINAL=0 if chunked else 1, PF=0 if chunked else 1, CHECK_IDS=False, CODE_LUT=False,
                 V0=0, ACC="fp32", LATE=False)
     return {
         "o": dict(base, OUT_O=True),
         "o, late readout": dict(base, OUT_O=True, LATE=True),
+        # two sub-steps an iteration, rows loaded two ahead (session 17); loop = two tokens
+        "o, deep prefetch": dict(base, OUT_O=True, PF=2 if not chunked else 0),
+        "code (table), deep prefetch": dict(base, OUT_CODE=True, CODE_LUT=True, LATE=True,
+                                            PF=2 if not chunked else 0),
         # the code table's readout is late by default (session 11); its early order beside
         "code (table), early readout": dict(base, OUT_CODE=True, CODE_LUT=True),
         "code (argmin), late readout": dict(base, OUT_CODE=True, LATE=True),

@@ -299,6 +299,94 @@ def test_late_readout_across_programs_heads_and_chunks(gen, device, poison_empty
         assert bool((bc.code >= 0).all() and (bc.code < 4).all())
 
 
+@pytest.mark.parametrize("n_h,T,late", [(1, 29, False), (1, 32, True), (2, 29, False),
+                                         (3, 29, True), (1, 3, False), (2, 1, False)])
+def test_deep_order_is_bit_identical(gen, device, poison_empty, n_h, T, late):
+    # the "deep" order (four sub-steps an iteration, their table rows loaded first; the
+    # rest, fewer than four, one at a time) runs the same sub-step on the same state: on
+    # exact tables o, codes (argmin), every state and the final state equal the default's
+    # bit for bit, with T * n_h leaving every remainder mod 4 (29, 58, 87, 32, 3, 2
+    # sub-steps), readouts early and late, an initial state and none, and no output left
+    # unwritten (poisoned buffers). Chunked runs keep the default loop (deep is inert)
+    kt, bt, vt = (t.to(device).bfloat16() for t in _exact_tables(gen, 4, n_h, 2, 6, 5, True))
+    sym = torch.randint(0, 4, (3, T), generator=gen).to(device)
+    q = _int_like(gen, 2, 6).to(device)
+    h0 = _int_like(gen, 3, 2, 6, 5).to(device)
+    codes = torch.randn(2, 4, 5, generator=gen).to(device)
+    for L, init in ((T, h0), (T, None), (max(1, T // 3), h0)):
+        kw = dict(query=q, initial_state=init, chunk_size=L)
+        with poison_empty():
+            a = _run_tabled_variant(sym, kt, bt, vt, return_states=True,
+                                    _variant={"late": late, "deep": False}, **kw)
+            b = _run_tabled_variant(sym, kt, bt, vt, return_states=True,
+                                    _variant={"late": late, "deep": True}, **kw)
+            ac = _run_tabled_variant(sym, kt, bt, vt, codes=codes, output="code",
+                                     _variant={"late": late, "deep": False}, **kw)
+            bc = _run_tabled_variant(sym, kt, bt, vt, codes=codes, output="code",
+                                     _variant={"late": late, "deep": True}, **kw)
+        for name in ("o", "final_state", "states"):
+            assert torch.equal(getattr(a, name), getattr(b, name)), (name, L)
+        assert torch.equal(ac.code, bc.code) and torch.equal(ac.final_state, bc.final_state)
+    for bad in (1, "yes"):
+        with pytest.raises(E.KernelInputError, match="'deep' must be True, False or None"):
+            _run_tabled_variant(sym, kt, bt, vt, query=q, _variant={"deep": bad})
+    for other in ("mm", "legacy"):
+        with pytest.raises(E.KernelInputError, match="'deep' is a cols_kernel order"):
+            _run_tabled_variant(sym, kt, bt, vt, query=q, _variant={"deep": True, other: True})
+
+
+def test_deep_order_on_float_tables_agrees_to_rounding(gen, device):
+    # with arbitrary float tables the deep order is the same sub-steps; the compiler may
+    # contract multiply-adds differently: equal to the float32 tolerance
+    kt, bt, vt = (t.to(device).bfloat16() for t in _random_tables(gen, 4, 2, 3, 6, 5, False))
+    sym = torch.randint(0, 4, (3, 15), generator=gen).to(device)
+    q = torch.randn(3, 6, generator=gen).to(device)
+    h0 = torch.randn(3, 3, 6, 5, generator=gen).to(device)
+    kw = dict(query=q, initial_state=h0, chunk_size=15, return_states=True)
+    a = _run_tabled_variant(sym, kt, bt, vt, _variant={"deep": False}, **kw)
+    b = _run_tabled_variant(sym, kt, bt, vt, _variant={"deep": True}, **kw)
+    for name in ("o", "final_state", "states"):
+        assert_rel_close(getattr(b, name), getattr(a, name).double(), torch.float32, name=name)
+
+
+def test_deep_order_launch(device, monkeypatch):
+    # what the launcher passes: PF = 2 only for a sequential run pass with the deep order
+    # (asked for, or the default through DEEP_DEFAULT), 1 for other sequential runs, 0 for
+    # chunked run passes and summaries unless pf is forced; maxnreg only with PF = 2 on a GPU
+    from statetrack.kernels.tabled import _launch, _plan
+
+    seen: list = []
+    real = _launch._kern.cols_kernel
+
+    class Spy:
+        def __getitem__(self, grid):
+            def launch(*args, **meta):
+                seen.append((meta["H0_MODE"] == 4, meta["PF"], meta.get("maxnreg")))
+                return real[grid](*args, **meta)
+            return launch
+
+    monkeypatch.setattr(_launch._kern, "cols_kernel", Spy())
+    kt, bt, vt = torch.ones(2, 1, 3), torch.ones(2, 1), torch.zeros(2, 1, 2)
+    sym = torch.tensor([[1, 0, 1, 1, 0, 1]]).to(device)
+    args = (sym, kt.to(device), bt.to(device), vt.to(device))
+    q = torch.ones(3).to(device)
+    from statetrack.kernels._common.triton import INTERPRET
+
+    reg = None if INTERPRET else 255
+    for default in (False, True):
+        monkeypatch.setattr(_plan, "DEEP_DEFAULT", default)
+        for L, var, want in ((6, {}, [(False, 2 if default else 1, reg if default else None)]),
+                             (6, {"deep": True}, [(False, 2, reg)]),
+                             (6, {"deep": False}, [(False, 1, None)]),
+                             (6, {"deep": True, "pf": False}, [(False, 0, None)]),
+                             (2, {"deep": True}, [(True, 0, None), (False, 0, None)]),
+                             (2, {"deep": True, "pf": True}, [(True, 1, None),
+                                                              (False, 1, None)])):
+            seen.clear()
+            _run_tabled_variant(*args, query=q, chunk_size=L, _variant=var).check()
+            assert seen == want, (default, L, var, seen)
+
+
 def test_variants_only_through_the_private_entry_point(device):
     kt, bt, vt = torch.ones(2, 1, 3), torch.ones(2, 1), torch.zeros(2, 1, 2)
     sym = torch.tensor([[1, 0, 1]])

@@ -15,6 +15,7 @@ from statetrack.kernels._common.triton import INTERPRET, tl, triton
 from statetrack.kernels.tabled import _tabled_kernels as _kern
 from statetrack.kernels.tabled._codes import CodeTable
 from statetrack.kernels.tabled._inputs import TabledBuffers, TabledInputs, normalize_tables
+from statetrack.kernels.tabled import _plan
 from statetrack.kernels.tabled._plan import TabledPlan
 
 __all__ = ["launch", "ColsLauncher", "MMLauncher", "LegacyLauncher"]
@@ -110,13 +111,18 @@ class ColsLauncher(_Launcher):
     def run_pass(self, grid, h0_arg, starts_arg, h0_mode, final):
         inp, p = self.inp, self.plan
         PR, BWR, pf = p.words_run, p.BWR, p.prefetch
+        pf = grid[1] == 1 if pf is None else pf           # prefetch in sequential runs
+        deep = pf and grid[1] == 1 and (_plan.DEEP_DEFAULT if p.deep is None else p.deep)
+        # deep: four sub-steps an iteration, their rows loaded first; maxnreg keeps ptxas
+        # from sinking those loads to their uses (it trades them for registers otherwise)
+        extra = {"maxnreg": 255} if deep and not INTERPRET else {}
         _kern.cols_kernel[(triton.cdiv(grid[0], PR), grid[1])](
             self.sym, _cols_tables(self.kt, self.bt, self.vt, p.KP, p.G, BWR, 0,
                                    inp.state_dtype), h0_arg, starts_arg, *self.out_args,
             self.buf.final_state, self.flags, self.gen, self.lut_w, self.lut, inp.scale, inp.T,
             p.chunk_size, inp.B * inp.H, inp.S, self.NZ, WC=inp.V,
             BW=BWR, P=PR, H0_MODE=h0_mode, **self.outs, FINAL=int(final),
-            PF=bool(grid[1] == 1 if pf is None else pf), num_warps=max(1, PR * BWR // 32),
+            PF=2 if deep else int(pf), num_warps=max(1, PR * BWR // 32), **extra,
             LATE=(self.lut_meta["CODE_LUT"] and inp.NH == 1) if p.late is None else p.late,
             **self.lut_meta, **self.meta)
 
@@ -129,7 +135,7 @@ class ColsLauncher(_Launcher):
             dummy, dummy, summ, self.flags, self.gen, dummy, dummy, inp.scale, inp.T,
             p.chunk_size, inp.B * inp.H, inp.S, 1,
             WC=inp.K + inp.V, BW=BWS, P=PS, H0_MODE=4, OUT_O=False, OUT_CODE=False,
-            STORE_STATES=False, FINAL=2, PF=bool(p.prefetch),
+            STORE_STATES=False, FINAL=2, PF=int(bool(p.prefetch)),
             num_warps=max(1, PS * BWS // 32), CODE_LUT=False, V0=0, **self.meta)
 
 

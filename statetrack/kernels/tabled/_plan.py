@@ -60,6 +60,11 @@ def choose_chunk(B: int, H: int, T: int, *, device: torch.device | None = None) 
     return max(1, math.ceil(T / nc))
 
 
+#: whether ``cols_kernel``'s sequential runs take the ``deep`` order by default (see
+#: :class:`Variant`)
+DEEP_DEFAULT = False
+
+
 @dataclass(frozen=True)
 class Variant:
     """Benchmark-only code variants of the tabled path (``_variant`` of
@@ -89,6 +94,13 @@ class Variant:
         constructions' tables); with arbitrary float tables on CUDA the compiler may fuse
         multiply-adds differently in the two orders (seen at 2 words a program, <= 2e-6 of
         values near 5), so outputs agree to rounding there.
+    deep : bool or None
+        ``cols_kernel``'s sequential run loads the table rows of four sub-steps at the top
+        of an iteration, compiled with ``maxnreg = 255`` (without it ptxas sinks each load
+        to just before its use, which left the one-ahead prefetch exposed: Nsight Compute's
+        per-instruction stalls, session 17); None: :data:`DEEP_DEFAULT`. Same operations
+        a sub-step: bit-identical where the arithmetic is exact, equal to rounding
+        otherwise.
     """
 
     mm: bool = False
@@ -96,22 +108,23 @@ class Variant:
     words: int | None = None
     pf: bool | None = None
     late: bool | None = None
+    deep: bool | None = None
 
     @classmethod
     def parse(cls, knobs: dict | None) -> "Variant":
         """The variant named by a ``_variant`` dict (keys ``mm``, ``legacy``, ``words``,
-        ``pf``, ``late``); None or ``{}`` is the default.
+        ``pf``, ``late``, ``deep``); None or ``{}`` is the default.
 
         Raises
         ------
         KernelInputError
             Unknown keys, ``mm`` or ``legacy`` with ``late``, ``mm`` with ``legacy``, a bad
-            ``words``, ``pf`` or ``late``.
+            ``words``, ``pf``, ``late`` or ``deep``.
 
         Examples
         --------
         >>> Variant.parse({"words": 4})
-        Variant(mm=False, legacy=False, words=4, pf=None, late=None)
+        Variant(mm=False, legacy=False, words=4, pf=None, late=None, deep=None)
         >>> Variant.parse({"fast": True})
         Traceback (most recent call last):
         ...
@@ -123,6 +136,7 @@ class Variant:
         words = var.pop("words", None)
         pf = var.pop("pf", None)
         late = var.pop("late", None)
+        deep = var.pop("deep", None)
         if var:
             raise KernelInputError(f"_variant: unknown keys {sorted(var)}")
         if mm and legacy:
@@ -137,10 +151,16 @@ class Variant:
         if late is not None and not isinstance(late, bool):
             raise KernelInputError(f"_variant: 'late' must be True, False or None, got "
                                    f"{late!r}")
+        if deep is not None and not isinstance(deep, bool):
+            raise KernelInputError(f"_variant: 'deep' must be True, False or None, got "
+                                   f"{deep!r}")
+        if deep and (mm or legacy):
+            raise KernelInputError("_variant: 'deep' is a cols_kernel order; it does not "
+                                   "combine with 'mm' or 'legacy'")
         if late and (mm or legacy):
             raise KernelInputError("_variant: 'late' is a cols_kernel order; it does not "
                                    "combine with 'mm' or 'legacy'")
-        return cls(mm=mm, legacy=legacy, words=words, pf=pf, late=late)
+        return cls(mm=mm, legacy=legacy, words=words, pf=pf, late=late, deep=deep)
 
 
 @dataclass(frozen=True)
@@ -172,6 +192,8 @@ class TabledPlan:
     late : bool or None
         The ``late`` variant (readouts one step late in ``cols_kernel``'s run pass; None:
         where the readout is a code table, decided by the launcher, which knows the table).
+    deep : bool or None
+        The ``deep`` variant (None: :data:`DEEP_DEFAULT`).
     """
 
     kernel: str
@@ -191,6 +213,7 @@ class TabledPlan:
     words_summary: int
     prefetch: bool | None
     late: bool | None = None
+    deep: bool | None = None
 
 
 def make_plan(inp: TabledInputs, chunk_size: int | None,
@@ -246,4 +269,4 @@ def make_plan(inp: TabledInputs, chunk_size: int | None,
         BK=next_pow2(K, lo=2), BV=next_pow2(V, lo=2), NHP=next_pow2(NH),
         BCC=next_pow2(inp.C, lo=2), BW=next_pow2(K + V, lo=2),
         G=G, KP=KP, BWR=BWR, BWS=BWS, words_run=PR, words_summary=PS, prefetch=variant.pf,
-        late=variant.late)
+        late=variant.late, deep=variant.deep)

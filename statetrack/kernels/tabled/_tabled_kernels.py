@@ -535,6 +535,42 @@ def _cols_out(s, ok, tok, p_cls, miss, q, w_lut, z0, lut, cls, o, b_codes, m_cc,
     return miss, p_cls
 
 
+@triton.jit
+def _cols_row(p_r, col, K: tl.constexpr, KP: tl.constexpr, G: tl.constexpr, BC: tl.constexpr):
+    # one sub-step's packed table row: its key (K tensors [BC]), beta, and each lane's value
+    return _cols_table(p_r, K, G, BC), tl.load(p_r + KP), tl.load(p_r + KP + G + col)
+
+
+@triton.jit
+def _cols_sub(s, u, c_k, c_b, c_v, tok, p_cls, miss, q, w_lut, z0, lut, cls, o, states, b_codes,
+              m_cc, m_lut, m_c, m_g, col, i_h, NZ, KW, H: tl.constexpr, K: tl.constexpr,
+              WC: tl.constexpr, P: tl.constexpr, BW: tl.constexpr, BCC: tl.constexpr,
+              NH: tl.constexpr, OUT_O: tl.constexpr, OUT_CODE: tl.constexpr,
+              CODE_LUT: tl.constexpr, STORE_STATES: tl.constexpr, LT: tl.constexpr,
+              ACC: tl.constexpr):
+    # sub-step u of a run (row c_k, c_b, c_v): the late readout of the previous token (LT),
+    # d = beta (v - S^T k) and S += k d^T, then at a token's last sub-step its readout and
+    # stored state. Returns the state, the next token row, the code pointer and miss flags.
+    if LT:                    # the previous token's readout, beside this token's S^T k
+        miss, p_cls = _cols_out(s, u > 0, tok - H, p_cls, miss, q, w_lut, z0, lut, cls, o,
+                                b_codes, m_cc, m_lut, m_c, m_g, col, i_h, NZ, H, K, WC, P, BW,
+                                BCC, OUT_O, OUT_CODE, CODE_LUT, True, ACC)
+    d = c_b * (c_v - _cols_dot(s, c_k, K))                            # beta (v - S^T k)
+    s2 = ()
+    for j in tl.static_range(K):
+        s2 = s2 + (s[j] + c_k[j] * d,)                                # + k d^T
+    s = s2
+    if u % NH == NH - 1:
+        if not LT:
+            miss, p_cls = _cols_out(s, True, tok, p_cls, miss, q, w_lut, z0, lut, cls, o,
+                                    b_codes, m_cc, m_lut, m_c, m_g, col, i_h, NZ, H, K, WC, P,
+                                    BW, BCC, OUT_O, OUT_CODE, CODE_LUT, False, ACC)
+        if STORE_STATES:
+            _cols_store(states + tok * KW + col, s, m_c, WC, K)
+        tok += H
+    return s, tok, p_cls, miss
+
+
 @triton.jit(do_not_specialize=["T", "L", "BH", "S", "NZ", "gen"])
 def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, lut_w, lut,
                 scale, T, L, BH, S, NZ,
@@ -568,6 +604,7 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
     BC: tl.constexpr = P * BW
     LT: tl.constexpr = LATE and NH == 1
     RS: tl.constexpr = KP + G + BW
+    UN: tl.constexpr = 4                  # sub-steps an iteration at PF = 2
     i_c = tl.program_id(1).to(tl.int64)
     NC = tl.cdiv(T, L)
     o_r = tl.arange(0, BC)
@@ -629,51 +666,68 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
 
     p_sym = sym + i_b * T + t0
     tok = ((i_b * T + t0) * H + i_h)                                  # this token's row
-    # PF: the next sub-step's table row loads during this one (for latency-bound runs: few
-    # warps a scheduler); without it the row loads at its sub-step (fewer registers, no
-    # copies of the row between iterations: for throughput-bound chunked passes)
+    # PF: 0 each sub-step's table row loads at its sub-step (fewer registers, no copies of
+    # the row between iterations: for throughput-bound chunked passes); 1 the next
+    # sub-step's row loads during this one; 2 two sub-steps an iteration, each row loaded two
+    # sub-steps ahead, right after the row it replaces was used (a whole iteration of latency
+    # hidden and no register copies: for latency-bound sequential runs, whose warps waited
+    # on the rows loaded one sub-step ahead: Nsight Compute, session 17)
     xr = tl.load(p_sym)
     mx = _id_max0(xr, CHECK_IDS)
     x0, mx = _id_take(xr, mx, S, CHECK_IDS)
     x1, mx = _id_take(tl.load(p_sym + tl.minimum(1, last) // NH), mx, S, CHECK_IDS)
     p_r = pt + (x0 * NH * HT + hh) * RS
-    if PF:
-        c_k = _cols_table(p_r, K, G, BC)
-        c_b = tl.load(p_r + KP)
-        c_v = tl.load(p_r + KP + G + col)
-    for u in range(0, last + 1):
-        x2, mx = _id_take(tl.load(p_sym + tl.minimum(u + 2, last) // NH), mx, S, CHECK_IDS)
-        if not PF:
-            c_k = _cols_table(p_r, K, G, BC)
-            c_b = tl.load(p_r + KP)
-            c_v = tl.load(p_r + KP + G + col)
-        p_r = pt + ((x1 * NH + (u + 1) % NH) * HT + hh) * RS
-        if PF:
-            n_k = _cols_table(p_r, K, G, BC)
-            n_b = tl.load(p_r + KP)
-            n_v = tl.load(p_r + KP + G + col)
-        if LT:                # the previous token's readout, beside this token's S^T k
-            miss, p_cls = _cols_out(s, u > 0, tok - H, p_cls, miss, q, w_lut, z0, lut, cls, o,
-                                    b_codes, m_cc, m_lut, m_c, m_g, col, i_h, NZ, H, K, WC, P,
-                                    BW, BCC, OUT_O, OUT_CODE, CODE_LUT, True, ACC)
-        d = c_b * (c_v - _cols_dot(s, c_k, K))                        # beta (v - S^T k)
-        s2 = ()
-        for j in tl.static_range(K):
-            s2 = s2 + (s[j] + c_k[j] * d,)                            # + k d^T
-        s = s2
-        if u % NH == NH - 1:
-            if not LT:
-                miss, p_cls = _cols_out(s, True, tok, p_cls, miss, q, w_lut, z0, lut, cls, o,
-                                        b_codes, m_cc, m_lut, m_c, m_g, col, i_h, NZ, H, K,
-                                        WC, P, BW, BCC, OUT_O, OUT_CODE, CODE_LUT, False, ACC)
-            if STORE_STATES:
-                _cols_store(states + tok * KW + col, s, m_c, WC, K)
-            tok += H
-        x1 = x2
-        if PF:
-            c_k = n_k
-            c_b = n_b
-            c_v = n_v
+    if PF == 2:
+        xs = ()                                   # the ids of the first UN sub-steps
+        for i in tl.static_range(UN):
+            xi, mx = _id_take(tl.load(p_sym + tl.minimum(i, last) // NH), mx, S, CHECK_IDS)
+            xs = xs + (xi,)
+        for h in range(0, (last + 1) // UN):
+            u = h * UN
+            rows = ()                             # this iteration's rows, all loaded first
+            for i in tl.static_range(UN):
+                rows = rows + (_cols_row(pt + ((xs[i] * NH + (u + i) % NH) * HT + hh) * RS,
+                                         col, K, KP, G, BC),)
+            nx = ()                               # the next iteration's ids
+            for i in tl.static_range(UN):
+                xi, mx = _id_take(tl.load(p_sym + tl.minimum(u + UN + i, last) // NH), mx, S,
+                                  CHECK_IDS)
+                nx = nx + (xi,)
+            for i in tl.static_range(UN):
+                c_k, c_b, c_v = rows[i]
+                s, tok, p_cls, miss = _cols_sub(s, u + i, c_k, c_b, c_v, tok, p_cls, miss, q,
+                                                w_lut, z0, lut, cls, o, states, b_codes, m_cc,
+                                                m_lut, m_c, m_g, col, i_h, NZ, KW, H, K, WC, P,
+                                                BW, BCC, NH, OUT_O, OUT_CODE, CODE_LUT,
+                                                STORE_STATES, LT, ACC)
+            xs = nx
+        for u in range((last + 1) // UN * UN, last + 1):       # the last < UN sub-steps
+            xi, mx = _id_take(tl.load(p_sym + u // NH), mx, S, CHECK_IDS)
+            c_k, c_b, c_v = _cols_row(pt + ((xi * NH + u % NH) * HT + hh) * RS, col, K, KP, G,
+                                      BC)
+            s, tok, p_cls, miss = _cols_sub(s, u, c_k, c_b, c_v, tok, p_cls, miss, q, w_lut, z0,
+                                            lut, cls, o, states, b_codes, m_cc, m_lut, m_c, m_g,
+                                            col, i_h, NZ, KW, H, K, WC, P, BW, BCC, NH, OUT_O,
+                                            OUT_CODE, CODE_LUT, STORE_STATES, LT, ACC)
+    else:
+        if PF == 1:
+            c_k, c_b, c_v = _cols_row(p_r, col, K, KP, G, BC)
+        for u in range(0, last + 1):
+            x2, mx = _id_take(tl.load(p_sym + tl.minimum(u + 2, last) // NH), mx, S, CHECK_IDS)
+            if PF == 0:
+                c_k, c_b, c_v = _cols_row(p_r, col, K, KP, G, BC)
+            p_r = pt + ((x1 * NH + (u + 1) % NH) * HT + hh) * RS
+            if PF == 1:
+                n_k, n_b, n_v = _cols_row(p_r, col, K, KP, G, BC)
+            s, tok, p_cls, miss = _cols_sub(s, u, c_k, c_b, c_v, tok, p_cls, miss, q, w_lut, z0,
+                                            lut, cls, o, states, b_codes, m_cc, m_lut, m_c, m_g,
+                                            col, i_h, NZ, KW, H, K, WC, P, BW, BCC, NH, OUT_O,
+                                            OUT_CODE, CODE_LUT, STORE_STATES, LT, ACC)
+            x1 = x2
+            if PF == 1:
+                c_k = n_k
+                c_b = n_b
+                c_v = n_v
     if LT:
         miss, p_cls = _cols_out(s, last >= 0, tok - H, p_cls, miss, q, w_lut, z0, lut, cls, o,
                                 b_codes, m_cc, m_lut, m_c, m_g, col, i_h, NZ, H, K, WC, P, BW,
