@@ -31,7 +31,7 @@ per-kernel timings of our launch configurations.
 Usage (on a CUDA machine; fla-core 0.6.0 importable)::
 
     python benchmarks/kernels_model.py --out benchmarks/results/kernels_model.json \
-        [--rows 1u,2g,3g,2u,3u] [--fla 1u,2g,3g,2u,3u] [--sweep --sweep-row 1u [--sweep-set configs|inv|bwd_wy|bwd_wy_split|save_states]]
+        [--rows 1u,2g,3g,2u,3u] [--fla 1u,2g,3g,2u,3u] [--sweep --sweep-row 1u [--sweep-set configs|inv|bwd_wy|bwd_wy_split|save_states|bwd_wy_one]]
 
 ``--smoke`` runs every row at tiny shapes on the CPU (Triton interpreter, one timed call per
 measurement, no fla, no profiler): a check of the script's logic, not a measurement.
@@ -234,8 +234,16 @@ SWEEP_SAVE_STATES = [
     {"save_states": True, "state": (64, 4, 2)},
     {"save_states": True, "wy_split": True},
 ]
+#: ``--sweep-set bwd_wy_one`` (issue 12, session 17): ``bwd_wy`` with one value block (BV =
+#: V = 128: the loop runs once, every load of the sub-chunk issued together; Nsight
+#: Compute's per-instruction stalls put 32 % of ``bwd_wy``'s samples on long_scoreboard,
+#: most at the loop's first barrier and the tail's first use of ``K``/``dko``). sm_90 under
+#: Triton 3.6 (bf16, K = V = 128, chunk 64): (128, 8, 1) 255 registers, 24 B stack, 120 KB
+#: shared (1 block a SM, as the default)
+SWEEP_BWD_WY_ONE = [{"bwd_wy": (128, 8, 1)}, {"bwd_wy": (128, 8, 2)}]
 SWEEP_SETS = {"configs": SWEEP, "inv": SWEEP_INV, "bwd_wy": SWEEP_BWD_WY,
-              "bwd_wy_split": SWEEP_BWD_WY_SPLIT, "save_states": SWEEP_SAVE_STATES}
+              "bwd_wy_split": SWEEP_BWD_WY_SPLIT, "save_states": SWEEP_SAVE_STATES,
+              "bwd_wy_one": SWEEP_BWD_WY_ONE}
 
 
 def main() -> None:
