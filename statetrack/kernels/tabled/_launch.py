@@ -88,6 +88,11 @@ class _Launcher:
         raise NotImplementedError
 
 
+#: benchmarks only: the ``maxnreg`` of ``cols_kernel``'s run pass (None: 255 in the deep
+#: order, unset otherwise; 0: unset)
+MAXNREG_OVERRIDE: int | None = None
+
+
 class ColsLauncher(_Launcher):
     """``cols_kernel`` (the default while ``K <= COLS_MAX_K``): the state as ``K`` rows over
     the value columns, one column a thread, several words a warp; packed table rows."""
@@ -115,7 +120,10 @@ class ColsLauncher(_Launcher):
         deep = pf and grid[1] == 1 and (_plan.DEEP_DEFAULT if p.deep is None else p.deep)
         # deep: four sub-steps an iteration, their rows loaded first; maxnreg keeps ptxas
         # from sinking those loads to their uses (it trades them for registers otherwise)
-        extra = {"maxnreg": 255} if deep and not INTERPRET else {}
+        reg = 255 if deep else None
+        if MAXNREG_OVERRIDE is not None:                    # a benchmark's A/B (0: none)
+            reg = MAXNREG_OVERRIDE or None
+        extra = {"maxnreg": reg} if reg and not INTERPRET else {}
         _kern.cols_kernel[(triton.cdiv(grid[0], PR), grid[1])](
             self.sym, _cols_tables(self.kt, self.bt, self.vt, p.KP, p.G, BWR, 0,
                                    inp.state_dtype), h0_arg, starts_arg, *self.out_args,

@@ -1,0 +1,108 @@
+"""A/B of cols_kernel's "deep" order (session 17) at (B = 1024, T = 4096), sequential: which of
+its two parts (four sub-steps an iteration with their rows loaded first; ``maxnreg = 255``,
+without which ptxas sinks those loads to their uses) helps where, and whether the words a
+warp decide it (random tables at V = 16: 2 words a warp; at V = 4 and the permutation tables
+at V = 1: 8 words a warp).
+
+Rows, each timed in rounds interleaved with the default (median of the rounds' medians):
+default, deep, deep without maxnreg, default with maxnreg 255; for random float tables at
+V = 16 and V = 4 (output ``o``), permutation tables K = 16, V = 1 (``o`` and ``code`` through
+the code table, the construction path of ``statetrack check``). Each variant's outputs are
+compared with the default's (bit-identical expected on the permutation tables).
+
+    python3 benchmarks/probes/deep_ab.py --json OUT.json [--rounds 5]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import statetrack.kernels._common.triton  # noqa: F401,E402
+
+import torch  # noqa: E402
+from triton.testing import do_bench  # noqa: E402
+
+from statetrack.kernels.tabled import _launch  # noqa: E402
+from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
+
+#: name -> (_variant, maxnreg override: None = the launcher's rule, 0 = unset)
+VARIANTS = {"default": ({"deep": False}, None), "deep": ({"deep": True}, None),
+            "deep, no maxnreg": ({"deep": True}, 0), "default, maxnreg 255": ({"deep": False}, 255)}
+
+
+def problems(gen, B, T, dev):
+    sym = torch.randint(0, 4, (B, T), generator=gen).to(torch.int32).to(dev)
+    out = {}
+    for V in (16, 4):
+        kt = torch.nn.functional.normalize(torch.randn(4, 1, 16, generator=gen), dim=-1)
+        kw = dict(query=torch.randn(16, generator=gen).to(dev), output="o")
+        out[f"random K=16 V={V}, o"] = ((kt.bfloat16().to(dev),
+                                         (2 * torch.rand(4, 1, generator=gen)).bfloat16().to(dev),
+                                         torch.randn(4, 1, V, generator=gen).bfloat16().to(dev)),
+                                        kw)
+    kt = torch.zeros(4, 1, 16)
+    for a, (i, j) in enumerate([(0, 1), (1, 2), (2, 3), (0, 15)]):
+        kt[a, 0, i], kt[a, 0, j] = 1.0, -1.0
+    tabs = (kt.bfloat16().to(dev), torch.ones(4, 1).bfloat16().to(dev),
+            torch.zeros(4, 1, 1).bfloat16().to(dev))
+    h0 = torch.zeros(1, 16, 1, device=dev)
+    h0[0, 0, 0] = 1.0
+    q = torch.arange(16, dtype=torch.float32, device=dev)
+    base = dict(initial_state=h0, query=q, check_finite_inputs=False)
+    out["perm K=16 V=1, o"] = (tabs, dict(base, output="o"))
+    out["perm K=16 V=1, code table"] = (tabs, dict(base, output="code", codes=q[:, None].clone()))
+    return sym, out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", type=Path, required=True)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
+    a = ap.parse_args(argv)
+    dev = "cpu" if a.smoke else "cuda"
+    B, T = (2, 9) if a.smoke else (1024, 4096)
+    gen = torch.Generator().manual_seed(20261205)
+    sym, probs = problems(gen, B, T, dev)
+    bench = (lambda f: (f(), 0.0)[1]) if a.smoke else \
+        (lambda f: do_bench(f, warmup=25, rep=100, return_mode="median"))
+    rows = []
+    for pname, (tabs, kw) in probs.items():
+        def call(name, _tabs=tabs, _kw=kw):
+            var, reg = VARIANTS[name]
+            _launch.MAXNREG_OVERRIDE = reg
+            try:
+                return _run_tabled_variant(sym, *_tabs, chunk_size=T, check_beta=False,
+                                           check_ids=False, _variant=var, **_kw)
+            finally:
+                _launch.MAXNREG_OVERRIDE = None
+        ref = call("default")
+        field = "o" if kw["output"] == "o" else "code"
+        same = {n: bool(torch.equal(getattr(call(n), field), getattr(ref, field)))
+                for n in VARIANTS}
+        times = {n: [] for n in VARIANTS}
+        for r in range(a.rounds):
+            names = list(VARIANTS)[r % len(VARIANTS):] + list(VARIANTS)[:r % len(VARIANTS)]
+            for n in names:
+                times[n].append(bench(lambda n=n: call(n)))
+        med = {n: statistics.median(t) for n, t in times.items()}
+        for n in VARIANTS:
+            rows.append({"problem": pname, "variant": n, "ms": med[n],
+                         "vs_default": med[n] / med["default"] if med["default"] else None,
+                         "equal_to_default": same[n], "rounds_ms": times[n]})
+            print(f"{pname:28s} {n:22s} {med[n]:.4f} ms  x{rows[-1]['vs_default'] or 0:.3f}  "
+                  f"equal {same[n]}", flush=True)
+    meta = {"device": dev if a.smoke else torch.cuda.get_device_name(), "torch": torch.__version__,
+            "triton": __import__("triton").__version__, "B": B, "T": T, "rounds": a.rounds,
+            "command": " ".join(["python3"] + sys.argv)}
+    a.json.parent.mkdir(parents=True, exist_ok=True)
+    a.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
