@@ -4,7 +4,11 @@ without which ptxas sinks those loads to their uses) helps where, and whether th
 warp decide it (random tables at V = 16: 2 words a warp; at V = 4 and the permutation tables
 at V = 1: 8 words a warp).
 
-Rows, each timed in rounds interleaved with the default (median of the rounds' medians):
+Each row's time is the device time of the call's kernels (torch.profiler, summed over the
+kernels a call launches, mean of ``--iters`` calls): the wall time of back-to-back calls is
+host-bound for this path (a call's Python costs 0.2-0.8 ms on the device's CPU, as much as
+its kernels; the first run of this probe measured that). ``do_bench`` medians are kept
+beside them. Rows, timed in rounds interleaved with the default (median over rounds):
 default, deep, deep without maxnreg, default with maxnreg 255; for random float tables at
 V = 16 and V = 4 (output ``o``), permutation tables K = 16, V = 1 (``o`` and ``code`` through
 the code table, the construction path of ``statetrack check``). Each variant's outputs are
@@ -34,6 +38,25 @@ VARIANTS = {"default": ({"deep": False}, None), "deep": ({"deep": True}, None),
             "deep, no maxnreg": ({"deep": True}, 0), "default, maxnreg 255": ({"deep": False}, 255)}
 
 
+def device_ms(fn, iters: int) -> tuple[float, dict]:
+    """Mean device time per call of every kernel ``fn`` launches (ms), and per kernel name."""
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(iters):
+            fn()
+        torch.cuda.synchronize()
+    per = {}
+    for e in prof.key_averages():
+        t = getattr(e, "device_time_total", None)
+        t = e.cuda_time_total if t is None else t
+        if t > 0:
+            per[e.key[:40]] = t / iters / 1000.0
+    return sum(per.values()), per
+
+
 def problems(gen, B, T, dev):
     sym = torch.randint(0, 4, (B, T), generator=gen).to(torch.int32).to(dev)
     out = {}
@@ -61,7 +84,8 @@ def problems(gen, B, T, dev):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", type=Path, required=True)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
     a = ap.parse_args(argv)
     dev = "cpu" if a.smoke else "cuda"
@@ -85,19 +109,27 @@ def main(argv=None) -> int:
         same = {n: bool(torch.equal(getattr(call(n), field), getattr(ref, field)))
                 for n in VARIANTS}
         times = {n: [] for n in VARIANTS}
+        dev_t = {n: [] for n in VARIANTS}
+        kernels = {}
         for r in range(a.rounds):
             names = list(VARIANTS)[r % len(VARIANTS):] + list(VARIANTS)[:r % len(VARIANTS)]
             for n in names:
                 times[n].append(bench(lambda n=n: call(n)))
+                if not a.smoke:
+                    t, kernels[n] = device_ms(lambda n=n: call(n), a.iters)
+                    dev_t[n].append(t)
         med = {n: statistics.median(t) for n, t in times.items()}
+        dmed = {n: statistics.median(t) if t else 0.0 for n, t in dev_t.items()}
         for n in VARIANTS:
-            rows.append({"problem": pname, "variant": n, "ms": med[n],
-                         "vs_default": med[n] / med["default"] if med["default"] else None,
-                         "equal_to_default": same[n], "rounds_ms": times[n]})
-            print(f"{pname:28s} {n:22s} {med[n]:.4f} ms  x{rows[-1]['vs_default'] or 0:.3f}  "
-                  f"equal {same[n]}", flush=True)
+            rows.append({"problem": pname, "variant": n, "device_ms": dmed[n],
+                         "vs_default": dmed[n] / dmed["default"] if dmed["default"] else None,
+                         "wall_ms": med[n], "equal_to_default": same[n],
+                         "rounds_device_ms": dev_t[n], "rounds_wall_ms": times[n],
+                         "kernels_ms": kernels.get(n)})
+            print(f"{pname:28s} {n:22s} device {dmed[n]:.4f} ms  x{rows[-1]['vs_default'] or 0:.3f}"
+                  f"  (wall {med[n]:.4f})  equal {same[n]}", flush=True)
     meta = {"device": dev if a.smoke else torch.cuda.get_device_name(), "torch": torch.__version__,
-            "triton": __import__("triton").__version__, "B": B, "T": T, "rounds": a.rounds,
+            "triton": __import__("triton").__version__, "B": B, "T": T, "rounds": a.rounds, "iters": a.iters,
             "command": " ".join(["python3"] + sys.argv)}
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
