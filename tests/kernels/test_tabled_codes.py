@@ -211,6 +211,36 @@ def test_late_order_is_the_default_exactly_where_a_code_table_reads_out(device, 
         assert seen == [want], (extra, var, seen)
 
 
+def test_deep_order_compiles_a_code_table_readout_without_maxnreg(device, monkeypatch):
+    # the deep order is the sequential default (session 17); its maxnreg = 255 is for o and
+    # argmin codes only: a code table's readout was faster without it on the H100
+    from statetrack.kernels.tabled import _launch
+    from statetrack.kernels.tabled.tabled import _run_tabled_variant
+
+    seen = []
+    real = _launch._kern.cols_kernel
+
+    class Spy:
+        def __getitem__(self, grid):
+            def launch(*args, **meta):
+                seen.append((meta["PF"], meta["CODE_LUT"], meta.get("maxnreg")))
+                return real[grid](*args, **meta)
+            return launch
+
+    monkeypatch.setattr(_launch._kern, "cols_kernel", Spy())
+    kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)["binary_divisible(3)[0]"], device=device)
+    sym = torch.randint(0, kt.shape[0], (2, 9), generator=torch.Generator().manual_seed(0))
+    reg = None if INTERPRET else 255
+    for extra, want in ((dict(codes=codes, output="code"), (2, True, None)),
+                        (dict(codes=codes, output="code", code_table=None), (2, False, reg)),
+                        (dict(output="o"), (2, False, reg))):
+        seen.clear()
+        r = _run_tabled_variant(sym.to(device), kt, bt, vt, initial_state=h0, query=q,
+                                chunk_size=9, **extra).check()
+        assert seen == [want], (extra, seen)
+        assert (r.code_table is not None) == want[1]
+
+
 @pytest.mark.skipif(not INTERPRET, reason="spies on the kernel's body: Triton's interpreter")
 def test_the_late_order_moves_the_readout(monkeypatch):
     # what the launcher picks really changes the loop (the outputs cannot tell, they are the

@@ -119,8 +119,11 @@ class ColsLauncher(_Launcher):
         pf = grid[1] == 1 if pf is None else pf           # prefetch in sequential runs
         deep = pf and grid[1] == 1 and (_plan.DEEP_DEFAULT if p.deep is None else p.deep)
         # deep: four sub-steps an iteration, their rows loaded first; maxnreg keeps ptxas
-        # from sinking those loads to their uses (it trades them for registers otherwise)
-        reg = 255 if deep else None
+        # from sinking those loads to their uses (it trades them for registers otherwise):
+        # with o or argmin codes; a code table's readout was fastest without it (device time
+        # on the H100, session 17, benchmarks/probes/deep_ab.py: o 0.79-0.86x of the
+        # one-ahead loop with maxnreg, 0.88-1.10x without; code table 0.87x without, 0.97x with)
+        reg = 255 if deep and not self.lut_meta["CODE_LUT"] else None
         if MAXNREG_OVERRIDE is not None:                    # a benchmark's A/B (0: none)
             reg = MAXNREG_OVERRIDE or None
         extra = {"maxnreg": reg} if reg and not INTERPRET else {}

@@ -61,8 +61,10 @@ def choose_chunk(B: int, H: int, T: int, *, device: torch.device | None = None) 
 
 
 #: whether ``cols_kernel``'s sequential runs take the ``deep`` order by default (see
-#: :class:`Variant`)
-DEEP_DEFAULT = False
+#: :class:`Variant`): yes since session 17 (device time of the kernels at (1024, 4096) on the
+#: H100, ``benchmarks/probes/deep_ab.py``: random tables ``o`` 0.86x (V = 16) and 0.82x
+#: (V = 4), permutation tables ``o`` 0.79x and ``code`` through the code table 0.87x)
+DEEP_DEFAULT = True
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,10 @@ class Variant:
         values near 5), so outputs agree to rounding there.
     deep : bool or None
         ``cols_kernel``'s sequential run loads the table rows of four sub-steps at the top
-        of an iteration, compiled with ``maxnreg = 255`` (without it ptxas sinks each load
-        to just before its use, which left the one-ahead prefetch exposed: Nsight Compute's
-        per-instruction stalls, session 17); None: :data:`DEEP_DEFAULT`. Same operations
+        of an iteration, compiled with ``maxnreg = 255`` unless a code table reads out
+        (without it ptxas sinks each load to just before its use, which left the one-ahead
+        prefetch exposed: Nsight Compute's per-instruction stalls, session 17); None:
+        :data:`DEEP_DEFAULT` (on). Same operations
         a sub-step: bit-identical where the arithmetic is exact, equal to rounding
         otherwise.
     """
