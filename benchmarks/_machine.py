@@ -178,3 +178,26 @@ def model_rows(option: str, text: str, empty: bool = False) -> list[str]:
             raise ValueError(f"{option}: {s!r} is not a row (n_h >= 1 then u, no gate, or g, "
                              "gated: 1u, 2g)")
     return items
+
+
+def kernel_ms(fn, iters: int = 10) -> tuple[float, dict]:
+    """The device time of the kernels one call of ``fn`` launches (ms, mean of ``iters``
+    calls; torch.profiler), and per kernel name (the first 40 characters). Unlike the wall
+    time of back-to-back calls it does not see the host: on the device's CPU a tabled call's
+    Python costs 0.2-0.8 ms, as much as its kernels (session 17)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(iters):
+            fn()
+        torch.cuda.synchronize()
+    per: dict = {}
+    for e in prof.key_averages():
+        t = getattr(e, "device_time_total", None)
+        t = e.cuda_time_total if t is None else t
+        if t > 0:
+            per[e.key[:40]] = per.get(e.key[:40], 0.0) + t / iters / 1000.0
+    return sum(per.values()), per

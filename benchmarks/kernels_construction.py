@@ -15,7 +15,10 @@ Shapes (forward only, H = 1, K = V = 16, n_h = 1, bfloat16 inputs): (B=1024, T=4
 
 Times are medians of ``triton.testing.do_bench`` (device events); beside them every row has
 the host's time to return from a call and the wall time a call in a loop of back-to-back
-calls (:func:`host_times`: is the call host-bound?). The memory floor of a row
+calls (:func:`host_times`: is the call host-bound?) and the device time of the kernels a call
+launches (``kernel_ms``, torch.profiler: what the kernels cost when the host is slow; session
+17 saw host times of 0.2-0.8 ms a call, which made some do_bench rows host-bound). The memory
+floor of a row
 is (bytes its inputs and outputs must move, each once) / (measured device-to-device copy
 bandwidth, bytes read + written); ``floor %`` = floor / time.
 
@@ -54,7 +57,7 @@ from statetrack.kernels.delta_product.fused_recurrent import (  # noqa: E402
 from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
 from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 from statetrack.kernels._common.tolerances import rel_error  # noqa: E402
-from benchmarks._machine import check_outputs, git_commit  # noqa: E402
+from benchmarks._machine import check_outputs, git_commit, kernel_ms  # noqa: E402
 from statetrack.kernels._common import checks as checks_mod  # noqa: E402
 from statetrack.kernels._common.checks import MAPPED_FLAGS  # noqa: E402
 from statetrack.kernels.tabled import check_pending  # noqa: E402
@@ -340,10 +343,12 @@ def main() -> None:
                 torch.cuda.synchronize()
             ms = bench(fn, rep)
             host_ms, loop_ms = host_times(fn)
+            kms = ms if SMOKE else kernel_ms(fn)[0]
             floor = nbytes / bw * 1e3
             rows.append({"B": B, "T": T, "impl": impl, "variant": variant, "ms": ms,
                          "floor_ms": floor, "floor_frac": floor / ms, "host_ms": host_ms,
-                         "loop_ms": loop_ms})
+                         "loop_ms": loop_ms, "kernel_ms": kms,
+                         "floor_frac_kernels": floor / kms if kms else None})
             print(f"  B={B} T={T} {impl:28s} {variant:28s} {ms:8.3f} ms  floor {floor:.3f} ms "
                   f"({100 * floor / ms:.1f}%)", flush=True)
 
@@ -538,14 +543,16 @@ def main() -> None:
              f"triton {meta['triton']}, fla {meta['fla']}; copy bandwidth "
              f"{meta['copy_bandwidth_TBps']:.2f} TB/s (read + write).", "",
              f"Host ms: the host's time to return from a call, loop ms: wall time a call in "
-             f"{HOST_CALLS} back-to-back calls (no cache flush between them).", "",
+             f"{HOST_CALLS} back-to-back calls (no cache flush between them); kernels ms: the "
+             f"device time of the kernels a call launches (torch.profiler).", "",
              "| B | T | implementation | variant | median ms | floor ms | floor % | host ms "
-             "| loop ms |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| loop ms | kernels ms | floor % of kernels |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['B']} | {r['T']} | {r['impl']} | {r['variant']} | {r['ms']:.3f} | "
                      f"{r['floor_ms']:.3f} | {100 * r['floor_frac']:.1f} | "
-                     f"{r['host_ms']:.3f} | {r['loop_ms']:.3f} |")
+                     f"{r['host_ms']:.3f} | {r['loop_ms']:.3f} | {r['kernel_ms']:.3f} | "
+                     f"{100 * (r['floor_frac_kernels'] or 0):.1f} |")
     lines += ["", "| B | T | faster fla | fla ms | ours tabled (auto) ms | speedup | "
               "ours general (auto) ms | speedup |", "|---|---|---|---|---|---|---|---|"]
     for s in summary:

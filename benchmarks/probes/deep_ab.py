@@ -30,31 +30,13 @@ import statetrack.kernels._common.triton  # noqa: F401,E402
 import torch  # noqa: E402
 from triton.testing import do_bench  # noqa: E402
 
+from benchmarks._machine import kernel_ms  # noqa: E402
 from statetrack.kernels.tabled import _launch  # noqa: E402
 from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 
 #: name -> (_variant, maxnreg override: None = the launcher's rule, 0 = unset)
 VARIANTS = {"default": ({"deep": False}, None), "deep": ({"deep": True}, None),
             "deep, no maxnreg": ({"deep": True}, 0), "default, maxnreg 255": ({"deep": False}, 255)}
-
-
-def device_ms(fn, iters: int) -> tuple[float, dict]:
-    """Mean device time per call of every kernel ``fn`` launches (ms), and per kernel name."""
-    from torch.profiler import ProfilerActivity, profile
-
-    fn()
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        for _ in range(iters):
-            fn()
-        torch.cuda.synchronize()
-    per = {}
-    for e in prof.key_averages():
-        t = getattr(e, "device_time_total", None)
-        t = e.cuda_time_total if t is None else t
-        if t > 0:
-            per[e.key[:40]] = t / iters / 1000.0
-    return sum(per.values()), per
 
 
 def problems(gen, B, T, dev):
@@ -116,7 +98,7 @@ def main(argv=None) -> int:
             for n in names:
                 times[n].append(bench(lambda n=n: call(n)))
                 if not a.smoke:
-                    t, kernels[n] = device_ms(lambda n=n: call(n), a.iters)
+                    t, kernels[n] = kernel_ms(lambda n=n: call(n), a.iters)
                     dev_t[n].append(t)
         med = {n: statistics.median(t) for n, t in times.items()}
         dmed = {n: statistics.median(t) if t else 0.0 for n, t in dev_t.items()}
