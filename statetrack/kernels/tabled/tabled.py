@@ -39,7 +39,9 @@ the state is held as ``K`` tensors (the rows of ``S``) over the value index, one
 column a thread, so ``S^T k`` is ``K`` fused multiply-adds inside a thread (no cross-thread
 reduction), and a warp runs ``32 / max(4, next_pow2(V))`` words side by side (summaries:
 ``K + V`` instead of ``V``; past 32 columns a word spans several warps); each sub-step reads
-one packed table row ``[k | beta | v]`` with 16-byte loads. Larger ``K`` (and tables or
+one packed table row ``[k | beta | v]`` with 16-byte loads; a sequential run takes four
+sub-steps an iteration with their rows loaded first (the "deep" order: the chain of a word is
+latency-bound, and this keeps an L1 round trip off all but one sub-step in four). Larger ``K`` (and tables or
 chunks too large for its 32-bit offsets) take ``run_kernel`` / ``summary_kernel``, which
 spread a ``[K, V]`` register tile over the threads. Both compute the same recurrence
 (``S^T k`` summed in another order: equal to float32 rounding, and bit-identical for the
