@@ -468,19 +468,27 @@ def test_a_failed_launch_retires_its_slot(tiny_rings, monkeypatch):
 @_interpreter_only
 def test_flags_in_threads(tiny_rings, monkeypatch):
     # 4 threads, each a stream of its own on CUDA, calling run_tabled with good and bad ids,
-    # their flags pending (the CUDA path) and polled by each other's calls: every error
-    # reaches a caller once, naming its own call's position, and a slot is never held twice
-    # (release would raise). The interpreter's kernels are not thread-safe (one global grid
-    # index): the launches alone are serialized
+    # their flags pending (the CUDA path) and polled by each other's calls: the error of
+    # every bad call that ran reaches a caller once, naming its own call's position, and a
+    # slot is never held twice (release would raise). A call that raises an earlier call's
+    # error at its start (the poll, before it launches anything) does not run: its own bad
+    # id is never read (session 17: in orders where that happened the test expected errors
+    # no kernel could have flagged; it failed in about one run in three once the kernels
+    # took longer in the interpreter). The interpreter's kernels are not thread-safe (one
+    # global grid index): the launches alone are serialized
     import threading
 
     monkeypatch.setattr(tabled_mod, "DeviceFlags", _Deferred)
     monkeypatch.setattr(tabled_mod, "_PENDING", [])
     monkeypatch.setattr(tabled_mod, "MAX_PENDING", 3)
     real_launch, launch_lock = tabled_mod.launch, threading.Lock()
+    launched = []                                # the bad values of the calls that ran
 
     def serialized(*args):
         with launch_lock:
+            top = int(args[0].symbols.max())
+            if top >= 10:
+                launched.append(top)
             real_launch(*args)
 
     monkeypatch.setattr(tabled_mod, "launch", serialized)
@@ -521,7 +529,10 @@ def test_flags_in_threads(tiny_rings, monkeypatch):
     check_pending()
     found = [re.search(r"got (\d+) at index \(0, (\d)\)", c) for c in caught]
     assert None not in found, caught                   # no error without a bad id
-    assert sorted((int(m.group(1)), int(m.group(2))) for m in found) == sorted(expected)
+    ran = [e for e in expected if e[0] in launched]
+    assert len(launched) == len(set(launched)) and set(launched) <= {e[0] for e in expected}
+    assert len(ran) >= 4, (launched, expected)       # most bad calls run: not vacuous
+    assert sorted((int(m.group(1)), int(m.group(2))) for m in found) == sorted(ran)
     ring = tiny_rings()
     assert tabled_mod._PENDING == [] and len(ring._free) == ring.size
 
