@@ -668,10 +668,12 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
     tok = ((i_b * T + t0) * H + i_h)                                  # this token's row
     # PF: 0 each sub-step's table row loads at its sub-step (fewer registers, no copies of
     # the row between iterations: for throughput-bound chunked passes); 1 the next
-    # sub-step's row loads during this one; 2 two sub-steps an iteration, each row loaded two
-    # sub-steps ahead, right after the row it replaces was used (a whole iteration of latency
-    # hidden and no register copies: for latency-bound sequential runs, whose warps waited
-    # on the rows loaded one sub-step ahead: Nsight Compute, session 17)
+    # sub-step's row loads during this one; 2 (the "deep" order) UN = 4 sub-steps an
+    # iteration, the rows of all four loaded at its top and the ids of the next four
+    # (positions clamped to the last sub-step) read during it, then the last < UN sub-steps
+    # one at a time, each row loaded at its sub-step (an L1 round trip exposed once in four
+    # sub-steps: for latency-bound sequential runs, whose warps waited on the rows loaded
+    # one sub-step ahead: Nsight Compute, session 17)
     xr = tl.load(p_sym)
     mx = _id_max0(xr, CHECK_IDS)
     x0, mx = _id_take(xr, mx, S, CHECK_IDS)

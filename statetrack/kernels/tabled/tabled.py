@@ -475,8 +475,11 @@ def _run_tabled_variant(*args: Any, _variant: dict | None = None, **kwargs: Any
         at any K), ``mm`` (each token's sub-steps composed into one map per symbol, one
         tensor-core product a token), ``words`` (words a ``cols_kernel`` program, a power of
         2 up to 32), ``pf`` (``cols_kernel`` loads the next sub-step's table row during this
-        one; default: in sequential runs only). The results are the same function (to
-        float32 rounding; bit-identical on integer constructions).
+        one; default: in sequential runs only), ``late`` (``cols_kernel`` computes each
+        readout at the next token's step) and ``deep`` (``cols_kernel``'s sequential run
+        takes four sub-steps an iteration, their rows loaded first; default
+        ``_plan.DEEP_DEFAULT``). The results are the same function (to float32
+        rounding; bit-identical on integer constructions).
 
     Returns
     -------
