@@ -101,7 +101,8 @@ class Variant:
         of an iteration, compiled with ``maxnreg = 255`` unless a code table reads out
         (without it ptxas sinks each load to just before its use, which left the one-ahead
         prefetch exposed: Nsight Compute's per-instruction stalls, session 17); None:
-        :data:`DEEP_DEFAULT` (on). Same operations
+        :data:`DEEP_DEFAULT` (on). Inert in chunked runs and with ``pf=False`` (the
+        one-ahead prefetch it replaces is off there). Same operations
         a sub-step: bit-identical where the arithmetic is exact, equal to rounding
         otherwise.
     """
