@@ -591,3 +591,23 @@ def test_exact_recognition_at_a_million_tokens(gen, letters, n, n_h):
     o, _ = _general(sym, kt, bt, vt, 1, h0.to(torch.bfloat16), query, n_h)
     wrong = int((o[:, :, 0, 0].float().cpu().numpy() != want).sum())
     assert wrong == 0, f"general kernel (bf16): {wrong} wrong outputs"
+
+
+def test_cols_kernel_keeps_its_int32_sub_step_indices_in_range():
+    # cols_kernel indexes a chunk's sub-steps in int32 and reads ids up to 7 sub-steps
+    # ahead before clamping (the deep order's next iteration; u + 2 in the one-ahead loop):
+    # a chunk of 2**31 - 16 or more sub-steps takes the 64-bit legacy kernel instead
+    import dataclasses
+
+    from statetrack.kernels.tabled._inputs import check_inputs
+    from statetrack.kernels.tabled._plan import make_plan
+
+    inp = check_inputs(torch.zeros(1, 8, dtype=torch.int64), torch.ones(2, 2, 4),
+                       torch.ones(2, 2), torch.zeros(2, 2, 4), initial_state=None,
+                       query=torch.ones(4), codes=None, scale=1.0, output="o",
+                       return_states=False, chunk_size=None, check_beta=True,
+                       check_finite_inputs=False, check_ids=True)
+    assert inp.NH == 2
+    for T, want in ((2 ** 30 - 9, "cols"), (2 ** 30 - 8, "legacy"), (2 ** 30, "legacy")):
+        big = dataclasses.replace(inp, T=T)
+        assert make_plan(big, T).kernel == want, T

@@ -258,12 +258,13 @@ def make_plan(inp: TabledInputs, chunk_size: int | None,
                                "take the default kernel")
     # the default: cols_kernel for the summary and run passes while K <= COLS_MAX_K (its
     # state and two table rows stay in registers) and its 32-bit offsets cannot overflow
-    # (table rows; sub-steps of one chunk)
+    # (table rows; sub-steps of one chunk, with the margin of the ids read ahead: up to
+    # u + 7 before clamping to the last sub-step)
     G = 2 if sd == torch.float64 else 4
     KP = -(-K // G) * G
     BWR, BWS = next_pow2(V, lo=4), next_pow2(K + V, lo=4)
     cols = (not (mm or legacy) and K <= COLS_MAX_K
-            and inp.S * NH * inp.HT * (KP + G + BWS) < 2 ** 31 and L * NH < 2 ** 31)
+            and inp.S * NH * inp.HT * (KP + G + BWS) < 2 ** 31 and L * NH < 2 ** 31 - 16)
     PR, PS = max(1, 32 // BWR), max(1, 32 // BWS)   # words a program: a warp's lanes
     if variant.words is not None:
         PR = PS = variant.words
