@@ -180,15 +180,17 @@ def model_rows(option: str, text: str, empty: bool = False) -> list[str]:
     return items
 
 
-def kernel_ms(fn, iters: int = 10) -> tuple[float, dict]:
+def kernel_ms(fn, iters: int = 10, warmup: int = 1, key_len: int = 40) -> tuple[float, dict]:
     """The device time of the kernels one call of ``fn`` launches (ms, mean of ``iters``
-    calls; torch.profiler), and per kernel name (the first 40 characters). Unlike the wall
+    calls after ``warmup`` unprofiled ones; torch.profiler), and per kernel name (its first
+    ``key_len`` characters). Unlike the wall
     time of back-to-back calls it does not see the host: on the device's CPU a tabled call's
     Python costs 0.2-0.8 ms, as much as its kernels (session 17)."""
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    fn()
+    for _ in range(warmup):
+        fn()
     torch.cuda.synchronize()
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         for _ in range(iters):
@@ -199,5 +201,5 @@ def kernel_ms(fn, iters: int = 10) -> tuple[float, dict]:
         t = getattr(e, "device_time_total", None)
         t = e.cuda_time_total if t is None else t
         if t > 0:
-            per[e.key[:40]] = per.get(e.key[:40], 0.0) + t / iters / 1000.0
+            per[e.key[:key_len]] = per.get(e.key[:key_len], 0.0) + t / iters / 1000.0
     return sum(per.values()), per

@@ -51,7 +51,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._machine import check_outputs, model_rows  # noqa: E402
+from benchmarks._machine import check_outputs, kernel_ms, model_rows  # noqa: E402
 from statetrack.kernels.delta_product import chunk as chunk_mod  # noqa: E402
 from statetrack.kernels.delta_product.chunk import chunk_delta_product  # noqa: E402
 
@@ -169,24 +169,9 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def kernel_breakdown(fn, x: dict, iters: int = 5) -> dict:
     """Mean CUDA time per call of each kernel (by name) over ``iters`` forward+backward steps."""
-    from torch.profiler import ProfilerActivity, profile
     step, _, _ = fwd_bwd_step(fn, x)
-
-    for _ in range(2):
-        step()
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        for _ in range(iters):
-            step()
-        torch.cuda.synchronize()
-    res = {}
-    for e in prof.key_averages():
-        t = getattr(e, "device_time_total", None)
-        if t is None:
-            t = e.cuda_time_total
-        if t > 0:
-            res[e.key[:60]] = round(t / iters / 1000.0, 4)  # ms per step
-    return dict(sorted(res.items(), key=lambda kv: -kv[1]))
+    per = kernel_ms(step, iters, warmup=2, key_len=60)[1]
+    return {k: round(v, 4) for k, v in sorted(per.items(), key=lambda kv: -kv[1])}
 
 
 SWEEP = [
