@@ -674,11 +674,7 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
     # one at a time, each row loaded at its sub-step (an L1 round trip exposed once in four
     # sub-steps: for latency-bound sequential runs, whose warps waited on the rows loaded
     # one sub-step ahead: Nsight Compute, session 17)
-    xr = tl.load(p_sym)
-    mx = _id_max0(xr, CHECK_IDS)
-    x0, mx = _id_take(xr, mx, S, CHECK_IDS)
-    x1, mx = _id_take(tl.load(p_sym + tl.minimum(1, last) // NH), mx, S, CHECK_IDS)
-    p_r = pt + (x0 * NH * HT + hh) * RS
+    mx = _id_max0(tl.load(p_sym), CHECK_IDS)
     if PF == 2:
         xs = ()                                   # the ids of the first UN sub-steps
         for i in tl.static_range(UN):
@@ -712,6 +708,9 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
                                             col, i_h, NZ, KW, H, K, WC, P, BW, BCC, NH, OUT_O,
                                             OUT_CODE, CODE_LUT, STORE_STATES, LT, ACC)
     else:
+        x0, mx = _id_take(tl.load(p_sym), mx, S, CHECK_IDS)
+        x1, mx = _id_take(tl.load(p_sym + tl.minimum(1, last) // NH), mx, S, CHECK_IDS)
+        p_r = pt + (x0 * NH * HT + hh) * RS
         if PF == 1:
             c_k, c_b, c_v = _cols_row(p_r, col, K, KP, G, BC)
         for u in range(0, last + 1):
