@@ -181,6 +181,28 @@ def test_chunk_full_size_gpu(gen, make_inputs, check_against_reference, poison_e
              K=128, V=128, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
 
 
+#: the ``bwd_wy`` candidate of issue 12 (session 17: one 128-wide value block, so the value
+#: loop runs once; not the default until these pass on the GPU and the model rows time it)
+BWD_WY_ONE = (128, 8, 2)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("T,n_h,dtype,gate,init", [
+    (4096, 1, torch.bfloat16, False, False), (1000, 3, torch.bfloat16, False, True),
+    (4096, 2, torch.bfloat16, True, True), (333, 1, torch.float16, True, False)])
+def test_bwd_wy_one_value_block_gpu(monkeypatch, gen, make_inputs, check_against_reference,
+                                    poison_empty, T, n_h, dtype, gate, init):
+    """``bwd_wy`` launched with one value block as wide as V (the candidate above): every
+    gradient within the tolerance table of the float64 reference, buffers NaN-poisoned."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "bwd_wy", BWD_WY_ONE)
+    q = torch.zeros(1, 1, 1, 128, dtype=dtype)
+    assert chunk._Plan(q, q, n_h, 64, False).bv("bwd_wy") == 128
+    _compare(gen, make_inputs, check_against_reference, poison_empty, torch.device("cuda"), B=1,
+             T=T, H=2, K=128, V=128, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
+
+
 def test_one_token_16bit_calls_use_the_value_block_that_ran_clean(monkeypatch):
     """The H200 fault workaround (session 8): T = 1 with 16-bit inputs launches the state
     kernels with 64-wide value blocks (16/32 faulted in Triton 3.6's T = 1 specialization);
