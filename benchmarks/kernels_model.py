@@ -31,7 +31,7 @@ per-kernel timings of our launch configurations.
 Usage (on a CUDA machine; fla-core 0.6.0 importable)::
 
     python benchmarks/kernels_model.py --out benchmarks/results/kernels_model.json \
-        [--rows 1u,2g,3g,2u,3u] [--fla 1u,2g,3g,2u,3u] [--sweep --sweep-row 1u [--sweep-set configs|inv|bwd_wy|bwd_wy_split|save_states|bwd_wy_one]]
+        [--rows 1u,2g,3g,2u,3u] [--fla 1u,2g,3g,2u,3u] [--sweep --sweep-row 1u [--sweep-set configs|inv|bwd_wy|bwd_wy_split|save_states|bwd_wy_one|lp_bwd]]
 
 ``--smoke`` runs every row at tiny shapes on the CPU (Triton interpreter, one timed call per
 measurement, no fla, no profiler): a check of the script's logic, not a measurement.
@@ -226,9 +226,13 @@ SWEEP_SAVE_STATES = [
 #: Triton 3.6 (bf16, K = V = 128, chunk 64): (128, 8, 1) 255 registers, 24 B stack, 120 KB
 #: shared (1 block a SM, as the default)
 SWEEP_BWD_WY_ONE = [{"bwd_wy": (128, 8, 1)}, {"bwd_wy": (128, 8, 2)}]
+#: ``--sweep-set lp_bwd`` (issue 12, session 18): the backward's partial gradients ``dko`` and
+#: ``dvloc`` in the input dtype (fla keeps its partials in bf16; ours are float32 by default),
+#: alone and with the one-value-block ``bwd_wy``
+SWEEP_LP_BWD = [{"lp_bwd": True}, {"bwd_wy": (128, 8, 2)}, {"lp_bwd": True, "bwd_wy": (128, 8, 2)}]
 SWEEP_SETS = {"configs": SWEEP, "inv": SWEEP_INV, "bwd_wy": SWEEP_BWD_WY,
               "bwd_wy_split": SWEEP_BWD_WY_SPLIT, "save_states": SWEEP_SAVE_STATES,
-              "bwd_wy_one": SWEEP_BWD_WY_ONE}
+              "bwd_wy_one": SWEEP_BWD_WY_ONE, "lp_bwd": SWEEP_LP_BWD}
 
 
 def main() -> None:
@@ -317,6 +321,7 @@ def main() -> None:
         row["floor_frac_fwdbwd"] = row["floor_fwdbwd_ms"] / row["ours_fwdbwd_ms"]
         print(json.dumps(row), flush=True)
         if args.sweep and spec in sweep_rows:
+            base = grads_of(ours(x, nh), x)    # each variant's outputs and gradients against it
             for i, cfg in enumerate(SWEEP_SETS[args.sweep_set]):
                 chunk_mod._CONFIG_OVERRIDE.clear()
                 chunk_mod._CONFIG_OVERRIDE.update(cfg)
@@ -325,11 +330,15 @@ def main() -> None:
                     entry = {"row": spec, "variant": i, "cfg": {k_: (list(v_) if isinstance(v_, tuple) else v_) for k_, v_ in cfg.items()},
                              "fwd_ms": f, "fwdbwd_ms": fb,
                              "breakdown_ms": {} if SMOKE else kernel_breakdown(ours(x, nh), x)}
+                    var = grads_of(ours(x, nh), x)
+                    entry["rel_diff_vs_default"] = {n: rel(var[n], base[n]) for n in base}
+                    del var
                 except Exception as exc:  # a configuration may not fit (shared memory)
                     entry = {"row": spec, "variant": i, "error": repr(exc)[:300]}
                 sweep.append(entry)
                 print(json.dumps(entry), flush=True)
             chunk_mod._CONFIG_OVERRIDE.clear()
+            del base
         if spec in fla_rows:
             t0 = time.time()
             row["fla_fwd_ms"] = time_fwd(fla_fn(nh), x, do_bench)

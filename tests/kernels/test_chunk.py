@@ -203,6 +203,20 @@ def test_bwd_wy_one_value_block_gpu(monkeypatch, gen, make_inputs, check_against
              T=T, H=2, K=128, V=128, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("T,n_h,gate,init", [(4096, 1, False, False), (1000, 2, True, True),
+                                             (333, 3, False, True)])
+def test_lp_bwd_gpu(monkeypatch, gen, make_inputs, check_against_reference, poison_empty, T, n_h,
+                    gate, init):
+    """``lp_bwd`` (16-bit partial gradients, opt-in) at the model's head size on the GPU."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "lp_bwd", True)
+    _compare(gen, make_inputs, check_against_reference, poison_empty, torch.device("cuda"), B=1,
+             T=T, H=2, K=128, V=128, n_h=n_h, dtype=torch.bfloat16, gate=gate, init=init,
+             chunk_size=64)
+
+
 def test_one_token_16bit_calls_use_the_value_block_that_ran_clean(monkeypatch):
     """The H200 fault workaround (session 8): T = 1 with 16-bit inputs launches the state
     kernels with 64-wide value blocks (16/32 faulted in Triton 3.6's T = 1 specialization);
@@ -283,6 +297,51 @@ def test_split_bwd_wy_matches_reference(monkeypatch, gen, make_inputs, check_aga
     _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
              V=V, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=chunk_size)
     assert calls, "the split path was not taken"
+
+
+@pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init,chunk_size", SPLIT_CASES[2:])
+def test_lp_bwd_matches_reference(monkeypatch, gen, make_inputs, check_against_reference,
+                                  poison_empty, device, B, T, H, K, V, n_h, dtype, gate, init,
+                                  chunk_size):
+    """With ``lp_bwd`` (the backward's partial gradients in the input dtype) every gradient
+    still matches the float64 reference within the table; the partials are allocated in the
+    input dtype (float32 stays float32)."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "lp_bwd", True)
+    shapes = {}
+    real = chunk._alloc
+    monkeypatch.setattr(chunk, "_alloc",
+                        lambda shape, dt, dev: (shapes.setdefault(tuple(shape), []).append(dt),
+                                                real(shape, dt, dev))[1])
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
+             V=V, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=chunk_size)
+    lp = -(-T // chunk_size) * n_h * chunk_size          # n_h sub-chunks a token chunk
+    per_row = shapes[(B * H, lp, K)] + shapes[(B * H, lp, V)]   # W, U, D, dD and the partials
+    assert len(per_row) >= 6
+    assert all(dt == dtype for dt in per_row), per_row
+
+
+def test_the_backward_partials_are_float32_by_default(monkeypatch, gen, make_inputs, device):
+    """Without ``lp_bwd``, ``dko`` and ``dvloc`` are float32; ``dD`` is in the input dtype
+    (every use of it is a product operand, rounded to that dtype anyway)."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
+    shapes = {}
+    real = chunk._alloc
+    monkeypatch.setattr(chunk, "_alloc",
+                        lambda shape, dt, dev: (shapes.setdefault(tuple(shape), []).append(dt),
+                                                real(shape, dt, dev))[1])
+    x = make_inputs(gen, B=1, T=20, H=1, K=16, V=24, n_h=1, dtype=torch.bfloat16, gate=False,
+                    initial_state=False, device=device, requires_grad=True)
+    o, _ = chunk.chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], num_householder=1,
+                                     chunk_size=16)
+    o.float().sum().backward()
+    lp = 32                                               # 20 sub-steps padded to chunks of 16
+    assert torch.float32 in shapes[(1, lp, 16)]           # dko
+    assert shapes[(1, lp, 24)].count(torch.float32) == 1  # dvloc (float32) ...
+    assert torch.bfloat16 in shapes[(1, lp, 24)]          # ... and ddbuf (16-bit)
 
 
 def _grads(chunk, x, n_h, chunk_size, override, gen_seed):

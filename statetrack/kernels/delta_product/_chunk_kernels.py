@@ -445,10 +445,12 @@ def bwd_o_kernel(
             mv = cv < V
             b_do = tl.load(do_base + tq[:, None] * (H * V) + cv[None, :], mask=mq[:, None] & mv[None, :], other=0.0)
             b_dv = _mma(pt, b_do, MM, PREC, EMU)
-            tl.store(dvloc + i_bh * Lp * V + rows[:, None] * V + cv[None, :], b_dv, mask=mv[None, :])
+            tl.store(dvloc + i_bh * Lp * V + rows[:, None] * V + cv[None, :],
+                     _cvt(b_dv, dvloc.dtype.element_ty, EMU), mask=mv[None, :])
         b_dq += _mma(x, b_k, MM, PREC, EMU)
         b_dk = _mma(tl.trans(x * scale), b_q, MM, PREC, EMU)
-        tl.store(dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :], b_dk, mask=mk[None, :])
+        tl.store(dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :],
+                 _cvt(b_dk, dko.dtype.element_ty, EMU), mask=mk[None, :])
         if USE_G:
             xg = x * qk
             dgt += tl.sum(xg, 1)
@@ -504,7 +506,8 @@ def bwd_state_kernel(
         b_k = tl.load(k_base + rows[:, None] * (H * K) + ck[None, :],
                       mask=(rows < L)[:, None] & mk[None, :], other=0.0)
         b_w = tl.load(w_base + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
-        b_dl = tl.load(dvloc + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
+        b_dl = tl.load(dvloc + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :],
+                       other=0.0).to(tl.float32)
         b_dd = _mma(b_k, ds, MM, PREC, EMU)
         if USE_G:
             gs = tl.load(gs_base + rows)
@@ -512,7 +515,8 @@ def bwd_state_kernel(
             b_dd = b_dd * tl.exp(gl - gs)[:, None]
             ds = ds * tl.exp(gl)
         b_dd += b_dl
-        tl.store(ddbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :], b_dd, mask=mv[None, :])
+        tl.store(ddbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :],
+                 _cvt(b_dd, ddbuf.dtype.element_ty, EMU), mask=mv[None, :])
         ds -= _mma(tl.trans(b_w), b_dd, MM, PREC, EMU)
         if m == 0:
             # start of token chunk c: its outputs read the state here
@@ -583,7 +587,8 @@ def bwd_wy_kernel(
         db += tl.sum(dvb * b_v.to(tl.float32), 1)
     b_k = tl.load(k + (i_b * L * H + i_h) * K + rows[:, None] * (H * K) + ck[None, :],
                   mask=mr[:, None] & mk[None, :], other=0.0)
-    b_dk = tl.load(dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
+    b_dk = tl.load(dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :], mask=mk[None, :],
+                   other=0.0).to(tl.float32)
     if USE_G:
         gs = tl.load(gsub + i_bh * Lp + rows)
         gl = tl.load(gsub + i_bh * Lp + i_c * BT + BT - 1)
@@ -685,7 +690,7 @@ def bwd_wy_v_kernel(
     tl.store(dtbuf + i_bh * Lp * BT + rows[:, None] * BT + r[None, :], dT)
     tl.store(dbbuf + i_bh * Lp + rows, db)
     dko_ptr = dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :]
-    b_dk = tl.load(dko_ptr, mask=mk[None, :], other=0.0)
+    b_dk = tl.load(dko_ptr, mask=mk[None, :], other=0.0).to(tl.float32)
     if USE_G:
         b_k = tl.load(k + (i_b * L * H + i_h) * K + rows[:, None] * (H * K) + ck[None, :],
                       mask=mr[:, None] & mk[None, :], other=0.0)
@@ -698,7 +703,7 @@ def bwd_wy_v_kernel(
         tl.store(dlast + i_bh * NS + i_c, tl.sum(gst, 0) + tl.exp(gl) * tl.sum(sdot, 0))
     else:
         b_dk += dsd
-    tl.store(dko_ptr, b_dk, mask=mk[None, :])
+    tl.store(dko_ptr, _cvt(b_dk, dko.dtype.element_ty, EMU), mask=mk[None, :])
 
 
 @triton.jit
@@ -742,7 +747,8 @@ def bwd_wy_t_kernel(
     kb = _cvt(b_k.to(tl.float32) * sc[:, None], MM, EMU)
     dT += _mma(dw, tl.trans(kb), MM, PREC, EMU)
     dkb = _mma(b_tt, dw, MM, PREC, EMU)
-    b_dk = tl.load(dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
+    b_dk = tl.load(dko + i_bh * Lp * K + rows[:, None] * K + ck[None, :], mask=mk[None, :],
+                   other=0.0).to(tl.float32)
     b_dk += dkb * sc[:, None]
     dkbk = tl.sum(dkb * b_k.to(tl.float32), 1)
     db += dkbk * eg

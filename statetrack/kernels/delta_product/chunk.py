@@ -172,7 +172,11 @@ _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 
 #: input precision of float32 products, ``"ieee"`` unless set; and ``"wy_split"``: true runs
 #: the backward WY step as two kernels, ``bwd_wy_v`` then ``bwd_wy_t``; ``"save_states"``: true
 #: makes a forward pass that keeps activations for the backward also store the sub-chunk
-#: states and ``D``, so the backward does not recompute them); empty in normal use
+#: states and ``D``, so the backward does not recompute them; ``"lp_bwd"``: true keeps the
+#: backward's two partial gradients ``dko`` (keys' share from the outputs) and ``dvloc`` (the
+#: deltas' share) in the input dtype instead of float32, as fla keeps its ``dv`` and ``dk``
+#: partials: half their bytes, one more rounding of a partial sum, so not bitwise the same
+#: gradients; issue 12, session 18, opt-in until timed); empty in normal use
 _CONFIG_OVERRIDE: dict = {}
 
 _MM_DTYPE = {torch.bfloat16: tl.bfloat16, torch.float16: tl.float16, torch.float32: tl.float32}
@@ -341,14 +345,17 @@ def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht, wy=None, 
             STORE_HT=False, COMPUTE_O=False, STORE_H=True, STORE_D=True, **p.common(),
             **p.opts("state_rec"))
     dq = _alloc(q.shape, q.dtype, p.device)
-    dko = _alloc((BH, p.Lp, p.K), torch.float32, p.device)
-    dvloc = _alloc((BH, p.Lp, p.V), torch.float32, p.device)
+    part = p.dtype if p.cfg.get("lp_bwd", False) else torch.float32   # the partials' dtype
+    dko = _alloc((BH, p.Lp, p.K), part, p.device)
+    dvloc = _alloc((BH, p.Lp, p.V), part, p.device)
     dgtok = _alloc((BH, p.NC * p.BT), torch.float32, p.device) if p.use_g else None
     _kern.bwd_o_kernel[(p.NC, BH)](
         q, k, do, hbuf, dbuf, gtok, dq, dko, dvloc, dgtok, p.T, p.L, p.NC, scale,
         BV=p.bv("bwd_o"), NH=p.NH, USE_G=p.use_g, **p.common(), **p.opts("bwd_o"))
     dhbuf = _alloc((BH, p.NS, p.K, p.V), p.dtype, p.device)
-    ddbuf = _alloc((BH, p.Lp, p.V), torch.float32, p.device)
+    # dD in the input dtype: its every use is a product operand, which rounds it to that dtype
+    # anyway (bitwise the same gradients; half the bytes at 16-bit inputs)
+    ddbuf = _alloc((BH, p.Lp, p.V), p.dtype, p.device)
     dh0 = _alloc((p.B, p.H, p.K, p.V), torch.float32, p.device) if h0 is not None else None
     _kern.bwd_state_kernel[(p.nv("bwd_state"), BH)](
         q, k, w, do, gsub, gtok, dht, dh0, dvloc, dhbuf, ddbuf, p.T, p.L, p.NC, scale,
