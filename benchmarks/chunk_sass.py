@@ -115,10 +115,12 @@ def _parse_configs(text: str) -> list[tuple[int, int, int]]:
 
 
 def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, warps: int,
-                stages: int, gate: bool = False, L: int = 4096) -> dict:
+                stages: int, gate: bool = False, L: int = 4096, lp_bwd: bool = False) -> dict:
     """Compile ``kernel`` for sm_90 and return its resource usage and SASS counts. ``L``
     (sub-steps, T * n_h) matters only through its divisibility by 16, which Triton's launcher
-    specializes at run time (the model rows' 4096 is)."""
+    specializes at run time (the model rows' 4096 is). ``dD`` is in the input dtype (as
+    ``chunk.py`` allocates it); ``lp_bwd`` puts the partial ``dko`` there too (the opt-in
+    ``_CONFIG_OVERRIDE["lp_bwd"]``), else it is float32."""
     os.environ.pop("TRITON_INTERPRET", None)
     os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
     import triton
@@ -135,19 +137,20 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
     BK = max(16, triton.next_power_of_2(K))
     mm = {"bfloat16": tl.bfloat16, "float16": tl.float16, "float32": tl.float32}[dtype]
     common = dict(H=4, K=K, V=V, BK=BK, BT=chunk, USE_G=gate, MM=mm, PREC="ieee", EMU=False)
+    part = p if lp_bwd else f32                       # the partial dko (float32 by default)
     if kernel == "bwd_wy":
         fn = kern.bwd_wy_kernel
-        sig = dict(k=p, v=p, beta=p, gsub=f32, tmat=p, hbuf=p, dhbuf=p, dbuf=p, ddbuf=f32,
-                   dko=f32, dk=p, dv=p, dbeta=p, dgsub=f32, L="i32")
+        sig = dict(k=p, v=p, beta=p, gsub=f32, tmat=p, hbuf=p, dhbuf=p, dbuf=p, ddbuf=p,
+                   dko=part, dk=p, dv=p, dbeta=p, dgsub=f32, L="i32")
         consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))))
     elif kernel == "bwd_wy_v":
         fn = kern.bwd_wy_v_kernel
-        sig = dict(k=p, v=p, beta=p, gsub=f32, tmat=p, hbuf=p, dhbuf=p, dbuf=p, ddbuf=f32,
-                   dko=f32, dv=p, dwbuf=p, dtbuf=f32, dbbuf=f32, dlast=f32, dgsub=f32, L="i32")
+        sig = dict(k=p, v=p, beta=p, gsub=f32, tmat=p, hbuf=p, dhbuf=p, dbuf=p, ddbuf=p,
+                   dko=part, dv=p, dwbuf=p, dtbuf=f32, dbbuf=f32, dlast=f32, dgsub=f32, L="i32")
         consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))))
     elif kernel == "bwd_wy_t":
         fn = kern.bwd_wy_t_kernel
-        sig = dict(k=p, beta=p, gsub=f32, tmat=p, dko=f32, dwbuf=p, dtbuf=f32, dbbuf=f32,
+        sig = dict(k=p, beta=p, gsub=f32, tmat=p, dko=part, dwbuf=p, dtbuf=f32, dbbuf=f32,
                    dlast=f32, dk=p, dbeta=p, dgsub=f32, L="i32")
         consts = {n: c for n, c in common.items() if n != "V"}
     elif kernel in ("fwd_state", "fwd_state_save", "state_rec"):
@@ -205,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="sub-steps T * n_h (only its divisibility by 16 reaches the compile, "
                          "as at run time; default 4096, the model rows'; the experiments' "
                          "training shape has 40)")
+    ap.add_argument("--lp-bwd", action="store_true",
+                    help="the partial dko in the input dtype (the opt-in lp_bwd; default float32)")
     ap.add_argument("--configs", default=DEFAULT_CONFIGS,
                     help="comma-separated BV:WARPS:STAGES (BV ignored by wy_fwd)")
     ap.add_argument("--json", type=Path)
@@ -222,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--json: {problem}")
     rows = []
     for bv, warps, stages in configs:
-        r = compile_one(a.kernel, a.dtype, a.K, V, a.chunk, bv, warps, stages, a.gate, a.L)
+        r = compile_one(a.kernel, a.dtype, a.K, V, a.chunk, bv, warps, stages, a.gate, a.L,
+                        a.lp_bwd)
         rows.append(r)
         print(f"{a.kernel} {a.dtype} K={a.K} V={V} chunk={a.chunk} BV={bv} warps={warps} "
               f"stages={stages}: {r['registers']} registers, {r['stack_bytes']} B stack, "
@@ -236,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                        **{"pass": "backward" if a.kernel.startswith("bwd")
                           or a.kernel == "state_rec" else "forward"},
                        shape={"dtype": a.dtype, "K": a.K, "V": V, "chunk": a.chunk,
-                              "gate": a.gate, "L": a.L})
+                              "gate": a.gate, "L": a.L, "lp_bwd": a.lp_bwd})
         doc["rows"] = rows
         write_json(ap, "--json", a.json, doc)
     return 0
