@@ -28,7 +28,9 @@ shape, commit and command), as ``tabled_sass.py`` does.
 (issue 12: the value-block loop, then the ``dT`` / ``dA`` chain); ``bwd_wy_t`` has no value
 block (its BV is ignored). ``fwd_state`` is the state pass as the forward runs it (outputs
 only), ``fwd_state_save`` the same pass also storing the states and ``D`` (the opt-in
-``save_states``, issue 12), ``state_rec`` the backward's recomputation (stores only). Each row also says how many blocks of that setting fit on one
+``save_states``, issue 12), ``state_rec`` the backward's recomputation (stores only), ``bwd_state`` / ``bwd_o`` the
+backward's reverse state pass and output-formula kernel (n_h = 1; their partial gradients
+float32 unless ``--lp-bwd``). Each row also says how many blocks of that setting fit on one
 H200 SM by registers and by shared memory (65536 registers, 228 KB of shared memory a SM,
 227 KB a block at most; registers are allocated per warp in units of 256).
 """
@@ -49,7 +51,7 @@ if str(ROOT) not in sys.path:                     # run as a script: benchmarks/
 from benchmarks._machine import describe, output_problem, write_json  # noqa: E402
 
 KERNELS = ("bwd_wy", "wy_fwd", "bwd_wy_v", "bwd_wy_t", "fwd_state", "fwd_state_save",
-           "state_rec")
+           "state_rec", "bwd_state", "bwd_o")
 #: the variants of one Triton function: its name in the JSON's ``kernel``
 _FUNCTIONS = {"fwd_state": "fwd_state_kernel", "fwd_state_save": "fwd_state_kernel",
               "state_rec": "fwd_state_kernel"}
@@ -119,7 +121,7 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
     """Compile ``kernel`` for sm_90 and return its resource usage and SASS counts. ``L``
     (sub-steps, T * n_h) matters only through its divisibility by 16, which Triton's launcher
     specializes at run time (the model rows' 4096 is). ``dD`` is in the input dtype (as
-    ``chunk.py`` allocates it); ``lp_bwd`` puts the partial ``dko`` there too (the opt-in
+    ``chunk.py`` allocates it); ``lp_bwd`` puts the partials ``dko`` and ``dvloc`` there too (the opt-in
     ``_CONFIG_OVERRIDE["lp_bwd"]``), else it is float32."""
     os.environ.pop("TRITON_INTERPRET", None)
     os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
@@ -137,7 +139,7 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
     BK = max(16, triton.next_power_of_2(K))
     mm = {"bfloat16": tl.bfloat16, "float16": tl.float16, "float32": tl.float32}[dtype]
     common = dict(H=4, K=K, V=V, BK=BK, BT=chunk, USE_G=gate, MM=mm, PREC="ieee", EMU=False)
-    part = p if lp_bwd else f32                       # the partial dko (float32 by default)
+    part = p if lp_bwd else f32              # the partials dko / dvloc (float32 by default)
     if kernel == "bwd_wy":
         fn = kern.bwd_wy_kernel
         sig = dict(k=p, v=p, beta=p, gsub=f32, tmat=p, hbuf=p, dhbuf=p, dbuf=p, ddbuf=p,
@@ -161,6 +163,17 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
         consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))), NH=1,
                       USE_H0=False, STORE_HT=False, COMPUTE_O=kernel != "state_rec",
                       STORE_H=store, STORE_D=store)
+    elif kernel == "bwd_state":
+        fn = kern.bwd_state_kernel
+        sig = dict(q=p, k=p, w=p, do=p, gsub=f32, gtok=f32, dht=f32, dh0=f32, dvloc=part,
+                   dhbuf=p, ddbuf=p, T="i32", L="i32", NC="i32", scale="fp32")
+        consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))), NH=1,
+                      USE_DHT=False, STORE_DH0=False)
+    elif kernel == "bwd_o":
+        fn = kern.bwd_o_kernel
+        sig = dict(q=p, k=p, do=p, hbuf=p, dbuf=p, gtok=f32, dq=p, dko=part, dvloc=part,
+                   dgtok=f32, T="i32", L="i32", NC="i32", scale="fp32")
+        consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))), NH=1)
     else:
         fn = kern.wy_fwd_kernel
         sig = dict(k=p, v=p, beta=p, gsub=f32, w=p, u=p, tmat=p, scr=f32, L="i32")
