@@ -21,7 +21,7 @@ def _run(*argv, timeout=300):
 
 
 @pytest.mark.parametrize("kernel", ["bwd_wy", "wy_fwd", "bwd_wy_v", "bwd_wy_t", "fwd_state",
-                                    "fwd_state_save", "state_rec"])
+                                    "fwd_state_save", "state_rec", "bwd_state", "bwd_o"])
 def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     out = tmp_path / "r.json"
     r = _run("--kernel", kernel, "--dtype", "float32", "--K", "16", "--chunk", "16",
@@ -37,7 +37,7 @@ def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     assert doc["pass"] == ("backward" if kernel.startswith("bwd") or kernel == "state_rec"
                            else "forward")
     assert doc["shape"] == {"dtype": "float32", "K": 16, "V": 16, "chunk": 16, "gate": False,
-                            "L": 4096}
+                            "L": 4096, "lp_bwd": False}
     assert doc["command"].startswith(f"python benchmarks/chunk_sass.py --kernel {kernel} ")
     assert doc["command"].endswith(f"--json {out}") and doc["commit"] and doc["triton"]
     (row,) = doc["rows"]
@@ -50,6 +50,21 @@ def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     assert row["blocks_by_regs"] == 65536 // (-(-row["registers"] * 32 // 256) * 256 * 4)
     assert row["blocks_by_shared"] == 228 * 1024 // (row["shared_bytes"] + 1024)
     assert f"{kernel} float32 K=16 V=16 chunk=16" in r.stdout
+
+
+def test_lp_bwd_compiles_the_partials_in_the_input_dtype(tmp_path):
+    """``--lp-bwd``: the backward's partial gradients as 16-bit pointers (the opt-in
+    ``lp_bwd``); both compile, and the JSON's shape records which one ran."""
+    rows = {}
+    for flag in ([], ["--lp-bwd"]):
+        out = tmp_path / f"r{len(flag)}.json"
+        r = _run("--kernel", "bwd_o", "--dtype", "bfloat16", "--K", "32", "--chunk", "16",
+                 "--configs", "32:4:1", "--json", str(out), *flag)
+        assert r.returncode == 0, r.stderr[-2000:]
+        doc = json.loads(out.read_text())
+        assert doc["shape"]["lp_bwd"] is bool(flag)
+        rows[bool(flag)] = doc["rows"][0]
+    assert all(16 <= row["registers"] <= 255 for row in rows.values())
 
 
 @pytest.mark.parametrize("argv, says", [
