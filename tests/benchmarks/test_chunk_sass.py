@@ -37,7 +37,7 @@ def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     assert doc["pass"] == ("backward" if kernel.startswith("bwd") or kernel == "state_rec"
                            else "forward")
     assert doc["shape"] == {"dtype": "float32", "K": 16, "V": 16, "chunk": 16, "gate": False,
-                            "L": 4096}
+                            "L": 4096, "lp_bwd": False}
     assert doc["command"].startswith(f"python benchmarks/chunk_sass.py --kernel {kernel} ")
     assert doc["command"].endswith(f"--json {out}") and doc["commit"] and doc["triton"]
     (row,) = doc["rows"]
@@ -50,6 +50,20 @@ def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     assert row["blocks_by_regs"] == 65536 // (-(-row["registers"] * 32 // 256) * 256 * 4)
     assert row["blocks_by_shared"] == 228 * 1024 // (row["shared_bytes"] + 1024)
     assert f"{kernel} float32 K=16 V=16 chunk=16" in r.stdout
+
+
+@pytest.mark.parametrize("kernel", ["bwd_wy", "bwd_wy_v", "bwd_wy_t"])
+def test_lp_bwd_compiles_the_partial_in_the_input_dtype(tmp_path, kernel):
+    # --lp-bwd (session 18): the kernels that read or write dko compiled with it in bfloat16
+    # (the opt-in _CONFIG_OVERRIDE["lp_bwd"]); the report says so
+    out = tmp_path / "r.json"
+    r = _run("--kernel", kernel, "--dtype", "bfloat16", "--K", "16", "--chunk", "16",
+             "--configs", "16:4:1", "--lp-bwd", "--json", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    doc = json.loads(out.read_text())
+    assert doc["shape"]["lp_bwd"] is True and doc["shape"]["dtype"] == "bfloat16"
+    (row,) = doc["rows"]
+    assert 16 <= row["registers"] <= 255 and row["instructions"] > 0
 
 
 @pytest.mark.parametrize("argv, says", [
