@@ -72,6 +72,26 @@ def test_kernels_model_bwd_wy_sweep_sets_smoke(tmp_path, sweep_set, cfgs):
     assert all("error" not in e and e["fwdbwd_ms"] > 0 for e in d["sweep"])
 
 
+def test_kernels_model_lp_bwd_sweep_smoke(tmp_path):
+    """The lp_bwd sweep set (session 18) runs, and each variant's ``rel_diff_vs_default``
+    says what changed: under the interpreter the one-value-block ``bwd_wy`` is clipped to
+    the padded V (the default's arithmetic: no difference), while ``lp_bwd`` rounds the
+    partial ``dko`` (so ``dk`` differs) and leaves the outputs and ``dq`` alone."""
+    out = tmp_path / "km.json"
+    _run(["benchmarks/kernels_model.py", "--smoke", "--rows", "1u", "--fla", "", "--sweep",
+          "--sweep-row", "1u", "--sweep-set", "lp_bwd", "--out", str(out)])
+    sweep = json.loads(out.read_text())["sweep"]
+    assert [e["cfg"] for e in sweep] == [{"lp_bwd": True}, {"bwd_wy": [128, 8, 2]},
+                                         {"lp_bwd": True, "bwd_wy": [128, 8, 2]}]
+    assert all("error" not in e and e["fwdbwd_ms"] > 0 for e in sweep)
+    diffs = [e["rel_diff_vs_default"] for e in sweep]
+    assert all(set(d) == {"o", "dq", "dk", "dv", "dbeta"} for d in diffs)
+    assert all(v == 0.0 for v in diffs[1].values())
+    for d in (diffs[0], diffs[2]):
+        assert d["o"] == 0.0 and d["dq"] == 0.0
+        assert 0.0 < d["dk"] < 2e-2          # one more bfloat16 rounding of a partial
+
+
 def test_faithful_benchmark_smoke(tmp_path):
     out, md = tmp_path / "f.json", tmp_path / "f.md"
     _run(["benchmarks/faithful.py", "--smoke", "--json", str(out), "--markdown", str(md)])

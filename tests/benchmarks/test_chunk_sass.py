@@ -52,19 +52,18 @@ def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     assert f"{kernel} float32 K=16 V=16 chunk=16" in r.stdout
 
 
-def test_lp_bwd_compiles_the_partials_in_the_input_dtype(tmp_path):
-    """``--lp-bwd``: the backward's partial gradients as 16-bit pointers (the opt-in
-    ``lp_bwd``); both compile, and the JSON's shape records which one ran."""
-    rows = {}
-    for flag in ([], ["--lp-bwd"]):
-        out = tmp_path / f"r{len(flag)}.json"
-        r = _run("--kernel", "bwd_o", "--dtype", "bfloat16", "--K", "32", "--chunk", "16",
-                 "--configs", "32:4:1", "--json", str(out), *flag)
-        assert r.returncode == 0, r.stderr[-2000:]
-        doc = json.loads(out.read_text())
-        assert doc["shape"]["lp_bwd"] is bool(flag)
-        rows[bool(flag)] = doc["rows"][0]
-    assert all(16 <= row["registers"] <= 255 for row in rows.values())
+@pytest.mark.parametrize("kernel", ["bwd_wy", "bwd_wy_v", "bwd_wy_t", "bwd_o", "bwd_state"])
+def test_lp_bwd_compiles_the_partials_in_the_input_dtype(tmp_path, kernel):
+    # --lp-bwd (session 18): the kernels that read or write dko / dvloc compiled with them in
+    # bfloat16 (the opt-in _CONFIG_OVERRIDE["lp_bwd"]); the report says so
+    out = tmp_path / "r.json"
+    r = _run("--kernel", kernel, "--dtype", "bfloat16", "--K", "16", "--chunk", "16",
+             "--configs", "16:4:1", "--lp-bwd", "--json", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    doc = json.loads(out.read_text())
+    assert doc["shape"]["lp_bwd"] is True and doc["shape"]["dtype"] == "bfloat16"
+    (row,) = doc["rows"]
+    assert 16 <= row["registers"] <= 255 and row["instructions"] > 0
 
 
 @pytest.mark.parametrize("argv, says", [

@@ -299,49 +299,124 @@ def test_split_bwd_wy_matches_reference(monkeypatch, gen, make_inputs, check_aga
     assert calls, "the split path was not taken"
 
 
-@pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init,chunk_size", SPLIT_CASES[2:])
+def _spy_launches(monkeypatch, chunk, name, edit=None):
+    """Record the arguments (by name) of every launch of kernel ``name``; ``edit(args)`` may
+    replace some of them (a dict, changed in place) before the launch."""
+    calls = []
+    real = getattr(chunk._kern, name)
+
+    class Launch:
+        def __getitem__(self, grid):
+            def launch(*args, **kwargs):
+                named = dict(zip(real.arg_names, args))
+                if edit is not None:
+                    edit(named)
+                calls.append(named)
+                return real[grid](*named.values(), **kwargs)
+            return launch
+
+    monkeypatch.setattr(chunk._kern, name, Launch())
+    return calls
+
+
+def _backward_buffer_dtypes(monkeypatch, chunk, split):
+    """Spies on the backward kernels; returns a function giving the dtypes of ``dko``,
+    ``dvloc`` and ``dD`` as each kernel that reads or writes them saw them."""
+    o = _spy_launches(monkeypatch, chunk, "bwd_o_kernel")
+    st = _spy_launches(monkeypatch, chunk, "bwd_state_kernel")
+    wy = ([_spy_launches(monkeypatch, chunk, n) for n in ("bwd_wy_v_kernel", "bwd_wy_t_kernel")]
+          if split else [_spy_launches(monkeypatch, chunk, "bwd_wy_kernel")])
+
+    def dtypes():
+        assert len(o) == len(st) == 1 and all(len(c) == 1 for c in wy)
+        seen = {"dko": {o[0]["dko"].dtype, *(c[0]["dko"].dtype for c in wy)},
+                "dvloc": {o[0]["dvloc"].dtype, st[0]["dvloc"].dtype},
+                "dD": {st[0]["ddbuf"].dtype, wy[0][0]["ddbuf"].dtype}}
+        assert all(len(d) == 1 for d in seen.values()), seen     # one buffer, one dtype
+        return {n: d.pop() for n, d in seen.items()}
+
+    return dtypes
+
+
+LP_CASES = SPLIT_CASES[2:] + [
+    (1, 37, 2, 16, 24, 3, torch.float16, True, True, 32),   # V != K, 2 value blocks
+    (1, 70, 1, 8, 24, 2, torch.bfloat16, True, True, 16),
+]
+
+
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init,chunk_size", LP_CASES)
 def test_lp_bwd_matches_reference(monkeypatch, gen, make_inputs, check_against_reference,
                                   poison_empty, device, B, T, H, K, V, n_h, dtype, gate, init,
-                                  chunk_size):
+                                  chunk_size, split):
     """With ``lp_bwd`` (the backward's partial gradients in the input dtype) every gradient
-    still matches the float64 reference within the table; the partials are allocated in the
-    input dtype (float32 stays float32)."""
+    still matches the float64 reference within the table, with the single ``bwd_wy`` and with
+    the split (whose in-place update of ``dko`` rounds it once more); every kernel sees
+    ``dko``, ``dvloc`` and ``dD`` in the input dtype (float32 stays float32)."""
     from statetrack.kernels.delta_product import chunk
 
     monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "lp_bwd", True)
-    shapes = {}
-    real = chunk._alloc
-    monkeypatch.setattr(chunk, "_alloc",
-                        lambda shape, dt, dev: (shapes.setdefault(tuple(shape), []).append(dt),
-                                                real(shape, dt, dev))[1])
+    if split:
+        monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "wy_split", True)
+    dtypes = _backward_buffer_dtypes(monkeypatch, chunk, split)
     _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
              V=V, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=chunk_size)
-    lp = -(-T // chunk_size) * n_h * chunk_size          # n_h sub-chunks a token chunk
-    per_row = shapes[(B * H, lp, K)] + shapes[(B * H, lp, V)]   # W, U, D, dD and the partials
-    assert len(per_row) >= 6
-    assert all(dt == dtype for dt in per_row), per_row
+    assert dtypes() == {"dko": dtype, "dvloc": dtype, "dD": dtype}
 
 
-def test_the_backward_partials_are_float32_by_default(monkeypatch, gen, make_inputs, device):
+@pytest.mark.parametrize("dtype,split", [(torch.bfloat16, False), (torch.float16, True),
+                                         (torch.float32, False)])
+def test_the_backward_partials_are_float32_by_default(monkeypatch, gen, make_inputs, device,
+                                                      dtype, split):
     """Without ``lp_bwd``, ``dko`` and ``dvloc`` are float32; ``dD`` is in the input dtype
     (every use of it is a product operand, rounded to that dtype anyway)."""
     from statetrack.kernels.delta_product import chunk
 
-    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
-    shapes = {}
-    real = chunk._alloc
-    monkeypatch.setattr(chunk, "_alloc",
-                        lambda shape, dt, dev: (shapes.setdefault(tuple(shape), []).append(dt),
-                                                real(shape, dt, dev))[1])
-    x = make_inputs(gen, B=1, T=20, H=1, K=16, V=24, n_h=1, dtype=torch.bfloat16, gate=False,
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"wy_split": True} if split else {})
+    dtypes = _backward_buffer_dtypes(monkeypatch, chunk, split)
+    x = make_inputs(gen, B=1, T=20, H=1, K=16, V=24, n_h=1, dtype=dtype, gate=False,
                     initial_state=False, device=device, requires_grad=True)
     o, _ = chunk.chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], num_householder=1,
                                      chunk_size=16)
     o.float().sum().backward()
-    lp = 32                                               # 20 sub-steps padded to chunks of 16
-    assert torch.float32 in shapes[(1, lp, 16)]           # dko
-    assert shapes[(1, lp, 24)].count(torch.float32) == 1  # dvloc (float32) ...
-    assert torch.bfloat16 in shapes[(1, lp, 24)]          # ... and ddbuf (16-bit)
+    assert dtypes() == {"dko": torch.float32, "dvloc": torch.float32, "dD": dtype}
+
+
+@pytest.mark.parametrize("dtype,gate,init,n_h,chunk_size,split", [
+    (torch.bfloat16, True, True, 2, 16, False), (torch.float16, False, True, 3, 32, False),
+    (torch.bfloat16, False, False, 1, 64, True), (torch.float16, True, False, 4, 16, True)])
+def test_dD_in_the_input_dtype_gives_the_float32_buffers_gradients(
+        monkeypatch, gen, make_inputs, device, dtype, gate, init, n_h, chunk_size, split):
+    """``dD`` is stored in the input dtype because its every use is a product operand, which
+    rounds it to that dtype anyway: a float32 ``dD`` buffer (the layout before session 18),
+    substituted into the launches of ``bwd_state`` and ``bwd_wy`` (or the split's
+    ``bwd_wy_v``), gives bitwise the same outputs and gradients through the interpreter
+    (within the tolerance table on a GPU, as the other equalities here)."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
+    f32 = []
+
+    def to_f32(args):          # bwd_state writes dD: give it a NaN-filled float32 buffer
+        assert args["ddbuf"].dtype == dtype
+        f32.append(torch.full(args["ddbuf"].shape, float("nan"), device=args["ddbuf"].device))
+        args["ddbuf"] = f32[-1]
+
+    def read_f32(args):        # bwd_wy reads dD: the float32 buffer bwd_state wrote
+        args["ddbuf"] = f32[-1]
+
+    wy = "bwd_wy_v_kernel" if split else "bwd_wy_kernel"
+    x = make_inputs(gen, B=1, T=37, H=2, K=16, V=24, n_h=n_h, dtype=dtype, gate=gate,
+                    initial_state=init, device=device)
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+    over = {"wy_split": True} if split else {}
+    a = _grads(chunk, x, n_h, chunk_size, over, seed)
+    _spy_launches(monkeypatch, chunk, "bwd_state_kernel", to_f32)
+    calls = _spy_launches(monkeypatch, chunk, wy, read_f32)
+    b = _grads(chunk, x, n_h, chunk_size, over, seed)
+    assert len(f32) == 1 and len(calls) == 1 and calls[0]["ddbuf"].dtype == torch.float32
+    assert torch.isfinite(f32[0]).all()
+    _assert_same(a, b, device, dtype)
 
 
 def _grads(chunk, x, n_h, chunk_size, override, gen_seed):

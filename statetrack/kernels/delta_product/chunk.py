@@ -176,7 +176,9 @@ _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 
 #: backward's two partial gradients ``dko`` (keys' share from the outputs) and ``dvloc`` (the
 #: deltas' share) in the input dtype instead of float32, as fla keeps its ``dv`` and ``dk``
 #: partials: half their bytes, one more rounding of a partial sum, so not bitwise the same
-#: gradients; issue 12, session 18, opt-in until timed); empty in normal use
+#: gradients (with ``"wy_split"`` too, ``dko`` is rounded twice: ``bwd_wy_v`` adds the state
+#: update's share to it in place); issue 12, session 18, opt-in until timed); empty in normal
+#: use
 _CONFIG_OVERRIDE: dict = {}
 
 _MM_DTYPE = {torch.bfloat16: tl.bfloat16, torch.float16: tl.float16, torch.float32: tl.float32}
@@ -310,7 +312,9 @@ def _bwd_wy_split(k, v, beta, gsub, tmat, hbuf, dhbuf, dbuf, ddbuf, dko, dk, dv,
 
     ``bwd_wy_v_kernel`` runs the value-block loop and leaves, per sub-step row, ``dW`` (input
     dtype, ``K`` wide), the values' share of ``dT`` (float32, ``BT`` wide) and of ``dbeta``
-    (float32), and adds the state update's key share to ``dko`` in place;
+    (float32), and adds the state update's key share to ``dko`` in place (in ``dko``'s
+    dtype: with ``lp_bwd`` a second rounding of that partial, so then the split's ``dK`` is
+    not bitwise the single kernel's);
     ``bwd_wy_t_kernel`` runs the ``dT`` / ``dA`` chain. Extra memory, transient:
     ``B*H*Lp*(K*itemsize + 4*BT + 4)`` bytes plus ``4*B*H*NS`` with the gate (bf16, B 8,
     H 16, K = 128, chunk 64: 258 MiB at ``L = 4096``, twice that at n_h = 2).
