@@ -30,7 +30,7 @@ block (its BV is ignored). ``fwd_state`` is the state pass as the forward runs i
 only), ``fwd_state_save`` the same pass also storing the states and ``D`` (the opt-in
 ``save_states``, issue 12), ``state_rec`` the backward's recomputation (stores only), ``bwd_state`` / ``bwd_o`` the
 backward's reverse state pass and output-formula kernel (n_h = 1; their partial gradients
-float32 unless ``--lp-bwd``). Each row also says how many blocks of that setting fit on one
+float32 unless ``--lp-bwd``), ``wy_loop`` the opt-in loop form of ``wy_fwd`` (chunk 64). Each row also says how many blocks of that setting fit on one
 H200 SM by registers and by shared memory (65536 registers, 228 KB of shared memory a SM,
 227 KB a block at most; registers are allocated per warp in units of 256).
 """
@@ -51,7 +51,7 @@ if str(ROOT) not in sys.path:                     # run as a script: benchmarks/
 from benchmarks._machine import describe, output_problem, write_json  # noqa: E402
 
 KERNELS = ("bwd_wy", "wy_fwd", "bwd_wy_v", "bwd_wy_t", "fwd_state", "fwd_state_save",
-           "state_rec", "bwd_state", "bwd_o")
+           "state_rec", "bwd_state", "bwd_o", "wy_loop")
 #: the variants of one Triton function: its name in the JSON's ``kernel``
 _FUNCTIONS = {"fwd_state": "fwd_state_kernel", "fwd_state_save": "fwd_state_kernel",
               "state_rec": "fwd_state_kernel"}
@@ -174,6 +174,11 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
         sig = dict(q=p, k=p, do=p, hbuf=p, dbuf=p, gtok=f32, dq=p, dko=part, dvloc=part,
                    dgtok=f32, T="i32", L="i32", NC="i32", scale="fp32")
         consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))), NH=1)
+    elif kernel == "wy_loop":
+        fn = kern.wy_loop_kernel
+        sig = dict(k=p, v=p, beta=p, gsub=f32, w=p, u=p, tmat=p, scr=f32, L="i32")
+        consts = dict(common, BVF=max(16, triton.next_power_of_2(V)), STORE_T=True,
+                      BC=min(64, BK))
     else:
         fn = kern.wy_fwd_kernel
         sig = dict(k=p, v=p, beta=p, gsub=f32, w=p, u=p, tmat=p, scr=f32, L="i32")
@@ -232,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--K/--V: expected 1..256, got {a.K}/{V}")
     if a.L < 1:
         ap.error(f"--L: expected an int >= 1, got {a.L}")
+    if a.kernel == "wy_loop" and a.chunk != 64:
+        ap.error(f"--kernel wy_loop: runs at --chunk 64 only (got {a.chunk})")
     try:
         configs = _parse_configs(a.configs)
     except ValueError as exc:

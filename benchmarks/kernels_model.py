@@ -31,7 +31,7 @@ per-kernel timings of our launch configurations.
 Usage (on a CUDA machine; fla-core 0.6.0 importable)::
 
     python benchmarks/kernels_model.py --out benchmarks/results/kernels_model.json \
-        [--rows 1u,2g,3g,2u,3u] [--fla 1u,2g,3g,2u,3u] [--sweep --sweep-row 1u [--sweep-set configs|inv|bwd_wy|bwd_wy_split|save_states|bwd_wy_one|lp_bwd]]
+        [--rows 1u,2g,3g,2u,3u] [--fla 1u,2g,3g,2u,3u] [--sweep --sweep-row 1u [--sweep-set configs|inv|bwd_wy|bwd_wy_split|save_states|bwd_wy_one|lp_bwd|wy_loop]]
 
 ``--smoke`` runs every row at tiny shapes on the CPU (Triton interpreter, one timed call per
 measurement, no fla, no profiler): a check of the script's logic, not a measurement.
@@ -230,9 +230,15 @@ SWEEP_BWD_WY_ONE = [{"bwd_wy": (128, 8, 1)}, {"bwd_wy": (128, 8, 2)}]
 #: ``dvloc`` in the input dtype (fla keeps its partials in bf16; ours are float32 by default),
 #: alone and with the one-value-block ``bwd_wy``
 SWEEP_LP_BWD = [{"lp_bwd": True}, {"bwd_wy": (128, 8, 2)}, {"lp_bwd": True, "bwd_wy": (128, 8, 2)}]
+#: ``--sweep-set wy_loop`` (issue 12, session 18): the forward WY step in loop form (keys and
+#: values through pipelined asynchronous copies, wgmma products; sm_90 under Triton 3.6 at
+#: 4 warps: 248 registers and no stack against the unrolled kernel's 255 and 48 B)
+SWEEP_WY_LOOP = [{"wy_loop": True}, {"wy_loop": True, "wy": (0, 4, 3)},
+                 {"wy_loop": True, "wy": (0, 8, 2)}]
 SWEEP_SETS = {"configs": SWEEP, "inv": SWEEP_INV, "bwd_wy": SWEEP_BWD_WY,
               "bwd_wy_split": SWEEP_BWD_WY_SPLIT, "save_states": SWEEP_SAVE_STATES,
-              "bwd_wy_one": SWEEP_BWD_WY_ONE, "lp_bwd": SWEEP_LP_BWD}
+              "bwd_wy_one": SWEEP_BWD_WY_ONE, "lp_bwd": SWEEP_LP_BWD,
+              "wy_loop": SWEEP_WY_LOOP}
 
 
 def main() -> None:

@@ -66,6 +66,21 @@ def test_lp_bwd_compiles_the_partials_in_the_input_dtype(tmp_path, kernel):
     assert 16 <= row["registers"] <= 255 and row["instructions"] > 0
 
 
+def test_wy_loop_compiles_at_chunk_64_without_more_spills_than_the_unrolled_kernel(tmp_path):
+    # the opt-in loop form of wy_fwd (session 18) at the model's head size in bf16, against the
+    # unrolled kernel compiled by the same Triton (under Triton 3.6: 0 B of stack against 48 B)
+    rows = {}
+    for kernel in ("wy_loop", "wy_fwd"):
+        out = tmp_path / f"{kernel}.json"
+        r = _run("--kernel", kernel, "--dtype", "bfloat16", "--K", "128", "--chunk", "64",
+                 "--configs", "16:4:2", "--json", str(out))
+        assert r.returncode == 0, r.stderr[-2000:]
+        (rows[kernel],) = json.loads(out.read_text())["rows"]
+    assert rows["wy_loop"]["kernel"] == "wy_loop" and rows["wy_loop"]["chunk"] == 64
+    assert rows["wy_loop"]["stack_bytes"] <= rows["wy_fwd"]["stack_bytes"]
+    assert rows["wy_loop"]["instructions"] < rows["wy_fwd"]["instructions"]
+
+
 @pytest.mark.parametrize("argv, says", [
     (["--configs", "32:4"], "expected BV:WARPS:STAGES"),
     (["--configs", "24:4:2"], "power of two"),
@@ -74,6 +89,7 @@ def test_lp_bwd_compiles_the_partials_in_the_input_dtype(tmp_path, kernel):
     (["--K", "0"], "--K/--V: expected 1..256"),
     (["--L", "0"], "--L: expected an int >= 1"),
     (["--chunk", "8"], "invalid choice"),
+    (["--kernel", "wy_loop", "--chunk", "32"], "runs at --chunk 64 only"),
     (["--kernel", "nope"], "invalid choice"),
     # said before the compiles (was: after all of them)
     (["--json", str(ROOT / "benchmarks" / "chunk_sass.py" / "r.json")], "is a file, not a folder"),

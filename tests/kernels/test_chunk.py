@@ -217,6 +217,20 @@ def test_lp_bwd_gpu(monkeypatch, gen, make_inputs, check_against_reference, pois
              chunk_size=64)
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("T,n_h,dtype,gate,init", [
+    (4096, 1, torch.bfloat16, False, False), (1000, 2, torch.bfloat16, True, True),
+    (333, 3, torch.float16, False, True), (1000, 1, torch.float32, True, False)])
+def test_wy_loop_gpu(monkeypatch, gen, make_inputs, check_against_reference, poison_empty, T,
+                     n_h, dtype, gate, init):
+    """``wy_loop`` (the loop-form WY kernel, opt-in) at the model's head size on the GPU."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "wy_loop", True)
+    _compare(gen, make_inputs, check_against_reference, poison_empty, torch.device("cuda"), B=1,
+             T=T, H=2, K=128, V=128, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
+
+
 def test_one_token_16bit_calls_use_the_value_block_that_ran_clean(monkeypatch):
     """The H200 fault workaround (session 8): T = 1 with 16-bit inputs launches the state
     kernels with 64-wide value blocks (16/32 faulted in Triton 3.6's T = 1 specialization);
@@ -417,6 +431,53 @@ def test_dD_in_the_input_dtype_gives_the_float32_buffers_gradients(
     assert len(f32) == 1 and len(calls) == 1 and calls[0]["ddbuf"].dtype == torch.float32
     assert torch.isfinite(f32[0]).all()
     _assert_same(a, b, device, dtype)
+
+
+WY_LOOP_CASES = [
+    # B, T, H, K, V, n_h, dtype, gate, init (chunk 64, the loop kernel's)
+    (1, 70, 2, 16, 24, 1, torch.float32, True, True),    # V not a power of two, 2 sub-chunks
+    (2, 40, 1, 32, 16, 2, torch.float32, False, False),
+    (1, 33, 1, 16, 16, 3, torch.bfloat16, True, False),  # padded rows in the last sub-chunk
+    (1, 64, 2, 16, 48, 1, torch.float16, False, True),
+]
+
+
+@pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init", WY_LOOP_CASES)
+def test_wy_loop_matches_reference(monkeypatch, gen, make_inputs, check_against_reference,
+                                   poison_empty, device, B, T, H, K, V, n_h, dtype, gate, init):
+    """With ``wy_loop`` the forward WY step runs as ``wy_loop_kernel`` (taken: spied) and every
+    output and gradient still matches the float64 reference within the table, every buffer
+    (the scratch included) NaN-poisoned first."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "wy_loop", True)
+    calls = []
+
+    class Spy:
+        def __getitem__(self, grid):
+            def launch(*a, **kw):
+                calls.append(kw["BC"])
+                return real[grid](*a, **kw)
+            return launch
+
+    real = chunk._kern.wy_loop_kernel
+    monkeypatch.setattr(chunk._kern, "wy_loop_kernel", Spy())
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
+             V=V, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
+    assert calls and all(bc == min(64, max(16, 1 << (K - 1).bit_length())) for bc in calls)
+
+
+def test_wy_loop_is_only_for_chunk_64(monkeypatch, gen, make_inputs, device):
+    """Below chunk 64 the override is inert: the unrolled kernel runs."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "wy_loop", True)
+    monkeypatch.setattr(chunk._kern, "wy_loop_kernel", None)      # a launch would raise
+    x = make_inputs(gen, B=1, T=20, H=1, K=16, V=16, n_h=1, dtype=torch.float32, gate=False,
+                    initial_state=False, device=device)
+    o, _ = chunk.chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], num_householder=1,
+                                     chunk_size=32)
+    assert torch.isfinite(o).all()
 
 
 def _grads(chunk, x, n_h, chunk_size, override, gen_seed):

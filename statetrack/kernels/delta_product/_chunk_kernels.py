@@ -285,6 +285,139 @@ def wy_fwd_kernel(
 
 
 @triton.jit
+def _inv16_ld(p, LD: tl.constexpr):
+    """``(I + a)^{-1}`` of the strictly lower ``[16, 16]`` block ``a`` stored at ``p`` (float32,
+    leading dimension ``LD``): :func:`_inv_unit_lower16_rows`'s substitution, reading the rows
+    where they already are."""
+    r = tl.arange(0, 16)
+    u = (r[:, None] == r[None, :]).to(tl.float32)
+    for i in tl.static_range(1, 16):
+        a_i = tl.load(p + i * LD + r[None, :] + 0 * r[:, None])           # a[i, :] on every row
+        col = (r == i).to(tl.float32) - tl.sum(u * a_i, 1)
+        u = tl.where(r[None, :] == i, col[:, None], u)
+    return tl.trans(u)
+
+
+@triton.jit
+def _blk(p, LD: tl.constexpr):
+    """The ``[16, 16]`` float32 block at ``p`` (leading dimension ``LD``)."""
+    r = tl.arange(0, 16)
+    return tl.load(p + r[:, None] * LD + r[None, :])
+
+
+@triton.jit
+def wy_loop_kernel(
+    k, v, beta, gsub, w, u, tmat, scr,
+    L,
+    H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BVF: tl.constexpr,
+    BT: tl.constexpr, USE_G: tl.constexpr, STORE_T: tl.constexpr, MM: tl.constexpr,
+    PREC: tl.constexpr, EMU: tl.constexpr, BC: tl.constexpr,
+):
+    """:func:`wy_fwd_kernel` for 64-row sub-chunks in loop form (opt-in, ``wy_loop``).
+
+    Grid ``(NS, B*H)``. The keys and values are read only inside loops over ``BC``-wide
+    column blocks, so Triton can pipeline them into shared memory without staging them in
+    registers (the default kernel's eight staging stores each wait on their own load):
+    ``A = diag(beta) (E o K K^T)`` by one product a block of key columns, written to a
+    float32 scratch ``[BT, BT]`` of the program; ``T`` by 16 x 16 blocks as in
+    :func:`wy_fwd_kernel` (diagonal blocks by substitution on rows read from the scratch,
+    the others by exact float32 products), written back over ``A``; then
+    ``W = (T diag(beta e^G)) K`` and ``U = (T diag(beta)) V`` a column block at a time. The
+    row scalings sit on ``T``'s columns instead of on ``K``'s and ``V``'s rows, so the
+    products' 16-bit operands are rounded in different places: equal to the default within
+    rounding, not bitwise.
+    """
+    i_c = tl.program_id(0)
+    i_bh = tl.program_id(1).to(tl.int64)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    Lp = tl.num_programs(0) * BT
+    r = tl.arange(0, BT)
+    cb = tl.arange(0, BC)
+    rows = i_c * BT + r
+    mr = rows < L
+    k_base = k + (i_b * L * H + i_h) * K
+    v_base = v + (i_b * L * H + i_h) * V
+    b = tl.load(beta + i_b * L * H + i_h + rows * H, mask=mr, other=0.0).to(tl.float32)
+    g = tl.zeros([BT], dtype=tl.float32)
+    if USE_G:
+        g = tl.load(gsub + i_bh * Lp + rows)
+    sp = scr + (i_bh * tl.num_programs(0) + i_c) * (BT * BT)
+    # A = diag(beta) (E o K K^T), strictly lower, to the scratch
+    kk = tl.zeros([BT, BT], dtype=tl.float32)
+    for c0 in range(0, K, BC):
+        cc = c0 + cb
+        kt = tl.load(k_base + rows[:, None] * (H * K) + cc[None, :],
+                     mask=mr[:, None] & (cc < K)[None, :], other=0.0)
+        kk += _mma(kt, tl.trans(kt), MM, PREC, EMU)
+    a = kk * b[:, None]
+    if USE_G:
+        a = a * tl.exp(g[:, None] - g[None, :])
+    a = tl.where(r[:, None] > r[None, :], a, 0.0)
+    tl.store(sp + r[:, None] * BT + r[None, :], a)
+    tl.debug_barrier()
+    # T = (I + A)^{-1} by 16 x 16 blocks (the arithmetic of wy_fwd_kernel)
+    t00 = _inv16_ld(sp, BT)
+    t11 = _inv16_ld(sp + 16 * BT + 16, BT)
+    t22 = _inv16_ld(sp + 32 * BT + 32, BT)
+    t33 = _inv16_ld(sp + 48 * BT + 48, BT)
+    a10 = _blk(sp + 16 * BT, BT)
+    a20 = _blk(sp + 32 * BT, BT)
+    a21 = _blk(sp + 32 * BT + 16, BT)
+    a30 = _blk(sp + 48 * BT, BT)
+    a31 = _blk(sp + 48 * BT + 16, BT)
+    a32 = _blk(sp + 48 * BT + 32, BT)
+    t10 = -_mm32(t11, _mm32(a10, t00))
+    t21 = -_mm32(t22, _mm32(a21, t11))
+    t32 = -_mm32(t33, _mm32(a32, t22))
+    t20 = -_mm32(t22, _mm32(a20, t00) + _mm32(a21, t10))
+    t31 = -_mm32(t33, _mm32(a31, t11) + _mm32(a32, t21))
+    t30 = -_mm32(t33, _mm32(a30, t00) + _mm32(a31, t10) + _mm32(a32, t20))
+    tl.debug_barrier()                              # every A block read before T overwrites it
+    zero = tl.zeros([16, 16], dtype=tl.float32)
+    _store_block(sp, t00, BT, False)
+    _store_block(sp + 16, zero, BT, False)
+    _store_block(sp + 32, zero, BT, False)
+    _store_block(sp + 48, zero, BT, False)
+    _store_block(sp + 16 * BT, t10, BT, False)
+    _store_block(sp + 16 * BT + 16, t11, BT, False)
+    _store_block(sp + 16 * BT + 32, zero, BT, False)
+    _store_block(sp + 16 * BT + 48, zero, BT, False)
+    _store_block(sp + 32 * BT, t20, BT, False)
+    _store_block(sp + 32 * BT + 16, t21, BT, False)
+    _store_block(sp + 32 * BT + 32, t22, BT, False)
+    _store_block(sp + 32 * BT + 48, zero, BT, False)
+    _store_block(sp + 48 * BT, t30, BT, False)
+    _store_block(sp + 48 * BT + 16, t31, BT, False)
+    _store_block(sp + 48 * BT + 32, t32, BT, False)
+    _store_block(sp + 48 * BT + 48, t33, BT, False)
+    tl.debug_barrier()
+    tt = tl.load(sp + r[:, None] * BT + r[None, :])
+    if STORE_T:
+        tl.store(tmat + i_bh * Lp * BT + rows[:, None] * BT + r[None, :],
+                 _cvt(tt, tmat.dtype.element_ty, EMU))
+    s_k = b
+    if USE_G:
+        s_k = b * tl.exp(g)
+    ts = _cvt(tt * s_k[None, :], MM, EMU)
+    tb = _cvt(tt * b[None, :], MM, EMU)
+    for c0 in range(0, K, BC):
+        cc = c0 + cb
+        kt = tl.load(k_base + rows[:, None] * (H * K) + cc[None, :],
+                     mask=mr[:, None] & (cc < K)[None, :], other=0.0)
+        tl.store(w + i_bh * Lp * K + rows[:, None] * K + cc[None, :],
+                 _cvt(_mma(ts, kt, MM, PREC, EMU), w.dtype.element_ty, EMU),
+                 mask=(cc < K)[None, :])
+    for c0 in range(0, V, BC):
+        cc = c0 + cb
+        vt = tl.load(v_base + rows[:, None] * (H * V) + cc[None, :],
+                     mask=mr[:, None] & (cc < V)[None, :], other=0.0)
+        tl.store(u + i_bh * Lp * V + rows[:, None] * V + cc[None, :],
+                 _cvt(_mma(tb, vt, MM, PREC, EMU), u.dtype.element_ty, EMU),
+                 mask=(cc < V)[None, :])
+
+
+@triton.jit
 def fwd_state_kernel(
     q, k, w, u, gsub, gtok, h0, o, ht, hbuf, dbuf,
     T, L, NC, scale,

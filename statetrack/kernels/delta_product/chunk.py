@@ -177,8 +177,10 @@ _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 
 #: deltas' share) in the input dtype instead of float32, as fla keeps its ``dv`` and ``dk``
 #: partials: half their bytes, one more rounding of a partial sum, so not bitwise the same
 #: gradients (with ``"wy_split"`` too, ``dko`` is rounded twice: ``bwd_wy_v`` adds the state
-#: update's share to it in place); issue 12, session 18, opt-in until timed); empty in normal
-#: use
+#: update's share to it in place); issue 12, session 18, opt-in until timed); ``"wy_loop"``:
+#: true runs the forward WY step at chunk 64 as ``wy_loop_kernel`` (keys and values read in
+#: loops over column blocks, ``A`` and ``T`` through a float32 scratch; session 18, opt-in
+#: until timed); empty in normal use
 _CONFIG_OVERRIDE: dict = {}
 
 _MM_DTYPE = {torch.bfloat16: tl.bfloat16, torch.float16: tl.float16, torch.float32: tl.float32}
@@ -272,6 +274,14 @@ def _wy(k, v, beta, gsub, p: _Plan, store_t: bool):
     w = _alloc((p.B * p.H, p.Lp, p.K), p.dtype, p.device)
     u = _alloc((p.B * p.H, p.Lp, p.V), p.dtype, p.device)
     tmat = _alloc((p.B * p.H, p.Lp, p.BT), p.dtype, p.device) if store_t else None
+    if p.cfg.get("wy_loop", False) and p.BT == 64:
+        # the loop form (opt-in): a float32 [BT, BT] scratch a program for A, then T
+        # (256 B a row, transient); column blocks of the key / value loops at most 64 wide
+        scr = _alloc((p.B * p.H * p.Lp * p.BT,), torch.float32, p.device)
+        _kern.wy_loop_kernel[(p.NS, p.B * p.H)](
+            k, v, beta, gsub, w, u, tmat, scr, p.L, BVF=p.BVF, USE_G=p.use_g, STORE_T=store_t,
+            BC=min(64, p.BK), **p.common(), **p.opts("wy"))
+        return w, u, tmat
     inv = p.cfg.get("inv", 1)
     # float32 scratch for the diagonal blocks of A (read back row by row), 64 B per row;
     # transient (freed when the forward returns)
