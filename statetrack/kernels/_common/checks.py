@@ -619,8 +619,8 @@ class VerifiedTensors:
     Any in-place write (``t.add_(1)``, ``t[0] = nan``, ``t.copy_(...)``, also through a view)
     bumps ``t._version`` and so invalidates the entry; a tensor freed and another allocated
     at the same address is a different object (the entries hold weak references and die with
-    their tensors). Writes that bypass autograd's counter (through ``t.data``, DLPack, or a
-    kernel writing into the storage) are not seen: such a tensor is checked again only after
+    their tensors). Writes that bypass autograd's counter (through ``t.data``, ``t.numpy()``, the
+    array of ``torch.from_numpy``, DLPack, or a kernel writing into the storage) are not seen: such a tensor is checked again only after
     :meth:`clear`. Inference-mode tensors have no version counter and are checked every time.
 
     Parameters
