@@ -293,6 +293,50 @@ def test_config_errors(kw):
         DeltaProductConfig(**base)
 
 
+@pytest.mark.parametrize("kw,match", [
+    ({"mode": "chunk", "chunk_size": 48}, r"chunk_size: mode='chunk' supports \(16, 32, 64\), got 48"),
+    ({"mode": "chunk", "head_k_dim": 512}, "head_k_dim: mode='chunk' supports at most 256, got 512"),
+    ({"mode": "chunk", "head_v_dim": 257}, "head_v_dim: mode='chunk' supports at most 256, got 257"),
+    ({"mode": "recurrent", "head_k_dim": 512}, "head_k_dim: mode='recurrent' supports at most 256"),
+    ({"mode": "recurrent", "head_v_dim": 2048}, "head_v_dim: mode='recurrent' supports at most 1024"),
+])
+def test_config_errors_for_the_kernels_limits(kw, match):
+    """What the chosen kernel cannot run is refused by the config, naming its field, not at the
+    first forward by the kernel naming a tensor (q, v) the user never passed."""
+    with pytest.raises(LayerConfigError, match=match):
+        DeltaProductConfig(hidden_size=8, **kw)
+
+
+def test_config_kernel_limits_apply_to_their_mode_only():
+    assert DeltaProductConfig(hidden_size=8, mode="recurrent", chunk_size=48).chunk_size == 48
+    assert DeltaProductConfig(hidden_size=8, mode="reference", head_k_dim=512).head_k_dim == 512
+    for c in (16, 32, 64):
+        assert DeltaProductConfig(hidden_size=8, mode="chunk", chunk_size=c).chunk_size == c
+
+
+def test_chunk_layer_in_float64_names_the_mode(gen):
+    layer = DeltaProductLayer(DeltaProductConfig(hidden_size=8, head_k_dim=4, head_v_dim=4,
+                                                 mode="chunk", chunk_size=16),
+                              generator=gen).to(torch.float64)
+    with pytest.raises(LayerConfigError, match="mode: 'chunk' does not run float64"):
+        layer(torch.zeros(1, 3, 8, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("mode", ["reference", "recurrent", "chunk"])
+def test_nan_input_gives_nan_output_in_every_mode(gen, mode):
+    """A NaN input propagates like in any torch module, in every mode alike (the reference
+    mode used to raise a BetaRangeError about an internal ``beta``)."""
+    layer = DeltaProductLayer(DeltaProductConfig(hidden_size=8, head_k_dim=4, head_v_dim=4,
+                                                 mode=mode, chunk_size=16), generator=gen)
+    x = torch.randn(1, 3, 8, generator=gen)
+    x[0, 1, 2] = float("nan")
+    y, _ = layer(x)
+    assert bool(torch.isnan(y[0, 1:]).all())
+    # the sequential modes keep the earlier token clean; the chunked one multiplies whole
+    # chunks (a NaN times a masked 0 is NaN), so the NaN reaches the chunk's earlier tokens
+    assert bool(torch.isfinite(y[0, 0]).all()) == (mode != "chunk")
+
+
 def test_layer_input_errors(gen):
     layer = DeltaProductLayer(DeltaProductConfig(hidden_size=8, head_k_dim=4, head_v_dim=4,
                                                  mode="reference"), generator=gen)

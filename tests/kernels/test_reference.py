@@ -158,6 +158,35 @@ def test_device_error_names_the_argument(gen):
         _call(x)
 
 
+def _meta(x):
+    return {n: t.to("meta") for n, t in x.items()}
+
+
+@pytest.mark.parametrize("op", ["reference", "recurrent", "chunk"])
+def test_value_checks_on_meta_tensors_name_the_argument(gen, op):
+    """Every input on the meta device: the value checks (beta's range, finiteness) cannot
+    read values there, and say so naming the argument instead of failing in Tensor.item()."""
+    from statetrack.kernels import chunk_delta_product, fused_recurrent_delta_product
+    fn = {"reference": delta_product_ref, "recurrent": fused_recurrent_delta_product,
+          "chunk": chunk_delta_product}[op]
+    x = _meta(_good(gen))
+    with pytest.raises(E.KernelDeviceError,
+                       match="beta: is on the meta device, which holds no values, so the range"):
+        fn(x["q"], x["k"], x["v"], x["beta"], num_householder=2)
+    with pytest.raises(E.KernelDeviceError,
+                       match="q: is on the meta device, which holds no values, so whether"):
+        fn(x["q"], x["k"], x["v"], x["beta"], num_householder=2, check_beta=False,
+           check_finite=True)
+    if op == "reference":  # pure PyTorch: shapes propagate through meta tensors
+        o, s = fn(x["q"], x["k"], x["v"], x["beta"], num_householder=2, check_beta=False,
+                  output_final_state=True)
+        assert (o.device.type, tuple(o.shape), tuple(s.shape)) == ("meta", (2, 3, 1, 5),
+                                                                   (2, 1, 4, 5))
+    else:
+        with pytest.raises(E.KernelUnavailableError, match="cannot run on device meta"):
+            fn(x["q"], x["k"], x["v"], x["beta"], num_householder=2, check_beta=False)
+
+
 @pytest.mark.parametrize("bad,shown", [(2.5, "2.5"), (-0.25, "-0.25"), (float("nan"), "NaN")])
 def test_beta_range_error(gen, bad, shown):
     x = _good(gen)

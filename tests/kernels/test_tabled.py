@@ -565,6 +565,19 @@ def test_tabled_input_errors(device):
         run_tabled(sym, big, bt, vt, output="none")
     with pytest.raises(E.KernelDeviceError, match="query: is on device meta"):
         run_tabled(sym, kt, bt, vt, query=torch.zeros(2, device="meta"))
+    meta = [t.to("meta") for t in (sym, kt, bt, vt, q)]
+    with pytest.raises(E.KernelDeviceError,
+                       match="symbols: is on the meta device, which holds no values"):
+        run_tabled(*meta[:4], query=meta[4], sync_checks=True)
+    with pytest.raises(E.KernelDeviceError,
+                       match="key_table: is on the meta device, which holds no values"):
+        run_tabled(*meta[:4], query=meta[4])
+    with pytest.raises(E.KernelDeviceError,
+                       match="beta_table: is on the meta device, which holds no values"):
+        run_tabled(*meta[:4], query=meta[4], check_finite_inputs=False)
+    with pytest.raises(E.KernelUnavailableError, match="cannot run on device meta"):
+        run_tabled(*meta[:4], query=meta[4], check_beta=False, check_finite_inputs=False,
+                   check_ids=False)
 
 
 # ----------------------------------------------------------------------------- GPU, 10^6 tokens

@@ -274,6 +274,24 @@ def test_value_checks_run_once_per_tensor_version(monkeypatch, device):
     assert "key_table" in calls                        # failures are not remembered
 
 
+def test_a_write_through_numpy_is_caught_by_sync_checks():
+    """As docs/kernels.rst says: a write through the NumPy array a table came from bypasses
+    the version counter, so the remembered check does not run again; sync_checks does."""
+    import numpy as np
+    kt, _, vt = _parity()
+    arr = np.array([[0.0], [1.0]], dtype=np.float32)
+    bt = torch.from_numpy(arr)
+    sym = torch.tensor([[1, 0, 1]])
+    run_tabled(sym, kt, bt, vt, initial_state=H0, query=Q)
+    version = bt._version
+    arr[1, 0] = 3.0
+    assert bt._version == version                      # PyTorch did not see the write
+    run_tabled(sym, kt, bt, vt, initial_state=H0, query=Q)   # remembered: not checked again
+    with pytest.raises(E.BetaRangeError, match=r"beta_table: values must lie in \[0, 2\]; "
+                                               r"got 3\.0 at index \(1, 0\)"):
+        run_tabled(sym, kt, bt, vt, initial_state=H0, query=Q, sync_checks=True)
+
+
 def test_verified_tensors_entries_die_with_their_tensors():
     cache = VerifiedTensors(maxsize=2)
     a, b, c = torch.ones(2), torch.ones(2), torch.ones(2)

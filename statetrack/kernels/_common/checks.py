@@ -263,6 +263,16 @@ def check_scale(scale: object, K: int) -> float:
     return float(scale)
 
 
+def _require_data(t: torch.Tensor, name: str, what: str) -> None:
+    """Raise :class:`KernelDeviceError` when ``t`` holds no values to check (the meta device)."""
+    if t.device.type == "meta":
+        raise KernelDeviceError(
+            f"{name}: is on the meta device, which holds no values, so {what} cannot be "
+            "checked; move the inputs to the CPU or a CUDA device (of the DeltaProduct ops "
+            "only delta_product_ref runs on meta tensors, with check_beta=False and "
+            "check_finite=False)")
+
+
 def check_beta_range(beta: torch.Tensor, name: str = "beta", lo: float = 0.0,
                      hi: float = 2.0) -> None:
     """Check that every entry of ``beta`` is in ``[lo, hi]`` (and not NaN).
@@ -284,6 +294,7 @@ def check_beta_range(beta: torch.Tensor, name: str = "beta", lo: float = 0.0,
     """
     if beta.numel() == 0:
         return
+    _require_data(beta, name, "the range of its values")
     b = beta.detach()
     lo_v, hi_v = torch.aminmax(b)
     lo_f, hi_f = float(lo_v), float(hi_v)
@@ -314,8 +325,9 @@ def check_finite(tensors: dict[str, torch.Tensor | None]) -> None:
     statetrack.kernels.errors.NonFiniteInputError: q: holds a non-finite value (nan) at index (1,)
     """
     for name, t in tensors.items():
-        if t is None or not t.is_floating_point():
+        if t is None or not t.is_floating_point() or t.numel() == 0:
             continue
+        _require_data(t, name, "whether its values are finite")
         ok = torch.isfinite(t.detach())
         if not bool(ok.all()):
             idx = tuple(int(i) for i in torch.nonzero(~ok)[0].tolist())
@@ -378,6 +390,7 @@ def check_symbols(symbols: object, name: str, n_symbols: int) -> torch.Tensor:
     assert isinstance(symbols, torch.Tensor)
     if symbols.numel() == 0:
         return symbols
+    _require_data(symbols, name, "whether its ids are in range")
     lo, hi = torch.aminmax(symbols)
     if int(lo) < 0 or int(hi) >= n_symbols:
         bad = (symbols < 0) | (symbols >= n_symbols)
@@ -606,8 +619,8 @@ class VerifiedTensors:
     Any in-place write (``t.add_(1)``, ``t[0] = nan``, ``t.copy_(...)``, also through a view)
     bumps ``t._version`` and so invalidates the entry; a tensor freed and another allocated
     at the same address is a different object (the entries hold weak references and die with
-    their tensors). Writes that bypass autograd's counter (through ``t.data``, DLPack, or a
-    kernel writing into the storage) are not seen: such a tensor is checked again only after
+    their tensors). Writes that bypass autograd's counter (through ``t.data``, ``t.numpy()``, the
+    array of ``torch.from_numpy``, DLPack, or a kernel writing into the storage) are not seen: such a tensor is checked again only after
     :meth:`clear`. Inference-mode tensors have no version counter and are checked every time.
 
     Parameters

@@ -141,7 +141,7 @@ class DeltaProductConfig:
     mode : {"recurrent", "chunk", "reference"}
         The kernel.
     chunk_size : int
-        Chunk size of ``mode="chunk"``.
+        Chunk size of ``mode="chunk"``: 16, 32 or 64 (checked only for that mode).
     norm_eps : float
         Epsilon of the RMSNorm.
     bias : bool
@@ -198,6 +198,29 @@ class DeltaProductConfig:
             raise LayerConfigError(f"scale: expected a finite float or None, got {self.scale!r}")
         if not (isinstance(self.norm_eps, (int, float)) and self.norm_eps > 0):
             raise LayerConfigError(f"norm_eps: expected a positive float, got {self.norm_eps!r}")
+        self._check_kernel_limits()
+
+    def _check_kernel_limits(self) -> None:
+        """What the chosen kernel supports, checked here so that the error names the config
+        field rather than a tensor the user never passed, at the first forward."""
+        if self.mode == "reference":
+            return
+        if self.mode == "chunk":
+            from statetrack.kernels.delta_product.chunk import MAX_KV, SUPPORTED_CHUNK_SIZES
+            if self.chunk_size not in SUPPORTED_CHUNK_SIZES:
+                raise LayerConfigError(
+                    f"chunk_size: mode='chunk' supports {SUPPORTED_CHUNK_SIZES}, "
+                    f"got {self.chunk_size!r}")
+            max_k = max_v = MAX_KV
+        else:
+            from statetrack.kernels.delta_product.fused_recurrent import MAX_K, MAX_V
+            max_k, max_v = MAX_K, MAX_V
+        for name, val, top in (("head_k_dim", self.head_k_dim, max_k),
+                               ("head_v_dim", self.head_v_dim, max_v)):
+            if val > top:
+                raise LayerConfigError(
+                    f"{name}: mode={self.mode!r} supports at most {top}, got {val} "
+                    "(mode='reference' has no limit)")
 
     @property
     def key_dim(self) -> int:
@@ -462,6 +485,10 @@ class DeltaProductLayer(nn.Module):
             raise LayerConfigError(
                 f"x: expected a floating [B, T, hidden_size={c.hidden_size}] tensor, got {got}")
         check_input_like(x, self.q_proj.weight)
+        if c.mode == "chunk" and self.q_proj.weight.dtype == torch.float64:
+            raise LayerConfigError(
+                "mode: 'chunk' does not run float64 (float32, float16, bfloat16 only); cast the "
+                "layer (layer.to(torch.float32)) or use mode='recurrent' or 'reference'")
         B, T, _ = x.shape
         H, K, V, NH = c.num_heads, c.head_k_dim, c.head_v_dim, c.num_householder
         q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
@@ -516,14 +543,15 @@ class DeltaProductLayer(nn.Module):
             h0 = h0.to(p["q"].dtype)
         args = dict(num_householder=c.num_householder, g=p["g"], scale=c.scale,
                     initial_state=h0, output_final_state=output_final_state)
-        # beta is in range by construction (a sigmoid or a clamp), so the kernels' range
-        # check (one reduction and a device synchronisation per call) is skipped: in a
-        # training step it would stall the host once per layer
-        kernel_args = dict(args, check_beta=False)
         if p["g"] is not None and p["g"].dtype not in (p["q"].dtype, torch.float32):
             args["g"] = p["g"].float()
+        # beta is in range by construction (a sigmoid or a clamp), so the kernels' range
+        # check (one reduction and a device synchronisation per call) is skipped: in a
+        # training step it would stall the host once per layer; a NaN input gives NaN
+        # outputs in every mode, as in any torch module
+        kernel_args = dict(args, check_beta=False)
         if c.mode == "reference":
-            o, ht = delta_product_ref(p["q"], p["k"], p["v"], p["beta"], **args)
+            o, ht = delta_product_ref(p["q"], p["k"], p["v"], p["beta"], **kernel_args)
         elif c.mode == "recurrent":
             o, ht = fused_recurrent_delta_product(p["q"], p["k"], p["v"], p["beta"],
                                                   **kernel_args)
