@@ -439,6 +439,11 @@ WY_LOOP_CASES = [
     (2, 40, 1, 32, 16, 2, torch.float32, False, False),
     (1, 33, 1, 16, 16, 3, torch.bfloat16, True, False),  # padded rows in the last sub-chunk
     (1, 64, 2, 16, 48, 1, torch.float16, False, True),
+    # K = 100: two key column blocks (64, then 36 of 64 columns), the only CPU case whose key
+    # loops run more than once; two sub-chunks, the second padded
+    (1, 65, 1, 100, 20, 1, torch.float32, True, False),
+    # K < 16 (one 16-wide key block, half of it masked), three value blocks, 4 programs' scratch
+    (2, 30, 2, 8, 40, 2, torch.float16, False, True),
 ]
 
 
@@ -465,6 +470,69 @@ def test_wy_loop_matches_reference(monkeypatch, gen, make_inputs, check_against_
     _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
              V=V, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
     assert calls and all(bc == min(64, max(16, 1 << (K - 1).bit_length())) for bc in calls)
+
+
+def test_wy_loop_equals_the_default_in_float32(monkeypatch, gen, make_inputs, poison_empty,
+                                               device):
+    """In float32 the loop form is the default's arithmetic up to summation order (``A`` as
+    one product over key blocks instead of 16 x 16 blocks, the row scalings on ``T``'s
+    columns): ``W``, ``U``, ``T`` and every output and gradient agree to 1e-5 relative, alone
+    and with the other opt-in backward settings; every buffer NaN-poisoned first."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
+    B, T, H, K, V, n_h = 1, 70, 2, 100, 24, 2
+    x = make_inputs(gen, B=B, T=T, H=H, K=K, V=V, n_h=n_h, dtype=torch.float32, gate=True,
+                    initial_state=True, device=device)
+    p = chunk._Plan(x["q"], x["v"], n_h, 64, True)
+    gsub, _ = chunk._gate_cumsums(x["g"], p)
+    wy = {}
+    for name, loop in (("default", False), ("loop", True)):
+        p.cfg["wy_loop"] = loop
+        with poison_empty():
+            wy[name] = chunk._wy(x["k"], x["v"], x["beta"], gsub, p, store_t=True)
+    for n, a, b in zip("WUT", wy["default"], wy["loop"]):
+        assert a.shape == b.shape and rel_error(b, a.double()) <= 1e-5, n
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+    for extra in ({}, {"wy_split": True, "lp_bwd": True, "save_states": True}):
+        with poison_empty():
+            a = _grads(chunk, x, n_h, 64, extra, seed)
+            b = _grads(chunk, x, n_h, 64, {**extra, "wy_loop": True}, seed)
+        assert a.keys() == b.keys()
+        for n in a:
+            assert rel_error(b[n], a[n].double()) <= 1e-5, (n, extra)
+
+
+def test_wy_loop_forward_without_gradients_stores_no_t(monkeypatch, gen, make_inputs,
+                                                       poison_empty, device):
+    """A forward pass that keeps nothing launches the loop kernel with ``STORE_T`` off and no
+    ``T`` buffer, and its outputs are those of the forward that keeps ``W``, ``U``, ``T``."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"wy_loop": True})
+    calls = []
+
+    class Spy:
+        def __getitem__(self, grid):
+            def launch(*a, **kw):
+                calls.append((kw["STORE_T"], a[6] is None))
+                return real[grid](*a, **kw)
+            return launch
+
+    real = chunk._kern.wy_loop_kernel
+    monkeypatch.setattr(chunk._kern, "wy_loop_kernel", Spy())
+    x = make_inputs(gen, B=1, T=70, H=1, K=20, V=16, n_h=1, dtype=torch.float32, gate=True,
+                    initial_state=True, device=device)
+    outs = []
+    for grads in (False, True):
+        q = x["q"].clone().requires_grad_(grads)
+        with poison_empty():
+            o, s = chunk_delta_product(q, x["k"], x["v"], x["beta"], g=x["g"],
+                                       initial_state=x["initial_state"],
+                                       output_final_state=True, chunk_size=64)
+        outs.append({"o": o.detach(), "final_state": s.detach()})
+    assert calls == [(False, True), (True, False)]
+    _assert_same(outs[1], outs[0], device, torch.float32, need=("o",))
 
 
 def test_wy_loop_is_only_for_chunk_64(monkeypatch, gen, make_inputs, device):
