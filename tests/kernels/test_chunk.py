@@ -231,6 +231,31 @@ def test_wy_loop_gpu(monkeypatch, gen, make_inputs, check_against_reference, poi
              T=T, H=2, K=128, V=128, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
 
 
+def test_a_batch_row_past_32_bit_offsets_is_refused():
+    """The kernels index within a batch row in 32-bit arithmetic (token rows times row
+    widths; helper-47's review): a row that would overflow is refused before anything is
+    copied or launched (expanded inputs: no memory), naming ``q`` and the way out; the
+    bound is exact."""
+    from statetrack.kernels.delta_product import chunk
+    from statetrack.kernels.errors import KernelInputError
+
+    H, K = 2, 16
+    T = chunk.MAX_ROW_ELEMENTS // (H * K) + 1
+    q = torch.zeros(1, 1, 1, K).expand(1, T, H, K)
+    beta = torch.ones(1, 1, 1).expand(1, T, H)
+    with pytest.raises(KernelInputError, match=r"^q: .*32-bit offsets.*fused_recurrent"):
+        chunk_delta_product(q, q, q, beta, chunk_size=16, check_beta=False, check_finite=False)
+    top = chunk.MAX_ROW_ELEMENTS
+    chunk._check_offsets(top // 256 * 16, 1, 16, 16, 1, 16)      # within 256 of it: fine
+    with pytest.raises(KernelInputError):                         # padded to 2**31 rows x 16
+        chunk._check_offsets(top // 16, 1, 16, 16, 1, 16)
+    with pytest.raises(KernelInputError):                         # the padded rows x chunk
+        chunk._check_offsets(top // 64 + 1, 1, 16, 16, 1, 64)
+    with pytest.raises(KernelInputError):                         # sub-steps x heads x width
+        chunk._check_offsets(top // (3 * 2 * 32) + 1, 2, 16, 32, 3, 16)
+    chunk._check_offsets(top // (3 * 2 * 32), 2, 16, 32, 3, 16)
+
+
 def test_one_token_16bit_calls_use_the_value_block_that_ran_clean(monkeypatch):
     """The H200 fault workaround (session 8): T = 1 with 16-bit inputs launches the state
     kernels with 64-wide value blocks (16/32 faulted in Triton 3.6's T = 1 specialization);

@@ -435,6 +435,26 @@ class _ChunkDeltaProduct(torch.autograd.Function):
         return dq, dk, dv, dbeta, dg, dh0, None, None, None, None
 
 
+#: the kernels index within one batch row in 32-bit arithmetic (token rows times row widths)
+MAX_ROW_ELEMENTS = 2 ** 31 - 1
+
+
+def _check_offsets(T: int, H: int, K: int, V: int, n_h: int, chunk_size: int) -> None:
+    """Refuse a batch row whose element offsets would pass 32 bits: the sub-step rows of
+    ``k`` / ``v`` (``T n_h H max(K, V)``) and of the per-head buffers (padded sub-steps times
+    ``max(K, V, chunk_size)``)."""
+    L = T * n_h
+    Lp = -(-T // chunk_size) * chunk_size * n_h
+    need = max(L * H * max(K, V), Lp * max(K, V, chunk_size))
+    if need > MAX_ROW_ELEMENTS:
+        raise KernelInputError(
+            f"q: a batch row of T = {T} tokens (num_householder = {n_h}, H = {H}, K = {K}, "
+            f"V = {V}, chunk_size = {chunk_size}) needs offsets up to {need} elements, past the "
+            f"chunked kernel's 32-bit offsets (at most {MAX_ROW_ELEMENTS}); split the sequence "
+            "(carry the state with initial_state / output_final_state) or use "
+            "fused_recurrent_delta_product")
+
+
 def chunk_delta_product(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -494,7 +514,9 @@ def chunk_delta_product(
         (a subclass of it, naming the argument) for bad shapes, dtypes (float64 is not
         supported here: use the reference or the recurrent kernel), devices, ``K`` or ``V``
         above :data:`MAX_KV`, ``beta`` outside [0, 2], non-finite inputs when
-        ``check_finite``, or an unsupported ``chunk_size``.
+        ``check_finite``, an unsupported ``chunk_size``, or a batch row of more than
+        :data:`MAX_ROW_ELEMENTS` elements (``T * num_householder * H * max(K, V)``, or the
+        padded sub-steps times ``chunk_size``: the kernels' offsets within a row are 32-bit).
     KernelUnavailableError
         CPU tensors while Triton was imported without the interpreter.
 
@@ -521,6 +543,8 @@ def chunk_delta_product(
                                    check_beta=check_beta, check_finite=check_finite,
                                    max_K=MAX_KV, max_V=MAX_KV)
     require_runnable(d.device, "chunk_delta_product")
+    _check_offsets(q.shape[1], q.shape[2], q.shape[3], v.shape[3], int(num_householder),
+                   int(chunk_size))
     scale = d.scale
     q, k, v, beta = (x.contiguous() for x in (q, k, v, beta))
     if g is not None:
