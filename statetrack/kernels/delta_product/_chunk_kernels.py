@@ -47,9 +47,18 @@ def _inv_unit_lower16_rows(a, scratch):
     r = tl.arange(0, 16)
     tl.store(scratch + r[:, None] * 16 + r[None, :], a)
     tl.debug_barrier()
+    return _inv16_ld(scratch, 16)
+
+
+@triton.jit
+def _inv16_ld(p, LD: tl.constexpr):
+    """``(I + a)^{-1}`` of the strictly lower ``[16, 16]`` float32 block ``a`` stored at ``p``
+    (leading dimension ``LD``): the substitution of :func:`_inv_unit_lower16_rows`, reading
+    the rows where they are (``wy_loop_kernel`` keeps the whole ``A`` in its scratch)."""
+    r = tl.arange(0, 16)
     u = (r[:, None] == r[None, :]).to(tl.float32)
     for i in tl.static_range(1, 16):
-        a_i = tl.load(scratch + i * 16 + r[None, :] + 0 * r[:, None])     # a[i, :] on every row
+        a_i = tl.load(p + i * LD + r[None, :] + 0 * r[:, None])           # a[i, :] on every row
         col = (r == i).to(tl.float32) - tl.sum(u * a_i, 1)
         u = tl.where(r[None, :] == i, col[:, None], u)
     return tl.trans(u)
@@ -282,20 +291,6 @@ def wy_fwd_kernel(
             _store_block(t_base + (row0 + 48) * BT + 16, t31, BT, EMU)
             _store_block(t_base + (row0 + 48) * BT + 32, t32, BT, EMU)
             _store_block(t_base + (row0 + 48) * BT + 48, t33, BT, EMU)
-
-
-@triton.jit
-def _inv16_ld(p, LD: tl.constexpr):
-    """``(I + a)^{-1}`` of the strictly lower ``[16, 16]`` block ``a`` stored at ``p`` (float32,
-    leading dimension ``LD``): :func:`_inv_unit_lower16_rows`'s substitution, reading the rows
-    where they already are."""
-    r = tl.arange(0, 16)
-    u = (r[:, None] == r[None, :]).to(tl.float32)
-    for i in tl.static_range(1, 16):
-        a_i = tl.load(p + i * LD + r[None, :] + 0 * r[:, None])           # a[i, :] on every row
-        col = (r == i).to(tl.float32) - tl.sum(u * a_i, 1)
-        u = tl.where(r[None, :] == i, col[:, None], u)
-    return tl.trans(u)
 
 
 @triton.jit
