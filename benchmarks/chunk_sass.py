@@ -117,12 +117,14 @@ def _parse_configs(text: str) -> list[tuple[int, int, int]]:
 
 
 def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, warps: int,
-                stages: int, gate: bool = False, L: int = 4096, lp_bwd: bool = False) -> dict:
+                stages: int, gate: bool = False, L: int = 4096, lp_bwd: bool = False,
+                row64: bool = False) -> dict:
     """Compile ``kernel`` for sm_90 and return its resource usage and SASS counts. ``L``
     (sub-steps, T * n_h) matters only through its divisibility by 16, which Triton's launcher
     specializes at run time (the model rows' 4096 is). ``dD`` is in the input dtype (as
     ``chunk.py`` allocates it); ``lp_bwd`` puts the partials ``dko`` and ``dvloc`` there too (the opt-in
-    ``_CONFIG_OVERRIDE["lp_bwd"]``), else it is float32."""
+    ``_CONFIG_OVERRIDE["lp_bwd"]``), else it is float32. ``row64`` compiles the 64-bit-offset
+    variant that rows past ``chunk.MAX_ROW_ELEMENTS`` elements run."""
     os.environ.pop("TRITON_INTERPRET", None)
     os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
     import triton
@@ -138,7 +140,8 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
     f32 = "*fp32"
     BK = max(16, triton.next_power_of_2(K))
     mm = {"bfloat16": tl.bfloat16, "float16": tl.float16, "float32": tl.float32}[dtype]
-    common = dict(H=4, K=K, V=V, BK=BK, BT=chunk, USE_G=gate, MM=mm, PREC="ieee", EMU=False)
+    common = dict(H=4, K=K, V=V, BK=BK, BT=chunk, USE_G=gate, MM=mm, PREC="ieee", EMU=False,
+                  ROW64=row64)
     part = p if lp_bwd else f32              # the partials dko / dvloc (float32 by default)
     if kernel == "bwd_wy":
         fn = kern.bwd_wy_kernel
@@ -206,6 +209,7 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
         return int(m.group(1)) if m else None
 
     return {"kernel": kernel, "dtype": dtype, "K": K, "V": V, "chunk": chunk, "gate": gate,
+            "row64": row64,
             "block_v": bv, "num_warps": warps, "num_stages": stages, "L": L,
             "registers": field("REG"), "stack_bytes": field("STACK"),
             "shared_bytes": int(ck.metadata.shared),
@@ -228,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                          "training shape has 40)")
     ap.add_argument("--lp-bwd", action="store_true",
                     help="the partial dko in the input dtype (the opt-in lp_bwd; default float32)")
+    ap.add_argument("--row64", action="store_true",
+                    help="the 64-bit-offset variant (rows past chunk.MAX_ROW_ELEMENTS elements)")
     ap.add_argument("--configs", default=DEFAULT_CONFIGS,
                     help="comma-separated BV:WARPS:STAGES (BV ignored by wy_fwd)")
     ap.add_argument("--json", type=Path)
@@ -248,9 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for bv, warps, stages in configs:
         r = compile_one(a.kernel, a.dtype, a.K, V, a.chunk, bv, warps, stages, a.gate, a.L,
-                        a.lp_bwd)
+                        a.lp_bwd, a.row64)
         rows.append(r)
-        print(f"{a.kernel} {a.dtype} K={a.K} V={V} chunk={a.chunk} BV={bv} warps={warps} "
+        print(f"{a.kernel}{' row64' if a.row64 else ''} {a.dtype} K={a.K} V={V} chunk={a.chunk} BV={bv} warps={warps} "
               f"stages={stages}: {r['registers']} registers, {r['stack_bytes']} B stack, "
               f"{r['shared_bytes']} B shared, {r['instructions']} instructions, LDL {r['LDL']}, "
               f"STL {r['STL']}; blocks/SM by registers {r['blocks_by_regs']}, by shared "
@@ -262,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
                        **{"pass": "backward" if a.kernel.startswith("bwd")
                           or a.kernel == "state_rec" else "forward"},
                        shape={"dtype": a.dtype, "K": a.K, "V": V, "chunk": a.chunk,
-                              "gate": a.gate, "L": a.L, "lp_bwd": a.lp_bwd})
+                              "gate": a.gate, "L": a.L, "lp_bwd": a.lp_bwd,
+                              "row64": a.row64})
         doc["rows"] = rows
         write_json(ap, "--json", a.json, doc)
     return 0

@@ -231,29 +231,128 @@ def test_wy_loop_gpu(monkeypatch, gen, make_inputs, check_against_reference, poi
              T=T, H=2, K=128, V=128, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
 
 
-def test_a_batch_row_past_32_bit_offsets_is_refused():
-    """The kernels index within a batch row in 32-bit arithmetic (token rows times row
-    widths; helper-47's review): a row that would overflow is refused before anything is
-    copied or launched (expanded inputs: no memory), naming ``q`` and the way out; the
-    bound is exact."""
+def test_rows_past_32_bit_offsets_take_the_64_bit_variant_and_too_many_sub_steps_are_refused():
+    """Within a batch row the kernels index in 32 bits unless the row needs more (token rows
+    times row widths, or padded sub-steps times the buffers' widths past
+    ``MAX_ROW_ELEMENTS``): then ``_row64`` selects the 64-bit-offset variant; the bound is
+    exact. A row of more padded sub-steps than that is refused before anything is copied or
+    launched (expanded inputs: no memory), naming ``q``."""
     from statetrack.kernels.delta_product import chunk
     from statetrack.kernels.errors import KernelInputError
 
-    H, K = 2, 16
-    T = chunk.MAX_ROW_ELEMENTS // (H * K) + 1
-    q = torch.zeros(1, 1, 1, K).expand(1, T, H, K)
-    beta = torch.ones(1, 1, 1).expand(1, T, H)
-    with pytest.raises(KernelInputError, match=r"^q: .*32-bit offsets.*fused_recurrent"):
-        chunk_delta_product(q, q, q, beta, chunk_size=16, check_beta=False, check_finite=False)
     top = chunk.MAX_ROW_ELEMENTS
-    chunk._check_offsets(top // 256 * 16, 1, 16, 16, 1, 16)      # within 256 of it: fine
-    with pytest.raises(KernelInputError):                         # padded to 2**31 rows x 16
-        chunk._check_offsets(top // 16, 1, 16, 16, 1, 16)
-    with pytest.raises(KernelInputError):                         # the padded rows x chunk
-        chunk._check_offsets(top // 64 + 1, 1, 16, 16, 1, 64)
-    with pytest.raises(KernelInputError):                         # sub-steps x heads x width
-        chunk._check_offsets(top // (3 * 2 * 32) + 1, 2, 16, 32, 3, 16)
-    chunk._check_offsets(top // (3 * 2 * 32), 2, 16, 32, 3, 16)
+    assert not chunk._row64(top // 256 * 16, 1, 16, 16, 1, 16)      # within 256 of it
+    assert chunk._row64(top // 16, 1, 16, 16, 1, 16)               # padded to 2**31 rows x 16
+    assert not chunk._row64(top // 64 - 63, 1, 16, 16, 1, 64)
+    assert chunk._row64(top // 64, 1, 16, 16, 1, 64)               # padded rows x chunk
+    assert chunk._row64(top // (3 * 2 * 32) + 1, 2, 16, 32, 3, 16)  # sub-steps x heads x width
+    assert not chunk._row64(top // (3 * 2 * 32), 2, 16, 32, 3, 16)
+    H, K = 2, 16
+    T = top // (H * K) + 1
+    q = torch.zeros(1, 1, 1, K).expand(1, T, H, K)
+    assert chunk._Plan(q, q, 1, 16, False).row64
+    assert not chunk._Plan(q[:, : T - 1], q, 1, 16, False).row64
+    # sub-steps are counted in 32 bits: T n_h padded to chunks must stay <= top
+    assert chunk._row64(top // 2 - 15, 1, 1, 1, 2, 16)
+    with pytest.raises(KernelInputError, match=r"^q: .*padded sub-steps.*32-bit count"):
+        chunk._row64(top // 2 - 14, 1, 1, 1, 2, 16)
+    T = top // 3 + 1
+    q = torch.zeros(1, 1, 1, 1).expand(1, T, 1, 1)
+    k = torch.zeros(1, 1, 1, 1).expand(1, 3 * T, 1, 1)
+    beta = torch.ones(1, 1, 1).expand(1, 3 * T, 1)
+    with pytest.raises(KernelInputError, match=r"^q: .*padded sub-steps"):
+        chunk_delta_product(q, k, k, beta, num_householder=3, chunk_size=16, check_beta=False,
+                            check_finite=False)
+
+
+@pytest.mark.parametrize("chunk_size,loop", [(16, False), (64, False), (64, True)])
+def test_the_64_bit_offset_variant_gives_bitwise_the_same_results(gen, make_inputs, device,
+                                                                   monkeypatch, chunk_size, loop):
+    """The ``ROW64`` variant forced on a small row: the same outputs, final state and every
+    gradient, bitwise (only the integer width of the offsets differs), gated, n_h = 2, with
+    an initial state, with both forward WY kernels."""
+    from statetrack.kernels.delta_product import chunk
+
+    x = make_inputs(gen, B=2, T=70, H=2, K=16, V=24, n_h=2, dtype=torch.float32, gate=True,
+                    initial_state=True, device=device, requires_grad=True)
+    do = torch.randn(2, 70, 2, 24, generator=gen).to(device)
+    dht = torch.randn(2, 2, 16, 24, generator=gen).to(device)
+
+    def run():
+        o, s = chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], num_householder=2, g=x["g"],
+                                   initial_state=x["initial_state"], output_final_state=True,
+                                   chunk_size=chunk_size)
+        names = ("q", "k", "v", "beta", "g", "initial_state")
+        grads = torch.autograd.grad((o * do).sum() + (s * dht).sum(), [x[n] for n in names])
+        return (o, s) + grads
+
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "wy_loop", loop)
+    base = run()
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "row64", True)
+    wide = run()
+    for a, b in zip(base, wide):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("K,V", [(128, 16), (16, 128)])
+def test_a_row_past_32_bit_offsets_gpu(gen, K, V):
+    """A batch row of more than 2**31 elements (keys, then values): 2**24 tokens of zero keys,
+    values and queries (the state passes them unchanged), then 200 random tokens whose
+    every element sits past offset 2**31 in its tensor. The tail's outputs, the final state,
+    the tail's gradients and the initial state's gradient must equal, bitwise, a run on the
+    tail alone from the same initial state (same chunk alignment, 32-bit offsets): 32-bit
+    offsets there would read and write elsewhere. About 40-46 GB of GPU memory (bf16)."""
+    from statetrack.kernels.delta_product import chunk
+
+    dev = torch.device("cuda")
+    P, n = 2 ** 24, 200
+    T = P + n
+    assert chunk._Plan(torch.empty(1, T, 1, K, device="meta"), torch.empty(1, T, 1, V, device="meta"),
+                       1, 64, True).row64
+    free, _ = torch.cuda.mem_get_info()
+    need = 50 * 2 ** 30
+    if free < need:
+        pytest.skip(f"needs {need / 2**30:.0f} GiB of free GPU memory, {free / 2**30:.1f} free")
+    dt = torch.bfloat16
+    tail = {"q": torch.randn(1, n, 1, K, generator=gen) / K ** 0.5,
+            "k": torch.nn.functional.normalize(torch.randn(1, n, 1, K, generator=gen), dim=-1),
+            "v": torch.randn(1, n, 1, V, generator=gen),
+            "beta": torch.rand(1, n, 1, generator=gen) * 2,
+            "g": -torch.rand(1, n, 1, generator=gen)}
+    h0 = torch.randn(1, 1, K, V, generator=gen).to(dev)
+    do_t = torch.randn(1, n, 1, V, generator=gen).to(dev, dt)
+    dht = torch.randn(1, 1, K, V, generator=gen).to(dev)
+
+    def run(x, do):
+        o, s = chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], g=x["g"], initial_state=x["h0"],
+                                   output_final_state=True, chunk_size=64, check_finite=False)
+        names = ("q", "k", "v", "beta", "g", "h0")
+        grads = torch.autograd.grad((o.float() * do.float()).sum() + (s * dht).sum(),
+                                    [x[m] for m in names])
+        return o, s, grads
+
+    short = {m: t.to(dev, dt if m != "g" else torch.float32).requires_grad_() for m, t in tail.items()}
+    short["h0"] = h0.clone().requires_grad_()
+    o1, s1, g1 = run(short, do_t)
+    o1, s1, g1 = o1[:, -n:].clone(), s1.clone(), [g[:, -n:].clone() if g.dim() > 1 and g.shape[1] == n
+                                                  else g.clone() for g in g1]
+    del short
+    long = {}
+    for m, t in tail.items():
+        full = torch.zeros((1, T) + t.shape[2:], dtype=dt if m != "g" else torch.float32, device=dev)
+        full[:, P:] = t.to(dev, full.dtype)
+        long[m] = full.requires_grad_()
+    long["h0"] = h0.clone().requires_grad_()
+    do = torch.zeros(1, T, 1, V, dtype=dt, device=dev)
+    do[:, P:] = do_t
+    o2, s2, g2 = run(long, do)
+    assert torch.equal(o2[:, P:], o1) and torch.equal(s2, s1)
+    for m, a, b in zip(("q", "k", "v", "beta", "g", "h0"), g2, g1):
+        a = a[:, P:] if m != "h0" else a
+        assert torch.equal(a, b), m
+    del long, o2, s2, g2, do
+    torch.cuda.empty_cache()
 
 
 def test_one_token_16bit_calls_use_the_value_block_that_ran_clean(monkeypatch):

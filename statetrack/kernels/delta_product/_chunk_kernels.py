@@ -134,12 +134,24 @@ def _store_block(ptr, blk, ld, EMU: tl.constexpr):
 
 
 @triton.jit
+def _wide(i, ROW64: tl.constexpr):
+    """``i`` as a 64-bit integer when ``ROW64``: a chunk or sub-chunk index whose products with
+    row widths may pass 2**31 elements within one batch row (issue 12). The launch sets
+    ``ROW64`` only for such rows, so every other call compiles exactly as before."""
+    if ROW64:
+        return tl.cast(i, tl.int64)
+    else:
+        return i
+
+
+@triton.jit
 def wy_fwd_kernel(
     k, v, beta, gsub, w, u, tmat, scr,
     L,
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BVF: tl.constexpr,
     BT: tl.constexpr, USE_G: tl.constexpr, STORE_T: tl.constexpr, MM: tl.constexpr,
     PREC: tl.constexpr, EMU: tl.constexpr, INV: tl.constexpr = 1,
+    ROW64: tl.constexpr = False,
 ):
     """Per sub-chunk: T = (I + A)^{-1} by 16-blocks, W = T diag(beta e^G) K, U = T diag(beta) V.
 
@@ -147,7 +159,7 @@ def wy_fwd_kernel(
     ``tmat [B*H, Lp, BT]`` (row ``i`` of the chunk's T, in the input dtype: the backward pass
     rounds T to that dtype for its products anyway), for every row of the padded chunk.
     """
-    i_c = tl.program_id(0)
+    i_c = _wide(tl.program_id(0), ROW64)
     i_bh = tl.program_id(1).to(tl.int64)
     i_b = i_bh // H
     i_h = i_bh % H
@@ -307,6 +319,7 @@ def wy_loop_kernel(
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BVF: tl.constexpr,
     BT: tl.constexpr, USE_G: tl.constexpr, STORE_T: tl.constexpr, MM: tl.constexpr,
     PREC: tl.constexpr, EMU: tl.constexpr, BC: tl.constexpr,
+    ROW64: tl.constexpr = False,
 ):
     """:func:`wy_fwd_kernel` for 64-row sub-chunks in loop form (opt-in, ``wy_loop``).
 
@@ -322,7 +335,7 @@ def wy_loop_kernel(
     products' 16-bit operands are rounded in different places: equal to the default within
     rounding, not bitwise.
     """
-    i_c = tl.program_id(0)
+    i_c = _wide(tl.program_id(0), ROW64)
     i_bh = tl.program_id(1).to(tl.int64)
     i_b = i_bh // H
     i_h = i_bh % H
@@ -414,6 +427,7 @@ def fwd_state_kernel(
     BT: tl.constexpr, NH: tl.constexpr, USE_G: tl.constexpr, USE_H0: tl.constexpr,
     STORE_HT: tl.constexpr, COMPUTE_O: tl.constexpr, STORE_H: tl.constexpr,
     STORE_D: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr, EMU: tl.constexpr,
+    ROW64: tl.constexpr = False,
 ):
     """Sequential pass over the chunks for one block of value columns.
 
@@ -451,7 +465,8 @@ def fwd_state_kernel(
         b_q = tl.zeros([BT, BK], dtype=q.dtype.element_ty)
         acc = tl.zeros([BT, BV], dtype=tl.float32)
         gt = tl.zeros([BT], dtype=tl.float32)
-    for i in range(NS):
+    for i0 in range(NS):
+        i = _wide(i0, ROW64)
         c = i // NH
         m = i % NH
         rows = i * BT + r
@@ -506,6 +521,7 @@ def bwd_o_kernel(
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     BT: tl.constexpr, NH: tl.constexpr, USE_G: tl.constexpr, MM: tl.constexpr,
     PREC: tl.constexpr, EMU: tl.constexpr,
+    ROW64: tl.constexpr = False,
 ):
     """Backward of the output formula, one token chunk per program (grid ``(NC, B*H)``).
 
@@ -513,7 +529,7 @@ def bwd_o_kernel(
     share from the outputs of their own token chunk) and ``dgtok`` (gradient of the token-level
     cumulative gate). Value columns are visited in blocks of ``BV``.
     """
-    i_c = tl.program_id(0)
+    i_c = _wide(tl.program_id(0), ROW64)
     i_bh = tl.program_id(1).to(tl.int64)
     i_b = i_bh // H
     i_h = i_bh % H
@@ -591,6 +607,7 @@ def bwd_state_kernel(
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     BT: tl.constexpr, NH: tl.constexpr, USE_G: tl.constexpr, USE_DHT: tl.constexpr,
     STORE_DH0: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr, EMU: tl.constexpr,
+    ROW64: tl.constexpr = False,
 ):
     """Reverse sequential pass: gradients of the chunk-boundary states and total ``dD``.
 
@@ -619,7 +636,7 @@ def bwd_state_kernel(
         ds += tl.load(dht + i_bh * K * V + ck[:, None] * V + cv[None, :],
                       mask=mk[:, None] & mv[None, :], other=0.0).to(tl.float32)
     for ii in range(NS):
-        i = NS - 1 - ii
+        i = _wide(NS - 1 - ii, ROW64)
         c = i // NH
         m = i % NH
         rows = i * BT + r
@@ -663,6 +680,7 @@ def bwd_wy_kernel(
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     BT: tl.constexpr, USE_G: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr,
     EMU: tl.constexpr,
+    ROW64: tl.constexpr = False,
 ):
     """Per sub-chunk: gradients of keys, values, betas and the sub-step cumulative gate.
 
@@ -670,7 +688,7 @@ def bwd_wy_kernel(
     update, and the backward of ``W = T diag(beta e^G) K``, ``U = T diag(beta) V``,
     ``T = (I + A)^{-1}``: ``dA = -T^T dT T^T`` on the strictly lower triangle.
     """
-    i_c = tl.program_id(0)
+    i_c = _wide(tl.program_id(0), ROW64)
     i_bh = tl.program_id(1).to(tl.int64)
     i_b = i_bh // H
     i_h = i_bh % H
@@ -759,6 +777,7 @@ def bwd_wy_v_kernel(
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     BT: tl.constexpr, USE_G: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr,
     EMU: tl.constexpr,
+    ROW64: tl.constexpr = False,
 ):
     """First half of the split ``bwd_wy`` (non-default): the value-block loop.
 
@@ -770,7 +789,7 @@ def bwd_wy_v_kernel(
     its sub-chunk's rows); with the gate, ``-y`` goes to ``dgsub`` and ``dG_l``'s share to
     ``dlast [B*H, NS]``.
     """
-    i_c = tl.program_id(0)
+    i_c = _wide(tl.program_id(0), ROW64)
     i_bh = tl.program_id(1).to(tl.int64)
     i_b = i_bh // H
     i_h = i_bh % H
@@ -834,6 +853,7 @@ def bwd_wy_t_kernel(
     L,
     H: tl.constexpr, K: tl.constexpr, BK: tl.constexpr, BT: tl.constexpr, USE_G: tl.constexpr,
     MM: tl.constexpr, PREC: tl.constexpr, EMU: tl.constexpr,
+    ROW64: tl.constexpr = False,
 ):
     """Second half of the split ``bwd_wy`` (non-default): the ``dT`` / ``dA`` chain.
 
@@ -842,7 +862,7 @@ def bwd_wy_t_kernel(
     finishes ``dK``, ``dbeta`` and ``dG`` with the same arithmetic, in the same order, as the
     part of :func:`bwd_wy_kernel` after its value-block loop. No value column is read.
     """
-    i_c = tl.program_id(0)
+    i_c = _wide(tl.program_id(0), ROW64)
     i_bh = tl.program_id(1).to(tl.int64)
     i_b = i_bh // H
     i_h = i_bh % H

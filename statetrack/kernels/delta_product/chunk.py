@@ -180,7 +180,8 @@ _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 
 #: update's share to it in place); issue 12, session 18, opt-in until timed); ``"wy_loop"``:
 #: true runs the forward WY step at chunk 64 as ``wy_loop_kernel`` (keys and values read in
 #: loops over column blocks, ``A`` and ``T`` through a float32 scratch; session 18, opt-in
-#: until timed); empty in normal use
+#: until timed); ``"row64"``: true runs the kernels' 64-bit-offset variant even for a row that
+#: does not need it (tests); empty in normal use
 _CONFIG_OVERRIDE: dict = {}
 
 _MM_DTYPE = {torch.bfloat16: tl.bfloat16, torch.float16: tl.float16, torch.float32: tl.float32}
@@ -228,6 +229,10 @@ class _Plan:
                 _, warps, stages = self.cfg[name]
                 self.cfg[name] = (64, warps, stages)
         self.cfg.update(_CONFIG_OVERRIDE)
+        # 64-bit offsets within a batch row only where 32 bits would not reach (a test forces
+        # them with _CONFIG_OVERRIDE["row64"])
+        self.row64 = (_row64(self.T, self.H, self.K, self.V, self.NH, self.BT)
+                      or bool(self.cfg.get("row64", False)))
         # float32 products in full float32 (FMA) on the GPU too. Triton 3.6's "tf32x3" (three
         # tf32 tensor-core passes) reads shared memory out of range on the H200 in some
         # specializations (compute-sanitizer: bwd_o_kernel at BK = 16, BT = 64; fwd_state_kernel
@@ -251,7 +256,7 @@ class _Plan:
 
     def common(self) -> dict:
         return dict(H=self.H, K=self.K, V=self.V, BK=self.BK, BT=self.BT, MM=self.MM, PREC=self.PREC,
-                    EMU=self.interpret)
+                    EMU=self.interpret, ROW64=self.row64)
 
 
 def _gate_cumsums(g: torch.Tensor, p: _Plan) -> tuple[torch.Tensor, torch.Tensor]:
@@ -435,24 +440,26 @@ class _ChunkDeltaProduct(torch.autograd.Function):
         return dq, dk, dv, dbeta, dg, dh0, None, None, None, None
 
 
-#: the kernels index within one batch row in 32-bit arithmetic (token rows times row widths)
+#: a batch row of more elements than this (token rows times row widths) runs the kernels'
+#: 64-bit-offset variant (``ROW64``); every other call compiles with 32-bit offsets within a
+#: row, as before (issue 12)
 MAX_ROW_ELEMENTS = 2 ** 31 - 1
 
 
-def _check_offsets(T: int, H: int, K: int, V: int, n_h: int, chunk_size: int) -> None:
-    """Refuse a batch row whose element offsets would pass 32 bits: the sub-step rows of
-    ``k`` / ``v`` (``T n_h H max(K, V)``) and of the per-head buffers (padded sub-steps times
-    ``max(K, V, chunk_size)``)."""
+def _row64(T: int, H: int, K: int, V: int, n_h: int, chunk_size: int) -> bool:
+    """Whether a batch row's element offsets pass 32 bits: the sub-step rows of ``k`` / ``v``
+    (``T n_h H max(K, V)``) or of the per-head buffers (padded sub-steps times
+    ``max(K, V, chunk_size)``). Refuses a row of more than :data:`MAX_ROW_ELEMENTS` padded
+    sub-steps (the kernels count sub-steps in 32 bits)."""
     L = T * n_h
     Lp = -(-T // chunk_size) * chunk_size * n_h
-    need = max(L * H * max(K, V), Lp * max(K, V, chunk_size))
-    if need > MAX_ROW_ELEMENTS:
+    if Lp > MAX_ROW_ELEMENTS:
         raise KernelInputError(
-            f"q: a batch row of T = {T} tokens (num_householder = {n_h}, H = {H}, K = {K}, "
-            f"V = {V}, chunk_size = {chunk_size}) needs offsets up to {need} elements, past the "
-            f"chunked kernel's 32-bit offsets (at most {MAX_ROW_ELEMENTS}); split the sequence "
-            "(carry the state with initial_state / output_final_state) or use "
-            "fused_recurrent_delta_product")
+            f"q: a batch row of T = {T} tokens (num_householder = {n_h}, chunk_size = "
+            f"{chunk_size}) has {Lp} padded sub-steps, past the chunked kernel's 32-bit count "
+            f"(at most {MAX_ROW_ELEMENTS}); split the sequence (carry the state with "
+            "initial_state / output_final_state)")
+    return max(L * H * max(K, V), Lp * max(K, V, chunk_size)) > MAX_ROW_ELEMENTS
 
 
 def chunk_delta_product(
@@ -515,8 +522,9 @@ def chunk_delta_product(
         supported here: use the reference or the recurrent kernel), devices, ``K`` or ``V``
         above :data:`MAX_KV`, ``beta`` outside [0, 2], non-finite inputs when
         ``check_finite``, an unsupported ``chunk_size``, or a batch row of more than
-        :data:`MAX_ROW_ELEMENTS` elements (``T * num_householder * H * max(K, V)``, or the
-        padded sub-steps times ``chunk_size``: the kernels' offsets within a row are 32-bit).
+        :data:`MAX_ROW_ELEMENTS` padded sub-steps (``T * num_householder`` rounded up to
+        chunks). A row of more than :data:`MAX_ROW_ELEMENTS` *elements* is fine: it runs the
+        kernels' 64-bit-offset variant.
     KernelUnavailableError
         CPU tensors while Triton was imported without the interpreter.
 
@@ -543,8 +551,7 @@ def chunk_delta_product(
                                    check_beta=check_beta, check_finite=check_finite,
                                    max_K=MAX_KV, max_V=MAX_KV)
     require_runnable(d.device, "chunk_delta_product")
-    _check_offsets(q.shape[1], q.shape[2], q.shape[3], v.shape[3], int(num_householder),
-                   int(chunk_size))
+    _row64(q.shape[1], q.shape[2], q.shape[3], v.shape[3], int(num_householder), int(chunk_size))
     scale = d.scale
     q, k, v, beta = (x.contiguous() for x in (q, k, v, beta))
     if g is not None:
