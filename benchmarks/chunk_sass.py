@@ -124,7 +124,10 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
     specializes at run time (the model rows' 4096 is). ``dD`` is in the input dtype (as
     ``chunk.py`` allocates it); ``lp_bwd`` puts the partials ``dko`` and ``dvloc`` there too (the opt-in
     ``_CONFIG_OVERRIDE["lp_bwd"]``), else it is float32. ``row64`` compiles the 64-bit-offset
-    variant that rows past ``chunk.MAX_ROW_ELEMENTS`` elements run."""
+    variant that rows past ``chunk.MAX_ROW_ELEMENTS`` elements run. The forward kernels
+    (``wy_fwd``, ``wy_loop``, the ``fwd_state`` passes) are compiled with ``HI`` (float32 ``U``
+    and float32 operands of the forward's cancelling sums) where ``chunk.py`` turns it on:
+    16-bit inputs with ``K <= chunk.HI_MAX_K``; the row says which (``"hi"``)."""
     os.environ.pop("TRITON_INTERPRET", None)
     os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
     import triton
@@ -135,6 +138,7 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from statetrack.kernels.delta_product import _chunk_kernels as kern
+    from statetrack.kernels.delta_product.chunk import HI_MAX_K
 
     p = "*" + DTYPES[dtype]
     f32 = "*fp32"
@@ -143,6 +147,10 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
     common = dict(H=4, K=K, V=V, BK=BK, BT=chunk, USE_G=gate, MM=mm, PREC="ieee", EMU=False,
                   ROW64=row64)
     part = p if lp_bwd else f32              # the partials dko / dvloc (float32 by default)
+    hi = None                                # HI: forward kernels only (None: no such flag)
+    if kernel in ("wy_fwd", "wy_loop", "fwd_state", "fwd_state_save", "state_rec"):
+        hi = dtype != "float32" and K <= HI_MAX_K
+    pu = f32 if hi else p                    # U: float32 with HI
     if kernel == "bwd_wy":
         fn = kern.bwd_wy_kernel
         sig = dict(k=p, v=p, beta=p, gsub=f32, tmat=p, hbuf=p, dhbuf=p, dbuf=p, ddbuf=p,
@@ -160,12 +168,12 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
         consts = {n: c for n, c in common.items() if n != "V"}
     elif kernel in ("fwd_state", "fwd_state_save", "state_rec"):
         fn = kern.fwd_state_kernel
-        sig = dict(q=p, k=p, w=p, u=p, gsub=f32, gtok=f32, h0=f32, o=p, ht=f32, hbuf=p, dbuf=p,
-                   T="i32", L="i32", NC="i32", scale="fp32")
+        sig = dict(q=p, k=p, w=p, u=pu, gsub=f32, gtok=f32, h0=f32, o=p, ht=f32, hbuf=p,
+                   dbuf=p, T="i32", L="i32", NC="i32", scale="fp32")
         store = kernel != "fwd_state"
         consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))), NH=1,
                       USE_H0=False, STORE_HT=False, COMPUTE_O=kernel != "state_rec",
-                      STORE_H=store, STORE_D=store)
+                      STORE_H=store, STORE_D=store, HI=hi)
     elif kernel == "bwd_state":
         fn = kern.bwd_state_kernel
         sig = dict(q=p, k=p, w=p, do=p, gsub=f32, gtok=f32, dht=f32, dh0=f32, dvloc=part,
@@ -179,13 +187,14 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
         consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))), NH=1)
     elif kernel == "wy_loop":
         fn = kern.wy_loop_kernel
-        sig = dict(k=p, v=p, beta=p, gsub=f32, w=p, u=p, tmat=p, scr=f32, L="i32")
+        sig = dict(k=p, v=p, beta=p, gsub=f32, w=p, u=pu, tmat=p, scr=f32, L="i32")
         consts = dict(common, BVF=max(16, triton.next_power_of_2(V)), STORE_T=True,
-                      BC=min(64, BK))
+                      BC=min(64, BK), HI=hi)
     else:
         fn = kern.wy_fwd_kernel
-        sig = dict(k=p, v=p, beta=p, gsub=f32, w=p, u=p, tmat=p, scr=f32, L="i32")
-        consts = dict(common, BVF=max(16, triton.next_power_of_2(V)), STORE_T=True, INV=1)
+        sig = dict(k=p, v=p, beta=p, gsub=f32, w=p, u=pu, tmat=p, scr=f32, L="i32")
+        consts = dict(common, BVF=max(16, triton.next_power_of_2(V)), STORE_T=True, INV=1,
+                      HI=hi)
     sig.update({name: "constexpr" for name in consts})
     # pointer arguments 16-byte aligned, as the launcher specializes torch's allocations at
     # run time (an unaligned compile splits vector loads: not what the device runs)
@@ -209,7 +218,7 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
         return int(m.group(1)) if m else None
 
     return {"kernel": kernel, "dtype": dtype, "K": K, "V": V, "chunk": chunk, "gate": gate,
-            "row64": row64,
+            "row64": row64, "hi": hi,
             "block_v": bv, "num_warps": warps, "num_stages": stages, "L": L,
             "registers": field("REG"), "stack_bytes": field("STACK"),
             "shared_bytes": int(ck.metadata.shared),

@@ -175,3 +175,16 @@ def test_tabled_sass_bad_json_path_is_one_error_line_before_compiling(tmp_path, 
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("tabled_sass.py: error: --json: ")
     assert says in r.stderr and r.stdout == ""              # nothing compiled
+
+
+@pytest.mark.parametrize("kernel", ["wy_fwd", "wy_loop", "fwd_state", "state_rec"])
+def test_small_k_compiles_the_forward_with_float32_sums(tmp_path, kernel):
+    # 16-bit inputs at K <= chunk.HI_MAX_K compile the forward kernels with HI (float32 U and
+    # float32 operands of the cancelling sums), as chunk.py runs them; K = 32 without it
+    for K, want in ((8, True), (32, False)):
+        out = tmp_path / f"{K}.json"
+        r = _run("--kernel", kernel, "--dtype", "bfloat16", "--K", str(K), "--chunk", "64",
+                 "--configs", "16:4:2", "--json", str(out))
+        assert r.returncode == 0, r.stderr[-2000:]
+        (row,) = json.loads(out.read_text())["rows"]
+        assert row["hi"] is want and row["instructions"] > 0

@@ -58,6 +58,59 @@ def test_without_final_state(gen, make_inputs, check_against_reference, poison_e
              n_h=2, dtype=torch.float32, gate=True, init=True, chunk_size=16, final=False)
 
 
+@pytest.mark.parametrize("T,n_h", [(130, 1), (70, 2)])
+def test_small_key_width_at_chunk_64_in_bfloat16(gen, make_inputs, check_against_reference,
+                                                  poison_empty, device, T, n_h):
+    """K = 8 in bfloat16 at chunk 64, ungated (the longest memory), four draws: outputs and
+    final state within the table. A 64-row chunk overwrites each of the 8 key directions
+    several times; with 16-bit ``T``, ``U`` and ``D`` operands the final state's error was
+    1.0-1.7e-2 in most draws (``benchmarks/probes/chunk_roundings.py``), with the float32
+    sums of small K (``chunk.HI_MAX_K``) 2-4e-3. Gradients: the gated case below."""
+    for _ in range(4):
+        _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=1, T=T, H=1,
+                 K=8, V=8, n_h=n_h, dtype=torch.bfloat16, gate=False, init=True, chunk_size=64,
+                 grads=False)
+
+
+def test_small_key_width_at_chunk_64_in_bfloat16_gated_with_gradients(
+        gen, make_inputs, check_against_reference, poison_empty, device):
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=1, T=70, H=2,
+             K=8, V=16, n_h=2, dtype=torch.bfloat16, gate=True, init=True, chunk_size=64)
+
+
+def test_float32_sums_only_at_small_key_width_with_16_bit_inputs(monkeypatch, gen, make_inputs,
+                                                                  device):
+    """``_Plan.HI`` (float32 ``U`` and float32 operands of the cancelling forward sums) is on
+    for 16-bit inputs with ``K <= HI_MAX_K`` only: the model shapes (K >= 32) keep 16-bit
+    operands and a 16-bit ``U``; a sweep can set it either way. With it, ``U`` is allocated
+    in float32."""
+    from statetrack.kernels.delta_product import chunk
+
+    assert chunk.HI_MAX_K == 31
+    for K, dtype, want in [(8, torch.bfloat16, True), (16, torch.float16, True),
+                           (31, torch.bfloat16, True), (32, torch.bfloat16, False),
+                           (128, torch.bfloat16, False), (128, torch.float16, False),
+                           (8, torch.float32, False)]:
+        q = torch.empty(1, 4, 1, K, dtype=dtype, device="meta")
+        v = torch.empty(1, 4, 1, 16, dtype=dtype, device="meta")
+        assert chunk._Plan(q, v, 1, 64, False).HI is want, (K, dtype)
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "hi", False)
+    q = torch.empty(1, 4, 1, 8, dtype=torch.bfloat16, device="meta")
+    assert chunk._Plan(q, q, 1, 64, False).HI is False
+    monkeypatch.delitem(chunk._CONFIG_OVERRIDE, "hi")
+    x = make_inputs(gen, B=1, T=20, H=1, K=8, V=24, n_h=1, dtype=torch.bfloat16, device=device)
+    made = []
+    real = chunk._alloc
+    monkeypatch.setattr(chunk, "_alloc", lambda shape, dtype, dev: made.append(
+        (tuple(shape), dtype)) or real(shape, dtype, dev))
+    chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], chunk_size=16)
+    assert ((1, 32, 24), torch.float32) in made           # U: [B*H, Lp, V]
+    made.clear()
+    x = make_inputs(gen, B=1, T=20, H=1, K=32, V=24, n_h=1, dtype=torch.bfloat16, device=device)
+    chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], chunk_size=16)
+    assert ((1, 32, 24), torch.bfloat16) in made and ((1, 32, 24), torch.float32) not in made
+
+
 def test_chunk_size_does_not_change_the_function(gen, make_inputs, device):
     x = make_inputs(gen, B=1, T=40, H=1, K=16, V=16, n_h=2, dtype=torch.float32, gate=True,
                     initial_state=True, device=device)

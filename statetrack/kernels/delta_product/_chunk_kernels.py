@@ -113,6 +113,32 @@ def _mm32(a, b):
 
 
 @triton.jit
+def _opnd(x, HI: tl.constexpr, MM: tl.constexpr, EMU: tl.constexpr):
+    """A product operand formed in float32: kept in float32 with ``HI``, else rounded to ``MM``."""
+    if HI:
+        return x.to(tl.float32)
+    else:
+        return _cvt(x, MM, EMU)
+
+
+@triton.jit
+def _mmh(a, b, HI: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr, EMU: tl.constexpr):
+    """:func:`_mma`, or with ``HI`` the exact float32 product of the operands as they are.
+
+    ``HI`` (small ``K``, 16-bit inputs; see ``_Plan.hi`` in ``chunk.py``) is for the products
+    whose sums over a chunk's rows cancel: ``W``, ``U`` from ``T``, the state update
+    ``K^T D`` and the outputs' ``(Q K^T) D``. A chunk longer than the key width writes and
+    overwrites each key direction several times, so those sums are much larger than their
+    results, and one 16-bit rounding per term (of ``T``, ``U``, ``D``) is an error relative to
+    the terms, not to the result.
+    """
+    if HI:
+        return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")
+    else:
+        return _mma(a, b, MM, PREC, EMU)
+
+
+@triton.jit
 def _a_block(ka, kb, ba, ga, gb, DIAG: tl.constexpr, USE_G: tl.constexpr, MM: tl.constexpr,
              PREC: tl.constexpr, EMU: tl.constexpr):
     """Block ``A_ab = diag(beta_a) (exp(G_a - G_b) * k_a k_b^T)``, strictly lower if ``DIAG``."""
@@ -151,7 +177,7 @@ def wy_fwd_kernel(
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BVF: tl.constexpr,
     BT: tl.constexpr, USE_G: tl.constexpr, STORE_T: tl.constexpr, MM: tl.constexpr,
     PREC: tl.constexpr, EMU: tl.constexpr, INV: tl.constexpr = 1,
-    ROW64: tl.constexpr = False,
+    ROW64: tl.constexpr = False, HI: tl.constexpr = False,
 ):
     """Per sub-chunk: T = (I + A)^{-1} by 16-blocks, W = T diag(beta e^G) K, U = T diag(beta) V.
 
@@ -196,10 +222,10 @@ def wy_fwd_kernel(
     s0 = b0
     if USE_G:
         s0 = b0 * tl.exp(g0)
-    kb0 = _cvt(k0.to(tl.float32) * s0[:, None], MM, EMU)
-    vb0 = _cvt(v0.to(tl.float32) * b0[:, None], MM, EMU)
-    w0 = _mma(t00, kb0, MM, PREC, EMU)
-    u0 = _mma(t00, vb0, MM, PREC, EMU)
+    kb0 = _opnd(k0.to(tl.float32) * s0[:, None], HI, MM, EMU)
+    vb0 = _opnd(v0.to(tl.float32) * b0[:, None], HI, MM, EMU)
+    w0 = _mmh(t00, kb0, HI, MM, PREC, EMU)
+    u0 = _mmh(t00, vb0, HI, MM, PREC, EMU)
     tl.store(w_base + p0[:, None] * K + ck[None, :], _cvt(w0, w.dtype.element_ty, EMU), mask=ck[None, :] < K)
     tl.store(u_base + p0[:, None] * V + cv[None, :], _cvt(u0, u.dtype.element_ty, EMU), mask=cv[None, :] < V)
     if STORE_T:
@@ -228,10 +254,10 @@ def wy_fwd_kernel(
         s1 = b1
         if USE_G:
             s1 = b1 * tl.exp(g1)
-        kb1 = _cvt(k1.to(tl.float32) * s1[:, None], MM, EMU)
-        vb1 = _cvt(v1.to(tl.float32) * b1[:, None], MM, EMU)
-        w1 = _mma(t10, kb0, MM, PREC, EMU) + _mma(t11, kb1, MM, PREC, EMU)
-        u1 = _mma(t10, vb0, MM, PREC, EMU) + _mma(t11, vb1, MM, PREC, EMU)
+        kb1 = _opnd(k1.to(tl.float32) * s1[:, None], HI, MM, EMU)
+        vb1 = _opnd(v1.to(tl.float32) * b1[:, None], HI, MM, EMU)
+        w1 = _mmh(t10, kb0, HI, MM, PREC, EMU) + _mmh(t11, kb1, HI, MM, PREC, EMU)
+        u1 = _mmh(t10, vb0, HI, MM, PREC, EMU) + _mmh(t11, vb1, HI, MM, PREC, EMU)
         tl.store(w_base + p1[:, None] * K + ck[None, :], _cvt(w1, w.dtype.element_ty, EMU), mask=ck[None, :] < K)
         tl.store(u_base + p1[:, None] * V + cv[None, :], _cvt(u1, u.dtype.element_ty, EMU), mask=cv[None, :] < V)
         if STORE_T:
@@ -278,18 +304,18 @@ def wy_fwd_kernel(
         if USE_G:
             s2 = b2 * tl.exp(g2)
             s3 = b3 * tl.exp(g3)
-        kb2 = _cvt(k2.to(tl.float32) * s2[:, None], MM, EMU)
-        vb2 = _cvt(v2.to(tl.float32) * b2[:, None], MM, EMU)
-        kb3 = _cvt(k3.to(tl.float32) * s3[:, None], MM, EMU)
-        vb3 = _cvt(v3.to(tl.float32) * b3[:, None], MM, EMU)
-        w2 = (_mma(t20, kb0, MM, PREC, EMU) + _mma(t21, kb1, MM, PREC, EMU)
-              + _mma(t22, kb2, MM, PREC, EMU))
-        u2 = (_mma(t20, vb0, MM, PREC, EMU) + _mma(t21, vb1, MM, PREC, EMU)
-              + _mma(t22, vb2, MM, PREC, EMU))
-        w3 = (_mma(t30, kb0, MM, PREC, EMU) + _mma(t31, kb1, MM, PREC, EMU)
-              + _mma(t32, kb2, MM, PREC, EMU) + _mma(t33, kb3, MM, PREC, EMU))
-        u3 = (_mma(t30, vb0, MM, PREC, EMU) + _mma(t31, vb1, MM, PREC, EMU)
-              + _mma(t32, vb2, MM, PREC, EMU) + _mma(t33, vb3, MM, PREC, EMU))
+        kb2 = _opnd(k2.to(tl.float32) * s2[:, None], HI, MM, EMU)
+        vb2 = _opnd(v2.to(tl.float32) * b2[:, None], HI, MM, EMU)
+        kb3 = _opnd(k3.to(tl.float32) * s3[:, None], HI, MM, EMU)
+        vb3 = _opnd(v3.to(tl.float32) * b3[:, None], HI, MM, EMU)
+        w2 = (_mmh(t20, kb0, HI, MM, PREC, EMU) + _mmh(t21, kb1, HI, MM, PREC, EMU)
+              + _mmh(t22, kb2, HI, MM, PREC, EMU))
+        u2 = (_mmh(t20, vb0, HI, MM, PREC, EMU) + _mmh(t21, vb1, HI, MM, PREC, EMU)
+              + _mmh(t22, vb2, HI, MM, PREC, EMU))
+        w3 = (_mmh(t30, kb0, HI, MM, PREC, EMU) + _mmh(t31, kb1, HI, MM, PREC, EMU)
+              + _mmh(t32, kb2, HI, MM, PREC, EMU) + _mmh(t33, kb3, HI, MM, PREC, EMU))
+        u3 = (_mmh(t30, vb0, HI, MM, PREC, EMU) + _mmh(t31, vb1, HI, MM, PREC, EMU)
+              + _mmh(t32, vb2, HI, MM, PREC, EMU) + _mmh(t33, vb3, HI, MM, PREC, EMU))
         tl.store(w_base + p2[:, None] * K + ck[None, :], _cvt(w2, w.dtype.element_ty, EMU), mask=ck[None, :] < K)
         tl.store(u_base + p2[:, None] * V + cv[None, :], _cvt(u2, u.dtype.element_ty, EMU), mask=cv[None, :] < V)
         tl.store(w_base + p3[:, None] * K + ck[None, :], _cvt(w3, w.dtype.element_ty, EMU), mask=ck[None, :] < K)
@@ -319,7 +345,7 @@ def wy_loop_kernel(
     H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BVF: tl.constexpr,
     BT: tl.constexpr, USE_G: tl.constexpr, STORE_T: tl.constexpr, MM: tl.constexpr,
     PREC: tl.constexpr, EMU: tl.constexpr, BC: tl.constexpr,
-    ROW64: tl.constexpr = False,
+    ROW64: tl.constexpr = False, HI: tl.constexpr = False,
 ):
     """:func:`wy_fwd_kernel` for 64-row sub-chunks in loop form (opt-in, ``wy_loop``).
 
@@ -401,21 +427,21 @@ def wy_loop_kernel(
     s_k = b
     if USE_G:
         s_k = b * tl.exp(g)
-    ts = _cvt(tt * s_k[None, :], MM, EMU)
-    tb = _cvt(tt * b[None, :], MM, EMU)
+    ts = _opnd(tt * s_k[None, :], HI, MM, EMU)
+    tb = _opnd(tt * b[None, :], HI, MM, EMU)
     for c0 in range(0, K, BC):
         cc = c0 + cb
         kt = tl.load(k_base + rows[:, None] * (H * K) + cc[None, :],
                      mask=mr[:, None] & (cc < K)[None, :], other=0.0)
         tl.store(w + i_bh * Lp * K + rows[:, None] * K + cc[None, :],
-                 _cvt(_mma(ts, kt, MM, PREC, EMU), w.dtype.element_ty, EMU),
+                 _cvt(_mmh(ts, kt, HI, MM, PREC, EMU), w.dtype.element_ty, EMU),
                  mask=(cc < K)[None, :])
     for c0 in range(0, V, BC):
         cc = c0 + cb
         vt = tl.load(v_base + rows[:, None] * (H * V) + cc[None, :],
                      mask=mr[:, None] & (cc < V)[None, :], other=0.0)
         tl.store(u + i_bh * Lp * V + rows[:, None] * V + cc[None, :],
-                 _cvt(_mma(tb, vt, MM, PREC, EMU), u.dtype.element_ty, EMU),
+                 _cvt(_mmh(tb, vt, HI, MM, PREC, EMU), u.dtype.element_ty, EMU),
                  mask=(cc < V)[None, :])
 
 
@@ -427,7 +453,7 @@ def fwd_state_kernel(
     BT: tl.constexpr, NH: tl.constexpr, USE_G: tl.constexpr, USE_H0: tl.constexpr,
     STORE_HT: tl.constexpr, COMPUTE_O: tl.constexpr, STORE_H: tl.constexpr,
     STORE_D: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr, EMU: tl.constexpr,
-    ROW64: tl.constexpr = False,
+    ROW64: tl.constexpr = False, HI: tl.constexpr = False,
 ):
     """Sequential pass over the chunks for one block of value columns.
 
@@ -500,7 +526,7 @@ def fwd_state_kernel(
                 qk = tl.where(causal, qk * tl.exp(gt[:, None] - gc[None, :]), 0.0)
             else:
                 qk = tl.where(causal, qk, 0.0)
-            acc += _mma(qk, b_d, MM, PREC, EMU)
+            acc += _mmh(qk, b_d, HI, MM, PREC, EMU)
             if m == NH - 1:
                 tl.store(o_base + tq[:, None] * (H * V) + cv[None, :], _cvt(acc * scale, o.dtype.element_ty, EMU),
                          mask=(tq < T)[:, None] & mv[None, :])
@@ -509,7 +535,7 @@ def fwd_state_kernel(
             gl = tl.load(gs_base + i * BT + BT - 1)
             s = s * tl.exp(gl)
             b_d = b_d * tl.exp(gl - gs)[:, None]
-        s += _mma(tl.trans(b_k), b_d, MM, PREC, EMU)
+        s += _mmh(tl.trans(b_k), b_d, HI, MM, PREC, EMU)
     if STORE_HT:
         tl.store(ht + i_bh * K * V + ck[:, None] * V + cv[None, :], s, mask=mk[:, None] & mv[None, :])
 

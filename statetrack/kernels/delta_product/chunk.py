@@ -112,6 +112,12 @@ Precision: states and accumulators are float32; matrix-product operands are the 
 UT transform are always exact float32. Under ``TRITON_INTERPRET=1`` the operands are rounded
 to the input dtype as on the GPU and multiplied in float32.
 
+One exception for 16-bit inputs. At small ``K`` (``K <= HI_MAX_K``, the ``HI`` constexpr) the
+forward keeps ``U`` in float32 and multiplies ``W, U = T (.)``, the state update ``K^T D`` and the
+outputs' ``(Q K^T) D`` in float32: a chunk much longer than ``K`` writes each key direction many
+times, those sums are much larger than their results, and 16-bit operands there put the final
+state past the tolerance table (docs/kernels.rst, "Precision of the chunked kernel").
+
 Every buffer (outputs, gradients and internal scratch) is allocated through :func:`_alloc`, so a
 test can fill them all with NaN and check that every element read or returned was written.
 """
@@ -138,6 +144,15 @@ MAX_KV = 256
 
 #: chunk sizes the kernels implement (the UT transform is unrolled in 16 x 16 blocks)
 SUPPORTED_CHUNK_SIZES = (16, 32, 64)
+
+#: the largest key width at which 16-bit inputs take the forward's float32 sums (``HI``):
+#: ``U`` stored in float32, and ``T``, ``U`` and ``D`` float32 operands of the products
+#: ``W, U = T (.)``, ``S += K^T D`` and ``o += (Q K^T) D`` (docs/kernels.rst, "Precision of
+#: the chunked kernel"). Below 32 a 64-row chunk overwrites each key direction several times, and the
+#: 16-bit roundings of those operands put bfloat16's final state and outputs past the
+#: tolerance table (K = 8: 1.0-1.7e-2 at chunk 64, 2-4e-3 with ``HI``). ``K = 32`` and up
+#: (the model shapes) keep 16-bit operands and a 16-bit ``U``: the same code and bytes.
+HI_MAX_K = 31
 
 #: per kernel: (value block width, num_warps, num_stages); keyed by "2-byte input dtype?"
 _GPU_CONFIG = {
@@ -239,6 +254,9 @@ class _Plan:
         # at K = 128, T = 1 without gate or initial state); "ieee" ran clean in every probe.
         # The fast path is 16-bit inputs, whose products do not use this setting.
         self.PREC = self.cfg.get("prec", "ieee")
+        # float32 for the cancelling sums of the forward (W and U from T, U itself, the state
+        # update's and the outputs' D) at small K with 16-bit inputs: see HI_MAX_K
+        self.HI = bool(self.cfg.get("hi", q.element_size() == 2 and self.K <= HI_MAX_K))
 
     def bv(self, name: str) -> int:
         """Value-block width of kernel ``name`` (never wider than the padded V)."""
@@ -277,7 +295,7 @@ def _gate_cumsums(g: torch.Tensor, p: _Plan) -> tuple[torch.Tensor, torch.Tensor
 
 def _wy(k, v, beta, gsub, p: _Plan, store_t: bool):
     w = _alloc((p.B * p.H, p.Lp, p.K), p.dtype, p.device)
-    u = _alloc((p.B * p.H, p.Lp, p.V), p.dtype, p.device)
+    u = _alloc((p.B * p.H, p.Lp, p.V), torch.float32 if p.HI else p.dtype, p.device)
     tmat = _alloc((p.B * p.H, p.Lp, p.BT), p.dtype, p.device) if store_t else None
     if p.cfg.get("wy_loop", False) and p.BT == 64:
         # the loop form (opt-in): a float32 [BT, BT] scratch a program for A, then T
@@ -285,7 +303,7 @@ def _wy(k, v, beta, gsub, p: _Plan, store_t: bool):
         scr = _alloc((p.B * p.H * p.Lp * p.BT,), torch.float32, p.device)
         _kern.wy_loop_kernel[(p.NS, p.B * p.H)](
             k, v, beta, gsub, w, u, tmat, scr, p.L, BVF=p.BVF, USE_G=p.use_g, STORE_T=store_t,
-            BC=min(64, p.BK), **p.common(), **p.opts("wy"))
+            BC=min(64, p.BK), HI=p.HI, **p.common(), **p.opts("wy"))
         return w, u, tmat
     inv = p.cfg.get("inv", 1)
     # float32 scratch for the diagonal blocks of A (read back row by row), 64 B per row;
@@ -293,7 +311,7 @@ def _wy(k, v, beta, gsub, p: _Plan, store_t: bool):
     scr = _alloc((p.B * p.H * p.Lp * 16 if inv == 1 else 1,), torch.float32, p.device)
     _kern.wy_fwd_kernel[(p.NS, p.B * p.H)](
         k, v, beta, gsub, w, u, tmat, scr, p.L,
-        BVF=p.BVF, USE_G=p.use_g, STORE_T=store_t, INV=inv, **p.common(),
+        BVF=p.BVF, USE_G=p.use_g, STORE_T=store_t, INV=inv, HI=p.HI, **p.common(),
         **p.opts("wy"))
     return w, u, tmat
 
@@ -316,7 +334,7 @@ def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state:
     _kern.fwd_state_kernel[(p.nv("state"), p.B * p.H)](
         q, k, w, u, gsub, gtok, h0, o, ht, hbuf, dbuf, p.T, p.L, p.NC, scale,
         BV=p.bv("state"), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=output_final_state,
-        COMPUTE_O=True, STORE_H=states is not None, STORE_D=states is not None, **p.common(),
+        COMPUTE_O=True, STORE_H=states is not None, STORE_D=states is not None, HI=p.HI, **p.common(),
         **p.opts("state"))
     return o, ht, ((w, u, tmat) if keep_wy else None), states
 
@@ -361,7 +379,7 @@ def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht, wy=None, 
         _kern.fwd_state_kernel[(p.nv("state_rec"), BH)](
             q, k, w, u, gsub, gtok, h0, None, None, hbuf, dbuf, p.T, p.L, p.NC, scale,
             BV=p.bv("state_rec"), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None,
-            STORE_HT=False, COMPUTE_O=False, STORE_H=True, STORE_D=True, **p.common(),
+            STORE_HT=False, COMPUTE_O=False, STORE_H=True, STORE_D=True, HI=p.HI, **p.common(),
             **p.opts("state_rec"))
     dq = _alloc(q.shape, q.dtype, p.device)
     part = p.dtype if p.cfg.get("lp_bwd", False) else torch.float32   # the partials' dtype
