@@ -43,6 +43,7 @@ CASES = [
     (2, 70, 1, 16, 16, 4, torch.float32, True, True, 16),
     (1, 33, 2, 16, 16, 3, torch.bfloat16, True, True, 16),
     (1, 70, 1, 16, 16, 2, torch.bfloat16, False, True, 32),
+    (1, 40, 2, 32, 16, 2, torch.float16, True, True, 32),    # the first gate folded into h0
 ]
 
 
@@ -109,6 +110,59 @@ def test_float32_sums_only_at_small_key_width_with_16_bit_inputs(monkeypatch, ge
     x = make_inputs(gen, B=1, T=20, H=1, K=32, V=24, n_h=1, dtype=torch.bfloat16, device=device)
     chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], chunk_size=16)
     assert ((1, 32, 24), torch.bfloat16) in made and ((1, 32, 24), torch.float32) not in made
+
+
+@pytest.mark.parametrize("dtype,K", [(torch.float16, 16), (torch.float16, 32),
+                                     (torch.bfloat16, 32)])
+def test_a_strong_first_gate_keeps_the_initial_state_gradient(
+        gen, make_inputs, check_against_reference, poison_empty, device, dtype, K):
+    """Gates scaled 60-fold and the first token's gate at -30: the initial state's true
+    gradient is about e^-30 (1e-13) times an ordinary one, far below float16's smallest
+    subnormal (6e-8) but a float32 number, as the float32 ``dh0`` of a float32 initial state
+    holds it. It used to come out exactly 0 in float16 (``e^{g_0}`` inside float16 operands);
+    with the first gate folded into the initial state in float32 (``_fold_first_gate``) every
+    gradient is within the table. bfloat16 (float32's exponent range) never lost it."""
+    x = make_inputs(gen, B=1, T=33, H=2, K=K, V=16, n_h=2, dtype=dtype, gate=True,
+                    initial_state=True, device=device)
+    g = x["g"] * 60
+    g[:, 0] = -30.0
+    x["g"] = g
+    for t in x.values():
+        t.requires_grad_(True)
+    with poison_empty():
+        o, s = chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], num_householder=2, g=x["g"],
+                                   initial_state=x["initial_state"], output_final_state=True,
+                                   chunk_size=16)
+    check_against_reference(o, s, x, gen, n_h=2, dtype=dtype, final=True, grads=True)
+
+
+def test_a_float16_initial_state_gets_its_gradient_rounded_to_float16(gen, make_inputs, device):
+    """The same strong first gate with a *float16* initial state: ``dh0`` is returned in
+    float16, and its true value (about 1e-13) is below float16's range, so it is exactly 0,
+    as the reference's gradient rounded to float16 is: the correctly rounded answer, not a
+    loss of the kernel. It is the float32 run's ``dh0`` (within the table, above) rounded."""
+    x = make_inputs(gen, B=1, T=20, H=1, K=16, V=16, n_h=1, dtype=torch.float16, gate=True,
+                    initial_state=True, device=device)
+    g = x["g"] * 60
+    g[:, 0] = -30.0
+
+    def dh0(h0):
+        h0 = h0.detach().clone().requires_grad_(True)
+        o, s = chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], g=g, initial_state=h0,
+                                   output_final_state=True, chunk_size=16)
+        return torch.autograd.grad(o.float().sum() + s.sum(), [h0])[0]
+
+    h16 = x["initial_state"].to(torch.float16)
+    d16, d32 = dh0(h16), dh0(h16.float())
+    assert d16.dtype == torch.float16 and d32.dtype == torch.float32
+    assert 0 < float(d32.abs().max()) < 1e-9
+    assert torch.equal(d16, d32.to(torch.float16)) and not bool(d16.any())
+    h_ref = h16.double().requires_grad_(True)
+    o_r, s_r = delta_product_ref(*(x[n].double() for n in ("q", "k", "v", "beta")), g=g.double(),
+                                 initial_state=h_ref, output_final_state=True)
+    (d_ref,) = torch.autograd.grad(o_r.sum() + s_r.sum(), [h_ref])
+    assert not bool(d_ref.to(torch.float16).any())
+    assert_rel_close(d32, d_ref, torch.float16, kind="bwd", name="dh0 (float32)")
 
 
 def test_chunk_size_does_not_change_the_function(gen, make_inputs, device):

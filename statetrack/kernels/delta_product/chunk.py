@@ -112,11 +112,14 @@ Precision: states and accumulators are float32; matrix-product operands are the 
 UT transform are always exact float32. Under ``TRITON_INTERPRET=1`` the operands are rounded
 to the input dtype as on the GPU and multiplied in float32.
 
-One exception for 16-bit inputs. At small ``K`` (``K <= HI_MAX_K``, the ``HI`` constexpr) the
+Two exceptions for 16-bit inputs. At small ``K`` (``K <= HI_MAX_K``, the ``HI`` constexpr) the
 forward keeps ``U`` in float32 and multiplies ``W, U = T (.)``, the state update ``K^T D`` and the
 outputs' ``(Q K^T) D`` in float32: a chunk much longer than ``K`` writes each key direction many
 times, those sums are much larger than their results, and 16-bit operands there put the final
-state past the tolerance table (docs/kernels.rst, "Precision of the chunked kernel").
+state past the tolerance table (docs/kernels.rst, "Precision of the chunked kernel"). With
+float16 inputs, a gate and an initial state, the first token's gate is applied to the initial
+state in float32 before the kernels and to ``dh0`` after them (:func:`_fold_first_gate`), so a
+strong first gate does not flush ``dh0`` to zero through float16 operands.
 
 Every buffer (outputs, gradients and internal scratch) is allocated through :func:`_alloc`, so a
 test can fill them all with NaN and check that every element read or returned was written.
@@ -277,13 +280,18 @@ class _Plan:
                     EMU=self.interpret, ROW64=self.row64)
 
 
-def _gate_cumsums(g: torch.Tensor, p: _Plan) -> tuple[torch.Tensor, torch.Tensor]:
+def _gate_cumsums(g: torch.Tensor, p: _Plan, skip_first: bool = False
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Chunk-local cumulative gates: per sub-step within sub-chunks, per token within token chunks.
 
-    Returns ``gsub [B*H, Lp]`` and ``gtok [B*H, NC*BT]`` (float32, zero-padded).
+    Returns ``gsub [B*H, Lp]`` and ``gtok [B*H, NC*BT]`` (float32, zero-padded). With
+    ``skip_first`` the first token's gate counts as 0 (:func:`_fold_first_gate` applied it).
     """
     B, T, H, NH = p.B, p.T, p.H, p.NH
     g32 = g.to(torch.float32)
+    if skip_first:
+        g32 = g32.clone()
+        g32[:, 0] = 0.0
     gp = torch.zeros(B, T, NH, H, dtype=torch.float32, device=g.device)
     gp[:, :, 0] = g32
     gp = gp.reshape(B, p.L, H).permute(0, 2, 1)
@@ -417,12 +425,34 @@ def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht, wy=None, 
     return dq, dk, dv, dbeta, dg, dh0
 
 
+def _fold_first_gate(q, g, h0) -> bool:
+    """Whether the first token's gate is applied to the initial state in float32 before the
+    kernels (which then see a first gate of 0), and ``dh0`` is scaled by it after them.
+
+    The recurrence starts with ``S <- e^{g_0} S_0``, so ``dh0 = e^{g_0} dS'`` with ``dS'`` the
+    gradient of the gated state, of ordinary size. Left to the kernels, ``e^{g_0}`` enters
+    float16 product operands (the rows of ``W`` and the gated queries of ``bwd_state``), and
+    below float16's smallest subnormal (``g_0 < -16.6``) ``dh0`` comes out exactly 0, though
+    its true value is well inside float32's range (the dtype of ``dh0`` for a float32 initial
+    state). Folded, ``e^{g_0}`` is only ever a float32 factor, and the gradient of ``g_0`` is
+    the kernels' own (``d/dg_0 = <dS', e^{g_0} S_0>`` is what they compute for a first gate
+    of 0 from the initial state ``e^{g_0} S_0``). Float16 only: bfloat16 and float32 have
+    float32's exponent range, and their path stays as it was.
+    """
+    return q.dtype == torch.float16 and g is not None and h0 is not None and q.shape[1] > 0
+
+
 class _ChunkDeltaProduct(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, beta, g, h0, scale, num_householder, chunk_size, output_final_state):
         p = _Plan(q, v, num_householder, chunk_size, g is not None)
+        fold = _fold_first_gate(q, g, h0)
+        ctx.first_gate = None
+        if fold:
+            ctx.first_gate = torch.exp(g[:, 0].to(torch.float32))[:, :, None, None]  # [B, H, 1, 1]
+            h0 = (h0.to(torch.float32) * ctx.first_gate).contiguous()
         if g is not None:
-            gsub, gtok = _gate_cumsums(g, p)
+            gsub, gtok = _gate_cumsums(g, p, skip_first=fold)
         else:
             gsub = gtok = None
         # with gradients wanted, keep W, U and T (2 |k|-sized buffers and one [L, BT]) for the
@@ -454,6 +484,8 @@ class _ChunkDeltaProduct(torch.autograd.Function):
         if dg is not None:
             dg = dg.to(ctx.g_dtype)
         if dh0 is not None:
+            if ctx.first_gate is not None:
+                dh0 = dh0 * ctx.first_gate          # float32: see _fold_first_gate
             dh0 = dh0.to(ctx.h0_dtype)
         return dq, dk, dv, dbeta, dg, dh0, None, None, None, None
 
