@@ -237,9 +237,11 @@ SWEEP_WY_LOOP = [{"wy_loop": True}, {"wy_loop": True, "wy": (0, 4, 3)},
                  {"wy_loop": True, "wy": (0, 8, 2)}]
 #: ``--sweep-set wy_loop_lp`` (issue 12, session 19): the two candidates of the H200 sweeps
 #: above (``wy_loop`` at 3 stages: forward+backward -2.8 % / -4.8 % / -3.2 % at 1u / 2g / 3u;
-#: ``lp_bwd``: -4.3 % / -2.4 % at 1u / 2g), alone and together, against fla in one run
+#: ``lp_bwd``: -4.3 % / -2.4 % at 1u / 2g), alone and together, against fla in one run;
+#: then also with ``early`` (the state passes' gate and ``dvloc`` loads before the stores)
 SWEEP_WY_LOOP_LP = [{"wy_loop": True, "wy": (0, 4, 3)},
-                    {"wy_loop": True, "wy": (0, 4, 3), "lp_bwd": True}]
+                    {"wy_loop": True, "wy": (0, 4, 3), "lp_bwd": True},
+                    {"wy_loop": True, "wy": (0, 4, 3), "lp_bwd": True, "early": True}]
 SWEEP_SETS = {"configs": SWEEP, "inv": SWEEP_INV, "bwd_wy": SWEEP_BWD_WY,
               "bwd_wy_split": SWEEP_BWD_WY_SPLIT, "save_states": SWEEP_SAVE_STATES,
               "bwd_wy_one": SWEEP_BWD_WY_ONE, "lp_bwd": SWEEP_LP_BWD,

@@ -372,12 +372,16 @@ def test_rows_past_32_bit_offsets_take_the_64_bit_variant_and_too_many_sub_steps
                             check_finite=False)
 
 
-@pytest.mark.parametrize("chunk_size,loop", [(16, False), (64, False), (64, True)])
-def test_the_64_bit_offset_variant_gives_bitwise_the_same_results(gen, make_inputs, device,
-                                                                   monkeypatch, chunk_size, loop):
-    """The ``ROW64`` variant forced on a small row: the same outputs, final state and every
-    gradient, bitwise (only the integer width of the offsets differs), gated, n_h = 2, with
-    an initial state, with both forward WY kernels."""
+@pytest.mark.parametrize("option,chunk_size,loop", [("row64", 16, False), ("row64", 64, False),
+                                                    ("row64", 64, True), ("early", 16, False),
+                                                    ("early", 64, True)])
+def test_variants_of_the_same_arithmetic_give_bitwise_the_same_results(
+        gen, make_inputs, device, monkeypatch, option, chunk_size, loop):
+    """``row64`` (the 64-bit-offset variant forced on a small row: only the integer width of
+    the offsets differs) and ``early`` (the state passes' gate and ``dvloc`` loads moved to
+    the top of each step: only their order differs): the same outputs, final state and
+    every gradient as the default, bitwise, gated, n_h = 2, with an initial state, with
+    both forward WY kernels."""
     from statetrack.kernels.delta_product import chunk
 
     x = make_inputs(gen, B=2, T=70, H=2, K=16, V=24, n_h=2, dtype=torch.float32, gate=True,
@@ -395,7 +399,7 @@ def test_the_64_bit_offset_variant_gives_bitwise_the_same_results(gen, make_inpu
 
     monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "wy_loop", loop)
     base = run()
-    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "row64", True)
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, option, True)
     wide = run()
     for a, b in zip(base, wide):
         assert torch.equal(a, b)

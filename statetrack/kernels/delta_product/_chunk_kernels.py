@@ -453,7 +453,7 @@ def fwd_state_kernel(
     BT: tl.constexpr, NH: tl.constexpr, USE_G: tl.constexpr, USE_H0: tl.constexpr,
     STORE_HT: tl.constexpr, COMPUTE_O: tl.constexpr, STORE_H: tl.constexpr,
     STORE_D: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr, EMU: tl.constexpr,
-    ROW64: tl.constexpr = False, HI: tl.constexpr = False,
+    ROW64: tl.constexpr = False, HI: tl.constexpr = False, EARLY: tl.constexpr = False,
 ):
     """Sequential pass over the chunks for one block of value columns.
 
@@ -496,6 +496,14 @@ def fwd_state_kernel(
         c = i // NH
         m = i % NH
         rows = i * BT + r
+        if USE_G and EARLY:
+            # EARLY (opt-in, untimed): the gate loads first, issued before this step's stores
+            # (which the compiler may not move loads across), so their latency can hide
+            # behind the products; the same arithmetic, bitwise the same results
+            gs = tl.load(gs_base + rows)
+            gl = tl.load(gs_base + i * BT + BT - 1)
+            if COMPUTE_O:
+                gc = tl.load(gt_base + c * BT + (m * BT + r) // NH)
         if STORE_H:
             tl.store(hbuf + (i_bh * NS + i) * K * V + ck[:, None] * V + cv[None, :],
                      _cvt(s, hbuf.dtype.element_ty, EMU), mask=mk[:, None] & mv[None, :])
@@ -522,7 +530,8 @@ def fwd_state_kernel(
             tokc = (m * BT + r) // NH
             causal = tokc[None, :] <= r[:, None]
             if USE_G:
-                gc = tl.load(gt_base + c * BT + tokc)
+                if not EARLY:
+                    gc = tl.load(gt_base + c * BT + tokc)
                 qk = tl.where(causal, qk * tl.exp(gt[:, None] - gc[None, :]), 0.0)
             else:
                 qk = tl.where(causal, qk, 0.0)
@@ -531,8 +540,9 @@ def fwd_state_kernel(
                 tl.store(o_base + tq[:, None] * (H * V) + cv[None, :], _cvt(acc * scale, o.dtype.element_ty, EMU),
                          mask=(tq < T)[:, None] & mv[None, :])
         if USE_G:
-            gs = tl.load(gs_base + rows)
-            gl = tl.load(gs_base + i * BT + BT - 1)
+            if not EARLY:
+                gs = tl.load(gs_base + rows)
+                gl = tl.load(gs_base + i * BT + BT - 1)
             s = s * tl.exp(gl)
             b_d = b_d * tl.exp(gl - gs)[:, None]
         s += _mmh(tl.trans(b_k), b_d, HI, MM, PREC, EMU)
@@ -634,6 +644,7 @@ def bwd_state_kernel(
     BT: tl.constexpr, NH: tl.constexpr, USE_G: tl.constexpr, USE_DHT: tl.constexpr,
     STORE_DH0: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr, EMU: tl.constexpr,
     ROW64: tl.constexpr = False,
+    EARLY: tl.constexpr = False,
 ):
     """Reverse sequential pass: gradients of the chunk-boundary states and total ``dD``.
 
@@ -666,17 +677,27 @@ def bwd_state_kernel(
         c = i // NH
         m = i % NH
         rows = i * BT + r
+        if EARLY:
+            # EARLY (opt-in, untimed): the loads that feed no product first, issued before
+            # this step's stores (see fwd_state_kernel); bitwise the same results
+            b_dl = tl.load(dvloc + i_bh * Lp * V + rows[:, None] * V + cv[None, :],
+                           mask=mv[None, :], other=0.0).to(tl.float32)
+            if USE_G:
+                gs = tl.load(gs_base + rows)
+                gl = tl.load(gs_base + i * BT + BT - 1)
         tl.store(dhbuf + (i_bh * NS + i) * K * V + ck[:, None] * V + cv[None, :],
                  _cvt(ds, dhbuf.dtype.element_ty, EMU), mask=mk[:, None] & mv[None, :])
         b_k = tl.load(k_base + rows[:, None] * (H * K) + ck[None, :],
                       mask=(rows < L)[:, None] & mk[None, :], other=0.0)
         b_w = tl.load(w_base + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
-        b_dl = tl.load(dvloc + i_bh * Lp * V + rows[:, None] * V + cv[None, :], mask=mv[None, :],
-                       other=0.0).to(tl.float32)
+        if not EARLY:
+            b_dl = tl.load(dvloc + i_bh * Lp * V + rows[:, None] * V + cv[None, :],
+                           mask=mv[None, :], other=0.0).to(tl.float32)
         b_dd = _mma(b_k, ds, MM, PREC, EMU)
         if USE_G:
-            gs = tl.load(gs_base + rows)
-            gl = tl.load(gs_base + i * BT + BT - 1)
+            if not EARLY:
+                gs = tl.load(gs_base + rows)
+                gl = tl.load(gs_base + i * BT + BT - 1)
             b_dd = b_dd * tl.exp(gl - gs)[:, None]
             ds = ds * tl.exp(gl)
         b_dd += b_dl

@@ -199,7 +199,12 @@ _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 
 #: true runs the forward WY step at chunk 64 as ``wy_loop_kernel`` (keys and values read in
 #: loops over column blocks, ``A`` and ``T`` through a float32 scratch; session 18, opt-in
 #: until timed); ``"row64"``: true runs the kernels' 64-bit-offset variant even for a row that
-#: does not need it (tests); empty in normal use
+#: does not need it (tests); ``"early"``: true has the state passes (``fwd_state_kernel``,
+#: ``bwd_state_kernel``) issue the loads that feed no product (the gates, ``dvloc``) at the
+#: top of each step, before its stores, which the compiler may not move loads across
+#: (session 19, untimed: the same arithmetic, bitwise the same results; the gated forward
+#: pass takes 203 -> 212 registers in the sm_90 compile, still 2 blocks an SM); empty in
+#: normal use
 _CONFIG_OVERRIDE: dict = {}
 
 _MM_DTYPE = {torch.bfloat16: tl.bfloat16, torch.float16: tl.float16, torch.float32: tl.float32}
@@ -260,6 +265,9 @@ class _Plan:
         # float32 for the cancelling sums of the forward (W and U from T, U itself, the state
         # update's and the outputs' D) at small K with 16-bit inputs: see HI_MAX_K
         self.HI = bool(self.cfg.get("hi", q.element_size() == 2 and self.K <= HI_MAX_K))
+        # the state passes' loads that feed no product issued before the step's stores
+        # (opt-in, untimed; bitwise the same results)
+        self.early = bool(self.cfg.get("early", False))
 
     def bv(self, name: str) -> int:
         """Value-block width of kernel ``name`` (never wider than the padded V)."""
@@ -342,7 +350,8 @@ def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state:
     _kern.fwd_state_kernel[(p.nv("state"), p.B * p.H)](
         q, k, w, u, gsub, gtok, h0, o, ht, hbuf, dbuf, p.T, p.L, p.NC, scale,
         BV=p.bv("state"), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=output_final_state,
-        COMPUTE_O=True, STORE_H=states is not None, STORE_D=states is not None, HI=p.HI, **p.common(),
+        COMPUTE_O=True, STORE_H=states is not None, STORE_D=states is not None, HI=p.HI,
+        EARLY=p.early, **p.common(),
         **p.opts("state"))
     return o, ht, ((w, u, tmat) if keep_wy else None), states
 
@@ -387,7 +396,8 @@ def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht, wy=None, 
         _kern.fwd_state_kernel[(p.nv("state_rec"), BH)](
             q, k, w, u, gsub, gtok, h0, None, None, hbuf, dbuf, p.T, p.L, p.NC, scale,
             BV=p.bv("state_rec"), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None,
-            STORE_HT=False, COMPUTE_O=False, STORE_H=True, STORE_D=True, HI=p.HI, **p.common(),
+            STORE_HT=False, COMPUTE_O=False, STORE_H=True, STORE_D=True, HI=p.HI,
+            EARLY=p.early, **p.common(),
             **p.opts("state_rec"))
     dq = _alloc(q.shape, q.dtype, p.device)
     part = p.dtype if p.cfg.get("lp_bwd", False) else torch.float32   # the partials' dtype
@@ -405,7 +415,7 @@ def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht, wy=None, 
     _kern.bwd_state_kernel[(p.nv("bwd_state"), BH)](
         q, k, w, do, gsub, gtok, dht, dh0, dvloc, dhbuf, ddbuf, p.T, p.L, p.NC, scale,
         BV=p.bv("bwd_state"), NH=p.NH, USE_G=p.use_g, USE_DHT=dht is not None, STORE_DH0=h0 is not None,
-        **p.common(), **p.opts("bwd_state"))
+        EARLY=p.early, **p.common(), **p.opts("bwd_state"))
     dk = _alloc(k.shape, k.dtype, p.device)
     dv = _alloc(v.shape, v.dtype, p.device)
     dbeta = _alloc(beta.shape, beta.dtype, p.device)
