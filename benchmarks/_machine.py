@@ -146,7 +146,9 @@ def describe(script: str, argv: list[str] | None, **fields) -> dict:
     >>> list(d)
     ['tool', 'kernel', 'commit', 'command']
     """
-    tool = f"benchmarks/{Path(script).name}"
+    parts = Path(script).parts                 # its path from the benchmarks folder down
+    top = max((i for i, part in enumerate(parts) if part == "benchmarks"), default=None)
+    tool = "/".join(parts[top:]) if top is not None else f"benchmarks/{Path(script).name}"
     given = sys.argv[1:] if argv is None else list(argv)
     return {"tool": tool, **fields, "commit": git_commit(),
             "command": shlex.join(["python", tool, *given])}

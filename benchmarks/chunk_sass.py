@@ -30,7 +30,7 @@ block (its BV is ignored). ``fwd_state`` is the state pass as the forward runs i
 only), ``fwd_state_save`` the same pass also storing the states and ``D`` (the opt-in
 ``save_states``, issue 12), ``state_rec`` the backward's recomputation (stores only), ``bwd_state`` / ``bwd_o`` the
 backward's reverse state pass and output-formula kernel (n_h = 1; their partial gradients
-float32 unless ``--lp-bwd``), ``wy_loop`` the opt-in loop form of ``wy_fwd`` (chunk 64). Each row also says how many blocks of that setting fit on one
+float32 unless ``--lp-bwd``), ``wy_loop`` the loop form of ``wy_fwd`` (chunk 64; the 16-bit default since session 19). Each row also says how many blocks of that setting fit on one
 H200 SM by registers and by shared memory (65536 registers, 228 KB of shared memory a SM,
 227 KB a block at most; registers are allocated per warp in units of 256).
 """
@@ -118,13 +118,14 @@ def _parse_configs(text: str) -> list[tuple[int, int, int]]:
 
 def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, warps: int,
                 stages: int, gate: bool = False, L: int = 4096, lp_bwd: bool = False,
-                row64: bool = False) -> dict:
+                row64: bool = False, early: bool = False) -> dict:
     """Compile ``kernel`` for sm_90 and return its resource usage and SASS counts. ``L``
     (sub-steps, T * n_h) matters only through its divisibility by 16, which Triton's launcher
     specializes at run time (the model rows' 4096 is). ``dD`` is in the input dtype (as
-    ``chunk.py`` allocates it); ``lp_bwd`` puts the partials ``dko`` and ``dvloc`` there too (the opt-in
+    ``chunk.py`` allocates it); ``lp_bwd`` puts the partials ``dko`` and ``dvloc`` there too (as the 16-bit default since session 19 does;
     ``_CONFIG_OVERRIDE["lp_bwd"]``), else it is float32. ``row64`` compiles the 64-bit-offset
-    variant that rows past ``chunk.MAX_ROW_ELEMENTS`` elements run. The forward kernels
+    variant that rows past ``chunk.MAX_ROW_ELEMENTS`` elements run; ``early`` the state passes'
+    ``EARLY`` order (their loads that feed no product first; the 16-bit default). The forward kernels
     (``wy_fwd``, ``wy_loop``, the ``fwd_state`` passes) are compiled with ``HI`` (float32 ``U``
     and float32 operands of the forward's cancelling sums) where ``chunk.py`` turns it on:
     16-bit inputs with ``K <= chunk.HI_MAX_K``; the row says which (``"hi"``)."""
@@ -173,13 +174,13 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
         store = kernel != "fwd_state"
         consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))), NH=1,
                       USE_H0=False, STORE_HT=False, COMPUTE_O=kernel != "state_rec",
-                      STORE_H=store, STORE_D=store, HI=hi)
+                      STORE_H=store, STORE_D=store, HI=hi, EARLY=early)
     elif kernel == "bwd_state":
         fn = kern.bwd_state_kernel
         sig = dict(q=p, k=p, w=p, do=p, gsub=f32, gtok=f32, dht=f32, dh0=f32, dvloc=part,
                    dhbuf=p, ddbuf=p, T="i32", L="i32", NC="i32", scale="fp32")
         consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))), NH=1,
-                      USE_DHT=False, STORE_DH0=False)
+                      USE_DHT=False, STORE_DH0=False, EARLY=early)
     elif kernel == "bwd_o":
         fn = kern.bwd_o_kernel
         sig = dict(q=p, k=p, do=p, hbuf=p, dbuf=p, gtok=f32, dq=p, dko=part, dvloc=part,
@@ -243,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="the partial dko in the input dtype (the opt-in lp_bwd; default float32)")
     ap.add_argument("--row64", action="store_true",
                     help="the 64-bit-offset variant (rows past chunk.MAX_ROW_ELEMENTS elements)")
+    ap.add_argument("--early", action="store_true",
+                    help="the state passes with their EARLY load order (the 16-bit default)")
     ap.add_argument("--configs", default=DEFAULT_CONFIGS,
                     help="comma-separated BV:WARPS:STAGES (BV ignored by wy_fwd)")
     ap.add_argument("--json", type=Path)
@@ -263,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for bv, warps, stages in configs:
         r = compile_one(a.kernel, a.dtype, a.K, V, a.chunk, bv, warps, stages, a.gate, a.L,
-                        a.lp_bwd, a.row64)
+                        a.lp_bwd, a.row64, a.early)
         rows.append(r)
         print(f"{a.kernel}{' row64' if a.row64 else ''} {a.dtype} K={a.K} V={V} chunk={a.chunk} BV={bv} warps={warps} "
               f"stages={stages}: {r['registers']} registers, {r['stack_bytes']} B stack, "

@@ -160,8 +160,8 @@ def test_a_strong_first_gate_in_bfloat16_keeps_the_initial_state_gradient(gen, m
                                      output_final_state=True)
     assert_rel_close(o, o_ref, torch.bfloat16, name="o")
     assert_rel_close(s, s_ref, torch.bfloat16, name="final_state")
-    do = torch.randn(o.shape, generator=gen, dtype=torch.float64)
-    dht = torch.randn(s_ref.shape, generator=gen, dtype=torch.float64)
+    do = torch.randn(o.shape, generator=gen, dtype=torch.float64).to(o_ref.device)
+    dht = torch.randn(s_ref.shape, generator=gen, dtype=torch.float64).to(s_ref.device)
     (dh0,) = torch.autograd.grad((o.double() * do.to(o.device)).sum()
                                  + (s.double() * dht.to(s.device)).sum(), [x["initial_state"]])
     (dh0_ref,) = torch.autograd.grad((o_ref * do).sum() + (s_ref * dht).sum(),
@@ -439,15 +439,70 @@ def test_variants_of_the_same_arithmetic_give_bitwise_the_same_results(
         assert torch.equal(a, b)
 
 
+_NARROW_VALUES_CHILD = """
+import torch
+from statetrack.kernels.delta_product.chunk import chunk_delta_product
+from statetrack.kernels.delta_product.naive import delta_product_ref
+from statetrack.kernels._common.tolerances import assert_rel_close
+gen = torch.Generator().manual_seed(0)
+B, T, H, K, V = 1, 200, 1, 128, 16
+dev, dt = torch.device("cuda"), torch.bfloat16
+x = {"q": torch.randn(B, T, H, K, generator=gen) / K ** 0.5,
+     "k": torch.nn.functional.normalize(torch.randn(B, T, H, K, generator=gen), dim=-1),
+     "v": torch.randn(B, T, H, V, generator=gen), "beta": 2 * torch.rand(B, T, H, generator=gen),
+     "g": -torch.rand(B, T, H, generator=gen), "h0": torch.randn(B, H, K, V, generator=gen)}
+do = torch.randn(B, T, H, V, generator=gen, dtype=torch.float64)
+ours = {n: t.to(dev, dt if n not in ("g", "h0") else torch.float32).requires_grad_()
+        for n, t in x.items()}
+ref = {n: t.to(dt if n not in ("g", "h0") else torch.float32).double().requires_grad_()
+       for n, t in x.items()}
+o, _ = chunk_delta_product(ours["q"], ours["k"], ours["v"], ours["beta"], g=ours["g"],
+                           initial_state=ours["h0"], chunk_size=64)
+got = torch.autograd.grad((o.double() * do.to(dev)).sum(), list(ours.values()))
+torch.cuda.synchronize()
+o_ref, _ = delta_product_ref(ref["q"], ref["k"], ref["v"], ref["beta"], g=ref["g"],
+                             initial_state=ref["h0"])
+want = torch.autograd.grad((o_ref * do).sum(), list(ref.values()))
+assert_rel_close(o.cpu(), o_ref, dt, name="o")
+for n, a, b in zip(x, got, want):
+    assert_rel_close(a.cpu(), b, dt, kind="bwd", name="d" + n)
+print("ok")
+"""
+
+
 @pytest.mark.gpu
-@pytest.mark.parametrize("K,V", [(128, 16), (16, 128)])
+def test_key_width_128_with_value_width_16_gpu():
+    """K = 128 with V = 16 (bf16, gated, an initial state, chunk 64, 200 tokens): found by
+    session 19's first run of the long-row test below, an *illegal memory access* on an
+    H100 (Triton 3.6) in the forward or backward of this small call, while K = 16 with
+    V = 128 and K = V = 128 run clean. Not fixed yet (no device time left to find the
+    kernel): this test records it. It runs in a child process, so that a fault cannot
+    poison the CUDA context of the tests after it; it passes when the child matches the
+    float64 reference within the table."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-c", _NARROW_VALUES_CHILD], capture_output=True,
+                       text=True, timeout=600, cwd=root, env=env)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-3000:]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("K,V", [(128, 32), (16, 128)])
 def test_a_row_past_32_bit_offsets_gpu(gen, K, V):
     """A batch row of more than 2**31 elements (keys, then values): 2**24 tokens of zero keys,
     values and queries (the state passes them unchanged), then 200 random tokens whose
     every element sits past offset 2**31 in its tensor. The tail's outputs, the final state,
     the tail's gradients and the initial state's gradient must equal, bitwise, a run on the
     tail alone from the same initial state (same chunk alignment, 32-bit offsets): 32-bit
-    offsets there would read and write elsewhere. About 40-46 GB of GPU memory (bf16)."""
+    offsets there would read and write elsewhere. About 40-46 GB of GPU memory (bf16).
+    Session 19 on an H100: K = 16, V = 128 passed; the first keys case (V = 16) faulted in
+    its short reference run, a fault of narrow values unrelated to the offsets (the test
+    above), so the keys case runs at V = 32."""
     from statetrack.kernels.delta_product import chunk
 
     dev = torch.device("cuda")

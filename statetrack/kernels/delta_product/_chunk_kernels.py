@@ -347,7 +347,7 @@ def wy_loop_kernel(
     PREC: tl.constexpr, EMU: tl.constexpr, BC: tl.constexpr,
     ROW64: tl.constexpr = False, HI: tl.constexpr = False,
 ):
-    """:func:`wy_fwd_kernel` for 64-row sub-chunks in loop form (opt-in, ``wy_loop``).
+    """:func:`wy_fwd_kernel` for 64-row sub-chunks in loop form (``wy_loop``; the 16-bit default since session 19).
 
     Grid ``(NS, B*H)``. The keys and values are read only inside loops over ``BC``-wide
     column blocks, so Triton can pipeline them into shared memory without staging them in
@@ -497,7 +497,7 @@ def fwd_state_kernel(
         m = i % NH
         rows = i * BT + r
         if USE_G and EARLY:
-            # EARLY (opt-in, untimed): the gate loads first, issued before this step's stores
+            # EARLY (the 16-bit default): the gate loads first, issued before this step's stores
             # (which the compiler may not move loads across), so their latency can hide
             # behind the products; the same arithmetic, bitwise the same results
             gs = tl.load(gs_base + rows)
@@ -678,7 +678,7 @@ def bwd_state_kernel(
         m = i % NH
         rows = i * BT + r
         if EARLY:
-            # EARLY (opt-in, untimed): the loads that feed no product first, issued before
+            # EARLY (the 16-bit default): the loads that feed no product first, issued before
             # this step's stores (see fwd_state_kernel); bitwise the same results
             b_dl = tl.load(dvloc + i_bh * Lp * V + rows[:, None] * V + cv[None, :],
                            mask=mv[None, :], other=0.0).to(tl.float32)

@@ -161,9 +161,14 @@ HI_MAX_K = 31
 _GPU_CONFIG = {
     # 16-bit inputs: bwd_o and bwd_state from the H100 sweep (results/kernels_model_sweep.json)
     # "save_states" (below): the H200 sweep of session 14 (results/kernels_model_save_h200.json)
-    True: {"wy": (0, 4, 2), "state": (32, 4, 2), "state_rec": (64, 4, 2), "bwd_o": (64, 4, 2),
+    # "wy_loop", "lp_bwd", "early" and the wy kernel's 3 stages: session 19 (H200 sweeps
+    # results/kernels_model_{wy_loop,lp_bwd}_h200_s19.json; all three against fla on an H100,
+    # results/kernels_model_s19_h100.log: 1u forward+backward 2.961 -> 2.683 ms, 2g 6.718 ->
+    # 6.063; errors against float64 no larger, results/variant_error_1u_h100_s19.log)
+    True: {"wy": (0, 4, 3), "state": (32, 4, 2), "state_rec": (64, 4, 2), "bwd_o": (64, 4, 2),
            "bwd_state": (32, 4, 2), "bwd_wy": (64, 8, 2),
-           "bwd_wy_v": (64, 8, 2), "bwd_wy_t": (0, 4, 2), "save_states": True},
+           "bwd_wy_v": (64, 8, 2), "bwd_wy_t": (0, 4, 2), "save_states": True,
+           "wy_loop": True, "lp_bwd": True, "early": True},
     False: {"wy": (0, 4, 2), "state": (32, 4, 2), "state_rec": (32, 4, 2), "bwd_o": (32, 8, 2),
             "bwd_state": (32, 4, 2), "bwd_wy": (32, 8, 2),
             "bwd_wy_v": (32, 8, 2), "bwd_wy_t": (0, 4, 2)},
@@ -195,16 +200,17 @@ _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 
 #: deltas' share) in the input dtype instead of float32, as fla keeps its ``dv`` and ``dk``
 #: partials: half their bytes, one more rounding of a partial sum, so not bitwise the same
 #: gradients (with ``"wy_split"`` too, ``dko`` is rounded twice: ``bwd_wy_v`` adds the state
-#: update's share to it in place); issue 12, session 18, opt-in until timed); ``"wy_loop"``:
+#: update's share to it in place); issue 12, session 18; the 16-bit default since session 19);
+#: ``"wy_loop"``:
 #: true runs the forward WY step at chunk 64 as ``wy_loop_kernel`` (keys and values read in
-#: loops over column blocks, ``A`` and ``T`` through a float32 scratch; session 18, opt-in
-#: until timed); ``"row64"``: true runs the kernels' 64-bit-offset variant even for a row that
+#: loops over column blocks, ``A`` and ``T`` through a float32 scratch; session 18; the
+#: 16-bit default since session 19, with 3 stages); ``"row64"``: true runs the kernels' 64-bit-offset variant even for a row that
 #: does not need it (tests); ``"early"``: true has the state passes (``fwd_state_kernel``,
 #: ``bwd_state_kernel``) issue the loads that feed no product (the gates, ``dvloc``) at the
 #: top of each step, before its stores, which the compiler may not move loads across
-#: (session 19, untimed: the same arithmetic, bitwise the same results; the gated forward
-#: pass takes 203 -> 212 registers in the sm_90 compile, still 2 blocks an SM); empty in
-#: normal use
+#: (session 19: the same arithmetic, bitwise the same results; the 16-bit default: on an
+#: H100 the saving forward state pass 1.17 -> 0.97 ms at 2g, bwd_state 0.53 -> 0.48 at 1u);
+#: empty in normal use (set ``False`` to time the older choices)
 _CONFIG_OVERRIDE: dict = {}
 
 _MM_DTYPE = {torch.bfloat16: tl.bfloat16, torch.float16: tl.float16, torch.float32: tl.float32}
@@ -266,7 +272,7 @@ class _Plan:
         # update's and the outputs' D) at small K with 16-bit inputs: see HI_MAX_K
         self.HI = bool(self.cfg.get("hi", q.element_size() == 2 and self.K <= HI_MAX_K))
         # the state passes' loads that feed no product issued before the step's stores
-        # (opt-in, untimed; bitwise the same results)
+        # (bitwise the same results either way)
         self.early = bool(self.cfg.get("early", False))
 
     def bv(self, name: str) -> int:
@@ -314,7 +320,7 @@ def _wy(k, v, beta, gsub, p: _Plan, store_t: bool):
     u = _alloc((p.B * p.H, p.Lp, p.V), torch.float32 if p.HI else p.dtype, p.device)
     tmat = _alloc((p.B * p.H, p.Lp, p.BT), p.dtype, p.device) if store_t else None
     if p.cfg.get("wy_loop", False) and p.BT == 64:
-        # the loop form (opt-in): a float32 [BT, BT] scratch a program for A, then T
+        # the loop form (the 16-bit default): a float32 [BT, BT] scratch a program for A, then T
         # (256 B a row, transient); column blocks of the key / value loops at most 64 wide
         scr = _alloc((p.B * p.H * p.Lp * p.BT,), torch.float32, p.device)
         _kern.wy_loop_kernel[(p.NS, p.B * p.H)](
