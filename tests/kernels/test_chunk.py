@@ -575,6 +575,27 @@ def test_one_token_16bit_calls_use_the_value_block_that_ran_clean(monkeypatch):
     assert chunk._GPU_CONFIG[True]["state"][0] == 32      # the case the workaround changes
 
 
+def test_the_16_bit_gpu_defaults_of_session_19(monkeypatch):
+    """On the GPU, 16-bit inputs take the loop-form WY step (3 stages), 16-bit partials and
+    the early loads (timed at K = 128); the loop form not where ``HI`` applies (K <= 31: its
+    compile spills there), unless a caller asks for it; float32 keeps the older path."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setattr(chunk, "INTERPRET", False)
+    for K, dtype, loop, lp, early in ((128, torch.bfloat16, True, True, True),
+                                      (32, torch.float16, True, True, True),
+                                      (16, torch.bfloat16, False, True, True),
+                                      (128, torch.float32, False, False, False)):
+        q = torch.zeros(1, 70, 2, K, dtype=dtype)
+        p = chunk._Plan(q, q, 1, 64, True)
+        assert (bool(p.cfg.get("wy_loop")), bool(p.cfg.get("lp_bwd")), p.early) == (loop, lp, early), (K, dtype)
+        if dtype != torch.float32:
+            assert p.opts("wy") == {"num_warps": 4, "num_stages": 3}
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "wy_loop", True)
+    assert chunk._Plan(torch.zeros(1, 70, 2, 16, dtype=torch.bfloat16),
+                       torch.zeros(1, 70, 2, 16), 1, 64, True).cfg["wy_loop"]
+
+
 @pytest.mark.parametrize("chunk_size", [16, 32, 64])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_bwd_wy_settings_follow_the_chunk_size(monkeypatch, chunk_size, dtype):

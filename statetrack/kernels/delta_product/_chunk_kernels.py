@@ -339,6 +339,21 @@ def _blk(p, LD: tl.constexpr):
 
 
 @triton.jit
+def _rows_product(t, src, dst, rows, mr, cb, H: tl.constexpr, N: tl.constexpr,
+                  BC: tl.constexpr, HI: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr,
+                  EMU: tl.constexpr):
+    """``dst[rows] = t @ src[rows]`` a ``BC``-wide column block at a time: ``src`` in the
+    input layout (row stride ``H * N``), ``dst`` a per-head buffer (row stride ``N``)."""
+    for c0 in range(0, N, BC):
+        cc = c0 + cb
+        x = tl.load(src + rows[:, None] * (H * N) + cc[None, :],
+                    mask=mr[:, None] & (cc < N)[None, :], other=0.0)
+        tl.store(dst + rows[:, None] * N + cc[None, :],
+                 _cvt(_mmh(t, x, HI, MM, PREC, EMU), dst.dtype.element_ty, EMU),
+                 mask=(cc < N)[None, :])
+
+
+@triton.jit
 def wy_loop_kernel(
     k, v, beta, gsub, w, u, tmat, scr,
     L,
@@ -429,20 +444,8 @@ def wy_loop_kernel(
         s_k = b * tl.exp(g)
     ts = _opnd(tt * s_k[None, :], HI, MM, EMU)
     tb = _opnd(tt * b[None, :], HI, MM, EMU)
-    for c0 in range(0, K, BC):
-        cc = c0 + cb
-        kt = tl.load(k_base + rows[:, None] * (H * K) + cc[None, :],
-                     mask=mr[:, None] & (cc < K)[None, :], other=0.0)
-        tl.store(w + i_bh * Lp * K + rows[:, None] * K + cc[None, :],
-                 _cvt(_mmh(ts, kt, HI, MM, PREC, EMU), w.dtype.element_ty, EMU),
-                 mask=(cc < K)[None, :])
-    for c0 in range(0, V, BC):
-        cc = c0 + cb
-        vt = tl.load(v_base + rows[:, None] * (H * V) + cc[None, :],
-                     mask=mr[:, None] & (cc < V)[None, :], other=0.0)
-        tl.store(u + i_bh * Lp * V + rows[:, None] * V + cc[None, :],
-                 _cvt(_mmh(tb, vt, HI, MM, PREC, EMU), u.dtype.element_ty, EMU),
-                 mask=(cc < V)[None, :])
+    _rows_product(ts, k_base, w + i_bh * Lp * K, rows, mr, cb, H, K, BC, HI, MM, PREC, EMU)
+    _rows_product(tb, v_base, u + i_bh * Lp * V, rows, mr, cb, H, V, BC, HI, MM, PREC, EMU)
 
 
 @triton.jit
