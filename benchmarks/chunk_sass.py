@@ -30,7 +30,8 @@ block (its BV is ignored). ``fwd_state`` is the state pass as the forward runs i
 only), ``fwd_state_save`` the same pass also storing the states and ``D`` (the opt-in
 ``save_states``, issue 12), ``state_rec`` the backward's recomputation (stores only), ``bwd_state`` / ``bwd_o`` the
 backward's reverse state pass and output-formula kernel (n_h = 1; their partial gradients
-float32 unless ``--lp-bwd``), ``wy_loop`` the loop form of ``wy_fwd`` (chunk 64; the 16-bit default since session 19). Each row also says how many blocks of that setting fit on one
+float32 unless ``--lp-bwd``), ``wy_loop`` the loop form of ``wy_fwd`` (chunk 64; the 16-bit
+default since session 19). Each row also says how many blocks of that setting fit on one
 H200 SM by registers and by shared memory (65536 registers, 228 KB of shared memory a SM,
 227 KB a block at most; registers are allocated per warp in units of 256).
 """
@@ -122,8 +123,9 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
     """Compile ``kernel`` for sm_90 and return its resource usage and SASS counts. ``L``
     (sub-steps, T * n_h) matters only through its divisibility by 16, which Triton's launcher
     specializes at run time (the model rows' 4096 is). ``dD`` is in the input dtype (as
-    ``chunk.py`` allocates it); ``lp_bwd`` puts the partials ``dko`` and ``dvloc`` there too (as the 16-bit default since session 19 does;
-    ``_CONFIG_OVERRIDE["lp_bwd"]``), else it is float32. ``row64`` compiles the 64-bit-offset
+    ``chunk.py`` allocates it); ``lp_bwd`` puts the partials ``dko`` and ``dvloc`` there too
+    (as the 16-bit default since session 19 does; ``_CONFIG_OVERRIDE["lp_bwd"]``), else they
+    are float32. ``row64`` compiles the 64-bit-offset
     variant that rows past ``chunk.MAX_ROW_ELEMENTS`` elements run; ``early`` the state passes'
     ``EARLY`` order (their loads that feed no product first; the 16-bit default). The forward kernels
     (``wy_fwd``, ``wy_loop``, the ``fwd_state`` passes) are compiled with ``HI`` (float32 ``U``

@@ -204,8 +204,8 @@ _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 
 #: ``"wy_loop"``:
 #: true runs the forward WY step at chunk 64 as ``wy_loop_kernel`` (keys and values read in
 #: loops over column blocks, ``A`` and ``T`` through a float32 scratch; session 18; the
-#: 16-bit default since session 19, with 3 stages); ``"row64"``: true runs the kernels' 64-bit-offset variant even for a row that
-#: does not need it (tests); ``"early"``: true has the state passes (``fwd_state_kernel``,
+#: 16-bit default since session 19, with 3 stages); ``"row64"``: true runs the kernels'
+#: 64-bit-offset variant even for a row that does not need it (tests); ``"early"``: true has the state passes (``fwd_state_kernel``,
 #: ``bwd_state_kernel``) issue the loads that feed no product (the gates, ``dvloc``) at the
 #: top of each step, before its stores, which the compiler may not move loads across
 #: (session 19: the same arithmetic, bitwise the same results; the 16-bit default: on an
