@@ -1,0 +1,51 @@
+"""``benchmarks/probes/launch_trace.py`` on the CPU (Triton's interpreter, a small case): the
+child names every kernel launch in order, the parent reports one ``OK`` line with a bf16-level
+error, a failing child is reported as a fault in the last kernel it launched, and bad
+options are one ``error:`` line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "probes" / "launch_trace.py"
+
+
+def _run(*args):
+    env = dict(os.environ, TRITON_INTERPRET="1")
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_the_child_names_every_launch_of_a_forward_and_backward():
+    r = _run("--child", "--device", "cpu", "--case", "16,16,bfloat16,g,h0,20")
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.strip().splitlines()
+    names = [ln.split()[1] for ln in lines if ln.startswith("launch ")]
+    assert names[0].startswith("wy_") and names[1] == "fwd_state_kernel"
+    assert names[-1] == "bwd_wy_kernel" and "bwd_state_kernel" in names, names
+    assert "'USE_G': True" in lines[1] and "'USE_H0': True" in lines[1]
+    err = float(lines[-1].split("error ")[1].split()[0])
+    assert lines[-1].startswith("OK") and 0 < err < 2e-2
+
+
+def test_the_parent_reports_a_failing_child_at_its_last_launch(tmp_path):
+    out = tmp_path / "t.txt"
+    # a 7-wide value block for the backward WY kernel: its launch fails (tl.arange needs a
+    # power of two) after the forward and the other backward kernels ran
+    r = _run("--device", "cpu", "--case", "16,16,bfloat16,-,-,20", "--override",
+             '{"bwd_wy": [7, 0, 0]}', "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    first = r.stdout.strip().splitlines()[0]
+    assert first.startswith("16,16,bfloat16,-,-,20 {'bwd_wy': [7, 0, 0]}: FAULT in bwd_wy_kernel")
+    assert "'BV': 7" in first
+    assert out.read_text().splitlines()[0] == first
+
+
+def test_bad_options_are_one_error_line():
+    for args in (["--override", "{not json"], ["--override", "[1]"]):
+        r = _run("--device", "cpu", *args)
+        assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
