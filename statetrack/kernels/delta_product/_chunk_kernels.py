@@ -965,3 +965,13 @@ def bwd_wy_t_kernel(
         dg += tl.sum(daa, 1) - tl.sum(daa, 0)
         dg += tl.where(r == BT - 1, tl.load(dlast + i_bh * NS + i_c), 0.0)
         tl.store(dgsub + i_bh * Lp + rows, dg)
+
+
+# The sequential passes compiled without Triton's specialization of their length arguments
+# (an int argument equal to 1 becomes a constant, one divisible by 16 is marked so). A call of
+# one token chunk (NC = 1) with 16-bit inputs and a 16-wide value block at K = 128 faulted in
+# ``fwd_state_kernel``'s specialization on the H200 (illegal address; Triton 3.6, session 20,
+# ``benchmarks/probes/launch_trace.py``); ``chunk._Plan`` picks these for such calls.
+fwd_state_kernel_ns = triton.jit(fwd_state_kernel.fn, do_not_specialize=["T", "L", "NC"])
+bwd_o_kernel_ns = triton.jit(bwd_o_kernel.fn, do_not_specialize=["T", "L", "NC"])
+bwd_state_kernel_ns = triton.jit(bwd_state_kernel.fn, do_not_specialize=["T", "L", "NC"])

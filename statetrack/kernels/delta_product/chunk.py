@@ -257,7 +257,18 @@ class _Plan:
             for name in ("state", "state_rec"):
                 _, warps, stages = self.cfg[name]
                 self.cfg[name] = (64, warps, stages)
+        if not self.interpret and q.element_size() == 2 and self.bv("bwd_wy") == 16:
+            # bwd_wy_kernel with a 16-wide value block at 8 warps (K = 128, 16-bit inputs)
+            # faulted on the H200 (illegal address, Triton 3.6; session 20,
+            # benchmarks/probes/launch_trace.py) or, in one run, gave gradients 0.19 off
+            # without a fault; at 4 warps it ran clean. Only calls with V <= 16 get here.
+            _, warps, stages = self.cfg["bwd_wy"]
+            self.cfg["bwd_wy"] = (16, min(warps, 4), stages)
         self.cfg.update(_CONFIG_OVERRIDE)
+        # the sequential passes without Triton's specialization of T, L and NC for a call of
+        # one token chunk (NC = 1 faulted at K = 128 with a 16-wide value block: see
+        # _chunk_kernels.fwd_state_kernel_ns); "nospec" in _CONFIG_OVERRIDE forces either way
+        self.nospec = bool(self.cfg.get("nospec", not self.interpret and self.NC == 1))
         # 64-bit offsets within a batch row only where 32 bits would not reach (a test forces
         # them with _CONFIG_OVERRIDE["row64"])
         self.row64 = (_row64(self.T, self.H, self.K, self.V, self.NH, self.BT)
@@ -278,6 +289,13 @@ class _Plan:
         # the state passes' loads that feed no product issued before the step's stores
         # (bitwise the same results either way)
         self.early = bool(self.cfg.get("early", False))
+
+    def kernel(self, name: str):
+        """The Triton kernel ``name`` of :mod:`._chunk_kernels`, its unspecialized compile
+        (``name + "_ns"``) where this plan asks for one."""
+        if self.nospec and hasattr(_kern, name + "_ns"):
+            return getattr(_kern, name + "_ns")
+        return getattr(_kern, name)
 
     def bv(self, name: str) -> int:
         """Value-block width of kernel ``name`` (never wider than the padded V)."""
@@ -357,7 +375,7 @@ def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state:
     ht = _alloc((p.B, p.H, p.K, p.V), torch.float32, p.device) if output_final_state else None
     states = _state_buffers(p) if keep_wy and p.cfg.get("save_states", False) else None
     hbuf, dbuf = states if states is not None else (None, None)
-    _kern.fwd_state_kernel[(p.nv("state"), p.B * p.H)](
+    p.kernel("fwd_state_kernel")[(p.nv("state"), p.B * p.H)](
         q, k, w, u, gsub, gtok, h0, o, ht, hbuf, dbuf, p.T, p.L, p.NC, scale,
         BV=p.bv("state"), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=output_final_state,
         COMPUTE_O=True, STORE_H=states is not None, STORE_D=states is not None, HI=p.HI,
@@ -403,7 +421,7 @@ def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht, wy=None, 
         hbuf, dbuf = states
     else:
         hbuf, dbuf = _state_buffers(p)
-        _kern.fwd_state_kernel[(p.nv("state_rec"), BH)](
+        p.kernel("fwd_state_kernel")[(p.nv("state_rec"), BH)](
             q, k, w, u, gsub, gtok, h0, None, None, hbuf, dbuf, p.T, p.L, p.NC, scale,
             BV=p.bv("state_rec"), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None,
             STORE_HT=False, COMPUTE_O=False, STORE_H=True, STORE_D=True, HI=p.HI,
@@ -414,7 +432,7 @@ def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht, wy=None, 
     dko = _alloc((BH, p.Lp, p.K), part, p.device)
     dvloc = _alloc((BH, p.Lp, p.V), part, p.device)
     dgtok = _alloc((BH, p.NC * p.BT), torch.float32, p.device) if p.use_g else None
-    _kern.bwd_o_kernel[(p.NC, BH)](
+    p.kernel("bwd_o_kernel")[(p.NC, BH)](
         q, k, do, hbuf, dbuf, gtok, dq, dko, dvloc, dgtok, p.T, p.L, p.NC, scale,
         BV=p.bv("bwd_o"), NH=p.NH, USE_G=p.use_g, **p.common(), **p.opts("bwd_o"))
     dhbuf = _alloc((BH, p.NS, p.K, p.V), p.dtype, p.device)
@@ -422,7 +440,7 @@ def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht, wy=None, 
     # anyway (bitwise the same gradients; half the bytes at 16-bit inputs)
     ddbuf = _alloc((BH, p.Lp, p.V), p.dtype, p.device)
     dh0 = _alloc((p.B, p.H, p.K, p.V), torch.float32, p.device) if h0 is not None else None
-    _kern.bwd_state_kernel[(p.nv("bwd_state"), BH)](
+    p.kernel("bwd_state_kernel")[(p.nv("bwd_state"), BH)](
         q, k, w, do, gsub, gtok, dht, dh0, dvloc, dhbuf, ddbuf, p.T, p.L, p.NC, scale,
         BV=p.bv("bwd_state"), NH=p.NH, USE_G=p.use_g, USE_DHT=dht is not None, STORE_DH0=h0 is not None,
         EARLY=p.early, **p.common(), **p.opts("bwd_state"))
