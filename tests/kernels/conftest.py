@@ -158,8 +158,12 @@ def _check_against_reference(o, s, x, gen, *, n_h: int, dtype: torch.dtype, fina
         assert s is None
     if not grads:
         return
-    do = torch.randn(o.shape, generator=gen, dtype=torch.float64)
-    dht = torch.randn(s_ref.shape, generator=gen, dtype=torch.float64) if final else None
+    # the cotangents the kernel receives: rounded to its outputs' dtypes (autograd casts the
+    # gradient of ``o.double()`` to ``o``'s dtype), so the reference gets those same values,
+    # as it gets the kernel's rounded inputs (the table does not count input rounding)
+    do = torch.randn(o.shape, generator=gen, dtype=torch.float64).to(o.dtype).double()
+    dht = (torch.randn(s_ref.shape, generator=gen, dtype=torch.float64).to(s.dtype).double()
+           if final else None)
     names = [n for n in KERNEL_INPUTS if x[n] is not None and n not in skip]
 
     def loss(o_, s_):
