@@ -46,6 +46,26 @@ def test_the_parent_reports_a_failing_child_at_its_last_launch(tmp_path):
 
 
 def test_bad_options_are_one_error_line():
-    for args in (["--override", "{not json"], ["--override", "[1]"]):
+    for args in (["--override", "{not json"], ["--override", "[1]"],
+                 ["--case", "128,16"], ["--case", "128,16,bf16,g,h0,64"],
+                 ["--case", "128,x,bfloat16,g,h0,64"], ["--case", "128,16,bfloat16,gate,h0,64"],
+                 ["--case", "128,16,bfloat16,g,h0,0"], ["--child"], ["--cases", "0"]):
         r = _run("--device", "cpu", *args)
-        assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
+        assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr, args
+        assert r.stdout == "", args               # refused before any case ran
+
+
+def test_a_missing_sanitizer_is_an_error(monkeypatch, capsys):
+    import importlib.util
+
+    import pytest
+
+    spec = importlib.util.spec_from_file_location("launch_trace", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod.shutil, "which", lambda *a, **k: None)
+    monkeypatch.setattr(sys, "argv", ["launch_trace.py", "--device", "cpu", "--sanitizer"])
+    with pytest.raises(SystemExit) as e:
+        mod.main()
+    assert e.value.code == 2
+    assert "compute-sanitizer is neither on PATH" in capsys.readouterr().err
