@@ -260,8 +260,8 @@ class _Plan:
         if not self.interpret and q.element_size() == 2 and self.bv("bwd_wy") == 16:
             # bwd_wy_kernel with a 16-wide value block at 8 warps (K = 128, 16-bit inputs)
             # faulted on the H200 (illegal address, Triton 3.6; session 20,
-            # benchmarks/probes/launch_trace.py) or, in one run, gave gradients 0.19 off
-            # without a fault; at 4 warps it ran clean. Only calls with V <= 16 get here.
+            # benchmarks/probes/launch_trace.py); at 4 warps it ran clean. Only calls with
+            # V <= 16 get here (an override of "bwd_wy" below replaces this, warps too).
             _, warps, stages = self.cfg["bwd_wy"]
             self.cfg["bwd_wy"] = (16, min(warps, 4), stages)
         self.cfg.update(_CONFIG_OVERRIDE)
