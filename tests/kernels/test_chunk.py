@@ -182,8 +182,8 @@ def test_strong_gates_in_bfloat16_over_several_draws(gen, make_inputs, check_aga
     stored ``U`` and ``D``, the sub-chunk states, ``dD``, ...) put it past the table: in 29 of
     2000 draws of ``benchmarks/probes/dg_roundings.py`` (the reference given the same bf16
     ``dO`` as the kernel, as here since session 20; 40 with the float64 one), largest
-    1.2e-1; no one rounding dominates across draws, and only float32 operands nearly everywhere bring it within the
-    table (docs/kernels.rst, "Precision of the chunked kernel")."""
+    1.2e-1; no one rounding dominates across draws, and only float32 operands nearly
+    everywhere bring it within the table (docs/kernels.rst, "Precision of the chunked kernel")."""
     for _ in range(8):
         x = _strong_first_gate_inputs(gen, make_inputs, device, torch.bfloat16, 32)
         with poison_empty():
