@@ -972,7 +972,8 @@ def bwd_wy_t_kernel(
 # one token chunk (NC = 1) with 16-bit inputs and a 16-wide value block at K = 128 faulted in
 # ``fwd_state_kernel``'s specialization on the H200 (illegal address; Triton 3.6, session 20,
 # ``benchmarks/probes/launch_trace.py``; T = L = 64 there, so not told apart from their
-# divisibility); ``chunk._Plan`` picks these for every GPU call of one token chunk.
+# divisibility); ``chunk._Plan`` picks these for every GPU call of one token chunk and every
+# GPU call with V <= 16 (16-wide value blocks), which covers either cause.
 fwd_state_kernel_ns = triton.jit(fwd_state_kernel.fn, do_not_specialize=["T", "L", "NC"])
 bwd_o_kernel_ns = triton.jit(bwd_o_kernel.fn, do_not_specialize=["T", "L", "NC"])
 bwd_state_kernel_ns = triton.jit(bwd_state_kernel.fn, do_not_specialize=["T", "L", "NC"])
