@@ -5,8 +5,6 @@ options are one ``error:`` line."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,14 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "probes" / "launch_trace.py"
 
 
-def _run(*args):
-    env = dict(os.environ, TRITON_INTERPRET="1")
-    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-
-
-def test_the_child_names_every_launch_of_a_forward_and_backward():
-    r = _run("--child", "--device", "cpu", "--case", "16,16,bfloat16,g,h0,20")
+def test_the_child_names_every_launch_of_a_forward_and_backward(run_interpreted):
+    r = run_interpreted(SCRIPT, "--child", "--device", "cpu", "--case", "16,16,bfloat16,g,h0,20")
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.strip().splitlines()
     names = [ln.split()[1] for ln in lines if ln.startswith("launch ")]
@@ -32,12 +24,12 @@ def test_the_child_names_every_launch_of_a_forward_and_backward():
     assert lines[-1].startswith("OK") and 0 < err < 2e-2
 
 
-def test_the_parent_reports_a_failing_child_at_its_last_launch(tmp_path):
+def test_the_parent_reports_a_failing_child_at_its_last_launch(tmp_path, run_interpreted):
     out = tmp_path / "t.txt"
     # a 7-wide value block for the backward WY kernel: its launch fails (tl.arange needs a
     # power of two) after the forward and the other backward kernels ran
-    r = _run("--device", "cpu", "--case", "16,16,bfloat16,-,-,20", "--override",
-             '{"bwd_wy": [7, 0, 0]}', "--out", str(out))
+    r = run_interpreted(SCRIPT, "--device", "cpu", "--case", "16,16,bfloat16,-,-,20",
+                        "--override", '{"bwd_wy": [7, 0, 0]}', "--out", str(out))
     assert r.returncode == 0, r.stderr[-2000:]
     first = r.stdout.strip().splitlines()[0]
     assert first.startswith("16,16,bfloat16,-,-,20 {'bwd_wy': [7, 0, 0]}: FAULT in bwd_wy_kernel")
@@ -45,12 +37,12 @@ def test_the_parent_reports_a_failing_child_at_its_last_launch(tmp_path):
     assert out.read_text().splitlines()[0] == first
 
 
-def test_bad_options_are_one_error_line():
+def test_bad_options_are_one_error_line(run_interpreted):
     for args in (["--override", "{not json"], ["--override", "[1]"],
                  ["--case", "128,16"], ["--case", "128,16,bf16,g,h0,64"],
                  ["--case", "128,x,bfloat16,g,h0,64"], ["--case", "128,16,bfloat16,gate,h0,64"],
                  ["--case", "128,16,bfloat16,g,h0,0"], ["--child"], ["--cases", "0"]):
-        r = _run("--device", "cpu", *args)
+        r = run_interpreted(SCRIPT, "--device", "cpu", *args)
         assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr, args
         assert r.stdout == "", args               # refused before any case ran
 

@@ -5,25 +5,16 @@ every variant's error against the float64 reference is a positive number at bf16
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "probes" / "variant_error.py"
 
 
-def _run(*args):
-    env = dict(os.environ, TRITON_INTERPRET="1")
-    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-
-
-def test_every_variant_is_measured_against_float64(tmp_path):
+def test_every_variant_is_measured_against_float64(tmp_path, run_interpreted):
     out = tmp_path / "ve.json"
-    r = _run("--device", "cpu", "--rows", "2g", "--T", "20", "--K", "16", "--no-fla",
-             "--json", str(out))
+    r = run_interpreted(SCRIPT, "--device", "cpu", "--rows", "2g", "--T", "20", "--K", "16",
+                        "--no-fla", "--json", str(out))
     assert r.returncode == 0, r.stderr[-2000:]
     doc = json.loads(out.read_text())
     assert doc["tool"] == "benchmarks/probes/variant_error.py"
@@ -37,10 +28,10 @@ def test_every_variant_is_measured_against_float64(tmp_path):
     assert rows["lp_bwd"]["final_state"] == rows["default"]["final_state"]
 
 
-def test_a_bad_option_is_one_error_line():
-    r = _run("--rows", "9x")
+def test_a_bad_option_is_one_error_line(run_interpreted):
+    r = run_interpreted(SCRIPT, "--rows", "9x")
     assert r.returncode == 2 and "error: --rows" in r.stderr
-    r = _run("--variants", "fast")
+    r = run_interpreted(SCRIPT, "--variants", "fast")
     assert r.returncode == 2 and "error: --variants" in r.stderr
-    r = _run("--T", "0")
+    r = run_interpreted(SCRIPT, "--T", "0")
     assert r.returncode == 2 and "error: --T" in r.stderr
