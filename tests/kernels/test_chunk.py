@@ -650,6 +650,7 @@ def test_the_fault_workarounds_of_session_20(monkeypatch):
 
     for V, warps in ((16, 4), (8, 4), (32, 8), (128, 8)):
         assert plan(200, 128, V).opts("bwd_wy")["num_warps"] == warps, V
+        assert plan(200, 128, V).opts("bwd_wy_v")["num_warps"] == warps, V
     assert plan(200, 128, 16, torch.float32).cfg["bwd_wy"] == chunk._GPU_CONFIG[False]["bwd_wy"]
     for T, ns in ((1, True), (40, True), (64, True), (65, False), (4096, False)):
         p = plan(T, 128, 128)

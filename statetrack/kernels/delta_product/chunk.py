@@ -257,13 +257,16 @@ class _Plan:
             for name in ("state", "state_rec"):
                 _, warps, stages = self.cfg[name]
                 self.cfg[name] = (64, warps, stages)
-        if not self.interpret and q.element_size() == 2 and self.bv("bwd_wy") == 16:
+        if not self.interpret and q.element_size() == 2 and self.BVF == 16:
             # bwd_wy_kernel with a 16-wide value block at 8 warps (K = 128, 16-bit inputs)
             # faulted on the H200 (illegal address, Triton 3.6; session 20,
             # benchmarks/probes/launch_trace.py); at 4 warps it ran clean. Only calls with
-            # V <= 16 get here (an override of "bwd_wy" below replaces this, warps too).
-            _, warps, stages = self.cfg["bwd_wy"]
-            self.cfg["bwd_wy"] = (16, min(warps, 4), stages)
+            # V <= 16 get here (an override below replaces this, warps too). The split
+            # backward's value loop (bwd_wy_v, opt-in, untested at V <= 16) follows the same
+            # rule.
+            for name in ("bwd_wy", "bwd_wy_v"):
+                _, warps, stages = self.cfg[name]
+                self.cfg[name] = (16, min(warps, 4), stages)
         self.cfg.update(_CONFIG_OVERRIDE)
         # the sequential passes without Triton's specialization of T, L and NC for a call of
         # one token chunk, and for every call whose value blocks are 16 wide (V <= 16): the
