@@ -119,7 +119,7 @@ def _parse_configs(text: str) -> list[tuple[int, int, int]]:
 
 def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, warps: int,
                 stages: int, gate: bool = False, L: int = 4096, lp_bwd: bool = False,
-                row64: bool = False, early: bool = False) -> dict:
+                row64: bool = False, early: bool = False, nc1: bool = False) -> dict:
     """Compile ``kernel`` for sm_90 and return its resource usage and SASS counts. ``L``
     (sub-steps, T * n_h) matters only through its divisibility by 16, which Triton's launcher
     specializes at run time (the model rows' 4096 is). ``dD`` is in the input dtype (as
@@ -130,7 +130,10 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
     ``EARLY`` order (their loads that feed no product first; the 16-bit default). The forward kernels
     (``wy_fwd``, ``wy_loop``, the ``fwd_state`` passes) are compiled with ``HI`` (float32 ``U``
     and float32 operands of the forward's cancelling sums) where ``chunk.py`` turns it on:
-    16-bit inputs with ``K <= chunk.HI_MAX_K``; the row says which (``"hi"``)."""
+    16-bit inputs with ``K <= chunk.HI_MAX_K``; the row says which (``"hi"``). ``nc1``
+    compiles the sequential passes (``fwd_state``, ``bwd_state``, ``bwd_o``) for a call of one
+    token chunk as Triton's launcher specializes it (``NC`` a constant 1, so a loop of one
+    step; session 20's one-chunk fault; ``chunk.py`` now runs such calls unspecialized)."""
     os.environ.pop("TRITON_INTERPRET", None)
     os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
     import triton
@@ -198,6 +201,8 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
         sig = dict(k=p, v=p, beta=p, gsub=f32, w=p, u=pu, tmat=p, scr=f32, L="i32")
         consts = dict(common, BVF=max(16, triton.next_power_of_2(V)), STORE_T=True, INV=1,
                       HI=hi)
+    if nc1 and "NC" in sig:
+        consts["NC"] = 1
     sig.update({name: "constexpr" for name in consts})
     # pointer arguments 16-byte aligned, as the launcher specializes torch's allocations at
     # run time (an unaligned compile splits vector loads: not what the device runs)
@@ -221,7 +226,7 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
         return int(m.group(1)) if m else None
 
     return {"kernel": kernel, "dtype": dtype, "K": K, "V": V, "chunk": chunk, "gate": gate,
-            "row64": row64, "hi": hi,
+            "row64": row64, "hi": hi, "nc1": bool(nc1 and "NC" in consts),
             "block_v": bv, "num_warps": warps, "num_stages": stages, "L": L,
             "registers": field("REG"), "stack_bytes": field("STACK"),
             "shared_bytes": int(ck.metadata.shared),
@@ -248,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="the 64-bit-offset variant (rows past chunk.MAX_ROW_ELEMENTS elements)")
     ap.add_argument("--early", action="store_true",
                     help="the state passes with their EARLY load order (the 16-bit default)")
+    ap.add_argument("--nc1", action="store_true",
+                    help="the sequential passes as specialized for a call of one token chunk "
+                         "(NC a constant 1)")
     ap.add_argument("--configs", default=DEFAULT_CONFIGS,
                     help="comma-separated BV:WARPS:STAGES (BV ignored by wy_fwd)")
     ap.add_argument("--json", type=Path)
@@ -257,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--K/--V: expected 1..256, got {a.K}/{V}")
     if a.L < 1:
         ap.error(f"--L: expected an int >= 1, got {a.L}")
+    if a.nc1 and a.kernel not in ("fwd_state", "fwd_state_save", "state_rec", "bwd_state",
+                                  "bwd_o"):
+        ap.error(f"--nc1: only the sequential passes take NC (not --kernel {a.kernel})")
     if a.kernel == "wy_loop" and a.chunk != 64:
         ap.error(f"--kernel wy_loop: runs at --chunk 64 only (got {a.chunk})")
     try:
@@ -268,9 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for bv, warps, stages in configs:
         r = compile_one(a.kernel, a.dtype, a.K, V, a.chunk, bv, warps, stages, a.gate, a.L,
-                        a.lp_bwd, a.row64, a.early)
+                        a.lp_bwd, a.row64, a.early, a.nc1)
         rows.append(r)
-        print(f"{a.kernel}{' row64' if a.row64 else ''} {a.dtype} K={a.K} V={V} chunk={a.chunk} BV={bv} warps={warps} "
+        print(f"{a.kernel}{' row64' if a.row64 else ''}{' NC=1' if a.nc1 else ''} {a.dtype} K={a.K} V={V} chunk={a.chunk} BV={bv} warps={warps} "
               f"stages={stages}: {r['registers']} registers, {r['stack_bytes']} B stack, "
               f"{r['shared_bytes']} B shared, {r['instructions']} instructions, LDL {r['LDL']}, "
               f"STL {r['STL']}; blocks/SM by registers {r['blocks_by_regs']}, by shared "
@@ -283,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                           or a.kernel == "state_rec" else "forward"},
                        shape={"dtype": a.dtype, "K": a.K, "V": V, "chunk": a.chunk,
                               "gate": a.gate, "L": a.L, "lp_bwd": a.lp_bwd,
-                              "row64": a.row64})
+                              "row64": a.row64, "nc1": a.nc1})
         doc["rows"] = rows
         write_json(ap, "--json", a.json, doc)
     return 0

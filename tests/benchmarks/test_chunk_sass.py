@@ -66,6 +66,25 @@ def test_lp_bwd_compiles_the_partials_in_the_input_dtype(tmp_path, kernel):
     assert 16 <= row["registers"] <= 255 and row["instructions"] > 0
 
 
+def test_nc1_compiles_the_one_chunk_specialization(tmp_path):
+    # --nc1 (session 20): the forward state pass as Triton specializes a one-chunk call (NC a
+    # constant 1): a loop of one step, so no software pipelining and less shared memory than
+    # the compile with NC an argument (bf16, K = 128, V = 16: 55,296 B vs 107,268 B under
+    # Triton 3.6)
+    rows = {}
+    for flag in ([], ["--nc1"]):
+        out = tmp_path / f"r{len(flag)}.json"
+        r = _run("--kernel", "fwd_state_save", "--K", "128", "--V", "16", "--gate", "--early",
+                 "--configs", "16:4:2", "--json", str(out), *flag)
+        assert r.returncode == 0, r.stderr[-2000:]
+        doc = json.loads(out.read_text())
+        assert doc["shape"]["nc1"] is bool(flag)
+        (rows[bool(flag)],) = doc["rows"]
+    assert rows[True]["nc1"] and not rows[False]["nc1"]
+    assert rows[True]["shared_bytes"] < rows[False]["shared_bytes"]
+    assert rows[True]["instructions"] < rows[False]["instructions"]
+
+
 def test_wy_loop_compiles_at_chunk_64_without_more_spills_than_the_unrolled_kernel(tmp_path):
     # the opt-in loop form of wy_fwd (session 18) at the model's head size in bf16, against the
     # unrolled kernel compiled by the same Triton (under Triton 3.6: 0 B of stack against 48 B)
@@ -91,6 +110,7 @@ def test_wy_loop_compiles_at_chunk_64_without_more_spills_than_the_unrolled_kern
     (["--chunk", "8"], "invalid choice"),
     (["--kernel", "wy_loop", "--chunk", "32"], "runs at --chunk 64 only"),
     (["--kernel", "nope"], "invalid choice"),
+    (["--kernel", "bwd_wy", "--nc1"], "only the sequential passes take NC"),
     # said before the compiles (was: after all of them)
     (["--json", str(ROOT / "benchmarks" / "chunk_sass.py" / "r.json")], "is a file, not a folder"),
     (["--json", "/no/such/folder/r.json"], "--json: folder '/no/such/folder' does not exist"),
