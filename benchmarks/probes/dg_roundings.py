@@ -11,9 +11,10 @@ forward
     ``U`` (stored), ``S`` (the state as the operand of ``W S`` and as stored for the
     backward), ``D`` (``D`` as stored for the backward), ``Dst`` (the state update's operand);
 backward
-    ``dO`` (the output gradient: autograd hands the kernel a bfloat16 ``dO``; the reference
-    gets the float64 one, so this rounding is the test's, not the kernel's), ``pt`` (the
-    operand of ``dD_loc = (M o Q K^T)^T dO``), ``dS`` (the state gradient as stored and as the
+    ``dO`` (the output gradient: autograd hands the kernel a bfloat16 ``dO``; the tests'
+    reference got the float64 one until session 20, so this rounding was the test's, not the
+    kernel's; ``--rounded-do`` gives the reference the rounded one, as the tests now do),
+    ``pt`` (the operand of ``dD_loc = (M o Q K^T)^T dO``), ``dS`` (the state gradient as stored and as the
     operand of ``K dS``), ``dD`` (stored), ``qg`` (the gated queries of ``bwd_state``), ``Tb``
     (the stored ``T``), ``vbb``, ``kbb``, ``dw`` (operands of ``dT``), ``dT``, ``dTT`` (the
     operands of ``dA = -T^T (dT T^T)``); the dot products of the unit keys with themselves and

@@ -207,7 +207,8 @@ def main() -> int:
             out = res + r.stderr.strip().splitlines()
             rc = r.returncode
         except subprocess.TimeoutExpired as e:
-            out = (e.stdout or b"").decode(errors="replace").splitlines()
+            raw = e.stdout or b""     # bytes from run()'s timeout, even with text=True
+            out = (raw.decode(errors="replace") if isinstance(raw, bytes) else raw).splitlines()
             out, res, rc = out + [f"timed out after {a.timeout:.0f} s"], [], -1
         last = [ln for ln in out if ln.startswith("launch ")]
         if rc == 0 and res and res[-1].startswith("OK"):
