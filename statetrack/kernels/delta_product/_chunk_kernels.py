@@ -971,9 +971,10 @@ def bwd_wy_t_kernel(
 # (an int argument equal to 1 becomes a constant, one divisible by 16 is marked so). A call of
 # one token chunk (NC = 1) with 16-bit inputs and a 16-wide value block at K = 128 faulted in
 # ``fwd_state_kernel``'s specialization on the H200 (illegal address; Triton 3.6, session 20,
-# ``benchmarks/probes/launch_trace.py``; T = L = 64 there, so not told apart from their
-# divisibility); ``chunk._Plan`` picks these for every GPU call of one token chunk and every
-# GPU call with V <= 16 (16-wide value blocks), which covers either cause.
+# ``benchmarks/probes/launch_trace.py``). T = L = 64 there; two chunks of the same shape
+# (128 tokens, T and L divisible by 16 too) ran clean through these specializations on an
+# H100 (session 21), so the fault needs NC = 1, and ``chunk._Plan`` picks these compiles for
+# every GPU call of one token chunk.
 fwd_state_kernel_ns = triton.jit(fwd_state_kernel.fn, do_not_specialize=["T", "L", "NC"])
 bwd_o_kernel_ns = triton.jit(bwd_o_kernel.fn, do_not_specialize=["T", "L", "NC"])
 bwd_state_kernel_ns = triton.jit(bwd_state_kernel.fn, do_not_specialize=["T", "L", "NC"])

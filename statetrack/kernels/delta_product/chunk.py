@@ -269,12 +269,11 @@ class _Plan:
                 self.cfg[name] = (16, min(warps, 4), stages)
         self.cfg.update(_CONFIG_OVERRIDE)
         # the sequential passes without Triton's specialization of T, L and NC for a call of
-        # one token chunk, and for every call whose value blocks are 16 wide (V <= 16): the
-        # 64-token fault at K = 128, V = 16 had NC = 1 *and* T, L divisible by 16, and which
-        # of the two the compile trips on is not known (see
-        # _chunk_kernels.fwd_state_kernel_ns); "nospec" in _CONFIG_OVERRIDE forces either way
-        self.nospec = bool(self.cfg.get("nospec", not self.interpret
-                                        and (self.NC == 1 or self.BVF <= 16)))
+        # one token chunk: the 64-token fault at K = 128, V = 16 (Triton compiles NC = 1 as a
+        # constant) came back with this off, while two chunks (128 tokens, T and L divisible by
+        # 16 as well) ran clean through the specialized passes (session 21); see
+        # _chunk_kernels.fwd_state_kernel_ns. "nospec" in _CONFIG_OVERRIDE forces either way
+        self.nospec = bool(self.cfg.get("nospec", not self.interpret and self.NC == 1))
         # 64-bit offsets within a batch row only where 32 bits would not reach (a test forces
         # them with _CONFIG_OVERRIDE["row64"])
         self.row64 = (_row64(self.T, self.H, self.K, self.V, self.NH, self.BT)
