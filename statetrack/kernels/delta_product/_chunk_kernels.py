@@ -457,6 +457,7 @@ def fwd_state_kernel(
     STORE_HT: tl.constexpr, COMPUTE_O: tl.constexpr, STORE_H: tl.constexpr,
     STORE_D: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr, EMU: tl.constexpr,
     ROW64: tl.constexpr = False, HI: tl.constexpr = False, EARLY: tl.constexpr = False,
+    qkin=None, QKIN: tl.constexpr = False,
 ):
     """Sequential pass over the chunks for one block of value columns.
 
@@ -529,15 +530,20 @@ def fwd_state_kernel(
             tl.store(dbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :],
                      _cvt(b_d, dbuf.dtype.element_ty, EMU), mask=mv[None, :])
         if COMPUTE_O:
-            qk = _mma(b_q, tl.trans(b_k), MM, PREC, EMU)
-            tokc = (m * BT + r) // NH
-            causal = tokc[None, :] <= r[:, None]
-            if USE_G:
-                if not EARLY:
-                    gc = tl.load(gt_base + c * BT + tokc)
-                qk = tl.where(causal, qk * tl.exp(gt[:, None] - gc[None, :]), 0.0)
+            if QKIN:
+                # the sub-chunk's gated, causally masked scores, computed once for every value
+                # block by the parallel pass (qkin [B*H, Lp, BT], rows as the sub-chunk's)
+                qk = tl.load(qkin + (i_bh * Lp + rows[:, None]) * BT + r[None, :])
             else:
-                qk = tl.where(causal, qk, 0.0)
+                qk = _mma(b_q, tl.trans(b_k), MM, PREC, EMU)
+                tokc = (m * BT + r) // NH
+                causal = tokc[None, :] <= r[:, None]
+                if USE_G:
+                    if not EARLY:
+                        gc = tl.load(gt_base + c * BT + tokc)
+                    qk = tl.where(causal, qk * tl.exp(gt[:, None] - gc[None, :]), 0.0)
+                else:
+                    qk = tl.where(causal, qk, 0.0)
             acc += _mmh(qk, b_d, HI, MM, PREC, EMU)
             if m == NH - 1:
                 tl.store(o_base + tq[:, None] * (H * V) + cv[None, :], _cvt(acc * scale, o.dtype.element_ty, EMU),
