@@ -90,7 +90,7 @@ def run_row(name, shape, device, configs, reps_ms):
         torch.cuda.synchronize()
         torch_ms = t0.elapsed_time(t1)
 
-    def launch(bv, warps, stages, qkin):
+    def launch(bv, warps, stages, qkin, nest=False):
         o = torch.empty(B, T, H, V, dtype=dt, device=device)
         opts = {} if device != "cuda" else {"num_warps": warps, "num_stages": stages}
         bv = min(bv, p.BVF)
@@ -100,14 +100,14 @@ def run_row(name, shape, device, configs, reps_ms):
                 q, k, w, u, gsub, gtok, None, o, None, None, None, p.T, p.L, p.NC, scale,
                 BV=bv, NH=nh, USE_G=gated, USE_H0=False, STORE_HT=False, COMPUTE_O=True,
                 STORE_H=False, STORE_D=False, HI=p.HI, EARLY=p.early, **p.common(),
-                qkin=qkbuf if qkin else None, QKIN=qkin, **opts)
+                qkin=qkbuf if qkin else None, QKIN=qkin, NEST=nest, **opts)
         return o, go
 
     out = {"row": name, "shape": shape, "torch_scores_ms": torch_ms, "configs": []}
     o_ref, go = launch(*chunk._GPU_CONFIG[True]["state"], False)
     go()
-    for bv, warps, stages, qkin in configs:
-        o, go = launch(bv, warps, stages, qkin)
+    for bv, warps, stages, qkin, nest in configs:
+        o, go = launch(bv, warps, stages, qkin, nest)
         try:
             go()
             if device == "cuda":
@@ -118,10 +118,10 @@ def run_row(name, shape, device, configs, reps_ms):
                 import triton.testing
                 ms = triton.testing.do_bench(go, warmup=25, rep=reps_ms)
             out["configs"].append({"bv": bv, "warps": warps, "stages": stages, "qkin": qkin,
-                                   "ms": ms, "rel_diff_vs_default": diff})
+                                   "nest": nest, "ms": ms, "rel_diff_vs_default": diff})
         except Exception as exc:  # a compile or launch failure is a result of the probe
             out["configs"].append({"bv": bv, "warps": warps, "stages": stages, "qkin": qkin,
-                                   "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+                                   "nest": nest, "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
         print(json.dumps(out["configs"][-1]), flush=True)
     return out
 
@@ -136,7 +136,7 @@ def main(argv=None) -> int:
     ap.add_argument("--shape", default="8,4096,16,128,128", help="B,T,H,K,V")
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     ap.add_argument("--configs", default="32:4:2:0,32:4:2:1,16:4:2:1,16:2:2:1,32:8:2:1,64:4:2:1,64:8:2:1",
-                    help="BV:warps:stages:qkin, comma-separated")
+                    help="BV:warps:stages:qkin[:nest], comma-separated")
     ap.add_argument("--rep", type=int, default=200, help="do_bench rep in ms")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
@@ -151,9 +151,9 @@ def main(argv=None) -> int:
         configs = []
         for c in a.configs.split(","):
             f = [int(x) for x in c.split(":")]
-            if len(f) != 4 or f[0] not in (16, 32, 64, 128):
-                raise ValueError(f"--configs: {c!r} is not BV:warps:stages:qkin with BV in 16..128")
-            configs.append((f[0], f[1], f[2], bool(f[3])))
+            if len(f) not in (4, 5) or f[0] not in (16, 32, 64, 128):
+                raise ValueError(f"--configs: {c!r} is not BV:warps:stages:qkin[:nest] with BV in 16..128")
+            configs.append((f[0], f[1], f[2], bool(f[3]), bool(f[4]) if len(f) == 5 else False))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -175,7 +175,7 @@ def main(argv=None) -> int:
         base = next((c["ms"] for c in row["configs"] if not c.get("qkin") and c.get("ms")), None)
         for c in row["configs"]:
             rel = f"{c['ms'] / base:.3f}x" if base and c.get("ms") else "-"
-            print(row["row"], c.get("bv"), c.get("warps"), c.get("stages"), int(c["qkin"]),
+            print(row["row"], c.get("bv"), c.get("warps"), c.get("stages"), int(c["qkin"]), int(c["nest"]),
                   c.get("ms"), rel, c.get("rel_diff_vs_default", c.get("error")))
     return 0
 

@@ -1173,3 +1173,78 @@ def test_saved_states_are_the_gpu_default_for_16_bit_inputs(monkeypatch):
     monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"save_states": False})
     q = torch.zeros(1, 64, 1, 16, dtype=torch.bfloat16)
     assert chunk._Plan(q, q, 1, 64, False).cfg["save_states"] is False
+
+
+SCORES_CASES = [
+    # B, T, H, K, V, n_h, dtype, gate, init (chunk 64, the loop-form WY pass's; K above
+    # HI_MAX_K, where the scores may come from the WY pass)
+    (1, 70, 2, 32, 24, 2, torch.bfloat16, True, True),   # two token chunks, the last padded
+    (1, 130, 1, 48, 16, 1, torch.float16, False, False),  # three token chunks
+    (2, 40, 1, 32, 40, 3, torch.float32, True, False),    # three value blocks, 3 sub-chunks
+    (1, 33, 1, 100, 16, 2, torch.bfloat16, True, False),  # two key column blocks
+]
+
+
+@pytest.mark.parametrize("nest", [False, True])
+@pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init", SCORES_CASES)
+def test_the_state_pass_reads_the_scores_of_the_wy_pass(
+        monkeypatch, gen, make_inputs, check_against_reference, poison_empty, device, nest, B, T,
+        H, K, V, n_h, dtype, gate, init):
+    """With ``qkin`` the loop-form WY pass also writes every sub-chunk's gated, masked scores
+    and the forward state pass reads them instead of forming ``Q K^T`` per value block (both
+    taken: spied), flat or with the sub-chunks unrolled (``nest``); every output and gradient
+    still matches the float64 reference within the table, every buffer NaN-poisoned first."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "wy_loop", True)
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "qkin", True)
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "nest", nest)
+    seen = []
+
+    def spy(name, keys):
+        real = getattr(chunk._kern, name)
+
+        class Launch:
+            def __getitem__(self, grid):
+                def launch(*args, **kwargs):
+                    seen.append((name, tuple(kwargs.get(k) for k in keys)))
+                    return real[grid](*args, **kwargs)
+                return launch
+        monkeypatch.setattr(chunk._kern, name, Launch())
+
+    spy("wy_loop_kernel", ("QK",))
+    spy("fwd_state_kernel", ("QKIN", "NEST", "COMPUTE_O"))
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
+             V=V, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
+    # the forward: scores written, then read; the backward's recomputations without them
+    assert ("wy_loop_kernel", (True,)) in seen
+    assert ("fwd_state_kernel", (True, nest, True)) in seen
+    assert all(not (n == "fwd_state_kernel" and v[0] and not v[2]) for n, v in seen)
+
+
+def test_the_state_pass_settings_follow_the_number_of_factors(monkeypatch):
+    """On the GPU, 16-bit inputs at chunk 64 with K above HI_MAX_K take the forward state
+    pass's settings by the number of Householder factors (session 21's probe): one factor
+    64-wide blocks at 3 stages; two, the scores from the WY pass, unrolled; three, the default.
+    The scores need the loop-form WY pass and no HI operands; an override still wins."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setattr(chunk, "INTERPRET", False)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
+
+    def plan(n_h, K=128, dtype=torch.bfloat16, bt=64):
+        return chunk._Plan(torch.zeros(1, 200, 2, K, dtype=dtype), torch.zeros(1, 200, 2, 128),
+                           n_h, bt, True)
+
+    default = chunk._GPU_CONFIG[True]["state"]
+    p1, p2, p3 = plan(1), plan(2), plan(3)
+    assert (p1.cfg["state"], p1.qkin, p1.nest) == ((64, 4, 3), False, False)
+    assert (p2.cfg["state"], p2.qkin, p2.nest) == ((64, 4, 2), True, True)
+    assert (p3.cfg["state"], p3.qkin, p3.nest) == (default, False, False)
+    assert plan(2, dtype=torch.float32).cfg["state"] == chunk._GPU_CONFIG[False]["state"]
+    assert not plan(2, bt=32).qkin and plan(2, bt=32).cfg["state"] == default
+    assert not plan(2, K=16).qkin                       # HI operands: no table entry
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"wy_loop": False})
+    assert not plan(2).qkin                             # the scores come from the loop form
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"state": (32, 4, 2), "qkin": False})
+    assert (plan(2).cfg["state"], plan(2).qkin, plan(2).nest) == ((32, 4, 2), False, True)

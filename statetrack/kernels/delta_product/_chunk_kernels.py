@@ -361,6 +361,7 @@ def wy_loop_kernel(
     BT: tl.constexpr, USE_G: tl.constexpr, STORE_T: tl.constexpr, MM: tl.constexpr,
     PREC: tl.constexpr, EMU: tl.constexpr, BC: tl.constexpr,
     ROW64: tl.constexpr = False, HI: tl.constexpr = False,
+    q=None, gtok=None, qk=None, T=0, NH: tl.constexpr = 1, QK: tl.constexpr = False,
 ):
     """:func:`wy_fwd_kernel` for 64-row sub-chunks in loop form (``wy_loop``; the 16-bit default since session 19).
 
@@ -375,6 +376,12 @@ def wy_loop_kernel(
     row scalings sit on ``T``'s columns instead of on ``K``'s and ``V``'s rows, so the
     products' 16-bit operands are rounded in different places: equal to the default within
     rounding, not bitwise.
+
+    With ``QK`` it also writes the sub-chunk's scores for the forward state pass (``qk``
+    ``[B*H, Lp, BT]`` in the input dtype): ``Q_c K_i^T`` for sub-chunk ``i`` of token chunk
+    ``c = i // NH``, times the gate factors ``e^{G_r - G_j}`` (token-level cumulative gates
+    ``gtok``), causally masked; the keys' column blocks are the ones ``A`` reads, so the scores
+    cost a load of ``Q`` and a product, once for every value block of the state pass.
     """
     i_c = _wide(tl.program_id(0), ROW64)
     i_bh = tl.program_id(1).to(tl.int64)
@@ -394,11 +401,31 @@ def wy_loop_kernel(
     sp = scr + (i_bh * tl.num_programs(0) + i_c) * (BT * BT)
     # A = diag(beta) (E o K K^T), strictly lower, to the scratch
     kk = tl.zeros([BT, BT], dtype=tl.float32)
+    if QK:
+        tc = i_c // NH                              # the token chunk
+        tq = tc * BT + r
+        q_base = q + (i_b * T * H + i_h) * K
+        sq = tl.zeros([BT, BT], dtype=tl.float32)
     for c0 in range(0, K, BC):
         cc = c0 + cb
         kt = tl.load(k_base + rows[:, None] * (H * K) + cc[None, :],
                      mask=mr[:, None] & (cc < K)[None, :], other=0.0)
         kk += _mma(kt, tl.trans(kt), MM, PREC, EMU)
+        if QK:
+            qt = tl.load(q_base + tq[:, None] * (H * K) + cc[None, :],
+                         mask=(tq < T)[:, None] & (cc < K)[None, :], other=0.0)
+            sq += _mma(qt, tl.trans(kt), MM, PREC, EMU)
+    if QK:
+        tokc = ((i_c % NH) * BT + r) // NH          # each key row's token in the chunk
+        causal = tokc[None, :] <= r[:, None]
+        if USE_G:
+            gt_base = gtok + i_bh * (Lp // NH) + tc * BT
+            gq = tl.load(gt_base + r)
+            gkk = tl.load(gt_base + tokc)
+            sq = tl.where(causal, sq * tl.exp(gq[:, None] - gkk[None, :]), 0.0)
+        else:
+            sq = tl.where(causal, sq, 0.0)
+        tl.store(qk + (i_bh * Lp + rows[:, None]) * BT + r[None, :], _cvt(sq, qk.dtype.element_ty, EMU))
     a = kk * b[:, None]
     if USE_G:
         a = a * tl.exp(g[:, None] - g[None, :])
@@ -449,6 +476,77 @@ def wy_loop_kernel(
 
 
 @triton.jit
+def _fwd_sub(s, b_q, acc, gt, i, c, m, r, ck, cv, mk, mv, q_base, k_base, o_base, w_base, u_base,
+             gs_base, gt_base, hbuf, dbuf, qkin, i_bh, T, L, NS, Lp, scale,
+             H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BT: tl.constexpr,
+             NH: tl.constexpr, USE_G: tl.constexpr, COMPUTE_O: tl.constexpr,
+             STORE_H: tl.constexpr, STORE_D: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr,
+             EMU: tl.constexpr, HI: tl.constexpr, EARLY: tl.constexpr, QKIN: tl.constexpr):
+    """One sub-chunk ``i`` (sub-step ``m`` of token chunk ``c``) of :func:`fwd_state_kernel`.
+
+    ``m`` is a run-time value in the flat loop and a constant in the nested one (``NEST``),
+    where the branches on ``m`` (a new token chunk, its last sub-chunk) are resolved when the
+    kernel compiles. Returns the updated ``(s, b_q, acc, gt)``."""
+    rows = i * BT + r
+    if USE_G and EARLY:
+        # EARLY (the 16-bit default): the gate loads first, issued before this step's stores
+        # (which the compiler may not move loads across), so their latency can hide
+        # behind the products; the same arithmetic, bitwise the same results
+        gs = tl.load(gs_base + rows)
+        gl = tl.load(gs_base + i * BT + BT - 1)
+        if COMPUTE_O:
+            gc = tl.load(gt_base + c * BT + (m * BT + r) // NH)
+    if STORE_H:
+        tl.store(hbuf + (i_bh * NS + i) * K * V + ck[:, None] * V + cv[None, :],
+                 _cvt(s, hbuf.dtype.element_ty, EMU), mask=mk[:, None] & mv[None, :])
+    b_w = tl.load(w_base + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
+    b_u = tl.load(u_base + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
+    b_k = tl.load(k_base + rows[:, None] * (H * K) + ck[None, :],
+                  mask=(rows < L)[:, None] & mk[None, :], other=0.0)
+    if COMPUTE_O:
+        tq = c * BT + r
+        if m == 0:
+            # a new token chunk: its outputs start from the state at its start
+            b_q = tl.load(q_base + tq[:, None] * (H * K) + ck[None, :],
+                          mask=(tq < T)[:, None] & mk[None, :], other=0.0)
+            acc = _mma(b_q, s, MM, PREC, EMU)
+            if USE_G:
+                gt = tl.load(gt_base + c * BT + r)
+                acc = acc * tl.exp(gt)[:, None]
+    b_d = b_u.to(tl.float32) - _mma(b_w, s, MM, PREC, EMU)
+    if STORE_D:
+        tl.store(dbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :],
+                 _cvt(b_d, dbuf.dtype.element_ty, EMU), mask=mv[None, :])
+    if COMPUTE_O:
+        if QKIN:
+            # the sub-chunk's gated, causally masked scores, computed once for every value
+            # block by the parallel pass (qkin [B*H, Lp, BT], rows as the sub-chunk's)
+            qk = tl.load(qkin + (i_bh * Lp + rows[:, None]) * BT + r[None, :])
+        else:
+            qk = _mma(b_q, tl.trans(b_k), MM, PREC, EMU)
+            tokc = (m * BT + r) // NH
+            causal = tokc[None, :] <= r[:, None]
+            if USE_G:
+                if not EARLY:
+                    gc = tl.load(gt_base + c * BT + tokc)
+                qk = tl.where(causal, qk * tl.exp(gt[:, None] - gc[None, :]), 0.0)
+            else:
+                qk = tl.where(causal, qk, 0.0)
+        acc += _mmh(qk, b_d, HI, MM, PREC, EMU)
+        if m == NH - 1:
+            tl.store(o_base + tq[:, None] * (H * V) + cv[None, :], _cvt(acc * scale, o_base.dtype.element_ty, EMU),
+                     mask=(tq < T)[:, None] & mv[None, :])
+    if USE_G:
+        if not EARLY:
+            gs = tl.load(gs_base + rows)
+            gl = tl.load(gs_base + i * BT + BT - 1)
+        s = s * tl.exp(gl)
+        b_d = b_d * tl.exp(gl - gs)[:, None]
+    s += _mmh(tl.trans(b_k), b_d, HI, MM, PREC, EMU)
+    return s, b_q, acc, gt
+
+
+@triton.jit
 def fwd_state_kernel(
     q, k, w, u, gsub, gtok, h0, o, ht, hbuf, dbuf,
     T, L, NC, scale,
@@ -457,7 +555,7 @@ def fwd_state_kernel(
     STORE_HT: tl.constexpr, COMPUTE_O: tl.constexpr, STORE_H: tl.constexpr,
     STORE_D: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr, EMU: tl.constexpr,
     ROW64: tl.constexpr = False, HI: tl.constexpr = False, EARLY: tl.constexpr = False,
-    qkin=None, QKIN: tl.constexpr = False,
+    qkin=None, QKIN: tl.constexpr = False, NEST: tl.constexpr = False,
 ):
     """Sequential pass over the chunks for one block of value columns.
 
@@ -480,10 +578,13 @@ def fwd_state_kernel(
     mv = cv < V
     k_base = k + (i_b * L * H + i_h) * K
     q_base = q + (i_b * T * H + i_h) * K
-    if COMPUTE_O:
-        o_base = o + (i_b * T * H + i_h) * V
     w_base = w + i_bh * Lp * K
     u_base = u + i_bh * Lp * V
+    o_base = o
+    gs_base = gsub
+    gt_base = gtok
+    if COMPUTE_O:
+        o_base = o + (i_b * T * H + i_h) * V
     if USE_G:
         gs_base = gsub + i_bh * Lp
         gt_base = gtok + i_bh * NC * BT
@@ -491,70 +592,29 @@ def fwd_state_kernel(
     if USE_H0:
         s += tl.load(h0 + i_bh * K * V + ck[:, None] * V + cv[None, :],
                      mask=mk[:, None] & mv[None, :], other=0.0).to(tl.float32)
-    if COMPUTE_O:
-        b_q = tl.zeros([BT, BK], dtype=q.dtype.element_ty)
-        acc = tl.zeros([BT, BV], dtype=tl.float32)
-        gt = tl.zeros([BT], dtype=tl.float32)
-    for i0 in range(NS):
-        i = _wide(i0, ROW64)
-        c = i // NH
-        m = i % NH
-        rows = i * BT + r
-        if USE_G and EARLY:
-            # EARLY (the 16-bit default): the gate loads first, issued before this step's stores
-            # (which the compiler may not move loads across), so their latency can hide
-            # behind the products; the same arithmetic, bitwise the same results
-            gs = tl.load(gs_base + rows)
-            gl = tl.load(gs_base + i * BT + BT - 1)
-            if COMPUTE_O:
-                gc = tl.load(gt_base + c * BT + (m * BT + r) // NH)
-        if STORE_H:
-            tl.store(hbuf + (i_bh * NS + i) * K * V + ck[:, None] * V + cv[None, :],
-                     _cvt(s, hbuf.dtype.element_ty, EMU), mask=mk[:, None] & mv[None, :])
-        b_w = tl.load(w_base + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
-        b_u = tl.load(u_base + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
-        b_k = tl.load(k_base + rows[:, None] * (H * K) + ck[None, :],
-                      mask=(rows < L)[:, None] & mk[None, :], other=0.0)
-        if COMPUTE_O:
-            tq = c * BT + r
-            if m == 0:
-                # a new token chunk: its outputs start from the state at its start
-                b_q = tl.load(q_base + tq[:, None] * (H * K) + ck[None, :],
-                              mask=(tq < T)[:, None] & mk[None, :], other=0.0)
-                acc = _mma(b_q, s, MM, PREC, EMU)
-                if USE_G:
-                    gt = tl.load(gt_base + c * BT + r)
-                    acc = acc * tl.exp(gt)[:, None]
-        b_d = b_u.to(tl.float32) - _mma(b_w, s, MM, PREC, EMU)
-        if STORE_D:
-            tl.store(dbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :],
-                     _cvt(b_d, dbuf.dtype.element_ty, EMU), mask=mv[None, :])
-        if COMPUTE_O:
-            if QKIN:
-                # the sub-chunk's gated, causally masked scores, computed once for every value
-                # block by the parallel pass (qkin [B*H, Lp, BT], rows as the sub-chunk's)
-                qk = tl.load(qkin + (i_bh * Lp + rows[:, None]) * BT + r[None, :])
-            else:
-                qk = _mma(b_q, tl.trans(b_k), MM, PREC, EMU)
-                tokc = (m * BT + r) // NH
-                causal = tokc[None, :] <= r[:, None]
-                if USE_G:
-                    if not EARLY:
-                        gc = tl.load(gt_base + c * BT + tokc)
-                    qk = tl.where(causal, qk * tl.exp(gt[:, None] - gc[None, :]), 0.0)
-                else:
-                    qk = tl.where(causal, qk, 0.0)
-            acc += _mmh(qk, b_d, HI, MM, PREC, EMU)
-            if m == NH - 1:
-                tl.store(o_base + tq[:, None] * (H * V) + cv[None, :], _cvt(acc * scale, o.dtype.element_ty, EMU),
-                         mask=(tq < T)[:, None] & mv[None, :])
-        if USE_G:
-            if not EARLY:
-                gs = tl.load(gs_base + rows)
-                gl = tl.load(gs_base + i * BT + BT - 1)
-            s = s * tl.exp(gl)
-            b_d = b_d * tl.exp(gl - gs)[:, None]
-        s += _mmh(tl.trans(b_k), b_d, HI, MM, PREC, EMU)
+    b_q = tl.zeros([BT, BK], dtype=q.dtype.element_ty)
+    acc = tl.zeros([BT, BV], dtype=tl.float32)
+    gt = tl.zeros([BT], dtype=tl.float32)
+    if NEST:
+        # token chunks outer, their NH sub-chunks unrolled: every branch on the sub-step
+        # resolved at compile time (the flat loop keeps them as run-time branches, which
+        # the software pipeliner does not see through); the same arithmetic in the same order
+        for c0 in range(NC):
+            c = _wide(c0, ROW64)
+            for m in tl.static_range(NH):
+                s, b_q, acc, gt = _fwd_sub(
+                    s, b_q, acc, gt, c * NH + m, c, m, r, ck, cv, mk, mv, q_base, k_base,
+                    o_base, w_base, u_base, gs_base, gt_base, hbuf, dbuf, qkin, i_bh, T, L, NS,
+                    Lp, scale, H, K, V, BT, NH, USE_G, COMPUTE_O, STORE_H, STORE_D, MM, PREC,
+                    EMU, HI, EARLY, QKIN)
+    else:
+        for i0 in range(NS):
+            i = _wide(i0, ROW64)
+            s, b_q, acc, gt = _fwd_sub(
+                s, b_q, acc, gt, i, i // NH, i % NH, r, ck, cv, mk, mv, q_base, k_base,
+                o_base, w_base, u_base, gs_base, gt_base, hbuf, dbuf, qkin, i_bh, T, L, NS,
+                Lp, scale, H, K, V, BT, NH, USE_G, COMPUTE_O, STORE_H, STORE_D, MM, PREC,
+                EMU, HI, EARLY, QKIN)
     if STORE_HT:
         tl.store(ht + i_bh * K * V + ck[:, None] * V + cv[None, :], s, mask=mk[:, None] & mv[None, :])
 

@@ -185,6 +185,14 @@ _GPU_CONFIG = {
 #: these settings vs 0.22 ms with the chunk-64 ones (and 2.6 ms at chunk 64)
 _BWD_WY_SMALL_BT = {(16, False): (32, 2, 2), (16, True): (32, 2, 2),
                     (32, False): (16, 4, 2), (32, True): (32, 2, 2)}
+#: the forward state pass by the number of Householder factors, for 16-bit inputs at chunk 64
+#: with K above HI_MAX_K (session 21, H100, ``benchmarks/probes/qk_in.py``; model shape B 8,
+#: T 4096, H 16, K = V = 128; the pass's device time): one factor, 64-wide value blocks at 3
+#: stages (1u 0.357 -> 0.236 ms); two, the scores from the WY pass (``qkin``) and the
+#: sub-chunks unrolled (``nest``) with 64-wide blocks (2g 0.837 -> 0.560 ms). Three factors
+#: keep the default (the unrolled loop does not fit shared memory there).
+_STATE_BY_NH = {1: {"state": (64, 4, 3)},
+                2: {"state": (64, 4, 2), "qkin": True, "nest": True}}
 #: the interpreter runs one program at a time; 16-wide value blocks exercise the block loops
 _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 0),
                      "bwd_o": (16, 0, 0), "bwd_state": (16, 0, 0), "bwd_wy": (16, 0, 0),
@@ -248,6 +256,8 @@ class _Plan:
             small = _BWD_WY_SMALL_BT.get((chunk_size, q.element_size() == 2))
             if small is not None:
                 self.cfg["bwd_wy"] = small
+            if q.element_size() == 2 and chunk_size == 64 and self.K > HI_MAX_K:
+                self.cfg.update(_STATE_BY_NH.get(self.NH, {}))
         if not self.interpret and q.element_size() == 2 and self.T == 1:
             # Triton compiles an int argument equal to 1 as a constant; on the H200 (Triton
             # 3.6) that T = 1 specialization of fwd_state_kernel with 16-bit inputs faulted
@@ -294,6 +304,13 @@ class _Plan:
         # the state passes' loads that feed no product issued before the step's stores
         # (bitwise the same results either way)
         self.early = bool(self.cfg.get("early", False))
+        # the forward state pass reading the sub-chunks' scores from the WY pass (which the
+        # loop form writes; the scores in the input dtype, as the pass rounds them for its
+        # product, so not with HI's float32 operands), and as token chunks with their
+        # sub-chunks unrolled (NEST)
+        self.qkin = bool(self.cfg.get("qkin", False) and self.cfg.get("wy_loop", False)
+                         and self.BT == 64 and not self.HI)
+        self.nest = bool(self.cfg.get("nest", False))
 
     def kernel(self, name: str):
         """The Triton kernel ``name`` of :mod:`._chunk_kernels`, its unspecialized compile
@@ -342,7 +359,9 @@ def _gate_cumsums(g: torch.Tensor, p: _Plan, skip_first: bool = False
     return gsub.reshape(B * H, p.Lp).contiguous(), gtok.reshape(B * H, p.NC * p.BT).contiguous()
 
 
-def _wy(k, v, beta, gsub, p: _Plan, store_t: bool):
+def _wy(k, v, beta, gsub, p: _Plan, store_t: bool, scores=None):
+    """``W``, ``U`` and (``store_t``) ``T`` of every sub-chunk; with ``scores = (q, gtok, qk)``
+    (the loop form only) also the sub-chunks' scores into ``qk`` (see ``wy_loop_kernel``)."""
     w = _alloc((p.B * p.H, p.Lp, p.K), p.dtype, p.device)
     u = _alloc((p.B * p.H, p.Lp, p.V), torch.float32 if p.HI else p.dtype, p.device)
     tmat = _alloc((p.B * p.H, p.Lp, p.BT), p.dtype, p.device) if store_t else None
@@ -350,10 +369,14 @@ def _wy(k, v, beta, gsub, p: _Plan, store_t: bool):
         # the loop form (the 16-bit default): a float32 [BT, BT] scratch a program for A, then T
         # (256 B a row, transient); column blocks of the key / value loops at most 64 wide
         scr = _alloc((p.B * p.H * p.Lp * p.BT,), torch.float32, p.device)
+        sq, sg, sqk = scores if scores is not None else (None, None, None)
         _kern.wy_loop_kernel[(p.NS, p.B * p.H)](
             k, v, beta, gsub, w, u, tmat, scr, p.L, BVF=p.BVF, USE_G=p.use_g, STORE_T=store_t,
-            BC=min(64, p.BK), HI=p.HI, **p.common(), **p.opts("wy"))
+            BC=min(64, p.BK), HI=p.HI, q=sq, gtok=sg, qk=sqk, T=p.T, NH=p.NH,
+            QK=scores is not None, **p.common(), **p.opts("wy"))
         return w, u, tmat
+    if scores is not None:
+        raise AssertionError("the scores come from the loop form of the WY pass only")
     inv = p.cfg.get("inv", 1)
     # float32 scratch for the diagonal blocks of A (read back row by row), 64 B per row;
     # transient (freed when the forward returns)
@@ -375,7 +398,11 @@ def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state:
              keep_wy: bool = False):
     """Outputs and final state; with ``keep_wy`` also what the backward reuses: ``(W, U, T)``
     and, when ``p.cfg["save_states"]``, ``(hbuf, dbuf)`` (else None)."""
-    w, u, tmat = _wy(k, v, beta, gsub, p, store_t=keep_wy)
+    # the sub-chunks' scores for the state pass (qkin): [B*H, Lp, BT] in the input dtype,
+    # transient (B*H*Lp*BT*2 bytes: 134 MB at B 8, T 4096, H 16, two factors)
+    qk = _alloc((p.B * p.H, p.Lp, p.BT), p.dtype, p.device) if p.qkin else None
+    w, u, tmat = _wy(k, v, beta, gsub, p, store_t=keep_wy,
+                     scores=(q, gtok, qk) if p.qkin else None)
     o = _alloc((p.B, p.T, p.H, p.V), p.dtype, p.device)
     ht = _alloc((p.B, p.H, p.K, p.V), torch.float32, p.device) if output_final_state else None
     states = _state_buffers(p) if keep_wy and p.cfg.get("save_states", False) else None
@@ -384,7 +411,7 @@ def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state:
         q, k, w, u, gsub, gtok, h0, o, ht, hbuf, dbuf, p.T, p.L, p.NC, scale,
         BV=p.bv("state"), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=output_final_state,
         COMPUTE_O=True, STORE_H=states is not None, STORE_D=states is not None, HI=p.HI,
-        EARLY=p.early, **p.common(),
+        EARLY=p.early, NEST=p.nest, qkin=qk, QKIN=p.qkin, **p.common(),
         **p.opts("state"))
     return o, ht, ((w, u, tmat) if keep_wy else None), states
 
