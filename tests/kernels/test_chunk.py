@@ -604,7 +604,7 @@ def test_one_token_16bit_calls_use_the_value_block_that_ran_clean(monkeypatch):
     for T, dtype, one_token_16bit in ((1, torch.bfloat16, True), (2, torch.bfloat16, False),
                                       (1, torch.float32, False), (1, torch.float16, True)):
         q = torch.zeros(1, T, 2, 128, dtype=dtype)
-        p = chunk._Plan(q, v, 1, 64, False)
+        p = chunk._Plan(q, v, 3, 64, False)    # three factors: no per-factor settings
         tuned = chunk._GPU_CONFIG[q.element_size() == 2]
         for name in ("state", "state_rec"):
             want = 64 if one_token_16bit else tuned[name][0]
@@ -1185,48 +1185,89 @@ SCORES_CASES = [
 ]
 
 
-@pytest.mark.parametrize("nest", [False, True])
-@pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init", SCORES_CASES)
-def test_the_state_pass_reads_the_scores_of_the_wy_pass(
-        monkeypatch, gen, make_inputs, check_against_reference, poison_empty, device, nest, B, T,
-        H, K, V, n_h, dtype, gate, init):
-    """With ``qkin`` the loop-form WY pass also writes every sub-chunk's gated, masked scores
-    and the forward state pass reads them instead of forming ``Q K^T`` per value block (both
-    taken: spied), flat or with the sub-chunks unrolled (``nest``); every output and gradient
-    still matches the float64 reference within the table, every buffer NaN-poisoned first."""
-    from statetrack.kernels.delta_product import chunk
-
-    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "wy_loop", True)
-    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "qkin", True)
-    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "nest", nest)
+def _spy_scores(monkeypatch, chunk):
+    """Record ``QK`` of every ``wy_loop_kernel`` launch and ``(QKIN, NEST, COMPUTE_O)`` of every
+    forward state pass launch (either compile), as ``(kernel name, values)``."""
     seen = []
 
-    def spy(name, keys):
+    def spy(name, keys, record_as):
         real = getattr(chunk._kern, name)
 
         class Launch:
             def __getitem__(self, grid):
                 def launch(*args, **kwargs):
-                    seen.append((name, tuple(kwargs.get(k) for k in keys)))
+                    seen.append((record_as, tuple(kwargs.get(k) for k in keys)))
                     return real[grid](*args, **kwargs)
                 return launch
         monkeypatch.setattr(chunk._kern, name, Launch())
 
-    spy("wy_loop_kernel", ("QK",))
-    spy("fwd_state_kernel", ("QKIN", "NEST", "COMPUTE_O"))
+    spy("wy_loop_kernel", ("QK",), "wy_loop_kernel")
+    for name in ("fwd_state_kernel", "fwd_state_kernel_ns"):
+        spy(name, ("QKIN", "NEST", "COMPUTE_O"), "fwd_state_kernel")
+    return seen
+
+
+@pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init", SCORES_CASES)
+def test_the_state_pass_reads_the_scores_of_the_wy_pass(
+        monkeypatch, gen, make_inputs, check_against_reference, poison_empty, device, B, T, H, K,
+        V, n_h, dtype, gate, init):
+    """With ``qkin`` (and ``nest``, which it needs) the loop-form WY pass also writes every
+    sub-chunk's gated, masked scores and the forward state pass, its sub-chunks unrolled,
+    reads them instead of forming ``Q K^T`` per value block (both taken: spied); every output
+    (and, where no states are saved for the backward, every gradient) still matches the
+    float64 reference within the table, every buffer NaN-poisoned first. Without ``nest`` the
+    scores are not used."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "wy_loop", True)
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "qkin", True)
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "nest", True)
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "save_states", False)
+    seen = _spy_scores(monkeypatch, chunk)
     _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
              V=V, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
     # the forward: scores written, then read; the backward's recomputations without them
     assert ("wy_loop_kernel", (True,)) in seen
-    assert ("fwd_state_kernel", (True, nest, True)) in seen
+    assert ("fwd_state_kernel", (True, True, True)) in seen
     assert all(not (n == "fwd_state_kernel" and v[0] and not v[2]) for n, v in seen)
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "nest", False)
+    seen.clear()
+    x = make_inputs(gen, B=B, T=T, H=H, K=K, V=V, n_h=n_h, dtype=dtype, gate=gate,
+                    initial_state=init, device=device)
+    chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], num_householder=n_h, g=x["g"],
+                        initial_state=x["initial_state"], chunk_size=64)
+    assert ("wy_loop_kernel", (False,)) in seen and ("fwd_state_kernel", (False, False, True)) in seen
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("T,gate,init", [(1000, True, True), (4096, True, False), (33, False, True)])
+def test_the_scores_path_at_the_model_head_size_gpu(monkeypatch, gen, make_inputs,
+                                                    check_against_reference, poison_empty, T,
+                                                    gate, init):
+    """The default 16-bit forward of two factors at K = V = 128 keeps no states, so it takes
+    the scores from the WY pass and the unrolled state pass (spied); its outputs and final
+    state match the float64 reference. With gradients the forward saves states and runs
+    flat, without the scores."""
+    from statetrack.kernels.delta_product import chunk
+
+    seen = _spy_scores(monkeypatch, chunk)
+    _compare(gen, make_inputs, check_against_reference, poison_empty, torch.device("cuda"), B=2,
+             T=T, H=2, K=128, V=128, n_h=2, dtype=torch.bfloat16, gate=gate, init=init,
+             chunk_size=64, grads=False)
+    assert ("wy_loop_kernel", (True,)) in seen and ("fwd_state_kernel", (True, True, True)) in seen
+    seen.clear()
+    _compare(gen, make_inputs, check_against_reference, poison_empty, torch.device("cuda"), B=1,
+             T=T, H=2, K=128, V=128, n_h=2, dtype=torch.bfloat16, gate=gate, init=init,
+             chunk_size=64)
+    assert ("fwd_state_kernel", (False, False, True)) in seen
 
 
 def test_the_state_pass_settings_follow_the_number_of_factors(monkeypatch):
-    """On the GPU, 16-bit inputs at chunk 64 with K above HI_MAX_K take the forward state
-    pass's settings by the number of Householder factors (session 21's probe): one factor
-    64-wide blocks at 3 stages; two, the scores from the WY pass, unrolled; three, the default.
-    The scores need the loop-form WY pass and no HI operands; an override still wins."""
+    """On the GPU, 16-bit inputs at chunk 64 with 64 < K <= 128 take the forward state pass's
+    settings by the number of Householder factors (session 21's probe): one factor 64-wide
+    blocks at 3 stages; two, the scores from the WY pass, unrolled (``state_save`` for a
+    forward that saves states); three, the default. The scores need the unrolled pass, the
+    loop-form WY pass and no HI operands; an override still wins."""
     from statetrack.kernels.delta_product import chunk
 
     monkeypatch.setattr(chunk, "INTERPRET", False)
@@ -1240,11 +1281,16 @@ def test_the_state_pass_settings_follow_the_number_of_factors(monkeypatch):
     p1, p2, p3 = plan(1), plan(2), plan(3)
     assert (p1.cfg["state"], p1.qkin, p1.nest) == ((64, 4, 3), False, False)
     assert (p2.cfg["state"], p2.qkin, p2.nest) == ((64, 4, 2), True, True)
+    assert p2.cfg["state_save"] == default and "state_save" not in p1.cfg
     assert (p3.cfg["state"], p3.qkin, p3.nest) == (default, False, False)
     assert plan(2, dtype=torch.float32).cfg["state"] == chunk._GPU_CONFIG[False]["state"]
     assert not plan(2, bt=32).qkin and plan(2, bt=32).cfg["state"] == default
-    assert not plan(2, K=16).qkin                       # HI operands: no table entry
+    for K in (64, 256):                                 # measured at K = 128 only
+        assert not plan(2, K=K).qkin and plan(1, K=K).cfg["state"] == default, K
+    assert plan(2, K=100).qkin
     monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"wy_loop": False})
     assert not plan(2).qkin                             # the scores come from the loop form
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"nest": False})
+    assert not plan(2).qkin                             # and are read by the unrolled pass only
     monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"state": (32, 4, 2), "qkin": False})
     assert (plan(2).cfg["state"], plan(2).qkin, plan(2).nest) == ((32, 4, 2), False, True)

@@ -186,13 +186,15 @@ _GPU_CONFIG = {
 _BWD_WY_SMALL_BT = {(16, False): (32, 2, 2), (16, True): (32, 2, 2),
                     (32, False): (16, 4, 2), (32, True): (32, 2, 2)}
 #: the forward state pass by the number of Householder factors, for 16-bit inputs at chunk 64
-#: with K above HI_MAX_K (session 21, H100, ``benchmarks/probes/qk_in.py``; model shape B 8,
+#: with 64 < K <= 128 (session 21, H100, ``benchmarks/probes/qk_in.py``; model shape B 8,
 #: T 4096, H 16, K = V = 128; the pass's device time): one factor, 64-wide value blocks at 3
 #: stages (1u 0.357 -> 0.236 ms); two, the scores from the WY pass (``qkin``) and the
-#: sub-chunks unrolled (``nest``) with 64-wide blocks (2g 0.837 -> 0.560 ms). Three factors
-#: keep the default (the unrolled loop does not fit shared memory there).
+#: sub-chunks unrolled (``nest``) with 64-wide blocks (2g 0.837 -> 0.560 ms) in a forward that
+#: keeps no states, while one that saves them for the backward (``save_states``) runs flat at
+#: ``state_save`` (the unrolled pass with its stores needs 238,100 B of shared memory, past
+#: the H100's 232,448). Three factors keep the default (unrolled, 250-410 kB).
 _STATE_BY_NH = {1: {"state": (64, 4, 3)},
-                2: {"state": (64, 4, 2), "qkin": True, "nest": True}}
+                2: {"state": (64, 4, 2), "qkin": True, "nest": True, "state_save": (32, 4, 2)}}
 #: the interpreter runs one program at a time; 16-wide value blocks exercise the block loops
 _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 0),
                      "bwd_o": (16, 0, 0), "bwd_state": (16, 0, 0), "bwd_wy": (16, 0, 0),
@@ -256,7 +258,7 @@ class _Plan:
             small = _BWD_WY_SMALL_BT.get((chunk_size, q.element_size() == 2))
             if small is not None:
                 self.cfg["bwd_wy"] = small
-            if q.element_size() == 2 and chunk_size == 64 and self.K > HI_MAX_K:
+            if q.element_size() == 2 and chunk_size == 64 and self.BK == 128:
                 self.cfg.update(_STATE_BY_NH.get(self.NH, {}))
         if not self.interpret and q.element_size() == 2 and self.T == 1:
             # Triton compiles an int argument equal to 1 as a constant; on the H200 (Triton
@@ -308,9 +310,12 @@ class _Plan:
         # loop form writes; the scores in the input dtype, as the pass rounds them for its
         # product, so not with HI's float32 operands), and as token chunks with their
         # sub-chunks unrolled (NEST)
-        self.qkin = bool(self.cfg.get("qkin", False) and self.cfg.get("wy_loop", False)
-                         and self.BT == 64 and not self.HI)
+        # sub-chunks unrolled (NEST). The scores are read only by the unrolled pass: the flat
+        # loop reading them compiled wrong on an H100 (Triton 3.6: bf16, K = 100, two factors,
+        # 33 tokens, outputs 0.87 off; an illegal address at the model shape, session 21)
         self.nest = bool(self.cfg.get("nest", False))
+        self.qkin = bool(self.cfg.get("qkin", False) and self.nest
+                         and self.cfg.get("wy_loop", False) and self.BT == 64 and not self.HI)
 
     def kernel(self, name: str):
         """The Triton kernel ``name`` of :mod:`._chunk_kernels`, its unspecialized compile
@@ -398,21 +403,26 @@ def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state:
              keep_wy: bool = False):
     """Outputs and final state; with ``keep_wy`` also what the backward reuses: ``(W, U, T)``
     and, when ``p.cfg["save_states"]``, ``(hbuf, dbuf)`` (else None)."""
-    # the sub-chunks' scores for the state pass (qkin): [B*H, Lp, BT] in the input dtype,
-    # transient (B*H*Lp*BT*2 bytes: 134 MB at B 8, T 4096, H 16, two factors)
-    qk = _alloc((p.B * p.H, p.Lp, p.BT), p.dtype, p.device) if p.qkin else None
+    saving = keep_wy and p.cfg.get("save_states", False)
+    # the sub-chunks' scores for the state pass (qkin, unrolled; a forward that keeps no
+    # states): [B*H, Lp, BT] in the input dtype, transient (B*H*Lp*BT*2 bytes: 134 MB at B 8,
+    # T 4096, H 16, two factors)
+    nest = p.nest and not saving
+    qkin = p.qkin and not saving
+    cfg = "state_save" if saving and "state_save" in p.cfg else "state"
+    qk = _alloc((p.B * p.H, p.Lp, p.BT), p.dtype, p.device) if qkin else None
     w, u, tmat = _wy(k, v, beta, gsub, p, store_t=keep_wy,
-                     scores=(q, gtok, qk) if p.qkin else None)
+                     scores=(q, gtok, qk) if qkin else None)
     o = _alloc((p.B, p.T, p.H, p.V), p.dtype, p.device)
     ht = _alloc((p.B, p.H, p.K, p.V), torch.float32, p.device) if output_final_state else None
-    states = _state_buffers(p) if keep_wy and p.cfg.get("save_states", False) else None
+    states = _state_buffers(p) if saving else None
     hbuf, dbuf = states if states is not None else (None, None)
-    p.kernel("fwd_state_kernel")[(p.nv("state"), p.B * p.H)](
+    p.kernel("fwd_state_kernel")[(p.nv(cfg), p.B * p.H)](
         q, k, w, u, gsub, gtok, h0, o, ht, hbuf, dbuf, p.T, p.L, p.NC, scale,
-        BV=p.bv("state"), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=output_final_state,
-        COMPUTE_O=True, STORE_H=states is not None, STORE_D=states is not None, HI=p.HI,
-        EARLY=p.early, NEST=p.nest, qkin=qk, QKIN=p.qkin, **p.common(),
-        **p.opts("state"))
+        BV=p.bv(cfg), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=output_final_state,
+        COMPUTE_O=True, STORE_H=saving, STORE_D=saving, HI=p.HI,
+        EARLY=p.early, NEST=nest, qkin=qk, QKIN=qkin, **p.common(),
+        **p.opts(cfg))
     return o, ht, ((w, u, tmat) if keep_wy else None), states
 
 
