@@ -9,7 +9,11 @@ here by PyTorch outside the timing) at the model rows' shape, for several value-
 and warp counts, and reports each pass's device time, the outputs' largest difference from
 the default's and how long PyTorch takes to make the buffer (an upper bound for a kernel that
 would). A gain here is what a production path (the scores written by the parallel WY pass)
-could at most win in the forward state pass.
+could at most win in the forward state pass. The fifth field of a configuration unrolls a
+token chunk's sub-chunks (``NEST``). Session 21 (H100): reading the scores pays only at
+64-wide blocks and, for two factors, unrolled; the flat loop reading them faulted once at
+2g (32-wide blocks) and compiled wrong in a GPU test, so ``chunk.py`` reads them unrolled
+only (``benchmarks/kernels_model.md``, "Session 21").
 
     python benchmarks/probes/qk_in.py --rows 1u,2g,3g --json OUT.json
     TRITON_INTERPRET=1 python benchmarks/probes/qk_in.py --device cpu --shape 1,130,2,32,32

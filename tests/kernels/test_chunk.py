@@ -1244,12 +1244,13 @@ def test_the_state_pass_reads_the_scores_of_the_wy_pass(
 def test_the_scores_path_at_the_model_head_size_gpu(monkeypatch, gen, make_inputs,
                                                     check_against_reference, poison_empty, T,
                                                     gate, init):
-    """The default 16-bit forward of two factors at K = V = 128 keeps no states, so it takes
-    the scores from the WY pass and the unrolled state pass (spied); its outputs and final
-    state match the float64 reference. With gradients the forward saves states and runs
-    flat, without the scores."""
+    """With ``qkin`` on (opt-in), a 16-bit forward of two factors at K = V = 128 that keeps no
+    states takes the scores from the WY pass and the unrolled state pass (spied); its outputs
+    and final state match the float64 reference. With gradients the forward saves states and
+    runs flat, without the scores."""
     from statetrack.kernels.delta_product import chunk
 
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "qkin", True)
     seen = _spy_scores(monkeypatch, chunk)
     _compare(gen, make_inputs, check_against_reference, poison_empty, torch.device("cuda"), B=2,
              T=T, H=2, K=128, V=128, n_h=2, dtype=torch.bfloat16, gate=gate, init=init,
@@ -1265,19 +1266,24 @@ def test_the_scores_path_at_the_model_head_size_gpu(monkeypatch, gen, make_input
 def test_the_state_pass_settings_follow_the_number_of_factors(monkeypatch):
     """On the GPU, 16-bit inputs at chunk 64 with 64 < K <= 128 take the forward state pass's
     settings by the number of Householder factors (session 21's probe): one factor 64-wide
-    blocks at 3 stages; two, the scores from the WY pass, unrolled (``state_save`` for a
-    forward that saves states); three, the default. The scores need the unrolled pass, the
-    loop-form WY pass and no HI operands; an override still wins."""
+    blocks at 3 stages; with ``qkin`` (opt-in) two factors take the scores from the WY pass,
+    unrolled (``state_save`` for a forward that saves states); otherwise, and for three, the
+    default. The scores need the unrolled pass, the loop-form WY pass and no HI operands; an
+    override still wins."""
     from statetrack.kernels.delta_product import chunk
 
     monkeypatch.setattr(chunk, "INTERPRET", False)
     monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
+    default = chunk._GPU_CONFIG[True]["state"]
+    q2 = torch.zeros(1, 200, 2, 128, dtype=torch.bfloat16)
+    p = chunk._Plan(q2, torch.zeros(1, 200, 2, 128), 2, 64, True)
+    assert (p.cfg["state"], p.qkin, p.nest, "state_save" in p.cfg) == (default, False, False, False)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": True})
 
     def plan(n_h, K=128, dtype=torch.bfloat16, bt=64):
         return chunk._Plan(torch.zeros(1, 200, 2, K, dtype=dtype), torch.zeros(1, 200, 2, 128),
                            n_h, bt, True)
 
-    default = chunk._GPU_CONFIG[True]["state"]
     p1, p2, p3 = plan(1), plan(2), plan(3)
     assert (p1.cfg["state"], p1.qkin, p1.nest) == ((64, 4, 3), False, False)
     assert (p2.cfg["state"], p2.qkin, p2.nest) == ((64, 4, 2), True, True)
@@ -1288,9 +1294,9 @@ def test_the_state_pass_settings_follow_the_number_of_factors(monkeypatch):
     for K in (64, 256):                                 # measured at K = 128 only
         assert not plan(2, K=K).qkin and plan(1, K=K).cfg["state"] == default, K
     assert plan(2, K=100).qkin
-    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"wy_loop": False})
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": True, "wy_loop": False})
     assert not plan(2).qkin                             # the scores come from the loop form
-    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"nest": False})
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": True, "nest": False})
     assert not plan(2).qkin                             # and are read by the unrolled pass only
-    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"state": (32, 4, 2), "qkin": False})
-    assert (plan(2).cfg["state"], plan(2).qkin, plan(2).nest) == ((32, 4, 2), False, True)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": True, "state": (32, 4, 2)})
+    assert (plan(2).cfg["state"], plan(2).qkin, plan(2).nest) == ((32, 4, 2), True, True)
