@@ -119,7 +119,8 @@ def _parse_configs(text: str) -> list[tuple[int, int, int]]:
 
 def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, warps: int,
                 stages: int, gate: bool = False, L: int = 4096, lp_bwd: bool = False,
-                row64: bool = False, early: bool = False, nc1: bool = False) -> dict:
+                row64: bool = False, early: bool = False, nc1: bool = False, nh: int = 1,
+                nest: bool = False, qkin: bool = False) -> dict:
     """Compile ``kernel`` for sm_90 and return its resource usage and SASS counts. ``L``
     (sub-steps, T * n_h) matters only through its divisibility by 16, which Triton's launcher
     specializes at run time (the model rows' 4096 is). ``dD`` is in the input dtype (as
@@ -133,7 +134,11 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
     16-bit inputs with ``K <= chunk.HI_MAX_K``; the row says which (``"hi"``). ``nc1``
     compiles the sequential passes (``fwd_state``, ``bwd_state``, ``bwd_o``) for a call of one
     token chunk as Triton's launcher specializes it (``NC`` a constant 1, so a loop of one
-    step; session 20's one-chunk fault; ``chunk.py`` now runs such calls unspecialized)."""
+    step; session 20's one-chunk fault; ``chunk.py`` now runs such calls unspecialized).
+    ``nh`` is the number of Householder factors of the state passes and ``wy_loop``;
+    ``nest`` unrolls a token chunk's sub-chunks in ``fwd_state`` / ``fwd_state_save``
+    (``NEST``) and ``qkin`` has them read the scores from a buffer (``QKIN``) or, for
+    ``wy_loop``, write them (``QK``; session 21's opt-in path)."""
     os.environ.pop("TRITON_INTERPRET", None)
     os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
     import triton
@@ -177,25 +182,34 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
         sig = dict(q=p, k=p, w=p, u=pu, gsub=f32, gtok=f32, h0=f32, o=p, ht=f32, hbuf=p,
                    dbuf=p, T="i32", L="i32", NC="i32", scale="fp32")
         store = kernel != "fwd_state"
-        consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))), NH=1,
+        consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))), NH=nh,
                       USE_H0=False, STORE_HT=False, COMPUTE_O=kernel != "state_rec",
-                      STORE_H=store, STORE_D=store, HI=hi, EARLY=early)
+                      STORE_H=store, STORE_D=store, HI=hi, EARLY=early, NEST=nest,
+                      QKIN=qkin)
+        if qkin:
+            sig["qkin"] = p
+        else:
+            consts["qkin"] = None                # no buffer: a constant None, as at launch
     elif kernel == "bwd_state":
         fn = kern.bwd_state_kernel
         sig = dict(q=p, k=p, w=p, do=p, gsub=f32, gtok=f32, dht=f32, dh0=f32, dvloc=part,
                    dhbuf=p, ddbuf=p, T="i32", L="i32", NC="i32", scale="fp32")
-        consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))), NH=1,
+        consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))), NH=nh,
                       USE_DHT=False, STORE_DH0=False, EARLY=early)
     elif kernel == "bwd_o":
         fn = kern.bwd_o_kernel
         sig = dict(q=p, k=p, do=p, hbuf=p, dbuf=p, gtok=f32, dq=p, dko=part, dvloc=part,
                    dgtok=f32, T="i32", L="i32", NC="i32", scale="fp32")
-        consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))), NH=1)
+        consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))), NH=nh)
     elif kernel == "wy_loop":
         fn = kern.wy_loop_kernel
         sig = dict(k=p, v=p, beta=p, gsub=f32, w=p, u=pu, tmat=p, scr=f32, L="i32")
         consts = dict(common, BVF=max(16, triton.next_power_of_2(V)), STORE_T=True,
-                      BC=min(64, BK), HI=hi)
+                      BC=min(64, BK), HI=hi, NH=nh, QK=qkin)
+        if qkin:
+            sig.update(q=p, gtok=f32, qk=p, T="i32")
+        else:
+            consts.update(q=None, gtok=None, qk=None, T=0)
     else:
         fn = kern.wy_fwd_kernel
         sig = dict(k=p, v=p, beta=p, gsub=f32, w=p, u=pu, tmat=p, scr=f32, L="i32")
@@ -204,11 +218,12 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
     if nc1 and "NC" in sig:
         consts["NC"] = 1
     sig.update({name: "constexpr" for name in consts})
+    sig = {name: sig[name] for name in fn.arg_names if name in sig}   # the function's order
     # pointer arguments 16-byte aligned, as the launcher specializes torch's allocations at
     # run time (an unaligned compile splits vector loads: not what the device runs)
     attrs = {(fn.arg_names.index(a),): [["tt.divisibility", 16]]
              for a, t in sig.items()
-             if t.startswith("*") or (a in ("L", "T") and L % 16 == 0)}
+             if t.startswith("*") or (a in ("L", "T") and t == "i32" and L % 16 == 0)}
     ck = triton.compile(ASTSource(fn, sig, consts, attrs), target=GPUTarget("cuda", 90, 32),
                         options={"num_warps": warps, "num_stages": stages})
     tools = Path(triton.__file__).parent / "backends" / "nvidia" / "bin"
@@ -227,6 +242,8 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
 
     return {"kernel": kernel, "dtype": dtype, "K": K, "V": V, "chunk": chunk, "gate": gate,
             "row64": row64, "hi": hi, "nc1": bool(nc1 and "NC" in consts),
+            "nh": consts.get("NH", 1), "nest": bool(consts.get("NEST", False)),
+            "qkin": bool(consts.get("QKIN", consts.get("QK", False))),
             "block_v": bv, "num_warps": warps, "num_stages": stages, "L": L,
             "registers": field("REG"), "stack_bytes": field("STACK"),
             "shared_bytes": int(ck.metadata.shared),
@@ -256,6 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nc1", action="store_true",
                     help="the sequential passes as specialized for a call of one token chunk "
                          "(NC a constant 1)")
+    ap.add_argument("--nh", type=int, default=1,
+                    help="Householder factors (the state passes, bwd_o and wy_loop)")
+    ap.add_argument("--nest", action="store_true",
+                    help="fwd_state / fwd_state_save with a token chunk's sub-chunks unrolled")
+    ap.add_argument("--qkin", action="store_true",
+                    help="fwd_state / fwd_state_save reading the scores from a buffer; "
+                         "wy_loop writing them (session 21's opt-in path)")
     ap.add_argument("--configs", default=DEFAULT_CONFIGS,
                     help="comma-separated BV:WARPS:STAGES (BV ignored by wy_fwd)")
     ap.add_argument("--json", type=Path)
@@ -268,6 +292,15 @@ def main(argv: list[str] | None = None) -> int:
     if a.nc1 and a.kernel not in ("fwd_state", "fwd_state_save", "state_rec", "bwd_state",
                                   "bwd_o"):
         ap.error(f"--nc1: only the sequential passes take NC (not --kernel {a.kernel})")
+    if not 1 <= a.nh <= 8:
+        ap.error(f"--nh: expected 1..8, got {a.nh}")
+    if a.nh != 1 and a.kernel not in ("fwd_state", "fwd_state_save", "state_rec", "bwd_state",
+                                      "bwd_o", "wy_loop"):
+        ap.error(f"--nh: only the state passes, bwd_o and wy_loop take it (not --kernel {a.kernel})")
+    if a.nest and a.kernel not in ("fwd_state", "fwd_state_save"):
+        ap.error(f"--nest: fwd_state / fwd_state_save only (not --kernel {a.kernel})")
+    if a.qkin and a.kernel not in ("fwd_state", "fwd_state_save", "wy_loop"):
+        ap.error(f"--qkin: fwd_state / fwd_state_save / wy_loop only (not --kernel {a.kernel})")
     if a.kernel == "wy_loop" and a.chunk != 64:
         ap.error(f"--kernel wy_loop: runs at --chunk 64 only (got {a.chunk})")
     try:
@@ -279,9 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for bv, warps, stages in configs:
         r = compile_one(a.kernel, a.dtype, a.K, V, a.chunk, bv, warps, stages, a.gate, a.L,
-                        a.lp_bwd, a.row64, a.early, a.nc1)
+                        a.lp_bwd, a.row64, a.early, a.nc1, a.nh, a.nest, a.qkin)
         rows.append(r)
-        print(f"{a.kernel}{' row64' if a.row64 else ''}{' NC=1' if a.nc1 else ''} {a.dtype} K={a.K} V={V} chunk={a.chunk} BV={bv} warps={warps} "
+        tags = "".join(t for t, on in ((" row64", a.row64), (" NC=1", a.nc1),
+                                       (f" n_h={a.nh}", a.nh != 1), (" nest", a.nest),
+                                       (" qkin", a.qkin)) if on)
+        print(f"{a.kernel}{tags} {a.dtype} K={a.K} V={V} chunk={a.chunk} BV={bv} warps={warps} "
               f"stages={stages}: {r['registers']} registers, {r['stack_bytes']} B stack, "
               f"{r['shared_bytes']} B shared, {r['instructions']} instructions, LDL {r['LDL']}, "
               f"STL {r['STL']}; blocks/SM by registers {r['blocks_by_regs']}, by shared "
@@ -294,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
                           or a.kernel == "state_rec" else "forward"},
                        shape={"dtype": a.dtype, "K": a.K, "V": V, "chunk": a.chunk,
                               "gate": a.gate, "L": a.L, "lp_bwd": a.lp_bwd,
-                              "row64": a.row64, "nc1": a.nc1})
+                              "row64": a.row64, "nc1": a.nc1, "nh": a.nh, "nest": a.nest,
+                              "qkin": a.qkin})
         doc["rows"] = rows
         write_json(ap, "--json", a.json, doc)
     return 0

@@ -16,6 +16,7 @@ token chunk's sub-chunks (``NEST``). Session 21 (H100): reading the scores pays 
 only (``benchmarks/kernels_model.md``, "Session 21").
 
     python benchmarks/probes/qk_in.py --rows 1u,2g,3g --json OUT.json
+    python benchmarks/probes/qk_in.py --rows 2g --save --configs 32:4:2:0:0,32:4:2:1:1
     TRITON_INTERPRET=1 python benchmarks/probes/qk_in.py --device cpu --shape 1,130,2,32,32
 
 A bad option ends in one ``error:`` line naming it (exit status 2).
@@ -61,7 +62,7 @@ def scores(q, k, gtok, p):
     return qk.reshape(B * H, p.Lp, BT).contiguous()
 
 
-def run_row(name, shape, device, configs, reps_ms):
+def run_row(name, shape, device, configs, reps_ms, save=False):
     import torch
 
     from statetrack.kernels.delta_product import _chunk_kernels as kern
@@ -96,18 +97,20 @@ def run_row(name, shape, device, configs, reps_ms):
 
     def launch(bv, warps, stages, qkin, nest=False):
         o = torch.empty(B, T, H, V, dtype=dt, device=device)
+        # with --save, the pass also stores every sub-chunk's state and D (a training forward)
+        hbuf, dbuf = chunk._state_buffers(p) if save else (None, None)
         opts = {} if device != "cuda" else {"num_warps": warps, "num_stages": stages}
         bv = min(bv, p.BVF)
 
         def go():
             kern.fwd_state_kernel[(triton_cdiv(V, bv), B * H)](
-                q, k, w, u, gsub, gtok, None, o, None, None, None, p.T, p.L, p.NC, scale,
+                q, k, w, u, gsub, gtok, None, o, None, hbuf, dbuf, p.T, p.L, p.NC, scale,
                 BV=bv, NH=nh, USE_G=gated, USE_H0=False, STORE_HT=False, COMPUTE_O=True,
-                STORE_H=False, STORE_D=False, HI=p.HI, EARLY=p.early, **p.common(),
+                STORE_H=save, STORE_D=save, HI=p.HI, EARLY=p.early, **p.common(),
                 qkin=qkbuf if qkin else None, QKIN=qkin, NEST=nest, **opts)
         return o, go
 
-    out = {"row": name, "shape": shape, "torch_scores_ms": torch_ms, "configs": []}
+    out = {"row": name, "shape": shape, "save": save, "torch_scores_ms": torch_ms, "configs": []}
     o_ref, go = launch(*chunk._GPU_CONFIG[True]["state"], False)
     go()
     for bv, warps, stages, qkin, nest in configs:
@@ -142,6 +145,8 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", default="32:4:2:0,32:4:2:1,16:4:2:1,16:2:2:1,32:8:2:1,64:4:2:1,64:8:2:1",
                     help="BV:warps:stages:qkin[:nest], comma-separated")
     ap.add_argument("--rep", type=int, default=200, help="do_bench rep in ms")
+    ap.add_argument("--save", action="store_true",
+                    help="the pass also stores the sub-chunks' states and D (a training forward)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     try:
@@ -172,7 +177,7 @@ def main(argv=None) -> int:
     res["triton"] = triton.__version__
     for r in rows:
         print(f"# row {r}", flush=True)
-        res["rows"].append(run_row(r, shape, a.device, configs, a.rep))
+        res["rows"].append(run_row(r, shape, a.device, configs, a.rep, a.save))
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=1))
     for row in res["rows"]:

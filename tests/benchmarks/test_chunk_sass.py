@@ -37,7 +37,8 @@ def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
     assert doc["pass"] == ("backward" if kernel.startswith("bwd") or kernel == "state_rec"
                            else "forward")
     assert doc["shape"] == {"dtype": "float32", "K": 16, "V": 16, "chunk": 16, "gate": False,
-                            "L": 4096, "lp_bwd": False, "row64": False, "nc1": False}
+                            "L": 4096, "lp_bwd": False, "row64": False, "nc1": False, "nh": 1, "nest": False,
+                            "qkin": False}
     assert doc["command"].startswith(f"python benchmarks/chunk_sass.py --kernel {kernel} ")
     assert doc["command"].endswith(f"--json {out}") and doc["commit"] and doc["triton"]
     (row,) = doc["rows"]

@@ -29,6 +29,15 @@ def test_the_scores_from_a_buffer_give_the_default_outputs(tmp_path, run_interpr
         assert all(c["rel_diff_vs_default"] < 1e-5 for c in cfgs)
 
 
+def test_the_saving_pass_gives_the_same_outputs(tmp_path, run_interpreted):
+    out = tmp_path / "q.json"
+    r = run_interpreted(SCRIPT, "--device", "cpu", "--shape", "1,40,1,32,16", "--rows", "3g",
+                        "--save", "--configs", "16:4:2:0:0,16:4:2:1:1", "--json", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["save"] and all(c["rel_diff_vs_default"] < 1e-5 for c in row["configs"])
+
+
 def test_bad_options_are_one_error_line(run_interpreted):
     for args, word in ((["--rows", "9z"], "--rows"), (["--shape", "1,2"], "--shape"),
                        (["--configs", "24:4:2:0"], "--configs")):

@@ -1300,3 +1300,29 @@ def test_the_state_pass_settings_follow_the_number_of_factors(monkeypatch):
     assert not plan(2).qkin                             # and are read by the unrolled pass only
     monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": True, "state": (32, 4, 2)})
     assert (plan(2).cfg["state"], plan(2).qkin, plan(2).nest) == ((32, 4, 2), True, True)
+
+
+def test_the_override_variable_reaches_the_settings_and_bad_ones_are_named():
+    """``STATETRACK_CHUNK_OVERRIDE`` (a JSON object) is merged into ``_CONFIG_OVERRIDE`` when the
+    package loads, launch settings as tuples; an unknown name or bad JSON stops the import
+    with one error naming the variable."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from statetrack.kernels.delta_product import chunk; print(chunk._CONFIG_OVERRIDE)"
+
+    def run(value):
+        env = dict(os.environ, STATETRACK_CHUNK_OVERRIDE=value)
+        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, timeout=300)
+
+    r = run('{"qkin": true, "state": [64, 4, 2]}')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "{'qkin': True, 'state': (64, 4, 2)}"
+    for bad, words in (('{"qkn": true}', "unknown setting(s) ['qkn']"), ("qkin", "not JSON"),
+                       ("[1]", "expected a JSON object")):
+        r = run(bad)
+        assert r.returncode != 0
+        last = r.stderr.strip().splitlines()[-1]
+        assert last.startswith("ValueError: STATETRACK_CHUNK_OVERRIDE: ") and words in last, last

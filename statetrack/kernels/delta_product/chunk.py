@@ -127,6 +127,8 @@ test can fill them all with NaN and check that every element read or returned wa
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Optional
 
 import torch
@@ -225,6 +227,44 @@ _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 
 #: H100 the saving forward state pass 1.17 -> 0.97 ms at 2g, bwd_state 0.53 -> 0.48 at 1u);
 #: empty in normal use (set ``False`` to time the older choices)
 _CONFIG_OVERRIDE: dict = {}
+#: the settings _CONFIG_OVERRIDE may name
+_OVERRIDE_KEYS = (set(_GPU_CONFIG[True]) | set(_GPU_CONFIG[False])
+                  | {"inv", "prec", "wy_split", "save_states", "lp_bwd", "wy_loop", "row64",
+                     "early", "nospec", "qkin", "nest", "state_save", "hi"})
+
+
+def _override_from_env(raw: str | None) -> dict:
+    """The settings of ``STATETRACK_CHUNK_OVERRIDE``, a JSON object that the package merges into
+    ``_CONFIG_OVERRIDE`` when it loads: a device run of the GPU tests or of a benchmark with an
+    opt-in setting on, e.g. ``STATETRACK_CHUNK_OVERRIDE='{"qkin": true}'``. Lists become
+    tuples (launch settings ``[block, warps, stages]``); an unknown name, or text that is not
+    a JSON object, is an error naming the variable.
+
+    >>> _override_from_env('{"qkin": true, "state": [64, 4, 2]}')
+    {'qkin': True, 'state': (64, 4, 2)}
+    >>> _override_from_env(None), _override_from_env("  ")
+    ({}, {})
+    >>> _override_from_env('{"qkn": true}')
+    Traceback (most recent call last):
+    ...
+    ValueError: STATETRACK_CHUNK_OVERRIDE: unknown setting(s) ['qkn']; known: ...
+    """
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        val = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"STATETRACK_CHUNK_OVERRIDE: not JSON ({exc}): {raw!r}") from None
+    if not isinstance(val, dict):
+        raise ValueError(f"STATETRACK_CHUNK_OVERRIDE: expected a JSON object, got {raw!r}")
+    bad = sorted(set(val) - _OVERRIDE_KEYS)
+    if bad:
+        raise ValueError(f"STATETRACK_CHUNK_OVERRIDE: unknown setting(s) {bad}; known: "
+                         f"{sorted(_OVERRIDE_KEYS)}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in val.items()}
+
+
+_CONFIG_OVERRIDE.update(_override_from_env(os.environ.get("STATETRACK_CHUNK_OVERRIDE")))
 
 _MM_DTYPE = {torch.bfloat16: tl.bfloat16, torch.float16: tl.float16, torch.float32: tl.float32}
 
