@@ -120,7 +120,7 @@ def _parse_configs(text: str) -> list[tuple[int, int, int]]:
 def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, warps: int,
                 stages: int, gate: bool = False, L: int = 4096, lp_bwd: bool = False,
                 row64: bool = False, early: bool = False, nc1: bool = False, nh: int = 1,
-                nest: bool = False, qkin: bool = False) -> dict:
+                nest: bool = False, qkin: bool = False, tfused: bool = False) -> dict:
     """Compile ``kernel`` for sm_90 and return its resource usage and SASS counts. ``L``
     (sub-steps, T * n_h) matters only through its divisibility by 16, which Triton's launcher
     specializes at run time (the model rows' 4096 is). ``dD`` is in the input dtype (as
@@ -138,7 +138,9 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
     ``nh`` is the number of Householder factors of the state passes and ``wy_loop``;
     ``nest`` unrolls a token chunk's sub-chunks in ``fwd_state`` / ``fwd_state_save``
     (``NEST``) and ``qkin`` has them read the scores from a buffer (``QKIN``) or, for
-    ``wy_loop``, write them (``QK``; session 21's opt-in path)."""
+    ``wy_loop``, write them (``QK``; session 21's opt-in path). ``tfused`` has
+    ``fwd_state`` form ``D`` from ``T``, the values and beta (``TFUSED``) and ``wy_loop``
+    write ``T`` alone (``WU`` off)."""
     os.environ.pop("TRITON_INTERPRET", None)
     os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
     import triton
@@ -190,6 +192,13 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
             sig["qkin"] = p
         else:
             consts["qkin"] = None                # no buffer: a constant None, as at launch
+        consts["TFUSED"] = tfused
+        if tfused:
+            sig.update(tmat=p, vin=p, beta=p)
+            consts.update(w=None, u=None)
+            del sig["w"], sig["u"]
+        else:
+            consts.update(tmat=None, vin=None, beta=None)
     elif kernel == "bwd_state":
         fn = kern.bwd_state_kernel
         sig = dict(q=p, k=p, w=p, do=p, gsub=f32, gtok=f32, dht=f32, dh0=f32, dvloc=part,
@@ -205,7 +214,7 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
         fn = kern.wy_loop_kernel
         sig = dict(k=p, v=p, beta=p, gsub=f32, w=p, u=pu, tmat=p, scr=f32, L="i32")
         consts = dict(common, BVF=max(16, triton.next_power_of_2(V)), STORE_T=True,
-                      BC=min(64, BK), HI=hi, NH=nh, QK=qkin)
+                      BC=min(64, BK), HI=hi, NH=nh, QK=qkin, WU=not tfused)
         if qkin:
             sig.update(q=p, gtok=f32, qk=p, T="i32")
         else:
@@ -244,6 +253,7 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
             "row64": row64, "hi": hi, "nc1": bool(nc1 and "NC" in consts),
             "nh": consts.get("NH", 1), "nest": bool(consts.get("NEST", False)),
             "qkin": bool(consts.get("QKIN", consts.get("QK", False))),
+            "tfused": bool(consts.get("TFUSED", not consts.get("WU", True))),
             "block_v": bv, "num_warps": warps, "num_stages": stages, "L": L,
             "registers": field("REG"), "stack_bytes": field("STACK"),
             "shared_bytes": int(ck.metadata.shared),
@@ -280,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--qkin", action="store_true",
                     help="fwd_state / fwd_state_save reading the scores from a buffer; "
                          "wy_loop writing them (session 21's opt-in path)")
+    ap.add_argument("--tfused", action="store_true",
+                    help="fwd_state / fwd_state_save forming D from T, V and beta; wy_loop "
+                         "writing T alone (the opt-in tfused path)")
     ap.add_argument("--configs", default=DEFAULT_CONFIGS,
                     help="comma-separated BV:WARPS:STAGES (BV ignored by wy_fwd)")
     ap.add_argument("--json", type=Path)
@@ -301,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--nest: fwd_state / fwd_state_save only (not --kernel {a.kernel})")
     if a.qkin and a.kernel not in ("fwd_state", "fwd_state_save", "wy_loop"):
         ap.error(f"--qkin: fwd_state / fwd_state_save / wy_loop only (not --kernel {a.kernel})")
+    if a.tfused and a.kernel not in ("fwd_state", "fwd_state_save", "wy_loop"):
+        ap.error(f"--tfused: fwd_state / fwd_state_save / wy_loop only (not --kernel {a.kernel})")
     if a.kernel == "wy_loop" and a.chunk != 64:
         ap.error(f"--kernel wy_loop: runs at --chunk 64 only (got {a.chunk})")
     try:
@@ -312,11 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for bv, warps, stages in configs:
         r = compile_one(a.kernel, a.dtype, a.K, V, a.chunk, bv, warps, stages, a.gate, a.L,
-                        a.lp_bwd, a.row64, a.early, a.nc1, a.nh, a.nest, a.qkin)
+                        a.lp_bwd, a.row64, a.early, a.nc1, a.nh, a.nest, a.qkin, a.tfused)
         rows.append(r)
         tags = "".join(t for t, on in ((" row64", a.row64), (" NC=1", a.nc1),
                                        (f" n_h={a.nh}", a.nh != 1), (" nest", a.nest),
-                                       (" qkin", a.qkin)) if on)
+                                       (" qkin", a.qkin), (" tfused", a.tfused)) if on)
         print(f"{a.kernel}{tags} {a.dtype} K={a.K} V={V} chunk={a.chunk} BV={bv} warps={warps} "
               f"stages={stages}: {r['registers']} registers, {r['stack_bytes']} B stack, "
               f"{r['shared_bytes']} B shared, {r['instructions']} instructions, LDL {r['LDL']}, "
@@ -331,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
                        shape={"dtype": a.dtype, "K": a.K, "V": V, "chunk": a.chunk,
                               "gate": a.gate, "L": a.L, "lp_bwd": a.lp_bwd,
                               "row64": a.row64, "nc1": a.nc1, "nh": a.nh, "nest": a.nest,
-                              "qkin": a.qkin})
+                              "qkin": a.qkin, "tfused": a.tfused})
         doc["rows"] = rows
         write_json(ap, "--json", a.json, doc)
     return 0

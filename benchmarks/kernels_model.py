@@ -31,7 +31,7 @@ per-kernel timings of our launch configurations.
 Usage (on a CUDA machine; fla-core 0.6.0 importable)::
 
     python benchmarks/kernels_model.py --out benchmarks/results/kernels_model.json \
-        [--rows 1u,2g,3g,2u,3u] [--fla 1u,2g,3g,2u,3u] [--sweep --sweep-row 1u [--sweep-set configs|inv|bwd_wy|bwd_wy_split|save_states|bwd_wy_one|lp_bwd|wy_loop]]
+        [--rows 1u,2g,3g,2u,3u] [--fla 1u,2g,3g,2u,3u] [--sweep --sweep-row 1u [--sweep-set configs|inv|bwd_wy|bwd_wy_split|save_states|bwd_wy_one|lp_bwd|wy_loop|wy_loop_lp|fwd_paths]]
 
 ``--smoke`` runs every row at tiny shapes on the CPU (Triton interpreter, one timed call per
 measurement, no fla, no profiler): a check of the script's logic, not a measurement.
@@ -242,10 +242,22 @@ SWEEP_WY_LOOP = [{"wy_loop": True}, {"wy_loop": True, "wy": (0, 4, 3)},
 SWEEP_WY_LOOP_LP = [{"wy_loop": True, "wy": (0, 4, 3)},
                     {"wy_loop": True, "wy": (0, 4, 3), "lp_bwd": True},
                     {"wy_loop": True, "wy": (0, 4, 3), "lp_bwd": True, "early": True}]
+#: ``--sweep-set fwd_paths`` (issue 12, session 21): the forward's opt-in paths. ``qkin``:
+#: the sub-chunks' scores from the WY pass, read by the unrolled state pass (two factors:
+#: 2g forward 1.706 -> 1.543 ms on an H100); ``tfused``: the WY pass writes ``T`` alone and
+#: the state pass forms ``D = T diag(beta) (V - diag(e^G) K S)`` (no ``W``, ``U`` written
+#: or read; sm_90 under Triton 3.6, three factors, 32:4:2: 94,724 B of shared memory against
+#: 111,108, ``wy_loop`` 2,232 SASS instructions against 2,776; never timed); both; and
+#: three factors unrolled with the scores at one stage (57,344 B, no spills)
+SWEEP_FWD_PATHS = [dict(wy_loop=True, **c) for c in (
+    {"qkin": True}, {"tfused": True}, {"tfused": True, "qkin": True},
+    {"qkin": True, "nest": True, "state": (32, 4, 1)},
+    {"tfused": True, "qkin": True, "nest": True, "state": (32, 4, 1)})]
 SWEEP_SETS = {"configs": SWEEP, "inv": SWEEP_INV, "bwd_wy": SWEEP_BWD_WY,
               "bwd_wy_split": SWEEP_BWD_WY_SPLIT, "save_states": SWEEP_SAVE_STATES,
               "bwd_wy_one": SWEEP_BWD_WY_ONE, "lp_bwd": SWEEP_LP_BWD,
-              "wy_loop": SWEEP_WY_LOOP, "wy_loop_lp": SWEEP_WY_LOOP_LP}
+              "wy_loop": SWEEP_WY_LOOP, "wy_loop_lp": SWEEP_WY_LOOP_LP,
+              "fwd_paths": SWEEP_FWD_PATHS}
 
 
 def main() -> None:

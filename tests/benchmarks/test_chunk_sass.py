@@ -38,7 +38,7 @@ def test_compiles_for_sm90_and_reports_resources(tmp_path, kernel):
                            else "forward")
     assert doc["shape"] == {"dtype": "float32", "K": 16, "V": 16, "chunk": 16, "gate": False,
                             "L": 4096, "lp_bwd": False, "row64": False, "nc1": False, "nh": 1, "nest": False,
-                            "qkin": False}
+                            "qkin": False, "tfused": False}
     assert doc["command"].startswith(f"python benchmarks/chunk_sass.py --kernel {kernel} ")
     assert doc["command"].endswith(f"--json {out}") and doc["commit"] and doc["triton"]
     (row,) = doc["rows"]
@@ -101,6 +101,25 @@ def test_wy_loop_compiles_at_chunk_64_without_more_spills_than_the_unrolled_kern
     assert rows["wy_loop"]["instructions"] < rows["wy_fwd"]["instructions"]
 
 
+@pytest.mark.parametrize("kernel, flags", [
+    ("fwd_state", ["--nh", "2", "--nest", "--qkin"]), ("fwd_state", ["--nh", "3", "--tfused"]),
+    ("fwd_state_save", ["--nh", "2", "--nest", "--qkin", "--tfused"]),
+    ("wy_loop", ["--nh", "2", "--qkin"]), ("wy_loop", ["--tfused"])])
+def test_the_forward_paths_of_session_21_compile(tmp_path, kernel, flags):
+    """The unrolled state pass, the scores read from (or, by wy_loop, written to) a buffer and
+    the pass applying T itself compile for sm_90, and the JSON says which was compiled."""
+    out = tmp_path / "r.json"
+    r = _run("--kernel", kernel, "--K", "32", "--chunk", "64", "--gate", "--configs", "32:4:1",
+             *flags, "--json", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    doc = json.loads(out.read_text())
+    row = doc["rows"][0]
+    nh = int(flags[flags.index("--nh") + 1]) if "--nh" in flags else 1
+    assert (row["nh"], row["nest"], row["qkin"], row["tfused"]) == (
+        nh, "--nest" in flags, "--qkin" in flags, "--tfused" in flags)
+    assert doc["shape"]["tfused"] == ("--tfused" in flags) and row["instructions"] > 100
+
+
 @pytest.mark.parametrize("argv, says", [
     (["--configs", "32:4"], "expected BV:WARPS:STAGES"),
     (["--configs", "24:4:2"], "power of two"),
@@ -112,6 +131,11 @@ def test_wy_loop_compiles_at_chunk_64_without_more_spills_than_the_unrolled_kern
     (["--kernel", "wy_loop", "--chunk", "32"], "runs at --chunk 64 only"),
     (["--kernel", "nope"], "invalid choice"),
     (["--kernel", "bwd_wy", "--nc1"], "only the sequential passes take NC"),
+    (["--kernel", "bwd_wy", "--nh", "2"], "--nh: only the state passes"),
+    (["--nh", "0", "--kernel", "fwd_state"], "--nh: expected 1..8"),
+    (["--kernel", "wy_loop", "--nest"], "--nest: fwd_state / fwd_state_save only"),
+    (["--kernel", "bwd_o", "--qkin"], "--qkin: fwd_state / fwd_state_save / wy_loop only"),
+    (["--kernel", "state_rec", "--tfused"], "--tfused: fwd_state / fwd_state_save / wy_loop"),
     # said before the compiles (was: after all of them)
     (["--json", str(ROOT / "benchmarks" / "chunk_sass.py" / "r.json")], "is a file, not a folder"),
     (["--json", "/no/such/folder/r.json"], "--json: folder '/no/such/folder' does not exist"),

@@ -1326,3 +1326,45 @@ def test_the_override_variable_reaches_the_settings_and_bad_ones_are_named():
         assert r.returncode != 0
         last = r.stderr.strip().splitlines()[-1]
         assert last.startswith("ValueError: STATETRACK_CHUNK_OVERRIDE: ") and words in last, last
+
+
+@pytest.mark.parametrize("scores", [False, True])
+@pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init", SCORES_CASES)
+def test_the_state_pass_applying_t_itself(monkeypatch, gen, make_inputs, check_against_reference,
+                                          poison_empty, device, scores, B, T, H, K, V, n_h,
+                                          dtype, gate, init):
+    """With ``tfused`` (opt-in) a forward that keeps nothing for a backward has the loop-form
+    WY pass write ``T`` alone and the state pass form ``D`` from ``T``, the values and beta
+    (both taken: spied), alone or with the scores path; the outputs and final state match
+    the float64 reference within the table, every buffer NaN-poisoned first. A forward for
+    a backward keeps ``W`` and ``U`` (its gradients match too)."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "wy_loop", True)
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "tfused", True)
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "qkin", scores)
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "nest", scores)
+    seen = []
+
+    def spy(name, keys, record_as):
+        real = getattr(chunk._kern, name)
+
+        class Launch:
+            def __getitem__(self, grid):
+                def launch(*args, **kwargs):
+                    seen.append((record_as, tuple(kwargs.get(k) for k in keys)))
+                    return real[grid](*args, **kwargs)
+                return launch
+        monkeypatch.setattr(chunk._kern, name, Launch())
+
+    spy("wy_loop_kernel", ("WU", "QK"), "wy")
+    for name in ("fwd_state_kernel", "fwd_state_kernel_ns"):
+        spy(name, ("TFUSED", "QKIN", "COMPUTE_O"), "state")
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
+             V=V, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64, grads=False)
+    assert seen == [("wy", (False, scores)), ("state", (True, scores, True))], seen
+    seen.clear()
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
+             V=V, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
+    assert seen[0][0] == "wy" and seen[0][1][0] is True            # W and U written
+    assert seen[1][0] == "state" and seen[1][1][0] is False

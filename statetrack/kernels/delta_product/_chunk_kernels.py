@@ -362,6 +362,7 @@ def wy_loop_kernel(
     PREC: tl.constexpr, EMU: tl.constexpr, BC: tl.constexpr,
     ROW64: tl.constexpr = False, HI: tl.constexpr = False,
     q=None, gtok=None, qk=None, T=0, NH: tl.constexpr = 1, QK: tl.constexpr = False,
+    WU: tl.constexpr = True,
 ):
     """:func:`wy_fwd_kernel` for 64-row sub-chunks in loop form (``wy_loop``; the 16-bit default since session 19).
 
@@ -382,6 +383,8 @@ def wy_loop_kernel(
     ``c = i // NH``, times the gate factors ``e^{G_r - G_j}`` (token-level cumulative gates
     ``gtok``), causally masked; the keys' column blocks are the ones ``A`` reads, so the scores
     cost a load of ``Q`` and a product, once for every value block of the state pass.
+    Without ``WU`` it writes ``T`` only (``STORE_T``), for a state pass that applies it
+    itself (``TFUSED`` in :func:`fwd_state_kernel`).
     """
     i_c = _wide(tl.program_id(0), ROW64)
     i_bh = tl.program_id(1).to(tl.int64)
@@ -469,19 +472,21 @@ def wy_loop_kernel(
     s_k = b
     if USE_G:
         s_k = b * tl.exp(g)
-    ts = _opnd(tt * s_k[None, :], HI, MM, EMU)
-    tb = _opnd(tt * b[None, :], HI, MM, EMU)
-    _rows_product(ts, k_base, w + i_bh * Lp * K, rows, mr, cb, H, K, BC, HI, MM, PREC, EMU)
-    _rows_product(tb, v_base, u + i_bh * Lp * V, rows, mr, cb, H, V, BC, HI, MM, PREC, EMU)
+    if WU:
+        ts = _opnd(tt * s_k[None, :], HI, MM, EMU)
+        tb = _opnd(tt * b[None, :], HI, MM, EMU)
+        _rows_product(ts, k_base, w + i_bh * Lp * K, rows, mr, cb, H, K, BC, HI, MM, PREC, EMU)
+        _rows_product(tb, v_base, u + i_bh * Lp * V, rows, mr, cb, H, V, BC, HI, MM, PREC, EMU)
 
 
 @triton.jit
 def _fwd_sub(s, b_q, acc, gt, i, c, m, r, ck, cv, mk, mv, q_base, k_base, o_base, w_base, u_base,
-             gs_base, gt_base, hbuf, dbuf, qkin, i_bh, T, L, NS, Lp, scale,
-             H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BT: tl.constexpr,
+             gs_base, gt_base, hbuf, dbuf, qkin, i_bh, T, L, NS, Lp, scale, t_base, v_base,
+             b_base, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BT: tl.constexpr,
              NH: tl.constexpr, USE_G: tl.constexpr, COMPUTE_O: tl.constexpr,
              STORE_H: tl.constexpr, STORE_D: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr,
-             EMU: tl.constexpr, HI: tl.constexpr, EARLY: tl.constexpr, QKIN: tl.constexpr):
+             EMU: tl.constexpr, HI: tl.constexpr, EARLY: tl.constexpr, QKIN: tl.constexpr,
+             TFUSED: tl.constexpr):
     """One sub-chunk ``i`` (sub-step ``m`` of token chunk ``c``) of :func:`fwd_state_kernel`.
 
     ``m`` is a run-time value in the flat loop and a constant in the nested one (``NEST``),
@@ -499,8 +504,15 @@ def _fwd_sub(s, b_q, acc, gt, i, c, m, r, ck, cv, mk, mv, q_base, k_base, o_base
     if STORE_H:
         tl.store(hbuf + (i_bh * NS + i) * K * V + ck[:, None] * V + cv[None, :],
                  _cvt(s, hbuf.dtype.element_ty, EMU), mask=mk[:, None] & mv[None, :])
-    b_w = tl.load(w_base + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
-    b_u = tl.load(u_base + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
+    if TFUSED:
+        # D = T diag(beta) (V - diag(e^G) K S): T, the values and beta instead of W and U
+        b_t = tl.load(t_base + rows[:, None] * BT + r[None, :])
+        b_v = tl.load(v_base + rows[:, None] * (H * V) + cv[None, :],
+                      mask=(rows < L)[:, None] & mv[None, :], other=0.0)
+        b_b = tl.load(b_base + rows * H, mask=rows < L, other=0.0).to(tl.float32)
+    else:
+        b_w = tl.load(w_base + rows[:, None] * K + ck[None, :], mask=mk[None, :], other=0.0)
+        b_u = tl.load(u_base + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
     b_k = tl.load(k_base + rows[:, None] * (H * K) + ck[None, :],
                   mask=(rows < L)[:, None] & mk[None, :], other=0.0)
     if COMPUTE_O:
@@ -513,7 +525,13 @@ def _fwd_sub(s, b_q, acc, gt, i, c, m, r, ck, cv, mk, mv, q_base, k_base, o_base
             if USE_G:
                 gt = tl.load(gt_base + c * BT + r)
                 acc = acc * tl.exp(gt)[:, None]
-    b_d = b_u.to(tl.float32) - _mma(b_w, s, MM, PREC, EMU)
+    if TFUSED:
+        ks = _mma(b_k, s, MM, PREC, EMU)
+        if USE_G:
+            ks = ks * tl.exp(tl.load(gs_base + rows))[:, None]
+        b_d = _mma(b_t, (b_v.to(tl.float32) - ks) * b_b[:, None], MM, PREC, EMU)
+    else:
+        b_d = b_u.to(tl.float32) - _mma(b_w, s, MM, PREC, EMU)
     if STORE_D:
         tl.store(dbuf + i_bh * Lp * V + rows[:, None] * V + cv[None, :],
                  _cvt(b_d, dbuf.dtype.element_ty, EMU), mask=mv[None, :])
@@ -556,6 +574,7 @@ def fwd_state_kernel(
     STORE_D: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr, EMU: tl.constexpr,
     ROW64: tl.constexpr = False, HI: tl.constexpr = False, EARLY: tl.constexpr = False,
     qkin=None, QKIN: tl.constexpr = False, NEST: tl.constexpr = False,
+    tmat=None, vin=None, beta=None, TFUSED: tl.constexpr = False,
 ):
     """Sequential pass over the chunks for one block of value columns.
 
@@ -563,7 +582,10 @@ def fwd_state_kernel(
     ``delta``), then ``S <- e^{G_last} S + (K e^{G_last - G})^T D``. With ``COMPUTE_O`` it also
     forms the outputs of each token chunk from the state at its start and the ``D`` of its
     ``NH`` sub-chunks, never writing states; ``STORE_H``/``STORE_D`` save every sub-chunk's
-    starting state and ``D`` for the backward pass.
+    starting state and ``D`` for the backward pass. With ``TFUSED`` (``w``, ``u`` unused)
+    it forms ``D = T diag(beta) (V - diag(e^G) K S)`` from ``T`` (``tmat``, as the WY pass
+    stores it), the values ``vin`` and ``beta`` in their input layouts: equal to
+    ``U - W S`` within rounding, without writing and reading ``W`` and ``U``.
     """
     i_v = tl.program_id(0)
     i_bh = tl.program_id(1).to(tl.int64)
@@ -578,8 +600,18 @@ def fwd_state_kernel(
     mv = cv < V
     k_base = k + (i_b * L * H + i_h) * K
     q_base = q + (i_b * T * H + i_h) * K
-    w_base = w + i_bh * Lp * K
-    u_base = u + i_bh * Lp * V
+    w_base = w
+    u_base = u
+    t_base = tmat
+    v_base = vin
+    b_base = beta
+    if TFUSED:
+        t_base = tmat + i_bh * Lp * BT
+        v_base = vin + (i_b * L * H + i_h) * V
+        b_base = beta + i_b * L * H + i_h
+    else:
+        w_base = w + i_bh * Lp * K
+        u_base = u + i_bh * Lp * V
     o_base = o
     gs_base = gsub
     gt_base = gtok
@@ -605,16 +637,16 @@ def fwd_state_kernel(
                 s, b_q, acc, gt = _fwd_sub(
                     s, b_q, acc, gt, c * NH + m, c, m, r, ck, cv, mk, mv, q_base, k_base,
                     o_base, w_base, u_base, gs_base, gt_base, hbuf, dbuf, qkin, i_bh, T, L, NS,
-                    Lp, scale, H, K, V, BT, NH, USE_G, COMPUTE_O, STORE_H, STORE_D, MM, PREC,
-                    EMU, HI, EARLY, QKIN)
+                    Lp, scale, t_base, v_base, b_base, H, K, V, BT, NH, USE_G, COMPUTE_O,
+                    STORE_H, STORE_D, MM, PREC, EMU, HI, EARLY, QKIN, TFUSED)
     else:
         for i0 in range(NS):
             i = _wide(i0, ROW64)
             s, b_q, acc, gt = _fwd_sub(
                 s, b_q, acc, gt, i, i // NH, i % NH, r, ck, cv, mk, mv, q_base, k_base,
                 o_base, w_base, u_base, gs_base, gt_base, hbuf, dbuf, qkin, i_bh, T, L, NS,
-                Lp, scale, H, K, V, BT, NH, USE_G, COMPUTE_O, STORE_H, STORE_D, MM, PREC,
-                EMU, HI, EARLY, QKIN)
+                Lp, scale, t_base, v_base, b_base, H, K, V, BT, NH, USE_G, COMPUTE_O,
+                STORE_H, STORE_D, MM, PREC, EMU, HI, EARLY, QKIN, TFUSED)
     if STORE_HT:
         tl.store(ht + i_bh * K * V + ck[:, None] * V + cv[None, :], s, mask=mk[:, None] & mv[None, :])
 

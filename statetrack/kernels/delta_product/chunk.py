@@ -230,7 +230,7 @@ _CONFIG_OVERRIDE: dict = {}
 #: the settings _CONFIG_OVERRIDE may name
 _OVERRIDE_KEYS = (set(_GPU_CONFIG[True]) | set(_GPU_CONFIG[False])
                   | {"inv", "prec", "wy_split", "save_states", "lp_bwd", "wy_loop", "row64",
-                     "early", "nospec", "qkin", "nest", "state_save", "hi"})
+                     "early", "nospec", "qkin", "nest", "state_save", "hi", "tfused"})
 
 
 def _override_from_env(raw: str | None) -> dict:
@@ -361,6 +361,11 @@ class _Plan:
         self.nest = bool(self.cfg.get("nest", False))
         self.qkin = bool(self.cfg.get("qkin", False) and self.nest
                          and self.cfg.get("wy_loop", False) and self.BT == 64 and not self.HI)
+        # the forward state pass applying T itself (TFUSED; opt-in, untimed): the loop-form WY
+        # pass writes T only, the state pass forms D = T diag(beta) (V - diag(e^G) K S), in a
+        # forward that keeps nothing for a backward (which reads W and U)
+        self.tfused = bool(self.cfg.get("tfused", False) and self.cfg.get("wy_loop", False)
+                           and self.BT == 64 and not self.HI)
 
     def kernel(self, name: str):
         """The Triton kernel ``name`` of :mod:`._chunk_kernels`, its unspecialized compile
@@ -409,11 +414,14 @@ def _gate_cumsums(g: torch.Tensor, p: _Plan, skip_first: bool = False
     return gsub.reshape(B * H, p.Lp).contiguous(), gtok.reshape(B * H, p.NC * p.BT).contiguous()
 
 
-def _wy(k, v, beta, gsub, p: _Plan, store_t: bool, scores=None):
+def _wy(k, v, beta, gsub, p: _Plan, store_t: bool, scores=None, wu: bool = True):
     """``W``, ``U`` and (``store_t``) ``T`` of every sub-chunk; with ``scores = (q, gtok, qk)``
-    (the loop form only) also the sub-chunks' scores into ``qk`` (see ``wy_loop_kernel``)."""
-    w = _alloc((p.B * p.H, p.Lp, p.K), p.dtype, p.device)
-    u = _alloc((p.B * p.H, p.Lp, p.V), torch.float32 if p.HI else p.dtype, p.device)
+    (the loop form only) also the sub-chunks' scores into ``qk`` (see ``wy_loop_kernel``);
+    without ``wu`` (the loop form only) ``T`` alone, ``W`` and ``U`` returned as None."""
+    if not wu and not (p.cfg.get("wy_loop", False) and p.BT == 64 and store_t):
+        raise AssertionError("T alone comes from the loop form of the WY pass, with store_t")
+    w = _alloc((p.B * p.H, p.Lp, p.K), p.dtype, p.device) if wu else None
+    u = _alloc((p.B * p.H, p.Lp, p.V), torch.float32 if p.HI else p.dtype, p.device) if wu else None
     tmat = _alloc((p.B * p.H, p.Lp, p.BT), p.dtype, p.device) if store_t else None
     if p.cfg.get("wy_loop", False) and p.BT == 64:
         # the loop form (the 16-bit default): a float32 [BT, BT] scratch a program for A, then T
@@ -423,7 +431,7 @@ def _wy(k, v, beta, gsub, p: _Plan, store_t: bool, scores=None):
         _kern.wy_loop_kernel[(p.NS, p.B * p.H)](
             k, v, beta, gsub, w, u, tmat, scr, p.L, BVF=p.BVF, USE_G=p.use_g, STORE_T=store_t,
             BC=min(64, p.BK), HI=p.HI, q=sq, gtok=sg, qk=sqk, T=p.T, NH=p.NH,
-            QK=scores is not None, **p.common(), **p.opts("wy"))
+            QK=scores is not None, WU=wu, **p.common(), **p.opts("wy"))
         return w, u, tmat
     if scores is not None:
         raise AssertionError("the scores come from the loop form of the WY pass only")
@@ -456,8 +464,9 @@ def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state:
     qkin = p.qkin and not saving
     cfg = "state_save" if saving and "state_save" in p.cfg else "state"
     qk = _alloc((p.B * p.H, p.Lp, p.BT), p.dtype, p.device) if qkin else None
-    w, u, tmat = _wy(k, v, beta, gsub, p, store_t=keep_wy,
-                     scores=(q, gtok, qk) if qkin else None)
+    tfused = p.tfused and not keep_wy
+    w, u, tmat = _wy(k, v, beta, gsub, p, store_t=keep_wy or tfused,
+                     scores=(q, gtok, qk) if qkin else None, wu=not tfused)
     o = _alloc((p.B, p.T, p.H, p.V), p.dtype, p.device)
     ht = _alloc((p.B, p.H, p.K, p.V), torch.float32, p.device) if output_final_state else None
     states = _state_buffers(p) if saving else None
@@ -466,7 +475,8 @@ def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state:
         q, k, w, u, gsub, gtok, h0, o, ht, hbuf, dbuf, p.T, p.L, p.NC, scale,
         BV=p.bv(cfg), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=output_final_state,
         COMPUTE_O=True, STORE_H=saving, STORE_D=saving, HI=p.HI,
-        EARLY=p.early, NEST=nest, qkin=qk, QKIN=qkin, **p.common(),
+        EARLY=p.early, NEST=nest, qkin=qk, QKIN=qkin, tmat=tmat if tfused else None,
+        vin=v if tfused else None, beta=beta if tfused else None, TFUSED=tfused, **p.common(),
         **p.opts(cfg))
     return o, ht, ((w, u, tmat) if keep_wy else None), states
 
