@@ -310,12 +310,11 @@ def main(argv: list[str] | None = None) -> int:
     if a.nh != 1 and a.kernel not in ("fwd_state", "fwd_state_save", "state_rec", "bwd_state",
                                       "bwd_o", "wy_loop"):
         ap.error(f"--nh: only the state passes, bwd_o and wy_loop take it (not --kernel {a.kernel})")
-    if a.nest and a.kernel not in ("fwd_state", "fwd_state_save"):
-        ap.error(f"--nest: fwd_state / fwd_state_save only (not --kernel {a.kernel})")
-    if a.qkin and a.kernel not in ("fwd_state", "fwd_state_save", "wy_loop"):
-        ap.error(f"--qkin: fwd_state / fwd_state_save / wy_loop only (not --kernel {a.kernel})")
-    if a.tfused and a.kernel not in ("fwd_state", "fwd_state_save", "wy_loop"):
-        ap.error(f"--tfused: fwd_state / fwd_state_save / wy_loop only (not --kernel {a.kernel})")
+    for flag, on, kernels in (("--nest", a.nest, ("fwd_state", "fwd_state_save")),
+                              ("--qkin", a.qkin, ("fwd_state", "fwd_state_save", "wy_loop")),
+                              ("--tfused", a.tfused, ("fwd_state", "fwd_state_save", "wy_loop"))):
+        if on and a.kernel not in kernels:
+            ap.error(f"{flag}: {' / '.join(kernels)} only (not --kernel {a.kernel})")
     if a.kernel == "wy_loop" and a.chunk != 64:
         ap.error(f"--kernel wy_loop: runs at --chunk 64 only (got {a.chunk})")
     try:

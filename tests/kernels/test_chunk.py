@@ -1185,9 +1185,9 @@ SCORES_CASES = [
 ]
 
 
-def _spy_scores(monkeypatch, chunk):
-    """Record ``QK`` of every ``wy_loop_kernel`` launch and ``(QKIN, NEST, COMPUTE_O)`` of every
-    forward state pass launch (either compile), as ``(kernel name, values)``."""
+def _spy_kwargs(monkeypatch, chunk, spec):
+    """Record, for every launch of the kernels named in ``spec`` (``{name: (keys, record_as)}``),
+    ``(record_as, the values of those keyword arguments)`` in launch order."""
     seen = []
 
     def spy(name, keys, record_as):
@@ -1201,10 +1201,19 @@ def _spy_scores(monkeypatch, chunk):
                 return launch
         monkeypatch.setattr(chunk._kern, name, Launch())
 
-    spy("wy_loop_kernel", ("QK",), "wy_loop_kernel")
-    for name in ("fwd_state_kernel", "fwd_state_kernel_ns"):
-        spy(name, ("QKIN", "NEST", "COMPUTE_O"), "fwd_state_kernel")
+    for name, (keys, record_as) in spec.items():
+        spy(name, keys, record_as)
     return seen
+
+
+def _spy_scores(monkeypatch, chunk):
+    """``QK`` of every ``wy_loop_kernel`` launch and ``(QKIN, NEST, COMPUTE_O)`` of every
+    forward state pass launch (either compile), as ``(kernel name, values)``."""
+    keys = ("QKIN", "NEST", "COMPUTE_O")
+    return _spy_kwargs(monkeypatch, chunk, {
+        "wy_loop_kernel": (("QK",), "wy_loop_kernel"),
+        "fwd_state_kernel": (keys, "fwd_state_kernel"),
+        "fwd_state_kernel_ns": (keys, "fwd_state_kernel")})
 
 
 @pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init", SCORES_CASES)
@@ -1344,22 +1353,10 @@ def test_the_state_pass_applying_t_itself(monkeypatch, gen, make_inputs, check_a
     monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "tfused", True)
     monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "qkin", scores)
     monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "nest", scores)
-    seen = []
-
-    def spy(name, keys, record_as):
-        real = getattr(chunk._kern, name)
-
-        class Launch:
-            def __getitem__(self, grid):
-                def launch(*args, **kwargs):
-                    seen.append((record_as, tuple(kwargs.get(k) for k in keys)))
-                    return real[grid](*args, **kwargs)
-                return launch
-        monkeypatch.setattr(chunk._kern, name, Launch())
-
-    spy("wy_loop_kernel", ("WU", "QK"), "wy")
-    for name in ("fwd_state_kernel", "fwd_state_kernel_ns"):
-        spy(name, ("TFUSED", "QKIN", "COMPUTE_O"), "state")
+    keys = ("TFUSED", "QKIN", "COMPUTE_O")
+    seen = _spy_kwargs(monkeypatch, chunk, {"wy_loop_kernel": (("WU", "QK"), "wy"),
+                                            "fwd_state_kernel": (keys, "state"),
+                                            "fwd_state_kernel_ns": (keys, "state")})
     _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
              V=V, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64, grads=False)
     assert seen == [("wy", (False, scores)), ("state", (True, scores, True))], seen
