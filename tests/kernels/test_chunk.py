@@ -600,6 +600,7 @@ def test_one_token_16bit_calls_use_the_value_block_that_ran_clean(monkeypatch):
     from statetrack.kernels.delta_product import chunk
 
     monkeypatch.setattr(chunk, "INTERPRET", False)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})   # not the env variable's
     v = torch.zeros(1, 1, 2, 128)
     for T, dtype, one_token_16bit in ((1, torch.bfloat16, True), (2, torch.bfloat16, False),
                                       (1, torch.float32, False), (1, torch.float16, True)):
@@ -611,6 +612,10 @@ def test_one_token_16bit_calls_use_the_value_block_that_ran_clean(monkeypatch):
             assert p.bv(name) == want, (T, dtype, name)
             assert p.opts(name) == {"num_warps": tuned[name][1], "num_stages": tuned[name][2]}
     assert chunk._GPU_CONFIG[True]["state"][0] == 32      # the case the workaround changes
+    # with the two-factor scores path on, the saving forward's "state_save" too
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": True})
+    p = chunk._Plan(torch.zeros(1, 1, 2, 128, dtype=torch.bfloat16), v, 2, 64, False)
+    assert p.bv("state_save") == 64 and p.bv("state") == 64
 
 
 def test_the_16_bit_gpu_defaults_of_session_19(monkeypatch):
@@ -620,6 +625,7 @@ def test_the_16_bit_gpu_defaults_of_session_19(monkeypatch):
     from statetrack.kernels.delta_product import chunk
 
     monkeypatch.setattr(chunk, "INTERPRET", False)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})   # not the env variable's
     for K, dtype, loop, lp, early in ((128, torch.bfloat16, True, True, True),
                                       (32, torch.float16, True, True, True),
                                       (16, torch.bfloat16, False, True, True),
@@ -644,6 +650,7 @@ def test_the_fault_workarounds_of_session_20(monkeypatch):
     from statetrack.kernels.delta_product import chunk
 
     monkeypatch.setattr(chunk, "INTERPRET", False)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})   # not the env variable's
 
     def plan(T, K, V, dtype=torch.bfloat16):
         return chunk._Plan(torch.zeros(1, T, 2, K, dtype=dtype), torch.zeros(1, T, 2, V), 1, 64, True)
@@ -702,6 +709,7 @@ def test_bwd_wy_settings_follow_the_chunk_size(monkeypatch, chunk_size, dtype):
     from statetrack.kernels.delta_product import chunk
 
     monkeypatch.setattr(chunk, "INTERPRET", False)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})   # not the env variable's
     q = torch.zeros(2, 40, 4, 32, dtype=dtype)
     v = torch.zeros(2, 40, 4, 32)
     p = chunk._Plan(q, v, 1, chunk_size, False)
@@ -720,6 +728,7 @@ def test_bwd_wy_settings_follow_the_chunk_size(monkeypatch, chunk_size, dtype):
 def test_float32_product_precision_is_ieee_unless_a_sweep_sets_it(monkeypatch):
     from statetrack.kernels.delta_product import chunk
 
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})   # not the env variable's
     q = torch.zeros(1, 8, 2, 16)
     assert chunk._Plan(q, q, 1, 16, False).PREC == "ieee"
     monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "prec", "tf32")
@@ -1321,7 +1330,9 @@ def test_the_override_variable_reaches_the_settings_and_bad_ones_are_named():
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip() == "{'qkin': True, 'state': (64, 4, 2)}"
     for bad, words in (('{"qkn": true}', "unknown setting(s) ['qkn']"), ("qkin", "not JSON"),
-                       ("[1]", "expected a JSON object")):
+                       ("[1]", "expected a JSON object"),
+                       ('{"qkin": "false"}', '"qkin" must be true or false'),
+                       ('{"state": [64, 4]}', '"state" must be [block, warps, stages]')):
         r = run(bad)
         assert r.returncode != 0
         last = r.stderr.strip().splitlines()[-1]
