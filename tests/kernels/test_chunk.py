@@ -600,6 +600,7 @@ def test_one_token_16bit_calls_use_the_value_block_that_ran_clean(monkeypatch):
     from statetrack.kernels.delta_product import chunk
 
     monkeypatch.setattr(chunk, "INTERPRET", False)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})   # not the env variable's
     v = torch.zeros(1, 1, 2, 128)
     for T, dtype, one_token_16bit in ((1, torch.bfloat16, True), (2, torch.bfloat16, False),
                                       (1, torch.float32, False), (1, torch.float16, True)):
@@ -611,6 +612,10 @@ def test_one_token_16bit_calls_use_the_value_block_that_ran_clean(monkeypatch):
             assert p.bv(name) == want, (T, dtype, name)
             assert p.opts(name) == {"num_warps": tuned[name][1], "num_stages": tuned[name][2]}
     assert chunk._GPU_CONFIG[True]["state"][0] == 32      # the case the workaround changes
+    # with the two-factor scores path on, the saving forward's "state_save" too
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": True})
+    p = chunk._Plan(torch.zeros(1, 1, 2, 128, dtype=torch.bfloat16), v, 2, 64, False)
+    assert p.bv("state_save") == 64 and p.bv("state") == 64
 
 
 def test_the_16_bit_gpu_defaults_of_session_19(monkeypatch):
@@ -620,6 +625,7 @@ def test_the_16_bit_gpu_defaults_of_session_19(monkeypatch):
     from statetrack.kernels.delta_product import chunk
 
     monkeypatch.setattr(chunk, "INTERPRET", False)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})   # not the env variable's
     for K, dtype, loop, lp, early in ((128, torch.bfloat16, True, True, True),
                                       (32, torch.float16, True, True, True),
                                       (16, torch.bfloat16, False, True, True),
@@ -644,6 +650,7 @@ def test_the_fault_workarounds_of_session_20(monkeypatch):
     from statetrack.kernels.delta_product import chunk
 
     monkeypatch.setattr(chunk, "INTERPRET", False)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})   # not the env variable's
 
     def plan(T, K, V, dtype=torch.bfloat16):
         return chunk._Plan(torch.zeros(1, T, 2, K, dtype=dtype), torch.zeros(1, T, 2, V), 1, 64, True)
@@ -702,6 +709,7 @@ def test_bwd_wy_settings_follow_the_chunk_size(monkeypatch, chunk_size, dtype):
     from statetrack.kernels.delta_product import chunk
 
     monkeypatch.setattr(chunk, "INTERPRET", False)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})   # not the env variable's
     q = torch.zeros(2, 40, 4, 32, dtype=dtype)
     v = torch.zeros(2, 40, 4, 32)
     p = chunk._Plan(q, v, 1, chunk_size, False)
@@ -720,6 +728,7 @@ def test_bwd_wy_settings_follow_the_chunk_size(monkeypatch, chunk_size, dtype):
 def test_float32_product_precision_is_ieee_unless_a_sweep_sets_it(monkeypatch):
     from statetrack.kernels.delta_product import chunk
 
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})   # not the env variable's
     q = torch.zeros(1, 8, 2, 16)
     assert chunk._Plan(q, q, 1, 16, False).PREC == "ieee"
     monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "prec", "tf32")
@@ -1248,6 +1257,76 @@ def test_the_state_pass_reads_the_scores_of_the_wy_pass(
     assert ("wy_loop_kernel", (False,)) in seen and ("fwd_state_kernel", (False, False, True)) in seen
 
 
+def _scores_reference(q, k, g, n_h, BT):
+    """``Q_c K_i^T`` of every sub-chunk, gated and causally masked, token by token (float64,
+    ``[B*H, Lp, BT]``): row ``i*BT + r`` is query token ``c*BT + r`` (``c = i // n_h``),
+    column ``j`` key row ``i*BT + j`` (token ``(i*BT + j) // n_h``); zero past ``T`` / ``L``."""
+    B, T, H, K = q.shape
+    NC = -(-T // BT)
+    Lp = NC * n_h * BT
+    qp = torch.zeros(B, NC * BT, H, K, dtype=torch.float64)
+    qp[:, :T] = q.double()
+    kp = torch.zeros(B, Lp, H, K, dtype=torch.float64)
+    kp[:, :T * n_h] = k.double()
+    G = torch.zeros(B, NC * BT, H, dtype=torch.float64)
+    if g is not None:
+        G[:, :T] = g.double()
+    G = G.reshape(B, NC, BT, H).cumsum(2).reshape(B, NC * BT, H)
+    R = torch.arange(Lp)
+    tq = (R // BT) // n_h * BT + R % BT                              # query token of each row
+    kr = (R // BT * BT)[:, None] + torch.arange(BT)[None, :]         # key row of each column
+    tk = kr // n_h
+    s = torch.einsum("blhk,blmhk->bhlm", qp[:, tq], kp[:, kr])
+    fac = torch.exp(G[:, tq][:, :, None] - G[:, tk]).permute(0, 3, 1, 2)
+    s = torch.where(tk <= tq[:, None], s * fac, torch.zeros((), dtype=torch.float64))
+    return s.reshape(B * H, Lp, BT)
+
+
+@pytest.mark.parametrize("n_h,gate,dtype", [(1, True, torch.float32), (2, True, torch.float32),
+                                            (3, False, torch.float32), (2, True, torch.bfloat16)])
+def test_the_scores_buffer_is_what_the_state_pass_computes(monkeypatch, gen, n_h, gate, dtype):
+    """The scores ``wy_loop_kernel`` writes (``QK``) equal a token-by-token PyTorch computation
+    (70 tokens: the last token chunk and, at one factor, the last sub-chunk padded; K = 100:
+    two key column blocks), every row written, W / U / T unchanged; and the state pass with
+    ``QKIN`` reads them (a buffer scaled by 2 moves its outputs; the buffer as written gives
+    the flat pass's outputs within rounding)."""
+    from statetrack.kernels.delta_product import _chunk_kernels as kern
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"wy_loop": True})
+    B, T, H, K, V = 1, 70, 2, 100, 16
+    q = torch.randn(B, T, H, K, generator=gen).to(dtype)
+    k = torch.nn.functional.normalize(torch.randn(B, T * n_h, H, K, generator=gen), dim=-1).to(dtype)
+    v = torch.randn(B, T * n_h, H, V, generator=gen).to(dtype)
+    beta = torch.rand(B, T * n_h, H, generator=gen).to(dtype)
+    g = -torch.rand(B, T, H, generator=gen) if gate else None
+    p = chunk._Plan(q, v, n_h, 64, gate)
+    gsub, gtok = chunk._gate_cumsums(g, p) if gate else (None, None)
+    qk = torch.full((B * H, p.Lp, p.BT), float("nan"), dtype=dtype)
+    wut = chunk._wy(k, v, beta, gsub, p, store_t=True, scores=(q, gtok, qk))
+    assert all(torch.equal(a, b) for a, b in zip(wut, chunk._wy(k, v, beta, gsub, p, store_t=True)))
+    ref = _scores_reference(q, k, g, n_h, 64)
+    tol = 1e-5 if dtype == torch.float32 else 8e-3       # bfloat16: the buffer's rounding
+    assert not qk.isnan().any()
+    assert (qk.double() - ref).abs().max() <= tol * ref.abs().max()
+    w, u, _ = wut
+
+    def state_pass(buf, nest):
+        o = torch.empty(B, T, H, V, dtype=dtype)
+        kern.fwd_state_kernel[(p.nv("state"), B * H)](
+            q, k, w, u, gsub, gtok, None, o, None, None, None, p.T, p.L, p.NC, 0.1,
+            BV=p.bv("state"), NH=n_h, USE_G=gate, USE_H0=False, STORE_HT=False, COMPUTE_O=True,
+            STORE_H=False, STORE_D=False, HI=p.HI, EARLY=p.early, qkin=buf,
+            QKIN=buf is not None, NEST=nest, **p.common())
+        return o.double()
+
+    flat = state_pass(None, False)
+    read = state_pass(qk, True)
+    assert torch.equal(state_pass(None, True), flat)      # unrolled: the same arithmetic
+    assert (read - flat).abs().max() <= (1e-5 if dtype == torch.float32 else 2e-2) * flat.abs().max()
+    assert (state_pass(qk * 2, True) - read).abs().max() > 0.1 * flat.abs().max()
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("T,gate,init", [(1000, True, True), (4096, True, False), (33, False, True)])
 def test_the_scores_path_at_the_model_head_size_gpu(monkeypatch, gen, make_inputs,
@@ -1330,7 +1409,9 @@ def test_the_override_variable_reaches_the_settings_and_bad_ones_are_named():
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip() == "{'qkin': True, 'state': (64, 4, 2)}"
     for bad, words in (('{"qkn": true}', "unknown setting(s) ['qkn']"), ("qkin", "not JSON"),
-                       ("[1]", "expected a JSON object")):
+                       ("[1]", "expected a JSON object"),
+                       ('{"qkin": "false"}', '"qkin" must be true or false'),
+                       ('{"state": [64, 4]}', '"state" must be [block, warps, stages]')):
         r = run(bad)
         assert r.returncode != 0
         last = r.stderr.strip().splitlines()[-1]

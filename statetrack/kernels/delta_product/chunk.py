@@ -228,17 +228,23 @@ _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 
 #: empty in normal use (set ``False`` to time the older choices)
 _CONFIG_OVERRIDE: dict = {}
 #: the settings _CONFIG_OVERRIDE may name
-_OVERRIDE_KEYS = (set(_GPU_CONFIG[True]) | set(_GPU_CONFIG[False])
+#: (launch settings ``(block, warps, stages)``; the others switches, but ``inv`` (an int) and
+#: ``prec`` (a string))
+_OVERRIDE_LAUNCH = set(_GPU_CONFIG[True]) | set(_GPU_CONFIG[False]) | {"state_save"}
+_OVERRIDE_LAUNCH -= {k for k, v in _GPU_CONFIG[True].items() if not isinstance(v, tuple)}
+_OVERRIDE_KEYS = (_OVERRIDE_LAUNCH
                   | {"inv", "prec", "wy_split", "save_states", "lp_bwd", "wy_loop", "row64",
-                     "early", "nospec", "qkin", "nest", "state_save", "hi", "tfused"})
+                     "early", "nospec", "qkin", "nest", "hi", "tfused"})
 
 
 def _override_from_env(raw: str | None) -> dict:
     """The settings of ``STATETRACK_CHUNK_OVERRIDE``, a JSON object that the package merges into
     ``_CONFIG_OVERRIDE`` when it loads: a device run of the GPU tests or of a benchmark with an
     opt-in setting on, e.g. ``STATETRACK_CHUNK_OVERRIDE='{"qkin": true}'``. Lists become
-    tuples (launch settings ``[block, warps, stages]``); an unknown name, or text that is not
-    a JSON object, is an error naming the variable.
+    tuples (launch settings ``[block, warps, stages]``); an unknown name, a value of the wrong
+    type (a launch setting not three integers, a switch not ``true`` / ``false``: the string
+    ``"false"`` would turn it on) or text that is not a JSON object is an error naming the
+    variable.
 
     >>> _override_from_env('{"qkin": true, "state": [64, 4, 2]}')
     {'qkin': True, 'state': (64, 4, 2)}
@@ -248,6 +254,10 @@ def _override_from_env(raw: str | None) -> dict:
     Traceback (most recent call last):
     ...
     ValueError: STATETRACK_CHUNK_OVERRIDE: unknown setting(s) ['qkn']; known: ...
+    >>> _override_from_env('{"qkin": "false"}')
+    Traceback (most recent call last):
+    ...
+    ValueError: STATETRACK_CHUNK_OVERRIDE: "qkin" must be true or false, got 'false'
     """
     if raw is None or not raw.strip():
         return {}
@@ -261,6 +271,20 @@ def _override_from_env(raw: str | None) -> dict:
     if bad:
         raise ValueError(f"STATETRACK_CHUNK_OVERRIDE: unknown setting(s) {bad}; known: "
                          f"{sorted(_OVERRIDE_KEYS)}")
+    for name, value in val.items():
+        if name in _OVERRIDE_LAUNCH:
+            ok = (isinstance(value, list) and len(value) == 3
+                  and all(isinstance(x, int) and not isinstance(x, bool) for x in value))
+            want = "[block, warps, stages] (three integers)"
+        elif name == "inv":
+            ok, want = isinstance(value, int) and not isinstance(value, bool), "an integer"
+        elif name == "prec":
+            ok, want = isinstance(value, str), "a string"
+        else:
+            ok, want = isinstance(value, bool), "true or false"
+        if not ok:
+            raise ValueError(f"STATETRACK_CHUNK_OVERRIDE: {json.dumps(name)} must be {want}, "
+                             f"got {value!r}")
     return {k: tuple(v) if isinstance(v, list) else v for k, v in val.items()}
 
 
@@ -310,8 +334,11 @@ class _Plan:
             # 3.6) that T = 1 specialization of fwd_state_kernel with 16-bit inputs faulted
             # ("out-of-range shared address" in its tl.dot) with value blocks of 16 or 32 at 4
             # or 8 warps, and ran clean with 64-wide blocks (benchmarks/probes/chunk_fault.py,
-            # session 8). A one-token call costs nothing either way.
-            for name in ("state", "state_rec"):
+            # session 8). A one-token call costs nothing either way. "state_save" (the saving
+            # forward's settings where a per-factor table gives them) too.
+            for name in ("state", "state_rec", "state_save"):
+                if name not in self.cfg:
+                    continue
                 _, warps, stages = self.cfg[name]
                 self.cfg[name] = (64, warps, stages)
         if not self.interpret and q.element_size() == 2 and self.BVF == 16:
@@ -354,7 +381,6 @@ class _Plan:
         # the forward state pass reading the sub-chunks' scores from the WY pass (which the
         # loop form writes; the scores in the input dtype, as the pass rounds them for its
         # product, so not with HI's float32 operands), and as token chunks with their
-        # sub-chunks unrolled (NEST)
         # sub-chunks unrolled (NEST). The scores are read only by the unrolled pass: the flat
         # loop reading them compiled wrong on an H100 (Triton 3.6: bf16, K = 100, two factors,
         # 33 tokens, outputs 0.87 off; an illegal address at the model shape, session 21)
