@@ -482,7 +482,7 @@ def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state:
              keep_wy: bool = False):
     """Outputs and final state; with ``keep_wy`` also what the backward reuses: ``(W, U, T)``
     and, when ``p.cfg["save_states"]``, ``(hbuf, dbuf)`` (else None)."""
-    saving = keep_wy and p.cfg.get("save_states", False)
+    saving = bool(keep_wy and p.cfg.get("save_states", False))
     # the sub-chunks' scores for the state pass (qkin, unrolled; a forward that keeps no
     # states): [B*H, Lp, BT] in the input dtype, transient (B*H*Lp*BT*2 bytes: 134 MB at B 8,
     # T 4096, H 16, two factors)
