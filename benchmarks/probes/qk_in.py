@@ -142,8 +142,10 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", default="1u,2g,3g")
     ap.add_argument("--shape", default="8,4096,16,128,128", help="B,T,H,K,V")
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
-    ap.add_argument("--configs", default="32:4:2:0,32:4:2:1,16:4:2:1,16:2:2:1,32:8:2:1,64:4:2:1,64:8:2:1",
-                    help="BV:warps:stages:qkin[:nest], comma-separated")
+    ap.add_argument("--configs", default="32:4:2:0,64:4:3:0,64:4:2:1:1,32:4:1:1:1",
+                    help="BV:warps:stages:qkin[:nest], comma-separated (session 21's first "
+                         "run: 32:4:2:0,32:4:2:1,16:4:2:1,16:2:2:1,32:8:2:1,64:4:2:1,64:8:2:1; "
+                         "the flat loop with qkin compiled wrong once on an H100)")
     ap.add_argument("--rep", type=int, default=200, help="do_bench rep in ms")
     ap.add_argument("--save", action="store_true",
                     help="the pass also stores the sub-chunks' states and D (a training forward)")
