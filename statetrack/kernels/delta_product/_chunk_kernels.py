@@ -469,10 +469,10 @@ def wy_loop_kernel(
     if STORE_T:
         tl.store(tmat + i_bh * Lp * BT + rows[:, None] * BT + r[None, :],
                  _cvt(tt, tmat.dtype.element_ty, EMU))
-    s_k = b
-    if USE_G:
-        s_k = b * tl.exp(g)
     if WU:
+        s_k = b
+        if USE_G:
+            s_k = b * tl.exp(g)
         ts = _opnd(tt * s_k[None, :], HI, MM, EMU)
         tb = _opnd(tt * b[None, :], HI, MM, EMU)
         _rows_product(ts, k_base, w + i_bh * Lp * K, rows, mr, cb, H, K, BC, HI, MM, PREC, EMU)
@@ -499,7 +499,7 @@ def _fwd_sub(s, b_q, acc, gt, i, c, m, r, ck, cv, mk, mv, q_base, k_base, o_base
         # behind the products; the same arithmetic, bitwise the same results
         gs = tl.load(gs_base + rows)
         gl = tl.load(gs_base + i * BT + BT - 1)
-        if COMPUTE_O:
+        if COMPUTE_O and not QKIN:                  # QKIN reads the scores already gated
             gc = tl.load(gt_base + c * BT + (m * BT + r) // NH)
     if STORE_H:
         tl.store(hbuf + (i_bh * NS + i) * K * V + ck[:, None] * V + cv[None, :],
@@ -528,7 +528,9 @@ def _fwd_sub(s, b_q, acc, gt, i, c, m, r, ck, cv, mk, mv, q_base, k_base, o_base
     if TFUSED:
         ks = _mma(b_k, s, MM, PREC, EMU)
         if USE_G:
-            ks = ks * tl.exp(tl.load(gs_base + rows))[:, None]
+            if not EARLY:
+                gs = tl.load(gs_base + rows)        # loaded once: the decay below reuses it
+            ks = ks * tl.exp(gs)[:, None]
         b_d = _mma(b_t, (b_v.to(tl.float32) - ks) * b_b[:, None], MM, PREC, EMU)
     else:
         b_d = b_u.to(tl.float32) - _mma(b_w, s, MM, PREC, EMU)
@@ -556,7 +558,8 @@ def _fwd_sub(s, b_q, acc, gt, i, c, m, r, ck, cv, mk, mv, q_base, k_base, o_base
                      mask=(tq < T)[:, None] & mv[None, :])
     if USE_G:
         if not EARLY:
-            gs = tl.load(gs_base + rows)
+            if not TFUSED:
+                gs = tl.load(gs_base + rows)
             gl = tl.load(gs_base + i * BT + BT - 1)
         s = s * tl.exp(gl)
         b_d = b_d * tl.exp(gl - gs)[:, None]
