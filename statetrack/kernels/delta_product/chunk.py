@@ -444,23 +444,27 @@ def _wy(k, v, beta, gsub, p: _Plan, store_t: bool, scores=None, wu: bool = True)
     """``W``, ``U`` and (``store_t``) ``T`` of every sub-chunk; with ``scores = (q, gtok, qk)``
     (the loop form only) also the sub-chunks' scores into ``qk`` (see ``wy_loop_kernel``);
     without ``wu`` (the loop form only) ``T`` alone, ``W`` and ``U`` returned as None."""
-    if not wu and not (p.cfg.get("wy_loop", False) and p.BT == 64 and store_t):
-        raise AssertionError("T alone comes from the loop form of the WY pass, with store_t")
+    loop = p.cfg.get("wy_loop", False) and p.BT == 64
+    if (scores is not None or not wu) and not loop:
+        raise AssertionError("the scores and T alone come from the loop form of the WY pass only")
+    if not wu and not store_t:
+        raise AssertionError("T alone needs store_t")
     w = _alloc((p.B * p.H, p.Lp, p.K), p.dtype, p.device) if wu else None
     u = _alloc((p.B * p.H, p.Lp, p.V), torch.float32 if p.HI else p.dtype, p.device) if wu else None
     tmat = _alloc((p.B * p.H, p.Lp, p.BT), p.dtype, p.device) if store_t else None
-    if p.cfg.get("wy_loop", False) and p.BT == 64:
+    if loop:
         # the loop form (the 16-bit default): a float32 [BT, BT] scratch a program for A, then T
         # (256 B a row, transient); column blocks of the key / value loops at most 64 wide
         scr = _alloc((p.B * p.H * p.Lp * p.BT,), torch.float32, p.device)
-        sq, sg, sqk = scores if scores is not None else (None, None, None)
+        # T and NH only where the scores use them (else one more compile of the same code for
+        # every number of factors and every divisibility of T)
+        qk_args = ({} if scores is None
+                   else dict(zip(("q", "gtok", "qk"), scores), T=p.T, NH=p.NH))
         _kern.wy_loop_kernel[(p.NS, p.B * p.H)](
             k, v, beta, gsub, w, u, tmat, scr, p.L, BVF=p.BVF, USE_G=p.use_g, STORE_T=store_t,
-            BC=min(64, p.BK), HI=p.HI, q=sq, gtok=sg, qk=sqk, T=p.T, NH=p.NH,
-            QK=scores is not None, WU=wu, **p.common(), **p.opts("wy"))
+            BC=min(64, p.BK), HI=p.HI, QK=scores is not None, WU=wu, **qk_args, **p.common(),
+            **p.opts("wy"))
         return w, u, tmat
-    if scores is not None:
-        raise AssertionError("the scores come from the loop form of the WY pass only")
     inv = p.cfg.get("inv", 1)
     # float32 scratch for the diagonal blocks of A (read back row by row), 64 B per row;
     # transient (freed when the forward returns)
