@@ -64,6 +64,7 @@ def scores(q, k, gtok, p):
 
 def run_row(name, shape, device, configs, reps_ms, save=False):
     import torch
+    import triton.testing
 
     from statetrack.kernels.delta_product import _chunk_kernels as kern
     from statetrack.kernels.delta_product import chunk
@@ -103,7 +104,7 @@ def run_row(name, shape, device, configs, reps_ms, save=False):
         bv = min(bv, p.BVF)
 
         def go():
-            kern.fwd_state_kernel[(triton_cdiv(V, bv), B * H)](
+            kern.fwd_state_kernel[(triton.cdiv(V, bv), B * H)](
                 q, k, w, u, gsub, gtok, None, o, None, hbuf, dbuf, p.T, p.L, p.NC, scale,
                 BV=bv, NH=nh, USE_G=gated, USE_H0=False, STORE_HT=False, COMPUTE_O=True,
                 STORE_H=save, STORE_D=save, HI=p.HI, EARLY=p.early, **p.common(),
@@ -122,7 +123,6 @@ def run_row(name, shape, device, configs, reps_ms, save=False):
             diff = ((o.float() - o_ref.float()).abs().max() / o_ref.float().abs().max()).item()
             ms = None
             if device == "cuda":
-                import triton.testing
                 ms = triton.testing.do_bench(go, warmup=25, rep=reps_ms)
             out["configs"].append({"bv": bv, "warps": warps, "stages": stages, "qkin": qkin,
                                    "nest": nest, "ms": ms, "rel_diff_vs_default": diff})
@@ -131,10 +131,6 @@ def run_row(name, shape, device, configs, reps_ms, save=False):
                                    "nest": nest, "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
         print(json.dumps(out["configs"][-1]), flush=True)
     return out
-
-
-def triton_cdiv(a, b):
-    return -(-a // b)
 
 
 def main(argv=None) -> int:
