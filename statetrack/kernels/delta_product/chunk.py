@@ -197,7 +197,8 @@ _STATE_BY_NH = {1: {"state": (64, 4, 3)}}
 #: 64-wide value blocks (2g 0.837 -> 0.560 ms for the pass, 1.706 -> 1.543 ms for the
 #: forward), in a forward that keeps no states; one that saves them for the backward
 #: (``save_states``) runs flat at ``state_save`` (unrolled with its stores it needs 238,100 B
-#: of shared memory, past the H100's 232,448). Three factors unrolled need 250-410 kB.
+#: of shared memory, past the H100's 232,448). Three factors unrolled need 250-413 kB
+#: (320-485 kB reading the scores).
 _STATE_SCORES_BY_NH = {2: {"state": (64, 4, 2), "qkin": True, "nest": True,
                            "state_save": (32, 4, 2)}}
 #: the interpreter runs one program at a time; 16-wide value blocks exercise the block loops
