@@ -764,10 +764,12 @@ def test_split_bwd_wy_matches_reference(monkeypatch, gen, make_inputs, check_aga
     assert calls, "the split path was not taken"
 
 
-def _spy_launches(monkeypatch, chunk, name, edit=None):
+def _spy_launches(monkeypatch, chunk, name, edit=None, calls=None, record=None):
     """Record the arguments (by name) of every launch of kernel ``name``; ``edit(args)`` may
-    replace some of them (a dict, changed in place) before the launch."""
-    calls = []
+    replace some of them (a dict, changed in place) before the launch. ``calls`` (a list) is
+    where the records go, ``record(arguments)`` (positional and keyword, by name) what is
+    recorded instead of the positional arguments."""
+    calls = [] if calls is None else calls
     real = getattr(chunk._kern, name)
 
     class Launch:
@@ -776,7 +778,7 @@ def _spy_launches(monkeypatch, chunk, name, edit=None):
                 named = dict(zip(real.arg_names, args))
                 if edit is not None:
                     edit(named)
-                calls.append(named)
+                calls.append(named if record is None else record({**named, **kwargs}))
                 return real[grid](*named.values(), **kwargs)
             return launch
 
@@ -1198,20 +1200,9 @@ def _spy_kwargs(monkeypatch, chunk, spec):
     """Record, for every launch of the kernels named in ``spec`` (``{name: (keys, record_as)}``),
     ``(record_as, the values of those keyword arguments)`` in launch order."""
     seen = []
-
-    def spy(name, keys, record_as):
-        real = getattr(chunk._kern, name)
-
-        class Launch:
-            def __getitem__(self, grid):
-                def launch(*args, **kwargs):
-                    seen.append((record_as, tuple(kwargs.get(k) for k in keys)))
-                    return real[grid](*args, **kwargs)
-                return launch
-        monkeypatch.setattr(chunk._kern, name, Launch())
-
     for name, (keys, record_as) in spec.items():
-        spy(name, keys, record_as)
+        _spy_launches(monkeypatch, chunk, name, calls=seen,
+                      record=lambda a, keys=keys, tag=record_as: (tag, tuple(a.get(k) for k in keys)))
     return seen
 
 
