@@ -242,17 +242,18 @@ SWEEP_WY_LOOP = [{"wy_loop": True}, {"wy_loop": True, "wy": (0, 4, 3)},
 SWEEP_WY_LOOP_LP = [{"wy_loop": True, "wy": (0, 4, 3)},
                     {"wy_loop": True, "wy": (0, 4, 3), "lp_bwd": True},
                     {"wy_loop": True, "wy": (0, 4, 3), "lp_bwd": True, "early": True}]
-#: ``--sweep-set fwd_paths`` (issue 12, session 21): the forward's opt-in paths. ``qkin``:
-#: the sub-chunks' scores from the WY pass, read by the unrolled state pass (two factors:
-#: 2g forward 1.706 -> 1.543 ms on an H100); ``tfused``: the WY pass writes ``T`` alone and
+#: ``--sweep-set fwd_paths`` (issue 12, sessions 21-22): the forward's paths against the
+#: default. ``qkin``: the sub-chunks' scores from the WY pass, read by the unrolled state pass
+#: (two factors: 2g forward 1.706 -> 1.543 ms on an H100; the default since session 22, so
+#: the set times it off); ``tfused``: the WY pass writes ``T`` alone and
 #: the state pass forms ``D = T diag(beta) (V - diag(e^G) K S)`` (no ``W``, ``U`` written
 #: or read; sm_90 under Triton 3.6, three factors, 32:4:2: 94,724 B of shared memory against
-#: 111,108, ``wy_loop`` 2,232 SASS instructions against 2,776; never timed); both; and
-#: three factors unrolled with the scores at one stage (57,344 B, no spills)
+#: 111,108, ``wy_loop`` 2,232 SASS instructions against 2,776); both. The unrolled pass at
+#: one stage (``"nest": True, "state": (32, 4, 1)``) was in this set until session 22: it
+#: faults on the H100 under Triton 3.6 (an illegal memory access at 1u, 3g and 3u, and in
+#: the saving forward at 2g; ``qk_in.py`` found the same), and a fault ends the process
 SWEEP_FWD_PATHS = [dict(wy_loop=True, **c) for c in (
-    {"qkin": True}, {"tfused": True}, {"tfused": True, "qkin": True},
-    {"qkin": True, "nest": True, "state": (32, 4, 1)},
-    {"tfused": True, "qkin": True, "nest": True, "state": (32, 4, 1)})]
+    {"qkin": False}, {"tfused": True}, {"tfused": True, "qkin": False})]
 SWEEP_SETS = {"configs": SWEEP, "inv": SWEEP_INV, "bwd_wy": SWEEP_BWD_WY,
               "bwd_wy_split": SWEEP_BWD_WY_SPLIT, "save_states": SWEEP_SAVE_STATES,
               "bwd_wy_one": SWEEP_BWD_WY_ONE, "lp_bwd": SWEEP_LP_BWD,

@@ -1345,23 +1345,33 @@ def test_the_scores_path_at_the_model_head_size_gpu(monkeypatch, gen, make_input
 def test_the_state_pass_settings_follow_the_number_of_factors(monkeypatch):
     """On the GPU, 16-bit inputs at chunk 64 with 64 < K <= 128 take the forward state pass's
     settings by the number of Householder factors (session 21's probe): one factor 64-wide
-    blocks at 3 stages; with ``qkin`` (opt-in) two factors take the scores from the WY pass,
-    unrolled (``state_save`` for a forward that saves states); otherwise, and for three, the
-    default. The scores need the unrolled pass, the loop-form WY pass and no HI operands; an
+    blocks at 3 stages; two factors take the scores from the WY pass (``qkin``, the default
+    since session 22; ``False`` turns it off), unrolled (``state_save`` for a forward that
+    saves states), never at one stage; otherwise, and for three, the general settings. The scores need the unrolled pass, the loop-form WY pass and no HI operands; an
     override still wins."""
     from statetrack.kernels.delta_product import chunk
 
     monkeypatch.setattr(chunk, "INTERPRET", False)
     monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
     default = chunk._GPU_CONFIG[True]["state"]
-    q2 = torch.zeros(1, 200, 2, 128, dtype=torch.bfloat16)
-    p = chunk._Plan(q2, torch.zeros(1, 200, 2, 128), 2, 64, True)
-    assert (p.cfg["state"], p.qkin, p.nest, "state_save" in p.cfg) == (default, False, False, False)
-    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": True})
 
     def plan(n_h, K=128, dtype=torch.bfloat16, bt=64):
         return chunk._Plan(torch.zeros(1, 200, 2, K, dtype=dtype), torch.zeros(1, 200, 2, 128),
                            n_h, bt, True)
+
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": False})   # the older flat pass
+    p = plan(2)
+    assert (p.cfg["state"], p.qkin, p.nest, "state_save" in p.cfg) == (default, False, False, False)
+    for over in ({}, {"qkin": True}):                   # the default since session 22
+        monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", over)
+        assert (plan(2).cfg["state"], plan(2).qkin, plan(2).nest) == ((64, 4, 2), True, True)
+    for stages in (1, 0):                               # the unrolled pass faulted at one stage
+        monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"state": (32, 4, stages)})
+        with pytest.raises(ValueError, match=r"nest\) at %d stage" % stages):
+            plan(2)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"state": (32, 4, 1), "nest": False})
+    assert not plan(2).nest and plan(2).cfg["state"] == (32, 4, 1)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": True})
 
     p1, p2, p3 = plan(1), plan(2), plan(3)
     assert (p1.cfg["state"], p1.qkin, p1.nest) == ((64, 4, 3), False, False)

@@ -192,15 +192,24 @@ _BWD_WY_SMALL_BT = {(16, False): (32, 2, 2), (16, True): (32, 2, 2),
 #: T 4096, H 16, K = V = 128; the pass's device time): one factor, 64-wide value blocks at 3
 #: stages (1u 0.357 -> 0.236 ms; GPU tests of one factor passed with it).
 _STATE_BY_NH = {1: {"state": (64, 4, 3)}}
-#: opt-in (``_CONFIG_OVERRIDE["qkin"] = True``) until the GPU tests have run in full: two
-#: factors with the scores from the WY pass (``qkin``) and the sub-chunks unrolled (``nest``),
-#: 64-wide value blocks (2g 0.837 -> 0.560 ms for the pass, 1.706 -> 1.543 ms for the
-#: forward), in a forward that keeps no states; one that saves them for the backward
+#: two factors with the scores from the WY pass (``qkin``) and the sub-chunks unrolled
+#: (``nest``), 64-wide value blocks (2g 0.837 -> 0.560 ms for the pass, 1.706 -> 1.543 ms
+#: for the forward), in a forward that keeps no states; one that saves them for the backward
 #: (``save_states``) runs flat at ``state_save`` (unrolled with its stores it needs 238,100 B
-#: of shared memory, past the H100's 232,448). Three factors unrolled need 250-413 kB
-#: (320-485 kB reading the scores).
+#: of shared memory, past the H100's 232,448; unrolled at 32:4:2 reading the scores it was
+#: slower, 1.122 against 0.984 ms, session 22). The default since session 22, when the GPU
+#: tests of ``test_chunk.py`` and ``test_layer.py`` passed with it (H100; raw
+#: ``benchmarks/results/qkin_tests_h100_s22.txt``); ``_CONFIG_OVERRIDE["qkin"] = False`` runs
+#: the flat pass at the general settings. Three factors unrolled need 250-413 kB (320-485 kB
+#: reading the scores); at one stage they fit but fault (below, ``_NEST_MIN_STAGES``).
 _STATE_SCORES_BY_NH = {2: {"state": (64, 4, 2), "qkin": True, "nest": True,
                            "state_save": (32, 4, 2)}}
+#: the unrolled forward state pass (``nest``) at one software-pipelining stage faulted on
+#: an H100 under Triton 3.6 in every case timed but one (an illegal memory access; 1u at
+#: 32:4:1, 3g and 3u at 32:4:1 and 64:4:1, the saving forward at 2g at 32:4:1; 2g at 64:4:1
+#: ran; session 22, ``benchmarks/probes/qk_in.py`` and ``kernels_model.py --sweep-set
+#: fwd_paths``): the plan refuses it
+_NEST_MIN_STAGES = 2
 #: the interpreter runs one program at a time; 16-wide value blocks exercise the block loops
 _INTERPRET_CONFIG = {"wy": (0, 0, 0), "state": (16, 0, 0), "state_rec": (16, 0, 0),
                      "bwd_o": (16, 0, 0), "bwd_state": (16, 0, 0), "bwd_wy": (16, 0, 0),
@@ -328,7 +337,7 @@ class _Plan:
                 self.cfg["bwd_wy"] = small
             if q.element_size() == 2 and chunk_size == 64 and self.BK == 128:
                 self.cfg.update(_STATE_BY_NH.get(self.NH, {}))
-                if _CONFIG_OVERRIDE.get("qkin", False):
+                if _CONFIG_OVERRIDE.get("qkin", True):
                     self.cfg.update(_STATE_SCORES_BY_NH.get(self.NH, {}))
         if not self.interpret and q.element_size() == 2 and self.T == 1:
             # Triton compiles an int argument equal to 1 as a constant; on the H200 (Triton
@@ -386,6 +395,11 @@ class _Plan:
         # loop reading them compiled wrong on an H100 (Triton 3.6: bf16, K = 100, two factors,
         # 33 tokens, outputs 0.87 off; an illegal address at the model shape, session 21)
         self.nest = bool(self.cfg.get("nest", False))
+        if self.nest and not self.interpret and self.cfg["state"][2] < _NEST_MIN_STAGES:
+            raise ValueError(
+                f"the unrolled forward state pass (nest) at {self.cfg['state'][2]} stage(s) "
+                f"faulted on the H100 under Triton 3.6 (session 22); use at least "
+                f"{_NEST_MIN_STAGES} stages or nest=False")
         self.qkin = bool(self.cfg.get("qkin", False) and self.nest
                          and self.cfg.get("wy_loop", False) and self.BT == 64 and not self.HI)
         # the forward state pass applying T itself (TFUSED; opt-in, untimed): the loop-form WY
