@@ -154,9 +154,17 @@ def time_fwd_bwd(fn, x: dict, do_bench) -> tuple[float, float]:
 
 
 def grads_of(fn, x: dict) -> dict:
+    """The outputs and gradients of one forward+backward of ``fn``, and ``o_fwd``: the outputs
+    of a forward without autograd (the path the forward-only settings ``qkin`` and ``tfused``
+    take; the forward for a backward keeps ``W`` and ``U`` and does not)."""
+    with torch.no_grad():
+        o_fwd = fn(**{n: x[n] for n in ["q", "k", "v", "beta", "g"]})
+    o_fwd = o_fwd[0] if isinstance(o_fwd, tuple) else o_fwd
+    out = {"o_fwd": o_fwd.detach().double()}
+    del o_fwd
     step, leaves, names = fwd_bwd_step(fn, x)
     o = step()
-    out = {"o": o.detach().double()}
+    out["o"] = o.detach().double()
     out.update({"d" + n: leaves[n].grad.detach().double() for n in names})
     return out
 
@@ -244,16 +252,16 @@ SWEEP_WY_LOOP_LP = [{"wy_loop": True, "wy": (0, 4, 3)},
                     {"wy_loop": True, "wy": (0, 4, 3), "lp_bwd": True, "early": True}]
 #: ``--sweep-set fwd_paths`` (issue 12, sessions 21-22): the forward's paths against the
 #: default. ``qkin``: the sub-chunks' scores from the WY pass, read by the unrolled state pass
-#: (two factors: 2g forward 1.706 -> 1.543 ms on an H100; the default since session 22, so
-#: the set times it off); ``tfused``: the WY pass writes ``T`` alone and
+#: (two factors: 2g forward 1.706 -> 1.543 ms on an H100); ``tfused``: the WY pass writes ``T`` alone and
 #: the state pass forms ``D = T diag(beta) (V - diag(e^G) K S)`` (no ``W``, ``U`` written
 #: or read; sm_90 under Triton 3.6, three factors, 32:4:2: 94,724 B of shared memory against
-#: 111,108, ``wy_loop`` 2,232 SASS instructions against 2,776); both. The unrolled pass at
+#: 111,108, ``wy_loop`` 2,232 SASS instructions against 2,776); both. Both are 16-bit
+#: defaults since session 22, so the set times them off (alone and together). The unrolled pass at
 #: one stage (``"nest": True, "state": (32, 4, 1)``) was in this set until session 22: it
 #: faults on the H100 under Triton 3.6 (an illegal memory access at 1u, 3g and 3u, and in
 #: the saving forward at 2g; ``qk_in.py`` found the same), and a fault ends the process
 SWEEP_FWD_PATHS = [dict(wy_loop=True, **c) for c in (
-    {"qkin": False}, {"tfused": True}, {"tfused": True, "qkin": False})]
+    {"qkin": False}, {"tfused": False}, {"tfused": False, "qkin": False})]
 SWEEP_SETS = {"configs": SWEEP, "inv": SWEEP_INV, "bwd_wy": SWEEP_BWD_WY,
               "bwd_wy_split": SWEEP_BWD_WY_SPLIT, "save_states": SWEEP_SAVE_STATES,
               "bwd_wy_one": SWEEP_BWD_WY_ONE, "lp_bwd": SWEEP_LP_BWD,

@@ -1374,6 +1374,9 @@ def test_the_state_pass_settings_follow_the_number_of_factors(monkeypatch):
     monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": True})
 
     p1, p2, p3 = plan(1), plan(2), plan(3)
+    # the state pass applying T itself: 16-bit inputs at chunk 64 (session 22), any factors
+    assert (p1.tfused, p2.tfused, p3.tfused) == (True, True, True)
+    assert not plan(2, dtype=torch.float32).tfused and not plan(2, bt=32).tfused
     assert (p1.cfg["state"], p1.qkin, p1.nest) == ((64, 4, 3), False, False)
     assert (p2.cfg["state"], p2.qkin, p2.nest) == ((64, 4, 2), True, True)
     assert p2.cfg["state_save"] == default and "state_save" not in p1.cfg
@@ -1424,7 +1427,7 @@ def test_the_override_variable_reaches_the_settings_and_bad_ones_are_named():
 def test_the_state_pass_applying_t_itself(monkeypatch, gen, make_inputs, check_against_reference,
                                           poison_empty, device, scores, B, T, H, K, V, n_h,
                                           dtype, gate, init):
-    """With ``tfused`` (opt-in) a forward that keeps nothing for a backward has the loop-form
+    """With ``tfused`` (the 16-bit default since session 22) a forward that keeps nothing for a backward has the loop-form
     WY pass write ``T`` alone and the state pass form ``D`` from ``T``, the values and beta
     (both taken: spied), alone or with the scores path; the outputs and final state match
     the float64 reference within the table, every buffer NaN-poisoned first. A forward for

@@ -170,7 +170,11 @@ _GPU_CONFIG = {
     True: {"wy": (0, 4, 3), "state": (32, 4, 2), "state_rec": (64, 4, 2), "bwd_o": (64, 4, 2),
            "bwd_state": (32, 4, 2), "bwd_wy": (64, 8, 2),
            "bwd_wy_v": (64, 8, 2), "bwd_wy_t": (0, 4, 2), "save_states": True,
-           "wy_loop": True, "lp_bwd": True, "early": True},
+           "wy_loop": True, "lp_bwd": True, "early": True, "tfused": True},
+    # "tfused" (the forward without saved states forms D from T, the values and beta):
+    # session 22 on an H100 (results/s22_h100/fwd_paths.json), forward 1u 0.664 -> 0.649 ms,
+    # 2g 1.540 -> 1.392, 3g 2.448 -> 2.264, 3u 2.147 -> 1.939; its GPU tests passed
+    # (results/tfused_tests_h100_s22.txt)
     False: {"wy": (0, 4, 2), "state": (32, 4, 2), "state_rec": (32, 4, 2), "bwd_o": (32, 8, 2),
             "bwd_state": (32, 4, 2), "bwd_wy": (32, 8, 2),
             "bwd_wy_v": (32, 8, 2), "bwd_wy_t": (0, 4, 2)},
@@ -402,7 +406,7 @@ class _Plan:
                 f"{_NEST_MIN_STAGES} stages or nest=False")
         self.qkin = bool(self.cfg.get("qkin", False) and self.nest
                          and self.cfg.get("wy_loop", False) and self.BT == 64 and not self.HI)
-        # the forward state pass applying T itself (TFUSED; opt-in, untimed): the loop-form WY
+        # the forward state pass applying T itself (TFUSED; the 16-bit default): the loop-form WY
         # pass writes T only, the state pass forms D = T diag(beta) (V - diag(e^G) K S), in a
         # forward that keeps nothing for a backward (which reads W and U)
         self.tfused = bool(self.cfg.get("tfused", False) and self.cfg.get("wy_loop", False)
