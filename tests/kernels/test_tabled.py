@@ -624,3 +624,101 @@ def test_cols_kernel_keeps_its_int32_sub_step_indices_in_range():
     for T, want in ((2 ** 30 - 9, "cols"), (2 ** 30 - 8, "legacy"), (2 ** 30, "legacy")):
         big = dataclasses.replace(inp, T=T)
         assert make_plan(big, T).kernel == want, T
+
+
+def _spy_proj(monkeypatch):
+    """The run passes that went through ``proj_kernel`` (a list, one entry a pass)."""
+    from statetrack.kernels.tabled import _launch
+
+    seen = []
+    orig = _launch.ColsLauncher._run_proj
+
+    def spy(self, *a, **k):
+        seen.append(a[0])
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(_launch.ColsLauncher, "_run_proj", spy)
+    return seen
+
+
+@pytest.mark.parametrize("B,T,H,K,V,S,n_h,heads,h0_kind,chunk,words,dtype", [
+    (2, 13, 2, 8, 4, 3, 1, True, "batch", None, None, torch.float32),
+    (1, 17, 1, 8, 8, 2, 2, False, "shared", 5, None, torch.float32),
+    (3, 11, 2, 4, 3, 2, 2, False, "none", None, 2, torch.float32),   # shared tables, 2 queries
+    (2, 9, 1, 6, 2, 3, 1, True, "none", 4, 1, torch.float32),
+    (1, 6, 1, 16, 16, 4, 1, False, "batch", None, None, torch.bfloat16),  # the benchmark's kind
+    (2, 7, 2, 5, 3, 2, 2, True, "batch", 3, None, torch.float64),    # two values a 16 bytes
+])
+def test_proj_equals_the_default_on_random_tables(gen, device, poison_empty, monkeypatch, B, T,
+                                                  H, K, V, S, n_h, heads, h0_kind, chunk,
+                                                  words, dtype):
+    # the proj variant (the recurrence in the keys' coordinates: S * n_h <= K here) against
+    # the default kernel: sequential and chunked (its run pass from the chunk starts), heads
+    # with their own tables or shared ones, per-head queries, every initial-state kind,
+    # several words a program; o and the final state to the dtype's rounding, every output
+    # buffer NaN-poisoned first; the proj kernel ran (spied) once a call
+    seen = _spy_proj(monkeypatch)
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, H, K, V, heads, dtype))
+    sd = torch.float64 if dtype == torch.float64 else torch.float32
+    sym = torch.randint(0, S, (B, T), generator=gen).to(device)
+    h0 = {"batch": torch.randn(B, H, K, V, generator=gen, dtype=sd),
+          "shared": torch.randn(H, K, V, generator=gen, dtype=sd), "none": None}[h0_kind]
+    h0 = h0.to(device) if h0 is not None else None
+    q = torch.randn(H, K, generator=gen, dtype=sd).to(device)
+    kw = dict(query=q, initial_state=h0, chunk_size=chunk)
+    knobs = {} if words is None else {"words": words}
+    a = _run_tabled_variant(sym, kt, bt, vt, _variant=knobs, **kw)
+    assert seen == []
+    nan = float("nan")
+    o_buf = torch.full((B, T, H, V), nan, dtype=sd, device=device)
+    ht_buf = torch.full((B, H, K, V), nan, dtype=sd, device=device)
+    with poison_empty():
+        b = _run_tabled_variant(sym, kt, bt, vt, _variant=dict(knobs, proj=True), o_out=o_buf,
+                                final_state_out=ht_buf, **kw)
+    assert len(seen) == 1 and b.o is o_buf and b.final_state is ht_buf
+    assert_rel_close(b.o, a.o.double(), sd, name="o")
+    assert_rel_close(b.final_state, a.final_state.double(), sd, name="final_state")
+
+
+def test_proj_is_inert_where_it_does_not_apply(gen, device, monkeypatch):
+    # more table rows a head than K (S * n_h > K), stored states, or a code readout by the
+    # argmin (no code table): the default kernel runs, bit-identical results; the knob's
+    # errors name it
+    seen = _spy_proj(monkeypatch)
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, 3, 2, 1, 5, 3, False))   # R 6 > 5
+    sym = torch.randint(0, 3, (2, 9), generator=gen).to(device)
+    q = torch.randn(5, generator=gen).to(device)
+    a = run_tabled(sym, kt, bt, vt, query=q)
+    b = _run_tabled_variant(sym, kt, bt, vt, query=q, _variant={"proj": True})
+    assert seen == [] and torch.equal(a.o, b.o) and torch.equal(a.final_state, b.final_state)
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, 2, 1, 1, 5, 3, False))   # R 2
+    codes = torch.randn(4, 3, generator=gen).to(device)
+    for kw in (dict(return_states=True), dict(codes=codes, output="code")):
+        a = run_tabled(sym % 2, kt, bt, vt, query=q, **kw)
+        b = _run_tabled_variant(sym % 2, kt, bt, vt, query=q, _variant={"proj": True}, **kw)
+        assert seen == [], kw
+        for name in ("o", "code", "states", "final_state"):
+            x, y = getattr(a, name), getattr(b, name)
+            assert (x is None and y is None) or torch.equal(x, y), (kw, name)
+    b = _run_tabled_variant(sym % 2, kt, bt, vt, query=q, _variant={"proj": True})
+    assert len(seen) == 1                                   # and where it applies, it runs
+    for bad, words in (({"proj": 1}, "'proj' must be True, False or None"),
+                       ({"proj": True, "mm": True}, "'proj' is a run pass")):
+        with pytest.raises(E.KernelInputError, match=words):
+            _run_tabled_variant(sym, kt, bt, vt, query=q, _variant=bad)
+
+
+def test_proj_reports_a_bad_symbol_as_the_default_does(device):
+    # an id past the tables raises the same error through the proj kernel (int64 and int32
+    # ids are narrowed to one byte by a checking pass; one-byte ids the kernel checks itself)
+    kt = torch.eye(4)[:2, None].to(device)                    # S 2, n_h 1, K 4: R 2
+    bt, vt = torch.ones(2, 1).to(device), torch.ones(2, 1, 1).to(device)
+    sym = torch.tensor([[0, 1, 5, 0]], device=device)
+    for s in (sym, sym.to(torch.int32), sym.to(torch.uint8)):
+        msgs = []
+        for knobs in ({}, {"proj": True}):
+            with pytest.raises(E.KernelInputError) as ei:
+                _run_tabled_variant(s, kt, bt, vt, query=torch.ones(4, device=device),
+                                    _variant=knobs).check()
+            msgs.append(str(ei.value))
+        assert msgs[0] == msgs[1] and "5" in msgs[0]

@@ -406,3 +406,60 @@ def test_heads_with_their_own_tables(gen, device):
     # head 1's code of state 0 is 1 (codes are swapped there)
     counts = sym.cumsum(1)
     assert torch.equal(a.code[:, :, 1].cpu(), torch.where(counts % 2 == 0, 1, 0).int())
+
+
+#: the catalogue layers the proj variant applies to (table rows a head S * n_h <= K, K <= 16)
+PROJ_LAYERS = [n for n, ly in TABLED
+               if _tables(ly)[0].shape[0] * _tables(ly)[0].shape[1] <= min(ly.width, 16)]
+
+
+def test_proj_layers_are_the_expected_ones():
+    # where S * n_h <= K among the catalogue's layers with a code table (most constructions
+    # spend more sub-steps a symbol than they have key dimensions, and proj is inert there)
+    assert PROJ_LAYERS == ["parity[0]", "cyclic(2)[0]", "binary_divisible(3)[0]",
+                           "tomita(5)[0]"]
+
+
+@pytest.mark.parametrize("name", PROJ_LAYERS)
+@pytest.mark.parametrize("chunk", [None, 3])
+def test_proj_is_bit_identical_on_constructions(gen, device, monkeypatch, name, chunk):
+    # the proj variant on integer constructions (bfloat16 tables as `statetrack check` runs
+    # them): o, the final state and the codes through the code table bit-identical to the
+    # default kernel's, and the codes the exact ones; sequential and chunked; proj ran
+    from statetrack.kernels.tabled import _launch
+    from statetrack.kernels.tabled.tabled import _run_tabled_variant
+
+    ran = []
+    orig = _launch.ColsLauncher._run_proj
+    monkeypatch.setattr(_launch.ColsLauncher, "_run_proj",
+                        lambda self, *a, **k: (ran.append(1), orig(self, *a, **k))[1])
+    kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)[name], device=device)
+    sym = torch.randint(0, kt.shape[0], (3, 23), generator=gen).to(device)
+    kw = dict(initial_state=h0, query=q, chunk_size=chunk)
+    for out in ("o", "code"):
+        extra = dict(codes=codes, output="code") if out == "code" else {}
+        a = _run_tabled_variant(sym, kt, bt, vt, **kw, **extra).check()
+        n = len(ran)
+        b = _run_tabled_variant(sym, kt, bt, vt, _variant={"proj": True}, **kw, **extra).check()
+        assert len(ran) == n + 1, out
+        assert torch.equal(a.final_state, b.final_state), out
+        if out == "o":
+            assert torch.equal(a.o, b.o)
+        else:
+            assert b.code_table is not None and torch.equal(a.code, b.code)
+            assert torch.equal(b.code[:, :, 0].cpu(), torch.as_tensor(
+                _exact_codes(kt, bt, vt, h0, q, codes, sym), dtype=b.code.dtype))
+
+
+def test_proj_reports_a_code_table_miss(device):
+    # a state the code table does not hold (parity from twice its initial state) raises the
+    # miss through the proj kernel, as through the default
+    from statetrack.kernels.tabled.tabled import _run_tabled_variant
+
+    kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)["parity[0]"], device=device)
+    ct = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
+    sym = torch.tensor([[0, 1, 1, 0]], device=device)
+    for knobs in ({}, {"proj": True}):
+        with pytest.raises(CodeTableMissError, match="code table does not hold"):
+            _run_tabled_variant(sym, kt, bt, vt, initial_state=2 * h0, query=q, codes=codes,
+                                output="code", code_table=ct, _variant=knobs).check()

@@ -66,6 +66,15 @@ def choose_chunk(B: int, H: int, T: int, *, device: torch.device | None = None) 
 #: (V = 4), permutation tables ``o`` 0.79x and ``code`` through the code table 0.87x)
 DEEP_DEFAULT = True
 
+#: whether run passes take ``proj_kernel`` (the recurrence in the keys' coordinates, see
+#: :class:`Variant`) by default where it applies: not yet (session 22: built and tested on
+#: the interpreter, not timed on a GPU)
+PROJ_DEFAULT = False
+#: the most table rows a head (symbols x n_h) ``proj_kernel`` keeps projections of; it also
+#: needs at most ``K`` of them (it costs about 5 operations a row a sub-step against about 3
+#: a key column)
+PROJ_MAX_R = 16
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -105,6 +114,16 @@ class Variant:
         one-ahead prefetch it replaces is off there). Same operations
         a sub-step: bit-identical where the arithmetic is exact, equal to rounding
         otherwise.
+    proj : bool or None
+        Run passes through ``proj_kernel``: each state column kept as its projections on
+        the ``R = S * n_h`` table keys of its head (``p_y = (S^T k_y)[c]``), the readout
+        ``S^T q`` and the code table's ``w . S[:, V0]``, updated by the Gram row of each
+        sub-step's key (about ``5 R`` operations a sub-step instead of ``3 K``); the final
+        state is rebuilt at the end from the sums of each row's ``d``. Equal in exact
+        arithmetic: bit-identical where it is exact (the constructions' integer tables),
+        equal to rounding otherwise. Applies where ``R <= min(K, PROJ_MAX_R)``, no states
+        are stored and a code readout is a code table; elsewhere inert. None:
+        :data:`PROJ_DEFAULT` (off).
     """
 
     mm: bool = False
@@ -113,6 +132,7 @@ class Variant:
     pf: bool | None = None
     late: bool | None = None
     deep: bool | None = None
+    proj: bool | None = None
 
     @classmethod
     def parse(cls, knobs: dict | None) -> "Variant":
@@ -128,7 +148,7 @@ class Variant:
         Examples
         --------
         >>> Variant.parse({"words": 4})
-        Variant(mm=False, legacy=False, words=4, pf=None, late=None, deep=None)
+        Variant(mm=False, legacy=False, words=4, pf=None, late=None, deep=None, proj=None)
         >>> Variant.parse({"fast": True})
         Traceback (most recent call last):
         ...
@@ -141,6 +161,7 @@ class Variant:
         pf = var.pop("pf", None)
         late = var.pop("late", None)
         deep = var.pop("deep", None)
+        proj = var.pop("proj", None)
         if var:
             raise KernelInputError(f"_variant: unknown keys {sorted(var)}")
         if mm and legacy:
@@ -158,13 +179,19 @@ class Variant:
         if deep is not None and not isinstance(deep, bool):
             raise KernelInputError(f"_variant: 'deep' must be True, False or None, got "
                                    f"{deep!r}")
+        if proj is not None and not isinstance(proj, bool):
+            raise KernelInputError(f"_variant: 'proj' must be True, False or None, got "
+                                   f"{proj!r}")
+        if proj and (mm or legacy):
+            raise KernelInputError("_variant: 'proj' is a run pass of the default kernel; it "
+                                   "does not combine with 'mm' or 'legacy'")
         if deep and (mm or legacy):
             raise KernelInputError("_variant: 'deep' is a cols_kernel order; it does not "
                                    "combine with 'mm' or 'legacy'")
         if late and (mm or legacy):
             raise KernelInputError("_variant: 'late' is a cols_kernel order; it does not "
                                    "combine with 'mm' or 'legacy'")
-        return cls(mm=mm, legacy=legacy, words=words, pf=pf, late=late, deep=deep)
+        return cls(mm=mm, legacy=legacy, words=words, pf=pf, late=late, deep=deep, proj=proj)
 
 
 @dataclass(frozen=True)
@@ -198,6 +225,8 @@ class TabledPlan:
         where the readout is a code table, decided by the launcher, which knows the table).
     deep : bool or None
         The ``deep`` variant (None: :data:`DEEP_DEFAULT`).
+    proj : bool or None
+        The ``proj`` variant (None: :data:`PROJ_DEFAULT`).
     """
 
     kernel: str
@@ -218,6 +247,7 @@ class TabledPlan:
     prefetch: bool | None
     late: bool | None = None
     deep: bool | None = None
+    proj: bool | None = None
 
 
 def make_plan(inp: TabledInputs, chunk_size: int | None,
@@ -274,4 +304,4 @@ def make_plan(inp: TabledInputs, chunk_size: int | None,
         BK=next_pow2(K, lo=2), BV=next_pow2(V, lo=2), NHP=next_pow2(NH),
         BCC=next_pow2(inp.C, lo=2), BW=next_pow2(K + V, lo=2),
         G=G, KP=KP, BWR=BWR, BWS=BWS, words_run=PR, words_summary=PS, prefetch=variant.pf,
-        late=variant.late, deep=variant.deep)
+        late=variant.late, deep=variant.deep, proj=variant.proj)

@@ -493,6 +493,20 @@ def _cols_store(p, s, m, WC: tl.constexpr, K: tl.constexpr):
 
 
 @triton.jit
+def _lut_code(z, m, lut, cls, tok, miss, i_h, NZ, ACC: tl.constexpr):
+    # the code table's readout of z (lane V0's w . S[:, V0] - z0): lut[head, z] where z is an
+    # integer in 0 .. NZ - 1, else -1 (and the miss flag set); stored where m. Returns the
+    # updated miss flags.
+    zi = z.to(tl.int32)
+    hit = (z >= 0) & (z < NZ) & (zi.to(ACC) == z)
+    zi = tl.where(hit, zi, 0)
+    cc = tl.load(lut + i_h * NZ + zi, mask=m, other=0)
+    cc = tl.where(hit, cc, -1)
+    tl.store(cls + tok, cc, mask=m)
+    return tl.maximum(miss, tl.where(m & (cc < 0), 1, 0))
+
+
+@triton.jit
 def _cols_out(s, ok, tok, p_cls, miss, q, w_lut, z0, lut, cls, o, b_codes, m_cc, m_lut, m_c,
               m_g, col, i_h, NZ, H: tl.constexpr, K: tl.constexpr, WC: tl.constexpr,
               P: tl.constexpr, BW: tl.constexpr, BCC: tl.constexpr, OUT_O: tl.constexpr,
@@ -503,16 +517,10 @@ def _cols_out(s, ok, tok, p_cls, miss, q, w_lut, z0, lut, cls, o, b_codes, m_cc,
     # has no token yet). Returns the updated miss flags and code pointer.
     if OUT_CODE and CODE_LUT:
         z = _cols_dot(s, w_lut, K) - z0                               # [BC], lane V0's
-        zi = z.to(tl.int32)
-        hit = (z >= 0) & (z < NZ) & (zi.to(ACC) == z)
-        zi = tl.where(hit, zi, 0)
         m = m_lut
         if GATE:
             m = tl.where(ok, m, False)
-        cc = tl.load(lut + i_h * NZ + zi, mask=m, other=0)
-        cc = tl.where(hit, cc, -1)
-        tl.store(cls + tok, cc, mask=m)
-        miss = tl.maximum(miss, tl.where(m & (cc < 0), 1, 0))
+        miss = _lut_code(z, m, lut, cls, tok, miss, i_h, NZ, ACC)
     if OUT_O or (OUT_CODE and not CODE_LUT):
         b_o = _cols_dot(s, q, K)                                      # S^T q  [BC]
         if OUT_O:
@@ -742,3 +750,197 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
     if OUT_CODE and CODE_LUT:
         zero = tl.zeros_like(miss).to(tl.int32)
         tl.store(flags + 1 + zero, zero + gen, mask=miss > 0)
+
+
+# ----------------------------------------------------------------------------- proj kernel
+# The sequential recurrence in the coordinates of the table's keys (the ``proj`` variant).
+# With R = S * n_h table rows a head (k_y, beta_y, v_y), the state enters a sub-step only
+# through S^T k_r of its row r, and the readouts only through S^T q and w . S[:, V0]. So a
+# lane (state column c) keeps p_y = (S^T k_y)[c] for every row y, o = (S^T q)[c] and
+# z = w . S[:, V0] - z0 instead of S: a sub-step of row r is
+#     d = beta_r (v_r - p_r),   p_y += (k_y . k_r) d   (every y),   o += (k_r . q) d,
+#     z += (w . k_r) d,
+# which is S += k_r d^T seen through those projections: equal in exact arithmetic, so
+# bit-identical to cols_kernel wherever the arithmetic is exact (the constructions' integer
+# tables), and equal to rounding otherwise. About 5 R operations a sub-step instead of
+# about 3 K (R = 4 symbols, K = 16: about 23 against 50), on a dependency chain of a
+# selection, a subtraction, a product and one multiply-add. The final state is
+# S_0 + sum_y k_y e_y^T with e_y the sum of the d of row y's sub-steps (kept per lane).
+# Tables (host, float64 then the state dtype): one packed row per (row y, head h of H),
+# [k_y . k_z for z < R (RP) | beta, k . q * scale, w . k, 0 | v at columns 0 .. V - 1 (BW)].
+
+
+@triton.jit
+def _proj_row(p_r, col, R: tl.constexpr, RP: tl.constexpr, G: tl.constexpr, BC: tl.constexpr):
+    # one sub-step's packed row: the Gram row (R tensors [BC]), beta, k . q, w . k, the value
+    g = _cols_table(p_r, R, G, BC)
+    b, kq, wk = _cols_table(p_r + RP, 3, G, BC)
+    return g, b, kq, wk, tl.load(p_r + RP + 4 + col)
+
+
+@triton.jit
+def _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R: tl.constexpr, OUT_O: tl.constexpr,
+              OUT_CODE: tl.constexpr):
+    # sub-step of row r (lanes' [BC] int32): d = beta (v - p_r), p += G[:, r] d, e_r += d
+    pr = p[0]
+    for y in tl.static_range(1, R):
+        pr = tl.where(r == y, p[y], pr)
+    d = b * (v - pr)
+    p2 = ()
+    e2 = ()
+    for y in tl.static_range(R):
+        p2 = p2 + (p[y] + g[y] * d,)
+        e2 = e2 + (tl.where(r == y, e[y] + d, e[y]),)
+    if OUT_O:
+        orun = orun + kq * d
+    if OUT_CODE:
+        zrun = zrun + wk * d
+    return p2, e2, orun, zrun
+
+
+@triton.jit
+def _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ, WC: tl.constexpr,
+              OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, ACC: tl.constexpr):
+    # a token's readout: o (every lane's column), the code by the code table (lane V0)
+    if OUT_O:
+        tl.store(o + tok * WC + col, orun.to(o.dtype.element_ty), mask=m_c)
+    if OUT_CODE:
+        miss = _lut_code(zrun, m_lut, lut, cls, tok, miss, i_h, NZ, ACC)
+    return miss
+
+
+@triton.jit
+def _proj_start(h0, starts, i_bh, i_h, i_c, NC, KW, col, m_c, zero, K: tl.constexpr,
+                WC: tl.constexpr, H0_MODE: tl.constexpr, ACC: tl.constexpr):
+    # the chunk's start state (K tensors [BC]): zeros, h0 per word or shared, chunk starts
+    s = ()
+    if H0_MODE == 0:
+        for j in tl.static_range(K):
+            s = s + (zero,)
+    if H0_MODE == 1:
+        s = _cols_load(h0 + i_bh * KW + col, m_c, WC, K, ACC)
+    if H0_MODE == 2:
+        s = _cols_load(h0 + i_h * KW + col, m_c, WC, K, ACC)
+    if H0_MODE == 3:
+        s = _cols_load(starts + (i_bh * NC + i_c) * KW + col, m_c, WC, K, ACC)
+    return s
+
+
+@triton.jit(do_not_specialize=["T", "L", "BH", "S", "NZ", "gen"])
+def proj_kernel(sym, pr_t, pt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lut, scale, T, L,
+                BH, S, NZ,
+                H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, KP: tl.constexpr,
+                R: tl.constexpr, RP: tl.constexpr, WC: tl.constexpr, BW: tl.constexpr,
+                P: tl.constexpr, NH: tl.constexpr, G: tl.constexpr, H0_MODE: tl.constexpr,
+                OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, FINAL: tl.constexpr,
+                CHECK_IDS: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr):
+    # The run pass of cols_kernel (same grid, words a program, ids, chunks, H0_MODE 0-3,
+    # FINAL 0-1, outputs o and the code by a code table; no stored states) in the keys'
+    # coordinates (above). pr_t: the packed projected rows, row (y * H + head); pt:
+    # cols_kernel's packed table (the keys, for the start's projections and the final
+    # state). The order of the deep loop: four sub-steps an iteration, their rows loaded
+    # first, the ids of the next four read during it, then the last < 4 one at a time.
+    BC: tl.constexpr = P * BW
+    RS: tl.constexpr = KP + G + BW
+    RS2: tl.constexpr = RP + 4 + BW
+    UN: tl.constexpr = 4
+    i_c = tl.program_id(1).to(tl.int64)
+    NC = tl.cdiv(T, L)
+    o_r = tl.arange(0, BC)
+    col = o_r % BW
+    i_bh = tl.program_id(0).to(tl.int64) * P + o_r // BW                 # [BC]
+    m_w = i_bh < BH
+    i_bh = tl.where(m_w, i_bh, 0)
+    m_c = m_w & (col < WC)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    t0 = i_c * L
+    n_tok = tl.minimum(L, T - t0).to(tl.int32)
+    last = n_tok * NH - 1
+    hh = (i_h % HT).to(tl.int32)
+    KW = K * WC
+    zero = tl.zeros([BC], dtype=ACC)
+
+    # the projections of the start state s0 (K tensors [BC]; zeros without one)
+    s = _proj_start(h0, starts, i_bh, i_h, i_c, NC, KW, col, m_c, zero, K, WC, H0_MODE, ACC)
+    p = ()
+    e = ()
+    for y in tl.static_range(R):
+        if H0_MODE == 0:
+            p = p + (zero,)
+        else:
+            p = p + (_cols_dot(s, _cols_table(pt + (y * HT + hh) * RS, K, G, BC), K),)
+        e = e + (zero,)
+    orun = zero
+    zrun = zero
+    m_lut = m_w
+    if OUT_O and H0_MODE != 0:
+        q = ()
+        for j in tl.static_range(K):
+            q = q + (tl.load(qv + i_h * K + j).to(ACC) * scale,)
+        orun = _cols_dot(s, q, K)
+    if OUT_CODE:
+        z0 = tl.load(lut_w + i_h * (K + 1) + K).to(ACC)
+        if H0_MODE != 0:
+            w_lut = ()
+            for j in tl.static_range(K):
+                w_lut = w_lut + (tl.load(lut_w + i_h * (K + 1) + j).to(ACC),)
+            zrun = _cols_dot(s, w_lut, K) - z0
+        else:
+            zrun = zero - z0
+        m_lut = m_w & (col == V0)
+    miss = tl.zeros([BC], dtype=tl.int32)
+
+    p_sym = sym + i_b * T + t0
+    tok = ((i_b * T + t0) * H + i_h)                                  # this token's row
+    p_row = pr_t + i_h * RS2                                          # row y at y * H * RS2
+    mx = _id_max0(tl.load(p_sym), CHECK_IDS)
+    xs = ()
+    for i in tl.static_range(UN):
+        xi, mx = _id_take(tl.load(p_sym + tl.minimum(i, last) // NH), mx, S, CHECK_IDS)
+        xs = xs + (xi,)
+    for it in range(0, (last + 1) // UN):
+        u = it * UN
+        rows = ()
+        for i in tl.static_range(UN):
+            r = xs[i] * NH + (u + i) % NH
+            rows = rows + ((r,) + _proj_row(p_row + r * (H * RS2), col, R, RP, G, BC),)
+        nx = ()
+        for i in tl.static_range(UN):
+            xi, mx = _id_take(tl.load(p_sym + tl.minimum(u + UN + i, last) // NH), mx, S,
+                              CHECK_IDS)
+            nx = nx + (xi,)
+        for i in tl.static_range(UN):
+            r, g, b, kq, wk, v = rows[i]
+            p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O,
+                                         OUT_CODE)
+            if (u + i) % NH == NH - 1:
+                miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ,
+                                 WC, OUT_O, OUT_CODE, ACC)
+                tok += H
+        xs = nx
+    for u in range((last + 1) // UN * UN, last + 1):       # the last < UN sub-steps
+        xi, mx = _id_take(tl.load(p_sym + u // NH), mx, S, CHECK_IDS)
+        r = xi * NH + u % NH
+        g, b, kq, wk, v = _proj_row(p_row + r * (H * RS2), col, R, RP, G, BC)
+        p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O, OUT_CODE)
+        if u % NH == NH - 1:
+            miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ, WC,
+                             OUT_O, OUT_CODE, ACC)
+            tok += H
+    if FINAL == 1:
+        if i_c == NC - 1:
+            # S = s0 + sum_y k_y e_y^T (s0 read again: not held in registers through the loop)
+            s = _proj_start(h0, starts, i_bh, i_h, i_c, NC, KW, col, m_c, zero, K, WC, H0_MODE,
+                            ACC)
+            for y in tl.static_range(R):
+                k_y = _cols_table(pt + (y * HT + hh) * RS, K, G, BC)
+                s2 = ()
+                for j in tl.static_range(K):
+                    s2 = s2 + (s[j] + k_y[j] * e[y],)
+                s = s2
+            _cols_store(ht + i_bh * KW + col, s, m_c, WC, K)
+    _id_flag(flags, gen, mx, S, CHECK_IDS)
+    if OUT_CODE:
+        zero_i = tl.zeros_like(miss).to(tl.int32)
+        tl.store(flags + 1 + zero_i, zero_i + gen, mask=miss > 0)
