@@ -73,6 +73,23 @@ def variants(chunked: bool) -> dict[str, dict]:
     }
 
 
+#: ``proj_kernel`` (the ``proj`` variant, session 22): its arguments and variants, at the same
+#: shape (R = 4 table rows: 4 symbols, n_h = 1); its loop runs four sub-steps an iteration
+#: (compare with "o, deep prefetch", whose loop is four sub-steps too)
+PROJ_PTRS = {"sym": "*u8", "pr_t": "*fp32", "kt": "*bf16", "h0": "*fp32", "starts": "*fp32",
+             "qv": "*fp32", "o": "*fp32", "cls": "*i32", "ht": "*fp32", "flags": "*i32",
+             "lut_w": "*fp32", "lut": "*i32"}
+
+
+def proj_variants(chunked: bool) -> dict[str, dict]:
+    base = dict(H=1, HT=1, K=16, R=4, RP=4, WC=16, BW=16, P=2, NH=1, G=4,
+                H0_MODE=3 if chunked else 0, OUT_O=False, OUT_CODE=False,
+                FINAL=0 if chunked else 1, CHECK_IDS=False, V0=0, ACC="fp32")
+    return {"proj o": dict(base, OUT_O=True),
+            "proj code (table)": dict(base, OUT_CODE=True),
+            "proj o, ids checked": dict(base, OUT_O=True, CHECK_IDS=True)}
+
+
 def tool(name: str) -> str:
     return str(Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / name)
 
@@ -107,21 +124,27 @@ def loop_length(sass: str) -> int:
     return loop
 
 
-def compile_one(consts: dict) -> dict:
+def compile_one(consts: dict, kernel=None, ptrs: dict | None = None,
+                maxnreg: int | None = None) -> dict:
+    kernel = kern.cols_kernel if kernel is None else kernel
+    ptrs = PTRS if ptrs is None else ptrs
     consts = dict(consts)
     acc = consts.pop("ACC")
-    sig = {**PTRS, **SCALARS}
+    sig = {**ptrs, **SCALARS}
     sig.update({k: "constexpr" for k in consts})
     sig["ACC"] = "constexpr"
     import triton.language as tl
     consts["ACC"] = tl.float32 if acc == "fp32" else tl.float64
     # pointer arguments 16-byte aligned, as the launcher specializes them at run time
     # (torch allocations are): without this the compile splits the tables' vector loads
-    names = kern.cols_kernel.arg_names
-    attrs = {(names.index(p),): [["tt.divisibility", 16]] for p in PTRS}
-    src = ASTSource(kern.cols_kernel, sig, consts, attrs)
-    ck = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": 1,
-                                                                         "num_stages": 1})
+    names = kernel.arg_names
+    sig = {n: sig[n] for n in names}                   # in the kernel's argument order
+    attrs = {(names.index(p),): [["tt.divisibility", 16]] for p in ptrs}
+    src = ASTSource(kernel, sig, consts, attrs)
+    opts = {"num_warps": 1, "num_stages": 1}
+    if maxnreg:
+        opts["maxnreg"] = maxnreg
+    ck = triton.compile(src, target=GPUTarget("cuda", 90, 32), options=opts)
     with tempfile.TemporaryDirectory() as d:
         cubin = Path(d) / "k.cubin"
         cubin.write_bytes(ck.asm["cubin"])
@@ -150,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunked", action="store_true",
                     help="the run pass of a chunked run (starts from chunk start states)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--proj", action="store_true",
+                    help="also proj_kernel (the proj variant), with and without maxnreg 255")
     args = ap.parse_args(argv)
     if (problem := output_problem(args.json)) is not None:
         ap.error(f"--json: {problem}")
@@ -158,8 +183,13 @@ def main(argv: list[str] | None = None) -> int:
           f"C = 3, {'chunked' if args.chunked else 'sequential'}")
     print(f"{'variant':28s} {'regs':>5s} {'stack':>5s} {'instr':>6s} {'loop':>5s} "
           f"{'SHFL':>5s} {'LDG':>4s} {'STG':>4s}")
-    for name, consts in variants(args.chunked).items():
-        r = compile_one(consts)
+    todo = [(name, consts, None, None, None) for name, consts in variants(args.chunked).items()]
+    if args.proj:
+        todo += [(name + suffix, consts, kern.proj_kernel, PROJ_PTRS, reg)
+                 for name, consts in proj_variants(args.chunked).items()
+                 for suffix, reg in (("", None), (", maxnreg 255", 255))]
+    for name, consts, kernel, ptrs, reg in todo:
+        r = compile_one(consts, kernel, ptrs, reg)
         rows[name] = r
         print(f"{name:28s} {r['registers']!s:>5s} {r['stack_bytes']!s:>5s} "
               f"{r['instructions']:6d} {r['loop']:5d} {r['SHFL']:5d} {r['LDG']:4d} "

@@ -15,6 +15,17 @@ the code table, the construction path of ``statetrack check``). Each variant's o
 compared with the default's (bit-identical expected on the permutation tables).
 
     python3 benchmarks/probes/deep_ab.py --json OUT.json [--rounds 5]
+
+``--set proj`` (session 22) times the ``proj`` variant instead (the run pass in the
+coordinates of the table keys, ``proj_kernel``: every problem here has 4 table rows a head,
+at most K = 16) against the default, with and without ``maxnreg``; its outputs are compared
+with the default's as a relative difference too (``rel_diff``: not bit-identical on float
+tables, bit-identical expected on the permutation tables). ``--shape B,T`` and ``--auto-chunk``
+(the default ``choose_chunk``, e.g. the chunked shape 64,65536) widen it to the chunked run,
+whose run pass proj replaces too.
+
+    python3 benchmarks/probes/deep_ab.py --set proj --json OUT.json
+    python3 benchmarks/probes/deep_ab.py --set proj --shape 64,65536 --auto-chunk --json OUT2.json
 """
 from __future__ import annotations
 
@@ -35,8 +46,12 @@ from statetrack.kernels.tabled import _launch  # noqa: E402
 from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 
 #: name -> (_variant, maxnreg override: None = the launcher's rule, 0 = unset)
-VARIANTS = {"default": ({"deep": False}, None), "deep": ({"deep": True}, None),
-            "deep, no maxnreg": ({"deep": True}, 0), "default, maxnreg 255": ({"deep": False}, 255)}
+SETS = {"deep": {"default": ({"deep": False}, None), "deep": ({"deep": True}, None),
+                 "deep, no maxnreg": ({"deep": True}, 0),
+                 "default, maxnreg 255": ({"deep": False}, 255)},
+        "proj": {"default": ({}, None), "proj": ({"proj": True}, None),
+                 "proj, no maxnreg": ({"proj": True}, 0)}}
+VARIANTS = SETS["deep"]
 
 
 def problems(gen, B, T, dev):
@@ -69,9 +84,23 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
+    ap.add_argument("--set", choices=sorted(SETS), default="deep",
+                    help="which variants: the deep order's (session 17) or proj (session 22)")
+    ap.add_argument("--shape", default=None, help="B,T (default 1024,4096; smoke 2,9)")
+    ap.add_argument("--auto-chunk", action="store_true",
+                    help="the default chunk size (choose_chunk) instead of one chunk of T")
     a = ap.parse_args(argv)
+    variants = SETS[a.set]
     dev = "cpu" if a.smoke else "cuda"
     B, T = (2, 9) if a.smoke else (1024, 4096)
+    if a.shape is not None:
+        try:
+            B, T = (int(x) for x in a.shape.split(","))
+            if B < 1 or T < 1:
+                raise ValueError
+        except ValueError:
+            ap.error(f"--shape: expected two positive integers B,T, got {a.shape!r}")
+    chunk = None if a.auto_chunk else T
     gen = torch.Generator().manual_seed(20261205)
     sym, probs = problems(gen, B, T, dev)
     bench = (lambda f: (f(), 0.0)[1]) if a.smoke else \
@@ -79,22 +108,26 @@ def main(argv=None) -> int:
     rows = []
     for pname, (tabs, kw) in probs.items():
         def call(name, _tabs=tabs, _kw=kw):
-            var, reg = VARIANTS[name]
+            var, reg = variants[name]
             _launch.MAXNREG_OVERRIDE = reg
             try:
-                return _run_tabled_variant(sym, *_tabs, chunk_size=T, check_beta=False,
+                return _run_tabled_variant(sym, *_tabs, chunk_size=chunk, check_beta=False,
                                            check_ids=False, _variant=var, **_kw)
             finally:
                 _launch.MAXNREG_OVERRIDE = None
         ref = call("default")
         field = "o" if kw["output"] == "o" else "code"
-        same = {n: bool(torch.equal(getattr(call(n), field), getattr(ref, field)))
-                for n in VARIANTS}
-        times = {n: [] for n in VARIANTS}
-        dev_t = {n: [] for n in VARIANTS}
+        outs = {n: getattr(call(n), field) for n in variants}
+        same = {n: bool(torch.equal(x, getattr(ref, field))) for n, x in outs.items()}
+        base = getattr(ref, field).double()
+        rel = {n: (float((x.double() - base).norm() / base.norm()) if field == "o" and
+                   base.norm() > 0 else None) for n, x in outs.items()}
+        del outs
+        times = {n: [] for n in variants}
+        dev_t = {n: [] for n in variants}
         kernels = {}
         for r in range(a.rounds):
-            names = list(VARIANTS)[r % len(VARIANTS):] + list(VARIANTS)[:r % len(VARIANTS)]
+            names = list(variants)[r % len(variants):] + list(variants)[:r % len(variants)]
             for n in names:
                 times[n].append(bench(lambda n=n: call(n)))
                 if not a.smoke:
@@ -102,16 +135,17 @@ def main(argv=None) -> int:
                     dev_t[n].append(t)
         med = {n: statistics.median(t) for n, t in times.items()}
         dmed = {n: statistics.median(t) if t else 0.0 for n, t in dev_t.items()}
-        for n in VARIANTS:
+        for n in variants:
             rows.append({"problem": pname, "variant": n, "device_ms": dmed[n],
                          "vs_default": dmed[n] / dmed["default"] if dmed["default"] else None,
-                         "wall_ms": med[n], "equal_to_default": same[n],
+                         "wall_ms": med[n], "equal_to_default": same[n], "rel_diff": rel[n],
                          "rounds_device_ms": dev_t[n], "rounds_wall_ms": times[n],
                          "kernels_ms": kernels.get(n)})
             print(f"{pname:28s} {n:22s} device {dmed[n]:.4f} ms  x{rows[-1]['vs_default'] or 0:.3f}"
                   f"  (wall {med[n]:.4f})  equal {same[n]}", flush=True)
     meta = {"device": dev if a.smoke else torch.cuda.get_device_name(), "torch": torch.__version__,
             "triton": __import__("triton").__version__, "B": B, "T": T, "rounds": a.rounds, "iters": a.iters,
+            "set": a.set, "chunk_size": chunk,
             "command": " ".join(["python3"] + sys.argv)}
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))

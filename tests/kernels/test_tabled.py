@@ -722,3 +722,37 @@ def test_proj_reports_a_bad_symbol_as_the_default_does(device):
                                     _variant=knobs).check()
             msgs.append(str(ei.value))
         assert msgs[0] == msgs[1] and "5" in msgs[0]
+
+
+def test_proj_rows_kernel_against_the_host_formula(gen, device):
+    # proj_kernel's packed rows (one launch of proj_rows_kernel) against float64 on the host:
+    # row y * H + h = [k_y . k_z (z < R) | beta_y, (k_y . q_h) * scale, w_h . k_y | v_y],
+    # tables of head h % HT (shared tables: HT = 1 with two queries), float32 rounding
+    from statetrack.floats import next_pow2
+    from statetrack.kernels._common.triton import tl
+    from statetrack.kernels.tabled import _tabled_kernels as kern
+
+    for HT, H in ((2, 2), (1, 2)):
+        S, NH, K, V = 3, 2, 7, 3
+        R, RP, BW = S * NH, 8, 4
+        kt, bt, vt = _random_tables(gen, S, NH, HT, K, V, True)
+        q, w = torch.randn(H, K, generator=gen), torch.randn(H, K + 1, generator=gen)
+        out = torch.full((R * H, RP + 4 + BW), float("nan"), device=device)
+        kern.proj_rows_kernel[(R, H)](kt.to(device), bt.to(device), vt.to(device), q.to(device),
+                                      w.to(device), out, 0.5, H=H, HT=HT,
+                                      K=K, V=V, R=R, RP=RP, BW=BW, BR=next_pow2(R), BK=8,
+                                      OUT_O=True, OUT_CODE=True, ACC=tl.float32)
+        out = out.cpu().double().reshape(R, H, -1)
+        k = kt.double().reshape(R, HT, K)[:, torch.arange(H) % HT]           # [R, H, K]
+        assert_rel_close(out[:, :, :R], torch.einsum("yhk,zhk->yhz", k, k), torch.float32,
+                         name="Gram rows")
+        assert_rel_close(out[:, :, RP], bt.double().reshape(R, HT)[:, torch.arange(H) % HT],
+                         torch.float32, name="beta")
+        assert_rel_close(out[:, :, RP + 1], (k * q.double()[None] * 0.5).sum(-1), torch.float32,
+                         name="k . q * scale")
+        assert_rel_close(out[:, :, RP + 2], (k * w.double()[None, :, :K]).sum(-1),
+                         torch.float32, name="w . k")
+        assert_rel_close(out[:, :, RP + 4:RP + 4 + V],
+                         vt.double().reshape(R, HT, V)[:, torch.arange(H) % HT], torch.float32,
+                         name="v")
+        assert (out[:, :, RP + 4 + V:] == 0).all()          # the value padding is zeros

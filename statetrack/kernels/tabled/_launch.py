@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from statetrack.floats import next_pow2
 from statetrack.kernels._common.checks import DeviceFlags
 from statetrack.kernels._common.triton import INTERPRET, tl, triton
 from statetrack.kernels.tabled import _tabled_kernels as _kern
@@ -129,19 +130,21 @@ class ColsLauncher(_Launcher):
         R = inp.S * inp.NH
         RP = -(-R // p.G) * p.G
         qk, _, o, cls, _ = self.out_args
-        pr_t = _proj_tables(self.kt, self.bt, self.vt, qk if self.outs["OUT_O"] else None,
-                            self.lut_w if self.lut_meta["CODE_LUT"] else None, inp.scale,
-                            inp.H, inp.HT, RP, BWR, inp.state_dtype)
+        pr_t = torch.empty(R * inp.H, RP + 4 + BWR, dtype=inp.state_dtype, device=inp.device)
+        _kern.proj_rows_kernel[(R, inp.H)](
+            self.kt, self.bt, self.vt, qk, self.lut_w, pr_t, inp.scale, H=inp.H, HT=inp.HT,
+            K=inp.K, V=inp.V, R=R, RP=RP, BW=BWR, BR=next_pow2(R, lo=2), BK=p.BK,
+            OUT_O=self.outs["OUT_O"], OUT_CODE=self.lut_meta["CODE_LUT"], ACC=p.acc,
+            num_warps=1)
         reg = None if self.lut_meta["CODE_LUT"] else 255     # as the deep order (run_pass)
         if MAXNREG_OVERRIDE is not None:
             reg = MAXNREG_OVERRIDE or None
         extra = {"maxnreg": reg} if reg and not INTERPRET else {}
         _kern.proj_kernel[(triton.cdiv(grid[0], PR), grid[1])](
-            self.sym, pr_t, _cols_tables(self.kt, self.bt, self.vt, p.KP, p.G, BWR, 0,
-                                         inp.state_dtype), h0_arg, starts_arg, qk, o, cls,
+            self.sym, pr_t, self.kt, h0_arg, starts_arg, qk, o, cls,
             self.buf.final_state, self.flags, self.gen, self.lut_w, self.lut, inp.scale, inp.T,
             p.chunk_size, inp.B * inp.H, inp.S, self.NZ,
-            H=inp.H, HT=inp.HT, K=inp.K, KP=p.KP, R=R, RP=RP, WC=inp.V, BW=BWR, P=PR,
+            H=inp.H, HT=inp.HT, K=inp.K, R=R, RP=RP, WC=inp.V, BW=BWR, P=PR,
             NH=inp.NH, G=p.G, H0_MODE=h0_mode, OUT_O=self.outs["OUT_O"],
             OUT_CODE=self.outs["OUT_CODE"], FINAL=int(final), CHECK_IDS=self.check_ids,
             V0=self.lut_meta["V0"], ACC=p.acc, num_warps=max(1, PR * BWR // 32), num_stages=1,
@@ -309,44 +312,6 @@ def _cols_tables(kt: torch.Tensor, bt: torch.Tensor, vt: torch.Tensor, KP: int, 
     pt[:, KP] = bt.reshape(rows)
     pt[:, KP + G + c_off:KP + G + c_off + V] = vt.reshape(rows, V)
     return pt
-
-
-def _proj_tables(kt: torch.Tensor, bt: torch.Tensor, vt: torch.Tensor,
-                 query: torch.Tensor | None, lut_w: torch.Tensor | None, scale: float, H: int,
-                 HT: int, RP: int, BW: int, dtype: torch.dtype) -> torch.Tensor:
-    """The packed rows of ``proj_kernel``: row ``y * H + h`` for table row ``y`` (``symbol *
-    n_h + j``) and head ``h`` (tables of head ``h % HT``) is ``[k_y . k_z for z < R (padded
-    to RP) | beta_y, (k_y . q_h) * scale, k_y . w_h, 0 | v_y (padded to BW)]``, formed in
-    float64 from the tables, the query ``[H, K]`` and the code table's ``lut_w`` ``[H, K + 1]``
-    as the kernels read them (in ``dtype``; the query scaled in ``dtype``, as ``cols_kernel``
-    scales it), rounded once to ``dtype``. Integer tables give integer products: exact.
-
-    Examples
-    --------
-    >>> import torch
-    >>> kt = torch.tensor([[1., 0.], [1., -1.]]); bt = torch.tensor([2., 1.])
-    >>> vt = torch.tensor([[0.], [3.]])
-    >>> r = _proj_tables(kt, bt, vt, torch.tensor([[0., 1.]]), None, 1.0, 1, 1, 4, 4,
-    ...                  torch.float32)
-    >>> r[1].tolist()          # row 1: Gram (1, 2) | beta 1, k . q -1, 0, 0 | v 3
-    [1.0, 2.0, 0.0, 0.0, 1.0, -1.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0]
-    """
-    K, V = kt.shape[-1], vt.shape[-1]
-    f64 = torch.float64
-    k = kt.to(dtype).reshape(-1, HT, K).to(f64)                 # [R, HT, K]
-    R = k.shape[0]
-    heads = torch.arange(H, device=kt.device) % HT
-    kh = k[:, heads]                                            # [R, H, K]
-    rows = torch.zeros(R, H, RP + 4 + BW, dtype=f64, device=kt.device)
-    rows[:, :, :R] = torch.einsum("yhk,zhk->yhz", kh, kh)
-    rows[:, :, RP] = bt.to(dtype).reshape(R, HT).to(f64)[:, heads]
-    if query is not None:
-        qs = (query.to(dtype).reshape(H, K) * torch.tensor(scale, dtype=dtype)).to(f64)
-        rows[:, :, RP + 1] = (kh * qs[None]).sum(-1)
-    if lut_w is not None:
-        rows[:, :, RP + 2] = (kh * lut_w.to(dtype).reshape(H, K + 1)[:, :K].to(f64)[None]).sum(-1)
-    rows[:, :, RP + 4:RP + 4 + V] = vt.to(dtype).reshape(R, HT, V).to(f64)[:, heads]
-    return rows.reshape(R * H, -1).to(dtype)
 
 
 def _mm_tables(key_table: torch.Tensor, beta_table: torch.Tensor, value_table: torch.Tensor,

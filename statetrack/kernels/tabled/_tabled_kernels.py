@@ -771,6 +771,42 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
 
 
 @triton.jit
+def proj_rows_kernel(kt, bt, vt, qv, lut_w, pr_t, scale, H: tl.constexpr, HT: tl.constexpr,
+                     K: tl.constexpr, V: tl.constexpr, R: tl.constexpr, RP: tl.constexpr,
+                     BW: tl.constexpr, BR: tl.constexpr, BK: tl.constexpr,
+                     OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, ACC: tl.constexpr):
+    # proj_kernel's packed row y * H + h (program (y, h)) from the contiguous tables
+    # (kt [R, HT, K], bt [R, HT], vt [R, HT, V]), the query qv [H, K] and the code table's
+    # lut_w [H, K + 1], in the accumulator dtype: [k_y . k_z (z < R; RP) | beta_y,
+    # (k_y . q_h) * scale, w_h . k_y, 0 | v_y (BW)]. One launch a call.
+    y = tl.program_id(0)
+    h = tl.program_id(1)
+    hh = h % HT
+    RS2: tl.constexpr = RP + 4 + BW
+    o_k = tl.arange(0, BK)
+    m_k = o_k < K
+    o_z = tl.arange(0, BR)
+    m_z = o_z < R
+    k_y = tl.load(kt + (y * HT + hh) * K + o_k, mask=m_k, other=0).to(ACC)
+    k_all = tl.load(kt + (o_z[:, None] * HT + hh) * K + o_k[None, :],
+                    mask=m_z[:, None] & m_k[None, :], other=0).to(ACC)
+    row = pr_t + (y * H + h) * RS2
+    tl.store(row + o_z, tl.sum(k_all * k_y[None, :], 1), mask=m_z)
+    tl.store(row + RP, tl.load(bt + y * HT + hh).to(ACC))
+    kq = tl.zeros([BK], dtype=ACC)
+    if OUT_O:
+        kq = k_y * (tl.load(qv + h * K + o_k, mask=m_k, other=0).to(ACC) * scale)
+    tl.store(row + RP + 1, tl.sum(kq, 0))
+    wk = tl.zeros([BK], dtype=ACC)
+    if OUT_CODE:
+        wk = k_y * tl.load(lut_w + h * (K + 1) + o_k, mask=m_k, other=0).to(ACC)
+    tl.store(row + RP + 2, tl.sum(wk, 0))
+    o_v = tl.arange(0, BW)
+    tl.store(row + RP + 4 + o_v, tl.load(vt + (y * HT + hh) * V + o_v, mask=o_v < V,
+                                         other=0).to(ACC))
+
+
+@triton.jit
 def _proj_row(p_r, col, R: tl.constexpr, RP: tl.constexpr, G: tl.constexpr, BC: tl.constexpr):
     # one sub-step's packed row: the Gram row (R tensors [BC]), beta, k . q, w . k, the value
     g = _cols_table(p_r, R, G, BC)
@@ -810,6 +846,16 @@ def _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ, WC: 
 
 
 @triton.jit
+def _proj_key(kt, y, hh, HT: tl.constexpr, K: tl.constexpr, ACC: tl.constexpr):
+    # key k_y of each lane's table head hh ([BC]) as K tensors [BC] (read at a run's start
+    # and end only)
+    k = ()
+    for j in tl.static_range(K):
+        k = k + (tl.load(kt + (y * HT + hh) * K + j).to(ACC),)
+    return k
+
+
+@triton.jit
 def _proj_start(h0, starts, i_bh, i_h, i_c, NC, KW, col, m_c, zero, K: tl.constexpr,
                 WC: tl.constexpr, H0_MODE: tl.constexpr, ACC: tl.constexpr):
     # the chunk's start state (K tensors [BC]): zeros, h0 per word or shared, chunk starts
@@ -827,21 +873,20 @@ def _proj_start(h0, starts, i_bh, i_h, i_c, NC, KW, col, m_c, zero, K: tl.conste
 
 
 @triton.jit(do_not_specialize=["T", "L", "BH", "S", "NZ", "gen"])
-def proj_kernel(sym, pr_t, pt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lut, scale, T, L,
+def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lut, scale, T, L,
                 BH, S, NZ,
-                H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr, KP: tl.constexpr,
+                H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr,
                 R: tl.constexpr, RP: tl.constexpr, WC: tl.constexpr, BW: tl.constexpr,
                 P: tl.constexpr, NH: tl.constexpr, G: tl.constexpr, H0_MODE: tl.constexpr,
                 OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, FINAL: tl.constexpr,
                 CHECK_IDS: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr):
     # The run pass of cols_kernel (same grid, words a program, ids, chunks, H0_MODE 0-3,
     # FINAL 0-1, outputs o and the code by a code table; no stored states) in the keys'
-    # coordinates (above). pr_t: the packed projected rows, row (y * H + head); pt:
-    # cols_kernel's packed table (the keys, for the start's projections and the final
-    # state). The order of the deep loop: four sub-steps an iteration, their rows loaded
+    # coordinates (above). pr_t: the packed projected rows, row (y * H + head)
+    # (proj_rows_kernel); kt: the key table [R, HT, K] (for the start's projections and the
+    # final state). The order of the deep loop: four sub-steps an iteration, their rows loaded
     # first, the ids of the next four read during it, then the last < 4 one at a time.
     BC: tl.constexpr = P * BW
-    RS: tl.constexpr = KP + G + BW
     RS2: tl.constexpr = RP + 4 + BW
     UN: tl.constexpr = 4
     i_c = tl.program_id(1).to(tl.int64)
@@ -869,7 +914,7 @@ def proj_kernel(sym, pr_t, pt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
         if H0_MODE == 0:
             p = p + (zero,)
         else:
-            p = p + (_cols_dot(s, _cols_table(pt + (y * HT + hh) * RS, K, G, BC), K),)
+            p = p + (_cols_dot(s, _proj_key(kt, y, hh, HT, K, ACC), K),)
         e = e + (zero,)
     orun = zero
     zrun = zero
@@ -934,7 +979,7 @@ def proj_kernel(sym, pr_t, pt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
             s = _proj_start(h0, starts, i_bh, i_h, i_c, NC, KW, col, m_c, zero, K, WC, H0_MODE,
                             ACC)
             for y in tl.static_range(R):
-                k_y = _cols_table(pt + (y * HT + hh) * RS, K, G, BC)
+                k_y = _proj_key(kt, y, hh, HT, K, ACC)
                 s2 = ()
                 for j in tl.static_range(K):
                     s2 = s2 + (s[j] + k_y[j] * e[y],)

@@ -1,0 +1,45 @@
+"""``benchmarks/probes/deep_ab.py`` on the interpreter: both variant sets run every problem,
+the permutation tables' outputs are bit-identical across variants, the float tables' within
+rounding, and a bad ``--shape`` is one argparse error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(args, timeout=300):
+    return subprocess.run([sys.executable, "benchmarks/probes/deep_ab.py", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("extra,variants", [
+    ([], {"default", "deep", "deep, no maxnreg", "default, maxnreg 255"}),
+    (["--set", "proj", "--shape", "3,11", "--auto-chunk"], {"default", "proj", "proj, no maxnreg"}),
+])
+def test_deep_ab_smoke(tmp_path, extra, variants):
+    out = tmp_path / "ab.json"
+    r = _run(["--smoke", "--rounds", "1", "--json", str(out), *extra])
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    doc = json.loads(out.read_text())
+    rows = doc["rows"]
+    assert {x["variant"] for x in rows} == variants
+    assert len(rows) == 4 * len(variants)                  # four problems
+    for x in rows:
+        if x["problem"].startswith("perm"):
+            assert x["equal_to_default"], x
+        if x["problem"].endswith(", o"):
+            assert x["rel_diff"] is not None and x["rel_diff"] < 1e-5, x
+    if extra:
+        assert (doc["meta"]["B"], doc["meta"]["T"], doc["meta"]["set"]) == (3, 11, "proj")
+
+
+def test_deep_ab_bad_shape(tmp_path):
+    r = _run(["--smoke", "--shape", "3,x", "--json", str(tmp_path / "x.json")])
+    assert r.returncode == 2 and "--shape: expected two positive integers B,T" in r.stderr
