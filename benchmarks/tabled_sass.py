@@ -70,6 +70,8 @@ def variants(chunked: bool) -> dict[str, dict]:
         "code (table), ids checked": dict(base, OUT_CODE=True, CODE_LUT=True, CHECK_IDS=True,
                                           LATE=True),
         "none (final state)": dict(base),
+        # the chunked run's summary pass: [M | C] from [I | 0] over K + V columns
+        "summary (K + V columns)": dict(base, WC=32, BW=32, P=1, H0_MODE=4, FINAL=2, PF=0),
     }
 
 
@@ -87,7 +89,9 @@ def proj_variants(chunked: bool) -> dict[str, dict]:
                 FINAL=0 if chunked else 1, CHECK_IDS=False, V0=0, ACC="fp32")
     return {"proj o": dict(base, OUT_O=True),
             "proj code (table)": dict(base, OUT_CODE=True),
-            "proj o, ids checked": dict(base, OUT_O=True, CHECK_IDS=True)}
+            "proj o, ids checked": dict(base, OUT_O=True, CHECK_IDS=True),
+            "proj summary (K + V columns)": dict(base, WC=32, BW=32, P=1, H0_MODE=4,
+                                                 FINAL=2)}
 
 
 def tool(name: str) -> str:

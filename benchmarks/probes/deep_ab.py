@@ -20,12 +20,14 @@ compared with the default's (bit-identical expected on the permutation tables).
 coordinates of the table keys, ``proj_kernel``: every problem here has 4 table rows a head,
 at most K = 16) against the default, with and without ``maxnreg``; its outputs are compared
 with the default's as a relative difference too (``rel_diff``: not bit-identical on float
-tables, bit-identical expected on the permutation tables). ``--shape B,T`` and ``--auto-chunk``
-(the default ``choose_chunk``, e.g. the chunked shape 64,65536) widen it to the chunked run,
-whose run pass proj replaces too.
+tables, bit-identical expected on the permutation tables). ``--shape B,T`` and ``--chunk auto``
+(the default ``choose_chunk``, e.g. at the chunked shape 64,65536) or ``--chunk L`` widen it
+to the chunked run,
+whose summary and run passes proj replaces (``proj, run pass only``: the summaries stay on
+``cols_kernel``; in a sequential run it is the same as ``proj``).
 
     python3 benchmarks/probes/deep_ab.py --set proj --json OUT.json
-    python3 benchmarks/probes/deep_ab.py --set proj --shape 64,65536 --auto-chunk --json OUT2.json
+    python3 benchmarks/probes/deep_ab.py --set proj --shape 64,65536 --chunk auto --json OUT2.json
 """
 from __future__ import annotations
 
@@ -45,12 +47,14 @@ from benchmarks._machine import kernel_ms  # noqa: E402
 from statetrack.kernels.tabled import _launch  # noqa: E402
 from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 
-#: name -> (_variant, maxnreg override: None = the launcher's rule, 0 = unset)
+#: name -> (_variant, maxnreg override: None = the launcher's rule, 0 = unset[, whether proj
+#: takes the summary pass too: _launch.PROJ_SUMMARY, True unless given])
 SETS = {"deep": {"default": ({"deep": False}, None), "deep": ({"deep": True}, None),
                  "deep, no maxnreg": ({"deep": True}, 0),
                  "default, maxnreg 255": ({"deep": False}, 255)},
         "proj": {"default": ({}, None), "proj": ({"proj": True}, None),
-                 "proj, no maxnreg": ({"proj": True}, 0)}}
+                 "proj, no maxnreg": ({"proj": True}, 0),
+                 "proj, run pass only": ({"proj": True}, None, False)}}
 VARIANTS = SETS["deep"]
 
 
@@ -87,8 +91,9 @@ def main(argv=None) -> int:
     ap.add_argument("--set", choices=sorted(SETS), default="deep",
                     help="which variants: the deep order's (session 17) or proj (session 22)")
     ap.add_argument("--shape", default=None, help="B,T (default 1024,4096; smoke 2,9)")
-    ap.add_argument("--auto-chunk", action="store_true",
-                    help="the default chunk size (choose_chunk) instead of one chunk of T")
+    ap.add_argument("--chunk", default=None,
+                    help="tokens a chunk: 'auto' (choose_chunk) or a positive integer "
+                         "(default: T, one sequential chunk)")
     a = ap.parse_args(argv)
     variants = SETS[a.set]
     dev = "cpu" if a.smoke else "cuda"
@@ -100,7 +105,13 @@ def main(argv=None) -> int:
                 raise ValueError
         except ValueError:
             ap.error(f"--shape: expected two positive integers B,T, got {a.shape!r}")
-    chunk = None if a.auto_chunk else T
+    chunk = T
+    if a.chunk == "auto":
+        chunk = None
+    elif a.chunk is not None:
+        if not a.chunk.isdigit() or int(a.chunk) < 1:
+            ap.error(f"--chunk: expected 'auto' or a positive integer, got {a.chunk!r}")
+        chunk = int(a.chunk)
     gen = torch.Generator().manual_seed(20261205)
     sym, probs = problems(gen, B, T, dev)
     bench = (lambda f: (f(), 0.0)[1]) if a.smoke else \
@@ -108,13 +119,15 @@ def main(argv=None) -> int:
     rows = []
     for pname, (tabs, kw) in probs.items():
         def call(name, _tabs=tabs, _kw=kw):
-            var, reg = variants[name]
+            var, reg, *summ = variants[name]
             _launch.MAXNREG_OVERRIDE = reg
+            _launch.PROJ_SUMMARY = summ[0] if summ else True
             try:
                 return _run_tabled_variant(sym, *_tabs, chunk_size=chunk, check_beta=False,
                                            check_ids=False, _variant=var, **_kw)
             finally:
                 _launch.MAXNREG_OVERRIDE = None
+                _launch.PROJ_SUMMARY = True
         ref = call("default")
         field = "o" if kw["output"] == "o" else "code"
         outs = {n: getattr(call(n), field) for n in variants}

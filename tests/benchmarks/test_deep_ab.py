@@ -1,6 +1,6 @@
 """``benchmarks/probes/deep_ab.py`` on the interpreter: both variant sets run every problem,
 the permutation tables' outputs are bit-identical across variants, the float tables' within
-rounding, and a bad ``--shape`` is one argparse error."""
+rounding, and a bad ``--shape`` or ``--chunk`` is one argparse error."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def _run(args, timeout=300):
 
 @pytest.mark.parametrize("extra,variants", [
     ([], {"default", "deep", "deep, no maxnreg", "default, maxnreg 255"}),
-    (["--set", "proj", "--shape", "3,11", "--auto-chunk"], {"default", "proj", "proj, no maxnreg"}),
+    (["--set", "proj", "--shape", "3,11", "--chunk", "4"], {"default", "proj", "proj, no maxnreg",
+                                                            "proj, run pass only"}),
 ])
 def test_deep_ab_smoke(tmp_path, extra, variants):
     out = tmp_path / "ab.json"
@@ -37,9 +38,12 @@ def test_deep_ab_smoke(tmp_path, extra, variants):
         if x["problem"].endswith(", o"):
             assert x["rel_diff"] is not None and x["rel_diff"] < 1e-5, x
     if extra:
-        assert (doc["meta"]["B"], doc["meta"]["T"], doc["meta"]["set"]) == (3, 11, "proj")
+        assert (doc["meta"]["B"], doc["meta"]["T"], doc["meta"]["set"],
+                doc["meta"]["chunk_size"]) == (3, 11, "proj", 4)
 
 
-def test_deep_ab_bad_shape(tmp_path):
-    r = _run(["--smoke", "--shape", "3,x", "--json", str(tmp_path / "x.json")])
-    assert r.returncode == 2 and "--shape: expected two positive integers B,T" in r.stderr
+@pytest.mark.parametrize("args,words", [(["--shape", "3,x"], "--shape: expected two positive"),
+                                        (["--chunk", "0"], "--chunk: expected 'auto' or a")])
+def test_deep_ab_bad_options(tmp_path, args, words):
+    r = _run(["--smoke", *args, "--json", str(tmp_path / "x.json")])
+    assert r.returncode == 2 and words in r.stderr

@@ -627,17 +627,19 @@ def test_cols_kernel_keeps_its_int32_sub_step_indices_in_range():
 
 
 def _spy_proj(monkeypatch):
-    """The run passes that went through ``proj_kernel`` (a list, one entry a pass)."""
+    """The passes that went through ``proj_kernel``: a list, ``"run"`` or ``"summary"`` a
+    pass."""
     from statetrack.kernels.tabled import _launch
 
     seen = []
-    orig = _launch.ColsLauncher._run_proj
+    for name, tag in (("_run_proj", "run"), ("_summary_proj", "summary")):
+        orig = getattr(_launch.ColsLauncher, name)
 
-    def spy(self, *a, **k):
-        seen.append(a[0])
-        return orig(self, *a, **k)
+        def spy(self, *a, _orig=orig, _tag=tag, **k):
+            seen.append(_tag)
+            return _orig(self, *a, **k)
 
-    monkeypatch.setattr(_launch.ColsLauncher, "_run_proj", spy)
+        monkeypatch.setattr(_launch.ColsLauncher, name, spy)
     return seen
 
 
@@ -653,10 +655,11 @@ def test_proj_equals_the_default_on_random_tables(gen, device, poison_empty, mon
                                                   H, K, V, S, n_h, heads, h0_kind, chunk,
                                                   words, dtype):
     # the proj variant (the recurrence in the keys' coordinates: S * n_h <= K here) against
-    # the default kernel: sequential and chunked (its run pass from the chunk starts), heads
-    # with their own tables or shared ones, per-head queries, every initial-state kind,
-    # several words a program; o and the final state to the dtype's rounding, every output
-    # buffer NaN-poisoned first; the proj kernel ran (spied) once a call
+    # the default kernel: sequential and chunked (the summaries from [I | 0] and the run
+    # pass from the chunk starts), heads with their own tables or shared ones, per-head
+    # queries, every initial-state kind, several words a program; o and the final state to
+    # the dtype's rounding, every output buffer NaN-poisoned first; the proj kernel ran
+    # (spied) for the run pass, and for the summaries where the run is chunked
     seen = _spy_proj(monkeypatch)
     kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, H, K, V, heads, dtype))
     sd = torch.float64 if dtype == torch.float64 else torch.float32
@@ -675,33 +678,42 @@ def test_proj_equals_the_default_on_random_tables(gen, device, poison_empty, mon
     with poison_empty():
         b = _run_tabled_variant(sym, kt, bt, vt, _variant=dict(knobs, proj=True), o_out=o_buf,
                                 final_state_out=ht_buf, **kw)
-    assert len(seen) == 1 and b.o is o_buf and b.final_state is ht_buf
+    assert seen == (["run"] if b.chunk_size >= T else ["summary", "run"])
+    assert b.o is o_buf and b.final_state is ht_buf
     assert_rel_close(b.o, a.o.double(), sd, name="o")
     assert_rel_close(b.final_state, a.final_state.double(), sd, name="final_state")
 
 
 def test_proj_is_inert_where_it_does_not_apply(gen, device, monkeypatch):
-    # more table rows a head than K (S * n_h > K), stored states, or a code readout by the
-    # argmin (no code table): the default kernel runs, bit-identical results; the knob's
-    # errors name it
+    # more table rows a head than K (S * n_h > K): the default kernel runs every pass,
+    # bit-identical results; stored states or a code readout by the argmin (no code table):
+    # the default run pass (bit-identical sequentially; chunked, the summaries still take
+    # proj, equal to rounding); the knob's errors name it
     seen = _spy_proj(monkeypatch)
     kt, bt, vt = (t.to(device) for t in _random_tables(gen, 3, 2, 1, 5, 3, False))   # R 6 > 5
     sym = torch.randint(0, 3, (2, 9), generator=gen).to(device)
     q = torch.randn(5, generator=gen).to(device)
-    a = run_tabled(sym, kt, bt, vt, query=q)
-    b = _run_tabled_variant(sym, kt, bt, vt, query=q, _variant={"proj": True})
-    assert seen == [] and torch.equal(a.o, b.o) and torch.equal(a.final_state, b.final_state)
+    for L in (9, 4):
+        a = run_tabled(sym, kt, bt, vt, query=q, chunk_size=L)
+        b = _run_tabled_variant(sym, kt, bt, vt, query=q, chunk_size=L, _variant={"proj": True})
+        assert seen == [] and torch.equal(a.o, b.o) and torch.equal(a.final_state, b.final_state)
     kt, bt, vt = (t.to(device) for t in _random_tables(gen, 2, 1, 1, 5, 3, False))   # R 2
     codes = torch.randn(4, 3, generator=gen).to(device)
-    for kw in (dict(return_states=True), dict(codes=codes, output="code")):
-        a = run_tabled(sym % 2, kt, bt, vt, query=q, **kw)
-        b = _run_tabled_variant(sym % 2, kt, bt, vt, query=q, _variant={"proj": True}, **kw)
-        assert seen == [], kw
-        for name in ("o", "code", "states", "final_state"):
-            x, y = getattr(a, name), getattr(b, name)
-            assert (x is None and y is None) or torch.equal(x, y), (kw, name)
-    b = _run_tabled_variant(sym % 2, kt, bt, vt, query=q, _variant={"proj": True})
-    assert len(seen) == 1                                   # and where it applies, it runs
+    for L in (9, 4):
+        for kw in (dict(return_states=True), dict(codes=codes, output="code")):
+            a = run_tabled(sym % 2, kt, bt, vt, query=q, chunk_size=L, **kw)
+            b = _run_tabled_variant(sym % 2, kt, bt, vt, query=q, chunk_size=L,
+                                    _variant={"proj": True}, **kw)
+            assert seen == ([] if L == 9 else ["summary"]), (kw, L)
+            seen.clear()
+            for name in ("o", "code", "states", "final_state"):
+                x, y = getattr(a, name), getattr(b, name)
+                if L == 9 or name == "code":
+                    assert (x is None and y is None) or torch.equal(x, y), (kw, name)
+                elif x is not None:
+                    assert_rel_close(y, x.double(), torch.float32, name=f"{name} {kw}")
+    b = _run_tabled_variant(sym % 2, kt, bt, vt, query=q, chunk_size=9, _variant={"proj": True})
+    assert seen == ["run"]                                  # and where it applies, it runs
     for bad, words in (({"proj": 1}, "'proj' must be True, False or None"),
                        ({"proj": True, "mm": True}, "'proj' is a run pass")):
         with pytest.raises(E.KernelInputError, match=words):
@@ -727,21 +739,22 @@ def test_proj_reports_a_bad_symbol_as_the_default_does(device):
 def test_proj_rows_kernel_against_the_host_formula(gen, device):
     # proj_kernel's packed rows (one launch of proj_rows_kernel) against float64 on the host:
     # row y * H + h = [k_y . k_z (z < R) | beta_y, (k_y . q_h) * scale, w_h . k_y | v_y],
-    # tables of head h % HT (shared tables: HT = 1 with two queries), float32 rounding
+    # tables of head h % HT (shared tables: HT = 1 with two queries), the values at columns
+    # C_OFF .. (a summary's rows: C_OFF = K) and zeros around them, float32 rounding
     from statetrack.floats import next_pow2
     from statetrack.kernels._common.triton import tl
     from statetrack.kernels.tabled import _tabled_kernels as kern
 
-    for HT, H in ((2, 2), (1, 2)):
+    for HT, H, c_off, BW in ((2, 2, 0, 4), (1, 2, 0, 4), (2, 2, 7, 16)):   # 7: a summary's
         S, NH, K, V = 3, 2, 7, 3
-        R, RP, BW = S * NH, 8, 4
+        R, RP = S * NH, 8
         kt, bt, vt = _random_tables(gen, S, NH, HT, K, V, True)
         q, w = torch.randn(H, K, generator=gen), torch.randn(H, K + 1, generator=gen)
         out = torch.full((R * H, RP + 4 + BW), float("nan"), device=device)
         kern.proj_rows_kernel[(R, H)](kt.to(device), bt.to(device), vt.to(device), q.to(device),
                                       w.to(device), out, 0.5, H=H, HT=HT,
                                       K=K, V=V, R=R, RP=RP, BW=BW, BR=next_pow2(R), BK=8,
-                                      OUT_O=True, OUT_CODE=True, ACC=tl.float32)
+                                      OUT_O=True, OUT_CODE=True, ACC=tl.float32, C_OFF=c_off)
         out = out.cpu().double().reshape(R, H, -1)
         k = kt.double().reshape(R, HT, K)[:, torch.arange(H) % HT]           # [R, H, K]
         assert_rel_close(out[:, :, :R], torch.einsum("yhk,zhk->yhz", k, k), torch.float32,
@@ -752,7 +765,8 @@ def test_proj_rows_kernel_against_the_host_formula(gen, device):
                          name="k . q * scale")
         assert_rel_close(out[:, :, RP + 2], (k * w.double()[None, :, :K]).sum(-1),
                          torch.float32, name="w . k")
-        assert_rel_close(out[:, :, RP + 4:RP + 4 + V],
+        vals = out[:, :, RP + 4:]
+        assert_rel_close(vals[:, :, c_off:c_off + V],
                          vt.double().reshape(R, HT, V)[:, torch.arange(H) % HT], torch.float32,
                          name="v")
-        assert (out[:, :, RP + 4 + V:] == 0).all()          # the value padding is zeros
+        assert (vals[:, :, :c_off] == 0).all() and (vals[:, :, c_off + V:] == 0).all()

@@ -425,14 +425,17 @@ def test_proj_layers_are_the_expected_ones():
 def test_proj_is_bit_identical_on_constructions(gen, device, monkeypatch, name, chunk):
     # the proj variant on integer constructions (bfloat16 tables as `statetrack check` runs
     # them): o, the final state and the codes through the code table bit-identical to the
-    # default kernel's, and the codes the exact ones; sequential and chunked; proj ran
+    # default kernel's, and the codes the exact ones; sequential and chunked (summaries and
+    # run pass through proj, spied)
     from statetrack.kernels.tabled import _launch
     from statetrack.kernels.tabled.tabled import _run_tabled_variant
 
     ran = []
-    orig = _launch.ColsLauncher._run_proj
-    monkeypatch.setattr(_launch.ColsLauncher, "_run_proj",
-                        lambda self, *a, **k: (ran.append(1), orig(self, *a, **k))[1])
+    for meth in ("_run_proj", "_summary_proj"):
+        orig = getattr(_launch.ColsLauncher, meth)
+        monkeypatch.setattr(_launch.ColsLauncher, meth,
+                            lambda self, *a, _o=orig, _n=meth, **k: (ran.append(_n),
+                                                                     _o(self, *a, **k))[1])
     kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)[name], device=device)
     sym = torch.randint(0, kt.shape[0], (3, 23), generator=gen).to(device)
     kw = dict(initial_state=h0, query=q, chunk_size=chunk)
@@ -441,7 +444,7 @@ def test_proj_is_bit_identical_on_constructions(gen, device, monkeypatch, name, 
         a = _run_tabled_variant(sym, kt, bt, vt, **kw, **extra).check()
         n = len(ran)
         b = _run_tabled_variant(sym, kt, bt, vt, _variant={"proj": True}, **kw, **extra).check()
-        assert len(ran) == n + 1, out
+        assert ran[n:] == (["_run_proj"] if chunk is None else ["_summary_proj", "_run_proj"]), out
         assert torch.equal(a.final_state, b.final_state), out
         if out == "o":
             assert torch.equal(a.o, b.o)

@@ -92,6 +92,10 @@ class _Launcher:
 #: benchmarks only: the ``maxnreg`` of ``cols_kernel``'s run pass (None: 255 in the deep
 #: order, unset otherwise; 0: unset)
 MAXNREG_OVERRIDE: int | None = None
+#: benchmarks only: whether the ``proj`` variant takes the summary pass too (False: run
+#: passes only; the summary's compile needs 96 registers a thread against ``cols_kernel``'s
+#: 57 at K = V = 16, sm_90, so its occupancy may cost more than its 1.6x fewer instructions)
+PROJ_SUMMARY = True
 
 
 class ColsLauncher(_Launcher):
@@ -114,28 +118,39 @@ class ColsLauncher(_Launcher):
             self.lut_meta = dict(CODE_LUT=False, V0=0)
             self.NZ = 1
 
-    def proj_applies(self) -> bool:
-        """Whether this run's run passes take ``proj_kernel`` (the ``proj`` variant, or
-        :data:`~._plan.PROJ_DEFAULT`): at most ``min(K, PROJ_MAX_R)`` table rows a head, no
-        stored states, and a code readout only through a code table."""
+    def proj_applies(self, summary: bool = False) -> bool:
+        """Whether this run's run passes (or, with ``summary``, its summary pass) take
+        ``proj_kernel`` (the ``proj`` variant, or :data:`~._plan.PROJ_DEFAULT`): at most
+        ``min(K, PROJ_MAX_R)`` table rows a head; for a run pass also no stored states and a
+        code readout only through a code table."""
         inp, p = self.inp, self.plan
         want = _plan.PROJ_DEFAULT if p.proj is None else p.proj
-        return bool(want and not self.outs["STORE_STATES"]
-                    and (self.lut_meta["CODE_LUT"] or not self.outs["OUT_CODE"])
-                    and inp.S * inp.NH <= min(inp.K, _plan.PROJ_MAX_R))
+        if not (want and inp.S * inp.NH <= min(inp.K, _plan.PROJ_MAX_R)):
+            return False
+        if summary:
+            return PROJ_SUMMARY
+        return bool(not self.outs["STORE_STATES"]
+                               and (self.lut_meta["CODE_LUT"] or not self.outs["OUT_CODE"]))
+
+    def _proj_rows(self, BW: int, c_off: int, readouts: bool) -> tuple[torch.Tensor, int, int]:
+        """``proj_kernel``'s packed rows (one ``proj_rows_kernel`` launch), ``R`` and ``RP``."""
+        inp, p = self.inp, self.plan
+        R = inp.S * inp.NH
+        RP = -(-R // p.G) * p.G
+        pr_t = torch.empty(R * inp.H, RP + 4 + BW, dtype=inp.state_dtype, device=inp.device)
+        _kern.proj_rows_kernel[(R, inp.H)](
+            self.kt, self.bt, self.vt, self.out_args[0], self.lut_w, pr_t, inp.scale, H=inp.H,
+            HT=inp.HT, K=inp.K, V=inp.V, R=R, RP=RP, BW=BW, BR=next_pow2(R, lo=2), BK=p.BK,
+            OUT_O=readouts and self.outs["OUT_O"],
+            OUT_CODE=readouts and self.lut_meta["CODE_LUT"], ACC=p.acc, C_OFF=c_off,
+            num_warps=1)
+        return pr_t, R, RP
 
     def _run_proj(self, grid, h0_arg, starts_arg, h0_mode, final):
         inp, p = self.inp, self.plan
         PR, BWR = p.words_run, p.BWR
-        R = inp.S * inp.NH
-        RP = -(-R // p.G) * p.G
+        pr_t, R, RP = self._proj_rows(BWR, 0, True)
         qk, _, o, cls, _ = self.out_args
-        pr_t = torch.empty(R * inp.H, RP + 4 + BWR, dtype=inp.state_dtype, device=inp.device)
-        _kern.proj_rows_kernel[(R, inp.H)](
-            self.kt, self.bt, self.vt, qk, self.lut_w, pr_t, inp.scale, H=inp.H, HT=inp.HT,
-            K=inp.K, V=inp.V, R=R, RP=RP, BW=BWR, BR=next_pow2(R, lo=2), BK=p.BK,
-            OUT_O=self.outs["OUT_O"], OUT_CODE=self.lut_meta["CODE_LUT"], ACC=p.acc,
-            num_warps=1)
         reg = None if self.lut_meta["CODE_LUT"] else 255     # as the deep order (run_pass)
         if MAXNREG_OVERRIDE is not None:
             reg = MAXNREG_OVERRIDE or None
@@ -149,6 +164,18 @@ class ColsLauncher(_Launcher):
             OUT_CODE=self.outs["OUT_CODE"], FINAL=int(final), CHECK_IDS=self.check_ids,
             V0=self.lut_meta["V0"], ACC=p.acc, num_warps=max(1, PR * BWR // 32), num_stages=1,
             **extra)
+
+    def _summary_proj(self, summ):
+        inp, p, dummy = self.inp, self.plan, self.dummy
+        PS, BWS = p.words_summary, p.BWS
+        pr_t, R, RP = self._proj_rows(BWS, inp.K, False)
+        _kern.proj_kernel[(triton.cdiv(inp.B * inp.H, PS), p.n_chunks)](
+            self.sym, pr_t, self.kt, dummy, dummy, dummy, dummy, dummy, summ, self.flags,
+            self.gen, dummy, dummy, inp.scale, inp.T, p.chunk_size, inp.B * inp.H, inp.S, 1,
+            H=inp.H, HT=inp.HT, K=inp.K, R=R, RP=RP, WC=inp.K + inp.V, BW=BWS, P=PS,
+            NH=inp.NH, G=p.G, H0_MODE=4, OUT_O=False, OUT_CODE=False, FINAL=2,
+            CHECK_IDS=self.check_ids, V0=0, ACC=p.acc, num_warps=max(1, PS * BWS // 32),
+            num_stages=1)
 
     def run_pass(self, grid, h0_arg, starts_arg, h0_mode, final):
         if self.proj_applies():
@@ -178,6 +205,9 @@ class ColsLauncher(_Launcher):
             **self.lut_meta, **self.meta)
 
     def summary_pass(self, summ):
+        if self.proj_applies(summary=True):
+            self._summary_proj(summ)
+            return
         inp, p, dummy = self.inp, self.plan, self.dummy
         PS, BWS = p.words_summary, p.BWS
         _kern.cols_kernel[(triton.cdiv(inp.B * inp.H, PS), p.n_chunks)](

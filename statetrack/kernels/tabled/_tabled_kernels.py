@@ -774,11 +774,13 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
 def proj_rows_kernel(kt, bt, vt, qv, lut_w, pr_t, scale, H: tl.constexpr, HT: tl.constexpr,
                      K: tl.constexpr, V: tl.constexpr, R: tl.constexpr, RP: tl.constexpr,
                      BW: tl.constexpr, BR: tl.constexpr, BK: tl.constexpr,
-                     OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, ACC: tl.constexpr):
+                     OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, ACC: tl.constexpr,
+                     C_OFF: tl.constexpr = 0):
     # proj_kernel's packed row y * H + h (program (y, h)) from the contiguous tables
     # (kt [R, HT, K], bt [R, HT], vt [R, HT, V]), the query qv [H, K] and the code table's
     # lut_w [H, K + 1], in the accumulator dtype: [k_y . k_z (z < R; RP) | beta_y,
-    # (k_y . q_h) * scale, w_h . k_y, 0 | v_y (BW)]. One launch a call.
+    # (k_y . q_h) * scale, w_h . k_y, 0 | v_y at columns C_OFF .. C_OFF + V - 1 (BW; the
+    # summary pass's rows have C_OFF = K), zeros elsewhere]. One launch a pass.
     y = tl.program_id(0)
     h = tl.program_id(1)
     hh = h % HT
@@ -801,9 +803,9 @@ def proj_rows_kernel(kt, bt, vt, qv, lut_w, pr_t, scale, H: tl.constexpr, HT: tl
     if OUT_CODE:
         wk = k_y * tl.load(lut_w + h * (K + 1) + o_k, mask=m_k, other=0).to(ACC)
     tl.store(row + RP + 2, tl.sum(wk, 0))
-    o_v = tl.arange(0, BW)
-    tl.store(row + RP + 4 + o_v, tl.load(vt + (y * HT + hh) * V + o_v, mask=o_v < V,
-                                         other=0).to(ACC))
+    o_v = tl.arange(0, BW) - C_OFF
+    tl.store(row + RP + 4 + C_OFF + o_v, tl.load(vt + (y * HT + hh) * V + o_v,
+                                                 mask=(o_v >= 0) & (o_v < V), other=0).to(ACC))
 
 
 @triton.jit
@@ -869,6 +871,9 @@ def _proj_start(h0, starts, i_bh, i_h, i_c, NC, KW, col, m_c, zero, K: tl.conste
         s = _cols_load(h0 + i_h * KW + col, m_c, WC, K, ACC)
     if H0_MODE == 3:
         s = _cols_load(starts + (i_bh * NC + i_c) * KW + col, m_c, WC, K, ACC)
+    if H0_MODE == 4:
+        for j in tl.static_range(K):
+            s = s + (tl.where(col == j, 1.0, 0.0).to(ACC),)
     return s
 
 
@@ -882,7 +887,8 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
                 CHECK_IDS: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr):
     # The run pass of cols_kernel (same grid, words a program, ids, chunks, H0_MODE 0-3,
     # FINAL 0-1, outputs o and the code by a code table; no stored states) in the keys'
-    # coordinates (above). pr_t: the packed projected rows, row (y * H + head)
+    # coordinates (above), and its summary pass (H0_MODE 4: [I | 0] over WC = K + V columns,
+    # the values at columns K .. K + V - 1 of the rows; FINAL 2: every chunk's state). pr_t: the packed projected rows, row (y * H + head)
     # (proj_rows_kernel); kt: the key table [R, HT, K] (for the start's projections and the
     # final state). The order of the deep loop: four sub-steps an iteration, their rows loaded
     # first, the ids of the next four read during it, then the last < 4 one at a time.
@@ -973,8 +979,8 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
             miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ, WC,
                              OUT_O, OUT_CODE, ACC)
             tok += H
-    if FINAL == 1:
-        if i_c == NC - 1:
+    if FINAL == 1 or FINAL == 2:
+        if FINAL == 2 or i_c == NC - 1:
             # S = s0 + sum_y k_y e_y^T (s0 read again: not held in registers through the loop)
             s = _proj_start(h0, starts, i_bh, i_h, i_c, NC, KW, col, m_c, zero, K, WC, H0_MODE,
                             ACC)
@@ -984,7 +990,10 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
                 for j in tl.static_range(K):
                     s2 = s2 + (s[j] + k_y[j] * e[y],)
                 s = s2
-            _cols_store(ht + i_bh * KW + col, s, m_c, WC, K)
+            if FINAL == 1:
+                _cols_store(ht + i_bh * KW + col, s, m_c, WC, K)
+            else:
+                _cols_store(ht + (i_bh * NC + i_c) * KW + col, s, m_c, WC, K)
     _id_flag(flags, gen, mx, S, CHECK_IDS)
     if OUT_CODE:
         zero_i = tl.zeros_like(miss).to(tl.int32)
