@@ -579,6 +579,51 @@ def _cols_sub(s, u, c_k, c_b, c_v, tok, p_cls, miss, q, w_lut, z0, lut, cls, o, 
     return s, tok, p_cls, miss
 
 
+@triton.jit
+def _words_program(T, L, BH, H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr,
+                   WC: tl.constexpr, BW: tl.constexpr, P: tl.constexpr, NH: tl.constexpr):
+    # program (i, c) of cols_kernel / proj_kernel: rows i*P .. i*P+P-1 of BH (BW lanes a
+    # word), chunk c. Returns the chunk, the chunk count, each lane's column, (sequence*head)
+    # row and masks (word in range; column too), sequence, head, first token, tokens,
+    # last sub-step, table head and K * WC
+    i_c = tl.program_id(1).to(tl.int64)
+    NC = tl.cdiv(T, L)
+    o_r = tl.arange(0, P * BW)
+    col = o_r % BW
+    i_bh = tl.program_id(0).to(tl.int64) * P + o_r // BW                 # [BC]
+    m_w = i_bh < BH
+    i_bh = tl.where(m_w, i_bh, 0)
+    m_c = m_w & (col < WC)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    t0 = i_c * L
+    n_tok = tl.minimum(L, T - t0).to(tl.int32)
+    last = n_tok * NH - 1
+    hh = (i_h % HT).to(tl.int32)
+    return i_c, NC, col, i_bh, m_w, m_c, i_b, i_h, t0, n_tok, last, hh, K * WC
+
+
+@triton.jit
+def _cols_start(h0, starts, i_bh, i_h, i_c, NC, KW, col, m_c, zero, K: tl.constexpr,
+                WC: tl.constexpr, H0_MODE: tl.constexpr, ACC: tl.constexpr):
+    # the chunk's start state (K tensors [BC]): zeros, h0 per word or shared, chunk starts,
+    # [I | 0] (summaries)
+    s = ()
+    if H0_MODE == 0:
+        for j in tl.static_range(K):
+            s = s + (zero,)
+    if H0_MODE == 1:
+        s = _cols_load(h0 + i_bh * KW + col, m_c, WC, K, ACC)
+    if H0_MODE == 2:
+        s = _cols_load(h0 + i_h * KW + col, m_c, WC, K, ACC)
+    if H0_MODE == 3:
+        s = _cols_load(starts + (i_bh * NC + i_c) * KW + col, m_c, WC, K, ACC)
+    if H0_MODE == 4:
+        for j in tl.static_range(K):
+            s = s + (tl.where(col == j, 1.0, 0.0).to(ACC),)
+    return s
+
+
 @triton.jit(do_not_specialize=["T", "L", "BH", "S", "NZ", "gen"])
 def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, lut_w, lut,
                 scale, T, L, BH, S, NZ,
@@ -613,35 +658,11 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
     LT: tl.constexpr = LATE and NH == 1
     RS: tl.constexpr = KP + G + BW
     UN: tl.constexpr = 4                  # sub-steps an iteration at PF = 2
-    i_c = tl.program_id(1).to(tl.int64)
-    NC = tl.cdiv(T, L)
-    o_r = tl.arange(0, BC)
-    col = o_r % BW
-    i_bh = tl.program_id(0).to(tl.int64) * P + o_r // BW                 # [BC]
-    m_w = i_bh < BH
-    i_bh = tl.where(m_w, i_bh, 0)
-    m_c = m_w & (col < WC)
-    i_b = i_bh // H
-    i_h = i_bh % H
-    t0 = i_c * L
-    n_tok = tl.minimum(L, T - t0).to(tl.int32)
-    last = n_tok * NH - 1
-    hh = (i_h % HT).to(tl.int32)
-    KW = K * WC
+    i_c, NC, col, i_bh, m_w, m_c, i_b, i_h, t0, n_tok, last, hh, KW = _words_program(
+        T, L, BH, H, HT, K, WC, BW, P, NH)
 
-    s = ()
-    if H0_MODE == 0:
-        for j in tl.static_range(K):
-            s = s + (tl.zeros([BC], dtype=ACC),)
-    if H0_MODE == 1:
-        s = _cols_load(h0 + i_bh * KW + col, m_c, WC, K, ACC)
-    if H0_MODE == 2:
-        s = _cols_load(h0 + i_h * KW + col, m_c, WC, K, ACC)
-    if H0_MODE == 3:
-        s = _cols_load(starts + (i_bh * NC + i_c) * KW + col, m_c, WC, K, ACC)
-    if H0_MODE == 4:
-        for j in tl.static_range(K):
-            s = s + (tl.where(col == j, 1.0, 0.0).to(ACC),)
+    s = _cols_start(h0, starts, i_bh, i_h, i_c, NC, KW, col, m_c, tl.zeros([BC], dtype=ACC), K,
+                    WC, H0_MODE, ACC)
     q = s                     # placeholders where an output does not use them (never read)
     w_lut = s
     z0 = 0.0
@@ -857,26 +878,6 @@ def _proj_key(kt, y, hh, HT: tl.constexpr, K: tl.constexpr, ACC: tl.constexpr):
     return k
 
 
-@triton.jit
-def _proj_start(h0, starts, i_bh, i_h, i_c, NC, KW, col, m_c, zero, K: tl.constexpr,
-                WC: tl.constexpr, H0_MODE: tl.constexpr, ACC: tl.constexpr):
-    # the chunk's start state (K tensors [BC]): zeros, h0 per word or shared, chunk starts
-    s = ()
-    if H0_MODE == 0:
-        for j in tl.static_range(K):
-            s = s + (zero,)
-    if H0_MODE == 1:
-        s = _cols_load(h0 + i_bh * KW + col, m_c, WC, K, ACC)
-    if H0_MODE == 2:
-        s = _cols_load(h0 + i_h * KW + col, m_c, WC, K, ACC)
-    if H0_MODE == 3:
-        s = _cols_load(starts + (i_bh * NC + i_c) * KW + col, m_c, WC, K, ACC)
-    if H0_MODE == 4:
-        for j in tl.static_range(K):
-            s = s + (tl.where(col == j, 1.0, 0.0).to(ACC),)
-    return s
-
-
 @triton.jit(do_not_specialize=["T", "L", "BH", "S", "NZ", "gen"])
 def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lut, scale, T, L,
                 BH, S, NZ,
@@ -895,25 +896,12 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
     BC: tl.constexpr = P * BW
     RS2: tl.constexpr = RP + 4 + BW
     UN: tl.constexpr = 4
-    i_c = tl.program_id(1).to(tl.int64)
-    NC = tl.cdiv(T, L)
-    o_r = tl.arange(0, BC)
-    col = o_r % BW
-    i_bh = tl.program_id(0).to(tl.int64) * P + o_r // BW                 # [BC]
-    m_w = i_bh < BH
-    i_bh = tl.where(m_w, i_bh, 0)
-    m_c = m_w & (col < WC)
-    i_b = i_bh // H
-    i_h = i_bh % H
-    t0 = i_c * L
-    n_tok = tl.minimum(L, T - t0).to(tl.int32)
-    last = n_tok * NH - 1
-    hh = (i_h % HT).to(tl.int32)
-    KW = K * WC
+    i_c, NC, col, i_bh, m_w, m_c, i_b, i_h, t0, n_tok, last, hh, KW = _words_program(
+        T, L, BH, H, HT, K, WC, BW, P, NH)
     zero = tl.zeros([BC], dtype=ACC)
 
     # the projections of the start state s0 (K tensors [BC]; zeros without one)
-    s = _proj_start(h0, starts, i_bh, i_h, i_c, NC, KW, col, m_c, zero, K, WC, H0_MODE, ACC)
+    s = _cols_start(h0, starts, i_bh, i_h, i_c, NC, KW, col, m_c, zero, K, WC, H0_MODE, ACC)
     p = ()
     e = ()
     for y in tl.static_range(R):
@@ -982,7 +970,7 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
     if FINAL == 1 or FINAL == 2:
         if FINAL == 2 or i_c == NC - 1:
             # S = s0 + sum_y k_y e_y^T (s0 read again: not held in registers through the loop)
-            s = _proj_start(h0, starts, i_bh, i_h, i_c, NC, KW, col, m_c, zero, K, WC, H0_MODE,
+            s = _cols_start(h0, starts, i_bh, i_h, i_c, NC, KW, col, m_c, zero, K, WC, H0_MODE,
                             ACC)
             for y in tl.static_range(R):
                 k_y = _proj_key(kt, y, hh, HT, K, ACC)
