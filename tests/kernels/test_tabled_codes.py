@@ -253,7 +253,7 @@ def test_the_late_order_moves_the_readout(monkeypatch):
     gated, real = [], kern._cols_out
 
     def spy(*args):
-        gated.append(args[-2])                                        # GATE
+        gated.append(args[-3])                      # GATE (then ACC, LUT_ID)
         return real(*args)
 
     monkeypatch.setattr(kern, "_cols_out", spy)
@@ -466,3 +466,51 @@ def test_proj_reports_a_code_table_miss(device):
         with pytest.raises(CodeTableMissError, match="code table does not hold"):
             _run_tabled_variant(sym, kt, bt, vt, initial_state=2 * h0, query=q, codes=codes,
                                 output="code", code_table=ct, _variant=knobs).check()
+
+
+def test_identity_code_tables_store_z_without_the_table(gen, device, monkeypatch):
+    # a code table that maps every z to itself (the group languages': the readout is the
+    # state index) is launched with LUT_ID (z stored as the code, no table load) by both
+    # kernels; other tables without it; the codes are the exact ones either way, and a miss
+    # (an initial state off the table) still raises under LUT_ID
+    from statetrack.kernels.tabled import _launch
+    from statetrack.kernels.tabled.tabled import _run_tabled_variant
+
+    seen = []
+
+    def spy(kname):
+        real = getattr(_launch._kern, kname)
+
+        class Spy:
+            def __getitem__(self, grid):
+                def launch(*args, **meta):
+                    if meta.get("OUT_CODE"):
+                        seen.append((kname, meta.get("LUT_ID", False)))
+                    return real[grid](*args, **meta)
+                return launch
+        return Spy()
+
+    for kname in ("cols_kernel", "proj_kernel"):
+        monkeypatch.setattr(_launch._kern, kname, spy(kname))
+    for name, ident in (("cyclic(5)[0]", True), ("parity[0]", True), ("first_symbol[0]", False),
+                        ("modular_arithmetic(5)[1]", False)):
+        kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)[name], device=device)
+        ct = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
+        assert ct.identity == ident, name
+        sym = torch.randint(0, kt.shape[0], (2, 13), generator=gen).to(device)
+        want = torch.as_tensor(_exact_codes(kt, bt, vt, h0, q, codes, sym), dtype=torch.int32)
+        for var in ({}, {"proj": True}):
+            for chunk in (None, 4):
+                seen.clear()
+                r = _run_tabled_variant(sym, kt, bt, vt, initial_state=h0, query=q, codes=codes,
+                                        output="code", chunk_size=chunk, _variant=var).check()
+                assert r.code_table is not None and seen and all(f == ident for _, f in seen)
+                assert torch.equal(r.code[:, :, 0].cpu(), want), (name, var, chunk)
+    kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)["cyclic(5)[0]"], device=device)
+    ct = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
+    for var in ({}, {"proj": True}):
+        seen.clear()
+        with pytest.raises(CodeTableMissError, match="code table does not hold"):
+            _run_tabled_variant(sym % kt.shape[0], kt, bt, vt, initial_state=3 * h0, query=q,
+                                codes=codes, output="code", code_table=ct, _variant=var).check()
+        assert seen and all(f for _, f in seen)

@@ -102,6 +102,27 @@ class CodeTable:
     H: int
     _on_device: dict = field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def identity(self) -> bool:
+        """Whether the table maps every ``z`` to itself (``table[h, z] == z`` for every head
+        and ``z``; the group languages' tables, whose readout is the state index): the
+        kernels then store ``z`` as the code without reading the table. Computed once.
+
+        Examples
+        --------
+        >>> import torch
+        >>> t = CodeTable(0, torch.zeros(1, 3), torch.tensor([[0, 1, 2]], dtype=torch.int32),
+        ...               3, 2, 1, 1)
+        >>> t.identity
+        True
+        """
+        if "identity" not in self._on_device:
+            tab = self.table
+            self._on_device["identity"] = bool(
+                tab.ndim == 2 and (tab == torch.arange(tab.shape[1], device=tab.device,
+                                                       dtype=tab.dtype)).all())
+        return self._on_device["identity"]
+
     def on(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """``(weights, table)`` on ``device`` (weights in ``dtype``), copied once and kept."""
         key = (str(device), dtype)

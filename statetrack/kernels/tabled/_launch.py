@@ -111,11 +111,11 @@ class ColsLauncher(_Launcher):
         ct = code_table if self.outs["OUT_CODE"] else None
         if ct is not None:
             self.lut_w, self.lut = ct.on(inp.device, inp.state_dtype)
-            self.lut_meta = dict(CODE_LUT=True, V0=ct.column)
+            self.lut_meta = dict(CODE_LUT=True, V0=ct.column, LUT_ID=ct.identity)
             self.NZ = int(ct.table.shape[1])
         else:
             self.lut_w = self.lut = self.dummy
-            self.lut_meta = dict(CODE_LUT=False, V0=0)
+            self.lut_meta = dict(CODE_LUT=False, V0=0, LUT_ID=False)
             self.NZ = 1
 
     def proj_applies(self, summary: bool = False) -> bool:
@@ -162,8 +162,8 @@ class ColsLauncher(_Launcher):
             H=inp.H, HT=inp.HT, K=inp.K, R=R, RP=RP, WC=inp.V, BW=BWR, P=PR,
             NH=inp.NH, G=p.G, H0_MODE=h0_mode, OUT_O=self.outs["OUT_O"],
             OUT_CODE=self.outs["OUT_CODE"], FINAL=int(final), CHECK_IDS=self.check_ids,
-            V0=self.lut_meta["V0"], ACC=p.acc, num_warps=max(1, PR * BWR // 32), num_stages=1,
-            **extra)
+            V0=self.lut_meta["V0"], LUT_ID=self.lut_meta["LUT_ID"], ACC=p.acc,
+            num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
 
     def _summary_proj(self, summ):
         inp, p, dummy = self.inp, self.plan, self.dummy

@@ -493,15 +493,19 @@ def _cols_store(p, s, m, WC: tl.constexpr, K: tl.constexpr):
 
 
 @triton.jit
-def _lut_code(z, m, lut, cls, tok, miss, i_h, NZ, ACC: tl.constexpr):
+def _lut_code(z, m, lut, cls, tok, miss, i_h, NZ, ACC: tl.constexpr, LUT_ID: tl.constexpr):
     # the code table's readout of z (lane V0's w . S[:, V0] - z0): lut[head, z] where z is an
     # integer in 0 .. NZ - 1, else -1 (and the miss flag set); stored where m. Returns the
-    # updated miss flags.
+    # updated miss flags. LUT_ID: the table is the identity (lut[head, z] = z for every head
+    # and z < NZ: the group languages' tables), so z itself is the code, with no table load
     zi = z.to(tl.int32)
     hit = (z >= 0) & (z < NZ) & (zi.to(ACC) == z)
-    zi = tl.where(hit, zi, 0)
-    cc = tl.load(lut + i_h * NZ + zi, mask=m, other=0)
-    cc = tl.where(hit, cc, -1)
+    if LUT_ID:
+        cc = tl.where(hit, zi, -1)
+    else:
+        zi = tl.where(hit, zi, 0)
+        cc = tl.load(lut + i_h * NZ + zi, mask=m, other=0)
+        cc = tl.where(hit, cc, -1)
     tl.store(cls + tok, cc, mask=m)
     return tl.maximum(miss, tl.where(m & (cc < 0), 1, 0))
 
@@ -511,7 +515,7 @@ def _cols_out(s, ok, tok, p_cls, miss, q, w_lut, z0, lut, cls, o, b_codes, m_cc,
               m_g, col, i_h, NZ, H: tl.constexpr, K: tl.constexpr, WC: tl.constexpr,
               P: tl.constexpr, BW: tl.constexpr, BCC: tl.constexpr, OUT_O: tl.constexpr,
               OUT_CODE: tl.constexpr, CODE_LUT: tl.constexpr, GATE: tl.constexpr,
-              ACC: tl.constexpr):
+              ACC: tl.constexpr, LUT_ID: tl.constexpr):
     # the readout of state s for token row tok (o, or the code by table or argmin); with
     # GATE, stored only where ok (a scalar: False at the late readout's first iteration, which
     # has no token yet). Returns the updated miss flags and code pointer.
@@ -520,7 +524,7 @@ def _cols_out(s, ok, tok, p_cls, miss, q, w_lut, z0, lut, cls, o, b_codes, m_cc,
         m = m_lut
         if GATE:
             m = tl.where(ok, m, False)
-        miss = _lut_code(z, m, lut, cls, tok, miss, i_h, NZ, ACC)
+        miss = _lut_code(z, m, lut, cls, tok, miss, i_h, NZ, ACC, LUT_ID)
     if OUT_O or (OUT_CODE and not CODE_LUT):
         b_o = _cols_dot(s, q, K)                                      # S^T q  [BC]
         if OUT_O:
@@ -555,14 +559,14 @@ def _cols_sub(s, u, c_k, c_b, c_v, tok, p_cls, miss, q, w_lut, z0, lut, cls, o, 
               WC: tl.constexpr, P: tl.constexpr, BW: tl.constexpr, BCC: tl.constexpr,
               NH: tl.constexpr, OUT_O: tl.constexpr, OUT_CODE: tl.constexpr,
               CODE_LUT: tl.constexpr, STORE_STATES: tl.constexpr, LT: tl.constexpr,
-              ACC: tl.constexpr):
+              ACC: tl.constexpr, LUT_ID: tl.constexpr):
     # sub-step u of a run (row c_k, c_b, c_v): the late readout of the previous token (LT),
     # d = beta (v - S^T k) and S += k d^T, then at a token's last sub-step its readout and
     # stored state. Returns the state, the next token row, the code pointer and miss flags.
     if LT:                    # the previous token's readout, beside this token's S^T k
         miss, p_cls = _cols_out(s, u > 0, tok - H, p_cls, miss, q, w_lut, z0, lut, cls, o,
                                 b_codes, m_cc, m_lut, m_c, m_g, col, i_h, NZ, H, K, WC, P, BW,
-                                BCC, OUT_O, OUT_CODE, CODE_LUT, True, ACC)
+                                BCC, OUT_O, OUT_CODE, CODE_LUT, True, ACC, LUT_ID)
     d = c_b * (c_v - _cols_dot(s, c_k, K))                            # beta (v - S^T k)
     s2 = ()
     for j in tl.static_range(K):
@@ -572,7 +576,7 @@ def _cols_sub(s, u, c_k, c_b, c_v, tok, p_cls, miss, q, w_lut, z0, lut, cls, o, 
         if not LT:
             miss, p_cls = _cols_out(s, True, tok, p_cls, miss, q, w_lut, z0, lut, cls, o,
                                     b_codes, m_cc, m_lut, m_c, m_g, col, i_h, NZ, H, K, WC, P,
-                                    BW, BCC, OUT_O, OUT_CODE, CODE_LUT, False, ACC)
+                                    BW, BCC, OUT_O, OUT_CODE, CODE_LUT, False, ACC, LUT_ID)
         if STORE_STATES:
             _cols_store(states + tok * KW + col, s, m_c, WC, K)
         tok += H
@@ -633,7 +637,7 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
                 OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, STORE_STATES: tl.constexpr,
                 FINAL: tl.constexpr, PF: tl.constexpr, CHECK_IDS: tl.constexpr,
                 CODE_LUT: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr,
-                LATE: tl.constexpr = False):
+                LATE: tl.constexpr = False, LUT_ID: tl.constexpr = False):
     # The recurrence of run_kernel / summary_kernel on [K, WC] states (WC = V for a run,
     # K + V for chunk summaries [M | C] from [I | 0]) of P (sequence*head) rows at once, one
     # chunk each (program (i, c): rows i*P .. i*P+P-1 of BH, chunk c). pt: one packed row
@@ -647,6 +651,7 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
     # computes z = w . S[:, V0] - z0 (lut_w [H, K + 1]: w, then z0) in-thread and stores
     # lut[head, z] (lut [H, NZ] int32): no reduction across lanes, no distances; a z that is
     # not an integer in 0 .. NZ - 1, or an entry -1, stores -1 and sets flags[1] (to gen).
+    # LUT_ID (with CODE_LUT): the table is the identity, z itself is the code (no load).
     # LATE (n_h = 1 only; the default where the readout is a code table): token t's readout
     # is computed at the top of iteration t + 1, beside S^T k of the next token, which reads
     # the same state: two independent dependency chains in one basic block, which a warp
@@ -726,7 +731,7 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
                                                 w_lut, z0, lut, cls, o, states, b_codes, m_cc,
                                                 m_lut, m_c, m_g, col, i_h, NZ, KW, H, K, WC, P,
                                                 BW, BCC, NH, OUT_O, OUT_CODE, CODE_LUT,
-                                                STORE_STATES, LT, ACC)
+                                                STORE_STATES, LT, ACC, LUT_ID)
             xs = nx
         for u in range((last + 1) // UN * UN, last + 1):       # the last < UN sub-steps
             xi, mx = _id_take(tl.load(p_sym + u // NH), mx, S, CHECK_IDS)
@@ -735,7 +740,7 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
             s, tok, p_cls, miss = _cols_sub(s, u, c_k, c_b, c_v, tok, p_cls, miss, q, w_lut, z0,
                                             lut, cls, o, states, b_codes, m_cc, m_lut, m_c, m_g,
                                             col, i_h, NZ, KW, H, K, WC, P, BW, BCC, NH, OUT_O,
-                                            OUT_CODE, CODE_LUT, STORE_STATES, LT, ACC)
+                                            OUT_CODE, CODE_LUT, STORE_STATES, LT, ACC, LUT_ID)
     else:
         x0, mx = _id_take(tl.load(p_sym), mx, S, CHECK_IDS)
         x1, mx = _id_take(tl.load(p_sym + tl.minimum(1, last) // NH), mx, S, CHECK_IDS)
@@ -752,7 +757,7 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
             s, tok, p_cls, miss = _cols_sub(s, u, c_k, c_b, c_v, tok, p_cls, miss, q, w_lut, z0,
                                             lut, cls, o, states, b_codes, m_cc, m_lut, m_c, m_g,
                                             col, i_h, NZ, KW, H, K, WC, P, BW, BCC, NH, OUT_O,
-                                            OUT_CODE, CODE_LUT, STORE_STATES, LT, ACC)
+                                            OUT_CODE, CODE_LUT, STORE_STATES, LT, ACC, LUT_ID)
             x1 = x2
             if PF == 1:
                 c_k = n_k
@@ -761,7 +766,7 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
     if LT:
         miss, p_cls = _cols_out(s, last >= 0, tok - H, p_cls, miss, q, w_lut, z0, lut, cls, o,
                                 b_codes, m_cc, m_lut, m_c, m_g, col, i_h, NZ, H, K, WC, P, BW,
-                                BCC, OUT_O, OUT_CODE, CODE_LUT, True, ACC)
+                                BCC, OUT_O, OUT_CODE, CODE_LUT, True, ACC, LUT_ID)
     if FINAL == 1:
         if i_c == NC - 1:
             _cols_store(ht + i_bh * KW + col, s, m_c, WC, K)
@@ -859,12 +864,13 @@ def _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R: tl.constexpr, OUT_O: tl.c
 
 @triton.jit
 def _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ, WC: tl.constexpr,
-              OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, ACC: tl.constexpr):
+              OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, ACC: tl.constexpr,
+              LUT_ID: tl.constexpr):
     # a token's readout: o (every lane's column), the code by the code table (lane V0)
     if OUT_O:
         tl.store(o + tok * WC + col, orun.to(o.dtype.element_ty), mask=m_c)
     if OUT_CODE:
-        miss = _lut_code(zrun, m_lut, lut, cls, tok, miss, i_h, NZ, ACC)
+        miss = _lut_code(zrun, m_lut, lut, cls, tok, miss, i_h, NZ, ACC, LUT_ID)
     return miss
 
 
@@ -885,7 +891,8 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
                 R: tl.constexpr, RP: tl.constexpr, WC: tl.constexpr, BW: tl.constexpr,
                 P: tl.constexpr, NH: tl.constexpr, G: tl.constexpr, H0_MODE: tl.constexpr,
                 OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, FINAL: tl.constexpr,
-                CHECK_IDS: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr):
+                CHECK_IDS: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr,
+                LUT_ID: tl.constexpr = False):
     # The run pass of cols_kernel (same grid, words a program, ids, chunks, H0_MODE 0-3,
     # FINAL 0-1, outputs o and the code by a code table; no stored states) in the keys'
     # coordinates (above), and its summary pass (H0_MODE 4: [I | 0] over WC = K + V columns,
@@ -955,7 +962,7 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
                                          OUT_CODE)
             if (u + i) % NH == NH - 1:
                 miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ,
-                                 WC, OUT_O, OUT_CODE, ACC)
+                                 WC, OUT_O, OUT_CODE, ACC, LUT_ID)
                 tok += H
         xs = nx
     for u in range((last + 1) // UN * UN, last + 1):       # the last < UN sub-steps
@@ -965,7 +972,7 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
         p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O, OUT_CODE)
         if u % NH == NH - 1:
             miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ, WC,
-                             OUT_O, OUT_CODE, ACC)
+                             OUT_O, OUT_CODE, ACC, LUT_ID)
             tok += H
     if FINAL == 1 or FINAL == 2:
         if FINAL == 2 or i_c == NC - 1:
