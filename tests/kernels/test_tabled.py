@@ -765,8 +765,55 @@ def test_proj_rows_kernel_against_the_host_formula(gen, device):
                          name="k . q * scale")
         assert_rel_close(out[:, :, RP + 2], (k * w.double()[None, :, :K]).sum(-1),
                          torch.float32, name="w . k")
+        assert (out[:, :, R:RP] == 0).all() and (out[:, :, RP + 3] == 0).all()   # padding
         vals = out[:, :, RP + 4:]
         assert_rel_close(vals[:, :, c_off:c_off + V],
                          vt.double().reshape(R, HT, V)[:, torch.arange(H) % HT], torch.float32,
                          name="v")
         assert (vals[:, :, :c_off] == 0).all() and (vals[:, :, c_off + V:] == 0).all()
+
+
+def test_proj_needs_independent_keys(gen, device, monkeypatch):
+    # proj rebuilds the final state from the sums of each row's d, bounded only where the
+    # nonzero keys are independent: with dependent keys (tomita(5)-like k_3 = k_1 + k_2 - k_0
+    # on integers with a 2**20 + 1 entry; parallel float keys) the default runs (spied) and
+    # the results are the default's, exactly; with independent float keys over a longer
+    # word proj's final state stays at float32 rounding of the float64 recurrence, as the
+    # default's; a zero key (an identity symbol) does not count as dependent
+    import numpy as np
+
+    from statetrack.kernels.tabled import _plan
+
+    seen = _spy_proj(monkeypatch)
+    e = torch.eye(4)
+    kt = torch.stack([e[0] - e[1], e[1] - e[2], e[2] - e[3], e[0] - e[3]])[:, None]
+    assert not _plan.proj_keys_independent(kt, 1, 4)
+    bt, vt = torch.ones(4, 1), torch.zeros(4, 1, 1)
+    h0 = (e[:, :1] * (2 ** 20 + 1))[None]
+    sym = torch.tensor([[0, 1, 2, 3] * 40])
+    args = [t.to(device) for t in (sym, kt, bt, vt)]
+    kw = dict(initial_state=h0.to(device), query=e[0].to(device), chunk_size=160)
+    a = _run_tabled_variant(*args, **kw)
+    b = _run_tabled_variant(*args, _variant={"proj": True}, **kw)
+    assert seen == [] and torch.equal(a.o, b.o) and torch.equal(a.final_state, b.final_state)
+    k2 = torch.tensor([[[0.6, 0.8]], [[1.2, 1.6]]])              # parallel keys
+    assert not _plan.proj_keys_independent(k2, 1, 2)
+    ind = torch.stack([e[0] - e[1], e[1] - e[2], 0 * e[0]])[:, None]
+    assert _plan.proj_keys_independent(ind, 1, 4)               # a zero key is fine
+    kt, bt, vt = _random_tables(gen, 3, 1, 1, 6, 2, False, torch.float64)
+    kt, bt, vt = kt.float(), bt.float(), vt.float()
+    h0 = torch.randn(1, 6, 2, generator=gen)
+    T = 1500
+    sym = torch.randint(0, 3, (1, T), generator=gen)
+    S = h0[0].double().numpy().copy()
+    for x in sym[0].tolist():
+        k, b, v = kt[x, 0].double().numpy(), float(bt[x, 0]), vt[x, 0].double().numpy()
+        S = S - b * np.outer(k, k @ S) + b * np.outer(k, v)
+    for var in ({}, {"proj": True}):
+        seen.clear()
+        r = _run_tabled_variant(sym.to(device), kt.to(device), bt.to(device), vt.to(device),
+                                initial_state=h0.to(device), query=torch.ones(6, device=device),
+                                chunk_size=T, _variant=var)
+        assert seen == (["run"] if var else [])
+        assert_rel_close(r.final_state[0, 0].cpu(), torch.as_tensor(S), torch.float32,
+                         name=f"final state after {T} tokens {var}")

@@ -168,8 +168,8 @@ def test_late_readout_codes_table_heads_chunks_one_byte(gen, device, words, h0_k
         a = _run_tabled_variant(sym, kt, bt, vt, _variant=dict(knobs, late=False), **kw).check()
         b = _run_tabled_variant(sym, kt, bt, vt, _variant=dict(knobs, late=True), **kw).check()
         buf = torch.full((5, 11, 2), 77, dtype=torch.uint8, device=device)
-        n = _run_tabled_variant(sym, kt, bt, vt, _variant=dict(knobs, late=True), code_out=buf,
-                                **kw).check()
+        n = _run_tabled_variant(sym, kt, bt, vt, _variant=dict(knobs, late=True, proj=True),
+                                code_out=buf, **kw).check()      # proj: per-head tables too
         assert a.code_table is not None and b.code_table is not None and n.code is buf
         assert torch.equal(a.code, b.code) and torch.equal(a.final_state, b.final_state)
         assert torch.equal(buf.int(), b.code), chunk
@@ -408,16 +408,27 @@ def test_heads_with_their_own_tables(gen, device):
     assert torch.equal(a.code[:, :, 1].cpu(), torch.where(counts % 2 == 0, 1, 0).int())
 
 
-#: the catalogue layers the proj variant applies to (table rows a head S * n_h <= K, K <= 16)
-PROJ_LAYERS = [n for n, ly in TABLED
-               if _tables(ly)[0].shape[0] * _tables(ly)[0].shape[1] <= min(ly.width, 16)]
+def _proj_applies(layer):
+    from statetrack.kernels.tabled._plan import proj_keys_independent
+
+    kt = _tables(layer)[0]
+    return (kt.shape[0] * kt.shape[1] <= min(layer.width, 16)
+            and proj_keys_independent(kt, 1, layer.width))
+
+
+#: the catalogue layers the proj variant applies to (table rows a head S * n_h <= K, K <= 16,
+#: the nonzero keys linearly independent)
+PROJ_LAYERS = [n for n, ly in TABLED if _proj_applies(ly)]
 
 
 def test_proj_layers_are_the_expected_ones():
-    # where S * n_h <= K among the catalogue's layers with a code table (most constructions
-    # spend more sub-steps a symbol than they have key dimensions, and proj is inert there)
-    assert PROJ_LAYERS == ["parity[0]", "cyclic(2)[0]", "binary_divisible(3)[0]",
-                           "tomita(5)[0]"]
+    # among the catalogue's layers with a code table: most constructions spend more
+    # sub-steps a symbol than they have key dimensions (S * n_h > K), and tomita(5)[0] has
+    # dependent keys (k_0 - k_1 - k_2 + k_3 = 0): proj is inert there
+    assert PROJ_LAYERS == ["parity[0]", "cyclic(2)[0]", "binary_divisible(3)[0]"]
+    ly = dict(LAYERS)["tomita(5)[0]"]
+    kt = _tables(ly)[0]
+    assert kt.shape[0] * kt.shape[1] <= ly.width and not _proj_applies(ly)
 
 
 @pytest.mark.parametrize("name", PROJ_LAYERS)

@@ -21,7 +21,8 @@ from statetrack.kernels._common.triton import tl, triton
 from statetrack.kernels.errors import KernelInputError
 from statetrack.kernels.tabled._inputs import TabledInputs
 
-__all__ = ["COLS_MAX_K", "choose_chunk", "Variant", "TabledPlan", "make_plan"]
+__all__ = ["COLS_MAX_K", "choose_chunk", "Variant", "TabledPlan", "make_plan",
+           "proj_keys_independent"]
 
 #: the largest key dimension that ``cols_kernel`` (the default) runs; larger K takes
 #: ``run_kernel`` / ``summary_kernel`` (a register tile spread over the threads)
@@ -74,6 +75,39 @@ PROJ_DEFAULT = False
 #: needs at most ``K`` of them (it costs about 5 operations a row a sub-step against about 3
 #: a key column)
 PROJ_MAX_R = 16
+#: ``proj_kernel`` rebuilds the final state as ``S_0 + sum_y k_y e_y^T`` from the sums ``e_y``
+#: of each row's ``d``; those stay bounded only where a head's nonzero keys are linearly
+#: independent (with dependent keys, e.g. ``k_3 = k_1 + k_2 - k_0`` in ``tomita(5)``, the
+#: sums can grow with ``T`` while the state does not, and the rebuild cancels them:
+#: inexact past ``2**24`` on integer tables, an error growing with ``T`` on float ones).
+#: So proj applies only where every head's nonzero key rows have
+#: ``sigma_min >= PROJ_MIN_SV * sigma_max`` (zero keys change nothing, whatever their sum)
+PROJ_MIN_SV = 1e-3
+
+
+def proj_keys_independent(key_table: torch.Tensor, HT: int, K: int) -> bool:
+    """Whether every head's nonzero key rows are linearly independent, their smallest
+    singular value at least :data:`PROJ_MIN_SV` times the largest (float64, on the tables'
+    device: a synchronisation; the caller caches it per table version).
+
+    Examples
+    --------
+    >>> import torch
+    >>> e = torch.eye(3)
+    >>> proj_keys_independent(torch.stack([e[0] - e[1], e[1] - e[2], 0 * e[0]]), 1, 3)
+    True
+    >>> proj_keys_independent(torch.stack([e[0] - e[1], e[1] - e[2], e[0] - e[2]]), 1, 3)
+    False
+    """
+    k = key_table.detach().to(torch.float64).reshape(-1, HT, K).transpose(0, 1)   # [HT, R, K]
+    for rows in k:
+        rows = rows[rows.abs().amax(-1) > 0]
+        if rows.shape[0] == 0:
+            continue
+        sv = torch.linalg.svdvals(rows)
+        if not bool(sv[-1] >= PROJ_MIN_SV * sv[0]):
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -115,14 +149,17 @@ class Variant:
         a sub-step: bit-identical where the arithmetic is exact, equal to rounding
         otherwise.
     proj : bool or None
-        Run passes through ``proj_kernel``: each state column kept as its projections on
-        the ``R = S * n_h`` table keys of its head (``p_y = (S^T k_y)[c]``), the readout
-        ``S^T q`` and the code table's ``w . S[:, V0]``, updated by the Gram row of each
-        sub-step's key (about ``5 R`` operations a sub-step instead of ``3 K``); the final
-        state is rebuilt at the end from the sums of each row's ``d``. Equal in exact
-        arithmetic: bit-identical where it is exact (the constructions' integer tables),
-        equal to rounding otherwise. Applies where ``R <= min(K, PROJ_MAX_R)``, no states
-        are stored and a code readout is a code table; elsewhere inert. None:
+        The summary and run passes through ``proj_kernel``: each state column kept as its
+        projections on the ``R = S * n_h`` table keys of its head (``p_y = (S^T k_y)[c]``),
+        the readout ``S^T q`` and the code table's ``w . S[:, V0]``, updated by the Gram
+        row of each sub-step's key (about ``5 R`` operations a sub-step instead of ``3 K``);
+        the final state (every chunk's, in a summary) is rebuilt at the end from the sums
+        of each row's ``d``. Equal in exact arithmetic: bit-identical where it is exact (the
+        constructions' integer tables, values below ``2**24``), equal to rounding
+        otherwise. Applies where ``R <= min(K, PROJ_MAX_R)`` and each head's nonzero keys
+        are linearly independent (:func:`proj_keys_independent`), and for a run pass where
+        no states are stored and a code readout is a code table; elsewhere inert. ``deep``,
+        ``pf`` and ``late`` (orders of ``cols_kernel``) do not change it. None:
         :data:`PROJ_DEFAULT` (off).
     """
 

@@ -791,9 +791,12 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
 # tables), and equal to rounding otherwise. About 5 R operations a sub-step instead of
 # about 3 K (R = 4 symbols, K = 16: about 23 against 50), on a dependency chain of a
 # selection, a subtraction, a product and one multiply-add. The final state is
-# S_0 + sum_y k_y e_y^T with e_y the sum of the d of row y's sub-steps (kept per lane).
-# Tables (host, float64 then the state dtype): one packed row per (row y, head h of H),
-# [k_y . k_z for z < R (RP) | beta, k . q * scale, w . k, 0 | v at columns 0 .. V - 1 (BW)].
+# S_0 + sum_y k_y e_y^T with e_y the sum of the d of row y's sub-steps (kept per lane):
+# bounded, so exact on integer tables, only where a head's nonzero keys are linearly
+# independent, which the launcher requires (_plan.proj_keys_independent).
+# Tables (proj_rows_kernel, on the device, in the accumulator dtype): one packed row per
+# (row y, head h of H), [k_y . k_z for z < R, 0 (RP) | beta, k . q * scale, w . k, 0 |
+# v at columns C_OFF .. C_OFF + V - 1, 0 elsewhere (BW)].
 
 
 @triton.jit
@@ -819,8 +822,12 @@ def proj_rows_kernel(kt, bt, vt, qv, lut_w, pr_t, scale, H: tl.constexpr, HT: tl
     k_all = tl.load(kt + (o_z[:, None] * HT + hh) * K + o_k[None, :],
                     mask=m_z[:, None] & m_k[None, :], other=0).to(ACC)
     row = pr_t + (y * H + h) * RS2
-    tl.store(row + o_z, tl.sum(k_all * k_y[None, :], 1), mask=m_z)
+    o_p = tl.arange(0, BR * 2)                     # the Gram row, zeros up to RP (<= 2 BR)
+    gram = tl.sum(k_all * k_y[None, :], 1)
+    tl.store(row + o_p, tl.zeros([BR * 2], dtype=ACC), mask=(o_p >= R) & (o_p < RP))
+    tl.store(row + o_z, gram, mask=m_z)
     tl.store(row + RP, tl.load(bt + y * HT + hh).to(ACC))
+    tl.store(row + RP + 3, tl.zeros([], dtype=ACC))
     kq = tl.zeros([BK], dtype=ACC)
     if OUT_O:
         kq = k_y * (tl.load(qv + h * K + o_k, mask=m_k, other=0).to(ACC) * scale)

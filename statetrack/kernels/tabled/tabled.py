@@ -121,6 +121,8 @@ Parity (one-hot state ``K = 2``, ``V = 1``; '1' swaps, '0' is the identity):
 
 from __future__ import annotations
 
+import dataclasses
+
 import inspect
 import threading
 from dataclasses import dataclass, field
@@ -478,8 +480,10 @@ def _run_tabled_variant(*args: Any, _variant: dict | None = None, **kwargs: Any
         one; default: in sequential runs only), ``late`` (``cols_kernel`` computes each
         readout at the next token's step) and ``deep`` (``cols_kernel``'s sequential run
         takes four sub-steps an iteration, their rows loaded first; default
-        ``_plan.DEEP_DEFAULT``). The results are the same function (to float32
-        rounding; bit-identical on integer constructions).
+        ``_plan.DEEP_DEFAULT``) and ``proj`` (the summary and run passes in the
+        coordinates of the table keys, ``proj_kernel``, where it applies: see
+        :class:`._plan.Variant`; default ``_plan.PROJ_DEFAULT``). The results are the same
+        function (to float32 rounding; bit-identical on integer constructions).
 
     Returns
     -------
@@ -529,6 +533,7 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
         buf = allocate_outputs(inp, o_out=o_out, code_out=code_out, states_out=states_out,
                                final_state_out=final_state_out)
         plan = make_plan(inp, chunk_size, variant)
+        plan = _proj_keys(inp, plan, key_table)
         ct = _code_table(inp, plan.kernel, code_table,
                          (key_table, beta_table, value_table, initial_state, query, codes))
         flags = None
@@ -556,6 +561,23 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
     return TabledResult(final_state=buf.final_state, o=buf.o, code=buf.code,
                         states=buf.states, chunk_size=plan.chunk_size, code_table=ct,
                         _flags=flags)
+
+
+def _proj_keys(inp: Any, plan: Any, key_table: torch.Tensor) -> Any:
+    """``plan`` without the ``proj`` variant where its keys are dependent
+    (:func:`._plan.proj_keys_independent`, remembered per version of ``key_table`` as
+    passed); unchanged where proj is not asked for or cannot apply anyway."""
+    from statetrack.kernels.tabled import _plan
+
+    want = _plan.PROJ_DEFAULT if plan.proj is None else plan.proj
+    if not want or plan.kernel != "cols" or inp.S * inp.NH > min(inp.K, _plan.PROJ_MAX_R):
+        return plan
+    key = ("proj keys independent", inp.HT, inp.K, _plan.PROJ_MIN_SV)
+    found, ok = VERIFIED.lookup(key, (key_table,))
+    if not found:
+        ok = _plan.proj_keys_independent(inp.key_table, inp.HT, inp.K)
+        VERIFIED.store(key, (key_table,), ok)
+    return plan if ok else dataclasses.replace(plan, proj=False)
 
 
 def _code_table(inp: Any, kernel: str, code_table: CodeTable | str | None,
