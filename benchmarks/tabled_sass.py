@@ -53,7 +53,7 @@ def variants(chunked: bool) -> dict[str, dict]:
     base = dict(H=1, HT=1, K=K, KP=16, WC=V, BW=16, P=2, NH=1, C=3, BCC=4, G=4,
                 H0_MODE=3 if chunked else 0, OUT_O=False, OUT_CODE=False, STORE_STATES=False,
                 FINAL=0 if chunked else 1, PF=0 if chunked else 1, CHECK_IDS=False, CODE_LUT=False,
-                V0=0, ACC="fp32", LATE=False, LUT_ID=False)
+                V0=0, ACC="fp32", LATE=False, LUT_ID=0)
     return {
         "o": dict(base, OUT_O=True),
         "o, late readout": dict(base, OUT_O=True, LATE=True),
@@ -63,7 +63,11 @@ def variants(chunked: bool) -> dict[str, dict]:
                                             PF=2 if not chunked else 0),
         # an identity code table (the group languages'; session 22): z itself, no table load
         "code (identity table), deep": dict(base, OUT_CODE=True, CODE_LUT=True, LATE=True,
-                                            PF=2 if not chunked else 0, LUT_ID=True),
+                                            PF=2 if not chunked else 0, LUT_ID=-1),
+        # a table holding some z (the others -1): their bit mask instead of the load
+        "code (masked identity), deep": dict(base, OUT_CODE=True, CODE_LUT=True, LATE=True,
+                                             PF=2 if not chunked else 0,
+                                             LUT_ID=1 + 2 + 4 + 8 + 2 ** 15),
         # the code table's readout is late by default (session 11); its early order beside
         "code (table), early readout": dict(base, OUT_CODE=True, CODE_LUT=True),
         "code (argmin), late readout": dict(base, OUT_CODE=True, LATE=True),
@@ -89,10 +93,12 @@ PROJ_PTRS = {"sym": "*u8", "pr_t": "*fp32", "kt": "*bf16", "h0": "*fp32", "start
 def proj_variants(chunked: bool) -> dict[str, dict]:
     base = dict(H=1, HT=1, K=16, R=4, RP=4, WC=16, BW=16, P=2, NH=1, G=4,
                 H0_MODE=3 if chunked else 0, OUT_O=False, OUT_CODE=False,
-                FINAL=0 if chunked else 1, CHECK_IDS=False, V0=0, ACC="fp32", LUT_ID=False)
+                FINAL=0 if chunked else 1, CHECK_IDS=False, V0=0, ACC="fp32", LUT_ID=0)
     return {"proj o": dict(base, OUT_O=True),
             "proj code (table)": dict(base, OUT_CODE=True),
-            "proj code (identity table)": dict(base, OUT_CODE=True, LUT_ID=True),
+            "proj code (identity table)": dict(base, OUT_CODE=True, LUT_ID=-1),
+            "proj code (masked identity)": dict(base, OUT_CODE=True,
+                                                LUT_ID=1 + 2 + 4 + 8 + 2 ** 15),
             "proj o, ids checked": dict(base, OUT_O=True, CHECK_IDS=True),
             "proj summary (K + V columns)": dict(base, WC=32, BW=32, P=1, H0_MODE=4,
                                                  FINAL=2)}

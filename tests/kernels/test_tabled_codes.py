@@ -480,10 +480,12 @@ def test_proj_reports_a_code_table_miss(device):
 
 
 def test_identity_code_tables_store_z_without_the_table(gen, device, monkeypatch):
-    # a code table that maps every z to itself (the group languages': the readout is the
-    # state index) is launched with LUT_ID (z stored as the code, no table load) by both
-    # kernels; other tables without it; the codes are the exact ones either way, and a miss
-    # (an initial state off the table) still raises under LUT_ID
+    # a code table that maps every z it holds to itself is launched with LUT_ID (z stored as
+    # the code, no table load) by both kernels: -1 where it holds every z (the group
+    # languages'), a bit mask of the z held where the rest are -1 (the construction
+    # benchmark's permutation tables: states 0-3 and 15 of 16), 0 (the table load) for other
+    # tables; the codes are the exact ones either way, and a miss (a state the table does not
+    # hold) still raises under LUT_ID, full or masked
     from statetrack.kernels.tabled import _launch
     from statetrack.kernels.tabled.tabled import _run_tabled_variant
 
@@ -496,18 +498,31 @@ def test_identity_code_tables_store_z_without_the_table(gen, device, monkeypatch
             def __getitem__(self, grid):
                 def launch(*args, **meta):
                     if meta.get("OUT_CODE"):
-                        seen.append((kname, meta.get("LUT_ID", False)))
+                        seen.append(meta.get("LUT_ID", 0))
                     return real[grid](*args, **meta)
                 return launch
         return Spy()
 
     for kname in ("cols_kernel", "proj_kernel"):
         monkeypatch.setattr(_launch._kern, kname, spy(kname))
-    for name, ident in (("cyclic(5)[0]", True), ("parity[0]", True), ("first_symbol[0]", False),
-                        ("modular_arithmetic(5)[1]", False)):
-        kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)[name], device=device)
+
+    def perm_tables():
+        kt = torch.zeros(4, 1, 16)
+        for a, (i, j) in enumerate([(0, 1), (1, 2), (2, 3), (0, 15)]):
+            kt[a, 0, i], kt[a, 0, j] = 1.0, -1.0
+        h0 = torch.zeros(1, 16, 1)
+        h0[0, 0, 0] = 1.0
+        q = torch.arange(16.0)
+        return tuple(t.to(device) for t in (kt.bfloat16(), torch.ones(4, 1).bfloat16(),
+                                            torch.zeros(4, 1, 1).bfloat16(), h0, q, q[:, None]))
+
+    cases = [(name, _tables(dict(LAYERS)[name], device=device), want) for name, want in (
+        ("cyclic(5)[0]", -1), ("parity[0]", -1), ("first_symbol[0]", 0),
+        ("modular_arithmetic(5)[1]", 0))]
+    cases.append(("permutations", perm_tables(), 1 + 2 + 4 + 8 + 2 ** 15))
+    for name, (kt, bt, vt, h0, q, codes), want_mask in cases:
         ct = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
-        assert ct.identity == ident, name
+        assert (ct.id_mask, ct.identity) == (want_mask, want_mask == -1), name
         sym = torch.randint(0, kt.shape[0], (2, 13), generator=gen).to(device)
         want = torch.as_tensor(_exact_codes(kt, bt, vt, h0, q, codes, sym), dtype=torch.int32)
         for var in ({}, {"proj": True}):
@@ -515,13 +530,21 @@ def test_identity_code_tables_store_z_without_the_table(gen, device, monkeypatch
                 seen.clear()
                 r = _run_tabled_variant(sym, kt, bt, vt, initial_state=h0, query=q, codes=codes,
                                         output="code", chunk_size=chunk, _variant=var).check()
-                assert r.code_table is not None and seen and all(f == ident for _, f in seen)
+                assert r.code_table is not None and seen and set(seen) == {want_mask}, name
                 assert torch.equal(r.code[:, :, 0].cpu(), want), (name, var, chunk)
-    kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)["cyclic(5)[0]"], device=device)
-    ct = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
-    for var in ({}, {"proj": True}):
-        seen.clear()
-        with pytest.raises(CodeTableMissError, match="code table does not hold"):
-            _run_tabled_variant(sym % kt.shape[0], kt, bt, vt, initial_state=3 * h0, query=q,
-                                codes=codes, output="code", code_table=ct, _variant=var).check()
-        assert seen and all(f for _, f in seen)
+    for name, h_off in (("cyclic(5)[0]", None), ("permutations", 5)):
+        kt, bt, vt, h0, q, codes = (_tables(dict(LAYERS)[name], device=device)
+                                    if h_off is None else perm_tables())
+        ct = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
+        if h_off is None:
+            h_bad = 3 * h0                                   # z past the table
+        else:
+            h_bad = torch.zeros_like(h0)
+            h_bad[0, h_off, 0] = 1.0                         # state 5: a z the table lacks
+        sym = torch.randint(0, kt.shape[0], (1, 6), generator=gen).to(device)
+        for var in ({}, {"proj": True}):
+            seen.clear()
+            with pytest.raises(CodeTableMissError, match="code table does not hold"):
+                _run_tabled_variant(sym, kt, bt, vt, initial_state=h_bad, query=q, codes=codes,
+                                    output="code", code_table=ct, _variant=var).check()
+            assert seen and set(seen) == {ct.id_mask} and ct.id_mask != 0, (name, var)

@@ -123,6 +123,41 @@ class CodeTable:
                                                        dtype=tab.dtype)).all())
         return self._on_device["identity"]
 
+    @property
+    def id_mask(self) -> int:
+        """How the kernels may read this table without loading it (their ``LUT_ID``): ``-1``
+        where it is the identity (:attr:`identity`); where it maps every ``z`` it holds to
+        itself and the rest to ``-1`` (unreachable), with at most 62 entries, the bit mask
+        of the ``z`` it holds, which the kernels test instead of loading the entry; else
+        ``0`` (the kernels load ``table[h, z]``). The same codes and misses either way.
+        Computed once.
+
+        Examples
+        --------
+        >>> import torch
+        >>> t = CodeTable(0, torch.zeros(1, 3), torch.tensor([[0, -1, 2]], dtype=torch.int32),
+        ...               2, 2, 1, 1)
+        >>> t.id_mask, bin(t.id_mask)
+        (5, '0b101')
+        >>> CodeTable(0, torch.zeros(1, 3), torch.tensor([[1, 0, -1]], dtype=torch.int32),
+        ...           2, 2, 1, 1).id_mask
+        0
+        """
+        if "id_mask" not in self._on_device:
+            if self.identity:
+                mask = -1
+            else:
+                tab = self.table.cpu()
+                z = torch.arange(tab.shape[-1], dtype=tab.dtype)
+                held = tab == z
+                mask = 0
+                if tab.ndim == 2 and tab.shape[1] <= 62 and bool((held | (tab == -1)).all()):
+                    cols = held.all(0)
+                    if bool((held == cols[None]).all()) and bool(cols.any()):
+                        mask = sum(1 << i for i in range(tab.shape[1]) if bool(cols[i]))
+            self._on_device["id_mask"] = mask
+        return self._on_device["id_mask"]
+
     def on(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """``(weights, table)`` on ``device`` (weights in ``dtype``), copied once and kept."""
         key = (str(device), dtype)

@@ -111,11 +111,11 @@ class ColsLauncher(_Launcher):
         ct = code_table if self.outs["OUT_CODE"] else None
         if ct is not None:
             self.lut_w, self.lut = ct.on(inp.device, inp.state_dtype)
-            self.lut_meta = dict(CODE_LUT=True, V0=ct.column, LUT_ID=ct.identity)
+            self.lut_meta = dict(CODE_LUT=True, V0=ct.column, LUT_ID=ct.id_mask)
             self.NZ = int(ct.table.shape[1])
         else:
             self.lut_w = self.lut = self.dummy
-            self.lut_meta = dict(CODE_LUT=False, V0=0, LUT_ID=False)
+            self.lut_meta = dict(CODE_LUT=False, V0=0, LUT_ID=0)
             self.NZ = 1
 
     def proj_applies(self, summary: bool = False) -> bool:

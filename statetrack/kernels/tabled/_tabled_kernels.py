@@ -496,11 +496,16 @@ def _cols_store(p, s, m, WC: tl.constexpr, K: tl.constexpr):
 def _lut_code(z, m, lut, cls, tok, miss, i_h, NZ, ACC: tl.constexpr, LUT_ID: tl.constexpr):
     # the code table's readout of z (lane V0's w . S[:, V0] - z0): lut[head, z] where z is an
     # integer in 0 .. NZ - 1, else -1 (and the miss flag set); stored where m. Returns the
-    # updated miss flags. LUT_ID: the table is the identity (lut[head, z] = z for every head
-    # and z < NZ: the group languages' tables), so z itself is the code, with no table load
+    # updated miss flags. LUT_ID (CodeTable.id_mask): the table maps every z it holds to
+    # itself, so z itself is the code, with no table load: -1 where it holds every z < NZ
+    # (the group languages' tables), else a bit mask of the z it holds (NZ <= 62; the others
+    # are -1 in the table: a miss)
     zi = z.to(tl.int32)
     hit = (z >= 0) & (z < NZ) & (zi.to(ACC) == z)
-    if LUT_ID:
+    if LUT_ID != 0:
+        if LUT_ID != -1:
+            held = (tl.full([], LUT_ID, tl.int64) >> tl.where(hit, zi, 0).to(tl.int64)) & 1
+            hit = hit & (held != 0)
         cc = tl.where(hit, zi, -1)
     else:
         zi = tl.where(hit, zi, 0)
@@ -637,7 +642,7 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
                 OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, STORE_STATES: tl.constexpr,
                 FINAL: tl.constexpr, PF: tl.constexpr, CHECK_IDS: tl.constexpr,
                 CODE_LUT: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr,
-                LATE: tl.constexpr = False, LUT_ID: tl.constexpr = False):
+                LATE: tl.constexpr = False, LUT_ID: tl.constexpr = 0):
     # The recurrence of run_kernel / summary_kernel on [K, WC] states (WC = V for a run,
     # K + V for chunk summaries [M | C] from [I | 0]) of P (sequence*head) rows at once, one
     # chunk each (program (i, c): rows i*P .. i*P+P-1 of BH, chunk c). pt: one packed row
@@ -651,7 +656,8 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
     # computes z = w . S[:, V0] - z0 (lut_w [H, K + 1]: w, then z0) in-thread and stores
     # lut[head, z] (lut [H, NZ] int32): no reduction across lanes, no distances; a z that is
     # not an integer in 0 .. NZ - 1, or an entry -1, stores -1 and sets flags[1] (to gen).
-    # LUT_ID (with CODE_LUT): the table is the identity, z itself is the code (no load).
+    # LUT_ID (with CODE_LUT; CodeTable.id_mask): the table maps every z it holds to itself,
+    # z itself is the code (no load); -1 all z < NZ held, else a bit mask of the z held.
     # LATE (n_h = 1 only; the default where the readout is a code table): token t's readout
     # is computed at the top of iteration t + 1, beside S^T k of the next token, which reads
     # the same state: two independent dependency chains in one basic block, which a warp
@@ -899,7 +905,7 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
                 P: tl.constexpr, NH: tl.constexpr, G: tl.constexpr, H0_MODE: tl.constexpr,
                 OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, FINAL: tl.constexpr,
                 CHECK_IDS: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr,
-                LUT_ID: tl.constexpr = False):
+                LUT_ID: tl.constexpr = 0):
     # The run pass of cols_kernel (same grid, words a program, ids, chunks, H0_MODE 0-3,
     # FINAL 0-1, outputs o and the code by a code table; no stored states) in the keys'
     # coordinates (above), and its summary pass (H0_MODE 4: [I | 0] over WC = K + V columns,
