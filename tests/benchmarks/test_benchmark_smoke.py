@@ -92,7 +92,8 @@ def test_kernels_model_lp_bwd_sweep_smoke(tmp_path):
     """The lp_bwd sweep set (session 18) runs, and each variant's ``rel_diff_vs_default``
     says what changed: under the interpreter the one-value-block ``bwd_wy`` is clipped to
     the padded V (the default's arithmetic: no difference), while ``lp_bwd`` rounds the
-    partial ``dko`` (so ``dk`` differs) and leaves the outputs and ``dq`` alone."""
+    partial ``dko`` (so ``dk`` differs) and leaves the outputs (of the forward without
+    autograd too, ``o_fwd``) and ``dq`` alone."""
     out = tmp_path / "km.json"
     _run(["benchmarks/kernels_model.py", "--smoke", "--rows", "1u", "--fla", "", "--sweep",
           "--sweep-row", "1u", "--sweep-set", "lp_bwd", "--out", str(out)])
@@ -101,10 +102,10 @@ def test_kernels_model_lp_bwd_sweep_smoke(tmp_path):
                                          {"lp_bwd": True, "bwd_wy": [128, 8, 2]}]
     assert all("error" not in e and e["fwdbwd_ms"] > 0 for e in sweep)
     diffs = [e["rel_diff_vs_default"] for e in sweep]
-    assert all(set(d) == {"o", "dq", "dk", "dv", "dbeta"} for d in diffs)
+    assert all(set(d) == {"o_fwd", "o", "dq", "dk", "dv", "dbeta"} for d in diffs)
     assert all(v == 0.0 for v in diffs[1].values())
     for d in (diffs[0], diffs[2]):
-        assert d["o"] == 0.0 and d["dq"] == 0.0
+        assert d["o_fwd"] == 0.0 and d["o"] == 0.0 and d["dq"] == 0.0
         assert 0.0 < d["dk"] < 2e-2          # one more bfloat16 rounding of a partial
 
 
