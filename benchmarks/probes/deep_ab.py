@@ -28,10 +28,15 @@ whose summary and run passes proj replaces (``proj, run pass only``: the summari
 
     python3 benchmarks/probes/deep_ab.py --set proj --json OUT.json
     python3 benchmarks/probes/deep_ab.py --set proj --shape 64,65536 --chunk auto --json OUT2.json
+
+``--set lut`` times the code table's readout by its held ``z`` (``LUT_ID``, the default since
+session 22: no table load) against its load, with and without ``proj`` (the permutation
+tables' code problem; the other problems have no code table, so their rows only repeat).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -44,17 +49,21 @@ import torch  # noqa: E402
 from triton.testing import do_bench  # noqa: E402
 
 from benchmarks._machine import kernel_ms  # noqa: E402
-from statetrack.kernels.tabled import _launch  # noqa: E402
+from statetrack.kernels.tabled import _launch, build_code_table  # noqa: E402
 from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 
 #: name -> (_variant, maxnreg override: None = the launcher's rule, 0 = unset[, whether proj
-#: takes the summary pass too: _launch.PROJ_SUMMARY, True unless given])
+#: takes the summary pass too: _launch.PROJ_SUMMARY, True unless given[, whether a code
+#: table is read by its load even where the kernels could test z (id_mask forced to 0)]])
 SETS = {"deep": {"default": ({"deep": False}, None), "deep": ({"deep": True}, None),
                  "deep, no maxnreg": ({"deep": True}, 0),
                  "default, maxnreg 255": ({"deep": False}, 255)},
         "proj": {"default": ({}, None), "proj": ({"proj": True}, None),
                  "proj, no maxnreg": ({"proj": True}, 0),
-                 "proj, run pass only": ({"proj": True}, None, False)}}
+                 "proj, run pass only": ({"proj": True}, None, False)},
+        # the code table read by its held z (LUT_ID, session 22) against its load
+        "lut": {"default": ({}, None), "table load": ({}, None, True, True),
+                "proj": ({"proj": True}, None), "proj, table load": ({"proj": True}, None, True, True)}}
 VARIANTS = SETS["deep"]
 
 
@@ -80,6 +89,20 @@ def problems(gen, B, T, dev):
     out["perm K=16 V=1, o"] = (tabs, dict(base, output="o"))
     out["perm K=16 V=1, code table"] = (tabs, dict(base, output="code", codes=q[:, None].clone()))
     return sym, out
+
+
+_LOADING = {}
+
+
+def loading_table(tabs, kw):
+    """The code table of a problem with ``id_mask`` forced to 0: the kernels load every
+    entry (the readout before session 22), the same codes."""
+    key = id(tabs)
+    if key not in _LOADING:
+        ct = build_code_table(*tabs, initial_state=kw["initial_state"], query=kw["query"],
+                              codes=kw["codes"], H=1)
+        _LOADING[key] = dataclasses.replace(ct, _on_device={"id_mask": 0})
+    return _LOADING[key]
 
 
 def main(argv=None) -> int:
@@ -119,12 +142,15 @@ def main(argv=None) -> int:
     rows = []
     for pname, (tabs, kw) in probs.items():
         def call(name, _tabs=tabs, _kw=kw):
-            var, reg, *summ = variants[name]
+            var, reg, *rest = variants[name]
             _launch.MAXNREG_OVERRIDE = reg
-            _launch.PROJ_SUMMARY = summ[0] if summ else True
+            _launch.PROJ_SUMMARY = rest[0] if rest else True
+            extra = {}
+            if len(rest) > 1 and rest[1] and _kw["output"] == "code":
+                extra["code_table"] = loading_table(_tabs, _kw)
             try:
                 return _run_tabled_variant(sym, *_tabs, chunk_size=chunk, check_beta=False,
-                                           check_ids=False, _variant=var, **_kw)
+                                           check_ids=False, _variant=var, **_kw, **extra)
             finally:
                 _launch.MAXNREG_OVERRIDE = None
                 _launch.PROJ_SUMMARY = True

@@ -21,6 +21,7 @@ def _run(args, timeout=300):
 
 @pytest.mark.parametrize("extra,variants", [
     ([], {"default", "deep", "deep, no maxnreg", "default, maxnreg 255"}),
+    (["--set", "lut"], {"default", "table load", "proj", "proj, table load"}),
     (["--set", "proj", "--shape", "3,11", "--chunk", "4"], {"default", "proj", "proj, no maxnreg",
                                                             "proj, run pass only"}),
 ])
@@ -37,7 +38,7 @@ def test_deep_ab_smoke(tmp_path, extra, variants):
             assert x["equal_to_default"], x
         if x["problem"].endswith(", o"):
             assert x["rel_diff"] is not None and x["rel_diff"] < 1e-5, x
-    if extra:
+    if "--shape" in extra:
         assert (doc["meta"]["B"], doc["meta"]["T"], doc["meta"]["set"],
                 doc["meta"]["chunk_size"]) == (3, 11, "proj", 4)
 
