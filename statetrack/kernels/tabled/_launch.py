@@ -120,17 +120,15 @@ class ColsLauncher(_Launcher):
 
     def proj_applies(self, summary: bool = False) -> bool:
         """Whether this run's run passes (or, with ``summary``, its summary pass) take
-        ``proj_kernel`` (the ``proj`` variant, or :data:`~._plan.PROJ_DEFAULT`): at most
-        ``min(K, PROJ_MAX_R)`` table rows a head; for a run pass also no stored states and a
-        code readout only through a code table."""
-        inp, p = self.inp, self.plan
-        want = _plan.PROJ_DEFAULT if p.proj is None else p.proj
-        if not (want and inp.S * inp.NH <= min(inp.K, _plan.PROJ_MAX_R)):
+        ``proj_kernel``: the plan's ``proj`` (decided for the tables by the caller,
+        ``tabled._proj_keys``), and for a run pass no stored states and a code readout only
+        through a code table."""
+        if not self.plan.proj:
             return False
         if summary:
             return PROJ_SUMMARY
-        return bool(not self.outs["STORE_STATES"]
-                               and (self.lut_meta["CODE_LUT"] or not self.outs["OUT_CODE"]))
+        return not self.outs["STORE_STATES"] and (self.lut_meta["CODE_LUT"]
+                                                  or not self.outs["OUT_CODE"])
 
     def _proj_rows(self, BW: int, c_off: int, readouts: bool) -> tuple[torch.Tensor, int, int]:
         """``proj_kernel``'s packed rows (one ``proj_rows_kernel`` launch), ``R`` and ``RP``."""

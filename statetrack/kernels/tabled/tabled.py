@@ -142,6 +142,7 @@ from statetrack.kernels.tabled._inputs import (
     normalize_tables,
 )
 from statetrack.kernels.tabled._launch import launch
+from statetrack.kernels.tabled import _plan
 from statetrack.kernels.tabled._plan import COLS_MAX_K, Variant, choose_chunk, make_plan
 
 __all__ = ["run_tabled", "TabledResult", "choose_chunk", "gather_tables", "MAX_KV",
@@ -564,20 +565,21 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
 
 
 def _proj_keys(inp: Any, plan: Any, key_table: torch.Tensor) -> Any:
-    """``plan`` without the ``proj`` variant where its keys are dependent
-    (:func:`._plan.proj_keys_independent`, remembered per version of ``key_table`` as
-    passed); unchanged where proj is not asked for or cannot apply anyway."""
-    from statetrack.kernels.tabled import _plan
-
+    """``plan`` with its ``proj`` variant decided (a bool), so that the launcher checks only
+    each pass's own conditions: asked for (or :data:`._plan.PROJ_DEFAULT`), the default
+    kernel, at most ``min(K, PROJ_MAX_R)`` table rows a head, and the nonzero keys of each
+    head independent (:func:`._plan.proj_keys_independent`, remembered per version of
+    ``key_table`` as passed)."""
     want = _plan.PROJ_DEFAULT if plan.proj is None else plan.proj
-    if not want or plan.kernel != "cols" or inp.S * inp.NH > min(inp.K, _plan.PROJ_MAX_R):
-        return plan
-    key = ("proj keys independent", inp.HT, inp.K, _plan.PROJ_MIN_SV)
-    found, ok = VERIFIED.lookup(key, (key_table,))
-    if not found:
-        ok = _plan.proj_keys_independent(inp.key_table, inp.HT, inp.K)
-        VERIFIED.store(key, (key_table,), ok)
-    return plan if ok else dataclasses.replace(plan, proj=False)
+    ok = bool(want and plan.kernel == "cols"
+              and inp.S * inp.NH <= min(inp.K, _plan.PROJ_MAX_R))
+    if ok:
+        key = ("proj keys independent", inp.HT, inp.K, _plan.PROJ_MIN_SV)
+        found, ok = VERIFIED.lookup(key, (key_table,))
+        if not found:
+            ok = _plan.proj_keys_independent(inp.key_table, inp.HT, inp.K)
+            VERIFIED.store(key, (key_table,), ok)
+    return dataclasses.replace(plan, proj=ok)
 
 
 def _code_table(inp: Any, kernel: str, code_table: CodeTable | str | None,
