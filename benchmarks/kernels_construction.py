@@ -72,11 +72,14 @@ SMOKE = False   # --smoke: tiny shapes on the CPU through the interpreter, one t
 #: next token's S^T k; since session 11 the default where a code table reads out, EARLY the
 #: order before it); the words-a-program rows of session 9 are gone (no setting beat the
 #: default: kernels_construction.md, session 10)
-LATE = {"late": True}
-EARLY = {"late": False}
+#: These rows run cols_kernel (proj off: since session 23 the default where it applies, the
+#: rows' tables included, and it has no such orders); COLS is cols_kernel's default order.
+COLS = {"proj": False}
+LATE = {"late": True, "proj": False}
+EARLY = {"late": False, "proj": False}
 #: the "deep" order of cols_kernel's sequential run (session 17: four sub-steps an iteration,
 #: their table rows loaded first, maxnreg 255 so that ptxas keeps the loads there)
-DEEP = {"deep": True}
+DEEP = {"deep": True, "proj": False}
 
 
 def chunk_sizes(text: str) -> list[int | str]:
@@ -372,6 +375,10 @@ def main() -> None:
             add("ours tabled o", f"chunk={label}",
                 lambda L=L: run_tabled(sym, kt, bt, vt, query=query, output="o", chunk_size=L,
                                        check_beta=False, check_ids=False), tab_o_bytes)
+        add("ours tabled o", "chunk=auto, cols_kernel",
+            lambda: _run_tabled_variant(sym, kt, bt, vt, query=query, output="o",
+                                        check_beta=False, check_ids=False, _variant=COLS),
+            tab_o_bytes)
         add("ours tabled o", "chunk=auto, late readout",
             lambda: _run_tabled_variant(sym, kt, bt, vt, query=query, output="o",
                                         check_beta=False, check_ids=False, _variant=LATE),
@@ -425,6 +432,9 @@ def main() -> None:
             lambda: run_tabled(sym, pk, pb, pv, codes=pc, output="code", **perm),
             tab_code_bytes)
         code8 = torch.empty(B, T, 1, dtype=torch.uint8, device=DEV)
+        add("ours tabled code", "perm K=16 V=1 C=16, code table, cols_kernel",
+            lambda: _run_tabled_variant(sym, pk, pb, pv, codes=pc, output="code",
+                                        _variant=COLS, **perm), tab_code_bytes)
         add("ours tabled code", "perm K=16 V=1 C=16, code table, uint8 codes",
             lambda: run_tabled(sym, pk, pb, pv, codes=pc, output="code", code_out=code8,
                                **perm), tab_code_bytes - 3 * tokens)
@@ -464,6 +474,9 @@ def main() -> None:
         r_lut = run_tabled(sym, pk, pb, pv, codes=pc, output="code", **perm)
         r_arg = run_tabled(sym, pk, pb, pv, codes=pc, output="code", code_table=None, **perm)
         r_u8 = run_tabled(sym, pk, pb, pv, codes=pc, output="code", code_out=code8, **perm)
+        r_cols = _run_tabled_variant(sym, kt, bt, vt, query=query, output="o", _variant=COLS)
+        r_lut_cols = _run_tabled_variant(sym, pk, pb, pv, codes=pc, output="code",
+                                         _variant=COLS, **perm)
         r_late = _run_tabled_variant(sym, kt, bt, vt, query=query, output="o", _variant=LATE)
         r_lut_early = _run_tabled_variant(sym, pk, pb, pv, codes=pc, output="code",
                                           _variant=EARLY, **perm)
@@ -479,16 +492,21 @@ def main() -> None:
                "perm_code_table_used": r_lut.code_table is not None,
                "perm_code_table_vs_argmin_mismatches": int((r_lut.code != r_arg.code).sum()),
                "perm_uint8_codes_mismatches": int((r_u8.code.long() != r_lut.code.long()).sum()),
-               # the late order is the same operations: on float tables equal to rounding
-               # (bit-identical unless the compiler contracts multiply-adds differently)
-               "late_o_bit_identical": bool(torch.equal(r_late.o, r.o)),
-               "late_o_rel_error": rel_error(r_late.o, r.o.double()),
+               # the default (proj where it applies, session 23) against cols_kernel: equal
+               # to rounding on float tables, bit-identical on exact ones
+               "proj_o_rel_error_vs_cols": rel_error(r.o, r_cols.o.double()),
+               "perm_proj_codes_mismatches": int((r_lut_cols.code != r_lut.code).sum()),
+               # cols_kernel's orders against its default one. The late order is the same
+               # operations: on float tables equal to rounding (bit-identical unless the
+               # compiler contracts multiply-adds differently)
+               "late_o_bit_identical": bool(torch.equal(r_late.o, r_cols.o)),
+               "late_o_rel_error": rel_error(r_late.o, r_cols.o.double()),
                # on exact tables bit-identical: no code may differ
-               "perm_early_codes_mismatches": int((r_lut_early.code != r_lut.code).sum()),
+               "perm_early_codes_mismatches": int((r_lut_early.code != r_lut_cols.code).sum()),
                # the deep order: the same sub-steps (equal to rounding on float tables)
-               "deep_o_bit_identical": bool(torch.equal(r_deep.o, r.o)),
-               "deep_o_rel_error": rel_error(r_deep.o, r.o.double()),
-               "perm_deep_codes_mismatches": int((r_lut_deep.code != r_lut.code).sum())}
+               "deep_o_bit_identical": bool(torch.equal(r_deep.o, r_cols.o)),
+               "deep_o_rel_error": rel_error(r_deep.o, r_cols.o.double()),
+               "perm_deep_codes_mismatches": int((r_lut_deep.code != r_lut_cols.code).sum())}
         if fused_recurrent_delta_rule is not None:
             o_fla, s_fla = fused_recurrent_delta_rule(q, k, v, beta, scale=1.0,
                                                       output_final_state=True)
@@ -497,7 +515,7 @@ def main() -> None:
         checks.append(chk)
         print("  checks:", {a: (f"{b:.2e}" if isinstance(b, float) else b) for a, b in chk.items()},
               flush=True)
-        del k, v, beta, q, o_gen, r, r_seq, r_lut, r_arg
+        del k, v, beta, q, o_gen, r, r_seq, r_lut, r_arg, r_cols, r_lut_cols
         if not SMOKE:
             torch.cuda.empty_cache()
 

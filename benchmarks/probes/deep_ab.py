@@ -24,10 +24,16 @@ tables, bit-identical expected on the permutation tables). ``--shape B,T`` and `
 (the default ``choose_chunk``, e.g. at the chunked shape 64,65536) or ``--chunk L`` widen it
 to the chunked run,
 whose summary and run passes proj replaces (``proj, run pass only``: the summaries stay on
-``cols_kernel``; in a sequential run it is the same as ``proj``).
+``cols_kernel``; in a sequential run it is the same as ``proj``; ``proj, K-column
+summaries``: the summaries over the K + V columns of ``[I | 0]``, not the keys' R basis
+columns and V value columns of session 23).
 
     python3 benchmarks/probes/deep_ab.py --set proj --json OUT.json
     python3 benchmarks/probes/deep_ab.py --set proj --shape 64,65536 --chunk auto --json OUT2.json
+
+Since session 23 ``proj`` is the default where it applies (all the problems here): each set's
+``default`` row, its baseline, and every row not named ``proj`` run ``cols_kernel`` (``proj``
+off), the path measured before.
 
 ``--set lut`` times the code table's readout by its held ``z`` (``LUT_ID``, the default since
 session 22: no table load) against its load, with and without ``proj`` (the permutation
@@ -54,15 +60,21 @@ from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 
 #: name -> (_variant, maxnreg override: None = the launcher's rule, 0 = unset[, whether proj
 #: takes the summary pass too: _launch.PROJ_SUMMARY, True unless given[, whether a code
-#: table is read by its load even where the kernels could test z (id_mask forced to 0)]])
-SETS = {"deep": {"default": ({"deep": False}, None), "deep": ({"deep": True}, None),
-                 "deep, no maxnreg": ({"deep": True}, 0),
-                 "default, maxnreg 255": ({"deep": False}, 255)},
-        "proj": {"default": ({}, None), "proj": ({"proj": True}, None),
+#: table is read by its load even where the kernels could test z (id_mask forced to 0)[,
+#: whether proj's summaries take the keys' basis: _launch.PROJ_BASIS, True unless given]]]).
+#: Each set's "default" row is its baseline, and every row but the proj ones runs
+#: cols_kernel (proj off: the default where it applies since session 23, it would replace
+#: cols_kernel's orders here)
+COLS = {"proj": False}
+SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, deep=True), None),
+                 "deep, no maxnreg": (dict(COLS, deep=True), 0),
+                 "default, maxnreg 255": (dict(COLS, deep=False), 255)},
+        "proj": {"default": (COLS, None), "proj": ({"proj": True}, None),
                  "proj, no maxnreg": ({"proj": True}, 0),
-                 "proj, run pass only": ({"proj": True}, None, False)},
+                 "proj, run pass only": ({"proj": True}, None, False),
+                 "proj, K-column summaries": ({"proj": True}, None, True, False, False)},
         # the code table read by its held z (LUT_ID, session 22) against its load
-        "lut": {"default": ({}, None), "table load": ({}, None, True, True),
+        "lut": {"default": (COLS, None), "table load": (COLS, None, True, True),
                 "proj": ({"proj": True}, None), "proj, table load": ({"proj": True}, None, True, True)}}
 VARIANTS = SETS["deep"]
 
@@ -145,6 +157,7 @@ def main(argv=None) -> int:
             var, reg, *rest = variants[name]
             _launch.MAXNREG_OVERRIDE = reg
             _launch.PROJ_SUMMARY = rest[0] if rest else True
+            _launch.PROJ_BASIS = rest[2] if len(rest) > 2 else True
             extra = {}
             if len(rest) > 1 and rest[1] and _kw["output"] == "code":
                 extra["code_table"] = loading_table(_tabs, _kw)
@@ -154,6 +167,7 @@ def main(argv=None) -> int:
             finally:
                 _launch.MAXNREG_OVERRIDE = None
                 _launch.PROJ_SUMMARY = True
+                _launch.PROJ_BASIS = True
         ref = call("default")
         field = "o" if kw["output"] == "o" else "code"
         outs = {n: getattr(call(n), field) for n in variants}

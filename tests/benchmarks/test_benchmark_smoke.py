@@ -184,6 +184,9 @@ def test_kernels_construction_smoke(tmp_path):
     assert chk["late_o_bit_identical"] is True and chk["perm_early_codes_mismatches"] == 0
     assert chk["late_o_rel_error"] == 0.0
     assert chk["perm_code_table_vs_argmin_mismatches"] == 0
+    # the default (proj, session 23) against cols_kernel: the same codes, o to rounding
+    assert chk["perm_proj_codes_mismatches"] == 0 and chk["proj_o_rel_error_vs_cols"] < 1e-5
+    assert "chunk=auto, cols_kernel" in variants
     assert d["meta"]["mapped_flags"] is False        # the default: device slots copied home
     assert "late readout" in md.read_text() and "| host ms | loop ms |" in md.read_text()
     assert d["flags_ab"] == []                        # not asked for

@@ -23,7 +23,8 @@ def _run(args, timeout=300):
     ([], {"default", "deep", "deep, no maxnreg", "default, maxnreg 255"}),
     (["--set", "lut"], {"default", "table load", "proj", "proj, table load"}),
     (["--set", "proj", "--shape", "3,11", "--chunk", "4"], {"default", "proj", "proj, no maxnreg",
-                                                            "proj, run pass only"}),
+                                                            "proj, run pass only",
+                                                            "proj, K-column summaries"}),
 ])
 def test_deep_ab_smoke(tmp_path, extra, variants):
     out = tmp_path / "ab.json"

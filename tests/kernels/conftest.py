@@ -9,6 +9,10 @@
 * ``poison_empty``: while active, ``torch.empty``/``torch.empty_like`` return NaN-filled
   float tensors (integer ones filled with -7), so any output or intermediate entry a kernel
   forgets to write shows up.
+* ``cols_kernel``: while active, the tabled path takes ``cols_kernel`` wherever ``proj`` is
+  not asked for explicitly (``_plan.PROJ_DEFAULT`` off): for the tests of ``cols_kernel``'s
+  own orders (``late``, ``deep``, ``pf``, ``words``), which ``proj_kernel`` would otherwise
+  run instead where it applies (the default since session 23), leaving them nothing to test.
 * ``make_inputs``, ``as_float64``: random DeltaProduct inputs (unit keys, beta in [0, 2], negative
   log-gates) in fla's layout.
 """
@@ -70,6 +74,13 @@ def _poisoned_empty():
         yield
     finally:
         torch.empty, torch.empty_like = real_empty, real_empty_like
+
+
+@pytest.fixture
+def cols_kernel(monkeypatch):
+    from statetrack.kernels.tabled import _plan
+
+    monkeypatch.setattr(_plan, "PROJ_DEFAULT", False)
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ tensors (sequential and chunked, every output kind), exact recognition of group 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -129,6 +131,7 @@ def test_chunked_equals_sequential(gen, device):
                          name=f"final_state (chunk {L})")
 
 
+@pytest.mark.usefixtures("cols_kernel")
 @pytest.mark.parametrize("variant", [{}, {"words": 1}, {"words": 16, "pf": True},
                                      {"pf": False}, {"mm": True}])
 def test_code_variants_compute_the_same(gen, device, variant):
@@ -197,6 +200,7 @@ def _int_like(gen, *shape):
     return torch.randint(-3, 4, shape, generator=gen).float()
 
 
+@pytest.mark.usefixtures("cols_kernel")
 @pytest.mark.parametrize("n_h,H,heads,words", [(1, 1, False, None), (1, 2, True, 1),
                                                  (2, 1, False, None)])
 def test_late_readout_is_bit_identical(gen, device, n_h, H, heads, words):
@@ -245,6 +249,7 @@ def test_exact_tables_are_exact(gen, device):
     assert float(r64.states.abs().max()) <= 3.0
 
 
+@pytest.mark.usefixtures("cols_kernel")
 @pytest.mark.parametrize("words", [None, 2])
 def test_late_readout_on_float_tables_agrees_to_rounding(gen, device, words):
     # with arbitrary float tables the two orders are the same operations, but on CUDA the
@@ -264,6 +269,7 @@ def test_late_readout_on_float_tables_agrees_to_rounding(gen, device, words):
                              name=f"{name} L={L}")
 
 
+@pytest.mark.usefixtures("cols_kernel")
 @pytest.mark.parametrize("H,heads,words,h0_kind", [(2, True, None, "shared"),
                                                (3, False, 2, "batch"), (2, True, 4, "none")])
 def test_late_readout_across_programs_heads_and_chunks(gen, device, poison_empty, H, heads,
@@ -299,6 +305,7 @@ def test_late_readout_across_programs_heads_and_chunks(gen, device, poison_empty
         assert bool((bc.code >= 0).all() and (bc.code < 4).all())
 
 
+@pytest.mark.usefixtures("cols_kernel")
 @pytest.mark.parametrize("n_h,T,late", [(1, 29, False), (1, 32, True), (2, 29, False),
                                          (3, 29, True), (1, 3, False), (2, 1, False)])
 def test_deep_order_is_bit_identical(gen, device, poison_empty, n_h, T, late):
@@ -335,6 +342,7 @@ def test_deep_order_is_bit_identical(gen, device, poison_empty, n_h, T, late):
             _run_tabled_variant(sym, kt, bt, vt, query=q, _variant={"deep": True, other: True})
 
 
+@pytest.mark.usefixtures("cols_kernel")
 def test_deep_order_on_float_tables_agrees_to_rounding(gen, device):
     # with arbitrary float tables the deep order is the same sub-steps; the compiler may
     # contract multiply-adds differently: equal to the float32 tolerance
@@ -349,6 +357,7 @@ def test_deep_order_on_float_tables_agrees_to_rounding(gen, device):
         assert_rel_close(getattr(b, name), getattr(a, name).double(), torch.float32, name=name)
 
 
+@pytest.mark.usefixtures("cols_kernel")
 def test_deep_order_launch(device, monkeypatch):
     # what the launcher passes: PF = 2 only for a sequential run pass with the deep order
     # (asked for, or the default through DEEP_DEFAULT), 1 for other sequential runs, 0 for
@@ -443,7 +452,7 @@ Z3_LETTERS = [[], [(1, 2), (0, 1)]]
 @pytest.mark.parametrize("letters,n,n_h", [([[], [(0, 1)]], 2, 1), (Z3_LETTERS, 3, 2),
                                            (S5_LETTERS, 5, 4)])
 @pytest.mark.parametrize("chunk", [None, 4])
-@pytest.mark.parametrize("variant", [None, {"legacy": True}, {"mm": True}])
+@pytest.mark.parametrize("variant", [None, {"proj": False}, {"legacy": True}, {"mm": True}])
 def test_group_constructions_exact_in_bfloat16(gen, device, letters, n, n_h, chunk, variant):
     kt, bt, vt, perm = _perm_construction(letters, n, n_h)
     kt, bt, vt = kt.to(device), bt.to(device), vt.to(device)
@@ -670,7 +679,7 @@ def test_proj_equals_the_default_on_random_tables(gen, device, poison_empty, mon
     q = torch.randn(H, K, generator=gen, dtype=sd).to(device)
     kw = dict(query=q, initial_state=h0, chunk_size=chunk)
     knobs = {} if words is None else {"words": words}
-    a = _run_tabled_variant(sym, kt, bt, vt, _variant=knobs, **kw)
+    a = _run_tabled_variant(sym, kt, bt, vt, _variant=dict(knobs, proj=False), **kw)
     assert seen == []
     nan = float("nan")
     o_buf = torch.full((B, T, H, V), nan, dtype=sd, device=device)
@@ -684,24 +693,97 @@ def test_proj_equals_the_default_on_random_tables(gen, device, poison_empty, mon
     assert_rel_close(b.final_state, a.final_state.double(), sd, name="final_state")
 
 
+@pytest.mark.parametrize("B,T,H,K,V,S,n_h,heads,h0_kind,L,dtype", [
+    (2, 13, 2, 8, 4, 3, 1, True, "batch", 4, torch.float32),
+    (1, 17, 1, 8, 8, 2, 2, False, "shared", 5, torch.float32),
+    (3, 11, 2, 6, 3, 2, 2, False, "none", 3, torch.float32),
+    (2, 40, 1, 16, 1, 4, 1, False, "batch", 8, torch.bfloat16),     # the benchmark's kind
+    (2, 9, 1, 5, 2, 2, 2, True, "batch", 4, torch.float64),
+])
+def test_proj_basis_summaries(gen, device, poison_empty, monkeypatch, B, T, H, K, V, S, n_h,
+                              heads, h0_kind, L, dtype):
+    # a chunked run's summaries over the keys' R basis columns (and the V value columns;
+    # each chunk's map rebuilt as I + K Psi K^T by proj_maps_kernel) against those over the
+    # K + V columns of [I | 0] and against cols_kernel: o and the final state to the
+    # dtype's rounding, every output buffer NaN-poisoned first; the maps kernel launched
+    # (spied) only where the keys are well conditioned (PROJ_BASIS_MIN_SV)
+    from statetrack.kernels.tabled import _launch, _plan
+
+    launched = []
+    maps = _launch._kern.proj_maps_kernel
+
+    class Spy:
+        def __getitem__(self, grid):
+            launched.append(grid)
+            return maps[grid]
+
+    monkeypatch.setattr(_launch._kern, "proj_maps_kernel", Spy())
+    for _ in range(100):          # random keys well conditioned (R of 4 in K = 5 often not)
+        kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, H, K, V, heads, dtype))
+        if _plan.proj_keys_condition(kt, H if heads else 1, K) >= _plan.PROJ_BASIS_MIN_SV:
+            break
+    else:
+        raise AssertionError("no well-conditioned random keys in 100 draws")
+    sd = torch.float64 if dtype == torch.float64 else torch.float32
+    sym = torch.randint(0, S, (B, T), generator=gen).to(device)
+    h0 = {"batch": torch.randn(B, H, K, V, generator=gen, dtype=sd),
+          "shared": torch.randn(H, K, V, generator=gen, dtype=sd), "none": None}[h0_kind]
+    h0 = h0.to(device) if h0 is not None else None
+    q = torch.randn(H, K, generator=gen, dtype=sd).to(device)
+    kw = dict(query=q, initial_state=h0, chunk_size=L)
+    a = _run_tabled_variant(sym, kt, bt, vt, _variant={"proj": False}, **kw)
+    monkeypatch.setattr(_launch, "PROJ_BASIS", False)
+    c = _run_tabled_variant(sym, kt, bt, vt, _variant={"proj": True}, **kw)
+    assert launched == []
+    monkeypatch.setattr(_launch, "PROJ_BASIS", True)
+    o_buf = torch.full((B, T, H, V), float("nan"), dtype=sd, device=device)
+    ht_buf = torch.full((B, H, K, V), float("nan"), dtype=sd, device=device)
+    with poison_empty():
+        b = _run_tabled_variant(sym, kt, bt, vt, _variant={"proj": True}, o_out=o_buf,
+                                final_state_out=ht_buf, **kw)
+    assert launched == [(B * H * -(-T // L),)]
+    for ref, what in ((a, "cols_kernel"), (c, "K-column summaries")):
+        assert_rel_close(b.o, ref.o.double(), sd, name=f"o against {what}")
+        assert_rel_close(b.final_state, ref.final_state.double(), sd,
+                         name=f"final state against {what}")
+    # two keys 0.1 rad apart (sigma_min / sigma_max 0.05): proj, its summaries over [I | 0]
+    ang = 0.1
+    k2 = torch.zeros(2, 1, K)
+    k2[0, 0, 0] = 1.0
+    k2[1, 0, 0], k2[1, 0, 1] = math.cos(ang), math.sin(ang)
+    assert 1e-3 < _plan.proj_keys_condition(k2, 1, K) < 0.2
+    b2, v2 = torch.ones(2, 1), torch.randn(2, 1, V, generator=gen)
+    sym2 = torch.randint(0, 2, (B, T), generator=gen).to(device)
+    args = [t.to(device) for t in (k2, b2, v2)]
+    launched.clear()
+    q2 = q[0].float()
+    r = _run_tabled_variant(sym2, *args, query=q2, chunk_size=L)
+    r0 = _run_tabled_variant(sym2, *args, query=q2, chunk_size=L, _variant={"proj": False})
+    assert launched == []
+    assert_rel_close(r.o, r0.o.double(), torch.float32, name="o, ill-conditioned keys")
+
+
 def test_proj_is_inert_where_it_does_not_apply(gen, device, monkeypatch):
-    # more table rows a head than K (S * n_h > K): the default kernel runs every pass,
+    # more table rows a head than K (S * n_h > K): cols_kernel runs every pass,
     # bit-identical results; stored states or a code readout by the argmin (no code table):
-    # the default run pass (bit-identical sequentially; chunked, the summaries still take
-    # proj, equal to rounding); the knob's errors name it
+    # cols_kernel's run pass (bit-identical sequentially; chunked, the summaries still take
+    # proj, equal to rounding); where it applies, proj runs by default (PROJ_DEFAULT) and
+    # when asked for; the knob's errors name it
     seen = _spy_proj(monkeypatch)
     kt, bt, vt = (t.to(device) for t in _random_tables(gen, 3, 2, 1, 5, 3, False))   # R 6 > 5
     sym = torch.randint(0, 3, (2, 9), generator=gen).to(device)
     q = torch.randn(5, generator=gen).to(device)
+    off = {"proj": False}
     for L in (9, 4):
-        a = run_tabled(sym, kt, bt, vt, query=q, chunk_size=L)
+        a = _run_tabled_variant(sym, kt, bt, vt, query=q, chunk_size=L, _variant=off)
         b = _run_tabled_variant(sym, kt, bt, vt, query=q, chunk_size=L, _variant={"proj": True})
         assert seen == [] and torch.equal(a.o, b.o) and torch.equal(a.final_state, b.final_state)
     kt, bt, vt = (t.to(device) for t in _random_tables(gen, 2, 1, 1, 5, 3, False))   # R 2
     codes = torch.randn(4, 3, generator=gen).to(device)
     for L in (9, 4):
         for kw in (dict(return_states=True), dict(codes=codes, output="code")):
-            a = run_tabled(sym % 2, kt, bt, vt, query=q, chunk_size=L, **kw)
+            a = _run_tabled_variant(sym % 2, kt, bt, vt, query=q, chunk_size=L, _variant=off,
+                                    **kw)
             b = _run_tabled_variant(sym % 2, kt, bt, vt, query=q, chunk_size=L,
                                     _variant={"proj": True}, **kw)
             assert seen == ([] if L == 9 else ["summary"]), (kw, L)
@@ -714,6 +796,14 @@ def test_proj_is_inert_where_it_does_not_apply(gen, device, monkeypatch):
                     assert_rel_close(y, x.double(), torch.float32, name=f"{name} {kw}")
     b = _run_tabled_variant(sym % 2, kt, bt, vt, query=q, chunk_size=9, _variant={"proj": True})
     assert seen == ["run"]                                  # and where it applies, it runs
+    for L, passes in ((9, ["run"]), (4, ["summary", "run"])):   # by default too
+        seen.clear()
+        c = run_tabled(sym % 2, kt, bt, vt, query=q, chunk_size=L)
+        assert seen == passes
+        if L == 9:
+            assert torch.equal(c.o, b.o)
+        else:
+            assert_rel_close(c.o, b.o.double(), torch.float32, name="o, chunked by default")
     for bad, words in (({"proj": 1}, "'proj' must be True, False or None"),
                        ({"proj": True, "mm": True}, "'proj' is a run pass")):
         with pytest.raises(E.KernelInputError, match=words):
@@ -728,7 +818,7 @@ def test_proj_reports_a_bad_symbol_as_the_default_does(device):
     sym = torch.tensor([[0, 1, 5, 0]], device=device)
     for s in (sym, sym.to(torch.int32), sym.to(torch.uint8)):
         msgs = []
-        for knobs in ({}, {"proj": True}):
+        for knobs in ({"proj": False}, {"proj": True}):
             with pytest.raises(E.KernelInputError) as ei:
                 _run_tabled_variant(s, kt, bt, vt, query=torch.ones(4, device=device),
                                     _variant=knobs).check()
@@ -809,11 +899,11 @@ def test_proj_needs_independent_keys(gen, device, monkeypatch):
     for x in sym[0].tolist():
         k, b, v = kt[x, 0].double().numpy(), float(bt[x, 0]), vt[x, 0].double().numpy()
         S = S - b * np.outer(k, k @ S) + b * np.outer(k, v)
-    for var in ({}, {"proj": True}):
+    for var in ({"proj": False}, {"proj": True}):
         seen.clear()
         r = _run_tabled_variant(sym.to(device), kt.to(device), bt.to(device), vt.to(device),
                                 initial_state=h0.to(device), query=torch.ones(6, device=device),
                                 chunk_size=T, _variant=var)
-        assert seen == (["run"] if var else [])
+        assert seen == (["run"] if var["proj"] else [])
         assert_rel_close(r.final_state[0, 0].cpu(), torch.as_tensor(S), torch.float32,
                          name=f"final state after {T} tokens {var}")

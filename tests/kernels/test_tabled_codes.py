@@ -114,6 +114,7 @@ def test_table_and_argmin_paths_agree(gen, device, name, dtype, chunk):
     assert torch.equal(a.final_state, b.final_state)
 
 
+@pytest.mark.usefixtures("cols_kernel")
 @pytest.mark.parametrize("name,chunk", [("parity[0]", None), ("symmetric(4)[0]", 5),
                                         ("cyclic(3)[0]", None)])
 def test_late_readout_codes_through_the_table(gen, device, name, chunk):
@@ -144,6 +145,7 @@ def test_late_readout_codes_through_the_table(gen, device, name, chunk):
                                 output="code", code_table=ct, _variant={"late": True}).check()
 
 
+@pytest.mark.usefixtures("cols_kernel")
 @pytest.mark.parametrize("words,h0_kind", [(None, "shared"), (2, "batch")])
 def test_late_readout_codes_table_heads_chunks_one_byte(gen, device, words, h0_kind):
     # the late order through the code table at n_h = 1 (binary_divisible(3)[0]; the layers
@@ -177,6 +179,7 @@ def test_late_readout_codes_table_heads_chunks_one_byte(gen, device, words, h0_k
         assert torch.equal(b.code[:, :, 1].cpu(), 2 - want), chunk     # head 1: codes flipped
 
 
+@pytest.mark.usefixtures("cols_kernel")
 def test_late_order_is_the_default_exactly_where_a_code_table_reads_out(device, monkeypatch):
     # the default late order (session 11: the code table's readout 17 % faster on the
     # H200, o 19 % slower): the run pass launches LATE=True for a code table, False for o
@@ -211,6 +214,7 @@ def test_late_order_is_the_default_exactly_where_a_code_table_reads_out(device, 
         assert seen == [want], (extra, var, seen)
 
 
+@pytest.mark.usefixtures("cols_kernel")
 def test_deep_order_compiles_a_code_table_readout_without_maxnreg(device, monkeypatch):
     # the deep order is the sequential default (session 17); its maxnreg = 255 is for o and
     # argmin codes only: a code table's readout was faster without it on the H100
@@ -241,6 +245,7 @@ def test_deep_order_compiles_a_code_table_readout_without_maxnreg(device, monkey
         assert (r.code_table is not None) == want[1]
 
 
+@pytest.mark.usefixtures("cols_kernel")
 @pytest.mark.skipif(not INTERPRET, reason="spies on the kernel's body: Triton's interpreter")
 def test_the_late_order_moves_the_readout(monkeypatch):
     # what the launcher picks really changes the loop (the outputs cannot tell, they are the
@@ -283,6 +288,7 @@ def _write_swap_tables(device):
     return tuple(t.to(device) for t in (kt, bt, vt, q, codes))
 
 
+@pytest.mark.usefixtures("cols_kernel")
 @pytest.mark.parametrize("chunk", [None, 2])
 def test_late_readout_misses_exactly_where_the_default_does(device, chunk):
     # the late order's first iteration reads out the initial state, which is no token's:
@@ -434,10 +440,11 @@ def test_proj_layers_are_the_expected_ones():
 @pytest.mark.parametrize("name", PROJ_LAYERS)
 @pytest.mark.parametrize("chunk", [None, 3])
 def test_proj_is_bit_identical_on_constructions(gen, device, monkeypatch, name, chunk):
-    # the proj variant on integer constructions (bfloat16 tables as `statetrack check` runs
-    # them): o, the final state and the codes through the code table bit-identical to the
-    # default kernel's, and the codes the exact ones; sequential and chunked (summaries and
-    # run pass through proj, spied)
+    # the proj variant (the default here) on integer constructions (bfloat16 tables as
+    # `statetrack check` runs them): o, the final state and the codes through the code
+    # table bit-identical to cols_kernel's, and the codes the exact ones; sequential and
+    # chunked (summaries and run pass through proj, spied; the summaries over the keys'
+    # basis, their maps by proj_maps_kernel, and over the K columns of [I | 0] too)
     from statetrack.kernels.tabled import _launch
     from statetrack.kernels.tabled.tabled import _run_tabled_variant
 
@@ -447,15 +454,27 @@ def test_proj_is_bit_identical_on_constructions(gen, device, monkeypatch, name, 
         monkeypatch.setattr(_launch.ColsLauncher, meth,
                             lambda self, *a, _o=orig, _n=meth, **k: (ran.append(_n),
                                                                      _o(self, *a, **k))[1])
+    maps = _launch._kern.proj_maps_kernel
+
+    class Spy:
+        def __getitem__(self, grid):
+            ran.append("maps")
+            return maps[grid]
+
+    monkeypatch.setattr(_launch._kern, "proj_maps_kernel", Spy())
     kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)[name], device=device)
     sym = torch.randint(0, kt.shape[0], (3, 23), generator=gen).to(device)
     kw = dict(initial_state=h0, query=q, chunk_size=chunk)
-    for out in ("o", "code"):
+    for out, basis in (("o", True), ("code", True), ("o", False), ("code", False)):
+        monkeypatch.setattr(_launch, "PROJ_BASIS", basis)
         extra = dict(codes=codes, output="code") if out == "code" else {}
-        a = _run_tabled_variant(sym, kt, bt, vt, **kw, **extra).check()
-        n = len(ran)
-        b = _run_tabled_variant(sym, kt, bt, vt, _variant={"proj": True}, **kw, **extra).check()
-        assert ran[n:] == (["_run_proj"] if chunk is None else ["_summary_proj", "_run_proj"]), out
+        a = _run_tabled_variant(sym, kt, bt, vt, _variant={"proj": False}, **kw,
+                                **extra).check()
+        assert ran == []
+        b = run_tabled(sym, kt, bt, vt, **kw, **extra).check()
+        want = ["_summary_proj"] + ["maps"] * basis + ["_run_proj"]
+        assert ran == (["_run_proj"] if chunk is None else want), (out, basis)
+        ran.clear()
         assert torch.equal(a.final_state, b.final_state), out
         if out == "o":
             assert torch.equal(a.o, b.o)

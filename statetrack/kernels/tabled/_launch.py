@@ -94,8 +94,12 @@ class _Launcher:
 MAXNREG_OVERRIDE: int | None = None
 #: benchmarks only: whether the ``proj`` variant takes the summary pass too (False: run
 #: passes only; the summary's compile needs 96 registers a thread against ``cols_kernel``'s
-#: 57 at K = V = 16, sm_90, so its occupancy may cost more than its 1.6x fewer instructions)
+#: 57 at K = V = 16, sm_90; on the H100 in session 23 it paid anyway: at (64, 65536) the
+#: call took 0.59x the default's device time with it, 0.79x with run passes only)
 PROJ_SUMMARY = True
+#: benchmarks only: whether proj's summaries take the keys' basis where the plan allows it
+#: (``plan.proj_basis``, session 23; False: the K + V columns of [I | 0])
+PROJ_BASIS = True
 
 
 class ColsLauncher(_Launcher):
@@ -164,16 +168,32 @@ class ColsLauncher(_Launcher):
             num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
 
     def _summary_proj(self, summ):
+        """The summaries through ``proj_kernel``: over the keys' R basis columns and the V
+        value columns, then ``proj_maps_kernel`` makes each chunk's ``[M | C]``
+        (``plan.proj_basis``: well-conditioned keys), else over the K + V columns of
+        ``[I | 0]`` with each chunk's state rebuilt in the kernel."""
         inp, p, dummy = self.inp, self.plan, self.dummy
-        PS, BWS = p.words_summary, p.BWS
-        pr_t, R, RP = self._proj_rows(BWS, inp.K, False)
+        R = inp.S * inp.NH
+        basis = p.proj_basis and PROJ_BASIS
+        WS = R + inp.V if basis else inp.K + inp.V
+        BWS = next_pow2(WS, lo=4) if basis else p.BWS
+        PS = max(1, 32 // BWS) if basis else p.words_summary
+        pr_t, R, RP = self._proj_rows(BWS, R if basis else inp.K, False)
+        out = summ
+        if basis:
+            out = torch.empty(inp.B * inp.H * p.n_chunks * R * WS, dtype=summ.dtype,
+                              device=summ.device)
         _kern.proj_kernel[(triton.cdiv(inp.B * inp.H, PS), p.n_chunks)](
-            self.sym, pr_t, self.kt, dummy, dummy, dummy, dummy, dummy, summ, self.flags,
+            self.sym, pr_t, self.kt, dummy, dummy, dummy, dummy, dummy, out, self.flags,
             self.gen, dummy, dummy, inp.scale, inp.T, p.chunk_size, inp.B * inp.H, inp.S, 1,
-            H=inp.H, HT=inp.HT, K=inp.K, R=R, RP=RP, WC=inp.K + inp.V, BW=BWS, P=PS,
-            NH=inp.NH, G=p.G, H0_MODE=4, OUT_O=False, OUT_CODE=False, FINAL=2,
-            CHECK_IDS=self.check_ids, V0=0, ACC=p.acc, num_warps=max(1, PS * BWS // 32),
-            num_stages=1)
+            H=inp.H, HT=inp.HT, K=inp.K, R=R, RP=RP, WC=WS, BW=BWS, P=PS,
+            NH=inp.NH, G=p.G, H0_MODE=5 if basis else 4, OUT_O=False, OUT_CODE=False,
+            FINAL=3 if basis else 2, CHECK_IDS=self.check_ids, V0=0, ACC=p.acc,
+            num_warps=max(1, PS * BWS // 32), num_stages=1)
+        if basis:
+            _kern.proj_maps_kernel[(inp.B * inp.H * p.n_chunks,)](
+                self.kt, out, summ, p.n_chunks, H=inp.H, HT=inp.HT, K=inp.K, V=inp.V, R=R,
+                BK=next_pow2(inp.K, lo=2), BV=next_pow2(inp.V, lo=2), ACC=p.acc, num_warps=1)
 
     def run_pass(self, grid, h0_arg, starts_arg, h0_mode, final):
         if self.proj_applies():

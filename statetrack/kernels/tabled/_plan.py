@@ -22,7 +22,7 @@ from statetrack.kernels.errors import KernelInputError
 from statetrack.kernels.tabled._inputs import TabledInputs
 
 __all__ = ["COLS_MAX_K", "choose_chunk", "Variant", "TabledPlan", "make_plan",
-           "proj_keys_independent"]
+           "proj_keys_independent", "proj_keys_condition"]
 
 #: the largest key dimension that ``cols_kernel`` (the default) runs; larger K takes
 #: ``run_kernel`` / ``summary_kernel`` (a register tile spread over the threads)
@@ -68,9 +68,13 @@ def choose_chunk(B: int, H: int, T: int, *, device: torch.device | None = None) 
 DEEP_DEFAULT = True
 
 #: whether run passes take ``proj_kernel`` (the recurrence in the keys' coordinates, see
-#: :class:`Variant`) by default where it applies: not yet (session 22: built and tested on
-#: the interpreter, not timed on a GPU)
-PROJ_DEFAULT = False
+#: :class:`Variant`) by default where it applies: yes since session 23 (device time of the
+#: kernels on the H100, ``benchmarks/probes/deep_ab.py --set proj``: at (1024, 4096),
+#: sequential, random tables ``o`` 0.67x (V = 16) and 0.64x (V = 4), permutation tables
+#: ``o`` 0.60x and ``code`` through the code table 0.69x; at (64, 65536), chunked, with the
+#: summary pass too, 0.59x / 0.62x / 0.62x / 0.61x; bit-identical on the permutation tables,
+#: on random float tables within float32 rounding, no farther from float64 than the default)
+PROJ_DEFAULT = True
 #: the most table rows a head (symbols x n_h) ``proj_kernel`` keeps projections of; it also
 #: needs at most ``K`` of them (it costs about 5 operations a row a sub-step against about 3
 #: a key column)
@@ -83,12 +87,51 @@ PROJ_MAX_R = 16
 #: So proj applies only where every head's nonzero key rows have
 #: ``sigma_min >= PROJ_MIN_SV * sigma_max`` (zero keys change nothing, whatever their sum)
 PROJ_MIN_SV = 1e-3
+#: a chunked run's summaries in proj take the R basis columns of the keys' coordinates
+#: instead of the K columns of [I | 0] (``_launch.ColsLauncher._summary_proj``: R + V
+#: columns a chunk instead of K + V; the chunk's map is rebuilt as ``I + K Psi K^T`` from
+#: the R x R sums ``Psi``) where every head's nonzero keys have ``sigma_min >=
+#: PROJ_BASIS_MIN_SV * sigma_max``: the rebuild's rounding grows as ``(sigma_max /
+#: sigma_min)**2`` against ``sigma_max / sigma_min`` for the K columns (exact either way
+#: on the constructions' integer tables), so at most 25 times float32's here
+PROJ_BASIS_MIN_SV = 0.2
+
+
+def proj_keys_condition(key_table: torch.Tensor, HT: int, K: int) -> float:
+    """The smallest ``sigma_min / sigma_max`` over the heads of their nonzero key rows
+    (float64, on the tables' device: a synchronisation; the caller caches it per table
+    version): 0 where some head's nonzero keys are dependent, 1 where no head has more
+    than one direction. proj applies from :data:`PROJ_MIN_SV` up, its basis summaries from
+    :data:`PROJ_BASIS_MIN_SV`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> e = torch.eye(3)
+    >>> proj_keys_condition(torch.stack([e[0], e[1], 0 * e[0]]), 1, 3)
+    1.0
+    >>> round(proj_keys_condition(torch.stack([e[0] - e[1], e[1] - e[2]]), 1, 3), 4)
+    0.5774
+    >>> proj_keys_condition(torch.stack([e[0] - e[1], e[1] - e[2], e[0] - e[2]]), 1, 3) < 1e-8
+    True
+    """
+    k = key_table.detach().to(torch.float64).reshape(-1, HT, K).transpose(0, 1)   # [HT, R, K]
+    worst = 1.0
+    for rows in k:
+        rows = rows[rows.abs().amax(-1) > 0]
+        if rows.shape[0] == 0:
+            continue
+        sv = torch.linalg.svdvals(rows)
+        if rows.shape[0] > K:
+            return 0.0
+        worst = min(worst, float(sv[-1] / sv[0]))
+    return worst
 
 
 def proj_keys_independent(key_table: torch.Tensor, HT: int, K: int) -> bool:
     """Whether every head's nonzero key rows are linearly independent, their smallest
-    singular value at least :data:`PROJ_MIN_SV` times the largest (float64, on the tables'
-    device: a synchronisation; the caller caches it per table version).
+    singular value at least :data:`PROJ_MIN_SV` times the largest
+    (:func:`proj_keys_condition`).
 
     Examples
     --------
@@ -99,15 +142,7 @@ def proj_keys_independent(key_table: torch.Tensor, HT: int, K: int) -> bool:
     >>> proj_keys_independent(torch.stack([e[0] - e[1], e[1] - e[2], e[0] - e[2]]), 1, 3)
     False
     """
-    k = key_table.detach().to(torch.float64).reshape(-1, HT, K).transpose(0, 1)   # [HT, R, K]
-    for rows in k:
-        rows = rows[rows.abs().amax(-1) > 0]
-        if rows.shape[0] == 0:
-            continue
-        sv = torch.linalg.svdvals(rows)
-        if not bool(sv[-1] >= PROJ_MIN_SV * sv[0]):
-            return False
-    return True
+    return proj_keys_condition(key_table, HT, K) >= PROJ_MIN_SV
 
 
 @dataclass(frozen=True)
@@ -160,7 +195,7 @@ class Variant:
         are linearly independent (:func:`proj_keys_independent`), and for a run pass where
         no states are stored and a code readout is a code table; elsewhere inert. ``deep``,
         ``pf`` and ``late`` (orders of ``cols_kernel``) do not change it. None:
-        :data:`PROJ_DEFAULT` (off).
+        :data:`PROJ_DEFAULT` (on).
     """
 
     mm: bool = False
@@ -263,7 +298,11 @@ class TabledPlan:
     deep : bool or None
         The ``deep`` variant (None: :data:`DEEP_DEFAULT`).
     proj : bool or None
-        The ``proj`` variant (None: :data:`PROJ_DEFAULT`).
+        The ``proj`` variant (None: :data:`PROJ_DEFAULT`; decided, a bool, by the caller
+        before launching).
+    proj_basis : bool
+        proj's summaries over the keys' R basis columns (:data:`PROJ_BASIS_MIN_SV`;
+        decided with ``proj``).
     """
 
     kernel: str
@@ -285,6 +324,7 @@ class TabledPlan:
     late: bool | None = None
     deep: bool | None = None
     proj: bool | None = None
+    proj_basis: bool = False
 
 
 def make_plan(inp: TabledInputs, chunk_size: int | None,

@@ -909,7 +909,10 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
     # The run pass of cols_kernel (same grid, words a program, ids, chunks, H0_MODE 0-3,
     # FINAL 0-1, outputs o and the code by a code table; no stored states) in the keys'
     # coordinates (above), and its summary pass (H0_MODE 4: [I | 0] over WC = K + V columns,
-    # the values at columns K .. K + V - 1 of the rows; FINAL 2: every chunk's state). pr_t: the packed projected rows, row (y * H + head)
+    # the values at columns K .. K + V - 1 of the rows; FINAL 2: every chunk's state; or
+    # H0_MODE 5: the keys' basis, p = u_j at column j < R, over WC = R + V columns, the
+    # values at columns R .. R + V - 1; FINAL 3: every chunk's sums e, proj_maps_kernel
+    # makes the maps). pr_t: the packed projected rows, row (y * H + head)
     # (proj_rows_kernel); kt: the key table [R, HT, K] (for the start's projections and the
     # final state). The order of the deep loop: four sub-steps an iteration, their rows loaded
     # first, the ids of the next four read during it, then the last < 4 one at a time.
@@ -927,6 +930,8 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
     for y in tl.static_range(R):
         if H0_MODE == 0:
             p = p + (zero,)
+        elif H0_MODE == 5:                 # the keys' basis: column j < R starts at p = u_j
+            p = p + (tl.where(col == y, 1.0, 0.0).to(ACC),)
         else:
             p = p + (_cols_dot(s, _proj_key(kt, y, hh, HT, K, ACC), K),)
         e = e + (zero,)
@@ -1002,7 +1007,47 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
                 _cols_store(ht + i_bh * KW + col, s, m_c, WC, K)
             else:
                 _cols_store(ht + (i_bh * NC + i_c) * KW + col, s, m_c, WC, K)
+    if FINAL == 3:
+        # the chunk's sums e_y of every column ([R, WC] a chunk; proj_maps_kernel)
+        for y in tl.static_range(R):
+            tl.store(ht + ((i_bh * NC + i_c) * R + y) * WC + col,
+                     e[y].to(ht.dtype.element_ty), mask=m_c)
     _id_flag(flags, gen, mx, S, CHECK_IDS)
     if OUT_CODE:
         zero_i = tl.zeros_like(miss).to(tl.int32)
         tl.store(flags + 1 + zero_i, zero_i + gen, mask=miss > 0)
+
+
+@triton.jit
+def proj_maps_kernel(kt, eb, summ, NC, H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr,
+                     V: tl.constexpr, R: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+                     ACC: tl.constexpr):
+    # a chunk's map [M | C] (summ [B*H, NC, K, K + V], scan_kernel's) from proj_kernel's
+    # sums over the keys' basis (eb [B*H, NC, R, R + V]: e_y of basis column z < R, Psi,
+    # and of value column R + c): a start column s has projections K^T s = sum_z (k_z . s)
+    # u_z and the sums are linear in them, so M = I + K Psi K^T and C = K E_val with
+    # K = [k_0 .. k_{R-1}] (K x R) of the chunk's head. One program a chunk.
+    i = tl.program_id(0).to(tl.int64)
+    hh = ((i // NC) % H) % HT
+    WE: tl.constexpr = R + V
+    o_k = tl.arange(0, BK)
+    m_k = o_k < K
+    o_v = tl.arange(0, BV)
+    m_v = o_v < V
+    p_e = eb + i * (R * WE)
+    ks = ()
+    for y in tl.static_range(R):
+        ks = ks + (tl.load(kt + (y * HT + hh) * K + o_k, mask=m_k, other=0).to(ACC),)
+    m = tl.where(o_k[:, None] == o_k[None, :], 1.0, 0.0).to(ACC)
+    c = tl.zeros([BK, BV], dtype=ACC)
+    for z in tl.static_range(R):
+        a = tl.zeros([BK], dtype=ACC)
+        for y in tl.static_range(R):
+            a += ks[y] * tl.load(p_e + y * WE + z).to(ACC)
+        m += a[:, None] * ks[z][None, :]
+    for y in tl.static_range(R):
+        c += ks[y][:, None] * tl.load(p_e + y * WE + R + o_v, mask=m_v, other=0).to(ACC)[None, :]
+    p_s = summ + i * (K * (K + V)) + o_k[:, None] * (K + V)
+    tl.store(p_s + o_k[None, :], m.to(summ.dtype.element_ty), mask=m_k[:, None] & m_k[None, :])
+    tl.store(p_s + K + o_v[None, :], c.to(summ.dtype.element_ty),
+             mask=m_k[:, None] & m_v[None, :])

@@ -569,17 +569,18 @@ def _proj_keys(inp: Any, plan: Any, key_table: torch.Tensor) -> Any:
     each pass's own conditions: asked for (or :data:`._plan.PROJ_DEFAULT`), the default
     kernel, at most ``min(K, PROJ_MAX_R)`` table rows a head, and the nonzero keys of each
     head independent (:func:`._plan.proj_keys_independent`, remembered per version of
-    ``key_table`` as passed)."""
+    ``key_table`` as passed), and its summaries over the keys' basis where they are well
+    conditioned (:data:`._plan.PROJ_BASIS_MIN_SV`)."""
     want = _plan.PROJ_DEFAULT if plan.proj is None else plan.proj
-    ok = bool(want and plan.kernel == "cols"
-              and inp.S * inp.NH <= min(inp.K, _plan.PROJ_MAX_R))
-    if ok:
-        key = ("proj keys independent", inp.HT, inp.K, _plan.PROJ_MIN_SV)
-        found, ok = VERIFIED.lookup(key, (key_table,))
+    cond = 0.0
+    if want and plan.kernel == "cols" and inp.S * inp.NH <= min(inp.K, _plan.PROJ_MAX_R):
+        key = ("proj keys condition", inp.HT, inp.K)
+        found, cond = VERIFIED.lookup(key, (key_table,))
         if not found:
-            ok = _plan.proj_keys_independent(inp.key_table, inp.HT, inp.K)
-            VERIFIED.store(key, (key_table,), ok)
-    return dataclasses.replace(plan, proj=ok)
+            cond = _plan.proj_keys_condition(inp.key_table, inp.HT, inp.K)
+            VERIFIED.store(key, (key_table,), cond)
+    return dataclasses.replace(plan, proj=cond >= _plan.PROJ_MIN_SV,
+                               proj_basis=cond >= _plan.PROJ_BASIS_MIN_SV)
 
 
 def _code_table(inp: Any, kernel: str, code_table: CodeTable | str | None,
