@@ -615,7 +615,7 @@ def test_exact_recognition_at_a_million_tokens(gen, letters, n, n_h):
     assert wrong == 0, f"general kernel (bf16): {wrong} wrong outputs"
 
 
-def test_cols_kernel_keeps_its_int32_sub_step_indices_in_range():
+def test_cols_kernel_keeps_its_int32_sub_step_indices_in_range(device):
     # cols_kernel indexes a chunk's sub-steps in int32 and reads ids up to 7 sub-steps
     # ahead before clamping (the deep order's next iteration; u + 2 in the one-ahead loop):
     # a chunk of 2**31 - 16 or more sub-steps takes the 64-bit legacy kernel instead
@@ -624,9 +624,11 @@ def test_cols_kernel_keeps_its_int32_sub_step_indices_in_range():
     from statetrack.kernels.tabled._inputs import check_inputs
     from statetrack.kernels.tabled._plan import make_plan
 
-    inp = check_inputs(torch.zeros(1, 8, dtype=torch.int64), torch.ones(2, 2, 4),
-                       torch.ones(2, 2), torch.zeros(2, 2, 4), initial_state=None,
-                       query=torch.ones(4), codes=None, scale=1.0, output="o",
+    sym, kt, bt, vt, q = (t.to(device) for t in (
+        torch.zeros(1, 8, dtype=torch.int64), torch.ones(2, 2, 4), torch.ones(2, 2),
+        torch.zeros(2, 2, 4), torch.ones(4)))
+    inp = check_inputs(sym, kt, bt, vt, initial_state=None,
+                       query=q, codes=None, scale=1.0, output="o",
                        return_states=False, chunk_size=None, check_beta=True,
                        check_finite_inputs=False, check_ids=True)
     assert inp.NH == 2
