@@ -700,15 +700,19 @@ def test_proj_equals_the_default_on_random_tables(gen, device, poison_empty, mon
     (1, 17, 1, 8, 8, 2, 2, False, "shared", 5, torch.float32),
     (3, 11, 2, 6, 3, 2, 2, False, "none", 3, torch.float32),
     (2, 40, 1, 16, 1, 4, 1, False, "batch", 8, torch.bfloat16),     # the benchmark's kind
+    (2, 33, 1, 16, 16, 4, 1, False, "none", 8, torch.bfloat16),     # the same at V = 16
     (2, 9, 1, 5, 2, 2, 2, True, "batch", 4, torch.float64),
+    (2, 9, 2, 6, 5, 2, 1, True, "shared", 4, torch.float64),       # values' basis, heads
 ])
 def test_proj_basis_summaries(gen, device, poison_empty, monkeypatch, B, T, H, K, V, S, n_h,
                               heads, h0_kind, L, dtype):
-    # a chunked run's summaries over the keys' R basis columns (and the V value columns;
-    # each chunk's map rebuilt as I + K Psi K^T by proj_maps_kernel) against those over the
-    # K + V columns of [I | 0] and against cols_kernel: o and the final state to the
-    # dtype's rounding, every output buffer NaN-poisoned first; the maps kernel launched
-    # (spied) only where the keys are well conditioned (PROJ_BASIS_MIN_SV)
+    # a chunked run's summaries over the keys' R basis columns (and the V value columns, or
+    # where R < V the values' R basis columns; each chunk's map rebuilt as I + K Psi K^T by
+    # proj_maps_kernel) against those over the K + V columns of [I | 0], over the value
+    # columns where the values' basis applies, and against cols_kernel: o and the final
+    # state to the dtype's rounding, every output buffer NaN-poisoned first; the maps
+    # kernel launched (spied, with the values' basis exactly where R < V) only where the
+    # keys are well conditioned (PROJ_BASIS_MIN_SV)
     from statetrack.kernels.tabled import _launch, _plan
 
     launched = []
@@ -716,8 +720,10 @@ def test_proj_basis_summaries(gen, device, poison_empty, monkeypatch, B, T, H, K
 
     class Spy:
         def __getitem__(self, grid):
-            launched.append(grid)
-            return maps[grid]
+            def launch(*args, **meta):
+                launched.append((grid, meta["VBASIS"]))
+                return maps[grid](*args, **meta)
+            return launch
 
     monkeypatch.setattr(_launch._kern, "proj_maps_kernel", Spy())
     for _ in range(100):          # random keys well conditioned (R of 4 in K = 5 often not)
@@ -743,8 +749,16 @@ def test_proj_basis_summaries(gen, device, poison_empty, monkeypatch, B, T, H, K
     with poison_empty():
         b = _run_tabled_variant(sym, kt, bt, vt, _variant={"proj": True}, o_out=o_buf,
                                 final_state_out=ht_buf, **kw)
-    assert launched == [(B * H * -(-T // L),)]
-    for ref, what in ((a, "cols_kernel"), (c, "K-column summaries")):
+    grid = (B * H * -(-T // L),)
+    assert launched == [(grid, S * n_h < V)]
+    refs = [(a, "cols_kernel"), (c, "K-column summaries")]
+    if S * n_h < V:
+        monkeypatch.setattr(_launch, "PROJ_VBASIS", False)
+        refs.append((_run_tabled_variant(sym, kt, bt, vt, _variant={"proj": True}, **kw),
+                     "value columns"))
+        monkeypatch.setattr(_launch, "PROJ_VBASIS", True)
+        assert launched[1:] == [(grid, False)]
+    for ref, what in refs:
         assert_rel_close(b.o, ref.o.double(), sd, name=f"o against {what}")
         assert_rel_close(b.final_state, ref.final_state.double(), sd,
                          name=f"final state against {what}")

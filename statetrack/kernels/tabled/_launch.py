@@ -100,6 +100,9 @@ PROJ_SUMMARY = True
 #: benchmarks only: whether proj's summaries take the keys' basis where the plan allows it
 #: (``plan.proj_basis``, session 23; False: the K + V columns of [I | 0])
 PROJ_BASIS = True
+#: benchmarks only: whether those summaries take the values' basis (R columns, row y's
+#: value 1) instead of the V value columns where R < V (True, session 23)
+PROJ_VBASIS = True
 
 
 class ColsLauncher(_Launcher):
@@ -134,8 +137,10 @@ class ColsLauncher(_Launcher):
         return not self.outs["STORE_STATES"] and (self.lut_meta["CODE_LUT"]
                                                   or not self.outs["OUT_CODE"])
 
-    def _proj_rows(self, BW: int, c_off: int, readouts: bool) -> tuple[torch.Tensor, int, int]:
-        """``proj_kernel``'s packed rows (one ``proj_rows_kernel`` launch), ``R`` and ``RP``."""
+    def _proj_rows(self, BW: int, c_off: int, readouts: bool,
+                   vbasis: bool = False) -> tuple[torch.Tensor, int, int]:
+        """``proj_kernel``'s packed rows (one ``proj_rows_kernel`` launch), ``R`` and ``RP``
+        (``vbasis``: the values' basis, row y's value 1 at column ``c_off + y``)."""
         inp, p = self.inp, self.plan
         R = inp.S * inp.NH
         RP = -(-R // p.G) * p.G
@@ -145,7 +150,7 @@ class ColsLauncher(_Launcher):
             HT=inp.HT, K=inp.K, V=inp.V, R=R, RP=RP, BW=BW, BR=next_pow2(R, lo=2), BK=p.BK,
             OUT_O=readouts and self.outs["OUT_O"],
             OUT_CODE=readouts and self.lut_meta["CODE_LUT"], ACC=p.acc, C_OFF=c_off,
-            num_warps=1)
+            VBASIS=vbasis, num_warps=1)
         return pr_t, R, RP
 
     def _run_proj(self, grid, h0_arg, starts_arg, h0_mode, final):
@@ -169,16 +174,18 @@ class ColsLauncher(_Launcher):
 
     def _summary_proj(self, summ):
         """The summaries through ``proj_kernel``: over the keys' R basis columns and the V
-        value columns, then ``proj_maps_kernel`` makes each chunk's ``[M | C]``
-        (``plan.proj_basis``: well-conditioned keys), else over the K + V columns of
-        ``[I | 0]`` with each chunk's state rebuilt in the kernel."""
+        value columns (or, where ``R < V``, the values' R basis columns), then
+        ``proj_maps_kernel`` makes each chunk's ``[M | C]`` (``plan.proj_basis``:
+        well-conditioned keys), else over the K + V columns of ``[I | 0]`` with each
+        chunk's state rebuilt in the kernel."""
         inp, p, dummy = self.inp, self.plan, self.dummy
         R = inp.S * inp.NH
         basis = p.proj_basis and PROJ_BASIS
-        WS = R + inp.V if basis else inp.K + inp.V
+        vbasis = basis and R < inp.V and PROJ_VBASIS      # the values' basis: R columns
+        WS = R + (R if vbasis else inp.V) if basis else inp.K + inp.V
         BWS = next_pow2(WS, lo=4) if basis else p.BWS
         PS = max(1, 32 // BWS) if basis else p.words_summary
-        pr_t, R, RP = self._proj_rows(BWS, R if basis else inp.K, False)
+        pr_t, R, RP = self._proj_rows(BWS, R if basis else inp.K, False, vbasis)
         out = summ
         if basis:
             out = torch.empty(inp.B * inp.H * p.n_chunks * R * WS, dtype=summ.dtype,
@@ -192,8 +199,9 @@ class ColsLauncher(_Launcher):
             num_warps=max(1, PS * BWS // 32), num_stages=1)
         if basis:
             _kern.proj_maps_kernel[(inp.B * inp.H * p.n_chunks,)](
-                self.kt, out, summ, p.n_chunks, H=inp.H, HT=inp.HT, K=inp.K, V=inp.V, R=R,
-                BK=next_pow2(inp.K, lo=2), BV=next_pow2(inp.V, lo=2), ACC=p.acc, num_warps=1)
+                self.kt, self.vt, out, summ, p.n_chunks, H=inp.H, HT=inp.HT, K=inp.K,
+                V=inp.V, R=R, BK=next_pow2(inp.K, lo=2), BV=next_pow2(inp.V, lo=2),
+                VBASIS=vbasis, ACC=p.acc, num_warps=1)
 
     def run_pass(self, grid, h0_arg, starts_arg, h0_mode, final):
         if self.proj_applies():

@@ -810,12 +810,14 @@ def proj_rows_kernel(kt, bt, vt, qv, lut_w, pr_t, scale, H: tl.constexpr, HT: tl
                      K: tl.constexpr, V: tl.constexpr, R: tl.constexpr, RP: tl.constexpr,
                      BW: tl.constexpr, BR: tl.constexpr, BK: tl.constexpr,
                      OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, ACC: tl.constexpr,
-                     C_OFF: tl.constexpr = 0):
+                     C_OFF: tl.constexpr = 0, VBASIS: tl.constexpr = False):
     # proj_kernel's packed row y * H + h (program (y, h)) from the contiguous tables
     # (kt [R, HT, K], bt [R, HT], vt [R, HT, V]), the query qv [H, K] and the code table's
     # lut_w [H, K + 1], in the accumulator dtype: [k_y . k_z (z < R; RP) | beta_y,
     # (k_y . q_h) * scale, w_h . k_y, 0 | v_y at columns C_OFF .. C_OFF + V - 1 (BW; the
-    # summary pass's rows have C_OFF = K), zeros elsewhere]. One launch a pass.
+    # summary pass's rows have C_OFF = K, or R over the keys' basis; with VBASIS the value
+    # is 1 at column C_OFF + y instead: the values' basis), zeros elsewhere]. One launch a
+    # pass.
     y = tl.program_id(0)
     h = tl.program_id(1)
     hh = h % HT
@@ -843,8 +845,12 @@ def proj_rows_kernel(kt, bt, vt, qv, lut_w, pr_t, scale, H: tl.constexpr, HT: tl
         wk = k_y * tl.load(lut_w + h * (K + 1) + o_k, mask=m_k, other=0).to(ACC)
     tl.store(row + RP + 2, tl.sum(wk, 0))
     o_v = tl.arange(0, BW) - C_OFF
-    tl.store(row + RP + 4 + C_OFF + o_v, tl.load(vt + (y * HT + hh) * V + o_v,
-                                                 mask=(o_v >= 0) & (o_v < V), other=0).to(ACC))
+    if VBASIS:     # the values' basis: row y's value 1 at column C_OFF + y, 0 elsewhere
+        tl.store(row + RP + 4 + C_OFF + o_v, tl.where(o_v == y, 1.0, 0.0).to(ACC))
+    else:
+        tl.store(row + RP + 4 + C_OFF + o_v, tl.load(vt + (y * HT + hh) * V + o_v,
+                                                     mask=(o_v >= 0) & (o_v < V),
+                                                     other=0).to(ACC))
 
 
 @triton.jit
@@ -1019,17 +1025,20 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
 
 
 @triton.jit
-def proj_maps_kernel(kt, eb, summ, NC, H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr,
-                     V: tl.constexpr, R: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-                     ACC: tl.constexpr):
+def proj_maps_kernel(kt, vt, eb, summ, NC, H: tl.constexpr, HT: tl.constexpr,
+                     K: tl.constexpr, V: tl.constexpr, R: tl.constexpr, BK: tl.constexpr,
+                     BV: tl.constexpr, VBASIS: tl.constexpr, ACC: tl.constexpr):
     # a chunk's map [M | C] (summ [B*H, NC, K, K + V], scan_kernel's) from proj_kernel's
     # sums over the keys' basis (eb [B*H, NC, R, R + V]: e_y of basis column z < R, Psi,
     # and of value column R + c): a start column s has projections K^T s = sum_z (k_z . s)
     # u_z and the sums are linear in them, so M = I + K Psi K^T and C = K E_val with
-    # K = [k_0 .. k_{R-1}] (K x R) of the chunk's head. One program a chunk.
+    # K = [k_0 .. k_{R-1}] (K x R) of the chunk's head. With VBASIS, eb is [.., R, 2 R]:
+    # columns R + x the sums of the values' basis (row x's value 1, the others' 0), and the
+    # sums are linear in the values too, so E_val = E_vb Vt (Vt: the head's value table,
+    # R x V). One program a chunk.
     i = tl.program_id(0).to(tl.int64)
     hh = ((i // NC) % H) % HT
-    WE: tl.constexpr = R + V
+    WE: tl.constexpr = R + R if VBASIS else R + V
     o_k = tl.arange(0, BK)
     m_k = o_k < K
     o_v = tl.arange(0, BV)
@@ -1046,7 +1055,14 @@ def proj_maps_kernel(kt, eb, summ, NC, H: tl.constexpr, HT: tl.constexpr, K: tl.
             a += ks[y] * tl.load(p_e + y * WE + z).to(ACC)
         m += a[:, None] * ks[z][None, :]
     for y in tl.static_range(R):
-        c += ks[y][:, None] * tl.load(p_e + y * WE + R + o_v, mask=m_v, other=0).to(ACC)[None, :]
+        if VBASIS:
+            ev = tl.zeros([BV], dtype=ACC)
+            for x in tl.static_range(R):
+                ev += tl.load(p_e + y * WE + R + x).to(ACC) * tl.load(
+                    vt + (x * HT + hh) * V + o_v, mask=m_v, other=0).to(ACC)
+        else:
+            ev = tl.load(p_e + y * WE + R + o_v, mask=m_v, other=0).to(ACC)
+        c += ks[y][:, None] * ev[None, :]
     p_s = summ + i * (K * (K + V)) + o_k[:, None] * (K + V)
     tl.store(p_s + o_k[None, :], m.to(summ.dtype.element_ty), mask=m_k[:, None] & m_k[None, :])
     tl.store(p_s + K + o_v[None, :], c.to(summ.dtype.element_ty),
