@@ -637,6 +637,18 @@ def test_cols_kernel_keeps_its_int32_sub_step_indices_in_range(device):
         assert make_plan(big, T).kernel == want, T
 
 
+def _random_run(gen, device, dtype, B, T, H, K, V, S, h0_kind, chunk):
+    """The state dtype, random symbols and the keyword arguments (a random query, an
+    initial state of ``h0_kind``: per word, shared or none, the chunk size) of a run."""
+    sd = torch.float64 if dtype == torch.float64 else torch.float32
+    sym = torch.randint(0, S, (B, T), generator=gen).to(device)
+    h0 = {"batch": torch.randn(B, H, K, V, generator=gen, dtype=sd),
+          "shared": torch.randn(H, K, V, generator=gen, dtype=sd), "none": None}[h0_kind]
+    h0 = h0.to(device) if h0 is not None else None
+    q = torch.randn(H, K, generator=gen, dtype=sd).to(device)
+    return sd, sym, dict(query=q, initial_state=h0, chunk_size=chunk)
+
+
 def _spy_proj(monkeypatch):
     """The passes that went through ``proj_kernel``: a list, ``"run"`` or ``"summary"`` a
     pass."""
@@ -673,13 +685,7 @@ def test_proj_equals_the_default_on_random_tables(gen, device, poison_empty, mon
     # (spied) for the run pass, and for the summaries where the run is chunked
     seen = _spy_proj(monkeypatch)
     kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, H, K, V, heads, dtype))
-    sd = torch.float64 if dtype == torch.float64 else torch.float32
-    sym = torch.randint(0, S, (B, T), generator=gen).to(device)
-    h0 = {"batch": torch.randn(B, H, K, V, generator=gen, dtype=sd),
-          "shared": torch.randn(H, K, V, generator=gen, dtype=sd), "none": None}[h0_kind]
-    h0 = h0.to(device) if h0 is not None else None
-    q = torch.randn(H, K, generator=gen, dtype=sd).to(device)
-    kw = dict(query=q, initial_state=h0, chunk_size=chunk)
+    sd, sym, kw = _random_run(gen, device, dtype, B, T, H, K, V, S, h0_kind, chunk)
     knobs = {} if words is None else {"words": words}
     a = _run_tabled_variant(sym, kt, bt, vt, _variant=dict(knobs, proj=False), **kw)
     assert seen == []
@@ -732,13 +738,8 @@ def test_proj_basis_summaries(gen, device, poison_empty, monkeypatch, B, T, H, K
             break
     else:
         raise AssertionError("no well-conditioned random keys in 100 draws")
-    sd = torch.float64 if dtype == torch.float64 else torch.float32
-    sym = torch.randint(0, S, (B, T), generator=gen).to(device)
-    h0 = {"batch": torch.randn(B, H, K, V, generator=gen, dtype=sd),
-          "shared": torch.randn(H, K, V, generator=gen, dtype=sd), "none": None}[h0_kind]
-    h0 = h0.to(device) if h0 is not None else None
-    q = torch.randn(H, K, generator=gen, dtype=sd).to(device)
-    kw = dict(query=q, initial_state=h0, chunk_size=L)
+    sd, sym, kw = _random_run(gen, device, dtype, B, T, H, K, V, S, h0_kind, L)
+    q = kw["query"]
     a = _run_tabled_variant(sym, kt, bt, vt, _variant={"proj": False}, **kw)
     monkeypatch.setattr(_launch, "PROJ_BASIS", False)
     c = _run_tabled_variant(sym, kt, bt, vt, _variant={"proj": True}, **kw)
