@@ -24,7 +24,8 @@ def _run(args, timeout=300):
     (["--set", "lut"], {"default", "table load", "proj", "proj, table load"}),
     (["--set", "proj", "--shape", "3,11", "--chunk", "4"], {"default", "proj", "proj, no maxnreg",
                                                             "proj, run pass only",
-                                                            "proj, K-column summaries"}),
+                                                            "proj, K-column summaries",
+                                                            "proj, values' basis"}),
 ])
 def test_deep_ab_smoke(tmp_path, extra, variants):
     out = tmp_path / "ab.json"
