@@ -45,11 +45,14 @@ from benchmarks._machine import check_outputs  # noqa: E402
 from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
 from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 
-VARIANTS = [{}, {"pf": True}, {"pf": False}, {"legacy": True}, {"mm": True}]
+#: ``{}`` is the default (proj where it applies, since session 23); the ``pf`` rows are
+#: cols_kernel's orders, so they pin proj off (proj would replace them)
+VARIANTS = [{}, {"proj": False}, {"pf": True, "proj": False}, {"pf": False, "proj": False},
+            {"legacy": True}, {"mm": True}]
 #: extra chunk sizes of the default kernel, per shape (to set choose_chunk's rule)
 EXTRA_CHUNKS = {(1024, 4096): [1024, 2048], (64, 65536): [512, 2048, 4096]}
 #: variants timed on a real construction's tables (many sub-steps a token)
-CONSTRUCTION_VARIANTS = [{}, {"words": 1}, {"legacy": True}, {"mm": True}]
+CONSTRUCTION_VARIANTS = [{}, {"words": 1, "proj": False}, {"legacy": True}, {"mm": True}]
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ def test_tabled_variants_smoke(tmp_path):
     # every variant with both id dtypes (smoke shape: no extra chunk sizes); each computed
     # the legacy kernel's outputs: exactly for legacy itself, to float32 rounding for the
     # others (they sum S^T k in another order)
-    assert len(rows) == 2 + 4
+    assert len(rows) == 2 + 5
     assert all(r["max_abs_diff_o"] is not None and r["max_abs_diff_o"] < 1e-4 for r in rows)
     assert [r["max_abs_diff_o"] for r in rows if "legacy" in r["impl"]] == [0.0]
 

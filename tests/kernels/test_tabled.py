@@ -823,7 +823,7 @@ def test_proj_is_inert_where_it_does_not_apply(gen, device, monkeypatch):
         else:
             assert_rel_close(c.o, b.o.double(), torch.float32, name="o, chunked by default")
     for bad, words in (({"proj": 1}, "'proj' must be True, False or None"),
-                       ({"proj": True, "mm": True}, "'proj' is a run pass")):
+                       ({"proj": True, "mm": True}, "'proj' runs proj_kernel")):
         with pytest.raises(E.KernelInputError, match=words):
             _run_tabled_variant(sym, kt, bt, vt, query=q, _variant=bad)
 

@@ -492,7 +492,7 @@ def test_proj_reports_a_code_table_miss(device):
     kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)["parity[0]"], device=device)
     ct = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
     sym = torch.tensor([[0, 1, 1, 0]], device=device)
-    for knobs in ({}, {"proj": True}):
+    for knobs in ({"proj": False}, {"proj": True}):
         with pytest.raises(CodeTableMissError, match="code table does not hold"):
             _run_tabled_variant(sym, kt, bt, vt, initial_state=2 * h0, query=q, codes=codes,
                                 output="code", code_table=ct, _variant=knobs).check()
@@ -544,7 +544,7 @@ def test_identity_code_tables_store_z_without_the_table(gen, device, monkeypatch
         assert (ct.id_mask, ct.identity) == (want_mask, want_mask == -1), name
         sym = torch.randint(0, kt.shape[0], (2, 13), generator=gen).to(device)
         want = torch.as_tensor(_exact_codes(kt, bt, vt, h0, q, codes, sym), dtype=torch.int32)
-        for var in ({}, {"proj": True}):
+        for var in ({"proj": False}, {"proj": True}):
             for chunk in (None, 4):
                 seen.clear()
                 r = _run_tabled_variant(sym, kt, bt, vt, initial_state=h0, query=q, codes=codes,
@@ -567,7 +567,7 @@ def test_identity_code_tables_store_z_without_the_table(gen, device, monkeypatch
         # never move state 5, so every word misses there
         sym[0, :2] = 1
         sym = sym.to(device)
-        for var in ({}, {"proj": True}):
+        for var in ({"proj": False}, {"proj": True}):
             seen.clear()
             with pytest.raises(CodeTableMissError, match="code table does not hold"):
                 _run_tabled_variant(sym, kt, bt, vt, initial_state=h_bad, query=q, codes=codes,

@@ -98,11 +98,11 @@ PROJ_BASIS_MIN_SV = 0.2
 
 
 def proj_keys_condition(key_table: torch.Tensor, HT: int, K: int) -> float:
-    """The smallest ``sigma_min / sigma_max`` over the heads of their nonzero key rows
-    (float64, on the tables' device: a synchronisation; the caller caches it per table
-    version): 0 where some head's nonzero keys are dependent, 1 where no head has more
-    than one direction. proj applies from :data:`PROJ_MIN_SV` up, its basis summaries from
-    :data:`PROJ_BASIS_MIN_SV`.
+    """The smallest ``sigma_min / sigma_max`` over the heads of their nonzero key rows (on
+    the host in float64, after one copy of the table there: a synchronisation, which the
+    caller does once per table version): 0 where some head's nonzero keys are dependent
+    or a key is not finite, 1 where no head has more than one direction. proj applies
+    from :data:`PROJ_MIN_SV` up, its basis summaries from :data:`PROJ_BASIS_MIN_SV`.
 
     Examples
     --------
@@ -114,16 +114,20 @@ def proj_keys_condition(key_table: torch.Tensor, HT: int, K: int) -> float:
     0.5774
     >>> proj_keys_condition(torch.stack([e[0] - e[1], e[1] - e[2], e[0] - e[2]]), 1, 3) < 1e-8
     True
+    >>> proj_keys_condition(torch.stack([e[0], float("inf") * e[1]]), 1, 3)
+    0.0
     """
-    k = key_table.detach().to(torch.float64).reshape(-1, HT, K).transpose(0, 1)   # [HT, R, K]
+    k = key_table.detach().to("cpu", torch.float64).reshape(-1, HT, K).transpose(0, 1)
+    if not bool(torch.isfinite(k).all()):
+        return 0.0
     worst = 1.0
-    for rows in k:
+    for rows in k:                                                           # [R, K] a head
         rows = rows[rows.abs().amax(-1) > 0]
         if rows.shape[0] == 0:
             continue
-        sv = torch.linalg.svdvals(rows)
         if rows.shape[0] > K:
             return 0.0
+        sv = torch.linalg.svdvals(rows)
         worst = min(worst, float(sv[-1] / sv[0]))
     return worst
 
@@ -188,14 +192,18 @@ class Variant:
         projections on the ``R = S * n_h`` table keys of its head (``p_y = (S^T k_y)[c]``),
         the readout ``S^T q`` and the code table's ``w . S[:, V0]``, updated by the Gram
         row of each sub-step's key (about ``5 R`` operations a sub-step instead of ``3 K``);
-        the final state (every chunk's, in a summary) is rebuilt at the end from the sums
-        of each row's ``d``. Equal in exact arithmetic: bit-identical where it is exact (the
-        constructions' integer tables, values below ``2**24``), equal to rounding
-        otherwise. Applies where ``R <= min(K, PROJ_MAX_R)`` and each head's nonzero keys
-        are linearly independent (:func:`proj_keys_independent`), and for a run pass where
-        no states are stored and a code readout is a code table; elsewhere inert. ``deep``,
-        ``pf`` and ``late`` (orders of ``cols_kernel``) do not change it. None:
-        :data:`PROJ_DEFAULT` (on).
+        the final state is rebuilt at the end from the sums of each row's ``d``. A
+        chunked run's summaries run over the keys' ``R`` basis columns where the keys are
+        well conditioned (:data:`PROJ_BASIS_MIN_SV`; ``proj_maps_kernel`` makes each
+        chunk's map ``I + K Psi K^T``), else over the ``K + V`` columns of ``[I | 0]``
+        with every chunk's state rebuilt. Equal in exact arithmetic: bit-identical where it
+        is exact (the constructions' integer tables, values below ``2**24``), equal to
+        rounding otherwise. Applies where ``R <= min(K, PROJ_MAX_R)`` and each head's
+        nonzero keys are linearly independent (:func:`proj_keys_condition`, once per table
+        version), and for a run pass where no states are stored and a code readout is a
+        code table; elsewhere inert. Where it applies, ``cols_kernel``'s orders (``deep``,
+        ``pf``, ``late``) and ``words`` do not apply (``proj=False`` runs
+        ``cols_kernel`` with them). None: :data:`PROJ_DEFAULT` (on).
     """
 
     mm: bool = False
@@ -209,7 +217,7 @@ class Variant:
     @classmethod
     def parse(cls, knobs: dict | None) -> "Variant":
         """The variant named by a ``_variant`` dict (keys ``mm``, ``legacy``, ``words``,
-        ``pf``, ``late``, ``deep``); None or ``{}`` is the default.
+        ``pf``, ``late``, ``deep``, ``proj``); None or ``{}`` is the default.
 
         Raises
         ------
@@ -255,8 +263,8 @@ class Variant:
             raise KernelInputError(f"_variant: 'proj' must be True, False or None, got "
                                    f"{proj!r}")
         if proj and (mm or legacy):
-            raise KernelInputError("_variant: 'proj' is a run pass of the default kernel; it "
-                                   "does not combine with 'mm' or 'legacy'")
+            raise KernelInputError("_variant: 'proj' runs proj_kernel in the default path's "
+                                   "passes; it does not combine with 'mm' or 'legacy'")
         if deep and (mm or legacy):
             raise KernelInputError("_variant: 'deep' is a cols_kernel order; it does not "
                                    "combine with 'mm' or 'legacy'")

@@ -81,6 +81,12 @@ default call (``sync_checks=False``):
   first time a tensor is seen and remembered for that tensor object while its version
   counter is unchanged (any in-place write bumps it). The error is raised **at the call**,
   before any launch; the first call with a new tensor synchronizes once.
+* Not a check but read the same way: whether the ``proj`` kernel applies (the keys'
+  condition number, :func:`._plan.proj_keys_condition`) is computed on the host from one
+  copy of ``key_table`` the first time a key table version is seen, whatever the checks'
+  settings: one more synchronization for a new key table (tensors made under
+  ``torch.inference_mode`` have no version counter, so nothing about them is remembered
+  and every call with them synchronizes).
 * symbol ids in ``0 .. n_symbols - 1`` (``check_ids``): checked by the kernels, which clamp
   a bad id into range (the outputs of such a call are meaningless, but no memory outside the
   tables is read) and set a device flag. The :class:`~statetrack.kernels.errors.SymbolRangeError`
