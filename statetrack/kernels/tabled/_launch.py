@@ -184,14 +184,15 @@ class ColsLauncher(_Launcher):
         R = inp.S * inp.NH
         basis = p.proj_basis and PROJ_BASIS
         vbasis = basis and R < inp.V and PROJ_VBASIS      # the values' basis: R columns
-        WS = R + (R if vbasis else inp.V) if basis else inp.K + inp.V
-        BWS = next_pow2(WS, lo=4) if basis else p.BWS
-        PS = max(1, 32 // BWS) if basis else p.words_summary
-        pr_t, R, RP = self._proj_rows(BWS, R if basis else inp.K, False, vbasis)
-        out = summ
-        if basis:
+        if basis:       # columns: R of the keys' basis, then R (values' basis) or V values
+            WS = R + (R if vbasis else inp.V)
+            BWS = next_pow2(WS, lo=4)
+            PS, c_off = max(1, 32 // BWS), R
             out = torch.empty(inp.B * inp.H * p.n_chunks * R * WS, dtype=summ.dtype,
                               device=summ.device)
+        else:           # the K + V columns of [I | 0], the states into summ
+            WS, BWS, PS, c_off, out = inp.K + inp.V, p.BWS, p.words_summary, inp.K, summ
+        pr_t, R, RP = self._proj_rows(BWS, c_off, False, vbasis)
         _kern.proj_kernel[(triton.cdiv(inp.B * inp.H, PS), p.n_chunks)](
             self.sym, pr_t, self.kt, dummy, dummy, dummy, dummy, dummy, out, self.flags,
             self.gen, dummy, dummy, inp.scale, inp.T, p.chunk_size, inp.B * inp.H, inp.S, 1,
@@ -202,8 +203,7 @@ class ColsLauncher(_Launcher):
         if basis:
             _kern.proj_maps_kernel[(inp.B * inp.H * p.n_chunks,)](
                 self.kt, self.vt, out, summ, p.n_chunks, H=inp.H, HT=inp.HT, K=inp.K,
-                V=inp.V, R=R, BK=next_pow2(inp.K, lo=2), BV=next_pow2(inp.V, lo=2),
-                VBASIS=vbasis, ACC=p.acc, num_warps=1)
+                V=inp.V, R=R, BK=p.BK, BV=p.BV, VBASIS=vbasis, ACC=p.acc, num_warps=1)
 
     def run_pass(self, grid, h0_arg, starts_arg, h0_mode, final):
         if self.proj_applies():

@@ -799,7 +799,7 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
 # selection, a subtraction, a product and one multiply-add. The final state is
 # S_0 + sum_y k_y e_y^T with e_y the sum of the d of row y's sub-steps (kept per lane):
 # bounded, so exact on integer tables, only where a head's nonzero keys are linearly
-# independent, which the launcher requires (_plan.proj_keys_independent).
+# independent, which the launcher requires (_plan.proj_keys_condition).
 # Tables (proj_rows_kernel, on the device, in the accumulator dtype): one packed row per
 # (row y, head h of H), [k_y . k_z for z < R, 0 (RP) | beta, k . q * scale, w . k, 0 |
 # v at columns C_OFF .. C_OFF + V - 1, 0 elsewhere (BW)].
@@ -1045,8 +1045,11 @@ def proj_maps_kernel(kt, vt, eb, summ, NC, H: tl.constexpr, HT: tl.constexpr,
     m_v = o_v < V
     p_e = eb + i * (R * WE)
     ks = ()
+    vs = ()                                  # the value rows (the values' basis only)
     for y in tl.static_range(R):
         ks = ks + (tl.load(kt + (y * HT + hh) * K + o_k, mask=m_k, other=0).to(ACC),)
+        if VBASIS:
+            vs = vs + (tl.load(vt + (y * HT + hh) * V + o_v, mask=m_v, other=0).to(ACC),)
     m = tl.where(o_k[:, None] == o_k[None, :], 1.0, 0.0).to(ACC)
     c = tl.zeros([BK, BV], dtype=ACC)
     for z in tl.static_range(R):
@@ -1058,8 +1061,7 @@ def proj_maps_kernel(kt, vt, eb, summ, NC, H: tl.constexpr, HT: tl.constexpr,
         if VBASIS:
             ev = tl.zeros([BV], dtype=ACC)
             for x in tl.static_range(R):
-                ev += tl.load(p_e + y * WE + R + x).to(ACC) * tl.load(
-                    vt + (x * HT + hh) * V + o_v, mask=m_v, other=0).to(ACC)
+                ev += tl.load(p_e + y * WE + R + x).to(ACC) * vs[x]
         else:
             ev = tl.load(p_e + y * WE + R + o_v, mask=m_v, other=0).to(ACC)
         c += ks[y][:, None] * ev[None, :]

@@ -127,11 +127,9 @@ Parity (one-hot state ``K = 2``, ``V = 1``; '1' swaps, '0' is the identity):
 
 from __future__ import annotations
 
-import dataclasses
-
 import inspect
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -574,9 +572,10 @@ def _proj_keys(inp: Any, plan: Any, key_table: torch.Tensor) -> Any:
     """``plan`` with its ``proj`` variant decided (a bool), so that the launcher checks only
     each pass's own conditions: asked for (or :data:`._plan.PROJ_DEFAULT`), the default
     kernel, at most ``min(K, PROJ_MAX_R)`` table rows a head, and the nonzero keys of each
-    head independent (:func:`._plan.proj_keys_independent`, remembered per version of
-    ``key_table`` as passed), and its summaries over the keys' basis where they are well
-    conditioned (:data:`._plan.PROJ_BASIS_MIN_SV`)."""
+    head independent (:func:`._plan.proj_keys_condition` at least
+    :data:`._plan.PROJ_MIN_SV`, remembered per version of ``key_table`` as passed), and its
+    summaries over the keys' basis where they are well conditioned
+    (:data:`._plan.PROJ_BASIS_MIN_SV`)."""
     want = _plan.PROJ_DEFAULT if plan.proj is None else plan.proj
     cond = 0.0
     if want and plan.kernel == "cols" and inp.S * inp.NH <= min(inp.K, _plan.PROJ_MAX_R):
@@ -585,8 +584,8 @@ def _proj_keys(inp: Any, plan: Any, key_table: torch.Tensor) -> Any:
         if not found:
             cond = _plan.proj_keys_condition(inp.key_table, inp.HT, inp.K)
             VERIFIED.store(key, (key_table,), cond)
-    return dataclasses.replace(plan, proj=cond >= _plan.PROJ_MIN_SV,
-                               proj_basis=cond >= _plan.PROJ_BASIS_MIN_SV)
+    return replace(plan, proj=cond >= _plan.PROJ_MIN_SV,
+                   proj_basis=cond >= _plan.PROJ_BASIS_MIN_SV)
 
 
 def _code_table(inp: Any, kernel: str, code_table: CodeTable | str | None,
