@@ -26,8 +26,9 @@ to the chunked run,
 whose summary and run passes proj replaces (``proj, run pass only``: the summaries stay on
 ``cols_kernel``; in a sequential run it is the same as ``proj``; ``proj, K-column
 summaries``: the summaries over the K + V columns of ``[I | 0]``, not the keys' R basis
-columns and V value columns of session 23; ``proj, values' basis``: those with the values'
-R basis columns instead of the V value columns where R < V, opt-in since session 23).
+columns of session 23; ``proj, value columns``: the keys' basis with the V value columns,
+not the values' R basis columns where R < V, the default since session 24; up to session 23
+``proj`` was that row and ``proj, values' basis`` the candidate).
 
     python3 benchmarks/probes/deep_ab.py --set proj --json OUT.json
     python3 benchmarks/probes/deep_ab.py --set proj --shape 64,65536 --chunk auto --json OUT2.json
@@ -63,7 +64,7 @@ from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 #: takes the summary pass too: _launch.PROJ_SUMMARY, True unless given[, whether a code
 #: table is read by its load even where the kernels could test z (id_mask forced to 0)[,
 #: whether proj's summaries take the keys' basis: _launch.PROJ_BASIS, True unless given[,
-#: whether they take the values' basis where R < V: _launch.PROJ_VBASIS, False unless
+#: whether they take the values' basis where R < V: _launch.PROJ_VBASIS, True unless
 #: given]]]]).
 #: Each set's "default" row is its baseline, and every row but the proj ones runs
 #: cols_kernel (proj off: the default where it applies since session 23, it would replace
@@ -76,7 +77,7 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
                  "proj, no maxnreg": ({"proj": True}, 0),
                  "proj, run pass only": ({"proj": True}, None, False),
                  "proj, K-column summaries": ({"proj": True}, None, True, False, False),
-                 "proj, values' basis": ({"proj": True}, None, True, False, True, True)},
+                 "proj, value columns": ({"proj": True}, None, True, False, True, False)},
         # the code table read by its held z (LUT_ID, session 22) against its load
         "lut": {"default": (COLS, None), "table load": (COLS, None, True, True),
                 "proj": ({"proj": True}, None), "proj, table load": ({"proj": True}, None, True, True)}}
@@ -162,7 +163,7 @@ def main(argv=None) -> int:
             _launch.MAXNREG_OVERRIDE = reg
             _launch.PROJ_SUMMARY = rest[0] if rest else True
             _launch.PROJ_BASIS = rest[2] if len(rest) > 2 else True
-            _launch.PROJ_VBASIS = rest[3] if len(rest) > 3 else False
+            _launch.PROJ_VBASIS = rest[3] if len(rest) > 3 else True
             extra = {}
             if len(rest) > 1 and rest[1] and _kw["output"] == "code":
                 extra["code_table"] = loading_table(_tabs, _kw)
@@ -173,7 +174,7 @@ def main(argv=None) -> int:
                 _launch.MAXNREG_OVERRIDE = None
                 _launch.PROJ_SUMMARY = True
                 _launch.PROJ_BASIS = True
-                _launch.PROJ_VBASIS = False
+                _launch.PROJ_VBASIS = True
         ref = call("default")
         field = "o" if kw["output"] == "o" else "code"
         outs = {n: getattr(call(n), field) for n in variants}

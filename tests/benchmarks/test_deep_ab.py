@@ -25,7 +25,7 @@ def _run(args, timeout=300):
     (["--set", "proj", "--shape", "3,11", "--chunk", "4"], {"default", "proj", "proj, no maxnreg",
                                                             "proj, run pass only",
                                                             "proj, K-column summaries",
-                                                            "proj, values' basis"}),
+                                                            "proj, value columns"}),
 ])
 def test_deep_ab_smoke(tmp_path, extra, variants):
     out = tmp_path / "ab.json"
