@@ -881,6 +881,74 @@ def test_proj_rows_kernel_against_the_host_formula(gen, device):
         assert (vals[:, :, :c_off] == 0).all() and (vals[:, :, c_off + V:] == 0).all()
 
 
+def test_proj_rows_kept_per_table_version(gen, device, monkeypatch):
+    # proj_kernel's packed rows are built once per version of the tables and query as passed
+    # (launch's PROJ_ROWS): a second call with the same tensors launches no
+    # proj_rows_kernel and gives the same outputs; an in-place write to any table or the
+    # query, a new query tensor, another scale or a code readout builds them again, and
+    # the outputs then follow the new values (against cols_kernel, which keeps nothing)
+    from statetrack.kernels.tabled import _launch
+
+    rows = _launch._kern.proj_rows_kernel
+    built = []
+
+    class Spy:
+        def __getitem__(self, grid):
+            def launch(*args, **meta):
+                built.append(meta["C_OFF"])
+                return rows[grid](*args, **meta)
+            return launch
+
+    monkeypatch.setattr(_launch._kern, "proj_rows_kernel", Spy())
+    monkeypatch.setattr(_launch, "PROJ_ROWS", type(_launch.PROJ_ROWS)())
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, 3, 1, 1, 6, 4, False))   # R 3
+    sym = torch.randint(0, 3, (2, 11), generator=gen).to(device)
+    q = torch.randn(6, generator=gen).to(device)
+
+    def both(L, **kw):
+        a = run_tabled(sym, kt, bt, vt, query=q, chunk_size=L, **kw)
+        b = _run_tabled_variant(sym, kt, bt, vt, query=q, chunk_size=L, _variant={"proj": False},
+                                **kw)
+        assert_rel_close(a.o, b.o.double(), torch.float32, name=f"o, chunk {L}, {kw}")
+        return a
+
+    for L, per_call in ((11, 1), (4, 2)):          # sequential: run rows; chunked: + summary
+        _launch.PROJ_ROWS.clear()                  # (the run rows are the same at both)
+        built.clear()
+        first = both(L)
+        assert len(built) == per_call
+        again = both(L)
+        assert len(built) == per_call and torch.equal(again.o, first.o)
+        for t in (kt, bt, vt, q):                  # an in-place write: built again
+            t.mul_(0.5)
+            both(L)
+            assert len(built) == 2 * per_call, L
+            both(L)
+            assert len(built) == 2 * per_call
+            built.clear()
+            built.extend([0] * per_call)
+        q = q.clone()                              # another tensor, the same values
+        both(L)
+        assert len(built) == 2 * per_call
+        del built[per_call:]
+        both(L, scale=0.5)
+        assert len(built) == 2 * per_call
+    built.clear()                                  # a code table (transpositions: exact)
+    kt = torch.zeros(3, 1, 4)
+    for a, (i, j) in enumerate([(0, 1), (1, 2), (2, 3)]):
+        kt[a, 0, i], kt[a, 0, j] = 1.0, -1.0
+    kt, bt, vt = kt.to(device), torch.ones(3, 1, device=device), torch.zeros(3, 1, 1, device=device)
+    h0 = torch.zeros(1, 4, 1, device=device)
+    h0[0, 0, 0] = 1.0
+    q = torch.arange(4.0, device=device)
+    kw = dict(initial_state=h0, query=q, output="code", codes=q[:, None].clone(), chunk_size=11)
+    for calls in (1, 2):
+        a = run_tabled(sym, kt, bt, vt, **kw)
+        assert a.code_table is not None and len(built) == 1
+    b = _run_tabled_variant(sym, kt, bt, vt, _variant={"proj": False}, **kw)
+    assert torch.equal(a.code, b.code)
+
+
 def test_proj_needs_independent_keys(gen, device, monkeypatch):
     # proj rebuilds the final state from the sums of each row's d, bounded only where the
     # nonzero keys are independent: with dependent keys (tomita(5)-like k_3 = k_1 + k_2 - k_0

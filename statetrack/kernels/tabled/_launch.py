@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from statetrack.floats import next_pow2
-from statetrack.kernels._common.checks import DeviceFlags
+from statetrack.kernels._common.checks import DeviceFlags, VerifiedTensors
 from statetrack.kernels._common.triton import INTERPRET, tl, triton
 from statetrack.kernels.tabled import _tabled_kernels as _kern
 from statetrack.kernels.tabled._codes import CodeTable
@@ -40,10 +40,21 @@ def to_uint8_ids(sym: torch.Tensor, S: int, flags: DeviceFlags | None) -> torch.
     return out
 
 
+#: ``proj_kernel``'s packed rows, kept per version of the tables, query and code table as the
+#: caller passed them (``launch``'s ``given``) and per stream: a call with the same tables
+#: skips ``proj_rows_kernel``'s launch and allocation (session 24: at (64, 65536) the call
+#: was host-bound, about 40 us of Triton's launch a kernel on the H100's host)
+PROJ_ROWS = VerifiedTensors(maxsize=256)
+
+
 class _Launcher:
     """What every pass reads: the ids (one byte each when they fit), contiguous tables, the
     initial state, query and codes in the state dtype, the output pointers (``ht`` stands
-    in for every absent tensor), and the device flags (``flags``: ids, code table)."""
+    in for every absent tensor), and the device flags (``flags``: ids, code table).
+    ``given``: the tables, query and code table as the caller passed them (the cache key of
+    derived tables such as proj's rows; None: nothing cached)."""
+
+    given: tuple | None = None
 
     def __init__(self, inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan,
                  flags: DeviceFlags | None = None, code_table: CodeTable | None = None) -> None:
@@ -146,13 +157,27 @@ class ColsLauncher(_Launcher):
         inp, p = self.inp, self.plan
         R = inp.S * inp.NH
         RP = -(-R // p.G) * p.G
+        out_o = readouts and self.outs["OUT_O"]
+        out_code = readouts and self.lut_meta["CODE_LUT"]
+        key = tensors = None
+        if self.given is not None:
+            dev = inp.device
+            stream = torch.cuda.current_stream(dev).cuda_stream if dev.type == "cuda" else 0
+            key = ("proj rows", inp.H, inp.HT, inp.K, inp.V, inp.S, inp.NH, p.G, p.BK, BW,
+                   c_off, out_o, out_code, vbasis, float(inp.scale), inp.state_dtype,
+                   str(dev), stream, p.acc)
+            tensors = (*self.given, self.lut_w if out_code else None)
+            found, pr_t = PROJ_ROWS.lookup(key, tensors)
+            if found:
+                return pr_t, R, RP
         pr_t = torch.empty(R * inp.H, RP + 4 + BW, dtype=inp.state_dtype, device=inp.device)
         _kern.proj_rows_kernel[(R, inp.H)](
             self.kt, self.bt, self.vt, self.out_args[0], self.lut_w, pr_t, inp.scale, H=inp.H,
             HT=inp.HT, K=inp.K, V=inp.V, R=R, RP=RP, BW=BW, BR=next_pow2(R, lo=2), BK=p.BK,
-            OUT_O=readouts and self.outs["OUT_O"],
-            OUT_CODE=readouts and self.lut_meta["CODE_LUT"], ACC=p.acc, C_OFF=c_off,
-            VBASIS=vbasis, num_warps=1)
+            OUT_O=out_o, OUT_CODE=out_code, ACC=p.acc, C_OFF=c_off, VBASIS=vbasis,
+            num_warps=1)
+        if key is not None:
+            PROJ_ROWS.store(key, tensors, pr_t)
         return pr_t, R, RP
 
     def _run_proj(self, grid, h0_arg, starts_arg, h0_mode, final):
@@ -319,12 +344,16 @@ LAUNCHERS = {"cols": ColsLauncher, "mm": MMLauncher, "legacy": LegacyLauncher}
 
 
 def launch(inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan,
-           flags: DeviceFlags | None = None, code_table: CodeTable | None = None) -> None:
+           flags: DeviceFlags | None = None, code_table: CodeTable | None = None,
+           given: tuple | None = None) -> None:
     """Fill ``buf`` by running ``plan`` on ``inp`` (see the module docstring); empty batches
     and words launch nothing (the final state is the initial state, zeros without one).
     ``flags`` receives the device-side checks (ids when ``inp.check_ids_device``; code
     table misses); ``code_table`` (``cols`` plans with ``output="code"`` only) replaces the
-    nearest-code argmin by the table lookup of :mod:`._codes`."""
+    nearest-code argmin by the table lookup of :mod:`._codes`. ``given``: the caller's
+    ``(key_table, beta_table, value_table, query)`` as passed (not ``inp``'s views, made
+    anew at every call): tables derived from them are kept per version (:data:`PROJ_ROWS`);
+    None keeps nothing."""
     B, T, H, K, V, sd = inp.B, inp.T, inp.H, inp.K, inp.V, inp.state_dtype
     ht = buf.final_state
     if T == 0 or B == 0:
@@ -337,6 +366,7 @@ def launch(inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan,
         return
     launcher = LAUNCHERS[plan.kernel](inp, buf, plan, flags,
                                       code_table if plan.kernel == "cols" else None)
+    launcher.given = given
     h0, dummy, NC = launcher.h0, launcher.dummy, plan.n_chunks
     if NC == 1:
         launcher.run_pass((B * H, 1), h0 if h0 is not None else dummy, dummy, inp.h0_mode, True)

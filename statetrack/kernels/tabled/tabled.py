@@ -86,7 +86,11 @@ default call (``sync_checks=False``):
   copy of ``key_table`` the first time a key table version is seen, whatever the checks'
   settings: one more synchronization for a new key table (tensors made under
   ``torch.inference_mode`` have no version counter, so nothing about them is remembered
-  and every call with them synchronizes).
+  and every call with them synchronizes). Likewise proj's packed table rows
+  (``proj_rows_kernel``) are built once per version of the key, beta and value tables and
+  the query as passed (and per stream), and reused by later calls (no launch); a write
+  that bypasses the version counter (through ``t.data``, NumPy or DLPack) is not seen, as
+  for the checks: pass a new tensor after one.
 * symbol ids in ``0 .. n_symbols - 1`` (``check_ids``): checked by the kernels, which clamp
   a bad id into range (the outputs of such a call are meaningless, but no memory outside the
   tables is read) and set a device flag. The :class:`~statetrack.kernels.errors.SymbolRangeError`
@@ -547,7 +551,7 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
             # 8-byte copy home and one event record (on the current stream: the guard's)
             flags = DeviceFlags(2, inp.device, _flag_error(symbols, inp.S))
         try:
-            launch(inp, buf, plan, flags, ct)
+            launch(inp, buf, plan, flags, ct, (key_table, beta_table, value_table, query))
         except BaseException:
             if flags is not None:
                 flags.discard()
