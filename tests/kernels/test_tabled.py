@@ -949,6 +949,34 @@ def test_proj_rows_kept_per_table_version(gen, device, monkeypatch):
     assert torch.equal(a.code, b.code)
 
 
+def test_derived_tables_cache():
+    # launch's cache of derived tables: per tensor identity and version, None passing
+    # through; entries die with their tensors; the oldest dropped past maxsize; nothing
+    # kept for inference-mode tensors; one key's entries apart from another's
+    from statetrack.kernels.tabled._launch import DerivedTables
+
+    cache = DerivedTables(maxsize=2)
+    a, b, c = torch.ones(2), torch.ones(2), torch.ones(2)
+    cache.put(("k",), (a, None), 1)
+    assert cache.get(("k",), (a, None)) == 1 and cache.get(("j",), (a, None)) is None
+    assert cache.get(("k",), (a.clone(), None)) is None            # another tensor
+    a[0] = 2.0                                                      # a write: missed
+    assert cache.get(("k",), (a, None)) is None
+    cache.put(("k",), (a, None), 2)
+    assert cache.get(("k",), (a, None)) == 2 and len(cache) == 1    # replaced, not added
+    cache.put(("k",), (b,), 3)
+    cache.put(("k",), (c,), 4)
+    assert len(cache) == 2 and cache.get(("k",), (a, None)) is None  # the oldest dropped
+    del c
+    assert len(cache) == 1 and cache.get(("k",), (b,)) == 3          # died with its tensor
+    with torch.inference_mode():
+        t = torch.ones(2)
+    cache.put(("k",), (t,), 5)
+    assert cache.get(("k",), (t,)) is None and len(cache) == 1
+    cache.clear()
+    assert len(cache) == 0
+
+
 def test_proj_needs_independent_keys(gen, device, monkeypatch):
     # proj rebuilds the final state from the sums of each row's d, bounded only where the
     # nonzero keys are independent: with dependent keys (tomita(5)-like k_3 = k_1 + k_2 - k_0

@@ -8,10 +8,12 @@ start state. The kernels are in :mod:`._tabled_kernels`; the derivation in
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 
 from statetrack.floats import next_pow2
-from statetrack.kernels._common.checks import DeviceFlags, VerifiedTensors
+from statetrack.kernels._common.checks import DeviceFlags
 from statetrack.kernels._common.triton import INTERPRET, tl, triton
 from statetrack.kernels.tabled import _tabled_kernels as _kern
 from statetrack.kernels.tabled._codes import CodeTable
@@ -40,11 +42,88 @@ def to_uint8_ids(sym: torch.Tensor, S: int, flags: DeviceFlags | None) -> torch.
     return out
 
 
+class DerivedTables:
+    """Tensors derived from the caller's tensors, kept per *version* of those (identity and
+    PyTorch's version counter, as :class:`~statetrack.kernels._common.checks.VerifiedTensors`
+    but leaner: a hit costs a dict lookup and one version read a tensor, about 1.5 us on
+    this project's CPU against 6.6 us; the call it serves can be host-bound).
+
+    An in-place write to any of the tensors (also through a view) bumps its version and
+    misses; a write that bypasses the counter (through ``t.data``, NumPy or DLPack) is not
+    seen. Entries die with their tensors (weak references); at most ``maxsize`` are kept
+    (the oldest dropped first). Inference-mode tensors have no version counter: nothing is
+    kept for them.
+
+    Examples
+    --------
+    >>> import torch
+    >>> cache, t = DerivedTables(), torch.ones(3)
+    >>> cache.get(("rows",), (t, None)) is None
+    True
+    >>> cache.put(("rows",), (t, None), "derived")
+    >>> cache.get(("rows",), (t, None))
+    'derived'
+    >>> t.add_(1)
+    tensor([2., 2., 2.])
+    >>> cache.get(("rows",), (t, None)) is None            # written in place: gone
+    True
+    """
+
+    def __init__(self, maxsize: int = 256) -> None:
+        self.maxsize = maxsize
+        self._entries: dict[tuple, tuple] = {}
+
+    def get(self, key: tuple, tensors: tuple) -> object | None:
+        """What :meth:`put` stored for ``key`` and these tensor versions, else None."""
+        entry = self._entries.get(key + tuple(map(id, tensors)))
+        if entry is None:
+            return None
+        refs, versions, value = entry
+        for r, v, t in zip(refs, versions, tensors):
+            if t is not None and (r() is not t or t._version != v):
+                return None
+        return value
+
+    def put(self, key: tuple, tensors: tuple, value: object) -> None:
+        """Keep ``value`` for ``key`` and the current versions of ``tensors``."""
+        if any(t is not None and t.is_inference() for t in tensors):
+            return
+        k = key + tuple(map(id, tensors))
+        entries = self._entries
+
+        def drop(_ref, k=k):
+            entries.pop(k, None)
+
+        entries.pop(k, None)
+        entries[k] = (tuple(None if t is None else weakref.ref(t, drop) for t in tensors),
+                      tuple(None if t is None else t._version for t in tensors), value)
+        while len(entries) > self.maxsize:
+            entries.pop(next(iter(entries)))
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _stream_id(device: torch.device) -> int:
+    """The current stream of ``device`` as an integer (0 off CUDA): what Triton launches on."""
+    if device.type != "cuda":
+        return 0
+    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+    if raw is not None:
+        return int(raw(device.index if device.index is not None else
+                       torch.cuda.current_device()))
+    return torch.cuda.current_stream(device).cuda_stream
+
+
 #: ``proj_kernel``'s packed rows, kept per version of the tables, query and code table as the
 #: caller passed them (``launch``'s ``given``) and per stream: a call with the same tables
 #: skips ``proj_rows_kernel``'s launch and allocation (session 24: at (64, 65536) the call
-#: was host-bound, about 40 us of Triton's launch a kernel on the H100's host)
-PROJ_ROWS = VerifiedTensors(maxsize=256)
+#: was host-bound, about 45 us of Triton's dispatch a launch on the H100's host)
+PROJ_ROWS = DerivedTables()
 
 
 class _Launcher:
@@ -162,13 +241,12 @@ class ColsLauncher(_Launcher):
         key = tensors = None
         if self.given is not None:
             dev = inp.device
-            stream = torch.cuda.current_stream(dev).cuda_stream if dev.type == "cuda" else 0
             key = ("proj rows", inp.H, inp.HT, inp.K, inp.V, inp.S, inp.NH, p.G, p.BK, BW,
                    c_off, out_o, out_code, vbasis, float(inp.scale), inp.state_dtype,
-                   str(dev), stream, p.acc)
+                   str(dev), _stream_id(dev), p.acc)
             tensors = (*self.given, self.lut_w if out_code else None)
-            found, pr_t = PROJ_ROWS.lookup(key, tensors)
-            if found:
+            pr_t = PROJ_ROWS.get(key, tensors)
+            if pr_t is not None:
                 return pr_t, R, RP
         pr_t = torch.empty(R * inp.H, RP + 4 + BW, dtype=inp.state_dtype, device=inp.device)
         _kern.proj_rows_kernel[(R, inp.H)](
@@ -177,7 +255,7 @@ class ColsLauncher(_Launcher):
             OUT_O=out_o, OUT_CODE=out_code, ACC=p.acc, C_OFF=c_off, VBASIS=vbasis,
             num_warps=1)
         if key is not None:
-            PROJ_ROWS.store(key, tensors, pr_t)
+            PROJ_ROWS.put(key, tensors, pr_t)
         return pr_t, R, RP
 
     def _run_proj(self, grid, h0_arg, starts_arg, h0_mode, final):
