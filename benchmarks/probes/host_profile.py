@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--shape", default=None, help="B,T (default 64,65536; smoke 2,9)")
-    ap.add_argument("--calls", type=int, default=200)
+    ap.add_argument("--calls", type=int, default=200, help="calls profiled (at most 2 with --smoke)")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--problem", default="random K=16 V=16, o",
                     help="a problem of benchmarks/probes/deep_ab.py (default the o row)")
@@ -92,6 +92,8 @@ def main(argv=None) -> int:
         B, T = (int(x) for x in (a.shape or ("2,9" if a.smoke else "64,65536")).split(","))
     except ValueError:
         ap.error(f"--shape: expected B,T (two integers), got {a.shape!r}")
+    if B < 1 or T < 1:
+        ap.error(f"--shape: B and T must be positive, got {a.shape!r}")
     gen = torch.Generator().manual_seed(0)
     sym, probs = problems(gen, B, T, dev)
     if a.problem not in probs:
@@ -103,7 +105,7 @@ def main(argv=None) -> int:
 
     for _ in range(3):                               # compile, caches
         fn()
-    calls = 2 if a.smoke else a.calls
+    calls = min(a.calls, 2) if a.smoke else a.calls       # the interpreter is slow
     plain = host_ms(fn, calls, dev)
     prof = profile_rows(fn, calls, dev, a.top)
     print(f"{a.problem}, B {B}, T {T}: host {plain:.3f} ms a call without the profiler, "

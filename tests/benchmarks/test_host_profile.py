@@ -22,14 +22,17 @@ def test_host_profile_smoke(tmp_path):
     assert doc["host_ms"] > 0
     prof = doc["profile"]
     assert len(prof["by_own"]) == len(prof["by_cumulative"]) == 4
-    assert any("run_tabled" in r["function"] for r in prof["by_cumulative"])
-    cum = [r["cum_ms"] for r in prof["by_cumulative"]]
-    assert cum == sorted(cum, reverse=True)
+    (rt,) = [r for r in prof["by_cumulative"] if r["function"].endswith("(run_tabled)")]
+    assert rt["calls_per_call"] == 1.0              # per call: counts divided by the calls
+    # the call dominates the profile (cProfile's cumulative times carry some of its own
+    # bookkeeping between frames, so the call's can pass the sum of own times a little)
+    assert 0.5 * prof["total_ms"] <= rt["cum_ms"] <= 1.1 * prof["total_ms"]
     assert prof["total_ms"] >= prof["by_own"][0]["own_ms"] > 0
 
 
 def test_host_profile_bad_arguments(tmp_path):
-    for args, msg in ((["--shape", "3"], "--shape"), (["--calls", "0"], "--calls"),
+    for args, msg in ((["--shape", "3"], "--shape"), (["--shape=-1,5"], "--shape"),
+                      (["--calls", "0"], "--calls"),
                       (["--problem", "nope"], "--problem"),
                       (["--json", str(tmp_path / "no" / "such" / "dir" / "x.json")], "--json")):
         argv = ["--smoke", *args] + ([] if "--json" in args else ["--json", str(tmp_path / "x.json")])

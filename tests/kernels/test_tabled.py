@@ -942,11 +942,20 @@ def test_proj_rows_kept_per_table_version(gen, device, monkeypatch):
     h0[0, 0, 0] = 1.0
     q = torch.arange(4.0, device=device)
     kw = dict(initial_state=h0, query=q, output="code", codes=q[:, None].clone(), chunk_size=11)
-    for calls in (1, 2):
-        a = run_tabled(sym, kt, bt, vt, **kw)
-        assert a.code_table is not None and len(built) == 1
+    none = dict(kw, output="none")
+    run_tabled(sym, kt, bt, vt, **none)               # no readout: rows without the table's
+    assert len(built) == 1
+    for calls in (1, 2):                              # the same tensors, read out by codes:
+        a = run_tabled(sym, kt, bt, vt, **kw)         # rows with the code table's weights
+        assert a.code_table is not None and len(built) == 2
     b = _run_tabled_variant(sym, kt, bt, vt, _variant={"proj": False}, **kw)
     assert torch.equal(a.code, b.code)
+    h1 = torch.zeros(1, 4, 1, device=device)          # another initial state: another code
+    h1[0, 2, 0] = 1.0                                 # table (its weights), rows again
+    kw["initial_state"] = h1
+    a = run_tabled(sym, kt, bt, vt, **kw)
+    b = _run_tabled_variant(sym, kt, bt, vt, _variant={"proj": False}, **kw)
+    assert len(built) == 3 and torch.equal(a.code, b.code)
 
 
 def test_derived_tables_cache():
@@ -969,6 +978,11 @@ def test_derived_tables_cache():
     assert len(cache) == 2 and cache.get(("k",), (a, None)) is None  # the oldest dropped
     del c
     assert len(cache) == 1 and cache.get(("k",), (b,)) == 3          # died with its tensor
+    b.data = torch.zeros(2)                     # new storage, same object and version
+    assert cache.get(("k",), (b,)) is None
+    cache.put(("k",), (b,), 6)
+    b.data = b.data.double()                    # a new dtype (module.double() does this)
+    assert cache.get(("k",), (b,)) is None
     with torch.inference_mode():
         t = torch.ones(2)
     cache.put(("k",), (t,), 5)

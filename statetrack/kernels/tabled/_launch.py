@@ -9,6 +9,7 @@ start state. The kernels are in :mod:`._tabled_kernels`; the derivation in
 from __future__ import annotations
 
 import weakref
+from collections import OrderedDict
 
 import torch
 
@@ -43,16 +44,20 @@ def to_uint8_ids(sym: torch.Tensor, S: int, flags: DeviceFlags | None) -> torch.
 
 
 class DerivedTables:
-    """Tensors derived from the caller's tensors, kept per *version* of those (identity and
-    PyTorch's version counter, as :class:`~statetrack.kernels._common.checks.VerifiedTensors`
-    but leaner: a hit costs a dict lookup and one version read a tensor, about 1.5 us on
-    this project's CPU against 6.6 us; the call it serves can be host-bound).
+    """Tensors derived from the caller's tensors, kept per *version* of those (identity,
+    PyTorch's version counter, data pointer and dtype, as
+    :class:`~statetrack.kernels._common.checks.VerifiedTensors` but leaner: a hit costs a
+    dict lookup and three reads a tensor, a few microseconds; the call it serves can be
+    host-bound).
 
     An in-place write to any of the tensors (also through a view) bumps its version and
-    misses; a write that bypasses the counter (through ``t.data``, NumPy or DLPack) is not
-    seen. Entries die with their tensors (weak references); at most ``maxsize`` are kept
-    (the oldest dropped first). Inference-mode tensors have no version counter: nothing is
-    kept for them.
+    misses; so do new storage or a new dtype under the same tensor object (``t.data = u``,
+    ``module.half()`` on parameters). A write into the same storage that bypasses the
+    counter (through ``t.data.copy_``, NumPy, DLPack, or a kernel writing into the storage)
+    is **not seen, and the derived tensor is then stale**: pass a new tensor after one.
+    Entries die with their tensors (weak references); at most ``maxsize`` are kept (the
+    oldest dropped first). Inference-mode tensors have no version counter: nothing is kept
+    for them.
 
     Examples
     --------
@@ -71,16 +76,16 @@ class DerivedTables:
 
     def __init__(self, maxsize: int = 256) -> None:
         self.maxsize = maxsize
-        self._entries: dict[tuple, tuple] = {}
+        self._entries: OrderedDict[tuple, tuple] = OrderedDict()
 
     def get(self, key: tuple, tensors: tuple) -> object | None:
         """What :meth:`put` stored for ``key`` and these tensor versions, else None."""
         entry = self._entries.get(key + tuple(map(id, tensors)))
         if entry is None:
             return None
-        refs, versions, value = entry
-        for r, v, t in zip(refs, versions, tensors):
-            if t is not None and (r() is not t or t._version != v):
+        refs, stamps, value = entry
+        for r, st, t in zip(refs, stamps, tensors):
+            if t is not None and (r() is not t or (t._version, t.data_ptr(), t.dtype) != st):
                 return None
         return value
 
@@ -96,9 +101,13 @@ class DerivedTables:
 
         entries.pop(k, None)
         entries[k] = (tuple(None if t is None else weakref.ref(t, drop) for t in tensors),
-                      tuple(None if t is None else t._version for t in tensors), value)
+                      tuple(None if t is None else (t._version, t.data_ptr(), t.dtype)
+                            for t in tensors), value)
         while len(entries) > self.maxsize:
-            entries.pop(next(iter(entries)))
+            try:
+                entries.popitem(last=False)
+            except KeyError:                   # emptied by another thread meanwhile
+                break
 
     def clear(self) -> None:
         """Forget every entry."""
@@ -239,7 +248,11 @@ class ColsLauncher(_Launcher):
         out_o = readouts and self.outs["OUT_O"]
         out_code = readouts and self.lut_meta["CODE_LUT"]
         key = tensors = None
-        if self.given is not None:
+        # not while a CUDA graph is captured: the graph must hold the rows' kernel, which
+        # rereads the tables at every replay (cached rows would be fixed in it, or not yet
+        # written if another capture on the stream made them)
+        if self.given is not None and not (inp.device.type == "cuda"
+                                           and torch.cuda.is_current_stream_capturing()):
             dev = inp.device
             key = ("proj rows", inp.H, inp.HT, inp.K, inp.V, inp.S, inp.NH, p.G, p.BK, BW,
                    c_off, out_o, out_code, vbasis, float(inp.scale), inp.state_dtype,

@@ -88,9 +88,11 @@ default call (``sync_checks=False``):
   ``torch.inference_mode`` have no version counter, so nothing about them is remembered
   and every call with them synchronizes). Likewise proj's packed table rows
   (``proj_rows_kernel``) are built once per version of the key, beta and value tables and
-  the query as passed (and per stream), and reused by later calls (no launch); a write
-  that bypasses the version counter (through ``t.data``, NumPy or DLPack) is not seen, as
-  for the checks: pass a new tensor after one.
+  the query as passed (and per stream, never while a CUDA graph is captured), and reused by
+  later calls (no launch). A write into a table's storage that bypasses the version counter
+  (``t.data.copy_(...)``, NumPy, DLPack) is not seen, here as for the checks and the code
+  table, and **the outputs then follow the old tables**: pass a new tensor after one (a
+  new storage or dtype under the same tensor, as ``module.half()`` makes, is seen).
 * symbol ids in ``0 .. n_symbols - 1`` (``check_ids``): checked by the kernels, which clamp
   a bad id into range (the outputs of such a call are meaningless, but no memory outside the
   tables is read) and set a device flag. The :class:`~statetrack.kernels.errors.SymbolRangeError`
