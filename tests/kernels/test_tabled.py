@@ -958,6 +958,41 @@ def test_proj_rows_kept_per_table_version(gen, device, monkeypatch):
     assert len(built) == 3 and torch.equal(a.code, b.code)
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("L", [64, 16])
+def test_proj_rows_not_kept_inside_a_cuda_graph(gen, L):
+    # a CUDA graph captured on the stream the tables were warmed on holds proj's rows
+    # kernel (PROJ_ROWS keeps nothing while capturing): a replay after an in-place write
+    # to the value table follows the new values, as an eager call does; two graphs of two
+    # lengths on the same tables each give their eager outputs
+    dev = torch.device("cuda")
+    kt, bt, vt = (t.to(dev) for t in _random_tables(gen, 3, 1, 1, 6, 4, False))
+    q = torch.randn(6, generator=gen).to(dev)
+    syms = [torch.randint(0, 3, (2, T), generator=gen).to(dev) for T in (64, 32)]
+
+    def f(sym):
+        return run_tabled(sym, kt, bt, vt, query=q, chunk_size=min(L, sym.shape[1]),
+                          check_ids=False).o
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for sym in syms:                               # warm-up: rows cached on `side`
+            f(sym)
+    torch.cuda.current_stream().wait_stream(side)
+    graphs, outs = [torch.cuda.CUDAGraph() for _ in syms], []
+    for g, sym in zip(graphs, syms):
+        with torch.cuda.graph(g, stream=side):
+            outs.append(f(sym))
+    for step in range(2):
+        for g in reversed(graphs):                     # the second graph replayed first
+            g.replay()
+        torch.cuda.synchronize()
+        for o, sym in zip(outs, syms):
+            assert torch.equal(o, f(sym)), (step, sym.shape)
+        vt.mul_(2.0)                                   # an in-place write between replays
+
+
 def test_derived_tables_cache():
     # launch's cache of derived tables: per tensor identity and version, None passing
     # through; entries die with their tensors; the oldest dropped past maxsize; nothing
