@@ -139,8 +139,8 @@ class _Launcher:
     """What every pass reads: the ids (one byte each when they fit), contiguous tables, the
     initial state, query and codes in the state dtype, the output pointers (``ht`` stands
     in for every absent tensor), and the device flags (``flags``: ids, code table).
-    ``given``: the tables, query and code table as the caller passed them (the cache key of
-    derived tables such as proj's rows; None: nothing cached)."""
+    ``given``: the tables and query as the caller passed them (with the code table's
+    weights, the key of derived tables such as proj's rows; None: nothing cached)."""
 
     given: tuple | None = None
 
