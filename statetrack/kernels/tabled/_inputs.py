@@ -269,8 +269,8 @@ def check_inputs(symbols: torch.Tensor, key_table: torch.Tensor, beta_table: tor
     # 6 us of host time each on this project's CPU, and the call can be host-bound)
     every = (key_table, beta_table, value_table, initial_state, query, codes)
     together = ("finite and beta", check_finite_inputs, check_beta)
-    known = (not sync_checks and (check_finite_inputs or check_beta)
-             and VERIFIED.lookup(together, every)[0])
+    remember = not sync_checks and (check_finite_inputs or check_beta)
+    known = remember and VERIFIED.lookup(together, every)[0]
     if check_finite_inputs and not known:
         for name, t in (("key_table", key_table), ("beta_table", beta_table),
                         ("value_table", value_table), ("initial_state", initial_state),
@@ -287,7 +287,7 @@ def check_inputs(symbols: torch.Tensor, key_table: torch.Tensor, beta_table: tor
         else:
             VERIFIED.check("beta in [0, 2]", (beta_table,),
                            lambda: check_beta_range(beta_table, "beta_table"))
-    if not sync_checks and (check_finite_inputs or check_beta) and not known:
+    if remember and not known:
         VERIFIED.store(together, every)
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
                                    or chunk_size < 1):
