@@ -9,6 +9,15 @@ and prints the functions by their own time and by cumulative time, per call, bes
 host's time to return from a call without the profiler (synchronised once at the end).
 
     python3 benchmarks/probes/host_profile.py --json OUT.json [--shape 64,65536] [--calls 200]
+        [--checks on|off] [--ab ROUNDS]
+
+``--checks off`` profiles the call with the input checks off (``check_beta=False,
+check_ids=False``: no device flags). ``--ab ROUNDS`` (session 25) adds an interleaved A/B of
+the host time and the back-to-back wall time a call: the default call, the checks off, and
+the default call with :data:`~statetrack.kernels._common.checks.MAPPED_FLAGS` (the kernels
+write the flags into pinned host memory: no copy home), each round in an order rotated by
+one; ``kernels_construction.py``'s 32-call host rows disagreed with this probe by more than
+the checks' cost (0.538 against 0.396 ms, session 25, H100).
 
 ``--smoke`` runs a tiny shape on the CPU (the interpreter) for the tests.
 """
@@ -26,13 +35,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import statetrack.kernels._common.triton  # noqa: F401,E402
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import triton  # noqa: E402
 
 from benchmarks._machine import check_outputs, describe, write_json  # noqa: E402
 from benchmarks.probes.deep_ab import problems  # noqa: E402
-from statetrack.kernels.tabled import run_tabled  # noqa: E402
+from statetrack.kernels._common import checks as checks_mod  # noqa: E402
+from statetrack.kernels.tabled import check_pending, run_tabled  # noqa: E402
+
+#: the variants of ``--ab``: (name, checks on, mapped flags)
+AB_VARIANTS = (("checks on (default)", True, False), ("checks off", False, False),
+               ("checks on, mapped flags", True, True))
 
 
 def _sync(dev: str) -> None:
@@ -42,13 +57,56 @@ def _sync(dev: str) -> None:
 
 def host_ms(fn, calls: int, dev: str) -> float:
     """The host's time to return from ``calls`` back-to-back calls, a call (ms)."""
+    return host_loop_ms(fn, calls, dev)[0]
+
+
+def host_loop_ms(fn, calls: int, dev: str) -> tuple[float, float]:
+    """``(host, loop)`` ms a call of ``calls`` back-to-back calls: the host's time to return
+    and the wall time until their work is done (synchronised once at the end)."""
     _sync(dev)
     t0 = time.perf_counter()
     for _ in range(calls):
         fn()
     t1 = time.perf_counter()
     _sync(dev)
-    return (t1 - t0) * 1e3 / calls
+    t2 = time.perf_counter()
+    return (t1 - t0) * 1e3 / calls, (t2 - t0) * 1e3 / calls
+
+
+def checks_ab(make_fn, rounds: int, calls: int, dev: str) -> dict:
+    """The interleaved A/B of ``--ab``: ``rounds`` rounds, each timing every variant of
+    :data:`AB_VARIANTS` (``make_fn(checks_on)`` gives the call) in an order rotated by one a
+    round, :data:`checks_mod.MAPPED_FLAGS` switched between them (pending flags drained
+    first: the setting picks the flag ring of the calls made from then on).
+
+    Returns ``{"rounds": [{variant: [host, loop]}], "median": {variant: {"host_ms",
+    "loop_ms"}}, "cost_pct": {variant: {"host", "loop"}}}`` (medians over the rounds, cost
+    against the checks off)."""
+    saved = checks_mod.MAPPED_FLAGS
+    per_round = []
+    try:
+        for i in range(rounds):
+            got = {}
+            for name, on, mapped in AB_VARIANTS[i % 3:] + AB_VARIANTS[:i % 3]:
+                check_pending()
+                checks_mod.MAPPED_FLAGS = mapped
+                fn = make_fn(on)
+                for _ in range(3):                   # the mode's ring made, compiled
+                    fn()
+                got[name] = list(host_loop_ms(fn, calls, dev))
+            check_pending()
+            per_round.append(got)
+    finally:
+        check_pending()
+        checks_mod.MAPPED_FLAGS = saved
+    med = {n: {"host_ms": float(np.median([r[n][0] for r in per_round])),
+               "loop_ms": float(np.median([r[n][1] for r in per_round]))}
+           for n, _, _ in AB_VARIANTS}
+    off = med["checks off"]
+    cost = {n: {"host": 100 * (med[n]["host_ms"] / off["host_ms"] - 1),
+                "loop": 100 * (med[n]["loop_ms"] / off["loop_ms"] - 1)}
+            for n, _, _ in AB_VARIANTS if n != "checks off"}
+    return {"rounds": per_round, "median": med, "cost_pct": cost}
 
 
 def profile_rows(fn, calls: int, dev: str, top: int) -> dict:
@@ -80,11 +138,17 @@ def main(argv=None) -> int:
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--problem", default="random K=16 V=16, o",
                     help="a problem of benchmarks/probes/deep_ab.py (default the o row)")
+    ap.add_argument("--checks", choices=("on", "off"), default="on",
+                    help="the profiled call's input checks (default on, the API's default)")
+    ap.add_argument("--ab", type=int, default=0, metavar="ROUNDS",
+                    help="also an interleaved A/B: checks on, off, on with mapped flags")
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
     a = ap.parse_args(argv)
     check_outputs(ap, {"--json": a.json})
     if a.calls < 1 or a.top < 1:
         ap.error("--calls and --top must be positive")
+    if a.ab < 0:
+        ap.error(f"--ab: expected a number of rounds >= 0, got {a.ab}")
     dev = "cpu" if a.smoke else "cuda"
     if dev == "cuda" and not torch.cuda.is_available():
         ap.error("needs a CUDA device (or --smoke on the CPU)")
@@ -100,8 +164,11 @@ def main(argv=None) -> int:
         ap.error(f"--problem: one of {sorted(probs)}, got {a.problem!r}")
     tabs, kw = probs[a.problem]
 
-    def fn():
-        return run_tabled(sym, *tabs, **kw)
+    def make_fn(on: bool):
+        kw_call = kw if on else dict(kw, check_beta=False, check_ids=False)
+        return lambda: run_tabled(sym, *tabs, **kw_call)
+
+    fn = make_fn(a.checks == "on")
 
     for _ in range(3):                               # compile, caches
         fn()
@@ -115,10 +182,20 @@ def main(argv=None) -> int:
         for r in prof[key]:
             print(f"  {r['calls_per_call']:6.1f} {r['own_ms']:8.4f} {r['cum_ms']:8.4f}  "
                   f"{r['function']}")
-    meta = describe(__file__, argv, B=B, T=T, problem=a.problem, calls=calls,
+    ab = None
+    if a.ab:
+        ab = checks_ab(make_fn, a.ab, calls, dev)
+        print(f"\ninterleaved A/B ({a.ab} rounds of {calls} calls): medians, cost against "
+              "the checks off")
+        for name, m in ab["median"].items():
+            c = ab["cost_pct"].get(name)
+            extra = "" if c is None else f"  ({c['host']:+.1f} % host, {c['loop']:+.1f} % loop)"
+            print(f"  {name:26s} host {m['host_ms']:.3f} ms, loop {m['loop_ms']:.3f} ms{extra}")
+    meta = describe(__file__, argv, B=B, T=T, problem=a.problem, calls=calls, checks=a.checks,
                     device=dev if a.smoke else torch.cuda.get_device_name(),
                     torch=torch.__version__, triton=triton.__version__)
-    write_json(ap, "--json", a.json, {"meta": meta, "host_ms": plain, "profile": prof})
+    write_json(ap, "--json", a.json, {"meta": meta, "host_ms": plain, "profile": prof,
+                                      "checks_ab": ab})
     return 0
 
 

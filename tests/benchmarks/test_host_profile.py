@@ -28,11 +28,35 @@ def test_host_profile_smoke(tmp_path):
     # bookkeeping between frames, so the call's can pass the sum of own times a little)
     assert 0.5 * prof["total_ms"] <= rt["cum_ms"] <= 1.1 * prof["total_ms"]
     assert prof["total_ms"] >= prof["by_own"][0]["own_ms"] > 0
+    assert doc["checks_ab"] is None and doc["meta"]["checks"] == "on"
+
+
+def test_host_profile_checks_off_and_ab(tmp_path):
+    out = tmp_path / "hp.json"
+    r = _run(["--smoke", "--checks", "off", "--ab", "1", "--top", "200", "--json", str(out)])
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    doc = json.loads(out.read_text())
+    assert doc["meta"]["checks"] == "off"
+    # the profiled call has its checks off: no device flags armed
+    names = [r["function"] for r in doc["profile"]["by_cumulative"]]
+    assert any(n.endswith("(run_tabled)") for n in names)
+    assert not any(n.endswith("(arm)") for n in names), names
+    ab = doc["checks_ab"]
+    variants = {"checks on (default)", "checks off", "checks on, mapped flags"}
+    assert len(ab["rounds"]) == 1 and set(ab["rounds"][0]) == variants
+    assert set(ab["median"]) == variants and set(ab["cost_pct"]) == variants - {"checks off"}
+    for m in ab["median"].values():
+        assert m["loop_ms"] >= m["host_ms"] > 0
+    off = ab["median"]["checks off"]["host_ms"]
+    on = ab["median"]["checks on (default)"]["host_ms"]
+    assert abs(ab["cost_pct"]["checks on (default)"]["host"] - 100 * (on / off - 1)) < 1e-9
+    assert "interleaved A/B (1 rounds" in r.stdout
 
 
 def test_host_profile_bad_arguments(tmp_path):
     for args, msg in ((["--shape", "3"], "--shape"), (["--shape=-1,5"], "--shape"),
-                      (["--calls", "0"], "--calls"),
+                      (["--calls", "0"], "--calls"), (["--ab", "-1"], "--ab"),
+                      (["--checks", "maybe"], "--checks"),
                       (["--problem", "nope"], "--problem"),
                       (["--json", str(tmp_path / "no" / "such" / "dir" / "x.json")], "--json")):
         argv = ["--smoke", *args] + ([] if "--json" in args else ["--json", str(tmp_path / "x.json")])
