@@ -13,11 +13,13 @@ host's time to return from a call without the profiler (synchronised once at the
 
 ``--checks off`` profiles the call with the input checks off (``check_beta=False,
 check_ids=False``: no device flags). ``--ab ROUNDS`` (session 25) adds an interleaved A/B of
-the host time and the back-to-back wall time a call: the default call, the checks off, and
-the default call with :data:`~statetrack.kernels._common.checks.MAPPED_FLAGS` (the kernels
-write the flags into pinned host memory: no copy home), each round in an order rotated by
-one; ``kernels_construction.py``'s 32-call host rows disagreed with this probe by more than
-the checks' cost (0.538 against 0.396 ms, session 25, H100).
+the host time and the back-to-back wall time a call, each round in an order rotated by one:
+the checks off; on with the device flags copied home; on with them written by the kernels
+into pinned host memory (:data:`~statetrack.kernels._common.checks.MAPPED_FLAGS`); and the
+latter with the chunked passes reading the caller's ids
+(:data:`~statetrack.kernels.tabled._launch.NARROW_CHUNKED` off: one launch fewer).
+``kernels_construction.py``'s 32-call host rows disagreed with this probe by more than the
+checks' cost (0.538 against 0.396 ms, session 25, H100).
 
 ``--smoke`` runs a tiny shape on the CPU (the interpreter) for the tests.
 """
@@ -43,11 +45,12 @@ import triton  # noqa: E402
 from benchmarks._machine import check_outputs, describe, write_json  # noqa: E402
 from benchmarks.probes.deep_ab import problems  # noqa: E402
 from statetrack.kernels._common import checks as checks_mod  # noqa: E402
-from statetrack.kernels.tabled import check_pending, run_tabled  # noqa: E402
+from statetrack.kernels.tabled import _launch, check_pending, run_tabled  # noqa: E402
 
-#: the variants of ``--ab``: (name, checks on, mapped flags)
-AB_VARIANTS = (("checks on (default)", True, False), ("checks off", False, False),
-               ("checks on, mapped flags", True, True))
+#: the variants of ``--ab``: (name, checks on, mapped flags, narrowing of chunked calls' ids)
+AB_VARIANTS = (("checks off", False, False, True), ("checks on, flags copied", True, False, True),
+               ("checks on, flags mapped", True, True, True),
+               ("checks on, flags mapped, ids not narrowed", True, True, False))
 
 
 def _sync(dev: str) -> None:
@@ -76,20 +79,23 @@ def host_loop_ms(fn, calls: int, dev: str) -> tuple[float, float]:
 def checks_ab(make_fn, rounds: int, calls: int, dev: str) -> dict:
     """The interleaved A/B of ``--ab``: ``rounds`` rounds, each timing every variant of
     :data:`AB_VARIANTS` (``make_fn(checks_on)`` gives the call) in an order rotated by one a
-    round, :data:`checks_mod.MAPPED_FLAGS` switched between them (pending flags drained
-    first: the setting picks the flag ring of the calls made from then on).
+    round, :data:`checks_mod.MAPPED_FLAGS` (pending flags drained first: the setting picks
+    the flag ring of the calls made from then on) and :data:`_launch.NARROW_CHUNKED` switched
+    between them.
 
     Returns ``{"rounds": [{variant: [host, loop]}], "median": {variant: {"host_ms",
     "loop_ms"}}, "cost_pct": {variant: {"host", "loop"}}}`` (medians over the rounds, cost
     against the checks off)."""
-    saved = checks_mod.MAPPED_FLAGS
+    saved = checks_mod.MAPPED_FLAGS, _launch.NARROW_CHUNKED
     per_round = []
+    n = len(AB_VARIANTS)
     try:
         for i in range(rounds):
             got = {}
-            for name, on, mapped in AB_VARIANTS[i % 3:] + AB_VARIANTS[:i % 3]:
+            for name, on, mapped, narrow in AB_VARIANTS[i % n:] + AB_VARIANTS[:i % n]:
                 check_pending()
                 checks_mod.MAPPED_FLAGS = mapped
+                _launch.NARROW_CHUNKED = narrow
                 fn = make_fn(on)
                 for _ in range(3):                   # the mode's ring made, compiled
                     fn()
@@ -98,14 +104,14 @@ def checks_ab(make_fn, rounds: int, calls: int, dev: str) -> dict:
             per_round.append(got)
     finally:
         check_pending()
-        checks_mod.MAPPED_FLAGS = saved
+        checks_mod.MAPPED_FLAGS, _launch.NARROW_CHUNKED = saved
     med = {n: {"host_ms": float(np.median([r[n][0] for r in per_round])),
                "loop_ms": float(np.median([r[n][1] for r in per_round]))}
-           for n, _, _ in AB_VARIANTS}
+           for n, *_ in AB_VARIANTS}
     off = med["checks off"]
     cost = {n: {"host": 100 * (med[n]["host_ms"] / off["host_ms"] - 1),
                 "loop": 100 * (med[n]["loop_ms"] / off["loop_ms"] - 1)}
-            for n, _, _ in AB_VARIANTS if n != "checks off"}
+            for n, *_ in AB_VARIANTS if n != "checks off"}
     return {"rounds": per_round, "median": med, "cost_pct": cost}
 
 
@@ -190,7 +196,7 @@ def main(argv=None) -> int:
         for name, m in ab["median"].items():
             c = ab["cost_pct"].get(name)
             extra = "" if c is None else f"  ({c['host']:+.1f} % host, {c['loop']:+.1f} % loop)"
-            print(f"  {name:26s} host {m['host_ms']:.3f} ms, loop {m['loop_ms']:.3f} ms{extra}")
+            print(f"  {name:42s} host {m['host_ms']:.3f} ms, loop {m['loop_ms']:.3f} ms{extra}")
     meta = describe(__file__, argv, B=B, T=T, problem=a.problem, calls=calls, checks=a.checks,
                     device=dev if a.smoke else torch.cuda.get_device_name(),
                     torch=torch.__version__, triton=triton.__version__)

@@ -42,14 +42,15 @@ def test_host_profile_checks_off_and_ab(tmp_path):
     assert any(n.endswith("(run_tabled)") for n in names)
     assert not any(n.endswith("(arm)") for n in names), names
     ab = doc["checks_ab"]
-    variants = {"checks on (default)", "checks off", "checks on, mapped flags"}
+    variants = {"checks off", "checks on, flags copied", "checks on, flags mapped",
+                "checks on, flags mapped, ids not narrowed"}
     assert len(ab["rounds"]) == 1 and set(ab["rounds"][0]) == variants
     assert set(ab["median"]) == variants and set(ab["cost_pct"]) == variants - {"checks off"}
     for m in ab["median"].values():
         assert m["loop_ms"] >= m["host_ms"] > 0
     off = ab["median"]["checks off"]["host_ms"]
-    on = ab["median"]["checks on (default)"]["host_ms"]
-    assert abs(ab["cost_pct"]["checks on (default)"]["host"] - 100 * (on / off - 1)) < 1e-9
+    on = ab["median"]["checks on, flags copied"]["host_ms"]
+    assert abs(ab["cost_pct"]["checks on, flags copied"]["host"] - 100 * (on / off - 1)) < 1e-9
     assert "interleaved A/B (1 rounds" in r.stdout
 
 

@@ -91,6 +91,46 @@ def test_out_of_range_ids_raise_in_every_kernel(device, variant, chunk):
                                 _variant=variant).check()
 
 
+@pytest.mark.parametrize("dtype,bad,where", [(torch.int32, 2, (0, 5)), (torch.int64, -1, (1, 0)),
+                                             (torch.int16, 300, (1, 7))])
+def test_chunked_passes_check_the_ids_when_not_narrowed(device, monkeypatch, dtype, bad, where):
+    # _launch.NARROW_CHUNKED off: chunked calls launch no narrowing pass and read the caller's
+    # ids, which their passes check; the outputs equal the narrowed call's; sequential calls
+    # still narrow
+    from statetrack.kernels.tabled import _launch
+
+    narrowed = []
+    real = _launch._kern.ids_u8_kernel
+
+    class Spy:
+        def __getitem__(self, grid):
+            narrowed.append(grid)
+            return real[grid]
+
+    monkeypatch.setattr(_launch._kern, "ids_u8_kernel", Spy())
+    kt, bt, vt = (t.to(device) for t in _parity())
+    kw = _on(device, {"initial_state": H0, "query": Q, "codes": CODES})
+    sym = torch.tensor([[0, 1, 1, 0, 1, 0, 0, 1], [1, 1, 0, 0, 1, 1, 0, 1]], dtype=dtype)
+    for output in ("o", "code"):
+        want = run_tabled(sym.to(device), kt, bt, vt, chunk_size=3, output=output, **kw)
+        assert len(narrowed) == 1
+        monkeypatch.setattr(_launch, "NARROW_CHUNKED", False)
+        got = run_tabled(sym.to(device), kt, bt, vt, chunk_size=3, output=output, **kw).check()
+        assert len(narrowed) == 1                       # no narrowing pass
+        assert torch.equal(getattr(got, output), getattr(want, output))
+        run_tabled(sym.to(device), kt, bt, vt, output=output, **kw).check()
+        assert len(narrowed) == 2                       # sequential: narrowed still
+        bad_sym = sym.clone()
+        bad_sym[where] = bad
+        with pytest.raises(E.SymbolRangeError, match=rf"got {bad} at index \({where[0]}, "
+                                                     rf"{where[1]}\)"):
+            run_tabled(bad_sym.to(device), kt, bt, vt, chunk_size=3, output=output,
+                       **kw).check()
+        assert len(narrowed) == 2
+        monkeypatch.setattr(_launch, "NARROW_CHUNKED", True)
+        narrowed.clear()
+
+
 def test_more_than_256_symbols_are_checked_in_the_kernels(device):
     # no one-byte narrowing: the kernels check int32 ids themselves
     sym = torch.tensor([[299, 3, 0, 298]], dtype=torch.int32)

@@ -128,6 +128,13 @@ def _stream_id(device: torch.device) -> int:
     return torch.cuda.current_stream(device).cuda_stream
 
 
+#: Narrow wider ids to one byte (``to_uint8_ids``, one launch) in chunked calls too, not only
+#: in sequential ones (where the narrowing was measured: a 28 % faster latency-bound run on
+#: the H100). False: the chunked passes read the caller's ids and check them themselves,
+#: one launch and one allocation fewer a call (session 25's A/B,
+#: ``benchmarks/probes/host_profile.py --ab``).
+NARROW_CHUNKED = True
+
 #: ``proj_kernel``'s packed rows, kept per version of the tables, query and code table as the
 #: caller passed them (``launch``'s ``given``) and per stream: a call with the same tables
 #: skips ``proj_rows_kernel``'s launch and allocation (session 24: at (64, 65536) the call
@@ -150,7 +157,8 @@ class _Launcher:
         sd = inp.state_dtype
         sym = inp.symbols.contiguous()
         check = inp.check_ids_device and flags is not None
-        if sym.dtype != torch.uint8 and inp.S <= 256:
+        if sym.dtype != torch.uint8 and inp.S <= 256 and (NARROW_CHUNKED
+                                                           or plan.n_chunks == 1):
             # one byte an id: a cache line holds 128 tokens' ids, not 32 (an L1 miss every 32
             # tokens cost the latency-bound sequential run 28 % on the H100); the narrowing
             # pass checks the ids (257 would become 1, a valid id), so the passes need not
