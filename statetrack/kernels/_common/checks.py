@@ -725,7 +725,7 @@ GEN_LIMIT = 2 ** 31 - 1
 #: Off by default: tested on the H200 and timed there once (session 11), an A/B against the
 #: copy still to come (``STATETRACK_MAPPED_FLAGS=1`` before the first call switches it on,
 #: for rings made from then on).
-MAPPED_FLAGS = os.environ.get("STATETRACK_MAPPED_FLAGS", "") == "1"
+MAPPED_FLAGS = os.environ.get("STATETRACK_MAPPED_FLAGS", "1") != "0"
 
 
 class _Slot:
