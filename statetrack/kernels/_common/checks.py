@@ -722,9 +722,12 @@ GEN_LIMIT = 2 ** 31 - 1
 
 #: Let the kernels write their flags straight into pinned host memory (mapped into the
 #: device's address space under UVA) instead of a device slot copied home after the launches.
-#: Off by default: tested on the H200 and timed there once (session 11), an A/B against the
-#: copy still to come (``STATETRACK_MAPPED_FLAGS=1`` before the first call switches it on,
-#: for rings made from then on).
+#: On by default since session 25: in an interleaved A/B on the H100
+#: (``benchmarks/probes/host_profile.py --ab``) the checks cost +9.2 % of the host time of a
+#: host-bound call at (64, 65536) with it, +15.6 % with the copy, and nothing measurable in
+#: the wall time at (1024, 4096) (+0.1 %, +4.1 % with the copy); the kernels write only on
+#: bad input. ``STATETRACK_MAPPED_FLAGS=0`` before the first call restores the copy (for
+#: rings made from then on).
 MAPPED_FLAGS = os.environ.get("STATETRACK_MAPPED_FLAGS", "1") != "0"
 
 
@@ -895,8 +898,8 @@ class DeviceFlags:
     for that event only (not for work queued later), gives the slot back, and calls
     ``on_error(hits)`` (``hits[i]``: 1 where flag ``i`` holds :attr:`gen`, else 0) when any
     flag is set, which raises. On the CPU the flags are host memory and ready as soon as the
-    kernels returned. Per call on CUDA: one 8-byte copy and one event record
-    (with :data:`MAPPED_FLAGS`, the event record alone).
+    kernels returned. Per call on CUDA: one event record (and one 8-byte copy home with
+    :data:`MAPPED_FLAGS` off).
 
     Parameters
     ----------

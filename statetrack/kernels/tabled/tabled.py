@@ -550,7 +550,8 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
         flags = None
         if inp.B * inp.T > 0 and (inp.check_ids_device or ct is not None):
             # a slot of the device's flag ring: no allocation, no fill; arm() below is one
-            # 8-byte copy home and one event record (on the current stream: the guard's)
+            # event record (on the current stream: the guard's); the kernels write the flags
+            # into pinned host memory (checks.MAPPED_FLAGS; else one 8-byte copy home too)
             flags = DeviceFlags(2, inp.device, _flag_error(symbols, inp.S))
         try:
             launch(inp, buf, plan, flags, ct, (key_table, beta_table, value_table, query))
