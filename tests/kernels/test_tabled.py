@@ -4,6 +4,7 @@ tensors (sequential and chunked, every output kind), exact recognition of group 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -619,7 +620,6 @@ def test_cols_kernel_keeps_its_int32_sub_step_indices_in_range(device):
     # cols_kernel indexes a chunk's sub-steps in int32 and reads ids up to 7 sub-steps
     # ahead before clamping (the deep order's next iteration; u + 2 in the one-ahead loop):
     # a chunk of 2**31 - 16 or more sub-steps takes the 64-bit legacy kernel instead
-    import dataclasses
 
     from statetrack.kernels.tabled._inputs import check_inputs
     from statetrack.kernels.tabled._plan import make_plan
@@ -1070,3 +1070,41 @@ def test_proj_needs_independent_keys(gen, device, monkeypatch):
         assert seen == (["run"] if var["proj"] else [])
         assert_rel_close(r.final_state[0, 0].cpu(), torch.as_tensor(S), torch.float32,
                          name=f"final state after {T} tokens {var}")
+
+
+def test_plans_remembered_per_what_they_read(monkeypatch):
+    # cached_plan: the same plan object for the same dimensions, chunk size and variant; a
+    # new one (equal to make_plan's) when any of them or COLS_MAX_K changes; the cache
+    # emptied when full. _proj_keys: its decided plan reused for the same decision
+    from statetrack.kernels.tabled import _plan
+    from statetrack.kernels.tabled._inputs import check_inputs
+    from statetrack.kernels.tabled.tabled import _proj_keys
+
+    monkeypatch.setattr(_plan, "_PLANS", {})
+
+    def inp(B=2, T=100, K=8, V=4, S=2):
+        return check_inputs(torch.zeros(B, T, dtype=torch.int64), torch.eye(K)[:S, None],
+                            torch.ones(S, 1), torch.zeros(S, 1, V), initial_state=None,
+                            query=torch.ones(K), codes=None, scale=1.0, output="o",
+                            return_states=False, chunk_size=None, check_beta=True,
+                            check_finite_inputs=False, check_ids=True)
+
+    a = _plan.cached_plan(inp(), 30)
+    assert _plan.cached_plan(inp(), 30) is a and a == _plan.make_plan(inp(), 30)
+    for other, args in ((inp(), (31,)), (inp(T=101), (30,)), (inp(B=3), (30,)),
+                        (inp(K=6), (30,)), (inp(V=2), (30,)), (inp(S=3), (30,)),
+                        (inp(), (30, _plan.Variant(legacy=True)))):
+        b = _plan.cached_plan(other, *args)
+        assert b is not a and b == _plan.make_plan(other, *args)
+    monkeypatch.setattr(_plan, "COLS_MAX_K", 4)                # read by make_plan
+    c = _plan.cached_plan(inp(), 30)
+    assert c is not a and c.kernel == "legacy" and a.kernel == "cols"
+    monkeypatch.setattr(_plan, "PLAN_CACHE_SIZE", len(_plan._PLANS))
+    _plan.cached_plan(inp(T=7), 30)                            # full: emptied, then stored
+    assert len(_plan._PLANS) == 1
+    monkeypatch.setattr(_plan, "COLS_MAX_K", 32)
+    i = inp()
+    p = _plan.cached_plan(i, 30)
+    d1 = _proj_keys(i, p, i.key_table)
+    assert d1.proj is True and _proj_keys(i, p, i.key_table) is d1
+    assert d1 == dataclasses.replace(p, proj=True, proj_basis=d1.proj_basis)

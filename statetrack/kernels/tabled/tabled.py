@@ -153,7 +153,7 @@ from statetrack.kernels.tabled._inputs import (
 )
 from statetrack.kernels.tabled._launch import launch
 from statetrack.kernels.tabled import _plan
-from statetrack.kernels.tabled._plan import COLS_MAX_K, Variant, choose_chunk, make_plan
+from statetrack.kernels.tabled._plan import COLS_MAX_K, Variant, cached_plan, choose_chunk
 
 __all__ = ["run_tabled", "TabledResult", "choose_chunk", "gather_tables", "MAX_KV",
            "COLS_MAX_K", "check_pending", "CodeTable", "build_code_table", "MAX_PENDING"]
@@ -543,7 +543,7 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
     with device_guard(inp.device):    # Triton launches on the current device's stream
         buf = allocate_outputs(inp, o_out=o_out, code_out=code_out, states_out=states_out,
                                final_state_out=final_state_out)
-        plan = make_plan(inp, chunk_size, variant)
+        plan = cached_plan(inp, chunk_size, variant)
         plan = _proj_keys(inp, plan, key_table)
         ct = _code_table(inp, plan.kernel, code_table,
                          (key_table, beta_table, value_table, initial_state, query, codes))
@@ -591,8 +591,19 @@ def _proj_keys(inp: Any, plan: Any, key_table: torch.Tensor) -> Any:
         if not found:
             cond = _plan.proj_keys_condition(inp.key_table, inp.HT, inp.K)
             VERIFIED.store(key, (key_table,), cond)
-    return replace(plan, proj=cond >= _plan.PROJ_MIN_SV,
-                   proj_basis=cond >= _plan.PROJ_BASIS_MIN_SV)
+    proj, basis = cond >= _plan.PROJ_MIN_SV, cond >= _plan.PROJ_BASIS_MIN_SV
+    key = (id(plan), proj, basis)
+    got = _PROJ_PLANS.get(key)
+    if got is None or got[0] is not plan:         # (an id may be reused once plan is gone)
+        if len(_PROJ_PLANS) >= _plan.PLAN_CACHE_SIZE:
+            _PROJ_PLANS.clear()
+        got = _PROJ_PLANS[key] = (plan, replace(plan, proj=proj, proj_basis=basis))
+    return got[1]
+
+
+#: ``_proj_keys``'s plans: (plan, with its proj decided) per (id(plan), proj, proj_basis);
+#: the plan itself is held, so its id cannot be reused while the entry lives
+_PROJ_PLANS: dict[tuple, tuple] = {}
 
 
 def _code_table(inp: Any, kernel: str, code_table: CodeTable | str | None,
