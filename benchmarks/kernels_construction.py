@@ -152,7 +152,7 @@ def host_times(fn, calls: int = HOST_CALLS) -> tuple[float, float]:
 
 
 #: the variants of ``--flags-ab``: input checks off, on with flags copied home from a device
-#: slot (the default), on with flags the kernels write into pinned host memory
+#: slot, on with flags the kernels write into pinned host memory (the default since session 25)
 FLAG_VARIANTS = ("checks off", "checks on, copy flags", "checks on, mapped flags")
 
 
@@ -548,8 +548,8 @@ def main() -> None:
             "torch": torch.__version__, "triton": triton.__version__, "fla": fla_version,
             "python": platform.python_version(), "copy_bandwidth_TBps": bw / 1e12,
             "commit": commit, "command": " ".join(["python"] + sys.argv),
-            # where the checked calls' flags live (STATETRACK_MAPPED_FLAGS=1: pinned host
-            # memory the kernels write; else device slots copied home)
+            # where the checked calls' flags live (the default: pinned host memory the
+            # kernels write; STATETRACK_MAPPED_FLAGS=0: device slots copied home)
             "mapped_flags": MAPPED_FLAGS,
             "timing": "triton.testing.do_bench(warmup=50 ms, rep=300 ms, return_mode='median')"}
     args.json.parent.mkdir(parents=True, exist_ok=True)

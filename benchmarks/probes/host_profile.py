@@ -147,7 +147,8 @@ def main(argv=None) -> int:
     ap.add_argument("--checks", choices=("on", "off"), default="on",
                     help="the profiled call's input checks (default on, the API's default)")
     ap.add_argument("--ab", type=int, default=0, metavar="ROUNDS",
-                    help="also an interleaved A/B: checks on, off, on with mapped flags")
+                    help="also an interleaved A/B: checks off; on with flags copied; mapped; "
+                         "mapped without the chunked ids' narrowing pass")
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
     a = ap.parse_args(argv)
     check_outputs(ap, {"--json": a.json})

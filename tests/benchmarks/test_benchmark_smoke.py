@@ -187,7 +187,7 @@ def test_kernels_construction_smoke(tmp_path):
     # the default (proj, session 23) against cols_kernel: the same codes, o to rounding
     assert chk["perm_proj_codes_mismatches"] == 0 and chk["proj_o_rel_error_vs_cols"] < 1e-5
     assert "chunk=auto, cols_kernel" in variants
-    assert d["meta"]["mapped_flags"] is False        # the default: device slots copied home
+    assert d["meta"]["mapped_flags"] is True         # the default since session 25
     assert "late readout" in md.read_text() and "| host ms | loop ms |" in md.read_text()
     assert d["flags_ab"] == []                        # not asked for
 
@@ -213,12 +213,13 @@ def test_kernels_construction_flags_ab_smoke(tmp_path, monkeypatch):
     spec.loader.exec_module(kc)
     monkeypatch.setattr(kc, "SMOKE", True)
     monkeypatch.setattr(kc, "bench", lambda fn, rep: fn() or 1.0)
+    monkeypatch.setattr(kc.checks_mod, "MAPPED_FLAGS", "sentinel")   # put back afterwards
     seen = []
     res = kc.flags_ab(lambda: seen.append(("off", kc.checks_mod.MAPPED_FLAGS)),
                       lambda: seen.append(("on", kc.checks_mod.MAPPED_FLAGS)), rounds=1)
     assert seen == [("off", False), ("off", False), ("on", False), ("on", False),
                     ("on", True), ("on", True)]
-    assert kc.checks_mod.MAPPED_FLAGS is False and res["cost_pct"] == {
+    assert kc.checks_mod.MAPPED_FLAGS == "sentinel" and res["cost_pct"] == {
         "checks on, copy flags": 0.0, "checks on, mapped flags": 0.0}
 
 

@@ -64,3 +64,27 @@ def test_host_profile_bad_arguments(tmp_path):
         r = _run(argv)
         assert r.returncode == 2, (args, r.stderr)
         assert msg in r.stderr.splitlines()[-1] and "Traceback" not in r.stderr, r.stderr
+
+
+def test_checks_ab_switches_and_restores(monkeypatch):
+    # checks_ab in process: every variant's settings in force while it runs, the rounds
+    # rotated, the caller's settings back afterwards
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("hp_ab", ROOT / "benchmarks" / "probes" /
+                                                  "host_profile.py")
+    hp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hp)
+    monkeypatch.setattr(hp.checks_mod, "MAPPED_FLAGS", "sentinel-m")
+    monkeypatch.setattr(hp._launch, "NARROW_CHUNKED", "sentinel-n")
+    seen = set()
+
+    def make_fn(on):
+        return lambda: seen.add((on, hp.checks_mod.MAPPED_FLAGS, hp._launch.NARROW_CHUNKED))
+
+    res = hp.checks_ab(make_fn, rounds=2, calls=2, dev="cpu")
+    assert seen == {(on, m, n) for _, on, m, n in hp.AB_VARIANTS}
+    assert hp.checks_mod.MAPPED_FLAGS == "sentinel-m"
+    assert hp._launch.NARROW_CHUNKED == "sentinel-n"
+    assert [list(r) for r in res["rounds"]] == [
+        [v[0] for v in hp.AB_VARIANTS], [v[0] for v in hp.AB_VARIANTS[1:] + hp.AB_VARIANTS[:1]]]

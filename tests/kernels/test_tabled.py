@@ -1108,3 +1108,70 @@ def test_plans_remembered_per_what_they_read(monkeypatch):
     d1 = _proj_keys(i, p, i.key_table)
     assert d1.proj is True and _proj_keys(i, p, i.key_table) is d1
     assert d1 == dataclasses.replace(p, proj=True, proj_basis=d1.proj_basis)
+
+
+def _plan_inp(B=2, T=100, K=8, V=4, S=2, NH=1, dtype=torch.float32, heads=None, Hq=None,
+              output="o", C=2):
+    kt = torch.eye(K, dtype=dtype)[:S, None].expand(S, NH, K).contiguous()
+    bt, vt = torch.ones(S, NH, dtype=dtype), torch.zeros(S, NH, V, dtype=dtype)
+    if heads:
+        kt = kt[:, :, None].expand(S, NH, heads, K).contiguous()
+        bt = bt[:, :, None].expand(S, NH, heads).contiguous()
+        vt = vt[:, :, None].expand(S, NH, heads, V).contiguous()
+    q = torch.ones(K, dtype=dtype) if Hq is None else torch.ones(Hq, K, dtype=dtype)
+    codes = torch.zeros(C, V, dtype=dtype) if output == "code" else None
+    from statetrack.kernels.tabled._inputs import check_inputs
+    return check_inputs(torch.zeros(B, T, dtype=torch.int64), kt, bt, vt, initial_state=None,
+                        query=q, codes=codes, scale=1.0, output=output, return_states=False,
+                        chunk_size=None, check_beta=True, check_finite_inputs=False,
+                        check_ids=True)
+
+
+def test_plan_key_covers_every_field_make_plan_reads(monkeypatch):
+    # cached_plan against make_plan on inputs differing in each field make_plan reads (dtype,
+    # n_h, codes, table heads, query heads, device type; H only through choose_chunk)
+    from statetrack.kernels.tabled import _plan
+
+    monkeypatch.setattr(_plan, "_PLANS", {})
+    base = _plan_inp()
+    _plan.cached_plan(base, 30)                                  # in the cache first
+    for other in (_plan_inp(dtype=torch.float64), _plan_inp(NH=2),
+                  _plan_inp(output="code", C=5), _plan_inp(heads=3), _plan_inp(Hq=3),
+                  dataclasses.replace(base, device=torch.device("cuda"))):
+        for cs in (30, None):
+            b = _plan.cached_plan(other, cs)
+            assert b == _plan.make_plan(other, cs), other
+    # H alone changes nothing with a chunk size given, but does through choose_chunk
+    cuda = dataclasses.replace(base, device=torch.device("cuda"), B=1, T=65536)
+    cuda_h = dataclasses.replace(cuda, H=700)
+    cpu_same = dataclasses.replace(cuda, device=torch.device("cpu"))
+    assert _plan.cached_plan(cpu_same, None).chunk_size == 65536
+    assert _plan.cached_plan(cuda, None) == _plan.make_plan(cuda, None)
+    huge = dataclasses.replace(base, HT=2 ** 27)      # cols_kernel's 32-bit row offsets
+    assert _plan.cached_plan(huge, 30).kernel == "legacy" == _plan.make_plan(huge, 30).kernel
+    assert _plan.cached_plan(cuda_h, None) == _plan.make_plan(cuda_h, None)
+    assert _plan.make_plan(cuda, None).chunk_size != _plan.make_plan(cuda_h, None).chunk_size
+
+
+def test_proj_memo_keeps_the_decision_apart():
+    # _proj_keys' memo: one cached plan, two key tables (dependent keys: no proj;
+    # independent: proj), each decision its own plan
+    from statetrack.kernels.tabled import _plan
+    from statetrack.kernels.tabled._inputs import check_inputs
+    from statetrack.kernels.tabled.tabled import _proj_keys
+
+    e = torch.eye(3)
+    dep = torch.stack([e[0] - e[1], e[1] - e[2], e[0] - e[2]])[:, None]   # dependent keys
+    ind = torch.stack([e[0], e[1], e[2]])[:, None]
+    def inp(kt):
+        return check_inputs(torch.zeros(1, 8, dtype=torch.int64), kt, torch.ones(3, 1),
+                            torch.zeros(3, 1, 1), initial_state=None, query=torch.ones(3),
+                            codes=None, scale=1.0, output="o", return_states=False,
+                            chunk_size=None, check_beta=True, check_finite_inputs=False,
+                            check_ids=True)
+    i_dep, i_ind = inp(dep), inp(ind)
+    p = _plan.cached_plan(i_ind, None)
+    assert _plan.cached_plan(i_dep, None) is p
+    assert _proj_keys(i_ind, p, ind).proj is True
+    assert _proj_keys(i_dep, p, dep).proj is False
+    assert _proj_keys(i_ind, p, ind).proj is True

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import gc
+import warnings
 
 import pytest
 import torch
@@ -606,8 +607,8 @@ def test_flags_in_threads(tiny_rings, monkeypatch):
 @pytest.mark.gpu
 @pytest.mark.parametrize("mapped", [False, True])
 def test_cuda_flags_pending_reused_and_mapped(monkeypatch, mapped):
-    # on the device: the flags copied home (the default) or written by the kernels straight
-    # into pinned host memory (MAPPED_FLAGS, off by default); errors deferred past the call,
+    # on the device: the flags copied home or written by the kernels straight into pinned
+    # host memory (MAPPED_FLAGS, the default since session 25); errors deferred past the call,
     # reported once, a reused slot's stale value not reported, the slot never zeroed
     monkeypatch.setattr(checks, "MAPPED_FLAGS", mapped)
     monkeypatch.setattr(checks, "_RINGS", {})
@@ -665,3 +666,108 @@ def test_an_error_leaves_the_later_pending_calls_pending(monkeypatch):
         assert len(tabled_mod._PENDING) == left
     check_pending()
     assert ring.size == 3 and len(ring._free) == 3
+
+
+class _Event:
+    def __init__(self):
+        self.done, self.queries, self.syncs, self.records = True, 0, 0, 0
+
+    def record(self, stream=None):
+        self.records += 1
+
+    def query(self):
+        self.queries += 1
+        return self.done
+
+    def synchronize(self):
+        self.syncs += 1
+
+
+def test_ready_false_before_arm_and_check_does_not_wait_again(monkeypatch):
+    # DeviceFlags with a stand-in CUDA event: not ready before arm(); an event seen complete
+    # is remembered (no second query) and check() does not wait on it; one not seen
+    # complete is waited on
+    from statetrack.kernels._common.checks import FlagRing
+
+    monkeypatch.setattr(checks, "current_stream", lambda dev: None)
+    ring = FlagRing(torch.device("cpu"), 2, slots=2)
+    f = DeviceFlags(2, torch.device("cpu"), lambda h: None, ring=ring)
+    f._slot.event = ev = _Event()
+    assert not f.ready()                    # not armed: an unrecorded event reads complete
+    f.arm()
+    ev.done = False
+    assert not f.ready() and not f.ready()
+    ev.done = True
+    assert f.ready()
+    n = ev.queries
+    assert f.ready() and ev.queries == n    # remembered: no second query
+    f.check()
+    assert ev.syncs == 0                    # seen complete: not waited on again
+    g = DeviceFlags(2, torch.device("cpu"), lambda h: None, ring=ring)
+    g._slot.event = ev2 = _Event()
+    g.arm()
+    ev2.done = False
+    assert not g.ready()
+    g.check()
+    assert ev2.syncs == 1                   # not seen complete: waited on
+
+
+def test_current_stream_kept_per_device_and_raw_handle(monkeypatch):
+    # checks.current_stream: one stream object per (device, raw handle), with stand-ins for
+    # torch's stream calls (no GPU needed)
+    made = []
+    raw = {0: 5, 1: 5}
+
+    def fake_current_stream(idx):
+        made.append(idx)
+        return ("stream", idx, raw[idx])
+
+    monkeypatch.setattr(checks, "_STREAMS", {})
+    monkeypatch.setattr(torch._C, "_cuda_getCurrentRawStream", lambda idx: raw[idx],
+                        raising=False)
+    monkeypatch.setattr(torch.cuda, "current_stream", fake_current_stream)
+    d0, d1 = torch.device("cuda", 0), torch.device("cuda", 1)
+    assert checks.current_stream(d0) == ("stream", 0, 5)
+    assert checks.current_stream(d1) == ("stream", 1, 5)        # same handle, other device
+    assert checks.current_stream(d0) == ("stream", 0, 5) and made == [0, 1]
+    raw[0] = 7
+    assert checks.current_stream(d0) == ("stream", 0, 7) and made == [0, 1, 0]
+
+
+def test_host_writable_probe_falls_back_with_a_warning(monkeypatch):
+    # checks.host_writable (mapped flags' precondition) with the probe launch stubbed: a
+    # refused launch answers False with one warning, remembered per device; a launch that
+    # runs answers True; nothing is launched or remembered while a CUDA graph is captured
+    launched = []
+
+    def refuse(dev):
+        launched.append(dev)
+        raise ValueError("Pointer argument (at 0) cannot be accessed from Triton (cpu tensor?)")
+
+    monkeypatch.setattr(checks, "_HOST_WRITABLE", {})
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: False)
+    monkeypatch.setattr(checks, "_touch", refuse)
+    d0, d1 = torch.device("cuda", 0), torch.device("cuda", 1)
+    with pytest.warns(RuntimeWarning, match=r"cuda:0 cannot write pinned host memory .*"
+                                            r"cannot be accessed.*copied home"):
+        assert checks.host_writable(d0) is False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert checks.host_writable(d0) is False                  # remembered: no warning
+    assert launched == [d0]
+    monkeypatch.setattr(checks, "_touch", lambda dev: launched.append(dev))
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
+    assert checks.host_writable(d1) is True and launched == [d0]  # capturing: no launch
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: False)
+    assert checks.host_writable(d1) is True and launched == [d0, d1]
+    assert checks.host_writable(d1) is True and launched == [d0, d1]
+
+
+@pytest.mark.gpu
+def test_host_writable_on_this_device():
+    # the probe launch runs on a real device (UVA: pinned memory is mapped) and a ring made
+    # with mapped flags then hands the kernels host memory
+    dev = torch.device("cuda", torch.cuda.current_device())
+    assert checks.host_writable(dev) is True
+    ring = checks.FlagRing(dev, 2, slots=1, mapped=True)
+    assert ring.mapped and not ring.acquire()[0].dev.is_cuda

@@ -25,7 +25,8 @@ Two helpers keep value checks off the per-call path of kernels whose calls repea
   version counter, which every in-place write bumps) and remembered, for inputs that stay
   the same across calls (per-symbol tables, a fixed query);
 * :class:`DeviceFlags`: a few int32 flags a kernel writes on the device, read back without
-  synchronizing (an asynchronous copy into pinned host memory and a CUDA event), and turned
+  synchronizing (the kernels write them into pinned host memory, :data:`MAPPED_FLAGS`, or
+  into a device slot copied home; a CUDA event tells when they are there), and turned
   into an exception by a callback when :meth:`DeviceFlags.check` finds one set. The flags are
   a slot of a per-device :class:`FlagRing` allocated once; a kernel marks a flag by storing
   the call's generation, so no slot is zeroed between calls.
@@ -53,6 +54,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -731,10 +733,59 @@ GEN_LIMIT = 2 ** 31 - 1
 MAPPED_FLAGS = os.environ.get("STATETRACK_MAPPED_FLAGS", "1") != "0"
 
 
+_HOST_WRITABLE: dict[torch.device, bool] = {}
+
+
+def _touch(device: torch.device) -> None:
+    """Launch a kernel on ``device`` that reads and rewrites one int32 of pinned host memory
+    (Triton refuses, at the launch, a pointer the device cannot reach)."""
+    from statetrack.kernels._common.flag_probe import touch_kernel
+    probe = _PROBE.get(device)
+    if probe is None:        # kept: a launch may still run when the call returns
+        probe = _PROBE[device] = torch.zeros(4, dtype=torch.int32, pin_memory=True)
+    with torch.cuda.device(device):
+        touch_kernel[(1,)](probe)
+
+
+_PROBE: dict[torch.device, torch.Tensor] = {}
+
+
+def host_writable(device: torch.device) -> bool:
+    """Whether kernels on the CUDA ``device`` can write pinned host memory (the default
+    :data:`MAPPED_FLAGS`): one tiny launch a device and process, remembered. Where they
+    cannot (some virtualised GPUs), the flag rings copy their slots home instead, with a
+    warning. While a CUDA graph is being captured no launch is made (it would become part of
+    the graph) and the answer is True, not remembered.
+
+    Examples
+    --------
+    >>> import torch
+    >>> if torch.cuda.is_available():
+    ...     assert host_writable(torch.device("cuda", torch.cuda.current_device()))
+    """
+    ok = _HOST_WRITABLE.get(device)
+    if ok is not None:
+        return ok
+    if torch.cuda.is_current_stream_capturing():
+        return True
+    try:
+        _touch(device)
+        ok = True
+    except Exception as exc:                  # noqa: BLE001 (any refusal: fall back)
+        ok = False
+        warnings.warn(f"statetrack: kernels on {device} cannot write pinned host memory "
+                      f"({type(exc).__name__}: {exc}); the input checks' device flags are "
+                      f"copied home instead (STATETRACK_MAPPED_FLAGS=0 chooses that without "
+                      f"this probe)", RuntimeWarning, stacklevel=2)
+    _HOST_WRITABLE[device] = ok
+    return ok
+
+
 class _Slot:
     """One call's flags: ``dev`` (what the kernels write), ``host`` (where the host reads them;
-    ``dev`` itself on the CPU and when mapped), the CUDA event behind the copy home, the last
-    generation handed out and whether a call holds the slot."""
+    ``dev`` itself on the CPU and when mapped), the CUDA event behind the kernels (and the copy
+    home when not mapped), the last generation handed out and whether a call holds the
+    slot."""
 
     __slots__ = ("dev", "host", "event", "gen", "held")
 
@@ -781,7 +832,7 @@ class FlagRing:
                  mapped: bool = False) -> None:
         self.device, self.n = device, n
         self.cuda = device.type == "cuda"
-        self.mapped = bool(mapped) and self.cuda
+        self.mapped = bool(mapped) and self.cuda and host_writable(device)
         self.size = 0
         self._lock = threading.Lock()
         self._free = self._new(slots)
@@ -892,9 +943,10 @@ class DeviceFlags:
 
     ``flags`` is a slot of a per-device :class:`FlagRing` (allocated once, reused, never
     zeroed); the kernels store :attr:`gen`, this call's generation, into entries when
-    something is wrong. :meth:`arm` (after the launches) starts an asynchronous copy of the
-    slot into pinned host memory and records the slot's CUDA event behind it, so
-    :meth:`ready` can tell without waiting whether the values are home; :meth:`check` waits
+    something is wrong: into pinned host memory (:data:`MAPPED_FLAGS`, the default), or into
+    a device slot that :meth:`arm` (after the launches) copies home asynchronously. :meth:`arm`
+    records the slot's CUDA event behind the launches (and the copy), so :meth:`ready` can
+    tell without waiting whether the values are home; :meth:`check` waits
     for that event only (not for work queued later), gives the slot back, and calls
     ``on_error(hits)`` (``hits[i]``: 1 where flag ``i`` holds :attr:`gen`, else 0) when any
     flag is set, which raises. On the CPU the flags are host memory and ready as soon as the
