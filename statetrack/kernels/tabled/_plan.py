@@ -409,12 +409,12 @@ def cached_plan(inp: TabledInputs, chunk_size: int | None,
     --------
     >>> import torch
     >>> from statetrack.kernels.tabled._inputs import check_inputs
-    >>> inp = check_inputs(torch.zeros(2, 100, dtype=torch.int64), torch.ones(2, 1, 8),
-    ...                    torch.ones(2, 1), torch.zeros(2, 1, 4), initial_state=None,
-    ...                    query=torch.ones(8), codes=None, scale=1.0, output="o",
-    ...                    return_states=False, chunk_size=None, check_beta=True,
-    ...                    check_finite_inputs=False, check_ids=True)
-    >>> cached_plan(inp, 30) is cached_plan(inp, 30), cached_plan(inp, 30) == make_plan(inp, 30)
+    >>> opts = dict(initial_state=None, query=None, codes=None, scale=1.0, output="none",
+    ...             return_states=False, chunk_size=None, check_beta=False,
+    ...             check_finite_inputs=False, check_ids=False)
+    >>> inp = check_inputs(torch.zeros(1, 50, dtype=torch.int32), torch.ones(2, 1, 4),
+    ...                    torch.ones(2, 1), torch.zeros(2, 1, 2), **opts)
+    >>> cached_plan(inp, 10) is cached_plan(inp, 10), cached_plan(inp, 10) == make_plan(inp, 10)
     (True, True)
     """
     key = (inp.B, inp.T, inp.H, inp.HT, inp.S, inp.NH, inp.K, inp.V, inp.C, inp.state_dtype,
