@@ -61,6 +61,7 @@ from benchmarks._machine import check_outputs, git_commit, kernel_ms  # noqa: E4
 from statetrack.kernels._common import checks as checks_mod  # noqa: E402
 from statetrack.kernels._common.checks import MAPPED_FLAGS  # noqa: E402
 from statetrack.kernels.tabled import check_pending  # noqa: E402
+from statetrack.kernels.tabled import _launch  # noqa: E402
 
 SHAPES = [(1024, 4096), (64, 65536)]
 EXACT_T = 10 ** 6
@@ -123,6 +124,28 @@ def bench(fn, rep_ms: int = 300) -> float:
         fn()
         return (time.perf_counter() - t0) * 1e3
     return float(do_bench(fn, warmup=50, rep=rep_ms, return_mode="median"))
+
+
+def switched(module, name: str, value, fn):
+    """``fn`` run with ``module.name`` set to ``value`` (put back after every call): a row of
+    an opt-in module switch such as ``_launch.NARROW_IN_SUMMARY``.
+
+    Examples
+    --------
+    >>> import types
+    >>> m = types.SimpleNamespace(X=1)
+    >>> run = switched(m, "X", 2, lambda: m.X)
+    >>> run(), m.X
+    (2, 1)
+    """
+    def run():
+        old = getattr(module, name)
+        setattr(module, name, value)
+        try:
+            return fn()
+        finally:
+            setattr(module, name, old)
+    return run
 
 
 #: calls of the host-time measurement (fewer than ``tabled.MAX_PENDING``, so that no call
@@ -400,6 +423,10 @@ def main() -> None:
                                                    check_ids=False), tab_o_bytes)
         add("ours tabled o", "chunk=auto, checks on",
             lambda: run_tabled(sym, kt, bt, vt, query=query, output="o"), tab_o_bytes)
+        add("ours tabled o", "chunk=auto, checks on, narrowing in summary",
+            switched(_launch, "NARROW_IN_SUMMARY", True,
+                     lambda: run_tabled(sym, kt, bt, vt, query=query, output="o")),
+            tab_o_bytes)
         add("ours tabled o", "chunk=auto, checks on, uint8 ids",
             lambda: run_tabled(sym8, kt, bt, vt, query=query, output="o"),
             tab_o_bytes - 3 * tokens)

@@ -85,7 +85,7 @@ def variants(chunked: bool) -> dict[str, dict]:
 #: ``proj_kernel`` (the ``proj`` variant, session 22): its arguments and variants, at the same
 #: shape (R = 4 table rows: 4 symbols, n_h = 1); its loop runs four sub-steps an iteration
 #: (compare with "o, deep prefetch", whose loop is four sub-steps too)
-PROJ_PTRS = {"sym": "*u8", "pr_t": "*fp32", "kt": "*bf16", "h0": "*fp32", "starts": "*fp32",
+PROJ_PTRS = {"sym": "*u8", "sym8": "*u8", "pr_t": "*fp32", "kt": "*bf16", "h0": "*fp32", "starts": "*fp32",
              "qv": "*fp32", "o": "*fp32", "cls": "*i32", "ht": "*fp32", "flags": "*i32",
              "lut_w": "*fp32", "lut": "*i32"}
 
@@ -93,7 +93,8 @@ PROJ_PTRS = {"sym": "*u8", "pr_t": "*fp32", "kt": "*bf16", "h0": "*fp32", "start
 def proj_variants(chunked: bool) -> dict[str, dict]:
     base = dict(H=1, HT=1, K=16, R=4, RP=4, WC=16, BW=16, P=2, NH=1, G=4,
                 H0_MODE=3 if chunked else 0, OUT_O=False, OUT_CODE=False,
-                FINAL=0 if chunked else 1, CHECK_IDS=False, V0=0, ACC="fp32", LUT_ID=0)
+                FINAL=0 if chunked else 1, CHECK_IDS=False, V0=0, ACC="fp32", LUT_ID=0,
+                NARROW=False)
     return {"proj o": dict(base, OUT_O=True),
             "proj code (table)": dict(base, OUT_CODE=True),
             "proj code (identity table)": dict(base, OUT_CODE=True, LUT_ID=-1),
@@ -101,7 +102,13 @@ def proj_variants(chunked: bool) -> dict[str, dict]:
                                                 LUT_ID=1 + 2 + 4 + 8 + 2 ** 15),
             "proj o, ids checked": dict(base, OUT_O=True, CHECK_IDS=True),
             "proj summary (K + V columns)": dict(base, WC=32, BW=32, P=1, H0_MODE=4,
-                                                 FINAL=2)}
+                                                 FINAL=2),
+            # the summary over the keys' and values' bases (8 columns), ids checked; and the
+            # same reading int32 ids and narrowing them (NARROW, session 25)
+            "proj summary (bases)": dict(base, WC=8, BW=8, P=4, H0_MODE=5, FINAL=3,
+                                         CHECK_IDS=True),
+            "proj summary (bases), narrow": dict(base, WC=8, BW=8, P=4, H0_MODE=5, FINAL=3,
+                                                 CHECK_IDS=True, NARROW=True)}
 
 
 def tool(name: str) -> str:
@@ -199,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{'SHFL':>5s} {'LDG':>4s} {'STG':>4s}")
     todo = [(name, consts, None, None, None) for name, consts in variants(args.chunked).items()]
     if args.proj:
-        todo += [(name + suffix, consts, kern.proj_kernel, PROJ_PTRS, reg)
+        todo += [(name + suffix, consts, kern.proj_kernel,
+                  dict(PROJ_PTRS, sym="*i32") if consts.get("NARROW") else PROJ_PTRS, reg)
                  for name, consts in proj_variants(args.chunked).items()
                  for suffix, reg in (("", None), (", maxnreg 255", 255))]
     for name, consts, kernel, ptrs, reg in todo:

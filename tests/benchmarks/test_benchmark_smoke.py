@@ -187,6 +187,7 @@ def test_kernels_construction_smoke(tmp_path):
     # the default (proj, session 23) against cols_kernel: the same codes, o to rounding
     assert chk["perm_proj_codes_mismatches"] == 0 and chk["proj_o_rel_error_vs_cols"] < 1e-5
     assert "chunk=auto, cols_kernel" in variants
+    assert "chunk=auto, checks on, narrowing in summary" in variants     # opt-in, session 25
     assert d["meta"]["mapped_flags"] is True         # the default since session 25
     assert "late readout" in md.read_text() and "| host ms | loop ms |" in md.read_text()
     assert d["flags_ab"] == []                        # not asked for

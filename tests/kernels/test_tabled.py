@@ -1175,3 +1175,44 @@ def test_proj_memo_keeps_the_decision_apart():
     assert _proj_keys(i_ind, p, ind).proj is True
     assert _proj_keys(i_dep, p, dep).proj is False
     assert _proj_keys(i_ind, p, ind).proj is True
+
+
+@pytest.mark.parametrize("heads,n_h,L,states", [(False, 2, 5, False), (True, 1, 4, False),
+                                                (False, 2, 6, True)])
+def test_narrowing_in_the_summary_pass_equals_the_narrowing_pass(gen, device, monkeypatch,
+                                                                 heads, n_h, L, states):
+    # _launch.NARROW_IN_SUMMARY: the proj summary pass writes the one-byte ids the run pass
+    # reads (one lane a sequence: column 0 of head 0; each sub-step's id, n_h a token) and
+    # the outputs are bit-identical to the narrowing pass's, with two heads, two sub-steps a
+    # token, a cols_kernel run pass (stored states) and int64 ids; no narrowing pass launched
+    from statetrack.kernels.tabled import _launch
+
+    H, K, V, S = 2, 8, 3, 3
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, H, K, V, heads))
+    sym = torch.randint(0, S, (3, 23), generator=gen).to(device)
+    q = torch.randn(H, K, generator=gen).to(device)
+    kw = dict(query=q, chunk_size=L, return_states=states)
+    want = run_tabled(sym, kt, bt, vt, **kw)
+    narrowed, fused = [], []
+    real, real_proj = _launch._kern.ids_u8_kernel, _launch._kern.proj_kernel
+
+    class Spy:
+        def __getitem__(self, grid):
+            narrowed.append(grid)
+            return real[grid]
+
+    class ProjSpy:
+        def __getitem__(self, grid):
+            def launch(*args, **meta):
+                fused.append(meta.get("NARROW", False))
+                return real_proj[grid](*args, **meta)
+            return launch
+
+    monkeypatch.setattr(_launch._kern, "ids_u8_kernel", Spy())
+    monkeypatch.setattr(_launch._kern, "proj_kernel", ProjSpy())
+    monkeypatch.setattr(_launch, "NARROW_IN_SUMMARY", True)
+    got = run_tabled(sym, kt, bt, vt, **kw)
+    assert narrowed == [] and fused[0] is True
+    assert torch.equal(got.o, want.o) and torch.equal(got.final_state, want.final_state)
+    if states:
+        assert torch.equal(got.states, want.states)

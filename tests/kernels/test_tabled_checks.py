@@ -94,31 +94,48 @@ def test_out_of_range_ids_raise_in_every_kernel(device, variant, chunk):
 
 @pytest.mark.parametrize("dtype,bad,where", [(torch.int32, 2, (0, 5)), (torch.int64, -1, (1, 0)),
                                              (torch.int16, 300, (1, 7))])
-def test_chunked_passes_check_the_ids_when_not_narrowed(device, monkeypatch, dtype, bad, where):
-    # _launch.NARROW_CHUNKED off: chunked calls launch no narrowing pass and read the caller's
-    # ids, which their passes check; the outputs equal the narrowed call's; sequential calls
-    # still narrow
+@pytest.mark.parametrize("switch,value", [("NARROW_CHUNKED", False), ("NARROW_IN_SUMMARY", True)])
+def test_chunked_calls_without_the_narrowing_pass(device, monkeypatch, dtype, bad, where, switch,
+                                                  value):
+    # _launch.NARROW_CHUNKED off (chunked passes read and check the caller's ids) or
+    # NARROW_IN_SUMMARY on (the proj summary pass checks them and writes the one-byte ids the
+    # run pass reads): chunked calls launch no narrowing pass; the outputs equal the narrowed
+    # call's; a bad id raises; sequential calls still narrow
     from statetrack.kernels.tabled import _launch
 
-    narrowed = []
-    real = _launch._kern.ids_u8_kernel
+    narrowed, fused = [], []
+    real, real_proj = _launch._kern.ids_u8_kernel, _launch._kern.proj_kernel
 
     class Spy:
         def __getitem__(self, grid):
             narrowed.append(grid)
             return real[grid]
 
+    class ProjSpy:
+        def __getitem__(self, grid):
+            def launch(*args, **meta):
+                fused.append(meta.get("NARROW", False))
+                return real_proj[grid](*args, **meta)
+            return launch
+
     monkeypatch.setattr(_launch._kern, "ids_u8_kernel", Spy())
+    monkeypatch.setattr(_launch._kern, "proj_kernel", ProjSpy())
     kt, bt, vt = (t.to(device) for t in _parity())
     kw = _on(device, {"initial_state": H0, "query": Q, "codes": CODES})
     sym = torch.tensor([[0, 1, 1, 0, 1, 0, 0, 1], [1, 1, 0, 0, 1, 1, 0, 1]], dtype=dtype)
-    for output in ("o", "code"):
+    for output in ("o", "code", "none"):
         want = run_tabled(sym.to(device), kt, bt, vt, chunk_size=3, output=output, **kw)
-        assert len(narrowed) == 1
-        monkeypatch.setattr(_launch, "NARROW_CHUNKED", False)
+        assert len(narrowed) == 1 and not any(fused)
+        monkeypatch.setattr(_launch, switch, value)
+        fused.clear()
         got = run_tabled(sym.to(device), kt, bt, vt, chunk_size=3, output=output, **kw).check()
         assert len(narrowed) == 1                       # no narrowing pass
-        assert torch.equal(getattr(got, output), getattr(want, output))
+        # the summary pass narrows (NARROW_IN_SUMMARY) where a run pass follows
+        assert fused[0] is (switch == "NARROW_IN_SUMMARY" and output != "none")
+        assert not any(fused[1:])
+        assert torch.equal(got.final_state, want.final_state)
+        if output != "none":
+            assert torch.equal(getattr(got, output), getattr(want, output))
         run_tabled(sym.to(device), kt, bt, vt, output=output, **kw).check()
         assert len(narrowed) == 2                       # sequential: narrowed still
         bad_sym = sym.clone()
@@ -128,8 +145,9 @@ def test_chunked_passes_check_the_ids_when_not_narrowed(device, monkeypatch, dty
             run_tabled(bad_sym.to(device), kt, bt, vt, chunk_size=3, output=output,
                        **kw).check()
         assert len(narrowed) == 2
-        monkeypatch.setattr(_launch, "NARROW_CHUNKED", True)
+        monkeypatch.setattr(_launch, switch, not value)
         narrowed.clear()
+        fused.clear()
 
 
 def test_more_than_256_symbols_are_checked_in_the_kernels(device):

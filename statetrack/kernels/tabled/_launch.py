@@ -135,6 +135,13 @@ def _stream_id(device: torch.device) -> int:
 #: ``benchmarks/probes/host_profile.py --ab``).
 NARROW_CHUNKED = True
 
+#: Narrow the ids inside a chunked call's summary pass where that pass runs ``proj_kernel``
+#: (its ``NARROW``: the ids it reads and checks stored as one-byte ids for the run pass)
+#: instead of in a pass of its own: one launch fewer, and the summary reads the caller's
+#: ids (session 25, opt-in: untimed on a GPU; the trial without any narrowing made the
+#: passes 18 % slower at (64, 65536) on the H100, the run pass's reads being the suspect).
+NARROW_IN_SUMMARY = False
+
 #: ``proj_kernel``'s packed rows, kept per version of the tables, query and code table as the
 #: caller passed them (``launch``'s ``given``) and per stream: a call with the same tables
 #: skips ``proj_rows_kernel``'s launch and allocation (session 24: at (64, 65536) the call
@@ -157,12 +164,23 @@ class _Launcher:
         sd = inp.state_dtype
         sym = inp.symbols.contiguous()
         check = inp.check_ids_device and flags is not None
+        #: the summary pass's ids and checks where they differ from the run pass's (the
+        #: narrowing fused into a proj summary pass: it reads and checks the caller's ids and
+        #: writes the one-byte ids ``sym8`` the run pass reads)
+        self.sym_summary, self.check_summary, self.sym8 = None, check, None
         if sym.dtype != torch.uint8 and inp.S <= 256 and (NARROW_CHUNKED
                                                            or plan.n_chunks == 1):
             # one byte an id: a cache line holds 128 tokens' ids, not 32 (an L1 miss every 32
             # tokens cost the latency-bound sequential run 28 % on the H100); the narrowing
-            # pass checks the ids (257 would become 1, a valid id), so the passes need not
-            sym = to_uint8_ids(sym, inp.S, flags if check else None)
+            # checks the ids (257 would become 1, a valid id), so the passes need not
+            if (NARROW_IN_SUMMARY and plan.n_chunks > 1 and plan.kernel == "cols"
+                    and plan.proj and PROJ_SUMMARY):
+                self.sym_summary = sym
+                if inp.output != "none" or inp.return_states:      # a run pass follows
+                    sym = self.sym8 = torch.empty(sym.shape, dtype=torch.uint8,
+                                                  device=sym.device)
+            else:
+                sym = to_uint8_ids(sym, inp.S, flags if check else None)
             check = False
         if sym.dtype == torch.uint8 and inp.S >= 256:
             check = False                       # every byte is a valid id
@@ -289,7 +307,7 @@ class ColsLauncher(_Launcher):
             reg = MAXNREG_OVERRIDE or None
         extra = {"maxnreg": reg} if reg and not INTERPRET else {}
         _kern.proj_kernel[(triton.cdiv(grid[0], PR), grid[1])](
-            self.sym, pr_t, self.kt, h0_arg, starts_arg, qk, o, cls,
+            self.sym, self.sym, pr_t, self.kt, h0_arg, starts_arg, qk, o, cls,
             self.buf.final_state, self.flags, self.gen, self.lut_w, self.lut, inp.scale, inp.T,
             p.chunk_size, inp.B * inp.H, inp.S, self.NZ,
             H=inp.H, HT=inp.HT, K=inp.K, R=R, RP=RP, WC=inp.V, BW=BWR, P=PR,
@@ -317,12 +335,16 @@ class ColsLauncher(_Launcher):
         else:           # the K + V columns of [I | 0], the states into summ
             WS, BWS, PS, c_off, out = inp.K + inp.V, p.BWS, p.words_summary, inp.K, summ
         pr_t, R, RP = self._proj_rows(BWS, c_off, False, vbasis)
+        sym = self.sym if self.sym_summary is None else self.sym_summary
+        sym8 = sym if self.sym8 is None else self.sym8
         _kern.proj_kernel[(triton.cdiv(inp.B * inp.H, PS), p.n_chunks)](
-            self.sym, pr_t, self.kt, dummy, dummy, dummy, dummy, dummy, out, self.flags,
+            sym, sym8, pr_t, self.kt, dummy, dummy, dummy, dummy, dummy, out, self.flags,
             self.gen, dummy, dummy, inp.scale, inp.T, p.chunk_size, inp.B * inp.H, inp.S, 1,
             H=inp.H, HT=inp.HT, K=inp.K, R=R, RP=RP, WC=WS, BW=BWS, P=PS,
             NH=inp.NH, G=p.G, H0_MODE=5 if basis else 4, OUT_O=False, OUT_CODE=False,
-            FINAL=3 if basis else 2, CHECK_IDS=self.check_ids, V0=0, ACC=p.acc,
+            FINAL=3 if basis else 2,
+            CHECK_IDS=self.check_ids if self.sym_summary is None else self.check_summary,
+            V0=0, ACC=p.acc, NARROW=self.sym8 is not None,
             num_warps=max(1, PS * BWS // 32), num_stages=1)
         if basis:
             _kern.proj_maps_kernel[(inp.B * inp.H * p.n_chunks,)](

@@ -904,14 +904,14 @@ def _proj_key(kt, y, hh, HT: tl.constexpr, K: tl.constexpr, ACC: tl.constexpr):
 
 
 @triton.jit(do_not_specialize=["T", "L", "BH", "S", "NZ", "gen"])
-def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lut, scale, T, L,
-                BH, S, NZ,
+def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lut, scale,
+                T, L, BH, S, NZ,
                 H: tl.constexpr, HT: tl.constexpr, K: tl.constexpr,
                 R: tl.constexpr, RP: tl.constexpr, WC: tl.constexpr, BW: tl.constexpr,
                 P: tl.constexpr, NH: tl.constexpr, G: tl.constexpr, H0_MODE: tl.constexpr,
                 OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, FINAL: tl.constexpr,
                 CHECK_IDS: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr,
-                LUT_ID: tl.constexpr = 0):
+                LUT_ID: tl.constexpr = 0, NARROW: tl.constexpr = False):
     # The run pass of cols_kernel (same grid, words a program, ids, chunks, H0_MODE 0-3,
     # FINAL 0-1, outputs o and the code by a code table; no stored states) in the keys'
     # coordinates (above), and its summary pass (H0_MODE 4: [I | 0] over WC = K + V columns,
@@ -922,6 +922,9 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
     # (proj_rows_kernel); kt: the key table [R, HT, K] (for the start's projections and the
     # final state). The order of the deep loop: four sub-steps an iteration, their rows loaded
     # first, the ids of the next four read during it, then the last < 4 one at a time.
+    # NARROW (a summary pass, session 25): every id read is also stored, as checked (clamped)
+    # one-byte ids, into sym8 [B, T] (by one lane a sequence: column 0 of head 0), for the run
+    # pass: the narrowing without its own launch.
     BC: tl.constexpr = P * BW
     RS2: tl.constexpr = RP + 4 + BW
     UN: tl.constexpr = 4
@@ -962,12 +965,17 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
     miss = tl.zeros([BC], dtype=tl.int32)
 
     p_sym = sym + i_b * T + t0
+    p8 = sym8 + i_b * T + t0
+    m8 = m_w & (col == 0) & (i_h == 0)
     tok = ((i_b * T + t0) * H + i_h)                                  # this token's row
     p_row = pr_t + i_h * RS2                                          # row y at y * H * RS2
     mx = _id_max0(tl.load(p_sym), CHECK_IDS)
     xs = ()
     for i in tl.static_range(UN):
-        xi, mx = _id_take(tl.load(p_sym + tl.minimum(i, last) // NH), mx, S, CHECK_IDS)
+        pos = tl.minimum(i, last) // NH
+        xi, mx = _id_take(tl.load(p_sym + pos), mx, S, CHECK_IDS)
+        if NARROW:
+            tl.store(p8 + pos, xi.to(tl.uint8), mask=m8)
         xs = xs + (xi,)
     for it in range(0, (last + 1) // UN):
         u = it * UN
@@ -977,8 +985,10 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
             rows = rows + ((r,) + _proj_row(p_row + r * (H * RS2), col, R, RP, G, BC),)
         nx = ()
         for i in tl.static_range(UN):
-            xi, mx = _id_take(tl.load(p_sym + tl.minimum(u + UN + i, last) // NH), mx, S,
-                              CHECK_IDS)
+            pos = tl.minimum(u + UN + i, last) // NH
+            xi, mx = _id_take(tl.load(p_sym + pos), mx, S, CHECK_IDS)
+            if NARROW:
+                tl.store(p8 + pos, xi.to(tl.uint8), mask=m8)
             nx = nx + (xi,)
         for i in tl.static_range(UN):
             r, g, b, kq, wk, v = rows[i]
@@ -991,6 +1001,8 @@ def proj_kernel(sym, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lu
         xs = nx
     for u in range((last + 1) // UN * UN, last + 1):       # the last < UN sub-steps
         xi, mx = _id_take(tl.load(p_sym + u // NH), mx, S, CHECK_IDS)
+        if NARROW:
+            tl.store(p8 + u // NH, xi.to(tl.uint8), mask=m8)
         r = xi * NH + u % NH
         g, b, kq, wk, v = _proj_row(p_row + r * (H * RS2), col, R, RP, G, BC)
         p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O, OUT_CODE)
