@@ -1180,7 +1180,8 @@ def test_proj_memo_keeps_the_decision_apart():
 @pytest.mark.parametrize("heads,n_h,L,states", [(False, 2, 5, False), (True, 1, 4, False),
                                                 (False, 2, 6, True)])
 def test_narrowing_in_the_summary_pass_equals_the_narrowing_pass(gen, device, monkeypatch,
-                                                                 heads, n_h, L, states):
+                                                                 narrowing_spy, heads, n_h, L,
+                                                                 states):
     # _launch.NARROW_IN_SUMMARY: the proj summary pass writes the one-byte ids the run pass
     # reads (one lane a sequence: column 0 of head 0; each sub-step's id, n_h a token) and
     # the outputs are bit-identical to the narrowing pass's, with two heads, two sub-steps a
@@ -1192,24 +1193,11 @@ def test_narrowing_in_the_summary_pass_equals_the_narrowing_pass(gen, device, mo
     sym = torch.randint(0, S, (3, 23), generator=gen).to(device)
     q = torch.randn(H, K, generator=gen).to(device)
     kw = dict(query=q, chunk_size=L, return_states=states)
+    narrowed, fused = narrowing_spy
     want = run_tabled(sym, kt, bt, vt, **kw)
-    narrowed, fused = [], []
-    real, real_proj = _launch._kern.ids_u8_kernel, _launch._kern.proj_kernel
-
-    class Spy:
-        def __getitem__(self, grid):
-            narrowed.append(grid)
-            return real[grid]
-
-    class ProjSpy:
-        def __getitem__(self, grid):
-            def launch(*args, **meta):
-                fused.append(meta.get("NARROW", False))
-                return real_proj[grid](*args, **meta)
-            return launch
-
-    monkeypatch.setattr(_launch._kern, "ids_u8_kernel", Spy())
-    monkeypatch.setattr(_launch._kern, "proj_kernel", ProjSpy())
+    assert len(narrowed) == 1 and not any(fused)        # the narrowing pass of its own
+    narrowed.clear()
+    fused.clear()
     monkeypatch.setattr(_launch, "NARROW_IN_SUMMARY", True)
     got = run_tabled(sym, kt, bt, vt, **kw)
     assert narrowed == [] and fused[0] is True

@@ -95,31 +95,15 @@ def test_out_of_range_ids_raise_in_every_kernel(device, variant, chunk):
 @pytest.mark.parametrize("dtype,bad,where", [(torch.int32, 2, (0, 5)), (torch.int64, -1, (1, 0)),
                                              (torch.int16, 300, (1, 7))])
 @pytest.mark.parametrize("switch,value", [("NARROW_CHUNKED", False), ("NARROW_IN_SUMMARY", True)])
-def test_chunked_calls_without_the_narrowing_pass(device, monkeypatch, dtype, bad, where, switch,
-                                                  value):
+def test_chunked_calls_without_the_narrowing_pass(device, monkeypatch, narrowing_spy, dtype, bad,
+                                                  where, switch, value):
     # _launch.NARROW_CHUNKED off (chunked passes read and check the caller's ids) or
     # NARROW_IN_SUMMARY on (the proj summary pass checks them and writes the one-byte ids the
     # run pass reads): chunked calls launch no narrowing pass; the outputs equal the narrowed
     # call's; a bad id raises; sequential calls still narrow
     from statetrack.kernels.tabled import _launch
 
-    narrowed, fused = [], []
-    real, real_proj = _launch._kern.ids_u8_kernel, _launch._kern.proj_kernel
-
-    class Spy:
-        def __getitem__(self, grid):
-            narrowed.append(grid)
-            return real[grid]
-
-    class ProjSpy:
-        def __getitem__(self, grid):
-            def launch(*args, **meta):
-                fused.append(meta.get("NARROW", False))
-                return real_proj[grid](*args, **meta)
-            return launch
-
-    monkeypatch.setattr(_launch._kern, "ids_u8_kernel", Spy())
-    monkeypatch.setattr(_launch._kern, "proj_kernel", ProjSpy())
+    narrowed, fused = narrowing_spy
     kt, bt, vt = (t.to(device) for t in _parity())
     kw = _on(device, {"initial_state": H0, "query": Q, "codes": CODES})
     sym = torch.tensor([[0, 1, 1, 0, 1, 0, 0, 1], [1, 1, 0, 0, 1, 1, 0, 1]], dtype=dtype)
