@@ -83,8 +83,8 @@ def checks_ab(make_fn, rounds: int, calls: int, dev: str) -> dict:
     """The interleaved A/B of ``--ab``: ``rounds`` rounds, each timing every variant of
     :data:`AB_VARIANTS` (``make_fn(checks_on)`` gives the call) in an order rotated by one a
     round, :data:`checks_mod.MAPPED_FLAGS` (pending flags drained first: the setting picks
-    the flag ring of the calls made from then on) and :data:`_launch.NARROW_CHUNKED` switched
-    between them.
+    the flag ring of the calls made from then on), :data:`_launch.NARROW_CHUNKED` and
+    :data:`_launch.NARROW_IN_SUMMARY` switched between them.
 
     Returns ``{"rounds": [{variant: [host, loop]}], "median": {variant: {"host_ms",
     "loop_ms"}}, "cost_pct": {variant: {"host", "loop"}}}`` (medians over the rounds, cost
@@ -202,7 +202,7 @@ def main(argv=None) -> int:
         for name, m in ab["median"].items():
             c = ab["cost_pct"].get(name)
             extra = "" if c is None else f"  ({c['host']:+.1f} % host, {c['loop']:+.1f} % loop)"
-            print(f"  {name:42s} host {m['host_ms']:.3f} ms, loop {m['loop_ms']:.3f} ms{extra}")
+            print(f"  {name:46s} host {m['host_ms']:.3f} ms, loop {m['loop_ms']:.3f} ms{extra}")
     meta = describe(__file__, argv, B=B, T=T, problem=a.problem, calls=calls, checks=a.checks,
                     device=dev if a.smoke else torch.cuda.get_device_name(),
                     torch=torch.__version__, triton=triton.__version__)
