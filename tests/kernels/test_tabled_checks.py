@@ -134,6 +134,28 @@ def test_chunked_calls_without_the_narrowing_pass(device, monkeypatch, narrowing
         fused.clear()
 
 
+@pytest.mark.parametrize("variant", [{"proj": False}, {"legacy": True}, {"mm": True}])
+def test_every_kernel_checks_wide_ids_when_not_narrowed(device, monkeypatch, narrowing_spy,
+                                                        variant):
+    # _launch.NARROW_CHUNKED off with cols_kernel, run_kernel / summary_kernel and mm_kernel:
+    # their chunked passes read int64 ids, equal the narrowed call and raise on a bad id
+    from statetrack.kernels.tabled import _launch
+
+    narrowed, _ = narrowing_spy
+    kt, bt, vt = (t.to(device) for t in _parity())
+    kw = _on(device, {"initial_state": H0, "query": Q})
+    sym = torch.tensor([[0, 1, 1, 0, 1, 0, 0, 1], [1, 1, 0, 0, 1, 1, 0, 1]]).to(device)
+    want = _run_tabled_variant(sym, kt, bt, vt, chunk_size=3, _variant=variant, **kw)
+    assert len(narrowed) == 1
+    monkeypatch.setattr(_launch, "NARROW_CHUNKED", False)
+    got = _run_tabled_variant(sym, kt, bt, vt, chunk_size=3, _variant=variant, **kw).check()
+    assert len(narrowed) == 1 and torch.equal(got.o, want.o)
+    sym[1, 6] = 5
+    with pytest.raises(E.SymbolRangeError, match=r"got 5 at index \(1, 6\)"):
+        _run_tabled_variant(sym, kt, bt, vt, chunk_size=3, _variant=variant, **kw).check()
+    assert len(narrowed) == 1
+
+
 def test_more_than_256_symbols_are_checked_in_the_kernels(device):
     # no one-byte narrowing: the kernels check int32 ids themselves
     sym = torch.tensor([[299, 3, 0, 298]], dtype=torch.int32)

@@ -752,9 +752,10 @@ _PROBE: dict[torch.device, torch.Tensor] = {}
 
 def host_writable(device: torch.device) -> bool:
     """Whether kernels on the CUDA ``device`` can write pinned host memory (the default
-    :data:`MAPPED_FLAGS`): one tiny launch a device and process, remembered. Where they
-    cannot (some virtualised GPUs), the flag rings copy their slots home instead, with a
-    warning. While a CUDA graph is being captured no launch is made (it would become part of
+    :data:`MAPPED_FLAGS`): one tiny launch a device and process, remembered (the first
+    checked call of a process also compiles that one-line kernel, or reads it from Triton's
+    cache). Where they cannot (some virtualised GPUs), the flag rings copy their slots home
+    instead, with a warning. While a CUDA graph is being captured no launch is made (it would become part of
     the graph) and the answer is True, not remembered.
 
     Examples
