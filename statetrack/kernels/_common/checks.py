@@ -734,6 +734,7 @@ MAPPED_FLAGS = os.environ.get("STATETRACK_MAPPED_FLAGS", "1") != "0"
 
 
 _HOST_WRITABLE: dict[torch.device, bool] = {}
+_PROBE: dict[torch.device, torch.Tensor] = {}       # host_writable's probe tensors, kept
 
 
 def _touch(device: torch.device) -> None:
@@ -745,9 +746,6 @@ def _touch(device: torch.device) -> None:
         probe = _PROBE[device] = torch.zeros(4, dtype=torch.int32, pin_memory=True)
     with torch.cuda.device(device):
         touch_kernel[(1,)](probe)
-
-
-_PROBE: dict[torch.device, torch.Tensor] = {}
 
 
 def host_writable(device: torch.device) -> bool:
@@ -888,6 +886,24 @@ class FlagRing:
 _STREAMS: dict[tuple[int, int], torch.cuda.Stream] = {}
 
 
+def stream_handle(device: torch.device) -> int:
+    """The current stream of ``device`` as an integer (0 off CUDA): what Triton launches on.
+
+    Examples
+    --------
+    >>> import torch
+    >>> stream_handle(torch.device("cpu"))
+    0
+    """
+    if device.type != "cuda":
+        return 0
+    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+    if raw is not None:
+        return int(raw(device.index if device.index is not None else
+                       torch.cuda.current_device()))
+    return torch.cuda.current_stream(device).cuda_stream
+
+
 def current_stream(device: torch.device) -> "torch.cuda.Stream":
     """``torch.cuda.current_stream(device)`` (``device`` with its index), the stream object
     kept per raw stream handle: the call runs once per run_tabled call with its checks on,
@@ -901,10 +917,7 @@ def current_stream(device: torch.device) -> "torch.cuda.Stream":
     ...     assert current_stream(d) == torch.cuda.current_stream(d)
     """
     idx = device.index if device.index is not None else torch.cuda.current_device()
-    get_raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
-    if get_raw is None:                  # not in this torch: the plain call
-        return torch.cuda.current_stream(idx)
-    raw = int(get_raw(idx))
+    raw = stream_handle(torch.device("cuda", idx))
     stream = _STREAMS.get((idx, raw))
     if stream is None:
         if len(_STREAMS) >= 64:          # streams made and dropped by the caller

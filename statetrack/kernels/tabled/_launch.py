@@ -14,7 +14,7 @@ from collections import OrderedDict
 import torch
 
 from statetrack.floats import next_pow2
-from statetrack.kernels._common.checks import DeviceFlags
+from statetrack.kernels._common.checks import DeviceFlags, stream_handle
 from statetrack.kernels._common.triton import INTERPRET, tl, triton
 from statetrack.kernels.tabled import _tabled_kernels as _kern
 from statetrack.kernels.tabled._codes import CodeTable
@@ -115,17 +115,6 @@ class DerivedTables:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-def _stream_id(device: torch.device) -> int:
-    """The current stream of ``device`` as an integer (0 off CUDA): what Triton launches on."""
-    if device.type != "cuda":
-        return 0
-    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
-    if raw is not None:
-        return int(raw(device.index if device.index is not None else
-                       torch.cuda.current_device()))
-    return torch.cuda.current_stream(device).cuda_stream
 
 
 #: Narrow wider ids to one byte (``to_uint8_ids``, one launch) in chunked calls too, not only
@@ -282,7 +271,7 @@ class ColsLauncher(_Launcher):
             dev = inp.device
             key = ("proj rows", inp.H, inp.HT, inp.K, inp.V, inp.S, inp.NH, p.G, p.BK, BW,
                    c_off, out_o, out_code, vbasis, float(inp.scale), inp.state_dtype,
-                   str(dev), _stream_id(dev), p.acc)
+                   str(dev), stream_handle(dev), p.acc)
             tensors = (*self.given, self.lut_w if out_code else None)
             pr_t = PROJ_ROWS.get(key, tensors)
             if pr_t is not None:

@@ -594,7 +594,7 @@ def _proj_keys(inp: Any, plan: Any, key_table: torch.Tensor) -> Any:
     proj, basis = cond >= _plan.PROJ_MIN_SV, cond >= _plan.PROJ_BASIS_MIN_SV
     key = (id(plan), proj, basis)
     got = _PROJ_PLANS.get(key)
-    if got is None or got[0] is not plan:         # (an id may be reused once plan is gone)
+    if got is None:
         if len(_PROJ_PLANS) >= _plan.PLAN_CACHE_SIZE:
             _PROJ_PLANS.clear()
         got = _PROJ_PLANS[key] = (plan, replace(plan, proj=proj, proj_basis=basis))
