@@ -18,7 +18,10 @@ the checks off; on with the device flags copied home; on with them written by th
 into pinned host memory (:data:`~statetrack.kernels._common.checks.MAPPED_FLAGS`); and the
 latter with the chunked passes reading the caller's ids
 (:data:`~statetrack.kernels.tabled._launch.NARROW_CHUNKED` off: one launch fewer), and with
-the narrowing inside the summary pass (``NARROW_IN_SUMMARY``: one launch fewer too).
+the narrowing inside the summary pass (``NARROW_IN_SUMMARY``: one launch fewer too); and
+(session 26) the mapped flags launched through Triton's own dispatch instead of the direct
+launch of :mod:`~statetrack.kernels._common.fast_launch` (every other variant launches
+directly, the default).
 ``kernels_construction.py``'s 32-call host rows disagreed with this probe by more than the
 checks' cost (0.538 against 0.396 ms, session 25, H100).
 
@@ -46,14 +49,18 @@ import triton  # noqa: E402
 from benchmarks._machine import check_outputs, describe, write_json  # noqa: E402
 from benchmarks.probes.deep_ab import problems  # noqa: E402
 from statetrack.kernels._common import checks as checks_mod  # noqa: E402
+from statetrack.kernels._common import fast_launch  # noqa: E402
 from statetrack.kernels.tabled import _launch, check_pending, run_tabled  # noqa: E402
 
 #: the variants of ``--ab``: (name, checks on, mapped flags, narrowing of chunked calls' ids:
-#: True a pass of its own, False none, "summary" in the summary pass)
-AB_VARIANTS = (("checks off", False, False, True), ("checks on, flags copied", True, False, True),
-               ("checks on, flags mapped", True, True, True),
-               ("checks on, flags mapped, ids not narrowed", True, True, False),
-               ("checks on, flags mapped, narrowing in summary", True, True, "summary"))
+#: True a pass of its own, False none, "summary" in the summary pass; direct launches of the
+#: compiled kernels, :mod:`~statetrack.kernels._common.fast_launch`)
+AB_VARIANTS = (("checks off", False, False, True, True),
+               ("checks on, flags copied", True, False, True, True),
+               ("checks on, flags mapped", True, True, True, True),
+               ("checks on, flags mapped, ids not narrowed", True, True, False, True),
+               ("checks on, flags mapped, narrowing in summary", True, True, "summary", True),
+               ("checks on, flags mapped, Triton's dispatch", True, True, True, False))
 
 
 def _sync(dev: str) -> None:
@@ -89,14 +96,16 @@ def checks_ab(make_fn, rounds: int, calls: int, dev: str) -> dict:
     Returns ``{"rounds": [{variant: [host, loop]}], "median": {variant: {"host_ms",
     "loop_ms"}}, "cost_pct": {variant: {"host", "loop"}}}`` (medians over the rounds, cost
     against the checks off)."""
-    saved = checks_mod.MAPPED_FLAGS, _launch.NARROW_CHUNKED, _launch.NARROW_IN_SUMMARY
+    saved = (checks_mod.MAPPED_FLAGS, _launch.NARROW_CHUNKED, _launch.NARROW_IN_SUMMARY,
+             fast_launch.MODE)
     per_round = []
     n = len(AB_VARIANTS)
     try:
         for i in range(rounds):
             got = {}
-            for name, on, mapped, narrow in AB_VARIANTS[i % n:] + AB_VARIANTS[:i % n]:
+            for name, on, mapped, narrow, direct in AB_VARIANTS[i % n:] + AB_VARIANTS[:i % n]:
                 check_pending()
+                fast_launch.MODE = saved[3] if direct else "off"
                 checks_mod.MAPPED_FLAGS = mapped
                 _launch.NARROW_CHUNKED = bool(narrow)
                 _launch.NARROW_IN_SUMMARY = narrow == "summary"
@@ -108,7 +117,8 @@ def checks_ab(make_fn, rounds: int, calls: int, dev: str) -> dict:
             per_round.append(got)
     finally:
         check_pending()
-        checks_mod.MAPPED_FLAGS, _launch.NARROW_CHUNKED, _launch.NARROW_IN_SUMMARY = saved
+        (checks_mod.MAPPED_FLAGS, _launch.NARROW_CHUNKED, _launch.NARROW_IN_SUMMARY,
+         fast_launch.MODE) = saved
     med = {n: {"host_ms": float(np.median([r[n][0] for r in per_round])),
                "loop_ms": float(np.median([r[n][1] for r in per_round]))}
            for n, *_ in AB_VARIANTS}
@@ -153,7 +163,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ab", type=int, default=0, metavar="ROUNDS",
                     help="also an interleaved A/B: checks off; on with flags copied; mapped; "
                          "mapped without the chunked ids' narrowing pass; mapped with the "
-                         "narrowing in the summary pass")
+                         "narrowing in the summary pass; mapped through Triton's dispatch")
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
     a = ap.parse_args(argv)
     check_outputs(ap, {"--json": a.json})

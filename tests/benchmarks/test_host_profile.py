@@ -44,7 +44,8 @@ def test_host_profile_checks_off_and_ab(tmp_path):
     ab = doc["checks_ab"]
     variants = {"checks off", "checks on, flags copied", "checks on, flags mapped",
                 "checks on, flags mapped, ids not narrowed",
-                "checks on, flags mapped, narrowing in summary"}
+                "checks on, flags mapped, narrowing in summary",
+                "checks on, flags mapped, Triton's dispatch"}
     assert len(ab["rounds"]) == 1 and set(ab["rounds"][0]) == variants
     assert set(ab["median"]) == variants and set(ab["cost_pct"]) == variants - {"checks off"}
     for m in ab["median"].values():
@@ -79,15 +80,18 @@ def test_checks_ab_switches_and_restores(monkeypatch):
     monkeypatch.setattr(hp.checks_mod, "MAPPED_FLAGS", "sentinel-m")
     monkeypatch.setattr(hp._launch, "NARROW_CHUNKED", "sentinel-n")
     monkeypatch.setattr(hp._launch, "NARROW_IN_SUMMARY", "sentinel-s")
+    monkeypatch.setattr(hp.fast_launch, "MODE", "sentinel-f")
     seen = set()
 
     def make_fn(on):
         return lambda: seen.add((on, hp.checks_mod.MAPPED_FLAGS, hp._launch.NARROW_CHUNKED,
-                                 hp._launch.NARROW_IN_SUMMARY))
+                                 hp._launch.NARROW_IN_SUMMARY, hp.fast_launch.MODE))
 
     res = hp.checks_ab(make_fn, rounds=2, calls=2, dev="cpu")
-    assert seen == {(on, m, bool(n), n == "summary") for _, on, m, n in hp.AB_VARIANTS}
-    assert len(seen) == len(hp.AB_VARIANTS) == 5
+    assert seen == {(on, m, bool(n), n == "summary", "sentinel-f" if d else "off")
+                    for _, on, m, n, d in hp.AB_VARIANTS}
+    assert len(seen) == len(hp.AB_VARIANTS) == 6
+    assert hp.fast_launch.MODE == "sentinel-f"
     assert hp.checks_mod.MAPPED_FLAGS == "sentinel-m"
     assert hp._launch.NARROW_CHUNKED == "sentinel-n"
     assert hp._launch.NARROW_IN_SUMMARY == "sentinel-s"

@@ -15,6 +15,7 @@ import torch
 
 from statetrack.floats import next_pow2
 from statetrack.kernels._common.checks import DeviceFlags, stream_handle
+from statetrack.kernels._common.fast_launch import fast
 from statetrack.kernels._common.triton import INTERPRET, tl, triton
 from statetrack.kernels.tabled import _tabled_kernels as _kern
 from statetrack.kernels.tabled._codes import CodeTable
@@ -36,7 +37,7 @@ def to_uint8_ids(sym: torch.Tensor, S: int, flags: DeviceFlags | None) -> torch.
     out = torch.empty(sym.shape, dtype=torch.uint8, device=sym.device)
     n, BLOCK = sym.numel(), 1024
     if n:
-        _kern.ids_u8_kernel[(triton.cdiv(n, BLOCK),)](
+        fast(_kern.ids_u8_kernel)[(triton.cdiv(n, BLOCK),)](
             sym, out, flags.flags if flags is not None else out,
             flags.gen if flags is not None else 0, n, S,
             CHECK=flags is not None, BLOCK=BLOCK)
@@ -277,7 +278,7 @@ class ColsLauncher(_Launcher):
             if pr_t is not None:
                 return pr_t, R, RP
         pr_t = torch.empty(R * inp.H, RP + 4 + BW, dtype=inp.state_dtype, device=inp.device)
-        _kern.proj_rows_kernel[(R, inp.H)](
+        fast(_kern.proj_rows_kernel)[(R, inp.H)](
             self.kt, self.bt, self.vt, self.out_args[0], self.lut_w, pr_t, inp.scale, H=inp.H,
             HT=inp.HT, K=inp.K, V=inp.V, R=R, RP=RP, BW=BW, BR=next_pow2(R, lo=2), BK=p.BK,
             OUT_O=out_o, OUT_CODE=out_code, ACC=p.acc, C_OFF=c_off, VBASIS=vbasis,
@@ -295,7 +296,7 @@ class ColsLauncher(_Launcher):
         if MAXNREG_OVERRIDE is not None:
             reg = MAXNREG_OVERRIDE or None
         extra = {"maxnreg": reg} if reg and not INTERPRET else {}
-        _kern.proj_kernel[(triton.cdiv(grid[0], PR), grid[1])](
+        fast(_kern.proj_kernel)[(triton.cdiv(grid[0], PR), grid[1])](
             self.sym, self.sym, pr_t, self.kt, h0_arg, starts_arg, qk, o, cls,
             self.buf.final_state, self.flags, self.gen, self.lut_w, self.lut, inp.scale, inp.T,
             p.chunk_size, inp.B * inp.H, inp.S, self.NZ,
@@ -326,7 +327,7 @@ class ColsLauncher(_Launcher):
         pr_t, R, RP = self._proj_rows(BWS, c_off, False, vbasis)
         sym = self.sym if self.sym_summary is None else self.sym_summary
         sym8 = sym if self.sym8 is None else self.sym8
-        _kern.proj_kernel[(triton.cdiv(inp.B * inp.H, PS), p.n_chunks)](
+        fast(_kern.proj_kernel)[(triton.cdiv(inp.B * inp.H, PS), p.n_chunks)](
             sym, sym8, pr_t, self.kt, dummy, dummy, dummy, dummy, dummy, out, self.flags,
             self.gen, dummy, dummy, inp.scale, inp.T, p.chunk_size, inp.B * inp.H, inp.S, 1,
             H=inp.H, HT=inp.HT, K=inp.K, R=R, RP=RP, WC=WS, BW=BWS, P=PS,
@@ -336,7 +337,7 @@ class ColsLauncher(_Launcher):
             V0=0, ACC=p.acc, NARROW=self.sym8 is not None,
             num_warps=max(1, PS * BWS // 32), num_stages=1)
         if basis:
-            _kern.proj_maps_kernel[(inp.B * inp.H * p.n_chunks,)](
+            fast(_kern.proj_maps_kernel)[(inp.B * inp.H * p.n_chunks,)](
                 self.kt, self.vt, out, summ, p.n_chunks, H=inp.H, HT=inp.HT, K=inp.K,
                 V=inp.V, R=R, BK=p.BK, BV=p.BV, VBASIS=vbasis, ACC=p.acc, num_warps=1)
 
@@ -357,7 +358,7 @@ class ColsLauncher(_Launcher):
         if MAXNREG_OVERRIDE is not None:                    # a benchmark's A/B (0: none)
             reg = MAXNREG_OVERRIDE or None
         extra = {"maxnreg": reg} if reg and not INTERPRET else {}
-        _kern.cols_kernel[(triton.cdiv(grid[0], PR), grid[1])](
+        fast(_kern.cols_kernel)[(triton.cdiv(grid[0], PR), grid[1])](
             self.sym, _cols_tables(self.kt, self.bt, self.vt, p.KP, p.G, BWR, 0,
                                    inp.state_dtype), h0_arg, starts_arg, *self.out_args,
             self.buf.final_state, self.flags, self.gen, self.lut_w, self.lut, inp.scale, inp.T,
@@ -373,7 +374,7 @@ class ColsLauncher(_Launcher):
             return
         inp, p, dummy = self.inp, self.plan, self.dummy
         PS, BWS = p.words_summary, p.BWS
-        _kern.cols_kernel[(triton.cdiv(inp.B * inp.H, PS), p.n_chunks)](
+        fast(_kern.cols_kernel)[(triton.cdiv(inp.B * inp.H, PS), p.n_chunks)](
             self.sym, _cols_tables(self.kt, self.bt, self.vt, p.KP, p.G, BWS, inp.K,
                                    inp.state_dtype), dummy, dummy, dummy, dummy, dummy,
             dummy, dummy, summ, self.flags, self.gen, dummy, dummy, inp.scale, inp.T,
@@ -407,7 +408,7 @@ class MMLauncher(_Launcher):
         inp, p = self.inp, self.plan
         BKM, BVM = self.BKM, max(16, p.BV)
         am, bm, _ = self.tables
-        _kern.mm_kernel[grid](
+        fast(_kern.mm_kernel)[grid](
             self.sym, am, bm, h0_arg, starts_arg, *self.out_args, self.buf.final_state,
             self.flags, self.gen, inp.scale, inp.T, p.chunk_size, inp.S, H=inp.H, HT=inp.HT,
             K=inp.K, WC=inp.V, BK=BKM, BC=BVM, C=inp.C, BCC=p.BCC, H0_MODE=h0_mode,
@@ -419,7 +420,7 @@ class MMLauncher(_Launcher):
         W = inp.K + inp.V
         BKM, BWM = self.BKM, max(16, p.BW)
         am, bm, _ = _mm_tables(inp.key_table, inp.beta_table, inp.value_table, BKM, BWM, inp.K)
-        _kern.mm_kernel[(inp.B * inp.H, p.n_chunks)](
+        fast(_kern.mm_kernel)[(inp.B * inp.H, p.n_chunks)](
             self.sym, am, bm, dummy, dummy, dummy, dummy, dummy, dummy, dummy, summ,
             self.flags, self.gen, inp.scale, inp.T, p.chunk_size, inp.S, H=inp.H, HT=inp.HT,
             K=inp.K, WC=W, BK=BKM, BC=BWM, C=1, BCC=2, H0_MODE=4, OUT_O=False, OUT_CODE=False,
@@ -433,7 +434,7 @@ class LegacyLauncher(_Launcher):
 
     def run_pass(self, grid, h0_arg, starts_arg, h0_mode, final):
         inp, p = self.inp, self.plan
-        _kern.run_kernel[grid](
+        fast(_kern.run_kernel)[grid](
             self.sym, self.kt, self.bt, self.vt, h0_arg, starts_arg, *self.out_args,
             self.buf.final_state, self.flags, self.gen, inp.scale, inp.T, p.chunk_size, inp.S,
             H=inp.H, HT=inp.HT, K=inp.K, V=inp.V, NH=inp.NH, NHP=p.NHP, BK=p.BK, BV=p.BV,
@@ -443,7 +444,7 @@ class LegacyLauncher(_Launcher):
     def summary_pass(self, summ):
         inp, p = self.inp, self.plan
         BW = p.BW
-        _kern.summary_kernel[(inp.B * inp.H, p.n_chunks)](
+        fast(_kern.summary_kernel)[(inp.B * inp.H, p.n_chunks)](
             self.sym, self.kt, self.bt, self.vt, summ, self.flags, self.gen, inp.T,
             p.chunk_size, inp.S, H=inp.H, HT=inp.HT, K=inp.K, V=inp.V, NH=inp.NH, NHP=p.NHP,
             BK=p.BK, BW=BW, CHECK_IDS=self.check_ids, ACC=p.acc, num_warps=_warps(p.BK * BW),
@@ -486,7 +487,7 @@ def launch(inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan,
     need_run = inp.output != "none" or inp.return_states
     starts = torch.empty(B * H, NC, K, V, dtype=sd, device=inp.device) if need_run else summ
     BD, BVD = max(16, plan.BK), max(16, plan.BV)
-    _kern.scan_kernel[(B * H,)](
+    fast(_kern.scan_kernel)[(B * H,)](
         h0 if h0 is not None else dummy, summ, starts, ht, T, plan.chunk_size, H=H, K=K, V=V,
         BD=BD, BVD=BVD, H0_MODE=inp.h0_mode, STORE_STARTS=need_run, ACC=plan.acc,
         num_warps=max(1, min(4, BD * BVD // 256)), num_stages=1)

@@ -1,0 +1,262 @@
+"""Launch a compiled Triton kernel again without Triton's per-call dispatch.
+
+``kernel[grid](*args, **kwargs)`` costs tens of microseconds of host time in Triton: it
+binds the arguments, specializes each one (dtype, 16-byte alignment, divisibility by 16,
+integer width), builds a cache key string, looks the compiled kernel up, checks the globals
+it read and then calls the CUDA launcher. A tabled run is a few short kernels, so at
+host-bound shapes that dispatch is most of the call's time.
+
+:func:`fast` wraps a ``@triton.jit`` function in a :class:`FastKernel`: the same
+``[grid](*args, **kwargs)`` call, which keeps the compiled kernel Triton returned under a key
+of its own and, when a later call's key matches, calls the compiled kernel's launcher
+directly. The key holds, for every parameter, at least what Triton specializes on (checked
+against Triton's own ``native_specialize_impl`` by ``tests/kernels/test_fast_launch.py``):
+
+* a constexpr: its type and value;
+* a tensor: its dtype and whether its data pointer is a multiple of 16 bytes;
+* an ``int``: its width class (i32, i64 or u64), whether it equals 1 and whether it is a
+  multiple of 16 (only the width for a ``do_not_specialize`` parameter);
+* a ``bool``, a ``float`` or ``None``: its type;
+
+and the launch options (``num_warps``, ``num_stages``, ...), the current device and Triton's
+``debug`` knob. Anything else (a callable grid, an argument of another type, a profiler's
+launch hook, a kernel's pre-run hook, Triton's interpreter, or a compile that returns a
+future) takes Triton's own path, unchanged. What the direct launch skips: Triton's check
+that the module globals a kernel read have not changed since it was compiled (the kernels
+of this package read only ``tl.constexpr`` globals that never change).
+
+``STATETRACK_FAST_LAUNCH=0`` before the import turns it off (every call through Triton);
+``STATETRACK_FAST_LAUNCH=check`` keeps it on and, at every direct launch, also computes
+Triton's own specialization and key and raises :class:`AssertionError` if Triton would have
+launched another compiled kernel (for the GPU tests).
+
+Examples
+--------
+>>> from statetrack.kernels._common.fast_launch import fast
+>>> class NotAKernel:                   # anything but a compiled Triton kernel comes back
+...     pass
+>>> k = NotAKernel()
+>>> fast(k) is k
+True
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import torch
+
+from statetrack.kernels._common.triton import INTERPRET, triton
+
+__all__ = ["FastKernel", "fast", "MODE", "arg_key"]
+
+#: "on" (the default), "off" (every launch through Triton) or "check" (direct launches also
+#: compare Triton's own key), from ``STATETRACK_FAST_LAUNCH`` (``0`` / ``1`` / ``check``).
+_MODES = {"0": "off", "off": "off", "1": "on", "on": "on", "check": "check"}
+_RAW = os.environ.get("STATETRACK_FAST_LAUNCH", "1")
+MODE = _MODES.get(_RAW.strip().lower(), "on")
+if _RAW.strip().lower() not in _MODES:
+    warnings.warn(f"STATETRACK_FAST_LAUNCH={_RAW!r} is not one of 0, 1, check: taken as 1 "
+                  "(direct launches on)", RuntimeWarning, stacklevel=2)
+
+#: at most this many compiled kernels a :class:`FastKernel` keeps (then it starts again)
+MAX_KEYS = 512
+
+_I32 = (-(1 << 31), 1 << 31)
+_I64_MAX = 1 << 63
+_U64_END = 1 << 64
+
+
+class _Unsupported(Exception):
+    """An argument the key does not describe: the call goes through Triton."""
+
+
+def _int_width(v: int) -> str:
+    if _I32[0] <= v < _I32[1]:
+        return "i32"
+    if -_I64_MAX <= v < _I64_MAX:
+        return "i64"
+    if _I64_MAX <= v < _U64_END:
+        return "u64"
+    raise _Unsupported
+
+
+def arg_key(v, specialize: bool = True, align: bool = True):
+    """What the direct launch keys a non-constexpr argument ``v`` by: at least what Triton
+    specializes it on (``native_specialize_impl(backend, v, is_const, specialize, align)``),
+    so that two arguments with one key get one compiled kernel. Raises ``_Unsupported``
+    for a type it does not describe.
+
+    Examples
+    --------
+    >>> arg_key(16), arg_key(17), arg_key(1), arg_key(2 ** 40)
+    (('i32', False, True), ('i32', False, False), ('i32', True, False), ('i64', False, True))
+    >>> arg_key(16, specialize=False)
+    ('i32',)
+    >>> import torch
+    >>> arg_key(torch.zeros(8)), arg_key(torch.zeros(8)[1:])
+    ((torch.float32, True), (torch.float32, False))
+    """
+    t = type(v)
+    if t is torch.Tensor or (isinstance(v, torch.Tensor)):
+        return (v.dtype, (v.data_ptr() & 15) == 0 if align else None)
+    if t is bool:
+        return ("u1",)
+    if t is int:
+        w = _int_width(v)
+        return (w, v == 1, (v & 15) == 0) if specialize else (w,)
+    if t is float:
+        return ("fp32",)
+    if v is None:
+        return (None,)
+    raise _Unsupported
+
+
+class FastKernel:
+    """A ``@triton.jit`` function's ``[grid](*args, **kwargs)`` launch with the direct path
+    (the module's docstring says what it keys and when it falls back to Triton).
+
+    ``compiled`` counts the keys it holds; ``direct`` the launches that skipped Triton's
+    dispatch (for tests and probes).
+    """
+
+    def __init__(self, fn):
+        self.fn = fn
+        params = list(fn.params)
+        self.names = [p.name for p in params]
+        self.index = {n: i for i, n in enumerate(self.names)}
+        self.const = [bool(p.is_constexpr) for p in params]
+        self.spec = [not p.do_not_specialize for p in params]
+        self.align = [not p.do_not_specialize_on_alignment for p in params]
+        self.defaults = [p.default if p.has_default else _MISSING for p in params]
+        self.cache: dict = {}
+        self.direct = 0
+
+    @property
+    def compiled(self) -> int:
+        return len(self.cache)
+
+    def __getitem__(self, grid):
+        return lambda *args, **kwargs: self.run(grid, args, kwargs)
+
+    def _key(self, full, options):
+        key = []
+        const, spec, align = self.const, self.spec, self.align
+        for i, v in enumerate(full):
+            if v is _MISSING:
+                raise _Unsupported
+            if const[i]:
+                key.append((type(v), v))
+            else:
+                key.append(arg_key(v, spec[i], align[i]))
+        key.append(tuple(sorted(options.items())))
+        knobs = triton.knobs
+        key.append((_current_device(), bool(knobs.runtime.debug),
+                    knobs.compilation.instrumentation_mode))
+        return tuple(key)
+
+    def run(self, grid, args, kwargs):
+        fn = self.fn
+        rt = triton.knobs.runtime
+        if (type(grid) is not tuple or not 1 <= len(grid) <= 3
+                or getattr(fn, "pre_run_hooks", None)
+                or not _idle(rt.launch_enter_hook) or not _idle(rt.launch_exit_hook)):
+            return fn[grid](*args, **kwargs)
+        n = len(self.names)
+        if len(args) > n:
+            return fn[grid](*args, **kwargs)    # Triton's error
+        full = list(args) + self.defaults[len(args):]
+        options = {}
+        index = self.index
+        for name, v in kwargs.items():
+            i = index.get(name)
+            if i is None:
+                options[name] = v
+            elif i < len(args):
+                return fn[grid](*args, **kwargs)    # given twice: Triton's error
+            else:
+                full[i] = v
+        try:
+            key = self._key(full, options)
+            kernel = self.cache.get(key)
+        except (_Unsupported, TypeError):        # TypeError: an unhashable constexpr
+            return fn[grid](*args, **kwargs)
+        if kernel is None:
+            kernel = fn[grid](*args, **kwargs)
+            if kernel is not None and not hasattr(kernel, "result") \
+                    and getattr(kernel, "function", None) is not None:
+                if len(self.cache) >= MAX_KEYS:     # a constexpr that never compares equal
+                    self.cache.clear()
+                self.cache[key] = kernel
+            return kernel
+        if MODE == "check":
+            self._check(kernel, args, kwargs)
+        device = key[-1][0]
+        stream = _current_stream(device)
+        g1 = grid[1] if len(grid) > 1 else 1
+        g2 = grid[2] if len(grid) > 2 else 1
+        kernel.run(grid[0], g1, g2, stream, kernel.function, kernel.packed_metadata, None,
+                   None, None, *full)
+        self.direct += 1
+        return kernel
+
+    def _check(self, kernel, args, kwargs):
+        """Triton's own key for these arguments must name ``kernel`` (``check`` mode)."""
+        from triton.runtime.jit import compute_cache_key
+        fn = self.fn
+        kw = dict(kwargs)
+        kw["debug"] = kw.get("debug", fn.debug) or triton.knobs.runtime.debug
+        kw["instrumentation_mode"] = triton.knobs.compilation.instrumentation_mode
+        device = _current_device()
+        kernel_cache, kernel_key_cache, _, _, binder = fn.device_caches[device]
+        _, specialization, options = binder(*args, **kw)
+        theirs = kernel_cache.get(compute_cache_key(kernel_key_cache, specialization, options))
+        assert theirs is kernel, (
+            f"fast launch of {fn.__name__}: Triton would launch another compiled kernel "
+            f"for these arguments (specialization {specialization})")
+
+
+class _Missing:
+    def __repr__(self):
+        return "<no value>"
+
+
+_MISSING = _Missing()
+
+
+def _idle(hook) -> bool:
+    """Whether a launch hook of Triton's knobs calls nothing (``None``, or a ``HookChain``
+    without calls: Triton 3.6's default)."""
+    if hook is None:
+        return True
+    calls = getattr(hook, "calls", None)
+    return type(calls) is list and not calls
+
+
+def _current_device() -> int:
+    return torch.cuda.current_device()
+
+
+def _current_stream(device: int) -> int:
+    return torch._C._cuda_getCurrentRawStream(device)
+
+
+_FAST: dict[int, tuple[object, FastKernel]] = {}
+
+
+def fast(kernel):
+    """``kernel`` (a ``@triton.jit`` function) wrapped in a :class:`FastKernel`, one per
+    kernel and process; ``kernel`` itself where the direct launch does not apply (Triton's
+    interpreter, ``STATETRACK_FAST_LAUNCH=0``, or not a compiled-kernel function: a test's
+    stand-in, say)."""
+    if INTERPRET or MODE == "off":
+        return kernel
+    hit = _FAST.get(id(kernel))
+    if hit is not None and hit[0] is kernel:
+        return hit[1]
+    if not isinstance(kernel, triton.runtime.JITFunction):
+        return kernel
+    fk = FastKernel(kernel)
+    _FAST[id(kernel)] = (kernel, fk)
+    return fk

@@ -1,0 +1,273 @@
+"""The direct launch of compiled Triton kernels (``_common/fast_launch.py``).
+
+On the CPU: its key against Triton's own specialization (``native_specialize_impl``, the
+function Triton's binder calls for every argument), and its dispatch with a stand-in for the
+compiled kernel (what it passes to the launcher, when it goes through Triton). On a GPU: the
+tabled path's launches with the check mode on, which compares Triton's key at every direct
+launch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from statetrack.kernels._common import fast_launch
+from statetrack.kernels._common.fast_launch import FastKernel, arg_key, fast
+from statetrack.kernels._common.triton import tl, triton
+
+native = pytest.importorskip("triton._C.libtriton").native_specialize_impl
+from triton.backends.compiler import BaseBackend  # noqa: E402
+from triton.runtime.jit import JITFunction  # noqa: E402
+
+
+def _values():
+    ints = [0, 1, 2, 3, 8, 15, 16, 17, 32, 48, 1000, 4096, 65536, 65537, -1, -16, -17,
+            2 ** 31 - 16, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 16, -2 ** 31, -2 ** 31 - 1,
+            -2 ** 31 - 16, 2 ** 40, 2 ** 40 + 1, 2 ** 63 - 1, 2 ** 63 - 16, -2 ** 63,
+            2 ** 63, 2 ** 63 + 16, 2 ** 64 - 1, 2 ** 64 - 16]
+    base = {dt: torch.zeros(64, dtype=dt) for dt in
+            (torch.float32, torch.bfloat16, torch.float16, torch.uint8, torch.int8,
+             torch.int32, torch.int64, torch.float64)}
+    tensors = [t[k:] for t in base.values() for k in range(0, 9)]
+    return ints + [True, False, 0.5, 1.0, float("nan"), None] + tensors
+
+
+@pytest.mark.parametrize("specialize,align", [(True, True), (False, True), (True, False),
+                                              (False, False)])
+def test_one_key_means_one_specialization(specialize, align):
+    """Two arguments the direct launch keys alike are specialized alike by Triton (so it
+    never launches a kernel compiled for other arguments): every pair of a spread of ints
+    (the width boundaries, 1, multiples of 16), bools, floats, None and tensors of eight
+    dtypes at nine offsets. And it keys apart what Triton specializes apart."""
+    vals = _values()
+    ours = [arg_key(v, specialize, align) for v in vals]
+    theirs = [native(BaseBackend, v, False, specialize, align) for v in vals]
+    for (a, ka, ta), (b, kb, tb) in itertools.combinations(zip(vals, ours, theirs), 2):
+        if ka == kb:
+            assert ta == tb, (repr(a)[:40], repr(b)[:40], ka, ta, tb)
+    # the aligned and unaligned views of one storage, 1 and 2, 16 and 17 are keyed apart
+    if specialize:
+        assert arg_key(1) != arg_key(2) and arg_key(16) != arg_key(17)
+    if align:
+        f = torch.zeros(8)
+        assert arg_key(f) != arg_key(f[1:])
+
+
+@pytest.mark.parametrize("bad", [__import__("numpy").int64(3), (1, 2), "s", 2 ** 64,
+                                 -2 ** 63 - 1, object()])
+def test_arguments_it_does_not_describe_go_through_triton(bad):
+    with pytest.raises(fast_launch._Unsupported):
+        arg_key(bad)
+
+
+# ------------------------------------------------------------------ dispatch, stand-ins
+
+class Compiled:
+    """What Triton's ``run`` returns: a compiled kernel with its launcher."""
+
+    def __init__(self, tag):
+        self.tag, self.function, self.packed_metadata, self.calls = tag, f"fn{tag}", f"md{tag}", []
+
+    def run(self, *args):
+        self.calls.append(args)
+
+
+def _kern(x_ptr, n, m, scale, BLOCK: tl.constexpr, FLAG: tl.constexpr = False):
+    """The stand-in's Python function (JITFunction parses its signature)."""
+
+
+def _fake_jit():
+
+    class Recording(JITFunction):
+        def run(self, *args, grid, warmup, **kwargs):
+            self.seen.append((grid, args, kwargs))
+            k = Compiled(len(self.seen))
+            self.made.append(k)
+            return k
+
+    fn = Recording(_kern, do_not_specialize=["m"])
+    fn.seen, fn.made = [], []
+    return fn
+
+
+@pytest.fixture
+def on_a_stand_in_device(monkeypatch):
+    monkeypatch.setattr(fast_launch, "_current_device", lambda: 0)
+    monkeypatch.setattr(fast_launch, "_current_stream", lambda device: 77)
+    monkeypatch.setattr(fast_launch, "MODE", "on")
+
+
+def test_the_second_call_launches_the_compiled_kernel_directly(on_a_stand_in_device):
+    fn = _fake_jit()
+    fk = FastKernel(fn)
+    x = torch.zeros(64)
+    k1 = fk[(4, 2)](x, 32, 5, 0.5, BLOCK=128, num_warps=4)
+    assert len(fn.seen) == 1 and fk.compiled == 1 and fk.direct == 0
+    # same key (another aligned tensor, another multiple of 16, another m): no Triton call
+    y = torch.ones(64)
+    k2 = fk[(8,)](y, 48, 7, 0.25, BLOCK=128, num_warps=4)
+    assert k2 is k1 and len(fn.seen) == 1 and fk.direct == 1
+    (args,) = k1.calls
+    # grid padded to three, the stream, the handle and metadata, no hooks, then every
+    # parameter in the kernel's order, the default of FLAG included
+    assert args[:9] == (8, 1, 1, 77, "fn1", "md1", None, None, None)
+    assert args[9] is y and args[10:] == (48, 7, 0.25, 128, False)
+
+
+@pytest.mark.parametrize("change", ["unaligned", "not16", "one", "wide", "block", "flag",
+                                    "warps", "dtype", "device"])
+def test_any_specialization_change_goes_through_triton(on_a_stand_in_device, monkeypatch,
+                                                       change):
+    fn = _fake_jit()
+    fk = FastKernel(fn)
+    x = torch.zeros(64)
+    base = dict(x=x, n=32, m=5, scale=0.5, BLOCK=128, num_warps=4)
+    fk[(1,)](base["x"], base["n"], base["m"], base["scale"], BLOCK=128, num_warps=4)
+    call = dict(base)
+    kw = {}
+    if change == "unaligned":
+        call["x"] = x[1:]
+    elif change == "not16":
+        call["n"] = 33
+    elif change == "one":
+        call["n"] = 1
+    elif change == "wide":
+        call["n"] = 2 ** 33
+    elif change == "block":
+        call["BLOCK"] = 256
+    elif change == "flag":
+        kw["FLAG"] = True
+    elif change == "warps":
+        call["num_warps"] = 8
+    elif change == "dtype":
+        call["x"] = torch.zeros(64, dtype=torch.bfloat16)
+    elif change == "device":
+        monkeypatch.setattr(fast_launch, "_current_device", lambda: 1)
+    fk[(1,)](call["x"], call["n"], call["m"], call["scale"], BLOCK=call["BLOCK"],
+             num_warps=call["num_warps"], **kw)
+    assert len(fn.seen) == 2 and fk.direct == 0 and fk.compiled == 2
+    # and the first key still launches directly
+    fk[(1,)](base["x"], base["n"], base["m"], base["scale"], BLOCK=128, num_warps=4)
+    assert len(fn.seen) == 2 and fk.direct == 1
+
+
+def test_do_not_specialize_keys_only_the_width(on_a_stand_in_device):
+    fn = _fake_jit()                        # m is do_not_specialize
+    fk = FastKernel(fn)
+    x = torch.zeros(64)
+    for m in (5, 16, 1, 17):
+        fk[(1,)](x, 32, m, 0.5, BLOCK=128)
+    assert len(fn.seen) == 1 and fk.direct == 3
+    fk[(1,)](x, 32, 2 ** 40, 0.5, BLOCK=128)
+    assert len(fn.seen) == 2
+
+
+@pytest.mark.parametrize("case", ["callable grid", "long grid", "enter hook",
+                                  "exit hook as a function", "pre-run hook",
+                                  "numpy int", "missing", "twice", "too many"])
+def test_what_it_does_not_describe_goes_through_triton(on_a_stand_in_device, monkeypatch,
+                                                       case):
+    fn = _fake_jit()
+    fk = FastKernel(fn)
+    x = torch.zeros(64)
+    grid = (1,)
+    args, kw = [x, 32, 5, 0.5], dict(BLOCK=128)
+    if case == "callable grid":
+        grid = lambda meta: (1,)             # noqa: E731
+    elif case == "long grid":
+        grid = (1, 1, 1, 1)
+    elif case == "enter hook":                  # a profiler's hook (Proton adds one)
+        monkeypatch.setattr(triton.knobs.runtime.launch_enter_hook, "calls", [print])
+    elif case == "exit hook as a function":
+        monkeypatch.setattr(triton.knobs.runtime, "launch_exit_hook", lambda *a: None)
+    elif case == "pre-run hook":
+        fn.pre_run_hooks = [lambda *a, **k: None]
+    elif case == "numpy int":
+        import numpy as np
+        args[1] = np.int64(32)
+    elif case == "missing":
+        kw = {}
+    elif case == "twice":
+        kw["n"] = 32
+    elif case == "too many":
+        args += [1, 2, 3]
+    for _ in range(3):
+        fk[grid](*args, **kw)
+    assert len(fn.seen) == 3 and fk.direct == 0
+
+
+def test_a_constexpr_that_never_compares_equal_does_not_grow_the_cache(on_a_stand_in_device,
+                                                                       monkeypatch):
+    monkeypatch.setattr(fast_launch, "MAX_KEYS", 4)
+    fn = _fake_jit()
+    fk = FastKernel(fn)
+    x = torch.zeros(64)
+    for _ in range(10):
+        fk[(1,)](x, 32, 5, 0.5, BLOCK=float("nan"))
+    assert len(fn.seen) == 10 and fk.compiled <= 4
+
+
+def test_a_future_is_not_kept(on_a_stand_in_device):
+    fn = _fake_jit()
+    fn.run = lambda *a, grid, warmup, **k: type("Future", (), {"result": lambda self: None,
+                                                               "function": "f"})()
+    fk = FastKernel(fn)
+    fk[(1,)](torch.zeros(64), 32, 5, 0.5, BLOCK=128)
+    assert fk.compiled == 0
+
+
+def test_check_mode_raises_when_triton_would_launch_another_kernel(on_a_stand_in_device,
+                                                                   monkeypatch):
+    import triton.runtime.jit as jit
+    fn = _fake_jit()
+    fk = FastKernel(fn)
+    x = torch.zeros(64)
+    first = fk[(1,)](x, 32, 5, 0.5, BLOCK=128)
+    other = Compiled("other")
+    for held, ok in ((first, True), (other, False)):
+        fn.device_caches = {0: ({"KEY": held}, {}, None, None,
+                                lambda *a, **k: ({}, [("i32", "D")], {}))}
+        monkeypatch.setattr(jit, "compute_cache_key", lambda *a: "KEY")
+        monkeypatch.setattr(fast_launch, "MODE", "check")
+        if ok:
+            fk[(1,)](x, 32, 5, 0.5, BLOCK=128)
+        else:
+            with pytest.raises(AssertionError, match="another compiled kernel"):
+                fk[(1,)](x, 32, 5, 0.5, BLOCK=128)
+
+
+def test_fast_returns_what_it_cannot_wrap(monkeypatch):
+    class Spy:
+        pass
+    s = Spy()
+    assert fast(s) is s
+    monkeypatch.setattr(fast_launch, "INTERPRET", False)
+    monkeypatch.setattr(fast_launch, "MODE", "on")
+    assert fast(s) is s
+    fn = _fake_jit()
+    fk = fast(fn)
+    assert isinstance(fk, FastKernel) and fast(fn) is fk
+    monkeypatch.setattr(fast_launch, "MODE", "off")
+    assert fast(fn) is fn
+    monkeypatch.setattr(fast_launch, "MODE", "on")
+    monkeypatch.setattr(fast_launch, "INTERPRET", True)
+    assert fast(fn) is fn
+
+
+def test_the_mode_is_read_from_the_environment():
+    code = "from statetrack.kernels._common import fast_launch as f; print(f.MODE)"
+    got = {}
+    for raw in ("0", "off", "1", "check", "CHECK", "junk"):
+        env = dict(os.environ, STATETRACK_FAST_LAUNCH=raw)
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, check=True)
+        got[raw] = r.stdout.strip()
+        assert ("STATETRACK_FAST_LAUNCH" in r.stderr) == (raw == "junk"), r.stderr
+    assert got == {"0": "off", "off": "off", "1": "on", "check": "check", "CHECK": "check",
+                   "junk": "on"}
