@@ -1072,7 +1072,7 @@ def test_proj_needs_independent_keys(gen, device, monkeypatch):
                          name=f"final state after {T} tokens {var}")
 
 
-def test_plans_remembered_per_what_they_read(monkeypatch):
+def test_plans_remembered_per_what_they_read(monkeypatch, device):
     # cached_plan: the same plan object for the same dimensions, chunk size and variant; a
     # new one (equal to make_plan's) when any of them or COLS_MAX_K changes; the cache
     # emptied when full. _proj_keys: its decided plan reused for the same decision
@@ -1083,9 +1083,11 @@ def test_plans_remembered_per_what_they_read(monkeypatch):
     monkeypatch.setattr(_plan, "_PLANS", {})
 
     def inp(B=2, T=100, K=8, V=4, S=2):
-        return check_inputs(torch.zeros(B, T, dtype=torch.int64), torch.eye(K)[:S, None],
-                            torch.ones(S, 1), torch.zeros(S, 1, V), initial_state=None,
-                            query=torch.ones(K), codes=None, scale=1.0, output="o",
+        d = device        # check_inputs takes CPU tensors only under the interpreter
+        return check_inputs(torch.zeros(B, T, dtype=torch.int64, device=d),
+                            torch.eye(K, device=d)[:S, None], torch.ones(S, 1, device=d),
+                            torch.zeros(S, 1, V, device=d), initial_state=None,
+                            query=torch.ones(K, device=d), codes=None, scale=1.0, output="o",
                             return_states=False, chunk_size=None, check_beta=True,
                             check_finite_inputs=False, check_ids=True)
 
@@ -1110,8 +1112,8 @@ def test_plans_remembered_per_what_they_read(monkeypatch):
     assert d1 == dataclasses.replace(p, proj=True, proj_basis=d1.proj_basis)
 
 
-def _plan_inp(B=2, T=100, K=8, V=4, S=2, NH=1, dtype=torch.float32, heads=None, Hq=None,
-              output="o", C=2):
+def _plan_inp(device, B=2, T=100, K=8, V=4, S=2, NH=1, dtype=torch.float32, heads=None,
+              Hq=None, output="o", C=2):
     kt = torch.eye(K, dtype=dtype)[:S, None].expand(S, NH, K).contiguous()
     bt, vt = torch.ones(S, NH, dtype=dtype), torch.zeros(S, NH, V, dtype=dtype)
     if heads:
@@ -1121,23 +1123,28 @@ def _plan_inp(B=2, T=100, K=8, V=4, S=2, NH=1, dtype=torch.float32, heads=None, 
     q = torch.ones(K, dtype=dtype) if Hq is None else torch.ones(Hq, K, dtype=dtype)
     codes = torch.zeros(C, V, dtype=dtype) if output == "code" else None
     from statetrack.kernels.tabled._inputs import check_inputs
-    return check_inputs(torch.zeros(B, T, dtype=torch.int64), kt, bt, vt, initial_state=None,
-                        query=q, codes=codes, scale=1.0, output=output, return_states=False,
+    kt, bt, vt, q = (t.to(device) for t in (kt, bt, vt, q))
+    codes = None if codes is None else codes.to(device)
+    return check_inputs(torch.zeros(B, T, dtype=torch.int64, device=device), kt, bt, vt,
+                        initial_state=None, query=q, codes=codes, scale=1.0, output=output,
+                        return_states=False,
                         chunk_size=None, check_beta=True, check_finite_inputs=False,
                         check_ids=True)
 
 
-def test_plan_key_covers_every_field_make_plan_reads(monkeypatch):
+def test_plan_key_covers_every_field_make_plan_reads(monkeypatch, device):
     # cached_plan against make_plan on inputs differing in each field make_plan reads (dtype,
     # n_h, codes, table heads, query heads, device type; H only through choose_chunk)
     from statetrack.kernels.tabled import _plan
 
     monkeypatch.setattr(_plan, "_PLANS", {})
-    base = _plan_inp()
+    base = _plan_inp(device)
     _plan.cached_plan(base, 30)                                  # in the cache first
-    for other in (_plan_inp(dtype=torch.float64), _plan_inp(NH=2),
-                  _plan_inp(output="code", C=5), _plan_inp(heads=3), _plan_inp(Hq=3),
-                  dataclasses.replace(base, device=torch.device("cuda"))):
+    for other in (_plan_inp(device, dtype=torch.float64), _plan_inp(device, NH=2),
+                  _plan_inp(device, output="code", C=5), _plan_inp(device, heads=3),
+                  _plan_inp(device, Hq=3),
+                  dataclasses.replace(base, device=torch.device(
+                      "cpu" if base.device.type == "cuda" else "cuda"))):
         for cs in (30, None):
             b = _plan.cached_plan(other, cs)
             assert b == _plan.make_plan(other, cs), other
@@ -1153,19 +1160,21 @@ def test_plan_key_covers_every_field_make_plan_reads(monkeypatch):
     assert _plan.make_plan(cuda, None).chunk_size != _plan.make_plan(cuda_h, None).chunk_size
 
 
-def test_proj_memo_keeps_the_decision_apart():
+def test_proj_memo_keeps_the_decision_apart(device):
     # _proj_keys' memo: one cached plan, two key tables (dependent keys: no proj;
     # independent: proj), each decision its own plan
     from statetrack.kernels.tabled import _plan
     from statetrack.kernels.tabled._inputs import check_inputs
     from statetrack.kernels.tabled.tabled import _proj_keys
 
-    e = torch.eye(3)
+    e = torch.eye(3, device=device)
     dep = torch.stack([e[0] - e[1], e[1] - e[2], e[0] - e[2]])[:, None]   # dependent keys
     ind = torch.stack([e[0], e[1], e[2]])[:, None]
+
     def inp(kt):
-        return check_inputs(torch.zeros(1, 8, dtype=torch.int64), kt, torch.ones(3, 1),
-                            torch.zeros(3, 1, 1), initial_state=None, query=torch.ones(3),
+        return check_inputs(torch.zeros(1, 8, dtype=torch.int64, device=device), kt,
+                            torch.ones(3, 1, device=device), torch.zeros(3, 1, 1, device=device),
+                            initial_state=None, query=torch.ones(3, device=device),
                             codes=None, scale=1.0, output="o", return_states=False,
                             chunk_size=None, check_beta=True, check_finite_inputs=False,
                             check_ids=True)
