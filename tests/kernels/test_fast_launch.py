@@ -271,3 +271,40 @@ def test_the_mode_is_read_from_the_environment():
         assert ("STATETRACK_FAST_LAUNCH" in r.stderr) == (raw == "junk"), r.stderr
     assert got == {"0": "off", "off": "off", "1": "on", "check": "check", "CHECK": "check",
                    "junk": "on"}
+
+
+class _Param:
+    """A stand-in for Triton's ``KernelParam`` (what the binder reads)."""
+
+    def __init__(self, name, const=False, spec=True, align=True):
+        self.name, self.is_constexpr, self.has_default, self.default = name, const, False, None
+        self.do_not_specialize, self.do_not_specialize_on_alignment = not spec, not align
+
+
+@pytest.mark.parametrize("specialize,align", [(True, True), (False, True), (True, False),
+                                              (False, False)])
+def test_the_generated_binder_keys_as_arg_key_refines(specialize, align):
+    """The binder's key, written out per parameter (tensors and i32 ints inline, the rest
+    through arg_key), refines Triton's specialization too: every pair of the spread of
+    values with one key is specialized alike."""
+    bind = fast_launch._make_binder([_Param("x", spec=specialize, align=align)])
+    vals = _values()
+    ours = [bind(v)[0] for v in vals]
+    theirs = [native(BaseBackend, v, False, specialize, align) for v in vals]
+    for (a, ka, ta), (b, kb, tb) in itertools.combinations(zip(vals, ours, theirs), 2):
+        if ka == kb:
+            assert ta == tb, (repr(a)[:40], repr(b)[:40], ka, ta, tb)
+    assert bind(torch.zeros(4))[1][0].shape == (4,)
+
+
+def test_the_binder_binds_as_python_does():
+    bind = fast_launch._make_binder([_Param("a"), _Param("B", const=True)])
+    key, args = bind(3, B=True, num_warps=2)
+    assert args == (3, True)
+    assert bind(3, B=1, num_warps=2)[0] != key            # True and 1: apart, as for Triton
+    assert bind(3, B=True, num_warps=4)[0] != key          # an option
+    for bad in (lambda: bind(3), lambda: bind(3, 4, B=1), lambda: bind(3, a=3, B=1)):
+        with pytest.raises(TypeError):
+            bad()
+    with pytest.raises(ValueError, match="not supported"):
+        fast_launch._make_binder([_Param("__fl_x")])

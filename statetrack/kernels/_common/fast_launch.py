@@ -113,6 +113,63 @@ def arg_key(v, specialize: bool = True, align: bool = True):
     raise _Unsupported
 
 
+_TENSOR = object()          # marks a plain tensor's key (its dtype and alignment follow)
+_I32_KEY = ("i32",)
+
+
+def _make_binder(params):
+    """A function binding a kernel's arguments as Python binds a call (the parameters' names,
+    order and defaults; extra keywords are the launch options) and returning ``(key,
+    arguments)``: the key of :func:`arg_key`'s rules, written out per parameter so that a
+    call costs one Python call (the generic loop cost 4-12 us a launch), and every
+    parameter's value in the kernel's order (what the launcher takes).
+
+    Examples
+    --------
+    >>> import inspect
+    >>> class P:                                  # a stand-in for Triton's KernelParam
+    ...     def __init__(self, name, const=False, default=inspect.Parameter.empty):
+    ...         self.name, self.is_constexpr, self.default = name, const, default
+    ...         self.has_default = default is not inspect.Parameter.empty
+    ...         self.do_not_specialize = self.do_not_specialize_on_alignment = False
+    >>> bind = _make_binder([P("x"), P("n"), P("BLOCK", True), P("FLAG", True, False)])
+    >>> key, args = bind(7, 32, BLOCK=64, num_warps=4)
+    >>> args
+    (7, 32, 64, False)
+    >>> bind(8, 48, BLOCK=64, num_warps=4)[0] == key    # 48, like 32, a multiple of 16
+    True
+    >>> bind(8, 49, BLOCK=64, num_warps=4)[0] == key, bind(8, 48, BLOCK=128)[0] == key
+    (False, False)
+    """
+    ns = {"__fl_T": torch.Tensor, "__fl_ak": arg_key, "__fl_TS": _TENSOR,
+          "__fl_I32": _I32_KEY}
+    sig, keys, names = [], [], []
+    for i, p in enumerate(params):
+        x = p.name
+        if not x.isidentifier() or x.startswith("__fl_"):
+            raise ValueError(f"fast launch: parameter name {x!r} not supported")
+        names.append(x)
+        if p.has_default:
+            ns[f"__fl_d{i}"] = p.default
+            sig.append(f"{x}=__fl_d{i}")
+        else:
+            sig.append(x)
+        if p.is_constexpr:
+            keys.append(f"{x}, type({x})")
+            continue
+        spec, align = not p.do_not_specialize, not p.do_not_specialize_on_alignment
+        tensor = (f"(__fl_TS, {x}.dtype, ({x}.data_ptr() & 15) == 0)" if align
+                  else f"(__fl_TS, {x}.dtype)")
+        small = f"(({x} == 1), ({x} & 15) == 0)" if spec else "__fl_I32"
+        keys.append(f"{tensor} if type({x}) is __fl_T else {small} if type({x}) is int and "
+                    f"-2147483648 <= {x} < 2147483648 else __fl_ak({x}, {spec}, {align})")
+    src = (f"def __fl_bind({', '.join(sig + ['**__fl_options'])}):\n"
+           f"    return ({''.join(k + ', ' for k in keys)}tuple(__fl_options.items())), "
+           f"({''.join(n + ', ' for n in names)})\n")
+    exec(compile(src, "<fast_launch binder>", "exec"), ns)
+    return ns["__fl_bind"]
+
+
 class FastKernel:
     """A ``@triton.jit`` function's ``[grid](*args, **kwargs)`` launch with the direct path
     (the module's docstring says what it keys and when it falls back to Triton).
@@ -125,11 +182,7 @@ class FastKernel:
         self.fn = fn
         params = list(fn.params)
         self.names = [p.name for p in params]
-        self.index = {n: i for i, n in enumerate(self.names)}
-        self.const = [bool(p.is_constexpr) for p in params]
-        self.spec = [not p.do_not_specialize for p in params]
-        self.align = [not p.do_not_specialize_on_alignment for p in params]
-        self.defaults = [p.default if p.has_default else _MISSING for p in params]
+        self.bind = _make_binder(params)
         self.cache: dict = {}
         self.direct = 0
 
@@ -140,47 +193,21 @@ class FastKernel:
     def __getitem__(self, grid):
         return lambda *args, **kwargs: self.run(grid, args, kwargs)
 
-    def _key(self, full, options):
-        key = []
-        const, spec, align = self.const, self.spec, self.align
-        for i, v in enumerate(full):
-            if v is _MISSING:
-                raise _Unsupported
-            if const[i]:
-                key.append((type(v), v))
-            else:
-                key.append(arg_key(v, spec[i], align[i]))
-        key.append(tuple(sorted(options.items())))
-        knobs = triton.knobs
-        key.append((_current_device(), bool(knobs.runtime.debug),
-                    knobs.compilation.instrumentation_mode))
-        return tuple(key)
-
     def run(self, grid, args, kwargs):
         fn = self.fn
-        rt = triton.knobs.runtime
+        knobs = triton.knobs
+        rt = knobs.runtime
         if (type(grid) is not tuple or not 1 <= len(grid) <= 3
                 or getattr(fn, "pre_run_hooks", None)
                 or not _idle(rt.launch_enter_hook) or not _idle(rt.launch_exit_hook)):
             return fn[grid](*args, **kwargs)
-        n = len(self.names)
-        if len(args) > n:
-            return fn[grid](*args, **kwargs)    # Triton's error
-        full = list(args) + self.defaults[len(args):]
-        options = {}
-        index = self.index
-        for name, v in kwargs.items():
-            i = index.get(name)
-            if i is None:
-                options[name] = v
-            elif i < len(args):
-                return fn[grid](*args, **kwargs)    # given twice: Triton's error
-            else:
-                full[i] = v
         try:
-            key = self._key(full, options)
+            # TypeError: arguments that do not bind (Triton raises its own error), or an
+            # unhashable constexpr
+            key, full = self.bind(*args, **kwargs)
+            key = (key, _current_device(), rt.debug, knobs.compilation.instrumentation_mode)
             kernel = self.cache.get(key)
-        except (_Unsupported, TypeError):        # TypeError: an unhashable constexpr
+        except (_Unsupported, TypeError):
             return fn[grid](*args, **kwargs)
         if kernel is None:
             kernel = fn[grid](*args, **kwargs)
@@ -192,7 +219,7 @@ class FastKernel:
             return kernel
         if MODE == "check":
             self._check(kernel, args, kwargs)
-        device = key[-1][0]
+        device = key[1]
         stream = _current_stream(device)
         g1 = grid[1] if len(grid) > 1 else 1
         g2 = grid[2] if len(grid) > 2 else 1
@@ -215,14 +242,6 @@ class FastKernel:
         assert theirs is kernel, (
             f"fast launch of {fn.__name__}: Triton would launch another compiled kernel "
             f"for these arguments (specialization {specialization})")
-
-
-class _Missing:
-    def __repr__(self):
-        return "<no value>"
-
-
-_MISSING = _Missing()
 
 
 def _idle(hook) -> bool:
@@ -257,6 +276,10 @@ def fast(kernel):
         return hit[1]
     if not isinstance(kernel, triton.runtime.JITFunction):
         return kernel
-    fk = FastKernel(kernel)
+    try:
+        fk = FastKernel(kernel)
+    except ValueError:          # a parameter name the binder cannot take: Triton's path
+        _FAST[id(kernel)] = (kernel, kernel)
+        return kernel
     _FAST[id(kernel)] = (kernel, fk)
     return fk
