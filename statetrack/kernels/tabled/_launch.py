@@ -16,7 +16,7 @@ import torch
 from statetrack.floats import next_pow2
 from statetrack.kernels._common.checks import DeviceFlags, stream_handle
 from statetrack.kernels._common.fast_launch import fast
-from statetrack.kernels._common.triton import INTERPRET, tl, triton
+from statetrack.kernels._common.triton import INTERPRET, tl
 from statetrack.kernels.tabled import _tabled_kernels as _kern
 from statetrack.kernels.tabled._codes import CodeTable
 from statetrack.kernels.tabled._inputs import TabledBuffers, TabledInputs, normalize_tables
@@ -24,6 +24,12 @@ from statetrack.kernels.tabled import _plan
 from statetrack.kernels.tabled._plan import TabledPlan
 
 __all__ = ["launch", "ColsLauncher", "MMLauncher", "LegacyLauncher"]
+
+
+def _cdiv(a: int, b: int) -> int:
+    """``ceil(a / b)`` for the grids (``triton.cdiv`` is a constexpr function since Triton
+    3.5: a call from the host goes through its wrapper, a few microseconds)."""
+    return -(-a // b)
 
 
 def _warps(elements: int) -> int:
@@ -37,7 +43,7 @@ def to_uint8_ids(sym: torch.Tensor, S: int, flags: DeviceFlags | None) -> torch.
     out = torch.empty(sym.shape, dtype=torch.uint8, device=sym.device)
     n, BLOCK = sym.numel(), 1024
     if n:
-        fast(_kern.ids_u8_kernel)[(triton.cdiv(n, BLOCK),)](
+        fast(_kern.ids_u8_kernel)[(_cdiv(n, BLOCK),)](
             sym, out, flags.flags if flags is not None else out,
             flags.gen if flags is not None else 0, n, S,
             CHECK=flags is not None, BLOCK=BLOCK)
@@ -296,7 +302,7 @@ class ColsLauncher(_Launcher):
         if MAXNREG_OVERRIDE is not None:
             reg = MAXNREG_OVERRIDE or None
         extra = {"maxnreg": reg} if reg and not INTERPRET else {}
-        fast(_kern.proj_kernel)[(triton.cdiv(grid[0], PR), grid[1])](
+        fast(_kern.proj_kernel)[(_cdiv(grid[0], PR), grid[1])](
             self.sym, self.sym, pr_t, self.kt, h0_arg, starts_arg, qk, o, cls,
             self.buf.final_state, self.flags, self.gen, self.lut_w, self.lut, inp.scale, inp.T,
             p.chunk_size, inp.B * inp.H, inp.S, self.NZ,
@@ -327,7 +333,7 @@ class ColsLauncher(_Launcher):
         pr_t, R, RP = self._proj_rows(BWS, c_off, False, vbasis)
         sym = self.sym if self.sym_summary is None else self.sym_summary
         sym8 = sym if self.sym8 is None else self.sym8
-        fast(_kern.proj_kernel)[(triton.cdiv(inp.B * inp.H, PS), p.n_chunks)](
+        fast(_kern.proj_kernel)[(_cdiv(inp.B * inp.H, PS), p.n_chunks)](
             sym, sym8, pr_t, self.kt, dummy, dummy, dummy, dummy, dummy, out, self.flags,
             self.gen, dummy, dummy, inp.scale, inp.T, p.chunk_size, inp.B * inp.H, inp.S, 1,
             H=inp.H, HT=inp.HT, K=inp.K, R=R, RP=RP, WC=WS, BW=BWS, P=PS,
@@ -358,7 +364,7 @@ class ColsLauncher(_Launcher):
         if MAXNREG_OVERRIDE is not None:                    # a benchmark's A/B (0: none)
             reg = MAXNREG_OVERRIDE or None
         extra = {"maxnreg": reg} if reg and not INTERPRET else {}
-        fast(_kern.cols_kernel)[(triton.cdiv(grid[0], PR), grid[1])](
+        fast(_kern.cols_kernel)[(_cdiv(grid[0], PR), grid[1])](
             self.sym, _cols_tables(self.kt, self.bt, self.vt, p.KP, p.G, BWR, 0,
                                    inp.state_dtype), h0_arg, starts_arg, *self.out_args,
             self.buf.final_state, self.flags, self.gen, self.lut_w, self.lut, inp.scale, inp.T,
@@ -374,7 +380,7 @@ class ColsLauncher(_Launcher):
             return
         inp, p, dummy = self.inp, self.plan, self.dummy
         PS, BWS = p.words_summary, p.BWS
-        fast(_kern.cols_kernel)[(triton.cdiv(inp.B * inp.H, PS), p.n_chunks)](
+        fast(_kern.cols_kernel)[(_cdiv(inp.B * inp.H, PS), p.n_chunks)](
             self.sym, _cols_tables(self.kt, self.bt, self.vt, p.KP, p.G, BWS, inp.K,
                                    inp.state_dtype), dummy, dummy, dummy, dummy, dummy,
             dummy, dummy, summ, self.flags, self.gen, dummy, dummy, inp.scale, inp.T,
