@@ -795,3 +795,39 @@ def test_host_writable_on_this_device():
     assert checks.host_writable(dev) is True
     ring = checks.FlagRing(dev, 2, slots=1, mapped=True)
     assert ring.mapped and not ring.acquire()[0].dev.is_cuda
+
+
+@pytest.mark.parametrize("change", ["none", "write", "view write", "data", "dtype", "strides",
+                                    "another object", "dead"])
+def test_verified_tensors_lookup_misses_on_any_change(change):
+    # lookup: a hit only for the same objects (None in the same places) with unchanged
+    # version, data pointer, shape, strides, dtype and device; a miss drops the entry
+    cache = VerifiedTensors()
+    a, b = torch.ones(4, 3), torch.zeros(5)
+    cache.store("k", (a, None, b), value="v")
+    probe = (a, None, b)
+    if change == "write":
+        b.add_(1)
+    elif change == "view write":
+        a[1:, :1].fill_(2.0)
+    elif change == "data":
+        a.data = torch.ones(4, 3)
+    elif change == "dtype":
+        b.data = torch.zeros(5, dtype=torch.float64)
+    elif change == "strides":
+        a.data = torch.ones(3, 4).t()
+    elif change == "another object":
+        probe = (a, None, torch.zeros(5))
+    if change == "dead":
+        found, value = cache.lookup("k", (a, b, None))   # None elsewhere: another key
+        assert not found
+        del b, probe
+        import gc
+        gc.collect()
+        assert len(cache._entries) == 0                   # died with its tensor
+        return
+    found, value = cache.lookup("k", probe)
+    assert (found, value) == ((True, "v") if change == "none" else (False, None))
+    if change != "none":
+        assert len(cache._entries) == (1 if change == "another object" else 0)
+        assert not cache.lookup("k", probe)[0]

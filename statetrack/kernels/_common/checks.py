@@ -609,7 +609,7 @@ def check_diagonal_scan_inputs(
 
 # ----------------------------------------------------------------------------- cached checks
 def _signature(t: torch.Tensor) -> tuple:
-    return (t.data_ptr(), tuple(t.shape), tuple(t.stride()), t.dtype, t.device, t._version)
+    return (t._version, t.data_ptr(), t.shape, t.stride(), t.dtype, t.device)
 
 
 class VerifiedTensors:
@@ -670,12 +670,17 @@ class VerifiedTensors:
         if entry is None:
             return False, None
         refs, sigs, value = entry
-        if any((r is None) != (t is None) or (r is not None and r() is not t)
-               for r, t in zip(refs, tensors)) or sigs != self._signatures(tensors):
-            del self._entries[k]
-            return False, None
-        self._entries.move_to_end(k)
-        return True, value
+        for r, t, sig in zip(refs, tensors, sigs):      # one pass, first mismatch ends it
+            if r is None:
+                if t is not None:
+                    break
+            elif r() is not t or sig != _signature(t):
+                break
+        else:
+            self._entries.move_to_end(k)
+            return True, value
+        del self._entries[k]
+        return False, None
 
     def store(self, key: object, tensors: Sequence[torch.Tensor | None],
               value: object = None) -> None:
