@@ -2,9 +2,12 @@
 
 On the CPU: its key against Triton's own specialization (``native_specialize_impl``, the
 function Triton's binder calls for every argument), and its dispatch with a stand-in for the
-compiled kernel (what it passes to the launcher, when it goes through Triton). On a GPU: the
-tabled path's launches with the check mode on, which compares Triton's key at every direct
-launch.
+compiled kernel (what it passes to the launcher, when it goes through Triton); with a
+Triton it is verified for (3.6, the device's), a fuzz of its direct launches against Triton's
+own ``JITFunction.run`` (binder, cache key and launch arguments; the driver and the compiler
+stubbed). On a GPU: tabled calls with the check mode on (Triton's key computed at every
+direct launch); the whole tabled test set runs so in ``benchmarks/GPU_SESSION.md``'s
+procedure.
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ def on_a_stand_in_device(monkeypatch):
     monkeypatch.setattr(fast_launch, "_current_device", lambda: 0)
     monkeypatch.setattr(fast_launch, "_current_stream", lambda device: 77)
     monkeypatch.setattr(fast_launch, "MODE", "on")
+    monkeypatch.setattr(fast_launch, "SUPPORTED", True)
 
 
 def test_the_second_call_launches_the_compiled_kernel_directly(on_a_stand_in_device):
@@ -118,10 +122,15 @@ def test_the_second_call_launches_the_compiled_kernel_directly(on_a_stand_in_dev
     # parameter in the kernel's order, the default of FLAG included
     assert args[:9] == (8, 1, 1, 77, "fn1", "md1", None, None, None)
     assert args[9] is y and args[10:] == (48, 7, 0.25, 128, False)
+    for grid, padded in (((3, 5), (3, 5, 1)), ((3, 5, 7), (3, 5, 7))):
+        fk[grid](y, 48, 7, 0.25, BLOCK=128, num_warps=4)
+        assert k1.calls[-1][:3] == padded
+    assert len(fn.seen) == 1 and fk.direct == 3
 
 
 @pytest.mark.parametrize("change", ["unaligned", "not16", "one", "wide", "block", "flag",
-                                    "warps", "dtype", "device"])
+                                    "warps", "warps as a float", "dtype", "device",
+                                    "debug knob", "instrumentation"])
 def test_any_specialization_change_goes_through_triton(on_a_stand_in_device, monkeypatch,
                                                        change):
     fn = _fake_jit()
@@ -147,12 +156,22 @@ def test_any_specialization_change_goes_through_triton(on_a_stand_in_device, mon
         call["num_warps"] = 8
     elif change == "dtype":
         call["x"] = torch.zeros(64, dtype=torch.bfloat16)
+    elif change == "warps as a float":              # Triton keys the options' text
+        call["num_warps"] = 4.0
     elif change == "device":
         monkeypatch.setattr(fast_launch, "_current_device", lambda: 1)
+    elif change == "debug knob":
+        monkeypatch.setattr(triton.knobs.runtime, "debug", True)
+    elif change == "instrumentation":
+        monkeypatch.setattr(triton.knobs.compilation, "instrumentation_mode", "consan")
     fk[(1,)](call["x"], call["n"], call["m"], call["scale"], BLOCK=call["BLOCK"],
              num_warps=call["num_warps"], **kw)
     assert len(fn.seen) == 2 and fk.direct == 0 and fk.compiled == 2
     # and the first key still launches directly
+    monkeypatch.undo()
+    monkeypatch.setattr(fast_launch, "_current_device", lambda: 0)
+    monkeypatch.setattr(fast_launch, "_current_stream", lambda device: 77)
+    monkeypatch.setattr(fast_launch, "MODE", "on")
     fk[(1,)](base["x"], base["n"], base["m"], base["scale"], BLOCK=128, num_warps=4)
     assert len(fn.seen) == 2 and fk.direct == 1
 
@@ -213,6 +232,17 @@ def test_a_constexpr_that_never_compares_equal_does_not_grow_the_cache(on_a_stan
     assert len(fn.seen) == 10 and fk.compiled <= 4
 
 
+def test_a_kernel_that_reads_globals_always_goes_through_triton(on_a_stand_in_device):
+    # Triton checks at every launch that the globals a kernel read are unchanged; the direct
+    # launch would skip that check, so such a kernel is never kept
+    fn = _fake_jit()
+    fn.used_global_vals = {("G", 1): (3, {})}
+    fk = FastKernel(fn)
+    for _ in range(3):
+        fk[(1,)](torch.zeros(64), 32, 5, 0.5, BLOCK=128)
+    assert len(fn.seen) == 3 and fk.compiled == 0
+
+
 def test_a_future_is_not_kept(on_a_stand_in_device):
     fn = _fake_jit()
     fn.run = lambda *a, grid, warmup, **k: type("Future", (), {"result": lambda self: None,
@@ -249,10 +279,14 @@ def test_fast_returns_what_it_cannot_wrap(monkeypatch):
     assert fast(s) is s
     monkeypatch.setattr(fast_launch, "INTERPRET", False)
     monkeypatch.setattr(fast_launch, "MODE", "on")
+    monkeypatch.setattr(fast_launch, "SUPPORTED", True)
     assert fast(s) is s
     fn = _fake_jit()
     fk = fast(fn)
     assert isinstance(fk, FastKernel) and fast(fn) is fk
+    monkeypatch.setattr(fast_launch, "SUPPORTED", False)    # another Triton, or ROCm
+    assert fast(fn) is fn
+    monkeypatch.setattr(fast_launch, "SUPPORTED", True)
     monkeypatch.setattr(fast_launch, "MODE", "off")
     assert fast(fn) is fn
     monkeypatch.setattr(fast_launch, "MODE", "on")
@@ -262,15 +296,24 @@ def test_fast_returns_what_it_cannot_wrap(monkeypatch):
 
 def test_the_mode_is_read_from_the_environment():
     code = "from statetrack.kernels._common import fast_launch as f; print(f.MODE)"
+    want = {"0": "off", "off": "off", "false": "off", "No": "off", "1": "on", "TRUE": "on",
+            "": "on", "check": "check", "CHECK": "check", "junk": "off"}
     got = {}
-    for raw in ("0", "off", "1", "check", "CHECK", "junk"):
+    for raw in want:
         env = dict(os.environ, STATETRACK_FAST_LAUNCH=raw)
         r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                            text=True, check=True)
         got[raw] = r.stdout.strip()
         assert ("STATETRACK_FAST_LAUNCH" in r.stderr) == (raw == "junk"), r.stderr
-    assert got == {"0": "off", "off": "off", "1": "on", "check": "check", "CHECK": "check",
-                   "junk": "on"}
+    assert got == want
+
+
+def test_supported_versions():
+    assert fast_launch.supported("3.6.0", None) and fast_launch.supported("3.6.1+git", None)
+    assert not fast_launch.supported("3.9.0", None)       # keys more than it checked
+    assert not fast_launch.supported("3.60.0", None)
+    assert not fast_launch.supported("3.6.0", "6.2.4")    # ROCm: storage size specialized
+    assert fast_launch.SUPPORTED == fast_launch.supported(triton.__version__, torch.version.hip)
 
 
 class _Param:
@@ -308,3 +351,136 @@ def test_the_binder_binds_as_python_does():
             bad()
     with pytest.raises(ValueError, match="not supported"):
         fast_launch._make_binder([_Param("__fl_x")])
+
+
+# ------------------------------------------------ against Triton's own dispatch (verified)
+
+def _fuzz_kern(x_ptr, y: tl.int64, z, n, m, a, f, b, BLOCK: tl.constexpr, D: tl.constexpr = 4):
+    """The fuzzed kernel's Python function: pointers, annotated and plain ints, a
+    do_not_specialize int (m), a do_not_specialize_on_alignment pointer (a), a float, a
+    bool, two constexprs."""
+
+
+@pytest.mark.skipif(not fast_launch.supported(triton.__version__, None),
+                    reason=f"the fuzz stubs the dispatch internals of the verified Triton "
+                           f"versions {fast_launch.VERIFIED}; this is {triton.__version__}")
+def test_direct_launches_pick_what_tritons_run_picks(monkeypatch):
+    """Random calls (tensors of three dtypes at three offsets, a parameter and a subclass,
+    ints at the width edges and around 1 and 16, bools, floats, None, constexprs of several
+    types, options, two devices, the debug and instrumentation knobs, 1-3 dimensional
+    grids): after every direct launch, Triton's own ``JITFunction.run`` (its binder, cache
+    key and launch; only the driver and the compile stubbed) must pick the same compiled
+    kernel and pass the same launch arguments."""
+    import random
+
+    import triton.runtime.jit as jit
+    from triton.backends.compiler import BaseBackend
+
+    class Compiled:
+        def __init__(self):
+            self.function, self.packed_metadata, self.launches = "f", "m", []
+
+        def run(self, *a):
+            self.launches.append(a)
+
+        def launch_metadata(self, *a):
+            return None
+
+    dev = [0]
+
+    class Driver:
+        class active:
+            get_current_device = staticmethod(lambda: dev[0])
+            get_current_stream = staticmethod(lambda d: 100 + d)
+
+    class Jit(JITFunction):
+        def create_binder(self):
+            return ({}, {}, None, BaseBackend,
+                    jit.create_function_from_signature(self.signature, self.params,
+                                                       BaseBackend))
+
+        def _do_compile(self, key, signature, device, constexprs, options, attrs, warmup):
+            k = Compiled()
+            self.device_caches[device][0][key] = k
+            return k
+
+        def _pack_args(self, backend, kwargs, bound_args, specialization, options):
+            return options, None, None, None
+
+    monkeypatch.setattr(jit, "driver", Driver)
+    monkeypatch.setattr(fast_launch, "_current_device", lambda: dev[0])
+    monkeypatch.setattr(fast_launch, "_current_stream", lambda d: 100 + d)
+    monkeypatch.setattr(fast_launch, "MODE", "on")
+    fn = Jit(_fuzz_kern, do_not_specialize=["m"], do_not_specialize_on_alignment=["a"])
+    fk = FastKernel(fn)
+
+    class Sub(torch.Tensor):
+        pass
+    base = [torch.zeros(64, dtype=dt) for dt in (torch.float32, torch.bfloat16, torch.int64)]
+    tensors = [t[k:] for t in base for k in (0, 1, 4)] + [
+        torch.nn.Parameter(torch.zeros(8)), torch.zeros(8).as_subclass(Sub),
+        torch.zeros(8, 8).t()]
+    scalars = [0, 1, 2, 16, 17, 32, -16, 2 ** 31 - 16, 2 ** 31, 2 ** 40, 2 ** 63,
+               2 ** 64 - 16, True, False, 0.5, -0.0, None]
+    consts = [1, True, 1.0, 2, float("nan"), None, tl.float32, tl.bfloat16, "ieee"]
+    options = [{}, {"num_warps": 4}, {"num_warps": 8}, {"num_warps": 4, "num_stages": 1},
+               {"num_stages": 1, "num_warps": 4}, {"debug": True}]
+    rng = random.Random(20261206)
+    pool = tensors + scalars
+    direct = mismatched = 0
+    for it in range(8000):
+        if it % 100 == 0:           # a few values a parameter for a while: keys repeat
+            subsets = [rng.sample(pool, rng.choice((1, 2))) for _ in range(8)]
+            csub, osub = rng.sample(consts, 2), rng.sample(options, 2)
+        dev[0] = rng.choice((0, 0, 0, 1))
+        monkeypatch.setattr(triton.knobs.runtime, "debug", rng.random() < 0.1)
+        monkeypatch.setattr(triton.knobs.compilation, "instrumentation_mode",
+                            rng.choice(("", "", "", "consan")))
+        args = [rng.choice(sub) for sub in subsets]
+        kw = dict(BLOCK=rng.choice(csub), **rng.choice(osub))
+        if rng.random() < 0.5:
+            kw["D"] = rng.choice(csub)
+        grid = rng.choice(((3,), (3, 5), (3, 5, 7)))
+        before = fk.direct
+        try:
+            ours = fk[grid](*args, **kw)
+        except Exception:           # arguments Triton itself refuses
+            continue
+        if fk.direct == before:
+            continue
+        direct += 1
+        mine = ours.launches[-1]
+        theirs = fn[grid](*args, **kw)
+        want = theirs.launches[-1]      # Triton's: its (empty) hook chains where we pass None
+        if theirs is not ours or mine[:6] != want[:6] or mine[6:9] != (None, None, None) \
+                or len(mine) != len(want) or any(a is not b for a, b in zip(mine[9:], want[9:])):
+            mismatched += 1
+    assert direct > 1000 and mismatched == 0, (direct, mismatched)
+
+
+@pytest.mark.gpu
+def test_tabled_calls_launch_directly_and_agree_with_triton(monkeypatch):
+    """On CUDA with a verified Triton: a chunked tabled call's second run launches its
+    kernels directly, Triton's own key (check mode) names the same compiled kernels, and the
+    outputs equal the first run's and those with every launch through Triton."""
+    if not fast_launch.SUPPORTED:
+        pytest.skip(f"direct launches not verified for Triton {triton.__version__}")
+    from statetrack.kernels.tabled import run_tabled
+    from statetrack.kernels.tabled import _tabled_kernels as kern
+
+    gen = torch.Generator().manual_seed(3)
+    S, K, V = 3, 8, 4
+    kt = torch.nn.functional.normalize(torch.randn(S, 1, K, generator=gen), dim=-1).cuda()
+    bt = torch.rand(S, 1, generator=gen).cuda() * 2
+    vt = torch.randn(S, 1, V, generator=gen).cuda()
+    sym = torch.randint(0, S, (4, 3000), generator=gen).cuda()
+    q = torch.randn(K, generator=gen).cuda()
+    monkeypatch.setattr(fast_launch, "MODE", "check")
+    kernels = [fast(getattr(kern, n)) for n in dir(kern) if n.endswith("_kernel")]
+    kernels = [k for k in kernels if isinstance(k, FastKernel)]
+    runs = [run_tabled(sym, kt, bt, vt, query=q, chunk_size=512).o for _ in range(3)]
+    assert sum(k.direct for k in kernels) >= 3         # the later runs' launches at least
+    monkeypatch.setattr(fast_launch, "MODE", "off")
+    plain = run_tabled(sym, kt, bt, vt, query=q, chunk_size=512).o
+    for o in runs:
+        assert torch.equal(o, plain)

@@ -18,17 +18,26 @@ against Triton's own ``native_specialize_impl`` by ``tests/kernels/test_fast_lau
   multiple of 16 (only the width for a ``do_not_specialize`` parameter);
 * a ``bool``, a ``float`` or ``None``: its type;
 
-and the launch options (``num_warps``, ``num_stages``, ...), the current device and Triton's
-``debug`` knob. Anything else (a callable grid, an argument of another type, a profiler's
-launch hook, a kernel's pre-run hook, Triton's interpreter, or a compile that returns a
-future) takes Triton's own path, unchanged. What the direct launch skips: Triton's check
-that the module globals a kernel read have not changed since it was compiled (the kernels
-of this package read only ``tl.constexpr`` globals that never change).
+and the launch options (each with its type: Triton keys their text), the current device and
+Triton's ``debug`` and ``instrumentation_mode`` knobs. Anything else (a callable grid, an
+argument of another type, a profiler's launch hook, a kernel's pre-run hook, a kernel that
+reads module globals, Triton's interpreter) takes Triton's own path, unchanged. What the
+direct launch skips: Triton's check that the module globals a kernel read have not changed
+since it was compiled, so a kernel that reads any (``used_global_vals`` not empty) is never
+launched directly (the kernels of this package read none).
 
-``STATETRACK_FAST_LAUNCH=0`` before the import turns it off (every call through Triton);
-``STATETRACK_FAST_LAUNCH=check`` keeps it on and, at every direct launch, also computes
-Triton's own specialization and key and raises :class:`AssertionError` if Triton would have
-launched another compiled kernel (for the GPU tests).
+**Where it applies**: CUDA (not ROCm: its backend also specializes on a tensor's storage size)
+with the Triton versions whose dispatch this key was checked against (:data:`VERIFIED`:
+3.6, the device's; a fuzz of Triton's own binder and key, ``tests/kernels/test_fast_launch.py``,
+runs on each). Elsewhere :func:`fast` returns the kernel itself and every launch goes through
+Triton: a newer Triton may key more (3.9 adds options and a pipeline hook to its key).
+
+``STATETRACK_FAST_LAUNCH`` (read at the import): ``1`` / ``on`` / ``true`` / ``yes`` or unset
+for the direct launches, ``0`` / ``off`` / ``false`` / ``no`` for every launch through
+Triton, ``check`` to keep them on and, at every direct launch, also compute Triton's own
+specialization and key and raise :class:`AssertionError` if Triton would have launched
+another compiled kernel (the GPU tests' procedure in ``benchmarks/GPU_SESSION.md``). Any
+other value warns and turns them off.
 
 Examples
 --------
@@ -49,16 +58,47 @@ import torch
 
 from statetrack.kernels._common.triton import INTERPRET, triton
 
-__all__ = ["FastKernel", "fast", "MODE", "arg_key"]
+__all__ = ["FastKernel", "fast", "MODE", "SUPPORTED", "VERIFIED", "arg_key", "supported"]
+
+_ON, _OFF = {"", "1", "on", "true", "yes"}, {"0", "off", "false", "no"}
+
+
+def _mode(raw: str | None) -> str:
+    """``STATETRACK_FAST_LAUNCH``'s value as "on", "off" or "check" (an unknown value: a
+    warning, and "off")."""
+    v = (raw or "").strip().lower()
+    if v in _ON:
+        return "on"
+    if v in _OFF:
+        return "off"
+    if v == "check":
+        return "check"
+    warnings.warn(f"STATETRACK_FAST_LAUNCH={raw!r}: expected 1/on/true/yes, 0/off/false/no or "
+                  "check; direct launches off", RuntimeWarning, stacklevel=3)
+    return "off"
+
 
 #: "on" (the default), "off" (every launch through Triton) or "check" (direct launches also
-#: compare Triton's own key), from ``STATETRACK_FAST_LAUNCH`` (``0`` / ``1`` / ``check``).
-_MODES = {"0": "off", "off": "off", "1": "on", "on": "on", "check": "check"}
-_RAW = os.environ.get("STATETRACK_FAST_LAUNCH", "1")
-MODE = _MODES.get(_RAW.strip().lower(), "on")
-if _RAW.strip().lower() not in _MODES:
-    warnings.warn(f"STATETRACK_FAST_LAUNCH={_RAW!r} is not one of 0, 1, check: taken as 1 "
-                  "(direct launches on)", RuntimeWarning, stacklevel=2)
+#: compare Triton's own key), from ``STATETRACK_FAST_LAUNCH``.
+MODE = _mode(os.environ.get("STATETRACK_FAST_LAUNCH"))
+
+#: the Triton versions (major.minor) whose dispatch the key was checked against
+VERIFIED = ("3.6",)
+
+
+def supported(triton_version: str, hip: str | None) -> bool:
+    """Whether the direct launch applies: a :data:`VERIFIED` Triton, and CUDA, not ROCm.
+
+    Examples
+    --------
+    >>> supported("3.6.0", None), supported("3.9.0", None), supported("3.6.0", "6.2")
+    (True, False, False)
+    """
+    return hip is None and ".".join(triton_version.split(".")[:2]) in VERIFIED
+
+
+#: this process's :func:`supported`
+SUPPORTED = supported(triton.__version__, torch.version.hip)
 
 #: at most this many compiled kernels a :class:`FastKernel` keeps (then it starts again)
 MAX_KEYS = 512
@@ -164,7 +204,8 @@ def _make_binder(params):
         keys.append(f"{tensor} if type({x}) is __fl_T else {small} if type({x}) is int and "
                     f"-2147483648 <= {x} < 2147483648 else __fl_ak({x}, {spec}, {align})")
     src = (f"def __fl_bind({', '.join(sig + ['**__fl_options'])}):\n"
-           f"    return ({''.join(k + ', ' for k in keys)}tuple(__fl_options.items())), "
+           f"    return ({''.join(k + ', ' for k in keys)}"
+           f"tuple([(k, v, type(v)) for k, v in __fl_options.items()])), "
            f"({''.join(n + ', ' for n in names)})\n")
     exec(compile(src, "<fast_launch binder>", "exec"), ns)
     return ns["__fl_bind"]
@@ -212,7 +253,8 @@ class FastKernel:
         if kernel is None:
             kernel = fn[grid](*args, **kwargs)
             if kernel is not None and not hasattr(kernel, "result") \
-                    and getattr(kernel, "function", None) is not None:
+                    and getattr(kernel, "function", None) is not None \
+                    and not getattr(fn, "used_global_vals", None):
                 if len(self.cache) >= MAX_KEYS:     # a constexpr that never compares equal
                     self.cache.clear()
                 self.cache[key] = kernel
@@ -239,9 +281,10 @@ class FastKernel:
         kernel_cache, kernel_key_cache, _, _, binder = fn.device_caches[device]
         _, specialization, options = binder(*args, **kw)
         theirs = kernel_cache.get(compute_cache_key(kernel_key_cache, specialization, options))
-        assert theirs is kernel, (
-            f"fast launch of {fn.__name__}: Triton would launch another compiled kernel "
-            f"for these arguments (specialization {specialization})")
+        if theirs is not kernel:        # raised, not asserted: python -O keeps it
+            raise AssertionError(
+                f"fast launch of {fn.__name__}: Triton would launch another compiled kernel "
+                f"for these arguments (specialization {specialization})")
 
 
 def _idle(hook) -> bool:
@@ -267,9 +310,9 @@ _FAST: dict[int, tuple[object, FastKernel]] = {}
 def fast(kernel):
     """``kernel`` (a ``@triton.jit`` function) wrapped in a :class:`FastKernel`, one per
     kernel and process; ``kernel`` itself where the direct launch does not apply (Triton's
-    interpreter, ``STATETRACK_FAST_LAUNCH=0``, or not a compiled-kernel function: a test's
-    stand-in, say)."""
-    if INTERPRET or MODE == "off":
+    interpreter, ``STATETRACK_FAST_LAUNCH=0``, a Triton or backend not :func:`supported`, or
+    not a compiled-kernel function: a test's stand-in, say)."""
+    if INTERPRET or MODE == "off" or not SUPPORTED:
         return kernel
     hit = _FAST.get(id(kernel))
     if hit is not None and hit[0] is kernel:
