@@ -260,3 +260,61 @@ def test_gpu_fla_delta_rule_runs_export_up_to_the_horizon():
     cls = decode_exported(t, o.float().cpu()).numpy()
     want, _ = dfa_states(mini, perm[ids])
     np.testing.assert_array_equal(np.asarray(m.state_map)[cls], want[:, 1:])
+
+
+# ------------------------------------------------------------- the weights' dtype (rounding)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
+@pytest.mark.parametrize("spec", ["parity", "symmetric(3)"])
+def test_rounded_weights_correct_up_to_their_stated_length(spec, dtype):
+    """The horizon of weights rounded to ``dtype`` (exact arithmetic on them: the float64
+    reference run on the rounded tensors) holds at every position up to its length, which
+    is at most the exact weights' length."""
+    m, mini, perm = _model(spec)
+    L = 12.0
+    h, exact = horizon(m, L, dtype=dtype), horizon(m, L)
+    assert h.dtype == str(dtype).replace("torch.", "") and exact.dtype == "float64"
+    assert h.max_length <= exact.max_length and h.eps >= exact.eps
+    N = min(h.max_length, 2000)
+    rng = np.random.default_rng(29)
+    ids = rng.integers(0, m.n_symbols, size=(6, N))
+    if spec == "parity":
+        ids[0] = 1
+    t = export_fla(m, ids, logit=L, dtype=dtype)
+    assert t["horizon"] == h and t["k"].dtype == dtype
+    want, _ = dfa_states(mini, perm[ids])
+    np.testing.assert_array_equal(_states(m, t), want[:, 1:])
+
+
+def test_bfloat16_s3_fails_within_a_small_factor_of_its_horizon():
+    """The exact weights' horizon at logit 12 is 5,425 tokens; rounded to bfloat16 the keys
+    alone perturb every reflection by about 4e-4, so the readout goes wrong within a few
+    hundred tokens (as a user found): the stated horizon (151) is below that, within 10x."""
+    m, mini, perm = _model("symmetric(3)")
+    h = horizon(m, 12.0, dtype=torch.bfloat16)
+    assert h.max_length < horizon(m, 12.0).max_length // 10
+    N = h.max_length
+    rng = np.random.default_rng(31)
+    ids = rng.integers(0, m.n_symbols, size=(8, 10 * N))
+    t = export_fla(m, ids, logit=12.0, dtype=torch.bfloat16)
+    want, _ = dfa_states(mini, perm[ids])
+    wrong = _states(m, t) != want[:, 1:]
+    first = np.array([np.flatnonzero(w)[0] + 1 if w.any() else np.inf for w in wrong])
+    assert np.all(first > N) and np.all(first <= 10 * N), (N, first)
+
+
+def test_export_dtype_errors():
+    from statetrack.kernels.errors import KernelDtypeError
+
+    m, _, _ = _model("symmetric(3)")
+    for bad in (torch.int32, torch.bool, "float32", None):
+        with pytest.raises(KernelDtypeError, match="dtype"):
+            export_fla(m, [[0, 1]], dtype=bad)
+        with pytest.raises(KernelDtypeError, match="dtype"):
+            horizon(m, 12.0, dtype=bad)
+    # a length no logit can guarantee in the dtype: a clear error, not an endless search
+    floor = horizon(m, 40.0, dtype=torch.bfloat16).max_length
+    with pytest.raises(KernelInputError, match=f"at most {floor}"):
+        export_fla(m, [[0, 1]], length=10 * floor, dtype=torch.bfloat16)
+    L = logit_for_length(m, floor // 2, dtype=torch.bfloat16)
+    assert horizon(m, L, dtype=torch.bfloat16).max_length >= floor // 2
+    assert horizon(m, round(L - 1e-3, 3), dtype=torch.bfloat16).max_length < floor // 2

@@ -45,10 +45,17 @@ by its argmax instead would need only ``eps R_t < 1`` (the true entry stays abov
 ``||S'_t - S_t||_F <= eps R_t ||S_0||_F`` (exact states have ``||S_t||_F <= ||S_0||_F``), and
 the readout is right while ``eps R_t ||S_0||_F ||q||_2 < d_min / 2``.
 
-Both bounds treat the exported weights as exact real numbers: they ignore floating-point
-rounding (float64: relative ``1e-16`` a step, far below any ``eps`` used here; in bfloat16
-or float32 the rounding itself dominates — e.g. ``2 sigmoid(L)`` rounds to exactly 2 in
-float32 for ``L >= 17.4``, while the normalized key ``(1, -1)/sqrt 2`` is not exact). The
+Both bounds hold for exact arithmetic on the weights *as exported*. In float64 they are
+treated as exact (relative ``1e-16`` a step, far below any ``eps`` used here). In a narrower
+dtype the rounded key and logit make each step ``G'`` differ from ``G`` by more than ``eps``
+alone: the normalized key ``(1, -1)/sqrt 2`` is not exact (bfloat16: ``0.70703125``, so a
+reflection's block is ``2 sigmoid(L') 0.4999``, about ``4e-4`` from a swap however large
+the logit). :func:`fla_export_horizon` with ``dtype`` takes the rounded weights: in the
+permutation form the rounded block is again doubly stochastic (checked) and the stochastic
+bound holds with ``eps`` the largest ``||G' - G||_1``; otherwise the spectral bound with the
+largest ``||G' - G||_2`` over every step the rounding moves (each such step counts in
+``R``), provided each rounded step is still a contraction (checked). The rounding of the
+consumer's own arithmetic (a bfloat16 kernel's accumulations) is not bounded here. The
 stated :attr:`Horizon.max_length` is for the worst word (``r`` reflections every token);
 words with fewer reflections stay correct longer (``R_t`` is what counts).
 
@@ -94,7 +101,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from statetrack.kernels.errors import KernelInputError, UnsupportedConstructionError
+from statetrack.kernels.errors import (KernelDtypeError, KernelInputError,
+                                       UnsupportedConstructionError)
 
 __all__ = ["Horizon", "fla_export_horizon", "logit_for_length", "fla_tables", "export_fla",
            "run_exported", "decode_exported"]
@@ -121,6 +129,11 @@ class Horizon:
     max_length : int
         ``max_reflections // r``: every word of at most this many tokens reads out right
         (``sys.maxsize`` when no token reflects, or ``eps`` is 0 in float64).
+    dtype : str
+        The exported weights' dtype. For ``float64`` the bound treats them as exact; for a
+        narrower one it is the bound *of the rounded weights* (exact arithmetic on them):
+        ``eps`` is then the largest perturbation of one step, ``||G' - G||`` with ``G'``
+        built from the rounded key and logit (:func:`fla_export_horizon`).
     """
 
     logit: float
@@ -130,6 +143,7 @@ class Horizon:
     margin: float
     max_reflections: int
     max_length: int
+    dtype: str = "float64"
 
 
 def _eps(logit: float) -> float:
@@ -183,8 +197,83 @@ def _normalized(lrnn: Any) -> dict[str, np.ndarray]:
             "codes": codes, "n_h": layer.n_h}
 
 
-def fla_export_horizon(lrnn: Any, logit: float) -> Horizon:
-    """The guaranteed horizon of :func:`export_fla` with reflection logit ``logit``.
+_EXPORT_DTYPES = (torch.float64, torch.float32, torch.bfloat16, torch.float16)
+
+
+def _check_export_dtype(dtype: Any) -> torch.dtype:
+    if dtype not in _EXPORT_DTYPES:
+        raise KernelDtypeError(
+            f"dtype: the export needs a floating dtype (float64, float32, bfloat16, float16), "
+            f"got {dtype!r}")
+    return dtype
+
+
+def _wider(dtype: torch.dtype) -> str:
+    return "float64" if dtype == torch.float32 else "float32 or float64"
+
+
+def _rounded(x: np.ndarray | float, dtype: torch.dtype) -> np.ndarray:
+    """``x`` rounded to ``dtype`` (as float64 values)."""
+    return torch.as_tensor(np.asarray(x, dtype=np.float64)).to(dtype).double().numpy()
+
+
+def _rounded_perturbations(t: dict, logit: float, dtype: torch.dtype) -> np.ndarray:
+    """Per step ``[S, n_h]``: ``||G' - G||`` with ``G'`` from the key and logit rounded to
+    ``dtype`` and ``beta' = 2 sigmoid(logit')`` (exact arithmetic on the rounded weights):
+    the 1-norm of the rounded 2x2 block for the permutation form (where it is again doubly
+    stochastic), else the 2-norm; 0 for identity steps. Raises
+    :class:`~statetrack.kernels.errors.KernelDtypeError` where rounding breaks what the bound
+    needs (a block that is no longer stochastic; a step that is no longer a contraction)."""
+    unit, strength, refl = t["unit"], t["strength"], t["reflection"]
+    name = str(dtype).replace("torch.", "")
+    for what in ("query", "initial_state"):          # the bound's readout assumes them exact
+        if not np.array_equal(_rounded(t[what], dtype), t[what]):
+            raise KernelDtypeError(
+                f"dtype: the construction's {what.replace('_', ' ')} is not exact in {name}; "
+                f"export in {_wider(dtype)}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mid = np.log(strength / (2.0 - strength))
+    lg = np.where(refl, float(logit), np.where((strength > 0) & (strength < 2), mid, 0.0))
+    u2, lg2 = _rounded(unit, dtype), _rounded(lg, dtype)
+    beta2 = 2.0 / (1.0 + np.exp(-lg2))
+    S, n_h, K = unit.shape
+    out = np.zeros((S, n_h))
+    for s in range(S):
+        for j in range(n_h):
+            if strength[s, j] == 0:
+                continue                             # a zero key: the identity, exactly
+            u, v, b = unit[s, j], u2[s, j], float(beta2[s, j])
+            if t["stochastic"]:
+                i0, i1 = np.flatnonzero(u)
+                c = b * v[i0] * v[i1] * -1.0         # the off-diagonal entry of the block
+                if not (v[i0] == -v[i1] and 0.0 <= c <= 1.0):
+                    raise KernelDtypeError(
+                        f"dtype: rounded to {name}, a reflection's block is no longer doubly "
+                        f"stochastic (off-diagonal {c!r}); export in {_wider(dtype)}")
+                out[s, j] = 2.0 * abs(1.0 - c)
+            else:
+                if abs(1.0 - b * float(v @ v)) > 1.0:
+                    raise KernelDtypeError(
+                        f"dtype: rounded to {name}, a step is no longer a contraction "
+                        f"(beta ||k||^2 = {b * float(v @ v)!r} > 2); export in "
+                        f"{_wider(dtype)}")
+                G = np.eye(K) - strength[s, j] * np.outer(u, u)
+                G2 = np.eye(K) - b * np.outer(v, v)
+                out[s, j] = float(np.linalg.norm(G2 - G, 2))
+    return out
+
+
+def fla_export_horizon(lrnn: Any, logit: float, *, dtype: torch.dtype = torch.float64
+                       ) -> Horizon:
+    """The guaranteed horizon of :func:`export_fla` with reflection logit ``logit`` and the
+    weights exported in ``dtype``.
+
+    In float64 the weights are treated as exact (their rounding, relative ``1e-16``, is far
+    below any ``eps`` used here). In a narrower dtype the bound is that of the rounded
+    weights: every step whose rounded matrix differs from the exact one is a perturbation
+    (``R`` counts them, ``r`` the most in one token) of size up to the largest
+    ``||G' - G||`` (``eps``), which rounding keeps from falling below a floor however large
+    the logit (bfloat16: about ``4e-4`` for the key ``(1, -1)/sqrt 2``).
 
     Raises
     ------
@@ -192,6 +281,8 @@ def fla_export_horizon(lrnn: Any, logit: float) -> Horizon:
         More than one layer, or non-zero values.
     KernelInputError
         ``logit`` is not a finite positive number.
+    KernelDtypeError
+        ``dtype`` is not a floating dtype, or rounding to it breaks the bound's premises.
 
     Examples
     --------
@@ -200,12 +291,21 @@ def fla_export_horizon(lrnn: Any, logit: float) -> Horizon:
     >>> h = fla_export_horizon(compile(get("symmetric(3)")), logit=12.0)
     >>> h.reflections_per_token, h.margin, h.max_length
     (3, 0.2, 5425)
+    >>> fla_export_horizon(compile(get("symmetric(3)")), 12.0, dtype=torch.bfloat16).max_length
+    151
     """
     if isinstance(logit, bool) or not isinstance(logit, (int, float)) \
             or not math.isfinite(logit) or logit <= 0:
         raise KernelInputError(f"logit: expected a finite positive number, got {logit!r}")
+    _check_export_dtype(dtype)
     t = _normalized(lrnn)
-    r = int(t["reflection"].sum(-1).max()) if t["reflection"].size else 0
+    if dtype == torch.float64:
+        r = int(t["reflection"].sum(-1).max()) if t["reflection"].size else 0
+        eps = _eps(float(logit))
+    else:
+        pert = _rounded_perturbations(t, float(logit), dtype)
+        r = int((pert > 0).sum(-1).max()) if pert.size else 0
+        eps = float(pert.max()) if pert.size else 0.0
     q, codes = t["query"], t["codes"]
     diffs = codes[:, None, :] - codes[None, :, :]
     dist = np.sqrt((diffs ** 2).sum(-1))
@@ -217,7 +317,6 @@ def fla_export_horizon(lrnn: Any, logit: float) -> Horizon:
         s0 = float(np.sqrt((t["initial_state"] ** 2).sum()))
         qn = float(np.sqrt((q ** 2).sum()))
         margin, kind = (d_min / (2 * s0 * qn) if s0 * qn > 0 else math.inf), "spectral"
-    eps = _eps(float(logit))
     if eps == 0 or r == 0 or math.isinf(margin):
         max_r = max_len = np.iinfo(np.int64).max
     else:
@@ -228,12 +327,20 @@ def fla_export_horizon(lrnn: Any, logit: float) -> Horizon:
             max_r -= 1
         max_len = max_r // r
     return Horizon(logit=float(logit), eps=eps, reflections_per_token=r, bound=kind,
-                   margin=margin, max_reflections=int(max_r), max_length=int(max_len))
+                   margin=margin, max_reflections=int(max_r), max_length=int(max_len),
+                   dtype=str(dtype).replace("torch.", ""))
 
 
-def logit_for_length(lrnn: Any, length: int) -> float:
-    """The smallest logit on the grid ``0.001 Z`` whose :func:`fla_export_horizon` covers words of
-    ``length`` tokens.
+def logit_for_length(lrnn: Any, length: int, *, dtype: torch.dtype = torch.float64) -> float:
+    """The smallest logit on the grid ``0.001 Z`` whose :func:`fla_export_horizon` (weights in
+    ``dtype``) covers words of ``length`` tokens.
+
+    Raises
+    ------
+    KernelInputError
+        ``length`` is not an int >= 1, or more than ``dtype``'s rounding lets any logit
+        guarantee (the bound's floor: bfloat16 and float16 cover a few hundred tokens of
+        S_3, float32 millions).
 
     Examples
     --------
@@ -244,6 +351,22 @@ def logit_for_length(lrnn: Any, length: int) -> float:
     """
     if isinstance(length, bool) or not isinstance(length, int) or length < 1:
         raise KernelInputError(f"length: expected an int >= 1, got {length!r}")
+    _check_export_dtype(dtype)
+    if dtype != torch.float64:
+        # the rounded logit saturates 2 sigmoid: past L = 40 nothing changes in any dtype
+        best = fla_export_horizon(lrnn, 40.0, dtype=dtype)
+        if best.max_length < length:
+            raise KernelInputError(
+                f"length: {length} tokens is more than weights rounded to "
+                f"{best.dtype} can guarantee (at most {best.max_length} at any logit); "
+                f"export in {_wider(dtype)}")
+        L = 1e-3
+        while fla_export_horizon(lrnn, L, dtype=dtype).max_length < length:
+            L = round(L * 1.25 + 1e-3, 3)          # coarse, then down to the grid below
+        while L > 1e-3 and fla_export_horizon(
+                lrnn, round(L - 1e-3, 3), dtype=dtype).max_length >= length:
+            L = round(L - 1e-3, 3)
+        return L
     t = _normalized(lrnn)
     r = int(t["reflection"].sum(-1).max()) if t["reflection"].size else 0
     if r == 0:
@@ -315,7 +438,9 @@ def export_fla(lrnn: Any, words: Any, *, logit: float | None = None,
         the words' own length.
     dtype : torch.dtype
         Of the returned tensors (the logits are rounded too; ``2 sigmoid`` is applied by the
-        consumer).
+        consumer): float64, float32, bfloat16 or float16. The horizon is that of the weights
+        rounded to it (:func:`fla_export_horizon`): bfloat16 and float16 guarantee a few
+        hundred tokens whatever the logit.
 
     Returns
     -------
@@ -328,23 +453,28 @@ def export_fla(lrnn: Any, words: Any, *, logit: float | None = None,
     UnsupportedConstructionError
         More than one layer, or non-zero values.
     KernelInputError
-        Both or bad ``logit`` and ``length``; bad words.
+        Both or bad ``logit`` and ``length``; bad words; a ``length`` beyond what ``dtype``
+        can guarantee.
+    KernelDtypeError
+        ``dtype`` is not a floating dtype, or rounding to it breaks the bound's premises.
 
     Examples
     --------
     >>> from statetrack.constructions.lrnn import _parity_example
     >>> t = export_fla(_parity_example(), ["1101"], logit=12.0)
-    >>> t["k"].shape, t["beta_logit"].shape, t["horizon"].max_length
-    (torch.Size([1, 4, 1, 2]), torch.Size([1, 4, 1]), 81377)
+    >>> t["k"].shape, t["beta_logit"].shape, t["horizon"].max_length   # float32 weights
+    (torch.Size([1, 4, 1, 2]), torch.Size([1, 4, 1]), 80927)
     """
     from statetrack.kernels.runner import encode_words
 
     if logit is not None and length is not None:
         raise KernelInputError("logit, length: give at most one of them")
+    _check_export_dtype(dtype)
     ids = torch.as_tensor(encode_words(lrnn.alphabet, words)).long().cpu()
     B, T = ids.shape
     if logit is None:
-        logit = logit_for_length(lrnn, length if length is not None else max(T, 1))
+        logit = logit_for_length(lrnn, length if length is not None else max(T, 1),
+                                 dtype=dtype)
     tb = fla_tables(lrnn, logit=logit)
     n_h = tb["num_householder"]
     K, V = tb["key_table"].shape[-1], tb["value_table"].shape[-1]
@@ -356,7 +486,8 @@ def export_fla(lrnn: Any, words: Any, *, logit: float | None = None,
     return {"q": q.to(dtype).contiguous(), "k": k.to(dtype), "v": v.to(dtype),
             "beta_logit": b.to(dtype), "initial_state": h0.to(dtype).contiguous(),
             "scale": 1.0, "num_householder": n_h, "codes": tb["codes"],
-            "horizon": tb["horizon"]}
+            "horizon": (tb["horizon"] if dtype == torch.float64
+                        else fla_export_horizon(lrnn, logit, dtype=dtype))}
 
 
 def run_exported(t: dict[str, Any], *, dtype: torch.dtype = torch.float64) -> torch.Tensor:
