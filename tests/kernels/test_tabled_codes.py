@@ -573,3 +573,31 @@ def test_identity_code_tables_store_z_without_the_table(gen, device, monkeypatch
                 _run_tabled_variant(sym, kt, bt, vt, initial_state=h_bad, query=q, codes=codes,
                                     output="code", code_table=ct, _variant=var).check()
             assert seen and set(seen) == {ct.id_mask} and ct.id_mask != 0, (name, var)
+
+
+def test_build_code_table_names_the_bad_argument():
+    # as run_tabled: a typed error naming the argument, never one from inside NumPy
+    import numpy as np
+
+    from statetrack.kernels.errors import KernelInputError
+    from statetrack.kernels.tabled import build_code_table
+
+    kt, bt, vt = torch.eye(3)[:2, None], torch.ones(2, 1) * 2, torch.zeros(2, 1, 2)
+    ok = dict(initial_state=None, query=torch.ones(3), codes=torch.zeros(1, 2), H=1)
+    assert build_code_table(kt, bt, vt, **ok) is not None
+    for bad, name in ((dict(H=0), "H"), (dict(H=True), "H"), (dict(max_states=0), "max_states"),
+                      (dict(query=torch.ones(5)), "query"), (dict(query=np.ones(3)), "query"),
+                      (dict(codes=None), "codes"), (dict(codes=torch.zeros(1, 3)), "codes"),
+                      (dict(codes=torch.zeros(3, 1, 2), H=2), "codes"),
+                      (dict(initial_state=torch.zeros(1, 3, 2), H=2), "initial_state"),
+                      (dict(initial_state=torch.zeros(3, 2)), "initial_state")):
+        with pytest.raises(KernelInputError, match=f"^{name}:"):
+            build_code_table(kt, bt, vt, **dict(ok, **bad))
+    for args, name in (((kt[0], bt, vt), "key_table"), ((kt, bt[:1], vt), "beta_table"),
+                       ((kt, bt, vt[..., None]), "value_table"),
+                       ((kt, bt, torch.zeros(3, 1, 2)), "value_table")):
+        with pytest.raises(KernelInputError, match=f"^{name}:"):
+            build_code_table(*args, **ok)
+    # per-head tables: H must be their head count
+    with pytest.raises(KernelInputError, match="^H:"):
+        build_code_table(kt[:, :, None], bt[:, :, None], vt[:, :, None], **dict(ok, H=2))

@@ -52,7 +52,6 @@ statetrack.kernels.errors.KernelShapeError: k: expected shape [B, T*n_h, H, K] =
 from __future__ import annotations
 
 import math
-import os
 import threading
 import warnings
 import weakref
@@ -62,6 +61,7 @@ from dataclasses import dataclass
 
 import torch
 
+from statetrack.kernels._common.env import env_switch
 from statetrack.kernels.errors import (
     BetaRangeError,
     KernelDeviceError,
@@ -733,9 +733,9 @@ GEN_LIMIT = 2 ** 31 - 1
 #: (``benchmarks/probes/host_profile.py --ab``) the checks cost +9.2 % of the host time of a
 #: host-bound call at (64, 65536) with it, +15.6 % with the copy, and nothing measurable in
 #: the wall time at (1024, 4096) (+0.1 %, +4.1 % with the copy); the kernels write only on
-#: bad input. ``STATETRACK_MAPPED_FLAGS=0`` before the first call restores the copy (for
-#: rings made from then on).
-MAPPED_FLAGS = os.environ.get("STATETRACK_MAPPED_FLAGS", "1") != "0"
+#: bad input. ``STATETRACK_MAPPED_FLAGS=0`` (or ``off``, ``false``, ``no``; read at the
+#: import) restores the copy; an unknown value warns and restores it too.
+MAPPED_FLAGS = env_switch("STATETRACK_MAPPED_FLAGS", True)
 
 
 _HOST_WRITABLE: dict[torch.device, bool] = {}

@@ -52,30 +52,20 @@ True
 from __future__ import annotations
 
 import os
-import warnings
 
 import torch
 
+from statetrack.kernels._common.env import env_switch
 from statetrack.kernels._common.triton import INTERPRET, triton
 
 __all__ = ["FastKernel", "fast", "MODE", "SUPPORTED", "VERIFIED", "arg_key", "supported"]
 
-_ON, _OFF = {"", "1", "on", "true", "yes"}, {"0", "off", "false", "no"}
-
-
 def _mode(raw: str | None) -> str:
     """``STATETRACK_FAST_LAUNCH``'s value as "on", "off" or "check" (an unknown value: a
     warning, and "off")."""
-    v = (raw or "").strip().lower()
-    if v in _ON:
-        return "on"
-    if v in _OFF:
-        return "off"
-    if v == "check":
-        return "check"
-    warnings.warn(f"STATETRACK_FAST_LAUNCH={raw!r}: expected 1/on/true/yes, 0/off/false/no or "
-                  "check; direct launches off", RuntimeWarning, stacklevel=3)
-    return "off"
+    on = env_switch("STATETRACK_FAST_LAUNCH", True, extra={"check": "check"},
+                    environ={} if raw is None else {"STATETRACK_FAST_LAUNCH": raw})
+    return on if on == "check" else ("on" if on else "off")
 
 
 #: "on" (the default), "off" (every launch through Triton) or "check" (direct launches also

@@ -223,6 +223,48 @@ def _column_key(cols: np.ndarray, w: np.ndarray, code: np.ndarray,
     return (z0, nz) if nz <= max_entries else None
 
 
+def _check_args(key_table, beta_table, value_table, initial_state, query, codes, H,
+                max_states, max_entries) -> None:
+    """:func:`build_code_table`'s arguments as :func:`run_tabled` takes them (a clear
+    :class:`~statetrack.kernels.errors.KernelInputError` naming the argument, not an error
+    from inside NumPy)."""
+    from statetrack.kernels._common.checks import check_shape, check_tensor
+    from statetrack.kernels.errors import KernelInputError, KernelShapeError
+
+    for name, n in (("H", H), ("max_states", max_states), ("max_entries", max_entries)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise KernelInputError(f"{name}: expected an int >= 1, got {n!r}")
+    kt = check_tensor(key_table, "key_table")
+    if kt.ndim not in (3, 4):
+        raise KernelShapeError(f"key_table: expected [n_symbols, n_h, K] or "
+                               f"[n_symbols, n_h, H, K], got {list(kt.shape)}")
+    S, NH, K = kt.shape[0], kt.shape[1], kt.shape[-1]
+    heads = kt.shape[2:-1]
+    if heads and heads[0] != H:
+        raise KernelShapeError(f"H: {H} heads, but key_table has {heads[0]} "
+                               f"(shape {list(kt.shape)})")
+    check_shape(check_tensor(beta_table, "beta_table"), "beta_table", (S, NH, *heads),
+                "[n_symbols, n_h(, H)]", "from key_table")
+    vt = check_tensor(value_table, "value_table", ndim=kt.ndim)
+    V = vt.shape[-1]
+    check_shape(vt, "value_table", (S, NH, *heads, V), "[n_symbols, n_h(, H), V]",
+                "from key_table")
+    q = check_tensor(query, "query")
+    if tuple(q.shape) not in ((K,), (H, K)):
+        raise KernelShapeError(f"query: expected [K] or [H, K] with K={K}, H={H}, got "
+                               f"{list(q.shape)}")
+    c = check_tensor(codes, "codes")
+    if c.ndim not in (2, 3) or c.shape[-1] != V or (c.ndim == 3 and c.shape[0] != H) \
+            or c.shape[-2] < 1:
+        raise KernelShapeError(f"codes: expected [C, V] or [H, C, V] with V={V}, H={H}, "
+                               f"C >= 1, got {list(c.shape)}")
+    if initial_state is not None:
+        h0 = check_tensor(initial_state, "initial_state")
+        if tuple(h0.shape[-3:]) != (H, K, V) or h0.ndim not in (3, 4):
+            raise KernelShapeError(f"initial_state: expected [H, K, V] or [B, H, K, V] with "
+                                   f"H={H}, K={K}, V={V}, got {list(h0.shape)}")
+
+
 def build_code_table(key_table: torch.Tensor, beta_table: torch.Tensor,
                      value_table: torch.Tensor, *, initial_state: torch.Tensor | None,
                      query: torch.Tensor, codes: torch.Tensor, H: int, scale: float = 1.0,
@@ -248,6 +290,13 @@ def build_code_table(key_table: torch.Tensor, beta_table: torch.Tensor,
         Householder step, the reachable set is larger than ``max_states``, a bound of the
         module docstring fails, or no single value column decides the code.
 
+    Raises
+    ------
+    KernelInputError
+        (and its subclasses) An argument that is not a tensor of the shapes
+        :func:`~statetrack.kernels.tabled.run_tabled` takes, or ``H``, ``max_states``,
+        ``max_entries`` not an int >= 1.
+
     Examples
     --------
     Random (non-integer) tables have no code table:
@@ -259,6 +308,8 @@ def build_code_table(key_table: torch.Tensor, beta_table: torch.Tensor,
     ...                  query=torch.ones(3), codes=torch.zeros(1, 2), H=1) is None
     True
     """
+    _check_args(key_table, beta_table, value_table, initial_state, query, codes, H,
+                max_states, max_entries)
     k, b, v = _np64(key_table), _np64(beta_table), _np64(value_table)
     if k.ndim == 3:
         k, b, v = k[:, :, None], b[:, :, None], v[:, :, None]
