@@ -141,8 +141,11 @@ def test_choose_blocks():
             assert blk.BK >= K and blk.BK & (blk.BK - 1) == 0
             assert 2 <= blk.BV and blk.BV & (blk.BV - 1) == 0
             assert blk.elements <= (2048 if bwd else 1024) or blk.BV == 2
-    with pytest.raises(ValueError, match="block_v"):
-        choose_blocks(4, 4, 1, block_v=3)
+    from statetrack.kernels.errors import KernelInputError
+
+    for bad in (3, 1, 4.0, True, "4"):
+        with pytest.raises(KernelInputError, match="^block_v:"):
+            choose_blocks(4, 4, 1, block_v=bad)
 
 
 # ----------------------------------------------------------------------------- GPU, full size

@@ -80,6 +80,7 @@ from statetrack.floats import next_pow2
 from statetrack.kernels._common.checks import check_delta_product_inputs, check_out_buffer
 from statetrack.kernels._common.device import device_guard
 from statetrack.kernels._common.triton import INTERPRET, require_runnable, tl, triton
+from statetrack.kernels.errors import KernelInputError
 
 __all__ = ["fused_recurrent_delta_product", "choose_blocks", "Blocks", "SUPPORTED_DTYPES",
            "MAX_K", "MAX_V"]
@@ -139,8 +140,9 @@ def choose_blocks(K: int, V: int, BH: int, *, backward: bool = False,
     """
     BK = next_pow2(K, lo=2)
     if block_v is not None:
-        if block_v < 2 or block_v & (block_v - 1):
-            raise ValueError(f"block_v: expected a power of two >= 2, got {block_v}")
+        if isinstance(block_v, bool) or not isinstance(block_v, int) or block_v < 2 \
+                or block_v & (block_v - 1):
+            raise KernelInputError(f"block_v: expected a power of two >= 2, got {block_v!r}")
         BV = block_v
     else:
         cap = 2048 if backward else 1024
