@@ -360,13 +360,18 @@ def logit_for_length(lrnn: Any, length: int, *, dtype: torch.dtype = torch.float
                 f"length: {length} tokens is more than weights rounded to "
                 f"{best.dtype} can guarantee (at most {best.max_length} at any logit); "
                 f"export in {_wider(dtype)}")
-        L = 1e-3
-        while fla_export_horizon(lrnn, L, dtype=dtype).max_length < length:
-            L = round(L * 1.25 + 1e-3, 3)          # coarse, then down to the grid below
-        while L > 1e-3 and fla_export_horizon(
-                lrnn, round(L - 1e-3, 3), dtype=dtype).max_length >= length:
-            L = round(L - 1e-3, 3)
-        return L
+        # the horizon grows with L (eps falls, also through the rounded logit): bisect the
+        # grid of 0.001 between a failing and a covering logit
+        lo, hi = 0, 1                                # in units of 0.001
+        while fla_export_horizon(lrnn, hi / 1000, dtype=dtype).max_length < length:
+            lo, hi = hi, hi * 2
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if fla_export_horizon(lrnn, mid / 1000, dtype=dtype).max_length >= length:
+                hi = mid
+            else:
+                lo = mid
+        return hi / 1000
     t = _normalized(lrnn)
     r = int(t["reflection"].sum(-1).max()) if t["reflection"].size else 0
     if r == 0:
