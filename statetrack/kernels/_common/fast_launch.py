@@ -55,6 +55,7 @@ import os
 
 import torch
 
+from statetrack.errors import StatetrackError
 from statetrack.kernels._common.env import env_switch
 from statetrack.kernels._common.triton import INTERPRET, triton
 
@@ -98,8 +99,9 @@ _I64_MAX = 1 << 63
 _U64_END = 1 << 64
 
 
-class _Unsupported(Exception):
-    """An argument the key does not describe: the call goes through Triton."""
+class _Unsupported(StatetrackError):
+    """An argument the key does not describe: the call goes through Triton (internal, never
+    raised to a caller; under the package's root as every exception of the package)."""
 
 
 def _int_width(v: int) -> str:
