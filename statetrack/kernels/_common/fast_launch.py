@@ -296,7 +296,7 @@ def _current_stream(device: int) -> int:
     return torch._C._cuda_getCurrentRawStream(device)
 
 
-_FAST: dict[int, tuple[object, FastKernel]] = {}
+_FAST: dict[int, tuple[object, object]] = {}   # the kernel, and its FastKernel or itself
 
 
 def fast(kernel):

@@ -217,6 +217,15 @@ def _rounded(x: np.ndarray | float, dtype: torch.dtype) -> np.ndarray:
     return torch.as_tensor(np.asarray(x, dtype=np.float64)).to(dtype).double().numpy()
 
 
+def _logits(t: dict, logit: float) -> np.ndarray:
+    """Per step ``[S, n_h]``: ``logit`` for reflections, ``log(beta' / (2 - beta'))`` for the
+    other live steps, 0 for zero keys (of :func:`_normalized`'s ``t``)."""
+    s = t["strength"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mid = np.log(s / (2.0 - s))
+    return np.where(t["reflection"], float(logit), np.where((s > 0) & (s < 2), mid, 0.0))
+
+
 def _rounded_perturbations(t: dict, logit: float, dtype: torch.dtype) -> np.ndarray:
     """Per step ``[S, n_h]``: ``||G' - G||`` with ``G'`` from the key and logit rounded to
     ``dtype`` and ``beta' = 2 sigmoid(logit')`` (exact arithmetic on the rounded weights):
@@ -224,17 +233,14 @@ def _rounded_perturbations(t: dict, logit: float, dtype: torch.dtype) -> np.ndar
     stochastic), else the 2-norm; 0 for identity steps. Raises
     :class:`~statetrack.kernels.errors.KernelDtypeError` where rounding breaks what the bound
     needs (a block that is no longer stochastic; a step that is no longer a contraction)."""
-    unit, strength, refl = t["unit"], t["strength"], t["reflection"]
+    unit, strength = t["unit"], t["strength"]
     name = str(dtype).replace("torch.", "")
     for what in ("query", "initial_state"):          # the bound's readout assumes them exact
         if not np.array_equal(_rounded(t[what], dtype), t[what]):
             raise KernelDtypeError(
                 f"dtype: the construction's {what.replace('_', ' ')} is not exact in {name}; "
                 f"export in {_wider(dtype)}")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mid = np.log(strength / (2.0 - strength))
-    lg = np.where(refl, float(logit), np.where((strength > 0) & (strength < 2), mid, 0.0))
-    u2, lg2 = _rounded(unit, dtype), _rounded(lg, dtype)
+    u2, lg2 = _rounded(unit, dtype), _rounded(_logits(t, logit), dtype)
     beta2 = 2.0 / (1.0 + np.exp(-lg2))
     S, n_h, K = unit.shape
     out = np.zeros((S, n_h))
@@ -409,10 +415,7 @@ def fla_tables(lrnn: Any, *, logit: float) -> dict[str, Any]:
     """
     h = fla_export_horizon(lrnn, logit)
     t = _normalized(lrnn)
-    s = t["strength"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mid = np.log(s / (2.0 - s))
-    lg = np.where(t["reflection"], float(logit), np.where((s > 0) & (s < 2), mid, 0.0))
+    lg = _logits(t, logit)
     S, n_h, K = t["unit"].shape
     V = t["initial_state"].shape[1]
     f = torch.float64
