@@ -182,6 +182,18 @@ def kernel_breakdown(fn, x: dict, iters: int = 5) -> dict:
     return {k: round(v, 4) for k, v in sorted(per.items(), key=lambda kv: -kv[1])}
 
 
+def fwd_kernel_breakdown(fn, x: dict, iters: int = 5) -> dict:
+    """Mean CUDA time per call of each kernel (by name) over ``iters`` forwards without
+    autograd (the path of the timed forward rows)."""
+    plain = {n: x[n] for n in ["q", "k", "v", "beta", "g"]}
+
+    def step():
+        with torch.no_grad():
+            fn(**plain)
+    per = kernel_ms(step, iters, warmup=2, key_len=60)[1]
+    return {k: round(v, 4) for k, v in sorted(per.items(), key=lambda kv: -kv[1])}
+
+
 SWEEP = [
     # one kernel's launch configuration (value block, warps, stages) changed at a time, so
     # that one run's per-kernel breakdowns compare every kernel's options
@@ -262,11 +274,21 @@ SWEEP_WY_LOOP_LP = [{"wy_loop": True, "wy": (0, 4, 3)},
 #: the saving forward at 2g; ``qk_in.py`` found the same), and a fault ends the process
 SWEEP_FWD_PATHS = [dict(wy_loop=True, **c) for c in (
     {"qkin": False}, {"tfused": False}, {"tfused": False, "qkin": False})]
+#: ``--sweep-set fwd_nh3`` (issue 12, session 27): the three-factor forward (3g: 1.19x fla on
+#: the H200, goal 1.25x): the state pass's launch settings (the default 32:4:2), the loop form
+#: ``hoist`` (token chunks outer, a run-time loop over their sub-chunks: no branches, no
+#: unrolling), with the WY pass's scores (``qkin``; the flat loop reading them compiled wrong
+#: in session 21, so it comes last: a fault ends the process), the WY pass's settings
+SWEEP_FWD_NH3 = [{"state": (64, 4, 2)}, {"state": (32, 4, 3)}, {"state": (64, 4, 3)},
+                 {"state": (32, 8, 2)}, {"state": (16, 4, 2)}, {"wy": (0, 4, 2)},
+                 {"wy": (0, 8, 3)}, {"hoist": True}, {"hoist": True, "state": (64, 4, 2)},
+                 {"hoist": True, "state": (64, 4, 3)}, {"hoist": True, "qkin": True},
+                 {"hoist": True, "qkin": True, "state": (64, 4, 2)}]
 SWEEP_SETS = {"configs": SWEEP, "inv": SWEEP_INV, "bwd_wy": SWEEP_BWD_WY,
               "bwd_wy_split": SWEEP_BWD_WY_SPLIT, "save_states": SWEEP_SAVE_STATES,
               "bwd_wy_one": SWEEP_BWD_WY_ONE, "lp_bwd": SWEEP_LP_BWD,
               "wy_loop": SWEEP_WY_LOOP, "wy_loop_lp": SWEEP_WY_LOOP_LP,
-              "fwd_paths": SWEEP_FWD_PATHS}
+              "fwd_paths": SWEEP_FWD_PATHS, "fwd_nh3": SWEEP_FWD_NH3}
 
 
 def main() -> None:
@@ -351,6 +373,7 @@ def main() -> None:
         row["ours_fwd_ms"], row["ours_fwdbwd_ms"] = time_fwd_bwd(ours(x, nh), x, do_bench)
         row["ours_compile_and_time_s"] = round(time.time() - t0, 1)
         row["ours_breakdown_ms"] = {} if SMOKE else kernel_breakdown(ours(x, nh), x)
+        row["ours_fwd_breakdown_ms"] = {} if SMOKE else fwd_kernel_breakdown(ours(x, nh), x)
         row["floor_frac_fwd"] = row["floor_fwd_ms"] / row["ours_fwd_ms"]
         row["floor_frac_fwdbwd"] = row["floor_fwdbwd_ms"] / row["ours_fwdbwd_ms"]
         print(json.dumps(row), flush=True)
@@ -363,7 +386,8 @@ def main() -> None:
                     f, fb = time_fwd_bwd(ours(x, nh), x, do_bench)
                     entry = {"row": spec, "variant": i, "cfg": {k_: (list(v_) if isinstance(v_, tuple) else v_) for k_, v_ in cfg.items()},
                              "fwd_ms": f, "fwdbwd_ms": fb,
-                             "breakdown_ms": {} if SMOKE else kernel_breakdown(ours(x, nh), x)}
+                             "breakdown_ms": {} if SMOKE else kernel_breakdown(ours(x, nh), x),
+                             "fwd_breakdown_ms": {} if SMOKE else fwd_kernel_breakdown(ours(x, nh), x)}
                     var = grads_of(ours(x, nh), x)
                     entry["rel_diff_vs_default"] = {n: rel(var[n], base[n]) for n in base}
                     del var

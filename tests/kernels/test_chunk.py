@@ -1248,6 +1248,95 @@ def test_the_state_pass_reads_the_scores_of_the_wy_pass(
     assert ("wy_loop_kernel", (False,)) in seen and ("fwd_state_kernel", (False, False, True)) in seen
 
 
+
+HOIST_CASES = SCORES_CASES + [
+    (1, 70, 1, 32, 16, 3, torch.bfloat16, True, True),    # three factors, 16-bit, gated
+    (1, 5, 2, 16, 8, 4, torch.float32, False, True),     # one token chunk, four factors
+]
+
+
+@pytest.mark.parametrize("qkin", [False, True])
+@pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init", HOIST_CASES)
+def test_the_hoisted_state_pass(monkeypatch, gen, make_inputs, check_against_reference,
+                                poison_empty, device, qkin, B, T, H, K, V, n_h, dtype, gate,
+                                init):
+    """``hoist`` (token chunks outer, a run-time loop over their sub-chunks, the outputs
+    started and stored around it) gives every output and gradient within the float64
+    reference's table, buffers NaN-poisoned, with and without the WY pass's scores (it is
+    taken: spied; the scores only where they may be: not with ``HI``'s float32 operands)."""
+    from statetrack.kernels.delta_product import chunk
+
+    for name, val in (("wy_loop", True), ("hoist", True), ("nest", False), ("qkin", qkin),
+                      ("save_states", False)):
+        monkeypatch.setitem(chunk._CONFIG_OVERRIDE, name, val)
+    seen = _spy_kwargs(monkeypatch, chunk, {
+        name: (("HOIST", "QKIN", "COMPUTE_O"), "fwd_state_kernel")
+        for name in ("fwd_state_kernel", "fwd_state_kernel_ns")})
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
+             V=V, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
+    scores = qkin and not (dtype != torch.float32 and K <= chunk.HI_MAX_K)
+    assert ("fwd_state_kernel", (True, scores, True)) in seen, seen
+
+
+def _gate_cumsums_reference(g, T, H, n_h, BT, skip_first):
+    """``gsub``, ``gtok`` token by token (float64): the chunk-local sums the kernels read."""
+    B = g.shape[0]
+    NC = -(-T // BT)
+    Lp = NC * n_h * BT
+    gd = g.double().clone()
+    if skip_first:
+        gd[:, 0] = 0
+    gsub = torch.zeros(B * H, Lp, dtype=torch.float64)
+    gtok = torch.zeros(B * H, NC * BT, dtype=torch.float64)
+    for b in range(B):
+        for h in range(H):
+            run = 0.0
+            for row in range(Lp):
+                if row % BT == 0:
+                    run = 0.0
+                if row % n_h == 0 and row // n_h < T:
+                    run += gd[b, row // n_h, h].item()
+                gsub[b * H + h, row] = run
+            for t in range(NC * BT):
+                if t % BT == 0:
+                    run = 0.0
+                run += gd[b, t, h].item() if t < T else 0.0
+                gtok[b * H + h, t] = run
+    return gsub, gtok
+
+
+@pytest.mark.parametrize("B,T,H,n_h,BT,skip_first,dtype", [
+    (2, 37, 3, 3, 16, False, torch.float32), (1, 64, 2, 2, 32, True, torch.bfloat16),
+    (2, 5, 1, 1, 64, False, torch.float16), (1, 70, 2, 4, 16, True, torch.float32)])
+def test_the_gate_kernels(device, B, T, H, n_h, BT, skip_first, dtype):
+    """The chunk-local cumulative gates (one kernel) and the gate gradient from the backward's
+    per-row partials (one kernel) against sums written out token by token in float64."""
+    from statetrack.kernels.delta_product import chunk
+
+    gen = torch.Generator().manual_seed(B * 1000 + T)
+    g = (-torch.rand(B, T, H, generator=gen)).to(dtype)
+    q = torch.zeros(B, T, H, 16, device=device)
+    p = chunk._Plan(q, torch.zeros(B, T * n_h, H, 16, device=device), n_h, BT, True)
+    gsub, gtok = chunk._gate_cumsums(g.to(device), p, skip_first=skip_first)
+    want_sub, want_tok = _gate_cumsums_reference(g, T, H, n_h, BT, skip_first)
+    assert gsub.dtype == gtok.dtype == torch.float32
+    torch.testing.assert_close(gsub.cpu().double(), want_sub, rtol=1e-6, atol=1e-5)
+    torch.testing.assert_close(gtok.cpu().double(), want_tok, rtol=1e-6, atol=1e-5)
+    dgsub = torch.randn(B * H, p.Lp, generator=gen)
+    dgtok = torch.randn(B * H, p.NC * BT, generator=gen)
+    dg = chunk._gate_grad(dgsub.clone().to(device), dgtok.to(device), p).cpu().double()
+    assert dg.shape == (B, T, H)
+    want = torch.zeros(B, T, H, dtype=torch.float64)
+    for bh in range(B * H):
+        for t in range(T):
+            row = t * n_h                         # the token's first sub-step
+            end = (row // BT + 1) * BT            # the end of its sub-chunk
+            tend = (t // BT + 1) * BT             # the end of its token chunk
+            want[bh // H, t, bh % H] = (dgsub[bh, row:end].double().sum()
+                                        + dgtok[bh, t:tend].double().sum())
+    torch.testing.assert_close(dg, want, rtol=1e-5, atol=1e-5)
+
+
 def _scores_reference(q, k, g, n_h, BT):
     """``Q_c K_i^T`` of every sub-chunk, gated and causally masked, token by token (float64,
     ``[B*H, Lp, BT]``): row ``i*BT + r`` is query token ``c*BT + r`` (``c = i // n_h``),

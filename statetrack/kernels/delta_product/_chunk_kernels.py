@@ -480,18 +480,47 @@ def wy_loop_kernel(
 
 
 @triton.jit
+def _chunk_start(s, q_base, gt_base, c, r, ck, mk, T, H: tl.constexpr, K: tl.constexpr,
+                 BT: tl.constexpr, USE_G: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr,
+                 EMU: tl.constexpr):
+    """A token chunk's queries and the share of its outputs from the state ``s`` at its start
+    (gated by the token-level cumulative gates, which it returns): ``(b_q, acc, gt)``."""
+    tq = c * BT + r
+    b_q = tl.load(q_base + tq[:, None] * (H * K) + ck[None, :],
+                  mask=(tq < T)[:, None] & mk[None, :], other=0.0)
+    acc = _mma(b_q, s, MM, PREC, EMU)
+    gt = tl.zeros([BT], dtype=tl.float32)
+    if USE_G:
+        gt = tl.load(gt_base + c * BT + r)
+        acc = acc * tl.exp(gt)[:, None]
+    return b_q, acc, gt
+
+
+@triton.jit
+def _chunk_store(acc, o_base, c, r, cv, mv, T, H: tl.constexpr, V: tl.constexpr,
+                 BT: tl.constexpr, scale, EMU: tl.constexpr):
+    """A token chunk's outputs, ``scale * acc``, in the outputs' dtype."""
+    tq = c * BT + r
+    tl.store(o_base + tq[:, None] * (H * V) + cv[None, :],
+             _cvt(acc * scale, o_base.dtype.element_ty, EMU),
+             mask=(tq < T)[:, None] & mv[None, :])
+
+
+@triton.jit
 def _fwd_sub(s, b_q, acc, gt, i, c, m, r, ck, cv, mk, mv, q_base, k_base, o_base, w_base, u_base,
              gs_base, gt_base, hbuf, dbuf, qkin, i_bh, T, L, NS, Lp, scale, t_base, v_base,
              b_base, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BT: tl.constexpr,
              NH: tl.constexpr, USE_G: tl.constexpr, COMPUTE_O: tl.constexpr,
              STORE_H: tl.constexpr, STORE_D: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr,
              EMU: tl.constexpr, HI: tl.constexpr, EARLY: tl.constexpr, QKIN: tl.constexpr,
-             TFUSED: tl.constexpr):
+             TFUSED: tl.constexpr, HOIST: tl.constexpr = False):
     """One sub-chunk ``i`` (sub-step ``m`` of token chunk ``c``) of :func:`fwd_state_kernel`.
 
     ``m`` is a run-time value in the flat loop and a constant in the nested one (``NEST``),
     where the branches on ``m`` (a new token chunk, its last sub-chunk) are resolved when the
-    kernel compiles. Returns the updated ``(s, b_q, acc, gt)``."""
+    kernel compiles. With ``HOIST`` the caller starts and stores the token chunk's outputs
+    itself (:func:`_chunk_start`, :func:`_chunk_store`) around a run-time loop over ``m``
+    without branches. Returns the updated ``(s, b_q, acc, gt)``."""
     rows = i * BT + r
     if USE_G and EARLY:
         # EARLY (the 16-bit default): the gate loads first, issued before this step's stores
@@ -515,16 +544,11 @@ def _fwd_sub(s, b_q, acc, gt, i, c, m, r, ck, cv, mk, mv, q_base, k_base, o_base
         b_u = tl.load(u_base + rows[:, None] * V + cv[None, :], mask=mv[None, :], other=0.0)
     b_k = tl.load(k_base + rows[:, None] * (H * K) + ck[None, :],
                   mask=(rows < L)[:, None] & mk[None, :], other=0.0)
-    if COMPUTE_O:
-        tq = c * BT + r
+    if COMPUTE_O and not HOIST:
         if m == 0:
             # a new token chunk: its outputs start from the state at its start
-            b_q = tl.load(q_base + tq[:, None] * (H * K) + ck[None, :],
-                          mask=(tq < T)[:, None] & mk[None, :], other=0.0)
-            acc = _mma(b_q, s, MM, PREC, EMU)
-            if USE_G:
-                gt = tl.load(gt_base + c * BT + r)
-                acc = acc * tl.exp(gt)[:, None]
+            b_q, acc, gt = _chunk_start(s, q_base, gt_base, c, r, ck, mk, T, H, K, BT, USE_G,
+                                        MM, PREC, EMU)
     if TFUSED:
         ks = _mma(b_k, s, MM, PREC, EMU)
         if USE_G:
@@ -553,9 +577,9 @@ def _fwd_sub(s, b_q, acc, gt, i, c, m, r, ck, cv, mk, mv, q_base, k_base, o_base
             else:
                 qk = tl.where(causal, qk, 0.0)
         acc += _mmh(qk, b_d, HI, MM, PREC, EMU)
-        if m == NH - 1:
-            tl.store(o_base + tq[:, None] * (H * V) + cv[None, :], _cvt(acc * scale, o_base.dtype.element_ty, EMU),
-                     mask=(tq < T)[:, None] & mv[None, :])
+        if not HOIST:
+            if m == NH - 1:
+                _chunk_store(acc, o_base, c, r, cv, mv, T, H, V, BT, scale, EMU)
     if USE_G:
         if not EARLY:
             if not TFUSED:
@@ -577,7 +601,7 @@ def fwd_state_kernel(
     STORE_D: tl.constexpr, MM: tl.constexpr, PREC: tl.constexpr, EMU: tl.constexpr,
     ROW64: tl.constexpr = False, HI: tl.constexpr = False, EARLY: tl.constexpr = False,
     qkin=None, QKIN: tl.constexpr = False, NEST: tl.constexpr = False,
-    tmat=None, vin=None, beta=None, TFUSED: tl.constexpr = False,
+    tmat=None, vin=None, beta=None, TFUSED: tl.constexpr = False, HOIST: tl.constexpr = False,
 ):
     """Sequential pass over the chunks for one block of value columns.
 
@@ -589,6 +613,12 @@ def fwd_state_kernel(
     it forms ``D = T diag(beta) (V - diag(e^G) K S)`` from ``T`` (``tmat``, as the WY pass
     stores it), the values ``vin`` and ``beta`` in their input layouts: equal to
     ``U - W S`` within rounding, without writing and reading ``W`` and ``U``.
+
+    Three loop forms, the same arithmetic in the same order: flat (one run-time loop over the
+    sub-chunks, branching on the sub-step for a token chunk's start and end), ``NEST`` (token
+    chunks outer, their sub-chunks unrolled: no branches, ``NH`` copies of the step) and
+    ``HOIST`` (token chunks outer, the start and end of a chunk's outputs around a run-time
+    loop over its sub-chunks: no branches, one copy of the step).
     """
     i_v = tl.program_id(0)
     i_bh = tl.program_id(1).to(tl.int64)
@@ -642,6 +672,20 @@ def fwd_state_kernel(
                     o_base, w_base, u_base, gs_base, gt_base, hbuf, dbuf, qkin, i_bh, T, L, NS,
                     Lp, scale, t_base, v_base, b_base, H, K, V, BT, NH, USE_G, COMPUTE_O,
                     STORE_H, STORE_D, MM, PREC, EMU, HI, EARLY, QKIN, TFUSED)
+    elif HOIST:
+        for c0 in range(NC):
+            c = _wide(c0, ROW64)
+            if COMPUTE_O:
+                b_q, acc, gt = _chunk_start(s, q_base, gt_base, c, r, ck, mk, T, H, K, BT,
+                                            USE_G, MM, PREC, EMU)
+            for m in range(NH):
+                s, b_q, acc, gt = _fwd_sub(
+                    s, b_q, acc, gt, c * NH + m, c, m, r, ck, cv, mk, mv, q_base, k_base,
+                    o_base, w_base, u_base, gs_base, gt_base, hbuf, dbuf, qkin, i_bh, T, L, NS,
+                    Lp, scale, t_base, v_base, b_base, H, K, V, BT, NH, USE_G, COMPUTE_O,
+                    STORE_H, STORE_D, MM, PREC, EMU, HI, EARLY, QKIN, TFUSED, True)
+            if COMPUTE_O:
+                _chunk_store(acc, o_base, c, r, cv, mv, T, H, V, BT, scale, EMU)
     else:
         for i0 in range(NS):
             i = _wide(i0, ROW64)
@@ -1067,6 +1111,71 @@ def bwd_wy_t_kernel(
         dg += tl.where(r == BT - 1, tl.load(dlast + i_bh * NS + i_c), 0.0)
         tl.store(dgsub + i_bh * Lp + rows, dg)
 
+
+
+@triton.jit
+def gate_cumsum_kernel(g, gsub, gtok, T, L, H: tl.constexpr, BT: tl.constexpr,
+                       NH: tl.constexpr, SKIP_FIRST: tl.constexpr):
+    """The chunk-local cumulative log-gates of token chunk ``c`` (one launch for what took
+    six PyTorch kernels: a fill, a scatter, two pads and two scans).
+
+    Grid ``(NC, B*H)``. ``gtok[bh, c*BT + r]`` = sum of ``g`` over tokens ``c*BT .. c*BT + r``;
+    ``gsub`` for each of the chunk's ``NH`` sub-chunks ``i = c*NH + m``: the sum over its rows
+    ``i*BT .. i*BT + r`` of ``g'`` (``g_t`` at token ``t``'s first sub-step ``t*NH``, else 0).
+    Rows past the sequence count 0; with ``SKIP_FIRST`` the first token's gate too.
+    """
+    i_c = tl.program_id(0).to(tl.int64)
+    i_bh = tl.program_id(1).to(tl.int64)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    NC = tl.num_programs(0)
+    Lp = NC * NH * BT
+    r = tl.arange(0, BT)
+    g_base = g + i_b * T * H + i_h
+    tok = i_c * BT + r
+    keep = tok < T
+    if SKIP_FIRST:
+        keep = keep & (tok > 0)
+    gv = tl.load(g_base + tok * H, mask=keep, other=0.0).to(tl.float32)
+    tl.store(gtok + i_bh * NC * BT + tok, tl.cumsum(gv, 0))
+    for m in tl.static_range(NH):
+        row = (i_c * NH + m) * BT + r               # sub-step rows of sub-chunk c*NH + m
+        t = row // NH
+        keep = (row % NH == 0) & (row < L)
+        if SKIP_FIRST:
+            keep = keep & (t > 0)
+        gv = tl.load(g_base + t * H, mask=keep, other=0.0).to(tl.float32)
+        tl.store(gsub + i_bh * Lp + row, tl.cumsum(gv, 0))
+
+
+@triton.jit
+def gate_grad_kernel(dgsub, dgtok, dg, T, L, H: tl.constexpr, BT: tl.constexpr,
+                     NH: tl.constexpr):
+    """The log-gate gradient from the per-row partials of the backward kernels.
+
+    Grid ``(NC, B*H)``. ``dg[b, t, h]`` = the reverse cumulative sum of ``dgsub`` within
+    token ``t``'s first sub-step's sub-chunk, taken at that sub-step, plus the reverse
+    cumulative sum of ``dgtok`` within its token chunk, taken at ``t`` (``dg`` is
+    ``[B, T, H]`` float32). The token chunk's ``NH`` sub-chunks of ``dgsub`` are overwritten
+    in place by their reverse sums, which the same program then reads back by token.
+    """
+    i_c = tl.program_id(0).to(tl.int64)
+    i_bh = tl.program_id(1).to(tl.int64)
+    i_b = i_bh // H
+    i_h = i_bh % H
+    NC = tl.num_programs(0)
+    Lp = NC * NH * BT
+    r = tl.arange(0, BT)
+    for m in tl.static_range(NH):
+        row = (i_c * NH + m) * BT + r
+        x = tl.load(dgsub + i_bh * Lp + row)
+        tl.store(dgsub + i_bh * Lp + row, tl.cumsum(x, 0, reverse=True))
+    tl.debug_barrier()                              # the sums stored before they are read by token
+    tok = i_c * BT + r
+    keep = tok < T
+    first = tl.load(dgsub + i_bh * Lp + tok * NH, mask=keep, other=0.0)
+    x = tl.load(dgtok + i_bh * NC * BT + tok)
+    tl.store(dg + i_b * T * H + i_h + tok * H, first + tl.cumsum(x, 0, reverse=True), mask=keep)
 
 # The sequential passes compiled without Triton's specialization of their length arguments
 # (an int argument equal to 1 becomes a constant, one divisible by 16 is marked so). A call of

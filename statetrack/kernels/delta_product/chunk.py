@@ -248,7 +248,7 @@ _OVERRIDE_LAUNCH = set(_GPU_CONFIG[True]) | set(_GPU_CONFIG[False]) | {"state_sa
 _OVERRIDE_LAUNCH -= {k for k, v in _GPU_CONFIG[True].items() if not isinstance(v, tuple)}
 _OVERRIDE_KEYS = (_OVERRIDE_LAUNCH
                   | {"inv", "prec", "wy_split", "save_states", "lp_bwd", "wy_loop", "row64",
-                     "early", "nospec", "qkin", "nest", "hi", "tfused"})
+                     "early", "nospec", "qkin", "nest", "hi", "tfused", "hoist"})
 
 
 def _override_from_env(raw: str | None) -> dict:
@@ -404,7 +404,10 @@ class _Plan:
                 f"the unrolled forward state pass (nest) at {self.cfg['state'][2]} stage(s) "
                 f"faulted on the H100 under Triton 3.6 (session 22); use at least "
                 f"{_NEST_MIN_STAGES} stages or nest=False")
-        self.qkin = bool(self.cfg.get("qkin", False) and self.nest
+        # HOIST: the other branch-free loop form (token chunks outer, a run-time loop over
+        # their sub-chunks; fwd_state_kernel's docstring); the scores are read by it too
+        self.hoist = bool(self.cfg.get("hoist", False)) and not self.nest
+        self.qkin = bool(self.cfg.get("qkin", False) and (self.nest or self.hoist)
                          and self.cfg.get("wy_loop", False) and self.BT == 64 and not self.HI)
         # the forward state pass applying T itself (TFUSED; the 16-bit default): the loop-form WY
         # pass writes T only, the state pass forms D = T diag(beta) (V - diag(e^G) K S), in a
@@ -442,21 +445,27 @@ def _gate_cumsums(g: torch.Tensor, p: _Plan, skip_first: bool = False
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """Chunk-local cumulative gates: per sub-step within sub-chunks, per token within token chunks.
 
-    Returns ``gsub [B*H, Lp]`` and ``gtok [B*H, NC*BT]`` (float32, zero-padded). With
-    ``skip_first`` the first token's gate counts as 0 (:func:`_fold_first_gate` applied it).
+    Returns ``gsub [B*H, Lp]`` and ``gtok [B*H, NC*BT]`` (float32, zero-padded), from one
+    launch of :func:`~._chunk_kernels.gate_cumsum_kernel`. With ``skip_first`` the first
+    token's gate counts as 0 (:func:`_fold_first_gate` applied it).
     """
-    B, T, H, NH = p.B, p.T, p.H, p.NH
-    g32 = g.to(torch.float32)
-    if skip_first:
-        g32 = g32.clone()
-        g32[:, 0] = 0.0
-    gp = torch.zeros(B, T, NH, H, dtype=torch.float32, device=g.device)
-    gp[:, :, 0] = g32
-    gp = gp.reshape(B, p.L, H).permute(0, 2, 1)
-    gsub = torch.nn.functional.pad(gp, (0, p.Lp - p.L)).reshape(B * H, p.NS, p.BT).cumsum(-1)
-    gt = torch.nn.functional.pad(g32.permute(0, 2, 1), (0, p.NC * p.BT - T))
-    gtok = gt.reshape(B * H, p.NC, p.BT).cumsum(-1)
-    return gsub.reshape(B * H, p.Lp).contiguous(), gtok.reshape(B * H, p.NC * p.BT).contiguous()
+    BH = p.B * p.H
+    gsub = _alloc((BH, p.Lp), torch.float32, g.device)
+    gtok = _alloc((BH, p.NC * p.BT), torch.float32, g.device)
+    if p.NC and BH:
+        _kern.gate_cumsum_kernel[(p.NC, BH)](g, gsub, gtok, p.T, p.L, H=p.H, BT=p.BT, NH=p.NH,
+                                             SKIP_FIRST=bool(skip_first))
+    return gsub, gtok
+
+
+def _gate_grad(dgsub: torch.Tensor, dgtok: torch.Tensor, p: _Plan) -> torch.Tensor:
+    """The log-gate gradient ``[B, T, H]`` (float32) from the backward kernels' per-row
+    partials (``dgsub`` is overwritten: see :func:`~._chunk_kernels.gate_grad_kernel`)."""
+    dg = _alloc((p.B, p.T, p.H), torch.float32, dgsub.device)
+    if p.NC and p.B * p.H:
+        _kern.gate_grad_kernel[(p.NC, p.B * p.H)](dgsub, dgtok, dg, p.T, p.L, H=p.H, BT=p.BT,
+                                                  NH=p.NH)
+    return dg
 
 
 def _wy(k, v, beta, gsub, p: _Plan, store_t: bool, scores=None, wu: bool = True):
@@ -524,7 +533,7 @@ def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state:
         q, k, w, u, gsub, gtok, h0, o, ht, hbuf, dbuf, p.T, p.L, p.NC, scale,
         BV=p.bv(cfg), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=output_final_state,
         COMPUTE_O=True, STORE_H=saving, STORE_D=saving, HI=p.HI,
-        EARLY=p.early, NEST=nest, qkin=qk, QKIN=qkin, tmat=tmat if tfused else None,
+        EARLY=p.early, NEST=nest, HOIST=p.hoist, qkin=qk, QKIN=qkin, tmat=tmat if tfused else None,
         vin=v if tfused else None, beta=beta if tfused else None, TFUSED=tfused, **p.common(),
         **p.opts(cfg))
     return o, ht, ((w, u, tmat) if keep_wy else None), states
@@ -602,10 +611,7 @@ def _backward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, do, dht, wy=None, 
             BV=p.bv("bwd_wy"), USE_G=p.use_g, **p.common(), **p.opts("bwd_wy"))
     dg = None
     if p.use_g:
-        rs = dgsub.reshape(BH, p.NS, p.BT).flip(-1).cumsum(-1).flip(-1).reshape(BH, p.Lp)
-        first = rs[:, : p.L].reshape(BH, p.T, p.NH)[:, :, 0]
-        rt = dgtok.reshape(BH, p.NC, p.BT).flip(-1).cumsum(-1).flip(-1).reshape(BH, p.NC * p.BT)
-        dg = (first + rt[:, : p.T]).reshape(p.B, p.H, p.T).permute(0, 2, 1)
+        dg = _gate_grad(dgsub, dgtok, p)
     return dq, dk, dv, dbeta, dg, dh0
 
 
