@@ -120,7 +120,8 @@ def _parse_configs(text: str) -> list[tuple[int, int, int]]:
 def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, warps: int,
                 stages: int, gate: bool = False, L: int = 4096, lp_bwd: bool = False,
                 row64: bool = False, early: bool = False, nc1: bool = False, nh: int = 1,
-                nest: bool = False, qkin: bool = False, tfused: bool = False) -> dict:
+                nest: bool = False, qkin: bool = False, tfused: bool = False,
+                stack: bool = False) -> dict:
     """Compile ``kernel`` for sm_90 and return its resource usage and SASS counts. ``L``
     (sub-steps, T * n_h) matters only through its divisibility by 16, which Triton's launcher
     specializes at run time (the model rows' 4096 is). ``dD`` is in the input dtype (as
@@ -214,7 +215,7 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
         fn = kern.wy_loop_kernel
         sig = dict(k=p, v=p, beta=p, gsub=f32, w=p, u=pu, tmat=p, scr=f32, L="i32")
         consts = dict(common, BVF=max(16, triton.next_power_of_2(V)), STORE_T=True,
-                      BC=min(64, BK), HI=hi, NH=nh, QK=qkin, WU=not tfused)
+                      BC=min(64, BK), HI=hi, NH=nh, QK=qkin, WU=not tfused, STACK=stack)
         if qkin:
             sig.update(q=p, gtok=f32, qk=p, T="i32")
         else:
@@ -290,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--qkin", action="store_true",
                     help="fwd_state / fwd_state_save reading the scores from a buffer; "
                          "wy_loop writing them (session 21's opt-in path)")
+    ap.add_argument("--inv-stack", action="store_true",
+                    help="wy_loop only: the diagonal blocks' substitutions stacked (inv_stack)")
     ap.add_argument("--tfused", action="store_true",
                     help="fwd_state / fwd_state_save forming D from T, V and beta; wy_loop "
                          "writing T alone (the opt-in tfused path)")
@@ -312,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--nh: only the state passes, bwd_o and wy_loop take it (not --kernel {a.kernel})")
     for flag, on, kernels in (("--nest", a.nest, ("fwd_state", "fwd_state_save")),
                               ("--qkin", a.qkin, ("fwd_state", "fwd_state_save", "wy_loop")),
-                              ("--tfused", a.tfused, ("fwd_state", "fwd_state_save", "wy_loop"))):
+                              ("--tfused", a.tfused, ("fwd_state", "fwd_state_save", "wy_loop")),
+                              ("--inv-stack", a.inv_stack, ("wy_loop",))):
         if on and a.kernel not in kernels:
             ap.error(f"{flag}: {' / '.join(kernels)} only (not --kernel {a.kernel})")
     if a.kernel == "wy_loop" and a.chunk != 64:
@@ -326,11 +330,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for bv, warps, stages in configs:
         r = compile_one(a.kernel, a.dtype, a.K, V, a.chunk, bv, warps, stages, a.gate, a.L,
-                        a.lp_bwd, a.row64, a.early, a.nc1, a.nh, a.nest, a.qkin, a.tfused)
+                        a.lp_bwd, a.row64, a.early, a.nc1, a.nh, a.nest, a.qkin, a.tfused,
+                        a.inv_stack)
         rows.append(r)
         tags = "".join(t for t, on in ((" row64", a.row64), (" NC=1", a.nc1),
                                        (f" n_h={a.nh}", a.nh != 1), (" nest", a.nest),
-                                       (" qkin", a.qkin), (" tfused", a.tfused)) if on)
+                                       (" qkin", a.qkin), (" tfused", a.tfused),
+                                       (" inv_stack", a.inv_stack)) if on)
         print(f"{a.kernel}{tags} {a.dtype} K={a.K} V={V} chunk={a.chunk} BV={bv} warps={warps} "
               f"stages={stages}: {r['registers']} registers, {r['stack_bytes']} B stack, "
               f"{r['shared_bytes']} B shared, {r['instructions']} instructions, LDL {r['LDL']}, "

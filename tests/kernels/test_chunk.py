@@ -925,6 +925,36 @@ def test_wy_loop_matches_reference(monkeypatch, gen, make_inputs, check_against_
     assert calls and all(bc == min(64, max(16, 1 << (K - 1).bit_length())) for bc in calls)
 
 
+@pytest.mark.parametrize("dtype,gate", [(torch.float32, True), (torch.bfloat16, False)])
+def test_the_stacked_substitution(monkeypatch, gen, make_inputs, check_against_reference,
+                                  poison_empty, device, dtype, gate):
+    """``inv_stack`` (the four diagonal blocks of ``T`` by one substitution on a stacked tile)
+    gives the loop-form WY pass's ``W``, ``U`` and ``T`` of the four separate substitutions
+    (the same arithmetic per block: equal to 1e-6 relative in float32, to the operands'
+    rounding in bfloat16), and every output and gradient within the float64 reference's
+    table, buffers NaN-poisoned."""
+    from statetrack.kernels.delta_product import chunk
+
+    B, T, H, K, V, n_h = 1, 70, 2, 100, 24, 2
+    x = make_inputs(gen, B=B, T=T, H=H, K=K, V=V, n_h=n_h, dtype=dtype, gate=gate,
+                    initial_state=True, device=device)
+    got = {}
+    for stack in (False, True):
+        monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"wy_loop": True, "inv_stack": stack})
+        p = chunk._Plan(x["q"], x["v"], n_h, 64, gate)
+        gsub = chunk._gate_cumsums(x["g"], p)[0] if gate else None
+        with poison_empty():
+            got[stack] = chunk._wy(x["k"], x["v"], x["beta"], gsub, p, store_t=True)
+    tol = 1e-6 if dtype == torch.float32 else 2e-2
+    for name, a, b in zip("WUT", got[False], got[True]):
+        assert not b.isnan().any(), name
+        err = ((a.double() - b.double()).norm() / a.double().norm()).item()
+        assert err <= tol, (name, err)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"wy_loop": True, "inv_stack": True})
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
+             V=V, n_h=n_h, dtype=dtype, gate=gate, init=True, chunk_size=64)
+
+
 def test_wy_loop_equals_the_default_in_float32(monkeypatch, gen, make_inputs, poison_empty,
                                                device):
     """In float32 the loop form is the default's arithmetic up to summation order (``A`` as

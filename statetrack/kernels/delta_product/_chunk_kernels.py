@@ -65,6 +65,34 @@ def _inv16_ld(p, LD: tl.constexpr):
 
 
 @triton.jit
+def _inv16_stacked(p, LD: tl.constexpr):
+    """The substitution of :func:`_inv16_ld` for the four diagonal ``[16, 16]`` blocks of the
+    strictly lower ``[64, 64]`` float32 ``A`` at ``p`` at once: a ``[64, 16]`` tile whose rows
+    ``16 b .. 16 b + 15`` hold ``U_b = ((I + A_bb)^{-1})^T``, each step reading row ``i`` of
+    every block (the same arithmetic per block; :func:`_store_stacked` writes them back)."""
+    r = tl.arange(0, 64)
+    x = tl.arange(0, 16)
+    rb = r % 16
+    base = p + (r // 16) * (16 * LD + 16)           # each row's block's top-left corner
+    u = (rb[:, None] == x[None, :]).to(tl.float32)
+    for i in tl.static_range(1, 16):
+        a_i = tl.load((base + i * LD)[:, None] + x[None, :])   # A_bb[i, :] on block b's rows
+        col = (rb == i).to(tl.float32) - tl.sum(u * a_i, 1)
+        u = tl.where(x[None, :] == i, col[:, None], u)
+    return u
+
+
+@triton.jit
+def _store_stacked(p, u, LD: tl.constexpr):
+    """Write the stacked ``U_b`` of :func:`_inv16_stacked` as the diagonal blocks
+    ``T_bb = U_b^T`` of the ``[64, 64]`` float32 block at ``p`` (leading dimension ``LD``)."""
+    r = tl.arange(0, 64)
+    x = tl.arange(0, 16)
+    corner = p + (r // 16) * (16 * LD + 16)
+    tl.store((corner + r % 16)[:, None] + x[None, :] * LD, u)
+
+
+@triton.jit
 def _inv16(a, scratch, INV: tl.constexpr):
     """``(I + a)^{-1}``: substitution with rows from ``scratch`` (``INV == 1``) or with rows
     extracted by reductions (``INV == 0``)."""
@@ -362,7 +390,7 @@ def wy_loop_kernel(
     PREC: tl.constexpr, EMU: tl.constexpr, BC: tl.constexpr,
     ROW64: tl.constexpr = False, HI: tl.constexpr = False,
     q=None, gtok=None, qk=None, T=0, NH: tl.constexpr = 1, QK: tl.constexpr = False,
-    WU: tl.constexpr = True,
+    WU: tl.constexpr = True, STACK: tl.constexpr = False,
 ):
     """:func:`wy_fwd_kernel` for 64-row sub-chunks in loop form (``wy_loop``; the 16-bit default since session 19).
 
@@ -384,7 +412,9 @@ def wy_loop_kernel(
     ``gtok``), causally masked; the keys' column blocks are the ones ``A`` reads, so the scores
     cost a load of ``Q`` and a product, once for every value block of the state pass.
     Without ``WU`` it writes ``T`` only (``STORE_T``), for a state pass that applies it
-    itself (``TFUSED`` in :func:`fwd_state_kernel`).
+    itself (``TFUSED`` in :func:`fwd_state_kernel`). With ``STACK`` the four diagonal blocks'
+    substitutions run as one on a ``[64, 16]`` tile (:func:`_inv16_stacked`): 15 dependent
+    steps instead of four chains of 15 that the compiler may not interleave.
     """
     i_c = _wide(tl.program_id(0), ROW64)
     i_bh = tl.program_id(1).to(tl.int64)
@@ -436,16 +466,28 @@ def wy_loop_kernel(
     tl.store(sp + r[:, None] * BT + r[None, :], a)
     tl.debug_barrier()
     # T = (I + A)^{-1} by 16 x 16 blocks (the arithmetic of wy_fwd_kernel)
-    t00 = _inv16_ld(sp, BT)
-    t11 = _inv16_ld(sp + 16 * BT + 16, BT)
-    t22 = _inv16_ld(sp + 32 * BT + 32, BT)
-    t33 = _inv16_ld(sp + 48 * BT + 48, BT)
+    if STACK:
+        ustk = _inv16_stacked(sp, BT)
+    else:
+        t00 = _inv16_ld(sp, BT)
+        t11 = _inv16_ld(sp + 16 * BT + 16, BT)
+        t22 = _inv16_ld(sp + 32 * BT + 32, BT)
+        t33 = _inv16_ld(sp + 48 * BT + 48, BT)
     a10 = _blk(sp + 16 * BT, BT)
     a20 = _blk(sp + 32 * BT, BT)
     a21 = _blk(sp + 32 * BT + 16, BT)
     a30 = _blk(sp + 48 * BT, BT)
     a31 = _blk(sp + 48 * BT + 16, BT)
     a32 = _blk(sp + 48 * BT + 32, BT)
+    if STACK:
+        # the diagonal blocks of T over A's (every row of A's read first), read back as blocks
+        tl.debug_barrier()
+        _store_stacked(sp, ustk, BT)
+        tl.debug_barrier()
+        t00 = _blk(sp, BT)
+        t11 = _blk(sp + 16 * BT + 16, BT)
+        t22 = _blk(sp + 32 * BT + 32, BT)
+        t33 = _blk(sp + 48 * BT + 48, BT)
     t10 = -_mm32(t11, _mm32(a10, t00))
     t21 = -_mm32(t22, _mm32(a21, t11))
     t32 = -_mm32(t33, _mm32(a32, t22))
@@ -454,16 +496,17 @@ def wy_loop_kernel(
     t30 = -_mm32(t33, _mm32(a30, t00) + _mm32(a31, t10) + _mm32(a32, t20))
     tl.debug_barrier()                              # every A block read before T overwrites it
     # T over A's lower blocks; the blocks above the diagonal hold A's zeros, which are T's
-    _store_block(sp, t00, BT, False)
+    if not STACK:
+        _store_block(sp, t00, BT, False)
+        _store_block(sp + 16 * BT + 16, t11, BT, False)
+        _store_block(sp + 32 * BT + 32, t22, BT, False)
+        _store_block(sp + 48 * BT + 48, t33, BT, False)
     _store_block(sp + 16 * BT, t10, BT, False)
-    _store_block(sp + 16 * BT + 16, t11, BT, False)
     _store_block(sp + 32 * BT, t20, BT, False)
     _store_block(sp + 32 * BT + 16, t21, BT, False)
-    _store_block(sp + 32 * BT + 32, t22, BT, False)
     _store_block(sp + 48 * BT, t30, BT, False)
     _store_block(sp + 48 * BT + 16, t31, BT, False)
     _store_block(sp + 48 * BT + 32, t32, BT, False)
-    _store_block(sp + 48 * BT + 48, t33, BT, False)
     tl.debug_barrier()
     tt = tl.load(sp + r[:, None] * BT + r[None, :])
     if STORE_T:

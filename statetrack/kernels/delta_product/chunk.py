@@ -248,7 +248,7 @@ _OVERRIDE_LAUNCH = set(_GPU_CONFIG[True]) | set(_GPU_CONFIG[False]) | {"state_sa
 _OVERRIDE_LAUNCH -= {k for k, v in _GPU_CONFIG[True].items() if not isinstance(v, tuple)}
 _OVERRIDE_KEYS = (_OVERRIDE_LAUNCH
                   | {"inv", "prec", "wy_split", "save_states", "lp_bwd", "wy_loop", "row64",
-                     "early", "nospec", "qkin", "nest", "hi", "tfused", "hoist"})
+                     "early", "nospec", "qkin", "nest", "hi", "tfused", "hoist", "inv_stack"})
 
 
 def _override_from_env(raw: str | None) -> dict:
@@ -490,7 +490,8 @@ def _wy(k, v, beta, gsub, p: _Plan, store_t: bool, scores=None, wu: bool = True)
                    else dict(zip(("q", "gtok", "qk"), scores), T=p.T, NH=p.NH))
         _kern.wy_loop_kernel[(p.NS, p.B * p.H)](
             k, v, beta, gsub, w, u, tmat, scr, p.L, BVF=p.BVF, USE_G=p.use_g, STORE_T=store_t,
-            BC=min(64, p.BK), HI=p.HI, QK=scores is not None, WU=wu, **qk_args, **p.common(),
+            BC=min(64, p.BK), HI=p.HI, QK=scores is not None, WU=wu,
+            STACK=bool(p.cfg.get("inv_stack", False)), **qk_args, **p.common(),
             **p.opts("wy"))
         return w, u, tmat
     inv = p.cfg.get("inv", 1)
