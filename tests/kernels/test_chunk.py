@@ -600,12 +600,13 @@ def test_one_token_16bit_calls_use_the_value_block_that_ran_clean(monkeypatch):
     from statetrack.kernels.delta_product import chunk
 
     monkeypatch.setattr(chunk, "INTERPRET", False)
-    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})   # not the env variable's
+    # not the env variable's; three factors without the hoisted pass's settings: the general ones
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"hoist": False})
     v = torch.zeros(1, 1, 2, 128)
     for T, dtype, one_token_16bit in ((1, torch.bfloat16, True), (2, torch.bfloat16, False),
                                       (1, torch.float32, False), (1, torch.float16, True)):
         q = torch.zeros(1, T, 2, 128, dtype=dtype)
-        p = chunk._Plan(q, v, 3, 64, False)    # three factors: no per-factor settings
+        p = chunk._Plan(q, v, 3, 64, False)
         tuned = chunk._GPU_CONFIG[q.element_size() == 2]
         for name in ("state", "state_rec"):
             want = 64 if one_token_16bit else tuned[name][0]
@@ -616,6 +617,10 @@ def test_one_token_16bit_calls_use_the_value_block_that_ran_clean(monkeypatch):
     monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": True})
     p = chunk._Plan(torch.zeros(1, 1, 2, 128, dtype=torch.bfloat16), v, 2, 64, False)
     assert p.bv("state_save") == 64 and p.bv("state") == 64
+    # and with the hoisted pass's (three factors: the saving forward's at 32-wide blocks)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
+    p = chunk._Plan(torch.zeros(1, 1, 2, 128, dtype=torch.bfloat16), v, 3, 64, False)
+    assert p.hoist and p.bv("state_save") == 64 and p.bv("state") == 64
 
 
 def test_the_16_bit_gpu_defaults_of_session_19(monkeypatch):
@@ -1463,11 +1468,13 @@ def test_the_scores_path_at_the_model_head_size_gpu(monkeypatch, gen, make_input
 
 def test_the_state_pass_settings_follow_the_number_of_factors(monkeypatch):
     """On the GPU, 16-bit inputs at chunk 64 with 64 < K <= 128 take the forward state pass's
-    settings by the number of Householder factors (session 21's probe): one factor 64-wide
-    blocks at 3 stages; two factors take the scores from the WY pass (``qkin``, the default
-    since session 22; ``False`` turns it off), unrolled (``state_save`` for a forward that
-    saves states), never at one stage; otherwise, and for three, the general settings. The scores need the unrolled pass, the loop-form WY pass and no HI operands; an
-    override still wins."""
+    settings by the number of Householder factors: two factors take the scores from the WY
+    pass (``qkin``; ``False`` turns it off), unrolled (``state_save`` for a forward that
+    saves states), never at one stage; one factor and three or more the hoisted loop form at
+    64-wide blocks, 2 stages (``hoist``; ``False`` turns it off: one factor then at 3 stages,
+    three at the general settings), the saving forward flat at ``state_save`` (one factor
+    64:4:3, three the general settings). The scores need the unrolled or hoisted pass, the
+    loop-form WY pass and no HI operands; an override still wins."""
     from statetrack.kernels.delta_product import chunk
 
     monkeypatch.setattr(chunk, "INTERPRET", False)
@@ -1490,20 +1497,28 @@ def test_the_state_pass_settings_follow_the_number_of_factors(monkeypatch):
             plan(2)
     monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"state": (32, 4, 1), "nest": False})
     assert not plan(2).nest and plan(2).cfg["state"] == (32, 4, 1)
-    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": True})
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
 
     p1, p2, p3 = plan(1), plan(2), plan(3)
     # the state pass applying T itself: 16-bit inputs at chunk 64 (session 22), any factors
     assert (p1.tfused, p2.tfused, p3.tfused) == (True, True, True)
     assert not plan(2, dtype=torch.float32).tfused and not plan(2, bt=32).tfused
-    assert (p1.cfg["state"], p1.qkin, p1.nest) == ((64, 4, 3), False, False)
-    assert (p2.cfg["state"], p2.qkin, p2.nest) == ((64, 4, 2), True, True)
-    assert p2.cfg["state_save"] == default and "state_save" not in p1.cfg
-    assert (p3.cfg["state"], p3.qkin, p3.nest) == (default, False, False)
+    assert (p1.cfg["state"], p1.qkin, p1.nest, p1.hoist) == ((64, 4, 2), False, False, True)
+    assert (p2.cfg["state"], p2.qkin, p2.nest, p2.hoist) == ((64, 4, 2), True, True, False)
+    assert p2.cfg["state_save"] == default and p1.cfg["state_save"] == (64, 4, 3)
+    assert (p3.cfg["state"], p3.qkin, p3.nest, p3.hoist) == ((64, 4, 2), False, False, True)
+    assert p3.cfg["state_save"] == default and plan(5).hoist and plan(5).cfg["state"] == (64, 4, 2)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": True})     # the scores: hoisted too
+    assert plan(1).qkin and plan(3).qkin and plan(3).hoist
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"hoist": False})   # the older flat passes
+    assert (plan(1).cfg["state"], plan(1).hoist, "state_save" in plan(1).cfg) == ((64, 4, 3), False, False)
+    assert (plan(3).cfg["state"], plan(3).hoist, "state_save" in plan(3).cfg) == (default, False, False)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
     assert plan(2, dtype=torch.float32).cfg["state"] == chunk._GPU_CONFIG[False]["state"]
     assert not plan(2, bt=32).qkin and plan(2, bt=32).cfg["state"] == default
     for K in (64, 256):                                 # measured at K = 128 only
         assert not plan(2, K=K).qkin and plan(1, K=K).cfg["state"] == default, K
+        assert not plan(1, K=K).hoist and not plan(3, K=K).hoist, K
     assert plan(2, K=100).qkin
     monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": True, "wy_loop": False})
     assert not plan(2).qkin                             # the scores come from the loop form

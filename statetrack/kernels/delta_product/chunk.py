@@ -170,7 +170,11 @@ _GPU_CONFIG = {
     True: {"wy": (0, 4, 3), "state": (32, 4, 2), "state_rec": (64, 4, 2), "bwd_o": (64, 4, 2),
            "bwd_state": (32, 4, 2), "bwd_wy": (64, 8, 2),
            "bwd_wy_v": (64, 8, 2), "bwd_wy_t": (0, 4, 2), "save_states": True,
-           "wy_loop": True, "lp_bwd": True, "early": True, "tfused": True},
+           "wy_loop": True, "lp_bwd": True, "early": True, "tfused": True, "inv_stack": True},
+    # "inv_stack" (the loop-form WY pass's four diagonal substitutions as one on a stacked
+    # tile): session 27 on an H100 (results/s27/km_combo_h100.json), the WY pass 0.940 -> 0.620 ms
+    # at 3g, 0.301 -> 0.206 at 1u; forward 3g 2.233 -> 1.930, 1u 0.653 -> 0.542, 2g 1.376 ->
+    # 1.166; forward+backward 3g 8.878 -> 8.594, 1u 2.608 -> 2.514
     # "tfused" (the forward without saved states forms D from T, the values and beta):
     # session 22 on an H100 (results/s22_h100/fwd_paths.json), forward 1u 0.664 -> 0.649 ms,
     # 2g 1.540 -> 1.392, 3g 2.448 -> 2.264, 3u 2.147 -> 1.939; its GPU tests passed
@@ -196,6 +200,18 @@ _BWD_WY_SMALL_BT = {(16, False): (32, 2, 2), (16, True): (32, 2, 2),
 #: T 4096, H 16, K = V = 128; the pass's device time): one factor, 64-wide value blocks at 3
 #: stages (1u 0.357 -> 0.236 ms; GPU tests of one factor passed with it).
 _STATE_BY_NH = {1: {"state": (64, 4, 3)}}
+#: the hoisted loop form (``hoist``: token chunks outer, a run-time loop over their sub-chunks,
+#: no branches and no unrolling) at 64-wide value blocks, in a forward that keeps no states
+#: (one that saves them runs flat at ``state_save``): session 27 on an H100
+#: (``kernels_model.py --sweep-set fwd_nh3`` / ``fwd_combo``, results/s27/), with
+#: ``inv_stack``: forward 1u 0.542 -> 0.482 ms (against 64:4:3 flat; the saving forward at
+#: 64:4:2 was slower, 2.514 -> 2.618 forward+backward, so it keeps 64:4:3), 3g 1.930 ->
+#: 1.485 (the state pass 1.305 -> 0.853 against 32:4:2 flat; flat at 64:4:2 it was 1.142),
+#: 3u 1.646 -> 1.329. Two factors keep the unrolled pass with the scores. Three factors and
+#: more: timed at three (flat, the compile of every factor count is one loop either way).
+_STATE_HOIST = {"state": (64, 4, 2), "hoist": True}
+_STATE_HOIST_BY_NH = {1: dict(_STATE_HOIST, state_save=(64, 4, 3))}
+_STATE_HOIST_MANY = dict(_STATE_HOIST, state_save=(32, 4, 2))
 #: two factors with the scores from the WY pass (``qkin``) and the sub-chunks unrolled
 #: (``nest``), 64-wide value blocks (2g 0.837 -> 0.560 ms for the pass, 1.706 -> 1.543 ms
 #: for the forward), in a forward that keeps no states; one that saves them for the backward
@@ -341,6 +357,9 @@ class _Plan:
                 self.cfg["bwd_wy"] = small
             if q.element_size() == 2 and chunk_size == 64 and self.BK == 128:
                 self.cfg.update(_STATE_BY_NH.get(self.NH, {}))
+                if _CONFIG_OVERRIDE.get("hoist", True):
+                    self.cfg.update(_STATE_HOIST_BY_NH.get(
+                        self.NH, _STATE_HOIST_MANY if self.NH >= 3 else {}))
                 if _CONFIG_OVERRIDE.get("qkin", True):
                     self.cfg.update(_STATE_SCORES_BY_NH.get(self.NH, {}))
         if not self.interpret and q.element_size() == 2 and self.T == 1:
@@ -520,6 +539,7 @@ def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state:
     # states): [B*H, Lp, BT] in the input dtype, transient (B*H*Lp*BT*2 bytes: 134 MB at B 8,
     # T 4096, H 16, two factors)
     nest = p.nest and not saving
+    hoist = p.hoist and not saving
     qkin = p.qkin and not saving
     cfg = "state_save" if saving and "state_save" in p.cfg else "state"
     qk = _alloc((p.B * p.H, p.Lp, p.BT), p.dtype, p.device) if qkin else None
@@ -534,7 +554,7 @@ def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state:
         q, k, w, u, gsub, gtok, h0, o, ht, hbuf, dbuf, p.T, p.L, p.NC, scale,
         BV=p.bv(cfg), NH=p.NH, USE_G=p.use_g, USE_H0=h0 is not None, STORE_HT=output_final_state,
         COMPUTE_O=True, STORE_H=saving, STORE_D=saving, HI=p.HI,
-        EARLY=p.early, NEST=nest, HOIST=p.hoist, qkin=qk, QKIN=qkin, tmat=tmat if tfused else None,
+        EARLY=p.early, NEST=nest, HOIST=hoist, qkin=qk, QKIN=qkin, tmat=tmat if tfused else None,
         vin=v if tfused else None, beta=beta if tfused else None, TFUSED=tfused, **p.common(),
         **p.opts(cfg))
     return o, ht, ((w, u, tmat) if keep_wy else None), states
