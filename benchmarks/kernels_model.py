@@ -291,12 +291,16 @@ SWEEP_FWD_NH3 = [{"inv_stack": True}, {"inv_stack": True, "wy": (0, 8, 3)},
 #: ``--sweep-set fwd_combo`` (session 27): the winners of ``fwd_nh3`` on an H100 together
 SWEEP_FWD_COMBO = [{"inv_stack": True}, {"inv_stack": True, "hoist": True, "state": (64, 4, 2)},
                    {"inv_stack": True, "hoist": True, "qkin": True, "state": (64, 4, 2)}]
+#: ``--sweep-set fwd_nh2`` (session 27): two factors hoisted instead of unrolled, with and
+#: without the scores
+SWEEP_FWD_NH2 = [{"nest": False, "hoist": True, "qkin": False, "state": (64, 4, 2)},
+                 {"nest": False, "hoist": True, "qkin": True, "state": (64, 4, 2)}]
 SWEEP_SETS = {"configs": SWEEP, "inv": SWEEP_INV, "bwd_wy": SWEEP_BWD_WY,
               "bwd_wy_split": SWEEP_BWD_WY_SPLIT, "save_states": SWEEP_SAVE_STATES,
               "bwd_wy_one": SWEEP_BWD_WY_ONE, "lp_bwd": SWEEP_LP_BWD,
               "wy_loop": SWEEP_WY_LOOP, "wy_loop_lp": SWEEP_WY_LOOP_LP,
               "fwd_paths": SWEEP_FWD_PATHS, "fwd_nh3": SWEEP_FWD_NH3,
-              "fwd_combo": SWEEP_FWD_COMBO}
+              "fwd_combo": SWEEP_FWD_COMBO, "fwd_nh2": SWEEP_FWD_NH2}
 
 
 def main() -> None:
