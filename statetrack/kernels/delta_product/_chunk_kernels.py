@@ -1157,6 +1157,16 @@ def bwd_wy_t_kernel(
 
 
 @triton.jit
+def _gate_program(H: tl.constexpr, BT: tl.constexpr, NH: tl.constexpr):
+    """A gate kernel's program over grid ``(NC, B*H)``: ``(i_c, i_bh, i_b, i_h, NC, Lp, r)``
+    (token chunk, batch-head, batch, head, chunks, padded sub-steps, ``arange(BT)``)."""
+    i_c = tl.program_id(0).to(tl.int64)
+    i_bh = tl.program_id(1).to(tl.int64)
+    NC = tl.num_programs(0)
+    return i_c, i_bh, i_bh // H, i_bh % H, NC, NC * NH * BT, tl.arange(0, BT)
+
+
+@triton.jit
 def gate_cumsum_kernel(g, gsub, gtok, T, L, H: tl.constexpr, BT: tl.constexpr,
                        NH: tl.constexpr, SKIP_FIRST: tl.constexpr):
     """The chunk-local cumulative log-gates of token chunk ``c`` (one launch for what took
@@ -1167,13 +1177,7 @@ def gate_cumsum_kernel(g, gsub, gtok, T, L, H: tl.constexpr, BT: tl.constexpr,
     ``i*BT .. i*BT + r`` of ``g'`` (``g_t`` at token ``t``'s first sub-step ``t*NH``, else 0).
     Rows past the sequence count 0; with ``SKIP_FIRST`` the first token's gate too.
     """
-    i_c = tl.program_id(0).to(tl.int64)
-    i_bh = tl.program_id(1).to(tl.int64)
-    i_b = i_bh // H
-    i_h = i_bh % H
-    NC = tl.num_programs(0)
-    Lp = NC * NH * BT
-    r = tl.arange(0, BT)
+    i_c, i_bh, i_b, i_h, NC, Lp, r = _gate_program(H, BT, NH)
     g_base = g + i_b * T * H + i_h
     tok = i_c * BT + r
     keep = tok < T
@@ -1202,13 +1206,7 @@ def gate_grad_kernel(dgsub, dgtok, dg, T, L, H: tl.constexpr, BT: tl.constexpr,
     ``[B, T, H]`` float32). The token chunk's ``NH`` sub-chunks of ``dgsub`` are overwritten
     in place by their reverse sums, which the same program then reads back by token.
     """
-    i_c = tl.program_id(0).to(tl.int64)
-    i_bh = tl.program_id(1).to(tl.int64)
-    i_b = i_bh // H
-    i_h = i_bh % H
-    NC = tl.num_programs(0)
-    Lp = NC * NH * BT
-    r = tl.arange(0, BT)
+    i_c, i_bh, i_b, i_h, NC, Lp, r = _gate_program(H, BT, NH)
     for m in tl.static_range(NH):
         row = (i_c * NH + m) * BT + r
         x = tl.load(dgsub + i_bh * Lp + row)
