@@ -617,7 +617,7 @@ def test_one_token_16bit_calls_use_the_value_block_that_ran_clean(monkeypatch):
     monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": True})
     p = chunk._Plan(torch.zeros(1, 1, 2, 128, dtype=torch.bfloat16), v, 2, 64, False)
     assert p.bv("state_save") == 64 and p.bv("state") == 64
-    # and with the hoisted pass's (three factors: the saving forward's at 32-wide blocks)
+    # and with the hoisted pass's
     monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
     p = chunk._Plan(torch.zeros(1, 1, 2, 128, dtype=torch.bfloat16), v, 3, 64, False)
     assert p.hoist and p.bv("state_save") == 64 and p.bv("state") == 64
@@ -1313,6 +1313,26 @@ def test_the_hoisted_state_pass(monkeypatch, gen, make_inputs, check_against_ref
     assert ("fwd_state_kernel", (True, scores, True)) in seen, seen
 
 
+
+@pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init", HOIST_CASES[2:])
+def test_the_hoisted_saving_forward(monkeypatch, gen, make_inputs, check_against_reference,
+                                    poison_empty, device, B, T, H, K, V, n_h, dtype, gate, init):
+    """``hoist_save``: the forward that stores every sub-chunk's state and ``D`` for the
+    backward (``save_states``) hoisted too (taken: spied, with its stores); the outputs and
+    every gradient, which the backward forms from those stores, within the float64
+    reference's table, buffers NaN-poisoned."""
+    from statetrack.kernels.delta_product import chunk
+
+    for name, val in (("wy_loop", True), ("hoist", True), ("hoist_save", True), ("nest", False),
+                      ("qkin", False), ("save_states", True)):
+        monkeypatch.setitem(chunk._CONFIG_OVERRIDE, name, val)
+    seen = _spy_kwargs(monkeypatch, chunk, {
+        name: (("HOIST", "STORE_H", "COMPUTE_O"), "fwd_state_kernel")
+        for name in ("fwd_state_kernel", "fwd_state_kernel_ns")})
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
+             V=V, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
+    assert ("fwd_state_kernel", (True, True, True)) in seen, seen
+
 def _gate_cumsums_reference(g, T, H, n_h, BT, skip_first):
     """``gsub``, ``gtok`` token by token (float64): the chunk-local sums the kernels read."""
     B = g.shape[0]
@@ -1472,8 +1492,8 @@ def test_the_state_pass_settings_follow_the_number_of_factors(monkeypatch):
     pass (``qkin``; ``False`` turns it off), unrolled (``state_save`` for a forward that
     saves states), never at one stage; one factor and three or more the hoisted loop form at
     64-wide blocks, 2 stages (``hoist``; ``False`` turns it off: one factor then at 3 stages,
-    three at the general settings), the saving forward flat at ``state_save`` (one factor
-    64:4:3, three the general settings). The scores need the unrolled or hoisted pass, the
+    three at the general settings); the saving forward at ``state_save``, flat at 64:4:3 for
+    one factor, hoisted at 64:4:2 (``hoist_save``) for three. The scores need the unrolled or hoisted pass, the
     loop-form WY pass and no HI operands; an override still wins."""
     from statetrack.kernels.delta_product import chunk
 
@@ -1507,7 +1527,8 @@ def test_the_state_pass_settings_follow_the_number_of_factors(monkeypatch):
     assert (p2.cfg["state"], p2.qkin, p2.nest, p2.hoist) == ((64, 4, 2), True, True, False)
     assert p2.cfg["state_save"] == default and p1.cfg["state_save"] == (64, 4, 3)
     assert (p3.cfg["state"], p3.qkin, p3.nest, p3.hoist) == ((64, 4, 2), False, False, True)
-    assert p3.cfg["state_save"] == default and plan(5).hoist and plan(5).cfg["state"] == (64, 4, 2)
+    assert p3.cfg["state_save"] == (64, 4, 2) and p3.cfg["hoist_save"] and not p1.cfg.get("hoist_save")
+    assert plan(5).hoist and plan(5).cfg["state"] == (64, 4, 2)
     monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"qkin": True})     # the scores: hoisted too
     assert plan(1).qkin and plan(3).qkin and plan(3).hoist
     monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"hoist": False})   # the older flat passes

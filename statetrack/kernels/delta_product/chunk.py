@@ -208,10 +208,12 @@ _STATE_BY_NH = {1: {"state": (64, 4, 3)}}
 #: 64:4:2 was slower, 2.514 -> 2.618 forward+backward, so it keeps 64:4:3), 3g 1.930 ->
 #: 1.485 (the state pass 1.305 -> 0.853 against 32:4:2 flat; flat at 64:4:2 it was 1.142),
 #: 3u 1.646 -> 1.329. Two factors keep the unrolled pass with the scores. Three factors and
-#: more: timed at three (flat, the compile of every factor count is one loop either way).
+#: more (timed at three; every factor count compiles to the same loop): the saving forward
+#: hoisted at 64:4:2 too (``hoist_save``; forward+backward 3u 7.064 -> 6.865 ms, 3g 8.594 ->
+#: 8.547, against flat at 32:4:2).
 _STATE_HOIST = {"state": (64, 4, 2), "hoist": True}
 _STATE_HOIST_BY_NH = {1: dict(_STATE_HOIST, state_save=(64, 4, 3))}
-_STATE_HOIST_MANY = dict(_STATE_HOIST, state_save=(32, 4, 2))
+_STATE_HOIST_MANY = dict(_STATE_HOIST, state_save=(64, 4, 2), hoist_save=True)
 #: two factors with the scores from the WY pass (``qkin``) and the sub-chunks unrolled
 #: (``nest``), 64-wide value blocks (2g 0.837 -> 0.560 ms for the pass, 1.706 -> 1.543 ms
 #: for the forward), in a forward that keeps no states; one that saves them for the backward
@@ -264,7 +266,8 @@ _OVERRIDE_LAUNCH = set(_GPU_CONFIG[True]) | set(_GPU_CONFIG[False]) | {"state_sa
 _OVERRIDE_LAUNCH -= {k for k, v in _GPU_CONFIG[True].items() if not isinstance(v, tuple)}
 _OVERRIDE_KEYS = (_OVERRIDE_LAUNCH
                   | {"inv", "prec", "wy_split", "save_states", "lp_bwd", "wy_loop", "row64",
-                     "early", "nospec", "qkin", "nest", "hi", "tfused", "hoist", "inv_stack"})
+                     "early", "nospec", "qkin", "nest", "hi", "tfused", "hoist", "inv_stack",
+                     "hoist_save"})
 
 
 def _override_from_env(raw: str | None) -> dict:
@@ -539,7 +542,7 @@ def _forward(q, k, v, beta, gsub, gtok, h0, scale, p: _Plan, output_final_state:
     # states): [B*H, Lp, BT] in the input dtype, transient (B*H*Lp*BT*2 bytes: 134 MB at B 8,
     # T 4096, H 16, two factors)
     nest = p.nest and not saving
-    hoist = p.hoist and not saving
+    hoist = p.hoist and (not saving or bool(p.cfg.get("hoist_save", False)))
     qkin = p.qkin and not saving
     cfg = "state_save" if saving and "state_save" in p.cfg else "state"
     qk = _alloc((p.B * p.H, p.Lp, p.BT), p.dtype, p.device) if qkin else None
