@@ -121,7 +121,7 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
                 stages: int, gate: bool = False, L: int = 4096, lp_bwd: bool = False,
                 row64: bool = False, early: bool = False, nc1: bool = False, nh: int = 1,
                 nest: bool = False, qkin: bool = False, tfused: bool = False,
-                stack: bool = False) -> dict:
+                stack: bool = False, hoist: bool = False) -> dict:
     """Compile ``kernel`` for sm_90 and return its resource usage and SASS counts. ``L``
     (sub-steps, T * n_h) matters only through its divisibility by 16, which Triton's launcher
     specializes at run time (the model rows' 4096 is). ``dD`` is in the input dtype (as
@@ -188,7 +188,7 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
         consts = dict(common, BV=min(bv, max(16, triton.next_power_of_2(V))), NH=nh,
                       USE_H0=False, STORE_HT=False, COMPUTE_O=kernel != "state_rec",
                       STORE_H=store, STORE_D=store, HI=hi, EARLY=early, NEST=nest,
-                      QKIN=qkin)
+                      QKIN=qkin, HOIST=hoist)
         if qkin:
             sig["qkin"] = p
         else:
@@ -255,6 +255,7 @@ def compile_one(kernel: str, dtype: str, K: int, V: int, chunk: int, bv: int, wa
             "nh": consts.get("NH", 1), "nest": bool(consts.get("NEST", False)),
             "qkin": bool(consts.get("QKIN", consts.get("QK", False))),
             "tfused": bool(consts.get("TFUSED", not consts.get("WU", True))),
+            "hoist": bool(consts.get("HOIST", False)), "inv_stack": bool(consts.get("STACK", False)),
             "block_v": bv, "num_warps": warps, "num_stages": stages, "L": L,
             "registers": field("REG"), "stack_bytes": field("STACK"),
             "shared_bytes": int(ck.metadata.shared),
@@ -291,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--qkin", action="store_true",
                     help="fwd_state / fwd_state_save reading the scores from a buffer; "
                          "wy_loop writing them (session 21's opt-in path)")
+    ap.add_argument("--hoist", action="store_true",
+                    help="the forward state pass in hoisted form (hoist)")
     ap.add_argument("--inv-stack", action="store_true",
                     help="wy_loop only: the diagonal blocks' substitutions stacked (inv_stack)")
     ap.add_argument("--tfused", action="store_true",
@@ -316,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     for flag, on, kernels in (("--nest", a.nest, ("fwd_state", "fwd_state_save")),
                               ("--qkin", a.qkin, ("fwd_state", "fwd_state_save", "wy_loop")),
                               ("--tfused", a.tfused, ("fwd_state", "fwd_state_save", "wy_loop")),
-                              ("--inv-stack", a.inv_stack, ("wy_loop",))):
+                              ("--inv-stack", a.inv_stack, ("wy_loop",)),
+                              ("--hoist", a.hoist, ("fwd_state", "fwd_state_save"))):
         if on and a.kernel not in kernels:
             ap.error(f"{flag}: {' / '.join(kernels)} only (not --kernel {a.kernel})")
     if a.kernel == "wy_loop" and a.chunk != 64:
@@ -331,12 +335,12 @@ def main(argv: list[str] | None = None) -> int:
     for bv, warps, stages in configs:
         r = compile_one(a.kernel, a.dtype, a.K, V, a.chunk, bv, warps, stages, a.gate, a.L,
                         a.lp_bwd, a.row64, a.early, a.nc1, a.nh, a.nest, a.qkin, a.tfused,
-                        a.inv_stack)
+                        a.inv_stack, a.hoist)
         rows.append(r)
         tags = "".join(t for t, on in ((" row64", a.row64), (" NC=1", a.nc1),
                                        (f" n_h={a.nh}", a.nh != 1), (" nest", a.nest),
                                        (" qkin", a.qkin), (" tfused", a.tfused),
-                                       (" inv_stack", a.inv_stack)) if on)
+                                       (" inv_stack", a.inv_stack), (" hoist", a.hoist)) if on)
         print(f"{a.kernel}{tags} {a.dtype} K={a.K} V={V} chunk={a.chunk} BV={bv} warps={warps} "
               f"stages={stages}: {r['registers']} registers, {r['stack_bytes']} B stack, "
               f"{r['shared_bytes']} B shared, {r['instructions']} instructions, LDL {r['LDL']}, "

@@ -104,7 +104,9 @@ def test_wy_loop_compiles_at_chunk_64_without_more_spills_than_the_unrolled_kern
 @pytest.mark.parametrize("kernel, flags", [
     ("fwd_state", ["--nh", "2", "--nest", "--qkin"]), ("fwd_state", ["--nh", "3", "--tfused"]),
     ("fwd_state_save", ["--nh", "2", "--nest", "--qkin", "--tfused"]),
-    ("wy_loop", ["--nh", "2", "--qkin"]), ("wy_loop", ["--tfused"])])
+    ("wy_loop", ["--nh", "2", "--qkin"]), ("wy_loop", ["--tfused"]),
+    ("fwd_state", ["--nh", "3", "--tfused", "--hoist"]),
+    ("fwd_state_save", ["--nh", "3", "--hoist"]), ("wy_loop", ["--tfused", "--inv-stack"])])
 def test_the_forward_paths_of_session_21_compile(tmp_path, kernel, flags):
     """The unrolled state pass, the scores read from (or, by wy_loop, written to) a buffer and
     the pass applying T itself compile for sm_90, and the JSON says which was compiled."""
@@ -115,8 +117,9 @@ def test_the_forward_paths_of_session_21_compile(tmp_path, kernel, flags):
     doc = json.loads(out.read_text())
     row = doc["rows"][0]
     nh = int(flags[flags.index("--nh") + 1]) if "--nh" in flags else 1
-    assert (row["nh"], row["nest"], row["qkin"], row["tfused"]) == (
-        nh, "--nest" in flags, "--qkin" in flags, "--tfused" in flags)
+    assert (row["nh"], row["nest"], row["qkin"], row["tfused"], row["hoist"],
+            row["inv_stack"]) == (nh, "--nest" in flags, "--qkin" in flags, "--tfused" in flags,
+                                  "--hoist" in flags, "--inv-stack" in flags)
     assert doc["shape"]["tfused"] == ("--tfused" in flags) and row["instructions"] > 100
 
 

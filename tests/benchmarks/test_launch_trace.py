@@ -17,9 +17,13 @@ def test_the_child_names_every_launch_of_a_forward_and_backward(run_interpreted)
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.strip().splitlines()
     names = [ln.split()[1] for ln in lines if ln.startswith("launch ")]
-    assert names[0].startswith("wy_") and names[1] == "fwd_state_kernel"
-    assert names[-1] == "bwd_wy_kernel" and "bwd_state_kernel" in names, names
-    assert "'USE_G': True" in lines[1] and "'USE_H0': True" in lines[1]
+    # the gated call: the gate sums first, the gate gradient last
+    assert names[0] == "gate_cumsum_kernel" and names[1].startswith("wy_"), names
+    assert names[2] == "fwd_state_kernel", names
+    assert names[-2] == "bwd_wy_kernel" and names[-1] == "gate_grad_kernel", names
+    assert "bwd_state_kernel" in names, names
+    launches = [ln for ln in lines if ln.startswith("launch ")]
+    assert "'USE_G': True" in launches[2] and "'USE_H0': True" in launches[2]
     err = float(lines[-1].split("error ")[1].split()[0])
     assert lines[-1].startswith("OK") and 0 < err < 2e-2
 
