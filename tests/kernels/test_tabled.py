@@ -570,6 +570,39 @@ def test_tabled_input_errors(device):
     with pytest.raises(E.KernelInputError, match="code_out: given, but this output is not"):
         run_tabled(sym, kt, bt, vt, query=q,
                    code_out=torch.empty(1, 3, 1, dtype=torch.int32, device=device))
+
+
+def test_tabled_output_buffers_sharing_memory_are_refused(device):
+    """An output buffer that shares memory with a table, the ids, the initial state or
+    another output is refused before anything runs, naming both (the kernels would read
+    what they write: silently wrong results); separate buffers of the same shapes run."""
+    kt, bt, vt = _parity(device)
+    sym = torch.tensor([[0, 1, 1]], device=device)
+    q = torch.tensor([0.0, 1.0], device=device)
+    want = run_tabled(sym, kt, bt, vt, query=q, return_states=True)
+    # every buffer a view of one block of memory, placed over what it must not touch
+    mem = torch.zeros(64, device=device)
+    vtab = mem[:vt.numel()].view(vt.shape)
+    vtab.copy_(vt)
+    o_over_table = mem[: 3].view(1, 3, 1, 1)                    # over the value table
+    with pytest.raises(E.KernelInputError, match="o_out: shares memory with value_table"):
+        run_tabled(sym, kt, bt, vtab, query=q, o_out=o_over_table)
+    assert torch.equal(vtab, vt)                                  # refused before any write
+    h0 = mem[8:10].view(1, 1, 2, 1)
+    with pytest.raises(E.KernelInputError, match="final_state_out: shares memory with initial_state"):
+        run_tabled(sym, kt, bt, vt, query=q, initial_state=h0, final_state_out=mem[9:11].view(1, 1, 2, 1))
+    with pytest.raises(E.KernelInputError, match="states_out: shares memory with o_out"):
+        run_tabled(sym, kt, bt, vt, query=q, return_states=True, o_out=mem[20:23].view(1, 3, 1, 1),
+                   states_out=mem[22:28].view(1, 3, 1, 2, 1))
+    codes = torch.tensor([[1.0], [-1.0]], device=device)
+    s32 = sym.to(torch.int32)
+    with pytest.raises(E.KernelInputError, match="code_out: shares memory with symbols"):
+        run_tabled(s32, kt, bt, vt, query=q, codes=codes, output="code",
+                   code_out=s32.view(1, 3, 1))
+    # disjoint views of the same block run, and give the plain call's results
+    res = run_tabled(sym, kt, bt, vt, query=q, return_states=True, o_out=mem[40:43].view(1, 3, 1, 1),
+                     states_out=mem[44:50].view(1, 3, 1, 2, 1))
+    assert torch.equal(res.o, want.o) and torch.equal(res.states, want.states)
     big = torch.zeros(2, 1, MAX_KV + 1, device=device)
     with pytest.raises(E.KernelShapeError, match="supports K, V <= 64"):
         run_tabled(sym, big, bt, vt, output="none")

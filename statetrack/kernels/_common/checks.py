@@ -367,6 +367,56 @@ def check_out_buffer(out: object, name: str, shape: Sequence[int], dtype: torch.
     return out
 
 
+def _byte_span(t: torch.Tensor) -> tuple[int, int]:
+    """``[first, last)`` bytes a strided tensor's elements reach (PyTorch strides are
+    non-negative)."""
+    if t.numel() == 0:
+        return (0, 0)
+    reach = sum((n - 1) * st for n, st in zip(t.shape, t.stride()))
+    return (t.data_ptr(), t.data_ptr() + (reach + 1) * t.element_size())
+
+
+def check_no_overlap(outputs: dict[str, torch.Tensor | None],
+                     inputs: dict[str, torch.Tensor | None]) -> None:
+    """Check that no caller-supplied output buffer shares memory with an input or with
+    another output (a kernel would read what it writes, or two outputs overwrite each other).
+
+    Byte extents are compared, so a buffer interleaved with an input (disjoint elements within
+    one extent) is refused too: pass separate memory.
+
+    Raises
+    ------
+    KernelInputError
+        Naming both tensors.
+
+    Examples
+    --------
+    >>> import torch
+    >>> table = torch.zeros(4, 8)
+    >>> check_no_overlap({"o_out": table[2:]}, {"key_table": table})
+    Traceback (most recent call last):
+    ...
+    statetrack.kernels.errors.KernelInputError: o_out: shares memory with key_table; pass a separate buffer
+    >>> check_no_overlap({"o_out": torch.zeros(2, 8)}, {"key_table": table})
+    """
+    from statetrack.kernels.errors import KernelInputError
+
+    given = [(n, t) for n, t in outputs.items() if isinstance(t, torch.Tensor) and t.numel()]
+    if not given:
+        return
+    spans = {n: _byte_span(t) for n, t in given}
+    others = [(n, t) for n, t in inputs.items() if isinstance(t, torch.Tensor) and t.numel()]
+    for i, (name, t) in enumerate(given):
+        lo, hi = spans[name]
+        for other, u in others + given[:i]:
+            if u.device != t.device:
+                continue
+            olo, ohi = spans[other] if other in spans else _byte_span(u)
+            if lo < ohi and olo < hi:
+                raise KernelInputError(
+                    f"{name}: shares memory with {other}; pass a separate buffer")
+
+
 def check_symbols(symbols: object, name: str, n_symbols: int) -> torch.Tensor:
     """Check an integer symbol-id tensor ``[B, T]`` with ids in ``0 .. n_symbols - 1``.
 

@@ -758,6 +758,10 @@ def chunk_delta_product(
         ``n_h``, sub-steps per token.
     g : torch.Tensor, optional
         Log-gate ``[B, T, H]``; ``S <- exp(g_t) S`` before token ``t``'s first sub-step.
+        A decay in normal use (``g <= 0``, as fla's gates). Positive values are accepted and
+        grow the state by ``e^{g_t}`` a token: once those growths pass float32's range
+        (about ``e^88``) the true outputs do too, and they come out infinite or NaN, as
+        the float64 reference's do past float64's.
     scale : float, optional
         Query scale, default ``K ** -0.5``.
     initial_state : torch.Tensor, optional

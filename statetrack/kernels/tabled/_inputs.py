@@ -26,6 +26,7 @@ from statetrack.kernels._common.checks import (
     VerifiedTensors,
     check_beta_range,
     check_finite,
+    check_no_overlap,
     check_out_buffer,
     check_same_device,
     check_scale,
@@ -334,6 +335,12 @@ def allocate_outputs(inp: TabledInputs, *, o_out: torch.Tensor | None,
                               ("states_out", states_out, states is not None)):
         if given is not None and not used:
             raise KernelInputError(f"{name}: given, but this output is not requested")
+    check_no_overlap(
+        {"o_out": o_out, "code_out": code_out, "states_out": states_out,
+         "final_state_out": final_state_out},
+        {"symbols": inp.symbols, "key_table": inp.key_table, "beta_table": inp.beta_table,
+         "value_table": inp.value_table, "initial_state": inp.initial_state,
+         "query": inp.query, "codes": inp.codes})
     return TabledBuffers(final_state=ht, o=o, code=cls, states=states)
 
 
