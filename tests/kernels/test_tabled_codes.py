@@ -114,6 +114,15 @@ def test_table_and_argmin_paths_agree(gen, device, name, dtype, chunk):
     assert torch.equal(a.final_state, b.final_state)
 
 
+def _unchecked(ct):
+    """``ct`` without its fingerprint: a table ``run_tabled`` uses as given even for other
+    inputs (as one made by hand), so that the kernels' own miss report can be provoked."""
+    import dataclasses
+
+    assert ct is not None and ct.fingerprint
+    return dataclasses.replace(ct, fingerprint=b"")
+
+
 @pytest.mark.usefixtures("cols_kernel")
 @pytest.mark.parametrize("name,chunk", [("parity[0]", None), ("symmetric(4)[0]", 5),
                                         ("cyclic(3)[0]", None)])
@@ -139,7 +148,8 @@ def test_late_readout_codes_through_the_table(gen, device, name, chunk):
     assert torch.equal(b.code[:, :, 0].cpu(), torch.as_tensor(
         _exact_codes(kt, bt, vt, h0, q, codes, sym), dtype=b.code.dtype))
     if name == "cyclic(3)[0]":
-        ct = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
+        ct = _unchecked(build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes,
+                                         H=1))
         with pytest.raises(CodeTableMissError, match="code table does not hold"):
             _run_tabled_variant(sym, kt, bt, vt, initial_state=2 * h0, query=q, codes=codes,
                                 output="code", code_table=ct, _variant={"late": True}).check()
@@ -297,8 +307,9 @@ def test_late_readout_misses_exactly_where_the_default_does(device, chunk):
     from statetrack.kernels.tabled.tabled import _run_tabled_variant
 
     kt, bt, vt, q, codes = _write_swap_tables(device)
-    ct = build_code_table(kt, bt, vt, initial_state=torch.zeros(1, 2, 1, device=device),
-                          query=q, codes=codes, H=1)
+    ct = _unchecked(build_code_table(kt, bt, vt,
+                                     initial_state=torch.zeros(1, 2, 1, device=device),
+                                     query=q, codes=codes, H=1))
     assert ct is not None and ct.n_states == 4 and ct.table.tolist() == [[0, 1]]
     kw = dict(query=q, codes=codes, output="code", code_table=ct, chunk_size=chunk)
     # readout 0.5 of the initial state is off the table; the first token writes S[0, 0] = 1
@@ -373,9 +384,26 @@ def test_no_table_where_the_conditions_fail(gen, device):
 def test_a_table_miss_raises_instead_of_a_wrong_code(device):
     kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)["cyclic(3)[0]"], dtype="float32",
                                        device=device)
-    ct = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
+    ct = _unchecked(build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1))
     sym = torch.tensor([[1, 1, 0, 1]], device=device)
-    # another initial state leaves the table's reachable set (o = 0, 2, 4: 4 is off the table)
+    # a table for other inputs is refused before anything runs (its fingerprint differs),
+    # whichever input differs; for the same inputs it is used
+    built = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
+    for other in (dict(initial_state=2 * h0, query=q, codes=codes),
+                  dict(initial_state=h0, query=2 * q, codes=codes),
+                  dict(initial_state=h0, query=q, codes=codes + 1),
+                  dict(initial_state=h0, query=q, codes=codes, scale=0.5)):
+        with pytest.raises(E.KernelInputError, match="code_table: built for other inputs"):
+            run_tabled(sym, kt, bt, vt, output="code", code_table=built, **other)
+    with pytest.raises(E.KernelInputError, match="code_table: built for other inputs"):
+        run_tabled(sym, kt, bt, vt.clone().add_(1), initial_state=h0, query=q, codes=codes,
+                   output="code", code_table=built)
+    same = run_tabled(sym, kt.clone(), bt, vt, initial_state=h0, query=q, codes=codes,
+                      output="code", code_table=built).check()
+    assert torch.equal(same.code, run_tabled(sym, kt, bt, vt, initial_state=h0, query=q,
+                                             codes=codes, output="code").check().code)
+    # unchecked, another initial state leaves the table's reachable set (o = 0, 2, 4: 4 is
+    # off the table): the kernels report the miss
     with pytest.raises(CodeTableMissError, match="code table does not hold"):
         run_tabled(sym, kt, bt, vt, initial_state=2 * h0, query=q, codes=codes, output="code",
                    code_table=ct).check()
@@ -490,7 +518,7 @@ def test_proj_reports_a_code_table_miss(device):
     from statetrack.kernels.tabled.tabled import _run_tabled_variant
 
     kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)["parity[0]"], device=device)
-    ct = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
+    ct = _unchecked(build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1))
     sym = torch.tensor([[0, 1, 1, 0]], device=device)
     for knobs in ({"proj": False}, {"proj": True}):
         with pytest.raises(CodeTableMissError, match="code table does not hold"):
@@ -554,7 +582,8 @@ def test_identity_code_tables_store_z_without_the_table(gen, device, monkeypatch
     for name, h_off in (("cyclic(5)[0]", None), ("permutations", 5)):
         kt, bt, vt, h0, q, codes = (_tables(dict(LAYERS)[name], device=device)
                                     if h_off is None else perm_tables())
-        ct = build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1)
+        ct = _unchecked(build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes,
+                                         H=1))
         if h_off is None:
             h_bad = 3 * h0                                   # z past the table
         else:

@@ -54,6 +54,7 @@ itself and the table maps it to the code:
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,6 +92,11 @@ class CodeTable:
         Reachable states enumerated (the largest over the heads).
     K, V, H : int
         The dimensions it was built for.
+    fingerprint : bytes
+        A digest of the inputs it was built for (tables, initial state, scaled query,
+        codes), which :func:`~statetrack.kernels.tabled.run_tabled` compares with its own
+        inputs' (once per set of tensor versions) before using the table; empty for a table
+        made by hand (not compared).
     """
 
     column: int
@@ -100,6 +106,7 @@ class CodeTable:
     K: int
     V: int
     H: int
+    fingerprint: bytes = b""
     _on_device: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -310,15 +317,9 @@ def build_code_table(key_table: torch.Tensor, beta_table: torch.Tensor,
     """
     _check_args(key_table, beta_table, value_table, initial_state, query, codes, H,
                 max_states, max_entries)
-    k, b, v = _np64(key_table), _np64(beta_table), _np64(value_table)
-    if k.ndim == 3:
-        k, b, v = k[:, :, None], b[:, :, None], v[:, :, None]
+    k, b, v, q, c, h0 = _host_inputs(key_table, beta_table, value_table, initial_state, query,
+                                     codes, H, scale)
     HT, K, V = k.shape[2], k.shape[-1], v.shape[-1]
-    q = _np64(query).reshape(-1, K)
-    q = np.broadcast_to(q, (H, K)) * float(scale)
-    c = _np64(codes)
-    c = np.broadcast_to(c, (H,) + c.shape[-2:]) if c.ndim == 2 else c
-    h0 = None if initial_state is None else _np64(initial_state)
     arrays = [k, b, v, q, c] + ([] if h0 is None else [h0])
     if not _integral(*arrays):
         return None
@@ -385,4 +386,42 @@ def build_code_table(key_table: torch.Tensor, beta_table: torch.Tensor,
         z = (R[:, :, v0] @ w - z0).astype(np.int64)
         table[h, torch.from_numpy(z)] = torch.from_numpy(code.astype(np.int32))
     return CodeTable(column=v0, weights=weights, table=table,
-                     n_states=max(len(R) for R, _ in per_head), K=K, V=V, H=H)
+                     n_states=max(len(R) for R, _ in per_head), K=K, V=V, H=H,
+                     fingerprint=_digest(k, b, v, q, c, h0))
+
+
+def _host_inputs(key_table, beta_table, value_table, initial_state, query, codes, H: int,
+                 scale: float) -> tuple:
+    """The inputs as float64 NumPy arrays in the layouts the table is built from: keys,
+    betas, values ``[S, NH, HT, ...]``, the scaled query ``[H, K]``, the codes ``[H, C, V]``
+    and the initial state (or None)."""
+    k, b, v = _np64(key_table), _np64(beta_table), _np64(value_table)
+    if k.ndim == 3:
+        k, b, v = k[:, :, None], b[:, :, None], v[:, :, None]
+    K = k.shape[-1]
+    q = np.broadcast_to(_np64(query).reshape(-1, K), (H, K)) * float(scale)
+    c = _np64(codes)
+    c = np.broadcast_to(c, (H,) + c.shape[-2:]) if c.ndim == 2 else c
+    h0 = None if initial_state is None else _np64(initial_state)
+    return k, b, v, q, c, h0
+
+
+def _digest(*arrays) -> bytes:
+    """A digest of float64 arrays (shapes and values; None marks a missing one)."""
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        if a is None:
+            h.update(b"none;")
+            continue
+        a = np.ascontiguousarray(a, dtype=np.float64)
+        h.update(repr(a.shape).encode() + b";")
+        h.update(a.tobytes())
+    return h.digest()
+
+
+def inputs_digest(key_table, beta_table, value_table, *, initial_state, query, codes, H: int,
+                  scale: float = 1.0) -> bytes:
+    """The :attr:`CodeTable.fingerprint` these inputs would give (read on the host: one
+    synchronization with their device)."""
+    return _digest(*_host_inputs(key_table, beta_table, value_table, initial_state, query,
+                                 codes, H, scale))

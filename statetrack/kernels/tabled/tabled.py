@@ -143,7 +143,8 @@ import torch
 from statetrack.kernels._common.checks import DeviceFlags, check_symbols
 from statetrack.kernels._common.device import device_guard
 from statetrack.kernels.errors import KernelError, KernelInputError, SymbolRangeError
-from statetrack.kernels.tabled._codes import CodeTable, CodeTableMissError, build_code_table
+from statetrack.kernels.tabled._codes import (CodeTable, CodeTableMissError, build_code_table,
+                                              inputs_digest)
 from statetrack.kernels.tabled._inputs import (
     MAX_KV,
     VERIFIED,
@@ -622,6 +623,20 @@ def _code_table(inp: Any, kernel: str, code_table: CodeTable | str | None,
             raise KernelInputError(
                 f"code_table: built for K={ct.K}, V={ct.V}, H={ct.H}, this run has "
                 f"K={inp.K}, V={inp.V}, H={inp.H}")
+        if ct.fingerprint:
+            # built for these inputs? compared once per set of tensor versions (a host copy)
+            key = ("code table built for", ct.fingerprint, inp.H, inp.scale)
+            found, _ = VERIFIED.lookup(key, given)
+            if not found:
+                mine = inputs_digest(inp.key_table, inp.beta_table, inp.value_table,
+                                     initial_state=inp.initial_state, query=inp.query,
+                                     codes=inp.codes, H=inp.H, scale=inp.scale)
+                if mine != ct.fingerprint:
+                    raise KernelInputError(
+                        "code_table: built for other inputs (the tables, initial state, query, "
+                        "scale or codes differ from this call's): its codes would be wrong; "
+                        "build it for these inputs or pass code_table='auto'")
+                VERIFIED.store(key, given, True)
         return ct
     key = ("code table", inp.H, inp.scale)
     found, ct = VERIFIED.lookup(key, given)
