@@ -247,7 +247,7 @@ def _flag_error(sym: torch.Tensor, S: int) -> Any:
                 f"call, so its position is not known")
         raise CodeTableMissError(
             "code: the kernel reached a state whose code the code table does not hold (it "
-            "was built for other inputs, or the arithmetic was not exact); run with "
+            "was made by hand for other inputs, or the arithmetic was not exact); run with "
             "code_table=None for the nearest-code argmin")
     return on_error
 
@@ -424,8 +424,10 @@ def run_tabled(
         How ``output="code"`` is computed by ``cols_kernel`` (``K <= 32``): "auto" builds
         (once per set of tensors, on the host: :func:`~._codes.build_code_table`) and uses
         the code table of an exact integer construction when there is one, else the argmin;
-        a :class:`CodeTable` (built by the caller for these inputs) is used as given; None
-        always takes the argmin.
+        a :class:`CodeTable` built by :func:`~._codes.build_code_table` is used after its
+        fingerprint is compared with these inputs' (once per set of tensor versions, on the
+        host; a table built for other inputs raises :class:`KernelInputError`; one made by
+        hand, without a fingerprint, is used as given); None always takes the argmin.
 
     Returns
     -------
