@@ -1284,6 +1284,23 @@ def test_the_state_pass_reads_the_scores_of_the_wy_pass(
 
 
 
+def _run_hoisted(monkeypatch, settings, spied, gen, make_inputs, check_against_reference,
+                 poison_empty, device, **case):
+    """One case of the hoisted state pass (``hoist`` on, the loop-form WY pass, not unrolled,
+    plus ``settings``) against the float64 reference, buffers NaN-poisoned; returns the
+    forward state pass's launches as ``("fwd_state_kernel", (HOIST, spied, COMPUTE_O))``."""
+    from statetrack.kernels.delta_product import chunk
+
+    for name, val in dict(wy_loop=True, hoist=True, nest=False, **settings).items():
+        monkeypatch.setitem(chunk._CONFIG_OVERRIDE, name, val)
+    seen = _spy_kwargs(monkeypatch, chunk, {
+        name: (("HOIST", spied, "COMPUTE_O"), "fwd_state_kernel")
+        for name in ("fwd_state_kernel", "fwd_state_kernel_ns")})
+    _compare(gen, make_inputs, check_against_reference, poison_empty, device, chunk_size=64,
+             **case)
+    return seen
+
+
 HOIST_CASES = SCORES_CASES + [
     (1, 70, 1, 32, 16, 3, torch.bfloat16, True, True),    # three factors, 16-bit, gated
     (1, 5, 2, 16, 8, 4, torch.float32, False, True),     # one token chunk, four factors
@@ -1301,17 +1318,11 @@ def test_the_hoisted_state_pass(monkeypatch, gen, make_inputs, check_against_ref
     taken: spied; the scores only where they may be: not with ``HI``'s float32 operands)."""
     from statetrack.kernels.delta_product import chunk
 
-    for name, val in (("wy_loop", True), ("hoist", True), ("nest", False), ("qkin", qkin),
-                      ("save_states", False)):
-        monkeypatch.setitem(chunk._CONFIG_OVERRIDE, name, val)
-    seen = _spy_kwargs(monkeypatch, chunk, {
-        name: (("HOIST", "QKIN", "COMPUTE_O"), "fwd_state_kernel")
-        for name in ("fwd_state_kernel", "fwd_state_kernel_ns")})
-    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
-             V=V, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
+    seen = _run_hoisted(monkeypatch, dict(qkin=qkin, save_states=False), "QKIN", gen,
+                        make_inputs, check_against_reference, poison_empty, device, B=B, T=T,
+                        H=H, K=K, V=V, n_h=n_h, dtype=dtype, gate=gate, init=init)
     scores = qkin and not (dtype != torch.float32 and K <= chunk.HI_MAX_K)
     assert ("fwd_state_kernel", (True, scores, True)) in seen, seen
-
 
 
 @pytest.mark.parametrize("B,T,H,K,V,n_h,dtype,gate,init", HOIST_CASES[2:])
@@ -1321,16 +1332,10 @@ def test_the_hoisted_saving_forward(monkeypatch, gen, make_inputs, check_against
     backward (``save_states``) hoisted too (taken: spied, with its stores); the outputs and
     every gradient, which the backward forms from those stores, within the float64
     reference's table, buffers NaN-poisoned."""
-    from statetrack.kernels.delta_product import chunk
-
-    for name, val in (("wy_loop", True), ("hoist", True), ("hoist_save", True), ("nest", False),
-                      ("qkin", False), ("save_states", True)):
-        monkeypatch.setitem(chunk._CONFIG_OVERRIDE, name, val)
-    seen = _spy_kwargs(monkeypatch, chunk, {
-        name: (("HOIST", "STORE_H", "COMPUTE_O"), "fwd_state_kernel")
-        for name in ("fwd_state_kernel", "fwd_state_kernel_ns")})
-    _compare(gen, make_inputs, check_against_reference, poison_empty, device, B=B, T=T, H=H, K=K,
-             V=V, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
+    seen = _run_hoisted(monkeypatch, dict(hoist_save=True, qkin=False, save_states=True),
+                        "STORE_H", gen, make_inputs, check_against_reference, poison_empty,
+                        device, B=B, T=T, H=H, K=K, V=V, n_h=n_h, dtype=dtype, gate=gate,
+                        init=init)
     assert ("fwd_state_kernel", (True, True, True)) in seen, seen
 
 def _gate_cumsums_reference(g, T, H, n_h, BT, skip_first):
