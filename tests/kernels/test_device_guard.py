@@ -101,14 +101,15 @@ def _spy_on(monkeypatch, module, helpers):
 
 @_interpreter_only
 def test_chunk_launches_inside_the_guard(monkeypatch, gen, make_inputs):
-    spy, calls = _spy_on(monkeypatch, chunk_mod, ["_forward", "_backward"])
+    spy, calls = _spy_on(monkeypatch, chunk_mod,
+                         ["_gate_cumsums", "_forward", "_backward", "_gate_grad"])
     x = make_inputs(gen, B=1, T=16, H=1, K=16, V=16, n_h=2, gate=True, initial_state=True,
                     requires_grad=True)
     o, s = chunk_mod.chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], num_householder=2,
                                          g=x["g"], initial_state=x["initial_state"],
                                          output_final_state=True, chunk_size=16)
     (o.sum() + s.sum()).backward()
-    assert calls == ["_forward", "_backward"]
+    assert calls == ["_gate_cumsums", "_forward", "_backward", "_gate_grad"]
     assert spy.devices == [torch.device("cpu")] * 2 and spy.depth == 0
 
 

@@ -665,14 +665,14 @@ class _ChunkDeltaProduct(torch.autograd.Function):
         if fold:
             ctx.first_gate = torch.exp(g[:, 0].to(torch.float32))[:, :, None, None]  # [B, H, 1, 1]
             h0 = (h0.to(torch.float32) * ctx.first_gate).contiguous()
-        if g is not None:
-            gsub, gtok = _gate_cumsums(g, p, skip_first=fold)
-        else:
-            gsub = gtok = None
         # with gradients wanted, keep W, U and T (2 |k|-sized buffers and one [L, BT]) for the
         # backward pass instead of recomputing the UT transform there
         keep = any(ctx.needs_input_grad[:6])
-        with device_guard(q.device):
+        with device_guard(q.device):               # the gate sums are a Triton launch too
+            if g is not None:
+                gsub, gtok = _gate_cumsums(g, p, skip_first=fold)
+            else:
+                gsub = gtok = None
             o, ht, wy, states = _forward(q, k, v, beta, gsub, gtok, h0, scale, p,
                                          output_final_state, keep)
         ctx.n_states = 2 if states is not None else 0
