@@ -400,6 +400,15 @@ def test_a_table_miss_raises_instead_of_a_wrong_code(device):
                    output="code", code_table=built)
     same = run_tabled(sym, kt.clone(), bt, vt, initial_state=h0, query=q, codes=codes,
                       output="code", code_table=built).check()
+    # tables shared by two heads, passed unexpanded (run_tabled expands them): the same inputs
+    h2 = h0.expand(2, 3, 1)
+    k3, b3, v3 = (kt[:, :, 0], bt[:, :, 0], vt[:, :, 0]) if kt.ndim == 4 else (kt, bt, vt)
+    assert k3.ndim == 3
+    two = build_code_table(k3, b3, v3, initial_state=h2, query=q, codes=codes, H=2)
+    r2 = run_tabled(sym, k3, b3, v3, initial_state=h2, query=q, codes=codes, output="code",
+                    code_table=two).check()
+    assert torch.equal(r2.code, run_tabled(sym, k3, b3, v3, initial_state=h2, query=q,
+                                           codes=codes, output="code").check().code)
     assert torch.equal(same.code, run_tabled(sym, kt, bt, vt, initial_state=h0, query=q,
                                              codes=codes, output="code").check().code)
     # unchecked, another initial state leaves the table's reachable set (o = 0, 2, 4: 4 is

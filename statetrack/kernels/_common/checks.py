@@ -404,15 +404,13 @@ def check_no_overlap(outputs: dict[str, torch.Tensor | None],
     given = [(n, t) for n, t in outputs.items() if isinstance(t, torch.Tensor) and t.numel()]
     if not given:
         return
-    spans = {n: _byte_span(t) for n, t in given}
     others = [(n, t) for n, t in inputs.items() if isinstance(t, torch.Tensor) and t.numel()]
+    spans = {n: _byte_span(t) for n, t in given + others}
     for i, (name, t) in enumerate(given):
         lo, hi = spans[name]
         for other, u in others + given[:i]:
-            if u.device != t.device:
-                continue
-            olo, ohi = spans[other] if other in spans else _byte_span(u)
-            if lo < ohi and olo < hi:
+            olo, ohi = spans[other]
+            if u.device == t.device and lo < ohi and olo < hi:
                 raise KernelInputError(
                     f"{name}: shares memory with {other}; pass a separate buffer")
 
