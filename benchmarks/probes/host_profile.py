@@ -21,7 +21,8 @@ latter with the chunked passes reading the caller's ids
 the narrowing inside the summary pass (``NARROW_IN_SUMMARY``: one launch fewer too); and
 (session 26) the mapped flags launched through Triton's own dispatch instead of the direct
 launch of :mod:`~statetrack.kernels._common.fast_launch` (every other variant launches
-directly, the default).
+directly, the default); and (session 28) the checks off without the narrowing pass, the
+fair baseline of the variant without it.
 ``kernels_construction.py``'s 32-call host rows disagreed with this probe by more than the
 checks' cost (0.538 against 0.396 ms, session 25, H100).
 
@@ -59,6 +60,7 @@ AB_VARIANTS = (("checks off", False, False, True, True),
                ("checks on, flags copied", True, False, True, True),
                ("checks on, flags mapped", True, True, True, True),
                ("checks on, flags mapped, ids not narrowed", True, True, False, True),
+               ("checks off, ids not narrowed", False, False, False, True),
                ("checks on, flags mapped, narrowing in summary", True, True, "summary", True),
                ("checks on, flags mapped, Triton's dispatch", True, True, True, False))
 
@@ -162,7 +164,7 @@ def main(argv=None) -> int:
                     help="the profiled call's input checks (default on, the API's default)")
     ap.add_argument("--ab", type=int, default=0, metavar="ROUNDS",
                     help="also an interleaved A/B: checks off; on with flags copied; mapped; "
-                         "mapped without the chunked ids' narrowing pass; mapped with the "
+                         "mapped without the chunked ids' narrowing pass; off without it; mapped with the "
                          "narrowing in the summary pass; mapped through Triton's dispatch")
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
     a = ap.parse_args(argv)

@@ -43,7 +43,7 @@ def test_host_profile_checks_off_and_ab(tmp_path):
     assert not any(n.endswith("(arm)") for n in names), names
     ab = doc["checks_ab"]
     variants = {"checks off", "checks on, flags copied", "checks on, flags mapped",
-                "checks on, flags mapped, ids not narrowed",
+                "checks on, flags mapped, ids not narrowed", "checks off, ids not narrowed",
                 "checks on, flags mapped, narrowing in summary",
                 "checks on, flags mapped, Triton's dispatch"}
     assert len(ab["rounds"]) == 1 and set(ab["rounds"][0]) == variants
@@ -90,7 +90,7 @@ def test_checks_ab_switches_and_restores(monkeypatch):
     res = hp.checks_ab(make_fn, rounds=2, calls=2, dev="cpu")
     assert seen == {(on, m, bool(n), n == "summary", "sentinel-f" if d else "off")
                     for _, on, m, n, d in hp.AB_VARIANTS}
-    assert len(seen) == len(hp.AB_VARIANTS) == 6
+    assert len(seen) == len(hp.AB_VARIANTS) == 7
     assert hp.fast_launch.MODE == "sentinel-f"
     assert hp.checks_mod.MAPPED_FLAGS == "sentinel-m"
     assert hp._launch.NARROW_CHUNKED == "sentinel-n"
