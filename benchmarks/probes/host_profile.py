@@ -152,6 +152,66 @@ def profile_rows(fn, calls: int, dev: str, top: int) -> dict:
             "total_ms": sum(r["own_ms"] for r in rows)}
 
 
+#: the stages ``--breakdown`` times: (module, attribute, label); each wrapped by a timer
+#: (inclusive: a stage's time holds the stages it calls)
+def _stages():
+    from statetrack.kernels.tabled import tabled as tabled_mod
+    return ((tabled_mod, "check_inputs", "check_inputs"),
+            (tabled_mod, "allocate_outputs", "allocate_outputs"),
+            (tabled_mod, "cached_plan", "cached_plan"),
+            (tabled_mod, "_proj_keys", "_proj_keys"),
+            (tabled_mod, "_code_table", "_code_table"),
+            (tabled_mod, "DeviceFlags", "DeviceFlags()"),
+            (checks_mod.DeviceFlags, "arm", "flags.arm"),
+            (tabled_mod, "_poll_pending", "_poll_pending"),
+            (tabled_mod, "launch", "launch (all passes)"),
+            (_launch, "to_uint8_ids", "to_uint8_ids"),
+            (fast_launch.FastKernel, "run", "kernel launches"),
+            (torch, "empty", "torch.empty"))
+
+
+def breakdown(fn, calls: int, dev: str) -> dict:
+    """The host's time a call in each stage of :func:`_stages` (inclusive, ms a call, and
+    calls a call), beside the whole call's, with one timer around each stage (about a
+    microsecond a timed stage on a fast host: cProfile's per-function cost spread over
+    every function inflated the small ones). Launches are also split per kernel."""
+    acc: dict = {}
+    saved = []
+
+    def wrap(owner, attr, label):
+        orig = getattr(owner, attr)
+        per_kernel = attr == "run" and owner is fast_launch.FastKernel
+
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return orig(*args, **kwargs)
+            finally:
+                dt = time.perf_counter() - t0
+                names = [label]
+                if per_kernel:
+                    names.append(f"  launch {args[0].fn.__name__}")
+                for n in names:
+                    tot, cnt = acc.get(n, (0.0, 0))
+                    acc[n] = (tot + dt, cnt + 1)
+        saved.append((owner, attr, orig))
+        setattr(owner, attr, timed)
+
+    for owner, attr, label in _stages():
+        wrap(owner, attr, label)
+    try:
+        for _ in range(3):
+            fn()
+        acc.clear()
+        whole = host_ms(fn, calls, dev)
+    finally:
+        for owner, attr, orig in reversed(saved):
+            setattr(owner, attr, orig)
+    rows = {n: {"ms": tot * 1e3 / calls, "calls_per_call": cnt / calls}
+            for n, (tot, cnt) in sorted(acc.items(), key=lambda kv: -kv[1][0])}
+    return {"whole_ms": whole, "stages": rows}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", type=Path, required=True)
@@ -166,6 +226,9 @@ def main(argv=None) -> int:
                     help="also an interleaved A/B: checks off; on with flags copied; mapped; "
                          "mapped without the chunked ids' narrowing pass; off without it; mapped with the "
                          "narrowing in the summary pass; mapped through Triton's dispatch")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also time the call's stages with one timer each (check_inputs, "
+                         "allocation, plan, flags, each kernel's launch)")
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
     a = ap.parse_args(argv)
     check_outputs(ap, {"--json": a.json})
@@ -206,6 +269,13 @@ def main(argv=None) -> int:
         for r in prof[key]:
             print(f"  {r['calls_per_call']:6.1f} {r['own_ms']:8.4f} {r['cum_ms']:8.4f}  "
                   f"{r['function']}")
+    bd = None
+    if a.breakdown:
+        bd = breakdown(fn, calls, dev)
+        print(f"\nstages (one timer each, inclusive): ms a call, calls a call; whole call "
+              f"{bd['whole_ms']:.3f} ms with the timers")
+        for name, r in bd["stages"].items():
+            print(f"  {name:34s} {r['ms']:8.4f} {r['calls_per_call']:6.1f}")
     ab = None
     if a.ab:
         ab = checks_ab(make_fn, a.ab, calls, dev)
@@ -219,7 +289,7 @@ def main(argv=None) -> int:
                     device=dev if a.smoke else torch.cuda.get_device_name(),
                     torch=torch.__version__, triton=triton.__version__)
     write_json(ap, "--json", a.json, {"meta": meta, "host_ms": plain, "profile": prof,
-                                      "checks_ab": ab})
+                                      "checks_ab": ab, "breakdown": bd})
     return 0
 
 

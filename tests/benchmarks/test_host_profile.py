@@ -97,3 +97,32 @@ def test_checks_ab_switches_and_restores(monkeypatch):
     assert hp._launch.NARROW_IN_SUMMARY == "sentinel-s"
     assert [list(r) for r in res["rounds"]] == [
         [v[0] for v in hp.AB_VARIANTS], [v[0] for v in hp.AB_VARIANTS[1:] + hp.AB_VARIANTS[:1]]]
+
+
+def test_host_profile_breakdown(tmp_path):
+    """--breakdown times the call's stages with one timer each: every stage of a call is
+    seen once a call, no stage takes longer than the whole call, and the timers are gone
+    afterwards (the profile that follows sees the plain functions)."""
+    out = tmp_path / "hp.json"
+    r = _run(["--smoke", "--breakdown", "--top", "200", "--json", str(out)])
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    doc = json.loads(out.read_text())
+    bd = doc["breakdown"]
+    st = bd["stages"]
+    for name in ("check_inputs", "allocate_outputs", "cached_plan", "launch (all passes)",
+                 "DeviceFlags()", "flags.arm"):
+        assert st[name]["calls_per_call"] == 1.0, name
+    assert all(0 < v["ms"] <= bd["whole_ms"] for v in st.values())
+    # the launch holds the narrowing pass it makes (inclusive timers)
+    assert st["to_uint8_ids"]["ms"] <= st["launch (all passes)"]["ms"]
+    assert "stages (one timer each" in r.stdout
+
+
+def test_breakdown_restores_what_it_wraps():
+    from benchmarks.probes import host_profile as hp
+    before = [getattr(owner, attr) for owner, attr, _ in hp._stages()]
+    seen = []
+    got = hp.breakdown(lambda: seen.append(1), 4, "cpu")
+    assert len(seen) == 3 + 4                      # three warm-up calls, four timed
+    assert got["stages"] == {} and got["whole_ms"] > 0        # nothing staged was called
+    assert [getattr(owner, attr) for owner, attr, _ in hp._stages()] == before
