@@ -37,6 +37,10 @@ Since session 23 ``proj`` is the default where it applies (all the problems here
 ``default`` row, its baseline, and every row not named ``proj`` run ``cols_kernel`` (``proj``
 off), the path measured before.
 
+``--set ahead`` (session 28) times ``proj_kernel`` with the next iteration's table rows
+loaded during this one (``_launch.PROJ_AHEAD``) against the default, with and without
+``maxnreg`` (bit-identical expected on every problem).
+
 ``--set lut`` times the code table's readout by its held ``z`` (``LUT_ID``, the default since
 session 22: no table load) against its load, with and without ``proj`` (the permutation
 tables' code problem; the other problems have no code table, so their rows only repeat).
@@ -65,7 +69,8 @@ from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 #: table is read by its load even where the kernels could test z (id_mask forced to 0)[,
 #: whether proj's summaries take the keys' basis: _launch.PROJ_BASIS, True unless given[,
 #: whether they take the values' basis where R < V: _launch.PROJ_VBASIS, True unless
-#: given]]]]).
+#: given[, whether proj loads the next iteration's rows during this one:
+#: _launch.PROJ_AHEAD, False unless given]]]]]).
 #: Each set's "default" row is its baseline, and every row but the proj ones runs
 #: cols_kernel (proj off: the default where it applies since session 23, it would replace
 #: cols_kernel's orders here)
@@ -80,7 +85,12 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
                  "proj, value columns": ({"proj": True}, None, True, False, True, False)},
         # the code table read by its held z (LUT_ID, session 22) against its load
         "lut": {"default": (COLS, None), "table load": (COLS, None, True, True),
-                "proj": ({"proj": True}, None), "proj, table load": ({"proj": True}, None, True, True)}}
+                "proj": ({"proj": True}, None), "proj, table load": ({"proj": True}, None, True, True)},
+        # proj's rows of the next iteration loaded during this one (PROJ_AHEAD, session 28)
+        # against the default (proj, since session 23)
+        "ahead": {"default": ({}, None),
+                  "rows ahead": ({}, None, True, False, True, True, True),
+                  "rows ahead, no maxnreg": ({}, 0, True, False, True, True, True)}}
 VARIANTS = SETS["deep"]
 
 
@@ -129,7 +139,8 @@ def main(argv=None) -> int:
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
     ap.add_argument("--set", choices=sorted(SETS), default="deep",
-                    help="which variants: the deep order's (session 17) or proj (session 22)")
+                    help="which variants: the deep order's (session 17), proj (session 22), the "
+                         "code table's readout (lut) or proj's rows ahead (session 28)")
     ap.add_argument("--shape", default=None, help="B,T (default 1024,4096; smoke 2,9)")
     ap.add_argument("--chunk", default=None,
                     help="tokens a chunk: 'auto' (choose_chunk) or a positive integer "
@@ -164,6 +175,7 @@ def main(argv=None) -> int:
             _launch.PROJ_SUMMARY = rest[0] if rest else True
             _launch.PROJ_BASIS = rest[2] if len(rest) > 2 else True
             _launch.PROJ_VBASIS = rest[3] if len(rest) > 3 else True
+            _launch.PROJ_AHEAD = rest[4] if len(rest) > 4 else False
             extra = {}
             if len(rest) > 1 and rest[1] and _kw["output"] == "code":
                 extra["code_table"] = loading_table(_tabs, _kw)
@@ -175,6 +187,7 @@ def main(argv=None) -> int:
                 _launch.PROJ_SUMMARY = True
                 _launch.PROJ_BASIS = True
                 _launch.PROJ_VBASIS = True
+                _launch.PROJ_AHEAD = False
         ref = call("default")
         field = "o" if kw["output"] == "o" else "code"
         outs = {n: getattr(call(n), field) for n in variants}

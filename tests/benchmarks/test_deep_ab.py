@@ -26,6 +26,8 @@ def _run(args, timeout=300):
                                                             "proj, run pass only",
                                                             "proj, K-column summaries",
                                                             "proj, value columns"}),
+    (["--set", "ahead", "--shape", "3,11", "--chunk", "4"], {"default", "rows ahead",
+                                                             "rows ahead, no maxnreg"}),
 ])
 def test_deep_ab_smoke(tmp_path, extra, variants):
     out = tmp_path / "ab.json"
@@ -42,7 +44,9 @@ def test_deep_ab_smoke(tmp_path, extra, variants):
             assert x["rel_diff"] is not None and x["rel_diff"] < 1e-5, x
     if "--shape" in extra:
         assert (doc["meta"]["B"], doc["meta"]["T"], doc["meta"]["set"],
-                doc["meta"]["chunk_size"]) == (3, 11, "proj", 4)
+                doc["meta"]["chunk_size"]) == (3, 11, extra[1], 4)
+    if extra[1:2] == ["ahead"]:                  # bit-identical on every problem
+        assert all(x["equal_to_default"] for x in rows), rows
 
 
 @pytest.mark.parametrize("args,words", [(["--shape", "3,x"], "--shape: expected two positive"),

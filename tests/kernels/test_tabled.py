@@ -1246,3 +1246,41 @@ def test_narrowing_in_the_summary_pass_equals_the_narrowing_pass(gen, device, mo
     assert torch.equal(got.o, want.o) and torch.equal(got.final_state, want.final_state)
     if states:
         assert torch.equal(got.states, want.states)
+
+
+@pytest.mark.parametrize("heads,n_h,T,L,narrow", [(False, 1, 23, None, False),
+                                                  (True, 2, 23, None, False),
+                                                  (False, 1, 3, None, False),
+                                                  (False, 2, 2, None, False),
+                                                  (False, 2, 23, 5, False),
+                                                  (True, 1, 31, 8, True),
+                                                  (False, 1, 9, 9, False),
+                                                  (False, 3, 23, None, False),
+                                                  (True, 3, 23, 5, True)])
+def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, heads, n_h, T, L, narrow):
+    # _launch.PROJ_AHEAD (session 28): proj_kernel loads the next iteration's rows during
+    # this one; the same operations in the same order, so o and the final state are
+    # bit-identical to the default's: sequential and chunked, one and two sub-steps a token,
+    # words shorter than an iteration (T * n_h < 4) and not a multiple of it, ids narrowed
+    # in the summary pass, ids checked (an id out of range still raises); three sub-steps a
+    # token (an iteration's four then start at another sub-step of a token)
+    from statetrack.kernels.tabled import _launch
+
+    H, K, V, S = 2, 8, 3, 3 if n_h < 3 else 2
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, H, K, V, heads))
+    sym = torch.randint(0, S, (3, T), generator=gen).to(device)
+    q = torch.randn(H, K, generator=gen).to(device)
+    kw = dict(query=q, chunk_size=L)
+    monkeypatch.setattr(_launch, "NARROW_IN_SUMMARY", narrow)
+    want = run_tabled(sym, kt, bt, vt, **kw)
+    want_none = run_tabled(sym, kt, bt, vt, output="none", chunk_size=L)
+    monkeypatch.setattr(_launch, "PROJ_AHEAD", True)
+    got = run_tabled(sym, kt, bt, vt, **kw)
+    assert got.o.abs().sum() > 0
+    assert torch.equal(got.o, want.o) and torch.equal(got.final_state, want.final_state)
+    got_none = run_tabled(sym, kt, bt, vt, output="none", chunk_size=L)
+    assert torch.equal(got_none.final_state, want_none.final_state)
+    bad = sym.clone()
+    bad[1, T - 1] = S
+    with pytest.raises(E.SymbolRangeError):
+        run_tabled(bad, kt, bt, vt, **kw).o.sum()

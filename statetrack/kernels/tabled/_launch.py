@@ -138,6 +138,11 @@ NARROW_CHUNKED = True
 #: passes 18 % slower at (64, 65536) on the H100, the run pass's reads being the suspect).
 NARROW_IN_SUMMARY = False
 
+#: ``proj_kernel`` loads the table rows of the next iteration's four sub-steps during this
+#: one (its ``AHEAD``; session 28, opt-in until timed on a GPU): no iteration starts by
+#: waiting on its rows' loads. Bit-identical (the same operations in the same order).
+PROJ_AHEAD = False
+
 #: ``proj_kernel``'s packed rows, kept per version of the tables, query and code table as the
 #: caller passed them (``launch``'s ``given``) and per stream: a call with the same tables
 #: skips ``proj_rows_kernel``'s launch and allocation (session 24: at (64, 65536) the call
@@ -310,7 +315,7 @@ class ColsLauncher(_Launcher):
             NH=inp.NH, G=p.G, H0_MODE=h0_mode, OUT_O=self.outs["OUT_O"],
             OUT_CODE=self.outs["OUT_CODE"], FINAL=int(final), CHECK_IDS=self.check_ids,
             V0=self.lut_meta["V0"], LUT_ID=self.lut_meta["LUT_ID"], ACC=p.acc,
-            num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
+            AHEAD=PROJ_AHEAD, num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
 
     def _summary_proj(self, summ):
         """The summaries through ``proj_kernel``: over the keys' R basis columns and the V
@@ -340,7 +345,7 @@ class ColsLauncher(_Launcher):
             NH=inp.NH, G=p.G, H0_MODE=5 if basis else 4, OUT_O=False, OUT_CODE=False,
             FINAL=3 if basis else 2,
             CHECK_IDS=self.check_ids if self.sym_summary is None else self.check_summary,
-            V0=0, ACC=p.acc, NARROW=self.sym8 is not None,
+            V0=0, ACC=p.acc, NARROW=self.sym8 is not None, AHEAD=PROJ_AHEAD,
             num_warps=max(1, PS * BWS // 32), num_stages=1)
         if basis:
             fast(_kern.proj_maps_kernel)[(inp.B * inp.H * p.n_chunks,)](

@@ -903,6 +903,33 @@ def _proj_key(kt, y, hh, HT: tl.constexpr, K: tl.constexpr, ACC: tl.constexpr):
     return k
 
 
+@triton.jit
+def _proj_ids4(p_sym, p8, m8, u, last, mx, S, NH: tl.constexpr, UN: tl.constexpr,
+               CHECK_IDS: tl.constexpr, NARROW: tl.constexpr):
+    # the ids of sub-steps u .. u + UN - 1 (clamped to the last; stored as one-byte ids too
+    # with NARROW), and the running maximum
+    xs = ()
+    for i in tl.static_range(UN):
+        pos = tl.minimum(u + i, last) // NH
+        xi, mx = _id_take(tl.load(p_sym + pos), mx, S, CHECK_IDS)
+        if NARROW:
+            tl.store(p8 + pos, xi.to(tl.uint8), mask=m8)
+        xs = xs + (xi,)
+    return xs, mx
+
+
+@triton.jit
+def _proj_rows4(xs, u, p_row, col, H: tl.constexpr, R: tl.constexpr, RP: tl.constexpr,
+                RS2: tl.constexpr, G: tl.constexpr, BC: tl.constexpr, NH: tl.constexpr,
+                UN: tl.constexpr):
+    # the packed rows (with their row index) of sub-steps u .. u + UN - 1 of ids xs
+    rows = ()
+    for i in tl.static_range(UN):
+        r = xs[i] * NH + (u + i) % NH
+        rows = rows + ((r,) + _proj_row(p_row + r * (H * RS2), col, R, RP, G, BC),)
+    return rows
+
+
 @triton.jit(do_not_specialize=["T", "L", "BH", "S", "NZ", "gen"])
 def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lut, scale,
                 T, L, BH, S, NZ,
@@ -911,7 +938,8 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
                 P: tl.constexpr, NH: tl.constexpr, G: tl.constexpr, H0_MODE: tl.constexpr,
                 OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, FINAL: tl.constexpr,
                 CHECK_IDS: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr,
-                LUT_ID: tl.constexpr = 0, NARROW: tl.constexpr = False):
+                LUT_ID: tl.constexpr = 0, NARROW: tl.constexpr = False,
+                AHEAD: tl.constexpr = False):
     # The run pass of cols_kernel (same grid, words a program, ids, chunks, H0_MODE 0-3,
     # FINAL 0-1, outputs o and the code by a code table; no stored states) in the keys'
     # coordinates (above), and its summary pass (H0_MODE 4: [I | 0] over WC = K + V columns,
@@ -925,6 +953,9 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
     # NARROW (a summary pass, session 25): every id read is also stored, as checked (clamped)
     # one-byte ids, into sym8 [B, T] (by one lane a sequence: column 0 of head 0), for the run
     # pass: the narrowing without its own launch.
+    # AHEAD (session 28): the rows of the next iteration's four sub-steps are loaded during
+    # this one (their ids read two iterations ahead), so no iteration starts by waiting on
+    # its rows' loads; the same operations in the same order (bit-identical).
     BC: tl.constexpr = P * BW
     RS2: tl.constexpr = RP + 4 + BW
     UN: tl.constexpr = 4
@@ -970,28 +1001,23 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
     tok = ((i_b * T + t0) * H + i_h)                                  # this token's row
     p_row = pr_t + i_h * RS2                                          # row y at y * H * RS2
     mx = _id_max0(tl.load(p_sym), CHECK_IDS)
-    xs = ()
-    for i in tl.static_range(UN):
-        pos = tl.minimum(i, last) // NH
-        xi, mx = _id_take(tl.load(p_sym + pos), mx, S, CHECK_IDS)
-        if NARROW:
-            tl.store(p8 + pos, xi.to(tl.uint8), mask=m8)
-        xs = xs + (xi,)
+    xs, mx = _proj_ids4(p_sym, p8, m8, 0, last, mx, S, NH, UN, CHECK_IDS, NARROW)
+    rows = ()
+    if AHEAD:           # the first iteration's rows, and the ids of the second
+        rows = _proj_rows4(xs, 0, p_row, col, H, R, RP, RS2, G, BC, NH, UN)
+        xs, mx = _proj_ids4(p_sym, p8, m8, UN, last, mx, S, NH, UN, CHECK_IDS, NARROW)
     for it in range(0, (last + 1) // UN):
         u = it * UN
-        rows = ()
+        if AHEAD:
+            cur = rows
+            rows = _proj_rows4(xs, u + UN, p_row, col, H, R, RP, RS2, G, BC, NH, UN)
+            nx, mx = _proj_ids4(p_sym, p8, m8, u + 2 * UN, last, mx, S, NH, UN, CHECK_IDS,
+                                NARROW)
+        else:
+            cur = _proj_rows4(xs, u, p_row, col, H, R, RP, RS2, G, BC, NH, UN)
+            nx, mx = _proj_ids4(p_sym, p8, m8, u + UN, last, mx, S, NH, UN, CHECK_IDS, NARROW)
         for i in tl.static_range(UN):
-            r = xs[i] * NH + (u + i) % NH
-            rows = rows + ((r,) + _proj_row(p_row + r * (H * RS2), col, R, RP, G, BC),)
-        nx = ()
-        for i in tl.static_range(UN):
-            pos = tl.minimum(u + UN + i, last) // NH
-            xi, mx = _id_take(tl.load(p_sym + pos), mx, S, CHECK_IDS)
-            if NARROW:
-                tl.store(p8 + pos, xi.to(tl.uint8), mask=m8)
-            nx = nx + (xi,)
-        for i in tl.static_range(UN):
-            r, g, b, kq, wk, v = rows[i]
+            r, g, b, kq, wk, v = cur[i]
             p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O,
                                          OUT_CODE)
             if (u + i) % NH == NH - 1:
