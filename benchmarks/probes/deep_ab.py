@@ -39,7 +39,9 @@ off), the path measured before.
 
 ``--set ahead`` (session 28) times ``proj_kernel`` with the next iteration's table rows
 loaded during this one (``_launch.PROJ_AHEAD``) against the default, with and without
-``maxnreg`` (bit-identical expected on every problem).
+``maxnreg``, and a chunked call's scan making each chunk's map from proj's sums
+(``_launch.SCAN_FROM_SUMS``: no ``proj_maps_kernel`` launch; inert in sequential runs)
+(bit-identical expected on every problem).
 
 ``--set lut`` times the code table's readout by its held ``z`` (``LUT_ID``, the default since
 session 22: no table load) against its load, with and without ``proj`` (the permutation
@@ -70,7 +72,8 @@ from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 #: whether proj's summaries take the keys' basis: _launch.PROJ_BASIS, True unless given[,
 #: whether they take the values' basis where R < V: _launch.PROJ_VBASIS, True unless
 #: given[, whether proj loads the next iteration's rows during this one:
-#: _launch.PROJ_AHEAD, False unless given]]]]]).
+#: _launch.PROJ_AHEAD, False unless given[, whether the scan makes the maps from proj's
+#: sums: _launch.SCAN_FROM_SUMS, False unless given]]]]]]).
 #: Each set's "default" row is its baseline, and every row but the proj ones runs
 #: cols_kernel (proj off: the default where it applies since session 23, it would replace
 #: cols_kernel's orders here)
@@ -88,9 +91,13 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
                 "proj": ({"proj": True}, None), "proj, table load": ({"proj": True}, None, True, True)},
         # proj's rows of the next iteration loaded during this one (PROJ_AHEAD, session 28)
         # against the default (proj, since session 23)
+        # and the chunked scan making the maps from proj's sums (SCAN_FROM_SUMS, session 28)
         "ahead": {"default": ({}, None),
                   "rows ahead": ({}, None, True, False, True, True, True),
-                  "rows ahead, no maxnreg": ({}, 0, True, False, True, True, True)}}
+                  "rows ahead, no maxnreg": ({}, 0, True, False, True, True, True),
+                  "scan from sums": ({}, None, True, False, True, True, False, True),
+                  "rows ahead, scan from sums": ({}, None, True, False, True, True, True,
+                                                 True)}}
 VARIANTS = SETS["deep"]
 
 
@@ -176,6 +183,7 @@ def main(argv=None) -> int:
             _launch.PROJ_BASIS = rest[2] if len(rest) > 2 else True
             _launch.PROJ_VBASIS = rest[3] if len(rest) > 3 else True
             _launch.PROJ_AHEAD = rest[4] if len(rest) > 4 else False
+            _launch.SCAN_FROM_SUMS = rest[5] if len(rest) > 5 else False
             extra = {}
             if len(rest) > 1 and rest[1] and _kw["output"] == "code":
                 extra["code_table"] = loading_table(_tabs, _kw)
@@ -188,6 +196,7 @@ def main(argv=None) -> int:
                 _launch.PROJ_BASIS = True
                 _launch.PROJ_VBASIS = True
                 _launch.PROJ_AHEAD = False
+                _launch.SCAN_FROM_SUMS = False
         ref = call("default")
         field = "o" if kw["output"] == "o" else "code"
         outs = {n: getattr(call(n), field) for n in variants}

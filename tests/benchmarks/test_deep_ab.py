@@ -27,7 +27,9 @@ def _run(args, timeout=300):
                                                             "proj, K-column summaries",
                                                             "proj, value columns"}),
     (["--set", "ahead", "--shape", "3,11", "--chunk", "4"], {"default", "rows ahead",
-                                                             "rows ahead, no maxnreg"}),
+                                                             "rows ahead, no maxnreg",
+                                                             "scan from sums",
+                                                             "rows ahead, scan from sums"}),
 ])
 def test_deep_ab_smoke(tmp_path, extra, variants):
     out = tmp_path / "ab.json"

@@ -1284,3 +1284,68 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, heads, n_h, 
     bad[1, T - 1] = S
     with pytest.raises(E.SymbolRangeError):
         run_tabled(bad, kt, bt, vt, **kw).o.sum()
+
+
+@pytest.mark.parametrize("heads,n_h,V,h0,output", [(False, 1, 5, None, "o"),
+                                                   (True, 1, 2, "shared", "o"),
+                                                   (False, 2, 8, "per_word", "o"),
+                                                   (True, 2, 3, None, "none"),
+                                                   (False, 1, 5, "per_word", "states")])
+def test_scan_from_sums_is_bit_identical(gen, device, monkeypatch, heads, n_h, V, h0, output):
+    # _launch.SCAN_FROM_SUMS (session 28): the chunked call's scan makes each chunk's map
+    # from proj's sums over the keys' basis itself; no proj_maps_kernel launch, and o, the
+    # stored states and the final state bit-identical to the maps made by proj_maps_kernel:
+    # the values' basis (R < V) and the value columns (R >= V), tables per head, initial
+    # states shared and per word, final state only
+    from statetrack.kernels.tabled import _launch
+
+    H, K, S = 2, 8, 3
+    kt, bt, vt = _random_tables(gen, S, n_h, H, K, V, heads)
+    # orthonormal keys (each head's): well conditioned, so the summaries take the basis
+    flat = kt.reshape(S * n_h, -1, K).transpose(0, 1)               # [heads, R, K]
+    kt = torch.linalg.qr(flat.transpose(1, 2))[0].transpose(1, 2).transpose(0, 1)
+    kt = kt.reshape(S, n_h, H, K) if heads else kt.reshape(S, n_h, K)
+    kt, bt, vt = (t.contiguous().to(device) for t in (kt, bt, vt))
+    sym = torch.randint(0, S, (3, 29), generator=gen).to(device)
+    q = torch.randn(H, K, generator=gen).to(device)
+    kw = dict(chunk_size=6)
+    if output != "none":
+        kw["query"] = q
+    else:
+        kw["output"] = "none"
+    if output == "states":
+        kw["return_states"] = True
+    if h0 == "shared":
+        kw["initial_state"] = torch.randn(H, K, V, generator=gen).to(device)
+    elif h0 == "per_word":
+        kw["initial_state"] = torch.randn(3, H, K, V, generator=gen).to(device)
+    maps, scans = [], []
+    real_maps, real_scan = _launch._kern.proj_maps_kernel, _launch._kern.scan_kernel
+
+    class MapsSpy:
+        def __getitem__(self, grid):
+            maps.append(grid)
+            return real_maps[grid]
+
+    class ScanSpy:
+        def __getitem__(self, grid):
+            def launch(*args, **meta):
+                scans.append(meta.get("FROM_SUMS", False))
+                return real_scan[grid](*args, **meta)
+            return launch
+
+    monkeypatch.setattr(_launch._kern, "proj_maps_kernel", MapsSpy())
+    monkeypatch.setattr(_launch._kern, "scan_kernel", ScanSpy())
+    want = run_tabled(sym, kt, bt, vt, **kw)
+    assert len(maps) == 1 and scans == [False]       # proj's basis summaries, maps kernel
+    maps.clear()
+    scans.clear()
+    monkeypatch.setattr(_launch, "SCAN_FROM_SUMS", True)
+    got = run_tabled(sym, kt, bt, vt, **kw)
+    assert maps == [] and scans == [True]
+    assert torch.equal(got.final_state, want.final_state)
+    assert got.final_state.abs().sum() > 0
+    if output != "none":
+        assert torch.equal(got.o, want.o)
+    if output == "states":
+        assert torch.equal(got.states, want.states)

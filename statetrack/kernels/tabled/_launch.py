@@ -143,6 +143,12 @@ NARROW_IN_SUMMARY = False
 #: waiting on its rows' loads. Bit-identical (the same operations in the same order).
 PROJ_AHEAD = False
 
+#: A chunked call whose summaries run over the keys' basis (``proj_kernel``'s sums) hands
+#: the sums to ``scan_kernel``, which makes each chunk's map itself (its ``FROM_SUMS``;
+#: session 28, opt-in until timed on a GPU) instead of ``proj_maps_kernel``: one launch, one
+#: allocation and the maps' round trip through memory fewer. Bit-identical.
+SCAN_FROM_SUMS = False
+
 #: ``proj_kernel``'s packed rows, kept per version of the tables, query and code table as the
 #: caller passed them (``launch``'s ``given``) and per stream: a call with the same tables
 #: skips ``proj_rows_kernel``'s launch and allocation (session 24: at (64, 65536) the call
@@ -213,6 +219,12 @@ class _Launcher:
     def summary_pass(self, summ: torch.Tensor) -> None:
         """Each chunk's composite map ``[M_c | C_c]`` into ``summ`` ``[B*H, NC, K, K + V]``."""
         raise NotImplementedError
+
+    def sums_scan(self) -> tuple | None:
+        """``(R, vbasis)`` where the summary pass leaves its sums over the keys' basis to
+        ``scan_kernel`` (:data:`SCAN_FROM_SUMS`; ``summary_pass`` then returns them instead of
+        filling ``summ``), else None."""
+        return None
 
 
 #: benchmarks only: the ``maxnreg`` of ``cols_kernel``'s run pass (None: 255 in the deep
@@ -317,22 +329,35 @@ class ColsLauncher(_Launcher):
             V0=self.lut_meta["V0"], LUT_ID=self.lut_meta["LUT_ID"], ACC=p.acc,
             AHEAD=PROJ_AHEAD, num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
 
+    def _basis(self) -> tuple[bool, bool]:
+        """Whether proj's summaries run over the keys' basis, and the values' basis."""
+        p, inp = self.plan, self.inp
+        basis = p.proj_basis and PROJ_BASIS
+        return basis, basis and inp.S * inp.NH < inp.V and PROJ_VBASIS
+
+    def sums_scan(self) -> tuple | None:
+        if SCAN_FROM_SUMS and self.proj_applies(summary=True):
+            basis, vbasis = self._basis()
+            if basis:
+                return self.inp.S * self.inp.NH, vbasis
+        return None
+
     def _summary_proj(self, summ):
         """The summaries through ``proj_kernel``: over the keys' R basis columns and the V
         value columns (or, where ``R < V``, the values' R basis columns), then
         ``proj_maps_kernel`` makes each chunk's ``[M | C]`` (``plan.proj_basis``:
-        well-conditioned keys), else over the K + V columns of ``[I | 0]`` with each
+        well-conditioned keys; with :data:`SCAN_FROM_SUMS` the sums are returned for
+        ``scan_kernel`` instead), else over the K + V columns of ``[I | 0]`` with each
         chunk's state rebuilt in the kernel."""
         inp, p, dummy = self.inp, self.plan, self.dummy
         R = inp.S * inp.NH
-        basis = p.proj_basis and PROJ_BASIS
-        vbasis = basis and R < inp.V and PROJ_VBASIS      # the values' basis: R columns
+        basis, vbasis = self._basis()       # vbasis: the values' basis, R columns
         if basis:       # columns: R of the keys' basis, then R (values' basis) or V values
             WS = R + (R if vbasis else inp.V)
             BWS = next_pow2(WS, lo=4)
             PS, c_off = max(1, 32 // BWS), R
-            out = torch.empty(inp.B * inp.H * p.n_chunks * R * WS, dtype=summ.dtype,
-                              device=summ.device)
+            out = torch.empty(inp.B * inp.H * p.n_chunks * R * WS, dtype=inp.state_dtype,
+                              device=inp.device)
         else:           # the K + V columns of [I | 0], the states into summ
             WS, BWS, PS, c_off, out = inp.K + inp.V, p.BWS, p.words_summary, inp.K, summ
         pr_t, R, RP = self._proj_rows(BWS, c_off, False, vbasis)
@@ -347,6 +372,8 @@ class ColsLauncher(_Launcher):
             CHECK_IDS=self.check_ids if self.sym_summary is None else self.check_summary,
             V0=0, ACC=p.acc, NARROW=self.sym8 is not None, AHEAD=PROJ_AHEAD,
             num_warps=max(1, PS * BWS // 32), num_stages=1)
+        if basis and self.sums_scan() is not None:
+            return out
         if basis:
             fast(_kern.proj_maps_kernel)[(inp.B * inp.H * p.n_chunks,)](
                 self.kt, self.vt, out, summ, p.n_chunks, H=inp.H, HT=inp.HT, K=inp.K,
@@ -381,8 +408,7 @@ class ColsLauncher(_Launcher):
 
     def summary_pass(self, summ):
         if self.proj_applies(summary=True):
-            self._summary_proj(summ)
-            return
+            return self._summary_proj(summ)
         inp, p, dummy = self.inp, self.plan, self.dummy
         PS, BWS = p.words_summary, p.BWS
         fast(_kern.cols_kernel)[(_cdiv(inp.B * inp.H, PS), p.n_chunks)](
@@ -493,15 +519,22 @@ def launch(inp: TabledInputs, buf: TabledBuffers, plan: TabledPlan,
     if NC == 1:
         launcher.run_pass((B * H, 1), h0 if h0 is not None else dummy, dummy, inp.h0_mode, True)
         return
-    summ = torch.empty(B * H, NC, K, K + V, dtype=sd, device=inp.device)
-    launcher.summary_pass(summ)
+    sums = launcher.sums_scan()         # (R, vbasis): the scan makes the maps from sums
+    summ = dummy if sums else torch.empty(B * H, NC, K, K + V, dtype=sd, device=inp.device)
+    got = launcher.summary_pass(summ)
+    if sums:
+        summ = got
     need_run = inp.output != "none" or inp.return_states
     starts = torch.empty(B * H, NC, K, V, dtype=sd, device=inp.device) if need_run else summ
     BD, BVD = max(16, plan.BK), max(16, plan.BV)
+    extra = {}
+    if sums:
+        extra = dict(kt=launcher.kt, vt=launcher.vt, HT=inp.HT, R=sums[0], FROM_SUMS=True,
+                     VBASIS=sums[1])
     fast(_kern.scan_kernel)[(B * H,)](
         h0 if h0 is not None else dummy, summ, starts, ht, T, plan.chunk_size, H=H, K=K, V=V,
         BD=BD, BVD=BVD, H0_MODE=inp.h0_mode, STORE_STARTS=need_run, ACC=plan.acc,
-        num_warps=max(1, min(4, BD * BVD // 256)), num_stages=1)
+        num_warps=max(1, min(4, BD * BVD // 256)), num_stages=1, **extra)
     if need_run:
         launcher.run_pass((B * H, NC), dummy, starts, 3, False)
 

@@ -254,8 +254,14 @@ def summary_kernel(sym, kt, bt, vt, summ, flags, gen, T, L, S,
 def scan_kernel(h0, summ, starts, ht, T, L,
                 H: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
                 BD: tl.constexpr, BVD: tl.constexpr, H0_MODE: tl.constexpr,
-                STORE_STARTS: tl.constexpr, ACC: tl.constexpr):
-    # S_{c+1} = M_c S_c + C_c over the chunks of one (sequence, head)
+                STORE_STARTS: tl.constexpr, ACC: tl.constexpr,
+                kt=None, vt=None, HT: tl.constexpr = 1, R: tl.constexpr = 1,
+                FROM_SUMS: tl.constexpr = False, VBASIS: tl.constexpr = False):
+    # S_{c+1} = M_c S_c + C_c over the chunks of one (sequence, head). FROM_SUMS (session
+    # 28): summ holds proj_kernel's sums over the keys' basis ([B*H, NC, R, R + V], or
+    # R + R with VBASIS) and each map is made here as proj_maps_kernel makes it (the same
+    # operations: bit-identical), the next chunk's while this chunk's product runs: one
+    # launch and one [M | C] round trip through memory fewer
     i_bh = tl.program_id(0).to(tl.int64)
     i_h = i_bh % H
     NC = tl.cdiv(T, L)
@@ -276,16 +282,28 @@ def scan_kernel(h0, summ, starts, ht, T, L,
     p_m = summ + i_bh * NC * K * W + o_k[:, None] * W + o_k[None, :]
     p_c = summ + i_bh * NC * K * W + o_k[:, None] * W + K + o_v[None, :]
     p_st = starts + i_bh * NC * K * V + o_k[:, None] * V + o_v[None, :]
+    WE: tl.constexpr = R + R if VBASIS else R + V
+    p_e = summ + i_bh * NC * (R * WE)
+    ks = ()
+    vs = ()
     # chunk c + 1's map loads while chunk c's product runs (the chain is the products only)
-    b_m = tl.load(p_m, mask=m_m, other=0).to(ACC)
-    b_c = tl.load(p_c, mask=m_h, other=0).to(ACC)
+    if FROM_SUMS:
+        ks, vs = _proj_keys_values(kt, vt, i_h % HT, HT, K, V, R, BD, BVD, VBASIS, ACC)
+        b_m, b_c = _proj_map(ks, vs, p_e, V, R, BD, BVD, VBASIS, ACC)
+    else:
+        b_m = tl.load(p_m, mask=m_m, other=0).to(ACC)
+        b_c = tl.load(p_c, mask=m_h, other=0).to(ACC)
     for c in range(0, NC):
         if STORE_STARTS:
             tl.store(p_st, b_s.to(starts.dtype.element_ty), mask=m_h)
         p_st += K * V
-        nxt = tl.minimum(c + 1, NC - 1).to(tl.int64) * (K * W)    # last: reloads itself
-        n_m = tl.load(p_m + nxt, mask=m_m, other=0).to(ACC)
-        n_c = tl.load(p_c + nxt, mask=m_h, other=0).to(ACC)
+        if FROM_SUMS:
+            nxt_e = tl.minimum(c + 1, NC - 1).to(tl.int64) * (R * WE)
+            n_m, n_c = _proj_map(ks, vs, p_e + nxt_e, V, R, BD, BVD, VBASIS, ACC)
+        else:
+            nxt = tl.minimum(c + 1, NC - 1).to(tl.int64) * (K * W)    # last: reloads itself
+            n_m = tl.load(p_m + nxt, mask=m_m, other=0).to(ACC)
+            n_c = tl.load(p_c + nxt, mask=m_h, other=0).to(ACC)
         b_s = tl.dot(b_m, b_s, input_precision="ieee", out_dtype=ACC) + b_c
         b_m = n_m
         b_c = n_c
@@ -1063,31 +1081,30 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
 
 
 @triton.jit
-def proj_maps_kernel(kt, vt, eb, summ, NC, H: tl.constexpr, HT: tl.constexpr,
-                     K: tl.constexpr, V: tl.constexpr, R: tl.constexpr, BK: tl.constexpr,
-                     BV: tl.constexpr, VBASIS: tl.constexpr, ACC: tl.constexpr):
-    # a chunk's map [M | C] (summ [B*H, NC, K, K + V], scan_kernel's) from proj_kernel's
-    # sums over the keys' basis (eb [B*H, NC, R, R + V]: e_y of basis column z < R, Psi,
-    # and of value column R + c): a start column s has projections K^T s = sum_z (k_z . s)
-    # u_z and the sums are linear in them, so M = I + K Psi K^T and C = K E_val with
-    # K = [k_0 .. k_{R-1}] (K x R) of the chunk's head. With VBASIS, eb is [.., R, 2 R]:
-    # columns R + x the sums of the values' basis (row x's value 1, the others' 0), and the
-    # sums are linear in the values too, so E_val = E_vb Vt (Vt: the head's value table,
-    # R x V). One program a chunk.
-    i = tl.program_id(0).to(tl.int64)
-    hh = ((i // NC) % H) % HT
-    WE: tl.constexpr = R + R if VBASIS else R + V
+def _proj_keys_values(kt, vt, hh, HT: tl.constexpr, K: tl.constexpr, V: tl.constexpr,
+                      R: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+                      VBASIS: tl.constexpr, ACC: tl.constexpr):
+    # table head hh's keys k_y ([BK] each) and, with VBASIS, its values v_y ([BV] each)
     o_k = tl.arange(0, BK)
-    m_k = o_k < K
     o_v = tl.arange(0, BV)
-    m_v = o_v < V
-    p_e = eb + i * (R * WE)
     ks = ()
     vs = ()                                  # the value rows (the values' basis only)
     for y in tl.static_range(R):
-        ks = ks + (tl.load(kt + (y * HT + hh) * K + o_k, mask=m_k, other=0).to(ACC),)
+        ks = ks + (tl.load(kt + (y * HT + hh) * K + o_k, mask=o_k < K, other=0).to(ACC),)
         if VBASIS:
-            vs = vs + (tl.load(vt + (y * HT + hh) * V + o_v, mask=m_v, other=0).to(ACC),)
+            vs = vs + (tl.load(vt + (y * HT + hh) * V + o_v, mask=o_v < V, other=0).to(ACC),)
+    return ks, vs
+
+
+@triton.jit
+def _proj_map(ks, vs, p_e, V: tl.constexpr, R: tl.constexpr, BK: tl.constexpr,
+              BV: tl.constexpr, VBASIS: tl.constexpr, ACC: tl.constexpr):
+    # one chunk's map (M [BK, BK], C [BK, BV]) from its sums p_e (proj_maps_kernel's rule;
+    # M's diagonal is 1 past K too, C is 0 past K and V)
+    WE: tl.constexpr = R + R if VBASIS else R + V
+    o_k = tl.arange(0, BK)
+    o_v = tl.arange(0, BV)
+    m_v = o_v < V
     m = tl.where(o_k[:, None] == o_k[None, :], 1.0, 0.0).to(ACC)
     c = tl.zeros([BK, BV], dtype=ACC)
     for z in tl.static_range(R):
@@ -1103,6 +1120,30 @@ def proj_maps_kernel(kt, vt, eb, summ, NC, H: tl.constexpr, HT: tl.constexpr,
         else:
             ev = tl.load(p_e + y * WE + R + o_v, mask=m_v, other=0).to(ACC)
         c += ks[y][:, None] * ev[None, :]
+    return m, c
+
+
+@triton.jit
+def proj_maps_kernel(kt, vt, eb, summ, NC, H: tl.constexpr, HT: tl.constexpr,
+                     K: tl.constexpr, V: tl.constexpr, R: tl.constexpr, BK: tl.constexpr,
+                     BV: tl.constexpr, VBASIS: tl.constexpr, ACC: tl.constexpr):
+    # a chunk's map [M | C] (summ [B*H, NC, K, K + V], scan_kernel's) from proj_kernel's
+    # sums over the keys' basis (eb [B*H, NC, R, R + V]: e_y of basis column z < R, Psi,
+    # and of value column R + c): a start column s has projections K^T s = sum_z (k_z . s)
+    # u_z and the sums are linear in them, so M = I + K Psi K^T and C = K E_val with
+    # K = [k_0 .. k_{R-1}] (K x R) of the chunk's head. With VBASIS, eb is [.., R, 2 R]:
+    # columns R + x the sums of the values' basis (row x's value 1, the others' 0), and the
+    # sums are linear in the values too, so E_val = E_vb Vt (Vt: the head's value table,
+    # R x V). One program a chunk. (scan_kernel's FROM_SUMS makes the same maps itself.)
+    i = tl.program_id(0).to(tl.int64)
+    hh = ((i // NC) % H) % HT
+    WE: tl.constexpr = R + R if VBASIS else R + V
+    o_k = tl.arange(0, BK)
+    m_k = o_k < K
+    o_v = tl.arange(0, BV)
+    m_v = o_v < V
+    ks, vs = _proj_keys_values(kt, vt, hh, HT, K, V, R, BK, BV, VBASIS, ACC)
+    m, c = _proj_map(ks, vs, eb + i * (R * WE), V, R, BK, BV, VBASIS, ACC)
     p_s = summ + i * (K * (K + V)) + o_k[:, None] * (K + V)
     tl.store(p_s + o_k[None, :], m.to(summ.dtype.element_ty), mask=m_k[:, None] & m_k[None, :])
     tl.store(p_s + K + o_v[None, :], c.to(summ.dtype.element_ty),
