@@ -38,8 +38,8 @@ Since session 23 ``proj`` is the default where it applies (all the problems here
 off), the path measured before.
 
 ``--set ahead`` (session 28) times ``proj_kernel`` with the next iteration's table rows
-loaded during this one (``_launch.PROJ_AHEAD``) against the default, with and without
-``maxnreg``, and a chunked call's scan making each chunk's map from proj's sums
+loaded during this one (``_launch.PROJ_AHEAD``; sequential runs only, compiled without
+``maxnreg``, and with 255) against the default, and a chunked call's scan making each chunk's map from proj's sums
 (``_launch.SCAN_FROM_SUMS``: no ``proj_maps_kernel`` launch; inert in sequential runs)
 (bit-identical expected on every problem).
 
@@ -94,7 +94,7 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
         # and the chunked scan making the maps from proj's sums (SCAN_FROM_SUMS, session 28)
         "ahead": {"default": ({}, None),
                   "rows ahead": ({}, None, True, False, True, True, True),
-                  "rows ahead, no maxnreg": ({}, 0, True, False, True, True, True),
+                  "rows ahead, maxnreg 255": ({}, 255, True, False, True, True, True),
                   "scan from sums": ({}, None, True, False, True, True, False, True),
                   "rows ahead, scan from sums": ({}, None, True, False, True, True, True,
                                                  True)}}

@@ -27,7 +27,7 @@ def _run(args, timeout=300):
                                                             "proj, K-column summaries",
                                                             "proj, value columns"}),
     (["--set", "ahead", "--shape", "3,11", "--chunk", "4"], {"default", "rows ahead",
-                                                             "rows ahead, no maxnreg",
+                                                             "rows ahead, maxnreg 255",
                                                              "scan from sums",
                                                              "rows ahead, scan from sums"}),
 ])

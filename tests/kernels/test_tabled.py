@@ -13,7 +13,8 @@ import torch
 
 from statetrack.kernels import errors as E
 from statetrack.kernels.delta_product.fused_recurrent import fused_recurrent_delta_product
-from statetrack.kernels.tabled import MAX_KV, choose_chunk, gather_tables, run_tabled
+from statetrack.kernels.tabled import (MAX_KV, check_pending, choose_chunk, gather_tables,
+                                       run_tabled)
 from statetrack.kernels.tabled.tabled import _run_tabled_variant
 from statetrack.kernels._common.tolerances import assert_rel_close
 
@@ -1258,9 +1259,10 @@ def test_narrowing_in_the_summary_pass_equals_the_narrowing_pass(gen, device, mo
                                                   (False, 3, 23, None, False),
                                                   (True, 3, 23, 5, True)])
 def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, heads, n_h, T, L, narrow):
-    # _launch.PROJ_AHEAD (session 28): proj_kernel loads the next iteration's rows during
-    # this one; the same operations in the same order, so o and the final state are
-    # bit-identical to the default's: sequential and chunked, one and two sub-steps a token,
+    # _launch.PROJ_AHEAD (session 28): proj_kernel's sequential run passes load the next
+    # iteration's rows during this one (chunked calls keep the plain order: on CUDA their run
+    # pass went wrong at three sub-steps a token); the same operations in the same order, so
+    # o and the final state are bit-identical to the default's: one and two sub-steps a token,
     # words shorter than an iteration (T * n_h < 4) and not a multiple of it, ids narrowed
     # in the summary pass, ids checked (an id out of range still raises); three sub-steps a
     # token (an iteration's four then start at another sub-step of a token)
@@ -1275,15 +1277,30 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, heads, n_h, 
     want = run_tabled(sym, kt, bt, vt, **kw)
     want_none = run_tabled(sym, kt, bt, vt, output="none", chunk_size=L)
     monkeypatch.setattr(_launch, "PROJ_AHEAD", True)
+    aheads = []
+    real_proj = _launch._kern.proj_kernel
+
+    class AheadSpy:
+        def __getitem__(self, grid):
+            def launch(*args, **meta):
+                aheads.append((grid[1], meta.get("AHEAD", False)))
+                return real_proj[grid](*args, **meta)
+            return launch
+
+    monkeypatch.setattr(_launch._kern, "proj_kernel", AheadSpy())
     got = run_tabled(sym, kt, bt, vt, **kw)
+    sequential = L is None or L >= T
+    # one launch a pass: the run pass (sequential) takes AHEAD; a chunked call's don't
+    assert aheads == ([(1, True)] if sequential else [(-(-T // L), False)] * 2)
     assert got.o.abs().sum() > 0
     assert torch.equal(got.o, want.o) and torch.equal(got.final_state, want.final_state)
     got_none = run_tabled(sym, kt, bt, vt, output="none", chunk_size=L)
     assert torch.equal(got_none.final_state, want_none.final_state)
     bad = sym.clone()
     bad[1, T - 1] = S
-    with pytest.raises(E.SymbolRangeError):
-        run_tabled(bad, kt, bt, vt, **kw).o.sum()
+    with pytest.raises(E.SymbolRangeError):      # on CUDA the flag is read later
+        run_tabled(bad, kt, bt, vt, **kw)
+        check_pending()
 
 
 @pytest.mark.parametrize("heads,n_h,V,h0,output", [(False, 1, 5, None, "o"),

@@ -138,9 +138,14 @@ NARROW_CHUNKED = True
 #: passes 18 % slower at (64, 65536) on the H100, the run pass's reads being the suspect).
 NARROW_IN_SUMMARY = False
 
-#: ``proj_kernel`` loads the table rows of the next iteration's four sub-steps during this
-#: one (its ``AHEAD``; session 28, opt-in until timed on a GPU): no iteration starts by
-#: waiting on its rows' loads. Bit-identical (the same operations in the same order).
+#: ``proj_kernel``'s sequential run passes load the table rows of the next iteration's four
+#: sub-steps during this one (its ``AHEAD``; session 28, opt-in): no iteration starts by
+#: waiting on its rows' loads. Bit-identical on the interpreter everywhere and on CUDA in
+#: sequential runs (H100: 0.88x / 0.94x / 0.85x the device time of the (1024, 4096) rows
+#: without ``maxnreg``, ``results/s28_h100/``). Sequential runs only: in chunked run passes
+#: with three sub-steps a token the CUDA build gave wrong outputs from the first token
+#: (the interpreter's were right; not yet understood), and chunked passes did not gain.
+#: Compiled without ``maxnreg`` (faster than with 255 in every row).
 PROJ_AHEAD = False
 
 #: A chunked call whose summaries run over the keys' basis (``proj_kernel``'s sums) hands
@@ -315,7 +320,9 @@ class ColsLauncher(_Launcher):
         PR, BWR = p.words_run, p.BWR
         pr_t, R, RP = self._proj_rows(BWR, 0, True)
         qk, _, o, cls, _ = self.out_args
-        reg = None if self.lut_meta["CODE_LUT"] else 255     # as the deep order (run_pass)
+        ahead = PROJ_AHEAD and grid[1] == 1
+        # as the deep order (run_pass); the rows-ahead order was fastest without it (s28)
+        reg = None if self.lut_meta["CODE_LUT"] or ahead else 255
         if MAXNREG_OVERRIDE is not None:
             reg = MAXNREG_OVERRIDE or None
         extra = {"maxnreg": reg} if reg and not INTERPRET else {}
@@ -327,7 +334,7 @@ class ColsLauncher(_Launcher):
             NH=inp.NH, G=p.G, H0_MODE=h0_mode, OUT_O=self.outs["OUT_O"],
             OUT_CODE=self.outs["OUT_CODE"], FINAL=int(final), CHECK_IDS=self.check_ids,
             V0=self.lut_meta["V0"], LUT_ID=self.lut_meta["LUT_ID"], ACC=p.acc,
-            AHEAD=PROJ_AHEAD, num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
+            AHEAD=ahead, num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
 
     def _basis(self) -> tuple[bool, bool]:
         """Whether proj's summaries run over the keys' basis, and the values' basis."""
@@ -370,7 +377,7 @@ class ColsLauncher(_Launcher):
             NH=inp.NH, G=p.G, H0_MODE=5 if basis else 4, OUT_O=False, OUT_CODE=False,
             FINAL=3 if basis else 2,
             CHECK_IDS=self.check_ids if self.sym_summary is None else self.check_summary,
-            V0=0, ACC=p.acc, NARROW=self.sym8 is not None, AHEAD=PROJ_AHEAD,
+            V0=0, ACC=p.acc, NARROW=self.sym8 is not None,
             num_warps=max(1, PS * BWS // 32), num_stages=1)
         if basis and self.sums_scan() is not None:
             return out
