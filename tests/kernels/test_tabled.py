@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 import numpy as np
 import pytest
@@ -1274,6 +1275,7 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, heads, n_h, 
     q = torch.randn(H, K, generator=gen).to(device)
     kw = dict(query=q, chunk_size=L)
     monkeypatch.setattr(_launch, "NARROW_IN_SUMMARY", narrow)
+    monkeypatch.setattr(_launch, "PROJ_AHEAD", False)     # whatever STATETRACK_PROJ_AHEAD says
     want = run_tabled(sym, kt, bt, vt, **kw)
     want_none = run_tabled(sym, kt, bt, vt, output="none", chunk_size=L)
     monkeypatch.setattr(_launch, "PROJ_AHEAD", True)
@@ -1366,3 +1368,17 @@ def test_scan_from_sums_is_bit_identical(gen, device, monkeypatch, heads, n_h, V
         assert torch.equal(got.o, want.o)
     if output == "states":
         assert torch.equal(got.states, want.states)
+
+
+@pytest.mark.parametrize("value,want", [("1", True), ("on", True), ("", False), ("0", False)])
+def test_proj_ahead_switch_from_the_environment(value, want):
+    # STATETRACK_PROJ_AHEAD turns proj's rows-ahead order on for a whole process (the GPU
+    # runs of the test files and the exactness suite with it on)
+    import subprocess
+    import sys
+    env = dict(os.environ, STATETRACK_PROJ_AHEAD=value)
+    r = subprocess.run([sys.executable, "-c", "from statetrack.kernels.tabled import _launch; "
+                        "print(_launch.PROJ_AHEAD)"], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(want)

@@ -15,6 +15,7 @@ import torch
 
 from statetrack.floats import next_pow2
 from statetrack.kernels._common.checks import DeviceFlags, stream_handle
+from statetrack.kernels._common.env import env_switch
 from statetrack.kernels._common.fast_launch import fast
 from statetrack.kernels._common.triton import INTERPRET, tl
 from statetrack.kernels.tabled import _tabled_kernels as _kern
@@ -145,8 +146,9 @@ NARROW_IN_SUMMARY = False
 #: without ``maxnreg``, ``results/s28_h100/``). Sequential runs only: in chunked run passes
 #: with three sub-steps a token the CUDA build gave wrong outputs from the first token
 #: (the interpreter's were right; not yet understood), and chunked passes did not gain.
-#: Compiled without ``maxnreg`` (faster than with 255 in every row).
-PROJ_AHEAD = False
+#: Compiled without ``maxnreg`` (faster than with 255 in every row). The environment's
+#: ``STATETRACK_PROJ_AHEAD`` (1/on/true/yes) turns it on, for whole test and benchmark runs.
+PROJ_AHEAD = env_switch("STATETRACK_PROJ_AHEAD", False)
 
 #: A chunked call whose summaries run over the keys' basis (``proj_kernel``'s sums) hands
 #: the sums to ``scan_kernel``, which makes each chunk's map itself (its ``FROM_SUMS``;
