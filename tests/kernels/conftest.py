@@ -13,6 +13,8 @@
   not asked for explicitly (``_plan.PROJ_DEFAULT`` off): for the tests of ``cols_kernel``'s
   own orders (``late``, ``deep``, ``pf``, ``words``), which ``proj_kernel`` would otherwise
   run instead where it applies (the default since session 23), leaving them nothing to test.
+* ``launch_spy``: ``spy(name, record)`` replaces a kernel of the tabled launcher by one that
+  reports each launch's grid and keyword arguments first.
 * ``narrowing_spy``: records the tabled path's launches of the ids' narrowing pass (one
   grid each) and, per ``proj_kernel`` launch, whether it narrowed (its ``NARROW``).
 * ``make_inputs``, ``as_float64``: random DeltaProduct inputs (unit keys, beta in [0, 2], negative
@@ -85,29 +87,38 @@ def cols_kernel(monkeypatch):
     monkeypatch.setattr(_plan, "PROJ_DEFAULT", False)
 
 
+def spy_launches(monkeypatch, name, record):
+    """Replace the tabled launcher's kernel ``name`` (of ``_launch._kern``) by a stand-in that
+    calls ``record(grid, meta)`` (``meta``: the launch's keyword arguments) at each launch and
+    then launches the kernel."""
+    from statetrack.kernels.tabled import _launch
+
+    real = getattr(_launch._kern, name)
+
+    class Spy:
+        def __getitem__(self, grid):
+            def launch(*args, **meta):
+                record(grid, meta)
+                return real[grid](*args, **meta)
+            return launch
+
+    monkeypatch.setattr(_launch._kern, name, Spy())
+
+
+@pytest.fixture
+def launch_spy(monkeypatch):
+    """``spy(name, record)``: :func:`spy_launches` for this test."""
+    return lambda name, record: spy_launches(monkeypatch, name, record)
+
+
 @pytest.fixture
 def narrowing_spy(monkeypatch):
     """``(narrowed, fused)``: lists the tabled launcher's narrowing pass launches append
     their grid to, and ``proj_kernel`` launches their ``NARROW`` (False when not passed)."""
-    from statetrack.kernels.tabled import _launch
-
     narrowed, fused = [], []
-    real, real_proj = _launch._kern.ids_u8_kernel, _launch._kern.proj_kernel
-
-    class Spy:
-        def __getitem__(self, grid):
-            narrowed.append(grid)
-            return real[grid]
-
-    class ProjSpy:
-        def __getitem__(self, grid):
-            def launch(*args, **meta):
-                fused.append(meta.get("NARROW", False))
-                return real_proj[grid](*args, **meta)
-            return launch
-
-    monkeypatch.setattr(_launch._kern, "ids_u8_kernel", Spy())
-    monkeypatch.setattr(_launch._kern, "proj_kernel", ProjSpy())
+    spy_launches(monkeypatch, "ids_u8_kernel", lambda grid, meta: narrowed.append(grid))
+    spy_launches(monkeypatch, "proj_kernel",
+                 lambda grid, meta: fused.append(meta.get("NARROW", False)))
     return narrowed, fused
 
 

@@ -1259,7 +1259,8 @@ def test_narrowing_in_the_summary_pass_equals_the_narrowing_pass(gen, device, mo
                                                   (False, 1, 9, 9, False),
                                                   (False, 3, 23, None, False),
                                                   (True, 3, 23, 5, True)])
-def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, heads, n_h, T, L, narrow):
+def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, heads, n_h, T, L,
+                                          narrow):
     # _launch.PROJ_AHEAD (session 28): proj_kernel's sequential run passes load the next
     # iteration's rows during this one (chunked calls keep the plain order: on CUDA their run
     # pass went wrong at three sub-steps a token); the same operations in the same order, so
@@ -1280,16 +1281,8 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, heads, n_h, 
     want_none = run_tabled(sym, kt, bt, vt, output="none", chunk_size=L)
     monkeypatch.setattr(_launch, "PROJ_AHEAD", True)
     aheads = []
-    real_proj = _launch._kern.proj_kernel
-
-    class AheadSpy:
-        def __getitem__(self, grid):
-            def launch(*args, **meta):
-                aheads.append((grid[1], meta.get("AHEAD", False)))
-                return real_proj[grid](*args, **meta)
-            return launch
-
-    monkeypatch.setattr(_launch._kern, "proj_kernel", AheadSpy())
+    launch_spy("proj_kernel",
+               lambda grid, meta: aheads.append((grid[1], meta.get("AHEAD", False))))
     got = run_tabled(sym, kt, bt, vt, **kw)
     sequential = L is None or L >= T
     # one launch a pass: the run pass (sequential) takes AHEAD; a chunked call's don't
@@ -1310,7 +1303,8 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, heads, n_h, 
                                                    (False, 2, 8, "per_word", "o"),
                                                    (True, 2, 3, None, "none"),
                                                    (False, 1, 5, "per_word", "states")])
-def test_scan_from_sums_is_bit_identical(gen, device, monkeypatch, heads, n_h, V, h0, output):
+def test_scan_from_sums_is_bit_identical(gen, device, monkeypatch, launch_spy, heads, n_h, V, h0,
+                                         output):
     # _launch.SCAN_FROM_SUMS (session 28): the chunked call's scan makes each chunk's map
     # from proj's sums over the keys' basis itself; no proj_maps_kernel launch, and o, the
     # stored states and the final state bit-identical to the maps made by proj_maps_kernel:
@@ -1339,22 +1333,8 @@ def test_scan_from_sums_is_bit_identical(gen, device, monkeypatch, heads, n_h, V
     elif h0 == "per_word":
         kw["initial_state"] = torch.randn(3, H, K, V, generator=gen).to(device)
     maps, scans = [], []
-    real_maps, real_scan = _launch._kern.proj_maps_kernel, _launch._kern.scan_kernel
-
-    class MapsSpy:
-        def __getitem__(self, grid):
-            maps.append(grid)
-            return real_maps[grid]
-
-    class ScanSpy:
-        def __getitem__(self, grid):
-            def launch(*args, **meta):
-                scans.append(meta.get("FROM_SUMS", False))
-                return real_scan[grid](*args, **meta)
-            return launch
-
-    monkeypatch.setattr(_launch._kern, "proj_maps_kernel", MapsSpy())
-    monkeypatch.setattr(_launch._kern, "scan_kernel", ScanSpy())
+    launch_spy("proj_maps_kernel", lambda grid, meta: maps.append(grid))
+    launch_spy("scan_kernel", lambda grid, meta: scans.append(meta.get("FROM_SUMS", False)))
     want = run_tabled(sym, kt, bt, vt, **kw)
     assert len(maps) == 1 and scans == [False]       # proj's basis summaries, maps kernel
     maps.clear()
