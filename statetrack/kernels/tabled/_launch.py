@@ -152,8 +152,10 @@ PROJ_AHEAD = env_switch("STATETRACK_PROJ_AHEAD", False)
 
 #: A chunked call whose summaries run over the keys' basis (``proj_kernel``'s sums) hands
 #: the sums to ``scan_kernel``, which makes each chunk's map itself (its ``FROM_SUMS``;
-#: session 28, opt-in until timed on a GPU) instead of ``proj_maps_kernel``: one launch, one
-#: allocation and the maps' round trip through memory fewer. Bit-identical.
+#: session 28) instead of ``proj_maps_kernel``: one launch, one allocation and the maps'
+#: round trip through memory fewer. Bit-identical, but off: the call's kernels took
+#: 1.05-1.06x the device time at (64, 65536) on the H100 (the maps on the scan's serial
+#: path); its host saving is unmeasured.
 SCAN_FROM_SUMS = False
 
 #: ``proj_kernel``'s packed rows, kept per version of the tables, query and code table as the
@@ -381,7 +383,7 @@ class ColsLauncher(_Launcher):
             CHECK_IDS=self.check_ids if self.sym_summary is None else self.check_summary,
             V0=0, ACC=p.acc, NARROW=self.sym8 is not None,
             num_warps=max(1, PS * BWS // 32), num_stages=1)
-        if basis and self.sums_scan() is not None:
+        if basis and SCAN_FROM_SUMS:        # sums_scan(): the scan makes the maps
             return out
         if basis:
             fast(_kern.proj_maps_kernel)[(inp.B * inp.H * p.n_chunks,)](

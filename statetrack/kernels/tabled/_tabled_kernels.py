@@ -973,7 +973,8 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
     # pass: the narrowing without its own launch.
     # AHEAD (session 28): the rows of the next iteration's four sub-steps are loaded during
     # this one (their ids read two iterations ahead), so no iteration starts by waiting on
-    # its rows' loads; the same operations in the same order (bit-identical).
+    # its rows' loads; the same operations in the same order (bit-identical). The launcher
+    # passes it to sequential run passes only (_launch.PROJ_AHEAD says why).
     BC: tl.constexpr = P * BW
     RS2: tl.constexpr = RP + 4 + BW
     UN: tl.constexpr = 4
