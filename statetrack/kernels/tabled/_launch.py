@@ -143,9 +143,11 @@ NARROW_IN_SUMMARY = False
 #: sub-steps during this one (its ``AHEAD``; session 28, opt-in): no iteration starts by
 #: waiting on its rows' loads. Bit-identical on the interpreter everywhere and on CUDA in
 #: sequential runs (H100: 0.88x / 0.94x / 0.85x the device time of the (1024, 4096) rows
-#: without ``maxnreg``, ``results/s28_h100/``). Sequential runs only: in chunked run passes
-#: with three sub-steps a token the CUDA build gave wrong outputs from the first token
-#: (the interpreter's were right; not yet understood), and chunked passes did not gain.
+#: without ``maxnreg``, ``results/s28_h100/``). Sequential runs only: in chunked calls with
+#: three sub-steps a token (the switch then reached the summary and the run passes) the CUDA
+#: build gave wrong ``o`` from the first token, the final state right (the interpreter's
+#: were right; not yet understood: ``benchmarks/probes/ahead_fault.py`` tells the passes
+#: apart on a GPU), and chunked passes did not gain.
 #: Compiled without ``maxnreg`` (faster than with 255 in every row). The environment's
 #: ``STATETRACK_PROJ_AHEAD`` (1/on/true/yes) turns it on, for whole test and benchmark runs.
 PROJ_AHEAD = env_switch("STATETRACK_PROJ_AHEAD", False)
