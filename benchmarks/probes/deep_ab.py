@@ -39,9 +39,9 @@ off), the path measured before.
 
 ``--set ahead`` (session 28) times ``proj_kernel`` with the next iteration's table rows
 loaded during this one (``_launch.PROJ_AHEAD``; sequential runs only, compiled without
-``maxnreg``, and with 255) against the default, and a chunked call's scan making each chunk's map from proj's sums
-(``_launch.SCAN_FROM_SUMS``: no ``proj_maps_kernel`` launch; inert in sequential runs)
-(bit-identical expected on every problem).
+``maxnreg``, and with 255) against the default, and a chunked call's scan making each
+chunk's map from proj's sums (``_launch.SCAN_FROM_SUMS``: no ``proj_maps_kernel`` launch;
+inert in sequential runs); bit-identical expected on every problem.
 
 ``--set lut`` times the code table's readout by its held ``z`` (``LUT_ID``, the default since
 session 22: no table load) against its load, with and without ``proj`` (the permutation

@@ -224,8 +224,9 @@ def main(argv=None) -> int:
                     help="the profiled call's input checks (default on, the API's default)")
     ap.add_argument("--ab", type=int, default=0, metavar="ROUNDS",
                     help="also an interleaved A/B: checks off; on with flags copied; mapped; "
-                         "mapped without the chunked ids' narrowing pass; off without it; mapped with the "
-                         "narrowing in the summary pass; mapped through Triton's dispatch")
+                         "mapped without the chunked ids' narrowing pass; off without it; "
+                         "mapped with the narrowing in the summary pass; mapped through "
+                         "Triton's dispatch")
     ap.add_argument("--breakdown", action="store_true",
                     help="also time the call's stages with one timer each (check_inputs, "
                          "allocation, plan, flags, each kernel's launch)")

@@ -101,8 +101,8 @@ def test_checks_ab_switches_and_restores(monkeypatch):
 
 def test_host_profile_breakdown(tmp_path):
     """--breakdown times the call's stages with one timer each: every stage of a call is
-    seen once a call, no stage takes longer than the whole call, and the timers are gone
-    afterwards (the profile that follows sees the plain functions)."""
+    seen once a call and no stage takes longer than the whole call (that the timers are
+    removed afterwards: the next test)."""
     out = tmp_path / "hp.json"
     r = _run(["--smoke", "--breakdown", "--top", "200", "--json", str(out)])
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
