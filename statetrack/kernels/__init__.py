@@ -8,6 +8,7 @@
   :func:`diagonal_scan_reference`;
 - :mod:`.tabled`: :func:`run_tabled`, the construction path (symbol ids and per-symbol
   tables gathered in the kernel); its reference is the general op on :func:`gather_tables`;
+  :class:`TabledRunner` the same call made once and replayed (a CUDA graph) on many batches;
 - :mod:`.layers`: :class:`DeltaProductLayer`, :class:`ConstructedLRNN` and the export for
   fla's own layers (:func:`export_fla`); :class:`MambaLayer` (diagonal transitions in [0, 1]
   or Diag(2s - 1) in [-1, 1]);
@@ -67,12 +68,12 @@ from .layers import (
     ssd_readout,
 )
 from .runner import RunOutput, run
-from .tabled import TabledResult, choose_chunk, gather_tables, run_tabled
+from .tabled import TabledResult, TabledRunner, choose_chunk, gather_tables, run_tabled
 
 __all__ = [
     "chunk_delta_product", "fused_recurrent_delta_product", "delta_product_ref",
     "diagonal_scan", "diagonal_scan_reference",
-    "run_tabled", "TabledResult", "choose_chunk", "gather_tables",
+    "run_tabled", "TabledResult", "TabledRunner", "choose_chunk", "gather_tables",
     "TOLERANCES", "assert_rel_close", "rel_error",
     "BetaRangeError", "KernelDeviceError", "KernelDtypeError", "KernelError",
     "KernelInputError", "KernelShapeError", "KernelUnavailableError", "NonFiniteInputError",

@@ -367,6 +367,18 @@ def test_a_write_through_numpy_is_caught_by_sync_checks():
         run_tabled(sym, kt, bt, vt, initial_state=H0, query=Q, sync_checks=True)
 
 
+def test_inference_mode_ids_out_of_range(device):
+    # ids made under torch.inference_mode have no version counter: a bad one is still named
+    # (the error was once a RuntimeError from reading the counter, session 29)
+    with torch.inference_mode():
+        sym = torch.tensor([[0, 1, 5, 1]], device=device)
+    with pytest.raises(E.SymbolRangeError, match=r"got 5 at index \(0, 2\)"):
+        _bad_id_run(sym, device=device)
+    with torch.inference_mode():
+        res = _bad_id_run(torch.tensor([[0, 1, 1, 1]], device=device), device=device)
+    assert res.o[0, :, 0, 0].tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
 def test_verified_tensors_entries_die_with_their_tensors():
     cache = VerifiedTensors(maxsize=2)
     a, b, c = torch.ones(2), torch.ones(2), torch.ones(2)

@@ -234,17 +234,22 @@ def _flag_error(sym: torch.Tensor, S: int) -> Any:
     # The ids tensor is held (not a weak reference) until the flag is read: a temporary
     # (``run_tabled(ids.cuda(), ...)``, the common call) would otherwise be freed before the
     # check and the error could not name the position. Its version counter at launch tells
-    # whether it was written to since.
-    version = sym._version
+    # whether it was written to since (a tensor made under torch.inference_mode has none:
+    # it is searched anyway).
+    try:
+        version = sym._version
+    except RuntimeError:                     # an inference tensor
+        version = None
 
     def on_error(values: list[int]) -> None:
         if values[0]:
-            if sym._version == version:
+            if version is None or sym._version == version:
                 check_symbols(sym, "symbols", S)          # raises, naming index and value
             raise SymbolRangeError(
                 f"symbols: an id outside 0 .. {S - 1} (the table has {S} symbols) was read "
                 f"by the kernel; the ids tensor has been written to in place since the "
-                f"call, so its position is not known")
+                f"call" + (" (an inference tensor: its writes are not tracked)"
+                           if version is None else "") + ", so its position is not known")
         raise CodeTableMissError(
             "code: the kernel reached a state whose code the code table does not hold (it "
             "was made by hand for other inputs, or the arithmetic was not exact); run with "
