@@ -54,7 +54,7 @@ from triton.testing import do_bench  # noqa: E402
 from statetrack.kernels.delta_product.fused_recurrent import (  # noqa: E402
     fused_recurrent_delta_product,
 )
-from statetrack.kernels.tabled import gather_tables, run_tabled  # noqa: E402
+from statetrack.kernels.tabled import TabledRunner, gather_tables, run_tabled  # noqa: E402
 from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 from statetrack.kernels._common.tolerances import rel_error  # noqa: E402
 from benchmarks._machine import check_outputs, git_commit, kernel_ms  # noqa: E402
@@ -423,6 +423,17 @@ def main() -> None:
                                                    check_ids=False), tab_o_bytes)
         add("ours tabled o", "chunk=auto, checks on",
             lambda: run_tabled(sym, kt, bt, vt, query=query, output="o"), tab_o_bytes)
+        # the same call made once and replayed (a CUDA graph): ids copied into the runner's
+        # buffer (one more device copy, 8 bytes a token), or written there by the caller
+        run_o = TabledRunner(kt, bt, vt, batch=B, length=T, symbols_dtype=sym.dtype,
+                             query=query, output="o")
+        add("ours tabled o", "chunk=auto, checks on, TabledRunner", lambda: run_o(sym),
+            tab_o_bytes)
+        run_o.symbols.copy_(sym)
+        add("ours tabled o", "chunk=auto, checks on, TabledRunner, ids in place",
+            lambda: run_o(), tab_o_bytes)
+        run_o.check()
+        del run_o
         add("ours tabled o", "chunk=auto, checks on, narrowing in summary",
             switched(_launch, "NARROW_IN_SUMMARY", True,
                      lambda: run_tabled(sym, kt, bt, vt, query=query, output="o")),
@@ -468,6 +479,13 @@ def main() -> None:
         add("ours tabled code", "perm K=16 V=1 C=16, code table, checks on",
             lambda: run_tabled(sym, pk, pb, pv, initial_state=ph0, query=pq, codes=pc,
                                output="code"), tab_code_bytes)
+        run_c = TabledRunner(pk, pb, pv, batch=B, length=T, symbols_dtype=sym.dtype,
+                             initial_state=ph0, query=pq, codes=pc, output="code")
+        run_c.symbols.copy_(sym)
+        add("ours tabled code", "perm K=16 V=1 C=16, code table, checks on, TabledRunner, "
+            "ids in place", lambda: run_c(), tab_code_bytes)
+        run_c.check()
+        del run_c
         # the readout orders on the perm rows: o late (not the default), the code by table
         # early (the default before session 11; the late order is the default there now)
         add("ours tabled o", "perm K=16 V=1, late readout",
@@ -534,6 +552,15 @@ def main() -> None:
                "deep_o_bit_identical": bool(torch.equal(r_deep.o, r_cols.o)),
                "deep_o_rel_error": rel_error(r_deep.o, r_cols.o.double()),
                "perm_deep_codes_mismatches": int((r_lut_deep.code != r_lut_cols.code).sum())}
+        # the runner's outputs (a replayed graph on CUDA) against the call's: bit-identical
+        runner = TabledRunner(kt, bt, vt, batch=B, length=T, symbols_dtype=sym.dtype,
+                              query=query, output="o")
+        chk["runner_o_bit_identical"] = bool(torch.equal(runner(sym).check().o, r.o))
+        runner = TabledRunner(pk, pb, pv, batch=B, length=T, symbols_dtype=sym.dtype,
+                              codes=pc, output="code", **perm)
+        chk["runner_perm_codes_mismatches"] = int((runner(sym).check().code
+                                                   != r_lut.code).sum())
+        del runner
         if fused_recurrent_delta_rule is not None:
             o_fla, s_fla = fused_recurrent_delta_rule(q, k, v, beta, scale=1.0,
                                                       output_final_state=True)

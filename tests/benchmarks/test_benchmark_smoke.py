@@ -188,6 +188,11 @@ def test_kernels_construction_smoke(tmp_path):
     assert chk["perm_proj_codes_mismatches"] == 0 and chk["proj_o_rel_error_vs_cols"] < 1e-5
     assert "chunk=auto, cols_kernel" in variants
     assert "chunk=auto, checks on, narrowing in summary" in variants     # opt-in, session 25
+    # the runner's rows (session 29) and its outputs: the call's, bit for bit
+    assert {"chunk=auto, checks on, TabledRunner", "chunk=auto, checks on, TabledRunner, "
+            "ids in place", "perm K=16 V=1 C=16, code table, checks on, TabledRunner, ids in "
+            "place"} <= variants
+    assert chk["runner_o_bit_identical"] is True and chk["runner_perm_codes_mismatches"] == 0
     assert d["meta"]["mapped_flags"] is True         # the default since session 25
     assert "late readout" in md.read_text() and "| host ms | loop ms |" in md.read_text()
     assert d["flags_ab"] == []                        # not asked for
