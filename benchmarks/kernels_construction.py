@@ -433,6 +433,11 @@ def main() -> None:
         add("ours tabled o", "chunk=auto, checks on, TabledRunner, ids in place",
             lambda: run_o(), tab_o_bytes)
         run_o.check()
+        run_o = TabledRunner(kt, bt, vt, batch=B, length=T, symbols_dtype=sym.dtype,
+                             query=query, output="o", check_beta=False, check_ids=False)
+        run_o.symbols.copy_(sym)
+        add("ours tabled o", "chunk=auto, TabledRunner, ids in place", lambda: run_o(),
+            tab_o_bytes)
         del run_o
         add("ours tabled o", "chunk=auto, checks on, narrowing in summary",
             switched(_launch, "NARROW_IN_SUMMARY", True,

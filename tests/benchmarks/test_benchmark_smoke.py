@@ -189,7 +189,8 @@ def test_kernels_construction_smoke(tmp_path):
     assert "chunk=auto, cols_kernel" in variants
     assert "chunk=auto, checks on, narrowing in summary" in variants     # opt-in, session 25
     # the runner's rows (session 29) and its outputs: the call's, bit for bit
-    assert {"chunk=auto, checks on, TabledRunner", "chunk=auto, checks on, TabledRunner, "
+    assert {"chunk=auto, checks on, TabledRunner", "chunk=auto, TabledRunner, ids in place",
+            "chunk=auto, checks on, TabledRunner, "
             "ids in place", "perm K=16 V=1 C=16, code table, checks on, TabledRunner, ids in "
             "place"} <= variants
     assert chk["runner_o_bit_identical"] is True and chk["runner_perm_codes_mismatches"] == 0
