@@ -213,11 +213,16 @@ def test_runner_bad_symbols(device):
                      (torch.zeros(2, 4, dtype=torch.int32, device=device), "torch.int32"),
                      (torch.zeros(2, 4, 1, dtype=torch.int64, device=device), r"\[2, 4, 1\]")):
         with pytest.raises(E.KernelInputError,
-                           match=rf"symbols: this runner was made for torch.int64 ids of "
+                           match=rf"symbols: this runner was made for dense torch.int64 ids of "
                                  rf"shape \[2, 4\] on .*got .*{got}"):
             runner(sym)
     with pytest.raises(E.KernelInputError, match="symbols: expected a torch.Tensor, got list"):
         runner([[0, 1, 0, 1]] * 2)
+    sparse = torch.zeros(2, 4, dtype=torch.int64, device=device).to_sparse()
+    with pytest.raises(E.KernelInputError, match=r"got torch.sparse_coo torch.int64 \[2, 4\]"):
+        runner(sparse)
+    with pytest.raises(AttributeError):               # the buffer the graph reads: fixed
+        runner.symbols = torch.zeros(2, 4, dtype=torch.int64, device=device)
     assert runner.calls == 0
     if device.type == "cuda":
         with pytest.raises(E.KernelInputError, match="on cpu"):
@@ -255,3 +260,125 @@ def test_runner_replays_without_launching_gpu(gen, monkeypatch):
             _same(runner(sym), run_tabled(sym, kt, bt, vt, query=q, chunk_size=chunk))
         runner.check()
         monkeypatch.undo()
+
+
+def test_runner_keeps_its_buffers_and_is_freed_when_dropped(device, gen):
+    # a rebuild (a table written in place) keeps the output tensors a caller holds; a
+    # dropped runner is freed at once (no reference cycle through its result)
+    import weakref
+
+    kt, bt, vt, q = (t.to(device) for t in _tables(gen))
+    runner = TabledRunner(kt, bt, vt, batch=2, length=9, query=q, chunk_size=4)
+    sym = torch.randint(0, 3, (2, 9), generator=gen).to(device)
+    o = runner(sym).o
+    vt.mul_(2.0)
+    res = runner(sym)
+    assert res.o is o and torch.equal(o, run_tabled(sym, kt, bt, vt, query=q,
+                                                     chunk_size=4).o)
+    alive = weakref.ref(runner)
+    del runner, res
+    assert alive() is None
+    o.add_(1.0)                                        # the caller's tensor stays usable
+
+
+def test_runner_made_in_inference_mode_runs_outside_it(device, gen):
+    kt, bt, vt, q = (t.to(device) for t in _tables(gen))
+    with torch.inference_mode():
+        runner = TabledRunner(kt, bt, vt, batch=1, length=6, query=q)
+    sym = torch.randint(0, 3, (1, 6), generator=gen).to(device)
+    _same(runner(sym), run_tabled(sym, kt, bt, vt, query=q))
+    runner.symbols.fill_(2)
+    _same(runner(), run_tabled(runner.symbols, kt, bt, vt, query=q))
+
+
+def test_runner_device_and_size_errors(gen):
+    kt, bt, vt, q = _tables(gen)
+    with pytest.raises(E.KernelDeviceError, match=r"query: on meta, but key_table is on cpu"):
+        TabledRunner(kt, bt, vt, batch=1, length=4, query=q.to("meta"))
+    with pytest.raises(E.KernelInputError, match=r"batch x length = 4096 x 1099511627776: "
+                                                 r"the ids buffer does not fit in memory"):
+        TabledRunner(kt, bt, vt, batch=4096, length=2 ** 40, query=q)
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="deferred flags need CUDA")
+@pytest.mark.gpu
+def test_runner_rebuild_reports_a_pending_bad_id_gpu(monkeypatch):
+    # a bad call, then a table written in place: the next call's rebuild reports the bad id
+    # before its warm-up overwrites the flag; likewise an explicit rebuild(); and with the
+    # flags copied home from the device (STATETRACK_MAPPED_FLAGS=0)
+    from statetrack.kernels._common import checks
+
+    dev = torch.device("cuda")
+    for mapped in (True, False):
+        monkeypatch.setattr(checks, "MAPPED_FLAGS", mapped)
+        (kt, bt, vt), kw = _parity(dev)
+        runner = TabledRunner(kt, bt, vt, batch=1, length=8, **kw)
+        assert runner._flags.mapped == (mapped and checks.host_writable(dev))
+        good = torch.zeros(1, 8, dtype=torch.int64, device=dev)
+        bad = good.clone()
+        bad[0, 6] = 2
+        torch.cuda._sleep(100_000_000)        # the flag not home when the next call looks
+        runner(bad)
+        vt.mul_(1.0)                          # a write: the next call rebuilds
+        with pytest.raises(E.SymbolRangeError, match=r"call 1: symbols: .*got 2 at index "
+                                                     r"\(0, 6\)"):
+            runner(good)
+        _same(runner(good), run_tabled(good, kt, bt, vt, **kw))
+        torch.cuda._sleep(100_000_000)
+        runner(bad)
+        with pytest.raises(E.SymbolRangeError, match=r"call 3: symbols: .*got 2"):
+            runner.rebuild()
+        runner.rebuild()
+        runner(good).check()
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="streams need CUDA")
+@pytest.mark.gpu
+def test_runner_called_from_two_streams_gpu(gen):
+    # a call on another stream waits for the previous call's stream: the outputs of each
+    # call, read on its own stream, are its own
+    dev = torch.device("cuda")
+    kt, bt, vt, q = (t.to(dev) for t in _tables(gen, K=8, V=8))
+    runner = TabledRunner(kt, bt, vt, batch=4, length=2000, query=q)
+    syms = [torch.randint(0, 3, (4, 2000), generator=gen).to(dev) for _ in range(4)]
+    refs = [run_tabled(s, kt, bt, vt, query=q).o for s in syms]
+    streams = [torch.cuda.Stream(), torch.cuda.Stream()]
+    got = []
+    for i, s in enumerate(syms):
+        st = streams[i % 2]
+        st.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(st):
+            torch.cuda._sleep(20_000_000 if i % 2 == 0 else 0)
+            got.append(runner(s).o.clone())
+    torch.cuda.synchronize()
+    for a, b in zip(got, refs):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="a CUDA graph needs CUDA")
+@pytest.mark.gpu
+def test_run_tabled_captured_with_checks_raises_clearly_gpu(gen):
+    # run_tabled inside the caller's own capture with the default checks: a clear error
+    # naming TabledRunner (its flags would be read by nobody), not a broken capture or a
+    # process whose later calls fail; with check_ids=False it captures (as before)
+    dev = torch.device("cuda")
+    kt, bt, vt, q = (t.to(dev) for t in _tables(gen))
+    sym = torch.randint(0, 3, (2, 40), generator=gen).to(dev)
+    ref = run_tabled(sym, kt, bt, vt, query=q)          # warm-up; its flags stay pending
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    g = torch.cuda.CUDAGraph()
+    with pytest.raises(E.KernelInputError, match="inside a CUDA graph capture .*TabledRunner"):
+        with torch.cuda.graph(g, stream=side):
+            run_tabled(sym, kt, bt, vt, query=q)
+    torch.cuda.synchronize()
+    _same(run_tabled(sym, kt, bt, vt, query=q).check(), ref)     # later calls unharmed
+    with torch.cuda.stream(side):
+        run_tabled(sym, kt, bt, vt, query=q, check_ids=False)
+    side.synchronize()
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g, stream=side):
+        out = run_tabled(sym, kt, bt, vt, query=q, check_ids=False).o
+    g.replay()
+    torch.cuda.synchronize()
+    assert torch.equal(out, ref.o)

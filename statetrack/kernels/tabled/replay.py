@@ -14,17 +14,26 @@ What differs from :func:`run_tabled`:
 * **The outputs are the runner's own buffers, overwritten by the next call** (as the
   outputs of any replayed CUDA graph are): clone what must outlive it.
 * The tables, initial state, query and codes are read at every call (the graph holds their
-  addresses). Their checks, the plan and the code table are made again when one of them was
-  written to in place (its version counter, data pointer, shape, stride or dtype changed;
-  checked at every call, a few attribute reads) -- the same rule as :func:`run_tabled`'s
-  checks, with the same blind spots (writes through ``.data``, NumPy or DLPack, and
-  tensors made under ``torch.inference_mode``, which have no version counter: call
-  :meth:`TabledRunner.rebuild` after writing into those).
-* A bad symbol id sets a flag that stays set (it is not one call's): the next call, or
-  :meth:`TabledRunner.check`, raises :class:`~statetrack.kernels.errors.SymbolRangeError`
-  and clears it. On the CPU (Triton's interpreter) the call itself raises, as with
-  ``run_tabled``. A code table miss is reported the same way
-  (:class:`~._codes.CodeTableMissError`).
+  addresses). Their checks, the plan and the code table are made again, and the graph
+  captured again, when one of them was written to in place (its version counter, data
+  pointer, shape, stride or dtype changed; checked at every call, a few attribute reads) --
+  the same rule as :func:`run_tabled`'s checks, with the same blind spots (writes through
+  ``.data``, NumPy or DLPack, and tensors made under ``torch.inference_mode``, which have no
+  version counter: call :meth:`TabledRunner.rebuild` after writing into those). A rebuild
+  costs what a first call of :func:`run_tabled` costs and more (a capture): a runner is for
+  fixed tables, not for an initial state that changes at every call.
+* A bad symbol id sets a flag that stays set (it is not one call's) until it is reported:
+  by the first later call that finds it home (on CUDA the kernels write it into pinned host
+  memory, read without waiting), by :meth:`TabledRunner.check` or ``result.check()``
+  (which wait), or by a rebuild, each raising
+  :class:`~statetrack.kernels.errors.SymbolRangeError` and clearing it. On the CPU
+  (Triton's interpreter) the call itself raises, as with ``run_tabled``. A code table miss
+  is reported the same way (:class:`~._codes.CodeTableMissError`).
+* Calls are meant for one thread. A call on another stream than the previous call's first
+  makes its stream wait for that one; code that reads the outputs on a third stream must
+  wait for the calling stream itself. Each capture keeps its own pool of device memory for
+  the kernels' intermediate buffers (on the order of the outputs' size for chunked runs)
+  while the runner lives.
 
 Examples
 --------
@@ -48,14 +57,16 @@ directly; on CUDA it replays a graph):
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
 import torch
 
-from statetrack.kernels._common.checks import check_symbols, host_writable
+from statetrack.kernels._common import checks as _checks
+from statetrack.kernels._common.checks import check_symbols, host_writable, stream_handle
 from statetrack.kernels._common.device import device_guard
-from statetrack.kernels.errors import KernelInputError, SymbolRangeError
+from statetrack.kernels.errors import KernelDeviceError, KernelInputError, SymbolRangeError
 from statetrack.kernels.tabled._codes import CodeTable, CodeTableMissError
 from statetrack.kernels.tabled._inputs import ID_DTYPES, allocate_outputs, check_inputs
 from statetrack.kernels.tabled._launch import launch
@@ -81,16 +92,17 @@ class _Flags:
     """The runner's device flags: what ``launch`` reads (``flags``, ``gen``), written by the
     kernels on a bad id (``[0]``) or a code table miss (``[1]``) and never cleared by them.
 
-    On CUDA the kernels write into pinned host memory when the device can (``mapped``);
-    else into device memory copied home by the graph after the kernels (``home`` is then
-    that copy's pinned target)."""
+    On CUDA the kernels write into pinned host memory when the device can and
+    :data:`~statetrack.kernels._common.checks.MAPPED_FLAGS` is on (``mapped``); else into
+    device memory copied home after the kernels (``home`` is then that copy's pinned
+    target). One set for the runner's life: a rebuild keeps it."""
 
     GEN = 1
 
     def __init__(self, device: torch.device) -> None:
         self.gen = self.GEN
         self.cuda = device.type == "cuda"
-        self.mapped = self.cuda and host_writable(device)
+        self.mapped = self.cuda and _checks.MAPPED_FLAGS and host_writable(device)
         if self.cuda:
             self.home = torch.zeros(4, dtype=torch.int32, pin_memory=True)
             self.flags = self.home if self.mapped else torch.zeros(4, dtype=torch.int32,
@@ -185,12 +197,26 @@ check_finite_inputs, check_ids, code_table
             raise KernelInputError(f"cuda_graph: expected None, True or False, got "
                                    f"{cuda_graph!r}")
         device = key_table.device
+        for name, t in (("beta_table", beta_table), ("value_table", value_table),
+                        ("initial_state", initial_state), ("query", query), ("codes", codes)):
+            if isinstance(t, torch.Tensor) and t.device != device:
+                raise KernelDeviceError(f"{name}: on {t.device}, but key_table is on {device} "
+                                        f"(every tensor of a runner on one device)")
         if cuda_graph and device.type != "cuda":
             raise KernelInputError(f"cuda_graph=True: the tables are on {device}, not a CUDA "
                                    f"device")
         self.graphed = device.type == "cuda" if cuda_graph is None else bool(cuda_graph)
-        self.symbols = torch.zeros(int(batch), int(length), dtype=symbols_dtype,
-                                   device=device)
+        try:
+            with torch.inference_mode(False):     # usable outside inference mode too
+                self._symbols = torch.zeros(int(batch), int(length), dtype=symbols_dtype,
+                                            device=device)
+        except (RuntimeError, MemoryError) as exc:    # torch.OutOfMemoryError included
+            raise KernelInputError(
+                f"batch x length = {int(batch)} x {int(length)}: the ids buffer does not fit "
+                f"in memory on {device} ({type(exc).__name__})") from None
+        self._flags = _Flags(device)
+        self._buffers: Any = None
+        self._stream: int | None = None           # the stream handle of the last call
         self._given = (key_table, beta_table, value_table, initial_state, query, codes)
         self._opts = dict(scale=scale, output=output, return_states=return_states,
                           chunk_size=chunk_size, check_beta=check_beta,
@@ -201,28 +227,39 @@ check_finite_inputs, check_ids, code_table
         self._graph: torch.cuda.CUDAGraph | None = None
         self.rebuild()
 
+    @property
+    def symbols(self) -> torch.Tensor:
+        """``[batch, length]``: the input buffer every call reads (write ids into it, then
+        call the runner without arguments; the buffer itself cannot be replaced)."""
+        return self._symbols
+
     # ------------------------------------------------------------------ making it
     def rebuild(self) -> None:
         """Check the inputs, plan and (on CUDA) capture the graph again: done by a call that
         finds an input written to in place; call it after writes the version counter does
-        not see (see the module docstring). The output buffers are made anew."""
+        not see (see the module docstring). The output buffers are kept where their shape
+        and dtype stay. An error still unreported from earlier calls is raised first (after
+        waiting for them)."""
         from statetrack.kernels.tabled.tabled import _code_table, _proj_keys
 
+        self._report()                   # before the warm-up below overwrites the flags
         kt, bt, vt, h0, q, codes = self._given
-        self._graph = None
-        inp = check_inputs(self.symbols, kt, bt, vt, initial_state=h0, query=q, codes=codes,
+        self._graph = self._signatures = None         # a failed rebuild: the next call retries
+        inp = check_inputs(self._symbols, kt, bt, vt, initial_state=h0, query=q, codes=codes,
                            sync_checks=False, **self._opts)
         self.S = inp.S
-        with device_guard(inp.device):
-            buf = allocate_outputs(inp, o_out=None, code_out=None, states_out=None,
-                                   final_state_out=None)
+        with device_guard(inp.device), torch.inference_mode(False):
+            buf = allocate_outputs(inp, **self._reusable(inp))
+            self._buffers = buf
             plan = _proj_keys(inp, cached_plan(inp, self._opts["chunk_size"], Variant()), kt)
             ct = _code_table(inp, plan.kernel, self._code_table_arg, self._given)
-            flags = _Flags(inp.device) if (inp.check_ids_device or ct is not None) else None
-            self._flags = flags
+            flags = self._flags if (inp.check_ids_device or ct is not None) else None
+            # proj's rows are kept for later calls only by direct calls (a capture holds
+            # their kernel; a warm-up's rows, kept under its side stream, would not be used)
+            given = None if self.graphed else (kt, bt, vt, q)
 
             def go() -> None:
-                launch(inp, buf, plan, flags, ct, (kt, bt, vt, q))
+                launch(inp, buf, plan, flags, ct, given)
                 if flags is not None:
                     flags.bring_home()
 
@@ -232,18 +269,40 @@ check_finite_inputs, check_ids, code_table
         self._signatures = tuple(_signature(t) for t in self._given)
         self._result = _result(buf, plan.chunk_size, ct, _Check(self))
 
+    def _reusable(self, inp: Any) -> dict:
+        """The previous output buffers that fit this build (``allocate_outputs``' keywords),
+        so that tensors a caller holds stay the runner's outputs across a rebuild."""
+        old = self._buffers
+        out = dict(o_out=None, code_out=None, states_out=None, final_state_out=None)
+        if old is None:
+            return out
+        want = dict(o_out=("o", (inp.B, inp.T, inp.H, inp.V), inp.output == "o"),
+                    code_out=("code", (inp.B, inp.T, inp.H), inp.output == "code"),
+                    states_out=("states", (inp.B, inp.T, inp.H, inp.K, inp.V),
+                                inp.return_states),
+                    final_state_out=("final_state", (inp.B, inp.H, inp.K, inp.V), True))
+        for key, (name, shape, used) in want.items():
+            t = getattr(old, name)
+            dtype = torch.int32 if name == "code" else inp.state_dtype
+            if used and t is not None and tuple(t.shape) == shape and t.dtype == dtype:
+                out[key] = t
+        return out
+
     def _capture(self, go: Any, device: torch.device) -> None:
-        """Warm up on a side stream (compiles; caches nothing the graph needs), then capture
-        ``go`` there."""
+        """Warm up on a side stream (compiles the kernels; makes the code table's device
+        copies the graph reads), then capture ``go`` there."""
         side = torch.cuda.Stream(device)
         side.wait_stream(torch.cuda.current_stream(device))
         with torch.cuda.stream(side):
             go()
         side.synchronize()
-        if self._flags is not None:
-            self._flags.clear()          # the warm-up read zeros: nothing set, but be sure
+        # the warm-up ran on whatever ids the buffer holds (an earlier call's, possibly bad,
+        # already reported by rebuild()): its flags mean nothing
+        self._flags.clear()
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, stream=side):
+        # thread-local: CUDA work of other threads (a loader's pinned allocations) neither
+        # breaks this capture nor fails
+        with torch.cuda.graph(graph, stream=side, capture_error_mode="thread_local"):
             go()
         torch.cuda.current_stream(device).wait_stream(side)
         self._graph = graph
@@ -261,61 +320,78 @@ check_finite_inputs, check_ids, code_table
         Raises
         ------
         KernelInputError
-            ``symbols`` of another shape, dtype or device.
+            ``symbols`` of another shape, dtype, layout or device; or (subclasses such as
+            :class:`~statetrack.kernels.errors.NonFiniteInputError`, with
+            :func:`run_tabled`'s messages) an input written to in place since the last call
+            that no longer passes the checks.
         SymbolRangeError, CodeTableMissError
             An earlier call's (on CUDA) or this call's (on the CPU) bad id or code table
             miss.
         """
-        if symbols is not None and symbols is not self.symbols:
+        own = self._symbols
+        if symbols is not None and symbols is not own:
             self._check_symbols(symbols)
-        if self._flags is not None and self._flags.set():
+        if self._flags.set():
             self._raise()
         if tuple(_signature(t) for t in self._given) != self._signatures:
             self.rebuild()
-        if symbols is not None and symbols is not self.symbols:
-            self.symbols.copy_(symbols)
-        self.calls += 1
-        if self._graph is not None:
-            self._graph.replay()
-        else:
-            with device_guard(self.symbols.device):
+        cuda = own.device.type == "cuda"
+        with device_guard(own.device):
+            if cuda:
+                stream = stream_handle(own.device)
+                if self._stream is not None and stream != self._stream:
+                    # another stream than the last call's: wait for it (its replay may
+                    # still read the ids or write the outputs)
+                    torch.cuda.current_stream(own.device).wait_stream(
+                        torch.cuda.ExternalStream(self._stream, device=own.device))
+                self._stream = stream
+            if symbols is not None and symbols is not own:
+                own.copy_(symbols)
+            self.calls += 1
+            if self._graph is not None:
+                self._graph.replay()
+            else:
                 self._go()
-            if not (self._flags is not None and self._flags.cuda):
-                if self._flags is not None and self._flags.set():
-                    self._raise()            # the interpreter has finished: this call's
-                self._checked = self.calls
+        if not cuda:
+            if self._flags.set():
+                self._raise()                # the interpreter has finished: this call's
+            self._checked = self.calls
         return self._result
 
     def check(self) -> "TabledRunner":
         """Wait for the calls so far and raise the error of a bad id or code table miss
         among them, if any (the flag is cleared); returns the runner."""
-        if self._flags is not None:
-            if self._flags.cuda:
-                torch.cuda.synchronize(self.symbols.device)
-            if self._flags.set():
-                self._raise()
-        self._checked = self.calls
+        self._report()
         return self
+
+    def _report(self) -> None:
+        """Wait for the device, then raise a set flag's error (``check``)."""
+        if self._flags.cuda:
+            torch.cuda.synchronize(self._symbols.device)
+        if self._flags.set():
+            self._raise()
+        self._checked = self.calls
 
     def _check_symbols(self, symbols: Any) -> None:
         if not isinstance(symbols, torch.Tensor):
             raise KernelInputError(f"symbols: expected a torch.Tensor, got "
                                    f"{type(symbols).__name__}")
-        want = self.symbols
+        want = self._symbols
         if tuple(symbols.shape) != tuple(want.shape) or symbols.dtype != want.dtype \
-                or symbols.device != want.device:
+                or symbols.device != want.device or symbols.layout != torch.strided:
             raise KernelInputError(
-                f"symbols: this runner was made for {want.dtype} ids of shape "
-                f"{list(want.shape)} on {want.device}, got {symbols.dtype} "
-                f"{list(symbols.shape)} on {symbols.device} (make another TabledRunner for "
-                f"another shape)")
+                f"symbols: this runner was made for dense {want.dtype} ids of shape "
+                f"{list(want.shape)} on {want.device}, got "
+                f"{'' if symbols.layout == torch.strided else str(symbols.layout) + ' '}"
+                f"{symbols.dtype} {list(symbols.shape)} on {symbols.device} (make another "
+                f"TabledRunner for another shape)")
 
     def _raise(self) -> None:
         """Raise the set flag's error (after the device has finished), naming the calls it
         may come from, and clear it."""
         f = self._flags
         if f.cuda:
-            torch.cuda.synchronize(self.symbols.device)
+            torch.cuda.synchronize(self._symbols.device)
         bad_id = bool(f.view[0])
         first, last = self._checked + 1, self.calls
         f.clear()
@@ -323,7 +399,7 @@ check_finite_inputs, check_ids, code_table
         which = f"call {last}" if first == last else f"one of calls {first} .. {last}"
         if bad_id:
             try:
-                check_symbols(self.symbols, "symbols", self.S)
+                check_symbols(self._symbols, "symbols", self.S)
             except SymbolRangeError as exc:      # still in the input buffer: named
                 raise SymbolRangeError(f"TabledRunner, {which}: {exc}") from None
             raise SymbolRangeError(
@@ -349,7 +425,9 @@ class _Check:
     :meth:`TabledRunner.check` (it waits for every call so far, not this one only)."""
 
     def __init__(self, runner: TabledRunner) -> None:
-        self.runner = runner
+        self.runner = weakref.ref(runner)        # no cycle: a dropped runner frees at once
 
     def check(self) -> None:
-        self.runner.check()
+        runner = self.runner()
+        if runner is not None:
+            runner.check()

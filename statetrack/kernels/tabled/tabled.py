@@ -166,6 +166,7 @@ __all__ = ["run_tabled", "TabledResult", "choose_chunk", "gather_tables", "MAX_K
 MAX_PENDING = 64
 _PENDING: list[DeviceFlags] = []
 _PENDING_LOCK = threading.Lock()       # callers may run in threads (one CUDA stream each)
+_HAS_CUDA = torch.cuda.is_available()  # (the interpreter's tests leave flags pending too)
 
 
 def _take(select: Any) -> list[DeviceFlags]:
@@ -541,8 +542,9 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
          check_beta: bool, check_finite_inputs: bool, check_ids: bool, sync_checks: bool,
          code_table: CodeTable | str | None) -> TabledResult:
     """Check, plan, launch (see :func:`run_tabled`)."""
-    if _PENDING:
-        _poll_pending()
+    if _PENDING and not (_HAS_CUDA and torch.cuda.is_current_stream_capturing()):
+        _poll_pending()                 # (pending flags exist only on CUDA; no event query
+        #                                  while a graph is captured: it would break it)
     inp = check_inputs(symbols, key_table, beta_table, value_table,
                        initial_state=initial_state, query=query, codes=codes, scale=scale,
                        output=output, return_states=return_states, chunk_size=chunk_size,
@@ -552,6 +554,14 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
         buf = allocate_outputs(inp, o_out=o_out, code_out=code_out, states_out=states_out,
                                final_state_out=final_state_out)
         plan = cached_plan(inp, chunk_size, variant)
+        if inp.device.type == "cuda" and (inp.check_ids_device or (
+                inp.output == "code" and plan.kernel == "cols" and code_table is not None)) \
+                and torch.cuda.is_current_stream_capturing():
+            raise KernelInputError(
+                "run_tabled inside a CUDA graph capture cannot report a bad symbol id or a "
+                "code table miss (its device flags are read after the call, by the host): use "
+                "statetrack.kernels.tabled.TabledRunner, which captures the call and reports "
+                "them, or pass check_ids=False (and code_table=None for output='code')")
         plan = _proj_keys(inp, plan, key_table)
         ct = _code_table(inp, plan.kernel, code_table,
                          (key_table, beta_table, value_table, initial_state, query, codes))
