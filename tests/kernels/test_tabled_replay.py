@@ -323,7 +323,7 @@ def test_runner_rebuild_reports_a_pending_bad_id_gpu(monkeypatch):
         with pytest.raises(E.SymbolRangeError, match=r"call 1: symbols: .*got 2 at index "
                                                      r"\(0, 6\)"):
             runner(good)
-        _same(runner(good), run_tabled(good, kt, bt, vt, **kw))
+        _same(runner(good).check(), run_tabled(good, kt, bt, vt, **kw))
         torch.cuda._sleep(100_000_000)
         runner(bad)
         with pytest.raises(E.SymbolRangeError, match=r"call 3: symbols: .*got 2"):
