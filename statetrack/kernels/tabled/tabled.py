@@ -110,7 +110,13 @@ default call (``sync_checks=False``):
      :data:`MAX_PENDING` calls unchecked (it waits for the oldest).
 
 ``sync_checks=True`` restores the synchronizing checks: every value check on the host at
-every call, raised at the call before any launch. A code table miss
+every call, raised at the call before any launch.
+
+Inside a CUDA graph capture (``torch.cuda.graph``) nobody would read the device flags of the
+replays: a call that would use them (``check_ids`` on, or a code table) raises
+:class:`~statetrack.kernels.errors.KernelInputError` there. Capture with ``check_ids=False``
+(and ``code_table=None`` for ``output="code"``), or use
+:class:`~statetrack.kernels.tabled.TabledRunner`, which captures the call and reports bad ids. A code table miss
 (:class:`~._codes.CodeTableMissError`, a state outside the table's reachable set) is
 reported like a bad id.
 
