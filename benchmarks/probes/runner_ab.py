@@ -1,7 +1,9 @@
 """The graph runner against the plain call at the construction shapes, in one process (a
 short probe for a device call with little time; ``kernels_construction.py`` has the full rows).
 
-    python3 benchmarks/probes/runner_ab.py [--shapes 64,65536;1024,4096]
+    python3 benchmarks/probes/runner_ab.py [--shapes 64,65536;1024,4096] [--smoke]
+
+``--smoke``: a tiny shape on the CPU through Triton's interpreter (the CI test).
 
 Per shape, random K = V = 16 tables of 4 symbols (as kernels_construction.py), ``o`` output:
 ``run_tabled`` with the checks on (the default call) and off, ``TabledRunner`` with the ids
@@ -25,16 +27,20 @@ from statetrack.kernels.tabled import TabledRunner, run_tabled  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shapes", default="64,65536;1024,4096")
+    ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args()
-    print(torch.cuda.get_device_name(), flush=True)
+    if args.smoke:
+        kc.DEV, kc.SMOKE, args.shapes = "cpu", True, "2,8"
+    dev = kc.DEV
+    print(torch.cuda.get_device_name() if dev == "cuda" else "cpu (interpreter)", flush=True)
     gen = torch.Generator().manual_seed(0)
     bw = kc.copy_bandwidth()
     print(f"copy bandwidth {bw / 1e12:.2f} TB/s", flush=True)
     for shape in args.shapes.split(";"):
         B, T = (int(x) for x in shape.split(","))
         kt, bt, vt = kc.tables(gen)
-        sym = torch.randint(0, kc.N_SYMBOLS, (B, T), generator=gen).to(torch.int32).cuda()
-        q = torch.nn.functional.normalize(torch.randn(kc.K, generator=gen), dim=0).cuda()
+        sym = torch.randint(0, kc.N_SYMBOLS, (B, T), generator=gen).to(torch.int32).to(dev)
+        q = torch.nn.functional.normalize(torch.randn(kc.K, generator=gen), dim=0).to(dev)
         floor = B * T * (4 + kc.V * 4) / bw * 1e3
         ref = run_tabled(sym, kt, bt, vt, query=q).check()
         runner = TabledRunner(kt, bt, vt, batch=B, length=T, symbols_dtype=sym.dtype, query=q)
@@ -47,7 +53,8 @@ def main() -> None:
                 ("TabledRunner, ids in place", lambda: runner())]
         for name, fn in rows:
             fn()
-            torch.cuda.synchronize()
+            if dev == "cuda":
+                torch.cuda.synchronize()
             ms = kc.bench(fn)
             host, loop = kc.host_times(fn)
             print(f"B={B} T={T} {name:28s} median {ms:.3f} ms ({100 * floor / ms:.1f} % of "
