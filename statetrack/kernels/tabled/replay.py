@@ -71,6 +71,7 @@ from statetrack.kernels.tabled._codes import CodeTable, CodeTableMissError
 from statetrack.kernels.tabled._inputs import ID_DTYPES, allocate_outputs, check_inputs
 from statetrack.kernels.tabled._launch import launch
 from statetrack.kernels.tabled._plan import Variant, cached_plan
+from statetrack.kernels.tabled.tabled import TabledResult, _code_table, _proj_keys
 
 __all__ = ["TabledRunner"]
 
@@ -240,8 +241,6 @@ check_finite_inputs, check_ids, code_table
         not see (see the module docstring). The output buffers are kept where their shape
         and dtype stay. An error still unreported from earlier calls is raised first (after
         waiting for them)."""
-        from statetrack.kernels.tabled.tabled import _code_table, _proj_keys
-
         self._report()                   # before the warm-up below overwrites the flags
         kt, bt, vt, h0, q, codes = self._given
         self._graph = self._signatures = None         # a failed rebuild: the next call retries
@@ -412,9 +411,7 @@ check_finite_inputs, check_ids, code_table
             f"exact); make the runner with code_table=None for the nearest-code argmin")
 
 
-def _result(buf: Any, chunk_size: int, ct: CodeTable | None, check: Any) -> Any:
-    from statetrack.kernels.tabled.tabled import TabledResult
-
+def _result(buf: Any, chunk_size: int, ct: CodeTable | None, check: Any) -> TabledResult:
     return TabledResult(final_state=buf.final_state, o=buf.o, code=buf.code,
                         states=buf.states, chunk_size=chunk_size, code_table=ct,
                         _flags=check)
