@@ -83,10 +83,9 @@ def _signature(t: torch.Tensor | None) -> tuple | None:
     if t is None:
         return None
     try:
-        version = t._version
+        return _checks._signature(t)     # the checks' own key of a tensor version
     except RuntimeError:                 # an inference tensor: no version counter
-        version = None
-    return (version, t.data_ptr(), t.shape, t.stride(), t.dtype, t.device)
+        return (None, t.data_ptr(), t.shape, t.stride(), t.dtype, t.device)
 
 
 class _Flags:

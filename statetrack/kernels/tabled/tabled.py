@@ -548,9 +548,11 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
          check_beta: bool, check_finite_inputs: bool, check_ids: bool, sync_checks: bool,
          code_table: CodeTable | str | None) -> TabledResult:
     """Check, plan, launch (see :func:`run_tabled`)."""
-    if _PENDING and not (_HAS_CUDA and torch.cuda.is_current_stream_capturing()):
-        _poll_pending()                 # (pending flags exist only on CUDA; no event query
-        #                                  while a graph is captured: it would break it)
+    # asked once a call (a driver query): no event query while a graph is captured (it
+    # would break the capture), and no device flags there (nobody would read them)
+    capturing = _HAS_CUDA and torch.cuda.is_current_stream_capturing()
+    if _PENDING and not capturing:
+        _poll_pending()
     inp = check_inputs(symbols, key_table, beta_table, value_table,
                        initial_state=initial_state, query=query, codes=codes, scale=scale,
                        output=output, return_states=return_states, chunk_size=chunk_size,
@@ -562,7 +564,7 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
         plan = cached_plan(inp, chunk_size, variant)
         if inp.device.type == "cuda" and (inp.check_ids_device or (
                 inp.output == "code" and plan.kernel == "cols" and code_table is not None)) \
-                and torch.cuda.is_current_stream_capturing():
+                and capturing:
             raise KernelInputError(
                 "run_tabled inside a CUDA graph capture cannot report a bad symbol id or a "
                 "code table miss (its device flags are read after the call, by the host): use "
