@@ -94,13 +94,10 @@ def proj_variants(chunked: bool) -> dict[str, dict]:
     base = dict(H=1, HT=1, K=16, R=4, RP=4, WC=16, BW=16, P=2, NH=1, G=4,
                 H0_MODE=3 if chunked else 0, OUT_O=False, OUT_CODE=False,
                 FINAL=0 if chunked else 1, CHECK_IDS=False, V0=0, ACC="fp32", LUT_ID=0,
-                NARROW=False, AHEAD=False, CARRY=False)
+                NARROW=False, AHEAD=False)
     return {"proj o": dict(base, OUT_O=True),
             # the next iteration's rows loaded during this one (session 28)
             "proj o, rows ahead": dict(base, OUT_O=True, AHEAD=True),
-            # the next sub-step's projection carried (session 30), and with rows ahead
-            "proj o, carry": dict(base, OUT_O=True, CARRY=True),
-            "proj o, carry, rows ahead": dict(base, OUT_O=True, CARRY=True, AHEAD=True),
             "proj code (table)": dict(base, OUT_CODE=True),
             "proj code (identity table)": dict(base, OUT_CODE=True, LUT_ID=-1),
             "proj code (masked identity)": dict(base, OUT_CODE=True,

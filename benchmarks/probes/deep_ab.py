@@ -43,11 +43,6 @@ loaded during this one (``_launch.PROJ_AHEAD``; sequential runs only, compiled w
 chunk's map from proj's sums (``_launch.SCAN_FROM_SUMS``: no ``proj_maps_kernel`` launch;
 inert in sequential runs); bit-identical expected on every problem.
 
-``--set carry`` (session 30) times ``proj_kernel`` carrying the next sub-step's projection
-(``_launch.PROJ_CARRY``: the serial chain three dependent operations a sub-step instead of
-``R + 2``; sequential runs only), alone and with the rows ahead, with and without
-``maxnreg``; bit-identical expected on every problem.
-
 ``--set lut`` times the code table's readout by its held ``z`` (``LUT_ID``, the default since
 session 22: no table load) against its load, with and without ``proj`` (the permutation
 tables' code problem; the other problems have no code table, so their rows only repeat).
@@ -78,8 +73,7 @@ from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 #: whether they take the values' basis where R < V: _launch.PROJ_VBASIS, True unless
 #: given[, whether proj loads the next iteration's rows during this one:
 #: _launch.PROJ_AHEAD, False unless given[, whether the scan makes the maps from proj's
-#: sums: _launch.SCAN_FROM_SUMS, False unless given[, whether proj carries the next
-#: sub-step's projection: _launch.PROJ_CARRY, False unless given]]]]]]]).
+#: sums: _launch.SCAN_FROM_SUMS, False unless given]]]]]]).
 #: Each set's "default" row is its baseline, and every row but the proj ones runs
 #: cols_kernel (proj off: the default where it applies since session 23, it would replace
 #: cols_kernel's orders here)
@@ -103,16 +97,7 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
                   "rows ahead, maxnreg 255": ({}, 255, True, False, True, True, True),
                   "scan from sums": ({}, None, True, False, True, True, False, True),
                   "rows ahead, scan from sums": ({}, None, True, False, True, True, True,
-                                                 True)},
-        # proj carrying the next sub-step's projection (PROJ_CARRY, session 30: three
-        # dependent operations a sub-step on the serial chain), alone and with the rows ahead
-        "carry": {"default": ({}, None),
-                  "carry": ({}, None, True, False, True, True, False, False, True),
-                  "carry, no maxnreg": ({}, 0, True, False, True, True, False, False, True),
-                  "rows ahead": ({}, None, True, False, True, True, True),
-                  "carry, rows ahead": ({}, None, True, False, True, True, True, False, True),
-                  "carry, rows ahead, maxnreg 255": ({}, 255, True, False, True, True, True,
-                                                     False, True)}}
+                                                 True)}}
 VARIANTS = SETS["deep"]
 
 
@@ -162,8 +147,7 @@ def main(argv=None) -> int:
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
     ap.add_argument("--set", choices=sorted(SETS), default="deep",
                     help="which variants: the deep order's (session 17), proj (session 22), the "
-                         "code table's readout (lut), proj's rows ahead (session 28) or "
-                         "proj carrying the next projection (carry, session 30)")
+                         "code table's readout (lut) or proj's rows ahead (session 28)")
     ap.add_argument("--shape", default=None, help="B,T (default 1024,4096; smoke 2,9)")
     ap.add_argument("--chunk", default=None,
                     help="tokens a chunk: 'auto' (choose_chunk) or a positive integer "
@@ -200,7 +184,6 @@ def main(argv=None) -> int:
             _launch.PROJ_VBASIS = rest[3] if len(rest) > 3 else True
             _launch.PROJ_AHEAD = rest[4] if len(rest) > 4 else False
             _launch.SCAN_FROM_SUMS = rest[5] if len(rest) > 5 else False
-            _launch.PROJ_CARRY = rest[6] if len(rest) > 6 else False
             extra = {}
             if len(rest) > 1 and rest[1] and _kw["output"] == "code":
                 extra["code_table"] = loading_table(_tabs, _kw)
@@ -214,7 +197,6 @@ def main(argv=None) -> int:
                 _launch.PROJ_VBASIS = True
                 _launch.PROJ_AHEAD = False
                 _launch.SCAN_FROM_SUMS = False
-                _launch.PROJ_CARRY = False
         ref = call("default")
         field = "o" if kw["output"] == "o" else "code"
         outs = {n: getattr(call(n), field) for n in variants}

@@ -1298,46 +1298,6 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, 
         check_pending()
 
 
-@pytest.mark.parametrize("ahead", [False, True])
-@pytest.mark.parametrize("heads,n_h,S,K,T,L", [(False, 1, 3, 8, 23, None),
-                                               (True, 2, 3, 8, 23, None),
-                                               (False, 1, 3, 8, 3, None),
-                                               (False, 2, 2, 8, 2, None),
-                                               (False, 3, 2, 8, 23, None),
-                                               (False, 1, 5, 8, 26, None),
-                                               (True, 1, 7, 8, 17, None),
-                                               (False, 2, 8, 16, 21, None),
-                                               (False, 1, 4, 8, 23, 5)])
-def test_proj_carry_is_bit_identical(gen, device, monkeypatch, launch_spy, ahead, heads, n_h,
-                                     S, K, T, L):
-    # _launch.PROJ_CARRY (session 30): proj_kernel's sequential run passes carry the next
-    # sub-step's projection (p_r picked by a tree of selects before d, one multiply-add
-    # after it): the same multiply-adds on the same values, so o and the final state are
-    # bit-identical to the default's (random float tables: any reordering would show), with
-    # and without the rows ahead: R = S * n_h rows from 3 to 16 (odd and even counts: the
-    # tree's unpaired values), words shorter than an iteration, three sub-steps a token, two
-    # heads; a chunked call keeps the plain order (the code readout: test_tabled_codes.py)
-    from statetrack.kernels.tabled import _launch
-
-    H, V = 2, 3
-    kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, H, K, V, heads))
-    sym = torch.randint(0, S, (3, T), generator=gen).to(device)
-    q = torch.randn(H, K, generator=gen).to(device)
-    kw = dict(query=q, chunk_size=L)
-    monkeypatch.setattr(_launch, "PROJ_AHEAD", ahead)
-    monkeypatch.setattr(_launch, "PROJ_CARRY", False)     # whatever STATETRACK_PROJ_CARRY says
-    want = run_tabled(sym, kt, bt, vt, **kw)
-    monkeypatch.setattr(_launch, "PROJ_CARRY", True)
-    carries = []
-    launch_spy("proj_kernel",
-               lambda grid, meta: carries.append((grid[1], meta.get("CARRY", False))))
-    got = run_tabled(sym, kt, bt, vt, **kw)
-    sequential = L is None or L >= T
-    assert carries == ([(1, True)] if sequential else [(-(-T // L), False)] * 2)
-    assert got.o.abs().sum() > 0
-    assert torch.equal(got.o, want.o) and torch.equal(got.final_state, want.final_state)
-
-
 @pytest.mark.parametrize("heads,n_h,V,h0,output", [(False, 1, 5, None, "o"),
                                                    (True, 1, 2, "shared", "o"),
                                                    (False, 2, 8, "per_word", "o"),

@@ -521,31 +521,6 @@ def test_proj_is_bit_identical_on_constructions(gen, device, monkeypatch, name, 
                 _exact_codes(kt, bt, vt, h0, q, codes, sym), dtype=b.code.dtype))
 
 
-@pytest.mark.parametrize("name", PROJ_LAYERS)
-def test_proj_carry_codes_are_the_exact_ones(gen, device, monkeypatch, name):
-    # _launch.PROJ_CARRY (session 30) with a code table's readout (proj's zrun), with and
-    # without the rows ahead: the codes and the final state bit-identical to the plain
-    # order's, and the exact ones; a state the table does not hold still raises the miss
-    from statetrack.kernels.tabled import _launch
-
-    kt, bt, vt, h0, q, codes = _tables(dict(LAYERS)[name], device=device)
-    sym = torch.randint(0, kt.shape[0], (3, 26), generator=gen).to(device)
-    kw = dict(initial_state=h0, query=q, codes=codes, output="code")
-    monkeypatch.setattr(_launch, "PROJ_CARRY", False)
-    want = run_tabled(sym, kt, bt, vt, **kw).check()
-    exact = torch.as_tensor(_exact_codes(kt, bt, vt, h0, q, codes, sym), dtype=want.code.dtype)
-    assert torch.equal(want.code[:, :, 0].cpu(), exact)
-    ct = _unchecked(build_code_table(kt, bt, vt, initial_state=h0, query=q, codes=codes, H=1))
-    monkeypatch.setattr(_launch, "PROJ_CARRY", True)
-    for ahead in (False, True):
-        monkeypatch.setattr(_launch, "PROJ_AHEAD", ahead)
-        got = run_tabled(sym, kt, bt, vt, **kw).check()
-        assert torch.equal(got.code, want.code) and torch.equal(got.final_state,
-                                                                 want.final_state)
-        with pytest.raises(CodeTableMissError, match="code table does not hold"):
-            run_tabled(sym, kt, bt, vt, **dict(kw, initial_state=2 * h0), code_table=ct).check()
-
-
 def test_proj_reports_a_code_table_miss(device):
     # a state the code table does not hold (parity from twice its initial state) raises the
     # miss through the proj kernel, as through the default

@@ -152,17 +152,6 @@ NARROW_IN_SUMMARY = False
 #: ``STATETRACK_PROJ_AHEAD`` (1/on/true/yes) turns it on, for whole test and benchmark runs.
 PROJ_AHEAD = env_switch("STATETRACK_PROJ_AHEAD", False)
 
-#: ``proj_kernel``'s sequential run passes carry the next sub-step's projection through
-#: each sub-step (its ``CARRY``; session 30, opt-in until timed on a GPU): the serial chain
-#: from one sub-step's ``d`` to the next is three dependent operations (``v - p_r``, times
-#: beta, one multiply-add) instead of ``R + 2`` (the select chain picking ``p_r`` after the
-#: update), the sequential run being bound by that chain at one warp a scheduler. The same
-#: multiply-adds on the same values: bit-identical (interpreter tests; sm_90 SASS: the
-#: chain three instructions a sub-step, the loop 169 instructions against 158). Chunked
-#: passes are throughput-bound (more instructions, no gain expected): not there.
-#: ``STATETRACK_PROJ_CARRY`` (1/on/true/yes) turns it on for whole runs.
-PROJ_CARRY = env_switch("STATETRACK_PROJ_CARRY", False)
-
 #: A chunked call whose summaries run over the keys' basis (``proj_kernel``'s sums) hands
 #: the sums to ``scan_kernel``, which makes each chunk's map itself (its ``FROM_SUMS``;
 #: session 28) instead of ``proj_maps_kernel``: one launch, one allocation and the maps'
@@ -338,7 +327,6 @@ class ColsLauncher(_Launcher):
         pr_t, R, RP = self._proj_rows(BWR, 0, True)
         qk, _, o, cls, _ = self.out_args
         ahead = PROJ_AHEAD and grid[1] == 1
-        carry = PROJ_CARRY and grid[1] == 1
         # as the deep order (run_pass); the rows-ahead order was fastest without it (s28)
         reg = None if self.lut_meta["CODE_LUT"] or ahead else 255
         if MAXNREG_OVERRIDE is not None:
@@ -352,8 +340,7 @@ class ColsLauncher(_Launcher):
             NH=inp.NH, G=p.G, H0_MODE=h0_mode, OUT_O=self.outs["OUT_O"],
             OUT_CODE=self.outs["OUT_CODE"], FINAL=int(final), CHECK_IDS=self.check_ids,
             V0=self.lut_meta["V0"], LUT_ID=self.lut_meta["LUT_ID"], ACC=p.acc,
-            AHEAD=ahead, CARRY=carry, num_warps=max(1, PR * BWR // 32), num_stages=1,
-            **extra)
+            AHEAD=ahead, num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
 
     def _basis(self) -> tuple[bool, bool]:
         """Whether proj's summaries run over the keys' basis, and the values' basis."""

@@ -900,45 +900,6 @@ def _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R: tl.constexpr, OUT_O: tl.c
 
 
 @triton.jit
-def _proj_pick(x, r, R: tl.constexpr):
-    # x[r] of R tensors [BC] (r: the lanes' int32 in 0 .. R - 1) by a tree of selects on
-    # r's bits: ceil(log2 R) selects deep where _proj_sub's chain is R - 1
-    for lv in tl.static_range(R):            # level lv: x holds ceil(R / 2^lv) values
-        if ((R - 1) >> lv) > 0:
-            bit = ((r >> lv) & 1) != 0
-            h = ()
-            for j in tl.static_range(0, (R + (1 << lv) - 1) >> lv, 2):
-                if j + 1 < (R + (1 << lv) - 1) >> lv:
-                    h = h + (tl.where(bit, x[j + 1], x[j]),)
-                else:
-                    h = h + (x[j],)
-            x = h
-    return x[0]
-
-
-@triton.jit
-def _proj_sub_carry(p, e, orun, zrun, pr, r, rn, g, b, kq, wk, v, R: tl.constexpr,
-                    OUT_O: tl.constexpr, OUT_CODE: tl.constexpr):
-    # _proj_sub with p_r carried in (pr) and the next sub-step's p_rn carried out (CARRY):
-    # p_rn after this sub-step is p_rn + G[rn, r] d, the very multiply-add that updates p,
-    # but its operands are picked from p and g before d exists, so the chain from one
-    # sub-step's d to the next is v - p_r, times beta, one multiply-add (three dependent
-    # operations where _proj_sub has the select chain, the update and those two)
-    d = b * (v - pr)
-    pn = _proj_pick(p, rn, R) + _proj_pick(g, rn, R) * d
-    p2 = ()
-    e2 = ()
-    for y in tl.static_range(R):
-        p2 = p2 + (p[y] + g[y] * d,)
-        e2 = e2 + (tl.where(r == y, e[y] + d, e[y]),)
-    if OUT_O:
-        orun = orun + kq * d
-    if OUT_CODE:
-        zrun = zrun + wk * d
-    return p2, e2, orun, zrun, pn
-
-
-@triton.jit
 def _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ, WC: tl.constexpr,
               OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, ACC: tl.constexpr,
               LUT_ID: tl.constexpr):
@@ -996,7 +957,7 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
                 OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, FINAL: tl.constexpr,
                 CHECK_IDS: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr,
                 LUT_ID: tl.constexpr = 0, NARROW: tl.constexpr = False,
-                AHEAD: tl.constexpr = False, CARRY: tl.constexpr = False):
+                AHEAD: tl.constexpr = False):
     # The run pass of cols_kernel (same grid, words a program, ids, chunks, H0_MODE 0-3,
     # FINAL 0-1, outputs o and the code by a code table; no stored states) in the keys'
     # coordinates (above), and its summary pass (H0_MODE 4: [I | 0] over WC = K + V columns,
@@ -1014,9 +975,6 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
     # this one (their ids read two iterations ahead), so no iteration starts by waiting on
     # its rows' loads; the same operations in the same order (bit-identical). The launcher
     # passes it to sequential run passes only (_launch.PROJ_AHEAD says why).
-    # CARRY (session 30): the main loop's sub-steps carry the next sub-step's projection
-    # (_proj_sub_carry): the same multiply-adds on the same values (bit-identical), three
-    # dependent operations a sub-step on the serial chain instead of R + 2.
     BC: tl.constexpr = P * BW
     RS2: tl.constexpr = RP + 4 + BW
     UN: tl.constexpr = 4
@@ -1067,12 +1025,6 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
     if AHEAD:           # the first iteration's rows, and the ids of the second
         rows = _proj_rows4(xs, 0, p_row, col, H, R, RP, RS2, G, BC, NH, UN)
         xs, mx = _proj_ids4(p_sym, p8, m8, UN, last, mx, S, NH, UN, CHECK_IDS, NARROW)
-    pr = zero                     # CARRY: p_r of the next sub-step's row r
-    if CARRY:
-        if AHEAD:
-            pr = _proj_pick(p, rows[0][0], R)
-        else:
-            pr = _proj_pick(p, xs[0] * NH, R)
     for it in range(0, (last + 1) // UN):
         u = it * UN
         if AHEAD:
@@ -1085,20 +1037,8 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
             nx, mx = _proj_ids4(p_sym, p8, m8, u + UN, last, mx, S, NH, UN, CHECK_IDS, NARROW)
         for i in tl.static_range(UN):
             r, g, b, kq, wk, v = cur[i]
-            if CARRY:
-                # the next sub-step's row: in this iteration, or the next one's first (its
-                # position clamped to the last: after the last sub-step pr is not read)
-                if i < UN - 1:
-                    rn = cur[i + 1][0]
-                elif AHEAD:
-                    rn = rows[0][0]
-                else:
-                    rn = nx[0] * NH + (u + UN) % NH
-                p, e, orun, zrun, pr = _proj_sub_carry(p, e, orun, zrun, pr, r, rn, g, b, kq,
-                                                       wk, v, R, OUT_O, OUT_CODE)
-            else:
-                p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O,
-                                             OUT_CODE)
+            p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O,
+                                         OUT_CODE)
             if (u + i) % NH == NH - 1:
                 miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ,
                                  WC, OUT_O, OUT_CODE, ACC, LUT_ID)
