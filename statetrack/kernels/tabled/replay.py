@@ -214,7 +214,8 @@ check_finite_inputs, check_ids, code_table
             raise KernelInputError(
                 f"batch x length = {int(batch)} x {int(length)}: the ids buffer does not fit "
                 f"in memory on {device} ({type(exc).__name__})") from None
-        self._flags = _Flags(device)
+        with torch.inference_mode(False):     # cleared in place at every capture
+            self._flags = _Flags(device)
         self._buffers: Any = None
         self._stream: int | None = None           # the stream handle of the last call
         self._given = (key_table, beta_table, value_table, initial_state, query, codes)
