@@ -99,6 +99,9 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
                   "rows ahead, scan from sums": ({}, None, True, False, True, True, True,
                                                  True)}}
 VARIANTS = SETS["deep"]
+#: the launcher's rows-ahead switch as imported (on since session 30); every row but
+#: those naming "rows ahead" runs with it off (the order each set was written against)
+AHEAD_DEFAULT = _launch.PROJ_AHEAD
 
 
 def problems(gen, B, T, dev):
@@ -195,7 +198,7 @@ def main(argv=None) -> int:
                 _launch.PROJ_SUMMARY = True
                 _launch.PROJ_BASIS = True
                 _launch.PROJ_VBASIS = True
-                _launch.PROJ_AHEAD = False
+                _launch.PROJ_AHEAD = AHEAD_DEFAULT
                 _launch.SCAN_FROM_SUMS = False
         ref = call("default")
         field = "o" if kw["output"] == "o" else "code"

@@ -140,17 +140,23 @@ NARROW_CHUNKED = True
 NARROW_IN_SUMMARY = False
 
 #: ``proj_kernel``'s sequential run passes load the table rows of the next iteration's four
-#: sub-steps during this one (its ``AHEAD``; session 28, opt-in): no iteration starts by
-#: waiting on its rows' loads. Bit-identical on the interpreter everywhere and on CUDA in
-#: sequential runs (H100: 0.88x / 0.94x / 0.85x the device time of the (1024, 4096) rows
-#: without ``maxnreg``, ``results/s28_h100/``). Sequential runs only: in chunked calls with
-#: three sub-steps a token (the switch then reached the summary and the run passes) the CUDA
-#: build gave wrong ``o`` from the first token, the final state right (the interpreter's
-#: were right; not yet understood: ``benchmarks/probes/ahead_fault.py`` tells the passes
-#: apart on a GPU), and chunked passes did not gain.
-#: Compiled without ``maxnreg`` (faster than with 255 in every row). The environment's
-#: ``STATETRACK_PROJ_AHEAD`` (1/on/true/yes) turns it on, for whole test and benchmark runs.
-PROJ_AHEAD = env_switch("STATETRACK_PROJ_AHEAD", False)
+#: sub-steps during this one (its ``AHEAD``; session 28): no iteration starts by waiting on
+#: its rows' loads. The default since session 30 where it was validated: sequential run
+#: passes whose ``n_h`` divides the iteration's four sub-steps (1, 2, 4: a token ends at the
+#: same sub-steps of every iteration). H100: 0.88x / 0.94x / 0.85x the device time of the
+#: (1024, 4096) rows without ``maxnreg`` (``results/s28_h100/``); bit-identical in the
+#: interpreter everywhere, and on CUDA the tabled tests with it on (258 passed,
+#: ``results/s30_h100/ahead/``) and the exactness suite (89 / 89 language-paths, 0 wrong).
+#: Not with three sub-steps a token (the token's end then moves from iteration to
+#: iteration): there the CUDA build of a chunked run pass gave wrong ``o`` from the first
+#: token with the final state right (session 28; ``benchmarks/probes/ahead_fault.py`` on
+#: the H100, session 30: the run pass, not the summary pass, and only at n_h = 3), and so did
+#: a sequential one with session 30's trial of a second change to the loop (reverted), while
+#: the interpreter's results stayed bit-identical: not understood, so not used there; nor
+#: in chunked passes, which did not gain. Compiled without ``maxnreg`` (faster than with
+#: 255 in every row). ``STATETRACK_PROJ_AHEAD`` (0/off/false/no) turns it off for whole
+#: runs (1/on: on, still only where it applies).
+PROJ_AHEAD = env_switch("STATETRACK_PROJ_AHEAD", True)
 
 #: A chunked call whose summaries run over the keys' basis (``proj_kernel``'s sums) hands
 #: the sums to ``scan_kernel``, which makes each chunk's map itself (its ``FROM_SUMS``;
@@ -326,7 +332,7 @@ class ColsLauncher(_Launcher):
         PR, BWR = p.words_run, p.BWR
         pr_t, R, RP = self._proj_rows(BWR, 0, True)
         qk, _, o, cls, _ = self.out_args
-        ahead = PROJ_AHEAD and grid[1] == 1
+        ahead = PROJ_AHEAD and grid[1] == 1 and 4 % inp.NH == 0     # see PROJ_AHEAD
         # as the deep order (run_pass); the rows-ahead order was fastest without it (s28)
         reg = None if self.lut_meta["CODE_LUT"] or ahead else 255
         if MAXNREG_OVERRIDE is not None:
