@@ -15,6 +15,13 @@ the run pass read against the plain order:
 
     python3 benchmarks/probes/ahead_fault.py [--quick]
 
+Session 30 (H100): "run" wrong with the right ids at n_h = 3 (chunked), "summ" right, n_h = 2
+right. With n_h = 3 a token ends at another sub-step of each four-sub-step iteration, so the
+token-end test in the unrolled loop is a real branch (it folds away at n_h = 1, 2, 4); modes
+"+pred" add ``END_PRED`` (the token's end by masked stores, no branch): "none+pred" right and
+"run+pred" right would put the fault on the branch (and let the rows ahead apply at n_h = 3
+with ``END_PRED``); "run+pred" wrong, elsewhere.
+
 ``--quick`` runs the first case only (the interpreter test in CI).
 """
 from __future__ import annotations
@@ -30,12 +37,14 @@ import torch  # noqa: E402
 from statetrack.kernels.tabled import _launch, run_tabled  # noqa: E402
 
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
-CASES = [(3, 23, 5), (3, 23, 4), (2, 23, 5), (3, 8, 8)]      # (n_h, T, chunk)
+CASES = [(3, 23, 5), (3, 23, 4), (2, 23, 5), (3, 8, 8), (3, 23, 23)]  # (n_h, T, chunk)
+MODES = ("none", "run", "summ", "both", "none+pred", "run+pred", "both+pred")
 
 
 class Spy:
-    """``proj_kernel`` with ``AHEAD`` set per pass (``mode``: none, run, summ, both); each
-    launch logged with the ids it read."""
+    """``proj_kernel`` with ``AHEAD`` set per pass (``mode``: none, run, summ, both; a
+    "+pred" suffix also sets ``END_PRED`` in every pass); each launch logged with the ids it
+    read."""
 
     def __init__(self, real):
         self.real, self.mode, self.log = real, "none", []
@@ -43,9 +52,9 @@ class Spy:
     def __getitem__(self, grid):
         def go(*a, **m):
             summ = m["H0_MODE"] >= 4
-            on = self.mode == "both" or (self.mode == "run" and not summ) or (
-                self.mode == "summ" and summ)
-            m = dict(m, AHEAD=on)
+            mode, _, pred = self.mode.partition("+")
+            on = mode == "both" or (mode == "run" and not summ) or (mode == "summ" and summ)
+            m = dict(m, AHEAD=on, END_PRED=bool(pred))
             if on:
                 m.pop("maxnreg", None)
             r = self.real[grid](*a, **m)
@@ -80,7 +89,7 @@ def main(argv=None) -> int:
                 q = torch.randn(2, 8, generator=g).to(DEV)
                 _launch.NARROW_IN_SUMMARY = narrow
                 res = {}
-                for mode in ("none", "run", "summ", "both"):
+                for mode in MODES:
                     spy.mode, spy.log = mode, []
                     r = run_tabled(sym, kt, bt, vt, query=q, chunk_size=L)
                     runs = [ids for summ, ids in spy.log if not summ]
@@ -88,11 +97,11 @@ def main(argv=None) -> int:
                                           sym.to(torch.int64))) if runs else None
                     res[mode] = (r.o.clone(), r.final_state.clone(), ok)
                 o0, f0, _ = res["none"]
-                for mode in ("run", "summ", "both"):
+                for mode in MODES[1:]:
                     o, f, ok = res[mode]
                     same = bool(torch.equal(o, o0))
                     wrong += not same
-                    print(f"n_h={n_h} T={T} L={L} narrow={narrow} ahead={mode:4s} o_eq={same} "
+                    print(f"n_h={n_h} T={T} L={L} narrow={narrow} ahead={mode:9s} o_eq={same} "
                           f"maxdiff={(o - o0).abs().max().item():.3g} "
                           f"final_eq={torch.equal(f, f0)} run_ids_ok={ok}", flush=True)
     finally:

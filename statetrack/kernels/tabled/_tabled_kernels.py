@@ -957,7 +957,7 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
                 OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, FINAL: tl.constexpr,
                 CHECK_IDS: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr,
                 LUT_ID: tl.constexpr = 0, NARROW: tl.constexpr = False,
-                AHEAD: tl.constexpr = False):
+                AHEAD: tl.constexpr = False, END_PRED: tl.constexpr = False):
     # The run pass of cols_kernel (same grid, words a program, ids, chunks, H0_MODE 0-3,
     # FINAL 0-1, outputs o and the code by a code table; no stored states) in the keys'
     # coordinates (above), and its summary pass (H0_MODE 4: [I | 0] over WC = K + V columns,
@@ -975,6 +975,10 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
     # this one (their ids read two iterations ahead), so no iteration starts by waiting on
     # its rows' loads; the same operations in the same order (bit-identical). The launcher
     # passes it to sequential run passes only (_launch.PROJ_AHEAD says why).
+    # END_PRED (session 30, a probe's: benchmarks/probes/ahead_fault.py): where n_h does not
+    # divide the iteration's four sub-steps, a token's end in the main loop by masked stores
+    # instead of a branch (the one structural difference of the n_h = 3 builds that went
+    # wrong with AHEAD on CUDA); no launcher passes it.
     BC: tl.constexpr = P * BW
     RS2: tl.constexpr = RP + 4 + BW
     UN: tl.constexpr = 4
@@ -1039,7 +1043,12 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
             r, g, b, kq, wk, v = cur[i]
             p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O,
                                          OUT_CODE)
-            if (u + i) % NH == NH - 1:
+            if END_PRED and UN % NH != 0:       # the token's end by masks, no branch
+                end = (tl.zeros_like(col) + (u + i)) % NH == NH - 1      # [BC], all alike
+                miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c & end, m_lut & end,
+                                 col, i_h, NZ, WC, OUT_O, OUT_CODE, ACC, LUT_ID)
+                tok += tl.where(end, H, 0)
+            elif (u + i) % NH == NH - 1:
                 miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ,
                                  WC, OUT_O, OUT_CODE, ACC, LUT_ID)
                 tok += H
