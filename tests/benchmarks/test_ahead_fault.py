@@ -13,7 +13,8 @@ def test_ahead_fault_quick_on_the_interpreter():
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("n_h=")]
-    assert len(lines) == 6                        # 2 narrowing settings x 3 modes
+    assert len(lines) == 12     # 2 narrowing settings x 6 modes (3 with END_PRED, session 30)
+    assert sum("+pred" in ln for ln in lines) == 6
     assert all("o_eq=True" in ln and "final_eq=True" in ln and "run_ids_ok=True" in ln
                for ln in lines), lines
     assert r.stdout.strip().endswith("0 wrong")
