@@ -1258,7 +1258,9 @@ def test_narrowing_in_the_summary_pass_equals_the_narrowing_pass(gen, device, mo
                                                   (True, 1, 31, 8, True),
                                                   (False, 1, 9, 9, False),
                                                   (False, 3, 23, None, False),
-                                                  (True, 3, 23, 5, True)])
+                                                  (True, 3, 23, 5, True),
+                                                  (False, 4, 23, None, False),
+                                                  (True, 4, 9, None, True)])
 def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, heads, n_h, T, L,
                                           narrow):
     # _launch.PROJ_AHEAD (session 28): proj_kernel's sequential run passes load the next
@@ -1280,14 +1282,16 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, 
     want = run_tabled(sym, kt, bt, vt, **kw)
     want_none = run_tabled(sym, kt, bt, vt, output="none", chunk_size=L)
     monkeypatch.setattr(_launch, "PROJ_AHEAD", True)
+    # four sub-steps a token too (not the default until it has run bit for bit on a GPU)
+    monkeypatch.setattr(_launch, "AHEAD_NH", (1, 2, 4))
     aheads = []
     launch_spy("proj_kernel",
                lambda grid, meta: aheads.append((grid[1], meta.get("AHEAD", False))))
     got = run_tabled(sym, kt, bt, vt, **kw)
     sequential = L is None or L >= T
-    # one launch a pass: the run pass (sequential, n_h dividing an iteration's four
-    # sub-steps) takes AHEAD; a chunked call's don't, nor three sub-steps a token (session 30)
-    assert aheads == ([(1, 4 % n_h == 0)] if sequential else [(-(-T // L), False)] * 2)
+    # one launch a pass: the run pass (sequential, n_h in AHEAD_NH) takes AHEAD; a chunked
+    # call's don't, nor three sub-steps a token (session 30)
+    assert aheads == ([(1, n_h != 3)] if sequential else [(-(-T // L), False)] * 2)
     assert got.o.abs().sum() > 0
     assert torch.equal(got.o, want.o) and torch.equal(got.final_state, want.final_state)
     got_none = run_tabled(sym, kt, bt, vt, output="none", chunk_size=L)

@@ -142,8 +142,9 @@ NARROW_IN_SUMMARY = False
 #: ``proj_kernel``'s sequential run passes load the table rows of the next iteration's four
 #: sub-steps during this one (its ``AHEAD``; session 28): no iteration starts by waiting on
 #: its rows' loads. The default since session 30 where it was validated: sequential run
-#: passes whose ``n_h`` divides the iteration's four sub-steps (1, 2, 4: a token ends at the
-#: same sub-steps of every iteration). H100: 0.88x / 0.94x / 0.85x the device time of the
+#: passes with n_h in :data:`AHEAD_NH` (one or two sub-steps a token: a token ends at the
+#: same sub-steps of every iteration; so it does at n_h = 4, not yet run bit for bit on a
+#: GPU). H100: 0.88x / 0.94x / 0.85x the device time of the
 #: (1024, 4096) rows without ``maxnreg`` (``results/s28_h100/``); bit-identical in the
 #: interpreter everywhere, and on CUDA the tabled tests with it on (258 passed,
 #: ``results/s30_h100/ahead/``) and the exactness suite (89 / 89 language-paths, 0 wrong).
@@ -157,6 +158,8 @@ NARROW_IN_SUMMARY = False
 #: 255 in every row). ``STATETRACK_PROJ_AHEAD`` (0/off/false/no) turns it off for whole
 #: runs (1/on: on, still only where it applies).
 PROJ_AHEAD = env_switch("STATETRACK_PROJ_AHEAD", True)
+#: the sub-steps a token (n_h) where :data:`PROJ_AHEAD` applies
+AHEAD_NH = (1, 2)
 
 #: A chunked call whose summaries run over the keys' basis (``proj_kernel``'s sums) hands
 #: the sums to ``scan_kernel``, which makes each chunk's map itself (its ``FROM_SUMS``;
@@ -332,7 +335,7 @@ class ColsLauncher(_Launcher):
         PR, BWR = p.words_run, p.BWR
         pr_t, R, RP = self._proj_rows(BWR, 0, True)
         qk, _, o, cls, _ = self.out_args
-        ahead = PROJ_AHEAD and grid[1] == 1 and 4 % inp.NH == 0     # see PROJ_AHEAD
+        ahead = PROJ_AHEAD and grid[1] == 1 and inp.NH in AHEAD_NH     # see PROJ_AHEAD
         # as the deep order (run_pass); the rows-ahead order was fastest without it (s28)
         reg = None if self.lut_meta["CODE_LUT"] or ahead else 255
         if MAXNREG_OVERRIDE is not None:
