@@ -39,9 +39,15 @@ off), the path measured before.
 
 ``--set ahead`` (session 28) times ``proj_kernel`` with the next iteration's table rows
 loaded during this one (``_launch.PROJ_AHEAD``; sequential runs only, compiled without
-``maxnreg``, and with 255) against the default, and a chunked call's scan making each
+``maxnreg``, and with 255) against the plain order (its ``default`` row: the rows ahead off,
+the default until session 30), and a chunked call's scan making each
 chunk's map from proj's sums (``_launch.SCAN_FROM_SUMS``: no ``proj_maps_kernel`` launch;
 inert in sequential runs); bit-identical expected on every problem.
+
+``--set prefetch`` (session 30) times, on top of the rows ahead, ``proj_kernel`` prefetching
+the ids into L1 64 or 256 tokens ahead (``_launch.PROJ_PREFETCH_IDS``) and the sequential
+call without its narrowing launch, the run pass reading the int32 ids
+(``_launch.NARROW_SEQUENTIAL`` off), alone and with the prefetch; bit-identical expected.
 
 ``--set lut`` times the code table's readout by its held ``z`` (``LUT_ID``, the default since
 session 22: no table load) against its load, with and without ``proj`` (the permutation
@@ -73,7 +79,9 @@ from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 #: whether they take the values' basis where R < V: _launch.PROJ_VBASIS, True unless
 #: given[, whether proj loads the next iteration's rows during this one:
 #: _launch.PROJ_AHEAD, False unless given[, whether the scan makes the maps from proj's
-#: sums: _launch.SCAN_FROM_SUMS, False unless given]]]]]]).
+#: sums: _launch.SCAN_FROM_SUMS, False unless given[, whether sequential calls narrow the
+#: ids: _launch.NARROW_SEQUENTIAL, True unless given[, the tokens ahead proj prefetches the
+#: ids: _launch.PROJ_PREFETCH_IDS, 0 unless given]]]]]]]]).
 #: Each set's "default" row is its baseline, and every row but the proj ones runs
 #: cols_kernel (proj off: the default where it applies since session 23, it would replace
 #: cols_kernel's orders here)
@@ -97,7 +105,21 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
                   "rows ahead, maxnreg 255": ({}, 255, True, False, True, True, True),
                   "scan from sums": ({}, None, True, False, True, True, False, True),
                   "rows ahead, scan from sums": ({}, None, True, False, True, True, True,
-                                                 True)}}
+                                                 True)},
+        # the ids prefetched into L1 ahead (PROJ_PREFETCH_IDS, session 30) and the run pass
+        # reading the int32 ids itself (NARROW_SEQUENTIAL off: no narrowing launch), on top of
+        # the rows ahead (the default since session 30)
+        "prefetch": {"default": ({}, None, True, False, True, True, True),
+                     "ids prefetched 64 ahead": ({}, None, True, False, True, True, True, False,
+                                                 True, 64),
+                     "ids prefetched 256 ahead": ({}, None, True, False, True, True, True,
+                                                  False, True, 256),
+                     "int32 ids read, not narrowed": ({}, None, True, False, True, True, True,
+                                                      False, False),
+                     "int32 ids, prefetched 64": ({}, None, True, False, True, True, True,
+                                                  False, False, 64),
+                     "int32 ids, prefetched 256": ({}, None, True, False, True, True, True,
+                                                   False, False, 256)}}
 VARIANTS = SETS["deep"]
 #: the launcher's rows-ahead switch as imported (on since session 30); every row but
 #: those naming "rows ahead" runs with it off (the order each set was written against)
@@ -150,7 +172,8 @@ def main(argv=None) -> int:
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run (interpreter)")
     ap.add_argument("--set", choices=sorted(SETS), default="deep",
                     help="which variants: the deep order's (session 17), proj (session 22), the "
-                         "code table's readout (lut) or proj's rows ahead (session 28)")
+                         "code table's readout (lut), proj's rows ahead (session 28) or the "
+                         "ids prefetched / read wide (prefetch, session 30)")
     ap.add_argument("--shape", default=None, help="B,T (default 1024,4096; smoke 2,9)")
     ap.add_argument("--chunk", default=None,
                     help="tokens a chunk: 'auto' (choose_chunk) or a positive integer "
@@ -187,6 +210,8 @@ def main(argv=None) -> int:
             _launch.PROJ_VBASIS = rest[3] if len(rest) > 3 else True
             _launch.PROJ_AHEAD = rest[4] if len(rest) > 4 else False
             _launch.SCAN_FROM_SUMS = rest[5] if len(rest) > 5 else False
+            _launch.NARROW_SEQUENTIAL = rest[6] if len(rest) > 6 else True
+            _launch.PROJ_PREFETCH_IDS = rest[7] if len(rest) > 7 else 0
             extra = {}
             if len(rest) > 1 and rest[1] and _kw["output"] == "code":
                 extra["code_table"] = loading_table(_tabs, _kw)
@@ -200,6 +225,8 @@ def main(argv=None) -> int:
                 _launch.PROJ_VBASIS = True
                 _launch.PROJ_AHEAD = AHEAD_DEFAULT
                 _launch.SCAN_FROM_SUMS = False
+                _launch.NARROW_SEQUENTIAL = True
+                _launch.PROJ_PREFETCH_IDS = 0
         ref = call("default")
         field = "o" if kw["output"] == "o" else "code"
         outs = {n: getattr(call(n), field) for n in variants}

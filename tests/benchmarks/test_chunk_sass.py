@@ -179,6 +179,24 @@ def test_tabled_sass_reports_the_per_token_loop(tmp_path):
     assert rows["o"]["loop"] > rows["none (final state)"]["loop"]
 
 
+def test_tabled_sass_variants_name_every_constexpr():
+    # every variant of benchmarks/tabled_sass.py gives each compile-time constant of its
+    # kernel (the compile's signature is built from the kernel's parameters: a constexpr
+    # added to a kernel and not to the variants broke `--proj`, session 30); no compile
+    code = ("import sys; sys.path.insert(0, 'benchmarks'); import tabled_sass as ts; "
+            "from statetrack.kernels.tabled import _tabled_kernels as k; "
+            "need = lambda f: {p.name for p in f.params if p.is_constexpr}; "
+            "bad = [(n, sorted(need(f) - set(v))) for f, vs in "
+            "((k.cols_kernel, ts.variants(c)) for c in (False, True)) "
+            "for n, v in vs.items() if need(f) - set(v)]; "
+            "bad += [(n, sorted(need(k.proj_kernel) - set(v))) for c in (False, True) "
+            "for n, v in ts.proj_variants(c).items() if need(k.proj_kernel) - set(v)]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+
+
 def test_tabled_sass_loop_length_parser():
     # benchmarks/tabled_sass.loop_length's doctest (in a subprocess: importing the script
     # unsets TRITON_INTERPRET): the longest backward branch, the trap's self-loop and forward

@@ -1303,6 +1303,63 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, 
         check_pending()
 
 
+def test_proj_rows_ahead_by_default_where_validated(gen, device, monkeypatch, launch_spy):
+    # the defaults (session 30): the rows ahead in sequential run passes with one or two
+    # sub-steps a token, not three or four (AHEAD_NH), and those compiled without maxnreg
+    # (the others with 255; no maxnreg at all under the interpreter)
+    from statetrack.kernels.tabled import _launch
+
+    monkeypatch.setattr(_launch, "PROJ_AHEAD", True)      # whatever STATETRACK_PROJ_AHEAD says
+    seen = []
+    launch_spy("proj_kernel", lambda grid, meta: seen.append((meta.get("AHEAD", False),
+                                                               meta.get("maxnreg"))))
+    for n_h in (1, 2, 3, 4):
+        kt, bt, vt = (t.to(device) for t in _random_tables(gen, 2, n_h, 1, 8, 3, False))
+        sym = torch.randint(0, 2, (2, 13), generator=gen).to(device)
+        run_tabled(sym, kt, bt, vt, query=torch.randn(1, 8, generator=gen).to(device))
+        ahead = n_h in (1, 2)
+        assert seen == [(ahead, None if ahead or _launch.INTERPRET else 255)], n_h
+        seen.clear()
+
+
+@pytest.mark.parametrize("narrow,prefetch,n_h,dtype", [(True, 64, 1, torch.int32),
+                                                     (False, 0, 1, torch.int32),
+                                                     (False, 64, 2, torch.int64),
+                                                     (False, 16, 1, torch.int16)])
+def test_sequential_ids_prefetched_or_read_wide(gen, device, monkeypatch, narrowing_spy, launch_spy,
+                                                narrow, prefetch, n_h, dtype):
+    # session 30, opt-in: _launch.PROJ_PREFETCH_IDS (proj's sequential run pass prefetches
+    # the ids ahead into L1: compiled code only, never under the interpreter, which runs no
+    # inline assembly) and _launch.NARROW_SEQUENTIAL = False (the run pass reads and checks
+    # the caller's wider ids, no narrowing launch): o and the final state bit-identical to
+    # the default's, and an id out of range still raises
+    from statetrack.kernels.tabled import _launch
+
+    H, K, V, S = 2, 8, 3, 3
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, H, K, V, True))
+    sym = torch.randint(0, S, (3, 37), generator=gen).to(dtype).to(device)
+    q = torch.randn(H, K, generator=gen).to(device)
+    want = run_tabled(sym, kt, bt, vt, query=q)
+    narrowed, _ = narrowing_spy
+    assert len(narrowed) == 1
+    narrowed.clear()
+    monkeypatch.setattr(_launch, "NARROW_SEQUENTIAL", narrow)
+    monkeypatch.setattr(_launch, "PROJ_PREFETCH_IDS", prefetch)
+    seen = []
+    launch_spy("proj_kernel", lambda grid, meta: seen.append((meta["PF_IDS"],
+                                                               meta["CHECK_IDS"])))
+    got = run_tabled(sym, kt, bt, vt, query=q)
+    compiled = not _launch.INTERPRET
+    assert seen == [(prefetch if compiled else 0, not narrow)]
+    assert len(narrowed) == int(narrow)
+    assert torch.equal(got.o, want.o) and torch.equal(got.final_state, want.final_state)
+    bad = sym.clone()
+    bad[2, 30] = S
+    with pytest.raises(E.SymbolRangeError):
+        run_tabled(bad, kt, bt, vt, query=q)
+        check_pending()
+
+
 @pytest.mark.parametrize("heads,n_h,V,h0,output", [(False, 1, 5, None, "o"),
                                                    (True, 1, 2, "shared", "o"),
                                                    (False, 2, 8, "per_word", "o"),

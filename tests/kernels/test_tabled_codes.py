@@ -521,6 +521,64 @@ def test_proj_is_bit_identical_on_constructions(gen, device, monkeypatch, name, 
                 _exact_codes(kt, bt, vt, h0, q, codes, sym), dtype=b.code.dtype))
 
 
+def _perm_tables_nh3(device):
+    # two symbols, each three transpositions (sub-steps: beta 1, keys e_i - e_j), K = 16,
+    # V = 1, the state e_0: the state stays a basis vector e_pos and o = q . e_pos = pos
+    swaps = [[(0, 1), (1, 2), (2, 3)], [(0, 15), (3, 4), (4, 5)]]
+    kt = torch.zeros(2, 3, 16)
+    for a, row in enumerate(swaps):
+        for j, (x, y) in enumerate(row):
+            kt[a, j, x], kt[a, j, y] = 1.0, -1.0
+    h0 = torch.zeros(1, 16, 1)
+    h0[0, 0, 0] = 1.0
+    q = torch.arange(16, dtype=torch.float32)
+    tabs = tuple(t.to(device) for t in (kt, torch.ones(2, 3), torch.zeros(2, 3, 1), h0, q))
+    return tabs, swaps
+
+
+@pytest.mark.parametrize("chunk", [None, 4])
+def test_end_pred_and_rows_ahead_codes_at_three_substeps(gen, device, monkeypatch, chunk):
+    # proj_kernel's END_PRED (session 30, the n_h = 3 probe's: a token's end by masked stores)
+    # with the rows ahead, forced on every proj launch: the codes through the code table
+    # equal the plain order's and the exact ones (a permutation tracked), sequential and
+    # chunked, and a state the table does not hold still raises the miss (masked miss flag)
+    from statetrack.kernels.tabled import _launch
+
+    (kt, bt, vt, h0, q), swaps = _perm_tables_nh3(device)
+    sym = torch.randint(0, 2, (3, 23), generator=gen).to(device)
+    kw = dict(initial_state=h0, query=q, codes=q[:, None].clone(), output="code",
+              chunk_size=chunk, check_finite_inputs=False)
+    want = run_tabled(sym, kt, bt, vt, **kw).check()
+    exact = torch.empty(sym.shape, dtype=torch.int64)
+    for w, word in enumerate(sym.tolist()):
+        pos = 0
+        for t, x in enumerate(word):
+            for a, b in swaps[x]:
+                pos = b if pos == a else a if pos == b else pos
+            exact[w, t] = pos
+    assert want.code_table is not None
+    assert torch.equal(want.code[:, :, 0].cpu().long(), exact)
+    real = _launch._kern.proj_kernel
+    forced = []
+
+    class Forced:
+        def __getitem__(self, grid):
+            def go(*a, **m):
+                forced.append(m["H0_MODE"])
+                m = dict(m, END_PRED=True, AHEAD=True)
+                m.pop("maxnreg", None)
+                return real[grid](*a, **m)
+            return go
+
+    monkeypatch.setattr(_launch._kern, "proj_kernel", Forced())
+    got = run_tabled(sym, kt, bt, vt, **kw).check()
+    assert forced and torch.equal(got.code, want.code)
+    ct = _unchecked(build_code_table(kt, bt, vt, initial_state=h0, query=q,
+                                     codes=q[:, None].clone(), H=1))
+    with pytest.raises(CodeTableMissError, match="code table does not hold"):
+        run_tabled(sym, kt, bt, vt, **dict(kw, initial_state=2 * h0), code_table=ct).check()
+
+
 def test_proj_reports_a_code_table_miss(device):
     # a state the code table does not hold (parity from twice its initial state) raises the
     # miss through the proj kernel, as through the default

@@ -131,6 +131,10 @@ class DerivedTables:
 #: one launch and one allocation fewer a call (session 25's A/B,
 #: ``benchmarks/probes/host_profile.py --ab``).
 NARROW_CHUNKED = True
+#: The same for sequential calls (one chunk): True (measured, above). False (session 30,
+#: opt-in, for an A/B with :data:`PROJ_PREFETCH_IDS`: the run pass then reads the caller's
+#: ids and checks them itself, one launch and one allocation fewer a call).
+NARROW_SEQUENTIAL = True
 
 #: Narrow the ids inside a chunked call's summary pass where that pass runs ``proj_kernel``
 #: (its ``NARROW``: the ids it reads and checks stored as one-byte ids for the run pass)
@@ -148,18 +152,26 @@ NARROW_IN_SUMMARY = False
 #: (1024, 4096) rows without ``maxnreg`` (``results/s28_h100/``); bit-identical in the
 #: interpreter everywhere, and on CUDA the tabled tests with it on (258 passed,
 #: ``results/s30_h100/ahead/``) and the exactness suite (89 / 89 language-paths, 0 wrong).
-#: Not with three sub-steps a token (the token's end then moves from iteration to
-#: iteration): there the CUDA build of a chunked run pass gave wrong ``o`` from the first
-#: token with the final state right (session 28; ``benchmarks/probes/ahead_fault.py`` on
-#: the H100, session 30: the run pass, not the summary pass, and only at n_h = 3), and so did
-#: a sequential one with session 30's trial of a second change to the loop (reverted), while
-#: the interpreter's results stayed bit-identical: not understood, so not used there; nor
-#: in chunked passes, which did not gain. Compiled without ``maxnreg`` (faster than with
+#: Not in chunked passes, which did not gain, and where with three sub-steps a token (the
+#: token's end then moves from iteration to iteration) the CUDA build of the run pass gave
+#: wrong ``o`` from the first token (session 28; ``benchmarks/probes/ahead_fault.py`` on the
+#: H100, session 30: the run pass, not the summary pass, and only at n_h = 3), as did a
+#: sequential run with session 30's trial of a second change to the loop (reverted), while
+#: the interpreter's results stayed bit-identical. Sequential n_h = 3 runs with the rows
+#: ahead alone passed on CUDA; they are left out as a precaution until the fault is
+#: understood. Compiled without ``maxnreg`` (faster than with
 #: 255 in every row). ``STATETRACK_PROJ_AHEAD`` (0/off/false/no) turns it off for whole
 #: runs (1/on: on, still only where it applies).
 PROJ_AHEAD = env_switch("STATETRACK_PROJ_AHEAD", True)
 #: the sub-steps a token (n_h) where :data:`PROJ_AHEAD` applies
 AHEAD_NH = (1, 2)
+
+#: ``proj_kernel``'s sequential run passes prefetch into L1 the ids this many tokens ahead
+#: (its ``PF_IDS``; 0: off; session 30, opt-in until timed on a GPU): the ids' cache misses,
+#: one a 128 one-byte ids (32 int32 ids with :data:`NARROW_SEQUENTIAL` off), are read two
+#: iterations (eight sub-steps) ahead, not far enough to hide a miss to memory. A hint (no
+#: value read, the outputs unchanged); compiled code only, never under the interpreter.
+PROJ_PREFETCH_IDS = 0
 
 #: A chunked call whose summaries run over the keys' basis (``proj_kernel``'s sums) hands
 #: the sums to ``scan_kernel``, which makes each chunk's map itself (its ``FROM_SUMS``;
@@ -195,8 +207,8 @@ class _Launcher:
         #: narrowing fused into a proj summary pass: it reads and checks the caller's ids and
         #: writes the one-byte ids ``sym8`` the run pass reads)
         self.sym_summary, self.check_summary, self.sym8 = None, check, None
-        if sym.dtype != torch.uint8 and inp.S <= 256 and (NARROW_CHUNKED
-                                                           or plan.n_chunks == 1):
+        if sym.dtype != torch.uint8 and inp.S <= 256 and (
+                NARROW_CHUNKED if plan.n_chunks > 1 else NARROW_SEQUENTIAL):
             # one byte an id: a cache line holds 128 tokens' ids, not 32 (an L1 miss every 32
             # tokens cost the latency-bound sequential run 28 % on the H100); the narrowing
             # checks the ids (257 would become 1, a valid id), so the passes need not
@@ -349,7 +361,8 @@ class ColsLauncher(_Launcher):
             NH=inp.NH, G=p.G, H0_MODE=h0_mode, OUT_O=self.outs["OUT_O"],
             OUT_CODE=self.outs["OUT_CODE"], FINAL=int(final), CHECK_IDS=self.check_ids,
             V0=self.lut_meta["V0"], LUT_ID=self.lut_meta["LUT_ID"], ACC=p.acc,
-            AHEAD=ahead, num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
+            AHEAD=ahead, PF_IDS=PROJ_PREFETCH_IDS if grid[1] == 1 and not INTERPRET else 0,
+            num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
 
     def _basis(self) -> tuple[bool, bool]:
         """Whether proj's summaries run over the keys' basis, and the values' basis."""

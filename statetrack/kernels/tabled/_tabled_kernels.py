@@ -70,6 +70,15 @@ def _id_flag(flags, gen, mx, S, CHECK: tl.constexpr):
         tl.store(flags + zero, zero + gen, mask=bad)
 
 
+@triton.jit
+def _prefetch_l1(p):
+    # a hint, no result: the cache line of each lane's address p into L1 (PTX
+    # prefetch.global.L1). Compiled code only: the interpreter runs no inline assembly, so
+    # the launcher never asks for it there.
+    tl.inline_asm_elementwise("prefetch.global.L1 [$1]; mov.u32 $0, 0;", "=r,l", [p],
+                              dtype=tl.int32, is_pure=False, pack=1)
+
+
 @triton.jit(do_not_specialize=["gen"])
 def ids_u8_kernel(src, dst, flags, gen, n, S, CHECK: tl.constexpr, BLOCK: tl.constexpr):
     # ids -> uint8 (the tables have at most 256 symbols): a cache line then holds 128 tokens'
@@ -957,7 +966,8 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
                 OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, FINAL: tl.constexpr,
                 CHECK_IDS: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr,
                 LUT_ID: tl.constexpr = 0, NARROW: tl.constexpr = False,
-                AHEAD: tl.constexpr = False, END_PRED: tl.constexpr = False):
+                AHEAD: tl.constexpr = False, END_PRED: tl.constexpr = False,
+                PF_IDS: tl.constexpr = 0):
     # The run pass of cols_kernel (same grid, words a program, ids, chunks, H0_MODE 0-3,
     # FINAL 0-1, outputs o and the code by a code table; no stored states) in the keys'
     # coordinates (above), and its summary pass (H0_MODE 4: [I | 0] over WC = K + V columns,
@@ -979,6 +989,10 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
     # divide the iteration's four sub-steps, a token's end in the main loop by masked stores
     # instead of a branch (the one structural difference of the n_h = 3 builds that went
     # wrong with AHEAD on CUDA); no launcher passes it.
+    # PF_IDS (session 30, opt-in: _launch.PROJ_PREFETCH_IDS): each iteration of the main loop
+    # also prefetches into L1 the cache line of the id PF_IDS tokens ahead (clamped to the
+    # last), so the ids' cache misses (a line every 128 one-byte ids, every 32 int32 ids) are
+    # not waited on; a hint (no value read), compiled code only.
     BC: tl.constexpr = P * BW
     RS2: tl.constexpr = RP + 4 + BW
     UN: tl.constexpr = 4
@@ -1031,6 +1045,8 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
         xs, mx = _proj_ids4(p_sym, p8, m8, UN, last, mx, S, NH, UN, CHECK_IDS, NARROW)
     for it in range(0, (last + 1) // UN):
         u = it * UN
+        if PF_IDS > 0:
+            _prefetch_l1(p_sym + tl.minimum(u // NH + PF_IDS, last // NH))
         if AHEAD:
             cur = rows
             rows = _proj_rows4(xs, u + UN, p_row, col, H, R, RP, RS2, G, BC, NH, UN)
