@@ -47,7 +47,9 @@ inert in sequential runs); bit-identical expected on every problem.
 ``--set prefetch`` (session 30) times, on top of the rows ahead, ``proj_kernel`` prefetching
 the ids into L1 64 or 256 tokens ahead (``_launch.PROJ_PREFETCH_IDS``) and the sequential
 call without its narrowing launch, the run pass reading the int32 ids
-(``_launch.NARROW_SEQUENTIAL`` off), alone and with the prefetch; bit-identical expected.
+(``_launch.NARROW_SEQUENTIAL`` off), alone and with the prefetch, and the rows carrying their
+one-hot (``_launch.PROJ_ONEHOT``: multiply-adds instead of compares and selects on the row),
+with the rows ahead and without; bit-identical expected.
 
 ``--set lut`` times the code table's readout by its held ``z`` (``LUT_ID``, the default since
 session 22: no table load) against its load, with and without ``proj`` (the permutation
@@ -81,7 +83,8 @@ from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 #: _launch.PROJ_AHEAD, False unless given[, whether the scan makes the maps from proj's
 #: sums: _launch.SCAN_FROM_SUMS, False unless given[, whether sequential calls narrow the
 #: ids: _launch.NARROW_SEQUENTIAL, True unless given[, the tokens ahead proj prefetches the
-#: ids: _launch.PROJ_PREFETCH_IDS, 0 unless given]]]]]]]]).
+#: ids: _launch.PROJ_PREFETCH_IDS, 0 unless given[, whether proj's sequential rows carry
+#: their one-hot: _launch.PROJ_ONEHOT, False unless given]]]]]]]]]).
 #: Each set's "default" row is its baseline, and every row but the proj ones runs
 #: cols_kernel (proj off: the default where it applies since session 23, it would replace
 #: cols_kernel's orders here)
@@ -119,7 +122,12 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
                      "int32 ids, prefetched 64": ({}, None, True, False, True, True, True,
                                                   False, False, 64),
                      "int32 ids, prefetched 256": ({}, None, True, False, True, True, True,
-                                                   False, False, 256)}}
+                                                   False, False, 256),
+                     # the rows' one-hot instead of compares and selects (PROJ_ONEHOT)
+                     "one-hot rows": ({}, None, True, False, True, True, True, False, True, 0,
+                                      True),
+                     "one-hot rows, rows ahead off": ({}, None, True, False, True, True, False,
+                                                      False, True, 0, True)}}
 VARIANTS = SETS["deep"]
 #: the launcher's rows-ahead switch as imported (on since session 30); every row but
 #: those naming "rows ahead" runs with it off (the order each set was written against)
@@ -212,6 +220,7 @@ def main(argv=None) -> int:
             _launch.SCAN_FROM_SUMS = rest[5] if len(rest) > 5 else False
             _launch.NARROW_SEQUENTIAL = rest[6] if len(rest) > 6 else True
             _launch.PROJ_PREFETCH_IDS = rest[7] if len(rest) > 7 else 0
+            _launch.PROJ_ONEHOT = rest[8] if len(rest) > 8 else False
             extra = {}
             if len(rest) > 1 and rest[1] and _kw["output"] == "code":
                 extra["code_table"] = loading_table(_tabs, _kw)
@@ -227,6 +236,7 @@ def main(argv=None) -> int:
                 _launch.SCAN_FROM_SUMS = False
                 _launch.NARROW_SEQUENTIAL = True
                 _launch.PROJ_PREFETCH_IDS = 0
+                _launch.PROJ_ONEHOT = False
         ref = call("default")
         field = "o" if kw["output"] == "o" else "code"
         outs = {n: getattr(call(n), field) for n in variants}

@@ -1322,6 +1322,43 @@ def test_proj_rows_ahead_by_default_where_validated(gen, device, monkeypatch, la
         seen.clear()
 
 
+@pytest.mark.parametrize("ahead", [True, False])
+@pytest.mark.parametrize("heads,n_h,S,K,T,output", [(False, 1, 3, 8, 23, "o"),
+                                                   (True, 2, 3, 8, 17, "o"),
+                                                   (False, 3, 2, 8, 23, "o"),
+                                                   (False, 1, 5, 8, 3, "o"),
+                                                   (True, 1, 4, 16, 26, "none")])
+def test_proj_onehot_rows_are_bit_identical(gen, device, monkeypatch, launch_spy, ahead, heads,
+                                            n_h, S, K, T, output):
+    # _launch.PROJ_ONEHOT (session 30, opt-in): the sequential run pass picks p_r and adds
+    # to e_r by the rows' one-hot (multiply-adds by 0 and 1) instead of compares and
+    # selects: o and the final state bit-identical on random float tables (any other value
+    # than exactly p_r or e_r + d would show), with and without the rows ahead, R = 3 to 6
+    # rows, words shorter than an iteration, the final state alone; chunked calls keep
+    # the plain rows
+    from statetrack.kernels.tabled import _launch
+
+    H, V = 2, 3
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, H, K, V, heads))
+    sym = torch.randint(0, S, (3, T), generator=gen).to(device)
+    kw = dict(query=torch.randn(H, K, generator=gen).to(device)) if output == "o" \
+        else dict(output="none")
+    monkeypatch.setattr(_launch, "PROJ_AHEAD", ahead)
+    want = run_tabled(sym, kt, bt, vt, **kw)
+    monkeypatch.setattr(_launch, "PROJ_ONEHOT", True)
+    seen = []
+    launch_spy("proj_kernel", lambda grid, meta: seen.append(meta.get("ONEHOT", False)))
+    got = run_tabled(sym, kt, bt, vt, **kw)
+    assert seen == [True]
+    assert torch.equal(got.final_state, want.final_state)
+    assert got.final_state.abs().sum() > 0
+    if output == "o":
+        assert torch.equal(got.o, want.o)
+    seen.clear()
+    run_tabled(sym, kt, bt, vt, chunk_size=max(1, T // 3), **kw)     # chunked passes
+    assert seen and not any(seen)
+
+
 @pytest.mark.parametrize("narrow,prefetch,n_h,dtype", [(True, 64, 1, torch.int32),
                                                      (False, 0, 1, torch.int32),
                                                      (False, 64, 2, torch.int64),

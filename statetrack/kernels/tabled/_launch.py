@@ -173,6 +173,13 @@ AHEAD_NH = (1, 2)
 #: value read, the outputs unchanged); compiled code only, never under the interpreter.
 PROJ_PREFETCH_IDS = 0
 
+#: ``proj_kernel``'s sequential run passes pick ``p_r`` and add to ``e_r`` by the row's
+#: one-hot (its ``ONEHOT``, rows ``RP`` wider; session 30, opt-in until timed on a GPU):
+#: multiply-adds, issued at full rate, instead of a compare and a select a row and a
+#: sub-step, at half rate (sm_90); the sequential loop is thought to be partly issue-bound
+#: at one warp a scheduler. The same values where the state is finite.
+PROJ_ONEHOT = False
+
 #: A chunked call whose summaries run over the keys' basis (``proj_kernel``'s sums) hands
 #: the sums to ``scan_kernel``, which makes each chunk's map itself (its ``FROM_SUMS``;
 #: session 28) instead of ``proj_maps_kernel``: one launch, one allocation and the maps'
@@ -310,9 +317,10 @@ class ColsLauncher(_Launcher):
                                                   or not self.outs["OUT_CODE"])
 
     def _proj_rows(self, BW: int, c_off: int, readouts: bool,
-                   vbasis: bool = False) -> tuple[torch.Tensor, int, int]:
+                   vbasis: bool = False, onehot: bool = False) -> tuple[torch.Tensor, int, int]:
         """``proj_kernel``'s packed rows (one ``proj_rows_kernel`` launch), ``R`` and ``RP``
-        (``vbasis``: the values' basis, row y's value 1 at column ``c_off + y``)."""
+        (``vbasis``: the values' basis, row y's value 1 at column ``c_off + y``; ``onehot``:
+        each row's one-hot too, :data:`PROJ_ONEHOT`)."""
         inp, p = self.inp, self.plan
         R = inp.S * inp.NH
         RP = -(-R // p.G) * p.G
@@ -326,18 +334,19 @@ class ColsLauncher(_Launcher):
                                            and torch.cuda.is_current_stream_capturing()):
             dev = inp.device
             key = ("proj rows", inp.H, inp.HT, inp.K, inp.V, inp.S, inp.NH, p.G, p.BK, BW,
-                   c_off, out_o, out_code, vbasis, float(inp.scale), inp.state_dtype,
+                   c_off, out_o, out_code, vbasis, onehot, float(inp.scale), inp.state_dtype,
                    str(dev), stream_handle(dev), p.acc)
             tensors = (*self.given, self.lut_w if out_code else None)
             pr_t = PROJ_ROWS.get(key, tensors)
             if pr_t is not None:
                 return pr_t, R, RP
-        pr_t = torch.empty(R * inp.H, RP + 4 + BW, dtype=inp.state_dtype, device=inp.device)
+        pr_t = torch.empty(R * inp.H, RP + 4 + BW + (RP if onehot else 0), dtype=inp.state_dtype,
+                           device=inp.device)
         fast(_kern.proj_rows_kernel)[(R, inp.H)](
             self.kt, self.bt, self.vt, self.out_args[0], self.lut_w, pr_t, inp.scale, H=inp.H,
             HT=inp.HT, K=inp.K, V=inp.V, R=R, RP=RP, BW=BW, BR=next_pow2(R, lo=2), BK=p.BK,
             OUT_O=out_o, OUT_CODE=out_code, ACC=p.acc, C_OFF=c_off, VBASIS=vbasis,
-            num_warps=1)
+            ONEHOT=onehot, num_warps=1)
         if key is not None:
             PROJ_ROWS.put(key, tensors, pr_t)
         return pr_t, R, RP
@@ -345,7 +354,8 @@ class ColsLauncher(_Launcher):
     def _run_proj(self, grid, h0_arg, starts_arg, h0_mode, final):
         inp, p = self.inp, self.plan
         PR, BWR = p.words_run, p.BWR
-        pr_t, R, RP = self._proj_rows(BWR, 0, True)
+        onehot = PROJ_ONEHOT and grid[1] == 1
+        pr_t, R, RP = self._proj_rows(BWR, 0, True, onehot=onehot)
         qk, _, o, cls, _ = self.out_args
         ahead = PROJ_AHEAD and grid[1] == 1 and inp.NH in AHEAD_NH     # see PROJ_AHEAD
         # as the deep order (run_pass); the rows-ahead order was fastest without it (s28)
@@ -362,6 +372,7 @@ class ColsLauncher(_Launcher):
             OUT_CODE=self.outs["OUT_CODE"], FINAL=int(final), CHECK_IDS=self.check_ids,
             V0=self.lut_meta["V0"], LUT_ID=self.lut_meta["LUT_ID"], ACC=p.acc,
             AHEAD=ahead, PF_IDS=PROJ_PREFETCH_IDS if grid[1] == 1 and not INTERPRET else 0,
+            ONEHOT=onehot,
             num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
 
     def _basis(self) -> tuple[bool, bool]:
