@@ -148,8 +148,8 @@ NARROW_IN_SUMMARY = False
 #: its rows' loads. The default since session 30 where it was validated: sequential run
 #: passes with n_h in :data:`AHEAD_NH` (one or two sub-steps a token: a token ends at the
 #: same sub-steps of every iteration; so it does at n_h = 4, not yet run bit for bit on a
-#: GPU). H100: 0.88x / 0.94x / 0.85x the device time of the
-#: (1024, 4096) rows without ``maxnreg`` (``results/s28_h100/``); bit-identical in the
+#: GPU). H100: 0.88x / 0.94x / 0.85x the device time of the (1024, 4096) rows without
+#: ``maxnreg`` (``results/s28_h100/``); bit-identical in the
 #: interpreter everywhere, and on CUDA the tabled tests with it on (258 passed,
 #: ``results/s30_h100/ahead/``) and the exactness suite (89 / 89 language-paths, 0 wrong).
 #: Not in chunked passes, which did not gain, and where with three sub-steps a token (the
@@ -159,9 +159,9 @@ NARROW_IN_SUMMARY = False
 #: sequential run with session 30's trial of a second change to the loop (reverted), while
 #: the interpreter's results stayed bit-identical. Sequential n_h = 3 runs with the rows
 #: ahead alone passed on CUDA; they are left out as a precaution until the fault is
-#: understood. Compiled without ``maxnreg`` (faster than with
-#: 255 in every row). ``STATETRACK_PROJ_AHEAD`` (0/off/false/no) turns it off for whole
-#: runs (1/on: on, still only where it applies).
+#: understood. Compiled without ``maxnreg`` (faster than with 255 in every row).
+#: ``STATETRACK_PROJ_AHEAD`` (0/off/false/no) turns it off for whole runs (1/on: on, still
+#: only where it applies).
 PROJ_AHEAD = env_switch("STATETRACK_PROJ_AHEAD", True)
 #: the sub-steps a token (n_h) where :data:`PROJ_AHEAD` applies
 AHEAD_NH = (1, 2)

@@ -885,7 +885,7 @@ def proj_rows_kernel(kt, bt, vt, qv, lut_w, pr_t, scale, H: tl.constexpr, HT: tl
 
 @triton.jit
 def _proj_row(p_r, col, R: tl.constexpr, RP: tl.constexpr, G: tl.constexpr, BC: tl.constexpr,
-              BW: tl.constexpr = 0, ONEHOT: tl.constexpr = False):
+              BW: tl.constexpr, ONEHOT: tl.constexpr):
     # one sub-step's packed row: the Gram row (R tensors [BC]), beta, k . q, w . k, the value,
     # and with ONEHOT the row's one-hot (R tensors; else an empty tuple)
     g = _cols_table(p_r, R, G, BC)
@@ -898,7 +898,7 @@ def _proj_row(p_r, col, R: tl.constexpr, RP: tl.constexpr, G: tl.constexpr, BC: 
 
 @triton.jit
 def _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R: tl.constexpr, OUT_O: tl.constexpr,
-              OUT_CODE: tl.constexpr, oh=(), ONEHOT: tl.constexpr = False):
+              OUT_CODE: tl.constexpr, oh, ONEHOT: tl.constexpr):
     # sub-step of row r (lanes' [BC] int32): d = beta (v - p_r), p += G[:, r] d, e_r += d.
     # ONEHOT: p_r and e_r by the row's one-hot oh (multiply-adds, full rate, against the
     # compares and selects on r, half rate): the same values where p and d are finite
@@ -967,7 +967,7 @@ def _proj_ids4(p_sym, p8, m8, u, last, mx, S, NH: tl.constexpr, UN: tl.constexpr
 @triton.jit
 def _proj_rows4(xs, u, p_row, col, H: tl.constexpr, R: tl.constexpr, RP: tl.constexpr,
                 RS2: tl.constexpr, G: tl.constexpr, BC: tl.constexpr, NH: tl.constexpr,
-                UN: tl.constexpr, BW: tl.constexpr = 0, ONEHOT: tl.constexpr = False):
+                UN: tl.constexpr, BW: tl.constexpr, ONEHOT: tl.constexpr):
     # the packed rows (with their row index) of sub-steps u .. u + UN - 1 of ids xs
     rows = ()
     for i in tl.static_range(UN):
