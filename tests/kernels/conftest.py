@@ -87,10 +87,11 @@ def cols_kernel(monkeypatch):
     monkeypatch.setattr(_plan, "PROJ_DEFAULT", False)
 
 
-def spy_launches(monkeypatch, name, record):
+def spy_launches(monkeypatch, name, record, edit=None):
     """Replace the tabled launcher's kernel ``name`` (of ``_launch._kern``) by a stand-in that
     calls ``record(grid, meta)`` (``meta``: the launch's keyword arguments) at each launch and
-    then launches the kernel."""
+    then launches the kernel, with ``edit(meta)``'s keyword arguments where ``edit`` is
+    given."""
     from statetrack.kernels.tabled import _launch
 
     real = getattr(_launch._kern, name)
@@ -99,7 +100,7 @@ def spy_launches(monkeypatch, name, record):
         def __getitem__(self, grid):
             def launch(*args, **meta):
                 record(grid, meta)
-                return real[grid](*args, **meta)
+                return real[grid](*args, **(meta if edit is None else edit(meta)))
             return launch
 
     monkeypatch.setattr(_launch._kern, name, Spy())
@@ -107,8 +108,8 @@ def spy_launches(monkeypatch, name, record):
 
 @pytest.fixture
 def launch_spy(monkeypatch):
-    """``spy(name, record)``: :func:`spy_launches` for this test."""
-    return lambda name, record: spy_launches(monkeypatch, name, record)
+    """``spy(name, record, edit=None)``: :func:`spy_launches` for this test."""
+    return lambda name, record, edit=None: spy_launches(monkeypatch, name, record, edit)
 
 
 @pytest.fixture

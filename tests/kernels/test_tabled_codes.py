@@ -537,13 +537,11 @@ def _perm_tables_nh3(device):
 
 
 @pytest.mark.parametrize("chunk", [None, 4])
-def test_end_pred_and_rows_ahead_codes_at_three_substeps(gen, device, monkeypatch, chunk):
+def test_end_pred_and_rows_ahead_codes_at_three_substeps(gen, device, launch_spy, chunk):
     # proj_kernel's END_PRED (session 30, the n_h = 3 probe's: a token's end by masked stores)
     # with the rows ahead, forced on every proj launch: the codes through the code table
     # equal the plain order's and the exact ones (a permutation tracked), sequential and
     # chunked, and a state the table does not hold still raises the miss (masked miss flag)
-    from statetrack.kernels.tabled import _launch
-
     (kt, bt, vt, h0, q), swaps = _perm_tables_nh3(device)
     sym = torch.randint(0, 2, (3, 23), generator=gen).to(device)
     kw = dict(initial_state=h0, query=q, codes=q[:, None].clone(), output="code",
@@ -558,19 +556,10 @@ def test_end_pred_and_rows_ahead_codes_at_three_substeps(gen, device, monkeypatc
             exact[w, t] = pos
     assert want.code_table is not None
     assert torch.equal(want.code[:, :, 0].cpu().long(), exact)
-    real = _launch._kern.proj_kernel
     forced = []
-
-    class Forced:
-        def __getitem__(self, grid):
-            def go(*a, **m):
-                forced.append(m["H0_MODE"])
-                m = dict(m, END_PRED=True, AHEAD=True)
-                m.pop("maxnreg", None)
-                return real[grid](*a, **m)
-            return go
-
-    monkeypatch.setattr(_launch._kern, "proj_kernel", Forced())
+    launch_spy("proj_kernel", lambda grid, meta: forced.append(meta["H0_MODE"]),
+               lambda meta: {**{k: x for k, x in meta.items() if k != "maxnreg"},
+                             "END_PRED": True, "AHEAD": True})
     got = run_tabled(sym, kt, bt, vt, **kw).check()
     assert forced and torch.equal(got.code, want.code)
     ct = _unchecked(build_code_table(kt, bt, vt, initial_state=h0, query=q,
