@@ -47,9 +47,13 @@ inert in sequential runs); bit-identical expected on every problem.
 ``--set prefetch`` (session 30) times, on top of the rows ahead, ``proj_kernel`` prefetching
 the ids into L1 64 or 256 tokens ahead (``_launch.PROJ_PREFETCH_IDS``) and the sequential
 call without its narrowing launch, the run pass reading the int32 ids
-(``_launch.NARROW_SEQUENTIAL`` off), alone and with the prefetch, and the rows carrying their
-one-hot (``_launch.PROJ_ONEHOT``: multiply-adds instead of compares and selects on the row),
-with the rows ahead and without; bit-identical expected.
+(``_launch.NARROW_SEQUENTIAL`` off), alone and with the prefetch; bit-identical expected.
+(Session 31 made the prefetch 64 ahead the default where V >= 4: the "default" row here sets
+it to 0. The rows' one-hot, also timed in session 31, was slower and removed.)
+
+``--set nh3`` (session 31) times the rows ahead with ``END_PRED`` (a token's end by masked
+stores) on problems of three sub-steps a token, the default since session 31, against the
+plain order; bit-identical expected.
 
 ``--set lut`` times the code table's readout by its held ``z`` (``LUT_ID``, the default since
 session 22: no table load) against its load, with and without ``proj`` (the permutation
@@ -83,8 +87,7 @@ from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 #: _launch.PROJ_AHEAD, False unless given[, whether the scan makes the maps from proj's
 #: sums: _launch.SCAN_FROM_SUMS, False unless given[, whether sequential calls narrow the
 #: ids: _launch.NARROW_SEQUENTIAL, True unless given[, the tokens ahead proj prefetches the
-#: ids: _launch.PROJ_PREFETCH_IDS, 0 unless given[, whether proj's sequential rows carry
-#: their one-hot: _launch.PROJ_ONEHOT, False unless given]]]]]]]]]).
+#: ids: _launch.PROJ_PREFETCH_IDS, 0 unless given]]]]]]]]]).
 #: Each set's "default" row is its baseline, and every row but the proj ones runs
 #: cols_kernel (proj off: the default where it applies since session 23, it would replace
 #: cols_kernel's orders here)
@@ -122,28 +125,32 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
                      "int32 ids, prefetched 64": ({}, None, True, False, True, True, True,
                                                   False, False, 64),
                      "int32 ids, prefetched 256": ({}, None, True, False, True, True, True,
-                                                   False, False, 256),
-                     # the rows' one-hot instead of compares and selects (PROJ_ONEHOT)
-                     "one-hot rows": ({}, None, True, False, True, True, True, False, True, 0,
-                                      True),
-                     "one-hot rows, rows ahead off": ({}, None, True, False, True, True, False,
-                                                      False, True, 0, True)}}
+                                                   False, False, 256)},
+        # the rows ahead at three sub-steps a token, with END_PRED (the default since session
+        # 31) against the plain order (the default before it), on n_h = 3 problems
+        "nh3": {"default": ({}, None, True, False, True, True, False),
+                "rows ahead, END_PRED": ({}, None, True, False, True, True, True)}}
 VARIANTS = SETS["deep"]
 #: the launcher's rows-ahead switch as imported (on since session 30); every row but
 #: those naming "rows ahead" runs with it off (the order each set was written against)
 AHEAD_DEFAULT = _launch.PROJ_AHEAD
+#: the launcher's ids prefetch as imported (64 tokens ahead since session 31); every row but
+#: those naming a prefetch runs without it
+PREFETCH_DEFAULT = _launch.PROJ_PREFETCH_IDS
 
 
-def problems(gen, B, T, dev):
+def problems(gen, B, T, dev, n_h=1):
     sym = torch.randint(0, 4, (B, T), generator=gen).to(torch.int32).to(dev)
     out = {}
     for V in (16, 4):
-        kt = torch.nn.functional.normalize(torch.randn(4, 1, 16, generator=gen), dim=-1)
+        kt = torch.nn.functional.normalize(torch.randn(4, n_h, 16, generator=gen), dim=-1)
         kw = dict(query=torch.randn(16, generator=gen).to(dev), output="o")
-        out[f"random K=16 V={V}, o"] = ((kt.bfloat16().to(dev),
-                                         (2 * torch.rand(4, 1, generator=gen)).bfloat16().to(dev),
-                                         torch.randn(4, 1, V, generator=gen).bfloat16().to(dev)),
-                                        kw)
+        name = f"random K=16 V={V}" + (f" n_h={n_h}" if n_h > 1 else "") + ", o"
+        out[name] = ((kt.bfloat16().to(dev),
+                      (2 * torch.rand(4, n_h, generator=gen)).bfloat16().to(dev),
+                      torch.randn(4, n_h, V, generator=gen).bfloat16().to(dev)), kw)
+    if n_h > 1:
+        return sym, out
     kt = torch.zeros(4, 1, 16)
     for a, (i, j) in enumerate([(0, 1), (1, 2), (2, 3), (0, 15)]):
         kt[a, 0, i], kt[a, 0, j] = 1.0, -1.0
@@ -181,7 +188,8 @@ def main(argv=None) -> int:
     ap.add_argument("--set", choices=sorted(SETS), default="deep",
                     help="which variants: the deep order's (session 17), proj (session 22), the "
                          "code table's readout (lut), proj's rows ahead (session 28) or the "
-                         "ids prefetched / read wide (prefetch, session 30)")
+                         "ids prefetched / read wide (prefetch, session 30), or the rows "
+                         "ahead at n_h = 3 with END_PRED (nh3, session 31)")
     ap.add_argument("--shape", default=None, help="B,T (default 1024,4096; smoke 2,9)")
     ap.add_argument("--chunk", default=None,
                     help="tokens a chunk: 'auto' (choose_chunk) or a positive integer "
@@ -205,7 +213,7 @@ def main(argv=None) -> int:
             ap.error(f"--chunk: expected 'auto' or a positive integer, got {a.chunk!r}")
         chunk = int(a.chunk)
     gen = torch.Generator().manual_seed(20261205)
-    sym, probs = problems(gen, B, T, dev)
+    sym, probs = problems(gen, B, T, dev, n_h=3 if a.set == "nh3" else 1)
     bench = (lambda f: (f(), 0.0)[1]) if a.smoke else \
         (lambda f: do_bench(f, warmup=25, rep=100, return_mode="median"))
     rows = []
@@ -220,7 +228,6 @@ def main(argv=None) -> int:
             _launch.SCAN_FROM_SUMS = rest[5] if len(rest) > 5 else False
             _launch.NARROW_SEQUENTIAL = rest[6] if len(rest) > 6 else True
             _launch.PROJ_PREFETCH_IDS = rest[7] if len(rest) > 7 else 0
-            _launch.PROJ_ONEHOT = rest[8] if len(rest) > 8 else False
             extra = {}
             if len(rest) > 1 and rest[1] and _kw["output"] == "code":
                 extra["code_table"] = loading_table(_tabs, _kw)
@@ -235,8 +242,7 @@ def main(argv=None) -> int:
                 _launch.PROJ_AHEAD = AHEAD_DEFAULT
                 _launch.SCAN_FROM_SUMS = False
                 _launch.NARROW_SEQUENTIAL = True
-                _launch.PROJ_PREFETCH_IDS = 0
-                _launch.PROJ_ONEHOT = False
+                _launch.PROJ_PREFETCH_IDS = PREFETCH_DEFAULT
         ref = call("default")
         field = "o" if kw["output"] == "o" else "code"
         outs = {n: getattr(call(n), field) for n in variants}

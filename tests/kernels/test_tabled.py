@@ -1269,7 +1269,8 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, 
     # o and the final state are bit-identical to the default's: one and two sub-steps a token,
     # words shorter than an iteration (T * n_h < 4) and not a multiple of it, ids narrowed
     # in the summary pass, ids checked (an id out of range still raises); three sub-steps a
-    # token (an iteration's four then start at another sub-step of a token)
+    # token (an iteration's four then start at another sub-step of a token: the token's end
+    # by masked stores, END_PRED, there)
     from statetrack.kernels.tabled import _launch
 
     H, K, V, S = 2, 8, 3, 3 if n_h < 3 else 2
@@ -1282,16 +1283,15 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, 
     want = run_tabled(sym, kt, bt, vt, **kw)
     want_none = run_tabled(sym, kt, bt, vt, output="none", chunk_size=L)
     monkeypatch.setattr(_launch, "PROJ_AHEAD", True)
-    # four sub-steps a token too (not the default until it has run bit for bit on a GPU)
-    monkeypatch.setattr(_launch, "AHEAD_NH", (1, 2, 4))
     aheads = []
-    launch_spy("proj_kernel",
-               lambda grid, meta: aheads.append((grid[1], meta.get("AHEAD", False))))
+    launch_spy("proj_kernel", lambda grid, meta: aheads.append(
+        (grid[1], meta.get("AHEAD", False), meta.get("END_PRED", False))))
     got = run_tabled(sym, kt, bt, vt, **kw)
     sequential = L is None or L >= T
-    # one launch a pass: the run pass (sequential, n_h in AHEAD_NH) takes AHEAD; a chunked
-    # call's don't, nor three sub-steps a token (session 30)
-    assert aheads == ([(1, n_h != 3)] if sequential else [(-(-T // L), False)] * 2)
+    # one launch a pass: the run pass (sequential, n_h in AHEAD_NH) takes AHEAD, with
+    # END_PRED at three sub-steps a token (session 31); a chunked call's passes take neither
+    assert aheads == ([(1, True, n_h == 3)] if sequential
+                      else [(-(-T // L), False, False)] * 2)
     assert got.o.abs().sum() > 0
     assert torch.equal(got.o, want.o) and torch.equal(got.final_state, want.final_state)
     got_none = run_tabled(sym, kt, bt, vt, output="none", chunk_size=L)
@@ -1304,59 +1304,28 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, 
 
 
 def test_proj_rows_ahead_by_default_where_validated(gen, device, monkeypatch, launch_spy):
-    # the defaults (session 30): the rows ahead in sequential run passes with one or two
-    # sub-steps a token, not three or four (AHEAD_NH), and those compiled without maxnreg
-    # (the others with 255; no maxnreg at all under the interpreter)
+    # the defaults (session 31): the rows ahead in sequential run passes with one to four
+    # sub-steps a token (AHEAD_NH), END_PRED with them at three, and those compiled without
+    # maxnreg (the others, five sub-steps a token, with 255; no maxnreg at all under the
+    # interpreter); the ids prefetched (compiled code only) where a sequence has four or
+    # more columns
     from statetrack.kernels.tabled import _launch
 
     monkeypatch.setattr(_launch, "PROJ_AHEAD", True)      # whatever STATETRACK_PROJ_AHEAD says
+    assert _launch.AHEAD_NH == (1, 2, 3, 4)
     seen = []
-    launch_spy("proj_kernel", lambda grid, meta: seen.append((meta.get("AHEAD", False),
-                                                               meta.get("maxnreg"))))
-    for n_h in (1, 2, 3, 4):
-        kt, bt, vt = (t.to(device) for t in _random_tables(gen, 2, n_h, 1, 8, 3, False))
-        sym = torch.randint(0, 2, (2, 13), generator=gen).to(device)
+    launch_spy("proj_kernel", lambda grid, meta: seen.append(
+        (meta.get("AHEAD", False), meta.get("END_PRED", False), meta.get("maxnreg"),
+         meta["PF_IDS"])))
+    for n_h, V in ((1, 3), (2, 4), (3, 4), (4, 1), (5, 5)):
+        S = 2 if n_h <= 4 else 1            # proj_kernel wants S * n_h <= K rows
+        kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, 1, 8, V, False))
+        sym = torch.randint(0, S, (2, 13), generator=gen).to(device)
         run_tabled(sym, kt, bt, vt, query=torch.randn(1, 8, generator=gen).to(device))
-        ahead = n_h in (1, 2)
-        assert seen == [(ahead, None if ahead or _launch.INTERPRET else 255)], n_h
+        ahead = n_h <= 4
+        pf = 64 if V >= 4 and not _launch.INTERPRET else 0
+        assert seen == [(ahead, n_h == 3, None if ahead or _launch.INTERPRET else 255, pf)], n_h
         seen.clear()
-
-
-@pytest.mark.parametrize("ahead", [True, False])
-@pytest.mark.parametrize("heads,n_h,S,K,T,output", [(False, 1, 3, 8, 23, "o"),
-                                                   (True, 2, 3, 8, 17, "o"),
-                                                   (False, 3, 2, 8, 23, "o"),
-                                                   (False, 1, 5, 8, 3, "o"),
-                                                   (True, 1, 4, 16, 26, "none")])
-def test_proj_onehot_rows_are_bit_identical(gen, device, monkeypatch, launch_spy, ahead, heads,
-                                            n_h, S, K, T, output):
-    # _launch.PROJ_ONEHOT (session 30, opt-in): the sequential run pass picks p_r and adds
-    # to e_r by the rows' one-hot (multiply-adds by 0 and 1) instead of compares and
-    # selects: o and the final state bit-identical on random float tables (any other value
-    # than exactly p_r or e_r + d would show), with and without the rows ahead, R = 3 to 6
-    # rows, words shorter than an iteration, the final state alone; chunked calls keep
-    # the plain rows
-    from statetrack.kernels.tabled import _launch
-
-    H, V = 2, 3
-    kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, H, K, V, heads))
-    sym = torch.randint(0, S, (3, T), generator=gen).to(device)
-    kw = dict(query=torch.randn(H, K, generator=gen).to(device)) if output == "o" \
-        else dict(output="none")
-    monkeypatch.setattr(_launch, "PROJ_AHEAD", ahead)
-    want = run_tabled(sym, kt, bt, vt, **kw)
-    monkeypatch.setattr(_launch, "PROJ_ONEHOT", True)
-    seen = []
-    launch_spy("proj_kernel", lambda grid, meta: seen.append(meta.get("ONEHOT", False)))
-    got = run_tabled(sym, kt, bt, vt, **kw)
-    assert seen == [True]
-    assert torch.equal(got.final_state, want.final_state)
-    assert got.final_state.abs().sum() > 0
-    if output == "o":
-        assert torch.equal(got.o, want.o)
-    seen.clear()
-    run_tabled(sym, kt, bt, vt, chunk_size=max(1, T // 3), **kw)     # chunked passes
-    assert seen and not any(seen)
 
 
 @pytest.mark.parametrize("narrow,prefetch,n_h,dtype", [(True, 64, 1, torch.int32),
@@ -1365,17 +1334,19 @@ def test_proj_onehot_rows_are_bit_identical(gen, device, monkeypatch, launch_spy
                                                      (False, 16, 1, torch.int16)])
 def test_sequential_ids_prefetched_or_read_wide(gen, device, monkeypatch, narrowing_spy, launch_spy,
                                                 narrow, prefetch, n_h, dtype):
-    # session 30, opt-in: _launch.PROJ_PREFETCH_IDS (proj's sequential run pass prefetches
-    # the ids ahead into L1: compiled code only, never under the interpreter, which runs no
-    # inline assembly) and _launch.NARROW_SEQUENTIAL = False (the run pass reads and checks
-    # the caller's wider ids, no narrowing launch): o and the final state bit-identical to
-    # the default's, and an id out of range still raises
+    # _launch.PROJ_PREFETCH_IDS (session 31's default, 64, where V >= PREFETCH_MIN_WC:
+    # proj's sequential run pass prefetches the ids ahead into L1, compiled code only, never
+    # under the interpreter, which runs no inline assembly) and _launch.NARROW_SEQUENTIAL =
+    # False (opt-in: the run pass reads and checks the caller's wider ids, no narrowing
+    # launch): o and the final state bit-identical to those without either, and an id out
+    # of range still raises
     from statetrack.kernels.tabled import _launch
 
-    H, K, V, S = 2, 8, 3, 3
+    H, K, V, S = 2, 8, 4, 3
     kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, H, K, V, True))
     sym = torch.randint(0, S, (3, 37), generator=gen).to(dtype).to(device)
     q = torch.randn(H, K, generator=gen).to(device)
+    monkeypatch.setattr(_launch, "PROJ_PREFETCH_IDS", 0)
     want = run_tabled(sym, kt, bt, vt, query=q)
     narrowed, _ = narrowing_spy
     assert len(narrowed) == 1

@@ -538,8 +538,9 @@ def _perm_tables_nh3(device):
 
 @pytest.mark.parametrize("chunk", [None, 4])
 def test_end_pred_and_rows_ahead_codes_at_three_substeps(gen, device, launch_spy, chunk):
-    # proj_kernel's END_PRED (session 30, the n_h = 3 probe's: a token's end by masked stores)
-    # with the rows ahead, forced on every proj launch: the codes through the code table
+    # proj_kernel's END_PRED (session 30, the n_h = 3 probe's: a token's end by masked stores;
+    # the default with the rows ahead at n_h = 3 since session 31) with the rows ahead,
+    # forced on every proj launch: the codes through the code table
     # equal the plain order's and the exact ones (a permutation tracked), sequential and
     # chunked, and a state the table does not hold still raises the miss (masked miss flag)
     (kt, bt, vt, h0, q), swaps = _perm_tables_nh3(device)

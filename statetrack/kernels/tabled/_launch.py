@@ -131,9 +131,10 @@ class DerivedTables:
 #: one launch and one allocation fewer a call (session 25's A/B,
 #: ``benchmarks/probes/host_profile.py --ab``).
 NARROW_CHUNKED = True
-#: The same for sequential calls (one chunk): True (measured, above). False (session 30,
-#: opt-in, for an A/B with :data:`PROJ_PREFETCH_IDS`: the run pass then reads the caller's
-#: ids and checks them itself, one launch and one allocation fewer a call).
+#: The same for sequential calls (one chunk): True (measured, above). False: the run pass
+#: reads the caller's ids and checks them itself, one launch and one allocation fewer a
+#: call, but the int32 ids read in the loop made it 1.53-1.59x slower on the H100, 1.09-1.57x
+#: with the ids prefetched (session 31, ``deep_ab.py --set prefetch``).
 NARROW_SEQUENTIAL = True
 
 #: Narrow the ids inside a chunked call's summary pass where that pass runs ``proj_kernel``
@@ -146,39 +147,35 @@ NARROW_IN_SUMMARY = False
 #: ``proj_kernel``'s sequential run passes load the table rows of the next iteration's four
 #: sub-steps during this one (its ``AHEAD``; session 28): no iteration starts by waiting on
 #: its rows' loads. The default since session 30 where it was validated: sequential run
-#: passes with n_h in :data:`AHEAD_NH` (one or two sub-steps a token: a token ends at the
-#: same sub-steps of every iteration; so it does at n_h = 4, not yet run bit for bit on a
-#: GPU). H100: 0.88x / 0.94x / 0.85x the device time of the (1024, 4096) rows without
-#: ``maxnreg`` (``results/s28_h100/``); bit-identical in the
+#: passes with n_h in :data:`AHEAD_NH`. H100: 0.88x / 0.94x / 0.85x the device time of the
+#: (1024, 4096) rows without ``maxnreg`` (``results/s28_h100/``); bit-identical in the
 #: interpreter everywhere, and on CUDA the tabled tests with it on (258 passed,
-#: ``results/s30_h100/ahead/``) and the exactness suite (89 / 89 language-paths, 0 wrong).
-#: Not in chunked passes, which did not gain, and where with three sub-steps a token (the
-#: token's end then moves from iteration to iteration) the CUDA build of the run pass gave
-#: wrong ``o`` from the first token (session 28; ``benchmarks/probes/ahead_fault.py`` on the
-#: H100, session 30: the run pass, not the summary pass, and only at n_h = 3), as did a
-#: sequential run with session 30's trial of a second change to the loop (reverted), while
-#: the interpreter's results stayed bit-identical. Sequential n_h = 3 runs with the rows
-#: ahead alone passed on CUDA; they are left out as a precaution until the fault is
-#: understood. Compiled without ``maxnreg`` (faster than with 255 in every row).
+#: ``results/s30_h100/ahead/``), n_h = 4 forced on (session 31) and the exactness suite
+#: (89 / 89 language-paths, 0 wrong). Where n_h does not divide the loop's four sub-steps
+#: (n_h = 3) a token's end moves from iteration to iteration, and the kernel's branch for it
+#: gave wrong ``o`` on CUDA with the rows ahead (sessions 28 and 30, the interpreter
+#: bit-identical): there the launcher also passes ``END_PRED`` (the token's end by masked
+#: stores, no branch), with which ``benchmarks/probes/ahead_fault.py``'s n_h = 3 runs are
+#: bit-identical on the H100 (session 31). Not in chunked passes, which did not gain.
+#: Compiled without ``maxnreg`` (faster than with 255 in every row).
 #: ``STATETRACK_PROJ_AHEAD`` (0/off/false/no) turns it off for whole runs (1/on: on, still
 #: only where it applies).
 PROJ_AHEAD = env_switch("STATETRACK_PROJ_AHEAD", True)
-#: the sub-steps a token (n_h) where :data:`PROJ_AHEAD` applies
-AHEAD_NH = (1, 2)
+#: the sub-steps a token (n_h) where :data:`PROJ_AHEAD` applies (validated on CUDA)
+AHEAD_NH = (1, 2, 3, 4)
 
 #: ``proj_kernel``'s sequential run passes prefetch into L1 the ids this many tokens ahead
-#: (its ``PF_IDS``; 0: off; session 30, opt-in until timed on a GPU): the ids' cache misses,
-#: one a 128 one-byte ids (32 int32 ids with :data:`NARROW_SEQUENTIAL` off), are read two
+#: (its ``PF_IDS``; 0: off), where a sequence has at least :data:`PREFETCH_MIN_WC` output
+#: columns: the ids' cache misses, one a 128 one-byte ids, are otherwise read only two
 #: iterations (eight sub-steps) ahead, not far enough to hide a miss to memory. A hint (no
 #: value read, the outputs unchanged); compiled code only, never under the interpreter.
-PROJ_PREFETCH_IDS = 0
-
-#: ``proj_kernel``'s sequential run passes pick ``p_r`` and add to ``e_r`` by the row's
-#: one-hot (its ``ONEHOT``, rows ``RP`` wider; session 30, opt-in until timed on a GPU):
-#: multiply-adds, issued at full rate, instead of a compare and a select a row and a
-#: sub-step, at half rate (sm_90); the sequential loop is thought to be partly issue-bound
-#: at one warp a scheduler. The same values where the state is finite.
-PROJ_ONEHOT = False
+#: Session 31, H100 (``deep_ab.py --set prefetch``, (1024, 4096), rows ahead on): 64
+#: tokens ahead 0.89x / 0.92x the device time at V = 16 / 4; 256 ahead 0.90x / 0.93x; at
+#: V = 1 (one lane a sequence, every lane's prefetch its own line) 1.03x: hence the
+#: threshold.
+PROJ_PREFETCH_IDS = 64
+#: the fewest output columns a sequence (V) for which :data:`PROJ_PREFETCH_IDS` applies
+PREFETCH_MIN_WC = 4
 
 #: A chunked call whose summaries run over the keys' basis (``proj_kernel``'s sums) hands
 #: the sums to ``scan_kernel``, which makes each chunk's map itself (its ``FROM_SUMS``;
@@ -317,10 +314,9 @@ class ColsLauncher(_Launcher):
                                                   or not self.outs["OUT_CODE"])
 
     def _proj_rows(self, BW: int, c_off: int, readouts: bool,
-                   vbasis: bool = False, onehot: bool = False) -> tuple[torch.Tensor, int, int]:
+                   vbasis: bool = False) -> tuple[torch.Tensor, int, int]:
         """``proj_kernel``'s packed rows (one ``proj_rows_kernel`` launch), ``R`` and ``RP``
-        (``vbasis``: the values' basis, row y's value 1 at column ``c_off + y``; ``onehot``:
-        each row's one-hot too, :data:`PROJ_ONEHOT`)."""
+        (``vbasis``: the values' basis, row y's value 1 at column ``c_off + y``)."""
         inp, p = self.inp, self.plan
         R = inp.S * inp.NH
         RP = -(-R // p.G) * p.G
@@ -334,19 +330,19 @@ class ColsLauncher(_Launcher):
                                            and torch.cuda.is_current_stream_capturing()):
             dev = inp.device
             key = ("proj rows", inp.H, inp.HT, inp.K, inp.V, inp.S, inp.NH, p.G, p.BK, BW,
-                   c_off, out_o, out_code, vbasis, onehot, float(inp.scale), inp.state_dtype,
+                   c_off, out_o, out_code, vbasis, float(inp.scale), inp.state_dtype,
                    str(dev), stream_handle(dev), p.acc)
             tensors = (*self.given, self.lut_w if out_code else None)
             pr_t = PROJ_ROWS.get(key, tensors)
             if pr_t is not None:
                 return pr_t, R, RP
-        pr_t = torch.empty(R * inp.H, RP + 4 + BW + (RP if onehot else 0), dtype=inp.state_dtype,
+        pr_t = torch.empty(R * inp.H, RP + 4 + BW, dtype=inp.state_dtype,
                            device=inp.device)
         fast(_kern.proj_rows_kernel)[(R, inp.H)](
             self.kt, self.bt, self.vt, self.out_args[0], self.lut_w, pr_t, inp.scale, H=inp.H,
             HT=inp.HT, K=inp.K, V=inp.V, R=R, RP=RP, BW=BW, BR=next_pow2(R, lo=2), BK=p.BK,
             OUT_O=out_o, OUT_CODE=out_code, ACC=p.acc, C_OFF=c_off, VBASIS=vbasis,
-            ONEHOT=onehot, num_warps=1)
+            num_warps=1)
         if key is not None:
             PROJ_ROWS.put(key, tensors, pr_t)
         return pr_t, R, RP
@@ -354,10 +350,11 @@ class ColsLauncher(_Launcher):
     def _run_proj(self, grid, h0_arg, starts_arg, h0_mode, final):
         inp, p = self.inp, self.plan
         PR, BWR = p.words_run, p.BWR
-        onehot = PROJ_ONEHOT and grid[1] == 1
-        pr_t, R, RP = self._proj_rows(BWR, 0, True, onehot=onehot)
+        pr_t, R, RP = self._proj_rows(BWR, 0, True)
         qk, _, o, cls, _ = self.out_args
-        ahead = PROJ_AHEAD and grid[1] == 1 and inp.NH in AHEAD_NH     # see PROJ_AHEAD
+        seq = grid[1] == 1
+        ahead = PROJ_AHEAD and seq and inp.NH in AHEAD_NH     # see PROJ_AHEAD
+        pf = PROJ_PREFETCH_IDS if seq and inp.V >= PREFETCH_MIN_WC and not INTERPRET else 0
         # as the deep order (run_pass); the rows-ahead order was fastest without it (s28)
         reg = None if self.lut_meta["CODE_LUT"] or ahead else 255
         if MAXNREG_OVERRIDE is not None:
@@ -371,8 +368,7 @@ class ColsLauncher(_Launcher):
             NH=inp.NH, G=p.G, H0_MODE=h0_mode, OUT_O=self.outs["OUT_O"],
             OUT_CODE=self.outs["OUT_CODE"], FINAL=int(final), CHECK_IDS=self.check_ids,
             V0=self.lut_meta["V0"], LUT_ID=self.lut_meta["LUT_ID"], ACC=p.acc,
-            AHEAD=ahead, PF_IDS=PROJ_PREFETCH_IDS if grid[1] == 1 and not INTERPRET else 0,
-            ONEHOT=onehot,
+            AHEAD=ahead, END_PRED=ahead and 4 % inp.NH != 0, PF_IDS=pf,
             num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
 
     def _basis(self) -> tuple[bool, bool]:

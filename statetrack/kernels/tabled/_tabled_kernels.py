@@ -837,19 +837,18 @@ def proj_rows_kernel(kt, bt, vt, qv, lut_w, pr_t, scale, H: tl.constexpr, HT: tl
                      K: tl.constexpr, V: tl.constexpr, R: tl.constexpr, RP: tl.constexpr,
                      BW: tl.constexpr, BR: tl.constexpr, BK: tl.constexpr,
                      OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, ACC: tl.constexpr,
-                     C_OFF: tl.constexpr = 0, VBASIS: tl.constexpr = False,
-                     ONEHOT: tl.constexpr = False):
+                     C_OFF: tl.constexpr = 0, VBASIS: tl.constexpr = False):
     # proj_kernel's packed row y * H + h (program (y, h)) from the contiguous tables
     # (kt [R, HT, K], bt [R, HT], vt [R, HT, V]), the query qv [H, K] and the code table's
     # lut_w [H, K + 1], in the accumulator dtype: [k_y . k_z (z < R; RP) | beta_y,
     # (k_y . q_h) * scale, w_h . k_y, 0 | v_y at columns C_OFF .. C_OFF + V - 1 (BW; the
     # summary pass's rows have C_OFF = K, or R over the keys' basis; with VBASIS the value
-    # is 1 at column C_OFF + y instead: the values' basis), zeros elsewhere], and with
-    # ONEHOT (proj_kernel's) [.. | e_y (RP)]: row y's one-hot, 1 at y. One launch a pass.
+    # is 1 at column C_OFF + y instead: the values' basis), zeros elsewhere]. One launch a
+    # pass.
     y = tl.program_id(0)
     h = tl.program_id(1)
     hh = h % HT
-    RS2: tl.constexpr = RP + 4 + BW + (RP if ONEHOT else 0)
+    RS2: tl.constexpr = RP + 4 + BW
     o_k = tl.arange(0, BK)
     m_k = o_k < K
     o_z = tl.arange(0, BR)
@@ -879,47 +878,32 @@ def proj_rows_kernel(kt, bt, vt, qv, lut_w, pr_t, scale, H: tl.constexpr, HT: tl
         tl.store(row + RP + 4 + C_OFF + o_v, tl.load(vt + (y * HT + hh) * V + o_v,
                                                      mask=(o_v >= 0) & (o_v < V),
                                                      other=0).to(ACC))
-    if ONEHOT:
-        tl.store(row + RP + 4 + BW + o_p, tl.where(o_p == y, 1.0, 0.0).to(ACC), mask=o_p < RP)
 
 
 @triton.jit
 def _proj_row(p_r, col, R: tl.constexpr, RP: tl.constexpr, G: tl.constexpr, BC: tl.constexpr,
-              BW: tl.constexpr, ONEHOT: tl.constexpr):
-    # one sub-step's packed row: the Gram row (R tensors [BC]), beta, k . q, w . k, the value,
-    # and with ONEHOT the row's one-hot (R tensors; else an empty tuple)
+              BW: tl.constexpr):
+    # one sub-step's packed row: the Gram row (R tensors [BC]), beta, k . q, w . k, the value
     g = _cols_table(p_r, R, G, BC)
     b, kq, wk = _cols_table(p_r + RP, 3, G, BC)
-    oh = ()
-    if ONEHOT:
-        oh = _cols_table(p_r + RP + 4 + BW, R, G, BC)
-    return g, b, kq, wk, tl.load(p_r + RP + 4 + col), oh
+    return g, b, kq, wk, tl.load(p_r + RP + 4 + col)
 
 
 @triton.jit
 def _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R: tl.constexpr, OUT_O: tl.constexpr,
-              OUT_CODE: tl.constexpr, oh, ONEHOT: tl.constexpr):
+              OUT_CODE: tl.constexpr):
     # sub-step of row r (lanes' [BC] int32): d = beta (v - p_r), p += G[:, r] d, e_r += d.
-    # ONEHOT: p_r and e_r by the row's one-hot oh (multiply-adds, full rate, against the
-    # compares and selects on r, half rate): the same values where p and d are finite
-    # (0 * x = 0 and x + 0 = x; a zero's sign aside)
-    if ONEHOT:
-        pr = oh[0] * p[0]
-        for y in tl.static_range(1, R):
-            pr = pr + oh[y] * p[y]
-    else:
-        pr = p[0]
-        for y in tl.static_range(1, R):
-            pr = tl.where(r == y, p[y], pr)
+    # (Session 30 tried p_r and e_r by multiply-adds with the row's one-hot instead of the
+    # compares and selects: slower on the H100, 1.01-1.12x; removed.)
+    pr = p[0]
+    for y in tl.static_range(1, R):
+        pr = tl.where(r == y, p[y], pr)
     d = b * (v - pr)
     p2 = ()
     e2 = ()
     for y in tl.static_range(R):
         p2 = p2 + (p[y] + g[y] * d,)
-        if ONEHOT:
-            e2 = e2 + (e[y] + oh[y] * d,)
-        else:
-            e2 = e2 + (tl.where(r == y, e[y] + d, e[y]),)
+        e2 = e2 + (tl.where(r == y, e[y] + d, e[y]),)
     if OUT_O:
         orun = orun + kq * d
     if OUT_CODE:
@@ -967,13 +951,12 @@ def _proj_ids4(p_sym, p8, m8, u, last, mx, S, NH: tl.constexpr, UN: tl.constexpr
 @triton.jit
 def _proj_rows4(xs, u, p_row, col, H: tl.constexpr, R: tl.constexpr, RP: tl.constexpr,
                 RS2: tl.constexpr, G: tl.constexpr, BC: tl.constexpr, NH: tl.constexpr,
-                UN: tl.constexpr, BW: tl.constexpr, ONEHOT: tl.constexpr):
+                UN: tl.constexpr, BW: tl.constexpr):
     # the packed rows (with their row index) of sub-steps u .. u + UN - 1 of ids xs
     rows = ()
     for i in tl.static_range(UN):
         r = xs[i] * NH + (u + i) % NH
-        rows = rows + ((r,) + _proj_row(p_row + r * (H * RS2), col, R, RP, G, BC, BW,
-                                        ONEHOT),)
+        rows = rows + ((r,) + _proj_row(p_row + r * (H * RS2), col, R, RP, G, BC, BW),)
     return rows
 
 
@@ -987,7 +970,7 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
                 CHECK_IDS: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr,
                 LUT_ID: tl.constexpr = 0, NARROW: tl.constexpr = False,
                 AHEAD: tl.constexpr = False, END_PRED: tl.constexpr = False,
-                PF_IDS: tl.constexpr = 0, ONEHOT: tl.constexpr = False):
+                PF_IDS: tl.constexpr = 0):
     # The run pass of cols_kernel (same grid, words a program, ids, chunks, H0_MODE 0-3,
     # FINAL 0-1, outputs o and the code by a code table; no stored states) in the keys'
     # coordinates (above), and its summary pass (H0_MODE 4: [I | 0] over WC = K + V columns,
@@ -1005,19 +988,17 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
     # this one (their ids read two iterations ahead), so no iteration starts by waiting on
     # its rows' loads; the same operations in the same order (bit-identical). The launcher
     # passes it to sequential run passes only (_launch.PROJ_AHEAD says why).
-    # END_PRED (session 30, a probe's: benchmarks/probes/ahead_fault.py): where n_h does not
-    # divide the iteration's four sub-steps, a token's end in the main loop by masked stores
-    # instead of a branch (the one structural difference of the n_h = 3 builds that went
-    # wrong with AHEAD on CUDA); no launcher passes it.
-    # PF_IDS (session 30, opt-in: _launch.PROJ_PREFETCH_IDS): each iteration of the main loop
+    # END_PRED (session 30): where n_h does not divide the iteration's four sub-steps, a
+    # token's end in the main loop by masked stores instead of a branch. With AHEAD, the
+    # branch's CUDA build at n_h = 3 gave wrong outputs (benchmarks/probes/ahead_fault.py,
+    # H100: every "+pred" mode right, the branch's run passes wrong); the launcher passes
+    # END_PRED with AHEAD wherever 4 % n_h != 0.
+    # PF_IDS (session 30; _launch.PROJ_PREFETCH_IDS): each iteration of the main loop
     # also prefetches into L1 the cache line of the id PF_IDS tokens ahead (clamped to the
     # last), so the ids' cache misses (a line every 128 one-byte ids, every 32 int32 ids) are
     # not waited on; a hint (no value read), compiled code only.
-    # ONEHOT (session 30, opt-in: _launch.PROJ_ONEHOT): the rows carry their one-hot
-    # (proj_rows_kernel's ONEHOT, wider rows) and a sub-step picks p_r and adds to e_r by
-    # multiply-adds instead of compares and selects on r (_proj_sub).
     BC: tl.constexpr = P * BW
-    RS2: tl.constexpr = RP + 4 + BW + (RP if ONEHOT else 0)
+    RS2: tl.constexpr = RP + 4 + BW
     UN: tl.constexpr = 4
     i_c, NC, col, i_bh, m_w, m_c, i_b, i_h, t0, n_tok, last, hh, KW = _words_program(
         T, L, BH, H, HT, K, WC, BW, P, NH)
@@ -1064,7 +1045,7 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
     xs, mx = _proj_ids4(p_sym, p8, m8, 0, last, mx, S, NH, UN, CHECK_IDS, NARROW)
     rows = ()
     if AHEAD:           # the first iteration's rows, and the ids of the second
-        rows = _proj_rows4(xs, 0, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW, ONEHOT)
+        rows = _proj_rows4(xs, 0, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW)
         xs, mx = _proj_ids4(p_sym, p8, m8, UN, last, mx, S, NH, UN, CHECK_IDS, NARROW)
     for it in range(0, (last + 1) // UN):
         u = it * UN
@@ -1072,17 +1053,16 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
             _prefetch_l1(p_sym + tl.minimum(u // NH + PF_IDS, last // NH))
         if AHEAD:
             cur = rows
-            rows = _proj_rows4(xs, u + UN, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW,
-                               ONEHOT)
+            rows = _proj_rows4(xs, u + UN, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW)
             nx, mx = _proj_ids4(p_sym, p8, m8, u + 2 * UN, last, mx, S, NH, UN, CHECK_IDS,
                                 NARROW)
         else:
-            cur = _proj_rows4(xs, u, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW, ONEHOT)
+            cur = _proj_rows4(xs, u, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW)
             nx, mx = _proj_ids4(p_sym, p8, m8, u + UN, last, mx, S, NH, UN, CHECK_IDS, NARROW)
         for i in tl.static_range(UN):
-            r, g, b, kq, wk, v, oh = cur[i]
+            r, g, b, kq, wk, v = cur[i]
             p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O,
-                                         OUT_CODE, oh, ONEHOT)
+                                         OUT_CODE)
             if END_PRED and UN % NH != 0:       # the token's end by masks, no branch
                 end = (tl.zeros_like(col) + (u + i)) % NH == NH - 1      # [BC], all alike
                 miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c & end, m_lut & end,
@@ -1098,9 +1078,8 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
         if NARROW:
             tl.store(p8 + u // NH, xi.to(tl.uint8), mask=m8)
         r = xi * NH + u % NH
-        g, b, kq, wk, v, oh = _proj_row(p_row + r * (H * RS2), col, R, RP, G, BC, BW, ONEHOT)
-        p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O, OUT_CODE,
-                                     oh, ONEHOT)
+        g, b, kq, wk, v = _proj_row(p_row + r * (H * RS2), col, R, RP, G, BC, BW)
+        p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O, OUT_CODE)
         if u % NH == NH - 1:
             miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ, WC,
                              OUT_O, OUT_CODE, ACC, LUT_ID)
