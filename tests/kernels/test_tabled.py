@@ -1283,6 +1283,8 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, 
     want = run_tabled(sym, kt, bt, vt, **kw)
     want_none = run_tabled(sym, kt, bt, vt, output="none", chunk_size=L)
     monkeypatch.setattr(_launch, "PROJ_AHEAD", True)
+    # three sub-steps a token too (right with END_PRED, not the default: slower, session 31)
+    monkeypatch.setattr(_launch, "AHEAD_NH", (1, 2, 3, 4))
     aheads = []
     launch_spy("proj_kernel", lambda grid, meta: aheads.append(
         (grid[1], meta.get("AHEAD", False), meta.get("END_PRED", False))))
@@ -1304,15 +1306,15 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, 
 
 
 def test_proj_rows_ahead_by_default_where_validated(gen, device, monkeypatch, launch_spy):
-    # the defaults (session 31): the rows ahead in sequential run passes with one to four
-    # sub-steps a token (AHEAD_NH), END_PRED with them at three, and those compiled without
-    # maxnreg (the others, five sub-steps a token, with 255; no maxnreg at all under the
-    # interpreter); the ids prefetched (compiled code only) where a sequence has four or
-    # more columns
+    # the defaults (session 31): the rows ahead in sequential run passes with one, two or
+    # four sub-steps a token (AHEAD_NH), and those compiled without maxnreg (the others,
+    # three or five sub-steps a token, with 255; no maxnreg at all under the interpreter);
+    # END_PRED with the rows ahead where 4 % n_h != 0 (only if AHEAD_NH is widened: below);
+    # the ids prefetched (compiled code only) where a sequence has four or more columns
     from statetrack.kernels.tabled import _launch
 
     monkeypatch.setattr(_launch, "PROJ_AHEAD", True)      # whatever STATETRACK_PROJ_AHEAD says
-    assert _launch.AHEAD_NH == (1, 2, 3, 4)
+    assert _launch.AHEAD_NH == (1, 2, 4)
     seen = []
     launch_spy("proj_kernel", lambda grid, meta: seen.append(
         (meta.get("AHEAD", False), meta.get("END_PRED", False), meta.get("maxnreg"),
@@ -1322,10 +1324,15 @@ def test_proj_rows_ahead_by_default_where_validated(gen, device, monkeypatch, la
         kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, 1, 8, V, False))
         sym = torch.randint(0, S, (2, 13), generator=gen).to(device)
         run_tabled(sym, kt, bt, vt, query=torch.randn(1, 8, generator=gen).to(device))
-        ahead = n_h <= 4
+        ahead = n_h in (1, 2, 4)
         pf = 64 if V >= 4 and not _launch.INTERPRET else 0
-        assert seen == [(ahead, n_h == 3, None if ahead or _launch.INTERPRET else 255, pf)], n_h
+        assert seen == [(ahead, False, None if ahead or _launch.INTERPRET else 255, pf)], n_h
         seen.clear()
+    monkeypatch.setattr(_launch, "AHEAD_NH", (1, 2, 3, 4))
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, 2, 3, 1, 8, 3, False))
+    run_tabled(torch.randint(0, 2, (2, 13), generator=gen).to(device), kt, bt, vt,
+               query=torch.randn(1, 8, generator=gen).to(device))
+    assert seen == [(True, True, None, 0)]
 
 
 @pytest.mark.parametrize("narrow,prefetch,n_h,dtype", [(True, 64, 1, torch.int32),
