@@ -87,7 +87,8 @@ from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 #: _launch.PROJ_AHEAD, False unless given[, whether the scan makes the maps from proj's
 #: sums: _launch.SCAN_FROM_SUMS, False unless given[, whether sequential calls narrow the
 #: ids: _launch.NARROW_SEQUENTIAL, True unless given[, the tokens ahead proj prefetches the
-#: ids: _launch.PROJ_PREFETCH_IDS, 0 unless given]]]]]]]]]).
+#: ids: _launch.PROJ_PREFETCH_IDS, 0 unless given[, whether chunked run passes prefetch
+#: them too: _launch.PREFETCH_CHUNKED, False unless given]]]]]]]]]]).
 #: Each set's "default" row is its baseline, and every row but the proj ones runs
 #: cols_kernel (proj off: the default where it applies since session 23, it would replace
 #: cols_kernel's orders here)
@@ -125,7 +126,11 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
                      "int32 ids, prefetched 64": ({}, None, True, False, True, True, True,
                                                   False, False, 64),
                      "int32 ids, prefetched 256": ({}, None, True, False, True, True, True,
-                                                   False, False, 256)},
+                                                   False, False, 256),
+                     # chunked run passes prefetching too (PREFETCH_CHUNKED, session 31;
+                     # with --chunk auto; sequential calls: the same as 64 ahead)
+                     "chunked runs prefetch 64": ({}, None, True, False, True, True, True,
+                                                  False, True, 64, True)},
         # the rows ahead at three sub-steps a token, with END_PRED (the default since session
         # 31) against the plain order (the default before it), on n_h = 3 problems
         "nh3": {"default": ({}, None, True, False, True, True, False),
@@ -228,6 +233,7 @@ def main(argv=None) -> int:
             _launch.SCAN_FROM_SUMS = rest[5] if len(rest) > 5 else False
             _launch.NARROW_SEQUENTIAL = rest[6] if len(rest) > 6 else True
             _launch.PROJ_PREFETCH_IDS = rest[7] if len(rest) > 7 else 0
+            _launch.PREFETCH_CHUNKED = rest[8] if len(rest) > 8 else False
             extra = {}
             if len(rest) > 1 and rest[1] and _kw["output"] == "code":
                 extra["code_table"] = loading_table(_tabs, _kw)
@@ -243,6 +249,7 @@ def main(argv=None) -> int:
                 _launch.SCAN_FROM_SUMS = False
                 _launch.NARROW_SEQUENTIAL = True
                 _launch.PROJ_PREFETCH_IDS = PREFETCH_DEFAULT
+                _launch.PREFETCH_CHUNKED = False
         ref = call("default")
         field = "o" if kw["output"] == "o" else "code"
         outs = {n: getattr(call(n), field) for n in variants}

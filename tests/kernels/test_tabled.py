@@ -1375,6 +1375,30 @@ def test_sequential_ids_prefetched_or_read_wide(gen, device, monkeypatch, narrow
         check_pending()
 
 
+@pytest.mark.parametrize("n_h,L", [(1, 7), (2, 5)])
+def test_chunked_run_pass_prefetches_only_if_asked(gen, device, monkeypatch, launch_spy, n_h, L):
+    # _launch.PREFETCH_CHUNKED (session 31, opt-in): a chunked call's proj run pass
+    # prefetches the ids too (compiled code only); off by default; o and the final state
+    # bit-identical either way, the prefetch clamped to each chunk's last id
+    from statetrack.kernels.tabled import _launch
+
+    H, K, V, S = 2, 8, 4, 3
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, H, K, V, True))
+    sym = torch.randint(0, S, (3, 37), generator=gen).to(device)
+    q = torch.randn(H, K, generator=gen).to(device)
+    seen = []
+    launch_spy("proj_kernel", lambda grid, meta: seen.append((grid[1], meta.get("PF_IDS"))))
+    want = run_tabled(sym, kt, bt, vt, query=q, chunk_size=L)
+    chunks = -(-37 // L)
+    # the summary pass takes no PF_IDS; the run pass's is 0 by default
+    assert seen == [(chunks, None), (chunks, 0)]
+    seen.clear()
+    monkeypatch.setattr(_launch, "PREFETCH_CHUNKED", True)
+    got = run_tabled(sym, kt, bt, vt, query=q, chunk_size=L)
+    assert seen == [(chunks, None), (chunks, 0 if _launch.INTERPRET else 64)]
+    assert torch.equal(got.o, want.o) and torch.equal(got.final_state, want.final_state)
+
+
 @pytest.mark.parametrize("heads,n_h,V,h0,output", [(False, 1, 5, None, "o"),
                                                    (True, 1, 2, "shared", "o"),
                                                    (False, 2, 8, "per_word", "o"),

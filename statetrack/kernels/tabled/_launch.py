@@ -179,6 +179,9 @@ AHEAD_NH = (1, 2, 4)
 PROJ_PREFETCH_IDS = 64
 #: the fewest output columns a sequence (V) for which :data:`PROJ_PREFETCH_IDS` applies
 PREFETCH_MIN_WC = 4
+#: :data:`PROJ_PREFETCH_IDS` in chunked run passes too (session 31, opt-in until timed on a
+#: GPU: ``deep_ab.py --set prefetch --shape 64,65536 --chunk auto``)
+PREFETCH_CHUNKED = False
 
 #: A chunked call whose summaries run over the keys' basis (``proj_kernel``'s sums) hands
 #: the sums to ``scan_kernel``, which makes each chunk's map itself (its ``FROM_SUMS``;
@@ -357,7 +360,8 @@ class ColsLauncher(_Launcher):
         qk, _, o, cls, _ = self.out_args
         seq = grid[1] == 1
         ahead = PROJ_AHEAD and seq and inp.NH in AHEAD_NH     # see PROJ_AHEAD
-        pf = PROJ_PREFETCH_IDS if seq and inp.V >= PREFETCH_MIN_WC and not INTERPRET else 0
+        pf = (PROJ_PREFETCH_IDS if (seq or PREFETCH_CHUNKED) and inp.V >= PREFETCH_MIN_WC
+              and not INTERPRET else 0)
         # as the deep order (run_pass); the rows-ahead order was fastest without it (s28)
         reg = None if self.lut_meta["CODE_LUT"] or ahead else 255
         if MAXNREG_OVERRIDE is not None:
