@@ -94,12 +94,17 @@ def proj_variants(chunked: bool) -> dict[str, dict]:
     base = dict(H=1, HT=1, K=16, R=4, RP=4, WC=16, BW=16, P=2, NH=1, G=4,
                 H0_MODE=3 if chunked else 0, OUT_O=False, OUT_CODE=False,
                 FINAL=0 if chunked else 1, CHECK_IDS=False, V0=0, ACC="fp32", LUT_ID=0,
-                NARROW=False, AHEAD=False, END_PRED=False, PF_IDS=0)
+                NARROW=False, AHEAD=False, END_PRED=False, PF_IDS=0, PINGPONG=False)
     return {"proj o": dict(base, OUT_O=True),
             # the next iteration's rows loaded during this one (session 28)
             "proj o, rows ahead": dict(base, OUT_O=True, AHEAD=True),
             # the ids prefetched into L1 64 tokens ahead (PF_IDS, session 30)
             "proj o, rows ahead, ids prefetched": dict(base, OUT_O=True, AHEAD=True, PF_IDS=64),
+            # two iterations a trip, the rows in two buffers (PINGPONG, session 31): the loop
+            # column is then two iterations' (eight sub-steps)
+            "proj o, rows ahead, ids prefetched, ping-pong": dict(base, OUT_O=True, AHEAD=True,
+                                                                   PF_IDS=64, PINGPONG=True),
+            "proj o, rows ahead, ping-pong": dict(base, OUT_O=True, AHEAD=True, PINGPONG=True),
             # three sub-steps a token with the rows ahead: the token's end a branch in the loop,
             # or masked stores (END_PRED, session 30: the loop's only branch its back edge)
             "proj o, n_h 3, rows ahead": dict(base, OUT_O=True, AHEAD=True, NH=3, R=6, RP=8),

@@ -52,8 +52,16 @@ call without its narrowing launch, the run pass reading the int32 ids
 it to 0. The rows' one-hot, also timed in session 31, was slower and removed.)
 
 ``--set nh3`` (session 31) times the rows ahead with ``END_PRED`` (a token's end by masked
-stores) on problems of three sub-steps a token, the default since session 31, against the
-plain order; bit-identical expected.
+stores, what the launcher passes with the rows ahead at n_h = 3) on problems of three
+sub-steps a token, ``_launch.AHEAD_NH`` widened to 3 for the run (n_h = 3 is not in it by
+default: 1.035x on the H100, session 31), against the plain order; bit-identical expected.
+
+``--set pingpong`` (session 31) times the rows ahead in two buffers, two iterations a trip
+(``_launch.PROJ_PINGPONG``), against the default (rows ahead, ids prefetched where V >= 4);
+bit-identical expected.
+
+The prefetch applies only where V >= ``_launch.PREFETCH_MIN_WC`` (4): on the V = 1
+problems the prefetch rows of ``--set prefetch`` run without it since session 31.
 
 ``--set lut`` times the code table's readout by its held ``z`` (``LUT_ID``, the default since
 session 22: no table load) against its load, with and without ``proj`` (the permutation
@@ -88,11 +96,17 @@ from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 #: sums: _launch.SCAN_FROM_SUMS, False unless given[, whether sequential calls narrow the
 #: ids: _launch.NARROW_SEQUENTIAL, True unless given[, the tokens ahead proj prefetches the
 #: ids: _launch.PROJ_PREFETCH_IDS, 0 unless given[, whether chunked run passes prefetch
-#: them too: _launch.PREFETCH_CHUNKED, False unless given]]]]]]]]]]).
+#: them too: _launch.PREFETCH_CHUNKED, False unless given[, whether the rows ahead run in two
+#: buffers: _launch.PROJ_PINGPONG, False unless given]]]]]]]]]]]).
 #: Each set's "default" row is its baseline, and every row but the proj ones runs
 #: cols_kernel (proj off: the default where it applies since session 23, it would replace
 #: cols_kernel's orders here)
 COLS = {"proj": False}
+#: the launcher's ids prefetch as imported (64 tokens ahead since session 31); every row but
+#: those naming a prefetch (and the pingpong set's) runs without it
+PREFETCH_DEFAULT = _launch.PROJ_PREFETCH_IDS
+#: the sub-steps a token where the rows ahead apply, as imported
+AHEAD_NH_DEFAULT = _launch.AHEAD_NH
 SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, deep=True), None),
                  "deep, no maxnreg": (dict(COLS, deep=True), 0),
                  "default, maxnreg 255": (dict(COLS, deep=False), 255)},
@@ -131,17 +145,22 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
                      # with --chunk auto; sequential calls: the same as 64 ahead)
                      "chunked runs prefetch 64": ({}, None, True, False, True, True, True,
                                                   False, True, 64, True)},
-        # the rows ahead at three sub-steps a token, with END_PRED (the default since session
-        # 31) against the plain order (the default before it), on n_h = 3 problems
+        # the rows ahead at three sub-steps a token, with END_PRED (AHEAD_NH widened to 3
+        # for this set) against the plain order, on n_h = 3 problems
         "nh3": {"default": ({}, None, True, False, True, True, False),
-                "rows ahead, END_PRED": ({}, None, True, False, True, True, True)}}
+                "rows ahead, END_PRED": ({}, None, True, False, True, True, True)},
+        # the rows ahead in two buffers, two iterations a trip (PROJ_PINGPONG, session 31),
+        # against the default (rows ahead, ids prefetched 64 ahead where V >= 4)
+        "pingpong": {"default": ({}, None, True, False, True, True, True, False, True,
+                                 PREFETCH_DEFAULT),
+                     "ping-pong": ({}, None, True, False, True, True, True, False, True,
+                                   PREFETCH_DEFAULT, False, True),
+                     "ping-pong, no prefetch": ({}, None, True, False, True, True, True, False,
+                                                True, 0, False, True)}}
 VARIANTS = SETS["deep"]
 #: the launcher's rows-ahead switch as imported (on since session 30); every row but
 #: those naming "rows ahead" runs with it off (the order each set was written against)
 AHEAD_DEFAULT = _launch.PROJ_AHEAD
-#: the launcher's ids prefetch as imported (64 tokens ahead since session 31); every row but
-#: those naming a prefetch runs without it
-PREFETCH_DEFAULT = _launch.PROJ_PREFETCH_IDS
 
 
 def problems(gen, B, T, dev, n_h=1):
@@ -194,7 +213,8 @@ def main(argv=None) -> int:
                     help="which variants: the deep order's (session 17), proj (session 22), the "
                          "code table's readout (lut), proj's rows ahead (session 28) or the "
                          "ids prefetched / read wide (prefetch, session 30), or the rows "
-                         "ahead at n_h = 3 with END_PRED (nh3, session 31)")
+                         "ahead at n_h = 3 with END_PRED (nh3, session 31), or the rows "
+                         "ahead in two buffers (pingpong, session 31)")
     ap.add_argument("--shape", default=None, help="B,T (default 1024,4096; smoke 2,9)")
     ap.add_argument("--chunk", default=None,
                     help="tokens a chunk: 'auto' (choose_chunk) or a positive integer "
@@ -234,6 +254,8 @@ def main(argv=None) -> int:
             _launch.NARROW_SEQUENTIAL = rest[6] if len(rest) > 6 else True
             _launch.PROJ_PREFETCH_IDS = rest[7] if len(rest) > 7 else 0
             _launch.PREFETCH_CHUNKED = rest[8] if len(rest) > 8 else False
+            _launch.PROJ_PINGPONG = rest[9] if len(rest) > 9 else False
+            _launch.AHEAD_NH = (1, 2, 3, 4) if a.set == "nh3" else AHEAD_NH_DEFAULT
             extra = {}
             if len(rest) > 1 and rest[1] and _kw["output"] == "code":
                 extra["code_table"] = loading_table(_tabs, _kw)
@@ -250,6 +272,8 @@ def main(argv=None) -> int:
                 _launch.NARROW_SEQUENTIAL = True
                 _launch.PROJ_PREFETCH_IDS = PREFETCH_DEFAULT
                 _launch.PREFETCH_CHUNKED = False
+                _launch.PROJ_PINGPONG = False
+                _launch.AHEAD_NH = AHEAD_NH_DEFAULT
         ref = call("default")
         field = "o" if kw["output"] == "o" else "code"
         outs = {n: getattr(call(n), field) for n in variants}

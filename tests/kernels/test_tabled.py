@@ -1260,9 +1260,12 @@ def test_narrowing_in_the_summary_pass_equals_the_narrowing_pass(gen, device, mo
                                                   (False, 3, 23, None, False),
                                                   (True, 3, 23, 5, True),
                                                   (False, 4, 23, None, False),
-                                                  (True, 4, 9, None, True)])
+                                                  (True, 4, 9, None, True),
+                                                  (False, 1, 16, None, False),
+                                                  (True, 2, 20, None, False)])
+@pytest.mark.parametrize("pingpong", [False, True])
 def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, heads, n_h, T, L,
-                                          narrow):
+                                          narrow, pingpong):
     # _launch.PROJ_AHEAD (session 28): proj_kernel's sequential run passes load the next
     # iteration's rows during this one (chunked calls keep the plain order: on CUDA their run
     # pass went wrong at three sub-steps a token); the same operations in the same order, so
@@ -1270,7 +1273,8 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, 
     # words shorter than an iteration (T * n_h < 4) and not a multiple of it, ids narrowed
     # in the summary pass, ids checked (an id out of range still raises); three sub-steps a
     # token (an iteration's four then start at another sub-step of a token: the token's end
-    # by masked stores, END_PRED, there)
+    # by masked stores, END_PRED, there); with PINGPONG (session 31, opt-in: two iterations
+    # a trip, the rows in two buffers) too: an even and an odd number of iterations, none
     from statetrack.kernels.tabled import _launch
 
     H, K, V, S = 2, 8, 3, 3 if n_h < 3 else 2
@@ -1285,15 +1289,18 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, 
     monkeypatch.setattr(_launch, "PROJ_AHEAD", True)
     # three sub-steps a token too (right with END_PRED, not the default: slower, session 31)
     monkeypatch.setattr(_launch, "AHEAD_NH", (1, 2, 3, 4))
+    monkeypatch.setattr(_launch, "PROJ_PINGPONG", pingpong)
     aheads = []
     launch_spy("proj_kernel", lambda grid, meta: aheads.append(
-        (grid[1], meta.get("AHEAD", False), meta.get("END_PRED", False))))
+        (grid[1], meta.get("AHEAD", False), meta.get("END_PRED", False),
+         meta.get("PINGPONG", False))))
     got = run_tabled(sym, kt, bt, vt, **kw)
     sequential = L is None or L >= T
     # one launch a pass: the run pass (sequential, n_h in AHEAD_NH) takes AHEAD, with
-    # END_PRED at three sub-steps a token (session 31); a chunked call's passes take neither
-    assert aheads == ([(1, True, n_h == 3)] if sequential
-                      else [(-(-T // L), False, False)] * 2)
+    # END_PRED at three sub-steps a token (session 31) and PINGPONG where asked; a chunked
+    # call's passes take none of them
+    assert aheads == ([(1, True, n_h == 3, pingpong)] if sequential
+                      else [(-(-T // L), False, False, False)] * 2)
     assert got.o.abs().sum() > 0
     assert torch.equal(got.o, want.o) and torch.equal(got.final_state, want.final_state)
     got_none = run_tabled(sym, kt, bt, vt, output="none", chunk_size=L)

@@ -150,16 +150,18 @@ NARROW_IN_SUMMARY = False
 #: passes with n_h in :data:`AHEAD_NH`. H100: 0.88x / 0.94x / 0.85x the device time of the
 #: (1024, 4096) rows without ``maxnreg`` (``results/s28_h100/``); bit-identical in the
 #: interpreter everywhere, and on CUDA the tabled tests with it on (258 passed,
-#: ``results/s30_h100/ahead/``), n_h = 4 forced on (session 31) and the exactness suite
-#: (89 / 89 language-paths, 0 wrong). Where n_h does not divide the loop's four sub-steps
-#: (n_h = 3) a token's end moves from iteration to iteration, and the kernel's branch for it
-#: gave wrong ``o`` on CUDA with the rows ahead (sessions 28 and 30, the interpreter
-#: bit-identical): there the launcher also passes ``END_PRED`` (the token's end by masked
-#: stores, no branch), with which ``benchmarks/probes/ahead_fault.py``'s n_h = 3 runs are
-#: bit-identical on the H100, and so is the exactness suite (89 / 89, 0 wrong; session 31);
-#: but 1.035x the device time of the plain order there (``deep_ab.py --set nh3``, V = 16),
-#: so n_h = 3 is left out of :data:`AHEAD_NH`. Not in chunked passes, which did not gain.
-#: Compiled without ``maxnreg`` (faster than with 255 in every row).
+#: ``results/s30_h100/ahead/``) and n_h = 4 forced on (session 31: the rows-ahead tests'
+#: n_h = 4 cases bit-identical). (The exactness suite's runs, B = 4 and T = 10^6, are
+#: chunked: it does not reach this order.) Where n_h does not divide the loop's four
+#: sub-steps (n_h = 3) a token's end moves from iteration to iteration, and the kernel's
+#: branch for it gave wrong ``o`` on CUDA with the rows ahead in chunked run passes
+#: (sessions 28 and 30, the interpreter bit-identical): there the launcher also passes
+#: ``END_PRED`` (the token's end by masked stores, no branch), with which
+#: ``benchmarks/probes/ahead_fault.py``'s chunked n_h = 3 runs are bit-identical on the H100
+#: (its sequential cases were cut by the call's limit), and a sequential (1024, 4096) n_h = 3
+#: run too (``deep_ab.py --set nh3``, session 31), but at 1.035x the device time of the plain
+#: order, so n_h = 3 is left out of :data:`AHEAD_NH`. Not in chunked passes, which did not
+#: gain. Compiled without ``maxnreg`` (faster than with 255 in every row timed, all n_h = 1).
 #: ``STATETRACK_PROJ_AHEAD`` (0/off/false/no) turns it off for whole runs (1/on: on, still
 #: only where it applies).
 PROJ_AHEAD = env_switch("STATETRACK_PROJ_AHEAD", True)
@@ -172,13 +174,23 @@ AHEAD_NH = (1, 2, 4)
 #: columns: the ids' cache misses, one a 128 one-byte ids, are otherwise read only two
 #: iterations (eight sub-steps) ahead, not far enough to hide a miss to memory. A hint (no
 #: value read, the outputs unchanged); compiled code only, never under the interpreter.
-#: Session 31, H100 (``deep_ab.py --set prefetch``, (1024, 4096), rows ahead on): 64
-#: tokens ahead 0.89x / 0.92x the device time at V = 16 / 4; 256 ahead 0.90x / 0.93x; at
-#: V = 1 (one lane a sequence, every lane's prefetch its own line) 1.03x: hence the
-#: threshold.
+#: Session 31, H100 (``deep_ab.py --set prefetch``, (1024, 4096), n_h = 1, rows ahead on):
+#: 64 tokens ahead 0.89x / 0.92x the device time on random tables with V = 16 / 4; 256
+#: ahead 0.90x / 0.93x; on the permutation problem (V = 1) 1.03x. The threshold is
+#: empirical (V = 1 to 4 share one layout, four lanes a word; V = 2, 3 untimed), and the
+#: prefetch is untimed with the rows ahead off (n_h = 3, 5 or more, or
+#: ``STATETRACK_PROJ_AHEAD=0``).
 PROJ_PREFETCH_IDS = 64
 #: the fewest output columns a sequence (V) for which :data:`PROJ_PREFETCH_IDS` applies
 PREFETCH_MIN_WC = 4
+#: ``proj_kernel``'s rows ahead (:data:`PROJ_AHEAD`, where it applies) run two iterations a
+#: trip with the rows in two buffers (its ``PINGPONG``; session 31, opt-in until timed on a
+#: GPU): no rows moved from buffer to buffer at the loop's back edge. sm_90 (Triton 3.6,
+#: ``benchmarks/tabled_sass.py --proj``): 287 instructions a trip of eight sub-steps with
+#: the ids prefetched, against 2 x 167 for the rows ahead alone (-14 %); the same
+#: operations in the same order (bit-identical in the interpreter).
+PROJ_PINGPONG = False
+
 #: :data:`PROJ_PREFETCH_IDS` in chunked run passes too (session 31, opt-in until timed on a
 #: GPU: ``deep_ab.py --set prefetch --shape 64,65536 --chunk auto``)
 PREFETCH_CHUNKED = False
@@ -376,6 +388,7 @@ class ColsLauncher(_Launcher):
             OUT_CODE=self.outs["OUT_CODE"], FINAL=int(final), CHECK_IDS=self.check_ids,
             V0=self.lut_meta["V0"], LUT_ID=self.lut_meta["LUT_ID"], ACC=p.acc,
             AHEAD=ahead, END_PRED=ahead and 4 % inp.NH != 0, PF_IDS=pf,
+            PINGPONG=ahead and PROJ_PINGPONG,
             num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
 
     def _basis(self) -> tuple[bool, bool]:

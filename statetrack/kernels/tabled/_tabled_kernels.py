@@ -960,6 +960,27 @@ def _proj_rows4(xs, u, p_row, col, H: tl.constexpr, R: tl.constexpr, RP: tl.cons
     return rows
 
 
+@triton.jit
+def _proj_block(cur, u, p, e, orun, zrun, miss, tok, o, cls, lut, m_c, m_lut, col, i_h, NZ,
+                H: tl.constexpr, R: tl.constexpr, WC: tl.constexpr, NH: tl.constexpr,
+                UN: tl.constexpr, OUT_O: tl.constexpr, OUT_CODE: tl.constexpr,
+                ACC: tl.constexpr, LUT_ID: tl.constexpr, END_PRED: tl.constexpr):
+    # sub-steps u .. u + UN - 1 of their loaded rows cur, each token's readout at its end
+    for i in tl.static_range(UN):
+        r, g, b, kq, wk, v = cur[i]
+        p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O, OUT_CODE)
+        if END_PRED and UN % NH != 0:       # the token's end by masks, no branch
+            end = (tl.zeros_like(col) + (u + i)) % NH == NH - 1      # [BC], all alike
+            miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c & end, m_lut & end,
+                             col, i_h, NZ, WC, OUT_O, OUT_CODE, ACC, LUT_ID)
+            tok += tl.where(end, H, 0)
+        elif (u + i) % NH == NH - 1:
+            miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ,
+                             WC, OUT_O, OUT_CODE, ACC, LUT_ID)
+            tok += H
+    return p, e, orun, zrun, miss, tok
+
+
 @triton.jit(do_not_specialize=["T", "L", "BH", "S", "NZ", "gen"])
 def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut_w, lut, scale,
                 T, L, BH, S, NZ,
@@ -970,7 +991,7 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
                 CHECK_IDS: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr,
                 LUT_ID: tl.constexpr = 0, NARROW: tl.constexpr = False,
                 AHEAD: tl.constexpr = False, END_PRED: tl.constexpr = False,
-                PF_IDS: tl.constexpr = 0):
+                PF_IDS: tl.constexpr = 0, PINGPONG: tl.constexpr = False):
     # The run pass of cols_kernel (same grid, words a program, ids, chunks, H0_MODE 0-3,
     # FINAL 0-1, outputs o and the code by a code table; no stored states) in the keys'
     # coordinates (above), and its summary pass (H0_MODE 4: [I | 0] over WC = K + V columns,
@@ -997,6 +1018,10 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
     # also prefetches into L1 the cache line of the id PF_IDS tokens ahead (clamped to the
     # last), so the ids' cache misses (a line every 128 one-byte ids, every 32 int32 ids) are
     # not waited on; a hint (no value read), compiled code only.
+    # PINGPONG (session 31, opt-in: _launch.PROJ_PINGPONG; with AHEAD only): the main loop
+    # runs two iterations a trip, the rows in two buffers (the next trip's first iteration's
+    # loaded into the buffer just used), so no rows are moved from buffer to buffer at the
+    # back edge; the same operations in the same order.
     BC: tl.constexpr = P * BW
     RS2: tl.constexpr = RP + 4 + BW
     UN: tl.constexpr = 4
@@ -1047,32 +1072,51 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
     if AHEAD:           # the first iteration's rows, and the ids of the second
         rows = _proj_rows4(xs, 0, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW)
         xs, mx = _proj_ids4(p_sym, p8, m8, UN, last, mx, S, NH, UN, CHECK_IDS, NARROW)
-    for it in range(0, (last + 1) // UN):
-        u = it * UN
-        if PF_IDS > 0:
-            _prefetch_l1(p_sym + tl.minimum(u // NH + PF_IDS, last // NH))
-        if AHEAD:
-            cur = rows
-            rows = _proj_rows4(xs, u + UN, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW)
+    if AHEAD and PINGPONG:
+        # two iterations a trip: the rows of the second loaded during the first, those of
+        # the next trip's first during the second; no rows carried from one buffer to the
+        # other (the same operations in the same order as AHEAD's)
+        n_it = (last + 1) // UN
+        for it2 in range(0, n_it // 2):
+            u = it2 * (2 * UN)
+            if PF_IDS > 0:
+                _prefetch_l1(p_sym + tl.minimum(u // NH + PF_IDS, last // NH))
+            rows_b = _proj_rows4(xs, u + UN, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW)
             nx, mx = _proj_ids4(p_sym, p8, m8, u + 2 * UN, last, mx, S, NH, UN, CHECK_IDS,
                                 NARROW)
-        else:
-            cur = _proj_rows4(xs, u, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW)
-            nx, mx = _proj_ids4(p_sym, p8, m8, u + UN, last, mx, S, NH, UN, CHECK_IDS, NARROW)
-        for i in tl.static_range(UN):
-            r, g, b, kq, wk, v = cur[i]
-            p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O,
-                                         OUT_CODE)
-            if END_PRED and UN % NH != 0:       # the token's end by masks, no branch
-                end = (tl.zeros_like(col) + (u + i)) % NH == NH - 1      # [BC], all alike
-                miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c & end, m_lut & end,
-                                 col, i_h, NZ, WC, OUT_O, OUT_CODE, ACC, LUT_ID)
-                tok += tl.where(end, H, 0)
-            elif (u + i) % NH == NH - 1:
-                miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ,
-                                 WC, OUT_O, OUT_CODE, ACC, LUT_ID)
-                tok += H
-        xs = nx
+            p, e, orun, zrun, miss, tok = _proj_block(
+                rows, u, p, e, orun, zrun, miss, tok, o, cls, lut, m_c, m_lut, col, i_h, NZ,
+                H, R, WC, NH, UN, OUT_O, OUT_CODE, ACC, LUT_ID, END_PRED)
+            if PF_IDS > 0:
+                _prefetch_l1(p_sym + tl.minimum((u + UN) // NH + PF_IDS, last // NH))
+            rows = _proj_rows4(nx, u + 2 * UN, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW)
+            xs, mx = _proj_ids4(p_sym, p8, m8, u + 3 * UN, last, mx, S, NH, UN, CHECK_IDS,
+                                NARROW)
+            p, e, orun, zrun, miss, tok = _proj_block(
+                rows_b, u + UN, p, e, orun, zrun, miss, tok, o, cls, lut, m_c, m_lut, col,
+                i_h, NZ, H, R, WC, NH, UN, OUT_O, OUT_CODE, ACC, LUT_ID, END_PRED)
+        if n_it % 2 == 1:       # an odd last iteration: its rows are loaded
+            p, e, orun, zrun, miss, tok = _proj_block(
+                rows, (n_it - 1) * UN, p, e, orun, zrun, miss, tok, o, cls, lut, m_c, m_lut,
+                col, i_h, NZ, H, R, WC, NH, UN, OUT_O, OUT_CODE, ACC, LUT_ID, END_PRED)
+    else:
+        for it in range(0, (last + 1) // UN):
+            u = it * UN
+            if PF_IDS > 0:
+                _prefetch_l1(p_sym + tl.minimum(u // NH + PF_IDS, last // NH))
+            if AHEAD:
+                cur = rows
+                rows = _proj_rows4(xs, u + UN, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW)
+                nx, mx = _proj_ids4(p_sym, p8, m8, u + 2 * UN, last, mx, S, NH, UN,
+                                    CHECK_IDS, NARROW)
+            else:
+                cur = _proj_rows4(xs, u, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW)
+                nx, mx = _proj_ids4(p_sym, p8, m8, u + UN, last, mx, S, NH, UN, CHECK_IDS,
+                                    NARROW)
+            p, e, orun, zrun, miss, tok = _proj_block(
+                cur, u, p, e, orun, zrun, miss, tok, o, cls, lut, m_c, m_lut, col, i_h, NZ,
+                H, R, WC, NH, UN, OUT_O, OUT_CODE, ACC, LUT_ID, END_PRED)
+            xs = nx
     for u in range((last + 1) // UN * UN, last + 1):       # the last < UN sub-steps
         xi, mx = _id_take(tl.load(p_sym + u // NH), mx, S, CHECK_IDS)
         if NARROW:
