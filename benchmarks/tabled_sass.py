@@ -94,7 +94,7 @@ def proj_variants(chunked: bool) -> dict[str, dict]:
     base = dict(H=1, HT=1, K=16, R=4, RP=4, WC=16, BW=16, P=2, NH=1, G=4,
                 H0_MODE=3 if chunked else 0, OUT_O=False, OUT_CODE=False,
                 FINAL=0 if chunked else 1, CHECK_IDS=False, V0=0, ACC="fp32", LUT_ID=0,
-                NARROW=False, AHEAD=False, END_PRED=False, PF_IDS=0, PINGPONG=False)
+                NARROW=False, AHEAD=False, END_PRED=False, PF_IDS=0, PINGPONG=False, IDS_BLOCK=False)
     return {"proj o": dict(base, OUT_O=True),
             # the next iteration's rows loaded during this one (session 28)
             "proj o, rows ahead": dict(base, OUT_O=True, AHEAD=True),
@@ -105,6 +105,11 @@ def proj_variants(chunked: bool) -> dict[str, dict]:
             "proj o, rows ahead, ids prefetched, ping-pong": dict(base, OUT_O=True, AHEAD=True,
                                                                    PF_IDS=64, PINGPONG=True),
             "proj o, rows ahead, ping-pong": dict(base, OUT_O=True, AHEAD=True, PINGPONG=True),
+            # and each block's ids from one clamped start (IDS_BLOCK, session 31)
+            "proj o, rows ahead, ids prefetched, ping-pong, ids a block": dict(
+                base, OUT_O=True, AHEAD=True, PF_IDS=64, PINGPONG=True, IDS_BLOCK=True),
+            "proj o, rows ahead, ids prefetched, ids a block": dict(
+                base, OUT_O=True, AHEAD=True, PF_IDS=64, IDS_BLOCK=True),
             # three sub-steps a token with the rows ahead: the token's end a branch in the loop,
             # or masked stores (END_PRED, session 30: the loop's only branch its back edge)
             "proj o, n_h 3, rows ahead": dict(base, OUT_O=True, AHEAD=True, NH=3, R=6, RP=8),

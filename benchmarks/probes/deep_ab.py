@@ -57,8 +57,9 @@ sub-steps a token, ``_launch.AHEAD_NH`` widened to 3 for the run (n_h = 3 is not
 default: 1.035x on the H100, session 31), against the plain order; bit-identical expected.
 
 ``--set pingpong`` (session 31) times the rows ahead in two buffers, two iterations a trip
-(``_launch.PROJ_PINGPONG``), against the default (rows ahead, ids prefetched where V >= 4);
-bit-identical expected.
+(``_launch.PROJ_PINGPONG``), and the loop's ids read a block from one clamped start
+(``_launch.PROJ_IDS_BLOCK``), alone and together, against the default (rows ahead, ids
+prefetched where V >= 4); bit-identical expected.
 
 The prefetch applies only where V >= ``_launch.PREFETCH_MIN_WC`` (4): on the V = 1
 problems the prefetch rows of ``--set prefetch`` run without it since session 31.
@@ -97,7 +98,8 @@ from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 #: ids: _launch.NARROW_SEQUENTIAL, True unless given[, the tokens ahead proj prefetches the
 #: ids: _launch.PROJ_PREFETCH_IDS, 0 unless given[, whether chunked run passes prefetch
 #: them too: _launch.PREFETCH_CHUNKED, False unless given[, whether the rows ahead run in two
-#: buffers: _launch.PROJ_PINGPONG, False unless given]]]]]]]]]]]).
+#: buffers: _launch.PROJ_PINGPONG, False unless given[, whether the loop reads each block's
+#: ids from one clamped start: _launch.PROJ_IDS_BLOCK, False unless given]]]]]]]]]]]]).
 #: Each set's "default" row is its baseline, and every row but the proj ones runs
 #: cols_kernel (proj off: the default where it applies since session 23, it would replace
 #: cols_kernel's orders here)
@@ -156,7 +158,12 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
                      "ping-pong": ({}, None, True, False, True, True, True, False, True,
                                    PREFETCH_DEFAULT, False, True),
                      "ping-pong, no prefetch": ({}, None, True, False, True, True, True, False,
-                                                True, 0, False, True)}}
+                                                True, 0, False, True),
+                     # each block's ids from one clamped start (PROJ_IDS_BLOCK, session 31)
+                     "ids a block": ({}, None, True, False, True, True, True, False, True,
+                                     PREFETCH_DEFAULT, False, False, True),
+                     "ping-pong, ids a block": ({}, None, True, False, True, True, True, False,
+                                                True, PREFETCH_DEFAULT, False, True, True)}}
 VARIANTS = SETS["deep"]
 #: the launcher's rows-ahead switch as imported (on since session 30); every row but
 #: those naming "rows ahead" runs with it off (the order each set was written against)
@@ -255,6 +262,7 @@ def main(argv=None) -> int:
             _launch.PROJ_PREFETCH_IDS = rest[7] if len(rest) > 7 else 0
             _launch.PREFETCH_CHUNKED = rest[8] if len(rest) > 8 else False
             _launch.PROJ_PINGPONG = rest[9] if len(rest) > 9 else False
+            _launch.PROJ_IDS_BLOCK = rest[10] if len(rest) > 10 else False
             _launch.AHEAD_NH = (1, 2, 3, 4) if a.set == "nh3" else AHEAD_NH_DEFAULT
             extra = {}
             if len(rest) > 1 and rest[1] and _kw["output"] == "code":
@@ -273,6 +281,7 @@ def main(argv=None) -> int:
                 _launch.PROJ_PREFETCH_IDS = PREFETCH_DEFAULT
                 _launch.PREFETCH_CHUNKED = False
                 _launch.PROJ_PINGPONG = False
+                _launch.PROJ_IDS_BLOCK = False
                 _launch.AHEAD_NH = AHEAD_NH_DEFAULT
         ref = call("default")
         field = "o" if kw["output"] == "o" else "code"

@@ -1263,9 +1263,10 @@ def test_narrowing_in_the_summary_pass_equals_the_narrowing_pass(gen, device, mo
                                                   (True, 4, 9, None, True),
                                                   (False, 1, 16, None, False),
                                                   (True, 2, 20, None, False)])
-@pytest.mark.parametrize("pingpong", [False, True])
+@pytest.mark.parametrize("pingpong,block", [(False, False), (True, False), (False, True),
+                                            (True, True)])
 def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, heads, n_h, T, L,
-                                          narrow, pingpong):
+                                          narrow, pingpong, block):
     # _launch.PROJ_AHEAD (session 28): proj_kernel's sequential run passes load the next
     # iteration's rows during this one (chunked calls keep the plain order: on CUDA their run
     # pass went wrong at three sub-steps a token); the same operations in the same order, so
@@ -1274,7 +1275,9 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, 
     # in the summary pass, ids checked (an id out of range still raises); three sub-steps a
     # token (an iteration's four then start at another sub-step of a token: the token's end
     # by masked stores, END_PRED, there); with PINGPONG (session 31, opt-in: two iterations
-    # a trip, the rows in two buffers) too: an even and an odd number of iterations, none
+    # a trip, the rows in two buffers) too: an even and an odd number of iterations, none;
+    # and with IDS_BLOCK (session 31, opt-in: each block's ids in the loop from one clamped
+    # start; every run pass, chunked too, where n_h divides four; the same ids read)
     from statetrack.kernels.tabled import _launch
 
     H, K, V, S = 2, 8, 3, 3 if n_h < 3 else 2
@@ -1290,17 +1293,20 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, 
     # three sub-steps a token too (right with END_PRED, not the default: slower, session 31)
     monkeypatch.setattr(_launch, "AHEAD_NH", (1, 2, 3, 4))
     monkeypatch.setattr(_launch, "PROJ_PINGPONG", pingpong)
+    monkeypatch.setattr(_launch, "PROJ_IDS_BLOCK", block)
     aheads = []
     launch_spy("proj_kernel", lambda grid, meta: aheads.append(
         (grid[1], meta.get("AHEAD", False), meta.get("END_PRED", False),
-         meta.get("PINGPONG", False))))
+         meta.get("PINGPONG", False), meta.get("IDS_BLOCK", False))))
     got = run_tabled(sym, kt, bt, vt, **kw)
     sequential = L is None or L >= T
     # one launch a pass: the run pass (sequential, n_h in AHEAD_NH) takes AHEAD, with
     # END_PRED at three sub-steps a token (session 31) and PINGPONG where asked; a chunked
-    # call's passes take none of them
-    assert aheads == ([(1, True, n_h == 3, pingpong)] if sequential
-                      else [(-(-T // L), False, False, False)] * 2)
+    # call's passes take none of them; every run pass takes IDS_BLOCK where asked (the
+    # summary pass never)
+    C = -(-T // L) if not sequential else 1
+    assert aheads == ([(1, True, n_h == 3, pingpong, block)] if sequential
+                      else [(C, False, False, False, False), (C, False, False, False, block)])
     assert got.o.abs().sum() > 0
     assert torch.equal(got.o, want.o) and torch.equal(got.final_state, want.final_state)
     got_none = run_tabled(sym, kt, bt, vt, output="none", chunk_size=L)

@@ -476,14 +476,19 @@ def test_proj_layers_are_the_expected_ones():
 
 @pytest.mark.parametrize("name", PROJ_LAYERS)
 @pytest.mark.parametrize("chunk", [None, 3])
-def test_proj_is_bit_identical_on_constructions(gen, device, monkeypatch, name, chunk):
+@pytest.mark.parametrize("opt_in", [False, True])
+def test_proj_is_bit_identical_on_constructions(gen, device, monkeypatch, name, chunk, opt_in):
     # the proj variant (the default here) on integer constructions (bfloat16 tables as
     # `statetrack check` runs them): o, the final state and the codes through the code
     # table bit-identical to cols_kernel's, and the codes the exact ones; sequential and
     # chunked (summaries and run pass through proj, spied; the summaries over the keys'
-    # basis, their maps by proj_maps_kernel, and over the K columns of [I | 0] too)
+    # basis, their maps by proj_maps_kernel, and over the K columns of [I | 0] too); and
+    # with session 31's opt-in loop orders (PROJ_PINGPONG, PROJ_IDS_BLOCK)
     from statetrack.kernels.tabled import _launch
     from statetrack.kernels.tabled.tabled import _run_tabled_variant
+
+    monkeypatch.setattr(_launch, "PROJ_PINGPONG", opt_in)
+    monkeypatch.setattr(_launch, "PROJ_IDS_BLOCK", opt_in)
 
     ran = []
     for meth in ("_run_proj", "_summary_proj"):

@@ -190,6 +190,13 @@ PREFETCH_MIN_WC = 4
 #: the ids prefetched, against 2 x 167 for the rows ahead alone (-14 %); the same
 #: operations in the same order (bit-identical in the interpreter).
 PROJ_PINGPONG = False
+#: ``proj_kernel``'s run passes read each block of four sub-steps' ids inside the loop from
+#: one clamped start, a token's id once (its ``IDS_BLOCK``; where n_h divides four; session
+#: 31, opt-in until timed on a GPU): no clamp and no 64-bit address a sub-step. sm_90:
+#: 2 x 9 instructions fewer a trip of eight sub-steps at n_h = 1 with :data:`PROJ_PINGPONG`
+#: (``tabled_sass.py --proj``); the same ids for every block the loop uses (bit-identical
+#: in the interpreter).
+PROJ_IDS_BLOCK = False
 
 #: :data:`PROJ_PREFETCH_IDS` in chunked run passes too (session 31, opt-in until timed on a
 #: GPU: ``deep_ab.py --set prefetch --shape 64,65536 --chunk auto``)
@@ -388,7 +395,7 @@ class ColsLauncher(_Launcher):
             OUT_CODE=self.outs["OUT_CODE"], FINAL=int(final), CHECK_IDS=self.check_ids,
             V0=self.lut_meta["V0"], LUT_ID=self.lut_meta["LUT_ID"], ACC=p.acc,
             AHEAD=ahead, END_PRED=ahead and 4 % inp.NH != 0, PF_IDS=pf,
-            PINGPONG=ahead and PROJ_PINGPONG,
+            PINGPONG=ahead and PROJ_PINGPONG, IDS_BLOCK=PROJ_IDS_BLOCK,
             num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
 
     def _basis(self) -> tuple[bool, bool]:

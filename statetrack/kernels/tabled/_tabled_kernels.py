@@ -935,16 +935,29 @@ def _proj_key(kt, y, hh, HT: tl.constexpr, K: tl.constexpr, ACC: tl.constexpr):
 
 @triton.jit
 def _proj_ids4(p_sym, p8, m8, u, last, mx, S, NH: tl.constexpr, UN: tl.constexpr,
-               CHECK_IDS: tl.constexpr, NARROW: tl.constexpr):
+               CHECK_IDS: tl.constexpr, NARROW: tl.constexpr, BLOCK: tl.constexpr = False):
     # the ids of sub-steps u .. u + UN - 1 (clamped to the last; stored as one-byte ids too
-    # with NARROW), and the running maximum
+    # with NARROW), and the running maximum. BLOCK (where n_h divides UN; for reads inside
+    # the main loop, which runs only if last + 1 >= UN): the block's start clamped once
+    # instead (to last + 1 - UN), each token's id read once (UN / n_h loads at consecutive
+    # addresses): the same ids for every block that ends by the last sub-step, and other
+    # ids of the sequence for a block beyond it (whose rows the loop never uses)
     xs = ()
-    for i in tl.static_range(UN):
-        pos = tl.minimum(u + i, last) // NH
-        xi, mx = _id_take(tl.load(p_sym + pos), mx, S, CHECK_IDS)
-        if NARROW:
-            tl.store(p8 + pos, xi.to(tl.uint8), mask=m8)
-        xs = xs + (xi,)
+    if BLOCK and UN % NH == 0:
+        base = tl.minimum(u, last + 1 - UN) // NH
+        for j in tl.static_range(UN // NH):
+            xj, mx = _id_take(tl.load(p_sym + base + j), mx, S, CHECK_IDS)
+            if NARROW:
+                tl.store(p8 + base + j, xj.to(tl.uint8), mask=m8)
+            for _ in tl.static_range(NH):
+                xs = xs + (xj,)
+    else:
+        for i in tl.static_range(UN):
+            pos = tl.minimum(u + i, last) // NH
+            xi, mx = _id_take(tl.load(p_sym + pos), mx, S, CHECK_IDS)
+            if NARROW:
+                tl.store(p8 + pos, xi.to(tl.uint8), mask=m8)
+            xs = xs + (xi,)
     return xs, mx
 
 
@@ -991,7 +1004,8 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
                 CHECK_IDS: tl.constexpr, V0: tl.constexpr, ACC: tl.constexpr,
                 LUT_ID: tl.constexpr = 0, NARROW: tl.constexpr = False,
                 AHEAD: tl.constexpr = False, END_PRED: tl.constexpr = False,
-                PF_IDS: tl.constexpr = 0, PINGPONG: tl.constexpr = False):
+                PF_IDS: tl.constexpr = 0, PINGPONG: tl.constexpr = False,
+                IDS_BLOCK: tl.constexpr = False):
     # The run pass of cols_kernel (same grid, words a program, ids, chunks, H0_MODE 0-3,
     # FINAL 0-1, outputs o and the code by a code table; no stored states) in the keys'
     # coordinates (above), and its summary pass (H0_MODE 4: [I | 0] over WC = K + V columns,
@@ -1022,6 +1036,9 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
     # runs two iterations a trip, the rows in two buffers (the next trip's first iteration's
     # loaded into the buffer just used), so no rows are moved from buffer to buffer at the
     # back edge; the same operations in the same order.
+    # IDS_BLOCK (session 31, opt-in: _launch.PROJ_IDS_BLOCK): the main loop reads each block's
+    # ids from one clamped start, a token's id once (_proj_ids4's BLOCK; where n_h divides
+    # four): the same ids for every block it uses.
     BC: tl.constexpr = P * BW
     RS2: tl.constexpr = RP + 4 + BW
     UN: tl.constexpr = 4
@@ -1083,7 +1100,7 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
                 _prefetch_l1(p_sym + tl.minimum(u // NH + PF_IDS, last // NH))
             rows_b = _proj_rows4(xs, u + UN, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW)
             nx, mx = _proj_ids4(p_sym, p8, m8, u + 2 * UN, last, mx, S, NH, UN, CHECK_IDS,
-                                NARROW)
+                                NARROW, IDS_BLOCK)
             p, e, orun, zrun, miss, tok = _proj_block(
                 rows, u, p, e, orun, zrun, miss, tok, o, cls, lut, m_c, m_lut, col, i_h, NZ,
                 H, R, WC, NH, UN, OUT_O, OUT_CODE, ACC, LUT_ID, END_PRED)
@@ -1091,7 +1108,7 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
                 _prefetch_l1(p_sym + tl.minimum((u + UN) // NH + PF_IDS, last // NH))
             rows = _proj_rows4(nx, u + 2 * UN, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW)
             xs, mx = _proj_ids4(p_sym, p8, m8, u + 3 * UN, last, mx, S, NH, UN, CHECK_IDS,
-                                NARROW)
+                                NARROW, IDS_BLOCK)
             p, e, orun, zrun, miss, tok = _proj_block(
                 rows_b, u + UN, p, e, orun, zrun, miss, tok, o, cls, lut, m_c, m_lut, col,
                 i_h, NZ, H, R, WC, NH, UN, OUT_O, OUT_CODE, ACC, LUT_ID, END_PRED)
@@ -1108,11 +1125,11 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
                 cur = rows
                 rows = _proj_rows4(xs, u + UN, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW)
                 nx, mx = _proj_ids4(p_sym, p8, m8, u + 2 * UN, last, mx, S, NH, UN,
-                                    CHECK_IDS, NARROW)
+                                    CHECK_IDS, NARROW, IDS_BLOCK)
             else:
                 cur = _proj_rows4(xs, u, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW)
                 nx, mx = _proj_ids4(p_sym, p8, m8, u + UN, last, mx, S, NH, UN, CHECK_IDS,
-                                    NARROW)
+                                    NARROW, IDS_BLOCK)
             p, e, orun, zrun, miss, tok = _proj_block(
                 cur, u, p, e, orun, zrun, miss, tok, o, cls, lut, m_c, m_lut, col, i_h, NZ,
                 H, R, WC, NH, UN, OUT_O, OUT_CODE, ACC, LUT_ID, END_PRED)
