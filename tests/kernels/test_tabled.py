@@ -1477,3 +1477,17 @@ def test_proj_ahead_switch_from_the_environment(value, want):
                        timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(want)
+
+
+@pytest.mark.parametrize("value,want", [("", 64), ("yes", 64), ("0", 0), ("off", 0)])
+def test_proj_prefetch_switch_from_the_environment(value, want):
+    # STATETRACK_PROJ_PREFETCH turns the ids prefetch of proj's sequential run passes off
+    # (64 tokens ahead by default since session 31)
+    import subprocess
+    import sys
+    env = dict(os.environ, STATETRACK_PROJ_PREFETCH=value)
+    r = subprocess.run([sys.executable, "-c", "from statetrack.kernels.tabled import _launch; "
+                        "print(_launch.PROJ_PREFETCH_IDS)"], env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(want)

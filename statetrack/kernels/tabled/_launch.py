@@ -179,8 +179,9 @@ AHEAD_NH = (1, 2, 4)
 #: ahead 0.90x / 0.93x; on the permutation problem (V = 1) 1.03x. The threshold is
 #: empirical (V = 1 to 4 share one layout, four lanes a word; V = 2, 3 untimed), and the
 #: prefetch is untimed with the rows ahead off (n_h = 3, 5 or more, or
-#: ``STATETRACK_PROJ_AHEAD=0``).
-PROJ_PREFETCH_IDS = 64
+#: ``STATETRACK_PROJ_AHEAD=0``). ``STATETRACK_PROJ_PREFETCH`` (0/off/false/no) turns it off
+#: for whole runs.
+PROJ_PREFETCH_IDS = 64 if env_switch("STATETRACK_PROJ_PREFETCH", True) else 0
 #: the fewest output columns a sequence (V) for which :data:`PROJ_PREFETCH_IDS` applies
 PREFETCH_MIN_WC = 4
 #: ``proj_kernel``'s rows ahead (:data:`PROJ_AHEAD`, where it applies) run two iterations a
