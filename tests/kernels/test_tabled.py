@@ -1280,7 +1280,10 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, 
     # start; every run pass, chunked too, where n_h divides four; the same ids read)
     from statetrack.kernels.tabled import _launch
 
-    H, K, V, S = 2, 8, 3, 3 if n_h < 3 else 2
+    # R = S n_h rows of random unit keys in K dimensions, well apart from K (proj wants them
+    # independent, smallest singular value >= PROJ_MIN_SV: R = K = 8 missed it at times)
+    H, V, S = 2, 3, 3 if n_h < 3 else 2
+    K = 8 if S * n_h <= 6 else 16
     kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, H, K, V, heads))
     sym = torch.randint(0, S, (3, T), generator=gen).to(device)
     q = torch.randn(H, K, generator=gen).to(device)
@@ -1334,17 +1337,18 @@ def test_proj_rows_ahead_by_default_where_validated(gen, device, monkeypatch, la
          meta["PF_IDS"])))
     for n_h, V in ((1, 3), (2, 4), (3, 4), (4, 1), (5, 5)):
         S = 2 if n_h <= 4 else 1            # proj_kernel wants S * n_h <= K rows
-        kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, 1, 8, V, False))
+        # (K = 16: the rows' random keys well conditioned, as proj also wants)
+        kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, 1, 16, V, False))
         sym = torch.randint(0, S, (2, 13), generator=gen).to(device)
-        run_tabled(sym, kt, bt, vt, query=torch.randn(1, 8, generator=gen).to(device))
+        run_tabled(sym, kt, bt, vt, query=torch.randn(1, 16, generator=gen).to(device))
         ahead = n_h in (1, 2, 4)
         pf = 64 if V >= 4 and not _launch.INTERPRET else 0
         assert seen == [(ahead, False, None if ahead or _launch.INTERPRET else 255, pf)], n_h
         seen.clear()
     monkeypatch.setattr(_launch, "AHEAD_NH", (1, 2, 3, 4))
-    kt, bt, vt = (t.to(device) for t in _random_tables(gen, 2, 3, 1, 8, 3, False))
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, 2, 3, 1, 16, 3, False))
     run_tabled(torch.randint(0, 2, (2, 13), generator=gen).to(device), kt, bt, vt,
-               query=torch.randn(1, 8, generator=gen).to(device))
+               query=torch.randn(1, 16, generator=gen).to(device))
     assert seen == [(True, True, None, 0)]
 
 
@@ -1386,6 +1390,39 @@ def test_sequential_ids_prefetched_or_read_wide(gen, device, monkeypatch, narrow
     with pytest.raises(E.SymbolRangeError):
         run_tabled(bad, kt, bt, vt, query=q)
         check_pending()
+
+
+@pytest.mark.parametrize("n_h,chunk", [(1, None), (2, None), (4, None), (1, 9), (2, 6)])
+def test_ids_a_block_are_checked_in_the_run_pass(gen, device, monkeypatch, launch_spy, n_h,
+                                                 chunk):
+    # _launch.PROJ_IDS_BLOCK (session 31, opt-in; with PROJ_PINGPONG): the run pass reads and
+    # checks the caller's ids itself (no narrowing launch: NARROW_SEQUENTIAL / NARROW_CHUNKED
+    # off), each block of the loop from one clamped start; the outputs equal those without
+    # it, and an id out of range anywhere (first block, a block read ahead, the middle, the
+    # last full block, the tail) still raises
+    from statetrack.kernels.tabled import _launch
+
+    H, K, V, S, T = 2, 16, 4, 2, 37
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, H, K, V, True))
+    sym = torch.randint(0, S, (3, T), generator=gen).to(torch.int32).to(device)
+    q = torch.randn(H, K, generator=gen).to(device)
+    monkeypatch.setattr(_launch, "NARROW_SEQUENTIAL", False)
+    monkeypatch.setattr(_launch, "NARROW_CHUNKED", False)
+    want = run_tabled(sym, kt, bt, vt, query=q, chunk_size=chunk)
+    monkeypatch.setattr(_launch, "PROJ_IDS_BLOCK", True)
+    monkeypatch.setattr(_launch, "PROJ_PINGPONG", True)
+    seen = []
+    launch_spy("proj_kernel", lambda grid, meta: seen.append(
+        (meta["H0_MODE"] < 4, meta.get("IDS_BLOCK", False), meta["CHECK_IDS"])))
+    got = run_tabled(sym, kt, bt, vt, query=q, chunk_size=chunk)
+    assert (True, True, True) in seen                    # the run pass: blocks, checked
+    assert torch.equal(got.o, want.o) and torch.equal(got.final_state, want.final_state)
+    for pos in (0, 5, 17, 32 // n_h, T - 1):
+        bad = sym.clone()
+        bad[2, pos] = S if pos % 2 else -1
+        with pytest.raises(E.SymbolRangeError):
+            run_tabled(bad, kt, bt, vt, query=q, chunk_size=chunk)
+            check_pending()
 
 
 @pytest.mark.parametrize("n_h,L", [(1, 7), (2, 5)])
