@@ -165,6 +165,12 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
                      "ping-pong, ids a block": ({}, None, True, False, True, True, True, False,
                                                 True, PREFETCH_DEFAULT, False, True, True)}}
 VARIANTS = SETS["deep"]
+#: the launcher switches a variant's rest sets: name -> (its position in rest, its value
+#: where the variant does not give it); rest[1] is the code table's load, not a switch
+KNOBS = {"PROJ_SUMMARY": (0, True), "PROJ_BASIS": (2, True), "PROJ_VBASIS": (3, True),
+         "PROJ_AHEAD": (4, False), "SCAN_FROM_SUMS": (5, False), "NARROW_SEQUENTIAL": (6, True),
+         "PROJ_PREFETCH_IDS": (7, 0), "PREFETCH_CHUNKED": (8, False),
+         "PROJ_PINGPONG": (9, False), "PROJ_IDS_BLOCK": (10, False)}
 #: the launcher's rows-ahead switch as imported (on since session 30); every row but
 #: those naming "rows ahead" runs with it off (the order each set was written against)
 AHEAD_DEFAULT = _launch.PROJ_AHEAD
@@ -252,17 +258,10 @@ def main(argv=None) -> int:
     for pname, (tabs, kw) in probs.items():
         def call(name, _tabs=tabs, _kw=kw):
             var, reg, *rest = variants[name]
+            saved = {k: getattr(_launch, k) for k in (*KNOBS, "MAXNREG_OVERRIDE", "AHEAD_NH")}
             _launch.MAXNREG_OVERRIDE = reg
-            _launch.PROJ_SUMMARY = rest[0] if rest else True
-            _launch.PROJ_BASIS = rest[2] if len(rest) > 2 else True
-            _launch.PROJ_VBASIS = rest[3] if len(rest) > 3 else True
-            _launch.PROJ_AHEAD = rest[4] if len(rest) > 4 else False
-            _launch.SCAN_FROM_SUMS = rest[5] if len(rest) > 5 else False
-            _launch.NARROW_SEQUENTIAL = rest[6] if len(rest) > 6 else True
-            _launch.PROJ_PREFETCH_IDS = rest[7] if len(rest) > 7 else 0
-            _launch.PREFETCH_CHUNKED = rest[8] if len(rest) > 8 else False
-            _launch.PROJ_PINGPONG = rest[9] if len(rest) > 9 else False
-            _launch.PROJ_IDS_BLOCK = rest[10] if len(rest) > 10 else False
+            for knob, (at, unset) in KNOBS.items():
+                setattr(_launch, knob, rest[at] if len(rest) > at else unset)
             _launch.AHEAD_NH = (1, 2, 3, 4) if a.set == "nh3" else AHEAD_NH_DEFAULT
             extra = {}
             if len(rest) > 1 and rest[1] and _kw["output"] == "code":
@@ -271,18 +270,8 @@ def main(argv=None) -> int:
                 return _run_tabled_variant(sym, *_tabs, chunk_size=chunk, check_beta=False,
                                            check_ids=False, _variant=var, **_kw, **extra)
             finally:
-                _launch.MAXNREG_OVERRIDE = None
-                _launch.PROJ_SUMMARY = True
-                _launch.PROJ_BASIS = True
-                _launch.PROJ_VBASIS = True
-                _launch.PROJ_AHEAD = AHEAD_DEFAULT
-                _launch.SCAN_FROM_SUMS = False
-                _launch.NARROW_SEQUENTIAL = True
-                _launch.PROJ_PREFETCH_IDS = PREFETCH_DEFAULT
-                _launch.PREFETCH_CHUNKED = False
-                _launch.PROJ_PINGPONG = False
-                _launch.PROJ_IDS_BLOCK = False
-                _launch.AHEAD_NH = AHEAD_NH_DEFAULT
+                for knob, value in saved.items():
+                    setattr(_launch, knob, value)
         ref = call("default")
         field = "o" if kw["output"] == "o" else "code"
         outs = {n: getattr(call(n), field) for n in variants}
