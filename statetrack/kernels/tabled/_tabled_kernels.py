@@ -893,8 +893,8 @@ def _proj_row(p_r, col, R: tl.constexpr, RP: tl.constexpr, G: tl.constexpr, BC: 
 def _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R: tl.constexpr, OUT_O: tl.constexpr,
               OUT_CODE: tl.constexpr):
     # sub-step of row r (lanes' [BC] int32): d = beta (v - p_r), p += G[:, r] d, e_r += d.
-    # (Session 30 tried p_r and e_r by multiply-adds with the row's one-hot instead of the
-    # compares and selects: slower on the H100, 1.01-1.12x; removed.)
+    # (Session 30 wrote p_r and e_r by multiply-adds with the row's one-hot instead of the
+    # compares and selects: slower on the H100 in session 31, 1.01-1.12x; removed.)
     pr = p[0]
     for y in tl.static_range(1, R):
         pr = tl.where(r == y, p[y], pr)
