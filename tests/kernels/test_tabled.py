@@ -1305,11 +1305,11 @@ def test_proj_rows_ahead_is_bit_identical(gen, device, monkeypatch, launch_spy, 
     sequential = L is None or L >= T
     # one launch a pass: the run pass (sequential, n_h in AHEAD_NH) takes AHEAD, with
     # END_PRED at three sub-steps a token (session 31) and PINGPONG where asked; a chunked
-    # call's passes take none of them; every run pass takes IDS_BLOCK where asked (the
-    # summary pass never)
+    # call's passes take none of them; every pass takes IDS_BLOCK where asked (the summary
+    # pass too, narrowing the ids there with it where NARROW_IN_SUMMARY)
     C = -(-T // L) if not sequential else 1
     assert aheads == ([(1, True, n_h == 3, pingpong, block)] if sequential
-                      else [(C, False, False, False, False), (C, False, False, False, block)])
+                      else [(C, False, False, False, block)] * 2)
     assert got.o.abs().sum() > 0
     assert torch.equal(got.o, want.o) and torch.equal(got.final_state, want.final_state)
     got_none = run_tabled(sym, kt, bt, vt, output="none", chunk_size=L)

@@ -191,12 +191,13 @@ PREFETCH_MIN_WC = 4
 #: the ids prefetched, against 2 x 167 for the rows ahead alone (-14 %); the same
 #: operations in the same order (bit-identical in the interpreter).
 PROJ_PINGPONG = False
-#: ``proj_kernel``'s run passes read each block of four sub-steps' ids inside the loop from
-#: one clamped start, a token's id once (its ``IDS_BLOCK``; where n_h divides four; session
-#: 31, opt-in until timed on a GPU): no clamp and no 64-bit address a sub-step. sm_90:
-#: 2 x 9 instructions fewer a trip of eight sub-steps at n_h = 1 with :data:`PROJ_PINGPONG`
-#: (``tabled_sass.py --proj``); the same ids for every block the loop uses (bit-identical
-#: in the interpreter).
+#: ``proj_kernel``'s passes (run and summary) read each block of four sub-steps' ids inside
+#: the loop from one clamped start, a token's id once (its ``IDS_BLOCK``; where n_h divides
+#: four; session 31, opt-in until timed on a GPU): no clamp and no 64-bit address a
+#: sub-step. sm_90 (``tabled_sass.py --proj``, n_h = 1, ids prefetched): 155 instructions
+#: an iteration against 167, and 264 a trip of eight sub-steps with :data:`PROJ_PINGPONG`
+#: against 287; the same ids for every block the loop uses (bit-identical in the
+#: interpreter).
 PROJ_IDS_BLOCK = False
 
 #: :data:`PROJ_PREFETCH_IDS` in chunked run passes too (session 31, opt-in until timed on a
@@ -440,7 +441,7 @@ class ColsLauncher(_Launcher):
             NH=inp.NH, G=p.G, H0_MODE=5 if basis else 4, OUT_O=False, OUT_CODE=False,
             FINAL=3 if basis else 2,
             CHECK_IDS=self.check_ids if self.sym_summary is None else self.check_summary,
-            V0=0, ACC=p.acc, NARROW=self.sym8 is not None,
+            V0=0, ACC=p.acc, NARROW=self.sym8 is not None, IDS_BLOCK=PROJ_IDS_BLOCK,
             num_warps=max(1, PS * BWS // 32), num_stages=1)
         if basis and SCAN_FROM_SUMS:        # sums_scan(): the scan makes the maps
             return out
