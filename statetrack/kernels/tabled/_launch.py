@@ -165,6 +165,9 @@ NARROW_IN_SUMMARY = False
 #: ``STATETRACK_PROJ_AHEAD`` (0/off/false/no) turns it off for whole runs (1/on: on, still
 #: only where it applies).
 PROJ_AHEAD = env_switch("STATETRACK_PROJ_AHEAD", True)
+#: ``proj_kernel``'s sub-steps an iteration of its main loop (its ``UN``): where n_h does not
+#: divide it, a token's end moves from iteration to iteration
+PROJ_ITERATION = 4
 #: the sub-steps a token (n_h) where :data:`PROJ_AHEAD` applies (validated on CUDA, and
 #: faster: n_h = 3 with ``END_PRED`` is right but slower, above)
 AHEAD_NH = (1, 2, 4)
@@ -396,7 +399,7 @@ class ColsLauncher(_Launcher):
             NH=inp.NH, G=p.G, H0_MODE=h0_mode, OUT_O=self.outs["OUT_O"],
             OUT_CODE=self.outs["OUT_CODE"], FINAL=int(final), CHECK_IDS=self.check_ids,
             V0=self.lut_meta["V0"], LUT_ID=self.lut_meta["LUT_ID"], ACC=p.acc,
-            AHEAD=ahead, END_PRED=ahead and 4 % inp.NH != 0, PF_IDS=pf,
+            AHEAD=ahead, END_PRED=ahead and PROJ_ITERATION % inp.NH != 0, PF_IDS=pf,
             PINGPONG=ahead and PROJ_PINGPONG, IDS_BLOCK=PROJ_IDS_BLOCK,
             num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
 
