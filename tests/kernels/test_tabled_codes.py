@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import triton
+import triton.language as tl
 
 from statetrack.automata.families import catalogue
 from statetrack.constructions import compile
@@ -20,6 +22,7 @@ from statetrack.kernels.tabled import (
     build_code_table,
     run_tabled,
 )
+from statetrack.kernels.tabled._tabled_kernels import _lut_code
 
 
 def _layers():
@@ -694,3 +697,62 @@ def test_build_code_table_names_the_bad_argument():
     # per-head tables: H must be their head count
     with pytest.raises(KernelInputError, match="^H:"):
         build_code_table(kt[:, :, None], bt[:, :, None], vt[:, :, None], **dict(ok, H=2))
+
+
+@triton.jit
+def _lut_code_probe(z, m, lut, cls, miss_out, NZ, N: tl.constexpr, LUT_ID: tl.constexpr,
+                    M_FIXED: tl.constexpr, ACC: tl.constexpr):
+    # _lut_code on N values of z (head 1 of the table), its stored codes and minimum
+    i = tl.arange(0, N)
+    zz = tl.load(z + i).to(ACC)
+    mm = tl.load(m + i) != 0
+    miss = _lut_code(zz, mm, lut, cls, i, tl.zeros([N], dtype=tl.int32), 1, NZ, ACC, LUT_ID,
+                     M_FIXED)
+    tl.store(miss_out + i, miss)
+
+
+@pytest.mark.parametrize("acc", ["float32", "float64"])
+def test_lut_code_readout_of_every_kind_of_z(device, acc):
+    # the code table's readout (_lut_code, both kernels') on the values z can take: an integer
+    # in 0 .. NZ - 1 reads its code; -1, past the table, not an integer, infinite or NaN is a
+    # miss (-1 stored, the minimum < 0); lanes outside the mask store nothing and, unless the
+    # mask is fixed (M_FIXED: masked once by the caller), leave the minimum alone. For the
+    # table load (LUT_ID 0), the identity (-1) and a mask of held z (the others miss)
+    probe = _lut_code_probe
+    NZ = 6
+    vals = [0.0, -0.0, 1.0, 5.0, 2.0, 3.0, -1.0, -0.5, -1.5, 0.5, 5.5, 6.0, 7.0, 1e10, -1e10,
+            float("inf"), float("-inf"), float("nan"), 4.0, 2.0 ** 31, -(2.0 ** 31), 4.25,
+            3.0, 1.0, 0.0, 5.0, 2.0, -2.0, 6.5, 1e-30, -1e-30, 3.0]
+    N = len(vals)
+    dt = getattr(torch, acc)
+    z = torch.tensor(vals, dtype=dt, device=device)
+    lut = torch.full((2, NZ), -5, dtype=torch.int32)
+    lut[1] = torch.tensor([10, -1, 12, 13, -1, 15], dtype=torch.int32)
+    lut = lut.to(device)
+    for lut_id in (0, -1, 1 + 4 + 8 + 32):
+        for m_fixed in (False, True):
+            m = torch.ones(N, dtype=torch.int32)
+            m[::5] = 0
+            m = m.to(device)
+            cls = torch.full((N,), -7, dtype=torch.int32, device=device)
+            miss = torch.empty(N, dtype=torch.int32, device=device)
+            probe[(1,)](z, m, lut, cls, miss, NZ, N=N, LUT_ID=lut_id, M_FIXED=m_fixed,
+                        ACC=tl.float32 if acc == "float32" else tl.float64)
+            want = []
+            for v, mk in zip(vals, m.tolist()):
+                held = v == v and v in range(NZ) and float(int(v)) == v
+                if held:
+                    k = int(v)
+                    code = (int(lut[1, k]) if lut_id == 0 else
+                            k if lut_id == -1 or (lut_id >> k) & 1 else -1)
+                else:
+                    code = -1
+                want.append((code, mk))
+            got_cls, got_miss = cls.cpu().tolist(), miss.cpu().tolist()
+            for i, ((code, mk), c, mi) in enumerate(zip(want, got_cls, got_miss)):
+                ctx = (lut_id, m_fixed, vals[i])
+                assert c == (code if mk else -7), ctx
+                if mk:
+                    assert (mi < 0) == (code < 0) and mi <= 0, ctx
+                elif not m_fixed:               # (fixed: the caller masks these lanes)
+                    assert mi == 0, ctx

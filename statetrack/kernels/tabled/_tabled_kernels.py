@@ -520,26 +520,33 @@ def _cols_store(p, s, m, WC: tl.constexpr, K: tl.constexpr):
 
 
 @triton.jit
-def _lut_code(z, m, lut, cls, tok, miss, i_h, NZ, ACC: tl.constexpr, LUT_ID: tl.constexpr):
+def _lut_code(z, m, lut, cls, tok, miss, i_h, NZ, ACC: tl.constexpr, LUT_ID: tl.constexpr,
+              M_FIXED: tl.constexpr = False):
     # the code table's readout of z (lane V0's w . S[:, V0] - z0): lut[head, z] where z is an
-    # integer in 0 .. NZ - 1, else -1 (and the miss flag set); stored where m. Returns the
-    # updated miss flags. LUT_ID (CodeTable.id_mask): the table maps every z it holds to
-    # itself, so z itself is the code, with no table load: -1 where it holds every z < NZ
-    # (the group languages' tables), else a bit mask of the z it holds (NZ <= 62; the others
-    # are -1 in the table: a miss)
-    zi = z.to(tl.int32)
-    hit = (z >= 0) & (z < NZ) & (zi.to(ACC) == z)
+    # integer in 0 .. NZ - 1, else -1; stored where m. miss: the running minimum of the codes
+    # stored (< 0 once one missed); M_FIXED: m is the same at every token, so the minimum
+    # takes every lane's code and the caller masks it once, at the end (session 32: one
+    # instruction a token instead of three). LUT_ID (CodeTable.id_mask): the table maps every
+    # z it holds to itself, so z itself is the code, with no table load: -1 where it holds
+    # every z < NZ (the group languages' tables), else a bit mask of the z it holds (NZ <= 62;
+    # the others are -1 in the table: a miss).
+    # z clamped to [-1, NZ - 1] before its conversion (always in range: no undefined
+    # conversion), and a hit where the clamped integer is z itself and not -1: out of range,
+    # not an integer or NaN all miss (session 32: the range checks folded into the clamp).
+    zi = tl.minimum(tl.maximum(z, -1.0), NZ - 1).to(tl.int32)
+    hit = zi.to(ACC) == z
     if LUT_ID != 0:
         if LUT_ID != -1:
-            held = (tl.full([], LUT_ID, tl.int64) >> tl.where(hit, zi, 0).to(tl.int64)) & 1
+            held = (tl.full([], LUT_ID, tl.int64) >> tl.maximum(zi, 0).to(tl.int64)) & 1
             hit = hit & (held != 0)
         cc = tl.where(hit, zi, -1)
-    else:
-        zi = tl.where(hit, zi, 0)
-        cc = tl.load(lut + i_h * NZ + zi, mask=m, other=0)
-        cc = tl.where(hit, cc, -1)
+    else:           # (z = -1 is a "hit" above, whose code -1 the identity gives itself)
+        cc = tl.load(lut + i_h * NZ + tl.maximum(zi, 0), mask=m, other=0)
+        cc = tl.where(hit & (zi >= 0), cc, -1)
     tl.store(cls + tok, cc, mask=m)
-    return tl.maximum(miss, tl.where(m & (cc < 0), 1, 0))
+    if M_FIXED:
+        return tl.minimum(miss, cc)
+    return tl.minimum(miss, tl.where(m, cc, 0))
 
 
 @triton.jit
@@ -808,7 +815,7 @@ def cols_kernel(sym, pt, h0, starts, qv, codes, o, cls, states, ht, flags, gen, 
     _id_flag(flags, gen, mx, S, CHECK_IDS)
     if OUT_CODE and CODE_LUT:
         zero = tl.zeros_like(miss).to(tl.int32)
-        tl.store(flags + 1 + zero, zero + gen, mask=miss > 0)
+        tl.store(flags + 1 + zero, zero + gen, mask=miss < 0)
 
 
 # ----------------------------------------------------------------------------- proj kernel
@@ -914,12 +921,13 @@ def _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R: tl.constexpr, OUT_O: tl.c
 @triton.jit
 def _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ, WC: tl.constexpr,
               OUT_O: tl.constexpr, OUT_CODE: tl.constexpr, ACC: tl.constexpr,
-              LUT_ID: tl.constexpr):
-    # a token's readout: o (every lane's column), the code by the code table (lane V0)
+              LUT_ID: tl.constexpr, M_FIXED: tl.constexpr = True):
+    # a token's readout: o (every lane's column), the code by the code table (lane V0);
+    # M_FIXED: m_lut is the program's fixed code mask (the miss minimum masked at the end)
     if OUT_O:
         tl.store(o + tok * WC + col, orun.to(o.dtype.element_ty), mask=m_c)
     if OUT_CODE:
-        miss = _lut_code(zrun, m_lut, lut, cls, tok, miss, i_h, NZ, ACC, LUT_ID)
+        miss = _lut_code(zrun, m_lut, lut, cls, tok, miss, i_h, NZ, ACC, LUT_ID, M_FIXED)
     return miss
 
 
@@ -985,7 +993,7 @@ def _proj_block(cur, u, p, e, orun, zrun, miss, tok, o, cls, lut, m_c, m_lut, co
         if END_PRED and UN % NH != 0:       # the token's end by masks, no branch
             end = (tl.zeros_like(col) + (u + i)) % NH == NH - 1      # [BC], all alike
             miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c & end, m_lut & end,
-                             col, i_h, NZ, WC, OUT_O, OUT_CODE, ACC, LUT_ID)
+                             col, i_h, NZ, WC, OUT_O, OUT_CODE, ACC, LUT_ID, False)
             tok += tl.where(end, H, 0)
         elif (u + i) % NH == NH - 1:
             miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ,
@@ -1168,7 +1176,7 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
     _id_flag(flags, gen, mx, S, CHECK_IDS)
     if OUT_CODE:
         zero_i = tl.zeros_like(miss).to(tl.int32)
-        tl.store(flags + 1 + zero_i, zero_i + gen, mask=miss > 0)
+        tl.store(flags + 1 + zero_i, zero_i + gen, mask=(miss < 0) & m_lut)
 
 
 @triton.jit
