@@ -120,6 +120,15 @@ def proj_variants(chunked: bool) -> dict[str, dict]:
             "proj code (masked identity)": dict(base, OUT_CODE=True,
                                                 LUT_ID=1 + 2 + 4 + 8 + 2 ** 15),
             "proj o, ids checked": dict(base, OUT_O=True, CHECK_IDS=True),
+            # the construction benchmark's permutation rows (V = 1: eight words a warp, four
+            # lanes each, one used; the rows ahead, no prefetch below V = 4): o against the
+            # code by each kind of table (the benchmark's is the masked identity)
+            **{f"perm V=1, {name}": dict(base, WC=1, BW=4, P=8, AHEAD=True, **kw)
+               for name, kw in (("o", dict(OUT_O=True)),
+                                ("code (table)", dict(OUT_CODE=True)),
+                                ("code (identity table)", dict(OUT_CODE=True, LUT_ID=-1)),
+                                ("code (masked identity)", dict(OUT_CODE=True,
+                                                                LUT_ID=1 + 2 + 4 + 8 + 2 ** 15)))},
             "proj summary (K + V columns)": dict(base, WC=32, BW=32, P=1, H0_MODE=4,
                                                  FINAL=2),
             # the summary over the keys' and values' bases (8 columns), ids checked; and the
