@@ -717,19 +717,21 @@ def test_lut_code_readout_of_every_kind_of_z(device, acc):
     # in 0 .. NZ - 1 reads its code; -1, past the table, not an integer, infinite or NaN is a
     # miss (-1 stored, the minimum < 0); lanes outside the mask store nothing and, unless the
     # mask is fixed (M_FIXED: masked once by the caller), leave the minimum alone. For the
-    # table load (LUT_ID 0), the identity (-1) and a mask of held z (the others miss)
+    # table load (LUT_ID 0), the identity (-1) and a mask of held z (the others miss), below
+    # 2^31 (tested in 32 bits, z clamped below 31: z = 32 must not read bit 0 under NZ = 45)
+    # and above (64 bits)
     probe = _lut_code_probe
-    NZ = 6
     vals = [0.0, -0.0, 1.0, 5.0, 2.0, 3.0, -1.0, -0.5, -1.5, 0.5, 5.5, 6.0, 7.0, 1e10, -1e10,
             float("inf"), float("-inf"), float("nan"), 4.0, 2.0 ** 31, -(2.0 ** 31), 4.25,
-            3.0, 1.0, 0.0, 5.0, 2.0, -2.0, 6.5, 1e-30, -1e-30, 3.0]
+            33.0, 40.0, 44.0, 45.0, 32.0, -2.0, 6.5, 1e-30, -1e-30, 3.0]
     N = len(vals)
     dt = getattr(torch, acc)
     z = torch.tensor(vals, dtype=dt, device=device)
-    lut = torch.full((2, NZ), -5, dtype=torch.int32)
+    lut = torch.full((2, 6), -5, dtype=torch.int32)
     lut[1] = torch.tensor([10, -1, 12, 13, -1, 15], dtype=torch.int32)
     lut = lut.to(device)
-    for lut_id in (0, -1, 1 + 4 + 8 + 32):
+    wide = (1 << 40) | (1 << 33) | 45
+    for NZ, lut_id in ((6, 0), (6, -1), (6, 45), (45, 45), (45, wide), (45, -1)):
         for m_fixed in (False, True):
             m = torch.ones(N, dtype=torch.int32)
             m[::5] = 0
@@ -750,7 +752,7 @@ def test_lut_code_readout_of_every_kind_of_z(device, acc):
                 want.append((code, mk))
             got_cls, got_miss = cls.cpu().tolist(), miss.cpu().tolist()
             for i, ((code, mk), c, mi) in enumerate(zip(want, got_cls, got_miss)):
-                ctx = (lut_id, m_fixed, vals[i])
+                ctx = (NZ, lut_id, m_fixed, vals[i])
                 assert c == (code if mk else -7), ctx
                 if mk:
                     assert (mi < 0) == (code < 0) and mi <= 0, ctx

@@ -530,13 +530,22 @@ def _lut_code(z, m, lut, cls, tok, miss, i_h, NZ, ACC: tl.constexpr, LUT_ID: tl.
     # z it holds to itself, so z itself is the code, with no table load: -1 where it holds
     # every z < NZ (the group languages' tables), else a bit mask of the z it holds (NZ <= 62;
     # the others are -1 in the table: a miss).
-    # z clamped to [-1, NZ - 1] before its conversion (always in range: no undefined
+    # z clamped to [-1, hi] before its conversion (always in range: no undefined
     # conversion), and a hit where the clamped integer is z itself and not -1: out of range,
     # not an integer or NaN all miss (session 32: the range checks folded into the clamp).
-    zi = tl.minimum(tl.maximum(z, -1.0), NZ - 1).to(tl.int32)
+    # hi = NZ - 1; for a LUT_ID mask below 2^31 (no z > 30 held) at most 30, so the mask is
+    # tested in 32 bits (zi = -1 tests bit 31, which is 0)
+    MASK32: tl.constexpr = LUT_ID > 0 and LUT_ID < 2 ** 31
+    hi = NZ - 1
+    if MASK32:
+        hi = tl.minimum(hi, 30)
+    zi = tl.minimum(tl.maximum(z, -1.0), hi).to(tl.int32)
     hit = zi.to(ACC) == z
     if LUT_ID != 0:
-        if LUT_ID != -1:
+        if MASK32:
+            held = (tl.full([], LUT_ID, tl.int32) >> (zi & 31)) & 1
+            hit = hit & (held != 0)
+        elif LUT_ID != -1:
             held = (tl.full([], LUT_ID, tl.int64) >> tl.maximum(zi, 0).to(tl.int64)) & 1
             hit = hit & (held != 0)
         cc = tl.where(hit, zi, -1)
