@@ -758,3 +758,81 @@ def test_lut_code_readout_of_every_kind_of_z(device, acc):
                     assert (mi < 0) == (code < 0) and mi <= 0, ctx
                 elif not m_fixed:               # (fixed: the caller masks these lanes)
                     assert mi == 0, ctx
+
+
+def test_lut_code_float32_table_past_exact_integers_misses(device):
+    # a float32 readout of a table wider than 2^24 (by hand, or max_entries > 2^24): z past
+    # 2^24 - 1 is no exact integer of the float32 state, so it misses instead of reading the
+    # entry after the table (NZ - 1 rounds up in float32: session 32's review)
+    NZ = 2 ** 24 + 4
+    vals = [2.0 ** 24 + 4, 2.0 ** 24 + 2, 2.0 ** 24, 5.0, 2.0 ** 24 - 1, -1.0, 0.0, 7.0]
+    z = torch.tensor(vals, dtype=torch.float32, device=device)
+    m = torch.ones(len(vals), dtype=torch.int32, device=device)
+    lut = torch.full((1, 8), 99, dtype=torch.int32, device=device)      # only "head 1" below
+    for lut_id in (-1,):
+        cls = torch.full((len(vals),), -7, dtype=torch.int32, device=device)
+        miss = torch.empty(len(vals), dtype=torch.int32, device=device)
+        _lut_code_probe[(1,)](z, m, lut, cls, miss, NZ, N=len(vals), LUT_ID=lut_id,
+                              M_FIXED=True, ACC=tl.float32)
+        want = [-1, -1, -1, 5, 2 ** 24 - 1, -1, 0, 7]
+        assert cls.cpu().tolist() == want
+        assert [x < 0 for x in miss.cpu().tolist()] == [c < 0 for c in want]
+
+
+def _hand_table(K, V, column, NZ, w):
+    # an identity code table made by hand (z = the state's column `column` . w)
+    return CodeTable(column=column, weights=torch.tensor([w + [0.0]], dtype=torch.float64),
+                     table=torch.arange(NZ, dtype=torch.int32)[None], n_states=2, K=K, V=V,
+                     H=1)
+
+
+def test_proj_code_ignores_the_other_columns_off_the_table(device, launch_spy):
+    # V = 2, the code read from column 0; column 1 holds values whose z would be off the
+    # table: proj's miss minimum takes every lane's code and masks the code column only at
+    # the end, so those lanes never raise a miss (session 32's review: no test had V > 1)
+    kt = torch.zeros(2, 1, 4)
+    kt[0, 0, 0], kt[0, 0, 1] = 1.0, -1.0                 # symbol 0 swaps rows 0 and 1
+    bt = torch.tensor([[1.0], [0.0]])
+    vt = torch.zeros(2, 1, 2)
+    h0 = torch.tensor([[[1.0, 50.0], [0.0, -50.0], [0.0, 0.0], [0.0, 0.0]]])
+    ct = _hand_table(4, 2, 0, 2, [1.0, 0.0, 0.0, 0.0])   # z = S[0, 0]: 0 or 1
+    seen = []
+    launch_spy("proj_kernel", lambda grid, meta: seen.append(meta.get("OUT_CODE")))
+    from statetrack.kernels.tabled.tabled import _run_tabled_variant
+
+    sym = torch.tensor([[0, 1, 0], [1, 1, 0], [0, 0, 1]], device=device)
+    r = _run_tabled_variant(sym, *(t.to(device) for t in (kt, bt, vt)),
+                            initial_state=h0.to(device), query=torch.ones(4, device=device),
+                            codes=torch.zeros(2, 2, device=device), output="code",
+                            code_table=ct, _variant={"proj": True}).check()
+    assert seen and all(seen)
+    assert r.code[:, :, 0].cpu().tolist() == [[0, 0, 1], [1, 1, 0], [0, 1, 1]]
+
+
+def test_end_pred_codes_ignore_mid_token_states_off_the_table(device, launch_spy):
+    # n_h = 3 with the token's end by masks (END_PRED, rows ahead, forced): the states
+    # between a token's sub-steps (z = 7, 8) are off the table (it holds 0 and 1) but are
+    # no readouts, so no miss is raised (session 32's review: the mid-token states of the
+    # END_PRED test stayed on the table)
+    K = 16
+    kt = torch.zeros(2, 3, K)
+    bt = torch.zeros(2, 3)
+    for j, (x, y) in enumerate([(0, 7), (7, 8), (8, 1)]):   # symbol 0: e0 -> e7 -> e8 -> e1
+        kt[0, j, x], kt[0, j, y], bt[0, j] = 1.0, -1.0, 1.0
+    vt = torch.zeros(2, 3, 1)
+    h0 = torch.zeros(1, K, 1)
+    h0[0, 0, 0] = 1.0
+    ct = _hand_table(K, 1, 0, 2, [float(i) for i in range(K)])   # z = the state's index
+    forced = []
+    launch_spy("proj_kernel", lambda grid, meta: forced.append(meta["H0_MODE"]),
+               lambda meta: {**{k: x for k, x in meta.items() if k != "maxnreg"},
+                             "END_PRED": True, "AHEAD": True})
+    from statetrack.kernels.tabled.tabled import _run_tabled_variant
+
+    sym = torch.tensor([[0, 1, 1, 1, 1], [1, 1, 0, 1, 1]], device=device)
+    r = _run_tabled_variant(sym, *(t.to(device) for t in (kt, bt, vt)),
+                            initial_state=h0.to(device), query=torch.ones(K, device=device),
+                            codes=torch.zeros(2, 1, device=device), output="code",
+                            code_table=ct, _variant={"proj": True}).check()
+    assert forced
+    assert r.code[:, :, 0].cpu().tolist() == [[1, 1, 1, 1, 1], [0, 0, 1, 1, 1]]

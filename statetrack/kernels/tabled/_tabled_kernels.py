@@ -533,10 +533,14 @@ def _lut_code(z, m, lut, cls, tok, miss, i_h, NZ, ACC: tl.constexpr, LUT_ID: tl.
     # z clamped to [-1, hi] before its conversion (always in range: no undefined
     # conversion), and a hit where the clamped integer is z itself and not -1: out of range,
     # not an integer or NaN all miss (session 32: the range checks folded into the clamp).
-    # hi = NZ - 1; for a LUT_ID mask below 2^31 (no z > 30 held) at most 30, so the mask is
-    # tested in 32 bits (zi = -1 tests bit 31, which is 0)
+    # hi = NZ - 1, at most 2^24 - 1 in float32 (exact there: z past it is no exact integer
+    # of the float32 state, a miss; a table so wide is made only by hand or with
+    # max_entries > 2^24); for a LUT_ID mask below 2^31 (no z > 30 held) at most 30, so the
+    # mask is tested in 32 bits (zi = -1 tests bit 31, which is 0)
     MASK32: tl.constexpr = LUT_ID > 0 and LUT_ID < 2 ** 31
     hi = NZ - 1
+    if ACC == tl.float32:
+        hi = tl.minimum(hi, 2 ** 24 - 1)
     if MASK32:
         hi = tl.minimum(hi, 30)
     zi = tl.minimum(tl.maximum(z, -1.0), hi).to(tl.int32)
