@@ -836,3 +836,17 @@ def test_end_pred_codes_ignore_mid_token_states_off_the_table(device, launch_spy
                             code_table=ct, _variant={"proj": True}).check()
     assert forced
     assert r.code[:, :, 0].cpu().tolist() == [[1, 1, 1, 1, 1], [0, 0, 1, 1, 1]]
+
+
+def test_code_tables_are_at_most_exact_limit_wide():
+    # a column key whose z spans more than 2^24 values makes no table, whatever
+    # max_entries allows (z - z0 would be no exact float32 integer: the kernels miss there)
+    from statetrack.kernels.tabled._codes import EXACT_LIMIT, _column_key
+
+    code = np.array([0, 1])
+    w = np.array([1.0])
+    wide = np.array([[0.0], [float(EXACT_LIMIT)]])              # 2^24 + 1 values
+    edge = np.array([[0.0], [float(EXACT_LIMIT - 1)]])          # 2^24 values
+    assert _column_key(wide, w, code, 1 << 30) is None
+    assert _column_key(edge, w, code, 1 << 30) == (0.0, EXACT_LIMIT)
+    assert _column_key(edge, w, code, EXACT_LIMIT - 1) is None

@@ -227,7 +227,9 @@ def _column_key(cols: np.ndarray, w: np.ndarray, code: np.ndarray,
     if len(pairs) != len(np.unique(z)):
         return None
     z0, nz = float(z.min()), int(z.max() - z.min()) + 1
-    return (z0, nz) if nz <= max_entries else None
+    # at most 2^24 entries whatever max_entries: z - z0 past 2^24 is no exact float32
+    # integer (the kernels miss there in float32)
+    return (z0, nz) if nz <= min(max_entries, EXACT_LIMIT) else None
 
 
 def _check_args(key_table, beta_table, value_table, initial_state, query, codes, H,
@@ -288,7 +290,8 @@ def build_code_table(key_table: torch.Tensor, beta_table: torch.Tensor,
     max_states : int
         Largest reachable set enumerated (per head).
     max_entries : int
-        Largest table (per head).
+        Largest table (per head); a table never has more than ``2^24`` entries a head
+        (:data:`EXACT_LIMIT`: wider, ``z`` would not be an exact float32 integer).
 
     Returns
     -------
