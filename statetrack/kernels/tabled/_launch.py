@@ -188,20 +188,26 @@ PROJ_PREFETCH_IDS = 64 if env_switch("STATETRACK_PROJ_PREFETCH", True) else 0
 #: the fewest output columns a sequence (V) for which :data:`PROJ_PREFETCH_IDS` applies
 PREFETCH_MIN_WC = 4
 #: ``proj_kernel``'s rows ahead (:data:`PROJ_AHEAD`, where it applies) run two iterations a
-#: trip with the rows in two buffers (its ``PINGPONG``; session 31, opt-in until timed on a
-#: GPU): no rows moved from buffer to buffer at the loop's back edge. sm_90 (Triton 3.6,
+#: trip with the rows in two buffers (its ``PINGPONG``; session 31, opt-in): no rows moved
+#: from buffer to buffer at the loop's back edge. sm_90 (Triton 3.6,
 #: ``benchmarks/tabled_sass.py --proj``): 287 instructions a trip of eight sub-steps with
 #: the ids prefetched, against 2 x 167 for the rows ahead alone (-14 %); the same
-#: operations in the same order (bit-identical in the interpreter).
+#: operations in the same order (bit-identical in the interpreter). Timed in session 32
+#: (H100, sequential (1024, 4096)): 1.00x / 0.96x / 1.14x the default's device time at
+#: V = 16 / 4 / the V = 1 permutation problem, so it stays off; and on CUDA its output at
+#: n_h = 3 (END_PRED, forced: n_h = 3 is not in :data:`AHEAD_NH`) was wrong.
 PROJ_PINGPONG = False
 #: ``proj_kernel``'s passes (run and summary) read each block of four sub-steps' ids inside
 #: the loop from one clamped start, a token's id once (its ``IDS_BLOCK``; where n_h divides
-#: four; session 31, opt-in until timed on a GPU): no clamp and no 64-bit address a
-#: sub-step. sm_90 (``tabled_sass.py --proj``, n_h = 1, ids prefetched): 155 instructions
-#: an iteration against 167, and 264 a trip of eight sub-steps with :data:`PROJ_PINGPONG`
-#: against 287; the same ids for every block the loop uses (bit-identical in the
-#: interpreter).
-PROJ_IDS_BLOCK = False
+#: four; session 31): no clamp and no 64-bit address a sub-step. sm_90 (``tabled_sass.py
+#: --proj``, n_h = 1, ids prefetched): 155 instructions an iteration against 167, and 264 a
+#: trip of eight sub-steps with :data:`PROJ_PINGPONG` against 287; the same ids for every
+#: block the loop uses (bit-identical in the interpreter, and on CUDA in the rows-ahead
+#: tests at n_h = 1-4, sequential and chunked). The default since session 32: H100,
+#: sequential (1024, 4096), device time 0.962-0.976x the default's at V = 16, 4 and the
+#: V = 1 permutation problem (``deep_ab.py --set pingpong``, two runs); with the ping-pong
+#: 1.01-1.11x. Chunked and summary passes take it too, untimed there (the same loop).
+PROJ_IDS_BLOCK = True
 
 #: :data:`PROJ_PREFETCH_IDS` in chunked run passes too (session 31, opt-in until timed on a
 #: GPU: ``deep_ab.py --set prefetch --shape 64,65536 --chunk auto``)
@@ -400,7 +406,8 @@ class ColsLauncher(_Launcher):
             OUT_CODE=self.outs["OUT_CODE"], FINAL=int(final), CHECK_IDS=self.check_ids,
             V0=self.lut_meta["V0"], LUT_ID=self.lut_meta["LUT_ID"], ACC=p.acc,
             AHEAD=ahead, END_PRED=ahead and PROJ_ITERATION % inp.NH != 0, PF_IDS=pf,
-            PINGPONG=ahead and PROJ_PINGPONG, IDS_BLOCK=PROJ_IDS_BLOCK,
+            PINGPONG=ahead and PROJ_PINGPONG and PROJ_ITERATION % inp.NH == 0,
+            IDS_BLOCK=PROJ_IDS_BLOCK,
             num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
 
     def _basis(self) -> tuple[bool, bool]:

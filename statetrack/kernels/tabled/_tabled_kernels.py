@@ -51,11 +51,13 @@ def _id_max0(x, CHECK: tl.constexpr):
 
 @triton.jit
 def _id_take(x, mx, S, CHECK: tl.constexpr):
-    # (id as int32, clamped into 0 .. S - 1 when CHECK; the running maximum updated)
+    # (id as int32, clamped into 0 .. S - 1 when CHECK; the running maximum updated). S - 1
+    # by tl.cast: a kernel whose S is not kept from specialization gets S = 1 as a Python
+    # int on CUDA (session 32: one-symbol tables failed to compile in ids_u8_kernel)
     if CHECK:
         u = _id_unsigned(x)
         mx = tl.maximum(mx, u)
-        r = tl.minimum(u, (S - 1).to(u.dtype)).to(tl.int32)
+        r = tl.minimum(u, tl.cast(S - 1, u.dtype)).to(tl.int32)
     else:
         r = x.to(tl.int32)
     return r, mx
@@ -65,7 +67,7 @@ def _id_take(x, mx, S, CHECK: tl.constexpr):
 def _id_flag(flags, gen, mx, S, CHECK: tl.constexpr):
     # flags[0] = gen when an id above S - 1 was read (every lane with one writes the same gen)
     if CHECK:
-        bad = mx > (S - 1).to(mx.dtype)
+        bad = mx > tl.cast(S - 1, mx.dtype)
         zero = tl.zeros_like(mx).to(tl.int32)
         tl.store(flags + zero, zero + gen, mask=bad)
 
