@@ -152,7 +152,8 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
         "nh3": {"default": ({}, None, True, False, True, True, False),
                 "rows ahead, END_PRED": ({}, None, True, False, True, True, True)},
         # the rows ahead in two buffers, two iterations a trip (PROJ_PINGPONG, session 31),
-        # against the default (rows ahead, ids prefetched 64 ahead where V >= 4)
+        # against session 31's default (rows ahead, ids prefetched 64 ahead where V >= 4;
+        # "ids a block" is the default since session 32)
         "pingpong": {"default": ({}, None, True, False, True, True, True, False, True,
                                  PREFETCH_DEFAULT),
                      "ping-pong": ({}, None, True, False, True, True, True, False, True,
