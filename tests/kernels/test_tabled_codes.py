@@ -767,15 +767,14 @@ def test_lut_code_float32_table_past_exact_integers_misses(device):
     vals = [2.0 ** 24 + 4, 2.0 ** 24 + 2, 2.0 ** 24, 5.0, 2.0 ** 24 - 1, -1.0, 0.0, 7.0]
     z = torch.tensor(vals, dtype=torch.float32, device=device)
     m = torch.ones(len(vals), dtype=torch.int32, device=device)
-    lut = torch.full((1, 8), 99, dtype=torch.int32, device=device)      # only "head 1" below
-    for lut_id in (-1,):
-        cls = torch.full((len(vals),), -7, dtype=torch.int32, device=device)
-        miss = torch.empty(len(vals), dtype=torch.int32, device=device)
-        _lut_code_probe[(1,)](z, m, lut, cls, miss, NZ, N=len(vals), LUT_ID=lut_id,
-                              M_FIXED=True, ACC=tl.float32)
-        want = [-1, -1, -1, 5, 2 ** 24 - 1, -1, 0, 7]
-        assert cls.cpu().tolist() == want
-        assert [x < 0 for x in miss.cpu().tolist()] == [c < 0 for c in want]
+    lut = torch.zeros(1, dtype=torch.int32, device=device)     # the identity: never loaded
+    cls = torch.full((len(vals),), -7, dtype=torch.int32, device=device)
+    miss = torch.empty(len(vals), dtype=torch.int32, device=device)
+    _lut_code_probe[(1,)](z, m, lut, cls, miss, NZ, N=len(vals), LUT_ID=-1, M_FIXED=True,
+                          ACC=tl.float32)
+    want = [-1, -1, -1, 5, 2 ** 24 - 1, -1, 0, 7]
+    assert cls.cpu().tolist() == want
+    assert [x < 0 for x in miss.cpu().tolist()] == [c < 0 for c in want]
 
 
 def _hand_table(K, V, column, NZ, w):
