@@ -64,6 +64,14 @@ prefetched where V >= 4); bit-identical expected.
 The prefetch applies only where V >= ``_launch.PREFETCH_MIN_WC`` (4): on the V = 1
 problems the prefetch rows of ``--set prefetch`` run without it since session 31.
 
+``--set current`` (session 33) is the launcher's defaults as imported, and the same call
+with proj's run passes compiled without the final state (``no final state``: ``FINAL = 0``,
+the sequential loop keeps no sums of its rows; its final state is not written); with
+``--earlier FILE`` (an earlier revision's ``_tabled_kernels.py``, e.g. ``git show
+bcb7d82:statetrack/kernels/tabled/_tabled_kernels.py > benchmarks/_kernels_earlier.py``) it
+times those kernels against the current ones under the same launcher (``--earlier`` adds its
+row to any set); bit-identical expected where a change is only the code's form.
+
 ``--set lut`` times the code table's readout by its held ``z`` (``LUT_ID``, the default since
 session 22: no table load) against its load, with and without ``proj`` (the permutation
 tables' code problem; the other problems have no code table, so their rows only repeat).
@@ -165,6 +173,10 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
                                      PREFETCH_DEFAULT, False, False, True),
                      "ping-pong, ids a block": ({}, None, True, False, True, True, True, False,
                                                 True, PREFETCH_DEFAULT, False, True, True)}}
+#: the launcher's defaults as imported (every knob of KNOBS; the code table read by its held z):
+#: the baseline of ``--set current``, whose only other row is ``--earlier``'s
+_CURRENT = [False] * 11
+SETS["current"] = {"default": ({}, None, *_CURRENT)}
 VARIANTS = SETS["deep"]
 #: the launcher switches a variant's rest sets: name -> (its position in rest, its value
 #: where the variant does not give it); rest[1] is the code table's load, not a switch
@@ -175,6 +187,28 @@ KNOBS = {"PROJ_SUMMARY": (0, True), "PROJ_BASIS": (2, True), "PROJ_VBASIS": (3, 
 #: the launcher's rows-ahead switch as imported (on since session 30); every row but
 #: those naming "rows ahead" runs with it off (the order each set was written against)
 AHEAD_DEFAULT = _launch.PROJ_AHEAD
+for _knob, (_at, _) in KNOBS.items():
+    _CURRENT[_at] = getattr(_launch, _knob)
+SETS["current"]["default"] = ({}, None, *_CURRENT)
+#: the row of ``--set current`` whose proj run passes skip the final state (``FINAL = 0``:
+#: the loop keeps no sums of its rows, 12 % fewer sm_90 instructions at V = 16; the returned
+#: final state is then not written; session 33: no faster on the H100)
+NO_FINAL = "no final state"
+SETS["current"][NO_FINAL] = SETS["current"]["default"]
+#: the row ``--earlier`` adds to a set: its default with an earlier revision's kernels
+EARLIER = "earlier kernels"
+
+
+def load_earlier(path: Path):
+    """An earlier revision's ``_tabled_kernels.py`` (``git show
+    REV:statetrack/kernels/tabled/_tabled_kernels.py > FILE``) as a module of its own, to
+    swap in for ``_launch._kern`` (its kernels compile and cache apart from the current
+    ones; the launcher's arguments must still fit them)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_tabled_kernels_earlier", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def problems(gen, B, T, dev, n_h=1):
@@ -228,13 +262,24 @@ def main(argv=None) -> int:
                          "code table's readout (lut), proj's rows ahead (session 28) or the "
                          "ids prefetched / read wide (prefetch, session 30), or the rows "
                          "ahead at n_h = 3 with END_PRED (nh3, session 31), or the rows "
-                         "ahead in two buffers (pingpong, session 31)")
+                         "ahead in two buffers (pingpong, session 31), or the launcher's "
+                         "defaults alone (current, for --earlier)")
+    ap.add_argument("--earlier", type=Path, default=None,
+                    help="an earlier revision's _tabled_kernels.py: adds the row 'earlier "
+                         "kernels', the set's default run by them (with --set current: the "
+                         "launcher's defaults, old kernels against new)")
     ap.add_argument("--shape", default=None, help="B,T (default 1024,4096; smoke 2,9)")
     ap.add_argument("--chunk", default=None,
                     help="tokens a chunk: 'auto' (choose_chunk) or a positive integer "
                          "(default: T, one sequential chunk)")
     a = ap.parse_args(argv)
     variants = SETS[a.set]
+    earlier = None
+    if a.earlier is not None:
+        if not a.earlier.is_file():
+            ap.error(f"--earlier: no file {a.earlier}")
+        earlier = load_earlier(a.earlier)
+        variants = dict(variants, **{EARLIER: variants["default"]})
     dev = "cpu" if a.smoke else "cuda"
     B, T = (2, 9) if a.smoke else (1024, 4096)
     if a.shape is not None:
@@ -259,7 +304,10 @@ def main(argv=None) -> int:
     for pname, (tabs, kw) in probs.items():
         def call(name, _tabs=tabs, _kw=kw):
             var, reg, *rest = variants[name]
-            saved = {k: getattr(_launch, k) for k in (*KNOBS, "MAXNREG_OVERRIDE", "AHEAD_NH")}
+            saved = {k: getattr(_launch, k) for k in (*KNOBS, "MAXNREG_OVERRIDE", "AHEAD_NH",
+                                                      "_kern")}
+            if name == EARLIER:
+                _launch._kern = earlier
             _launch.MAXNREG_OVERRIDE = reg
             for knob, (at, unset) in KNOBS.items():
                 setattr(_launch, knob, rest[at] if len(rest) > at else unset)
@@ -267,12 +315,17 @@ def main(argv=None) -> int:
             extra = {}
             if len(rest) > 1 and rest[1] and _kw["output"] == "code":
                 extra["code_table"] = loading_table(_tabs, _kw)
+            run_proj = _launch.ColsLauncher._run_proj
+            if name == NO_FINAL:            # the run passes' last argument: final
+                _launch.ColsLauncher._run_proj = lambda self, *args: run_proj(
+                    self, *args[:-1], False)
             try:
                 return _run_tabled_variant(sym, *_tabs, chunk_size=chunk, check_beta=False,
                                            check_ids=False, _variant=var, **_kw, **extra)
             finally:
                 for knob, value in saved.items():
                     setattr(_launch, knob, value)
+                _launch.ColsLauncher._run_proj = run_proj
         ref = call("default")
         field = "o" if kw["output"] == "o" else "code"
         outs = {n: getattr(call(n), field) for n in variants}

@@ -56,3 +56,28 @@ def test_deep_ab_smoke(tmp_path, extra, variants):
 def test_deep_ab_bad_options(tmp_path, args, words):
     r = _run(["--smoke", *args, "--json", str(tmp_path / "x.json")])
     assert r.returncode == 2 and words in r.stderr
+
+
+def test_deep_ab_earlier_kernels(tmp_path):
+    # --set current --earlier FILE: the launcher's defaults, proj's runs without the final
+    # state, and FILE's kernels under the same launcher; a copy of today's kernels with proj's
+    # readout o halved shows that the earlier row ran FILE's (its o differs; the code, read
+    # from another sum, does not), the others the current ones (bit-identical)
+    src = (ROOT / "statetrack/kernels/tabled/_tabled_kernels.py").read_text()
+    old = "        orun = orun + kq * d\n"
+    assert src.count(old) == 1
+    earlier = tmp_path / "_kernels_earlier.py"
+    earlier.write_text(src.replace(old, "        orun = orun + 0.5 * kq * d\n"))
+    out = tmp_path / "ab.json"
+    r = _run(["--smoke", "--rounds", "1", "--json", str(out), "--set", "current",
+              "--earlier", str(earlier)])
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert {x["variant"] for x in rows} == {"default", "no final state", "earlier kernels"}
+    assert len(rows) == 12
+    for x in rows:
+        changed = x["variant"] == "earlier kernels" and x["problem"].endswith(", o")
+        assert x["equal_to_default"] != changed, x
+    r = _run(["--smoke", "--set", "current", "--earlier", str(tmp_path / "none.py"), "--json",
+              str(out)])
+    assert r.returncode == 2 and "--earlier: no file" in r.stderr
