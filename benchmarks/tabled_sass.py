@@ -94,7 +94,8 @@ def proj_variants(chunked: bool) -> dict[str, dict]:
     base = dict(H=1, HT=1, K=16, R=4, RP=4, WC=16, BW=16, P=2, NH=1, G=4,
                 H0_MODE=3 if chunked else 0, OUT_O=False, OUT_CODE=False,
                 FINAL=0 if chunked else 1, CHECK_IDS=False, V0=0, ACC="fp32", LUT_ID=0,
-                NARROW=False, AHEAD=False, END_PRED=False, PF_IDS=0, PINGPONG=False, IDS_BLOCK=False)
+                NARROW=False, AHEAD=False, END_PRED=False, PF_IDS=0, PINGPONG=False, IDS_BLOCK=False,
+                CHAIN=False)
     return {"proj o": dict(base, OUT_O=True),
             # the next iteration's rows loaded during this one (session 28)
             "proj o, rows ahead": dict(base, OUT_O=True, AHEAD=True),
@@ -110,6 +111,10 @@ def proj_variants(chunked: bool) -> dict[str, dict]:
                 base, OUT_O=True, AHEAD=True, PF_IDS=64, PINGPONG=True, IDS_BLOCK=True),
             "proj o, rows ahead, ids prefetched, ids a block": dict(
                 base, OUT_O=True, AHEAD=True, PF_IDS=64, IDS_BLOCK=True),
+            # and the shorter chain from token to token (CHAIN, session 33): p_r by a tree of
+            # selects, d by one multiply-add (the default since session 32 above, plus it)
+            "proj o, rows ahead, ids prefetched, ids a block, chain": dict(
+                base, OUT_O=True, AHEAD=True, PF_IDS=64, IDS_BLOCK=True, CHAIN=True),
             # three sub-steps a token with the rows ahead: the token's end a branch in the loop,
             # or masked stores (END_PRED, session 30: the loop's only branch its back edge)
             "proj o, n_h 3, rows ahead": dict(base, OUT_O=True, AHEAD=True, NH=3, R=6, RP=8),
@@ -128,7 +133,13 @@ def proj_variants(chunked: bool) -> dict[str, dict]:
                                 ("code (table)", dict(OUT_CODE=True)),
                                 ("code (identity table)", dict(OUT_CODE=True, LUT_ID=-1)),
                                 ("code (masked identity)", dict(OUT_CODE=True,
-                                                                LUT_ID=1 + 2 + 4 + 8 + 2 ** 15)))},
+                                                                LUT_ID=1 + 2 + 4 + 8 + 2 ** 15)),
+                                ("o, ids a block", dict(OUT_O=True, IDS_BLOCK=True)),
+                                ("o, ids a block, chain", dict(OUT_O=True, IDS_BLOCK=True,
+                                                               CHAIN=True)),
+                                ("code (masked identity), ids a block, chain",
+                                 dict(OUT_CODE=True, LUT_ID=1 + 2 + 4 + 8 + 2 ** 15,
+                                      IDS_BLOCK=True, CHAIN=True)))},
             "proj summary (K + V columns)": dict(base, WC=32, BW=32, P=1, H0_MODE=4,
                                                  FINAL=2),
             # the summary over the keys' and values' bases (8 columns), ids checked; and the

@@ -72,6 +72,11 @@ bcb7d82:statetrack/kernels/tabled/_tabled_kernels.py > benchmarks/_kernels_earli
 times those kernels against the current ones under the same launcher (``--earlier`` adds its
 row to any set); bit-identical expected where a change is only the code's form.
 
+``--set chain`` (session 33) times proj's shorter chain from token to token
+(``_launch.PROJ_CHAIN``: each sub-step's ``p_r`` by a tree of selects, its ``d`` by one
+multiply-add) against the launcher's defaults; bit-identical expected on the permutation
+tables, within float32 rounding on the random ones (``rel_diff``).
+
 ``--set lut`` times the code table's readout by its held ``z`` (``LUT_ID``, the default since
 session 22: no table load) against its load, with and without ``proj`` (the permutation
 tables' code problem; the other problems have no code table, so their rows only repeat).
@@ -107,7 +112,8 @@ from statetrack.kernels.tabled.tabled import _run_tabled_variant  # noqa: E402
 #: ids: _launch.PROJ_PREFETCH_IDS, 0 unless given[, whether chunked run passes prefetch
 #: them too: _launch.PREFETCH_CHUNKED, False unless given[, whether the rows ahead run in two
 #: buffers: _launch.PROJ_PINGPONG, False unless given[, whether the loop reads each block's
-#: ids from one clamped start: _launch.PROJ_IDS_BLOCK, False unless given]]]]]]]]]]]]).
+#: ids from one clamped start: _launch.PROJ_IDS_BLOCK, False unless given[, whether proj's
+#: sub-steps take the shorter chain: _launch.PROJ_CHAIN, False unless given]]]]]]]]]]]]]).
 #: Each set's "default" row is its baseline, and every row but the proj ones runs
 #: cols_kernel (proj off: the default where it applies since session 23, it would replace
 #: cols_kernel's orders here)
@@ -175,7 +181,7 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
                                                 True, PREFETCH_DEFAULT, False, True, True)}}
 #: the launcher's defaults as imported (every knob of KNOBS; the code table read by its held z):
 #: the baseline of ``--set current``, whose only other row is ``--earlier``'s
-_CURRENT = [False] * 11
+_CURRENT = [False] * 12
 SETS["current"] = {"default": ({}, None, *_CURRENT)}
 VARIANTS = SETS["deep"]
 #: the launcher switches a variant's rest sets: name -> (its position in rest, its value
@@ -183,13 +189,18 @@ VARIANTS = SETS["deep"]
 KNOBS = {"PROJ_SUMMARY": (0, True), "PROJ_BASIS": (2, True), "PROJ_VBASIS": (3, True),
          "PROJ_AHEAD": (4, False), "SCAN_FROM_SUMS": (5, False), "NARROW_SEQUENTIAL": (6, True),
          "PROJ_PREFETCH_IDS": (7, 0), "PREFETCH_CHUNKED": (8, False),
-         "PROJ_PINGPONG": (9, False), "PROJ_IDS_BLOCK": (10, False)}
+         "PROJ_PINGPONG": (9, False), "PROJ_IDS_BLOCK": (10, False),
+         "PROJ_CHAIN": (11, False)}
 #: the launcher's rows-ahead switch as imported (on since session 30); every row but
 #: those naming "rows ahead" runs with it off (the order each set was written against)
 AHEAD_DEFAULT = _launch.PROJ_AHEAD
 for _knob, (_at, _) in KNOBS.items():
     _CURRENT[_at] = getattr(_launch, _knob)
 SETS["current"]["default"] = ({}, None, *_CURRENT)
+#: the shorter chain from token to token (PROJ_CHAIN, session 33) against the launcher's
+#: defaults: the sets' tuples as "current"'s, the chain switched on
+SETS["chain"] = {"default": SETS["current"]["default"],
+                 "chain": ({}, None, *_CURRENT[:11], True)}
 #: the row of ``--set current`` whose proj run passes skip the final state (``FINAL = 0``:
 #: the loop keeps no sums of its rows, 12 % fewer sm_90 instructions at V = 16; the returned
 #: final state is then not written; session 33: no faster on the H100)
@@ -263,7 +274,8 @@ def main(argv=None) -> int:
                          "ids prefetched / read wide (prefetch, session 30), or the rows "
                          "ahead at n_h = 3 with END_PRED (nh3, session 31), or the rows "
                          "ahead in two buffers (pingpong, session 31), or the launcher's "
-                         "defaults alone (current, for --earlier)")
+                         "defaults alone (current, for --earlier), or proj's shorter chain "
+                         "(chain, session 33)")
     ap.add_argument("--earlier", type=Path, default=None,
                     help="an earlier revision's _tabled_kernels.py: adds the row 'earlier "
                          "kernels', the set's default run by them (with --set current: the "

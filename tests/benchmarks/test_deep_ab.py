@@ -26,6 +26,7 @@ def _run(args, timeout=300):
                                                             "proj, run pass only",
                                                             "proj, K-column summaries",
                                                             "proj, value columns"}),
+    (["--set", "chain"], {"default", "chain"}),
     (["--set", "ahead", "--shape", "3,11", "--chunk", "4"], {"default", "rows ahead",
                                                              "rows ahead, maxnreg 255",
                                                              "scan from sums",

@@ -13,9 +13,11 @@ import pytest
 import torch
 
 from statetrack.kernels import errors as E
+from statetrack.kernels._common.triton import tl, triton
 from statetrack.kernels.delta_product.fused_recurrent import fused_recurrent_delta_product
 from statetrack.kernels.tabled import (MAX_KV, check_pending, choose_chunk, gather_tables,
                                        run_tabled)
+from statetrack.kernels.tabled import _tabled_kernels as kern
 from statetrack.kernels.tabled.tabled import _run_tabled_variant
 from statetrack.kernels._common.tolerances import assert_rel_close
 
@@ -1563,3 +1565,59 @@ print("compiled")
     r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0 and "compiled" in r.stdout, r.stderr[-3000:]
+
+
+@pytest.mark.parametrize("n_h,S,L", [(1, 1, None), (1, 2, None), (1, 3, 5), (1, 5, None),
+                                     (2, 3, None), (3, 2, 4), (1, 7, None), (4, 2, None)])
+def test_proj_chain_matches_the_default_order(gen, device, monkeypatch, launch_spy, n_h, S, L):
+    # _launch.PROJ_CHAIN (session 33, opt-in): every sub-step's p_r by a tree of selects and
+    # its d = beta v - beta p_r by one multiply-add; on random float tables o and the final
+    # state within float32 rounding of the default order's (d rounds once, not twice), for
+    # R = S n_h rows from 1 to 8 (trees with a pair short at 3, 5, 6, 7), sequential (the
+    # rows ahead) and chunked; launched with CHAIN on every proj pass
+    from statetrack.kernels.tabled import _launch
+
+    K, V, H = 16, 3, 2
+    kt, bt, vt = (t.to(device) for t in _random_tables(gen, S, n_h, H, K, V, True))
+    sym = torch.randint(0, S, (3, 29), generator=gen).to(device)
+    q = torch.randn(H, K, generator=gen).to(device)
+    h0 = torch.randn(3, H, K, V, generator=gen).to(device)
+    kw = dict(query=q, initial_state=h0, chunk_size=L)
+    monkeypatch.setattr(_launch, "PROJ_CHAIN", False)
+    want = run_tabled(sym, kt, bt, vt, **kw)
+    chains = []
+    launch_spy("proj_kernel", lambda grid, meta: chains.append(meta.get("CHAIN", False)))
+    monkeypatch.setattr(_launch, "PROJ_CHAIN", True)
+    got = run_tabled(sym, kt, bt, vt, **kw)
+    assert chains and all(chains), chains
+    assert_rel_close(got.o, want.o.double(), torch.float32, name="o")
+    assert_rel_close(got.final_state, want.final_state.double(), torch.float32,
+                     name="final_state")
+
+
+@triton.jit
+def _proj_pick_probe(p_ptr, r_ptr, out, R: tl.constexpr, N: tl.constexpr):
+    # _proj_pick of R rows (row y: p_ptr[y * N + i]) at the row indices r_ptr[i]
+    i = tl.arange(0, N)
+    p = ()
+    for y in tl.static_range(R):
+        p = p + (tl.load(p_ptr + y * N + i),)
+    tl.store(out + i, kern._proj_pick(p, tl.load(r_ptr + i), R))
+
+
+@pytest.mark.parametrize("R", [1, 2, 3, 4, 5, 6, 7, 8, 9, 16])
+def test_proj_pick_is_p_r(device, R):
+    # the tree of selects picks exactly p[r] for every r < R (-0.0, inf and NaN kept as they
+    # are: a select, no arithmetic)
+    N = 64
+    p = torch.arange(R * N, dtype=torch.float32).reshape(R, N) + 0.5
+    p[:, 1], p[:, 2], p[:, 3] = -0.0, float("inf"), float("nan")
+    r = torch.arange(N, dtype=torch.int32) % R
+    out = torch.empty(N, dtype=torch.float32)
+    p, r, out = p.to(device), r.to(device), out.to(device)
+    _proj_pick_probe[(1,)](p, r, out, R=R, N=N)
+    want = p[r.long(), torch.arange(N, device=device)]
+    assert torch.equal(out.isnan(), want.isnan())
+    ok = ~want.isnan()
+    assert torch.equal(out[ok], want[ok])
+    assert torch.equal(torch.signbit(out[ok]), torch.signbit(want[ok]))

@@ -486,12 +486,14 @@ def test_proj_is_bit_identical_on_constructions(gen, device, monkeypatch, name, 
     # table bit-identical to cols_kernel's, and the codes the exact ones; sequential and
     # chunked (summaries and run pass through proj, spied; the summaries over the keys'
     # basis, their maps by proj_maps_kernel, and over the K columns of [I | 0] too); and
-    # with session 31's opt-in loop orders (PROJ_PINGPONG, PROJ_IDS_BLOCK)
+    # with session 31's opt-in loop orders (PROJ_PINGPONG, PROJ_IDS_BLOCK) and session 33's
+    # shorter chain (PROJ_CHAIN: d by one multiply-add, exact here as beta v and beta p_r are)
     from statetrack.kernels.tabled import _launch
     from statetrack.kernels.tabled.tabled import _run_tabled_variant
 
     monkeypatch.setattr(_launch, "PROJ_PINGPONG", opt_in)
     monkeypatch.setattr(_launch, "PROJ_IDS_BLOCK", opt_in)
+    monkeypatch.setattr(_launch, "PROJ_CHAIN", opt_in)
 
     ran = []
     for meth in ("_run_proj", "_summary_proj"):
@@ -545,13 +547,15 @@ def _perm_tables_nh3(device):
 
 
 @pytest.mark.parametrize("chunk", [None, 4])
-def test_end_pred_and_rows_ahead_codes_at_three_substeps(gen, device, launch_spy, chunk):
+@pytest.mark.parametrize("chain", [False, True])
+def test_end_pred_and_rows_ahead_codes_at_three_substeps(gen, device, launch_spy, chunk, chain):
     # proj_kernel's END_PRED (session 30, the n_h = 3 probe's: a token's end by masked stores;
     # what the launcher passes with the rows ahead where n_h does not divide four, if
     # _launch.AHEAD_NH is widened to n_h = 3) with the rows ahead (not with PINGPONG: wrong
     # on CUDA in session 32, never passed with END_PRED), forced on every proj launch: the codes through the code table
     # equal the plain order's and the exact ones (a permutation tracked), sequential and
-    # chunked, and a state the table does not hold still raises the miss (masked miss flag)
+    # chunked, and a state the table does not hold still raises the miss (masked miss flag);
+    # with CHAIN (session 33) too: six rows (R = 6), so its tree of selects has a pair short
     (kt, bt, vt, h0, q), swaps = _perm_tables_nh3(device)
     sym = torch.randint(0, 2, (3, 23), generator=gen).to(device)
     kw = dict(initial_state=h0, query=q, codes=q[:, None].clone(), output="code",
@@ -569,7 +573,7 @@ def test_end_pred_and_rows_ahead_codes_at_three_substeps(gen, device, launch_spy
     forced = []
     launch_spy("proj_kernel", lambda grid, meta: forced.append(meta["H0_MODE"]),
                lambda meta: {**{k: x for k, x in meta.items() if k != "maxnreg"},
-                             "END_PRED": True, "AHEAD": True})
+                             "END_PRED": True, "AHEAD": True, "CHAIN": chain})
     got = run_tabled(sym, kt, bt, vt, **kw).check()
     assert forced and torch.equal(got.code, want.code)
     ct = _unchecked(build_code_table(kt, bt, vt, initial_state=h0, query=q,
@@ -824,7 +828,7 @@ def test_end_pred_codes_ignore_mid_token_states_off_the_table(device, launch_spy
     forced = []
     launch_spy("proj_kernel", lambda grid, meta: forced.append(meta["H0_MODE"]),
                lambda meta: {**{k: x for k, x in meta.items() if k != "maxnreg"},
-                             "END_PRED": True, "AHEAD": True})
+                             "END_PRED": True, "AHEAD": True, "CHAIN": chain})
     from statetrack.kernels.tabled.tabled import _run_tabled_variant
 
     sym = torch.tensor([[0, 1, 1, 1, 1], [1, 1, 0, 1, 1]], device=device)

@@ -208,6 +208,17 @@ PROJ_PINGPONG = False
 #: V = 1 permutation problem (``deep_ab.py --set pingpong``, two runs); with the ping-pong
 #: 1.01-1.11x. Chunked and summary passes take it too, untimed there (the same loop).
 PROJ_IDS_BLOCK = True
+#: proj_kernel's CHAIN (session 33, opt-in): each sub-step's ``p_r`` by a tree of selects on
+#: the row index's bits and ``d = beta v - beta p_r`` as one multiply-add (``beta v`` from the
+#: loaded row, off the chain), so that the chain from one token's ``p`` to the next has 4
+#: dependent operations at R = 4 instead of 6 (3 selects, a subtraction, a product, the
+#: update). Session 33 found the loop's instruction count no longer predicts its time at
+#: (1024, 4096) (two shorter loops were no faster on the H100); this shortens the chain
+#: instead, at 1-3 more sm_90 instructions a sub-step (155 -> 159 for four at V = 16,
+#: 146 -> 156 on the V = 1 permutation tables). Not bit-identical to the default on float
+#: tables (``d`` rounds once instead of twice); bit-identical on exact constructions.
+#: Untimed: ``benchmarks/probes/deep_ab.py --set chain`` is its A/B.
+PROJ_CHAIN = False
 
 #: :data:`PROJ_PREFETCH_IDS` in chunked run passes too (session 31, opt-in until timed on a
 #: GPU: ``deep_ab.py --set prefetch --shape 64,65536 --chunk auto``)
@@ -407,7 +418,7 @@ class ColsLauncher(_Launcher):
             V0=self.lut_meta["V0"], LUT_ID=self.lut_meta["LUT_ID"], ACC=p.acc,
             AHEAD=ahead, END_PRED=ahead and PROJ_ITERATION % inp.NH != 0, PF_IDS=pf,
             PINGPONG=ahead and PROJ_PINGPONG and PROJ_ITERATION % inp.NH == 0,
-            IDS_BLOCK=PROJ_IDS_BLOCK,
+            IDS_BLOCK=PROJ_IDS_BLOCK, CHAIN=PROJ_CHAIN,
             num_warps=max(1, PR * BWR // 32), num_stages=1, **extra)
 
     def _basis(self) -> tuple[bool, bool]:
@@ -452,6 +463,7 @@ class ColsLauncher(_Launcher):
             FINAL=3 if basis else 2,
             CHECK_IDS=self.check_ids if self.sym_summary is None else self.check_summary,
             V0=0, ACC=p.acc, NARROW=self.sym8 is not None, IDS_BLOCK=PROJ_IDS_BLOCK,
+            CHAIN=PROJ_CHAIN,
             num_warps=max(1, PS * BWS // 32), num_stages=1)
         if basis and SCAN_FROM_SUMS:        # sums_scan(): the scan makes the maps
             return out

@@ -912,15 +912,43 @@ def _proj_row(p_r, col, R: tl.constexpr, RP: tl.constexpr, G: tl.constexpr, BC: 
 
 
 @triton.jit
+def _proj_pick(p, r, R: tl.constexpr):
+    # p[r] by a binary tree of selects on r's bits (ceil(log2 R) selects deep, not R - 1):
+    # level j pairs the survivors of level j - 1 by bit j (a pair's missing second member,
+    # past R - 1, is its first: never picked for r < R)
+    # (level j holds ceil(R / 2^j) values; R <= 2^8)
+    level = p
+    for j in tl.static_range(8):
+        if (R + (1 << j) - 1) >> j > 1:
+            bit = (r & (1 << j)) != 0
+            nxt = ()
+            for i in tl.static_range(0, (R + (1 << j) - 1) >> j, 2):
+                if i + 1 < (R + (1 << j) - 1) >> j:
+                    nxt = nxt + (tl.where(bit, level[i + 1], level[i]),)
+                else:
+                    nxt = nxt + (level[i],)
+            level = nxt
+    return level[0]
+
+
+@triton.jit
 def _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R: tl.constexpr, OUT_O: tl.constexpr,
-              OUT_CODE: tl.constexpr):
+              OUT_CODE: tl.constexpr, CHAIN: tl.constexpr = False):
     # sub-step of row r (lanes' [BC] int32): d = beta (v - p_r), p += G[:, r] d, e_r += d.
     # (Session 30 wrote p_r and e_r by multiply-adds with the row's one-hot instead of the
     # compares and selects: slower on the H100 in session 31, 1.01-1.12x; removed.)
-    pr = p[0]
-    for y in tl.static_range(1, R):
-        pr = tl.where(r == y, p[y], pr)
-    d = b * (v - pr)
+    # CHAIN (session 33, opt-in: _launch.PROJ_CHAIN): the token-to-token chain shortened,
+    # p_r by a tree of selects (_proj_pick) and d = beta v - beta p_r as one multiply-add
+    # (beta v from the loaded row, off the chain): 4 dependent operations a sub-step from
+    # p to p instead of 6 (R = 4); d rounds otherwise (the same on exact constructions,
+    # whose beta v and beta p_r are exact)
+    if CHAIN:
+        d = tl.fma(-b, _proj_pick(p, r, R), b * v)
+    else:
+        pr = p[0]
+        for y in tl.static_range(1, R):
+            pr = tl.where(r == y, p[y], pr)
+        d = b * (v - pr)
     p2 = ()
     e2 = ()
     for y in tl.static_range(R):
@@ -1000,11 +1028,13 @@ def _proj_rows4(xs, u, p_row, col, H: tl.constexpr, R: tl.constexpr, RP: tl.cons
 def _proj_block(cur, u, p, e, orun, zrun, miss, tok, o, cls, lut, m_c, m_lut, col, i_h, NZ,
                 H: tl.constexpr, R: tl.constexpr, WC: tl.constexpr, NH: tl.constexpr,
                 UN: tl.constexpr, OUT_O: tl.constexpr, OUT_CODE: tl.constexpr,
-                ACC: tl.constexpr, LUT_ID: tl.constexpr, END_PRED: tl.constexpr):
+                ACC: tl.constexpr, LUT_ID: tl.constexpr, END_PRED: tl.constexpr,
+                CHAIN: tl.constexpr):
     # sub-steps u .. u + UN - 1 of their loaded rows cur, each token's readout at its end
     for i in tl.static_range(UN):
         r, g, b, kq, wk, v = cur[i]
-        p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O, OUT_CODE)
+        p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O, OUT_CODE,
+                                     CHAIN)
         if END_PRED and UN % NH != 0:       # the token's end by masks, no branch
             end = (tl.zeros_like(col) + (u + i)) % NH == NH - 1      # [BC], all alike
             miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c & end, m_lut & end,
@@ -1028,7 +1058,7 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
                 LUT_ID: tl.constexpr = 0, NARROW: tl.constexpr = False,
                 AHEAD: tl.constexpr = False, END_PRED: tl.constexpr = False,
                 PF_IDS: tl.constexpr = 0, PINGPONG: tl.constexpr = False,
-                IDS_BLOCK: tl.constexpr = False):
+                IDS_BLOCK: tl.constexpr = False, CHAIN: tl.constexpr = False):
     # The run pass of cols_kernel (same grid, words a program, ids, chunks, H0_MODE 0-3,
     # FINAL 0-1, outputs o and the code by a code table; no stored states) in the keys'
     # coordinates (above), and its summary pass (H0_MODE 4: [I | 0] over WC = K + V columns,
@@ -1062,6 +1092,8 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
     # IDS_BLOCK (session 31, opt-in: _launch.PROJ_IDS_BLOCK): the main loop reads each block's
     # ids from one clamped start, a token's id once (_proj_ids4's BLOCK; where n_h divides
     # four): the same ids for every block it uses.
+    # CHAIN (session 33, opt-in: _launch.PROJ_CHAIN): every sub-step's p_r by a tree of
+    # selects and its d by one multiply-add (_proj_sub): a shorter chain from token to token.
     BC: tl.constexpr = P * BW
     RS2: tl.constexpr = RP + 4 + BW
     UN: tl.constexpr = 4
@@ -1126,7 +1158,7 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
                                 NARROW, IDS_BLOCK)
             p, e, orun, zrun, miss, tok = _proj_block(
                 rows, u, p, e, orun, zrun, miss, tok, o, cls, lut, m_c, m_lut, col, i_h, NZ,
-                H, R, WC, NH, UN, OUT_O, OUT_CODE, ACC, LUT_ID, END_PRED)
+                H, R, WC, NH, UN, OUT_O, OUT_CODE, ACC, LUT_ID, END_PRED, CHAIN)
             if PF_IDS > 0:
                 _prefetch_l1(p_sym + tl.minimum((u + UN) // NH + PF_IDS, last // NH))
             rows = _proj_rows4(nx, u + 2 * UN, p_row, col, H, R, RP, RS2, G, BC, NH, UN, BW)
@@ -1134,11 +1166,11 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
                                 NARROW, IDS_BLOCK)
             p, e, orun, zrun, miss, tok = _proj_block(
                 rows_b, u + UN, p, e, orun, zrun, miss, tok, o, cls, lut, m_c, m_lut, col,
-                i_h, NZ, H, R, WC, NH, UN, OUT_O, OUT_CODE, ACC, LUT_ID, END_PRED)
+                i_h, NZ, H, R, WC, NH, UN, OUT_O, OUT_CODE, ACC, LUT_ID, END_PRED, CHAIN)
         if n_it % 2 == 1:       # an odd last iteration: its rows are loaded
             p, e, orun, zrun, miss, tok = _proj_block(
                 rows, (n_it - 1) * UN, p, e, orun, zrun, miss, tok, o, cls, lut, m_c, m_lut,
-                col, i_h, NZ, H, R, WC, NH, UN, OUT_O, OUT_CODE, ACC, LUT_ID, END_PRED)
+                col, i_h, NZ, H, R, WC, NH, UN, OUT_O, OUT_CODE, ACC, LUT_ID, END_PRED, CHAIN)
     else:
         for it in range(0, (last + 1) // UN):
             u = it * UN
@@ -1155,7 +1187,7 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
                                     NARROW, IDS_BLOCK)
             p, e, orun, zrun, miss, tok = _proj_block(
                 cur, u, p, e, orun, zrun, miss, tok, o, cls, lut, m_c, m_lut, col, i_h, NZ,
-                H, R, WC, NH, UN, OUT_O, OUT_CODE, ACC, LUT_ID, END_PRED)
+                H, R, WC, NH, UN, OUT_O, OUT_CODE, ACC, LUT_ID, END_PRED, CHAIN)
             xs = nx
     for u in range((last + 1) // UN * UN, last + 1):       # the last < UN sub-steps
         xi, mx = _id_take(tl.load(p_sym + u // NH), mx, S, CHECK_IDS)
@@ -1163,7 +1195,8 @@ def proj_kernel(sym, sym8, pr_t, kt, h0, starts, qv, o, cls, ht, flags, gen, lut
             tl.store(p8 + u // NH, xi.to(tl.uint8), mask=m8)
         r = xi * NH + u % NH
         g, b, kq, wk, v = _proj_row(p_row + r * (H * RS2), col, R, RP, G, BC, BW)
-        p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O, OUT_CODE)
+        p, e, orun, zrun = _proj_sub(p, e, orun, zrun, r, g, b, kq, wk, v, R, OUT_O, OUT_CODE,
+                                     CHAIN)
         if u % NH == NH - 1:
             miss = _proj_out(orun, zrun, tok, o, cls, lut, miss, m_c, m_lut, col, i_h, NZ, WC,
                              OUT_O, OUT_CODE, ACC, LUT_ID)
