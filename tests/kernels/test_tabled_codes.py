@@ -811,11 +811,12 @@ def test_proj_code_ignores_the_other_columns_off_the_table(device, launch_spy):
     assert r.code[:, :, 0].cpu().tolist() == [[0, 0, 1], [1, 1, 0], [0, 1, 1]]
 
 
-def test_end_pred_codes_ignore_mid_token_states_off_the_table(device, launch_spy):
+@pytest.mark.parametrize("chain", [False, True])
+def test_end_pred_codes_ignore_mid_token_states_off_the_table(device, launch_spy, chain):
     # n_h = 3 with the token's end by masks (END_PRED, rows ahead, forced): the states
     # between a token's sub-steps (z = 7, 8) are off the table (it holds 0 and 1) but are
     # no readouts, so no miss is raised (session 32's review: the mid-token states of the
-    # END_PRED test stayed on the table)
+    # END_PRED test stayed on the table); with CHAIN (session 33) too
     K = 16
     kt = torch.zeros(2, 3, K)
     bt = torch.zeros(2, 3)

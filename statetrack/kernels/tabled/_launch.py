@@ -216,7 +216,8 @@ PROJ_IDS_BLOCK = True
 #: (1024, 4096) (two shorter loops were no faster on the H100); this shortens the chain
 #: instead, at 1-3 more sm_90 instructions a sub-step (155 -> 159 for four at V = 16,
 #: 146 -> 156 on the V = 1 permutation tables). Not bit-identical to the default on float
-#: tables (``d`` rounds once instead of twice); bit-identical on exact constructions.
+#: tables (``d`` rounds otherwise: ``beta v``, then one multiply-add, instead of ``v - p_r``,
+#: then the product; no more accurate), bit-identical on exact constructions.
 #: Untimed: ``benchmarks/probes/deep_ab.py --set chain`` is its A/B.
 PROJ_CHAIN = False
 

@@ -916,7 +916,8 @@ def _proj_pick(p, r, R: tl.constexpr):
     # p[r] by a binary tree of selects on r's bits (ceil(log2 R) selects deep, not R - 1):
     # level j pairs the survivors of level j - 1 by bit j (a pair's missing second member,
     # past R - 1, is its first: never picked for r < R)
-    # (level j holds ceil(R / 2^j) values; R <= 2^8)
+    # (level j holds ceil(R / 2^j) values; R <= 2^8, PROJ_MAX_R = 16 in practice)
+    tl.static_assert(R <= 256, "_proj_pick: at most 256 rows")
     level = p
     for j in tl.static_range(8):
         if (R + (1 << j) - 1) >> j > 1:
