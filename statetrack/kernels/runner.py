@@ -424,8 +424,10 @@ def run(lrnn: Any, words: Any, *, device: Any = "auto", dtype: Any = torch.bfloa
 
     Examples
     --------
-    >>> from statetrack.constructions.lrnn import _parity_example
-    >>> out = run(_parity_example(), np.array([[1, 1, 1]]), device="cpu", dtype="float32",
+    >>> import numpy as np
+    >>> from statetrack.automata.families import get
+    >>> from statetrack.constructions import compile
+    >>> out = run(compile(get("parity")), np.array([[1, 1, 1]]), device="cpu", dtype="float32",
     ...           kernel="reference")
     >>> out.accepted[0].tolist(), out.kernels, out.dtype
     ([False, True, False, True], ('reference',), 'float32')

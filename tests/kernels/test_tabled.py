@@ -15,8 +15,8 @@ import torch
 from statetrack.kernels import errors as E
 from statetrack.kernels._common.triton import tl, triton
 from statetrack.kernels.delta_product.fused_recurrent import fused_recurrent_delta_product
-from statetrack.kernels.tabled import (MAX_KV, check_pending, choose_chunk, gather_tables,
-                                       run_tabled)
+from statetrack.kernels.tabled import (MAX_KV, TabledRunner, check_pending, choose_chunk,
+                                       gather_tables, run_tabled)
 from statetrack.kernels.tabled import _tabled_kernels as kern
 from statetrack.kernels.tabled.tabled import _run_tabled_variant
 from statetrack.kernels._common.tolerances import assert_rel_close
@@ -565,6 +565,17 @@ def test_tabled_input_errors(device):
         run_tabled(sym, kt, bt, vt, query=q, output="argmax")
     with pytest.raises(E.KernelInputError, match="chunk_size: expected an int >= 1"):
         run_tabled(sym, kt, bt, vt, query=q, chunk_size=0)
+    # the switches are bools: a truthy "no" must not switch a check on (a cold user trial,
+    # session 33); numpy's bools are bools
+    for flag in ("return_states", "check_beta", "check_finite_inputs", "check_ids",
+                 "sync_checks"):
+        for bad in ("no", 1, None):
+            with pytest.raises(E.KernelInputError, match=f"^{flag}: expected True or False"):
+                run_tabled(sym, kt, bt, vt, query=q, **{flag: bad})
+        run_tabled(sym, kt, bt, vt, query=q, **{flag: np.False_})
+    with pytest.raises(E.KernelInputError, match="^check_ids: expected True or False"):
+        TabledRunner(kt, bt, vt, batch=sym.shape[0], length=sym.shape[1], query=q,
+                     check_ids="no", cuda_graph=False)
     with pytest.raises(E.KernelShapeError, match=r"query: expected shape \[K\] = \[2\]"):
         run_tabled(sym, kt, bt, vt, query=torch.zeros(3, device=device))
     with pytest.raises(E.KernelShapeError, match=r"initial_state: expected shape \[B, H, K, V\]"):

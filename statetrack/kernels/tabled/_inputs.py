@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from statetrack.kernels._common.checks import (
@@ -156,6 +157,12 @@ def check_inputs(symbols: torch.Tensor, key_table: torch.Tensor, beta_table: tor
     ...
     statetrack.kernels.errors.KernelDtypeError: value_table: dtype float64 differs from key_table's float32; the tables must share one dtype
     """
+    # the switches are bools (numpy's too): a truthy "no" must not switch a check on
+    for name, flag in (("return_states", return_states), ("check_beta", check_beta),
+                       ("check_finite_inputs", check_finite_inputs), ("check_ids", check_ids),
+                       ("sync_checks", sync_checks)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise KernelInputError(f"{name}: expected True or False, got {flag!r}")
     allowed = FLOAT_DTYPES
     check_tensor(key_table, "key_table", dtypes=allowed)
     if key_table.ndim not in (3, 4):
@@ -299,7 +306,7 @@ def check_inputs(symbols: torch.Tensor, key_table: torch.Tensor, beta_table: tor
         symbols=symbols, key_table=key_table, beta_table=beta_table, value_table=value_table,
         initial_state=initial_state, h0_mode=h0_mode, query=qv, codes=cv, B=B, T=T, H=H,
         HT=HT, S=S_, NH=NH, K=K, V=V, C=C, scale=sc, output=output,
-        return_states=return_states, device=device, state_dtype=sd,
+        return_states=bool(return_states), device=device, state_dtype=sd,
         check_ids_device=bool(check_ids and not sync_checks))
 
 

@@ -395,7 +395,10 @@ def run_tabled(
     key_table : torch.Tensor
         ``[n_symbols, n_h, K]`` (shared by the heads) or ``[n_symbols, n_h, H, K]``.
     beta_table : torch.Tensor
-        ``[n_symbols, n_h]`` or ``[n_symbols, n_h, H]``, values in [0, 2].
+        ``[n_symbols, n_h]`` or ``[n_symbols, n_h, H]``, values in [0, 2]. The keys are not
+        normalized: a sub-step ``I - beta k k^T`` has its eigenvalues in [-1, 1] where
+        ``beta ||k||^2`` is in [0, 2] (the constructions' integer keys are so); only the
+        range of beta is checked.
     value_table : torch.Tensor
         ``[n_symbols, n_h, V]`` or ``[n_symbols, n_h, H, V]``.
     initial_state : torch.Tensor, optional
@@ -409,10 +412,11 @@ def run_tabled(
     output : {"o", "code", "none"}
         Per-position output: readouts, nearest-code indices, or nothing.
     return_states : bool
-        Also return every state ``[B, T, H, K, V]``.
+        Also return every state ``[B, T, H, K, V]``. This and the ``check_*`` and
+        ``sync_checks`` switches must be bools (a truthy string raises).
     chunk_size : int, optional
         Tokens per chunk of the time-parallel evaluation; ``>= T`` is sequential; None
-        picks :func:`choose_chunk`.
+        picks :func:`choose_chunk` (always sequential under Triton's interpreter, the CPU).
     o_out, code_out, states_out, final_state_out : torch.Tensor, optional
         Output buffers (contiguous, exact shape and dtype); every entry is written.
         ``code_out`` is int32, or uint8 (one byte a position, for long words) when there are
@@ -557,7 +561,7 @@ def _run(variant: Variant, symbols: torch.Tensor, key_table: torch.Tensor,
                        initial_state=initial_state, query=query, codes=codes, scale=scale,
                        output=output, return_states=return_states, chunk_size=chunk_size,
                        check_beta=check_beta, check_finite_inputs=check_finite_inputs,
-                       check_ids=check_ids, sync_checks=bool(sync_checks))
+                       check_ids=check_ids, sync_checks=sync_checks)
     with device_guard(inp.device):    # Triton launches on the current device's stream
         buf = allocate_outputs(inp, o_out=o_out, code_out=code_out, states_out=states_out,
                                final_state_out=final_state_out)
