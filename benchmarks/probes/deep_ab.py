@@ -179,10 +179,6 @@ SETS = {"deep": {"default": (dict(COLS, deep=False), None), "deep": (dict(COLS, 
                                      PREFETCH_DEFAULT, False, False, True),
                      "ping-pong, ids a block": ({}, None, True, False, True, True, True, False,
                                                 True, PREFETCH_DEFAULT, False, True, True)}}
-#: the launcher's defaults as imported (every knob of KNOBS; the code table read by its held z):
-#: the baseline of ``--set current``, whose only other row is ``--earlier``'s
-_CURRENT = [False] * 12
-SETS["current"] = {"default": ({}, None, *_CURRENT)}
 VARIANTS = SETS["deep"]
 #: the launcher switches a variant's rest sets: name -> (its position in rest, its value
 #: where the variant does not give it); rest[1] is the code table's load, not a switch
@@ -194,18 +190,27 @@ KNOBS = {"PROJ_SUMMARY": (0, True), "PROJ_BASIS": (2, True), "PROJ_VBASIS": (3, 
 #: the launcher's rows-ahead switch as imported (on since session 30); every row but
 #: those naming "rows ahead" runs with it off (the order each set was written against)
 AHEAD_DEFAULT = _launch.PROJ_AHEAD
-for _knob, (_at, _) in KNOBS.items():
-    _CURRENT[_at] = getattr(_launch, _knob)
-SETS["current"]["default"] = ({}, None, *_CURRENT)
-#: the shorter chain from token to token (PROJ_CHAIN, session 33) against the launcher's
-#: defaults: the sets' tuples as "current"'s, the chain switched on
-SETS["chain"] = {"default": SETS["current"]["default"],
-                 "chain": ({}, None, *_CURRENT[:11], True)}
+
+
+def _launcher_rest(**override) -> tuple:
+    """A variant's rest for the launcher's switches as imported (every knob of KNOBS; the
+    code table read by its held z), ``override`` (knob name -> value) set on top."""
+    rest = [False] * (1 + max(at for at, _ in KNOBS.values()))
+    for knob, (at, _) in KNOBS.items():
+        rest[at] = override.get(knob, getattr(_launch, knob))
+    return tuple(rest)
+
+
 #: the row of ``--set current`` whose proj run passes skip the final state (``FINAL = 0``:
-#: the loop keeps no sums of its rows, 12 % fewer sm_90 instructions at V = 16; the returned
+#: the loop keeps no sums of its rows, 155 -> 126 sm_90 instructions at V = 16; the returned
 #: final state is then not written; session 33: no faster on the H100)
 NO_FINAL = "no final state"
-SETS["current"][NO_FINAL] = SETS["current"]["default"]
+#: the launcher's defaults (the baseline of ``--set current``; ``--earlier`` adds its row),
+#: and the shorter chain from token to token (PROJ_CHAIN, session 33) against them
+SETS["current"] = {"default": ({}, None, *_launcher_rest()),
+                   NO_FINAL: ({}, None, *_launcher_rest())}
+SETS["chain"] = {"default": ({}, None, *_launcher_rest()),
+                 "chain": ({}, None, *_launcher_rest(PROJ_CHAIN=True))}
 #: the row ``--earlier`` adds to a set: its default with an earlier revision's kernels
 EARLIER = "earlier kernels"
 
