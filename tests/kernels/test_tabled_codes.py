@@ -426,6 +426,16 @@ def test_a_table_miss_raises_instead_of_a_wrong_code(device):
     with pytest.raises(E.KernelInputError, match="code_table: expected 'auto', a CodeTable"):
         run_tabled(sym, kt, bt, vt, initial_state=h0, query=q, codes=codes, output="code",
                    code_table="lut")
+    # a CodeTable with another output is a mistake, said so (it would be ignored); 'auto'
+    # and None stay usable with every output
+    for out in ("o", "none"):
+        with pytest.raises(E.KernelInputError, match="code_table: a CodeTable is read only "
+                                                     "with output='code'"):
+            run_tabled(sym, kt, bt, vt, initial_state=h0, query=q, codes=codes, output=out,
+                       code_table=built)
+        for ok in ("auto", None):
+            run_tabled(sym, kt, bt, vt, initial_state=h0, query=q, codes=codes, output=out,
+                       code_table=ok).check()
     assert isinstance(ct, CodeTable)
 
 
@@ -697,6 +707,20 @@ def test_build_code_table_names_the_bad_argument():
                        ((kt, bt, torch.zeros(3, 1, 2)), "value_table")):
         with pytest.raises(KernelInputError, match=f"^{name}:"):
             build_code_table(*args, **ok)
+    # the dtypes run_tabled takes (float tables of one dtype), as run_tabled says it
+    for args, name in (((kt.long(), bt, vt), "key_table"), ((kt, bt.long(), vt), "beta_table"),
+                       ((kt, bt, vt.double()), "value_table")):
+        with pytest.raises(KernelInputError, match=f"^{name}: (dtype|expected)"):
+            build_code_table(*args, **ok)
+        with pytest.raises(KernelInputError, match=f"^{name}: (dtype|expected)"):
+            run_tabled(torch.zeros(1, 2, dtype=torch.long), *args, output="code",
+                       **{k: v for k, v in ok.items() if k != "H"})
+    for bad, name in ((dict(query=torch.ones(3, dtype=torch.long)), "query"),
+                      (dict(codes=torch.zeros(1, 2, dtype=torch.int32)), "codes"),
+                      (dict(initial_state=torch.zeros(1, 3, 2, dtype=torch.long)),
+                       "initial_state")):
+        with pytest.raises(KernelInputError, match=f"^{name}:"):
+            build_code_table(kt, bt, vt, **dict(ok, **bad))
     # per-head tables: H must be their head count
     with pytest.raises(KernelInputError, match="^H:"):
         build_code_table(kt[:, :, None], bt[:, :, None], vt[:, :, None], **dict(ok, H=2))

@@ -237,13 +237,23 @@ def _check_args(key_table, beta_table, value_table, initial_state, query, codes,
     """:func:`build_code_table`'s arguments as :func:`run_tabled` takes them (a clear
     :class:`~statetrack.kernels.errors.KernelInputError` naming the argument, not an error
     from inside NumPy)."""
-    from statetrack.kernels._common.checks import check_shape, check_tensor
-    from statetrack.kernels.errors import KernelInputError, KernelShapeError
+    from statetrack.kernels._common.checks import FLOAT_DTYPES, check_shape, check_tensor
+    from statetrack.kernels.errors import KernelDtypeError, KernelInputError, KernelShapeError
 
     for name, n in (("H", H), ("max_states", max_states), ("max_entries", max_entries)):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise KernelInputError(f"{name}: expected an int >= 1, got {n!r}")
-    kt = check_tensor(key_table, "key_table")
+    kt = check_tensor(key_table, "key_table", dtypes=FLOAT_DTYPES)
+    # the dtypes run_tabled takes: a table it would reject has no code table to build
+    for name, t in (("beta_table", beta_table), ("value_table", value_table),
+                    ("query", query), ("codes", codes), ("initial_state", initial_state)):
+        if t is not None:
+            check_tensor(t, name, dtypes=FLOAT_DTYPES)
+    for name, t in (("beta_table", beta_table), ("value_table", value_table)):
+        if t.dtype != kt.dtype:
+            raise KernelDtypeError(
+                f"{name}: dtype {str(t.dtype).replace('torch.', '')} differs from key_table's "
+                f"{str(kt.dtype).replace('torch.', '')}; the tables must share one dtype")
     if kt.ndim not in (3, 4):
         raise KernelShapeError(f"key_table: expected [n_symbols, n_h, K] or "
                                f"[n_symbols, n_h, H, K], got {list(kt.shape)}")
@@ -252,7 +262,7 @@ def _check_args(key_table, beta_table, value_table, initial_state, query, codes,
     if heads and heads[0] != H:
         raise KernelShapeError(f"H: {H} heads, but key_table has {heads[0]} "
                                f"(shape {list(kt.shape)})")
-    check_shape(check_tensor(beta_table, "beta_table"), "beta_table", (S, NH, *heads),
+    check_shape(beta_table, "beta_table", (S, NH, *heads),
                 "[n_symbols, n_h(, H)]", "from key_table")
     vt = check_tensor(value_table, "value_table", ndim=kt.ndim)
     V = vt.shape[-1]

@@ -139,7 +139,9 @@ class TabledRunner:
         The ids' integer dtype (default int64; a call's ids must have it).
     initial_state, query, codes, scale, output, return_states, chunk_size, check_beta, \
 check_finite_inputs, check_ids, code_table
-        As for :func:`run_tabled` (no output buffers: the runner owns them).
+        As for :func:`run_tabled`. There are no output buffers (the runner owns them) and
+        no ``sync_checks``: the tables' value checks run when the runner is made and at
+        every rebuild, the ids' on the device at every call (module docstring).
     cuda_graph : bool, optional
         Capture the launches in a CUDA graph and replay it (default: on CUDA). False calls
         the kernels directly at every call (still without the per-call checks and plan).

@@ -443,7 +443,8 @@ def run_tabled(
         a :class:`CodeTable` built by :func:`~._codes.build_code_table` is used after its
         fingerprint is compared with these inputs' (once per set of tensor versions, on the
         host; a table built for other inputs raises :class:`KernelInputError`; one made by
-        hand, without a fingerprint, is used as given); None always takes the argmin.
+        hand, without a fingerprint, is used as given); None always takes the argmin. A
+        :class:`CodeTable` passed with another ``output`` raises :class:`KernelInputError`.
 
     Returns
     -------
@@ -644,6 +645,10 @@ def _code_table(inp: Any, kernel: str, code_table: CodeTable | str | None,
             code_table is None or isinstance(code_table, (str, CodeTable))):
         raise KernelInputError(f"code_table: expected 'auto', a CodeTable or None, got "
                                f"{code_table!r}")
+    if isinstance(code_table, CodeTable) and inp.output != "code":
+        raise KernelInputError(
+            f"code_table: a CodeTable is read only with output='code' (this run has "
+            f"output={inp.output!r}); leave code_table at 'auto' or pass None")
     if inp.output != "code" or kernel != "cols" or code_table is None:
         return None
     if isinstance(code_table, CodeTable):
