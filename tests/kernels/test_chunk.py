@@ -396,7 +396,8 @@ def test_wy_loop_gpu(monkeypatch, gen, make_inputs, check_against_reference, poi
              T=T, H=2, K=128, V=128, n_h=n_h, dtype=dtype, gate=gate, init=init, chunk_size=64)
 
 
-def test_rows_past_32_bit_offsets_take_the_64_bit_variant_and_too_many_sub_steps_are_refused():
+def test_rows_past_32_bit_offsets_take_the_64_bit_variant_and_too_many_sub_steps_are_refused(
+        device):
     """Within a batch row the kernels index in 32 bits unless the row needs more (token rows
     times row widths, or padded sub-steps times the buffers' widths past
     ``MAX_ROW_ELEMENTS``): then ``_row64`` selects the 64-bit-offset variant; the bound is
@@ -422,9 +423,9 @@ def test_rows_past_32_bit_offsets_take_the_64_bit_variant_and_too_many_sub_steps
     with pytest.raises(KernelInputError, match=r"^q: .*padded sub-steps.*32-bit count"):
         chunk._row64(top // 2 - 14, 1, 1, 1, 2, 16)
     T = top // 3 + 1
-    q = torch.zeros(1, 1, 1, 1).expand(1, T, 1, 1)
-    k = torch.zeros(1, 1, 1, 1).expand(1, 3 * T, 1, 1)
-    beta = torch.ones(1, 1, 1).expand(1, 3 * T, 1)
+    q = torch.zeros(1, 1, 1, 1, device=device).expand(1, T, 1, 1)
+    k = torch.zeros(1, 1, 1, 1, device=device).expand(1, 3 * T, 1, 1)
+    beta = torch.ones(1, 1, 1, device=device).expand(1, 3 * T, 1)
     with pytest.raises(KernelInputError, match=r"^q: .*padded sub-steps"):
         chunk_delta_product(q, k, k, beta, num_householder=3, chunk_size=16, check_beta=False,
                             check_finite=False)
@@ -769,35 +770,42 @@ def test_split_bwd_wy_matches_reference(monkeypatch, gen, make_inputs, check_aga
     assert calls, "the split path was not taken"
 
 
-def _spy_launches(monkeypatch, chunk, name, edit=None, calls=None, record=None):
+def _spy_launches(monkeypatch, chunk, name, edit=None, calls=None, record=None, ns=False):
     """Record the arguments (by name) of every launch of kernel ``name``; ``edit(args)`` may
     replace some of them (a dict, changed in place) before the launch. ``calls`` (a list) is
     where the records go, ``record(arguments)`` (positional and keyword, by name) what is
     recorded instead of the positional arguments."""
     calls = [] if calls is None else calls
-    real = getattr(chunk._kern, name)
 
     class Launch:
+        def __init__(self, real):
+            self.real = real
+
         def __getitem__(self, grid):
             def launch(*args, **kwargs):
-                named = dict(zip(real.arg_names, args))
+                named = dict(zip(self.real.arg_names, args))
                 if edit is not None:
                     edit(named)
                 calls.append(named if record is None else record({**named, **kwargs}))
-                return real[grid](*named.values(), **kwargs)
+                return self.real[grid](*named.values(), **kwargs)
             return launch
 
-    monkeypatch.setattr(chunk._kern, name, Launch())
+    # ns: its unspecialized compile (``name + "_ns"``) too, which a compiled one-chunk row
+    # takes (_Plan.nospec), into the same list
+    for n in (name, name + "_ns") if ns else (name,):
+        if hasattr(chunk._kern, n):
+            monkeypatch.setattr(chunk._kern, n, Launch(getattr(chunk._kern, n)))
     return calls
 
 
 def _backward_buffer_dtypes(monkeypatch, chunk, split):
     """Spies on the backward kernels; returns a function giving the dtypes of ``dko``,
     ``dvloc`` and ``dD`` as each kernel that reads or writes them saw them."""
-    o = _spy_launches(monkeypatch, chunk, "bwd_o_kernel")
-    st = _spy_launches(monkeypatch, chunk, "bwd_state_kernel")
-    wy = ([_spy_launches(monkeypatch, chunk, n) for n in ("bwd_wy_v_kernel", "bwd_wy_t_kernel")]
-          if split else [_spy_launches(monkeypatch, chunk, "bwd_wy_kernel")])
+    o = _spy_launches(monkeypatch, chunk, "bwd_o_kernel", ns=True)
+    st = _spy_launches(monkeypatch, chunk, "bwd_state_kernel", ns=True)
+    wy = ([_spy_launches(monkeypatch, chunk, n, ns=True)
+           for n in ("bwd_wy_v_kernel", "bwd_wy_t_kernel")]
+          if split else [_spy_launches(monkeypatch, chunk, "bwd_wy_kernel", ns=True)])
 
     def dtypes():
         assert len(o) == len(st) == 1 and all(len(c) == 1 for c in wy)
@@ -838,13 +846,16 @@ def test_lp_bwd_matches_reference(monkeypatch, gen, make_inputs, check_against_r
 
 @pytest.mark.parametrize("dtype,split", [(torch.bfloat16, False), (torch.float16, True),
                                          (torch.float32, False)])
-def test_the_backward_partials_are_float32_by_default(monkeypatch, gen, make_inputs, device,
-                                                      dtype, split):
+def test_the_backward_partials_are_float32_without_lp_bwd(monkeypatch, gen, make_inputs, device,
+                                                          dtype, split):
     """Without ``lp_bwd``, ``dko`` and ``dvloc`` are float32; ``dD`` is in the input dtype
-    (every use of it is a product operand, rounded to that dtype anyway)."""
+    (every use of it is a product operand, rounded to that dtype anyway). ``lp_bwd`` is off
+    by default under the interpreter and for float32; compiled 16-bit inputs take it by
+    default (``_GPU_CONFIG``), so it is switched off here explicitly."""
     from statetrack.kernels.delta_product import chunk
 
-    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"wy_split": True} if split else {})
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE",
+                        {"lp_bwd": False} | ({"wy_split": True} if split else {}))
     dtypes = _backward_buffer_dtypes(monkeypatch, chunk, split)
     x = make_inputs(gen, B=1, T=20, H=1, K=16, V=24, n_h=1, dtype=dtype, gate=False,
                     initial_state=False, device=device, requires_grad=True)
@@ -852,6 +863,25 @@ def test_the_backward_partials_are_float32_by_default(monkeypatch, gen, make_inp
                                      chunk_size=16)
     o.float().sum().backward()
     assert dtypes() == {"dko": torch.float32, "dvloc": torch.float32, "dD": dtype}
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
+def test_lp_bwd_is_the_default_of_compiled_16_bit_inputs_only(monkeypatch, gen, make_inputs,
+                                                             device, dtype):
+    """By default the partials are in the input dtype exactly where ``lp_bwd`` is the
+    default: 16-bit inputs on CUDA (``_GPU_CONFIG[True]``); float32 elsewhere."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})
+    dtypes = _backward_buffer_dtypes(monkeypatch, chunk, False)
+    x = make_inputs(gen, B=1, T=40, H=1, K=16, V=24, n_h=2, dtype=dtype, gate=True,
+                    initial_state=False, device=device, requires_grad=True)
+    o, _ = chunk.chunk_delta_product(x["q"], x["k"], x["v"], x["beta"], g=x["g"],
+                                     num_householder=2, chunk_size=16)
+    o.float().sum().backward()
+    lp = device.type == "cuda" and not chunk.INTERPRET and dtype != torch.float32
+    part = dtype if lp else torch.float32
+    assert dtypes() == {"dko": part, "dvloc": part, "dD": dtype}
 
 
 @pytest.mark.parametrize("dtype,gate,init,n_h,chunk_size,split", [
@@ -1424,7 +1454,8 @@ def _scores_reference(q, k, g, n_h, BT):
 
 @pytest.mark.parametrize("n_h,gate,dtype", [(1, True, torch.float32), (2, True, torch.float32),
                                             (3, False, torch.float32), (2, True, torch.bfloat16)])
-def test_the_scores_buffer_is_what_the_state_pass_computes(monkeypatch, gen, n_h, gate, dtype):
+def test_the_scores_buffer_is_what_the_state_pass_computes(monkeypatch, gen, device, n_h, gate,
+                                                           dtype):
     """The scores ``wy_loop_kernel`` writes (``QK``) equal a token-by-token PyTorch computation
     (70 tokens: the last token chunk and, at one factor, the last sub-chunk padded; K = 100:
     two key column blocks), every row written, W / U / T unchanged; and the state pass with
@@ -1435,24 +1466,25 @@ def test_the_scores_buffer_is_what_the_state_pass_computes(monkeypatch, gen, n_h
 
     monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {"wy_loop": True})
     B, T, H, K, V = 1, 70, 2, 100, 16
-    q = torch.randn(B, T, H, K, generator=gen).to(dtype)
-    k = torch.nn.functional.normalize(torch.randn(B, T * n_h, H, K, generator=gen), dim=-1).to(dtype)
-    v = torch.randn(B, T * n_h, H, V, generator=gen).to(dtype)
-    beta = torch.rand(B, T * n_h, H, generator=gen).to(dtype)
-    g = -torch.rand(B, T, H, generator=gen) if gate else None
+    q = torch.randn(B, T, H, K, generator=gen).to(device, dtype)
+    k = torch.nn.functional.normalize(torch.randn(B, T * n_h, H, K, generator=gen),
+                                      dim=-1).to(device, dtype)
+    v = torch.randn(B, T * n_h, H, V, generator=gen).to(device, dtype)
+    beta = torch.rand(B, T * n_h, H, generator=gen).to(device, dtype)
+    g = -torch.rand(B, T, H, generator=gen).to(device) if gate else None
     p = chunk._Plan(q, v, n_h, 64, gate)
     gsub, gtok = chunk._gate_cumsums(g, p) if gate else (None, None)
-    qk = torch.full((B * H, p.Lp, p.BT), float("nan"), dtype=dtype)
+    qk = torch.full((B * H, p.Lp, p.BT), float("nan"), dtype=dtype, device=device)
     wut = chunk._wy(k, v, beta, gsub, p, store_t=True, scores=(q, gtok, qk))
     assert all(torch.equal(a, b) for a, b in zip(wut, chunk._wy(k, v, beta, gsub, p, store_t=True)))
-    ref = _scores_reference(q, k, g, n_h, 64)
+    ref = _scores_reference(q, k, g, n_h, 64).cpu()
     tol = 1e-5 if dtype == torch.float32 else 8e-3       # bfloat16: the buffer's rounding
     assert not qk.isnan().any()
-    assert (qk.double() - ref).abs().max() <= tol * ref.abs().max()
+    assert (qk.double().cpu() - ref).abs().max() <= tol * ref.abs().max()
     w, u, _ = wut
 
     def state_pass(buf, nest):
-        o = torch.empty(B, T, H, V, dtype=dtype)
+        o = torch.empty(B, T, H, V, dtype=dtype, device=device)
         kern.fwd_state_kernel[(p.nv("state"), B * H)](
             q, k, w, u, gsub, gtok, None, o, None, None, None, p.T, p.L, p.NC, 0.1,
             BV=p.bv("state"), NH=n_h, USE_G=gate, USE_H0=False, STORE_HT=False, COMPUTE_O=True,

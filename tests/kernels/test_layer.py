@@ -323,12 +323,13 @@ def test_chunk_layer_in_float64_names_the_mode(gen):
 
 
 @pytest.mark.parametrize("mode", ["reference", "recurrent", "chunk"])
-def test_nan_input_gives_nan_output_in_every_mode(gen, mode):
+def test_nan_input_gives_nan_output_in_every_mode(gen, device, mode):
     """A NaN input propagates like in any torch module, in every mode alike (the reference
     mode used to raise a BetaRangeError about an internal ``beta``)."""
     layer = DeltaProductLayer(DeltaProductConfig(hidden_size=8, head_k_dim=4, head_v_dim=4,
-                                                 mode=mode, chunk_size=16), generator=gen)
-    x = torch.randn(1, 3, 8, generator=gen)
+                                                 mode=mode, chunk_size=16),
+                              generator=gen).to(device)
+    x = torch.randn(1, 3, 8, generator=gen).to(device)
     x[0, 1, 2] = float("nan")
     y, _ = layer(x)
     assert bool(torch.isnan(y[0, 1:]).all())
