@@ -218,7 +218,10 @@ PROJ_IDS_BLOCK = True
 #: 146 -> 156 on the V = 1 permutation tables). Not bit-identical to the default on float
 #: tables (``d`` rounds otherwise: ``beta v``, then one multiply-add, instead of ``v - p_r``,
 #: then the product; no more accurate), bit-identical on exact constructions.
-#: Untimed: ``benchmarks/probes/deep_ab.py --set chain`` is its A/B.
+#: Timed in session 34 on an H100 (``benchmarks/probes/deep_ab.py --set chain``,
+#: ``results/s34_h100/chain_*``): **slower**, so off. Sequentially at (1024, 4096) 0.989x /
+#: 1.007x / 1.117x the default's time (V = 16, V = 4, the permutation's ``o``; one round, the
+#: rest cut), chunked at (64, 65536) 1.040x / 1.089x / 1.077x / 1.092x (with its code table).
 PROJ_CHAIN = False
 
 #: :data:`PROJ_PREFETCH_IDS` in chunked run passes too (session 31, opt-in until timed on a
