@@ -646,6 +646,50 @@ def test_the_16_bit_gpu_defaults_of_session_19(monkeypatch):
                        torch.zeros(1, 70, 2, 16), 1, 64, True).cfg["wy_loop"]
 
 
+def test_the_16_wide_key_block_takes_4_warps_in_bwd_wy(monkeypatch):
+    """On the GPU, a 16-bit call with a 16-wide key block (K <= 16) runs the backward WY
+    kernels at 4 warps, its value block unchanged (session 34's fault at float16, K = 16,
+    V = 48 came at 8); K = 17 and up, float32 and overrides keep theirs."""
+    from statetrack.kernels.delta_product import chunk
+
+    monkeypatch.setattr(chunk, "INTERPRET", False)
+    monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})   # not the env variable's
+
+    def plan(K, V, dtype=torch.float16, chunk_size=64):
+        return chunk._Plan(torch.zeros(1, 200, 2, K, dtype=dtype), torch.zeros(1, 200, 2, V),
+                           1, chunk_size, False)
+
+    tuned = chunk._GPU_CONFIG[True]["bwd_wy"]
+    assert tuned[1] == 8                              # the setting the workaround changes
+    for K, V, dtype, warps, bv in ((16, 48, torch.float16, 4, min(64, tuned[0])),
+                                   (8, 40, torch.bfloat16, 4, min(64, tuned[0])),
+                                   (16, 16, torch.bfloat16, 4, 16),
+                                   (17, 48, torch.float16, 8, tuned[0]),
+                                   (16, 48, torch.float32, chunk._GPU_CONFIG[False]["bwd_wy"][1],
+                                    min(64, chunk._GPU_CONFIG[False]["bwd_wy"][0]))):
+        p = plan(K, V, dtype)
+        assert p.opts("bwd_wy")["num_warps"] == warps, (K, V, dtype)
+        assert p.bv("bwd_wy") == bv, (K, V, dtype)
+        if dtype != torch.float32:
+            assert p.opts("bwd_wy_v")["num_warps"] == warps
+    monkeypatch.setitem(chunk._CONFIG_OVERRIDE, "bwd_wy", (64, 8, 2))
+    assert plan(16, 48).opts("bwd_wy")["num_warps"] == 8
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("K,V,dtype", [(16, 48, torch.float16), (8, 40, torch.bfloat16),
+                                       (16, 32, torch.bfloat16)])
+def test_16_bit_small_keys_at_chunk_64_match_the_reference_gpu(gen, make_inputs,
+                                                               check_against_reference,
+                                                               poison_empty, K, V, dtype):
+    """The default path at the shapes of session 34's fault (16-bit, a 16-wide key block,
+    values wider than 16, chunk 64, one chunk and three): outputs and gradients match."""
+    for T in (64, 150):
+        _compare(gen, make_inputs, check_against_reference, poison_empty, torch.device("cuda"),
+                 B=1, T=T, H=2, K=K, V=V, n_h=1, dtype=dtype, gate=False, init=True,
+                 chunk_size=64)
+
+
 def test_the_fault_workarounds_of_session_20(monkeypatch):
     """On the GPU: a 16-bit call whose backward WY value block is 16 wide (V <= 16) runs that
     kernel at 4 warps (8 faulted at K = 128), and a call of one token chunk

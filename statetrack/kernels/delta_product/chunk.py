@@ -377,16 +377,21 @@ class _Plan:
                     continue
                 _, warps, stages = self.cfg[name]
                 self.cfg[name] = (64, warps, stages)
-        if not self.interpret and q.element_size() == 2 and self.BVF == 16:
+        if not self.interpret and q.element_size() == 2 and (self.BVF == 16 or self.BK == 16):
             # bwd_wy_kernel with a 16-wide value block at 8 warps (K = 128, 16-bit inputs)
             # faulted on the H200 (illegal address, Triton 3.6; session 20,
-            # benchmarks/probes/launch_trace.py); at 4 warps it ran clean. Only calls with
-            # V <= 16 get here (an override below replaces this, warps too). The split
-            # backward's value loop (bwd_wy_v, opt-in, untested at V <= 16) follows the same
-            # rule.
+            # benchmarks/probes/launch_trace.py); at 4 warps it ran clean. Calls with V <= 16
+            # get here (an override below replaces this, warps too). The split backward's
+            # value loop (bwd_wy_v, opt-in, untested at V <= 16) follows the same rule.
+            # A 16-wide *key* block (K <= 16) at chunk 64 and 8 warps: session 34's H100 run
+            # faulted (illegal address) at float16, K = 16, V = 48 in the backward (after the
+            # forward's outputs were read back clean; the interpreter's bounds check of every
+            # launch found no access out of range): the same [64, 64] x [64, 16] products as
+            # the V <= 16 fault, so the same 4 warps, *unconfirmed* until the next GPU call
+            # (GPU_SESSION.md, "Session 34"), which reruns it with the 8 warps as an override.
             for name in ("bwd_wy", "bwd_wy_v"):
-                _, warps, stages = self.cfg[name]
-                self.cfg[name] = (16, min(warps, 4), stages)
+                bv, warps, stages = self.cfg[name]
+                self.cfg[name] = (16 if self.BVF == 16 else bv, min(warps, 4), stages)
         self.cfg.update(_CONFIG_OVERRIDE)
         # the sequential passes without Triton's specialization of T, L and NC for a call of
         # one token chunk: the 64-token fault at K = 128, V = 16 (Triton compiles NC = 1 as a
