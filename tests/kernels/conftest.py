@@ -7,8 +7,7 @@
   can be replayed with ``STATETRACK_TEST_SEED=<seed>``).
 * ``device``: CUDA when available, else CPU (interpreter).
 * Under the interpreter every test runs under
-  ``statetrack.kernels._common.bounds.BoundsCheck`` (the interpreter's loads and stores
-  checked against their launch's tensors; ``STATETRACK_BOUNDS_CHECK=0`` turns it off).
+  ``statetrack.kernels._common.bounds.BoundsCheck`` (the repository's ``conftest.py``).
 * ``poison_empty``: while active, ``torch.empty``/``torch.empty_like`` return NaN-filled
   float tensors (integer ones filled with -7), so any output or intermediate entry a kernel
   forgets to write shows up.
@@ -52,23 +51,6 @@ def gen() -> torch.Generator:
     seed = int(env) if env else int.from_bytes(os.urandom(4), "little")
     print(f"torch.Generator seed: {seed}")
     return torch.Generator().manual_seed(seed)
-
-
-@pytest.fixture(autouse=True)
-def _bounds_checked_everywhere():
-    """Under the interpreter every test of this folder runs under
-    :class:`statetrack.kernels._common.bounds.BoundsCheck`: an access out of its tensor fails
-    the test at teardown (``STATETRACK_BOUNDS_CHECK=0``: off; it costs 0-25 % of a test's
-    time; the whole folder ran clean under it in session 34)."""
-    from statetrack.kernels._common.triton import INTERPRET
-
-    if os.environ.get("STATETRACK_BOUNDS_CHECK", "1") == "0" or not INTERPRET:
-        yield
-        return
-    from statetrack.kernels._common.bounds import BoundsCheck
-
-    with BoundsCheck():
-        yield
 
 
 @pytest.fixture

@@ -76,6 +76,62 @@ def test_an_offset_past_the_end_and_a_negative_one_are_found():
     assert bc.violations == []
 
 
+@triton.jit
+def _fill(dst, n, BLOCK: tl.constexpr):
+    i = tl.arange(0, BLOCK)
+    tl.store(dst + i, tl.full([BLOCK], 5.0, tl.float32), mask=i < n)
+
+
+@triton.jit
+def _float_at_byte(src, dst, at):
+    # src is a byte tensor: one float32 read at byte offset `at`
+    p = (src + at).to(tl.pointer_type(tl.float32))
+    tl.store(dst, tl.load(p))
+
+
+@triton.jit
+def _strided(src, dst, n, step, BLOCK: tl.constexpr):
+    i = tl.arange(0, BLOCK)
+    tl.store(dst + i, tl.load(src + i * step, mask=i < n), mask=i < n)
+
+
+def test_a_bad_store_is_found_and_not_carried_out():
+    buf = torch.zeros(16)
+    with BoundsCheck(raise_on_exit=False) as bc:
+        _fill[(1,)](buf[:8], 10, BLOCK=16)
+    (v,) = bc.violations
+    assert (v.kind, v.tensor, v.offsets) == ("store", "dst", [8, 9])
+    assert torch.equal(buf[:8], torch.full((8,), 5.0)) and not buf[8:].any()   # masked off
+
+
+def test_partial_elements_strides_and_expanded_views():
+    y = torch.empty(1)
+    src = torch.zeros(6, dtype=torch.uint8)
+    for at, bad in ((2, False), (3, True)):            # bytes 2-5 fit; 3-6 cross the end
+        with BoundsCheck(raise_on_exit=False) as bc:
+            _float_at_byte[(1,)](src, y, at)
+        assert bool(bc.violations) is bad, at
+    base = torch.arange(16.0)
+    out = torch.empty(8)
+    with BoundsCheck(raise_on_exit=False) as bc:        # a strided view read at its stride
+        _strided[(1,)](base[::2], out, 8, 2, BLOCK=8)
+    assert bc.violations == [] and torch.equal(out, base[::2])
+    with BoundsCheck(raise_on_exit=False) as bc:        # one step past its last element
+        _strided[(1,)](base[:13:2], out, 8, 2, BLOCK=8)  # 7 elements, 8 read
+    assert [(v.tensor, v.offsets) for v in bc.violations] == [("src", [14])]
+    with BoundsCheck(raise_on_exit=False) as bc:        # an expanded view spans one element
+        _strided[(1,)](torch.ones(1).expand(8), out, 2, 1, BLOCK=2)
+    assert [(v.tensor, v.offsets) for v in bc.violations] == [("src", [1])]
+
+
+def test_an_error_in_the_body_carries_the_report():
+    with pytest.raises(ValueError, match="boom") as info:
+        with BoundsCheck():
+            _copy[(1,)](torch.arange(8.0), torch.empty(16), 10, 0, BLOCK=16)
+            raise ValueError("boom")
+    assert any("out-of-bounds" in n for n in getattr(info.value, "__notes__", []))
+
+
 def test_an_access_across_two_tensors_is_found():
     # a and b are views of one storage, b right behind a: every lane lies in *some* tensor,
     # but the access belongs to one, so it is out of bounds of a

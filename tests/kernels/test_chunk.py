@@ -655,9 +655,9 @@ def test_the_16_wide_key_block_takes_4_warps_in_bwd_wy(monkeypatch):
     monkeypatch.setattr(chunk, "INTERPRET", False)
     monkeypatch.setattr(chunk, "_CONFIG_OVERRIDE", {})   # not the env variable's
 
-    def plan(K, V, dtype=torch.float16, chunk_size=64):
+    def plan(K, V, dtype=torch.float16):
         return chunk._Plan(torch.zeros(1, 200, 2, K, dtype=dtype), torch.zeros(1, 200, 2, V),
-                           1, chunk_size, False)
+                           1, 64, False)
 
     tuned = chunk._GPU_CONFIG[True]["bwd_wy"]
     assert tuned[1] == 8                              # the setting the workaround changes

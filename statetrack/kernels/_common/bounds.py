@@ -8,7 +8,14 @@ true must address a whole element inside one of *that launch's* tensor arguments
 of the view passed, not its storage), and all the active lanes of one access must fall inside
 the same tensor. Violations are recorded (kernel, program id, kind, the tensor the access was
 meant for and the offending element offsets relative to it, the kernel source line) and
-reported when the context exits.
+reported when the context exits; the lanes out of bounds are masked off before the access is
+carried out (a load gives them its ``other``), so a bad store cannot corrupt host memory and
+crash the run before the report.
+
+What it cannot see: an access that stays inside *some* tensor of the launch (a pointer
+walking from one argument into another, a row read past its end into the next row of the
+same tensor, the gaps of a strided view, which lie inside its span); pointers carry no
+provenance in the interpreter. Atomics are not checked (the package's kernels use none).
 
 It hooks three methods of ``triton.runtime.interpreter`` (Triton 3.x): the launcher's
 ``GridExecutor._init_args_hst`` (which makes the host copies of a launch's tensors: their
@@ -117,22 +124,23 @@ class BoundsCheck:
             if _ACTIVE[-1] is not check:              # an inner check sees this launch
                 return args_hst, kwargs_hst
             bound = inspect.getcallargs(ex.fn, *args_hst, **kwargs_hst)
-            spans = {name: (*_span(a), a.element_size()) for name, a in bound.items()
-                     if hasattr(a, "data_ptr") and hasattr(a, "stride")}
+            spans: dict = {}
+            for name, a in bound.items():
+                _spans_of(name, a, spans)
             if check._launch is not None:
                 check._close()
             check._launch = dict(kernel=ex.fn.__name__, spans=spans, accesses=0, bad=0)
             return args_hst, kwargs_hst
 
-        def masked_load(b, ptrs, mask, other, *rest):
+        def masked_load(b, ptrs, mask, other, *rest, **kw):
             if _ACTIVE[-1] is check:
-                check._check("load", ptrs, mask)
-            return real_load(b, ptrs, mask, other, *rest)
+                mask = check._check("load", ptrs, mask)
+            return real_load(b, ptrs, mask, other, *rest, **kw)
 
-        def masked_store(b, ptrs, value, mask, *rest):
+        def masked_store(b, ptrs, value, mask, *rest, **kw):
             if _ACTIVE[-1] is check:
-                check._check("store", ptrs, mask)
-            return real_store(b, ptrs, value, mask, *rest)
+                mask = check._check("store", ptrs, mask)
+            return real_store(b, ptrs, value, mask, *rest, **kw)
 
         self._saved = [(grid, "_init_args_hst", real_init),
                        (builder, "create_masked_load", real_load),
@@ -150,10 +158,15 @@ class BoundsCheck:
         self._saved = []
         if self._launch is not None:
             self._close()
-        if self.raise_on_exit and self.violations and exc[0] is None:
-            shown = "\n  ".join(str(v) for v in self.violations[:12])
-            raise AssertionError(f"{len(self.violations)} out-of-bounds access(es) recorded "
-                                 f"in the interpreter:\n  {shown}")
+        if not self.violations:
+            return
+        shown = "\n  ".join(str(v) for v in self.violations[:12])
+        report = (f"{len(self.violations)} out-of-bounds access(es) recorded in the "
+                  f"interpreter:\n  {shown}")
+        if exc[1] is not None and hasattr(exc[1], "add_note"):
+            exc[1].add_note(report)                 # the body's own error, with the report
+        elif self.raise_on_exit and exc[0] is None:
+            raise AssertionError(report)
 
     @property
     def launches(self) -> list[tuple[str, int, int]]:
@@ -166,24 +179,27 @@ class BoundsCheck:
         self._launch = None
 
     # ------------------------------------------------------------------ the check
-    def _check(self, kind: str, ptrs: Any, mask: Any) -> None:
+    def _check(self, kind: str, ptrs: Any, mask: Any) -> Any:
+        """Check one access; returns the mask to carry it out with (the lanes inside some
+        tensor of the launch)."""
         L = self._launch
         if L is None:
-            return
+            return mask
         L["accesses"] += 1
         addr = np.asarray(ptrs.data).astype(np.int64)
         active = np.broadcast_to(np.asarray(mask.data), addr.shape).astype(bool)
         a = addr[active]
         if a.size == 0:
-            return
+            return mask
         esize = max(1, ptrs.get_element_ty().primitive_bitwidth // 8)
-        owners = [name for name, (lo, hi, _) in L["spans"].items()
-                  if ((a >= lo) & (a + esize <= hi)).all()]
-        if owners:
-            return
+        inside = [(addr >= lo) & (addr + esize <= hi) for lo, hi, _ in L["spans"].values()]
+        if any(ins[active].all() for ins in inside):
+            return mask
+        safe = active & np.logical_or.reduce(inside) if inside else np.zeros_like(active)
+        safe_mask = type(mask)(safe, mask.dtype)
         L["bad"] += 1
         if L["bad"] > self.max_per_launch:
-            return
+            return safe_mask
         # the argument meant: the one holding most of the active lanes, else the nearest
         name = _owner(a, esize, L["spans"])
         numel, offsets, n_bad = None, [], int(a.size)
@@ -197,6 +213,20 @@ class BoundsCheck:
             kernel=L["kernel"], kind=kind, program=tuple(_interp().interpreter_builder.grid_idx),
             tensor=name, numel=numel, offsets=offsets, n_bad=n_bad, n_active=int(a.size),
             where=_kernel_lines()))
+        return safe_mask
+
+
+def _spans_of(name: str, a: Any, spans: dict) -> None:
+    """Record the byte spans of argument ``name``: a tensor (or a wrapper with a ``base``
+    tensor, as ``triton.reinterpret`` and tensor descriptors make), or a tuple of them."""
+    if isinstance(a, tuple):
+        for i, x in enumerate(a):
+            _spans_of(f"{name}[{i}]", x, spans)
+        return
+    if not hasattr(a, "stride") and hasattr(a, "base"):
+        a = a.base
+    if hasattr(a, "data_ptr") and hasattr(a, "stride"):
+        spans[name] = (*_span(a), a.element_size())
 
 
 def _owner(a: np.ndarray, esize: int, spans: dict) -> str | None:

@@ -383,7 +383,8 @@ class _Plan:
             # benchmarks/probes/launch_trace.py); at 4 warps it ran clean. Calls with V <= 16
             # get here (an override below replaces this, warps too). The split backward's
             # value loop (bwd_wy_v, opt-in, untested at V <= 16) follows the same rule.
-            # A 16-wide *key* block (K <= 16) at chunk 64 and 8 warps: session 34's H100 run
+            # A 16-wide *key* block (K <= 16) at 8 warps: session 34's H100 run (chunk 64;
+            # smaller chunks take 2-4 warps anyway, _BWD_WY_SMALL_BT, so the rule is for all)
             # faulted (illegal address) at float16, K = 16, V = 48 in the backward (after the
             # forward's outputs were read back clean; the interpreter's bounds check of every
             # launch found no access out of range): the same [64, 64] x [64, 16] products as
