@@ -58,7 +58,7 @@ class Violation:
     kernel: str
     kind: str                 # "load" or "store"
     program: tuple            # the program id (x, y, z)
-    tensor: str | None        # the argument the access was meant for (nearest base below it)
+    tensor: str | None        # the argument meant: holding most of its lanes, else nearest
     numel: int | None         # that argument's span, in elements
     offsets: list             # a few offending element offsets relative to it
     n_bad: int                # active lanes outside every tensor (or outside the owner's)
