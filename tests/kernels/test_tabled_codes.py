@@ -715,6 +715,9 @@ def test_build_code_table_names_the_bad_argument():
         with pytest.raises(KernelInputError, match=f"^{name}: (dtype|expected)"):
             run_tabled(torch.zeros(1, 2, dtype=torch.long), *args, output="code",
                        **{k: v for k, v in ok.items() if k != "H"})
+    for args, name in (((kt, None, vt), "beta_table"), ((kt, bt, None), "value_table")):
+        with pytest.raises(KernelInputError, match=f"^{name}:"):
+            build_code_table(*args, **ok)
     for bad, name in ((dict(query=torch.ones(3, dtype=torch.long)), "query"),
                       (dict(codes=torch.zeros(1, 2, dtype=torch.int32)), "codes"),
                       (dict(initial_state=torch.zeros(1, 3, 2, dtype=torch.long)),

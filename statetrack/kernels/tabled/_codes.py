@@ -247,7 +247,7 @@ def _check_args(key_table, beta_table, value_table, initial_state, query, codes,
     # the dtypes run_tabled takes: a table it would reject has no code table to build
     for name, t in (("beta_table", beta_table), ("value_table", value_table),
                     ("query", query), ("codes", codes), ("initial_state", initial_state)):
-        if t is not None:
+        if t is not None or name != "initial_state":      # None: a clear error, but h0's
             check_tensor(t, name, dtypes=FLOAT_DTYPES)
     for name, t in (("beta_table", beta_table), ("value_table", value_table)):
         if t.dtype != kt.dtype:
