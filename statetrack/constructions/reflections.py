@@ -100,7 +100,7 @@ import sympy
 from ..automata import DFA
 from ._args import check_dfa, check_text
 from .diagonal import _generator, transition_group
-from .errors import FormError
+from .errors import ConstructionSizeError, ExactValueError, FormError
 from .exact_text import parse_exact
 from .lrnn import LRNN, DeltaStep, Layer, Readout
 
@@ -166,6 +166,12 @@ def reflection_step(j: int, m: int) -> DeltaStep:
     entry in [-1, 1]) and ``beta = 2 / ||k||^2``, so ``beta ||k||^2 = 2`` exactly (eigenvalue
     -1); see the module docstring.
 
+    Raises
+    ------
+    ConstructionSizeError
+        The key or beta is too large to store or prove exactly (``m = 60``, ``j`` odd: sympy
+        writes ``tan(j pi/120)`` in nested radicals).
+
     Examples
     --------
     >>> s = reflection_step(1, 2)                 # the line at 45 degrees: swap the axes
@@ -187,7 +193,15 @@ def reflection_step(j: int, m: int) -> DeltaStep:
     else:
         x = s / (1 - c)          # |cot phi| < 1
         key = (sympy.S.NegativeOne, x)
-    return DeltaStep(key=tuple(_storable(v) for v in key), beta=_storable(2 / (1 + x ** 2)))
+    try:
+        key, beta = tuple(_storable(v) for v in key), _storable(2 / (1 + x ** 2))
+    except ExactValueError as err:
+        phi = sympy.pi * j2 / (2 * m)
+        raise ConstructionSizeError(
+            f"Theorem 6's construction for m = {m}: the reflection across the line at angle "
+            f"{phi} needs tan({phi}), which sympy writes in nested radicals too large to store or prove exactly ({err}); among m <= 400 "
+            "this happens for m = 60, 120, 180, 300 and 360; every other m is built") from None
+    return DeltaStep(key=key, beta=beta)
 
 
 def reflection_class_sum(k: int, m: int) -> int:
@@ -230,6 +244,10 @@ def modular_addition_construction(dfa: DFA, *, name: str = "") -> LRNN:
         Some letter of the minimal DFA is not a permutation.
     FormError
         The transition group is not cyclic.
+    ConstructionSizeError
+        A weight would need a number too large to store or prove exactly: sympy writes
+        ``cos(j pi/60)`` and ``cos(j pi/120)`` in nested radicals of hundreds of terms (among
+        ``m <= 400``: ``m = 60, 120, 180, 300, 360``).
 
     Examples
     --------

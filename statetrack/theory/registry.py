@@ -22,9 +22,9 @@ id         result                                                          colum
 
 A check takes a DFA and returns a :class:`TheoremResult` whose ``status`` is one of
 :data:`PASS`, :data:`FAIL`, :data:`NOT_APPLICABLE` (e.g. Theorem 3 on a DFA that is not a group),
-:data:`SKIPPED` (the transition monoid is larger than :data:`MONOID_LIMIT`, or a cascade over a
-size limit); :data:`NOT_IMPLEMENTED` is kept for entries whose check does not exist yet (none
-today). :func:`run_all` runs the entries of the table (Theorem 3's one-layer form for group
+:data:`SKIPPED` (the transition monoid is larger than :data:`MONOID_LIMIT`, or a cascade or
+Theorem 6's weights over a size limit); :data:`NOT_IMPLEMENTED` is kept for entries whose check
+does not exist yet (none today). :func:`run_all` runs the entries of the table (Theorem 3's one-layer form for group
 languages, Theorem 4's cascade stack for the others) and flattens the results into one
 :class:`ColumnResult` per column, which is what
 ``statetrack check`` prints: a short ``summary`` (at most :data:`SUMMARY_WIDTH` characters) in
@@ -1247,17 +1247,20 @@ def _check_thm3_width(dfa: Any) -> TheoremResult:
 
 
 @functools.lru_cache(maxsize=16)
-def _reflection_stack(dfa: Any) -> tuple[Any, str | None]:
-    """``(lrnn, None)`` from Theorem 6's construction, or ``(None, reason)`` when the minimal
-    DFA's transition monoid is not a cyclic group."""
-    from statetrack.constructions.errors import FormError, NotAGroupError
+def _reflection_stack(dfa: Any) -> tuple[Any, str | None, bool]:
+    """``(lrnn, None, False)`` from Theorem 6's construction, ``(None, reason, False)`` when
+    the minimal DFA's transition monoid is not a cyclic group, ``(None, reason, True)`` when
+    its weights are over a size limit (``m = 60``: nested radicals)."""
+    from statetrack.constructions.errors import ConstructionSizeError, FormError, NotAGroupError
     from statetrack.constructions.reflections import modular_addition_construction
 
     d = _minimal(dfa)
     try:
-        return modular_addition_construction(d), None
+        return modular_addition_construction(d), None, False
+    except ConstructionSizeError as e:
+        return None, str(e), True
     except (FormError, NotAGroupError) as e:
-        return None, str(e)
+        return None, str(e), False
 
 
 def _reflection_problems(lrnn: Any) -> list[str]:
@@ -1315,7 +1318,10 @@ def _check_thm6(dfa: Any) -> TheoremResult:
     """
     from .proof import verify
 
-    lrnn, why = _reflection_stack(dfa)
+    lrnn, why, over_limit = _reflection_stack(dfa)
+    if over_limit:
+        return TheoremResult("thm6", SKIPPED, (("T6", "skipped (size)"),),
+                             f"Theorem 6's construction is over a size limit: {why}")
     if lrnn is None:
         return TheoremResult("thm6", NOT_APPLICABLE, (("T6", "n/a"),),
                              f"Theorem 6 does not apply: {why}")

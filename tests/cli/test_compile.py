@@ -408,3 +408,11 @@ def test_a_group_too_large_for_every_form_is_one_line_exit_2(monkeypatch, capsys
     assert len(err) == 1 and err[0].startswith("statetrack compile: error: the permutation form")
     assert "past the budget of 1e+02 (MAX_KEY_ENTRIES)" in err[0]
     assert "Traceback" not in err[0]
+
+
+def test_theorem_6_weights_over_the_size_limit_exit_3(capsys):
+    """cyclic(60) is valid input whose Theorem 6 weights are too large to store exactly: an
+    unsupported size (3), not bad input (2) and not a traceback."""
+    rc, out, err = run(capsys, "cyclic(60)", "--form", "reflections")
+    assert rc == 3 and "unsupported: the construction is over a size limit" in err
+    assert "m = 60" in err and "Traceback" not in err

@@ -11,6 +11,7 @@ import sympy
 from statetrack.automata import DFA, families
 from statetrack.constructions import DeltaStep, Layer, Readout
 from statetrack.constructions.errors import (
+    ConstructionSizeError,
     ExactValueError,
     FormError,
     InputTypeError,
@@ -230,3 +231,18 @@ def test_construction_file_round_trips_and_reverifies(models, m):
     back = loads_verified(text)
     assert back.verified and back.lrnn.form == "reflections"
     assert back.lrnn.layers[1].steps == lrnn.layers[1].steps
+
+
+@pytest.mark.parametrize("j, m", [(1, 60), (7, 60), (1, 120)])
+def test_a_reflection_over_the_stored_number_limit_raises_a_size_error(j, m):
+    """sympy writes tan(j pi/120) and tan(j pi/240) in nested radicals beyond what a
+    construction file stores (and what the exact checks prove in reasonable time): a clear
+    ConstructionSizeError naming m, at once, not a parse error from deep inside."""
+    with pytest.raises(ConstructionSizeError, match=rf"m = {m}.*too large to store"):
+        reflection_step(j, m)
+    reflection_step(j, 59)                       # a neighbour is built
+
+
+def test_cyclic_60_has_no_theorem_6_construction_and_says_why():
+    with pytest.raises(ConstructionSizeError, match="m = 60, 120, 180, 300 and 360"):
+        modular_addition_construction(families.get("cyclic(60)"))

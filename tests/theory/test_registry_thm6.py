@@ -95,3 +95,13 @@ def test_a_wrong_stack_fails_the_proof(monkeypatch):
         registry._reflection_stack.cache_clear()
     assert r.status == FAIL and r.columns[0][1].startswith("FAIL (")
     assert "counterexample" in r.detail
+
+
+def test_weights_over_the_size_limit_are_skipped_with_the_reason():
+    """m = 60: sympy writes tan(pi/120) in nested radicals over the stored-number limit. The
+    check says so (skipped, the reason in the detail) instead of raising or hanging."""
+    from statetrack.theory.registry import SKIPPED
+
+    r = check("thm6", families.get("cyclic(60)"))
+    assert r.status == SKIPPED and r.columns == (("T6", "skipped (size)"),)
+    assert "over a size limit" in r.detail and "m = 60" in r.detail and "pi/120" in r.detail
