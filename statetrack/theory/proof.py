@@ -347,9 +347,11 @@ def check_words(lrnn: LRNN, dfa: DFA, *, max_length: int = 6, n_random: int | No
             f"check_words: argument 'rng' must be a numpy.random.Generator when n_random > 0 "
             f"(got {got}); randomness is passed in, e.g. rng=numpy.random.default_rng(0), "
             f"or set n_random=0")
-    length = max(0, int(max_length))
-    while length > 0 and k ** length > max_words:
-        length -= 1
+    # the longest length <= max_length with k^length <= max_words, counted up (counting down
+    # from a large max_length would build k^length for every length on the way)
+    length = int(max_length) if k <= 1 else 0
+    while length < max_length and k ** (length + 1) <= max_words:
+        length += 1
     batches = []
     if length >= 0:
         all_words = np.array(list(itertools.product(range(k), repeat=length)),

@@ -278,3 +278,14 @@ def test_check_words_defaults_run_without_a_generator_and_draw_with_one():
         check_words(m, dfa, n_random=3)
     with pytest.raises(MissingGeneratorError, match="rng of type int"):
         check_words(m, dfa, rng=5)
+
+
+def test_check_words_with_a_huge_max_length_is_capped_by_max_words():
+    """max_length = 10^6 used to count down one length at a time, building 2^length at each
+    step (it did not return); the longest length that fits is found counting up."""
+    parity = DFA([[0, 1], [1, 0]], accepting=[1], alphabet="01")
+    r = check_words(compile(parity), parity, max_length=10 ** 6, max_words=1000)
+    assert r.ok and r.n_words == 512                 # 2^9 <= 1000 < 2^10
+    one = DFA([[0]], accepting=[0], alphabet="a")    # one letter: one word of the full length
+    r1 = check_words(compile(one), one, max_length=300, max_words=1)
+    assert r1.ok and r1.n_words == 1 and r1.n_prefixes == 301
