@@ -103,7 +103,13 @@ a period dividing ``p`` from ``mu0`` on; a non-zero drift makes a coordinate mon
 number of periods, so it reaches the format's end: an infinity (``FormatOverflowError`` at the
 first such step, found by bisection) or the end of a finite set (saturation, after which the
 state is periodic). Otherwise :class:`PeriodLimitError` (undecided) after ``max_steps`` copies
-(default :data:`DEFAULT_PAPER_STEPS`), or as soon as ``|A^i v|`` exceeds ``2^64`` times the format's largest value.
+(default :data:`DEFAULT_PAPER_STEPS`), or as soon as ``|A^i v|`` exceeds ``2^64`` times the
+format's largest value. Without a convergence certificate the walk stops after
+``_PERIODIC_WALK`` (128) copies, unless ``A`` has an eigenvalue above 1 in modulus: then it
+goes on to ``max_steps``, and the growing powers overflow the format at a step the cast proves
+(``A = [[1.5]]``: step 219 in bfloat16, 1751 in float64). A defective eigenvalue 1 (a Jordan
+block, polynomial growth) stays undecided, and the message says so: the rounded terms keep
+changing until they leave the format's range, far beyond any walk.
 
 Theorem 1 (parity), why the period must be 1
 ---------------------------------------------
@@ -1074,6 +1080,42 @@ def _round_dyadic(m: np.ndarray) -> np.ndarray:
                     dtype=object).reshape(m.shape)
 
 
+def _radius(a: np.ndarray) -> float:
+    """The spectral radius of the exact matrix ``a``, numerically (inf if it does not fit a
+    float64)."""
+    try:
+        f = np.array([[float(q) for q in row] for row in a], dtype=np.float64)
+    except OverflowError:
+        return math.inf
+    if not np.isfinite(f).all():
+        return math.inf
+    return float(np.abs(np.linalg.eigvals(f)).max())
+
+
+def _no_certificate(a: np.ndarray, growth: bool) -> str:
+    """Why :func:`_convergence` gave no certificate for ``A(w) = a``, for an undecided
+    message."""
+    import sympy
+
+    n = a.shape[0]
+    if growth:
+        return ("A(w) has an eigenvalue above 1 in modulus and its powers on H_0 and B did not "
+                "leave the format's range")
+    if n > _POWER_WIDTH:
+        return (f"A(w) is {n} wide, above the {_POWER_WIDTH} for which a convergence "
+                "certificate is sought (module docstring)")
+    sa = sympy.Matrix(n, n, lambda i, j: sympy.Rational(a[i, j].numerator, a[i, j].denominator))
+    d = sa - sympy.eye(n)
+    kern = d.nullspace()
+    if kern and len((d * d).nullspace()) != len(kern):
+        return ("A(w)'s eigenvalue 1 is defective (a Jordan block: its powers grow "
+                "polynomially, so the rounded terms keep changing until they leave the "
+                "format's range, far beyond any walk; the theorem's argument covers this case, "
+                "the toolkit does not decide it)")
+    return ("A(w) has no convergence certificate (an eigenvalue of modulus 1 other than 1, "
+            f"or no ||R^k||_inf < 1 for k <= {_POWER_TRIES}; module docstring)")
+
+
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a, b))
 
@@ -1124,9 +1166,14 @@ def _paper_orbit(r: _PaperRunner, w: tuple, max_steps: int) -> _PaperOrbit:
     top = fmt.max_value if isinstance(fmt, BinaryFormat) else (
         float(np.abs(fmt.values).max()) if isinstance(fmt, FiniteSet) else 2.0 ** 1023)
     grown = Fraction(2) ** 64 * max(Fraction(1), Fraction(top))
-    # without a convergence certificate only exact periodicity can end the walk, and periodic
-    # orbits of small matrices are short: stop early rather than grow rationals for nothing
-    limit = max_steps if conv is not None else min(max_steps, _PERIODIC_WALK)
+    # without a convergence certificate only exact periodicity or an overflow can end the
+    # walk: periodic orbits of small matrices are short, so stop early rather than grow
+    # rationals for nothing, unless A(w) has an eigenvalue above 1 in modulus, whose growth
+    # reaches the format's end (an overflow, proved by the cast at that step) within
+    # log(top) / log(rho) copies; the walk then goes on to max_steps (the numerical radius
+    # only chooses how far to walk, it proves nothing)
+    growth = conv is None and _radius(a) > 1 + 1e-9
+    limit = max_steps if conv is not None or growth else min(max_steps, _PERIODIC_WALK)
     hs: list[np.ndarray] = []                # H_t
     sums: list[np.ndarray] = []              # S_t = sum_{i < t} T_i (exact)
     inits: list[np.ndarray] = []             # U_t = cast(A(w)^t H_0) (exact)
@@ -1159,8 +1206,8 @@ def _paper_orbit(r: _PaperRunner, w: tuple, max_steps: int) -> _PaperOrbit:
                 f"undecided in the paper's rounding model: no proof of the eventual behaviour "
                 f"within {limit} copies of the word (A(w)'s powers on H_0 and B did not repeat "
                 "exactly, and " + ("did not come within rounding distance of their limits"
-                                   if conv is not None else "A(w) has no convergence "
-                                   "certificate (module docstring)") + f"; max_steps={max_steps})")
+                                   if conv is not None else _no_certificate(a, growth))
+                + f"; max_steps={max_steps})")
         out = []
         for v in vs:
             for s in w:

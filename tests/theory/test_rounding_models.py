@@ -298,3 +298,20 @@ def test_registry_thm1_column_says_it_is_the_one_layer_extension():
         assert "so an LRNN needs" not in r.detail
     # a star-free language needs nothing, at any depth: no one-layer qualifier to add
     assert check("thm1", families.get("flip_flop")).columns == (("T1", "not needed"),)
+
+
+@pytest.mark.parametrize("fmt, step", [("bfloat16", 219), ("float32", 219), ("float64", 1751)])
+def test_paper_model_growth_overflows_within_max_steps(fmt, step):
+    """An eigenvalue above 1 (A = 1.5): the paper's model walks on to max_steps and proves
+    the overflow at its step (it stopped after 128 copies, undecided, whatever max_steps)."""
+    m = FPModel.from_matrices({"1": [[1.5]]}, B={"1": [[0.0]]}, initial_state=[[1.0]])
+    with pytest.raises(FormatOverflowError, match=f"overflow at step {step}:"):
+        parity_counterexample(m, fmt, rounding="paper", max_steps=5000)
+    with pytest.raises(PeriodLimitError, match="eigenvalue above 1"):
+        parity_counterexample(m, "float64", rounding="paper", max_steps=1000)
+
+
+def test_paper_model_defective_eigenvalue_one_is_undecided_and_says_why():
+    m = FPModel.from_matrices({"1": [[1.0, 1.0], [0.0, 1.0]]}, initial_state=[[0.0], [1.0]])
+    with pytest.raises(PeriodLimitError, match="eigenvalue 1 is defective"):
+        parity_counterexample(m, "bfloat16", rounding="paper")
