@@ -10,6 +10,7 @@ construction through the kernels (:mod:`statetrack.cli.device`).
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -264,7 +265,11 @@ def _select(entries: list, wanted: Sequence[str]) -> list:
             try:
                 family = parse_spec(spec)[0]
                 if family not in FAMILIES:
-                    raise AutomatonError(f"no family {family!r}")
+                    close = difflib.get_close_matches(
+                        family, sorted(set(FAMILIES) | {e.name for e in entries}), n=2)
+                    hint = (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close
+                            else "")
+                    raise AutomatonError(f"no family {family!r}{hint}")
                 hits = [CatalogueEntry(name=spec, family=family, dfa=get(spec))]
             except AutomatonError as e_family:
                 if not (os.path.exists(spec) or spec.endswith(".json")

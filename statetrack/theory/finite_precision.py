@@ -1870,7 +1870,8 @@ def mod_counterexample(model: FPModel, m: int, fmt: Any = "bfloat16", *, symbol:
     """
     from .mod_counting import real_spectrum, triangular_stack
 
-    if int(m) != m or m < 2:
+    if (isinstance(m, (bool, np.bool_)) or not isinstance(m, (int, np.integer, float, np.floating))
+            or not math.isfinite(m) or int(m) != m or m < 2):
         raise ModelError(f"m must be an integer >= 2, got {m!r}")
     m = int(m)
     r = _runner(model, fmt, exact)

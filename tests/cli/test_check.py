@@ -56,6 +56,10 @@ def test_check_unknown_only_is_a_usage_error(capsys):
     err = capsys.readouterr().err
     assert "statetrack check: error: --only: no catalogue entry or family matches" in err
     assert "a regex here having an operator" in err           # says what else it reads
+    assert "did you mean" not in err                           # nothing close
+    assert cli.main(["check", "--only", "flipflop"]) == 2      # a near miss: the hint
+    err = capsys.readouterr().err
+    assert "no family 'flipflop'; did you mean 'flip_flop'" in err
     assert cli.main(["check", "--only", "(ab"]) == 2          # a bad regex: its own message
     err = capsys.readouterr().err
     assert "is no catalogue entry or family spec, and as a DFA file or regex" in err

@@ -273,3 +273,12 @@ def test_the_group_construction_of_cyclic_m_is_not_real(m):
     c = mod_counterexample(fp, m, "bfloat16")
     assert c.real_eigenvalues is False and c.real_witness[0] == 0
     assert not c.found and c.period % m == 0
+
+
+@pytest.mark.parametrize("bad", [None, "3", True, 2.5, 1, float("nan"), float("inf")])
+def test_mod_counterexample_names_a_bad_modulus(bad):
+    """Every bad m is a ModelError naming it (None gave a TypeError from int(), NaN and
+    infinity a ValueError / OverflowError)."""
+    m = FPModel.from_matrices({"1": [[-1.0]]}, initial_state=[[1.0]])
+    with pytest.raises(ModelError, match="m must be an integer >= 2"):
+        mod_counterexample(m, bad)
