@@ -37,8 +37,8 @@ Exit status (also in ``statetrack compile --help``)::
       2  bad input: unreadable PATTERN, a tampered construction file, a form that does not exist
          for this automaton, a bad option (argparse's usage errors also exit 2)
       3  unsupported: the construction is over a size limit (a holonomy skeleton over
-         --max-skeleton sets, a cascade level too wide for exact bfloat16 registers, a group
-         too large for its form, or Theorem 6's weights too large to store exactly)
+         --max-skeleton sets, a cascade level too wide for exact bfloat16 registers, or
+         Theorem 6's weights too large to store exactly)
 """
 from __future__ import annotations
 
@@ -67,8 +67,8 @@ _EXIT_HELP = """exit status:
   2  bad input: unreadable PATTERN, a tampered construction file, a form that does not
      exist for this automaton, a bad option (argparse's usage errors also exit 2)
   3  unsupported: the construction is over a size limit (a holonomy skeleton over
-     --max-skeleton sets, a cascade level too wide for exact bfloat16 registers, a group
-     too large for its form, or Theorem 6's weights too large to store exactly)
+     --max-skeleton sets, a cascade level too wide for exact bfloat16 registers, or
+     Theorem 6's weights too large to store exactly)
 """
 _UNSUPPORTED = "unsupported: the construction is over a size limit"
 #: Most random symbols (--random x --random-length) of the float check.
@@ -337,8 +337,8 @@ def run(args: argparse.Namespace) -> int:
     from ..constructions.compile import compile as compile_dfa
     from ..automata.errors import DecompositionLimitError
     from ..constructions.cascade import compile_cascade
-    from ..constructions.errors import (CascadeError, ConstructionError, ConstructionSizeError,
-                                        FormError)
+    from ..constructions.errors import (CascadeError, ConstructionError, FormError,
+                                        StoredNumberSizeError)
     from ..constructions.group import is_group_dfa
     from ..constructions.io import Construction
     from ..theory.proof import check_words, verify
@@ -423,7 +423,7 @@ def run(args: argparse.Namespace) -> int:
                            f"{flag} for Theorem 4's stack"))
                 lrnn = compile_dfa(d, form=form, normalized=args.normalized,
                                    name=args.pattern)
-        except (DecompositionLimitError, CascadeError, ConstructionSizeError) as e:
+        except (DecompositionLimitError, CascadeError, StoredNumberSizeError) as e:
             reason = cli_text(str(e))
             print(f"statetrack compile: {_UNSUPPORTED}\n  reason: {reason}", file=err)
             return EXIT_UNSUPPORTED

@@ -42,6 +42,7 @@ from .errors import (
     ReachableLimitError,
     ReadoutError,
     ShapeError,
+    StoredNumberSizeError,
     UnknownTokenError,
     UnsupportedDtypeError,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "AlphabetMismatchError", "ArgumentValueError", "BackendError", "CascadeError", "CascadeLimitError", "ConstructionError", "ConstructionFileError",
     "ConstructionSizeError",
     "EigenvalueRangeError", "ExactValueError", "FactorMismatchError", "FormError", "FormatRangeError",
-    "InputTypeError", "LayerIndexError", "MissingGeneratorError", "NotAGroupError", "ReachableLimitError", "ReadoutError", "ShapeError", "UnknownTokenError",
+    "InputTypeError", "LayerIndexError", "MissingGeneratorError", "NotAGroupError", "ReachableLimitError", "ReadoutError", "ShapeError", "StoredNumberSizeError",
+    "UnknownTokenError",
     "UnsupportedDtypeError",
 ]

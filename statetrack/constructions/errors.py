@@ -38,6 +38,11 @@ class ConstructionSizeError(ConstructionError):
     the message, with the budget and what to try instead)."""
 
 
+class StoredNumberSizeError(ConstructionSizeError):
+    """A weight of the construction is an exact number too large to store or prove exactly
+    (Theorem 6 at ``m = 60``: sympy writes ``cos(pi/120)`` in nested radicals)."""
+
+
 class NotAGroupError(ConstructionError):
     """The DFA's transition monoid is not a group (some letter is not a permutation of the
     minimal DFA's states), so the one-layer group construction (Theorem 3) does not apply.

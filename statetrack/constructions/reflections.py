@@ -100,7 +100,7 @@ import sympy
 from ..automata import DFA
 from ._args import check_dfa, check_text
 from .diagonal import _generator, transition_group
-from .errors import ConstructionSizeError, ExactValueError, FormError
+from .errors import ExactValueError, FormError, StoredNumberSizeError
 from .exact_text import parse_exact
 from .lrnn import LRNN, DeltaStep, Layer, Readout
 
@@ -146,13 +146,23 @@ def letter_exponents(dfa: DFA) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
     return m, e, s
 
 
-def _storable(e: sympy.Expr) -> sympy.Expr:
+def _storable(e: sympy.Expr, m: int, what: str) -> sympy.Expr:
     """``e``, or the equal expression that construction files write and read back unchanged:
     printed and read (:func:`~statetrack.constructions.exact_text.parse_exact`, which
     simplifies as it reads, e.g. ``-sqrt(2)/(2*(sqrt(2)/2 + 1))`` to
-    ``-sqrt(2)/(sqrt(2) + 2)``) until it is a fixed point."""
+    ``-sqrt(2)/(sqrt(2) + 2)``) until it is a fixed point. A number over the reader's size
+    limits is a :class:`StoredNumberSizeError` naming ``m`` and ``what`` (the exact checks
+    would not finish on it either)."""
     for _ in range(4):
-        back = parse_exact(sympy.sstr(e, full_prec=True))
+        try:
+            back = parse_exact(sympy.sstr(e, full_prec=True))
+        except ExactValueError as err:
+            reason = str(err).split("' has ", 1)[-1] if "' has " in str(err) else str(err)
+            raise StoredNumberSizeError(
+                f"Theorem 6's construction for m = {m}: {what} is a number that sympy writes "
+                f"in nested radicals too large to store or prove exactly ({reason}); this "
+                "happens where an angle needs cos(j pi/60) or cos(j pi/120) (docs: "
+                "theory/thm6)") from None
         if back == e:
             break
         e = back
@@ -168,9 +178,9 @@ def reflection_step(j: int, m: int) -> DeltaStep:
 
     Raises
     ------
-    ConstructionSizeError
-        The key or beta is too large to store or prove exactly (``m = 60``, ``j`` odd: sympy
-        writes ``tan(j pi/120)`` in nested radicals).
+    StoredNumberSizeError
+        The key or beta is too large to store or prove exactly (e.g. ``m = 60``, ``j`` odd:
+        sympy writes ``tan(j pi/120)`` in nested radicals).
 
     Examples
     --------
@@ -193,15 +203,9 @@ def reflection_step(j: int, m: int) -> DeltaStep:
     else:
         x = s / (1 - c)          # |cot phi| < 1
         key = (sympy.S.NegativeOne, x)
-    try:
-        key, beta = tuple(_storable(v) for v in key), _storable(2 / (1 + x ** 2))
-    except ExactValueError as err:
-        phi = sympy.pi * j2 / (2 * m)
-        raise ConstructionSizeError(
-            f"Theorem 6's construction for m = {m}: the reflection across the line at angle "
-            f"{phi} needs tan({phi}), which sympy writes in nested radicals too large to store or prove exactly ({err}); among m <= 400 "
-            "this happens for m = 60, 120, 180, 300 and 360; every other m is built") from None
-    return DeltaStep(key=key, beta=beta)
+    what = f"the key of the reflection across the line at angle {sympy.pi * j2 / (2 * m)}"
+    key = tuple(_storable(v, m, what) for v in key)
+    return DeltaStep(key=key, beta=_storable(2 / (1 + x ** 2), m, what.replace("key", "beta")))
 
 
 def reflection_class_sum(k: int, m: int) -> int:
@@ -244,10 +248,10 @@ def modular_addition_construction(dfa: DFA, *, name: str = "") -> LRNN:
         Some letter of the minimal DFA is not a permutation.
     FormError
         The transition group is not cyclic.
-    ConstructionSizeError
-        A weight would need a number too large to store or prove exactly: sympy writes
-        ``cos(j pi/60)`` and ``cos(j pi/120)`` in nested radicals of hundreds of terms (among
-        ``m <= 400``: ``m = 60, 120, 180, 300, 360``).
+    StoredNumberSizeError
+        A weight or readout code would need a number too large to store or prove exactly:
+        sympy writes ``cos(j pi/60)`` and ``cos(j pi/120)`` in nested radicals of hundreds of
+        terms (with sympy 1.14, among ``m <= 400``: ``m = 60, 120, 180, 240, 300, 360``).
 
     Examples
     --------
@@ -281,7 +285,8 @@ def modular_addition_construction(dfa: DFA, *, name: str = "") -> LRNN:
             steps.append([cache[j]])
     token_map = [[tokens[ea, 0], tokens[ea, 1]] for ea in e]
     theta = sympy.pi / m
-    codes = [[_storable(2 * sympy.cos(k * theta) + sympy.sin(k * theta))] for k in range(2 * m)]
+    codes = [[_storable(2 * sympy.cos(k * theta) + sympy.sin(k * theta), m,
+                        f"the readout code of class {k}")] for k in range(2 * m)]
     by_sum = {sq: q for q, sq in enumerate(s)}
     state_map = [by_sum[reflection_class_sum(k, m)] for k in range(2 * m)]
     labels = [f"{d.state_label(q)}@{'even' if k % 2 == 0 else 'odd'}"

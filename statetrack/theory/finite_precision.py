@@ -105,9 +105,11 @@ first such step, found by bisection) or the end of a finite set (saturation, aft
 state is periodic). Otherwise :class:`PeriodLimitError` (undecided) after ``max_steps`` copies
 (default :data:`DEFAULT_PAPER_STEPS`), or as soon as ``|A^i v|`` exceeds ``2^64`` times the
 format's largest value. Without a convergence certificate the walk stops after
-``_PERIODIC_WALK`` (128) copies, unless ``A`` has an eigenvalue above 1 in modulus: then it
-goes on to ``max_steps``, and the growing powers overflow the format at a step the cast proves
-(``A = [[1.5]]``: step 219 in bfloat16, 1751 in float64). A defective eigenvalue 1 (a Jordan
+``_PERIODIC_WALK`` (128) copies, unless the powers on ``H_0`` and the terms grow, measured over
+the second half of the walk, fast enough to pass the format's largest value within
+``max_steps``: then it goes on, and the overflow is proved by the cast at its step
+(``A = [[1.5]]``: step 219 in bfloat16, 1751 in float64); slower growth stops at 128 copies and
+the message gives the rate and the copies it would need. A defective eigenvalue 1 (a Jordan
 block, polynomial growth) stays undecided, and the message says so: the rounded terms keep
 changing until they leave the format's range, far beyond any walk.
 
@@ -1080,40 +1082,35 @@ def _round_dyadic(m: np.ndarray) -> np.ndarray:
                     dtype=object).reshape(m.shape)
 
 
-def _radius(a: np.ndarray) -> float:
-    """The spectral radius of the exact matrix ``a``, numerically (inf if it does not fit a
-    float64)."""
-    try:
-        f = np.array([[float(q) for q in row] for row in a], dtype=np.float64)
-    except OverflowError:
-        return math.inf
-    if not np.isfinite(f).all():
-        return math.inf
-    return float(np.abs(np.linalg.eigvals(f)).max())
+def _log(q: Fraction) -> float:
+    """``log(q)`` of a positive rational of any size."""
+    return math.log(q.numerator) - math.log(q.denominator)
 
 
-def _no_certificate(a: np.ndarray, growth: bool) -> str:
-    """Why :func:`_convergence` gave no certificate for ``A(w) = a``, for an undecided
-    message."""
+def _no_certificate(a: np.ndarray, growth: str | None, dropped: str | None) -> str:
+    """Why the paper's model had no convergence certificate for ``A(w) = a`` (``growth``:
+    the measured growth of the powers, ``dropped``: why a certificate was set aside), for an
+    undecided message."""
     import sympy
 
+    if dropped:
+        return dropped
     n = a.shape[0]
-    if growth:
-        return ("A(w) has an eigenvalue above 1 in modulus and its powers on H_0 and B did not "
-                "leave the format's range")
+    said = f"{growth}, beyond max_steps; " if growth else ""
     if n > _POWER_WIDTH:
-        return (f"A(w) is {n} wide, above the {_POWER_WIDTH} for which a convergence "
+        return (f"{said}A(w) is {n} wide, above the {_POWER_WIDTH} for which a convergence "
                 "certificate is sought (module docstring)")
     sa = sympy.Matrix(n, n, lambda i, j: sympy.Rational(a[i, j].numerator, a[i, j].denominator))
     d = sa - sympy.eye(n)
     kern = d.nullspace()
     if kern and len((d * d).nullspace()) != len(kern):
-        return ("A(w)'s eigenvalue 1 is defective (a Jordan block: its powers grow "
+        return (f"{said}A(w)'s eigenvalue 1 is defective (a Jordan block: its powers grow "
                 "polynomially, so the rounded terms keep changing until they leave the "
                 "format's range, far beyond any walk; the theorem's argument covers this case, "
                 "the toolkit does not decide it)")
-    return ("A(w) has no convergence certificate (an eigenvalue of modulus 1 other than 1, "
-            f"or no ||R^k||_inf < 1 for k <= {_POWER_TRIES}; module docstring)")
+    return (f"{said}A(w) has no convergence certificate (an eigenvalue of modulus 1 other "
+            f"than 1, one above 1, or no ||R^k||_inf < 1 for k <= {_POWER_TRIES}; module "
+            "docstring)")
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
@@ -1154,7 +1151,7 @@ def _paper_orbit(r: _PaperRunner, w: tuple, max_steps: int) -> _PaperOrbit:
     for s in w[1:]:
         a = ex.lin(s, a)
     conv = _convergence(a)
-    limits = margins = None
+    limits = margins = dropped = None
     if conv is not None:                     # the limits P v and their rounding margins
         limits = [conv[0].dot(v) for v in start]
         margins = []
@@ -1163,17 +1160,20 @@ def _paper_orbit(r: _PaperRunner, w: tuple, max_steps: int) -> _PaperOrbit:
             margins.append(None if any(x is None or x == 0 for x in ms) else min(ms))
         if any(x is None for x in margins):
             conv = None
+            dropped = (f"A(w)'s powers converge, but a limit P v lies on a rounding boundary "
+                       f"of {fmt.name} (or next to a value the format does not list), so the "
+                       "rounded limit is not proved")
     top = fmt.max_value if isinstance(fmt, BinaryFormat) else (
         float(np.abs(fmt.values).max()) if isinstance(fmt, FiniteSet) else 2.0 ** 1023)
     grown = Fraction(2) ** 64 * max(Fraction(1), Fraction(top))
     # without a convergence certificate only exact periodicity or an overflow can end the
-    # walk: periodic orbits of small matrices are short, so stop early rather than grow
-    # rationals for nothing, unless A(w) has an eigenvalue above 1 in modulus, whose growth
-    # reaches the format's end (an overflow, proved by the cast at that step) within
-    # log(top) / log(rho) copies; the walk then goes on to max_steps (the numerical radius
-    # only chooses how far to walk, it proves nothing)
-    growth = conv is None and _radius(a) > 1 + 1e-9
-    limit = max_steps if conv is not None or growth else min(max_steps, _PERIODIC_WALK)
+    # walk: periodic orbits of small matrices are short, so stop after _PERIODIC_WALK copies
+    # rather than grow rationals for nothing, unless the powers on H_0 and B measurably grow
+    # fast enough to pass the format's largest value within max_steps: then walk on, and the
+    # cast proves the overflow at its step (the measured rate only chooses how far to walk)
+    limit = [max_steps if conv is not None else min(max_steps, _PERIODIC_WALK)]
+    sizes: list[Fraction] = []               # max |A(w)^i v| over H_0 and the terms B
+    growth: list[str | None] = [None]        # the measured growth, once estimated
     hs: list[np.ndarray] = []                # H_t
     sums: list[np.ndarray] = []              # S_t = sum_{i < t} T_i (exact)
     inits: list[np.ndarray] = []             # U_t = cast(A(w)^t H_0) (exact)
@@ -1201,12 +1201,12 @@ def _paper_orbit(r: _PaperRunner, w: tuple, max_steps: int) -> _PaperOrbit:
     def advance(vs: tuple) -> tuple:
         nonlocal evals
         evals += 1
-        if evals > limit:
+        if evals > limit[0] and not (conv is None and growth[0] is None and walk_on()):
             raise PeriodLimitError(
                 f"undecided in the paper's rounding model: no proof of the eventual behaviour "
-                f"within {limit} copies of the word (A(w)'s powers on H_0 and B did not repeat "
-                "exactly, and " + ("did not come within rounding distance of their limits"
-                                   if conv is not None else _no_certificate(a, growth))
+                f"within {limit[0]} copies of the word (A(w)'s powers on H_0 and B did not "
+                "repeat exactly, and " + ("did not come within rounding distance of their "
+                "limits" if conv is not None else _no_certificate(a, growth[0], dropped))
                 + f"; max_steps={max_steps})")
         out = []
         for v in vs:
@@ -1218,8 +1218,26 @@ def _paper_orbit(r: _PaperRunner, w: tuple, max_steps: int) -> _PaperOrbit:
     def key(vs: tuple) -> tuple:
         return tuple(q for v in vs for q in v.ravel())
 
+    def walk_on() -> bool:
+        # the growth rate per copy over the second half of the walk, and the copies it needs
+        # to pass the format's largest value; walk on to max_steps if that is within it
+        half = len(sizes) // 2
+        if len(sizes) < 4 or sizes[half] == 0 or sizes[-1] <= sizes[half]:
+            growth[0] = ""
+            return False
+        rate = (_log(sizes[-1]) - _log(sizes[half])) / (len(sizes) - 1 - half)
+        need = len(sizes) - 1 + max(0.0, (math.log(max(1.0, top)) - _log(sizes[-1])) / rate)
+        growth[0] = (f"its powers on H_0 and B grow about {math.exp(rate):.4g}x a copy "
+                     f"(measured), which would pass the largest value of {fmt.name} after "
+                     f"about {math.ceil(need)} copies")
+        if need > max_steps:
+            return False
+        limit[0] = max_steps
+        return True
+
     def converged(i: int, vs: tuple) -> bool:
-        if max(map(_max_abs, vs)) > grown:
+        sizes.append(max(map(_max_abs, vs)))
+        if sizes[-1] > grown:
             raise PeriodLimitError(
                 f"undecided in the paper's rounding model: |A(w)^{i} v| > 2^64 times the "
                 f"largest value of {fmt.name} (v = H_0 or a term B: A(w)'s powers grow on "

@@ -1252,13 +1252,13 @@ def _reflection_stack(dfa: Any) -> tuple[Any, str | None, bool]:
     """``(lrnn, None, False)`` from Theorem 6's construction, ``(None, reason, False)`` when
     the minimal DFA's transition monoid is not a cyclic group, ``(None, reason, True)`` when
     its weights are over a size limit (``m = 60``: nested radicals)."""
-    from statetrack.constructions.errors import ConstructionSizeError, FormError, NotAGroupError
+    from statetrack.constructions.errors import FormError, NotAGroupError, StoredNumberSizeError
     from statetrack.constructions.reflections import modular_addition_construction
 
     d = _minimal(dfa)
     try:
         return modular_addition_construction(d), None, False
-    except ConstructionSizeError as e:
+    except StoredNumberSizeError as e:
         return None, str(e), True
     except (FormError, NotAGroupError) as e:
         return None, str(e), False

@@ -17,6 +17,7 @@ from statetrack.constructions.errors import (
     InputTypeError,
     NotAGroupError,
     ReadoutError,
+    StoredNumberSizeError,
 )
 from statetrack.constructions.lrnn import LRNN
 from statetrack.constructions.reflections import (
@@ -238,11 +239,17 @@ def test_a_reflection_over_the_stored_number_limit_raises_a_size_error(j, m):
     """sympy writes tan(j pi/120) and tan(j pi/240) in nested radicals beyond what a
     construction file stores (and what the exact checks prove in reasonable time): a clear
     ConstructionSizeError naming m, at once, not a parse error from deep inside."""
-    with pytest.raises(ConstructionSizeError, match=rf"m = {m}.*too large to store"):
+    with pytest.raises(StoredNumberSizeError, match=rf"m = {m}: the (key|beta) of the reflection "
+                       r"across the line at angle .*too large to store"):
         reflection_step(j, m)
+    assert issubclass(StoredNumberSizeError, ConstructionSizeError)
     reflection_step(j, 59)                       # a neighbour is built
 
 
-def test_cyclic_60_has_no_theorem_6_construction_and_says_why():
-    with pytest.raises(ConstructionSizeError, match="m = 60, 120, 180, 300 and 360"):
-        modular_addition_construction(families.get("cyclic(60)"))
+@pytest.mark.parametrize("m", [60, 240])
+def test_no_theorem_6_construction_over_the_size_limit_and_says_why(m):
+    """m = 60 fails at a reflection, m = 240 (reflections fine) at a readout code, cos(pi/120):
+    both a StoredNumberSizeError naming m, not the parser's ExactValueError."""
+    what = "the (key|beta) of the reflection" if m == 60 else "the readout code of class"
+    with pytest.raises(StoredNumberSizeError, match=rf"m = {m}: {what}"):
+        modular_addition_construction(families.get(f"cyclic({m})"))

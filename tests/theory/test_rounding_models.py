@@ -307,11 +307,35 @@ def test_paper_model_growth_overflows_within_max_steps(fmt, step):
     m = FPModel.from_matrices({"1": [[1.5]]}, B={"1": [[0.0]]}, initial_state=[[1.0]])
     with pytest.raises(FormatOverflowError, match=f"overflow at step {step}:"):
         parity_counterexample(m, fmt, rounding="paper", max_steps=5000)
-    with pytest.raises(PeriodLimitError, match="eigenvalue above 1"):
+    with pytest.raises(PeriodLimitError, match=r"grow about 1.5x a copy \(measured\), which "
+                       r"would pass the largest value of float64 after about 17\d\d copies"):
         parity_counterexample(m, "float64", rounding="paper", max_steps=1000)
 
 
-def test_paper_model_defective_eigenvalue_one_is_undecided_and_says_why():
-    m = FPModel.from_matrices({"1": [[1.0, 1.0], [0.0, 1.0]]}, initial_state=[[0.0], [1.0]])
-    with pytest.raises(PeriodLimitError, match="eigenvalue 1 is defective"):
+def test_paper_model_slow_or_untouched_growth_stops_early_and_says_why():
+    """A radius just above 1 (1.001: about 88,000 copies to overflow) stops after 128 copies
+    as before rather than walk max_steps in growing rationals; a growing direction that H_0
+    and B do not touch is no growth."""
+    m = FPModel.from_matrices({"1": [[1.001]]}, B={"1": [[0.0]]}, initial_state=[[1.0]])
+    with pytest.raises(PeriodLimitError, match=r"within 128 copies.*grow about 1.001x"):
         parity_counterexample(m, "bfloat16", rounding="paper")
+    m2 = FPModel.from_matrices({"1": [[2.0, 0.0], [0.0, 0.5]]}, B={"1": [[0.0], [0.0]]},
+                               initial_state=[[0.0], [1.0]])
+    with pytest.raises(PeriodLimitError, match="no convergence certificate") as e:
+        parity_counterexample(m2, "bfloat16", rounding="paper")
+    assert "grow about" not in str(e.value)
+
+
+def test_paper_model_limit_on_a_rounding_boundary_says_so():
+    m = FPModel.from_matrices({"1": [[0.5, 0.0], [0.0, 1.0]]}, B={"1": [[0.0], [0.0]]},
+                              initial_state=[[1.0], [1 + 2 ** -8]])
+    with pytest.raises(PeriodLimitError, match="lies on a rounding boundary of bfloat16"):
+        parity_counterexample(m, "bfloat16", rounding="paper")
+
+
+def test_paper_model_defective_eigenvalue_one_is_undecided_and_says_why():
+    for a, h0 in (([[1.0, 1.0], [0.0, 1.0]], [[0.0], [1.0]]),
+                  ([[1.0, 1.0, 0.0], [-1.0, 1.0, 1.0], [0.0, 1.0, 1.0]], [[0.0], [0.0], [1.0]])):
+        m = FPModel.from_matrices({"1": a}, initial_state=h0)    # a Jordan block of 1
+        with pytest.raises(PeriodLimitError, match="eigenvalue 1 is defective"):
+            parity_counterexample(m, "bfloat16", rounding="paper")
