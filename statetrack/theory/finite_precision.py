@@ -1096,7 +1096,7 @@ def _no_certificate(a: np.ndarray, growth: str | None, dropped: str | None) -> s
     if dropped:
         return dropped
     n = a.shape[0]
-    said = f"{growth}, beyond max_steps; " if growth else ""
+    said = f"{growth}; " if growth else ""
     if n > _POWER_WIDTH:
         return (f"{said}A(w) is {n} wide, above the {_POWER_WIDTH} for which a convergence "
                 "certificate is sought (module docstring)")
@@ -1231,7 +1231,9 @@ def _paper_orbit(r: _PaperRunner, w: tuple, max_steps: int) -> _PaperOrbit:
                      f"(measured), which would pass the largest value of {fmt.name} after "
                      f"about {math.ceil(need)} copies")
         if need > max_steps:
+            growth[0] += ", beyond max_steps"
             return False
+        growth[0] += ", but did not within max_steps"      # the growth slowed down
         limit[0] = max_steps
         return True
 

@@ -636,9 +636,10 @@ def _spectral_check(dfa: Any, key: str, column: str, has: Callable[[Any], bool])
     why_needed = (f"{len(need)} of the {len(elems)} monoid elements have a period {cond} "
                   f"(periods {', '.join(map(str, periods))}; shortest: w = {_fmt_word(w0)}, "
                   f"period {p0}), so a one-layer LRNN needs {what} in A(w) for such w (the "
-                  f"theorem as stated is about parity's letter; this one-layer form extends it "
-                  f"to every such word and is about the product A(w), not the letters' "
-                  f"matrices, which can each lack it while A(w) has it)")
+                  f"theorem as stated: for parity, a stack needs one in some layer's letter "
+                  f"matrix; this one-layer form extends it to every such word and is about the "
+                  f"product A(w), not the letters' matrices, which can each lack it while A(w) "
+                  f"has it)")
     lrnn, why = _construction(dfa)
     if lrnn is None:
         return TheoremResult(key, NOT_APPLICABLE, ((column, "needed, n/a"),),
