@@ -75,18 +75,19 @@ def _check_language(name: str, dfa, *, monoid_limit: int, theory: bool) -> Row:
     except Exception as e:  # noqa: BLE001 -- reported as a failed check, not a crash
         row.failures.append(f"monoid: {type(e).__name__}: {e}")
     if theory:
-        _theory_columns(dfa, row)
+        _theory_columns(dfa, row, monoid_limit)
     row.seconds = time.perf_counter() - t0
     return row
 
 
-def _theory_columns(dfa, row: Row) -> None:
-    """Columns from the registry of theorems, when that package provides them."""
+def _theory_columns(dfa, row: Row, monoid_limit: int) -> None:
+    """Columns from the registry of theorems, when that package provides them; T1 and T2
+    enumerate at most ``min(monoid_limit, MONOID_LIMIT)`` monoid elements."""
     try:
-        from ..theory.registry import run_all
+        from ..theory.registry import MONOID_LIMIT, run_all
     except ImportError:
         return
-    for result in run_all(dfa):
+    for result in run_all(dfa, monoid_limit=min(monoid_limit, MONOID_LIMIT)):
         row.columns[result.column] = result.summary
         if result.failed:
             row.failures.append(f"{result.name}: {result.detail}")
@@ -304,7 +305,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "compile` reads PATTERN: a DFA file, or a regex such as "
                         "'(a|b)*a(a|b){3}'")
     c.add_argument("--monoid-limit", type=positive_int, default=1_000_000,
-                   help="largest transition monoid to enumerate (default 10^6)")
+                   help="largest transition monoid to enumerate (default 10^6) for the "
+                        "monoid column; the theorem columns T1 and T2 enumerate at most "
+                        "min(N, 10^5) elements (statetrack.theory.registry.MONOID_LIMIT) and "
+                        "read 'skipped' past it")
     c.add_argument("--no-theory", action="store_true", help="skip the theorem columns")
     c.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar (there is none either with --json or when stderr is "

@@ -29,7 +29,12 @@ Forms
     Every DFA (Theorem 4, :func:`~statetrack.constructions.cascade.compile_cascade`): the
     holonomy (Krohn–Rhodes) decomposition of the minimal DFA as a stack of ``2L - 1``
     layers for ``L`` levels (a layer per level and a delay layer between levels), integer
-    keys, exact in every float format.
+    keys, exact in every float format. This is the toolkit's variant of Theorem 4's stack:
+    a layer holds all the components of its level and the registers are value columns
+    (``V > 1``), so a layer can be wider than the theorem's ``n <= |Q|``
+    (``(a|b)*a(a|b){3}``: 16 states, a layer of width 17). The theorem's form (a layer per
+    component, ``d = 1``, widths within ``|Q|``: the stack ``statetrack check`` proves) is
+    ``compile_cascade(dfa, per_component=True, packed=True)``.
 ``"reflections"``
     Cyclic transition groups only (Theorem 6, Appendix D;
     :func:`~statetrack.constructions.reflections.modular_addition_construction`): two layers
@@ -114,7 +119,10 @@ def compile(dfa: DFA, *, form: str | None = None, normalized: bool = False,  # n
     -------
     LRNN
         One layer for the group forms, ``2L - 1`` for a cascade of ``L`` levels; prove it
-        with :func:`statetrack.theory.proof.verify`.
+        with :func:`statetrack.theory.proof.verify`. The cascade's layers can be wider than
+        Theorem 4's ``n <= |Q|`` (see the module docstring; the theorem's form is
+        :func:`~statetrack.constructions.cascade.compile_cascade` with
+        ``per_component=True, packed=True``).
 
     Raises
     ------

@@ -83,8 +83,8 @@ one-layer construction, computes the exact spectrum of the construction's ``A(w)
 witness ``w`` (:func:`statetrack.theory.spectra.word_spectra`) and fails if one lacks the
 eigenvalue. (The argument is the papers' model of rounding; for general non-triangular
 matrices rounded at every step see the caveat in :mod:`statetrack.theory.finite_precision`.)
-Monoids with more than :data:`MONOID_LIMIT` elements are not enumerated: both columns then say
-``skipped``.
+Monoids with more than :data:`MONOID_LIMIT` elements (or :func:`run_all`'s ``monoid_limit``;
+``statetrack check --monoid-limit``) are not enumerated: both columns then say ``skipped``.
 
 Sources: Grazzi, Siems, Zela, Franke, Hutter, Pontil, "Unlocking State-Tracking in Linear RNNs
 Through Negative Eigenvalues", ICLR 2025, arXiv 2411.12537.
@@ -110,6 +110,7 @@ Thm 2: 1L needs a non-real eig. of A(w), w of period > 2 (has/MISSING); stacks: 
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import functools
 import math
@@ -120,7 +121,7 @@ import numpy as np
 
 from statetrack.floats import SHORT_NAMES
 
-from .errors import NotADFAError, UnknownTheoremError
+from .errors import NotADFAError, TheoryError, UnknownTheoremError
 
 __all__ = [
     "PASS", "FAIL", "NOT_APPLICABLE", "NOT_IMPLEMENTED", "SKIPPED",
@@ -137,6 +138,17 @@ SKIPPED = "skipped"
 
 #: Largest transition monoid that the T1/T2 checks enumerate; larger ones are ``skipped``.
 MONOID_LIMIT = 100_000
+#: The limit of the T1/T2 columns inside one :func:`run_all` call (``None``: :data:`MONOID_LIMIT`);
+#: a context variable, so that concurrent calls do not see each other's limit.
+_RUN_LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "statetrack_registry_monoid_limit", default=None)
+
+
+def _monoid_limit() -> int:
+    """The monoid limit of the T1/T2 columns now: :func:`run_all`'s, else
+    :data:`MONOID_LIMIT`."""
+    v = _RUN_LIMIT.get()
+    return MONOID_LIMIT if v is None else v
 
 #: Longest ``summary`` of a table cell (the long text is in ``detail``).
 SUMMARY_WIDTH = 22
@@ -314,6 +326,11 @@ def _clip(text: str) -> str:
 def _fmt_word(w: Sequence[str]) -> str:
     sep = "" if all(len(a) == 1 for a in w) else " "
     return repr(sep.join(w))
+
+
+def _limit_name(limit: int) -> str:
+    """Where the monoid limit came from, for a message."""
+    return "MONOID_LIMIT" if _RUN_LIMIT.get() is None else "the monoid_limit given"
 
 
 def _fmt_limit(limit: int) -> str:
@@ -592,13 +609,13 @@ def _needs_period(key: str, p: int) -> bool:
 
 
 @functools.lru_cache(maxsize=16)
-def _witness_spectra(dfa: Any) -> dict[tuple[str, ...], Any]:
+def _witness_spectra(dfa: Any, limit: int) -> dict[tuple[str, ...], Any]:
     """word -> spectrum of the construction's ``A(w)`` (layer 0) for every element of period
     > 1 (the witnesses of both theorems)."""
     from .spectra import word_spectra
 
     lrnn, _ = _construction(dfa)
-    words = [e.word for e in element_periods(dfa) if e.period > 1]
+    words = [e.word for e in element_periods(dfa, limit=limit) if e.period > 1]
     return dict(zip(words, word_spectra(lrnn, words)))
 
 
@@ -611,12 +628,13 @@ def _spectral_check(dfa: Any, key: str, column: str, has: Callable[[Any], bool])
     from statetrack.automata.errors import MonoidLimitError
 
     what, cond = _WHAT[key], _CONDITION[key]
+    limit = _monoid_limit()
     try:
-        elems = element_periods(dfa)
+        elems = element_periods(dfa, limit=limit)
     except MonoidLimitError:
-        return TheoremResult(key, SKIPPED, ((column, f"skipped (|M|>{_fmt_limit(MONOID_LIMIT)})"),),
+        return TheoremResult(key, SKIPPED, ((column, f"skipped (|M|>{_fmt_limit(limit)})"),),
                              f"the transition monoid of the minimal DFA has more than "
-                             f"{MONOID_LIMIT} elements (MONOID_LIMIT); its element periods, which "
+                             f"{limit} elements ({_limit_name(limit)}); its element periods, which "
                              f"decide whether {what} is needed, were not computed",
                              {"needed": None})
     periods = tuple(sorted({e.period for e in elems}))
@@ -648,7 +666,7 @@ def _spectral_check(dfa: Any, key: str, column: str, has: Callable[[Any], bool])
         return TheoremResult(key, NOT_APPLICABLE, ((column, "needed, n/a"),),
                              f"{why_needed}; the construction has {lrnn.depth} layers, and the "
                              "one-layer argument says nothing about one layer of several", data)
-    spectra = _witness_spectra(dfa)
+    spectra = _witness_spectra(dfa, limit)
     data["checked"] = len(need)
     missing = [e for e in need if not has(spectra[e.word].spectrum)]
     if missing:
@@ -723,12 +741,13 @@ def _check_thm2(dfa: Any) -> TheoremResult:
     from .mod_counting import one_layer_needs_nonreal, real_depth
 
     what = "a non-real eigenvalue"
+    limit = _monoid_limit()
     try:
-        elems = element_periods(dfa)
+        elems = element_periods(dfa, limit=limit)
     except MonoidLimitError:
-        return TheoremResult("thm2", SKIPPED, (("T2", f"skipped (|M|>{_fmt_limit(MONOID_LIMIT)})"),),
+        return TheoremResult("thm2", SKIPPED, (("T2", f"skipped (|M|>{_fmt_limit(limit)})"),),
                              f"the transition monoid of the minimal DFA has more than "
-                             f"{MONOID_LIMIT} elements (MONOID_LIMIT); its element periods, which "
+                             f"{limit} elements ({_limit_name(limit)}); its element periods, which "
                              f"decide whether {what} is needed, were not computed",
                              {"needed": None, "real_depth": None, "any_depth": None})
     periods = tuple(sorted({e.period for e in elems}))
@@ -768,7 +787,7 @@ def _check_thm2(dfa: Any) -> TheoremResult:
         return TheoremResult("thm2", NOT_APPLICABLE, (("T2", f"1L n/a; {stack}"),),
                              f"{why_needed}; no one-layer construction to check ({reason})",
                              data)
-    spectra = _witness_spectra(dfa)
+    spectra = _witness_spectra(dfa, limit)
     data["checked"] = len(need)
     missing = [e for e in need if not spectra[e.word].spectrum.has_complex]
     if missing:
@@ -1448,10 +1467,14 @@ def check(key: str, dfa: Any) -> TheoremResult:
     return theorem(key).check(dfa)
 
 
-def run_all(dfa: Any) -> list[ColumnResult]:
+def run_all(dfa: Any, *, monoid_limit: int | None = None) -> list[ColumnResult]:
     """Run the entries of the table on ``dfa``; one :class:`ColumnResult` per column, in the
     order of :data:`COLUMN_LEGEND`. The construction, proof and fp columns come from
     Theorem 3 for a language whose monoid is a group, else from Theorem 4 (the cascade).
+
+    ``monoid_limit`` (a positive int; default :data:`MONOID_LIMIT`) is the most transition
+    monoid elements the T1 and T2 columns enumerate; past it they read ``skipped``.
+    ``statetrack check --monoid-limit N`` passes ``min(N, MONOID_LIMIT)``.
 
     A failure is attached to the column it concerns (``failed`` is True there only); every
     ``summary`` is at most :data:`SUMMARY_WIDTH` characters.
@@ -1469,6 +1492,18 @@ def run_all(dfa: Any) -> list[ColumnResult]:
     fp           bf16 exact   False
     T6           n/a          False
     """
+    if monoid_limit is not None and (isinstance(monoid_limit, bool)
+                                     or not isinstance(monoid_limit, int) or monoid_limit < 1):
+        raise TheoryError(f"run_all: monoid_limit must be a positive int or None, got "
+                        f"{monoid_limit!r}")
+    token = _RUN_LIMIT.set(monoid_limit)
+    try:
+        return _run_all(dfa)
+    finally:
+        _RUN_LIMIT.reset(token)
+
+
+def _run_all(dfa: Any) -> list[ColumnResult]:
     out = []
     group = None
     for thm in THEOREMS.values():

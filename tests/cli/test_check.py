@@ -143,8 +143,8 @@ def test_check_theory_failure_fails_the_row(monkeypatch, capsys):
 
     real = registry.run_all
 
-    def broken(dfa):
-        cols = real(dfa)
+    def broken(dfa, **kw):
+        cols = real(dfa, **kw)
         return [type(c)(c.name, c.column, "BROKEN", "planted failure", c.status, True)
                 if i == 0 else c for i, c in enumerate(cols)]
 
@@ -173,6 +173,26 @@ def test_check_monoid_over_limit_is_skipped_not_failed(capsys):
     assert cli.main(["check", "--only", "symmetric(3)", "--monoid-limit", "5", "--no-theory",
                      "-q"]) == 0
     assert "> 5 (skipped)" in capsys.readouterr().out
+
+
+def test_check_monoid_limit_applies_to_the_theorem_columns(tmp_path, capsys):
+    """--monoid-limit also bounds T1/T2 (tomita(3): 27 elements), which then read skipped;
+    the default leaves them computed; --help says so."""
+    out = tmp_path / "rows.json"
+    assert cli.main(["check", "--only", "tomita(3)", "--monoid-limit", "10", "--json",
+                     str(out), "-q"]) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["columns"]["T1"] == "skipped (|M|>10)" and row["columns"]["T2"] == "skipped (|M|>10)"
+    assert row["columns"]["monoid"] == "> 10 (skipped)"
+    assert cli.main(["check", "--only", "tomita(3)", "--json", str(out), "-q"]) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    assert not row["columns"]["T1"].startswith("skipped")
+    assert not row["columns"]["T2"].startswith("skipped")
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        cli.main(["check", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "T1 and T2 enumerate at most min(N, 10^5)" in text
 
 
 def test_check_rejects_nonpositive_monoid_limit(capsys):

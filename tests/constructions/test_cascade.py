@@ -554,3 +554,22 @@ def test_a_lifted_component_tracks_the_atoms_outside_a_big_tile():
             for packed in (False, True):
                 m = cascade_construction(split, d, minimize=False, packed=packed)
                 assert verify(m, d, minimize=False).ok and m.width <= n
+
+
+def test_compile_default_cascade_is_the_wider_variant_and_the_theorem_form_fits_q():
+    """What README and compile's docstring say: the default cascade of (a|b)*a(a|b){3}
+    (16 states) has a layer wider than |Q|, the theorem's form (a layer per component,
+    packed registers) keeps every layer within |Q| with d = 1, and both are proved."""
+    from statetrack.automata import from_regex
+    from statetrack.constructions import compile, compile_cascade
+    from statetrack.theory import verify
+
+    d = from_regex("(a|b)*a(a|b){3}")
+    q = d.minimize().n_states
+    m = compile(d)
+    p = compile_cascade(d, per_component=True, packed=True)
+    assert q == 16 and m.form == p.form == "cascade"
+    assert m.width == 17 > q and max(layer.value_dim for layer in m.layers) > 1
+    assert max(layer.width for layer in p.layers) <= q
+    assert {layer.value_dim for layer in p.layers} == {1}
+    assert verify(m, d).ok and verify(p, d).ok

@@ -14,7 +14,7 @@ from statetrack.automata.monoid import transition_monoid
 from statetrack.automata.strategies import dfas
 from statetrack.constructions.lrnn import DeltaStep, Layer, LRNN, Readout
 from statetrack.theory import registry
-from statetrack.theory.errors import NotADFAError, UnknownTheoremError
+from statetrack.theory.errors import NotADFAError, TheoryError, UnknownTheoremError
 from statetrack.theory.registry import (
     COLUMN_LEGEND,
     FAIL,
@@ -520,6 +520,20 @@ def test_large_monoids_are_skipped(monkeypatch):
     cols = {c.column: c for c in run_all(big)}
     assert cols["T1"].summary.startswith("skipped") and not cols["T1"].failed
     assert all(len(c.summary) <= SUMMARY_WIDTH for c in cols.values())
+
+
+def test_run_all_monoid_limit_bounds_t1_and_t2_only_inside_the_call():
+    big = families.get("tomita(3)")      # 27 elements
+    cols = {c.column: c for c in run_all(big, monoid_limit=20)}
+    for col in ("T1", "T2"):
+        assert cols[col].status == SKIPPED and cols[col].summary == "skipped (|M|>20)"
+        assert "20 elements (the monoid_limit given)" in cols[col].detail
+    assert registry._RUN_LIMIT.get() is None             # reset after the call
+    cols = {c.column: c for c in run_all(big, monoid_limit=27)}
+    assert cols["T1"].status != SKIPPED and cols["T2"].status != SKIPPED
+    for bad in (0, -3, 2.5, True, "10"):
+        with pytest.raises(TheoryError, match="monoid_limit must be a positive int"):
+            run_all(big, monoid_limit=bad)
 
 
 def test_full_transformation_monoid_is_skipped_at_the_default_limit():
