@@ -35,6 +35,7 @@ from .delta_product import chunk_delta_product, delta_product_ref, fused_recurre
 from .diagonal_scan import diagonal_scan, diagonal_scan_reference
 from .errors import (
     BetaRangeError,
+    InexactRunWarning,
     KernelDeviceError,
     KernelDtypeError,
     KernelError,
@@ -75,7 +76,7 @@ __all__ = [
     "diagonal_scan", "diagonal_scan_reference",
     "run_tabled", "TabledResult", "TabledRunner", "choose_chunk", "gather_tables",
     "TOLERANCES", "assert_rel_close", "rel_error",
-    "BetaRangeError", "KernelDeviceError", "KernelDtypeError", "KernelError",
+    "BetaRangeError", "InexactRunWarning", "KernelDeviceError", "KernelDtypeError", "KernelError",
     "KernelInputError", "KernelShapeError", "KernelUnavailableError", "NonFiniteInputError",
     "SymbolRangeError", "LayerConfigError", "RaggedWordsError", "StateDictError",
     "UnknownSymbolError", "UnsupportedConstructionError",

@@ -73,3 +73,11 @@ class StateDictError(KernelInputError):
 class UnsupportedConstructionError(KernelInputError):
     """A constructed LRNN is outside what an exporter or runner supports (for example a
     multi-layer model, or non-zero values, in the fla exporter)."""
+
+
+class InexactRunWarning(UserWarning):
+    """A constructed model runs through the kernels in a float format where its float run is
+    not proved exact (irrational weights: the ``"rotation"`` and ``"reflections"`` forms,
+    normalized keys); its outputs can drift from the DFA's on long words. A warning, not an
+    error: such runs are legitimate experiments (see
+    :func:`statetrack.constructions.precision.float_horizon`)."""

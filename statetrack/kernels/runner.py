@@ -66,6 +66,7 @@ from statetrack.automata.alphabet import Alphabet, SymbolErrors
 from statetrack.kernels._common import triton as _triton
 from statetrack.kernels._common.device import torch_dtype_name as _dtype_name
 from statetrack.kernels._common.device import resolve_device, resolve_dtype
+from statetrack.kernels._common.exactness import warn_if_inexact
 from statetrack.kernels.errors import (
     KernelDtypeError,
     KernelInputError,
@@ -407,7 +408,9 @@ def run(lrnn: Any, words: Any, *, device: Any = "auto", dtype: Any = torch.bfloa
     device : "auto", "cpu", "cuda", "cuda:N" or torch.device
     dtype : torch dtype or name
         dtype of the kernel inputs (the per-symbol tables, rounded from the exact weights);
-        the state is float32 (float64 for float64).
+        the state is float32 (float64 for float64). Where the model's float run in this
+        format is not proved exact (the rotation and reflections forms, normalized keys), an
+        :class:`~statetrack.kernels.errors.InexactRunWarning` says so.
     kernel : {"auto", "tabled", "recurrent", "reference"}
 
     Returns
@@ -442,6 +445,7 @@ def run(lrnn: Any, words: Any, *, device: Any = "auto", dtype: Any = torch.bfloa
     if not isinstance(kernel, str) or kernel not in KERNELS:
         raise KernelInputError(f"kernel: expected one of {KERNELS}, got {kernel!r}")
     ids, lengths = encode_batch(lrnn.alphabet, words)
+    warn_if_inexact(lrnn, dt, "statetrack.kernels.run")
     sym = torch.as_tensor(ids).to(device=dev, dtype=torch.int64)
     B, T = (int(s) for s in sym.shape)
     kernels: list[str] = []

@@ -420,3 +420,35 @@ def test_gpu_device_check_small():
     row, = device_check(_entries("symmetric(6)"), "cuda", length=10 ** 3, batch=2,
                         rng=np.random.default_rng(0), form="permutation")
     assert row.status == "skipped" and "K=720" in row.note
+
+
+# ----------------------------------------------------------------------------- inexact forms
+def test_inexact_forms_warn_and_exact_forms_do_not():
+    """run / from_construction warn (InexactRunWarning) where the float run is not proved
+    exact in the table format (the rotation form's irrational keys), never for the integer
+    forms; a float64 run of the same rotation model still warns (irrational in every
+    format)."""
+    import warnings
+
+    from statetrack.kernels import ConstructedLRNN, DeltaProductLayer, InexactRunWarning
+
+    c5 = get("cyclic(5)")
+    exact, rot = compile(c5), compile(c5, form="rotation")
+    words = ["1111", "10"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InexactRunWarning)
+        for dt in ("bfloat16", "float64"):
+            run(exact, words, device="cpu", dtype=dt, kernel="reference")
+        ConstructedLRNN.from_construction(exact, mode="reference", dtype=torch.bfloat16)
+        DeltaProductLayer.from_construction(exact, mode="reference", dtype=torch.bfloat16)
+    for dt in ("bfloat16", "float64"):
+        with pytest.warns(InexactRunWarning, match=f"'rotation' model's float run with {dt} "
+                                                   "weights .* not proved exact .*irrational"):
+            out = run(rot, words, device="cpu", dtype=dt, kernel="reference")
+        assert out.accepted_final.tolist() == [c5.accepts(list(w)) for w in words]
+    with pytest.warns(InexactRunWarning, match="ConstructedLRNN.from_construction"):
+        ConstructedLRNN.from_construction(rot, mode="reference", dtype=torch.bfloat16)
+    with pytest.warns(InexactRunWarning, match="DeltaProductLayer.from_construction"):
+        DeltaProductLayer.from_construction(rot, mode="reference", dtype=torch.bfloat16)
+    with pytest.raises(KernelInputError, match="expected a constructed LRNN"):
+        ConstructedLRNN.from_construction(c5)

@@ -88,6 +88,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from statetrack.kernels._common.exactness import warn_if_inexact
 from statetrack.kernels.errors import KernelInputError, LayerConfigError, StateDictError
 
 __all__ = ["DeltaProductConfig", "DeltaProductLayer", "ShortConvolution", "ConstructedLRNN",
@@ -727,7 +728,9 @@ class DeltaProductLayer(nn.Module):
         The weights are the construction's exact values rounded to ``dtype`` (through
         :func:`statetrack.constructions.export.state_dict` in float64); the returned layer
         reads one-hot token embeddings (``hidden_size`` = the layer's number of tokens) and
-        outputs ``o_t = S_t^T q`` ``[B, T, V]`` (``H = 1``).
+        outputs ``o_t = S_t^T q`` ``[B, T, V]`` (``H = 1``). When the model's float run in
+        ``dtype`` is not proved exact (the rotation and reflections forms, normalized keys),
+        an :class:`~statetrack.kernels.errors.InexactRunWarning` says so.
 
         Raises
         ------
@@ -744,9 +747,11 @@ class DeltaProductLayer(nn.Module):
         if not (isinstance(layer, int) and 0 <= layer < lrnn.depth):
             raise StateDictError(f"layer: expected an index in 0..{lrnn.depth - 1}, got {layer!r}")
         sd = state_dict(lrnn, dtype="float64", backend="torch")
-        return cls.from_state_dict(sd, prefix=f"layers.{layer}.", mode=mode,
-                                   beta_mode=beta_mode, max_logit=max_logit, dtype=dtype,
-                                   device=device)
+        out = cls.from_state_dict(sd, prefix=f"layers.{layer}.", mode=mode,
+                                  beta_mode=beta_mode, max_logit=max_logit, dtype=dtype,
+                                  device=device)
+        warn_if_inexact(lrnn, out.q_proj.weight.dtype, "DeltaProductLayer.from_construction")
+        return out
 
 
 @dataclass(frozen=True)
@@ -839,10 +844,24 @@ class ConstructedLRNN(nn.Module):
 
     @classmethod
     def from_construction(cls, lrnn: Any, **kwargs: Any) -> "ConstructedLRNN":
-        """Build from a constructed LRNN (through its float64 state dict)."""
-        from statetrack.constructions.export import state_dict
+        """Build from a constructed LRNN (through its float64 state dict); an
+        :class:`~statetrack.kernels.errors.InexactRunWarning` when its float run in the
+        layers' dtype is not proved exact.
 
-        return cls.from_state_dict(state_dict(lrnn, dtype="float64", backend="torch"), **kwargs)
+        Raises
+        ------
+        KernelInputError
+            ``lrnn`` is not a constructed LRNN.
+        """
+        from statetrack.constructions.export import state_dict
+        from statetrack.constructions.lrnn import LRNN
+
+        if not isinstance(lrnn, LRNN):
+            raise KernelInputError(f"lrnn: expected a constructed LRNN, got {type(lrnn).__name__}")
+        out = cls.from_state_dict(state_dict(lrnn, dtype="float64", backend="torch"), **kwargs)
+        warn_if_inexact(lrnn, out.layers[0].q_proj.weight.dtype,
+                        "ConstructedLRNN.from_construction")
+        return out
 
     @torch.no_grad()
     def forward(self, symbols: torch.Tensor) -> ConstructedOutput:
