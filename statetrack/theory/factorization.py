@@ -660,6 +660,21 @@ def _reflections(m: np.ndarray, exact: bool) -> list[GHFactor]:
 # ----------------------------------------------------------------------------- contractions
 
 
+def _above_one(x: float) -> str:
+    """``x`` with the fewest significant digits (6 to 17) that still show it above 1, for
+    messages: a norm of 1.0000001 is not "1 > 1".
+
+    >>> _above_one(2.0), _above_one(1.0000001), _above_one(1 + 2 ** -52)
+    ('2', '1.0000001', '1.0000000000000002')
+    """
+    x = float(x)
+    for digits in range(6, 18):
+        text = f"{x:.{digits}g}"
+        if float(text) > 1 or x <= 1:
+            return text
+    return repr(x)
+
+
 def gh_factors(m: Any, *, tol: float = DEFAULT_TOL) -> list[GHFactor]:
     """Factor a matrix with spectral norm ``<= 1`` into at most ``3n`` GH factors.
 
@@ -698,7 +713,7 @@ def gh_factors(m: Any, *, tol: float = DEFAULT_TOL) -> list[GHFactor]:
     >>> gh_factors([[2.0]])
     Traceback (most recent call last):
     ...
-    statetrack.theory.errors.NormBoundError: matrix has spectral norm 2 > 1, so it is not a product of GH factors (Proposition 1)
+    statetrack.theory.errors.NormBoundError: matrix has spectral norm 2 > 1 (beyond the tolerance tol = 1e-10), so it is not a product of GH factors (Proposition 1)
     """
     tol = check_tol(tol, "gh_factors")
     a, exact = as_matrix(m, name="matrix")
@@ -720,14 +735,15 @@ def gh_factors(m: Any, *, tol: float = DEFAULT_TOL) -> list[GHFactor]:
                     for i, v in enumerate(d) if v != 1]
         if not _norm_le_one(a, True):
             raise NormBoundError(
-                f"matrix has spectral norm {np.linalg.norm(to_float(a), 2):.6g} > 1 (exact "
+                f"matrix has spectral norm {_above_one(np.linalg.norm(to_float(a), 2))} > 1 (exact "
                 "test: I - M^T M is not positive semidefinite), so it is not a product of GH "
                 "factors (Proposition 1)")
         a = to_float(a)
     u, s, vt = np.linalg.svd(a)
     if s[0] > 1 + tol:
-        raise NormBoundError(f"matrix has spectral norm {s[0]:.6g} > 1, so it is not a product "
-                             "of GH factors (Proposition 1)")
+        raise NormBoundError(f"matrix has spectral norm {_above_one(s[0])} > 1 (beyond the "
+                             f"tolerance tol = {tol:g}), so it is not a product of GH factors "
+                             "(Proposition 1)")
     s = np.clip(s, 0.0, 1.0)
     out = _reflections(u, False)
     for i, si in enumerate(s):

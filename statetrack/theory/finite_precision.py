@@ -188,7 +188,9 @@ from __future__ import annotations
 
 import bisect
 import math
+import numbers
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 
@@ -270,7 +272,8 @@ ROUNDING_MODELS = (PAPER, SEQUENTIAL)
 
 class FiniteSet(NumberFormat):
     """The paper's abstract format: values in a finite set ``D``; ``cast(x)`` is the nearest
-    element of ``D``, ties to the smaller one.
+    element of ``D``, ties to the smaller one (infinities go to the extreme values; NaN has no
+    nearest element and stays NaN, as in the IEEE formats).
 
     Parameters
     ----------
@@ -285,8 +288,8 @@ class FiniteSet(NumberFormat):
     Examples
     --------
     >>> d = FiniteSet([-1, -0.5, 0, 0.5, 1])
-    >>> d.cast(np.array([0.25, 0.26, -0.75, 7.0])).tolist()
-    [0.0, 0.5, -1.0, 1.0]
+    >>> d.cast(np.array([0.25, 0.26, -0.75, 7.0, -np.inf, np.nan])).tolist()
+    [0.0, 0.5, -1.0, 1.0, -1.0, nan]
     >>> d.cast_exact(Fraction(1, 4)), d.exact_default
     (0.0, True)
     """
@@ -330,7 +333,7 @@ class FiniteSet(NumberFormat):
         if near.any():
             out = out.copy()
             out[near] = [self.cast_exact(Fraction(float(v))) for v in x[near]]
-        return out
+        return np.where(np.isnan(x), np.nan, out)
 
     def cast_exact(self, q: Fraction) -> float:
         fr = self._fracs
@@ -402,6 +405,9 @@ class FPLayer:
         tokens = tuple(str(t) for t in self.tokens)
         if not tokens:
             raise ModelError("layer has no tokens")
+        if "" in tokens:
+            raise ModelError(f"layer has an empty token (tokens {list(tokens)}): a token must be "
+                             f"a non-empty string, as the words that name it are")
         if len(set(tokens)) != len(tokens):
             raise ModelError(f"layer has duplicate tokens {list(tokens)}")
         h0 = _array(self.initial_state, "initial_state")
@@ -1890,8 +1896,13 @@ def mod_counterexample(model: FPModel, m: int, fmt: Any = "bfloat16", *, symbol:
     """
     from .mod_counting import real_spectrum, triangular_stack
 
-    if (isinstance(m, (bool, np.bool_)) or not isinstance(m, (int, np.integer, float, np.floating))
-            or not math.isfinite(m) or int(m) != m or m < 2):
+    ok = not isinstance(m, (bool, np.bool_)) and isinstance(
+        m, (numbers.Rational, float, np.floating, Decimal))
+    try:
+        ok = ok and math.isfinite(m) and int(m) == m and m >= 2
+    except (ValueError, TypeError, OverflowError):       # Decimal('sNaN')
+        ok = False
+    if not ok:
         raise ModelError(f"m must be an integer >= 2, got {m!r}")
     m = int(m)
     r = _runner(model, fmt, exact)

@@ -318,3 +318,22 @@ def test_export_dtype_errors():
     L = logit_for_length(m, floor // 2, dtype=torch.bfloat16)
     assert horizon(m, L, dtype=torch.bfloat16).max_length >= floor // 2
     assert horizon(m, round(L - 1e-3, 3), dtype=torch.bfloat16).max_length < floor // 2
+
+
+def test_export_takes_dtype_names_like_run():
+    """dtype='bfloat16' is the same export as torch.bfloat16 (it was refused); a bad name is a
+    KernelDtypeError naming it."""
+    from statetrack.kernels.errors import KernelDtypeError
+    from statetrack.kernels.layers.fla_export import run_exported
+
+    m = compile(get("parity"))
+    by_name = export_fla(m, ["1101", "0111"], logit=12.0, dtype="bfloat16")
+    by_dtype = export_fla(m, ["1101", "0111"], logit=12.0, dtype=torch.bfloat16)
+    for n in ("q", "k", "v", "beta_logit", "initial_state"):
+        assert by_name[n].dtype == torch.bfloat16 and torch.equal(by_name[n], by_dtype[n])
+    assert by_name["horizon"] == by_dtype["horizon"]
+    assert torch.equal(run_exported(by_name, dtype="float64"),
+                       run_exported(by_name, dtype=torch.float64))
+    for bad in ("bf16", "int8"):
+        with pytest.raises(KernelDtypeError, match=repr(bad)):
+            export_fla(m, ["1101"], dtype=bad)

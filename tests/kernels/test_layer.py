@@ -507,3 +507,26 @@ def test_from_tables_refuses_a_bad_scale_by_name(scale):
     with pytest.raises(LayerConfigError, match=r"^scale: expected a finite float"):
         DeltaProductLayer.from_tables(*tables, scale=scale)
     assert DeltaProductLayer.from_state_dict(sd, scale=np.float64(1.0)).config.scale == 1.0
+
+
+def test_from_construction_takes_dtype_names_like_run():
+    """DeltaProductLayer/ConstructedLRNN.from_construction take 'bfloat16' as run does (the
+    layers' own constructors keep PyTorch's torch-dtype-only convention)."""
+    from statetrack.kernels import ConstructedLRNN, DeltaProductLayer, DeltaProductConfig
+    from statetrack.kernels.errors import KernelDtypeError, LayerConfigError
+
+    lrnn = compile(get("cyclic(3)"))
+    a = DeltaProductLayer.from_construction(lrnn, mode="reference", dtype="bfloat16")
+    b = DeltaProductLayer.from_construction(lrnn, mode="reference", dtype=torch.bfloat16)
+    assert a.q_proj.weight.dtype == torch.bfloat16
+    assert torch.equal(a.k_proj.weight, b.k_proj.weight)
+    m = ConstructedLRNN.from_construction(lrnn, mode="reference", dtype="float16")
+    assert m.layers[0].q_proj.weight.dtype == torch.float16
+    ids = torch.tensor([[1, 1, 1, 0, 1]])
+    assert m(ids).states.tolist() == ConstructedLRNN.from_construction(
+        lrnn, mode="reference", dtype=torch.float16)(ids).states.tolist()
+    with pytest.raises(KernelDtypeError, match="'half-ish'"):
+        DeltaProductLayer.from_construction(lrnn, dtype="half-ish")
+    with pytest.raises(LayerConfigError, match="floating torch.dtype"):
+        DeltaProductLayer(DeltaProductConfig(hidden_size=4, num_heads=1, head_k_dim=2,
+                                             head_v_dim=2), dtype="float32")

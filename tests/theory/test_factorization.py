@@ -237,6 +237,12 @@ def test_gh_factors_norm_bound_errors():
         gh_factors([[1, 0], [0, Fraction(-3, 2)]])
     with pytest.raises(NormBoundError, match="not positive semidefinite"):
         gh_factors([[1, 1], [0, 1]])
+    # a norm just above 1 is printed with the digits that show it (it read "1 > 1")
+    with pytest.raises(NormBoundError, match=r"spectral norm 1\.0000001 > 1 \(beyond the "
+                                             r"tolerance tol = 1e-10\)"):
+        gh_factors(np.array([[1.0000001, 0.0], [0.0, 1.0]]))
+    with pytest.raises(NormBoundError, match=r"spectral norm 1\.0000001 > 1 \(exact test"):
+        gh_factors([[Fraction(10000001, 10000000), Fraction(1, 10 ** 9)], [0, 1]])
 
 
 # ----------------------------------------------------------------------------- permutations

@@ -114,6 +114,11 @@ def test_finite_set_ties_to_smaller():
     assert [d.cast_exact(Fraction(v)) for v in ("1/4", "-1/4", "3/4", "-3")] == [0.0, -0.5, 0.5, -1.0]
     single = FiniteSet([2.0])
     assert single.cast(np.array([-5.0, 7.0])).tolist() == [2.0, 2.0]
+    # infinities saturate to the extreme values; NaN has no nearest value and stays NaN
+    # (it used to come back as the largest value, 1.0, like +inf)
+    got = d.cast(np.array([np.inf, -np.inf, np.nan, 0.3]))
+    assert got[:2].tolist() == [1.0, -1.0] and np.isnan(got[2]) and got[3] == 0.5
+    assert np.isnan(single.cast(np.array([np.nan]))).all()
     assert d.exact_default and not FLOAT16.exact_default
 
 
@@ -382,6 +387,8 @@ def test_model_errors():
         FPLayer(("a", "a"), {"a": ()}, [[0.0]])
     with pytest.raises(ModelError, match="no tokens"):
         FPLayer((), {}, [[0.0]])
+    with pytest.raises(ModelError, match="empty token"):        # no word can name it
+        FPModel.from_matrices({"": [[0.5]]}, initial_state=[[0.0]])
     with pytest.raises(ModelError, match="callable"):
         FPLayer(("a",), {"a": ()}, [[0.0]], decoder=3)
     m = FPModel.from_matrices({"1": [[0.5]]}, initial_state=[[1.0]])

@@ -4,6 +4,9 @@ the sequential model's escape beyond it."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -275,10 +278,20 @@ def test_the_group_construction_of_cyclic_m_is_not_real(m):
     assert not c.found and c.period % m == 0
 
 
-@pytest.mark.parametrize("bad", [None, "3", True, 2.5, 1, float("nan"), float("inf")])
+@pytest.mark.parametrize("bad", [None, "3", True, 2.5, 1, float("nan"), float("inf"),
+                                 Fraction(5, 2), Decimal("NaN"), Decimal("sNaN"),
+                                 Decimal("Infinity"), 3 + 0j])
 def test_mod_counterexample_names_a_bad_modulus(bad):
     """Every bad m is a ModelError naming it (None gave a TypeError from int(), NaN and
     infinity a ValueError / OverflowError)."""
     m = FPModel.from_matrices({"1": [[-1.0]]}, initial_state=[[1.0]])
     with pytest.raises(ModelError, match="m must be an integer >= 2"):
         mod_counterexample(m, bad)
+
+
+@pytest.mark.parametrize("good", [3, np.int64(3), 3.0, Fraction(3), Decimal(3), Decimal("3.0")])
+def test_mod_counterexample_takes_any_integral_number(good):
+    """An integral Fraction / Decimal / float / numpy int is m = 3 (Fraction(3) and Decimal(3)
+    were refused for a while)."""
+    m = FPModel.from_matrices({"1": [[-1.0]]}, initial_state=[[1.0]])
+    assert mod_counterexample(m, good).m == 3

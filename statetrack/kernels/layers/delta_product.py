@@ -88,6 +88,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from statetrack.kernels._common.device import resolve_dtype
 from statetrack.kernels._common.exactness import warn_if_inexact
 from statetrack.kernels.errors import KernelInputError, LayerConfigError, StateDictError
 
@@ -728,7 +729,9 @@ class DeltaProductLayer(nn.Module):
         The weights are the construction's exact values rounded to ``dtype`` (through
         :func:`statetrack.constructions.export.state_dict` in float64); the returned layer
         reads one-hot token embeddings (``hidden_size`` = the layer's number of tokens) and
-        outputs ``o_t = S_t^T q`` ``[B, T, V]`` (``H = 1``). When the model's float run in
+        outputs ``o_t = S_t^T q`` ``[B, T, V]`` (``H = 1``). ``dtype`` is a floating torch
+        dtype or its name (``"bfloat16"``), as :func:`statetrack.kernels.run` takes it (the
+        layer's own constructor follows PyTorch: torch dtypes only). When the model's float run in
         ``dtype`` is not proved exact (the rotation and reflections forms, normalized keys),
         an :class:`~statetrack.kernels.errors.InexactRunWarning` says so.
 
@@ -746,6 +749,8 @@ class DeltaProductLayer(nn.Module):
             raise KernelInputError(f"lrnn: expected a constructed LRNN, got {type(lrnn).__name__}")
         if not (isinstance(layer, int) and 0 <= layer < lrnn.depth):
             raise StateDictError(f"layer: expected an index in 0..{lrnn.depth - 1}, got {layer!r}")
+        if isinstance(dtype, str):
+            dtype = resolve_dtype(dtype)
         sd = state_dict(lrnn, dtype="float64", backend="torch")
         out = cls.from_state_dict(sd, prefix=f"layers.{layer}.", mode=mode,
                                   beta_mode=beta_mode, max_logit=max_logit, dtype=dtype,
@@ -858,6 +863,8 @@ class ConstructedLRNN(nn.Module):
 
         if not isinstance(lrnn, LRNN):
             raise KernelInputError(f"lrnn: expected a constructed LRNN, got {type(lrnn).__name__}")
+        if isinstance(kwargs.get("dtype"), str):
+            kwargs["dtype"] = resolve_dtype(kwargs["dtype"])
         out = cls.from_state_dict(state_dict(lrnn, dtype="float64", backend="torch"), **kwargs)
         warn_if_inexact(lrnn, out.layers[0].q_proj.weight.dtype,
                         "ConstructedLRNN.from_construction")

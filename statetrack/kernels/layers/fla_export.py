@@ -201,6 +201,10 @@ _EXPORT_DTYPES = (torch.float64, torch.float32, torch.bfloat16, torch.float16)
 
 
 def _check_export_dtype(dtype: Any) -> torch.dtype:
+    """The export's dtype: a floating torch dtype or its name (``"bfloat16"``), as
+    :func:`statetrack.kernels.run` takes it."""
+    if isinstance(dtype, str):
+        dtype = {str(d).replace("torch.", ""): d for d in _EXPORT_DTYPES}.get(dtype, dtype)
     if dtype not in _EXPORT_DTYPES:
         raise KernelDtypeError(
             f"dtype: the export needs a floating dtype (float64, float32, bfloat16, float16), "
@@ -303,7 +307,7 @@ def fla_export_horizon(lrnn: Any, logit: float, *, dtype: torch.dtype = torch.fl
     if isinstance(logit, bool) or not isinstance(logit, (int, float)) \
             or not math.isfinite(logit) or logit <= 0:
         raise KernelInputError(f"logit: expected a finite positive number, got {logit!r}")
-    _check_export_dtype(dtype)
+    dtype = _check_export_dtype(dtype)
     t = _normalized(lrnn)
     if dtype == torch.float64:
         r = int(t["reflection"].sum(-1).max()) if t["reflection"].size else 0
@@ -357,7 +361,7 @@ def logit_for_length(lrnn: Any, length: int, *, dtype: torch.dtype = torch.float
     """
     if isinstance(length, bool) or not isinstance(length, int) or length < 1:
         raise KernelInputError(f"length: expected an int >= 1, got {length!r}")
-    _check_export_dtype(dtype)
+    dtype = _check_export_dtype(dtype)
     if dtype != torch.float64:
         # the rounded logit saturates 2 sigmoid: past L = 40 nothing changes in any dtype
         best = fla_export_horizon(lrnn, 40.0, dtype=dtype)
@@ -444,7 +448,7 @@ def export_fla(lrnn: Any, words: Any, *, logit: float | None = None,
     length : int, optional
         Instead of ``logit``: the word length to guarantee (``logit_for_length``); default
         the words' own length.
-    dtype : torch.dtype
+    dtype : torch.dtype or its name
         Of the returned tensors (the logits are rounded too; ``2 sigmoid`` is applied by the
         consumer): float64, float32, bfloat16 or float16. The horizon is that of the weights
         rounded to it (:func:`fla_export_horizon`): bfloat16 and float16 guarantee a few
@@ -477,7 +481,7 @@ def export_fla(lrnn: Any, words: Any, *, logit: float | None = None,
 
     if logit is not None and length is not None:
         raise KernelInputError("logit, length: give at most one of them")
-    _check_export_dtype(dtype)
+    dtype = _check_export_dtype(dtype)
     ids = torch.as_tensor(encode_words(lrnn.alphabet, words)).long().cpu()
     B, T = ids.shape
     if logit is None:
@@ -511,6 +515,7 @@ def run_exported(t: dict[str, Any], *, dtype: torch.dtype = torch.float64) -> to
     """
     from statetrack.kernels.delta_product.naive import delta_product_ref
 
+    dtype = _check_export_dtype(dtype)
     q, k, v = (t[n].to(dtype) for n in ("q", "k", "v"))
     beta = 2 * torch.sigmoid(t["beta_logit"].to(dtype))
     o, _ = delta_product_ref(q, k, v, beta, num_householder=t["num_householder"],
