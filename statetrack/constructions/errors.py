@@ -28,6 +28,18 @@ class ExactValueError(ConstructionError):
     is not in the number field the model computes in."""
 
 
+class ExactSizeError(ExactValueError):
+    """A stored exact number is over the reader's size limits (characters, syntax nodes,
+    nesting); ``reason`` says which, e.g. ``"404 syntax nodes (at most 400)"``."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.reason))
+
+
 class ReadoutError(ConstructionError):
     """An exact output ``H^T q`` is not one of the readout's codes (the model left the
     states its decoder knows), or the codes are not distinct."""

@@ -48,7 +48,7 @@ import sympy
 
 from statetrack.errors import StatetrackError
 
-from .errors import ExactValueError
+from .errors import ExactSizeError, ExactValueError
 
 __all__ = ["parse_exact", "format_exact", "FUNCTIONS", "CONSTANTS", "MAX_LENGTH", "MAX_NODES",
            "MAX_DIGITS", "MAX_EXPONENT", "MAX_RATIONAL_BITS"]
@@ -168,7 +168,8 @@ def parse_exact(text: str, where: str = "value") -> sympy.Expr:
     Raises
     ------
     ExactValueError
-        The text is not in the grammar, too long or too large; the message names ``where``
+        The text is not in the grammar, too long or too large (then the subclass
+        :class:`~statetrack.constructions.errors.ExactSizeError`); the message names ``where``
         and the refused piece. (Whether the number is real and finite is checked by
         :func:`~statetrack.constructions.lrnn.to_exact`.)
 
@@ -184,8 +185,8 @@ def parse_exact(text: str, where: str = "value") -> sympy.Expr:
     if not isinstance(text, str):
         raise ExactValueError(f"{where}: expected a string, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
-        raise ExactValueError(f"{where}: a stored number has {len(text)} characters (at most "
-                              f"{MAX_LENGTH})")
+        why = f"{len(text)} characters (at most {MAX_LENGTH})"
+        raise ExactSizeError(f"{where}: a stored number has {why}", why)
     shown = text if len(text) <= 80 else text[:77] + "..."
     try:
         tree = ast.parse(text.strip(), mode="eval")
@@ -195,15 +196,16 @@ def parse_exact(text: str, where: str = "value") -> sympy.Expr:
                               f"error ({msg})") from None
     n_nodes = sum(1 for _ in ast.walk(tree))
     if n_nodes > MAX_NODES:
-        raise ExactValueError(f"{where}: {shown!r} has {n_nodes} syntax nodes (at most "
-                              f"{MAX_NODES})")
+        why = f"{n_nodes} syntax nodes (at most {MAX_NODES})"
+        raise ExactSizeError(f"{where}: {shown!r} has {why}", why)
     try:
         return _build(tree.body)
     except _Refused as e:
         raise ExactValueError(f"{where}: cannot read {shown!r} as an exact number: {e}") \
             from None
     except RecursionError:  # pragma: no cover - MAX_NODES keeps the depth small
-        raise ExactValueError(f"{where}: {shown!r} is nested too deeply") from None
+        raise ExactSizeError(f"{where}: {shown!r} is nested too deeply",
+                             "nested too deeply") from None
 
 
 def format_exact(e: sympy.Expr, where: str = "value") -> str:
@@ -231,7 +233,10 @@ def format_exact(e: sympy.Expr, where: str = "value") -> str:
         back = parse_exact(s, where)
     except ExactValueError as err:
         reason = str(err).split(": ", 1)[1] if ": " in str(err) else str(err)
-        raise ExactValueError(f"{where}: {s} cannot be stored exactly ({reason})") from None
+        msg = f"{where}: {s} cannot be stored exactly ({reason})"
+        if isinstance(err, ExactSizeError):
+            raise ExactSizeError(msg, err.reason) from None
+        raise ExactValueError(msg) from None
     if back != e:
         raise ExactValueError(f"{where}: {s} does not read back to the same expression "
                               f"(got {back}); it cannot be stored exactly")

@@ -100,7 +100,7 @@ import sympy
 from ..automata import DFA
 from ._args import check_dfa, check_text
 from .diagonal import _generator, transition_group
-from .errors import ExactValueError, FormError, StoredNumberSizeError
+from .errors import ExactSizeError, FormError, StoredNumberSizeError
 from .exact_text import parse_exact
 from .lrnn import LRNN, DeltaStep, Layer, Readout
 
@@ -156,8 +156,8 @@ def _storable(e: sympy.Expr, m: int, what: str) -> sympy.Expr:
     for _ in range(4):
         try:
             back = parse_exact(sympy.sstr(e, full_prec=True))
-        except ExactValueError as err:
-            reason = str(err).split("' has ", 1)[-1] if "' has " in str(err) else str(err)
+        except ExactSizeError as err:
+            reason = err.reason
             raise StoredNumberSizeError(
                 f"Theorem 6's construction for m = {m}: {what} is a number that sympy writes "
                 f"in nested radicals too large to store or prove exactly ({reason}); this "

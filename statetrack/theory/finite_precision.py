@@ -1029,6 +1029,27 @@ def _inf_norm(m: np.ndarray) -> Fraction:
     return max(sum((abs(q) for q in row), Fraction(0)) for row in m)
 
 
+def _unit_eigenspace(a: np.ndarray) -> tuple[Any, list, bool]:
+    """``(A - I, kernel basis of A - I, defective)`` in sympy's exact arithmetic for a
+    rational matrix ``a``: the eigenvalue 1 is defective (a Jordan block) when ``(A - I)^2``
+    has a larger kernel than ``A - I``. The one test :func:`_convergence` and
+    :func:`_no_certificate` share.
+
+    >>> _unit_eigenspace(np.array([[Fraction(1), Fraction(1)], [Fraction(0), Fraction(1)]],
+    ...                            dtype=object))[1:]
+    ([Matrix([
+    [1],
+    [0]])], True)
+    """
+    import sympy
+
+    n = a.shape[0]
+    sa = sympy.Matrix(n, n, lambda i, j: sympy.Rational(a[i, j].numerator, a[i, j].denominator))
+    d = sa - sympy.eye(n)
+    kern = d.nullspace()
+    return d, kern, bool(kern) and len((d * d).nullspace()) != len(kern)
+
+
 def _convergence(a: np.ndarray) -> tuple[np.ndarray, int, Fraction] | None:
     """``(P, k, M)``: ``P`` the spectral projection of ``A`` on the eigenvalue 1 (0 if 1 is
     not an eigenvalue), ``R = A - P`` with ``||R^k||_inf < 1`` for ``k = 2^j``, and
@@ -1041,11 +1062,9 @@ def _convergence(a: np.ndarray) -> tuple[np.ndarray, int, Fraction] | None:
     n = a.shape[0]
     if n > _POWER_WIDTH:
         return None
-    sa = sympy.Matrix(n, n, lambda i, j: sympy.Rational(a[i, j].numerator, a[i, j].denominator))
-    d = sa - sympy.eye(n)
-    kern = d.nullspace()
+    d, kern, defective = _unit_eigenspace(a)
     if kern:
-        if len((d * d).nullspace()) != len(kern):
+        if defective:
             return None                           # a Jordan block of 1: polynomial growth
         basis = sympy.Matrix.hstack(*kern, *d.columnspace())
         keep = sympy.diag(*([1] * len(kern) + [0] * (n - len(kern))))
@@ -1097,8 +1116,6 @@ def _no_certificate(a: np.ndarray, growth: str | None, dropped: str | None) -> s
     """Why the paper's model had no convergence certificate for ``A(w) = a`` (``growth``:
     the measured growth of the powers, ``dropped``: why a certificate was set aside), for an
     undecided message."""
-    import sympy
-
     if dropped:
         return dropped
     n = a.shape[0]
@@ -1106,10 +1123,7 @@ def _no_certificate(a: np.ndarray, growth: str | None, dropped: str | None) -> s
     if n > _POWER_WIDTH:
         return (f"{said}A(w) is {n} wide, above the {_POWER_WIDTH} for which a convergence "
                 "certificate is sought (module docstring)")
-    sa = sympy.Matrix(n, n, lambda i, j: sympy.Rational(a[i, j].numerator, a[i, j].denominator))
-    d = sa - sympy.eye(n)
-    kern = d.nullspace()
-    if kern and len((d * d).nullspace()) != len(kern):
+    if _unit_eigenspace(a)[2]:
         return (f"{said}A(w)'s eigenvalue 1 is defective (a Jordan block: its powers grow "
                 "polynomially, so the rounded terms keep changing until they leave the "
                 "format's range, far beyond any walk; the theorem's argument covers this case, "

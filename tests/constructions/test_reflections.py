@@ -246,6 +246,29 @@ def test_a_reflection_over_the_stored_number_limit_raises_a_size_error(j, m):
     reflection_step(j, 59)                       # a neighbour is built
 
 
+def test_only_the_readers_size_refusals_become_the_size_error(monkeypatch):
+    """_storable turns the parser's size refusals (ExactSizeError, with its reason) into
+    StoredNumberSizeError; any other ExactValueError of the round trip passes unchanged."""
+    from statetrack.constructions import reflections
+    from statetrack.constructions.errors import ExactSizeError, ExactValueError
+    from statetrack.constructions.exact_text import parse_exact
+
+    with pytest.raises(ExactSizeError) as e:
+        parse_exact("+".join(["1"] * 300))
+    assert e.value.reason.endswith("syntax nodes (at most 400)")
+    with pytest.raises(StoredNumberSizeError, match=r"m = 60: .*\(\d+ syntax nodes \(at most "
+                                                    r"400\)\)"):
+        reflection_step(1, 60)
+
+    def refuse(text, where="value"):
+        raise ExactValueError(f"{where}: something else went wrong")
+
+    monkeypatch.setattr(reflections, "parse_exact", refuse)
+    with pytest.raises(ExactValueError, match="something else went wrong") as e:
+        reflection_step(1, 7)
+    assert not isinstance(e.value, StoredNumberSizeError)
+
+
 @pytest.mark.parametrize("m", [60, 240])
 def test_no_theorem_6_construction_over_the_size_limit_and_says_why(m):
     """m = 60 fails at a reflection, m = 240 (reflections fine) at a readout code, cos(pi/120):
