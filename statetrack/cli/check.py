@@ -82,12 +82,14 @@ def _check_language(name: str, dfa, *, monoid_limit: int, theory: bool) -> Row:
 
 def _theory_columns(dfa, row: Row, monoid_limit: int) -> None:
     """Columns from the registry of theorems, when that package provides them; T1 and T2
-    enumerate at most ``min(monoid_limit, MONOID_LIMIT)`` monoid elements."""
+    enumerate at most ``min(monoid_limit, MONOID_LIMIT)`` monoid elements (``monoid_limit``
+    already lowered for memory by :func:`monoid_limit_for`)."""
     try:
         from ..theory.registry import MONOID_LIMIT, run_all
     except ImportError:
         return
-    for result in run_all(dfa, monoid_limit=min(monoid_limit, MONOID_LIMIT)):
+    limit = min(monoid_limit, MONOID_LIMIT)
+    for result in run_all(dfa, monoid_limit=None if limit == MONOID_LIMIT else limit):
         row.columns[result.column] = result.summary
         if result.failed:
             row.failures.append(f"{result.name}: {result.detail}")
@@ -308,7 +310,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="largest transition monoid to enumerate (default 10^6) for the "
                         "monoid column; the theorem columns T1 and T2 enumerate at most "
                         "min(N, 10^5) elements (statetrack.theory.registry.MONOID_LIMIT) and "
-                        "read 'skipped' past it")
+                        "read 'skipped' past it; both limits are lower for DFAs of more than "
+                        "20 states (N) or 200 states (T1/T2): each element is a map of the "
+                        "|Q| states, at most 2*10^7 entries in all")
     c.add_argument("--no-theory", action="store_true", help="skip the theorem columns")
     c.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar (there is none either with --json or when stderr is "

@@ -21,6 +21,7 @@ import torch
 
 from statetrack.constructions.export import kernel_n_h
 from statetrack.kernels import runner
+from statetrack.kernels._common.exactness import warn_if_inexact
 from statetrack.kernels._common.device import resolve_device, resolve_dtype
 from statetrack.kernels.errors import KernelInputError
 
@@ -186,6 +187,8 @@ def device_check(entries: Iterable[Any], device: Any, *, length: int | None = No
         perm = np.array([mini.alphabet.index(s) for s in lrnn.alphabet], dtype=np.int64)
         ids = rng.integers(0, lrnn.n_symbols, size=(B, T), dtype=np.int64)
         try:
+            # the float exactness proof run does first (cached on the model): not timed
+            warn_if_inexact(lrnn, dt, "statetrack check --device")
             if warm:
                 runner.run(lrnn, ids, device=dev, dtype=dt, kernel=kernel)
             if dev.type == "cuda":

@@ -37,7 +37,7 @@ class ExactSizeError(ExactValueError):
         self.reason = reason or message
 
     def __reduce__(self):
-        return (type(self), (str(self), self.reason))
+        return (type(self), (str(self), self.reason), self.__dict__)
 
 
 class ReadoutError(ConstructionError):

@@ -77,25 +77,29 @@ class _Refused(StatetrackError):
     """Internal: the text is outside the grammar (message says which piece)."""
 
 
+class _TooLarge(_Refused):
+    """Internal: a number of the text is over a size limit (exponent, bits, digits)."""
+
+
 def _power(base: sympy.Expr, exp: sympy.Expr) -> sympy.Expr:
     if not exp.is_Rational:
         raise _Refused(f"exponent {exp} is not a rational number")
     if abs(exp.p) > MAX_EXPONENT or exp.q > MAX_EXPONENT:
-        raise _Refused(f"exponent {exp} is too large (numerator and denominator at most "
+        raise _TooLarge(f"exponent {exp} is too large (numerator and denominator at most "
                        f"{MAX_EXPONENT})")
     if base.is_Rational:
         if base == 0 and exp < 0:
             raise _Refused("0 raised to a negative power")
         bits = max(int(base.p).bit_length(), int(base.q).bit_length()) * abs(int(exp.p))
         if bits > MAX_RATIONAL_BITS:
-            raise _Refused(f"a power would have about {bits} bits (at most "
+            raise _TooLarge(f"a power would have about {bits} bits (at most "
                            f"{MAX_RATIONAL_BITS})")
     return base ** exp
 
 
 def _sized(x: sympy.Expr) -> sympy.Expr:
     if x.is_Rational and max(int(x.p).bit_length(), int(x.q).bit_length()) > MAX_RATIONAL_BITS:
-        raise _Refused(f"an intermediate rational has more than {MAX_RATIONAL_BITS} bits")
+        raise _TooLarge(f"an intermediate rational has more than {MAX_RATIONAL_BITS} bits")
     return x
 
 
@@ -121,7 +125,7 @@ def _build(node: ast.AST) -> sympy.Expr:
             raise _Refused(f"the constant {v!r} is not an integer (exact numbers use integers, "
                            f"'/', and the allowed functions; no floats)")
         if v.bit_length() > 3.33 * MAX_DIGITS:
-            raise _Refused(f"an integer literal is too long (at most about {MAX_DIGITS} digits)")
+            raise _TooLarge(f"an integer literal is too long (at most about {MAX_DIGITS} digits)")
         return sympy.Integer(v)
     if isinstance(node, ast.Name):
         if node.id in CONSTANTS:
@@ -200,6 +204,9 @@ def parse_exact(text: str, where: str = "value") -> sympy.Expr:
         raise ExactSizeError(f"{where}: {shown!r} has {why}", why)
     try:
         return _build(tree.body)
+    except _TooLarge as e:
+        raise ExactSizeError(f"{where}: cannot read {shown!r} as an exact number: {e}",
+                             str(e)) from None
     except _Refused as e:
         raise ExactValueError(f"{where}: cannot read {shown!r} as an exact number: {e}") \
             from None

@@ -17,7 +17,7 @@ Examples
 
 from __future__ import annotations
 
-from statetrack.errors import KernelError, KernelInputError, UnknownSymbolError
+from statetrack.errors import KernelError, KernelInputError, StatetrackError, UnknownSymbolError
 
 
 class KernelShapeError(KernelInputError):
@@ -75,7 +75,7 @@ class UnsupportedConstructionError(KernelInputError):
     multi-layer model, or non-zero values, in the fla exporter)."""
 
 
-class InexactRunWarning(UserWarning):
+class InexactRunWarning(StatetrackError, UserWarning):
     """A constructed model runs through the kernels in a float format where its float run is
     not proved exact (irrational weights: the ``"rotation"`` and ``"reflections"`` forms,
     normalized keys); its outputs can drift from the DFA's on long words. A warning, not an

@@ -734,10 +734,12 @@ def gh_factors(m: Any, *, tol: float = DEFAULT_TOL) -> list[GHFactor]:
             return [GHFactor(tuple(Fraction(int(j == i)) for j in range(n)), 1 - v)
                     for i, v in enumerate(d) if v != 1]
         if not _norm_le_one(a, True):
+            x = float(np.linalg.norm(to_float(a), 2))
+            shown = (f"{_above_one(x)} > 1 (exact test" if x > 1 else
+                     "> 1 (by less than float64 resolves; exact test")
             raise NormBoundError(
-                f"matrix has spectral norm {_above_one(np.linalg.norm(to_float(a), 2))} > 1 (exact "
-                "test: I - M^T M is not positive semidefinite), so it is not a product of GH "
-                "factors (Proposition 1)")
+                f"matrix has spectral norm {shown}: I - M^T M is not positive semidefinite), so "
+                "it is not a product of GH factors (Proposition 1)")
         a = to_float(a)
     u, s, vt = np.linalg.svd(a)
     if s[0] > 1 + tol:

@@ -114,6 +114,7 @@ import contextvars
 import dataclasses
 import functools
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -330,7 +331,7 @@ def _fmt_word(w: Sequence[str]) -> str:
 
 def _limit_name(limit: int) -> str:
     """Where the monoid limit came from, for a message."""
-    return "MONOID_LIMIT" if _RUN_LIMIT.get() is None else "the monoid_limit given"
+    return "MONOID_LIMIT" if _RUN_LIMIT.get() is None else "this run's monoid_limit"
 
 
 def _fmt_limit(limit: int) -> str:
@@ -609,14 +610,19 @@ def _needs_period(key: str, p: int) -> bool:
 
 
 @functools.lru_cache(maxsize=16)
-def _witness_spectra(dfa: Any, limit: int) -> dict[tuple[str, ...], Any]:
-    """word -> spectrum of the construction's ``A(w)`` (layer 0) for every element of period
-    > 1 (the witnesses of both theorems)."""
+def _witness_spectra(dfa: Any, words: tuple[tuple[str, ...], ...]
+                     ) -> dict[tuple[str, ...], Any]:
+    """word -> spectrum of the construction's ``A(w)`` (layer 0) for ``words``, the words of
+    the monoid elements of period > 1 (the witnesses of both theorems; :func:`_witnesses`)."""
     from .spectra import word_spectra
 
     lrnn, _ = _construction(dfa)
-    words = [e.word for e in element_periods(dfa, limit=limit) if e.period > 1]
-    return dict(zip(words, word_spectra(lrnn, words)))
+    return dict(zip(words, word_spectra(lrnn, list(words))))
+
+
+def _witnesses(elems: Sequence[ElementPeriod]) -> tuple[tuple[str, ...], ...]:
+    """The words of the elements of period > 1, the key of :func:`_witness_spectra`."""
+    return tuple(e.word for e in elems if e.period > 1)
 
 
 _WHAT = {"thm1": "an eigenvalue that is not a non-negative real",
@@ -666,7 +672,7 @@ def _spectral_check(dfa: Any, key: str, column: str, has: Callable[[Any], bool])
         return TheoremResult(key, NOT_APPLICABLE, ((column, "needed, n/a"),),
                              f"{why_needed}; the construction has {lrnn.depth} layers, and the "
                              "one-layer argument says nothing about one layer of several", data)
-    spectra = _witness_spectra(dfa, limit)
+    spectra = _witness_spectra(dfa, _witnesses(elems))
     data["checked"] = len(need)
     missing = [e for e in need if not has(spectra[e.word].spectrum)]
     if missing:
@@ -787,7 +793,7 @@ def _check_thm2(dfa: Any) -> TheoremResult:
         return TheoremResult("thm2", NOT_APPLICABLE, (("T2", f"1L n/a; {stack}"),),
                              f"{why_needed}; no one-layer construction to check ({reason})",
                              data)
-    spectra = _witness_spectra(dfa, limit)
+    spectra = _witness_spectra(dfa, _witnesses(elems))
     data["checked"] = len(need)
     missing = [e for e in need if not spectra[e.word].spectrum.has_complex]
     if missing:
@@ -1492,11 +1498,12 @@ def run_all(dfa: Any, *, monoid_limit: int | None = None) -> list[ColumnResult]:
     fp           bf16 exact   False
     T6           n/a          False
     """
-    if monoid_limit is not None and (isinstance(monoid_limit, bool)
-                                     or not isinstance(monoid_limit, int) or monoid_limit < 1):
+    if monoid_limit is not None and (isinstance(monoid_limit, (bool, np.bool_))
+                                     or not isinstance(monoid_limit, numbers.Integral)
+                                     or monoid_limit < 1):
         raise TheoryError(f"run_all: monoid_limit must be a positive int or None, got "
-                        f"{monoid_limit!r}")
-    token = _RUN_LIMIT.set(monoid_limit)
+                          f"{monoid_limit!r}")
+    token = _RUN_LIMIT.set(None if monoid_limit is None else int(monoid_limit))
     try:
         return _run_all(dfa)
     finally:

@@ -12,6 +12,7 @@ import pytest
 from statetrack import cli
 from statetrack.automata import DFA
 from statetrack.automata.families import CatalogueEntry
+from statetrack.automata.families import get as families_get
 
 
 def test_version_option_prints_the_package_version(capsys):
@@ -193,6 +194,22 @@ def test_check_monoid_limit_applies_to_the_theorem_columns(tmp_path, capsys):
         cli.main(["check", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "T1 and T2 enumerate at most min(N, 10^5)" in text
+
+
+def test_check_passes_the_theorem_columns_the_memory_capped_limit(monkeypatch):
+    """The T1/T2 limit is min(N, MONOID_LIMIT) after the memory cap of monoid_limit_for
+    (2*10^7 entries): None (the registry's own) for small DFAs, lower past 200 states."""
+    from statetrack.cli.check import _check_language
+    from statetrack.theory import registry
+
+    seen = []
+    monkeypatch.setattr(registry, "run_all", lambda dfa, **kw: seen.append(kw) or [])
+    _check_language("parity", families_get("parity"), monoid_limit=10 ** 6, theory=True)
+    _check_language("parity", families_get("parity"), monoid_limit=50, theory=True)
+    _check_language("cyclic(300)", families_get("cyclic(300)"), monoid_limit=10 ** 6,
+                    theory=True)
+    assert seen == [{"monoid_limit": None}, {"monoid_limit": 50},
+                    {"monoid_limit": 20_000_000 // 300}]
 
 
 def test_check_rejects_nonpositive_monoid_limit(capsys):

@@ -276,3 +276,27 @@ def test_no_theorem_6_construction_over_the_size_limit_and_says_why(m):
     what = "the (key|beta) of the reflection" if m == 60 else "the readout code of class"
     with pytest.raises(StoredNumberSizeError, match=rf"m = {m}: {what}"):
         modular_addition_construction(families.get(f"cyclic({m})"))
+
+
+def test_every_size_refusal_of_the_reader_is_an_exact_size_error():
+    """Digits, exponents and bits over the reader's limits are ExactSizeError too (with the
+    reason), as characters and syntax nodes are; a grammar refusal is not; it pickles with
+    its reason and notes."""
+    import pickle
+
+    from statetrack.constructions.errors import ExactSizeError, ExactValueError
+    from statetrack.constructions.exact_text import parse_exact
+
+    for text, why in (("1" * 250, "digits"), ("2**300", "exponent 300 is too large"),
+                      ("(2**200)**30", "bits"), ("1+" * 400 + "1", "syntax nodes")):
+        with pytest.raises(ExactSizeError) as e:
+            parse_exact(text)
+        assert why in e.value.reason
+    with pytest.raises(ExactValueError) as e:
+        parse_exact("log(2)")
+    assert not isinstance(e.value, ExactSizeError)
+    err = ExactSizeError("value: too big", "too big")
+    err.add_note("a note")
+    back = pickle.loads(pickle.dumps(err))
+    assert (type(back), str(back), back.reason, back.__notes__) == \
+        (ExactSizeError, "value: too big", "too big", ["a note"])

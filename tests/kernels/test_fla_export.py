@@ -306,7 +306,7 @@ def test_export_dtype_errors():
     from statetrack.kernels.errors import KernelDtypeError
 
     m, _, _ = _model("symmetric(3)")
-    for bad in (torch.int32, torch.bool, "float32", None):
+    for bad in (torch.int32, torch.bool, "float", "torch.float32", None):   # names: "float32"
         with pytest.raises(KernelDtypeError, match="dtype"):
             export_fla(m, [[0, 1]], dtype=bad)
         with pytest.raises(KernelDtypeError, match="dtype"):

@@ -452,3 +452,16 @@ def test_inexact_forms_warn_and_exact_forms_do_not():
         DeltaProductLayer.from_construction(rot, mode="reference", dtype=torch.bfloat16)
     with pytest.raises(KernelInputError, match="expected a constructed LRNN"):
         ConstructedLRNN.from_construction(c5)
+    # a layer alone: layer 0 of the reflections stack (the -1 counter) is exact, layer 1 not
+    refl = compile(c5, form="reflections")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InexactRunWarning)
+        DeltaProductLayer.from_construction(refl, layer=0, mode="reference")
+    with pytest.warns(InexactRunWarning, match=r"layer 1 of the 'reflections' model: its float "
+                                               r"run .*\(weights: layer 1, .*evaluate_float"):
+        DeltaProductLayer.from_construction(refl, layer=1, mode="reference")
+    # normalized keys: the permutation form, inexact; the message does not call it exact
+    with pytest.warns(InexactRunWarning) as rec:
+        run(compile(c5, normalized=True), words, device="cpu", dtype="float32",
+            kernel="reference")
+    assert "'permutation' and 'faithful' without normalized keys" in str(rec[0].message)

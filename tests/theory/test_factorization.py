@@ -243,6 +243,10 @@ def test_gh_factors_norm_bound_errors():
         gh_factors(np.array([[1.0000001, 0.0], [0.0, 1.0]]))
     with pytest.raises(NormBoundError, match=r"spectral norm 1\.0000001 > 1 \(exact test"):
         gh_factors([[Fraction(10000001, 10000000), Fraction(1, 10 ** 9)], [0, 1]])
+    # closer to 1 than float64 resolves: said so, not "1 > 1"
+    with pytest.raises(NormBoundError, match=r"spectral norm > 1 \(by less than float64 "
+                                             r"resolves; exact test"):
+        gh_factors([[1 + Fraction(1, 10 ** 20), Fraction(1, 10 ** 30)], [0, 1]])
 
 
 # ----------------------------------------------------------------------------- permutations

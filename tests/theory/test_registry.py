@@ -527,13 +527,15 @@ def test_run_all_monoid_limit_bounds_t1_and_t2_only_inside_the_call():
     cols = {c.column: c for c in run_all(big, monoid_limit=20)}
     for col in ("T1", "T2"):
         assert cols[col].status == SKIPPED and cols[col].summary == "skipped (|M|>20)"
-        assert "20 elements (the monoid_limit given)" in cols[col].detail
+        assert "20 elements (this run's monoid_limit)" in cols[col].detail
     assert registry._RUN_LIMIT.get() is None             # reset after the call
     cols = {c.column: c for c in run_all(big, monoid_limit=27)}
     assert cols["T1"].status != SKIPPED and cols["T2"].status != SKIPPED
-    for bad in (0, -3, 2.5, True, "10"):
+    for bad in (0, -3, 2.5, True, "10", np.bool_(True)):
         with pytest.raises(TheoryError, match="monoid_limit must be a positive int"):
             run_all(big, monoid_limit=bad)
+    cols = {c.column: c for c in run_all(big, monoid_limit=np.int64(20))}
+    assert cols["T1"].summary == "skipped (|M|>20)"
 
 
 def test_full_transformation_monoid_is_skipped_at_the_default_limit():

@@ -731,9 +731,10 @@ class DeltaProductLayer(nn.Module):
         reads one-hot token embeddings (``hidden_size`` = the layer's number of tokens) and
         outputs ``o_t = S_t^T q`` ``[B, T, V]`` (``H = 1``). ``dtype`` is a floating torch
         dtype or its name (``"bfloat16"``), as :func:`statetrack.kernels.run` takes it (the
-        layer's own constructor follows PyTorch: torch dtypes only). When the model's float run in
-        ``dtype`` is not proved exact (the rotation and reflections forms, normalized keys),
-        an :class:`~statetrack.kernels.errors.InexactRunWarning` says so.
+        layer's own constructor follows PyTorch: torch dtypes only). When this layer's float
+        run in ``dtype`` (on every token sequence) is not proved exact (the rotation and
+        reflections forms, normalized keys), an
+        :class:`~statetrack.kernels.errors.InexactRunWarning` says so.
 
         Raises
         ------
@@ -755,7 +756,8 @@ class DeltaProductLayer(nn.Module):
         out = cls.from_state_dict(sd, prefix=f"layers.{layer}.", mode=mode,
                                   beta_mode=beta_mode, max_logit=max_logit, dtype=dtype,
                                   device=device)
-        warn_if_inexact(lrnn, out.q_proj.weight.dtype, "DeltaProductLayer.from_construction")
+        warn_if_inexact(lrnn, out.q_proj.weight.dtype, "DeltaProductLayer.from_construction",
+                        layer=layer)
         return out
 
 
