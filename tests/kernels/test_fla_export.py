@@ -337,3 +337,26 @@ def test_export_takes_dtype_names_like_run():
     for bad in ("bf16", "int8"):
         with pytest.raises(KernelDtypeError, match=repr(bad)):
             export_fla(m, ["1101"], dtype=bad)
+
+
+def test_large_logits_return_at_once_and_the_horizon_is_monotone():
+    """Logits of 55 to 745 ran for minutes (a float loop stepping R by one past 2^53); the
+    horizon is now computed exactly: non-decreasing in the logit, capped at 2^63 - 1, and
+    logit_for_length finds the largest length by bisection."""
+    top = 2 ** 63 - 1
+    s3 = compile(get("symmetric(3)"))
+    logits = [12.0, 36.0, 50.0, 55.0, 58.66, 60.0, 100.0, 745.0, 800.0]
+    lengths = [horizon(s3, L).max_length for L in logits]
+    assert lengths == sorted(lengths) and lengths[0] == 5425 and lengths[-1] == top
+    for L, n in zip(logits, lengths):
+        h = horizon(s3, L)
+        if h.eps > 0:                                  # the largest R with eps * R < margin
+            from fractions import Fraction
+            R = h.max_reflections
+            assert Fraction(h.eps) * R < Fraction(h.margin) or R == top
+            assert R == top or not Fraction(h.eps) * (R + 1) < Fraction(h.margin)
+    t = export_fla(s3, [[0, 1]], logit=100.0)
+    assert t["horizon"].max_length == horizon(s3, 100.0, dtype=torch.float32).max_length
+    assert logit_for_length(s3, top) == 700.0
+    with pytest.raises(KernelInputError, match="at most 2\\^63 - 1"):
+        logit_for_length(s3, top + 1)

@@ -95,6 +95,7 @@ True
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from dataclasses import dataclass
 from typing import Any
 
@@ -278,8 +279,10 @@ def fla_export_horizon(lrnn: Any, logit: float, *, dtype: torch.dtype = torch.fl
     """The guaranteed horizon of :func:`export_fla` with reflection logit ``logit`` and the
     weights exported in ``dtype``.
 
-    In float64 the weights are treated as exact (their rounding, relative ``1e-16``, is far
-    below any ``eps`` used here). In a narrower dtype the bound is that of the rounded
+    In float64 the weights are treated as exact: the bound counts the logit's ``eps`` only,
+    so past a logit of about 36 (``eps`` below float64's own relative rounding, ``2^-52``)
+    it says more than float64 arithmetic itself guarantees. Bounds are capped at
+    ``2^63 - 1`` (also the value for "unbounded": ``eps = 0``, from a logit of 700 on). In a narrower dtype the bound is that of the rounded
     weights: every step whose rounded matrix differs from the exact one is a perturbation
     (``R`` counts them, ``r`` the most in one token) of size up to the largest
     ``||G' - G||`` (``eps``), which rounding keeps from falling below a floor however large
@@ -327,14 +330,13 @@ def fla_export_horizon(lrnn: Any, logit: float, *, dtype: torch.dtype = torch.fl
         s0 = float(np.sqrt((t["initial_state"] ** 2).sum()))
         qn = float(np.sqrt((q ** 2).sum()))
         margin, kind = (d_min / (2 * s0 * qn) if s0 * qn > 0 else math.inf), "spectral"
+    top = int(np.iinfo(np.int64).max)                # "unbounded", and the cap of a bound
     if eps == 0 or r == 0 or math.isinf(margin):
-        max_r = max_len = np.iinfo(np.int64).max
+        max_r = max_len = top
     else:
-        max_r = math.ceil(margin / eps) - 1          # largest R with eps * R < margin
-        while eps * (max_r + 1) < margin:
-            max_r += 1
-        while max_r > 0 and not eps * max_r < margin:
-            max_r -= 1
+        # the largest R with eps * R < margin, in exact arithmetic on the two floats (a float
+        # loop that stepped R by one never ended once margin / eps passed 2^53: logit 55+)
+        max_r = min(math.ceil(Fraction(margin) / Fraction(eps)) - 1, top)
         max_len = max_r // r
     return Horizon(logit=float(logit), eps=eps, reflections_per_token=r, bound=kind,
                    margin=margin, max_reflections=int(max_r), max_length=int(max_len),
@@ -361,8 +363,16 @@ def logit_for_length(lrnn: Any, length: int, *, dtype: torch.dtype = torch.float
     """
     if isinstance(length, bool) or not isinstance(length, int) or length < 1:
         raise KernelInputError(f"length: expected an int >= 1, got {length!r}")
+    if length > np.iinfo(np.int64).max:
+        raise KernelInputError(f"length: at most 2^63 - 1 tokens (the cap of the horizon), "
+                               f"got {length}")
     dtype = _check_export_dtype(dtype)
-    if dtype != torch.float64:
+    if dtype == torch.float64:
+        t = _normalized(lrnn)
+        r = int(t["reflection"].sum(-1).max()) if t["reflection"].size else 0
+        if r == 0 or math.isinf(fla_export_horizon(lrnn, 1.0).margin):
+            return 1.0
+    else:
         # the rounded logit saturates 2 sigmoid: past L = 40 nothing changes in any dtype
         best = fla_export_horizon(lrnn, 40.0, dtype=dtype)
         if best.max_length < length:
@@ -370,32 +380,19 @@ def logit_for_length(lrnn: Any, length: int, *, dtype: torch.dtype = torch.float
                 f"length: {length} tokens is more than weights rounded to "
                 f"{best.dtype} can guarantee (at most {best.max_length} at any logit); "
                 f"export in {_wider(dtype)}")
-        # the horizon grows with L (eps falls, also through the rounded logit): bisect the
-        # grid of 0.001 between a failing and a covering logit
-        lo, hi = 0, 1                                # in units of 0.001
-        while fla_export_horizon(lrnn, hi / 1000, dtype=dtype).max_length < length:
-            lo, hi = hi, hi * 2
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if fla_export_horizon(lrnn, mid / 1000, dtype=dtype).max_length >= length:
-                hi = mid
-            else:
-                lo = mid
-        return hi / 1000
-    t = _normalized(lrnn)
-    r = int(t["reflection"].sum(-1).max()) if t["reflection"].size else 0
-    if r == 0:
-        return 1.0
-    margin = fla_export_horizon(lrnn, 1.0).margin
-    if math.isinf(margin):
-        return 1.0
-    # need eps * r * length < margin, eps = 2 / (1 + e^L):  L > log(2 r length / margin - 1)
-    L = max(1e-3, math.ceil(math.log(max(2.0 * r * length / margin - 1.0, 1.0)) * 1000) / 1000)
-    while fla_export_horizon(lrnn, L).max_length < length:
-        L = round(L + 1e-3, 3)
-    while L > 1e-3 and fla_export_horizon(lrnn, round(L - 1e-3, 3)).max_length >= length:
-        L = round(L - 1e-3, 3)
-    return L
+    # the horizon grows with L (eps falls, also through the rounded logit): gallop, then
+    # bisect the grid of 0.001 between a failing and a covering logit (float64 covers every
+    # length from L = 700 on, eps = 0)
+    lo, hi = 0, 1                                    # in units of 0.001
+    while fla_export_horizon(lrnn, hi / 1000, dtype=dtype).max_length < length:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fla_export_horizon(lrnn, mid / 1000, dtype=dtype).max_length >= length:
+            hi = mid
+        else:
+            lo = mid
+    return hi / 1000
 
 
 def fla_tables(lrnn: Any, *, logit: float) -> dict[str, Any]:
