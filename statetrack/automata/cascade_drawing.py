@@ -135,9 +135,12 @@ def draw_cascade(cascade: Any, model: Any = None, *, title: str = "", ax: Any = 
                                          connectionstyle=f"arc3,rad={-0.2 - 0.1 * (l - j)}",
                                          arrowstyle="-|>", mutation_scale=10, color="#a33",
                                          lw=1.0))
-    width = max(c[0] for c in centers.values()) + 1.2
+    if not n_lev:       # a one-state automaton: nothing to track
+        ax.text(1.0, 0.1, "no levels (one state:\nnothing to track)", ha="center",
+                va="center", fontsize=9)
+    width = max((c[0] for c in centers.values()), default=2.8) + 1.2
     ax.set_xlim(-1.6, width)
-    ax.set_ylim(-0.8, n_lev - 0.3)
+    ax.set_ylim(-0.8, max(n_lev, 1) - 0.3)
     ax.set_axis_off()
     ax.set_title((f"{title}\n" if title else "") + "levels in SgpDec's numbering; a red arrow "
                  "j -> l: level l's action\ndepends on level j's state (boxes: (degree, group) "
@@ -160,6 +163,7 @@ def draw_cascade(cascade: Any, model: Any = None, *, title: str = "", ax: Any = 
         ax_model.set_xlim(-0.3, 3.5)
         ax_model.set_ylim(-0.8, len(layers) - 0.2)
         ax_model.set_axis_off()
-        ax_model.set_title(f"the stack: {len(layers)} layers (bottom first)", fontsize=10)
+        ax_model.set_title(f"the stack: {len(layers)} layer{'s' if len(layers) != 1 else ''} "
+                           "(bottom first)", fontsize=10)
     fig.tight_layout()
     return fig

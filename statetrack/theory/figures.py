@@ -238,7 +238,8 @@ def make_figures(outdir: str | Path = "docs/figures", *,
         casc = holonomy_decomposition(d)
         model = cascade_construction(casc, d, minimize=False)
         fig = draw_cascade(casc, model, title=f"{spec}: {d.n_states} states, "
-                                               f"{len(casc.levels)} levels")
+                                               f"{len(casc.levels)} level"
+                                               f"{'s' if len(casc.levels) != 1 else ''}")
         cdir.mkdir(parents=True, exist_ok=True)
         path = cdir / f"{_slug(spec)}.png"
         fig.savefig(path, dpi=110)

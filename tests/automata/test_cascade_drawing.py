@@ -36,3 +36,19 @@ def test_draw_cascade_with_its_stack(tmp_path):
     out = tmp_path / "c.png"
     fig.savefig(out)
     assert out.stat().st_size > 1000
+
+
+def test_draw_a_cascade_without_levels(tmp_path):
+    """A one-state DFA's decomposition has no levels: drawn as such (max() of nothing
+    raised), and a one-layer stack is '1 layer'."""
+    from statetrack.automata import DFA, holonomy_decomposition
+    from statetrack.constructions import compile_cascade
+
+    d = DFA([[0, 0]], accepting=[0], alphabet="ab")
+    casc = holonomy_decomposition(d)
+    model = compile_cascade(d)
+    fig = draw_cascade(casc, model)
+    assert any("no levels" in t.get_text() for t in fig.axes[0].texts)
+    assert fig.axes[1].get_title() == "the stack: 1 layer (bottom first)"
+    fig.savefig(tmp_path / "one.png")
+    assert (tmp_path / "one.png").stat().st_size > 1000

@@ -29,6 +29,7 @@ from statetrack.kernels.layers.delta_product import (
     beta_logits,
     nearest_code,
 )
+from statetrack.kernels._common.triton import INTERPRET
 from statetrack.kernels.runner import dfa_states
 from statetrack.kernels._common.tolerances import assert_rel_close
 
@@ -531,3 +532,33 @@ def test_from_construction_takes_dtype_names_like_run():
     with pytest.raises(LayerConfigError, match="floating torch.dtype"):
         DeltaProductLayer(DeltaProductConfig(hidden_size=4, num_heads=1, head_k_dim=2,
                                              head_v_dim=2), dtype="float32")
+
+
+def test_a_float64_layer_with_the_output_norm_passes_gradcheck():
+    """The output RMSNorm ran in float32 whatever the layer's dtype, so a float64 layer's
+    outputs were float32 values and its finite differences did not match autograd."""
+    cfg = DeltaProductConfig(hidden_size=4, num_heads=1, head_k_dim=2, head_v_dim=2,
+                             num_householder=2, mode="reference")
+    layer = DeltaProductLayer(cfg, generator=torch.Generator().manual_seed(0),
+                              dtype=torch.float64)
+    assert cfg.use_output_norm
+    x = torch.randn(1, 3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2),
+                    requires_grad=True)
+    y = layer(x)[0]
+    assert not torch.equal(y.float().double(), y)
+    assert torch.autograd.gradcheck(lambda z: layer(z)[0], (x,))
+
+
+@pytest.mark.parametrize("mode", ["reference", "recurrent", "chunk"])
+def test_an_empty_sequence_through_the_short_convolution(mode):
+    """T = 0 with use_short_conv=True ended in torch's conv1d error ("Only zero batch or zero
+    channel inputs are supported"); it gives an empty output and the initial state."""
+    from statetrack.kernels import MambaLayer
+
+    if mode != "reference" and not INTERPRET:
+        pytest.skip("needs TRITON_INTERPRET=1 (CPU tensors)")
+    layer = DeltaProductLayer(DeltaProductConfig(hidden_size=8, num_heads=2, head_k_dim=4,
+                                                 head_v_dim=4, use_short_conv=True, mode=mode))
+    y, h = layer(torch.randn(2, 0, 8), output_final_state=True)
+    assert y.shape == (2, 0, 8) and h.shape == (2, 2, 4, 4)
+    assert MambaLayer(16, num_heads=2, backend="torch")(torch.randn(2, 0, 16)).shape == (2, 0, 16)

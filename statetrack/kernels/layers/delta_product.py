@@ -267,6 +267,8 @@ class ShortConvolution(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         T = x.shape[1]
+        if T == 0:      # torch's conv1d refuses a zero-length input: the output is empty too
+            return x[..., :0, :] * self.conv.weight.sum()
         return self.conv(x.transpose(1, 2))[..., :T].transpose(1, 2)
 
 
@@ -561,9 +563,12 @@ class DeltaProductLayer(nn.Module):
             o, ht = chunk_delta_product(p["q"], p["k"], p["v"], p["beta"],
                                         chunk_size=c.chunk_size, **kernel_args)
         if self.o_norm_weight is not None:
-            of = o.float()
+            # in float32 at least (16-bit outputs), in float64 for float64 layers: a float32
+            # norm rounded every float64 output to float32 (gradcheck failed)
+            acc = torch.promote_types(o.dtype, torch.float32)
+            of = o.to(acc)
             of = of * torch.rsqrt(of.pow(2).mean(-1, keepdim=True) + c.norm_eps)
-            o = (of * self.o_norm_weight.float()).to(o.dtype)
+            o = (of * self.o_norm_weight.to(acc)).to(o.dtype)
         y = o.reshape(B, T, c.num_heads * c.head_v_dim)
         if self.o_proj is not None:
             y = self.o_proj(y)
