@@ -306,7 +306,7 @@ def test_export_dtype_errors():
     from statetrack.kernels.errors import KernelDtypeError
 
     m, _, _ = _model("symmetric(3)")
-    for bad in (torch.int32, torch.bool, "float", "torch.float32", None):   # names: "float32"
+    for bad in (torch.int32, torch.bool, "int8", "float8", None):   # names, aliases: accepted
         with pytest.raises(KernelDtypeError, match="dtype"):
             export_fla(m, [[0, 1]], dtype=bad)
         with pytest.raises(KernelDtypeError, match="dtype"):
@@ -334,7 +334,8 @@ def test_export_takes_dtype_names_like_run():
     assert by_name["horizon"] == by_dtype["horizon"]
     assert torch.equal(run_exported(by_name, dtype="float64"),
                        run_exported(by_name, dtype=torch.float64))
-    for bad in ("bf16", "int8"):
+    assert torch.equal(export_fla(m, ["1101"], logit=12.0, dtype="bf16")["k"], by_name["k"][:1])
+    for bad in ("bfloat", "int8"):
         with pytest.raises(KernelDtypeError, match=repr(bad)):
             export_fla(m, ["1101"], dtype=bad)
 

@@ -20,7 +20,7 @@ from statetrack.automata.families import get
 from statetrack.constructions import compile
 from statetrack.constructions.examples import two_layer_example
 from statetrack.constructions.export import state_dict
-from statetrack.kernels.errors import KernelInputError, LayerConfigError, StateDictError
+from statetrack.kernels.errors import KernelDtypeError, KernelInputError, LayerConfigError, StateDictError
 from statetrack.kernels.layers.delta_product import (
     ConstructedLRNN,
     DeltaProductConfig,
@@ -445,19 +445,26 @@ def test_a_max_logit_that_is_not_positive_is_refused_by_name(max_logit):
     assert torch.equal(wide, raw)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, torch.int32, torch.complex64, 32])
+@pytest.mark.parametrize("dtype", [np.float32, torch.int32, torch.complex64, 32, "float32"])
 def test_a_dtype_that_is_not_a_floating_torch_dtype_is_refused_by_name(dtype):
     """``dtype=torch.int32`` ended in torch's "Only Tensors of floating point and complex dtype
-    can require gradients", from inside nn.Linear (``dtype="float32"``, refused too until
-    from_construction took dtype names as run does, is tested in
-    test_from_construction_takes_dtype_names_like_run)."""
+    can require gradients", from inside nn.Linear. The layer's constructor takes torch dtypes
+    only (PyTorch's convention); from_construction also takes names and aliases, as run does
+    (np.float32 and "float32" are float32 there), and names any other value."""
     s3 = compile(get("symmetric(3)"))
-    with pytest.raises(LayerConfigError, match=r"^dtype: expected None or a floating "
-                                               r"torch.dtype .*got "):
-        DeltaProductLayer.from_construction(s3, mode="reference", dtype=dtype)
     with pytest.raises(LayerConfigError, match=r"^dtype: "):
         DeltaProductLayer(DeltaProductConfig(hidden_size=4, num_heads=1, head_k_dim=4,
                                              head_v_dim=4, mode="reference"), dtype=dtype)
+    if dtype in (np.float32, "float32"):
+        layer = DeltaProductLayer.from_construction(s3, mode="reference", dtype=dtype)
+        assert layer.q_proj.weight.dtype == torch.float32
+    elif isinstance(dtype, torch.dtype):
+        with pytest.raises(LayerConfigError, match=r"^dtype: expected None or a floating "
+                                                   r"torch.dtype .*got "):
+            DeltaProductLayer.from_construction(s3, mode="reference", dtype=dtype)
+    else:
+        with pytest.raises(KernelDtypeError, match=r"^dtype: expected one of .*got 32"):
+            DeltaProductLayer.from_construction(s3, mode="reference", dtype=dtype)
     assert DeltaProductLayer.from_construction(s3, mode="reference",
                                                dtype=torch.float64).q_proj.weight.dtype \
         == torch.float64
@@ -562,3 +569,19 @@ def test_an_empty_sequence_through_the_short_convolution(mode):
     y, h = layer(torch.randn(2, 0, 8), output_final_state=True)
     assert y.shape == (2, 0, 8) and h.shape == (2, 2, 4, 4)
     assert MambaLayer(16, num_heads=2, backend="torch")(torch.randn(2, 0, 16)).shape == (2, 0, 16)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the message for a machine without CUDA")
+@pytest.mark.parametrize("device", ["cuda", "cuda:1", 0, torch.device("cuda")])
+def test_cuda_without_a_gpu_is_a_kernel_unavailable_error_in_the_layers(device):
+    """device='cuda' without a GPU ended in torch's AssertionError "Torch not compiled with
+    CUDA enabled" (layers, ConstructedLRNN); now the KernelUnavailableError that run gives."""
+    from statetrack.kernels import ConstructedLRNN, MambaLayer
+    from statetrack.kernels.errors import KernelUnavailableError
+
+    s3 = compile(get("symmetric(3)"))
+    for make in (lambda: DeltaProductLayer.from_construction(s3, device=device),
+                 lambda: ConstructedLRNN.from_construction(s3, mode="reference", device=device),
+                 lambda: MambaLayer(16, device=device)):
+        with pytest.raises(KernelUnavailableError, match="no CUDA device is visible"):
+            make()

@@ -224,9 +224,13 @@ def test_bad_words():
 
 def test_bad_dtype_device_kernel():
     lrnn, _, _ = _model("parity")
-    for dt in (torch.int32, "float8", np.float32, torch.complex64):
+    for dt in (torch.int32, "float8", np.int32, torch.complex64, "bfloat"):
         with pytest.raises(KernelDtypeError, match="dtype"):
             run(lrnn, ["01"], device="cpu", dtype=dt)
+    # the aliases of statetrack.floats (the one table) name the same dtypes
+    for alias, name in (("bf16", "bfloat16"), ("half", "float16"), (np.float32, "float32"),
+                        ("torch.float64", "float64")):
+        assert run(lrnn, ["01"], device="cpu", dtype=alias, kernel="reference").dtype == name
     for dev in ("tpu", "meta", 3):
         with pytest.raises(KernelDeviceError, match="device"):
             run(lrnn, ["01"], device=dev)

@@ -65,7 +65,8 @@ def resolve_device(device: Any = "auto") -> torch.device:
 
 
 def resolve_dtype(dtype: Any) -> torch.dtype:
-    """The table dtype: a torch floating dtype or its name (``"bfloat16"``, ...).
+    """The table dtype: a torch floating dtype, its name (``"bfloat16"``, ...) or any alias
+    of :data:`statetrack.floats.ALIASES` (``"bf16"``, ``"half"``, ``np.float32``, ...).
 
     Raises
     ------
@@ -74,18 +75,26 @@ def resolve_dtype(dtype: Any) -> torch.dtype:
 
     Examples
     --------
-    >>> resolve_dtype("float32"), resolve_dtype(torch.bfloat16)
-    (torch.float32, torch.bfloat16)
+    >>> resolve_dtype("float32"), resolve_dtype(torch.bfloat16), resolve_dtype("bf16")
+    (torch.float32, torch.bfloat16, torch.bfloat16)
     >>> resolve_dtype(torch.int32)
     Traceback (most recent call last):
     ...
-    statetrack.kernels.errors.KernelDtypeError: dtype: expected one of ['bfloat16', 'float16', 'float32', 'float64'], got torch.int32
+    statetrack.kernels.errors.KernelDtypeError: dtype: expected one of ['bfloat16', 'float16', 'float32', 'float64'] or an alias of statetrack.floats.ALIASES (such as 'bf16'), got torch.int32
     """
     if isinstance(dtype, str) and dtype in _DTYPES:
         return _DTYPES[dtype]
     if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
         return dtype
-    raise KernelDtypeError(f"dtype: expected one of {list(_DTYPES)}, got {dtype!r}")
+    from statetrack.errors import UnsupportedDtypeError
+    from statetrack.floats import dtype_name
+
+    try:
+        return _DTYPES[dtype_name(dtype)]
+    except (UnsupportedDtypeError, KeyError, TypeError):
+        pass
+    raise KernelDtypeError(f"dtype: expected one of {list(_DTYPES)} or an alias of "
+                           f"statetrack.floats.ALIASES (such as 'bf16'), got {dtype!r}")
 
 
 def torch_dtype_name(dtype: torch.dtype) -> str:

@@ -90,7 +90,8 @@ from torch import nn
 
 from statetrack.kernels._common.device import resolve_dtype
 from statetrack.kernels._common.exactness import warn_if_inexact
-from statetrack.kernels.errors import KernelInputError, LayerConfigError, StateDictError
+from statetrack.kernels.errors import (KernelInputError, KernelUnavailableError, LayerConfigError,
+                                       StateDictError)
 
 __all__ = ["DeltaProductConfig", "DeltaProductLayer", "ShortConvolution", "ConstructedLRNN",
            "ConstructedOutput", "MODES", "BETA_MODES", "beta_logits", "nearest_code"]
@@ -309,6 +310,8 @@ def check_factory_kwargs(device: Any, dtype: Any) -> None:
     LayerConfigError
         ``dtype`` is not None or a floating ``torch.dtype``, or ``device`` is not None, a
         ``torch.device``, a device string or a CUDA index.
+    KernelUnavailableError
+        A CUDA device without one (torch's "Torch not compiled with CUDA enabled").
 
     Examples
     --------
@@ -321,18 +324,23 @@ def check_factory_kwargs(device: Any, dtype: Any) -> None:
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise LayerConfigError(f"dtype: expected None or a floating torch.dtype (e.g. "
                                f"torch.float32), got {dtype!r}")
-    if device is None or isinstance(device, torch.device):
+    if device is None:
         return
-    ok = isinstance(device, str) or (isinstance(device, (int, np.integer))
-                                     and not isinstance(device, (bool, np.bool_)) and device >= 0)
+    ok = isinstance(device, (str, torch.device)) or (
+        isinstance(device, (int, np.integer)) and not isinstance(device, (bool, np.bool_))
+        and device >= 0)
     if ok:
         try:
-            torch.device(device)
+            dev = (torch.device("cuda", int(device)) if isinstance(device, (int, np.integer))
+                   else torch.device(device))
         except (RuntimeError, TypeError, ValueError):
             ok = False
     if not ok:
         raise LayerConfigError(f"device: expected None, a torch.device, a device string such as "
                                f"'cpu' or 'cuda:0', or a CUDA index, got {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise KernelUnavailableError(f"device: {dev} was asked for, but no CUDA device is "
+                                     "visible (use device='cpu' or None)")
 
 
 def check_input_like(x: torch.Tensor, weight: torch.Tensor) -> None:
@@ -755,8 +763,8 @@ class DeltaProductLayer(nn.Module):
             raise KernelInputError(f"lrnn: expected a constructed LRNN, got {type(lrnn).__name__}")
         if not (isinstance(layer, int) and 0 <= layer < lrnn.depth):
             raise StateDictError(f"layer: expected an index in 0..{lrnn.depth - 1}, got {layer!r}")
-        if isinstance(dtype, str):
-            dtype = resolve_dtype(dtype)
+        if dtype is not None and not isinstance(dtype, torch.dtype):
+            dtype = resolve_dtype(dtype)          # names and aliases, as run takes them
         sd = state_dict(lrnn, dtype="float64", backend="torch")
         out = cls.from_state_dict(sd, prefix=f"layers.{layer}.", mode=mode,
                                   beta_mode=beta_mode, max_logit=max_logit, dtype=dtype,
@@ -870,7 +878,7 @@ class ConstructedLRNN(nn.Module):
 
         if not isinstance(lrnn, LRNN):
             raise KernelInputError(f"lrnn: expected a constructed LRNN, got {type(lrnn).__name__}")
-        if isinstance(kwargs.get("dtype"), str):
+        if kwargs.get("dtype") is not None and not isinstance(kwargs["dtype"], torch.dtype):
             kwargs["dtype"] = resolve_dtype(kwargs["dtype"])
         out = cls.from_state_dict(state_dict(lrnn, dtype="float64", backend="torch"), **kwargs)
         warn_if_inexact(lrnn, out.layers[0].q_proj.weight.dtype,

@@ -204,8 +204,14 @@ _EXPORT_DTYPES = (torch.float64, torch.float32, torch.bfloat16, torch.float16)
 def _check_export_dtype(dtype: Any) -> torch.dtype:
     """The export's dtype: a floating torch dtype or its name (``"bfloat16"``), as
     :func:`statetrack.kernels.run` takes it."""
-    if isinstance(dtype, str):
-        dtype = {str(d).replace("torch.", ""): d for d in _EXPORT_DTYPES}.get(dtype, dtype)
+    if not isinstance(dtype, torch.dtype):
+        from statetrack.errors import UnsupportedDtypeError
+        from statetrack.floats import dtype_name
+
+        try:
+            dtype = getattr(torch, dtype_name(dtype))
+        except (UnsupportedDtypeError, TypeError):
+            pass
     if dtype not in _EXPORT_DTYPES:
         raise KernelDtypeError(
             f"dtype: the export needs a floating dtype (float64, float32, bfloat16, float16), "
