@@ -76,6 +76,17 @@ def show_word(word: Any) -> str:
     return text if len(text) <= SHOW_WORD_CHARS else text[:SHOW_WORD_CHARS - 3] + "..."
 
 
+def _host_array(word: Any, where: str, errors: Any) -> np.ndarray:
+    """A 1-D array-like with ``__array__`` (a torch tensor) as a numpy array on the host; one
+    on a device without values (torch's ``meta``) is named, not a traceback from inside."""
+    dev = getattr(word, "device", None)
+    if getattr(dev, "type", None) == "meta":
+        raise errors.bad_word(f"{where}a tensor on the meta device holds no values")
+    if hasattr(word, "detach"):
+        word = word.detach().cpu()
+    return np.asarray(word)
+
+
 #: Words at least this long given as strings over one-character symbols are looked up with
 #: numpy (code points and a sorted search) rather than a dictionary per character.
 _VECTOR_MIN = 64
@@ -283,6 +294,9 @@ class Alphabet:
         statetrack.automata.errors.UnknownSymbolError: symbol 0 at position 0 is not in the alphabet ['a', 'b']
         """
         n = len(self.symbols)
+        if not isinstance(word, (str, bytes, np.ndarray)) and hasattr(word, "__array__") \
+                and getattr(word, "ndim", None) == 1:
+            word = _host_array(word, where, errors)   # a 1-D torch (or other) array of ids
         if isinstance(word, str):
             if self.single_char and len(word) >= _VECTOR_MIN:
                 return self._encode_chars(word, errors, where)

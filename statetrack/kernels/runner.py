@@ -68,6 +68,7 @@ from statetrack.kernels._common.device import torch_dtype_name as _dtype_name
 from statetrack.kernels._common.device import resolve_device, resolve_dtype
 from statetrack.kernels._common.exactness import warn_if_inexact
 from statetrack.kernels.errors import (
+    KernelDeviceError,
     KernelDtypeError,
     KernelInputError,
     KernelShapeError,
@@ -135,6 +136,9 @@ def encode_words(alphabet: Sequence[str], words: Any) -> np.ndarray | torch.Tens
                                    f"got {_dtype_name(words.dtype)}")
         if words.ndim != 2:
             raise KernelShapeError(f"words: expected ids [B, T], got shape {list(words.shape)}")
+        if words.device.type not in ("cpu", "cuda"):
+            raise KernelDeviceError(f"words: a tensor on the {words.device.type} device; ids "
+                                    f"go on the CPU or a CUDA device")
         if words.numel():
             lo, hi = (int(x) for x in torch.aminmax(words))
             if lo < 0 or hi >= n:

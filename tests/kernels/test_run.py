@@ -469,3 +469,21 @@ def test_inexact_forms_warn_and_exact_forms_do_not():
         run(compile(c5, normalized=True), words, device="cpu", dtype="float32",
             kernel="reference")
     assert "'permutation' and 'faithful' without normalized keys" in str(rec[0].message)
+
+
+def test_one_dimensional_tensors_are_words_of_ids():
+    """A list of 1-D integer tensors is a batch of id words (as 1-D numpy arrays are; it was
+    'symbol tensor(1) ... is not in the alphabet'); DFA.accepts takes one too; a tensor on the
+    meta device is named (a RuntimeError from Tensor.item() before)."""
+    lrnn, mini, perm = _model("parity")
+    p = get("parity")
+    assert p.accepts(torch.tensor([1, 1, 1])) == p.accepts(np.array([1, 1, 1])) == p.accepts("111")
+    words = [torch.tensor([1, 1]), torch.tensor([1]), torch.tensor([], dtype=torch.long)]
+    out = run(lrnn, words, device="cpu", kernel="reference")
+    ref = run(lrnn, [w.numpy() for w in words], device="cpu", kernel="reference")
+    assert out.accepted_final.tolist() == ref.accepted_final.tolist()
+    assert out.lengths.tolist() == [2, 1, 0]
+    with pytest.raises(KernelInputError, match="meta device"):
+        run(lrnn, [torch.ones(2, dtype=torch.long, device="meta")], device="cpu")
+    with pytest.raises(KernelDeviceError, match="meta device"):
+        run(lrnn, torch.ones(1, 3, dtype=torch.long, device="meta"), device="cpu")
