@@ -23,7 +23,11 @@ command-line option, ``--help`` lists them). The run
 4. evaluates at every test length (one batch shape per length: no padding), on test sets drawn
    from a seed shared by all runs, and writes ``<out>/<name>/results.json``: accuracy and
    scaled accuracy per length (and, for per-position tasks, sequence accuracy), the loss curve,
-   device, versions and git commit.
+   device, versions and git commit. The kernel and device may change on resume, so
+   ``training_segments`` says which kernel, device and number of processes trained which
+   steps (``[{"from", "to", "kernel", "device", "processes"}]``, kept in the checkpoint), and
+   ``eval_kernel`` which kernel this invocation evaluated with; a finished run resumed with
+   another ``--kernel`` trains nothing and adds no segment.
 
 Distributed: under ``torchrun --nproc_per_node N`` every process trains on ``batch_size / N``
 examples with PyTorch's DistributedDataParallel (NCCL on GPUs, gloo on CPUs) and the test
@@ -671,6 +675,10 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     ckpt_path = run_dir / "checkpoint.pt"
     start, losses, loss_steps = 0, [], []
     curve: list[dict[str, Any]] = []
+    # which kernel, device and processes trained which steps (kernel and device may change
+    # on resume: _RESUME_FREE), so that results never credit steps to this invocation's kernel
+    segments: list[dict[str, Any]] = []
+    this_segment: dict[str, Any] | None = None
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.resume and ckpt_path.exists():
@@ -689,6 +697,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         sched.load_state_dict(ck["scheduler"])
         start, losses, loss_steps = ck["step"], ck["losses"], ck["loss_steps"]
         curve = list(ck.get("eval_curve", []))
+        segments = [dict(s) for s in ck.get("segments", [])]
     env = _environment(device, world)
     results: dict[str, Any] = {"config": cfg.to_dict(), "model_config": mcfg.to_dict(),
                                "task": {"name": task.name, "chance": task.chance,
@@ -696,6 +705,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
                                         "vocab_size": task.vocab_size,
                                         "num_classes": task.num_classes},
                                "construction": init_info, "environment": env,
+                               "eval_kernel": getattr(model, "kernel", cfg.kernel),
                                "parameters": sum(p.numel() for p in model.parameters())}
     if cfg.eval_at_start and start == 0:
         results["eval_at_start"] = _eval_all(model, task, cfg, rank, world, device)
@@ -755,6 +765,12 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         if cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps:
             rows = _eval_all(model, task, cfg, rank, world, device, cfg.curve_lengths)
             curve.append({"step": done, "rows": rows})
+        if this_segment is None:
+            this_segment = {"from": start, "to": done,
+                            "kernel": getattr(model, "kernel", cfg.kernel),
+                            "device": str(device), "processes": world}
+            segments.append(this_segment)
+        this_segment["to"] = done
         if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0
                 or done in (cfg.steps, cfg.stop_after)) \
                 and not pending:
@@ -762,20 +778,23 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
                 _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                               "scheduler": sched.state_dict(), "step": done, "losses": losses,
                               "loss_steps": loss_steps, "config": cfg.to_dict(),
-                              "eval_curve": curve}, ckpt_path)
+                              "eval_curve": curve,
+                              "segments": [dict(x) for x in segments]}, ckpt_path)
             if world > 1:
                 dist.barrier()
         if cfg.stop_after and done >= cfg.stop_after and done < cfg.steps:
             if prof is not None:
                 prof.finish(done - prof_at, run_dir)
             bar.close()
-            return {**results, "steps_done": done, "stopped": True}
+            return {**results, "steps_done": done, "stopped": True,
+                    "training_segments": [dict(x) for x in segments]}
     if prof is not None:                     # fewer steps left than asked to profile
         prof.finish(cfg.steps - prof_at, run_dir)
     bar.close()
     train_seconds = time.time() - t0
     rows = _eval_all(model, task, cfg, rank, world, device)
     results.update({"steps_done": cfg.steps, "resumed_from": start,
+                    "training_segments": [dict(x) for x in segments],
                     "train_seconds_this_process": train_seconds,
                     "eval": rows, "summary": _summary(rows),
                     "loss_curve": {"step": loss_steps, "loss": losses}})

@@ -55,6 +55,25 @@ def test_interrupted_run_resumes_to_the_same_model(tmp_path):
         run(smoke_config(name="cut", **{**common, "lr": 0.5}))
 
 
+def test_training_segments_say_which_kernel_trained_which_steps(tmp_path):
+    """A finished run rerun with another --kernel trains nothing: its results keep the
+    training kernel in training_segments (results.json credited the new kernel before) and
+    name the evaluating one apart; a resume adds a segment for its own steps."""
+    common = dict(task="parity", steps=4, out=str(tmp_path))
+    part = run(smoke_config(name="seg", stop_after=2, kernel="reference", **common))
+    assert part["training_segments"] == [{"from": 0, "to": 2, "kernel": "reference",
+                                          "device": "cpu", "processes": 1}]
+    res = run(smoke_config(name="seg", kernel="reference", **common))
+    assert [(s["from"], s["to"]) for s in res["training_segments"]] == [(0, 2), (2, 4)]
+    again = run(smoke_config(name="seg", kernel="recurrent", **common))
+    assert again["resumed_from"] == 4
+    assert again["training_segments"] == res["training_segments"]
+    assert {s["kernel"] for s in again["training_segments"]} == {"reference"}
+    assert again["eval_kernel"] == "recurrent" and again["config"]["kernel"] == "recurrent"
+    saved = json.loads((tmp_path / "seg" / "results.json").read_text())
+    assert saved["training_segments"] == res["training_segments"]
+
+
 def test_constructed_init_scores_one_before_training(tmp_path):
     cfg = smoke_config(task="flip_flop", init="construction", activation="none",
                        use_output_norm=False, learn_initial_state=True, num_householder=2,
