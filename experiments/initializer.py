@@ -224,7 +224,8 @@ def init_from_construction(model: Any, task: Task, *, min_margin: float = 1e-3,
         raise ConstructionInitError(
             "the construction needs activation='none', use_output_norm=False and "
             f"learn_initial_state=True, got {cfg.activation!r}, {cfg.use_output_norm}, "
-            f"{cfg.learn_initial_state}")
+            f"{cfg.learn_initial_state} (on the command line: --activation none "
+            "--no-use-output-norm --learn-initial-state)")
     if not (isinstance(identity_logit, (int, float)) and math.isfinite(identity_logit)
             and abs(identity_logit) <= max_logit):
         raise ConstructionInitError(f"identity_logit: expected a number in [-{max_logit}, "

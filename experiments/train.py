@@ -866,7 +866,8 @@ _HELP = {
     "kernel": "auto, reference, recurrent or chunk (auto: chunk on CUDA, reference on the CPU)",
     "chunk_size": "chunk size of the chunked DeltaProduct kernel: 16, 32 or 64 (same function; "
                   "16 is the fastest at the training lengths)",
-    "init": " or ".join(INITS),
+    "init": " or ".join(INITS) + " (the constructions need --activation none "
+            "--no-use-output-norm --learn-initial-state)",
     "device": "auto, cpu or cuda",
     "out": "folder of the runs, relative to the current directory "
            "(default experiments/results/runs)",

@@ -28,6 +28,7 @@ True
 from __future__ import annotations
 
 import json
+import os
 from collections import deque
 from dataclasses import dataclass
 from os import PathLike
@@ -779,7 +780,9 @@ class DFA:
         source = "input"
         text: Any = text_or_path
         if isinstance(text_or_path, PathLike) or (
-                isinstance(text_or_path, str) and not text_or_path.lstrip().startswith(("{", "["))):
+                isinstance(text_or_path, str)
+                and (not text_or_path.lstrip().startswith(("{", "["))
+                     or ("\n" not in text_or_path and os.path.isfile(text_or_path)))):
             source = str(text_or_path)
             try:
                 with open(text_or_path, encoding="utf-8") as f:

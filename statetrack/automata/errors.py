@@ -12,13 +12,28 @@ from __future__ import annotations
 from statetrack.errors import AutomatonError, PlainKeyMessage, UnknownSymbolError
 
 
+#: The caret line shows at most this many characters of the text either side of the column.
+_CARET_CONTEXT = 30
+
+
 def _at_column(message: str, text: str, column: int | None) -> str:
-    """``message`` with " at column N" and, when ``text`` is given, a caret under column N."""
+    """``message`` with " at column N" and, when ``text`` is given, a caret under column N
+    (a long text shown as a window around the column, ``...`` where it is cut).
+
+    >>> print(_at_column("bad", "a" * 100 + "(" + "b" * 100, 101))
+    bad at column 101
+      ...aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa(bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb...
+                                       ^
+    """
     if column is None:
         return message
     out = f"{message} at column {column}"
     if text:
-        out += f"\n  {text}\n  {' ' * (column - 1)}^"
+        lo = max(0, column - 1 - _CARET_CONTEXT)
+        hi = min(len(text), column + _CARET_CONTEXT)
+        head = "..." if lo > 0 else ""
+        shown = head + text[lo:hi] + ("..." if hi < len(text) else "")
+        out += f"\n  {shown}\n  {' ' * (len(head) + column - 1 - lo)}^"
     return out
 
 

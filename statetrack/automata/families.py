@@ -518,7 +518,9 @@ def get(spec: str) -> DFA:
     name, args, kwargs, key_cols = _parse(spec)
     fam = FAMILIES.get(name)
     if fam is None:
-        close = difflib.get_close_matches(name, list(FAMILIES), n=3, cutoff=0.6)
+        folded = [f for f in FAMILIES if f.lower() == name.lower()]   # 'PARITY': 'parity'
+        close = folded or difflib.get_close_matches(name.lower(), list(FAMILIES), n=3,
+                                                    cutoff=0.6)
         hint = (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close
                 else f"; known languages: {', '.join(names())}")
         err = UnknownLanguageError(f"unknown language {name!r}{hint}")

@@ -261,8 +261,8 @@ class _Parser:
     def check_size(self, size: int, index: int) -> int:
         if size > MAX_POSITIONS:
             raise self.error(
-                f"the pattern unrolls to {size} character positions (limit {MAX_POSITIONS}); "
-                f"bounded repetitions multiply", index)
+                f"the pattern unrolls to {size} character positions (limit {MAX_POSITIONS}; "
+                f"a bounded repetition such as x{{n}} counts x n times)", index)
         return size
 
     # -- grammar ------------------------------------------------------------------------

@@ -225,8 +225,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"FAIL {r.name} (--device {args.device}): {r.status}, "
                   f"mismatches={r.mismatches} {r.note}".rstrip())
         ran = [r for r in device_rows if r.status != "skipped"]
+        where = args.device
+        if where == "auto":          # say where it ran
+            from ..kernels._common.device import resolve_device
+
+            where = f"{resolve_device('auto')} (auto)"
         print(f"\n{len(ran) - len(device_failed)}/{len(ran)} constructions run with zero "
-              f"mismatches on {args.device} ({len(device_rows) - len(ran)} skipped)")
+              f"mismatches on {where} ({len(device_rows) - len(ran)} skipped)")
     if args.json:
         payload = {"rows": [asdict(r) | {"ok": r.ok} for r in rows],
                    "passed": len(rows) - len(failed), "failed": len(failed)}

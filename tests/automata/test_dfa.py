@@ -679,3 +679,15 @@ def test_a_dfa_file_with_a_field_the_format_does_not_have_is_refused():
         DFA.from_dict(d)
     del d["label"]
     assert DFA.from_dict(d) == PARITY
+
+
+def test_from_json_reads_an_existing_file_whose_name_starts_with_a_brace(tmp_path,
+                                                                         monkeypatch):
+    """'{x}.json', an existing relative file, was parsed as JSON text (invalid JSON)."""
+    from statetrack.automata import families
+
+    d = families.get("parity")
+    monkeypatch.chdir(tmp_path)
+    d.to_json("{x}.json")
+    assert DFA.from_json("{x}.json") == d
+    assert DFA.from_json(d.to_json()) == d          # JSON text still read as text

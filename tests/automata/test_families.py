@@ -460,6 +460,10 @@ def test_unknown_language_suggests_close_names():
     assert isinstance(info.value, KeyError) and isinstance(info.value, AutomatonError)
     with pytest.raises(UnknownLanguageError, match="flip_flop"):
         F.get("flip-flop")
+    for spec, want in (("PARITY", "parity"), ("Cyclic(3)", "cyclic"), ("FLIP_FLOP", "flip_flop")):
+        with pytest.raises(UnknownLanguageError) as info:      # listed every language before
+            F.get(spec)
+        assert info.value.suggestions == [want] and "known languages" not in str(info.value)
     with pytest.raises(UnknownLanguageError, match="known languages: aa_star") as info:
         F.get("zzzzzzzz")
     assert info.value.suggestions == []

@@ -520,3 +520,17 @@ def test_regexes_shrink_to_short_patterns():
     p = find(regexes(), lambda p: from_regex(p, "ab").accepts("aaa")
              and not from_regex(p, "ab").accepts("a"), settings=settings(**SETTINGS))
     assert len(p) <= 6, p
+
+
+def test_an_error_in_a_long_pattern_shows_a_window_not_the_whole_pattern():
+    """The caret line held the whole pattern (120,115 characters for 'a' * 100000)."""
+    from statetrack.automata.errors import RegexError
+
+    with pytest.raises(RegexError) as e:
+        from_regex("a" * 100_000)
+    text = str(e.value)
+    assert len(text) < 300 and "at column 20001" in text
+    caret = text.splitlines()[-1]
+    shown = text.splitlines()[-2]
+    assert shown.strip().startswith("...") and caret.index("^") < len(shown)
+    assert "a bounded repetition such as x{n} counts x n times" in text

@@ -585,3 +585,16 @@ def test_cuda_without_a_gpu_is_a_kernel_unavailable_error_in_the_layers(device):
                  lambda: MambaLayer(16, device=device)):
         with pytest.raises(KernelUnavailableError, match="no CUDA device is visible"):
             make()
+
+
+def test_layer_index_and_output_final_state_are_checked():
+    """layer=True passed the range check and failed at a missing 'layers.True.key_table';
+    output_final_state='yes' was taken as true."""
+    s3 = compile(get("symmetric(3)"))
+    with pytest.raises(StateDictError, match="layer: expected an index in 0..0, got True"):
+        DeltaProductLayer.from_construction(s3, layer=True)
+    layer = DeltaProductLayer.from_construction(s3, mode="reference")
+    x = F.one_hot(torch.tensor([[0, 1]]), 3).float()
+    with pytest.raises(LayerConfigError, match="output_final_state: expected True or False"):
+        layer(x, output_final_state="yes")
+    assert layer(x, output_final_state=np.bool_(True))[1] is not None

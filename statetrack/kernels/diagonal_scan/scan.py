@@ -352,8 +352,9 @@ def diagonal_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = No
         The chunked Triton kernels, the PyTorch doubling scan, or ``"auto"``: Triton for CUDA
         tensors, PyTorch otherwise (see the module docstring).
     chunk_size : int
-        Time steps per Triton program, one of :data:`SUPPORTED_CHUNK_SIZES` (ignored by the
-        PyTorch path).
+        Time steps per Triton program, one of :data:`SUPPORTED_CHUNK_SIZES` (checked with
+        every backend, so that a call does not fail only on the GPU; the PyTorch path does not
+        use it).
     check_finite : bool
         Check every input for NaN and infinity.
 

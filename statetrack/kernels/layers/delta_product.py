@@ -541,6 +541,9 @@ class DeltaProductLayer(nn.Module):
             ``[B, T, output_size]`` in ``x``'s dtype.
         final_state : torch.Tensor or None
         """
+        if not isinstance(output_final_state, (bool, np.bool_)):
+            raise LayerConfigError(f"output_final_state: expected True or False, got "
+                                   f"{output_final_state!r}")
         from statetrack.kernels.delta_product.chunk import chunk_delta_product
         from statetrack.kernels.delta_product.fused_recurrent import fused_recurrent_delta_product
         from statetrack.kernels.delta_product.naive import delta_product_ref
@@ -761,7 +764,7 @@ class DeltaProductLayer(nn.Module):
 
         if not isinstance(lrnn, LRNN):
             raise KernelInputError(f"lrnn: expected a constructed LRNN, got {type(lrnn).__name__}")
-        if not (isinstance(layer, int) and 0 <= layer < lrnn.depth):
+        if isinstance(layer, bool) or not (isinstance(layer, int) and 0 <= layer < lrnn.depth):
             raise StateDictError(f"layer: expected an index in 0..{lrnn.depth - 1}, got {layer!r}")
         if dtype is not None and not isinstance(dtype, torch.dtype):
             dtype = resolve_dtype(dtype)          # names and aliases, as run takes them
