@@ -147,9 +147,13 @@ def test_sigmoid_beta_cannot_reach_two():
     # the normalized form needs beta = 2 (unit keys): the sigmoid path clamps the logit
     lrnn = compile(get("parity"), normalized=True)
     L = 6.0
-    layer = DeltaProductLayer.from_construction(lrnn, mode="reference", beta_mode="sigmoid",
-                                                max_logit=L, dtype=torch.float64)
-    raw = DeltaProductLayer.from_construction(lrnn, mode="reference", dtype=torch.float64)
+    from statetrack.kernels import InexactRunWarning
+
+    with pytest.warns(InexactRunWarning, match="normalized"):   # sqrt(2) keys: not exact
+        layer = DeltaProductLayer.from_construction(lrnn, mode="reference", beta_mode="sigmoid",
+                                                    max_logit=L, dtype=torch.float64)
+    with pytest.warns(InexactRunWarning):
+        raw = DeltaProductLayer.from_construction(lrnn, mode="reference", dtype=torch.float64)
     x = F.one_hot(torch.ones(1, 3, dtype=torch.long), 2).double()
     b_sig, b_raw = layer.project(x)["beta"], raw.project(x)["beta"]
     assert torch.equal(b_raw, torch.full_like(b_raw, 2.0))

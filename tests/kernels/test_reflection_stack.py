@@ -6,13 +6,15 @@ Its weights are irrational for m > 2, so the runs are float32/float64 runs of bo
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
 from statetrack.automata import families
 from statetrack.constructions.reflections import modular_addition_construction
-from statetrack.kernels import ConstructedLRNN, run
+from statetrack.kernels import ConstructedLRNN, InexactRunWarning, run
 from statetrack.kernels.runner import dfa_states
 
 
@@ -31,7 +33,12 @@ def test_reflection_stack_runs_through_each_kernel(m, kernel, device):
     T = 48 if device.type == "cpu" and kernel != "reference" else 400
     ids = np.random.default_rng(m).integers(0, lrnn.n_symbols, size=(2, T))
     dtype = torch.bfloat16 if m == 2 else torch.float32     # m = 2: dyadic weights
-    out = run(lrnn, ids, device=device, dtype=dtype, kernel=kernel)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InexactRunWarning)
+        out = run(lrnn, ids, device=device, dtype=dtype, kernel=kernel)
+    # m = 2 is exact in bfloat16 (no warning); m = 5's reflections are irrational
+    assert [w.category for w in caught if w.category is InexactRunWarning] == \
+        ([] if m == 2 else [InexactRunWarning])
     assert out.kernels == (kernel,) * 2
     want_states, want_acc = dfa_states(mini, perm[ids])
     assert (out.states == want_states).all() and (out.accepted == want_acc).all()
@@ -44,14 +51,16 @@ def test_reflection_stack_runs_through_each_kernel(m, kernel, device):
 def test_reflection_stack_long_float64_reference():
     lrnn, mini, perm = _model(7)
     ids = np.random.default_rng(7).integers(0, 7, size=(2, 5000))
-    out = run(lrnn, ids, device="cpu", dtype=torch.float64, kernel="reference")
+    with pytest.warns(InexactRunWarning):
+        out = run(lrnn, ids, device="cpu", dtype=torch.float64, kernel="reference")
     want_states, _ = dfa_states(mini, perm[ids])
     assert (out.states == want_states).all()
 
 
 def test_reflection_stack_as_a_torch_module():
     lrnn, mini, perm = _model(6)
-    model = ConstructedLRNN.from_construction(lrnn, mode="reference", dtype=torch.float32)
+    with pytest.warns(InexactRunWarning):
+        model = ConstructedLRNN.from_construction(lrnn, mode="reference", dtype=torch.float32)
     ids = torch.as_tensor(np.random.default_rng(0).integers(0, 6, size=(3, 60)))
     out = model(ids)
     want = dfa_states(mini, perm[ids.numpy()])[0]
