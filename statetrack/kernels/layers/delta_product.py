@@ -871,6 +871,11 @@ class ConstructedLRNN(nn.Module):
         :class:`~statetrack.kernels.errors.InexactRunWarning` when its float run in the
         layers' dtype is not proved exact.
 
+        Keyword arguments go to every layer's :meth:`DeltaProductLayer.from_tables`:
+        ``mode`` (``"recurrent"``, ``"chunk"``, ``"reference"``), ``beta_mode``
+        (``"raw"``, ``"sigmoid"``), ``max_logit``, ``dtype`` (a torch dtype, its name or an
+        alias such as ``"bf16"``) and ``device``.
+
         Raises
         ------
         KernelInputError

@@ -129,7 +129,9 @@ class MambaConfig:
     activation : {"silu", "none"}
     use_short_conv, gate, use_d_skip, use_output_norm, use_output_proj, learn_initial_state : bool
     chunk_size : int
-        Chunk of the Triton scan, and of ``"ssd"``.
+        Chunk of the Triton scan, and of ``"ssd"``: one of
+        :data:`~statetrack.kernels.diagonal_scan.SUPPORTED_CHUNK_SIZES` whatever the backend
+        (the layer can switch backends; :func:`ssd_readout` alone takes any ``Q >= 1``).
     norm_eps : float
     bias : bool
         Biases on the projections.
