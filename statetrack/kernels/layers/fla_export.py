@@ -288,8 +288,8 @@ def fla_export_horizon(lrnn: Any, logit: float, *, dtype: torch.dtype = torch.fl
     In float64 the weights are treated as exact: the bound counts the logit's ``eps`` only,
     so past a logit of about 36 (``eps`` below float64's own relative rounding, ``2^-52``)
     it says more than float64 arithmetic itself guarantees. Bounds are capped at
-    ``2^63 - 1`` (also the value for "unbounded": ``eps = 0``, from a logit of 700 on). In a narrower dtype the bound is that of the rounded
-    weights: every step whose rounded matrix differs from the exact one is a perturbation
+    ``2^63 - 1`` (also the value for "unbounded": ``eps = 0``, from a logit of 700 on).
+    In a narrower dtype the bound is that of the rounded weights: every step whose rounded matrix differs from the exact one is a perturbation
     (``R`` counts them, ``r`` the most in one token) of size up to the largest
     ``||G' - G||`` (``eps``), which rounding keeps from falling below a floor however large
     the logit (bfloat16: about ``4e-4`` for the key ``(1, -1)/sqrt 2``).
