@@ -24,8 +24,10 @@ command-line option, ``--help`` lists them). The run
    from a seed shared by all runs, and writes ``<out>/<name>/results.json``: accuracy and
    scaled accuracy per length (and, for per-position tasks, sequence accuracy), the loss curve,
    device, versions and git commit. The kernel and device may change on resume, so
-   ``training_segments`` says which kernel, device and number of processes trained which
-   steps (``[{"from", "to", "kernel", "device", "processes"}]``, kept in the checkpoint), and
+   ``training_segments`` says which kernel, device, number of processes and chunk size
+   trained which steps (``[{"from", "to", "kernel", "device", "processes", "chunk_size"}]``,
+   kept in the checkpoint; one with ``None`` fields for steps of a checkpoint written before
+   segments were recorded), and
    ``eval_kernel`` which kernel this invocation evaluated with; a finished run resumed with
    another ``--kernel`` trains nothing and adds no segment.
 
@@ -698,6 +700,10 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         start, losses, loss_steps = ck["step"], ck["losses"], ck["loss_steps"]
         curve = list(ck.get("eval_curve", []))
         segments = [dict(s) for s in ck.get("segments", [])]
+        if "segments" not in ck and start > 0:    # written before segments were recorded
+            segments = [{"from": 0, "to": start, "kernel": None, "device": None,
+                         "processes": None, "chunk_size": None,
+                         "note": "checkpoint from before segments were recorded"}]
     env = _environment(device, world)
     results: dict[str, Any] = {"config": cfg.to_dict(), "model_config": mcfg.to_dict(),
                                "task": {"name": task.name, "chance": task.chance,
@@ -768,7 +774,8 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         if this_segment is None:
             this_segment = {"from": start, "to": done,
                             "kernel": getattr(model, "kernel", cfg.kernel),
-                            "device": str(device), "processes": world}
+                            "device": str(device), "processes": world,
+                            "chunk_size": cfg.chunk_size}
             segments.append(this_segment)
         this_segment["to"] = done
         if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0

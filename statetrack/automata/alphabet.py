@@ -84,7 +84,12 @@ def _host_array(word: Any, where: str, errors: Any) -> np.ndarray:
         raise errors.bad_word(f"{where}a tensor on the meta device holds no values")
     if hasattr(word, "detach"):
         word = word.detach().cpu()
-    return np.asarray(word)
+    try:
+        return np.asarray(word)
+    except TypeError:          # a dtype numpy does not have (torch's bfloat16): not ids
+        raise errors.bad_array(f"{where}a word given as an array must be 1-D integer symbol "
+                               f"indices, got a tensor of {getattr(word, 'dtype', '?')}") \
+            from None
 
 
 #: Words at least this long given as strings over one-character symbols are looked up with
@@ -294,8 +299,8 @@ class Alphabet:
         statetrack.automata.errors.UnknownSymbolError: symbol 0 at position 0 is not in the alphabet ['a', 'b']
         """
         n = len(self.symbols)
-        if not isinstance(word, (str, bytes, np.ndarray)) and hasattr(word, "__array__") \
-                and getattr(word, "ndim", None) == 1:
+        if not isinstance(word, (str, bytes, np.ndarray, list, tuple)) \
+                and hasattr(word, "__array__") and getattr(word, "ndim", None) == 1:
             word = _host_array(word, where, errors)   # a 1-D torch (or other) array of ids
         if isinstance(word, str):
             if self.single_char and len(word) >= _VECTOR_MIN:

@@ -165,30 +165,27 @@ def compose(x: Any, y: Any) -> np.ndarray:
     >>> compose([0, 1], [0, 1, 2])
     Traceback (most recent call last):
     ...
-    statetrack.automata.errors.TransitionShapeError: compose: x maps 2 points and y 3; both must map the same points 0 .. n-1
+    statetrack.automata.errors.TransformationError: compose: x maps 2 points and y 3; both must map the same points 0 .. n-1
 
     Raises
     ------
-    TransitionShapeError
-        Not integer arrays, or maps of different numbers of points.
-    TransitionTargetError
-        An entry outside ``0 .. n-1``.
+    TransformationError
+        Not integer arrays, maps of different numbers of points, or an entry outside
+        ``0 .. n-1``.
     """
-    from .errors import TransitionShapeError, TransitionTargetError
-
     x = np.asarray(x)
     y = np.asarray(y)
     for name, a in (("x", x), ("y", y)):
         if a.ndim == 0 or a.dtype.kind not in "iu":
-            raise TransitionShapeError(f"compose: {name} must be an integer array of points "
+            raise TransformationError(f"compose: {name} must be an integer array of points "
                                        f"[..., n], got {a.dtype} of shape {list(a.shape)}")
     n = x.shape[-1]
     if y.shape[-1] != n:
-        raise TransitionShapeError(f"compose: x maps {n} points and y {y.shape[-1]}; both must "
+        raise TransformationError(f"compose: x maps {n} points and y {y.shape[-1]}; both must "
                                    f"map the same points 0 .. n-1")
     for name, a in (("x", x), ("y", y)):
         if a.size and (a.min() < 0 or a.max() >= n):
-            raise TransitionTargetError(f"compose: {name} has an entry outside 0 .. {n - 1}")
+            raise TransformationError(f"compose: {name} has an entry outside 0 .. {n - 1}")
     if y.ndim == 1:
         return y[x]
     if x.ndim == 1:

@@ -49,20 +49,20 @@ def run(args: argparse.Namespace) -> int:
     or written (a one-line error naming ``--outdir``, not a traceback)."""
     from ..theory.figures import make_figures
 
-    # lexically normalized: makedirs('nodir/../abb.json') made 'nodir' before failing on the
-    # file abb.json
-    outdir = os.path.normpath(args.outdir)
-    if os.path.exists(outdir) and not os.path.isdir(outdir):
+    # checked resolved (symlinks, then '..'): makedirs('nodir/../abb.json') made 'nodir'
+    # before failing on the file abb.json
+    resolved = os.path.realpath(args.outdir)
+    if os.path.exists(resolved) and not os.path.isdir(resolved):
         print(f"statetrack figures: error: --outdir {args.outdir}: is a file, not a folder; "
               f"name a folder (created if needed)", file=sys.stderr)
         return 2
     try:
-        os.makedirs(outdir, exist_ok=True)
+        os.makedirs(args.outdir, exist_ok=True)
         if sys.stderr.isatty():  # the paths come at the end; say what the seconds are for
             print(f"statetrack figures: drawing the figures into {args.outdir} (seconds to "
                   f"a minute) ...", file=sys.stderr, flush=True)
-        paths = make_figures(outdir)
-    except FileExistsError:      # makedirs met a file on the way ('nodir/../abb.json')
+        paths = make_figures(args.outdir)
+    except (FileExistsError, NotADirectoryError):     # a file on the way ('abb.json/sub')
         print(f"statetrack figures: error: --outdir {args.outdir}: a file is in the way "
               f"(the path names, or passes through, a file, not a folder); name a folder "
               f"(created if needed)", file=sys.stderr)

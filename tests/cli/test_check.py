@@ -362,7 +362,8 @@ def test_figures_to_an_unwritable_outdir_is_an_error_not_a_traceback(tmp_path, c
     blocker.write_text("")
     assert cli.main(["figures", "--outdir", str(blocker / "figs")]) == 2
     err = capsys.readouterr().err
-    assert f"statetrack figures: error: --outdir {blocker / 'figs'}: cannot write (" in err
+    assert (f"statetrack figures: error: --outdir {blocker / 'figs'}: a file is in the way "
+            f"(the path names, or passes through, a file, not a folder)") in err
     assert "Traceback" not in err and not (blocker / "figs").exists()
 
 

@@ -62,7 +62,8 @@ def test_training_segments_say_which_kernel_trained_which_steps(tmp_path):
     common = dict(task="parity", steps=4, out=str(tmp_path))
     part = run(smoke_config(name="seg", stop_after=2, kernel="reference", **common))
     assert part["training_segments"] == [{"from": 0, "to": 2, "kernel": "reference",
-                                          "device": "cpu", "processes": 1}]
+                                          "device": "cpu", "processes": 1,
+                                          "chunk_size": part["config"]["chunk_size"]}]
     res = run(smoke_config(name="seg", kernel="reference", **common))
     assert [(s["from"], s["to"]) for s in res["training_segments"]] == [(0, 2), (2, 4)]
     again = run(smoke_config(name="seg", kernel="recurrent", **common))
@@ -72,6 +73,15 @@ def test_training_segments_say_which_kernel_trained_which_steps(tmp_path):
     assert again["eval_kernel"] == "recurrent" and again["config"]["kernel"] == "recurrent"
     saved = json.loads((tmp_path / "seg" / "results.json").read_text())
     assert saved["training_segments"] == res["training_segments"]
+    # a checkpoint written before segments were recorded: its steps are an unknown segment
+    run(smoke_config(name="old", stop_after=2, **common))
+    ck_path = tmp_path / "old" / "checkpoint.pt"
+    ck = torch.load(ck_path, weights_only=False)
+    del ck["segments"]
+    torch.save(ck, ck_path)
+    old = run(smoke_config(name="old", **common))
+    assert [(s["from"], s["to"], s["kernel"]) for s in old["training_segments"]] == \
+        [(0, 2, None), (2, 4, "reference")]
 
 
 def test_constructed_init_scores_one_before_training(tmp_path):

@@ -358,6 +358,29 @@ def test_large_logits_return_at_once_and_the_horizon_is_monotone():
             assert R == top or not Fraction(h.eps) * (R + 1) < Fraction(h.margin)
     t = export_fla(s3, [[0, 1]], logit=100.0)
     assert t["horizon"].max_length == horizon(s3, 100.0, dtype=torch.float32).max_length
-    assert logit_for_length(s3, top) == 700.0
+    L = logit_for_length(s3, top)                     # the cap is on the length, after / r
+    assert horizon(s3, L).max_length == top > horizon(s3, round(L - 0.001, 3)).max_length
+    assert L < 50
     with pytest.raises(KernelInputError, match="at most 2\\^63 - 1"):
         logit_for_length(s3, top + 1)
+
+
+def test_logit_for_length_stops_below_the_logits_that_break_the_rounded_weights():
+    """The rotation form in float32: from logit 19.466 on, a rounded step is no longer a
+    contraction (KernelDtypeError); the search checked logit 40 first and so failed for every
+    length (export_fla with the default float32 too). Now the largest logit below that is
+    the limit, and every length up to its horizon is found."""
+    from statetrack.kernels.errors import KernelDtypeError
+
+    rot = compile(get("cyclic(5)"), form="rotation")
+    with pytest.raises(KernelDtypeError, match="no longer a contraction"):
+        horizon(rot, 19.466, dtype=torch.float32)
+    for n in (1, 10, 1000):
+        L = logit_for_length(rot, n, dtype=torch.float32)
+        assert horizon(rot, L, dtype=torch.float32).max_length >= n
+        assert horizon(rot, round(L - 0.001, 3), dtype=torch.float32).max_length < n
+    best = horizon(rot, 19.465, dtype=torch.float32).max_length
+    assert logit_for_length(rot, best, dtype=torch.float32) <= 19.465
+    with pytest.raises(KernelInputError, match=f"at most {best} at any logit up to 19.465"):
+        logit_for_length(rot, best + 1, dtype=torch.float32)
+    assert export_fla(rot, [[0] * 10])["horizon"].max_length >= 10

@@ -20,7 +20,8 @@ from statetrack.automata.families import get
 from statetrack.constructions import compile
 from statetrack.constructions.examples import two_layer_example
 from statetrack.constructions.export import state_dict
-from statetrack.kernels.errors import KernelDtypeError, KernelInputError, LayerConfigError, StateDictError
+from statetrack.kernels.errors import (KernelDtypeError, KernelInputError, LayerConfigError,
+                                       StateDictError)
 from statetrack.kernels.layers.delta_product import (
     ConstructedLRNN,
     DeltaProductConfig,

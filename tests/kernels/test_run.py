@@ -485,5 +485,8 @@ def test_one_dimensional_tensors_are_words_of_ids():
     assert out.lengths.tolist() == [2, 1, 0]
     with pytest.raises(KernelInputError, match="meta device"):
         run(lrnn, [torch.ones(2, dtype=torch.long, device="meta")], device="cpu")
+    with pytest.raises(KernelInputError, match="1-D integer symbol indices, got a tensor of "
+                                               "torch.bfloat16"):       # numpy has no bf16
+        run(lrnn, [torch.tensor([0, 1], dtype=torch.bfloat16)], device="cpu")
     with pytest.raises(KernelDeviceError, match="meta device"):
         run(lrnn, torch.ones(1, 3, dtype=torch.long, device="meta"), device="cpu")

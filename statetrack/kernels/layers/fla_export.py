@@ -287,9 +287,10 @@ def fla_export_horizon(lrnn: Any, logit: float, *, dtype: torch.dtype = torch.fl
 
     In float64 the weights are treated as exact: the bound counts the logit's ``eps`` only,
     so past a logit of about 36 (``eps`` below float64's own relative rounding, ``2^-52``)
-    it says more than float64 arithmetic itself guarantees. Bounds are capped at
+    it says more than float64 arithmetic itself guarantees. ``max_length`` is capped at
     ``2^63 - 1`` (also the value for "unbounded": ``eps = 0``, from a logit of 700 on).
-    In a narrower dtype the bound is that of the rounded weights: every step whose rounded matrix differs from the exact one is a perturbation
+    In a narrower dtype the bound is that of the rounded weights: every step whose rounded
+    matrix differs from the exact one is a perturbation
     (``R`` counts them, ``r`` the most in one token) of size up to the largest
     ``||G' - G||`` (``eps``), which rounding keeps from falling below a floor however large
     the logit (bfloat16: about ``4e-4`` for the key ``(1, -1)/sqrt 2``).
@@ -342,8 +343,8 @@ def fla_export_horizon(lrnn: Any, logit: float, *, dtype: torch.dtype = torch.fl
     else:
         # the largest R with eps * R < margin, in exact arithmetic on the two floats (a float
         # loop that stepped R by one never ended once margin / eps passed 2^53: logit 55+)
-        max_r = min(math.ceil(Fraction(margin) / Fraction(eps)) - 1, top)
-        max_len = max_r // r
+        exact_r = math.ceil(Fraction(margin) / Fraction(eps)) - 1
+        max_r, max_len = min(exact_r, top), min(exact_r // r, top)
     return Horizon(logit=float(logit), eps=eps, reflections_per_token=r, bound=kind,
                    margin=margin, max_reflections=int(max_r), max_length=int(max_len),
                    dtype=str(dtype).replace("torch.", ""))
@@ -378,20 +379,40 @@ def logit_for_length(lrnn: Any, length: int, *, dtype: torch.dtype = torch.float
         r = int(t["reflection"].sum(-1).max()) if t["reflection"].size else 0
         if r == 0 or math.isinf(fla_export_horizon(lrnn, 1.0).margin):
             return 1.0
+        cap = None
     else:
-        # the rounded logit saturates 2 sigmoid: past L = 40 nothing changes in any dtype
-        best = fla_export_horizon(lrnn, 40.0, dtype=dtype)
-        if best.max_length < length:
+        def h(u: int) -> int:         # max_length at logit u / 1000; -1 where rounding breaks
+            try:                      # the bound's premises (a step no longer a contraction)
+                return fla_export_horizon(lrnn, u / 1000, dtype=dtype).max_length
+            except KernelDtypeError:
+                return -1
+
+        # the rounded logit saturates 2 sigmoid: past L = 40 nothing changes in any dtype;
+        # but a larger logit can break the rounded weights (the rotation form in float32
+        # from L = 19.466): then the largest grid logit below that is the limit
+        cap = 40_000                                 # in units of 0.001
+        if h(cap) < 0:
+            if h(1) < 0:
+                fla_export_horizon(lrnn, 0.001, dtype=dtype)      # raises the reason
+            ok, bad = 1, cap
+            while bad - ok > 1:
+                mid = (ok + bad) // 2
+                ok, bad = (mid, bad) if h(mid) >= 0 else (ok, mid)
+            cap = ok
+        best = h(cap)
+        if best < length:
+            upto = ("" if cap == 40_000 else
+                    f" up to {cap / 1000}; larger ones break the rounded weights")
             raise KernelInputError(
                 f"length: {length} tokens is more than weights rounded to "
-                f"{best.dtype} can guarantee (at most {best.max_length} at any logit); "
-                f"export in {_wider(dtype)}")
-    # the horizon grows with L (eps falls, also through the rounded logit): gallop, then
-    # bisect the grid of 0.001 between a failing and a covering logit (float64 covers every
-    # length from L = 700 on, eps = 0)
+                f"{str(dtype).replace('torch.', '')} can guarantee (at most {best} at any "
+                f"logit{upto}); export in {_wider(dtype)}")
+    # the horizon grows with L (eps falls, also through the rounded logit): gallop (up to
+    # the cap), then bisect the grid of 0.001 between a failing and a covering logit
+    # (float64 covers every length from L = 700 on, eps = 0)
     lo, hi = 0, 1                                    # in units of 0.001
     while fla_export_horizon(lrnn, hi / 1000, dtype=dtype).max_length < length:
-        lo, hi = hi, hi * 2
+        lo, hi = hi, hi * 2 if cap is None else min(hi * 2, cap)
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if fla_export_horizon(lrnn, mid / 1000, dtype=dtype).max_length >= length:
