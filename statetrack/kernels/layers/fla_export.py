@@ -198,25 +198,17 @@ def _normalized(lrnn: Any) -> dict[str, np.ndarray]:
             "codes": codes, "n_h": layer.n_h}
 
 
-_EXPORT_DTYPES = (torch.float64, torch.float32, torch.bfloat16, torch.float16)
-
-
 def _check_export_dtype(dtype: Any) -> torch.dtype:
-    """The export's dtype: a floating torch dtype or its name (``"bfloat16"``), as
-    :func:`statetrack.kernels.run` takes it."""
-    if not isinstance(dtype, torch.dtype):
-        from statetrack.errors import UnsupportedDtypeError
-        from statetrack.floats import dtype_name
+    """The export's dtype: a floating torch dtype, its name or an alias (``"bf16"``), as
+    :func:`statetrack.kernels.run` takes it (``resolve_dtype``), with the export's message."""
+    from statetrack.kernels._common.device import resolve_dtype
 
-        try:
-            dtype = getattr(torch, dtype_name(dtype))
-        except (UnsupportedDtypeError, TypeError):
-            pass
-    if dtype not in _EXPORT_DTYPES:
+    try:
+        return resolve_dtype(dtype)
+    except KernelDtypeError:
         raise KernelDtypeError(
             f"dtype: the export needs a floating dtype (float64, float32, bfloat16, float16), "
-            f"got {dtype!r}")
-    return dtype
+            f"got {dtype!r}") from None
 
 
 def _wider(dtype: torch.dtype) -> str:
