@@ -30,7 +30,8 @@ class ExactValueError(ConstructionError):
 
 class ExactSizeError(ExactValueError):
     """A stored exact number is over the reader's size limits (characters, syntax nodes,
-    nesting); ``reason`` says which, e.g. ``"404 syntax nodes (at most 400)"``."""
+    nesting, digits of a literal, an exponent, the bits of a power or a rational);
+    ``reason`` says which, e.g. ``"404 syntax nodes (at most 400)"``."""
 
     def __init__(self, message: str, reason: str = ""):
         super().__init__(message)

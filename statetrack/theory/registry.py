@@ -329,7 +329,7 @@ def _fmt_word(w: Sequence[str]) -> str:
     return repr(sep.join(w))
 
 
-def _limit_name(limit: int) -> str:
+def _limit_name() -> str:
     """Where the monoid limit came from, for a message."""
     return "MONOID_LIMIT" if _RUN_LIMIT.get() is None else "this run's monoid_limit"
 
@@ -640,7 +640,7 @@ def _spectral_check(dfa: Any, key: str, column: str, has: Callable[[Any], bool])
     except MonoidLimitError:
         return TheoremResult(key, SKIPPED, ((column, f"skipped (|M|>{_fmt_limit(limit)})"),),
                              f"the transition monoid of the minimal DFA has more than "
-                             f"{limit} elements ({_limit_name(limit)}); its element periods, which "
+                             f"{limit} elements ({_limit_name()}); its element periods, which "
                              f"decide whether {what} is needed, were not computed",
                              {"needed": None})
     periods = tuple(sorted({e.period for e in elems}))
@@ -753,7 +753,7 @@ def _check_thm2(dfa: Any) -> TheoremResult:
     except MonoidLimitError:
         return TheoremResult("thm2", SKIPPED, (("T2", f"skipped (|M|>{_fmt_limit(limit)})"),),
                              f"the transition monoid of the minimal DFA has more than "
-                             f"{limit} elements ({_limit_name(limit)}); its element periods, which "
+                             f"{limit} elements ({_limit_name()}); its element periods, which "
                              f"decide whether {what} is needed, were not computed",
                              {"needed": None, "real_depth": None, "any_depth": None})
     periods = tuple(sorted({e.period for e in elems}))
@@ -1480,7 +1480,8 @@ def run_all(dfa: Any, *, monoid_limit: int | None = None) -> list[ColumnResult]:
 
     ``monoid_limit`` (a positive int; default :data:`MONOID_LIMIT`) is the most transition
     monoid elements the T1 and T2 columns enumerate; past it they read ``skipped``.
-    ``statetrack check --monoid-limit N`` passes ``min(N, MONOID_LIMIT)``.
+    ``statetrack check --monoid-limit N`` passes ``min(N, MONOID_LIMIT)`` after its memory
+    cap (``None`` where that is ``MONOID_LIMIT``).
 
     A failure is attached to the column it concerns (``failed`` is True there only); every
     ``summary`` is at most :data:`SUMMARY_WIDTH` characters.
