@@ -32,11 +32,17 @@ _COLOURS = {"[0,1]": "tab:blue", "[-1,1]": "tab:red"}
 _STYLES = {"deltaproduct": "-", "mamba": "--"}
 
 
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
 def _label(c: dict[str, Any], with_lr: bool = False) -> str:
     if c["layer"] == "mamba":
         name = "Mamba"
     else:
-        name = "DeltaNet" if c["num_householder"] == 1 else f"DeltaProduct$_{{{c['num_householder']}}}$"
+        # a Unicode subscript, not mathtext ($_2$): mathtext loads every math font set on
+        # first use, and where matplotlib's cache lacks them, ~20 findfont warnings a run
+        name = ("DeltaNet" if c["num_householder"] == 1 else
+                "DeltaProduct" + str(c["num_householder"]).translate(_SUBSCRIPT))
     init = f", {c['init']} init" if c.get("init", "random") != "random" else ""
     lr = f", lr {c['lr']:g}" if with_lr and "lr" in c else ""
     return f"{name} {c['eigen_range']}{init}{lr}"

@@ -38,6 +38,6 @@ def test_curve_figure_draws_positions_right_for_per_position_tasks(tmp_path, mon
     paths = plot_table({"cells": [per_pos, scaled]}, tmp_path, "t")
     assert {p.name for p in paths} >= {"t_z60_curve.png", "t_parity_curve.png"}
     labels = [lab for _, lab in drawn if lab]
-    assert "DeltaProduct$_{2}$ [-1,1], positions" in labels
+    assert "DeltaProduct₂ [-1,1], positions" in labels
     assert not any(lab.startswith("DeltaNet") and "positions" in lab for lab in labels)
-    assert (":", "DeltaProduct$_{2}$ [-1,1], positions") in drawn
+    assert (":", "DeltaProduct₂ [-1,1], positions") in drawn
